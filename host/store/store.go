@@ -1,0 +1,88 @@
+// Package store defines how tasks are persisted: the [Store] interface that the engine, the
+// API and the CLI consume, the query [Filter], and the errors every implementation returns.
+//
+// Guarantees every implementation must give (checked by the conformance suite in
+// host/store/storetest):
+//   - Create stores a whole submission atomically, or nothing.
+//   - Update and UpdateMany are read-modify-write transactions; every status change is
+//     checked with task.CheckTransition and an illegal one leaves the task unchanged.
+//     UpdateMany is all-or-nothing. A returned nil error means the change is durable.
+//   - Identity fields (id, parent_id, task_tree_id, user_id, created_at, seq) never change
+//     through Update.
+//   - Reads return copies: callers may modify what they get.
+//   - Concurrent Update calls are safe and may share one durable commit (group commit).
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Filter selects tasks for List and Count. Zero fields do not filter.
+type Filter struct {
+	Status   task.Status // only tasks in this status
+	UserID   string      // only tasks of this user
+	TreeID   string      // only tasks of this tree
+	ParentID string      // only direct children of this task
+	RootOnly bool        // only roots (parent_id null)
+	Limit    int         // page size; 0 means DefaultLimit, capped at MaxLimit
+	Offset   int         // tasks to skip
+}
+
+// Page sizes of List.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Mutation is one change of UpdateMany: Fn modifies the task with the given ID in place.
+type Mutation struct {
+	ID string
+	Fn func(*task.Task) error
+}
+
+// Store persists tasks.
+type Store interface {
+	// Create stores the tasks of one submission in one transaction. If any id already
+	// exists nothing is stored and the error has code InvalidParams naming the id.
+	Create(ctx context.Context, tasks []*task.Task) error
+	// Get returns the task, or an error with code TaskNotFound.
+	Get(ctx context.Context, id string) (*task.Task, error)
+	// List returns one page of the tasks matching f, newest first (created_at, then seq,
+	// descending), and the total number of matches.
+	List(ctx context.Context, f Filter) ([]*task.Task, int, error)
+	// Count returns the number of tasks matching f (Limit and Offset are ignored).
+	Count(ctx context.Context, f Filter) (int, error)
+	// Children returns the direct children of a task, by priority then seq.
+	Children(ctx context.Context, parentID string) ([]*task.Task, error)
+	// Tree returns every task of a tree in submission order (seq); empty if none.
+	Tree(ctx context.Context, treeID string) ([]*task.Task, error)
+	// Dependents returns the tasks that list id in their dependencies.
+	Dependents(ctx context.Context, id string) ([]*task.Task, error)
+	// Update applies fn to the stored task in a transaction and returns the task as
+	// stored. If fn returns an error, nothing is written and that error is returned.
+	Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error)
+	// UpdateMany applies every mutation in one transaction, in order (a later mutation of
+	// the same task sees the earlier one), all or nothing.
+	UpdateMany(ctx context.Context, muts []Mutation) ([]*task.Task, error)
+	// Delete removes the given tasks in one transaction. It refuses (code CannotDelete),
+	// deleting nothing, when a task outside ids is a child or dependent of one inside.
+	Delete(ctx context.Context, ids []string) error
+	// Close releases the store. Pending commits are flushed first.
+	Close() error
+}
+
+// NotFound returns the error for a missing task.
+func NotFound(id string) error {
+	return apferr.New(apferr.TaskNotFound, fmt.Sprintf("Task %s not found", id)).
+		WithData(map[string]any{"task_id": id})
+}
+
+// Exists returns the error for a task id that is already stored.
+func Exists(id string) error {
+	return apferr.New(apferr.InvalidParams, fmt.Sprintf("Task id %q already exists", id)).
+		WithData(map[string]any{"task_id": id, "field": "id", "reason": "already exists"})
+}

@@ -1,0 +1,106 @@
+package task
+
+import "time"
+
+// The methods below are the only code that moves a task between statuses. Each keeps the
+// status/field consistency rules of protocol §2.3 (timestamps, result, error, progress)
+// and returns the error of CheckTransition when the edge is not allowed, leaving the task
+// unchanged.
+
+// Start moves a pending task to in_progress: started_at is stamped, error and the stale
+// outcome of an earlier run are cleared, and the attempt is counted.
+func (t *Task) Start(now time.Time) error {
+	if err := CheckTransition(t.Status, InProgress); err != nil {
+		return err
+	}
+	t.Status = InProgress
+	t.StartedAt = now
+	t.CompletedAt = time.Time{}
+	t.Error = ""
+	t.Result = nil
+	t.Progress = 0
+	t.HookErrors = nil
+	t.Attempts++
+	t.UpdatedAt = now
+	return nil
+}
+
+// Complete moves an in_progress task to completed with the given result; progress
+// becomes 1.
+func (t *Task) Complete(result any, now time.Time) error {
+	if err := CheckTransition(t.Status, Completed); err != nil {
+		return err
+	}
+	t.Status = Completed
+	t.Result = result
+	t.Error = ""
+	t.Progress = 1
+	t.CompletedAt = now
+	t.UpdatedAt = now
+	return nil
+}
+
+// Fail moves an in_progress task to failed. result is kept when the executor returned an
+// error object (the reference stores it); it is nil for traps, timeouts and the like.
+// Progress drops to 0 as in the reference.
+func (t *Task) Fail(msg string, result any, now time.Time) error {
+	if err := CheckTransition(t.Status, Failed); err != nil {
+		return err
+	}
+	if msg == "" {
+		msg = "task failed"
+	}
+	t.Status = Failed
+	t.Error = msg
+	t.Result = result
+	t.Progress = 0
+	t.CompletedAt = now
+	t.UpdatedAt = now
+	return nil
+}
+
+// Cancel moves a pending or in_progress task to cancelled with a message (default
+// "Cancelled by user"). Any result is discarded.
+func (t *Task) Cancel(msg string, now time.Time) error {
+	if err := CheckTransition(t.Status, Cancelled); err != nil {
+		return err
+	}
+	if msg == "" {
+		msg = "Cancelled by user"
+	}
+	t.Status = Cancelled
+	t.Error = msg
+	t.Result = nil
+	t.CompletedAt = now
+	t.UpdatedAt = now
+	return nil
+}
+
+// Reset puts a task back to pending for re-execution (failed, cancelled, completed) or
+// after a crash (in_progress): result, error, progress, usage and timestamps of the run
+// are cleared; the definition (inputs as last persisted, params, schemas, dependencies)
+// is kept.
+func (t *Task) Reset(now time.Time) error {
+	if err := CheckTransition(t.Status, Pending); err != nil {
+		return err
+	}
+	t.Status = Pending
+	t.Result = nil
+	t.Error = ""
+	t.Progress = 0
+	t.StartedAt = time.Time{}
+	t.CompletedAt = time.Time{}
+	t.Usage = nil
+	t.HookErrors = nil
+	t.UpdatedAt = now
+	return nil
+}
+
+// Blocked reports whether a pending task carries the blocked marker (decisions 10).
+func (t *Task) Blocked() bool {
+	return t.Status == Pending && len(t.Error) >= len(BlockedPrefix) && t.Error[:len(BlockedPrefix)] == BlockedPrefix
+}
+
+// BlockedPrefix starts the error of a pending task whose required dependency failed or was
+// cancelled: "blocked: required dependency <id> <status>".
+const BlockedPrefix = "blocked: "

@@ -1,0 +1,167 @@
+package task
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// wire is the JSON form of a Task: nullable columns are pointers so that empty values
+// marshal as null, as the reference's task.output() does.
+type wire struct {
+	ID           string         `json:"id"`
+	ParentID     *string        `json:"parent_id"`
+	TaskTreeID   *string        `json:"task_tree_id"`
+	UserID       *string        `json:"user_id"`
+	Name         string         `json:"name"`
+	Status       Status         `json:"status"`
+	Priority     int            `json:"priority"`
+	Dependencies []Dependency   `json:"dependencies"`
+	Inputs       map[string]any `json:"inputs"`
+	Params       map[string]any `json:"params"`
+	Schemas      map[string]any `json:"schemas"`
+	Result       any            `json:"result"`
+	Error        *string        `json:"error"`
+	Progress     float64        `json:"progress"`
+
+	CreatedAt   *string `json:"created_at"`
+	UpdatedAt   *string `json:"updated_at"`
+	StartedAt   *string `json:"started_at"`
+	CompletedAt *string `json:"completed_at"`
+
+	HasChildren    bool    `json:"has_children"`
+	OriginType     *string `json:"origin_type"`
+	OriginalTaskID *string `json:"original_task_id"`
+	HasReferences  bool    `json:"has_references"`
+
+	ScheduleType       *string `json:"schedule_type"`
+	ScheduleExpression *string `json:"schedule_expression"`
+	ScheduleEnabled    bool    `json:"schedule_enabled"`
+	ScheduleStartAt    *string `json:"schedule_start_at"`
+	ScheduleEndAt      *string `json:"schedule_end_at"`
+	NextRunAt          *string `json:"next_run_at"`
+	LastRunAt          *string `json:"last_run_at"`
+	MaxRuns            *int    `json:"max_runs"`
+	RunCount           int     `json:"run_count"`
+
+	Plugin     *string  `json:"plugin"`
+	Attempts   int      `json:"attempts"`
+	Limits     *Limits  `json:"limits"`
+	Usage      *Usage   `json:"usage"`
+	HookErrors []string `json:"hook_errors"`
+	Seq        int      `json:"seq"`
+}
+
+func nullStr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nullTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(timeLayout)
+	return &s
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func parseTimePtr(field string, p *string) (time.Time, error) {
+	if p == nil || *p == "" {
+		return time.Time{}, nil
+	}
+	t, err := ParseTime(*p)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an ISO-8601 timestamp", field, *p)
+	}
+	return t, nil
+}
+
+// MarshalJSON writes the reference wire form of the task.
+func (t *Task) MarshalJSON() ([]byte, error) {
+	w := wire{
+		ID: t.ID, ParentID: nullStr(t.ParentID), TaskTreeID: nullStr(t.TaskTreeID),
+		UserID: nullStr(t.UserID), Name: t.Name, Status: t.Status, Priority: t.Priority,
+		Dependencies: t.Dependencies, Inputs: t.Inputs, Params: t.Params, Schemas: t.Schemas,
+		Result: t.Result, Error: nullStr(t.Error), Progress: t.Progress,
+		CreatedAt: nullTime(t.CreatedAt), UpdatedAt: nullTime(t.UpdatedAt),
+		StartedAt: nullTime(t.StartedAt), CompletedAt: nullTime(t.CompletedAt),
+		HasChildren: t.HasChildren, OriginType: nullStr(t.OriginType),
+		OriginalTaskID: nullStr(t.OriginalTaskID), HasReferences: t.HasReferences,
+		ScheduleType: nullStr(t.ScheduleType), ScheduleExpression: nullStr(t.ScheduleExpression),
+		ScheduleEnabled: t.ScheduleEnabled, ScheduleStartAt: nullTime(t.ScheduleStartAt),
+		ScheduleEndAt: nullTime(t.ScheduleEndAt), NextRunAt: nullTime(t.NextRunAt),
+		LastRunAt: nullTime(t.LastRunAt), RunCount: t.RunCount,
+		Plugin: nullStr(t.Plugin), Attempts: t.Attempts, Usage: t.Usage,
+		HookErrors: t.HookErrors, Seq: t.Seq,
+	}
+	if w.Dependencies == nil {
+		w.Dependencies = []Dependency{}
+	}
+	if w.Inputs == nil {
+		w.Inputs = map[string]any{}
+	}
+	if t.MaxRuns > 0 {
+		w.MaxRuns = &t.MaxRuns
+	}
+	if t.Limits != (Limits{}) {
+		w.Limits = &t.Limits
+	}
+	return json.Marshal(&w)
+}
+
+// UnmarshalJSON reads the wire form written by MarshalJSON (the canonical form, as stored
+// and as returned by the API). Submissions, which allow more shapes, are decoded by the
+// submit package instead.
+func (t *Task) UnmarshalJSON(data []byte) error {
+	var w wire
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
+		return err
+	}
+	*t = Task{
+		ID: w.ID, ParentID: str(w.ParentID), TaskTreeID: str(w.TaskTreeID), UserID: str(w.UserID),
+		Name: w.Name, Status: w.Status, Priority: w.Priority, Dependencies: w.Dependencies,
+		Inputs: w.Inputs, Params: w.Params, Schemas: w.Schemas, Result: w.Result,
+		Error: str(w.Error), Progress: w.Progress, HasChildren: w.HasChildren,
+		OriginType: str(w.OriginType), OriginalTaskID: str(w.OriginalTaskID),
+		HasReferences: w.HasReferences, ScheduleType: str(w.ScheduleType),
+		ScheduleExpression: str(w.ScheduleExpression), ScheduleEnabled: w.ScheduleEnabled,
+		RunCount: w.RunCount, Plugin: str(w.Plugin), Attempts: w.Attempts, Usage: w.Usage,
+		HookErrors: w.HookErrors, Seq: w.Seq,
+	}
+	if w.MaxRuns != nil {
+		t.MaxRuns = *w.MaxRuns
+	}
+	if w.Limits != nil {
+		t.Limits = *w.Limits
+	}
+	for _, f := range []struct {
+		name string
+		src  *string
+		dst  *time.Time
+	}{
+		{"created_at", w.CreatedAt, &t.CreatedAt}, {"updated_at", w.UpdatedAt, &t.UpdatedAt},
+		{"started_at", w.StartedAt, &t.StartedAt}, {"completed_at", w.CompletedAt, &t.CompletedAt},
+		{"schedule_start_at", w.ScheduleStartAt, &t.ScheduleStartAt},
+		{"schedule_end_at", w.ScheduleEndAt, &t.ScheduleEndAt},
+		{"next_run_at", w.NextRunAt, &t.NextRunAt}, {"last_run_at", w.LastRunAt, &t.LastRunAt},
+	} {
+		v, err := parseTimePtr(f.name, f.src)
+		if err != nil {
+			return err
+		}
+		*f.dst = v
+	}
+	return nil
+}
