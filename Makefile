@@ -1,0 +1,49 @@
+# apflow-wasm — build, test and demo entry points. `make help` lists the targets.
+
+GO      ?= go
+BIN     := bin/apflow
+PLUGDIR := build/plugins
+DEMO_HOME ?= $(CURDIR)/build/demo-home
+
+.PHONY: help setup build test test-short bench demo lint plugins kits toolchains clean
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+# Debian packages that build the C and Rust plugins and assemble the .wat test fixtures.
+APT_PKGS := clang lld wasi-libc libclang-rt-dev-wasm32 rustc cargo libstd-rust-dev-wasm32 lld-14 wabt
+
+setup: ## install the plugin toolchains (apt, npm); needs root, idempotent
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if [ -f sdk/assemblyscript/package-lock.json ]; then cd sdk/assemblyscript && npm ci --no-audit --no-fund --silent; fi
+
+build: ## build the apflow binary into bin/
+	$(GO) build -o $(BIN) ./cmd/apflow
+
+test: plugins kits ## run the whole test suite (race detector on), building every plugin first
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test-short: plugins ## quick tests (no multi-language kits, -short)
+	$(GO) test -short -count=1 ./...
+
+bench: plugins ## run the benchmarks recorded in docs/performance.md
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2x -count=1 ./host/...
+
+demo: build plugins ## run the demo tree through real WASM plugins, with live progress
+	rm -rf $(DEMO_HOME)
+	$(BIN) run --data-dir $(DEMO_HOME) --plugins $(PLUGDIR) examples/demo/tree.json
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+clean: ## remove build outputs
+	rm -rf bin build
+
+-include plugins.mk
+-include kits.mk

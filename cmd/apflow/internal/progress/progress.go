@@ -1,0 +1,205 @@
+// Package progress renders the live state of a run in a terminal: a tree of tasks with
+// their status, redrawn in place when the output is a terminal, and one plain line per
+// status change otherwise (logs, CI, pipes).
+//
+// A View is fed updates from the engine's event stream and closed when the run ends;
+// it never blocks the run: updates are applied to an in-memory model and the screen is
+// redrawn at most every Interval.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Update is one change of a task's state.
+type Update struct {
+	TaskID   string
+	Status   task.Status
+	Progress float64
+	Error    string
+}
+
+// View shows a run's progress.
+type View interface {
+	// Apply records an update; it is cheap and safe to call from any goroutine.
+	Apply(u Update)
+	// Close draws the final state and stops redrawing.
+	Close()
+}
+
+type node struct {
+	t        *task.Task
+	children []*node
+	depth    int
+}
+
+// model holds the tasks of one tree in display order (depth-first, children in
+// submission order) and their latest state.
+type model struct {
+	mu    sync.Mutex
+	order []*node
+	byID  map[string]*node
+}
+
+func newModel(tasks []*task.Task) *model {
+	m := &model{byID: make(map[string]*node, len(tasks))}
+	var roots []*node
+	for _, t := range tasks {
+		m.byID[t.ID] = &node{t: t.Clone()}
+	}
+	for _, t := range tasks {
+		n := m.byID[t.ID]
+		if p, ok := m.byID[t.ParentID]; ok && t.ParentID != "" {
+			p.children = append(p.children, n)
+		} else {
+			roots = append(roots, n)
+		}
+	}
+	// Iterative depth-first walk: trees may be deep.
+	type frame struct {
+		n     *node
+		depth int
+	}
+	stack := make([]frame, 0, len(roots))
+	for i := len(roots) - 1; i >= 0; i-- {
+		stack = append(stack, frame{roots[i], 0})
+	}
+	for len(stack) > 0 {
+		f := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		f.n.depth = f.depth
+		m.order = append(m.order, f.n)
+		for i := len(f.n.children) - 1; i >= 0; i-- {
+			stack = append(stack, frame{f.n.children[i], f.depth + 1})
+		}
+	}
+	return m
+}
+
+// apply records u and reports whether the status changed.
+func (m *model) apply(u Update) (n *node, changed bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.byID[u.TaskID]
+	if !ok {
+		return nil, false
+	}
+	changed = n.t.Status != u.Status
+	n.t.Status = u.Status
+	n.t.Progress = u.Progress
+	n.t.Error = u.Error
+	return n, changed
+}
+
+// counts returns the number of tasks per status, blocked counted apart from pending.
+func (m *model) counts() (byStatus map[task.Status]int, blocked int) {
+	byStatus = make(map[task.Status]int, 5)
+	for _, n := range m.order {
+		if n.t.Blocked() {
+			blocked++
+			continue
+		}
+		byStatus[n.t.Status]++
+	}
+	return byStatus, blocked
+}
+
+// Symbol returns the one-character mark of a task's state.
+func Symbol(t *task.Task) string {
+	if t.Blocked() {
+		return "⊘"
+	}
+	switch t.Status {
+	case task.Pending:
+		return "·"
+	case task.InProgress:
+		return "▶"
+	case task.Completed:
+		return "✓"
+	case task.Failed:
+		return "✗"
+	case task.Cancelled:
+		return "■"
+	}
+	return "?"
+}
+
+// Summary formats the counts line: "12 tasks: 10 completed, 1 failed, 1 blocked".
+func Summary(tasks []*task.Task) string {
+	m := newModel(tasks)
+	return m.summary()
+}
+
+func (m *model) summary() string {
+	byStatus, blocked := m.counts()
+	parts := []string{}
+	for _, s := range task.Statuses {
+		if byStatus[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", byStatus[s], s))
+		}
+	}
+	if blocked > 0 {
+		parts = append(parts, fmt.Sprintf("%d blocked", blocked))
+	}
+	return fmt.Sprintf("%d tasks: %s", len(m.order), strings.Join(parts, ", "))
+}
+
+// label is how a task is named on screen.
+func label(t *task.Task) string {
+	if t.Name != "" && t.Name != t.ID {
+		return t.Name
+	}
+	return t.ID
+}
+
+// detail is the text after a task's name: progress while running, the error when it
+// failed, was cancelled or is blocked.
+func detail(t *task.Task) string {
+	switch {
+	case t.Status == task.InProgress && t.Progress > 0:
+		return fmt.Sprintf("%3.0f%%", t.Progress*100)
+	case t.Error != "" && (t.Status == task.Failed || t.Status == task.Cancelled || t.Blocked()):
+		return t.Error
+	}
+	return ""
+}
+
+// Plain writes one line per status change: "14:03:07 ✓ fetch completed".
+type Plain struct {
+	w   io.Writer
+	m   *model
+	now func() time.Time
+	mu  sync.Mutex
+}
+
+// NewPlain returns a View that writes a line per status change to w.
+func NewPlain(w io.Writer, tasks []*task.Task) *Plain {
+	return &Plain{w: w, m: newModel(tasks), now: time.Now}
+}
+
+// Apply implements View.
+func (p *Plain) Apply(u Update) {
+	n, changed := p.m.apply(u)
+	if n == nil || !changed {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := fmt.Sprintf("%s %s %s %s", p.now().Format("15:04:05"), Symbol(n.t), label(n.t), u.Status)
+	if n.t.Blocked() {
+		line = fmt.Sprintf("%s %s %s blocked", p.now().Format("15:04:05"), Symbol(n.t), label(n.t))
+	}
+	if d := detail(n.t); d != "" && u.Status != task.InProgress {
+		line += ": " + d
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// Close implements View.
+func (p *Plain) Close() {}

@@ -1,0 +1,119 @@
+package progress
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+func setup(t *testing.T) []*task.Task {
+	t.Helper()
+	return []*task.Task{
+		{ID: "r", Name: "root", Status: task.Pending},
+		{ID: "a", Name: "fetch", ParentID: "r", Status: task.Pending},
+		{ID: "b", Name: "parse", ParentID: "r", Status: task.Pending},
+		{ID: "c", Name: "deep", ParentID: "b", Status: task.Pending},
+	}
+}
+
+func TestPlainWritesOneLinePerStatusChange(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := NewPlain(&buf, setup(t))
+	p.now = func() time.Time { return time.Date(2026, 1, 1, 14, 3, 7, 0, time.UTC) }
+	for _, u := range []Update{
+		{TaskID: "a", Status: task.InProgress},
+		{TaskID: "a", Status: task.InProgress, Progress: 0.5}, // progress only: no line
+		{TaskID: "a", Status: task.Failed, Error: "boom"},
+		{TaskID: "b", Status: task.Pending, Error: task.BlockedPrefix + "required dependency a failed"},
+		{TaskID: "zz", Status: task.Completed}, // unknown task: ignored
+	} {
+		p.Apply(u)
+	}
+	p.Close()
+	want := "14:03:07 ▶ fetch in_progress\n" +
+		"14:03:07 ✗ fetch failed: boom\n"
+	if got := buf.String(); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSummaryCountsBlockedApart(t *testing.T) {
+	t.Parallel()
+	tasks := setup(t)
+	tasks[1].Status = task.Completed
+	tasks[2].Error = task.BlockedPrefix + "required dependency x failed"
+	tasks[3].Status = task.Failed
+	got := Summary(tasks)
+	want := "4 tasks: 1 pending, 1 completed, 1 failed, 1 blocked"
+	if got != want {
+		t.Fatalf("Summary = %q, want %q", got, want)
+	}
+}
+
+func TestTTYRendersTreeIndentedAndCut(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	v := NewTTY(&buf, setup(t), TTYOptions{Title: "demo", Width: 30, Height: 20, Interval: time.Hour})
+	v.Apply(Update{TaskID: "c", Status: task.InProgress, Progress: 0.25})
+	lines := v.render()
+	v.Close()
+	if want := "    ▶ deep   25%"; lines[4] != want {
+		t.Fatalf("line for deep task = %q, want %q (indented two levels)", lines[4], want)
+	}
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 30 {
+			t.Fatalf("line longer than width: %q (%d)", l, n)
+		}
+	}
+	if !strings.Contains(buf.String(), "\x1b[2K") {
+		t.Fatalf("final draw did not clear lines: %q", buf.String())
+	}
+}
+
+func TestPickInterestingPrefersRunningAndFailed(t *testing.T) {
+	t.Parallel()
+	tasks := []*task.Task{{ID: "root", Status: task.Pending}}
+	for i := 0; i < 100; i++ {
+		st := task.Completed
+		switch i {
+		case 50:
+			st = task.InProgress
+		case 70:
+			st = task.Failed
+		}
+		tasks = append(tasks, &task.Task{ID: fmt.Sprintf("t%02d", i), ParentID: "root", Status: st})
+	}
+	m := newModel(tasks)
+	shown, hidden := pickInteresting(m.order, 3)
+	var ids []string
+	for _, n := range shown {
+		ids = append(ids, n.t.ID)
+	}
+	if got, want := strings.Join(ids, ","), "root,t50,t70"; got != want {
+		t.Fatalf("shown = %s, want %s", got, want)
+	}
+	if hidden != 98 {
+		t.Fatalf("hidden = %d, want 98", hidden)
+	}
+}
+
+func TestModelHandlesDeepTreesIteratively(t *testing.T) {
+	t.Parallel()
+	const depth = 100000
+	tasks := make([]*task.Task, depth)
+	for i := range tasks {
+		tasks[i] = &task.Task{ID: fmt.Sprint(i), Status: task.Pending}
+		if i > 0 {
+			tasks[i].ParentID = fmt.Sprint(i - 1)
+		}
+	}
+	m := newModel(tasks)
+	if len(m.order) != depth || m.order[depth-1].depth != depth-1 {
+		t.Fatalf("order has %d nodes, last depth %d", len(m.order), m.order[len(m.order)-1].depth)
+	}
+}
