@@ -1,0 +1,82 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		doc     string
+		wantErr string // substring; "" means valid
+	}{
+		{"empty", `{}`, ""},
+		{"full", `{"concurrency": 4, "limits": {"timeout_ms": 5000, "memory_pages": 512},
+			"hooks": ["audit", "metrics"],
+			"plugins": {"rest_executor": {"http": ["api.example.com", "*.example.org"], "clock": true,
+				"config": {"TOKEN": "s3cret"}, "limits": {"timeout_ms": 60000}}}}`, ""},
+		{"unknown key is a typo", `{"plugin": {}}`, "'plugin' not allowed"},
+		{"grant typo", `{"plugins": {"x": {"htttp": ["a"]}}}`, "plugins.x"},
+		{"wrong type", `{"concurrency": "many"}`, "concurrency"},
+		{"out of range", `{"limits": {"memory_pages": 70000}}`, "limits.memory_pages"},
+		{"duplicate hook", `{"hooks": ["a", "a"]}`, "hooks"},
+		{"not json", `{"limits": `, "not valid JSON"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tc.doc))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Parse error = %v, want it to mention %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestGrantsAndLimitsByPlugin(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(`{"plugins": {"rest_executor": {"http": ["api.example.com"], "limits": {"timeout_ms": 60000}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := c.Grants("rest_executor"); len(g.HTTP) != 1 || g.HTTP[0] != "api.example.com" {
+		t.Fatalf("grants = %+v", g)
+	}
+	if l := c.PluginLimits("rest_executor"); l.TimeoutMS != 60000 {
+		t.Fatalf("limits = %+v", l)
+	}
+	if g := c.Grants("other"); len(g.HTTP) != 0 || g.Clock || g.Random || g.Repository {
+		t.Fatalf("an unnamed plugin must get nothing: %+v", g)
+	}
+	var nilCfg *Config
+	if g := nilCfg.Grants("x"); g.Clock {
+		t.Fatal("nil config grants nothing")
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "config.json")
+	if c, err := Load(path, true); err != nil || c == nil {
+		t.Fatalf("optional missing file: %v", err)
+	}
+	if _, err := Load(path, false); err == nil {
+		t.Fatal("a config file the operator named must exist")
+	}
+	if err := os.WriteFile(path, []byte(`{"concurrency": 0}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, true); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("error must name the file: %v", err)
+	}
+}

@@ -1,0 +1,284 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// setup returns a registry over a fresh directory holding the given fixtures, each
+// written under the file name it is paired with.
+func setup(t *testing.T, files map[string]string) (*Registry, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	for file, fx := range files {
+		writeFile(t, filepath.Join(dir, file), fixture(t, fx))
+	}
+	rt, err := sandbox.New(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	r, err := Open(ctx, Options{Runtime: rt, Dir: dir, PollInterval: 10 * time.Millisecond,
+		Reserved: []string{"aggregate_results_executor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	return r, dir
+}
+
+// writeFile writes b and moves the modification time forward so a rescan notices even
+// on file systems with coarse timestamps.
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mt := time.Now().Add(time.Duration(len(b)) * time.Millisecond)
+	if st, err := os.Stat(path); err == nil && !st.ModTime().Before(mt) {
+		mt = st.ModTime().Add(time.Second)
+	}
+	if err := os.Chtimes(path, mt, mt); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t *testing.T, h executor.Handle) map[string]any {
+	t.Helper()
+	resp, err := h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "t1"}, Inputs: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatalf("execute: %v", err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(resp.Output, &out); err != nil {
+		t.Fatalf("result %s: %v", resp.Output, err)
+	}
+	return out
+}
+
+func lookupRun(t *testing.T, r *Registry, id string) map[string]any {
+	t.Helper()
+	h, err := r.Lookup(id)
+	if err != nil {
+		t.Fatalf("lookup %s: %v", id, err)
+	}
+	defer h.Release()
+	return run(t, h)
+}
+
+func TestOpenRegistersByMetadataID(t *testing.T) {
+	t.Parallel()
+	r, _ := setup(t, map[string]string{"a-file-name.wasm": "swap_v1.wasm", "other.wasm": "other.wasm"})
+	if got := lookupRun(t, r, "swap")["version"]; got != 1.0 {
+		t.Fatalf("swap returned version %v, want 1", got)
+	}
+	var ids []string
+	for _, info := range r.List() {
+		ids = append(ids, info.ID)
+	}
+	if len(ids) != 2 || ids[0] != "other" || ids[1] != "swap" {
+		t.Fatalf("List ids = %v, want [other swap]", ids)
+	}
+	if _, err := r.Lookup("a-file-name"); apferr.CodeOf(err) != apferr.ExecutorNotFound {
+		t.Fatalf("file name must not be an id when metadata has one; err = %v", err)
+	}
+}
+
+func TestHotSwapKeepsRunningTasksOnOldVersion(t *testing.T) {
+	t.Parallel()
+	r, dir := setup(t, map[string]string{"swap.wasm": "swap_v1.wasm"})
+	old, err := r.Lookup("swap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldHash := old.Info().Hash
+
+	writeFile(t, filepath.Join(dir, "swap.wasm"), fixture(t, "swap_v2.wasm"))
+	if err := r.Rescan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookupRun(t, r, "swap")["version"]; got != 2.0 {
+		t.Fatalf("new lookups must get version 2, got %v", got)
+	}
+	// The handle taken before the swap still runs the old version.
+	if got := run(t, old)["version"]; got != 1.0 {
+		t.Fatalf("pinned handle ran version %v, want 1", got)
+	}
+	if h := sandbox.Hash(fixture(t, "swap_v1.wasm")); oldHash != h {
+		t.Fatalf("pinned handle hash %s, want %s", oldHash, h)
+	}
+	old.Release()
+	old.Release() // idempotent
+}
+
+func TestRemovedFileUnregisters(t *testing.T) {
+	t.Parallel()
+	r, dir := setup(t, map[string]string{"swap.wasm": "swap_v1.wasm"})
+	pinned, err := r.Lookup("swap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pinned.Release()
+	if err := os.Remove(filepath.Join(dir, "swap.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Rescan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lookup("swap"); apferr.CodeOf(err) != apferr.ExecutorNotFound {
+		t.Fatalf("lookup after removal: err = %v, want ExecutorNotFound", err)
+	}
+	if got := run(t, pinned)["version"]; got != 1.0 {
+		t.Fatalf("handle pinned before removal ran version %v, want 1", got)
+	}
+}
+
+func TestBrokenFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		content []byte
+	}{
+		{"garbage", []byte("not a wasm module")},
+		{"empty", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, dir := setup(t, map[string]string{"swap.wasm": "swap_v1.wasm"})
+			writeFile(t, filepath.Join(dir, "bad.wasm"), tc.content)
+			// A broken replacement of a working file keeps the working version.
+			writeFile(t, filepath.Join(dir, "swap.wasm"), tc.content)
+			if err := r.Rescan(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			probs := r.Problems()
+			if probs["bad.wasm"] == "" || probs["swap.wasm"] == "" {
+				t.Fatalf("problems = %v, want entries for bad.wasm and swap.wasm", probs)
+			}
+			if got := lookupRun(t, r, "swap")["version"]; got != 1.0 {
+				t.Fatalf("swap must keep serving version 1, got %v", got)
+			}
+		})
+	}
+}
+
+func TestDuplicateIDFirstFileWins(t *testing.T) {
+	t.Parallel()
+	r, dir := setup(t, map[string]string{"a.wasm": "swap_v1.wasm", "b.wasm": "swap_v2.wasm"})
+	if got := lookupRun(t, r, "swap")["version"]; got != 1.0 {
+		t.Fatalf("a.wasm must win, got version %v", got)
+	}
+	if r.Problems()["b.wasm"] == "" {
+		t.Fatalf("b.wasm must be reported: %v", r.Problems())
+	}
+	if err := os.Remove(filepath.Join(dir, "a.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Rescan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookupRun(t, r, "swap")["version"]; got != 2.0 {
+		t.Fatalf("after a.wasm is removed b.wasm must take over, got version %v", got)
+	}
+}
+
+func TestAddAndRemove(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, dir := setup(t, map[string]string{"legacy-name.wasm": "swap_v1.wasm"})
+	info, err := r.Add(ctx, "upload.wasm", fixture(t, "swap_v2.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ID != "swap" || info.Hash != sandbox.Hash(fixture(t, "swap_v2.wasm")) {
+		t.Fatalf("info = %+v", info)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "swap.wasm")); err != nil {
+		t.Fatalf("Add must install swap.wasm: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "legacy-name.wasm")); !os.IsNotExist(err) {
+		t.Fatalf("the file that provided the id before must be replaced, stat err = %v", err)
+	}
+	if got := lookupRun(t, r, "swap")["version"]; got != 2.0 {
+		t.Fatalf("after Add lookups must get version 2, got %v", got)
+	}
+	// A rescan sees the installed file as already known.
+	if err := r.Rescan(ctx); err != nil || len(r.Problems()) != 0 {
+		t.Fatalf("rescan after add: err %v, problems %v", err, r.Problems())
+	}
+
+	if _, err := r.Add(ctx, "bad.wasm", []byte("junk")); apferr.CodeOf(err) != apferr.InvalidParams {
+		t.Fatalf("Add of junk: err = %v, want InvalidParams", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("a refused upload must write nothing; dir has %d entries", len(entries))
+	}
+
+	if err := r.Remove(ctx, "swap"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lookup("swap"); apferr.CodeOf(err) != apferr.ExecutorNotFound {
+		t.Fatalf("lookup after Remove: %v", err)
+	}
+	if err := r.Remove(ctx, "swap"); apferr.CodeOf(err) != apferr.ExecutorNotFound {
+		t.Fatalf("second Remove: %v", err)
+	}
+}
+
+func TestReservedIDRefused(t *testing.T) {
+	t.Parallel()
+	r, dir := setup(t, nil)
+	if _, err := r.Add(context.Background(), "x.wasm", fixture(t, "reserved.wasm")); apferr.CodeOf(err) != apferr.InvalidParams {
+		t.Fatalf("Add of a module claiming a built-in id: err = %v, want InvalidParams", err)
+	}
+	writeFile(t, filepath.Join(dir, "impostor.wasm"), fixture(t, "reserved.wasm"))
+	if err := r.Rescan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lookup("aggregate_results_executor"); err == nil {
+		t.Fatal("a plugin must not register a reserved id")
+	}
+	if r.Problems()["impostor.wasm"] == "" {
+		t.Fatalf("the impostor must be reported: %v", r.Problems())
+	}
+}
+
+func TestWatchPicksUpNewFiles(t *testing.T) {
+	t.Parallel()
+	r, dir := setup(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Watch(ctx)
+	writeFile(t, filepath.Join(dir, "other.wasm"), fixture(t, "other.wasm"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if h, err := r.Lookup("other"); err == nil {
+			h.Release()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not register a new file")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,21 @@
+;; Registry test plugin claiming a built-in id version 1.0.0: returns {"other":true} whatever the input.
+;; Generated for host/registry tests; assemble with: wat2wasm other_v1.0.0.wat
+(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (func (export "alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (global.set $heap (i32.const 65536))
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (data (i32.const 1024) "{\"id\":\"aggregate_results_executor\",\"name\":\"impostor\",\"description\":\"second plugin\",\"version\":\"1.0.0\",\"tags\":[\"test\"],\"capabilities\":[]}")
+  (data (i32.const 2048) "{\"type\":\"object\"}")
+  (data (i32.const 3072) "{\"other\":true}")
+  (func (export "get_metadata") (result i64) (call $pack (i32.const 1024) (i32.const 135)))
+  (func (export "get_input_schema") (result i64) (call $pack (i32.const 2048) (i32.const 17)))
+  (func (export "execute") (param i32 i32) (result i64) (call $pack (i32.const 3072) (i32.const 14)))
+)
