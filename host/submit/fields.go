@@ -1,0 +1,403 @@
+package submit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Schedule types of protocol §2.1.
+var scheduleTypes = map[string]bool{
+	"once": true, "interval": true, "cron": true, "daily": true, "weekly": true, "monthly": true,
+}
+
+// fieldDecoder decodes the known fields of one task object, recording a problem for
+// each field of the wrong type. Unknown fields and server-managed fields (result,
+// error, progress, timestamps, ...) are ignored.
+type fieldDecoder struct {
+	spec   *Spec
+	fields map[string]any // the task object, numbers as json.Number
+	probs  *[]apferr.Problem
+}
+
+func decodeSpec(index int, raw json.RawMessage, probs *[]apferr.Problem) *Spec {
+	s := &Spec{Index: index}
+	if first(raw) != '{' {
+		p := taskProblem(s, "", "a task must be a JSON object")
+		p.Code, p.Expected, p.Actual = apferr.InvalidParams, "object", jsonType(raw)
+		*probs = append(*probs, p)
+		return s
+	}
+	d := &fieldDecoder{spec: s, probs: probs}
+	v, err := decodeValue(raw)
+	fields, isObj := v.(map[string]any)
+	if err != nil || !isObj { // unreachable: Decode checked the syntax and the first byte
+		d.problem("", "not a valid JSON object", "object", nil)
+		return s
+	}
+	d.fields = fields
+	if id, ok := d.str("id"); ok && id != "" {
+		if utf8.RuneCountInString(id) > MaxIDLen {
+			d.problem("id", fmt.Sprintf("longer than %d characters", MaxIDLen), fmt.Sprintf("at most %d characters", MaxIDLen), len(id))
+		} else {
+			s.ID = id
+		}
+	}
+	if d.fields["name"] == nil {
+		d.problem("name", "every task needs a name (names are unique and may stand for ids)", "non-empty string", nil)
+	} else if name, ok := d.str("name"); ok {
+		switch n := utf8.RuneCountInString(name); {
+		case n == 0:
+			d.problem("name", "must not be empty", "non-empty string", "")
+		case n > MaxNameLen:
+			d.problem("name", fmt.Sprintf("longer than %d characters", MaxNameLen), fmt.Sprintf("at most %d characters", MaxNameLen), n)
+		default:
+			s.Name = name
+		}
+	}
+	s.Parent, _ = d.str("parent_id")
+	s.TreeID, _ = d.str("task_tree_id")
+	s.UserID, _ = d.str("user_id")
+	if st, ok := d.str("status"); ok && st != string(task.Pending) {
+		d.problem("status", "a new task always starts pending; leave status out", "pending or absent", st)
+	}
+	if n, ok := d.integer("priority", "integer 0-3"); ok {
+		p := int(n)
+		s.Priority = &p
+	}
+	d.dependencies()
+	s.Inputs, _ = d.object("inputs")
+	s.Schemas, _ = d.object("schemas")
+	d.schemas()
+	s.Params, _ = d.object("params")
+	d.params()
+	d.schedule()
+	return s
+}
+
+// problem records a problem on field of the task being decoded.
+func (d *fieldDecoder) problem(field, reason string, expected, actual any) {
+	p := taskProblem(d.spec, field, reason)
+	p.Code, p.Expected, p.Actual = apferr.InvalidParams, expected, actual
+	*d.probs = append(*d.probs, p)
+}
+
+// value returns the value of key; ok is false when the key is absent or null.
+func (d *fieldDecoder) value(key string) (any, bool) {
+	v := d.fields[key]
+	return v, v != nil
+}
+
+// str decodes a string field; ok is false when absent, null or of the wrong type.
+func (d *fieldDecoder) str(key string) (string, bool) {
+	v, ok := d.value(key)
+	if !ok {
+		return "", false
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		d.problem(key, "must be a string", "string", summarize(v))
+		return "", false
+	}
+	return s, true
+}
+
+func (d *fieldDecoder) object(key string) (map[string]any, bool) {
+	v, ok := d.value(key)
+	if !ok {
+		return nil, false
+	}
+	m, isObj := v.(map[string]any)
+	if !isObj {
+		d.problem(key, "must be an object", "object", summarize(v))
+		return nil, false
+	}
+	return m, true
+}
+
+func (d *fieldDecoder) boolean(key string) (bool, bool) {
+	v, ok := d.value(key)
+	if !ok {
+		return false, false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		d.problem(key, "must be a boolean", "boolean", summarize(v))
+		return false, false
+	}
+	return b, true
+}
+
+func (d *fieldDecoder) integer(key, expected string) (int64, bool) {
+	v, ok := d.value(key)
+	if !ok {
+		return 0, false
+	}
+	n, err := toInt(v)
+	if err != nil {
+		d.problem(key, "must be an integer", expected, summarize(v))
+		return 0, false
+	}
+	return n, true
+}
+
+func (d *fieldDecoder) timestamp(key string) time.Time {
+	s, ok := d.str(key)
+	if !ok || s == "" {
+		return time.Time{}
+	}
+	t, err := task.ParseTime(s)
+	if err != nil {
+		d.problem(key, "not an ISO-8601 timestamp", "ISO-8601 timestamp", s)
+		return time.Time{}
+	}
+	return t
+}
+
+// dependencies decodes the three accepted item shapes: "X", {"id": "X"} and
+// {"name": "X"}, each optionally with "required" (default true) and "type" (ignored).
+func (d *fieldDecoder) dependencies() {
+	v, ok := d.value("dependencies")
+	if !ok {
+		return
+	}
+	items, isArr := v.([]any)
+	if !isArr {
+		d.problem("dependencies", "must be an array", "array of dependency items", summarize(v))
+		return
+	}
+	for i, item := range items {
+		field := fmt.Sprintf("dependencies[%d]", i)
+		const shapes = `"<id or name>", {"id": "...", "required": true} or {"name": "..."}`
+		switch it := item.(type) {
+		case string:
+			if it == "" {
+				d.problem(field, "empty dependency reference", shapes, "")
+				continue
+			}
+			d.spec.Dependencies = append(d.spec.Dependencies, DepRef{Ref: it, Required: true})
+		case map[string]any:
+			dep := DepRef{Required: true}
+			bad := false
+			if r, present := it["required"]; present && r != nil {
+				b, isBool := r.(bool)
+				if !isBool {
+					d.problem(field+".required", "must be a boolean", "boolean", summarize(r))
+					bad = true
+				}
+				dep.Required = b
+			}
+			id, hasID := it["id"]
+			name, hasName := it["name"]
+			switch {
+			case hasID && id != nil:
+				s, isStr := id.(string)
+				if !isStr || s == "" {
+					d.problem(field+".id", "must be a non-empty string", "string", summarize(id))
+					continue
+				}
+				dep.Ref = s
+			case hasName && name != nil:
+				s, isStr := name.(string)
+				if !isStr || s == "" {
+					d.problem(field+".name", "must be a non-empty string", "string", summarize(name))
+					continue
+				}
+				dep.Ref, dep.ByName = s, true
+			default:
+				d.problem(field, "a dependency object needs \"id\" or \"name\"", shapes, summarize(it))
+				continue
+			}
+			if !bad {
+				d.spec.Dependencies = append(d.spec.Dependencies, dep)
+			}
+		default:
+			d.problem(field, "not a dependency item", shapes, summarize(item))
+		}
+	}
+}
+
+// schemas checks the known keys of schemas: method and input_schema.
+func (d *fieldDecoder) schemas() {
+	s := d.spec.Schemas
+	if s == nil {
+		return
+	}
+	if m, ok := s["method"]; ok && m != nil {
+		if str, isStr := m.(string); !isStr || str == "" {
+			d.problem("schemas.method", "must be a non-empty string (an executor id)", "string", summarize(m))
+			delete(s, "method")
+		}
+	}
+	if is, ok := s["input_schema"]; ok && is != nil {
+		switch is.(type) {
+		case map[string]any, bool:
+		default:
+			d.problem("schemas.input_schema", "must be a JSON Schema (an object or a boolean)", "object", summarize(is))
+			delete(s, "input_schema")
+		}
+	}
+}
+
+// params checks params.executor_id and moves params.limits (or the top-level limits
+// field) into Spec.Limits.
+func (d *fieldDecoder) params() {
+	p := d.spec.Params
+	if p != nil {
+		if e, ok := p["executor_id"]; ok && e != nil {
+			if str, isStr := e.(string); !isStr || str == "" {
+				d.problem("params.executor_id", "must be a non-empty string (an executor id)", "string", summarize(e))
+				delete(p, "executor_id")
+			}
+		}
+	}
+	top, hasTop := d.value("limits")
+	inParams, hasParams := p["limits"]
+	if hasParams {
+		delete(p, "limits")
+	}
+	switch {
+	case hasTop && hasParams && inParams != nil:
+		d.problem("limits", "limits given twice; give them once, in params.limits", "params.limits only", "both")
+	case hasParams && inParams != nil:
+		d.spec.Limits = d.limits("params.limits", inParams)
+	case hasTop:
+		d.spec.Limits = d.limits("limits", top)
+	}
+}
+
+func (d *fieldDecoder) limits(field string, v any) task.Limits {
+	var l task.Limits
+	m, ok := v.(map[string]any)
+	if !ok {
+		d.problem(field, "must be an object", "{timeout_ms, memory_pages, max_result_bytes}", summarize(v))
+		return l
+	}
+	for k, raw := range m {
+		f := field + "." + k
+		if raw == nil {
+			continue
+		}
+		n, err := toInt(raw)
+		if err != nil || n < 0 {
+			d.problem(f, "must be a non-negative integer", "integer >= 0", summarize(raw))
+			continue
+		}
+		switch k {
+		case "timeout_ms":
+			l.TimeoutMS = n
+		case "max_result_bytes":
+			l.MaxResultBytes = n
+		case "memory_pages":
+			if n > MaxMemoryPages {
+				d.problem(f, fmt.Sprintf("at most %d pages (4 GiB)", MaxMemoryPages), fmt.Sprintf("0-%d", MaxMemoryPages), n)
+				continue
+			}
+			l.MemoryPages = uint32(n)
+		default:
+			d.problem(f, "unknown limit", "timeout_ms, memory_pages or max_result_bytes", k)
+		}
+	}
+	return l
+}
+
+func (d *fieldDecoder) schedule() {
+	s := d.spec
+	if t, ok := d.str("schedule_type"); ok && t != "" {
+		if !scheduleTypes[t] {
+			d.problem("schedule_type", "unknown schedule type", "once, interval, cron, daily, weekly or monthly", t)
+		} else {
+			s.ScheduleType = t
+		}
+	}
+	s.ScheduleExpression, _ = d.str("schedule_expression")
+	s.ScheduleEnabled, _ = d.boolean("schedule_enabled")
+	s.ScheduleStartAt = d.timestamp("schedule_start_at")
+	s.ScheduleEndAt = d.timestamp("schedule_end_at")
+	if n, ok := d.integer("max_runs", "integer >= 1 or null"); ok {
+		if n < 0 {
+			d.problem("max_runs", "must not be negative", "integer >= 1 or null", n)
+		} else {
+			s.MaxRuns = int(n)
+		}
+	}
+	if s.ScheduleEnabled && (s.ScheduleType == "" || s.ScheduleExpression == "") {
+		d.problem("schedule_enabled", "an enabled schedule needs schedule_type and schedule_expression", "schedule_type and schedule_expression set", true)
+	}
+	if !s.ScheduleStartAt.IsZero() && !s.ScheduleEndAt.IsZero() && s.ScheduleEndAt.Before(s.ScheduleStartAt) {
+		d.problem("schedule_end_at", "ends before schedule_start_at", "a time after schedule_start_at", task.FormatTime(s.ScheduleEndAt))
+	}
+}
+
+// decodeValue decodes one JSON value with numbers as json.Number.
+func decodeValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+var errNotInt = errors.New("not an integer")
+
+// toInt converts a decoded JSON number to an int64. As in JSON Schema, a number with a
+// zero fraction (2.0, 2e0) is an integer; other fractions are refused.
+func toInt(v any) (int64, error) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, errNotInt
+	}
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, nil
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, errNotInt
+	}
+	return int64(f), nil
+}
+
+// summarize returns v for scalars (strings shortened) and the JSON type name otherwise,
+// so that a problem never carries a large value.
+func summarize(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		if len(x) > 80 {
+			r := []rune(x)
+			if len(r) > 80 {
+				return string(r[:80]) + "…"
+			}
+		}
+		return x
+	case json.Number:
+		if len(x) > 40 {
+			return string(x[:40]) + "…"
+		}
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return string(x)
+	case bool:
+		return x
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}

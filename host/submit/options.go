@@ -1,0 +1,72 @@
+package submit
+
+import (
+	"context"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+)
+
+// Default limits of a submission.
+const (
+	// DefaultMaxBytes is the largest submission accepted when Options.MaxBytes is 0.
+	DefaultMaxBytes = 32 << 20
+	// DefaultMaxDepth is the deepest nesting of JSON arrays and objects accepted when
+	// Options.MaxDepth is 0. The task list itself counts as one level.
+	DefaultMaxDepth = 256
+	// DefaultMaxProblems is how many problems one error lists when Options.MaxProblems
+	// is 0; the rest are counted in a final summary problem.
+	DefaultMaxProblems = 200
+	// MaxNameLen and MaxIDLen bound task names and ids, in characters.
+	MaxNameLen = 255
+	MaxIDLen   = 255
+	// MaxMemoryPages is the largest memory_pages limit a task may ask for (4 GiB of
+	// 64 KiB WebAssembly pages).
+	MaxMemoryPages = 65536
+)
+
+// Options configure decoding and validation. The zero value decodes and checks the
+// structure of a tree, without executor or storage look-ups.
+type Options struct {
+	// Catalog resolves executors. When nil, executor existence and executor input
+	// schemas are not checked (every task must still name an executor).
+	Catalog executor.Catalog
+	// Exists reports whether a task id is already stored. When nil, client-given ids
+	// are not checked against storage (store.Create still refuses duplicates).
+	Exists func(ctx context.Context, id string) (bool, error)
+	// TreeExists reports whether a task tree id is already used. It is consulted only
+	// when the root gives a task_tree_id different from its own id. May be nil.
+	TreeExists func(ctx context.Context, treeID string) (bool, error)
+	// UserID, when set, is stamped on every task; a task that names another user_id is
+	// a problem (code Unauthorized). When empty, tasks keep the user_id they give,
+	// which must be the same for all of them or absent.
+	UserID string
+	// Now returns the creation time; default time.Now.
+	Now func() time.Time
+	// NewID generates ids for tasks that do not give one; default a random UUID v4.
+	NewID func() string
+	// MaxBytes, MaxDepth and MaxProblems override DefaultMaxBytes, DefaultMaxDepth and
+	// DefaultMaxProblems when positive.
+	MaxBytes    int
+	MaxDepth    int
+	MaxProblems int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NewID == nil {
+		o.NewID = NewUUID
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxProblems <= 0 {
+		o.MaxProblems = DefaultMaxProblems
+	}
+	return o
+}
