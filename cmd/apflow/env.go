@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/apflow-wasm/apflow/host/builtin"
+	"github.com/apflow-wasm/apflow/host/config"
+	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/registry"
+	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	dataDir     string
+	pluginsDir  string
+	configPath  string
+	logLevel    string
+	concurrency int
+	taskTimeout time.Duration
+	memoryPages uint32
+	maxResult   int64
+	server      string
+	token       string
+
+	stdout, stderr io.Writer
+}
+
+func (g *globals) register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "data directory: task store, plugins, compilation cache ($APFLOW_HOME, default ~/.apflow)")
+	f.StringVar(&g.pluginsDir, "plugins", "", "plugins directory (default <data-dir>/plugins)")
+	f.StringVar(&g.configPath, "config", "", "operator config file: limits, grants, hooks (default <data-dir>/config.json if present)")
+	f.StringVar(&g.logLevel, "log-level", envOr("APFLOW_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error, off (logs go to stderr)")
+	f.IntVar(&g.concurrency, "concurrency", 0, "tasks running at once (default: config file, else the engine default)")
+	f.DurationVar(&g.taskTimeout, "task-timeout", 0, "default wall-time limit of one task, e.g. 30s (default: config file, else 30s)")
+	f.Uint32Var(&g.memoryPages, "memory-pages", 0, "default memory limit of one task in 64 KiB pages (default: config file, else 256)")
+	f.Int64Var(&g.maxResult, "max-result-bytes", 0, "default largest result of one task (default: config file, else 16 MiB)")
+	f.StringVar(&g.server, "server", os.Getenv("APFLOW_SERVER"), "talk to a running apflow server at this URL instead of the local data dir ($APFLOW_SERVER)")
+	f.StringVar(&g.token, "token", os.Getenv("APFLOW_TOKEN"), "bearer token for --server ($APFLOW_TOKEN)")
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func defaultDataDir() string {
+	if v := os.Getenv("APFLOW_HOME"); v != "" {
+		return v
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".apflow")
+	}
+	return ".apflow"
+}
+
+func (g *globals) logger() hclog.Logger {
+	level := hclog.LevelFromString(g.logLevel)
+	if strings.EqualFold(g.logLevel, "off") {
+		level = hclog.Off
+	}
+	if level == hclog.NoLevel {
+		level = hclog.Warn
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "apflow", Level: level, Output: g.stderr})
+}
+
+// loadConfig reads the operator config and applies the command-line overrides.
+func (g *globals) loadConfig() (*config.Config, error) {
+	path, optional := g.configPath, false
+	if path == "" {
+		path, optional = filepath.Join(g.dataDir, "config.json"), true
+	}
+	cfg, err := config.Load(path, optional)
+	if err != nil {
+		return nil, err
+	}
+	if g.concurrency > 0 {
+		cfg.Concurrency = g.concurrency
+	}
+	if g.taskTimeout > 0 {
+		cfg.Limits.TimeoutMS = g.taskTimeout.Milliseconds()
+	}
+	if g.memoryPages > 0 {
+		cfg.Limits.MemoryPages = g.memoryPages
+	}
+	if g.maxResult > 0 {
+		cfg.Limits.MaxResultBytes = g.maxResult
+	}
+	return cfg, nil
+}
+
+// host is a local apflow host: the task store, the sandbox runtime, the plugin registry
+// and the engine, wired together. Every command that works on the local data dir opens
+// one and closes it before it returns.
+type host struct {
+	log      hclog.Logger
+	cfg      *config.Config
+	store    *badgerstore.Store
+	runtime  *sandbox.Runtime
+	registry *registry.Registry
+	catalog  executor.Catalog
+	engine   *engine.Engine
+}
+
+// openHost opens the local data dir. With recover set, runs interrupted by a crash are
+// reset (in_progress tasks back to pending) and resumed.
+func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error) {
+	log := g.logger()
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(g.dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(g.dataDir, "db"), Logger: log.Named("store")})
+	if err != nil {
+		if errors.Is(err, badgerstore.ErrLocked) {
+			return nil, fmt.Errorf("%w (stop it, or pass --server to talk to a running apflow serve)", err)
+		}
+		return nil, err
+	}
+	h := &host{log: log, cfg: cfg, store: st}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = h.close(context.Background())
+		}
+	}()
+	h.runtime, err = sandbox.New(ctx, sandbox.Config{
+		CacheDir: filepath.Join(g.dataDir, "wasm-cache"),
+		Defaults: cfg.Limits,
+		Max:      cfg.MaxLimits,
+		Grants:   cfg.Grants,
+		Logger:   log.Named("sandbox"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	pluginsDir := g.pluginsDir
+	if pluginsDir == "" {
+		pluginsDir = filepath.Join(g.dataDir, "plugins")
+	}
+	builtins := builtin.Catalog()
+	var reserved []string
+	for _, info := range builtins.List() {
+		reserved = append(reserved, info.ID)
+	}
+	h.registry, err = registry.Open(ctx, registry.Options{
+		Runtime: h.runtime, Dir: pluginsDir, Logger: log, Reserved: reserved, PluginLimits: cfg.PluginLimits,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for file, why := range h.registry.Problems() {
+		fmt.Fprintf(g.stderr, "warning: plugin %s not loaded: %s\n", file, why)
+	}
+	h.catalog = executor.Chain(builtins, h.registry)
+	ecfg := engine.Config{
+		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
+	}
+	h.engine, err = engine.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	if recoverRuns {
+		if err := h.engine.Recover(ctx); err != nil {
+			return nil, fmt.Errorf("recover interrupted runs: %w", err)
+		}
+	}
+	ok = true
+	return h, nil
+}
+
+// close shuts the host down: the engine first (running tasks get until ctx is done to
+// finish, then go back to pending durably), then plugins, runtime and store.
+func (h *host) close(ctx context.Context) error {
+	var errs []error
+	if h.engine != nil {
+		errs = append(errs, h.engine.Close(ctx))
+	}
+	if h.registry != nil {
+		errs = append(errs, h.registry.Close(ctx))
+	}
+	if h.runtime != nil {
+		errs = append(errs, h.runtime.Close(ctx))
+	}
+	if h.store != nil {
+		errs = append(errs, h.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// limitsString renders limits for people.
+func limitsString(l task.Limits) string {
+	var parts []string
+	if l.TimeoutMS > 0 {
+		parts = append(parts, (time.Duration(l.TimeoutMS) * time.Millisecond).String())
+	}
+	if l.MemoryPages > 0 {
+		parts = append(parts, fmt.Sprintf("%d pages", l.MemoryPages))
+	}
+	if l.MaxResultBytes > 0 {
+		parts = append(parts, fmt.Sprintf("%d result bytes", l.MaxResultBytes))
+	}
+	if len(parts) == 0 {
+		return "defaults"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+)
+
+// pluginView is what plugins list/inspect print about one executor or hook.
+type pluginView struct {
+	ID           string          `json:"id"`
+	Kind         string          `json:"kind"`
+	Version      string          `json:"version,omitempty"`
+	Description  string          `json:"description,omitempty"`
+	Hash         string          `json:"hash,omitempty"`
+	File         string          `json:"file,omitempty"`
+	Hooks        []string        `json:"hooks,omitempty"`
+	Capabilities []string        `json:"capabilities,omitempty"`
+	Grants       any             `json:"grants,omitempty"`
+	Limits       any             `json:"limits,omitempty"`
+	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
+	OutputSchema json.RawMessage `json:"output_schema,omitempty"`
+}
+
+func viewOf(info *executor.Info) pluginView {
+	return pluginView{
+		ID: info.ID, Kind: info.Kind, Version: info.Version, Description: info.Description,
+		Hash: info.Hash, Capabilities: info.Capabilities,
+		InputSchema: info.InputSchema, OutputSchema: info.OutputSchema,
+	}
+}
+
+func newPluginsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plugins",
+		Short: "List, inspect, add and remove WASM plugins (local plugins dir, or --server)",
+	}
+	var jsonOut bool
+	cmd.PersistentFlags().BoolVar(&jsonOut, "json", false, "print JSON")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List executors (built-in and plugins), hooks, and files that failed to load", Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			views, problems, err := g.pluginViews(c.Context())
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				return writeJSON(g.stdout, map[string]any{"plugins": views, "problems": problems})
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKIND\tVERSION\tSHA256\tFILE")
+			for _, v := range views {
+				kind := v.Kind
+				if len(v.Hooks) > 0 {
+					kind += "+hook"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, kind, v.Version, cut(v.Hash, 13), v.File)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			files := make([]string, 0, len(problems))
+			for f := range problems {
+				files = append(files, f)
+			}
+			sort.Strings(files)
+			for _, f := range files {
+				fmt.Fprintf(g.stdout, "not loaded: %s: %s\n", f, problems[f])
+			}
+			return nil
+		},
+	}
+	inspect := &cobra.Command{
+		Use: "inspect ID", Short: "Show a plugin's metadata, schemas, grants, limits and hash", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			views, _, err := g.pluginViews(c.Context())
+			if err != nil {
+				return err
+			}
+			for _, v := range views {
+				if v.ID == args[0] {
+					return writeJSON(g.stdout, v)
+				}
+			}
+			return executor.NotFound(args[0])
+		},
+	}
+	add := &cobra.Command{
+		Use:   "add FILE.wasm",
+		Short: "Validate a module and install it into the plugins dir (replacing the version with the same id)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			wasm, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			info, err := g.addPlugin(c.Context(), filepath.Base(args[0]), wasm)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "added %s %s (sha256 %s)\n", info.ID, info.Version, info.Hash)
+			return nil
+		},
+	}
+	remove := &cobra.Command{
+		Use: "remove ID", Short: "Remove a plugin from the plugins dir", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := g.removePlugin(c.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "removed %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(list, inspect, add, remove)
+	return cmd
+}
+
+// pluginViews describes every executor and hook, and the files that failed to load.
+func (g *globals) pluginViews(ctx context.Context) ([]pluginView, map[string]string, error) {
+	if g.server != "" {
+		return g.remotePluginViews(ctx)
+	}
+	h, err := g.openHost(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer h.close(context.Background())
+	var views []pluginView
+	for _, info := range h.catalog.List() {
+		if info.Kind == "builtin" {
+			views = append(views, viewOf(info))
+		}
+	}
+	for _, p := range h.registry.Plugins() {
+		v := viewOf(p.Info)
+		v.File = filepath.Join(h.registry.Dir(), p.File)
+		v.Hooks = p.Hooks
+		if gr := h.cfg.Grants(p.Info.ID); !isZeroGrants(gr) {
+			v.Grants = gr
+		}
+		if l := h.cfg.PluginLimits(p.Info.ID); l.TimeoutMS != 0 || l.MemoryPages != 0 || l.MaxResultBytes != 0 {
+			v.Limits = l
+		}
+		views = append(views, v)
+	}
+	sort.Slice(views, func(i, j int) bool { return views[i].ID < views[j].ID })
+	return views, h.registry.Problems(), nil
+}
+
+func isZeroGrants(g interface{}) bool {
+	b, _ := json.Marshal(g)
+	return strings.TrimSpace(string(b)) == "{}"
+}
+
+func (g *globals) addPlugin(ctx context.Context, name string, wasm []byte) (*executor.Info, error) {
+	if g.server != "" {
+		return g.remoteAddPlugin(ctx, name, wasm)
+	}
+	h, err := g.openHost(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer h.close(context.Background())
+	return h.registry.Add(ctx, name, wasm)
+}
+
+func (g *globals) removePlugin(ctx context.Context, id string) error {
+	if g.server != "" {
+		return g.remoteRemovePlugin(ctx, id)
+	}
+	h, err := g.openHost(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer h.close(context.Background())
+	return h.registry.Remove(ctx, id)
+}

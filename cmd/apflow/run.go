@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/apflow-wasm/apflow/cmd/apflow/internal/progress"
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/submit"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// shutdownGrace is how long running tasks get to finish after Ctrl-C before they are put
+// back to pending.
+const shutdownGrace = 5 * time.Second
+
+func newRunCmd(g *globals) *cobra.Command {
+	var jsonOut, quiet bool
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Validate, store and run a task tree file with live progress",
+		Long: `Run validates the tree file (a JSON array of tasks, or {"tasks": [...]}; "-" reads
+stdin), stores it, runs it and prints a summary. Progress is a live tree on a terminal and
+one line per status change otherwise. With --json, stdout holds only the final tree
+({"task": ..., "children": [...]}) and progress goes to stderr.
+
+Exit status: 0 when every task completed, 1 when any failed, was cancelled or is blocked,
+2 when the file is not a valid tree, 130 when interrupted (continue with apflow resume).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readTreeFile(cmd.InOrStdin(), args[0])
+			if err != nil {
+				return &exitError{code: exitInvalid, msg: err.Error()}
+			}
+			out := g.stdout
+			if jsonOut {
+				out = g.stderr
+			}
+			if g.server != "" {
+				return g.runRemote(cmd.Context(), data, out, jsonOut, quiet)
+			}
+			return g.runLocal(cmd.Context(), args[0], data, out, jsonOut, quiet)
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final tree as JSON on stdout; progress and summary go to stderr")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress, only the summary")
+	return cmd
+}
+
+// readTreeFile reads a tree file, or stdin for "-", refusing files larger than the
+// submission limit before reading them whole.
+func readTreeFile(stdin io.Reader, path string) ([]byte, error) {
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read tree file: %w", err)
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Size() > submit.DefaultMaxBytes {
+			return nil, fmt.Errorf("%s: %d bytes is more than the %d bytes a tree file may have", path, st.Size(), submit.DefaultMaxBytes)
+		}
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, submit.DefaultMaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read tree file: %w", err)
+	}
+	if len(data) > submit.DefaultMaxBytes {
+		return nil, fmt.Errorf("%s: more than the %d bytes a tree file may have", path, submit.DefaultMaxBytes)
+	}
+	return data, nil
+}
+
+// invalidSubmission turns a validation error into exit status 2 with every problem listed.
+func invalidSubmission(name string, err error) error {
+	if e := apferr.As(err); e != nil {
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("%s: invalid task tree (code %d, %s):\n%s", name, e.Code, e.Code, e.Message)}
+	}
+	return err
+}
+
+func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool) error {
+	h, err := g.openHost(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		_ = h.close(cctx)
+	}()
+	tasks, err := submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: existsIn(h.store)})
+	if err != nil {
+		return invalidSubmission(name, err)
+	}
+	if err := h.store.Create(ctx, tasks); err != nil {
+		return invalidSubmission(name, err)
+	}
+	rootID := rootOf(tasks)
+	h.engine.TreeCreated(ctx, rootID)
+	return g.follow(ctx, h, name, out, jsonOut, quiet, func() ([]string, error) {
+		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{}); err != nil {
+			return nil, err
+		}
+		return []string{rootID}, nil
+	})
+}
+
+// follow starts runs with start (which returns their root ids), shows their progress
+// until every one has ended, then prints the summary and returns the exit status as an
+// error.
+func (g *globals) follow(ctx context.Context, h *host, name string, out io.Writer, jsonOut, quiet bool, start func() ([]string, error)) error {
+	// Subscribe before starting so that no run_end is missed.
+	events, unsubscribe := h.engine.Subscribe("")
+	defer unsubscribe()
+	began := time.Now()
+	rootIDs, err := start()
+	if err != nil {
+		return err
+	}
+	if len(rootIDs) == 0 {
+		fmt.Fprintln(g.stdout, "nothing to run")
+		return nil
+	}
+	initial, err := loadTrees(ctx, h.store, rootIDs)
+	if err != nil {
+		return err
+	}
+	view := newView(out, name, flatten(initial), quiet)
+	running := map[string]bool{}
+	for _, ri := range h.engine.Running() {
+		running[ri.RootID] = true
+	}
+	waiting := map[string]bool{}
+	for _, id := range rootIDs {
+		if running[id] {
+			waiting[id] = true
+		}
+	}
+	interrupted := false
+	for len(waiting) > 0 && !interrupted {
+		select {
+		case <-ctx.Done():
+			interrupted = true
+		case ev := <-events:
+			switch ev.Type {
+			case engine.EventRunEnd:
+				delete(waiting, ev.RootID)
+			default:
+				if ev.Task != nil {
+					view.Apply(progress.Update{TaskID: ev.TaskID, Status: ev.Status, Progress: ev.Progress, Error: ev.Error})
+				}
+			}
+		}
+	}
+	if interrupted {
+		// Running tasks get a grace period, then go back to pending durably.
+		cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		_ = h.engine.Close(cctx)
+		cancel()
+	}
+	view.Close()
+	final, err := loadTrees(context.Background(), h.store, rootIDs)
+	if err != nil {
+		return err
+	}
+	summaryOut := g.stdout
+	if jsonOut {
+		summaryOut = g.stderr
+	}
+	all := flatten(final)
+	printSummary(summaryOut, all, time.Since(began))
+	if jsonOut {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		var doc any = final[0]
+		if len(final) > 1 {
+			doc = final
+		}
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	}
+	if interrupted {
+		return &exitError{code: exitInterrupted, msg: fmt.Sprintf("interrupted: unfinished tasks are pending; continue with: apflow resume --data-dir %s", g.dataDir)}
+	}
+	for _, t := range all {
+		if t.Status != task.Completed {
+			return &exitError{code: exitFailed}
+		}
+	}
+	return nil
+}
+
+// newView picks the progress display: a live tree on a terminal, lines otherwise.
+func newView(out io.Writer, title string, tasks []*task.Task, quiet bool) progress.View {
+	if quiet {
+		return nopView{}
+	}
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		w, h, err := term.GetSize(int(f.Fd()))
+		if err != nil {
+			w, h = 100, 40
+		}
+		return progress.NewTTY(out, tasks, progress.TTYOptions{Title: title, Width: w, Height: h})
+	}
+	return progress.NewPlain(out, tasks)
+}
+
+type nopView struct{}
+
+func (nopView) Apply(progress.Update) {}
+func (nopView) Close()                {}
+
+// printSummary writes the outcome: counts, then every task that did not complete.
+func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration) {
+	fmt.Fprintf(w, "%s in %s\n", progress.Summary(tasks), elapsed.Round(time.Millisecond))
+	var bad []*task.Task
+	for _, t := range tasks {
+		if t.Status != task.Completed {
+			bad = append(bad, t)
+		}
+	}
+	sort.SliceStable(bad, func(i, j int) bool { return bad[i].Seq < bad[j].Seq })
+	const maxListed = 20
+	for i, t := range bad {
+		if i == maxListed {
+			fmt.Fprintf(w, "  … and %d more\n", len(bad)-maxListed)
+			break
+		}
+		state := string(t.Status)
+		if t.Blocked() {
+			state = "blocked"
+		}
+		line := fmt.Sprintf("  %s %s (%s) %s", progress.Symbol(t), t.Name, t.ID, state)
+		if t.Error != "" && !t.Blocked() {
+			line += ": " + oneLine(t.Error)
+		} else if t.Blocked() {
+			line += ": " + strings.TrimPrefix(t.Error, task.BlockedPrefix)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 300 {
+		s = s[:297] + "..."
+	}
+	return s
+}
+
+func rootOf(tasks []*task.Task) string {
+	for _, t := range tasks {
+		if t.IsRoot() {
+			return t.ID
+		}
+	}
+	return ""
+}
+
+// existsIn adapts a store to submit's existing-id check.
+func existsIn(st store.Store) func(ctx context.Context, id string) (bool, error) {
+	return func(ctx context.Context, id string) (bool, error) {
+		_, err := st.Get(ctx, id)
+		if err == nil {
+			return true, nil
+		}
+		if apferr.CodeOf(err) == apferr.TaskNotFound {
+			return false, nil
+		}
+		return false, err
+	}
+}
+
+// loadTrees reads the whole trees of the given roots.
+func loadTrees(ctx context.Context, st store.Store, rootIDs []string) ([]*task.TreeNode, error) {
+	var out []*task.TreeNode
+	for _, id := range rootIDs {
+		root, err := st.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		treeID := root.TaskTreeID
+		if treeID == "" {
+			treeID = root.ID
+		}
+		tasks, err := st.Tree(ctx, treeID)
+		if err != nil {
+			return nil, err
+		}
+		node := task.BuildTree(tasks, id)
+		if node == nil {
+			return nil, errors.New("tree of " + id + " not found")
+		}
+		out = append(out, node)
+	}
+	return out, nil
+}
+
+// flatten lists the tasks of trees, iteratively (trees may be deep).
+func flatten(trees []*task.TreeNode) []*task.Task {
+	var out []*task.Task
+	stack := append([]*task.TreeNode(nil), trees...)
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		out = append(out, n.Task)
+		for i := len(n.Children) - 1; i >= 0; i-- {
+			stack = append(stack, n.Children[i])
+		}
+	}
+	return out
+}
+
+func newResumeCmd(g *globals) *cobra.Command {
+	var jsonOut, quiet bool
+	cmd := &cobra.Command{
+		Use:   "resume",
+		Short: "Continue the runs a crash, kill or Ctrl-C interrupted",
+		Long: `Resume puts tasks left in_progress back to pending and continues every interrupted run
+of the data dir until it ends: nothing completed runs again, failed and cancelled tasks
+are not retried (use apflow tasks rerun for that). Exit status as for apflow run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			h, err := g.openHost(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+				defer cancel()
+				_ = h.close(cctx)
+			}()
+			out := g.stdout
+			if jsonOut {
+				out = g.stderr
+			}
+			return g.follow(ctx, h, "resume", out, jsonOut, quiet, func() ([]string, error) {
+				if err := h.engine.Recover(ctx); err != nil {
+					return nil, err
+				}
+				var rootIDs []string
+				for _, ri := range h.engine.Running() {
+					rootIDs = append(rootIDs, ri.RootID)
+				}
+				return rootIDs, nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final trees as JSON on stdout")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress, only the summary")
+	return cmd
+}
