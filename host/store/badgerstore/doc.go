@@ -1,0 +1,43 @@
+// Package badgerstore is the durable task store: an implementation of store.Store on
+// Badger v4 (pure Go, embedded, one data directory).
+//
+// Guarantees, beyond those of package store:
+//   - Durability: with the default options every commit is fsynced before the call
+//     returns, so a nil error means the change survives kill -9 and power loss.
+//   - Group commit: all writes go through one committer goroutine that applies every
+//     write queued at that moment, in order, in one Badger transaction and commits it
+//     with one fsync. Concurrent Update calls therefore share commits; each write's own
+//     checks fail only that write.
+//   - One process per data directory: a second Open of a directory in use fails with
+//     an error matching ErrLocked ("data dir <dir> is in use by another apflow process").
+//   - Index entries are written in the same transaction as the task, so indexes never
+//     disagree with the tasks, whatever the crash point.
+//
+// Key layout. Strings in keys are escaped (0x00 becomes 0x00 0xFF) and terminated by
+// 0x00 0x01, so no string's encoding is a prefix of another's and byte order follows
+// string order; numbers are 8 bytes big-endian with the sign bit flipped (ascending) or
+// all bits inverted (descending).
+//
+//	t <id>                                      task, JSON (task.Task's wire form)
+//	a <created desc> <seq desc> <id>            every task, newest first
+//	r <created desc> <seq desc> <id>            roots only
+//	s <status> <created desc> <seq desc> <id>   by status
+//	u <user> <created desc> <seq desc> <id>     by user (tasks with a user)
+//	g <tree> <seq> <id>                         by tree, in submission order
+//	p <parent> <priority> <seq> <id>            children, in execution order
+//	d <dependency id> <dependent id>            dependents
+//
+// Every index entry's value is a small header (id, created_at, seq, status, user, tree,
+// parent), so List and Count filter and count on index entries alone and decode only the
+// tasks of the returned page. created_at is indexed in microseconds, the precision the
+// wire form stores. An Update rewrites exactly the entries whose key or header changed,
+// so a status change moves the task between status entries in the same transaction.
+//
+// Task values (over Options.ValueThreshold) live in Badger's value log; the LSM tree holds
+// keys, index entries and value pointers. A transaction is bounded by Badger to one key
+// per 96 bytes of 15% of Options.MemTableSize: with the defaults about 90,000 keys, so a
+// Create of some 12,000 tasks (7 keys each with one dependency) fits in one commit. In
+// memory there is no value log and the bound is also about 9 MiB of values. A write over
+// the limit fails alone with an error saying so; the value log is garbage-collected every
+// Options.GCInterval.
+package badgerstore

@@ -1,0 +1,194 @@
+package badgerstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Key prefixes. Every key starts with one prefix byte; see the key layout in doc.go.
+const (
+	prefixTask      byte = 't' // t <id>                                   → task JSON
+	prefixAll       byte = 'a' // a <created desc> <seq desc> <id>          → header
+	prefixRoot      byte = 'r' // r <created desc> <seq desc> <id>          → header (roots only)
+	prefixStatus    byte = 's' // s <status> <created desc> <seq desc> <id> → header
+	prefixUser      byte = 'u' // u <user> <created desc> <seq desc> <id>   → header (user set)
+	prefixTree      byte = 'g' // g <tree> <seq asc> <id>                   → header (tree set)
+	prefixParent    byte = 'p' // p <parent> <priority asc> <seq asc> <id>  → header (non-roots)
+	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header
+)
+
+// appendString appends s so that the encoding is unambiguous, preserves the byte order of
+// strings, and never is a prefix of the encoding of another string: 0x00 is escaped as
+// 0x00 0xFF and the string ends with 0x00 0x01.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			b = append(b, 0, 0xFF)
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return append(b, 0, 1)
+}
+
+// readString decodes a string written by appendString from the start of b and returns it
+// with the rest of b.
+func readString(b []byte) (string, []byte, error) {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0 {
+			out = append(out, b[i])
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", nil, errors.New("truncated string in key")
+		}
+		switch b[i+1] {
+		case 0xFF:
+			out = append(out, 0)
+			i++
+		case 1:
+			return string(out), b[i+2:], nil
+		default:
+			return "", nil, fmt.Errorf("bad escape 0x00 0x%02x in key", b[i+1])
+		}
+	}
+	return "", nil, errors.New("unterminated string in key")
+}
+
+// appendAsc appends v so that byte order equals numeric order.
+func appendAsc(b []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(v)^(1<<63))
+}
+
+// appendDesc appends v so that byte order is the reverse of numeric order.
+func appendDesc(b []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(b, ^(uint64(v) ^ (1 << 63)))
+}
+
+func taskKey(id string) []byte { return appendString([]byte{prefixTask}, id) }
+
+// header is the value of every index entry: what List and Count need to filter and order
+// without decoding the task.
+type header struct {
+	ID       string
+	Created  int64 // created_at in Unix microseconds, the precision stored
+	Seq      int64
+	Status   task.Status
+	UserID   string
+	TreeID   string
+	ParentID string
+}
+
+func headerOf(t *task.Task) header {
+	var created int64
+	if !t.CreatedAt.IsZero() {
+		created = t.CreatedAt.UnixMicro()
+	}
+	return header{ID: t.ID, Created: created, Seq: int64(t.Seq), Status: t.Status,
+		UserID: t.UserID, TreeID: t.TaskTreeID, ParentID: t.ParentID}
+}
+
+func (h header) encode() []byte {
+	b := make([]byte, 0, 16+len(h.ID)+len(h.Status)+len(h.UserID)+len(h.TreeID)+len(h.ParentID)+10)
+	b = appendAsc(b, h.Created)
+	b = appendAsc(b, h.Seq)
+	for _, s := range []string{h.ID, string(h.Status), h.UserID, h.TreeID, h.ParentID} {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func decodeHeader(b []byte) (header, error) {
+	var h header
+	if len(b) < 16 {
+		return h, errors.New("index entry too short")
+	}
+	h.Created = int64(binary.BigEndian.Uint64(b) ^ (1 << 63))
+	h.Seq = int64(binary.BigEndian.Uint64(b[8:]) ^ (1 << 63))
+	rest := b[16:]
+	var status string
+	for _, dst := range []*string{&h.ID, &status, &h.UserID, &h.TreeID, &h.ParentID} {
+		var err error
+		if *dst, rest, err = readString(rest); err != nil {
+			return h, err
+		}
+	}
+	h.Status = task.Status(status)
+	return h, nil
+}
+
+// indexEntries returns every index key of t with its value (the encoded header). The key
+// set depends only on fields that survive the JSON round trip unchanged, so the entries
+// computed from a task before storing equal those computed from the task read back.
+func indexEntries(t *task.Task) map[string][]byte {
+	h := headerOf(t)
+	v := h.encode()
+	order := func(prefix byte, scope ...string) []byte {
+		k := []byte{prefix}
+		for _, s := range scope {
+			k = appendString(k, s)
+		}
+		k = appendDesc(k, h.Created)
+		k = appendDesc(k, h.Seq)
+		return appendString(k, t.ID)
+	}
+	m := make(map[string][]byte, 6+len(t.Dependencies))
+	m[string(order(prefixAll))] = v
+	m[string(order(prefixStatus, string(t.Status)))] = v
+	if t.ParentID == "" {
+		m[string(order(prefixRoot))] = v
+	} else {
+		k := appendString([]byte{prefixParent}, t.ParentID)
+		k = appendAsc(k, int64(t.Priority))
+		k = appendAsc(k, h.Seq)
+		m[string(appendString(k, t.ID))] = v
+	}
+	if t.UserID != "" {
+		m[string(order(prefixUser, t.UserID))] = v
+	}
+	if tree := t.TaskTreeID; tree != "" {
+		k := appendString([]byte{prefixTree}, tree)
+		k = appendAsc(k, h.Seq)
+		m[string(appendString(k, t.ID))] = v
+	}
+	for _, d := range t.Dependencies {
+		k := appendString([]byte{prefixDependent}, d.ID)
+		m[string(appendString(k, t.ID))] = v
+	}
+	return m
+}
+
+// scopePrefix returns the key prefix of all entries of an index for one scope value
+// (a status, user, tree, parent or dependency id), or of the whole index when scope is
+// empty.
+func scopePrefix(prefix byte, scope ...string) []byte {
+	k := []byte{prefix}
+	for _, s := range scope {
+		k = appendString(k, s)
+	}
+	return k
+}
+
+// checkKeyFields refuses strings that would not survive the JSON round trip (invalid
+// UTF-8 is replaced by the encoder) in the fields that make up keys.
+func checkKeyFields(t *task.Task) error {
+	for _, f := range []struct{ name, v string }{
+		{"id", t.ID}, {"parent_id", t.ParentID}, {"task_tree_id", t.TaskTreeID},
+		{"user_id", t.UserID}, {"status", string(t.Status)},
+	} {
+		if !utf8.ValidString(f.v) {
+			return invalidField(t.ID, f.name, "is not valid UTF-8")
+		}
+	}
+	for i, d := range t.Dependencies {
+		if !utf8.ValidString(d.ID) {
+			return invalidField(t.ID, fmt.Sprintf("dependencies[%d].id", i), "is not valid UTF-8")
+		}
+	}
+	return nil
+}

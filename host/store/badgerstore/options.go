@@ -1,0 +1,153 @@
+package badgerstore
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Options configure a Store. The zero value of every tuning field picks the default
+// below, chosen to keep a store of tens of thousands of tasks well under 200 MiB of RSS.
+type Options struct {
+	// Dir is the data directory (created if missing). Required unless InMemory.
+	Dir string
+	// InMemory keeps everything in memory (tests); Dir must be empty. Nothing is durable.
+	InMemory bool
+	// NoSync turns off the fsync of every commit. A crash may then lose the last commits
+	// that returned nil. Only for benchmarks and throw-away data.
+	NoSync bool
+	// Logger receives badger's log lines (errors, warnings; its info lines at debug
+	// level). Nil discards them.
+	Logger hclog.Logger
+	// Now is the clock that stamps updated_at; nil means time.Now.
+	Now func() time.Time
+
+	// MemTableSize is the size of one memtable (default 64 MiB, at most two are kept).
+	// It also bounds one transaction: about 15% of it, in bytes and at 96 bytes per
+	// entry, so the default takes a submission of about 15,000 tasks in one Create.
+	MemTableSize int64
+	// BlockCacheSize is the cache of decompressed table blocks (default 8 MiB).
+	BlockCacheSize int64
+	// IndexCacheSize is the cache of table indexes and bloom filters (default 4 MiB).
+	IndexCacheSize int64
+	// ValueLogFileSize is the size of one value-log file (default 64 MiB).
+	ValueLogFileSize int64
+	// ValueThreshold is the value size from which values go to the value log (default
+	// 256 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it is that cap
+	// and also the largest value stored). Tasks are larger, so they live in the
+	// value log and the LSM tree holds keys, index entries and value pointers: a
+	// transaction is then bounded by its number of keys, not by the size of the tasks.
+	ValueThreshold int64
+	// NumCompactors is the number of compaction goroutines (default 2, the minimum).
+	NumCompactors int
+	// MaxBatch is the largest number of queued writes that share one commit (default
+	// 1024).
+	MaxBatch int
+	// GCInterval is how often the value log is garbage collected (default 10 minutes;
+	// negative disables it).
+	GCInterval time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultMemTableSize     = 64 << 20
+	DefaultBlockCacheSize   = 8 << 20
+	DefaultIndexCacheSize   = 4 << 20
+	DefaultValueLogFileSize = 64 << 20
+	DefaultValueThreshold   = 256
+	DefaultNumCompactors    = 2
+	DefaultMaxBatch         = 1024
+	DefaultGCInterval       = 10 * time.Minute
+)
+
+func (o Options) withDefaults() Options {
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.MemTableSize, DefaultMemTableSize)
+	def(&o.BlockCacheSize, DefaultBlockCacheSize)
+	def(&o.IndexCacheSize, DefaultIndexCacheSize)
+	def(&o.ValueLogFileSize, DefaultValueLogFileSize)
+	def(&o.ValueThreshold, DefaultValueThreshold)
+	if o.NumCompactors < 2 {
+		o.NumCompactors = DefaultNumCompactors
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = DefaultGCInterval
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// badgerOptions translates o (with defaults applied) into badger's options.
+func (o Options) badgerOptions() badger.Options {
+	bo := badger.DefaultOptions(o.Dir).
+		WithInMemory(o.InMemory).
+		WithSyncWrites(!o.NoSync && !o.InMemory).
+		WithLogger(badgerLogger{o.Logger.Named("badger")}).
+		WithMetricsEnabled(false).
+		WithNumGoroutines(2).
+		WithMemTableSize(o.MemTableSize).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(4 << 20).
+		WithBaseLevelSize(16 << 20).
+		WithBlockCacheSize(o.BlockCacheSize).
+		WithIndexCacheSize(o.IndexCacheSize).
+		WithValueLogFileSize(o.ValueLogFileSize).
+		WithValueThreshold(o.ValueThreshold).
+		WithNumCompactors(o.NumCompactors).
+		WithCompactL0OnClose(true).
+		// Only the committer goroutine writes, so there is nothing to detect.
+		WithDetectConflicts(false)
+	if o.InMemory {
+		bo = bo.WithDir("").WithValueDir("")
+	}
+	return bo
+}
+
+// badgerLogger adapts hclog to badger's logger. Badger's info lines are routine (tables
+// opened, compactions) and go out at debug level.
+type badgerLogger struct{ l hclog.Logger }
+
+func msg(format string, args ...any) string {
+	return strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+}
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	if b.l.IsError() {
+		b.l.Error(msg(f, a...))
+	}
+}
+
+func (b badgerLogger) Warningf(f string, a ...any) {
+	if b.l.IsWarn() {
+		b.l.Warn(msg(f, a...))
+	}
+}
+
+func (b badgerLogger) Infof(f string, a ...any) {
+	if b.l.IsDebug() {
+		b.l.Debug(msg(f, a...))
+	}
+}
+
+func (b badgerLogger) Debugf(f string, a ...any) {
+	if b.l.IsTrace() {
+		b.l.Trace(msg(f, a...))
+	}
+}

@@ -1,0 +1,220 @@
+package badgerstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// scan calls fn with the header of every index entry under prefix, in key order, until fn
+// returns false.
+func scan(txn *badger.Txn, prefix []byte, fn func(h header) (bool, error)) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		var h header
+		err := it.Item().Value(func(v []byte) error {
+			var err error
+			h, err = decodeHeader(v)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("index entry %q: %w", it.Item().Key(), err)
+		}
+		more, err := fn(h)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// load reads the tasks with the given ids, in that order. An id without a task means an
+// index entry without its task: the store is corrupt.
+func load(txn *badger.Txn, ids []string) ([]*task.Task, error) {
+	out := make([]*task.Task, 0, len(ids))
+	for _, id := range ids {
+		t, err := readTask(txn, id)
+		if err != nil {
+			return nil, fmt.Errorf("task store index refers to task %s: %w", id, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// loadIndex reads the tasks of every entry under prefix, in key order.
+func (s *Store) loadIndex(ctx context.Context, prefix []byte) ([]*task.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []*task.Task
+	err := s.view(func(txn *badger.Txn) error {
+		var ids []string
+		n := 0
+		if err := scan(txn, prefix, func(h header) (bool, error) {
+			if n++; n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return false, err
+				}
+			}
+			ids = append(ids, h.ID)
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		var err error
+		out, err = load(txn, ids)
+		return err
+	})
+	return out, err
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (*task.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var t *task.Task
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		t, err = readTask(txn, id)
+		return err
+	})
+	return t, err
+}
+
+// Children implements store.Store: by priority, then seq, then id.
+func (s *Store) Children(ctx context.Context, parentID string) ([]*task.Task, error) {
+	return s.loadIndex(ctx, scopePrefix(prefixParent, parentID))
+}
+
+// Tree implements store.Store: by seq, then id.
+func (s *Store) Tree(ctx context.Context, treeID string) ([]*task.Task, error) {
+	return s.loadIndex(ctx, scopePrefix(prefixTree, treeID))
+}
+
+// Dependents implements store.Store: in submission order (seq, then id).
+func (s *Store) Dependents(ctx context.Context, id string) ([]*task.Task, error) {
+	out, err := s.loadIndex(ctx, scopePrefix(prefixDependent, id))
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Seq != out[j].Seq {
+			return out[i].Seq < out[j].Seq
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// List implements store.Store.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]*task.Task, int, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	limit = min(limit, store.MaxLimit)
+	return s.query(ctx, f, max(f.Offset, 0), limit)
+}
+
+// Count implements store.Store.
+func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
+	_, n, err := s.query(ctx, f, 0, 0)
+	return n, err
+}
+
+// plan picks the index that narrows f the most, and whether its key order is List's
+// order (newest first).
+func plan(f store.Filter) (prefix []byte, ordered bool) {
+	switch {
+	case f.ParentID != "":
+		return scopePrefix(prefixParent, f.ParentID), false
+	case f.TreeID != "":
+		return scopePrefix(prefixTree, f.TreeID), false
+	case f.UserID != "":
+		return scopePrefix(prefixUser, f.UserID), true
+	case f.Status != "":
+		return scopePrefix(prefixStatus, string(f.Status)), true
+	case f.RootOnly:
+		return scopePrefix(prefixRoot), true
+	default:
+		return scopePrefix(prefixAll), true
+	}
+}
+
+func matches(f store.Filter, h header) bool {
+	return (f.Status == "" || h.Status == f.Status) &&
+		(f.UserID == "" || h.UserID == f.UserID) &&
+		(f.TreeID == "" || h.TreeID == f.TreeID) &&
+		(f.ParentID == "" || h.ParentID == f.ParentID) &&
+		(!f.RootOnly || h.ParentID == "")
+}
+
+// newer reports whether a sorts before b in List's order: created_at, then seq,
+// descending, then id ascending (the key order of the ordered indexes).
+func newer(a, b header) bool {
+	if a.Created != b.Created {
+		return a.Created > b.Created
+	}
+	if a.Seq != b.Seq {
+		return a.Seq > b.Seq
+	}
+	return a.ID < b.ID
+}
+
+// query counts the tasks matching f and loads those at [offset, offset+limit) in List's
+// order. Only index entries are read to filter and count; tasks are decoded for the page.
+func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([]*task.Task, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	prefix, ordered := plan(f)
+	var page []*task.Task
+	total := 0
+	err := s.view(func(txn *badger.Txn) error {
+		var ids []string
+		var unordered []header
+		err := scan(txn, prefix, func(h header) (bool, error) {
+			if total%1024 == 1023 {
+				if err := ctx.Err(); err != nil {
+					return false, err
+				}
+			}
+			if !matches(f, h) {
+				return true, nil
+			}
+			if !ordered {
+				unordered = append(unordered, h)
+			} else if total >= offset && total < offset+limit {
+				ids = append(ids, h.ID)
+			}
+			total++
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		if !ordered {
+			sort.Slice(unordered, func(i, j int) bool { return newer(unordered[i], unordered[j]) })
+			for i := offset; i < len(unordered) && i < offset+limit; i++ {
+				ids = append(ids, unordered[i].ID)
+			}
+		}
+		page, err = load(txn, ids)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return page, total, nil
+}

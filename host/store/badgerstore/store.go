@@ -1,0 +1,173 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/apflow-wasm/apflow/host/store"
+)
+
+// ErrClosed is returned by every method called after Close.
+var ErrClosed = errors.New("task store is closed")
+
+// ErrLocked is matched (errors.Is) by the error of Open when another process holds the
+// data directory.
+var ErrLocked = errors.New("data dir is in use by another apflow process")
+
+type lockedError struct{ dir string }
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("data dir %s is in use by another apflow process", e.dir)
+}
+
+func (e *lockedError) Unwrap() error { return ErrLocked }
+
+// Store is the Badger implementation of store.Store. It is safe for concurrent use.
+type Store struct {
+	db   *badger.DB
+	opts Options
+	c    *committer
+
+	mu     sync.RWMutex // guards closed against sends on the committer queue
+	closed bool
+
+	gcStop, gcDone chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store described by opts.
+func Open(opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	switch {
+	case opts.InMemory && opts.Dir != "":
+		return nil, fmt.Errorf("task store: Dir %q must be empty with InMemory", opts.Dir)
+	case !opts.InMemory && opts.Dir == "":
+		return nil, errors.New("task store: Dir is required unless InMemory is set")
+	}
+	if !opts.InMemory {
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("task store: create data dir: %w", err)
+		}
+	}
+	// Badger refuses a value threshold above 15% of the memtable (and 1 MiB). In memory
+	// there is no value log: every value must be under the threshold, so it is the
+	// largest allowed.
+	limit := min(opts.MemTableSize*15/100, 1<<20)
+	if opts.InMemory || opts.ValueThreshold > limit {
+		opts.ValueThreshold = limit
+	}
+	maxValue := opts.ValueLogFileSize
+	if opts.InMemory {
+		maxValue = opts.ValueThreshold
+	}
+	db, err := badger.Open(opts.badgerOptions())
+	if err != nil {
+		// Badger does not wrap the flock error; its message is the only signal.
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, &lockedError{dir: opts.Dir}
+		}
+		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, c: newCommitter(db, opts.MaxBatch, opts.ValueThreshold, maxValue)}
+	if !opts.InMemory && opts.GCInterval > 0 {
+		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
+		go s.gcLoop(opts.GCInterval)
+	}
+	return s, nil
+}
+
+// Close stops accepting writes, commits the queued ones, and closes the database. It is
+// safe to call more than once.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.c.queue)
+	s.mu.Unlock()
+	<-s.c.stopped
+	if s.gcStop != nil {
+		close(s.gcStop)
+		<-s.gcDone
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("task store: close: %w", err)
+	}
+	return nil
+}
+
+// submit queues a write job and waits for its commit. If ctx ends while the job is still
+// queued, the job is dropped and ctx's error returned; once taken, the job's outcome is
+// awaited so that the caller never mistakes a committed change for a failed one.
+func (s *Store) submit(ctx context.Context, j *job) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	s.c.queue <- j
+	s.mu.RUnlock()
+	select {
+	case <-j.done:
+		return j.err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return ctx.Err()
+		}
+		<-j.done
+		return j.err
+	}
+}
+
+// view runs fn in a read-only transaction. Close waits for running views.
+func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}
+
+// gcLoop garbage-collects the value log (which holds only values over ValueThreshold).
+func (s *Store) gcLoop(every time.Duration) {
+	defer close(s.gcDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.gcStop:
+			return
+		case <-t.C:
+			if err := s.collectGarbage(); err != nil {
+				s.opts.Logger.Warn("value log garbage collection failed", "error", err)
+			}
+		}
+	}
+}
+
+// collectGarbage rewrites value-log files until none is worth rewriting.
+func (s *Store) collectGarbage() error {
+	for {
+		err := s.db.RunValueLogGC(0.5)
+		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

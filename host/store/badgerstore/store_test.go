@@ -1,0 +1,455 @@
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/storetest"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// setup opens a store in a fresh directory (or in memory) and closes it at the end.
+func setup(t testing.TB, opts Options) *Store {
+	t.Helper()
+	if !opts.InMemory && opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"OnDisk", Options{}},
+		{"InMemory", Options{InMemory: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T) store.Store {
+				opts := c.opts
+				if !opts.InMemory {
+					opts.Dir = t.TempDir()
+				}
+				s, err := Open(opts)
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				return s
+			})
+		})
+	}
+}
+
+func mk(id, parent string, seq int) *task.Task {
+	return &task.Task{
+		ID: id, ParentID: parent, TaskTreeID: "tree", Name: id, Status: task.Pending,
+		Priority: task.DefaultPriority, Seq: seq,
+		CreatedAt: time.Date(2025, 1, 1, 0, 0, 0, 123456789, time.UTC),
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := s.Create(ctx, []*task.Task{mk("r", "", 0), mk("a", "r", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, "a", func(t *task.Task) error { return t.Start(time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = setup(t, Options{Dir: dir})
+	got, err := s.Get(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.InProgress || got.Attempts != 1 {
+		t.Fatalf("after reopen: %s, attempts %d", got.Status, got.Attempts)
+	}
+	n, err := s.Count(ctx, store.Filter{Status: task.InProgress})
+	if err != nil || n != 1 {
+		t.Fatalf("Count(in_progress) after reopen = %d, %v", n, err)
+	}
+	kids, err := s.Children(ctx, "r")
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("Children after reopen = %d, %v", len(kids), err)
+	}
+}
+
+// TestDurableWithoutClose kills a child process right after its writes returned and
+// checks that they are in the store: a nil error means durable.
+func TestDurableWithoutClose(t *testing.T) {
+	if dir := os.Getenv("BADGERSTORE_CRASH_DIR"); dir != "" {
+		s, err := Open(Options{Dir: dir})
+		if err != nil {
+			fmt.Println("open:", err)
+			os.Exit(3)
+		}
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Create(context.Background(), []*task.Task{mk(fmt.Sprintf("k%d", i), "", i)}); err != nil {
+					fmt.Println("create:", err)
+					os.Exit(3)
+				}
+			}()
+		}
+		wg.Wait()
+		fmt.Println("written")
+		os.Exit(0) // no Close: nothing is flushed on the way out
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDurableWithoutClose$")
+	cmd.Env = append(os.Environ(), "BADGERSTORE_CRASH_DIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "written") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	s := setup(t, Options{Dir: dir})
+	n, err := s.Count(t.Context(), store.Filter{})
+	if err != nil || n != 20 {
+		t.Fatalf("after a crash: %d tasks, %v; want 20", n, err)
+	}
+}
+
+func TestLockedDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	setup(t, Options{Dir: dir})
+	_, err := Open(Options{Dir: dir})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	if want := fmt.Sprintf("data dir %s is in use by another apflow process", dir); err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
+}
+
+func TestOpenOptionErrors(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{}, {InMemory: true, Dir: t.TempDir()}} {
+		if s, err := Open(o); err == nil {
+			s.Close()
+			t.Errorf("Open(%+v) succeeded", o)
+		}
+	}
+}
+
+// TestIndexConsistency runs many concurrent status changes and then checks every index
+// entry against the tasks, and the tasks against the entries they must have.
+func TestIndexConsistency(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	ctx := t.Context()
+	const n = 200
+	tasks := []*task.Task{mk("root", "", 0)}
+	for i := 1; i < n; i++ {
+		x := mk(fmt.Sprintf("t%03d", i), "root", i)
+		x.UserID = []string{"", "u1", "u2"}[i%3]
+		if i > 1 {
+			x.Dependencies = []task.Dependency{{ID: fmt.Sprintf("t%03d", i-1), Required: true}}
+		}
+		tasks = append(tasks, x)
+	}
+	if err := s.Create(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cycle := []func(*task.Task) error{
+		func(t *task.Task) error { return t.Start(now) },
+		func(t *task.Task) error { return t.Fail("x", nil, now) },
+		func(t *task.Task) error { return t.Reset(now) },
+		func(t *task.Task) error { return t.Start(now) },
+		func(t *task.Task) error { t.Priority = (t.Priority + 1) % 4; return nil },
+		func(t *task.Task) error { return t.Complete(nil, now) },
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1 + w; i < n; i += 8 {
+				for _, fn := range cycle[:1+i%len(cycle)] {
+					if _, err := s.Update(ctx, fmt.Sprintf("t%03d", i), fn); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkIndexes(t, s)
+	if err := s.Delete(ctx, []string{"t199", "t198"}); err != nil {
+		t.Fatal(err)
+	}
+	checkIndexes(t, s)
+}
+
+// checkIndexes compares the stored index entries with those derived from the tasks.
+func checkIndexes(t *testing.T, s *Store) {
+	t.Helper()
+	want := map[string]string{}
+	got := map[string]string{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := string(it.Item().KeyCopy(nil))
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if k[0] == prefixTask {
+				tk, err := decode(k, v)
+				if err != nil {
+					return err
+				}
+				for ik, iv := range indexEntries(tk) {
+					want[ik] = string(iv)
+				}
+				continue
+			}
+			got[k] = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("index entry %q missing or stale", k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("index entry %q has no task", k)
+		}
+	}
+}
+
+func TestDeleteMissing(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	if err := s.Create(t.Context(), []*task.Task{mk("x", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Delete(t.Context(), []string{"x", "ghost"})
+	if apferr.CodeOf(err) != apferr.TaskNotFound {
+		t.Fatalf("Delete with a missing id: %v", err)
+	}
+	if _, err := s.Get(t.Context(), "x"); err != nil {
+		t.Fatalf("x deleted by a refused Delete: %v", err)
+	}
+}
+
+func TestCreateValidates(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	bad := mk("bad\xff", "", 0)
+	noID := mk("", "", 0)
+	badStatus := mk("s", "", 0)
+	badStatus.Status = "done"
+	for _, ts := range [][]*task.Task{{bad}, {noID}, {badStatus}, {nil}} {
+		if err := s.Create(t.Context(), ts); apferr.CodeOf(err) != apferr.InvalidParams {
+			t.Errorf("Create(%v): %v, want InvalidParams", ts, err)
+		}
+	}
+}
+
+// TestIdsWithSeparators checks that ids containing the key escape bytes neither collide
+// nor leak into each other's index scans.
+func TestIdsWithSeparators(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	ctx := t.Context()
+	p1, p2 := mk("p", "", 0), mk("p\x00", "", 1)
+	c1, c2 := mk("c", "p", 2), mk("c\x00\x01", "p\x00", 3)
+	if err := s.Create(ctx, []*task.Task{p1, p2, c1, c2}); err != nil {
+		t.Fatal(err)
+	}
+	for parent, want := range map[string]string{"p": "c", "p\x00": "c\x00\x01"} {
+		kids, err := s.Children(ctx, parent)
+		if err != nil || len(kids) != 1 || kids[0].ID != want {
+			t.Fatalf("Children(%q) = %v, %v", parent, kids, err)
+		}
+	}
+}
+
+// TestGroupCommit checks that concurrent updates share commits.
+func TestGroupCommit(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{})
+	ctx := t.Context()
+	const workers, per = 32, 10
+	var ts []*task.Task
+	for i := range workers {
+		ts = append(ts, mk(fmt.Sprintf("g%d", i), "", i))
+	}
+	if err := s.Create(ctx, ts); err != nil {
+		t.Fatal(err)
+	}
+	b0, j0 := s.c.batches.Load(), s.c.jobs.Load()
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				if _, err := s.Update(ctx, fmt.Sprintf("g%d", i), func(t *task.Task) error { t.RunCount++; return nil }); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	batches, jobs := s.c.batches.Load()-b0, s.c.jobs.Load()-j0
+	if jobs != workers*per {
+		t.Fatalf("%d jobs committed, want %d", jobs, workers*per)
+	}
+	if batches >= jobs {
+		t.Fatalf("%d commits for %d concurrent updates: no commit was shared", batches, jobs)
+	}
+	t.Logf("%d updates in %d commits", jobs, batches)
+}
+
+// TestBatchSplitsAtTxnLimit fills one batch past badger's transaction limit: the batch
+// is committed in several transactions, and a job too big alone fails by itself.
+func TestBatchSplitsAtTxnLimit(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20}) // ~1,600 entries per txn
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ts []*task.Task
+			for i := range 100 {
+				x := mk(fmt.Sprintf("b%d-%d", g, i), "", i)
+				x.UserID = "u"
+				ts = append(ts, x)
+			}
+			errs[g] = s.Create(ctx, ts)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var huge []*task.Task
+	for i := range 2000 {
+		huge = append(huge, mk(fmt.Sprintf("h%d", i), "", i))
+	}
+	err := s.Create(ctx, huge)
+	if !errors.Is(err, errTooBig) {
+		t.Fatalf("oversized Create: %v, want errTooBig", err)
+	}
+	n, err := s.Count(ctx, store.Filter{})
+	if err != nil || n != 800 {
+		t.Fatalf("Count = %d, %v; want 800", n, err)
+	}
+}
+
+func TestAbandonedJob(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	if err := s.Create(t.Context(), []*task.Task{mk("x", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	// Block the committer inside a job so the next one stays queued.
+	entered, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_, _ = s.Update(context.Background(), "x", func(*task.Task) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Update(ctx, "x", func(t *task.Task) error { t.Name = "abandoned"; return nil })
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let it queue; the outcome does not depend on it
+	cancel()
+	err := <-errc
+	close(release)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update: %v, want context.Canceled", err)
+	}
+	got, err := s.Get(t.Context(), "x")
+	if err != nil || got.Name == "abandoned" {
+		t.Fatalf("abandoned job was written: %v, %v", got, err)
+	}
+}
+
+func TestCollectGarbage(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{Dir: filepath.Join(t.TempDir(), "data"), ValueThreshold: 64, GCInterval: time.Millisecond})
+	ctx := t.Context()
+	if err := s.Create(ctx, []*task.Task{mk("x", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := s.Update(ctx, "x", func(t *task.Task) error { t.RunCount = i; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.collectGarbage(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "x")
+	if err != nil || got.RunCount != 49 {
+		t.Fatalf("after GC: %v, %v", got, err)
+	}
+}
+
+func TestValueTooBig(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+	big := mk("big", "", 0)
+	big.Inputs = map[string]any{"blob": strings.Repeat("x", 200_000)}
+	if err := s.Create(t.Context(), []*task.Task{big}); !errors.Is(err, errTooBig) {
+		t.Fatalf("Create of a task over the value limit: %v, want errTooBig", err)
+	}
+	if err := s.Create(t.Context(), []*task.Task{mk("small", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+}
