@@ -1,0 +1,70 @@
+package builtin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+)
+
+// builtinExecutor is one compiled-in executor: its description and its function.
+type builtinExecutor struct {
+	info *executor.Info
+	run  func(ctx context.Context, req *executor.Request) (*executor.Response, error)
+}
+
+// catalog is the executor.Catalog of the built-ins. It is immutable after construction.
+type catalog struct {
+	byID map[string]*builtinExecutor
+}
+
+// Catalog returns a catalog of every built-in executor. Each call builds a fresh,
+// immutable catalog; it is safe for concurrent use.
+func Catalog() executor.Catalog {
+	c := &catalog{byID: map[string]*builtinExecutor{}}
+	for _, b := range []*builtinExecutor{newAggregateResults()} {
+		c.byID[b.info.ID] = b
+	}
+	return c
+}
+
+// Lookup implements executor.Catalog.
+func (c *catalog) Lookup(id string) (executor.Handle, error) {
+	b, ok := c.byID[id]
+	if !ok {
+		return nil, executor.NotFound(id)
+	}
+	return handle{b}, nil
+}
+
+// List implements executor.Catalog.
+func (c *catalog) List() []*executor.Info {
+	out := make([]*executor.Info, 0, len(c.byID))
+	for _, b := range c.byID {
+		out = append(out, b.info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// handle is a built-in's executor.Handle; built-ins hold no resources, so Release does nothing.
+type handle struct{ b *builtinExecutor }
+
+func (h handle) Execute(ctx context.Context, req *executor.Request) (*executor.Response, error) {
+	return h.b.run(ctx, req)
+}
+func (h handle) Info() *executor.Info { return h.b.info }
+func (h handle) Release()             {}
+
+// mustCompile compiles a built-in's own JSON Schema; a failure is a programming error in
+// this package, caught by its tests.
+func mustCompile(id, schema string) *jsonschema.Schema {
+	s, err := jsonschema.CompileString(id+".input.json", schema)
+	if err != nil {
+		panic(fmt.Sprintf("builtin %s: input schema does not compile: %v", id, err))
+	}
+	return s
+}

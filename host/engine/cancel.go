@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// cancelReq asks a run's coordinator to cancel a task of its tree.
+type cancelReq struct {
+	taskID  string
+	message string
+	reply   chan cancelReply
+}
+
+type cancelReply struct {
+	tasks []*task.Task
+	err   error
+}
+
+// Cancel cancels a task (decisions 11): a pending or in_progress task becomes cancelled
+// with message (default "Cancelled by user"); a running executor's context is cancelled
+// (its sandbox closes) and its late result is discarded. Cancelling the root cancels every
+// non-terminal task of the tree. Dependents that required a cancelled task are marked
+// blocked (decisions 10).
+//
+// It returns the tasks it cancelled, the requested one first. A task that is already
+// terminal is not an error: it is returned unchanged, and callers report its status (the
+// reference answers "Task <id> is already <status>, cannot cancel").
+func (e *Engine) Cancel(ctx context.Context, taskID, msg string) ([]*task.Task, error) {
+	t, err := e.cfg.Store.Get(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status.Terminal() && !t.IsRoot() {
+		return []*task.Task{t}, nil
+	}
+	treeID := treeOf(t)
+	for {
+		e.mu.Lock()
+		r := e.runs[treeID]
+		if r == nil {
+			// No run: cancel in the store, holding e.mu so that no run starts meanwhile.
+			out, err := e.cancelIdle(ctx, t, treeID, msg)
+			e.mu.Unlock()
+			return out, err
+		}
+		e.mu.Unlock()
+		req := &cancelReq{taskID: taskID, message: msg, reply: make(chan cancelReply, 1)}
+		select {
+		case r.inbox <- message{kind: msgCancel, cancel: req}:
+		case <-r.done:
+			continue
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		select {
+		case rep := <-req.reply:
+			return rep.tasks, rep.err
+		case <-r.done:
+			select {
+			case rep := <-req.reply:
+				return rep.tasks, rep.err
+			default:
+				continue // the run ended before taking the request
+			}
+		}
+	}
+}
+
+// cancelTargets returns the nodes a cancel of node i touches: i itself, or every task of
+// the tree when i is the root.
+func cancelTargets(g *graph, i int32) []int32 {
+	if i != g.root {
+		return []int32{i}
+	}
+	out := []int32{i}
+	for j, n := range g.nodes {
+		if int32(j) != i && !n.t.Status.Terminal() {
+			out = append(out, int32(j))
+		}
+	}
+	return out
+}
+
+// handleCancel cancels tasks of the running tree inside the coordinator, so that a cancel
+// and a start of the same task are serialized.
+func (s *sched) handleCancel(req *cancelReq) {
+	i, ok := s.g.index[req.taskID]
+	if !ok {
+		req.reply <- cancelReply{err: store.NotFound(req.taskID)}
+		return
+	}
+	now := s.e.cfg.Now()
+	var out []*task.Task
+	for _, j := range cancelTargets(s.g, i) {
+		n := s.g.nodes[j]
+		if n.t.Status.Terminal() || n.state == stPosting {
+			if j == i {
+				out = append(out, n.t)
+			}
+			continue
+		}
+		wasRunning := n.state == stRunning
+		if s.scope[j] && n.state != stOut {
+			if n.state != stBlocked {
+				s.settleQ = append(s.settleQ, j)
+			}
+			n.state = stDone
+		}
+		if wasRunning {
+			n.cancelled = true
+		}
+		predicted := *n.t
+		if err := predicted.Cancel(req.message, now); err == nil {
+			n.t = &predicted
+		}
+		s.b.add(n.t.ID, func(t *task.Task) error {
+			if t.Status.Terminal() {
+				return nil
+			}
+			return t.Cancel(req.message, now)
+		}, func(stored *task.Task, err error) {
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			n.t = stored
+			s.publishTask(stored)
+			if wasRunning && n.cancel != nil {
+				n.cancel() // committed first, then the executor is stopped
+			}
+			out = append(out, stored)
+		})
+	}
+	s.b.then(func() { req.reply <- cancelReply{tasks: out} })
+}
+
+// cancelIdle cancels tasks of a tree that is not running and marks their dependents
+// blocked.
+func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg string) ([]*task.Task, error) {
+	tasks, err := e.cfg.Store.Tree(ctx, treeID)
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: load tree: %w", t.ID, err)
+	}
+	g := newGraph(tasks)
+	i, ok := g.index[t.ID]
+	if !ok {
+		return nil, store.NotFound(t.ID)
+	}
+	if g.nodes[i].t.Status.Terminal() && i != g.root {
+		return []*task.Task{g.nodes[i].t}, nil
+	}
+	now := e.cfg.Now()
+	var b batch
+	var out []*task.Task
+	var firstErr error
+	settled := map[int32]string{} // node -> state word its dependents see
+	var queue []int32
+	for _, j := range cancelTargets(g, i) {
+		n := g.nodes[j]
+		if n.t.Status.Terminal() {
+			if j == i {
+				out = append(out, n.t)
+			}
+			continue
+		}
+		settled[j] = string(task.Cancelled)
+		queue = append(queue, j)
+		b.add(n.t.ID, func(t *task.Task) error {
+			if t.Status.Terminal() {
+				return nil
+			}
+			return t.Cancel(msg, now)
+		}, func(stored *task.Task, err error) {
+			if err != nil {
+				firstErr = err
+				return
+			}
+			out = append(out, stored)
+			e.events.publishTask(e.rootIDOfGraph(g), stored)
+		})
+	}
+	// Mark blocked, transitively, the pending dependents that can no longer run.
+	for len(queue) > 0 {
+		j := queue[0]
+		queue = queue[1:]
+		for _, d := range g.nodes[j].dependents {
+			nd := g.nodes[d]
+			if _, done := settled[d]; done || nd.t.Status != task.Pending {
+				continue
+			}
+			for k, jj := range nd.deps {
+				dep := nd.t.Dependencies[k]
+				if jj != j || (!dep.Required && settled[j] != "blocked") {
+					continue
+				}
+				reason := blockedReason(dep, settled[j])
+				settled[d] = "blocked"
+				queue = append(queue, d)
+				b.add(nd.t.ID, func(t *task.Task) error {
+					if t.Status == task.Pending {
+						t.Error, t.UpdatedAt = reason, now
+					}
+					return nil
+				}, func(stored *task.Task, err error) {
+					if err == nil {
+						e.events.publishTask(e.rootIDOfGraph(g), stored)
+					}
+				})
+				break
+			}
+		}
+	}
+	b.commit(ctx, e.cfg.Store)
+	if firstErr != nil {
+		return out, fmt.Errorf("cancel %s: %w", t.ID, firstErr)
+	}
+	return out, nil
+}
+
+func (e *Engine) rootIDOfGraph(g *graph) string {
+	if g.root < 0 {
+		return ""
+	}
+	return g.nodes[g.root].t.ID
+}

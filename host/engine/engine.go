@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// ErrClosed is returned by Start after Close.
+var ErrClosed = errors.New("engine: closed")
+
+// Engine runs task trees. It is safe for concurrent use. One Engine must own a store:
+// two engines on one store would both believe they own the trees they run.
+type Engine struct {
+	cfg    Config
+	events *broker
+	sem    chan struct{} // execution slots, engine-wide
+
+	// killCtx is the parent of every executor and hook context; Close cancels it when
+	// its deadline passes.
+	killCtx context.Context
+	kill    context.CancelFunc
+	closing chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	runs   map[string]*Run // by tree id
+}
+
+// New returns an Engine. It does not touch the store: call Recover at start-up to resume
+// the runs a crash interrupted.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	killCtx, kill := context.WithCancel(context.Background())
+	return &Engine{
+		cfg:     cfg,
+		events:  newBroker(),
+		sem:     make(chan struct{}, cfg.Concurrency),
+		killCtx: killCtx,
+		kill:    kill,
+		closing: make(chan struct{}),
+		runs:    map[string]*Run{},
+	}, nil
+}
+
+// RunOptions select what a run (re-)executes.
+type RunOptions struct {
+	// Full re-runs completed tasks too (decisions 12); by default they keep their results.
+	Full bool
+	// TaskID restricts the run to the minimal part of the tree needed for this task: the
+	// task, its transitive dependencies and their ancestors, closed under the same rule
+	// (digest §5.10). The task itself is re-run even when completed.
+	TaskID string
+
+	// resume continues an interrupted run (crash recovery): nothing but orphaned
+	// in_progress tasks is reset.
+	resume bool
+}
+
+// RunResult is the outcome of a run.
+type RunResult struct {
+	RootID string      `json:"root_task_id"`
+	Status task.Status `json:"status"` // the root's own status
+	// Root is a snapshot of the root task at the end of the run.
+	Root *task.Task `json:"-"`
+	// Counts counts the tree's tasks by status at the end of the run.
+	Counts map[task.Status]int `json:"counts"`
+	// Blocked counts pending tasks carrying the blocked marker.
+	Blocked  int           `json:"blocked"`
+	Duration time.Duration `json:"duration"`
+	// Interrupted is true when Close stopped the run before it ended.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Err is set when the run could not proceed (the store failed).
+	Err error `json:"-"`
+}
+
+// RunInfo describes a run in progress.
+type RunInfo struct {
+	RootID    string    `json:"root_task_id"`
+	TreeID    string    `json:"task_tree_id"`
+	TaskID    string    `json:"task_id,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Tasks     int64     `json:"tasks"`    // tasks in the run's scope
+	Running   int64     `json:"running"`  // executing now
+	Finished  int64     `json:"finished"` // reached a terminal status during the run
+}
+
+// Run is a run of one tree. Its methods are safe for concurrent use.
+type Run struct {
+	e       *Engine
+	rootID  string
+	treeID  string
+	opts    RunOptions
+	started time.Time
+
+	inbox chan message
+	done  chan struct{}
+
+	result RunResult // written before done is closed
+
+	tasks, running, finished atomic.Int64
+}
+
+// RootID returns the id of the tree's root.
+func (r *Run) RootID() string { return r.rootID }
+
+// Done is closed when the run has ended.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Result returns the outcome of the run; it is complete once Done is closed.
+func (r *Run) Result() RunResult {
+	select {
+	case <-r.done:
+		return r.result
+	default:
+		return RunResult{RootID: r.rootID, Status: task.InProgress}
+	}
+}
+
+// Start runs (or re-runs, decisions 12) the stored tree of rootID and returns at once.
+// rootID may name any task of a tree; a task that is not the root implies
+// RunOptions.TaskID. A tree that is already running answers an *apferr.Error with code
+// AlreadyExecuting and data {"status": "already_running", "root_task_id": ...}. The run
+// is not bound to ctx: it goes on until it ends, is cancelled (Cancel of the root) or the
+// engine closes.
+func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Run, error) {
+	t, err := e.cfg.Store.Get(ctx, rootID)
+	if err != nil {
+		return nil, fmt.Errorf("start run of %s: %w", rootID, err)
+	}
+	if !t.IsRoot() && opts.TaskID == "" {
+		opts.TaskID = t.ID
+	}
+	if opts.TaskID != "" && opts.TaskID != t.ID {
+		target, err := e.cfg.Store.Get(ctx, opts.TaskID)
+		if err != nil {
+			return nil, fmt.Errorf("start run of %s: task_id: %w", rootID, err)
+		}
+		if treeOf(target) != treeOf(t) {
+			return nil, apferr.Errorf(apferr.InvalidParams, "task %s is not in the tree of %s", opts.TaskID, rootID).
+				WithData(map[string]any{"field": "task_id", "task_id": opts.TaskID, "reason": "not in this tree"})
+		}
+	}
+	treeID := treeOf(t)
+	root, err := e.rootOf(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("start run of %s: %w", rootID, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if running, ok := e.runs[treeID]; ok {
+		return nil, alreadyRunning(running.rootID)
+	}
+	r := &Run{
+		e: e, rootID: root, treeID: treeID, opts: opts, started: e.cfg.Now(),
+		inbox: make(chan message, 256), done: make(chan struct{}),
+	}
+	e.runs[treeID] = r
+	go r.loop()
+	return r, nil
+}
+
+func alreadyRunning(rootID string) error {
+	return apferr.Errorf(apferr.AlreadyExecuting, "Task %s is already running", rootID).
+		WithData(map[string]any{"status": "already_running", "root_task_id": rootID,
+			"message": fmt.Sprintf("Task tree %s is already being executed", rootID)})
+}
+
+// treeOf returns the id of the tree a task belongs to.
+func treeOf(t *task.Task) string {
+	if t.TaskTreeID != "" {
+		return t.TaskTreeID
+	}
+	return t.ID
+}
+
+// Execute starts a run and waits for it to end. When ctx is done first it returns
+// ctx.Err(); the run goes on.
+func (e *Engine) Execute(ctx context.Context, rootID string, opts RunOptions) (RunResult, error) {
+	r, err := e.Start(ctx, rootID, opts)
+	if err != nil {
+		return RunResult{}, err
+	}
+	select {
+	case <-r.Done():
+		res := r.Result()
+		return res, res.Err
+	case <-ctx.Done():
+		return RunResult{}, ctx.Err()
+	}
+}
+
+// Running describes the runs in progress, by root id.
+func (e *Engine) Running() []RunInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]RunInfo, 0, len(e.runs))
+	for _, r := range e.runs {
+		out = append(out, RunInfo{
+			RootID: r.rootID, TreeID: r.treeID, TaskID: r.opts.TaskID, StartedAt: r.started,
+			Tasks: r.tasks.Load(), Running: r.running.Load(), Finished: r.finished.Load(),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RootID < out[j].RootID })
+	return out
+}
+
+// run returns the active run of a tree, or nil.
+func (e *Engine) run(treeID string) *Run {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.runs[treeID]
+}
+
+// Close stops the engine gracefully: no task starts any more; running tasks may finish
+// until ctx is done; then their executors are cancelled and the tasks go back to pending
+// (durably, not cancelled), so that Recover resumes them after a restart. Close returns
+// when every run has ended. It does not close the store.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		close(e.closing)
+	}
+	runs := make([]*Run, 0, len(e.runs))
+	for _, r := range e.runs {
+		runs = append(runs, r)
+	}
+	e.mu.Unlock()
+
+	var waitErr error
+	for _, r := range runs {
+		select {
+		case <-r.done:
+			continue
+		case <-ctx.Done():
+			waitErr = ctx.Err()
+		}
+		break
+	}
+	e.kill() // interrupt what is still running
+	for _, r := range runs {
+		<-r.done
+	}
+	if waitErr != nil {
+		return fmt.Errorf("engine close: running tasks interrupted and reset to pending: %w", waitErr)
+	}
+	return nil
+}
+
+func (e *Engine) isClosing() bool {
+	select {
+	case <-e.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// rootOf walks up the parent chain of t to its root.
+func (e *Engine) rootOf(ctx context.Context, t *task.Task) (string, error) {
+	seen := map[string]bool{}
+	for !t.IsRoot() {
+		if seen[t.ID] {
+			return "", apferr.Errorf(apferr.TreeValidation, "task %s: parent cycle", t.ID)
+		}
+		seen[t.ID] = true
+		p, err := e.cfg.Store.Get(ctx, t.ParentID)
+		if err != nil {
+			return "", fmt.Errorf("parent of task %s: %w", t.ID, err)
+		}
+		t = p
+	}
+	return t.ID, nil
+}

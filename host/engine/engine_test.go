@@ -1,0 +1,589 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+func TestPriorityOrderUnderConcurrencyOne(t *testing.T) {
+	t.Parallel()
+	v := setup(t, withConcurrency(1))
+	root := v.create(
+		spec{id: "root", priority: prio(0)},
+		spec{id: "low", priority: prio(3)},
+		spec{id: "high", priority: prio(1)},
+		spec{id: "urgent-a", priority: prio(0)},
+		spec{id: "normal"},
+		spec{id: "urgent-b", priority: prio(0)},
+	)
+	res := v.run(root, RunOptions{})
+	if res.Status != task.Completed || res.Counts[task.Completed] != 6 {
+		t.Fatalf("result = %+v", res)
+	}
+	want := []string{"urgent-a", "urgent-b", "high", "normal", "low", "root"}
+	if got := v.cat.startOrder(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("start order = %v, want %v", got, want)
+	}
+}
+
+func TestDependenciesBeatPriority(t *testing.T) {
+	t.Parallel()
+	v := setup(t, withConcurrency(1))
+	root := v.create(
+		spec{id: "root"},
+		spec{id: "late", priority: prio(3)},
+		spec{id: "waits", priority: prio(0), deps: req("late")},
+		spec{id: "mid", priority: prio(2)},
+	)
+	v.run(root, RunOptions{})
+	want := []string{"mid", "late", "waits", "root"}
+	if got := v.cat.startOrder(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("start order = %v, want %v", got, want)
+	}
+}
+
+func TestConcurrencyLimit(t *testing.T) {
+	t.Parallel()
+	v := setup(t, withConcurrency(3))
+	specs := []spec{{id: "root"}}
+	for i := 0; i < 12; i++ {
+		specs = append(specs, spec{id: "c" + string(rune('a'+i)), params: map[string]any{"sleep_ms": 5}})
+	}
+	v.run(v.create(specs...), RunOptions{})
+	if v.cat.maxRunning > 3 || v.cat.maxRunning < 2 {
+		t.Fatalf("max concurrent executions = %d, want 2..3", v.cat.maxRunning)
+	}
+}
+
+func TestOptionalDependencyOnFailedTaskRunsAfterIt(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root"},
+		spec{id: "a", params: map[string]any{"fail": "boom", "sleep_ms": 20}},
+		spec{id: "b", deps: opt("a"), inputs: map[string]any{"own": 1}},
+	)
+	v.run(root, RunOptions{})
+	a := v.wantStatus("a", task.Failed)
+	if a.Error != "boom" {
+		t.Fatalf("a.error = %q, want executor message", a.Error)
+	}
+	b := v.wantStatus("b", task.Completed)
+	if !b.StartedAt.After(a.CompletedAt) && !b.StartedAt.Equal(a.CompletedAt) {
+		t.Fatalf("b started %v before a completed %v", b.StartedAt, a.CompletedAt)
+	}
+	if got := sortedKeys(v.cat.inputs["b"]); !reflect.DeepEqual(got, []string{"own"}) {
+		t.Fatalf("b inputs keys = %v, want only its own", got)
+	}
+}
+
+func TestRequiredFailedBlocksTransitivelyAndRerunUnblocks(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root", method: "aggregate_results_executor", deps: req("c", "side")},
+		spec{id: "a"},
+		spec{id: "b", deps: req("a")},
+		spec{id: "c", deps: req("b")},
+		spec{id: "side"},
+	)
+	v.cat.failOnce["a"] = true
+	res := v.run(root, RunOptions{})
+	v.wantStatus("a", task.Failed)
+	v.wantStatus("side", task.Completed)
+	for id, want := range map[string]string{
+		"b":    "blocked: required dependency a failed",
+		"c":    "blocked: required dependency b blocked",
+		"root": "blocked: required dependency c blocked",
+	} {
+		got := v.wantStatus(id, task.Pending)
+		if got.Error != want || !got.Blocked() {
+			t.Fatalf("%s error = %q, want %q", id, got.Error, want)
+		}
+	}
+	if res.Status != task.Pending || res.Blocked != 3 || res.Counts[task.Failed] != 1 {
+		t.Fatalf("result = %+v", res)
+	}
+
+	res = v.run(root, RunOptions{})
+	for _, id := range []string{"a", "b", "c", "root"} {
+		if got := v.wantStatus(id, task.Completed); got.Error != "" {
+			t.Fatalf("%s error after re-run = %q", id, got.Error)
+		}
+	}
+	if v.cat.executions["side"] != 1 {
+		t.Fatalf("completed task side ran %d times, want 1 (kept on re-run)", v.cat.executions["side"])
+	}
+	if res.Status != task.Completed || res.Blocked != 0 {
+		t.Fatalf("re-run result = %+v", res)
+	}
+}
+
+func TestDiamondInjectionAndAggregatorRoot(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root", method: "aggregate_results_executor", deps: req("d", "n")},
+		spec{id: "a", params: map[string]any{"out": map[string]any{"k": "a", "x": 1}}},
+		spec{id: "b", params: map[string]any{"out": map[string]any{"result": map[string]any{"k": "b", "y": 2}, "dropped": true}}},
+		spec{id: "d", deps: req("a", "b"), inputs: map[string]any{"k": "own", "z": 3},
+			params: map[string]any{"out": "plain"}},
+		spec{id: "n", params: map[string]any{"out": []any{1, 2}}},
+	)
+	res := v.run(root, RunOptions{})
+	if res.Status != task.Completed {
+		t.Fatalf("result = %+v", res)
+	}
+	wantD := map[string]any{"k": "b", "x": float64(1), "y": float64(2), "z": float64(3)}
+	if got := v.cat.inputs["d"]; !reflect.DeepEqual(got, wantD) {
+		t.Fatalf("d inputs = %v, want %v", got, wantD)
+	}
+	// Merged inputs are persisted.
+	if got := normalizeF(v.get("d").Inputs); !reflect.DeepEqual(got, wantD) {
+		t.Fatalf("stored d inputs = %v, want %v", got, wantD)
+	}
+	r := v.get("root")
+	out := r.Result.(map[string]any)
+	if out["summary"] != "Aggregated 2 task results. from: d, n" {
+		t.Fatalf("summary = %v", out["summary"])
+	}
+	results := normalizeF(out["results"]).(map[string]any)
+	if !reflect.DeepEqual(results, map[string]any{"d": "plain", "n": []any{float64(1), float64(2)}}) {
+		t.Fatalf("aggregated results = %v", results)
+	}
+	if n, _ := out["result_count"].(json.Number).Int64(); n != 2 {
+		t.Fatalf("result_count = %v", out["result_count"])
+	}
+}
+
+func normalizeF(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func TestRootWithoutDependenciesRunsLast(t *testing.T) {
+	t.Parallel()
+	v := setup(t, withConcurrency(4))
+	root := v.create(
+		spec{id: "root", priority: prio(0)},
+		spec{id: "a", params: map[string]any{"sleep_ms": 30}},
+		spec{id: "b", params: map[string]any{"sleep_ms": 10}, priority: prio(3)},
+		spec{id: "c", deps: req("b"), params: map[string]any{"fail": "x"}},
+		spec{id: "d", deps: req("c")},
+	)
+	v.run(root, RunOptions{})
+	order := v.cat.startOrder()
+	if order[len(order)-1] != "root" {
+		t.Fatalf("start order = %v, want root last", order)
+	}
+	r := v.wantStatus("root", task.Completed)
+	for _, id := range []string{"a", "b", "c"} {
+		if c := v.get(id); c.CompletedAt.After(r.StartedAt) {
+			t.Fatalf("%s completed at %v, after root started at %v", id, c.CompletedAt, r.StartedAt)
+		}
+	}
+}
+
+func TestResultErrorKeyAndExecutorFailures(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root", deps: opt("errobj", "thrown", "unknown", "invalid", "nullerr")},
+		spec{id: "errobj", params: map[string]any{"out": map[string]any{"error": "quota exceeded", "partial": 1}}},
+		spec{id: "nullerr", params: map[string]any{"out": map[string]any{"error": nil}}},
+		spec{id: "thrown", params: map[string]any{"fail": "connection refused"}},
+		spec{id: "unknown", method: "nope"},
+		spec{id: "invalid", method: "typed", inputs: map[string]any{"name": 42}},
+	)
+	v.run(root, RunOptions{})
+	tests := []struct {
+		id, wantErr string
+		wantResult  bool
+	}{
+		{"errobj", "quota exceeded", true},
+		{"nullerr", "executor returned an error object with a null error", true},
+		{"thrown", "connection refused", false},
+		{"unknown", "Executor 'nope' could not be loaded for task unknown", false},
+		{"invalid", "Input validation failed for task invalid: inputs/name", false},
+	}
+	for _, tc := range tests {
+		got := v.wantStatus(tc.id, task.Failed)
+		if !strings.Contains(got.Error, tc.wantErr) {
+			t.Errorf("%s error = %q, want it to contain %q", tc.id, got.Error, tc.wantErr)
+		}
+		if (got.Result != nil) != tc.wantResult {
+			t.Errorf("%s result = %v, want kept=%v", tc.id, got.Result, tc.wantResult)
+		}
+	}
+	v.wantStatus("root", task.Completed)
+}
+
+func TestUsagePluginAndProgressRecorded(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	events, stop := v.e.Subscribe("root")
+	defer stop()
+	root := v.create(spec{id: "root", params: map[string]any{"progress": []any{0.25, 0.5}}})
+	v.run(root, RunOptions{})
+	r := v.wantStatus("root", task.Completed)
+	if r.Plugin != "sha256:fake" || r.Usage == nil || r.Usage.HostCalls != 3 || r.Attempts != 1 || r.Progress != 1 {
+		t.Fatalf("root = plugin %q usage %+v attempts %d progress %v", r.Plugin, r.Usage, r.Attempts, r.Progress)
+	}
+	var progress []float64
+	var types []string
+	for ev := range events {
+		types = append(types, ev.Type)
+		if ev.Type == EventTaskProgress {
+			progress = append(progress, ev.Progress)
+		}
+		if ev.Type == EventRunEnd {
+			if ev.Result == nil || ev.Result.Status != task.Completed {
+				t.Fatalf("run_end = %+v", ev)
+			}
+			break
+		}
+	}
+	if !reflect.DeepEqual(progress, []float64{0.25, 0.5}) {
+		t.Fatalf("progress events = %v (events %v)", progress, types)
+	}
+	if types[0] != EventRunStart {
+		t.Fatalf("events = %v, want run_start first", types)
+	}
+}
+
+func TestCancelRunningTaskStopsExecutorAndLateResultIsDiscarded(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root", deps: opt("slow")},
+		spec{id: "slow", params: map[string]any{"block": true}},
+		spec{id: "after", deps: req("slow")},
+	)
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "slow to run", func() bool { return indexOf(v.cat.startOrder(), "slow") >= 0 })
+	got, err := v.e.Cancel(context.Background(), "slow", "stop it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Status != task.Cancelled || got[0].Error != "stop it" {
+		t.Fatalf("Cancel returned %+v", got)
+	}
+	<-run.Done()
+	if !v.cat.cancelled["slow"] {
+		t.Fatal("the executor's context was not cancelled")
+	}
+	s := v.wantStatus("slow", task.Cancelled)
+	if s.Result != nil || s.Error != "stop it" {
+		t.Fatalf("late result overwrote cancelled task: %+v", s)
+	}
+	if a := v.wantStatus("after", task.Pending); a.Error != "blocked: required dependency slow cancelled" {
+		t.Fatalf("after error = %q", a.Error)
+	}
+	v.wantStatus("root", task.Completed) // optional dependency on a cancelled task
+}
+
+func TestCancelRootCancelsTree(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root"},
+		spec{id: "running", params: map[string]any{"block": true}},
+		spec{id: "waiting", deps: req("running")},
+		spec{id: "done"},
+	)
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "done and running", func() bool {
+		o := v.cat.startOrder()
+		return indexOf(o, "running") >= 0 && v.get("done").Status == task.Completed
+	})
+	got, err := v.e.Cancel(context.Background(), root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-run.Done()
+	if len(got) != 3 {
+		t.Fatalf("cancelled %d tasks, want 3", len(got))
+	}
+	for _, id := range []string{"root", "running", "waiting"} {
+		if c := v.wantStatus(id, task.Cancelled); c.Error != "Cancelled by user" {
+			t.Fatalf("%s error = %q", id, c.Error)
+		}
+	}
+	v.wantStatus("done", task.Completed)
+	// Cancelling a terminal task is not an error: it is reported unchanged.
+	got, err = v.e.Cancel(context.Background(), "done", "")
+	if err != nil || len(got) != 1 || got[0].Status != task.Completed {
+		t.Fatalf("Cancel(done) = %+v, %v", got, err)
+	}
+}
+
+func TestCancelIdleTreeBlocksDependents(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(spec{id: "root"}, spec{id: "a"}, spec{id: "b", deps: req("a")}, spec{id: "c", deps: opt("b")})
+	if _, err := v.e.Cancel(context.Background(), "a", "no"); err != nil {
+		t.Fatal(err)
+	}
+	v.wantStatus("a", task.Cancelled)
+	if b := v.wantStatus("b", task.Pending); b.Error != "blocked: required dependency a cancelled" {
+		t.Fatalf("b error = %q", b.Error)
+	}
+	if c := v.wantStatus("c", task.Pending); c.Error != "blocked: optional dependency b blocked" {
+		t.Fatalf("c error = %q", c.Error)
+	}
+	// Re-execution resets cancelled and blocked tasks and runs them.
+	v.run(root, RunOptions{})
+	for _, id := range []string{"a", "b", "c", "root"} {
+		v.wantStatus(id, task.Completed)
+	}
+}
+
+func TestAlreadyRunning(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(spec{id: "root", params: map[string]any{"block": true}}, spec{id: "child"})
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{root, "child"} {
+		_, err = v.e.Start(context.Background(), id, RunOptions{})
+		e := apferr.As(err)
+		if e == nil || e.Code != apferr.AlreadyExecuting || e.Data.(map[string]any)["status"] != "already_running" {
+			t.Fatalf("second Start(%s) = %v, want already_running", id, err)
+		}
+	}
+	if infos := v.e.Running(); len(infos) != 1 || infos[0].RootID != root {
+		t.Fatalf("Running = %+v", infos)
+	}
+	if _, err := v.e.Cancel(context.Background(), root, ""); err != nil {
+		t.Fatal(err)
+	}
+	<-run.Done()
+	if len(v.e.Running()) != 0 {
+		t.Fatal("run still listed after it ended")
+	}
+}
+
+func TestRerunSemantics(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		opts      RunOptions
+		wantExecs map[string]int
+	}{
+		// After the first run: a, b completed; c failed; d and root blocked.
+		{"completed kept", RunOptions{}, map[string]int{"root": 1, "a": 1, "b": 1, "c": 2, "d": 1}},
+		{"full", RunOptions{Full: true}, map[string]int{"root": 1, "a": 2, "b": 2, "c": 2, "d": 1}},
+		// Only b and what it needs (a, kept); the root cannot run while d is unfinished.
+		{"task only", RunOptions{TaskID: "b"}, map[string]int{"root": 0, "a": 1, "b": 2, "c": 1, "d": 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := setup(t)
+			root := v.create(
+				spec{id: "root", deps: opt("d")},
+				spec{id: "a"},
+				spec{id: "b", deps: req("a")},
+				spec{id: "c"},
+				spec{id: "d", deps: req("c")},
+			)
+			v.cat.failOnce["c"] = true
+			v.run(root, RunOptions{})
+			v.wantStatus("c", task.Failed)
+			v.wantStatus("d", task.Pending)
+			v.run(root, tc.opts)
+			for id, want := range tc.wantExecs {
+				if got := v.cat.executions[id]; got != want {
+					t.Errorf("%s executed %d times, want %d", id, got, want)
+				}
+			}
+			if tc.opts.TaskID == "" {
+				for id := range tc.wantExecs {
+					v.wantStatus(id, task.Completed)
+				}
+			}
+		})
+	}
+}
+
+func TestClone(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root", method: "aggregate_results_executor", deps: req("mid")},
+		spec{id: "up"},
+		spec{id: "mid", deps: req("up")},
+		spec{id: "leaf", parent: "mid", deps: opt("mid")},
+	)
+	v.run(root, RunOptions{})
+	copies, err := v.e.Clone(context.Background(), "mid", CloneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copies) != 3 {
+		t.Fatalf("copied %d tasks, want mid, leaf and the upstream up", len(copies))
+	}
+	byOrig := map[string]*task.Task{}
+	for _, c := range copies {
+		byOrig[c.OriginalTaskID] = c
+		if c.Status != task.Pending || c.Result != nil || !c.StartedAt.IsZero() || c.OriginType != "copy" || c.Attempts != 0 {
+			t.Fatalf("copy %s not reset: %+v", c.ID, c)
+		}
+	}
+	nr := byOrig["mid"]
+	if copies[0] != nr || nr.ParentID != "" || nr.TaskTreeID != nr.ID {
+		t.Fatalf("new root = %+v, want the copy of mid as root", nr)
+	}
+	if byOrig["leaf"].ParentID != nr.ID || byOrig["up"].ParentID != nr.ID {
+		t.Fatal("copies not attached to the new root")
+	}
+	if d := nr.Dependencies; len(d) != 1 || d[0].ID != byOrig["up"].ID || !d[0].Required {
+		t.Fatalf("deps not remapped: %+v", d)
+	}
+	if !v.get("mid").HasReferences || !v.get("up").HasReferences {
+		t.Fatal("sources not marked has_references")
+	}
+	res := v.run(nr.ID, RunOptions{})
+	if res.Status != task.Completed || res.Counts[task.Completed] != 3 {
+		t.Fatalf("clone run = %+v", res)
+	}
+	// Shallow: only the task (a root copy of a leaf).
+	copies, err = v.e.Clone(context.Background(), "up", CloneOptions{Shallow: true})
+	if err != nil || len(copies) != 1 {
+		t.Fatalf("shallow clone = %v, %v", copies, err)
+	}
+}
+
+func TestRecoverResumesInterruptedRun(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	tasks := buildTree([]spec{
+		{id: "root", deps: req("b")},
+		{id: "a", status: task.Completed},
+		{id: "b", deps: req("a"), status: task.InProgress},
+		{id: "other", status: task.Failed},
+	})
+	now := time.Now().UTC()
+	tasks[1].Result, tasks[1].CompletedAt, tasks[1].StartedAt, tasks[1].Attempts = map[string]any{"v": "kept"}, now, now, 1
+	tasks[2].StartedAt, tasks[2].Attempts = now, 1
+	tasks[3].Error, tasks[3].StartedAt, tasks[3].CompletedAt, tasks[3].Attempts = "old failure", now, now, 1
+	if err := v.st.Create(context.Background(), tasks); err != nil {
+		t.Fatal(err)
+	}
+	// An untouched tree is not started by recovery.
+	v.create(spec{id: "fresh"})
+	if err := v.e.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "resumed run", func() bool { return v.get("root").Status == task.Completed })
+	if v.cat.executions["a"] != 0 {
+		t.Fatal("completed task ran again after recovery")
+	}
+	if b := v.wantStatus("b", task.Completed); b.Attempts != 2 {
+		t.Fatalf("b attempts = %d, want 2 (the interrupted one counted)", b.Attempts)
+	}
+	v.wantStatus("other", task.Failed) // a resume does not retry failures
+	waitFor(t, "run to end", func() bool { return len(v.e.Running()) == 0 })
+	v.wantStatus("fresh", task.Pending)
+}
+
+func TestCloseResetsRunningTasksToPending(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(spec{id: "root"}, spec{id: "slow", params: map[string]any{"block": true}})
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "slow to run", func() bool { return indexOf(v.cat.startOrder(), "slow") >= 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := v.e.Close(ctx); err == nil {
+		t.Fatal("Close returned nil although it had to interrupt a task")
+	}
+	<-run.Done()
+	if !run.Result().Interrupted {
+		t.Fatalf("result = %+v, want interrupted", run.Result())
+	}
+	s := v.wantStatus("slow", task.Pending)
+	if s.Attempts != 1 || s.Blocked() {
+		t.Fatalf("slow = %+v", s)
+	}
+	v.wantStatus("root", task.Pending)
+	if _, err := v.e.Start(context.Background(), root, RunOptions{}); err != ErrClosed {
+		t.Fatalf("Start after Close = %v, want ErrClosed", err)
+	}
+
+	// A new engine on the same store resumes the run.
+	v2 := setupStore(t, v.st)
+	v2.cat.failOnce = map[string]bool{}
+	if err := v2.e.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// slow blocks again: cancel it to finish, proving it was restarted.
+	waitFor(t, "slow restarted", func() bool { return indexOf(v2.cat.startOrder(), "slow") >= 0 })
+	if _, err := v2.e.Cancel(context.Background(), "slow", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "root", func() bool { return v2.get("root").Status == task.Completed })
+	if s := v2.get("slow"); s.Attempts != 2 {
+		t.Fatalf("slow attempts = %d, want 2", s.Attempts)
+	}
+}
+
+func TestChain100k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000-task chain: slow in -short mode")
+	}
+	t.Parallel()
+	v := setup(t, withConcurrency(4))
+	const n = 100_000
+	specs := make([]spec, 0, n+1)
+	specs = append(specs, spec{id: "root", deps: req("t99999")})
+	for i := 0; i < n; i++ {
+		s := spec{id: "t" + itoa(i), method: "noop"}
+		if i > 0 {
+			s.deps = req("t" + itoa(i-1))
+		}
+		specs = append(specs, s)
+	}
+	specs[0].method = "noop"
+	tasks := buildTree(specs)
+	for i := 0; i < len(tasks); i += 10_000 {
+		if err := v.st.Create(context.Background(), tasks[i:min(i+10_000, len(tasks))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := v.run("root", RunOptions{})
+	if res.Status != task.Completed || res.Counts[task.Completed] != n+1 {
+		t.Fatalf("result = status %s counts %v", res.Status, res.Counts)
+	}
+}
+
+func itoa(i int) string {
+	b := []byte{}
+	if i == 0 {
+		return "0"
+	}
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// nodeState is where a task stands in the current run.
+type nodeState uint8
+
+const (
+	stOut     nodeState = iota // not part of this run (TaskID runs): never started
+	stIdle                     // pending, waiting for dependencies
+	stHeld                     // dependency-free root, held until nothing else can progress (rule 7)
+	stReady                    // on the ready heap
+	stRunning                  // in_progress committed, executor running
+	stPosting                  // completed and committed, post-hooks running; dependents not released
+	stDone                     // terminal (completed, failed, cancelled) and settled
+	stBlocked                  // pending with the blocked marker, settled as blocked
+)
+
+// node is one task of the run's tree.
+type node struct {
+	t          *task.Task // latest stored snapshot, owned by the coordinator
+	deps       []int32    // parallel to t.Dependencies; -1 when the id is not in the tree
+	dependents []int32
+	waiting    int32 // dependencies not yet settled
+	state      nodeState
+	// inflight is true from dispatch until the worker's outcome comes back, even when the
+	// task was cancelled meanwhile (its goroutine still holds a slot and a handle).
+	inflight  bool
+	cancelled bool   // cancelled by the user while running: the late outcome is discarded
+	cancel    func() // cancels the executor's context while running
+}
+
+// graph indexes the tasks of one tree.
+type graph struct {
+	nodes []*node
+	index map[string]int32
+	root  int32 // -1 when the tree has no root
+}
+
+func newGraph(tasks []*task.Task) *graph {
+	g := &graph{nodes: make([]*node, len(tasks)), index: make(map[string]int32, len(tasks)), root: -1}
+	for i, t := range tasks {
+		g.nodes[i] = &node{t: t}
+		g.index[t.ID] = int32(i)
+		if t.ParentID == "" && g.root < 0 {
+			g.root = int32(i)
+		}
+	}
+	for i, n := range g.nodes {
+		n.deps = make([]int32, len(n.t.Dependencies))
+		for k, d := range n.t.Dependencies {
+			j, ok := g.index[d.ID]
+			if !ok {
+				n.deps[k] = -1
+				continue
+			}
+			n.deps[k] = j
+			g.nodes[j].dependents = append(g.nodes[j].dependents, int32(i))
+		}
+	}
+	return g
+}
+
+// scopeAll marks every task of the tree as part of the run.
+func (g *graph) scopeAll() []bool {
+	s := make([]bool, len(g.nodes))
+	for i := range s {
+		s[i] = true
+	}
+	return s
+}
+
+// scopeFor returns the minimal part of the tree needed to run task i (digest §5.10): i,
+// its transitive dependencies, and the ancestors of those. An ancestor whose own
+// dependencies are outside the scope and unfinished does not run (see sched.init).
+// Iterative: deep chains do not recurse.
+func (g *graph) scopeFor(i int32) []bool {
+	s := make([]bool, len(g.nodes))
+	stack := []int32{i}
+	s[i] = true
+	for len(stack) > 0 {
+		j := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, k := range g.nodes[j].deps {
+			if k >= 0 && !s[k] {
+				s[k] = true
+				stack = append(stack, k)
+			}
+		}
+	}
+	// Ancestors of everything needed run too when they can (their own dependencies are
+	// not pulled in).
+	for j := range g.nodes {
+		if !s[j] {
+			continue
+		}
+		for p, ok := g.index[g.nodes[j].t.ParentID]; ok && g.nodes[j].t.ParentID != "" && !s[p]; p, ok = g.index[g.nodes[p].t.ParentID] {
+			s[p] = true
+			if g.nodes[p].t.ParentID == "" {
+				break
+			}
+		}
+	}
+	return s
+}
+
+// resetSet returns the tasks of the scope to put back to pending before a run (rule 12):
+// failed, cancelled, blocked and orphaned in_progress tasks, completed ones too when full,
+// the explicitly requested target when terminal, and everything downstream of those
+// inside the scope. target is -1 for a whole-tree run. With resume only orphaned
+// in_progress tasks are reset (crash recovery continues the interrupted run).
+func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 {
+	in := make([]bool, len(g.nodes))
+	var stack []int32
+	for i, n := range g.nodes {
+		if !scope[i] {
+			continue
+		}
+		st := n.t.Status
+		seed := st == task.InProgress
+		if !resume {
+			seed = seed || st == task.Failed || st == task.Cancelled || n.t.Blocked() ||
+				(full && st == task.Completed) || (int32(i) == target && st.Terminal())
+		}
+		if seed {
+			in[i] = true
+			stack = append(stack, int32(i))
+		}
+	}
+	if !resume {
+		for len(stack) > 0 {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, d := range g.nodes[j].dependents {
+				if scope[d] && !in[d] {
+					in[d] = true
+					stack = append(stack, d)
+				}
+			}
+		}
+	}
+	var out []int32
+	for i, n := range g.nodes {
+		if in[i] && needsReset(n.t) {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
+
+// needsReset reports whether resetting t to pending would change it.
+func needsReset(t *task.Task) bool {
+	return t.Status != task.Pending || t.Error != "" || t.Result != nil || t.Progress != 0 ||
+		!t.StartedAt.IsZero() || !t.CompletedAt.IsZero()
+}

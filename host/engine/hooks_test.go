@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// recHooks records hook calls: Pre adds "pre": true to the inputs and fails for task
+// "bad"; Post records its call order; TreeEvent records kinds.
+type recHooks struct {
+	mu    sync.Mutex
+	calls []string
+	trees []string
+}
+
+func (h *recHooks) Pre(_ context.Context, t *task.Task, in map[string]any) (map[string]any, []error) {
+	h.mu.Lock()
+	h.calls = append(h.calls, "pre:"+t.ID)
+	h.mu.Unlock()
+	in["pre"] = true
+	if t.ID == "bad" {
+		return in, []error{errors.New("hook exploded")}
+	}
+	return in, nil
+}
+
+func (h *recHooks) Post(_ context.Context, t *task.Task, in map[string]any, result any) []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, "post:"+t.ID)
+	if in["pre"] != true || result == nil {
+		return []error{errors.New("post-hook did not see inputs and result")}
+	}
+	return nil
+}
+
+func (h *recHooks) TreeEvent(_ context.Context, kind string, root *task.Task, tree *task.TreeNode, status, msg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.trees = append(h.trees, kind+":"+root.ID+":"+msg)
+}
+
+func TestHooks(t *testing.T) {
+	t.Parallel()
+	h := &recHooks{}
+	v := setup(t, withHooks(h), withConcurrency(1))
+	root := v.create(spec{id: "root", deps: req("dep")}, spec{id: "bad"}, spec{id: "dep", deps: req("bad")})
+	v.run(root, RunOptions{})
+	// Post of a task runs before its dependents start (their pre-hook is the first thing
+	// they run).
+	want := []string{"pre:bad", "post:bad", "pre:dep", "post:dep", "pre:root", "post:root"}
+	if !reflect.DeepEqual(h.calls, want) {
+		t.Fatalf("hook calls = %v, want %v", h.calls, want)
+	}
+	bad := v.wantStatus("bad", task.Completed) // a failing hook never changes status
+	if !reflect.DeepEqual(bad.HookErrors, []string{"pre-hook: hook exploded"}) {
+		t.Fatalf("hook errors = %v", bad.HookErrors)
+	}
+	if bad.Inputs["pre"] != true {
+		t.Fatalf("pre-hook inputs not persisted: %v", bad.Inputs)
+	}
+	if v.cat.inputs["dep"]["pre"] != true {
+		t.Fatal("executor did not get the pre-hook's inputs")
+	}
+	wantTrees := []string{"started:root:", "completed:root:completed"}
+	if !reflect.DeepEqual(h.trees, wantTrees) {
+		t.Fatalf("tree events = %v, want %v", h.trees, wantTrees)
+	}
+}
+
+func TestTreeFailedEvent(t *testing.T) {
+	t.Parallel()
+	h := &recHooks{}
+	v := setup(t, withHooks(h))
+	root := v.create(spec{id: "root"}, spec{id: "x", params: map[string]any{"fail": "no"}})
+	v.run(root, RunOptions{})
+	if got := h.trees[len(h.trees)-1]; got != "failed:root:Tree finished with status: failed" {
+		t.Fatalf("last tree event = %q", got)
+	}
+}

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/apflow-wasm/apflow/host/builtin"
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// infoFunc describes the executor registered under a method id, or returns nil.
+type infoFunc func(method string) *executor.Info
+
+// inject returns t's inputs after dependency result injection, exactly the reference
+// algorithm (digest §5.4): for each dependency in declared order whose task is completed
+// with a non-null result, the result ({"result": X} unwrapped to X) is merged into a
+// shallow copy of t.Inputs. deps[k] is the task of t.Dependencies[k] (nil when unknown).
+// The returned map shares dependency values with the dependency tasks; callers that hand
+// it to code that may modify it must deep-copy it.
+func inject(t *task.Task, deps []*task.Task, info infoFunc) map[string]any {
+	base := make(map[string]any, len(t.Inputs)+len(deps))
+	for k, v := range t.Inputs {
+		base[k] = v
+	}
+	var inProps map[string]bool
+	inLoaded := false
+	for k, d := range t.Dependencies {
+		dep := deps[k]
+		if dep == nil || dep.Status != task.Completed || dep.Result == nil {
+			continue
+		}
+		r := dep.Result
+		if m, ok := r.(map[string]any); ok {
+			if x, ok := m["result"]; ok {
+				r = x
+			}
+		}
+		if !inLoaded {
+			inProps, inLoaded = inputProperties(t, info), true
+		}
+		merge(base, r, d.ID, t, inProps, outputProperties(dep, info))
+	}
+	return base
+}
+
+// merge is the reference's merge step. inProps/outProps are nil when the corresponding
+// schema is absent or empty (the fallback branch).
+func merge(base map[string]any, r any, depID string, t *task.Task, inProps, outProps map[string]bool) {
+	effID := t.Method()
+	obj, isObj := r.(map[string]any)
+	if inProps == nil || outProps == nil {
+		switch {
+		case effID == builtin.AggregateResultsID:
+			base[depID] = r
+		case isObj:
+			for k, v := range obj {
+				base[k] = v
+			}
+		default:
+			base[depID] = r
+		}
+		return
+	}
+	if !isObj {
+		base[depID] = r
+		return
+	}
+	if len(outProps) != 1 || !outProps["result"] {
+		base[depID] = r // a "complex" output stays namespaced
+		return
+	}
+	method, _ := t.Schemas["method"].(string)
+	if effID == builtin.AggregateResultsID || strings.Contains(method, "aggregate") {
+		base[depID] = r
+		return
+	}
+	fields := make([]string, 0, len(inProps))
+	for f := range inProps {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	matched := false
+	for _, f := range fields {
+		if v, ok := obj[f]; ok {
+			base[f] = v
+			matched = true
+		} else if f == "content" {
+			if v, ok := obj["result"]; ok {
+				base["content"] = v
+			}
+		} else if f == "messages" {
+			if v, ok := obj["result"].([]any); ok {
+				base["messages"] = v
+			}
+		}
+	}
+	if !matched {
+		for k, v := range obj {
+			base[k] = v
+		}
+	}
+}
+
+// inputProperties returns the property names of the schema t's inputs are checked
+// against: the task's own schemas.input_schema when set (it overrides the executor's, as
+// in the reference), else the executor's input schema. nil means no (or an empty) schema.
+func inputProperties(t *task.Task, info infoFunc) map[string]bool {
+	if s, ok := t.Schemas["input_schema"].(map[string]any); ok && len(s) > 0 {
+		return properties(s)
+	}
+	if in := info(t.Method()); in != nil {
+		return rawProperties(in.InputSchema)
+	}
+	return nil
+}
+
+// outputProperties returns the property names of the output schema of dep's executor.
+func outputProperties(dep *task.Task, info infoFunc) map[string]bool {
+	if in := info(dep.Method()); in != nil {
+		return rawProperties(in.OutputSchema)
+	}
+	return nil
+}
+
+func rawProperties(raw json.RawMessage) map[string]bool {
+	if len(raw) == 0 {
+		return nil
+	}
+	var s map[string]any
+	if err := json.Unmarshal(raw, &s); err != nil || len(s) == 0 {
+		return nil
+	}
+	return properties(s)
+}
+
+// properties returns the keys of schema.properties; an empty schema gives nil and a
+// non-empty schema without properties gives an empty, non-nil set.
+func properties(schema map[string]any) map[string]bool {
+	if len(schema) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	if p, ok := schema["properties"].(map[string]any); ok {
+		for k := range p {
+			out[k] = true
+		}
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// prepareStart queues the start transition of ready node i (a slot is already held):
+// dependency results are injected and the merged inputs persisted in the same write
+// (decisions 8); the executor is dispatched once the write is committed (decisions 13).
+func (s *sched) prepareStart(i int32) {
+	g := s.g
+	n := g.nodes[i]
+	n.state = stRunning
+	n.inflight = true
+	s.inflight++
+
+	deps := make([]*task.Task, len(n.deps))
+	for k, j := range n.deps {
+		if j >= 0 {
+			deps[k] = g.nodes[j].t
+		}
+	}
+	inputs := inject(n.t, deps, s.info)
+
+	var h executor.Handle
+	var lookupErr error
+	method := n.t.Method()
+	if method == "" {
+		lookupErr = fmt.Errorf("Executor ID not specified for task %s (set schemas.method or params.executor_id)", n.t.ID)
+	} else if hh, err := s.e.cfg.Catalog.Lookup(method); err != nil {
+		lookupErr = fmt.Errorf("Executor '%s' could not be loaded for task %s: %w", method, n.t.ID, err)
+	} else {
+		h = hh
+		if _, ok := s.infos[method]; !ok {
+			s.infos[method] = h.Info()
+		}
+	}
+
+	now := s.e.cfg.Now()
+	s.b.add(n.t.ID, func(t *task.Task) error {
+		if t.Status != task.Pending {
+			return nil // cancelled meanwhile: not started
+		}
+		if err := t.Start(now); err != nil {
+			return err
+		}
+		t.Inputs = inputs
+		return nil
+	}, func(stored *task.Task, err error) {
+		if err != nil || stored.Status != task.InProgress {
+			if h != nil {
+				h.Release()
+			}
+			<-s.e.sem
+			n.inflight = false
+			s.inflight--
+			if err != nil {
+				n.state = stIdle
+				s.fail(err)
+				return
+			}
+			// Someone else changed the task; settle it as it is stored.
+			n.t = stored
+			if stored.Status.Terminal() {
+				n.state = stDone
+				s.settleQ = append(s.settleQ, i)
+			} else {
+				n.state = stIdle
+			}
+			return
+		}
+		n.t = stored
+		s.publishTask(stored)
+		s.dispatch(i, stored, inputs, h, lookupErr)
+	})
+}

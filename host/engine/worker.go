@@ -1,0 +1,305 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// outcome is what a worker reports for one execution.
+type outcome struct {
+	idx           int32
+	failed        bool
+	msg           string // error of a failed task
+	result        any
+	inputs        map[string]any // inputs after pre-hooks
+	inputsChanged bool
+	hookErrors    []string
+	plugin        string
+	usage         *task.Usage
+	// interrupted is true when the engine's shutdown stopped the executor.
+	interrupted bool
+}
+
+// dispatch runs a started task on its own goroutine. The worker frees its execution slot
+// when the executor returns and reports its outcome to the coordinator.
+func (s *sched) dispatch(i int32, t *task.Task, inputs map[string]any, h executor.Handle, lookupErr error) {
+	ctx, cancel := context.WithCancel(s.e.killCtx)
+	s.g.nodes[i].cancel = cancel
+	s.r.running.Add(1)
+	if t.Inputs != nil {
+		inputs = t.Inputs // the stored copy: the worker owns it
+	}
+	go s.e.work(ctx, cancel, s.r, i, t, inputs, h, lookupErr)
+}
+
+func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i int32, t *task.Task,
+	inputs map[string]any, h executor.Handle, lookupErr error) {
+	out := &outcome{idx: i, inputs: inputs}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				out.failed = true
+				out.msg = fmt.Sprintf("executor %q panicked: %v", t.Method(), p)
+				e.cfg.Logger.Error("executor panicked", "task", t.ID, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		e.execute(ctx, r.rootID, t, h, lookupErr, out)
+	}()
+	if h != nil {
+		h.Release()
+	}
+	cancel()
+	<-e.sem
+	r.inbox <- message{kind: msgOutcome, idx: i, out: out}
+}
+
+// execute runs the single-task pipeline after the start transition: pre-hooks, input
+// validation, the executor, result mapping (decisions 9).
+func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h executor.Handle, lookupErr error, out *outcome) {
+	if lookupErr != nil {
+		out.failed, out.msg = true, lookupErr.Error()
+		return
+	}
+	if e.cfg.Hooks != nil {
+		in := task.CloneValue(out.inputs).(map[string]any)
+		if in == nil {
+			in = map[string]any{}
+		}
+		changed, errs := e.cfg.Hooks.Pre(ctx, t.Clone(), in)
+		for _, err := range errs {
+			out.hookErrors = append(out.hookErrors, "pre-hook: "+err.Error())
+			e.cfg.Logger.Warn("pre-hook failed", "task", t.ID, "error", err)
+		}
+		if changed == nil {
+			changed = in
+		}
+		if !reflect.DeepEqual(jsonNormal(changed), jsonNormal(out.inputs)) {
+			out.inputs, out.inputsChanged = changed, true
+			e.persistInputs(t.ID, changed)
+		}
+	}
+	raw, err := json.Marshal(out.inputs)
+	if err != nil {
+		out.failed, out.msg = true, fmt.Sprintf("inputs of task %s cannot be encoded as JSON: %v", t.ID, err)
+		return
+	}
+	if out.inputs == nil {
+		raw = []byte("{}")
+	}
+	if msg := validateInputs(t, h.Info(), raw); msg != "" {
+		out.failed, out.msg = true, msg
+		return
+	}
+
+	var lastProgress time.Time
+	var mu sync.Mutex
+	req := &executor.Request{
+		Task:   t,
+		Inputs: raw,
+		Limits: effectiveLimits(e.cfg.Limits, t.Limits),
+		Logger: e.cfg.Logger.With("task", t.ID, "executor", t.Method()),
+		Progress: func(p float64) {
+			p = clamp01(p)
+			now := e.cfg.Now()
+			mu.Lock()
+			if now.Sub(lastProgress) < e.cfg.ProgressInterval {
+				mu.Unlock()
+				return
+			}
+			lastProgress = now
+			mu.Unlock()
+			e.persistProgress(rootID, t, p, now)
+		},
+	}
+	start := time.Now()
+	resp, err := h.Execute(ctx, req)
+	elapsed := time.Since(start)
+	out.interrupted = ctx.Err() != nil && e.killCtx.Err() != nil
+	if err != nil {
+		out.failed, out.msg = true, err.Error()
+		out.usage = &task.Usage{DurationMS: ms(elapsed)}
+		return
+	}
+	if resp == nil {
+		resp = &executor.Response{}
+	}
+	u := resp.Usage
+	if u.DurationMS == 0 {
+		u.DurationMS = ms(elapsed)
+	}
+	out.usage, out.plugin = &u, resp.Plugin
+	result, err := decodeResult(resp.Output)
+	if err != nil {
+		out.failed, out.msg = true, fmt.Sprintf("executor %q returned a malformed result: %v", t.Method(), err)
+		return
+	}
+	out.result = result
+	if m, ok := result.(map[string]any); ok {
+		if v, ok := m["error"]; ok {
+			out.failed, out.msg = true, errorText(v)
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func clamp01(p float64) float64 {
+	switch {
+	case p < 0 || p != p:
+		return 0
+	case p > 1:
+		return 1
+	}
+	return p
+}
+
+// decodeResult decodes an executor's JSON output; empty output is a null result.
+func decodeResult(raw json.RawMessage) (any, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("trailing data after the JSON value")
+	}
+	return v, nil
+}
+
+// errorText renders the value of a result's "error" key as the task's error.
+func errorText(v any) string {
+	switch x := v.(type) {
+	case string:
+		if x != "" {
+			return x
+		}
+		return "executor returned an empty error"
+	case nil:
+		return "executor returned an error object with a null error"
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+// jsonNormal maps a value to its JSON-decoded form so that inputs can be compared
+// regardless of number representation.
+func jsonNormal(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return v
+	}
+	return out
+}
+
+// validateInputs checks the final inputs against the executor's compiled input schema
+// and the task's own schemas.input_schema (decisions 3); it returns the task error, or "".
+func validateInputs(t *task.Task, info *executor.Info, raw []byte) string {
+	var schemas []*jsonschema.Schema
+	if info != nil && info.Compiled != nil {
+		schemas = append(schemas, info.Compiled)
+	}
+	if own, ok := t.Schemas["input_schema"].(map[string]any); ok && len(own) > 0 {
+		b, _ := json.Marshal(own)
+		s, err := jsonschema.CompileString("task-"+t.ID+"-input_schema.json", string(b))
+		if err != nil {
+			return fmt.Sprintf("Input validation failed for task %s: schemas.input_schema does not compile: %v", t.ID, err)
+		}
+		schemas = append(schemas, s)
+	}
+	if len(schemas) == 0 {
+		return ""
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Sprintf("Input validation failed for task %s: %v", t.ID, err)
+	}
+	for _, s := range schemas {
+		if err := s.Validate(v); err != nil {
+			return fmt.Sprintf("Input validation failed for task %s: %s", t.ID, describeSchemaError(err))
+		}
+	}
+	return ""
+}
+
+// describeSchemaError names each failing field: "inputs/name: missing properties: 'x'".
+func describeSchemaError(err error) string {
+	ve, ok := err.(*jsonschema.ValidationError)
+	if !ok {
+		return err.Error()
+	}
+	var parts []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			parts = append(parts, "inputs"+e.InstanceLocation+": "+e.Message)
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return strings.Join(parts, "; ")
+}
+
+// persistInputs writes inputs changed by pre-hooks while the task runs.
+func (e *Engine) persistInputs(id string, inputs map[string]any) {
+	_, err := e.cfg.Store.Update(context.Background(), id, func(t *task.Task) error {
+		if t.Status != task.InProgress {
+			return nil
+		}
+		t.Inputs = inputs
+		return nil
+	})
+	if err != nil {
+		e.cfg.Logger.Error("persisting pre-hook inputs failed", "task", id, "error", err)
+	}
+}
+
+// persistProgress writes a running task's progress (two decimals, as the reference) and
+// publishes it.
+func (e *Engine) persistProgress(rootID string, t *task.Task, p float64, now time.Time) {
+	p = float64(int(p*100+0.5)) / 100
+	stored, err := e.cfg.Store.Update(context.Background(), t.ID, func(st *task.Task) error {
+		if st.Status != task.InProgress {
+			return nil
+		}
+		st.Progress = p
+		st.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		e.cfg.Logger.Warn("persisting progress failed", "task", t.ID, "error", err)
+		return
+	}
+	if stored.Status == task.InProgress && e.events.active() {
+		e.events.publish(Event{Type: EventTaskProgress, RootID: rootID, TaskID: t.ID,
+			Status: stored.Status, Progress: p, Time: now, Task: stored})
+	}
+}
