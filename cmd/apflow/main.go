@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,15 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// defaultMemoryLimit is the soft memory limit of the process when GOMEMLIMIT is not set:
+// the store's memtables live on the Go heap, and without a limit the collector's headroom
+// doubles them (docs/decisions.md, "Task store").
+const defaultMemoryLimit = 160 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

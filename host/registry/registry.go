@@ -32,6 +32,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // DefaultPollInterval is how often Watch rescans the directory.
@@ -50,6 +51,10 @@ type Options struct {
 	Logger hclog.Logger
 	// PollInterval is the period of Watch (default DefaultPollInterval).
 	PollInterval time.Duration
+	// PluginLimits returns the operator's limits for one plugin (config file); a task's own
+	// limits override them field by field, and they override the runtime's defaults.
+	// Nil means none.
+	PluginLimits func(pluginID string) task.Limits
 	// Reserved are ids a plugin may not take (the built-in executors); such a plugin is
 	// reported as a problem instead of being registered.
 	Reserved []string
@@ -518,8 +523,32 @@ type handle struct {
 	once sync.Once
 }
 
+// Execute runs the pinned version, filling the limits the task leaves unset from the
+// plugin's configured limits.
 func (h *handle) Execute(ctx context.Context, req *executor.Request) (*executor.Response, error) {
+	if pl := h.r.opts.PluginLimits; pl != nil {
+		own := pl(h.v.mod.ID())
+		if own != (task.Limits{}) {
+			r := *req
+			r.Limits = mergeLimits(req.Limits, own)
+			req = &r
+		}
+	}
 	return h.v.mod.Execute(ctx, req)
+}
+
+// mergeLimits returns l with its zero fields taken from fallback.
+func mergeLimits(l, fallback task.Limits) task.Limits {
+	if l.TimeoutMS == 0 {
+		l.TimeoutMS = fallback.TimeoutMS
+	}
+	if l.MemoryPages == 0 {
+		l.MemoryPages = fallback.MemoryPages
+	}
+	if l.MaxResultBytes == 0 {
+		l.MaxResultBytes = fallback.MaxResultBytes
+	}
+	return l
 }
 
 func (h *handle) Info() *executor.Info { return h.v.mod.Info() }

@@ -282,3 +282,24 @@ func TestWatchPicksUpNewFiles(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestMergeLimitsTaskOverPlugin(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		task, plugin task.Limits
+		want         task.Limits
+	}{
+		{"plugin fills unset", task.Limits{}, task.Limits{TimeoutMS: 60000, MemoryPages: 512}, task.Limits{TimeoutMS: 60000, MemoryPages: 512}},
+		{"task wins", task.Limits{TimeoutMS: 10}, task.Limits{TimeoutMS: 60000}, task.Limits{TimeoutMS: 10}},
+		{"field by field", task.Limits{MaxResultBytes: 5}, task.Limits{TimeoutMS: 7, MaxResultBytes: 9}, task.Limits{TimeoutMS: 7, MaxResultBytes: 5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := mergeLimits(tc.task, tc.plugin); got != tc.want {
+				t.Fatalf("mergeLimits = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
