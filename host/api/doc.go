@@ -1,0 +1,21 @@
+// Package api is the apflow HTTP API served by `apflow serve`, on Echo: native JSON-RPC
+// 2.0 on POST /tasks and POST /system, method discovery, Server-Sent Events, webhook
+// callbacks, plugin upload, the A2A basics (agent card, message/send), health and
+// Prometheus metrics, and optional HS256 bearer authentication.
+//
+// Guarantees:
+//   - Wire shapes follow the Python apflow reference; errors use the protocol's codes
+//     (-32001..-32012, data naming the task and field) with HTTP 200, except 401 for
+//     authentication and 413 for bodies over the limit. Every method's params are
+//     validated against the JSON Schema published at GET /tasks/methods (schemas/api).
+//   - With a JWT secret, every route needs a valid token (fail closed). A user sees and
+//     acts on their own tasks only; another user's task id answers "not found". The
+//     admin role sees everything.
+//   - tasks.execute returns the real root id and, unless streaming, the final status.
+//   - Shutdown stops accepting connections, ends streams with a final frame, lets
+//     in-flight requests and webhook deliveries finish; runs continue in the engine.
+//
+// The server consumes small interfaces ([Engine], [Plugins], [PrepareFunc],
+// store.Store, executor.Catalog); [WrapEngine] and [SubmitPrepare] adapt the project's
+// engine and submission validator.
+package api

@@ -1,0 +1,264 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestCreateGetTree(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	var created []taskView
+	e.ok(t, "", "tasks.create", tree("c"), &created)
+	if len(created) != 3 || created[0].ID != "c-root" || created[0].Status != "pending" {
+		t.Fatalf("created = %+v", created)
+	}
+	var one taskView
+	e.ok(t, "", "tasks.create", map[string]any{"name": "solo", "schemas": map[string]any{"method": "echo"}}, &one)
+	if one.ID == "" || one.Name != "solo" {
+		t.Fatalf("single create = %+v", one)
+	}
+	var got taskView
+	e.ok(t, "", "tasks.get", map[string]any{"task_id": "c-a"}, &got)
+	e.ok(t, "", "tasks.detail", map[string]any{"id": "c-a"}, &got)
+	if got.ID != "c-a" || got.ParentID == nil || *got.ParentID != "c-root" {
+		t.Fatalf("get = %+v", got)
+	}
+	nf := e.fails(t, "", "tasks.get", map[string]any{"task_id": "missing"}, -32001)
+	if d, _ := nf.Data.(map[string]any); d["task_id"] != "missing" {
+		t.Fatalf("not found data = %v", nf.Data)
+	}
+	var node struct {
+		Task     taskView `json:"task"`
+		Children []struct {
+			Task     taskView `json:"task"`
+			Children []any    `json:"children"`
+		} `json:"children"`
+	}
+	e.ok(t, "", "tasks.tree", map[string]any{"root_id": "c-root"}, &node)
+	if node.Task.ID != "c-root" || len(node.Children) != 2 || node.Children[0].Children == nil {
+		t.Fatalf("tree = %+v", node)
+	}
+	var kids []taskView
+	e.ok(t, "", "tasks.children", map[string]any{"parent_id": "c-root"}, &kids)
+	if len(kids) != 2 || kids[0].ID != "c-b" { // priority 1 before 2
+		t.Fatalf("children = %+v", kids)
+	}
+	var list []taskView
+	e.ok(t, "", "tasks.list", map[string]any{}, &list)
+	if len(list) != 2 { // roots only by default
+		t.Fatalf("list = %+v", list)
+	}
+	e.ok(t, "", "tasks.list", map[string]any{"root_only": false, "limit": 2}, &list)
+	if len(list) != 2 {
+		t.Fatalf("paged list = %d", len(list))
+	}
+	var count map[string]any
+	e.ok(t, "", "tasks.count", map[string]any{}, &count)
+	if count["pending"] != float64(4) || count["total"] != float64(4) {
+		t.Fatalf("count = %v", count)
+	}
+}
+
+func TestCreateInvalid(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	cycle := []map[string]any{
+		{"name": "r", "schemas": map[string]any{"method": "echo"}},
+		{"name": "a", "parent_id": "r", "schemas": map[string]any{"method": "echo"}, "dependencies": []any{"b"}},
+		{"name": "b", "parent_id": "r", "schemas": map[string]any{"method": "echo"}, "dependencies": []any{"a"}},
+	}
+	for _, method := range []string{"tasks.create", "tasks.execute"} {
+		params := any(cycle)
+		if method == "tasks.execute" {
+			params = map[string]any{"tasks": cycle}
+		}
+		err := e.fails(t, "", method, params, -32002)
+		d, _ := err.Data.(map[string]any)
+		if c, _ := d["cycle"].([]any); len(c) < 3 {
+			t.Fatalf("%s: cycle path missing: %v", method, err.Data)
+		}
+	}
+	e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "schemas": map[string]any{"method": "nope"}}}, -32003)
+	e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "priority": 9, "schemas": map[string]any{"method": "echo"}}}, -32602)
+	var n map[string]any
+	e.ok(t, "", "tasks.count", map[string]any{}, &n)
+	if n["total"] != float64(0) {
+		t.Fatalf("a rejected submission stored tasks: %v", n)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	e.ok(t, "", "tasks.create", tree("u"), nil)
+	var got taskView
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-a", "name": "renamed", "priority": 0, "inputs": map[string]any{"z": 3}}, &got)
+	if got.Name != "renamed" || got.Priority != 0 || got.Inputs["z"] != float64(3) {
+		t.Fatalf("update = %+v", got)
+	}
+	tests := []struct {
+		name   string
+		params map[string]any
+		code   int
+	}{
+		{"parent_id refused", map[string]any{"task_id": "u-a", "parent_id": "x"}, -32602},
+		{"user_id refused", map[string]any{"task_id": "u-a", "user_id": "x"}, -32602},
+		{"id refused", map[string]any{"task_id": "u-a", "id": "x"}, -32602},
+		{"priority range", map[string]any{"task_id": "u-a", "priority": 7}, -32602},
+		{"progress range", map[string]any{"task_id": "u-a", "progress": 2}, -32602},
+		{"bad transition", map[string]any{"task_id": "u-a", "status": "completed"}, -32006},
+		{"unknown task", map[string]any{"task_id": "nope", "name": "x"}, -32001},
+		{"unknown dependency", map[string]any{"task_id": "u-a", "dependencies": []any{"nope"}}, -32011},
+		{"self dependency", map[string]any{"task_id": "u-a", "dependencies": []any{"u-a"}}, -32002},
+		{"cycle", map[string]any{"task_id": "u-a", "dependencies": []any{"u-root"}}, -32002},
+	}
+	for _, tt := range tests {
+		e.fails(t, "", "tasks.update", tt.params, tt.code)
+	}
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-a", "dependencies": []any{map[string]any{"id": "u-b", "required": false}}}, &got)
+	if len(got.Deps) != 1 || got.Deps[0].ID != "u-b" || got.Deps[0].Required {
+		t.Fatalf("deps = %+v", got.Deps)
+	}
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-b", "status": "cancelled", "error": "no"}, &got)
+	if got.Status != "cancelled" || got.Error == nil || *got.Error != "no" {
+		t.Fatalf("cancel via update = %+v", got)
+	}
+	e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-b", "dependencies": []any{}}, -32602)
+}
+
+func TestDelete(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	e.ok(t, "", "tasks.create", tree("d"), nil)
+	// d-a is depended on by d-root, which is outside d-a's subtree.
+	e.fails(t, "", "tasks.delete", map[string]any{"task_id": "d-a"}, -32009)
+	var res map[string]any
+	e.ok(t, "", "tasks.delete", map[string]any{"task_id": "d-root"}, &res)
+	if res["deleted_count"] != float64(3) || res["children_deleted"] != float64(2) {
+		t.Fatalf("delete = %v", res)
+	}
+	e.fails(t, "", "tasks.get", map[string]any{"task_id": "d-a"}, -32001)
+	e.ok(t, "", "tasks.create", tree("f"), nil)
+	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "f-root"}, nil)
+	err := e.fails(t, "", "tasks.delete", map[string]any{"task_id": "f-root"}, -32009)
+	if !strings.Contains(err.Message, "pending") {
+		t.Fatalf("message = %s", err.Message)
+	}
+	e.ok(t, "", "tasks.delete", map[string]any{"task_id": "f-root", "force": true}, &res)
+}
+
+func TestExecute(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	var res map[string]any
+	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("x")}, &res)
+	if res["root_task_id"] != "x-root" || res["status"] != "completed" || res["protocol"] != "jsonrpc" || res["success"] != true {
+		t.Fatalf("execute = %v", res)
+	}
+	var root taskView
+	e.ok(t, "", "tasks.get", map[string]any{"task_id": "x-root"}, &root)
+	if root.Status != "completed" || root.Result == nil {
+		t.Fatalf("root after run = %+v", root)
+	}
+	// Re-execute by id, a child, and a failing tree.
+	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "x-root", "full": true}, &res)
+	if res["status"] != "completed" {
+		t.Fatalf("re-execute = %v", res)
+	}
+	e.ok(t, "", "tasks.execute", map[string]any{"id": "x-a"}, &res)
+	if res["task_id"] != "x-a" || res["root_task_id"] != "x-root" || res["status"] != "completed" {
+		t.Fatalf("child execute = %v", res)
+	}
+	fail := []map[string]any{{"id": "bad", "name": "bad", "schemas": map[string]any{"method": "fail"}}}
+	e.ok(t, "", "tasks.execute", map[string]any{"tasks": fail}, &res)
+	if res["status"] != "failed" {
+		t.Fatalf("failing execute = %v", res)
+	}
+	e.fails(t, "", "tasks.execute", map[string]any{}, -32602)
+	e.fails(t, "", "tasks.execute", map[string]any{"task_id": "nope"}, -32001)
+	e.fails(t, "", "tasks.execute", map[string]any{"task_id": "x-root", "use_demo": true}, -32602)
+	e.fails(t, "", "tasks.execute", map[string]any{"task_id": "x-root", "webhook_config": map[string]any{"url": "ftp://x"}}, -32602)
+}
+
+func TestAlreadyRunningCancelRunning(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	slow := []map[string]any{
+		{"id": "s-root", "name": "s-root", "schemas": map[string]any{"method": "echo"}, "dependencies": []any{"s-a"}},
+		{"id": "s-a", "name": "s-a", "parent_id": "s-root", "schemas": map[string]any{"method": "sleep"}, "inputs": map[string]any{"ms": 30000}},
+	}
+	e.ok(t, "", "tasks.create", slow, nil)
+	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "s-root", "webhook_config": map[string]any{"url": "http://127.0.0.1:1/hook", "max_retries": 0}}, nil)
+	waitFor(t, func() bool { return e.srv.rootRunning("s-root") })
+	var res map[string]any
+	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "s-root"}, &res)
+	if res["status"] != "already_running" || res["success"] != false {
+		t.Fatalf("second execute = %v", res)
+	}
+	var list []taskView
+	e.ok(t, "", "tasks.running.list", map[string]any{}, &list)
+	if len(list) != 1 || list[0].ID != "s-root" {
+		t.Fatalf("running.list = %+v", list)
+	}
+	var cnt map[string]any
+	e.ok(t, "", "tasks.running.count", map[string]any{}, &cnt)
+	if cnt["count"] != float64(1) {
+		t.Fatalf("running.count = %v", cnt)
+	}
+	var st []map[string]any
+	e.ok(t, "", "tasks.running.status", map[string]any{"task_ids": "s-a,nope"}, &st)
+	if len(st) != 2 || st[0]["is_running"] != true || st[1]["status"] != "not_found" {
+		t.Fatalf("running.status = %v", st)
+	}
+	var cancelled []map[string]any
+	e.ok(t, "", "tasks.running.cancel", map[string]any{"task_ids": []string{"s-root", "nope"}, "error_message": "stop"}, &cancelled)
+	if len(cancelled) != 2 || cancelled[0]["status"] != "cancelled" || cancelled[1]["status"] != "error" {
+		t.Fatalf("cancel = %v", cancelled)
+	}
+	waitFor(t, func() bool { return !e.srv.rootRunning("s-root") })
+	e.ok(t, "", "tasks.cancel", map[string]any{"task_ids": "s-root"}, &cancelled)
+	if cancelled[0]["status"] != "failed" || !strings.Contains(cancelled[0]["message"].(string), "already") {
+		t.Fatalf("cancel of a terminal task = %v", cancelled)
+	}
+}
+
+func TestClone(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	e.ok(t, "", "tasks.create", tree("k"), nil)
+	var copies []taskView
+	e.ok(t, "", "tasks.clone", map[string]any{"task_id": "k-root"}, &copies)
+	if len(copies) != 3 || copies[0].ID == "k-root" || copies[0].Status != "pending" {
+		t.Fatalf("clone = %+v", copies)
+	}
+	var one taskView
+	e.ok(t, "", "tasks.clone", map[string]any{"task_id": "k-b", "recursive": false}, &one)
+	if one.ID == "" || one.ID == "k-b" {
+		t.Fatalf("shallow clone = %+v", one)
+	}
+	e.fails(t, "", "tasks.clone", map[string]any{"task_id": "k-root", "origin_type": "link"}, -32602)
+	e.fails(t, "", "tasks.clone", map[string]any{"task_id": "nope"}, -32001)
+}
+
+func TestSystem(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	var h map[string]any
+	e.ok(t, "", "system.health", nil, &h)
+	if h["status"] != "healthy" || h["version"] != "test" {
+		t.Fatalf("health = %v", h)
+	}
+	var ex struct {
+		Executors []struct {
+			ID          string          `json:"id"`
+			InputSchema json.RawMessage `json:"input_schema"`
+		} `json:"executors"`
+		Count int `json:"count"`
+	}
+	e.ok(t, "", "system.executors", nil, &ex)
+	if ex.Count != 3 || ex.Executors[0].ID != "echo" {
+		t.Fatalf("executors = %+v", ex)
+	}
+}

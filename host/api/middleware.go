@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/api/auth"
+	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
+)
+
+// caller is who makes a request. With authentication off every caller is an anonymous
+// admin: user_id on tasks is only a label, as in the reference.
+type caller struct {
+	sub   string
+	admin bool
+	authn bool // authentication is on
+}
+
+// sees reports whether the caller may see and act on a task owned by userID.
+func (c caller) sees(userID string) bool {
+	return c.admin || (c.sub != "" && userID == c.sub)
+}
+
+// stampUser is the user id submissions are stamped with: the subject for a user, nothing
+// (keep what the tasks say) for an admin or without authentication.
+func (c caller) stampUser() string {
+	if c.admin {
+		return ""
+	}
+	return c.sub
+}
+
+type callerKey struct{}
+
+func callerFrom(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c
+}
+
+// jsonRPCRoutes are answered with JSON-RPC error bodies.
+func isJSONRPCRoute(method, path string) bool {
+	return method == http.MethodPost && (path == "/tasks" || path == "/system" || path == "/")
+}
+
+func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		cl := caller{admin: true}
+		if s.verifier != nil {
+			id, err := s.verifier.Verify(auth.TokenFromRequest(c.Request()))
+			if err != nil {
+				return s.unauthorized(c, err)
+			}
+			cl = caller{sub: id.Subject, admin: id.Admin(), authn: true}
+		}
+		r := c.Request()
+		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, cl)))
+		return next(c)
+	}
+}
+
+func (s *Server) unauthorized(c echo.Context, err error) error {
+	reason := errors.Unwrap(err)
+	msg := err.Error()
+	if reason == nil {
+		reason = err
+	}
+	c.Response().Header().Set("WWW-Authenticate", `Bearer realm="apflow"`)
+	rpcErr := jsonrpc.NewError(apferr.Unauthorized, "Unauthorized", map[string]any{"reason": msg})
+	if isJSONRPCRoute(c.Request().Method, c.Request().URL.Path) {
+		return c.JSON(http.StatusUnauthorized, &jsonrpc.Response{Error: rpcErr})
+	}
+	return c.JSON(http.StatusUnauthorized, map[string]any{"error": rpcErr})
+}
+
+func (s *Server) recoverMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic in handler", "path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = echo.NewHTTPError(http.StatusInternalServerError, "internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (s *Server) logMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		d := time.Since(start)
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		s.metrics.observeHTTP(c.Request().Method, route, status, d)
+		s.log.Info("request", "method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", status, "duration", d, "bytes", c.Response().Size)
+		return nil
+	}
+}
+
+// restError is the body of a non-JSON-RPC error response.
+type restError struct {
+	Error *jsonrpc.Error `json:"error"`
+}
+
+// httpError is Echo's error handler: JSON bodies for every route.
+func (s *Server) httpError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := http.StatusInternalServerError
+	msg := "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		msg = fmt.Sprint(he.Message)
+	} else if ae := apferr.As(err); ae != nil {
+		writeREST(c, err)
+		return
+	} else {
+		s.log.Error("request failed", "path", c.Request().URL.Path, "error", err)
+	}
+	rpcCode := apferr.Internal
+	switch code {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		rpcCode = apferr.MethodNotFound
+	case http.StatusRequestEntityTooLarge, http.StatusBadRequest:
+		rpcCode = apferr.InvalidRequest
+	}
+	if isJSONRPCRoute(c.Request().Method, c.Request().URL.Path) {
+		_ = c.JSON(code, &jsonrpc.Response{Error: jsonrpc.NewError(rpcCode, msg, nil)})
+		return
+	}
+	_ = c.JSON(code, restError{jsonrpc.NewError(rpcCode, msg, nil)})
+}
+
+// writeREST answers a non-JSON-RPC route with an apflow error and a fitting HTTP status.
+func writeREST(c echo.Context, err error) {
+	je := jsonrpc.FromError(err)
+	status := http.StatusInternalServerError
+	switch apferr.Code(je.Code) {
+	case apferr.TaskNotFound, apferr.ExecutorNotFound, apferr.MethodNotFound:
+		status = http.StatusNotFound
+	case apferr.Unauthorized:
+		status = http.StatusForbidden
+	case apferr.InvalidParams, apferr.InvalidRequest, apferr.InvalidTaskSchema, apferr.ParseError:
+		status = http.StatusBadRequest
+	}
+	_ = c.JSON(status, restError{je})
+}
+
+// writeJSON writes v with status; used where Echo's encoder would escape HTML needlessly.
+func writeJSON(c echo.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, b)
+}

@@ -1,0 +1,251 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/santhosh-tekuri/jsonschema/v5"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
+	apischema "github.com/apflow-wasm/apflow/schemas/api"
+)
+
+// Endpoints that carry JSON-RPC.
+const (
+	endpointTasks  = "/tasks"
+	endpointSystem = "/system"
+)
+
+// call is one JSON-RPC invocation as a handler sees it.
+type call struct {
+	// params are the validated params (an object, or an array for tasks.create); never nil.
+	params json.RawMessage
+	// single is true when the request is alone in its body (not a batch, not a
+	// notification), so the handler may answer with a stream.
+	single bool
+}
+
+// handlerFunc runs one method. It returns the result to encode, or a *streamResponse.
+type handlerFunc func(ctx context.Context, c *call) (any, error)
+
+// method describes one JSON-RPC method: routing, discovery metadata and params schema.
+type method struct {
+	name        string
+	endpoint    string
+	category    string
+	description string
+	tags        []string
+	streaming   bool
+	handler     handlerFunc
+	schemaJSON  json.RawMessage
+	schema      *jsonschema.Schema
+	examples    []json.RawMessage
+}
+
+// compileSchema loads and compiles the params schema of m from schemas/api.
+func (m *method) compileSchema() error {
+	raw, err := apischema.Method(m.name)
+	if err != nil {
+		return fmt.Errorf("api: method %s: %w", m.name, err)
+	}
+	var doc struct {
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("api: method %s: schema is not JSON: %w", m.name, err)
+	}
+	sch, err := jsonschema.CompileString("apflow:"+m.name+".json", string(raw))
+	if err != nil {
+		return fmt.Errorf("api: method %s: schema does not compile: %w", m.name, err)
+	}
+	m.schemaJSON, m.schema, m.examples = raw, sch, doc.Examples
+	return nil
+}
+
+// validate checks params against the method's schema and returns a -32602 error naming
+// the first offending field.
+func (m *method) validate(params json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return invalidParams("", "params are not valid JSON", nil, nil)
+	}
+	err := m.schema.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("validate params of %s: %w", m.name, err)
+	}
+	leaf := deepest(ve)
+	field := strings.ReplaceAll(strings.TrimPrefix(leaf.InstanceLocation, "/"), "/", ".")
+	if named := quotedName(leaf.Message); named != "" && (strings.HasPrefix(leaf.Message, "missing properties") || strings.HasPrefix(leaf.Message, "additionalProperties")) {
+		if field != "" {
+			field += "."
+		}
+		field += named
+	}
+	return invalidParams(field, leaf.Message, nil, nil)
+}
+
+// deepest follows the first cause down to a leaf error.
+func deepest(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	return ve
+}
+
+// quotedName returns the first 'quoted' word of a jsonschema message.
+func quotedName(msg string) string {
+	i := strings.IndexByte(msg, '\'')
+	if i < 0 {
+		return ""
+	}
+	j := strings.IndexByte(msg[i+1:], '\'')
+	if j < 0 {
+		return ""
+	}
+	return msg[i+1 : i+1+j]
+}
+
+// invalidParams is the -32602 error for one field.
+func invalidParams(field, reason string, expected, actual any) error {
+	data := map[string]any{"field": field, "reason": reason}
+	if expected != nil {
+		data["expected"] = expected
+	}
+	if actual != nil {
+		data["actual"] = actual
+	}
+	msg := "Invalid params: " + reason
+	if field != "" {
+		msg = fmt.Sprintf("Invalid params: %s: %s", field, reason)
+	}
+	return apferr.New(apferr.InvalidParams, msg).WithData(data)
+}
+
+// decodeParams decodes validated params into v (numbers in maps as json.Number).
+func decodeParams(params json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(params))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return invalidParams(te.Field, "wrong type", te.Type.String(), te.Value)
+		}
+		return invalidParams("", err.Error(), nil, nil)
+	}
+	return nil
+}
+
+// readBody reads at most limit bytes; a larger body is an *echo.HTTPError 413.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "cannot read request body: "+err.Error())
+	}
+	if int64(len(body)) > limit {
+		return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("request body exceeds the limit of %d bytes", limit))
+	}
+	return body, nil
+}
+
+// rpcHandler serves JSON-RPC 2.0 on one endpoint: single requests, batches, notifications.
+func (s *Server) rpcHandler(endpoint string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := readBody(c.Request(), s.cfg.MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+		items, batch, derr := jsonrpc.Decode(body)
+		if derr != nil {
+			return writeJSON(c, http.StatusOK, &jsonrpc.Response{Error: derr})
+		}
+		if batch && len(items) > s.cfg.MaxBatch {
+			return writeJSON(c, http.StatusOK, &jsonrpc.Response{Error: jsonrpc.NewError(apferr.InvalidRequest,
+				"Invalid Request", fmt.Sprintf("batch of %d requests exceeds the limit of %d", len(items), s.cfg.MaxBatch))})
+		}
+		ctx := c.Request().Context()
+		if !batch {
+			it := items[0]
+			if it.Err != nil {
+				return writeJSON(c, http.StatusOK, &jsonrpc.Response{ID: it.ID, Error: it.Err})
+			}
+			res, err := s.invoke(ctx, endpoint, it.Req, !it.Req.Notification())
+			if sr, ok := res.(*streamResponse); ok && err == nil {
+				return s.serveStream(c, it.Req.ID, sr)
+			}
+			if it.Req.Notification() {
+				return c.NoContent(http.StatusNoContent)
+			}
+			return writeJSON(c, http.StatusOK, s.respond(it.Req, res, err))
+		}
+		out := make([]*jsonrpc.Response, 0, len(items))
+		for _, it := range items {
+			if it.Err != nil {
+				out = append(out, &jsonrpc.Response{ID: it.ID, Error: it.Err})
+				continue
+			}
+			res, err := s.invoke(ctx, endpoint, it.Req, false)
+			if it.Req.Notification() {
+				continue
+			}
+			out = append(out, s.respond(it.Req, res, err))
+		}
+		if len(out) == 0 {
+			return c.NoContent(http.StatusNoContent)
+		}
+		return writeJSON(c, http.StatusOK, out)
+	}
+}
+
+// respond builds the response of one request.
+func (s *Server) respond(req *jsonrpc.Request, res any, err error) *jsonrpc.Response {
+	if err != nil {
+		je := jsonrpc.FromError(err)
+		if je.Code == int(apferr.Internal) {
+			s.log.Error("method failed", "method", req.Method, "error", err)
+		}
+		return &jsonrpc.Response{ID: req.ID, Error: je}
+	}
+	b, mErr := json.Marshal(res)
+	if mErr != nil {
+		s.log.Error("cannot encode result", "method", req.Method, "error", mErr)
+		return &jsonrpc.Response{ID: req.ID, Error: jsonrpc.FromError(mErr)}
+	}
+	return &jsonrpc.Response{ID: req.ID, Result: b}
+}
+
+// invoke routes, validates and runs one request.
+func (s *Server) invoke(ctx context.Context, endpoint string, req *jsonrpc.Request, single bool) (any, error) {
+	m, ok := s.methods[req.Method]
+	if !ok || m.endpoint != endpoint {
+		what := "task"
+		if endpoint == endpointSystem {
+			what = "system"
+		}
+		return nil, apferr.New(apferr.MethodNotFound, "Method not found").
+			WithData(fmt.Sprintf("Unknown %s method: %s", what, req.Method))
+	}
+	params := req.Params
+	if params == nil {
+		params = json.RawMessage("{}")
+	}
+	if err := m.validate(params); err != nil {
+		return nil, err
+	}
+	s.metrics.observeRPC(req.Method)
+	return m.handler(ctx, &call{params: params, single: single})
+}

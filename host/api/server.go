@@ -1,0 +1,251 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/labstack/echo/v4"
+
+	"github.com/apflow-wasm/apflow/host/api/auth"
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes   = 8 << 20
+	DefaultMaxPluginBytes = 64 << 20
+	DefaultMaxBatch       = 100
+	DefaultReadTimeout    = 60 * time.Second
+	DefaultWriteTimeout   = 60 * time.Second
+	DefaultIdleTimeout    = 120 * time.Second
+	DefaultKeepAlive      = 15 * time.Second
+	DefaultWebhookBackoff = time.Second
+)
+
+// Config configures a Server.
+type Config struct {
+	// Store persists tasks. Required.
+	Store store.Store
+	// Engine runs trees. Required; see WrapEngine.
+	Engine Engine
+	// Catalog lists and resolves executors. Required.
+	Catalog executor.Catalog
+	// Prepare validates submissions. Required; see SubmitPrepare.
+	Prepare PrepareFunc
+	// Plugins enables the /plugins routes when not nil.
+	Plugins Plugins
+	// JWTSecret enables HS256 bearer authentication on every route when not empty.
+	JWTSecret []byte
+	// Logger receives request and server logs; nil discards them.
+	Logger hclog.Logger
+	// Version is reported by system.health and the agent card.
+	Version string
+	// BaseURL is the public URL of the server, for the agent card; empty uses the
+	// request's host.
+	BaseURL string
+	// MaxBodyBytes bounds JSON request bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// MaxPluginBytes bounds plugin uploads (default DefaultMaxPluginBytes).
+	MaxPluginBytes int64
+	// MaxBatch bounds the number of requests in one JSON-RPC batch (default 100).
+	MaxBatch int
+	// ReadTimeout, WriteTimeout and IdleTimeout configure the http.Server of Start.
+	// Streams and waiting tasks.execute calls lift the write deadline for themselves.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// KeepAlive is the interval of SSE keep-alive comments (default 15s).
+	KeepAlive time.Duration
+	// WebhookClient sends webhook callbacks; nil uses a client with no redirects.
+	WebhookClient *http.Client
+	// WebhookBackoff is the first retry delay of a webhook delivery, doubled on each
+	// retry (default 1s).
+	WebhookBackoff time.Duration
+	// Metrics are extra writers for GET /metrics.
+	Metrics []MetricsWriter
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("api: Config.Store is required")
+	case c.Engine == nil:
+		return errors.New("api: Config.Engine is required")
+	case c.Catalog == nil:
+		return errors.New("api: Config.Catalog is required")
+	case c.Prepare == nil:
+		return errors.New("api: Config.Prepare is required")
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	def(&c.MaxPluginBytes, DefaultMaxPluginBytes)
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	dur(&c.ReadTimeout, DefaultReadTimeout)
+	dur(&c.WriteTimeout, DefaultWriteTimeout)
+	dur(&c.IdleTimeout, DefaultIdleTimeout)
+	dur(&c.KeepAlive, DefaultKeepAlive)
+	dur(&c.WebhookBackoff, DefaultWebhookBackoff)
+	if c.WebhookClient == nil {
+		c.WebhookClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Server is the apflow HTTP API. Its handler is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	log      hclog.Logger
+	echo     *echo.Echo
+	verifier *auth.Verifier // nil: authentication off
+	methods  map[string]*method
+	metrics  *metrics
+	started  time.Time
+
+	// closing is closed by Shutdown: streams end and waiting executes answer.
+	closing   chan struct{}
+	closeOnce sync.Once
+	// background counts webhook workers and run watchers.
+	background sync.WaitGroup
+
+	mu  sync.Mutex
+	srv *http.Server
+}
+
+// New builds a Server.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), started: cfg.Now()}
+	if len(cfg.JWTSecret) > 0 {
+		v, err := auth.NewVerifier(cfg.JWTSecret, cfg.Now)
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		s.verifier = v
+	}
+	s.metrics = newMetrics()
+	ms, err := s.buildMethods()
+	if err != nil {
+		return nil, err
+	}
+	s.methods = ms
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Start listens on addr and serves until Shutdown; it returns http.ErrServerClosed after
+// a Shutdown.
+func (s *Server) Start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	s.mu.Lock()
+	if s.srv != nil {
+		s.mu.Unlock()
+		return errors.New("api: server already started")
+	}
+	s.srv = srv
+	s.mu.Unlock()
+	s.log.Info("listening", "addr", ln.Addr().String(), "auth", s.verifier != nil)
+	return srv.Serve(ln)
+}
+
+// Shutdown stops accepting connections, ends open event streams (after a final frame),
+// makes waiting tasks.execute calls answer with the current status, waits for in-flight
+// requests and webhook deliveries, until ctx is done. Runs keep going in the engine: close
+// the engine after the server.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
+	}
+	done := make(chan struct{})
+	go func() { s.background.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = fmt.Errorf("api: shutdown: background work still running: %w", ctx.Err())
+		}
+	}
+	return err
+}
+
+// routes registers every route on a new Echo.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.httpError
+	e.Use(s.recoverMiddleware, s.logMiddleware, s.authMiddleware)
+
+	e.POST("/tasks", s.rpcHandler(endpointTasks))
+	e.POST("/system", s.rpcHandler(endpointSystem))
+	e.GET("/tasks/methods", s.handleMethods)
+	e.GET("/events", s.handleEvents)
+
+	e.POST("/", s.handleA2A)
+	for _, p := range []string{"/.well-known/agent-card", "/.well-known/agent-card.json", "/.well-known/agent.json"} {
+		e.GET(p, s.handleAgentCard)
+	}
+
+	e.POST("/plugins", s.handlePluginUpload)
+	e.GET("/plugins", s.handlePluginList)
+	e.GET("/plugins/:id", s.handlePluginGet)
+	e.DELETE("/plugins/:id", s.handlePluginDelete)
+
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/metrics", s.handleMetrics)
+	return e
+}

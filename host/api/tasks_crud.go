@@ -1,0 +1,351 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// visibleTask returns the task if the caller may see it; another user's task is "not
+// found", so ids of other users' tasks leak nothing.
+func (s *Server) visibleTask(ctx context.Context, id string) (*task.Task, error) {
+	t, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !callerFrom(ctx).sees(t.UserID) {
+		return nil, store.NotFound(id)
+	}
+	return t, nil
+}
+
+// submitTasks validates a submission, stamps the owner and stores it.
+func (s *Server) submitTasks(ctx context.Context, data []byte) ([]*task.Task, error) {
+	cl := callerFrom(ctx)
+	tasks, err := s.cfg.Prepare(ctx, data, cl.stampUser())
+	if err != nil {
+		return nil, err
+	}
+	if cl.authn && cl.admin {
+		for _, t := range tasks {
+			if t.UserID == "" {
+				t.UserID = cl.sub
+			}
+		}
+	}
+	if err := s.cfg.Store.Create(ctx, tasks); err != nil {
+		return nil, fmt.Errorf("store submission: %w", err)
+	}
+	for _, t := range tasks {
+		if t.IsRoot() {
+			s.cfg.Engine.TreeCreated(ctx, t.ID)
+		}
+	}
+	return tasks, nil
+}
+
+// oneOrMany is the reference result shape: one task alone, several as a flat array.
+func oneOrMany(tasks []*task.Task) any {
+	if len(tasks) == 1 {
+		return tasks[0]
+	}
+	return tasks
+}
+
+func (s *Server) tasksCreate(ctx context.Context, c *call) (any, error) {
+	tasks, err := s.submitTasks(ctx, c.params)
+	if err != nil {
+		return nil, err
+	}
+	return oneOrMany(tasks), nil
+}
+
+// idParams are the params of methods that name one task.
+type idParams struct {
+	TaskID   string `json:"task_id"`
+	ID       string `json:"id"`
+	RootID   string `json:"root_id"`
+	ParentID string `json:"parent_id"`
+}
+
+func (p idParams) first() string {
+	for _, v := range []string{p.TaskID, p.ID, p.RootID, p.ParentID} {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (s *Server) taskFromParams(ctx context.Context, c *call) (*task.Task, error) {
+	var p idParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	id := p.first()
+	if id == "" {
+		return nil, invalidParams("task_id", "task_id is required", "a task id", nil)
+	}
+	return s.visibleTask(ctx, id)
+}
+
+func (s *Server) tasksGet(ctx context.Context, c *call) (any, error) {
+	return s.taskFromParams(ctx, c)
+}
+
+func (s *Server) tasksTree(ctx context.Context, c *call) (any, error) {
+	t, err := s.taskFromParams(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.cfg.Store.Tree(ctx, treeOf(t))
+	if err != nil {
+		return nil, fmt.Errorf("load tree of %s: %w", t.ID, err)
+	}
+	cl := callerFrom(ctx)
+	seen := all[:0]
+	for _, x := range all {
+		if cl.sees(x.UserID) {
+			seen = append(seen, x)
+		}
+	}
+	node := task.BuildTree(seen, t.ID)
+	if node == nil {
+		node = &task.TreeNode{Task: t, Children: []*task.TreeNode{}}
+	}
+	return node, nil
+}
+
+func (s *Server) tasksChildren(ctx context.Context, c *call) (any, error) {
+	t, err := s.taskFromParams(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	kids, err := s.cfg.Store.Children(ctx, t.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load children of %s: %w", t.ID, err)
+	}
+	cl := callerFrom(ctx)
+	out := make([]*task.Task, 0, len(kids))
+	for _, k := range kids {
+		if cl.sees(k.UserID) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// treeOf is the tree id of a task (its own id for a root without task_tree_id).
+func treeOf(t *task.Task) string {
+	if t.TaskTreeID != "" {
+		return t.TaskTreeID
+	}
+	return t.ID
+}
+
+type listParams struct {
+	UserID   string `json:"user_id"`
+	Status   string `json:"status"`
+	RootOnly *bool  `json:"root_only"`
+	Limit    int    `json:"limit"`
+	Offset   int    `json:"offset"`
+}
+
+func (s *Server) tasksList(ctx context.Context, c *call) (any, error) {
+	var p listParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	f := store.Filter{Status: task.Status(p.Status), UserID: s.userFilter(ctx, p.UserID), RootOnly: true, Limit: p.Limit, Offset: p.Offset}
+	if p.RootOnly != nil {
+		f.RootOnly = *p.RootOnly
+	}
+	if f.Limit == 0 {
+		f.Limit = store.DefaultLimit
+	}
+	tasks, _, err := s.cfg.Store.List(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	if tasks == nil {
+		tasks = []*task.Task{}
+	}
+	return tasks, nil
+}
+
+// userFilter forces non-admin callers to their own tasks.
+func (s *Server) userFilter(ctx context.Context, asked string) string {
+	cl := callerFrom(ctx)
+	if cl.admin {
+		return asked
+	}
+	return cl.sub
+}
+
+type countParams struct {
+	UserID   string   `json:"user_id"`
+	RootOnly bool     `json:"root_only"`
+	Statuses []string `json:"statuses"`
+}
+
+func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
+	var p countParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	statuses := task.Statuses
+	if len(p.Statuses) > 0 {
+		statuses = statuses[:0:0]
+		for _, st := range p.Statuses {
+			statuses = append(statuses, task.Status(st))
+		}
+	}
+	user := s.userFilter(ctx, p.UserID)
+	out := map[string]any{}
+	total := 0
+	for _, st := range statuses {
+		n, err := s.cfg.Store.Count(ctx, store.Filter{Status: st, UserID: user, RootOnly: p.RootOnly})
+		if err != nil {
+			return nil, fmt.Errorf("count %s tasks: %w", st, err)
+		}
+		out[string(st)] = n
+		total += n
+	}
+	out["total"] = total
+	if user != "" {
+		out["user_id"] = user
+	}
+	if p.RootOnly {
+		out["root_only"] = true
+	}
+	return out, nil
+}
+
+type cloneParams struct {
+	TaskID      string         `json:"task_id"`
+	OriginType  string         `json:"origin_type"`
+	Recursive   *bool          `json:"recursive"`
+	LinkTaskIDs []string       `json:"link_task_ids"`
+	ResetFields map[string]any `json:"reset_fields"`
+	Save        *bool          `json:"save"`
+}
+
+func (s *Server) tasksClone(ctx context.Context, c *call) (any, error) {
+	var p cloneParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	if _, err := s.visibleTask(ctx, p.TaskID); err != nil {
+		return nil, err
+	}
+	for _, id := range p.LinkTaskIDs {
+		if _, err := s.visibleTask(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	if p.OriginType == "" {
+		p.OriginType = "copy"
+	}
+	if p.OriginType == "mixed" && len(p.LinkTaskIDs) == 0 {
+		return nil, invalidParams("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
+	}
+	opts := CloneOptions{OriginType: p.OriginType, Recursive: true, Save: true, LinkTaskIDs: p.LinkTaskIDs,
+		ResetFields: p.ResetFields, UserID: callerFrom(ctx).stampUser()}
+	if p.Recursive != nil {
+		opts.Recursive = *p.Recursive
+	}
+	if p.Save != nil {
+		opts.Save = *p.Save
+	}
+	tasks, err := s.cfg.Engine.Clone(ctx, p.TaskID, opts)
+	if err != nil {
+		return nil, err
+	}
+	return oneOrMany(tasks), nil
+}
+
+type deleteParams struct {
+	TaskID string `json:"task_id"`
+	Force  bool   `json:"force"`
+}
+
+func (s *Server) tasksDelete(ctx context.Context, c *call) (any, error) {
+	var p deleteParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	t, err := s.visibleTask(ctx, p.TaskID)
+	if err != nil {
+		return nil, err
+	}
+	refuse := func(reason string, data map[string]any) error {
+		data["task_id"] = t.ID
+		data["reason"] = reason
+		return apferr.New(apferr.CannotDelete, fmt.Sprintf("Cannot delete task %s: %s", t.ID, reason)).WithData(data)
+	}
+	if s.treeRunning(t) {
+		return nil, refuse("its tree is running", map[string]any{})
+	}
+	all, err := s.cfg.Store.Tree(ctx, treeOf(t))
+	if err != nil {
+		return nil, fmt.Errorf("load tree of %s: %w", t.ID, err)
+	}
+	sub := subtree(all, t.ID)
+	cl := callerFrom(ctx)
+	var bad []string
+	ids := make([]string, 0, len(sub))
+	for _, x := range sub {
+		ids = append(ids, x.ID)
+		switch {
+		case !cl.sees(x.UserID):
+			return nil, refuse("a descendant belongs to another user", map[string]any{"tasks": []string{x.ID}})
+		case x.HasReferences:
+			return nil, refuse(fmt.Sprintf("task %s is the original of linked or copied tasks", x.ID), map[string]any{"tasks": []string{x.ID}})
+		case x.Status == task.InProgress, x.Status != task.Pending && !p.Force:
+			bad = append(bad, fmt.Sprintf("%s (%s)", x.ID, x.Status))
+		}
+	}
+	if len(bad) > 0 {
+		reason := "only pending tasks can be deleted (force: true also deletes completed, failed and cancelled ones, never in_progress)"
+		return nil, refuse(reason, map[string]any{"tasks": bad})
+	}
+	if err := s.cfg.Store.Delete(ctx, ids); err != nil {
+		return nil, err
+	}
+	return map[string]any{"success": true, "task_id": t.ID, "deleted_count": len(ids), "children_deleted": len(ids) - 1}, nil
+}
+
+// subtree returns the task rootID and its descendants among tasks, root first.
+func subtree(tasks []*task.Task, rootID string) []*task.Task {
+	kids := map[string][]*task.Task{}
+	var root *task.Task
+	for _, t := range tasks {
+		if t.ID == rootID {
+			root = t
+		} else if t.ParentID != "" {
+			kids[t.ParentID] = append(kids[t.ParentID], t)
+		}
+	}
+	if root == nil {
+		return nil
+	}
+	out := []*task.Task{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, kids[out[i].ID]...)
+	}
+	return out
+}
+
+// treeRunning reports whether the tree of t has a run in progress.
+func (s *Server) treeRunning(t *task.Task) bool {
+	tree := treeOf(t)
+	for _, r := range s.cfg.Engine.Running() {
+		if r.TreeID == tree || r.RootID == tree {
+			return true
+		}
+	}
+	return false
+}

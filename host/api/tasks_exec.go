@@ -1,0 +1,392 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+type executeParams struct {
+	TaskID        string          `json:"task_id"`
+	ID            string          `json:"id"`
+	Tasks         json.RawMessage `json:"tasks"`
+	UseStreaming  bool            `json:"use_streaming"`
+	WebhookConfig *webhookConfig  `json:"webhook_config"`
+	Full          bool            `json:"full"`
+}
+
+// target is what a tasks.execute call runs: a task of a stored tree and that tree's root.
+type target struct {
+	rootID, taskID string
+}
+
+// resolveTarget creates inline tasks or finds the stored task, and its root.
+func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.RawMessage) (target, error) {
+	if len(inline) > 0 && string(inline) != "null" {
+		tasks, err := s.submitTasks(ctx, inline)
+		if err != nil {
+			return target{}, err
+		}
+		for _, t := range tasks {
+			if t.IsRoot() {
+				return target{rootID: t.ID, taskID: t.ID}, nil
+			}
+		}
+		return target{}, fmt.Errorf("submission of %d tasks has no root", len(tasks))
+	}
+	if taskID == "" {
+		return target{}, invalidParams("task_id", "give task_id (a stored task) or tasks (an inline tree)", "task_id or tasks", nil)
+	}
+	t, err := s.visibleTask(ctx, taskID)
+	if err != nil {
+		return target{}, err
+	}
+	root, err := s.rootOf(ctx, t)
+	if err != nil {
+		return target{}, err
+	}
+	return target{rootID: root.ID, taskID: t.ID}, nil
+}
+
+// rootOf climbs parent links to the root of t's tree.
+func (s *Server) rootOf(ctx context.Context, t *task.Task) (*task.Task, error) {
+	seen := map[string]bool{}
+	for !t.IsRoot() {
+		if seen[t.ID] {
+			return nil, apferr.New(apferr.TreeValidation, fmt.Sprintf("parent cycle through task %s", t.ID)).
+				WithData(map[string]any{"task_id": t.ID})
+		}
+		seen[t.ID] = true
+		p, err := s.cfg.Store.Get(ctx, t.ParentID)
+		if err != nil {
+			return nil, fmt.Errorf("find root of task %s: %w", t.ID, err)
+		}
+		t = p
+	}
+	return t, nil
+}
+
+// startRun subscribes to the tree's events (when asked) and starts the run. An
+// already-running tree returns ok=false and no error.
+func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) (run Run, events <-chan Event, unsub func(), ok bool, err error) {
+	unsub = func() {}
+	if subscribe {
+		events, unsub = s.cfg.Engine.Subscribe(tg.rootID)
+	}
+	opts := RunOptions{Full: full}
+	if tg.taskID != tg.rootID {
+		opts.TaskID = tg.taskID
+	}
+	run, err = s.cfg.Engine.Start(context.WithoutCancel(ctx), tg.taskID, opts)
+	if err != nil {
+		unsub()
+		if apferr.CodeOf(err) == apferr.AlreadyExecuting {
+			return nil, nil, func() {}, false, nil
+		}
+		return nil, nil, func() {}, false, err
+	}
+	s.watchRun(run, tg.rootID)
+	return run, events, unsub, true, nil
+}
+
+func alreadyRunning(tg target) map[string]any {
+	return map[string]any{"success": false, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
+		"status": "already_running", "message": fmt.Sprintf("Task tree %s is already running", tg.rootID)}
+}
+
+func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
+	var p executeParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	if p.UseStreaming && !c.single {
+		return nil, invalidParams("use_streaming", "streaming needs a single request with an id (not a batch or a notification)", false, true)
+	}
+	if p.WebhookConfig != nil {
+		if err := p.WebhookConfig.check(); err != nil {
+			return nil, err
+		}
+	}
+	id := p.TaskID
+	if id == "" {
+		id = p.ID
+	}
+	tg, err := s.resolveTarget(ctx, id, p.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	subscribe := p.UseStreaming || p.WebhookConfig != nil
+	run, events, unsub, ok, err := s.startRun(ctx, tg, p.Full, subscribe)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return alreadyRunning(tg), nil
+	}
+	if p.UseStreaming && p.WebhookConfig != nil {
+		// Both: the stream owns the subscription; the webhook gets its own.
+		wev, wunsub := s.cfg.Engine.Subscribe(tg.rootID)
+		s.startWebhook(p.WebhookConfig, tg, run, wev, wunsub)
+	} else if p.WebhookConfig != nil {
+		s.startWebhook(p.WebhookConfig, tg, run, events, unsub)
+	}
+	started := map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
+		"status": "started", "streaming": true, "message": "Task execution started"}
+	if p.WebhookConfig != nil {
+		started["webhook_url"] = p.WebhookConfig.URL
+	}
+	switch {
+	case p.UseStreaming:
+		return &streamResponse{first: started, tg: tg, run: run, events: events, unsub: unsub}, nil
+	case p.WebhookConfig != nil:
+		return started, nil
+	}
+	select {
+	case <-run.Done():
+	case <-ctx.Done():
+		return nil, fmt.Errorf("tasks.execute of %s: %w (the run goes on)", tg.rootID, ctx.Err())
+	case <-s.closing:
+		res := s.finalResult(ctx, tg)
+		res["message"] = "server is shutting down; the run goes on"
+		return res, nil
+	}
+	return s.finalResult(ctx, tg), nil
+}
+
+// finalResult is the answer of a finished tasks.execute: the real root id and the final
+// status of the executed task.
+func (s *Server) finalResult(ctx context.Context, tg target) map[string]any {
+	out := map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID}
+	t, err := s.cfg.Store.Get(ctx, tg.taskID)
+	if err != nil {
+		out["success"] = false
+		out["status"] = "error"
+		out["message"] = err.Error()
+		return out
+	}
+	out["status"] = t.Status
+	out["progress"] = t.Progress
+	out["result"] = t.Result
+	if t.Error != "" {
+		out["error"] = t.Error
+	}
+	switch t.Status {
+	case task.Completed:
+		out["message"] = "Task execution completed"
+	case task.Failed:
+		out["message"] = "Task execution failed: " + t.Error
+	case task.Cancelled:
+		out["message"] = "Task execution cancelled: " + t.Error
+	case task.Pending:
+		if t.Blocked() {
+			out["message"] = "Task is blocked: " + strings.TrimPrefix(t.Error, task.BlockedPrefix)
+		} else {
+			out["message"] = "Task did not run"
+		}
+	default:
+		out["message"] = "Task execution in progress"
+	}
+	return out
+}
+
+// stringList accepts a JSON array of strings or one comma-separated string.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*l = nil
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				*l = append(*l, p)
+			}
+		}
+		return nil
+	}
+	var arr []string
+	if err := json.Unmarshal(b, &arr); err != nil {
+		return err
+	}
+	*l = arr
+	return nil
+}
+
+type cancelParams struct {
+	TaskIDs      stringList `json:"task_ids"`
+	ContextIDs   stringList `json:"context_ids"`
+	TaskID       string     `json:"task_id"`
+	Force        bool       `json:"force"`
+	ErrorMessage string     `json:"error_message"`
+}
+
+func (p cancelParams) ids() []string {
+	ids := append([]string(nil), p.TaskIDs...)
+	ids = append(ids, p.ContextIDs...)
+	if p.TaskID != "" {
+		ids = append(ids, p.TaskID)
+	}
+	return ids
+}
+
+func (s *Server) tasksCancel(ctx context.Context, c *call) (any, error) {
+	var p cancelParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	ids := p.ids()
+	if len(ids) == 0 {
+		return nil, invalidParams("task_ids", "give task_ids (a list or a comma-separated string)", "at least one task id", nil)
+	}
+	msg := p.ErrorMessage
+	if msg == "" {
+		msg = "Cancelled by user"
+		if p.Force {
+			msg = "Force cancelled by user"
+		}
+	}
+	out := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		r := map[string]any{"task_id": id, "force": p.Force}
+		out = append(out, r)
+		t, err := s.visibleTask(ctx, id)
+		if err != nil {
+			r["status"], r["message"] = "error", err.Error()
+			continue
+		}
+		if t.Status.Terminal() {
+			r["status"], r["message"] = "failed", fmt.Sprintf("Task already %s", t.Status)
+			continue
+		}
+		changed, err := s.cfg.Engine.Cancel(ctx, id, msg)
+		if err != nil {
+			r["status"], r["message"] = "error", err.Error()
+			continue
+		}
+		r["status"], r["message"], r["cancelled_count"] = "cancelled", msg, len(changed)
+	}
+	return out, nil
+}
+
+type runningParams struct {
+	UserID     string     `json:"user_id"`
+	Limit      int        `json:"limit"`
+	TaskIDs    stringList `json:"task_ids"`
+	ContextIDs stringList `json:"context_ids"`
+}
+
+// visibleRuns returns the runs in progress whose root the caller sees (and that belong
+// to user when not empty), with their roots.
+func (s *Server) visibleRuns(ctx context.Context, user string) ([]RunInfo, []*task.Task) {
+	cl := callerFrom(ctx)
+	var infos []RunInfo
+	var roots []*task.Task
+	for _, r := range s.cfg.Engine.Running() {
+		t, err := s.cfg.Store.Get(ctx, r.RootID)
+		if err != nil || !cl.sees(t.UserID) || (user != "" && t.UserID != user) {
+			continue
+		}
+		infos = append(infos, r)
+		roots = append(roots, t)
+	}
+	return infos, roots
+}
+
+func (s *Server) runningList(ctx context.Context, c *call) (any, error) {
+	var p runningParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	if p.Limit <= 0 {
+		p.Limit = 100
+	}
+	_, roots := s.visibleRuns(ctx, s.userFilter(ctx, p.UserID))
+	if len(roots) > p.Limit {
+		roots = roots[:p.Limit]
+	}
+	if roots == nil {
+		roots = []*task.Task{}
+	}
+	return roots, nil
+}
+
+func (s *Server) runningCount(ctx context.Context, c *call) (any, error) {
+	var p runningParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	user := s.userFilter(ctx, p.UserID)
+	infos, _ := s.visibleRuns(ctx, user)
+	out := map[string]any{"count": len(infos)}
+	if user != "" {
+		out["user_id"] = user
+	}
+	return out, nil
+}
+
+func (s *Server) runningStatus(ctx context.Context, c *call) (any, error) {
+	var p runningParams
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	ids := append(append([]string(nil), p.TaskIDs...), p.ContextIDs...)
+	if len(ids) == 0 {
+		return nil, invalidParams("task_ids", "give task_ids (a list or a comma-separated string)", "at least one task id", nil)
+	}
+	running := map[string]bool{}
+	for _, r := range s.cfg.Engine.Running() {
+		running[r.TreeID] = true
+		running[r.RootID] = true
+	}
+	out := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		t, err := s.visibleTask(ctx, id)
+		if err != nil {
+			out = append(out, map[string]any{"task_id": id, "context_id": id, "status": "not_found",
+				"progress": 0, "error": nil, "is_running": false, "started_at": nil, "updated_at": nil})
+			continue
+		}
+		var errv any
+		if t.Error != "" {
+			errv = t.Error
+		}
+		out = append(out, map[string]any{"task_id": t.ID, "context_id": t.ID, "name": t.Name, "status": t.Status,
+			"progress": t.Progress, "error": errv, "is_running": running[treeOf(t)] && !t.Status.Terminal(),
+			"started_at": task.FormatTime(t.StartedAt), "updated_at": task.FormatTime(t.UpdatedAt)})
+	}
+	return out, nil
+}
+
+// watchRun records the run's duration and its tasks' executor latencies when it ends.
+func (s *Server) watchRun(run Run, rootID string) {
+	start := time.Now()
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		select {
+		case <-run.Done():
+		case <-s.closing:
+			return
+		}
+		res := run.Result()
+		s.metrics.observeRun(string(res.Status), time.Since(start))
+		ctx := context.Background()
+		root, err := s.cfg.Store.Get(ctx, rootID)
+		if err != nil {
+			return
+		}
+		tasks, err := s.cfg.Store.Tree(ctx, treeOf(root))
+		if err != nil {
+			return
+		}
+		for _, t := range tasks {
+			if t.Usage != nil && !t.CompletedAt.IsZero() && !t.CompletedAt.Before(start) {
+				s.metrics.observeExecutor(t.Method(), t.Usage.DurationMS/1000)
+			}
+		}
+	}()
+}

@@ -1,0 +1,359 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// tasksUpdate writes the fields given in flat params. The schema has already refused
+// unknown fields and identity fields (id, parent_id, user_id, task_tree_id, ...) and
+// checked types and ranges.
+func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(c.params, &fields); err != nil {
+		return nil, invalidParams("", "params must be an object", "object", nil)
+	}
+	var id string
+	if err := json.Unmarshal(fields["task_id"], &id); err != nil || id == "" {
+		return nil, invalidParams("task_id", "task_id is required", "a task id", nil)
+	}
+	delete(fields, "task_id")
+	t, err := s.visibleTask(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(fields) == 0 {
+		return t, nil
+	}
+	var newDeps []task.Dependency
+	if raw, ok := fields["dependencies"]; ok {
+		if newDeps, err = s.checkDependencies(ctx, t, raw); err != nil {
+			return nil, err
+		}
+	}
+	var status task.Status
+	if raw, ok := fields["status"]; ok {
+		_ = json.Unmarshal(raw, &status)
+		if status != t.Status && s.treeRunning(t) {
+			return nil, apferr.New(apferr.AlreadyExecuting,
+				fmt.Sprintf("Task %s: its tree is running; cancel it or wait for the run to end before changing status", id)).
+				WithData(map[string]any{"task_id": id, "field": "status", "current_status": string(t.Status)})
+		}
+	}
+	now := s.cfg.Now()
+	return s.cfg.Store.Update(ctx, id, func(t *task.Task) error {
+		if newDeps != nil && t.Status != task.Pending {
+			return depNotPending(t)
+		}
+		return applyUpdate(t, fields, status, newDeps, now)
+	})
+}
+
+// applyUpdate writes fields onto t. A status change goes through the lifecycle methods,
+// which keep the status/field consistency rules and refuse illegal edges (-32006);
+// result and error given with it are its outcome.
+func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.Status, deps []task.Dependency, now time.Time) error {
+	used := map[string]bool{}
+	if status != "" && status != t.Status {
+		var result any
+		var msg string
+		if raw, ok := fields["result"]; ok {
+			result, _ = decodeAny(raw)
+			used["result"] = true
+		}
+		if raw, ok := fields["error"]; ok {
+			_ = json.Unmarshal(raw, &msg)
+			used["error"] = true
+		}
+		var err error
+		switch status {
+		case task.Pending:
+			err = t.Reset(now)
+		case task.InProgress:
+			err = t.Start(now)
+		case task.Completed:
+			err = t.Complete(result, now)
+		case task.Failed:
+			err = t.Fail(msg, result, now)
+		case task.Cancelled:
+			err = t.Cancel(msg, now)
+		default:
+			err = task.CheckTransition(t.Status, status)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if used[k] || k == "status" {
+			continue
+		}
+		if err := setField(t, k, fields[k], deps); err != nil {
+			return err
+		}
+	}
+	t.UpdatedAt = now
+	return nil
+}
+
+func decodeAny(raw json.RawMessage) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+// setField writes one non-status field. Types were checked by the schema; the decode
+// errors below only guard against a schema that drifted.
+func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependency) error {
+	null := bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+	str := func(dst *string) error {
+		if null {
+			*dst = ""
+			return nil
+		}
+		return json.Unmarshal(raw, dst)
+	}
+	obj := func(dst *map[string]any) error {
+		if null {
+			*dst = nil
+			return nil
+		}
+		v, err := decodeAny(raw)
+		if err != nil {
+			return err
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("not an object")
+		}
+		*dst = m
+		return nil
+	}
+	ts := func(dst *time.Time) error {
+		var s string
+		if err := str(&s); err != nil {
+			return err
+		}
+		if s == "" {
+			*dst = time.Time{}
+			return nil
+		}
+		v, err := task.ParseTime(s)
+		if err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
+	var err error
+	switch k {
+	case "name":
+		err = str(&t.Name)
+	case "priority":
+		err = json.Unmarshal(raw, &t.Priority)
+	case "progress":
+		err = json.Unmarshal(raw, &t.Progress)
+	case "error":
+		err = str(&t.Error)
+	case "result":
+		t.Result, err = decodeAny(raw)
+	case "inputs":
+		err = obj(&t.Inputs)
+	case "params":
+		err = obj(&t.Params)
+	case "schemas":
+		err = obj(&t.Schemas)
+	case "dependencies":
+		t.Dependencies = deps
+	case "started_at":
+		err = ts(&t.StartedAt)
+	case "completed_at":
+		err = ts(&t.CompletedAt)
+	case "schedule_type":
+		err = str(&t.ScheduleType)
+	case "schedule_expression":
+		err = str(&t.ScheduleExpression)
+	case "schedule_enabled":
+		err = json.Unmarshal(raw, &t.ScheduleEnabled)
+	case "schedule_start_at":
+		err = ts(&t.ScheduleStartAt)
+	case "schedule_end_at":
+		err = ts(&t.ScheduleEndAt)
+	case "next_run_at":
+		err = ts(&t.NextRunAt)
+	case "last_run_at":
+		err = ts(&t.LastRunAt)
+	case "max_runs":
+		if null {
+			t.MaxRuns = 0
+		} else {
+			err = json.Unmarshal(raw, &t.MaxRuns)
+		}
+	case "run_count":
+		err = json.Unmarshal(raw, &t.RunCount)
+	default:
+		return invalidParams(k, "this field cannot be updated", nil, nil)
+	}
+	if err != nil {
+		return invalidParams(k, err.Error(), nil, nil)
+	}
+	return nil
+}
+
+func depNotPending(t *task.Task) error {
+	return apferr.New(apferr.InvalidParams,
+		fmt.Sprintf("Task %s: dependencies can only change while the task is pending (it is %s)", t.ID, t.Status)).
+		WithData(map[string]any{"task_id": t.ID, "field": "dependencies", "reason": "task is not pending", "current_status": string(t.Status)})
+}
+
+// checkDependencies resolves and checks a new dependency list for t: the task must be
+// pending and have no running dependents; every reference must name a task of the same
+// tree (by id or name), not t itself, and the new edges must not close a cycle. Every
+// problem is reported at once.
+func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.RawMessage) ([]task.Dependency, error) {
+	if t.Status != task.Pending {
+		return nil, depNotPending(t)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, invalidParams("dependencies", "must be an array", "array", nil)
+	}
+	tree, err := s.cfg.Store.Tree(ctx, treeOf(t))
+	if err != nil {
+		return nil, fmt.Errorf("load tree of %s: %w", t.ID, err)
+	}
+	byID := make(map[string]*task.Task, len(tree))
+	byName := make(map[string]*task.Task, len(tree))
+	for _, x := range tree {
+		byID[x.ID] = x
+		byName[x.Name] = x
+	}
+	var probs []apferr.Problem
+	add := func(code apferr.Code, i int, reason string, actual any, cycle []string) {
+		probs = append(probs, apferr.Problem{Code: code, TaskID: t.ID, TaskName: t.Name,
+			Field: fmt.Sprintf("dependencies[%d]", i), Reason: reason, Actual: actual, Cycle: cycle})
+	}
+	deps := make([]task.Dependency, 0, len(items))
+	seen := map[string]bool{}
+	for i, it := range items {
+		var ref struct {
+			ID       string `json:"id"`
+			Name     string `json:"name"`
+			Required *bool  `json:"required"`
+		}
+		var bare string
+		if json.Unmarshal(it, &bare) == nil {
+			ref.ID = bare
+		} else if err := json.Unmarshal(it, &ref); err != nil || (ref.ID == "" && ref.Name == "") {
+			add(apferr.InvalidParams, i, "a dependency is a task id, {\"id\", \"required\"} or {\"name\"}", string(it), nil)
+			continue
+		}
+		target := byID[ref.ID]
+		if target == nil && ref.ID == "" {
+			target = byName[ref.Name]
+		}
+		label := ref.ID
+		if label == "" {
+			label = ref.Name
+		}
+		switch {
+		case target == nil:
+			add(apferr.InvalidDependency, i, fmt.Sprintf("%q is not a task of the same tree", label), label, nil)
+			continue
+		case target.ID == t.ID:
+			add(apferr.CircularDependency, i, "a task cannot depend on itself", label, []string{t.ID, t.ID})
+			continue
+		}
+		if seen[target.ID] {
+			continue
+		}
+		seen[target.ID] = true
+		req := true
+		if ref.Required != nil {
+			req = *ref.Required
+		}
+		deps = append(deps, task.Dependency{ID: target.ID, Required: req})
+	}
+	if len(probs) == 0 {
+		if cycle := findCycle(tree, t.ID, deps); cycle != nil {
+			probs = append(probs, apferr.Problem{Code: apferr.CircularDependency, TaskID: t.ID, TaskName: t.Name,
+				Field: "dependencies", Reason: "the new dependencies close a cycle", Cycle: cycle})
+		}
+	}
+	for _, x := range tree {
+		if x.Status != task.InProgress {
+			continue
+		}
+		for _, d := range x.Dependencies {
+			if d.ID == t.ID {
+				probs = append(probs, apferr.Problem{Code: apferr.InvalidParams, TaskID: t.ID, TaskName: t.Name,
+					Field: "dependencies", Reason: fmt.Sprintf("dependent task %s is executing", x.ID), Actual: x.ID})
+			}
+		}
+	}
+	if len(probs) > 0 {
+		return nil, apferr.Problems(probs)
+	}
+	return deps, nil
+}
+
+// findCycle looks for a dependency cycle through changed after replacing its
+// dependencies with deps; it returns the path (first element repeated at the end) or nil.
+func findCycle(tree []*task.Task, changed string, deps []task.Dependency) []string {
+	edges := make(map[string][]string, len(tree))
+	for _, x := range tree {
+		for _, d := range x.Dependencies {
+			edges[x.ID] = append(edges[x.ID], d.ID)
+		}
+	}
+	edges[changed] = nil
+	for _, d := range deps {
+		edges[changed] = append(edges[changed], d.ID)
+	}
+	// Iterative DFS from changed; a path back to changed is the cycle.
+	type frame struct {
+		id   string
+		next int
+	}
+	stack := []frame{{id: changed}}
+	onPath := map[string]bool{changed: true}
+	visited := map[string]bool{}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if top.next >= len(edges[top.id]) {
+			onPath[top.id] = false
+			visited[top.id] = true
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		nxt := edges[top.id][top.next]
+		top.next++
+		if nxt == changed {
+			path := make([]string, 0, len(stack)+1)
+			for _, f := range stack {
+				path = append(path, f.id)
+			}
+			return append(path, changed)
+		}
+		if visited[nxt] || onPath[nxt] {
+			continue
+		}
+		onPath[nxt] = true
+		stack = append(stack, frame{id: nxt})
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+)
+
+// webhookConfig is tasks.execute's webhook_config.
+type webhookConfig struct {
+	URL        string            `json:"url"`
+	Headers    map[string]string `json:"headers"`
+	Method     string            `json:"method"`
+	Timeout    float64           `json:"timeout"`     // seconds, default 30
+	MaxRetries *int              `json:"max_retries"` // default 3
+}
+
+func (w *webhookConfig) check() error {
+	u, err := url.Parse(w.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalidParams("webhook_config.url", "must be an absolute http or https URL", "http(s)://host/path", w.URL)
+	}
+	if w.Method == "" {
+		w.Method = http.MethodPost
+	}
+	if w.Method != http.MethodPost && w.Method != http.MethodPut {
+		return invalidParams("webhook_config.method", "must be POST or PUT", "POST or PUT", w.Method)
+	}
+	if w.Timeout <= 0 {
+		w.Timeout = 30
+	}
+	if w.MaxRetries == nil {
+		n := 3
+		w.MaxRetries = &n
+	}
+	return nil
+}
+
+// startWebhook delivers the run's events to the webhook in the background: one request
+// per event, in order, then the final one. 5xx answers and network errors are retried
+// up to max_retries times with exponential backoff; a 4xx answer stops the deliveries.
+// Delivery failures are logged and never affect the run.
+func (s *Server) startWebhook(cfg *webhookConfig, tg target, run Run, events <-chan Event, unsub func()) {
+	queue := make(chan map[string]any, 4096)
+	s.background.Add(2)
+	// Reader: never blocks the engine's channel for long.
+	go func() {
+		defer s.background.Done()
+		defer close(queue)
+		defer unsub()
+		done := run.Done()
+		var grace <-chan time.Time
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok || ev.Type == EventRunEnd {
+					queue <- s.finalFrame(context.Background(), tg, "jsonrpc")
+					return
+				}
+				if f := eventFrame(ev, "jsonrpc"); f != nil {
+					select {
+					case queue <- f:
+					default:
+						s.log.Warn("webhook queue full, dropping event", "url", cfg.URL, "task_id", ev.TaskID, "type", f["type"])
+					}
+				}
+			case <-done:
+				// run_end follows Done; wait briefly for it so queued events go first.
+				done = nil
+				grace = time.After(2 * time.Second)
+			case <-grace:
+				queue <- s.finalFrame(context.Background(), tg, "jsonrpc")
+				return
+			case <-s.closing:
+				return
+			}
+		}
+	}()
+	go func() {
+		defer s.background.Done()
+		stopped := false
+		for f := range queue {
+			if stopped {
+				continue
+			}
+			if err := s.deliver(cfg, f); err != nil {
+				s.log.Warn("webhook delivery failed", "url", cfg.URL, "root_task_id", tg.rootID, "error", err)
+				if apferr.CodeOf(err) == apferr.InvalidRequest {
+					stopped = true // a 4xx: the receiver refuses, stop sending
+				}
+			}
+		}
+	}()
+}
+
+// deliver sends one payload with retries.
+func (s *Server) deliver(cfg *webhookConfig, payload map[string]any) error {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	backoff := s.cfg.WebhookBackoff
+	var last error
+	for attempt := 0; attempt <= *cfg.MaxRetries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(backoff):
+			case <-s.closing:
+				return fmt.Errorf("webhook %s: server shutting down after %d attempts: %w", cfg.URL, attempt, last)
+			}
+			backoff *= 2
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.Timeout*float64(time.Second)))
+		req, err := http.NewRequestWithContext(ctx, cfg.Method, cfg.URL, bytes.NewReader(body))
+		if err != nil {
+			cancel()
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "apflow-wasm webhook")
+		for k, v := range cfg.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := s.cfg.WebhookClient.Do(req)
+		if err != nil {
+			cancel()
+			last = err
+			continue
+		}
+		resp.Body.Close()
+		cancel()
+		switch {
+		case resp.StatusCode < 300:
+			return nil
+		case resp.StatusCode < 500:
+			return apferr.New(apferr.InvalidRequest, fmt.Sprintf("webhook %s answered %s; not retried", cfg.URL, resp.Status))
+		default:
+			last = fmt.Errorf("webhook %s answered %s", cfg.URL, resp.Status)
+		}
+	}
+	return fmt.Errorf("webhook %s: giving up after %d attempts: %w", cfg.URL, *cfg.MaxRetries+1, last)
+}
