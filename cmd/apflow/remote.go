@@ -1,30 +1,241 @@
 package main
 
-// TEMPORARY until host/api/client lands (replaced in the same session).
-
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"time"
 
-	"github.com/spf13/cobra"
-
+	"github.com/apflow-wasm/apflow/cmd/apflow/internal/progress"
+	"github.com/apflow-wasm/apflow/host/api/client"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
-var errRemote = errors.New("--server: not wired yet")
+// The commands below talk to a running `apflow serve` (--server URL) through the API
+// client instead of opening the local data dir.
 
+func (g *globals) client() *client.Client {
+	return client.New(g.server, g.token, &http.Client{})
+}
+
+// runRemote submits and runs a tree on the server, following its progress over SSE.
 func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jsonOut, quiet bool) error {
-	return errRemote
+	var tasks json.RawMessage = data
+	var wrapped struct {
+		Tasks json.RawMessage `json:"tasks"`
+	}
+	if json.Unmarshal(data, &wrapped) == nil && len(wrapped.Tasks) > 0 {
+		tasks = wrapped.Tasks
+	}
+	c := g.client()
+	began := time.Now()
+	var rootID string
+	var view progress.View = nopView{}
+	err := c.ExecuteStream(ctx, map[string]any{"tasks": tasks, "use_streaming": true}, func(f client.Frame) error {
+		if rootID == "" {
+			if id, ok := f["root_task_id"].(string); ok && id != "" {
+				rootID = id
+				if !quiet {
+					if tree, err := remoteTree(ctx, c, rootID); err == nil {
+						view = progress.NewPlain(out, flatten([]*task.TreeNode{tree}))
+					}
+				}
+			}
+		}
+		if id, ok := f["task_id"].(string); ok && f.Type() != "final" {
+			st, _ := f["status"].(string)
+			p, _ := f["progress"].(float64)
+			msg, _ := f["error"].(string)
+			if st != "" {
+				view.Apply(progress.Update{TaskID: id, Status: task.Status(st), Progress: p, Error: msg})
+			}
+		}
+		return nil
+	})
+	view.Close()
+	if err != nil {
+		return invalidSubmission("tree", err)
+	}
+	if rootID == "" {
+		return fmt.Errorf("server answered no root_task_id")
+	}
+	tree, err := remoteTree(ctx, c, rootID)
+	if err != nil {
+		return err
+	}
+	return g.finish([]*task.TreeNode{tree}, began, jsonOut, false)
 }
-func (g *globals) remoteSource() (taskSource, error) { return nil, errRemote }
+
+// finish prints the summary (and the JSON tree) and turns the outcome into the exit
+// status.
+func (g *globals) finish(trees []*task.TreeNode, began time.Time, jsonOut, interrupted bool) error {
+	summaryOut := g.stdout
+	if jsonOut {
+		summaryOut = g.stderr
+	}
+	all := flatten(trees)
+	printSummary(summaryOut, all, time.Since(began))
+	if jsonOut {
+		var doc any = trees[0]
+		if len(trees) > 1 {
+			doc = trees
+		}
+		if err := writeJSON(g.stdout, doc); err != nil {
+			return err
+		}
+	}
+	if interrupted {
+		return &exitError{code: exitInterrupted, msg: fmt.Sprintf("interrupted: unfinished tasks are pending; continue with: apflow resume --data-dir %s", g.dataDir)}
+	}
+	for _, t := range all {
+		if t.Status != task.Completed {
+			return &exitError{code: exitFailed}
+		}
+	}
+	return nil
+}
+
+func remoteTree(ctx context.Context, c *client.Client, id string) (*task.TreeNode, error) {
+	var n task.TreeNode
+	if err := c.Call(ctx, "tasks.tree", map[string]any{"task_id": id}, &n); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+func (g *globals) remoteSource() (taskSource, error) {
+	return &remoteSource{g: g, c: g.client()}, nil
+}
+
+// remoteSource serves the tasks commands from a server.
+type remoteSource struct {
+	g *globals
+	c *client.Client
+}
+
+func (r *remoteSource) close() {}
+
+func (r *remoteSource) list(ctx context.Context, f store.Filter) ([]*task.Task, error) {
+	params := map[string]any{"root_only": f.RootOnly, "limit": f.Limit, "offset": f.Offset}
+	if f.Status != "" {
+		params["status"] = f.Status
+	}
+	if f.UserID != "" {
+		params["user_id"] = f.UserID
+	}
+	var out []*task.Task
+	err := r.c.Call(ctx, "tasks.list", params, &out)
+	return out, err
+}
+
+func (r *remoteSource) get(ctx context.Context, id string) (*task.Task, error) {
+	var t task.Task
+	if err := r.c.Call(ctx, "tasks.get", map[string]any{"task_id": id}, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (r *remoteSource) tree(ctx context.Context, id string) (*task.TreeNode, error) {
+	return remoteTree(ctx, r.c, id)
+}
+
+func (r *remoteSource) children(ctx context.Context, id string) ([]*task.Task, error) {
+	var out []*task.Task
+	err := r.c.Call(ctx, "tasks.children", map[string]any{"parent_id": id}, &out)
+	return out, err
+}
+
+func (r *remoteSource) cancel(ctx context.Context, id, msg string) ([]*task.Task, error) {
+	params := map[string]any{"task_ids": []string{id}}
+	if msg != "" {
+		params["error_message"] = msg
+	}
+	var answers []struct {
+		TaskID  string `json:"task_id"`
+		Status  string `json:"status"`
+		Message string `json:"message"`
+	}
+	if err := r.c.Call(ctx, "tasks.cancel", params, &answers); err != nil {
+		return nil, err
+	}
+	var out []*task.Task
+	for _, a := range answers {
+		if a.Status == "error" || a.Status == "not_found" {
+			return nil, fmt.Errorf("cancel %s: %s", a.TaskID, a.Message)
+		}
+		t, err := r.get(ctx, a.TaskID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (r *remoteSource) clone(ctx context.Context, id string) ([]*task.Task, error) {
+	var raw json.RawMessage
+	if err := r.c.Call(ctx, "tasks.clone", map[string]any{"task_id": id}, &raw); err != nil {
+		return nil, err
+	}
+	var many []*task.Task
+	if json.Unmarshal(raw, &many) == nil {
+		return many, nil
+	}
+	var one task.Task
+	if err := json.Unmarshal(raw, &one); err != nil {
+		return nil, fmt.Errorf("tasks.clone answer: %w", err)
+	}
+	return []*task.Task{&one}, nil
+}
+
+func (r *remoteSource) rerun(ctx context.Context, id string, full bool, out io.Writer) error {
+	began := time.Now()
+	var rootID string
+	err := r.c.ExecuteStream(ctx, map[string]any{"task_id": id, "full": full, "use_streaming": true}, func(f client.Frame) error {
+		if rootID == "" {
+			rootID, _ = f["root_task_id"].(string)
+		}
+		if tid, ok := f["task_id"].(string); ok && f.Type() != "final" && f.Type() != "" {
+			fmt.Fprintf(out, "%s %s %v\n", time.Now().Format("15:04:05"), tid, f["status"])
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rootID == "" {
+		rootID = id
+	}
+	tree, err := remoteTree(ctx, r.c, rootID)
+	if err != nil {
+		return err
+	}
+	return r.g.finish([]*task.TreeNode{tree}, began, false, false)
+}
+
 func (g *globals) remotePluginViews(ctx context.Context) ([]pluginView, map[string]string, error) {
-	return nil, nil, errRemote
+	var answer struct {
+		Executors []*executor.Info `json:"executors"`
+	}
+	if err := g.client().Call(ctx, "system.executors", map[string]any{}, &answer); err != nil {
+		return nil, nil, err
+	}
+	views := make([]pluginView, 0, len(answer.Executors))
+	for _, info := range answer.Executors {
+		views = append(views, viewOf(info))
+	}
+	return views, nil, nil
 }
+
 func (g *globals) remoteAddPlugin(ctx context.Context, name string, wasm []byte) (*executor.Info, error) {
-	return nil, errRemote
+	return g.client().UploadPlugin(ctx, name, wasm)
 }
-func (g *globals) remoteRemovePlugin(ctx context.Context, id string) error { return errRemote }
-func newServeCmd(g *globals) *cobra.Command                              { return &cobra.Command{Use: "serve"} }
-func newTokenCmd(g *globals) *cobra.Command                              { return &cobra.Command{Use: "token"} }
-func newHooksCmd(g *globals) *cobra.Command                              { return &cobra.Command{Use: "hooks"} }
+
+func (g *globals) remoteRemovePlugin(ctx context.Context, id string) error {
+	return g.client().RemovePlugin(ctx, id)
+}

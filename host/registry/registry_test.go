@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,5 +302,25 @@ func TestMergeLimitsTaskOverPlugin(t *testing.T) {
 				t.Fatalf("mergeLimits = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestWriteMetricsListsEveryPlugin(t *testing.T) {
+	t.Parallel()
+	r, _ := setup(t, map[string]string{"swap.wasm": "swap_v1.wasm", "other.wasm": "other.wasm"})
+	lookupRun(t, r, "swap")
+	var b strings.Builder
+	if err := r.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"# TYPE apflow_plugin_instances_created_total counter",
+		`apflow_plugin_pool_idle_instances{plugin="other",`,
+		`apflow_plugin_instances_created_total{plugin="swap",sha256="` + sandbox.Hash(fixture(t, "swap_v1.wasm")) + `"} `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("metrics lack %q:\n%s", want, out)
+		}
 	}
 }

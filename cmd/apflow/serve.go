@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/apflow-wasm/apflow/host/api"
+	"github.com/apflow-wasm/apflow/host/api/auth"
+)
+
+// version is reported by system.health and the agent card.
+const version = "0.1.0"
+
+func newServeCmd(g *globals) *cobra.Command {
+	var addr, baseURL string
+	var drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the apflow JSON-RPC API over HTTP",
+		Long: `Serve resumes the runs a crash interrupted, watches the plugins directory (new,
+changed and removed .wasm files take effect without a restart), and answers apflow's
+JSON-RPC 2.0 protocol on POST /tasks, with SSE streaming, plugin upload, A2A, /healthz and
+/metrics. With --jwt-secret (or $APFLOW_JWT_SECRET) every endpoint requires an HS256 bearer
+token (mint one with apflow token). On SIGINT/SIGTERM it stops taking requests, lets
+running tasks finish for --drain, and puts the rest back to pending for the next start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			secret := os.Getenv("APFLOW_JWT_SECRET")
+			if f := cmd.Flags().Lookup("jwt-secret"); f.Changed {
+				secret = f.Value.String()
+			}
+			h, err := g.openHost(ctx, true)
+			if err != nil {
+				return err
+			}
+			watchCtx, stopWatch := context.WithCancel(context.Background())
+			go h.registry.Watch(watchCtx)
+			srv, err := api.New(api.Config{
+				Store:     h.store,
+				Engine:    api.WrapEngine(h.engine),
+				Catalog:   h.catalog,
+				Prepare:   api.SubmitPrepare(h.catalog, h.store, nil),
+				Plugins:   h.registry,
+				JWTSecret: []byte(secret),
+				Logger:    h.log.Named("api"),
+				Version:   version,
+				BaseURL:   baseURL,
+			})
+			if err != nil {
+				stopWatch()
+				_ = h.close(context.Background())
+				return err
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				stopWatch()
+				_ = h.close(context.Background())
+				return fmt.Errorf("listen on %s: %w", addr, err)
+			}
+			auth := "off"
+			if secret != "" {
+				auth = "HS256 bearer tokens"
+			}
+			fmt.Fprintf(g.stdout, "apflow %s serving on http://%s (plugins %s, auth %s)\n", version, ln.Addr(), h.registry.Dir(), auth)
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			var serveErr error
+			select {
+			case <-ctx.Done():
+			case serveErr = <-served:
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			stopWatch()
+			err = errors.Join(srv.Shutdown(sctx), h.close(sctx))
+			if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+				return serveErr
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "address to listen on")
+	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
+	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
+	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
+	return cmd
+}
+
+func newTokenCmd(g *globals) *cobra.Command {
+	var sub string
+	var admin bool
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Mint an HS256 bearer token for apflow serve --jwt-secret",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			secret := os.Getenv("APFLOW_JWT_SECRET")
+			if f := cmd.Flags().Lookup("jwt-secret"); f.Changed {
+				secret = f.Value.String()
+			}
+			if secret == "" {
+				return &exitError{code: exitInvalid, msg: "token: give --jwt-secret or set APFLOW_JWT_SECRET"}
+			}
+			if sub == "" {
+				return &exitError{code: exitInvalid, msg: "token: --sub (the user id) is required"}
+			}
+			opts := auth.MintOptions{Subject: sub, TTL: ttl}
+			if admin {
+				opts.Roles = []string{"admin"}
+			}
+			tok, err := auth.Mint([]byte(secret), opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, tok)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&sub, "sub", "", "the user the token is for (its tasks' user_id)")
+	cmd.Flags().BoolVar(&admin, "admin", false, "grant the admin role (sees every user's tasks, manages plugins)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid")
+	cmd.Flags().String("jwt-secret", "", "the server's HS256 secret (or $APFLOW_JWT_SECRET)")
+	return cmd
+}
