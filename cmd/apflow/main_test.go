@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// setup returns a data dir and a plugins dir holding the test executors: spin (burns CPU
+// in proportion to its input's length), echo (returns its input) and divzero (traps).
+func setup(t *testing.T) (dataDir, pluginsDir string) {
+	t.Helper()
+	dataDir, pluginsDir = t.TempDir(), t.TempDir()
+	for dst, src := range map[string]string{
+		"spin.wasm":    "testdata/spin.wasm",
+		"echo.wasm":    "../../host/sandbox/testdata/echo.wasm",
+		"divzero.wasm": "../../host/sandbox/testdata/divzero.wasm",
+	} {
+		copyFile(t, src, filepath.Join(pluginsDir, dst))
+	}
+	return dataDir, pluginsDir
+}
+
+// apflow runs the CLI in-process and returns its exit status, stdout and stderr.
+func apflow(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := execute(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func writeTree(t *testing.T, tree string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tree.json")
+	if err := os.WriteFile(path, []byte(tree), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const goodTree = `[
+ {"name": "report", "schemas": {"method": "aggregate_results_executor"}, "dependencies": ["a", "b"]},
+ {"name": "a", "parent_id": "report", "priority": 0, "schemas": {"method": "echo"}, "inputs": {"x": 1}},
+ {"name": "b", "parent_id": "report", "priority": 3, "schemas": {"method": "echo"}, "inputs": {"y": 2},
+  "dependencies": ["a"]}
+]`
+
+const failingTree = `[
+ {"name": "report", "schemas": {"method": "aggregate_results_executor"}, "dependencies": ["boom", "after"]},
+ {"name": "boom", "parent_id": "report", "schemas": {"method": "divzero"}},
+ {"name": "after", "parent_id": "report", "schemas": {"method": "echo"}, "dependencies": ["boom"]},
+ {"name": "fine", "parent_id": "report", "schemas": {"method": "echo"}, "inputs": {"ok": true}}
+]`
+
+func TestRunExitStatusAndOutput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		tree       string
+		json       bool
+		wantCode   int
+		wantStdout []string // substrings
+		wantStderr []string
+	}{
+		{name: "all completed", tree: goodTree, wantCode: exitOK,
+			wantStdout: []string{"✓ a completed", "✓ b completed", "✓ report completed", "3 tasks: 3 completed"}},
+		{name: "json keeps stdout for the tree", tree: goodTree, json: true, wantCode: exitOK,
+			wantStdout: []string{`"task": {`, `"children": [`}, wantStderr: []string{"3 tasks: 3 completed"}},
+		{name: "a trap fails the task and blocks its dependents", tree: failingTree, wantCode: exitFailed,
+			wantStdout: []string{"✗ boom failed", "divide by zero", "✓ fine completed",
+				"blocked: required dependency", "1 completed, 1 failed, 2 blocked"}},
+		{name: "a cycle is an invalid submission", tree: `[
+			{"name": "r", "schemas": {"method": "aggregate_results_executor"}},
+			{"name": "x", "parent_id": "r", "schemas": {"method": "echo"}, "dependencies": ["y"]},
+			{"name": "y", "parent_id": "r", "schemas": {"method": "echo"}, "dependencies": ["x"]}]`,
+			wantCode: exitInvalid, wantStderr: []string{"invalid task tree", "-32002", "x -> y -> x"}},
+		{name: "an unknown executor is named", tree: `[{"name": "r", "schemas": {"method": "nope"}}]`,
+			wantCode: exitInvalid, wantStderr: []string{`task "r"`, "schemas.method", "nope"}},
+		{name: "malformed JSON gives line and column", tree: "[\n {\"name\": }\n]",
+			wantCode: exitInvalid, wantStderr: []string{"line 2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dataDir, plugins := setup(t)
+			args := []string{"run", "--data-dir", dataDir, "--plugins", plugins, writeTree(t, tc.tree)}
+			if tc.json {
+				args = append(args, "--json")
+			}
+			code, stdout, stderr := apflow(t, "", args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, stdout, stderr)
+			}
+			for _, s := range tc.wantStdout {
+				if !strings.Contains(stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout)
+				}
+			}
+			for _, s := range tc.wantStderr {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr)
+				}
+			}
+			if tc.json {
+				var root task.TreeNode
+				if err := json.Unmarshal([]byte(stdout), &root); err != nil {
+					t.Fatalf("stdout is not one JSON tree: %v\n%s", err, stdout)
+				}
+				if root.Task.Name != "report" || len(root.Children) != 2 || root.Task.Status != task.Completed {
+					t.Fatalf("tree = %+v", root.Task)
+				}
+				res, _ := root.Task.Result.(map[string]any)
+				if res["result_count"] != json.Number("2") && res["result_count"] != 2.0 {
+					t.Fatalf("aggregator result = %v", root.Task.Result)
+				}
+			}
+		})
+	}
+}
+
+func TestTasksCommandsReadTheStore(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	tree := strings.ReplaceAll(goodTree, `"name": "report",`, `"id": "root-1", "name": "report",`)
+	if code, out, errOut := apflow(t, "", "run", "-q", "--data-dir", dataDir, "--plugins", plugins, writeTree(t, tree)); code != 0 {
+		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
+	}
+	base := []string{"--data-dir", dataDir, "--plugins", plugins}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"tasks", "list"}, []string{"root-1", "report", "completed", "aggregate_results_executor"}},
+		{[]string{"tasks", "get", "root-1"}, []string{`"id": "root-1"`, `"result_count": 2`}},
+		{[]string{"tasks", "tree", "root-1"}, []string{"✓ report (root-1) completed", "  ✓ a ", "  ✓ b "}},
+		{[]string{"tasks", "children", "root-1"}, []string{"a ", "b "}},
+		{[]string{"plugins", "list"}, []string{"aggregate_results_executor", "echo", "spin", "divzero"}},
+		{[]string{"plugins", "inspect", "echo"}, []string{`"id": "echo"`, `"hash":`}},
+	}
+	for _, tc := range tests {
+		// Sequential: each command opens the data dir, which one process holds at a time.
+		code, stdout, stderr := apflow(t, "", append(tc.args, base...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", tc.args, code, stdout, stderr)
+		}
+		for _, s := range tc.want {
+			if !strings.Contains(stdout, s) {
+				t.Errorf("%v: stdout lacks %q:\n%s", tc.args, s, stdout)
+			}
+		}
+	}
+	if code, _, stderr := apflow(t, "", append([]string{"tasks", "get", "nope"}, base...)...); code == 0 || !strings.Contains(stderr, "nope") {
+		t.Fatalf("get of a missing task: exit %d, stderr %s", code, stderr)
+	}
+}
+
+func TestRerunAfterFixUnblocksDependents(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	copyFile(t, "testdata/maybe_bad.wasm", filepath.Join(plugins, "maybe.wasm"))
+	tree := `[
+	 {"id": "root-2", "name": "report", "schemas": {"method": "aggregate_results_executor"}, "dependencies": ["flaky", "after"]},
+	 {"name": "flaky", "parent_id": "root-2", "schemas": {"method": "maybe"}},
+	 {"name": "after", "parent_id": "root-2", "schemas": {"method": "echo"}, "inputs": {"z": 3}, "dependencies": ["flaky"]},
+	 {"name": "fine", "parent_id": "root-2", "schemas": {"method": "echo"}, "inputs": {"ok": true}}
+	]`
+	base := []string{"--data-dir", dataDir, "--plugins", plugins}
+	code, stdout, _ := apflow(t, "", append([]string{"run", writeTree(t, tree)}, base...)...)
+	if code != exitFailed || !strings.Contains(stdout, "unreachable") || !strings.Contains(stdout, "2 blocked") {
+		t.Fatalf("first run: exit %d\n%s", code, stdout)
+	}
+	// The operator ships a fixed version of the plugin; the re-run picks it up, runs the
+	// failed task and the blocked ones, and leaves the completed one alone.
+	copyFile(t, "testdata/maybe_ok.wasm", filepath.Join(plugins, "maybe.wasm"))
+	code, stdout, stderr := apflow(t, "", append([]string{"tasks", "rerun", "root-2"}, base...)...)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "fine in_progress") {
+		t.Fatalf("a completed task ran again:\n%s", stdout)
+	}
+	code, stdout, _ = apflow(t, "", append([]string{"tasks", "get", "root-2"}, base...)...)
+	var root task.Task
+	if err := json.Unmarshal([]byte(stdout), &root); code != 0 || err != nil {
+		t.Fatalf("get: %d %v", code, err)
+	}
+	if root.Status != task.Completed || root.Attempts != 1 {
+		t.Fatalf("root after rerun: status %s attempts %d", root.Status, root.Attempts)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunRefusesOversizedFile(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	path := filepath.Join(t.TempDir(), "big.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(50 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, _, stderr := apflow(t, "", "run", "--data-dir", dataDir, "--plugins", plugins, path)
+	if code != exitInvalid || !strings.Contains(stderr, "more than") {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+}
