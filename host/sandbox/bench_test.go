@@ -1,0 +1,149 @@
+package sandbox
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// BenchmarkRoundTripRaw is the floor: alloc + execute called directly on a wazero
+// instance (close-on-context-done runtime, as in production), result copied out.
+func BenchmarkRoundTripRaw(b *testing.B) {
+	b.Run("background", func(b *testing.B) { benchRaw(b, false) })
+	// With a deadline, as every real call has: wazero then watches the context.
+	b.Run("deadline", func(b *testing.B) { benchRaw(b, true) })
+}
+
+func benchRaw(b *testing.B, deadline bool) {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	mod, err := r.InstantiateWithConfig(ctx, wasmFile(b, "noop"), wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	alloc, execute := mod.ExportedFunction("alloc"), mod.ExportedFunction("execute")
+	input := []byte(`{}`)
+	for b.Loop() {
+		ctx := ctx
+		cancel := context.CancelFunc(func() {})
+		if deadline {
+			ctx, cancel = context.WithTimeout(ctx, time.Minute)
+		}
+		res, err := alloc.Call(ctx, uint64(len(input)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ptr := uint32(res[0])
+		mod.Memory().Write(ptr, input)
+		res, err = execute.Call(ctx, uint64(ptr), uint64(len(input)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, _ := mod.Memory().Read(uint32(res[0]>>32), uint32(res[0]))
+		_ = append([]byte(nil), out...)
+		cancel()
+	}
+}
+
+// BenchmarkExecuteNoop is the same call through Module.Execute (limits, pool, deadline,
+// call state, result checks, usage).
+func BenchmarkExecuteNoop(b *testing.B) {
+	rt := setup(b, Config{})
+	m := load(b, rt, "noop")
+	r := req(`{}`)
+	for b.Loop() {
+		if _, err := m.Execute(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExecuteEchoParallel runs the echo module (two host calls) from all Ps.
+func BenchmarkExecuteEchoParallel(b *testing.B) {
+	rt := setup(b, Config{})
+	m := load(b, rt, "echo")
+	b.RunParallel(func(pb *testing.PB) {
+		r := req(`{"text":"hello"}`)
+		for pb.Next() {
+			if _, err := m.Execute(context.Background(), r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkAcquirePooled takes an instance from the pool and gives it back.
+func BenchmarkAcquirePooled(b *testing.B) {
+	rt := setup(b, Config{})
+	m := load(b, rt, "noop")
+	ctx := withCallState(context.Background(), callStateFrom(context.Background()))
+	for b.Loop() {
+		in, err := m.pool.acquire(ctx, DefaultMemoryPages, clockRandom{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.pool.release(in, true)
+	}
+}
+
+// BenchmarkInstantiateFresh creates and closes an instance of the same module.
+func BenchmarkInstantiateFresh(b *testing.B) {
+	rt := setup(b, Config{})
+	m := load(b, rt, "noop")
+	ctx := withCallState(context.Background(), callStateFrom(context.Background()))
+	for b.Loop() {
+		in, err := m.instantiate(ctx, DefaultMemoryPages, clockRandom{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		in.close()
+	}
+}
+
+// BenchmarkLoadWarmCache is a restart: a new Runtime on a populated cache directory
+// loading a module (no compilation), including its metadata calls.
+func BenchmarkLoadWarmCache(b *testing.B) {
+	dir := b.TempDir()
+	wasm := wasmFile(b, "echo")
+	warm := setup(b, Config{CacheDir: dir})
+	load(b, warm, "echo")
+	ctx := context.Background()
+	for b.Loop() {
+		rt, err := New(ctx, Config{CacheDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rt.Load(ctx, wasm, "echo.wasm"); err != nil {
+			b.Fatal(err)
+		}
+		_ = rt.Close(ctx)
+	}
+}
+
+// BenchmarkRunawayStop measures how long after its 20ms limit an infinite loop is
+// stopped (overshoot-ms, mean and max over the iterations).
+func BenchmarkRunawayStop(b *testing.B) {
+	rt := setup(b, Config{})
+	m := load(b, rt, "loop")
+	r := req(`{}`)
+	r.Limits.TimeoutMS = 20
+	var total, worst time.Duration
+	n := 0
+	for b.Loop() {
+		start := time.Now()
+		if _, err := m.Execute(context.Background(), r); KindOf(err) != KindTimeout {
+			b.Fatalf("err = %v", err)
+		}
+		over := time.Since(start) - 20*time.Millisecond
+		total += over
+		worst = max(worst, over)
+		n++
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(n)/1000, "overshoot-ms")
+	b.ReportMetric(float64(worst.Microseconds())/1000, "max-overshoot-ms")
+}

@@ -1,0 +1,337 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Repository gives a hook read and update access to tasks (apflow.store_call). The
+// engine supplies one per hook call; the sandbox hands it only to hooks granted
+// `repository`.
+type Repository interface {
+	// Call performs one store_call request ({"op": ...}, see docs/abi.md) and returns
+	// its result value; the sandbox wraps it as {"result": ...} for the guest, and an
+	// error as {"error": err.Error()}.
+	Call(ctx context.Context, req json.RawMessage) (json.RawMessage, error)
+}
+
+// HookCall is one call of a hook export.
+type HookCall struct {
+	// Export is the hook export to call: one of HookExportNames().
+	Export string
+	// Input is the hook's input document (docs/abi.md, "Hook exports").
+	Input json.RawMessage
+	// Limits are the task's limit overrides; zero fields take the operator defaults.
+	Limits task.Limits
+	// Logger receives the hook's log lines; nil discards them.
+	Logger hclog.Logger
+	// Repository serves store_call; nil makes store_call answer an error.
+	Repository Repository
+}
+
+// callState is what host functions need to know about the call they serve. It travels
+// in the context of the guest call.
+type callState struct {
+	m        *Module
+	in       *instance
+	parent   context.Context // the caller's context, to tell a cancel from a timeout
+	timeout  time.Duration
+	logger   hclog.Logger
+	progress func(float64)
+	grants   Grants
+	repo     Repository
+	// hostCalls counts host function calls; only the guest's goroutine touches it.
+	hostCalls int64
+}
+
+type callStateKey struct{}
+
+func withCallState(ctx context.Context, cs *callState) context.Context {
+	return context.WithValue(ctx, callStateKey{}, cs)
+}
+
+// callStateFrom returns the call state of ctx, or an inert one (no grants, discarding
+// logger) if ctx has none.
+func callStateFrom(ctx context.Context) *callState {
+	if cs, ok := ctx.Value(callStateKey{}).(*callState); ok {
+		return cs
+	}
+	return &callState{parent: context.Background(), logger: hclog.NewNullLogger()}
+}
+
+// callSpec describes one guest call: alloc + one export.
+type callSpec struct {
+	export   string
+	input    []byte
+	limits   task.Limits // effective
+	logger   hclog.Logger
+	progress func(float64)
+	repo     Repository
+}
+
+// Execute runs the task: it validates the inputs against the input schema, takes an
+// instance from the pool, writes the inputs with alloc and calls execute (exactly two
+// guest calls) under the effective limits, and returns the result with its usage.
+//
+// Errors are *Error values saying what happened (timeout, cancel, trap, stack overflow,
+// out of memory, exit/panic, malformed result). On error the returned Response, when not
+// nil, carries Plugin and Usage but no Output.
+func (m *Module) Execute(ctx context.Context, req *executor.Request) (*executor.Response, error) {
+	if !m.IsExecutor() {
+		return nil, m.errorf(KindInvalid, nil, "is a hook module, not an executor (no execute export)")
+	}
+	input := []byte(req.Inputs)
+	if len(bytes.TrimSpace(input)) == 0 || bytes.Equal(bytes.TrimSpace(input), []byte("null")) {
+		input = []byte("{}")
+	}
+	if err := m.validateInputs(input); err != nil {
+		return nil, err
+	}
+	out, usage, err := m.call(ctx, callSpec{
+		export: "execute", input: input, limits: m.rt.cfg.effective(req.Limits),
+		logger: req.Logger, progress: req.Progress,
+	})
+	resp := &executor.Response{Plugin: m.hash, Usage: usage}
+	if err != nil {
+		return resp, err
+	}
+	if out == nil {
+		out = json.RawMessage("null")
+	}
+	resp.Output = out
+	return resp, nil
+}
+
+// CallHook calls a hook export with the same limits and safety as Execute. It returns the
+// hook's result document, or nil when the hook returned 0.
+func (m *Module) CallHook(ctx context.Context, call *HookCall) (json.RawMessage, error) {
+	if !isHookExport(call.Export) {
+		return nil, m.errorf(KindInvalid, nil, "%q is not a hook export (one of %v)", call.Export, hookExports)
+	}
+	found := false
+	for _, h := range m.hooks {
+		found = found || h == call.Export
+	}
+	if !found {
+		return nil, m.errorf(KindInvalid, nil, "does not export hook %s", call.Export)
+	}
+	input := call.Input
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
+	}
+	out, _, err := m.call(ctx, callSpec{
+		export: call.Export, input: input, limits: m.rt.cfg.effective(call.Limits),
+		logger: call.Logger, repo: call.Repository,
+	})
+	return out, err
+}
+
+func isHookExport(name string) bool {
+	for _, h := range hookExports {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+// validateInputs checks inputs against the compiled input schema.
+func (m *Module) validateInputs(input []byte) error {
+	if m.info.Compiled == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(input))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return m.errorf(KindInput, err, "inputs are not valid JSON: %v", err)
+	}
+	if err := m.info.Compiled.Validate(v); err != nil {
+		return m.errorf(KindInput, err, "inputs do not match the input schema: %v", err)
+	}
+	return nil
+}
+
+// call runs one alloc + export call on a pooled instance under spec.limits.
+func (m *Module) call(ctx context.Context, spec callSpec) (out []byte, usage task.Usage, err error) {
+	start := time.Now()
+	usage.BytesIn = int64(len(spec.input))
+	defer func() { usage.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
+	if err := m.enter(); err != nil {
+		return nil, usage, err
+	}
+	defer m.leave()
+
+	logger := spec.logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	timeout := time.Duration(spec.limits.TimeoutMS) * time.Millisecond
+	cs := &callState{
+		m: m, parent: ctx, timeout: timeout, logger: logger, progress: spec.progress,
+		grants: m.rt.grants(m.info.ID), repo: spec.repo,
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	gctx := withCallState(tctx, cs)
+
+	in, err := m.pool.acquire(gctx, spec.limits.MemoryPages, cs.grants.clockRandom())
+	if err != nil {
+		return nil, usage, err
+	}
+	cs.in = in
+	in.stdout.start(logger)
+	in.stderr.start(logger)
+	healthy := false
+	defer func() {
+		usage.HostCalls = cs.hostCalls
+		usage.PeakMemoryPages = in.memPages()
+		m.pool.release(in, healthy)
+	}()
+
+	out, err = m.invoke(gctx, cs, in, in.export(spec.export), spec.input, spec.limits.MaxResultBytes)
+	if err != nil {
+		return nil, usage, err
+	}
+	usage.BytesOut = int64(len(out))
+	healthy = true
+	return out, usage, nil
+}
+
+// invoke writes input into the guest with alloc, calls fn(ptr, len) and copies out the
+// packed result. It makes exactly two guest calls (plus the re-entrant allocs of host
+// functions that return data).
+func (m *Module) invoke(gctx context.Context, cs *callState, in *instance, fn api.Function, input []byte, maxResult int64) ([]byte, error) {
+	res, err := in.alloc.Call(gctx, uint64(len(input)))
+	if err != nil {
+		return nil, m.guestError(gctx, cs, in, "alloc", err)
+	}
+	ptr := uint32(res[0])
+	if len(input) > 0 && (ptr == 0 || !in.mod.Memory().Write(ptr, input)) {
+		return nil, m.errorf(KindResult, nil, "alloc(%d) returned an invalid buffer at %#x (memory is %s)",
+			len(input), ptr, formatBytes(int64(in.mod.Memory().Size())))
+	}
+	res, err = fn.Call(gctx, uint64(ptr), uint64(len(input)))
+	if err != nil {
+		return nil, m.guestError(gctx, cs, in, "", err)
+	}
+	return m.readPacked(in, res[0], maxResult, "result")
+}
+
+// readPacked copies the buffer a packed (ptr<<32 | len) value designates. 0 gives nil.
+func (m *Module) readPacked(in *instance, packed uint64, maxBytes int64, what string) ([]byte, error) {
+	in.stdout.finish()
+	in.stderr.finish()
+	if packed == 0 {
+		return nil, nil
+	}
+	ptr, n := uint32(packed>>32), uint32(packed)
+	if int64(n) > maxBytes {
+		return nil, m.errorf(KindResult, nil, "%s of %s exceeds max_result_bytes %s", what, formatBytes(int64(n)), formatBytes(maxBytes))
+	}
+	buf, ok := in.mod.Memory().Read(ptr, n)
+	if !ok {
+		return nil, m.errorf(KindResult, nil, "%s pointer out of bounds: %d bytes at %#x, memory is %s",
+			what, n, ptr, formatBytes(int64(in.mod.Memory().Size())))
+	}
+	out := bytes.Clone(buf)
+	if !json.Valid(out) {
+		return nil, m.errorf(KindResult, nil, "%s is not valid JSON: %s", what, preview(out))
+	}
+	return out, nil
+}
+
+// guestError turns the error of a guest call into an *Error, adding what stderr says
+// about a panic or exit.
+func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, during string, err error) error {
+	in.stdout.finish()
+	tail := in.stderr.finish()
+	kind, msg := describe(cs.parent, gctx, err, cs.timeout, in.mem)
+	p := panicLine(tail)
+	switch {
+	case p != "" && kind == KindOutOfMemory:
+		msg += "; the plugin said: " + p
+	case p != "" && (kind == KindExit || kind == KindTrap):
+		kind, msg = KindPanic, "panicked: "+p+" ("+msg+")"
+	case kind == KindExit && tail != "":
+		msg += "; stderr: " + lastLine(tail)
+	}
+	if during != "" {
+		msg = "in " + during + ": " + msg
+	}
+	cs.logger.Error("plugin call failed", "error", msg)
+	return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: kind, Msg: msg, Err: ctxErr(kind, err)}
+}
+
+// callGetters instantiates a throwaway instance (no capabilities, deterministic clock)
+// and calls each exported getter once, returning the documents they returned (nil for
+// those absent or returning 0).
+func (m *Module) callGetters(ctx context.Context, limits task.Limits, names []string) (map[string]json.RawMessage, error) {
+	timeout := time.Duration(limits.TimeoutMS) * time.Millisecond
+	cs := &callState{m: m, parent: ctx, timeout: timeout, logger: m.rt.cfg.Logger.With("plugin", m.info.ID)}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	gctx := withCallState(tctx, cs)
+	in, err := m.instantiate(gctx, limits.MemoryPages, clockRandom{})
+	if err != nil {
+		return nil, err
+	}
+	defer in.close()
+	cs.in = in
+	docs := map[string]json.RawMessage{}
+	for _, name := range names {
+		fn := in.export(name)
+		if fn == nil {
+			continue
+		}
+		res, err := fn.Call(gctx)
+		if err != nil {
+			return nil, m.guestError(gctx, cs, in, name, err)
+		}
+		doc, err := m.readPacked(in, res[0], limits.MaxResultBytes, name+" result")
+		if err != nil {
+			return nil, err
+		}
+		if doc != nil && !bytes.Equal(bytes.TrimSpace(doc), []byte("null")) {
+			docs[name] = doc
+		}
+	}
+	return docs, nil
+}
+
+// memPages is the instance's memory size in pages; memory never shrinks, so after a
+// call it is the call's peak.
+func (in *instance) memPages() uint32 { return uint32(len(in.mem.buf) / pageSize) }
+
+func (m *Module) errorf(kind Kind, err error, format string, args ...any) *Error {
+	return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: kind, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// ctxErr is the error an *Error of kind wraps: the context error for timeouts and
+// cancels (so errors.Is(err, context.DeadlineExceeded) works), else err.
+func ctxErr(kind Kind, err error) error {
+	switch kind {
+	case KindTimeout:
+		return context.DeadlineExceeded
+	case KindCancelled:
+		return context.Canceled
+	}
+	return err
+}
+
+// preview returns the start of b for an error message.
+func preview(b []byte) string {
+	if len(b) > 64 {
+		return fmt.Sprintf("%q…", b[:64])
+	}
+	return fmt.Sprintf("%q", b)
+}

@@ -1,0 +1,59 @@
+// Package sandbox is the one place a plugin is called: it loads WebAssembly plugins
+// (docs/abi.md, ABI v1) into a wazero runtime and runs their executor and hook exports
+// under limits, with the apflow host functions and the capabilities the operator granted.
+//
+// # Use
+//
+// A process creates one [Runtime] with [New]; [Runtime.Load] turns a module's bytes into
+// a [Module] (an executor.Executor), which [Module.Execute] and [Module.CallHook] call
+// any number of times concurrently. [Module.Close] unloads a module version once its
+// calls in flight are done.
+//
+// # Guarantees
+//
+//   - Load rejects, with an *[Error] of KindInvalid naming the plugin and the problem, a
+//     module that does not compile, imports anything but the functions of
+//     wasi_snapshot_preview1 and apflow the host provides (with their exact signatures),
+//     lacks a required export or has one with a wrong signature, declares a minimum memory
+//     above the operator's maximum, does not finish _initialize and its metadata getters
+//     within Config.LoadTimeout, or has an input schema that does not compile.
+//   - Every call runs under a wall-time limit, a memory limit and a result size limit
+//     (task overrides over operator defaults, clamped to operator maxima). A call that
+//     exceeds its time or is cancelled is interrupted (wazero's close-on-context-done),
+//     within milliseconds, even in a loop without calls.
+//   - Whatever the guest does (trap, loop, memory bomb, stack overflow, exit, panic, bad
+//     result), the call returns an *[Error] saying what happened, the instance is
+//     discarded, the host keeps running, and the next call gets a healthy instance.
+//   - One execution is exactly two guest calls (alloc, then execute), plus one re-entrant
+//     alloc per host function that returns data.
+//   - Default deny: a plugin gets only log and progress unless [Config.Grants] grants more.
+//
+// # Memory limits
+//
+// wazero's memory limit is runtime-wide, while limits here are per task. Rather than one
+// wazero runtime per distinct limit (each would recompile or reload every module and keep
+// its own copy of the machine code), the package uses one runtime and gives every instance
+// its own linear memory through wazero's experimental MemoryAllocator: the allocator's
+// memory refuses to grow past a limit that the pool sets before each call, so memory.grow
+// returns -1 in the guest, and a call that then fails is reported as "out of memory:
+// memory limit N pages (X MiB) reached". The declared minimum is checked before
+// instantiation: a module whose minimum is above the call's limit fails cleanly, without
+// allocating. Memory never shrinks, so the memory size after a call is its peak.
+//
+// # Pooling
+//
+// Each Module keeps a LIFO pool of idle instances (Config.PoolSize). An instance serves
+// one call at a time; it is discarded after any failure, recycled after
+// Config.RecycleAfter calls or when its memory grew past Config.RecycleMemoryPages
+// (default: twice its size after _initialize plus 64 pages), and replaced when the plugin's
+// clock or random grants changed or when it is larger than the next call's memory limit.
+// A plugin must not rely on state surviving, or not surviving, between calls.
+//
+// # Interrupts
+//
+// The runtime is created with close-on-context-done: each guest call watches its context
+// and wazero closes the instance when the context is done. The context of a call carries
+// the wall-time deadline and the caller's cancellation, and the call state that host
+// functions read (task logger, progress, grants, repository). An interrupted instance is
+// closed for good and never returned to the pool.
+package sandbox

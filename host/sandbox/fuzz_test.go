@@ -1,0 +1,52 @@
+package sandbox
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzParseHTTPRequest feeds guest-controlled request documents to the parser: it must
+// never panic, and an accepted request always has an http(s) URL with a host and an
+// upper-case method.
+func FuzzParseHTTPRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"method":"GET","url":"https://api.example.com/x","headers":{"A":"b"},"body":"t","timeout_ms":5}`,
+		`{"url":"file:///etc/passwd"}`, `{"url":"http://[::1]:80/"}`, `{"method":"g e t","url":"http://a"}`,
+		`{"url":"http://:80"}`, `{"timeout_ms":-1,"url":"http://a"}`, `null`, `{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		req, u, err := parseHTTPRequest(doc)
+		if err != nil {
+			return
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			t.Fatalf("accepted url %q", req.URL)
+		}
+		if req.Method == "" || strings.ToUpper(req.Method) != req.Method || req.TimeoutMS < 0 {
+			t.Fatalf("accepted request %+v", req)
+		}
+	})
+}
+
+// FuzzHTTPAllowed checks grant matching on arbitrary hosts and patterns: no panic, an
+// exact match is always allowed, and nothing is allowed without patterns.
+func FuzzHTTPAllowed(f *testing.F) {
+	f.Add("api.example.com", "*.example.com")
+	f.Add("a.b", "[")
+	f.Add("", "*")
+	f.Fuzz(func(t *testing.T, host, pattern string) {
+		if ok, _ := (&Grants{}).httpAllowed(host); ok {
+			t.Fatal("allowed without grants")
+		}
+		g := Grants{HTTP: []string{pattern}}
+		allowed, exact := g.httpAllowed(host)
+		if exact && !allowed {
+			t.Fatal("exact but not allowed")
+		}
+		if host != "" && !strings.HasSuffix(host, ".") && strings.EqualFold(host, pattern) && !strings.HasSuffix(pattern, ".") && strings.TrimSpace(pattern) == pattern && !exact {
+			t.Fatalf("httpAllowed(%q) with the same pattern is not exact", host)
+		}
+	})
+}

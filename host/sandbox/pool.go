@@ -1,0 +1,194 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// instance is one instantiation of a module. It serves one call at a time.
+type instance struct {
+	mod       api.Module
+	mem       *limitedMemory
+	alloc     api.Function
+	stdout    *logWriter
+	stderr    *logWriter
+	cr        clockRandom
+	initPages uint32
+	uses      int
+	// exports caches api.Function values: ExportedFunction allocates a call engine
+	// (with its stack) on every call.
+	exports map[string]api.Function
+}
+
+// export returns the exported function name, cached.
+func (in *instance) export(name string) api.Function {
+	fn, ok := in.exports[name]
+	if !ok {
+		fn = in.mod.ExportedFunction(name)
+		in.exports[name] = fn
+	}
+	return fn
+}
+
+// pages returns the current memory size in pages.
+func (in *instance) pages() uint32 { return in.mod.Memory().Size() / pageSize }
+
+// PoolStats counts what a module's pool did.
+type PoolStats struct {
+	Idle      int   // instances waiting for a call now
+	Created   int64 // instances created (including _initialize)
+	Reused    int64 // calls served by a pooled instance
+	Recycled  int64 // healthy instances closed for age or memory growth
+	Discarded int64 // instances closed after a trap, timeout, limit or bad result
+}
+
+// pool keeps a module's idle instances, most recently used last (LIFO keeps them warm).
+type pool struct {
+	m *Module
+
+	mu     sync.Mutex
+	idle   []*instance
+	closed bool
+
+	created, reused, recycled, discarded atomic.Int64
+}
+
+// Stats returns the module's pool counters.
+func (m *Module) Stats() PoolStats {
+	p := &m.pool
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	return PoolStats{Idle: idle, Created: p.created.Load(), Reused: p.reused.Load(),
+		Recycled: p.recycled.Load(), Discarded: p.discarded.Load()}
+}
+
+// acquire returns an instance whose memory fits limitPages and whose clock and random
+// sources match cr, reusing an idle one when possible. ctx bounds instantiation
+// (including _initialize) and must carry the call state.
+func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (*instance, error) {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		in := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if in.cr != cr || in.pages() > limitPages {
+			// Built for other grants, or already larger than this call allows.
+			p.recycled.Add(1)
+			in.close()
+			continue
+		}
+		in.mem.setLimit(limitPages)
+		p.reused.Add(1)
+		return in, nil
+	}
+	in, err := p.m.instantiate(ctx, limitPages, cr)
+	if err != nil {
+		return nil, err
+	}
+	p.created.Add(1)
+	return in, nil
+}
+
+// release returns in after a call. An unhealthy instance (trap, timeout, limit, bad
+// result) is closed; a healthy one is recycled when it is old or grew too much, else
+// kept idle if there is room.
+func (p *pool) release(in *instance, healthy bool) {
+	in.uses++
+	if !healthy || in.mod.IsClosed() {
+		p.discarded.Add(1)
+		in.close()
+		return
+	}
+	cfg := &p.m.rt.cfg
+	threshold := cfg.RecycleMemoryPages
+	if threshold == 0 {
+		threshold = 2*in.initPages + 64
+	}
+	if in.uses >= cfg.RecycleAfter || in.pages() > threshold {
+		p.recycled.Add(1)
+		in.close()
+		return
+	}
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= cfg.PoolSize {
+		p.mu.Unlock()
+		in.close()
+		return
+	}
+	p.idle = append(p.idle, in)
+	p.mu.Unlock()
+}
+
+// close closes the idle instances and makes release close the others.
+func (p *pool) close(ctx context.Context) {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, in := range idle {
+		in.close()
+	}
+}
+
+func (in *instance) close() { _ = in.mod.Close(context.Background()) }
+
+// instantiate creates an instance whose memory may grow to limitPages. It runs
+// _initialize under ctx, so a module whose initialisation never returns is interrupted.
+func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRandom) (*instance, error) {
+	if m.minPages > limitPages {
+		return nil, &Error{Plugin: m.info.ID, Hash: m.hash, Kind: KindOutOfMemory,
+			Msg: fmt.Sprintf("out of memory: the module declares a minimum memory of %s, above the memory limit of %s",
+				formatPages(m.minPages), formatPages(limitPages))}
+	}
+	in := &instance{
+		mem:    &limitedMemory{},
+		stdout: newLogWriter("stdout", hclog.Info, false),
+		stderr: newLogWriter("stderr", hclog.Warn, true),
+		cr:     cr,
+	}
+	in.mem.setLimit(limitPages)
+	cs := callStateFrom(ctx)
+	in.stdout.start(cs.logger)
+	in.stderr.start(cs.logger)
+
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous: many instances of one module may coexist
+		WithStartFunctions("_initialize").
+		WithStdout(in.stdout).
+		WithStderr(in.stderr)
+	if cr.clock {
+		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	}
+	if cr.random {
+		cfg = cfg.WithRandSource(rand.Reader)
+	}
+	mod, err := m.rt.wz.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem.allocator()), m.compiled, cfg)
+	tail := in.stderr.finish()
+	in.stdout.finish()
+	if err != nil {
+		kind, msg := describe(cs.parent, ctx, err, cs.timeout, in.mem)
+		if p := panicLine(tail); p != "" {
+			msg += ": " + p
+		}
+		return nil, &Error{Plugin: m.info.ID, Hash: m.hash, Kind: kind, Msg: "instantiation failed: " + msg, Err: ctxErr(kind, err)}
+	}
+	in.mod = mod
+	in.exports = map[string]api.Function{}
+	in.alloc = in.export("alloc")
+	in.initPages = in.pages()
+	return in, nil
+}

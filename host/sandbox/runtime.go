@@ -1,0 +1,167 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Runtime is the host process's WebAssembly runtime: one wazero runtime, its compilation
+// cache, the compiled modules (one per content hash) and the host modules every plugin
+// links against. It is safe for concurrent use. Create one per process with [New].
+type Runtime struct {
+	cfg   Config
+	wz    wazero.Runtime
+	cache wazero.CompilationCache
+
+	// hostFuncs maps "module\x00name" to the signature every import must have.
+	hostFuncs map[string]api.FunctionDefinition
+
+	mu       sync.Mutex
+	compiled map[string]*compiledEntry // by sha256 hex
+	closed   bool
+}
+
+// compiledEntry is a compiled module shared by every Module loaded from the same bytes.
+type compiledEntry struct {
+	ready chan struct{} // closed when mod or err is set
+	mod   wazero.CompiledModule
+	err   error
+	refs  int
+}
+
+// New creates the runtime: the compilation cache (persistent when cfg.CacheDir is set),
+// the wazero runtime with close-on-context-done (so a runaway guest can be stopped), WASI
+// preview 1 and the apflow host module.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("sandbox: create compilation cache dir: %w", err)
+		}
+		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("sandbox: open compilation cache %s: %w", cfg.CacheDir, err)
+		}
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		// Limits are enforced per instance by limitedMemory; the runtime keeps wazero's
+		// default (the wasm32 maximum) so that no module is refused for declaring a large
+		// maximum it never uses.
+		WithCompilationCache(cache)
+	r := &Runtime{
+		cfg:       cfg,
+		wz:        wazero.NewRuntimeWithConfig(ctx, rc),
+		cache:     cache,
+		compiled:  map[string]*compiledEntry{},
+		hostFuncs: map[string]api.FunctionDefinition{},
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
+		_ = r.Close(ctx)
+		return nil, fmt.Errorf("sandbox: instantiate WASI: %w", err)
+	}
+	host, err := r.instantiateHostModule(ctx)
+	if err != nil {
+		_ = r.Close(ctx)
+		return nil, fmt.Errorf("sandbox: instantiate host module %s: %w", hostModuleName, err)
+	}
+	for _, m := range []api.Module{r.wz.Module(wasiModuleName), host} {
+		for name, def := range m.ExportedFunctionDefinitions() {
+			r.hostFuncs[m.Name()+"\x00"+name] = def
+		}
+	}
+	return r, nil
+}
+
+// Effective returns the limits an execution runs under: l's non-zero fields over the
+// operator defaults, each clamped to the operator maximum.
+func (r *Runtime) Effective(l task.Limits) task.Limits { return r.cfg.effective(l) }
+
+// Close closes every module, the wazero runtime and the compilation cache. Executions
+// still running are interrupted.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	return errors.Join(r.wz.Close(ctx), r.cache.Close(ctx))
+}
+
+// Hash returns the content hash of a module: sha256, lower-case hex.
+func Hash(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
+}
+
+// compile returns the compiled module of wasm, compiling it at most once per content
+// hash however many goroutines ask at the same time. The caller owns one reference and
+// must release it.
+func (r *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, errors.New("sandbox runtime is closed")
+	}
+	e, ok := r.compiled[hash]
+	if ok {
+		e.refs++
+		r.mu.Unlock()
+		<-e.ready
+		if e.err != nil {
+			r.release(hash)
+		}
+		return e.mod, e.err
+	}
+	e = &compiledEntry{ready: make(chan struct{}), refs: 1}
+	r.compiled[hash] = e
+	r.mu.Unlock()
+
+	e.mod, e.err = r.wz.CompileModule(ctx, wasm)
+	close(e.ready)
+	if e.err != nil {
+		r.release(hash)
+	}
+	return e.mod, e.err
+}
+
+// release drops one reference to a compiled module and closes it with the last one.
+func (r *Runtime) release(hash string) {
+	r.mu.Lock()
+	e, ok := r.compiled[hash]
+	if !ok {
+		r.mu.Unlock()
+		return
+	}
+	e.refs--
+	last := e.refs == 0
+	if last {
+		delete(r.compiled, hash)
+	}
+	r.mu.Unlock()
+	if last && e.mod != nil {
+		_ = e.mod.Close(context.Background())
+	}
+}
+
+// grants returns the grants of plugin id (default deny).
+func (r *Runtime) grants(id string) Grants {
+	if r.cfg.Grants == nil {
+		return Grants{}
+	}
+	return r.cfg.Grants(id)
+}
