@@ -355,7 +355,7 @@ func (r *Registry) Hook(id string) (*HookHandle, error) {
 	}
 	if len(v.mod.HookExports()) == 0 {
 		r.release(v)
-		return nil, fmt.Errorf("plugin %q is not a hook: it exports none of %s", id, strings.Join(sandbox.HookExports, ", "))
+		return nil, fmt.Errorf("plugin %q is not a hook: it exports none of %s", id, strings.Join(sandbox.HookExportNames(), ", "))
 	}
 	return &HookHandle{Module: v.mod, release: func() { r.release(v) }}, nil
 }
