@@ -1,0 +1,104 @@
+package hooks
+
+import (
+	"context"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// preInput is the pre_hook input document.
+type preInput struct {
+	Task   *task.Task     `json:"task"`
+	Inputs map[string]any `json:"inputs"`
+}
+
+// postInput is the post_hook input document.
+type postInput struct {
+	Task   *task.Task     `json:"task"`
+	Inputs map[string]any `json:"inputs"`
+	Result any            `json:"result"`
+}
+
+// Pre runs the pre-hooks around task t, in registration order, starting from inputs
+// (after dependency injection). It returns the inputs the executor gets, or nil when no
+// hook changed them, and the errors of the hooks that failed. A failing hook leaves the
+// inputs as they were before it; the chain continues. inputs is not modified.
+func (r *Runner) Pre(ctx context.Context, t *task.Task, inputs map[string]any) (map[string]any, []error) {
+	var errs []error
+	cur, changed := inputs, false
+	method := t.Method()
+	for _, id := range r.ids {
+		h, err := r.acquire(id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !has(h, "pre_hook") || !runsAround(h, method) {
+			h.Release()
+			continue
+		}
+		view := *t // shallow: the task as this hook sees it, with the current inputs
+		view.Inputs = cur
+		if cur == nil {
+			view.Inputs = map[string]any{}
+		}
+		doc, err := r.call(ctx, id, h, "pre_hook", preInput{Task: &view, Inputs: view.Inputs},
+			r.log.With("hook", id, "task", t.ID, "export", "pre_hook"))
+		h.Release()
+		if err != nil {
+			r.log.Warn("pre-hook failed", "hook", id, "task", t.ID, "error", err)
+			errs = append(errs, err)
+			continue
+		}
+		raw, ok := doc["inputs"]
+		if !ok {
+			continue
+		}
+		next, err := decodeInputs(raw)
+		if err != nil {
+			err = hookErr(id, "pre_hook", err, "malformed result: %v", err)
+			r.log.Warn("pre-hook failed", "hook", id, "task", t.ID, "error", err)
+			errs = append(errs, err)
+			continue
+		}
+		cur, changed = next, true
+	}
+	if !changed {
+		return nil, errs
+	}
+	return cur, errs
+}
+
+// Post runs the post-hooks of a completed task t, in registration order, with its
+// inputs and result. It does nothing for a task that is not completed (the engine calls
+// it only for completed tasks; the check keeps the contract when another caller does
+// not). It returns the errors of the hooks that failed.
+func (r *Runner) Post(ctx context.Context, t *task.Task, inputs map[string]any, result any) []error {
+	if t.Status != task.Completed {
+		return nil
+	}
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	var errs []error
+	method := t.Method()
+	for _, id := range r.ids {
+		h, err := r.acquire(id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !has(h, "post_hook") || !runsAround(h, method) {
+			h.Release()
+			continue
+		}
+		_, err = r.call(ctx, id, h, "post_hook", postInput{Task: t, Inputs: inputs, Result: result},
+			r.log.With("hook", id, "task", t.ID, "export", "post_hook"))
+		h.Release()
+		if err != nil {
+			r.log.Warn("post-hook failed", "hook", id, "task", t.ID, "error", err)
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
