@@ -17,6 +17,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/config"
 	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/hooks"
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
@@ -116,6 +117,7 @@ type host struct {
 	runtime  *sandbox.Runtime
 	registry *registry.Registry
 	catalog  executor.Catalog
+	hooks    *hooks.Runner
 	engine   *engine.Engine
 }
 
@@ -175,6 +177,15 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 	h.catalog = executor.Chain(builtins, h.registry)
 	ecfg := engine.Config{
 		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
+	}
+	if len(cfg.Hooks) > 0 {
+		h.hooks, err = hooks.New(hooks.Config{
+			Registry: h.registry, IDs: cfg.Hooks, Limits: cfg.HookLimits, Store: st, Logger: log.Named("hooks"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		ecfg.Hooks = h.hooks
 	}
 	h.engine, err = engine.New(ecfg)
 	if err != nil {

@@ -223,3 +223,44 @@ func TestRunRefusesOversizedFile(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, stderr)
 	}
 }
+
+func TestHooksFromConfig(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	copyFile(t, "../../host/hooks/testdata/set_a.wasm", filepath.Join(plugins, "set_a.wasm"))
+	copyFile(t, "../../host/hooks/testdata/fail.wasm", filepath.Join(plugins, "fail.wasm"))
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(cfg, []byte(`{"hooks": ["fail", "set_a", "missing"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--data-dir", dataDir, "--plugins", plugins, "--config", cfg}
+
+	code, stdout, stderr := apflow(t, "", append([]string{"hooks", "list"}, base...)...)
+	if code != 0 {
+		t.Fatalf("hooks list: %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"fail", "set_a", "missing", "no: "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("hooks list lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	tree := `[{"id": "h-root", "name": "r", "schemas": {"method": "echo"}, "inputs": {"original": true}}]`
+	code, stdout, _ = apflow(t, "", append([]string{"run", "--json", writeTree(t, tree)}, base...)...)
+	if code != exitOK {
+		t.Fatalf("a failing hook must not fail the task: exit %d", code)
+	}
+	var root task.TreeNode
+	if err := json.Unmarshal([]byte(stdout), &root); err != nil {
+		t.Fatal(err)
+	}
+	// set_a replaced the inputs before echo ran; fail and missing are recorded, not fatal.
+	res, _ := root.Task.Result.(map[string]any)
+	if res["by"] != "set_a" || root.Task.Inputs["by"] != "set_a" {
+		t.Fatalf("pre-hook inputs did not reach the executor and the store: result %v inputs %v", res, root.Task.Inputs)
+	}
+	joined := strings.Join(root.Task.HookErrors, "\n")
+	if !strings.Contains(joined, "fail") || !strings.Contains(joined, "missing") {
+		t.Fatalf("hook_errors = %q", root.Task.HookErrors)
+	}
+}
