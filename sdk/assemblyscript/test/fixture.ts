@@ -1,0 +1,21 @@
+// Test module for the kit: echo re-serializes its input, so the test can check parsing,
+// serialization and the ABI memory rules from the outside.
+import { call, errorResult, Value, host } from "../assembly/index";
+export { alloc, dealloc } from "../assembly/index";
+
+function echo(input: Value): Value {
+  return input;
+}
+
+function fails(input: Value): Value {
+  return errorResult("bad \"thing\"", "E_X");
+}
+
+function config(input: Value): Value {
+  const v = host.configGet(input.get("key")!.s);
+  return v == null ? Value.null() : Value.str(v);
+}
+
+export function execute(ptr: usize, len: usize): u64 { return call(ptr, len, echo); }
+export function fail(ptr: usize, len: usize): u64 { return call(ptr, len, fails); }
+export function cfg(ptr: usize, len: usize): u64 { return call(ptr, len, config); }

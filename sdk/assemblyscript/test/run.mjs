@@ -1,0 +1,66 @@
+// Builds test/fixture.ts and checks the kit's JSON and ABI behaviour through node's
+// WebAssembly. Run with `npm test` (after `npm ci`).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+
+mkdirSync('build', { recursive: true });
+execFileSync('npx', ['asc', 'test/fixture.ts', '--outFile', 'build/fixture.wasm', '--optimize',
+  '--use', 'abort=assembly/host/abortHandler'], { stdio: 'inherit' });
+
+const mod = await WebAssembly.compile(readFileSync('build/fixture.wasm'));
+const imports = WebAssembly.Module.imports(mod).map(i => `${i.module}.${i.name}`);
+assert.ok(imports.every(i => i.startsWith('apflow.')), `only apflow imports, got ${imports}`);
+let inst;
+const mem = () => new Uint8Array(inst.exports.memory.buffer);
+const give = (s) => { const b = Buffer.from(s); const p = inst.exports.alloc(b.length); mem().set(b, p); return [p, b.length]; };
+inst = await WebAssembly.instantiate(mod, { apflow: {
+  log() {}, progress() {}, http_request() { return 0n; },
+  config_get(p, l) {
+    const key = Buffer.from(mem().subarray(p, p + l)).toString();
+    if (key !== 'k') return 0n;
+    const [q, n] = give('v\u00e9');
+    return (BigInt(q) << 32n) | BigInt(n);
+  },
+} });
+const callExport = (name, input) => {
+  const [p, n] = give(input);
+  const r = inst.exports[name](p, n);
+  if (r === 0n) return null;
+  const q = Number(r >> 32n), len = Number(r & 0xffffffffn);
+  return Buffer.from(mem().subarray(q, q + len)).toString();
+};
+
+const roundTrips = [
+  ['null', 'null'],
+  [' true ', 'true'],
+  ['[1,-2,3.5,1e2,"x"]', '[1,-2,3.5,100.0,"x"]'],
+  ['{"a":{"b":[]},"c":{}}', '{"a":{"b":[]},"c":{}}'],
+  ['"\\u00e9\\ud83d\\ude00\\n\\"\\\\\\/"', '"é😀\\n\\"\\\\/"'],
+  ['"\\u0001"', '"\\u0001"'],
+  ['9223372036854775807', '9223372036854775807'],
+  ['-9223372036854775808', '-9223372036854775808'],
+  ['{"a":1,"a":2}', '{"a":1,"a":2}'],
+];
+for (const [input, want] of roundTrips) {
+  assert.equal(callExport('execute', input), want, `round trip of ${input}`);
+}
+
+const invalid = ['', 'nul', '[1,]', '{"a":1,}', '01', '-', '1.', '1e', '"abc', '"\\x"', '"\\ud800"',
+  '"\\udc00"', '"a\nb"', '{a:1}', '[1 2]', '1 2', '"\\u12"', '['.repeat(200) + ']'.repeat(200)];
+for (const input of invalid) {
+  const out = JSON.parse(callExport('execute', input));
+  assert.equal(out.code, 'E_INPUT', `rejects ${JSON.stringify(input)}`);
+  assert.match(out.error, /^invalid input: /);
+}
+
+assert.equal(callExport('fail', '{}'), '{"error":"bad \\"thing\\"","code":"E_X"}');
+assert.equal(callExport('cfg', '{"key":"k"}'), '"vé"');
+assert.equal(callExport('cfg', '{"key":"nope"}'), 'null');
+
+// Memory does not grow without bound across many calls: results and inputs are freed.
+const before = inst.exports.memory.buffer.byteLength;
+for (let i = 0; i < 5000; i++) callExport('execute', `{"i":${i},"s":"${'x'.repeat(200)}"}`);
+assert.equal(inst.exports.memory.buffer.byteLength, before, 'memory grew across calls');
+
+console.log(`ok: ${roundTrips.length} round trips, ${invalid.length} rejections, errors, config, memory reuse`);

@@ -1,0 +1,99 @@
+/* Native unit tests of the C kit's JSON reader and builder: cc -I.. apflow_test.c ../apflow.c */
+#include "apflow.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
+
+static int parses(const char *doc) {
+    apflow_val v;
+    return apflow_parse(doc, strlen(doc), &v) == 0;
+}
+
+static void test_validation(void) {
+    const char *good[] = {"null", " true ", "[1,-2,3.5,1e2,\"x\"]", "{\"a\":{\"b\":[]},\"c\":{}}",
+                          "\"\\u00e9\\ud83d\\ude00\\n\"", "0", "-0.5E+3", "\"h\xc3\xa9\""};
+    const char *bad[] = {"", "nul", "[1,]", "{\"a\":1,}", "01", "-", "1.", "1e", "\"abc", "\"\\x\"",
+                         "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"", "{a:1}", "[1 2]", "1 2", "\"\\u12\"",
+                         "\"\xff\"", "\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\""};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        if (!parses(good[i])) { fprintf(stderr, "rejected %s\n", good[i]); failures++; }
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (parses(bad[i])) { fprintf(stderr, "accepted %s\n", bad[i]); failures++; }
+    }
+    char deep[600];
+    memset(deep, '[', 300);
+    memset(deep + 300, ']', 300);
+    CHECK(apflow_parse(deep, 600, &(apflow_val){0}) != 0);
+}
+
+static void test_lookup(void) {
+    const char *doc = "{ \"te\\u0078t\" : \"a\\\"b\\\\c\\u00e9\\ud83d\\ude00\", \"n\":[1, -2 ,9223372036854775807],"
+                      " \"f\":true, \"d\":2.5, \"o\":{\"x\":null}, \"n\":[7] }";
+    apflow_val root, v, item;
+    CHECK(apflow_parse(doc, strlen(doc), &root) == 0);
+    CHECK(root.type == APFLOW_OBJECT);
+    CHECK(apflow_get(root, "text", &v) && v.type == APFLOW_STRING);
+    size_t n;
+    char *s = apflow_string(v, &n);
+    CHECK(s && strcmp(s, "a\"b\\c\xc3\xa9\xf0\x9f\x98\x80") == 0 && n == 11);
+    free(s);
+    CHECK(apflow_get(root, "n", &v) && v.type == APFLOW_ARRAY); /* last duplicate wins */
+    apflow_iter it = {0};
+    int64_t i64 = 0, count = 0;
+    while (apflow_next(v, &it, NULL, &item)) { CHECK(apflow_int(item, &i64)); count++; }
+    CHECK(count == 1 && i64 == 7);
+    int b = 0;
+    CHECK(apflow_get(root, "f", &v) && apflow_bool(v, &b) && b == 1);
+    double d = 0;
+    CHECK(apflow_get(root, "d", &v) && apflow_double(v, &d) && d == 2.5 && !apflow_int(v, &i64));
+    CHECK(!apflow_get(root, "missing", &v));
+    CHECK(apflow_get(root, "o", &v) && apflow_get(v, "x", &item) && item.type == APFLOW_NULL);
+    const char *big = "[9223372036854775807,-9223372036854775808,9223372036854775808]";
+    CHECK(apflow_parse(big, strlen(big), &root) == 0);
+    it = (apflow_iter){0};
+    CHECK(apflow_next(root, &it, NULL, &item) && apflow_int(item, &i64) && i64 == INT64_MAX);
+    CHECK(apflow_next(root, &it, NULL, &item) && apflow_int(item, &i64) && i64 == INT64_MIN);
+    CHECK(apflow_next(root, &it, NULL, &item) && !apflow_int(item, &i64));
+    CHECK(!apflow_next(root, &it, NULL, &item));
+}
+
+static void test_builder(void) {
+    apflow_builder b = {0};
+    apflow_begin_object(&b);
+    apflow_key(&b, "s");
+    apflow_str(&b, "q\"\\\n\x01\xc3\xa9");
+    apflow_key(&b, "a");
+    apflow_begin_array(&b);
+    apflow_int64(&b, -5);
+    apflow_number(&b, 0.1);
+    apflow_number(&b, 1.0 / 3.0);
+    apflow_boolean(&b, 0);
+    apflow_null(&b);
+    apflow_begin_object(&b);
+    apflow_end_object(&b);
+    apflow_end_array(&b);
+    apflow_key(&b, "r");
+    apflow_raw(&b, "{\"x\":1}", 7);
+    apflow_end_object(&b);
+    CHECK(strcmp(b.data, "{\"s\":\"q\\\"\\\\\\n\\u0001\xc3\xa9\",\"a\":[-5,0.1,0.33333333333333331,false,null,{}],\"r\":{\"x\":1}}") == 0);
+    apflow_val v;
+    CHECK(apflow_parse(b.data, b.len, &v) == 0);
+    apflow_error(&b, "bad \"thing\"", "E_X");
+    CHECK(strcmp(b.data, "{\"error\":\"bad \\\"thing\\\"\",\"code\":\"E_X\"}") == 0);
+    apflow_builder_free(&b);
+}
+
+int main(void) {
+    test_validation();
+    test_lookup();
+    test_builder();
+    if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
+    printf("ok\n");
+    return 0;
+}

@@ -1,0 +1,54 @@
+// Package apflow is the Go SDK for apflow-wasm plugins: write a typed Go function, get a
+// WebAssembly module that implements plugin ABI v1 (docs/abi.md).
+//
+//	package main
+//
+//	import apflow "github.com/apflow-wasm/apflow/sdk/go"
+//
+//	type In struct {
+//		Text string `json:"text" jsonschema:"required" description:"The text to count"`
+//	}
+//	type Out struct {
+//		Words int `json:"words"`
+//	}
+//
+//	func main() {}
+//
+//	func init() {
+//		apflow.Register(apflow.Executor[In, Out]{
+//			ID: "word_count", Version: "1.0.0",
+//			Run: func(ctx *apflow.Context, in In) (Out, error) {
+//				return Out{Words: len(strings.Fields(in.Text))}, nil
+//			},
+//		})
+//	}
+//
+// Build it with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o word_count.wasm .
+//
+// (-buildmode=c-shared makes a WASI reactor; without it the module is a command and its
+// exports trap. func main is required but never runs.)
+//
+// Guarantees:
+//   - Pointers, buffers and their lifetimes are invisible to plugin code: buffers handed to
+//     the host are pinned until the host is done with them (docs/abi.md, "Conventions").
+//   - Every execute returns valid JSON: the output, or {"error": message, "code": …,
+//     "details": …} for a returned error, inputs that do not decode into the input type,
+//     an output that does not encode, or a panic in Run. A panic is recovered (its stack
+//     goes to the task's log) instead of trapping, so the task fails with the panic
+//     message rather than an opaque trap. Fatal runtime errors (out of memory, deadlock,
+//     concurrent map writes) cannot be recovered and still trap; the host then discards
+//     the instance. A recovered panic leaves the instance in service, so a Run function
+//     that panics while holding global state (locks, half-updated caches) should not keep
+//     such state — plugins must not rely on state between executions anyway.
+//   - Schemas are derived once per instance from the input and output types (see
+//     [Executor]); the derived schemas compile with the host's JSON Schema validator.
+//   - Everything except the export glue (files built only for GOOS=wasip1) compiles and
+//     runs natively, so Run functions are unit-tested with package apflowtest.
+//
+// get_metadata carries an additive "kind" field, ["executor"], ["hook"] or both: Go cannot
+// vary its exports at run time, so a hook-only Go module still exports execute (answering
+// an error). Executor-only modules export no hook functions: those live in package hook,
+// linked only when a plugin registers a hook.
+package apflow

@@ -1,0 +1,116 @@
+package apflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// Executor describes a plugin executor whose inputs decode into In and whose result is
+// the JSON encoding of Out.
+//
+// Schemas: unless InputSchema (OutputSchema) holds a literal JSON Schema, the input
+// (output) schema is derived from In (Out) with [SchemaOf]: struct fields by their json
+// names (embedded structs flattened), bool → boolean, integers → integer (unsigned ones
+// with minimum 0), floats → number, string → string, slices and arrays → array, maps →
+// object, pointers → the element's type or null, time.Time → date-time string, any and
+// json.RawMessage → anything. A field is required only when tagged so; objects never
+// forbid additional properties, because dependency injection may add keys. Struct tags:
+//
+//	Text  string  `json:"text" jsonschema:"required,minLength=1" description:"The text to analyse"`
+//	Top   int     `json:"top,omitempty" jsonschema:"minimum=1,maximum=100,default=10"`
+//	Mode  string  `json:"mode" jsonschema:"enum=fast|exact"`
+//
+// jsonschema keys: required, description, title, format, pattern, minimum, maximum,
+// exclusiveMinimum, exclusiveMaximum, multipleOf, minLength, maxLength, minItems,
+// maxItems, minProperties, maxProperties, enum (values separated by |), default. Items are
+// separated by commas; write `\,` for a literal comma, or use the description tag.
+type Executor[In, Out any] struct {
+	// ID is the executor id tasks name in schemas.method. Required.
+	ID string
+	// Name, Description, Version and Tags are shown by `apflow plugins` and the API.
+	Name        string
+	Description string
+	Version     string
+	Tags        []string
+	// Capabilities are what the plugin asks for ("http", "config", "clock", "random");
+	// the operator's grants decide what it gets.
+	Capabilities []string
+	// InputSchema and OutputSchema, when not empty, are literal JSON Schemas used instead
+	// of the derived ones.
+	InputSchema  string
+	OutputSchema string
+	// Run executes one task. A returned error becomes an error result (see [Error]); a
+	// panic is recovered and becomes an error result with code "panic".
+	Run func(ctx *Context, in In) (Out, error)
+}
+
+// ExecutorSpec is implemented by every Executor[In, Out]; it lets [Register] and
+// [NewModule] accept executors of any input and output types.
+type ExecutorSpec interface {
+	spec() (*executorSpec, error)
+}
+
+// executorSpec is an Executor with its types erased.
+type executorSpec struct {
+	meta         Metadata
+	inputSchema  json.RawMessage
+	outputSchema json.RawMessage
+	run          func(ctx *Context, input []byte) (any, error)
+}
+
+func (e Executor[In, Out]) spec() (*executorSpec, error) {
+	if e.ID == "" {
+		return nil, fmt.Errorf("executor has no ID")
+	}
+	if e.Run == nil {
+		return nil, fmt.Errorf("executor %q has no Run function", e.ID)
+	}
+	in, err := schemaOrOverride[In](e.InputSchema)
+	if err != nil {
+		return nil, fmt.Errorf("executor %q input schema: %w", e.ID, err)
+	}
+	out, err := schemaOrOverride[Out](e.OutputSchema)
+	if err != nil {
+		return nil, fmt.Errorf("executor %q output schema: %w", e.ID, err)
+	}
+	run := e.Run
+	return &executorSpec{
+		meta: Metadata{
+			ID: e.ID, Name: e.Name, Description: e.Description, Version: e.Version,
+			Tags: e.Tags, Capabilities: e.Capabilities,
+		},
+		inputSchema:  in,
+		outputSchema: out,
+		run: func(ctx *Context, input []byte) (any, error) {
+			var v In
+			if len(bytes.TrimSpace(input)) > 0 {
+				if err := json.Unmarshal(input, &v); err != nil {
+					return nil, NewError(CodeInvalidInputs, "invalid inputs: "+err.Error(), nil)
+				}
+			}
+			return run(ctx, v)
+		},
+	}, nil
+}
+
+func schemaOrOverride[T any](literal string) (json.RawMessage, error) {
+	if literal == "" {
+		return deriveSchema(reflect.TypeFor[T]())
+	}
+	var v any
+	if err := json.Unmarshal([]byte(literal), &v); err != nil {
+		return nil, fmt.Errorf("literal schema is not JSON: %w", err)
+	}
+	switch v.(type) {
+	case map[string]any, bool:
+	default:
+		return nil, fmt.Errorf("literal schema must be a JSON object or boolean")
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(literal)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
