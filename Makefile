@@ -5,7 +5,7 @@ BIN     := bin/apflow
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build test test-short bench demo lint plugins kits toolchains clean
+.PHONY: help setup build test test-short bench demo demo-multilang lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,9 +24,10 @@ setup: ## install the plugin toolchains (apt, npm); needs root, idempotent
 build: ## build the apflow binary into bin/
 	$(GO) build -o $(BIN) ./cmd/apflow
 
-test: plugins kits ## run the whole test suite (race detector on), building every plugin first
+test: plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	APFLOW_REQUIRE_KITS=1 $(GO) test -race -count=1 -timeout 25m ./...
+	$(MAKE) --no-print-directory kits-test
 
 test-short: plugins ## quick tests (no multi-language kits, -short)
 	$(GO) test -short -count=1 ./...
@@ -36,7 +37,7 @@ bench: plugins ## run the benchmarks recorded in docs/performance.md
 
 demo: build plugins ## run the demo tree through real WASM plugins, with live progress
 	rm -rf $(DEMO_HOME)
-	$(BIN) run --data-dir $(DEMO_HOME) --plugins $(PLUGDIR) examples/demo/tree.json
+	$(BIN) run --data-dir $(DEMO_HOME) --plugins $(PLUGDIR) --config examples/demo/config.json examples/demo/tree.json
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
@@ -45,5 +46,6 @@ lint: ## gofmt and go vet
 clean: ## remove build outputs
 	rm -rf bin build
 
--include plugins.mk
--include kits.mk
+include plugins.mk
+include kits.mk
+include hooks.mk

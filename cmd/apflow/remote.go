@@ -78,7 +78,7 @@ func (g *globals) finish(trees []*task.TreeNode, began time.Time, jsonOut, inter
 		summaryOut = g.stderr
 	}
 	all := flatten(trees)
-	printSummary(summaryOut, all, time.Since(began))
+	printSummary(summaryOut, all, time.Since(began), !jsonOut)
 	if jsonOut {
 		var doc any = trees[0]
 		if len(trees) > 1 {

@@ -177,32 +177,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	if err != nil {
 		return err
 	}
-	summaryOut := g.stdout
-	if jsonOut {
-		summaryOut = g.stderr
-	}
-	all := flatten(final)
-	printSummary(summaryOut, all, time.Since(began))
-	if jsonOut {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		var doc any = final[0]
-		if len(final) > 1 {
-			doc = final
-		}
-		if err := enc.Encode(doc); err != nil {
-			return err
-		}
-	}
-	if interrupted {
-		return &exitError{code: exitInterrupted, msg: fmt.Sprintf("interrupted: unfinished tasks are pending; continue with: apflow resume --data-dir %s", g.dataDir)}
-	}
-	for _, t := range all {
-		if t.Status != task.Completed {
-			return &exitError{code: exitFailed}
-		}
-	}
-	return nil
+	return g.finish(final, began, jsonOut, interrupted)
 }
 
 // newView picks the progress display: a live tree on a terminal, lines otherwise.
@@ -225,9 +200,26 @@ type nopView struct{}
 func (nopView) Apply(progress.Update) {}
 func (nopView) Close()                {}
 
-// printSummary writes the outcome: counts, then every task that did not complete.
-func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration) {
+// maxResultLines bounds how much of a root's result the summary shows.
+const maxResultLines = 40
+
+// printSummary writes the outcome: counts, every task that did not complete, and (with
+// showResult) the result of each completed root.
+func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool) {
 	fmt.Fprintf(w, "%s in %s\n", progress.Summary(tasks), elapsed.Round(time.Millisecond))
+	for _, t := range tasks {
+		if showResult && t.IsRoot() && t.Status == task.Completed && t.Result != nil {
+			b, err := json.MarshalIndent(t.Result, "  ", "  ")
+			if err != nil {
+				continue
+			}
+			lines := strings.Split(string(b), "\n")
+			if len(lines) > maxResultLines {
+				lines = append(lines[:maxResultLines], fmt.Sprintf("  … %d more lines (apflow tasks get %s)", len(lines)-maxResultLines, t.ID))
+			}
+			fmt.Fprintf(w, "result of %s:\n  %s\n", t.Name, strings.Join(lines, "\n"))
+		}
+	}
 	var bad []*task.Task
 	for _, t := range tasks {
 		if t.Status != task.Completed {
