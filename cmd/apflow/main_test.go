@@ -195,7 +195,7 @@ func TestRerunAfterFixUnblocksDependents(t *testing.T) {
 	}
 }
 
-func copyFile(t *testing.T, src, dst string) {
+func copyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
