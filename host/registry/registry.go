@@ -14,6 +14,22 @@
 //   - A file that fails to load never replaces a working version: the old version stays
 //     registered and the failure is reported by [Registry.Problems] and logged.
 //   - Two files declaring the same id: the first by file name wins, the other is reported.
+//
+// # Metadata cache
+//
+// Loading a module means compiling it and instantiating it once to read its metadata
+// (tens of milliseconds for a Go plugin), which a process that runs one task would pay for
+// every plugin of the directory. So the registry keeps, in a metadata cache directory
+// (Options.MetadataDir, by default <compilation cache dir>/meta), the
+// [sandbox.Description] of every module that loaded, keyed by content hash, and a hash
+// index keyed by file identity (path, size, modification time, inode, change time). A
+// scan registers a file whose description is cached with [sandbox.Runtime.LoadDescribed]:
+// without reading an unchanged file, compiling or instantiating it. The first Lookup or
+// Hook of such a plugin compiles and checks it ([sandbox.Module.Ready]); if that fails
+// (the file changed behind an identical identity, the cache lies) the lookup returns an
+// error naming the plugin and file, the plugin is unregistered, the file reported by
+// Problems, its cache entries dropped, and the next scan loads the file in full. Add
+// always loads in full, so an invalid upload is refused as before.
 package registry
 
 import (
@@ -59,6 +75,12 @@ type Options struct {
 	// Reserved are ids a plugin may not take (the built-in executors); such a plugin is
 	// reported as a problem instead of being registered.
 	Reserved []string
+	// MetadataDir is the metadata cache directory (see the package doc). Empty means
+	// <Runtime.CacheDir()>/meta when the runtime has a persistent compilation cache, and
+	// no metadata cache otherwise.
+	MetadataDir string
+	// NoMetadataCache disables the metadata cache: every module is loaded in full.
+	NoMetadataCache bool
 }
 
 // Registry is the set of loaded plugins. It implements executor.Catalog for executors and
@@ -66,6 +88,7 @@ type Options struct {
 type Registry struct {
 	opts Options
 	log  hclog.Logger
+	meta *metaCache // nil: no metadata cache
 
 	scanMu sync.Mutex // serialises scans, Add and Remove
 
@@ -111,9 +134,24 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("registry: create plugins dir: %w", err)
 	}
+	if abs, err := filepath.Abs(opts.Dir); err == nil {
+		opts.Dir = abs // the hash index is keyed by absolute path
+	}
 	r := &Registry{
 		opts: opts, log: opts.Logger.Named("plugins"),
 		byID: map[string]*version{}, files: map[string]*fileState{}, problems: map[string]string{},
+	}
+	if metaDir := opts.MetadataDir; !opts.NoMetadataCache {
+		if metaDir == "" && opts.Runtime.CacheDir() != "" {
+			metaDir = filepath.Join(opts.Runtime.CacheDir(), "meta")
+		}
+		if metaDir != "" {
+			mc, err := openMetaCache(metaDir, r.log)
+			if err != nil {
+				return nil, err
+			}
+			r.meta = mc
+		}
 	}
 	if err := r.Rescan(ctx); err != nil {
 		return nil, err
@@ -170,6 +208,8 @@ func (r *Registry) Rescan(ctx context.Context) error {
 	for _, name := range gone {
 		r.forgetFile(name)
 	}
+	defer r.meta.flush()
+	r.meta.prune(r.opts.Dir, seen)
 	for _, name := range names {
 		if err := r.scanFile(ctx, name); err != nil {
 			return err
@@ -199,20 +239,47 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 			fmt.Sprintf("%s is %d bytes, more than the %d allowed", name, st.Size(), MaxModuleBytes))
 		return nil
 	}
-	wasm, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
+	// An unchanged file's hash comes from the hash index, without reading the file.
+	hash, known := r.meta.hash(path, st)
+	var wasm []byte
+	if !known {
+		if wasm, err = os.ReadFile(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return fmt.Errorf("registry: read %s: %w", path, err)
 		}
-		return fmt.Errorf("registry: read %s: %w", path, err)
+		hash = sandbox.Hash(wasm)
+		r.meta.setHash(path, st, hash)
 	}
-	fs := &fileState{size: st.Size(), modTime: st.ModTime(), hash: sandbox.Hash(wasm)}
+	fs := &fileState{size: st.Size(), modTime: st.ModTime(), hash: hash}
 	if prev != nil && prev.hash == fs.hash {
 		fs.id = prev.id
 		r.mu.Lock()
 		r.files[name] = fs
 		r.mu.Unlock()
 		return nil
+	}
+	if d := r.meta.description(hash); d != nil {
+		mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return os.ReadFile(path) })
+		if err == nil {
+			r.register(name, fs, mod)
+			return nil
+		}
+		r.log.Warn("cached plugin metadata unusable, loading the module", "file", name, "error", err)
+		r.meta.drop(hash)
+	}
+	if wasm == nil {
+		if wasm, err = os.ReadFile(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return fmt.Errorf("registry: read %s: %w", path, err)
+		}
+		if h := sandbox.Hash(wasm); h != hash { // changed behind an unchanged identity
+			fs.hash = h
+			r.meta.forget(path)
+		}
 	}
 	mod, err := r.opts.Runtime.Load(ctx, wasm, name)
 	if err != nil {
@@ -222,6 +289,7 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 		r.setProblem(name, fs, err.Error())
 		return nil
 	}
+	r.meta.store(mod.Describe())
 	r.register(name, fs, mod)
 	return nil
 }
@@ -298,12 +366,7 @@ func (r *Registry) forgetFile(name string) {
 		if v := r.byID[fs.id]; v != nil && v.file == name {
 			delete(r.byID, fs.id)
 			old = append(old, v)
-			// Files that lost this id to the removed one are loaded again by the next scan.
-			for other, ofs := range r.files {
-				if ofs.conflict == fs.id {
-					delete(r.files, other)
-				}
-			}
+			r.freeIDLocked(fs.id)
 		}
 	}
 	toClose := r.retireLocked(old)
@@ -312,6 +375,40 @@ func (r *Registry) forgetFile(name string) {
 	if fs != nil && fs.id != "" {
 		r.log.Info("plugin unregistered", "id", fs.id, "file", name)
 	}
+}
+
+// freeIDLocked makes the files that lost id to another file load again on the next scan.
+func (r *Registry) freeIDLocked(id string) {
+	for other, ofs := range r.files {
+		if ofs.conflict == id {
+			delete(r.files, other)
+		}
+	}
+}
+
+// notReady handles a registered version whose lazy compilation failed: it unregisters
+// it, reports its file, drops its cache entries so that the next scan loads the file in
+// full, and returns the error for the lookup.
+func (r *Registry) notReady(v *version, err error) error {
+	id, hash := v.mod.ID(), v.mod.Hash()
+	r.mu.Lock()
+	var toClose []*version
+	if r.byID[id] == v {
+		delete(r.byID, id)
+		toClose = r.retireLocked([]*version{v})
+		r.freeIDLocked(id)
+	}
+	if fs := r.files[v.file]; fs != nil && fs.hash == hash {
+		r.files[v.file] = &fileState{} // matches no file: the next scan loads it again
+		r.problems[v.file] = err.Error()
+	}
+	r.mu.Unlock()
+	closeAll(toClose)
+	r.meta.drop(hash)
+	r.meta.forget(filepath.Join(r.opts.Dir, v.file))
+	r.meta.flush()
+	r.log.Error("plugin not loaded", "id", id, "file", v.file, "error", err)
+	return fmt.Errorf("registry: plugin %q (file %s) could not be loaded: %w", id, v.file, err)
 }
 
 // retireLocked marks versions retired and returns those no handle pins any more.
@@ -332,7 +429,10 @@ func closeAll(vs []*version) {
 	}
 }
 
-// Lookup implements executor.Catalog: it pins the current version of an executor.
+// Lookup implements executor.Catalog: it pins the current version of an executor. A
+// plugin registered from the metadata cache is compiled by its first Lookup or Hook; if
+// that fails, the error names the plugin and its file and the plugin is unregistered
+// (see the package doc).
 func (r *Registry) Lookup(id string) (executor.Handle, error) {
 	v, err := r.acquire(id)
 	if err != nil {
@@ -341,8 +441,13 @@ func (r *Registry) Lookup(id string) (executor.Handle, error) {
 	if !v.mod.IsExecutor() {
 		r.release(v)
 		return nil, apferr.New(apferr.ExecutorNotFound,
-			fmt.Sprintf("plugin %q is a hook, not an executor (it does not export execute)", id)).
+			fmt.Sprintf("plugin %q is a hook, not an executor (it does not export execute, or its metadata kind does not list executor)", id)).
 			WithData(map[string]any{"field": "schemas.method", "executor": id})
+	}
+	if err := v.mod.Ready(context.Background()); err != nil {
+		err = r.notReady(v, err)
+		r.release(v)
+		return nil, err
 	}
 	return &handle{r: r, v: v}, nil
 }
@@ -355,7 +460,12 @@ func (r *Registry) Hook(id string) (*HookHandle, error) {
 	}
 	if len(v.mod.HookExports()) == 0 {
 		r.release(v)
-		return nil, fmt.Errorf("plugin %q is not a hook: it exports none of %s", id, strings.Join(sandbox.HookExportNames(), ", "))
+		return nil, fmt.Errorf("plugin %q is not a hook: it exports none of %s, or its metadata kind does not list hook", id, strings.Join(sandbox.HookExportNames(), ", "))
+	}
+	if err := v.mod.Ready(context.Background()); err != nil {
+		err = r.notReady(v, err)
+		r.release(v)
+		return nil, err
 	}
 	return &HookHandle{Module: v.mod, release: func() { r.release(v) }}, nil
 }
@@ -479,6 +589,9 @@ func (r *Registry) Add(ctx context.Context, name string, wasm []byte) (*executor
 		_ = mod.Close(ctx)
 		return nil, fmt.Errorf("registry: install plugin: %w", err)
 	}
+	r.meta.store(mod.Describe())
+	r.meta.setHash(filepath.Join(r.opts.Dir, file), st, mod.Hash())
+	r.meta.flush()
 	r.register(file, &fileState{size: st.Size(), modTime: st.ModTime(), hash: mod.Hash()}, mod)
 	return mod.Info(), nil
 }

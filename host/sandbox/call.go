@@ -170,6 +170,9 @@ func (m *Module) call(ctx context.Context, spec callSpec) (out []byte, usage tas
 		return nil, usage, err
 	}
 	defer m.leave()
+	if err := m.Ready(ctx); err != nil {
+		return nil, usage, err
+	}
 
 	logger := spec.logger
 	if logger == nil {

@@ -9,6 +9,18 @@
 // any number of times concurrently. [Module.Close] unloads a module version once its
 // calls in flight are done.
 //
+// [Module.Describe] returns what Load learned (a JSON-serialisable [Description], keyed by
+// content hash); [Runtime.LoadDescribed] registers the same bytes from it later without
+// compiling or instantiating them, and [Module.Ready] (which every call makes) compiles
+// and checks them against the description on first use. A process that opens many plugins
+// and runs few pays only for those it runs. [Runtime.Stats] counts loads, compilations and
+// instances.
+//
+// The metadata kind (docs/abi.md#metadata-kind) decides a module's roles when present: a
+// module whose kind lacks "executor" is not an executor even if it exports execute, one
+// whose kind lacks "hook" offers no hook exports; a role the exports cannot play, an
+// unknown role or an empty kind rejects the module.
+//
 // # Guarantees
 //
 //   - Load rejects, with an *[Error] of KindInvalid naming the plugin and the problem, a

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"github.com/tetratelabs/wazero"
@@ -38,8 +39,17 @@ type Module struct {
 	hookFor  []string // get_hook_config executors; nil: every task
 	minPages uint32   // declared minimum memory
 
+	roles []string // metadata kind; nil when the metadata has none
+
 	pool      pool
 	transport *http.Transport
+
+	// A module from LoadDescribed is compiled by its first Ready: source gives its bytes,
+	// ready is set once compiled is usable, readyErr remembers a failed check.
+	source   func() ([]byte, error)
+	ready    atomic.Bool
+	readyMu  sync.Mutex
+	readyErr error
 
 	mu       sync.Mutex
 	active   int
@@ -55,6 +65,9 @@ type metadata struct {
 	Version      string   `json:"version"`
 	Tags         []string `json:"tags"`
 	Capabilities []string `json:"capabilities"`
+	// Kind lists the roles the module plays ("executor", "hook"); nil means the
+	// exports decide (docs/abi.md#metadata-kind).
+	Kind []string `json:"kind"`
 }
 
 // Load compiles wasm (once per content hash; the persistent cache makes a restart cheap),
@@ -81,16 +94,17 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, name string) (*Module, 
 			m.releaseCompiled()
 		}
 	}()
-	if err := m.checkImports(); err != nil {
+	if err := checkImports(compiled, r.hostFuncs); err != nil {
 		return nil, invalid("%v", err)
 	}
-	isExec, err := m.checkExports()
+	ex, err := checkExports(compiled)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
+	m.minPages, m.hooks = ex.minPages, ex.hooks
 	// A placeholder id until the metadata is read, so that errors name the file.
 	m.info = &executor.Info{ID: fileID, Hash: hash}
-	if err := m.readMetadata(ctx, isExec, fileID); err != nil {
+	if err := m.readMetadata(ctx, ex.executor, fileID); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
 			return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: "rejected at load: " + e.Msg, Err: err}
@@ -98,24 +112,26 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, name string) (*Module, 
 		return nil, invalid("%v", err)
 	}
 	m.transport = newTransport()
+	m.ready.Store(true)
 	ok = true
+	r.loads.Add(1)
 	r.cfg.Logger.Debug("plugin loaded", "plugin", m.info.ID, "sha256", hash, "kind", m.info.Kind)
 	return m, nil
 }
 
 // checkImports accepts only functions of wasi_snapshot_preview1 and apflow that the host
 // provides, with the host's signatures, and no imported memory.
-func (m *Module) checkImports() error {
-	if mems := m.compiled.ImportedMemories(); len(mems) > 0 {
+func checkImports(compiled wazero.CompiledModule, hostFuncs map[string]api.FunctionDefinition) error {
+	if mems := compiled.ImportedMemories(); len(mems) > 0 {
 		mod, name, _ := mems[0].Import()
 		return fmt.Errorf("imports memory %s.%s: a plugin must define and export its own memory", mod, name)
 	}
-	for _, def := range m.compiled.ImportedFunctions() {
+	for _, def := range compiled.ImportedFunctions() {
 		mod, name, _ := def.Import()
 		if mod != wasiModuleName && mod != hostModuleName {
 			return fmt.Errorf("imports %s.%s: only %s and %s may be imported", mod, name, wasiModuleName, hostModuleName)
 		}
-		want, ok := m.rt.hostFuncs[mod+"\x00"+name]
+		want, ok := hostFuncs[mod+"\x00"+name]
 		if !ok {
 			return fmt.Errorf("imports %s.%s, which the host does not provide", mod, name)
 		}
@@ -148,44 +164,87 @@ var exportSigs = func() map[string][2][]api.ValueType {
 	return s
 }()
 
+// exportFacts is what the exports of a compiled module say about it.
+type exportFacts struct {
+	executor bool     // exports execute
+	hooks    []string // hook exports, in ABI order
+	minPages uint32   // declared minimum memory
+}
+
 // checkExports verifies the exports the ABI requires and the signatures of those it knows.
-func (m *Module) checkExports() (isExecutor bool, err error) {
-	if _, ok := m.compiled.ExportedMemories()["memory"]; !ok {
-		return false, fmt.Errorf("does not export its memory as \"memory\"")
+func checkExports(compiled wazero.CompiledModule) (exportFacts, error) {
+	var ex exportFacts
+	mem, ok := compiled.ExportedMemories()["memory"]
+	if !ok {
+		return ex, fmt.Errorf("does not export its memory as \"memory\"")
 	}
-	if mem := m.compiled.ExportedMemories()["memory"]; mem != nil {
-		m.minPages = mem.Min()
-	}
-	funcs := m.compiled.ExportedFunctions()
+	ex.minPages = mem.Min()
+	funcs := compiled.ExportedFunctions()
 	for name, want := range exportSigs {
 		def, ok := funcs[name]
 		if !ok {
 			continue
 		}
 		if !slices.Equal(def.ParamTypes(), want[0]) || !slices.Equal(def.ResultTypes(), want[1]) {
-			return false, fmt.Errorf("exports %s with signature %s, the ABI requires %s", name, signature(def), sigString(want[0], want[1]))
+			return ex, fmt.Errorf("exports %s with signature %s, the ABI requires %s", name, signature(def), sigString(want[0], want[1]))
 		}
 	}
 	for _, name := range []string{"alloc", "dealloc"} {
 		if _, ok := funcs[name]; !ok {
-			return false, fmt.Errorf("does not export %s (required of every plugin)", name)
+			return ex, fmt.Errorf("does not export %s (required of every plugin)", name)
 		}
 	}
-	_, isExecutor = funcs["execute"]
-	if isExecutor {
+	_, ex.executor = funcs["execute"]
+	if ex.executor {
 		if _, ok := funcs["get_input_schema"]; !ok {
-			return false, fmt.Errorf("exports execute but not get_input_schema")
+			return ex, fmt.Errorf("exports execute but not get_input_schema")
 		}
 	}
 	for _, h := range hookExports {
 		if _, ok := funcs[h]; ok {
-			m.hooks = append(m.hooks, h)
+			ex.hooks = append(ex.hooks, h)
 		}
 	}
-	if !isExecutor && len(m.hooks) == 0 {
-		return false, fmt.Errorf("is neither an executor (no execute export) nor a hook (none of %s)", strings.Join(hookExports, ", "))
+	if !ex.executor && len(ex.hooks) == 0 {
+		return ex, fmt.Errorf("is neither an executor (no execute export) nor a hook (none of %s)", strings.Join(hookExports, ", "))
 	}
-	return isExecutor, nil
+	return ex, nil
+}
+
+// Roles of the metadata kind (docs/abi.md#metadata-kind).
+const (
+	roleExecutor = "executor"
+	roleHook     = "hook"
+)
+
+// applyRoles narrows what the exports offer to the roles the metadata kind lists: a
+// module is an executor only if kind lists "executor", a hook only if it lists "hook".
+// Nil roles (no kind) leave the exports in charge. A role the exports cannot play, an
+// unknown role or an empty list is an error.
+func applyRoles(roles []string, ex exportFacts) (executor bool, hooks []string, err error) {
+	if roles == nil {
+		return ex.executor, ex.hooks, nil
+	}
+	if len(roles) == 0 {
+		return false, nil, fmt.Errorf("metadata kind is empty: it must list %q, %q or both", roleExecutor, roleHook)
+	}
+	for _, role := range roles {
+		switch role {
+		case roleExecutor:
+			if !ex.executor {
+				return false, nil, fmt.Errorf("metadata kind lists %q but the module does not export execute", roleExecutor)
+			}
+			executor = true
+		case roleHook:
+			if len(ex.hooks) == 0 {
+				return false, nil, fmt.Errorf("metadata kind lists %q but the module exports none of %s", roleHook, strings.Join(hookExports, ", "))
+			}
+			hooks = ex.hooks
+		default:
+			return false, nil, fmt.Errorf("metadata kind lists unknown role %q (known: %q, %q)", role, roleExecutor, roleHook)
+		}
+	}
+	return executor, hooks, nil
 }
 
 // readMetadata calls the metadata getters in a throwaway instance and fills m.info.
@@ -197,10 +256,7 @@ func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) e
 	if err != nil {
 		return err
 	}
-	info := &executor.Info{ID: fileID, Hash: m.hash, Kind: "wasm"}
-	if !isExec {
-		info.Kind = "hook"
-	}
+	info := &executor.Info{ID: fileID, Hash: m.hash}
 	if md := docs["get_metadata"]; md != nil {
 		var meta metadata
 		if err := json.Unmarshal(md, &meta); err != nil {
@@ -211,27 +267,25 @@ func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) e
 		}
 		info.Name, info.Description, info.Version, info.Tags, info.Capabilities =
 			meta.Name, meta.Description, meta.Version, meta.Tags, meta.Capabilities
+		m.roles = meta.Kind
 	}
+	isExec, hooks, err := applyRoles(m.roles, exportFacts{executor: isExec, hooks: m.hooks, minPages: m.minPages})
+	if err != nil {
+		return err
+	}
+	m.hooks = hooks
+	info.Kind = kindOf(isExec)
 	if info.ID == "" {
 		return fmt.Errorf("has no id: get_metadata sets none and the file name is empty")
 	}
 	info.OutputSchema = docs["get_output_schema"]
 	if isExec {
 		info.InputSchema = docs["get_input_schema"]
-		// {} and true accept anything: nothing to compile or validate.
-		if s := string(bytes.TrimSpace(info.InputSchema)); info.InputSchema != nil && s != "{}" && s != "true" {
-			c := jsonschema.NewCompiler()
-			c.Draft = jsonschema.Draft2020
-			url := "apflow-plugin:///" + info.ID + "/input_schema.json"
-			if err := c.AddResource(url, bytes.NewReader(info.InputSchema)); err != nil {
-				return fmt.Errorf("input schema does not compile: %v", err)
-			}
-			compiled, err := c.Compile(url)
-			if err != nil {
-				return fmt.Errorf("input schema does not compile: %v", err)
-			}
-			info.Compiled = compiled
+		compiled, err := compileInputSchema(info.ID, info.InputSchema)
+		if err != nil {
+			return err
 		}
+		info.Compiled = compiled
 	}
 	if hc := docs["get_hook_config"]; hc != nil {
 		var conf struct {
@@ -246,6 +300,33 @@ func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) e
 	return nil
 }
 
+// kindOf is the executor.Info kind of a module: "wasm" for an executor, else "hook".
+func kindOf(executor bool) string {
+	if executor {
+		return "wasm"
+	}
+	return "hook"
+}
+
+// compileInputSchema compiles an input schema; {}, true and no schema give nil (accept
+// anything: nothing to compile or validate).
+func compileInputSchema(id string, schema []byte) (*jsonschema.Schema, error) {
+	if s := string(bytes.TrimSpace(schema)); schema == nil || s == "{}" || s == "true" {
+		return nil, nil
+	}
+	c := jsonschema.NewCompiler()
+	c.Draft = jsonschema.Draft2020
+	url := "apflow-plugin:///" + id + "/input_schema.json"
+	if err := c.AddResource(url, bytes.NewReader(schema)); err != nil {
+		return nil, fmt.Errorf("input schema does not compile: %v", err)
+	}
+	compiled, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("input schema does not compile: %v", err)
+	}
+	return compiled, nil
+}
+
 // Info describes the module: id, metadata, schemas (compiled input schema), hash. The
 // returned value is shared and must not be modified.
 func (m *Module) Info() *executor.Info { return m.info }
@@ -256,10 +337,12 @@ func (m *Module) ID() string { return m.info.ID }
 // Hash returns the module's sha256, hex.
 func (m *Module) Hash() string { return m.hash }
 
-// IsExecutor reports whether the module exports execute.
+// IsExecutor reports whether the module is an executor: it exports execute and its
+// metadata kind, if any, lists "executor".
 func (m *Module) IsExecutor() bool { return m.info.Kind == "wasm" }
 
-// HookExports returns the hook exports the module has, in ABI order.
+// HookExports returns the hook exports the module has, in ABI order; none when its
+// metadata kind does not list "hook".
 func (m *Module) HookExports() []string { return slices.Clone(m.hooks) }
 
 // HookExecutors returns the executor ids a hook module asked to run around
@@ -305,14 +388,17 @@ func (m *Module) leave() {
 	}
 }
 
+// releaseCompiled drops the module's reference to its compiled code, once. A module
+// from LoadDescribed that was never compiled holds none.
 func (m *Module) releaseCompiled() {
 	m.mu.Lock()
-	done := m.released
+	if m.released || m.compiled == nil {
+		m.mu.Unlock()
+		return
+	}
 	m.released = true
 	m.mu.Unlock()
-	if !done {
-		m.rt.release(m.hash)
-	}
+	m.rt.release(m.hash)
 }
 
 func signature(def api.FunctionDefinition) string {

@@ -176,6 +176,7 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 	if cr.random {
 		cfg = cfg.WithRandSource(rand.Reader)
 	}
+	m.rt.instances.Add(1)
 	mod, err := m.rt.wz.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem.allocator()), m.compiled, cfg)
 	tail := in.stderr.finish()
 	in.stdout.finish()

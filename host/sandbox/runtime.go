@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -27,10 +28,38 @@ type Runtime struct {
 	// hostFuncs maps "module\x00name" to the signature every import must have.
 	hostFuncs map[string]api.FunctionDefinition
 
+	// Counters for Stats.
+	loads, described, compiles, instances atomic.Int64
+
 	mu       sync.Mutex
 	compiled map[string]*compiledEntry // by sha256 hex
 	closed   bool
 }
+
+// RuntimeStats counts the work a Runtime did since it was created.
+type RuntimeStats struct {
+	// Loads is how many modules Load accepted (each compiled and instantiated once).
+	Loads int64
+	// Described is how many modules LoadDescribed accepted (neither compiled nor
+	// instantiated until their first Ready).
+	Described int64
+	// Compiles is how many times a module was compiled (or read back from the
+	// compilation cache): once per content hash while some Module uses it.
+	Compiles int64
+	// Instances is how many instances were created: metadata reads of Load and pooled
+	// instances of calls.
+	Instances int64
+}
+
+// Stats returns the runtime's counters.
+func (r *Runtime) Stats() RuntimeStats {
+	return RuntimeStats{Loads: r.loads.Load(), Described: r.described.Load(),
+		Compiles: r.compiles.Load(), Instances: r.instances.Load()}
+}
+
+// CacheDir returns the directory of the persistent compilation cache (Config.CacheDir),
+// or "" when the cache is in memory only.
+func (r *Runtime) CacheDir() string { return r.cfg.CacheDir }
 
 // compiledEntry is a compiled module shared by every Module loaded from the same bytes.
 type compiledEntry struct {
@@ -131,6 +160,7 @@ func (r *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero
 	r.compiled[hash] = e
 	r.mu.Unlock()
 
+	r.compiles.Add(1)
 	e.mod, e.err = r.wz.CompileModule(ctx, wasm)
 	close(e.ready)
 	if e.err != nil {
