@@ -26,6 +26,7 @@
 //	g <tree> <seq> <id>                         by tree, in submission order
 //	p <parent> <priority> <seq> <id>            children, in execution order
 //	d <dependency id> <dependent id>            dependents
+//	x <create> <chunk>                          ids of one committed chunk of a Create in progress
 //
 // Every index entry's value is a small header (id, created_at, seq, status, user, tree,
 // parent), so List and Count filter and count on index entries alone and decode only the
@@ -37,7 +38,14 @@
 // keys, index entries and value pointers. A transaction is bounded by Badger to one key
 // per 96 bytes of 15% of Options.MemTableSize: with the defaults about 90,000 keys, so a
 // Create of some 12,000 tasks (7 keys each with one dependency) fits in one commit. In
-// memory there is no value log and the bound is also about 9 MiB of values. A write over
-// the limit fails alone with an error saying so; the value log is garbage-collected every
+// memory there is no value log and the bound is also about 9 MiB of values. A larger
+// Create is committed in chunks and stays atomic and invisible until whole (see Create;
+// the x markers let Open undo one a crash interrupted). Any other write over the limit
+// fails alone with an error saying so; the value log is garbage-collected every
 // Options.GCInterval.
+//
+// Decoding. The committer keeps a bounded cache of decoded tasks (Options.DecodeCacheSize)
+// validated byte for byte against the stored value, and keeps the task it has just
+// written as its decoded form when canonicalize vouches for it, so an update decodes
+// nothing in the common case and its caller is not handed bytes to decode again.
 package badgerstore

@@ -19,6 +19,7 @@ const (
 	prefixTree      byte = 'g' // g <tree> <seq asc> <id>                   → header (tree set)
 	prefixParent    byte = 'p' // p <parent> <priority asc> <seq asc> <id>  → header (non-roots)
 	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header
+	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → ids of a chunk of a Create in progress
 )
 
 // appendString appends s so that the encoding is unambiguous, preserves the byte order of

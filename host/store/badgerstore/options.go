@@ -46,6 +46,10 @@ type Options struct {
 	// MaxBatch is the largest number of queued writes that share one commit (default
 	// 1024).
 	MaxBatch int
+	// DecodeCacheSize is the number of decoded tasks kept to spare decoding the value of
+	// a task that was just written or read (default 16384; negative disables it). Each
+	// costs about the size of the task twice (its JSON and its decoded form).
+	DecodeCacheSize int
 	// GCInterval is how often the value log is garbage collected (default 10 minutes;
 	// negative disables it).
 	GCInterval time.Duration
@@ -61,6 +65,7 @@ const (
 	DefaultNumCompactors    = 2
 	DefaultMaxBatch         = 1024
 	DefaultGCInterval       = 10 * time.Minute
+	DefaultDecodeCacheSize  = 16384
 )
 
 func (o Options) withDefaults() Options {
@@ -79,6 +84,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.DecodeCacheSize == 0 {
+		o.DecodeCacheSize = DefaultDecodeCacheSize
 	}
 	if o.GCInterval == 0 {
 		o.GCInterval = DefaultGCInterval

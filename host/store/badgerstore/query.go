@@ -39,10 +39,10 @@ func scan(txn *badger.Txn, prefix []byte, fn func(h header) (bool, error)) error
 
 // load reads the tasks with the given ids, in that order. An id without a task means an
 // index entry without its task: the store is corrupt.
-func load(txn *badger.Txn, ids []string) ([]*task.Task, error) {
+func (s *Store) load(txn *badger.Txn, ids []string) ([]*task.Task, error) {
 	out := make([]*task.Task, 0, len(ids))
 	for _, id := range ids {
-		t, err := readTask(txn, id)
+		t, err := s.readTask(txn, id)
 		if err != nil {
 			return nil, fmt.Errorf("task store index refers to task %s: %w", id, err)
 		}
@@ -66,13 +66,15 @@ func (s *Store) loadIndex(ctx context.Context, prefix []byte) ([]*task.Task, err
 					return false, err
 				}
 			}
-			ids = append(ids, h.ID)
+			if !s.hidden(h.ID) {
+				ids = append(ids, h.ID)
+			}
 			return true, nil
 		}); err != nil {
 			return err
 		}
 		var err error
-		out, err = load(txn, ids)
+		out, err = s.load(txn, ids)
 		return err
 	})
 	return out, err
@@ -86,7 +88,7 @@ func (s *Store) Get(ctx context.Context, id string) (*task.Task, error) {
 	var t *task.Task
 	err := s.view(func(txn *badger.Txn) error {
 		var err error
-		t, err = readTask(txn, id)
+		t, err = s.readTask(txn, id)
 		return err
 	})
 	return t, err
@@ -190,7 +192,7 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 					return false, err
 				}
 			}
-			if !matches(f, h) {
+			if !matches(f, h) || s.hidden(h.ID) {
 				return true, nil
 			}
 			if !ordered {
@@ -210,7 +212,7 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 				ids = append(ids, unordered[i].ID)
 			}
 		}
-		page, err = load(txn, ids)
+		page, err = s.load(txn, ids)
 		return err
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -37,6 +38,16 @@ type Store struct {
 
 	mu     sync.RWMutex // guards closed against sends on the committer queue
 	closed bool
+
+	cache *decodeCache
+
+	// Chunked creates in progress (create.go): their ids are hidden from readers.
+	hideMu    sync.RWMutex
+	hiddenIDs map[string]*reservation
+	hiding    atomic.Int64
+	// testChunkHook, when set by a test, runs after each committed chunk of a chunked
+	// create.
+	testChunkHook func(chunk int)
 
 	gcStop, gcDone chan struct{}
 }
@@ -76,7 +87,14 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, c: newCommitter(db, opts.MaxBatch, opts.ValueThreshold, maxValue)}
+	if n, err := undoInterrupted(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
+	} else if n > 0 {
+		opts.Logger.Warn("deleted the stored part of creates a crash interrupted", "chunks", n)
+	}
+	s := &Store{db: db, opts: opts, c: newCommitter(db, opts.MaxBatch, opts.ValueThreshold, maxValue),
+		cache: newDecodeCache(opts.DecodeCacheSize)}
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
 		go s.gcLoop(opts.GCInterval)

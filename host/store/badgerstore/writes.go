@@ -3,7 +3,6 @@ package badgerstore
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,8 +26,10 @@ type encoded struct {
 	entries map[string][]byte
 }
 
+// encode returns the stored form of t. It calls MarshalJSON directly: json.Marshal would
+// validate and compact its output once more.
 func encode(t *task.Task) (encoded, error) {
-	v, err := json.Marshal(t)
+	v, err := t.MarshalJSON()
 	if err != nil {
 		return encoded{}, fmt.Errorf("encode task %s: %w", t.ID, err)
 	}
@@ -43,75 +44,77 @@ func decode(id string, raw []byte) (*task.Task, error) {
 	return t, nil
 }
 
-// readTask returns the stored task id inside txn, or store.NotFound.
-func readTask(txn *badger.Txn, id string) (*task.Task, error) {
-	item, err := txn.Get(taskKey(id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, store.NotFound(id)
+// settle turns next, a task fn has just modified and that was encoded to raw, into the
+// stored form: caller is for the caller of the write (next itself, normalized, when
+// canonicalize vouches for it), shared is an equal copy remembered in the cache. fn may
+// have kept a reference to next, so the cache never holds next itself.
+func (s *Store) settle(next *task.Task, raw []byte) (caller, shared *task.Task, err error) {
+	if canonicalize(next) {
+		caller = next
+		if s.cache == nil {
+			return caller, caller, nil
+		}
+		shared = next.Clone()
+	} else {
+		if shared, err = decode(next.ID, raw); err != nil {
+			return nil, nil, err
+		}
+		caller = shared.Clone()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read task %s: %w", id, err)
-	}
-	var t *task.Task
-	err = item.Value(func(v []byte) error {
-		var err error
-		t, err = decode(id, v)
-		return err
-	})
+	s.cache.put(shared.ID, raw, shared)
+	return caller, shared, nil
+}
+
+// readShared returns the stored task id inside txn, or store.NotFound. The task may be
+// shared with the cache: it must not be modified. Tasks of a Create still in progress
+// are not found.
+func (s *Store) readShared(txn *badger.Txn, id string) (*task.Task, error) {
+	t, _, err := s.read(txn, id, true)
 	return t, err
 }
 
-// Create implements store.Store. Tasks are encoded on the caller's goroutine; the
-// committer only checks that no id exists yet.
-func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
-	if len(tasks) == 0 {
-		return nil
+// readTask returns a copy of the stored task id inside txn, or store.NotFound. A miss of
+// the cache is decoded but not remembered, so that scans do not evict the tasks being
+// written.
+func (s *Store) readTask(txn *badger.Txn, id string) (*task.Task, error) {
+	t, shared, err := s.read(txn, id, false)
+	if err == nil && shared {
+		t = t.Clone()
 	}
-	encs := make([]encoded, len(tasks))
-	seen := make(map[string]bool, len(tasks))
-	for i, t := range tasks {
-		if t == nil {
-			return apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
-		}
-		if t.ID == "" {
-			return invalidField("", "id", "is empty")
-		}
-		if seen[t.ID] {
-			return store.Exists(t.ID)
-		}
-		seen[t.ID] = true
-		if !t.Status.Valid() {
-			return invalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
-		}
-		if err := checkKeyFields(t); err != nil {
-			return err
+	return t, err
+}
+
+// read returns the stored task id and whether it is shared with the cache; remember
+// records a decoded miss in the cache.
+func (s *Store) read(txn *badger.Txn, id string, remember bool) (*task.Task, bool, error) {
+	if s.hidden(id) {
+		return nil, false, store.NotFound(id)
+	}
+	item, err := txn.Get(taskKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, store.NotFound(id)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read task %s: %w", id, err)
+	}
+	var t *task.Task
+	shared := false
+	err = item.Value(func(v []byte) error {
+		if t = s.cache.get(id, v); t != nil {
+			shared = true
+			return nil
 		}
 		var err error
-		if encs[i], err = encode(t); err != nil {
+		if t, err = decode(id, v); err != nil {
 			return err
 		}
-	}
-	return s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
-		n := 0
-		for _, e := range encs {
-			_, err := txn.Get(taskKey(e.id))
-			if err == nil {
-				return nil, store.Exists(e.id)
-			}
-			if !errors.Is(err, badger.ErrKeyNotFound) {
-				return nil, fmt.Errorf("read task %s: %w", e.id, err)
-			}
-			n += 1 + len(e.entries)
+		if remember {
+			s.cache.put(id, bytes.Clone(v), t)
+			shared = true
 		}
-		ws := make([]write, 0, n)
-		for _, e := range encs {
-			ws = append(ws, write{key: taskKey(e.id), value: e.value})
-			for k, v := range e.entries {
-				ws = append(ws, write{key: []byte(k), value: v})
-			}
-		}
-		return ws, nil
-	}))
+		return nil
+	})
+	return t, shared, err
 }
 
 // checkIdentity refuses a change of the fields that place a task.
@@ -176,9 +179,9 @@ func diff(oldEntries map[string][]byte, next encoded) []write {
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
-	var stored []byte
+	var stored *task.Task
 	err := s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
-		cur, err := readTask(txn, id)
+		cur, err := s.readShared(txn, id)
 		if err != nil {
 			return nil, err
 		}
@@ -190,13 +193,15 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 		if err != nil {
 			return nil, err
 		}
-		stored = enc.value
+		if stored, _, err = s.settle(next, enc.value); err != nil {
+			return nil, err
+		}
 		return diff(indexEntries(cur), enc), nil
 	}))
 	if err != nil {
 		return nil, err
 	}
-	return decode(id, stored)
+	return stored, nil
 }
 
 // UpdateMany implements store.Store. It returns one task per mutation, in order: the task
@@ -205,47 +210,52 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 	if len(muts) == 0 {
 		return []*task.Task{}, nil
 	}
-	stored := make([][]byte, len(muts))
+	out := make([]*task.Task, len(muts))
 	err := s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
 		now := s.now()
-		cur := make(map[string]*task.Task, len(muts))
-		orig := make(map[string]map[string][]byte, len(muts))
-		last := make(map[string][]byte, len(muts))
-		var order []string
+		type state struct {
+			orig  map[string][]byte // index entries as stored
+			cur   *task.Task        // after the latest mutation, shared
+			value []byte            // encoding of cur
+		}
+		states := make(map[string]*state, len(muts))
+		order := make([]*state, 0, len(muts))
 		for i, m := range muts {
-			t, ok := cur[m.ID]
+			st, ok := states[m.ID]
 			if !ok {
-				var err error
-				if t, err = readTask(txn, m.ID); err != nil {
+				t, err := s.readShared(txn, m.ID)
+				if err != nil {
 					return nil, err
 				}
-				orig[m.ID] = indexEntries(t)
-				order = append(order, m.ID)
+				st = &state{orig: indexEntries(t), cur: t}
+				states[m.ID] = st
+				order = append(order, st)
 			}
-			next, err := step(t, m.Fn, now)
+			next, err := step(st.cur, m.Fn, now)
 			if err != nil {
 				return nil, err
 			}
-			v, err := json.Marshal(next)
+			v, err := next.MarshalJSON()
 			if err != nil {
 				return nil, fmt.Errorf("encode task %s: %w", m.ID, err)
 			}
-			cur[m.ID], last[m.ID], stored[i] = next, v, v
+			if out[i], st.cur, err = s.settle(next, v); err != nil {
+				return nil, err
+			}
+			st.value = v
 		}
-		var ws []write
-		for _, id := range order {
-			ws = append(ws, diff(orig[id], encoded{id: id, value: last[id], entries: indexEntries(cur[id])})...)
+		n := 0
+		for _, st := range order {
+			n += 1 + len(st.orig)
+		}
+		ws := make([]write, 0, n)
+		for _, st := range order {
+			ws = append(ws, diff(st.orig, encoded{id: st.cur.ID, value: st.value, entries: indexEntries(st.cur)})...)
 		}
 		return ws, nil
 	}))
 	if err != nil {
 		return nil, err
-	}
-	out := make([]*task.Task, len(muts))
-	for i, v := range stored {
-		if out[i], err = decode(muts[i].ID, v); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }
@@ -268,7 +278,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 				continue
 			}
 			done[id] = true
-			t, err := readTask(txn, id)
+			t, err := s.readShared(txn, id)
 			if err != nil {
 				return nil, err
 			}
@@ -286,6 +296,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 						WithData(map[string]any{"task_id": id, "blocking_task_id": other, "reason": rel.reason})
 				}
 			}
+			s.cache.drop(id)
 			ws = append(ws, write{key: taskKey(id), del: true})
 			for k := range indexEntries(t) {
 				ws = append(ws, write{key: []byte(k), del: true})

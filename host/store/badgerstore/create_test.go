@@ -1,0 +1,188 @@
+package badgerstore
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// bigTree returns a tree of n tasks, each depending on the previous one, with a user:
+// about 7 keys per task.
+func bigTree(prefix string, n int) []*task.Task {
+	ts := make([]*task.Task, n)
+	for i := range ts {
+		parent := ""
+		if i > 0 {
+			parent = prefix + "0"
+		}
+		x := mk(fmt.Sprintf("%s%d", prefix, i), parent, i)
+		x.TaskTreeID, x.UserID = prefix+"0", "u"
+		if i > 1 {
+			x.Dependencies = []task.Dependency{{ID: fmt.Sprintf("%s%d", prefix, i-1), Required: true}}
+		}
+		ts[i] = x
+	}
+	return ts
+}
+
+// markers counts the stored markers of chunked creates.
+func markers(t *testing.T, s *Store) int {
+	t.Helper()
+	n := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{prefixCreate}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestChunkedCreate(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20}) // ~1,600 entries per txn
+	ctx := t.Context()
+	if err := s.Create(ctx, []*task.Task{mk("other", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	ts := bigTree("big", 3000)
+	if got := len(s.chunk(mustEncode(t, ts))); got < 3 {
+		t.Fatalf("%d chunks; the test needs a create over several transactions", got)
+	}
+	chunks := 0
+	s.testChunkHook = func(i int) {
+		chunks++
+		// Committed chunks stay invisible until the create is whole.
+		if _, err := s.Get(ctx, "big0"); err == nil {
+			t.Errorf("chunk %d: a task of the create is visible", i)
+		}
+		if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 1 {
+			t.Errorf("chunk %d: Count = %d, %v; want 1", i, n, err)
+		}
+		if kids, err := s.Children(ctx, "big0"); err != nil || len(kids) != 0 {
+			t.Errorf("chunk %d: Children = %d, %v", i, len(kids), err)
+		}
+		if _, err := s.Update(ctx, "big1", func(*task.Task) error { return nil }); apferr.CodeOf(err) != apferr.TaskNotFound {
+			t.Errorf("chunk %d: Update of a task of the create: %v, want TaskNotFound", i, err)
+		}
+		// Its ids are taken.
+		if err := s.Create(ctx, []*task.Task{mk("big2999", "", 0)}); apferr.CodeOf(err) != apferr.InvalidParams {
+			t.Errorf("chunk %d: Create of a reserved id: %v, want already exists", i, err)
+		}
+	}
+	if err := s.Create(ctx, ts); err != nil {
+		t.Fatal(err)
+	}
+	if chunks < 3 {
+		t.Fatalf("%d chunks committed", chunks)
+	}
+	tree, err := s.Tree(ctx, "big0")
+	if err != nil || len(tree) != 3000 {
+		t.Fatalf("Tree = %d tasks, %v; want 3000", len(tree), err)
+	}
+	if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 3001 {
+		t.Fatalf("Count = %d, %v; want 3001", n, err)
+	}
+	if m := markers(t, s); m != 0 {
+		t.Fatalf("%d markers left after a complete create", m)
+	}
+	checkIndexes(t, s)
+}
+
+func mustEncode(t *testing.T, ts []*task.Task) []encoded {
+	t.Helper()
+	out := make([]encoded, len(ts))
+	for i, x := range ts {
+		var err error
+		if out[i], err = encode(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestChunkedCreateAllOrNothing fails a chunked create in its last chunk: the chunks
+// already committed are deleted.
+func TestChunkedCreateAllOrNothing(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+	ctx := t.Context()
+	if err := s.Create(ctx, []*task.Task{mk("dup2999", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Create(ctx, bigTree("dup", 3000))
+	var e *apferr.Error
+	if !errors.As(err, &e) || e.Data.(map[string]any)["task_id"] != "dup2999" {
+		t.Fatalf("Create = %v, want already exists naming dup2999", err)
+	}
+	if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 1 {
+		t.Fatalf("Count = %d, %v; want 1", n, err)
+	}
+	if m := markers(t, s); m != 0 {
+		t.Fatalf("%d markers left after a failed create", m)
+	}
+	checkIndexes(t, s)
+	// The ids are free again.
+	if err := s.Create(ctx, bigTree("dup", 2999)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChunkedCreateCrash stops a chunked create after two chunks, as a crash would: the
+// next Open deletes what was stored.
+func TestChunkedCreateCrash(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, MemTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := s.Create(ctx, []*task.Task{mk("keep", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	type crash struct{}
+	s.testChunkHook = func(i int) {
+		if i == 1 {
+			panic(crash{})
+		}
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != (crash{}) {
+				panic(p)
+			}
+		}()
+		_ = s.Create(ctx, bigTree("cr", 3000))
+	}()
+	if m := markers(t, s); m != 2 {
+		t.Fatalf("%d markers after the crash, want 2", m)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = setup(t, Options{Dir: dir, MemTableSize: 1 << 20})
+	if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 1 {
+		t.Fatalf("Count after reopen = %d, %v; want 1", n, err)
+	}
+	if m := markers(t, s); m != 0 {
+		t.Fatalf("%d markers after reopen", m)
+	}
+	checkIndexes(t, s)
+	if err := s.Create(ctx, bigTree("cr", 3000)); err != nil {
+		t.Fatal(err)
+	}
+}
