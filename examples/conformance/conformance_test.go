@@ -53,7 +53,7 @@ var goBuild struct {
 }
 
 // buildGo compiles the Go variant once per test binary.
-func buildGo(t *testing.T) string {
+func buildGo(t testing.TB) string {
 	t.Helper()
 	goBuild.once.Do(func() {
 		dir, err := os.MkdirTemp("", "conformance-go")
@@ -74,7 +74,7 @@ func buildGo(t *testing.T) string {
 
 // wasmPath finds the module of lang, skipping (or failing under APFLOW_REQUIRE_KITS) when
 // it has not been built.
-func wasmPath(t *testing.T, lang string) string {
+func wasmPath(t testing.TB, lang string) string {
 	t.Helper()
 	if lang == "go" {
 		return buildGo(t)
