@@ -39,6 +39,10 @@ demo: build plugins ## run the demo tree through real WASM plugins, with live pr
 	rm -rf $(DEMO_HOME)
 	$(BIN) run --data-dir $(DEMO_HOME) --plugins $(PLUGDIR) --config examples/demo/config.json examples/demo/tree.json
 
+demo-multilang: build plugins kits ## run the multi-language demo (Go, Rust, C and AssemblyScript plugins)
+	rm -rf $(DEMO_HOME)-multilang
+	$(BIN) run --data-dir $(DEMO_HOME)-multilang --plugins $(PLUGDIR) examples/multilang/tree.json
+
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
