@@ -5,7 +5,7 @@ BIN     := bin/apflow
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build test test-short bench demo demo-multilang lint clean
+.PHONY: help setup build test test-short bench bench-scale demo demo-multilang lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,8 +32,20 @@ test: plugins kits hooks ## run the whole test suite (race detector on), buildin
 test-short: plugins ## quick tests (no multi-language kits, -short)
 	$(GO) test -short -count=1 ./...
 
-bench: plugins ## run the benchmarks recorded in docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2x -count=1 ./host/...
+# Each line is one table of docs/performance.md; compare figures within one run.
+BENCH = $(GO) test -run '^$$' -count=1
+bench: plugins kits ## run the benchmarks recorded in docs/performance.md
+	$(BENCH) -bench 'Wide10k$$|Chain1k$$|FanIn200$$|Fsync' -benchtime 1x ./host/engine/
+	$(BENCH) -bench 'WideWASM' -benchtime 2x ./cmd/apflow/
+	$(BENCH) -bench 'RoundTripRaw|ExecuteNoop|AcquirePooled|InstantiateFresh' -benchtime 20000x -benchmem ./host/sandbox/
+	$(BENCH) -bench 'Open|ProcessStart' -benchtime 10x ./host/registry/
+	$(BENCH) -bench 'HookOverhead' -benchtime 30x ./host/hooks/
+	$(BENCH) -bench 'Update' -benchtime 3000x ./host/store/badgerstore/
+	$(BENCH) -bench 'TasksGet|Execute1000' -benchtime 3x ./host/api/
+	$(BENCH) -bench 'Conformance' -benchtime 2000x ./examples/conformance/
+
+bench-scale: ## the engine benchmarks at 10x size (cost per task should stay flat)
+	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$' -benchtime 1x ./host/engine/
 
 demo: build plugins ## run the demo tree through real WASM plugins, with live progress
 	rm -rf $(DEMO_HOME)
