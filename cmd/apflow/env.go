@@ -21,7 +21,6 @@ import (
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
-	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // globals are the flags every command shares.
@@ -219,20 +218,9 @@ func (h *host) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// limitsString renders limits for people.
-func limitsString(l task.Limits) string {
-	var parts []string
-	if l.TimeoutMS > 0 {
-		parts = append(parts, (time.Duration(l.TimeoutMS) * time.Millisecond).String())
-	}
-	if l.MemoryPages > 0 {
-		parts = append(parts, fmt.Sprintf("%d pages", l.MemoryPages))
-	}
-	if l.MaxResultBytes > 0 {
-		parts = append(parts, fmt.Sprintf("%d result bytes", l.MaxResultBytes))
-	}
-	if len(parts) == 0 {
-		return "defaults"
-	}
-	return strings.Join(parts, ", ")
+// shutdown closes the host, giving running tasks shutdownGrace to finish.
+func (h *host) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	_ = h.close(ctx)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -24,7 +23,7 @@ func newHooksCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer h.close(context.Background())
+			defer h.shutdown()
 			if h.hooks == nil {
 				fmt.Fprintln(g.stdout, `no hooks configured (list hook plugin ids under "hooks" in the config file)`)
 				return nil

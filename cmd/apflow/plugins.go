@@ -135,7 +135,7 @@ func (g *globals) pluginViews(ctx context.Context) ([]pluginView, map[string]str
 	if err != nil {
 		return nil, nil, err
 	}
-	defer h.close(context.Background())
+	defer h.shutdown()
 	var views []pluginView
 	for _, info := range h.catalog.List() {
 		if info.Kind == "builtin" {
@@ -171,7 +171,7 @@ func (g *globals) addPlugin(ctx context.Context, name string, wasm []byte) (*exe
 	if err != nil {
 		return nil, err
 	}
-	defer h.close(context.Background())
+	defer h.shutdown()
 	return h.registry.Add(ctx, name, wasm)
 }
 
@@ -183,6 +183,6 @@ func (g *globals) removePlugin(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	defer h.close(context.Background())
+	defer h.shutdown()
 	return h.registry.Remove(ctx, id)
 }

@@ -97,11 +97,7 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer cancel()
-		_ = h.close(cctx)
-	}()
+	defer h.shutdown()
 	tasks, err := submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: existsIn(h.store)})
 	if err != nil {
 		return invalidSubmission(name, err)
@@ -333,11 +329,7 @@ are not retried (use apflow tasks rerun for that). Exit status as for apflow run
 			if err != nil {
 				return err
 			}
-			defer func() {
-				cctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-				defer cancel()
-				_ = h.close(cctx)
-			}()
+			defer h.shutdown()
 			out := g.stdout
 			if jsonOut {
 				out = g.stderr

@@ -39,15 +39,25 @@ func newTasksCmd(g *globals) *cobra.Command {
 	cmd.PersistentFlags().BoolVar(&jsonOut, "json", false, "print JSON instead of a table")
 
 	// with opens the task source for one command and closes it afterwards.
-	with := func(fn func(ctx context.Context, src taskSource) error) func(*cobra.Command, []string) error {
-		return func(c *cobra.Command, _ []string) error {
+	with := func(fn func(ctx context.Context, src taskSource, args []string) error) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, args []string) error {
 			src, err := g.openSource(c.Context())
 			if err != nil {
 				return err
 			}
 			defer src.close()
-			return fn(c.Context(), src)
+			return fn(c.Context(), src, args)
 		}
+	}
+	// printTasks shows the tasks a command got, as JSON or as a table.
+	printTasks := func(tasks []*task.Task, err error) error {
+		if err != nil {
+			return err
+		}
+		if jsonOut {
+			return writeJSON(g.stdout, tasks)
+		}
+		return taskTable(g.stdout, tasks)
 	}
 
 	var f store.Filter
@@ -57,20 +67,13 @@ func newTasksCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List tasks, newest first (roots only unless --all)",
 		Args:  cobra.NoArgs,
-		RunE: with(func(ctx context.Context, src taskSource) error {
+		RunE: with(func(ctx context.Context, src taskSource, _ []string) error {
 			f.Status = task.Status(status)
 			if status != "" && !f.Status.Valid() {
 				return &exitError{code: exitInvalid, msg: fmt.Sprintf("--status %q: want pending, in_progress, completed, failed or cancelled", status)}
 			}
 			f.RootOnly = !all
-			tasks, err := src.list(ctx, f)
-			if err != nil {
-				return err
-			}
-			if jsonOut {
-				return writeJSON(g.stdout, tasks)
-			}
-			return taskTable(g.stdout, tasks)
+			return printTasks(src.list(ctx, f))
 		}),
 	}
 	list.Flags().StringVar(&status, "status", "", "only tasks in this status")
@@ -81,62 +84,40 @@ func newTasksCmd(g *globals) *cobra.Command {
 
 	get := &cobra.Command{
 		Use: "get ID", Short: "Show one task as JSON", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return with(func(ctx context.Context, src taskSource) error {
-				t, err := src.get(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				return writeJSON(g.stdout, t)
-			})(c, args)
-		},
+		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
+			t, err := src.get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return writeJSON(g.stdout, t)
+		}),
 	}
 	tree := &cobra.Command{
 		Use: "tree ID", Short: "Show the tree under a task", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return with(func(ctx context.Context, src taskSource) error {
-				n, err := src.tree(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return writeJSON(g.stdout, n)
-				}
-				printTree(g.stdout, n)
-				return nil
-			})(c, args)
-		},
+		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
+			n, err := src.tree(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				return writeJSON(g.stdout, n)
+			}
+			printTree(g.stdout, n)
+			return nil
+		}),
 	}
 	children := &cobra.Command{
 		Use: "children ID", Short: "List the direct children of a task", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return with(func(ctx context.Context, src taskSource) error {
-				tasks, err := src.children(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return writeJSON(g.stdout, tasks)
-				}
-				return taskTable(g.stdout, tasks)
-			})(c, args)
-		},
+		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
+			return printTasks(src.children(ctx, args[0]))
+		}),
 	}
 	var msg string
 	cancel := &cobra.Command{
 		Use: "cancel ID", Short: "Cancel a task (the root cancels its whole tree)", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return with(func(ctx context.Context, src taskSource) error {
-				tasks, err := src.cancel(ctx, args[0], msg)
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return writeJSON(g.stdout, tasks)
-				}
-				return taskTable(g.stdout, tasks)
-			})(c, args)
-		},
+		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
+			return printTasks(src.cancel(ctx, args[0], msg))
+		}),
 	}
 	cancel.Flags().StringVar(&msg, "message", "", "the cancelled tasks' error (default \"Cancelled by user\")")
 	var full bool
@@ -147,27 +128,16 @@ func newTasksCmd(g *globals) *cobra.Command {
 them, to pending and runs them; completed tasks keep their results unless --full. Given a
 task that is not a root, only the part of the tree that task needs is re-run.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return with(func(ctx context.Context, src taskSource) error {
-				return src.rerun(ctx, args[0], full, g.stdout)
-			})(c, args)
-		},
+		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
+			return src.rerun(ctx, args[0], full, g.stdout)
+		}),
 	}
 	rerun.Flags().BoolVar(&full, "full", false, "re-run completed tasks too")
 	clone := &cobra.Command{
 		Use: "clone ID", Short: "Copy a task and its subtree as new pending tasks", Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			return with(func(ctx context.Context, src taskSource) error {
-				tasks, err := src.clone(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				if jsonOut {
-					return writeJSON(g.stdout, tasks)
-				}
-				return taskTable(g.stdout, tasks)
-			})(c, args)
-		},
+		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
+			return printTasks(src.clone(ctx, args[0]))
+		}),
 	}
 	cmd.AddCommand(list, get, tree, children, cancel, rerun, clone)
 	return cmd
@@ -191,11 +161,7 @@ type localSource struct {
 	h *host
 }
 
-func (l *localSource) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	_ = l.h.close(ctx)
-}
+func (l *localSource) close() { l.h.shutdown() }
 
 func (l *localSource) list(ctx context.Context, f store.Filter) ([]*task.Task, error) {
 	tasks, _, err := l.h.store.List(ctx, f)
