@@ -1,8 +1,11 @@
 # kits.mk — builds the plugin kits' examples and conformance plugins (included by Makefile).
 #
-#   make kits          every example, template and conformance plugin -> build/plugins/*.wasm
+#   make kits          every example, template, conformance plugin and kit example hook
+#                      (examples/hooks/{rust,c,assemblyscript}) -> build/plugins/*.wasm
 #   make kits-go | kits-rust | kits-c | kits-assemblyscript   one language
 #   make kits-test     the kits' own unit tests (Rust natively, C natively, AssemblyScript)
+#                      and the Rust example hook's; the hooks run through the host in
+#                      `go test ./examples/hooks/` (kits_test.go)
 #   make toolchains    which toolchains are missing, and the package that installs each
 #
 # Toolchains (Debian): clang lld wasi-libc libclang-rt-dev-wasm32 rustc cargo
@@ -15,6 +18,7 @@
 KITS_OUT      ?= build/plugins
 KITS_CARGO    ?= /usr/bin/cargo
 KITS_RUSTC    ?= /usr/bin/rustc
+KITS_RUSTDOC  ?= /usr/bin/rustdoc
 KITS_CC       ?= clang
 KITS_NPM      ?= npm
 KITS_GO       ?= go
@@ -24,16 +28,19 @@ KITS_CARGO_DIR = $(abspath build/cargo)
 KITS_CFLAGS = --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -I sdk/c -Wl,--strip-all
 
 # Rust crates (crate name = output name).
-KITS_RUST_CRATES = examples/conformance/rust examples/plugins/rust/word_freq examples/plugins/rust/template
-KITS_RUST_NAMES  = conformance_rust word_freq template_rust
+KITS_RUST_CRATES = examples/conformance/rust examples/plugins/rust/word_freq examples/plugins/rust/template \
+                   examples/hooks/rust
+KITS_RUST_NAMES  = conformance_rust word_freq template_rust hook_rust
 # C plugins: output name:source.
 KITS_C_PLUGINS = conformance_c:examples/conformance/c/conformance.c \
                  checksum:examples/plugins/c/checksum/checksum.c \
-                 template_c:examples/plugins/c/template/plugin.c
+                 template_c:examples/plugins/c/template/plugin.c \
+                 hook_c:examples/hooks/c/hook_c.c
 # AssemblyScript packages: output name:directory (each has an `asbuild` npm script).
 KITS_AS_PLUGINS = conformance_assemblyscript:examples/conformance/assemblyscript \
                   numeric_stats:examples/plugins/assemblyscript/numeric_stats \
-                  template_assemblyscript:examples/plugins/assemblyscript/template
+                  template_assemblyscript:examples/plugins/assemblyscript/template \
+                  hook_assemblyscript:examples/hooks/assemblyscript
 # Go: output name:package.
 KITS_GO_PLUGINS = conformance_go:./examples/conformance/go
 
@@ -80,7 +87,9 @@ kits-wat: | $(KITS_OUT)
 	@echo "wat   minimal_wat"; $(KITS_WAT2WASM) examples/plugins/wat/minimal.wat -o $(KITS_OUT)/minimal_wat.wasm
 
 kits-test:
-	cd sdk/rust && RUSTC=$(KITS_RUSTC) CARGO_TARGET_DIR=$(KITS_CARGO_DIR)/native $(KITS_CARGO) test -q --offline
+	cd sdk/rust && RUSTC=$(KITS_RUSTC) RUSTDOC=$(KITS_RUSTDOC) CARGO_TARGET_DIR=$(KITS_CARGO_DIR)/native $(KITS_CARGO) test -q --offline
+	RUSTC=$(KITS_RUSTC) RUSTDOC=$(KITS_RUSTDOC) CARGO_TARGET_DIR=$(KITS_CARGO_DIR)/native $(KITS_CARGO) test -q --offline \
+	  --manifest-path examples/hooks/rust/Cargo.toml
 	$(KITS_CC) -Wall -Wextra -Werror -fsanitize=address,undefined -I sdk/c -o build/apflow_c_test \
 	  sdk/c/test/apflow_test.c sdk/c/apflow.c -lm && ./build/apflow_c_test
 	cd sdk/assemblyscript && (test -d node_modules || $(KITS_NPM) ci --no-audit --no-fund --loglevel=error) && $(KITS_NPM) test
@@ -101,6 +110,7 @@ toolchains:
 	check "wasi-libc (crt1-reactor.o)" "test -f /usr/lib/wasm32-wasi/crt1-reactor.o || test -n \"\$$WASI_SYSROOT\"" "apt-get install wasi-libc"; \
 	check "clang wasm32-wasi reactor link" "printf '#include <stdlib.h>\nvoid *f(int n){return malloc(n);}\n' > $$tmp/t.c && $(KITS_CC) --target=wasm32-wasi -mexec-model=reactor -O2 -o $$tmp/t.wasm $$tmp/t.c" "apt-get install libclang-rt-dev-wasm32 (compiler-rt builtins for wasm32)"; \
 	check "rustc (Debian, $(KITS_RUSTC))" "$(KITS_RUSTC) --version" "apt-get install rustc"; \
+	check "rustdoc ($(KITS_RUSTDOC))" "$(KITS_RUSTDOC) --version" "apt-get install rustc"; \
 	check "cargo ($(KITS_CARGO))" "$(KITS_CARGO) --version" "apt-get install cargo"; \
 	check "rust std for wasm32-wasi" "echo 'pub fn f()->Vec<u8>{vec![1]}' > $$tmp/t.rs && $(KITS_RUSTC) --target wasm32-wasi --crate-type cdylib -o $$tmp/r.wasm $$tmp/t.rs" "apt-get install libstd-rust-dev-wasm32"; \
 	check "node" "node --version" "apt-get install nodejs (>= 18)"; \

@@ -458,6 +458,22 @@ void apflow_boolean(apflow_builder *b, int v) { sep(b); put(b, v ? "true" : "fal
 void apflow_null(apflow_builder *b) { sep(b); put(b, "null", 4); }
 void apflow_raw(apflow_builder *b, const char *json, size_t n) { sep(b); put(b, json, n); }
 
+size_t apflow_copy_members(apflow_builder *b, apflow_val object, const char *except) {
+    if (object.type != APFLOW_OBJECT) return 0;
+    apflow_iter it = {0};
+    apflow_val k, v;
+    size_t copied = 0;
+    while (apflow_next(object, &it, &k, &v)) {
+        if (except && apflow_string_eq(k, except)) continue;
+        sep(b);
+        put(b, k.ptr, k.len); /* the key's JSON text, quotes and escapes included */
+        put(b, ":", 1);
+        put(b, v.ptr, v.len);
+        copied++;
+    }
+    return copied;
+}
+
 void apflow_error(apflow_builder *out, const char *message, const char *code) {
     apflow_builder_reset(out);
     apflow_begin_object(out);

@@ -26,6 +26,11 @@
  *                                                      on_tree_created, …)
  *   APFLOW_HOOK_CONFIG("{\"executors\":[\"greet\"]}")  (optional)
  *
+ * A module may declare any subset: a hook-only module omits APFLOW_EXECUTE and
+ * APFLOW_INPUT_SCHEMA and says "kind":["hook"] in its metadata (docs/abi.md). A pre_hook
+ * answers {"inputs": {...}} to replace the task's inputs (apflow_copy_members() keeps the
+ * existing ones verbatim), {} to change nothing, or apflow_error() for a hook failure.
+ *
  * where a handler is `void my_execute(apflow_val input, apflow_builder *out)`: it writes
  * exactly one JSON value into `out` (or calls apflow_error()).
  */
@@ -130,6 +135,16 @@ void apflow_number(apflow_builder *b, double v);        /* round-trips; non-fini
 void apflow_boolean(apflow_builder *b, int v);
 void apflow_null(apflow_builder *b);
 void apflow_raw(apflow_builder *b, const char *json, size_t n); /* pre-serialised value */
+
+/**
+ * Writes every member of `object` (a view from the reader) into the object being built in
+ * `b`, keys and values copied verbatim — numbers of any size, strings and nested values
+ * unchanged — except the members whose key equals `except` (NULL: copy all). Use it
+ * between apflow_begin_object() and apflow_end_object(), e.g. to return a pre-hook's
+ * inputs plus one key. Returns the number of members copied; does nothing (0) when
+ * `object` is not an object.
+ */
+size_t apflow_copy_members(apflow_builder *b, apflow_val object, const char *except);
 
 /** Replaces whatever `out` holds with {"error": message} (+ "code" when code != NULL). */
 void apflow_error(apflow_builder *out, const char *message, const char *code);

@@ -1,6 +1,6 @@
 // Test module for the kit: echo re-serializes its input, so the test can check parsing,
 // serialization and the ABI memory rules from the outside.
-import { call, errorResult, Value, host } from "../assembly/index";
+import { call, errorResult, Value, host, hookInputs, replaceInputs, unchanged, taskString, taskMethod } from "../assembly/index";
 export { alloc, dealloc } from "../assembly/index";
 
 function echo(input: Value): Value {
@@ -19,3 +19,13 @@ function config(input: Value): Value {
 export function execute(ptr: usize, len: usize): u64 { return call(ptr, len, echo); }
 export function fail(ptr: usize, len: usize): u64 { return call(ptr, len, fails); }
 export function cfg(ptr: usize, len: usize): u64 { return call(ptr, len, config); }
+
+// pre_hook adds "_by": "<task name>/<method>" to the inputs; {} without a task name.
+function pre(input: Value): Value {
+  const name = taskString(input, "name");
+  if (name == null) return unchanged();
+  const method = taskMethod(input);
+  return replaceInputs(hookInputs(input).set("_by", Value.str(name + "/" + (method != null ? method : "-"))));
+}
+
+export function pre_hook(ptr: usize, len: usize): u64 { return call(ptr, len, pre); }

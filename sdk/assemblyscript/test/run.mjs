@@ -54,6 +54,18 @@ for (const input of invalid) {
   assert.match(out.error, /^invalid input: /);
 }
 
+const hookCases = [
+  ['{"task":{"name":"n","schemas":{"method":"echo"}},"inputs":{"a":{"b":[1]},"big":9223372036854775807}}',
+    '{"inputs":{"a":{"b":[1]},"big":9223372036854775807,"_by":"n/echo"}}'],
+  ['{"task":{"name":"n","params":{"executor_id":"x"},"schemas":{"method":"echo"}},"inputs":{"_by":"old"}}',
+    '{"inputs":{"_by":"n/x"}}'],
+  ['{"task":{"name":"n"},"inputs":[1]}', '{"inputs":{"_by":"n/-"}}'],
+  ['{"task":"t","inputs":{}}', '{}'],
+];
+for (const [input, want] of hookCases) {
+  assert.equal(callExport('pre_hook', input), want, `pre_hook of ${input}`);
+}
+
 assert.equal(callExport('fail', '{}'), '{"error":"bad \\"thing\\"","code":"E_X"}');
 assert.equal(callExport('cfg', '{"key":"k"}'), '"vé"');
 assert.equal(callExport('cfg', '{"key":"nope"}'), 'null');
@@ -63,4 +75,4 @@ const before = inst.exports.memory.buffer.byteLength;
 for (let i = 0; i < 5000; i++) callExport('execute', `{"i":${i},"s":"${'x'.repeat(200)}"}`);
 assert.equal(inst.exports.memory.buffer.byteLength, before, 'memory grew across calls');
 
-console.log(`ok: ${roundTrips.length} round trips, ${invalid.length} rejections, errors, config, memory reuse`);
+console.log(`ok: ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, memory reuse`);

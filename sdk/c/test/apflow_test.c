@@ -89,10 +89,42 @@ static void test_builder(void) {
     apflow_builder_free(&b);
 }
 
+static void test_copy_members(void) {
+    static const struct {
+        const char *in, *except, *want;
+        size_t copied;
+    } cases[] = {
+        {"{ \"a\" : {\"b\":[1, 2]}, \"big\":123456789012345678901234567890,\"f\":1e2,\"k\":1}", "k",
+         "{\"a\":{\"b\":[1, 2]},\"big\":123456789012345678901234567890,\"f\":1e2,\"_x\":true}", 3},
+        {"{\"\\u006b\":1,\"q\\\"\":\"\\u00e9\"}", "k", "{\"q\\\"\":\"\\u00e9\",\"_x\":true}", 1},
+        {"{\"a\":1}", NULL, "{\"a\":1,\"_x\":true}", 1},
+        {"{}", "k", "{\"_x\":true}", 0},
+        {"[1,2]", NULL, "{\"_x\":true}", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        apflow_val root;
+        CHECK(apflow_parse(cases[i].in, strlen(cases[i].in), &root) == 0);
+        apflow_builder b = {0};
+        apflow_begin_object(&b);
+        size_t n = apflow_copy_members(&b, root, cases[i].except);
+        apflow_key(&b, "_x");
+        apflow_boolean(&b, 1);
+        apflow_end_object(&b);
+        if (strcmp(b.data, cases[i].want) != 0 || n != cases[i].copied) {
+            fprintf(stderr, "copy_members case %zu: got %s (%zu), want %s (%zu)\n", i, b.data, n, cases[i].want, cases[i].copied);
+            failures++;
+        }
+        apflow_val v;
+        CHECK(apflow_parse(b.data, b.len, &v) == 0);
+        apflow_builder_free(&b);
+    }
+}
+
 int main(void) {
     test_validation();
     test_lookup();
     test_builder();
+    test_copy_members();
     if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
     printf("ok\n");
     return 0;

@@ -28,6 +28,7 @@
 //!   wrapped in per-call constructor/destructor calls.
 
 pub mod abi;
+pub mod hook;
 pub mod host;
 pub mod json;
 
@@ -43,7 +44,11 @@ pub use json::{Number, Value};
 /// * `hook_config: "<json>"` → `get_hook_config`
 /// * `execute: fn(Value) -> Result` → `execute`
 /// * `pre_hook`, `post_hook`, `on_tree_created`, `on_tree_started`, `on_tree_completed`,
-///   `on_tree_failed`: `fn(Value) -> Result` → the hook export of that name
+///   `on_tree_failed`: `fn(Value) -> Result` → the hook export of that name (see [`hook`]
+///   for reading their inputs and building their results)
+///
+/// Every key is optional: a hook-only module omits `execute` and `input_schema` (and says
+/// `"kind":["hook"]` in its metadata, docs/abi.md#metadata-kind).
 ///
 /// Use it once per crate.
 #[macro_export]
