@@ -46,7 +46,8 @@ KITS_GO_PLUGINS = conformance_go:./examples/conformance/go
 
 .PHONY: kits kits-go kits-rust kits-c kits-assemblyscript kits-wat kits-test kits-clean toolchains
 
-kits: kits-go kits-rust kits-c kits-assemblyscript kits-wat
+# toolchains first: a missing tool is reported with the package that installs it.
+kits: toolchains kits-go kits-rust kits-c kits-assemblyscript kits-wat
 
 $(KITS_OUT):
 	@mkdir -p $@
