@@ -159,6 +159,19 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 	var firstErr error
 	settled := map[int32]string{} // node -> state word its dependents see
 	var queue []int32
+	if i == g.root && g.nodes[i].t.Run != nil {
+		// The tree's interrupted run is cancelled with its root: Recover must not resume
+		// it. Same transaction as the cancellations, before them so that the
+		// snapshots returned show no marker.
+		b.add(g.nodes[i].t.ID, func(t *task.Task) error {
+			t.Run = nil
+			return nil
+		}, func(_ *task.Task, err error) {
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
+	}
 	for _, j := range cancelTargets(g, i) {
 		n := g.nodes[j]
 		if n.t.Status.Terminal() {

@@ -106,6 +106,7 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 		c.CreatedAt, c.UpdatedAt = now, now
 		c.StartedAt, c.CompletedAt = zeroTime, zeroTime
 		c.Usage, c.HookErrors, c.Attempts, c.Plugin = nil, nil, 0, ""
+		c.Run = nil // a copy has no run in progress
 		c.OriginType, c.OriginalTaskID, c.HasReferences = "copy", o.ID, false
 		c.RunCount, c.LastRunAt, c.NextRunAt = 0, zeroTime, zeroTime
 		c.Seq = seq

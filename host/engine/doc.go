@@ -15,6 +15,15 @@
 //     starts in the same transaction that completes its last dependency, or a later one.
 //   - A task never runs twice at once and a tree never runs twice at once.
 //   - A late result of a cancelled task never overwrites cancelled.
+//   - A run is durable: the root carries a run marker (task.Task.Run, wire "run": its
+//     scope and start time) from the first commit of the run until the commit that ends
+//     it. A run that Close, a store failure or a crash stopped keeps it, and Recover
+//     resumes exactly the marked trees with their recorded scope (plus, for stores written
+//     before markers existed, trees holding orphaned in_progress tasks). Completed tasks
+//     never run again on a resume; failed and cancelled ones are not retried. A run that
+//     ended (completed, blocked, cancelled, sub-task runs included) is never resumed.
+//   - Close is a normal shutdown: it returns nil when it re-queued work for Recover, and
+//     an error only when the store failed under a run.
 //
 // Design: one coordinator goroutine per run owns an in-memory index of the run's tasks
 // (dependencies, dependents, counts of unsettled dependencies), built once when the run

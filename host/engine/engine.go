@@ -35,7 +35,7 @@ type Engine struct {
 }
 
 // New returns an Engine. It does not touch the store: call Recover at start-up to resume
-// the runs a crash interrupted.
+// the runs a crash or a Close interrupted.
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -226,8 +226,17 @@ func (e *Engine) run(treeID string) *Run {
 
 // Close stops the engine gracefully: no task starts any more; running tasks may finish
 // until ctx is done; then their executors are cancelled and the tasks go back to pending
-// (durably, not cancelled), so that Recover resumes them after a restart. Close returns
-// when every run has ended. It does not close the store.
+// (durably, not cancelled). Close returns when every run has ended. It does not close the
+// store.
+//
+// A run stopped with work left (tasks that were running and re-queued, or that had not
+// started yet) keeps its durable run marker (task.Task.Run on the root), so that Recover
+// on the next start resumes it where it stopped; its RunResult says Interrupted. That is
+// a normal shutdown: Close returns nil for it, whether the running tasks finished during
+// the drain or had to be re-queued when ctx was done, and logs how many runs it
+// interrupted. Close returns an error only when a run could not record its state because
+// the store failed (the error names the run); Recover still resets what such a run left
+// in_progress.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if !e.closed {
@@ -240,24 +249,33 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 
-	var waitErr error
+	drained := true
 	for _, r := range runs {
 		select {
 		case <-r.done:
 			continue
 		case <-ctx.Done():
-			waitErr = ctx.Err()
+			drained = false
 		}
 		break
 	}
 	e.kill() // interrupt what is still running
+	var errs []error
+	interrupted := 0
 	for _, r := range runs {
 		<-r.done
+		if r.result.Err != nil {
+			errs = append(errs, fmt.Errorf("engine close: run of %s: %w", r.rootID, r.result.Err))
+		}
+		if r.result.Interrupted {
+			interrupted++
+		}
 	}
-	if waitErr != nil {
-		return fmt.Errorf("engine close: running tasks interrupted and reset to pending: %w", waitErr)
+	if interrupted > 0 {
+		e.cfg.Logger.Info("engine closed: runs interrupted, their pending tasks resume with Recover",
+			"runs", interrupted, "deadline_passed", !drained)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (e *Engine) isClosing() bool {

@@ -7,12 +7,14 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// finish ends a run: tasks that could never start are marked blocked, the result is
-// computed, tree hooks fire, the run leaves the engine's table, run_end is published and
-// Done is closed.
+// finish ends a run: tasks that could never start are marked blocked and the run marker
+// is cleared (one transaction), the result is computed, tree hooks fire, the run leaves
+// the engine's table, run_end is published and Done is closed. A run that Close stopped
+// with work left, or that a store failure stopped, keeps its marker: Recover resumes it.
 func (s *sched) finish(ctx context.Context) {
 	r, e := s.r, s.e
-	if s.g != nil && !s.closing && s.fatal == nil {
+	interrupted := s.closing && s.unfinished()
+	if s.g != nil && !interrupted && s.fatal == nil {
 		for i, n := range s.g.nodes {
 			if !s.scope[i] || (n.state != stIdle && n.state != stHeld) || s.waitsOnOut(n) {
 				continue
@@ -21,10 +23,11 @@ func (s *sched) finish(ctx context.Context) {
 			s.markBlocked(int32(i), s.stuckReason(n))
 		}
 		s.settleQ = nil
+		s.clearRun()
 		s.b.commit(ctx, e.cfg.Store)
 	}
 	res := RunResult{RootID: r.rootID, Counts: map[task.Status]int{}, Duration: e.cfg.Now().Sub(r.started),
-		Interrupted: r.result.Interrupted || s.closing, Err: s.fatal}
+		Interrupted: interrupted, Err: s.fatal}
 	if s.g != nil {
 		for _, n := range s.g.nodes {
 			res.Counts[n.t.Status]++

@@ -26,6 +26,7 @@ import (
 //	sleep_ms:   sleep before returning
 //	fail:       return this error
 //	block:      wait until ctx is done, then return {"late": true} with no error
+//	gate:       wait until the catalog's gate is closed (or ctx is done)
 //	progress:   report these progress values
 //
 // Method "typed" has an input schema requiring a string "name" and output schema
@@ -40,6 +41,7 @@ type fakeCatalog struct {
 	failOnce    map[string]bool // task ids that fail on their next run only
 	executions  map[string]int
 	typedSchema *jsonschema.Schema
+	gate        chan struct{} // closed by a test to release "gate" tasks
 }
 
 func newFakeCatalog() *fakeCatalog {
@@ -47,6 +49,7 @@ func newFakeCatalog() *fakeCatalog {
 		inputs: map[string]map[string]any{}, cancelled: map[string]bool{},
 		failOnce: map[string]bool{}, executions: map[string]int{},
 		typedSchema: jsonschema.MustCompileString("typed.json", typedInputSchema),
+		gate:        make(chan struct{}),
 	}
 }
 
@@ -104,6 +107,12 @@ func (h fakeHandle) Execute(ctx context.Context, req *executor.Request) (*execut
 		n, _ := ms.Int64()
 		select {
 		case <-time.After(time.Duration(n) * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+	if g, _ := t.Params["gate"].(bool); g {
+		select {
+		case <-c.gate:
 		case <-ctx.Done():
 		}
 	}

@@ -46,7 +46,7 @@ func inject(t *task.Task, deps []*task.Task, info infoFunc) map[string]any {
 }
 
 // merge is the reference's merge step. inProps/outProps are nil when the corresponding
-// schema is absent or empty (the fallback branch).
+// schema is absent or declares no properties (the fallback branch).
 func merge(base map[string]any, r any, depID string, t *task.Task, inProps, outProps map[string]bool) {
 	effID := t.Method()
 	obj, isObj := r.(map[string]any)
@@ -105,7 +105,8 @@ func merge(base map[string]any, r any, depID string, t *task.Task, inProps, outP
 
 // inputProperties returns the property names of the schema t's inputs are checked
 // against: the task's own schemas.input_schema when set (it overrides the executor's, as
-// in the reference), else the executor's input schema. nil means no (or an empty) schema.
+// in the reference), else the executor's input schema. nil means the schema is absent or
+// empty for injection (see properties).
 func inputProperties(t *task.Task, info infoFunc) map[string]bool {
 	if s, ok := t.Schemas["input_schema"].(map[string]any); ok && len(s) > 0 {
 		return properties(s)
@@ -116,7 +117,8 @@ func inputProperties(t *task.Task, info infoFunc) map[string]bool {
 	return nil
 }
 
-// outputProperties returns the property names of the output schema of dep's executor.
+// outputProperties returns the property names of the output schema of dep's executor, nil
+// when it is absent or empty for injection.
 func outputProperties(dep *task.Task, info infoFunc) map[string]bool {
 	if in := info(dep.Method()); in != nil {
 		return rawProperties(in.OutputSchema)
@@ -129,23 +131,25 @@ func rawProperties(raw json.RawMessage) map[string]bool {
 		return nil
 	}
 	var s map[string]any
-	if err := json.Unmarshal(raw, &s); err != nil || len(s) == 0 {
-		return nil
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil // not an object (e.g. true): says nothing about fields
 	}
 	return properties(s)
 }
 
-// properties returns the keys of schema.properties; an empty schema gives nil and a
-// non-empty schema without properties gives an empty, non-nil set.
+// properties returns the keys of schema.properties, or nil when the schema declares no
+// properties. For injection a schema without properties is "empty" (digest §5.4 takes the
+// fallback, flat-merge branch for an empty or absent schema): it names no field to pick,
+// whatever else it says. So {"$schema": "..."} (what an SDK derives for an output of type
+// any), {} and {"type": "object"} all select the fallback.
 func properties(schema map[string]any) map[string]bool {
-	if len(schema) == 0 {
+	p, _ := schema["properties"].(map[string]any)
+	if len(p) == 0 {
 		return nil
 	}
-	out := map[string]bool{}
-	if p, ok := schema["properties"].(map[string]any); ok {
-		for k := range p {
-			out[k] = true
-		}
+	out := make(map[string]bool, len(p))
+	for k := range p {
+		out[k] = true
 	}
 	return out
 }

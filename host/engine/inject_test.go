@@ -16,6 +16,12 @@ func TestInject(t *testing.T) {
 		"msgs":    {InputSchema: json.RawMessage(`{"properties":{"messages":{}}}`)},
 		"resout":  {OutputSchema: json.RawMessage(`{"properties":{"result":{}}}`)},
 		"complex": {OutputSchema: json.RawMessage(`{"properties":{"a":{},"b":{}}}`)},
+		// What the Go SDK used to derive for an output (input) of type any: no properties.
+		"anyout":   {OutputSchema: json.RawMessage(`{"$schema":"https://json-schema.org/draft/2020-12/schema"}`)},
+		"objout":   {OutputSchema: json.RawMessage(`{"type":"object","properties":{}}`)},
+		"trueout":  {OutputSchema: json.RawMessage(`true`)},
+		"anyin":    {InputSchema: json.RawMessage(`{"$schema":"https://json-schema.org/draft/2020-12/schema"}`)},
+		"needtext": {InputSchema: json.RawMessage(`{"type":"object","required":["text"],"properties":{"text":{"type":"string"}}}`)},
 	}
 	info := func(m string) *executor.Info { return infos[m] }
 	done := func(id, method string, r any) *task.Task {
@@ -48,6 +54,18 @@ func TestInject(t *testing.T) {
 			[]*task.Task{done("a", "resout", map[string]any{"q": 1})}, map[string]any{"q": 1}},
 		{"schema: complex output namespaced", "in", nil,
 			[]*task.Task{done("a", "complex", map[string]any{"a": 1})}, map[string]any{"a": map[string]any{"a": 1}}},
+		{"output schema without properties is empty: flat merge", "needtext", nil,
+			[]*task.Task{done("a", "anyout", map[string]any{"text": "hi", "n": 1})}, map[string]any{"text": "hi", "n": 1}},
+		{"output schema with empty properties is empty: flat merge", "in", nil,
+			[]*task.Task{done("a", "objout", map[string]any{"q": 1})}, map[string]any{"q": 1}},
+		{"boolean output schema is empty: flat merge", "needtext", nil,
+			[]*task.Task{done("a", "trueout", map[string]any{"text": "t"})}, map[string]any{"text": "t"}},
+		{"input schema without properties is empty: complex output flat-merged", "anyin", nil,
+			[]*task.Task{done("a", "complex", map[string]any{"a": 1, "b": 2})}, map[string]any{"a": 1, "b": 2}},
+		{"empty output schema: aggregator still keeps ids", "aggregate_results_executor", nil,
+			[]*task.Task{done("a", "anyout", map[string]any{"v": 1})}, map[string]any{"a": map[string]any{"v": 1}}},
+		{"empty output schema: non-object under dep id", "needtext", nil,
+			[]*task.Task{done("a", "anyout", "plain")}, map[string]any{"a": "plain"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

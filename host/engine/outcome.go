@@ -20,9 +20,9 @@ func (s *sched) handleOutcome(o *outcome) {
 	}
 	now := s.e.cfg.Now()
 	if o.interrupted {
-		// Shutdown: back to pending durably, so that Recover resumes the task.
+		// Shutdown: back to pending durably, so that Recover resumes the task (the run
+		// keeps its marker: finish sees the task idle).
 		n.state = stIdle
-		s.r.result.Interrupted = true
 		s.b.add(n.t.ID, func(t *task.Task) error {
 			if t.Status != task.InProgress {
 				return nil

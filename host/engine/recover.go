@@ -2,29 +2,125 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // Recover resumes the runs a crash or a Close interrupted (decisions 13). Call it once at
-// start-up, before serving requests. Tasks found in_progress go back to pending (their
-// attempt stays counted); then every tree holding such a task, or a pending task that
-// was started before (attempts > 0) and is not blocked, is resumed: the run continues
-// where it stopped, nothing completed runs again, and failed or cancelled tasks are not
-// retried.
+// start-up, before serving requests.
+//
+// Tasks found in_progress go back to pending (their attempt stays counted). Then every
+// tree whose root carries a run marker (task.Task.Run: a run started and did not end) is
+// resumed with the scope the marker records (whole tree or RunOptions.TaskID); a tree
+// with an orphaned in_progress task but no marker (written before markers existed) is
+// resumed whole. A resumed run continues where it stopped: nothing completed runs again
+// (not even the target of a TaskID run, nor completed tasks of a Full run), and failed or
+// cancelled tasks are not retried. Runs that ended normally, including cancelled ones and
+// sub-task runs, carry no marker and are not resumed. A marker naming a task that no
+// longer exists is cleared (logged), and its tree is not resumed.
+//
+// Cost: Recover reads every root once (store.Filter{RootOnly: true}, pages of
+// store.MaxLimit) plus the in_progress tasks. Each List call of the Badger store scans
+// the whole root index to count matches, so with R roots start-up reads about
+// R²/MaxLimit index entries and decodes R roots; trees are resumed after the scan.
+//
+// Recover tries every tree; it returns the errors of the trees it could not resume,
+// joined, after starting the others.
 func (e *Engine) Recover(ctx context.Context) error {
+	orphans, err := e.resetOrphans(ctx)
+	if err != nil {
+		return err
+	}
+	// Scan first, start later: resumed runs would compete with the scan.
+	type resumption struct {
+		rootID string
+		opts   RunOptions
+	}
+	resume := map[string]resumption{} // by tree id
+	for offset := 0; ; {
+		page, _, err := e.cfg.Store.List(ctx, store.Filter{RootOnly: true, Limit: store.MaxLimit, Offset: offset})
+		if err != nil {
+			return fmt.Errorf("recover: list roots: %w", err)
+		}
+		for _, t := range page {
+			tree := treeOf(t)
+			switch {
+			case e.run(tree) != nil:
+			case t.Run != nil:
+				resume[tree] = resumption{t.ID, RunOptions{TaskID: t.Run.TaskID, Full: t.Run.Full, resume: true}}
+			case orphans[tree]:
+				resume[tree] = resumption{t.ID, RunOptions{resume: true}}
+			}
+			delete(orphans, tree)
+		}
+		if len(page) < store.MaxLimit {
+			break
+		}
+		offset += len(page)
+	}
+	trees := make([]string, 0, len(resume))
+	for tree := range resume {
+		trees = append(trees, tree)
+	}
+	sort.Strings(trees)
+	var errs []error
+	for _, tree := range trees {
+		rs := resume[tree]
+		if id := rs.opts.TaskID; id != "" {
+			if _, err := e.cfg.Store.Get(ctx, id); apferr.CodeOf(err) == apferr.TaskNotFound {
+				e.cfg.Logger.Warn("recover: the interrupted run's task no longer exists; run not resumed",
+					"root", rs.rootID, "task", id)
+				if err := e.dropMarker(ctx, rs.rootID); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+		}
+		if _, err := e.Start(ctx, rs.rootID, rs.opts); err != nil && !isAlreadyRunning(err) {
+			errs = append(errs, fmt.Errorf("recover: resume tree of %s: %w", rs.rootID, err))
+		}
+	}
+	for tree := range orphans { // an orphaned task whose tree has no root: report it
+		errs = append(errs, fmt.Errorf("recover: tree %s has in_progress tasks but no root", tree))
+	}
+	return errors.Join(errs...)
+}
+
+// isAlreadyRunning reports whether err is Start's answer for a tree that is running.
+func isAlreadyRunning(err error) bool {
+	return apferr.CodeOf(err) == apferr.AlreadyExecuting
+}
+
+// dropMarker clears the run marker of a root.
+func (e *Engine) dropMarker(ctx context.Context, rootID string) error {
+	_, err := e.cfg.Store.Update(ctx, rootID, func(t *task.Task) error {
+		t.Run = nil
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recover: clear the run marker of %s: %w", rootID, err)
+	}
+	return nil
+}
+
+// resetOrphans puts the tasks found in_progress outside this engine's runs back to
+// pending (attempt kept) and returns the ids of their trees.
+func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 	trees := map[string]bool{}
 	now := e.cfg.Now()
 	skip := 0
 	for {
 		page, _, err := e.cfg.Store.List(ctx, store.Filter{Status: task.InProgress, Limit: store.MaxLimit, Offset: skip})
 		if err != nil {
-			return fmt.Errorf("recover: list in_progress tasks: %w", err)
+			return nil, fmt.Errorf("recover: list in_progress tasks: %w", err)
 		}
 		if len(page) == 0 {
-			break
+			return trees, nil
 		}
 		var b batch
 		var firstErr error
@@ -47,45 +143,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		}
 		b.commit(ctx, e.cfg.Store)
 		if firstErr != nil {
-			return fmt.Errorf("recover: reset in_progress tasks: %w", firstErr)
+			return nil, fmt.Errorf("recover: reset in_progress tasks: %w", firstErr)
 		}
 	}
-	for offset := 0; ; {
-		page, _, err := e.cfg.Store.List(ctx, store.Filter{Status: task.Pending, Limit: store.MaxLimit, Offset: offset})
-		if err != nil {
-			return fmt.Errorf("recover: list pending tasks: %w", err)
-		}
-		for _, t := range page {
-			if t.Attempts > 0 && !t.Blocked() {
-				trees[treeOf(t)] = true
-			}
-		}
-		if len(page) < store.MaxLimit {
-			break
-		}
-		offset += len(page)
-	}
-	for treeID := range trees {
-		if _, err := e.startTree(ctx, treeID, RunOptions{resume: true}); err != nil {
-			if e.run(treeID) != nil {
-				continue
-			}
-			return fmt.Errorf("recover: resume tree %s: %w", treeID, err)
-		}
-	}
-	return nil
-}
-
-// startTree starts a whole-tree run of the tree with the given id.
-func (e *Engine) startTree(ctx context.Context, treeID string, opts RunOptions) (*Run, error) {
-	tasks, err := e.cfg.Store.Tree(ctx, treeID)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range tasks {
-		if t.IsRoot() {
-			return e.Start(ctx, t.ID, opts)
-		}
-	}
-	return nil, fmt.Errorf("tree %s has no root", treeID)
 }

@@ -77,7 +77,14 @@ func (r *Run) loop() {
 	}
 }
 
-func (s *sched) canStart() bool { return !s.closing && s.fatal == nil }
+// canStart reports whether the run may start tasks. Once Close has begun no task starts,
+// even before the coordinator's wait has seen the closing signal.
+func (s *sched) canStart() bool {
+	if !s.closing && s.e.isClosing() {
+		s.closing = true
+	}
+	return !s.closing && s.fatal == nil
+}
 
 // load reads the tree once, builds the index and resets what the run re-executes.
 func (s *sched) load(ctx context.Context) error {
@@ -92,12 +99,14 @@ func (s *sched) load(ctx context.Context) error {
 		return fmt.Errorf("run of %s: the root is not in tree %s", r.rootID, r.treeID)
 	}
 	target := int32(-1)
-	if r.opts.TaskID != "" && !r.opts.resume {
+	if r.opts.TaskID != "" {
 		i, ok := s.g.index[r.opts.TaskID]
 		if !ok {
 			return fmt.Errorf("run of %s: task %s is not in tree %s", r.rootID, r.opts.TaskID, r.treeID)
 		}
-		target = i
+		if !r.opts.resume {
+			target = i // a resume does not re-run the target once it has completed
+		}
 		s.scope = s.g.scopeFor(i)
 	} else {
 		s.scope = s.g.scopeAll()
@@ -126,7 +135,13 @@ func (s *sched) load(ctx context.Context) error {
 			s.publishTask(stored)
 		})
 	}
-	s.b.commit(ctx, s.e.cfg.Store)
+	// The run marker joins the resets, so that a crash right after them resumes the run;
+	// without resets it joins the first round's commit (see markRun).
+	resets := !s.b.empty()
+	s.markRun()
+	if resets {
+		s.b.commit(ctx, s.e.cfg.Store)
+	}
 	return s.fatal
 }
 

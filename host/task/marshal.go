@@ -51,6 +51,14 @@ type wire struct {
 	Usage      *Usage   `json:"usage"`
 	HookErrors []string `json:"hook_errors"`
 	Seq        int      `json:"seq"`
+	Run        *runWire `json:"run"`
+}
+
+// runWire is the JSON form of a RunMarker.
+type runWire struct {
+	TaskID    *string `json:"task_id"`
+	Full      bool    `json:"full"`
+	StartedAt *string `json:"started_at"`
 }
 
 func nullStr(s string) *string {
@@ -116,6 +124,9 @@ func (t *Task) MarshalJSON() ([]byte, error) {
 	if t.Limits != (Limits{}) {
 		w.Limits = &t.Limits
 	}
+	if t.Run != nil {
+		w.Run = &runWire{TaskID: nullStr(t.Run.TaskID), Full: t.Run.Full, StartedAt: nullTime(t.Run.StartedAt)}
+	}
 	return json.Marshal(&w)
 }
 
@@ -145,6 +156,13 @@ func (t *Task) UnmarshalJSON(data []byte) error {
 	}
 	if w.Limits != nil {
 		t.Limits = *w.Limits
+	}
+	if w.Run != nil {
+		at, err := parseTimePtr("run.started_at", w.Run.StartedAt)
+		if err != nil {
+			return err
+		}
+		t.Run = &RunMarker{TaskID: str(w.Run.TaskID), Full: w.Run.Full, StartedAt: at}
 	}
 	for _, f := range []struct {
 		name string

@@ -92,6 +92,24 @@ type Task struct {
 	HookErrors []string `json:"hook_errors"`
 	// Seq is the task's position in its submission; ties in priority are broken by it.
 	Seq int `json:"seq"`
+	// Run is set on a root while a run of its tree is in progress, or was interrupted by
+	// a shutdown or a crash before it ended: the engine writes it before the run starts
+	// its first task and clears it in the write that ends the run. Recover resumes exactly
+	// the trees whose root carries it. nil (wire: null) when no run is active; always nil
+	// on tasks that are not roots.
+	Run *RunMarker `json:"run"`
+}
+
+// RunMarker describes a run of a tree that has not ended (Task.Run). Wire form:
+// {"task_id": "<id>" | null, "full": bool, "started_at": "<timestamp>"}.
+type RunMarker struct {
+	// TaskID is the task a sub-tree run was asked for (engine RunOptions.TaskID); "" (null)
+	// for a run of the whole tree.
+	TaskID string `json:"task_id"`
+	// Full is true for a full re-run (completed tasks re-run too).
+	Full bool `json:"full"`
+	// StartedAt is when the run started.
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Method returns the executor id of the task: params.executor_id if set, else
@@ -121,6 +139,10 @@ func (t *Task) Clone() *Task {
 	if t.Usage != nil {
 		u := *t.Usage
 		c.Usage = &u
+	}
+	if t.Run != nil {
+		r := *t.Run
+		c.Run = &r
 	}
 	return &c
 }

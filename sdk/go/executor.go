@@ -15,7 +15,9 @@ import (
 // names (embedded structs flattened), bool → boolean, integers → integer (unsigned ones
 // with minimum 0), floats → number, string → string, slices and arrays → array, maps →
 // object, pointers → the element's type or null, time.Time → date-time string, any and
-// json.RawMessage → anything. A field is required only when tagged so; objects never
+// json.RawMessage → anything. When In (Out) itself is any, an interface, json.RawMessage
+// or a type with its own MarshalJSON, the executor reports no schema at all (the host
+// accepts any input; injection flat-merges the result into dependents). A field is required only when tagged so; objects never
 // forbid additional properties, because dependency injection may add keys. Struct tags:
 //
 //	Text  string  `json:"text" jsonschema:"required,minLength=1" description:"The text to analyse"`
@@ -97,7 +99,7 @@ func (e Executor[In, Out]) spec() (*executorSpec, error) {
 
 func schemaOrOverride[T any](literal string) (json.RawMessage, error) {
 	if literal == "" {
-		return deriveSchema(reflect.TypeFor[T]())
+		return executorSchema(reflect.TypeFor[T]())
 	}
 	var v any
 	if err := json.Unmarshal([]byte(literal), &v); err != nil {

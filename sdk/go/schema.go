@@ -30,6 +30,22 @@ func deriveSchema(t reflect.Type) (json.RawMessage, error) {
 	return json.Marshal(s)
 }
 
+// executorSchema is the schema an executor reports for its In or Out type: the derived
+// schema, or nil when that schema constrains nothing (any, interface types,
+// json.RawMessage, types with their own MarshalJSON). nil is what get_input_schema and
+// get_output_schema return for "no schema" (docs/abi.md): the host then accepts any input,
+// and dependency injection takes its schema-less branch (flat merge, digest §5.4) instead
+// of keeping the result under the producer's task id.
+func executorSchema(t reflect.Type) (json.RawMessage, error) {
+	d := deriver{visiting: map[reflect.Type]bool{}}
+	s, err := d.schema(t)
+	if err != nil || len(s) == 0 {
+		return nil, err
+	}
+	s["$schema"] = SchemaDraft
+	return json.Marshal(s)
+}
+
 type deriver struct {
 	visiting map[reflect.Type]bool
 }

@@ -203,3 +203,50 @@ func TestSchemaOfErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExecutorWithoutSchema checks that an executor whose input or output type constrains
+// nothing reports no schema (get_*_schema returns nothing) instead of a bare {"$schema"},
+// which the host would take for a schema without properties.
+func TestExecutorWithoutSchema(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name            string
+		exec            apflow.ExecutorSpec
+		wantIn, wantOut bool // a schema is reported
+	}{
+		{"any output", apflow.Executor[map[string]any, any]{ID: "x",
+			Run: func(*apflow.Context, map[string]any) (any, error) { return nil, nil }}, true, false},
+		{"raw output, any input", apflow.Executor[any, json.RawMessage]{ID: "x",
+			Run: func(*apflow.Context, any) (json.RawMessage, error) { return nil, nil }}, false, false},
+		{"pointer to any output", apflow.Executor[struct{}, *any]{ID: "x",
+			Run: func(*apflow.Context, struct{}) (*any, error) { return nil, nil }}, true, false},
+		{"custom marshaler output", apflow.Executor[struct{}, custom]{ID: "x",
+			Run: func(*apflow.Context, struct{}) (custom, error) { return custom{}, nil }}, true, false},
+		{"map output keeps its schema", apflow.Executor[struct{}, map[string]any]{ID: "x",
+			Run: func(*apflow.Context, struct{}) (map[string]any, error) { return nil, nil }}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := apflow.NewModule(tt.exec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.InputSchema() != nil; got != tt.wantIn {
+				t.Errorf("input schema = %s, want reported: %v", m.InputSchema(), tt.wantIn)
+			}
+			if got := m.OutputSchema() != nil; got != tt.wantOut {
+				t.Errorf("output schema = %s, want reported: %v", m.OutputSchema(), tt.wantOut)
+			}
+			for _, s := range [][]byte{m.InputSchema(), m.OutputSchema()} {
+				if s != nil && !strings.Contains(string(s), `"type"`) {
+					t.Errorf("reported schema %s constrains nothing", s)
+				}
+			}
+		})
+	}
+}
+
+type custom struct{}
+
+func (custom) MarshalJSON() ([]byte, error) { return []byte(`{"k":1}`), nil }

@@ -15,10 +15,11 @@ import (
 // the years 0–9999, ...); the caller then decodes the bytes. t may be partly normalized
 // in that case and must be discarded.
 //
-// What the wire form changes, and canonicalize mirrors: times are stored in UTC with
-// microseconds (and lose their monotonic reading); null dependencies and inputs read back
-// as empty; a non-positive max_runs reads back as 0. TestCanonicalMatchesDecode checks
-// the result against decoding, field by field, and fails when task.Task gains a field.
+// What the wire form changes, and canonicalize mirrors: times (run.started_at too) are
+// stored in UTC with microseconds (and lose their monotonic reading); null dependencies
+// and inputs read back as empty; a non-positive max_runs reads back as 0.
+// TestCanonicalMatchesDecode checks the result against decoding, field by field, and
+// fails when task.Task gains a field.
 func canonicalize(t *task.Task) bool {
 	for _, p := range []*time.Time{&t.CreatedAt, &t.UpdatedAt, &t.StartedAt, &t.CompletedAt,
 		&t.ScheduleStartAt, &t.ScheduleEndAt, &t.NextRunAt, &t.LastRunAt} {
@@ -58,6 +59,9 @@ func canonicalize(t *task.Task) bool {
 	}
 	if t.MaxRuns < 0 {
 		t.MaxRuns = 0
+	}
+	if t.Run != nil && (!utf8.ValidString(t.Run.TaskID) || !canonicalTime(&t.Run.StartedAt)) {
+		return false
 	}
 	return true
 }

@@ -15,7 +15,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 	t.Parallel()
 	// canonicalize lists the fields the wire form changes; a new field must be reviewed
 	// there (and here).
-	if n := reflect.TypeOf(task.Task{}).NumField(); n != 37 {
+	if n := reflect.TypeOf(task.Task{}).NumField(); n != 38 {
 		t.Fatalf("task.Task has %d fields; review canonicalize for the new ones", n)
 	}
 	now := time.Now() // monotonic reading, nanoseconds, local zone
@@ -35,6 +35,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		x.Limits = task.Limits{TimeoutMS: 5}
 		x.Usage = &task.Usage{DurationMS: 0.001}
 		x.HookErrors = []string{}
+		x.Run = &task.RunMarker{TaskID: "sub", Full: true, StartedAt: now}
 		return x
 	}
 	for _, c := range []struct {
@@ -58,6 +59,11 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		{"invalid UTF-8 name", func(x *task.Task) { x.Name = "\xff" }, false},
 		{"invalid UTF-8 key", func(x *task.Task) { x.Inputs["\xff"] = "v" }, false},
 		{"invalid UTF-8 hook error", func(x *task.Task) { x.HookErrors = []string{"\xfe"} }, false},
+		{"whole-tree run marker", func(x *task.Task) { x.Run = &task.RunMarker{StartedAt: now.Add(time.Nanosecond)} }, true},
+		{"run marker without start time", func(x *task.Task) { x.Run = &task.RunMarker{TaskID: "t"} }, true},
+		{"no run marker", func(x *task.Task) { x.Run = nil }, true},
+		{"invalid UTF-8 run task id", func(x *task.Task) { x.Run.TaskID = "\xff" }, false},
+		{"run started in year 10000", func(x *task.Task) { x.Run.StartedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
 		{"year 10000", func(x *task.Task) { x.LastRunAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

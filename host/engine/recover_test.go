@@ -1,0 +1,399 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// gsChain is root → gs-1 → gs-2 → gs-3 in execution order: gs-2 needs gs-1, gs-3 needs
+// gs-2, the root needs gs-3. gs-1 waits for the catalog's gate.
+func gsChain() []spec {
+	return []spec{
+		{id: "root", deps: req("gs-3")},
+		{id: "gs-1", params: map[string]any{"gate": true}},
+		{id: "gs-2", deps: req("gs-1")},
+		{id: "gs-3", deps: req("gs-2")},
+	}
+}
+
+// closeAsync starts Close with a generous deadline and waits until the engine is closing.
+func closeAsync(t *testing.T, e *Engine) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- e.Close(ctx)
+	}()
+	waitFor(t, "engine closing", e.isClosing)
+	return done
+}
+
+// resume opens a new engine on st, runs Recover, waits for the runs it resumed to end and
+// returns the new engine and the roots of the runs it started.
+func resume(t *testing.T, st store.Store, opts ...option) (*env, []string) {
+	t.Helper()
+	v := setupStore(t, st, opts...)
+	events, stop := v.e.Subscribe("")
+	defer stop()
+	if err := v.e.Recover(context.Background()); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	waitFor(t, "resumed runs to end", func() bool { return len(v.e.Running()) == 0 })
+	var started []string
+	for len(events) > 0 {
+		if ev := <-events; ev.Type == EventRunStart {
+			started = append(started, ev.RootID)
+		}
+	}
+	sort.Strings(started)
+	return v, started
+}
+
+func (v *env) wantAttempts(want int, ids ...string) {
+	v.t.Helper()
+	for _, id := range ids {
+		if got := v.get(id); got.Attempts != want {
+			v.t.Errorf("task %s attempts = %d, want %d", id, got.Attempts, want)
+		}
+	}
+}
+
+// TestDrainedRunIsResumed: Close lets the running task finish; nothing is in_progress
+// afterwards and the rest of the chain never started, yet a new engine resumes the run.
+func TestDrainedRunIsResumed(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(gsChain()...)
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "gs-1 to run", func() bool { return indexOf(v.cat.startOrder(), "gs-1") >= 0 })
+	closed := closeAsync(t, v.e)
+	close(v.cat.gate) // gs-1 finishes during the drain
+	if err := <-closed; err != nil {
+		t.Fatalf("Close = %v, want nil after a graceful drain", err)
+	}
+	if res := run.Result(); !res.Interrupted || res.Err != nil {
+		t.Fatalf("run result = %+v, want interrupted without error", res)
+	}
+	v.wantStatus("gs-1", task.Completed)
+	for _, id := range []string{"gs-2", "gs-3", "root"} {
+		if tk := v.wantStatus(id, task.Pending); tk.Attempts != 0 || tk.Blocked() {
+			t.Fatalf("%s = attempts %d, error %q: want untouched", id, tk.Attempts, tk.Error)
+		}
+	}
+	if m := v.get("root").Run; m == nil || m.TaskID != "" || m.Full || m.StartedAt.IsZero() {
+		t.Fatalf("root run marker = %+v, want a whole-tree marker", m)
+	}
+
+	v2, started := resume(t, v.st)
+	if len(started) != 1 || started[0] != "root" {
+		t.Fatalf("resumed runs %v, want [root]", started)
+	}
+	v2.wantStatus("root", task.Completed)
+	if n := v2.cat.executions["gs-1"]; n != 0 {
+		t.Fatalf("completed gs-1 ran %d more times", n)
+	}
+	if got := v2.cat.startOrder(); strings.Join(got, ",") != "gs-2,gs-3,root" {
+		t.Fatalf("resumed start order %v, want gs-2, gs-3, root", got)
+	}
+	v2.wantAttempts(1, "gs-1", "gs-2", "gs-3", "root")
+	if m := v2.get("root").Run; m != nil {
+		t.Fatalf("run marker %+v left after the run ended", m)
+	}
+	// Nothing is left to resume.
+	if _, started := resume(t, v.st); len(started) != 0 {
+		t.Fatalf("a finished run was resumed again: %v", started)
+	}
+}
+
+// TestDrainedSubRunResumesItsScope: the marker records RunOptions.TaskID, and the resumed
+// run stays inside that part of the tree.
+func TestDrainedSubRunResumesItsScope(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root", deps: req("b", "x")},
+		spec{id: "a", params: map[string]any{"gate": true}},
+		spec{id: "b", deps: req("a")},
+		spec{id: "x"},
+	)
+	run, err := v.e.Start(context.Background(), "b", RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a to run", func() bool { return indexOf(v.cat.startOrder(), "a") >= 0 })
+	closed := closeAsync(t, v.e)
+	close(v.cat.gate)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	<-run.Done()
+	if m := v.get(root).Run; m == nil || m.TaskID != "b" {
+		t.Fatalf("root run marker = %+v, want task_id b", m)
+	}
+	v2, started := resume(t, v.st)
+	if len(started) != 1 {
+		t.Fatalf("resumed runs %v, want one", started)
+	}
+	v2.wantStatus("b", task.Completed)
+	v2.wantStatus("x", task.Pending) // outside the run's scope
+	v2.wantStatus("root", task.Pending)
+	if got := v2.cat.startOrder(); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("resumed run started %v, want only b", got)
+	}
+	if m := v2.get(root).Run; m != nil {
+		t.Fatalf("run marker %+v left after the run ended", m)
+	}
+}
+
+// errCrashed is what crashStore answers once it has "crashed".
+var errCrashed = errors.New("store crashed")
+
+// crashStore simulates a process that dies: once crashed, no write reaches the store
+// underneath, which keeps exactly what was committed before.
+type crashStore struct {
+	store.Store
+	crashed atomic.Bool
+	// commits, when positive, is the number of UpdateMany calls that succeed before the
+	// store crashes by itself.
+	commits atomic.Int32
+}
+
+func (c *crashStore) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
+	if c.crashed.Load() {
+		return nil, errCrashed
+	}
+	return c.Store.Update(ctx, id, fn)
+}
+
+func (c *crashStore) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
+	if c.commits.Load() > 0 && c.commits.Add(-1) == 0 {
+		defer c.crashed.Store(true)
+	}
+	if c.crashed.Load() {
+		return nil, errCrashed
+	}
+	return c.Store.UpdateMany(ctx, muts)
+}
+
+// holdHooks holds the post-hook of one task until released: between the commit that
+// completes it and the one that starts its dependent, nothing of the run is in_progress.
+type holdHooks struct {
+	hold             string
+	entered, release chan struct{}
+}
+
+func (h *holdHooks) Pre(context.Context, *task.Task, map[string]any) (map[string]any, []error) {
+	return nil, nil
+}
+
+func (h *holdHooks) Post(_ context.Context, t *task.Task, _ map[string]any, _ any) []error {
+	if t.ID == h.hold {
+		close(h.entered)
+		<-h.release
+	}
+	return nil
+}
+
+func (h *holdHooks) TreeEvent(context.Context, string, *task.Task, *task.TreeNode, string, string) {}
+
+func memStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// TestCrashedRunIsResumed: the process dies between two commits while nothing is in
+// progress (gs-1 completed, gs-2 not started); Recover resumes the run from the store.
+func TestCrashedRunIsResumed(t *testing.T) {
+	t.Parallel()
+	st := memStore(t)
+	cs := &crashStore{Store: st}
+	h := &holdHooks{hold: "gs-1", entered: make(chan struct{}), release: make(chan struct{})}
+	v := setupStore(t, cs, withHooks(h))
+	close(v.cat.gate)
+	root := v.create(gsChain()...)
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.entered
+	cs.crashed.Store(true) // the process dies here: nothing more is written
+	close(h.release)
+	<-run.Done()
+	if !errors.Is(run.Result().Err, errCrashed) {
+		t.Fatalf("run error = %v, want the crash", run.Result().Err)
+	}
+	if tk, _ := st.Get(context.Background(), "gs-1"); tk.Status != task.Completed {
+		t.Fatalf("gs-1 = %s before recovery, want completed", tk.Status)
+	}
+	if n, _ := st.Count(context.Background(), store.Filter{Status: task.InProgress}); n != 0 {
+		t.Fatalf("%d tasks in_progress: the crash point is not between two commits", n)
+	}
+
+	v2, started := resume(t, st)
+	if len(started) != 1 || started[0] != "root" {
+		t.Fatalf("resumed runs %v, want [root]", started)
+	}
+	v2.wantStatus("root", task.Completed)
+	if got := v2.cat.startOrder(); strings.Join(got, ",") != "gs-2,gs-3,root" {
+		t.Fatalf("resumed start order %v, want gs-2, gs-3, root", got)
+	}
+	v2.wantAttempts(1, "gs-1", "gs-2", "gs-3", "root")
+}
+
+// TestCrashAfterResetsResumes: a re-run's resets and its marker share the first commit;
+// the process dies right after it, and Recover runs what the re-run reset.
+func TestCrashAfterResetsResumes(t *testing.T) {
+	t.Parallel()
+	st := memStore(t)
+	tasks := buildTree([]spec{{id: "root", deps: req("a")}, {id: "a", status: task.Failed}})
+	tasks[1].Error, tasks[1].Attempts = "old failure", 1
+	if err := st.Create(context.Background(), tasks); err != nil {
+		t.Fatal(err)
+	}
+	cs := &crashStore{Store: st}
+	cs.commits.Store(1)
+	v := setupStore(t, cs)
+	close(v.cat.gate)
+	run, err := v.e.Start(context.Background(), "root", RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-run.Done()
+	if a, _ := st.Get(context.Background(), "a"); a.Status != task.Pending || len(v.cat.startOrder()) != 0 {
+		t.Fatalf("a = %s, started %v: want reset and nothing started before the crash", a.Status, v.cat.startOrder())
+	}
+	v2, started := resume(t, st)
+	if len(started) != 1 {
+		t.Fatalf("resumed runs %v, want [root]", started)
+	}
+	v2.wantStatus("root", task.Completed)
+	v2.wantAttempts(2, "a")
+}
+
+// TestFinishedSubRunIsNotResumed: a TaskID run that ended normally leaves tasks pending
+// outside its scope (and a reset ancestor with attempts) but no marker: nothing resumes.
+func TestFinishedSubRunIsNotResumed(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	close(v.cat.gate)
+	tasks := buildTree([]spec{
+		{id: "root", deps: req("a", "x")},
+		{id: "a", status: task.Failed},
+		{id: "x"},
+	})
+	now := time.Now().UTC()
+	tasks[0].Error, tasks[0].Attempts = "blocked: required dependency a failed", 1
+	tasks[1].Error, tasks[1].StartedAt, tasks[1].CompletedAt, tasks[1].Attempts = "old failure", now, now, 1
+	if err := v.st.Create(context.Background(), tasks); err != nil {
+		t.Fatal(err)
+	}
+	res := v.run("root", RunOptions{TaskID: "a"})
+	if res.Err != nil || res.Interrupted {
+		t.Fatalf("sub-run = %+v", res)
+	}
+	v.wantStatus("a", task.Completed)
+	if r := v.wantStatus("root", task.Pending); r.Run != nil || r.Blocked() {
+		t.Fatalf("root after the sub-run = marker %+v, error %q", r.Run, r.Error)
+	}
+	v2, started := resume(t, v.st)
+	if len(started) != 0 {
+		t.Fatalf("a finished sub-run was resumed: %v", started)
+	}
+	v2.wantStatus("x", task.Pending)
+	v2.wantStatus("root", task.Pending)
+}
+
+// TestCancelledRunIsNotResumed: cancelling the root ends the run (in a run) or the
+// interrupted run (on an idle tree); either way Recover leaves the tree alone.
+func TestCancelledRunIsNotResumed(t *testing.T) {
+	t.Parallel()
+	t.Run("running", func(t *testing.T) {
+		t.Parallel()
+		v := setup(t)
+		root := v.create(gsChain()...)
+		run, err := v.e.Start(context.Background(), root, RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "gs-1 to run", func() bool { return indexOf(v.cat.startOrder(), "gs-1") >= 0 })
+		if _, err := v.e.Cancel(context.Background(), root, ""); err != nil {
+			t.Fatal(err)
+		}
+		<-run.Done()
+		if r := v.wantStatus(root, task.Cancelled); r.Run != nil {
+			t.Fatalf("cancelled root keeps run marker %+v", r.Run)
+		}
+		if _, started := resume(t, v.st); len(started) != 0 {
+			t.Fatalf("a cancelled run was resumed: %v", started)
+		}
+	})
+	t.Run("interrupted, then cancelled", func(t *testing.T) {
+		t.Parallel()
+		v := setup(t)
+		root := v.create(gsChain()...)
+		if _, err := v.e.Start(context.Background(), root, RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "gs-1 to run", func() bool { return indexOf(v.cat.startOrder(), "gs-1") >= 0 })
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no grace: gs-1 is re-queued
+		if err := v.e.Close(ctx); err != nil {
+			t.Fatalf("Close = %v", err)
+		}
+		if v.get(root).Run == nil {
+			t.Fatal("interrupted run has no marker")
+		}
+		if _, err := v.e.Cancel(context.Background(), root, ""); err != nil {
+			t.Fatal(err)
+		}
+		if r := v.wantStatus(root, task.Cancelled); r.Run != nil {
+			t.Fatalf("cancelled root keeps run marker %+v", r.Run)
+		}
+		v2, started := resume(t, v.st)
+		if len(started) != 0 {
+			t.Fatalf("a cancelled run was resumed: %v", started)
+		}
+		v2.wantStatus("gs-1", task.Cancelled)
+	})
+}
+
+// TestCloseReportsOnlyStoreFailures: re-queueing is a normal shutdown (nil); a run that
+// cannot record its state makes Close fail, naming the run.
+func TestCloseReportsOnlyStoreFailures(t *testing.T) {
+	t.Parallel()
+	cs := &crashStore{Store: memStore(t)}
+	v := setupStore(t, cs)
+	root := v.create(spec{id: "root"}, spec{id: "slow", params: map[string]any{"block": true}})
+	if _, err := v.e.Start(context.Background(), root, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "slow to run", func() bool { return indexOf(v.cat.startOrder(), "slow") >= 0 })
+	cs.crashed.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := v.e.Close(ctx)
+	if !errors.Is(err, errCrashed) || !strings.Contains(err.Error(), "run of root") {
+		t.Fatalf("Close = %v, want the store failure of the run of root", err)
+	}
+	if err := v.e.Close(context.Background()); err != nil {
+		t.Fatalf("second Close = %v, want nil", err)
+	}
+}

@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// The run marker (task.Task.Run on the root) makes runs durable (decisions 13): it says
+// "a run of this tree, with this scope, has started and not ended". It is written in the
+// first transaction of the run (see markRun); kept when Close interrupts the run, when
+// the store fails under it or when the process dies; and cleared in the transaction that
+// ends the run (finish) or cancels the root of an idle tree (cancelIdle). Recover resumes
+// exactly the trees whose root carries it, with the recorded scope.
+
+// marker returns the run marker of r.
+func (r *Run) marker() *task.RunMarker {
+	return &task.RunMarker{TaskID: r.opts.TaskID, Full: r.opts.Full, StartedAt: r.started}
+}
+
+// markRun queues the write of the run marker on the root. It is never committed on its
+// own: it joins the transaction of the run's resets (re-runs), or else the first round's,
+// with the first start transitions; so it is durable before any task of the run is
+// reset or in_progress, at no extra commit. A resumed run keeps the marker of the run it
+// continues (same scope, original start time).
+func (s *sched) markRun() {
+	r := s.r
+	i := s.g.index[r.rootID]
+	n := s.g.nodes[i]
+	m := r.marker()
+	resume := r.opts.resume
+	s.b.add(r.rootID, func(t *task.Task) error {
+		if resume && t.Run != nil {
+			return nil
+		}
+		t.Run = m
+		return nil
+	}, func(stored *task.Task, err error) {
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		n.t = stored
+	})
+}
+
+// clearRun queues the removal of the run marker, in the transaction that ends the run.
+func (s *sched) clearRun() {
+	i, ok := s.g.index[s.r.rootID]
+	if !ok {
+		return
+	}
+	n := s.g.nodes[i]
+	s.b.add(n.t.ID, func(t *task.Task) error {
+		t.Run = nil
+		return nil
+	}, func(stored *task.Task, err error) {
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		n.t = stored
+	})
+}
+
+// unfinished reports whether the run stopped with work left: a task of its scope that is
+// still waiting, ready or re-queued by the shutdown. A run that Close stopped after its
+// last task had finished anyway is not interrupted.
+func (s *sched) unfinished() bool {
+	if s.g == nil {
+		return false
+	}
+	for i, n := range s.g.nodes {
+		if !s.scope[i] {
+			continue
+		}
+		switch n.state {
+		case stIdle, stHeld:
+			if !s.waitsOnOut(n) {
+				return true
+			}
+		case stReady, stRunning, stPosting:
+			return true
+		}
+	}
+	return false
+}
