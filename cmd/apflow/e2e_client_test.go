@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// TestCLIAgainstServer drives the CLI's client mode (--server, --token) against a real
+// `apflow serve`: run with progress and --json, the tasks commands, plugins commands, and
+// the refusals a user without a valid token gets.
+func TestCLIAgainstServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs apflow serve")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	dataDir, plugins := setup(t)
+	const secret = "client-mode-secret-for-tests"
+	srv := startServe(t, bin, dataDir, plugins, secret)
+	alice := mintToken(t, bin, secret, "alice", false)
+	admin := mintToken(t, bin, secret, "ops", true)
+
+	// cli runs the binary in client mode; no --data-dir: it must not touch local state.
+	cli := func(t *testing.T, token string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--server", srv.url, "--token", token)...)
+		cmd.Env = append(cmd.Environ(), "APFLOW_HOME="+filepath.Join(t.TempDir(), "unused"))
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, out.String(), errOut.String()
+	}
+
+	tree := writeTree(t, strings.ReplaceAll(goodTree, `"name": "report",`, `"id": "cli-root", "name": "report",`))
+	code, stdout, stderr := cli(t, alice, "run", tree)
+	if code != exitOK || !strings.Contains(stdout, "3 tasks: 3 completed") || !strings.Contains(stdout, "✓ b completed") {
+		t.Fatalf("run --server: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	code, stdout, _ = cli(t, alice, "run", "--json", writeTree(t, failingTree))
+	var failed task.TreeNode
+	if code != exitFailed || json.Unmarshal([]byte(stdout), &failed) != nil || failed.Task.Name != "report" {
+		t.Fatalf("run --server --json of a failing tree: exit %d\n%s", code, stdout)
+	}
+
+	code, _, stderr = cli(t, alice, "run", writeTree(t, `[{"name": "r", "schemas": {"method": "nope"}}]`))
+	if code != exitInvalid || !strings.Contains(stderr, "nope") {
+		t.Fatalf("invalid tree over the server: exit %d, stderr %s", code, stderr)
+	}
+
+	tests := []struct {
+		name  string
+		token string
+		args  []string
+		want  []string
+	}{
+		{"list", alice, []string{"tasks", "list"}, []string{"cli-root", "report", "completed"}},
+		{"get", alice, []string{"tasks", "get", "cli-root"}, []string{`"id": "cli-root"`, `"user_id": "alice"`}},
+		{"tree", alice, []string{"tasks", "tree", "cli-root"}, []string{"✓ report (cli-root) completed", "  ✓ a "}},
+		{"children", alice, []string{"tasks", "children", "cli-root"}, []string{"a ", "b "}},
+		{"rerun full", alice, []string{"tasks", "rerun", "--full", "cli-root"}, []string{"3 tasks: 3 completed"}},
+		{"clone", alice, []string{"tasks", "clone", "cli-root"}, []string{"report", "pending"}},
+		{"plugins", alice, []string{"plugins", "list"}, []string{"echo", "spin", "aggregate_results_executor"}},
+		{"admin sees alice's tasks", admin, []string{"tasks", "list"}, []string{"cli-root"}},
+	}
+	for _, tc := range tests {
+		// In order: rerun and clone act on the tree run above.
+		code, stdout, stderr := cli(t, tc.token, tc.args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", tc.name, code, stdout, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s: stdout lacks %q:\n%s", tc.name, w, stdout)
+			}
+		}
+	}
+
+	bob := mintToken(t, bin, secret, "bob", false)
+	if code, _, stderr := cli(t, bob, "tasks", "get", "cli-root"); code == 0 || !strings.Contains(stderr, "not found") {
+		t.Fatalf("bob must not see alice's task: exit %d, stderr %s", code, stderr)
+	}
+	if code, stdout, _ := cli(t, bob, "tasks", "list"); code != 0 || strings.Contains(stdout, "cli-root") {
+		t.Fatalf("bob's list shows alice's task: exit %d\n%s", code, stdout)
+	}
+	if code, _, stderr := cli(t, "not-a-token", "tasks", "list"); code == 0 || !strings.Contains(stderr, "401") && !strings.Contains(strings.ToLower(stderr), "unauthorized") {
+		t.Fatalf("a bad token must be refused: exit %d, stderr %s", code, stderr)
+	}
+}
