@@ -271,7 +271,12 @@ func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, d
 	if during != "" {
 		msg = "in " + during + ": " + msg
 	}
-	cs.logger.Error("plugin call failed", "error", msg)
+	if kind == KindCancelled {
+		// The caller stopped the call (task cancelled, host shutting down): not a fault.
+		cs.logger.Info("plugin call cancelled", "error", msg)
+	} else {
+		cs.logger.Error("plugin call failed", "error", msg)
+	}
 	return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: kind, Msg: msg, Err: ctxErr(kind, err)}
 }
 
