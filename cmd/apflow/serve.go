@@ -21,6 +21,7 @@ const version = "0.1.0"
 func newServeCmd(g *globals) *cobra.Command {
 	var addr, baseURL string
 	var drain time.Duration
+	var webhookAllowPrivate bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the apflow JSON-RPC API over HTTP",
@@ -53,6 +54,8 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				Logger:    h.log.Named("api"),
 				Version:   version,
 				BaseURL:   baseURL,
+
+				WebhookAllowPrivate: webhookAllowPrivate,
 			})
 			if err != nil {
 				stopWatch()
@@ -91,6 +94,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
+	cmd.Flags().BoolVar(&webhookAllowPrivate, "webhook-allow-private", false, "let tasks.execute webhooks reach loopback, private, link-local, multicast and unspecified addresses (refused by default)")
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -25,18 +24,10 @@ func (a engineAdapter) Cancel(ctx context.Context, taskID, message string) ([]*t
 	return a.e.Cancel(ctx, taskID, message)
 }
 
-// Clone maps the API's clone options to the engine's, which implements copy mode with
-// saving; the other modes are refused with -32602 (docs/compatibility.md).
+// Clone maps the API's clone options to the engine's.
 func (a engineAdapter) Clone(ctx context.Context, taskID string, opts CloneOptions) ([]*task.Task, error) {
-	switch {
-	case opts.OriginType != "" && opts.OriginType != "copy":
-		return nil, invalidParams("origin_type", fmt.Sprintf("origin_type %q is not supported; only copy is", opts.OriginType), "copy", opts.OriginType)
-	case !opts.Save:
-		return nil, invalidParams("save", "unsaved clone previews are not supported", true, false)
-	case len(opts.ResetFields) > 0:
-		return nil, invalidParams("reset_fields", "reset_fields is not supported; update the copies with tasks.update", nil, nil)
-	}
-	return a.e.Clone(ctx, taskID, engine.CloneOptions{Shallow: !opts.Recursive})
+	return a.e.Clone(ctx, taskID, engine.CloneOptions{Shallow: !opts.Recursive, Mode: opts.OriginType,
+		LinkTaskIDs: opts.LinkTaskIDs, ResetFields: opts.ResetFields, DryRun: !opts.Save, UserID: opts.UserID})
 }
 
 func (a engineAdapter) TreeCreated(ctx context.Context, rootID string) { a.e.TreeCreated(ctx, rootID) }

@@ -184,7 +184,7 @@ func TestExecute(t *testing.T) {
 
 func TestAlreadyRunningCancelRunning(t *testing.T) {
 	t.Parallel()
-	e := setup(t, setupOpts{})
+	e := setup(t, privateWebhooks)
 	slow := []map[string]any{
 		{"id": "s-root", "name": "s-root", "schemas": map[string]any{"method": "echo"}, "dependencies": []any{"s-a"}},
 		{"id": "s-a", "name": "s-a", "parent_id": "s-root", "schemas": map[string]any{"method": "sleep"}, "inputs": map[string]any{"ms": 30000}},
@@ -238,7 +238,7 @@ func TestClone(t *testing.T) {
 	if one.ID == "" || one.ID == "k-b" {
 		t.Fatalf("shallow clone = %+v", one)
 	}
-	e.fails(t, "", "tasks.clone", map[string]any{"task_id": "k-root", "origin_type": "link"}, -32602)
+	e.fails(t, "", "tasks.clone", map[string]any{"task_id": "k-root", "origin_type": "link"}, -32005) // not completed
 	e.fails(t, "", "tasks.clone", map[string]any{"task_id": "nope"}, -32001)
 }
 

@@ -61,8 +61,19 @@ type Config struct {
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// KeepAlive is the interval of SSE keep-alive comments (default 15s).
 	KeepAlive time.Duration
-	// WebhookClient sends webhook callbacks; nil uses a client with no redirects.
+	// WebhookClient sends webhook callbacks; nil uses a client that follows no
+	// redirects, ignores proxy settings of the environment and, unless
+	// WebhookAllowPrivate, refuses to connect to loopback, private, link-local,
+	// multicast or unspecified addresses (checked on the address actually dialled, after
+	// DNS resolution). A client given here replaces that dial-time guard: it is the
+	// caller's to enforce.
 	WebhookClient *http.Client
+	// WebhookAllowPrivate lets webhooks reach loopback, private, link-local, multicast
+	// and unspecified addresses (off by default: an API user could otherwise make the
+	// server send requests into its own network). Without it, tasks.execute refuses a
+	// webhook_config.url whose host is such an IP literal or localhost (-32602), and a
+	// delivery to a name resolving to such an address fails and is logged.
+	WebhookAllowPrivate bool
 	// WebhookBackoff is the first retry delay of a webhook delivery, doubled on each
 	// retry (default 1s).
 	WebhookBackoff time.Duration
@@ -110,9 +121,7 @@ func (c *Config) validate() error {
 	dur(&c.KeepAlive, DefaultKeepAlive)
 	dur(&c.WebhookBackoff, DefaultWebhookBackoff)
 	if c.WebhookClient == nil {
-		c.WebhookClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
+		c.WebhookClient = newWebhookClient(newWebhookDialer(c.WebhookAllowPrivate).DialContext)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

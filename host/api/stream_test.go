@@ -82,7 +82,7 @@ func TestStreamingExecute(t *testing.T) {
 
 func TestEventsFollow(t *testing.T) {
 	t.Parallel()
-	e := setup(t, setupOpts{})
+	e := setup(t, privateWebhooks)
 	slow := []map[string]any{
 		{"id": "ev-root", "name": "ev-root", "schemas": map[string]any{"method": "echo"}, "dependencies": []any{"ev-a"}},
 		{"id": "ev-a", "name": "ev-a", "parent_id": "ev-root", "schemas": map[string]any{"method": "sleep"}, "inputs": map[string]any{"ms": 300}},
@@ -138,7 +138,7 @@ func TestWebhook(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer hook.Close()
-	e := setup(t, setupOpts{})
+	e := setup(t, privateWebhooks)
 	var res map[string]any
 	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("wh"), "webhook_config": map[string]any{
 		"url": hook.URL, "method": "PUT", "headers": map[string]string{"X-Token": "t"}, "timeout": 5}}, &res)
@@ -168,7 +168,7 @@ func TestWebhook4xxStops(t *testing.T) {
 		w.WriteHeader(http.StatusForbidden)
 	}))
 	defer hook.Close()
-	e := setup(t, setupOpts{})
+	e := setup(t, privateWebhooks)
 	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("w4"), "webhook_config": map[string]any{"url": hook.URL}}, nil)
 	waitFor(t, func() bool { return !e.srv.rootRunning("w4-root") && calls.Load() >= 1 })
 	time.Sleep(100 * time.Millisecond)

@@ -93,7 +93,51 @@ func (s *Server) taskFromParams(ctx context.Context, c *call) (*task.Task, error
 }
 
 func (s *Server) tasksGet(ctx context.Context, c *call) (any, error) {
-	return s.taskFromParams(ctx, c)
+	t, err := s.taskFromParams(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.resolveLinks(ctx, []*task.Task{t})[0], nil
+}
+
+// resolveLinks returns tasks with every link (origin_type "link") shown merged with its
+// original: the link keeps its own identity and place (id, parent_id, task_tree_id,
+// user_id, name, priority, dependencies, origin fields, created_at, updated_at) and shows
+// the original's data and outcome (inputs, params, schemas, result, error, status,
+// progress, started_at, completed_at, usage, plugin). A link whose original is gone or
+// not visible to the caller is shown as stored. Other tasks are returned unchanged.
+func (s *Server) resolveLinks(ctx context.Context, tasks []*task.Task) []*task.Task {
+	var originals map[string]*task.Task
+	cl := callerFrom(ctx)
+	out := tasks
+	for i, t := range tasks {
+		if t.OriginType != "link" || t.OriginalTaskID == "" {
+			continue
+		}
+		if originals == nil {
+			originals = map[string]*task.Task{}
+			out = append([]*task.Task(nil), tasks...)
+		}
+		o, seen := originals[t.OriginalTaskID]
+		if !seen {
+			got, err := s.cfg.Store.Get(ctx, t.OriginalTaskID)
+			if err == nil && cl.sees(got.UserID) {
+				o = got
+			} else if err != nil {
+				s.log.Debug("link original not found", "task_id", t.ID, "original_task_id", t.OriginalTaskID, "error", err)
+			}
+			originals[t.OriginalTaskID] = o
+		}
+		if o == nil {
+			continue
+		}
+		m := t.Clone()
+		m.Inputs, m.Params, m.Schemas, m.Result, m.Error = o.Inputs, o.Params, o.Schemas, o.Result, o.Error
+		m.Status, m.Progress, m.StartedAt, m.CompletedAt = o.Status, o.Progress, o.StartedAt, o.CompletedAt
+		m.Usage, m.Plugin = o.Usage, o.Plugin
+		out[i] = m
+	}
+	return out
 }
 
 func (s *Server) tasksTree(ctx context.Context, c *call) (any, error) {
@@ -112,9 +156,9 @@ func (s *Server) tasksTree(ctx context.Context, c *call) (any, error) {
 			seen = append(seen, x)
 		}
 	}
-	node := task.BuildTree(seen, t.ID)
+	node := task.BuildTree(s.resolveLinks(ctx, seen), t.ID)
 	if node == nil {
-		node = &task.TreeNode{Task: t, Children: []*task.TreeNode{}}
+		node = &task.TreeNode{Task: s.resolveLinks(ctx, []*task.Task{t})[0], Children: []*task.TreeNode{}}
 	}
 	return node, nil
 }
@@ -135,7 +179,7 @@ func (s *Server) tasksChildren(ctx context.Context, c *call) (any, error) {
 			out = append(out, k)
 		}
 	}
-	return out, nil
+	return s.resolveLinks(ctx, out), nil
 }
 
 // treeOf is the tree id of a task (its own id for a root without task_tree_id).
@@ -173,7 +217,7 @@ func (s *Server) tasksList(ctx context.Context, c *call) (any, error) {
 	if tasks == nil {
 		tasks = []*task.Task{}
 	}
-	return tasks, nil
+	return s.resolveLinks(ctx, tasks), nil
 }
 
 // userFilter forces non-admin callers to their own tasks.
@@ -238,6 +282,9 @@ func (s *Server) tasksClone(ctx context.Context, c *call) (any, error) {
 	if err := decodeParams(c.params, &p); err != nil {
 		return nil, err
 	}
+	if p.TaskID == "" {
+		return nil, invalidParams("task_id", "task_id is required", "a task id", nil)
+	}
 	if _, err := s.visibleTask(ctx, p.TaskID); err != nil {
 		return nil, err
 	}
@@ -264,7 +311,7 @@ func (s *Server) tasksClone(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return oneOrMany(tasks), nil
+	return oneOrMany(s.resolveLinks(ctx, tasks)), nil
 }
 
 type deleteParams struct {

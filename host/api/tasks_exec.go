@@ -94,6 +94,28 @@ func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) 
 	return run, events, unsub, true, nil
 }
 
+// refuseFrozenRerun refuses a full re-run of a tree holding links or archived tasks: a
+// full re-run resets completed tasks, and links (which have no definition of their own)
+// and archives are frozen (-32005).
+func (s *Server) refuseFrozenRerun(ctx context.Context, tg target) error {
+	root, err := s.cfg.Store.Get(ctx, tg.rootID)
+	if err != nil {
+		return err
+	}
+	all, err := s.cfg.Store.Tree(ctx, treeOf(root))
+	if err != nil {
+		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)
+	}
+	for _, t := range all {
+		if t.OriginType == "link" || t.OriginType == "archive" {
+			return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("full re-run of %s refused: task %s is a%s %s (frozen); clone the tree in copy mode to re-run it",
+				tg.taskID, t.ID, map[bool]string{true: "n", false: ""}[t.OriginType == "archive"], t.OriginType)).
+				WithData(map[string]any{"task_id": t.ID, "origin_type": t.OriginType, "field": "full"})
+		}
+	}
+	return nil
+}
+
 func alreadyRunning(tg target) map[string]any {
 	return map[string]any{"success": false, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
 		"status": "already_running", "message": fmt.Sprintf("Task tree %s is already running", tg.rootID)}
@@ -108,7 +130,7 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 		return nil, invalidParams("use_streaming", "streaming needs a single request with an id (not a batch or a notification)", false, true)
 	}
 	if p.WebhookConfig != nil {
-		if err := p.WebhookConfig.check(); err != nil {
+		if err := p.WebhookConfig.check(s.cfg.WebhookAllowPrivate); err != nil {
 			return nil, err
 		}
 	}
@@ -119,6 +141,11 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	tg, err := s.resolveTarget(ctx, id, p.Tasks)
 	if err != nil {
 		return nil, err
+	}
+	if p.Full {
+		if err := s.refuseFrozenRerun(ctx, tg); err != nil {
+			return nil, err
+		}
 	}
 	subscribe := p.UseStreaming || p.WebhookConfig != nil
 	run, events, unsub, ok, err := s.startRun(ctx, tg, p.Full, subscribe)

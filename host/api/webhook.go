@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,10 +22,19 @@ type webhookConfig struct {
 	MaxRetries *int              `json:"max_retries"` // default 3
 }
 
-func (w *webhookConfig) check() error {
+// check validates the config and fills its defaults. Unless allowPrivate, a URL whose
+// host is a loopback, private, link-local, multicast or unspecified IP literal, or
+// localhost, is refused (webhook_guard.go).
+func (w *webhookConfig) check(allowPrivate bool) error {
 	u, err := url.Parse(w.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return invalidParams("webhook_config.url", "must be an absolute http or https URL", "http(s)://host/path", w.URL)
+	}
+	if !allowPrivate {
+		if err := checkWebhookHost(u.Hostname()); err != nil {
+			return invalidParams("webhook_config.url", fmt.Sprintf("webhook refused: %v; the server does not call internal addresses unless started with --webhook-allow-private", err),
+				"a public http(s) URL", w.URL)
+		}
 	}
 	if w.Method == "" {
 		w.Method = http.MethodPost
@@ -91,8 +101,8 @@ func (s *Server) startWebhook(cfg *webhookConfig, tg target, run Run, events <-c
 			}
 			if err := s.deliver(cfg, f); err != nil {
 				s.log.Warn("webhook delivery failed", "url", cfg.URL, "root_task_id", tg.rootID, "error", err)
-				if apferr.CodeOf(err) == apferr.InvalidRequest {
-					stopped = true // a 4xx: the receiver refuses, stop sending
+				if apferr.CodeOf(err) == apferr.InvalidRequest || errors.Is(err, errInternalAddress) {
+					stopped = true // a 4xx or a refused address: stop sending
 				}
 			}
 		}
@@ -130,6 +140,9 @@ func (s *Server) deliver(cfg *webhookConfig, payload map[string]any) error {
 		resp, err := s.cfg.WebhookClient.Do(req)
 		if err != nil {
 			cancel()
+			if errors.Is(err, errInternalAddress) {
+				return fmt.Errorf("webhook %s: not retried: %w", cfg.URL, err)
+			}
 			last = err
 			continue
 		}

@@ -65,6 +65,12 @@ func parseHTTPRequest(doc []byte) (*httpRequest, *url.URL, error) {
 	return &req, u, nil
 }
 
+// InternalIP reports whether ip is a loopback, private (RFC 1918, RFC 4193), link-local,
+// multicast or unspecified address (IPv4-mapped IPv6 forms included): the addresses
+// http_request's wildcard grants never reach. Other host components that make outbound
+// requests on behalf of users (the API's webhooks) apply the same rule.
+func InternalIP(ip net.IP) bool { return internalIP(ip) }
+
 // newTransport returns the HTTP transport of one module: no proxy from the environment,
 // and a dialer that re-checks the calling plugin's grants on every connection (so a
 // wildcard grant cannot reach an internal address, whatever DNS says).
