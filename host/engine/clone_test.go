@@ -153,6 +153,14 @@ func TestCloneMixed(t *testing.T) {
 			t.Fatalf("%s not copied: %+v", id, c)
 		}
 	}
+	// The link reads through to its original: make the original's result recognisable
+	// (the copy of mid already carries "done": "m-up" in the inputs it was copied with).
+	if _, err := v.st.Update(context.Background(), "m-up", func(t *task.Task) error {
+		t.Result = map[string]any{"done": "through the link"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// The copies run; the link counts as a completed dependency.
 	res := v.run(out[0].ID, RunOptions{})
 	if res.Status != task.Completed || res.Counts[task.Completed] != 3 {
@@ -160,6 +168,10 @@ func TestCloneMixed(t *testing.T) {
 	}
 	if v.get(by["m-up"].ID).OriginType != "link" {
 		t.Fatal("the run changed the link")
+	}
+	// The copy of mid got the original up's result through the link.
+	if in := v.get(by["m-mid"].ID).Inputs; in["done"] != "through the link" {
+		t.Fatalf("copy of mid did not get the linked result injected: inputs %v", in)
 	}
 }
 

@@ -86,12 +86,32 @@ func (s *sched) canStart() bool {
 	return !s.closing && s.fatal == nil
 }
 
+// resolveLinks gives every link of the tree (origin_type "link", digest §5.11) its
+// original's result in memory, so that dependents get the original's data injected. Links
+// are completed and never executed; nothing is written.
+func (s *sched) resolveLinks(ctx context.Context, tasks []*task.Task) error {
+	for _, t := range tasks {
+		if t.OriginType != "link" || t.OriginalTaskID == "" || t.Result != nil {
+			continue
+		}
+		orig, err := s.e.cfg.Store.Get(ctx, t.OriginalTaskID)
+		if err != nil {
+			return fmt.Errorf("link %s: original %s: %w", t.ID, t.OriginalTaskID, err)
+		}
+		t.Result = orig.Result
+	}
+	return nil
+}
+
 // load reads the tree once, builds the index and resets what the run re-executes.
 func (s *sched) load(ctx context.Context) error {
 	r := s.r
 	tasks, err := s.e.cfg.Store.Tree(ctx, r.treeID)
 	if err != nil {
 		return fmt.Errorf("run of %s: load tree: %w", r.rootID, err)
+	}
+	if err := s.resolveLinks(ctx, tasks); err != nil {
+		return fmt.Errorf("run of %s: %w", r.rootID, err)
 	}
 	s.g = newGraph(tasks)
 	s.q.g = s.g
