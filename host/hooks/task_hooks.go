@@ -2,7 +2,9 @@ package hooks
 
 import (
 	"context"
+	"strings"
 
+	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -24,19 +26,8 @@ type postInput struct {
 // hook changed them, and the errors of the hooks that failed. A failing hook leaves the
 // inputs as they were before it; the chain continues. inputs is not modified.
 func (r *Runner) Pre(ctx context.Context, t *task.Task, inputs map[string]any) (map[string]any, []error) {
-	var errs []error
 	cur, changed := inputs, false
-	method := t.Method()
-	for _, id := range r.ids {
-		h, err := r.acquire(id)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !has(h, "pre_hook") || !runsAround(h, method) {
-			h.Release()
-			continue
-		}
+	errs := r.around(t, "pre_hook", func(id string, h *registry.HookHandle) error {
 		view := *t // shallow: the task as this hook sees it, with the current inputs
 		view.Inputs = cur
 		if cur == nil {
@@ -44,25 +35,20 @@ func (r *Runner) Pre(ctx context.Context, t *task.Task, inputs map[string]any) (
 		}
 		doc, err := r.call(ctx, id, h, "pre_hook", preInput{Task: &view, Inputs: view.Inputs},
 			r.log.With("hook", id, "task", t.ID, "export", "pre_hook"))
-		h.Release()
 		if err != nil {
-			r.log.Warn("pre-hook failed", "hook", id, "task", t.ID, "error", err)
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		raw, ok := doc["inputs"]
 		if !ok {
-			continue
+			return nil
 		}
 		next, err := decodeInputs(raw)
 		if err != nil {
-			err = hookErr(id, "pre_hook", err, "malformed result: %v", err)
-			r.log.Warn("pre-hook failed", "hook", id, "task", t.ID, "error", err)
-			errs = append(errs, err)
-			continue
+			return hookErr(id, "pre_hook", err, "malformed result: %v", err)
 		}
 		cur, changed = next, true
-	}
+		return nil
+	})
 	if !changed {
 		return nil, errs
 	}
@@ -80,6 +66,18 @@ func (r *Runner) Post(ctx context.Context, t *task.Task, inputs map[string]any, 
 	if inputs == nil {
 		inputs = map[string]any{}
 	}
+	return r.around(t, "post_hook", func(id string, h *registry.HookHandle) error {
+		_, err := r.call(ctx, id, h, "post_hook", postInput{Task: t, Inputs: inputs, Result: result},
+			r.log.With("hook", id, "task", t.ID, "export", "post_hook"))
+		return err
+	})
+}
+
+// around calls fn, in registration order, with every hook that exports export and runs
+// around t's executor, each pinned to its current version for the call. It returns the
+// errors of hooks that are not loaded or whose fn failed (each logged); the chain always
+// goes on.
+func (r *Runner) around(t *task.Task, export string, fn func(id string, h *registry.HookHandle) error) []error {
 	var errs []error
 	method := t.Method()
 	for _, id := range r.ids {
@@ -88,15 +86,14 @@ func (r *Runner) Post(ctx context.Context, t *task.Task, inputs map[string]any, 
 			errs = append(errs, err)
 			continue
 		}
-		if !has(h, "post_hook") || !runsAround(h, method) {
+		if !has(h, export) || !runsAround(h, method) {
 			h.Release()
 			continue
 		}
-		_, err = r.call(ctx, id, h, "post_hook", postInput{Task: t, Inputs: inputs, Result: result},
-			r.log.With("hook", id, "task", t.ID, "export", "post_hook"))
+		err = fn(id, h)
 		h.Release()
 		if err != nil {
-			r.log.Warn("post-hook failed", "hook", id, "task", t.ID, "error", err)
+			r.log.Warn(strings.Replace(export, "_", "-", 1)+" failed", "hook", id, "task", t.ID, "error", err)
 			errs = append(errs, err)
 		}
 	}
