@@ -28,3 +28,24 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIServed checks that GET /openapi.json serves the published document.
+func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	resp, err := e.http.Client().Get(e.http.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /openapi.json: status %d, %v", resp.StatusCode, err)
+	}
+	if doc.OpenAPI == "" || doc.Paths["/tasks"]["post"] == nil || doc.Paths["/openapi.json"]["get"] == nil {
+		t.Fatalf("served document lacks the expected paths: %v", doc.Paths)
+	}
+}

@@ -256,5 +256,6 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/metrics", s.handleMetrics)
+	e.GET("/openapi.json", s.handleOpenAPI)
 	return e
 }

@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/schemas"
 )
 
 func (s *Server) systemHealth(ctx context.Context, _ *call) (any, error) {
@@ -57,6 +59,16 @@ func (s *Server) systemExecutors(context.Context, *call) (any, error) {
 		out = append(out, viewExecutor(in))
 	}
 	return map[string]any{"executors": out, "count": len(out), "restricted": false}, nil
+}
+
+// handleOpenAPI serves schemas/openapi.json, the document of the non-JSON-RPC routes (the
+// JSON-RPC methods' params are at GET /tasks/methods).
+func (s *Server) handleOpenAPI(c echo.Context) error {
+	b, err := schemas.FS.ReadFile("openapi.json")
+	if err != nil {
+		return fmt.Errorf("api: embedded openapi.json: %w", err)
+	}
+	return c.Blob(http.StatusOK, "application/json", b)
 }
 
 func (s *Server) handleHealthz(c echo.Context) error {
