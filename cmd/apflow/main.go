@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -80,6 +81,9 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		newServeCmd(g),
 		newTokenCmd(g),
 	)
+	for _, c := range root.Commands() {
+		refuseUnknownSubcommands(c)
+	}
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -91,11 +95,52 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "error:", err)
+	fmt.Fprintln(stderr, "error:", withReason(err))
 	if e := apferr.As(err); e != nil {
 		if e.Code == apferr.InvalidParams || e.Code == apferr.TreeValidation {
 			return exitInvalid
 		}
 	}
 	return exitFailed
+}
+
+// refuseUnknownSubcommands makes a command group (a command with subcommands and no action
+// of its own) fail on an unknown subcommand instead of printing its help and exiting 0, as
+// cobra does for groups below the root. Without arguments it still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	if c.Runnable() || !c.HasSubCommands() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return fmt.Errorf("%s (see %s --help)", msg, c.CommandPath())
+	}
+}
+
+// withReason is err's text followed by the reason an apflow error carries in its data
+// (e.g. why a token was refused), when the text does not already say it.
+func withReason(err error) string {
+	msg := err.Error()
+	e := apferr.As(err)
+	if e == nil {
+		return msg
+	}
+	var reason string
+	switch d := e.Data.(type) {
+	case string:
+		reason = d
+	case map[string]any:
+		reason, _ = d["reason"].(string)
+	}
+	if reason == "" || strings.Contains(msg, reason) {
+		return msg
+	}
+	return msg + ": " + reason
 }

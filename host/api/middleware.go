@@ -51,12 +51,21 @@ func isJSONRPCRoute(method, path string) bool {
 }
 
 func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	cop := http.NewCrossOriginProtection()
 	return func(c echo.Context) error {
 		cl := caller{admin: true}
 		if s.verifier != nil {
-			id, err := s.verifier.Verify(auth.TokenFromRequest(c.Request()))
+			r := c.Request()
+			id, err := s.verifier.Verify(auth.TokenFromRequest(r))
 			if err != nil {
 				return s.unauthorized(c, err)
+			}
+			// A cookie rides along on requests other sites make the browser send; a
+			// header does not. So a cookie authenticates no cross-origin unsafe request.
+			if r.Header.Get("Authorization") == "" {
+				if err := cop.Check(r); err != nil {
+					return s.forbidden(c, "a token from a cookie is not accepted on a cross-origin request; send it in the Authorization header")
+				}
 			}
 			cl = caller{sub: id.Subject, admin: id.Admin(), authn: true}
 		}
@@ -78,6 +87,16 @@ func (s *Server) unauthorized(c echo.Context, err error) error {
 		return c.JSON(http.StatusUnauthorized, &jsonrpc.Response{Error: rpcErr})
 	}
 	return c.JSON(http.StatusUnauthorized, map[string]any{"error": rpcErr})
+}
+
+// forbidden answers a request that is authenticated but refused: HTTP 403 with
+// JSON-RPC error -32004.
+func (s *Server) forbidden(c echo.Context, reason string) error {
+	rpcErr := jsonrpc.NewError(apferr.Unauthorized, "Forbidden", map[string]any{"reason": reason})
+	if isJSONRPCRoute(c.Request().Method, c.Request().URL.Path) {
+		return c.JSON(http.StatusForbidden, &jsonrpc.Response{Error: rpcErr})
+	}
+	return c.JSON(http.StatusForbidden, map[string]any{"error": rpcErr})
 }
 
 func (s *Server) recoverMiddleware(next echo.HandlerFunc) echo.HandlerFunc {

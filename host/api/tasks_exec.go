@@ -251,6 +251,22 @@ type cancelParams struct {
 	ErrorMessage string     `json:"error_message"`
 }
 
+// maxTaskIDs is the most task ids one tasks.cancel or tasks.running.status call takes
+// (the largest tasks.list page): each costs a store lookup and an answer entry.
+const maxTaskIDs = 1000
+
+// checkIDCount refuses an empty or oversized id list, naming task_ids.
+func checkIDCount(ids []string) error {
+	if len(ids) == 0 {
+		return invalidParams("task_ids", "give task_ids (a list or a comma-separated string)", "at least one task id", nil)
+	}
+	if len(ids) > maxTaskIDs {
+		return invalidParams("task_ids", fmt.Sprintf("%d task ids given; at most %d per call", len(ids), maxTaskIDs),
+			fmt.Sprintf("at most %d task ids", maxTaskIDs), len(ids))
+	}
+	return nil
+}
+
 func (p cancelParams) ids() []string {
 	ids := append([]string(nil), p.TaskIDs...)
 	ids = append(ids, p.ContextIDs...)
@@ -266,8 +282,8 @@ func (s *Server) tasksCancel(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	ids := p.ids()
-	if len(ids) == 0 {
-		return nil, invalidParams("task_ids", "give task_ids (a list or a comma-separated string)", "at least one task id", nil)
+	if err := checkIDCount(ids); err != nil {
+		return nil, err
 	}
 	msg := p.ErrorMessage
 	if msg == "" {
@@ -361,8 +377,8 @@ func (s *Server) runningStatus(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	ids := append(append([]string(nil), p.TaskIDs...), p.ContextIDs...)
-	if len(ids) == 0 {
-		return nil, invalidParams("task_ids", "give task_ids (a list or a comma-separated string)", "at least one task id", nil)
+	if err := checkIDCount(ids); err != nil {
+		return nil, err
 	}
 	running := map[string]bool{}
 	for _, r := range s.cfg.Engine.Running() {
