@@ -234,6 +234,13 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 	if prev != nil && prev.size == st.Size() && prev.modTime.Equal(st.ModTime()) {
 		return nil
 	}
+	if !st.Mode().IsRegular() {
+		// A FIFO would block the scan forever, a device such as /dev/zero (through a
+		// symlink) would be read until the host runs out of memory.
+		r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()},
+			fmt.Sprintf("%s is not a regular file (%s)", name, st.Mode().Type()))
+		return nil
+	}
 	if st.Size() > MaxModuleBytes {
 		r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()},
 			fmt.Sprintf("%s is %d bytes, more than the %d allowed", name, st.Size(), MaxModuleBytes))
@@ -243,8 +250,12 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 	hash, known := r.meta.hash(path, st)
 	var wasm []byte
 	if !known {
-		if wasm, err = os.ReadFile(path); err != nil {
+		if wasm, err = readModule(path); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if errors.Is(err, errTooLarge) {
+				r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, err.Error())
 				return nil
 			}
 			return fmt.Errorf("registry: read %s: %w", path, err)
@@ -261,7 +272,7 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 		return nil
 	}
 	if d := r.meta.description(hash); d != nil {
-		mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return os.ReadFile(path) })
+		mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return readModule(path) })
 		if err == nil {
 			r.register(name, fs, mod)
 			return nil
@@ -270,8 +281,12 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 		r.meta.drop(hash)
 	}
 	if wasm == nil {
-		if wasm, err = os.ReadFile(path); err != nil {
+		if wasm, err = readModule(path); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if errors.Is(err, errTooLarge) {
+				r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, err.Error())
 				return nil
 			}
 			return fmt.Errorf("registry: read %s: %w", path, err)
@@ -295,6 +310,27 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 }
 
 // setProblem records why a file is not (or no longer) the registered version.
+// errTooLarge is the error of a module file longer than MaxModuleBytes.
+var errTooLarge = fmt.Errorf("module is more than the %d bytes allowed", MaxModuleBytes)
+
+// readModule reads a module file, failing when it is longer than MaxModuleBytes (it
+// may have grown since it was checked).
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxModuleBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxModuleBytes {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), errTooLarge)
+	}
+	return b, nil
+}
+
 func (r *Registry) setProblem(name string, fs *fileState, why string) {
 	r.log.Error("plugin not loaded", "file", name, "error", why)
 	r.mu.Lock()

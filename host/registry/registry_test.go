@@ -324,3 +324,27 @@ func TestWriteMetricsListsEveryPlugin(t *testing.T) {
 		}
 	}
 }
+
+// TestRescanSkipsNonRegularFiles: a .wasm name that is a device (here a symlink to
+// /dev/zero, which would be read until the host runs out of memory) or a FIFO (which
+// would block the scan) is reported, never read.
+func TestRescanSkipsNonRegularFiles(t *testing.T) {
+	t.Parallel()
+	r, dir := setup(t, nil)
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.wasm")); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Rescan(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Rescan: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Rescan did not return: it is reading /dev/zero")
+	}
+	if why := r.Problems()["zero.wasm"]; !strings.Contains(why, "not a regular file") {
+		t.Fatalf("problem of zero.wasm = %q, want it to say it is not a regular file", why)
+	}
+}

@@ -51,6 +51,13 @@ type callState struct {
 	repo     Repository
 	// hostCalls counts host function calls; only the guest's goroutine touches it.
 	hostCalls int64
+	// giveDepth is how many host-result allocs are in progress (nested through a
+	// guest's alloc calling host functions); only the guest's goroutine touches it.
+	giveDepth int
+	// logBytes is what apflow.log lines cost so far in this call (see hostLog), and
+	// logDropped whether lines were dropped; only the guest's goroutine touches them.
+	logBytes   int64
+	logDropped bool
 }
 
 type callStateKey struct{}

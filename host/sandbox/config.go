@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -109,6 +110,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Max.MemoryPages > wasm32Pages {
 		return c, fmt.Errorf("sandbox config: max memory_pages %d is above the wasm32 maximum of %d pages (4 GiB)", c.Max.MemoryPages, wasm32Pages)
+	}
+	if c.Max.TimeoutMS > math.MaxInt64/int64(time.Millisecond) {
+		return c, fmt.Errorf("sandbox config: max timeout_ms %d is too large (at most %d)", c.Max.TimeoutMS, math.MaxInt64/int64(time.Millisecond))
 	}
 	if c.Defaults.TimeoutMS > c.Max.TimeoutMS {
 		return c, fmt.Errorf("sandbox config: default timeout_ms %d is above the maximum %d", c.Defaults.TimeoutMS, c.Max.TimeoutMS)

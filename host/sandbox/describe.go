@@ -177,7 +177,11 @@ func (m *Module) materialise(ctx context.Context) (wazero.CompiledModule, error)
 	if h := Hash(wasm); h != m.hash {
 		return nil, invalid(nil, "the module changed since it was described (its sha256 is now %s)", h)
 	}
-	compiled, err := m.rt.compile(ctx, m.hash, wasm)
+	capped, err := capTables(wasm)
+	if err != nil {
+		return nil, invalid(err, "%v", err)
+	}
+	compiled, err := m.rt.compile(ctx, m.hash, capped)
 	if err != nil {
 		return nil, invalid(err, "does not compile: %v", err)
 	}

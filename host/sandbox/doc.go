@@ -37,7 +37,10 @@
 //     result), the call returns an *[Error] saying what happened, the instance is
 //     discarded, the host keeps running, and the next call gets a healthy instance.
 //   - One execution is exactly two guest calls (alloc, then execute), plus one re-entrant
-//     alloc per host function that returns data.
+//     alloc per host function that returns data. Such allocs may nest (an alloc calling a
+//     host function that returns data) at most 4 deep; deeper, the call fails.
+//   - A call's apflow.log lines, like its stdout and stderr, are capped at 1 MiB (each
+//     log line also costs 64 bytes); the rest is dropped with one warning.
 //   - Default deny: a plugin gets only log and progress unless [Config.Grants] grants more.
 //
 // # Memory limits
@@ -51,6 +54,11 @@
 // memory limit N pages (X MiB) reached". The declared minimum is checked before
 // instantiation: a module whose minimum is above the call's limit fails cleanly, without
 // allocating. Memory never shrinks, so the memory size after a call is its peak.
+//
+// Function tables live outside linear memory, so the module's table section is rewritten
+// before compilation: every table gets a maximum of at most 2^20 entries (a table without
+// one gets that), and a module declaring a larger minimum, or tables that could reach
+// 2^22 entries in all, is rejected at load.
 //
 // # Pooling
 //

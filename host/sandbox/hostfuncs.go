@@ -43,6 +43,13 @@ func guestBytes(mod api.Module, ptr, n uint32) ([]byte, bool) {
 	return append([]byte(nil), buf...), true
 }
 
+// logLineOverhead is what one apflow.log line costs against maxLogBytesPerCall beyond
+// its bytes.
+const logLineOverhead = 64
+
+// maxGiveDepth bounds how deeply host-result allocs may nest (see give).
+const maxGiveDepth = 4
+
 // give hands data to the guest: a buffer from the guest's alloc (a re-entrant guest
 // call), filled with data; it returns the packed pointer. If alloc fails the whole guest
 // call is aborted with that failure.
@@ -50,6 +57,16 @@ func (cs *callState) give(ctx context.Context, mod api.Module, data []byte) uint
 	if len(data) == 0 {
 		return 0
 	}
+	// A guest's alloc may itself call a host function that answers through alloc: each
+	// such level nests Go frames on the guest's goroutine, which wazero does not bound
+	// (an unbounded chain exhausts the Go stack and kills the host), so the nesting is
+	// capped and the call aborted beyond it.
+	if cs.giveDepth >= maxGiveDepth {
+		panic(&hostAbort{op: "alloc for a host function result",
+			err: fmt.Errorf("alloc called host functions that return data %d levels deep; at most %d allowed", cs.giveDepth, maxGiveDepth)})
+	}
+	cs.giveDepth++
+	defer func() { cs.giveDepth-- }()
 	alloc := mod.ExportedFunction("alloc")
 	if cs.in != nil && cs.in.alloc != nil {
 		alloc = cs.in.alloc
@@ -99,6 +116,15 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	truncated := false
 	if n > maxLogLine {
 		n, truncated = maxLogLine, true
+	}
+	// Each line costs its bytes plus an overhead, so that empty lines are not free.
+	cs.logBytes += int64(n) + logLineOverhead
+	if cs.logBytes > maxLogBytesPerCall {
+		if !cs.logDropped {
+			cs.logDropped = true
+			cs.logger.Warn("guest log truncated", "stream", "apflow.log", "limit_bytes", maxLogBytesPerCall)
+		}
+		return
 	}
 	msg, ok := guestBytes(mod, ptr, n)
 	if !ok {

@@ -291,3 +291,40 @@ func TestWASI(t *testing.T) {
 		}
 	})
 }
+
+// TestReentrantAllocBounded: a plugin whose alloc calls a host function that answers
+// through alloc must fail its call, not recurse until the host's Go stack overflows.
+func TestReentrantAllocBounded(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	m := load(t, rt, "reentrant")
+	for i := 0; i < 2; i++ {
+		_, err := m.Execute(context.Background(), req(`{}`))
+		if err == nil {
+			t.Fatalf("Execute %d: want an error", i)
+		}
+		mustContain(t, "error", err.Error(), "levels deep")
+	}
+	if s := m.Stats(); s.Idle != 0 || s.Discarded != 2 {
+		t.Fatalf("stats = %+v, want the failed instances discarded", s)
+	}
+}
+
+// TestLogVolumeBounded: apflow.log lines count against a per-call budget, like WASI
+// stdout and stderr, so a plugin cannot flood the task log.
+func TestLogVolumeBounded(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	m := load(t, rt, "logflood")
+	logger, buf := newLogger()
+	r := req(`{}`)
+	r.Logger = logger
+	if _, err := m.Execute(context.Background(), r); err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	out := buf.String()
+	if len(out) > 4*maxLogBytesPerCall {
+		t.Fatalf("the plugin wrote %d bytes of log, want at most about %d", len(out), maxLogBytesPerCall)
+	}
+	mustContain(t, "log", out, "guest log truncated")
+}

@@ -66,7 +66,9 @@ func parseHTTPRequest(doc []byte) (*httpRequest, *url.URL, error) {
 }
 
 // InternalIP reports whether ip is a loopback, private (RFC 1918, RFC 4193), link-local,
-// multicast or unspecified address (IPv4-mapped IPv6 forms included): the addresses
+// multicast, unspecified or otherwise non-public special-purpose address (shared
+// 100.64.0.0/10, 0.0.0.0/8, reserved 240.0.0.0/4, IPv6 site-local, …), including IPv6
+// forms that embed such an IPv4 address (IPv4-mapped or -compatible, NAT64, 6to4): the addresses
 // http_request's wildcard grants never reach. Other host components that make outbound
 // requests on behalf of users (the API's webhooks) apply the same rule.
 func InternalIP(ip net.IP) bool { return internalIP(ip) }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -145,6 +146,8 @@ func TestConfigValidation(t *testing.T) {
 		{Max: taskLimits(0, 70000, 0)},
 		{Defaults: taskLimits(0, 512, 0), Max: taskLimits(0, 256, 0)},
 		{Defaults: taskLimits(5000, 0, 0), Max: taskLimits(1000, 0, 0)},
+		// A maximum wall time that overflows time.Duration would time every call out.
+		{Max: taskLimits(math.MaxInt64/1000, 0, 0)},
 	} {
 		if _, err := New(context.Background(), cfg); err == nil {
 			t.Fatalf("New(%+v) succeeded", cfg)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -82,7 +83,11 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, name string) (*Module, 
 	invalid := func(format string, args ...any) error {
 		return &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: fmt.Sprintf(format, args...)}
 	}
-	compiled, err := r.compile(ctx, hash, wasm)
+	capped, err := capTables(wasm)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	compiled, err := r.compile(ctx, hash, capped)
 	if err != nil {
 		return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: "does not compile: " + err.Error(), Err: err}
 	}
@@ -316,6 +321,11 @@ func compileInputSchema(id string, schema []byte) (*jsonschema.Schema, error) {
 	}
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
+	// The schema comes from an untrusted plugin: it may only refer to itself and the
+	// standard meta-schemas (built in), never make the host load a file or a URL.
+	c.LoadURL = func(s string) (io.ReadCloser, error) {
+		return nil, fmt.Errorf("$ref %s is external: a plugin's schema must be self-contained", s)
+	}
 	url := "apflow-plugin:///" + id + "/input_schema.json"
 	if err := c.AddResource(url, bytes.NewReader(schema)); err != nil {
 		return nil, fmt.Errorf("input schema does not compile: %v", err)

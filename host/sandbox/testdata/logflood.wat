@@ -1,0 +1,22 @@
+;; Hostile: calls apflow.log 100000 times with a 100-byte line (10 MB of log).
+(module
+  (import "apflow" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 2)
+  (func $alloc (export "alloc") (param $n i32) (result i32) (i32.const 65536))
+  (func (export "dealloc") (param i32 i32))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (data (i32.const 1024) "{\"id\":\"logflood\",\"version\":\"1.0.0\"}")
+  (data (i32.const 2048) "{}")
+  (func (export "get_metadata") (result i64)
+    (call $pack (i32.const 1024) (i32.const 35)))
+  (func (export "get_input_schema") (result i64)
+    (call $pack (i32.const 2048) (i32.const 2)))
+  (func (export "execute") (param $p i32) (param $n i32) (result i64)
+    (local $i i32)
+    (loop $l
+      (call $log (i32.const 2) (i32.const 4096) (i32.const 100))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))
+    (call $pack (i32.const 2048) (i32.const 2)))
+)

@@ -1,0 +1,20 @@
+;; Hostile: its alloc calls apflow.http_request, whose error answer the host writes with
+;; alloc, which calls http_request again: unbounded host <-> guest re-entrance.
+(module
+  (import "apflow" "http_request" (func $http (param i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (func $alloc (export "alloc") (param $n i32) (result i32)
+    (drop (call $http (i32.const 0) (i32.const 0)))
+    (i32.const 65536))
+  (func (export "dealloc") (param i32 i32))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (data (i32.const 1024) "{\"id\":\"reentrant\",\"version\":\"1.0.0\"}")
+  (data (i32.const 2048) "{}")
+  (func (export "get_metadata") (result i64)
+    (call $pack (i32.const 1024) (i32.const 36)))
+  (func (export "get_input_schema") (result i64)
+    (call $pack (i32.const 2048) (i32.const 2)))
+  (func (export "execute") (param $p i32) (param $n i32) (result i64)
+    (call $pack (i32.const 2048) (i32.const 2)))
+)

@@ -1,0 +1,21 @@
+;; Hostile: grows its function table by 2^25 entries (256 MiB of host memory outside the
+;; linear memory limit). Returns 1 when the growth was refused (table.grow gave -1), else 0.
+(module
+  (memory (export "memory") 2)
+  (table $t 1 funcref)
+  (func $alloc (export "alloc") (param $n i32) (result i32) (i32.const 65536))
+  (func (export "dealloc") (param i32 i32))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (data (i32.const 1024) "{\"id\":\"tablegrow\",\"version\":\"1.0.0\"}")
+  (data (i32.const 2048) "{}")
+  (data (i32.const 3072) "01")
+  (func (export "get_metadata") (result i64)
+    (call $pack (i32.const 1024) (i32.const 36)))
+  (func (export "get_input_schema") (result i64)
+    (call $pack (i32.const 2048) (i32.const 2)))
+  (func (export "execute") (param $p i32) (param $n i32) (result i64)
+    (if (result i64) (i32.eq (table.grow $t (ref.null func) (i32.const 33554432)) (i32.const -1))
+      (then (call $pack (i32.const 3073) (i32.const 1)))
+      (else (call $pack (i32.const 3072) (i32.const 1)))))
+)
