@@ -95,6 +95,7 @@ func (s *sched) handleCancel(req *cancelReq) {
 	}
 	now := s.e.cfg.Now()
 	var out []*task.Task
+	var firstErr error
 	for _, j := range cancelTargets(s.g, i) {
 		n := s.g.nodes[j]
 		if n.t.Status.Terminal() || n.state == stPosting {
@@ -124,7 +125,16 @@ func (s *sched) handleCancel(req *cancelReq) {
 			return t.Cancel(req.message, now)
 		}, func(stored *task.Task, err error) {
 			if err != nil {
+				// The run stops on the store failure; the task stays in_progress in the
+				// store (Recover resets it), but its executor is stopped all the same so
+				// that the run can end.
 				s.fail(err)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("cancel %s: %w", req.taskID, err)
+				}
+				if wasRunning && n.cancel != nil {
+					n.cancel()
+				}
 				return
 			}
 			n.t = stored
@@ -135,7 +145,7 @@ func (s *sched) handleCancel(req *cancelReq) {
 			out = append(out, stored)
 		})
 	}
-	s.b.then(func() { req.reply <- cancelReply{tasks: out} })
+	s.b.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
 }
 
 // cancelIdle cancels tasks of a tree that is not running and marks their dependents

@@ -43,6 +43,7 @@ func (s *sched) handleOutcome(o *outcome) {
 		}
 		return t.Complete(o.result, now)
 	}
+	before := n.t
 	predicted := *n.t
 	if err := apply(&predicted); err != nil {
 		s.fail(err)
@@ -66,6 +67,14 @@ func (s *sched) handleOutcome(o *outcome) {
 	}, func(stored *task.Task, err error) {
 		if err != nil {
 			s.fail(err)
+			if posting {
+				// The post-hooks will never run: nothing else gives back their share of
+				// inflight. The task stays in_progress in the store (Recover resets it)
+				// and never settles in this run.
+				s.inflight--
+				n.state = stOut
+				n.t = before
+			}
 			return
 		}
 		n.t = stored

@@ -40,7 +40,7 @@ func (s *sched) prepareStart(i int32) {
 	}
 
 	now := s.e.cfg.Now()
-	s.b.add(n.t.ID, func(t *task.Task) error {
+	s.b.addStart(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not started
 		}

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// errWriteRefused is what failTaskStore answers for the task it refuses to write.
+var errWriteRefused = errors.New("write refused")
+
+// failTaskStore refuses every write that touches task id after the first okWrites of
+// them (an Update of id, or an UpdateMany holding a mutation of id).
+type failTaskStore struct {
+	store.Store
+	id       string
+	okWrites int32
+	n        atomic.Int32
+}
+
+func (f *failTaskStore) refuse() bool { return f.n.Add(1) > f.okWrites }
+
+func (f *failTaskStore) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
+	if id == f.id && f.refuse() {
+		return nil, errWriteRefused
+	}
+	return f.Store.Update(ctx, id, fn)
+}
+
+func (f *failTaskStore) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
+	for _, m := range muts {
+		if m.ID == f.id && f.refuse() {
+			return nil, errWriteRefused
+		}
+	}
+	return f.Store.UpdateMany(ctx, muts)
+}
+
+// TestCompletionWriteFailure: the write that completes "a" fails (its start succeeded).
+// The run must end with the store error (not hang waiting for post-hooks that never
+// run), and "a"'s dependent must never start: its dependency's completion was not
+// committed (decisions 13).
+func TestCompletionWriteFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		hooks Hooks
+	}{
+		{"no hooks", nil},
+		{"post hooks", &recHooks{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fs := &failTaskStore{Store: memStore(t), id: "a", okWrites: 1}
+			var opts []option
+			if tc.hooks != nil {
+				opts = append(opts, withHooks(tc.hooks))
+			}
+			v := setupStore(t, fs, opts...)
+			root := v.create(
+				spec{id: "root"},
+				spec{id: "a"},
+				spec{id: "b", deps: req("a")},
+			)
+			run, err := v.e.Start(context.Background(), root, RunOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-run.Done():
+			case <-time.After(20 * time.Second):
+				t.Fatal("run did not end after the completion write of a failed")
+			}
+			if !errors.Is(run.Result().Err, errWriteRefused) {
+				t.Fatalf("run error = %v, want the refused write", run.Result().Err)
+			}
+			v.cat.mu.Lock()
+			nb := v.cat.executions["b"]
+			v.cat.mu.Unlock()
+			if nb != 0 {
+				t.Fatalf("b executed %d times although a's completion was never committed", nb)
+			}
+			if got := v.get("b").Status; got != task.Pending {
+				t.Fatalf("b status = %s, want pending", got)
+			}
+		})
+	}
+}
+
+// TestCancelWriteFailureIsReported: when the write that cancels a running task fails,
+// Cancel says so (it must not report a cancellation that was never committed), and the
+// run still ends: the executor is stopped and the run stops on the store failure.
+func TestCancelWriteFailureIsReported(t *testing.T) {
+	t.Parallel()
+	fs := &failTaskStore{Store: memStore(t), id: "a", okWrites: 1}
+	v := setupStore(t, fs)
+	root := v.create(spec{id: "root"}, spec{id: "a", params: map[string]any{"block": true}})
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a to execute", func() bool {
+		v.cat.mu.Lock()
+		defer v.cat.mu.Unlock()
+		return v.cat.executions["a"] == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := v.e.Cancel(ctx, "a", ""); !errors.Is(err, errWriteRefused) {
+		t.Fatalf("Cancel error = %v, want the refused write", err)
+	}
+	select {
+	case <-run.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not end after the failed cancel")
+	}
+	if !errors.Is(run.Result().Err, errWriteRefused) {
+		t.Fatalf("run error = %v, want the refused write", run.Result().Err)
+	}
+}
