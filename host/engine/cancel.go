@@ -210,31 +210,29 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 	for len(queue) > 0 {
 		j := queue[0]
 		queue = queue[1:]
-		for _, d := range g.nodes[j].dependents {
+		for _, ed := range g.nodes[j].dependents {
+			d := ed.node
 			nd := g.nodes[d]
 			if _, done := settled[d]; done || nd.t.Status != task.Pending {
 				continue
 			}
-			for k, jj := range nd.deps {
-				dep := nd.t.Dependencies[k]
-				if jj != j || (!dep.Required && settled[j] != "blocked") {
-					continue
-				}
-				reason := blockedReason(dep, settled[j])
-				settled[d] = "blocked"
-				queue = append(queue, d)
-				b.add(nd.t.ID, func(t *task.Task) error {
-					if t.Status == task.Pending {
-						t.Error, t.UpdatedAt = reason, now
-					}
-					return nil
-				}, func(stored *task.Task, err error) {
-					if err == nil {
-						e.events.publishTask(e.rootIDOfGraph(g), stored)
-					}
-				})
-				break
+			dep := nd.t.Dependencies[ed.k]
+			if !dep.Required && settled[j] != "blocked" {
+				continue
 			}
+			reason := blockedReason(dep, settled[j])
+			settled[d] = "blocked"
+			queue = append(queue, d)
+			b.add(nd.t.ID, func(t *task.Task) error {
+				if t.Status == task.Pending {
+					t.Error, t.UpdatedAt = reason, now
+				}
+				return nil
+			}, func(stored *task.Task, err error) {
+				if err == nil {
+					e.events.publishTask(e.rootIDOfGraph(g), stored)
+				}
+			})
 		}
 	}
 	b.commit(ctx, e.cfg.Store)

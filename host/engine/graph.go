@@ -22,14 +22,22 @@ const (
 type node struct {
 	t          *task.Task // latest stored snapshot, owned by the coordinator
 	deps       []int32    // parallel to t.Dependencies; -1 when the id is not in the tree
-	dependents []int32
-	waiting    int32 // dependencies not yet settled
+	dependents []edge     // the tasks that depend on this one, one entry per dependency item
+	waiting    int32      // dependencies not yet settled
 	state      nodeState
 	// inflight is true from dispatch until the worker's outcome comes back, even when the
 	// task was cancelled meanwhile (its goroutine still holds a slot and a handle).
 	inflight  bool
 	cancelled bool   // cancelled by the user while running: the late outcome is discarded
 	cancel    func() // cancels the executor's context while running
+}
+
+// edge is one dependency item seen from the dependency: task node lists the dependency
+// at index k of its dependencies. Settling a dependency touches each item once, so a
+// fan-in of k dependencies costs O(k), not O(k²).
+type edge struct {
+	node int32
+	k    int32
 }
 
 // graph indexes the tasks of one tree.
@@ -57,7 +65,7 @@ func newGraph(tasks []*task.Task) *graph {
 				continue
 			}
 			n.deps[k] = j
-			g.nodes[j].dependents = append(g.nodes[j].dependents, int32(i))
+			g.nodes[j].dependents = append(g.nodes[j].dependents, edge{node: int32(i), k: int32(k)})
 		}
 	}
 	return g
@@ -133,8 +141,8 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 		for len(stack) > 0 {
 			j := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			for _, d := range g.nodes[j].dependents {
-				if scope[d] && !in[d] {
+			for _, e := range g.nodes[j].dependents {
+				if d := e.node; scope[d] && !in[d] {
 					in[d] = true
 					stack = append(stack, d)
 				}

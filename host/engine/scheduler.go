@@ -293,28 +293,21 @@ func (s *sched) propagate() {
 		j := s.settleQ[len(s.settleQ)-1]
 		s.settleQ = s.settleQ[:len(s.settleQ)-1]
 		nj := g.nodes[j]
-		for _, d := range nj.dependents {
+		for _, e := range nj.dependents {
+			d := e.node
 			nd := g.nodes[d]
 			if !s.scope[d] || nd.state != stIdle {
 				continue
 			}
 			reason := ""
-			for k, jj := range nd.deps {
-				if jj != j {
-					continue
-				}
-				dep := nd.t.Dependencies[k]
-				switch {
-				case nj.state == stBlocked:
-					reason = blockedReason(dep, "blocked")
-				case dep.Required && nj.t.Status != task.Completed:
-					reason = blockedReason(dep, string(nj.t.Status))
-				default:
-					nd.waiting--
-				}
-				if reason != "" {
-					break
-				}
+			dep := nd.t.Dependencies[e.k]
+			switch {
+			case nj.state == stBlocked:
+				reason = blockedReason(dep, "blocked")
+			case dep.Required && nj.t.Status != task.Completed:
+				reason = blockedReason(dep, string(nj.t.Status))
+			default:
+				nd.waiting--
 			}
 			if reason != "" {
 				nd.state = stBlocked
