@@ -90,8 +90,7 @@ func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) 
 		}
 		return nil, nil, func() {}, false, err
 	}
-	s.watchRun(run, tg.rootID)
-	return run, events, unsub, true, nil
+	return s.watchRun(run, tg.rootID), events, unsub, true, nil
 }
 
 // refuseFrozenRerun refuses a full re-run of a tree holding links or archived tasks: a
@@ -404,17 +403,23 @@ func (s *Server) runningStatus(ctx context.Context, c *call) (any, error) {
 	return out, nil
 }
 
-// watchRun records the run's duration and its tasks' executor latencies when it ends.
-func (s *Server) watchRun(run Run, rootID string) {
+// watchRun records the run's duration and its tasks' executor latencies when it ends,
+// and returns the run as callers should wait on it: its Done closes once the run ended
+// and its figures are in /metrics, so a client that saw the end also sees the figures.
+func (s *Server) watchRun(run Run, rootID string) Run {
 	start := time.Now()
+	w := &watchedRun{Run: run, done: make(chan struct{})}
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
 		select {
 		case <-run.Done():
 		case <-s.closing:
+			// Shutting down: do not hold Shutdown for the run; just forward its end.
+			go func() { <-run.Done(); close(w.done) }()
 			return
 		}
+		defer close(w.done)
 		res := run.Result()
 		s.metrics.observeRun(string(res.Status), time.Since(start))
 		ctx := context.Background()
@@ -432,4 +437,14 @@ func (s *Server) watchRun(run Run, rootID string) {
 			}
 		}
 	}()
+	return w
 }
+
+// watchedRun is a Run whose end is announced after its metrics are recorded.
+type watchedRun struct {
+	Run
+	done chan struct{}
+}
+
+// Done implements Run.
+func (w *watchedRun) Done() <-chan struct{} { return w.done }
