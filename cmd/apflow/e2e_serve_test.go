@@ -16,10 +16,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // The tests of this file drive a real `apflow serve` process over HTTP on a loopback
@@ -35,28 +36,10 @@ type serveProc struct {
 	bin, dataDir, pluginsDir, secret string
 	url                              string
 	cmd                              *exec.Cmd
-	stderr                           *lockedBuffer
+	stderr                           *logbuf.Buffer
 	exited                           chan struct{}
 	waitErr                          error // valid once exited is closed
 	http                             *http.Client
-}
-
-// lockedBuffer collects a process's stderr for failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
@@ -70,7 +53,7 @@ func startServe(t *testing.T, bin, dataDir, pluginsDir, secret string, extra ...
 		args = append(args, "--jwt-secret", secret)
 	}
 	p := &serveProc{bin: bin, dataDir: dataDir, pluginsDir: pluginsDir, secret: secret,
-		stderr: &lockedBuffer{}, exited: make(chan struct{}), http: &http.Client{Timeout: e2eWait}}
+		stderr: &logbuf.Buffer{}, exited: make(chan struct{}), http: &http.Client{Timeout: e2eWait}}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Env = append(os.Environ(), "APFLOW_JWT_SECRET=", "APFLOW_LOG_LEVEL=info")

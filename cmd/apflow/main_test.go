@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // setup returns a data dir and a plugins dir holding the test executors: spin (burns CPU
@@ -28,29 +27,10 @@ func setup(t *testing.T) (dataDir, pluginsDir string) {
 	return dataDir, pluginsDir
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writers a command has (progress
-// view and logger share stderr with --json), as an *os.File is.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // apflow runs the CLI in-process and returns its exit status, stdout and stderr.
 func apflow(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut logbuf.Buffer
 	code := execute(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }

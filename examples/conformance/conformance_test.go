@@ -19,6 +19,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // langs are the kits under test. Go is always built by the test; the others are taken
@@ -113,22 +114,10 @@ func setup(t *testing.T, grants sandbox.Grants) []plugin {
 	return ps
 }
 
-// lockedBuffer collects the JSON log lines of one execution.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 func (p plugin) execute(t *testing.T, inputs string) run {
 	t.Helper()
 	var r run
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	var mu sync.Mutex
 	req := &executor.Request{
 		Inputs: json.RawMessage(inputs),
@@ -145,7 +134,7 @@ func (p plugin) execute(t *testing.T, inputs string) run {
 	} else if err := json.Unmarshal(resp.Output, &r.Output); err != nil {
 		t.Fatalf("%s: result %s is not a JSON object: %v", p.lang, resp.Output, err)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(logs.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if line == "" {
 			continue
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 var built struct {
@@ -76,7 +77,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	st     store.Store
 	runner *hooks.Runner
-	logs   *logBuffer
+	logs   *logbuf.Buffer
 }
 
 // setup loads the named example hooks with grants into a fresh registry and returns a
@@ -102,7 +103,7 @@ func setup(t *testing.T, grants map[string]sandbox.Grants, names ...string) *env
 			t.Fatal(err)
 		}
 	}
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 	reg, err := registry.Open(ctx, registry.Options{Runtime: rt, Dir: dir, Logger: log})
 	if err != nil {
@@ -359,21 +360,4 @@ func TestFlaky(t *testing.T) {
 	if !strings.Contains(v.logs.String(), "flaky: simulated tree hook failure on tree root") {
 		t.Fatalf("tree hook failure not logged:\n%s", v.logs.String())
 	}
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // kitLangs are the kits with an example hook; the module of lang is hook_<lang>.wasm and
@@ -48,7 +49,7 @@ func kitWasm(t *testing.T, lang string) []byte {
 type kitEnv struct {
 	reg    *registry.Registry
 	runner *hooks.Runner
-	logs   *logBuffer
+	logs   *logbuf.Buffer
 }
 
 // setupKits loads the example hooks of langs into a fresh plugins directory and returns
@@ -70,7 +71,7 @@ func setupKits(t *testing.T, langs ...string) *kitEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})
 	reg, err := registry.Open(ctx, registry.Options{Runtime: rt, Dir: dir, Logger: log})
 	if err != nil {

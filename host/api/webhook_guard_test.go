@@ -1,19 +1,19 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // privateWebhooks is the setup of tests whose webhook receivers listen on loopback.
@@ -154,31 +154,13 @@ func TestWebhookClientRefusesInternalNames(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestWebhookSSRFThroughAPI(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
 	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer hook.Close()
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(hook.URL, "http://"))
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	e := setup(t, setupOpts{mutate: func(c *Config) {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Warn})
 		// The default guarded dialer, behind a "DNS" that answers loopback for this name.

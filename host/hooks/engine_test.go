@@ -127,7 +127,7 @@ func TestEngine(t *testing.T) {
 		t.Fatalf("f = %s, hook_errors %q", f.Status, f.HookErrors)
 	}
 	var postTasks []string
-	for _, l := range v.logs.lines("export=post_hook") {
+	for _, l := range v.logs.Lines("export=post_hook") {
 		if strings.Contains(l, "hook=spy") {
 			_, rest, _ := strings.Cut(l, "task=")
 			postTasks = append(postTasks, strings.Fields(rest)[0])
@@ -141,12 +141,12 @@ func TestEngine(t *testing.T) {
 	}
 	// The tree's status comes from its children (f failed): on_tree_failed.
 	for _, ev := range []string{"export=on_tree_started", "export=on_tree_failed"} {
-		if len(v.logs.lines(ev)) == 0 {
+		if len(v.logs.Lines(ev)) == 0 {
 			t.Fatalf("no %s tree hook call", ev)
 		}
 	}
-	if !strings.Contains(fmt.Sprint(v.logs.lines("export=on_tree_failed")), `"message":"Tree finished with status: failed"`) {
-		t.Fatalf("on_tree_failed input: %q", v.logs.lines("export=on_tree_failed"))
+	if !strings.Contains(fmt.Sprint(v.logs.Lines("export=on_tree_failed")), `"message":"Tree finished with status: failed"`) {
+		t.Fatalf("on_tree_failed input: %q", v.logs.Lines("export=on_tree_failed"))
 	}
 }
 

@@ -144,7 +144,7 @@ func TestRepositoryGrant(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("errors: %v", errs) // a refusal is an answer to the hook, not a hook failure
 			}
-			lines := v.logs.lines("hook=repo")
+			lines := v.logs.Lines("hook=repo")
 			found := false
 			for _, l := range lines {
 				found = found || strings.Contains(l, tc.want)

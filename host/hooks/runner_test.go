@@ -55,7 +55,7 @@ func TestPreOrder(t *testing.T) {
 				t.Fatalf("Pre modified its argument: %v", in)
 			}
 			if tc.spySees != "" {
-				lines := v.logs.lines("hook=spy")
+				lines := v.logs.Lines("hook=spy")
 				if len(lines) != 1 || !strings.Contains(lines[0], tc.spySees) {
 					t.Fatalf("spy log = %q, want one line containing %s", lines, tc.spySees)
 				}
@@ -105,7 +105,7 @@ func TestPreFailures(t *testing.T) {
 			if !errors.As(errs[0], &he) || he.Hook != tc.hook || he.Kind != tc.kind {
 				t.Fatalf("error = %#v, want hook %s kind %q", errs[0], tc.hook, tc.kind)
 			}
-			if lines := v.logs.lines("hook=spy"); len(lines) != 1 || !strings.Contains(lines[0], `"by":"set_a"`) {
+			if lines := v.logs.Lines("hook=spy"); len(lines) != 1 || !strings.Contains(lines[0], `"by":"set_a"`) {
 				t.Fatalf("the hook after the failing one did not run on set_a's inputs: %q", lines)
 			}
 			// The next call gets a healthy instance.
@@ -151,7 +151,7 @@ func TestPost(t *testing.T) {
 					t.Fatalf("error %d = %q, want it to contain %q", i, got[i], tc.wantErr[i])
 				}
 			}
-			lines := v.logs.lines("export=post_hook")
+			lines := v.logs.Lines("export=post_hook")
 			spyLines := 0
 			for _, l := range lines {
 				if strings.Contains(l, "hook=spy") {
@@ -225,7 +225,7 @@ func TestTreeEvents(t *testing.T) {
 			if len(errs) != tc.errs {
 				t.Fatalf("errors = %q, want %d", errStrings(errs), tc.errs)
 			}
-			lines := v.logs.lines("export=" + tc.export)
+			lines := v.logs.Lines("export=" + tc.export)
 			var spy string
 			for _, l := range lines {
 				if strings.Contains(l, "hook=spy") {
@@ -248,7 +248,7 @@ func TestTreeEvents(t *testing.T) {
 	if errs := v.runner.TreeErrors(context.Background(), "exploded", root, tree, "", ""); errs != nil {
 		t.Fatalf("unknown kind: %v", errs)
 	}
-	if len(v.logs.lines("hook=spy")) != 0 {
+	if len(v.logs.Lines("hook=spy")) != 0 {
 		t.Fatal("unknown kind called a hook")
 	}
 }
@@ -268,7 +268,7 @@ func TestHotSwapAndMissing(t *testing.T) {
 			t.Fatalf("missing hook: %s %q", got, errStrings(errs))
 		}
 	}
-	if n := len(v.logs.lines("configured hook is not loaded")); n != 1 {
+	if n := len(v.logs.Lines("configured hook is not loaded")); n != 1 {
 		t.Fatalf("missing hook logged %d times, want once", n)
 	}
 	steps := []struct{ file, want string }{{"swap_v1", `{"v":1}`}, {"swap_v2", `{"v":2}`}, {"swap_v1", `{"v":1}`}}
@@ -281,7 +281,7 @@ func TestHotSwapAndMissing(t *testing.T) {
 			t.Fatalf("after installing %s: %s %q, want %s", s.file, got, errStrings(errs), s.want)
 		}
 	}
-	if n := len(v.logs.lines("configured hook is loaded again")); n != 1 {
+	if n := len(v.logs.Lines("configured hook is loaded again")); n != 1 {
 		t.Fatalf("hook coming back logged %d times, want once", n)
 	}
 	// The hook list shows the current version.

@@ -1,12 +1,9 @@
 package hooks_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // The Runner is the engine's Hooks.
@@ -32,7 +30,7 @@ type env struct {
 	reg    *registry.Registry
 	st     store.Store
 	runner *hooks.Runner
-	logs   *logBuffer
+	logs   *logbuf.Buffer
 }
 
 // options of setup.
@@ -57,7 +55,7 @@ func setup(t testing.TB, opts options) *env {
 	for _, f := range opts.files {
 		copyPlugin(t, dir, f, f)
 	}
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info})
 	reg, err := registry.Open(ctx, registry.Options{Runtime: rt, Dir: dir, Logger: log})
 	if err != nil {
@@ -111,35 +109,6 @@ func (v *env) create(tasks ...*task.Task) {
 	if err := v.st.Create(context.Background(), tasks); err != nil {
 		v.t.Fatal(err)
 	}
-}
-
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the log lines containing s.
-func (b *logBuffer) lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(b.String(), "\n") {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 func errStrings(errs []error) []string {

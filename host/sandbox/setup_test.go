@@ -1,15 +1,15 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // setup returns a runtime with cfg, closed when the test ends.
@@ -44,27 +44,9 @@ func load(t testing.TB, rt *Runtime, name string) *Module {
 	return m
 }
 
-// logBuffer is a concurrency-safe log sink for assertions on log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newLogger returns a logger writing to a buffer at trace level.
-func newLogger() (hclog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func newLogger() (hclog.Logger, *logbuf.Buffer) {
+	buf := &logbuf.Buffer{}
 	return hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Trace, Name: "task"}), buf
 }
 
