@@ -98,7 +98,7 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 		return err
 	}
 	defer h.shutdown()
-	tasks, err := submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: existsIn(h.store)})
+	tasks, err := submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store)})
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
@@ -258,20 +258,6 @@ func rootOf(tasks []*task.Task) string {
 		}
 	}
 	return ""
-}
-
-// existsIn adapts a store to submit's existing-id check.
-func existsIn(st store.Store) func(ctx context.Context, id string) (bool, error) {
-	return func(ctx context.Context, id string) (bool, error) {
-		_, err := st.Get(ctx, id)
-		if err == nil {
-			return true, nil
-		}
-		if apferr.CodeOf(err) == apferr.TaskNotFound {
-			return false, nil
-		}
-		return false, err
-	}
 }
 
 // loadTrees reads the whole trees of the given roots.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/store"
 )
 
 // Default limits of a submission.
@@ -69,4 +71,28 @@ func (o Options) withDefaults() Options {
 		o.MaxProblems = DefaultMaxProblems
 	}
 	return o
+}
+
+// ExistsIn returns an Options.Exists backed by a task store: an id is taken when the
+// store has a task with it.
+func ExistsIn(st store.Store) func(ctx context.Context, id string) (bool, error) {
+	return func(ctx context.Context, id string) (bool, error) {
+		_, err := st.Get(ctx, id)
+		switch {
+		case err == nil:
+			return true, nil
+		case apferr.CodeOf(err) == apferr.TaskNotFound:
+			return false, nil
+		}
+		return false, err
+	}
+}
+
+// TreeExistsIn returns an Options.TreeExists backed by a task store: a tree id is taken
+// when any stored task belongs to that tree.
+func TreeExistsIn(st store.Store) func(ctx context.Context, treeID string) (bool, error) {
+	return func(ctx context.Context, treeID string) (bool, error) {
+		n, err := st.Count(ctx, store.Filter{TreeID: treeID})
+		return n > 0, err
+	}
 }
