@@ -250,15 +250,8 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 	hash, known := r.meta.hash(path, st)
 	var wasm []byte
 	if !known {
-		if wasm, err = readModule(path); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			if errors.Is(err, errTooLarge) {
-				r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, err.Error())
-				return nil
-			}
-			return fmt.Errorf("registry: read %s: %w", path, err)
+		if wasm, err = r.readFile(name, path, st); wasm == nil {
+			return err
 		}
 		hash = sandbox.Hash(wasm)
 		r.meta.setHash(path, st, hash)
@@ -281,15 +274,8 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 		r.meta.drop(hash)
 	}
 	if wasm == nil {
-		if wasm, err = readModule(path); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			if errors.Is(err, errTooLarge) {
-				r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, err.Error())
-				return nil
-			}
-			return fmt.Errorf("registry: read %s: %w", path, err)
+		if wasm, err = r.readFile(name, path, st); wasm == nil {
+			return err
 		}
 		if h := sandbox.Hash(wasm); h != hash { // changed behind an unchanged identity
 			fs.hash = h
@@ -307,6 +293,23 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 	r.meta.store(mod.Describe())
 	r.register(name, fs, mod)
 	return nil
+}
+
+// readFile reads a module of the plugins directory. It returns nil bytes, with a nil
+// error, when the scan should pass over the file: it vanished (the next scan forgets it)
+// or it is too large (reported as a problem).
+func (r *Registry) readFile(name, path string, st os.FileInfo) ([]byte, error) {
+	wasm, err := readModule(path)
+	switch {
+	case err == nil:
+		return wasm, nil
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, errTooLarge):
+		r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, err.Error())
+		return nil, nil
+	}
+	return nil, fmt.Errorf("registry: read %s: %w", path, err)
 }
 
 // setProblem records why a file is not (or no longer) the registered version.
