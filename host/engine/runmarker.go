@@ -33,13 +33,7 @@ func (s *sched) markRun() {
 		}
 		t.Run = m
 		return nil
-	}, func(stored *task.Task, err error) {
-		if err != nil {
-			s.fail(err)
-			return
-		}
-		n.t = stored
-	})
+	}, s.keep(n, false))
 }
 
 // clearRun queues the removal of the run marker, in the transaction that ends the run.
@@ -52,13 +46,7 @@ func (s *sched) clearRun() {
 	s.b.add(n.t.ID, func(t *task.Task) error {
 		t.Run = nil
 		return nil
-	}, func(stored *task.Task, err error) {
-		if err != nil {
-			s.fail(err)
-			return
-		}
-		n.t = stored
-	})
+	}, s.keep(n, false))
 }
 
 // unfinished reports whether the run stopped with work left: a task of its scope that is

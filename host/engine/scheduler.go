@@ -146,14 +146,7 @@ func (s *sched) load(ctx context.Context) error {
 				return nil
 			}
 			return t.Reset(now)
-		}, func(stored *task.Task, err error) {
-			if err != nil {
-				s.fail(err)
-				return
-			}
-			nd.t = stored
-			s.publishTask(stored)
-		})
+		}, s.keep(nd, true))
 	}
 	// The run marker joins the resets, so that a crash right after them resumes the run;
 	// without resets it joins the first round's commit (see markRun).
@@ -266,17 +259,25 @@ func (s *sched) markBlocked(i int32, reason string) {
 		t.Error = reason
 		t.UpdatedAt = now
 		return nil
-	}, func(stored *task.Task, err error) {
+	}, s.keep(n, true))
+	c := *n.t
+	c.Error = reason
+	n.t = &c
+}
+
+// keep returns the write callback that records the stored snapshot of node n (and, with
+// publish, tells subscribers about it); a failed write stops the run.
+func (s *sched) keep(n *node, publish bool) func(*task.Task, error) {
+	return func(stored *task.Task, err error) {
 		if err != nil {
 			s.fail(err)
 			return
 		}
 		n.t = stored
-		s.publishTask(stored)
-	})
-	c := *n.t
-	c.Error = reason
-	n.t = &c
+		if publish {
+			s.publishTask(stored)
+		}
+	}
 }
 
 func (s *sched) makeReady(i int32) {
