@@ -111,7 +111,7 @@ func (s *Server) resolveLinks(ctx context.Context, tasks []*task.Task) []*task.T
 	cl := callerFrom(ctx)
 	out := tasks
 	for i, t := range tasks {
-		if t.OriginType != "link" || t.OriginalTaskID == "" {
+		if !t.IsLink() {
 			continue
 		}
 		if originals == nil {
@@ -145,7 +145,7 @@ func (s *Server) tasksTree(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.cfg.Store.Tree(ctx, treeOf(t))
+	all, err := s.cfg.Store.Tree(ctx, t.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("load tree of %s: %w", t.ID, err)
 	}
@@ -180,14 +180,6 @@ func (s *Server) tasksChildren(ctx context.Context, c *call) (any, error) {
 		}
 	}
 	return s.resolveLinks(ctx, out), nil
-}
-
-// treeOf is the tree id of a task (its own id for a root without task_tree_id).
-func treeOf(t *task.Task) string {
-	if t.TaskTreeID != "" {
-		return t.TaskTreeID
-	}
-	return t.ID
 }
 
 type listParams struct {
@@ -336,7 +328,7 @@ func (s *Server) tasksDelete(ctx context.Context, c *call) (any, error) {
 	if s.treeRunning(t) {
 		return nil, refuse("its tree is running", map[string]any{})
 	}
-	all, err := s.cfg.Store.Tree(ctx, treeOf(t))
+	all, err := s.cfg.Store.Tree(ctx, t.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("load tree of %s: %w", t.ID, err)
 	}
@@ -388,7 +380,7 @@ func subtree(tasks []*task.Task, rootID string) []*task.Task {
 
 // treeRunning reports whether the tree of t has a run in progress.
 func (s *Server) treeRunning(t *task.Task) bool {
-	tree := treeOf(t)
+	tree := t.TreeID()
 	for _, r := range s.cfg.Engine.Running() {
 		if r.TreeID == tree || r.RootID == tree {
 			return true

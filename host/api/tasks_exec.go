@@ -101,14 +101,14 @@ func (s *Server) refuseFrozenRerun(ctx context.Context, tg target) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.cfg.Store.Tree(ctx, treeOf(root))
+	all, err := s.cfg.Store.Tree(ctx, root.TreeID())
 	if err != nil {
 		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)
 	}
 	for _, t := range all {
-		if t.OriginType == "link" || t.OriginType == "archive" {
+		if t.OriginType == task.OriginLink || t.OriginType == task.OriginArchive {
 			return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("full re-run of %s refused: task %s is a%s %s (frozen); clone the tree in copy mode to re-run it",
-				tg.taskID, t.ID, map[bool]string{true: "n", false: ""}[t.OriginType == "archive"], t.OriginType)).
+				tg.taskID, t.ID, map[bool]string{true: "n", false: ""}[t.OriginType == task.OriginArchive], t.OriginType)).
 				WithData(map[string]any{"task_id": t.ID, "origin_type": t.OriginType, "field": "full"})
 		}
 	}
@@ -397,7 +397,7 @@ func (s *Server) runningStatus(ctx context.Context, c *call) (any, error) {
 			errv = t.Error
 		}
 		out = append(out, map[string]any{"task_id": t.ID, "context_id": t.ID, "name": t.Name, "status": t.Status,
-			"progress": t.Progress, "error": errv, "is_running": running[treeOf(t)] && !t.Status.Terminal(),
+			"progress": t.Progress, "error": errv, "is_running": running[t.TreeID()] && !t.Status.Terminal(),
 			"started_at": task.FormatTime(t.StartedAt), "updated_at": task.FormatTime(t.UpdatedAt)})
 	}
 	return out, nil
@@ -427,7 +427,7 @@ func (s *Server) watchRun(run Run, rootID string) Run {
 		if err != nil {
 			return
 		}
-		tasks, err := s.cfg.Store.Tree(ctx, treeOf(root))
+		tasks, err := s.cfg.Store.Tree(ctx, root.TreeID())
 		if err != nil {
 			return
 		}

@@ -232,7 +232,7 @@ func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.R
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, invalidParams("dependencies", "must be an array", "array", nil)
 	}
-	tree, err := s.cfg.Store.Tree(ctx, treeOf(t))
+	tree, err := s.cfg.Store.Tree(ctx, t.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("load tree of %s: %w", t.ID, err)
 	}

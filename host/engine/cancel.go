@@ -37,7 +37,7 @@ func (e *Engine) Cancel(ctx context.Context, taskID, msg string) ([]*task.Task, 
 	if t.Status.Terminal() && !t.IsRoot() {
 		return []*task.Task{t}, nil
 	}
-	treeID := treeOf(t)
+	treeID := t.TreeID()
 	for {
 		e.mu.Lock()
 		r := e.runs[treeID]

@@ -99,7 +99,7 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := e.cfg.Store.Tree(ctx, treeOf(src))
+	tasks, err := e.cfg.Store.Tree(ctx, src.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("clone %s: load tree: %w", taskID, err)
 	}
@@ -220,13 +220,13 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 		}
 		if linked[o.ID] {
 			// Status, progress and timestamps stay those of the (completed) original.
-			c.OriginType = CloneLink
+			c.OriginType = task.OriginLink
 			c.Status, c.Progress = orig.Status, orig.Progress
 			c.StartedAt, c.CompletedAt = orig.StartedAt, orig.CompletedAt
 			c.Inputs, c.Params, c.Schemas, c.Result, c.Error = nil, nil, nil, nil, ""
 		} else {
-			c.OriginType = CloneCopy
-			if o.OriginType == CloneLink {
+			c.OriginType = task.OriginCopy
+			if o.OriginType == task.OriginLink {
 				// Copying a link copies what it stands for.
 				c.Inputs, c.Params, c.Schemas = cloneObject(orig.Inputs), cloneObject(orig.Params), cloneObject(orig.Schemas)
 				c.Limits = orig.Limits
@@ -292,7 +292,7 @@ func (e *Engine) archive(ctx context.Context, taskID string, g *graph, set []int
 		out := make([]*task.Task, 0, len(set))
 		for _, i := range set {
 			c := g.nodes[i].t.Clone()
-			c.OriginType, c.UpdatedAt = CloneArchive, now
+			c.OriginType, c.UpdatedAt = task.OriginArchive, now
 			out = append(out, c)
 		}
 		return out, nil
@@ -305,7 +305,7 @@ func (e *Engine) archive(ctx context.Context, taskID string, g *graph, set []int
 				return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("archive %s: task %s is %s, no longer completed", taskID, id, t.Status)).
 					WithData(map[string]any{"task_id": id, "field": "origin_type"})
 			}
-			t.OriginType, t.UpdatedAt = CloneArchive, now
+			t.OriginType, t.UpdatedAt = task.OriginArchive, now
 			return nil
 		}})
 	}
@@ -358,7 +358,7 @@ func cloneSet(g *graph, si int32, recursive, withDeps bool) []int32 {
 
 // mostOriginal is the id a clone of t refers to: a link's original, else t itself.
 func mostOriginal(t *task.Task) string {
-	if t.OriginType == CloneLink && t.OriginalTaskID != "" {
+	if t.IsLink() {
 		return t.OriginalTaskID
 	}
 	return t.ID
@@ -498,7 +498,7 @@ func (e *Engine) TreeCreated(ctx context.Context, rootID string) {
 		e.cfg.Logger.Warn("tree created hook: root not found", "root", rootID, "error", err)
 		return
 	}
-	tasks, err := e.cfg.Store.Tree(ctx, treeOf(root))
+	tasks, err := e.cfg.Store.Tree(ctx, root.TreeID())
 	if err != nil {
 		e.cfg.Logger.Warn("tree created hook: load tree failed", "root", rootID, "error", err)
 		return

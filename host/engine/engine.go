@@ -145,12 +145,12 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 		if err != nil {
 			return nil, fmt.Errorf("start run of %s: task_id: %w", rootID, err)
 		}
-		if treeOf(target) != treeOf(t) {
+		if target.TreeID() != t.TreeID() {
 			return nil, apferr.Errorf(apferr.InvalidParams, "task %s is not in the tree of %s", opts.TaskID, rootID).
 				WithData(map[string]any{"field": "task_id", "task_id": opts.TaskID, "reason": "not in this tree"})
 		}
 	}
-	treeID := treeOf(t)
+	treeID := t.TreeID()
 	root, err := e.rootOf(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("start run of %s: %w", rootID, err)
@@ -176,14 +176,6 @@ func alreadyRunning(rootID string) error {
 	return apferr.Errorf(apferr.AlreadyExecuting, "Task %s is already running", rootID).
 		WithData(map[string]any{"status": "already_running", "root_task_id": rootID,
 			"message": fmt.Sprintf("Task tree %s is already being executed", rootID)})
-}
-
-// treeOf returns the id of the tree a task belongs to.
-func treeOf(t *task.Task) string {
-	if t.TaskTreeID != "" {
-		return t.TaskTreeID
-	}
-	return t.ID
 }
 
 // Execute starts a run and waits for it to end. When ctx is done first it returns

@@ -48,7 +48,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 			return fmt.Errorf("recover: list roots: %w", err)
 		}
 		for _, t := range page {
-			tree := treeOf(t)
+			tree := t.TreeID()
 			switch {
 			case e.run(tree) != nil:
 			case t.Run != nil:
@@ -125,11 +125,11 @@ func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 		var b batch
 		var firstErr error
 		for _, t := range page {
-			if e.run(treeOf(t)) != nil {
+			if e.run(t.TreeID()) != nil {
 				skip++ // running in this engine: not orphaned
 				continue
 			}
-			trees[treeOf(t)] = true
+			trees[t.TreeID()] = true
 			b.add(t.ID, func(t *task.Task) error {
 				if t.Status != task.InProgress {
 					return nil

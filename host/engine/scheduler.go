@@ -91,7 +91,7 @@ func (s *sched) canStart() bool {
 // are completed and never executed; nothing is written.
 func (s *sched) resolveLinks(ctx context.Context, tasks []*task.Task) error {
 	for _, t := range tasks {
-		if t.OriginType != "link" || t.OriginalTaskID == "" || t.Result != nil {
+		if !t.IsLink() || t.Result != nil {
 			continue
 		}
 		orig, err := s.e.cfg.Store.Get(ctx, t.OriginalTaskID)

@@ -422,7 +422,7 @@ func (v *validator) build() ([]*task.Task, error) {
 			Status: task.Pending, Priority: task.DefaultPriority,
 			Dependencies: make([]task.Dependency, 0, len(v.deps[i])),
 			Inputs:       s.Inputs, Params: s.Params, Schemas: s.Schemas,
-			CreatedAt: now, UpdatedAt: now, OriginType: "create",
+			CreatedAt: now, UpdatedAt: now, OriginType: task.OriginCreate,
 			ScheduleType: s.ScheduleType, ScheduleExpression: s.ScheduleExpression,
 			ScheduleEnabled: s.ScheduleEnabled, ScheduleStartAt: s.ScheduleStartAt,
 			ScheduleEndAt: s.ScheduleEndAt, MaxRuns: s.MaxRuns,

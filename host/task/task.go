@@ -61,10 +61,10 @@ type Task struct {
 	StartedAt   time.Time `json:"started_at"`
 	CompletedAt time.Time `json:"completed_at"`
 
-	HasChildren    bool   `json:"has_children"`
-	OriginType     string `json:"origin_type"`
-	OriginalTaskID string `json:"original_task_id"`
-	HasReferences  bool   `json:"has_references"`
+	HasChildren    bool       `json:"has_children"`
+	OriginType     OriginType `json:"origin_type"`
+	OriginalTaskID string     `json:"original_task_id"`
+	HasReferences  bool       `json:"has_references"`
 
 	ScheduleType       string    `json:"schedule_type"`
 	ScheduleExpression string    `json:"schedule_expression"`
