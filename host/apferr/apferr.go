@@ -163,3 +163,21 @@ func Problems(problems []Problem) *Error {
 	}
 	return &Error{Code: problems[0].Code, Message: b.String(), Data: data}
 }
+
+// InvalidParam is the -32602 error for one bad request parameter: its message names the
+// field and the reason, and Data is {"field", "reason", "expected"?, "actual"?} (nil
+// expected or actual are left out).
+func InvalidParam(field, reason string, expected, actual any) *Error {
+	data := map[string]any{"field": field, "reason": reason}
+	if expected != nil {
+		data["expected"] = expected
+	}
+	if actual != nil {
+		data["actual"] = actual
+	}
+	msg := "Invalid params: " + reason
+	if field != "" {
+		msg = fmt.Sprintf("Invalid params: %s: %s", field, reason)
+	}
+	return New(InvalidParams, msg).WithData(data)
+}

@@ -110,14 +110,14 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 	}
 	var p a2aMessage
 	if len(req.Params) == 0 || decodeParams(req.Params, &p) != nil {
-		return nil, invalidParams("message", "params must be {\"message\": {\"parts\": [...]}}", "object", nil)
+		return nil, apferr.InvalidParam("message", "params must be {\"message\": {\"parts\": [...]}}", "object", nil)
 	}
 	meta := p.Message.Metadata
 	if meta == nil {
 		meta = p.Metadata
 	}
 	if m, _ := meta["method"].(string); m != "" && m != "tasks.execute" && m != "execute_task_tree" {
-		return nil, invalidParams("message.metadata.method", "only tasks.execute is available over A2A; use /tasks for other methods", "tasks.execute", m)
+		return nil, apferr.InvalidParam("message.metadata.method", "only tasks.execute is available over A2A; use /tasks for other methods", "tasks.execute", m)
 	}
 	var all []json.RawMessage
 	for i, part := range p.Message.Parts {
@@ -126,12 +126,12 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 		}
 		tasks, err := tasksOfPart(part.Data)
 		if err != nil {
-			return nil, invalidParams(fmt.Sprintf("message.parts[%d].data", i), err.Error(), "{\"tasks\": [...]} or an array of tasks", nil)
+			return nil, apferr.InvalidParam(fmt.Sprintf("message.parts[%d].data", i), err.Error(), "{\"tasks\": [...]} or an array of tasks", nil)
 		}
 		all = append(all, tasks...)
 	}
 	if len(all) == 0 {
-		return nil, invalidParams("message.parts", "no data part with tasks", "a data part {\"tasks\": [...]}", nil)
+		return nil, apferr.InvalidParam("message.parts", "no data part with tasks", "a data part {\"tasks\": [...]}", nil)
 	}
 	data, err := json.Marshal(all)
 	if err != nil {
@@ -200,7 +200,7 @@ func (s *Server) a2aTask(ctx context.Context, tg target, count int, contextID st
 	now := task.FormatTime(s.cfg.Now())
 	status := map[string]any{"state": state, "timestamp": now}
 	if root.Error != "" {
-		status["message"] = map[string]any{"kind": "message", "role": "agent", "messageId": newID(),
+		status["message"] = map[string]any{"kind": "message", "role": "agent", "messageId": task.NewID(),
 			"parts": []map[string]any{{"kind": "text", "text": root.Error}}}
 	}
 	if contextID == "" {
@@ -211,8 +211,8 @@ func (s *Server) a2aTask(ctx context.Context, tg target, count int, contextID st
 		meta["user_id"] = root.UserID
 	}
 	return map[string]any{
-		"id": newID(), "contextId": contextID, "context_id": root.ID, "kind": "task", "status": status,
-		"artifacts": []map[string]any{{"artifactId": newID(), "parts": []map[string]any{{"kind": "data", "data": map[string]any{
+		"id": task.NewID(), "contextId": contextID, "context_id": root.ID, "kind": "task", "status": status,
+		"artifacts": []map[string]any{{"artifactId": task.NewID(), "parts": []map[string]any{{"kind": "data", "data": map[string]any{
 			"status": root.Status, "progress": root.Progress, "root_task_id": root.ID, "task_count": count, "result": root.Result,
 		}}}}},
 		"metadata": meta,

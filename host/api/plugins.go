@@ -79,7 +79,7 @@ func (s *Server) handlePluginUpload(c echo.Context) error {
 		wasm = b
 	}
 	if len(wasm) == 0 {
-		writeREST(c, invalidParams("file", "no WebAssembly module in the request", "a .wasm body or a multipart file part", nil))
+		writeREST(c, apferr.InvalidParam("file", "no WebAssembly module in the request", "a .wasm body or a multipart file part", nil))
 		return nil
 	}
 	info, err := s.cfg.Plugins.Add(r.Context(), name, wasm)

@@ -77,7 +77,7 @@ func (m *method) validate(params json.RawMessage) error {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return invalidParams("", "params are not valid JSON", nil, nil)
+		return apferr.InvalidParam("", "params are not valid JSON", nil, nil)
 	}
 	err := m.schema.Validate(v)
 	if err == nil {
@@ -95,7 +95,7 @@ func (m *method) validate(params json.RawMessage) error {
 		}
 		field += named
 	}
-	return invalidParams(field, leaf.Message, nil, nil)
+	return apferr.InvalidParam(field, leaf.Message, nil, nil)
 }
 
 // deepest follows the first cause down to a leaf error.
@@ -119,22 +119,6 @@ func quotedName(msg string) string {
 	return msg[i+1 : i+1+j]
 }
 
-// invalidParams is the -32602 error for one field.
-func invalidParams(field, reason string, expected, actual any) error {
-	data := map[string]any{"field": field, "reason": reason}
-	if expected != nil {
-		data["expected"] = expected
-	}
-	if actual != nil {
-		data["actual"] = actual
-	}
-	msg := "Invalid params: " + reason
-	if field != "" {
-		msg = fmt.Sprintf("Invalid params: %s: %s", field, reason)
-	}
-	return apferr.New(apferr.InvalidParams, msg).WithData(data)
-}
-
 // decodeParams decodes validated params into v (numbers in maps as json.Number).
 func decodeParams(params json.RawMessage, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(params))
@@ -142,9 +126,9 @@ func decodeParams(params json.RawMessage, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return invalidParams(te.Field, "wrong type", te.Type.String(), te.Value)
+			return apferr.InvalidParam(te.Field, "wrong type", te.Type.String(), te.Value)
 		}
-		return invalidParams("", err.Error(), nil, nil)
+		return apferr.InvalidParam("", err.Error(), nil, nil)
 	}
 	return nil
 }

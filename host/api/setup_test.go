@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/auth"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
 	"github.com/apflow-wasm/apflow/host/engine"
@@ -74,7 +75,7 @@ func (c *testCatalog) List() []*executor.Info {
 // Add "loads" a module: the bytes must start with the wasm magic; the executor echoes.
 func (c *testCatalog) Add(_ context.Context, name string, wasm []byte) (*executor.Info, error) {
 	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
-		return nil, invalidParams("file", "not a WebAssembly module", "\\0asm magic", nil)
+		return nil, apferr.InvalidParam("file", "not a WebAssembly module", "\\0asm magic", nil)
 	}
 	info := &executor.Info{ID: name, Kind: "wasm", Hash: fmt.Sprintf("%x", len(wasm)), InputSchema: json.RawMessage(`{"type":"object"}`)}
 	c.mu.Lock()

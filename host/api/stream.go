@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -226,7 +227,7 @@ func (s *Server) handleEvents(c echo.Context) error {
 		id = c.QueryParam("task_id")
 	}
 	if id == "" {
-		writeREST(c, invalidParams("root_task_id", "the root_task_id query parameter is required", "a task id", nil))
+		writeREST(c, apferr.InvalidParam("root_task_id", "the root_task_id query parameter is required", "a task id", nil))
 		return nil
 	}
 	ctx := c.Request().Context()

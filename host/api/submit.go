@@ -17,5 +17,3 @@ func SubmitPrepare(cat executor.Catalog, st store.Store, now func() time.Time) P
 		return submit.Prepare(ctx, data, submit.Options{Catalog: cat, Exists: submit.ExistsIn(st), TreeExists: submit.TreeExistsIn(st), UserID: userID, Now: now})
 	}
 }
-
-func newID() string { return submit.NewUUID() }

@@ -87,7 +87,7 @@ func (s *Server) taskFromParams(ctx context.Context, c *call) (*task.Task, error
 	}
 	id := p.first()
 	if id == "" {
-		return nil, invalidParams("task_id", "task_id is required", "a task id", nil)
+		return nil, apferr.InvalidParam("task_id", "task_id is required", "a task id", nil)
 	}
 	return s.visibleTask(ctx, id)
 }
@@ -275,7 +275,7 @@ func (s *Server) tasksClone(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	if p.TaskID == "" {
-		return nil, invalidParams("task_id", "task_id is required", "a task id", nil)
+		return nil, apferr.InvalidParam("task_id", "task_id is required", "a task id", nil)
 	}
 	if _, err := s.visibleTask(ctx, p.TaskID); err != nil {
 		return nil, err
@@ -289,7 +289,7 @@ func (s *Server) tasksClone(ctx context.Context, c *call) (any, error) {
 		p.OriginType = "copy"
 	}
 	if p.OriginType == "mixed" && len(p.LinkTaskIDs) == 0 {
-		return nil, invalidParams("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
+		return nil, apferr.InvalidParam("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
 	}
 	opts := CloneOptions{OriginType: p.OriginType, Recursive: true, Save: true, LinkTaskIDs: p.LinkTaskIDs,
 		ResetFields: p.ResetFields, UserID: callerFrom(ctx).stampUser()}

@@ -40,7 +40,7 @@ func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.R
 		return target{}, fmt.Errorf("submission of %d tasks has no root", len(tasks))
 	}
 	if taskID == "" {
-		return target{}, invalidParams("task_id", "give task_id (a stored task) or tasks (an inline tree)", "task_id or tasks", nil)
+		return target{}, apferr.InvalidParam("task_id", "give task_id (a stored task) or tasks (an inline tree)", "task_id or tasks", nil)
 	}
 	t, err := s.visibleTask(ctx, taskID)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	if p.UseStreaming && !c.single {
-		return nil, invalidParams("use_streaming", "streaming needs a single request with an id (not a batch or a notification)", false, true)
+		return nil, apferr.InvalidParam("use_streaming", "streaming needs a single request with an id (not a batch or a notification)", false, true)
 	}
 	if p.WebhookConfig != nil {
 		if err := p.WebhookConfig.check(s.cfg.WebhookAllowPrivate); err != nil {
@@ -257,10 +257,10 @@ const maxTaskIDs = 1000
 // checkIDCount refuses an empty or oversized id list, naming task_ids.
 func checkIDCount(ids []string) error {
 	if len(ids) == 0 {
-		return invalidParams("task_ids", "give task_ids (a list or a comma-separated string)", "at least one task id", nil)
+		return apferr.InvalidParam("task_ids", "give task_ids (a list or a comma-separated string)", "at least one task id", nil)
 	}
 	if len(ids) > maxTaskIDs {
-		return invalidParams("task_ids", fmt.Sprintf("%d task ids given; at most %d per call", len(ids), maxTaskIDs),
+		return apferr.InvalidParam("task_ids", fmt.Sprintf("%d task ids given; at most %d per call", len(ids), maxTaskIDs),
 			fmt.Sprintf("at most %d task ids", maxTaskIDs), len(ids))
 	}
 	return nil

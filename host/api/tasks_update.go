@@ -18,11 +18,11 @@ import (
 func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(c.params, &fields); err != nil {
-		return nil, invalidParams("", "params must be an object", "object", nil)
+		return nil, apferr.InvalidParam("", "params must be an object", "object", nil)
 	}
 	var id string
 	if err := json.Unmarshal(fields["task_id"], &id); err != nil || id == "" {
-		return nil, invalidParams("task_id", "task_id is required", "a task id", nil)
+		return nil, apferr.InvalidParam("task_id", "task_id is required", "a task id", nil)
 	}
 	delete(fields, "task_id")
 	t, err := s.visibleTask(ctx, id)
@@ -206,10 +206,10 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 	case "run_count":
 		err = json.Unmarshal(raw, &t.RunCount)
 	default:
-		return invalidParams(k, "this field cannot be updated", nil, nil)
+		return apferr.InvalidParam(k, "this field cannot be updated", nil, nil)
 	}
 	if err != nil {
-		return invalidParams(k, err.Error(), nil, nil)
+		return apferr.InvalidParam(k, err.Error(), nil, nil)
 	}
 	return nil
 }
@@ -230,7 +230,7 @@ func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.R
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, invalidParams("dependencies", "must be an array", "array", nil)
+		return nil, apferr.InvalidParam("dependencies", "must be an array", "array", nil)
 	}
 	tree, err := s.cfg.Store.Tree(ctx, t.TreeID())
 	if err != nil {

@@ -28,11 +28,11 @@ type webhookConfig struct {
 func (w *webhookConfig) check(allowPrivate bool) error {
 	u, err := url.Parse(w.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return invalidParams("webhook_config.url", "must be an absolute http or https URL", "http(s)://host/path", w.URL)
+		return apferr.InvalidParam("webhook_config.url", "must be an absolute http or https URL", "http(s)://host/path", w.URL)
 	}
 	if !allowPrivate {
 		if err := checkWebhookHost(u.Hostname()); err != nil {
-			return invalidParams("webhook_config.url", fmt.Sprintf("webhook refused: %v; the server does not call internal addresses unless started with --webhook-allow-private", err),
+			return apferr.InvalidParam("webhook_config.url", fmt.Sprintf("webhook refused: %v; the server does not call internal addresses unless started with --webhook-allow-private", err),
 				"a public http(s) URL", w.URL)
 		}
 	}
@@ -40,7 +40,7 @@ func (w *webhookConfig) check(allowPrivate bool) error {
 		w.Method = http.MethodPost
 	}
 	if w.Method != http.MethodPost && w.Method != http.MethodPut {
-		return invalidParams("webhook_config.method", "must be POST or PUT", "POST or PUT", w.Method)
+		return apferr.InvalidParam("webhook_config.method", "must be POST or PUT", "POST or PUT", w.Method)
 	}
 	if w.Timeout <= 0 {
 		w.Timeout = 30

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -79,16 +78,16 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 	switch mode {
 	case CloneCopy, CloneLink, CloneArchive, CloneMixed:
 	default:
-		return nil, invalidCloneParam("origin_type", fmt.Sprintf("unknown origin_type %q", mode), "copy, link, archive or mixed", mode)
+		return nil, apferr.InvalidParam("origin_type", fmt.Sprintf("unknown origin_type %q", mode), "copy, link, archive or mixed", mode)
 	}
 	if mode == CloneMixed && len(opts.LinkTaskIDs) == 0 {
-		return nil, invalidCloneParam("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
+		return nil, apferr.InvalidParam("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
 	}
 	if mode != CloneMixed && len(opts.LinkTaskIDs) > 0 {
-		return nil, invalidCloneParam("link_task_ids", "link_task_ids is only for origin_type mixed", "mixed", mode)
+		return nil, apferr.InvalidParam("link_task_ids", "link_task_ids is only for origin_type mixed", "mixed", mode)
 	}
 	if (mode == CloneLink || mode == CloneArchive) && len(opts.ResetFields) > 0 {
-		return nil, invalidCloneParam("reset_fields", fmt.Sprintf("reset_fields applies to copies; origin_type %s makes none", mode), "copy or mixed", mode)
+		return nil, apferr.InvalidParam("reset_fields", fmt.Sprintf("reset_fields applies to copies; origin_type %s makes none", mode), "copy or mixed", mode)
 	}
 	reset, err := parseResetFields(opts.ResetFields)
 	if err != nil {
@@ -128,7 +127,7 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 		}
 		for _, id := range opts.LinkTaskIDs {
 			if !inSet[id] {
-				return nil, invalidCloneParam("link_task_ids", fmt.Sprintf("task %s is not among the tasks cloned from %s", id, taskID), "ids of tasks in the cloned subtree", id)
+				return nil, apferr.InvalidParam("link_task_ids", fmt.Sprintf("task %s is not among the tasks cloned from %s", id, taskID), "ids of tasks in the cloned subtree", id)
 			}
 			linked[id] = true
 		}
@@ -181,7 +180,7 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 
 	ids := make(map[string]string, len(set))
 	for _, i := range set {
-		ids[g.nodes[i].t.ID] = newID()
+		ids[g.nodes[i].t.ID] = task.NewID()
 	}
 	now := e.cfg.Now()
 	rootID := ids[src.ID]
@@ -406,19 +405,19 @@ func parseResetFields(m map[string]any) (resetFields, error) {
 		case "name":
 			s, ok := v.(string)
 			if !ok || strings.TrimSpace(s) == "" {
-				return r, invalidCloneParam(field, "name must be a non-empty string", "a non-empty string", v)
+				return r, apferr.InvalidParam(field, "name must be a non-empty string", "a non-empty string", v)
 			}
 			r.name = &s
 		case "priority":
 			p, ok := intValue(v)
 			if !ok || p < task.MinPriority || p > task.MaxPriority {
-				return r, invalidCloneParam(field, "priority must be an integer from 0 to 3", "0-3", v)
+				return r, apferr.InvalidParam(field, "priority must be an integer from 0 to 3", "0-3", v)
 			}
 			r.priority = &p
 		case "inputs", "params":
 			obj, ok := v.(map[string]any)
 			if !ok && v != nil {
-				return r, invalidCloneParam(field, k+" must be an object or null", "an object or null", v)
+				return r, apferr.InvalidParam(field, k+" must be an object or null", "an object or null", v)
 			}
 			if k == "inputs" {
 				r.inputs, r.setInputs = obj, true
@@ -427,18 +426,18 @@ func parseResetFields(m map[string]any) (resetFields, error) {
 			}
 		case "status":
 			if s, _ := v.(string); s != string(task.Pending) {
-				return r, invalidCloneParam(field, "copies always start pending", "pending", v)
+				return r, apferr.InvalidParam(field, "copies always start pending", "pending", v)
 			}
 		case "progress":
 			if f, ok := floatValue(v); !ok || f != 0 {
-				return r, invalidCloneParam(field, "copies always start with progress 0", 0, v)
+				return r, apferr.InvalidParam(field, "copies always start with progress 0", 0, v)
 			}
 		case "result", "error", "started_at", "completed_at":
 			if v != nil {
-				return r, invalidCloneParam(field, "copies always start with "+k+" null", nil, v)
+				return r, apferr.InvalidParam(field, "copies always start with "+k+" null", nil, v)
 			}
 		default:
-			return r, invalidCloneParam(field, "unknown or unsupported field; reset_fields takes name, priority, inputs, params, status, progress, result, error, started_at, completed_at", nil, k)
+			return r, apferr.InvalidParam(field, "unknown or unsupported field; reset_fields takes name, priority, inputs, params, status, progress, result, error, started_at, completed_at", nil, k)
 		}
 	}
 	return r, nil
@@ -473,18 +472,6 @@ func intValue(v any) (int, bool) {
 	return int(f), true
 }
 
-// invalidCloneParam is a -32602 naming the parameter.
-func invalidCloneParam(field, reason string, expected, actual any) error {
-	data := map[string]any{"field": field, "reason": reason}
-	if expected != nil {
-		data["expected"] = expected
-	}
-	if actual != nil {
-		data["actual"] = actual
-	}
-	return apferr.New(apferr.InvalidParams, fmt.Sprintf("Invalid params: %s: %s", field, reason)).WithData(data)
-}
-
 var zeroTime = task.Task{}.CreatedAt
 
 // TreeCreated fires the "created" tree hook for a stored tree (the API calls it after
@@ -508,13 +495,4 @@ func (e *Engine) TreeCreated(ctx context.Context, rootID string) {
 		return
 	}
 	e.cfg.Hooks.TreeEvent(ctx, TreeCreated, tree.Task, tree, "", "")
-}
-
-// newID returns a random UUID v4.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

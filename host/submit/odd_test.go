@@ -3,8 +3,9 @@ package submit
 import (
 	"context"
 
-	"github.com/apflow-wasm/apflow/host/apferr"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
 )
 
 // TestOddInputSchemas feeds schemas that the third-party compiler must refuse or

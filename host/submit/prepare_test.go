@@ -197,19 +197,6 @@ func TestPrepareWithoutCatalog(t *testing.T) {
 	}
 }
 
-func TestNewUUID(t *testing.T) {
-	t.Parallel()
-	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	seen := map[string]bool{}
-	for i := 0; i < 1000; i++ {
-		u := NewUUID()
-		if !re.MatchString(u) || seen[u] {
-			t.Fatalf("bad or repeated uuid %q", u)
-		}
-		seen[u] = true
-	}
-}
-
 func TestPrepareNewIDCollisions(t *testing.T) {
 	t.Parallel()
 	opts, _ := setup(t)

@@ -1,12 +1,13 @@
-package submit
+package task
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 )
 
-// NewUUID returns a random (version 4, RFC 9562) UUID in its canonical lower-case form.
-func NewUUID() string {
+// NewID returns a random (version 4, RFC 9562) UUID in its canonical lower-case form: the
+// id of every task the host creates.
+func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it aborts the program instead)
 	b[6] = b[6]&0x0f | 0x40
