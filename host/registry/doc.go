@@ -12,7 +12,8 @@
 //     looked up, until it is released; a newer version takes only later lookups. A
 //     replaced or removed version is closed once its last handle is released.
 //   - A file that fails to load never replaces a working version: the old version stays
-//     registered and the failure is reported by [Registry.Problems] and logged.
+//     registered and the failure is reported by [Registry.Problems], and logged when a
+//     scan after [Open] finds it (Open's caller shows the problems of the first scan).
 //   - Two files declaring the same id: the first by file name wins, the other is reported.
 //
 // # Metadata cache

@@ -60,11 +60,17 @@ type Registry struct {
 	files    map[string]*fileState
 	problems map[string]string // file name → why it is not registered
 	closed   bool
+
+	// opened is set once Open's own scan is done; from then on each new problem is
+	// logged as an error. Written before Open returns, read under scanMu.
+	opened bool
 }
 
 // Open creates the directory if needed, loads every plugin in it and returns the
-// registry. Files that fail to load are reported by Problems, not returned as errors;
-// Open fails only when the directory cannot be used.
+// registry. Files that fail to load are reported by Problems, not returned as errors and
+// not logged (at debug level only): showing them is the caller's job, so a user sees each
+// once. Problems found by later scans, Add or Remove are logged as errors. Open fails only
+// when the directory cannot be used.
 func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Runtime == nil || opts.Dir == "" {
 		return nil, errors.New("registry: Runtime and Dir are required")
@@ -92,6 +98,7 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if err := r.Rescan(ctx); err != nil {
 		return nil, err
 	}
+	r.opened = true
 	return r, nil
 }
 

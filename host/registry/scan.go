@@ -245,9 +245,19 @@ func readModule(path string) ([]byte, error) {
 
 // setProblem records why a file is not (or no longer) the registered version.
 func (r *Registry) setProblem(name string, fs *fileState, why string) {
-	r.log.Error("plugin not loaded", "file", name, "error", why)
+	r.logProblem("plugin not loaded", "file", name, "error", why)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.files[name] = fs
 	r.problems[name] = why
+}
+
+// logProblem logs a file that is not registered: as an error, or at debug level during
+// Open's own scan, whose problems the caller shows (see Open). Callers hold scanMu.
+func (r *Registry) logProblem(msg string, args ...any) {
+	if r.opened {
+		r.log.Error(msg, args...)
+	} else {
+		r.log.Debug(msg, args...)
+	}
 }

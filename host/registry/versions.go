@@ -17,6 +17,7 @@ type version struct {
 }
 
 // register makes mod the current version of its id, retiring the version it replaces.
+// Callers hold scanMu.
 func (r *Registry) register(name string, fs *fileState, mod *sandbox.Module) {
 	id := mod.ID()
 	r.mu.Lock()
@@ -24,7 +25,7 @@ func (r *Registry) register(name string, fs *fileState, mod *sandbox.Module) {
 		r.files[name] = fs
 		r.problems[name] = why
 		r.mu.Unlock()
-		r.log.Error("plugin not registered", "file", name, "id", id, "error", why)
+		r.logProblem("plugin not registered", "file", name, "id", id, "error", why)
 		_ = mod.Close(context.Background())
 		return
 	}
