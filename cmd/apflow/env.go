@@ -135,6 +135,7 @@ type host struct {
 // reset (in_progress tasks back to pending) and resumed.
 func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error) {
 	log := g.logger()
+	log.Debug("process", "memory_limit", memoryLimit())
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, err
