@@ -58,8 +58,15 @@ func memoryLimit() string {
 }
 
 func main() {
+	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
+	// tasks get a grace period, then go back to pending). A second one ends the process at
+	// once, whatever it is waiting on; what was committed stays (apflow resume).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore the default action for the next signal
+	}()
 	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -92,6 +99,10 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "interrupted:", err)
+		return exitInterrupted
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
