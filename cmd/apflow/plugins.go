@@ -51,26 +51,7 @@ func newPluginsCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List executors (built-in and plugins), hooks, and files that failed to load", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			g.listsProblems = true // once, in the list below, not also as warnings
-			views, problems, err := g.pluginViews(c.Context())
-			if err != nil {
-				return err
-			}
-			if jsonOut {
-				return writeJSON(g.stdout, map[string]any{"plugins": views, "problems": problems})
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tVERSION\tSHA256\tFILE")
-			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, kindLabel(v), v.Version, cut(v.Hash, 13), v.File)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			for _, f := range sortedKeys(problems) {
-				fmt.Fprintf(g.stdout, "not loaded: %s\n", problemText(g.problemsDir(), f, problems[f]))
-			}
-			return nil
+			return g.listPlugins(c.Context(), jsonOut)
 		},
 	}
 	inspect := &cobra.Command{
@@ -224,4 +205,29 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// listPlugins prints the executors and hooks, then the plugin files that failed to load
+// (only there: openHost does not warn about them as well).
+func (g *globals) listPlugins(ctx context.Context, jsonOut bool) error {
+	g.listsProblems = true
+	views, problems, err := g.pluginViews(ctx)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		return writeJSON(g.stdout, map[string]any{"plugins": views, "problems": problems})
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tVERSION\tSHA256\tFILE")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, kindLabel(v), v.Version, cut(v.Hash, 13), v.File)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, f := range sortedKeys(problems) {
+		fmt.Fprintf(g.stdout, "not loaded: %s\n", problemText(g.problemsDir(), f, problems[f]))
+	}
+	return nil
 }
