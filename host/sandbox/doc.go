@@ -32,7 +32,8 @@
 //   - Every call runs under a wall-time limit, a memory limit and a result size limit
 //     (task overrides over operator defaults, clamped to operator maxima). A call that
 //     exceeds its time or is cancelled is interrupted (wazero's close-on-context-done),
-//     within milliseconds, even in a loop without calls.
+//     within milliseconds, even in a loop without calls or while it sleeps or waits for
+//     an HTTP response; so is every call when the Runtime closes.
 //   - Whatever the guest does (trap, loop, memory bomb, stack overflow, exit, panic, bad
 //     result), the call returns an *[Error] saying what happened, the instance is
 //     discarded, the host keeps running, and the next call gets a healthy instance.
@@ -73,7 +74,11 @@
 //
 // The runtime is created with close-on-context-done: each guest call watches its context
 // and wazero closes the instance when the context is done. The context of a call carries
-// the wall-time deadline and the caller's cancellation, and the call state that host
-// functions read (task logger, progress, grants, repository). An interrupted instance is
-// closed for good and never returned to the pool.
+// the wall-time deadline, the caller's cancellation and the runtime's closing, and the
+// call state that host functions read (task logger, progress, grants, repository). A
+// guest blocked in a host call is not reached by close-on-context-done, so every host
+// call that can block (the sleep of poll_oneoff under the clock grant, http_request,
+// store_call) watches that context and, when it is done, aborts the guest call with the
+// timeout or cancel error (see interrupt.go). An interrupted instance is closed for good
+// and never returned to the pool.
 package sandbox

@@ -23,6 +23,9 @@ type instance struct {
 	cr        clockRandom
 	initPages uint32
 	uses      int
+	// ctx is the context of the call the instance serves (nil when idle): its
+	// nanosleep ends with it. Set and cleared by the pool, read on the call's goroutine.
+	ctx context.Context
 	// exports caches api.Function values: ExportedFunction allocates a call engine
 	// (with its stack) on every call.
 	exports map[string]api.Function
@@ -92,6 +95,7 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 			continue
 		}
 		in.mem.setLimit(limitPages)
+		in.ctx = ctx
 		p.reused.Add(1)
 		return in, nil
 	}
@@ -108,6 +112,7 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 // kept idle if there is room.
 func (p *pool) release(in *instance, healthy bool) {
 	in.uses++
+	in.ctx = nil
 	if !healthy || in.mod.IsClosed() {
 		p.discarded.Add(1)
 		in.close()
@@ -159,6 +164,7 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 		stdout: newLogWriter("stdout", hclog.Info, false),
 		stderr: newLogWriter("stderr", hclog.Warn, true),
 		cr:     cr,
+		ctx:    ctx,
 	}
 	in.mem.setLimit(limitPages)
 	cs := callStateFrom(ctx)
@@ -171,7 +177,8 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 		WithStdout(in.stdout).
 		WithStderr(in.stderr)
 	if cr.clock {
-		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+		// Not WithSysNanosleep: its time.Sleep would outlive the call (see interrupt.go).
+		cfg = cfg.WithSysWalltime().WithSysNanotime().WithNanosleep(in.sleep)
 	}
 	if cr.random {
 		cfg = cfg.WithRandSource(rand.Reader)
