@@ -56,6 +56,11 @@
 // instantiation: a module whose minimum is above the call's limit fails cleanly, without
 // allocating. Memory never shrinks, so the memory size after a call is its peak.
 //
+// The call stack lives outside linear memory too (wazero grows it on the Go heap, up to
+// about 100 MB), so the module is also rewritten to charge every call of one of its
+// functions to a stack budget of 8 MiB (maxStackBytes; see stack.go): a call past it
+// fails with KindStackOverflow ("call stack exhausted") and its instance is discarded.
+//
 // Function tables live outside linear memory, so the module's table section is rewritten
 // before compilation: every table gets a maximum of at most 2^20 entries (a table without
 // one gets that), and a module declaring a larger minimum, or tables that could reach
@@ -65,8 +70,9 @@
 //
 // Each Module keeps a LIFO pool of idle instances (Config.PoolSize). An instance serves
 // one call at a time; it is discarded after any failure, recycled after
-// Config.RecycleAfter calls or when its memory grew past Config.RecycleMemoryPages
-// (default: twice its size after _initialize plus 64 pages), and replaced when the plugin's
+// Config.RecycleAfter calls, when its memory grew past Config.RecycleMemoryPages
+// (default: twice its size after _initialize plus 64 pages) or when its call stack grew
+// past 256 KiB (poolStackBytes), and replaced when the plugin's
 // clock or random grants changed or when it is larger than the next call's memory limit.
 // A plugin must not rely on state surviving, or not surviving, between calls.
 //

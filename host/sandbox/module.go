@@ -87,7 +87,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, name string) (*Module, 
 		return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindClosed, Msg: "the sandbox runtime is closed"}
 	}
 	defer r.leave()
-	capped, err := capTables(wasm)
+	capped, err := prepare(wasm)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
