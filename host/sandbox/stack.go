@@ -42,7 +42,7 @@ const (
 	maxStackBytes = 8 << 20
 	// frameBaseCost is the cost of one call: return addresses and frame pointers of the
 	// wrapper's frame and the function's, saved registers and spills. Measured on a
-	// one-parameter recursion, the real stack is about 105 bytes per call against a cost
+	// one-parameter recursion, the real stack is about 100 bytes per call against a cost
 	// of 144, so the budget is not exceeded in practice by frames without big operand
 	// stacks.
 	frameBaseCost = 128
