@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -159,4 +160,15 @@ func Decode(raw []byte) (any, error) {
 		return nil, errors.New("trailing data after the JSON value")
 	}
 	return v, nil
+}
+
+// InputsFailed is the host's message for a task whose inputs failed validation, naming
+// the task and each field: "Input validation failed for task <id>: inputs.a: <reason>;
+// inputs: missing properties: 'b'". err is what Validate or ValidateJSON returned; an
+// error that is not an *Error (inputs that are not JSON, a failing validator) is quoted.
+func InputsFailed(taskID string, err error) string {
+	if ps := ProblemsOf(err); ps != nil {
+		return fmt.Sprintf("Input validation failed for task %s: %s", taskID, Describe(ps, "inputs"))
+	}
+	return fmt.Sprintf("Input validation failed for task %s: %v", taskID, err)
 }

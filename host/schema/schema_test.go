@@ -169,6 +169,32 @@ func TestCacheCompilesEachDocumentOnce(t *testing.T) {
 	}
 }
 
+func TestCacheBoundsDocumentBytes(t *testing.T) {
+	t.Parallel()
+	c := NewCache("s", Draft7, 100)
+	c.maxBytes = 1000
+	big := func(i int) []byte { // a valid schema of about maxBytes/2
+		return []byte(fmt.Sprintf(`{"maximum": %d, "description": "%s"}`, i, strings.Repeat("x", c.maxBytes/2)))
+	}
+	for i := range 3 {
+		if _, err := c.Compile(big(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); c.Len() != 1 || st.Evictions != 2 {
+		t.Fatalf("len %d, stats %+v: want one big document kept", c.Len(), st)
+	}
+	huge := []byte(fmt.Sprintf(`{"description": "%s"}`, strings.Repeat("x", c.maxBytes+1)))
+	for range 2 {
+		if _, err := c.Compile(huge); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); c.Len() != 1 || st.Hits != 1 {
+		t.Fatalf("len %d, stats %+v: the latest document stays cached, however big", c.Len(), st)
+	}
+}
+
 func TestCacheDropsLeastRecentlyUsed(t *testing.T) {
 	t.Parallel()
 	c := NewCache("s", Draft7, 2)
