@@ -20,6 +20,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/hooks"
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
 )
 
@@ -129,6 +130,8 @@ type host struct {
 	catalog  executor.Catalog
 	hooks    *hooks.Runner
 	engine   *engine.Engine
+	// taskSchemas compiles tasks' own input schemas for submission and execution alike.
+	taskSchemas *schema.Cache
 }
 
 // openHost opens the local data dir. With recover set, runs interrupted by a crash are
@@ -183,8 +186,10 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 		g.warnProblems(h.registry)
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
+	h.taskSchemas = schema.NewTaskCache(0)
 	ecfg := engine.Config{
 		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
+		TaskSchemas: h.taskSchemas,
 	}
 	if len(cfg.Hooks) > 0 {
 		h.hooks, err = hooks.New(hooks.Config{

@@ -167,7 +167,8 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 		return err
 	}
 	defer h.shutdown()
-	tasks, err := submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store)})
+	tasks, err := submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
+		TaskSchemas: h.taskSchemas})
 	if err != nil {
 		return invalidSubmission(name, err)
 	}

@@ -48,7 +48,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				Store:     h.store,
 				Engine:    h.engine,
 				Catalog:   h.catalog,
-				Prepare:   api.SubmitPrepare(h.catalog, h.store, nil),
+				Prepare:   api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas),
 				Plugins:   h.registry,
 				JWTSecret: []byte(secret),
 				Logger:    h.log.Named("api"),

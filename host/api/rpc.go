@@ -8,13 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
+	"github.com/apflow-wasm/apflow/host/schema"
 	apischema "github.com/apflow-wasm/apflow/schemas/api"
 )
 
@@ -46,7 +45,7 @@ type method struct {
 	streaming   bool
 	handler     handlerFunc
 	schemaJSON  json.RawMessage
-	schema      *jsonschema.Schema
+	schema      *schema.Schema
 	examples    []json.RawMessage
 }
 
@@ -62,7 +61,7 @@ func (m *method) compileSchema() error {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("api: method %s: schema is not JSON: %w", m.name, err)
 	}
-	sch, err := jsonschema.CompileString("apflow:"+m.name+".json", string(raw))
+	sch, err := schema.Compile(m.name+".json", raw, schema.Draft7)
 	if err != nil {
 		return fmt.Errorf("api: method %s: schema does not compile: %w", m.name, err)
 	}
@@ -71,52 +70,30 @@ func (m *method) compileSchema() error {
 }
 
 // validate checks params against the method's schema and returns a -32602 error naming
-// the first offending field.
+// the first offending field (problems sorted by field; a missing or unexpected property
+// is named itself: "task_id", "webhook_config.url").
 func (m *method) validate(params json.RawMessage) error {
-	dec := json.NewDecoder(bytes.NewReader(params))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := schema.Decode(params)
+	if err != nil {
 		return apferr.InvalidParam("", "params are not valid JSON", nil, nil)
 	}
-	err := m.schema.Validate(v)
+	err = m.schema.Validate(v)
 	if err == nil {
 		return nil
 	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
+	ps := schema.ProblemsOf(err)
+	if len(ps) == 0 {
 		return fmt.Errorf("validate params of %s: %w", m.name, err)
 	}
-	leaf := deepest(ve)
-	field := strings.ReplaceAll(strings.TrimPrefix(leaf.InstanceLocation, "/"), "/", ".")
-	if named := quotedName(leaf.Message); named != "" && (strings.HasPrefix(leaf.Message, "missing properties") || strings.HasPrefix(leaf.Message, "additionalProperties")) {
+	p := ps[0]
+	field := p.Field("")
+	if named := p.Property(); named != "" {
 		if field != "" {
 			field += "."
 		}
 		field += named
 	}
-	return apferr.InvalidParam(field, leaf.Message, nil, nil)
-}
-
-// deepest follows the first cause down to a leaf error.
-func deepest(ve *jsonschema.ValidationError) *jsonschema.ValidationError {
-	for len(ve.Causes) > 0 {
-		ve = ve.Causes[0]
-	}
-	return ve
-}
-
-// quotedName returns the first 'quoted' word of a jsonschema message.
-func quotedName(msg string) string {
-	i := strings.IndexByte(msg, '\'')
-	if i < 0 {
-		return ""
-	}
-	j := strings.IndexByte(msg[i+1:], '\'')
-	if j < 0 {
-		return ""
-	}
-	return msg[i+1 : i+1+j]
+	return apferr.InvalidParam(field, p.Message, nil, nil)
 }
 
 // decodeParams decodes validated params into v (numbers in maps as json.Number).

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -16,9 +17,12 @@ import (
 type PrepareFunc func(ctx context.Context, data []byte, userID string) ([]*task.Task, error)
 
 // SubmitPrepare returns the PrepareFunc of the server: submit.Prepare with the catalog
-// (executor existence and input schemas) and the store (id collisions).
-func SubmitPrepare(cat executor.Catalog, st store.Store, now func() time.Time) PrepareFunc {
+// (executor existence and input schemas) and the store (id collisions). taskSchemas
+// compiles tasks' own schemas.input_schema (submit.Options.TaskSchemas; nil: a cache per
+// submission); pass the engine's so each distinct schema compiles once per process.
+func SubmitPrepare(cat executor.Catalog, st store.Store, now func() time.Time, taskSchemas *schema.Cache) PrepareFunc {
 	return func(ctx context.Context, data []byte, userID string) ([]*task.Task, error) {
-		return submit.Prepare(ctx, data, submit.Options{Catalog: cat, Exists: submit.ExistsIn(st), TreeExists: submit.TreeExistsIn(st), UserID: userID, Now: now})
+		return submit.Prepare(ctx, data, submit.Options{Catalog: cat, Exists: submit.ExistsIn(st), TreeExists: submit.TreeExistsIn(st),
+			UserID: userID, Now: now, TaskSchemas: taskSchemas})
 	}
 }

@@ -115,3 +115,39 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("List = %v", list)
 	}
 }
+
+// TestExecuteValidatesUnlessValidated: a direct caller gets inputs checked against the
+// built-in's input schema; the engine, which validated them already, does not pay twice.
+func TestExecuteValidatesUnlessValidated(t *testing.T) {
+	t.Parallel()
+	h, err := Catalog().Lookup(AggregateResultsID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	tests := []struct {
+		name      string
+		inputs    string
+		validated bool
+		wantErr   string
+	}{
+		{"direct call, invalid", `{"_dependencies": "x"}`, false,
+			"Input validation failed for task r: inputs._dependencies: expected array, but got string"},
+		{"direct call, valid", `{"_dependencies": ["a"], "a": 1}`, false, ""},
+		{"direct call, null inputs", `null`, false, ""},
+		{"validated by the caller", `{"_dependencies": "x"}`, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := h.Info().Compiled.Validations()
+			_, err := h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "r"},
+				Inputs: json.RawMessage(tt.inputs), Validated: tt.validated})
+			if (err == nil) != (tt.wantErr == "") || (err != nil && err.Error() != tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if n := h.Info().Compiled.Validations() - before; (n == 1) == tt.validated {
+				t.Fatalf("validated %d times, caller validated: %v", n, tt.validated)
+			}
+		})
+	}
+}

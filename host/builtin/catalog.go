@@ -1,13 +1,14 @@
 package builtin
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
-
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 )
 
 // builtinExecutor is one compiled-in executor: its description and its function.
@@ -53,7 +54,18 @@ func (c *catalog) List() []*executor.Info {
 // handle is a built-in's executor.Handle; built-ins hold no resources, so Release does nothing.
 type handle struct{ b *builtinExecutor }
 
+// Execute validates req.Inputs against the built-in's input schema unless req.Validated,
+// then runs it.
 func (h handle) Execute(ctx context.Context, req *executor.Request) (*executor.Response, error) {
+	if s := h.b.info.Compiled; s != nil && !req.Validated {
+		in := []byte(req.Inputs)
+		if t := bytes.TrimSpace(in); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+			in = []byte("{}")
+		}
+		if err := s.ValidateJSON(in); err != nil {
+			return nil, errors.New(schema.InputsFailed(taskID(req), err))
+		}
+	}
 	return h.b.run(ctx, req)
 }
 func (h handle) Info() *executor.Info { return h.b.info }
@@ -61,8 +73,8 @@ func (h handle) Release()             {}
 
 // mustCompile compiles a built-in's own JSON Schema; a failure is a programming error in
 // this package, caught by its tests.
-func mustCompile(id, schema string) *jsonschema.Schema {
-	s, err := jsonschema.CompileString(id+".input.json", schema)
+func mustCompile(id, doc string) *schema.Schema {
+	s, err := schema.Compile(id+".input.json", []byte(doc), schema.Draft2020)
 	if err != nil {
 		panic(fmt.Sprintf("builtin %s: input schema does not compile: %v", id, err))
 	}

@@ -8,17 +8,13 @@
 package config
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"sort"
-	"strings"
-
-	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 	"github.com/apflow-wasm/apflow/schemas"
 )
@@ -80,22 +76,21 @@ func Load(path string, optional bool) (*Config, error) {
 	return c, nil
 }
 
-// Parse validates a config document against the published schema and decodes it.
+// Parse validates a config document against the published schema and decodes it. A
+// document the schema refuses is an error listing every problem, "field: reason",
+// sorted by field.
 func Parse(b []byte) (*Config, error) {
 	sch, err := compiled()
 	if err != nil {
 		return nil, err
 	}
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
+	doc, err := schema.Decode(b)
+	if err != nil {
 		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
 	if err := sch.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("invalid: %s", describe(ve))
+		if ps := schema.ProblemsOf(err); ps != nil {
+			return nil, fmt.Errorf("invalid: %s", schema.Describe(ps, ""))
 		}
 		return nil, fmt.Errorf("invalid: %w", err)
 	}
@@ -106,37 +101,16 @@ func Parse(b []byte) (*Config, error) {
 	return &c, nil
 }
 
-// describe lists the leaf causes of a validation error as "field: message" lines.
-func describe(ve *jsonschema.ValidationError) string {
-	var out []string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			field := strings.TrimPrefix(strings.ReplaceAll(e.InstanceLocation, "/", "."), ".")
-			if field == "" {
-				field = "(top level)"
-			}
-			out = append(out, field+": "+e.Message)
-			return
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
-	}
-	walk(ve)
-	sort.Strings(out)
-	return strings.Join(out, "; ")
-}
-
-func compiled() (*jsonschema.Schema, error) {
+// compiled compiles the published config schema embedded in the binary.
+func compiled() (*schema.Schema, error) {
 	const name = "config.schema.json"
 	b, err := schemas.FS.ReadFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("config: embedded schema: %w", err)
 	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(name, bytes.NewReader(b)); err != nil {
+	s, err := schema.Compile(name, b, schema.Draft2020)
+	if err != nil {
 		return nil, fmt.Errorf("config: embedded schema: %w", err)
 	}
-	return c.Compile(name)
+	return s, nil
 }

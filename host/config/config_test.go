@@ -25,6 +25,10 @@ func TestParse(t *testing.T) {
 		{"out of range", `{"limits": {"memory_pages": 70000}}`, "limits.memory_pages"},
 		{"duplicate hook", `{"hooks": ["a", "a"]}`, "hooks"},
 		{"not json", `{"limits": `, "not valid JSON"},
+		{"two documents", `{} {}`, "not valid JSON"},
+		{"every problem, sorted by field", `{"plugin": {}, "limits": {"memory_pages": 70000}, "concurrency": "many"}`,
+			"invalid: (top level): additionalProperties 'plugin' not allowed; concurrency: expected integer, but got string; " +
+				"limits.memory_pages: must be <= 65536 but found 70000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

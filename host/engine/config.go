@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -65,6 +66,10 @@ type Config struct {
 	// ProgressInterval is the minimum time between two persisted progress updates of one
 	// task; 0 means 100ms.
 	ProgressInterval time.Duration
+	// TaskSchemas compiles tasks' own schemas.input_schema, each distinct document once
+	// while cached; nil means schema.NewTaskCache(0). It may be shared with submission
+	// (submit.Options.TaskSchemas) so a schema compiles once per process.
+	TaskSchemas *schema.Cache
 }
 
 func (c *Config) validate() error {
@@ -88,6 +93,9 @@ func (c *Config) validate() error {
 	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = 100 * time.Millisecond
+	}
+	if c.TaskSchemas == nil {
+		c.TaskSchemas = schema.NewTaskCache(0)
 	}
 	return nil
 }

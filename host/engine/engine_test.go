@@ -213,7 +213,7 @@ func TestResultErrorKeyAndExecutorFailures(t *testing.T) {
 		{"nullerr", "executor returned an error object with a null error", true},
 		{"thrown", "connection refused", false},
 		{"unknown", "Executor 'nope' could not be loaded for task unknown", false},
-		{"invalid", "Input validation failed for task invalid: inputs/name", false},
+		{"invalid", "Input validation failed for task invalid: inputs.name: expected string", false},
 	}
 	for _, tc := range tests {
 		got := v.wantStatus(tc.id, task.Failed)

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
-
 	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -40,7 +39,7 @@ type fakeCatalog struct {
 	cancelled   map[string]bool // executors that saw ctx done
 	failOnce    map[string]bool // task ids that fail on their next run only
 	executions  map[string]int
-	typedSchema *jsonschema.Schema
+	typedSchema *schema.Schema
 	gate        chan struct{} // closed by a test to release "gate" tasks
 }
 
@@ -48,7 +47,7 @@ func newFakeCatalog() *fakeCatalog {
 	return &fakeCatalog{
 		inputs: map[string]map[string]any{}, cancelled: map[string]bool{},
 		failOnce: map[string]bool{}, executions: map[string]int{},
-		typedSchema: jsonschema.MustCompileString("typed.json", typedInputSchema),
+		typedSchema: schema.MustCompile("typed.json", []byte(typedInputSchema), schema.Draft2020),
 		gate:        make(chan struct{}),
 	}
 }
@@ -152,7 +151,9 @@ type spec struct {
 	method   string
 	params   map[string]any
 	inputs   map[string]any
-	status   task.Status
+	// inputSchema is the task's own schemas.input_schema.
+	inputSchema map[string]any
+	status      task.Status
 }
 
 func prio(p int) *int { return &p }
@@ -209,6 +210,9 @@ func buildTree(specs []spec) []*task.Task {
 			method = "fake"
 		}
 		t.Schemas = map[string]any{"method": method}
+		if s.inputSchema != nil {
+			t.Schemas["input_schema"] = normalize(s.inputSchema)
+		}
 		if s.params != nil {
 			t.Params = normalize(s.params).(map[string]any)
 		}

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"reflect"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
-
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -98,7 +96,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 	if out.inputs == nil {
 		raw = []byte("{}")
 	}
-	if msg := validateInputs(t, h.Info(), raw); msg != "" {
+	if msg := e.validateInputs(t, h.Info(), raw); msg != "" {
 		out.failed, out.msg = true, msg
 		return
 	}
@@ -106,10 +104,11 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 	var lastProgress time.Time
 	var mu sync.Mutex
 	req := &executor.Request{
-		Task:   t,
-		Inputs: raw,
-		Limits: effectiveLimits(e.cfg.Limits, t.Limits),
-		Logger: e.cfg.Logger.With("task", t.ID, "executor", t.Method()),
+		Task:      t,
+		Inputs:    raw,
+		Validated: true, // just above, after the pre-hooks
+		Limits:    effectiveLimits(e.cfg.Limits, t.Limits),
+		Logger:    e.cfg.Logger.With("task", t.ID, "executor", t.Method()),
 		Progress: func(p float64) {
 			p = clamp01(p)
 			now := e.cfg.Now()
@@ -216,15 +215,19 @@ func jsonNormal(v any) any {
 }
 
 // validateInputs checks the final inputs against the executor's compiled input schema
-// and the task's own schemas.input_schema (decisions 3); it returns the task error, or "".
-func validateInputs(t *task.Task, info *executor.Info, raw []byte) string {
-	var schemas []*jsonschema.Schema
+// and the task's own schemas.input_schema (compiled once per distinct document by
+// Config.TaskSchemas); it returns the task error, or "".
+func (e *Engine) validateInputs(t *task.Task, info *executor.Info, raw []byte) string {
+	var schemas []*schema.Schema
 	if info != nil && info.Compiled != nil {
 		schemas = append(schemas, info.Compiled)
 	}
-	if own, ok := t.Schemas["input_schema"].(map[string]any); ok && len(own) > 0 {
-		b, _ := json.Marshal(own)
-		s, err := jsonschema.CompileString("task-"+t.ID+"-input_schema.json", string(b))
+	if own, ok := t.Schemas["input_schema"]; ok && own != nil {
+		doc, err := json.Marshal(own)
+		if err != nil {
+			return fmt.Sprintf("Input validation failed for task %s: schemas.input_schema cannot be encoded: %v", t.ID, err)
+		}
+		s, err := e.cfg.TaskSchemas.Compile(doc)
 		if err != nil {
 			return fmt.Sprintf("Input validation failed for task %s: schemas.input_schema does not compile: %v", t.ID, err)
 		}
@@ -233,39 +236,16 @@ func validateInputs(t *task.Task, info *executor.Info, raw []byte) string {
 	if len(schemas) == 0 {
 		return ""
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Sprintf("Input validation failed for task %s: %v", t.ID, err)
+	v, err := schema.Decode(raw)
+	if err != nil {
+		return schema.InputsFailed(t.ID, err)
 	}
 	for _, s := range schemas {
 		if err := s.Validate(v); err != nil {
-			return fmt.Sprintf("Input validation failed for task %s: %s", t.ID, describeSchemaError(err))
+			return schema.InputsFailed(t.ID, err)
 		}
 	}
 	return ""
-}
-
-// describeSchemaError names each failing field: "inputs/name: missing properties: 'x'".
-func describeSchemaError(err error) string {
-	ve, ok := err.(*jsonschema.ValidationError)
-	if !ok {
-		return err.Error()
-	}
-	var parts []string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			parts = append(parts, "inputs"+e.InstanceLocation+": "+e.Message)
-			return
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
-	}
-	walk(ve)
-	return strings.Join(parts, "; ")
 }
 
 // persistInputs writes inputs changed by pre-hooks while the task runs.

@@ -17,9 +17,9 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -29,6 +29,13 @@ type Request struct {
 	Task *task.Task
 	// Inputs is the task's inputs after dependency injection and pre-hooks, as a JSON object.
 	Inputs json.RawMessage
+	// Validated is true when the caller has already validated Inputs against the
+	// Info().Compiled of the handle it executes with (the engine does, after pre-hooks,
+	// together with the task's own schemas.input_schema). An executor then does not
+	// validate them again; with false, an executor that has an input schema validates
+	// Inputs against it before running. Setting it without validating lets inputs the
+	// schema refuses reach the executor.
+	Validated bool
 	// Limits are the effective sandbox limits (task overrides merged over operator defaults).
 	Limits task.Limits
 	// Progress reports the task's progress, 0..1. It may be nil.
@@ -48,9 +55,11 @@ type Response struct {
 }
 
 // Executor runs tasks. Execute must honour ctx: when ctx is done (cancel, timeout) it
-// returns promptly with an error. A returned error (trap, timeout, memory limit, malformed
-// result) marks the task failed with err.Error() as the task's error, so the message must
-// say what happened in words a task author can act on.
+// returns promptly with an error. Unless req.Validated, Execute validates req.Inputs
+// against its Info().Compiled input schema (if any) before running. A returned error
+// (trap, timeout, memory limit, malformed result, refused inputs) marks the task failed
+// with err.Error() as the task's error, so the message must say what happened in words
+// a task author can act on.
 type Executor interface {
 	Execute(ctx context.Context, req *Request) (*Response, error)
 }
@@ -72,7 +81,7 @@ type Info struct {
 	// Capabilities are the capabilities the module asks for in its metadata.
 	Capabilities []string `json:"capabilities,omitempty"`
 	// Compiled is InputSchema compiled; nil when the executor has no input schema.
-	Compiled *jsonschema.Schema `json:"-"`
+	Compiled *schema.Schema `json:"-"`
 }
 
 // Handle is a looked-up executor pinned to one version. Release must be called exactly

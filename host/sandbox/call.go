@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -89,6 +90,13 @@ type callSpec struct {
 // instance from the pool, writes the inputs with alloc and calls execute (exactly two
 // guest calls) under the effective limits, and returns the result with its usage.
 //
+// Inputs are validated exactly once per execution, before the plugin runs. The engine
+// validates them itself after its pre-hooks (against this schema and the task's own
+// schemas.input_schema, with one message naming the task) and sets req.Validated, so
+// Execute does not validate them again. Every other caller (a host tool, a test, a
+// future direct call) leaves req.Validated false and Execute validates here, failing
+// with an *Error of KindInput before any guest call. Empty or null inputs are {}.
+//
 // Errors are *Error values saying what happened (timeout, cancel, trap, stack overflow,
 // out of memory, exit/panic, malformed result). On error the returned Response, when not
 // nil, carries Plugin and Usage but no Output.
@@ -100,8 +108,10 @@ func (m *Module) Execute(ctx context.Context, req *executor.Request) (*executor.
 	if len(bytes.TrimSpace(input)) == 0 || bytes.Equal(bytes.TrimSpace(input), []byte("null")) {
 		input = []byte("{}")
 	}
-	if err := m.validateInputs(input); err != nil {
-		return nil, err
+	if !req.Validated {
+		if err := m.validateInputs(input); err != nil {
+			return nil, err
+		}
 	}
 	out, usage, err := m.call(ctx, callSpec{
 		export: "execute", input: input, limits: m.rt.cfg.effective(req.Limits),
@@ -156,14 +166,15 @@ func (m *Module) validateInputs(input []byte) error {
 	if m.info.Compiled == nil {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(input))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := schema.Decode(input)
+	if err != nil {
 		return m.errorf(KindInput, err, "inputs are not valid JSON: %v", err)
 	}
 	if err := m.info.Compiled.Validate(v); err != nil {
-		return m.errorf(KindInput, err, "inputs do not match the input schema: %v", err)
+		if ps := schema.ProblemsOf(err); ps != nil {
+			return m.errorf(KindInput, err, "inputs do not match the input schema: %s", schema.Describe(ps, "inputs"))
+		}
+		return m.errorf(KindInput, err, "inputs cannot be checked against the input schema: %v", err)
 	}
 	return nil
 }

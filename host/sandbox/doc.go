@@ -43,6 +43,11 @@
 //   - A call's apflow.log lines, like its stdout and stderr, are capped at 1 MiB (each
 //     log line also costs 64 bytes); the rest is dropped with one warning.
 //   - Default deny: a plugin gets only log and progress unless [Config.Grants] grants more.
+//   - An execution's inputs are validated against the module's input schema exactly once
+//     before the plugin runs: by [Module.Execute], before any guest call, unless the
+//     caller validated them itself and says so (executor.Request.Validated, which the
+//     engine sets). Input schemas are compiled by host/schema: they may not $ref
+//     anything outside themselves.
 //
 // # Memory limits
 //

@@ -56,7 +56,13 @@ func TestExecuteValidatesInputs(t *testing.T) {
 	if KindOf(err) != KindInput {
 		t.Fatalf("err = %v, want KindInput", err)
 	}
-	mustContain(t, "error", err.Error(), "inputs do not match the input schema")
+	mustContain(t, "error", err.Error(), "inputs do not match the input schema: inputs: expected object, but got array")
+	// A caller that validated the inputs itself (the engine) is not checked again.
+	r := req(`[1,2]`)
+	r.Validated = true
+	if resp, err := m.Execute(context.Background(), r); err != nil || string(resp.Output) != `[1,2]` {
+		t.Fatalf("validated inputs: %v, %v", resp, err)
+	}
 	// Empty inputs are the empty object.
 	resp, err := m.Execute(context.Background(), req(``))
 	if err != nil || string(resp.Output) != `{}` {

@@ -6,18 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -318,23 +317,14 @@ func kindOf(executor bool) string {
 }
 
 // compileInputSchema compiles an input schema; {}, true and no schema give nil (accept
-// anything: nothing to compile or validate).
-func compileInputSchema(id string, schema []byte) (*jsonschema.Schema, error) {
-	if s := string(bytes.TrimSpace(schema)); schema == nil || s == "{}" || s == "true" {
+// anything: nothing to compile or validate). The schema comes from an untrusted plugin:
+// schema.Compile never lets it make the host load a file or a URL ($ref may only point
+// inside it).
+func compileInputSchema(id string, doc []byte) (*schema.Schema, error) {
+	if s := string(bytes.TrimSpace(doc)); doc == nil || s == "{}" || s == "true" {
 		return nil, nil
 	}
-	c := jsonschema.NewCompiler()
-	c.Draft = jsonschema.Draft2020
-	// The schema comes from an untrusted plugin: it may only refer to itself and the
-	// standard meta-schemas (built in), never make the host load a file or a URL.
-	c.LoadURL = func(s string) (io.ReadCloser, error) {
-		return nil, fmt.Errorf("$ref %s is external: a plugin's schema must be self-contained", s)
-	}
-	url := "apflow-plugin:///" + id + "/input_schema.json"
-	if err := c.AddResource(url, bytes.NewReader(schema)); err != nil {
-		return nil, fmt.Errorf("input schema does not compile: %v", err)
-	}
-	compiled, err := c.Compile(url)
+	compiled, err := schema.Compile(id+"/input_schema", doc, schema.Draft2020)
 	if err != nil {
 		return nil, fmt.Errorf("input schema does not compile: %v", err)
 	}

@@ -3,15 +3,13 @@ package submit
 import (
 	"context"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
-
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 )
 
 // fakeCatalog is an executor.Catalog of executors that only have an id and an optional
@@ -60,12 +58,7 @@ func newFakeCatalog(t testing.TB, schemas map[string]string) *fakeCatalog {
 	for id, sch := range schemas {
 		info := &executor.Info{ID: id, Kind: "builtin"}
 		if sch != "" {
-			comp := jsonschema.NewCompiler()
-			url := "mem:///" + id + ".json"
-			if err := comp.AddResource(url, strings.NewReader(sch)); err != nil {
-				t.Fatalf("schema of %s: %v", id, err)
-			}
-			s, err := comp.Compile(url)
+			s, err := schema.Compile(id, []byte(sch), schema.Draft2020)
 			if err != nil {
 				t.Fatalf("compile schema of %s: %v", id, err)
 			}
@@ -105,4 +98,22 @@ func setup(t testing.TB) (Options, *fakeCatalog) {
 		}
 	})
 	return opts, cat
+}
+
+// TestTaskSchemasShared: with Options.TaskSchemas, a schema shared by the tasks of
+// several submissions is compiled once.
+func TestTaskSchemasShared(t *testing.T) {
+	t.Parallel()
+	opts, _ := setup(t)
+	opts.TaskSchemas = schema.NewTaskCache(0)
+	tree := `[{"name": "r", "schemas": {"method": "echo", "input_schema": {"required": ["n"]}}, "inputs": {"n": 1}},
+		{"name": "c", "parent_id": "r", "schemas": {"method": "echo", "input_schema": {"required": ["n"]}}, "inputs": {"n": 2}}]`
+	for range 3 {
+		if _, err := Prepare(context.Background(), []byte(tree), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := opts.TaskSchemas.Stats(); st.Compiles != 1 || st.Hits != 5 {
+		t.Fatalf("task schema cache = %+v, want 1 compile, 5 hits", st)
+	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -53,6 +54,10 @@ type Options struct {
 	MaxBytes    int
 	MaxDepth    int
 	MaxProblems int
+	// TaskSchemas compiles tasks' own schemas.input_schema, each distinct document once
+	// while cached; nil means a schema.NewTaskCache for this submission only. Pass the
+	// engine's (engine.Config.TaskSchemas) to compile a schema once per process.
+	TaskSchemas *schema.Cache
 }
 
 func (o Options) withDefaults() Options {

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
-
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -277,10 +276,13 @@ func method(s *Spec) (string, string) {
 func (v *validator) executors() error {
 	type found struct {
 		ok     bool
-		schema *jsonschema.Schema
+		schema *schema.Schema
 	}
 	cache := map[string]found{}
-	compiler := newSchemaCompiler()
+	taskSchemas := v.opts.TaskSchemas
+	if taskSchemas == nil {
+		taskSchemas = schema.NewTaskCache(0)
+	}
 	for _, s := range v.specs {
 		id, field := method(s)
 		if id == "" {
@@ -313,7 +315,7 @@ func (v *validator) executors() error {
 			}
 		}
 		if doc, ok := s.Schemas["input_schema"]; ok && doc != nil {
-			sch, err := compiler.compile(doc)
+			sch, err := compileTaskSchema(taskSchemas, doc)
 			if err != nil {
 				v.add(classInputs, s, "schemas.input_schema", "not a valid JSON Schema: "+err.Error(), "a JSON Schema", nil)
 				continue
@@ -326,17 +328,16 @@ func (v *validator) executors() error {
 	return nil
 }
 
-func (v *validator) checkInputs(s *Spec, sch *jsonschema.Schema, against string) error {
-	issues, err := checkInputs(sch, s.Inputs, len(s.Dependencies) > 0)
+func (v *validator) checkInputs(s *Spec, sch *schema.Schema, against string) error {
+	problems, err := checkInputs(sch, s.Inputs, len(s.Dependencies) > 0)
 	if err != nil {
 		v.add(classInputs, s, "inputs", fmt.Sprintf("cannot be checked against %s: %v", against, err), nil, nil)
 		return nil
 	}
-	for _, is := range issues {
-		field := strings.Join(append([]string{"inputs"}, is.path...), ".")
-		p := v.add(classInputs, s, field, fmt.Sprintf("does not satisfy %s: %s", against, is.message), nil, nil)
+	for _, is := range problems {
+		p := v.add(classInputs, s, is.Field("inputs"), fmt.Sprintf("does not satisfy %s: %s", against, is.Message), nil, nil)
 		if p != nil {
-			p.Path = append([]string{"inputs"}, is.path...)
+			p.Path = append([]string{"inputs"}, is.Path...)
 		}
 	}
 	return nil

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v5"
-
+	"github.com/apflow-wasm/apflow/host/schema"
 	apflow "github.com/apflow-wasm/apflow/sdk/go"
 )
 
@@ -20,8 +18,8 @@ type Harness struct {
 	Host *Host
 
 	t      testing.TB
-	input  *jsonschema.Schema
-	output *jsonschema.Schema
+	input  *schema.Schema
+	output *schema.Schema
 }
 
 // New returns a harness for the module registered by the package's init functions (in a
@@ -50,22 +48,13 @@ func For(t testing.TB, m *apflow.Module) *Harness {
 	return h
 }
 
-// CompileSchema compiles a schema document the way the host does (draft from $schema,
-// 2020-12 by default, no external references). nil or empty accepts anything.
-func CompileSchema(doc []byte) (*jsonschema.Schema, error) {
+// CompileSchema compiles a schema document with the host's own code (draft from
+// $schema, 2020-12 by default, no external references). nil or empty accepts anything.
+func CompileSchema(doc []byte) (*schema.Schema, error) {
 	if len(bytes.TrimSpace(doc)) == 0 {
 		return nil, nil
 	}
-	c := jsonschema.NewCompiler()
-	c.Draft = jsonschema.Draft2020
-	c.LoadURL = func(s string) (io.ReadCloser, error) {
-		return nil, fmt.Errorf("$ref to %q: schemas may not reference other documents", s)
-	}
-	const url = "mem:///schema.json"
-	if err := c.AddResource(url, bytes.NewReader(doc)); err != nil {
-		return nil, err
-	}
-	return c.Compile(url)
+	return schema.Compile("schema", doc, schema.Draft2020)
 }
 
 // ValidateInputs checks inputs (any JSON-encodable value) against the input schema.

@@ -1,0 +1,76 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/registry"
+	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// TestPluginInputsValidatedOnce runs WASM tasks through the registry and the sandbox:
+// each execution validates its inputs against the plugin's input schema exactly once,
+// and invalid inputs fail with the engine's message naming the task.
+func TestPluginInputsValidatedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt, err := sandbox.New(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	dir := t.TempDir()
+	wasm, err := os.ReadFile(filepath.Join("..", "sandbox", "testdata", "echo.wasm")) // input schema {"type":"object"}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "echo.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(ctx, registry.Options{Runtime: rt, Dir: dir, NoMetadataCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close(context.Background()) })
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	e, err := engine.New(engine.Config{Store: st, Catalog: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+
+	h, err := reg.Lookup("echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled := h.Info().Compiled
+	h.Release()
+	if compiled == nil {
+		t.Fatal("echo has no compiled input schema")
+	}
+	now := time.Now().UTC()
+	echo := map[string]any{"method": "echo"}
+	if err := st.Create(ctx, []*task.Task{
+		{ID: "root", TaskTreeID: "root", Name: "root", Status: task.Pending, Schemas: echo, CreatedAt: now,
+			Inputs: map[string]any{"text": "hi"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Execute(ctx, "root", engine.RunOptions{})
+	if err != nil || res.Status != task.Completed {
+		t.Fatalf("run: %v, status %s (%s)", err, res.Status, res.Root.Error)
+	}
+	if n := compiled.Validations(); n != 1 {
+		t.Fatalf("one execution validated its inputs %d times, want once", n)
+	}
+}

@@ -1,0 +1,174 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+)
+
+// Problem is one reason why a document fails a schema: a leaf of the validator's tree
+// of failures.
+type Problem struct {
+	// Path is the failing value's location in the document, as unescaped JSON pointer
+	// segments; empty for the document itself.
+	Path []string
+	// Keyword is the schema keyword that failed ("required", "type", "anyOf", …).
+	Keyword string
+	// Message is the validator's reason, e.g. "expected string, but got number" or
+	// "missing properties: 'x'".
+	Message string
+}
+
+// Field is the failing value's location as a dotted field under root: Field("inputs")
+// of ["a", "b"] is "inputs.a.b", of [] is "inputs"; Field("") of [] is "".
+func (p Problem) Field(root string) string {
+	parts := p.Path
+	if root != "" {
+		parts = append([]string{root}, parts...)
+	}
+	return strings.Join(parts, ".")
+}
+
+// Property is the property a "required" or "additionalProperties" failure is about
+// (the first one it names), else "".
+func (p Problem) Property() string {
+	if p.Keyword != "required" && p.Keyword != "additionalProperties" {
+		return ""
+	}
+	i := strings.IndexByte(p.Message, '\'')
+	if i < 0 {
+		return ""
+	}
+	j := strings.IndexByte(p.Message[i+1:], '\'')
+	if j < 0 {
+		return ""
+	}
+	return p.Message[i+1 : i+1+j]
+}
+
+// Describe renders problems as "field: message" joined by "; ", each field under root
+// (see Problem.Field); the document itself is named root, or "(top level)" when root is
+// empty.
+func Describe(problems []Problem, root string) string {
+	parts := make([]string, len(problems))
+	for i, p := range problems {
+		f := p.Field(root)
+		if f == "" {
+			f = "(top level)"
+		}
+		parts[i] = f + ": " + p.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Error is a document's failure to satisfy a schema.
+type Error struct {
+	root *jsonschema.ValidationError
+}
+
+// Error lists every problem, fields named from the document's top level.
+func (e *Error) Error() string { return Describe(e.Problems(), "") }
+
+// Problems returns every failing leaf, sorted by field, then message.
+func (e *Error) Problems() []Problem { return e.Forgiving(nil) }
+
+// Forgiving returns the failing leaves that forgive does not excuse, sorted like
+// Problems. A failure is excused when forgive returns true for it (leaves), when every
+// failure under it is excused, or when it is an anyOf or oneOf one of whose alternatives
+// failed only for excused reasons. An empty result means the document passes once the
+// excused problems are set aside. forgive nil excuses nothing.
+func (e *Error) Forgiving(forgive func(Problem) bool) []Problem {
+	out, _ := leaves(e.root, forgive)
+	sort.SliceStable(out, func(i, j int) bool {
+		fi, fj := out[i].Field(""), out[j].Field("")
+		if fi != fj {
+			return fi < fj
+		}
+		return out[i].Message < out[j].Message
+	})
+	return out
+}
+
+// leaves returns the unexcused leaves under ve and whether ve as a whole is excused.
+// Its depth is the schema's nesting depth.
+func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Problem, bool) {
+	kw := lastSegment(ve.KeywordLocation)
+	if len(ve.Causes) == 0 {
+		p := Problem{Path: pointerSegments(ve.InstanceLocation), Keyword: kw, Message: ve.Message}
+		if forgive != nil && forgive(p) {
+			return nil, true
+		}
+		return []Problem{p}, false
+	}
+	var out []Problem
+	all, some := true, false
+	for _, c := range ve.Causes {
+		ps, ok := leaves(c, forgive)
+		out = append(out, ps...)
+		all = all && ok
+		some = some || ok
+	}
+	if all || ((kw == "anyOf" || kw == "oneOf") && some) {
+		return nil, true
+	}
+	return out, false
+}
+
+// ProblemsOf returns the problems of err when it is (or wraps) an *Error, else nil.
+func ProblemsOf(err error) []Problem {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Problems()
+	}
+	return nil
+}
+
+func lastSegment(ptr string) string {
+	if i := strings.LastIndexByte(ptr, '/'); i >= 0 {
+		return ptr[i+1:]
+	}
+	return ptr
+}
+
+// pointerSegments splits a JSON pointer into unescaped segments.
+func pointerSegments(ptr string) []string {
+	ptr = strings.TrimPrefix(ptr, "/")
+	if ptr == "" {
+		return nil
+	}
+	segs := strings.Split(ptr, "/")
+	for i, s := range segs {
+		segs[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	return segs
+}
+
+// Decode decodes raw as one JSON value for validation, numbers kept as json.Number.
+func Decode(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return v, nil
+}
+
+// InputsFailed is the host's message for a task whose inputs failed validation, naming
+// the task and each field: "Input validation failed for task <id>: inputs.a: <reason>;
+// inputs: missing properties: 'b'". err is what Validate or ValidateJSON returned; an
+// error that is not an *Error (inputs that are not JSON, a failing validator) is quoted.
+func InputsFailed(taskID string, err error) string {
+	if ps := ProblemsOf(err); ps != nil {
+		return fmt.Sprintf("Input validation failed for task %s: %s", taskID, Describe(ps, "inputs"))
+	}
+	return fmt.Sprintf("Input validation failed for task %s: %v", taskID, err)
+}

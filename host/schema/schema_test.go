@@ -1,0 +1,210 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestCompileRefusesExternalRefs(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "int.json")
+	if err := os.WriteFile(file, []byte(`{"type":"integer"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{
+		`{"$ref": "file://` + file + `"}`,
+		`{"properties": {"a": {"$ref": "other.json"}}}`,
+		`{"$id": "http://127.0.0.1:1/x.json", "$ref": "y.json"}`,
+		`{"$ref": "http://127.0.0.1:1/schema.json"}`,
+	} {
+		for _, d := range []Draft{Draft7, Draft2020} {
+			_, err := Compile("input_schema", []byte(doc), d)
+			if err == nil || !strings.Contains(err.Error(), "must be self-contained") {
+				t.Errorf("%s (draft %d): err = %v, want a self-contained error", doc, d, err)
+			}
+			if err != nil && strings.Contains(err.Error(), "mem:///") {
+				t.Errorf("%s: error leaks the internal url: %v", doc, err)
+			}
+		}
+	}
+}
+
+func TestCompileDraft(t *testing.T) {
+	t.Parallel()
+	tuple := `{"items": [{"type": "string"}]}` // draft-07 tuple form; not a schema in 2020-12
+	tests := []struct {
+		name    string
+		doc     string
+		d       Draft
+		compile bool
+	}{
+		{"draft-07 default reads tuple items", tuple, Draft7, true},
+		{"2020-12 default refuses tuple items", tuple, Draft2020, false},
+		{"$schema wins over the default", `{"$schema": "http://json-schema.org/draft-07/schema#", "items": [{"type": "string"}]}`, Draft2020, true},
+		{"internal $ref", `{"$defs": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/s"}}}`, Draft2020, true},
+		{"boolean schema", `true`, Draft7, true},
+		{"bad keyword value", `{"type": 12}`, Draft7, false},
+		{"unknown draft", `{}`, Draft(5), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Compile("input_schema", []byte(tt.doc), tt.d)
+			if (err == nil) != tt.compile {
+				t.Fatalf("err = %v, want compile=%v", err, tt.compile)
+			}
+			if err == nil && tt.doc == tuple {
+				if err := s.ValidateJSON([]byte(`[1]`)); err == nil {
+					t.Fatal("[1] satisfies a tuple of one string")
+				}
+			}
+		})
+	}
+}
+
+func TestProblems(t *testing.T) {
+	t.Parallel()
+	s := MustCompile("input_schema", []byte(`{
+		"type": "object", "required": ["name"], "additionalProperties": false,
+		"properties": {"name": {"type": "string"}, "a/b": {"type": "integer"},
+			"n": {"type": "object", "properties": {"z": {"type": "string"}, "y": {"minimum": 3}}}}}`), Draft7)
+	err := s.ValidateJSON([]byte(`{"a/b": "x", "n": {"z": 1, "y": 1}, "extra": 1}`))
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %T %v, want *Error", err, err)
+	}
+	got := Describe(e.Problems(), "inputs")
+	want := "inputs: additionalProperties 'extra' not allowed; inputs: missing properties: 'name'; " +
+		"inputs.a/b: expected integer, but got string; inputs.n.y: must be >= 3 but found 1; " +
+		"inputs.n.z: expected string, but got number"
+	if got != want {
+		t.Fatalf("Describe =\n%s\nwant\n%s", got, want)
+	}
+	if e.Error() != strings.ReplaceAll(strings.ReplaceAll(want, "inputs.", ""), "inputs:", "(top level):") {
+		t.Fatalf("Error() = %s", e.Error())
+	}
+	props := map[string]string{}
+	for _, p := range e.Problems() {
+		props[p.Keyword] = p.Property()
+	}
+	if props["required"] != "name" || props["additionalProperties"] != "extra" || props["type"] != "" {
+		t.Fatalf("properties by keyword = %v", props)
+	}
+	if p := e.Problems()[2]; len(p.Path) != 1 || p.Path[0] != "a/b" {
+		t.Fatalf("path of the escaped key = %q", p.Path)
+	}
+}
+
+func TestForgiving(t *testing.T) {
+	t.Parallel()
+	topRequired := func(p Problem) bool { return p.Keyword == "required" && len(p.Path) == 0 }
+	tests := []struct {
+		name, doc, value string
+		want             string // Describe of the unexcused problems
+	}{
+		{"excused leaf", `{"required": ["a"]}`, `{}`, ""},
+		{"nested required counts", `{"properties": {"o": {"required": ["a"]}}}`, `{"o": {}}`, "o: missing properties: 'a'"},
+		{"other failures count", `{"required": ["a"], "properties": {"b": {"type": "string"}}}`, `{"b": 1}`,
+			"b: expected string, but got number"},
+		{"anyOf with an excused alternative", `{"anyOf": [{"required": ["a"]}, {"type": "array"}]}`, `{}`, ""},
+		{"anyOf without one", `{"anyOf": [{"properties": {"b": {"type": "string"}}}, {"type": "array"}]}`, `{"b": 1}`,
+			"(top level): expected array, but got object; b: expected string, but got number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := MustCompile("s", []byte(tt.doc), Draft7).ValidateJSON([]byte(tt.value))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if got := Describe(e.Forgiving(topRequired), ""); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateJSONRefusesNonJSON(t *testing.T) {
+	t.Parallel()
+	s := MustCompile("s", []byte(`{}`), Draft7)
+	for _, raw := range []string{``, `{`, `{} {}`} {
+		err := s.ValidateJSON([]byte(raw))
+		var e *Error
+		if err == nil || errors.As(err, &e) {
+			t.Errorf("%q: err = %v, want a decoding error", raw, err)
+		}
+	}
+	if s.Validations() != 0 {
+		t.Fatalf("validations = %d, want 0: nothing reached the validator", s.Validations())
+	}
+}
+
+func TestCacheCompilesEachDocumentOnce(t *testing.T) {
+	t.Parallel()
+	c := NewCache("input_schema", Draft7, 4)
+	docs := [][]byte{[]byte(`{"type":"object"}`), []byte(`{"type":12}`)}
+	var wg sync.WaitGroup
+	for range 16 {
+		for _, d := range docs {
+			wg.Go(func() { _, _ = c.Compile(d) })
+		}
+	}
+	wg.Wait()
+	if st := c.Stats(); st.Compiles != 2 || st.Hits != 30 {
+		t.Fatalf("stats = %+v, want 2 compiles and 30 hits", st)
+	}
+	a, err := c.Compile(docs[0])
+	b, _ := c.Compile(docs[0])
+	if err != nil || a != b {
+		t.Fatalf("cached schema: %p %p %v", a, b, err)
+	}
+	if _, err := c.Compile(docs[1]); err == nil {
+		t.Fatal("a bad document compiled from the cache")
+	}
+}
+
+func TestCacheBoundsDocumentBytes(t *testing.T) {
+	t.Parallel()
+	c := NewCache("s", Draft7, 100)
+	c.maxBytes = 1000
+	big := func(i int) []byte { // a valid schema of about maxBytes/2
+		return []byte(fmt.Sprintf(`{"maximum": %d, "description": "%s"}`, i, strings.Repeat("x", c.maxBytes/2)))
+	}
+	for i := range 3 {
+		if _, err := c.Compile(big(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); c.Len() != 1 || st.Evictions != 2 {
+		t.Fatalf("len %d, stats %+v: want one big document kept", c.Len(), st)
+	}
+	huge := []byte(fmt.Sprintf(`{"description": "%s"}`, strings.Repeat("x", c.maxBytes+1)))
+	for range 2 {
+		if _, err := c.Compile(huge); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); c.Len() != 1 || st.Hits != 1 {
+		t.Fatalf("len %d, stats %+v: the latest document stays cached, however big", c.Len(), st)
+	}
+}
+
+func TestCacheDropsLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	c := NewCache("s", Draft7, 2)
+	doc := func(i int) []byte { return []byte(fmt.Sprintf(`{"maximum": %d}`, i)) }
+	for _, i := range []int{1, 2, 1, 3, 1, 2} { // 3 drops 2 (1 was used since); 2 then drops 3
+		if _, err := c.Compile(doc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); st.Compiles != 4 || st.Hits != 2 || st.Evictions != 2 || c.Len() != 2 {
+		t.Fatalf("stats = %+v, len %d; want 4 compiles, 2 hits, 2 evictions, 2 entries", st, c.Len())
+	}
+}
