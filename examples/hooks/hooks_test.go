@@ -24,7 +24,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
@@ -113,10 +113,7 @@ func setup(t *testing.T, grants map[string]sandbox.Grants, names ...string) *env
 	if p := reg.Problems(); len(p) > 0 {
 		t.Fatalf("example hooks did not load: %v", p)
 	}
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	// A generous timeout: a Go module's first instantiation is slow on a loaded machine.
 	r, err := hooks.New(hooks.Config{Registry: reg, IDs: names, Store: st, Logger: log, Limits: task.Limits{TimeoutMS: 20_000}})

@@ -19,7 +19,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
 	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/executor"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -128,7 +128,7 @@ func newTestCatalog() *testCatalog {
 	return c
 }
 
-// env is a server over a real engine and an in-memory Badger store.
+// env is a server over a real engine and an in-memory store (memstore).
 type env struct {
 	srv    *Server
 	http   *httptest.Server
@@ -144,10 +144,7 @@ type setupOpts struct {
 
 func setup(t testing.TB, o setupOpts) *env {
 	t.Helper()
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memstore.New()
 	cat := newTestCatalog()
 	eng, err := engine.New(engine.Config{Store: st, Catalog: cat, Concurrency: 8})
 	if err != nil {

@@ -3,23 +3,17 @@ package engine_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/engine"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // A root aggregator with two children: the children run first, the root aggregates.
 func Example() {
-	dir, _ := os.MkdirTemp("", "engine-example")
-	defer os.RemoveAll(dir)
-	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
-	if err != nil {
-		panic(err)
-	}
+	st := memstore.New() // badgerstore.Open for state that outlives the process
 	defer st.Close()
 	e, err := engine.New(engine.Config{Store: st, Catalog: builtin.Catalog()})
 	if err != nil {

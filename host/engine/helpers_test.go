@@ -14,7 +14,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -242,14 +242,11 @@ type option func(*Config)
 func withConcurrency(n int) option { return func(c *Config) { c.Concurrency = n } }
 func withHooks(h Hooks) option     { return func(c *Config) { c.Hooks = h } }
 
-// setup returns an engine on an in-memory Badger store with the fake catalog chained
+// setup returns an engine on an in-memory store (memstore) with the fake catalog chained
 // after the built-ins.
 func setup(t *testing.T, opts ...option) *env {
 	t.Helper()
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	return setupStore(t, st, opts...)
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -211,10 +211,7 @@ func (h *holdHooks) TreeEvent(context.Context, string, *task.Task, *task.TreeNod
 
 func memStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	return st
 }

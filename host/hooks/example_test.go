@@ -7,16 +7,13 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/hooks"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // The repository answers the store_call requests of hooks granted `repository`.
 func ExampleRepository_Call() {
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		panic(err)
-	}
+	st := memstore.New()
 	defer st.Close()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	_ = st.Create(context.Background(), []*task.Task{{ID: "t1", TaskTreeID: "t1", Name: "t1",

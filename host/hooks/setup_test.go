@@ -14,7 +14,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
@@ -65,10 +65,7 @@ func setup(t testing.TB, opts options) *env {
 	if p := reg.Problems(); len(p) > 0 {
 		t.Fatalf("test hooks did not load: %v", p)
 	}
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	ids := opts.ids
 	if ids == nil {

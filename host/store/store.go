@@ -6,15 +6,22 @@
 //   - Create stores a whole submission atomically, or nothing.
 //   - Update and UpdateMany are read-modify-write transactions; every status change is
 //     checked with task.CheckTransition and an illegal one leaves the task unchanged.
-//     UpdateMany is all-or-nothing. A returned nil error means the change is durable.
+//     UpdateMany is all-or-nothing. A returned nil error means the change is committed:
+//     visible to every later read and, in a durable backend (badgerstore), durable.
 //   - Identity fields (id, parent_id, task_tree_id, user_id, created_at, seq) never change
 //     through Update.
-//   - Reads return copies: callers may modify what they get.
+//   - Reads return copies: callers may modify what they get. Every read, and the result
+//     of every write, is the task as its wire form (task.Task's JSON) decodes: times in
+//     UTC at microsecond precision, numbers as json.Number, null inputs and dependencies
+//     as empty.
+//   - Writes are checked with the helpers of this package (CheckNew, Step), so every
+//     backend refuses the same writes with the same errors.
 //   - Concurrent Update calls are safe and may share one durable commit (group commit).
 package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
@@ -47,20 +54,23 @@ type Mutation struct {
 // Store persists tasks.
 type Store interface {
 	// Create stores the tasks of one submission in one transaction. If any id already
-	// exists nothing is stored and the error has code InvalidParams naming the id.
+	// exists nothing is stored and the error has code InvalidParams naming the id. Tasks
+	// CheckNew refuses are refused with its error.
 	Create(ctx context.Context, tasks []*task.Task) error
 	// Get returns the task, or an error with code TaskNotFound.
 	Get(ctx context.Context, id string) (*task.Task, error)
 	// List returns one page of the tasks matching f, newest first (created_at, then seq,
-	// descending), and the total number of matches.
+	// descending, then id), and the total number of matches.
 	List(ctx context.Context, f Filter) ([]*task.Task, int, error)
 	// Count returns the number of tasks matching f (Limit and Offset are ignored).
 	Count(ctx context.Context, f Filter) (int, error)
-	// Children returns the direct children of a task, by priority then seq.
+	// Children returns the direct children of a task, by priority, then seq, then id.
 	Children(ctx context.Context, parentID string) ([]*task.Task, error)
-	// Tree returns every task of a tree in submission order (seq); empty if none.
+	// Tree returns every task of a tree in submission order (seq, then id); empty if
+	// none.
 	Tree(ctx context.Context, treeID string) ([]*task.Task, error)
-	// Dependents returns the tasks that list id in their dependencies.
+	// Dependents returns the tasks that list id in their dependencies, in submission
+	// order (seq, then id).
 	Dependents(ctx context.Context, id string) ([]*task.Task, error)
 	// Update applies fn to the stored task in a transaction and returns the task as
 	// stored. If fn returns an error, nothing is written and that error is returned.
@@ -69,11 +79,16 @@ type Store interface {
 	// the same task sees the earlier one), all or nothing.
 	UpdateMany(ctx context.Context, muts []Mutation) ([]*task.Task, error)
 	// Delete removes the given tasks in one transaction. It refuses (code CannotDelete),
-	// deleting nothing, when a task outside ids is a child or dependent of one inside.
+	// deleting nothing, when a task outside ids is a child or dependent of one inside,
+	// and fails with TaskNotFound, deleting nothing, when an id does not exist.
 	Delete(ctx context.Context, ids []string) error
-	// Close releases the store. Pending commits are flushed first.
+	// Close releases the store. Pending commits are flushed first. Every later call
+	// fails (ErrClosed); Close itself may be called again and returns nil.
 	Close() error
 }
+
+// ErrClosed is returned by every method of a store called after its Close.
+var ErrClosed = errors.New("task store is closed")
 
 // NotFound returns the error for a missing task.
 func NotFound(id string) error {

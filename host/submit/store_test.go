@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
-	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/submit"
 )
 
@@ -14,10 +14,7 @@ import (
 func TestPrepareAgainstAStore(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	opts := submit.Options{Exists: submit.ExistsIn(st), TreeExists: submit.TreeExistsIn(st)}
 	first, err := submit.Prepare(ctx, []byte(`[{"id": "r1", "name": "r", "schemas": {"method": "x"}}]`), opts)

@@ -14,8 +14,8 @@ import (
 // misses. This removes the JSON decoding of a task that was just written or read, which
 // dominates the cost of an update (read, modify, encode, and return the result).
 //
-// Cached tasks are shared and never modified: the committer modifies a clone (see step)
-// and callers get clones.
+// Cached tasks are shared and never modified: the committer modifies a clone (see
+// store.Step) and callers get clones.
 //
 // Eviction is random (Go's map iteration order) once the cache holds max entries, which
 // costs nothing per hit and is good enough for the access pattern of runs: a task is

@@ -9,7 +9,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -31,25 +30,11 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
+	if err := store.CheckNew(tasks); err != nil {
+		return err
+	}
 	encs := make([]encoded, len(tasks))
-	seen := make(map[string]bool, len(tasks))
 	for i, t := range tasks {
-		if t == nil {
-			return apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
-		}
-		if t.ID == "" {
-			return invalidField("", "id", "is empty")
-		}
-		if seen[t.ID] {
-			return store.Exists(t.ID)
-		}
-		seen[t.ID] = true
-		if !t.Status.Valid() {
-			return invalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
-		}
-		if err := checkKeyFields(t); err != nil {
-			return err
-		}
 		var err error
 		if encs[i], err = encode(t); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -173,23 +172,4 @@ func scopePrefix(prefix byte, scope ...string) []byte {
 		k = appendString(k, s)
 	}
 	return k
-}
-
-// checkKeyFields refuses strings that would not survive the JSON round trip (invalid
-// UTF-8 is replaced by the encoder) in the fields that make up keys.
-func checkKeyFields(t *task.Task) error {
-	for _, f := range []struct{ name, v string }{
-		{"id", t.ID}, {"parent_id", t.ParentID}, {"task_tree_id", t.TaskTreeID},
-		{"user_id", t.UserID}, {"status", string(t.Status)},
-	} {
-		if !utf8.ValidString(f.v) {
-			return invalidField(t.ID, f.name, "is not valid UTF-8")
-		}
-	}
-	for i, d := range t.Dependencies {
-		if !utf8.ValidString(d.ID) {
-			return invalidField(t.ID, fmt.Sprintf("dependencies[%d].id", i), "is not valid UTF-8")
-		}
-	}
-	return nil
 }

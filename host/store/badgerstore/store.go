@@ -15,8 +15,8 @@ import (
 	"github.com/apflow-wasm/apflow/host/store"
 )
 
-// ErrClosed is returned by every method called after Close.
-var ErrClosed = errors.New("task store is closed")
+// ErrClosed is returned by every method called after Close. It is store.ErrClosed.
+var ErrClosed = store.ErrClosed
 
 // ErrLocked is matched (errors.Is) by the error of Open when another process holds the
 // data directory.

@@ -49,8 +49,10 @@ var cases = []struct {
 	{"CreateGetRoundTrip", testCreateGet},
 	{"CreateRefusesExistingID", testCreateExisting},
 	{"CreateRefusesDuplicateInBatch", testCreateDuplicateInBatch},
+	{"CreateValidates", testCreateValidates},
 	{"GetMissing", testGetMissing},
 	{"ReadsReturnCopies", testCopies},
+	{"ReadsReturnWireForm", testWireForm},
 	{"Update", testUpdate},
 	{"UpdateStampsUpdatedAt", testUpdateStamps},
 	{"UpdateFnErrorWritesNothing", testUpdateFnError},
@@ -67,8 +69,10 @@ var cases = []struct {
 	{"Children", testChildren},
 	{"Tree", testTree},
 	{"Dependents", testDependents},
+	{"DependentsOrder", testDependentsOrder},
 	{"DeleteTree", testDeleteTree},
 	{"DeleteRefusesOrphans", testDeleteRefuses},
+	{"DeleteMissing", testDeleteMissing},
 	{"CancelledContext", testCancelledContext},
 	{"Close", testClose},
 }
@@ -208,6 +212,34 @@ func testCreateDuplicateInBatch(t *testing.T, s store.Store) {
 	wantMissing(t, s, "y", "z")
 }
 
+func testCreateValidates(t *testing.T, s store.Store) {
+	for _, c := range []struct {
+		name  string
+		bad   func() *task.Task
+		field string // named in the error's data, when not ""
+	}{
+		{"null task", func() *task.Task { return nil }, ""},
+		{"empty id", func() *task.Task { return mk("", "", 1) }, "id"},
+		{"unknown status", func() *task.Task { x := mk("v1", "", 1); x.Status = "done"; return x }, "status"},
+		{"id not UTF-8", func() *task.Task { return mk("v\xff", "", 1) }, "id"},
+		{"parent not UTF-8", func() *task.Task { return mk("v2", "p\xff", 1) }, "parent_id"},
+		{"dependency not UTF-8", func() *task.Task {
+			x := mk("v3", "", 1)
+			x.Dependencies = []task.Dependency{{ID: "ok"}, {ID: "d\xff"}}
+			return x
+		}, "dependencies[1].id"},
+	} {
+		err := s.Create(ctx(t), []*task.Task{mk("fine", "", 0), c.bad()})
+		e := wantCode(t, err, apferr.InvalidParams)
+		if c.field != "" && dataField(e, "field") != c.field {
+			t.Errorf("%s: error data %v does not name field %s", c.name, e.Data, c.field)
+		}
+	}
+	if n, err := s.Count(ctx(t), store.Filter{}); err != nil || n != 0 {
+		t.Fatalf("Count = %d, %v after refused creates, want 0", n, err)
+	}
+}
+
 func testGetMissing(t *testing.T, s store.Store) {
 	_, err := s.Get(ctx(t), "nope")
 	e := wantCode(t, err, apferr.TaskNotFound)
@@ -245,6 +277,94 @@ func testCopies(t *testing.T, s store.Store) {
 	if again.Name != "task c" || again.Inputs["k"].(map[string]any)["deep"] != "v" {
 		t.Fatalf("stored task was modified through a copy: name %q inputs %v", again.Name, again.Inputs)
 	}
+}
+
+// roundTrip returns what decoding v's wire form gives.
+func roundTrip(t *testing.T, v *task.Task) *task.Task {
+	t.Helper()
+	b, err := v.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := new(task.Task)
+	if err := out.UnmarshalJSON(b); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// wantWireForm fails unless got is want's wire form decoded (see wantSame).
+func wantWireForm(t *testing.T, what string, got, want *task.Task) {
+	t.Helper()
+	wantSame(t, what, got, roundTrip(t, want))
+}
+
+// wantSame fails unless got and want are reflect.DeepEqual but for empty lists, which may
+// be nil (task.Task.Clone makes them nil; both encode as []).
+func wantSame(t *testing.T, what string, got, want *task.Task) {
+	t.Helper()
+	norm := func(x *task.Task) *task.Task {
+		x = x.Clone()
+		if len(x.Dependencies) == 0 {
+			x.Dependencies = nil
+		}
+		if len(x.HookErrors) == 0 {
+			x.HookErrors = nil
+		}
+		return x
+	}
+	if g, w := norm(got), norm(want); !reflect.DeepEqual(g, w) {
+		t.Fatalf("%s:\n%#v\nwant\n%#v", what, g, w)
+	}
+}
+
+// testWireForm: whatever Go values a task is given, every read returns what decoding
+// its wire form gives (times in UTC at microsecond precision, numbers as json.Number,
+// null inputs and dependencies as empty), so that callers see the same values whichever
+// backend stores it and whether or not it was just written.
+func testWireForm(t *testing.T, s store.Store) {
+	zone := time.FixedZone("UTC+1", 3600)
+	x := mk("wf", "", 0)
+	x.CreatedAt = time.Date(2025, 3, 1, 13, 0, 0, 123456789, zone)
+	x.Inputs = map[string]any{"n": 7, "f": 1.5, "l": []any{int64(1), "s"}, "m": map[string]any{"k": uint8(2)}}
+	x.MaxRuns = -1
+	y := mk("wf-null", "", 1)
+	y.Inputs, y.Dependencies = nil, nil
+	create(t, s, x, y)
+	wantWireForm(t, "Get after Create (want the decoding of the wire form)", get(t, s, "wf"), x)
+	wantWireForm(t, "Get of a task with null inputs (want the decoding of the wire form)", get(t, s, "wf-null"), y)
+	if n := get(t, s, "wf").Inputs["n"]; n != json.Number("7") {
+		t.Fatalf("inputs.n read back as %#v, want json.Number(\"7\")", n)
+	}
+
+	at := time.Date(2025, 3, 1, 14, 0, 0, 987654321, zone)
+	upd, err := s.Update(ctx(t), "wf", func(t *task.Task) error {
+		if err := t.Start(at); err != nil {
+			return err
+		}
+		t.Result = map[string]any{"answer": 42, "list": []any{1.25}}
+		t.Usage = &task.Usage{DurationMS: 1.5}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWireForm(t, "Update's result (want the decoding of its wire form)", upd, upd)
+	stored := get(t, s, "wf")
+	wantSame(t, "Get after Update (want what Update returned)", stored, upd)
+	listed, _, err := s.List(ctx(t), store.Filter{Status: task.InProgress})
+	if err != nil || len(listed) != 1 {
+		t.Fatalf("List = %v, %v; want one task", listed, err)
+	}
+	wantSame(t, "List (want what Get returns)", listed[0], stored)
+	many, err := s.UpdateMany(ctx(t), []store.Mutation{{ID: "wf", Fn: func(t *task.Task) error {
+		return t.Complete([]any{3, "x"}, at.Add(time.Nanosecond))
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWireForm(t, "UpdateMany's result (want the decoding of its wire form)", many[0], many[0])
+	wantSame(t, "Get after UpdateMany (want what UpdateMany returned)", get(t, s, "wf"), many[0])
 }
 
 func testUpdate(t *testing.T, s store.Store) {
@@ -630,6 +750,22 @@ func testDependents(t *testing.T, s store.Store) {
 	wantIDs(t, "dependents of b after the change", got, "c")
 }
 
+// testDependentsOrder: dependents come in submission order (seq, then id), not in the
+// order of their ids.
+func testDependentsOrder(t *testing.T, s store.Store) {
+	ts := tree("")
+	late, tie := mk("x", "r", 9), mk("bb", "r", 9)
+	for _, d := range []*task.Task{late, tie} {
+		d.Dependencies = []task.Dependency{{ID: "a", Required: true}}
+	}
+	create(t, s, append(ts, late, tie)...)
+	got, err := s.Dependents(ctx(t), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "dependents of a", got, "c", "bb", "x")
+}
+
 func testDeleteTree(t *testing.T, s store.Store) {
 	create(t, s, tree("")...)
 	create(t, s, tree("keep-")...)
@@ -678,6 +814,16 @@ func testDeleteRefuses(t *testing.T, s store.Store) {
 	wantMissing(t, s, "a", "c")
 }
 
+func testDeleteMissing(t *testing.T, s store.Store) {
+	create(t, s, mk("dm", "", 0))
+	err := s.Delete(ctx(t), []string{"dm", "ghost"})
+	e := wantCode(t, err, apferr.TaskNotFound)
+	if dataField(e, "task_id") != "ghost" {
+		t.Fatalf("error data %v does not name the missing task", e.Data)
+	}
+	get(t, s, "dm")
+}
+
 func testCancelledContext(t *testing.T, s store.Store) {
 	create(t, s, mk("cc", "", 0))
 	c, cancel := context.WithCancel(context.Background())
@@ -691,8 +837,21 @@ func testCancelledContext(t *testing.T, s store.Store) {
 	if _, err := s.Update(c, "cc", func(t *task.Task) error { t.Name = "x"; return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Update: %v, want context.Canceled", err)
 	}
-	if _, _, err := s.List(c, store.Filter{}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("List: %v, want context.Canceled", err)
+	for name, call := range map[string]func() error{
+		"List":       func() error { _, _, err := s.List(c, store.Filter{}); return err },
+		"Count":      func() error { _, err := s.Count(c, store.Filter{}); return err },
+		"Children":   func() error { _, err := s.Children(c, "cc"); return err },
+		"Tree":       func() error { _, err := s.Tree(c, "tree"); return err },
+		"Dependents": func() error { _, err := s.Dependents(c, "cc"); return err },
+		"UpdateMany": func() error {
+			_, err := s.UpdateMany(c, []store.Mutation{{ID: "cc", Fn: func(t *task.Task) error { t.Name = "x"; return nil }}})
+			return err
+		},
+		"Delete": func() error { return s.Delete(c, []string{"cc"}) },
+	} {
+		if err := call(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: %v, want context.Canceled", name, err)
+		}
 	}
 	wantMissing(t, s, "cc2")
 	if get(t, s, "cc").Name != "task cc" {
@@ -720,5 +879,8 @@ func testClose(t *testing.T, s store.Store) {
 	}
 	if err := s.Create(ctx(t), []*task.Task{mk("late", "", 1)}); err == nil {
 		t.Fatal("Create after Close succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
 	}
 }

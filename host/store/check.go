@@ -1,0 +1,122 @@
+package store
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// The checks every backend makes before it writes, so that all of them refuse the same
+// writes with the same errors.
+
+// InvalidField returns the error (code InvalidParams) for a task field a store refuses.
+func InvalidField(id, field, reason string) error {
+	return apferr.New(apferr.InvalidParams, fmt.Sprintf("task %s: %s %s", id, field, reason)).
+		WithData(map[string]any{"task_id": id, "field": field, "reason": reason})
+}
+
+// DeleteBlocked returns the error (code CannotDelete) of a Delete that would leave task
+// blocking, a child or dependent (reason) of task id, behind.
+func DeleteBlocked(id, blocking, reason string) error {
+	return apferr.New(apferr.CannotDelete,
+		fmt.Sprintf("Cannot delete task %s: task %s is its %s and is not deleted with it", id, blocking, reason)).
+		WithData(map[string]any{"task_id": id, "blocking_task_id": blocking, "reason": reason})
+}
+
+// CheckNew checks the tasks of one Create before anything is stored: no nil task, no
+// empty or repeated id, valid statuses, key fields that survive the wire form. It does
+// not look at what is stored.
+func CheckNew(tasks []*task.Task) error {
+	seen := make(map[string]bool, len(tasks))
+	for i, t := range tasks {
+		if t == nil {
+			return apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
+		}
+		if t.ID == "" {
+			return InvalidField("", "id", "is empty")
+		}
+		if seen[t.ID] {
+			return Exists(t.ID)
+		}
+		seen[t.ID] = true
+		if !t.Status.Valid() {
+			return InvalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
+		}
+		if err := CheckKeyFields(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckKeyFields refuses strings that would not survive the JSON round trip (the encoder
+// replaces invalid UTF-8) in the fields that place a task: id, parent, tree, user,
+// status and dependency ids. Stores index these fields, so a change by the round trip
+// would file a task under a key it is not read back with.
+func CheckKeyFields(t *task.Task) error {
+	for _, f := range []struct{ name, v string }{
+		{"id", t.ID}, {"parent_id", t.ParentID}, {"task_tree_id", t.TaskTreeID},
+		{"user_id", t.UserID}, {"status", string(t.Status)},
+	} {
+		if !utf8.ValidString(f.v) {
+			return InvalidField(t.ID, f.name, "is not valid UTF-8")
+		}
+	}
+	for i, d := range t.Dependencies {
+		if !utf8.ValidString(d.ID) {
+			return InvalidField(t.ID, fmt.Sprintf("dependencies[%d].id", i), "is not valid UTF-8")
+		}
+	}
+	return nil
+}
+
+// checkIdentity refuses a change of the fields that place a task.
+func checkIdentity(old, next *task.Task) error {
+	for _, f := range []struct {
+		name    string
+		changed bool
+	}{
+		{"id", old.ID != next.ID},
+		{"parent_id", old.ParentID != next.ParentID},
+		{"task_tree_id", old.TaskTreeID != next.TaskTreeID},
+		{"user_id", old.UserID != next.UserID},
+		{"created_at", !old.CreatedAt.Equal(next.CreatedAt)},
+		{"seq", old.Seq != next.Seq},
+	} {
+		if f.changed {
+			return InvalidField(old.ID, f.name, "cannot be changed")
+		}
+	}
+	return nil
+}
+
+// Step is one mutation of an Update: it applies fn to a copy of cur (cur itself is never
+// modified, so it may be shared) and checks the result: identity fields unchanged, a
+// status change that task.CheckTransition allows, key fields that survive the wire form.
+// updated_at is set to now (in UTC, at the microsecond precision of the wire form)
+// unless fn changed it. Errors of fn are returned unchanged.
+//
+// fn may keep a reference to the task it was given: a store must not keep the returned
+// task as its own state without copying it.
+func Step(cur *task.Task, fn func(*task.Task) error, now time.Time) (*task.Task, error) {
+	next := cur.Clone()
+	if err := fn(next); err != nil {
+		return nil, err
+	}
+	if err := checkIdentity(cur, next); err != nil {
+		return nil, err
+	}
+	if err := task.CheckTransition(cur.Status, next.Status); err != nil {
+		return nil, fmt.Errorf("task %s: %w", cur.ID, err)
+	}
+	if err := CheckKeyFields(next); err != nil {
+		return nil, err
+	}
+	if next.UpdatedAt.Equal(cur.UpdatedAt) {
+		next.UpdatedAt = now.UTC().Truncate(time.Microsecond)
+	}
+	return next, nil
+}
