@@ -38,14 +38,14 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 			return apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
 		}
 		if t.ID == "" {
-			return invalidField("", "id", "is empty")
+			return store.InvalidField("", "id", "is empty")
 		}
 		if seen[t.ID] {
 			return store.Exists(t.ID)
 		}
 		seen[t.ID] = true
 		if !t.Status.Valid() {
-			return invalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
+			return store.InvalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
 		}
 		if err := checkKeyFields(t); err != nil {
 			return err

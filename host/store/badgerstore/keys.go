@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -178,18 +179,10 @@ func scopePrefix(prefix byte, scope ...string) []byte {
 // checkKeyFields refuses strings that would not survive the JSON round trip (invalid
 // UTF-8 is replaced by the encoder) in the fields that make up keys.
 func checkKeyFields(t *task.Task) error {
-	for _, f := range []struct{ name, v string }{
-		{"id", t.ID}, {"parent_id", t.ParentID}, {"task_tree_id", t.TaskTreeID},
-		{"user_id", t.UserID}, {"status", string(t.Status)},
-	} {
-		if !utf8.ValidString(f.v) {
-			return invalidField(t.ID, f.name, "is not valid UTF-8")
+	return store.CheckKeyFields(t, func(s string) string {
+		if !utf8.ValidString(s) {
+			return "is not valid UTF-8"
 		}
-	}
-	for i, d := range t.Dependencies {
-		if !utf8.ValidString(d.ID) {
-			return invalidField(t.ID, fmt.Sprintf("dependencies[%d].id", i), "is not valid UTF-8")
-		}
-	}
-	return nil
+		return ""
+	})
 }

@@ -9,15 +9,9 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
-
-func invalidField(id, field, reason string) error {
-	return apferr.New(apferr.InvalidParams, fmt.Sprintf("task %s: %s %s", id, field, reason)).
-		WithData(map[string]any{"task_id": id, "field": field, "reason": reason})
-}
 
 // encoded is a task ready to store: its JSON and its index entries.
 type encoded struct {
@@ -117,45 +111,15 @@ func (s *Store) read(txn *badger.Txn, id string, remember bool) (*task.Task, boo
 	return t, shared, err
 }
 
-// checkIdentity refuses a change of the fields that place a task.
-func checkIdentity(old, next *task.Task) error {
-	for _, f := range []struct {
-		name    string
-		changed bool
-	}{
-		{"id", old.ID != next.ID},
-		{"parent_id", old.ParentID != next.ParentID},
-		{"task_tree_id", old.TaskTreeID != next.TaskTreeID},
-		{"user_id", old.UserID != next.UserID},
-		{"created_at", !old.CreatedAt.Equal(next.CreatedAt)},
-		{"seq", old.Seq != next.Seq},
-	} {
-		if f.changed {
-			return invalidField(old.ID, f.name, "cannot be changed")
-		}
-	}
-	return nil
-}
-
-// step applies fn to a copy of cur and checks the result: identity fields unchanged, a
-// legal status change, key fields encodable. updated_at is stamped with now unless fn set
-// it. Errors of fn are returned unchanged.
+// step applies fn to cur with store.Apply's checks and refuses key fields the keys cannot
+// encode.
 func step(cur *task.Task, fn func(*task.Task) error, now time.Time) (*task.Task, error) {
-	next := cur.Clone()
-	if err := fn(next); err != nil {
+	next, err := store.Apply(cur, fn, now)
+	if err != nil {
 		return nil, err
-	}
-	if err := checkIdentity(cur, next); err != nil {
-		return nil, err
-	}
-	if err := task.CheckTransition(cur.Status, next.Status); err != nil {
-		return nil, fmt.Errorf("task %s: %w", cur.ID, err)
 	}
 	if err := checkKeyFields(next); err != nil {
 		return nil, err
-	}
-	if next.UpdatedAt.Equal(cur.UpdatedAt) {
-		next.UpdatedAt = now
 	}
 	return next, nil
 }
@@ -291,9 +255,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 					return nil, err
 				}
 				if other != "" {
-					return nil, apferr.New(apferr.CannotDelete,
-						fmt.Sprintf("Cannot delete task %s: task %s is its %s and is not deleted with it", id, other, rel.reason)).
-						WithData(map[string]any{"task_id": id, "blocking_task_id": other, "reason": rel.reason})
+					return nil, store.CannotDelete(id, other, rel.reason)
 				}
 			}
 			s.cache.drop(id)
