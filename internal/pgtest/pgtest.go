@@ -98,11 +98,14 @@ func (s *Server) Database(t testing.TB) string {
 	if s.skip != "" {
 		if os.Getenv(RequireEnv) != "" {
 			t.Fatalf("%s, and %s is set", s.skip, RequireEnv)
+			return ""
 		}
 		t.Skipf("%s (set %s=1 to make this a failure)", s.skip, RequireEnv)
+		return ""
 	}
 	if s.err != nil {
 		t.Fatal(s.err)
+		return ""
 	}
 	name := dbName(t.Name(), s.dbSeq.Add(1))
 	if err := s.exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {

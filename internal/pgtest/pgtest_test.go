@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -84,6 +85,40 @@ func TestDBName(t *testing.T) {
 	} {
 		if got := dbName(c.test, c.seq); got != c.want {
 			t.Errorf("dbName(%q, %d) = %q, want %q", c.test, c.seq, got, c.want)
+		}
+	}
+}
+
+// recorder is a testing.TB that records Fatal and Skip instead of stopping the test.
+type recorder struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *recorder) Helper()                        {}
+func (r *recorder) Fatalf(format string, a ...any) { r.fatal = fmt.Sprintf(format, a...) }
+func (r *recorder) Fatal(a ...any)                 { r.fatal = fmt.Sprint(a...) }
+func (r *recorder) Skipf(format string, a ...any)  { r.skip = fmt.Sprintf(format, a...) }
+
+// TestMissingBinariesSkipUnlessRequired: without PostgreSQL a test is skipped, but fails
+// when APFLOW_REQUIRE_PG is set (CI), so CI cannot pass by skipping.
+func TestMissingBinariesSkipUnlessRequired(t *testing.T) {
+	for _, c := range []struct {
+		require  string
+		wantSkip bool
+	}{{"", true}, {"1", false}} {
+		t.Setenv(RequireEnv, c.require)
+		s := New()
+		s.once.Do(func() { s.skip = "PostgreSQL binaries not found" })
+		r := &recorder{TB: t}
+		if dsn := s.Database(r); dsn != "" {
+			t.Fatalf("Database without a server returned %q", dsn)
+		}
+		if c.wantSkip && (r.skip == "" || r.fatal != "") {
+			t.Errorf("%s=%q: skip %q, fatal %q; want a skip", RequireEnv, c.require, r.skip, r.fatal)
+		}
+		if !c.wantSkip && (r.fatal == "" || r.skip != "" || !strings.Contains(r.fatal, RequireEnv)) {
+			t.Errorf("%s=%q: skip %q, fatal %q; want a failure naming %s", RequireEnv, c.require, r.skip, r.fatal, RequireEnv)
 		}
 	}
 }
