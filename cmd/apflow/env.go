@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/config"
 	"github.com/apflow-wasm/apflow/host/engine"
@@ -21,12 +22,15 @@ import (
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/schema"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/pgstore"
 )
 
 // globals are the flags every command shares.
 type globals struct {
 	dataDir     string
+	storeURL    string
 	pluginsDir  string
 	configPath  string
 	logLevel    string
@@ -46,6 +50,7 @@ type globals struct {
 func (g *globals) register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "data directory: task store, plugins, compilation cache ($APFLOW_HOME, default ~/.apflow)")
+	f.StringVar(&g.storeURL, "store", "", "task store shared by several nodes: a PostgreSQL URL, postgres://user:password@host:5432/db ($APFLOW_STORE; default: Badger in <data-dir>/db)")
 	f.StringVar(&g.pluginsDir, "plugins", "", "plugins directory (default <data-dir>/plugins)")
 	f.StringVar(&g.configPath, "config", "", "operator config file: limits, grants, hooks (default <data-dir>/config.json if present)")
 	f.StringVar(&g.logLevel, "log-level", envOr("APFLOW_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error, off (logs go to stderr)")
@@ -124,7 +129,7 @@ func (g *globals) pluginsPath() string {
 type host struct {
 	log      hclog.Logger
 	cfg      *config.Config
-	store    *badgerstore.Store
+	store    store.Store
 	runtime  *sandbox.Runtime
 	registry *registry.Registry
 	catalog  executor.Catalog
@@ -146,11 +151,8 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 	if err := os.MkdirAll(g.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	st, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(g.dataDir, "db"), Logger: log.Named("store")})
+	st, err := g.openStore(ctx, log.Named("store"))
 	if err != nil {
-		if errors.Is(err, badgerstore.ErrLocked) {
-			return nil, fmt.Errorf("%w (stop it, or pass --server to talk to a running apflow serve)", err)
-		}
 		return nil, err
 	}
 	h := &host{log: log, cfg: cfg, store: st}
@@ -211,6 +213,36 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 	}
 	ok = true
 	return h, nil
+}
+
+// openStore opens the task store: PostgreSQL when --store (or $APFLOW_STORE) is a
+// postgres:// or postgresql:// URL, else Badger in <data-dir>/db.
+func (g *globals) openStore(ctx context.Context, log hclog.Logger) (store.Store, error) {
+	dsn := g.storeURL
+	if dsn == "" {
+		dsn = os.Getenv("APFLOW_STORE")
+	}
+	if dsn == "" {
+		st, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(g.dataDir, "db"), Logger: log})
+		if errors.Is(err, badgerstore.ErrLocked) {
+			return nil, fmt.Errorf("%w (stop it, or pass --server to talk to a running apflow serve)", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	// The value may hold a password: messages name only its scheme.
+	scheme, _, ok := strings.Cut(dsn, "://")
+	if scheme != "postgres" && scheme != "postgresql" {
+		actual := "a value without a scheme"
+		if ok {
+			actual = scheme + "://…"
+		}
+		return nil, apferr.InvalidParam("store", "want a PostgreSQL URL, postgres://user:password@host:5432/db, or nothing for the Badger store in --data-dir",
+			"postgres://…", actual)
+	}
+	return pgstore.Open(ctx, pgstore.Options{DSN: dsn, Logger: log})
 }
 
 // close shuts the host down: the engine first (running tasks get until ctx is done to

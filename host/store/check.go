@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -53,24 +54,36 @@ func CheckNew(tasks []*task.Task) error {
 }
 
 // CheckKeyFields refuses strings that would not survive the JSON round trip (the encoder
-// replaces invalid UTF-8) in the fields that place a task: id, parent, tree, user,
-// status and dependency ids. Stores index these fields, so a change by the round trip
-// would file a task under a key it is not read back with.
+// replaces invalid UTF-8) or a database's text column (no NUL byte) in the fields that
+// place a task: id, parent, tree, user, status and dependency ids. Stores index these
+// fields, so a change on the way would file a task under a key it is not read back with;
+// every backend refuses the same values.
 func CheckKeyFields(t *task.Task) error {
 	for _, f := range []struct{ name, v string }{
 		{"id", t.ID}, {"parent_id", t.ParentID}, {"task_tree_id", t.TaskTreeID},
 		{"user_id", t.UserID}, {"status", string(t.Status)},
 	} {
-		if !utf8.ValidString(f.v) {
-			return InvalidField(t.ID, f.name, "is not valid UTF-8")
+		if reason := badKey(f.v); reason != "" {
+			return InvalidField(t.ID, f.name, reason)
 		}
 	}
 	for i, d := range t.Dependencies {
-		if !utf8.ValidString(d.ID) {
-			return InvalidField(t.ID, fmt.Sprintf("dependencies[%d].id", i), "is not valid UTF-8")
+		if reason := badKey(d.ID); reason != "" {
+			return InvalidField(t.ID, fmt.Sprintf("dependencies[%d].id", i), reason)
 		}
 	}
 	return nil
+}
+
+// badKey says why s cannot be a key field, or "" when it can.
+func badKey(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case strings.IndexByte(s, 0) >= 0:
+		return "contains a NUL byte"
+	}
+	return ""
 }
 
 // checkIdentity refuses a change of the fields that place a task.

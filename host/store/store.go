@@ -101,3 +101,11 @@ func Exists(id string) error {
 	return apferr.New(apferr.InvalidParams, fmt.Sprintf("Task id %q already exists", id)).
 		WithData(map[string]any{"task_id": id, "field": "id", "reason": "already exists"})
 }
+
+// CannotDelete returns the error of a Delete that would leave task blocking, a child or
+// dependent (relation) of task id, behind.
+func CannotDelete(id, blocking, relation string) error {
+	return apferr.New(apferr.CannotDelete,
+		fmt.Sprintf("Cannot delete task %s: task %s is its %s and is not deleted with it", id, blocking, relation)).
+		WithData(map[string]any{"task_id": id, "blocking_task_id": blocking, "reason": relation})
+}

@@ -223,6 +223,8 @@ func testCreateValidates(t *testing.T, s store.Store) {
 		{"unknown status", func() *task.Task { x := mk("v1", "", 1); x.Status = "done"; return x }, "status"},
 		{"id not UTF-8", func() *task.Task { return mk("v\xff", "", 1) }, "id"},
 		{"parent not UTF-8", func() *task.Task { return mk("v2", "p\xff", 1) }, "parent_id"},
+		{"id with a NUL byte", func() *task.Task { return mk("v\x00", "", 1) }, "id"},
+		{"user with a NUL byte", func() *task.Task { x := mk("v3", "", 1); x.UserID = "u\x00"; return x }, "user_id"},
 		{"dependency not UTF-8", func() *task.Task {
 			x := mk("v3", "", 1)
 			x.Dependencies = []task.Dependency{{ID: "ok"}, {ID: "d\xff"}}

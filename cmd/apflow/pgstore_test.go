@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/internal/pgtest"
+)
+
+// pg is the PostgreSQL server of this test binary, started by the first test that needs it.
+var pg = pgtest.New()
+
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
+
+// TestRunDemoOnPostgreSQL runs examples/demo/tree.json through the built binary with
+// --store postgres://…, then reads the result back with a different data dir: the
+// tasks live in PostgreSQL, not in the data dir.
+func TestRunDemoOnPostgreSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the demo through real plugins")
+	}
+	t.Parallel()
+	plugins, err := filepath.Abs("../../build/plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(plugins, "text_stats.wasm")); err != nil {
+		t.Fatalf("the demo plugins are not built (make plugins): %v", err)
+	}
+	bin := buildBinary(t)
+	dsn := pg.Database(t)
+	run := exec.Command(bin, "run", "-q", "--store", dsn, "--data-dir", t.TempDir(), "--plugins", plugins,
+		"--config", "../../examples/demo/config.json", "../../examples/demo/tree.json")
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("apflow run --store postgres://…: %v\n%s", err, out)
+	}
+
+	// Another node (another data dir), the store given through the environment.
+	list := exec.Command(bin, "tasks", "list", "--json", "--data-dir", t.TempDir(), "--plugins", plugins)
+	list.Env = append(os.Environ(), "APFLOW_STORE="+dsn)
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("apflow tasks list with APFLOW_STORE: %v", err)
+	}
+	var roots []struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(out, &roots); err != nil {
+		t.Fatalf("tasks list --json: %v\n%s", err, out)
+	}
+	if len(roots) != 1 || roots[0].ID != "demo-report" || roots[0].Status != "completed" {
+		t.Fatalf("roots in the PostgreSQL store: %+v, want demo-report completed", roots)
+	}
+}
+
+func TestStoreFlagRefusesOtherURLs(t *testing.T) {
+	t.Parallel()
+	for _, value := range []string{"mysql://u:s3cret@h/db", "host=h password=s3cret"} {
+		code, _, stderr := apflow(t, "", "tasks", "list", "--data-dir", t.TempDir(), "--store", value)
+		if code != exitInvalid || !strings.Contains(stderr, "store") || !strings.Contains(stderr, "postgres://") {
+			t.Errorf("--store %q: exit %d, stderr %q; want %d and a message naming the store and postgres://", value, code, stderr, exitInvalid)
+		}
+		if strings.Contains(stderr, "s3cret") {
+			t.Errorf("--store %q: the message shows the password: %s", value, stderr)
+		}
+	}
+}

@@ -1,0 +1,37 @@
+// Package pgstore is the task store on PostgreSQL: an implementation of store.Store that
+// several apflow processes (nodes) can share, on github.com/jackc/pgx/v5.
+//
+// Guarantees, beyond those of package store:
+//   - Durability is the server's: with PostgreSQL's defaults (fsync, synchronous_commit
+//     on) a nil error means the change is flushed to the server's WAL.
+//   - Every status change is checked with task.CheckTransition against the row as
+//     locked (SELECT … FOR UPDATE) in the transaction that writes it, so the check holds
+//     against every writer of the database, other nodes included: of two nodes racing to
+//     move a task, the second sees the first's result.
+//   - Group commit: Update and UpdateMany calls go through one committer goroutine per
+//     Store that runs every call queued at that moment in one transaction (one WAL
+//     flush), each call's failure failing only that call (committer.go).
+//   - Create copies a whole submission, of any size, into the tables (COPY) in one
+//     transaction: all of it becomes visible at once, or none.
+//   - Open migrates the schema (below) and refuses, with an error matching
+//     ErrSchemaTooNew, a database that a newer apflow has migrated further.
+//
+// Schema (migrations/*.sql; SchemaVersion is the newest). apflow_tasks holds one row per
+// task: its wire form (task.Task's JSON, in a json column, which keeps the text as
+// written) and copies of the fields the store filters and orders on (parent_id, tree_id,
+// user_id, status, priority, seq, created_at, and run_active for a root carrying a run
+// marker), written in the same statement. apflow_task_dependencies holds one row per
+// (dependency id, dependent id), for Dependents and Delete's check. Every query of the
+// store is served by an index: newest first over all tasks, roots, a status or a user;
+// a tree in submission order; children in execution order; dependents; roots with a
+// run in progress.
+//
+// Migrations. Each file migrations/NNNN_<what>.sql takes the schema one version up.
+// Open applies the missing ones in one transaction holding pg_advisory_xact_lock, and
+// records each in apflow_schema_version, so nodes starting at once on a new database
+// apply each migration once, and a crash mid-migration leaves the previous version.
+// Later versions add to the schema; a migration is never edited once released.
+//
+// The tables live in the connection's search_path (set search_path in the connection
+// string to give apflow a schema of its own).
+package pgstore

@@ -1,0 +1,166 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// newestFirst is List's order: created_at, then seq, descending, then id (the order of
+// the indexes that serve List).
+const newestFirst = "created_at DESC NULLS LAST, seq DESC, id"
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (*task.Task, error) {
+	var t *task.Task
+	err := s.use(ctx, func() error {
+		var body []byte
+		err := s.pool.QueryRow(ctx, "SELECT body FROM apflow_tasks WHERE id = $1", id).Scan(&body)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.NotFound(id)
+		}
+		if err != nil {
+			return fmt.Errorf("read task %s: %w", id, err)
+		}
+		t, err = decode(id, body)
+		return err
+	})
+	return t, err
+}
+
+// Children implements store.Store: by priority, then seq, then id.
+func (s *Store) Children(ctx context.Context, parentID string) ([]*task.Task, error) {
+	return s.tasks(ctx, "SELECT id, body FROM apflow_tasks WHERE parent_id = $1 ORDER BY priority, seq, id", parentID)
+}
+
+// Tree implements store.Store: by seq, then id.
+func (s *Store) Tree(ctx context.Context, treeID string) ([]*task.Task, error) {
+	return s.tasks(ctx, "SELECT id, body FROM apflow_tasks WHERE tree_id = $1 ORDER BY seq, id", treeID)
+}
+
+// Dependents implements store.Store: in submission order (seq, then id).
+func (s *Store) Dependents(ctx context.Context, id string) ([]*task.Task, error) {
+	return s.tasks(ctx, `SELECT t.id, t.body FROM apflow_task_dependencies d
+		JOIN apflow_tasks t ON t.id = d.task_id
+		WHERE d.dependency_id = $1 ORDER BY t.seq, t.id`, id)
+}
+
+// tasks runs a query of (id, body) rows and decodes them, in order.
+func (s *Store) tasks(ctx context.Context, sql string, args ...any) ([]*task.Task, error) {
+	out := []*task.Task{}
+	err := s.use(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("read tasks: %w", err)
+		}
+		var id string
+		var body []byte
+		_, err = pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+			t, err := decode(id, body)
+			if err == nil {
+				out = append(out, t)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read tasks: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// where returns the condition selecting the tasks of f (Limit and Offset aside) and its
+// arguments, numbered from $1.
+func where(f store.Filter) (string, []any) {
+	var conds []string
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			args = append(args, v)
+			conds = append(conds, col+" = $"+strconv.Itoa(len(args)))
+		}
+	}
+	eq("status", string(f.Status))
+	eq("user_id", f.UserID)
+	eq("tree_id", f.TreeID)
+	eq("parent_id", f.ParentID)
+	if f.RootOnly {
+		conds = append(conds, "parent_id IS NULL")
+	}
+	if len(conds) == 0 {
+		return "true", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// List implements store.Store. The page and the total come from one statement, so they
+// agree with each other whatever other writers do.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]*task.Task, int, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	limit = min(limit, store.MaxLimit)
+	cond, args := where(f)
+	n := len(args)
+	args = append(args, limit, max(f.Offset, 0))
+	sql := fmt.Sprintf(`SELECT c.total, p.id, p.body
+		FROM (SELECT count(*) AS total FROM apflow_tasks WHERE %[1]s) AS c
+		LEFT JOIN LATERAL (
+			SELECT id, body, created_at, seq FROM apflow_tasks WHERE %[1]s
+			ORDER BY %[2]s LIMIT $%[3]d OFFSET $%[4]d
+		) AS p ON true
+		ORDER BY p.created_at DESC NULLS LAST, p.seq DESC, p.id`, cond, newestFirst, n+1, n+2)
+	page := []*task.Task{}
+	total := 0
+	err := s.use(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("list tasks: %w", err)
+		}
+		var id *string
+		var body []byte
+		_, err = pgx.ForEachRow(rows, []any{&total, &id, &body}, func() error {
+			if id == nil { // no task on this page: the count's row alone
+				return nil
+			}
+			t, err := decode(*id, body)
+			if err == nil {
+				page = append(page, t)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("list tasks: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return page, total, nil
+}
+
+// Count implements store.Store.
+func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
+	cond, args := where(f)
+	var n int
+	err := s.use(ctx, func() error {
+		if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM apflow_tasks WHERE "+cond, args...).Scan(&n); err != nil {
+			return fmt.Errorf("count tasks: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,186 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Update implements store.Store through the committer (see committer.go).
+func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
+	j := newJob([]store.Mutation{{ID: id, Fn: fn}})
+	if err := s.submit(ctx, j); err != nil {
+		return nil, err
+	}
+	return j.out[0], nil
+}
+
+// UpdateMany implements store.Store through the committer. It returns one task per
+// mutation, in order: the task as it was after that mutation.
+func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
+	if len(muts) == 0 {
+		return []*task.Task{}, nil
+	}
+	j := newJob(muts)
+	if err := s.submit(ctx, j); err != nil {
+		return nil, err
+	}
+	return j.out, nil
+}
+
+// Create implements store.Store: the tasks and their dependency edges are copied into
+// their tables (COPY) in one transaction, whatever their number.
+func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	rows, err := createRows(tasks)
+	if err != nil {
+		return err
+	}
+	var edges [][]any
+	for _, t := range tasks {
+		for _, d := range dependencyIDs(t) {
+			edges = append(edges, []any{d, t.ID})
+		}
+	}
+	return s.use(ctx, func() error {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"apflow_tasks"}, taskColumns, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			if len(edges) > 0 {
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"apflow_task_dependencies"},
+					[]string{"dependency_id", "task_id"}, pgx.CopyFromRows(edges)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.TableName == "apflow_tasks" {
+			return s.existing(ctx, tasks, err)
+		}
+		if err != nil {
+			return fmt.Errorf("create %d tasks: %w", len(tasks), err)
+		}
+		return nil
+	})
+}
+
+// createRows checks a submission (no nil task, ids set and distinct, valid statuses,
+// storable key fields) and encodes it.
+func createRows(tasks []*task.Task) ([][]any, error) {
+	rows := make([][]any, len(tasks))
+	seen := make(map[string]bool, len(tasks))
+	for i, t := range tasks {
+		if t == nil {
+			return nil, apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
+		}
+		if t.ID == "" {
+			return nil, store.InvalidField("", "id", "is empty")
+		}
+		if seen[t.ID] {
+			return nil, store.Exists(t.ID)
+		}
+		seen[t.ID] = true
+		if !t.Status.Valid() {
+			return nil, store.InvalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
+		}
+		if err := store.CheckKeyFields(t); err != nil {
+			return nil, err
+		}
+		r, err := encode(t)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = r.values()
+	}
+	return rows, nil
+}
+
+// existing returns store.Exists for the first task of tasks (in submission order) that
+// is stored, after a Create failed with a duplicate key (cause).
+func (s *Store) existing(ctx context.Context, tasks []*task.Task, cause error) error {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT u.id FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n)
+		JOIN apflow_tasks t ON t.id = u.id ORDER BY u.n LIMIT 1`, ids).Scan(&id)
+	if err != nil {
+		// Deleted again meanwhile, or the query failed: report the conflict as it came.
+		return fmt.Errorf("create %d tasks: %w", len(tasks), cause)
+	}
+	return store.Exists(id)
+}
+
+// Delete implements store.Store. Deleting an id that does not exist fails with
+// TaskNotFound and deletes nothing. The tasks are locked first, so an Update racing with
+// the Delete either commits before it or finds the task gone.
+func (s *Store) Delete(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.use(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if err := checkDelete(ctx, tx, ids); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "DELETE FROM apflow_tasks WHERE id = ANY($1)", ids); err != nil {
+				return fmt.Errorf("delete tasks: %w", err)
+			}
+			return nil
+		})
+	})
+}
+
+// checkDelete locks the tasks of ids and refuses the Delete when one is missing or has a
+// child or dependent outside ids. The first id (in the order given) with a problem is
+// reported; for one task, a child before a dependent.
+func checkDelete(ctx context.Context, tx pgx.Tx, ids []string) error {
+	found := map[string]bool{}
+	child := map[string]string{}
+	dependent := map[string]string{}
+	var a, b string
+	bt := &pgx.Batch{}
+	bt.Queue("SELECT id, '' FROM apflow_tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids).
+		Query(collect(&a, &b, func() { found[a] = true }))
+	bt.Queue(`SELECT DISTINCT ON (parent_id) parent_id, id FROM apflow_tasks
+		WHERE parent_id = ANY($1) AND NOT id = ANY($1) ORDER BY parent_id, priority, seq, id`, ids).
+		Query(collect(&a, &b, func() { child[a] = b }))
+	bt.Queue(`SELECT DISTINCT ON (dependency_id) dependency_id, task_id FROM apflow_task_dependencies
+		WHERE dependency_id = ANY($1) AND NOT task_id = ANY($1) ORDER BY dependency_id, task_id`, ids).
+		Query(collect(&a, &b, func() { dependent[a] = b }))
+	if err := tx.SendBatch(ctx, bt).Close(); err != nil {
+		return fmt.Errorf("delete tasks: %w", err)
+	}
+	for _, id := range ids {
+		switch {
+		case !found[id]:
+			return store.NotFound(id)
+		case child[id] != "":
+			return store.DeleteBlocked(id, child[id], "child")
+		case dependent[id] != "":
+			return store.DeleteBlocked(id, dependent[id], "dependent")
+		}
+	}
+	return nil
+}
+
+// collect returns a batch row callback that scans two text columns into a and b and
+// calls fn for each row.
+func collect(a, b *string, fn func()) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{a, b}, func() error { fn(); return nil })
+		return err
+	}
+}
