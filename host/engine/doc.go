@@ -6,7 +6,11 @@
 //   - A task starts only when it is pending, every required dependency is completed (a null
 //     result counts) and every optional dependency is terminal. Among ready tasks, priority
 //     0 starts first, then 1, 2, 3; ties go to submission order (task.Seq). At most
-//     Config.Concurrency tasks execute at once, engine-wide.
+//     Config.Concurrency tasks execute at once, engine-wide, and no reader of the store
+//     ever sees more than that many in_progress: a task's slot is free again only once
+//     its terminal state is committed. A task's completed_at is when its executor
+//     returned, so with one slot a task's started_at is never before the previous
+//     task's completed_at.
 //   - A dependency-free root starts only when nothing else of its run can progress
 //     ("children first, root last").
 //   - Dependents of a failed or cancelled required dependency stay pending with the error

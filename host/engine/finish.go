@@ -24,7 +24,7 @@ func (s *sched) finish(ctx context.Context) {
 		}
 		s.settleQ = nil
 		s.clearRun()
-		s.b.commit(ctx, e.cfg.Store)
+		s.commit(ctx)
 	}
 	res := RunResult{RootID: r.rootID, Counts: map[task.Status]int{}, Duration: e.cfg.Now().Sub(r.started),
 		Interrupted: interrupted, Err: s.fatal}

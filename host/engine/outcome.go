@@ -6,9 +6,10 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// handleOutcome turns a worker's outcome into the task's terminal transition. The
-// in-memory snapshot is updated at once (so dependents started in the same round see the
-// result), and the write joins the round's transaction.
+// handleOutcome turns a worker's outcome into the task's terminal transition, stamped
+// with the time the executor returned. The in-memory snapshot is updated at once (so
+// dependents started in the same round see the result), and the write joins the round's
+// transaction; the task's slot is freed by that transaction (see retire).
 func (s *sched) handleOutcome(o *outcome) {
 	n := s.g.nodes[o.idx]
 	n.inflight = false
@@ -16,12 +17,15 @@ func (s *sched) handleOutcome(o *outcome) {
 	s.inflight--
 	s.r.running.Add(-1)
 	if n.state != stRunning || n.cancelled {
-		return // cancelled while running: the late result is discarded (decisions 11)
+		// Cancelled while running: the cancellation is committed, the late result is
+		// discarded (decisions 11).
+		s.freeSlot()
+		return
 	}
-	now := s.e.cfg.Now()
 	if o.interrupted {
 		// Shutdown: back to pending durably, so that Recover resumes the task (the run
 		// keeps its marker: finish sees the task idle).
+		now := s.e.cfg.Now()
 		n.state = stIdle
 		s.b.add(n.t.ID, func(t *task.Task) error {
 			if t.Status != task.InProgress {
@@ -29,8 +33,10 @@ func (s *sched) handleOutcome(o *outcome) {
 			}
 			return t.Reset(now)
 		}, s.storedAfter(n))
+		s.retire()
 		return
 	}
+	end := o.ended
 	apply := func(t *task.Task) error {
 		t.Plugin = o.plugin
 		t.Usage = o.usage
@@ -39,14 +45,15 @@ func (s *sched) handleOutcome(o *outcome) {
 			t.Inputs = o.inputs
 		}
 		if o.failed {
-			return t.Fail(o.msg, o.result, now)
+			return t.Fail(o.msg, o.result, end)
 		}
-		return t.Complete(o.result, now)
+		return t.Complete(o.result, end)
 	}
 	before := n.t
 	predicted := *n.t
 	if err := apply(&predicted); err != nil {
 		s.fail(err)
+		s.freeSlot()
 		return
 	}
 	n.t = &predicted
@@ -83,6 +90,7 @@ func (s *sched) handleOutcome(o *outcome) {
 			s.post(o.idx, stored, o.inputs)
 		}
 	})
+	s.retire()
 }
 
 // storedAfter returns an after function that records the stored snapshot and publishes it.

@@ -35,6 +35,7 @@ type sched struct {
 
 	settleQ  []int32 // settled nodes whose dependents are not yet updated
 	inflight int     // dispatched jobs not yet returned, plus tasks in post-hooks
+	retiring int     // slots freed by the round's commit (see slots.go)
 	heldRoot int32   // dependency-free root waiting for the end (rule 7), or -1
 	closing  bool
 	fatal    error
@@ -61,7 +62,7 @@ func (r *Run) loop() {
 		}
 		s.startReady()
 		if !s.b.empty() {
-			s.b.commit(ctx, e.cfg.Store)
+			s.commit(ctx)
 		}
 		if len(s.settleQ) > 0 || !s.b.empty() {
 			continue
@@ -153,7 +154,7 @@ func (s *sched) load(ctx context.Context) error {
 	resets := !s.b.empty()
 	s.markRun()
 	if resets {
-		s.b.commit(ctx, s.e.cfg.Store)
+		s.commit(ctx)
 	}
 	return s.fatal
 }
@@ -324,18 +325,14 @@ func (s *sched) propagate() {
 
 // startReady starts ready tasks while execution slots are free.
 func (s *sched) startReady() {
-	for s.canStart() && s.q.ready() {
-		select {
-		case s.e.sem <- struct{}{}:
-		default:
-			return
-		}
+	for s.canStart() && s.q.ready() && s.takeSlot() {
 		s.prepareStart(s.q.pop())
 	}
 }
 
 // wait blocks until a worker reports, a slot frees up for a ready task, or the engine
-// starts closing; then it takes every message already queued.
+// starts closing; then it takes every message already queued. The round is committed
+// when wait runs, so no slot of the run is retiring.
 func (s *sched) wait() {
 	var slot chan<- struct{}
 	if s.canStart() && s.q.ready() {

@@ -54,7 +54,7 @@ func (s *sched) prepareStart(i int32) {
 			if h != nil {
 				h.Release()
 			}
-			<-s.e.sem
+			s.freeSlot()
 			n.inflight = false
 			s.inflight--
 			if err != nil {
