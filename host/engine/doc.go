@@ -29,9 +29,9 @@
 //   - Close is a normal shutdown: it returns nil when it re-queued work for Recover, and
 //     an error only when the store failed under a run.
 //
-// Design: one coordinator goroutine per run owns an in-memory index of the run's tasks
-// (dependencies, dependents, counts of unsettled dependencies), built once when the run
-// starts. Every terminal transition decrements its dependents' counts; a count reaching
+// Design: one coordinator (coordinator.go) per run, on its own goroutine, owns an
+// in-memory index of the run's tasks (dependencies, dependents, counts of unsettled
+// dependencies), built once when the run starts. Every terminal transition decrements its dependents' counts; a count reaching
 // zero puts the dependent on a priority heap. Nothing recurses per dependency level and
 // nothing reloads the tree per completion, so a run costs O(tasks + dependencies).
 // Executors run on their own goroutines; their results come back to the coordinator, which

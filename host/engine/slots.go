@@ -16,13 +16,13 @@ import "context"
 
 // takeSlot takes a slot for a start about to be queued: a slot retiring in this round if
 // there is one, else a free slot of the engine. It reports false when none is free.
-func (s *sched) takeSlot() bool {
-	if s.retiring > 0 {
-		s.retiring--
+func (c *coordinator) takeSlot() bool {
+	if c.retiring > 0 {
+		c.retiring--
 		return true
 	}
 	select {
-	case s.e.sem <- struct{}{}:
+	case c.engine.sem <- struct{}{}:
 		return true
 	default:
 		return false
@@ -31,18 +31,18 @@ func (s *sched) takeSlot() bool {
 
 // retire marks the slot of a task whose terminal write was just queued: the round's
 // commit frees it, unless a start queued later in the round takes it over.
-func (s *sched) retire() { s.retiring++ }
+func (c *coordinator) retire() { c.retiring++ }
 
 // freeSlot gives a slot back to the engine at once; only for a task whose terminal state
 // is already committed (or that never reached the store as in_progress).
-func (s *sched) freeSlot() { <-s.e.sem }
+func (c *coordinator) freeSlot() { <-c.engine.sem }
 
 // commit commits the round's writes, then frees the retiring slots that no start took
 // over. A slot is freed even when its terminal write failed: the store failure stops the
 // run (its task stays in_progress in the store until Recover resets it).
-func (s *sched) commit(ctx context.Context) {
-	s.b.commit(ctx, s.e.cfg.Store)
-	for ; s.retiring > 0; s.retiring-- {
-		s.freeSlot()
+func (c *coordinator) commit(ctx context.Context) {
+	c.writes.commit(ctx, c.engine.cfg.Store)
+	for ; c.retiring > 0; c.retiring-- {
+		c.freeSlot()
 	}
 }

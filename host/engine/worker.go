@@ -36,15 +36,15 @@ type outcome struct {
 
 // dispatch runs a started task on its own goroutine. The worker reports its outcome to the
 // coordinator and keeps the task's execution slot: the coordinator frees it once the
-// task's terminal state is durable (see sched.retiring).
-func (s *sched) dispatch(i int32, t *task.Task, inputs map[string]any, h executor.Handle, lookupErr error) {
-	ctx, cancel := context.WithCancel(s.e.killCtx)
-	s.g.nodes[i].cancel = cancel
-	s.r.running.Add(1)
+// task's terminal state is durable (see coordinator.retiring).
+func (c *coordinator) dispatch(i int32, t *task.Task, inputs map[string]any, h executor.Handle, lookupErr error) {
+	ctx, cancel := context.WithCancel(c.engine.killCtx)
+	c.graph.nodes[i].cancel = cancel
+	c.run.running.Add(1)
 	if t.Inputs != nil {
 		inputs = t.Inputs // the stored copy: the worker owns it
 	}
-	go s.e.work(ctx, cancel, s.r, i, t, inputs, h, lookupErr)
+	go c.engine.work(ctx, cancel, c.run, i, t, inputs, h, lookupErr)
 }
 
 func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i int32, t *task.Task,
