@@ -95,22 +95,37 @@ func (s *inProgressStore) maxInProgress() int {
 }
 
 // An observer of the store never sees more tasks in_progress than there are slots: a
-// slot is taken again only once the terminal state of its previous task is durable.
+// slot is taken again only once the terminal state of its previous task is durable, also
+// when several runs share the slots.
 func TestStoreNeverHoldsMoreInProgressThanSlots(t *testing.T) {
 	t.Parallel()
 	const slots = 4
-	for _, method := range []string{"noop", "fake"} {
-		t.Run(method, func(t *testing.T) {
+	for _, tc := range []struct {
+		method string
+		trees  int
+	}{{"noop", 1}, {"fake", 1}, {"fake", 3}} {
+		t.Run(fmt.Sprintf("%s/%d_trees", tc.method, tc.trees), func(t *testing.T) {
 			t.Parallel()
 			st := &inProgressStore{Store: memStore(t), running: map[string]bool{}}
 			v := setupStore(t, st, withConcurrency(slots))
-			specs := []spec{{id: "root", method: method}}
-			for i := 0; i < 300; i++ {
-				specs = append(specs, spec{id: fmt.Sprintf("c%d", i), method: method})
+			var runs []*Run
+			for k := 0; k < tc.trees; k++ {
+				p := fmt.Sprintf("t%d-", k)
+				specs := []spec{{id: p + "root", method: tc.method}}
+				for i := 0; i < 300/tc.trees; i++ {
+					specs = append(specs, spec{id: fmt.Sprintf("%sc%d", p, i), method: tc.method})
+				}
+				r, err := v.e.Start(context.Background(), v.create(specs...), RunOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				runs = append(runs, r)
 			}
-			res := v.run(v.create(specs...), RunOptions{})
-			if res.Status != task.Completed {
-				t.Fatalf("result = %+v", res)
+			for _, r := range runs {
+				<-r.Done()
+				if res := r.Result(); res.Status != task.Completed {
+					t.Fatalf("result = %+v", res)
+				}
 			}
 			if got := st.maxInProgress(); got > slots {
 				t.Fatalf("the store held %d tasks in_progress at once, want at most %d", got, slots)
