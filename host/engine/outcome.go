@@ -17,10 +17,9 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	c.inflight--
 	c.run.running.Add(-1)
 	if n.state != stRunning || n.cancelled {
-		// Cancelled while running: the cancellation is committed, the late result is
-		// discarded (decisions 11).
+		// The cancellation is committed already: the slot is free.
 		c.freeSlot()
-		return
+		return // cancelled while running: the late result is discarded (decisions 11)
 	}
 	if o.interrupted {
 		// Shutdown: back to pending durably, so that Recover resumes the task (the run
