@@ -2,6 +2,9 @@
 
 GO      ?= go
 BIN     := bin/apflow
+# staticcheck (release 2026.2.2 = module v0.8.2), pinned; `make setup` installs it into bin/tools (Go module proxy).
+STATICCHECK_VERSION := 0.8.2
+STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
@@ -20,12 +23,13 @@ setup: ## install the plugin toolchains (apt, npm); needs root, idempotent
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@if [ -f sdk/assemblyscript/package-lock.json ]; then cd sdk/assemblyscript && npm ci --no-audit --no-fund --silent; fi
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF "($(STATICCHECK_VERSION))" || \
+		GOBIN=$(CURDIR)/bin/tools $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
 
 build: ## build the apflow binary into bin/
 	$(GO) build -o $(BIN) ./cmd/apflow
 
-test: plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
-	$(GO) vet ./...
+test: lint plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
 	APFLOW_REQUIRE_KITS=1 $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) --no-print-directory kits-test
 
@@ -55,9 +59,11 @@ demo-multilang: build plugins kits ## run the multi-language demo (Go, Rust, C a
 	rm -rf $(DEMO_HOME)-multilang
 	$(BIN) run --data-dir $(DEMO_HOME)-multilang --plugins $(PLUGDIR) examples/multilang/tree.json
 
-lint: ## gofmt and go vet
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+lint: ## gofmt (must list no file), go vet and staticcheck (installed by `make setup`)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt -l lists:"; gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	@test -x $(STATICCHECK) || (echo "staticcheck missing: run make setup"; exit 1)
+	$(STATICCHECK) ./...
 
 clean: ## remove build outputs
 	rm -rf bin build

@@ -37,6 +37,9 @@ type globals struct {
 	token       string
 
 	stdout, stderr io.Writer
+	// listsProblems is set by a command that shows the plugin files that failed to load
+	// in its own output (plugins list); openHost then does not warn about them.
+	listsProblems bool
 }
 
 func (g *globals) register(cmd *cobra.Command) {
@@ -106,6 +109,14 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
+// pluginsPath is the local plugins directory.
+func (g *globals) pluginsPath() string {
+	if g.pluginsDir != "" {
+		return g.pluginsDir
+	}
+	return filepath.Join(g.dataDir, "plugins")
+}
+
 // host is a local apflow host: the task store, the sandbox runtime, the plugin registry
 // and the engine, wired together. Every command that works on the local data dir opens
 // one and closes it before it returns.
@@ -124,6 +135,7 @@ type host struct {
 // reset (in_progress tasks back to pending) and resumed.
 func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error) {
 	log := g.logger()
+	log.Debug("process", "memory_limit", memoryLimit())
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, err
@@ -155,10 +167,7 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 	if err != nil {
 		return nil, err
 	}
-	pluginsDir := g.pluginsDir
-	if pluginsDir == "" {
-		pluginsDir = filepath.Join(g.dataDir, "plugins")
-	}
+	pluginsDir := g.pluginsPath()
 	builtins := builtin.Catalog()
 	var reserved []string
 	for _, info := range builtins.List() {
@@ -170,8 +179,8 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 	if err != nil {
 		return nil, err
 	}
-	for file, why := range h.registry.Problems() {
-		fmt.Fprintf(g.stderr, "warning: plugin %s not loaded: %s\n", file, why)
+	if !g.listsProblems {
+		g.warnProblems(h.registry)
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
 	ecfg := engine.Config{

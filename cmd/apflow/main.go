@@ -17,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -44,17 +46,27 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// defaultMemoryLimit is the soft memory limit of the process when GOMEMLIMIT is not set:
-// the store's memtables live on the Go heap, and without a limit the collector's headroom
-// doubles them (docs/decisions.md, "Task store").
-const defaultMemoryLimit = 160 << 20
+// memoryLimit is the Go runtime's soft memory limit, read back: a number of bytes, or
+// "none". apflow sets none of its own: a limit below the working set makes the collector
+// run continuously. GOMEMLIMIT, when set, is applied by the Go runtime as usual
+// (docs/configuration.md, "Memory").
+func memoryLimit() string {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return strconv.FormatInt(l, 10)
+	}
+	return "none"
+}
 
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
+	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
+	// tasks get a grace period, then go back to pending). A second one ends the process at
+	// once, whatever it is waiting on; what was committed stays (apflow resume).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore the default action for the next signal
+	}()
 	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -87,6 +99,10 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "interrupted:", err)
+		return exitInterrupted
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {

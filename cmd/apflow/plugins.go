@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/registry"
 )
 
 // pluginView is what plugins list/inspect print about one executor or hook.
@@ -50,34 +51,7 @@ func newPluginsCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List executors (built-in and plugins), hooks, and files that failed to load", Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			views, problems, err := g.pluginViews(c.Context())
-			if err != nil {
-				return err
-			}
-			if jsonOut {
-				return writeJSON(g.stdout, map[string]any{"plugins": views, "problems": problems})
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tVERSION\tSHA256\tFILE")
-			for _, v := range views {
-				kind := v.Kind
-				if len(v.Hooks) > 0 {
-					kind += "+hook"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, kind, v.Version, cut(v.Hash, 13), v.File)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			files := make([]string, 0, len(problems))
-			for f := range problems {
-				files = append(files, f)
-			}
-			sort.Strings(files)
-			for _, f := range files {
-				fmt.Fprintf(g.stdout, "not loaded: %s: %s\n", f, problems[f])
-			}
-			return nil
+			return g.listPlugins(c.Context(), jsonOut)
 		},
 	}
 	inspect := &cobra.Command{
@@ -185,4 +159,75 @@ func (g *globals) removePlugin(ctx context.Context, id string) error {
 	}
 	defer h.shutdown()
 	return h.registry.Remove(ctx, id)
+}
+
+// kindLabel is the KIND column of plugins list: the plugin's kind, marked "+hook" when an
+// executor also exports hooks (a hook module's kind already says "hook").
+func kindLabel(v pluginView) string {
+	if len(v.Hooks) > 0 && v.Kind != "hook" {
+		return v.Kind + "+hook"
+	}
+	return v.Kind
+}
+
+// problemText says which plugin file failed to load, why, and what to do about it.
+func problemText(dir, file, why string) string {
+	if dir != "" {
+		file = filepath.Join(dir, file)
+	}
+	return fmt.Sprintf("%s: %s; to fix, replace or delete the file", file, why)
+}
+
+// warnProblems prints one warning per plugin file of reg that failed to load.
+func (g *globals) warnProblems(reg *registry.Registry) {
+	problems := reg.Problems()
+	for _, f := range sortedKeys(problems) {
+		fmt.Fprintf(g.stderr, "warning: plugin not loaded: %s\n", problemText(reg.Dir(), f, problems[f]))
+	}
+}
+
+// problemsDir is the directory plugin problems refer to: the local plugins directory, or
+// "" for a server's (its path means nothing here).
+func (g *globals) problemsDir() string {
+	if g.server != "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(g.pluginsPath()); err == nil {
+		return abs
+	}
+	return g.pluginsPath()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// listPlugins prints the executors and hooks, then the plugin files that failed to load
+// (only there: openHost does not warn about them as well).
+func (g *globals) listPlugins(ctx context.Context, jsonOut bool) error {
+	g.listsProblems = true
+	views, problems, err := g.pluginViews(ctx)
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		return writeJSON(g.stdout, map[string]any{"plugins": views, "problems": problems})
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tVERSION\tSHA256\tFILE")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, kindLabel(v), v.Version, cut(v.Hash, 13), v.File)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, f := range sortedKeys(problems) {
+		fmt.Fprintf(g.stdout, "not loaded: %s\n", problemText(g.problemsDir(), f, problems[f]))
+	}
+	return nil
 }

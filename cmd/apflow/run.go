@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,16 +32,22 @@ func newRunCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Validate, store and run a task tree file with live progress",
-		Long: `Run validates the tree file (a JSON array of tasks, or {"tasks": [...]}; "-" reads
-stdin), stores it, runs it and prints a summary. Progress is a live tree on a terminal and
+		Long: `Run validates the tree file (a JSON array of tasks, or {"tasks": [...]}; a regular
+file, or "-" to read stdin), stores it, runs it and prints a summary. Progress is a live tree on a terminal and
 one line per status change otherwise. With --json, stdout holds only the final tree
 ({"task": ..., "children": [...]}) and progress goes to stderr.
 
 Exit status: 0 when every task completed, 1 when any failed, was cancelled or is blocked,
-2 when the file is not a valid tree, 130 when interrupted (continue with apflow resume).`,
+2 when the file is not a valid tree (or not a regular file), 130 when interrupted
+(continue with apflow resume). Ctrl-C ends the command at any point; a second Ctrl-C
+ends it at once, without the grace period for running tasks.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readTreeFile(cmd.InOrStdin(), args[0])
+			g.logger().Debug("reading the task tree", "file", args[0])
+			data, err := readTreeFile(cmd.Context(), cmd.InOrStdin(), args[0])
+			if errors.Is(err, context.Canceled) {
+				return err // interrupted: exit status 130 (see execute)
+			}
 			if err != nil {
 				return &exitError{code: exitInvalid, msg: err.Error()}
 			}
@@ -59,27 +66,89 @@ Exit status: 0 when every task completed, 1 when any failed, was cancelled or is
 	return cmd
 }
 
-// readTreeFile reads a tree file, or stdin for "-", refusing files larger than the
-// submission limit before reading them whole.
-func readTreeFile(stdin io.Reader, path string) ([]byte, error) {
-	var r io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("read tree file: %w", err)
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Size() > submit.DefaultMaxBytes {
-			return nil, fmt.Errorf("%s: %d bytes is more than the %d bytes a tree file may have", path, st.Size(), submit.DefaultMaxBytes)
-		}
-		r = f
+// readTreeFile reads a tree file, or stdin for "-". Anything but a regular file is
+// refused at once (a named pipe would block until a writer comes, a device such as
+// /dev/zero never ends), and so is a file larger than the submission limit, before it is
+// read. Reading stdin gives up when ctx is done (Ctrl-C), with ctx's error.
+func readTreeFile(ctx context.Context, stdin io.Reader, path string) ([]byte, error) {
+	if path == "-" {
+		return readStdin(ctx, stdin)
 	}
+	f, err := openTreeFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, path)
+}
+
+// openTreeFile opens path for reading if it is a regular file of at most the submission
+// limit.
+func openTreeFile(path string) (*os.File, error) {
+	// O_NONBLOCK: opening a named pipe that has no writer would block.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read tree file: %w", err)
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("read tree file: %w", err)
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("%s is not a regular file (%s): give a tree file, or - to read stdin", path, fileType(st.Mode()))
+	case st.Size() > submit.DefaultMaxBytes:
+		err = fmt.Errorf("%s: %d bytes is more than the %d bytes a tree file may have", path, st.Size(), submit.DefaultMaxBytes)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// fileType names the type of a file that is not a regular one.
+func fileType(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return m.Type().String()
+}
+
+// readStdin reads the tree from stdin, giving up when ctx is done. The read itself
+// cannot be interrupted: it is left to end with the process.
+func readStdin(ctx context.Context, stdin io.Reader) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := readLimited(stdin, "stdin")
+		done <- result{data, err}
+	}()
+	select {
+	case res := <-done:
+		return res.data, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("reading the task tree from stdin: %w", ctx.Err())
+	}
+}
+
+// readLimited reads r whole, failing when it holds more than the submission limit.
+func readLimited(r io.Reader, name string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, submit.DefaultMaxBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read tree file: %w", err)
 	}
 	if len(data) > submit.DefaultMaxBytes {
-		return nil, fmt.Errorf("%s: more than the %d bytes a tree file may have", path, submit.DefaultMaxBytes)
+		return nil, fmt.Errorf("%s: more than the %d bytes a tree file may have", name, submit.DefaultMaxBytes)
 	}
 	return data, nil
 }

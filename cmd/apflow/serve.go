@@ -46,7 +46,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			go h.registry.Watch(watchCtx)
 			srv, err := api.New(api.Config{
 				Store:     h.store,
-				Engine:    api.WrapEngine(h.engine),
+				Engine:    h.engine,
 				Catalog:   h.catalog,
 				Prepare:   api.SubmitPrepare(h.catalog, h.store, nil),
 				Plugins:   h.registry,

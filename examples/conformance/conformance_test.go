@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -63,7 +62,7 @@ func buildGo(t testing.TB) string {
 			return
 		}
 		goBuild.path = filepath.Join(dir, "conformance_go.wasm")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", goBuild.path, "./go")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", goBuild.path, "./go")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		goBuild.out, goBuild.err = cmd.CombinedOutput()
 	})

@@ -141,13 +141,13 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	run, _, _, ok, err := s.startRun(ctx, tg, false, false)
+	done, _, _, ok, err := s.startRun(ctx, tg, false, false)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
 		select {
-		case <-run.Done():
+		case <-done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-s.closing:

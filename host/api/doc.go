@@ -15,7 +15,7 @@
 //   - Shutdown stops accepting connections, ends streams with a final frame, lets
 //     in-flight requests and webhook deliveries finish; runs continue in the engine.
 //
-// The server consumes small interfaces ([Engine], [Plugins], [PrepareFunc],
-// store.Store, executor.Catalog); [WrapEngine] and [SubmitPrepare] adapt the project's
-// engine and submission validator.
+// The server consumes small interfaces ([Engine]: the methods of *engine.Engine it calls,
+// with the engine's own types; [Plugins], [PrepareFunc], store.Store, executor.Catalog);
+// [SubmitPrepare] adapts the submission validator.
 package api

@@ -7,69 +7,29 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// WrapEngine adapts an *engine.Engine to the Engine interface of the server.
-func WrapEngine(e *engine.Engine) Engine { return engineAdapter{e} }
-
-type engineAdapter struct{ e *engine.Engine }
-
-func (a engineAdapter) Start(ctx context.Context, taskID string, opts RunOptions) (Run, error) {
-	r, err := a.e.Start(ctx, taskID, engine.RunOptions{Full: opts.Full, TaskID: opts.TaskID})
-	if err != nil {
-		return nil, err
-	}
-	return runAdapter{r}, nil
+// Engine is what the server calls on the execution engine: the methods of an
+// *engine.Engine it uses, with the engine's own types (see host/engine for their
+// guarantees). Pass the *engine.Engine itself.
+type Engine interface {
+	// Start runs (or re-runs) the stored tree of taskID and returns at once; a tree that
+	// is already running answers code AlreadyExecuting.
+	Start(ctx context.Context, taskID string, opts engine.RunOptions) (*engine.Run, error)
+	// Cancel cancels a task (the whole tree for its root) and returns the tasks it
+	// cancelled.
+	Cancel(ctx context.Context, taskID, msg string) ([]*task.Task, error)
+	// Clone copies, links or archives a task or its subtree.
+	Clone(ctx context.Context, taskID string, opts engine.CloneOptions) ([]*task.Task, error)
+	// TreeCreated tells the engine a submission was stored (it fires the tree hooks).
+	TreeCreated(ctx context.Context, rootID string)
+	// Subscribe returns the events of the run of rootID and the function that ends the
+	// subscription and closes the channel.
+	Subscribe(rootID string) (<-chan engine.Event, func())
+	// Running describes the runs in progress.
+	Running() []engine.RunInfo
+	// Update changes a stored task of a tree that is not running (AlreadyExecuting
+	// otherwise), under the lock that starts runs.
+	Update(ctx context.Context, id string, change func(*task.Task) error) (*task.Task, error)
+	// Delete deletes a task and its descendants of a tree that is not running
+	// (CannotDelete otherwise), under the lock that starts runs, after check.
+	Delete(ctx context.Context, id string, check func(subtree []*task.Task) error) ([]*task.Task, error)
 }
-
-func (a engineAdapter) Cancel(ctx context.Context, taskID, message string) ([]*task.Task, error) {
-	return a.e.Cancel(ctx, taskID, message)
-}
-
-// Clone maps the API's clone options to the engine's.
-func (a engineAdapter) Clone(ctx context.Context, taskID string, opts CloneOptions) ([]*task.Task, error) {
-	return a.e.Clone(ctx, taskID, engine.CloneOptions{Shallow: !opts.Recursive, Mode: opts.OriginType,
-		LinkTaskIDs: opts.LinkTaskIDs, ResetFields: opts.ResetFields, DryRun: !opts.Save, UserID: opts.UserID})
-}
-
-func (a engineAdapter) TreeCreated(ctx context.Context, rootID string) { a.e.TreeCreated(ctx, rootID) }
-
-func (a engineAdapter) Subscribe(rootID string) (<-chan Event, func()) {
-	in, unsub := a.e.Subscribe(rootID)
-	out := make(chan Event, cap(in))
-	go func() {
-		defer close(out)
-		for ev := range in {
-			out <- convertEvent(ev)
-		}
-	}()
-	return out, unsub
-}
-
-func convertEvent(ev engine.Event) Event {
-	out := Event{Type: ev.Type, RootID: ev.RootID, TaskID: ev.TaskID, Status: ev.Status, Progress: ev.Progress,
-		Error: ev.Error, Time: ev.Time, Task: ev.Task}
-	if ev.Result != nil {
-		r := convertResult(*ev.Result)
-		out.Result = &r
-	}
-	return out
-}
-
-func convertResult(r engine.RunResult) RunResult {
-	return RunResult{RootID: r.RootID, Status: r.Status, Root: r.Root, Counts: r.Counts, Blocked: r.Blocked,
-		Duration: r.Duration, Interrupted: r.Interrupted, Err: r.Err}
-}
-
-func (a engineAdapter) Running() []RunInfo {
-	rs := a.e.Running()
-	out := make([]RunInfo, len(rs))
-	for i, r := range rs {
-		out[i] = RunInfo{RootID: r.RootID, TreeID: r.TreeID, TaskID: r.TaskID, StartedAt: r.StartedAt,
-			Tasks: r.Tasks, Running: r.Running, Finished: r.Finished}
-	}
-	return out
-}
-
-type runAdapter struct{ r *engine.Run }
-
-func (r runAdapter) Done() <-chan struct{} { return r.r.Done() }
-func (r runAdapter) Result() RunResult     { return convertResult(r.r.Result()) }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +20,13 @@ import (
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
+
+// MetricsWriter adds lines in the Prometheus text format to GET /metrics. The plugin
+// registry or the engine may implement it; the server calls it for Config.Metrics and
+// for Config.Plugins when it implements it.
+type MetricsWriter interface {
+	WriteMetrics(w io.Writer) error
+}
 
 // durationBuckets are the upper bounds, in seconds, of every duration histogram.
 var durationBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
@@ -145,17 +154,17 @@ func (m *metrics) write(w io.Writer) {
 	}
 	fmt.Fprintln(w, "# HELP apflow_http_request_duration_seconds HTTP request latency by route.")
 	fmt.Fprintln(w, "# TYPE apflow_http_request_duration_seconds histogram")
-	for _, r := range sortedKeys(m.httpDur) {
+	for _, r := range slices.Sorted(maps.Keys(m.httpDur)) {
 		m.httpDur[r].write(w, "apflow_http_request_duration_seconds", fmt.Sprintf("route=%q", label(r)))
 	}
 	fmt.Fprintln(w, "# HELP apflow_rpc_calls_total JSON-RPC calls by method.")
 	fmt.Fprintln(w, "# TYPE apflow_rpc_calls_total counter")
-	for _, k := range sortedKeys(m.rpc) {
+	for _, k := range slices.Sorted(maps.Keys(m.rpc)) {
 		fmt.Fprintf(w, "apflow_rpc_calls_total{method=%q} %d\n", label(k), m.rpc[k])
 	}
 	fmt.Fprintln(w, "# HELP apflow_runs_total Runs started through the API that ended, by final root status.")
 	fmt.Fprintln(w, "# TYPE apflow_runs_total counter")
-	for _, k := range sortedKeys(m.runs) {
+	for _, k := range slices.Sorted(maps.Keys(m.runs)) {
 		fmt.Fprintf(w, "apflow_runs_total{status=%q} %d\n", label(k), m.runs[k])
 	}
 	fmt.Fprintln(w, "# HELP apflow_run_duration_seconds Duration of runs started through the API.")
@@ -163,7 +172,7 @@ func (m *metrics) write(w io.Writer) {
 	m.runDur.write(w, "apflow_run_duration_seconds", "")
 	fmt.Fprintln(w, "# HELP apflow_executor_duration_seconds Executor (plugin call) latency by executor id, from task usage.")
 	fmt.Fprintln(w, "# TYPE apflow_executor_duration_seconds histogram")
-	for _, k := range sortedKeys(m.execDur) {
+	for _, k := range slices.Sorted(maps.Keys(m.execDur)) {
 		m.execDur[k].write(w, "apflow_executor_duration_seconds", fmt.Sprintf("executor=%q", label(k)))
 	}
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -13,6 +15,18 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
 )
+
+// Plugins is the plugin registry as the HTTP plugin routes use it. It is optional.
+type Plugins interface {
+	// Add validates and hot-loads a WebAssembly module under a name (the executor id
+	// when the module has no metadata) and describes it.
+	Add(ctx context.Context, name string, wasm []byte) (*executor.Info, error)
+	// Remove unloads the plugin registered under an executor id. Running tasks keep
+	// their pinned version.
+	Remove(ctx context.Context, id string) error
+	// List describes the loaded plugins.
+	List() []*executor.Info
+}
 
 // requirePlugins answers 404 when no registry is configured.
 func (s *Server) requirePlugins(c echo.Context) bool {
@@ -104,7 +118,7 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 
 func tooLargeOr(err error, limit int64) error {
 	var mbe *http.MaxBytesError
-	if ok := asMaxBytes(err, &mbe); ok {
+	if errors.As(err, &mbe) {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("plugin exceeds the limit of %d bytes", limit))
 	}
 	return echo.NewHTTPError(http.StatusBadRequest, "bad upload: "+err.Error())

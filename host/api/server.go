@@ -33,7 +33,7 @@ const (
 type Config struct {
 	// Store persists tasks. Required.
 	Store store.Store
-	// Engine runs trees. Required; see WrapEngine.
+	// Engine runs trees. Required: an *engine.Engine.
 	Engine Engine
 	// Catalog lists and resolves executors. Required.
 	Catalog executor.Catalog

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
+	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -19,8 +20,8 @@ import (
 type streamResponse struct {
 	first  map[string]any
 	tg     target
-	run    Run
-	events <-chan Event
+	done   <-chan struct{} // closed when the run has ended
+	events <-chan engine.Event
 	unsub  func()
 }
 
@@ -79,12 +80,12 @@ func (w *sse) comment(text string) {
 
 // eventFrame converts an engine event to the reference's frame shape, or nil for events
 // the reference does not emit (run_start).
-func eventFrame(ev Event, protocol string) map[string]any {
+func eventFrame(ev engine.Event, protocol string) map[string]any {
 	var typ string
 	switch ev.Type {
-	case EventTaskProgress:
+	case engine.EventTaskProgress:
 		typ = "progress"
-	case EventTaskStatus:
+	case engine.EventTaskStatus:
 		switch ev.Status {
 		case task.InProgress:
 			typ = "task_start"
@@ -128,70 +129,23 @@ func (s *Server) finalFrame(ctx context.Context, tg target, protocol string) map
 	return f
 }
 
-// follow writes the events of a run until it ends (run_end, done, or the run is no
-// longer listed), the client leaves, or the server shuts down; then the final frame
-// and stream_end.
-func (s *Server) follow(c echo.Context, w *sse, tg target, done <-chan struct{}, events <-chan Event) {
+// follow writes the frames of a run's events on an SSE stream until the run ends (see
+// followRun), then the final frame and stream_end. A server shutdown ends the stream with
+// an error frame and stream_end; a client that left gets nothing more.
+func (s *Server) follow(c echo.Context, w *sse, tg target, done <-chan struct{}, events <-chan engine.Event) {
 	ctx := c.Request().Context()
-	keep := time.NewTicker(s.cfg.KeepAlive)
-	defer keep.Stop()
-	check := time.NewTicker(time.Second)
-	defer check.Stop()
-	ended := false
-	var grace <-chan time.Time
-	following := done != nil
-	for !ended && w.err == nil {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				ended = true
-				break
-			}
-			if ev.Type == EventRunEnd {
-				ended = true
-				break
-			}
-			if f := eventFrame(ev, "jsonrpc"); f != nil {
-				w.data(f)
-			}
-		case <-done:
-			// The engine always delivers run_end after Done; wait briefly for it so every
-			// task frame queued before it goes out first.
-			done = nil
-			grace = time.After(2 * time.Second)
-		case <-grace:
-			ended = true
-		case <-check.C:
-			if !following && !s.rootRunning(tg.rootID) {
-				ended = true
-			}
-		case <-keep.C:
-			w.comment("keepalive")
-		case <-ctx.Done():
-			return
-		case <-s.closing:
-			w.data(map[string]any{"type": "error", "protocol": "jsonrpc", "root_task_id": tg.rootID,
-				"message": "server is shutting down; the run goes on", "timestamp": task.FormatTime(s.cfg.Now())})
-			w.data(map[string]any{"type": "stream_end", "root_task_id": tg.rootID})
-			return
-		}
+	end := s.followRun(follower{rootID: tg.rootID, events: events, done: done, leave: ctx.Done(),
+		emit:      func(f map[string]any) bool { w.data(f); return w.err == nil },
+		keepAlive: func() { w.comment("keepalive") }})
+	switch end {
+	case shuttingDown:
+		w.data(map[string]any{"type": "error", "protocol": "jsonrpc", "root_task_id": tg.rootID,
+			"message": "server is shutting down; the run goes on", "timestamp": task.FormatTime(s.cfg.Now())})
+	case runEnded:
+		w.data(s.finalFrame(context.WithoutCancel(ctx), tg, "jsonrpc"))
+	case followerLeft:
+		return
 	}
-	// Drain what is already queued so per-task frames precede the final one.
-	for drained := false; !drained; {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				drained = true
-				break
-			}
-			if f := eventFrame(ev, "jsonrpc"); f != nil {
-				w.data(f)
-			}
-		default:
-			drained = true
-		}
-	}
-	w.data(s.finalFrame(context.WithoutCancel(ctx), tg, "jsonrpc"))
 	w.data(map[string]any{"type": "stream_end", "root_task_id": tg.rootID})
 }
 
@@ -215,7 +169,7 @@ func (s *Server) serveStream(c echo.Context, id json.RawMessage, sr *streamRespo
 		return err
 	}
 	w.data(&jsonrpc.Response{ID: id, Result: first})
-	s.follow(c, w, sr.tg, sr.run.Done(), sr.events)
+	s.follow(c, w, sr.tg, sr.done, sr.events)
 	return nil
 }
 

@@ -10,6 +10,11 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
+// PrepareFunc validates a submission (the raw JSON of a task array or one task) and
+// returns its tasks ready to store. userID, when not empty, is stamped on every task and
+// a task naming another user is refused (code Unauthorized). See [SubmitPrepare].
+type PrepareFunc func(ctx context.Context, data []byte, userID string) ([]*task.Task, error)
+
 // SubmitPrepare returns the PrepareFunc of the server: submit.Prepare with the catalog
 // (executor existence and input schemas) and the store (id collisions).
 func SubmitPrepare(cat executor.Catalog, st store.Store, now func() time.Time) PrepareFunc {

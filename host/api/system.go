@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -90,7 +92,7 @@ func (s *Server) handleMethods(c echo.Context) error {
 		Examples          []json.RawMessage `json:"examples"`
 	}
 	byCat := map[string][]entry{}
-	for _, name := range sortedKeys(s.methods) {
+	for _, name := range slices.Sorted(maps.Keys(s.methods)) {
 		m := s.methods[name]
 		ex := m.examples
 		if ex == nil {
@@ -110,13 +112,4 @@ func (s *Server) handleMethods(c echo.Context) error {
 			"sse":     map[string]any{"execute": "tasks.execute with use_streaming: true", "follow": "GET /events?root_task_id=ID"},
 		},
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sortStrings(out)
-	return out
 }

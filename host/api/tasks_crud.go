@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -100,12 +101,9 @@ func (s *Server) tasksGet(ctx context.Context, c *call) (any, error) {
 	return s.resolveLinks(ctx, []*task.Task{t})[0], nil
 }
 
-// resolveLinks returns tasks with every link (origin_type "link") shown merged with its
-// original: the link keeps its own identity and place (id, parent_id, task_tree_id,
-// user_id, name, priority, dependencies, origin fields, created_at, updated_at) and shows
-// the original's data and outcome (inputs, params, schemas, result, error, status,
-// progress, started_at, completed_at, usage, plugin). A link whose original is gone or
-// not visible to the caller is shown as stored. Other tasks are returned unchanged.
+// resolveLinks returns tasks with every link (origin_type "link") shown with its original
+// (task.Task.WithOriginal). A link whose original is gone or not visible to the caller is
+// shown as stored. Other tasks are returned unchanged.
 func (s *Server) resolveLinks(ctx context.Context, tasks []*task.Task) []*task.Task {
 	var originals map[string]*task.Task
 	cl := callerFrom(ctx)
@@ -131,11 +129,7 @@ func (s *Server) resolveLinks(ctx context.Context, tasks []*task.Task) []*task.T
 		if o == nil {
 			continue
 		}
-		m := t.Clone()
-		m.Inputs, m.Params, m.Schemas, m.Result, m.Error = o.Inputs, o.Params, o.Schemas, o.Result, o.Error
-		m.Status, m.Progress, m.StartedAt, m.CompletedAt = o.Status, o.Progress, o.StartedAt, o.CompletedAt
-		m.Usage, m.Plugin = o.Usage, o.Plugin
-		out[i] = m
+		out[i] = t.WithOriginal(o)
 	}
 	return out
 }
@@ -285,19 +279,13 @@ func (s *Server) tasksClone(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 	}
-	if p.OriginType == "" {
-		p.OriginType = "copy"
-	}
-	if p.OriginType == "mixed" && len(p.LinkTaskIDs) == 0 {
-		return nil, apferr.InvalidParam("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
-	}
-	opts := CloneOptions{OriginType: p.OriginType, Recursive: true, Save: true, LinkTaskIDs: p.LinkTaskIDs,
-		ResetFields: p.ResetFields, UserID: callerFrom(ctx).stampUser()}
+	opts := engine.CloneOptions{Mode: p.OriginType, LinkTaskIDs: p.LinkTaskIDs, ResetFields: p.ResetFields,
+		UserID: callerFrom(ctx).stampUser()}
 	if p.Recursive != nil {
-		opts.Recursive = *p.Recursive
+		opts.Shallow = !*p.Recursive
 	}
 	if p.Save != nil {
-		opts.Save = *p.Save
+		opts.DryRun = !*p.Save
 	}
 	tasks, err := s.cfg.Engine.Clone(ctx, p.TaskID, opts)
 	if err != nil {
@@ -311,6 +299,8 @@ type deleteParams struct {
 	Force  bool   `json:"force"`
 }
 
+// tasksDelete deletes a task and its descendants through the engine, which refuses while
+// the tree runs and holds the lock that starts runs from the checks below to the commit.
 func (s *Server) tasksDelete(ctx context.Context, c *call) (any, error) {
 	var p deleteParams
 	if err := decodeParams(c.params, &p); err != nil {
@@ -320,71 +310,37 @@ func (s *Server) tasksDelete(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	refuse := func(reason string, data map[string]any) error {
-		data["task_id"] = t.ID
-		data["reason"] = reason
-		return apferr.New(apferr.CannotDelete, fmt.Sprintf("Cannot delete task %s: %s", t.ID, reason)).WithData(data)
-	}
-	if s.treeRunning(t) {
-		return nil, refuse("its tree is running", map[string]any{})
-	}
-	all, err := s.cfg.Store.Tree(ctx, t.TreeID())
-	if err != nil {
-		return nil, fmt.Errorf("load tree of %s: %w", t.ID, err)
-	}
-	sub := subtree(all, t.ID)
 	cl := callerFrom(ctx)
+	deleted, err := s.cfg.Engine.Delete(ctx, t.ID, func(sub []*task.Task) error {
+		return checkDeletable(t.ID, sub, cl, p.Force)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"success": true, "task_id": t.ID, "deleted_count": len(deleted), "children_deleted": len(deleted) - 1}, nil
+}
+
+// checkDeletable refuses (CannotDelete, data naming the tasks and the reason) the deletion
+// of the subtree sub of id when a task of it belongs to another user, is the original of
+// clones, is in_progress, or is not pending without force.
+func checkDeletable(id string, sub []*task.Task, cl caller, force bool) error {
+	refuse := func(reason string, tasks []string) error {
+		return apferr.New(apferr.CannotDelete, fmt.Sprintf("Cannot delete task %s: %s", id, reason)).
+			WithData(map[string]any{"task_id": id, "reason": reason, "tasks": tasks})
+	}
 	var bad []string
-	ids := make([]string, 0, len(sub))
 	for _, x := range sub {
-		ids = append(ids, x.ID)
 		switch {
 		case !cl.sees(x.UserID):
-			return nil, refuse("a descendant belongs to another user", map[string]any{"tasks": []string{x.ID}})
+			return refuse("a descendant belongs to another user", []string{x.ID})
 		case x.HasReferences:
-			return nil, refuse(fmt.Sprintf("task %s is the original of linked or copied tasks", x.ID), map[string]any{"tasks": []string{x.ID}})
-		case x.Status == task.InProgress, x.Status != task.Pending && !p.Force:
+			return refuse(fmt.Sprintf("task %s is the original of linked or copied tasks", x.ID), []string{x.ID})
+		case x.Status == task.InProgress, x.Status != task.Pending && !force:
 			bad = append(bad, fmt.Sprintf("%s (%s)", x.ID, x.Status))
 		}
 	}
 	if len(bad) > 0 {
-		reason := "only pending tasks can be deleted (force: true also deletes completed, failed and cancelled ones, never in_progress)"
-		return nil, refuse(reason, map[string]any{"tasks": bad})
+		return refuse("only pending tasks can be deleted (force: true also deletes completed, failed and cancelled ones, never in_progress)", bad)
 	}
-	if err := s.cfg.Store.Delete(ctx, ids); err != nil {
-		return nil, err
-	}
-	return map[string]any{"success": true, "task_id": t.ID, "deleted_count": len(ids), "children_deleted": len(ids) - 1}, nil
-}
-
-// subtree returns the task rootID and its descendants among tasks, root first.
-func subtree(tasks []*task.Task, rootID string) []*task.Task {
-	kids := map[string][]*task.Task{}
-	var root *task.Task
-	for _, t := range tasks {
-		if t.ID == rootID {
-			root = t
-		} else if t.ParentID != "" {
-			kids[t.ParentID] = append(kids[t.ParentID], t)
-		}
-	}
-	if root == nil {
-		return nil
-	}
-	out := []*task.Task{root}
-	for i := 0; i < len(out); i++ {
-		out = append(out, kids[out[i].ID]...)
-	}
-	return out
-}
-
-// treeRunning reports whether the tree of t has a run in progress.
-func (s *Server) treeRunning(t *task.Task) bool {
-	tree := t.TreeID()
-	for _, r := range s.cfg.Engine.Running() {
-		if r.TreeID == tree || r.RootID == tree {
-			return true
-		}
-	}
-	return false
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -71,18 +72,20 @@ func (s *Server) rootOf(ctx context.Context, t *task.Task) (*task.Task, error) {
 	return t, nil
 }
 
-// startRun subscribes to the tree's events (when asked) and starts the run. An
+// startRun subscribes to the tree's events (when asked) and starts the run; done is
+// closed once the run has ended and its figures are in /metrics (see watchRun). An
 // already-running tree returns ok=false and no error.
-func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) (run Run, events <-chan Event, unsub func(), ok bool, err error) {
+func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) (done <-chan struct{}, events <-chan engine.Event, unsub func(), ok bool, err error) {
 	unsub = func() {}
 	if subscribe {
 		events, unsub = s.cfg.Engine.Subscribe(tg.rootID)
 	}
-	opts := RunOptions{Full: full}
+	opts := engine.RunOptions{Full: full}
 	if tg.taskID != tg.rootID {
 		opts.TaskID = tg.taskID
 	}
-	run, err = s.cfg.Engine.Start(context.WithoutCancel(ctx), tg.taskID, opts)
+	start := time.Now() // before the run: its first tasks may finish before Start returns
+	run, err := s.cfg.Engine.Start(context.WithoutCancel(ctx), tg.taskID, opts)
 	if err != nil {
 		unsub()
 		if apferr.CodeOf(err) == apferr.AlreadyExecuting {
@@ -90,7 +93,7 @@ func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) 
 		}
 		return nil, nil, func() {}, false, err
 	}
-	return s.watchRun(run, tg.rootID), events, unsub, true, nil
+	return s.watchRun(run, tg.rootID, start), events, unsub, true, nil
 }
 
 // refuseFrozenRerun refuses a full re-run of a tree holding links or archived tasks: a
@@ -147,7 +150,7 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 		}
 	}
 	subscribe := p.UseStreaming || p.WebhookConfig != nil
-	run, events, unsub, ok, err := s.startRun(ctx, tg, p.Full, subscribe)
+	done, events, unsub, ok, err := s.startRun(ctx, tg, p.Full, subscribe)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +160,9 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	if p.UseStreaming && p.WebhookConfig != nil {
 		// Both: the stream owns the subscription; the webhook gets its own.
 		wev, wunsub := s.cfg.Engine.Subscribe(tg.rootID)
-		s.startWebhook(p.WebhookConfig, tg, run, wev, wunsub)
+		s.startWebhook(p.WebhookConfig, tg, done, wev, wunsub)
 	} else if p.WebhookConfig != nil {
-		s.startWebhook(p.WebhookConfig, tg, run, events, unsub)
+		s.startWebhook(p.WebhookConfig, tg, done, events, unsub)
 	}
 	started := map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
 		"status": "started", "streaming": true, "message": "Task execution started"}
@@ -168,12 +171,12 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	}
 	switch {
 	case p.UseStreaming:
-		return &streamResponse{first: started, tg: tg, run: run, events: events, unsub: unsub}, nil
+		return &streamResponse{first: started, tg: tg, done: done, events: events, unsub: unsub}, nil
 	case p.WebhookConfig != nil:
 		return started, nil
 	}
 	select {
-	case <-run.Done():
+	case <-done:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("tasks.execute of %s: %w (the run goes on)", tg.rootID, ctx.Err())
 	case <-s.closing:
@@ -323,9 +326,9 @@ type runningParams struct {
 
 // visibleRuns returns the runs in progress whose root the caller sees (and that belong
 // to user when not empty), with their roots.
-func (s *Server) visibleRuns(ctx context.Context, user string) ([]RunInfo, []*task.Task) {
+func (s *Server) visibleRuns(ctx context.Context, user string) ([]engine.RunInfo, []*task.Task) {
 	cl := callerFrom(ctx)
-	var infos []RunInfo
+	var infos []engine.RunInfo
 	var roots []*task.Task
 	for _, r := range s.cfg.Engine.Running() {
 		t, err := s.cfg.Store.Get(ctx, r.RootID)
@@ -403,12 +406,12 @@ func (s *Server) runningStatus(ctx context.Context, c *call) (any, error) {
 	return out, nil
 }
 
-// watchRun records the run's duration and its tasks' executor latencies when it ends,
-// and returns the run as callers should wait on it: its Done closes once the run ended
-// and its figures are in /metrics, so a client that saw the end also sees the figures.
-func (s *Server) watchRun(run Run, rootID string) Run {
-	start := time.Now()
-	w := &watchedRun{Run: run, done: make(chan struct{})}
+// watchRun records the run's duration and the executor latencies of the tasks it
+// completed (since start, taken before the run started) when it ends, and returns what
+// callers should wait on: a channel closed once the run ended and its figures are in
+// /metrics, so a client that saw the end also sees the figures.
+func (s *Server) watchRun(run *engine.Run, rootID string, start time.Time) <-chan struct{} {
+	done := make(chan struct{})
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
@@ -416,10 +419,10 @@ func (s *Server) watchRun(run Run, rootID string) Run {
 		case <-run.Done():
 		case <-s.closing:
 			// Shutting down: do not hold Shutdown for the run; just forward its end.
-			go func() { <-run.Done(); close(w.done) }()
+			go func() { <-run.Done(); close(done) }()
 			return
 		}
-		defer close(w.done)
+		defer close(done)
 		res := run.Result()
 		s.metrics.observeRun(string(res.Status), time.Since(start))
 		ctx := context.Background()
@@ -437,14 +440,5 @@ func (s *Server) watchRun(run Run, rootID string) Run {
 			}
 		}
 	}()
-	return w
+	return done
 }
-
-// watchedRun is a Run whose end is announced after its metrics are recorded.
-type watchedRun struct {
-	Run
-	done chan struct{}
-}
-
-// Done implements Run.
-func (w *watchedRun) Done() <-chan struct{} { return w.done }

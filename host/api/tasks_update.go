@@ -12,9 +12,10 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// tasksUpdate writes the fields given in flat params. The schema has already refused
-// unknown fields and identity fields (id, parent_id, user_id, task_tree_id, ...) and
-// checked types and ranges.
+// tasksUpdate writes the fields given in flat params, through the engine: a task of a
+// running tree is refused (-32008), and no run of the tree starts between that check and
+// the write. The schema has already refused unknown fields and identity fields (id,
+// parent_id, user_id, task_tree_id, ...) and checked types and ranges.
 func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(c.params, &fields); err != nil {
@@ -41,14 +42,9 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 	var status task.Status
 	if raw, ok := fields["status"]; ok {
 		_ = json.Unmarshal(raw, &status)
-		if status != t.Status && s.treeRunning(t) {
-			return nil, apferr.New(apferr.AlreadyExecuting,
-				fmt.Sprintf("Task %s: its tree is running; cancel it or wait for the run to end before changing status", id)).
-				WithData(map[string]any{"task_id": id, "field": "status", "current_status": string(t.Status)})
-		}
 	}
 	now := s.cfg.Now()
-	return s.cfg.Store.Update(ctx, id, func(t *task.Task) error {
+	return s.cfg.Engine.Update(ctx, id, func(t *task.Task) error {
 		if newDeps != nil && t.Status != task.Pending {
 			return depNotPending(t)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/engine"
 )
 
 // webhookConfig is tasks.execute's webhook_config.
@@ -53,10 +54,11 @@ func (w *webhookConfig) check(allowPrivate bool) error {
 }
 
 // startWebhook delivers the run's events to the webhook in the background: one request
-// per event, in order, then the final one. 5xx answers and network errors are retried
-// up to max_retries times with exponential backoff; a 4xx answer stops the deliveries.
+// per event, in order, then the final one once the run has ended (see followRun; done is
+// closed when the run ends). 5xx answers and network errors are retried up to
+// max_retries times with exponential backoff; a 4xx answer stops the deliveries.
 // Delivery failures are logged and never affect the run.
-func (s *Server) startWebhook(cfg *webhookConfig, tg target, run Run, events <-chan Event, unsub func()) {
+func (s *Server) startWebhook(cfg *webhookConfig, tg target, done <-chan struct{}, events <-chan engine.Event, unsub func()) {
 	queue := make(chan map[string]any, 4096)
 	s.background.Add(2)
 	// Reader: never blocks the engine's channel for long.
@@ -64,32 +66,16 @@ func (s *Server) startWebhook(cfg *webhookConfig, tg target, run Run, events <-c
 		defer s.background.Done()
 		defer close(queue)
 		defer unsub()
-		done := run.Done()
-		var grace <-chan time.Time
-		for {
+		end := s.followRun(follower{rootID: tg.rootID, events: events, done: done, emit: func(f map[string]any) bool {
 			select {
-			case ev, ok := <-events:
-				if !ok || ev.Type == EventRunEnd {
-					queue <- s.finalFrame(context.Background(), tg, "jsonrpc")
-					return
-				}
-				if f := eventFrame(ev, "jsonrpc"); f != nil {
-					select {
-					case queue <- f:
-					default:
-						s.log.Warn("webhook queue full, dropping event", "url", cfg.URL, "task_id", ev.TaskID, "type", f["type"])
-					}
-				}
-			case <-done:
-				// run_end follows Done; wait briefly for it so queued events go first.
-				done = nil
-				grace = time.After(2 * time.Second)
-			case <-grace:
-				queue <- s.finalFrame(context.Background(), tg, "jsonrpc")
-				return
-			case <-s.closing:
-				return
+			case queue <- f:
+			default:
+				s.log.Warn("webhook queue full, dropping event", "url", cfg.URL, "task_id", f["task_id"], "type", f["type"])
 			}
+			return true
+		}})
+		if end == runEnded {
+			queue <- s.finalFrame(context.Background(), tg, "jsonrpc")
 		}
 	}()
 	go func() {

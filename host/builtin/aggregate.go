@@ -74,6 +74,7 @@ func aggregate(ctx context.Context, req *executor.Request, now func() time.Time)
 		dec := json.NewDecoder(bytes.NewReader(req.Inputs))
 		dec.UseNumber()
 		if err := dec.Decode(&inputs); err != nil {
+			//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
 			return nil, fmt.Errorf("Input validation failed for task %s: inputs are not a JSON object: %w", taskID(req), err)
 		}
 	}

@@ -175,6 +175,34 @@ func TestCloneMixed(t *testing.T) {
 	}
 }
 
+// TestLinkStandsForItsOriginal: in a run a link stands for its original exactly as the API
+// shows it (task.Task.WithOriginal): its dependents get the original's result even when
+// the link itself carries a result (tasks.update may write one on it).
+func TestLinkStandsForItsOriginal(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	cloneFixture(v, "ls-")
+	out, err := v.e.Clone(context.Background(), "ls-mid", CloneOptions{Mode: CloneMixed, LinkTaskIDs: []string{"ls-up"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := byOriginal(out)
+	set := func(id string, result any) {
+		t.Helper()
+		if _, err := v.st.Update(context.Background(), id, func(t *task.Task) error { t.Result = result; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("ls-up", map[string]any{"done": "the original's"})
+	set(by["ls-up"].ID, map[string]any{"done": "the link's own"})
+	if res := v.run(out[0].ID, RunOptions{}); res.Status != task.Completed {
+		t.Fatalf("run = %+v", res)
+	}
+	if in := v.get(by["ls-mid"].ID).Inputs; in["done"] != "the original's" {
+		t.Fatalf("copy of mid got %v through the link, want the original's result", in["done"])
+	}
+}
+
 func TestCloneResetFieldsAndDryRun(t *testing.T) {
 	t.Parallel()
 	v := setup(t)

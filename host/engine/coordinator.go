@@ -94,15 +94,15 @@ func (c *coordinator) canStart() bool {
 // original's result in memory, so that dependents get the original's data injected. Links
 // are completed and never executed; nothing is written.
 func (c *coordinator) resolveLinks(ctx context.Context, tasks []*task.Task) error {
-	for _, t := range tasks {
-		if !t.IsLink() || t.Result != nil {
+	for i, t := range tasks {
+		if !t.IsLink() {
 			continue
 		}
 		orig, err := c.engine.cfg.Store.Get(ctx, t.OriginalTaskID)
 		if err != nil {
 			return fmt.Errorf("link %s: original %s: %w", t.ID, t.OriginalTaskID, err)
 		}
-		t.Result = orig.Result
+		tasks[i] = t.WithOriginalData(orig)
 	}
 	return nil
 }

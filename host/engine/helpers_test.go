@@ -227,11 +227,10 @@ func buildTree(specs []spec) []*task.Task {
 }
 
 type env struct {
-	t     *testing.T
-	e     *Engine
-	st    store.Store
-	cat   *fakeCatalog
-	hooks *recHooks
+	t   *testing.T
+	e   *Engine
+	st  store.Store
+	cat *fakeCatalog
 }
 
 type option func(*Config)

@@ -29,8 +29,10 @@ func (c *coordinator) prepareStart(i int32) {
 	var lookupErr error
 	method := n.t.Method()
 	if method == "" {
+		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
 		lookupErr = fmt.Errorf("Executor ID not specified for task %s (set schemas.method or params.executor_id)", n.t.ID)
 	} else if hh, err := c.engine.cfg.Catalog.Lookup(method); err != nil {
+		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
 		lookupErr = fmt.Errorf("Executor '%s' could not be loaded for task %s: %w", method, n.t.ID, err)
 	} else {
 		h = hh

@@ -328,8 +328,9 @@ func TestMetadataKindRoles(t *testing.T) {
 					t.Fatal(err)
 				}
 				writeFile(t, filepath.Join(dir, tt.fixture), b)
-				r, rt := process(t, dir, metaDir)
+				r, _ := process(t, dir, metaDir)
 				if warm {
+					var rt *sandbox.Runtime
 					r, rt = process(t, dir, metaDir)
 					if s := rt.Stats(); s.Described != 1 {
 						t.Fatalf("stats %+v, want a warm start", s)

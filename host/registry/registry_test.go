@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 func fixture(t *testing.T, name string) []byte {
@@ -346,5 +349,46 @@ func TestRescanSkipsNonRegularFiles(t *testing.T) {
 	}
 	if why := r.Problems()["zero.wasm"]; !strings.Contains(why, "not a regular file") {
 		t.Fatalf("problem of zero.wasm = %q, want it to say it is not a regular file", why)
+	}
+}
+
+// TestOpenLeavesItsProblemsToTheCaller: the problems Open's own scan finds are reported
+// by Problems only (the caller shows them: logging them too made the CLI say it twice);
+// problems found by later scans are logged, once each.
+func TestOpenLeavesItsProblemsToTheCaller(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "bad.wasm"), []byte("not a module"))
+	writeFile(t, filepath.Join(dir, "dup.wasm"), fixture(t, "swap_v2.wasm"))
+	writeFile(t, filepath.Join(dir, "a-swap.wasm"), fixture(t, "swap_v1.wasm"))
+	rt, err := sandbox.New(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	var logs logbuf.Buffer
+	r, err := Open(ctx, Options{Runtime: rt, Dir: dir, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	if p := r.Problems(); p["bad.wasm"] == "" || p["dup.wasm"] == "" {
+		t.Fatalf("problems = %v, want bad.wasm and dup.wasm", p)
+	}
+	if s := logs.String(); s != "" {
+		t.Fatalf("Open logged the problems it returns:\n%s", s)
+	}
+	writeFile(t, filepath.Join(dir, "worse.wasm"), []byte("neither"))
+	for range 2 {
+		if err := r.Rescan(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := logs.Lines("worse.wasm"); len(got) != 1 || !strings.Contains(got[0], "[ERROR]") {
+		t.Fatalf("a problem found by a later scan: log lines %q, want one error", got)
+	}
+	if got := logs.Lines("bad.wasm"); len(got) != 0 {
+		t.Fatalf("an unchanged problem was logged again: %q", got)
 	}
 }

@@ -190,7 +190,7 @@ func (m *Module) call(ctx context.Context, spec callSpec) (out []byte, usage tas
 		m: m, parent: ctx, timeout: timeout, logger: logger, progress: spec.progress,
 		grants: m.rt.grants(m.info.ID), repo: spec.repo,
 	}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
+	tctx, cancel := m.rt.callContext(ctx, timeout)
 	defer cancel()
 	gctx := withCallState(tctx, cs)
 
@@ -265,7 +265,7 @@ func (m *Module) readPacked(in *instance, packed uint64, maxBytes int64, what st
 func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, during string, err error) error {
 	in.stdout.finish()
 	tail := in.stderr.finish()
-	kind, msg := describe(cs.parent, gctx, err, cs.timeout, in.mem)
+	kind, msg := describe(cs.parent, gctx, err, cs.timeout, in.mem, in.stack)
 	p := panicLine(tail)
 	switch {
 	case p != "" && kind == KindOutOfMemory:
@@ -293,7 +293,7 @@ func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, d
 func (m *Module) callGetters(ctx context.Context, limits task.Limits, names []string) (map[string]json.RawMessage, error) {
 	timeout := time.Duration(limits.TimeoutMS) * time.Millisecond
 	cs := &callState{m: m, parent: ctx, timeout: timeout, logger: m.rt.cfg.Logger.With("plugin", m.info.ID)}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
+	tctx, cancel := m.rt.callContext(ctx, timeout)
 	defer cancel()
 	gctx := withCallState(tctx, cs)
 	in, err := m.instantiate(gctx, limits.MemoryPages, clockRandom{})

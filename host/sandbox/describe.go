@@ -177,7 +177,7 @@ func (m *Module) materialise(ctx context.Context) (wazero.CompiledModule, error)
 	if h := Hash(wasm); h != m.hash {
 		return nil, invalid(nil, "the module changed since it was described (its sha256 is now %s)", h)
 	}
-	capped, err := capTables(wasm)
+	capped, err := prepare(wasm)
 	if err != nil {
 		return nil, invalid(err, "%v", err)
 	}

@@ -32,7 +32,8 @@
 //   - Every call runs under a wall-time limit, a memory limit and a result size limit
 //     (task overrides over operator defaults, clamped to operator maxima). A call that
 //     exceeds its time or is cancelled is interrupted (wazero's close-on-context-done),
-//     within milliseconds, even in a loop without calls.
+//     within milliseconds, even in a loop without calls or while it sleeps or waits for
+//     an HTTP response; so is every call when the Runtime closes.
 //   - Whatever the guest does (trap, loop, memory bomb, stack overflow, exit, panic, bad
 //     result), the call returns an *[Error] saying what happened, the instance is
 //     discarded, the host keeps running, and the next call gets a healthy instance.
@@ -55,6 +56,11 @@
 // instantiation: a module whose minimum is above the call's limit fails cleanly, without
 // allocating. Memory never shrinks, so the memory size after a call is its peak.
 //
+// The call stack lives outside linear memory too (wazero grows it on the Go heap, up to
+// about 100 MB), so the module is also rewritten to charge every call of one of its
+// functions to a stack budget of 8 MiB (maxStackBytes; see stack.go): a call past it
+// fails with KindStackOverflow ("call stack exhausted") and its instance is discarded.
+//
 // Function tables live outside linear memory, so the module's table section is rewritten
 // before compilation: every table gets a maximum of at most 2^20 entries (a table without
 // one gets that), and a module declaring a larger minimum, or tables that could reach
@@ -64,8 +70,9 @@
 //
 // Each Module keeps a LIFO pool of idle instances (Config.PoolSize). An instance serves
 // one call at a time; it is discarded after any failure, recycled after
-// Config.RecycleAfter calls or when its memory grew past Config.RecycleMemoryPages
-// (default: twice its size after _initialize plus 64 pages), and replaced when the plugin's
+// Config.RecycleAfter calls, when its memory grew past Config.RecycleMemoryPages
+// (default: twice its size after _initialize plus 64 pages) or when its call stack grew
+// past 256 KiB (poolStackBytes), and replaced when the plugin's
 // clock or random grants changed or when it is larger than the next call's memory limit.
 // A plugin must not rely on state surviving, or not surviving, between calls.
 //
@@ -73,7 +80,11 @@
 //
 // The runtime is created with close-on-context-done: each guest call watches its context
 // and wazero closes the instance when the context is done. The context of a call carries
-// the wall-time deadline and the caller's cancellation, and the call state that host
-// functions read (task logger, progress, grants, repository). An interrupted instance is
-// closed for good and never returned to the pool.
+// the wall-time deadline, the caller's cancellation and the runtime's closing, and the
+// call state that host functions read (task logger, progress, grants, repository). A
+// guest blocked in a host call is not reached by close-on-context-done, so every host
+// call that can block (the sleep of poll_oneoff under the clock grant, http_request,
+// store_call) watches that context and, when it is done, aborts the guest call with the
+// timeout or cancel error (see interrupt.go). An interrupted instance is closed for good
+// and never returned to the pool.
 package sandbox

@@ -82,8 +82,9 @@ func (h *hostAbort) Error() string { return h.op + ": " + h.err.Error() }
 func (h *hostAbort) Unwrap() error { return h.err }
 
 // describe classifies the error of a guest call. parent is the caller's context, ctx the
-// one carrying the wall-time limit; mem tells whether a memory growth was refused.
-func describe(parent, ctx context.Context, err error, timeout time.Duration, mem *limitedMemory) (Kind, string) {
+// one carrying the wall-time limit; mem tells whether a memory growth was refused, stack
+// whether the stack budget was exhausted (nil: unknown).
+func describe(parent, ctx context.Context, err error, timeout time.Duration, mem *limitedMemory, stack *stackMeter) (Kind, string) {
 	var exit *sys.ExitError
 	isExit := errors.As(err, &exit)
 	switch {
@@ -105,7 +106,9 @@ func describe(parent, ctx context.Context, err error, timeout time.Duration, mem
 		// A trap inside a host function's re-entrant alloc is wrapped by hostAbort.
 		line = strings.Replace(line, "wasm error: ", "", 1)
 		kind, msg = KindTrap, "trapped: "+line
-		if strings.Contains(line, "stack overflow") {
+		if stack.exhausted() {
+			kind, msg = KindStackOverflow, stackExhaustedMsg
+		} else if strings.Contains(line, "stack overflow") {
 			kind, msg = KindStackOverflow, "stack overflow (call stack exhausted, e.g. by unbounded recursion): "+msg
 		}
 	}

@@ -1,8 +1,13 @@
 package sandbox
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
 )
 
 // FuzzParseHTTPRequest feeds guest-controlled request documents to the parser: it must
@@ -48,5 +53,35 @@ func FuzzHTTPAllowed(f *testing.F) {
 		if host != "" && !strings.HasSuffix(host, ".") && strings.EqualFold(host, pattern) && !strings.HasSuffix(pattern, ".") && strings.TrimSpace(pattern) == pattern && !exact {
 			t.Fatalf("httpAllowed(%q) with the same pattern is not exact", host)
 		}
+	})
+}
+
+// FuzzLimitStack feeds module bytes to the stack rewrite: it must never panic, and a
+// module that compiles still compiles once rewritten.
+func FuzzLimitStack(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.wasm"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+	}
+	ctx := context.Background()
+	wz := wazero.NewRuntime(ctx)
+	f.Cleanup(func() { _ = wz.Close(ctx) })
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		out := limitStack(wasm)
+		orig, err := wz.CompileModule(ctx, wasm)
+		if err != nil {
+			return
+		}
+		_ = orig.Close(ctx)
+		rewritten, err := wz.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("the module compiles, but not once rewritten: %v", err)
+		}
+		_ = rewritten.Close(ctx)
 	})
 }

@@ -9,11 +9,13 @@ import (
 )
 
 // goPlugin is a Go reactor plugin: execute echoes its input, panics when the input is
-// {"panic":true} and allocates without bound when it is {"oom":true}.
+// {"panic":true}, allocates without bound when it is {"oom":true} and sleeps for an hour
+// when it is {"sleep":true}.
 const goPlugin = `package main
 
 import (
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -50,6 +52,8 @@ func execute(p, n int32) int64 {
 	switch {
 	case strings.Contains(in, "panic"):
 		panic("boom from the go plugin")
+	case strings.Contains(in, "sleep"):
+		time.Sleep(time.Hour)
 	case strings.Contains(in, "oom"):
 		for {
 			hoard = append(hoard, make([]byte, 1<<20))
@@ -100,7 +104,7 @@ func TestGoGuest(t *testing.T) {
 	}
 	t.Parallel()
 	wasm := buildGoPlugin(t)
-	rt := setup(t, Config{})
+	rt := setup(t, Config{Grants: grantsFor("goguest", Grants{Clock: true})})
 	m, err := rt.Load(context.Background(), wasm, "goguest.wasm")
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -115,6 +119,14 @@ func TestGoGuest(t *testing.T) {
 		t.Fatalf("Execute = %v, %v", resp, err)
 	}
 	t.Logf("Go guest usage: %+v", resp.Usage)
+
+	// A Go time.Sleep (poll_oneoff) far beyond the timeout ends with the call. The
+	// instance the first call pooled serves it, so the time limit goes to the sleep.
+	err = executeOrHang(t, context.Background(), m, &reqArgs{inputs: `{"sleep":true}`, limits: taskLimits(2000, 0, 0)})
+	if KindOf(err) != KindTimeout {
+		t.Fatalf("sleep: err = %v, want KindTimeout", err)
+	}
+	t.Logf("sleep: %v", err)
 
 	logger, logs := newLogger()
 	r := req(`{"panic":true}`)
@@ -136,7 +148,7 @@ func TestGoGuest(t *testing.T) {
 	mustContain(t, "error", err.Error(), "out of memory: memory limit 200 pages (12.5 MiB) reached")
 	t.Logf("oom: %v", err)
 
-	// The module still works after both failures.
+	// The module still works after these failures.
 	resp, err = m.Execute(context.Background(), req(`{"y":2}`))
 	if err != nil || string(resp.Output) != `{"y":2}` {
 		t.Fatalf("Execute after failures = %v, %v", resp, err)

@@ -187,6 +187,7 @@ func hostStoreCall(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	result, err := cs.repo.Call(ctx, req)
 	if err != nil {
+		abortIfDone(ctx)
 		stack[0] = cs.giveError(ctx, mod, "store_call", err.Error())
 		return
 	}

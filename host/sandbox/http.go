@@ -149,6 +149,7 @@ func (r *Runtime) hostHTTPRequest(ctx context.Context, mod api.Module, stack []u
 	}
 	resp, err := r.doHTTP(ctx, cs, doc)
 	if err != nil {
+		abortIfDone(ctx) // the task's deadline passed, it was cancelled or the host is closing
 		stack[0] = cs.giveError(ctx, mod, "http_request", err.Error())
 		return
 	}

@@ -83,7 +83,11 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, name string) (*Module, 
 	invalid := func(format string, args ...any) error {
 		return &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: fmt.Sprintf(format, args...)}
 	}
-	capped, err := capTables(wasm)
+	if !r.enter() { // Load instantiates to read metadata: a guest call
+		return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindClosed, Msg: "the sandbox runtime is closed"}
+	}
+	defer r.leave()
+	capped, err := prepare(wasm)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -376,11 +380,15 @@ func (m *Module) Close(ctx context.Context) error {
 	return nil
 }
 
-// enter registers a call in flight, or fails if the module is closed.
+// enter registers a call in flight, or fails if the module or the runtime is closed.
 func (m *Module) enter() error {
+	if !m.rt.enter() {
+		return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: KindClosed, Msg: "the sandbox runtime is closed"}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
+		m.rt.leave()
 		return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: KindClosed, Msg: "module was unloaded"}
 	}
 	m.active++
@@ -389,6 +397,7 @@ func (m *Module) enter() error {
 
 // leave ends a call; the last call after Close releases the compiled code.
 func (m *Module) leave() {
+	defer m.rt.leave()
 	m.mu.Lock()
 	m.active--
 	last := m.closed && m.active == 0

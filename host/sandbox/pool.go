@@ -23,6 +23,10 @@ type instance struct {
 	cr        clockRandom
 	initPages uint32
 	uses      int
+	stack     *stackMeter // nil for a module limitStack did not instrument
+	// ctx is the context of the call the instance serves (nil when idle): its
+	// nanosleep ends with it. Set and cleared by the pool, read on the call's goroutine.
+	ctx context.Context
 	// exports caches api.Function values: ExportedFunction allocates a call engine
 	// (with its stack) on every call.
 	exports map[string]api.Function
@@ -46,7 +50,7 @@ type PoolStats struct {
 	Idle      int   // instances waiting for a call now
 	Created   int64 // instances created (including _initialize)
 	Reused    int64 // calls served by a pooled instance
-	Recycled  int64 // healthy instances closed for age or memory growth
+	Recycled  int64 // healthy instances closed for age, memory or stack growth
 	Discarded int64 // instances closed after a trap, timeout, limit or bad result
 }
 
@@ -92,6 +96,8 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 			continue
 		}
 		in.mem.setLimit(limitPages)
+		in.ctx = ctx
+		in.stack.reset()
 		p.reused.Add(1)
 		return in, nil
 	}
@@ -99,6 +105,7 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 	if err != nil {
 		return nil, err
 	}
+	in.stack.reset() // _initialize ran on it
 	p.created.Add(1)
 	return in, nil
 }
@@ -108,6 +115,7 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 // kept idle if there is room.
 func (p *pool) release(in *instance, healthy bool) {
 	in.uses++
+	in.ctx = nil
 	if !healthy || in.mod.IsClosed() {
 		p.discarded.Add(1)
 		in.close()
@@ -118,7 +126,7 @@ func (p *pool) release(in *instance, healthy bool) {
 	if threshold == 0 {
 		threshold = 2*in.initPages + 64
 	}
-	if in.uses >= cfg.RecycleAfter || in.pages() > threshold {
+	if in.uses >= cfg.RecycleAfter || in.pages() > threshold || in.stack.grew() {
 		p.recycled.Add(1)
 		in.close()
 		return
@@ -159,6 +167,7 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 		stdout: newLogWriter("stdout", hclog.Info, false),
 		stderr: newLogWriter("stderr", hclog.Warn, true),
 		cr:     cr,
+		ctx:    ctx,
 	}
 	in.mem.setLimit(limitPages)
 	cs := callStateFrom(ctx)
@@ -167,21 +176,32 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: many instances of one module may coexist
-		WithStartFunctions("_initialize").
+		// _initialize is called below, so that its failure can be classified with the
+		// instance's stack meter.
+		WithStartFunctions().
 		WithStdout(in.stdout).
 		WithStderr(in.stderr)
 	if cr.clock {
-		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+		// Not WithSysNanosleep: its time.Sleep would outlive the call (see interrupt.go).
+		cfg = cfg.WithSysWalltime().WithSysNanotime().WithNanosleep(in.sleep)
 	}
 	if cr.random {
 		cfg = cfg.WithRandSource(rand.Reader)
 	}
 	m.rt.instances.Add(1)
 	mod, err := m.rt.wz.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem.allocator()), m.compiled, cfg)
+	if err == nil {
+		in.stack = newStackMeter(mod)
+		if init := mod.ExportedFunction("_initialize"); init != nil {
+			if _, err = init.Call(ctx); err != nil {
+				_ = mod.Close(context.Background())
+			}
+		}
+	}
 	tail := in.stderr.finish()
 	in.stdout.finish()
 	if err != nil {
-		kind, msg := describe(cs.parent, ctx, err, cs.timeout, in.mem)
+		kind, msg := describe(cs.parent, ctx, err, cs.timeout, in.mem, in.stack)
 		if p := panicLine(tail); p != "" {
 			msg += ": " + p
 		}

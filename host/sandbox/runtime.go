@@ -25,6 +25,10 @@ type Runtime struct {
 	wz    wazero.Runtime
 	cache wazero.CompilationCache
 
+	// life is cancelled by Close: every call's context ends with it (callContext).
+	life    context.Context
+	endLife context.CancelFunc
+
 	// hostFuncs maps "module\x00name" to the signature every import must have.
 	hostFuncs map[string]api.FunctionDefinition
 
@@ -34,6 +38,10 @@ type Runtime struct {
 	mu       sync.Mutex
 	compiled map[string]*compiledEntry // by sha256 hex
 	closed   bool
+	// calls counts guest calls in flight (enter..leave); Close waits for them before
+	// closing the wazero runtime, which must not close a module a guest still runs in.
+	// Add happens under mu while not closed, so it never races with Close's Wait.
+	calls sync.WaitGroup
 }
 
 // RuntimeStats counts the work a Runtime did since it was created.
@@ -94,8 +102,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		// default (the wasm32 maximum) so that no module is refused for declaring a large
 		// maximum it never uses.
 		WithCompilationCache(cache)
+	life, endLife := context.WithCancel(context.Background())
 	r := &Runtime{
 		cfg:       cfg,
+		life:      life,
+		endLife:   endLife,
 		wz:        wazero.NewRuntimeWithConfig(ctx, rc),
 		cache:     cache,
 		compiled:  map[string]*compiledEntry{},
@@ -123,13 +134,42 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 func (r *Runtime) Effective(l task.Limits) task.Limits { return r.cfg.effective(l) }
 
 // Close closes every module, the wazero runtime and the compilation cache. Executions
-// still running are interrupted.
+// still running are interrupted, including those blocked in a host call (a sleep, an
+// HTTP request): they fail with KindCancelled.
+//
+// Close ends the calls in flight first and waits for them (or for ctx) before closing
+// the runtime underneath. Calls and loads after Close fail with KindClosed.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.endLife()
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
+	drained := make(chan struct{})
+	go func() {
+		r.calls.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+	}
 	return errors.Join(r.wz.Close(ctx), r.cache.Close(ctx))
 }
+
+// enter registers a guest call (or a load) in flight, or reports that the runtime is
+// closed. Each successful enter must be followed by one leave.
+func (r *Runtime) enter() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.calls.Add(1)
+	return true
+}
+
+// leave ends what enter registered.
+func (r *Runtime) leave() { r.calls.Done() }
 
 // Hash returns the content hash of a module: sha256, lower-case hex.
 func Hash(wasm []byte) string {

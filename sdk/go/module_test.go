@@ -45,6 +45,7 @@ func setup(t *testing.T) *apflowtest.Harness {
 				panic("the greeter exploded")
 			case "nilmap":
 				var m map[string]int
+				//lint:ignore SA5000 the test needs a guest that panics on a nil map
 				m["x"] = 1
 			case "config":
 				v, ok := ctx.Config("salutation")

@@ -45,7 +45,7 @@ type Everything struct {
 	Tree     *Node             `json:"tree"`
 	NoTag    string
 	Skipped  string    `json:"-"`
-	hidden   string    //nolint:unused // proves unexported fields are skipped
+	hidden   string    //lint:ignore U1000 proves unexported fields are skipped
 	Nums     []float64 `json:"nums" jsonschema:"required"`
 	Desc     string    `json:"desc" jsonschema:"description=short one,title=T,format=uri"`
 	Multiple int       `json:"multiple" jsonschema:"multipleOf=5,exclusiveMaximum=100"`

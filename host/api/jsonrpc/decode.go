@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 )
@@ -17,12 +18,18 @@ type Item struct {
 }
 
 // Decode parses a request body. batch reports whether the body was a JSON array. When
-// the whole body is unusable (not JSON, an empty array, a scalar) Decode returns a single
-// error object to be answered with id null, and no items.
+// the whole body is unusable (not JSON, not UTF-8, an empty array, a scalar) Decode
+// returns a single error object to be answered with id null, and no items.
+//
+// JSON text is UTF-8: a body with invalid UTF-8 anywhere is a parse error (-32700), so
+// that an id echoed in a response is always valid JSON.
 func Decode(body []byte) (items []Item, batch bool, err *Error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, false, NewError(apferr.ParseError, "Parse error", "empty request body")
+	}
+	if !utf8.Valid(body) {
+		return nil, false, NewError(apferr.ParseError, "Parse error", "request body is not valid UTF-8")
 	}
 	if !json.Valid(body) {
 		return nil, false, NewError(apferr.ParseError, "Parse error", "request body is not valid JSON")

@@ -42,6 +42,9 @@ func TestDecode(t *testing.T) {
 		{"params scalar", `{"jsonrpc":"2.0","method":"m","params":"x","id":1}`, want{items: []int{-32600}}},
 		{"id object", `{"jsonrpc":"2.0","method":"m","id":{}}`, want{items: []int{-32600}}},
 		{"id bool", `{"jsonrpc":"2.0","method":"m","id":true}`, want{items: []int{-32600}}},
+		{"invalid utf-8 in id", "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":\"a\xffb\"}", want{code: -32700}},
+		{"invalid utf-8 in batch", "[{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":\"\xc3\"}]", want{code: -32700}},
+		{"invalid utf-8 in params", "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"x\":\"\xed\xa0\x80\"},\"id\":1}", want{code: -32700}},
 		{"mixed batch", `[{"jsonrpc":"2.0","method":"a","id":1},{"x":1},{"jsonrpc":"2.0","method":"b"}]`,
 			want{batch: true, items: []int{0, -32600, 0}, notify: []bool{false, true}}},
 	}

@@ -3,16 +3,33 @@ package jsonrpc
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
-// FuzzDecodeRequest checks that Decode never panics, classifies every element, and that a
-// decoded request survives a round trip through its own encoding.
+// wellFormed fails t unless resp encodes to valid JSON in valid UTF-8: every response
+// the server would write for a body must be parseable by any client.
+func wellFormed(t *testing.T, what string, resp *Response) {
+	t.Helper()
+	b, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatalf("%s does not marshal: %v", what, err)
+	}
+	if !json.Valid(b) || !utf8.Valid(b) {
+		t.Fatalf("%s is not valid JSON in UTF-8: %q", what, b)
+	}
+}
+
+// FuzzDecodeRequest checks that Decode never panics, classifies every element, that every
+// response it leads to (errors, and a success echoing a request's id) is valid JSON in
+// UTF-8, and that a decoded request survives a round trip through its own encoding.
 func FuzzDecodeRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","method":"tasks.get","params":{"task_id":"a"},"id":1}`,
 		`[{"jsonrpc":"2.0","method":"a","id":1},{"jsonrpc":"2.0","method":"b"}]`,
 		`{"jsonrpc":"2.0","method":"m","params":null,"id":null}`,
 		`[]`, `{`, `[1,{"id":{}}]`, `"x"`,
+		"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":\"\xff\"}",
+		"[{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":\"\xc3\"},{\"id\":\"\xe2\x82\"}]",
 	} {
 		f.Add([]byte(s))
 	}
@@ -22,9 +39,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			if len(items) != 0 {
 				t.Fatalf("whole-body error %v with %d items", err, len(items))
 			}
-			if _, mErr := json.Marshal(&Response{Error: err}); mErr != nil {
-				t.Fatalf("error response does not marshal: %v", mErr)
-			}
+			wellFormed(t, "whole-body error response", &Response{Error: err})
 			return
 		}
 		if len(items) == 0 {
@@ -35,11 +50,10 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatalf("item %d: exactly one of Req and Err must be set: %+v", i, it)
 			}
 			if it.Err != nil {
-				if _, mErr := json.Marshal(&Response{ID: it.ID, Error: it.Err}); mErr != nil {
-					t.Fatalf("item %d: error response does not marshal: %v", i, mErr)
-				}
+				wellFormed(t, "item error response", &Response{ID: it.ID, Error: it.Err})
 				continue
 			}
+			wellFormed(t, "item success response", &Response{ID: it.Req.ID, Result: json.RawMessage(`{}`)})
 			if it.Req.Method == "" {
 				t.Fatalf("item %d: empty method accepted", i)
 			}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPluginsListKindsAndProblems: a hook-only module is of kind "hook", and a file that
+// fails to load is reported exactly once, with the reason and the fix.
+func TestPluginsListKindsAndProblems(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	copyFile(t, "../../host/hooks/testdata/set_a.wasm", filepath.Join(plugins, "set_a.wasm"))
+	bad := filepath.Join(plugins, "bad.wasm")
+	if err := os.WriteFile(bad, []byte("not a module"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--data-dir", dataDir, "--plugins", plugins}
+	const reason = "invalid magic number"
+	const fix = "to fix, replace or delete the file"
+
+	t.Run("table", func(t *testing.T) {
+		code, stdout, stderr := apflow(t, "", append([]string{"plugins", "list"}, base...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		kinds := map[string]string{}
+		for _, line := range strings.Split(stdout, "\n") {
+			if f := strings.Fields(line); len(f) >= 2 {
+				kinds[f[0]] = f[1]
+			}
+		}
+		for id, want := range map[string]string{"set_a": "hook", "echo": "wasm", "aggregate_results_executor": "builtin"} {
+			if kinds[id] != want {
+				t.Errorf("kind of %s = %q, want %q\n%s", id, kinds[id], want, stdout)
+			}
+		}
+		all := stdout + stderr
+		if n := strings.Count(all, "bad.wasm"); n != 1 {
+			t.Fatalf("bad.wasm is mentioned %d times, want once\nstdout:\n%s\nstderr:\n%s", n, stdout, stderr)
+		}
+		line := lineWith(all, "bad.wasm")
+		if !strings.Contains(line, bad) || !strings.Contains(line, reason) || !strings.Contains(line, fix) {
+			t.Fatalf("the problem line lacks the path %s, the reason %q or the fix %q: %s", bad, reason, fix, line)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		code, stdout, stderr := apflow(t, "", append([]string{"plugins", "list", "--json"}, base...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		var out struct {
+			Plugins  []pluginView      `json:"plugins"`
+			Problems map[string]string `json:"problems"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+			t.Fatalf("%v\n%s", err, stdout)
+		}
+		if !strings.Contains(out.Problems["bad.wasm"], reason) {
+			t.Fatalf("problems = %v", out.Problems)
+		}
+		if strings.Contains(stderr, "bad.wasm") {
+			t.Fatalf("the problem is reported again on stderr:\n%s", stderr)
+		}
+	})
+	t.Run("run warns once", func(t *testing.T) {
+		tree := `[{"name": "r", "schemas": {"method": "echo"}, "inputs": {"x": 1}}]`
+		code, stdout, stderr := apflow(t, "", append([]string{"run", "-q", writeTree(t, tree)}, base...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		if n := strings.Count(stdout+stderr, "bad.wasm"); n != 1 {
+			t.Fatalf("bad.wasm is mentioned %d times, want once\nstdout:\n%s\nstderr:\n%s", n, stdout, stderr)
+		}
+		if line := lineWith(stderr, "bad.wasm"); !strings.HasPrefix(line, "warning: ") || !strings.Contains(line, bad) || !strings.Contains(line, reason) || !strings.Contains(line, fix) {
+			t.Fatalf("warning line = %q", line)
+		}
+	})
+}
+
+// lineWith returns the first line of s containing sub.
+func lineWith(s, sub string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, sub) {
+			return line
+		}
+	}
+	return ""
+}

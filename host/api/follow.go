@@ -1,0 +1,93 @@
+package api
+
+import (
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/engine"
+)
+
+// runEndGrace is how long a follower waits for run_end once the run's Done is closed. The
+// engine publishes run_end right after Done, behind the task events queued before it, so
+// waiting lets those go out first; the grace only bounds the wait.
+const runEndGrace = 2 * time.Second
+
+// followEnd says why followRun returned.
+type followEnd int
+
+const (
+	runEnded     followEnd = iota // the run ended: the follower sends its final frame
+	followerLeft                  // leave was closed or emit refused a frame
+	shuttingDown                  // the server is shutting down; the run goes on
+)
+
+// follower is one consumer of a run's events: an SSE stream or a webhook.
+type follower struct {
+	rootID string
+	events <-chan engine.Event
+	// done is closed when the run ends. nil when the follower did not start the run
+	// (GET /events): then whether the run is still listed is checked every second.
+	done <-chan struct{}
+	// leave, when closed, stops following (the client went away). May be nil.
+	leave <-chan struct{}
+	// emit takes the frame of each task event, in order; false stops following.
+	emit func(frame map[string]any) bool
+	// keepAlive, when set, is called every Config.KeepAlive.
+	keepAlive func()
+}
+
+// followRun gives f the frames of the run's task events until the run has ended: run_end
+// arrived, the channel was closed, run_end did not arrive within runEndGrace of done
+// closing, or (done nil) the run is no longer listed. It then gives f the events already
+// queued, so per-task frames precede the final one. It returns early when f leaves or
+// refuses a frame, or when the server shuts down.
+func (s *Server) followRun(f follower) followEnd {
+	var keep, check <-chan time.Time
+	if f.keepAlive != nil {
+		t := time.NewTicker(s.cfg.KeepAlive)
+		defer t.Stop()
+		keep = t.C
+	}
+	if f.done == nil {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		check = t.C
+	}
+	done := f.done
+	var grace <-chan time.Time
+	for ended := false; !ended; {
+		select {
+		case ev, ok := <-f.events:
+			if !ok || ev.Type == engine.EventRunEnd {
+				ended = true
+			} else if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
+				return followerLeft
+			}
+		case <-done:
+			done = nil
+			grace = time.After(runEndGrace)
+		case <-grace:
+			ended = true
+		case <-check:
+			ended = !s.rootRunning(f.rootID)
+		case <-keep:
+			f.keepAlive()
+		case <-f.leave:
+			return followerLeft
+		case <-s.closing:
+			return shuttingDown
+		}
+	}
+	for {
+		select {
+		case ev, ok := <-f.events:
+			if !ok {
+				return runEnded
+			}
+			if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
+				return followerLeft
+			}
+		default:
+			return runEnded
+		}
+	}
+}

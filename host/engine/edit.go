@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Update applies change to the stored task id and returns the task as stored, unless the
+// task's tree is running: a running tree answers an *apferr.Error with code
+// AlreadyExecuting (data: task_id, root_task_id, current_status) and nothing is written.
+//
+// The tasks of a running tree belong to its run. Update holds the lock that starts runs
+// from its check to the commit of the change (as Cancel does for a tree that is not
+// running), so no run of the tree starts in between; Updates, Deletes and idle Cancels
+// of one engine are serialized.
+//
+// change runs inside store.Store.Update: it sees the task as stored, and when it returns
+// an error nothing is written and that error is returned unchanged. It must not call the
+// engine (the lock is held).
+func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) error) (*task.Task, error) {
+	t, err := e.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.runs[t.TreeID()]; r != nil {
+		return nil, apferr.New(apferr.AlreadyExecuting,
+			fmt.Sprintf("Task %s: its tree is running; cancel the run or wait for it to end before changing the task", id)).
+			WithData(map[string]any{"task_id": id, "root_task_id": r.rootID, "current_status": string(t.Status)})
+	}
+	return e.cfg.Store.Update(ctx, id, change)
+}
+
+// Delete deletes the task id and its descendants in one transaction, unless the task's
+// tree is running: a running tree answers an *apferr.Error with code CannotDelete (data:
+// task_id, reason) and nothing is deleted. It returns the deleted tasks, id first, then
+// its descendants level by level.
+//
+// check, when not nil, is given the tasks to delete as stored once no run of the tree can
+// start any more; its error refuses the delete and is returned unchanged. It must not
+// call the engine. Like Update, Delete holds the lock that starts runs from its check to
+// the commit, so what check saw is what is deleted.
+//
+// The store refuses (CannotDelete) when a task outside the subtree depends on one inside.
+func (e *Engine) Delete(ctx context.Context, id string, check func(subtree []*task.Task) error) ([]*task.Task, error) {
+	t, err := e.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.runs[t.TreeID()] != nil {
+		return nil, apferr.New(apferr.CannotDelete, fmt.Sprintf("Cannot delete task %s: its tree is running", id)).
+			WithData(map[string]any{"task_id": id, "reason": "its tree is running"})
+	}
+	all, err := e.cfg.Store.Tree(ctx, t.TreeID())
+	if err != nil {
+		return nil, fmt.Errorf("delete %s: load tree: %w", id, err)
+	}
+	sub := subtree(all, id)
+	if len(sub) == 0 {
+		return nil, store.NotFound(id) // deleted since the first read
+	}
+	if check != nil {
+		if err := check(sub); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, len(sub))
+	for i, x := range sub {
+		ids[i] = x.ID
+	}
+	if err := e.cfg.Store.Delete(ctx, ids); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// subtree returns the task rootID and its descendants among tasks, root first, or nil
+// when rootID is not among them.
+func subtree(tasks []*task.Task, rootID string) []*task.Task {
+	kids := map[string][]*task.Task{}
+	var root *task.Task
+	for _, t := range tasks {
+		if t.ID == rootID {
+			root = t
+		} else if t.ParentID != "" {
+			kids[t.ParentID] = append(kids[t.ParentID], t)
+		}
+	}
+	if root == nil {
+		return nil
+	}
+	out := []*task.Task{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, kids[out[i].ID]...)
+	}
+	return out
+}

@@ -1,0 +1,263 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/sandbox"
+)
+
+// fileState is what the last scan saw of one file.
+type fileState struct {
+	size    int64
+	modTime time.Time
+	hash    string
+	id      string // registered id, "" when the file is not registered
+	// conflict is the id this file could not take because another file has it; the file
+	// is loaded again when that id becomes free.
+	conflict string
+}
+
+// Watch rescans the directory every PollInterval until ctx is done.
+func (r *Registry) Watch(ctx context.Context) {
+	t := time.NewTicker(r.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.Rescan(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("rescan failed", "dir", r.opts.Dir, "error", err)
+			}
+		}
+	}
+}
+
+// Rescan brings the registry in line with the directory: new and changed files are
+// loaded, removed files unregistered.
+func (r *Registry) Rescan(ctx context.Context) error {
+	r.scanMu.Lock()
+	defer r.scanMu.Unlock()
+	names, seen, err := moduleFiles(r.opts.Dir)
+	if err != nil {
+		return err
+	}
+	// Forget removed files first, so that a file taking over their id registers now.
+	for _, name := range r.goneFiles(seen) {
+		r.forgetFile(name)
+	}
+	defer r.meta.flush()
+	r.meta.prune(r.opts.Dir, seen)
+	for _, name := range names {
+		if err := r.scanFile(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moduleFiles lists the .wasm files of dir, sorted by file name (the first file of an id
+// wins), and as a set.
+func moduleFiles(dir string) ([]string, map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("registry: read plugins dir: %w", err)
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".wasm") {
+			continue
+		}
+		names = append(names, e.Name())
+		seen[e.Name()] = true
+	}
+	return names, seen, nil
+}
+
+// goneFiles returns the files the last scan saw that are not in seen any more.
+func (r *Registry) goneFiles(seen map[string]bool) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var gone []string
+	for name := range r.files {
+		if !seen[name] {
+			gone = append(gone, name)
+		}
+	}
+	return gone
+}
+
+// scanFile loads name if it is new or changed since the last scan.
+func (r *Registry) scanFile(ctx context.Context, name string) error {
+	path := filepath.Join(r.opts.Dir, name)
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // removed between ReadDir and Stat: the next scan forgets it
+		}
+		return fmt.Errorf("registry: stat %s: %w", path, err)
+	}
+	r.mu.Lock()
+	prev := r.files[name]
+	r.mu.Unlock()
+	if prev != nil && prev.size == st.Size() && prev.modTime.Equal(st.ModTime()) {
+		return nil
+	}
+	if why := unloadable(name, st); why != "" {
+		r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, why)
+		return nil
+	}
+	hash, wasm, err := r.hashFile(name, path, st)
+	if hash == "" {
+		return err
+	}
+	fs := &fileState{size: st.Size(), modTime: st.ModTime(), hash: hash}
+	if prev != nil && prev.hash == fs.hash {
+		fs.id = prev.id
+		r.mu.Lock()
+		r.files[name] = fs
+		r.mu.Unlock()
+		return nil
+	}
+	if r.loadDescribed(name, path, fs) {
+		return nil
+	}
+	return r.loadFile(ctx, name, path, st, prev, fs, wasm)
+}
+
+// unloadable says why a file must not even be read ("" when it may).
+func unloadable(name string, st os.FileInfo) string {
+	if !st.Mode().IsRegular() {
+		// A FIFO would block the scan forever, a device such as /dev/zero (through a
+		// symlink) would be read until the host runs out of memory.
+		return fmt.Sprintf("%s is not a regular file (%s)", name, st.Mode().Type())
+	}
+	if st.Size() > MaxModuleBytes {
+		return fmt.Sprintf("%s is %d bytes, more than the %d allowed", name, st.Size(), MaxModuleBytes)
+	}
+	return ""
+}
+
+// hashFile returns the content hash of a module file: from the hash index when the file
+// is unchanged (wasm is then nil: the file was not read), else by reading it. An empty
+// hash means the scan passes over the file (see readFile), err saying why if it must stop.
+func (r *Registry) hashFile(name, path string, st os.FileInfo) (hash string, wasm []byte, err error) {
+	if hash, known := r.meta.hash(path, st); known {
+		return hash, nil, nil
+	}
+	if wasm, err = r.readFile(name, path, st); wasm == nil {
+		return "", nil, err
+	}
+	hash = sandbox.Hash(wasm)
+	r.meta.setHash(path, st, hash)
+	return hash, wasm, nil
+}
+
+// loadDescribed registers a file from its cached description, without compiling it. It
+// reports false when there is no usable description; an unusable one is dropped.
+func (r *Registry) loadDescribed(name, path string, fs *fileState) bool {
+	d := r.meta.description(fs.hash)
+	if d == nil {
+		return false
+	}
+	mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return readModule(path) })
+	if err != nil {
+		r.log.Warn("cached plugin metadata unusable, loading the module", "file", name, "error", err)
+		r.meta.drop(fs.hash)
+		return false
+	}
+	r.register(name, fs, mod)
+	return true
+}
+
+// loadFile loads a module in full (reading it unless wasm holds its bytes) and registers
+// it. A module that fails to load is reported, and the file's previous version, if any,
+// stays registered.
+func (r *Registry) loadFile(ctx context.Context, name, path string, st os.FileInfo, prev, fs *fileState, wasm []byte) error {
+	if wasm == nil {
+		var err error
+		if wasm, err = r.readFile(name, path, st); wasm == nil {
+			return err
+		}
+		if h := sandbox.Hash(wasm); h != fs.hash { // changed behind an unchanged identity
+			fs.hash = h
+			r.meta.forget(path)
+		}
+	}
+	mod, err := r.opts.Runtime.Load(ctx, wasm, name)
+	if err != nil {
+		if prev != nil { // keep serving the old version of this file
+			fs.id = prev.id
+		}
+		r.setProblem(name, fs, err.Error())
+		return nil
+	}
+	r.meta.store(mod.Describe())
+	r.register(name, fs, mod)
+	return nil
+}
+
+// readFile reads a module of the plugins directory. It returns nil bytes, with a nil
+// error, when the scan should pass over the file: it vanished (the next scan forgets it)
+// or it is too large (reported as a problem).
+func (r *Registry) readFile(name, path string, st os.FileInfo) ([]byte, error) {
+	wasm, err := readModule(path)
+	switch {
+	case err == nil:
+		return wasm, nil
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, errTooLarge):
+		r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, err.Error())
+		return nil, nil
+	}
+	return nil, fmt.Errorf("registry: read %s: %w", path, err)
+}
+
+// errTooLarge is the error of a module file longer than MaxModuleBytes.
+var errTooLarge = fmt.Errorf("module is more than the %d bytes allowed", MaxModuleBytes)
+
+// readModule reads a module file, failing when it is longer than MaxModuleBytes (it
+// may have grown since it was checked).
+func readModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxModuleBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxModuleBytes {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), errTooLarge)
+	}
+	return b, nil
+}
+
+// setProblem records why a file is not (or no longer) the registered version.
+func (r *Registry) setProblem(name string, fs *fileState, why string) {
+	r.logProblem("plugin not loaded", "file", name, "error", why)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files[name] = fs
+	r.problems[name] = why
+}
+
+// logProblem logs a file that is not registered: as an error, or at debug level during
+// Open's own scan, whose problems the caller shows (see Open). Callers hold scanMu.
+func (r *Registry) logProblem(msg string, args ...any) {
+	if r.opened {
+		r.log.Error(msg, args...)
+	} else {
+		r.log.Debug(msg, args...)
+	}
+}

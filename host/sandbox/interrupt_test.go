@@ -1,0 +1,102 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// hangLimit only detects a call that never ends; it asserts no timing.
+const hangLimit = 20 * time.Second
+
+// executeOrHang runs m.Execute in the background and fails the test if it has not
+// returned after hangLimit (the guests here would otherwise block for centuries).
+func executeOrHang(t *testing.T, ctx context.Context, m *Module, r *reqArgs) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		rq := req(r.inputs)
+		rq.Limits = r.limits
+		_, err := m.Execute(ctx, rq)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(hangLimit):
+		t.Fatalf("%s: the call is still blocked in a host call %v after it started", m.ID(), hangLimit)
+		return nil
+	}
+}
+
+// reqArgs are the inputs and limits of one Execute.
+type reqArgs struct {
+	inputs string
+	limits task.Limits
+}
+
+// TestBlockingHostCallsEnd checks that a guest blocked in a host call (a sleep granted
+// by the clock capability, an HTTP request to a server that never answers) is released
+// when the call's deadline passes, when the caller cancels, and when the runtime
+// closes; the call fails with what happened and its instance is not reused.
+func TestBlockingHostCallsEnd(t *testing.T) {
+	t.Parallel()
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); srv.Close() })
+	slowReq := `{"url":"` + srv.URL + `/hang","timeout_ms":3600000}`
+
+	tests := []struct {
+		name   string
+		plugin string
+		grants Grants
+		inputs string
+		stop   string // "timeout", "cancel" or "close"
+		kind   Kind
+	}{
+		{"sleep past the deadline", "sleep", Grants{Clock: true}, `{}`, "timeout", KindTimeout},
+		{"sleep cancelled", "sleep", Grants{Clock: true}, `{}`, "cancel", KindCancelled},
+		{"sleep at runtime close", "sleep", Grants{Clock: true}, `{}`, "close", KindCancelled},
+		{"http past the deadline", "http_proxy", Grants{HTTP: []string{"127.0.0.1"}}, slowReq, "timeout", KindTimeout},
+		{"http cancelled", "http_proxy", Grants{HTTP: []string{"127.0.0.1"}}, slowReq, "cancel", KindCancelled},
+		{"http at runtime close", "http_proxy", Grants{HTTP: []string{"127.0.0.1"}}, slowReq, "close", KindCancelled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rt := setup(t, Config{Grants: grantsFor(tt.plugin, tt.grants)})
+			m := load(t, rt, tt.plugin)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := &reqArgs{inputs: tt.inputs}
+			switch tt.stop {
+			case "timeout":
+				r.limits.TimeoutMS = 200
+			case "cancel":
+				time.AfterFunc(100*time.Millisecond, cancel)
+			case "close":
+				time.AfterFunc(100*time.Millisecond, func() { _ = rt.Close(context.Background()) })
+			}
+			err := executeOrHang(t, ctx, m, r)
+			if KindOf(err) != tt.kind {
+				t.Fatalf("err = %v, want kind %s", err, tt.kind)
+			}
+			if tt.kind == KindTimeout && !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("timeout error does not wrap context.DeadlineExceeded: %v", err)
+			}
+			if s := m.Stats(); s.Idle != 0 || s.Reused != 0 || s.Discarded != s.Created {
+				t.Fatalf("the interrupted instance was kept: %+v", s)
+			}
+		})
+	}
+}

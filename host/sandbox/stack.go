@@ -1,0 +1,537 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// The call stack of a guest lives outside its linear memory: wazero's compiler keeps each
+// call's WebAssembly stack in a Go byte slice that it doubles whenever a call needs more,
+// up to a fixed ceiling of about 50 MB (so a slice of up to about 100 MB) that no option
+// changes, and keeps it, grown, for the next call of the same export. A recursive guest
+// could so make the host hold about 100 MB per call in flight, whatever its memory limit,
+// and a pooled instance kept what it grew.
+//
+// So, before compiling, the host rewrites the module (after capTables) so that every call
+// of a function defined in the module is charged against a stack budget:
+//
+//   - Each defined function i is moved, body unchanged, to index i+N (N defined
+//     functions), and its original index gets a wrapper with the same type. Calls,
+//     exports, table elements, the start function and ref.func keep their indices and
+//     so go through the wrappers; the moved bodies need no change.
+//   - A wrapper adds the function's frame cost (frameBaseCost plus localCost per
+//     parameter and declared local) to a hidden global, traps when the total exceeds
+//     maxStackBytes, records the peak in a second hidden global, calls the body and
+//     subtracts the cost again. A trap leaves the total above the budget, which is how
+//     the host tells "stack exhausted" from the guest's own unreachable.
+//   - Both globals are appended after the module's own (the guest's code cannot name
+//     them) and exported under reserved names for the host to read and reset.
+//
+// The cost is an estimate of the frame wazero builds: a function's parameters and locals
+// are what it can keep live across a call. Values a function keeps on its operand stack
+// across a call add to its real frame; a module doing that in bulk is still stopped by
+// wazero's own ceiling. Host functions are not charged: they do not grow the guest's
+// stack (re-entrant allocs are bounded by maxGiveDepth). Tail calls and exceptions are
+// not enabled in the runtime, so every call returns through its wrapper.
+const (
+	// maxStackBytes is the stack budget of one guest call: 8 MiB, a native thread's
+	// usual stack. The recursion of a one-parameter function reaches about 58,000
+	// calls.
+	maxStackBytes = 8 << 20
+	// frameBaseCost is the cost of one call: return addresses and frame pointers of the
+	// wrapper's frame and the function's, saved registers and spills. Measured on a
+	// one-parameter recursion, the real stack is about 100 bytes per call against a cost
+	// of 144, so the budget is not exceeded in practice by frames without big operand
+	// stacks.
+	frameBaseCost = 128
+	// localCost is the cost of one parameter or local (a v128 is 16 bytes).
+	localCost = 16
+	// poolStackBytes: an instance whose stack cost peaked above it during a call (its
+	// stacks grew to hold that much) is recycled instead of pooled.
+	poolStackBytes = 256 << 10
+
+	// Names of the exported stack globals.
+	stackGlobal     = "apflow:stack"
+	stackPeakGlobal = "apflow:stack_peak"
+)
+
+// WebAssembly section ids and section order (custom sections aside).
+const (
+	secCustom   = 0
+	secType     = 1
+	secImport   = 2
+	secFunction = 3
+	secGlobal   = 6
+	secExport   = 7
+	secCode     = 10
+)
+
+// sectionRank orders the known sections as the binary format requires.
+var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
+// errUnparsed reports a module limitStack cannot parse; it is returned unchanged for
+// the compiler to reject with a precise error.
+var errUnparsed = errors.New("module not parsed")
+
+// section is one section of a module: its id and body.
+type section struct {
+	id   byte
+	body []byte
+}
+
+// prepare rewrites a module's bytes before compilation: tables capped (capTables), then
+// the stack budget instrumented (limitStack).
+func prepare(wasm []byte) ([]byte, error) {
+	capped, err := capTables(wasm)
+	if err != nil {
+		return nil, err
+	}
+	return limitStack(capped), nil
+}
+
+// limitStack returns wasm with the stack budget instrumented (see above). A binary it
+// cannot parse is returned unchanged, for the compiler to reject.
+func limitStack(wasm []byte) []byte {
+	out, err := instrumentStack(wasm)
+	if err != nil {
+		return wasm
+	}
+	return out
+}
+
+func instrumentStack(wasm []byte) ([]byte, error) {
+	const headerLen = 8
+	if len(wasm) < headerLen || string(wasm[:4]) != "\x00asm" {
+		return nil, errUnparsed
+	}
+	secs, err := splitSections(wasm[headerLen:])
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseForStack(secs)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.funcTypes) == 0 {
+		return nil, errUnparsed
+	}
+	out := append([]byte(nil), wasm[:headerLen]...)
+	globalDone := false
+	for _, s := range secs {
+		if !globalDone && s.id != secCustom && sectionRank[s.id] > sectionRank[secGlobal] {
+			out = appendSection(out, secGlobal, m.globalSection(nil))
+			globalDone = true
+		}
+		switch s.id {
+		case secCustom:
+			if isDebugSection(s.body) {
+				continue // DWARF addresses the old code layout
+			}
+			out = appendSection(out, s.id, s.body)
+		case secFunction:
+			out = appendSection(out, s.id, m.functionSection())
+		case secGlobal:
+			out = appendSection(out, s.id, m.globalSection(s.body))
+			globalDone = true
+		case secExport:
+			out = appendSection(out, s.id, m.exportSection(s.body))
+		case secCode:
+			out = appendSection(out, s.id, m.codeSection())
+		default:
+			out = appendSection(out, s.id, s.body)
+		}
+	}
+	return out, nil
+}
+
+// splitSections splits the sections after the header.
+func splitSections(b []byte) ([]section, error) {
+	var secs []section
+	for pos := 0; pos < len(b); {
+		id := b[pos]
+		size, n, ok := readU32(b[pos+1:])
+		if !ok {
+			return nil, errUnparsed
+		}
+		start := pos + 1 + n
+		end := start + int(size)
+		if end > len(b) || end < start {
+			return nil, errUnparsed
+		}
+		if _, known := sectionRank[id]; !known && id != secCustom {
+			return nil, errUnparsed
+		}
+		secs = append(secs, section{id, b[start:end]})
+		pos = end
+	}
+	return secs, nil
+}
+
+func appendSection(out []byte, id byte, body []byte) []byte {
+	out = append(out, id)
+	out = appendU32(out, uint32(len(body)))
+	return append(out, body...)
+}
+
+// isDebugSection reports whether a custom section body is named .debug_*.
+func isDebugSection(body []byte) bool {
+	n, k, ok := readU32(body)
+	if !ok || k+int(n) > len(body) {
+		return false
+	}
+	name := string(body[k : k+int(n)])
+	return len(name) > 7 && name[:7] == ".debug_"
+}
+
+// stackModule is what the rewrite needs to know about a module.
+type stackModule struct {
+	typeParams  []uint32 // parameter count per type
+	funcImports uint32
+	globals     uint32   // imported plus defined
+	funcTypes   []uint32 // type index per defined function
+	bodies      [][]byte // code entries (locals and expression), per defined function
+	costs       []int32  // frame cost per defined function
+}
+
+// reader reads a section body.
+type reader struct {
+	b   []byte
+	pos int
+	err error
+}
+
+func (r *reader) u32() uint32 {
+	if r.err != nil {
+		return 0
+	}
+	v, n, ok := readU32(r.b[r.pos:])
+	if !ok {
+		r.err = errUnparsed
+		return 0
+	}
+	r.pos += n
+	return v
+}
+
+// count reads the length of a vector whose items take at least one byte each.
+func (r *reader) count() uint32 {
+	n := r.u32()
+	if r.err == nil && uint64(n) > uint64(len(r.b)-r.pos) {
+		r.err = errUnparsed
+		return 0
+	}
+	return n
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil || r.pos >= len(r.b) {
+		r.err = errUnparsed
+		return 0
+	}
+	c := r.b[r.pos]
+	r.pos++
+	return c
+}
+
+func (r *reader) bytes(n uint32) []byte {
+	if r.err != nil || uint64(r.pos)+uint64(n) > uint64(len(r.b)) {
+		r.err = errUnparsed
+		return nil
+	}
+	s := r.b[r.pos : r.pos+int(n)]
+	r.pos += int(n)
+	return s
+}
+
+func (r *reader) valType() {
+	switch r.byte() {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+	default:
+		r.err = errUnparsed
+	}
+}
+
+func (r *reader) limits() {
+	flags := r.byte()
+	r.u32()
+	if flags&1 != 0 {
+		r.u32()
+	}
+}
+
+// parseForStack reads the type, import, function, global and code sections.
+func parseForStack(secs []section) (*stackModule, error) {
+	m := &stackModule{}
+	for _, s := range secs {
+		r := &reader{b: s.body}
+		switch s.id {
+		case secType:
+			for range r.count() {
+				if r.byte() != 0x60 {
+					return nil, errUnparsed
+				}
+				params := r.count()
+				for range params {
+					r.valType()
+				}
+				for range r.count() {
+					r.valType()
+				}
+				m.typeParams = append(m.typeParams, params)
+			}
+		case secImport:
+			for range r.count() {
+				r.bytes(r.u32())
+				r.bytes(r.u32())
+				switch r.byte() {
+				case 0: // function
+					r.u32()
+					m.funcImports++
+				case 1: // table
+					r.byte()
+					r.limits()
+				case 2: // memory
+					r.limits()
+				case 3: // global
+					r.valType()
+					r.byte()
+					m.globals++
+				default:
+					return nil, errUnparsed
+				}
+			}
+		case secFunction:
+			for range r.count() {
+				m.funcTypes = append(m.funcTypes, r.u32())
+			}
+		case secGlobal:
+			m.globals += r.u32()
+			r.pos = len(r.b)
+		case secCode:
+			for range r.count() {
+				m.bodies = append(m.bodies, r.bytes(r.u32()))
+			}
+		default:
+			continue
+		}
+		if r.err != nil || r.pos != len(r.b) {
+			return nil, errUnparsed
+		}
+	}
+	if len(m.bodies) != len(m.funcTypes) {
+		return nil, errUnparsed
+	}
+	for i, t := range m.funcTypes {
+		if int(t) >= len(m.typeParams) {
+			return nil, errUnparsed
+		}
+		locals, err := declaredLocals(m.bodies[i])
+		if err != nil {
+			return nil, err
+		}
+		m.costs = append(m.costs, frameCost(uint64(m.typeParams[t])+locals))
+	}
+	return m, nil
+}
+
+// declaredLocals sums the local declarations at the start of a code entry.
+func declaredLocals(body []byte) (uint64, error) {
+	r := &reader{b: body}
+	var sum uint64
+	for range r.count() {
+		sum += uint64(r.u32())
+		r.valType()
+	}
+	return sum, r.err
+}
+
+// frameCost is the cost of a call of a function with that many parameters and locals,
+// capped just above the budget (such a function cannot be called at all).
+func frameCost(locals uint64) int32 {
+	c := frameBaseCost + localCost*min(locals, maxStackBytes)
+	return int32(min(c, maxStackBytes+1))
+}
+
+// functionSection lists the wrappers' types, then the moved bodies' (the same).
+func (m *stackModule) functionSection() []byte {
+	n := uint32(len(m.funcTypes))
+	out := appendU32(nil, 2*n)
+	for range 2 {
+		for _, t := range m.funcTypes {
+			out = appendU32(out, t)
+		}
+	}
+	return out
+}
+
+// depthGlobal and peakGlobal are the indices of the appended globals.
+func (m *stackModule) depthGlobal() uint32 { return m.globals }
+func (m *stackModule) peakGlobal() uint32  { return m.globals + 1 }
+
+// globalSection appends the two stack globals (mutable i32, 0) to body (nil: none).
+func (m *stackModule) globalSection(body []byte) []byte {
+	count, rest := uint32(0), []byte(nil)
+	if body != nil {
+		var n int
+		count, n, _ = readU32(body) // parsed before
+		rest = body[n:]
+	}
+	out := appendU32(nil, count+2)
+	out = append(out, rest...)
+	for range 2 {
+		out = append(out, 0x7f, 0x01, 0x41, 0x00, 0x0b) // i32, mutable, i32.const 0, end
+	}
+	return out
+}
+
+// exportSection appends the exports of the two stack globals.
+func (m *stackModule) exportSection(body []byte) []byte {
+	count, n, _ := readU32(body) // the compiler rejects a bad count
+	out := appendU32(nil, count+2)
+	out = append(out, body[n:]...)
+	for _, g := range []struct {
+		name string
+		idx  uint32
+	}{{stackGlobal, m.depthGlobal()}, {stackPeakGlobal, m.peakGlobal()}} {
+		out = appendU32(out, uint32(len(g.name)))
+		out = append(out, g.name...)
+		out = append(out, 0x03) // global
+		out = appendU32(out, g.idx)
+	}
+	return out
+}
+
+// codeSection returns the wrappers followed by the original bodies.
+func (m *stackModule) codeSection() []byte {
+	n := uint32(len(m.bodies))
+	out := appendU32(nil, 2*n)
+	for i, t := range m.funcTypes {
+		w := m.wrapper(m.typeParams[t], m.costs[i], m.funcImports+n+uint32(i))
+		out = appendU32(out, uint32(len(w)))
+		out = append(out, w...)
+	}
+	for _, b := range m.bodies {
+		out = appendU32(out, uint32(len(b)))
+		out = append(out, b...)
+	}
+	return out
+}
+
+// WebAssembly opcodes the wrappers use.
+const (
+	opUnreachable = 0x00
+	opIf          = 0x04
+	opEnd         = 0x0b
+	opCall        = 0x10
+	opLocalGet    = 0x20
+	opLocalTee    = 0x22
+	opGlobalGet   = 0x23
+	opGlobalSet   = 0x24
+	opI32Const    = 0x41
+	opI32GtU      = 0x4b
+	opI32Add      = 0x6a
+	opI32Sub      = 0x6b
+	blockEmpty    = 0x40
+	typeI32       = 0x7f
+)
+
+// wrapper is the code entry of the wrapper of a function with params parameters and
+// frame cost cost, whose body is now at index target:
+//
+//	(local $n i32)
+//	$n = $stack + cost; $stack = $n
+//	if $n > maxStackBytes { unreachable }
+//	if $n > $peak { $peak = $n }
+//	call target (params...)
+//	$stack = $stack - cost
+func (m *stackModule) wrapper(params uint32, cost int32, target uint32) []byte {
+	d, p, n := m.depthGlobal(), m.peakGlobal(), params
+	w := []byte{0x01, 0x01, typeI32} // one local: $n
+	w = append(w, opGlobalGet)
+	w = appendU32(w, d)
+	w = append(w, opI32Const)
+	w = appendS32(w, cost)
+	w = append(w, opI32Add, opLocalTee)
+	w = appendU32(w, n)
+	w = append(w, opGlobalSet)
+	w = appendU32(w, d)
+	w = append(w, opLocalGet)
+	w = appendU32(w, n)
+	w = append(w, opI32Const)
+	w = appendS32(w, maxStackBytes)
+	w = append(w, opI32GtU, opIf, blockEmpty, opUnreachable, opEnd)
+	w = append(w, opLocalGet)
+	w = appendU32(w, n)
+	w = append(w, opGlobalGet)
+	w = appendU32(w, p)
+	w = append(w, opI32GtU, opIf, blockEmpty, opLocalGet)
+	w = appendU32(w, n)
+	w = append(w, opGlobalSet)
+	w = appendU32(w, p)
+	w = append(w, opEnd)
+	for i := range params {
+		w = append(w, opLocalGet)
+		w = appendU32(w, i)
+	}
+	w = append(w, opCall)
+	w = appendU32(w, target)
+	w = append(w, opGlobalGet)
+	w = appendU32(w, d)
+	w = append(w, opI32Const)
+	w = appendS32(w, cost)
+	w = append(w, opI32Sub, opGlobalSet)
+	w = appendU32(w, d)
+	return append(w, opEnd)
+}
+
+// appendS32 appends v as signed LEB128.
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// stackMeter reads and resets an instance's stack globals.
+type stackMeter struct {
+	depth, peak api.MutableGlobal
+}
+
+// newStackMeter finds the stack globals of an instance; a module the rewrite did not
+// parse (and the compiler nevertheless accepted) has none, and its meter reports nothing.
+func newStackMeter(mod api.Module) *stackMeter {
+	d, _ := mod.ExportedGlobal(stackGlobal).(api.MutableGlobal)
+	p, _ := mod.ExportedGlobal(stackPeakGlobal).(api.MutableGlobal)
+	if d == nil || p == nil {
+		return nil
+	}
+	return &stackMeter{depth: d, peak: p}
+}
+
+// reset zeroes the stack cost and its peak before a call.
+func (s *stackMeter) reset() {
+	if s == nil {
+		return
+	}
+	s.depth.Set(0)
+	s.peak.Set(0)
+}
+
+// exhausted reports whether the last call trapped on the stack budget.
+func (s *stackMeter) exhausted() bool {
+	return s != nil && uint32(s.depth.Get()) > maxStackBytes
+}
+
+// grew reports whether the stack cost peaked above poolStackBytes since the last reset.
+func (s *stackMeter) grew() bool {
+	return s != nil && uint32(s.peak.Get()) > poolStackBytes
+}
+
+// stackExhaustedMsg is the message of a call that exceeded its stack budget.
+var stackExhaustedMsg = fmt.Sprintf("stack overflow: call stack exhausted (more than %s of frames, e.g. unbounded recursion)", formatBytes(maxStackBytes))

@@ -1,0 +1,120 @@
+package sandbox
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// deepInput is an input of n bytes: deeprec recurses 100 calls deep per input byte.
+func deepInput(n int) string {
+	return `{"p":"` + strings.Repeat("x", n-8) + `"}`
+}
+
+func TestStackBudget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		plugin  string
+		inputs  string
+		kind    Kind   // "" for success
+		pooled  bool   // the instance went back to the pool
+		wantErr string // part of the error
+	}{
+		{"unbounded recursion", "recursion", `{}`, KindStackOverflow, false, "stack overflow: call stack exhausted (more than 8 MiB of frames"},
+		{"shallow recursion", "deeprec", `{}`, "", true, ""},
+		{"deep recursion within the budget", "deeprec", deepInput(400), "", false, ""},
+		{"deep recursion past the budget", "deeprec", deepInput(2000), KindStackOverflow, false, "call stack exhausted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rt := setup(t, Config{})
+			m := load(t, rt, tt.plugin)
+			resp, err := m.Execute(context.Background(), req(tt.inputs))
+			if KindOf(err) != tt.kind {
+				t.Fatalf("err = %v, want kind %q", err, tt.kind)
+			}
+			if err != nil {
+				mustContain(t, "error", err.Error(), tt.wantErr)
+			} else if string(resp.Output) != `{"depth":true}` {
+				t.Fatalf("output = %s", resp.Output)
+			}
+			if s := m.Stats(); (s.Idle == 1) != tt.pooled {
+				t.Fatalf("pooled = %t, want %t: %+v", s.Idle == 1, tt.pooled, s)
+			}
+			// The module still works, on a fresh or reused instance.
+			if resp, err := m.Execute(context.Background(), req(`{}`)); tt.plugin == "deeprec" && (err != nil || string(resp.Output) != `{"depth":true}`) {
+				t.Fatalf("next call: %v, %v", resp, err)
+			}
+		})
+	}
+}
+
+// TestStackRewriteKeepsIndices runs a module that calls through a table, has a start
+// function and imports a host function: all still reach the right functions.
+func TestStackRewriteKeepsIndices(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	m := load(t, rt, "indirect")
+	var progress float64
+	r := req(`{}`)
+	r.Progress = func(v float64) { progress = v }
+	resp, err := m.Execute(context.Background(), r)
+	if err != nil || string(resp.Output) != `{"sum":3}` || progress != 0.5 {
+		t.Fatalf("Execute = %v, %v, progress %v", resp, err, progress)
+	}
+}
+
+func TestStackBudgetAtInitialize(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	_, err := rt.Load(context.Background(), wasmFile(t, "initrec"), "initrec.wasm")
+	if KindOf(err) != KindInvalid {
+		t.Fatalf("err = %v, want KindInvalid", err)
+	}
+	mustContain(t, "error", err.Error(), "instantiation failed: stack overflow: call stack exhausted")
+}
+
+// TestStackMemoryBounded runs deep recursions side by side, as tasks with a tiny memory
+// limit would, and checks what the host allocates and keeps for their stacks.
+func TestStackMemoryBounded(t *testing.T) {
+	rt := setup(t, Config{})
+	unbounded := load(t, rt, "recursion")
+	deep := load(t, rt, "deeprec")
+	mem := func() runtime.MemStats {
+		runtime.GC()
+		var s runtime.MemStats
+		runtime.ReadMemStats(&s)
+		return s
+	}
+	const calls = 8
+	r := req(`{}`)
+	r.Limits.MemoryPages = 2
+	deepReq := req(deepInput(10000)) // a million calls deep
+	deepReq.Limits.MemoryPages = 2
+	before := mem()
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Go(func() { _, _ = unbounded.Execute(context.Background(), r) })
+		wg.Go(func() { _, _ = deep.Execute(context.Background(), deepReq) })
+	}
+	wg.Wait()
+	after := mem()
+	allocated := int64(after.TotalAlloc - before.TotalAlloc)
+	retained := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d deep recursions: %s allocated, %s retained after GC", 2*calls, formatBytes(allocated), formatBytes(retained))
+	// Each call's stacks (doubling up to the budget's real size) stay well below 64 MiB;
+	// without the budget a call grew wazero's stack to about 100 MB.
+	if perCall := allocated / (2 * calls); perCall > 64<<20 {
+		t.Fatalf("a deep recursion allocated %s on average", formatBytes(perCall))
+	}
+	if retained > 32<<20 {
+		t.Fatalf("the host kept %s after %d deep recursions", formatBytes(retained), 2*calls)
+	}
+	if s := deep.Stats(); s.Idle != 0 {
+		t.Fatalf("an instance whose stack grew was pooled: %+v", s)
+	}
+}
