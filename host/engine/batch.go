@@ -25,7 +25,7 @@ type write struct {
 	start bool
 }
 
-// batch collects the writes of one scheduling round.
+// batch collects the writes of one round of a run's coordinator.
 type batch struct {
 	writes []write
 	thens  []func()

@@ -87,17 +87,17 @@ func cancelTargets(g *graph, i int32) []int32 {
 
 // handleCancel cancels tasks of the running tree inside the coordinator, so that a cancel
 // and a start of the same task are serialized.
-func (s *sched) handleCancel(req *cancelReq) {
-	i, ok := s.g.index[req.taskID]
+func (c *coordinator) handleCancel(req *cancelReq) {
+	i, ok := c.graph.index[req.taskID]
 	if !ok {
 		req.reply <- cancelReply{err: store.NotFound(req.taskID)}
 		return
 	}
-	now := s.e.cfg.Now()
+	now := c.engine.cfg.Now()
 	var out []*task.Task
 	var firstErr error
-	for _, j := range cancelTargets(s.g, i) {
-		n := s.g.nodes[j]
+	for _, j := range cancelTargets(c.graph, i) {
+		n := c.graph.nodes[j]
 		if n.t.Status.Terminal() || n.state == stPosting {
 			if j == i {
 				out = append(out, n.t)
@@ -105,9 +105,9 @@ func (s *sched) handleCancel(req *cancelReq) {
 			continue
 		}
 		wasRunning := n.state == stRunning
-		if s.scope[j] && n.state != stOut {
+		if c.scope[j] && n.state != stOut {
 			if n.state != stBlocked {
-				s.settleQ = append(s.settleQ, j)
+				c.settleQ = append(c.settleQ, j)
 			}
 			n.state = stDone
 		}
@@ -118,7 +118,7 @@ func (s *sched) handleCancel(req *cancelReq) {
 		if err := predicted.Cancel(req.message, now); err == nil {
 			n.t = &predicted
 		}
-		s.b.add(n.t.ID, func(t *task.Task) error {
+		c.writes.add(n.t.ID, func(t *task.Task) error {
 			if t.Status.Terminal() {
 				return nil
 			}
@@ -128,7 +128,7 @@ func (s *sched) handleCancel(req *cancelReq) {
 				// The run stops on the store failure; the task stays in_progress in the
 				// store (Recover resets it), but its executor is stopped all the same so
 				// that the run can end.
-				s.fail(err)
+				c.fail(err)
 				if firstErr == nil {
 					firstErr = fmt.Errorf("cancel %s: %w", req.taskID, err)
 				}
@@ -138,14 +138,14 @@ func (s *sched) handleCancel(req *cancelReq) {
 				return
 			}
 			n.t = stored
-			s.publishTask(stored)
+			c.publishTask(stored)
 			if wasRunning && n.cancel != nil {
 				n.cancel() // committed first, then the executor is stopped
 			}
 			out = append(out, stored)
 		})
 	}
-	s.b.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
+	c.writes.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
 }
 
 // cancelIdle cancels tasks of a tree that is not running and marks their dependents

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -71,6 +72,43 @@ type CloneOptions struct {
 // original_task_id), and the sources (and the originals links point to) get
 // has_references.
 func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([]*task.Task, error) {
+	mode, reset, err := checkCloneOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	g, si, err := e.loadCloneSource(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	set := cloneSet(g, si, !opts.Shallow, mode != CloneArchive)
+	if mode == CloneArchive {
+		return e.archive(ctx, taskID, g, set, opts.DryRun)
+	}
+	p := &clonePlan{g: g, source: si, set: set, reset: reset, userID: opts.UserID}
+	if p.linked, err = linkedTasks(taskID, mode, g, set, opts.LinkTaskIDs); err != nil {
+		return nil, err
+	}
+	if p.originals, err = e.loadOriginals(ctx, taskID, g, set); err != nil {
+		return nil, err
+	}
+	if err := p.checkLinkOwners(taskID); err != nil {
+		return nil, err
+	}
+	out := p.build(e.cfg.Now())
+	if opts.DryRun {
+		return out, nil
+	}
+	if err := e.cfg.Store.Create(ctx, out); err != nil {
+		return nil, fmt.Errorf("clone %s: store the new tasks: %w", taskID, err)
+	}
+	e.markReferenced(ctx, taskID, p.referenced())
+	e.TreeCreated(ctx, out[0].ID)
+	return out, nil
+}
+
+// checkCloneOptions checks the combination of mode, link_task_ids and reset_fields and
+// returns the mode (CloneCopy for "") and the parsed reset fields.
+func checkCloneOptions(opts CloneOptions) (string, resetFields, error) {
 	mode := opts.Mode
 	if mode == "" {
 		mode = CloneCopy
@@ -78,42 +116,47 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 	switch mode {
 	case CloneCopy, CloneLink, CloneArchive, CloneMixed:
 	default:
-		return nil, apferr.InvalidParam("origin_type", fmt.Sprintf("unknown origin_type %q", mode), "copy, link, archive or mixed", mode)
+		return "", resetFields{}, apferr.InvalidParam("origin_type", fmt.Sprintf("unknown origin_type %q", mode), "copy, link, archive or mixed", mode)
 	}
 	if mode == CloneMixed && len(opts.LinkTaskIDs) == 0 {
-		return nil, apferr.InvalidParam("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
+		return "", resetFields{}, apferr.InvalidParam("link_task_ids", "origin_type mixed needs link_task_ids", "a non-empty list of task ids", nil)
 	}
 	if mode != CloneMixed && len(opts.LinkTaskIDs) > 0 {
-		return nil, apferr.InvalidParam("link_task_ids", "link_task_ids is only for origin_type mixed", "mixed", mode)
+		return "", resetFields{}, apferr.InvalidParam("link_task_ids", "link_task_ids is only for origin_type mixed", "mixed", mode)
 	}
 	if (mode == CloneLink || mode == CloneArchive) && len(opts.ResetFields) > 0 {
-		return nil, apferr.InvalidParam("reset_fields", fmt.Sprintf("reset_fields applies to copies; origin_type %s makes none", mode), "copy or mixed", mode)
+		return "", resetFields{}, apferr.InvalidParam("reset_fields", fmt.Sprintf("reset_fields applies to copies; origin_type %s makes none", mode), "copy or mixed", mode)
 	}
 	reset, err := parseResetFields(opts.ResetFields)
 	if err != nil {
-		return nil, err
+		return "", resetFields{}, err
 	}
+	return mode, reset, nil
+}
 
+// loadCloneSource reads the tree of the task to clone and returns its index and the
+// task's node.
+func (e *Engine) loadCloneSource(ctx context.Context, taskID string) (*graph, int32, error) {
 	src, err := e.cfg.Store.Get(ctx, taskID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	tasks, err := e.cfg.Store.Tree(ctx, src.TreeID())
 	if err != nil {
-		return nil, fmt.Errorf("clone %s: load tree: %w", taskID, err)
+		return nil, 0, fmt.Errorf("clone %s: load tree: %w", taskID, err)
 	}
 	g := newGraph(tasks)
 	si, ok := g.index[src.ID]
 	if !ok {
-		return nil, store.NotFound(taskID)
+		return nil, 0, store.NotFound(taskID)
 	}
-	set := cloneSet(g, si, !opts.Shallow, mode != CloneArchive)
+	return g, si, nil
+}
 
-	if mode == CloneArchive {
-		return e.archive(ctx, taskID, g, set, opts.DryRun)
-	}
-
-	// Which tasks are linked.
+// linkedTasks returns the ids of the tasks of set that become links: all of them for
+// CloneLink, linkIDs for CloneMixed, none for CloneCopy. Every linked task must be
+// completed.
+func linkedTasks(taskID, mode string, g *graph, set []int32, linkIDs []string) (map[string]bool, error) {
 	linked := make(map[string]bool)
 	switch mode {
 	case CloneLink:
@@ -125,28 +168,37 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 		for _, i := range set {
 			inSet[g.nodes[i].t.ID] = true
 		}
-		for _, id := range opts.LinkTaskIDs {
+		for _, id := range linkIDs {
 			if !inSet[id] {
 				return nil, apferr.InvalidParam("link_task_ids", fmt.Sprintf("task %s is not among the tasks cloned from %s", id, taskID), "ids of tasks in the cloned subtree", id)
 			}
 			linked[id] = true
 		}
 	}
-	var notDone []string
-	for _, i := range set {
-		if t := g.nodes[i].t; linked[t.ID] && t.Status != task.Completed {
-			notDone = append(notDone, fmt.Sprintf("%s (%s)", t.ID, t.Status))
-		}
-	}
-	if len(notDone) > 0 {
+	if notDone := notCompleted(g, set, func(t *task.Task) bool { return linked[t.ID] }); len(notDone) > 0 {
 		return nil, apferr.New(apferr.InvalidTaskSchema,
 			fmt.Sprintf("clone %s: origin_type %s links only completed tasks; not completed: %s", taskID, mode, strings.Join(notDone, ", "))).
 			WithData(map[string]any{"task_id": taskID, "field": "origin_type", "tasks": notDone})
 	}
+	return linked, nil
+}
 
-	// The originals the new tasks refer to (a link's own original for a link source),
-	// loaded when they are outside this tree: links need their owner, copies of links
-	// their definition.
+// notCompleted lists, as "id (status)", the tasks of set that sel selects (nil: all) and
+// that are not completed.
+func notCompleted(g *graph, set []int32, sel func(*task.Task) bool) []string {
+	var out []string
+	for _, i := range set {
+		if t := g.nodes[i].t; (sel == nil || sel(t)) && t.Status != task.Completed {
+			out = append(out, fmt.Sprintf("%s (%s)", t.ID, t.Status))
+		}
+	}
+	return out
+}
+
+// loadOriginals returns, by id, the tasks the clones of set refer to (a link's own
+// original for a link source), read from the store when they are outside the tree:
+// links need their owner, copies of links their definition.
+func (e *Engine) loadOriginals(ctx context.Context, taskID string, g *graph, set []int32) (map[string]*task.Task, error) {
 	originals := make(map[string]*task.Task)
 	for _, i := range set {
 		o := g.nodes[i].t
@@ -165,123 +217,172 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 		}
 		originals[oid] = ot
 	}
-	if opts.UserID != "" {
-		for _, i := range set {
-			o := g.nodes[i].t
-			if !linked[o.ID] {
-				continue
-			}
-			if ot := originals[mostOriginal(o)]; ot.UserID != "" && ot.UserID != opts.UserID {
-				return nil, apferr.New(apferr.Unauthorized, fmt.Sprintf("clone %s: task %s belongs to another user and cannot be linked", taskID, ot.ID)).
-					WithData(map[string]any{"task_id": ot.ID})
-			}
-		}
-	}
+	return originals, nil
+}
 
-	ids := make(map[string]string, len(set))
-	for _, i := range set {
-		ids[g.nodes[i].t.ID] = task.NewID()
+// clonePlan is what Clone decided before building the new tasks.
+type clonePlan struct {
+	g         *graph
+	source    int32                 // the cloned task: the root of the new tree
+	set       []int32               // the cloned tasks, source first (cloneSet)
+	linked    map[string]bool       // ids of the tasks of set that become links
+	originals map[string]*task.Task // by id: what the clones' original_task_id name
+	reset     resetFields           // overrides of the copies
+	userID    string                // owner of the new tasks; "" keeps the sources'
+	ids       map[string]string     // source id -> new id (set by build)
+}
+
+// checkLinkOwners refuses to link a task that belongs to another user than the new
+// tasks' owner.
+func (p *clonePlan) checkLinkOwners(taskID string) error {
+	if p.userID == "" {
+		return nil
 	}
-	now := e.cfg.Now()
-	rootID := ids[src.ID]
-	out := make([]*task.Task, 0, len(set))
+	for _, i := range p.set {
+		o := p.g.nodes[i].t
+		if !p.linked[o.ID] {
+			continue
+		}
+		if ot := p.originals[mostOriginal(o)]; ot.UserID != "" && ot.UserID != p.userID {
+			return apferr.New(apferr.Unauthorized, fmt.Sprintf("clone %s: task %s belongs to another user and cannot be linked", taskID, ot.ID)).
+				WithData(map[string]any{"task_id": ot.ID})
+		}
+	}
+	return nil
+}
+
+// build returns the new tasks, root first, in submission order: each task of set gets a
+// new id, and parents and dependencies are remapped to the new tasks.
+func (p *clonePlan) build(now time.Time) []*task.Task {
+	p.ids = make(map[string]string, len(p.set))
+	for _, i := range p.set {
+		p.ids[p.g.nodes[i].t.ID] = task.NewID()
+	}
+	rootID := p.ids[p.g.nodes[p.source].t.ID]
+	out := make([]*task.Task, 0, len(p.set))
 	parents := map[string]bool{}
-	for seq, i := range set {
-		o := g.nodes[i].t
-		orig := originals[mostOriginal(o)]
-		c := o.Clone()
-		c.ID = ids[o.ID]
-		c.TaskTreeID = rootID
-		switch {
-		case i == si:
-			c.ParentID = ""
-		case ids[o.ParentID] != "":
-			c.ParentID = ids[o.ParentID]
-		default:
-			c.ParentID = rootID // an upstream dependency pulled in: a child of the new root
-		}
-		parents[c.ParentID] = true
-		var deps []task.Dependency
-		for _, d := range o.Dependencies {
-			if nid, ok := ids[d.ID]; ok {
-				deps = append(deps, task.Dependency{ID: nid, Required: d.Required})
-			}
-		}
-		c.Dependencies = deps
-		c.CreatedAt, c.UpdatedAt = now, now
-		c.Usage, c.HookErrors, c.Attempts, c.Plugin = nil, nil, 0, ""
-		c.Run = nil // a clone has no run in progress
-		c.HasReferences = false
-		c.RunCount, c.LastRunAt, c.NextRunAt = 0, zeroTime, zeroTime
-		c.OriginalTaskID = orig.ID
-		if opts.UserID != "" {
-			c.UserID = opts.UserID
-		}
-		if linked[o.ID] {
-			// Status, progress and timestamps stay those of the (completed) original.
-			c.OriginType = task.OriginLink
-			c.Status, c.Progress = orig.Status, orig.Progress
-			c.StartedAt, c.CompletedAt = orig.StartedAt, orig.CompletedAt
-			c.Inputs, c.Params, c.Schemas, c.Result, c.Error = nil, nil, nil, nil, ""
-		} else {
-			c.OriginType = task.OriginCopy
-			if o.OriginType == task.OriginLink {
-				// Copying a link copies what it stands for.
-				c.Inputs, c.Params, c.Schemas = cloneObject(orig.Inputs), cloneObject(orig.Params), cloneObject(orig.Schemas)
-				c.Limits = orig.Limits
-			}
-			c.Status = task.Pending
-			c.Result, c.Error, c.Progress = nil, "", 0
-			c.StartedAt, c.CompletedAt = zeroTime, zeroTime
-			reset.apply(c, i == si)
-		}
+	for seq, i := range p.set {
+		c := p.cloneOf(i, rootID, now)
 		c.Seq = seq
+		parents[c.ParentID] = true
 		out = append(out, c)
 	}
 	for _, c := range out {
 		c.HasChildren = parents[c.ID]
 	}
-	if opts.DryRun {
-		return out, nil
+	return out
+}
+
+// cloneOf returns the new task for node i of the tree rootID: a link or a copy, with no
+// run history.
+func (p *clonePlan) cloneOf(i int32, rootID string, now time.Time) *task.Task {
+	o := p.g.nodes[i].t
+	orig := p.originals[mostOriginal(o)]
+	c := o.Clone()
+	c.ID = p.ids[o.ID]
+	c.TaskTreeID = rootID
+	c.ParentID = p.parentOf(i, rootID)
+	c.Dependencies = p.remap(o.Dependencies)
+	c.CreatedAt, c.UpdatedAt = now, now
+	c.Usage, c.HookErrors, c.Attempts, c.Plugin = nil, nil, 0, ""
+	c.Run = nil // a clone has no run in progress
+	c.HasReferences = false
+	c.RunCount, c.LastRunAt, c.NextRunAt = 0, zeroTime, zeroTime
+	c.OriginalTaskID = orig.ID
+	if p.userID != "" {
+		c.UserID = p.userID
 	}
-	if err := e.cfg.Store.Create(ctx, out); err != nil {
-		return nil, fmt.Errorf("clone %s: store the new tasks: %w", taskID, err)
+	if p.linked[o.ID] {
+		asLink(c, orig)
+	} else {
+		asCopy(c, o, orig)
+		p.reset.apply(c, i == p.source)
 	}
-	marked := map[string]bool{}
-	var b batch
-	mark := func(id string) {
-		if marked[id] {
-			return
+	return c
+}
+
+// parentOf is the new parent of the clone of node i: none for the source, the clone of
+// its parent, or else the new root (an upstream dependency pulled in).
+func (p *clonePlan) parentOf(i int32, rootID string) string {
+	if i == p.source {
+		return ""
+	}
+	if id := p.ids[p.g.nodes[i].t.ParentID]; id != "" {
+		return id
+	}
+	return rootID
+}
+
+// remap returns deps pointing to the new tasks; dependencies outside the set are dropped.
+func (p *clonePlan) remap(deps []task.Dependency) []task.Dependency {
+	var out []task.Dependency
+	for _, d := range deps {
+		if nid, ok := p.ids[d.ID]; ok {
+			out = append(out, task.Dependency{ID: nid, Required: d.Required})
 		}
-		marked[id] = true
+	}
+	return out
+}
+
+// asLink makes c a link to the completed task orig: status, progress and timestamps
+// stay those of the original; inputs, params, schemas, result and error are empty.
+func asLink(c, orig *task.Task) {
+	c.OriginType = task.OriginLink
+	c.Status, c.Progress = orig.Status, orig.Progress
+	c.StartedAt, c.CompletedAt = orig.StartedAt, orig.CompletedAt
+	c.Inputs, c.Params, c.Schemas, c.Result, c.Error = nil, nil, nil, nil, ""
+}
+
+// asCopy makes c a runnable copy of o, reset to pending; copying a link (o) copies what
+// it stands for (orig).
+func asCopy(c, o, orig *task.Task) {
+	c.OriginType = task.OriginCopy
+	if o.OriginType == task.OriginLink {
+		c.Inputs, c.Params, c.Schemas = cloneObject(orig.Inputs), cloneObject(orig.Params), cloneObject(orig.Schemas)
+		c.Limits = orig.Limits
+	}
+	c.Status = task.Pending
+	c.Result, c.Error, c.Progress = nil, "", 0
+	c.StartedAt, c.CompletedAt = zeroTime, zeroTime
+}
+
+// referenced returns the ids that get has_references: the sources and the originals
+// links point to, each once.
+func (p *clonePlan) referenced() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, i := range p.set {
+		o := p.g.nodes[i].t
+		for _, id := range []string{o.ID, mostOriginal(o)} {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// markReferenced sets has_references on the given tasks, in one batch. The clones are
+// stored already: a failure is logged, not returned.
+func (e *Engine) markReferenced(ctx context.Context, sourceID string, ids []string) {
+	var b batch
+	for _, id := range ids {
 		b.add(id, func(t *task.Task) error {
 			t.HasReferences = true
 			return nil
 		}, func(_ *task.Task, err error) {
 			if err != nil {
-				e.cfg.Logger.Warn("clone: marking a source has_references failed", "source", taskID, "task", id, "error", err)
+				e.cfg.Logger.Warn("clone: marking a source has_references failed", "source", sourceID, "task", id, "error", err)
 			}
 		})
 	}
-	for _, i := range set {
-		o := g.nodes[i].t
-		mark(o.ID)
-		mark(mostOriginal(o))
-	}
 	b.commit(ctx, e.cfg.Store)
-	e.TreeCreated(ctx, rootID)
-	return out, nil
 }
 
 // archive marks the tasks of set origin_type archive once all are completed.
 func (e *Engine) archive(ctx context.Context, taskID string, g *graph, set []int32, dryRun bool) ([]*task.Task, error) {
-	var notDone []string
-	for _, i := range set {
-		if t := g.nodes[i].t; t.Status != task.Completed {
-			notDone = append(notDone, fmt.Sprintf("%s (%s)", t.ID, t.Status))
-		}
-	}
-	if len(notDone) > 0 {
+	if notDone := notCompleted(g, set, nil); len(notDone) > 0 {
 		return nil, apferr.New(apferr.InvalidTaskSchema,
 			fmt.Sprintf("archive %s: only completed tasks can be archived; not completed: %s", taskID, strings.Join(notDone, ", "))).
 			WithData(map[string]any{"task_id": taskID, "field": "origin_type", "tasks": notDone})

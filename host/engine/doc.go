@@ -6,7 +6,11 @@
 //   - A task starts only when it is pending, every required dependency is completed (a null
 //     result counts) and every optional dependency is terminal. Among ready tasks, priority
 //     0 starts first, then 1, 2, 3; ties go to submission order (task.Seq). At most
-//     Config.Concurrency tasks execute at once, engine-wide.
+//     Config.Concurrency tasks execute at once, engine-wide, and no reader of the store
+//     ever sees more than that many in_progress: a task's slot is free again only once
+//     its terminal state is committed. A task's completed_at is when its executor
+//     returned, so with one slot a task's started_at is never before the previous
+//     task's completed_at.
 //   - A dependency-free root starts only when nothing else of its run can progress
 //     ("children first, root last").
 //   - Dependents of a failed or cancelled required dependency stay pending with the error
@@ -25,9 +29,9 @@
 //   - Close is a normal shutdown: it returns nil when it re-queued work for Recover, and
 //     an error only when the store failed under a run.
 //
-// Design: one coordinator goroutine per run owns an in-memory index of the run's tasks
-// (dependencies, dependents, counts of unsettled dependencies), built once when the run
-// starts. Every terminal transition decrements its dependents' counts; a count reaching
+// Design: one coordinator (coordinator.go) per run, on its own goroutine, owns an
+// in-memory index of the run's tasks (dependencies, dependents, counts of unsettled
+// dependencies), built once when the run starts. Every terminal transition decrements its dependents' counts; a count reaching
 // zero puts the dependent on a priority heap. Nothing recurses per dependency level and
 // nothing reloads the tree per completion, so a run costs O(tasks + dependencies).
 // Executors run on their own goroutines; their results come back to the coordinator, which

@@ -11,40 +11,40 @@ import (
 // is cleared (one transaction), the result is computed, tree hooks fire, the run leaves
 // the engine's table, run_end is published and Done is closed. A run that Close stopped
 // with work left, or that a store failure stopped, keeps its marker: Recover resumes it.
-func (s *sched) finish(ctx context.Context) {
-	r, e := s.r, s.e
-	interrupted := s.closing && s.unfinished()
-	if s.g != nil && !interrupted && s.fatal == nil {
-		for i, n := range s.g.nodes {
-			if !s.scope[i] || (n.state != stIdle && n.state != stHeld) || s.waitsOnOut(n) {
+func (c *coordinator) finish(ctx context.Context) {
+	r, e := c.run, c.engine
+	interrupted := c.closing && c.unfinished()
+	if c.graph != nil && !interrupted && c.fatal == nil {
+		for i, n := range c.graph.nodes {
+			if !c.scope[i] || (n.state != stIdle && n.state != stHeld) || c.waitsOnOut(n) {
 				continue
 			}
 			n.state = stBlocked
-			s.markBlocked(int32(i), s.stuckReason(n))
+			c.markBlocked(int32(i), c.stuckReason(n))
 		}
-		s.settleQ = nil
-		s.clearRun()
-		s.b.commit(ctx, e.cfg.Store)
+		c.settleQ = nil
+		c.clearRun()
+		c.commit(ctx)
 	}
 	res := RunResult{RootID: r.rootID, Counts: map[task.Status]int{}, Duration: e.cfg.Now().Sub(r.started),
-		Interrupted: interrupted, Err: s.fatal}
-	if s.g != nil {
-		for _, n := range s.g.nodes {
+		Interrupted: interrupted, Err: c.fatal}
+	if c.graph != nil {
+		for _, n := range c.graph.nodes {
 			res.Counts[n.t.Status]++
 			if n.t.Blocked() {
 				res.Blocked++
 			}
 		}
-		if i, ok := s.g.index[r.rootID]; ok {
-			res.Root = s.g.nodes[i].t
+		if i, ok := c.graph.index[r.rootID]; ok {
+			res.Root = c.graph.nodes[i].t
 			res.Status = res.Root.Status
 		}
 		if res.Err == nil && !res.Interrupted {
-			status := treeStatus(task.BuildTree(s.tasks(), r.rootID))
+			status := treeStatus(task.BuildTree(c.tasks(), r.rootID))
 			if status == task.Completed {
-				s.treeEvent(ctx, TreeCompleted, string(status), string(status))
+				c.treeEvent(ctx, TreeCompleted, string(status), string(status))
 			} else {
-				s.treeEvent(ctx, TreeFailed, string(status), fmt.Sprintf("Tree finished with status: %s", status))
+				c.treeEvent(ctx, TreeFailed, string(status), fmt.Sprintf("Tree finished with status: %s", status))
 			}
 		}
 	}
@@ -60,30 +60,30 @@ func (s *sched) finish(ctx context.Context) {
 
 // stuckReason explains why a pending task of a finished run never started: it names the
 // first dependency that did not settle.
-func (s *sched) stuckReason(n *node) string {
+func (c *coordinator) stuckReason(n *node) string {
 	for k, j := range n.deps {
-		if j >= 0 && s.g.nodes[j].state != stDone {
+		if j >= 0 && c.graph.nodes[j].state != stDone {
 			return fmt.Sprintf("%sdependency %s cannot run", task.BlockedPrefix, n.t.Dependencies[k].ID)
 		}
 	}
 	return task.BlockedPrefix + "nothing left to run"
 }
 
-func (s *sched) tasks() []*task.Task {
-	out := make([]*task.Task, len(s.g.nodes))
-	for i, n := range s.g.nodes {
+func (c *coordinator) tasks() []*task.Task {
+	out := make([]*task.Task, len(c.graph.nodes))
+	for i, n := range c.graph.nodes {
 		out[i] = n.t
 	}
 	return out
 }
 
 // treeEvent calls the tree hook, if any, with the current snapshot of the tree.
-func (s *sched) treeEvent(ctx context.Context, kind, status, msg string) {
-	h := s.e.cfg.Hooks
-	if h == nil || s.g == nil {
+func (c *coordinator) treeEvent(ctx context.Context, kind, status, msg string) {
+	h := c.engine.cfg.Hooks
+	if h == nil || c.graph == nil {
 		return
 	}
-	tree := task.BuildTree(s.tasks(), s.r.rootID)
+	tree := task.BuildTree(c.tasks(), c.run.rootID)
 	if tree == nil {
 		return
 	}
@@ -154,9 +154,9 @@ func combine(children []task.Status) task.Status {
 }
 
 // waitsOnOut reports whether n waits for a task that is not part of the run.
-func (s *sched) waitsOnOut(n *node) bool {
+func (c *coordinator) waitsOnOut(n *node) bool {
 	for _, j := range n.deps {
-		if j >= 0 && (s.g.nodes[j].state == stOut || !s.scope[j]) && !s.g.nodes[j].t.Status.Terminal() {
+		if j >= 0 && (c.graph.nodes[j].state == stOut || !c.scope[j]) && !c.graph.nodes[j].t.Status.Terminal() {
 			return true
 		}
 	}

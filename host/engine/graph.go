@@ -82,7 +82,7 @@ func (g *graph) scopeAll() []bool {
 
 // scopeFor returns the minimal part of the tree needed to run task i (digest §5.10): i,
 // its transitive dependencies, and the ancestors of those. An ancestor whose own
-// dependencies are outside the scope and unfinished does not run (see sched.init).
+// dependencies are outside the scope and unfinished does not run (see coordinator.init).
 // Iterative: deep chains do not recurse.
 func (g *graph) scopeFor(i int32) []bool {
 	s := make([]bool, len(g.nodes))

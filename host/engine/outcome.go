@@ -6,31 +6,36 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// handleOutcome turns a worker's outcome into the task's terminal transition. The
-// in-memory snapshot is updated at once (so dependents started in the same round see the
-// result), and the write joins the round's transaction.
-func (s *sched) handleOutcome(o *outcome) {
-	n := s.g.nodes[o.idx]
+// handleOutcome turns a worker's outcome into the task's terminal transition, stamped
+// with the time the executor returned. The in-memory snapshot is updated at once (so
+// dependents started in the same round see the result), and the write joins the round's
+// transaction; the task's slot is freed by that transaction (see retire).
+func (c *coordinator) handleOutcome(o *outcome) {
+	n := c.graph.nodes[o.idx]
 	n.inflight = false
 	n.cancel = nil
-	s.inflight--
-	s.r.running.Add(-1)
+	c.inflight--
+	c.run.running.Add(-1)
 	if n.state != stRunning || n.cancelled {
+		// The cancellation is committed already: the slot is free.
+		c.freeSlot()
 		return // cancelled while running: the late result is discarded (decisions 11)
 	}
-	now := s.e.cfg.Now()
 	if o.interrupted {
 		// Shutdown: back to pending durably, so that Recover resumes the task (the run
 		// keeps its marker: finish sees the task idle).
+		now := c.engine.cfg.Now()
 		n.state = stIdle
-		s.b.add(n.t.ID, func(t *task.Task) error {
+		c.writes.add(n.t.ID, func(t *task.Task) error {
 			if t.Status != task.InProgress {
 				return nil
 			}
 			return t.Reset(now)
-		}, s.storedAfter(n))
+		}, c.storedAfter(n))
+		c.retire()
 		return
 	}
+	end := o.ended
 	apply := func(t *task.Task) error {
 		t.Plugin = o.plugin
 		t.Usage = o.usage
@@ -39,68 +44,70 @@ func (s *sched) handleOutcome(o *outcome) {
 			t.Inputs = o.inputs
 		}
 		if o.failed {
-			return t.Fail(o.msg, o.result, now)
+			return t.Fail(o.msg, o.result, end)
 		}
-		return t.Complete(o.result, now)
+		return t.Complete(o.result, end)
 	}
 	before := n.t
 	predicted := *n.t
 	if err := apply(&predicted); err != nil {
-		s.fail(err)
+		c.fail(err)
+		c.freeSlot()
 		return
 	}
 	n.t = &predicted
-	s.r.finished.Add(1)
-	posting := predicted.Status == task.Completed && s.e.cfg.Hooks != nil
+	c.run.finished.Add(1)
+	posting := predicted.Status == task.Completed && c.engine.cfg.Hooks != nil
 	if posting {
 		n.state = stPosting
-		s.inflight++
+		c.inflight++
 	} else {
 		n.state = stDone
-		s.settleQ = append(s.settleQ, o.idx)
+		c.settleQ = append(c.settleQ, o.idx)
 	}
-	s.b.add(n.t.ID, func(t *task.Task) error {
+	c.writes.add(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.InProgress {
 			return nil // cancelled meanwhile: never overwritten
 		}
 		return apply(t)
 	}, func(stored *task.Task, err error) {
 		if err != nil {
-			s.fail(err)
+			c.fail(err)
 			if posting {
 				// The post-hooks will never run: nothing else gives back their share of
 				// inflight. The task stays in_progress in the store (Recover resets it)
 				// and never settles in this run.
-				s.inflight--
+				c.inflight--
 				n.state = stOut
 				n.t = before
 			}
 			return
 		}
 		n.t = stored
-		s.publishTask(stored)
+		c.publishTask(stored)
 		if posting {
-			s.post(o.idx, stored, o.inputs)
+			c.post(o.idx, stored, o.inputs)
 		}
 	})
+	c.retire()
 }
 
 // storedAfter returns an after function that records the stored snapshot and publishes it.
-func (s *sched) storedAfter(n *node) func(*task.Task, error) {
+func (c *coordinator) storedAfter(n *node) func(*task.Task, error) {
 	return func(stored *task.Task, err error) {
 		if err != nil {
-			s.fail(err)
+			c.fail(err)
 			return
 		}
 		n.t = stored
-		s.publishTask(stored)
+		c.publishTask(stored)
 	}
 }
 
 // post runs the post-hooks of a completed task on its own goroutine; the task's
 // dependents are released when they are done (decisions 14).
-func (s *sched) post(i int32, t *task.Task, inputs map[string]any) {
-	e, r := s.e, s.r
+func (c *coordinator) post(i int32, t *task.Task, inputs map[string]any) {
+	e, r := c.engine, c.run
 	go func() {
 		errs := e.cfg.Hooks.Post(e.killCtx, t.Clone(), task.CloneValue(inputs).(map[string]any), task.CloneValue(t.Result))
 		if len(errs) > 0 {
@@ -124,10 +131,10 @@ func (s *sched) post(i int32, t *task.Task, inputs map[string]any) {
 }
 
 // publishTask publishes a task_status event for a stored snapshot.
-func (s *sched) publishTask(t *task.Task) {
-	if !s.e.events.active() {
+func (c *coordinator) publishTask(t *task.Task) {
+	if !c.engine.events.active() {
 		return
 	}
-	s.e.events.publish(Event{Type: EventTaskStatus, RootID: s.r.rootID, TaskID: t.ID, Status: t.Status,
+	c.engine.events.publish(Event{Type: EventTaskStatus, RootID: c.run.rootID, TaskID: t.ID, Status: t.Status,
 		Progress: t.Progress, Error: t.Error, Time: t.UpdatedAt, Task: t})
 }

@@ -21,48 +21,48 @@ func (r *Run) marker() *task.RunMarker {
 // with the first start transitions; so it is durable before any task of the run is
 // reset or in_progress, at no extra commit. A resumed run keeps the marker of the run it
 // continues (same scope, original start time).
-func (s *sched) markRun() {
-	r := s.r
-	i := s.g.index[r.rootID]
-	n := s.g.nodes[i]
+func (c *coordinator) markRun() {
+	r := c.run
+	i := c.graph.index[r.rootID]
+	n := c.graph.nodes[i]
 	m := r.marker()
 	resume := r.opts.resume
-	s.b.add(r.rootID, func(t *task.Task) error {
+	c.writes.add(r.rootID, func(t *task.Task) error {
 		if resume && t.Run != nil {
 			return nil
 		}
 		t.Run = m
 		return nil
-	}, s.keep(n, false))
+	}, c.keep(n, false))
 }
 
 // clearRun queues the removal of the run marker, in the transaction that ends the run.
-func (s *sched) clearRun() {
-	i, ok := s.g.index[s.r.rootID]
+func (c *coordinator) clearRun() {
+	i, ok := c.graph.index[c.run.rootID]
 	if !ok {
 		return
 	}
-	n := s.g.nodes[i]
-	s.b.add(n.t.ID, func(t *task.Task) error {
+	n := c.graph.nodes[i]
+	c.writes.add(n.t.ID, func(t *task.Task) error {
 		t.Run = nil
 		return nil
-	}, s.keep(n, false))
+	}, c.keep(n, false))
 }
 
 // unfinished reports whether the run stopped with work left: a task of its scope that is
 // still waiting, ready or re-queued by the shutdown. A run that Close stopped after its
 // last task had finished anyway is not interrupted.
-func (s *sched) unfinished() bool {
-	if s.g == nil {
+func (c *coordinator) unfinished() bool {
+	if c.graph == nil {
 		return false
 	}
-	for i, n := range s.g.nodes {
-		if !s.scope[i] {
+	for i, n := range c.graph.nodes {
+		if !c.scope[i] {
 			continue
 		}
 		switch n.state {
 		case stIdle, stHeld:
-			if !s.waitsOnOut(n) {
+			if !c.waitsOnOut(n) {
 				return true
 			}
 		case stReady, stRunning, stPosting:

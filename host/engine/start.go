@@ -10,12 +10,12 @@ import (
 // prepareStart queues the start transition of ready node i (a slot is already held):
 // dependency results are injected and the merged inputs persisted in the same write
 // (decisions 8); the executor is dispatched once the write is committed (decisions 13).
-func (s *sched) prepareStart(i int32) {
-	g := s.g
+func (c *coordinator) prepareStart(i int32) {
+	g := c.graph
 	n := g.nodes[i]
 	n.state = stRunning
 	n.inflight = true
-	s.inflight++
+	c.inflight++
 
 	deps := make([]*task.Task, len(n.deps))
 	for k, j := range n.deps {
@@ -23,7 +23,7 @@ func (s *sched) prepareStart(i int32) {
 			deps[k] = g.nodes[j].t
 		}
 	}
-	inputs := inject(n.t, deps, s.info)
+	inputs := inject(n.t, deps, c.info)
 
 	var h executor.Handle
 	var lookupErr error
@@ -31,18 +31,18 @@ func (s *sched) prepareStart(i int32) {
 	if method == "" {
 		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
 		lookupErr = fmt.Errorf("Executor ID not specified for task %s (set schemas.method or params.executor_id)", n.t.ID)
-	} else if hh, err := s.e.cfg.Catalog.Lookup(method); err != nil {
+	} else if hh, err := c.engine.cfg.Catalog.Lookup(method); err != nil {
 		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
 		lookupErr = fmt.Errorf("Executor '%s' could not be loaded for task %s: %w", method, n.t.ID, err)
 	} else {
 		h = hh
-		if _, ok := s.infos[method]; !ok {
-			s.infos[method] = h.Info()
+		if _, ok := c.infos[method]; !ok {
+			c.infos[method] = h.Info()
 		}
 	}
 
-	now := s.e.cfg.Now()
-	s.b.addStart(n.t.ID, func(t *task.Task) error {
+	now := c.engine.cfg.Now()
+	c.writes.addStart(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not started
 		}
@@ -56,26 +56,26 @@ func (s *sched) prepareStart(i int32) {
 			if h != nil {
 				h.Release()
 			}
-			<-s.e.sem
+			c.freeSlot()
 			n.inflight = false
-			s.inflight--
+			c.inflight--
 			if err != nil {
 				n.state = stIdle
-				s.fail(err)
+				c.fail(err)
 				return
 			}
 			// Someone else changed the task; settle it as it is stored.
 			n.t = stored
 			if stored.Status.Terminal() {
 				n.state = stDone
-				s.settleQ = append(s.settleQ, i)
+				c.settleQ = append(c.settleQ, i)
 			} else {
 				n.state = stIdle
 			}
 			return
 		}
 		n.t = stored
-		s.publishTask(stored)
-		s.dispatch(i, stored, inputs, h, lookupErr)
+		c.publishTask(stored)
+		c.dispatch(i, stored, inputs, h, lookupErr)
 	})
 }

@@ -26,20 +26,23 @@ type outcome struct {
 	hookErrors    []string
 	plugin        string
 	usage         *task.Usage
+	// ended is when the pipeline returned: the task's completed_at.
+	ended time.Time
 	// interrupted is true when the engine's shutdown stopped the executor.
 	interrupted bool
 }
 
-// dispatch runs a started task on its own goroutine. The worker frees its execution slot
-// when the executor returns and reports its outcome to the coordinator.
-func (s *sched) dispatch(i int32, t *task.Task, inputs map[string]any, h executor.Handle, lookupErr error) {
-	ctx, cancel := context.WithCancel(s.e.killCtx)
-	s.g.nodes[i].cancel = cancel
-	s.r.running.Add(1)
+// dispatch runs a started task on its own goroutine. The worker reports its outcome to the
+// coordinator and keeps the task's execution slot: the coordinator frees it once the
+// task's terminal state is durable (see coordinator.retiring).
+func (c *coordinator) dispatch(i int32, t *task.Task, inputs map[string]any, h executor.Handle, lookupErr error) {
+	ctx, cancel := context.WithCancel(c.engine.killCtx)
+	c.graph.nodes[i].cancel = cancel
+	c.run.running.Add(1)
 	if t.Inputs != nil {
 		inputs = t.Inputs // the stored copy: the worker owns it
 	}
-	go s.e.work(ctx, cancel, s.r, i, t, inputs, h, lookupErr)
+	go c.engine.work(ctx, cancel, c.run, i, t, inputs, h, lookupErr)
 }
 
 func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i int32, t *task.Task,
@@ -55,11 +58,11 @@ func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i 
 		}()
 		e.execute(ctx, r.rootID, t, h, lookupErr, out)
 	}()
+	out.ended = e.cfg.Now()
 	if h != nil {
 		h.Release()
 	}
 	cancel()
-	<-e.sem
 	r.inbox <- message{kind: msgOutcome, idx: i, out: out}
 }
 

@@ -24,77 +24,81 @@ type message struct {
 	cancel *cancelReq
 }
 
-// sched is the coordinator state of one run. Only the run's goroutine touches it.
-type sched struct {
-	r     *Run
-	e     *Engine
-	g     *graph
-	scope []bool
-	q     readyQueue
-	b     batch
+// coordinator runs one run: it owns the run's index of tasks, decides which ready task
+// starts when a slot is free, turns workers' outcomes into terminal transitions and
+// commits each round's writes together. Only the run's goroutine (loop) touches it.
+type coordinator struct {
+	run    *Run
+	engine *Engine
+	graph  *graph     // the run's tree, indexed once when the run starts
+	scope  []bool     // by node: part of this run
+	queue  readyQueue // ready tasks by priority, then submission order
+	writes batch      // the writes of the current round, committed together
 
 	settleQ  []int32 // settled nodes whose dependents are not yet updated
 	inflight int     // dispatched jobs not yet returned, plus tasks in post-hooks
+	retiring int     // slots freed by the round's commit (see slots.go)
 	heldRoot int32   // dependency-free root waiting for the end (rule 7), or -1
-	closing  bool
-	fatal    error
-	infos    map[string]*executor.Info
+	closing  bool    // Close has begun: no task starts any more
+	fatal    error   // the store failure that stopped the run
+	// infos caches the executors' descriptions by method for the run.
+	infos map[string]*executor.Info
 }
 
 // loop is the run's goroutine.
 func (r *Run) loop() {
 	e := r.e
-	s := &sched{r: r, e: e, heldRoot: -1, infos: map[string]*executor.Info{}}
+	c := &coordinator{run: r, engine: e, heldRoot: -1, infos: map[string]*executor.Info{}}
 	ctx := context.Background()
-	defer s.finish(ctx)
-	if err := s.load(ctx); err != nil {
-		s.fatal = err
+	defer c.finish(ctx)
+	if err := c.load(ctx); err != nil {
+		c.fatal = err
 		return
 	}
 	e.events.publishRun(EventRunStart, r.rootID, e.cfg.Now(), nil)
-	s.treeEvent(ctx, TreeStarted, "", "")
-	s.init()
+	c.treeEvent(ctx, TreeStarted, "", "")
+	c.init()
 	for {
-		s.propagate()
-		if s.inflight == 0 && !s.q.ready() && s.canStart() && s.heldRoot >= 0 && s.g.nodes[s.heldRoot].state == stHeld {
-			s.makeReady(s.heldRoot)
+		c.propagate()
+		if c.inflight == 0 && !c.queue.ready() && c.canStart() && c.heldRoot >= 0 && c.graph.nodes[c.heldRoot].state == stHeld {
+			c.makeReady(c.heldRoot)
 		}
-		s.startReady()
-		if !s.b.empty() {
-			s.b.commit(ctx, e.cfg.Store)
+		c.startReady()
+		if !c.writes.empty() {
+			c.commit(ctx)
 		}
-		if len(s.settleQ) > 0 || !s.b.empty() {
+		if len(c.settleQ) > 0 || !c.writes.empty() {
 			continue
 		}
-		held := s.heldRoot >= 0 && s.g.nodes[s.heldRoot].state == stHeld
-		if s.inflight == 0 && (!s.canStart() || !s.q.ready() && !held) {
+		held := c.heldRoot >= 0 && c.graph.nodes[c.heldRoot].state == stHeld
+		if c.inflight == 0 && (!c.canStart() || !c.queue.ready() && !held) {
 			return
 		}
-		if s.inflight == 0 && held && !s.q.ready() {
+		if c.inflight == 0 && held && !c.queue.ready() {
 			continue // the next round releases the root
 		}
-		s.wait()
+		c.wait()
 	}
 }
 
 // canStart reports whether the run may start tasks. Once Close has begun no task starts,
 // even before the coordinator's wait has seen the closing signal.
-func (s *sched) canStart() bool {
-	if !s.closing && s.e.isClosing() {
-		s.closing = true
+func (c *coordinator) canStart() bool {
+	if !c.closing && c.engine.isClosing() {
+		c.closing = true
 	}
-	return !s.closing && s.fatal == nil
+	return !c.closing && c.fatal == nil
 }
 
 // resolveLinks gives every link of the tree (origin_type "link", digest §5.11) its
 // original's result in memory, so that dependents get the original's data injected. Links
 // are completed and never executed; nothing is written.
-func (s *sched) resolveLinks(ctx context.Context, tasks []*task.Task) error {
+func (c *coordinator) resolveLinks(ctx context.Context, tasks []*task.Task) error {
 	for i, t := range tasks {
 		if !t.IsLink() {
 			continue
 		}
-		orig, err := s.e.cfg.Store.Get(ctx, t.OriginalTaskID)
+		orig, err := c.engine.cfg.Store.Get(ctx, t.OriginalTaskID)
 		if err != nil {
 			return fmt.Errorf("link %s: original %s: %w", t.ID, t.OriginalTaskID, err)
 		}
@@ -104,66 +108,66 @@ func (s *sched) resolveLinks(ctx context.Context, tasks []*task.Task) error {
 }
 
 // load reads the tree once, builds the index and resets what the run re-executes.
-func (s *sched) load(ctx context.Context) error {
-	r := s.r
-	tasks, err := s.e.cfg.Store.Tree(ctx, r.treeID)
+func (c *coordinator) load(ctx context.Context) error {
+	r := c.run
+	tasks, err := c.engine.cfg.Store.Tree(ctx, r.treeID)
 	if err != nil {
 		return fmt.Errorf("run of %s: load tree: %w", r.rootID, err)
 	}
-	if err := s.resolveLinks(ctx, tasks); err != nil {
+	if err := c.resolveLinks(ctx, tasks); err != nil {
 		return fmt.Errorf("run of %s: %w", r.rootID, err)
 	}
-	s.g = newGraph(tasks)
-	s.q.g = s.g
-	if _, ok := s.g.index[r.rootID]; !ok {
+	c.graph = newGraph(tasks)
+	c.queue.g = c.graph
+	if _, ok := c.graph.index[r.rootID]; !ok {
 		return fmt.Errorf("run of %s: the root is not in tree %s", r.rootID, r.treeID)
 	}
 	target := int32(-1)
 	if r.opts.TaskID != "" {
-		i, ok := s.g.index[r.opts.TaskID]
+		i, ok := c.graph.index[r.opts.TaskID]
 		if !ok {
 			return fmt.Errorf("run of %s: task %s is not in tree %s", r.rootID, r.opts.TaskID, r.treeID)
 		}
 		if !r.opts.resume {
 			target = i // a resume does not re-run the target once it has completed
 		}
-		s.scope = s.g.scopeFor(i)
+		c.scope = c.graph.scopeFor(i)
 	} else {
-		s.scope = s.g.scopeAll()
+		c.scope = c.graph.scopeAll()
 	}
 	n := 0
-	for _, in := range s.scope {
+	for _, in := range c.scope {
 		if in {
 			n++
 		}
 	}
 	r.tasks.Store(int64(n))
-	now := s.e.cfg.Now()
-	for _, i := range s.g.resetSet(s.scope, r.opts.Full, r.opts.resume, target) {
-		nd := s.g.nodes[i]
-		s.b.add(nd.t.ID, func(t *task.Task) error {
+	now := c.engine.cfg.Now()
+	for _, i := range c.graph.resetSet(c.scope, r.opts.Full, r.opts.resume, target) {
+		nd := c.graph.nodes[i]
+		c.writes.add(nd.t.ID, func(t *task.Task) error {
 			if !needsReset(t) {
 				return nil
 			}
 			return t.Reset(now)
-		}, s.keep(nd, true))
+		}, c.keep(nd, true))
 	}
 	// The run marker joins the resets, so that a crash right after them resumes the run;
 	// without resets it joins the first round's commit (see markRun).
-	resets := !s.b.empty()
-	s.markRun()
+	resets := !c.writes.empty()
+	c.markRun()
 	if resets {
-		s.b.commit(ctx, s.e.cfg.Store)
+		c.commit(ctx)
 	}
-	return s.fatal
+	return c.fatal
 }
 
 // init computes every in-scope task's count of unsettled dependencies and queues what is
 // ready. Pending tasks start unblocked: blocking is recomputed from their dependencies.
-func (s *sched) init() {
-	g := s.g
+func (c *coordinator) init() {
+	g := c.graph
 	for i, n := range g.nodes {
-		if !s.scope[i] {
+		if !c.scope[i] {
 			continue
 		}
 		switch {
@@ -176,12 +180,12 @@ func (s *sched) init() {
 		}
 	}
 	for i, n := range g.nodes {
-		if !s.scope[i] || n.state != stIdle {
+		if !c.scope[i] || n.state != stIdle {
 			continue
 		}
 		if int32(i) == g.root && len(n.deps) == 0 {
 			n.state = stHeld
-			s.heldRoot = int32(i)
+			c.heldRoot = int32(i)
 			continue
 		}
 		reason := ""
@@ -196,7 +200,7 @@ func (s *sched) init() {
 			}
 			dn := g.nodes[j]
 			switch {
-			case dn.state == stDone || !s.scope[j] && dn.t.Status.Terminal():
+			case dn.state == stDone || !c.scope[j] && dn.t.Status.Terminal():
 				if dep.Required && dn.t.Status != task.Completed {
 					reason = blockedReason(dep, string(dn.t.Status))
 				}
@@ -221,11 +225,11 @@ func (s *sched) init() {
 		}
 		if reason != "" {
 			n.state = stBlocked
-			s.markBlocked(int32(i), reason)
+			c.markBlocked(int32(i), reason)
 			continue
 		}
 		if n.waiting == 0 {
-			s.makeReady(int32(i))
+			c.makeReady(int32(i))
 		}
 	}
 }
@@ -245,59 +249,59 @@ func blockedReason(d task.Dependency, status string) string {
 
 // markBlocked records the blocked marker of node i (state already stBlocked) and queues
 // the settling of its dependents.
-func (s *sched) markBlocked(i int32, reason string) {
-	n := s.g.nodes[i]
-	s.settleQ = append(s.settleQ, i)
+func (c *coordinator) markBlocked(i int32, reason string) {
+	n := c.graph.nodes[i]
+	c.settleQ = append(c.settleQ, i)
 	if n.t.Error == reason {
 		return
 	}
-	now := s.e.cfg.Now()
-	s.b.add(n.t.ID, func(t *task.Task) error {
+	now := c.engine.cfg.Now()
+	c.writes.add(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil
 		}
 		t.Error = reason
 		t.UpdatedAt = now
 		return nil
-	}, s.keep(n, true))
-	c := *n.t
-	c.Error = reason
-	n.t = &c
+	}, c.keep(n, true))
+	marked := *n.t
+	marked.Error = reason
+	n.t = &marked
 }
 
 // keep returns the write callback that records the stored snapshot of node n (and, with
 // publish, tells subscribers about it); a failed write stops the run.
-func (s *sched) keep(n *node, publish bool) func(*task.Task, error) {
+func (c *coordinator) keep(n *node, publish bool) func(*task.Task, error) {
 	return func(stored *task.Task, err error) {
 		if err != nil {
-			s.fail(err)
+			c.fail(err)
 			return
 		}
 		n.t = stored
 		if publish {
-			s.publishTask(stored)
+			c.publishTask(stored)
 		}
 	}
 }
 
-func (s *sched) makeReady(i int32) {
-	s.g.nodes[i].state = stReady
-	s.q.push(i)
+func (c *coordinator) makeReady(i int32) {
+	c.graph.nodes[i].state = stReady
+	c.queue.push(i)
 }
 
 // propagate settles the dependents of every node in settleQ, iteratively: a dependent
 // whose last dependency settled becomes ready; one whose required dependency did not
 // complete (or any dependency is blocked) becomes blocked and settles in turn.
-func (s *sched) propagate() {
-	g := s.g
-	for len(s.settleQ) > 0 {
-		j := s.settleQ[len(s.settleQ)-1]
-		s.settleQ = s.settleQ[:len(s.settleQ)-1]
+func (c *coordinator) propagate() {
+	g := c.graph
+	for len(c.settleQ) > 0 {
+		j := c.settleQ[len(c.settleQ)-1]
+		c.settleQ = c.settleQ[:len(c.settleQ)-1]
 		nj := g.nodes[j]
 		for _, e := range nj.dependents {
 			d := e.node
 			nd := g.nodes[d]
-			if !s.scope[d] || nd.state != stIdle {
+			if !c.scope[d] || nd.state != stIdle {
 				continue
 			}
 			reason := ""
@@ -312,94 +316,90 @@ func (s *sched) propagate() {
 			}
 			if reason != "" {
 				nd.state = stBlocked
-				s.markBlocked(d, reason)
+				c.markBlocked(d, reason)
 				continue
 			}
 			if nd.waiting == 0 {
-				s.makeReady(d)
+				c.makeReady(d)
 			}
 		}
 	}
 }
 
 // startReady starts ready tasks while execution slots are free.
-func (s *sched) startReady() {
-	for s.canStart() && s.q.ready() {
-		select {
-		case s.e.sem <- struct{}{}:
-		default:
-			return
-		}
-		s.prepareStart(s.q.pop())
+func (c *coordinator) startReady() {
+	for c.canStart() && c.queue.ready() && c.takeSlot() {
+		c.prepareStart(c.queue.pop())
 	}
 }
 
 // wait blocks until a worker reports, a slot frees up for a ready task, or the engine
-// starts closing; then it takes every message already queued.
-func (s *sched) wait() {
+// starts closing; then it takes every message already queued. The round is committed
+// when wait runs, so no slot of the run is retiring.
+func (c *coordinator) wait() {
 	var slot chan<- struct{}
-	if s.canStart() && s.q.ready() {
-		slot = s.e.sem
+	if c.canStart() && c.queue.ready() {
+		slot = c.engine.sem
 	}
 	var closing <-chan struct{}
-	if !s.closing {
-		closing = s.e.closing
+	if !c.closing {
+		closing = c.engine.closing
 	}
 	select {
-	case m := <-s.r.inbox:
-		s.handle(m)
+	case m := <-c.run.inbox:
+		c.handle(m)
 	case slot <- struct{}{}:
-		s.prepareStart(s.q.pop())
+		c.prepareStart(c.queue.pop())
 	case <-closing:
-		s.closing = true
+		c.closing = true
 	}
 	for {
 		select {
-		case m := <-s.r.inbox:
-			s.handle(m)
+		case m := <-c.run.inbox:
+			c.handle(m)
 		default:
 			return
 		}
 	}
 }
 
-func (s *sched) handle(m message) {
+func (c *coordinator) handle(m message) {
 	switch m.kind {
 	case msgOutcome:
-		s.handleOutcome(m.out)
+		c.handleOutcome(m.out)
 	case msgPostDone:
-		n := s.g.nodes[m.idx]
-		s.inflight--
+		n := c.graph.nodes[m.idx]
+		c.inflight--
 		if n.state == stPosting {
 			n.state = stDone
-			s.settleQ = append(s.settleQ, m.idx)
+			c.settleQ = append(c.settleQ, m.idx)
 		}
 	case msgCancel:
-		s.handleCancel(m.cancel)
+		c.handleCancel(m.cancel)
 	}
 }
 
 // fail records a store failure: the run stops starting tasks and ends once nothing is in
 // flight.
-func (s *sched) fail(err error) {
-	s.e.cfg.Logger.Error("run stopped: store write failed", "root", s.r.rootID, "error", err)
-	if s.fatal == nil {
-		s.fatal = err
+func (c *coordinator) fail(err error) {
+	c.engine.cfg.Logger.Error("run stopped: store write failed", "root", c.run.rootID, "error", err)
+	if c.fatal == nil {
+		c.fatal = err
 	}
 }
 
 // info describes the executor of a method, cached for the run.
-func (s *sched) info(method string) *executor.Info {
-	if in, ok := s.infos[method]; ok {
+func (c *coordinator) info(method string) *executor.Info {
+	if in, ok := c.infos[method]; ok {
 		return in
 	}
 	var in *executor.Info
 	if method != "" {
-		if h, err := s.e.cfg.Catalog.Lookup(method); err == nil {
+		if h, err := c.engine.cfg.Catalog.Lookup(method); err == nil {
 			in = h.Info()
 			h.Release()
 		}
 	}
-	s.infos[method] = in
+	c.infos[method] = in
 	return in
 }
