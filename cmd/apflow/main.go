@@ -46,7 +46,7 @@ func (e *exitError) Error() string { return e.msg }
 
 // defaultMemoryLimit is the soft memory limit of the process when GOMEMLIMIT is not set:
 // the store's memtables live on the Go heap, and without a limit the collector's headroom
-// doubles them (docs/decisions.md, "Task store").
+// doubles them (docs/decisions.md §5, "Task store").
 const defaultMemoryLimit = 160 << 20
 
 func main() {

@@ -2,7 +2,7 @@
 // it through an executor.Catalog, injects dependency results, records every status change
 // in the store.Store, and tells subscribers what happened.
 //
-// Guarantees (docs/decisions.md rules 4–13):
+// Guarantees (docs/semantics.md rules 7–18):
 //   - A task starts only when it is pending, every required dependency is completed (a null
 //     result counts) and every optional dependency is terminal. Among ready tasks, priority
 //     0 starts first, then 1, 2, 3; ties go to submission order (task.Seq). At most

@@ -16,7 +16,7 @@ func (s *sched) handleOutcome(o *outcome) {
 	s.inflight--
 	s.r.running.Add(-1)
 	if n.state != stRunning || n.cancelled {
-		return // cancelled while running: the late result is discarded (decisions 11)
+		return // cancelled while running: the late result is discarded (docs/semantics.md rule 14)
 	}
 	now := s.e.cfg.Now()
 	if o.interrupted {
@@ -98,7 +98,7 @@ func (s *sched) storedAfter(n *node) func(*task.Task, error) {
 }
 
 // post runs the post-hooks of a completed task on its own goroutine; the task's
-// dependents are released when they are done (decisions 14).
+// dependents are released when they are done (docs/semantics.md rule 19).
 func (s *sched) post(i int32, t *task.Task, inputs map[string]any) {
 	e, r := s.e, s.r
 	go func() {

@@ -35,7 +35,7 @@ type sched struct {
 
 	settleQ  []int32 // settled nodes whose dependents are not yet updated
 	inflight int     // dispatched jobs not yet returned, plus tasks in post-hooks
-	heldRoot int32   // dependency-free root waiting for the end (rule 7), or -1
+	heldRoot int32   // dependency-free root waiting for the end (docs/semantics.md rule 10), or -1
 	closing  bool
 	fatal    error
 	infos    map[string]*executor.Info
@@ -86,7 +86,7 @@ func (s *sched) canStart() bool {
 	return !s.closing && s.fatal == nil
 }
 
-// resolveLinks gives every link of the tree (origin_type "link", digest §5.11) its
+// resolveLinks gives every link of the tree (origin_type "link", docs/semantics.md rule 16) its
 // original's result in memory, so that dependents get the original's data injected. Links
 // are completed and never executed; nothing is written.
 func (s *sched) resolveLinks(ctx context.Context, tasks []*task.Task) error {

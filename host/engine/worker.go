@@ -66,7 +66,7 @@ func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i 
 }
 
 // execute runs the single-task pipeline after the start transition: pre-hooks, input
-// validation, the executor, result mapping (decisions 9).
+// validation, the executor, result mapping (docs/semantics.md rule 12).
 func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h executor.Handle, lookupErr error, out *outcome) {
 	if lookupErr != nil {
 		out.failed, out.msg = true, lookupErr.Error()
@@ -216,7 +216,7 @@ func jsonNormal(v any) any {
 }
 
 // validateInputs checks the final inputs against the executor's compiled input schema
-// and the task's own schemas.input_schema (decisions 3); it returns the task error, or "".
+// and the task's own schemas.input_schema (docs/semantics.md rule 5); it returns the task error, or "".
 func validateInputs(t *task.Task, info *executor.Info, raw []byte) string {
 	var schemas []*jsonschema.Schema
 	if info != nil && info.Compiled != nil {
