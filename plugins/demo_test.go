@@ -63,7 +63,7 @@ func TestDemoTree(t *testing.T) {
 
 	words := execute(t, mods["text_stats"], mustJSON(t, byID["word-stats"]))
 	numbers := execute(t, mods["math_ops"], mustJSON(t, byID["number-stats"]))
-	// Injection (decisions rule 8, digest §5.4): both dependencies declare output schemas
+	// Injection (docs/semantics.md rule 11): both dependencies declare output schemas
 	// with named properties, so their results are kept under their task ids.
 	inputs := map[string]any{}
 	for k, v := range byID["summary"] {

@@ -1,5 +1,5 @@
-// Package apferr holds the typed errors of the apflow protocol: an error code (protocol
-// §10, JSON-RPC 2.0 codes plus the -32001..-32012 application band), a message, and
+// Package apferr holds the typed errors of the apflow protocol: an error code (docs/api.md,
+// "JSON-RPC envelope": JSON-RPC 2.0 codes plus the -32001..-32012 application band), a message, and
 // structured data naming the task and field concerned.
 //
 // Every layer returns these errors where a client must be able to tell failures apart; the
@@ -16,7 +16,7 @@ import (
 // Code is a JSON-RPC error code.
 type Code int
 
-// Error codes of JSON-RPC 2.0 and of the apflow protocol (digest §10).
+// Error codes of JSON-RPC 2.0 and of the apflow protocol (docs/api.md, "JSON-RPC envelope").
 const (
 	ParseError             Code = -32700
 	InvalidRequest         Code = -32600

@@ -7,6 +7,6 @@
 // compiled-in behaviour the reference defines.
 //
 // The only built-in with protocol significance is [AggregateResultsID], the executor of
-// the aggregator-root idiom (digest §6): it returns every injected dependency result under
+// the aggregator-root idiom (docs/semantics.md rule 10): it returns every injected dependency result under
 // its dependency id, with the reference's summary text.
 package builtin

@@ -50,7 +50,7 @@ func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 }
 // retried one by one so that one bad task cannot hold back the others; but once one of
 // them has failed, the start transitions after it are not attempted (they fail with
 // errNotStarted): a task may have become ready through a completion queued before it, and
-// it must not start unless that completion is committed (decisions 13).
+// it must not start unless that completion is committed (docs/semantics.md rule 17).
 func (b *batch) commit(ctx context.Context, st store.Store) {
 	ws, thens := b.writes, b.thens
 	b.writes, b.thens = nil, nil

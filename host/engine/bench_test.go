@@ -78,7 +78,7 @@ func peakRSSMiB() float64 {
 	return 0
 }
 
-// BenchmarkFsync is the floor of a chain hop under decisions rule 13: one durable write
+// BenchmarkFsync is the floor of a chain hop under docs/semantics.md rule 17: one durable write
 // (a small append and fsync of a file on the disk the benchmarks' stores use).
 func BenchmarkFsync(b *testing.B) {
 	f, err := os.Create(filepath.Join(b.TempDir(), "fsync"))

@@ -20,11 +20,11 @@ type cancelReply struct {
 	err   error
 }
 
-// Cancel cancels a task (decisions 11): a pending or in_progress task becomes cancelled
+// Cancel cancels a task (docs/semantics.md rule 14): a pending or in_progress task becomes cancelled
 // with message (default "Cancelled by user"); a running executor's context is cancelled
 // (its sandbox closes) and its late result is discarded. Cancelling the root cancels every
 // non-terminal task of the tree. Dependents that required a cancelled task are marked
-// blocked (decisions 10).
+// blocked (docs/semantics.md rule 13).
 //
 // It returns the tasks it cancelled, the requested one first. A task that is already
 // terminal is not an error: it is returned unchanged, and callers report its status (the

@@ -40,7 +40,7 @@ type CloneOptions struct {
 	// CloneMixed): "name", "inputs" and "params" apply to the root copy; "priority"
 	// (0..3) to every copy; "status" ("pending"), "progress" (0), "result", "error",
 	// "started_at" and "completed_at" (null) are accepted and change nothing, because
-	// copies always start reset (decisions 12). Other keys or values are refused (-32602).
+	// copies always start reset (docs/semantics.md rule 16). Other keys or values are refused (-32602).
 	ResetFields map[string]any
 	// DryRun returns what Clone would store (the API's save=false) and changes nothing:
 	// no task is stored or marked, no hook fires.
@@ -50,7 +50,7 @@ type CloneOptions struct {
 	UserID string
 }
 
-// Clone copies, links or archives a task, or its subtree (digest §5.11). It returns the
+// Clone copies, links or archives a task, or its subtree (docs/semantics.md rule 16). It returns the
 // new tasks (for CloneArchive: the archived tasks), root first, in submission order.
 //
 // CloneCopy and CloneMixed make a new tree: new ids, dependencies remapped to the new

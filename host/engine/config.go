@@ -22,7 +22,7 @@ import (
 // trees of many tiny tasks.
 const DefaultConcurrency = 64
 
-// Hooks are the task and tree hooks the engine calls (decisions 14). Implementations
+// Hooks are the task and tree hooks the engine calls (docs/semantics.md rule 19). Implementations
 // must be safe for concurrent use. Hook failures are reported as errors and recorded on
 // the task (Task.HookErrors); they never change a task's status.
 type Hooks interface {

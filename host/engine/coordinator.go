@@ -38,7 +38,7 @@ type coordinator struct {
 	settleQ  []int32 // settled nodes whose dependents are not yet updated
 	inflight int     // dispatched jobs not yet returned, plus tasks in post-hooks
 	retiring int     // slots freed by the round's commit (see slots.go)
-	heldRoot int32   // dependency-free root waiting for the end (rule 7), or -1
+	heldRoot int32   // dependency-free root waiting for the end (docs/semantics.md rule 10), or -1
 	closing  bool    // Close has begun: no task starts any more
 	fatal    error   // the store failure that stopped the run
 	// infos caches the executors' descriptions by method for the run.
@@ -90,7 +90,7 @@ func (c *coordinator) canStart() bool {
 	return !c.closing && c.fatal == nil
 }
 
-// resolveLinks gives every link of the tree (origin_type "link", digest §5.11) its
+// resolveLinks gives every link of the tree (origin_type "link", docs/semantics.md rule 16) its
 // original's result in memory, so that dependents get the original's data injected. Links
 // are completed and never executed; nothing is written.
 func (c *coordinator) resolveLinks(ctx context.Context, tasks []*task.Task) error {

@@ -2,7 +2,7 @@
 // it through an executor.Catalog, injects dependency results, records every status change
 // in the store.Store, and tells subscribers what happened.
 //
-// Guarantees (docs/decisions.md rules 4–13):
+// Guarantees (docs/semantics.md rules 7–18):
 //   - A task starts only when it is pending, every required dependency is completed (a null
 //     result counts) and every optional dependency is terminal. Among ready tasks, priority
 //     0 starts first, then 1, 2, 3; ties go to submission order (task.Seq). At most
@@ -37,4 +37,36 @@
 // Executors run on their own goroutines; their results come back to the coordinator, which
 // commits completions, blocked markers and the start transitions of newly ready tasks in
 // one store.UpdateMany per round (group commit of the run's own writes).
+//
+// # Which file changes which status
+//
+// Every status change is a lifecycle method of host/task (Start, Complete, Fail, Cancel,
+// Reset). In this package these are the places that call them; all run on a run's
+// coordinator goroutine (type coordinator, coordinator.go) unless noted:
+//
+//   - pending → in_progress: start.go, coordinator.prepareStart queues the start write,
+//     which also stores the inputs merged by inject (inject.go); once it is committed,
+//     worker.go, coordinator.dispatch runs Engine.work and Engine.execute on their own
+//     goroutine.
+//   - in_progress → completed or failed: worker.go, Engine.execute decides the outcome
+//     (error key, executor failures, inputs invalid after injection); outcome.go,
+//     coordinator.handleOutcome writes Complete or Fail.
+//   - → cancelled: cancel.go, Engine.Cancel passes the cancel of a running tree to
+//     coordinator.handleCancel, and cancels in a tree that is not running through
+//     Engine.cancelIdle (on the caller's goroutine).
+//   - the blocked marker (pending, error "blocked: ..."): coordinator.go,
+//     coordinator.markBlocked, called by coordinator.init when the run starts and by
+//     coordinator.propagate as dependencies settle; finish.go, coordinator.finish for
+//     tasks that could never start; cancel.go, Engine.cancelIdle for dependents of a
+//     cancel outside a run.
+//   - re-run resets (→ pending): graph.go, graph.resetSet chooses the tasks;
+//     coordinator.go, coordinator.load writes the resets in the run's first commit.
+//   - recovery (in_progress → pending): recover.go, Engine.resetOrphans at start-up, then
+//     Engine.Recover resumes the marked runs; outcome.go, coordinator.handleOutcome puts a
+//     task that Close interrupted back to pending.
+//   - the run marker: runmarker.go, coordinator.markRun and coordinator.clearRun.
+//
+// Outside this package only host/api (tasks_update.go, applyUpdate: a tasks.update of
+// status, refused while the tree runs) changes a status. New tasks are created pending by
+// host/submit and by Engine.Clone (clone.go).
 package engine

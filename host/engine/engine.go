@@ -54,11 +54,11 @@ func New(cfg Config) (*Engine, error) {
 
 // RunOptions select what a run (re-)executes.
 type RunOptions struct {
-	// Full re-runs completed tasks too (decisions 12); by default they keep their results.
+	// Full re-runs completed tasks too (docs/semantics.md rule 15); by default they keep their results.
 	Full bool
 	// TaskID restricts the run to the minimal part of the tree needed for this task: the
 	// task, its transitive dependencies and their ancestors, closed under the same rule
-	// (digest §5.10). The task itself is re-run even when completed.
+	// (docs/semantics.md rule 15). The task itself is re-run even when completed.
 	TaskID string
 
 	// resume continues an interrupted run (crash recovery): nothing but orphaned
@@ -126,7 +126,7 @@ func (r *Run) Result() RunResult {
 	}
 }
 
-// Start runs (or re-runs, decisions 12) the stored tree of rootID and returns at once.
+// Start runs (or re-runs, docs/semantics.md rule 15) the stored tree of rootID and returns at once.
 // rootID may name any task of a tree; a task that is not the root implies
 // RunOptions.TaskID. A tree that is already running answers an *apferr.Error with code
 // AlreadyExecuting and data {"status": "already_running", "root_task_id": ...}. The run

@@ -10,7 +10,7 @@ type nodeState uint8
 const (
 	stOut     nodeState = iota // not part of this run (TaskID runs): never started
 	stIdle                     // pending, waiting for dependencies
-	stHeld                     // dependency-free root, held until nothing else can progress (rule 7)
+	stHeld                     // dependency-free root, held until nothing else can progress (docs/semantics.md rule 10)
 	stReady                    // on the ready heap
 	stRunning                  // in_progress committed, executor running
 	stPosting                  // completed and committed, post-hooks running; dependents not released
@@ -80,7 +80,7 @@ func (g *graph) scopeAll() []bool {
 	return s
 }
 
-// scopeFor returns the minimal part of the tree needed to run task i (digest §5.10): i,
+// scopeFor returns the minimal part of the tree needed to run task i (docs/semantics.md rule 15): i,
 // its transitive dependencies, and the ancestors of those. An ancestor whose own
 // dependencies are outside the scope and unfinished does not run (see coordinator.init).
 // Iterative: deep chains do not recurse.
@@ -114,7 +114,7 @@ func (g *graph) scopeFor(i int32) []bool {
 	return s
 }
 
-// resetSet returns the tasks of the scope to put back to pending before a run (rule 12):
+// resetSet returns the tasks of the scope to put back to pending before a run (docs/semantics.md rule 15):
 // failed, cancelled, blocked and orphaned in_progress tasks, completed ones too when full,
 // the explicitly requested target when terminal, and everything downstream of those
 // inside the scope. target is -1 for a whole-tree run. With resume only orphaned

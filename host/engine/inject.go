@@ -14,7 +14,7 @@ import (
 type infoFunc func(method string) *executor.Info
 
 // inject returns t's inputs after dependency result injection, exactly the reference
-// algorithm (digest §5.4): for each dependency in declared order whose task is completed
+// algorithm (docs/semantics.md rule 11): for each dependency in declared order whose task is completed
 // with a non-null result, the result ({"result": X} unwrapped to X) is merged into a
 // shallow copy of t.Inputs. deps[k] is the task of t.Dependencies[k] (nil when unknown).
 // The returned map shares dependency values with the dependency tasks; callers that hand
@@ -138,7 +138,7 @@ func rawProperties(raw json.RawMessage) map[string]bool {
 }
 
 // properties returns the keys of schema.properties, or nil when the schema declares no
-// properties. For injection a schema without properties is "empty" (digest §5.4 takes the
+// properties. For injection a schema without properties is "empty" (docs/semantics.md rule 11 takes the
 // fallback, flat-merge branch for an empty or absent schema): it names no field to pick,
 // whatever else it says. So {"$schema": "..."} (what an SDK derives for an output of type
 // any), {} and {"type": "object"} all select the fallback.

@@ -19,7 +19,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	if n.state != stRunning || n.cancelled {
 		// The cancellation is committed already: the slot is free.
 		c.freeSlot()
-		return // cancelled while running: the late result is discarded (decisions 11)
+		return // cancelled while running: the late result is discarded (docs/semantics.md rule 14)
 	}
 	if o.interrupted {
 		// Shutdown: back to pending durably, so that Recover resumes the task (the run
@@ -105,7 +105,7 @@ func (c *coordinator) storedAfter(n *node) func(*task.Task, error) {
 }
 
 // post runs the post-hooks of a completed task on its own goroutine; the task's
-// dependents are released when they are done (decisions 14).
+// dependents are released when they are done (docs/semantics.md rule 19).
 func (c *coordinator) post(i int32, t *task.Task, inputs map[string]any) {
 	e, r := c.engine, c.run
 	go func() {

@@ -11,7 +11,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// Recover resumes the runs a crash or a Close interrupted (decisions 13). Call it once at
+// Recover resumes the runs a crash or a Close interrupted (docs/semantics.md rule 18). Call it once at
 // start-up, before serving requests.
 //
 // Tasks found in_progress go back to pending (their attempt stays counted). Then every

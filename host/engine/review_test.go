@@ -45,7 +45,7 @@ func (f *failTaskStore) UpdateMany(ctx context.Context, muts []store.Mutation) (
 // TestCompletionWriteFailure: the write that completes "a" fails (its start succeeded).
 // The run must end with the store error (not hang waiting for post-hooks that never
 // run), and "a"'s dependent must never start: its dependency's completion was not
-// committed (decisions 13).
+// committed (docs/semantics.md rule 17).
 func TestCompletionWriteFailure(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

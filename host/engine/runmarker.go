@@ -4,7 +4,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// The run marker (task.Task.Run on the root) makes runs durable (decisions 13): it says
+// The run marker (task.Task.Run on the root) makes runs durable (docs/semantics.md rule 18): it says
 // "a run of this tree, with this scope, has started and not ended". It is written in the
 // first transaction of the run (see markRun); kept when Close interrupts the run, when
 // the store fails under it or when the process dies; and cleared in the transaction that

@@ -9,7 +9,7 @@ import (
 
 // prepareStart queues the start transition of ready node i (a slot is already held):
 // dependency results are injected and the merged inputs persisted in the same write
-// (decisions 8); the executor is dispatched once the write is committed (decisions 13).
+// (docs/semantics.md rule 11); the executor is dispatched once the write is committed (docs/semantics.md rule 17).
 func (c *coordinator) prepareStart(i int32) {
 	g := c.graph
 	n := g.nodes[i]

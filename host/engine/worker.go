@@ -67,7 +67,7 @@ func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i 
 }
 
 // execute runs the single-task pipeline after the start transition: pre-hooks, input
-// validation, the executor, result mapping (decisions 9).
+// validation, the executor, result mapping (docs/semantics.md rule 12).
 func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h executor.Handle, lookupErr error, out *outcome) {
 	if lookupErr != nil {
 		out.failed, out.msg = true, lookupErr.Error()

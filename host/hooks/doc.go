@@ -1,5 +1,5 @@
 // Package hooks runs the operator's hook plugins around tasks and task trees
-// (decisions 14, protocol digest §7): pre-hooks, post-hooks and tree lifecycle hooks are
+// (docs/semantics.md rule 19, docs/hooks.md): pre-hooks, post-hooks and tree lifecycle hooks are
 // WebAssembly modules (docs/abi.md, "Hook exports") called through the sandbox, and a
 // [Repository] gives hooks granted `repository` read and update access to tasks.
 //

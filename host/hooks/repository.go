@@ -13,7 +13,7 @@ import (
 )
 
 // Repository serves the store_call host function of hooks granted `repository`
-// (docs/abi.md, "store_call"; the hook repository of digest §7.4). It implements
+// (docs/abi.md, "store_call"; docs/hooks.md, "The hook repository"). It implements
 // sandbox.Repository. The sandbox refuses store_call to ungranted plugins before the
 // Repository is reached.
 //

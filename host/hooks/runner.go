@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultTimeoutMS is the wall-time limit of one hook call when Config.Limits sets none:
-// 2 s. Hooks are meant to be fast (seed guide, "Keep Hooks Fast and Lightweight"); heavy
+// 2 s. Hooks are meant to be fast (docs/hooks.md, "Which hooks run, and when"); heavy
 // work belongs in tasks.
 const DefaultTimeoutMS = 2000
 

@@ -14,7 +14,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// Schedule types of protocol §2.1.
+// Schedule types (docs/tree-format.md, "Task fields").
 var scheduleTypes = map[string]bool{
 	"once": true, "interval": true, "cron": true, "daily": true, "weekly": true, "monthly": true,
 }

@@ -3,7 +3,7 @@ package task
 import "time"
 
 // The methods below are the only code that moves a task between statuses. Each keeps the
-// status/field consistency rules of protocol §2.3 (timestamps, result, error, progress)
+// status/field consistency rules of docs/semantics.md rule 2 (timestamps, result, error, progress)
 // and returns the error of CheckTransition when the edge is not allowed, leaving the task
 // unchanged.
 
@@ -96,7 +96,7 @@ func (t *Task) Reset(now time.Time) error {
 	return nil
 }
 
-// Blocked reports whether a pending task carries the blocked marker (decisions 10).
+// Blocked reports whether a pending task carries the blocked marker (docs/semantics.md rule 13).
 func (t *Task) Blocked() bool {
 	return t.Status == Pending && len(t.Error) >= len(BlockedPrefix) && t.Error[:len(BlockedPrefix)] == BlockedPrefix
 }

@@ -35,7 +35,7 @@ func (s Status) Terminal() bool {
 	return s == Completed || s == Failed || s == Cancelled
 }
 
-// transitions is the state machine of protocol §4.1, plus the re-execution edges the
+// transitions is the state machine (docs/semantics.md rule 1): the protocol's, plus the re-execution edges the
 // protocol allows when re-execution is supported (completed→pending, cancelled→pending).
 // A re-execution is always an explicit reset to pending followed by the normal start edge.
 var transitions = map[Status][]Status{

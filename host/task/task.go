@@ -76,7 +76,7 @@ type Task struct {
 	MaxRuns            int       `json:"max_runs"` // 0: unlimited
 	RunCount           int       `json:"run_count"`
 
-	// apflow-wasm's own fields (decisions 1).
+	// apflow-wasm's own fields (docs/semantics.md rule 3).
 
 	// Plugin is the sha256 content hash of the executor module that ran the task last
 	// (empty for built-in executors and tasks that never ran).
@@ -113,7 +113,7 @@ type RunMarker struct {
 }
 
 // Method returns the executor id of the task: params.executor_id if set, else
-// schemas.method (protocol §5.6), or "" when neither is set.
+// schemas.method (docs/semantics.md rule 3), or "" when neither is set.
 func (t *Task) Method() string {
 	if s, ok := t.Params["executor_id"].(string); ok && s != "" {
 		return s

@@ -34,7 +34,7 @@ func deriveSchema(t reflect.Type) (json.RawMessage, error) {
 // schema, or nil when that schema constrains nothing (any, interface types,
 // json.RawMessage, types with their own MarshalJSON). nil is what get_input_schema and
 // get_output_schema return for "no schema" (docs/abi.md): the host then accepts any input,
-// and dependency injection takes its schema-less branch (flat merge, digest §5.4) instead
+// and dependency injection takes its schema-less branch (flat merge, docs/semantics.md rule 11) instead
 // of keeping the result under the producer's task id.
 func executorSchema(t reflect.Type) (json.RawMessage, error) {
 	d := deriver{visiting: map[reflect.Type]bool{}}

@@ -1,5 +1,5 @@
 // Command flaky is a hook that always fails, to show that a failing hook never fails a
-// task (decisions 14; seed guide, "Handle Hook Failures Gracefully"): its pre-hook
+// task (docs/semantics.md rule 19; docs/hooks.md, "Examples"): its pre-hook
 // returns an error, its post-hook panics (the SDK turns the panic into an error result),
 // and its on_tree_started hook returns an error. The task runs and completes; the
 // failures are recorded in the task's hook_errors and logged. Build:

@@ -1,4 +1,4 @@
-// Command metrics is a post-hook (seed guide, "log_and_metric"): for every completed
+// Command metrics is a post-hook (docs/hooks.md, "Examples"): for every completed
 // task it emits a task.duration metric — the execution time the host measured
 // (task.usage.duration_ms), or completed_at − started_at when usage is absent — as a
 // structured log line and, when the operator configures a sink, as an HTTP POST.

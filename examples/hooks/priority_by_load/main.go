@@ -1,12 +1,12 @@
-// Command priority_by_load is a pre-hook that uses the hook repository (seed guide,
-// "Modify Task Fields Using Hook Repository"): it counts the pending tasks and, when more
+// Command priority_by_load is a pre-hook that uses the hook repository (docs/hooks.md,
+// "The hook repository (store_call)"): it counts the pending tasks and, when more
 // than a threshold are waiting, demotes the task by one priority level (priority + 1,
 // at most 3; 0 is the most urgent) through update_task. Critical tasks (priority 0) are
 // never demoted. Inputs are not changed.
 //
 // The engine runs pre-hooks after a task has started, so the new priority does not
 // reorder that run; it is stored on the task (visible in tasks.get, used when the task
-// is re-executed), which is what the seed's example does too.
+// is re-executed).
 //
 // Grants it uses (operator config, plugins.priority_by_load):
 //

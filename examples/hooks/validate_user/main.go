@@ -1,5 +1,5 @@
-// Command validate_user is a pre-hook (seed guide, "Use Hooks for Cross-Cutting
-// Concerns"): it requires a user on every task — the task's user_id or inputs.user_id —
+// Command validate_user is a pre-hook for a cross-cutting concern (docs/hooks.md,
+// "Examples"): it requires a user on every task — the task's user_id or inputs.user_id —
 // and enriches the inputs with _pre_hook_timestamp and _environment.
 //
 // Grants it uses (operator config, plugins.validate_user):
@@ -9,7 +9,7 @@
 //	                                        sandbox clock is fixed at 2022-01-01T00:00:00Z)
 //
 // A task without a user is not failed by this hook (hooks never change a task's status,
-// decisions 14): the hook's error is recorded in the task's hook_errors and the inputs
+// docs/semantics.md rule 19): the hook's error is recorded in the task's hook_errors and the inputs
 // are left unchanged. Build:
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o validate_user.wasm ./examples/hooks/validate_user

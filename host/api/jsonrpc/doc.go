@@ -8,7 +8,7 @@
 //     so one malformed element yields one -32600 response and does not spoil the others.
 //   - A body that is not JSON, or not valid UTF-8 (so an echoed id is always valid
 //     JSON), is a -32700 parse error with id null; an empty batch or an
-//     element that is not a request object is -32600 with id null (JSON-RPC 2.0 §5, §6).
+//     element that is not a request object is -32600 with id null (docs/api.md, "JSON-RPC envelope").
 //   - A request without an "id" member is a notification: it is executed but gets no
 //     response. A request with "id": null is not a notification.
 package jsonrpc
