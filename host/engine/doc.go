@@ -31,8 +31,8 @@
 //
 // Design: one coordinator (coordinator.go) per run, on its own goroutine, owns an
 // in-memory index of the run's tasks (dependencies, dependents, counts of unsettled
-// dependencies), built once when the run starts. Every terminal transition decrements its dependents' counts; a count reaching
-// zero puts the dependent on a priority heap. Nothing recurses per dependency level and
+// dependencies), built once when the run starts. Every terminal transition decrements
+// its dependents' counts; a count reaching zero puts the dependent on a priority heap. Nothing recurses per dependency level and
 // nothing reloads the tree per completion, so a run costs O(tasks + dependencies).
 // Executors run on their own goroutines; their results come back to the coordinator, which
 // commits completions, blocked markers and the start transitions of newly ready tasks in
@@ -66,7 +66,9 @@
 //     task that Close interrupted back to pending.
 //   - the run marker: runmarker.go, coordinator.markRun and coordinator.clearRun.
 //
-// Outside this package only host/api (tasks_update.go, applyUpdate: a tasks.update of
-// status, refused while the tree runs) changes a status. New tasks are created pending by
-// host/submit and by Engine.Clone (clone.go).
+// Changes to tasks of a tree that is not running (a tasks.update, status included, and
+// tasks.delete) go through edit.go, Engine.Update and Engine.Delete, under the lock that
+// starts runs, so no run can start between their check and their write; while the tree
+// runs they are refused. New tasks are created pending by host/submit and by
+// Engine.Clone (clone.go).
 package engine
