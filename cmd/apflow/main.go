@@ -80,6 +80,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		SilenceErrors: true,
 	}
 	g.register(root)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.checkServerFlags(cmd) }
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -70,3 +70,17 @@ func TestStoreFlagRefusesOtherURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestServerRefusesLocalStoreFlags checks that --store and --data-dir, which choose a
+// local store, are refused with --server (whose store is the server's) instead of being
+// silently ignored.
+func TestServerRefusesLocalStoreFlags(t *testing.T) {
+	t.Parallel()
+	for _, flag := range [][]string{{"--store", "postgres://u@127.0.0.1:1/db"}, {"--data-dir", t.TempDir()}} {
+		args := append([]string{"tasks", "list", "--server", "http://127.0.0.1:1"}, flag...)
+		code, _, stderr := apflow(t, "", args...)
+		if code != exitInvalid || !strings.Contains(stderr, flag[0]) || !strings.Contains(stderr, "--server") {
+			t.Errorf("%v: exit %d, stderr %q; want %d and a message naming %s and --server", flag, code, stderr, exitInvalid, flag[0])
+		}
+	}
+}

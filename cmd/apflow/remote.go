@@ -13,10 +13,25 @@ import (
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/spf13/cobra"
 )
 
 // The commands below talk to a running `apflow serve` (--server URL) through the API
 // client instead of opening the local data dir.
+
+// checkServerFlags refuses the flags that choose a local store together with --server:
+// the server's store is the one used, so they would be ignored.
+func (g *globals) checkServerFlags(cmd *cobra.Command) error {
+	if g.server == "" {
+		return nil
+	}
+	for _, name := range []string{"store", "data-dir"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			return &exitError{code: exitInvalid, msg: fmt.Sprintf("--%s chooses a local store; with --server the server's store is used: give one or the other", name)}
+		}
+	}
+	return nil
+}
 
 func (g *globals) client() *client.Client {
 	return client.New(g.server, g.token, &http.Client{})
