@@ -131,7 +131,7 @@ func diff(oldEntries map[string][]byte, next encoded) []write {
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
 	var stored *task.Task
-	err := s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
+	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		cur, err := s.readShared(txn, id)
 		if err != nil {
 			return nil, err
@@ -148,7 +148,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 			return nil, err
 		}
 		return diff(indexEntries(cur), enc), nil
-	}))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 		return []*task.Task{}, nil
 	}
 	out := make([]*task.Task, len(muts))
-	err := s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
+	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		now := s.now()
 		type state struct {
 			orig  map[string][]byte // index entries as stored
@@ -204,7 +204,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 			ws = append(ws, diff(st.orig, encoded{id: st.cur.ID, value: st.value, entries: indexEntries(st.cur)})...)
 		}
 		return ws, nil
-	}))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
+	return s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		set := make(map[string]bool, len(ids))
 		for _, id := range ids {
 			set[id] = true
@@ -252,7 +252,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 			}
 		}
 		return ws, nil
-	}))
+	})
 }
 
 // firstOutside returns the id of the first index entry under prefix whose task is not in
