@@ -15,7 +15,7 @@ import (
 
 // Update implements store.Store through the committer (see committer.go).
 func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
-	j := newJob([]store.Mutation{{ID: id, Fn: fn}})
+	j := &job{muts: []store.Mutation{{ID: id, Fn: fn}}}
 	if err := s.submit(ctx, j); err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 	if len(muts) == 0 {
 		return []*task.Task{}, nil
 	}
-	j := newJob(muts)
+	j := &job{muts: muts}
 	if err := s.submit(ctx, j); err != nil {
 		return nil, err
 	}
