@@ -47,17 +47,7 @@ func TestConformance(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			storetest.Run(t, func(t *testing.T) store.Store {
-				opts := c.opts
-				if !opts.InMemory {
-					opts.Dir = t.TempDir()
-				}
-				s, err := Open(opts)
-				if err != nil {
-					t.Fatalf("Open: %v", err)
-				}
-				return s
-			})
+			storetest.Run(t, func(t *testing.T) store.Store { return setup(t, c.opts) })
 		})
 	}
 }

@@ -47,10 +47,7 @@ func open(t testing.TB, opts Options) *Store {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(context.Background(), Options{DSN: pg.Database(t)})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
+		s, _ := setup(t, Options{})
 		return s
 	})
 }
