@@ -30,15 +30,9 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	if err := store.CheckNew(tasks); err != nil {
+	encs, err := store.EncodeNew(tasks, encode)
+	if err != nil {
 		return err
-	}
-	encs := make([]encoded, len(tasks))
-	for i, t := range tasks {
-		var err error
-		if encs[i], err = encode(t); err != nil {
-			return err
-		}
 	}
 	chunks := s.chunk(encs)
 	if len(chunks) == 1 {

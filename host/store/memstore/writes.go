@@ -15,15 +15,9 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	if err := store.CheckNew(tasks); err != nil {
+	put, err := store.EncodeNew(tasks, canonical)
+	if err != nil {
 		return err
-	}
-	put := make([]*task.Task, len(tasks))
-	for i, t := range tasks {
-		var err error
-		if put[i], err = canonical(t); err != nil {
-			return err
-		}
 	}
 	return s.write(ctx, func(st *state) (change, error) {
 		for _, t := range put {

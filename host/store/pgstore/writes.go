@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -75,35 +74,15 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	})
 }
 
-// createRows checks a submission (no nil task, ids set and distinct, valid statuses,
-// storable key fields) and encodes it.
+// createRows checks a submission (store.EncodeNew) and encodes it as COPY rows.
 func createRows(tasks []*task.Task) ([][]any, error) {
-	rows := make([][]any, len(tasks))
-	seen := make(map[string]bool, len(tasks))
-	for i, t := range tasks {
-		if t == nil {
-			return nil, apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
-		}
-		if t.ID == "" {
-			return nil, store.InvalidField("", "id", "is empty")
-		}
-		if seen[t.ID] {
-			return nil, store.Exists(t.ID)
-		}
-		seen[t.ID] = true
-		if !t.Status.Valid() {
-			return nil, store.InvalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
-		}
-		if err := store.CheckKeyFields(t); err != nil {
-			return nil, err
-		}
+	return store.EncodeNew(tasks, func(t *task.Task) ([]any, error) {
 		r, err := encode(t)
 		if err != nil {
 			return nil, err
 		}
-		rows[i] = r.values()
-	}
-	return rows, nil
+		return r.values(), nil
+	})
 }
 
 // existing returns store.Exists for the first task of tasks (in submission order) that
