@@ -122,9 +122,8 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	})
 }
 
-// checkDelete locks the tasks of ids and refuses the Delete when one is missing or has a
-// child or dependent outside ids. The first id (in the order given) with a problem is
-// reported; for one task, a child before a dependent.
+// checkDelete locks the tasks of ids, reads what store.CheckDelete asks of them in one
+// round trip, and refuses the Delete as store.CheckDelete rules.
 func checkDelete(ctx context.Context, tx pgx.Tx, ids []string) error {
 	found := map[string]bool{}
 	child := map[string]string{}
@@ -142,17 +141,25 @@ func checkDelete(ctx context.Context, tx pgx.Tx, ids []string) error {
 	if err := tx.SendBatch(ctx, bt).Close(); err != nil {
 		return fmt.Errorf("delete tasks: %w", err)
 	}
-	for _, id := range ids {
-		switch {
-		case !found[id]:
-			return store.NotFound(id)
-		case child[id] != "":
-			return store.DeleteBlocked(id, child[id], "child")
-		case dependent[id] != "":
-			return store.DeleteBlocked(id, dependent[id], "dependent")
-		}
-	}
-	return nil
+	_, err := store.CheckDelete(ids, deleteGraph{found: found, child: child, dependent: dependent})
+	return err
+}
+
+// deleteGraph is the store.DeleteGraph of a Delete, read beforehand for all its ids: the
+// tasks found, and the first child and dependent outside the Delete of each.
+type deleteGraph struct {
+	found            map[string]bool
+	child, dependent map[string]string
+}
+
+func (g deleteGraph) Exists(id string) (bool, error) { return g.found[id], nil }
+
+func (g deleteGraph) ChildOutside(id string, _ map[string]bool) (string, error) {
+	return g.child[id], nil
+}
+
+func (g deleteGraph) DependentOutside(id string, _ map[string]bool) (string, error) {
+	return g.dependent[id], nil
 }
 
 // collect returns a batch row callback that scans two text columns into a and b and
