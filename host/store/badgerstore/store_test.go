@@ -26,12 +26,7 @@ func setup(t testing.TB, opts Options) *Store {
 	if !opts.InMemory && opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	s, err := Open(opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.Open(t, func() (*Store, error) { return Open(opts) })
 }
 
 func TestConformance(t *testing.T) {

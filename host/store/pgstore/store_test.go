@@ -36,12 +36,7 @@ func setup(t testing.TB, opts Options) (*Store, string) {
 // open opens a store with opts and closes it at the end.
 func open(t testing.TB, opts Options) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.Open(t, func() (*Store, error) { return Open(context.Background(), opts) })
 }
 
 func TestConformance(t *testing.T) {

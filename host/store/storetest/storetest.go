@@ -887,3 +887,15 @@ func testClose(t *testing.T, s store.Store) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// Open returns the store that open returns, failing t if open fails, and closes the
+// store when t ends: the setup of a backend's own tests.
+func Open[S store.Store](t testing.TB, open func() (S, error)) S {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
