@@ -53,6 +53,23 @@ func CheckNew(tasks []*task.Task) error {
 	return nil
 }
 
+// EncodeNew checks the tasks of one Create (CheckNew) and then returns each, in order,
+// in the backend's stored form made by encode. Nothing is encoded unless every task
+// passes the checks; the first error of encode is returned as it is.
+func EncodeNew[T any](tasks []*task.Task, encode func(*task.Task) (T, error)) ([]T, error) {
+	if err := CheckNew(tasks); err != nil {
+		return nil, err
+	}
+	out := make([]T, len(tasks))
+	for i, t := range tasks {
+		var err error
+		if out[i], err = encode(t); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // CheckKeyFields refuses strings that would not survive the JSON round trip (the encoder
 // replaces invalid UTF-8) or a database's text column (no NUL byte) in the fields that
 // place a task: id, parent, tree, user, status and dependency ids. Stores index these

@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -11,98 +10,27 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/storetest"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// benchTasks returns one tree of n tasks with typical small inputs.
-func benchTasks(prefix string, n int) []*task.Task {
-	ts := make([]*task.Task, n)
-	for i := range ts {
-		parent := ""
-		if i > 0 {
-			parent = prefix + "0"
-		}
-		x := mk(fmt.Sprintf("%s%d", prefix, i), parent, i)
-		x.TaskTreeID, x.UserID = prefix+"tree", "bench"
-		x.Inputs = map[string]any{"url": "https://example.com/item", "n": i}
-		x.Schemas = map[string]any{"method": "echo"}
-		if i > 1 {
-			x.Dependencies = []task.Dependency{{ID: fmt.Sprintf("%s%d", prefix, i-1), Required: true}}
-		}
-		ts[i] = x
-	}
-	return ts
+// openBench opens a new store for storetest's benchmarks, with its commit counters.
+func openBench(b *testing.B) storetest.BenchStore {
+	s := setup(b, Options{})
+	return storetest.BenchStore{Store: s, Commits: func() (int64, int64) { return s.c.batches.Load(), s.c.jobs.Load() }}
 }
 
 // BenchmarkCreate10k stores one submission of 10,000 tasks per iteration, durably.
-func BenchmarkCreate10k(b *testing.B) {
-	s := setup(b, Options{})
-	i := 0
-	for b.Loop() {
-		b.StopTimer()
-		ts := benchTasks(fmt.Sprintf("c%d-", i), 10_000)
-		i++
-		b.StartTimer()
-		if err := s.Create(b.Context(), ts); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*10_000)/b.Elapsed().Seconds(), "tasks/s")
-}
+func BenchmarkCreate10k(b *testing.B) { storetest.BenchmarkCreate(b, 10_000, openBench) }
 
 // BenchmarkUpdate measures durable Update throughput with 1, 8 and 64 concurrent
-// updaters, each on its own tasks, alternating two fields and a status change.
-func BenchmarkUpdate(b *testing.B) {
-	for _, workers := range []int{1, 8, 64} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			s := setup(b, Options{})
-			ts := benchTasks("u", 1024)
-			if err := s.Create(b.Context(), ts); err != nil {
-				b.Fatal(err)
-			}
-			b0, j0 := s.c.batches.Load(), s.c.jobs.Load()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			for w := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for k := 0; ; k++ {
-						if next.Add(1) > int64(b.N) {
-							return
-						}
-						id := ts[(w+k*workers)%len(ts)].ID
-						_, err := s.Update(b.Context(), id, func(t *task.Task) error {
-							t.RunCount++
-							if t.Status == task.Pending {
-								t.Status = task.InProgress
-							} else {
-								t.Status = task.Pending
-							}
-							return nil
-						})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
-			if n := s.c.batches.Load() - b0; n > 0 {
-				b.ReportMetric(float64(s.c.jobs.Load()-j0)/float64(n), "updates/commit")
-			}
-		})
-	}
-}
+// updaters (storetest.BenchmarkUpdate).
+func BenchmarkUpdate(b *testing.B) { storetest.BenchmarkUpdate(b, openBench) }
 
 // BenchmarkList pages through a status filter over 10,000 tasks.
 func BenchmarkList(b *testing.B) {
 	s := setup(b, Options{})
-	if err := s.Create(b.Context(), benchTasks("l", 10_000)); err != nil {
+	if err := s.Create(b.Context(), storetest.BenchTasks("l", 10_000)); err != nil {
 		b.Fatal(err)
 	}
 	offset := 0
@@ -121,7 +49,7 @@ func BenchmarkRun10k(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		s := setup(b, Options{})
-		ts := benchTasks("run", 10_000)
+		ts := storetest.BenchTasks("run", 10_000)
 		b.StartTimer()
 		if err := s.Create(b.Context(), ts); err != nil {
 			b.Fatal(err)

@@ -6,16 +6,18 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/apflow-wasm/apflow/host/store/groupcommit"
 )
 
-// Group commit. Every write (Create, Update, UpdateMany, Delete) is a job sent to one
-// committer goroutine. The committer takes every job queued at that moment (up to
-// MaxBatch), prepares each in order inside one badger transaction, and commits that
-// transaction once: one fsync for the whole batch. While it waits for the disk, new jobs
-// queue up and form the next batch, so the batch size adapts to the load.
+// Group commit. Every write (Create, Update, UpdateMany, Delete) is a job of one
+// groupcommit.Queue, whose rounds hold every job queued at that moment (up to MaxBatch).
+// The committer prepares the jobs of a round in order inside one badger transaction and
+// commits that transaction once: one fsync for the whole round. While it waits for the
+// disk, new jobs queue up and form the next round, so the round size adapts to the load.
 //
 // A job's prepare reads through the transaction, so it sees the writes of the jobs before
-// it in the batch. It does every check before returning its writes and writes nothing on
+// it in the round. It does every check before returning its writes and writes nothing on
 // error, so a failing job fails only its own caller. Because the committer is the only
 // writer, reads inside prepare cannot be invalidated by a concurrent transaction and
 // badger's conflict detection is off.
@@ -26,41 +28,17 @@ type write struct {
 	del        bool
 }
 
-// Job states: a queued job is taken by the committer or abandoned by its caller
-// (context cancelled), whichever happens first.
-const (
-	jobQueued int32 = iota
-	jobTaken
-	jobAbandoned
-)
-
-// job is one queued write operation.
-type job struct {
-	// prepare runs on the committer goroutine, inside the batch transaction.
-	prepare func(txn *badger.Txn) ([]write, error)
-	state   atomic.Int32
-	err     error
-	done    chan struct{}
-}
-
-func newJob(prepare func(txn *badger.Txn) ([]write, error)) *job {
-	return &job{prepare: prepare, done: make(chan struct{})}
-}
-
-func (j *job) finish(err error) {
-	j.err = err
-	close(j.done)
-}
+// job is one queued write operation. prepare runs on the committer goroutine, inside the
+// round transaction.
+type job = groupcommit.Job[func(txn *badger.Txn) ([]write, error)]
 
 // errTooBig is returned for a single job whose writes do not fit in one transaction.
 var errTooBig = errors.New("the change is too big for one transaction (raise Options.MemTableSize)")
 
-// committer owns the batching loop.
+// committer commits the rounds of its queue.
 type committer struct {
-	db       *badger.DB
-	queue    chan *job
-	maxBatch int
-	stopped  chan struct{}
+	db    *badger.DB
+	queue *groupcommit.Queue[func(txn *badger.Txn) ([]write, error)]
 
 	// Transaction limits, with a margin below badger's own (ErrTxnTooBig).
 	maxCount, maxSize int64
@@ -74,39 +52,12 @@ type committer struct {
 
 func newCommitter(db *badger.DB, maxBatch int, threshold, maxValue int64) *committer {
 	c := &committer{
-		db: db, queue: make(chan *job, maxBatch), maxBatch: maxBatch, stopped: make(chan struct{}),
+		db:       db,
 		maxCount: db.MaxBatchCount() * 9 / 10, maxSize: db.MaxBatchSize() * 9 / 10,
 		threshold: threshold, maxValue: maxValue,
 	}
-	go c.run()
+	c.queue = groupcommit.New(maxBatch, c.commit)
 	return c
-}
-
-// run takes batches from the queue until it is closed and drained.
-func (c *committer) run() {
-	defer close(c.stopped)
-	batch := make([]*job, 0, c.maxBatch)
-	for {
-		j, ok := <-c.queue
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], j)
-	fill:
-		for len(batch) < c.maxBatch {
-			select {
-			case j, ok := <-c.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		c.commit(batch)
-		clear(batch)
-	}
 }
 
 // estimate mirrors badger's accounting of a transaction's size.
@@ -118,19 +69,16 @@ func (c *committer) estimate(w write) int64 {
 	return int64(len(w.key)) + v + 2 + 10
 }
 
-// commit prepares the jobs of a batch in order and commits them together. A job that
+// commit prepares the jobs of a round in order and commits them together. A job that
 // would overflow the transaction starts a new one after committing the current.
-func (c *committer) commit(batch []*job) {
+func (c *committer) commit(round []*job) {
 	txn := c.db.NewTransaction(true)
 	var members []*job
 	var count, size int64
-	for _, j := range batch {
-		if !j.state.CompareAndSwap(jobQueued, jobTaken) {
-			continue // abandoned by its caller
-		}
-		writes, err := j.prepare(txn)
+	for _, j := range round {
+		writes, err := j.Payload(txn)
 		if err != nil {
-			j.finish(err)
+			j.Finish(err)
 			continue
 		}
 		var sz, biggest int64
@@ -140,13 +88,13 @@ func (c *committer) commit(batch []*job) {
 		}
 		n := int64(len(writes))
 		if biggest > c.maxValue {
-			j.finish(fmt.Errorf("%w: a value of %d bytes (at most %d)", errTooBig, biggest, c.maxValue))
+			j.Finish(fmt.Errorf("%w: a value of %d bytes (at most %d)", errTooBig, biggest, c.maxValue))
 			continue
 		}
 		if count+n >= c.maxCount || size+sz >= c.maxSize {
 			if n >= c.maxCount || sz >= c.maxSize {
 				// Too big even alone. Prepare wrote nothing, so the batch is intact.
-				j.finish(fmt.Errorf("%w: %d keys, %d bytes", errTooBig, n, sz))
+				j.Finish(fmt.Errorf("%w: %d keys, %d bytes", errTooBig, n, sz))
 				continue
 			}
 			// The writes were prepared against the state the current transaction is
@@ -160,7 +108,7 @@ func (c *committer) commit(batch []*job) {
 			// than commit a job half-written.
 			txn.Discard()
 			for _, m := range append(members, j) {
-				m.finish(fmt.Errorf("task store write: %w", err))
+				m.Finish(fmt.Errorf("task store write: %w", err))
 			}
 			txn = c.db.NewTransaction(true)
 			members, count, size = nil, 0, 0
@@ -201,6 +149,6 @@ func (c *committer) flush(txn *badger.Txn, members []*job) {
 	c.batches.Add(1)
 	c.jobs.Add(int64(len(members)))
 	for _, j := range members {
-		j.finish(err)
+		j.Finish(err)
 	}
 }

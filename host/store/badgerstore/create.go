@@ -30,21 +30,15 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	if err := store.CheckNew(tasks); err != nil {
+	encs, err := store.EncodeNew(tasks, encode)
+	if err != nil {
 		return err
-	}
-	encs := make([]encoded, len(tasks))
-	for i, t := range tasks {
-		var err error
-		if encs[i], err = encode(t); err != nil {
-			return err
-		}
 	}
 	chunks := s.chunk(encs)
 	if len(chunks) == 1 {
-		if err := s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
+		if err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 			return s.createWrites(txn, encs, nil)
-		})); err != nil {
+		}); err != nil {
 			return err
 		}
 	} else if err := s.createChunked(ctx, chunks); err != nil {
@@ -163,13 +157,13 @@ func (s *Store) createChunked(ctx context.Context, chunks [][]encoded) error {
 	done := 0
 	var err error
 	for i, c := range chunks {
-		err = s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
+		err = s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 			ws, err := s.createWrites(txn, c, r)
 			if err != nil {
 				return nil, err
 			}
 			return append(ws, write{key: markerKey(r.id, i), value: markerValue(c)}), nil
-		}))
+		})
 		if err != nil {
 			break
 		}
@@ -179,13 +173,13 @@ func (s *Store) createChunked(ctx context.Context, chunks [][]encoded) error {
 		}
 	}
 	if err == nil {
-		err = s.submit(ctx, newJob(func(*badger.Txn) ([]write, error) {
+		err = s.submit(ctx, func(*badger.Txn) ([]write, error) {
 			ws := make([]write, len(chunks))
 			for i := range chunks {
 				ws[i] = write{key: markerKey(r.id, i), del: true}
 			}
 			return ws, nil
-		}))
+		})
 		if err == nil {
 			s.release(r)
 			return nil
@@ -194,7 +188,7 @@ func (s *Store) createChunked(ctx context.Context, chunks [][]encoded) error {
 	// Undo the chunks already stored, each with its marker, whatever ctx says.
 	for i := done - 1; i >= 0; i-- {
 		c := chunks[i]
-		uerr := s.submit(context.Background(), newJob(func(*badger.Txn) ([]write, error) {
+		uerr := s.submit(context.Background(), func(*badger.Txn) ([]write, error) {
 			ws := []write{{key: markerKey(r.id, i), del: true}}
 			for _, e := range c {
 				ws = append(ws, write{key: taskKey(e.id), del: true})
@@ -203,7 +197,7 @@ func (s *Store) createChunked(ctx context.Context, chunks [][]encoded) error {
 				}
 			}
 			return ws, nil
-		}))
+		})
 		if uerr != nil {
 			// The ids stay hidden; the next Open deletes what the markers list.
 			s.opts.Logger.Error("undoing a failed create failed; the next open finishes it", "error", uerr)

@@ -36,7 +36,7 @@ type Store struct {
 	opts Options
 	c    *committer
 
-	mu     sync.RWMutex // guards closed against sends on the committer queue
+	mu     sync.RWMutex // guards closed; held (read) by every view in flight
 	closed bool
 
 	cache *decodeCache
@@ -111,9 +111,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.c.queue)
 	s.mu.Unlock()
-	<-s.c.stopped
+	s.c.queue.Close()
 	if s.gcStop != nil {
 		close(s.gcStop)
 		<-s.gcDone
@@ -124,30 +123,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// submit queues a write job and waits for its commit. If ctx ends while the job is still
-// queued, the job is dropped and ctx's error returned; once taken, the job's outcome is
-// awaited so that the caller never mistakes a committed change for a failed one.
-func (s *Store) submit(ctx context.Context, j *job) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return ErrClosed
-	}
-	s.c.queue <- j
-	s.mu.RUnlock()
-	select {
-	case <-j.done:
-		return j.err
-	case <-ctx.Done():
-		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
-			return ctx.Err()
-		}
-		<-j.done
-		return j.err
-	}
+// submit queues prepare as a write job and waits for its commit (groupcommit.Queue.Submit:
+// a job still queued when ctx ends is dropped; a taken one is awaited).
+func (s *Store) submit(ctx context.Context, prepare func(txn *badger.Txn) ([]write, error)) error {
+	return s.c.queue.Submit(ctx, prepare)
 }
 
 // view runs fn in a read-only transaction. Close waits for running views.

@@ -26,12 +26,7 @@ func setup(t testing.TB, opts Options) *Store {
 	if !opts.InMemory && opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	s, err := Open(opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.Open(t, func() (*Store, error) { return Open(opts) })
 }
 
 func TestConformance(t *testing.T) {
@@ -47,17 +42,7 @@ func TestConformance(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			storetest.Run(t, func(t *testing.T) store.Store {
-				opts := c.opts
-				if !opts.InMemory {
-					opts.Dir = t.TempDir()
-				}
-				s, err := Open(opts)
-				if err != nil {
-					t.Fatalf("Open: %v", err)
-				}
-				return s
-			})
+			storetest.Run(t, func(t *testing.T) store.Store { return setup(t, c.opts) })
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -131,7 +132,7 @@ func diff(oldEntries map[string][]byte, next encoded) []write {
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
 	var stored *task.Task
-	err := s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
+	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		cur, err := s.readShared(txn, id)
 		if err != nil {
 			return nil, err
@@ -148,7 +149,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 			return nil, err
 		}
 		return diff(indexEntries(cur), enc), nil
-	}))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 		return []*task.Task{}, nil
 	}
 	out := make([]*task.Task, len(muts))
-	err := s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
+	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		now := s.now()
 		type state struct {
 			orig  map[string][]byte // index entries as stored
@@ -204,7 +205,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 			ws = append(ws, diff(st.orig, encoded{id: st.cur.ID, value: st.value, entries: indexEntries(st.cur)})...)
 		}
 		return ws, nil
-	}))
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -217,42 +218,50 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return s.submit(ctx, newJob(func(txn *badger.Txn) ([]write, error) {
-		set := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			set[id] = true
+	return s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
+		g := &deleteGraph{s: s, txn: txn, tasks: make(map[string]*task.Task, len(ids))}
+		doomed, err := store.CheckDelete(ids, g)
+		if err != nil {
+			return nil, err
 		}
 		var ws []write
-		done := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			if done[id] {
-				continue
-			}
-			done[id] = true
-			t, err := s.readShared(txn, id)
-			if err != nil {
-				return nil, err
-			}
-			for _, rel := range []struct {
-				prefix byte
-				reason string
-			}{{prefixParent, "child"}, {prefixDependent, "dependent"}} {
-				other, err := firstOutside(txn, scopePrefix(rel.prefix, id), set)
-				if err != nil {
-					return nil, err
-				}
-				if other != "" {
-					return nil, store.DeleteBlocked(id, other, rel.reason)
-				}
-			}
+		for _, id := range doomed {
 			s.cache.drop(id)
 			ws = append(ws, write{key: taskKey(id), del: true})
-			for k := range indexEntries(t) {
+			for k := range indexEntries(g.tasks[id]) {
 				ws = append(ws, write{key: []byte(k), del: true})
 			}
 		}
 		return ws, nil
-	}))
+	})
+}
+
+// deleteGraph is the store.DeleteGraph of a Delete's transaction. It keeps the tasks it
+// found, whose index entries the Delete removes.
+type deleteGraph struct {
+	s     *Store
+	txn   *badger.Txn
+	tasks map[string]*task.Task
+}
+
+func (g *deleteGraph) Exists(id string) (bool, error) {
+	t, err := g.s.readShared(g.txn, id)
+	if apferr.CodeOf(err) == apferr.TaskNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	g.tasks[id] = t
+	return true, nil
+}
+
+func (g *deleteGraph) ChildOutside(id string, doomed map[string]bool) (string, error) {
+	return firstOutside(g.txn, scopePrefix(prefixParent, id), doomed)
+}
+
+func (g *deleteGraph) DependentOutside(id string, doomed map[string]bool) (string, error) {
+	return firstOutside(g.txn, scopePrefix(prefixDependent, id), doomed)
 }
 
 // firstOutside returns the id of the first index entry under prefix whose task is not in

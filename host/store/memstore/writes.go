@@ -15,15 +15,9 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	if err := store.CheckNew(tasks); err != nil {
+	put, err := store.EncodeNew(tasks, canonical)
+	if err != nil {
 		return err
-	}
-	put := make([]*task.Task, len(tasks))
-	for i, t := range tasks {
-		var err error
-		if put[i], err = canonical(t); err != nil {
-			return err
-		}
 	}
 	return s.write(ctx, func(st *state) (change, error) {
 		for _, t := range put {
@@ -93,39 +87,31 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 		return nil
 	}
 	return s.write(ctx, func(st *state) (change, error) {
-		doomed := make(set, len(ids))
-		for _, id := range ids {
-			doomed[id] = struct{}{}
-		}
-		var del []string
-		done := make(set, len(ids))
-		for _, id := range ids {
-			if _, ok := done[id]; ok {
-				continue
-			}
-			done[id] = struct{}{}
-			if st.tasks[id] == nil {
-				return change{}, store.NotFound(id)
-			}
-			if other := st.firstOutside(st.byParent[id], doomed, byPriority); other != "" {
-				return change{}, store.DeleteBlocked(id, other, "child")
-			}
-			byID := func(a, b *task.Task) int { return cmp.Compare(a.ID, b.ID) }
-			if other := st.firstOutside(st.byDep[id], doomed, byID); other != "" {
-				return change{}, store.DeleteBlocked(id, other, "dependent")
-			}
-			del = append(del, id)
-		}
-		return change{del: del}, nil
+		del, err := store.CheckDelete(ids, deleteGraph{st})
+		return change{del: del}, err
 	})
+}
+
+// deleteGraph is the store.DeleteGraph of a state.
+type deleteGraph struct{ st *state }
+
+func (g deleteGraph) Exists(id string) (bool, error) { return g.st.tasks[id] != nil, nil }
+
+func (g deleteGraph) ChildOutside(id string, doomed map[string]bool) (string, error) {
+	return g.st.firstOutside(g.st.byParent[id], doomed, byPriority), nil
+}
+
+func (g deleteGraph) DependentOutside(id string, doomed map[string]bool) (string, error) {
+	byID := func(a, b *task.Task) int { return cmp.Compare(a.ID, b.ID) }
+	return g.st.firstOutside(g.st.byDep[id], doomed, byID), nil
 }
 
 // firstOutside returns the id of the first task of s, in order, that is not in doomed,
 // or "".
-func (st *state) firstOutside(s, doomed set, order func(a, b *task.Task) int) string {
+func (st *state) firstOutside(s set, doomed map[string]bool, order func(a, b *task.Task) int) string {
 	var first *task.Task
 	for id := range s {
-		if _, ok := doomed[id]; ok {
+		if doomed[id] {
 			continue
 		}
 		if t := st.tasks[id]; first == nil || order(t, first) < 0 {

@@ -10,12 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/groupcommit"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// Group commit. Every Update and UpdateMany is a job sent to one committer goroutine. The
-// committer takes every job queued at that moment (up to MaxBatch) and runs them as one
-// round, in one transaction:
+// Group commit. Every Update and UpdateMany is a job of one groupcommit.Queue, whose
+// rounds hold every job queued at that moment (up to MaxBatch). The committer runs each
+// round in one transaction:
 //
 //  1. lock the rows of every task the round touches (SELECT … ORDER BY id FOR UPDATE:
 //     one statement, in id order, so two nodes' rounds cannot deadlock on each other);
@@ -30,84 +31,36 @@ import (
 // round size follows the load. The row locks make each check atomic against every other
 // writer of the database, other nodes included.
 
-// Job states: a queued job is taken by the committer or abandoned by its caller
-// (context cancelled), whichever happens first.
-const (
-	jobQueued int32 = iota
-	jobTaken
-	jobAbandoned
-)
-
-// job is one queued Update or UpdateMany.
+// job is the payload of one queued Update or UpdateMany.
 type job struct {
-	muts  []store.Mutation
-	out   []*task.Task // the task after each mutation, set when the job succeeds
-	state atomic.Int32
-	err   error
-	done  chan struct{}
+	muts []store.Mutation
+	out  []*task.Task // the task after each mutation, set when the job succeeds
+	err  error        // the job's own failure in its round
 }
 
-func newJob(muts []store.Mutation) *job {
-	return &job{muts: muts, done: make(chan struct{})}
-}
-
-// committer owns the batching loop.
+// committer commits the rounds of its queue.
 type committer struct {
-	s        *Store
-	queue    chan *job
-	maxBatch int
-	stopped  chan struct{}
+	s     *Store
+	queue *groupcommit.Queue[*job]
 
 	rounds, jobs atomic.Int64 // committed rounds and the jobs they carried (benchmarks)
 }
 
 func newCommitter(s *Store, maxBatch int) *committer {
-	c := &committer{s: s, queue: make(chan *job, maxBatch), maxBatch: maxBatch, stopped: make(chan struct{})}
-	go c.run()
+	c := &committer{s: s}
+	c.queue = groupcommit.New(maxBatch, c.round)
 	return c
 }
 
-// run takes rounds from the queue until it is closed and drained.
-func (c *committer) run() {
-	defer close(c.stopped)
-	batch := make([]*job, 0, c.maxBatch)
-	for {
-		j, ok := <-c.queue
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], j)
-	fill:
-		for len(batch) < c.maxBatch {
-			select {
-			case j, ok := <-c.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		c.round(batch)
-		clear(batch)
-	}
-}
-
-// round runs the jobs of a batch in one transaction and reports each job's outcome.
-func (c *committer) round(batch []*job) {
-	taken := make([]*job, 0, len(batch))
-	for _, j := range batch {
-		if j.state.CompareAndSwap(jobQueued, jobTaken) {
-			taken = append(taken, j)
-		}
-	}
-	if len(taken) == 0 {
-		return
+// round runs the jobs of a round in one transaction and reports each job's outcome.
+func (c *committer) round(taken []*groupcommit.Job[*job]) {
+	jobs := make([]*job, len(taken))
+	for i, t := range taken {
+		jobs[i] = t.Payload
 	}
 	// The round is not the callers': a caller that gives up after its job was taken
 	// still waits for the outcome, so no caller's context may cancel it.
-	committed, err := c.commit(context.Background(), taken)
+	committed, err := c.commit(context.Background(), jobs)
 	if err != nil {
 		err = fmt.Errorf("task store commit: %w", err)
 	}
@@ -115,14 +68,15 @@ func (c *committer) round(batch []*job) {
 		c.rounds.Add(1)
 		c.jobs.Add(int64(committed))
 	}
-	for _, j := range taken {
+	for _, t := range taken {
+		j := t.Payload
 		if j.err == nil {
 			j.err = err
 		}
 		if j.err != nil {
 			j.out = nil
 		}
-		close(j.done)
+		t.Finish(j.err)
 	}
 }
 

@@ -122,9 +122,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.c.queue)
 	s.mu.Unlock()
-	<-s.c.stopped
+	s.c.queue.Close()
 	s.pool.Close()
 	return nil
 }
@@ -142,30 +141,10 @@ func (s *Store) use(ctx context.Context, fn func() error) error {
 	return fn()
 }
 
-// submit queues a write job and waits for its commit. If ctx ends while the job is still
-// queued, the job is dropped and ctx's error returned; once taken, the job's outcome is
-// awaited so that the caller never mistakes a committed change for a failed one.
+// submit queues j and waits for its commit (groupcommit.Queue.Submit: a job still queued
+// when ctx ends is dropped; a taken one is awaited).
 func (s *Store) submit(ctx context.Context, j *job) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return ErrClosed
-	}
-	s.c.queue <- j
-	s.mu.RUnlock()
-	select {
-	case <-j.done:
-		return j.err
-	case <-ctx.Done():
-		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
-			return ctx.Err()
-		}
-		<-j.done
-		return j.err
-	}
+	return s.c.queue.Submit(ctx, j)
 }
 
 func (s *Store) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }

@@ -36,21 +36,13 @@ func setup(t testing.TB, opts Options) (*Store, string) {
 // open opens a store with opts and closes it at the end.
 func open(t testing.TB, opts Options) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.Open(t, func() (*Store, error) { return Open(context.Background(), opts) })
 }
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(context.Background(), Options{DSN: pg.Database(t)})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
+		s, _ := setup(t, Options{})
 		return s
 	})
 }

@@ -8,14 +8,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // Update implements store.Store through the committer (see committer.go).
 func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
-	j := newJob([]store.Mutation{{ID: id, Fn: fn}})
+	j := &job{muts: []store.Mutation{{ID: id, Fn: fn}}}
 	if err := s.submit(ctx, j); err != nil {
 		return nil, err
 	}
@@ -28,7 +27,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 	if len(muts) == 0 {
 		return []*task.Task{}, nil
 	}
-	j := newJob(muts)
+	j := &job{muts: muts}
 	if err := s.submit(ctx, j); err != nil {
 		return nil, err
 	}
@@ -75,35 +74,15 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	})
 }
 
-// createRows checks a submission (no nil task, ids set and distinct, valid statuses,
-// storable key fields) and encodes it.
+// createRows checks a submission (store.EncodeNew) and encodes it as COPY rows.
 func createRows(tasks []*task.Task) ([][]any, error) {
-	rows := make([][]any, len(tasks))
-	seen := make(map[string]bool, len(tasks))
-	for i, t := range tasks {
-		if t == nil {
-			return nil, apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
-		}
-		if t.ID == "" {
-			return nil, store.InvalidField("", "id", "is empty")
-		}
-		if seen[t.ID] {
-			return nil, store.Exists(t.ID)
-		}
-		seen[t.ID] = true
-		if !t.Status.Valid() {
-			return nil, store.InvalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
-		}
-		if err := store.CheckKeyFields(t); err != nil {
-			return nil, err
-		}
+	return store.EncodeNew(tasks, func(t *task.Task) ([]any, error) {
 		r, err := encode(t)
 		if err != nil {
 			return nil, err
 		}
-		rows[i] = r.values()
-	}
-	return rows, nil
+		return r.values(), nil
+	})
 }
 
 // existing returns store.Exists for the first task of tasks (in submission order) that
@@ -143,9 +122,8 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	})
 }
 
-// checkDelete locks the tasks of ids and refuses the Delete when one is missing or has a
-// child or dependent outside ids. The first id (in the order given) with a problem is
-// reported; for one task, a child before a dependent.
+// checkDelete locks the tasks of ids, reads what store.CheckDelete asks of them in one
+// round trip, and refuses the Delete as store.CheckDelete rules.
 func checkDelete(ctx context.Context, tx pgx.Tx, ids []string) error {
 	found := map[string]bool{}
 	child := map[string]string{}
@@ -163,17 +141,25 @@ func checkDelete(ctx context.Context, tx pgx.Tx, ids []string) error {
 	if err := tx.SendBatch(ctx, bt).Close(); err != nil {
 		return fmt.Errorf("delete tasks: %w", err)
 	}
-	for _, id := range ids {
-		switch {
-		case !found[id]:
-			return store.NotFound(id)
-		case child[id] != "":
-			return store.DeleteBlocked(id, child[id], "child")
-		case dependent[id] != "":
-			return store.DeleteBlocked(id, dependent[id], "dependent")
-		}
-	}
-	return nil
+	_, err := store.CheckDelete(ids, deleteGraph{found: found, child: child, dependent: dependent})
+	return err
+}
+
+// deleteGraph is the store.DeleteGraph of a Delete, read beforehand for all its ids: the
+// tasks found, and the first child and dependent outside the Delete of each.
+type deleteGraph struct {
+	found            map[string]bool
+	child, dependent map[string]string
+}
+
+func (g deleteGraph) Exists(id string) (bool, error) { return g.found[id], nil }
+
+func (g deleteGraph) ChildOutside(id string, _ map[string]bool) (string, error) {
+	return g.child[id], nil
+}
+
+func (g deleteGraph) DependentOutside(id string, _ map[string]bool) (string, error) {
+	return g.dependent[id], nil
 }
 
 // collect returns a batch row callback that scans two text columns into a and b and

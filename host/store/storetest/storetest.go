@@ -23,8 +23,9 @@ import (
 )
 
 // Run runs the conformance suite. newStore must return a new, empty store for each call;
-// Run closes it when the subtest ends (the "Close" subtest closes its store itself and
-// expects newStore not to close it again).
+// Run closes it when the subtest ends, checking Close's error (the "Close" subtest closes
+// its store itself). newStore may arrange a Close of its own too: Close may be called
+// again and returns nil.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -885,4 +886,16 @@ func testClose(t *testing.T, s store.Store) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+}
+
+// Open returns the store that open returns, failing t if open fails, and closes the
+// store when t ends: the setup of a backend's own tests.
+func Open[S store.Store](t testing.TB, open func() (S, error)) S {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
