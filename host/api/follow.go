@@ -31,8 +31,9 @@ type follower struct {
 	leave <-chan struct{}
 	// emit takes the frame of each task event, in order; false stops following.
 	emit func(frame map[string]any) bool
-	// keepAlive, when set, is called every Config.KeepAlive.
-	keepAlive func()
+	// keepAlive, when set, is called every Config.KeepAlive; false (the stream can no
+	// longer be written) stops following.
+	keepAlive func() bool
 }
 
 // followRun gives f the frames of the run's task events until the run has ended: run_end
@@ -70,7 +71,9 @@ func (s *Server) followRun(f follower) followEnd {
 		case <-check:
 			ended = !s.rootRunning(f.rootID)
 		case <-keep:
-			f.keepAlive()
+			if !f.keepAlive() {
+				return followerLeft
+			}
 		case <-f.leave:
 			return followerLeft
 		case <-s.closing:

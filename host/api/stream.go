@@ -136,7 +136,7 @@ func (s *Server) follow(c echo.Context, w *sse, tg target, done <-chan struct{},
 	ctx := c.Request().Context()
 	end := s.followRun(follower{rootID: tg.rootID, events: events, done: done, leave: ctx.Done(),
 		emit:      func(f map[string]any) bool { w.data(f); return w.err == nil },
-		keepAlive: func() { w.comment("keepalive") }})
+		keepAlive: func() bool { w.comment("keepalive"); return w.err == nil }})
 	switch end {
 	case shuttingDown:
 		w.data(map[string]any{"type": "error", "protocol": "jsonrpc", "root_task_id": tg.rootID,
