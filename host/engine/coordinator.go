@@ -171,7 +171,7 @@ func (c *coordinator) init() {
 			continue
 		}
 		switch {
-		case n.t.Status.Terminal():
+		case n.t.Status.Terminal() || frozen(n.t): // links and archives never run (docs/semantics.md rule 16)
 			n.state = stDone
 		case n.t.Status == task.Pending:
 			n.state = stIdle
