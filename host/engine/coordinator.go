@@ -64,8 +64,8 @@ func (r *Run) loop() {
 			c.makeReady(c.heldRoot)
 		}
 		c.startReady()
-		if !c.writes.empty() {
-			c.commit(ctx)
+		if !c.writes.empty() || c.retiring > 0 {
+			c.commit(ctx) // frees the retiring slots even when no write is queued
 		}
 		if len(c.settleQ) > 0 || !c.writes.empty() {
 			continue
