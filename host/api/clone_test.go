@@ -112,6 +112,7 @@ func TestCloneModes(t *testing.T) {
 			}
 			// A run that targets a link (not the root) would re-run it: refused.
 			e.fails(t, "", "tasks.execute", map[string]any{"task_id": by["cm-a"]["id"]}, -32005)
+			e.fails(t, "", "tasks.update", map[string]any{"task_id": by["cm-a"]["id"], "name": "x"}, -32602)
 		}},
 		{"mixed", map[string]any{"task_id": "cm-root", "origin_type": "mixed", "link_task_ids": []string{"cm-a"}}, func(t *testing.T, out []map[string]any) {
 			by := byOrig(out)
@@ -133,6 +134,7 @@ func TestCloneModes(t *testing.T) {
 			}
 			e.fails(t, "", "tasks.execute", map[string]any{"task_id": "cm-root", "full": true}, -32005)
 			e.fails(t, "", "tasks.execute", map[string]any{"task_id": "cm-b"}, -32005)
+			e.fails(t, "", "tasks.update", map[string]any{"task_id": "cm-b", "status": "pending"}, -32602)
 		}},
 	}
 	for _, tc := range cases {
