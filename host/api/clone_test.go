@@ -110,6 +110,9 @@ func TestCloneModes(t *testing.T) {
 			if get(t, "cm-a")["has_references"] != true {
 				t.Fatal("original not marked has_references")
 			}
+			// A run that targets a link (not the root) would re-run it: refused.
+			e.fails(t, "", "tasks.execute", map[string]any{"task_id": by["cm-a"]["id"]}, -32005)
+			e.fails(t, "", "tasks.update", map[string]any{"task_id": by["cm-a"]["id"], "name": "x"}, -32602)
 		}},
 		{"mixed", map[string]any{"task_id": "cm-root", "origin_type": "mixed", "link_task_ids": []string{"cm-a"}}, func(t *testing.T, out []map[string]any) {
 			by := byOrig(out)
@@ -130,6 +133,8 @@ func TestCloneModes(t *testing.T) {
 				t.Fatal("archive not stored or too wide")
 			}
 			e.fails(t, "", "tasks.execute", map[string]any{"task_id": "cm-root", "full": true}, -32005)
+			e.fails(t, "", "tasks.execute", map[string]any{"task_id": "cm-b"}, -32005)
+			e.fails(t, "", "tasks.update", map[string]any{"task_id": "cm-b", "status": "pending"}, -32602)
 		}},
 	}
 	for _, tc := range cases {

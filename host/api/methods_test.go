@@ -109,6 +109,7 @@ func TestUpdate(t *testing.T) {
 		{"priority range", map[string]any{"task_id": "u-a", "priority": 7}, -32602},
 		{"progress range", map[string]any{"task_id": "u-a", "progress": 2}, -32602},
 		{"bad transition", map[string]any{"task_id": "u-a", "status": "completed"}, -32006},
+		{"in_progress refused", map[string]any{"task_id": "u-a", "status": "in_progress"}, -32602},
 		{"unknown task", map[string]any{"task_id": "nope", "name": "x"}, -32001},
 		{"unknown dependency", map[string]any{"task_id": "u-a", "dependencies": []any{"nope"}}, -32011},
 		{"self dependency", map[string]any{"task_id": "u-a", "dependencies": []any{"u-a"}}, -32002},

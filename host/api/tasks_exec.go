@@ -118,6 +118,26 @@ func (s *Server) refuseFrozenRerun(ctx context.Context, tg target) error {
 	return nil
 }
 
+// refuseFrozenTarget refuses a run of a link or an archived task that is not the root of
+// its tree: such a run re-runs its target even when completed (docs/semantics.md rule 15),
+// and links and archives never run (docs/semantics.md rule 16). A run of a frozen root is
+// a whole-tree run, which leaves completed tasks alone, and is allowed.
+func (s *Server) refuseFrozenTarget(ctx context.Context, tg target) error {
+	if tg.taskID == tg.rootID {
+		return nil
+	}
+	t, err := s.cfg.Store.Get(ctx, tg.taskID)
+	if err != nil {
+		return err
+	}
+	if t.OriginType != task.OriginLink && t.OriginType != task.OriginArchive {
+		return nil
+	}
+	return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("execution of task %s refused: it is a%s %s (frozen) and never runs; clone it in copy mode to run it again",
+		t.ID, map[bool]string{true: "n", false: ""}[t.OriginType == task.OriginArchive], t.OriginType)).
+		WithData(map[string]any{"task_id": t.ID, "origin_type": t.OriginType, "field": "task_id"})
+}
+
 func alreadyRunning(tg target) map[string]any {
 	return map[string]any{"success": false, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
 		"status": "already_running", "message": fmt.Sprintf("Task tree %s is already running", tg.rootID)}
@@ -142,6 +162,9 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	}
 	tg, err := s.resolveTarget(ctx, id, p.Tasks)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.refuseFrozenTarget(ctx, tg); err != nil {
 		return nil, err
 	}
 	if p.Full {

@@ -64,8 +64,8 @@ func (r *Run) loop() {
 			c.makeReady(c.heldRoot)
 		}
 		c.startReady()
-		if !c.writes.empty() {
-			c.commit(ctx)
+		if !c.writes.empty() || c.retiring > 0 {
+			c.commit(ctx) // frees the retiring slots even when no write is queued
 		}
 		if len(c.settleQ) > 0 || !c.writes.empty() {
 			continue
@@ -171,7 +171,7 @@ func (c *coordinator) init() {
 			continue
 		}
 		switch {
-		case n.t.Status.Terminal():
+		case n.t.Status.Terminal() || frozen(n.t): // links and archives never run (docs/semantics.md rule 16)
 			n.state = stDone
 		case n.t.Status == task.Pending:
 			n.state = stIdle

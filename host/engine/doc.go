@@ -69,6 +69,8 @@
 // Changes to tasks of a tree that is not running (a tasks.update, status included, and
 // tasks.delete) go through edit.go, Engine.Update and Engine.Delete, under the lock that
 // starts runs, so no run can start between their check and their write; while the tree
-// runs they are refused. New tasks are created pending by host/submit and by
+// runs they are refused. Update never makes a task in_progress (only a run starts a task)
+// and never changes a link or an archived task; re-runs never reset or execute those
+// either (graph.resetSet, coordinator.init). New tasks are created pending by host/submit and by
 // Engine.Clone (clone.go).
 package engine

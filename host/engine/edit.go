@@ -21,6 +21,12 @@ import (
 // change runs inside store.Store.Update: it sees the task as stored, and when it returns
 // an error nothing is written and that error is returned unchanged. It must not call the
 // engine (the lock is held).
+//
+// Update refuses, with an *apferr.Error of code InvalidParams naming the task and the
+// field (data: task_id, field, reason) and writing nothing, a change that makes the task
+// in_progress (field "status": only a run starts a task, holding an execution slot) and
+// any change of a link or an archived task (field "origin_type": frozen, docs/semantics.md
+// rule 16).
 func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) error) (*task.Task, error) {
 	t, err := e.cfg.Store.Get(ctx, id)
 	if err != nil {
@@ -33,7 +39,31 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 			fmt.Sprintf("Task %s: its tree is running; cancel the run or wait for it to end before changing the task", id)).
 			WithData(map[string]any{"task_id": id, "root_task_id": r.rootID, "current_status": string(t.Status)})
 	}
-	return e.cfg.Store.Update(ctx, id, change)
+	return e.cfg.Store.Update(ctx, id, func(t *task.Task) error {
+		if frozen(t) {
+			return apferr.New(apferr.InvalidParams,
+				fmt.Sprintf("Task %s is a%s %s (frozen) and cannot be changed; clone it in copy mode to edit it", t.ID, article(t.OriginType), t.OriginType)).
+				WithData(map[string]any{"task_id": t.ID, "field": "origin_type", "reason": "links and archived tasks are frozen", "origin_type": string(t.OriginType)})
+		}
+		was := t.Status
+		if err := change(t); err != nil {
+			return err
+		}
+		if t.Status == task.InProgress && was != task.InProgress {
+			return apferr.New(apferr.InvalidParams,
+				fmt.Sprintf("Task %s: status in_progress cannot be set by an update; execute the task to start it", t.ID)).
+				WithData(map[string]any{"task_id": t.ID, "field": "status", "reason": "only a run starts a task", "current_status": string(was)})
+		}
+		return nil
+	})
+}
+
+// article is the indefinite article before an origin type ("a link", "an archive").
+func article(o task.OriginType) string {
+	if o == task.OriginArchive {
+		return "n"
+	}
+	return ""
 }
 
 // Delete deletes the task id and its descendants in one transaction, unless the task's

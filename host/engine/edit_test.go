@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -136,5 +138,48 @@ func TestEditRefusesRunningTree(t *testing.T) {
 	got, err := v.e.Delete(context.Background(), "er-root", nil)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("Delete after the run: %d tasks, %v", len(got), err)
+	}
+}
+
+// TestUpdateRefusesInProgressAndFrozenTasks: an idle tree's task cannot be made
+// in_progress by an update (it would hold no slot and no run), and links and archived
+// tasks cannot be changed at all (docs/semantics.md rule 16); the refusals name the task
+// and the field, and nothing is written.
+func TestUpdateRefusesInProgressAndFrozenTasks(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	cloneFixture(v, "uf-")
+	links, err := v.e.Clone(context.Background(), "uf-up", CloneOptions{Mode: CloneLink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.e.Clone(context.Background(), "uf-mid", CloneOptions{Mode: CloneArchive, Shallow: true}); err != nil {
+		t.Fatal(err)
+	}
+	v.create(spec{id: "uf-p"}, spec{id: "uf-p1"})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, id, field string
+		change          func(*task.Task) error
+	}{
+		{"start", "uf-p1", "status", func(x *task.Task) error { return x.Start(time.Now()) }},
+		{"rename a link", links[0].ID, "origin_type", func(x *task.Task) error { x.Name = "x"; return nil }},
+		{"rename an archive", "uf-mid", "origin_type", func(x *task.Task) error { x.Name = "x"; return nil }},
+		{"reset an archive", "uf-mid", "origin_type", func(x *task.Task) error { return x.Reset(time.Now()) }},
+	} {
+		before := v.get(tc.id)
+		_, err := v.e.Update(ctx, tc.id, tc.change)
+		var ae *apferr.Error
+		var data map[string]any
+		if errors.As(err, &ae) {
+			data, _ = ae.Data.(map[string]any)
+		}
+		if ae == nil || ae.Code != apferr.InvalidParams || data["task_id"] != tc.id || data["field"] != tc.field {
+			t.Errorf("%s: Update error = %v, want InvalidParams naming task %s and field %s", tc.name, err, tc.id, tc.field)
+			continue
+		}
+		if after := v.get(tc.id); after.Status != before.Status || after.Name != before.Name {
+			t.Errorf("%s: the refused update was written: %+v", tc.name, after)
+		}
 	}
 }

@@ -119,11 +119,18 @@ func (g *graph) scopeFor(i int32) []bool {
 // the explicitly requested target when terminal, and everything downstream of those
 // inside the scope. target is -1 for a whole-tree run. With resume only orphaned
 // in_progress tasks are reset (crash recovery continues the interrupted run).
+//
+// Frozen tasks (links and archives, docs/semantics.md rule 16) are never in the set, even
+// as the target or downstream of a reset task; the walk still continues through them to
+// their dependents.
 func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 {
 	in := make([]bool, len(g.nodes))
 	var stack []int32
 	for i, n := range g.nodes {
 		if !scope[i] {
+			continue
+		}
+		if frozen(n.t) {
 			continue
 		}
 		st := n.t.Status
@@ -151,11 +158,17 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 	}
 	var out []int32
 	for i, n := range g.nodes {
-		if in[i] && needsReset(n.t) {
+		if in[i] && !frozen(n.t) && needsReset(n.t) {
 			out = append(out, int32(i))
 		}
 	}
 	return out
+}
+
+// frozen reports whether t is a link or an archived task: it never runs and never changes
+// in a run (docs/semantics.md rule 16).
+func frozen(t *task.Task) bool {
+	return t.IsLink() || t.OriginType == task.OriginArchive
 }
 
 // needsReset reports whether resetting t to pending would change it.

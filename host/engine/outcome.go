@@ -17,9 +17,12 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	c.inflight--
 	c.run.running.Add(-1)
 	if n.state != stRunning || n.cancelled {
-		// The cancellation is committed already: the slot is free.
-		c.freeSlot()
-		return // cancelled while running: the late result is discarded (docs/semantics.md rule 14)
+		// Cancelled while running: the late result is discarded (docs/semantics.md rule
+		// 14). The cancel write may still be queued in this round (the cancel and the
+		// outcome arrived together), so the slot retires: the round's commit frees it
+		// once the cancel is durable, and a start queued after it may take it over.
+		c.retire()
+		return
 	}
 	if o.interrupted {
 		// Shutdown: back to pending durably, so that Recover resumes the task (the run

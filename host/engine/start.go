@@ -74,6 +74,18 @@ func (c *coordinator) prepareStart(i int32) {
 			}
 			return
 		}
+		if n.cancelled {
+			// Cancelled in the round that queued the start: the cancel write follows the
+			// start in this transaction, so it is committed too. The executor never runs
+			// (docs/semantics.md rule 14); the slot is freed by this commit.
+			if h != nil {
+				h.Release()
+			}
+			n.inflight = false
+			c.inflight--
+			c.retire()
+			return
+		}
 		n.t = stored
 		c.publishTask(stored)
 		c.dispatch(i, stored, inputs, h, lookupErr)
