@@ -181,7 +181,7 @@ func (m *Module) materialise(ctx context.Context) (wazero.CompiledModule, error)
 	if err != nil {
 		return nil, invalid(err, "%v", err)
 	}
-	compiled, err := m.rt.compile(ctx, m.hash, capped)
+	compiled, err := m.rt.compile(ctx, m.hash, wasm, capped)
 	if err != nil {
 		return nil, invalid(err, "does not compile: %v", err)
 	}

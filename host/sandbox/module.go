@@ -90,7 +90,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte, name string) (*Module, 
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	compiled, err := r.compile(ctx, hash, capped)
+	compiled, err := r.compile(ctx, hash, wasm, capped)
 	if err != nil {
 		return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: "does not compile: " + err.Error(), Err: err}
 	}

@@ -24,6 +24,9 @@ type Runtime struct {
 	cfg   Config
 	wz    wazero.Runtime
 	cache wazero.CompilationCache
+	// validator compiles a module's original bytes (interpreter: cheap, nothing cached)
+	// to validate them before the rewrite, which could make an invalid module valid.
+	validator wazero.Runtime
 
 	// life is cancelled by Close: every call's context ends with it (callContext).
 	life    context.Context
@@ -97,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	rc := wazero.NewRuntimeConfig().
+		WithCoreFeatures(coreFeatures).
 		WithCloseOnContextDone(true).
 		// Limits are enforced per instance by limitedMemory; the runtime keeps wazero's
 		// default (the wasm32 maximum) so that no module is refused for declaring a large
@@ -109,6 +113,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		endLife:   endLife,
 		wz:        wazero.NewRuntimeWithConfig(ctx, rc),
 		cache:     cache,
+		validator: wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(coreFeatures)),
 		compiled:  map[string]*compiledEntry{},
 		hostFuncs: map[string]api.FunctionDefinition{},
 	}
@@ -153,7 +158,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	case <-drained:
 	case <-ctx.Done():
 	}
-	return errors.Join(r.wz.Close(ctx), r.cache.Close(ctx))
+	return errors.Join(r.wz.Close(ctx), r.cache.Close(ctx), r.validator.Close(ctx))
 }
 
 // enter registers a guest call (or a load) in flight, or reports that the runtime is
@@ -177,10 +182,16 @@ func Hash(wasm []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// compile returns the compiled module of wasm, compiling it at most once per content
-// hash however many goroutines ask at the same time. The caller owns one reference and
+// coreFeatures are the WebAssembly features of the runtime and of its validator.
+const coreFeatures = api.CoreFeaturesV2
+
+// compile returns the compiled module of orig, whose rewritten bytes (prepare) are
+// prepared, compiling it at most once per content hash however many goroutines ask at
+// the same time. orig is validated first: the rewrite adds functions and globals, so a
+// module naming them is invalid as written but would compile once rewritten, and so
+// could skip the stack budget or reset its counter. The caller owns one reference and
 // must release it.
-func (r *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
+func (r *Runtime) compile(ctx context.Context, hash string, orig, prepared []byte) (wazero.CompiledModule, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -201,12 +212,23 @@ func (r *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero
 	r.mu.Unlock()
 
 	r.compiles.Add(1)
-	e.mod, e.err = r.wz.CompileModule(ctx, wasm)
+	if e.err = r.validate(ctx, orig); e.err == nil {
+		e.mod, e.err = r.wz.CompileModule(ctx, prepared)
+	}
 	close(e.ready)
 	if e.err != nil {
 		r.release(hash)
 	}
 	return e.mod, e.err
+}
+
+// validate reports whether wasm, as written, is a valid module.
+func (r *Runtime) validate(ctx context.Context, wasm []byte) error {
+	v, err := r.validator.CompileModule(ctx, wasm)
+	if err != nil {
+		return err
+	}
+	return v.Close(ctx)
 }
 
 // release drops one reference to a compiled module and closes it with the last one.

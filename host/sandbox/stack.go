@@ -26,13 +26,20 @@ import (
 //     maxStackBytes, records the peak in a second hidden global, calls the body and
 //     subtracts the cost again. A trap leaves the total above the budget, which is how
 //     the host tells "stack exhausted" from the guest's own unreachable.
-//   - Both globals are appended after the module's own (the guest's code cannot name
-//     them) and exported under reserved names for the host to read and reset.
+//   - Both globals are appended after the module's own and exported under reserved
+//     names for the host to read and reset.
+//
+// The rewrite makes indices valid that were not: a call of index imports+N+i (a moved
+// body, skipping its wrapper) or a global.get/set of the hidden globals. So the original
+// bytes must be validated before the rewrite (Runtime.compile does): only a module that
+// is valid as written cannot name what the rewrite added.
 //
 // The cost is an estimate of the frame wazero builds: a function's parameters and locals
-// are what it can keep live across a call. Values a function keeps on its operand stack
-// across a call add to its real frame; a module doing that in bulk is still stopped by
-// wazero's own ceiling. Host functions are not charged: they do not grow the guest's
+// are what it can keep live across a call. Known gap: values a function keeps on its
+// operand stack across a call are not charged, so a function pushing many values before
+// a recursive call uses about 6 times its charge (about 180 MB before the budget traps,
+// in a crafted case), up to wazero's own ceiling. Bounding that needs each
+// function's maximum operand-stack height, i.e. a walk over its instructions. Host functions are not charged: they do not grow the guest's
 // stack (re-entrant allocs are bounded by maxGiveDepth). Tail calls and exceptions are
 // not enabled in the runtime, so every call returns through its wrapper.
 const (

@@ -118,3 +118,26 @@ func TestStackMemoryBounded(t *testing.T) {
 		t.Fatalf("an instance whose stack grew was pooled: %+v", s)
 	}
 }
+
+// TestStackRewriteRefusesInvalid loads modules that are invalid as written but would be
+// valid once rewritten (they name a moved body or a hidden global): the host refuses
+// them as it refuses any module that does not compile.
+func TestStackRewriteRefusesInvalid(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"stackskip", "stackforge"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rt := setup(t, Config{})
+			m, err := rt.Load(context.Background(), wasmFile(t, name), name+".wasm")
+			if err == nil {
+				_, err := m.Execute(context.Background(), req(deepInput(3000)))
+				_ = m.Close(context.Background())
+				t.Fatalf("Load accepted an invalid module (a call 300,000 deep: %v)", err)
+			}
+			if KindOf(err) != KindInvalid {
+				t.Fatalf("err = %v, want KindInvalid", err)
+			}
+			mustContain(t, "error", err.Error(), "does not compile")
+		})
+	}
+}
