@@ -45,6 +45,10 @@ type Runtime struct {
 	// closing the wazero runtime, which must not close a module a guest still runs in.
 	// Add happens under mu while not closed, so it never races with Close's Wait.
 	calls sync.WaitGroup
+	// shutdownOnce closes wz, cache and validator after the last call; shutdownErr is
+	// what that returned.
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // RuntimeStats counts the work a Runtime did since it was created.
@@ -142,8 +146,11 @@ func (r *Runtime) Effective(l task.Limits) task.Limits { return r.cfg.effective(
 // still running are interrupted, including those blocked in a host call (a sleep, an
 // HTTP request): they fail with KindCancelled.
 //
-// Close ends the calls in flight first and waits for them (or for ctx) before closing
-// the runtime underneath. Calls and loads after Close fail with KindClosed.
+// Close ends the calls in flight first and waits for them before closing the runtime
+// underneath (wazero must not close a module a guest still runs in). When ctx ends
+// first, Close returns ctx.Err() at once; the runtime is closed in the background once
+// the cancelled calls have returned. Calls and loads after Close fail with KindClosed.
+// Close may be called more than once; the runtime is closed once.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.endLife()
 	r.mu.Lock()
@@ -152,13 +159,24 @@ func (r *Runtime) Close(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() {
 		r.calls.Wait()
+		r.shutdown()
 		close(drained)
 	}()
 	select {
 	case <-drained:
+		return r.shutdownErr
 	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return errors.Join(r.wz.Close(ctx), r.cache.Close(ctx), r.validator.Close(ctx))
+}
+
+// shutdown closes the wazero runtimes and the compilation cache, once, when no call is
+// in flight.
+func (r *Runtime) shutdown() {
+	r.shutdownOnce.Do(func() {
+		ctx := context.Background() // the caller's may be done: closing must happen anyway
+		r.shutdownErr = errors.Join(r.wz.Close(ctx), r.cache.Close(ctx), r.validator.Close(ctx))
+	})
 }
 
 // enter registers a guest call (or a load) in flight, or reports that the runtime is
