@@ -145,6 +145,9 @@ func (m *Module) Ready(ctx context.Context) error {
 		return closedErr
 	}
 	compiled, err := m.materialise(ctx)
+	if err != nil && m.rt.isClosed() { // not the module's fault, and not remembered
+		return m.rt.closedError(m.info.ID, m.hash, err)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			m.readyErr = err

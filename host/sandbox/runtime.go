@@ -191,6 +191,19 @@ func (r *Runtime) enter() bool {
 	return true
 }
 
+// isClosed reports whether Close was called.
+func (r *Runtime) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// closedError is the error of a load or call refused or ended because the runtime is
+// closing or closed; cause is what the load failed with, if anything.
+func (r *Runtime) closedError(plugin, hash string, cause error) error {
+	return &Error{Plugin: plugin, Hash: hash, Kind: KindClosed, Msg: "the sandbox runtime is closed", Err: cause}
+}
+
 // leave ends what enter registered.
 func (r *Runtime) leave() { r.calls.Done() }
 
