@@ -28,6 +28,9 @@ import (
 //     the host tells "stack exhausted" from the guest's own unreachable.
 //   - Both globals are appended after the module's own and exported under reserved
 //     names for the host to read and reset.
+//   - The start section is removed and its function exported as startExport: the host
+//     calls it right after instantiation, before _initialize, once it can read the
+//     globals, so that a start function exhausting the stack is reported as such.
 //
 // The rewrite makes indices valid that were not: a call of index imports+N+i (a moved
 // body, skipping its wrapper) or a global.get/set of the hidden globals. So the original
@@ -62,6 +65,8 @@ const (
 	// Names of the exported stack globals.
 	stackGlobal     = "apflow:stack"
 	stackPeakGlobal = "apflow:stack_peak"
+	// startExport is the name the module's start function is exported under.
+	startExport = "apflow:start"
 )
 
 // WebAssembly section ids and section order (custom sections aside).
@@ -72,6 +77,7 @@ const (
 	secFunction = 3
 	secGlobal   = 6
 	secExport   = 7
+	secStart    = 8
 	secCode     = 10
 )
 
@@ -125,11 +131,15 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 		return nil, errUnparsed
 	}
 	out := append([]byte(nil), wasm[:headerLen]...)
-	globalDone := false
+	globalDone, exportDone := false, false
 	for _, s := range secs {
 		if !globalDone && s.id != secCustom && sectionRank[s.id] > sectionRank[secGlobal] {
 			out = appendSection(out, secGlobal, m.globalSection(nil))
 			globalDone = true
+		}
+		if !exportDone && s.id != secCustom && sectionRank[s.id] > sectionRank[secExport] {
+			out = appendSection(out, secExport, m.exportSection(nil))
+			exportDone = true
 		}
 		switch s.id {
 		case secCustom:
@@ -144,12 +154,16 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 			globalDone = true
 		case secExport:
 			out = appendSection(out, s.id, m.exportSection(s.body))
+			exportDone = true
+		case secStart:
+			continue // exported as startExport instead
 		case secCode:
 			out = appendSection(out, s.id, m.codeSection())
 		default:
 			out = appendSection(out, s.id, s.body)
 		}
 	}
+	// A module with defined functions has a code section, after both: they were added.
 	return out, nil
 }
 
@@ -198,6 +212,8 @@ type stackModule struct {
 	funcImports uint32
 	globals     uint32   // imported plus defined
 	funcTypes   []uint32 // type index per defined function
+	start       uint32   // start function index, if hasStart
+	hasStart    bool
 	bodies      [][]byte // code entries (locals and expression), per defined function
 	costs       []int32  // frame cost per defined function
 }
@@ -316,6 +332,8 @@ func parseForStack(secs []section) (*stackModule, error) {
 		case secGlobal:
 			m.globals += r.u32()
 			r.pos = len(r.b)
+		case secStart:
+			m.start, m.hasStart = r.u32(), true
 		case secCode:
 			for range r.count() {
 				m.bodies = append(m.bodies, r.bytes(r.u32()))
@@ -393,19 +411,31 @@ func (m *stackModule) globalSection(body []byte) []byte {
 	return out
 }
 
-// exportSection appends the exports of the two stack globals.
+// exportSection appends to body (nil: none) the exports of the two stack globals and of
+// the start function.
 func (m *stackModule) exportSection(body []byte) []byte {
-	count, n, _ := readU32(body) // the compiler rejects a bad count
-	out := appendU32(nil, count+2)
-	out = append(out, body[n:]...)
-	for _, g := range []struct {
+	type export struct {
 		name string
+		kind byte // 0 function, 3 global
 		idx  uint32
-	}{{stackGlobal, m.depthGlobal()}, {stackPeakGlobal, m.peakGlobal()}} {
-		out = appendU32(out, uint32(len(g.name)))
-		out = append(out, g.name...)
-		out = append(out, 0x03) // global
-		out = appendU32(out, g.idx)
+	}
+	add := []export{{stackGlobal, 3, m.depthGlobal()}, {stackPeakGlobal, 3, m.peakGlobal()}}
+	if m.hasStart {
+		add = append(add, export{startExport, 0, m.start})
+	}
+	count, rest := uint32(0), []byte(nil)
+	if body != nil {
+		var n int
+		count, n, _ = readU32(body) // the compiler rejects a bad count
+		rest = body[n:]
+	}
+	out := appendU32(nil, count+uint32(len(add)))
+	out = append(out, rest...)
+	for _, e := range add {
+		out = appendU32(out, uint32(len(e.name)))
+		out = append(out, e.name...)
+		out = append(out, e.kind)
+		out = appendU32(out, e.idx)
 	}
 	return out
 }

@@ -68,14 +68,21 @@ func TestStackRewriteKeepsIndices(t *testing.T) {
 	}
 }
 
-func TestStackBudgetAtInitialize(t *testing.T) {
+// TestStackBudgetAtInstantiation loads modules recursing without end in _initialize and
+// in their start function: both are refused for exhausting the stack, not as a trap.
+func TestStackBudgetAtInstantiation(t *testing.T) {
 	t.Parallel()
-	rt := setup(t, Config{})
-	_, err := rt.Load(context.Background(), wasmFile(t, "initrec"), "initrec.wasm")
-	if KindOf(err) != KindInvalid {
-		t.Fatalf("err = %v, want KindInvalid", err)
+	for _, name := range []string{"initrec", "startrec"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rt := setup(t, Config{})
+			_, err := rt.Load(context.Background(), wasmFile(t, name), name+".wasm")
+			if KindOf(err) != KindInvalid {
+				t.Fatalf("err = %v, want KindInvalid", err)
+			}
+			mustContain(t, "error", err.Error(), "instantiation failed: stack overflow: call stack exhausted")
+		})
 	}
-	mustContain(t, "error", err.Error(), "instantiation failed: stack overflow: call stack exhausted")
 }
 
 // TestStackMemoryBounded runs deep recursions side by side, as tasks with a tiny memory
