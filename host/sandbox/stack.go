@@ -3,6 +3,8 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -27,7 +29,8 @@ import (
 //     subtracts the cost again. A trap leaves the total above the budget, which is how
 //     the host tells "stack exhausted" from the guest's own unreachable.
 //   - Both globals are appended after the module's own and exported under reserved
-//     names for the host to read and reset.
+//     names for the host to read and reset (a module exporting a reserved name itself
+//     is refused).
 //   - The start section is removed and its function exported as startExport: the host
 //     calls it right after instantiation, before _initialize, once it can read the
 //     globals, so that a start function exhausting the stack is reported as such.
@@ -101,17 +104,32 @@ func prepare(wasm []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return limitStack(capped), nil
+	return limitStack(capped)
 }
 
 // limitStack returns wasm with the stack budget instrumented (see above). A binary it
-// cannot parse is returned unchanged, for the compiler to reject.
-func limitStack(wasm []byte) []byte {
+// cannot parse is returned unchanged, for the compiler to reject. A module exporting a
+// name the rewrite adds (reservedExports) is refused.
+func limitStack(wasm []byte) ([]byte, error) {
 	out, err := instrumentStack(wasm)
-	if err != nil {
-		return wasm
+	var reserved *reservedExportError
+	if errors.As(err, &reserved) {
+		return nil, err
 	}
-	return out
+	if err != nil {
+		return wasm, nil
+	}
+	return out, nil
+}
+
+// reservedExports are the export names the rewrite adds.
+var reservedExports = []string{stackGlobal, stackPeakGlobal, startExport}
+
+// reservedExportError reports a module exporting a reserved name.
+type reservedExportError struct{ name string }
+
+func (e *reservedExportError) Error() string {
+	return fmt.Sprintf("exports %q, a name reserved for the host (%s)", e.name, strings.Join(reservedExports, ", "))
 }
 
 func instrumentStack(wasm []byte) ([]byte, error) {
@@ -334,6 +352,15 @@ func parseForStack(secs []section) (*stackModule, error) {
 			r.pos = len(r.b)
 		case secStart:
 			m.start, m.hasStart = r.u32(), true
+		case secExport:
+			for range r.count() {
+				name := string(r.bytes(r.u32()))
+				r.byte()
+				r.u32()
+				if r.err == nil && slices.Contains(reservedExports, name) {
+					return nil, &reservedExportError{name}
+				}
+			}
 		case secCode:
 			for range r.count() {
 				m.bodies = append(m.bodies, r.bytes(r.u32()))

@@ -148,3 +148,15 @@ func TestStackRewriteRefusesInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestStackReservedExport loads a module exporting a name the host reserves for the
+// stack rewrite: it is refused with a message saying so.
+func TestStackReservedExport(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	_, err := rt.Load(context.Background(), wasmFile(t, "reserved"), "reserved.wasm")
+	if KindOf(err) != KindInvalid {
+		t.Fatalf("err = %v, want KindInvalid", err)
+	}
+	mustContain(t, "error", err.Error(), `exports "apflow:stack", a name reserved for the host`)
+}
