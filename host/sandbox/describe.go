@@ -145,6 +145,9 @@ func (m *Module) Ready(ctx context.Context) error {
 		return closedErr
 	}
 	compiled, err := m.materialise(ctx)
+	if err != nil && m.rt.isClosed() { // not the module's fault, and not remembered
+		return m.rt.closedError(m.info.ID, m.hash, err)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			m.readyErr = err
@@ -181,7 +184,7 @@ func (m *Module) materialise(ctx context.Context) (wazero.CompiledModule, error)
 	if err != nil {
 		return nil, invalid(err, "%v", err)
 	}
-	compiled, err := m.rt.compile(ctx, m.hash, capped)
+	compiled, err := m.rt.compile(ctx, m.hash, wasm, capped)
 	if err != nil {
 		return nil, invalid(err, "does not compile: %v", err)
 	}

@@ -24,16 +24,21 @@
 // # Guarantees
 //
 //   - Load rejects, with an *[Error] of KindInvalid naming the plugin and the problem, a
-//     module that does not compile, imports anything but the functions of
-//     wasi_snapshot_preview1 and apflow the host provides (with their exact signatures),
-//     lacks a required export or has one with a wrong signature, declares a minimum memory
-//     above the operator's maximum, does not finish _initialize and its metadata getters
-//     within Config.LoadTimeout, or has an input schema that does not compile.
+//     module that does not compile as written (it is validated before the host rewrites
+//     it), imports anything but the functions of wasi_snapshot_preview1 and apflow the
+//     host provides (with their exact signatures), lacks a required export or has one
+//     with a wrong signature, exports a name the host reserves (apflow:stack,
+//     apflow:stack_peak, apflow:start), declares a minimum memory above the operator's
+//     maximum, does not finish its start function, _initialize and its metadata getters
+//     within Config.LoadTimeout, or has an input schema that does not compile. A Load
+//     that fails because the Runtime is closing fails with KindClosed instead.
 //   - Every call runs under a wall-time limit, a memory limit and a result size limit
 //     (task overrides over operator defaults, clamped to operator maxima). A call that
 //     exceeds its time or is cancelled is interrupted (wazero's close-on-context-done),
 //     within milliseconds, even in a loop without calls or while it sleeps or waits for
-//     an HTTP response; so is every call when the Runtime closes.
+//     an HTTP response; so is every call when the Runtime closes (KindCancelled), and
+//     Runtime.Close never closes wazero under a call still running: when its context
+//     ends first it returns, and the runtime is closed once the last call has returned.
 //   - Whatever the guest does (trap, loop, memory bomb, stack overflow, exit, panic, bad
 //     result), the call returns an *[Error] saying what happened, the instance is
 //     discarded, the host keeps running, and the next call gets a healthy instance.

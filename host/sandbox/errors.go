@@ -93,7 +93,8 @@ func describe(parent, ctx context.Context, err error, timeout time.Duration, mem
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) ||
 		(isExit && exit.ExitCode() == sys.ExitCodeDeadlineExceeded):
 		return KindTimeout, "timed out after " + timeout.String()
-	case isExit && exit.ExitCode() == sys.ExitCodeContextCanceled:
+	case isExit && exit.ExitCode() == sys.ExitCodeContextCanceled,
+		errors.Is(ctx.Err(), context.Canceled): // the runtime is closing: Close cancels ctx
 		return KindCancelled, "execution cancelled"
 	}
 	var kind Kind

@@ -56,8 +56,9 @@ func FuzzHTTPAllowed(f *testing.F) {
 	})
 }
 
-// FuzzLimitStack feeds module bytes to the stack rewrite: it must never panic, and a
-// module that compiles still compiles once rewritten.
+// FuzzLimitStack feeds module bytes to the stack rewrite: it must never panic, a module
+// that compiles still compiles once rewritten, and a module that does not compile is not
+// loadable either, rewritten or not.
 func FuzzLimitStack(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.wasm"))
 	for _, name := range files {
@@ -71,13 +72,23 @@ func FuzzLimitStack(f *testing.F) {
 	ctx := context.Background()
 	wz := wazero.NewRuntime(ctx)
 	f.Cleanup(func() { _ = wz.Close(ctx) })
+	rt := setup(f, Config{})
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		out := limitStack(wasm)
+		out, rewriteErr := limitStack(wasm)
 		orig, err := wz.CompileModule(ctx, wasm)
 		if err != nil {
+			if m, err := rt.Load(ctx, wasm, "fuzz.wasm"); KindOf(err) != KindInvalid {
+				if m != nil {
+					_ = m.Close(ctx)
+				}
+				t.Fatalf("the module does not compile, but Load returned %v", err)
+			}
 			return
 		}
 		_ = orig.Close(ctx)
+		if rewriteErr != nil { // a reserved export name: refused on purpose
+			return
+		}
 		rewritten, err := wz.CompileModule(ctx, out)
 		if err != nil {
 			t.Fatalf("the module compiles, but not once rewritten: %v", err)

@@ -100,3 +100,42 @@ func TestBlockingHostCallsEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseWithDoneContext closes the runtime with a context that is already done while
+// guests run: Close returns the context's error without closing wazero underneath them,
+// and each call ends as cancelled.
+func TestCloseWithDoneContext(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	m := load(t, rt, "loop")
+	const calls = 3
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := m.Execute(context.Background(), req(`{}`))
+			errs <- err
+		}()
+	}
+	for m.Stats().Created < calls { // every call has its instance and is about to run
+		time.Sleep(time.Millisecond)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	closeErr := rt.Close(done)
+	for range calls {
+		select {
+		case err := <-errs:
+			if KindOf(err) != KindCancelled {
+				t.Fatalf("err = %v, want kind %s", err, KindCancelled)
+			}
+		case <-time.After(hangLimit):
+			t.Fatalf("a call still runs %v after Close", hangLimit)
+		}
+	}
+	if !errors.Is(closeErr, context.Canceled) {
+		t.Fatalf("Close = %v, want context.Canceled", closeErr)
+	}
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+}

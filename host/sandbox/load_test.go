@@ -162,3 +162,42 @@ func TestConfigValidation(t *testing.T) {
 	b, _ := json.Marshal(got)
 	mustContain(t, "effective limits", string(b), `"memory_pages":16384`)
 }
+
+// TestLoadRacingClose closes the runtime while a module is being loaded or made ready:
+// the load fails with KindClosed, not KindInvalid (the plugin is not at fault).
+func TestLoadRacingClose(t *testing.T) {
+	t.Parallel()
+	t.Run("Load in _initialize", func(t *testing.T) {
+		t.Parallel()
+		rt := setup(t, Config{LoadTimeout: time.Hour})
+		errs := make(chan error, 1)
+		go func() {
+			_, err := rt.Load(context.Background(), wasmFile(t, "initloop"), "initloop.wasm")
+			errs <- err
+		}()
+		for rt.Stats().Instances == 0 { // Load is instantiating: _initialize never returns
+			time.Sleep(time.Millisecond)
+		}
+		if err := rt.Close(context.Background()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := <-errs; KindOf(err) != KindClosed {
+			t.Fatalf("Load = %v, want KindClosed", err)
+		}
+	})
+	t.Run("Ready after Close", func(t *testing.T) {
+		t.Parallel()
+		d := describedFixture(t, "echo")
+		rt := setup(t, Config{})
+		m, err := rt.LoadDescribed(d, "echo.wasm", func() ([]byte, error) { return wasmFile(t, "echo"), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Close(context.Background()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := m.Ready(context.Background()); KindOf(err) != KindClosed {
+			t.Fatalf("Ready = %v, want KindClosed", err)
+		}
+	})
+}

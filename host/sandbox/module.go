@@ -75,22 +75,32 @@ type metadata struct {
 // operator's maximum limits and LoadTimeout to read its metadata, schemas and hook config,
 // and compiles its input schema. name is the file name, used as the plugin id when the
 // module has no metadata and in error messages. Every rejection is an *Error of
-// KindInvalid naming the plugin and the problem.
+// KindInvalid naming the plugin and the problem; a Load that fails because the runtime
+// is closing or closed (Close cancels it) fails with KindClosed instead.
 func (r *Runtime) Load(ctx context.Context, wasm []byte, name string) (*Module, error) {
 	hash := Hash(wasm)
 	fileID := strings.TrimSuffix(name, ".wasm")
+	if !r.enter() { // Load instantiates to read metadata: a guest call
+		return nil, r.closedError(fileID, hash, nil)
+	}
+	defer r.leave()
+	m, err := r.load(ctx, wasm, hash, fileID)
+	if err != nil && r.isClosed() {
+		return nil, r.closedError(fileID, hash, err)
+	}
+	return m, err
+}
+
+// load is Load once the call is registered.
+func (r *Runtime) load(ctx context.Context, wasm []byte, hash, fileID string) (*Module, error) {
 	invalid := func(format string, args ...any) error {
 		return &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: fmt.Sprintf(format, args...)}
 	}
-	if !r.enter() { // Load instantiates to read metadata: a guest call
-		return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindClosed, Msg: "the sandbox runtime is closed"}
-	}
-	defer r.leave()
 	capped, err := prepare(wasm)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	compiled, err := r.compile(ctx, hash, capped)
+	compiled, err := r.compile(ctx, hash, wasm, capped)
 	if err != nil {
 		return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: "does not compile: " + err.Error(), Err: err}
 	}
@@ -373,7 +383,7 @@ func (m *Module) Close(ctx context.Context) error {
 // enter registers a call in flight, or fails if the module or the runtime is closed.
 func (m *Module) enter() error {
 	if !m.rt.enter() {
-		return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: KindClosed, Msg: "the sandbox runtime is closed"}
+		return m.rt.closedError(m.info.ID, m.hash, nil)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -176,8 +176,9 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: many instances of one module may coexist
-		// _initialize is called below, so that its failure can be classified with the
-		// instance's stack meter.
+		// _initialize is called below, after the module's start function (which the
+		// stack rewrite exports as startExport instead of running it at instantiation),
+		// so that their failures can be classified with the instance's stack meter.
 		WithStartFunctions().
 		WithStdout(in.stdout).
 		WithStderr(in.stderr)
@@ -192,9 +193,12 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 	mod, err := m.rt.wz.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem.allocator()), m.compiled, cfg)
 	if err == nil {
 		in.stack = newStackMeter(mod)
-		if init := mod.ExportedFunction("_initialize"); init != nil {
-			if _, err = init.Call(ctx); err != nil {
-				_ = mod.Close(context.Background())
+		for _, name := range []string{startExport, "_initialize"} {
+			if fn := mod.ExportedFunction(name); fn != nil {
+				if _, err = fn.Call(ctx); err != nil {
+					_ = mod.Close(context.Background())
+					break
+				}
 			}
 		}
 	}

@@ -24,6 +24,9 @@ type Runtime struct {
 	cfg   Config
 	wz    wazero.Runtime
 	cache wazero.CompilationCache
+	// validator compiles a module's original bytes (interpreter: cheap, nothing cached)
+	// to validate them before the rewrite, which could make an invalid module valid.
+	validator wazero.Runtime
 
 	// life is cancelled by Close: every call's context ends with it (callContext).
 	life    context.Context
@@ -42,6 +45,10 @@ type Runtime struct {
 	// closing the wazero runtime, which must not close a module a guest still runs in.
 	// Add happens under mu while not closed, so it never races with Close's Wait.
 	calls sync.WaitGroup
+	// shutdownOnce closes wz, cache and validator after the last call; shutdownErr is
+	// what that returned.
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // RuntimeStats counts the work a Runtime did since it was created.
@@ -97,6 +104,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache = wazero.NewCompilationCache()
 	}
 	rc := wazero.NewRuntimeConfig().
+		WithCoreFeatures(coreFeatures).
 		WithCloseOnContextDone(true).
 		// Limits are enforced per instance by limitedMemory; the runtime keeps wazero's
 		// default (the wasm32 maximum) so that no module is refused for declaring a large
@@ -109,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		endLife:   endLife,
 		wz:        wazero.NewRuntimeWithConfig(ctx, rc),
 		cache:     cache,
+		validator: wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(coreFeatures)),
 		compiled:  map[string]*compiledEntry{},
 		hostFuncs: map[string]api.FunctionDefinition{},
 	}
@@ -137,8 +146,11 @@ func (r *Runtime) Effective(l task.Limits) task.Limits { return r.cfg.effective(
 // still running are interrupted, including those blocked in a host call (a sleep, an
 // HTTP request): they fail with KindCancelled.
 //
-// Close ends the calls in flight first and waits for them (or for ctx) before closing
-// the runtime underneath. Calls and loads after Close fail with KindClosed.
+// Close ends the calls in flight first and waits for them before closing the runtime
+// underneath (wazero must not close a module a guest still runs in). When ctx ends
+// first, Close returns ctx.Err() at once; the runtime is closed in the background once
+// the cancelled calls have returned. Calls and loads after Close fail with KindClosed.
+// Close may be called more than once; the runtime is closed once.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.endLife()
 	r.mu.Lock()
@@ -147,13 +159,24 @@ func (r *Runtime) Close(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() {
 		r.calls.Wait()
+		r.shutdown()
 		close(drained)
 	}()
 	select {
 	case <-drained:
+		return r.shutdownErr
 	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return errors.Join(r.wz.Close(ctx), r.cache.Close(ctx))
+}
+
+// shutdown closes the wazero runtimes and the compilation cache, once, when no call is
+// in flight.
+func (r *Runtime) shutdown() {
+	r.shutdownOnce.Do(func() {
+		ctx := context.Background() // the caller's may be done: closing must happen anyway
+		r.shutdownErr = errors.Join(r.wz.Close(ctx), r.cache.Close(ctx), r.validator.Close(ctx))
+	})
 }
 
 // enter registers a guest call (or a load) in flight, or reports that the runtime is
@@ -168,6 +191,19 @@ func (r *Runtime) enter() bool {
 	return true
 }
 
+// isClosed reports whether Close was called.
+func (r *Runtime) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// closedError is the error of a load or call refused or ended because the runtime is
+// closing or closed; cause is what the load failed with, if anything.
+func (r *Runtime) closedError(plugin, hash string, cause error) error {
+	return &Error{Plugin: plugin, Hash: hash, Kind: KindClosed, Msg: "the sandbox runtime is closed", Err: cause}
+}
+
 // leave ends what enter registered.
 func (r *Runtime) leave() { r.calls.Done() }
 
@@ -177,10 +213,16 @@ func Hash(wasm []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// compile returns the compiled module of wasm, compiling it at most once per content
-// hash however many goroutines ask at the same time. The caller owns one reference and
+// coreFeatures are the WebAssembly features of the runtime and of its validator.
+const coreFeatures = api.CoreFeaturesV2
+
+// compile returns the compiled module of orig, whose rewritten bytes (prepare) are
+// prepared, compiling it at most once per content hash however many goroutines ask at
+// the same time. orig is validated first: the rewrite adds functions and globals, so a
+// module naming them is invalid as written but would compile once rewritten, and so
+// could skip the stack budget or reset its counter. The caller owns one reference and
 // must release it.
-func (r *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
+func (r *Runtime) compile(ctx context.Context, hash string, orig, prepared []byte) (wazero.CompiledModule, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -201,12 +243,23 @@ func (r *Runtime) compile(ctx context.Context, hash string, wasm []byte) (wazero
 	r.mu.Unlock()
 
 	r.compiles.Add(1)
-	e.mod, e.err = r.wz.CompileModule(ctx, wasm)
+	if e.err = r.validate(ctx, orig); e.err == nil {
+		e.mod, e.err = r.wz.CompileModule(ctx, prepared)
+	}
 	close(e.ready)
 	if e.err != nil {
 		r.release(hash)
 	}
 	return e.mod, e.err
+}
+
+// validate reports whether wasm, as written, is a valid module.
+func (r *Runtime) validate(ctx context.Context, wasm []byte) error {
+	v, err := r.validator.CompileModule(ctx, wasm)
+	if err != nil {
+		return err
+	}
+	return v.Close(ctx)
 }
 
 // release drops one reference to a compiled module and closes it with the last one.

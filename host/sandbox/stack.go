@@ -3,6 +3,8 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -26,13 +28,24 @@ import (
 //     maxStackBytes, records the peak in a second hidden global, calls the body and
 //     subtracts the cost again. A trap leaves the total above the budget, which is how
 //     the host tells "stack exhausted" from the guest's own unreachable.
-//   - Both globals are appended after the module's own (the guest's code cannot name
-//     them) and exported under reserved names for the host to read and reset.
+//   - Both globals are appended after the module's own and exported under reserved
+//     names for the host to read and reset (a module exporting a reserved name itself
+//     is refused).
+//   - The start section is removed and its function exported as startExport: the host
+//     calls it right after instantiation, before _initialize, once it can read the
+//     globals, so that a start function exhausting the stack is reported as such.
+//
+// The rewrite makes indices valid that were not: a call of index imports+N+i (a moved
+// body, skipping its wrapper) or a global.get/set of the hidden globals. So the original
+// bytes must be validated before the rewrite (Runtime.compile does): only a module that
+// is valid as written cannot name what the rewrite added.
 //
 // The cost is an estimate of the frame wazero builds: a function's parameters and locals
-// are what it can keep live across a call. Values a function keeps on its operand stack
-// across a call add to its real frame; a module doing that in bulk is still stopped by
-// wazero's own ceiling. Host functions are not charged: they do not grow the guest's
+// are what it can keep live across a call. Known gap: values a function keeps on its
+// operand stack across a call are not charged, so a function pushing many values before
+// a recursive call uses about 6 times its charge (about 180 MB before the budget traps,
+// in a crafted case), up to wazero's own ceiling. Bounding that needs each
+// function's maximum operand-stack height, i.e. a walk over its instructions. Host functions are not charged: they do not grow the guest's
 // stack (re-entrant allocs are bounded by maxGiveDepth). Tail calls and exceptions are
 // not enabled in the runtime, so every call returns through its wrapper.
 const (
@@ -55,6 +68,8 @@ const (
 	// Names of the exported stack globals.
 	stackGlobal     = "apflow:stack"
 	stackPeakGlobal = "apflow:stack_peak"
+	// startExport is the name the module's start function is exported under.
+	startExport = "apflow:start"
 )
 
 // WebAssembly section ids and section order (custom sections aside).
@@ -65,6 +80,7 @@ const (
 	secFunction = 3
 	secGlobal   = 6
 	secExport   = 7
+	secStart    = 8
 	secCode     = 10
 )
 
@@ -88,17 +104,32 @@ func prepare(wasm []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return limitStack(capped), nil
+	return limitStack(capped)
 }
 
 // limitStack returns wasm with the stack budget instrumented (see above). A binary it
-// cannot parse is returned unchanged, for the compiler to reject.
-func limitStack(wasm []byte) []byte {
+// cannot parse is returned unchanged, for the compiler to reject. A module exporting a
+// name the rewrite adds (reservedExports) is refused.
+func limitStack(wasm []byte) ([]byte, error) {
 	out, err := instrumentStack(wasm)
-	if err != nil {
-		return wasm
+	var reserved *reservedExportError
+	if errors.As(err, &reserved) {
+		return nil, err
 	}
-	return out
+	if err != nil {
+		return wasm, nil
+	}
+	return out, nil
+}
+
+// reservedExports are the export names the rewrite adds.
+var reservedExports = []string{stackGlobal, stackPeakGlobal, startExport}
+
+// reservedExportError reports a module exporting a reserved name.
+type reservedExportError struct{ name string }
+
+func (e *reservedExportError) Error() string {
+	return fmt.Sprintf("exports %q, a name reserved for the host (%s)", e.name, strings.Join(reservedExports, ", "))
 }
 
 func instrumentStack(wasm []byte) ([]byte, error) {
@@ -118,11 +149,15 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 		return nil, errUnparsed
 	}
 	out := append([]byte(nil), wasm[:headerLen]...)
-	globalDone := false
+	globalDone, exportDone := false, false
 	for _, s := range secs {
 		if !globalDone && s.id != secCustom && sectionRank[s.id] > sectionRank[secGlobal] {
 			out = appendSection(out, secGlobal, m.globalSection(nil))
 			globalDone = true
+		}
+		if !exportDone && s.id != secCustom && sectionRank[s.id] > sectionRank[secExport] {
+			out = appendSection(out, secExport, m.exportSection(nil))
+			exportDone = true
 		}
 		switch s.id {
 		case secCustom:
@@ -137,12 +172,16 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 			globalDone = true
 		case secExport:
 			out = appendSection(out, s.id, m.exportSection(s.body))
+			exportDone = true
+		case secStart:
+			continue // exported as startExport instead
 		case secCode:
 			out = appendSection(out, s.id, m.codeSection())
 		default:
 			out = appendSection(out, s.id, s.body)
 		}
 	}
+	// A module with defined functions has a code section, after both: they were added.
 	return out, nil
 }
 
@@ -191,6 +230,8 @@ type stackModule struct {
 	funcImports uint32
 	globals     uint32   // imported plus defined
 	funcTypes   []uint32 // type index per defined function
+	start       uint32   // start function index, if hasStart
+	hasStart    bool
 	bodies      [][]byte // code entries (locals and expression), per defined function
 	costs       []int32  // frame cost per defined function
 }
@@ -309,6 +350,17 @@ func parseForStack(secs []section) (*stackModule, error) {
 		case secGlobal:
 			m.globals += r.u32()
 			r.pos = len(r.b)
+		case secStart:
+			m.start, m.hasStart = r.u32(), true
+		case secExport:
+			for range r.count() {
+				name := string(r.bytes(r.u32()))
+				r.byte()
+				r.u32()
+				if r.err == nil && slices.Contains(reservedExports, name) {
+					return nil, &reservedExportError{name}
+				}
+			}
 		case secCode:
 			for range r.count() {
 				m.bodies = append(m.bodies, r.bytes(r.u32()))
@@ -386,19 +438,31 @@ func (m *stackModule) globalSection(body []byte) []byte {
 	return out
 }
 
-// exportSection appends the exports of the two stack globals.
+// exportSection appends to body (nil: none) the exports of the two stack globals and of
+// the start function.
 func (m *stackModule) exportSection(body []byte) []byte {
-	count, n, _ := readU32(body) // the compiler rejects a bad count
-	out := appendU32(nil, count+2)
-	out = append(out, body[n:]...)
-	for _, g := range []struct {
+	type export struct {
 		name string
+		kind byte // 0 function, 3 global
 		idx  uint32
-	}{{stackGlobal, m.depthGlobal()}, {stackPeakGlobal, m.peakGlobal()}} {
-		out = appendU32(out, uint32(len(g.name)))
-		out = append(out, g.name...)
-		out = append(out, 0x03) // global
-		out = appendU32(out, g.idx)
+	}
+	add := []export{{stackGlobal, 3, m.depthGlobal()}, {stackPeakGlobal, 3, m.peakGlobal()}}
+	if m.hasStart {
+		add = append(add, export{startExport, 0, m.start})
+	}
+	count, rest := uint32(0), []byte(nil)
+	if body != nil {
+		var n int
+		count, n, _ = readU32(body) // the compiler rejects a bad count
+		rest = body[n:]
+	}
+	out := appendU32(nil, count+uint32(len(add)))
+	out = append(out, rest...)
+	for _, e := range add {
+		out = appendU32(out, uint32(len(e.name)))
+		out = append(out, e.name...)
+		out = append(out, e.kind)
+		out = appendU32(out, e.idx)
 	}
 	return out
 }

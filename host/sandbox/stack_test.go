@@ -68,14 +68,21 @@ func TestStackRewriteKeepsIndices(t *testing.T) {
 	}
 }
 
-func TestStackBudgetAtInitialize(t *testing.T) {
+// TestStackBudgetAtInstantiation loads modules recursing without end in _initialize and
+// in their start function: both are refused for exhausting the stack, not as a trap.
+func TestStackBudgetAtInstantiation(t *testing.T) {
 	t.Parallel()
-	rt := setup(t, Config{})
-	_, err := rt.Load(context.Background(), wasmFile(t, "initrec"), "initrec.wasm")
-	if KindOf(err) != KindInvalid {
-		t.Fatalf("err = %v, want KindInvalid", err)
+	for _, name := range []string{"initrec", "startrec"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rt := setup(t, Config{})
+			_, err := rt.Load(context.Background(), wasmFile(t, name), name+".wasm")
+			if KindOf(err) != KindInvalid {
+				t.Fatalf("err = %v, want KindInvalid", err)
+			}
+			mustContain(t, "error", err.Error(), "instantiation failed: stack overflow: call stack exhausted")
+		})
 	}
-	mustContain(t, "error", err.Error(), "instantiation failed: stack overflow: call stack exhausted")
 }
 
 // TestStackMemoryBounded runs deep recursions side by side, as tasks with a tiny memory
@@ -117,4 +124,39 @@ func TestStackMemoryBounded(t *testing.T) {
 	if s := deep.Stats(); s.Idle != 0 {
 		t.Fatalf("an instance whose stack grew was pooled: %+v", s)
 	}
+}
+
+// TestStackRewriteRefusesInvalid loads modules that are invalid as written but would be
+// valid once rewritten (they name a moved body or a hidden global): the host refuses
+// them as it refuses any module that does not compile.
+func TestStackRewriteRefusesInvalid(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"stackskip", "stackforge"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rt := setup(t, Config{})
+			m, err := rt.Load(context.Background(), wasmFile(t, name), name+".wasm")
+			if err == nil {
+				_, err := m.Execute(context.Background(), req(deepInput(3000)))
+				_ = m.Close(context.Background())
+				t.Fatalf("Load accepted an invalid module (a call 300,000 deep: %v)", err)
+			}
+			if KindOf(err) != KindInvalid {
+				t.Fatalf("err = %v, want KindInvalid", err)
+			}
+			mustContain(t, "error", err.Error(), "does not compile")
+		})
+	}
+}
+
+// TestStackReservedExport loads a module exporting a name the host reserves for the
+// stack rewrite: it is refused with a message saying so.
+func TestStackReservedExport(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	_, err := rt.Load(context.Background(), wasmFile(t, "reserved"), "reserved.wasm")
+	if KindOf(err) != KindInvalid {
+		t.Fatalf("err = %v, want KindInvalid", err)
+	}
+	mustContain(t, "error", err.Error(), `exports "apflow:stack", a name reserved for the host`)
 }
