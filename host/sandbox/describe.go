@@ -180,11 +180,7 @@ func (m *Module) materialise(ctx context.Context) (wazero.CompiledModule, error)
 	if h := Hash(wasm); h != m.hash {
 		return nil, invalid(nil, "the module changed since it was described (its sha256 is now %s)", h)
 	}
-	capped, err := prepare(wasm)
-	if err != nil {
-		return nil, invalid(err, "%v", err)
-	}
-	compiled, err := m.rt.compile(ctx, m.hash, wasm, capped)
+	compiled, err := m.rt.compile(ctx, m.hash, wasm)
 	if err != nil {
 		return nil, invalid(err, "does not compile: %v", err)
 	}

@@ -96,11 +96,7 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, hash, fileID string) (*
 	invalid := func(format string, args ...any) error {
 		return &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: fmt.Sprintf(format, args...)}
 	}
-	capped, err := prepare(wasm)
-	if err != nil {
-		return nil, invalid("%v", err)
-	}
-	compiled, err := r.compile(ctx, hash, wasm, capped)
+	compiled, err := r.compile(ctx, hash, wasm)
 	if err != nil {
 		return nil, &Error{Plugin: fileID, Hash: hash, Kind: KindInvalid, Msg: "does not compile: " + err.Error(), Err: err}
 	}

@@ -216,13 +216,10 @@ func Hash(wasm []byte) string {
 // coreFeatures are the WebAssembly features of the runtime and of its validator.
 const coreFeatures = api.CoreFeaturesV2
 
-// compile returns the compiled module of orig, whose rewritten bytes (prepare) are
-// prepared, compiling it at most once per content hash however many goroutines ask at
-// the same time. orig is validated first: the rewrite adds functions and globals, so a
-// module naming them is invalid as written but would compile once rewritten, and so
-// could skip the stack budget or reset its counter. The caller owns one reference and
-// must release it.
-func (r *Runtime) compile(ctx context.Context, hash string, orig, prepared []byte) (wazero.CompiledModule, error) {
+// compile returns the compiled module of orig (rewritten and validated by
+// compileChecked), compiling it at most once per content hash however many goroutines
+// ask at the same time. The caller owns one reference and must release it.
+func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero.CompiledModule, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -243,14 +240,32 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig, prepared []byt
 	r.mu.Unlock()
 
 	r.compiles.Add(1)
-	if e.err = r.validate(ctx, orig); e.err == nil {
-		e.mod, e.err = r.wz.CompileModule(ctx, prepared)
-	}
+	e.mod, e.err = r.compileChecked(ctx, orig)
 	close(e.ready)
 	if e.err != nil {
 		r.release(hash)
 	}
 	return e.mod, e.err
+}
+
+// compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
+// capped module validated as written, then the stack budget instrumented (limitStack).
+// Validating before limitStack matters: it adds functions and globals, so indices out of
+// range in the original would name them once rewritten, letting a guest skip the stack
+// budget or forge its counters.
+func (r *Runtime) compileChecked(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+	capped, err := capTables(wasm)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.validate(ctx, capped); err != nil {
+		return nil, err
+	}
+	metered, err := limitStack(capped)
+	if err != nil {
+		return nil, err
+	}
+	return r.wz.CompileModule(ctx, metered)
 }
 
 // validate reports whether wasm, as written, is a valid module.

@@ -87,9 +87,12 @@ const (
 // sectionRank orders the known sections as the binary format requires.
 var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
 
-// errUnparsed reports a module limitStack cannot parse; it is returned unchanged for
-// the compiler to reject with a precise error.
+// errUnparsed reports a module limitStack cannot parse (it refuses it).
 var errUnparsed = errors.New("module not parsed")
+
+// errNoFunctions reports a module without functions of its own: it has no stack to meter
+// and is compiled as it is.
+var errNoFunctions = errors.New("no functions defined")
 
 // section is one section of a module: its id and body.
 type section struct {
@@ -97,27 +100,20 @@ type section struct {
 	body []byte
 }
 
-// prepare rewrites a module's bytes before compilation: tables capped (capTables), then
-// the stack budget instrumented (limitStack).
-func prepare(wasm []byte) ([]byte, error) {
-	capped, err := capTables(wasm)
-	if err != nil {
-		return nil, err
-	}
-	return limitStack(capped)
-}
-
-// limitStack returns wasm with the stack budget instrumented (see above). A binary it
-// cannot parse is returned unchanged, for the compiler to reject. A module exporting a
-// name the rewrite adds (reservedExports) is refused.
+// limitStack returns wasm, a module already validated as written, with the stack budget
+// instrumented (see above). A module without functions of its own is returned unchanged.
+// A module exporting a name the rewrite adds (reservedExports) is refused, and so is one
+// the rewrite cannot parse: it would otherwise run without a stack budget.
 func limitStack(wasm []byte) ([]byte, error) {
 	out, err := instrumentStack(wasm)
 	var reserved *reservedExportError
-	if errors.As(err, &reserved) {
+	switch {
+	case errors.As(err, &reserved):
 		return nil, err
-	}
-	if err != nil {
+	case errors.Is(err, errNoFunctions):
 		return wasm, nil
+	case err != nil:
+		return nil, fmt.Errorf("the host cannot meter this module's call stack: %w", err)
 	}
 	return out, nil
 }
@@ -146,7 +142,7 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 		return nil, err
 	}
 	if len(m.funcTypes) == 0 {
-		return nil, errUnparsed
+		return nil, errNoFunctions
 	}
 	out := append([]byte(nil), wasm[:headerLen]...)
 	globalDone, exportDone := false, false

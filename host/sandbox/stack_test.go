@@ -160,3 +160,33 @@ func TestStackReservedExport(t *testing.T) {
 	}
 	mustContain(t, "error", err.Error(), `exports "apflow:stack", a name reserved for the host`)
 }
+
+// TestLimitStackRefusesWhatItCannotParse checks that a module the rewrite cannot parse is
+// refused rather than compiled without a stack budget, while a module without functions
+// of its own (nothing to meter) passes unchanged.
+func TestLimitStackRefusesWhatItCannotParse(t *testing.T) {
+	t.Parallel()
+	header := []byte("\x00asm\x01\x00\x00\x00")
+	for _, tt := range []struct {
+		name      string
+		wasm      []byte
+		unchanged bool
+	}{
+		{"no functions", header, true},
+		{"truncated section", append(append([]byte(nil), header...), 0x01, 0x05, 0x01), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := limitStack(tt.wasm)
+			if tt.unchanged {
+				if err != nil || string(out) != string(tt.wasm) {
+					t.Fatalf("limitStack = %x, %v; want the module unchanged", out, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "cannot meter") {
+				t.Fatalf("limitStack = %x, %v; want a refusal", out, err)
+			}
+		})
+	}
+}
