@@ -37,8 +37,9 @@ import (
 //
 // The rewrite makes indices valid that were not: a call of index imports+N+i (a moved
 // body, skipping its wrapper) or a global.get/set of the hidden globals. So the original
-// bytes must be validated before the rewrite (Runtime.compile does): only a module that
-// is valid as written cannot name what the rewrite added.
+// bytes must be validated before the rewrite (Runtime.compileChecked does): only a module
+// that is valid as written cannot name what the rewrite added. A valid module the
+// rewrite cannot parse is refused rather than run without a budget.
 //
 // The cost is an estimate of the frame wazero builds: a function's parameters and locals
 // are what it can keep live across a call. Known gap: values a function keeps on its
