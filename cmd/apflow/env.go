@@ -256,13 +256,22 @@ func (h *host) close(ctx context.Context) error {
 		errs = append(errs, h.registry.Close(ctx))
 	}
 	if h.runtime != nil {
-		errs = append(errs, h.runtime.Close(ctx))
+		// The drain (ctx) belongs to the engine: once it has closed, the plugin calls it
+		// interrupted are cancelled and leave within moments, so the runtime gets its
+		// own short bound even when the drain's deadline has passed.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runtimeCloseGrace)
+		errs = append(errs, h.runtime.Close(rctx))
+		cancel()
 	}
 	if h.store != nil {
 		errs = append(errs, h.store.Close())
 	}
 	return errors.Join(errs...)
 }
+
+// runtimeCloseGrace bounds how long closing the sandbox waits for the plugin calls the
+// engine cancelled to return.
+const runtimeCloseGrace = 5 * time.Second
 
 // shutdown closes the host, giving running tasks shutdownGrace to finish.
 func (h *host) shutdown() {
