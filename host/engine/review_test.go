@@ -72,23 +72,7 @@ func TestCompletionWriteFailure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-run.Done():
-			case <-time.After(20 * time.Second):
-				t.Fatal("run did not end after the completion write of a failed")
-			}
-			if !errors.Is(run.Result().Err, errWriteRefused) {
-				t.Fatalf("run error = %v, want the refused write", run.Result().Err)
-			}
-			v.cat.mu.Lock()
-			nb := v.cat.executions["b"]
-			v.cat.mu.Unlock()
-			if nb != 0 {
-				t.Fatalf("b executed %d times although a's completion was never committed", nb)
-			}
-			if got := v.get("b").Status; got != task.Pending {
-				t.Fatalf("b status = %s, want pending", got)
-			}
+			wantRefusedRun(t, v, run, "b", "a's completion")
 		})
 	}
 }
@@ -149,5 +133,29 @@ func TestLargeFanIn(t *testing.T) {
 	out, _ := root.Result.(map[string]any)
 	if got := fmt.Sprint(out["result_count"]); got != fmt.Sprint(n) {
 		t.Fatalf("aggregator result_count = %s, want %d", got, n)
+	}
+}
+
+// wantRefusedRun waits for run to end with failTaskStore's refused write, then checks
+// that task id never executed and is still pending: what a write that failed before
+// id's start must leave. what names the refused write in failure messages.
+func wantRefusedRun(t *testing.T, v *env, run *Run, id, what string) {
+	t.Helper()
+	select {
+	case <-run.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("run did not end after %s failed", what)
+	}
+	if !errors.Is(run.Result().Err, errWriteRefused) {
+		t.Fatalf("run error = %v, want the refused write", run.Result().Err)
+	}
+	v.cat.mu.Lock()
+	n := v.cat.executions[id]
+	v.cat.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%s executed %d times although %s was never committed", id, n, what)
+	}
+	if got := v.get(id).Status; got != task.Pending {
+		t.Fatalf("%s status = %s, want pending", id, got)
 	}
 }

@@ -2,10 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -99,21 +97,5 @@ func TestStartWriteFailureNeverDispatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-run.Done():
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not end after the start write of a failed")
-	}
-	if !errors.Is(run.Result().Err, errWriteRefused) {
-		t.Fatalf("run error = %v, want the refused write", run.Result().Err)
-	}
-	v.cat.mu.Lock()
-	n := v.cat.executions["a"]
-	v.cat.mu.Unlock()
-	if n != 0 {
-		t.Fatalf("a executed %d times although its start was never committed", n)
-	}
-	if got := v.get("a").Status; got != task.Pending {
-		t.Fatalf("a status = %s, want pending", got)
-	}
+	wantRefusedRun(t, v, run, "a", "the start write of a")
 }
