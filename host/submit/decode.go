@@ -140,7 +140,7 @@ func Decode(data []byte, opts Options) (*Submission, error) {
 	}
 	sub.Specs = make([]*Spec, len(items))
 	for i, raw := range items {
-		sub.Specs[i] = decodeSpec(i, raw, &sub.Problems)
+		sub.Specs[i] = decodeSpec(i, raw, opts.Namespace, &sub.Problems)
 	}
 	return sub, nil
 }

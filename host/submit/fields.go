@@ -28,7 +28,9 @@ type fieldDecoder struct {
 	probs  *[]apferr.Problem
 }
 
-func decodeSpec(index int, raw json.RawMessage, probs *[]apferr.Problem) *Spec {
+// decodeSpec decodes one task object; ns qualifies its id and task_tree_id (see
+// Options.Namespace).
+func decodeSpec(index int, raw json.RawMessage, ns task.Namespace, probs *[]apferr.Problem) *Spec {
 	s := &Spec{Index: index}
 	if first(raw) != '{' {
 		p := taskProblem(s, "", "a task must be a JSON object")
@@ -44,12 +46,13 @@ func decodeSpec(index int, raw json.RawMessage, probs *[]apferr.Problem) *Spec {
 		return s
 	}
 	d.fields = fields
-	if id, ok := d.str("id"); ok && id != "" {
-		if utf8.RuneCountInString(id) > MaxIDLen {
-			d.problem("id", fmt.Sprintf("longer than %d characters", MaxIDLen), fmt.Sprintf("at most %d characters", MaxIDLen), len(id))
-		} else {
-			s.ID = id
-		}
+	// The id is read first so that problems of the name name the id; a too long id is
+	// reported after the name is read, so that its problem names the task.
+	id, _ := d.str("id")
+	id = ns.Qualify(id)
+	idLen := utf8.RuneCountInString(id)
+	if idLen <= MaxIDLen {
+		s.ID = id
 	}
 	if d.fields["name"] == nil {
 		d.problem("name", "every task needs a name (names are unique and may stand for ids)", "non-empty string", nil)
@@ -63,8 +66,12 @@ func decodeSpec(index int, raw json.RawMessage, probs *[]apferr.Problem) *Spec {
 			s.Name = name
 		}
 	}
+	if idLen > MaxIDLen {
+		d.problem("id", idTooLong(id, ns), fmt.Sprintf("at most %d characters", MaxIDLen), idLen)
+	}
 	s.Parent, _ = d.str("parent_id")
 	s.TreeID, _ = d.str("task_tree_id")
+	s.TreeID = ns.Qualify(s.TreeID)
 	s.UserID, _ = d.str("user_id")
 	if st, ok := d.str("status"); ok && st != string(task.Pending) {
 		d.problem("status", "a new task always starts pending; leave status out", "pending or absent", st)

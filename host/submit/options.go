@@ -45,9 +45,17 @@ type Options struct {
 	// a problem (code Unauthorized). When empty, tasks keep the user_id they give,
 	// which must be the same for all of them or absent.
 	UserID string
+	// Namespace, when set, owner-qualifies the submission (docs/decisions.md, section 12):
+	// Decode qualifies every task's id and task_tree_id as it reads them (so every check
+	// and message sees the qualified id, and MaxIDLen applies to it), Validate resolves
+	// parent_id and dependency references by their qualified id (then by name, as
+	// given), and generated ids are qualified too. Give Decode and Validate the same
+	// Namespace (Prepare does).
+	Namespace task.Namespace
 	// Now returns the creation time; default time.Now.
 	Now func() time.Time
-	// NewID generates ids for tasks that do not give one; default a random UUID v4.
+	// NewID generates ids for tasks that do not give one; default a random UUID v4. With
+	// a Namespace, the generated id is qualified.
 	NewID func() string
 	// MaxBytes, MaxDepth and MaxProblems override DefaultMaxBytes, DefaultMaxDepth and
 	// DefaultMaxProblems when positive.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // class orders problems: the error's code is that of the first class with a problem.
@@ -88,4 +89,12 @@ func (c *collector) err() error {
 func taskProblem(s *Spec, field, reason string) apferr.Problem {
 	idx := s.Index
 	return apferr.Problem{TaskID: s.ID, TaskName: s.Name, Index: &idx, Field: field, Reason: reason}
+}
+
+// idTooLong is the reason given for an id over MaxIDLen; id is the qualified id.
+func idTooLong(id string, ns task.Namespace) string {
+	if ns == "" {
+		return fmt.Sprintf("longer than %d characters", MaxIDLen)
+	}
+	return fmt.Sprintf("longer than %d characters once qualified with the owner's namespace: %q", MaxIDLen, id)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/schema"
@@ -131,10 +132,11 @@ func (v *validator) index() {
 	}
 }
 
-// resolve finds the task a reference names: by id first, then by name.
+// resolve finds the task a reference names: by id first (the reference qualified with
+// Options.Namespace, as the ids were), then by name (as given).
 func (v *validator) resolve(ref string, byNameOnly bool) (int, bool) {
 	if !byNameOnly {
-		if i, ok := v.byID[ref]; ok {
+		if i, ok := v.byID[v.opts.Namespace.Qualify(ref)]; ok {
 			return i, true
 		}
 	}
@@ -397,11 +399,16 @@ func (v *validator) build() ([]*task.Task, error) {
 			if try == 10 {
 				return nil, apferr.New(apferr.Internal, "cannot generate a unique task id: Options.NewID keeps returning used ids")
 			}
-			if id := v.opts.NewID(); id != "" && !used[id] {
+			if id := v.opts.Namespace.Qualify(v.opts.NewID()); id != "" && !used[id] {
 				ids[i] = id
 				used[id] = true
 				break
 			}
+		}
+		if n := utf8.RuneCountInString(ids[i]); n > MaxIDLen {
+			p := taskProblem(v.specs[i], "id", "the generated id is "+idTooLong(ids[i], v.opts.Namespace))
+			p.Code, p.Expected, p.Actual = apferr.InvalidParams, fmt.Sprintf("at most %d characters", MaxIDLen), n
+			return nil, apferr.Problems([]apferr.Problem{p})
 		}
 	}
 	root := 0
