@@ -48,6 +48,11 @@ type CloneOptions struct {
 	// UserID owns the new tasks; "" keeps the owners of the sources. Linking a task that
 	// belongs to another user is refused (-32004).
 	UserID string
+	// NewID returns the id of each new task (CloneCopy, CloneLink, CloneMixed); nil means
+	// task.NewID. The API gives a non-admin's clones ids in the owner's namespace
+	// (docs/decisions.md, section 12). It must return a different, unused id each call:
+	// a collision fails the store write.
+	NewID func() string
 }
 
 // Clone copies, links or archives a task, or its subtree (docs/semantics.md rule 16). It returns the
@@ -84,7 +89,10 @@ func (e *Engine) Clone(ctx context.Context, taskID string, opts CloneOptions) ([
 	if mode == CloneArchive {
 		return e.archive(ctx, taskID, g, set, opts.DryRun)
 	}
-	p := &clonePlan{g: g, source: si, set: set, reset: reset, userID: opts.UserID}
+	p := &clonePlan{g: g, source: si, set: set, reset: reset, userID: opts.UserID, newID: opts.NewID}
+	if p.newID == nil {
+		p.newID = task.NewID
+	}
 	if p.linked, err = linkedTasks(taskID, mode, g, set, opts.LinkTaskIDs); err != nil {
 		return nil, err
 	}
@@ -229,6 +237,7 @@ type clonePlan struct {
 	originals map[string]*task.Task // by id: what the clones' original_task_id name
 	reset     resetFields           // overrides of the copies
 	userID    string                // owner of the new tasks; "" keeps the sources'
+	newID     func() string         // the id of each new task
 	ids       map[string]string     // source id -> new id (set by build)
 }
 
@@ -256,7 +265,7 @@ func (p *clonePlan) checkLinkOwners(taskID string) error {
 func (p *clonePlan) build(now time.Time) []*task.Task {
 	p.ids = make(map[string]string, len(p.set))
 	for _, i := range p.set {
-		p.ids[p.g.nodes[i].t.ID] = task.NewID()
+		p.ids[p.g.nodes[i].t.ID] = p.newID()
 	}
 	rootID := p.ids[p.g.nodes[p.source].t.ID]
 	out := make([]*task.Task, 0, len(p.set))

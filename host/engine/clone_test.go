@@ -299,3 +299,39 @@ func TestCloneRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloneNewID: CloneOptions.NewID chooses the ids of the new tasks, and the copies'
+// parents, dependencies and tree id follow them.
+func TestCloneNewID(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	cloneFixture(v, "n-")
+	n := 0
+	newID := func() string { n++; return "alice/new-" + string(rune('0'+n)) }
+	out, err := v.e.Clone(context.Background(), "n-mid", CloneOptions{Mode: CloneMixed, LinkTaskIDs: []string{"n-up"}, NewID: newID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || n != 3 {
+		t.Fatalf("%d new tasks, NewID called %d times", len(out), n)
+	}
+	ids := map[string]bool{}
+	for _, c := range out {
+		ids[c.ID] = true
+	}
+	for _, c := range out {
+		if c.TaskTreeID != out[0].ID || (c.ParentID != "" && !ids[c.ParentID]) {
+			t.Errorf("%s: tree %q parent %q", c.ID, c.TaskTreeID, c.ParentID)
+		}
+		for _, d := range c.Dependencies {
+			if !ids[d.ID] {
+				t.Errorf("%s depends on %s, not a new task", c.ID, d.ID)
+			}
+		}
+	}
+	for _, id := range []string{"alice/new-1", "alice/new-2", "alice/new-3"} {
+		if !ids[id] {
+			t.Errorf("no new task %s among %v", id, ids)
+		}
+	}
+}
