@@ -104,7 +104,8 @@ func TestAuthIsolation(t *testing.T) {
 		t.Fatalf("admin's list = %+v", list)
 	}
 	var got taskView
-	e.ok(t, admin, "tasks.get", map[string]any{"task_id": "al-a"}, &got)
+	// Alice's ids are in her namespace; the admin names them in full.
+	e.ok(t, admin, "tasks.get", map[string]any{"task_id": "alice/al-a"}, &got)
 	// Admin-created tasks carry the admin's id unless they name a user.
 	e.ok(t, admin, "tasks.create", map[string]any{"name": "adm", "schemas": map[string]any{"method": "echo"}}, &got)
 	if got.UserID == nil || *got.UserID != "root" {

@@ -180,7 +180,7 @@ func TestCloneLinkAcrossUsers(t *testing.T) {
 	e.fails(t, bob, "tasks.get", map[string]any{"task_id": mine[0]["id"]}, -32001)
 	// The admin may link any tree; the links keep the owner of the originals.
 	var adm []map[string]any
-	e.ok(t, admin, "tasks.clone", map[string]any{"task_id": "ul-root", "origin_type": "link"}, &adm)
+	e.ok(t, admin, "tasks.clone", map[string]any{"task_id": "alice/ul-root", "origin_type": "link"}, &adm)
 	if adm[0]["user_id"] != "alice" {
 		t.Fatalf("admin link owner = %v", adm[0]["user_id"])
 	}

@@ -120,7 +120,7 @@ func BenchmarkExecute1000(b *testing.B) {
 	b.Run("engine", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			data := mustJSON(b, bigTree(fmt.Sprintf("d%d", seq.Add(1)), 1000))
-			tasks, err := e.srv.cfg.Prepare(ctx, data, "")
+			tasks, err := e.srv.cfg.Prepare(ctx, data, "", "")
 			if err != nil {
 				b.Fatal(err)
 			}

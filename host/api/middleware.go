@@ -14,6 +14,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/auth"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // caller is who makes a request. With authentication off every caller is an anonymous
@@ -21,7 +22,26 @@ import (
 type caller struct {
 	sub   string
 	admin bool
-	authn bool // authentication is on
+	authn bool           // authentication is on
+	ns    task.Namespace // the namespace of a non-admin's ids; zero for an admin or without authentication
+}
+
+// qualify returns the id a caller's task id names: for a non-admin, the id in the
+// caller's namespace (task.Namespace.Qualify: "t1" and "<ns>/t1" are the same task);
+// for an admin or without authentication, id as given. Every task id a request gives
+// goes through it, so a non-admin can only ever name ids of its own namespace
+// (docs/decisions.md, section 12).
+func (c caller) qualify(id string) string {
+	return c.ns.Qualify(id)
+}
+
+// qualifyAll returns ids qualified (see qualify), in a new slice.
+func (c caller) qualifyAll(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = c.qualify(id)
+	}
+	return out
 }
 
 // sees reports whether the caller may see and act on a task owned by userID.
@@ -68,6 +88,9 @@ func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 			}
 			cl = caller{sub: id.Subject, admin: id.Admin(), authn: true}
+			if !cl.admin {
+				cl.ns = task.NamespaceOf(id.Subject)
+			}
 		}
 		r := c.Request()
 		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, cl)))

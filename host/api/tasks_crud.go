@@ -3,16 +3,20 @@ package api
 import (
 	"context"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// visibleTask returns the task if the caller may see it; another user's task is "not
-// found", so ids of other users' tasks leak nothing.
+// visibleTask returns the task id names for the caller (id qualified, see caller.qualify)
+// if the caller may see it; another user's task is "not found", so ids of other users'
+// tasks leak nothing. Callers act on the returned task's ID, never on id as given.
 func (s *Server) visibleTask(ctx context.Context, id string) (*task.Task, error) {
+	id = callerFrom(ctx).qualify(id)
 	t, err := s.cfg.Store.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -26,7 +30,7 @@ func (s *Server) visibleTask(ctx context.Context, id string) (*task.Task, error)
 // submitTasks validates a submission, stamps the owner and stores it.
 func (s *Server) submitTasks(ctx context.Context, data []byte) ([]*task.Task, error) {
 	cl := callerFrom(ctx)
-	tasks, err := s.cfg.Prepare(ctx, data, cl.stampUser())
+	tasks, err := s.cfg.Prepare(ctx, data, cl.stampUser(), cl.ns)
 	if err != nil {
 		return nil, err
 	}
@@ -271,27 +275,46 @@ func (s *Server) tasksClone(ctx context.Context, c *call) (any, error) {
 	if p.TaskID == "" {
 		return nil, apferr.InvalidParam("task_id", "task_id is required", "a task id", nil)
 	}
-	if _, err := s.visibleTask(ctx, p.TaskID); err != nil {
+	src, err := s.visibleTask(ctx, p.TaskID)
+	if err != nil {
 		return nil, err
 	}
-	for _, id := range p.LinkTaskIDs {
+	cl := callerFrom(ctx)
+	links := cl.qualifyAll(p.LinkTaskIDs)
+	for _, id := range links {
 		if _, err := s.visibleTask(ctx, id); err != nil {
 			return nil, err
 		}
 	}
-	opts := engine.CloneOptions{Mode: p.OriginType, LinkTaskIDs: p.LinkTaskIDs, ResetFields: p.ResetFields,
-		UserID: callerFrom(ctx).stampUser()}
+	opts := engine.CloneOptions{Mode: p.OriginType, LinkTaskIDs: links, ResetFields: p.ResetFields,
+		UserID: cl.stampUser()}
+	if cl.ns != "" {
+		if opts.NewID, err = cloneIDs(cl); err != nil {
+			return nil, err
+		}
+	}
 	if p.Recursive != nil {
 		opts.Shallow = !*p.Recursive
 	}
 	if p.Save != nil {
 		opts.DryRun = !*p.Save
 	}
-	tasks, err := s.cfg.Engine.Clone(ctx, p.TaskID, opts)
+	tasks, err := s.cfg.Engine.Clone(ctx, src.ID, opts)
 	if err != nil {
 		return nil, err
 	}
 	return oneOrMany(s.resolveLinks(ctx, tasks)), nil
+}
+
+// cloneIDs returns the ids of a non-admin's clones: new ids in the caller's namespace.
+// A namespace so long that they would exceed submit.MaxIDLen is refused (-32602).
+func cloneIDs(cl caller) (func() string, error) {
+	newID := func() string { return cl.qualify(task.NewID()) }
+	if id := newID(); utf8.RuneCountInString(id) > submit.MaxIDLen {
+		return nil, apferr.InvalidParam("task_id", fmt.Sprintf("the ids of the new tasks would be longer than %d characters once qualified with the caller's namespace, e.g. %q", submit.MaxIDLen, id),
+			fmt.Sprintf("at most %d characters", submit.MaxIDLen), utf8.RuneCountInString(id))
+	}
+	return newID, nil
 }
 
 type deleteParams struct {

@@ -310,6 +310,7 @@ func (s *Server) tasksCancel(ctx context.Context, c *call) (any, error) {
 	if err := checkIDCount(ids); err != nil {
 		return nil, err
 	}
+	ids = callerFrom(ctx).qualifyAll(ids)
 	msg := p.ErrorMessage
 	if msg == "" {
 		msg = "Cancelled by user"
@@ -330,7 +331,7 @@ func (s *Server) tasksCancel(ctx context.Context, c *call) (any, error) {
 			r["status"], r["message"] = "failed", fmt.Sprintf("Task already %s", t.Status)
 			continue
 		}
-		changed, err := s.cfg.Engine.Cancel(ctx, id, msg)
+		changed, err := s.cfg.Engine.Cancel(ctx, t.ID, msg)
 		if err != nil {
 			r["status"], r["message"] = "error", err.Error()
 			continue
@@ -405,6 +406,7 @@ func (s *Server) runningStatus(ctx context.Context, c *call) (any, error) {
 	if err := checkIDCount(ids); err != nil {
 		return nil, err
 	}
+	ids = callerFrom(ctx).qualifyAll(ids)
 	running := map[string]bool{}
 	for _, r := range s.cfg.Engine.Running() {
 		running[r.TreeID] = true

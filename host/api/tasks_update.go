@@ -44,7 +44,7 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 		_ = json.Unmarshal(raw, &status)
 	}
 	now := s.cfg.Now()
-	return s.cfg.Engine.Update(ctx, id, func(t *task.Task) error {
+	return s.cfg.Engine.Update(ctx, t.ID, func(t *task.Task) error {
 		if newDeps != nil && t.Status != task.Pending {
 			return depNotPending(t)
 		}
@@ -238,6 +238,7 @@ func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.R
 		byID[x.ID] = x
 		byName[x.Name] = x
 	}
+	cl := callerFrom(ctx)
 	var probs []apferr.Problem
 	add := func(code apferr.Code, i int, reason string, actual any, cycle []string) {
 		probs = append(probs, apferr.Problem{Code: code, TaskID: t.ID, TaskName: t.Name,
@@ -258,6 +259,7 @@ func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.R
 			add(apferr.InvalidParams, i, "a dependency is a task id, {\"id\", \"required\"} or {\"name\"}", string(it), nil)
 			continue
 		}
+		ref.ID = cl.qualify(ref.ID)
 		target := byID[ref.ID]
 		if target == nil && ref.ID == "" {
 			target = byName[ref.Name]
