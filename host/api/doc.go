@@ -11,6 +11,11 @@
 //   - With a JWT secret, every route needs a valid token (fail closed). A user sees and
 //     acts on their own tasks only; another user's task id answers "not found". The
 //     admin role sees everything.
+//   - With a JWT secret, a non-admin's task ids are owner-qualified (docs/decisions.md
+//     §12): every task id the caller gives is put in the caller's namespace
+//     (task.Namespace.Qualify) before anything is looked up or stored, and generated ids
+//     are too, so a user can only ever name (and collide with) their own ids: no answer
+//     tells whether another user's id exists.
 //   - tasks.execute returns the real root id and, unless streaming, the final status.
 //   - Shutdown stops accepting connections, ends streams with a final frame, lets
 //     in-flight requests and webhook deliveries finish; runs continue in the engine.
