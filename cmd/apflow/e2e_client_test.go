@@ -67,8 +67,8 @@ func TestCLIAgainstServer(t *testing.T) {
 		want  []string
 	}{
 		{"list", alice, []string{"tasks", "list"}, []string{"cli-root", "report", "completed"}},
-		{"get", alice, []string{"tasks", "get", "cli-root"}, []string{`"id": "cli-root"`, `"user_id": "alice"`}},
-		{"tree", alice, []string{"tasks", "tree", "cli-root"}, []string{"✓ report (cli-root) completed", "  ✓ a "}},
+		{"get", alice, []string{"tasks", "get", "cli-root"}, []string{`"id": "alice/cli-root"`, `"user_id": "alice"`}},
+		{"tree", alice, []string{"tasks", "tree", "cli-root"}, []string{"✓ report (alice/cli-root) completed", "  ✓ a "}},
 		{"children", alice, []string{"tasks", "children", "cli-root"}, []string{"a ", "b "}},
 		{"rerun full", alice, []string{"tasks", "rerun", "--full", "cli-root"}, []string{"3 tasks: 3 completed"}},
 		{"clone", alice, []string{"tasks", "clone", "cli-root"}, []string{"report", "pending"}},

@@ -608,7 +608,7 @@ func e2eCreateAndRead(t *testing.T, env *e2eEnv) {
 	}
 	var single wireTask
 	srv.mustCall(t, alice, "tasks.create", map[string]any{"id": "al-single", "name": "single", "schemas": map[string]any{"method": "echo"}, "inputs": map[string]any{"z": 3}}, &single)
-	if single.ID != "al-single" || single.Status != "pending" {
+	if single.ID != "alice/al-single" || single.Status != "pending" {
 		t.Fatalf("tasks.create of one object = %+v", single)
 	}
 	var bobs wireTask
@@ -622,7 +622,7 @@ func e2eCreateAndRead(t *testing.T, env *e2eEnv) {
 		got := srv.getTask(t, alice, "al-a")
 		var viaMethod wireTask
 		srv.mustCall(t, alice, method, map[string]any{"id": "al-a"}, &viaMethod)
-		if viaMethod.ID != "al-a" || viaMethod.Name != got.Name {
+		if viaMethod.ID != "alice/al-a" || viaMethod.Name != got.Name {
 			t.Errorf("%s = %+v", method, viaMethod)
 		}
 	}
@@ -630,16 +630,16 @@ func e2eCreateAndRead(t *testing.T, env *e2eEnv) {
 
 	var tree wireTree
 	srv.mustCall(t, alice, "tasks.tree", map[string]any{"task_id": "al-b"}, &tree)
-	if tree.Task.ID != "al-b" {
+	if tree.Task.ID != "alice/al-b" {
 		t.Fatalf("tasks.tree of al-b is rooted at %s", tree.Task.ID)
 	}
 	srv.mustCall(t, alice, "tasks.tree", map[string]any{"root_id": "al-root"}, &tree)
-	if tree.Task.ID != "al-root" || len(tree.Children) != 2 {
+	if tree.Task.ID != "alice/al-root" || len(tree.Children) != 2 {
 		t.Fatalf("tasks.tree = %+v", tree)
 	}
 	var children []wireTask
 	srv.mustCall(t, alice, "tasks.children", map[string]any{"parent_id": "al-root"}, &children)
-	if len(children) != 2 || children[0].ID != "al-a" {
+	if len(children) != 2 || children[0].ID != "alice/al-a" {
 		t.Fatalf("tasks.children (by priority) = %+v", children)
 	}
 
@@ -653,10 +653,10 @@ func e2eCreateAndRead(t *testing.T, env *e2eEnv) {
 		return ids
 	}
 	roots := listIDs(alice, map[string]any{})
-	if !contains(roots, "al-root") || !contains(roots, "al-single") || contains(roots, "al-a") || contains(roots, "bob-single") {
+	if !contains(roots, "alice/al-root") || !contains(roots, "alice/al-single") || contains(roots, "alice/al-a") || contains(roots, "bob/bob-single") {
 		t.Errorf("alice's root list = %v", roots)
 	}
-	if all := listIDs(alice, map[string]any{"root_only": false}); !contains(all, "al-a") || !contains(all, "al-b") {
+	if all := listIDs(alice, map[string]any{"root_only": false}); !contains(all, "alice/al-a") || !contains(all, "alice/al-b") {
 		t.Errorf("root_only=false list = %v", all)
 	}
 	if pending := listIDs(alice, map[string]any{"status": "completed"}); len(pending) != 0 {
@@ -668,13 +668,13 @@ func e2eCreateAndRead(t *testing.T, env *e2eEnv) {
 		t.Errorf("paging: page 1 %v, page 2 %v", p1, p2)
 	}
 	srv.wantCode(t, alice, "tasks.list", map[string]any{"limit": 5000}, -32602)
-	if bobsRoots := listIDs(bob, map[string]any{}); len(bobsRoots) != 1 || bobsRoots[0] != "bob-single" {
+	if bobsRoots := listIDs(bob, map[string]any{}); len(bobsRoots) != 1 || bobsRoots[0] != "bob/bob-single" {
 		t.Errorf("bob's list = %v", bobsRoots)
 	}
-	if adminRoots := listIDs(admin, map[string]any{}); !contains(adminRoots, "al-root") || !contains(adminRoots, "bob-single") {
+	if adminRoots := listIDs(admin, map[string]any{}); !contains(adminRoots, "alice/al-root") || !contains(adminRoots, "bob/bob-single") {
 		t.Errorf("admin's list = %v", adminRoots)
 	}
-	if only := listIDs(admin, map[string]any{"user_id": "bob"}); len(only) != 1 || only[0] != "bob-single" {
+	if only := listIDs(admin, map[string]any{"user_id": "bob"}); len(only) != 1 || only[0] != "bob/bob-single" {
 		t.Errorf("admin's list of bob = %v", only)
 	}
 
@@ -729,13 +729,13 @@ func e2eExecute(t *testing.T, env *e2eEnv) {
 	}
 	var r execResult
 	srv.mustCall(t, alice, "tasks.execute", map[string]any{"task_id": "al-root"}, &r)
-	if !r.Success || r.Status != "completed" || r.RootTaskID != "al-root" || r.Protocol != "jsonrpc" {
+	if !r.Success || r.Status != "completed" || r.RootTaskID != "alice/al-root" || r.Protocol != "jsonrpc" {
 		t.Fatalf("execute by task_id = %+v", r)
 	}
 	b := srv.getTask(t, alice, "al-b")
 	// echo declares schemas without properties, which count as none: its result is
 	// merged flat into the dependent's inputs.
-	if b.Status != "completed" || fmt.Sprint(b.Inputs["x"]) != "1" || b.Inputs["al-a"] != nil || b.Attempts != 1 || len(b.pluginHash()) != 64 {
+	if b.Status != "completed" || fmt.Sprint(b.Inputs["x"]) != "1" || b.Inputs["alice/al-a"] != nil || b.Attempts != 1 || len(b.pluginHash()) != 64 {
 		t.Fatalf("al-b after the run: %+v (dependency injection, attempts, plugin hash)", b)
 	}
 	// Re-execution with full re-runs the completed tasks.
@@ -753,7 +753,7 @@ func e2eExecute(t *testing.T, env *e2eEnv) {
 	}}, &r)
 	// The trap fails boom; the root, blocked by its failed required dependency, stays
 	// pending with the reason as its error (decisions: blocked tasks).
-	if r.RootTaskID != "al-inline" || r.Status != "pending" {
+	if r.RootTaskID != "alice/al-inline" || r.Status != "pending" {
 		t.Fatalf("inline run with a trap = %+v", r)
 	}
 	if root := srv.getTask(t, alice, "al-inline"); !strings.Contains(root.errorText(), "required dependency") {
@@ -761,7 +761,7 @@ func e2eExecute(t *testing.T, env *e2eEnv) {
 	}
 	var l []wireTask
 	srv.mustCall(t, alice, "tasks.list", map[string]any{"status": "completed"}, &l)
-	if len(l) != 1 || l[0].ID != "al-root" {
+	if len(l) != 1 || l[0].ID != "alice/al-root" {
 		t.Errorf("status=completed list = %+v", l)
 	}
 	srv.wantCode(t, bob, "tasks.execute", map[string]any{"task_id": "al-root"}, -32001)
@@ -776,7 +776,7 @@ func e2eClone(t *testing.T, env *e2eEnv) {
 		t.Fatalf("recursive clone gave %d tasks", len(clones))
 	}
 	for _, c := range clones {
-		if strings.HasPrefix(c.ID, "al-") || c.Status != "pending" || c.OriginalTask == nil || c.OriginType != "copy" {
+		if !strings.HasPrefix(c.ID, "alice/") || strings.HasPrefix(c.ID, "alice/al-") || c.Status != "pending" || c.OriginalTask == nil || c.OriginType != "copy" {
 			t.Errorf("clone %+v", c)
 		}
 	}
@@ -801,13 +801,13 @@ func e2eStreamingExecute(t *testing.T, env *e2eEnv) {
 	}
 	first := frames[0]
 	res, _ := first["result"].(map[string]any)
-	if first["jsonrpc"] != "2.0" || first["id"] != 7.0 || res["status"] != "started" || res["streaming"] != true || res["root_task_id"] != "al-stream" {
+	if first["jsonrpc"] != "2.0" || first["id"] != 7.0 || res["status"] != "started" || res["streaming"] != true || res["root_task_id"] != "alice/al-stream" {
 		t.Fatalf("first frame is not the JSON-RPC response: %v", first)
 	}
 	types := map[string]int{}
 	for _, f := range frames[1:] {
 		types[f.typ()]++
-		if f.typ() != "stream_end" && f.str("root_task_id") != "al-stream" {
+		if f.typ() != "stream_end" && f.str("root_task_id") != "alice/al-stream" {
 			t.Errorf("frame of another run: %v", f)
 		}
 	}
@@ -891,7 +891,7 @@ func e2eBatch(t *testing.T, env *e2eEnv) {
 	for _, r := range rs {
 		byID[strings.Trim(string(r.ID), `"`)] = r
 	}
-	if byID["g"].Error != nil || !bytes.Contains(byID["g"].Result, []byte(`"al-root"`)) {
+	if byID["g"].Error != nil || !bytes.Contains(byID["g"].Result, []byte(`"alice/al-root"`)) {
 		t.Errorf("batch get = %+v", byID["g"])
 	}
 	if byID["c"].Error != nil {
@@ -943,7 +943,7 @@ func e2eA2A(t *testing.T, env *e2eEnv) {
 		t.Fatalf("A2A task = %s", raw)
 	}
 	data := r.Result.Artifacts[0].Parts[0].Data
-	if data["root_task_id"] != "al-a2a" || !strings.Contains(fmt.Sprint(data["result"]), "a2a") {
+	if data["root_task_id"] != "alice/al-a2a" || !strings.Contains(fmt.Sprint(data["result"]), "a2a") {
 		t.Errorf("A2A artifact = %v", data)
 	}
 	if got := srv.getTask(t, alice, "al-a2a"); got.Status != "completed" || got.UserID == nil || *got.UserID != "alice" {
@@ -985,7 +985,7 @@ func e2eRunningTree(t *testing.T, env *e2eEnv) {
 	// Running views.
 	var running []wireTask
 	srv.mustCall(t, alice, "tasks.running.list", map[string]any{}, &running)
-	if len(running) != 1 || running[0].ID != "al-slow" {
+	if len(running) != 1 || running[0].ID != "alice/al-slow" {
 		t.Errorf("alice's running.list = %+v", running)
 	}
 	var statuses []map[string]any
@@ -1027,7 +1027,7 @@ func e2eRunningTree(t *testing.T, env *e2eEnv) {
 	if code, raw := srv.do(t, bob, http.MethodGet, "/events?root_task_id=al-slow", nil, ""); code != http.StatusNotFound {
 		t.Errorf("bob following alice's run: HTTP %d %s", code, raw)
 	}
-	if got := srv.getTask(t, admin, "al-spin1"); got.Status != "in_progress" {
+	if got := srv.getTask(t, admin, "alice/al-spin1"); got.Status != "in_progress" {
 		t.Fatalf("after bob's attempts, alice's task is %s (the admin sees it)", got.Status)
 	}
 	srv.wantCode(t, alice, "tasks.update", map[string]any{"task_id": "al-spin1", "status": "cancelled"}, -32008)
@@ -1155,7 +1155,7 @@ func e2eDelete(t *testing.T, env *e2eEnv) {
 	var l []wireTask
 	srv.mustCall(t, admin, "tasks.list", map[string]any{"user_id": "alice", "limit": 1000}, &l)
 	for _, w := range l {
-		if w.ID == "al-stream" || w.ID == "al-single" {
+		if w.ID == "alice/al-stream" || w.ID == "alice/al-single" {
 			t.Errorf("%s still listed after delete", w.ID)
 		}
 	}

@@ -30,7 +30,7 @@ type caller struct {
 // caller's namespace (task.Namespace.Qualify: "t1" and "<ns>/t1" are the same task);
 // for an admin or without authentication, id as given. Every task id a request gives
 // goes through it, so a non-admin can only ever name ids of its own namespace
-// (docs/decisions.md, section 12).
+// (docs/decisions.md §12).
 func (c caller) qualify(id string) string {
 	return c.ns.Qualify(id)
 }

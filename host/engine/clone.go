@@ -50,7 +50,7 @@ type CloneOptions struct {
 	UserID string
 	// NewID returns the id of each new task (CloneCopy, CloneLink, CloneMixed); nil means
 	// task.NewID. The API gives a non-admin's clones ids in the owner's namespace
-	// (docs/decisions.md, section 12). It must return a different, unused id each call:
+	// (docs/decisions.md §12). It must return a different, unused id each call:
 	// a collision fails the store write.
 	NewID func() string
 }

@@ -45,7 +45,7 @@ type Options struct {
 	// a problem (code Unauthorized). When empty, tasks keep the user_id they give,
 	// which must be the same for all of them or absent.
 	UserID string
-	// Namespace, when set, owner-qualifies the submission (docs/decisions.md, section 12):
+	// Namespace, when set, owner-qualifies the submission (docs/decisions.md §12):
 	// Decode qualifies every task's id and task_tree_id as it reads them (so every check
 	// and message sees the qualified id, and MaxIDLen applies to it), Validate resolves
 	// parent_id and dependency references by their qualified id (then by name, as

@@ -6,7 +6,7 @@ import (
 )
 
 // Namespace is the id namespace of one user when authentication is on: every task of a
-// non-admin user has an id "<namespace>/<name>" (docs/decisions.md, section 12). The zero
+// non-admin user has an id "<namespace>/<name>" (docs/decisions.md §12). The zero
 // Namespace is "no namespace": ids are used as given (admins, no authentication).
 //
 // A Namespace never contains "/", and two different users never share one, so an id of
