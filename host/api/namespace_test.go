@@ -21,10 +21,10 @@ func one(id string, extra ...any) map[string]any {
 	return m
 }
 
-// comparable returns a JSON-RPC answer (result or error) as a map with every occurrence of
+// normalized returns a JSON-RPC answer (result or error) as a map with every occurrence of
 // the given ids replaced by "ID", and the timestamps dropped, so two answers that differ
 // only by the id named compare equal.
-func comparable(t *testing.T, raw json.RawMessage, ids ...string) any {
+func normalized(t *testing.T, raw json.RawMessage, ids ...string) any {
 	t.Helper()
 	s := string(raw)
 	for _, id := range ids {
@@ -128,7 +128,7 @@ func TestOwnerQualifiedIDsNoOracle(t *testing.T) {
 			if vt["id"] != c.takenID || vt["task_tree_id"] != takenTree || vf["id"] != c.freeID || vf["task_tree_id"] != freeTree {
 				t.Fatalf("ids %v/%v and %v/%v, want %s/%s and %s/%s", vt["id"], vt["task_tree_id"], vf["id"], vf["task_tree_id"], c.takenID, takenTree, c.freeID, freeTree)
 			}
-			if !reflect.DeepEqual(comparable(t, rt.Result, takenTree, c.takenID), comparable(t, rf.Result, freeTree, c.freeID)) {
+			if !reflect.DeepEqual(normalized(t, rt.Result, takenTree, c.takenID), normalized(t, rf.Result, freeTree, c.freeID)) {
 				t.Fatalf("answers differ beyond the id:\n%s\n%s", rt.Result, rf.Result)
 			}
 		})
@@ -176,7 +176,7 @@ func TestOwnerQualifiedIDsActOnOwnTasks(t *testing.T) {
 		if c.method != "tasks.cancel" && c.method != "tasks.running.status" && (bobs.Error == nil || bobs.Error.Code != -32001) {
 			t.Errorf("%s of bob/b1 by alice: %s, want -32001", c.method, ab)
 		}
-		if !reflect.DeepEqual(comparable(t, ab, "alice/bob/b1"), comparable(t, an, "alice/bob/zz")) {
+		if !reflect.DeepEqual(normalized(t, ab, "alice/bob/b1"), normalized(t, an, "alice/bob/zz")) {
 			t.Errorf("%s: bob's id and a missing id answer differently:\n%s\n%s", c.method, ab, an)
 		}
 		if strings.Contains(string(ab), `"bob/b1"`) {
