@@ -35,7 +35,7 @@ func BenchmarkWideWASM(b *testing.B) {
 			copyFile(b, "../../host/sandbox/testdata/noop.wasm", filepath.Join(plugins, "noop.wasm"))
 			g := &globals{dataDir: b.TempDir(), pluginsDir: plugins, logLevel: "off", stdout: io.Discard, stderr: io.Discard}
 			ctx := context.Background()
-			h, err := g.openHost(ctx, false)
+			h, err := g.openHost(ctx, roleWorker)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -40,6 +40,9 @@ type globals struct {
 	maxResult   int64
 	server      string
 	token       string
+	// cluster (PostgreSQL store)
+	nodeID           string
+	lease, heartbeat time.Duration
 
 	stdout, stderr io.Writer
 	// listsProblems is set by a command that shows the plugin files that failed to load
@@ -51,6 +54,9 @@ func (g *globals) register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "data directory: task store, plugins, compilation cache ($APFLOW_HOME, default ~/.apflow)")
 	f.StringVar(&g.storeURL, "store", "", "task store shared by several nodes: a PostgreSQL URL, postgres://user:password@host:5432/db ($APFLOW_STORE; default: Badger in <data-dir>/db)")
+	f.StringVar(&g.nodeID, "node-id", "", "with --store: this node's name in the cluster, unique per node ($APFLOW_NODE_ID; default <hostname>-<pid>)")
+	f.DurationVar(&g.lease, "lease", pgstore.DefaultLease, "with --store: how long a node's leases last without a heartbeat; a dead node's work moves to others after about this long")
+	f.DurationVar(&g.heartbeat, "heartbeat", 0, "with --store: how often a node renews its leases (default: a quarter of --lease)")
 	f.StringVar(&g.pluginsDir, "plugins", "", "plugins directory (default <data-dir>/plugins)")
 	f.StringVar(&g.configPath, "config", "", "operator config file: limits, grants, hooks (default <data-dir>/config.json if present)")
 	f.StringVar(&g.logLevel, "log-level", envOr("APFLOW_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error, off (logs go to stderr)")
@@ -135,13 +141,28 @@ type host struct {
 	catalog  executor.Catalog
 	hooks    *hooks.Runner
 	engine   *engine.Engine
+	// node is this process's membership of the cluster (PostgreSQL store), or nil.
+	node *pgstore.Node
 	// taskSchemas compiles tasks' own input schemas for submission and execution alike.
 	taskSchemas *schema.Cache
 }
 
-// openHost opens the local data dir. With recover set, runs interrupted by a crash are
-// reset (in_progress tasks back to pending) and resumed.
-func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error) {
+// hostRole is what a command's host does in a cluster (a PostgreSQL store).
+type hostRole uint8
+
+const (
+	// roleClient: the command reads and changes tasks and may start a run, which it
+	// coordinates while it lives, but executes nothing and takes no run over.
+	roleClient hostRole = iota
+	// roleWorker: a node that also claims and executes tasks (run, resume).
+	roleWorker
+	// roleServer: a worker that recovers at start-up: on Badger, runs interrupted by a
+	// crash are reset and resumed; in a cluster, runs no live node holds are taken over.
+	roleServer
+)
+
+// openHost opens the local data dir, or the cluster's database with --store.
+func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	log.Debug("process", "memory_limit", memoryLimit())
 	cfg, err := g.loadConfig()
@@ -156,6 +177,13 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 		return nil, err
 	}
 	h := &host{log: log, cfg: cfg, store: st}
+	if pg, ok := st.(*pgstore.Store); ok {
+		h.node, err = g.joinCluster(ctx, pg, cfg)
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -191,7 +219,10 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 	h.taskSchemas = schema.NewTaskCache(0)
 	ecfg := engine.Config{
 		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
-		TaskSchemas: h.taskSchemas,
+		TaskSchemas: h.taskSchemas, ClusterClient: role == roleClient,
+	}
+	if h.node != nil {
+		ecfg.Cluster = h.node
 	}
 	if len(cfg.Hooks) > 0 {
 		h.hooks, err = hooks.New(hooks.Config{
@@ -206,7 +237,7 @@ func (g *globals) openHost(ctx context.Context, recoverRuns bool) (*host, error)
 	if err != nil {
 		return nil, err
 	}
-	if recoverRuns {
+	if role == roleServer {
 		if err := h.engine.Recover(ctx); err != nil {
 			return nil, fmt.Errorf("recover interrupted runs: %w", err)
 		}
@@ -278,4 +309,25 @@ func (h *host) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	_ = h.close(ctx)
+}
+
+// joinCluster makes this process a node of the cluster on pg's database.
+func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *config.Config) (*pgstore.Node, error) {
+	id := g.nodeID
+	if id == "" {
+		id = os.Getenv("APFLOW_NODE_ID")
+	}
+	if id == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			host = "node"
+		}
+		id = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	concurrency := cfg.Concurrency
+	if concurrency == 0 {
+		concurrency = engine.DefaultConcurrency
+	}
+	return pgstore.Join(ctx, pg, pgstore.NodeOptions{ID: id, Version: version, Concurrency: concurrency,
+		Lease: g.lease, Heartbeat: g.heartbeat})
 }

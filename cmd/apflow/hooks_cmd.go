@@ -19,7 +19,7 @@ func newHooksCmd(g *globals) *cobra.Command {
 		Short: "List the configured hooks in the order they run",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			h, err := g.openHost(c.Context(), false)
+			h, err := g.openHost(c.Context(), roleClient)
 			if err != nil {
 				return err
 			}

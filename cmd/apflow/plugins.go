@@ -105,7 +105,7 @@ func (g *globals) pluginViews(ctx context.Context) ([]pluginView, map[string]str
 	if g.server != "" {
 		return g.remotePluginViews(ctx)
 	}
-	h, err := g.openHost(ctx, false)
+	h, err := g.openHost(ctx, roleClient)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,7 +141,7 @@ func (g *globals) addPlugin(ctx context.Context, name string, wasm []byte) (*exe
 	if g.server != "" {
 		return g.remoteAddPlugin(ctx, name, wasm)
 	}
-	h, err := g.openHost(ctx, false)
+	h, err := g.openHost(ctx, roleClient)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func (g *globals) removePlugin(ctx context.Context, id string) error {
 	if g.server != "" {
 		return g.remoteRemovePlugin(ctx, id)
 	}
-	h, err := g.openHost(ctx, false)
+	h, err := g.openHost(ctx, roleClient)
 	if err != nil {
 		return err
 	}

@@ -162,7 +162,7 @@ func invalidSubmission(name string, err error) error {
 }
 
 func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool) error {
-	h, err := g.openHost(ctx, false)
+	h, err := g.openHost(ctx, roleWorker)
 	if err != nil {
 		return err
 	}
@@ -381,7 +381,7 @@ are not retried (use apflow tasks rerun for that). Exit status as for apflow run
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			h, err := g.openHost(ctx, false)
+			h, err := g.openHost(ctx, roleWorker)
 			if err != nil {
 				return err
 			}

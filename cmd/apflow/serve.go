@@ -38,7 +38,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if f := cmd.Flags().Lookup("jwt-secret"); f.Changed {
 				secret = f.Value.String()
 			}
-			h, err := g.openHost(ctx, true)
+			h, err := g.openHost(ctx, roleServer)
 			if err != nil {
 				return err
 			}

@@ -148,7 +148,7 @@ func (g *globals) openSource(ctx context.Context) (taskSource, error) {
 	if g.server != "" {
 		return g.remoteSource()
 	}
-	h, err := g.openHost(ctx, false)
+	h, err := g.openHost(ctx, roleClient)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,27 @@ type write struct {
 	// start marks a start transition: the executor is dispatched once it is committed, so
 	// it must not be committed without the writes queued before it (see commit).
 	start bool
+	// queue (cluster mode): the task is queued for claiming if pending once written.
+	// dequeue (cluster mode): its queue entry or claim is dropped (it was cancelled).
+	queue, dequeue bool
+}
+
+// writer commits a chunk of writes in one transaction, all or nothing, returning the task
+// after each write: the store's UpdateMany, or in cluster mode a round fenced by the
+// tree's lease (cluster.go).
+type writer interface {
+	writeMany(ctx context.Context, ws []write) ([]*task.Task, error)
+}
+
+// storeWriter writes to the store alone (one engine owns it).
+type storeWriter struct{ st store.Store }
+
+func (w storeWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, error) {
+	muts := make([]store.Mutation, len(ws))
+	for i, x := range ws {
+		muts[i] = x.m
+	}
+	return w.st.UpdateMany(ctx, muts)
 }
 
 // batch collects the writes of one round of a run's coordinator.
@@ -38,6 +59,11 @@ func (b *batch) add(id string, fn func(*task.Task) error, after func(*task.Task,
 	b.writes = append(b.writes, write{m: store.Mutation{ID: id, Fn: fn}, after: after})
 }
 
+// addQueue queues a write after which the task is queued for claiming (cluster mode).
+func (b *batch) addQueue(id string, fn func(*task.Task) error, after func(*task.Task, error)) {
+	b.writes = append(b.writes, write{m: store.Mutation{ID: id, Fn: fn}, after: after, start: true, queue: true})
+}
+
 // addStart queues a start transition (see write.start).
 func (b *batch) addStart(id string, fn func(*task.Task) error, after func(*task.Task, error)) {
 	b.writes = append(b.writes, write{m: store.Mutation{ID: id, Fn: fn}, after: after, start: true})
@@ -51,7 +77,7 @@ func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 }
 // them has failed, the start transitions after it are not attempted (they fail with
 // errNotStarted): a task may have become ready through a completion queued before it, and
 // it must not start unless that completion is committed (docs/semantics.md rule 17).
-func (b *batch) commit(ctx context.Context, st store.Store) {
+func (b *batch) commit(ctx context.Context, w writer) {
 	ws, thens := b.writes, b.thens
 	b.writes, b.thens = nil, nil
 	defer func() {
@@ -64,37 +90,36 @@ func (b *batch) commit(ctx context.Context, st store.Store) {
 		n := min(len(ws), maxBatch)
 		chunk := ws[:n]
 		ws = ws[n:]
-		muts := make([]store.Mutation, n)
-		for i, w := range chunk {
-			muts[i] = w.m
-		}
 		var stored []*task.Task
 		var err error
 		if !failed {
-			stored, err = st.UpdateMany(ctx, muts)
+			stored, err = w.writeMany(ctx, chunk)
 		}
 		if !failed && err == nil && len(stored) == n {
-			for i, w := range chunk {
-				if w.after != nil {
-					w.after(stored[i], nil)
+			for i, x := range chunk {
+				if x.after != nil {
+					x.after(stored[i], nil)
 				}
 			}
 			continue
 		}
-		for _, w := range chunk {
-			if w.start && failed {
-				if w.after != nil {
-					w.after(nil, fmt.Errorf("start task %s: %w", w.m.ID, errNotStarted))
+		for _, x := range chunk {
+			if x.start && failed {
+				if x.after != nil {
+					x.after(nil, fmt.Errorf("start task %s: %w", x.m.ID, errNotStarted))
 				}
 				continue
 			}
-			t, err := st.Update(ctx, w.m.ID, w.m.Fn)
+			var t *task.Task
+			one, err := w.writeMany(ctx, []write{x})
 			if err != nil {
 				failed = true
-				err = fmt.Errorf("write task %s: %w", w.m.ID, err)
+				err = fmt.Errorf("write task %s: %w", x.m.ID, err)
+			} else {
+				t = one[0]
 			}
-			if w.after != nil {
-				w.after(t, err)
+			if x.after != nil {
+				x.after(t, err)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -42,8 +43,10 @@ func (e *Engine) Cancel(ctx context.Context, taskID, msg string) ([]*task.Task, 
 		e.mu.Lock()
 		r := e.runs[treeID]
 		if r == nil {
-			// No run: cancel in the store, holding e.mu so that no run starts meanwhile.
-			out, err := e.cancelIdle(ctx, t, treeID, msg)
+			// No run here: cancel in the store, holding e.mu (and in a cluster the tree's
+			// lease) so that no run starts meanwhile; or, when another node runs the
+			// tree, through its settled feed.
+			out, err := e.cancelElsewhere(ctx, t, treeID, msg)
 			e.mu.Unlock()
 			return out, err
 		}
@@ -104,6 +107,10 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 			}
 			continue
 		}
+		if c.clustered() && n.inflight {
+			c.cancelRemote(j, req, now, &out)
+			continue
+		}
 		wasRunning := n.state == stRunning
 		if c.scope[j] && n.state != stOut {
 			if n.state != stBlocked {
@@ -148,9 +155,22 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 	c.writes.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
 }
 
-// cancelIdle cancels tasks of a tree that is not running and marks their dependents
-// blocked.
-func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg string) ([]*task.Task, error) {
+// cancelElsewhere cancels in a tree this engine does not run (e.mu held).
+func (e *Engine) cancelElsewhere(ctx context.Context, t *task.Task, treeID, msg string) ([]*task.Task, error) {
+	release, held, err := e.holdIdle(ctx, treeID)
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", t.ID, err)
+	}
+	if held != nil {
+		return e.cancelIdle(ctx, t, treeID, msg, settleWriter{d: e.m.d, treeID: treeID})
+	}
+	defer release()
+	return e.cancelIdle(ctx, t, treeID, msg, storeWriter{e.cfg.Store})
+}
+
+// cancelIdle cancels tasks of a tree that this engine does not run and marks their
+// dependents blocked, writing through w.
+func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg string, w writer) ([]*task.Task, error) {
 	tasks, err := e.cfg.Store.Tree(ctx, treeID)
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: load tree: %w", t.ID, err)
@@ -235,7 +255,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 			})
 		}
 	}
-	b.commit(ctx, e.cfg.Store)
+	b.commit(ctx, w)
 	if firstErr != nil {
 		return out, fmt.Errorf("cancel %s: %w", t.ID, firstErr)
 	}
@@ -247,4 +267,32 @@ func (e *Engine) rootIDOfGraph(g *graph) string {
 		return ""
 	}
 	return g.nodes[g.root].t.ID
+}
+
+// cancelRemote cancels a queued or claimed task of a cluster run: the cancel drops its
+// queue entry or claim (the node executing it is told and stops it, and its late outcome
+// is fenced out), and the task settles as stored, since its node may have finished it
+// just before.
+func (c *coordinator) cancelRemote(j int32, req *cancelReq, now time.Time, out *[]*task.Task) {
+	n := c.graph.nodes[j]
+	c.unflight(n)
+	n.state = stPosting // neither started nor settled again until the write is back
+	c.inflight++
+	c.writes.writes = append(c.writes.writes, write{m: store.Mutation{ID: n.t.ID, Fn: func(t *task.Task) error {
+		if t.Status.Terminal() {
+			return nil
+		}
+		return t.Cancel(req.message, now)
+	}}, dequeue: true, after: func(stored *task.Task, err error) {
+		c.inflight--
+		n.state = stDone
+		c.settleQ = append(c.settleQ, j)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		n.t = stored
+		c.publishTask(stored)
+		*out = append(*out, stored)
+	}})
 }

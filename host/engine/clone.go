@@ -386,7 +386,7 @@ func (e *Engine) markReferenced(ctx context.Context, sourceID string, ids []stri
 			}
 		})
 	}
-	b.commit(ctx, e.cfg.Store)
+	b.commit(ctx, storeWriter{e.cfg.Store})
 }
 
 // archive marks the tasks of set origin_type archive once all are completed.

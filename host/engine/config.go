@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -70,6 +71,15 @@ type Config struct {
 	// while cached; nil means schema.NewTaskCache(0). It may be shared with submission
 	// (submit.Options.TaskSchemas) so a schema compiles once per process.
 	TaskSchemas *schema.Cache
+	// Cluster, when set, makes the engine a node of a cluster sharing Store's database
+	// (host/cluster; docs/cluster.md): runs are coordinated under tree leases, ready
+	// tasks are queued for every node to claim, and Concurrency bounds what this node
+	// executes. Store must be the store of the same database.
+	Cluster cluster.Driver
+	// ClusterClient makes a cluster engine a client, not a worker: it coordinates the
+	// runs it starts and changes trees under their leases like any node, but claims no
+	// task and takes over no run (short-lived commands). Ignored without Cluster.
+	ClusterClient bool
 }
 
 func (c *Config) validate() error {

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -41,9 +43,17 @@ type coordinator struct {
 	heldRoot int32   // dependency-free root waiting for the end (docs/semantics.md rule 10), or -1
 	closing  bool    // Close has begun: no task starts any more
 	fatal    error   // the store failure that stopped the run
+	// Cluster mode (cluster.go): remote counts the in-flight tasks that are queued or
+	// claimed (a share of inflight); settledSeq is how far the tree's feed was read.
+	remote     int
+	settledSeq int64
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
 }
+
+// settledPoll is how often a cluster coordinator reads its tree's settled feed when no
+// notice woke it (notices can be lost while the database connection is re-established).
+const settledPoll = time.Second
 
 // loop is the run's goroutine.
 func (r *Run) loop() {
@@ -70,6 +80,11 @@ func (r *Run) loop() {
 		if len(c.settleQ) > 0 || !c.writes.empty() {
 			continue
 		}
+		if c.clustered() && !c.canStart() && c.inflight == c.remote {
+			// Stopping (closing, or the lease is lost): the queued and claimed tasks go
+			// on without this coordinator; the next one finds them in the database.
+			return
+		}
 		held := c.heldRoot >= 0 && c.graph.nodes[c.heldRoot].state == stHeld
 		if c.inflight == 0 && (!c.canStart() || !c.queue.ready() && !held) {
 			return
@@ -86,6 +101,9 @@ func (r *Run) loop() {
 func (c *coordinator) canStart() bool {
 	if !c.closing && c.engine.isClosing() {
 		c.closing = true
+	}
+	if c.fatal == nil && c.run.lost.Load() {
+		c.fatal = fmt.Errorf("run of %s: %w", c.run.rootID, cluster.ErrFenced)
 	}
 	return !c.closing && c.fatal == nil
 }
@@ -110,6 +128,18 @@ func (c *coordinator) resolveLinks(ctx context.Context, tasks []*task.Task) erro
 // load reads the tree once, builds the index and resets what the run re-executes.
 func (c *coordinator) load(ctx context.Context) error {
 	r := c.run
+	var queued map[string]bool
+	if c.clustered() {
+		// Queued entries first, feed head next, tree last: nothing settled after the
+		// tree's read is missed, and no task is queued meanwhile (this lease is held).
+		var err error
+		if queued, err = c.engine.m.d.Queued(ctx, r.treeID); err != nil {
+			return fmt.Errorf("run of %s: %w", r.rootID, err)
+		}
+		if c.settledSeq, err = c.engine.m.d.SettledHead(ctx); err != nil {
+			return fmt.Errorf("run of %s: %w", r.rootID, err)
+		}
+	}
 	tasks, err := c.engine.cfg.Store.Tree(ctx, r.treeID)
 	if err != nil {
 		return fmt.Errorf("run of %s: load tree: %w", r.rootID, err)
@@ -142,9 +172,13 @@ func (c *coordinator) load(ctx context.Context) error {
 		}
 	}
 	r.tasks.Store(int64(n))
+	c.loadQueued(queued)
 	now := c.engine.cfg.Now()
 	for _, i := range c.graph.resetSet(c.scope, r.opts.Full, r.opts.resume, target) {
 		nd := c.graph.nodes[i]
+		if nd.inflight {
+			continue // queued or claimed: it runs on some node (cluster mode)
+		}
 		c.writes.add(nd.t.ID, func(t *task.Task) error {
 			if !needsReset(t) {
 				return nil
@@ -167,7 +201,7 @@ func (c *coordinator) load(ctx context.Context) error {
 func (c *coordinator) init() {
 	g := c.graph
 	for i, n := range g.nodes {
-		if !c.scope[i] {
+		if !c.scope[i] || n.inflight { // in flight: queued or claimed (loadQueued)
 			continue
 		}
 		switch {
@@ -204,7 +238,7 @@ func (c *coordinator) init() {
 				if dep.Required && dn.t.Status != task.Completed {
 					reason = blockedReason(dep, string(dn.t.Status))
 				}
-			case dn.state == stIdle || dn.state == stHeld || dn.state == stReady:
+			case dn.state == stIdle || dn.state == stHeld || dn.state == stReady || dn.state == stRunning:
 				n.waiting++
 			case dn.state == stBlocked:
 				reason = blockedReason(dep, "blocked")
@@ -328,6 +362,12 @@ func (c *coordinator) propagate() {
 
 // startReady starts ready tasks while execution slots are free.
 func (c *coordinator) startReady() {
+	if c.clustered() { // no slots: the nodes' claimers bound what executes
+		for c.canStart() && c.queue.ready() {
+			c.prepareQueue(c.queue.pop())
+		}
+		return
+	}
 	for c.canStart() && c.queue.ready() && c.takeSlot() {
 		c.prepareStart(c.queue.pop())
 	}
@@ -338,12 +378,20 @@ func (c *coordinator) startReady() {
 // when wait runs, so no slot of the run is retiring.
 func (c *coordinator) wait() {
 	var slot chan<- struct{}
-	if c.canStart() && c.queue.ready() {
+	if c.canStart() && c.queue.ready() && !c.clustered() {
 		slot = c.engine.sem
 	}
 	var closing <-chan struct{}
 	if !c.closing {
 		closing = c.engine.closing
+	}
+	var wake <-chan struct{}
+	var poll <-chan time.Time
+	if c.clustered() {
+		wake = c.run.wake
+		t := time.NewTimer(settledPoll)
+		defer t.Stop()
+		poll = t.C
 	}
 	select {
 	case m := <-c.run.inbox:
@@ -352,6 +400,10 @@ func (c *coordinator) wait() {
 		c.prepareStart(c.queue.pop())
 	case <-closing:
 		c.closing = true
+	case <-wake:
+		c.pollSettled(context.Background())
+	case <-poll:
+		c.pollSettled(context.Background())
 	}
 	for {
 		select {

@@ -34,11 +34,22 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r := e.runs[t.TreeID()]; r != nil {
-		return nil, apferr.New(apferr.AlreadyExecuting,
+	running := func(rootID string) error {
+		return apferr.New(apferr.AlreadyExecuting,
 			fmt.Sprintf("Task %s: its tree is running; cancel the run or wait for it to end before changing the task", id)).
-			WithData(map[string]any{"task_id": id, "root_task_id": r.rootID, "current_status": string(t.Status)})
+			WithData(map[string]any{"task_id": id, "root_task_id": rootID, "current_status": string(t.Status)})
 	}
+	if r := e.runs[t.TreeID()]; r != nil {
+		return nil, running(r.rootID)
+	}
+	release, held, err := e.holdIdle(ctx, t.TreeID())
+	if err != nil {
+		return nil, fmt.Errorf("update %s: %w", id, err)
+	}
+	if held != nil {
+		return nil, running(held.RootID)
+	}
+	defer release()
 	return e.cfg.Store.Update(ctx, id, func(t *task.Task) error {
 		if frozen(t) {
 			return apferr.New(apferr.InvalidParams,
@@ -84,10 +95,18 @@ func (e *Engine) Delete(ctx context.Context, id string, check func(subtree []*ta
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.runs[t.TreeID()] != nil {
+	release, held, err := e.holdIdle(ctx, t.TreeID())
+	if err != nil {
+		return nil, fmt.Errorf("delete %s: %w", id, err)
+	}
+	if e.runs[t.TreeID()] != nil || held != nil {
+		if held == nil {
+			release()
+		}
 		return nil, apferr.New(apferr.CannotDelete, fmt.Sprintf("Cannot delete task %s: its tree is running", id)).
 			WithData(map[string]any{"task_id": id, "reason": "its tree is running"})
 	}
+	defer release()
 	all, err := e.cfg.Store.Tree(ctx, t.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("delete %s: load tree: %w", id, err)

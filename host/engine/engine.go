@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -32,16 +33,20 @@ type Engine struct {
 	mu     sync.Mutex
 	closed bool
 	runs   map[string]*Run // by tree id
+
+	// m is the engine's membership of a cluster (Config.Cluster), or nil.
+	m *member
 }
 
 // New returns an Engine. It does not touch the store: call Recover at start-up to resume
-// the runs a crash or a Close interrupted.
+// the runs a crash or a Close interrupted. With Config.Cluster it joins the cluster's
+// work at once: it claims queued tasks and heartbeats until Close.
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	killCtx, kill := context.WithCancel(context.Background())
-	return &Engine{
+	e := &Engine{
 		cfg:     cfg,
 		events:  newBroker(),
 		sem:     make(chan struct{}, cfg.Concurrency),
@@ -49,7 +54,12 @@ func New(cfg Config) (*Engine, error) {
 		kill:    kill,
 		closing: make(chan struct{}),
 		runs:    map[string]*Run{},
-	}, nil
+	}
+	if cfg.Cluster != nil {
+		e.m = newMember(cfg.Cluster)
+		e.startMember()
+	}
+	return e, nil
 }
 
 // RunOptions select what a run (re-)executes.
@@ -92,6 +102,8 @@ type RunInfo struct {
 	Tasks     int64     `json:"tasks"`    // tasks in the run's scope
 	Running   int64     `json:"running"`  // executing now
 	Finished  int64     `json:"finished"` // reached a terminal status during the run
+	// NodeID is the node coordinating the run (cluster mode).
+	NodeID string `json:"node_id,omitempty"`
 }
 
 // Run is a run of one tree. Its methods are safe for concurrent use.
@@ -104,6 +116,12 @@ type Run struct {
 
 	inbox chan message
 	done  chan struct{}
+
+	// Cluster mode: the tree's lease; wake is poked when its settled feed grows; lost is
+	// set when a heartbeat found the lease taken over.
+	lease *cluster.Lease
+	wake  chan struct{}
+	lost  atomic.Bool
 
 	result RunResult // written before done is closed
 
@@ -163,9 +181,14 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 	if running, ok := e.runs[treeID]; ok {
 		return nil, alreadyRunning(running.rootID)
 	}
+	lease, err := e.acquire(ctx, treeID, root)
+	if err != nil {
+		return nil, err
+	}
 	r := &Run{
 		e: e, rootID: root, treeID: treeID, opts: opts, started: e.cfg.Now(),
 		inbox: make(chan message, 256), done: make(chan struct{}),
+		lease: lease, wake: make(chan struct{}, 1),
 	}
 	e.runs[treeID] = r
 	go r.loop()
@@ -194,16 +217,35 @@ func (e *Engine) Execute(ctx context.Context, rootID string, opts RunOptions) (R
 	}
 }
 
-// Running describes the runs in progress, by root id.
+// Running describes the runs in progress, by root id: in cluster mode the runs of every
+// node (Running counts their tasks executing on any node), else this engine's. If the
+// cluster's database cannot be read, it logs why and describes this node's runs.
 func (e *Engine) Running() []RunInfo {
+	if e.m != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), e.m.clusterTimeout())
+		defer cancel()
+		out, err := e.runningCluster(ctx)
+		if err == nil {
+			return out
+		}
+		e.cfg.Logger.Warn("listing the cluster's runs failed; showing this node's", "error", err)
+	}
+	return e.localRunning()
+}
+
+func (e *Engine) localRunning() []RunInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]RunInfo, 0, len(e.runs))
 	for _, r := range e.runs {
-		out = append(out, RunInfo{
+		ri := RunInfo{
 			RootID: r.rootID, TreeID: r.treeID, TaskID: r.opts.TaskID, StartedAt: r.started,
 			Tasks: r.tasks.Load(), Running: r.running.Load(), Finished: r.finished.Load(),
-		})
+		}
+		if e.m != nil {
+			ri.NodeID = e.m.d.NodeID()
+		}
+		out = append(out, ri)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].RootID < out[j].RootID })
 	return out
@@ -251,6 +293,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		}
 		break
 	}
+	if drained && e.m != nil {
+		drained = e.drainClaims(ctx)
+	}
 	e.kill() // interrupt what is still running
 	var errs []error
 	interrupted := 0
@@ -266,6 +311,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	if interrupted > 0 {
 		e.cfg.Logger.Info("engine closed: runs interrupted, their pending tasks resume with Recover",
 			"runs", interrupted, "deadline_passed", !drained)
+	}
+	if e.m != nil {
+		if err := e.leaveCluster(); err != nil {
+			errs = append(errs, fmt.Errorf("engine close: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

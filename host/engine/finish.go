@@ -49,6 +49,7 @@ func (c *coordinator) finish(ctx context.Context) {
 		}
 	}
 	r.result = res
+	c.releaseLease()
 	e.mu.Lock()
 	if e.runs[r.treeID] == r {
 		delete(e.runs, r.treeID)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/builtin"
+	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -239,13 +240,18 @@ type env struct {
 
 type option func(*Config)
 
-func withConcurrency(n int) option { return func(c *Config) { c.Concurrency = n } }
-func withHooks(h Hooks) option     { return func(c *Config) { c.Hooks = h } }
+func withConcurrency(n int) option        { return func(c *Config) { c.Concurrency = n } }
+func withHooks(h Hooks) option            { return func(c *Config) { c.Hooks = h } }
+func withCluster(d cluster.Driver) option { return func(c *Config) { c.Cluster = d } }
 
 // setup returns an engine on an in-memory store (memstore) with the fake catalog chained
 // after the built-ins.
 func setup(t *testing.T, opts ...option) *env {
 	t.Helper()
+	if clusterMode() {
+		st, n, _ := clusterNode(t, "", "node-1")
+		return setupStore(t, st, append([]option{withCluster(n)}, opts...)...)
+	}
 	st := memstore.New()
 	t.Cleanup(func() { _ = st.Close() })
 	return setupStore(t, st, opts...)

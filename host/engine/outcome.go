@@ -38,19 +38,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 		c.retire()
 		return
 	}
-	end := o.ended
-	apply := func(t *task.Task) error {
-		t.Plugin = o.plugin
-		t.Usage = o.usage
-		t.HookErrors = o.hookErrors
-		if o.inputsChanged {
-			t.Inputs = o.inputs
-		}
-		if o.failed {
-			return t.Fail(o.msg, o.result, end)
-		}
-		return t.Complete(o.result, end)
-	}
+	apply := o.apply
 	before := n.t
 	predicted := *n.t
 	if err := apply(&predicted); err != nil {
@@ -140,4 +128,19 @@ func (c *coordinator) publishTask(t *task.Task) {
 	}
 	c.engine.events.publish(Event{Type: EventTaskStatus, RootID: c.run.rootID, TaskID: t.ID, Status: t.Status,
 		Progress: t.Progress, Error: t.Error, Time: t.UpdatedAt, Task: t})
+}
+
+// apply records the outcome on the task: its terminal transition, stamped with the time
+// the executor returned, and what the execution reported.
+func (o *outcome) apply(t *task.Task) error {
+	t.Plugin = o.plugin
+	t.Usage = o.usage
+	t.HookErrors = o.hookErrors
+	if o.inputsChanged {
+		t.Inputs = o.inputs
+	}
+	if o.failed {
+		return t.Fail(o.msg, o.result, o.ended)
+	}
+	return t.Complete(o.result, o.ended)
 }

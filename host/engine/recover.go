@@ -31,7 +31,18 @@ import (
 //
 // Recover tries every tree; it returns the errors of the trees it could not resume,
 // joined, after starting the others.
+//
+// In cluster mode Recover touches only what no live node holds: it takes over the runs
+// whose lease expired or was released (as every node's heartbeat also does); tasks of
+// dead nodes' claims go back to the queue when their lease expires.
 func (e *Engine) Recover(ctx context.Context) error {
+	if e.m != nil {
+		if e.cfg.ClusterClient {
+			return nil
+		}
+		e.sweep(ctx)
+		return e.takeOver(ctx)
+	}
 	orphans, err := e.resetOrphans(ctx)
 	if err != nil {
 		return err
@@ -141,7 +152,7 @@ func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 				}
 			})
 		}
-		b.commit(ctx, e.cfg.Store)
+		b.commit(ctx, storeWriter{e.cfg.Store})
 		if firstErr != nil {
 			return nil, fmt.Errorf("recover: reset in_progress tasks: %w", firstErr)
 		}

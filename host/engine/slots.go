@@ -41,7 +41,7 @@ func (c *coordinator) freeSlot() { <-c.engine.sem }
 // over. A slot is freed even when its terminal write failed: the store failure stops the
 // run (its task stays in_progress in the store until Recover resets it).
 func (c *coordinator) commit(ctx context.Context) {
-	c.writes.commit(ctx, c.engine.cfg.Store)
+	c.writes.commit(ctx, c.writer())
 	for ; c.retiring > 0; c.retiring-- {
 		c.freeSlot()
 	}

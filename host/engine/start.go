@@ -1,9 +1,6 @@
 package engine
 
 import (
-	"fmt"
-
-	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -25,18 +22,9 @@ func (c *coordinator) prepareStart(i int32) {
 	}
 	inputs := inject(n.t, deps, c.info)
 
-	var h executor.Handle
-	var lookupErr error
-	method := n.t.Method()
-	if method == "" {
-		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
-		lookupErr = fmt.Errorf("Executor ID not specified for task %s (set schemas.method or params.executor_id)", n.t.ID)
-	} else if hh, err := c.engine.cfg.Catalog.Lookup(method); err != nil {
-		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
-		lookupErr = fmt.Errorf("Executor '%s' could not be loaded for task %s: %w", method, n.t.ID, err)
-	} else {
-		h = hh
-		if _, ok := c.infos[method]; !ok {
+	h, lookupErr := c.engine.lookup(n.t)
+	if h != nil {
+		if method := n.t.Method(); c.infos[method] == nil {
 			c.infos[method] = h.Info()
 		}
 	}

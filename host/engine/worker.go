@@ -244,7 +244,7 @@ func (e *Engine) validateInputs(t *task.Task, info *executor.Info, raw []byte) s
 
 // persistInputs writes inputs changed by pre-hooks while the task runs.
 func (e *Engine) persistInputs(id string, inputs map[string]any) {
-	_, err := e.cfg.Store.Update(context.Background(), id, func(t *task.Task) error {
+	_, err := e.updateRunning(context.Background(), id, func(t *task.Task) error {
 		if t.Status != task.InProgress {
 			return nil
 		}
@@ -260,7 +260,7 @@ func (e *Engine) persistInputs(id string, inputs map[string]any) {
 // publishes it.
 func (e *Engine) persistProgress(rootID string, t *task.Task, p float64, now time.Time) {
 	p = float64(int(p*100+0.5)) / 100
-	stored, err := e.cfg.Store.Update(context.Background(), t.ID, func(st *task.Task) error {
+	stored, err := e.updateRunning(context.Background(), t.ID, func(st *task.Task) error {
 		if st.Status != task.InProgress {
 			return nil
 		}
@@ -276,4 +276,13 @@ func (e *Engine) persistProgress(rootID string, t *task.Task, p float64, now tim
 		e.events.publish(Event{Type: EventTaskProgress, RootID: rootID, TaskID: t.ID,
 			Status: stored.Status, Progress: p, Time: now, Task: stored})
 	}
+}
+
+// updateRunning writes a change of a task while it executes: in cluster mode fenced by
+// its claim, so a node that lost the claim changes nothing.
+func (e *Engine) updateRunning(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
+	if c, ok := e.claimOf(id); ok {
+		return e.m.d.UpdateClaimed(ctx, c, fn)
+	}
+	return e.cfg.Store.Update(ctx, id, fn)
 }

@@ -18,7 +18,8 @@ import (
 // rounds hold every job queued at that moment (up to MaxBatch). The committer runs each
 // round in one transaction:
 //
-//  1. lock the rows of every task the round touches (SELECT … ORDER BY id FOR UPDATE:
+//  1. begin, lock the leases the round's cluster writes depend on (clusterwrites.go),
+//     then the rows of every task the round touches (SELECT … ORDER BY id FOR UPDATE:
 //     one statement, in id order, so two nodes' rounds cannot deadlock on each other);
 //  2. apply the jobs in order, in Go, each to the state the jobs before it left
 //     (store.Step: identity fields, task.CheckTransition). A job whose function or
@@ -36,6 +37,9 @@ type job struct {
 	muts []store.Mutation
 	out  []*task.Task // the task after each mutation, set when the job succeeds
 	err  error        // the job's own failure in its round
+	// cw are the cluster writes of the job (clusterwrites.go), made in the same round
+	// if the job succeeds; nil for a plain Update or UpdateMany.
+	cw *clusterWrite
 }
 
 // committer commits the rounds of its queue.
@@ -114,21 +118,28 @@ func (c *committer) commit(ctx context.Context, jobs []*job) (int, error) {
 			_, _ = conn.Exec(ctx, "ROLLBACK")
 		}
 	}()
-	state, err := lockTasks(ctx, conn.Conn(), ids)
-	if err != nil {
-		return 0, err
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	leases := lockLeases(b, jobs)
+	state := lockTasks(b, ids)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("lock tasks: %w", err)
 	}
 	now := c.s.now()
 	ok := 0
 	for _, j := range jobs {
-		if j.err = apply(j, state, now); j.err == nil {
+		if j.err = leases.check(j); j.err == nil {
+			j.err = apply(j, state, now)
+		}
+		if j.err == nil {
 			ok++
 		}
 	}
 	if ok == 0 {
 		return 0, nil
 	}
-	b := writeBatch(ids, state)
+	b = writeBatch(ids, state)
+	queueClusterWrites(b, jobs)
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("write tasks: %w", err)
@@ -137,12 +148,10 @@ func (c *committer) commit(ctx context.Context, jobs []*job) (int, error) {
 	return ok, nil
 }
 
-// lockTasks begins a transaction on conn and locks and reads the tasks with the given
-// ids, in id order, in one round trip.
-func lockTasks(ctx context.Context, conn *pgx.Conn, ids []string) (map[string]*entry, error) {
+// lockTasks queues on b the locking read of the tasks with the given ids, in id order;
+// the returned state is filled when b is sent.
+func lockTasks(b *pgx.Batch, ids []string) map[string]*entry {
 	state := make(map[string]*entry, len(ids))
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
 	b.Queue("SELECT id, body FROM apflow_tasks WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids).
 		Query(func(rows pgx.Rows) error {
 			var id string
@@ -157,10 +166,7 @@ func lockTasks(ctx context.Context, conn *pgx.Conn, ids []string) (map[string]*e
 			})
 			return err
 		})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("lock tasks: %w", err)
-	}
-	return state, nil
+	return state
 }
 
 // apply runs the mutations of j against state, in order. On success it records the new

@@ -1,0 +1,29 @@
+// Package cluster defines what several engines (nodes) sharing one database need from
+// it: the Driver interface, implemented by host/store/pgstore, and the types it speaks.
+// The engine (host/engine) consumes it; with no Driver an engine runs alone on its store.
+//
+// The design (docs/cluster.md has the operator's view):
+//
+//   - Tree leases. The run of a tree is coordinated by one node at a time: the node
+//     holding the tree's lease (AcquireTree). Every write of the coordinator is fenced by
+//     the lease's token (CommitRound): a node that lost its lease, because it was paused
+//     or partitioned past the lease's expiry and another node took the tree over, can no
+//     longer write anything for that tree. "already_running" is the lease being held.
+//   - Claims. The coordinator does not execute tasks: it queues the ready ones
+//     (Round.Enqueue) with their dependency results injected. Any node claims queued
+//     tasks (Claim: priority, then submission order, cluster-wide, FOR UPDATE SKIP
+//     LOCKED), which starts them, executes them in its own sandbox, and writes the
+//     outcome with Finish, fenced by the claim's token. An outcome is written at most
+//     once: a claim that expired and was taken again has a new token, and the old
+//     holder's Finish fails with ErrFenced.
+//   - The settled feed. A terminal transition written by anyone but the coordinator
+//     (Finish, a cancel on another node) is recorded in its tree's feed in the same
+//     transaction, with a notice (Notices); the coordinator reads the feed (Settled) and
+//     settles dependents, so nothing depends on a notice arriving.
+//   - Liveness. Each node renews its node row, tree leases and claims every heartbeat
+//     (Heartbeat) and learns which ones it lost. Claims whose lease expired go back to
+//     the queue (SweepClaims: the task back to pending, its attempt counted); trees whose
+//     lease expired while their root carries a run marker are taken over by another
+//     node (Orphans, then AcquireTree), which rebuilds the run from the database as
+//     crash recovery does.
+package cluster

@@ -1,0 +1,186 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// ErrFenced is matched (errors.Is) by the error of a write whose lease (tree or claim)
+// is no longer held with the token the write carries: another node has taken over, and
+// the write was not made.
+var ErrFenced = errors.New("lease lost: another node holds it now")
+
+// HeldError is the error of AcquireTree for a tree whose lease a live node holds.
+type HeldError struct {
+	TreeID string
+	RootID string // the root of the run holding the lease
+	NodeID string
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("tree %s is being run by node %s", e.TreeID, e.NodeID)
+}
+
+// Lease is a tree lease held by this node.
+type Lease struct {
+	TreeID string
+	RootID string
+	Token  int64
+}
+
+// Round is one transaction of a tree's coordinator.
+type Round struct {
+	// Muts are applied in order, all or nothing (as store.Store.UpdateMany).
+	Muts []store.Mutation
+	// Enqueue lists tasks to queue for claiming, if they are pending once Muts are
+	// applied.
+	Enqueue []string
+	// Dequeue lists tasks whose queue entry or claim is dropped (they were cancelled);
+	// the node executing a claimed one is told (a Notice of kind NoticeCancel).
+	Dequeue []string
+}
+
+// Claim is a task this node claimed: started (in_progress, attempt counted) and leased
+// to this node until it finishes, is released, or the lease is lost.
+type Claim struct {
+	Task   *task.Task // as stored by the start
+	RootID string     // root of its tree's run
+	Token  int64
+}
+
+// Settled is an entry of a tree's settled feed: the task as stored now.
+type Settled struct {
+	Seq  int64
+	Task *task.Task
+}
+
+// Lost lists what a heartbeat found this node no longer holds.
+type Lost struct {
+	Trees  []string // tree ids
+	Claims []string // task ids
+}
+
+// RunGauge is what a node reports with its heartbeat about a run it coordinates.
+type RunGauge struct {
+	TreeID   string
+	Tasks    int64
+	Finished int64
+}
+
+// RunLease describes a tree lease of any node (Runs).
+type RunLease struct {
+	TreeID    string
+	RootID    string
+	NodeID    string
+	StartedAt time.Time
+	ExpiresAt time.Time
+	Tasks     int64
+	Finished  int64
+	Executing int64 // its tasks claimed now, by any node
+}
+
+// Node describes a node of the cluster (Nodes).
+type Node struct {
+	ID            string
+	StartedAt     time.Time
+	HeartbeatAt   time.Time
+	Version       string
+	SchemaVersion int
+	Concurrency   int
+	Executing     int
+	Alive         bool // heartbeat within the lease interval
+	Trees         int  // tree leases held
+	Claims        int  // tasks claimed
+}
+
+// NoticeKind says what a Notice is about.
+type NoticeKind uint8
+
+const (
+	// NoticeSettled: the tree's settled feed has new entries (ID is the tree id).
+	NoticeSettled NoticeKind = iota + 1
+	// NoticeQueued: tasks were queued (ID is empty).
+	NoticeQueued
+	// NoticeCancel: a claimed task was cancelled (ID is the task id).
+	NoticeCancel
+)
+
+// Notice is a hint that something changed. Notices may be lost (a reconnect); every
+// consumer also polls, so they only make reactions faster.
+type Notice struct {
+	Kind NoticeKind
+	ID   string
+}
+
+// Driver is a database shared by the nodes of a cluster. Implementations are safe for
+// concurrent use. Times (expiry, heartbeats) are the database's clock, so nodes' clocks
+// need not agree.
+type Driver interface {
+	// NodeID names this node in the cluster.
+	NodeID() string
+	// LeaseInterval is how long a lease lasts without renewal; HeartbeatInterval how
+	// often Heartbeat should be called.
+	LeaseInterval() time.Duration
+	HeartbeatInterval() time.Duration
+
+	// AcquireTree takes the lease of a tree for a run of rootID. It fails with a
+	// *HeldError when a live node (this one included) holds it.
+	AcquireTree(ctx context.Context, treeID, rootID string) (Lease, error)
+	// ReleaseTree gives a lease back and drops the tree's settled feed; releasing a lease
+	// no longer held is not an error.
+	ReleaseTree(ctx context.Context, l Lease) error
+	// CommitRound commits a coordinator's round if l is still held (else ErrFenced,
+	// nothing written). It returns the task after each mutation.
+	CommitRound(ctx context.Context, l Lease, r Round) ([]*task.Task, error)
+	// Queued returns the tasks of a tree that are queued or claimed.
+	Queued(ctx context.Context, treeID string) (map[string]bool, error)
+	// SettledAfter returns the entries of a tree's settled feed after seq, in order.
+	SettledAfter(ctx context.Context, treeID string, seq int64) ([]Settled, error)
+	// SettledHead returns the seq of the newest entry of any tree's feed (0 if none):
+	// a coordinator that loads its tree after reading it misses no entry.
+	SettledHead(ctx context.Context) (int64, error)
+	// Settle writes terminal transitions (a cancel) of a tree this node does not
+	// coordinate, as an UpdateMany, records them in the tree's settled feed and drops
+	// their queue entries or claims (Round.Dequeue) in the same transaction.
+	Settle(ctx context.Context, treeID string, muts []store.Mutation) ([]*task.Task, error)
+
+	// Claim claims up to n queued tasks, highest priority then oldest first, and starts
+	// them (task.Task.Start) in the same transaction.
+	Claim(ctx context.Context, n int) ([]Claim, error)
+	// Finish writes the outcome of a claimed task (fn, a terminal transition) if the
+	// claim is still held with its token (else ErrFenced), ends the claim and records
+	// the task in its tree's settled feed, in one transaction.
+	Finish(ctx context.Context, c Claim, fn func(*task.Task) error) (*task.Task, error)
+	// UpdateClaimed writes a running task's progress or inputs if the claim is held.
+	UpdateClaimed(ctx context.Context, c Claim, fn func(*task.Task) error) (*task.Task, error)
+	// Release puts a claimed task back in the queue (pending again, its attempt counted)
+	// for any node to claim; used when this node stops.
+	Release(ctx context.Context, c Claim) error
+
+	// Heartbeat records that this node is alive, renews the leases of its runs (with
+	// their gauges) and of the tasks it executes (claimed: task ids), and reports those
+	// it no longer holds.
+	Heartbeat(ctx context.Context, runs []RunGauge, claimed []string) (Lost, error)
+	// SweepClaims puts tasks whose claim expired back in the queue (pending again) and
+	// returns how many.
+	SweepClaims(ctx context.Context) (int, error)
+	// Orphans returns the roots of trees that carry a run marker and whose lease is
+	// expired or absent: runs no live node coordinates.
+	Orphans(ctx context.Context) ([]*task.Task, error)
+	// Runs lists the tree leases of every live node.
+	Runs(ctx context.Context) ([]RunLease, error)
+	// Nodes lists the nodes that heartbeated recently.
+	Nodes(ctx context.Context) ([]Node, error)
+	// Leave removes this node's row and drops its tree leases, so that other nodes take
+	// its unfinished runs over at their next heartbeat; called last when a node stops,
+	// after its claims were finished or released. It stops the notices.
+	Leave(ctx context.Context) error
+
+	// Notices delivers hints (see Notice). The channel is closed when the driver is.
+	Notices() <-chan Notice
+}

@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// The claimer (cluster mode): while this node has free execution slots it claims queued
+// tasks of any tree, highest priority then oldest first cluster-wide, and executes each
+// on its own goroutine through the same pipeline as a single-node run (Engine.execute:
+// pre-hooks, input validation, the executor). The outcome is written by Finish, fenced
+// by the claim's token: a claim lost meanwhile (the node was paused past its lease and
+// the task was claimed again elsewhere) writes nothing. A slot is free again only once
+// the outcome is committed.
+
+// claimPoll is how often the claimer looks for queued tasks when no notice woke it.
+const claimPoll = 500 * time.Millisecond
+
+// claimLoop runs until ctx ends (Close).
+func (e *Engine) claimLoop(ctx context.Context) {
+	m := e.m
+	defer m.done.Done()
+	t := time.NewTicker(claimPoll)
+	defer t.Stop()
+	for {
+		if free := cap(e.sem) - len(e.sem); free > 0 && !e.isClosing() {
+			claims, err := m.d.Claim(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Warn("claiming tasks failed; retrying", "error", err)
+			}
+			for _, c := range claims {
+				e.sem <- struct{}{} // free: only the claimer takes slots in cluster mode
+				e.startClaim(c)
+			}
+			if len(claims) == free {
+				continue // more may be queued
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.claimWake:
+		case <-t.C:
+		}
+	}
+}
+
+// startClaim registers a claimed task and executes it on its own goroutine.
+func (e *Engine) startClaim(c cluster.Claim) {
+	ctx, cancel := context.WithCancel(e.killCtx)
+	x := &execution{claim: c, cancel: cancel}
+	e.m.mu.Lock()
+	e.m.claims[c.Task.ID] = x
+	e.m.mu.Unlock()
+	e.m.done.Add(1)
+	go e.runClaim(ctx, x)
+}
+
+// runClaim executes a claimed task and writes its outcome.
+func (e *Engine) runClaim(ctx context.Context, x *execution) {
+	m := e.m
+	defer m.done.Done()
+	c := x.claim
+	t := c.Task
+	out := &outcome{inputs: t.Inputs}
+	h, lookupErr := e.lookup(t)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				out.failed = true
+				out.msg = fmt.Sprintf("executor %q panicked: %v", t.Method(), p)
+				e.cfg.Logger.Error("executor panicked", "task", t.ID, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		e.execute(ctx, c.RootID, t, h, lookupErr, out)
+	}()
+	out.ended = e.cfg.Now()
+	if h != nil {
+		h.Release()
+	}
+	x.cancel()
+	wctx, cancel := context.WithTimeout(context.Background(), m.clusterTimeout())
+	defer cancel()
+	var err error
+	if out.interrupted {
+		err = m.d.Release(wctx, c) // this node stops: another claims it at once
+	} else {
+		_, err = m.d.Finish(wctx, c, func(t *task.Task) error {
+			if t.Status != task.InProgress {
+				return fmt.Errorf("task %s is %s", t.ID, t.Status)
+			}
+			return out.apply(t)
+		})
+	}
+	switch {
+	case errors.Is(err, cluster.ErrFenced):
+		e.cfg.Logger.Warn("outcome discarded: the task's claim was lost (cancelled, or taken over after this node missed its lease)", "task", t.ID)
+	case err != nil:
+		e.cfg.Logger.Error("writing a claimed task's outcome failed; its claim expires and it runs again", "task", t.ID, "error", err)
+	}
+	m.mu.Lock()
+	delete(m.claims, t.ID)
+	m.mu.Unlock()
+	<-e.sem
+	poke(m.claimWake)
+}
+
+// lookup resolves the executor of a task; the error is the task's.
+func (e *Engine) lookup(t *task.Task) (executor.Handle, error) {
+	method := t.Method()
+	if method == "" {
+		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
+		return nil, fmt.Errorf("Executor ID not specified for task %s (set schemas.method or params.executor_id)", t.ID)
+	}
+	h, err := e.cfg.Catalog.Lookup(method)
+	if err != nil {
+		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
+		return nil, fmt.Errorf("Executor '%s' could not be loaded for task %s: %w", method, t.ID, err)
+	}
+	return h, nil
+}
+
+// claimOf returns the claim of a task executing here, if any.
+func (e *Engine) claimOf(id string) (cluster.Claim, bool) {
+	if e.m == nil {
+		return cluster.Claim{}, false
+	}
+	e.m.mu.Lock()
+	defer e.m.mu.Unlock()
+	x, ok := e.m.claims[id]
+	if !ok {
+		return cluster.Claim{}, false
+	}
+	return x.claim, true
+}
+
+// stopClaims cancels the executions of the given tasks (cancelled, or claims lost).
+func (m *member) stopClaims(ids ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		if x, ok := m.claims[id]; ok {
+			x.cancel()
+		}
+	}
+}
+
+// claimed lists the tasks executing here.
+func (m *member) claimed() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.claims))
+	for id := range m.claims {
+		out = append(out, id)
+	}
+	return out
+}

@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Cluster mode (Config.Cluster set; host/cluster has the design). The same coordinator
+// runs a tree, but it holds the tree's lease and fences every write with it; it does not
+// execute tasks: it queues the ready ones (prepareQueue), and every node's claimer
+// (claim.go) claims, executes and finishes them. The coordinator learns of outcomes from
+// its tree's settled feed (pollSettled), woken by notices. The node's loop (member.run)
+// renews leases, takes back expired claims and takes over runs no live node coordinates.
+
+// member is this engine's membership of a cluster.
+type member struct {
+	d cluster.Driver
+
+	mu     sync.Mutex
+	claims map[string]*execution // claimed tasks executing here, by task id
+
+	claimWake chan struct{} // wakes the claimer (cap 1)
+	stop      context.CancelFunc
+	done      sync.WaitGroup
+}
+
+// execution is a claimed task executing on this node.
+type execution struct {
+	claim  cluster.Claim
+	cancel context.CancelFunc
+}
+
+func newMember(d cluster.Driver) *member {
+	return &member{d: d, claims: map[string]*execution{}, claimWake: make(chan struct{}, 1)}
+}
+
+// poke wakes a goroutine waiting on ch (cap 1) without blocking.
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// clusterWriter commits a coordinator's writes as one round fenced by its tree lease.
+type clusterWriter struct {
+	d     cluster.Driver
+	lease cluster.Lease
+}
+
+func (w clusterWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, error) {
+	r := cluster.Round{Muts: make([]store.Mutation, len(ws))}
+	for i, x := range ws {
+		r.Muts[i] = x.m
+		if x.queue {
+			r.Enqueue = append(r.Enqueue, x.m.ID)
+		}
+		if x.dequeue {
+			r.Dequeue = append(r.Dequeue, x.m.ID)
+		}
+	}
+	return w.d.CommitRound(ctx, w.lease, r)
+}
+
+// settleWriter writes a cancel of a tree another node coordinates: the writes go to the
+// tree's settled feed, for its coordinator to settle.
+type settleWriter struct {
+	d      cluster.Driver
+	treeID string
+}
+
+func (w settleWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, error) {
+	muts := make([]store.Mutation, len(ws))
+	for i, x := range ws {
+		muts[i] = x.m
+	}
+	return w.d.Settle(ctx, w.treeID, muts)
+}
+
+// writer is where the coordinator's rounds go.
+func (c *coordinator) writer() writer {
+	if c.run.lease != nil {
+		return clusterWriter{d: c.engine.m.d, lease: *c.run.lease}
+	}
+	return storeWriter{c.engine.cfg.Store}
+}
+
+// clustered reports whether the run is coordinated through a cluster lease.
+func (c *coordinator) clustered() bool { return c.run.lease != nil }
+
+// acquire takes the lease of a tree for a new run (cluster mode); a tree another node
+// runs answers already_running, as a local one does.
+func (e *Engine) acquire(ctx context.Context, treeID, rootID string) (*cluster.Lease, error) {
+	if e.m == nil {
+		return nil, nil
+	}
+	l, err := e.m.d.AcquireTree(ctx, treeID, rootID)
+	var held *cluster.HeldError
+	if errors.As(err, &held) {
+		return nil, alreadyRunning(held.RootID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start run of %s: %w", rootID, err)
+	}
+	return &l, nil
+}
+
+// holdIdle takes the lease of a tree that must stay idle while the caller changes it (an
+// update, a delete, a cancel outside a run), so that no node starts a run of it
+// meanwhile. held is set, and nothing taken, when a node runs the tree. Single-node
+// engines take nothing (e.mu is enough). release gives the lease back.
+func (e *Engine) holdIdle(ctx context.Context, treeID string) (release func(), held *cluster.HeldError, err error) {
+	if e.m == nil {
+		return func() {}, nil, nil
+	}
+	l, err := e.m.d.AcquireTree(ctx, treeID, treeID)
+	if errors.As(err, &held) {
+		return nil, held, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return func() {
+		if err := e.m.d.ReleaseTree(context.Background(), l); err != nil {
+			e.cfg.Logger.Warn("releasing a tree lease failed; it expires by itself", "tree", treeID, "error", err)
+		}
+	}, nil, nil
+}
+
+// prepareQueue is prepareStart in cluster mode: ready node i gets its dependency results
+// injected and is queued for claiming, in the round's transaction; it counts as in flight
+// until its outcome comes back through the settled feed.
+func (c *coordinator) prepareQueue(i int32) {
+	g := c.graph
+	n := g.nodes[i]
+	n.state = stRunning
+	n.inflight = true
+	c.inflight++
+	c.remote++
+	deps := make([]*task.Task, len(n.deps))
+	for k, j := range n.deps {
+		if j >= 0 {
+			deps[k] = g.nodes[j].t
+		}
+	}
+	inputs := inject(n.t, deps, c.info)
+	c.writes.addQueue(n.t.ID, func(t *task.Task) error {
+		if t.Status != task.Pending {
+			return nil // cancelled meanwhile: not queued
+		}
+		t.Inputs = inputs
+		return nil
+	}, func(stored *task.Task, err error) {
+		if !n.inflight {
+			return // cancelled in the same round: the cancel's write settled it
+		}
+		if err != nil {
+			c.unflight(n)
+			n.state = stIdle
+			c.fail(err)
+			return
+		}
+		n.t = stored
+		if stored.Status != task.Pending {
+			c.unflight(n)
+			if stored.Status.Terminal() {
+				n.state = stDone
+				c.settleQ = append(c.settleQ, i)
+			} else {
+				n.state = stIdle
+			}
+		}
+	})
+}
+
+// unflight ends the in-flight accounting of a queued or claimed node.
+func (c *coordinator) unflight(n *node) {
+	if n.inflight {
+		n.inflight = false
+		c.inflight--
+		c.remote--
+	}
+}
+
+// pollSettled reads the tree's settled feed and settles what it reports.
+func (c *coordinator) pollSettled(ctx context.Context) {
+	entries, err := c.engine.m.d.SettledAfter(ctx, c.run.treeID, c.settledSeq)
+	if err != nil {
+		c.engine.cfg.Logger.Warn("reading the settled feed failed; retrying", "root", c.run.rootID, "error", err)
+		return
+	}
+	for _, s := range entries {
+		c.settledSeq = s.Seq
+		c.onSettled(s.Task)
+	}
+}
+
+// onSettled settles a task another node (or this node's claimer) moved to a terminal
+// status: an executed task's outcome, or a cancel.
+func (c *coordinator) onSettled(t *task.Task) {
+	i, ok := c.graph.index[t.ID]
+	if !ok || !t.Status.Terminal() {
+		return
+	}
+	n := c.graph.nodes[i]
+	switch n.state {
+	case stRunning:
+		c.unflight(n)
+		n.t = t
+		c.run.finished.Add(1)
+		c.publishTask(t)
+		if t.Status == task.Completed && c.engine.cfg.Hooks != nil {
+			n.state = stPosting
+			c.inflight++
+			c.post(i, t, t.Inputs)
+			return
+		}
+		n.state = stDone
+		c.settleQ = append(c.settleQ, i)
+	case stIdle, stReady, stHeld:
+		n.t = t
+		c.publishTask(t)
+		n.state = stDone
+		c.settleQ = append(c.settleQ, i)
+	}
+}
+
+// loadQueued marks the in-scope tasks that are queued or claimed (by a run this one
+// continues) as in flight: they run, or will, on some node, and are not reset.
+func (c *coordinator) loadQueued(queued map[string]bool) {
+	for id := range queued {
+		i, ok := c.graph.index[id]
+		if !ok || !c.scope[i] {
+			continue
+		}
+		n := c.graph.nodes[i]
+		if n.t.Status != task.Pending && n.t.Status != task.InProgress {
+			continue
+		}
+		n.state = stRunning
+		n.inflight = true
+		c.inflight++
+		c.remote++
+	}
+}
+
+// clusterTimeout bounds the database calls of the node's loop.
+func (m *member) clusterTimeout() time.Duration { return m.d.LeaseInterval() / 2 }
+
+// releaseLease gives the tree's lease back when the run ends, unless it was lost. A run
+// that Close interrupted keeps its marker, so another node takes it over at once.
+func (c *coordinator) releaseLease() {
+	l := c.run.lease
+	if l == nil || errors.Is(c.fatal, cluster.ErrFenced) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.engine.m.clusterTimeout())
+	defer cancel()
+	if err := c.engine.m.d.ReleaseTree(ctx, *l); err != nil {
+		c.engine.cfg.Logger.Warn("releasing the tree lease failed; it expires by itself", "root", c.run.rootID, "error", err)
+	}
+}
+
+// drainClaims waits for this node's executions to finish, or for ctx; it reports whether
+// they all finished.
+func (e *Engine) drainClaims(ctx context.Context) bool {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if len(e.m.claimed()) == 0 {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/pgstore"
+	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/pgtest"
+)
+
+// The engine's tests run on memstore, one node. With APFLOW_ENGINE_CLUSTER=1 every test
+// that uses setup runs instead on PostgreSQL as a node of a cluster (Config.Cluster):
+// the same rules must hold when runs are coordinated under tree leases and tasks are
+// claimed from the database (make test-cluster-engine; CI runs it).
+const clusterEnv = "APFLOW_ENGINE_CLUSTER"
+
+var pg = pgtest.New()
+
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
+
+// clusterMode reports whether setup builds cluster nodes.
+func clusterMode() bool { return os.Getenv(clusterEnv) != "" }
+
+// clusterNode opens a store and a node on a database (a fresh one when dsn is ""),
+// closed when t ends; short leases keep takeover tests quick.
+func clusterNode(t *testing.T, dsn, id string) (*pgstore.Store, *pgstore.Node, string) {
+	t.Helper()
+	if dsn == "" {
+		dsn = pg.Database(t)
+	}
+	st, err := pgstore.Open(context.Background(), pgstore.Options{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	n, err := pgstore.Join(context.Background(), st, pgstore.NodeOptions{ID: id, Lease: 2 * time.Second, Heartbeat: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, n, dsn
+}
+
+// nodes returns n engines, each a cluster node on its own store of one fresh database,
+// sharing nothing but the database; each has its own fake catalog.
+func nodes(t *testing.T, n int, opts ...option) []*env {
+	t.Helper()
+	var dsn string
+	out := make([]*env, n)
+	for i := range out {
+		var st *pgstore.Store
+		var node *pgstore.Node
+		st, node, dsn = clusterNode(t, dsn, fmt.Sprintf("node-%d", i+1))
+		out[i] = setupStore(t, st, append([]option{withCluster(node)}, opts...)...)
+	}
+	return out
+}
+
+// wideSpecs is a root over n children that sleep ms each.
+func wideSpecs(n, ms int) []spec {
+	specs := []spec{{id: "w"}}
+	for i := range n {
+		specs = append(specs, spec{id: fmt.Sprintf("w-%03d", i), parent: "w", params: map[string]any{"sleep_ms": ms}})
+	}
+	return specs
+}
+
+// TestClusterNodesShareATree: a tree started on one node runs on every node; each task
+// executes once, and a dependent gets its dependency's result whichever node ran it.
+func TestClusterNodesShareATree(t *testing.T) {
+	t.Parallel()
+	vs := nodes(t, 3, withConcurrency(2))
+	specs := append(wideSpecs(30, 30), spec{id: "w-sum", parent: "w", deps: req("w-000", "w-001"), method: "aggregate_results"})
+	vs[0].create(specs...)
+	res := vs[0].run("w", RunOptions{})
+	if res.Status != task.Completed || res.Counts[task.Completed] != 32 {
+		t.Fatalf("run ended %s with %v", res.Status, res.Counts)
+	}
+	total := 0
+	for i, v := range vs {
+		v.cat.mu.Lock()
+		n := len(v.cat.order)
+		for id, k := range v.cat.executions {
+			if k != 1 {
+				t.Errorf("node %d executed %s %d times", i+1, id, k)
+			}
+		}
+		v.cat.mu.Unlock()
+		if n == 0 {
+			t.Errorf("node %d executed nothing", i+1)
+		}
+		total += n
+	}
+	if total != 30 {
+		t.Errorf("the nodes executed %d tasks, want 30", total)
+	}
+	sum := vs[2].get("w-sum")
+	if s, _ := sum.Result.(map[string]any)["summary"].(string); !strings.Contains(s, "w-000") || !strings.Contains(s, "w-001") {
+		t.Errorf("w-sum's result %v does not carry its dependencies' results", sum.Result)
+	}
+	for _, x := range []string{"w", "w-000", "w-sum"} {
+		if got := vs[1].get(x); got.Attempts != 1 {
+			t.Errorf("%s attempts %d, want 1", x, got.Attempts)
+		}
+	}
+}
+
+// TestClusterAlreadyRunningAcrossNodes: a tree running on one node cannot start on
+// another, and cannot be updated or deleted through it.
+func TestClusterAlreadyRunningAcrossNodes(t *testing.T) {
+	t.Parallel()
+	vs := nodes(t, 2)
+	vs[0].create(spec{id: "g"}, spec{id: "g-1", parent: "g", params: map[string]any{"gate": true}})
+	r, err := vs[0].e.Start(t.Context(), "g", RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vs[1].e.Start(t.Context(), "g", RunOptions{}); apferr.CodeOf(err) != apferr.AlreadyExecuting {
+		t.Fatalf("second node's start: %v, want already running", err)
+	}
+	if _, err := vs[1].e.Update(t.Context(), "g-1", func(t *task.Task) error { t.Name = "x"; return nil }); apferr.CodeOf(err) != apferr.AlreadyExecuting {
+		t.Fatalf("second node's update: %v, want refused", err)
+	}
+	if _, err := vs[1].e.Delete(t.Context(), "g", nil); apferr.CodeOf(err) != apferr.CannotDelete {
+		t.Fatalf("second node's delete: %v, want refused", err)
+	}
+	runs := vs[1].e.Running()
+	if len(runs) != 1 || runs[0].RootID != "g" || runs[0].NodeID != "node-1" {
+		t.Fatalf("second node sees runs %+v, want g on node-1", runs)
+	}
+	for _, v := range vs {
+		close(v.cat.gate)
+	}
+	<-r.Done()
+}
+
+// TestClusterCancelStopsThePluginOnAnotherNode: a cancel sent to any node stops the
+// executor running on another, and the run ends cancelled.
+func TestClusterCancelStopsThePluginOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	vs := nodes(t, 2, withConcurrency(1))
+	vs[0].create(spec{id: "c"}, spec{id: "c-1", parent: "c", params: map[string]any{"block": true}},
+		spec{id: "c-2", parent: "c", params: map[string]any{"block": true}})
+	r, err := vs[0].e.Start(t.Context(), "c", RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both children running", func() bool {
+		return vs[0].get("c-1").Status == task.InProgress && vs[0].get("c-2").Status == task.InProgress
+	})
+	if _, err := vs[1].e.Cancel(t.Context(), "c", "stop"); err != nil {
+		t.Fatal(err)
+	}
+	<-r.Done()
+	for _, id := range []string{"c", "c-1", "c-2"} {
+		vs[0].wantStatus(id, task.Cancelled)
+	}
+	cancelled := 0
+	for _, v := range vs {
+		waitFor(t, "executors stopped", func() bool {
+			v.cat.mu.Lock()
+			defer v.cat.mu.Unlock()
+			return v.cat.running == 0
+		})
+		v.cat.mu.Lock()
+		cancelled += len(v.cat.cancelled)
+		v.cat.mu.Unlock()
+	}
+	if cancelled != 2 {
+		t.Fatalf("%d executors saw their context cancelled, want 2", cancelled)
+	}
+}
+
+// TestClusterTakeOverAfterNodeDies: a node dies (its connection gone, nothing released)
+// with a run it coordinates and tasks it executes; another node takes the run over once
+// the leases expire, runs the lost tasks again (attempt 2), and finishes the tree.
+func TestClusterTakeOverAfterNodeDies(t *testing.T) {
+	t.Parallel()
+	var dsn string
+	stA, nodeA, dsn := clusterNode(t, dsn, "node-a")
+	a := setupStore(t, stA, withCluster(nodeA), withConcurrency(4))
+	a.create(wideSpecs(6, 0)...)
+	for i := range 6 {
+		id := fmt.Sprintf("w-%03d", i)
+		if _, err := stA.Update(t.Context(), id, func(t *task.Task) error { t.Params["gate"] = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.e.Start(t.Context(), "w", RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node a executing 4 tasks", func() bool {
+		n, _ := stA.Count(t.Context(), store.Filter{Status: task.InProgress})
+		return n == 4
+	})
+	_ = stA.Close() // node a dies: it can write nothing more and releases nothing
+
+	stB, nodeB, _ := clusterNode(t, dsn, "node-b")
+	b := setupStore(t, stB, withCluster(nodeB), withConcurrency(4))
+	close(b.cat.gate)
+	waitFor(t, "node b finished the run", func() bool {
+		w := b.get("w")
+		return w.Status == task.Completed && w.Run == nil
+	})
+	tree, err := stB.Tree(t.Context(), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	retried := 0
+	for _, x := range tree {
+		if x.Status != task.Completed {
+			t.Errorf("%s ended %s", x.ID, x.Status)
+		}
+		if x.Attempts == 2 {
+			retried++
+		}
+	}
+	if retried != 4 {
+		t.Errorf("%d tasks ran twice, want the 4 node a was executing", retried)
+	}
+	b.cat.mu.Lock()
+	defer b.cat.mu.Unlock()
+	if len(b.cat.order) != 6 {
+		t.Errorf("node b executed %d tasks, want 6", len(b.cat.order))
+	}
+}

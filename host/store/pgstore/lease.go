@@ -1,0 +1,230 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// AcquireTree implements cluster.Driver. A lease past its expiry is taken over with a
+// new token, so its former holder's fenced writes fail from then on.
+func (n *Node) AcquireTree(ctx context.Context, treeID, rootID string) (cluster.Lease, error) {
+	l := cluster.Lease{TreeID: treeID, RootID: rootID}
+	err := n.s.use(ctx, func() error {
+		err := n.s.pool.QueryRow(ctx, `INSERT INTO apflow_tree_leases (tree_id, root_id, node_id, token, expires_at)
+			VALUES ($1, $2, $3, nextval('apflow_fence'), now() + make_interval(secs => $4))
+			ON CONFLICT (tree_id) DO UPDATE SET root_id = EXCLUDED.root_id, node_id = EXCLUDED.node_id,
+				token = EXCLUDED.token, expires_at = EXCLUDED.expires_at, started_at = now(),
+				tasks = 0, finished = 0
+			WHERE apflow_tree_leases.expires_at < now()
+			RETURNING token`, treeID, rootID, n.id, n.lease.Seconds()).Scan(&l.Token)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		held := &cluster.HeldError{TreeID: treeID}
+		err = n.s.pool.QueryRow(ctx, "SELECT root_id, node_id FROM apflow_tree_leases WHERE tree_id = $1", treeID).
+			Scan(&held.RootID, &held.NodeID)
+		if err != nil {
+			return fmt.Errorf("read the holder of the lease: %w", err)
+		}
+		return held
+	})
+	if err != nil {
+		return cluster.Lease{}, fmt.Errorf("lease tree %s: %w", treeID, err)
+	}
+	return l, nil
+}
+
+// ReleaseTree implements cluster.Driver.
+func (n *Node) ReleaseTree(ctx context.Context, l cluster.Lease) error {
+	return n.s.use(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue("DELETE FROM apflow_tree_leases WHERE tree_id = $1 AND token = $2", l.TreeID, l.Token)
+		b.Queue("DELETE FROM apflow_settled WHERE tree_id = $1", l.TreeID)
+		b.Queue("COMMIT")
+		if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("release the lease of tree %s: %w", l.TreeID, err)
+		}
+		return nil
+	})
+}
+
+// CommitRound implements cluster.Driver: a committer job fenced by the tree lease.
+func (n *Node) CommitRound(ctx context.Context, l cluster.Lease, r cluster.Round) ([]*task.Task, error) {
+	if len(r.Muts) == 0 && len(r.Enqueue) == 0 && len(r.Dequeue) == 0 {
+		return []*task.Task{}, nil
+	}
+	j := &job{muts: r.Muts, cw: &clusterWrite{fence: treeFence, key: l.TreeID, token: l.Token,
+		treeID: l.TreeID, rootID: l.RootID, enqueue: r.Enqueue, dequeue: r.Dequeue}}
+	if err := n.s.submit(ctx, j); err != nil {
+		return nil, err
+	}
+	return j.out, nil
+}
+
+// Settle implements cluster.Driver.
+func (n *Node) Settle(ctx context.Context, treeID string, muts []store.Mutation) ([]*task.Task, error) {
+	if len(muts) == 0 {
+		return []*task.Task{}, nil
+	}
+	ids := make([]string, len(muts))
+	for i, m := range muts {
+		ids[i] = m.ID
+	}
+	j := &job{muts: muts, cw: &clusterWrite{dequeue: ids, settleTree: treeID}}
+	if err := n.s.submit(ctx, j); err != nil {
+		return nil, err
+	}
+	return j.out, nil
+}
+
+// Queued implements cluster.Driver.
+func (n *Node) Queued(ctx context.Context, treeID string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := n.s.use(ctx, func() error {
+		rows, err := n.s.pool.Query(ctx, "SELECT task_id FROM apflow_claims WHERE tree_id = $1", treeID)
+		if err != nil {
+			return err
+		}
+		var id string
+		_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+			out[id] = true
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queued tasks of tree %s: %w", treeID, err)
+	}
+	return out, nil
+}
+
+// SettledHead implements cluster.Driver.
+func (n *Node) SettledHead(ctx context.Context) (int64, error) {
+	var seq int64
+	err := n.s.use(ctx, func() error {
+		return n.s.pool.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM apflow_settled").Scan(&seq)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("settled feed head: %w", err)
+	}
+	return seq, nil
+}
+
+// SettledAfter implements cluster.Driver.
+func (n *Node) SettledAfter(ctx context.Context, treeID string, after int64) ([]cluster.Settled, error) {
+	var out []cluster.Settled
+	err := n.s.use(ctx, func() error {
+		rows, err := n.s.pool.Query(ctx, `SELECT s.seq, t.id, t.body FROM apflow_settled s
+			JOIN apflow_tasks t ON t.id = s.task_id
+			WHERE s.tree_id = $1 AND s.seq > $2 ORDER BY s.seq`, treeID, after)
+		if err != nil {
+			return err
+		}
+		var seq int64
+		var id string
+		var body []byte
+		_, err = pgx.ForEachRow(rows, []any{&seq, &id, &body}, func() error {
+			t, err := decode(id, body)
+			if err != nil {
+				return err
+			}
+			out = append(out, cluster.Settled{Seq: seq, Task: t})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settled feed of tree %s: %w", treeID, err)
+	}
+	return out, nil
+}
+
+// Orphans implements cluster.Driver.
+func (n *Node) Orphans(ctx context.Context) ([]*task.Task, error) {
+	var out []*task.Task
+	err := n.s.use(ctx, func() error {
+		rows, err := n.s.pool.Query(ctx, `SELECT t.id, t.body FROM apflow_tasks t
+			WHERE t.run_active AND NOT EXISTS (
+				SELECT 1 FROM apflow_tree_leases l
+				WHERE l.tree_id = coalesce(t.tree_id, t.id) AND l.expires_at >= now())
+			ORDER BY t.seq, t.id`)
+		if err != nil {
+			return err
+		}
+		var id string
+		var body []byte
+		_, err = pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+			t, err := decode(id, body)
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runs without a live coordinator: %w", err)
+	}
+	return out, nil
+}
+
+// Runs implements cluster.Driver.
+func (n *Node) Runs(ctx context.Context) ([]cluster.RunLease, error) {
+	var out []cluster.RunLease
+	err := n.s.use(ctx, func() error {
+		rows, err := n.s.pool.Query(ctx, `SELECT l.tree_id, l.root_id, l.node_id, l.started_at, l.expires_at,
+				l.tasks, l.finished,
+				(SELECT count(*) FROM apflow_claims c WHERE c.tree_id = l.tree_id AND c.node_id IS NOT NULL)
+			FROM apflow_tree_leases l WHERE l.expires_at >= now() ORDER BY l.root_id`)
+		if err != nil {
+			return err
+		}
+		var r cluster.RunLease
+		_, err = pgx.ForEachRow(rows, []any{&r.TreeID, &r.RootID, &r.NodeID, &r.StartedAt, &r.ExpiresAt,
+			&r.Tasks, &r.Finished, &r.Executing}, func() error {
+			out = append(out, r)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster runs: %w", err)
+	}
+	return out, nil
+}
+
+// Nodes implements cluster.Driver.
+func (n *Node) Nodes(ctx context.Context) ([]cluster.Node, error) {
+	var out []cluster.Node
+	err := n.s.use(ctx, func() error {
+		rows, err := n.s.pool.Query(ctx, `SELECT n.node_id, n.started_at, n.heartbeat_at, n.version,
+				n.schema_version, n.concurrency, n.executing,
+				n.heartbeat_at >= now() - make_interval(secs => $1),
+				(SELECT count(*) FROM apflow_tree_leases l WHERE l.node_id = n.node_id AND l.expires_at >= now()),
+				(SELECT count(*) FROM apflow_claims c WHERE c.node_id = n.node_id)
+			FROM apflow_nodes n ORDER BY n.node_id`, n.lease.Seconds())
+		if err != nil {
+			return err
+		}
+		var x cluster.Node
+		_, err = pgx.ForEachRow(rows, []any{&x.ID, &x.StartedAt, &x.HeartbeatAt, &x.Version,
+			&x.SchemaVersion, &x.Concurrency, &x.Executing, &x.Alive, &x.Trees, &x.Claims}, func() error {
+			out = append(out, x)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster nodes: %w", err)
+	}
+	return out, nil
+}

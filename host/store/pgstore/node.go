@@ -1,0 +1,178 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
+)
+
+// NodeOptions configure a Node.
+type NodeOptions struct {
+	// ID names the node; it must be unique among the nodes sharing the database.
+	// Required.
+	ID string
+	// Version is the apflow version the node runs, shown to operators.
+	Version string
+	// Concurrency is the node's execution slots, shown to operators.
+	Concurrency int
+	// Lease is how long a lease (tree or claim) lasts without renewal; default
+	// DefaultLease. Heartbeat is how often leases are renewed; default Lease/4. A node
+	// that misses heartbeats for a whole Lease loses what it held to other nodes.
+	Lease, Heartbeat time.Duration
+}
+
+// Defaults of NodeOptions: a dead node's work is taken over within about Lease +
+// Heartbeat.
+const (
+	DefaultLease     = 8 * time.Second
+	DefaultHeartbeat = 2 * time.Second
+)
+
+// Node is this process's membership of the cluster sharing the Store's database: the
+// cluster.Driver of host/cluster, on PostgreSQL. Its writes go through the Store's
+// committer, so they share its group commit.
+type Node struct {
+	s                *Store
+	id, version      string
+	concurrency      int
+	lease, heartbeat time.Duration
+
+	notices chan cluster.Notice
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+var _ cluster.Driver = (*Node)(nil)
+
+// Join registers this process as a node of the cluster on s's database and starts
+// listening for notices. Call Leave, then Close, when the node stops.
+func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
+	if opts.ID == "" {
+		return nil, errors.New("cluster node: NodeOptions.ID is required")
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = opts.Lease / 4
+	}
+	if opts.Heartbeat >= opts.Lease {
+		return nil, fmt.Errorf("cluster node: heartbeat %s must be shorter than the lease %s", opts.Heartbeat, opts.Lease)
+	}
+	n := &Node{s: s, id: opts.ID, version: opts.Version, concurrency: opts.Concurrency,
+		lease: opts.Lease, heartbeat: opts.Heartbeat, notices: make(chan cluster.Notice, 256)}
+	err := s.use(ctx, func() error {
+		var live bool
+		err := s.pool.QueryRow(ctx, `SELECT heartbeat_at > now() - make_interval(secs => $2)
+			FROM apflow_nodes WHERE node_id = $1`, n.id, n.lease.Seconds()).Scan(&live)
+		if err == nil && live {
+			return fmt.Errorf("a live node already has the id %q: give each node its own --node-id", n.id)
+		}
+		_, err = s.pool.Exec(ctx, `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (node_id) DO UPDATE SET started_at = now(), heartbeat_at = now(),
+				version = $2, schema_version = $3, concurrency = $4, executing = 0`,
+			n.id, n.version, SchemaVersion(), n.concurrency)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("join the cluster as %s: %w", n.id, err)
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	n.stop = stop
+	n.wg.Add(1)
+	go n.listen(lctx)
+	return n, nil
+}
+
+// NodeID implements cluster.Driver.
+func (n *Node) NodeID() string { return n.id }
+
+// LeaseInterval implements cluster.Driver.
+func (n *Node) LeaseInterval() time.Duration { return n.lease }
+
+// HeartbeatInterval implements cluster.Driver.
+func (n *Node) HeartbeatInterval() time.Duration { return n.heartbeat }
+
+// Notices implements cluster.Driver.
+func (n *Node) Notices() <-chan cluster.Notice { return n.notices }
+
+// Heartbeat implements cluster.Driver: one round trip renews the node row, its tree
+// leases (with their gauges) and its claims, and returns the ones it still holds, from
+// which the lost ones follow.
+func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed []string) (cluster.Lost, error) {
+	trees := make([]string, len(runs))
+	tasks := make([]int64, len(runs))
+	finished := make([]int64, len(runs))
+	for i, r := range runs {
+		trees[i], tasks[i], finished[i] = r.TreeID, r.Tasks, r.Finished
+	}
+	var lost cluster.Lost
+	err := n.s.use(ctx, func() error {
+		var held []string
+		err := n.s.pool.QueryRow(ctx, `WITH node AS (
+				UPDATE apflow_nodes SET heartbeat_at = now(), executing = $2 WHERE node_id = $1),
+			renewed AS (
+				UPDATE apflow_tree_leases l SET expires_at = now() + make_interval(secs => $3),
+					tasks = coalesce(g.tasks, l.tasks), finished = coalesce(g.finished, l.finished)
+				FROM unnest($4::text[], $5::bigint[], $6::bigint[]) AS g(tree_id, tasks, finished)
+				WHERE l.node_id = $1 AND l.tree_id = g.tree_id
+				RETURNING l.tree_id)
+			SELECT coalesce(array_agg(tree_id), '{}') FROM renewed`,
+			n.id, len(claimed), n.lease.Seconds(), trees, tasks, finished).Scan(&held)
+		if err != nil {
+			return err
+		}
+		lost.Trees = missing(trees, held)
+		err = n.s.pool.QueryRow(ctx, `WITH renewed AS (
+				UPDATE apflow_claims SET expires_at = now() + make_interval(secs => $2)
+				WHERE node_id = $1 RETURNING task_id)
+			SELECT coalesce(array_agg(task_id), '{}') FROM renewed`, n.id, n.lease.Seconds()).Scan(&held)
+		lost.Claims = missing(claimed, held)
+		return err
+	})
+	if err != nil {
+		return lost, fmt.Errorf("heartbeat of node %s: %w", n.id, err)
+	}
+	return lost, nil
+}
+
+// missing returns the elements of want not in have.
+func missing(want, have []string) []string {
+	in := make(map[string]bool, len(have))
+	for _, h := range have {
+		in[h] = true
+	}
+	var out []string
+	for _, w := range want {
+		if !in[w] {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// Leave implements cluster.Driver.
+func (n *Node) Leave(ctx context.Context) error {
+	defer func() {
+		n.stop()
+		n.wg.Wait()
+	}()
+	return n.s.use(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue("DELETE FROM apflow_tree_leases WHERE node_id = $1", n.id)
+		b.Queue("DELETE FROM apflow_nodes WHERE node_id = $1", n.id)
+		b.Queue("COMMIT")
+		if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("node %s leaving the cluster: %w", n.id, err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,189 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// join makes a node of s, leaving when t ends.
+func join(t *testing.T, s *Store, id string, lease time.Duration) *Node {
+	t.Helper()
+	n, err := Join(t.Context(), s, NodeOptions{ID: id, Lease: lease, Heartbeat: lease / 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Leave(context.Background()) })
+	return n
+}
+
+// clusterSetup returns two nodes, a and b, on two stores of one fresh database.
+func clusterSetup(t *testing.T, lease time.Duration) (sa *Store, a, b *Node) {
+	t.Helper()
+	sa, dsn := setup(t, Options{})
+	sb := open(t, Options{DSN: dsn})
+	return sa, join(t, sa, "a", lease), join(t, sb, "b", lease)
+}
+
+// queue leases tree "tree" to n and queues the given tasks.
+func queue(t *testing.T, n *Node, ids ...string) cluster.Lease {
+	t.Helper()
+	l, err := n.AcquireTree(t.Context(), "tree", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.CommitRound(t.Context(), l, cluster.Round{Enqueue: ids, Muts: touch(ids...)}); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// touch returns mutations that change nothing.
+func touch(ids ...string) []store.Mutation {
+	out := make([]store.Mutation, len(ids))
+	for i, id := range ids {
+		out[i] = store.Mutation{ID: id, Fn: func(*task.Task) error { return nil }}
+	}
+	return out
+}
+
+func TestTreeLeaseIsExclusiveAndFencesRounds(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, time.Second)
+	create(t, sa, mk("root", "", 0))
+	la, err := a.AcquireTree(t.Context(), "tree", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held *cluster.HeldError
+	if _, err := b.AcquireTree(t.Context(), "tree", "root"); !errors.As(err, &held) || held.NodeID != "a" {
+		t.Fatalf("b acquired a held lease: %v", err)
+	}
+	time.Sleep(1200 * time.Millisecond) // a's lease expires without a heartbeat
+	lb, err := b.AcquireTree(t.Context(), "tree", "root")
+	if err != nil {
+		t.Fatalf("b cannot take an expired lease over: %v", err)
+	}
+	if lb.Token <= la.Token {
+		t.Fatalf("takeover token %d not above %d", lb.Token, la.Token)
+	}
+	if _, err := a.CommitRound(t.Context(), la, cluster.Round{Muts: touch("root")}); !errors.Is(err, cluster.ErrFenced) {
+		t.Fatalf("a's round after the takeover: %v, want ErrFenced", err)
+	}
+	if _, err := b.CommitRound(t.Context(), lb, cluster.Round{Muts: touch("root")}); err != nil {
+		t.Fatalf("b's round: %v", err)
+	}
+	lost, err := a.Heartbeat(t.Context(), []cluster.RunGauge{{TreeID: "tree"}}, nil)
+	if err != nil || len(lost.Trees) != 1 {
+		t.Fatalf("a's heartbeat reports lost %v, %v; want the tree", lost, err)
+	}
+}
+
+// TestClaimsFollowPriorityThenSubmissionOrder: claims are taken in priority order, then
+// seq, across the whole database; a claim starts its task.
+func TestClaimsFollowPriorityThenSubmissionOrder(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, 5*time.Second)
+	low, urgent := mk("low", "root", 1), mk("urgent", "root", 3)
+	low.Priority, urgent.Priority = 3, 0
+	create(t, sa, mk("root", "", 0), low, mk("mid1", "root", 2), urgent, mk("mid2", "root", 4))
+	queue(t, a, "low", "mid1", "urgent", "mid2")
+	var got []string
+	for _, n := range []*Node{b, a, b, a} {
+		cs, err := n.Claim(t.Context(), 1)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("claim: %v %v", cs, err)
+		}
+		if cs[0].Task.Status != task.InProgress || cs[0].Task.Attempts != 1 {
+			t.Fatalf("claimed %s is %s after %d attempts", cs[0].Task.ID, cs[0].Task.Status, cs[0].Task.Attempts)
+		}
+		got = append(got, cs[0].Task.ID)
+	}
+	want := []string{"urgent", "mid1", "mid2", "low"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("claim order %v, want %v", got, want)
+		}
+	}
+	if cs, err := a.Claim(t.Context(), 10); err != nil || len(cs) != 0 {
+		t.Fatalf("claimed %d more, %v; the queue is empty", len(cs), err)
+	}
+}
+
+// TestExpiredClaimIsFencedOut: a node that held a claim past its lease (paused) cannot
+// write the outcome once the task was swept and claimed again; the new holder can, once.
+func TestExpiredClaimIsFencedOut(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, time.Second)
+	create(t, sa, mk("root", "", 0), mk("x", "root", 1))
+	queue(t, a, "x")
+	ca, err := a.Claim(t.Context(), 1)
+	if err != nil || len(ca) != 1 {
+		t.Fatal(ca, err)
+	}
+	time.Sleep(1200 * time.Millisecond) // a is "paused": no heartbeat
+	if n, err := b.SweepClaims(t.Context()); err != nil || n != 1 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	if x, _ := sa.Get(t.Context(), "x"); x.Status != task.Pending {
+		t.Fatalf("swept task is %s, want pending", x.Status)
+	}
+	cb, err := b.Claim(t.Context(), 1)
+	if err != nil || len(cb) != 1 || cb[0].Task.Attempts != 2 {
+		t.Fatalf("b's claim: %v, %v (want attempt 2)", cb, err)
+	}
+	complete := func(t *task.Task) error { return t.Complete(map[string]any{"by": "?"}, time.Now()) }
+	if _, err := a.Finish(t.Context(), ca[0], complete); !errors.Is(err, cluster.ErrFenced) {
+		t.Fatalf("a's late outcome: %v, want ErrFenced", err)
+	}
+	if x, _ := sa.Get(t.Context(), "x"); x.Status != task.InProgress {
+		t.Fatalf("a's fenced outcome changed the task: %s", x.Status)
+	}
+	done, err := b.Finish(t.Context(), cb[0], complete)
+	if err != nil || done.Status != task.Completed {
+		t.Fatalf("b's outcome: %v, %v", done, err)
+	}
+	if _, err := b.Finish(t.Context(), cb[0], complete); !errors.Is(err, cluster.ErrFenced) {
+		t.Fatalf("a second outcome of one claim: %v, want ErrFenced", err)
+	}
+	feed, err := a.SettledAfter(t.Context(), "tree", 0)
+	if err != nil || len(feed) != 1 || feed[0].Task.ID != "x" || feed[0].Task.Status != task.Completed {
+		t.Fatalf("settled feed %v, %v; want x completed once", feed, err)
+	}
+}
+
+// TestDequeueTellsTheExecutingNode: cancelling a claimed task drops its claim and
+// notifies; the holder's outcome is then fenced out.
+func TestDequeueTellsTheExecutingNode(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, 5*time.Second)
+	create(t, sa, mk("root", "", 0), mk("x", "root", 1))
+	l := queue(t, a, "x")
+	cb, err := b.Claim(t.Context(), 1)
+	if err != nil || len(cb) != 1 {
+		t.Fatal(cb, err)
+	}
+	now := time.Now()
+	_, err = a.CommitRound(t.Context(), l, cluster.Round{Dequeue: []string{"x"},
+		Muts: []store.Mutation{{ID: "x", Fn: func(t *task.Task) error { return t.Cancel("stop", now) }}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case n := <-b.Notices():
+			got = n.Kind == cluster.NoticeCancel && n.ID == "x"
+		case <-deadline:
+			t.Fatal("no cancel notice reached the executing node")
+		}
+	}
+	if _, err := b.Finish(t.Context(), cb[0], func(t *task.Task) error { return t.Complete(nil, time.Now()) }); !errors.Is(err, cluster.ErrFenced) {
+		t.Fatalf("outcome of a cancelled claim: %v, want ErrFenced", err)
+	}
+}
