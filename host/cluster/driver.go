@@ -139,11 +139,11 @@ type Driver interface {
 	CommitRound(ctx context.Context, l Lease, r Round) ([]*task.Task, error)
 	// Queued returns the tasks of a tree that are queued or claimed.
 	Queued(ctx context.Context, treeID string) (map[string]bool, error)
-	// SettledAfter returns the entries of a tree's settled feed after seq, in order.
-	SettledAfter(ctx context.Context, treeID string, seq int64) ([]Settled, error)
-	// SettledHead returns the seq of the newest entry of any tree's feed (0 if none):
-	// a coordinator that loads its tree after reading it misses no entry.
-	SettledHead(ctx context.Context) (int64, error)
+	// TakeSettled removes and returns the entries of the tree's settled feed, oldest
+	// first, if l is still held (else ErrFenced, nothing removed). Entries of
+	// transactions that commit later are returned by a later call: the feed is consumed,
+	// not read through a cursor, so no entry is skipped whatever the commit order.
+	TakeSettled(ctx context.Context, l Lease) ([]Settled, error)
 	// Settle writes terminal transitions (a cancel) of a tree this node does not
 	// coordinate, as an UpdateMany, records them in the tree's settled feed and drops
 	// their queue entries or claims (Round.Dequeue) in the same transaction.
@@ -169,8 +169,9 @@ type Driver interface {
 	// SweepClaims puts tasks whose claim expired back in the queue (pending again) and
 	// returns how many.
 	SweepClaims(ctx context.Context) (int, error)
-	// Orphans returns the roots of trees that carry a run marker and whose lease is
-	// expired or absent: runs no live node coordinates.
+	// Orphans returns the roots of trees whose lease is expired or absent (no live node
+	// coordinates them) and that carry a run marker, or hold an in_progress task no
+	// claim covers (left by a single-node apflow).
 	Orphans(ctx context.Context) ([]*task.Task, error)
 	// Runs lists the tree leases of every live node.
 	Runs(ctx context.Context) ([]RunLease, error)

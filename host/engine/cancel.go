@@ -108,7 +108,7 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 			continue
 		}
 		if c.clustered() && n.inflight {
-			c.cancelRemote(j, req, now, &out)
+			c.cancelRemote(j, j == i, req, now, &out)
 			continue
 		}
 		wasRunning := n.state == stRunning
@@ -272,8 +272,8 @@ func (e *Engine) rootIDOfGraph(g *graph) string {
 // cancelRemote cancels a queued or claimed task of a cluster run: the cancel drops its
 // queue entry or claim (the node executing it is told and stops it, and its late outcome
 // is fenced out), and the task settles as stored, since its node may have finished it
-// just before.
-func (c *coordinator) cancelRemote(j int32, req *cancelReq, now time.Time, out *[]*task.Task) {
+// just before: then it is not reported as cancelled, unless it is the one requested.
+func (c *coordinator) cancelRemote(j int32, requested bool, req *cancelReq, now time.Time, out *[]*task.Task) {
 	n := c.graph.nodes[j]
 	c.unflight(n)
 	n.state = stPosting // neither started nor settled again until the write is back
@@ -293,6 +293,8 @@ func (c *coordinator) cancelRemote(j int32, req *cancelReq, now time.Time, out *
 		}
 		n.t = stored
 		c.publishTask(stored)
-		*out = append(*out, stored)
+		if requested || stored.Status == task.Cancelled {
+			*out = append(*out, stored)
+		}
 	}})
 }

@@ -59,6 +59,7 @@ func (e *Engine) startClaim(c cluster.Claim) {
 	e.m.mu.Lock()
 	e.m.claims[c.Task.ID] = x
 	e.m.mu.Unlock()
+	e.events.publishTask(c.RootID, c.Task)
 	e.m.done.Add(1)
 	go e.runClaim(ctx, x)
 }
@@ -86,19 +87,7 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 		h.Release()
 	}
 	x.cancel()
-	wctx, cancel := context.WithTimeout(context.Background(), m.clusterTimeout())
-	defer cancel()
-	var err error
-	if out.interrupted {
-		err = m.d.Release(wctx, c) // this node stops: another claims it at once
-	} else {
-		_, err = m.d.Finish(wctx, c, func(t *task.Task) error {
-			if t.Status != task.InProgress {
-				return fmt.Errorf("task %s is %s", t.ID, t.Status)
-			}
-			return out.apply(t)
-		})
-	}
+	err := e.writeOutcome(x.claim, out)
 	switch {
 	case errors.Is(err, cluster.ErrFenced):
 		e.cfg.Logger.Warn("outcome discarded: the task's claim was lost (cancelled, or taken over after this node missed its lease)", "task", t.ID)
@@ -162,3 +151,35 @@ func (m *member) claimed() []string {
 	}
 	return out
 }
+
+// writeOutcome writes a claimed task's outcome (or, when this node is stopping, puts the
+// task back in the queue), retrying while the database is unreachable for up to a lease
+// interval: the claim is renewed meanwhile, so a short outage (a database restart) loses
+// no result. It gives up on ErrFenced.
+func (e *Engine) writeOutcome(c cluster.Claim, out *outcome) error {
+	d := e.m.d
+	deadline := time.Now().Add(d.LeaseInterval())
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), e.m.clusterTimeout())
+		var err error
+		if out.interrupted {
+			err = d.Release(ctx, c) // this node stops: another claims it at once
+		} else {
+			_, err = d.Finish(ctx, c, func(t *task.Task) error {
+				if t.Status != task.InProgress {
+					return fmt.Errorf("task %s is %s: %w", t.ID, t.Status, cluster.ErrFenced)
+				}
+				return out.apply(t)
+			})
+		}
+		cancel()
+		if err == nil || errors.Is(err, cluster.ErrFenced) || time.Now().After(deadline) {
+			return err
+		}
+		e.cfg.Logger.Warn("writing a claimed task's outcome failed; retrying", "task", c.Task.ID, "error", err)
+		time.Sleep(outcomeRetry)
+	}
+}
+
+// outcomeRetry is the pause between two attempts of writeOutcome.
+const outcomeRetry = 200 * time.Millisecond

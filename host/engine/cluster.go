@@ -189,15 +189,18 @@ func (c *coordinator) unflight(n *node) {
 	}
 }
 
-// pollSettled reads the tree's settled feed and settles what it reports.
+// pollSettled takes the tree's settled feed and settles what it reports.
 func (c *coordinator) pollSettled(ctx context.Context) {
-	entries, err := c.engine.m.d.SettledAfter(ctx, c.run.treeID, c.settledSeq)
+	entries, err := c.engine.m.d.TakeSettled(ctx, *c.run.lease)
+	if errors.Is(err, cluster.ErrFenced) {
+		c.run.lost.Store(true)
+		return
+	}
 	if err != nil {
 		c.engine.cfg.Logger.Warn("reading the settled feed failed; retrying", "root", c.run.rootID, "error", err)
 		return
 	}
 	for _, s := range entries {
-		c.settledSeq = s.Seq
 		c.onSettled(s.Task)
 	}
 }

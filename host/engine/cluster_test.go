@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/pgstore"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -76,7 +77,7 @@ func wideSpecs(n, ms int) []spec {
 func TestClusterNodesShareATree(t *testing.T) {
 	t.Parallel()
 	vs := nodes(t, 3, withConcurrency(2))
-	specs := append(wideSpecs(30, 30), spec{id: "w-sum", parent: "w", deps: req("w-000", "w-001"), method: "aggregate_results"})
+	specs := append(wideSpecs(30, 30), spec{id: "w-sum", parent: "w", deps: req("w-000", "w-001"), method: builtin.AggregateResultsID})
 	vs[0].create(specs...)
 	res := vs[0].run("w", RunOptions{})
 	if res.Status != task.Completed || res.Counts[task.Completed] != 32 {
@@ -97,8 +98,8 @@ func TestClusterNodesShareATree(t *testing.T) {
 		}
 		total += n
 	}
-	if total != 30 {
-		t.Errorf("the nodes executed %d tasks, want 30", total)
+	if total != 31 {
+		t.Errorf("the nodes executed %d tasks, want 31 (the children, then the root)", total)
 	}
 	sum := vs[2].get("w-sum")
 	if s, _ := sum.Result.(map[string]any)["summary"].(string); !strings.Contains(s, "w-000") || !strings.Contains(s, "w-001") {
@@ -226,7 +227,7 @@ func TestClusterTakeOverAfterNodeDies(t *testing.T) {
 	}
 	b.cat.mu.Lock()
 	defer b.cat.mu.Unlock()
-	if len(b.cat.order) != 6 {
-		t.Errorf("node b executed %d tasks, want 6", len(b.cat.order))
+	if len(b.cat.order) != 7 {
+		t.Errorf("node b executed %d tasks, want 7 (the children, then the root)", len(b.cat.order))
 	}
 }

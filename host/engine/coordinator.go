@@ -44,9 +44,8 @@ type coordinator struct {
 	closing  bool    // Close has begun: no task starts any more
 	fatal    error   // the store failure that stopped the run
 	// Cluster mode (cluster.go): remote counts the in-flight tasks that are queued or
-	// claimed (a share of inflight); settledSeq is how far the tree's feed was read.
-	remote     int
-	settledSeq int64
+	// claimed (a share of inflight).
+	remote int
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
 }
@@ -68,6 +67,9 @@ func (r *Run) loop() {
 	e.events.publishRun(EventRunStart, r.rootID, e.cfg.Now(), nil)
 	c.treeEvent(ctx, TreeStarted, "", "")
 	c.init()
+	if c.clustered() {
+		c.pollSettled(ctx) // outcomes written while no node coordinated the tree
+	}
 	for {
 		c.propagate()
 		if c.inflight == 0 && !c.queue.ready() && c.canStart() && c.heldRoot >= 0 && c.graph.nodes[c.heldRoot].state == stHeld {
@@ -75,6 +77,9 @@ func (r *Run) loop() {
 		}
 		c.startReady()
 		if !c.writes.empty() || c.retiring > 0 {
+			// A cancel that arrived while this round was prepared joins it, so a start
+			// it overtakes is never dispatched (docs/semantics.md rule 14).
+			c.drain()
 			c.commit(ctx) // frees the retiring slots even when no write is queued
 		}
 		if len(c.settleQ) > 0 || !c.writes.empty() {
@@ -130,13 +135,11 @@ func (c *coordinator) load(ctx context.Context) error {
 	r := c.run
 	var queued map[string]bool
 	if c.clustered() {
-		// Queued entries first, feed head next, tree last: nothing settled after the
-		// tree's read is missed, and no task is queued meanwhile (this lease is held).
+		// Queued entries before the tree: a task that finishes in between is terminal in
+		// the tree and its feed entry is ignored; no task is queued meanwhile (this lease
+		// is held). The feed is consumed after the load, so no outcome is missed.
 		var err error
 		if queued, err = c.engine.m.d.Queued(ctx, r.treeID); err != nil {
-			return fmt.Errorf("run of %s: %w", r.rootID, err)
-		}
-		if c.settledSeq, err = c.engine.m.d.SettledHead(ctx); err != nil {
 			return fmt.Errorf("run of %s: %w", r.rootID, err)
 		}
 	}
@@ -405,6 +408,11 @@ func (c *coordinator) wait() {
 	case <-poll:
 		c.pollSettled(context.Background())
 	}
+	c.drain()
+}
+
+// drain handles the messages already queued, without waiting.
+func (c *coordinator) drain() {
 	for {
 		select {
 		case m := <-c.run.inbox:

@@ -119,7 +119,9 @@ func (e *Engine) sweep(ctx context.Context) {
 }
 
 // takeOver resumes, here, the runs whose root carries a run marker and that no live
-// node coordinates (their node died or left), with the scope their marker records.
+// node coordinates (their node died or left), with the scope their marker records; and,
+// whole, trees holding in_progress tasks that no claim covers (written by a single-node
+// apflow before the cluster).
 func (e *Engine) takeOver(ctx context.Context) error {
 	roots, err := e.m.d.Orphans(ctx)
 	if err != nil {
@@ -131,7 +133,10 @@ func (e *Engine) takeOver(ctx context.Context) error {
 		if e.isClosing() {
 			break
 		}
-		opts := RunOptions{TaskID: t.Run.TaskID, Full: t.Run.Full, resume: true}
+		opts := RunOptions{resume: true} // a tree with in_progress tasks but no marker: whole
+		if t.Run != nil {
+			opts.TaskID, opts.Full = t.Run.TaskID, t.Run.Full
+		}
 		if _, err := e.Start(ctx, t.ID, opts); err != nil && !isAlreadyRunning(err) {
 			if apferr.CodeOf(err) == apferr.TaskNotFound {
 				e.cfg.Logger.Warn("the interrupted run's task no longer exists; run not resumed", "root", t.ID, "task", opts.TaskID)

@@ -76,22 +76,32 @@ func (n *Node) SweepClaims(ctx context.Context) (int, error) {
 
 // pickAndWrite runs pick (a statement returning task_id, token, root_id, body of locked
 // rows), applies fn to each task, writes them, drops the claims of tasks fn refused, and
-// commits. It returns the claims of the tasks fn accepted, as written.
+// commits, in two round trips (BEGIN with pick; the writes with COMMIT). It returns the
+// claims of the tasks fn accepted, as written.
 func (n *Node) pickAndWrite(ctx context.Context, pick string, args []any, fn func(*task.Task) error) ([]cluster.Claim, error) {
 	var out []cluster.Claim
 	err := n.s.use(ctx, func() error {
-		return pgx.BeginFunc(ctx, n.s.pool, func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, pick, args...)
-			if err != nil {
-				return err
+		conn, err := n.s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		open := true
+		defer func() {
+			if open {
+				_, _ = conn.Exec(context.Background(), "ROLLBACK")
 			}
-			var picked []cluster.Claim
-			state := map[string]*entry{}
-			var ids []string
+		}()
+		var picked []cluster.Claim
+		state := map[string]*entry{}
+		var ids []string
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(pick, args...).Query(func(rows pgx.Rows) error {
 			var id, root string
 			var token int64
 			var body []byte
-			_, err = pgx.ForEachRow(rows, []any{&id, &token, &root, &body}, func() error {
+			_, err := pgx.ForEachRow(rows, []any{&id, &token, &root, &body}, func() error {
 				t, err := decode(id, body)
 				if err != nil {
 					return err
@@ -101,27 +111,36 @@ func (n *Node) pickAndWrite(ctx context.Context, pick string, args []any, fn fun
 				ids = append(ids, id)
 				return nil
 			})
-			if err != nil || len(picked) == 0 {
-				return err
-			}
-			now := n.s.now()
-			var refused []string
-			for _, c := range picked {
-				j := &job{muts: []store.Mutation{{ID: c.Task.ID, Fn: fn}}}
-				if err := apply(j, state, now); err != nil {
-					n.s.opts.Logger.Warn("claim dropped", "task", c.Task.ID, "reason", err)
-					refused = append(refused, c.Task.ID)
-					continue
-				}
-				c.Task = j.out[0]
-				out = append(out, c)
-			}
-			b := writeBatch(ids, state)
-			if len(refused) > 0 {
-				b.Queue("DELETE FROM apflow_claims WHERE task_id = ANY($1)", refused)
-			}
-			return tx.SendBatch(ctx, b).Close()
+			return err
 		})
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		now := n.s.now()
+		var refused []string
+		for _, c := range picked {
+			j := &job{muts: []store.Mutation{{ID: c.Task.ID, Fn: fn}}}
+			if err := apply(j, state, now); err != nil {
+				n.s.opts.Logger.Warn("claim dropped", "task", c.Task.ID, "reason", err)
+				refused = append(refused, c.Task.ID)
+				continue
+			}
+			c.Task = j.out[0]
+			out = append(out, c)
+		}
+		b = &pgx.Batch{}
+		if len(ids) > 0 {
+			b = writeBatch(ids, state)
+		}
+		if len(refused) > 0 {
+			b.Queue("DELETE FROM apflow_claims WHERE task_id = ANY($1)", refused)
+		}
+		b.Queue("COMMIT")
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		open = false
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)

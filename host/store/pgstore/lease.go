@@ -106,55 +106,66 @@ func (n *Node) Queued(ctx context.Context, treeID string) (map[string]bool, erro
 	return out, nil
 }
 
-// SettledHead implements cluster.Driver.
-func (n *Node) SettledHead(ctx context.Context) (int64, error) {
-	var seq int64
-	err := n.s.use(ctx, func() error {
-		return n.s.pool.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM apflow_settled").Scan(&seq)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("settled feed head: %w", err)
-	}
-	return seq, nil
-}
-
-// SettledAfter implements cluster.Driver.
-func (n *Node) SettledAfter(ctx context.Context, treeID string, after int64) ([]cluster.Settled, error) {
+// TakeSettled implements cluster.Driver, in one statement (one round trip): the lease is
+// checked under a shared lock, and the tree's entries are deleted only if it holds.
+func (n *Node) TakeSettled(ctx context.Context, l cluster.Lease) ([]cluster.Settled, error) {
 	var out []cluster.Settled
+	held := false
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `SELECT s.seq, t.id, t.body FROM apflow_settled s
-			JOIN apflow_tasks t ON t.id = s.task_id
-			WHERE s.tree_id = $1 AND s.seq > $2 ORDER BY s.seq`, treeID, after)
+		rows, err := n.s.pool.Query(ctx, `WITH lease AS (
+				SELECT token FROM apflow_tree_leases WHERE tree_id = $1 AND token = $2 FOR SHARE),
+			taken AS (
+				DELETE FROM apflow_settled WHERE tree_id = $1 AND EXISTS (SELECT 1 FROM lease)
+				RETURNING seq, task_id)
+			SELECT h.held, x.seq, x.id, x.body
+			FROM (SELECT EXISTS (SELECT 1 FROM lease) AS held) AS h
+			LEFT JOIN LATERAL (
+				SELECT taken.seq, t.id, t.body FROM taken JOIN apflow_tasks t ON t.id = taken.task_id
+			) AS x ON true
+			ORDER BY x.seq`, l.TreeID, l.Token)
 		if err != nil {
 			return err
 		}
-		var seq int64
-		var id string
+		var seq *int64
+		var id *string
 		var body []byte
-		_, err = pgx.ForEachRow(rows, []any{&seq, &id, &body}, func() error {
-			t, err := decode(id, body)
+		_, err = pgx.ForEachRow(rows, []any{&held, &seq, &id, &body}, func() error {
+			if seq == nil {
+				return nil
+			}
+			t, err := decode(*id, body)
 			if err != nil {
 				return err
 			}
-			out = append(out, cluster.Settled{Seq: seq, Task: t})
+			out = append(out, cluster.Settled{Seq: *seq, Task: t})
 			return nil
 		})
 		return err
 	})
+	if err == nil && !held {
+		err = cluster.ErrFenced
+	}
 	if err != nil {
-		return nil, fmt.Errorf("settled feed of tree %s: %w", treeID, err)
+		return nil, fmt.Errorf("settled feed of tree %s: %w", l.TreeID, err)
 	}
 	return out, nil
 }
 
-// Orphans implements cluster.Driver.
+// Orphans implements cluster.Driver. Roots with a run marker are found through their
+// partial index; in_progress tasks through the status index.
 func (n *Node) Orphans(ctx context.Context) ([]*task.Task, error) {
 	var out []*task.Task
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `SELECT t.id, t.body FROM apflow_tasks t
-			WHERE t.run_active AND NOT EXISTS (
-				SELECT 1 FROM apflow_tree_leases l
-				WHERE l.tree_id = coalesce(t.tree_id, t.id) AND l.expires_at >= now())
+		rows, err := n.s.pool.Query(ctx, `WITH unclaimed AS (
+				SELECT DISTINCT coalesce(o.tree_id, o.id) AS tree_id FROM apflow_tasks o
+				WHERE o.status = 'in_progress'
+					AND NOT EXISTS (SELECT 1 FROM apflow_claims c WHERE c.task_id = o.id))
+			SELECT t.id, t.body FROM apflow_tasks t
+			WHERE t.parent_id IS NULL
+				AND (t.run_active OR coalesce(t.tree_id, t.id) IN (SELECT tree_id FROM unclaimed))
+				AND NOT EXISTS (
+					SELECT 1 FROM apflow_tree_leases l
+					WHERE l.tree_id = coalesce(t.tree_id, t.id) AND l.expires_at >= now())
 			ORDER BY t.seq, t.id`)
 		if err != nil {
 			return err

@@ -20,11 +20,12 @@ var noticeChannels = map[string]cluster.NoticeKind{
 // arrives to n.notices, reconnecting after a failure (the database restarting, say)
 // until ctx ends. A notice that does not fit in the channel's buffer is dropped: every
 // consumer also polls.
-func (n *Node) listen(ctx context.Context) {
+func (n *Node) listen(ctx context.Context, listening chan<- error) {
 	defer n.wg.Done()
 	defer close(n.notices)
 	for ctx.Err() == nil {
-		err := n.listenOnce(ctx)
+		err := n.listenOnce(ctx, listening)
+		listening = nil
 		if ctx.Err() != nil {
 			return
 		}
@@ -36,17 +37,19 @@ func (n *Node) listen(ctx context.Context) {
 	}
 }
 
-func (n *Node) listenOnce(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, n.s.pool.Config().ConnConfig.Copy())
+// listenOnce listens on one connection until it fails; listening, if not nil, gets the
+// outcome of subscribing.
+func (n *Node) listenOnce(ctx context.Context, listening chan<- error) error {
+	cfg := n.s.pool.Config().ConnConfig.Copy()
+	cfg.Tracer = nil
+	conn, err := n.subscribe(ctx, cfg)
+	if listening != nil {
+		listening <- err
+	}
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	for ch := range noticeChannels {
-		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
-			return err
-		}
-	}
 	// Whatever happened while no connection listened: tell every consumer to look.
 	n.offer(cluster.Notice{Kind: cluster.NoticeQueued})
 	for {
@@ -63,4 +66,19 @@ func (n *Node) offer(x cluster.Notice) {
 	case n.notices <- x:
 	default:
 	}
+}
+
+// subscribe connects and LISTENs on every notice channel.
+func (n *Node) subscribe(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for ch := range noticeChannels {
+		if _, err := c.Exec(ctx, "LISTEN "+ch); err != nil {
+			_ = c.Close(context.Background())
+			return nil, err
+		}
+	}
+	return c, nil
 }

@@ -50,8 +50,8 @@ type Node struct {
 
 var _ cluster.Driver = (*Node)(nil)
 
-// Join registers this process as a node of the cluster on s's database and starts
-// listening for notices. Call Leave, then Close, when the node stops.
+// Join registers this process as a node of the cluster on s's database and returns once
+// it listens for notices. Call Leave, then Close, when the node stops.
 func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 	if opts.ID == "" {
 		return nil, errors.New("cluster node: NodeOptions.ID is required")
@@ -87,7 +87,18 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 	lctx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	n.wg.Add(1)
-	go n.listen(lctx)
+	listening := make(chan error, 1)
+	go n.listen(lctx, listening)
+	select {
+	case err = <-listening:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		stop()
+		n.wg.Wait()
+		return nil, fmt.Errorf("join the cluster as %s: listen for notices: %w", n.id, err)
+	}
 	return n, nil
 }
 
@@ -116,13 +127,18 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 	var lost cluster.Lost
 	err := n.s.use(ctx, func() error {
 		var held []string
+		// Leases are locked in key order, as rounds lock them (clusterwrites.go), so a
+		// heartbeat and a round never wait for each other in a cycle.
 		err := n.s.pool.QueryRow(ctx, `WITH node AS (
 				UPDATE apflow_nodes SET heartbeat_at = now(), executing = $2 WHERE node_id = $1),
+			mine AS (
+				SELECT l.tree_id FROM apflow_tree_leases l
+				WHERE l.node_id = $1 AND l.tree_id = ANY($4) ORDER BY l.tree_id FOR UPDATE),
 			renewed AS (
 				UPDATE apflow_tree_leases l SET expires_at = now() + make_interval(secs => $3),
-					tasks = coalesce(g.tasks, l.tasks), finished = coalesce(g.finished, l.finished)
-				FROM unnest($4::text[], $5::bigint[], $6::bigint[]) AS g(tree_id, tasks, finished)
-				WHERE l.node_id = $1 AND l.tree_id = g.tree_id
+					tasks = g.tasks, finished = g.finished
+				FROM mine, unnest($4::text[], $5::bigint[], $6::bigint[]) AS g(tree_id, tasks, finished)
+				WHERE l.tree_id = mine.tree_id AND g.tree_id = mine.tree_id
 				RETURNING l.tree_id)
 			SELECT coalesce(array_agg(tree_id), '{}') FROM renewed`,
 			n.id, len(claimed), n.lease.Seconds(), trees, tasks, finished).Scan(&held)
@@ -130,10 +146,15 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 			return err
 		}
 		lost.Trees = missing(trees, held)
-		err = n.s.pool.QueryRow(ctx, `WITH renewed AS (
-				UPDATE apflow_claims SET expires_at = now() + make_interval(secs => $2)
-				WHERE node_id = $1 RETURNING task_id)
-			SELECT coalesce(array_agg(task_id), '{}') FROM renewed`, n.id, n.lease.Seconds()).Scan(&held)
+		// Only the claims still executing here are renewed: a claim whose outcome could
+		// not be written expires, and its task runs again elsewhere.
+		err = n.s.pool.QueryRow(ctx, `WITH mine AS (
+				SELECT task_id FROM apflow_claims WHERE node_id = $1 AND task_id = ANY($3)
+				ORDER BY task_id FOR UPDATE),
+			renewed AS (
+				UPDATE apflow_claims c SET expires_at = now() + make_interval(secs => $2)
+				FROM mine WHERE c.task_id = mine.task_id RETURNING c.task_id)
+			SELECT coalesce(array_agg(task_id), '{}') FROM renewed`, n.id, n.lease.Seconds(), claimed).Scan(&held)
 		lost.Claims = missing(claimed, held)
 		return err
 	})

@@ -121,7 +121,7 @@ func TestExpiredClaimIsFencedOut(t *testing.T) {
 	t.Parallel()
 	sa, a, b := clusterSetup(t, time.Second)
 	create(t, sa, mk("root", "", 0), mk("x", "root", 1))
-	queue(t, a, "x")
+	l := queue(t, a, "x")
 	ca, err := a.Claim(t.Context(), 1)
 	if err != nil || len(ca) != 1 {
 		t.Fatal(ca, err)
@@ -151,9 +151,12 @@ func TestExpiredClaimIsFencedOut(t *testing.T) {
 	if _, err := b.Finish(t.Context(), cb[0], complete); !errors.Is(err, cluster.ErrFenced) {
 		t.Fatalf("a second outcome of one claim: %v, want ErrFenced", err)
 	}
-	feed, err := a.SettledAfter(t.Context(), "tree", 0)
+	feed, err := a.TakeSettled(t.Context(), l)
 	if err != nil || len(feed) != 1 || feed[0].Task.ID != "x" || feed[0].Task.Status != task.Completed {
 		t.Fatalf("settled feed %v, %v; want x completed once", feed, err)
+	}
+	if again, err := a.TakeSettled(t.Context(), l); err != nil || len(again) != 0 {
+		t.Fatalf("the feed gave %v, %v again; it is consumed", again, err)
 	}
 }
 

@@ -39,9 +39,10 @@ const DefaultMaxBatch = 1024
 // Store is the PostgreSQL implementation of store.Store. It is safe for concurrent use,
 // and any number of Stores (in any number of processes) may share one database.
 type Store struct {
-	pool *pgxpool.Pool
-	opts Options
-	c    *committer
+	pool  *pgxpool.Pool
+	opts  Options
+	c     *committer
+	trips *tripCounter
 
 	mu     sync.RWMutex // guards closed; held (read) by every call in flight
 	closed bool
@@ -71,6 +72,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		// pgx's parse errors may quote the connection string: say only where.
 		return nil, fmt.Errorf("task store: invalid PostgreSQL connection string %s", where)
 	}
+	trips := &tripCounter{}
+	cfg.ConnConfig.Tracer = trips
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("task store %s: %w", where, err)
@@ -89,7 +92,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("task store %s: %w", where, err)
 	}
-	s := &Store{pool: pool, opts: opts}
+	s := &Store{pool: pool, opts: opts, trips: trips}
 	s.c = newCommitter(s, opts.MaxBatch)
 	return s, nil
 }
