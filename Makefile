@@ -8,7 +8,7 @@ STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build test test-short bench bench-scale demo demo-multilang lint clean
+.PHONY: help setup build test test-cluster-engine test-short bench bench-scale demo demo-multilang lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,7 +32,11 @@ build: ## build the apflow binary into bin/
 
 test: lint plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
 	APFLOW_REQUIRE_KITS=1 APFLOW_REQUIRE_PG=1 $(GO) test -race -count=1 -timeout 25m ./...
+	$(MAKE) --no-print-directory test-cluster-engine
 	$(MAKE) --no-print-directory kits-test
+
+test-cluster-engine: ## the engine's whole test suite again, each engine a cluster node on PostgreSQL
+	APFLOW_ENGINE_CLUSTER=1 APFLOW_REQUIRE_PG=1 $(GO) test -race -count=1 -timeout 15m ./host/engine/
 
 test-short: plugins ## quick tests (no multi-language kits, -short)
 	$(GO) test -short -count=1 ./...
@@ -41,6 +45,7 @@ test-short: plugins ## quick tests (no multi-language kits, -short)
 BENCH = $(GO) test -run '^$$' -count=1
 bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'Wide10k$$|Chain1k$$|FanIn200$$|Fsync' -benchtime 1x ./host/engine/
+	APFLOW_REQUIRE_PG=1 $(BENCH) -bench 'Backends|Takeover' -benchtime 1x -timeout 30m ./host/engine/
 	$(BENCH) -bench 'WideWASM' -benchtime 2x ./cmd/apflow/
 	$(BENCH) -bench 'RoundTripRaw|ExecuteNoop|AcquirePooled|InstantiateFresh' -benchtime 20000x -benchmem ./host/sandbox/
 	$(BENCH) -bench 'Open|ProcessStart' -benchtime 10x ./host/registry/

@@ -231,3 +231,48 @@ func TestClusterTakeOverAfterNodeDies(t *testing.T) {
 		t.Errorf("node b executed %d tasks, want 7 (the children, then the root)", len(b.cat.order))
 	}
 }
+
+// TestClusterSurvivesDatabaseRestart: PostgreSQL crashes and restarts mid-run (its own
+// server, so other tests keep theirs). Writes in flight fail; the nodes retry outcomes,
+// the runs that stopped are taken over once their leases expire, and every task ends
+// completed once, none left in_progress.
+func TestClusterSurvivesDatabaseRestart(t *testing.T) {
+	t.Parallel()
+	own := pgtest.New()
+	t.Cleanup(func() { _ = own.Stop() })
+	dsn := own.Database(t)
+	var vs []*env
+	for i := range 2 {
+		st, node, _ := clusterNode(t, dsn, fmt.Sprintf("node-%d", i+1))
+		vs = append(vs, setupStore(t, st, withCluster(node), withConcurrency(4)))
+	}
+	vs[0].create(wideSpecs(40, 100)...)
+	if _, err := vs[0].e.Start(t.Context(), "w", RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a few tasks done", func() bool {
+		n, _ := vs[0].st.Count(t.Context(), store.Filter{Status: task.Completed})
+		return n >= 8
+	})
+	own.Restart(t)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		w, err := vs[1].st.Get(t.Context(), "w")
+		if err == nil && w.Status == task.Completed && w.Run == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not finish after the restart: root %+v, %v", w, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tree, err := vs[1].st.Tree(t.Context(), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range tree {
+		if x.Status != task.Completed || x.Attempts < 1 || x.Attempts > 2 {
+			t.Errorf("%s: %s after %d attempts", x.ID, x.Status, x.Attempts)
+		}
+	}
+}

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/cluster"
@@ -261,6 +264,9 @@ func setupStore(t *testing.T, st store.Store, opts ...option) *env {
 	t.Helper()
 	cat := newFakeCatalog()
 	cfg := Config{Store: st, Catalog: executor.Chain(builtin.Catalog(), cat), ProgressInterval: time.Nanosecond}
+	if os.Getenv("APFLOW_TEST_LOG") != "" { // engine logs on stderr, to debug a test
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug})
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}

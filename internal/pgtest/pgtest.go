@@ -63,6 +63,8 @@ type Server struct {
 	err      error  // why the server could not start
 	dir      string // temporary directory: data/, sock/, postgres.log
 	port     int
+	bin      string              // directory of the server's binaries
+	cred     *syscall.Credential // the user the server runs as (nil: ours)
 	proc     *os.Process
 	exited   chan struct{} // closed when postgres exits
 	exitErr  error         // postgres's exit status, valid once exited is closed
@@ -214,10 +216,36 @@ func (s *Server) startIn(bin string) error {
 	if s.port, err = freePort(); err != nil {
 		return err
 	}
+	s.bin, s.cred = bin, cred
 	if err := s.launch(bin, data, sock, cred); err != nil {
 		return err
 	}
 	return s.connect(ctx)
+}
+
+// Restart stops the server as a crash does (immediate shutdown: sessions are cut and
+// the next start replays the WAL, so every committed transaction survives) and starts it
+// again on the same data directory and port. For a test that owns its Server (New, then
+// Stop): other tests sharing it would lose their connections.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	if s.proc == nil {
+		t.Fatal("pgtest: Restart before the server started (call Database first)")
+	}
+	_ = s.admin.Close(context.Background())
+	_ = s.proc.Signal(syscall.SIGQUIT)
+	<-s.exited
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	data, sock := filepath.Join(s.dir, "data"), filepath.Join(s.dir, "sock")
+	if err := s.launch(s.bin, data, sock, s.cred); err != nil {
+		t.Fatalf("pgtest: restart: %v", err)
+	}
+	if err := s.connect(ctx); err != nil {
+		t.Fatalf("pgtest: restart: %v\n%s", err, s.logTail())
+	}
 }
 
 // credential returns the user to run PostgreSQL as: nil (the current user) unless the
