@@ -263,17 +263,25 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (store.Store,
 		}
 		return st, nil
 	}
-	// The value may hold a password: messages name only its scheme.
+	if err := checkStoreURL(dsn); err != nil {
+		return nil, err
+	}
+	return pgstore.Open(ctx, pgstore.Options{DSN: dsn, Logger: log})
+}
+
+// checkStoreURL refuses a --store value that is not a postgres:// or postgresql:// URL.
+// The value may hold a password: the error names only its scheme.
+func checkStoreURL(dsn string) error {
 	scheme, _, ok := strings.Cut(dsn, "://")
 	if scheme != "postgres" && scheme != "postgresql" {
 		actual := "a value without a scheme"
 		if ok {
 			actual = scheme + "://…"
 		}
-		return nil, apferr.InvalidParam("store", "want a PostgreSQL URL, postgres://user:password@host:5432/db, or nothing for the Badger store in --data-dir",
+		return apferr.InvalidParam("store", "want a PostgreSQL URL, postgres://user:password@host:5432/db, or nothing for the Badger store in --data-dir",
 			"postgres://…", actual)
 	}
-	return pgstore.Open(ctx, pgstore.Options{DSN: dsn, Logger: log})
+	return nil
 }
 
 // close shuts the host down: the engine first (running tasks get until ctx is done to
