@@ -576,3 +576,83 @@ func TestClusterCancelReachesTheExecutingNode(t *testing.T) {
 	via.mustCall(t, "", "tasks.cancel", map[string]any{"task_ids": rest}, &res)
 	c.waitRunEnded(t, "c-root")
 }
+
+// TestClusterStatusCommand checks apflow cluster status without running nodes: its
+// refusals, and its views of node rows as a database holds them.
+func TestClusterStatusCommand(t *testing.T) {
+	t.Parallel()
+	// Without a PostgreSQL store it says what it needs.
+	code, _, stderr := apflow(t, "", "cluster", "status", "--data-dir", t.TempDir())
+	if code != exitInvalid || !strings.Contains(stderr, "--store") || !strings.Contains(stderr, "APFLOW_STORE") {
+		t.Errorf("without --store: exit %d, %q; want %d and a message naming --store", code, stderr, exitInvalid)
+	}
+	code, _, stderr = apflow(t, "", "cluster", "status", "--store", "mysql://u:s3cret@h/db")
+	if code != exitInvalid || !strings.Contains(stderr, "postgres://") || strings.Contains(stderr, "s3cret") {
+		t.Errorf("--store mysql://…: exit %d, %q", code, stderr)
+	}
+
+	dsn := pg.Database(t)
+	// A database no node ran on: refused, and left empty.
+	code, _, stderr = apflow(t, "", "cluster", "status", "--store", dsn)
+	if code != exitFailed || !strings.Contains(stderr, "no apflow schema") {
+		t.Errorf("on an empty database: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := apflow(t, "", "tasks", "list", "--store", dsn, "--data-dir", t.TempDir()); code != 0 {
+		t.Fatalf("tasks list (migrates the schema): exit %d: %s", code, stderr)
+	}
+	db, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	var schema int
+	if err := db.QueryRow(t.Context(), "SELECT max(version) FROM apflow_schema_version").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	// Two nodes: one alive on this schema, one of an older release that stopped
+	// heartbeating a minute ago.
+	if _, err := db.Exec(t.Context(), `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency, executing)
+		VALUES ('fresh', '0.1.0', $1, 8, 3), ('old', '0.0.9', $2, 4, 0)`, schema, schema-1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(t.Context(), "UPDATE apflow_nodes SET heartbeat_at = now() - interval '1 minute' WHERE node_id = 'old'"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := apflow(t, "", "cluster", "status", "--json", "--store", dsn)
+	if code != 0 {
+		t.Fatalf("cluster status --json: exit %d: %s", code, stderr)
+	}
+	var st clusterView
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if st.NodesAlive != 1 || len(st.Nodes) != 2 || st.SchemaVersion != schema || st.Queued != 0 || len(st.Runs) != 0 {
+		t.Fatalf("cluster status --json: %s", out)
+	}
+	fresh, old := st.Nodes[0], st.Nodes[1]
+	if fresh.ID != "fresh" || !fresh.Alive || fresh.SchemaMismatch || fresh.Executing != 3 || fresh.Concurrency != 8 {
+		t.Errorf("node fresh: %+v", fresh)
+	}
+	if old.ID != "old" || old.Alive || !old.SchemaMismatch || old.HeartbeatAge < 59 {
+		t.Errorf("node old: %+v, want not alive, schema mismatch, heartbeat a minute old", old)
+	}
+	code, out, _ = apflow(t, "", "cluster", "status", "--store", dsn)
+	if code != 0 || !strings.Contains(out, "1 of 2 nodes alive") || !strings.Contains(lineWith(out, "old "), fmt.Sprintf("%d !", schema-1)) ||
+		!strings.Contains(out, fmt.Sprintf("node old runs schema version %d, the database is at %d", schema-1, schema)) {
+		t.Errorf("cluster status: exit %d\n%s", code, out)
+	}
+
+	// A database a newer apflow migrated: status and serve refuse, naming both versions.
+	if _, err := db.Exec(t.Context(), "INSERT INTO apflow_schema_version (version, name) VALUES ($1, 'from the future')", schema+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"cluster", "status", "--store", dsn},
+		{"serve", "--addr", "127.0.0.1:0", "--store", dsn, "--data-dir", t.TempDir()},
+	} {
+		code, _, stderr := apflow(t, "", args...)
+		if code != exitFailed || !strings.Contains(stderr, fmt.Sprintf("version %d", schema+1)) || !strings.Contains(stderr, fmt.Sprintf("up to %d", schema)) {
+			t.Errorf("%s on a newer schema: exit %d, %q; want %d and both versions named", args[0], code, stderr, exitFailed)
+		}
+	}
+}

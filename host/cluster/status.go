@@ -1,5 +1,7 @@
 package cluster
 
+import "time"
+
 // Status is the operator's view of a cluster at one moment, as `apflow cluster status`
 // and GET /metrics show it. It is read in one pass over the database, not in one
 // transaction: the counts of a busy cluster may disagree by the tasks that moved
@@ -8,6 +10,9 @@ type Status struct {
 	// SchemaVersion is the database's schema version. A node whose own
 	// (Node.SchemaVersion) differs runs another apflow release: see SchemaMismatch.
 	SchemaVersion int
+	// ReadAt is the database's clock when the status was read: heartbeat ages are
+	// ReadAt minus Node.HeartbeatAt, whatever the reader's own clock says.
+	ReadAt time.Time
 	// Nodes lists every node row, alive or not (a node that died without leaving stays
 	// listed, not alive, until it joins again under the same id).
 	Nodes []Node

@@ -15,13 +15,16 @@ import (
 // clusterSchemaVersion is the first schema version with the cluster's tables.
 const clusterSchemaVersion = 2
 
+// readSchemaSQL reads the schema version and the database's clock.
+const readSchemaSQL = "SELECT coalesce(max(version), 0), now() FROM apflow_schema_version"
+
 // Status reads the cluster's state (cluster.Status): nodes, runs, queued and claimed
 // tasks. It only reads. A node is alive when it heartbeated within this node's lease
 // interval.
 func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 	var st cluster.Status
 	err := n.s.use(ctx, func() error {
-		return n.s.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM apflow_schema_version").Scan(&st.SchemaVersion)
+		return n.s.pool.QueryRow(ctx, readSchemaSQL).Scan(&st.SchemaVersion, &st.ReadAt)
 	})
 	if err != nil {
 		return st, fmt.Errorf("cluster status: read the schema version: %w", err)
@@ -74,7 +77,7 @@ func ReadStatus(ctx context.Context, dsn string, lease time.Duration) (cluster.S
 		return st, fmt.Errorf("cluster status %s: %w", where, err)
 	}
 	defer pool.Close()
-	err = pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM apflow_schema_version").Scan(&st.SchemaVersion)
+	err = pool.QueryRow(ctx, readSchemaSQL).Scan(&st.SchemaVersion, &st.ReadAt)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
