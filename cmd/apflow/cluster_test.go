@@ -642,6 +642,15 @@ func TestClusterStatusCommand(t *testing.T) {
 		t.Errorf("cluster status: exit %d\n%s", code, out)
 	}
 
+	// A node joining warns about a live node of another schema version.
+	if _, err := db.Exec(t.Context(), "UPDATE apflow_nodes SET heartbeat_at = now() WHERE node_id = 'old'"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = apflow(t, "", "tasks", "list", "--store", dsn, "--data-dir", t.TempDir())
+	if code != 0 || !strings.Contains(lineWith(stderr, "another schema version"), "node=old") {
+		t.Errorf("joining next to a node of schema %d: exit %d, stderr %q; want a warning naming it", schema-1, code, stderr)
+	}
+
 	// A database a newer apflow migrated: status and serve refuse, naming both versions.
 	if _, err := db.Exec(t.Context(), "INSERT INTO apflow_schema_version (version, name) VALUES ($1, 'from the future')", schema+1); err != nil {
 		t.Fatal(err)

@@ -178,7 +178,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	h := &host{log: log, cfg: cfg, store: st}
 	if pg, ok := st.(*pgstore.Store); ok {
-		h.node, err = g.joinCluster(ctx, pg, cfg)
+		h.node, err = g.joinCluster(ctx, pg, cfg, log)
 		if err != nil {
 			_ = st.Close()
 			return nil, err
@@ -320,7 +320,7 @@ func (h *host) shutdown() {
 }
 
 // joinCluster makes this process a node of the cluster on pg's database.
-func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *config.Config) (*pgstore.Node, error) {
+func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *config.Config, log hclog.Logger) (*pgstore.Node, error) {
 	id := g.nodeID
 	if id == "" {
 		id = os.Getenv("APFLOW_NODE_ID")
@@ -336,6 +336,27 @@ func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *confi
 	if concurrency == 0 {
 		concurrency = engine.DefaultConcurrency
 	}
-	return pgstore.Join(ctx, pg, pgstore.NodeOptions{ID: id, Version: version, Concurrency: concurrency,
+	node, err := pgstore.Join(ctx, pg, pgstore.NodeOptions{ID: id, Version: version, Concurrency: concurrency,
 		Lease: g.lease, Heartbeat: g.heartbeat})
+	if err != nil {
+		return nil, err
+	}
+	warnSchemaMismatch(ctx, node, log)
+	return node, nil
+}
+
+// warnSchemaMismatch warns about live nodes running another schema version than this
+// one (a rolling upgrade under way); apflow cluster status marks them too.
+func warnSchemaMismatch(ctx context.Context, node *pgstore.Node, log hclog.Logger) {
+	st, err := node.Status(ctx)
+	if err != nil {
+		log.Warn("reading the cluster's nodes failed", "error", err)
+		return
+	}
+	for _, n := range st.Nodes {
+		if n.Alive && n.ID != node.NodeID() && n.SchemaVersion != pgstore.SchemaVersion() {
+			log.Warn("a live node runs another schema version (another apflow release): finish the upgrade",
+				"node", n.ID, "its_schema_version", n.SchemaVersion, "version", n.Version, "this_schema_version", pgstore.SchemaVersion())
+		}
+	}
 }
