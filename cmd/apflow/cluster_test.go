@@ -357,6 +357,21 @@ func TestClusterSharesAWideTree(t *testing.T) {
 	const n = 300
 	c.run(t, c.nodes[0], delayTree("w", n, 20))
 
+	// node1 joined once its plugin was compiled (it compiled it: the others copied its
+	// cache), so it never showed as a dead node while starting.
+	var joined time.Time
+	if err := c.db.QueryRow(context.Background(), "SELECT started_at FROM apflow_nodes WHERE node_id = 'node1'").Scan(&joined); err != nil {
+		t.Fatal(err)
+	}
+	registered := lineWith(c.nodes[0].stderr.String(), "plugin registered")
+	at, err := time.Parse(time.RFC3339Nano, strings.Fields(registered+" ")[0])
+	if err != nil {
+		t.Fatalf("node1's log: %v\n%s", err, c.nodes[0].stderr)
+	}
+	if joined.Before(at) {
+		t.Errorf("node1 joined the cluster at %s, before its plugin was registered at %s", joined, at)
+	}
+
 	// While it runs: the operator's views.
 	code, out, stderr := apflow(t, "", "cluster", "status", "--json", "--store", c.dsn, "--lease", clusterLease)
 	if code != 0 {

@@ -177,13 +177,6 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		return nil, err
 	}
 	h := &host{log: log, cfg: cfg, store: st}
-	if pg, ok := st.(*pgstore.Store); ok {
-		h.node, err = g.joinCluster(ctx, pg, cfg, log)
-		if err != nil {
-			_ = st.Close()
-			return nil, err
-		}
-	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -217,6 +210,13 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
 	h.taskSchemas = schema.NewTaskCache(0)
+	// The node joins once its plugins are compiled, right before its engine starts
+	// heartbeating: joined earlier, it would show as dead for as long as compiling takes.
+	if pg, isPG := st.(*pgstore.Store); isPG {
+		if h.node, err = g.joinCluster(ctx, pg, cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	ecfg := engine.Config{
 		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
 		TaskSchemas: h.taskSchemas, ClusterClient: role == roleClient,
@@ -289,7 +289,9 @@ func checkStoreURL(dsn string) error {
 func (h *host) close(ctx context.Context) error {
 	var errs []error
 	if h.engine != nil {
-		errs = append(errs, h.engine.Close(ctx))
+		errs = append(errs, h.engine.Close(ctx)) // the engine leaves the cluster
+	} else if h.node != nil {
+		errs = append(errs, h.node.Leave(ctx)) // joined, then failed to start
 	}
 	if h.registry != nil {
 		errs = append(errs, h.registry.Close(ctx))
