@@ -364,7 +364,7 @@ func TestClusterSharesAWideTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	registered := lineWith(c.nodes[0].stderr.String(), "plugin registered")
-	at, err := time.Parse(time.RFC3339Nano, strings.Fields(registered+" ")[0])
+	at, err := time.Parse(time.RFC3339Nano, strings.Fields(registered + " ")[0])
 	if err != nil {
 		t.Fatalf("node1's log: %v\n%s", err, c.nodes[0].stderr)
 	}
