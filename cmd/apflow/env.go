@@ -177,13 +177,6 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		return nil, err
 	}
 	h := &host{log: log, cfg: cfg, store: st}
-	if pg, ok := st.(*pgstore.Store); ok {
-		h.node, err = g.joinCluster(ctx, pg, cfg)
-		if err != nil {
-			_ = st.Close()
-			return nil, err
-		}
-	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -217,6 +210,13 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
 	h.taskSchemas = schema.NewTaskCache(0)
+	// The node joins once its plugins are compiled, right before its engine starts
+	// heartbeating: joined earlier, it would show as dead for as long as compiling takes.
+	if pg, isPG := st.(*pgstore.Store); isPG {
+		if h.node, err = g.joinCluster(ctx, pg, cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	ecfg := engine.Config{
 		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
 		TaskSchemas: h.taskSchemas, ClusterClient: role == roleClient,
@@ -263,17 +263,25 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (store.Store,
 		}
 		return st, nil
 	}
-	// The value may hold a password: messages name only its scheme.
+	if err := checkStoreURL(dsn); err != nil {
+		return nil, err
+	}
+	return pgstore.Open(ctx, pgstore.Options{DSN: dsn, Logger: log})
+}
+
+// checkStoreURL refuses a --store value that is not a postgres:// or postgresql:// URL.
+// The value may hold a password: the error names only its scheme.
+func checkStoreURL(dsn string) error {
 	scheme, _, ok := strings.Cut(dsn, "://")
 	if scheme != "postgres" && scheme != "postgresql" {
 		actual := "a value without a scheme"
 		if ok {
 			actual = scheme + "://…"
 		}
-		return nil, apferr.InvalidParam("store", "want a PostgreSQL URL, postgres://user:password@host:5432/db, or nothing for the Badger store in --data-dir",
+		return apferr.InvalidParam("store", "want a PostgreSQL URL, postgres://user:password@host:5432/db, or nothing for the Badger store in --data-dir",
 			"postgres://…", actual)
 	}
-	return pgstore.Open(ctx, pgstore.Options{DSN: dsn, Logger: log})
+	return nil
 }
 
 // close shuts the host down: the engine first (running tasks get until ctx is done to
@@ -281,7 +289,9 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (store.Store,
 func (h *host) close(ctx context.Context) error {
 	var errs []error
 	if h.engine != nil {
-		errs = append(errs, h.engine.Close(ctx))
+		errs = append(errs, h.engine.Close(ctx)) // the engine leaves the cluster
+	} else if h.node != nil {
+		errs = append(errs, h.node.Leave(ctx)) // joined, then failed to start
 	}
 	if h.registry != nil {
 		errs = append(errs, h.registry.Close(ctx))
@@ -312,7 +322,7 @@ func (h *host) shutdown() {
 }
 
 // joinCluster makes this process a node of the cluster on pg's database.
-func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *config.Config) (*pgstore.Node, error) {
+func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *config.Config, log hclog.Logger) (*pgstore.Node, error) {
 	id := g.nodeID
 	if id == "" {
 		id = os.Getenv("APFLOW_NODE_ID")
@@ -328,6 +338,27 @@ func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *confi
 	if concurrency == 0 {
 		concurrency = engine.DefaultConcurrency
 	}
-	return pgstore.Join(ctx, pg, pgstore.NodeOptions{ID: id, Version: version, Concurrency: concurrency,
+	node, err := pgstore.Join(ctx, pg, pgstore.NodeOptions{ID: id, Version: version, Concurrency: concurrency,
 		Lease: g.lease, Heartbeat: g.heartbeat})
+	if err != nil {
+		return nil, err
+	}
+	warnSchemaMismatch(ctx, node, log)
+	return node, nil
+}
+
+// warnSchemaMismatch warns about live nodes running another schema version than this
+// one (a rolling upgrade under way); apflow cluster status marks them too.
+func warnSchemaMismatch(ctx context.Context, node *pgstore.Node, log hclog.Logger) {
+	st, err := node.Status(ctx)
+	if err != nil {
+		log.Warn("reading the cluster's nodes failed", "error", err)
+		return
+	}
+	for _, n := range st.Nodes {
+		if n.Alive && n.ID != node.NodeID() && n.SchemaVersion != pgstore.SchemaVersion() {
+			log.Warn("a live node runs another schema version (another apflow release): finish the upgrade",
+				"node", n.ID, "its_schema_version", n.SchemaVersion, "version", n.Version, "this_schema_version", pgstore.SchemaVersion())
+		}
+	}
 }

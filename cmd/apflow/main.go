@@ -6,6 +6,7 @@
 //	apflow tasks list|get|tree|...   inspect and act on stored tasks
 //	apflow plugins list|inspect|...  manage the plugins directory
 //	apflow hooks list                the configured hooks
+//	apflow cluster status            the nodes, runs and queue of a PostgreSQL cluster
 //
 // Exit status: 0 when every task completed, 1 when a task failed, was cancelled or is
 // blocked (or a command failed), 2 for an invalid submission or usage, 130 when
@@ -93,6 +94,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		newHooksCmd(g),
 		newServeCmd(g),
 		newTokenCmd(g),
+		newClusterCmd(g),
 	)
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)

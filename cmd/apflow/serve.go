@@ -44,7 +44,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			}
 			watchCtx, stopWatch := context.WithCancel(context.Background())
 			go h.registry.Watch(watchCtx)
-			srv, err := api.New(api.Config{
+			acfg := api.Config{
 				Store:     h.store,
 				Engine:    h.engine,
 				Catalog:   h.catalog,
@@ -56,7 +56,11 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				BaseURL:   baseURL,
 
 				WebhookAllowPrivate: webhookAllowPrivate,
-			})
+			}
+			if h.node != nil {
+				acfg.Cluster = h.node
+			}
+			srv, err := api.New(acfg)
 			if err != nil {
 				stopWatch()
 				_ = h.close(context.Background())
@@ -72,7 +76,11 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if secret != "" {
 				auth = "HS256 bearer tokens"
 			}
-			fmt.Fprintf(g.stdout, "apflow %s serving on http://%s (plugins %s, auth %s)\n", version, ln.Addr(), h.registry.Dir(), auth)
+			node := ""
+			if h.node != nil {
+				node = ", cluster node " + h.node.NodeID()
+			}
+			fmt.Fprintf(g.stdout, "apflow %s serving on http://%s (plugins %s, auth %s%s)\n", version, ln.Addr(), h.registry.Dir(), auth, node)
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
 			var serveErr error

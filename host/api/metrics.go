@@ -211,6 +211,11 @@ func (s *Server) handleMetrics(c echo.Context) error {
 	fmt.Fprintln(w, "# TYPE apflow_executors gauge")
 	fmt.Fprintf(w, "apflow_executors %d\n", len(s.cfg.Catalog.List()))
 	s.metrics.write(w)
+	if s.cfg.Cluster != nil {
+		if err := writeClusterMetrics(ctx, w, s.cfg.Cluster); err != nil {
+			s.log.Warn("metrics: cluster status", "error", err)
+		}
+	}
 	writers := append([]MetricsWriter(nil), s.cfg.Metrics...)
 	if mw, ok := s.cfg.Plugins.(MetricsWriter); ok && s.cfg.Plugins != nil {
 		writers = append(writers, mw)

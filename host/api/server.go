@@ -79,6 +79,10 @@ type Config struct {
 	WebhookBackoff time.Duration
 	// Metrics are extra writers for GET /metrics.
 	Metrics []MetricsWriter
+	// Cluster is this server's node of a cluster (several servers sharing a PostgreSQL
+	// store), or nil for a single server. /healthz then names the node, and /metrics
+	// adds the cluster's gauges.
+	Cluster Cluster
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

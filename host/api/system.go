@@ -74,8 +74,12 @@ func (s *Server) handleOpenAPI(c echo.Context) error {
 }
 
 func (s *Server) handleHealthz(c echo.Context) error {
-	return writeJSON(c, http.StatusOK, map[string]any{"status": "ok", "version": s.cfg.Version,
-		"running": len(s.cfg.Engine.Running())})
+	body := map[string]any{"status": "ok", "version": s.cfg.Version, "running": len(s.cfg.Engine.Running()),
+		"role": s.role()}
+	if s.cfg.Cluster != nil {
+		body["node_id"] = s.cfg.Cluster.NodeID()
+	}
+	return writeJSON(c, http.StatusOK, body)
 }
 
 // handleMethods serves GET /tasks/methods: every method with its params schema.
