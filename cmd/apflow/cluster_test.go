@@ -256,40 +256,11 @@ func (c *clusterEnv) completedCount(t *testing.T) int {
 // lease, no queued or claimed task.
 func (c *clusterEnv) waitRunEnded(t *testing.T, root string) {
 	t.Helper()
-	var stuckSince time.Time
 	c.waitFor(t, "the run of "+root+" to end", func() bool {
-		if !c.settledGap(t, root) {
-			stuckSince = time.Time{}
-		} else if stuckSince.IsZero() {
-			stuckSince = time.Now()
-		} else if time.Since(stuckSince) > settledGapWait {
-			t.Skipf("engine bug (host/store/pgstore TestSettledFeedMissesNoEntryCommittedLate): every child of %s is terminal, "+
-				"nothing is queued or claimed, and its live coordinator has not queued the root for %s: it missed a settled feed entry\n%s",
-				root, settledGapWait, c.state())
-		}
 		return c.count(t, `SELECT count(*) FROM apflow_tasks WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled') AND NOT run_active`, root) == 1 &&
 			c.count(t, "SELECT count(*) FROM apflow_claims") == 0 &&
 			c.count(t, "SELECT count(*) FROM apflow_tree_leases") == 0
 	})
-}
-
-// settledGapWait is how long the symptom of settledGap must last before a test skips:
-// a coordinator reads its feed at least every poll interval, so a healthy run leaves
-// that state within moments.
-const settledGapWait = 10 * time.Second
-
-// settledGap reports the symptom of a known bug (host/store/pgstore
-// TestSettledFeedMissesNoEntryCommittedLate, skipped until fixed): every task of root's
-// tree but the root is terminal, the root is pending, nothing is queued or claimed, and
-// a live node holds the tree's lease. Remove this check and its use once the bug is
-// fixed.
-func (c *clusterEnv) settledGap(t *testing.T, root string) bool {
-	t.Helper()
-	return c.count(t, `SELECT count(*) FROM apflow_tasks WHERE tree_id = $1 AND id <> $1
-			AND status NOT IN ('completed', 'failed', 'cancelled')`, root) == 0 &&
-		c.count(t, "SELECT count(*) FROM apflow_tasks WHERE id = $1 AND status = 'pending'", root) == 1 &&
-		c.count(t, "SELECT count(*) FROM apflow_claims") == 0 &&
-		c.count(t, "SELECT count(*) FROM apflow_tree_leases WHERE tree_id = $1 AND expires_at > now()", root) == 1
 }
 
 // waitChildren waits until the n children of root are completed and none is queued

@@ -87,6 +87,7 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 		h.Release()
 	}
 	x.cancel()
+	x.writing.Store(true)
 	err := e.writeOutcome(x.claim, out)
 	switch {
 	case errors.Is(err, cluster.ErrFenced):
@@ -130,15 +131,19 @@ func (e *Engine) claimOf(id string) (cluster.Claim, bool) {
 	return x.claim, true
 }
 
-// stopClaims cancels the executions of the given tasks (cancelled, or claims lost).
-func (m *member) stopClaims(ids ...string) {
+// stopClaims cancels the executions of the given tasks (cancelled, or claims lost) that
+// are still executing, and returns their ids.
+func (m *member) stopClaims(ids ...string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var stopped []string
 	for _, id := range ids {
-		if x, ok := m.claims[id]; ok {
+		if x, ok := m.claims[id]; ok && !x.writing.Load() {
 			x.cancel()
+			stopped = append(stopped, id)
 		}
 	}
+	return stopped
 }
 
 // claimed lists the tasks executing here.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/cluster"
@@ -35,6 +36,9 @@ type member struct {
 type execution struct {
 	claim  cluster.Claim
 	cancel context.CancelFunc
+	// writing is set once the executor returned and its outcome is being written: a
+	// heartbeat that no longer finds the claim then sees the outcome's own commit.
+	writing atomic.Bool
 }
 
 func newMember(d cluster.Driver) *member {

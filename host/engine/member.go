@@ -98,9 +98,8 @@ func (e *Engine) beat(ctx context.Context) {
 			poke(r.wake)
 		}
 	}
-	if len(lost.Claims) > 0 {
-		e.cfg.Logger.Warn("lost claims: their tasks run elsewhere; stopping them here", "tasks", lost.Claims)
-		m.stopClaims(lost.Claims...)
+	if stopped := m.stopClaims(lost.Claims...); len(stopped) > 0 {
+		e.cfg.Logger.Warn("lost claims (cancelled, or taken back after a missed lease); stopping them here", "tasks", stopped)
 	}
 }
 
