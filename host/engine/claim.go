@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/cluster"
@@ -72,20 +71,7 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 	t := c.Task
 	out := &outcome{inputs: t.Inputs}
 	h, lookupErr := e.lookup(t)
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				out.failed = true
-				out.msg = fmt.Sprintf("executor %q panicked: %v", t.Method(), p)
-				e.cfg.Logger.Error("executor panicked", "task", t.ID, "panic", p, "stack", string(debug.Stack()))
-			}
-		}()
-		e.execute(ctx, c.RootID, t, h, lookupErr, out)
-	}()
-	out.ended = e.cfg.Now()
-	if h != nil {
-		h.Release()
-	}
+	e.run1(ctx, c.RootID, t, h, lookupErr, out)
 	x.cancel()
 	x.writing.Store(true)
 	err := e.writeOutcome(x.claim, out)

@@ -142,19 +142,9 @@ func (e *Engine) holdIdle(ctx context.Context, treeID string) (release func(), h
 // injected and is queued for claiming, in the round's transaction; it counts as in flight
 // until its outcome comes back through the settled feed.
 func (c *coordinator) prepareQueue(i int32) {
-	g := c.graph
-	n := g.nodes[i]
-	n.state = stRunning
-	n.inflight = true
-	c.inflight++
+	n := c.graph.nodes[i]
+	inputs := c.launch(i)
 	c.remote++
-	deps := make([]*task.Task, len(n.deps))
-	for k, j := range n.deps {
-		if j >= 0 {
-			deps[k] = g.nodes[j].t
-		}
-	}
-	inputs := inject(n.t, deps, c.info)
 	c.writes.addQueue(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not queued

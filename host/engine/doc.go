@@ -65,6 +65,14 @@
 //     Engine.Recover resumes the marked runs; outcome.go, coordinator.handleOutcome puts a
 //     task that Close interrupted back to pending.
 //   - the run marker: runmarker.go, coordinator.markRun and coordinator.clearRun.
+//   - cluster mode (Config.Cluster): cluster.go, coordinator.prepareQueue queues a ready
+//     task (pending, inputs injected) instead of starting it; the claiming node starts
+//     it (host/store/pgstore, Node.Claim) and claim.go, Engine.runClaim writes its
+//     outcome (Driver.Finish, outcome.apply); the coordinator settles it from the
+//     tree's feed (cluster.go, coordinator.onSettled). Expired claims go back to pending
+//     (Node.SweepClaims), and a stopping node's too (Node.Release). A cancel of a queued
+//     or claimed task: cancel.go, coordinator.cancelRemote; of a tree another node runs:
+//     Engine.cancelElsewhere, through the tree's feed.
 //
 // Changes to tasks of a tree that is not running (a tasks.update, status included, and
 // tasks.delete) go through edit.go, Engine.Update and Engine.Delete, under the lock that

@@ -8,19 +8,8 @@ import (
 // dependency results are injected and the merged inputs persisted in the same write
 // (docs/semantics.md rule 11); the executor is dispatched once the write is committed (docs/semantics.md rule 17).
 func (c *coordinator) prepareStart(i int32) {
-	g := c.graph
-	n := g.nodes[i]
-	n.state = stRunning
-	n.inflight = true
-	c.inflight++
-
-	deps := make([]*task.Task, len(n.deps))
-	for k, j := range n.deps {
-		if j >= 0 {
-			deps[k] = g.nodes[j].t
-		}
-	}
-	inputs := inject(n.t, deps, c.info)
+	n := c.graph.nodes[i]
+	inputs := c.launch(i)
 
 	h, lookupErr := c.engine.lookup(n.t)
 	if h != nil {
@@ -78,4 +67,21 @@ func (c *coordinator) prepareStart(i int32) {
 		c.publishTask(stored)
 		c.dispatch(i, stored, inputs, h, lookupErr)
 	})
+}
+
+// launch marks ready node i in flight and returns its inputs with its dependencies'
+// results injected (docs/semantics.md rule 11).
+func (c *coordinator) launch(i int32) map[string]any {
+	g := c.graph
+	n := g.nodes[i]
+	n.state = stRunning
+	n.inflight = true
+	c.inflight++
+	deps := make([]*task.Task, len(n.deps))
+	for k, j := range n.deps {
+		if j >= 0 {
+			deps[k] = g.nodes[j].t
+		}
+	}
+	return inject(n.t, deps, c.info)
 }

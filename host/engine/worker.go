@@ -48,6 +48,14 @@ func (c *coordinator) dispatch(i int32, t *task.Task, inputs map[string]any, h e
 func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i int32, t *task.Task,
 	inputs map[string]any, h executor.Handle, lookupErr error) {
 	out := &outcome{idx: i, inputs: inputs}
+	e.run1(ctx, r.rootID, t, h, lookupErr, out)
+	cancel()
+	r.inbox <- message{kind: msgOutcome, idx: i, out: out}
+}
+
+// run1 executes one started task (execute), turning a panic of the executor into the
+// task's failure, stamps the outcome's end and releases the executor.
+func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h executor.Handle, lookupErr error, out *outcome) {
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -56,14 +64,12 @@ func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i 
 				e.cfg.Logger.Error("executor panicked", "task", t.ID, "panic", p, "stack", string(debug.Stack()))
 			}
 		}()
-		e.execute(ctx, r.rootID, t, h, lookupErr, out)
+		e.execute(ctx, rootID, t, h, lookupErr, out)
 	}()
 	out.ended = e.cfg.Now()
 	if h != nil {
 		h.Release()
 	}
-	cancel()
-	r.inbox <- message{kind: msgOutcome, idx: i, out: out}
 }
 
 // execute runs the single-task pipeline after the start transition: pre-hooks, input
