@@ -43,6 +43,25 @@ type Round struct {
 	// Dequeue lists tasks whose queue entry or claim is dropped (they were cancelled);
 	// the node executing a claimed one is told (a Notice of kind NoticeCancel).
 	Dequeue []string
+	// Claim lists tasks the round starts (Muts) and claims for this node at once: the
+	// coordinator's node executes them itself, without a trip through the queue. Their
+	// tokens are in RoundResult.Tokens; a task not in_progress after Muts is not claimed.
+	Claim []string
+	// Finished lists the claims (this node's) whose outcome Muts write: the round is
+	// fenced by each of them too, and they end with it.
+	Finished []ClaimRef
+}
+
+// ClaimRef names a claim: its task and token.
+type ClaimRef struct {
+	TaskID string
+	Token  int64
+}
+
+// RoundResult is what a committed round returns.
+type RoundResult struct {
+	Tasks  []*task.Task     // the task after each mutation
+	Tokens map[string]int64 // the tokens of Round.Claim's claims, by task id
 }
 
 // Claim is a task this node claimed: started (in_progress, attempt counted) and leased
@@ -134,9 +153,9 @@ type Driver interface {
 	// ReleaseTree gives a lease back and drops the tree's settled feed; releasing a lease
 	// no longer held is not an error.
 	ReleaseTree(ctx context.Context, l Lease) error
-	// CommitRound commits a coordinator's round if l is still held (else ErrFenced,
-	// nothing written). It returns the task after each mutation.
-	CommitRound(ctx context.Context, l Lease, r Round) ([]*task.Task, error)
+	// CommitRound commits a coordinator's round if l and every claim of r.Finished are
+	// still held (else ErrFenced, nothing written).
+	CommitRound(ctx context.Context, l Lease, r Round) (RoundResult, error)
 	// Queued returns the tasks of a tree that are queued or claimed.
 	Queued(ctx context.Context, treeID string) (map[string]bool, error)
 	// TakeSettled removes and returns the entries of the tree's settled feed, oldest

@@ -25,7 +25,12 @@ type write struct {
 	start bool
 	// queue (cluster mode): the task is queued for claiming if pending once written.
 	// dequeue (cluster mode): its queue entry or claim is dropped (it was cancelled).
-	queue, dequeue bool
+	// claim (cluster mode): the write starts the task and claims it for this node; the
+	// writer sets *token. finished (cluster mode): the write is the outcome of this
+	// node's claim with that token, which fences it and ends with it.
+	queue, dequeue, claim bool
+	token                 *int64
+	finished              int64
 }
 
 // writer commits a chunk of writes in one transaction, all or nothing, returning the task

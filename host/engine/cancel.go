@@ -107,7 +107,7 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 			}
 			continue
 		}
-		if c.clustered() && n.inflight {
+		if c.clustered() && n.inflight && !n.local {
 			c.cancelRemote(j, j == i, req, now, &out)
 			continue
 		}
@@ -151,6 +151,9 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 			}
 			out = append(out, stored)
 		})
+		if c.clustered() {
+			c.writes.writes[len(c.writes.writes)-1].dequeue = true // drops this node's claim
+		}
 	}
 	c.writes.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
 }

@@ -29,14 +29,22 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	t := time.NewTicker(claimPoll)
 	defer t.Stop()
 	for {
-		if free := cap(e.sem) - len(e.sem); free > 0 && !e.isClosing() {
+		// Slots are reserved first (the coordinators of this node take slots too), then
+		// as many tasks claimed; unused reservations are given back.
+		free := 0
+		for !e.isClosing() && e.trySlot() {
+			free++
+		}
+		if free > 0 {
 			claims, err := m.d.Claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Warn("claiming tasks failed; retrying", "error", err)
 			}
 			for _, c := range claims {
-				e.sem <- struct{}{} // free: only the claimer takes slots in cluster mode
 				e.startClaim(c)
+			}
+			for range free - len(claims) {
+				<-e.sem
 			}
 			if len(claims) == free {
 				continue // more may be queued
@@ -125,6 +133,7 @@ func (m *member) stopClaims(ids ...string) []string {
 	var stopped []string
 	for _, id := range ids {
 		if x, ok := m.claims[id]; ok && !x.writing.Load() {
+			x.lost.Store(true)
 			x.cancel()
 			stopped = append(stopped, id)
 		}
@@ -174,3 +183,33 @@ func (e *Engine) writeOutcome(c cluster.Claim, out *outcome) error {
 
 // outcomeRetry is the pause between two attempts of writeOutcome.
 const outcomeRetry = 200 * time.Millisecond
+
+// register records a task the coordinator's node claimed for itself and executes
+// (start.go): heartbeats renew its claim and a cancel notice stops it, as for a claim of
+// the claimer.
+func (m *member) register(c cluster.Claim, cancel context.CancelFunc) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.claims[c.Task.ID] = &execution{claim: c, cancel: cancel}
+}
+
+// settle forgets a task of this node once its outcome is written (or given up); it
+// reports whether the claim was found lost meanwhile (see member.beat).
+func (m *member) settle(id string) (lost bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	x, ok := m.claims[id]
+	if !ok {
+		return false
+	}
+	delete(m.claims, id)
+	return x.lost.Load()
+}
+
+// lostClaim reports whether the heartbeat found the claim of a task executing here lost.
+func (m *member) lostClaim(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	x, ok := m.claims[id]
+	return ok && x.lost.Load()
+}

@@ -39,6 +39,9 @@ type execution struct {
 	// writing is set once the executor returned and its outcome is being written: a
 	// heartbeat that no longer finds the claim then sees the outcome's own commit.
 	writing atomic.Bool
+	// lost is set when the claim was found lost (dropped by a cancel, or taken back
+	// after a missed lease): the execution was stopped and its outcome is not written.
+	lost atomic.Bool
 }
 
 func newMember(d cluster.Driver) *member {
@@ -69,8 +72,23 @@ func (w clusterWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task,
 		if x.dequeue {
 			r.Dequeue = append(r.Dequeue, x.m.ID)
 		}
+		if x.claim {
+			r.Claim = append(r.Claim, x.m.ID)
+		}
+		if x.finished != 0 {
+			r.Finished = append(r.Finished, cluster.ClaimRef{TaskID: x.m.ID, Token: x.finished})
+		}
 	}
-	return w.d.CommitRound(ctx, w.lease, r)
+	res, err := w.d.CommitRound(ctx, w.lease, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range ws {
+		if x.claim {
+			*x.token = res.Tokens[x.m.ID]
+		}
+	}
+	return res.Tasks, nil
 }
 
 // settleWriter writes a cancel of a tree another node coordinates: the writes go to the
@@ -280,4 +298,35 @@ func (e *Engine) drainClaims(ctx context.Context) bool {
 		case <-t.C:
 		}
 	}
+}
+
+// endsClaim makes the write just queued for task id the outcome of this node's claim
+// token (none when token is 0): the round is fenced by the claim, which ends with it, and
+// the execution is forgotten once the round is committed.
+func (c *coordinator) endsClaim(id string, token int64) {
+	if token == 0 {
+		return
+	}
+	w := &c.writes.writes[len(c.writes.writes)-1]
+	w.finished = token
+	after := w.after
+	w.after = func(stored *task.Task, err error) {
+		c.engine.m.settle(id)
+		if after != nil {
+			after(stored, err)
+		}
+	}
+}
+
+// lostLocal handles the outcome of a task this node claimed for itself whose claim was
+// lost meanwhile (cancelled elsewhere, or taken back after a missed lease): nothing is
+// written; the task stays in flight, now as another node's, and settles through the
+// tree's feed. Its slot is free once the round is committed.
+func (c *coordinator) lostLocal(i int32) {
+	n := c.graph.nodes[i]
+	c.engine.m.settle(n.t.ID)
+	n.inflight = true
+	c.inflight++
+	c.remote++
+	c.retire()
 }

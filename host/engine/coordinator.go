@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -108,7 +109,7 @@ func (c *coordinator) canStart() bool {
 		c.closing = true
 	}
 	if c.fatal == nil && c.run.lost.Load() {
-		c.fatal = fmt.Errorf("run of %s: %w", c.run.rootID, cluster.ErrFenced)
+		c.fail(fmt.Errorf("run of %s: %w", c.run.rootID, cluster.ErrFenced))
 	}
 	return !c.closing && c.fatal == nil
 }
@@ -365,9 +366,16 @@ func (c *coordinator) propagate() {
 
 // startReady starts ready tasks while execution slots are free.
 func (c *coordinator) startReady() {
-	if c.clustered() { // no slots: the nodes' claimers bound what executes
+	if c.clustered() {
+		// A ready task runs here when this node has a free slot: started and claimed in
+		// this round, executed without a trip through the queue. The others are queued
+		// for any node's claimer (cluster.go).
 		for c.canStart() && c.queue.ready() {
-			c.prepareQueue(c.queue.pop())
+			if !c.engine.cfg.ClusterClient && c.takeSlot() {
+				c.prepareStart(c.queue.pop())
+			} else {
+				c.prepareQueue(c.queue.pop())
+			}
 		}
 		return
 	}
@@ -442,10 +450,15 @@ func (c *coordinator) handle(m message) {
 // fail records a store failure: the run stops starting tasks and ends once nothing is in
 // flight.
 func (c *coordinator) fail(err error) {
-	c.engine.cfg.Logger.Error("run stopped: store write failed", "root", c.run.rootID, "error", err)
-	if c.fatal == nil {
-		c.fatal = err
+	if c.fatal != nil {
+		return
 	}
+	c.fatal = err
+	if errors.Is(err, cluster.ErrFenced) {
+		c.engine.cfg.Logger.Warn("lost the lease of a run: another node took it over; this node stops coordinating it", "root", c.run.rootID)
+		return
+	}
+	c.engine.cfg.Logger.Error("run stopped: store write failed", "root", c.run.rootID, "error", err)
 }
 
 // info describes the executor of a method, cached for the run.

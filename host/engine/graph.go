@@ -30,6 +30,10 @@ type node struct {
 	inflight  bool
 	cancelled bool   // cancelled by the user while running: the late outcome is discarded
 	cancel    func() // cancels the executor's context while running
+	// local is set (cluster mode) while the coordinator's own node executes the task,
+	// claimed in the round that started it; token is that claim's, once committed.
+	local bool
+	token int64
 }
 
 // edge is one dependency item seen from the dependency: task node lists the dependency

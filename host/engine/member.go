@@ -93,8 +93,7 @@ func (e *Engine) beat(ctx context.Context) {
 	}
 	for _, tree := range lost.Trees {
 		if r := e.run(tree); r != nil {
-			e.cfg.Logger.Warn("lost the lease of a run: another node took it over", "root", r.rootID)
-			r.lost.Store(true)
+			r.lost.Store(true) // its coordinator stops and says so (coordinator.fail)
 			poke(r.wake)
 		}
 	}

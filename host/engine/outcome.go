@@ -16,7 +16,16 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	n.cancel = nil
 	c.inflight--
 	c.run.running.Add(-1)
+	token := n.token
+	n.token, n.local = 0, false
+	if token != 0 && c.engine.m.lostClaim(n.t.ID) && !n.cancelled {
+		c.lostLocal(o.idx)
+		return
+	}
 	if n.state != stRunning || n.cancelled {
+		if token != 0 {
+			c.engine.m.settle(n.t.ID)
+		}
 		// Cancelled while running: the late result is discarded (docs/semantics.md rule
 		// 14). The cancel write may still be queued in this round (the cancel and the
 		// outcome arrived together), so the slot retires: the round's commit frees it
@@ -35,6 +44,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 			}
 			return t.Reset(now)
 		}, c.storedAfter(n))
+		c.endsClaim(n.t.ID, token)
 		c.retire()
 		return
 	}
@@ -80,6 +90,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 			c.post(o.idx, stored, o.inputs)
 		}
 	})
+	c.endsClaim(n.t.ID, token)
 	c.retire()
 }
 

@@ -21,12 +21,7 @@ func (c *coordinator) takeSlot() bool {
 		c.retiring--
 		return true
 	}
-	select {
-	case c.engine.sem <- struct{}{}:
-		return true
-	default:
-		return false
-	}
+	return c.engine.trySlot()
 }
 
 // retire marks the slot of a task whose terminal write was just queued: the round's
@@ -44,5 +39,15 @@ func (c *coordinator) commit(ctx context.Context) {
 	c.writes.commit(ctx, c.writer())
 	for ; c.retiring > 0; c.retiring-- {
 		c.freeSlot()
+	}
+}
+
+// trySlot takes an execution slot if one is free.
+func (e *Engine) trySlot() bool {
+	select {
+	case e.sem <- struct{}{}:
+		return true
+	default:
+		return false
 	}
 }

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"fmt"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -10,6 +13,7 @@ import (
 func (c *coordinator) prepareStart(i int32) {
 	n := c.graph.nodes[i]
 	inputs := c.launch(i)
+	n.local = c.clustered()
 
 	h, lookupErr := c.engine.lookup(n.t)
 	if h != nil {
@@ -19,6 +23,7 @@ func (c *coordinator) prepareStart(i int32) {
 	}
 
 	now := c.engine.cfg.Now()
+	var token int64
 	c.writes.addStart(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not started
@@ -34,7 +39,7 @@ func (c *coordinator) prepareStart(i int32) {
 				h.Release()
 			}
 			c.freeSlot()
-			n.inflight = false
+			n.inflight, n.local = false, false
 			c.inflight--
 			if err != nil {
 				n.state = stIdle
@@ -58,15 +63,36 @@ func (c *coordinator) prepareStart(i int32) {
 			if h != nil {
 				h.Release()
 			}
-			n.inflight = false
+			n.inflight, n.local = false, false
 			c.inflight--
 			c.retire()
+			return
+		}
+		if c.clustered() && token == 0 {
+			// Started but not claimed: a claim of the task exists, which cannot happen
+			// while this run holds the tree's lease. Stop the run; the next one settles it.
+			if h != nil {
+				h.Release()
+			}
+			c.freeSlot()
+			n.inflight, n.local = false, false
+			c.inflight--
+			n.state = stOut
+			c.fail(fmt.Errorf("task %s was started but its claim could not be taken", n.t.ID))
 			return
 		}
 		n.t = stored
 		c.publishTask(stored)
 		c.dispatch(i, stored, inputs, h, lookupErr)
+		if c.clustered() {
+			n.token = token
+			c.engine.m.register(cluster.Claim{Task: stored, RootID: c.run.rootID, Token: token}, n.cancel)
+		}
 	})
+	if c.clustered() {
+		w := &c.writes.writes[len(c.writes.writes)-1]
+		w.claim, w.token = true, &token
+	}
 }
 
 // launch marks ready node i in flight and returns its inputs with its dependencies'

@@ -39,6 +39,15 @@ type clusterWrite struct {
 	endClaim       string   // task whose claim ends with the job (Finish)
 	requeue        string   // task whose claim goes back to the queue (Release, sweep)
 	settleTree     string   // tree whose settled feed gets the job's tasks
+
+	// selfClaim: tasks claimed for node (lease: seconds) if in_progress after the job;
+	// tokens receives their tokens. finished: this node's claims whose outcome the job
+	// writes: fences of the job too, ended with it.
+	selfClaim []string
+	node      string
+	lease     float64
+	tokens    map[string]int64
+	finished  []cluster.ClaimRef
 }
 
 // leaseState is what the round found locked: token by tree id, token by claimed task id
@@ -64,6 +73,9 @@ func lockLeases(b *pgx.Batch, jobs []*job) *leaseState {
 			claims = append(claims, w.key)
 		}
 		claims = append(claims, w.dequeue...)
+		for _, f := range w.finished {
+			claims = append(claims, f.TaskID)
+		}
 	}
 	if len(claims) > 0 {
 		b.Queue("SELECT task_id, coalesce(token, 0) FROM apflow_claims WHERE task_id = ANY($1) ORDER BY task_id FOR UPDATE", claims).
@@ -104,6 +116,11 @@ func (l *leaseState) check(j *job) error {
 			return fmt.Errorf("task %s: %w", w.key, cluster.ErrFenced)
 		}
 	}
+	for _, f := range w.finished {
+		if l.claims[f.TaskID] != f.Token {
+			return fmt.Errorf("task %s: %w", f.TaskID, cluster.ErrFenced)
+		}
+	}
 	return nil
 }
 
@@ -125,6 +142,12 @@ func queueClusterWrites(b *pgx.Batch, jobs []*job) {
 		dequeue = append(dequeue, w.dequeue...)
 		if w.endClaim != "" {
 			ended = append(ended, w.endClaim)
+		}
+		for _, f := range w.finished {
+			ended = append(ended, f.TaskID)
+		}
+		if len(w.selfClaim) > 0 {
+			queueSelfClaims(b, w)
 		}
 		if w.requeue != "" {
 			requeued = append(requeued, w.requeue)
@@ -160,4 +183,15 @@ func queueClusterWrites(b *pgx.Batch, jobs []*job) {
 		b.Queue("INSERT INTO apflow_settled (tree_id, task_id) SELECT * FROM unnest($1::text[], $2::text[])", feedTrees, feedTasks)
 		b.Queue("SELECT pg_notify('apflow_settled', t) FROM (SELECT DISTINCT unnest($1::text[]) AS t) AS x", feedTrees)
 	}
+}
+
+// queueSelfClaims queues the claims a coordinator takes for its own node in its round,
+// for the tasks the round started; their tokens go to w.tokens.
+func queueSelfClaims(b *pgx.Batch, w *clusterWrite) {
+	b.Queue(`INSERT INTO apflow_claims (task_id, tree_id, root_id, priority, seq, node_id, token, expires_at)
+		SELECT t.id, $2, $3, t.priority, t.seq, $4, nextval('apflow_fence'), now() + make_interval(secs => $5)
+		FROM apflow_tasks t WHERE t.id = ANY($1) AND t.status = 'in_progress'
+		ON CONFLICT (task_id) DO NOTHING
+		RETURNING task_id, token`, w.selfClaim, w.treeID, w.rootID, w.node, w.lease).
+		Query(scanTokens(w.tokens))
 }

@@ -56,17 +56,21 @@ func (n *Node) ReleaseTree(ctx context.Context, l cluster.Lease) error {
 	})
 }
 
-// CommitRound implements cluster.Driver: a committer job fenced by the tree lease.
-func (n *Node) CommitRound(ctx context.Context, l cluster.Lease, r cluster.Round) ([]*task.Task, error) {
+// CommitRound implements cluster.Driver: a committer job fenced by the tree lease (and
+// the claims whose outcomes it writes).
+func (n *Node) CommitRound(ctx context.Context, l cluster.Lease, r cluster.Round) (cluster.RoundResult, error) {
 	if len(r.Muts) == 0 && len(r.Enqueue) == 0 && len(r.Dequeue) == 0 {
-		return []*task.Task{}, nil
+		return cluster.RoundResult{Tasks: []*task.Task{}}, nil
 	}
-	j := &job{muts: r.Muts, cw: &clusterWrite{fence: treeFence, key: l.TreeID, token: l.Token,
-		treeID: l.TreeID, rootID: l.RootID, enqueue: r.Enqueue, dequeue: r.Dequeue}}
+	w := &clusterWrite{fence: treeFence, key: l.TreeID, token: l.Token,
+		treeID: l.TreeID, rootID: l.RootID, enqueue: r.Enqueue, dequeue: r.Dequeue,
+		selfClaim: r.Claim, node: n.id, lease: n.lease.Seconds(), tokens: map[string]int64{},
+		finished: r.Finished}
+	j := &job{muts: r.Muts, cw: w}
 	if err := n.s.submit(ctx, j); err != nil {
-		return nil, err
+		return cluster.RoundResult{}, err
 	}
-	return j.out, nil
+	return cluster.RoundResult{Tasks: j.out, Tokens: w.tokens}, nil
 }
 
 // Settle implements cluster.Driver.
