@@ -50,6 +50,9 @@ type Round struct {
 	// Finished lists the claims (this node's) whose outcome Muts write: the round is
 	// fenced by each of them too, and they end with it.
 	Finished []ClaimRef
+	// Ack lists settled-feed entries (Settled.Seq) the coordinator has settled: they are
+	// deleted with the round.
+	Ack []int64
 }
 
 // ClaimRef names a claim: its task and token.
@@ -158,11 +161,12 @@ type Driver interface {
 	CommitRound(ctx context.Context, l Lease, r Round) (RoundResult, error)
 	// Queued returns the tasks of a tree that are queued or claimed.
 	Queued(ctx context.Context, treeID string) (map[string]bool, error)
-	// TakeSettled removes and returns the entries of the tree's settled feed, oldest
-	// first, if l is still held (else ErrFenced, nothing removed). Entries of
-	// transactions that commit later are returned by a later call: the feed is consumed,
-	// not read through a cursor, so no entry is skipped whatever the commit order.
-	TakeSettled(ctx context.Context, l Lease) ([]Settled, error)
+	// ReadSettled returns the entries of a tree's settled feed, oldest first. Entries
+	// stay until a round acknowledges them (Round.Ack), so an entry is never lost, not
+	// even when a response is (a database crash); reading one twice is harmless, since
+	// settling is idempotent. An entry whose transaction commits late (seqs are taken at
+	// insert, not at commit) is simply read by a later call.
+	ReadSettled(ctx context.Context, treeID string) ([]Settled, error)
 	// Settle writes terminal transitions (a cancel) of a tree this node does not
 	// coordinate, as an UpdateMany, records them in the tree's settled feed and drops
 	// their queue entries or claims (Round.Dequeue) in the same transaction.

@@ -85,7 +85,7 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 	err := e.writeOutcome(x.claim, out)
 	switch {
 	case errors.Is(err, cluster.ErrFenced):
-		e.cfg.Logger.Warn("outcome discarded: the task's claim was lost (cancelled, or taken over after this node missed its lease)", "task", t.ID)
+		e.discarded(t.ID)
 	case err != nil:
 		e.cfg.Logger.Error("writing a claimed task's outcome failed; its claim expires and it runs again", "task", t.ID, "error", err)
 	}

@@ -60,6 +60,9 @@ func poke(ch chan struct{}) {
 type clusterWriter struct {
 	d     cluster.Driver
 	lease cluster.Lease
+	// acks are the settled-feed entries the coordinator settled; the next round that
+	// commits deletes them (see pollSettled).
+	acks *[]int64
 }
 
 func (w clusterWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, error) {
@@ -79,10 +82,12 @@ func (w clusterWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task,
 			r.Finished = append(r.Finished, cluster.ClaimRef{TaskID: x.m.ID, Token: x.finished})
 		}
 	}
+	r.Ack = *w.acks
 	res, err := w.d.CommitRound(ctx, w.lease, r)
 	if err != nil {
 		return nil, err
 	}
+	*w.acks = nil
 	for _, x := range ws {
 		if x.claim {
 			*x.token = res.Tokens[x.m.ID]
@@ -109,7 +114,7 @@ func (w settleWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, 
 // writer is where the coordinator's rounds go.
 func (c *coordinator) writer() writer {
 	if c.run.lease != nil {
-		return clusterWriter{d: c.engine.m.d, lease: *c.run.lease}
+		return clusterWriter{d: c.engine.m.d, lease: *c.run.lease, acks: &c.acks}
 	}
 	return storeWriter{c.engine.cfg.Store}
 }
@@ -201,19 +206,19 @@ func (c *coordinator) unflight(n *node) {
 	}
 }
 
-// pollSettled takes the tree's settled feed and settles what it reports.
+// pollSettled reads the tree's settled feed and settles what it reports. The entries
+// are acknowledged (deleted) by the next round the coordinator commits; until then a
+// read returns them again, and settling them again changes nothing.
 func (c *coordinator) pollSettled(ctx context.Context) {
-	entries, err := c.engine.m.d.TakeSettled(ctx, *c.run.lease)
-	if errors.Is(err, cluster.ErrFenced) {
-		c.run.lost.Store(true)
-		return
-	}
+	entries, err := c.engine.m.d.ReadSettled(ctx, c.run.treeID)
 	if err != nil {
 		c.engine.cfg.Logger.Warn("reading the settled feed failed; retrying", "root", c.run.rootID, "error", err)
 		return
 	}
+	c.acks = c.acks[:0]
 	for _, s := range entries {
 		c.onSettled(s.Task)
+		c.acks = append(c.acks, s.Seq)
 	}
 }
 
@@ -312,10 +317,18 @@ func (c *coordinator) endsClaim(id string, token int64) {
 	after := w.after
 	w.after = func(stored *task.Task, err error) {
 		c.engine.m.settle(id)
+		if errors.Is(err, cluster.ErrFenced) {
+			c.engine.discarded(id)
+		}
 		if after != nil {
 			after(stored, err)
 		}
 	}
+}
+
+// discarded logs an outcome not written because its claim, or its run's lease, was lost.
+func (e *Engine) discarded(id string) {
+	e.cfg.Logger.Warn("outcome discarded: the task's claim was lost (cancelled, or taken over after this node missed its lease)", "task", id)
 }
 
 // lostLocal handles the outcome of a task this node claimed for itself whose claim was
@@ -325,6 +338,7 @@ func (c *coordinator) endsClaim(id string, token int64) {
 func (c *coordinator) lostLocal(i int32) {
 	n := c.graph.nodes[i]
 	c.engine.m.settle(n.t.ID)
+	c.engine.discarded(n.t.ID)
 	n.inflight = true
 	c.inflight++
 	c.remote++

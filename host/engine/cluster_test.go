@@ -41,7 +41,7 @@ func clusterNode(t *testing.T, dsn, id string) (*pgstore.Store, *pgstore.Node, s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	n, err := pgstore.Join(context.Background(), st, pgstore.NodeOptions{ID: id, Lease: 2 * time.Second, Heartbeat: 250 * time.Millisecond})
+	n, err := pgstore.Join(context.Background(), st, pgstore.NodeOptions{ID: id, Lease: 4 * time.Second, Heartbeat: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,10 @@ type coordinator struct {
 	closing  bool    // Close has begun: no task starts any more
 	fatal    error   // the store failure that stopped the run
 	// Cluster mode (cluster.go): remote counts the in-flight tasks that are queued or
-	// claimed (a share of inflight).
+	// claimed (a share of inflight); acks are the settled-feed entries settled and not
+	// yet acknowledged.
 	remote int
+	acks   []int64
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
 }
@@ -77,7 +79,7 @@ func (r *Run) loop() {
 			c.makeReady(c.heldRoot)
 		}
 		c.startReady()
-		if !c.writes.empty() || c.retiring > 0 {
+		if !c.writes.empty() || c.retiring > 0 || len(c.acks) > 0 {
 			// A cancel that arrived while this round was prepared joins it, so a start
 			// it overtakes is never dispatched (docs/semantics.md rule 14).
 			c.drain()

@@ -36,7 +36,14 @@ func (c *coordinator) freeSlot() { <-c.engine.sem }
 // over. A slot is freed even when its terminal write failed: the store failure stops the
 // run (its task stays in_progress in the store until Recover resets it).
 func (c *coordinator) commit(ctx context.Context) {
-	c.writes.commit(ctx, c.writer())
+	w := c.writer()
+	c.writes.commit(ctx, w)
+	if cw, ok := w.(clusterWriter); ok && len(c.acks) > 0 {
+		// No write carried the feed's acknowledgements: a round of their own.
+		if _, err := cw.writeMany(ctx, nil); err != nil {
+			c.engine.cfg.Logger.Warn("acknowledging settled entries failed; they are read again", "root", c.run.rootID, "error", err)
+		}
+	}
 	for ; c.retiring > 0; c.retiring-- {
 		c.freeSlot()
 	}

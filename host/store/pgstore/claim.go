@@ -23,7 +23,7 @@ const claimSQL = `WITH picked AS (
 		ORDER BY priority, seq, task_id LIMIT $1 FOR UPDATE SKIP LOCKED),
 	claimed AS (
 		UPDATE apflow_claims c SET node_id = $2, token = nextval('apflow_fence'),
-			expires_at = now() + make_interval(secs => $3)
+			expires_at = clock_timestamp() + make_interval(secs => $3)
 		FROM picked WHERE c.task_id = picked.task_id
 		RETURNING c.task_id, c.token, c.root_id)
 	SELECT claimed.task_id, claimed.token, claimed.root_id, t.body

@@ -48,6 +48,7 @@ type clusterWrite struct {
 	lease     float64
 	tokens    map[string]int64
 	finished  []cluster.ClaimRef
+	ack       []int64 // settled-feed entries to delete
 }
 
 // leaseState is what the round found locked: token by tree id, token by claimed task id
@@ -149,6 +150,9 @@ func queueClusterWrites(b *pgx.Batch, jobs []*job) {
 		if len(w.selfClaim) > 0 {
 			queueSelfClaims(b, w)
 		}
+		if len(w.ack) > 0 {
+			b.Queue("DELETE FROM apflow_settled WHERE seq = ANY($1)", w.ack)
+		}
 		if w.requeue != "" {
 			requeued = append(requeued, w.requeue)
 		}
@@ -189,7 +193,7 @@ func queueClusterWrites(b *pgx.Batch, jobs []*job) {
 // for the tasks the round started; their tokens go to w.tokens.
 func queueSelfClaims(b *pgx.Batch, w *clusterWrite) {
 	b.Queue(`INSERT INTO apflow_claims (task_id, tree_id, root_id, priority, seq, node_id, token, expires_at)
-		SELECT t.id, $2, $3, t.priority, t.seq, $4, nextval('apflow_fence'), now() + make_interval(secs => $5)
+		SELECT t.id, $2, $3, t.priority, t.seq, $4, nextval('apflow_fence'), clock_timestamp() + make_interval(secs => $5)
 		FROM apflow_tasks t WHERE t.id = ANY($1) AND t.status = 'in_progress'
 		ON CONFLICT (task_id) DO NOTHING
 		RETURNING task_id, token`, w.selfClaim, w.treeID, w.rootID, w.node, w.lease).

@@ -18,7 +18,7 @@ func (n *Node) AcquireTree(ctx context.Context, treeID, rootID string) (cluster.
 	l := cluster.Lease{TreeID: treeID, RootID: rootID}
 	err := n.s.use(ctx, func() error {
 		err := n.s.pool.QueryRow(ctx, `INSERT INTO apflow_tree_leases (tree_id, root_id, node_id, token, expires_at)
-			VALUES ($1, $2, $3, nextval('apflow_fence'), now() + make_interval(secs => $4))
+			VALUES ($1, $2, $3, nextval('apflow_fence'), clock_timestamp() + make_interval(secs => $4))
 			ON CONFLICT (tree_id) DO UPDATE SET root_id = EXCLUDED.root_id, node_id = EXCLUDED.node_id,
 				token = EXCLUDED.token, expires_at = EXCLUDED.expires_at, started_at = now(),
 				tasks = 0, finished = 0
@@ -59,13 +59,13 @@ func (n *Node) ReleaseTree(ctx context.Context, l cluster.Lease) error {
 // CommitRound implements cluster.Driver: a committer job fenced by the tree lease (and
 // the claims whose outcomes it writes).
 func (n *Node) CommitRound(ctx context.Context, l cluster.Lease, r cluster.Round) (cluster.RoundResult, error) {
-	if len(r.Muts) == 0 && len(r.Enqueue) == 0 && len(r.Dequeue) == 0 {
+	if len(r.Muts) == 0 && len(r.Enqueue) == 0 && len(r.Dequeue) == 0 && len(r.Ack) == 0 {
 		return cluster.RoundResult{Tasks: []*task.Task{}}, nil
 	}
 	w := &clusterWrite{fence: treeFence, key: l.TreeID, token: l.Token,
 		treeID: l.TreeID, rootID: l.RootID, enqueue: r.Enqueue, dequeue: r.Dequeue,
 		selfClaim: r.Claim, node: n.id, lease: n.lease.Seconds(), tokens: map[string]int64{},
-		finished: r.Finished}
+		finished: r.Finished, ack: r.Ack}
 	j := &job{muts: r.Muts, cw: w}
 	if err := n.s.submit(ctx, j); err != nil {
 		return cluster.RoundResult{}, err
@@ -110,47 +110,31 @@ func (n *Node) Queued(ctx context.Context, treeID string) (map[string]bool, erro
 	return out, nil
 }
 
-// TakeSettled implements cluster.Driver, in one statement (one round trip): the lease is
-// checked under a shared lock, and the tree's entries are deleted only if it holds.
-func (n *Node) TakeSettled(ctx context.Context, l cluster.Lease) ([]cluster.Settled, error) {
+// ReadSettled implements cluster.Driver (one round trip; it writes nothing).
+func (n *Node) ReadSettled(ctx context.Context, treeID string) ([]cluster.Settled, error) {
 	var out []cluster.Settled
-	held := false
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `WITH lease AS (
-				SELECT token FROM apflow_tree_leases WHERE tree_id = $1 AND token = $2 FOR SHARE),
-			taken AS (
-				DELETE FROM apflow_settled WHERE tree_id = $1 AND EXISTS (SELECT 1 FROM lease)
-				RETURNING seq, task_id)
-			SELECT h.held, x.seq, x.id, x.body
-			FROM (SELECT EXISTS (SELECT 1 FROM lease) AS held) AS h
-			LEFT JOIN LATERAL (
-				SELECT taken.seq, t.id, t.body FROM taken JOIN apflow_tasks t ON t.id = taken.task_id
-			) AS x ON true
-			ORDER BY x.seq`, l.TreeID, l.Token)
+		rows, err := n.s.pool.Query(ctx, `SELECT s.seq, t.id, t.body FROM apflow_settled s
+			JOIN apflow_tasks t ON t.id = s.task_id
+			WHERE s.tree_id = $1 ORDER BY s.seq`, treeID)
 		if err != nil {
 			return err
 		}
-		var seq *int64
-		var id *string
+		var seq int64
+		var id string
 		var body []byte
-		_, err = pgx.ForEachRow(rows, []any{&held, &seq, &id, &body}, func() error {
-			if seq == nil {
-				return nil
-			}
-			t, err := decode(*id, body)
+		_, err = pgx.ForEachRow(rows, []any{&seq, &id, &body}, func() error {
+			t, err := decode(id, body)
 			if err != nil {
 				return err
 			}
-			out = append(out, cluster.Settled{Seq: *seq, Task: t})
+			out = append(out, cluster.Settled{Seq: seq, Task: t})
 			return nil
 		})
 		return err
 	})
-	if err == nil && !held {
-		err = cluster.ErrFenced
-	}
 	if err != nil {
-		return nil, fmt.Errorf("settled feed of tree %s: %w", l.TreeID, err)
+		return nil, fmt.Errorf("settled feed of tree %s: %w", treeID, err)
 	}
 	return out, nil
 }

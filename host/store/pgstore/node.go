@@ -135,7 +135,7 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 				SELECT l.tree_id FROM apflow_tree_leases l
 				WHERE l.node_id = $1 AND l.tree_id = ANY($4) ORDER BY l.tree_id FOR UPDATE),
 			renewed AS (
-				UPDATE apflow_tree_leases l SET expires_at = now() + make_interval(secs => $3),
+				UPDATE apflow_tree_leases l SET expires_at = clock_timestamp() + make_interval(secs => $3),
 					tasks = g.tasks, finished = g.finished
 				FROM mine, unnest($4::text[], $5::bigint[], $6::bigint[]) AS g(tree_id, tasks, finished)
 				WHERE l.tree_id = mine.tree_id AND g.tree_id = mine.tree_id
@@ -152,7 +152,7 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 				SELECT task_id FROM apflow_claims WHERE node_id = $1 AND task_id = ANY($3)
 				ORDER BY task_id FOR UPDATE),
 			renewed AS (
-				UPDATE apflow_claims c SET expires_at = now() + make_interval(secs => $2)
+				UPDATE apflow_claims c SET expires_at = clock_timestamp() + make_interval(secs => $2)
 				FROM mine WHERE c.task_id = mine.task_id RETURNING c.task_id)
 			SELECT coalesce(array_agg(task_id), '{}') FROM renewed`, n.id, n.lease.Seconds(), claimed).Scan(&held)
 		lost.Claims = missing(claimed, held)

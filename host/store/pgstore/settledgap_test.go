@@ -11,12 +11,13 @@ import (
 // inserted, not when its transaction commits, so a reader that kept a cursor (seq >
 // last) skipped an entry that committed after a later one was read (two nodes finishing
 // tasks of one tree at once): the coordinator waited forever for a completed task. The
-// feed is consumed instead (TakeSettled): a late entry is taken by a later call.
+// feed is read whole instead (ReadSettled), entries deleted only once acknowledged: a
+// late entry is read by a later call.
 func TestSettledFeedMissesNoEntryCommittedLate(t *testing.T) {
 	t.Parallel()
 	sa, a, b := clusterSetup(t, time.Minute)
 	create(t, sa, mk("root", "", 0), mk("x", "root", 1), mk("y", "root", 2))
-	l := queue(t, a, "y")
+	queue(t, a, "y")
 	cb, err := b.Claim(t.Context(), 1)
 	if err != nil || len(cb) != 1 {
 		t.Fatal(cb, err)
@@ -38,7 +39,7 @@ func TestSettledFeedMissesNoEntryCommittedLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	feed, err := a.TakeSettled(t.Context(), l)
+	feed, err := a.ReadSettled(t.Context(), "tree")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestSettledFeedMissesNoEntryCommittedLate(t *testing.T) {
 	if err := slow.Commit(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	feed, err = a.TakeSettled(t.Context(), l)
+	feed, err = a.ReadSettled(t.Context(), "tree")
 	if err != nil {
 		t.Fatal(err)
 	}
