@@ -30,7 +30,12 @@ func (c *coordinator) retire() { c.retiring++ }
 
 // freeSlot gives a slot back to the engine at once; only for a task whose terminal state
 // is already committed (or that never reached the store as in_progress).
-func (c *coordinator) freeSlot() { <-c.engine.sem }
+func (c *coordinator) freeSlot() {
+	<-c.engine.sem
+	if c.engine.m != nil {
+		poke(c.engine.m.claimWake) // the claimer may take the slot for a queued task
+	}
+}
 
 // commit commits the round's writes, then frees the retiring slots that no start took
 // over. A slot is freed even when its terminal write failed: the store failure stops the
