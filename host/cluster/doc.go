@@ -9,17 +9,21 @@
 //     the lease's token (CommitRound): a node that lost its lease, because it was paused
 //     or partitioned past the lease's expiry and another node took the tree over, can no
 //     longer write anything for that tree. "already_running" is the lease being held.
-//   - Claims. The coordinator does not execute tasks: it queues the ready ones
-//     (Round.Enqueue) with their dependency results injected. Any node claims queued
+//   - Claims. A ready task runs on the coordinator's node when it has a free slot:
+//     started and claimed in the coordinator's round (Round.Claim), its outcome written
+//     in a later round fenced by that claim too (Round.Finished). The others are queued
+//     (Round.Enqueue) with their dependency results injected; any node claims queued
 //     tasks (Claim: priority, then submission order, cluster-wide, FOR UPDATE SKIP
 //     LOCKED), which starts them, executes them in its own sandbox, and writes the
 //     outcome with Finish, fenced by the claim's token. An outcome is written at most
 //     once: a claim that expired and was taken again has a new token, and the old
-//     holder's Finish fails with ErrFenced.
+//     holder's write fails with ErrFenced.
 //   - The settled feed. A terminal transition written by anyone but the coordinator
 //     (Finish, a cancel on another node) is recorded in its tree's feed in the same
-//     transaction, with a notice (Notices); the coordinator reads the feed (Settled) and
-//     settles dependents, so nothing depends on a notice arriving.
+//     transaction, with a notice (Notices); the coordinator reads the feed
+//     (ReadSettled), settles dependents and acknowledges the entries in its next round
+//     (Round.Ack), so nothing depends on a notice arriving or a response surviving a
+//     database crash.
 //   - Liveness. Each node renews its node row, tree leases and claims every heartbeat
 //     (Heartbeat) and learns which ones it lost. Claims whose lease expired go back to
 //     the queue (SweepClaims: the task back to pending, its attempt counted); trees whose

@@ -140,7 +140,7 @@ func (c *coordinator) load(ctx context.Context) error {
 	if c.clustered() {
 		// Queued entries before the tree: a task that finishes in between is terminal in
 		// the tree and its feed entry is ignored; no task is queued meanwhile (this lease
-		// is held). The feed is consumed after the load, so no outcome is missed.
+		// is held). The feed is read after the load, so no outcome is missed.
 		var err error
 		if queued, err = c.engine.m.d.Queued(ctx, r.treeID); err != nil {
 			return fmt.Errorf("run of %s: %w", r.rootID, err)
