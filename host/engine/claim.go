@@ -36,7 +36,9 @@ func (e *Engine) claimLoop(ctx context.Context) {
 			free++
 		}
 		if free > 0 {
-			claims, err := m.d.Claim(ctx, free)
+			cctx, cancel := context.WithTimeout(ctx, m.clusterTimeout())
+			claims, err := m.d.Claim(cctx, free)
+			cancel()
 			if err != nil && ctx.Err() == nil {
 				e.cfg.Logger.Warn("claiming tasks failed; retrying", "error", err)
 			}

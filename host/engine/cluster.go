@@ -230,6 +230,20 @@ func (c *coordinator) onSettled(t *task.Task) {
 		return
 	}
 	n := c.graph.nodes[i]
+	if n.state == stRunning && n.local {
+		// Cancelled through another node while it executes here: settle it as stored
+		// now; its execution is stopped and its late outcome discarded (handleOutcome),
+		// which also frees its slot and forgets its claim.
+		n.t = t
+		n.cancelled = true
+		if n.cancel != nil {
+			n.cancel()
+		}
+		c.publishTask(t)
+		n.state = stDone
+		c.settleQ = append(c.settleQ, i)
+		return
+	}
 	switch n.state {
 	case stRunning:
 		c.unflight(n)

@@ -18,7 +18,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	c.run.running.Add(-1)
 	token := n.token
 	n.token, n.local = 0, false
-	if token != 0 && c.engine.m.lostClaim(n.t.ID) && !n.cancelled {
+	if token != 0 && n.state == stRunning && !n.cancelled && c.engine.m.lostClaim(n.t.ID) {
 		c.lostLocal(o.idx)
 		return
 	}
@@ -52,6 +52,9 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	before := n.t
 	predicted := *n.t
 	if err := apply(&predicted); err != nil {
+		if token != 0 {
+			c.engine.m.settle(n.t.ID)
+		}
 		c.fail(err)
 		c.freeSlot()
 		return

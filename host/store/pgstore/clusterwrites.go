@@ -125,8 +125,11 @@ func (l *leaseState) check(j *job) error {
 	return nil
 }
 
-// queueClusterWrites queues on b the cluster writes of the jobs that succeeded.
-func queueClusterWrites(b *pgx.Batch, jobs []*job) {
+// queueClusterWrites queues on b the cluster writes of the jobs that succeeded. Only
+// claims the round locked first are dequeued: taking another claim's lock now, after the
+// tasks', would invert the lock order (a claim created since belongs to a task the round
+// just made terminal, which no claimer starts).
+func queueClusterWrites(b *pgx.Batch, jobs []*job, leases *leaseState) {
 	var (
 		enqIDs, enqTrees, enqRoots []string
 		dequeue, ended, requeued   []string
@@ -140,7 +143,11 @@ func queueClusterWrites(b *pgx.Batch, jobs []*job) {
 		for _, id := range w.enqueue {
 			enqIDs, enqTrees, enqRoots = append(enqIDs, id), append(enqTrees, w.treeID), append(enqRoots, w.rootID)
 		}
-		dequeue = append(dequeue, w.dequeue...)
+		for _, id := range w.dequeue {
+			if _, locked := leases.claims[id]; locked {
+				dequeue = append(dequeue, id)
+			}
+		}
 		if w.endClaim != "" {
 			ended = append(ended, w.endClaim)
 		}

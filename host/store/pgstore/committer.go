@@ -139,7 +139,7 @@ func (c *committer) commit(ctx context.Context, jobs []*job) (int, error) {
 		return 0, nil
 	}
 	b = writeBatch(ids, state)
-	queueClusterWrites(b, jobs)
+	queueClusterWrites(b, jobs, leases)
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("write tasks: %w", err)

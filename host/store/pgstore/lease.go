@@ -17,28 +17,48 @@ import (
 func (n *Node) AcquireTree(ctx context.Context, treeID, rootID string) (cluster.Lease, error) {
 	l := cluster.Lease{TreeID: treeID, RootID: rootID}
 	err := n.s.use(ctx, func() error {
-		err := n.s.pool.QueryRow(ctx, `INSERT INTO apflow_tree_leases (tree_id, root_id, node_id, token, expires_at)
+		// The holder may release between the two statements: then try again.
+		for {
+			err := n.acquireOnce(ctx, &l)
+			if !errors.Is(err, errLeaseGone) {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return cluster.Lease{}, fmt.Errorf("lease tree %s: %w", l.TreeID, err)
+	}
+	return l, nil
+}
+
+// errLeaseGone: the lease that refused an acquisition was released before its holder
+// could be read.
+var errLeaseGone = errors.New("lease released meanwhile")
+
+// acquireOnce tries to take the lease once: it sets l.Token, or returns a *HeldError, or
+// errLeaseGone.
+func (n *Node) acquireOnce(ctx context.Context, l *cluster.Lease) error {
+	treeID, rootID := l.TreeID, l.RootID
+	err := n.s.pool.QueryRow(ctx, `INSERT INTO apflow_tree_leases (tree_id, root_id, node_id, token, expires_at)
 			VALUES ($1, $2, $3, nextval('apflow_fence'), clock_timestamp() + make_interval(secs => $4))
 			ON CONFLICT (tree_id) DO UPDATE SET root_id = EXCLUDED.root_id, node_id = EXCLUDED.node_id,
 				token = EXCLUDED.token, expires_at = EXCLUDED.expires_at, started_at = now(),
 				tasks = 0, finished = 0
 			WHERE apflow_tree_leases.expires_at < now()
 			RETURNING token`, treeID, rootID, n.id, n.lease.Seconds()).Scan(&l.Token)
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		held := &cluster.HeldError{TreeID: treeID}
-		err = n.s.pool.QueryRow(ctx, "SELECT root_id, node_id FROM apflow_tree_leases WHERE tree_id = $1", treeID).
-			Scan(&held.RootID, &held.NodeID)
-		if err != nil {
-			return fmt.Errorf("read the holder of the lease: %w", err)
-		}
-		return held
-	})
-	if err != nil {
-		return cluster.Lease{}, fmt.Errorf("lease tree %s: %w", treeID, err)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
 	}
-	return l, nil
+	held := &cluster.HeldError{TreeID: treeID}
+	err = n.s.pool.QueryRow(ctx, "SELECT root_id, node_id FROM apflow_tree_leases WHERE tree_id = $1", treeID).
+		Scan(&held.RootID, &held.NodeID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errLeaseGone
+	}
+	if err != nil {
+		return fmt.Errorf("read the holder of the lease: %w", err)
+	}
+	return held
 }
 
 // ReleaseTree implements cluster.Driver.
@@ -46,8 +66,11 @@ func (n *Node) ReleaseTree(ctx context.Context, l cluster.Lease) error {
 	return n.s.use(ctx, func() error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue("DELETE FROM apflow_tree_leases WHERE tree_id = $1 AND token = $2", l.TreeID, l.Token)
-		b.Queue("DELETE FROM apflow_settled WHERE tree_id = $1", l.TreeID)
+		// The feed goes with the lease only: a node releasing a lease it lost must not
+		// drop the entries of the coordinator that took the tree over.
+		b.Queue(`WITH released AS (
+				DELETE FROM apflow_tree_leases WHERE tree_id = $1 AND token = $2 RETURNING tree_id)
+			DELETE FROM apflow_settled s USING released WHERE s.tree_id = released.tree_id`, l.TreeID, l.Token)
 		b.Queue("COMMIT")
 		if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("release the lease of tree %s: %w", l.TreeID, err)
@@ -144,16 +167,19 @@ func (n *Node) ReadSettled(ctx context.Context, treeID string) ([]cluster.Settle
 func (n *Node) Orphans(ctx context.Context) ([]*task.Task, error) {
 	var out []*task.Task
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `WITH unclaimed AS (
-				SELECT DISTINCT coalesce(o.tree_id, o.id) AS tree_id FROM apflow_tasks o
+		// Two index paths, not an OR that would scan every root: marked roots (partial
+		// index), and the roots of trees with unclaimed in_progress tasks (status index,
+		// then the root by its id, which is its tree's id).
+		rows, err := n.s.pool.Query(ctx, `WITH candidates AS (
+				SELECT id FROM apflow_tasks WHERE run_active
+				UNION
+				SELECT coalesce(o.tree_id, o.id) FROM apflow_tasks o
 				WHERE o.status = 'in_progress'
 					AND NOT EXISTS (SELECT 1 FROM apflow_claims c WHERE c.task_id = o.id))
-			SELECT t.id, t.body FROM apflow_tasks t
-			WHERE t.parent_id IS NULL
-				AND (t.run_active OR coalesce(t.tree_id, t.id) IN (SELECT tree_id FROM unclaimed))
-				AND NOT EXISTS (
-					SELECT 1 FROM apflow_tree_leases l
-					WHERE l.tree_id = coalesce(t.tree_id, t.id) AND l.expires_at >= now())
+			SELECT t.id, t.body FROM candidates c JOIN apflow_tasks t ON t.id = c.id
+			WHERE t.parent_id IS NULL AND NOT EXISTS (
+				SELECT 1 FROM apflow_tree_leases l
+				WHERE l.tree_id = coalesce(t.tree_id, t.id) AND l.expires_at >= now())
 			ORDER BY t.seq, t.id`)
 		if err != nil {
 			return err

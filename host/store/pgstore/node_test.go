@@ -193,3 +193,34 @@ func TestDequeueTellsTheExecutingNode(t *testing.T) {
 		t.Fatalf("outcome of a cancelled claim: %v, want ErrFenced", err)
 	}
 }
+
+// TestStaleReleaseKeepsTheNewOwnersFeed: a node releasing a lease it lost (it was
+// paused past it and another node took the tree over) drops neither the lease nor the
+// new coordinator's settled feed.
+func TestStaleReleaseKeepsTheNewOwnersFeed(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, time.Second)
+	create(t, sa, mk("root", "", 0), mk("x", "root", 1))
+	la, err := a.AcquireTree(t.Context(), "tree", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	lb, err := b.AcquireTree(t.Context(), "tree", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := b.Settle(t.Context(), "tree", []store.Mutation{{ID: "x", Fn: func(t *task.Task) error { return t.Cancel("stop", now) }}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ReleaseTree(t.Context(), la); err != nil {
+		t.Fatal(err)
+	}
+	if feed, err := b.ReadSettled(t.Context(), "tree"); err != nil || len(feed) != 1 {
+		t.Fatalf("the new owner's feed after a stale release: %v, %v; want x", feed, err)
+	}
+	if _, err := b.CommitRound(t.Context(), lb, cluster.Round{Muts: touch("root")}); err != nil {
+		t.Fatalf("the new owner lost its lease to a stale release: %v", err)
+	}
+}
