@@ -60,19 +60,28 @@ type batch struct {
 // then runs fn after the next commit (at once if nothing is pending by then).
 func (b *batch) then(fn func()) { b.thens = append(b.thens, fn) }
 
-func (b *batch) add(id string, fn func(*task.Task) error, after func(*task.Task, error)) {
+// add queues a write and returns it, for the caller to set its cluster flags; the
+// pointer is valid until the next write is queued.
+func (b *batch) add(id string, fn func(*task.Task) error, after func(*task.Task, error)) *write {
 	b.writes = append(b.writes, write{m: store.Mutation{ID: id, Fn: fn}, after: after})
+	return &b.writes[len(b.writes)-1]
 }
 
 // addQueue queues a write after which the task is queued for claiming (cluster mode).
 func (b *batch) addQueue(id string, fn func(*task.Task) error, after func(*task.Task, error)) {
-	b.writes = append(b.writes, write{m: store.Mutation{ID: id, Fn: fn}, after: after, start: true, queue: true})
+	w := b.addStart(id, fn, after)
+	w.queue = true
 }
 
 // addStart queues a start transition (see write.start).
-func (b *batch) addStart(id string, fn func(*task.Task) error, after func(*task.Task, error)) {
-	b.writes = append(b.writes, write{m: store.Mutation{ID: id, Fn: fn}, after: after, start: true})
+func (b *batch) addStart(id string, fn func(*task.Task) error, after func(*task.Task, error)) *write {
+	w := b.add(id, fn, after)
+	w.start = true
+	return w
 }
+
+// last returns the write queued last (valid until the next one is queued).
+func (b *batch) last() *write { return &b.writes[len(b.writes)-1] }
 
 func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 }
 

@@ -125,12 +125,7 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 		if err := predicted.Cancel(req.message, now); err == nil {
 			n.t = &predicted
 		}
-		c.writes.add(n.t.ID, func(t *task.Task) error {
-			if t.Status.Terminal() {
-				return nil
-			}
-			return t.Cancel(req.message, now)
-		}, func(stored *task.Task, err error) {
+		w := c.writes.add(n.t.ID, cancelUnlessTerminal(req.message, now), func(stored *task.Task, err error) {
 			if err != nil {
 				// The run stops on the store failure; the task stays in_progress in the
 				// store (Recover resets it), but its executor is stopped all the same so
@@ -151,9 +146,7 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 			}
 			out = append(out, stored)
 		})
-		if c.clustered() {
-			c.writes.writes[len(c.writes.writes)-1].dequeue = true // drops this node's claim
-		}
+		w.dequeue = c.clustered() // drops this node's claim
 	}
 	c.writes.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
 }
@@ -215,12 +208,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 		}
 		settled[j] = string(task.Cancelled)
 		queue = append(queue, j)
-		b.add(n.t.ID, func(t *task.Task) error {
-			if t.Status.Terminal() {
-				return nil
-			}
-			return t.Cancel(msg, now)
-		}, func(stored *task.Task, err error) {
+		b.add(n.t.ID, cancelUnlessTerminal(msg, now), func(stored *task.Task, err error) {
 			if err != nil {
 				firstErr = err
 				return
@@ -281,12 +269,7 @@ func (c *coordinator) cancelRemote(j int32, requested bool, req *cancelReq, now 
 	c.unflight(n)
 	n.state = stPosting // neither started nor settled again until the write is back
 	c.inflight++
-	c.writes.writes = append(c.writes.writes, write{m: store.Mutation{ID: n.t.ID, Fn: func(t *task.Task) error {
-		if t.Status.Terminal() {
-			return nil
-		}
-		return t.Cancel(req.message, now)
-	}}, dequeue: true, after: func(stored *task.Task, err error) {
+	c.writes.add(n.t.ID, cancelUnlessTerminal(req.message, now), func(stored *task.Task, err error) {
 		c.inflight--
 		n.state = stDone
 		c.settleQ = append(c.settleQ, j)
@@ -299,5 +282,16 @@ func (c *coordinator) cancelRemote(j int32, requested bool, req *cancelReq, now 
 		if requested || stored.Status == task.Cancelled {
 			*out = append(*out, stored)
 		}
-	}})
+	}).dequeue = true
+}
+
+// cancelUnlessTerminal is the mutation of a cancel: a task that reached a terminal status
+// meanwhile keeps it.
+func cancelUnlessTerminal(msg string, now time.Time) func(*task.Task) error {
+	return func(t *task.Task) error {
+		if t.Status.Terminal() {
+			return nil
+		}
+		return t.Cancel(msg, now)
+	}
 }

@@ -326,7 +326,7 @@ func (c *coordinator) endsClaim(id string, token int64) {
 	if token == 0 {
 		return
 	}
-	w := &c.writes.writes[len(c.writes.writes)-1]
+	w := c.writes.last()
 	w.finished = token
 	after := w.after
 	w.after = func(stored *task.Task, err error) {

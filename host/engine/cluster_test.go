@@ -276,3 +276,31 @@ func TestClusterSurvivesDatabaseRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterChainRunsOnTheCoordinatorsNode: with a free slot, the coordinator's node
+// starts and claims each task of a chain in the round that settles its dependency, so a
+// hop costs one round's two round trips, not a trip through the queue (claim, outcome,
+// feed: about nine).
+func TestClusterChainRunsOnTheCoordinatorsNode(t *testing.T) {
+	t.Parallel()
+	v := nodes(t, 1)[0]
+	const hops = 30
+	specs := []spec{{id: "ch", method: "noop", deps: req(fmt.Sprintf("ch-%02d", hops-1))}}
+	for i := range hops {
+		s := spec{id: fmt.Sprintf("ch-%02d", i), parent: "ch", method: "noop"}
+		if i > 0 {
+			s.deps = req(fmt.Sprintf("ch-%02d", i-1))
+		}
+		specs = append(specs, s)
+	}
+	v.create(specs...)
+	st := v.st.(*pgstore.Store)
+	before := st.RoundTrips()
+	if res := v.run("ch", RunOptions{}); res.Status != task.Completed {
+		t.Fatalf("run ended %s", res.Status)
+	}
+	// Heartbeats and idle claim polls add a few round trips while the chain runs.
+	if perHop := float64(st.RoundTrips()-before) / hops; perHop > 4 {
+		t.Fatalf("%.1f round trips per hop, want about 2 (one round per hop)", perHop)
+	}
+}

@@ -24,7 +24,7 @@ func (c *coordinator) prepareStart(i int32) {
 
 	now := c.engine.cfg.Now()
 	var token int64
-	c.writes.addStart(n.t.ID, func(t *task.Task) error {
+	w := c.writes.addStart(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not started
 		}
@@ -90,7 +90,6 @@ func (c *coordinator) prepareStart(i int32) {
 		}
 	})
 	if c.clustered() {
-		w := &c.writes.writes[len(c.writes.writes)-1]
 		w.claim, w.token = true, &token
 	}
 }
