@@ -651,3 +651,31 @@ func TestClusterStatusCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterResumeFollowsOnlyItsOwnRuns: `apflow resume --store` takes over what no
+// live node holds and follows those runs only; a run another live node coordinates is
+// not its to wait for.
+func TestClusterResumeFollowsOnlyItsOwnRuns(t *testing.T) {
+	t.Parallel()
+	c := setupCluster(t, 1, 1)
+	c.run(t, c.nodes[0], delayTree("busy", 1, 120_000)) // node1 runs it for two minutes
+	c.waitFor(t, "node1's run to start", func() bool {
+		return c.count(t, "SELECT count(*) FROM apflow_tree_leases WHERE node_id = 'node1'") == 1
+	})
+	done := make(chan struct{})
+	var code int
+	var stderr string
+	go func() {
+		defer close(done)
+		code, _, stderr = apflow(t, "", "resume", "-q", "--store", c.dsn, "--node-id", "resumer",
+			"--data-dir", t.TempDir(), "--plugins", c.plugins, "--config", c.config)
+	}()
+	select {
+	case <-done:
+		if code != 0 {
+			t.Fatalf("resume: exit %d: %s", code, stderr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("apflow resume waited for a run node1 coordinates")
+	}
+}

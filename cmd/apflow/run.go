@@ -396,7 +396,10 @@ are not retried (use apflow tasks rerun for that). Exit status as for apflow run
 				}
 				var rootIDs []string
 				for _, ri := range h.engine.Running() {
-					rootIDs = append(rootIDs, ri.RootID)
+					// In a cluster, Running lists every node's runs: follow this node's.
+					if h.node == nil || ri.NodeID == h.node.NodeID() {
+						rootIDs = append(rootIDs, ri.RootID)
+					}
 				}
 				return rootIDs, nil
 			})
