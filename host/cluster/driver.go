@@ -81,15 +81,25 @@ type Settled struct {
 	Task *task.Task
 }
 
-// Lost lists what a heartbeat found this node no longer holds.
+// Lost lists what a heartbeat found this node no longer holds. Each entry carries the
+// token it was renewed with: a lease or claim of the same tree or task taken again since
+// (a new run, a re-run) is another one and is not lost.
 type Lost struct {
-	Trees  []string // tree ids
-	Claims []string // task ids
+	Trees  []LeaseRef
+	Claims []ClaimRef
 }
 
-// RunGauge is what a node reports with its heartbeat about a run it coordinates.
+// LeaseRef names a tree lease: its tree and token.
+type LeaseRef struct {
+	TreeID string
+	Token  int64
+}
+
+// RunGauge is what a node reports with its heartbeat about a run it coordinates under
+// the lease Token.
 type RunGauge struct {
 	TreeID   string
+	Token    int64
 	Tasks    int64
 	Finished int64
 }
@@ -137,6 +147,9 @@ const (
 type Notice struct {
 	Kind NoticeKind
 	ID   string
+	// Token is the token of the claim a NoticeCancel drops (a later claim of the same
+	// task is not cancelled by it).
+	Token int64
 }
 
 // Driver is a database shared by the nodes of a cluster. Implementations are safe for
@@ -186,9 +199,9 @@ type Driver interface {
 	Release(ctx context.Context, c Claim) error
 
 	// Heartbeat records that this node is alive, renews the leases of its runs (with
-	// their gauges) and of the tasks it executes (claimed: task ids), and reports those
-	// it no longer holds.
-	Heartbeat(ctx context.Context, runs []RunGauge, claimed []string) (Lost, error)
+	// their gauges) and the claims of the tasks it executes, each only while it still
+	// has the given token, and reports those it no longer holds.
+	Heartbeat(ctx context.Context, runs []RunGauge, claimed []ClaimRef) (Lost, error)
 	// SweepClaims puts tasks whose claim expired back in the queue (pending again) and
 	// returns how many.
 	SweepClaims(ctx context.Context) (int, error)

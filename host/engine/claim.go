@@ -127,14 +127,16 @@ func (e *Engine) claimOf(id string) (cluster.Claim, bool) {
 	return x.claim, true
 }
 
-// stopClaims cancels the executions of the given tasks (cancelled, or claims lost) that
-// are still executing, and returns their ids.
-func (m *member) stopClaims(ids ...string) []string {
+// stopClaims cancels the executions of the given claims (cancelled, or lost) that are
+// still executing, and returns their task ids. A claim of the same task taken since under
+// another token is not stopped.
+func (m *member) stopClaims(refs ...cluster.ClaimRef) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var stopped []string
-	for _, id := range ids {
-		if x, ok := m.claims[id]; ok && !x.writing.Load() {
+	for _, ref := range refs {
+		id := ref.TaskID
+		if x, ok := m.claims[id]; ok && x.claim.Token == ref.Token && !x.writing.Load() {
 			x.lost.Store(true)
 			x.cancel()
 			stopped = append(stopped, id)
@@ -143,13 +145,13 @@ func (m *member) stopClaims(ids ...string) []string {
 	return stopped
 }
 
-// claimed lists the tasks executing here.
-func (m *member) claimed() []string {
+// claimed lists the claims executing here.
+func (m *member) claimed() []cluster.ClaimRef {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.claims))
-	for id := range m.claims {
-		out = append(out, id)
+	out := make([]cluster.ClaimRef, 0, len(m.claims))
+	for id, x := range m.claims {
+		out = append(out, cluster.ClaimRef{TaskID: id, Token: x.claim.Token})
 	}
 	return out
 }

@@ -45,7 +45,7 @@ func (e *Engine) noticeLoop(ctx context.Context) {
 			case cluster.NoticeQueued:
 				poke(e.m.claimWake)
 			case cluster.NoticeCancel:
-				e.m.stopClaims(n.ID)
+				e.m.stopClaims(cluster.ClaimRef{TaskID: n.ID, Token: n.Token})
 			}
 		}
 	}
@@ -82,7 +82,7 @@ func (e *Engine) beat(ctx context.Context) {
 	e.mu.Lock()
 	for _, r := range e.runs {
 		if r.lease != nil {
-			gauges = append(gauges, cluster.RunGauge{TreeID: r.treeID, Tasks: r.tasks.Load(), Finished: r.finished.Load()})
+			gauges = append(gauges, cluster.RunGauge{TreeID: r.treeID, Token: r.lease.Token, Tasks: r.tasks.Load(), Finished: r.finished.Load()})
 		}
 	}
 	e.mu.Unlock()
@@ -91,8 +91,9 @@ func (e *Engine) beat(ctx context.Context) {
 		e.cfg.Logger.Warn("cluster heartbeat failed", "error", err)
 		return
 	}
-	for _, tree := range lost.Trees {
-		if r := e.run(tree); r != nil {
+	for _, l := range lost.Trees {
+		// A run of the tree started since under a new lease did not lose it.
+		if r := e.run(l.TreeID); r != nil && r.lease != nil && r.lease.Token == l.Token {
 			r.lost.Store(true) // its coordinator stops and says so (coordinator.fail)
 			poke(r.wake)
 		}

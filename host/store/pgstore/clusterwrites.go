@@ -170,8 +170,8 @@ func queueClusterWrites(b *pgx.Batch, jobs []*job, leases *leaseState) {
 		}
 	}
 	if len(dequeue) > 0 {
-		b.Queue(`WITH d AS (DELETE FROM apflow_claims WHERE task_id = ANY($1) RETURNING task_id, node_id)
-			SELECT pg_notify('apflow_cancel', task_id) FROM d WHERE node_id IS NOT NULL`, dequeue)
+		b.Queue(`WITH d AS (DELETE FROM apflow_claims WHERE task_id = ANY($1) RETURNING task_id, node_id, token)
+			SELECT pg_notify('apflow_cancel', token || ' ' || task_id) FROM d WHERE node_id IS NOT NULL`, dequeue)
 	}
 	if len(ended) > 0 {
 		b.Queue("DELETE FROM apflow_claims WHERE task_id = ANY($1)", ended)

@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,8 +59,24 @@ func (n *Node) listenOnce(ctx context.Context, listening chan<- error) error {
 		if err != nil {
 			return err
 		}
-		n.offer(cluster.Notice{Kind: noticeChannels[nt.Channel], ID: nt.Payload})
+		n.offer(parseNotice(nt.Channel, nt.Payload))
 	}
+}
+
+// parseNotice reads a notification: the payload is an id, or for apflow_cancel a claim's
+// token, a space and its task id. A cancel payload that does not parse (token 0) stops
+// no execution; the heartbeat finds the dropped claim anyway.
+func parseNotice(channel, payload string) cluster.Notice {
+	x := cluster.Notice{Kind: noticeChannels[channel], ID: payload}
+	if x.Kind != cluster.NoticeCancel {
+		return x
+	}
+	tok, id, ok := strings.Cut(payload, " ")
+	x.ID = id
+	if v, err := strconv.ParseInt(tok, 10, 64); ok && err == nil {
+		x.Token = v
+	}
+	return x
 }
 
 func (n *Node) offer(x cluster.Notice) {

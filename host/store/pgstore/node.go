@@ -115,47 +115,59 @@ func (n *Node) HeartbeatInterval() time.Duration { return n.heartbeat }
 func (n *Node) Notices() <-chan cluster.Notice { return n.notices }
 
 // Heartbeat implements cluster.Driver: one round trip renews the node row, its tree
-// leases (with their gauges) and its claims, and returns the ones it still holds, from
-// which the lost ones follow.
-func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed []string) (cluster.Lost, error) {
+// leases (with their gauges) and its claims, each only under the token it was given, and
+// returns the ones it still holds, from which the lost ones follow.
+func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed []cluster.ClaimRef) (cluster.Lost, error) {
 	trees := make([]string, len(runs))
+	tokens := make([]int64, len(runs))
 	tasks := make([]int64, len(runs))
 	finished := make([]int64, len(runs))
 	for i, r := range runs {
-		trees[i], tasks[i], finished[i] = r.TreeID, r.Tasks, r.Finished
+		trees[i], tokens[i], tasks[i], finished[i] = r.TreeID, r.Token, r.Tasks, r.Finished
+	}
+	ids := make([]string, len(claimed))
+	claimTokens := make([]int64, len(claimed))
+	for i, c := range claimed {
+		ids[i], claimTokens[i] = c.TaskID, c.Token
 	}
 	var lost cluster.Lost
 	err := n.s.use(ctx, func() error {
-		var held []string
+		var heldTrees, heldClaims []int64
 		// Leases are locked in key order, as rounds lock them (clusterwrites.go), so a
 		// heartbeat and a round never wait for each other in a cycle.
 		err := n.s.pool.QueryRow(ctx, `WITH node AS (
 				UPDATE apflow_nodes SET heartbeat_at = now(), executing = $2 WHERE node_id = $1),
+			g AS (SELECT * FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+				AS g(tree_id, token, tasks, finished)),
 			mine AS (
-				SELECT l.tree_id FROM apflow_tree_leases l
-				WHERE l.node_id = $1 AND l.tree_id = ANY($4) ORDER BY l.tree_id FOR UPDATE),
+				SELECT l.tree_id FROM apflow_tree_leases l JOIN g USING (tree_id, token)
+				WHERE l.node_id = $1 ORDER BY l.tree_id FOR UPDATE OF l),
 			renewed AS (
 				UPDATE apflow_tree_leases l SET expires_at = clock_timestamp() + make_interval(secs => $3),
 					tasks = g.tasks, finished = g.finished
-				FROM mine, unnest($4::text[], $5::bigint[], $6::bigint[]) AS g(tree_id, tasks, finished)
-				WHERE l.tree_id = mine.tree_id AND g.tree_id = mine.tree_id
-				RETURNING l.tree_id)
-			SELECT coalesce(array_agg(tree_id), '{}') FROM renewed`,
-			n.id, len(claimed), n.lease.Seconds(), trees, tasks, finished).Scan(&held)
+				FROM mine, g WHERE l.tree_id = mine.tree_id AND g.tree_id = mine.tree_id
+				RETURNING l.token)
+			SELECT coalesce(array_agg(token), '{}') FROM renewed`,
+			n.id, len(claimed), n.lease.Seconds(), trees, tokens, tasks, finished).Scan(&heldTrees)
 		if err != nil {
 			return err
 		}
-		lost.Trees = missing(trees, held)
+		for _, i := range missing(tokens, heldTrees) {
+			lost.Trees = append(lost.Trees, cluster.LeaseRef{TreeID: runs[i].TreeID, Token: runs[i].Token})
+		}
 		// Only the claims still executing here are renewed: a claim whose outcome could
 		// not be written expires, and its task runs again elsewhere.
 		err = n.s.pool.QueryRow(ctx, `WITH mine AS (
-				SELECT task_id FROM apflow_claims WHERE node_id = $1 AND task_id = ANY($3)
-				ORDER BY task_id FOR UPDATE),
+				SELECT c.task_id FROM apflow_claims c
+				JOIN unnest($3::text[], $4::bigint[]) AS g(task_id, token) USING (task_id, token)
+				WHERE c.node_id = $1 ORDER BY c.task_id FOR UPDATE OF c),
 			renewed AS (
 				UPDATE apflow_claims c SET expires_at = clock_timestamp() + make_interval(secs => $2)
-				FROM mine WHERE c.task_id = mine.task_id RETURNING c.task_id)
-			SELECT coalesce(array_agg(task_id), '{}') FROM renewed`, n.id, n.lease.Seconds(), claimed).Scan(&held)
-		lost.Claims = missing(claimed, held)
+				FROM mine WHERE c.task_id = mine.task_id RETURNING c.token)
+			SELECT coalesce(array_agg(token), '{}') FROM renewed`, n.id, n.lease.Seconds(), ids, claimTokens).Scan(&heldClaims)
+		for _, i := range missing(claimTokens, heldClaims) {
+			lost.Claims = append(lost.Claims, claimed[i])
+		}
 		return err
 	})
 	if err != nil {
@@ -164,16 +176,17 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 	return lost, nil
 }
 
-// missing returns the elements of want not in have.
-func missing(want, have []string) []string {
-	in := make(map[string]bool, len(have))
+// missing returns the indexes of the tokens in want that are not in have (tokens are
+// unique: each comes from the fence sequence).
+func missing(want, have []int64) []int {
+	in := make(map[int64]bool, len(have))
 	for _, h := range have {
 		in[h] = true
 	}
-	var out []string
-	for _, w := range want {
+	var out []int
+	for i, w := range want {
 		if !in[w] {
-			out = append(out, w)
+			out = append(out, i)
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -78,8 +79,8 @@ func TestTreeLeaseIsExclusiveAndFencesRounds(t *testing.T) {
 	if _, err := b.CommitRound(t.Context(), lb, cluster.Round{Muts: touch("root")}); err != nil {
 		t.Fatalf("b's round: %v", err)
 	}
-	lost, err := a.Heartbeat(t.Context(), []cluster.RunGauge{{TreeID: "tree"}}, nil)
-	if err != nil || len(lost.Trees) != 1 {
+	lost, err := a.Heartbeat(t.Context(), []cluster.RunGauge{{TreeID: "tree", Token: la.Token}}, nil)
+	if err != nil || len(lost.Trees) != 1 || lost.Trees[0] != (cluster.LeaseRef{TreeID: "tree", Token: la.Token}) {
 		t.Fatalf("a's heartbeat reports lost %v, %v; want the tree", lost, err)
 	}
 }
@@ -184,13 +185,56 @@ func TestDequeueTellsTheExecutingNode(t *testing.T) {
 	for got := false; !got; {
 		select {
 		case n := <-b.Notices():
-			got = n.Kind == cluster.NoticeCancel && n.ID == "x"
+			got = n.Kind == cluster.NoticeCancel && n.ID == "x" && n.Token == cb[0].Token
 		case <-deadline:
 			t.Fatal("no cancel notice reached the executing node")
 		}
 	}
 	if _, err := b.Finish(t.Context(), cb[0], func(t *task.Task) error { return t.Complete(nil, time.Now()) }); !errors.Is(err, cluster.ErrFenced) {
 		t.Fatalf("outcome of a cancelled claim: %v, want ErrFenced", err)
+	}
+}
+
+// TestHeartbeatRenewsByToken: a heartbeat that still names a lease or claim this node
+// has since given up and taken again (a new run of the tree, a new claim of the task)
+// reports the old one lost, under its old token, and renews the new one only; so a
+// heartbeat racing with the end of a run cannot stop the run that followed.
+func TestHeartbeatRenewsByToken(t *testing.T) {
+	t.Parallel()
+	sa, a, _ := clusterSetup(t, 5*time.Second)
+	create(t, sa, mk("root", "", 0), mk("x", "root", 1))
+	l1 := queue(t, a, "x")
+	c1, err := a.Claim(t.Context(), 1)
+	if err != nil || len(c1) != 1 {
+		t.Fatal(c1, err)
+	}
+	if err := a.Release(t.Context(), c1[0]); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := a.Claim(t.Context(), 1)
+	if err != nil || len(c2) != 1 {
+		t.Fatal(c2, err)
+	}
+	if err := a.ReleaseTree(t.Context(), l1); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := a.AcquireTree(t.Context(), "tree", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []cluster.ClaimRef{{TaskID: "x", Token: c1[0].Token}}
+	lost, err := a.Heartbeat(t.Context(), []cluster.RunGauge{{TreeID: "tree", Token: l1.Token}}, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cluster.Lost{Trees: []cluster.LeaseRef{{TreeID: "tree", Token: l1.Token}}, Claims: old}
+	if !reflect.DeepEqual(lost, want) {
+		t.Fatalf("heartbeat with the old tokens reports lost %+v, want %+v", lost, want)
+	}
+	cur := []cluster.ClaimRef{{TaskID: "x", Token: c2[0].Token}}
+	lost, err = a.Heartbeat(t.Context(), []cluster.RunGauge{{TreeID: "tree", Token: l2.Token}}, cur)
+	if err != nil || len(lost.Trees)+len(lost.Claims) != 0 {
+		t.Fatalf("heartbeat with the current tokens reports lost %+v, %v", lost, err)
 	}
 }
 
