@@ -33,6 +33,12 @@ func clusterMode() bool { return os.Getenv(clusterEnv) != "" }
 // closed when t ends; short leases keep takeover tests quick.
 func clusterNode(t *testing.T, dsn, id string) (*pgstore.Store, *pgstore.Node, string) {
 	t.Helper()
+	return clusterNodeLease(t, dsn, id, 4*time.Second, 250*time.Millisecond)
+}
+
+// clusterNodeLease is clusterNode with the given lease and heartbeat intervals.
+func clusterNodeLease(t *testing.T, dsn, id string, lease, heartbeat time.Duration) (*pgstore.Store, *pgstore.Node, string) {
+	t.Helper()
 	if dsn == "" {
 		dsn = pg.Database(t)
 	}
@@ -41,7 +47,7 @@ func clusterNode(t *testing.T, dsn, id string) (*pgstore.Store, *pgstore.Node, s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	n, err := pgstore.Join(context.Background(), st, pgstore.NodeOptions{ID: id, Lease: 4 * time.Second, Heartbeat: 250 * time.Millisecond})
+	n, err := pgstore.Join(context.Background(), st, pgstore.NodeOptions{ID: id, Lease: lease, Heartbeat: heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +289,9 @@ func TestClusterSurvivesDatabaseRestart(t *testing.T) {
 // feed: about nine).
 func TestClusterChainRunsOnTheCoordinatorsNode(t *testing.T) {
 	t.Parallel()
-	v := nodes(t, 1)[0]
+	// A heartbeat far apart keeps the node's own background trips out of the count.
+	st, node, _ := clusterNodeLease(t, "", "node-1", time.Minute, 20*time.Second)
+	v := setupStore(t, st, withCluster(node))
 	const hops = 30
 	specs := []spec{{id: "ch", method: "noop", deps: req(fmt.Sprintf("ch-%02d", hops-1))}}
 	for i := range hops {
@@ -294,13 +302,16 @@ func TestClusterChainRunsOnTheCoordinatorsNode(t *testing.T) {
 		specs = append(specs, s)
 	}
 	v.create(specs...)
-	st := v.st.(*pgstore.Store)
 	before := st.RoundTrips()
 	if res := v.run("ch", RunOptions{}); res.Status != task.Completed {
 		t.Fatalf("run ended %s", res.Status)
 	}
-	// Heartbeats and idle claim polls add a few round trips while the chain runs.
-	if perHop := float64(st.RoundTrips()-before) / hops; perHop > 4 {
-		t.Fatalf("%.1f round trips per hop, want about 2 (one round per hop)", perHop)
+	// Idle claim polls add a few round trips while the chain runs.
+	perHop := float64(st.RoundTrips()-before) / hops
+	t.Logf("%.1f round trips per hop", perHop)
+	// About 2.5 (a round's two, and the run's own start and end); a scheduling hiccup
+	// can split a few rounds in two. Through the queue a hop costs about nine.
+	if perHop > 6 {
+		t.Fatalf("%.1f round trips per hop, want about 2 (one round per hop), far below the queue's nine", perHop)
 	}
 }
