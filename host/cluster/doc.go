@@ -30,4 +30,9 @@
 //     lease expired while their root carries a run marker are taken over by another
 //     node (Orphans, then AcquireTree), which rebuilds the run from the database as
 //     crash recovery does.
+//   - Events. Each node records the runs its clients follow (Follow: SSE streams,
+//     webhooks); a node publishing an event of a followed run sends it to the inbox of
+//     every node following it (SendEvents, batched), which republishes it to its own
+//     subscribers (ReceiveEvents). Nothing is written for runs nobody follows from
+//     another node.
 package cluster

@@ -140,6 +140,11 @@ const (
 	NoticeQueued
 	// NoticeCancel: a claimed task was cancelled (ID is the task id).
 	NoticeCancel
+	// NoticeEvents: run events were sent to a node (ID is that node's id; see
+	// ReceiveEvents).
+	NoticeEvents
+	// NoticeFollows: a node changed the runs it follows (see Followers).
+	NoticeFollows
 )
 
 // Notice is a hint that something changed. Notices may be lost (a reconnect); every
@@ -218,6 +223,24 @@ type Driver interface {
 	// after its claims were finished or released. It stops the notices.
 	Leave(ctx context.Context) error
 
+	// Follow replaces the set of runs (root task ids) whose events this node's clients
+	// follow, so that other nodes send it those events (SendEvents); every other node
+	// is told (NoticeFollows).
+	Follow(ctx context.Context, roots []string) error
+	// Followers returns, by root task id, the other live nodes that follow the run.
+	Followers(ctx context.Context) (map[string][]string, error)
+	// SendEvents delivers encoded run events to the inboxes of other nodes, in order,
+	// in one transaction, and tells each of them (NoticeEvents).
+	SendEvents(ctx context.Context, events []Envelope) error
+	// ReceiveEvents removes and returns what this node's inbox holds, oldest first.
+	ReceiveEvents(ctx context.Context) ([][]byte, error)
+
 	// Notices delivers hints (see Notice). The channel is closed when the driver is.
 	Notices() <-chan Notice
+}
+
+// Envelope is an encoded run event on its way to a node's inbox.
+type Envelope struct {
+	NodeID string
+	Body   []byte
 }

@@ -22,7 +22,8 @@ import (
 
 // member is this engine's membership of a cluster.
 type member struct {
-	d cluster.Driver
+	d     cluster.Driver
+	relay *relay // run events to and from other nodes
 
 	mu     sync.Mutex
 	claims map[string]*execution // claimed tasks executing here, by task id

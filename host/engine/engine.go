@@ -57,6 +57,8 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Cluster != nil {
 		e.m = newMember(cfg.Cluster)
+		e.m.relay = newRelay(cfg.Cluster, cfg.Logger, e.events.deliver)
+		e.events.out = e.m.relay
 		e.startMember()
 	}
 	return e, nil

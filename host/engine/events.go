@@ -44,6 +44,13 @@ type subscriber struct {
 type broker struct {
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
+	// out, in cluster mode, takes the events of runs other nodes follow (relay).
+	out *relay
+	// ended, in cluster mode, holds by run and task the last attempt whose end was
+	// delivered, so a start or progress of that attempt arriving later from another
+	// node is dropped. Kept only for runs with a subscriber here; cleared when the run
+	// starts and ends.
+	ended map[string]map[string]int
 }
 
 func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
@@ -52,33 +59,67 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 // ends the subscription (and closes the channel). Publishing never blocks: a subscriber
 // that falls behind by more than its buffer loses its oldest events, but the final
 // run_end of a run is always delivered.
+//
+// In cluster mode a subscription to one run receives its events from every node (the
+// coordinator's status changes, the starts and progress of the tasks other nodes
+// execute), from the moment Subscribe returns, give or take the time other nodes take to
+// learn of it (a notice; at most a few seconds). A subscription to every run ("")
+// receives this node's events only.
 func (e *Engine) Subscribe(rootID string) (<-chan Event, func()) {
 	s := &subscriber{rootID: rootID, ch: make(chan Event, subscriberBuffer)}
 	b := e.events
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
+	remote := b.out != nil && rootID != ""
+	if remote {
+		b.out.follow(rootID)
+	}
 	var once sync.Once
 	return s.ch, func() {
 		once.Do(func() {
 			b.mu.Lock()
 			delete(b.subs, s)
 			close(s.ch)
+			if !b.followedLocked(rootID) {
+				delete(b.ended, rootID)
+			}
+			if len(b.subs) == 0 {
+				b.ended = nil
+			}
 			b.mu.Unlock()
+			if remote {
+				b.out.unfollow(rootID)
+			}
 		})
 	}
 }
 
-// active reports whether anyone listens, so publishers can skip building events.
+// active reports whether anyone listens, here or on another node, so publishers can skip
+// building events.
 func (b *broker) active() bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.subs) > 0
+	n := len(b.subs)
+	b.mu.Unlock()
+	return n > 0 || (b.out != nil && b.out.any())
 }
 
+// publish delivers an event of this node to its subscribers and to the nodes that
+// follow its run.
 func (b *broker) publish(ev Event) {
+	b.deliver(ev)
+	if b.out != nil && b.out.wanted(ev.RootID) {
+		b.out.send(ev)
+	}
+}
+
+// deliver gives ev to this node's subscribers.
+func (b *broker) deliver(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.out != nil && b.stale(ev) {
+		return
+	}
 	for s := range b.subs {
 		if s.rootID != "" && s.rootID != ev.RootID {
 			continue
@@ -124,4 +165,40 @@ func (b *broker) publishTask(rootID string, t *task.Task) {
 	}
 	b.publish(Event{Type: EventTaskStatus, RootID: rootID, TaskID: t.ID, Status: t.Status,
 		Progress: t.Progress, Error: t.Error, Time: t.UpdatedAt, Task: t})
+}
+
+// stale reports whether ev is the start or progress of a task attempt whose end was
+// delivered already (it came late from another node), and keeps b.ended. b.mu is held.
+func (b *broker) stale(ev Event) bool {
+	switch {
+	case ev.Type == EventRunStart || ev.Type == EventRunEnd:
+		delete(b.ended, ev.RootID)
+		return false
+	case ev.Task == nil || !b.followedLocked(ev.RootID):
+		return false
+	}
+	tasks := b.ended[ev.RootID]
+	if ev.Type == EventTaskStatus && ev.Status.Terminal() {
+		if tasks == nil {
+			if b.ended == nil {
+				b.ended = map[string]map[string]int{}
+			}
+			tasks = map[string]int{}
+			b.ended[ev.RootID] = tasks
+		}
+		tasks[ev.TaskID] = max(tasks[ev.TaskID], ev.Task.Attempts)
+		return false
+	}
+	last, ok := tasks[ev.TaskID]
+	return ok && ev.Task.Attempts <= last
+}
+
+// followedLocked reports whether a subscriber here receives the events of rootID.
+func (b *broker) followedLocked(rootID string) bool {
+	for s := range b.subs {
+		if s.rootID == "" || s.rootID == rootID {
+			return true
+		}
+	}
+	return false
 }

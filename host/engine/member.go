@@ -11,13 +11,14 @@ import (
 )
 
 // startMember starts the goroutines of a cluster node: the heartbeat, the dispatcher of
-// notices and, for a worker, the claimer.
+// notices, the event relay and, for a worker, the claimer.
 func (e *Engine) startMember() {
 	ctx, stop := context.WithCancel(context.Background())
 	e.m.stop = stop
-	e.m.done.Add(2)
+	e.m.done.Add(3)
 	go e.heartbeatLoop(ctx)
 	go e.noticeLoop(ctx)
+	go e.m.relay.loop(ctx, &e.m.done)
 	if !e.cfg.ClusterClient {
 		e.m.done.Add(1)
 		go e.claimLoop(ctx)
@@ -26,7 +27,8 @@ func (e *Engine) startMember() {
 
 // noticeLoop routes the driver's notices: a tree's feed grew (its coordinator reads it),
 // tasks were queued (the claimer looks), a claimed task was cancelled (its execution
-// here stops).
+// here stops), events were sent to this node or another node follows other runs (the
+// relay receives or refreshes).
 func (e *Engine) noticeLoop(ctx context.Context) {
 	defer e.m.done.Done()
 	for {
@@ -46,6 +48,14 @@ func (e *Engine) noticeLoop(ctx context.Context) {
 				poke(e.m.claimWake)
 			case cluster.NoticeCancel:
 				e.m.stopClaims(cluster.ClaimRef{TaskID: n.ID, Token: n.Token})
+			case cluster.NoticeEvents:
+				if n.ID == e.m.d.NodeID() {
+					poke(e.m.relay.recvWake)
+				}
+			case cluster.NoticeFollows:
+				if n.ID != e.m.d.NodeID() {
+					poke(e.m.relay.refreshWake)
+				}
 			}
 		}
 	}

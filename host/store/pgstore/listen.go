@@ -16,6 +16,8 @@ var noticeChannels = map[string]cluster.NoticeKind{
 	"apflow_settled": cluster.NoticeSettled,
 	"apflow_queued":  cluster.NoticeQueued,
 	"apflow_cancel":  cluster.NoticeCancel,
+	"apflow_events":  cluster.NoticeEvents,
+	"apflow_follows": cluster.NoticeFollows,
 }
 
 // listen holds one connection that LISTENs on the notice channels and forwards what

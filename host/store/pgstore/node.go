@@ -79,6 +79,12 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 			ON CONFLICT (node_id) DO UPDATE SET started_at = now(), heartbeat_at = now(),
 				version = $2, schema_version = $3, concurrency = $4, executing = 0`,
 			n.id, n.version, SchemaVersion(), n.concurrency)
+		if err != nil {
+			return err
+		}
+		// What a former process of this id followed, or was sent, is not this one's.
+		_, err = s.pool.Exec(ctx, `WITH f AS (DELETE FROM apflow_follows WHERE node_id = $1)
+			DELETE FROM apflow_event_inbox WHERE node_id = $1`, n.id)
 		return err
 	})
 	if err != nil {
@@ -203,6 +209,8 @@ func (n *Node) Leave(ctx context.Context) error {
 		b.Queue("BEGIN")
 		b.Queue("DELETE FROM apflow_tree_leases WHERE node_id = $1", n.id)
 		b.Queue("DELETE FROM apflow_nodes WHERE node_id = $1", n.id)
+		b.Queue("DELETE FROM apflow_follows WHERE node_id = $1", n.id)
+		b.Queue("DELETE FROM apflow_event_inbox WHERE node_id = $1", n.id)
 		b.Queue("COMMIT")
 		if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("node %s leaving the cluster: %w", n.id, err)

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -266,5 +267,71 @@ func TestStaleReleaseKeepsTheNewOwnersFeed(t *testing.T) {
 	}
 	if _, err := b.CommitRound(t.Context(), lb, cluster.Round{Muts: touch("root")}); err != nil {
 		t.Fatalf("the new owner lost its lease to a stale release: %v", err)
+	}
+}
+
+// TestEventsReachTheFollowingNode: a node's follows are seen by the others (live ones
+// only), events sent to it arrive once, in order, with a notice, and its inbox is empty
+// after reading; a node that leaves drops its follows and inbox.
+func TestEventsReachTheFollowingNode(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, 5*time.Second)
+	if err := b.Follow(t.Context(), []string{"r1", "r2", ""}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Follow(t.Context(), []string{"r2", "r3"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Followers(t.Context())
+	want := map[string][]string{"r2": {"b"}, "r3": {"b"}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("a sees followers %v, %v; want %v", got, err, want)
+	}
+	if own, err := b.Followers(t.Context()); err != nil || len(own) != 0 {
+		t.Fatalf("b sees its own follows: %v, %v", own, err)
+	}
+	var sent []cluster.Envelope
+	for i := range 5 {
+		sent = append(sent, cluster.Envelope{NodeID: "b", Body: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	if err := a.SendEvents(t.Context(), sent[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SendEvents(t.Context(), sent[2:]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case n := <-b.Notices():
+			got = n.Kind == cluster.NoticeEvents && n.ID == "b"
+		case <-deadline:
+			t.Fatal("no events notice reached b")
+		}
+	}
+	bodies, err := b.ReceiveEvents(t.Context())
+	if err != nil || len(bodies) != 5 {
+		t.Fatalf("b received %d events, %v; want 5", len(bodies), err)
+	}
+	for i, body := range bodies {
+		if want := fmt.Sprintf(`{"n":%d}`, i); string(body) != want {
+			t.Errorf("event %d is %s, want %s", i, body, want)
+		}
+	}
+	if again, err := b.ReceiveEvents(t.Context()); err != nil || len(again) != 0 {
+		t.Fatalf("b's inbox still holds %d events, %v", len(again), err)
+	}
+	if err := a.SendEvents(t.Context(), sent[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Leave(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b2 := join(t, sa, "b", 5*time.Second)
+	if got, err := a.Followers(t.Context()); err != nil || len(got) != 0 {
+		t.Fatalf("after b left and joined again a sees followers %v, %v", got, err)
+	}
+	if left, err := b2.ReceiveEvents(t.Context()); err != nil || len(left) != 0 {
+		t.Fatalf("b's new process received %d events of the former one, %v", len(left), err)
 	}
 }

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// collect reads a subscription until run_end or the deadline.
+func collect(t *testing.T, ch <-chan Event) []Event {
+	t.Helper()
+	var out []Event
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatal("subscription closed before run_end")
+			}
+			out = append(out, ev)
+			if ev.Type == EventRunEnd {
+				return out
+			}
+		case <-deadline:
+			t.Fatalf("no run_end within 30 s; got %d events", len(out))
+		}
+	}
+}
+
+// TestClusterEventsReachFollowersOnEveryNode: a subscriber of a run on any node gets the
+// run's events from every node: on a node that does not coordinate the run, every
+// task's start and end and run_end; on the coordinator's node, the starts of the tasks
+// other nodes execute. Each task starts before it ends in both streams.
+func TestClusterEventsReachFollowersOnEveryNode(t *testing.T) {
+	t.Parallel()
+	vs := nodes(t, 3, withConcurrency(2))
+	vs[0].create(wideSpecs(12, 100)...)
+	onOther, stopOther := vs[1].e.Subscribe("w")
+	defer stopOther()
+	onCoord, stopCoord := vs[0].e.Subscribe("w")
+	defer stopCoord()
+	r, err := vs[0].e.Start(t.Context(), "w", RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]<-chan Event{"another node": onOther, "the coordinator's node": onCoord} {
+		evs := collect(t, ch)
+		state := map[string]task.Status{}
+		for _, ev := range evs {
+			if ev.Type != EventTaskStatus {
+				continue
+			}
+			if ev.Status == task.Completed && state[ev.TaskID] != task.InProgress {
+				t.Errorf("%s: %s completed after %q, want after its start", name, ev.TaskID, state[ev.TaskID])
+			}
+			state[ev.TaskID] = ev.Status
+		}
+		for i := range 12 {
+			if id := fmt.Sprintf("w-%03d", i); state[id] != task.Completed {
+				t.Errorf("%s: %s last seen %q, want completed", name, id, state[id])
+			}
+		}
+		if state["w"] != task.Completed {
+			t.Errorf("%s: the root last seen %q", name, state["w"])
+		}
+	}
+	<-r.Done()
+	executors := 0
+	for _, v := range vs {
+		v.cat.mu.Lock()
+		if len(v.cat.order) > 0 {
+			executors++
+		}
+		v.cat.mu.Unlock()
+	}
+	if executors < 2 {
+		t.Fatalf("%d nodes executed tasks; the test needs starts on nodes other than the coordinator's", executors)
+	}
+}
+
+// TestBrokerDropsLateStarts: in cluster mode, a start or progress of a task attempt that
+// arrives after the attempt's end (from another node) is not delivered; the next
+// attempt's start is.
+func TestBrokerDropsLateStarts(t *testing.T) {
+	b := newBroker()
+	b.out = &relay{}
+	e := &Engine{events: b}
+	ch, stop := e.Subscribe("") // every run: stays on this node
+	defer stop()
+	at := func(s task.Status, attempts int) *task.Task { return &task.Task{ID: "x", Status: s, Attempts: attempts} }
+	for _, ev := range []Event{
+		{Type: EventRunStart, RootID: "r"},
+		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.Failed, Task: at(task.Failed, 1)},
+		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 1)},
+		{Type: EventTaskProgress, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 1)},
+		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 2)},
+		{Type: EventRunEnd, RootID: "r"},
+	} {
+		b.deliver(ev)
+	}
+	var got []string
+	for range 4 {
+		ev := <-ch
+		got = append(got, fmt.Sprintf("%s/%s", ev.Type, ev.Status))
+	}
+	want := []string{"run_start/", "task_status/failed", "task_status/in_progress", "run_end/"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("delivered %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,110 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
+)
+
+// inboxRetention is how long an event waits in the inbox of a node that does not read it
+// (it died) before any node may delete it.
+const inboxRetention = "1 hour"
+
+// Follow implements cluster.Driver: one transaction replaces this node's rows of
+// apflow_follows and notifies apflow_follows.
+func (n *Node) Follow(ctx context.Context, roots []string) error {
+	roots = slices.DeleteFunc(slices.Clone(roots), func(r string) bool { return r == "" })
+	return n.s.use(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue("DELETE FROM apflow_follows WHERE node_id = $1 AND NOT (root_id = ANY($2))", n.id, roots)
+		b.Queue(`INSERT INTO apflow_follows (node_id, root_id) SELECT $1, r FROM unnest($2::text[]) AS r
+			ON CONFLICT DO NOTHING`, n.id, roots)
+		b.Queue("SELECT pg_notify('apflow_follows', $1)", n.id)
+		b.Queue("COMMIT")
+		if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("record the runs node %s follows: %w", n.id, err)
+		}
+		return nil
+	})
+}
+
+// Followers implements cluster.Driver: the follows of the other nodes whose heartbeat
+// is within the lease interval.
+func (n *Node) Followers(ctx context.Context) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := n.s.use(ctx, func() error {
+		rows, err := n.s.pool.Query(ctx, `SELECT f.root_id, f.node_id FROM apflow_follows f
+			JOIN apflow_nodes m ON m.node_id = f.node_id
+			WHERE f.node_id <> $1 AND m.heartbeat_at > now() - make_interval(secs => $2)
+			ORDER BY f.root_id, f.node_id`, n.id, n.lease.Seconds())
+		if err != nil {
+			return err
+		}
+		var root, node string
+		_, err = pgx.ForEachRow(rows, []any{&root, &node}, func() error {
+			out[root] = append(out[root], node)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the runs other nodes follow: %w", err)
+	}
+	return out, nil
+}
+
+// SendEvents implements cluster.Driver: one transaction inserts every envelope, in
+// order, and notifies each receiving node once on apflow_events.
+func (n *Node) SendEvents(ctx context.Context, events []cluster.Envelope) error {
+	if len(events) == 0 {
+		return nil
+	}
+	nodes := make([]string, len(events))
+	bodies := make([][]byte, len(events))
+	for i, ev := range events {
+		nodes[i], bodies[i] = ev.NodeID, ev.Body
+	}
+	return n.s.use(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue(`INSERT INTO apflow_event_inbox (node_id, body)
+			SELECT node_id, body FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS e(node_id, body, i)
+			ORDER BY i`, nodes, bodies)
+		b.Queue("SELECT pg_notify('apflow_events', node_id) FROM (SELECT DISTINCT unnest($1::text[]) AS node_id) d", nodes)
+		b.Queue("COMMIT")
+		if err := n.s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("send %d run events: %w", len(events), err)
+		}
+		return nil
+	})
+}
+
+// ReceiveEvents implements cluster.Driver: it deletes and returns this node's inbox, and
+// drops events that waited longer than inboxRetention in any inbox.
+func (n *Node) ReceiveEvents(ctx context.Context) ([][]byte, error) {
+	var out [][]byte
+	err := n.s.use(ctx, func() error {
+		rows, err := n.s.pool.Query(ctx, `WITH mine AS (
+				DELETE FROM apflow_event_inbox WHERE node_id = $1 OR sent_at < now() - interval '`+inboxRetention+`'
+				RETURNING seq, node_id, body)
+			SELECT body FROM mine WHERE node_id = $1 ORDER BY seq`, n.id)
+		if err != nil {
+			return err
+		}
+		var body []byte
+		_, err = pgx.ForEachRow(rows, []any{&body}, func() error {
+			out = append(out, slices.Clone(body))
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive the run events sent to node %s: %w", n.id, err)
+	}
+	return out, nil
+}
