@@ -89,7 +89,9 @@ func TestBrokerDropsLateStarts(t *testing.T) {
 	e := &Engine{events: b}
 	ch, stop := e.Subscribe("") // every run: stays on this node
 	defer stop()
-	at := func(s task.Status, attempts int) *task.Task { return &task.Task{ID: "x", Status: s, Attempts: attempts} }
+	at := func(s task.Status, attempts int) *task.Task {
+		return &task.Task{ID: "x", Status: s, Attempts: attempts}
+	}
 	for _, ev := range []Event{
 		{Type: EventRunStart, RootID: "r"},
 		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.Failed, Task: at(task.Failed, 1)},
