@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -561,6 +563,49 @@ func TestClusterCancelReachesTheExecutingNode(t *testing.T) {
 	}
 	via.mustCall(t, "", "tasks.cancel", map[string]any{"task_ids": rest}, &res)
 	c.waitRunEnded(t, "c-root")
+}
+
+// TestClusterEventsOnAnyNode: GET /events on a node that does not coordinate the run
+// streams the run's events from every node: each task's end, the starts of the tasks
+// that begin after the client connected (executed on either node), then the final frame.
+func TestClusterEventsOnAnyNode(t *testing.T) {
+	c := setupCluster(t, 2, 1)
+	owner, other := c.nodes[0], c.nodes[1]
+	c.run(t, owner, delayTree("ev", 4, 1500))
+	frames := collect(t, other.openSSE(t, "", http.MethodGet, "/events?root_task_id=ev-root", nil))
+	seen := map[string][]string{}
+	for _, f := range frames {
+		seen[f.str("task_id")] = append(seen[f.str("task_id")], f.typ())
+	}
+	starts := 0
+	for i := range 4 {
+		id := fmt.Sprintf("ev-%d", i)
+		got := seen[id]
+		if len(got) == 0 || got[len(got)-1] != "task_completed" {
+			t.Errorf("%s: frames %v, want its task_completed last", id, got)
+		}
+		if slices.Contains(got, "task_start") {
+			starts++
+		}
+	}
+	// One slot per node: two tasks start after the first two end, well after the client
+	// connected.
+	if starts < 2 {
+		t.Errorf("%d task_start frames, want the second wave's two at least; frames: %v", starts, seen)
+	}
+	last := frames[len(frames)-2]
+	if last.typ() != "final" || last.str("status") != "completed" || frames[len(frames)-1].typ() != "stream_end" {
+		t.Errorf("the stream ends with %v, %v; want the final frame (completed), then stream_end", last, frames[len(frames)-1])
+	}
+	ran := 0
+	for _, n := range c.nodes {
+		if len(n.ranHere()) > 0 {
+			ran++
+		}
+	}
+	if ran != 2 {
+		t.Errorf("%d nodes executed tasks, want both", ran)
+	}
 }
 
 // TestClusterStatusCommand checks apflow cluster status without running nodes: its
