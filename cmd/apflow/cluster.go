@@ -29,7 +29,8 @@ func newClusterStatusCmd(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "Show the cluster's nodes, runs and queued tasks (--store postgres://…)",
 		Long: `Status reads the cluster's PostgreSQL database (--store or $APFLOW_STORE) and shows its
-nodes (alive when they heartbeated within --lease, which should be the nodes' own), the
+nodes (alive when they heartbeated within their lease interval; --lease stands in for
+nodes of releases that did not record theirs), the
 runs in progress with the node coordinating each, and the tasks queued for claiming. It
 only reads: it joins no cluster and migrates no schema. A node whose schema version
 differs from the database's is marked with "!".`,
@@ -77,6 +78,7 @@ type nodeView struct {
 	Alive          bool      `json:"alive"`
 	HeartbeatAt    time.Time `json:"heartbeat_at"`
 	HeartbeatAge   float64   `json:"heartbeat_age_seconds"`
+	LeaseSeconds   float64   `json:"lease_seconds"`
 	StartedAt      time.Time `json:"started_at"`
 	Version        string    `json:"version"`
 	SchemaVersion  int       `json:"schema_version"`
@@ -102,7 +104,7 @@ func viewCluster(st cluster.Status) clusterView {
 		NodesAlive: st.AliveNodes(), Nodes: []nodeView{}, Runs: []runLeaseView{}, Queued: st.Queued, Claimed: st.Claimed}
 	for _, n := range st.Nodes {
 		v.Nodes = append(v.Nodes, nodeView{ID: n.ID, Alive: n.Alive, HeartbeatAt: n.HeartbeatAt.UTC(),
-			HeartbeatAge: heartbeatAge(st, n).Seconds(), StartedAt: n.StartedAt.UTC(), Version: n.Version,
+			HeartbeatAge: heartbeatAge(st, n).Seconds(), LeaseSeconds: n.Lease.Seconds(), StartedAt: n.StartedAt.UTC(), Version: n.Version,
 			SchemaVersion: n.SchemaVersion, SchemaMismatch: st.SchemaMismatch(n), Concurrency: n.Concurrency,
 			Executing: n.Executing, Trees: n.Trees, Claims: n.Claims})
 	}
@@ -128,7 +130,7 @@ func writeClusterText(w io.Writer, st cluster.Status) {
 	fmt.Fprintf(w, "schema version %d (this apflow: %d); %d of %d nodes alive\n\n",
 		st.SchemaVersion, pgstore.SchemaVersion(), st.AliveNodes(), len(st.Nodes))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tALIVE\tHEARTBEAT\tVERSION\tSCHEMA\tCONCURRENCY\tEXECUTING\tTREES\tCLAIMS")
+	fmt.Fprintln(tw, "NODE\tALIVE\tHEARTBEAT\tLEASE\tVERSION\tSCHEMA\tCONCURRENCY\tEXECUTING\tTREES\tCLAIMS")
 	var mismatched []cluster.Node
 	for _, n := range st.Nodes {
 		alive, schema := "yes", fmt.Sprint(n.SchemaVersion)
@@ -139,8 +141,8 @@ func writeClusterText(w io.Writer, st cluster.Status) {
 			schema += " !"
 			mismatched = append(mismatched, n)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s ago\t%s\t%s\t%d\t%d\t%d\t%d\n", n.ID, alive,
-			heartbeatAge(st, n).Round(100*time.Millisecond), n.Version, schema, n.Concurrency, n.Executing, n.Trees, n.Claims)
+		fmt.Fprintf(tw, "%s\t%s\t%s ago\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", n.ID, alive,
+			heartbeatAge(st, n).Round(100*time.Millisecond), n.Lease, n.Version, schema, n.Concurrency, n.Executing, n.Trees, n.Claims)
 	}
 	_ = tw.Flush()
 	for _, n := range mismatched {

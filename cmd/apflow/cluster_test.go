@@ -640,13 +640,14 @@ func TestClusterStatusCommand(t *testing.T) {
 	if err := db.QueryRow(t.Context(), "SELECT max(version) FROM apflow_schema_version").Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
-	// Two nodes: one alive on this schema, one of an older release that stopped
-	// heartbeating a minute ago.
-	if _, err := db.Exec(t.Context(), `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency, executing)
-		VALUES ('fresh', '0.1.0', $1, 8, 3), ('old', '0.0.9', $2, 4, 0)`, schema, schema-1); err != nil {
+	// Three nodes: one alive on this schema; one of an older release (no lease
+	// recorded: the default lease judges it) and one with a two-minute lease, both of
+	// which heartbeated a minute ago.
+	if _, err := db.Exec(t.Context(), `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency, executing, lease_seconds)
+		VALUES ('fresh', '0.1.0', $1, 8, 3, 8), ('old', '0.0.9', $2, 4, 0, NULL), ('slow', '0.1.0', $1, 1, 0, 120)`, schema, schema-1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(t.Context(), "UPDATE apflow_nodes SET heartbeat_at = now() - interval '1 minute' WHERE node_id = 'old'"); err != nil {
+	if _, err := db.Exec(t.Context(), "UPDATE apflow_nodes SET heartbeat_at = now() - interval '1 minute' WHERE node_id IN ('old', 'slow')"); err != nil {
 		t.Fatal(err)
 	}
 	code, out, stderr := apflow(t, "", "cluster", "status", "--json", "--store", dsn)
@@ -657,10 +658,13 @@ func TestClusterStatusCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if st.NodesAlive != 1 || len(st.Nodes) != 2 || st.SchemaVersion != schema || st.Queued != 0 || len(st.Runs) != 0 {
+	if st.NodesAlive != 2 || len(st.Nodes) != 3 || st.SchemaVersion != schema || st.Queued != 0 || len(st.Runs) != 0 {
 		t.Fatalf("cluster status --json: %s", out)
 	}
-	fresh, old := st.Nodes[0], st.Nodes[1]
+	fresh, old, slow := st.Nodes[0], st.Nodes[1], st.Nodes[2]
+	if slow.ID != "slow" || !slow.Alive || slow.LeaseSeconds != 120 || old.LeaseSeconds != 8 {
+		t.Errorf("node slow: %+v, want alive within its own two-minute lease; old's lease %v, want the default 8", slow, old.LeaseSeconds)
+	}
 	if fresh.ID != "fresh" || !fresh.Alive || fresh.SchemaMismatch || fresh.Executing != 3 || fresh.Concurrency != 8 {
 		t.Errorf("node fresh: %+v", fresh)
 	}
@@ -668,7 +672,7 @@ func TestClusterStatusCommand(t *testing.T) {
 		t.Errorf("node old: %+v, want not alive, schema mismatch, heartbeat a minute old", old)
 	}
 	code, out, _ = apflow(t, "", "cluster", "status", "--store", dsn)
-	if code != 0 || !strings.Contains(out, "1 of 2 nodes alive") || !strings.Contains(lineWith(out, "old "), fmt.Sprintf("%d !", schema-1)) ||
+	if code != 0 || !strings.Contains(out, "2 of 3 nodes alive") || !strings.Contains(lineWith(out, "old "), fmt.Sprintf("%d !", schema-1)) ||
 		!strings.Contains(out, fmt.Sprintf("node old runs schema version %d, the database is at %d", schema-1, schema)) {
 		t.Errorf("cluster status: exit %d\n%s", code, out)
 	}

@@ -19,11 +19,13 @@
 //     once: a claim that expired and was taken again has a new token, and the old
 //     holder's write fails with ErrFenced.
 //   - The settled feed. A terminal transition written by anyone but the coordinator
-//     (Finish, a cancel on another node) is recorded in its tree's feed in the same
-//     transaction, with a notice (Notices); the coordinator reads the feed
-//     (ReadSettled), settles dependents and acknowledges the entries in its next round
-//     (Round.Ack), so nothing depends on a notice arriving or a response surviving a
-//     database crash.
+//     (Finish) is recorded in its tree's feed in the same transaction, with a notice
+//     (Notices); the coordinator reads the feed (ReadSettled), settles dependents and
+//     acknowledges the entries in its next round (Round.Ack), so nothing depends on a
+//     notice arriving or a response surviving a database crash. A cancel made through
+//     another node is a request in the same feed (RequestCancel): the coordinator
+//     cancels as it does for its own clients, in a round that also acknowledges the
+//     request, so a cancel never races with the coordinator's own writes.
 //   - Liveness. Each node renews its node row, tree leases and claims every heartbeat
 //     (Heartbeat) and learns which ones it lost. Claims whose lease expired go back to
 //     the queue (SweepClaims: the task back to pending, its attempt counted); trees whose

@@ -79,6 +79,10 @@ type Claim struct {
 type Settled struct {
 	Seq  int64
 	Task *task.Task
+	// Cancel marks a request to cancel Task with Message (RequestCancel), made through
+	// another node: the coordinator cancels it as it cancels on its own node.
+	Cancel  bool
+	Message string
 }
 
 // Lost lists what a heartbeat found this node no longer holds. Each entry carries the
@@ -125,9 +129,10 @@ type Node struct {
 	SchemaVersion int
 	Concurrency   int
 	Executing     int
-	Alive         bool // heartbeat within the lease interval
-	Trees         int  // tree leases held
-	Claims        int  // tasks claimed
+	Lease         time.Duration // its lease interval
+	Alive         bool          // heartbeat within its lease interval
+	Trees         int           // tree leases held
+	Claims        int           // tasks claimed
 }
 
 // NoticeKind says what a Notice is about.
@@ -185,10 +190,13 @@ type Driver interface {
 	// settling is idempotent. An entry whose transaction commits late (seqs are taken at
 	// insert, not at commit) is simply read by a later call.
 	ReadSettled(ctx context.Context, treeID string) ([]Settled, error)
-	// Settle writes terminal transitions (a cancel) of a tree this node does not
-	// coordinate, as an UpdateMany, records them in the tree's settled feed and drops
-	// their queue entries or claims (Round.Dequeue) in the same transaction.
-	Settle(ctx context.Context, treeID string, muts []store.Mutation) ([]*task.Task, error)
+	// RequestCancel asks the coordinator of a tree to cancel one of its tasks: the
+	// request joins the tree's settled feed (Settled.Cancel), with a notice. held is
+	// false, and nothing is written, when no live lease holds the tree.
+	RequestCancel(ctx context.Context, treeID, taskID, message string) (seq int64, held bool, err error)
+	// InFeed reports whether the feed entry seq is still there: not yet acknowledged by
+	// the coordinator, nor dropped with its lease.
+	InFeed(ctx context.Context, seq int64) (bool, error)
 
 	// Claim claims up to n queued tasks, highest priority then oldest first, and starts
 	// them (task.Task.Start) in the same transaction.

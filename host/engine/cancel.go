@@ -39,36 +39,58 @@ func (e *Engine) Cancel(ctx context.Context, taskID, msg string) ([]*task.Task, 
 		return []*task.Task{t}, nil
 	}
 	treeID := t.TreeID()
-	for {
+	for dropped := 0; ; {
 		e.mu.Lock()
 		r := e.runs[treeID]
 		if r == nil {
-			// No run here: cancel in the store, holding e.mu (and in a cluster the tree's
-			// lease) so that no run starts meanwhile; or, when another node runs the
-			// tree, through its settled feed.
-			out, err := e.cancelElsewhere(ctx, t, treeID, msg)
+			out, elsewhere, err := e.cancelNotRunning(ctx, t, treeID, msg)
 			e.mu.Unlock()
-			return out, err
+			if !elsewhere {
+				return out, err
+			}
+			out, done, err := e.cancelThrough(ctx, t, treeID, msg)
+			if err != nil || done {
+				return out, err
+			}
+			// The request went with the lease (the run ended, or an edit released it):
+			// try again, as the tree is now.
+			if dropped++; dropped == maxDroppedCancels {
+				return nil, fmt.Errorf("cancel %s: the node coordinating its tree dropped the request %d times; retry", taskID, dropped)
+			}
+			continue
 		}
 		e.mu.Unlock()
-		req := &cancelReq{taskID: taskID, message: msg, reply: make(chan cancelReply, 1)}
-		select {
-		case r.inbox <- message{kind: msgCancel, cancel: req}:
-		case <-r.done:
-			continue
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		out, done, err := e.cancelInRun(ctx, r, taskID, msg)
+		if done {
+			return out, err
 		}
+	}
+}
+
+// maxDroppedCancels bounds how many times Cancel asks again after its request to another
+// node was dropped with the tree's lease.
+const maxDroppedCancels = 10
+
+// cancelInRun hands the cancel to the coordinator of a run on this node; done is false
+// when the run ended before taking it.
+func (e *Engine) cancelInRun(ctx context.Context, r *Run, taskID, msg string) (out []*task.Task, done bool, err error) {
+	req := &cancelReq{taskID: taskID, message: msg, reply: make(chan cancelReply, 1)}
+	select {
+	case r.inbox <- message{kind: msgCancel, cancel: req}:
+	case <-r.done:
+		return nil, false, nil
+	case <-ctx.Done():
+		return nil, true, ctx.Err()
+	}
+	select {
+	case rep := <-req.reply:
+		return rep.tasks, true, rep.err
+	case <-r.done:
 		select {
 		case rep := <-req.reply:
-			return rep.tasks, rep.err
-		case <-r.done:
-			select {
-			case rep := <-req.reply:
-				return rep.tasks, rep.err
-			default:
-				continue // the run ended before taking the request
-			}
+			return rep.tasks, true, rep.err
+		default:
+			return nil, false, nil // the run ended before taking the request
 		}
 	}
 }
@@ -151,22 +173,87 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 	c.writes.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
 }
 
-// cancelElsewhere cancels in a tree this engine does not run (e.mu held).
-func (e *Engine) cancelElsewhere(ctx context.Context, t *task.Task, treeID, msg string) ([]*task.Task, error) {
+// cancelNotRunning cancels in a tree this engine does not run (e.mu held), holding the
+// tree's lease in a cluster so that no run starts meanwhile; elsewhere is true, and
+// nothing is done, when another node runs the tree.
+func (e *Engine) cancelNotRunning(ctx context.Context, t *task.Task, treeID, msg string) (out []*task.Task, elsewhere bool, err error) {
 	release, held, err := e.holdIdle(ctx, treeID)
 	if err != nil {
-		return nil, fmt.Errorf("cancel %s: %w", t.ID, err)
+		return nil, false, fmt.Errorf("cancel %s: %w", t.ID, err)
 	}
 	if held != nil {
-		return e.cancelIdle(ctx, t, treeID, msg, settleWriter{d: e.m.d, treeID: treeID})
+		return nil, true, nil
 	}
 	defer release()
-	return e.cancelIdle(ctx, t, treeID, msg, storeWriter{e.cfg.Store})
+	out, err = e.cancelIdle(ctx, t, treeID, msg)
+	return out, false, err
 }
 
-// cancelIdle cancels tasks of a tree that this engine does not run and marks their
-// dependents blocked, writing through w.
-func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg string, w writer) ([]*task.Task, error) {
+// cancelThrough asks the node coordinating the tree to cancel t (cluster.Driver
+// RequestCancel) and waits until it has; the coordinator cancels as for its own clients.
+// done is false when the request was dropped unanswered: no live lease held the tree,
+// or the lease was released (the run ended) before the coordinator took the request.
+func (e *Engine) cancelThrough(ctx context.Context, t *task.Task, treeID, msg string) (out []*task.Task, done bool, err error) {
+	var before []*task.Task
+	if t.IsRoot() {
+		if before, err = e.cfg.Store.Tree(ctx, treeID); err != nil {
+			return nil, true, fmt.Errorf("cancel %s: load tree: %w", t.ID, err)
+		}
+	}
+	seq, held, err := e.m.d.RequestCancel(ctx, treeID, t.ID, msg)
+	if err != nil || !held {
+		return nil, err != nil, err
+	}
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		in, err := e.m.d.InFeed(ctx, seq)
+		if err != nil {
+			return nil, true, fmt.Errorf("cancel %s: %w", t.ID, err)
+		}
+		if !in {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, true, ctx.Err()
+		}
+	}
+	now, err := e.cfg.Store.Get(ctx, t.ID)
+	if err != nil {
+		return nil, true, err
+	}
+	if !now.Status.Terminal() {
+		return nil, false, nil
+	}
+	return e.cancelledSince(ctx, now, before)
+}
+
+// cancelledSince returns the requested task, then, for a root, the tasks of its tree
+// that were not terminal before and are cancelled now.
+func (e *Engine) cancelledSince(ctx context.Context, requested *task.Task, before []*task.Task) ([]*task.Task, bool, error) {
+	out := []*task.Task{requested}
+	if len(before) == 0 {
+		return out, true, nil
+	}
+	after, err := e.cfg.Store.Tree(ctx, requested.TreeID())
+	if err != nil {
+		return nil, true, fmt.Errorf("cancel %s: load tree: %w", requested.ID, err)
+	}
+	open := make(map[string]bool, len(before))
+	for _, x := range before {
+		open[x.ID] = !x.Status.Terminal()
+	}
+	for _, x := range after {
+		if x.ID != requested.ID && open[x.ID] && x.Status == task.Cancelled {
+			out = append(out, x)
+		}
+	}
+	return out, true, nil
+}
+
+// cancelIdle cancels tasks of a tree that no engine runs and marks their dependents
+// blocked, in one transaction.
+func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg string) ([]*task.Task, error) {
 	tasks, err := e.cfg.Store.Tree(ctx, treeID)
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: load tree: %w", t.ID, err)
@@ -246,7 +333,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 			})
 		}
 	}
-	b.commit(ctx, w)
+	b.commit(ctx, storeWriter{e.cfg.Store})
 	if firstErr != nil {
 		return out, fmt.Errorf("cancel %s: %w", t.ID, firstErr)
 	}

@@ -97,21 +97,6 @@ func (w clusterWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task,
 	return res.Tasks, nil
 }
 
-// settleWriter writes a cancel of a tree another node coordinates: the writes go to the
-// tree's settled feed, for its coordinator to settle.
-type settleWriter struct {
-	d      cluster.Driver
-	treeID string
-}
-
-func (w settleWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, error) {
-	muts := make([]store.Mutation, len(ws))
-	for i, x := range ws {
-		muts[i] = x.m
-	}
-	return w.d.Settle(ctx, w.treeID, muts)
-}
-
 // writer is where the coordinator's rounds go.
 func (c *coordinator) writer() writer {
 	if c.run.lease != nil {
@@ -218,13 +203,19 @@ func (c *coordinator) pollSettled(ctx context.Context) {
 	}
 	c.acks = c.acks[:0]
 	for _, s := range entries {
-		c.onSettled(s.Task)
+		if s.Cancel {
+			// Acknowledged by the round that writes the cancel; read again before that
+			// round, the request finds its tasks cancelled already.
+			c.handleCancel(&cancelReq{taskID: s.Task.ID, message: s.Message, reply: make(chan cancelReply, 1)})
+		} else {
+			c.onSettled(s.Task)
+		}
 		c.acks = append(c.acks, s.Seq)
 	}
 }
 
 // onSettled settles a task another node (or this node's claimer) moved to a terminal
-// status: an executed task's outcome, or a cancel.
+// status: an executed task's outcome.
 func (c *coordinator) onSettled(t *task.Task) {
 	i, ok := c.graph.index[t.ID]
 	if !ok || !t.Status.Terminal() {
@@ -232,9 +223,10 @@ func (c *coordinator) onSettled(t *task.Task) {
 	}
 	n := c.graph.nodes[i]
 	if n.state == stRunning && n.local {
-		// Cancelled through another node while it executes here: settle it as stored
-		// now; its execution is stopped and its late outcome discarded (handleOutcome),
-		// which also frees its slot and forgets its claim.
+		// Settled by another node while it executes here (its claim was taken back
+		// after this node missed its lease, and it ran again there): settle it as
+		// stored now; its execution is stopped and its late outcome discarded
+		// (handleOutcome), which also frees its slot and forgets its claim.
 		n.t = t
 		n.cancelled = true
 		if n.cancel != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,6 +182,45 @@ func TestClusterCancelStopsThePluginOnAnotherNode(t *testing.T) {
 	}
 	if cancelled != 2 {
 		t.Fatalf("%d executors saw their context cancelled, want 2", cancelled)
+	}
+}
+
+// TestClusterCancelsRacingOutcomes: cancels sent through another node while tasks finish
+// on the coordinator's node never fence the coordinator's rounds: the run ends without
+// an error, on its node, every task settled once.
+func TestClusterCancelsRacingOutcomes(t *testing.T) {
+	t.Parallel()
+	vs := nodes(t, 2, withConcurrency(4))
+	const n = 200
+	specs := []spec{{id: "cr"}}
+	for i := range n {
+		specs = append(specs, spec{id: fmt.Sprintf("cr-%03d", i), parent: "cr", params: map[string]any{"sleep_ms": 20 + i%13}})
+	}
+	vs[0].create(specs...)
+	r, err := vs[0].e.Start(t.Context(), "cr", RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				if _, err := vs[1].e.Cancel(t.Context(), fmt.Sprintf("cr-%03d", i), "stop"); err != nil {
+					t.Errorf("cancel cr-%03d through node 2: %v", i, err)
+				}
+				time.Sleep(time.Duration(i%5) * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	<-r.Done()
+	if res := r.Result(); res.Err != nil {
+		t.Fatalf("the run ended with %v", res.Err)
+	}
+	for i := range n {
+		if x := vs[0].get(fmt.Sprintf("cr-%03d", i)); x.Status != task.Completed && x.Status != task.Cancelled {
+			t.Errorf("%s is %s", x.ID, x.Status)
+		}
 	}
 }
 

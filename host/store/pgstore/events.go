@@ -34,13 +34,13 @@ func (n *Node) Follow(ctx context.Context, roots []string) error {
 }
 
 // Followers implements cluster.Driver: the follows of the other nodes whose heartbeat
-// is within the lease interval.
+// is within their lease interval.
 func (n *Node) Followers(ctx context.Context) (map[string][]string, error) {
 	out := map[string][]string{}
 	err := n.s.use(ctx, func() error {
 		rows, err := n.s.pool.Query(ctx, `SELECT f.root_id, f.node_id FROM apflow_follows f
 			JOIN apflow_nodes m ON m.node_id = f.node_id
-			WHERE f.node_id <> $1 AND m.heartbeat_at > now() - make_interval(secs => $2)
+			WHERE f.node_id <> $1 AND m.heartbeat_at > now() - make_interval(secs => coalesce(m.lease_seconds, $2))
 			ORDER BY f.root_id, f.node_id`, n.id, n.lease.Seconds())
 		if err != nil {
 			return err

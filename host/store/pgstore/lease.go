@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/apflow-wasm/apflow/host/cluster"
-	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -96,20 +96,37 @@ func (n *Node) CommitRound(ctx context.Context, l cluster.Lease, r cluster.Round
 	return cluster.RoundResult{Tasks: j.out, Tokens: w.tokens}, nil
 }
 
-// Settle implements cluster.Driver.
-func (n *Node) Settle(ctx context.Context, treeID string, muts []store.Mutation) ([]*task.Task, error) {
-	if len(muts) == 0 {
-		return []*task.Task{}, nil
+// RequestCancel implements cluster.Driver: the request is written only while a live
+// lease holds the tree, under a share lock of the lease, so that a release (which drops
+// the feed) cannot slip in between.
+func (n *Node) RequestCancel(ctx context.Context, treeID, taskID, message string) (int64, bool, error) {
+	var seq int64
+	err := n.s.use(ctx, func() error {
+		return n.s.pool.QueryRow(ctx, `WITH l AS (
+				SELECT tree_id FROM apflow_tree_leases WHERE tree_id = $1 AND expires_at > clock_timestamp() FOR SHARE),
+			req AS (
+				INSERT INTO apflow_settled (tree_id, task_id, cancel_message) SELECT tree_id, $2, $3 FROM l RETURNING seq)
+			SELECT seq, pg_notify('apflow_settled', $1) FROM req`, treeID, taskID, message).Scan(&seq, nil)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
 	}
-	ids := make([]string, len(muts))
-	for i, m := range muts {
-		ids[i] = m.ID
+	if err != nil {
+		return 0, false, fmt.Errorf("request the cancel of %s from the coordinator of tree %s: %w", taskID, treeID, err)
 	}
-	j := &job{muts: muts, cw: &clusterWrite{dequeue: ids, settleTree: treeID}}
-	if err := n.s.submit(ctx, j); err != nil {
-		return nil, err
+	return seq, true, nil
+}
+
+// InFeed implements cluster.Driver.
+func (n *Node) InFeed(ctx context.Context, seq int64) (bool, error) {
+	var in bool
+	err := n.s.use(ctx, func() error {
+		return n.s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM apflow_settled WHERE seq = $1)", seq).Scan(&in)
+	})
+	if err != nil {
+		return false, fmt.Errorf("settled feed entry %d: %w", seq, err)
 	}
-	return j.out, nil
+	return in, nil
 }
 
 // Queued implements cluster.Driver.
@@ -137,7 +154,7 @@ func (n *Node) Queued(ctx context.Context, treeID string) (map[string]bool, erro
 func (n *Node) ReadSettled(ctx context.Context, treeID string) ([]cluster.Settled, error) {
 	var out []cluster.Settled
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `SELECT s.seq, t.id, t.body FROM apflow_settled s
+		rows, err := n.s.pool.Query(ctx, `SELECT s.seq, t.id, t.body, s.cancel_message FROM apflow_settled s
 			JOIN apflow_tasks t ON t.id = s.task_id
 			WHERE s.tree_id = $1 ORDER BY s.seq`, treeID)
 		if err != nil {
@@ -146,12 +163,17 @@ func (n *Node) ReadSettled(ctx context.Context, treeID string) ([]cluster.Settle
 		var seq int64
 		var id string
 		var body []byte
-		_, err = pgx.ForEachRow(rows, []any{&seq, &id, &body}, func() error {
+		var cancel *string
+		_, err = pgx.ForEachRow(rows, []any{&seq, &id, &body, &cancel}, func() error {
 			t, err := decode(id, body)
 			if err != nil {
 				return err
 			}
-			out = append(out, cluster.Settled{Seq: seq, Task: t})
+			e := cluster.Settled{Seq: seq, Task: t}
+			if cancel != nil {
+				e.Cancel, e.Message = true, *cancel
+			}
+			out = append(out, e)
 			return nil
 		})
 		return err
@@ -227,22 +249,40 @@ func (n *Node) Runs(ctx context.Context) ([]cluster.RunLease, error) {
 	return out, nil
 }
 
-// Nodes implements cluster.Driver.
+// nodeLeaseSchemaVersion is the first schema version where nodes record their lease.
+const nodeLeaseSchemaVersion = 5
+
+// leaseOf is the SQL expression of a node row's lease in seconds (table: the row's
+// table or alias): its own, or $1 (this node's) for a node that recorded none or a
+// schema without the column.
+func (n *Node) leaseOf(table string) string {
+	if n.schema < nodeLeaseSchemaVersion {
+		return "$1::float8"
+	}
+	return "coalesce(" + table + ".lease_seconds, $1)"
+}
+
+// Nodes implements cluster.Driver. A node is alive when it heartbeated within its own
+// lease interval.
 func (n *Node) Nodes(ctx context.Context) ([]cluster.Node, error) {
 	var out []cluster.Node
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `SELECT n.node_id, n.started_at, n.heartbeat_at, n.version,
-				n.schema_version, n.concurrency, n.executing,
-				n.heartbeat_at >= now() - make_interval(secs => $1),
+		rows, err := n.s.pool.Query(ctx, `WITH m AS (
+				SELECT *, `+n.leaseOf("apflow_nodes")+` AS lease FROM apflow_nodes)
+			SELECT n.node_id, n.started_at, n.heartbeat_at, n.version,
+				n.schema_version, n.concurrency, n.executing, n.lease,
+				n.heartbeat_at >= now() - make_interval(secs => n.lease),
 				(SELECT count(*) FROM apflow_tree_leases l WHERE l.node_id = n.node_id AND l.expires_at >= now()),
 				(SELECT count(*) FROM apflow_claims c WHERE c.node_id = n.node_id)
-			FROM apflow_nodes n ORDER BY n.node_id`, n.lease.Seconds())
+			FROM m n ORDER BY n.node_id`, n.lease.Seconds())
 		if err != nil {
 			return err
 		}
 		var x cluster.Node
+		var lease float64
 		_, err = pgx.ForEachRow(rows, []any{&x.ID, &x.StartedAt, &x.HeartbeatAt, &x.Version,
-			&x.SchemaVersion, &x.Concurrency, &x.Executing, &x.Alive, &x.Trees, &x.Claims}, func() error {
+			&x.SchemaVersion, &x.Concurrency, &x.Executing, &lease, &x.Alive, &x.Trees, &x.Claims}, func() error {
+			x.Lease = time.Duration(lease * float64(time.Second))
 			out = append(out, x)
 			return nil
 		})

@@ -42,6 +42,9 @@ type Node struct {
 	id, version      string
 	concurrency      int
 	lease, heartbeat time.Duration
+	// schema is the database's schema version (the binary's, once migrated; older when
+	// only reading the status): it decides which columns the queries may use.
+	schema int
 
 	notices chan cluster.Notice
 	stop    context.CancelFunc
@@ -66,7 +69,7 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 		return nil, fmt.Errorf("cluster node: heartbeat %s must be shorter than the lease %s", opts.Heartbeat, opts.Lease)
 	}
 	n := &Node{s: s, id: opts.ID, version: opts.Version, concurrency: opts.Concurrency,
-		lease: opts.Lease, heartbeat: opts.Heartbeat, notices: make(chan cluster.Notice, 256)}
+		lease: opts.Lease, heartbeat: opts.Heartbeat, schema: SchemaVersion(), notices: make(chan cluster.Notice, 256)}
 	err := s.use(ctx, func() error {
 		var live bool
 		err := s.pool.QueryRow(ctx, `SELECT heartbeat_at > now() - make_interval(secs => $2)
@@ -74,11 +77,11 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 		if err == nil && live {
 			return fmt.Errorf("a live node already has the id %q: give each node its own --node-id", n.id)
 		}
-		_, err = s.pool.Exec(ctx, `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency)
-			VALUES ($1, $2, $3, $4)
+		_, err = s.pool.Exec(ctx, `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency, lease_seconds)
+			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (node_id) DO UPDATE SET started_at = now(), heartbeat_at = now(),
-				version = $2, schema_version = $3, concurrency = $4, executing = 0`,
-			n.id, n.version, SchemaVersion(), n.concurrency)
+				version = $2, schema_version = $3, concurrency = $4, executing = 0, lease_seconds = $5`,
+			n.id, n.version, SchemaVersion(), n.concurrency, n.lease.Seconds())
 		if err != nil {
 			return err
 		}

@@ -255,9 +255,8 @@ func TestStaleReleaseKeepsTheNewOwnersFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	if _, err := b.Settle(t.Context(), "tree", []store.Mutation{{ID: "x", Fn: func(t *task.Task) error { return t.Cancel("stop", now) }}}); err != nil {
-		t.Fatal(err)
+	if _, held, err := a.RequestCancel(t.Context(), "tree", "x", "stop"); err != nil || !held {
+		t.Fatalf("cancel request: held %v, %v", held, err)
 	}
 	if err := a.ReleaseTree(t.Context(), la); err != nil {
 		t.Fatal(err)
@@ -267,6 +266,51 @@ func TestStaleReleaseKeepsTheNewOwnersFeed(t *testing.T) {
 	}
 	if _, err := b.CommitRound(t.Context(), lb, cluster.Round{Muts: touch("root")}); err != nil {
 		t.Fatalf("the new owner lost its lease to a stale release: %v", err)
+	}
+}
+
+// TestCancelRequestsGoToTheLeaseHolder: a cancel request joins the feed of a tree
+// whose lease is held, marked as a request with its message, with a notice, and stays
+// until acknowledged; a tree without a live lease gets no request.
+func TestCancelRequestsGoToTheLeaseHolder(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, 5*time.Second)
+	create(t, sa, mk("root", "", 0), mk("x", "root", 1))
+	if _, held, err := b.RequestCancel(t.Context(), "tree", "x", "stop"); err != nil || held {
+		t.Fatalf("request without a lease: held %v, %v; want nothing written", held, err)
+	}
+	if feed, err := a.ReadSettled(t.Context(), "tree"); err != nil || len(feed) != 0 {
+		t.Fatalf("feed %v, %v; want empty", feed, err)
+	}
+	l, err := a.AcquireTree(t.Context(), "tree", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, held, err := b.RequestCancel(t.Context(), "tree", "x", "stop it")
+	if err != nil || !held {
+		t.Fatalf("request: held %v, %v", held, err)
+	}
+	deadline := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case n := <-a.Notices():
+			got = n.Kind == cluster.NoticeSettled && n.ID == "tree"
+		case <-deadline:
+			t.Fatal("no notice reached the coordinator")
+		}
+	}
+	feed, err := a.ReadSettled(t.Context(), "tree")
+	if err != nil || len(feed) != 1 || !feed[0].Cancel || feed[0].Message != "stop it" || feed[0].Task.ID != "x" || feed[0].Seq != seq {
+		t.Fatalf("feed %+v, %v; want the request for x", feed, err)
+	}
+	if in, err := b.InFeed(t.Context(), seq); err != nil || !in {
+		t.Fatalf("InFeed before the ack: %v, %v", in, err)
+	}
+	if _, err := a.CommitRound(t.Context(), l, cluster.Round{Ack: []int64{seq}}); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := b.InFeed(t.Context(), seq); err != nil || in {
+		t.Fatalf("InFeed after the ack: %v, %v", in, err)
 	}
 }
 

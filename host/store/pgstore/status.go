@@ -19,7 +19,7 @@ const clusterSchemaVersion = 2
 const readSchemaSQL = "SELECT coalesce(max(version), 0), now() FROM apflow_schema_version"
 
 // Status reads the cluster's state (cluster.Status): nodes, runs, queued and claimed
-// tasks. It only reads. A node is alive when it heartbeated within this node's lease
+// tasks. It only reads. A node is alive when it heartbeated within its own lease
 // interval.
 func (n *Node) Status(ctx context.Context) (cluster.Status, error) {
 	var st cluster.Status
@@ -52,9 +52,9 @@ func (n *Node) status(ctx context.Context, st cluster.Status) (cluster.Status, e
 }
 
 // ReadStatus connects to the database at dsn and reads its cluster's state without
-// joining the cluster and without migrating the schema: it changes nothing. lease is
-// the nodes' lease interval (NodeOptions.Lease; DefaultLease if not positive), which
-// decides which nodes count as alive. It fails with an error matching ErrSchemaTooNew
+// joining the cluster and without migrating the schema: it changes nothing. lease
+// (DefaultLease if not positive) is the lease interval of the nodes that did not record
+// their own (releases before schema version 5): it decides whether they count as alive. It fails with an error matching ErrSchemaTooNew
 // when the schema is newer than this binary knows, and with a clear error when the
 // database has no apflow schema or one older than the cluster's tables.
 func ReadStatus(ctx context.Context, dsn string, lease time.Duration) (cluster.Status, error) {
@@ -91,7 +91,7 @@ func ReadStatus(ctx context.Context, dsn string, lease time.Duration) (cluster.S
 			where, st.SchemaVersion, clusterSchemaVersion)
 	}
 	// A Store without a committer: the Node's read-only queries need only the pool.
-	n := &Node{s: &Store{pool: pool, opts: Options{DSN: dsn, Now: time.Now}}, lease: lease}
+	n := &Node{s: &Store{pool: pool, opts: Options{DSN: dsn, Now: time.Now}}, lease: lease, schema: st.SchemaVersion}
 	st, err = n.status(ctx, st)
 	if err != nil {
 		return st, fmt.Errorf("%s: %w", where, err)
