@@ -12,7 +12,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/cluster"
 )
 
-// The shared plugins (migrations/0003_plugins.sql): blobs keyed by sha256, one row per
+// The shared plugins (migrations/*_plugins.sql): blobs keyed by sha256, one row per
 // plugin id with its current sha256 or a tombstone, and a notice on pluginChannel at
 // every change. They are methods of Store, not Node: they need no membership of the
 // cluster, so a node can load the cluster's plugins before it joins (and shows as a
