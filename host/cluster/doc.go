@@ -30,4 +30,7 @@
 //     lease expired while their root carries a run marker are taken over by another
 //     node (Orphans, then AcquireTree), which rebuilds the run from the database as
 //     crash recovery does.
+//
+// SharedPlugin is a plugin as the database shares it between nodes (a current sha256 or
+// a tombstone); host/pluginshare keeps each node's plugins in step with them.
 package cluster
