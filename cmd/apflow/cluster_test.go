@@ -728,3 +728,73 @@ func TestClusterResumeFollowsOnlyItsOwnRuns(t *testing.T) {
 		t.Fatal("apflow resume waited for a run node1 coordinates")
 	}
 }
+
+// TestClusterSharesUploadedPlugins uploads a plugin over HTTP to node1 of two nodes with
+// plugins directories of their own: node2 loads it from the database, and once node1
+// has left, a task of that method started on node2 (so node2 executes it) completes.
+// A removal through node2 tombstones it in the database and removes node2's file.
+func TestClusterSharesUploadedPlugins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a cluster of apflow serve processes")
+	}
+	wasm, err := os.ReadFile("../../build/plugins/minimal_wat.wasm")
+	if err != nil {
+		t.Fatalf("the minimal_wat plugin is not built (make kits): %v", err)
+	}
+	const id = "minimal_wat"
+	hash := sha256Hex(wasm)
+	c := &clusterEnv{dsn: pg.Database(t), bin: buildBinary(t)}
+	if c.db, err = pgxpool.New(context.Background(), c.dsn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.db.Close)
+	dirs := map[string]string{}
+	for _, name := range []string{"node1", "node2"} {
+		dirs[name] = t.TempDir()
+		p := startServe(t, c.bin, t.TempDir(), dirs[name], "", "--store", c.dsn, "--node-id", name,
+			"--lease", clusterLease, "--heartbeat", clusterHeartbeat)
+		c.nodes = append(c.nodes, &clusterNode{id: name, serveProc: p})
+	}
+	n1, n2 := c.nodes[0], c.nodes[1]
+
+	code, raw := n1.do(t, "", http.MethodPost, "/plugins?name="+id, wasm, "application/wasm")
+	if code != http.StatusCreated {
+		t.Fatalf("POST /plugins to node1: HTTP %d %s", code, raw)
+	}
+	n2.waitPlugin(t, id, hash)
+	if _, err := os.Stat(filepath.Join(dirs["node2"], id+".wasm")); err != nil {
+		t.Errorf("node2's plugins directory: %v", err)
+	}
+	if n := c.count(t, "SELECT count(*) FROM apflow_plugins WHERE plugin_id = $1 AND sha256 = $2 AND NOT removed AND changed_by = 'node1'", id, hash); n != 1 {
+		t.Errorf("apflow_plugins: %d rows for %s uploaded by node1, want 1", n, id)
+	}
+	if n1.stop(t, syscall.SIGTERM, e2eWait) != 0 {
+		t.Fatalf("node1 did not stop cleanly\n%s", n1.stderr)
+	}
+
+	inputs := map[string]any{"greeting": "hello"}
+	n2.mustCall(t, "", "tasks.create", []map[string]any{{"id": "shared-1", "name": "echo",
+		"schemas": map[string]any{"method": id}, "inputs": inputs}}, nil)
+	go func() { _, _ = n2.callNoFatal("", "tasks.execute", map[string]any{"task_id": "shared-1"}) }()
+	var done wireTask
+	c.waitFor(t, "task shared-1 to complete on node2", func() bool {
+		done = n2.getTask(t, "", "shared-1")
+		if done.Status == "failed" || done.Status == "cancelled" {
+			t.Fatalf("task shared-1: %s: %s\n%s", done.Status, done.errorText(), c.logs())
+		}
+		return done.Status == "completed"
+	})
+	if got, _ := json.Marshal(done.Result); string(got) != `{"greeting":"hello"}` {
+		t.Errorf("task shared-1's result: %s, want its inputs echoed", got)
+	}
+
+	if code, raw := n2.do(t, "", http.MethodDelete, "/plugins/"+id, nil, ""); code != http.StatusOK {
+		t.Fatalf("DELETE /plugins/%s on node2: HTTP %d %s", id, code, raw)
+	}
+	if n := c.count(t, "SELECT count(*) FROM apflow_plugins WHERE plugin_id = $1 AND removed AND changed_by = 'node2'", id); n != 1 {
+		t.Errorf("apflow_plugins: no tombstone of %s by node2", id)
+	}
+	if _, err := os.Stat(filepath.Join(dirs["node2"], id+".wasm")); !os.IsNotExist(err) {
+		t.Errorf("node2's plugins directory still has %s.wasm: %v", id, err)
+	}
+}

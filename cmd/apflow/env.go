@@ -14,11 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/api"
 	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/config"
 	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/hooks"
+	"github.com/apflow-wasm/apflow/host/pluginshare"
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/schema"
@@ -145,6 +147,14 @@ type host struct {
 	node *pgstore.Node
 	// taskSchemas compiles tasks' own input schemas for submission and execution alike.
 	taskSchemas *schema.Cache
+
+	// plugins manages the plugins for the API and the plugins commands: the registry, or
+	// in a cluster the Syncer that shares them through the database.
+	plugins api.Plugins
+	// pluginSync keeps the registry in step with the cluster's shared plugins (a
+	// PostgreSQL store), or is nil; stopPluginSync stops its loop (servers and workers).
+	pluginSync     *pluginshare.Syncer
+	stopPluginSync func()
 }
 
 // hostRole is what a command's host does in a cluster (a PostgreSQL store).
@@ -209,12 +219,21 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		g.warnProblems(h.registry)
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
+	h.plugins = h.registry
 	h.taskSchemas = schema.NewTaskCache(0)
-	// The node joins once its plugins are compiled, right before its engine starts
-	// heartbeating: joined earlier, it would show as dead for as long as compiling takes.
+	// The node joins once its plugins, the cluster's included, are compiled, right
+	// before its engine starts heartbeating: joined earlier, it would show as dead for
+	// as long as compiling takes, and claim tasks it has no plugin for yet.
 	if pg, isPG := st.(*pgstore.Store); isPG {
-		if h.node, err = g.joinCluster(ctx, pg, cfg, log); err != nil {
+		id := g.clusterNodeID()
+		if err := h.sharePlugins(ctx, pg, id, role); err != nil {
 			return nil, err
+		}
+		if h.node, err = g.joinCluster(ctx, pg, id, cfg, log); err != nil {
+			return nil, err
+		}
+		if role != roleClient {
+			h.runPluginSync()
 		}
 	}
 	ecfg := engine.Config{
@@ -288,6 +307,9 @@ func checkStoreURL(dsn string) error {
 // finish, then go back to pending durably), then plugins, runtime and store.
 func (h *host) close(ctx context.Context) error {
 	var errs []error
+	if h.stopPluginSync != nil {
+		h.stopPluginSync()
+	}
 	if h.engine != nil {
 		errs = append(errs, h.engine.Close(ctx)) // the engine leaves the cluster
 	} else if h.node != nil {
@@ -321,8 +343,9 @@ func (h *host) shutdown() {
 	_ = h.close(ctx)
 }
 
-// joinCluster makes this process a node of the cluster on pg's database.
-func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *config.Config, log hclog.Logger) (*pgstore.Node, error) {
+// clusterNodeID is this process's node id: --node-id, $APFLOW_NODE_ID, else
+// <hostname>-<pid>.
+func (g *globals) clusterNodeID() string {
 	id := g.nodeID
 	if id == "" {
 		id = os.Getenv("APFLOW_NODE_ID")
@@ -334,6 +357,11 @@ func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, cfg *confi
 		}
 		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	return id
+}
+
+// joinCluster makes this process node id of the cluster on pg's database.
+func (g *globals) joinCluster(ctx context.Context, pg *pgstore.Store, id string, cfg *config.Config, log hclog.Logger) (*pgstore.Node, error) {
 	concurrency := cfg.Concurrency
 	if concurrency == 0 {
 		concurrency = engine.DefaultConcurrency

@@ -84,3 +84,39 @@ func TestServerRefusesLocalStoreFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginsCommandsReachTheCluster: with --store, apflow plugins add stores the
+// module in the database, a worker (apflow run) with a plugins directory of its own
+// loads it before it runs its tree, and apflow plugins remove takes it off the next
+// worker that starts.
+func TestPluginsCommandsReachTheCluster(t *testing.T) {
+	t.Parallel()
+	dsn := pg.Database(t)
+	echo, err := filepath.Abs("../../host/sandbox/testdata/echo.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploader := []string{"--store", dsn, "--node-id", "uploader", "--data-dir", t.TempDir(), "--plugins", t.TempDir()}
+	if code, out, errOut := apflow(t, "", append([]string{"plugins", "add", echo}, uploader...)...); code != 0 {
+		t.Fatalf("plugins add --store: exit %d\n%s%s", code, out, errOut)
+	}
+	workerDir := t.TempDir()
+	worker := []string{"--store", dsn, "--node-id", "worker", "--data-dir", t.TempDir(), "--plugins", workerDir}
+	tree := writeTree(t, `[{"id": "shared-echo", "name": "echo", "schemas": {"method": "echo"}, "inputs": {"x": 1}}]`)
+	if code, out, errOut := apflow(t, "", append([]string{"run", "-q", tree}, worker...)...); code != 0 {
+		t.Fatalf("run with the shared echo: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(workerDir, "echo.wasm")); err != nil {
+		t.Errorf("the worker's plugins directory: %v", err)
+	}
+	if code, out, errOut := apflow(t, "", append([]string{"plugins", "remove", "echo"}, uploader...)...); code != 0 {
+		t.Fatalf("plugins remove --store: exit %d\n%s%s", code, out, errOut)
+	}
+	tree = writeTree(t, `[{"id": "shared-echo-2", "name": "echo", "schemas": {"method": "echo"}}]`)
+	if code, _, _ := apflow(t, "", append([]string{"run", "-q", tree}, worker...)...); code == 0 {
+		t.Error("run after the cluster removed echo: exit 0, want a failure")
+	}
+	if _, err := os.Stat(filepath.Join(workerDir, "echo.wasm")); !os.IsNotExist(err) {
+		t.Errorf("the worker still has echo.wasm after the cluster removed it: %v", err)
+	}
+}

@@ -146,7 +146,7 @@ func (g *globals) addPlugin(ctx context.Context, name string, wasm []byte) (*exe
 		return nil, err
 	}
 	defer h.shutdown()
-	return h.registry.Add(ctx, name, wasm)
+	return h.plugins.Add(ctx, name, wasm)
 }
 
 func (g *globals) removePlugin(ctx context.Context, id string) error {
@@ -158,7 +158,7 @@ func (g *globals) removePlugin(ctx context.Context, id string) error {
 		return err
 	}
 	defer h.shutdown()
-	return h.registry.Remove(ctx, id)
+	return h.plugins.Remove(ctx, id)
 }
 
 // kindLabel is the KIND column of plugins list: the plugin's kind, marked "+hook" when an

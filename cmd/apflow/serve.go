@@ -49,7 +49,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				Engine:    h.engine,
 				Catalog:   h.catalog,
 				Prepare:   api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas),
-				Plugins:   h.registry,
+				Plugins:   h.plugins,
 				JWTSecret: []byte(secret),
 				Logger:    h.log.Named("api"),
 				Version:   version,

@@ -37,4 +37,7 @@
 //     every node following it (SendEvents, batched), which republishes it to its own
 //     subscribers (ReceiveEvents). Nothing is written for runs nobody follows from
 //     another node.
+//
+// SharedPlugin is a plugin as the database shares it between nodes (a current sha256 or
+// a tombstone); host/pluginshare keeps each node's plugins in step with them.
 package cluster

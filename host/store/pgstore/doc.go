@@ -24,7 +24,10 @@
 // (dependency id, dependent id), for Dependents and Delete's check. Every query of the
 // store is served by an index: newest first over all tasks, roots, a status or a user;
 // a tree in submission order; children in execution order; dependents; roots with a
-// run in progress.
+// run in progress. The cluster's tables are described in migrations/0002_cluster.sql;
+// the shared plugins (apflow_plugin_blobs: modules by sha256, written once;
+// apflow_plugins: each id's current sha256 or its tombstone, with who changed it and
+// when) in migrations/*_plugins.sql and at Store.PutPlugin.
 //
 // Migrations. Each file migrations/NNNN_<what>.sql takes the schema one version up.
 // Open applies the missing ones in one transaction holding pg_advisory_xact_lock, and

@@ -21,12 +21,13 @@ var noticeChannels = map[string]cluster.NoticeKind{
 }
 
 // listen holds one connection that LISTENs on the notice channels and forwards what
-// arrives to n.notices, reconnecting after a failure (the database restarting, say)
+// arrives to n.notices (n.plugins for pluginChannel), reconnecting after a failure (the database restarting, say)
 // until ctx ends. A notice that does not fit in the channel's buffer is dropped: every
 // consumer also polls.
 func (n *Node) listen(ctx context.Context, listening chan<- error) {
 	defer n.wg.Done()
 	defer close(n.notices)
+	defer close(n.plugins)
 	for ctx.Err() == nil {
 		err := n.listenOnce(ctx, listening)
 		listening = nil
@@ -56,10 +57,15 @@ func (n *Node) listenOnce(ctx context.Context, listening chan<- error) error {
 	defer conn.Close(context.Background())
 	// Whatever happened while no connection listened: tell every consumer to look.
 	n.offer(cluster.Notice{Kind: cluster.NoticeQueued})
+	n.offerPlugins()
 	for {
 		nt, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if nt.Channel == pluginChannel {
+			n.offerPlugins()
+			continue
 		}
 		n.offer(parseNotice(nt.Channel, nt.Payload))
 	}
@@ -88,13 +94,25 @@ func (n *Node) offer(x cluster.Notice) {
 	}
 }
 
+// offerPlugins leaves a plugin notice pending unless one already is.
+func (n *Node) offerPlugins() {
+	select {
+	case n.plugins <- struct{}{}:
+	default:
+	}
+}
+
 // subscribe connects and LISTENs on every notice channel.
 func (n *Node) subscribe(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	channels := []string{pluginChannel}
 	for ch := range noticeChannels {
+		channels = append(channels, ch)
+	}
+	for _, ch := range channels {
 		if _, err := c.Exec(ctx, "LISTEN "+ch); err != nil {
 			_ = c.Close(context.Background())
 			return nil, err

@@ -47,6 +47,7 @@ type Node struct {
 	schema int
 
 	notices chan cluster.Notice
+	plugins chan struct{} // PluginNotices; one pending notice stands for any number
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -69,7 +70,8 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 		return nil, fmt.Errorf("cluster node: heartbeat %s must be shorter than the lease %s", opts.Heartbeat, opts.Lease)
 	}
 	n := &Node{s: s, id: opts.ID, version: opts.Version, concurrency: opts.Concurrency,
-		lease: opts.Lease, heartbeat: opts.Heartbeat, schema: SchemaVersion(), notices: make(chan cluster.Notice, 256)}
+		lease: opts.Lease, heartbeat: opts.Heartbeat, schema: SchemaVersion(), notices: make(chan cluster.Notice, 256),
+		plugins: make(chan struct{}, 1)}
 	err := s.use(ctx, func() error {
 		var live bool
 		err := s.pool.QueryRow(ctx, `SELECT heartbeat_at > now() - make_interval(secs => $2)
@@ -122,6 +124,13 @@ func (n *Node) HeartbeatInterval() time.Duration { return n.heartbeat }
 
 // Notices implements cluster.Driver.
 func (n *Node) Notices() <-chan cluster.Notice { return n.notices }
+
+// PluginNotices delivers a value when the shared plugins may have changed (Store's
+// PutPlugin and RemovePlugin, from any node), and after the notice connection was
+// re-established (changes may have been missed meanwhile). Notices are coalesced and may
+// be lost: a consumer also polls SharedPlugins. The channel is closed when the node
+// leaves.
+func (n *Node) PluginNotices() <-chan struct{} { return n.plugins }
 
 // Heartbeat implements cluster.Driver: one round trip renews the node row, its tree
 // leases (with their gauges) and its claims, each only under the token it was given, and
