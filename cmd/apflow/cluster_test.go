@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apflow-wasm/apflow/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -44,13 +45,20 @@ type clusterNode struct {
 	*serveProc
 }
 
-// setupCluster starts n nodes, node1 … nodeN, each with concurrency slots.
+// setupCluster starts n nodes, node1 … nodeN, each with concurrency slots, on a fresh
+// database of the package's PostgreSQL server.
 func setupCluster(t *testing.T, n, concurrency int) *clusterEnv {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary and runs a cluster of apflow serve processes")
 	}
-	c := &clusterEnv{dsn: pg.Database(t)}
+	return setupClusterOn(t, pg.Database(t), n, concurrency)
+}
+
+// setupClusterOn is setupCluster on the database at dsn.
+func setupClusterOn(t *testing.T, dsn string, n, concurrency int) *clusterEnv {
+	t.Helper()
+	c := &clusterEnv{dsn: dsn}
 	delay, err := filepath.Abs("../../build/plugins/delay.wasm")
 	if err != nil {
 		t.Fatal(err)
@@ -396,6 +404,34 @@ func TestClusterSharesAWideTree(t *testing.T) {
 		}
 	}
 	c.waitRootCompleted(t, "w-root")
+}
+
+// TestClusterSurvivesDatabaseRestart restarts PostgreSQL (its own server) while three
+// nodes run a tree: the nodes reconnect, the run finishes, every task completed with
+// one recorded result, and nothing is left claimed or leased.
+func TestClusterSurvivesDatabaseRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a cluster of apflow serve processes")
+	}
+	own := pgtest.New()
+	t.Cleanup(func() { _ = own.Stop() })
+	c := setupClusterOn(t, own.Database(t), 3, 2)
+	const n = 40
+	c.run(t, c.nodes[0], delayTree("pr", n, 300))
+	c.waitFor(t, "a few tasks completed", func() bool { return c.completedCount(t) >= 6 })
+	c.db.Reset() // the pool's connections die with the server
+	own.Restart(t)
+	t.Logf("PostgreSQL restarted with %d tasks completed", c.completedCount(t))
+	all := c.waitChildren(t, "pr-root", n)
+	for id, x := range all {
+		if id != "pr-root" && (x.Attempts < 1 || x.Attempts > 2) {
+			t.Errorf("task %s: %d attempts, want 1, or 2 when its execution was cut by the restart", id, x.Attempts)
+		}
+	}
+	c.waitRootCompleted(t, "pr-root")
+	if left := c.count(t, "SELECT (SELECT count(*) FROM apflow_claims) + (SELECT count(*) FROM apflow_tree_leases) + (SELECT count(*) FROM apflow_settled)"); left != 0 {
+		t.Errorf("%d claims, leases or feed entries left after the run\n%s", left, c.state())
+	}
 }
 
 // TestClusterKillOwnerTakesOver kills (SIGKILL) the node that started and coordinates a
