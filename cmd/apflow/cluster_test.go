@@ -418,11 +418,32 @@ func TestClusterSurvivesDatabaseRestart(t *testing.T) {
 	c := setupClusterOn(t, own.Database(t), 3, 2)
 	const n = 40
 	c.run(t, c.nodes[0], delayTree("pr", n, 300))
+	// A client follows the run on another node through the restart.
+	events := c.nodes[2].openSSE(t, "", http.MethodGet, "/events?root_task_id=pr-root", nil)
+	before := map[string]bool{}
+	for id, x := range c.tasks(t) {
+		before[id] = x.Status == "completed"
+	}
 	c.waitFor(t, "a few tasks completed", func() bool { return c.completedCount(t) >= 6 })
 	c.db.Reset() // the pool's connections die with the server
 	own.Restart(t)
 	t.Logf("PostgreSQL restarted with %d tasks completed", c.completedCount(t))
 	all := c.waitChildren(t, "pr-root", n)
+	frames := collect(t, events)
+	seen := map[string]bool{}
+	for _, f := range frames {
+		if f.typ() == "task_completed" {
+			seen[f.str("task_id")] = true
+		}
+	}
+	for id := range all {
+		if id != "pr-root" && !before[id] && !seen[id] {
+			t.Errorf("the follower on node3 got no task_completed for %s", id)
+		}
+	}
+	if last := frames[len(frames)-2]; last.typ() != "final" || last.str("status") != "completed" {
+		t.Errorf("the follower's stream ends with %v, want the final frame of the completed run", last)
+	}
 	for id, x := range all {
 		if id != "pr-root" && (x.Attempts < 1 || x.Attempts > 2) {
 			t.Errorf("task %s: %d attempts, want 1, or 2 when its execution was cut by the restart", id, x.Attempts)

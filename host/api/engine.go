@@ -26,6 +26,9 @@ type Engine interface {
 	Subscribe(rootID string) (<-chan engine.Event, func())
 	// Running describes the runs in progress.
 	Running() []engine.RunInfo
+	// RunActive reports whether the run of the tree rooted at rootID is in progress; an
+	// error means it cannot tell (the store is unreachable).
+	RunActive(ctx context.Context, rootID string) (bool, error)
 	// Update changes a stored task of a tree that is not running (AlreadyExecuting
 	// otherwise), under the lock that starts runs.
 	Update(ctx context.Context, id string, change func(*task.Task) error) (*task.Task, error)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/engine"
@@ -69,7 +70,9 @@ func (s *Server) followRun(f follower) followEnd {
 		case <-grace:
 			ended = true
 		case <-check:
-			ended = !s.rootRunning(f.rootID)
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ended = !s.rootRunning(cctx, f.rootID)
+			cancel()
 		case <-keep:
 			if !f.keepAlive() {
 				return followerLeft

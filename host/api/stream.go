@@ -149,14 +149,17 @@ func (s *Server) follow(c echo.Context, w *sse, tg target, done <-chan struct{},
 	w.data(map[string]any{"type": "stream_end", "root_task_id": tg.rootID})
 }
 
-// rootRunning reports whether a run of the tree rooted at rootID is in progress.
-func (s *Server) rootRunning(rootID string) bool {
-	for _, r := range s.cfg.Engine.Running() {
-		if r.RootID == rootID {
-			return true
-		}
+// rootRunning reports whether a run of the tree rooted at rootID is in progress. When
+// the engine cannot tell (in a cluster, the database is unreachable), it answers yes:
+// a follower keeps following and asks again, rather than ending a stream of a run that
+// goes on.
+func (s *Server) rootRunning(ctx context.Context, rootID string) bool {
+	active, err := s.cfg.Engine.RunActive(ctx, rootID)
+	if err != nil {
+		s.log.Warn("cannot tell whether a followed run is in progress; still following", "root", rootID, "error", err)
+		return true
 	}
-	return false
+	return active
 }
 
 // serveStream answers a streaming tasks.execute: the JSON-RPC response first, then the
@@ -199,7 +202,7 @@ func (s *Server) handleEvents(c echo.Context) error {
 	events, unsub := s.cfg.Engine.Subscribe(root.ID)
 	defer unsub()
 	w := startSSE(c)
-	if !s.rootRunning(root.ID) {
+	if !s.rootRunning(ctx, root.ID) {
 		w.data(s.finalFrame(ctx, tg, "jsonrpc"))
 		w.data(map[string]any{"type": "stream_end", "root_task_id": root.ID})
 		return nil

@@ -235,6 +235,29 @@ func (e *Engine) Running() []RunInfo {
 	return e.localRunning()
 }
 
+// RunActive reports whether a run of the tree rooted at rootID is in progress: on this
+// engine, or in cluster mode on any node (the root carries the run marker until the run
+// ends, through takeovers). An error means the store could not be read: the answer is
+// unknown, not no.
+func (e *Engine) RunActive(ctx context.Context, rootID string) (bool, error) {
+	e.mu.Lock()
+	for _, r := range e.runs {
+		if r.rootID == rootID {
+			e.mu.Unlock()
+			return true, nil
+		}
+	}
+	e.mu.Unlock()
+	if e.m == nil {
+		return false, nil
+	}
+	root, err := e.cfg.Store.Get(ctx, rootID)
+	if err != nil {
+		return false, fmt.Errorf("is the run of %s in progress: %w", rootID, err)
+	}
+	return root.Run != nil, nil
+}
+
 func (e *Engine) localRunning() []RunInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()

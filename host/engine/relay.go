@@ -40,6 +40,7 @@ type relay struct {
 	pub func(Event) // delivers a received event to this node's subscribers
 
 	followMu sync.Mutex // orders the writes of the follow set
+	unsaved  bool       // the last write of the follow set failed (under followMu)
 
 	mu     sync.Mutex
 	local  map[string]int      // runs this node's subscribers follow, and how many
@@ -84,16 +85,28 @@ func (r *relay) unfollow(rootID string) {
 	}
 }
 
-// writeFollows records this node's follow set; a failure is logged (this node then gets
-// only its own events for those runs until the next change).
+// writeFollows records this node's follow set (followMu held). A failure is logged and
+// the write retried at the next refresh: until then other nodes send what they sent
+// before.
 func (r *relay) writeFollows() {
 	r.mu.Lock()
 	roots := slices.Sorted(maps.Keys(r.local))
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), r.d.LeaseInterval()/2)
 	defer cancel()
-	if err := r.d.Follow(ctx, roots); err != nil {
-		r.log.Warn("recording the runs this node's clients follow failed; they see this node's events only", "error", err)
+	err := r.d.Follow(ctx, roots)
+	if err != nil && !r.unsaved {
+		r.log.Warn("recording the runs this node's clients follow failed; retrying", "error", err)
+	}
+	r.unsaved = err != nil
+}
+
+// saveFollows retries a failed write of the follow set.
+func (r *relay) saveFollows() {
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	if r.unsaved {
+		r.writeFollows()
 	}
 }
 
@@ -166,6 +179,7 @@ func (r *relay) loop(ctx context.Context, done *sync.WaitGroup) {
 		case <-r.refreshWake:
 			r.refresh(ctx)
 		case <-refresh.C:
+			r.saveFollows()
 			r.refresh(ctx)
 		}
 	}
