@@ -17,7 +17,8 @@ const inboxRetention = "1 hour"
 // Follow implements cluster.Driver: one transaction replaces this node's rows of
 // apflow_follows and notifies apflow_follows.
 func (n *Node) Follow(ctx context.Context, roots []string) error {
-	roots = slices.DeleteFunc(slices.Clone(roots), func(r string) bool { return r == "" })
+	// Never nil: pgx sends a nil slice as NULL, and "= ANY(NULL)" matches nothing.
+	roots = slices.DeleteFunc(append([]string{}, roots...), func(r string) bool { return r == "" })
 	return n.s.use(ctx, func() error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")

@@ -334,6 +334,15 @@ func TestEventsReachTheFollowingNode(t *testing.T) {
 	if own, err := b.Followers(t.Context()); err != nil || len(own) != 0 {
 		t.Fatalf("b sees its own follows: %v, %v", own, err)
 	}
+	if err := b.Follow(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Followers(t.Context()); err != nil || len(got) != 0 {
+		t.Fatalf("b follows nothing, a sees %v, %v", got, err)
+	}
+	if err := b.Follow(t.Context(), []string{"r2", "r3"}); err != nil {
+		t.Fatal(err)
+	}
 	var sent []cluster.Envelope
 	for i := range 5 {
 		sent = append(sent, cluster.Envelope{NodeID: "b", Body: []byte(fmt.Sprintf(`{"n":%d}`, i))})
