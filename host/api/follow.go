@@ -39,9 +39,15 @@ type follower struct {
 
 // followRun gives f the frames of the run's task events until the run has ended: run_end
 // arrived, the channel was closed, run_end did not arrive within runEndGrace of done
-// closing, or (done nil) the run is no longer listed. It then gives f the events already
-// queued, so per-task frames precede the final one. It returns early when f leaves or
-// refuses a frame, or when the server shuts down.
+// closing, or (done nil) the run is no longer in progress and run_end did not arrive
+// within runEndGrace of that. It then gives f the events already queued, so per-task
+// frames precede the final one. It returns early when f leaves or refuses a frame, or
+// when the server shuts down.
+//
+// A follower that did not start the run (done nil) may follow it on another node of a
+// cluster: a run_end there can be the end of one coordinator's part (it stopped, or lost
+// its lease) while another node takes the run over, so run_end ends such a follower only
+// once the run is no longer in progress.
 func (s *Server) followRun(f follower) followEnd {
 	var keep, check <-chan time.Time
 	if f.keepAlive != nil {
@@ -59,10 +65,15 @@ func (s *Server) followRun(f follower) followEnd {
 	for ended := false; !ended; {
 		select {
 		case ev, ok := <-f.events:
-			if !ok || ev.Type == engine.EventRunEnd {
+			switch {
+			case !ok:
 				ended = true
-			} else if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
-				return followerLeft
+			case ev.Type == engine.EventRunEnd:
+				ended = f.done != nil || !s.followedRunGoesOn(f.rootID)
+			default:
+				if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
+					return followerLeft
+				}
 			}
 		case <-done:
 			done = nil
@@ -70,9 +81,11 @@ func (s *Server) followRun(f follower) followEnd {
 		case <-grace:
 			ended = true
 		case <-check:
-			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			ended = !s.rootRunning(cctx, f.rootID)
-			cancel()
+			if grace == nil && !s.followedRunGoesOn(f.rootID) {
+				// The run ended: its last events may still be on their way from
+				// another node, behind run_end.
+				grace = time.After(runEndGrace)
+			}
 		case <-keep:
 			if !f.keepAlive() {
 				return followerLeft
@@ -96,4 +109,11 @@ func (s *Server) followRun(f follower) followEnd {
 			return runEnded
 		}
 	}
+}
+
+// followedRunGoesOn asks, within a second, whether the run of rootID is in progress.
+func (s *Server) followedRunGoesOn(rootID string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return s.rootRunning(ctx, rootID)
 }

@@ -80,9 +80,11 @@ type Settled struct {
 	Seq  int64
 	Task *task.Task
 	// Cancel marks a request to cancel Task with Message (RequestCancel), made through
-	// another node: the coordinator cancels it as it cancels on its own node.
+	// another node under the tree lease of token Token: the coordinator of that run, or
+	// of its takeover, cancels it as it cancels on its own node; a later run ignores it.
 	Cancel  bool
 	Message string
+	Token   int64
 }
 
 // Lost lists what a heartbeat found this node no longer holds. Each entry carries the
@@ -194,8 +196,9 @@ type Driver interface {
 	// request joins the tree's settled feed (Settled.Cancel), with a notice. held is
 	// false, and nothing is written, when no live lease holds the tree.
 	RequestCancel(ctx context.Context, treeID, taskID, message string) (seq int64, held bool, err error)
-	// InFeed reports whether the feed entry seq is still there: not yet acknowledged by
-	// the coordinator, nor dropped with its lease.
+	// InFeed reports whether the feed entry seq is still waiting: not yet acknowledged
+	// by the coordinator, nor dropped with its lease, and a live lease holds its tree
+	// (when none does, nobody will take the request).
 	InFeed(ctx context.Context, seq int64) (bool, error)
 
 	// Claim claims up to n queued tasks, highest priority then oldest first, and starts

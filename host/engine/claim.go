@@ -92,7 +92,9 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 		e.cfg.Logger.Error("writing a claimed task's outcome failed; its claim expires and it runs again", "task", t.ID, "error", err)
 	}
 	m.mu.Lock()
-	delete(m.claims, t.ID)
+	if m.claims[t.ID] == x { // not a later claim of the same task
+		delete(m.claims, t.ID)
+	}
 	m.mu.Unlock()
 	<-e.sem
 	poke(m.claimWake)
@@ -197,13 +199,14 @@ func (m *member) register(c cluster.Claim, cancel context.CancelFunc) {
 	m.claims[c.Task.ID] = &execution{claim: c, cancel: cancel}
 }
 
-// settle forgets a task of this node once its outcome is written (or given up); it
-// reports whether the claim was found lost meanwhile (see member.beat).
-func (m *member) settle(id string) (lost bool) {
+// settle forgets the claim (task id, token) of this node once its outcome is written
+// (or given up); it reports whether the claim was found lost meanwhile (see
+// member.beat). A later claim of the same task is kept.
+func (m *member) settle(id string, token int64) (lost bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	x, ok := m.claims[id]
-	if !ok {
+	if !ok || x.claim.Token != token {
 		return false
 	}
 	delete(m.claims, id)
@@ -211,9 +214,9 @@ func (m *member) settle(id string) (lost bool) {
 }
 
 // lostClaim reports whether the heartbeat found the claim of a task executing here lost.
-func (m *member) lostClaim(id string) bool {
+func (m *member) lostClaim(id string, token int64) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	x, ok := m.claims[id]
-	return ok && x.lost.Load()
+	return ok && x.claim.Token == token && x.lost.Load()
 }

@@ -205,8 +205,11 @@ func (c *coordinator) pollSettled(ctx context.Context) {
 	for _, s := range entries {
 		if s.Cancel {
 			// Acknowledged by the round that writes the cancel; read again before that
-			// round, the request finds its tasks cancelled already.
-			c.handleCancel(&cancelReq{taskID: s.Task.ID, message: s.Message, reply: make(chan cancelReply, 1)})
+			// round, the request finds its tasks cancelled already. A request left by
+			// an earlier run (its lease vanished unreleased) is only acknowledged.
+			if c.run.opts.resume || s.Token == c.run.lease.Token {
+				c.handleCancel(&cancelReq{taskID: s.Task.ID, message: s.Message, reply: make(chan cancelReply, 1)})
+			}
 		} else {
 			c.onSettled(s.Task)
 		}
@@ -323,7 +326,7 @@ func (c *coordinator) endsClaim(id string, token int64) {
 	w.finished = token
 	after := w.after
 	w.after = func(stored *task.Task, err error) {
-		c.engine.m.settle(id)
+		c.engine.m.settle(id, token)
 		if errors.Is(err, cluster.ErrFenced) {
 			c.engine.discarded(id)
 		}
@@ -342,9 +345,9 @@ func (e *Engine) discarded(id string) {
 // lost meanwhile (cancelled elsewhere, or taken back after a missed lease): nothing is
 // written; the task stays in flight, now as another node's, and settles through the
 // tree's feed. Its slot is free once the round is committed.
-func (c *coordinator) lostLocal(i int32) {
+func (c *coordinator) lostLocal(i int32, token int64) {
 	n := c.graph.nodes[i]
-	c.engine.m.settle(n.t.ID)
+	c.engine.m.settle(n.t.ID, token)
 	c.engine.discarded(n.t.ID)
 	n.inflight = true
 	c.inflight++

@@ -224,6 +224,27 @@ func TestClusterCancelsRacingOutcomes(t *testing.T) {
 	}
 }
 
+// TestClusterStaleCancelRequestIgnored: a cancel request left in a tree's feed under a
+// lease that vanished without being released (its holder died) does not cancel anything
+// in a later run of the tree.
+func TestClusterStaleCancelRequestIgnored(t *testing.T) {
+	t.Parallel()
+	st, node, _ := clusterNodeLease(t, "", "node-1", time.Second, 250*time.Millisecond)
+	v := setupStore(t, st, withCluster(node))
+	v.create(spec{id: "sc"}, spec{id: "sc-1", parent: "sc"})
+	if _, err := node.AcquireTree(t.Context(), "sc", "sc"); err != nil { // a holder that dies
+		t.Fatal(err)
+	}
+	if _, held, err := node.RequestCancel(t.Context(), "sc", "sc-1", "stale"); err != nil || !held {
+		t.Fatalf("request: held %v, %v", held, err)
+	}
+	time.Sleep(1200 * time.Millisecond) // the lease expires, unreleased
+	if res := v.run("sc", RunOptions{}); res.Status != task.Completed {
+		t.Fatalf("the later run ended %s", res.Status)
+	}
+	v.wantStatus("sc-1", task.Completed)
+}
+
 // TestClusterTakeOverAfterNodeDies: a node dies (its connection gone, nothing released)
 // with a run it coordinates and tasks it executes; another node takes the run over once
 // the leases expire, runs the lost tasks again (attempt 2), and finishes the tree.

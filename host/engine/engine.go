@@ -252,6 +252,9 @@ func (e *Engine) RunActive(ctx context.Context, rootID string) (bool, error) {
 		return false, nil
 	}
 	root, err := e.cfg.Store.Get(ctx, rootID)
+	if apferr.CodeOf(err) == apferr.TaskNotFound {
+		return false, nil // deleted: no run
+	}
 	if err != nil {
 		return false, fmt.Errorf("is the run of %s in progress: %w", rootID, err)
 	}

@@ -48,8 +48,9 @@ type broker struct {
 	out *relay
 	// ended, in cluster mode, holds by run and task the last attempt whose end was
 	// delivered, so a start or progress of that attempt arriving later from another
-	// node is dropped. Kept only for runs with a subscriber here; cleared when the run
-	// starts and ends.
+	// node is dropped. Kept only for runs with a subscriber here (every run, while a
+	// subscriber of every run lives); cleared when the run starts and ends, and when
+	// its last subscriber leaves.
 	ended map[string]map[string]int
 }
 
@@ -63,8 +64,9 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 // In cluster mode a subscription to one run receives its events from every node (the
 // coordinator's status changes, the starts and progress of the tasks other nodes
 // execute), from the moment Subscribe returns, give or take the time other nodes take to
-// learn of it (a notice; at most a few seconds). A subscription to every run ("")
-// receives this node's events only.
+// learn of it (a notice; at most a few seconds). A subscription to every run ("") makes
+// no other node send anything: it receives this node's events, and those other nodes
+// send here for the runs another subscription of this node follows.
 func (e *Engine) Subscribe(rootID string) (<-chan Event, func()) {
 	s := &subscriber{rootID: rootID, ch: make(chan Event, subscriberBuffer)}
 	b := e.events

@@ -18,13 +18,13 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	c.run.running.Add(-1)
 	token := n.token
 	n.token, n.local = 0, false
-	if token != 0 && n.state == stRunning && !n.cancelled && c.engine.m.lostClaim(n.t.ID) {
-		c.lostLocal(o.idx)
+	if token != 0 && n.state == stRunning && !n.cancelled && c.engine.m.lostClaim(n.t.ID, token) {
+		c.lostLocal(o.idx, token)
 		return
 	}
 	if n.state != stRunning || n.cancelled {
 		if token != 0 {
-			c.engine.m.settle(n.t.ID)
+			c.engine.m.settle(n.t.ID, token)
 		}
 		// Cancelled while running: the late result is discarded (docs/semantics.md rule
 		// 14). The cancel write may still be queued in this round (the cancel and the
@@ -53,7 +53,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	predicted := *n.t
 	if err := apply(&predicted); err != nil {
 		if token != 0 {
-			c.engine.m.settle(n.t.ID)
+			c.engine.m.settle(n.t.ID, token)
 		}
 		c.fail(err)
 		c.freeSlot()

@@ -27,7 +27,8 @@ const (
 // cluster, "Events"). A subscription to one run (Engine.Subscribe with a root id) is
 // recorded in the database, so every node sends this node the events it publishes for
 // that run: the coordinator's status changes, the starts and progress of the tasks other
-// nodes execute. A subscription to every run ("") stays this node's.
+// nodes execute. A subscription to every run ("") is not recorded: no node sends events
+// for it.
 //
 // Delivery is best effort, as on one node: an event published before another node
 // learned of a new follower is not sent; events wait in the database for a node that is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // inboxRetention is how long an event waits in the inbox of a node that does not read it
-// (it died) before any node may delete it.
+// (it died) before any node may delete it, and how long a node may stay silent before
+// its follows are deleted.
 const inboxRetention = "1 hour"
 
 // Follow implements cluster.Driver: one transaction replaces this node's rows of
@@ -85,15 +87,15 @@ func (n *Node) SendEvents(ctx context.Context, events []cluster.Envelope) error 
 	})
 }
 
-// ReceiveEvents implements cluster.Driver: it deletes and returns this node's inbox, and
-// drops events that waited longer than inboxRetention in any inbox.
+// ReceiveEvents implements cluster.Driver: it deletes and returns this node's inbox (a
+// destructive read: events are best effort, and a response lost with its connection
+// loses them), and at most once per inboxRetention/60 purges what dead nodes left.
 func (n *Node) ReceiveEvents(ctx context.Context) ([][]byte, error) {
 	var out [][]byte
 	err := n.s.use(ctx, func() error {
 		rows, err := n.s.pool.Query(ctx, `WITH mine AS (
-				DELETE FROM apflow_event_inbox WHERE node_id = $1 OR sent_at < now() - interval '`+inboxRetention+`'
-				RETURNING seq, node_id, body)
-			SELECT body FROM mine WHERE node_id = $1 ORDER BY seq`, n.id)
+				DELETE FROM apflow_event_inbox WHERE node_id = $1 RETURNING seq, body)
+			SELECT body FROM mine ORDER BY seq`, n.id)
 		if err != nil {
 			return err
 		}
@@ -107,5 +109,30 @@ func (n *Node) ReceiveEvents(ctx context.Context) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive the run events sent to node %s: %w", n.id, err)
 	}
+	n.purgeDead(ctx)
 	return out, nil
+}
+
+// purgeDead deletes, at most once a minute, the events waiting longer than
+// inboxRetention in any inbox and the follows of nodes not heard from for as long (they
+// died without leaving). Rows another node is purging are skipped, so two nodes never
+// wait for each other.
+func (n *Node) purgeDead(ctx context.Context) {
+	now := time.Now()
+	if last := n.purged.Load(); last != 0 && now.Sub(time.Unix(0, last)) < time.Minute {
+		return
+	}
+	n.purged.Store(now.UnixNano())
+	err := n.s.use(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM apflow_event_inbox WHERE seq IN (
+			SELECT seq FROM apflow_event_inbox WHERE sent_at < now() - interval '` + inboxRetention + `'
+			FOR UPDATE SKIP LOCKED)`)
+		b.Queue(`DELETE FROM apflow_follows f WHERE NOT EXISTS (
+			SELECT 1 FROM apflow_nodes m WHERE m.node_id = f.node_id AND m.heartbeat_at > now() - interval '` + inboxRetention + `')`)
+		return n.s.pool.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		n.s.opts.Logger.Warn("purging the events and follows of dead nodes failed; retrying later", "error", err)
+	}
 }

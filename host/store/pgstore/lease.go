@@ -103,9 +103,10 @@ func (n *Node) RequestCancel(ctx context.Context, treeID, taskID, message string
 	var seq int64
 	err := n.s.use(ctx, func() error {
 		return n.s.pool.QueryRow(ctx, `WITH l AS (
-				SELECT tree_id FROM apflow_tree_leases WHERE tree_id = $1 AND expires_at > clock_timestamp() FOR SHARE),
+				SELECT tree_id, token FROM apflow_tree_leases WHERE tree_id = $1 AND expires_at > clock_timestamp() FOR SHARE),
 			req AS (
-				INSERT INTO apflow_settled (tree_id, task_id, cancel_message) SELECT tree_id, $2, $3 FROM l RETURNING seq)
+				INSERT INTO apflow_settled (tree_id, task_id, cancel_message, cancel_token)
+				SELECT tree_id, $2, $3, token FROM l RETURNING seq)
 			SELECT seq, pg_notify('apflow_settled', $1) FROM req`, treeID, taskID, message).Scan(&seq, nil)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -121,7 +122,9 @@ func (n *Node) RequestCancel(ctx context.Context, treeID, taskID, message string
 func (n *Node) InFeed(ctx context.Context, seq int64) (bool, error) {
 	var in bool
 	err := n.s.use(ctx, func() error {
-		return n.s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM apflow_settled WHERE seq = $1)", seq).Scan(&in)
+		return n.s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM apflow_settled s
+			JOIN apflow_tree_leases l ON l.tree_id = s.tree_id AND l.expires_at > clock_timestamp()
+			WHERE s.seq = $1)`, seq).Scan(&in)
 	})
 	if err != nil {
 		return false, fmt.Errorf("settled feed entry %d: %w", seq, err)
@@ -154,7 +157,7 @@ func (n *Node) Queued(ctx context.Context, treeID string) (map[string]bool, erro
 func (n *Node) ReadSettled(ctx context.Context, treeID string) ([]cluster.Settled, error) {
 	var out []cluster.Settled
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `SELECT s.seq, t.id, t.body, s.cancel_message FROM apflow_settled s
+		rows, err := n.s.pool.Query(ctx, `SELECT s.seq, t.id, t.body, s.cancel_message, coalesce(s.cancel_token, 0) FROM apflow_settled s
 			JOIN apflow_tasks t ON t.id = s.task_id
 			WHERE s.tree_id = $1 ORDER BY s.seq`, treeID)
 		if err != nil {
@@ -164,14 +167,15 @@ func (n *Node) ReadSettled(ctx context.Context, treeID string) ([]cluster.Settle
 		var id string
 		var body []byte
 		var cancel *string
-		_, err = pgx.ForEachRow(rows, []any{&seq, &id, &body, &cancel}, func() error {
+		var token int64
+		_, err = pgx.ForEachRow(rows, []any{&seq, &id, &body, &cancel, &token}, func() error {
 			t, err := decode(id, body)
 			if err != nil {
 				return err
 			}
 			e := cluster.Settled{Seq: seq, Task: t}
 			if cancel != nil {
-				e.Cancel, e.Message = true, *cancel
+				e.Cancel, e.Message, e.Token = true, *cancel, token
 			}
 			out = append(out, e)
 			return nil

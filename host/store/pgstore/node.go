@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,7 @@ type Node struct {
 	// only reading the status): it decides which columns the queries may use.
 	schema int
 
+	purged  atomic.Int64 // when purgeDead last ran (Unix ns)
 	notices chan cluster.Notice
 	plugins chan struct{} // PluginNotices; one pending notice stands for any number
 	stop    context.CancelFunc
@@ -189,7 +191,7 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 		return err
 	})
 	if err != nil {
-		return lost, fmt.Errorf("heartbeat of node %s: %w", n.id, err)
+		return cluster.Lost{}, fmt.Errorf("heartbeat of node %s: %w", n.id, err)
 	}
 	return lost, nil
 }

@@ -300,7 +300,7 @@ func TestCancelRequestsGoToTheLeaseHolder(t *testing.T) {
 		}
 	}
 	feed, err := a.ReadSettled(t.Context(), "tree")
-	if err != nil || len(feed) != 1 || !feed[0].Cancel || feed[0].Message != "stop it" || feed[0].Task.ID != "x" || feed[0].Seq != seq {
+	if err != nil || len(feed) != 1 || !feed[0].Cancel || feed[0].Message != "stop it" || feed[0].Task.ID != "x" || feed[0].Seq != seq || feed[0].Token != l.Token {
 		t.Fatalf("feed %+v, %v; want the request for x", feed, err)
 	}
 	if in, err := b.InFeed(t.Context(), seq); err != nil || !in {
