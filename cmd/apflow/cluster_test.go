@@ -455,6 +455,29 @@ func TestClusterSurvivesDatabaseRestart(t *testing.T) {
 	}
 }
 
+// TestClusterFollowerOutlivesItsCoordinator: a client following a run on another node
+// keeps following when the coordinator stops normally (its run ends interrupted there,
+// and another node takes it over): the stream ends with the run, completed.
+func TestClusterFollowerOutlivesItsCoordinator(t *testing.T) {
+	c := setupCluster(t, 3, 2)
+	const n = 40
+	c.run(t, c.nodes[0], delayTree("fo", n, 300))
+	events := c.nodes[2].openSSE(t, "", http.MethodGet, "/events?root_task_id=fo-root", nil)
+	c.waitFor(t, "a few tasks completed", func() bool { return c.completedCount(t) >= 4 })
+	stopAt := time.Now()
+	c.nodes[0].stop(t, syscall.SIGTERM, 40*time.Second)
+	t.Logf("node1 stopped in %s", time.Since(stopAt))
+	c.waitChildren(t, "fo-root", n)
+	t.Logf("children done at %s", time.Since(stopAt))
+	c.waitRunEnded(t, "fo-root")
+	t.Logf("run ended at %s", time.Since(stopAt))
+	frames := collect(t, events)
+	t.Logf("stream ended at %s", time.Since(stopAt))
+	if last := frames[len(frames)-2]; last.typ() != "final" || last.str("status") != "completed" {
+		t.Errorf("the follower's stream ends with %v, want the final frame of the completed run", last)
+	}
+}
+
 // TestClusterKillOwnerTakesOver kills (SIGKILL) the node that started and coordinates a
 // run: another node takes the run over, every task completes, and what had completed
 // before the kill is not run again.
