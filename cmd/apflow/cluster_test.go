@@ -416,15 +416,22 @@ func TestClusterSurvivesDatabaseRestart(t *testing.T) {
 	own := pgtest.New()
 	t.Cleanup(func() { _ = own.Stop() })
 	c := setupClusterOn(t, own.Database(t), 3, 2)
-	const n = 40
-	c.run(t, c.nodes[0], delayTree("pr", n, 300))
-	// A client follows the run on another node through the restart.
+	const n = 60
+	c.run(t, c.nodes[0], delayTree("pr", n, 400))
+	// A client follows the run on another node through the restart. The other nodes
+	// learn of it at once (a notice), or within their refresh interval (2 s): events
+	// are checked from then on.
 	events := c.nodes[2].openSSE(t, "", http.MethodGet, "/events?root_task_id=pr-root", nil)
+	time.Sleep(2500 * time.Millisecond)
 	before := map[string]bool{}
+	done := 0
 	for id, x := range c.tasks(t) {
 		before[id] = x.Status == "completed"
+		if before[id] {
+			done++
+		}
 	}
-	c.waitFor(t, "a few tasks completed", func() bool { return c.completedCount(t) >= 6 })
+	c.waitFor(t, "a few more tasks completed", func() bool { return c.completedCount(t) >= done+6 })
 	c.db.Reset() // the pool's connections die with the server
 	own.Restart(t)
 	t.Logf("PostgreSQL restarted with %d tasks completed", c.completedCount(t))
@@ -787,7 +794,7 @@ func TestClusterStatusCommand(t *testing.T) {
 func TestClusterResumeFollowsOnlyItsOwnRuns(t *testing.T) {
 	t.Parallel()
 	c := setupCluster(t, 1, 1)
-	c.run(t, c.nodes[0], delayTree("busy", 1, 120_000)) // node1 runs it for two minutes
+	c.run(t, c.nodes[0], delayTree("busy", 1, 600_000)) // node1 runs it for ten minutes
 	c.waitFor(t, "node1's run to start", func() bool {
 		return c.count(t, "SELECT count(*) FROM apflow_tree_leases WHERE node_id = 'node1'") == 1
 	})
@@ -804,7 +811,7 @@ func TestClusterResumeFollowsOnlyItsOwnRuns(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("resume: exit %d: %s", code, stderr)
 		}
-	case <-time.After(60 * time.Second):
+	case <-time.After(4 * time.Minute): // a loaded machine compiles the plugin slowly
 		t.Fatal("apflow resume waited for a run node1 coordinates")
 	}
 }

@@ -41,6 +41,16 @@ func TestClusterEventsReachFollowersOnEveryNode(t *testing.T) {
 	defer stopOther()
 	onCoord, stopCoord := vs[0].e.Subscribe("w")
 	defer stopCoord()
+	// Events published before a node learns of a follower are not sent: start once
+	// every node knows of both.
+	followers := func(v *env) int {
+		v.e.m.relay.mu.Lock()
+		defer v.e.m.relay.mu.Unlock()
+		return len(v.e.m.relay.remote["w"])
+	}
+	waitFor(t, "every node to know the followers", func() bool {
+		return followers(vs[0]) == 1 && followers(vs[1]) == 1 && followers(vs[2]) == 2
+	})
 	r, err := vs[0].e.Start(t.Context(), "w", RunOptions{})
 	if err != nil {
 		t.Fatal(err)
