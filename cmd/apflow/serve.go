@@ -22,6 +22,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var addr, baseURL string
 	var drain time.Duration
 	var webhookAllowPrivate bool
+	var webhookWindow time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the apflow JSON-RPC API over HTTP",
@@ -29,7 +30,9 @@ func newServeCmd(g *globals) *cobra.Command {
 changed and removed .wasm files take effect without a restart), and answers apflow's
 JSON-RPC 2.0 protocol on POST /tasks, with SSE streaming, plugin upload, A2A, /healthz and
 /metrics. With --jwt-secret (or $APFLOW_JWT_SECRET) every endpoint requires an HS256 bearer
-token (mint one with apflow token). On SIGINT/SIGTERM it stops taking requests, lets
+token (mint one with apflow token). With --webhook-secret (or $APFLOW_WEBHOOK_SECRET),
+POST /webhook/trigger/{task_id} takes HMAC-signed triggers from external schedulers, and
+refuses unsigned ones without a token. On SIGINT/SIGTERM it stops taking requests, lets
 running tasks finish for --drain, and puts the rest back to pending for the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,6 +40,13 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			secret := os.Getenv("APFLOW_JWT_SECRET")
 			if f := cmd.Flags().Lookup("jwt-secret"); f.Changed {
 				secret = f.Value.String()
+			}
+			webhookSecret := os.Getenv("APFLOW_WEBHOOK_SECRET")
+			if f := cmd.Flags().Lookup("webhook-secret"); f.Changed {
+				webhookSecret = f.Value.String()
+			}
+			if webhookWindow <= 0 {
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("--webhook-window must be positive, got %s", webhookWindow)}
 			}
 			h, err := g.openHost(ctx, roleServer)
 			if err != nil {
@@ -56,6 +66,8 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				BaseURL:   baseURL,
 
 				WebhookAllowPrivate: webhookAllowPrivate,
+				WebhookSecret:       []byte(webhookSecret),
+				WebhookWindow:       webhookWindow,
 			}
 			if h.node != nil {
 				acfg.Cluster = h.node
@@ -102,6 +114,8 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
+	cmd.Flags().String("webhook-secret", "", "the HMAC-SHA256 key of signed POST /webhook/trigger/{task_id} requests (or $APFLOW_WEBHOOK_SECRET); with it, unsigned triggers need a bearer token")
+	cmd.Flags().DurationVar(&webhookWindow, "webhook-window", api.DefaultWebhookWindow, "how far a signed trigger's X-Webhook-Timestamp may be from the server's clock")
 	cmd.Flags().BoolVar(&webhookAllowPrivate, "webhook-allow-private", false, "let tasks.execute webhooks reach loopback, private, link-local, multicast and unspecified addresses (refused by default)")
 	return cmd
 }

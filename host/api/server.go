@@ -59,6 +59,12 @@ type Config struct {
 	// ReadTimeout, WriteTimeout and IdleTimeout configure the http.Server of Start.
 	// Streams and waiting tasks.execute calls lift the write deadline for themselves.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// WebhookSecret, when not empty, is the HMAC-SHA256 key of signed webhook triggers
+	// (POST /webhook/trigger/{task_id}), and makes every trigger prove it: signed, or
+	// with a bearer token. WebhookWindow is how far a signed trigger's timestamp may be
+	// from the server's clock (default DefaultWebhookWindow).
+	WebhookSecret []byte
+	WebhookWindow time.Duration
 	// KeepAlive is the interval of SSE keep-alive comments (default 15s).
 	KeepAlive time.Duration
 	// WebhookClient sends webhook callbacks; nil uses a client that follows no
@@ -151,6 +157,10 @@ type Server struct {
 
 	mu  sync.Mutex
 	srv *http.Server
+
+	// triggers remembers the signed triggers accepted within the webhook window, so a
+	// replayed one is refused.
+	triggers replayGuard
 }
 
 // New builds a Server.
@@ -247,6 +257,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/system", s.rpcHandler(endpointSystem))
 	e.GET("/tasks/methods", s.handleMethods)
 	e.GET("/events", s.handleEvents)
+	e.POST(triggerPathPrefix+"*", s.handleWebhookTrigger)
 
 	e.POST("/", s.handleA2A)
 	for _, p := range []string{"/.well-known/agent-card", "/.well-known/agent-card.json", "/.well-known/agent.json"} {
