@@ -69,6 +69,11 @@ func TestSleepMS(t *testing.T) {
 				if string(resp.Output) != tt.output {
 					t.Fatalf("output = %s, want %s", resp.Output, tt.output)
 				}
+				// A timer never fires early: a completed sleep lasted at least what was
+				// asked (a guarantee, not a performance measure).
+				if tt.output == `{"status":0}` && resp.Usage.DurationMS < float64(tt.ms) {
+					t.Fatalf("the call lasted %v ms, less than the %d ms slept", resp.Usage.DurationMS, tt.ms)
+				}
 				return
 			}
 			if KindOf(err) != tt.kind {
@@ -127,5 +132,46 @@ func TestSleepEndsCall(t *testing.T) {
 				t.Fatalf("endedCall = %v, want %v", err, tt.err)
 			}
 		})
+	}
+}
+
+// TestSleepHoldsInstance checks that a sleeping call keeps its instance: a call made
+// meanwhile gets another instance and completes while the first still sleeps, which
+// then ends cancelled.
+func TestSleepHoldsInstance(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{Grants: grantsFor("sleep_ms", Grants{Clock: true})})
+	m := load(t, rt, "sleep_ms")
+	before := m.Stats().Created
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slept := make(chan error, 1)
+	go func() {
+		_, err := m.Execute(ctx, req(strconv.FormatInt(MaxTimeoutMS, 10)))
+		slept <- err
+	}()
+	for m.Stats().Created == before { // the sleeper has its instance
+		time.Sleep(time.Millisecond)
+	}
+	resp, err := executeReqOrHang(t, context.Background(), m, req("0"))
+	if err != nil || string(resp.Output) != `{"status":0}` {
+		t.Fatalf("a call beside the sleeper = %v, %v", resp, err)
+	}
+	if s := m.Stats(); s.Created != before+2 || s.Reused != 0 {
+		t.Fatalf("the sleeping instance served another call: %+v", s)
+	}
+	select {
+	case err := <-slept:
+		t.Fatalf("the sleeper returned before its cancel: %v", err)
+	default:
+	}
+	cancel()
+	select {
+	case err := <-slept:
+		if KindOf(err) != KindCancelled {
+			t.Fatalf("sleeper: err = %v, want kind %s", err, KindCancelled)
+		}
+	case <-time.After(hangLimit):
+		t.Fatalf("the sleeper is still blocked %v after its cancel", hangLimit)
 	}
 }
