@@ -59,6 +59,10 @@ type callState struct {
 	// logDropped whether lines were dropped; only the guest's goroutine touches them.
 	logBytes   int64
 	logDropped bool
+	// ended is set when a sleep_ms returned early because the call's context was done:
+	// whatever the guest returns then, the call fails as timed out or cancelled (see
+	// endedCall); only the guest's goroutine touches it.
+	ended bool
 }
 
 type callStateKey struct{}
@@ -233,6 +237,9 @@ func (m *Module) call(ctx context.Context, spec callSpec) (out []byte, usage tas
 // functions that return data).
 func (m *Module) invoke(gctx context.Context, cs *callState, in *instance, fn api.Function, input []byte, maxResult int64) ([]byte, error) {
 	res, err := in.alloc.Call(gctx, uint64(len(input)))
+	if err == nil {
+		err = cs.endedCall(gctx)
+	}
 	if err != nil {
 		return nil, m.guestError(gctx, cs, in, "alloc", err)
 	}
@@ -242,6 +249,9 @@ func (m *Module) invoke(gctx context.Context, cs *callState, in *instance, fn ap
 			len(input), ptr, formatBytes(int64(in.mod.Memory().Size())))
 	}
 	res, err = fn.Call(gctx, uint64(ptr), uint64(len(input)))
+	if err == nil {
+		err = cs.endedCall(gctx)
+	}
 	if err != nil {
 		return nil, m.guestError(gctx, cs, in, "", err)
 	}

@@ -97,4 +97,11 @@
 // store_call) watches that context and, when it is done, aborts the guest call with the
 // timeout or cancel error (see interrupt.go). An interrupted instance is closed for good
 // and never returned to the pool.
+//
+// apflow.sleep_ms (sleep.go, under the clock grant) is the one blocking host call that
+// returns to the guest when the context ends: it answers SleepCancelled or SleepDeadline
+// so that a plugin's retry loop can stop, and marks the call ended, so that the call
+// fails as cancelled or timed out all the same, whether the guest then returns a result
+// or close-on-context-done stops it first. It never sleeps past the deadline, holds the
+// instance (the call is running) and burns no CPU while it waits.
 package sandbox

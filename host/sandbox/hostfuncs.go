@@ -31,6 +31,8 @@ func (r *Runtime) instantiateHostModule(ctx context.Context) (api.Module, error)
 		WithParameterNames("ptr", "len").Export("config_get")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostStoreCall), []api.ValueType{i32, i32}, []api.ValueType{i64}).
 		WithParameterNames("ptr", "len").Export("store_call")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(r.hostSleepMS), []api.ValueType{i64}, []api.ValueType{i32}).
+		WithParameterNames("ms").Export("sleep_ms")
 	return b.Instantiate(ctx)
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -18,19 +19,30 @@ const hangLimit = 20 * time.Second
 // returned after hangLimit (the guests here would otherwise block for centuries).
 func executeOrHang(t *testing.T, ctx context.Context, m *Module, r *reqArgs) error {
 	t.Helper()
-	done := make(chan error, 1)
+	rq := req(r.inputs)
+	rq.Limits = r.limits
+	_, err := executeReqOrHang(t, ctx, m, rq)
+	return err
+}
+
+// executeReqOrHang is executeOrHang for a request built by the caller.
+func executeReqOrHang(t *testing.T, ctx context.Context, m *Module, rq *executor.Request) (*executor.Response, error) {
+	t.Helper()
+	type result struct {
+		resp *executor.Response
+		err  error
+	}
+	done := make(chan result, 1)
 	go func() {
-		rq := req(r.inputs)
-		rq.Limits = r.limits
-		_, err := m.Execute(ctx, rq)
-		done <- err
+		resp, err := m.Execute(ctx, rq)
+		done <- result{resp, err}
 	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.resp, r.err
 	case <-time.After(hangLimit):
 		t.Fatalf("%s: the call is still blocked in a host call %v after it started", m.ID(), hangLimit)
-		return nil
+		return nil, nil
 	}
 }
 

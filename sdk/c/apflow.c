@@ -497,6 +497,8 @@ __attribute__((import_module("apflow"), import_name("http_request")))
 uint64_t apflow_host_http_request(const char *ptr, size_t len);
 __attribute__((import_module("apflow"), import_name("config_get")))
 uint64_t apflow_host_config_get(const char *ptr, size_t len);
+__attribute__((import_module("apflow"), import_name("sleep_ms")))
+int32_t apflow_host_sleep_ms(int64_t ms);
 #else
 /* Native stand-ins so plugin logic can be unit-tested off-wasm. */
 static void apflow_host_log(int32_t level, const char *ptr, size_t len) {
@@ -505,6 +507,9 @@ static void apflow_host_log(int32_t level, const char *ptr, size_t len) {
 static void apflow_host_progress(double value) { (void)value; }
 static uint64_t apflow_host_http_request(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
 static uint64_t apflow_host_config_get(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
+static int32_t apflow_host_sleep_ms(int64_t ms) {
+    return ms < 0 || ms > APFLOW_MAX_SLEEP_MS ? APFLOW_SLEEP_INVALID : APFLOW_SLEEP_OK;
+}
 #endif
 
 /* Takes over a buffer the host allocated with our alloc; returns it NUL-terminated. */
@@ -539,4 +544,26 @@ char *apflow_http_request(const char *request_json, size_t request_len, size_t *
 
 char *apflow_config_get(const char *key, size_t *len) {
     return take(apflow_host_config_get(key, strlen(key)), len);
+}
+
+int apflow_sleep_ms(int64_t ms) { return apflow_host_sleep_ms(ms); }
+
+const char *apflow_sleep_code(int status) {
+    switch (status) {
+    case APFLOW_SLEEP_OK: return NULL;
+    case APFLOW_SLEEP_CANCELLED: return "cancelled";
+    case APFLOW_SLEEP_DEADLINE: return "deadline_exceeded";
+    default: return "sleep_refused";
+    }
+}
+
+const char *apflow_sleep_message(int status) {
+    switch (status) {
+    case APFLOW_SLEEP_OK: return NULL;
+    case APFLOW_SLEEP_CANCELLED: return "sleep ended: the task was cancelled";
+    case APFLOW_SLEEP_DEADLINE: return "sleep ended: the task's deadline passed";
+    case APFLOW_SLEEP_INVALID: return "sleep refused: negative or longer than the longest task timeout";
+    case APFLOW_SLEEP_NOT_GRANTED: return "sleep refused: capability clock not granted to this plugin";
+    default: return "sleep_ms: unknown status";
+    }
 }

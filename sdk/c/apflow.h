@@ -176,6 +176,39 @@ char *apflow_http_request(const char *request_json, size_t request_len, size_t *
  */
 char *apflow_config_get(const char *key, size_t *len);
 
+/** Statuses of apflow_sleep_ms (the sleep_ms host function, docs/abi.md). */
+enum {
+    APFLOW_SLEEP_OK = 0,          /* the whole time was slept */
+    APFLOW_SLEEP_CANCELLED = 1,   /* the task was cancelled during the sleep: it is over */
+    APFLOW_SLEEP_DEADLINE = 2,    /* the task's deadline passed during the sleep: it is over */
+    APFLOW_SLEEP_INVALID = 3,     /* negative or longer than the longest task timeout */
+    APFLOW_SLEEP_NOT_GRANTED = 4  /* the plugin lacks the clock grant */
+};
+
+/** The longest sleep the native stand-in of apflow_sleep_ms accepts (the host's default
+ * ceiling of a task's timeout; the host refuses sleeps above its operator's ceiling). */
+#define APFLOW_MAX_SLEEP_MS 3600000
+
+/**
+ * Sleeps `ms` milliseconds through the host (`clock` grant): the sleep for polling and
+ * retry with backoff. Returns APFLOW_SLEEP_OK after the whole wait; APFLOW_SLEEP_CANCELLED
+ * or APFLOW_SLEEP_DEADLINE as soon as the task is cancelled or its deadline passes (never
+ * sleeping past it: the task is over and fails as cancelled or timed out whatever the
+ * handler writes, so return at once); APFLOW_SLEEP_INVALID or APFLOW_SLEEP_NOT_GRANTED when
+ * nothing was slept. WASI's nanosleep also waits with the clock grant, but a cancel or
+ * deadline ends the call inside it, and without the grant it returns at once. Natively it
+ * returns at once (APFLOW_SLEEP_INVALID for what the host refuses by default).
+ */
+int apflow_sleep_ms(int64_t ms);
+
+/** The error code of a sleep status: "cancelled", "deadline_exceeded", "sleep_refused"
+ * (NULL for APFLOW_SLEEP_OK). */
+const char *apflow_sleep_code(int status);
+
+/** A message saying what a sleep status means (NULL for APFLOW_SLEEP_OK); with
+ * apflow_sleep_code, ready for apflow_error(). */
+const char *apflow_sleep_message(int status);
+
 /* ---------- Exports ---------- */
 
 typedef void (*apflow_handler)(apflow_val input, apflow_builder *out);

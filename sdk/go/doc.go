@@ -51,4 +51,23 @@
 // vary its exports at run time, so a hook-only Go module still exports execute (answering
 // an error). Executor-only modules export no hook functions: those live in package hook,
 // linked only when a plugin registers a hook.
+//
+// Waiting: [Context.Sleep] (host function sleep_ms, capability "clock") is the sleep for
+// polling and retry with backoff. It returns an *Error with code "cancelled" or
+// "deadline_exceeded" as soon as the task is cancelled or its deadline passes (never
+// sleeping past it), so a retry loop stops at once:
+//
+//	for attempt, wait := 1, 100*time.Millisecond; ; attempt, wait = attempt+1, wait*2 {
+//		resp, err := ctx.HTTP(req)
+//		if err == nil && resp.Status < 500 || attempt == 5 {
+//			return resp, err
+//		}
+//		if err := ctx.Sleep(wait); err != nil {
+//			return nil, err // cancelled or past the deadline: the task is over
+//		}
+//	}
+//
+// time.Sleep waits too with the clock grant, but a cancel or deadline ends the call
+// inside it without the plugin learning, and without the grant it returns at once.
+// In tests, apflowtest.Host's Clock, Deadline and Cancel drive Sleep without waiting.
 package apflow

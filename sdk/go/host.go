@@ -17,6 +17,10 @@ type Host interface {
 	ConfigGet(key string) ([]byte, bool)
 	// StoreCall performs the store_call host function (hooks with the repository grant).
 	StoreCall(req []byte) []byte
+	// SleepMS performs the sleep_ms host function (capability "clock"): it waits ms
+	// milliseconds, less when the task is cancelled or its deadline passes, and returns
+	// the host's status, one of the Sleep constants (docs/abi.md, "sleep_ms").
+	SleepMS(ms int64) int32
 }
 
 // Log levels of the log host function.

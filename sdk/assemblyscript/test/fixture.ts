@@ -29,3 +29,24 @@ function pre(input: Value): Value {
 }
 
 export function pre_hook(ptr: usize, len: usize): u64 { return call(ptr, len, pre); }
+
+// retry calls http_request up to input.attempts times until it answers a status below
+// 500, sleeping input.wait_ms, then twice as long, before each retry (the backoff pattern
+// of the README); a sleep that does not return Ok ends it with that sleep's error.
+function retry(input: Value): Value {
+  const attempts = input.get("attempts")!.asInt();
+  let wait = input.get("wait_ms")!.asInt();
+  let attempt: i64 = 1;
+  while (true) {
+    const r = host.httpGet("http://api.test/x");
+    if (r.error.length == 0 && r.status < 500) break;
+    if (attempt == attempts) return errorResult("gave up after " + attempt.toString() + " attempts", "unavailable");
+    const s = host.sleepMs(wait);
+    if (s != host.SleepStatus.Ok) return host.sleepError(s);
+    wait *= 2;
+    attempt++;
+  }
+  return Value.object().set("attempts", Value.int(attempt));
+}
+
+export function retry_export(ptr: usize, len: usize): u64 { return call(ptr, len, retry); }

@@ -14,8 +14,16 @@ assert.ok(imports.every(i => i.startsWith('apflow.')), `only apflow imports, got
 let inst;
 const mem = () => new Uint8Array(inst.exports.memory.buffer);
 const give = (s) => { const b = Buffer.from(s); const p = inst.exports.alloc(b.length); mem().set(b, p); return [p, b.length]; };
+// The fake host's http_request answers 503 `failures` times, then 200; its sleep_ms
+// records each duration and answers `sleepStatus` (0 = slept).
+const fake = { failures: 0, sleeps: [], sleepStatus: 0 };
+const answer = (s) => { const [q, n] = give(s); return (BigInt(q) << 32n) | BigInt(n); };
 inst = await WebAssembly.instantiate(mod, { apflow: {
-  log() {}, progress() {}, http_request() { return 0n; },
+  log() {}, progress() {},
+  http_request() {
+    return answer(fake.failures-- > 0 ? '{"status":503,"headers":{},"body":""}' : '{"status":200,"headers":{},"body":"ok"}');
+  },
+  sleep_ms(ms) { fake.sleeps.push(ms); return fake.sleepStatus; },
   config_get(p, l) {
     const key = Buffer.from(mem().subarray(p, p + l)).toString();
     if (key !== 'k') return 0n;
@@ -70,9 +78,25 @@ assert.equal(callExport('fail', '{}'), '{"error":"bad \\"thing\\"","code":"E_X"}
 assert.equal(callExport('cfg', '{"key":"k"}'), '"vé"');
 assert.equal(callExport('cfg', '{"key":"nope"}'), 'null');
 
+// sleep_ms: the backoff loop sleeps 100 then 200 ms between three attempts; a sleep
+// that ends early (cancel, deadline) or is refused ends it with the sleep's error.
+const retryCases = [
+  [2, 0, '{"attempts":3}', [100n, 200n]],
+  [5, 0, '{"error":"gave up after 3 attempts","code":"unavailable"}', [100n, 200n]],
+  [5, 1, '{"error":"sleep ended: the task was cancelled","code":"cancelled"}', [100n]],
+  [5, 2, '{"error":"sleep ended: the task\'s deadline passed","code":"deadline_exceeded"}', [100n]],
+  [5, 3, '{"error":"sleep refused: negative or longer than the longest task timeout","code":"sleep_refused"}', [100n]],
+  [5, 4, '{"error":"sleep refused: capability clock not granted to this plugin","code":"sleep_refused"}', [100n]],
+];
+for (const [failures, status, want, sleeps] of retryCases) {
+  Object.assign(fake, { failures, sleeps: [], sleepStatus: status });
+  assert.equal(callExport('retry_export', '{"attempts":3,"wait_ms":100}'), want, `retry, sleep status ${status}`);
+  assert.deepEqual(fake.sleeps, sleeps, `sleeps, sleep status ${status}`);
+}
+
 // Memory does not grow without bound across many calls: results and inputs are freed.
 const before = inst.exports.memory.buffer.byteLength;
 for (let i = 0; i < 5000; i++) callExport('execute', `{"i":${i},"s":"${'x'.repeat(200)}"}`);
 assert.equal(inst.exports.memory.buffer.byteLength, before, 'memory grew across calls');
 
-console.log(`ok: ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, memory reuse`);
+console.log(`ok: ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, ${retryCases.length} sleep cases, memory reuse`);

@@ -120,11 +120,55 @@ static void test_copy_members(void) {
     }
 }
 
+/* Retries op up to 3 times, sleeping 100 ms then 200 ms before each retry; a failed
+ * sleep ends the loop with its status. Returns 0 on success, the sleep status, or -1. */
+static int calls_left_failing;
+static int flaky_op(void) { return calls_left_failing-- > 0 ? -1 : 0; }
+static int retry_with_backoff(int64_t *waits, int *nwaits) {
+    int64_t wait = 100;
+    for (int attempt = 1;; attempt++) {
+        if (flaky_op() == 0) return 0;
+        if (attempt == 3) return -1;
+        int s = apflow_sleep_ms(wait);
+        if (s != APFLOW_SLEEP_OK) return s;
+        waits[(*nwaits)++] = wait;
+        wait *= 2;
+    }
+}
+
+static void test_sleep(void) {
+    CHECK(apflow_sleep_ms(0) == APFLOW_SLEEP_OK);
+    CHECK(apflow_sleep_ms(APFLOW_MAX_SLEEP_MS) == APFLOW_SLEEP_OK);
+    CHECK(apflow_sleep_ms(-1) == APFLOW_SLEEP_INVALID);
+    CHECK(apflow_sleep_ms(APFLOW_MAX_SLEEP_MS + 1) == APFLOW_SLEEP_INVALID);
+    CHECK(apflow_sleep_code(APFLOW_SLEEP_OK) == NULL && apflow_sleep_message(APFLOW_SLEEP_OK) == NULL);
+    CHECK(strcmp(apflow_sleep_code(APFLOW_SLEEP_CANCELLED), "cancelled") == 0);
+    CHECK(strcmp(apflow_sleep_code(APFLOW_SLEEP_DEADLINE), "deadline_exceeded") == 0);
+    CHECK(strcmp(apflow_sleep_code(APFLOW_SLEEP_INVALID), "sleep_refused") == 0);
+    CHECK(strcmp(apflow_sleep_code(APFLOW_SLEEP_NOT_GRANTED), "sleep_refused") == 0);
+    CHECK(strstr(apflow_sleep_message(APFLOW_SLEEP_DEADLINE), "deadline") != NULL);
+    CHECK(strstr(apflow_sleep_message(APFLOW_SLEEP_NOT_GRANTED), "clock") != NULL);
+
+    apflow_builder b = {0};
+    apflow_error(&b, apflow_sleep_message(APFLOW_SLEEP_CANCELLED), apflow_sleep_code(APFLOW_SLEEP_CANCELLED));
+    CHECK(strcmp(b.data, "{\"error\":\"sleep ended: the task was cancelled\",\"code\":\"cancelled\"}") == 0);
+    apflow_builder_free(&b);
+
+    int64_t waits[4];
+    int n = 0;
+    calls_left_failing = 2;
+    CHECK(retry_with_backoff(waits, &n) == 0 && n == 2 && waits[0] == 100 && waits[1] == 200);
+    n = 0;
+    calls_left_failing = 5;
+    CHECK(retry_with_backoff(waits, &n) == -1 && n == 2);
+}
+
 int main(void) {
     test_validation();
     test_lookup();
     test_builder();
     test_copy_members();
+    test_sleep();
     if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
     printf("ok\n");
     return 0;

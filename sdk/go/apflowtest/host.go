@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
+
+	apflow "github.com/apflow-wasm/apflow/sdk/go"
 )
 
 // LogLine is one line a plugin logged.
@@ -27,11 +30,66 @@ type Host struct {
 	// Store answers store_call requests ({"op": …}); its result becomes {"result": …} and
 	// its error {"error": …}. nil refuses them.
 	Store func(req map[string]any) (any, error)
+	// Clock grants sleep_ms; false refuses it as a host without the clock grant does.
+	// Sleeps never wait: they advance a virtual clock and are recorded (see Sleeps).
+	Clock bool
+	// Deadline, when positive, is the task's timeout on the virtual clock: a sleep that
+	// would pass it ends there with the deadline status, as on the host.
+	Deadline time.Duration
 
-	mu       sync.Mutex
-	logs     []LogLine
-	progress []float64
-	requests []map[string]any
+	mu        sync.Mutex
+	logs      []LogLine
+	progress  []float64
+	requests  []map[string]any
+	sleeps    []time.Duration
+	slept     time.Duration
+	cancelled bool
+}
+
+// MaxSleepMS is the longest sleep_ms the fake accepts: the host's default ceiling of a
+// task's timeout (the host refuses sleeps above its operator's ceiling).
+const MaxSleepMS = 3_600_000
+
+// SleepMS serves a sleep_ms without waiting: it refuses it without Clock or for a
+// negative or too long duration, answers the cancelled status after Cancel, and
+// otherwise advances the virtual clock, up to Deadline when one is set.
+func (h *Host) SleepMS(ms int64) int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case !h.Clock:
+		return apflow.SleepNotGranted
+	case ms < 0 || ms > MaxSleepMS:
+		return apflow.SleepInvalid
+	case h.cancelled:
+		h.sleeps = append(h.sleeps, 0)
+		return apflow.SleepCancelled
+	}
+	d := time.Duration(ms) * time.Millisecond
+	if h.Deadline > 0 && h.slept+d >= h.Deadline {
+		h.sleeps = append(h.sleeps, h.Deadline-h.slept)
+		h.slept = h.Deadline
+		return apflow.SleepDeadline
+	}
+	h.sleeps = append(h.sleeps, d)
+	h.slept += d
+	return apflow.SleepOK
+}
+
+// Cancel cancels the task as far as sleeps go: every later sleep_ms answers the
+// cancelled status at once.
+func (h *Host) Cancel() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cancelled = true
+}
+
+// Sleeps returns the time each accepted sleep_ms lasted on the virtual clock, in order
+// (a sleep cut short by Deadline or Cancel counts what it lasted).
+func (h *Host) Sleeps() []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]time.Duration(nil), h.sleeps...)
 }
 
 // Log records a log line.

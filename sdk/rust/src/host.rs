@@ -2,7 +2,8 @@
 //!
 //! On `wasm32` these call the host imports. On other targets (native `cargo test` of a
 //! plugin's logic) they have harmless stand-ins: `log` prints to stderr, `progress` does
-//! nothing, `http_request` answers `{"error": "no host"}` and `config_get` answers `None`.
+//! nothing, `http_request` answers `{"error": "no host"}`, `config_get` answers `None` and
+//! `sleep_ms` returns at once (refusing the durations the host refuses).
 
 use crate::json::Value;
 
@@ -30,6 +31,7 @@ mod imports {
         pub fn progress(value: f64);
         pub fn http_request(ptr: *const u8, len: usize) -> u64;
         pub fn config_get(ptr: *const u8, len: usize) -> u64;
+        pub fn sleep_ms(ms: i64) -> i32;
     }
 }
 
@@ -173,4 +175,170 @@ pub fn config_get(key: &str) -> Option<String> {
         None
     };
     answer.map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// The longest sleep the native stand-in of [`sleep_ms`] accepts: the host's default
+/// ceiling of a task's timeout (the host refuses sleeps above its operator's ceiling).
+pub const MAX_SLEEP_MS: i64 = 3_600_000;
+
+/// Why [`sleep_ms`] did not sleep the whole time: the statuses of the `sleep_ms` host
+/// function (`docs/abi.md`, "sleep_ms") other than 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SleepError {
+    /// Status 1: the task was cancelled (or the host is shutting down) during the sleep.
+    /// The task is over: it fails as cancelled whatever the plugin returns.
+    Cancelled,
+    /// Status 2: the task's deadline (its timeout) passed during the sleep, which ended
+    /// there. The task is over: it fails timed out whatever the plugin returns.
+    Deadline,
+    /// Status 3: the duration was negative or longer than the longest task timeout;
+    /// nothing was slept.
+    Invalid,
+    /// Status 4: the plugin lacks the `clock` grant; nothing was slept.
+    NotGranted,
+    /// A status this kit does not know.
+    Unknown(i32),
+}
+
+impl SleepError {
+    /// The error code a failed task carries for it: `cancelled`, `deadline_exceeded` or
+    /// `sleep_refused`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SleepError::Cancelled => "cancelled",
+            SleepError::Deadline => "deadline_exceeded",
+            _ => "sleep_refused",
+        }
+    }
+}
+
+impl std::fmt::Display for SleepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SleepError::Cancelled => f.write_str("sleep ended: the task was cancelled"),
+            SleepError::Deadline => f.write_str("sleep ended: the task's deadline passed"),
+            SleepError::Invalid => f.write_str("sleep refused: negative or longer than the longest task timeout"),
+            SleepError::NotGranted => f.write_str("sleep refused: capability clock not granted to this plugin"),
+            SleepError::Unknown(s) => write!(f, "sleep_ms: unknown status {}", s),
+        }
+    }
+}
+
+impl std::error::Error for SleepError {}
+
+impl From<SleepError> for crate::Error {
+    fn from(e: SleepError) -> crate::Error {
+        crate::Error::with_code(e.to_string(), e.code())
+    }
+}
+
+/// Turns a status of the `sleep_ms` host function into a result.
+pub fn sleep_status(status: i32) -> std::result::Result<(), SleepError> {
+    match status {
+        0 => Ok(()),
+        1 => Err(SleepError::Cancelled),
+        2 => Err(SleepError::Deadline),
+        3 => Err(SleepError::Invalid),
+        4 => Err(SleepError::NotGranted),
+        s => Err(SleepError::Unknown(s)),
+    }
+}
+
+/// Sleeps `ms` milliseconds through the host (capability `clock`): the sleep for polling
+/// and retry with backoff. It ends early, never past the task's deadline, with
+/// [`SleepError::Cancelled`] or [`SleepError::Deadline`] when the task is cancelled or
+/// its deadline passes; the task is then over, so return the error at once (`?` turns
+/// it into an [`Error`](crate::Error) with its code). `std::thread::sleep` also waits
+/// with the clock grant, but a cancel or deadline ends the call inside it without the
+/// plugin learning, and without the grant it returns at once.
+pub fn sleep_ms(ms: i64) -> std::result::Result<(), SleepError> {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: plain value call.
+    let status = unsafe { imports::sleep_ms(ms) };
+    #[cfg(not(target_arch = "wasm32"))]
+    let status = if (0..=MAX_SLEEP_MS).contains(&ms) { 0 } else { 3 };
+    sleep_status(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_statuses() {
+        let cases = [
+            (0, Ok(()), ""),
+            (1, Err(SleepError::Cancelled), "cancelled"),
+            (2, Err(SleepError::Deadline), "deadline_exceeded"),
+            (3, Err(SleepError::Invalid), "sleep_refused"),
+            (4, Err(SleepError::NotGranted), "sleep_refused"),
+            (9, Err(SleepError::Unknown(9)), "sleep_refused"),
+        ];
+        for (status, want, code) in cases {
+            let got = sleep_status(status);
+            assert_eq!(got, want, "status {}", status);
+            if let Err(e) = got {
+                let err: crate::Error = e.into();
+                assert_eq!(err.code.as_deref(), Some(code), "status {}", status);
+                assert_eq!(err.message, e.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn native_sleep_refuses_what_the_host_refuses() {
+        assert_eq!(sleep_ms(0), Ok(()));
+        assert_eq!(sleep_ms(MAX_SLEEP_MS), Ok(()));
+        assert_eq!(sleep_ms(-1), Err(SleepError::Invalid));
+        assert_eq!(sleep_ms(MAX_SLEEP_MS + 1), Err(SleepError::Invalid));
+    }
+
+    fn retried(failures: usize) -> (crate::Result, Vec<i64>) {
+        let mut waits = Vec::new();
+        let mut left = failures;
+        let res = retry_with_backoff(3, 100, |wait| {
+            waits.push(wait);
+            sleep_ms(wait)
+        }, || {
+            if left > 0 {
+                left -= 1;
+                Err(crate::Error::with_code("upstream 503", "http_status"))
+            } else {
+                Ok(Value::from("done"))
+            }
+        });
+        (res, waits)
+    }
+
+    #[test]
+    fn backoff_pattern() {
+        let (res, waits) = retried(2);
+        assert_eq!(res.ok(), Some(Value::from("done")));
+        assert_eq!(waits, vec![100, 200]);
+        let (res, waits) = retried(5);
+        assert_eq!(res.err().and_then(|e| e.code), Some("http_status".to_string()));
+        assert_eq!(waits, vec![100, 200]);
+    }
+
+    /// The retry loop of the kit's README: at most `attempts` tries, waiting `first_ms`
+    /// then twice as long before each retry; a failed sleep ends the loop with its error.
+    fn retry_with_backoff(
+        attempts: usize,
+        first_ms: i64,
+        mut sleep: impl FnMut(i64) -> std::result::Result<(), SleepError>,
+        mut op: impl FnMut() -> crate::Result,
+    ) -> crate::Result {
+        let mut wait = first_ms;
+        let mut attempt = 1;
+        loop {
+            match op() {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt == attempts => return Err(e),
+                Err(_) => {}
+            }
+            sleep(wait)?;
+            wait *= 2;
+            attempt += 1;
+        }
+    }
 }

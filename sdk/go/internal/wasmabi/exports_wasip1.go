@@ -73,6 +73,9 @@ func hostConfig(ptr unsafe.Pointer, n uint32) uint64
 //go:wasmimport apflow store_call
 func hostStore(ptr unsafe.Pointer, n uint32) uint64
 
+//go:wasmimport apflow sleep_ms
+func hostSleepMS(ms int64) int32
+
 // Host implements the SDK's Host interface with the "apflow" host module's imports.
 type Host struct{}
 
@@ -101,3 +104,6 @@ func (Host) ConfigGet(key string) ([]byte, bool) {
 func (Host) StoreCall(req []byte) []byte {
 	return take(hostStore(unsafe.Pointer(unsafe.SliceData(req)), uint32(len(req))))
 }
+
+// SleepMS performs sleep_ms and returns the host's status.
+func (Host) SleepMS(ms int64) int32 { return hostSleepMS(ms) }
