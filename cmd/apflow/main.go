@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // schedule time zones on machines without a zone database
 
 	"github.com/spf13/cobra"
 

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -100,7 +103,42 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 			return err
 		}
 	}
+	if err := reschedule(t, fields, now); err != nil {
+		return err
+	}
 	t.UpdatedAt = now
+	return nil
+}
+
+// scheduleFields are the fields that decide when a scheduled task runs next.
+var scheduleFields = []string{"schedule_type", "schedule_expression", "schedule_enabled", "schedule_start_at",
+	"schedule_end_at", "schedule_timezone", "max_runs", "run_count"}
+
+// reschedule checks a changed schedule and recomputes next_run_at, unless the update
+// sets next_run_at itself.
+func reschedule(t *task.Task, fields map[string]json.RawMessage, now time.Time) error {
+	changed := slices.ContainsFunc(scheduleFields, func(k string) bool { _, ok := fields[k]; return ok })
+	if !changed {
+		return nil
+	}
+	if t.ScheduleEnabled && (t.ScheduleType == "" || t.ScheduleExpression == "") {
+		return apferr.InvalidParam("schedule_enabled", "an enabled schedule needs schedule_type and schedule_expression", "schedule_type and schedule_expression set", true)
+	}
+	if t.ScheduleType != "" && t.ScheduleExpression != "" {
+		if _, err := schedule.Of(t); err != nil {
+			var fe *schedule.FieldError
+			errors.As(err, &fe)
+			return apferr.InvalidParam(fe.Field, fe.Err.Error(), nil, nil)
+		}
+	}
+	if _, ok := fields["next_run_at"]; ok {
+		return nil
+	}
+	next, err := schedule.NextRun(t, now)
+	if err != nil {
+		return apferr.InvalidParam("schedule_expression", err.Error(), nil, nil)
+	}
+	t.NextRunAt = next
 	return nil
 }
 
@@ -189,6 +227,8 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 		err = ts(&t.ScheduleStartAt)
 	case "schedule_end_at":
 		err = ts(&t.ScheduleEndAt)
+	case "schedule_timezone":
+		err = str(&t.ScheduleTimezone)
 	case "next_run_at":
 		err = ts(&t.NextRunAt)
 	case "last_run_at":

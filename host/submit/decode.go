@@ -66,6 +66,7 @@ type Spec struct {
 	ScheduleEnabled    bool
 	ScheduleStartAt    time.Time
 	ScheduleEndAt      time.Time
+	ScheduleTimezone   string
 	MaxRuns            int
 }
 

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -336,8 +337,21 @@ func (d *fieldDecoder) schedule() {
 			s.MaxRuns = int(n)
 		}
 	}
+	if tz, ok := d.str("schedule_timezone"); ok && tz != "" {
+		if _, err := schedule.Location(tz); err != nil {
+			d.problem("schedule_timezone", err.Error(), "an IANA time zone name", tz)
+		} else {
+			s.ScheduleTimezone = tz
+		}
+	}
 	if s.ScheduleEnabled && (s.ScheduleType == "" || s.ScheduleExpression == "") {
 		d.problem("schedule_enabled", "an enabled schedule needs schedule_type and schedule_expression", "schedule_type and schedule_expression set", true)
+	}
+	if s.ScheduleType != "" && s.ScheduleExpression != "" {
+		loc, _ := schedule.Location(s.ScheduleTimezone)
+		if _, err := schedule.Parse(s.ScheduleType, s.ScheduleExpression, loc); err != nil {
+			d.problem("schedule_expression", err.Error(), "an expression of the schedule type", s.ScheduleExpression)
+		}
 	}
 	if !s.ScheduleStartAt.IsZero() && !s.ScheduleEndAt.IsZero() && s.ScheduleEndAt.Before(s.ScheduleStartAt) {
 		d.problem("schedule_end_at", "ends before schedule_start_at", "a time after schedule_start_at", task.FormatTime(s.ScheduleEndAt))

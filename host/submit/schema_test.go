@@ -157,6 +157,8 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 		{"limits pages", `[{"name": "a", "params": {"limits": {"memory_pages": 65537}}, ` + m + `}]`, false},
 		{"limits not object", `[{"name": "a", "params": {"limits": 5}, ` + m + `}]`, false},
 		{"schedule", `[{"name": "a", "schedule_type": "cron", "schedule_expression": "0 * * * *", "schedule_enabled": true, "schedule_start_at": "2026-01-01T00:00:00Z", "schedule_end_at": "2026-01-02", "max_runs": 3, ` + m + `}]`, true},
+		{"schedule time zone", `[{"name": "a", "schedule_type": "weekly", "schedule_expression": "mon,fri@08:00", "schedule_timezone": "Europe/Paris", ` + m + `}]`, true},
+		{"schedule time zone number", `[{"name": "a", "schedule_timezone": 2, ` + m + `}]`, false},
 		{"schedule unknown type", `[{"name": "a", "schedule_type": "hourly", ` + m + `}]`, false},
 		{"schedule enabled alone", `[{"name": "a", "schedule_enabled": true, ` + m + `}]`, false},
 		{"schedule enabled string", `[{"name": "a", "schedule_enabled": "yes", ` + m + `}]`, false},

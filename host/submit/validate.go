@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -433,7 +434,7 @@ func (v *validator) build() ([]*task.Task, error) {
 			CreatedAt: now, UpdatedAt: now, OriginType: task.OriginCreate,
 			ScheduleType: s.ScheduleType, ScheduleExpression: s.ScheduleExpression,
 			ScheduleEnabled: s.ScheduleEnabled, ScheduleStartAt: s.ScheduleStartAt,
-			ScheduleEndAt: s.ScheduleEndAt, MaxRuns: s.MaxRuns,
+			ScheduleEndAt: s.ScheduleEndAt, ScheduleTimezone: s.ScheduleTimezone, MaxRuns: s.MaxRuns,
 			Limits: s.Limits, Seq: i,
 		}
 		if t.Inputs == nil {
@@ -445,6 +446,8 @@ func (v *validator) build() ([]*task.Task, error) {
 		if p := v.parent[i]; p >= 0 {
 			t.ParentID = ids[p]
 		}
+		// The expression and zone were checked when decoding: this cannot fail.
+		t.NextRunAt, _ = schedule.NextRun(t, now)
 		for _, d := range v.deps[i] {
 			t.Dependencies = append(t.Dependencies, task.Dependency{ID: ids[d.to], Required: d.required})
 		}

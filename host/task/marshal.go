@@ -44,6 +44,7 @@ type wire struct {
 	LastRunAt          *string `json:"last_run_at"`
 	MaxRuns            *int    `json:"max_runs"`
 	RunCount           int     `json:"run_count"`
+	ScheduleTimezone   *string `json:"schedule_timezone"`
 
 	Plugin     *string  `json:"plugin"`
 	Attempts   int      `json:"attempts"`
@@ -108,7 +109,7 @@ func (t *Task) MarshalJSON() ([]byte, error) {
 		ScheduleType: nullStr(t.ScheduleType), ScheduleExpression: nullStr(t.ScheduleExpression),
 		ScheduleEnabled: t.ScheduleEnabled, ScheduleStartAt: nullTime(t.ScheduleStartAt),
 		ScheduleEndAt: nullTime(t.ScheduleEndAt), NextRunAt: nullTime(t.NextRunAt),
-		LastRunAt: nullTime(t.LastRunAt), RunCount: t.RunCount,
+		LastRunAt: nullTime(t.LastRunAt), RunCount: t.RunCount, ScheduleTimezone: nullStr(t.ScheduleTimezone),
 		Plugin: nullStr(t.Plugin), Attempts: t.Attempts, Usage: t.Usage,
 		HookErrors: t.HookErrors, Seq: t.Seq,
 	}
@@ -148,7 +149,7 @@ func (t *Task) UnmarshalJSON(data []byte) error {
 		OriginType: OriginType(str(w.OriginType)), OriginalTaskID: str(w.OriginalTaskID),
 		HasReferences: w.HasReferences, ScheduleType: str(w.ScheduleType),
 		ScheduleExpression: str(w.ScheduleExpression), ScheduleEnabled: w.ScheduleEnabled,
-		RunCount: w.RunCount, Plugin: str(w.Plugin), Attempts: w.Attempts, Usage: w.Usage,
+		RunCount: w.RunCount, ScheduleTimezone: str(w.ScheduleTimezone), Plugin: str(w.Plugin), Attempts: w.Attempts, Usage: w.Usage,
 		HookErrors: w.HookErrors, Seq: w.Seq,
 	}
 	if w.MaxRuns != nil {

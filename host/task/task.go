@@ -75,6 +75,9 @@ type Task struct {
 	LastRunAt          time.Time `json:"last_run_at"`
 	MaxRuns            int       `json:"max_runs"` // 0: unlimited
 	RunCount           int       `json:"run_count"`
+	// ScheduleTimezone is the IANA time zone the schedule's wall times are read in ("" =
+	// UTC); apflow-wasm's own (docs/semantics.md rule 3).
+	ScheduleTimezone string `json:"schedule_timezone"`
 
 	// apflow-wasm's own fields (docs/semantics.md rule 3).
 

@@ -1,0 +1,33 @@
+package api
+
+import (
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+)
+
+// TestUpdateReschedules: changing a schedule through tasks.update checks it (the field
+// at fault named) and recomputes next_run_at; an update that sets next_run_at keeps it.
+func TestUpdateReschedules(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	e := setup(t, setupOpts{mutate: func(c *Config) { c.Now = func() time.Time { return now } }})
+	e.ok(t, "", "tasks.create", []map[string]any{{"id": "s", "name": "s", "schemas": map[string]any{"method": "echo"}}}, nil)
+	var got map[string]any
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "s", "schedule_type": "daily", "schedule_expression": "09:00",
+		"schedule_timezone": "Asia/Tokyo", "schedule_enabled": true}, &got)
+	if got["next_run_at"] != "2026-12-03T00:00:00.000000Z" {
+		t.Errorf("next_run_at %v, want 09:00 in Tokyo tomorrow (2026-12-03T00:00:00Z)", got["next_run_at"])
+	}
+	for field, value := range map[string]any{"schedule_expression": "9am", "schedule_timezone": "Mars/Olympus"} {
+		err := e.fails(t, "", "tasks.update", map[string]any{"task_id": "s", field: value}, int(apferr.InvalidParams))
+		if data, _ := err.Data.(map[string]any); data["field"] != field {
+			t.Errorf("update of %s: error %v, want the field named", field, err.Data)
+		}
+	}
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "s", "schedule_enabled": false}, &got)
+	if got["next_run_at"] != nil {
+		t.Errorf("disabled schedule: next_run_at %v, want null", got["next_run_at"])
+	}
+}

@@ -1,0 +1,68 @@
+package schedule
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Location reads a task's schedule_timezone: an IANA name, "" for UTC.
+func Location(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown IANA time zone %q (such as Europe/Paris, America/New_York or UTC)", name)
+	}
+	return loc, nil
+}
+
+// Of reads a task's schedule: its type and expression in its time zone. The error names
+// the field at fault ("schedule_timezone" or "schedule_expression") as its Field.
+func Of(t *task.Task) (Schedule, error) {
+	loc, err := Location(t.ScheduleTimezone)
+	if err != nil {
+		return nil, &FieldError{Field: "schedule_timezone", Err: err}
+	}
+	s, err := Parse(t.ScheduleType, t.ScheduleExpression, loc)
+	if err != nil {
+		return nil, &FieldError{Field: "schedule_expression", Err: err}
+	}
+	return s, nil
+}
+
+// FieldError is a schedule error and the task field it is about.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// NextRun is when an enabled schedule runs next after now: the first run at or after
+// schedule_start_at and after now, within schedule_end_at, while run_count is below
+// max_runs. It is the zero time for a disabled or exhausted schedule.
+func NextRun(t *task.Task, now time.Time) (time.Time, error) {
+	if !t.ScheduleEnabled || t.ScheduleType == "" {
+		return time.Time{}, nil
+	}
+	s, err := Of(t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.MaxRuns > 0 && t.RunCount >= t.MaxRuns {
+		return time.Time{}, nil
+	}
+	from := now
+	if start := t.ScheduleStartAt; !start.IsZero() && start.After(now) {
+		from = start.Add(-time.Nanosecond) // a run at the start instant counts
+	}
+	next := s.Next(from)
+	if !t.ScheduleEndAt.IsZero() && next.After(t.ScheduleEndAt) {
+		return time.Time{}, nil
+	}
+	return next, nil
+}
