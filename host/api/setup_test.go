@@ -187,14 +187,22 @@ func (e *env) token(t testing.TB, sub string, roles ...string) string {
 	return s
 }
 
-// post sends a raw body and returns status and body.
+// post sends a raw JSON body and returns status and body.
 func (e *env) post(t testing.TB, path, token, body string) (int, []byte) {
+	t.Helper()
+	return e.postHeaders(t, path, token, body, map[string]string{"Content-Type": "application/json"})
+}
+
+// postHeaders sends a raw body with headers and returns status and body.
+func (e *env) postHeaders(t testing.TB, path, token, body string, headers map[string]string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, e.http.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

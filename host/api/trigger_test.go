@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,31 +12,16 @@ import (
 
 const testWebhookSecret = "trigger-secret"
 
-// trigger sends POST /webhook/trigger/{id}; sign, when not nil, sets the signature
-// headers: sign(body) returns (timestamp, signature).
+// trigger sends a POST to path (a trigger route) with the headers and the token (if
+// any), and decodes the JSON answer.
 func (e *env) trigger(t *testing.T, path, token, body string, headers map[string]string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.http.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.http.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw := e.postHeaders(t, path, token, body, headers)
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("POST %s: HTTP %d, not JSON: %s", path, resp.StatusCode, raw)
+		t.Fatalf("POST %s: HTTP %d, not JSON: %s", path, code, raw)
 	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 // signed returns the headers of a trigger signed with secret at time at.
