@@ -28,7 +28,7 @@ func canonicalize(t *task.Task) bool {
 		}
 	}
 	for _, s := range []string{t.ID, t.ParentID, t.TaskTreeID, t.UserID, t.Name, string(t.Status),
-		t.Error, string(t.OriginType), t.OriginalTaskID, t.ScheduleType, t.ScheduleExpression, t.Plugin} {
+		t.Error, string(t.OriginType), t.OriginalTaskID, t.ScheduleType, t.ScheduleExpression, t.ScheduleTimezone, t.Plugin} {
 		if !utf8.ValidString(s) {
 			return false
 		}

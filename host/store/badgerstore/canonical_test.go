@@ -15,7 +15,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 	t.Parallel()
 	// canonicalize lists the fields the wire form changes; a new field must be reviewed
 	// there (and here).
-	if n := reflect.TypeOf(task.Task{}).NumField(); n != 38 {
+	if n := reflect.TypeOf(task.Task{}).NumField(); n != 39 {
 		t.Fatalf("task.Task has %d fields; review canonicalize for the new ones", n)
 	}
 	now := time.Now() // monotonic reading, nanoseconds, local zone
@@ -32,6 +32,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		x.StartedAt, x.CompletedAt, x.UpdatedAt = now, now.Add(time.Nanosecond), now.In(time.FixedZone("x", 3600))
 		x.NextRunAt = time.Date(1969, 12, 31, 23, 59, 59, 999, time.UTC)
 		x.MaxRuns, x.RunCount, x.Attempts = 4, 2, 1
+		x.ScheduleTimezone = "Europe/Paris"
 		x.Limits = task.Limits{TimeoutMS: 5}
 		x.Usage = &task.Usage{DurationMS: 0.001}
 		x.HookErrors = []string{}
@@ -49,6 +50,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		{"nil dependencies and inputs", func(x *task.Task) { x.Dependencies, x.Inputs = nil, nil }, true},
 		{"empty result object", func(x *task.Task) { x.Result = map[string]any{} }, true},
 		{"string result", func(x *task.Task) { x.Result = "s" }, true},
+		{"invalid UTF-8 time zone", func(x *task.Task) { x.ScheduleTimezone = "\xff" }, false},
 		{"int in inputs", func(x *task.Task) { x.Inputs["i"] = 1 }, false},
 		{"float result", func(x *task.Task) { x.Result = 1.5 }, false},
 		{"nil map in result", func(x *task.Task) { x.Result = map[string]any(nil) }, false},
