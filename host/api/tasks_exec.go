@@ -19,6 +19,9 @@ type executeParams struct {
 	UseStreaming  bool            `json:"use_streaming"`
 	WebhookConfig *webhookConfig  `json:"webhook_config"`
 	Full          bool            `json:"full"`
+	// IdempotencyKey, with inline tasks, makes a repeat of the call answer the first
+	// call's run (docs/api.md "Idempotency keys").
+	IdempotencyKey *string `json:"idempotency_key"`
 }
 
 // target is what a tasks.execute call runs: a task of a stored tree and that tree's root.
@@ -160,6 +163,9 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	if id == "" {
 		id = p.ID
 	}
+	if p.IdempotencyKey != nil {
+		return s.executeKeyed(ctx, p, *p.IdempotencyKey)
+	}
 	tg, err := s.resolveTarget(ctx, id, p.Tasks)
 	if err != nil {
 		return nil, err
@@ -172,10 +178,21 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 	}
+	return s.execute(ctx, p, tg, false)
+}
+
+// execute starts the run of tg and answers as tasks.execute does. A tree already
+// running answers already_running, or, when follow is set (the tree of a keyed
+// submission, whose run a repeat of the call may have started), is followed as
+// followRunning does.
+func (s *Server) execute(ctx context.Context, p executeParams, tg target, follow bool) (any, error) {
 	subscribe := p.UseStreaming || p.WebhookConfig != nil
 	done, events, unsub, ok, err := s.startRun(ctx, tg, p.Full, subscribe)
 	if err != nil {
 		return nil, err
+	}
+	if !ok && follow {
+		return s.followRunning(ctx, p, tg)
 	}
 	if !ok {
 		return alreadyRunning(tg), nil
@@ -187,8 +204,7 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	} else if p.WebhookConfig != nil {
 		s.startWebhook(p.WebhookConfig, tg, done, events, unsub)
 	}
-	started := map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
-		"status": "started", "streaming": true, "message": "Task execution started"}
+	started := startedAnswer(tg)
 	if p.WebhookConfig != nil {
 		started["webhook_url"] = p.WebhookConfig.URL
 	}
@@ -198,6 +214,19 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	case p.WebhookConfig != nil:
 		return started, nil
 	}
+	return s.awaitEnd(ctx, tg, done)
+}
+
+// startedAnswer is the first answer of a streaming or webhook tasks.execute.
+func startedAnswer(tg target) map[string]any {
+	return map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
+		"status": "started", "streaming": true, "message": "Task execution started"}
+}
+
+// awaitEnd waits for the end of a run (done closed) and answers its final result. A
+// caller that goes away gets an error (the run goes on); a server shutting down
+// answers the current status.
+func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) (any, error) {
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -68,17 +68,15 @@ func (e *KeyTakenError) Error() string {
 	return fmt.Sprintf("idempotency key %q is already recorded (tree %s)", e.Record.Key, e.Record.RootID)
 }
 
-// CheckKey checks a record before it is stored: scope and key of at most MaxKeyLen
-// bytes, valid UTF-8 without NUL bytes (they are key fields of every backend), a
-// non-empty key, digest and root, and an expiry after the creation.
+// CheckKey checks a record before it is stored: scope and key as CheckKeyString
+// requires (the key non-empty too), a non-empty digest, root and tree, and an expiry
+// after the creation.
 func CheckKey(rec KeyRecord) error {
-	for _, f := range []struct{ name, v string }{{"scope", rec.Scope}, {"idempotency_key", rec.Key}} {
-		if len(f.v) > MaxKeyLen {
-			return apferr.InvalidParam(f.name, fmt.Sprintf("longer than %d bytes", MaxKeyLen), fmt.Sprintf("at most %d bytes", MaxKeyLen), len(f.v))
-		}
-		if reason := badKey(f.v); reason != "" {
-			return apferr.InvalidParam(f.name, reason, "a UTF-8 string without NUL", nil)
-		}
+	if err := CheckKeyString("scope", rec.Scope); err != nil {
+		return err
+	}
+	if err := CheckKeyString("idempotency_key", rec.Key); err != nil {
+		return err
 	}
 	switch {
 	case strings.TrimSpace(rec.Key) == "":
@@ -87,6 +85,18 @@ func CheckKey(rec KeyRecord) error {
 		return fmt.Errorf("idempotency key %q: record without digest, root or tree", rec.Key)
 	case !rec.ExpiresAt.After(rec.CreatedAt):
 		return fmt.Errorf("idempotency key %q: expires at %s, not after its creation at %s", rec.Key, rec.ExpiresAt, rec.CreatedAt)
+	}
+	return nil
+}
+
+// CheckKeyString refuses (code InvalidParams naming field) a scope or key every backend
+// cannot keep as it is: longer than MaxKeyLen bytes, invalid UTF-8 or holding a NUL byte.
+func CheckKeyString(field, v string) error {
+	if len(v) > MaxKeyLen {
+		return apferr.InvalidParam(field, fmt.Sprintf("longer than %d bytes", MaxKeyLen), fmt.Sprintf("at most %d bytes", MaxKeyLen), len(v))
+	}
+	if reason := badKey(v); reason != "" {
+		return apferr.InvalidParam(field, reason, "a UTF-8 string without NUL", nil)
 	}
 	return nil
 }
