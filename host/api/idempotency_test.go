@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -228,7 +228,7 @@ func TestCreateKeyConcurrent(t *testing.T) {
 // clock is a settable clock for the server.
 type clock struct{ off atomic.Int64 }
 
-func (c *clock) now() time.Time           { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *clock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func TestKeyExpiry(t *testing.T) {
