@@ -263,15 +263,20 @@ func (s *Server) neverRan(ctx context.Context, rec store.KeyRecord) (bool, error
 
 // followRunning answers a tasks.execute of a tree whose run another call started (an
 // earlier call with the same idempotency key), starting nothing: a run that has ended
-// answers its final result (plain JSON, whatever use_streaming and webhook_config say);
-// a run in progress is waited for (plain), streamed (use_streaming) or answered
+// answers its final result (with use_streaming, as a stream of that answer, the final
+// frame and stream_end; webhook_config sends nothing); a run in progress is waited for (plain), streamed (use_streaming) or answered
 // "started" without sending webhooks (webhook_config: the first call's deliveries, if
 // any, go on).
 func (s *Server) followRunning(ctx context.Context, p executeParams, tg target) (any, error) {
 	events, unsub := s.cfg.Engine.Subscribe(tg.rootID)
 	if !s.rootRunning(ctx, tg.rootID) {
 		unsub()
-		return s.finalResult(ctx, tg), nil
+		res := s.finalResult(ctx, tg)
+		if p.UseStreaming {
+			res["streaming"] = true
+			return &streamResponse{first: res, tg: tg, unsub: func() {}, ended: true}, nil
+		}
+		return res, nil
 	}
 	switch {
 	case p.UseStreaming:

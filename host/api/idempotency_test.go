@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -365,17 +366,33 @@ func TestExecuteKeyNeverStarted(t *testing.T) {
 	}
 }
 
-func TestExecuteKeyStreamingRepeatOfEndedRun(t *testing.T) {
+// streamKeyed sends a streaming keyed tasks.execute and returns its frames.
+func (e *env) streamKeyed(t *testing.T, key string, tasks []map[string]any) []map[string]any {
+	t.Helper()
+	p := keyed(key, tasks)
+	p["use_streaming"] = true
+	code, body := e.post(t, "/tasks", "", `{"jsonrpc":"2.0","method":"tasks.execute","id":1,"params":`+string(mustJSON(t, p))+`}`)
+	if code != 200 {
+		t.Fatalf("HTTP %d: %s", code, body)
+	}
+	return readSSE(t, strings.NewReader(string(body)))
+}
+
+func TestExecuteKeyStreamingRepeat(t *testing.T) {
 	t.Parallel()
 	e := setup(t, setupOpts{})
-	var first execAnswer
-	e.ok(t, "", "tasks.execute", keyed("k", anonTree(1)), &first)
-	p := keyed("k", anonTree(1))
-	p["use_streaming"] = true
-	var again execAnswer
-	e.ok(t, "", "tasks.execute", p, &again) // a plain JSON answer: the run has ended
-	if again != first {
-		t.Fatalf("streaming repeat answered %+v, first %+v", again, first)
+	first := e.streamKeyed(t, "k", anonTree(1))
+	again := e.streamKeyed(t, "k", anonTree(1)) // the run has ended: its answer, final, stream_end
+	if len(again) != 3 || again[1]["type"] != "final" || again[2]["type"] != "stream_end" {
+		t.Fatalf("repeat frames = %v", again)
+	}
+	res, _ := again[0]["result"].(map[string]any)
+	root := first[len(first)-2]["root_task_id"]
+	if res["root_task_id"] != root || res["status"] != "completed" || again[1]["status"] != "completed" {
+		t.Fatalf("repeat answered %v, %v; want the first run's root %v completed", res, again[1], root)
+	}
+	if a := e.attempts(t, root.(string)); fmt.Sprint(a) != "[1 1]" {
+		t.Fatalf("attempts %v, want [1 1]", a)
 	}
 }
 
