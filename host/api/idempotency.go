@@ -4,34 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // DefaultKeyTTL is how long an idempotency key holds when Config.KeyTTL is 0.
-const DefaultKeyTTL = 24 * time.Hour
+const DefaultKeyTTL = idempotency.DefaultTTL
 
-// keyParam is the name of the idempotency key in params and errors.
-const keyParam = "idempotency_key"
-
-// Kinds of keyed submission. The kind is part of a key's digest: a key used by
-// tasks.create does not replay for tasks.execute, whose answer is a run's.
-const (
-	kindCreate  = "create"
-	kindExecute = "execute"
-)
-
-// idemKey is an idempotency key given with a submission, with its scope and the digest
-// of the submission's content.
-type idemKey struct {
-	scope, key, digest string
-}
+const keyParam = idempotency.Param
 
 // createKey returns the idempotency_key of tasks.create params: a member of the
 // top-level object (the {"tasks": [...]} form, or the single task object, where it is
@@ -61,96 +46,27 @@ func createKey(params []byte) (key string, given bool, err error) {
 // newKey checks key and computes the digest of the submission data for kind. The scope
 // is the caller: its subject with authentication (so one user's keys never meet
 // another's), "" without.
-func (s *Server) newKey(ctx context.Context, key, kind string, data []byte) (*idemKey, error) {
+func (s *Server) newKey(ctx context.Context, key, kind string, data []byte) (idempotency.Key, error) {
 	if s.cfg.Keys == nil {
-		return nil, apferr.InvalidParam(keyParam, "this server records no idempotency keys", "no idempotency_key", key)
-	}
-	if err := store.CheckKeyString(keyParam, key); err != nil {
-		return nil, err
-	}
-	if len(key) == 0 {
-		return nil, apferr.InvalidParam(keyParam, "must not be empty", "a non-empty string", key)
+		return idempotency.Key{}, apferr.InvalidParam(keyParam, "this server records no idempotency keys", "no idempotency_key", key)
 	}
 	cl := callerFrom(ctx)
 	scope := ""
 	if cl.authn {
 		scope = cl.sub
 	}
-	sub, err := submit.Decode(data, submit.Options{Namespace: cl.ns})
-	if err != nil {
-		return nil, err
-	}
-	d, err := sub.Digest()
-	if err != nil {
-		return nil, err
-	}
-	return &idemKey{scope: scope, key: key, digest: kind + ":" + d}, nil
+	return idempotency.NewKey(scope, key, kind, data, cl.ns)
 }
 
-// match returns nil when rec was recorded for the same content as k, else the error
-// (InvalidParams naming idempotency_key) of a key reused for another submission.
-func (k *idemKey) match(rec store.KeyRecord) error {
-	if rec.Digest == k.digest {
-		return nil
+// submitKeyed is submitTasks with an idempotency key (idempotency.Submitter.Submit):
+// it returns the stored tasks, or the record of the submission made first with the key.
+func (s *Server) submitKeyed(ctx context.Context, data []byte, k idempotency.Key) ([]*task.Task, *store.KeyRecord, error) {
+	sub := idempotency.Submitter{Keys: s.cfg.Keys, TTL: s.cfg.KeyTTL, Now: s.cfg.Now}
+	tasks, rec, err := sub.Submit(ctx, k, func(ctx context.Context) ([]*task.Task, error) { return s.prepareTasks(ctx, data) })
+	if tasks != nil {
+		s.treeCreated(ctx, tasks)
 	}
-	return apferr.New(apferr.InvalidParams, fmt.Sprintf(
-		"Invalid params: idempotency_key: %q was already used for a different submission (the content differs); nothing was created. Use a new key for new content.", k.key)).
-		WithData(map[string]any{"field": keyParam, "reason": "the content differs from the submission first made with this key",
-			"root_task_id": rec.RootID})
-}
-
-// lookup returns the live record of k, if any.
-func (s *Server) lookup(ctx context.Context, k *idemKey) (*store.KeyRecord, error) {
-	rec, ok, err := s.cfg.Keys.LookupKey(ctx, k.scope, k.key, s.cfg.Now())
-	if err != nil {
-		return nil, fmt.Errorf("look up idempotency key: %w", err)
-	}
-	if !ok {
-		return nil, nil
-	}
-	return &rec, k.match(rec)
-}
-
-// submitKeyed is submitTasks with an idempotency key. When the key holds a record
-// already it stores nothing and returns the record (the caller answers from it), or the
-// error of match when the content differs. Otherwise it validates the submission and
-// stores it with the key in one transaction (store.Keys.CreateKeyed). A submission
-// failing because a concurrent one with the same key won (its ids now exist, or its key
-// is recorded) answers from the winner's record.
-func (s *Server) submitKeyed(ctx context.Context, data []byte, k *idemKey) ([]*task.Task, *store.KeyRecord, error) {
-	if rec, err := s.lookup(ctx, k); rec != nil || err != nil {
-		return nil, rec, err
-	}
-	tasks, err := s.prepareTasks(ctx, data)
-	if err == nil {
-		now := s.cfg.Now()
-		root := rootTask(tasks)
-		err = s.cfg.Keys.CreateKeyed(ctx, store.KeyRecord{Scope: k.scope, Key: k.key, Digest: k.digest,
-			RootID: root.ID, TreeID: root.TreeID(), Count: len(tasks), CreatedAt: now, ExpiresAt: now.Add(s.cfg.KeyTTL)}, tasks)
-		var taken *store.KeyTakenError
-		if errors.As(err, &taken) {
-			return nil, &taken.Record, k.match(taken.Record)
-		}
-		if err == nil {
-			s.treeCreated(ctx, tasks)
-			return tasks, nil, nil
-		}
-		err = fmt.Errorf("store submission: %w", err)
-	}
-	if rec, lerr := s.lookup(ctx, k); rec != nil || lerr != nil {
-		return nil, rec, lerr
-	}
-	return nil, nil, err
-}
-
-// rootTask returns the root of a validated submission (it has exactly one).
-func rootTask(tasks []*task.Task) *task.Task {
-	for _, t := range tasks {
-		if t.IsRoot() {
-			return t
-		}
-	}
-	return tasks[0]
+	return tasks, rec, err
 }
 
 // replayCreate answers a repeated tasks.create: the tasks of the tree the key created,
@@ -162,17 +78,12 @@ func (s *Server) replayCreate(ctx context.Context, rec store.KeyRecord) (any, er
 		return nil, fmt.Errorf("read the tree of idempotency key %q: %w", rec.Key, err)
 	}
 	if len(tasks) == 0 {
-		return nil, deletedTree(rec)
+		return nil, idempotency.Deleted(rec)
 	}
 	if rec.Count == 1 {
 		return tasks[0], nil
 	}
 	return tasks, nil
-}
-
-func deletedTree(rec store.KeyRecord) error {
-	return apferr.New(apferr.TaskNotFound, fmt.Sprintf("Task %s not found: the tree created with this idempotency_key was deleted", rec.RootID)).
-		WithData(map[string]any{"task_id": rec.RootID, "field": keyParam})
 }
 
 // purgeEvery bounds the interval of purgeLoop.
@@ -219,7 +130,7 @@ func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) 
 	if len(p.Tasks) == 0 || string(p.Tasks) == "null" {
 		return nil, apferr.InvalidParam(keyParam, "an idempotency_key applies to a submission (inline tasks); a run of a stored task_id is not deduplicated", "tasks with the key", key)
 	}
-	k, err := s.newKey(ctx, key, kindExecute, p.Tasks)
+	k, err := s.newKey(ctx, key, idempotency.KindExecute, p.Tasks)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +139,7 @@ func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) 
 		return nil, err
 	}
 	if rec == nil {
-		root := rootTask(tasks)
+		root := idempotency.Root(tasks)
 		return s.execute(ctx, p, target{rootID: root.ID, taskID: root.ID}, true)
 	}
 	tg := target{rootID: rec.RootID, taskID: rec.RootID}
@@ -242,23 +153,16 @@ func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) 
 	return s.followRunning(ctx, p, tg)
 }
 
-// neverRan reports whether no run of the keyed tree has started: no run marker on the
-// root and every task pending, never attempted and without an error (a blocked marker
-// is an error).
+// neverRan reports whether no run of the keyed tree has started (idempotency.NeverRan).
 func (s *Server) neverRan(ctx context.Context, rec store.KeyRecord) (bool, error) {
 	tasks, err := s.cfg.Store.Tree(ctx, rec.TreeID)
 	if err != nil {
 		return false, fmt.Errorf("read the tree of idempotency key %q: %w", rec.Key, err)
 	}
 	if len(tasks) == 0 {
-		return false, deletedTree(rec)
+		return false, idempotency.Deleted(rec)
 	}
-	for _, t := range tasks {
-		if t.Run != nil || t.Status != task.Pending || t.Attempts > 0 || t.Error != "" || !t.StartedAt.IsZero() {
-			return false, nil
-		}
-	}
-	return true, nil
+	return idempotency.NeverRan(tasks), nil
 }
 
 // followRunning answers a tasks.execute of a tree whose run another call started (an

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -351,7 +352,7 @@ func TestExecuteKeyNeverStarted(t *testing.T) {
 	e := setup(t, setupOpts{})
 	data := mustJSON(t, anonTree(1))
 	ctx := context.Background()
-	k, err := e.srv.newKey(ctx, "k", kindExecute, data)
+	k, err := e.srv.newKey(ctx, "k", idempotency.KindExecute, data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -86,7 +87,7 @@ func (s *Server) tasksCreate(ctx context.Context, c *call) (any, error) {
 		}
 		return oneOrMany(tasks), nil
 	}
-	k, err := s.newKey(ctx, key, kindCreate, c.params)
+	k, err := s.newKey(ctx, key, idempotency.KindCreate, c.params)
 	if err != nil {
 		return nil, err
 	}
