@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
-	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
