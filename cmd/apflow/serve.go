@@ -13,6 +13,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/api"
 	"github.com/apflow-wasm/apflow/host/api/auth"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 )
 
 // version is reported by system.health and the agent card.
@@ -22,6 +23,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var addr, baseURL string
 	var drain time.Duration
 	var webhookAllowPrivate bool
+	var keyTTL time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the apflow JSON-RPC API over HTTP",
@@ -34,6 +36,9 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if keyTTL <= 0 {
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --idempotency-ttl must be positive, not %s", keyTTL)}
+			}
 			secret := os.Getenv("APFLOW_JWT_SECRET")
 			if f := cmd.Flags().Lookup("jwt-secret"); f.Changed {
 				secret = f.Value.String()
@@ -56,6 +61,8 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				BaseURL:   baseURL,
 
 				WebhookAllowPrivate: webhookAllowPrivate,
+				Keys:                h.keys,
+				KeyTTL:              keyTTL,
 			}
 			if h.node != nil {
 				acfg.Cluster = h.node
@@ -102,6 +109,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
+	cmd.Flags().DurationVar(&keyTTL, "idempotency-ttl", idempotency.DefaultTTL, "how long an idempotency_key of tasks.create and tasks.execute holds; expired keys are free again and purged")
 	cmd.Flags().BoolVar(&webhookAllowPrivate, "webhook-allow-private", false, "let tasks.execute webhooks reach loopback, private, link-local, multicast and unspecified addresses (refused by default)")
 	return cmd
 }
