@@ -221,7 +221,7 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 
 // runLocalKeyed is runLocal with --idempotency-key: the tree is stored with the key
 // (idempotency.Submitter); a repeat stores nothing and shows the first run's tree,
-// starting its run only if it never started. Keys are those of tasks.execute without
+// starting its run only if it never started (engine.RunOptions.OnlyUnstarted). Keys are those of tasks.execute without
 // authentication (scope "", kind execute), so a repeat of an API call answers too.
 // Expired keys are purged first.
 func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data []byte, out io.Writer, jsonOut, quiet bool,
@@ -237,27 +237,22 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
-	rootID, start := "", true
+	var rootID string
 	if rec == nil {
 		rootID = rootOf(tasks)
 		h.engine.TreeCreated(ctx, rootID)
 	} else {
-		stored, err := h.store.Tree(ctx, rec.TreeID)
-		if err != nil {
-			return err
-		}
-		if len(stored) == 0 {
+		if _, err := h.store.Get(ctx, rec.RootID); apferr.CodeOf(err) == apferr.TaskNotFound {
 			return invalidSubmission(name, idempotency.Deleted(*rec))
 		}
-		rootID, start = rec.RootID, idempotency.NeverRan(stored)
+		rootID = rec.RootID
 		fmt.Fprintf(out, "idempotency key %q: tree %s was submitted with it at %s; not submitting it again\n",
 			key.key, rootID, rec.CreatedAt.Local().Format(time.DateTime))
 	}
 	return g.follow(ctx, h, name, out, jsonOut, quiet, func() ([]string, error) {
-		if !start {
-			return []string{rootID}, nil
-		}
-		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{}); err != nil && apferr.CodeOf(err) != apferr.AlreadyExecuting {
+		// Only a run that never started starts: a repeat never runs the tree twice.
+		_, err := h.engine.Start(ctx, rootID, engine.RunOptions{OnlyUnstarted: true})
+		if err != nil && !errors.Is(err, engine.ErrStarted) && apferr.CodeOf(err) != apferr.AlreadyExecuting {
 			return nil, err
 		}
 		return []string{rootID}, nil

@@ -122,10 +122,11 @@ func (s *Server) purgeKeys() {
 
 // executeKeyed is tasks.execute of inline tasks with an idempotency key. The first call
 // stores the tree with the key and runs it. A repeat (same key, same content) creates
-// nothing: when the first call's run has not started (the server stopped between
-// storing the tree and starting it) it starts it, as the first call would have; when the
-// run is in progress it follows it (followRunning); when the run has ended it answers
-// the final result.
+// nothing: when no run of the tree has started (the server stopped between storing the
+// tree and starting it) it starts it, as the first call would have; when the run is in
+// progress it follows it, and when it has ended it answers its final result
+// (followRunning). Both calls start the run with engine.RunOptions.OnlyUnstarted, so a
+// run that ended is never started again.
 func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) (any, error) {
 	if len(p.Tasks) == 0 || string(p.Tasks) == "null" {
 		return nil, apferr.InvalidParam(keyParam, "an idempotency_key applies to a submission (inline tasks); a run of a stored task_id is not deduplicated", "tasks with the key", key)
@@ -142,27 +143,10 @@ func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) 
 		root := idempotency.Root(tasks)
 		return s.execute(ctx, p, target{rootID: root.ID, taskID: root.ID}, true)
 	}
-	tg := target{rootID: rec.RootID, taskID: rec.RootID}
-	fresh, err := s.neverRan(ctx, *rec)
-	if err != nil {
-		return nil, err
+	if _, err := s.cfg.Store.Get(ctx, rec.RootID); apferr.CodeOf(err) == apferr.TaskNotFound {
+		return nil, idempotency.Deleted(*rec)
 	}
-	if fresh {
-		return s.execute(ctx, p, tg, true)
-	}
-	return s.followRunning(ctx, p, tg)
-}
-
-// neverRan reports whether no run of the keyed tree has started (idempotency.NeverRan).
-func (s *Server) neverRan(ctx context.Context, rec store.KeyRecord) (bool, error) {
-	tasks, err := s.cfg.Store.Tree(ctx, rec.TreeID)
-	if err != nil {
-		return false, fmt.Errorf("read the tree of idempotency key %q: %w", rec.Key, err)
-	}
-	if len(tasks) == 0 {
-		return false, idempotency.Deleted(rec)
-	}
-	return idempotency.NeverRan(tasks), nil
+	return s.execute(ctx, p, target{rootID: rec.RootID, taskID: rec.RootID}, true)
 }
 
 // followRunning answers a tasks.execute of a tree whose run another call started (an

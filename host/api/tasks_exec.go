@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -78,12 +79,11 @@ func (s *Server) rootOf(ctx context.Context, t *task.Task) (*task.Task, error) {
 // startRun subscribes to the tree's events (when asked) and starts the run; done is
 // closed once the run has ended and its figures are in /metrics (see watchRun). An
 // already-running tree returns ok=false and no error.
-func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) (done <-chan struct{}, events <-chan engine.Event, unsub func(), ok bool, err error) {
+func (s *Server) startRun(ctx context.Context, tg target, opts engine.RunOptions, subscribe bool) (done <-chan struct{}, events <-chan engine.Event, unsub func(), ok bool, err error) {
 	unsub = func() {}
 	if subscribe {
 		events, unsub = s.cfg.Engine.Subscribe(tg.rootID)
 	}
-	opts := engine.RunOptions{Full: full}
 	if tg.taskID != tg.rootID {
 		opts.TaskID = tg.taskID
 	}
@@ -182,17 +182,18 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 }
 
 // execute starts the run of tg and answers as tasks.execute does. A tree already
-// running answers already_running, or, when follow is set (the tree of a keyed
-// submission, whose run a repeat of the call may have started), is followed as
-// followRunning does.
-func (s *Server) execute(ctx context.Context, p executeParams, tg target, follow bool) (any, error) {
+// running answers already_running. With keyed (the tree of a keyed submission, which
+// a repeat of the call may have run already) the run starts only if no run of the tree
+// ever started (engine.RunOptions.OnlyUnstarted); otherwise the run in progress or
+// ended is answered as followRunning does.
+func (s *Server) execute(ctx context.Context, p executeParams, tg target, keyed bool) (any, error) {
 	subscribe := p.UseStreaming || p.WebhookConfig != nil
-	done, events, unsub, ok, err := s.startRun(ctx, tg, p.Full, subscribe)
+	done, events, unsub, ok, err := s.startRun(ctx, tg, engine.RunOptions{Full: p.Full, OnlyUnstarted: keyed}, subscribe)
+	if keyed && (errors.Is(err, engine.ErrStarted) || (err == nil && !ok)) {
+		return s.followRunning(ctx, p, tg)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if !ok && follow {
-		return s.followRunning(ctx, p, tg)
 	}
 	if !ok {
 		return alreadyRunning(tg), nil

@@ -150,19 +150,6 @@ func Root(tasks []*task.Task) *task.Task {
 	return tasks[0]
 }
 
-// NeverRan reports whether no run of a tree (its tasks as stored) has started: no run
-// marker on the root and every task pending, never attempted and without an error (a
-// blocked marker is an error). Such a tree was stored by a keyed execute whose run did
-// not start (the process stopped in between): a repeat starts it.
-func NeverRan(tasks []*task.Task) bool {
-	for _, t := range tasks {
-		if t.Run != nil || t.Status != task.Pending || t.Attempts > 0 || t.Error != "" || !t.StartedAt.IsZero() {
-			return false
-		}
-	}
-	return len(tasks) > 0
-}
-
 // Deleted is the error (TaskNotFound naming the root) of a repeat whose tree was
 // deleted since the first submission.
 func Deleted(rec store.KeyRecord) error {
