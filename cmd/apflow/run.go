@@ -255,8 +255,35 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 		if err != nil && !errors.Is(err, engine.ErrStarted) && apferr.CodeOf(err) != apferr.AlreadyExecuting {
 			return nil, err
 		}
+		if err != nil { // run by another process (a cluster node) or ended: wait for its end
+			if err := waitRunEnd(ctx, h.engine, rootID); err != nil {
+				return nil, err
+			}
+		}
 		return []string{rootID}, nil
 	})
+}
+
+// runEndPoll is how often waitRunEnd asks whether a run goes on.
+const runEndPoll = 200 * time.Millisecond
+
+// waitRunEnd waits until the run of the tree rooted at rootID is no longer in progress
+// anywhere (engine.Engine.RunActive; in a cluster, on any node), or ctx ends.
+func waitRunEnd(ctx context.Context, eng *engine.Engine, rootID string) error {
+	for {
+		active, err := eng.RunActive(ctx, rootID)
+		if err != nil {
+			return fmt.Errorf("wait for the run of %s: %w", rootID, err)
+		}
+		if !active {
+			return nil
+		}
+		select {
+		case <-time.After(runEndPoll):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // follow starts runs with start (which returns their root ids), shows their progress
