@@ -50,3 +50,29 @@ func TestDigest(t *testing.T) {
 		t.Fatal("r and alice/r in namespace alice have different digests")
 	}
 }
+
+// FuzzDigest: every decodable submission has a digest, the same on every decoding (no
+// map order or other chance in the canonical form).
+func FuzzDigest(f *testing.F) {
+	for _, s := range []string{`[{"name":"a","schemas":{"method":"m"},"inputs":{"x":1.50}}]`, `{"tasks":[{"name":"a"}]}`,
+		`{"name":"a","priority":1,"dependencies":[{"name":"b","required":false}]}`, `[{"schedule_start_at":"2026-01-01T00:00:00+02:00"}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sub, err := Decode(data, Options{MaxBytes: 1 << 16})
+		if err != nil {
+			return
+		}
+		d1, err := sub.Digest()
+		if err != nil {
+			t.Fatalf("Digest of a decoded submission: %v", err)
+		}
+		again, err := Decode(data, Options{MaxBytes: 1 << 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d2, _ := again.Digest(); d2 != d1 {
+			t.Fatalf("two decodings, two digests: %s %s", d1, d2)
+		}
+	})
+}
