@@ -60,6 +60,28 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Fatalf("invalid tree over the server: exit %d, stderr %s", code, stderr)
 	}
 
+	// --idempotency-key goes to the server: the repeat of a failed run answers it and
+	// stores nothing; the same key with another tree is refused.
+	countRoots := func() int {
+		t.Helper()
+		code, out, errOut := cli(t, alice, "tasks", "list", "--json")
+		var roots []task.Task
+		if code != exitOK || json.Unmarshal([]byte(out), &roots) != nil {
+			t.Fatalf("tasks list --json: exit %d\n%s\n%s", code, out, errOut)
+		}
+		return len(roots)
+	}
+	keyedTree := writeTree(t, failingTree)
+	code, stdout, stderr = cli(t, alice, "run", "--idempotency-key", "cli-key", keyedTree)
+	before := countRoots()
+	code2, again, stderr2 := cli(t, alice, "run", "--idempotency-key", "cli-key", keyedTree)
+	if code != exitFailed || code2 != exitFailed || !strings.Contains(again, "1 completed, 1 failed, 2 blocked") || countRoots() != before {
+		t.Fatalf("keyed runs: exit %d then %d, roots %d then %d\n%s\n%s\n%s\n%s", code, code2, before, countRoots(), stdout, stderr, again, stderr2)
+	}
+	if code, _, stderr = cli(t, alice, "run", "--idempotency-key", "cli-key", writeTree(t, goodTree)); code != exitInvalid || !strings.Contains(stderr, "idempotency_key") {
+		t.Fatalf("keyed run of another tree: exit %d, stderr %s", code, stderr)
+	}
+
 	tests := []struct {
 		name  string
 		token string

@@ -138,6 +138,7 @@ type host struct {
 	log      hclog.Logger
 	cfg      *config.Config
 	store    store.Store
+	keys     store.Keys // the same store: its idempotency keys
 	runtime  *sandbox.Runtime
 	registry *registry.Registry
 	catalog  executor.Catalog
@@ -186,7 +187,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &host{log: log, cfg: cfg, store: st}
+	h := &host{log: log, cfg: cfg, store: st, keys: st}
 	ok := false
 	defer func() {
 		if !ok {
@@ -265,9 +266,15 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	return h, nil
 }
 
+// taskStore is what a host keeps tasks and idempotency keys in; every backend is both.
+type taskStore interface {
+	store.Store
+	store.Keys
+}
+
 // openStore opens the task store: PostgreSQL when --store (or $APFLOW_STORE) is a
 // postgres:// or postgresql:// URL, else Badger in <data-dir>/db.
-func (g *globals) openStore(ctx context.Context, log hclog.Logger) (store.Store, error) {
+func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, error) {
 	dsn := g.storeURL
 	if dsn == "" {
 		dsn = os.Getenv("APFLOW_STORE")

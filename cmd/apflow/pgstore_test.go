@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,5 +119,49 @@ func TestPluginsCommandsReachTheCluster(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(workerDir, "echo.wasm")); !os.IsNotExist(err) {
 		t.Errorf("the worker still has echo.wasm after the cluster removed it: %v", err)
+	}
+}
+
+// TestRunIdempotencyKeyOnPostgreSQL runs a keyed tree on one node of a PostgreSQL store,
+// then repeats it from two other nodes: nothing is stored or run again, and every
+// repeat reports the first run's outcome. (The nodes run one after the other: hosts
+// opened at once in one process race inside wazero's start-up, which the race detector
+// reports; concurrent keyed creates are storetest.RunKeys' ConcurrentKeyedCreates.)
+func TestRunIdempotencyKeyOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	dsn := pg.Database(t)
+	_, plugins := setup(t)
+	tree := writeTree(t, failingTree)
+	run := func(node string) (int, string) {
+		code, out, errOut := apflow(t, "", "run", "-q", "--store", dsn, "--data-dir", t.TempDir(), "--plugins", plugins,
+			"--node-id", node, "--idempotency-key", "pg-key", tree)
+		return code, out + errOut
+	}
+	if code, out := run("first"); code != exitFailed {
+		t.Fatalf("first run: exit %d\n%s", code, out)
+	}
+	const n = 2
+	codes := make([]int, n)
+	outs := make([]string, n)
+	for i := range n {
+		codes[i], outs[i] = run(fmt.Sprintf("repeat-%d", i))
+	}
+	for i := range n {
+		if codes[i] != exitFailed || !strings.Contains(outs[i], "1 completed, 1 failed, 2 blocked") || !strings.Contains(outs[i], "not submitting it again") {
+			t.Errorf("repeat %d: exit %d\n%s", i, codes[i], outs[i])
+		}
+	}
+	code, out, errOut := apflow(t, "", "tasks", "list", "--json", "--all", "--store", dsn, "--data-dir", t.TempDir())
+	var tasks []struct {
+		Name     string `json:"name"`
+		Attempts int    `json:"attempts"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &tasks) != nil || len(tasks) != 4 {
+		t.Fatalf("tasks: exit %d %s %s; want the 4 of one tree", code, out, errOut)
+	}
+	for _, x := range tasks {
+		if x.Name == "boom" && x.Attempts != 1 {
+			t.Fatalf("boom attempted %d times, want once", x.Attempts)
+		}
 	}
 }

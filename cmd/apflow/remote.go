@@ -38,7 +38,7 @@ func (g *globals) client() *client.Client {
 }
 
 // runRemote submits and runs a tree on the server, following its progress over SSE.
-func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jsonOut, quiet bool) error {
+func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jsonOut, quiet bool, key string) error {
 	var tasks json.RawMessage = data
 	var wrapped struct {
 		Tasks json.RawMessage `json:"tasks"`
@@ -50,7 +50,11 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 	began := time.Now()
 	var rootID string
 	var view progress.View = nopView{}
-	err := c.ExecuteStream(ctx, map[string]any{"tasks": tasks, "use_streaming": true}, func(f client.Frame) error {
+	params := map[string]any{"tasks": tasks, "use_streaming": true}
+	if key != "" {
+		params["idempotency_key"] = key
+	}
+	err := c.ExecuteStream(ctx, params, func(f client.Frame) error {
 		if rootID == "" {
 			if id, ok := f["root_task_id"].(string); ok && id != "" {
 				rootID = id

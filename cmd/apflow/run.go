@@ -18,6 +18,7 @@ import (
 	"github.com/apflow-wasm/apflow/cmd/apflow/internal/progress"
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -29,6 +30,7 @@ const shutdownGrace = 5 * time.Second
 
 func newRunCmd(g *globals) *cobra.Command {
 	var jsonOut, quiet bool
+	var key keyFlags
 	cmd := &cobra.Command{
 		Use:   "run FILE",
 		Short: "Validate, store and run a task tree file with live progress",
@@ -36,6 +38,10 @@ func newRunCmd(g *globals) *cobra.Command {
 file, or "-" to read stdin), stores it, runs it and prints a summary. Progress is a live tree on a terminal and
 one line per status change otherwise. With --json, stdout holds only the final tree
 ({"task": ..., "children": [...]}) and progress goes to stderr.
+
+With --idempotency-key, running the same file again with the same key (within
+--idempotency-ttl) submits nothing: it shows the tree the first run stored, running it
+only if its run never started; the same key with another tree is refused (exit status 2).
 
 Exit status: 0 when every task completed, 1 when any failed, was cancelled or is blocked,
 2 when the file is not a valid tree (or not a regular file), 130 when interrupted
@@ -55,15 +61,37 @@ ends it at once, without the grace period for running tasks.`,
 			if jsonOut {
 				out = g.stderr
 			}
-			if g.server != "" {
-				return g.runRemote(cmd.Context(), data, out, jsonOut, quiet)
+			if err := key.check(cmd); err != nil {
+				return err
 			}
-			return g.runLocal(cmd.Context(), args[0], data, out, jsonOut, quiet)
+			if g.server != "" {
+				return g.runRemote(cmd.Context(), data, out, jsonOut, quiet, key.key)
+			}
+			return g.runLocal(cmd.Context(), args[0], data, out, jsonOut, quiet, key)
 		},
 	}
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final tree as JSON on stdout; progress and summary go to stderr")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress, only the summary")
+	cmd.Flags().StringVar(&key.key, "idempotency-key", "", "submit the tree at most once per key: a repeat with the same key and tree shows the first one instead of storing another")
+	cmd.Flags().DurationVar(&key.ttl, "idempotency-ttl", idempotency.DefaultTTL, "with --idempotency-key and a local store: how long the key holds (with --server, the server's setting applies)")
 	return cmd
+}
+
+// keyFlags are apflow run's idempotency flags.
+type keyFlags struct {
+	key string
+	ttl time.Duration
+}
+
+// check refuses an empty --idempotency-key (given but empty) and a non-positive TTL.
+func (k keyFlags) check(cmd *cobra.Command) error {
+	if f := cmd.Flags().Lookup("idempotency-key"); f.Changed && k.key == "" {
+		return &exitError{code: exitInvalid, msg: "run: --idempotency-key must not be empty"}
+	}
+	if k.ttl <= 0 {
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("run: --idempotency-ttl must be positive, not %s", k.ttl)}
+	}
+	return nil
 }
 
 // readTreeFile reads a tree file, or stdin for "-". Anything but a regular file is
@@ -161,14 +189,20 @@ func invalidSubmission(name string, err error) error {
 	return err
 }
 
-func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool) error {
+func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool, key keyFlags) error {
 	h, err := g.openHost(ctx, roleWorker)
 	if err != nil {
 		return err
 	}
 	defer h.shutdown()
-	tasks, err := submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
-		TaskSchemas: h.taskSchemas})
+	prepare := func(ctx context.Context) ([]*task.Task, error) {
+		return submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
+			TaskSchemas: h.taskSchemas})
+	}
+	if key.key != "" {
+		return g.runLocalKeyed(ctx, h, name, data, out, jsonOut, quiet, key, prepare)
+	}
+	tasks, err := prepare(ctx)
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
@@ -183,6 +217,73 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 		}
 		return []string{rootID}, nil
 	})
+}
+
+// runLocalKeyed is runLocal with --idempotency-key: the tree is stored with the key
+// (idempotency.Submitter); a repeat stores nothing and shows the first run's tree,
+// starting its run only if it never started (engine.RunOptions.OnlyUnstarted). Keys are those of tasks.execute without
+// authentication (scope "", kind execute), so a repeat of an API call answers too.
+// Expired keys are purged first.
+func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data []byte, out io.Writer, jsonOut, quiet bool,
+	key keyFlags, prepare func(context.Context) ([]*task.Task, error)) error {
+	k, err := idempotency.NewKey("", key.key, idempotency.KindExecute, data, "")
+	if err != nil {
+		return invalidSubmission(name, err)
+	}
+	if _, err := h.keys.PurgeKeys(ctx, time.Now()); err != nil {
+		h.log.Warn("purging expired idempotency keys failed", "error", err)
+	}
+	tasks, rec, err := idempotency.Submitter{Keys: h.keys, TTL: key.ttl}.Submit(ctx, k, prepare)
+	if err != nil {
+		return invalidSubmission(name, err)
+	}
+	var rootID string
+	if rec == nil {
+		rootID = rootOf(tasks)
+		h.engine.TreeCreated(ctx, rootID)
+	} else {
+		if _, err := h.store.Get(ctx, rec.RootID); apferr.CodeOf(err) == apferr.TaskNotFound {
+			return invalidSubmission(name, idempotency.Deleted(*rec))
+		}
+		rootID = rec.RootID
+		fmt.Fprintf(out, "idempotency key %q: tree %s was submitted with it at %s; not submitting it again\n",
+			key.key, rootID, rec.CreatedAt.Local().Format(time.DateTime))
+	}
+	return g.follow(ctx, h, name, out, jsonOut, quiet, func() ([]string, error) {
+		// Only a run that never started starts: a repeat never runs the tree twice.
+		_, err := h.engine.Start(ctx, rootID, engine.RunOptions{OnlyUnstarted: true})
+		if err != nil && !errors.Is(err, engine.ErrStarted) && apferr.CodeOf(err) != apferr.AlreadyExecuting {
+			return nil, err
+		}
+		if err != nil { // run by another process (a cluster node) or ended: wait for its end
+			if err := waitRunEnd(ctx, h.engine, rootID); err != nil {
+				return nil, err
+			}
+		}
+		return []string{rootID}, nil
+	})
+}
+
+// runEndPoll is how often waitRunEnd asks whether a run goes on.
+const runEndPoll = 200 * time.Millisecond
+
+// waitRunEnd waits until the run of the tree rooted at rootID is no longer in progress
+// anywhere (engine.Engine.RunActive; in a cluster, on any node), or ctx ends.
+func waitRunEnd(ctx context.Context, eng *engine.Engine, rootID string) error {
+	for {
+		active, err := eng.RunActive(ctx, rootID)
+		if err != nil {
+			return fmt.Errorf("wait for the run of %s: %w", rootID, err)
+		}
+		if !active {
+			return nil
+		}
+		select {
+		case <-time.After(runEndPoll):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // follow starts runs with start (which returns their root ids), shows their progress

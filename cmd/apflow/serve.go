@@ -13,6 +13,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/api"
 	"github.com/apflow-wasm/apflow/host/api/auth"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 )
 
 // version is reported by system.health and the agent card.
@@ -23,6 +24,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var drain time.Duration
 	var webhookAllowPrivate bool
 	var webhookWindow time.Duration
+	var keyTTL time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the apflow JSON-RPC API over HTTP",
@@ -37,6 +39,9 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if keyTTL <= 0 {
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --idempotency-ttl must be positive, not %s", keyTTL)}
+			}
 			secret := os.Getenv("APFLOW_JWT_SECRET")
 			if f := cmd.Flags().Lookup("jwt-secret"); f.Changed {
 				secret = f.Value.String()
@@ -68,6 +73,8 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				WebhookAllowPrivate: webhookAllowPrivate,
 				WebhookSecret:       []byte(webhookSecret),
 				WebhookWindow:       webhookWindow,
+				Keys:                h.keys,
+				KeyTTL:              keyTTL,
 			}
 			if h.node != nil {
 				acfg.Cluster = h.node
@@ -116,6 +123,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
 	cmd.Flags().String("webhook-secret", "", "the HMAC-SHA256 key of signed POST /webhook/trigger/{task_id} requests (or $APFLOW_WEBHOOK_SECRET); with it, unsigned triggers need a bearer token")
 	cmd.Flags().DurationVar(&webhookWindow, "webhook-window", api.DefaultWebhookWindow, "how far a signed trigger's X-Webhook-Timestamp may be from the server's clock")
+	cmd.Flags().DurationVar(&keyTTL, "idempotency-ttl", idempotency.DefaultTTL, "how long an idempotency_key of tasks.create and tasks.execute holds; expired keys are free again and purged")
 	cmd.Flags().BoolVar(&webhookAllowPrivate, "webhook-allow-private", false, "let tasks.execute webhooks reach loopback, private, link-local, multicast and unspecified addresses (refused by default)")
 	return cmd
 }

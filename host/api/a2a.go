@@ -11,6 +11,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
+	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -141,7 +142,7 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	done, _, _, ok, err := s.startRun(ctx, tg, false, false)
+	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{}, false)
 	if err != nil {
 		return nil, err
 	}

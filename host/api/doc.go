@@ -17,10 +17,15 @@
 //     are too, so a user can only ever name (and collide with) their own ids: no answer
 //     tells whether another user's id exists.
 //   - tasks.execute returns the real root id and, unless streaming, the final status.
+//   - An idempotency_key (tasks.create, tasks.execute with inline tasks; Config.Keys)
+//     makes a repeat with the same content answer the first tree and run, creating and
+//     running nothing; other content is refused naming idempotency_key. Keys are per
+//     user (docs/api.md "Idempotency keys", docs/decisions.md §14).
 //   - Shutdown stops accepting connections, ends streams with a final frame, lets
 //     in-flight requests and webhook deliveries finish; runs continue in the engine.
 //
 // The server consumes small interfaces ([Engine]: the methods of *engine.Engine it calls,
-// with the engine's own types; [Plugins], [PrepareFunc], store.Store, executor.Catalog);
+// with the engine's own types; [Plugins], [PrepareFunc], store.Store, store.Keys,
+// executor.Catalog);
 // [SubmitPrepare] adapts the submission validator.
 package api

@@ -89,6 +89,13 @@ type Config struct {
 	// store), or nil for a single server. /healthz then names the node, and /metrics
 	// adds the cluster's gauges.
 	Cluster Cluster
+	// Keys records idempotency keys (tasks.create and tasks.execute's idempotency_key,
+	// docs/api.md "Idempotency keys"); pass the store itself. nil refuses every
+	// idempotency_key. Server.Serve purges expired keys while it serves.
+	Keys store.Keys
+	// KeyTTL is how long an idempotency key holds (default DefaultKeyTTL); a key older
+	// than this is free again.
+	KeyTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -130,6 +137,7 @@ func (c *Config) validate() error {
 	dur(&c.IdleTimeout, DefaultIdleTimeout)
 	dur(&c.KeepAlive, DefaultKeepAlive)
 	dur(&c.WebhookBackoff, DefaultWebhookBackoff)
+	dur(&c.KeyTTL, DefaultKeyTTL)
 	if c.WebhookClient == nil {
 		c.WebhookClient = newWebhookClient(newWebhookDialer(c.WebhookAllowPrivate).DialContext)
 	}
@@ -216,6 +224,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.srv = srv
 	s.mu.Unlock()
+	if s.cfg.Keys != nil {
+		s.background.Add(1)
+		go s.purgeLoop()
+	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "auth", s.verifier != nil)
 	return srv.Serve(ln)
 }

@@ -23,6 +23,9 @@ type streamResponse struct {
 	done   <-chan struct{} // closed when the run has ended
 	events <-chan engine.Event
 	unsub  func()
+	// ended: the run ended before the call (a repeat of a keyed execute): the stream
+	// holds the response, the final frame and stream_end.
+	ended bool
 }
 
 // sse writes Server-Sent Events frames.
@@ -172,6 +175,11 @@ func (s *Server) serveStream(c echo.Context, id json.RawMessage, sr *streamRespo
 		return err
 	}
 	w.data(&jsonrpc.Response{ID: id, Result: first})
+	if sr.ended {
+		w.data(s.finalFrame(c.Request().Context(), sr.tg, "jsonrpc"))
+		w.data(map[string]any{"type": "stream_end", "root_task_id": sr.tg.rootID})
+		return nil
+	}
 	s.follow(c, w, sr.tg, sr.done, sr.events)
 	return nil
 }

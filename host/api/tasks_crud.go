@@ -7,6 +7,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -29,6 +30,19 @@ func (s *Server) visibleTask(ctx context.Context, id string) (*task.Task, error)
 
 // submitTasks validates a submission, stamps the owner and stores it.
 func (s *Server) submitTasks(ctx context.Context, data []byte) ([]*task.Task, error) {
+	tasks, err := s.prepareTasks(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.Create(ctx, tasks); err != nil {
+		return nil, fmt.Errorf("store submission: %w", err)
+	}
+	s.treeCreated(ctx, tasks)
+	return tasks, nil
+}
+
+// prepareTasks validates a submission and stamps the owner.
+func (s *Server) prepareTasks(ctx context.Context, data []byte) ([]*task.Task, error) {
 	cl := callerFrom(ctx)
 	tasks, err := s.cfg.Prepare(ctx, data, cl.stampUser(), cl.ns)
 	if err != nil {
@@ -41,15 +55,16 @@ func (s *Server) submitTasks(ctx context.Context, data []byte) ([]*task.Task, er
 			}
 		}
 	}
-	if err := s.cfg.Store.Create(ctx, tasks); err != nil {
-		return nil, fmt.Errorf("store submission: %w", err)
-	}
+	return tasks, nil
+}
+
+// treeCreated tells the engine that the tree of a stored submission exists.
+func (s *Server) treeCreated(ctx context.Context, tasks []*task.Task) {
 	for _, t := range tasks {
 		if t.IsRoot() {
 			s.cfg.Engine.TreeCreated(ctx, t.ID)
 		}
 	}
-	return tasks, nil
 }
 
 // oneOrMany is the reference result shape: one task alone, several as a flat array.
@@ -61,9 +76,27 @@ func oneOrMany(tasks []*task.Task) any {
 }
 
 func (s *Server) tasksCreate(ctx context.Context, c *call) (any, error) {
-	tasks, err := s.submitTasks(ctx, c.params)
+	key, keyed, err := createKey(c.params)
 	if err != nil {
 		return nil, err
+	}
+	if !keyed {
+		tasks, err := s.submitTasks(ctx, c.params)
+		if err != nil {
+			return nil, err
+		}
+		return oneOrMany(tasks), nil
+	}
+	k, err := s.newKey(ctx, key, idempotency.KindCreate, c.params)
+	if err != nil {
+		return nil, err
+	}
+	tasks, rec, err := s.submitKeyed(ctx, c.params, k)
+	switch {
+	case err != nil:
+		return nil, err
+	case rec != nil:
+		return s.replayCreate(ctx, *rec)
 	}
 	return oneOrMany(tasks), nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,6 +20,9 @@ type executeParams struct {
 	UseStreaming  bool            `json:"use_streaming"`
 	WebhookConfig *webhookConfig  `json:"webhook_config"`
 	Full          bool            `json:"full"`
+	// IdempotencyKey, with inline tasks, makes a repeat of the call answer the first
+	// call's run (docs/api.md "Idempotency keys").
+	IdempotencyKey *string `json:"idempotency_key"`
 }
 
 // target is what a tasks.execute call runs: a task of a stored tree and that tree's root.
@@ -75,12 +79,11 @@ func (s *Server) rootOf(ctx context.Context, t *task.Task) (*task.Task, error) {
 // startRun subscribes to the tree's events (when asked) and starts the run; done is
 // closed once the run has ended and its figures are in /metrics (see watchRun). An
 // already-running tree returns ok=false and no error.
-func (s *Server) startRun(ctx context.Context, tg target, full, subscribe bool) (done <-chan struct{}, events <-chan engine.Event, unsub func(), ok bool, err error) {
+func (s *Server) startRun(ctx context.Context, tg target, opts engine.RunOptions, subscribe bool) (done <-chan struct{}, events <-chan engine.Event, unsub func(), ok bool, err error) {
 	unsub = func() {}
 	if subscribe {
 		events, unsub = s.cfg.Engine.Subscribe(tg.rootID)
 	}
-	opts := engine.RunOptions{Full: full}
 	if tg.taskID != tg.rootID {
 		opts.TaskID = tg.taskID
 	}
@@ -160,6 +163,9 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	if id == "" {
 		id = p.ID
 	}
+	if p.IdempotencyKey != nil {
+		return s.executeKeyed(ctx, p, *p.IdempotencyKey)
+	}
 	tg, err := s.resolveTarget(ctx, id, p.Tasks)
 	if err != nil {
 		return nil, err
@@ -172,8 +178,20 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 			return nil, err
 		}
 	}
+	return s.execute(ctx, p, tg, false)
+}
+
+// execute starts the run of tg and answers as tasks.execute does. A tree already
+// running answers already_running. With keyed (the tree of a keyed submission, which
+// a repeat of the call may have run already) the run starts only if no run of the tree
+// ever started (engine.RunOptions.OnlyUnstarted); otherwise the run in progress or
+// ended is answered as followRunning does.
+func (s *Server) execute(ctx context.Context, p executeParams, tg target, keyed bool) (any, error) {
 	subscribe := p.UseStreaming || p.WebhookConfig != nil
-	done, events, unsub, ok, err := s.startRun(ctx, tg, p.Full, subscribe)
+	done, events, unsub, ok, err := s.startRun(ctx, tg, engine.RunOptions{Full: p.Full, OnlyUnstarted: keyed}, subscribe)
+	if keyed && (errors.Is(err, engine.ErrStarted) || (err == nil && !ok)) {
+		return s.followRunning(ctx, p, tg)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +205,7 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	} else if p.WebhookConfig != nil {
 		s.startWebhook(p.WebhookConfig, tg, done, events, unsub)
 	}
-	started := map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
-		"status": "started", "streaming": true, "message": "Task execution started"}
+	started := startedAnswer(tg)
 	if p.WebhookConfig != nil {
 		started["webhook_url"] = p.WebhookConfig.URL
 	}
@@ -198,6 +215,19 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	case p.WebhookConfig != nil:
 		return started, nil
 	}
+	return s.awaitEnd(ctx, tg, done)
+}
+
+// startedAnswer is the first answer of a streaming or webhook tasks.execute.
+func startedAnswer(tg target) map[string]any {
+	return map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
+		"status": "started", "streaming": true, "message": "Task execution started"}
+}
+
+// awaitEnd waits for the end of a run (done closed) and answers its final result. A
+// caller that goes away gets an error (the run goes on); a server shutting down
+// answers the current status.
+func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) (any, error) {
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -93,7 +94,7 @@ func (s *Server) handleWebhookTrigger(c echo.Context) error {
 		writeREST(c, err)
 		return nil
 	}
-	done, _, _, ok, err := s.startRun(ctx, tg, true, false)
+	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{Full: true}, false)
 	if err != nil {
 		writeREST(c, err)
 		return nil

@@ -125,6 +125,17 @@ func (e *Engine) acquire(ctx context.Context, treeID, rootID string) (*cluster.L
 	return &l, nil
 }
 
+// releaseLease gives back a lease acquire took for a run that did not start (nil on a
+// single node: nothing to give back).
+func (e *Engine) releaseLease(treeID string, l *cluster.Lease) {
+	if l == nil || e.m == nil {
+		return
+	}
+	if err := e.m.d.ReleaseTree(context.Background(), *l); err != nil {
+		e.cfg.Logger.Warn("releasing a tree lease failed; it expires by itself", "tree", treeID, "error", err)
+	}
+}
+
 // holdIdle takes the lease of a tree that must stay idle while the caller changes it (an
 // update, a delete, a cancel outside a run), so that no node starts a run of it
 // meanwhile. held is set, and nothing taken, when a node runs the tree. Single-node

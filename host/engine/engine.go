@@ -17,6 +17,10 @@ import (
 // ErrClosed is returned by Start after Close.
 var ErrClosed = errors.New("engine: closed")
 
+// ErrStarted is returned (wrapped) by Start with RunOptions.OnlyUnstarted when a run of
+// the tree has started before.
+var ErrStarted = errors.New("a run of this tree has started before")
+
 // Engine runs task trees. It is safe for concurrent use. One Engine must own a store:
 // two engines on one store would both believe they own the trees they run.
 type Engine struct {
@@ -72,6 +76,14 @@ type RunOptions struct {
 	// task, its transitive dependencies and their ancestors, closed under the same rule
 	// (docs/semantics.md rule 15). The task itself is re-run even when completed.
 	TaskID string
+	// OnlyUnstarted starts the run only if no run of the tree ever started: no run
+	// marker, every task pending, never attempted and without an error (a blocked
+	// marker is one). Otherwise Start fails with ErrStarted and changes nothing. The
+	// check is made under the lock (in a cluster, the tree's lease) that starts runs, so
+	// of two such Starts of a new tree exactly one runs it, and a run that already
+	// ended is never followed by a second one. A repeated keyed submission uses it
+	// (docs/api.md "Idempotency keys").
+	OnlyUnstarted bool
 
 	// resume continues an interrupted run (crash recovery): nothing but orphaned
 	// in_progress tasks is reset.
@@ -187,6 +199,12 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 	if err != nil {
 		return nil, err
 	}
+	if opts.OnlyUnstarted {
+		if err := e.checkUnstarted(ctx, treeID, root); err != nil {
+			e.releaseLease(treeID, lease)
+			return nil, err
+		}
+	}
 	r := &Run{
 		e: e, rootID: root, treeID: treeID, opts: opts, started: e.cfg.Now(),
 		inbox: make(chan message, 256), done: make(chan struct{}),
@@ -195,6 +213,21 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 	e.runs[treeID] = r
 	go r.loop()
 	return r, nil
+}
+
+// checkUnstarted fails with ErrStarted when a run of the tree has started before (see
+// RunOptions.OnlyUnstarted).
+func (e *Engine) checkUnstarted(ctx context.Context, treeID, rootID string) error {
+	tasks, err := e.cfg.Store.Tree(ctx, treeID)
+	if err != nil {
+		return fmt.Errorf("start run of %s: %w", rootID, err)
+	}
+	for _, t := range tasks {
+		if t.Run != nil || t.Status != task.Pending || t.Attempts > 0 || t.Error != "" || !t.StartedAt.IsZero() {
+			return fmt.Errorf("start run of %s: %w (task %s is %s)", rootID, ErrStarted, t.ID, t.Status)
+		}
+	}
+	return nil
 }
 
 func alreadyRunning(rootID string) error {

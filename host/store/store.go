@@ -17,6 +17,9 @@
 //   - Writes are checked with the helpers of this package (CheckNew, Step), so every
 //     backend refuses the same writes with the same errors.
 //   - Concurrent Update calls are safe and may share one durable commit (group commit).
+//
+// Every backend also keeps idempotency keys ([Keys], checked by storetest.RunKeys): a key
+// is recorded in the transaction that stores the tree it names.
 package store
 
 import (

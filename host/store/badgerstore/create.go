@@ -30,6 +30,12 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
+	return s.create(ctx, nil, tasks)
+}
+
+// create stores tasks and, when key is not nil, records it in the commit that makes the
+// submission visible: the only commit of a small one, the last of a chunked one.
+func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) error {
 	encs, err := store.EncodeNew(tasks, encode)
 	if err != nil {
 		return err
@@ -37,11 +43,16 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	chunks := s.chunk(encs)
 	if len(chunks) == 1 {
 		if err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-			return s.createWrites(txn, encs, nil)
+			kw, err := key.prepare(txn)
+			if err != nil {
+				return nil, err
+			}
+			ws, err := s.createWrites(txn, encs, nil)
+			return append(ws, kw...), err
 		}); err != nil {
 			return err
 		}
-	} else if err := s.createChunked(ctx, chunks); err != nil {
+	} else if err := s.createChunked(ctx, chunks, key); err != nil {
 		return err
 	}
 	// Remember the stored form of the new tasks: a run reads them next.
@@ -141,7 +152,7 @@ func createdIDs(v []byte) ([]string, error) {
 }
 
 // createChunked stores a submission too big for one transaction (see Create).
-func (s *Store) createChunked(ctx context.Context, chunks [][]encoded) error {
+func (s *Store) createChunked(ctx context.Context, chunks [][]encoded, key *keyWrite) error {
 	r := &reservation{
 		id:  strconv.FormatInt(s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
 		ids: map[string]bool{},
@@ -173,10 +184,13 @@ func (s *Store) createChunked(ctx context.Context, chunks [][]encoded) error {
 		}
 	}
 	if err == nil {
-		err = s.submit(ctx, func(*badger.Txn) ([]write, error) {
-			ws := make([]write, len(chunks))
+		err = s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
+			ws, err := key.prepare(txn)
+			if err != nil {
+				return nil, err
+			}
 			for i := range chunks {
-				ws[i] = write{key: markerKey(r.id, i), del: true}
+				ws = append(ws, write{key: markerKey(r.id, i), del: true})
 			}
 			return ws, nil
 		})

@@ -27,6 +27,7 @@
 //	p <parent> <priority> <seq> <id>            children, in execution order
 //	d <dependency id> <dependent id>            dependents
 //	x <create> <chunk>                          ids of one committed chunk of a Create in progress
+//	k <scope> <key>                             idempotency key record (store.KeyRecord), JSON
 //
 // Every index entry's value is a small header (id, created_at, seq, status, user, tree,
 // parent), so List and Count filter and count on index entries alone and decode only the

@@ -19,6 +19,7 @@ const (
 	prefixParent    byte = 'p' // p <parent> <priority asc> <seq asc> <id>  → header (non-roots)
 	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header
 	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → ids of a chunk of a Create in progress
+	prefixIdemKey   byte = 'k' // k <scope> <key>                           → idempotency key record, JSON
 )
 
 // appendString appends s so that the encoding is unambiguous, preserves the byte order of

@@ -47,6 +47,22 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+func TestKeysConformance(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"OnDisk", Options{}},
+		{"InMemory", Options{InMemory: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.RunKeys(t, func(t *testing.T) *Store { return setup(t, c.opts) })
+		})
+	}
+}
+
 func mk(id, parent string, seq int) *task.Task {
 	return &task.Task{
 		ID: id, ParentID: parent, TaskTreeID: "tree", Name: id, Status: task.Pending,
@@ -225,6 +241,9 @@ func checkIndexes(t *testing.T, s *Store) {
 				for ik, iv := range indexEntries(tk) {
 					want[ik] = string(iv)
 				}
+				continue
+			}
+			if k[0] == prefixIdemKey { // not an index entry
 				continue
 			}
 			got[k] = string(v)

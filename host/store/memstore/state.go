@@ -13,12 +13,16 @@ import (
 type state struct {
 	tasks    map[string]*task.Task
 	roots    set
-	byStatus index // status → tasks
-	byUser   index // user → tasks that have one
-	byTree   index // tree → tasks that have one
-	byParent index // parent → children
-	byDep    index // dependency id → dependents
+	byStatus index                     // status → tasks
+	byUser   index                     // user → tasks that have one
+	byTree   index                     // tree → tasks that have one
+	byParent index                     // parent → children
+	byDep    index                     // dependency id → dependents
+	keys     map[keyID]store.KeyRecord // idempotency keys
 }
+
+// keyID is the identity of an idempotency key: scope and key.
+type keyID struct{ scope, key string }
 
 type set map[string]struct{}
 
@@ -45,7 +49,7 @@ func (x index) remove(key, id string) {
 
 func newState() state {
 	return state{tasks: map[string]*task.Task{}, roots: set{}, byStatus: index{},
-		byUser: index{}, byTree: index{}, byParent: index{}, byDep: index{}}
+		byUser: index{}, byTree: index{}, byParent: index{}, byDep: index{}, keys: map[keyID]store.KeyRecord{}}
 }
 
 // file adds (or, with add false, removes) the index entries of t: by status, user and

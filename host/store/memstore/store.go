@@ -84,6 +84,10 @@ func (s *Store) read(ctx context.Context, fn func(st *state)) error {
 type change struct {
 	put []*task.Task
 	del []string
+	// key, when set, is an idempotency key recorded with the change; unkey are keys
+	// deleted.
+	key   *store.KeyRecord
+	unkey []keyID
 }
 
 // write waits for the writer's turn (or ctx's end), runs prepare against the current
@@ -111,6 +115,12 @@ func (s *Store) write(ctx context.Context, prepare func(st *state) (change, erro
 	for _, t := range c.put {
 		s.remove(t.ID)
 		s.add(t)
+	}
+	for _, k := range c.unkey {
+		delete(s.keys, k)
+	}
+	if c.key != nil {
+		s.keys[keyID{c.key.Scope, c.key.Key}] = *c.key
 	}
 	return nil
 }

@@ -17,6 +17,11 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) store.Store { return New() })
 }
 
+func TestKeysConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunKeys(t, func(*testing.T) *Store { return New() })
+}
+
 // setup returns a new store holding the pending roots ids, closed at the end of the test.
 func setup(t *testing.T, ids ...string) *Store {
 	t.Helper()

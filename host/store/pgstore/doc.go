@@ -27,7 +27,9 @@
 // run in progress. The cluster's tables are described in migrations/0002_cluster.sql;
 // the shared plugins (apflow_plugin_blobs: modules by sha256, written once;
 // apflow_plugins: each id's current sha256 or its tombstone, with who changed it and
-// when) in migrations/*_plugins.sql and at Store.PutPlugin.
+// when) in migrations/*_plugins.sql and at Store.PutPlugin; the idempotency keys
+// (apflow_idempotency_keys: store.Keys, one row per scope and key, inserted in the
+// transaction that creates the tree it names) in migrations/*_idempotency.sql.
 //
 // Migrations. Each file migrations/NNNN_<what>.sql takes the schema one version up.
 // Open applies the missing ones in one transaction holding pg_advisory_xact_lock, and

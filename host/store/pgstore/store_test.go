@@ -47,6 +47,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestKeysConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunKeys(t, func(t *testing.T) *Store {
+		s, _ := setup(t, Options{})
+		return s
+	})
+}
+
 func mk(id, parent string, seq int) *task.Task {
 	return &task.Task{
 		ID: id, ParentID: parent, TaskTreeID: "tree", Name: id, Status: task.Pending,

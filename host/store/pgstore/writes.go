@@ -40,6 +40,12 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
+	return s.create(ctx, nil, tasks)
+}
+
+// create stores tasks and, when key is not nil, records it first in the same
+// transaction (see CreateKeyed).
+func (s *Store) create(ctx context.Context, key *store.KeyRecord, tasks []*task.Task) error {
 	rows, err := createRows(tasks)
 	if err != nil {
 		return err
@@ -52,6 +58,11 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	}
 	return s.use(ctx, func() error {
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if key != nil {
+				if err := recordKey(ctx, tx, *key); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"apflow_tasks"}, taskColumns, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}

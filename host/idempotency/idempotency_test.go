@@ -1,0 +1,94 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
+	"github.com/apflow-wasm/apflow/host/submit"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+const tree = `[{"name":"r","schemas":{"method":"m"}},{"name":"c","parent_id":"r","schemas":{"method":"m"}}]`
+
+func TestNewKey(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, key, data string
+		field           string // of the error; "" for none
+	}{
+		{"ok", "k", tree, ""},
+		{"empty", "", tree, Param},
+		{"too long", strings.Repeat("k", 256), tree, Param},
+		{"NUL", "a\x00", tree, Param},
+		{"not a submission", "k", `7`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewKey("", c.key, KindCreate, []byte(c.data), "")
+			if c.name == "ok" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			e := apferr.As(err)
+			if e == nil {
+				t.Fatalf("error %v, want an *apferr.Error", err)
+			}
+			if d, _ := e.Data.(map[string]any); c.field != "" && d["field"] != c.field {
+				t.Fatalf("error %v data %v, want field %s", e, e.Data, c.field)
+			}
+		})
+	}
+	a, _ := NewKey("", "k", KindCreate, []byte(tree), "")
+	b, _ := NewKey("", "k", KindExecute, []byte(tree), "")
+	if a.Digest == b.Digest {
+		t.Fatal("create and execute of one tree have the same digest")
+	}
+}
+
+func TestSubmit(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := Submitter{Keys: st, TTL: time.Hour, Now: func() time.Time { return now }}
+	prepares := 0
+	prepare := func(data string) func(context.Context) ([]*task.Task, error) {
+		return func(ctx context.Context) ([]*task.Task, error) {
+			prepares++
+			return submit.Prepare(ctx, []byte(data), submit.Options{Exists: submit.ExistsIn(st)})
+		}
+	}
+	k, err := NewKey("u", "k", KindCreate, []byte(tree), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, rec, err := s.Submit(ctx, k, prepare(tree))
+	if err != nil || rec != nil || len(created) != 2 {
+		t.Fatalf("first Submit = %d tasks, %v, %v", len(created), rec, err)
+	}
+	_, rec, err = s.Submit(ctx, k, prepare(tree))
+	if err != nil || rec == nil || rec.RootID != created[0].ID || rec.Count != 2 || !rec.ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("repeat = %+v, %v; want the first tree's record", rec, err)
+	}
+	if prepares != 1 {
+		t.Fatalf("prepare called %d times, want once: a repeat validates nothing", prepares)
+	}
+	other, _ := NewKey("u", "k", KindCreate, []byte(`[{"name":"x","schemas":{"method":"m"}}]`), "")
+	_, _, err = s.Submit(ctx, other, prepare(`[{"name":"x","schemas":{"method":"m"}}]`))
+	if e := apferr.As(err); e == nil || e.Code != apferr.InvalidParams || !strings.Contains(e.Message, "content differs") {
+		t.Fatalf("other content: %v", err)
+	}
+	// A failing prepare with no record behind it fails as it is.
+	boom := errors.New("boom")
+	k2, _ := NewKey("u", "k2", KindCreate, []byte(tree), "")
+	if _, _, err := s.Submit(ctx, k2, func(context.Context) ([]*task.Task, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failing prepare: %v", err)
+	}
+}
