@@ -213,7 +213,13 @@ func (c *coordinator) pollSettled(ctx context.Context) {
 		return
 	}
 	c.acks = c.acks[:0]
+	handled := make(map[int64]bool, len(entries))
 	for _, s := range entries {
+		handled[s.Seq] = true
+		c.acks = append(c.acks, s.Seq)
+		if c.handled[s.Seq] {
+			continue
+		}
 		if s.Cancel {
 			// Acknowledged by the round that writes the cancel; read again before that
 			// round, the request finds its tasks cancelled already. A request left by
@@ -224,8 +230,8 @@ func (c *coordinator) pollSettled(ctx context.Context) {
 		} else {
 			c.onSettled(s.Task)
 		}
-		c.acks = append(c.acks, s.Seq)
 	}
+	c.handled = handled
 }
 
 // onSettled settles a task another node (or this node's claimer) moved to a terminal
@@ -270,6 +276,13 @@ func (c *coordinator) onSettled(t *task.Task) {
 		c.publishTask(t)
 		n.state = stDone
 		c.settleQ = append(c.settleQ, i)
+	case stDone:
+		// Settled before this coordinator took the run over, by a task whose previous
+		// coordinator died before reading the entry: its subscribers were never told.
+		if n.unannounced {
+			n.unannounced = false
+			c.publishTask(t)
+		}
 	}
 }
 

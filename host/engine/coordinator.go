@@ -46,9 +46,11 @@ type coordinator struct {
 	fatal    error   // the store failure that stopped the run
 	// Cluster mode (cluster.go): remote counts the in-flight tasks that are queued or
 	// claimed (a share of inflight); acks are the settled-feed entries settled and not
-	// yet acknowledged.
-	remote int
-	acks   []int64
+	// yet acknowledged; handled holds those of the last read, so that one read again
+	// before its acknowledgement commits is not handled twice.
+	remote  int
+	acks    []int64
+	handled map[int64]bool
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
 }
@@ -213,6 +215,7 @@ func (c *coordinator) init() {
 		switch {
 		case n.t.Status.Terminal() || frozen(n.t): // links and archives never run (docs/semantics.md rule 16)
 			n.state = stDone
+			n.unannounced = c.run.opts.resume && c.clustered()
 		case n.t.Status == task.Pending:
 			n.state = stIdle
 		default: // in_progress outside a resume: left alone, never settles

@@ -34,6 +34,10 @@ type node struct {
 	// claimed in the round that started it; token is that claim's, once committed.
 	local bool
 	token int64
+	// unannounced is set (cluster mode) on a task a resumed run found terminal when it
+	// loaded the tree: if its settled-feed entry is still there, the coordinator that
+	// died never told its subscribers, and this one does (onSettled).
+	unannounced bool
 }
 
 // edge is one dependency item seen from the dependency: task node lists the dependency

@@ -31,12 +31,13 @@ func collect(t *testing.T, ch <-chan Event) []Event {
 
 // TestClusterEventsReachFollowersOnEveryNode: a subscriber of a run on any node gets the
 // run's events from every node: on a node that does not coordinate the run, every
-// task's start and end and run_end; on the coordinator's node, the starts of the tasks
-// other nodes execute. Each task starts before it ends in both streams.
+// task's end and run_end; on the coordinator's node, the starts of tasks other nodes
+// execute. No start follows the end of its task. (Starts are best effort: one that
+// arrives after its task's end is dropped, so the test asks only that starts arrive.)
 func TestClusterEventsReachFollowersOnEveryNode(t *testing.T) {
 	t.Parallel()
 	vs := nodes(t, 3, withConcurrency(2))
-	vs[0].create(wideSpecs(12, 100)...)
+	vs[0].create(wideSpecs(12, 300)...)
 	onOther, stopOther := vs[1].e.Subscribe("w")
 	defer stopOther()
 	onCoord, stopCoord := vs[0].e.Subscribe("w")
@@ -55,15 +56,19 @@ func TestClusterEventsReachFollowersOnEveryNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := map[string]map[string]bool{}
 	for name, ch := range map[string]<-chan Event{"another node": onOther, "the coordinator's node": onCoord} {
-		evs := collect(t, ch)
 		state := map[string]task.Status{}
-		for _, ev := range evs {
+		started[name] = map[string]bool{}
+		for _, ev := range collect(t, ch) {
 			if ev.Type != EventTaskStatus {
 				continue
 			}
-			if ev.Status == task.Completed && state[ev.TaskID] != task.InProgress {
-				t.Errorf("%s: %s completed after %q, want after its start", name, ev.TaskID, state[ev.TaskID])
+			if ev.Status == task.InProgress {
+				started[name][ev.TaskID] = true
+				if state[ev.TaskID].Terminal() {
+					t.Errorf("%s: %s started after it %s", name, ev.TaskID, state[ev.TaskID])
+				}
 			}
 			state[ev.TaskID] = ev.Status
 		}
@@ -77,16 +82,18 @@ func TestClusterEventsReachFollowersOnEveryNode(t *testing.T) {
 		}
 	}
 	<-r.Done()
-	executors := 0
-	for _, v := range vs {
+	relayed := 0
+	for _, v := range vs[1:] {
 		v.cat.mu.Lock()
-		if len(v.cat.order) > 0 {
-			executors++
+		for _, id := range v.cat.order {
+			if started["the coordinator's node"][id] {
+				relayed++
+			}
 		}
 		v.cat.mu.Unlock()
 	}
-	if executors < 2 {
-		t.Fatalf("%d nodes executed tasks; the test needs starts on nodes other than the coordinator's", executors)
+	if relayed == 0 {
+		t.Fatal("the coordinator's node saw no start of a task another node executed")
 	}
 }
 
