@@ -478,10 +478,11 @@ func TestClusterFollowerOutlivesItsCoordinator(t *testing.T) {
 	t.Logf("children done at %s", time.Since(stopAt))
 	c.waitRunEnded(t, "fo-root")
 	t.Logf("run ended at %s", time.Since(stopAt))
+	c.waitRootCompleted(t, "fo-root")
 	frames := collect(t, events)
 	t.Logf("stream ended at %s", time.Since(stopAt))
 	if last := frames[len(frames)-2]; last.typ() != "final" || last.str("status") != "completed" {
-		t.Errorf("the follower's stream ends with %v, want the final frame of the completed run", last)
+		t.Errorf("the follower's stream ends with %v, want the final frame of the completed run\n%s\n%s", last, c.state(), c.logs())
 	}
 }
 

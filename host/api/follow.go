@@ -69,7 +69,7 @@ func (s *Server) followRun(f follower) followEnd {
 			case !ok:
 				ended = true
 			case ev.Type == engine.EventRunEnd:
-				ended = f.done != nil || !s.followedRunGoesOn(f.rootID)
+				ended = f.done != nil || !partEnded(ev) && !s.followedRunGoesOn(f.rootID)
 			default:
 				if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
 					return followerLeft
@@ -79,7 +79,11 @@ func (s *Server) followRun(f follower) followEnd {
 			done = nil
 			grace = time.After(runEndGrace)
 		case <-grace:
-			ended = true
+			// A follower that did not start the run asks again: a takeover may have been
+			// starting when it last looked.
+			if ended = f.done != nil || !s.followedRunGoesOn(f.rootID); !ended {
+				grace = nil
+			}
 		case <-check:
 			if grace == nil && !s.followedRunGoesOn(f.rootID) {
 				// The run ended: its last events may still be on their way from
@@ -116,4 +120,11 @@ func (s *Server) followedRunGoesOn(rootID string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	return s.rootRunning(ctx, rootID)
+}
+
+// partEnded reports whether a run_end ends only one coordinator's part of the run: it was
+// interrupted (its node stopped) or stopped by an error (a lost lease, the store), and
+// the run goes on elsewhere or at the next start.
+func partEnded(ev engine.Event) bool {
+	return ev.Error != "" || ev.Result != nil && ev.Result.Interrupted
 }

@@ -270,8 +270,8 @@ func (e *Engine) Running() []RunInfo {
 
 // RunActive reports whether a run of the tree rooted at rootID is in progress: on this
 // engine, or in cluster mode on any node (the root carries the run marker until the run
-// ends, through takeovers). An error means the store could not be read: the answer is
-// unknown, not no.
+// ends, through takeovers; a run just started holds the tree's lease). An error means
+// the store could not be read: the answer is unknown, not no.
 func (e *Engine) RunActive(ctx context.Context, rootID string) (bool, error) {
 	e.mu.Lock()
 	for _, r := range e.runs {
@@ -291,7 +291,21 @@ func (e *Engine) RunActive(ctx context.Context, rootID string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("is the run of %s in progress: %w", rootID, err)
 	}
-	return root.Run != nil, nil
+	if root.Run != nil {
+		return true, nil
+	}
+	// A run that has just started holds its lease before its marker is written (the
+	// marker joins its first round).
+	leases, err := e.m.d.Runs(ctx)
+	if err != nil {
+		return false, fmt.Errorf("is the run of %s in progress: %w", rootID, err)
+	}
+	for _, l := range leases {
+		if l.RootID == rootID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (e *Engine) localRunning() []RunInfo {
