@@ -68,10 +68,15 @@ func (e *KeyTakenError) Error() string {
 	return fmt.Sprintf("idempotency key %q is already recorded (tree %s)", e.Record.Key, e.Record.RootID)
 }
 
-// CheckKey checks a record before it is stored: scope and key as CheckKeyString
-// requires (the key non-empty too), a non-empty digest, root and tree, and an expiry
-// after the creation.
-func CheckKey(rec KeyRecord) error {
+// PrepareKey returns a record as a backend stores it (NormalizeKey), once checked: scope
+// and key as CheckKeyString requires (the key non-empty too), a non-empty digest, root
+// and tree, and an expiry after the creation. Every backend's CreateKeyed starts with it.
+func PrepareKey(rec KeyRecord) (KeyRecord, error) {
+	rec = NormalizeKey(rec)
+	return rec, checkKey(rec)
+}
+
+func checkKey(rec KeyRecord) error {
 	if err := CheckKeyString("scope", rec.Scope); err != nil {
 		return err
 	}

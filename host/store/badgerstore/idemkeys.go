@@ -88,8 +88,8 @@ func (k *keyWrite) prepare(txn *badger.Txn) ([]write, error) {
 // submission visible (for a chunked Create, the last one), so a crash before it leaves
 // neither, and the committer, the only writer, checks the key in that same commit.
 func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*task.Task) error {
-	rec = store.NormalizeKey(rec)
-	if err := store.CheckKey(rec); err != nil {
+	rec, err := store.PrepareKey(rec)
+	if err != nil {
 		return err
 	}
 	v, err := encodeKey(rec)

@@ -12,8 +12,8 @@ var _ store.Keys = (*Store)(nil)
 
 // CreateKeyed implements store.Keys: the tasks and the record are published together.
 func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*task.Task) error {
-	rec = store.NormalizeKey(rec)
-	if err := store.CheckKey(rec); err != nil {
+	rec, err := store.PrepareKey(rec)
+	if err != nil {
 		return err
 	}
 	put, err := store.EncodeNew(tasks, canonical)

@@ -18,8 +18,8 @@ var _ store.Keys = (*Store)(nil)
 // that stores the tasks: a concurrent CreateKeyed with the same key waits on the primary
 // key until this transaction ends, then finds the row and stores nothing.
 func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*task.Task) error {
-	rec = store.NormalizeKey(rec)
-	if err := store.CheckKey(rec); err != nil {
+	rec, err := store.PrepareKey(rec)
+	if err != nil {
 		return err
 	}
 	return s.create(ctx, &rec, tasks)
