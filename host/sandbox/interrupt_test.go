@@ -100,15 +100,7 @@ func TestBlockingHostCallsEnd(t *testing.T) {
 				time.AfterFunc(100*time.Millisecond, func() { _ = rt.Close(context.Background()) })
 			}
 			err := executeOrHang(t, ctx, m, r)
-			if KindOf(err) != tt.kind {
-				t.Fatalf("err = %v, want kind %s", err, tt.kind)
-			}
-			if tt.kind == KindTimeout && !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("timeout error does not wrap context.DeadlineExceeded: %v", err)
-			}
-			if s := m.Stats(); s.Idle != 0 || s.Reused != 0 || s.Discarded != s.Created {
-				t.Fatalf("the interrupted instance was kept: %+v", s)
-			}
+			wantInterrupted(t, m, err, tt.kind)
 		})
 	}
 }
@@ -149,5 +141,20 @@ func TestCloseWithDoneContext(t *testing.T) {
 	}
 	if err := rt.Close(context.Background()); err != nil {
 		t.Fatalf("second Close = %v", err)
+	}
+}
+
+// wantInterrupted checks that an interrupted call failed with kind (a timeout wrapping
+// context.DeadlineExceeded) and that its instance was discarded, not kept for reuse.
+func wantInterrupted(t *testing.T, m *Module, err error, kind Kind) {
+	t.Helper()
+	if KindOf(err) != kind {
+		t.Fatalf("err = %v, want kind %s", err, kind)
+	}
+	if kind == KindTimeout && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("timeout error does not wrap context.DeadlineExceeded: %v", err)
+	}
+	if s := m.Stats(); s.Idle != 0 || s.Reused != 0 || s.Discarded != s.Created {
+		t.Fatalf("the interrupted instance was kept: %+v", s)
 	}
 }

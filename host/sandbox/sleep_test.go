@@ -76,15 +76,7 @@ func TestSleepMS(t *testing.T) {
 				}
 				return
 			}
-			if KindOf(err) != tt.kind {
-				t.Fatalf("err = %v, want kind %s", err, tt.kind)
-			}
-			if tt.kind == KindTimeout && !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("timeout error does not wrap context.DeadlineExceeded: %v", err)
-			}
-			if s := m.Stats(); s.Idle != 0 || s.Reused != 0 || s.Discarded != s.Created {
-				t.Fatalf("the interrupted instance was kept: %+v", s)
-			}
+			wantInterrupted(t, m, err, tt.kind)
 		})
 	}
 }
