@@ -239,7 +239,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	ecfg := engine.Config{
 		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
-		TaskSchemas: h.taskSchemas, ClusterClient: role == roleClient,
+		TaskSchemas: h.taskSchemas, ClusterClient: role == roleClient, Retry: cfg.Retry,
 	}
 	if h.node != nil {
 		ecfg.Cluster = h.node

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -208,7 +209,17 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 	case "inputs":
 		err = obj(&t.Inputs)
 	case "params":
-		err = obj(&t.Params)
+		if err = obj(&t.Params); err == nil {
+			if r, ok := t.Params["retry"]; ok && r != nil {
+				if _, perr := retry.Parse(r, "params.retry"); perr != nil {
+					var fe *retry.FieldError
+					if errors.As(perr, &fe) {
+						return apferr.InvalidParam(fe.Field, fe.Reason, nil, nil)
+					}
+					return apferr.InvalidParam("params.retry", perr.Error(), nil, nil)
+				}
+			}
+		}
 	case "schemas":
 		err = obj(&t.Schemas)
 	case "dependencies":

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -37,6 +38,8 @@ type Config struct {
 	MaxLimits task.Limits `json:"max_limits"`
 	// HookLimits are the limits of every hook call.
 	HookLimits task.Limits `json:"hook_limits"`
+	// Retry is the default retry policy of every task (docs/retries.md).
+	Retry retry.Spec `json:"retry"`
 	// Hooks are the hook plugin ids, in the order they run.
 	Hooks []string `json:"hooks"`
 	// Plugins holds grants and limits by plugin id.

@@ -238,6 +238,10 @@ func (c *coordinator) pollSettled(ctx context.Context) {
 // status: an executed task's outcome.
 func (c *coordinator) onSettled(t *task.Task) {
 	i, ok := c.graph.index[t.ID]
+	if ok && t.WaitingRetry() {
+		c.onRetrySettled(i, t)
+		return
+	}
 	if !ok || !t.Status.Terminal() {
 		return
 	}

@@ -376,3 +376,29 @@ func TestClusterChainRunsOnTheCoordinatorsNode(t *testing.T) {
 		t.Fatalf("%.1f round trips per hop, want about 2 (one round per hop), far below the queue's nine", perHop)
 	}
 }
+
+// TestClusterRetriesOnAnotherNode: attempts claimed and executed by another node than the
+// coordinator's fail, wait and run again there; the coordinator learns of each wait from
+// the tree's feed, and the dependent runs once, after the final outcome.
+func TestClusterRetriesOnAnotherNode(t *testing.T) {
+	t.Parallel()
+	stA, nodeA, dsn := clusterNode(t, "", "node-a")
+	coord := setupStore(t, stA, withCluster(nodeA), func(c *Config) { c.ClusterClient = true })
+	stB, nodeB, _ := clusterNode(t, dsn, "node-b")
+	worker := setupStore(t, stB, withCluster(nodeB))
+	coord.create(spec{id: "cr", method: "aggregate_results_executor", deps: req("cr-f", "cr-d")},
+		spec{id: "cr-f", params: map[string]any{"fail_times": 2, "retry": quick(3)}},
+		spec{id: "cr-d", deps: req("cr-f")})
+	res := coord.run("cr", RunOptions{})
+	if res.Status != task.Completed {
+		t.Fatalf("root = %s, want completed", res.Status)
+	}
+	f := coord.wantStatus("cr-f", task.Completed)
+	if len(f.Retry.History) != 3 || worker.cat.executions["cr-f"] != 3 || coord.cat.executions["cr-f"] != 0 {
+		t.Fatalf("history %+v; executions: worker %d, coordinator %d: want 3 attempts on the worker",
+			f.Retry.History, worker.cat.executions["cr-f"], coord.cat.executions["cr-f"])
+	}
+	if d := coord.wantStatus("cr-d", task.Completed); d.StartedAt.Before(f.CompletedAt) || worker.cat.executions["cr-d"] != 1 {
+		t.Fatalf("dependent started %v (final outcome %v), ran %d times", d.StartedAt, f.CompletedAt, worker.cat.executions["cr-d"])
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -62,6 +63,10 @@ type Config struct {
 	// Limits are the operator's default sandbox limits; a task's own limits override
 	// them field by field.
 	Limits task.Limits
+	// Retry is the operator's default retry policy; an executor's (its metadata) and a
+	// task's own (params.retry) override it field by field (docs/retries.md). The zero
+	// value allows one attempt.
+	Retry retry.Spec
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ProgressInterval is the minimum time between two persisted progress updates of one

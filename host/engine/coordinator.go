@@ -51,6 +51,9 @@ type coordinator struct {
 	remote  int
 	acks    []int64
 	handled map[int64]bool
+	// parked are the nodes waiting for their next attempt (retry.go); entries whose
+	// node left stWaiting are dropped lazily.
+	parked []int32
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
 }
@@ -77,7 +80,8 @@ func (r *Run) loop() {
 	}
 	for {
 		c.propagate()
-		if c.inflight == 0 && !c.queue.ready() && c.canStart() && c.heldRoot >= 0 && c.graph.nodes[c.heldRoot].state == stHeld {
+		waiting := c.releaseDue()
+		if c.inflight == 0 && !waiting && !c.queue.ready() && c.canStart() && c.heldRoot >= 0 && c.graph.nodes[c.heldRoot].state == stHeld {
 			c.makeReady(c.heldRoot)
 		}
 		c.startReady()
@@ -96,10 +100,10 @@ func (r *Run) loop() {
 			return
 		}
 		held := c.heldRoot >= 0 && c.graph.nodes[c.heldRoot].state == stHeld
-		if c.inflight == 0 && (!c.canStart() || !c.queue.ready() && !held) {
-			return
+		if c.inflight == 0 && (!c.canStart() || !c.queue.ready() && !held && !waiting) {
+			return // a task waiting for a retry when the engine closes keeps the run marker
 		}
-		if c.inflight == 0 && held && !c.queue.ready() {
+		if c.inflight == 0 && held && !c.queue.ready() && !waiting {
 			continue // the next round releases the root
 		}
 		c.wait()
@@ -327,7 +331,13 @@ func (c *coordinator) keep(n *node, publish bool) func(*task.Task, error) {
 	}
 }
 
+// makeReady puts node i on the ready heap, or parks it while its next attempt is not
+// yet due (retry.go).
 func (c *coordinator) makeReady(i int32) {
+	if c.waitsForRetry(c.graph.nodes[i]) {
+		c.park(i)
+		return
+	}
 	c.graph.nodes[i].state = stReady
 	c.queue.push(i)
 }
@@ -409,7 +419,14 @@ func (c *coordinator) wait() {
 		defer t.Stop()
 		poll = t.C
 	}
+	var due <-chan time.Time
+	if d, ok := c.nextDue(); ok {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		due = t.C
+	}
 	select {
+	case <-due: // the loop's releaseDue makes the task ready
 	case m := <-c.run.inbox:
 		c.handle(m)
 	case slot <- struct{}{}:

@@ -16,6 +16,7 @@ const (
 	stPosting                  // completed and committed, post-hooks running; dependents not released
 	stDone                     // terminal (completed, failed, cancelled) and settled
 	stBlocked                  // pending with the blocked marker, settled as blocked
+	stWaiting                  // pending after a failed attempt, until its next one is due (retry.go)
 )
 
 // node is one task of the run's tree.

@@ -16,6 +16,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
@@ -31,6 +32,10 @@ import (
 //	block:      wait until ctx is done, then return {"late": true} with no error
 //	gate:       wait until the catalog's gate is closed (or ctx is done)
 //	progress:   report these progress values
+//	fail_times: fail attempts 1 to n of the run (the attempt number k is the task's
+//	            task.NextAttempt: it survives a restart) with an error result
+//	            {"error": "flaky <k>", "code": <code>} (code from params.code), or a Go
+//	            error "flaky <k>" when params.fail_as is "error"; then succeed
 //
 // Method "typed" has an input schema requiring a string "name" and output schema
 // {"result"}. Method "noop" returns {} at once (benchmarks).
@@ -67,6 +72,9 @@ func (c *fakeCatalog) Lookup(id string) (executor.Handle, error) {
 	switch id {
 	case "fake", "noop":
 		return fakeHandle{c, &executor.Info{ID: id, Kind: "test"}}, nil
+	case "retrying": // "fake" whose metadata sets a retry policy of 3 attempts
+		three, zero := 3, 0.0
+		return fakeHandle{c, &executor.Info{ID: id, Kind: "test", Retry: &retry.Spec{MaxAttempts: &three, Jitter: &zero}}}, nil
 	case "typed":
 		return fakeHandle{c, &executor.Info{ID: id, Kind: "test", InputSchema: json.RawMessage(typedInputSchema),
 			OutputSchema: json.RawMessage(`{"type":"object","properties":{"result":{}}}`), Compiled: c.typedSchema}}, nil
@@ -128,6 +136,15 @@ func (h fakeHandle) Execute(ctx context.Context, req *executor.Request) (*execut
 	}
 	if failOnce {
 		return nil, errors.New("transient failure")
+	}
+	if n, ok := t.Params["fail_times"].(json.Number); ok {
+		if k, _ := n.Int64(); int64(t.NextAttempt()) <= k {
+			if t.Params["fail_as"] == "error" {
+				return nil, fmt.Errorf("flaky %d", t.NextAttempt())
+			}
+			out, _ := json.Marshal(map[string]any{"error": fmt.Sprintf("flaky %d", t.NextAttempt()), "code": t.Params["code"]})
+			return &executor.Response{Output: out}, nil
+		}
 	}
 	if msg, ok := t.Params["fail"].(string); ok {
 		return nil, errors.New(msg)

@@ -31,6 +31,12 @@ func (c *coordinator) handleOutcome(o *outcome) {
 		// outcome arrived together), so the slot retires: the round's commit frees it
 		// once the cancel is durable, and a start queued after it may take it over.
 		c.retire()
+		if n.state == stRunning && n.t.WaitingRetry() {
+			// Not a cancel: the attempt failed on another node meanwhile (onSettled) and
+			// waits for its retry; this stale execution is over.
+			n.cancelled = false
+			c.park(o.idx)
+		}
 		return
 	}
 	if o.interrupted {
@@ -60,6 +66,10 @@ func (c *coordinator) handleOutcome(o *outcome) {
 		return
 	}
 	n.t = &predicted
+	if predicted.Status == task.Pending {
+		c.awaitRetry(o.idx, apply, token)
+		return
+	}
 	c.run.finished.Add(1)
 	posting := predicted.Status == task.Completed && c.engine.cfg.Hooks != nil
 	if posting {
@@ -145,13 +155,17 @@ func (c *coordinator) publishTask(t *task.Task) {
 }
 
 // apply records the outcome on the task: its terminal transition, stamped with the time
-// the executor returned, and what the execution reported.
+// the executor returned, and what the execution reported; or, for a failed attempt its
+// retry policy retries, the wait for the next attempt (retry.go).
 func (o *outcome) apply(t *task.Task) error {
 	t.Plugin = o.plugin
 	t.Usage = o.usage
 	t.HookErrors = o.hookErrors
 	if o.inputsChanged {
 		t.Inputs = o.inputs
+	}
+	if waits, err := o.recordAttempt(t); waits || err != nil {
+		return err
 	}
 	if o.failed {
 		return t.Fail(o.msg, o.result, o.ended)

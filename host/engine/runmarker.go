@@ -65,7 +65,7 @@ func (c *coordinator) unfinished() bool {
 			if !c.waitsOnOut(n) {
 				return true
 			}
-		case stReady, stRunning, stPosting:
+		case stReady, stRunning, stPosting, stWaiting:
 			return true
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -30,6 +31,11 @@ type outcome struct {
 	ended time.Time
 	// interrupted is true when the engine's shutdown stopped the executor.
 	interrupted bool
+	// policy is the task's resolved retry policy, failure what a failed attempt was, and
+	// draw the random draw of its backoff's jitter (retry.go).
+	policy  retry.Policy
+	failure retry.Failure
+	draw    float64
 }
 
 // dispatch runs a started task on its own goroutine. The worker reports its outcome to the
@@ -59,14 +65,14 @@ func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h execut
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
-				out.failed = true
-				out.msg = fmt.Sprintf("executor %q panicked: %v", t.Method(), p)
+				out.fail(retry.KindError, fmt.Sprintf("executor %q panicked: %v", t.Method(), p))
 				e.cfg.Logger.Error("executor panicked", "task", t.ID, "panic", p, "stack", string(debug.Stack()))
 			}
 		}()
 		e.execute(ctx, rootID, t, h, lookupErr, out)
 	}()
 	out.ended = e.cfg.Now()
+	out.drawJitter()
 	if h != nil {
 		h.Release()
 	}
@@ -76,9 +82,10 @@ func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h execut
 // validation, the executor, result mapping (docs/semantics.md rule 12).
 func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h executor.Handle, lookupErr error, out *outcome) {
 	if lookupErr != nil {
-		out.failed, out.msg = true, lookupErr.Error()
+		out.fail(retry.KindPermanent, lookupErr.Error())
 		return
 	}
+	out.policy = e.policyOf(t, h.Info())
 	if e.cfg.Hooks != nil {
 		in := task.CloneValue(out.inputs).(map[string]any)
 		if in == nil {
@@ -99,14 +106,14 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 	}
 	raw, err := json.Marshal(out.inputs)
 	if err != nil {
-		out.failed, out.msg = true, fmt.Sprintf("inputs of task %s cannot be encoded as JSON: %v", t.ID, err)
+		out.fail(retry.KindPermanent, fmt.Sprintf("inputs of task %s cannot be encoded as JSON: %v", t.ID, err))
 		return
 	}
 	if out.inputs == nil {
 		raw = []byte("{}")
 	}
 	if msg := e.validateInputs(t, h.Info(), raw); msg != "" {
-		out.failed, out.msg = true, msg
+		out.fail(retry.KindPermanent, msg)
 		return
 	}
 
@@ -136,7 +143,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 	elapsed := time.Since(start)
 	out.interrupted = ctx.Err() != nil && e.killCtx.Err() != nil
 	if err != nil {
-		out.failed, out.msg = true, err.Error()
+		out.fail(retry.Classify(err), err.Error())
 		out.usage = &task.Usage{DurationMS: ms(elapsed)}
 		return
 	}
@@ -150,13 +157,14 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 	out.usage, out.plugin = &u, resp.Plugin
 	result, err := decodeResult(resp.Output)
 	if err != nil {
-		out.failed, out.msg = true, fmt.Sprintf("executor %q returned a malformed result: %v", t.Method(), err)
+		out.fail(retry.KindPermanent, fmt.Sprintf("executor %q returned a malformed result: %v", t.Method(), err))
 		return
 	}
 	out.result = result
 	if m, ok := result.(map[string]any); ok {
 		if v, ok := m["error"]; ok {
-			out.failed, out.msg = true, errorText(v)
+			out.fail(retry.KindErrorResult, errorText(v))
+			out.failure.Code = retry.CodeOf(m)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -80,6 +81,9 @@ type Info struct {
 	OutputSchema json.RawMessage `json:"output_schema,omitempty"`
 	// Capabilities are the capabilities the module asks for in its metadata.
 	Capabilities []string `json:"capabilities,omitempty"`
+	// Retry is the executor's default retry policy (its metadata's "retry"), which a
+	// task's params.retry overrides field by field; nil when it sets none.
+	Retry *retry.Spec `json:"retry,omitempty"`
 	// Compiled is InputSchema compiled; nil when the executor has no input schema.
 	Compiled *schema.Schema `json:"-"`
 }

@@ -16,7 +16,7 @@ import (
 // derives from a module changes (a new field, a new rule such as the metadata kind), so a
 // description persisted by an older host is refused by [Runtime.LoadDescribed] and the
 // module is loaded again.
-const DescriptionFormat = 1
+const DescriptionFormat = 2 // 2: info carries the metadata's retry policy
 
 // Description is everything Load learned about a module by compiling it and calling its
 // metadata getters: its info (metadata and schemas), roles, hooks and declared minimum

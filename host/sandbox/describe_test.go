@@ -137,7 +137,7 @@ func TestLoadDescribedRefusesBadDescriptions(t *testing.T) {
 		change func(d *Description)
 		want   string
 	}{
-		{"other format", func(d *Description) { d.Format = DescriptionFormat + 1 }, "format 2, this host reads format 1"},
+		{"other format", func(d *Description) { d.Format = DescriptionFormat + 1 }, "format 3, this host reads format 2"},
 		{"bad hash", func(d *Description) { d.Hash = "xyz" }, "is not a sha256"},
 		{"no info", func(d *Description) { d.Info = nil }, "info is missing"},
 		{"info of another hash", func(d *Description) { d.Info.Hash = Hash([]byte("x")) }, "names another hash"},

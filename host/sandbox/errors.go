@@ -62,6 +62,10 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
+// FailureKind returns the Kind as a string: the engine's retry policy classifies a
+// failed attempt by it (host/retry.Classify).
+func (e *Error) FailureKind() string { return string(e.Kind) }
+
 // KindOf returns the Kind of the first *Error in err's chain, or "".
 func KindOf(err error) Kind {
 	var e *Error

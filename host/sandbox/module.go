@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -65,6 +66,8 @@ type metadata struct {
 	Version      string   `json:"version"`
 	Tags         []string `json:"tags"`
 	Capabilities []string `json:"capabilities"`
+	// Retry is the executor's default retry policy (docs/retries.md), checked at load.
+	Retry json.RawMessage `json:"retry"`
 	// Kind lists the roles the module plays ("executor", "hook"); nil means the
 	// exports decide (docs/abi.md#metadata-kind).
 	Kind []string `json:"kind"`
@@ -281,6 +284,13 @@ func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) e
 		}
 		info.Name, info.Description, info.Version, info.Tags, info.Capabilities =
 			meta.Name, meta.Description, meta.Version, meta.Tags, meta.Capabilities
+		if len(meta.Retry) > 0 && string(meta.Retry) != "null" {
+			var spec retry.Spec
+			if err := json.Unmarshal(meta.Retry, &spec); err != nil {
+				return fmt.Errorf("get_metadata has an invalid retry policy: %v", err)
+			}
+			info.Retry = &spec
+		}
 		m.roles = meta.Kind
 	}
 	isExec, hooks, err := applyRoles(m.roles, exportFacts{executor: isExec, hooks: m.hooks, minPages: m.minPages})

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -264,6 +265,14 @@ func (d *fieldDecoder) params() {
 			if str, isStr := e.(string); !isStr || str == "" {
 				d.problem("params.executor_id", "must be a non-empty string (an executor id)", "string", summarize(e))
 				delete(p, "executor_id")
+			}
+		}
+		if r, ok := p["retry"]; ok && r != nil {
+			if _, err := retry.Parse(r, "params.retry"); err != nil {
+				var fe *retry.FieldError
+				if errors.As(err, &fe) {
+					d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", summarize(r))
+				}
 			}
 		}
 	}

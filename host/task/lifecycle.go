@@ -8,10 +8,14 @@ import "time"
 // unchanged.
 
 // Start moves a pending task to in_progress: started_at is stamped, error and the stale
-// outcome of an earlier run are cleared, and the attempt is counted.
+// outcome of an earlier run are cleared, and the attempt is counted. A task waiting for
+// a retry keeps its attempt history; it is no longer waiting.
 func (t *Task) Start(now time.Time) error {
 	if err := CheckTransition(t.Status, InProgress); err != nil {
 		return err
+	}
+	if t.Retry != nil {
+		t.Retry.NextAttemptAt = time.Time{}
 	}
 	t.Status = InProgress
 	t.StartedAt = now
@@ -79,10 +83,14 @@ func (t *Task) Cancel(msg string, now time.Time) error {
 // Reset puts a task back to pending for re-execution (failed, cancelled, completed) or
 // after a crash (in_progress): result, error, progress, usage and timestamps of the run
 // are cleared; the definition (inputs as last persisted, params, schemas, dependencies)
-// is kept.
+// is kept. A re-execution starts a new attempt history; a crash recovery keeps it, so
+// that the run's attempts go on counting.
 func (t *Task) Reset(now time.Time) error {
 	if err := CheckTransition(t.Status, Pending); err != nil {
 		return err
+	}
+	if t.Status.Terminal() {
+		t.Retry = nil
 	}
 	t.Status = Pending
 	t.Result = nil

@@ -46,13 +46,68 @@ type wire struct {
 	RunCount           int     `json:"run_count"`
 	ScheduleTimezone   *string `json:"schedule_timezone"`
 
-	Plugin     *string  `json:"plugin"`
-	Attempts   int      `json:"attempts"`
-	Limits     *Limits  `json:"limits"`
-	Usage      *Usage   `json:"usage"`
-	HookErrors []string `json:"hook_errors"`
-	Seq        int      `json:"seq"`
-	Run        *runWire `json:"run"`
+	Plugin     *string    `json:"plugin"`
+	Attempts   int        `json:"attempts"`
+	Retry      *retryWire `json:"retry"`
+	Limits     *Limits    `json:"limits"`
+	Usage      *Usage     `json:"usage"`
+	HookErrors []string   `json:"hook_errors"`
+	Seq        int        `json:"seq"`
+	Run        *runWire   `json:"run"`
+}
+
+// retryWire is the JSON form of a RetryState.
+type retryWire struct {
+	MaxAttempts   int           `json:"max_attempts"`
+	NextAttemptAt *string       `json:"next_attempt_at"`
+	History       []attemptWire `json:"history"`
+}
+
+// attemptWire is the JSON form of an Attempt.
+type attemptWire struct {
+	Attempt    int     `json:"attempt"`
+	StartedAt  *string `json:"started_at"`
+	EndedAt    *string `json:"ended_at"`
+	DurationMS float64 `json:"duration_ms"`
+	Error      *string `json:"error"`
+	Kind       *string `json:"kind"`
+}
+
+func (r *RetryState) wire() *retryWire {
+	if r == nil {
+		return nil
+	}
+	w := &retryWire{MaxAttempts: r.MaxAttempts, NextAttemptAt: nullTime(r.NextAttemptAt),
+		History: make([]attemptWire, len(r.History))}
+	for i, a := range r.History {
+		w.History[i] = attemptWire{Attempt: a.Attempt, StartedAt: nullTime(a.StartedAt), EndedAt: nullTime(a.EndedAt),
+			DurationMS: a.DurationMS, Error: nullStr(a.Error), Kind: nullStr(a.Kind)}
+	}
+	return w
+}
+
+func (w *retryWire) state() (*RetryState, error) {
+	if w == nil {
+		return nil, nil
+	}
+	next, err := parseTimePtr("retry.next_attempt_at", w.NextAttemptAt)
+	if err != nil {
+		return nil, err
+	}
+	r := &RetryState{MaxAttempts: w.MaxAttempts, NextAttemptAt: next, History: make([]Attempt, len(w.History))}
+	for i, a := range w.History {
+		started, err := parseTimePtr("retry.history.started_at", a.StartedAt)
+		if err != nil {
+			return nil, err
+		}
+		ended, err := parseTimePtr("retry.history.ended_at", a.EndedAt)
+		if err != nil {
+			return nil, err
+		}
+		r.History[i] = Attempt{Attempt: a.Attempt, StartedAt: started, EndedAt: ended, DurationMS: a.DurationMS,
+			Error: str(a.Error), Kind: str(a.Kind)}
+	}
+	return r, nil
 }
 
 // runWire is the JSON form of a RunMarker.
@@ -110,7 +165,7 @@ func (t *Task) MarshalJSON() ([]byte, error) {
 		ScheduleEnabled: t.ScheduleEnabled, ScheduleStartAt: nullTime(t.ScheduleStartAt),
 		ScheduleEndAt: nullTime(t.ScheduleEndAt), NextRunAt: nullTime(t.NextRunAt),
 		LastRunAt: nullTime(t.LastRunAt), RunCount: t.RunCount, ScheduleTimezone: nullStr(t.ScheduleTimezone),
-		Plugin: nullStr(t.Plugin), Attempts: t.Attempts, Usage: t.Usage,
+		Plugin: nullStr(t.Plugin), Attempts: t.Attempts, Retry: t.Retry.wire(), Usage: t.Usage,
 		HookErrors: t.HookErrors, Seq: t.Seq,
 	}
 	if w.Dependencies == nil {
@@ -158,6 +213,11 @@ func (t *Task) UnmarshalJSON(data []byte) error {
 	if w.Limits != nil {
 		t.Limits = *w.Limits
 	}
+	retry, err := w.Retry.state()
+	if err != nil {
+		return err
+	}
+	t.Retry = retry
 	if w.Run != nil {
 		at, err := parseTimePtr("run.started_at", w.Run.StartedAt)
 		if err != nil {

@@ -40,7 +40,7 @@ func (s Status) Terminal() bool {
 // A re-execution is always an explicit reset to pending followed by the normal start edge.
 var transitions = map[Status][]Status{
 	Pending:    {InProgress, Cancelled},
-	InProgress: {Completed, Failed, Cancelled, Pending}, // →pending: crash recovery only
+	InProgress: {Completed, Failed, Cancelled, Pending}, // →pending: crash recovery, or a failed attempt waiting for its retry
 	Completed:  {Pending},
 	Failed:     {Pending},
 	Cancelled:  {Pending},

@@ -86,6 +86,10 @@ type Task struct {
 	Plugin string `json:"plugin"`
 	// Attempts counts how many times the task was started, crash recoveries included.
 	Attempts int `json:"attempts"`
+	// Retry is the attempt history of the current run and, while the task waits for its
+	// next attempt, when that starts; nil for tasks whose retry policy allows one attempt
+	// (docs/retries.md).
+	Retry *RetryState `json:"retry"`
 	// Limits are the per-task sandbox limit overrides.
 	Limits Limits `json:"limits"`
 	// Usage is the cost of the last execution.
@@ -147,6 +151,7 @@ func (t *Task) Clone() *Task {
 		r := *t.Run
 		c.Run = &r
 	}
+	c.Retry = t.Retry.clone()
 	return &c
 }
 

@@ -63,6 +63,28 @@ func canonicalize(t *task.Task) bool {
 	if t.Run != nil && (!utf8.ValidString(t.Run.TaskID) || !canonicalTime(&t.Run.StartedAt)) {
 		return false
 	}
+	return canonicalRetry(t.Retry)
+}
+
+// canonicalRetry normalizes the attempt history: its times as every time, an empty
+// history as the empty list it reads back as.
+func canonicalRetry(r *task.RetryState) bool {
+	if r == nil {
+		return true
+	}
+	if !canonicalTime(&r.NextAttemptAt) {
+		return false
+	}
+	if r.History == nil {
+		r.History = []task.Attempt{}
+	}
+	for i := range r.History {
+		a := &r.History[i]
+		if !canonicalTime(&a.StartedAt) || !canonicalTime(&a.EndedAt) ||
+			!utf8.ValidString(a.Error) || !utf8.ValidString(a.Kind) || a.DurationMS != a.DurationMS {
+			return false
+		}
+	}
 	return true
 }
 

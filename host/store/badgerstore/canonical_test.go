@@ -15,7 +15,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 	t.Parallel()
 	// canonicalize lists the fields the wire form changes; a new field must be reviewed
 	// there (and here).
-	if n := reflect.TypeOf(task.Task{}).NumField(); n != 39 {
+	if n := reflect.TypeOf(task.Task{}).NumField(); n != 40 {
 		t.Fatalf("task.Task has %d fields; review canonicalize for the new ones", n)
 	}
 	now := time.Now() // monotonic reading, nanoseconds, local zone
@@ -37,6 +37,8 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		x.Usage = &task.Usage{DurationMS: 0.001}
 		x.HookErrors = []string{}
 		x.Run = &task.RunMarker{TaskID: "sub", Full: true, StartedAt: now}
+		x.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: now, History: []task.Attempt{
+			{Attempt: 1, StartedAt: now, EndedAt: now.Add(time.Nanosecond), DurationMS: 0.5, Error: "boom", Kind: "trap"}}}
 		return x
 	}
 	for _, c := range []struct {
@@ -66,6 +68,10 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		{"no run marker", func(x *task.Task) { x.Run = nil }, true},
 		{"invalid UTF-8 run task id", func(x *task.Task) { x.Run.TaskID = "\xff" }, false},
 		{"run started in year 10000", func(x *task.Task) { x.Run.StartedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
+		{"no retry state", func(x *task.Task) { x.Retry = nil }, true},
+		{"empty attempt history", func(x *task.Task) { x.Retry.History = nil }, true},
+		{"invalid UTF-8 attempt error", func(x *task.Task) { x.Retry.History[0].Error = "\xff" }, false},
+		{"attempt ended in year 10000", func(x *task.Task) { x.Retry.History[0].EndedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
 		{"year 10000", func(x *task.Task) { x.LastRunAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
