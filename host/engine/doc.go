@@ -24,7 +24,7 @@
 //     it. A run that Close, a store failure or a crash stopped keeps it, and Recover
 //     resumes exactly the marked trees with their recorded scope (plus, for stores written
 //     before markers existed, trees holding orphaned in_progress tasks). Completed tasks
-//     never run again on a resume; failed and cancelled ones are not retried. A run that
+//     never run again on a resume; failed and cancelled ones are not run again. A run that
 //     ended (completed, blocked, cancelled, sub-task runs included) is never resumed.
 //   - Close is a normal shutdown: it returns nil when it re-queued work for Recover, and
 //     an error only when the store failed under a run.
@@ -61,6 +61,9 @@
 //     cancel outside a run.
 //   - re-run resets (→ pending): graph.go, graph.resetSet chooses the tasks;
 //     coordinator.go, coordinator.load writes the resets in the run's first commit.
+//   - a failed attempt that its retry policy retries (in_progress → pending, waiting):
+//     outcome.go, outcome.apply through retry.go, outcome.recordAttempt (task.AwaitRetry);
+//     retry.go, coordinator.awaitRetry parks the task until its next attempt is due.
 //   - recovery (in_progress → pending): recover.go, Engine.resetOrphans at start-up, then
 //     Engine.Recover resumes the marked runs; outcome.go, coordinator.handleOutcome puts a
 //     task that Close interrupted back to pending.
