@@ -306,3 +306,24 @@ func TestDescribedModuleClose(t *testing.T) {
 		})
 	}
 }
+
+// TestMetadataRetryPolicy: an executor's metadata may carry its default retry policy,
+// checked at load and kept in its description; an invalid one keeps the module out.
+func TestMetadataRetryPolicy(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	m := load(t, rt, "retry_meta")
+	r := m.Info().Retry
+	if r == nil || r.MaxAttempts == nil || *r.MaxAttempts != 3 || r.InitialMS == nil || *r.InitialMS != 50 ||
+		!slices.Equal(r.RetryOn, []string{"timeout", "code:429"}) {
+		t.Fatalf("metadata retry policy = %+v", r)
+	}
+	if d := describedFixture(t, "retry_meta"); d.Info.Retry == nil || *d.Info.Retry.MaxAttempts != 3 {
+		t.Fatalf("described retry policy = %+v, want it kept", d.Info.Retry)
+	}
+	_, err := rt.Load(context.Background(), wasmFile(t, "retry_bad"), "retry_bad.wasm")
+	if KindOf(err) != KindInvalid {
+		t.Fatalf("Load of an invalid policy: %v, want KindInvalid", err)
+	}
+	mustContain(t, "error", err.Error(), "retry.max_attempts")
+}
