@@ -328,7 +328,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 				delete(waiting, ev.RootID)
 			default:
 				if ev.Task != nil {
-					view.Apply(progress.Update{TaskID: ev.TaskID, Status: ev.Status, Progress: ev.Progress, Error: ev.Error})
+					view.Apply(progress.Update{TaskID: ev.TaskID, Status: ev.Status, Progress: ev.Progress, Error: ev.Error, Retry: ev.Task.Retry})
 				}
 			}
 		}

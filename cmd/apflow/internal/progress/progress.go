@@ -23,6 +23,9 @@ type Update struct {
 	Status   task.Status
 	Progress float64
 	Error    string
+	// Retry is the task's attempt history, when it has one (a task waiting for its next
+	// attempt is shown as retrying).
+	Retry *task.RetryState
 }
 
 // View shows a run's progress.
@@ -94,6 +97,9 @@ func (m *model) apply(u Update) (n *node, changed bool) {
 	n.t.Status = u.Status
 	n.t.Progress = u.Progress
 	n.t.Error = u.Error
+	if u.Retry != nil || u.Status != task.Pending {
+		n.t.Retry = u.Retry
+	}
 	return n, changed
 }
 
@@ -114,6 +120,9 @@ func (m *model) counts() (byStatus map[task.Status]int, blocked int) {
 func Symbol(t *task.Task) string {
 	if t.Blocked() {
 		return "⊘"
+	}
+	if t.WaitingRetry() {
+		return "↻"
 	}
 	switch t.Status {
 	case task.Pending:
@@ -166,6 +175,10 @@ func detail(t *task.Task) string {
 		return fmt.Sprintf("%3.0f%%", t.Progress*100)
 	case t.Error != "" && (t.Status == task.Failed || t.Status == task.Cancelled || t.Blocked()):
 		return t.Error
+	case t.WaitingRetry() && len(t.Retry.History) > 0:
+		last := t.Retry.History[len(t.Retry.History)-1]
+		return fmt.Sprintf("attempt %d of %d failed (%s), next at %s",
+			last.Attempt, t.Retry.MaxAttempts, last.Error, t.Retry.NextAttemptAt.Local().Format("15:04:05"))
 	}
 	return ""
 }
@@ -192,6 +205,9 @@ func (p *Plain) Apply(u Update) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	line := fmt.Sprintf("%s %s %s %s", p.now().Format("15:04:05"), Symbol(n.t), label(n.t), u.Status)
+	if n.t.WaitingRetry() {
+		line = fmt.Sprintf("%s %s %s retrying", p.now().Format("15:04:05"), Symbol(n.t), label(n.t))
+	}
 	if n.t.Blocked() {
 		line = fmt.Sprintf("%s %s %s blocked", p.now().Format("15:04:05"), Symbol(n.t), label(n.t))
 	}

@@ -42,6 +42,30 @@ func TestPlainWritesOneLinePerStatusChange(t *testing.T) {
 	}
 }
 
+func TestPlainShowsRetries(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := NewPlain(&buf, setup(t))
+	p.now = func() time.Time { return time.Date(2026, 1, 1, 14, 3, 7, 0, time.UTC) }
+	next := time.Date(2026, 1, 1, 14, 3, 9, 0, time.Local)
+	waiting := &task.RetryState{MaxAttempts: 3, NextAttemptAt: next, History: []task.Attempt{{Attempt: 1, Error: "HTTP 503"}}}
+	for _, u := range []Update{
+		{TaskID: "a", Status: task.InProgress},
+		{TaskID: "a", Status: task.Pending, Retry: waiting},
+		{TaskID: "a", Status: task.InProgress},
+		{TaskID: "a", Status: task.Completed},
+	} {
+		p.Apply(u)
+	}
+	want := "14:03:07 ▶ fetch in_progress\n" +
+		"14:03:07 ↻ fetch retrying: attempt 1 of 3 failed (HTTP 503), next at 14:03:09\n" +
+		"14:03:07 ▶ fetch in_progress\n" +
+		"14:03:07 ✓ fetch completed\n"
+	if got := buf.String(); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestSummaryCountsBlockedApart(t *testing.T) {
 	t.Parallel()
 	tasks := setup(t)
