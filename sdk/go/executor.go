@@ -39,6 +39,10 @@ type Executor[In, Out any] struct {
 	// Capabilities are what the plugin asks for ("http", "config", "clock", "random");
 	// the operator's grants decide what it gets.
 	Capabilities []string
+	// Retry is the executor's default retry policy: the host retries failed attempts of
+	// its tasks by it unless a task's params.retry says otherwise (docs/retries.md).
+	// nil leaves it to the task and the operator.
+	Retry *RetryPolicy
 	// InputSchema and OutputSchema, when not empty, are literal JSON Schemas used instead
 	// of the derived ones.
 	InputSchema  string
@@ -81,7 +85,7 @@ func (e Executor[In, Out]) spec() (*executorSpec, error) {
 	return &executorSpec{
 		meta: Metadata{
 			ID: e.ID, Name: e.Name, Description: e.Description, Version: e.Version,
-			Tags: e.Tags, Capabilities: e.Capabilities,
+			Tags: e.Tags, Capabilities: e.Capabilities, Retry: e.Retry,
 		},
 		inputSchema:  in,
 		outputSchema: out,

@@ -16,13 +16,39 @@ import (
 // treat a module as an executor or a hook by it instead of by its exports, which a Go
 // module cannot vary (every Go plugin exports execute).
 type Metadata struct {
-	ID           string   `json:"id"`
-	Name         string   `json:"name,omitempty"`
-	Description  string   `json:"description,omitempty"`
-	Version      string   `json:"version,omitempty"`
-	Tags         []string `json:"tags,omitempty"`
-	Capabilities []string `json:"capabilities,omitempty"`
-	Kind         []string `json:"kind"`
+	ID           string       `json:"id"`
+	Name         string       `json:"name,omitempty"`
+	Description  string       `json:"description,omitempty"`
+	Version      string       `json:"version,omitempty"`
+	Tags         []string     `json:"tags,omitempty"`
+	Capabilities []string     `json:"capabilities,omitempty"`
+	Retry        *RetryPolicy `json:"retry,omitempty"`
+	Kind         []string     `json:"kind"`
+}
+
+// RetryPolicy is an executor's default retry policy, carried in its metadata (docs/retries.md):
+// the host retries a failed attempt while attempts are left and RetryOn matches the
+// failure. Zero fields are not set: the task's params.retry, then the operator's
+// config, then the host's defaults decide them. The host checks the policy when it
+// loads the module and refuses a module with an invalid one.
+type RetryPolicy struct {
+	// MaxAttempts counts every attempt, the first included (1–100).
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Backoff is the wait between attempts.
+	Backoff *Backoff `json:"backoff,omitempty"`
+	// RetryOn lists what is retried: "timeout", "trap", "error_result", "error",
+	// "code:<code>" (an error result's code, see [Error]) or "match:<regexp>".
+	RetryOn []string `json:"retry_on,omitempty"`
+}
+
+// Backoff is the wait after failed attempt n: InitialMS × Multiplier^(n−1), at most
+// MaxMS, less up to Jitter of it at random.
+type Backoff struct {
+	InitialMS  int64   `json:"initial_ms,omitempty"`
+	Multiplier float64 `json:"multiplier,omitempty"`
+	MaxMS      int64   `json:"max_ms,omitempty"`
+	// Jitter is a fraction (0–1); nil is not set (0 is a valid jitter).
+	Jitter *float64 `json:"jitter,omitempty"`
 }
 
 // Module is a plugin module: at most one executor and at most one hook, and the exact
