@@ -210,14 +210,9 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 		err = obj(&t.Inputs)
 	case "params":
 		if err = obj(&t.Params); err == nil {
-			if r, ok := t.Params["retry"]; ok && r != nil {
-				if _, perr := retry.Parse(r, "params.retry"); perr != nil {
-					var fe *retry.FieldError
-					if errors.As(perr, &fe) {
-						return apferr.InvalidParam(fe.Field, fe.Reason, nil, nil)
-					}
-					return apferr.InvalidParam("params.retry", perr.Error(), nil, nil)
-				}
+			if _, perr := retry.FromParams(t.Params); perr != nil {
+				fe := perr.(*retry.FieldError)
+				return apferr.InvalidParam(fe.Field, fe.Reason, nil, nil)
 			}
 		}
 	case "schemas":

@@ -18,8 +18,9 @@
 //     outcome with Finish, fenced by the claim's token. An outcome is written at most
 //     once: a claim that expired and was taken again has a new token, and the old
 //     holder's write fails with ErrFenced.
-//   - The settled feed. A terminal transition written by anyone but the coordinator
-//     (Finish) is recorded in its tree's feed in the same transaction, with a notice
+//   - The settled feed. An outcome written by anyone but the coordinator (Finish: a
+//     terminal transition, or a failed attempt that waits for its retry) is recorded in
+//     its tree's feed in the same transaction, with a notice
 //     (Notices); the coordinator reads the feed (ReadSettled), settles dependents and
 //     acknowledges the entries in its next round (Round.Ack), so nothing depends on a
 //     notice arriving or a response surviving a database crash. A cancel made through

@@ -204,7 +204,8 @@ type Driver interface {
 	// Claim claims up to n queued tasks, highest priority then oldest first, and starts
 	// them (task.Task.Start) in the same transaction.
 	Claim(ctx context.Context, n int) ([]Claim, error)
-	// Finish writes the outcome of a claimed task (fn, a terminal transition) if the
+	// Finish writes the outcome of a claimed task (fn: a terminal transition, or a failed
+	// attempt's wait for its retry, back to pending) if the
 	// claim is still held with its token (else ErrFenced), ends the claim and records
 	// the task in its tree's settled feed, in one transaction.
 	Finish(ctx context.Context, c Claim, fn func(*task.Task) error) (*task.Task, error)

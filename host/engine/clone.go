@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -294,7 +295,8 @@ func (p *clonePlan) cloneOf(i int32, rootID string, now time.Time) *task.Task {
 	c.Dependencies = p.remap(o.Dependencies)
 	c.CreatedAt, c.UpdatedAt = now, now
 	c.Usage, c.HookErrors, c.Attempts, c.Plugin = nil, nil, 0, ""
-	c.Run = nil // a clone has no run in progress
+	c.Run = nil   // a clone has no run in progress
+	c.Retry = nil // nor attempts
 	c.HasReferences = false
 	c.RunCount, c.LastRunAt, c.NextRunAt = 0, zeroTime, zeroTime
 	c.OriginalTaskID = orig.ID
@@ -531,9 +533,13 @@ func parseResetFields(m map[string]any) (resetFields, error) {
 			}
 			if k == "inputs" {
 				r.inputs, r.setInputs = obj, true
-			} else {
-				r.params, r.setParams = obj, true
+				break
 			}
+			if _, err := retry.FromParams(obj); err != nil {
+				fe := err.(*retry.FieldError)
+				return r, apferr.InvalidParam(field+"."+strings.TrimPrefix(fe.Field, "params."), fe.Reason, nil, v)
+			}
+			r.params, r.setParams = obj, true
 		case "status":
 			if s, _ := v.(string); s != string(task.Pending) {
 				return r, apferr.InvalidParam(field, "copies always start pending", "pending", v)

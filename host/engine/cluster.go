@@ -170,6 +170,9 @@ func (c *coordinator) prepareQueue(i int32) {
 			return nil // cancelled meanwhile: not queued
 		}
 		t.Inputs = inputs
+		if t.Retry != nil {
+			t.Retry.NextAttemptAt = time.Time{} // queued: no longer waiting
+		}
 		return nil
 	}, func(stored *task.Task, err error) {
 		if !n.inflight {
@@ -235,7 +238,8 @@ func (c *coordinator) pollSettled(ctx context.Context) {
 }
 
 // onSettled settles a task another node (or this node's claimer) moved to a terminal
-// status: an executed task's outcome.
+// status: an executed task's outcome; or, a failed attempt waiting for its retry, parks
+// it (onRetrySettled).
 func (c *coordinator) onSettled(t *task.Task) {
 	i, ok := c.graph.index[t.ID]
 	if ok && t.WaitingRetry() {
@@ -275,7 +279,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 		}
 		n.state = stDone
 		c.settleQ = append(c.settleQ, i)
-	case stIdle, stReady, stHeld:
+	case stIdle, stReady, stHeld, stWaiting:
 		n.t = t
 		c.publishTask(t)
 		n.state = stDone

@@ -402,3 +402,36 @@ func TestClusterRetriesOnAnotherNode(t *testing.T) {
 		t.Fatalf("dependent started %v (final outcome %v), ran %d times", d.StartedAt, f.CompletedAt, worker.cat.executions["cr-d"])
 	}
 }
+
+// TestClusterTakeOverWhileWaiting: the coordinating node dies while a task waits for its
+// retry; the node that takes the run over waits only what is left and runs the next
+// attempt, and the dependent after it.
+func TestClusterTakeOverWhileWaiting(t *testing.T) {
+	t.Parallel()
+	stA, nodeA, dsn := clusterNode(t, "", "node-a")
+	a := setupStore(t, stA, withCluster(nodeA))
+	a.create(spec{id: "tw", method: "aggregate_results_executor", deps: req("tw-d")},
+		spec{id: "tw-w", params: map[string]any{"fail_times": 1, "retry": map[string]any{"max_attempts": 2,
+			"backoff": map[string]any{"initial_ms": 1500, "max_ms": 1500, "jitter": 0}}}},
+		spec{id: "tw-d", deps: req("tw-w")})
+	if _, err := a.e.Start(t.Context(), "tw", RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "tw-w waiting for its retry", func() bool { return a.get("tw-w").WaitingRetry() })
+	_ = stA.Close() // node a dies while the task waits
+
+	stB, nodeB, _ := clusterNode(t, dsn, "node-b")
+	b := setupStore(t, stB, withCluster(nodeB))
+	waitFor(t, "node b finished the run", func() bool {
+		r := b.get("tw")
+		return r.Status == task.Completed && r.Run == nil
+	})
+	w := b.wantStatus("tw-w", task.Completed)
+	if len(w.Retry.History) != 2 || b.cat.executions["tw-w"] != 1 {
+		t.Fatalf("history %+v, node b executions %d: want the second attempt on node b", w.Retry.History, b.cat.executions["tw-w"])
+	}
+	if w.Retry.History[1].StartedAt.Before(w.Retry.History[0].EndedAt.Add(1500 * time.Millisecond)) {
+		t.Fatalf("second attempt at %v, before the backoff ended", w.Retry.History[1].StartedAt)
+	}
+	b.wantStatus("tw-d", task.Completed)
+}

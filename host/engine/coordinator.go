@@ -251,7 +251,8 @@ func (c *coordinator) init() {
 				if dep.Required && dn.t.Status != task.Completed {
 					reason = blockedReason(dep, string(dn.t.Status))
 				}
-			case dn.state == stIdle || dn.state == stHeld || dn.state == stReady || dn.state == stRunning:
+			case dn.state == stIdle || dn.state == stHeld || dn.state == stReady || dn.state == stRunning ||
+				dn.state == stWaiting:
 				n.waiting++
 			case dn.state == stBlocked:
 				reason = blockedReason(dep, "blocked")
@@ -420,7 +421,7 @@ func (c *coordinator) wait() {
 		poll = t.C
 	}
 	var due <-chan time.Time
-	if d, ok := c.nextDue(); ok {
+	if d, ok := c.nextDue(); ok && c.canStart() {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		due = t.C

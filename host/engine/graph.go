@@ -39,6 +39,9 @@ type node struct {
 	// loaded the tree: if its settled-feed entry is still there, the coordinator that
 	// died never told its subscribers, and this one does (onSettled).
 	unannounced bool
+	// uncommitted is set on a parked node (stWaiting) until the write of its wait is
+	// committed: it is not released before (park.go).
+	uncommitted bool
 }
 
 // edge is one dependency item seen from the dependency: task node lists the dependency

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +128,8 @@ func TestRetryOn(t *testing.T) {
 		{"pattern matches", map[string]any{"fail_times": 1, "fail_as": "error", "retry": quick(2, "match:^flaky [0-9]$")}, "", 2, task.Completed},
 		{"invalid inputs are never retried", map[string]any{"retry": quick(3, "error", "error_result", "match:.")}, "typed", 0, task.Failed},
 		{"executor metadata policy", map[string]any{"fail_times": 2}, "retrying", 3, task.Completed},
+		{"no wait", map[string]any{"fail_times": 2, "retry": map[string]any{"max_attempts": 3,
+			"backoff": map[string]any{"initial_ms": 0, "max_ms": 0}}}, "", 3, task.Completed},
 		{"task overrides the executor", map[string]any{"fail_times": 2, "retry": map[string]any{"max_attempts": 1}}, "retrying", 1, task.Failed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -204,7 +207,9 @@ func TestRetryWaitSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
 	v := setup(t, withClock(clk))
-	root := v.create(spec{id: "r", method: "aggregate_results_executor", deps: req("w")}, waitingSpec("w"))
+	// d comes after w, so a resumed run finds w parked when it reaches d.
+	root := v.create(spec{id: "r", method: "aggregate_results_executor", deps: req("d")}, waitingSpec("w"),
+		spec{id: "d", deps: req("w")})
 	if _, err := v.e.Start(context.Background(), root, RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +236,7 @@ func TestRetryWaitSurvivesRestart(t *testing.T) {
 	if w.Retry.History[1].StartedAt.Before(w.Retry.History[0].EndedAt.Add(time.Hour)) {
 		t.Fatalf("second attempt started at %v, before its backoff ended", w.Retry.History[1].StartedAt)
 	}
+	v2.wantStatus("d", task.Completed)
 	v2.wantStatus("r", task.Completed)
 }
 
@@ -246,5 +252,40 @@ func TestRerunStartsANewHistory(t *testing.T) {
 	x := v.wantStatus("x", task.Failed)
 	if len(x.Retry.History) != 2 || x.Retry.History[0].Error != "flaky 1" || x.Attempts != 4 {
 		t.Fatalf("after the re-run: history %+v, attempts %d: want its own two attempts of four", x.Retry.History, x.Attempts)
+	}
+}
+
+// TestCopyHasNoAttempts: a copy of a task that used its attempts starts with none.
+func TestCopyHasNoAttempts(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(spec{id: "x", params: map[string]any{"fail_times": 9, "retry": quick(2)}})
+	v.run(root, RunOptions{})
+	if x := v.wantStatus("x", task.Failed); len(x.Retry.History) != 2 {
+		t.Fatalf("history = %+v, want 2 attempts", x.Retry.History)
+	}
+	copies, err := v.e.Clone(context.Background(), "x", CloneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := copies[0]; c.Retry != nil || c.Attempts != 0 {
+		t.Fatalf("copy retry %+v, attempts %d: want none", c.Retry, c.Attempts)
+	}
+	v.run(copies[0].ID, RunOptions{})
+	if c := v.wantStatus(copies[0].ID, task.Failed); len(c.Retry.History) != 2 {
+		t.Fatalf("copy's history = %+v, want its own 2 attempts", c.Retry.History)
+	}
+}
+
+// TestCopyChecksRetryPolicy: a copy's reset_fields.params is checked like a
+// submission's, naming the field.
+func TestCopyChecksRetryPolicy(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	v.create(spec{id: "x"})
+	_, err := v.e.Clone(context.Background(), "x", CloneOptions{ResetFields: map[string]any{
+		"params": map[string]any{"retry": map[string]any{"max_attempts": 0}}}})
+	if err == nil || !strings.Contains(err.Error(), "reset_fields.params.retry.max_attempts") {
+		t.Fatalf("Clone error = %v, want one naming reset_fields.params.retry.max_attempts", err)
 	}
 }

@@ -81,11 +81,15 @@ func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h execut
 // execute runs the single-task pipeline after the start transition: pre-hooks, input
 // validation, the executor, result mapping (docs/semantics.md rule 12).
 func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h executor.Handle, lookupErr error, out *outcome) {
+	var info *executor.Info
+	if h != nil {
+		info = h.Info()
+	}
+	out.policy = e.policyOf(t, info) // also for a failed lookup: the attempt is recorded
 	if lookupErr != nil {
 		out.fail(retry.KindPermanent, lookupErr.Error())
 		return
 	}
-	out.policy = e.policyOf(t, h.Info())
 	if e.cfg.Hooks != nil {
 		in := task.CloneValue(out.inputs).(map[string]any)
 		if in == nil {

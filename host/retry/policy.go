@@ -87,10 +87,25 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
+// FromParams reads a task's policy, params.retry (absent or null: an empty layer). Its
+// error is a *FieldError naming the field under "params.retry".
+func FromParams(params map[string]any) (Spec, error) {
+	return Parse(params["retry"], "params.retry")
+}
+
 // Parse reads one layer from decoded JSON (maps, slices, json.Number or float64
 // numbers). field is the path of v in the caller's document, used in errors. nil (JSON
-// null) is an empty layer.
+// null) is an empty layer. On error the layer is empty: nothing of an invalid policy
+// applies. The error is a *FieldError.
 func Parse(v any, field string) (Spec, error) {
+	s, err := parse(v, field)
+	if err != nil {
+		return Spec{}, err
+	}
+	return s, nil
+}
+
+func parse(v any, field string) (Spec, error) {
 	var s Spec
 	if v == nil {
 		return s, nil

@@ -36,6 +36,7 @@ func TestParse(t *testing.T) {
 		{`{"max_attempts": 2.5}`, "params.retry.max_attempts"},
 		{`{"max_attempts": "3"}`, "params.retry.max_attempts"},
 		{`{"attempts": 3}`, "params.retry.attempts"},
+		{`{"max_attempts": 5, "zz": 1}`, "params.retry.zz"},
 		{`{"backoff": 5}`, "params.retry.backoff"},
 		{`{"backoff": {"initial": 5}}`, "params.retry.backoff.initial"},
 		{`{"backoff": {"multiplier": 0.5}}`, "params.retry.backoff.multiplier"},
@@ -51,7 +52,10 @@ func TestParse(t *testing.T) {
 	} {
 		t.Run(c.doc, func(t *testing.T) {
 			t.Parallel()
-			_, err := Parse(decode(t, c.doc), "params.retry")
+			s, err := Parse(decode(t, c.doc), "params.retry")
+			if err != nil && fmt.Sprint(s) != fmt.Sprint(Spec{}) {
+				t.Fatalf("Parse returned %+v with its error, want an empty layer", s)
+			}
 			if c.wantField == "" {
 				if err != nil {
 					t.Fatalf("Parse: %v", err)

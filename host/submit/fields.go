@@ -267,13 +267,9 @@ func (d *fieldDecoder) params() {
 				delete(p, "executor_id")
 			}
 		}
-		if r, ok := p["retry"]; ok && r != nil {
-			if _, err := retry.Parse(r, "params.retry"); err != nil {
-				var fe *retry.FieldError
-				if errors.As(err, &fe) {
-					d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", summarize(r))
-				}
-			}
+		if _, err := retry.FromParams(p); err != nil {
+			fe := err.(*retry.FieldError)
+			d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", summarize(p["retry"]))
 		}
 	}
 	top, hasTop := d.value("limits")

@@ -42,13 +42,13 @@ type RetryPolicy struct {
 }
 
 // Backoff is the wait after failed attempt n: InitialMS × Multiplier^(n−1), at most
-// MaxMS, less up to Jitter of it at random.
+// MaxMS, less up to Jitter of it at random. A nil field is not set; 0 is a valid
+// InitialMS, MaxMS and Jitter, hence the pointers (Multiplier is at least 1).
 type Backoff struct {
-	InitialMS  int64   `json:"initial_ms,omitempty"`
-	Multiplier float64 `json:"multiplier,omitempty"`
-	MaxMS      int64   `json:"max_ms,omitempty"`
-	// Jitter is a fraction (0–1); nil is not set (0 is a valid jitter).
-	Jitter *float64 `json:"jitter,omitempty"`
+	InitialMS  *int64   `json:"initial_ms,omitempty"`
+	Multiplier float64  `json:"multiplier,omitempty"`
+	MaxMS      *int64   `json:"max_ms,omitempty"`
+	Jitter     *float64 `json:"jitter,omitempty"` // a fraction, 0–1
 }
 
 // Module is a plugin module: at most one executor and at most one hook, and the exact

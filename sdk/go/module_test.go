@@ -210,18 +210,18 @@ func TestMetadataAndSchemas(t *testing.T) {
 }
 
 // TestMetadataRetryPolicy: an executor's retry policy goes into its metadata in the
-// host's wire form; a zero jitter is kept, other zero fields are left out.
+// host's wire form; a zero wait and a zero jitter are kept, unset fields left out.
 func TestMetadataRetryPolicy(t *testing.T) {
 	t.Parallel()
-	zero := 0.0
+	zero, none := 0.0, int64(0)
 	m, err := apflow.NewModule(apflow.Executor[map[string]any, map[string]any]{
 		ID: "r", Run: func(*apflow.Context, map[string]any) (map[string]any, error) { return nil, nil },
-		Retry: &apflow.RetryPolicy{MaxAttempts: 3, Backoff: &apflow.Backoff{InitialMS: 200, Jitter: &zero}, RetryOn: []string{"code:busy"}},
+		Retry: &apflow.RetryPolicy{MaxAttempts: 3, Backoff: &apflow.Backoff{InitialMS: &none, Jitter: &zero}, RetryOn: []string{"code:busy"}},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `"retry":{"max_attempts":3,"backoff":{"initial_ms":200,"jitter":0},"retry_on":["code:busy"]}`
+	want := `"retry":{"max_attempts":3,"backoff":{"initial_ms":0,"jitter":0},"retry_on":["code:busy"]}`
 	if got := string(m.MetadataJSON()); !strings.Contains(got, want) {
 		t.Fatalf("metadata = %s, want it to contain %s", got, want)
 	}

@@ -187,6 +187,9 @@ func testCreateGet(t *testing.T, s store.Store) {
 	full.NextRunAt = base.Add(time.Hour)
 	full.HookErrors = []string{"pre-hook x failed"}
 	full.Plugin = "sha256:abc"
+	full.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: base.Add(time.Minute), History: []task.Attempt{
+		{Attempt: 1, StartedAt: base, EndedAt: base.Add(1500 * time.Microsecond), DurationMS: 1.5, Error: "HTTP 503", Kind: "error_result"},
+		{Attempt: 2, StartedAt: base.Add(time.Second), EndedAt: base.Add(2 * time.Second), DurationMS: 1000}}}
 	create(t, s, full)
 	got := get(t, s, "full")
 	if g, w := wireOf(t, got), wireOf(t, full); g != w {
