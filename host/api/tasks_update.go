@@ -106,6 +106,15 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 	if err := reschedule(t, fields, now); err != nil {
 		return err
 	}
+	if _, ok := fields["params"]; ok {
+		if _, err := schedule.PolicyOf(t); err != nil {
+			var fe *schedule.FieldError
+			errors.As(err, &fe)
+			e := apferr.InvalidParam(fe.Field, fmt.Sprintf("task %s: %v", t.ID, fe.Err), "a schedule policy (docs/schedules.md)", nil)
+			e.Data.(map[string]any)["task_id"] = t.ID
+			return e
+		}
+	}
 	t.UpdatedAt = now
 	return nil
 }
