@@ -8,7 +8,6 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/ical"
-	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/scheduler"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -78,21 +77,11 @@ func (s *Server) scheduledDue(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit, _ := store.PageBounds(p.Limit, 0)
-	due, err := sch.Due(ctx, store.DueQuery{Before: before, UserID: s.userFilter(ctx, p.UserID), Idle: true, Limit: limit})
+	due, err := scheduler.DueIdle(ctx, sch, before, s.userFilter(ctx, p.UserID), p.Limit)
 	if err != nil {
-		return nil, fmt.Errorf("find due schedules: %w", err)
+		return nil, err
 	}
-	// next_run_at already honours max_runs and schedule_end_at when it is computed; a
-	// task changed behind the computation (run_count set by hand) is left out here too.
-	out := due[:0]
-	for _, t := range due {
-		if (t.MaxRuns > 0 && t.RunCount >= t.MaxRuns) || (!t.ScheduleEndAt.IsZero() && t.NextRunAt.After(t.ScheduleEndAt)) {
-			continue
-		}
-		out = append(out, t)
-	}
-	return s.resolveLinks(ctx, out), nil
+	return s.resolveLinks(ctx, due), nil
 }
 
 // timeParam reads an optional ISO 8601 param; "" is now.
@@ -125,17 +114,7 @@ func (s *Server) scheduledInit(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.cfg.Store.Update(ctx, t.ID, func(t *task.Task) error {
-		if t.ScheduleType == "" {
-			return scheduleParamError(t, "schedule_type", "the task has no schedule")
-		}
-		next, err := schedule.NextRun(t, from)
-		if err != nil {
-			return scheduleError(t, err)
-		}
-		t.NextRunAt = next
-		return nil
-	})
+	return scheduler.Init(ctx, s.cfg.Store, t.ID, from)
 }
 
 type scheduledCompleteParams struct {
@@ -159,19 +138,7 @@ func (s *Server) scheduledComplete(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	now := s.cfg.Now().UTC()
-	out, err := s.cfg.Store.Update(ctx, t.ID, func(t *task.Task) error {
-		if t.ScheduleType == "" {
-			return scheduleParamError(t, "schedule_type", "the task has no schedule")
-		}
-		kept := t.NextRunAt
-		if err := scheduler.Advance(t, now, true); err != nil {
-			return scheduleError(t, err)
-		}
-		if p.CalculateNextRun != nil && !*p.CalculateNextRun && t.ScheduleEnabled {
-			t.NextRunAt = kept
-		}
-		return nil
-	})
+	out, err := scheduler.Complete(ctx, s.cfg.Store, t.ID, now, p.CalculateNextRun == nil || *p.CalculateNextRun)
 	if err != nil {
 		return nil, err
 	}
@@ -233,19 +200,4 @@ func (s *Server) webhookTrigger(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	return s.trigger(ctx, p.TaskID, p.Async == nil || *p.Async)
-}
-
-// scheduleError maps a schedule's error to -32602 naming the task and the field.
-func scheduleError(t *task.Task, err error) error {
-	field := "schedule_expression"
-	if fe, ok := err.(*schedule.FieldError); ok {
-		field, err = fe.Field, fe.Err
-	}
-	return scheduleParamError(t, field, err.Error())
-}
-
-func scheduleParamError(t *task.Task, field, reason string) error {
-	e := apferr.InvalidParam(field, fmt.Sprintf("task %s: %s", t.ID, reason), nil, nil)
-	e.Data.(map[string]any)["task_id"] = t.ID
-	return e
 }
