@@ -93,7 +93,7 @@ func (s *Scheduler) Poll(ctx context.Context) error {
 
 // fire handles one due occurrence of t.
 func (s *Scheduler) fire(ctx context.Context, t *task.Task) {
-	log := s.cfg.Logger.With("task_id", t.ID, "occurrence", t.NextRunAt)
+	log := s.cfg.Logger.With("task_id", t.ID, "occurrence", logTime(t.NextRunAt))
 	busy, err := s.cfg.Runner.Busy(ctx, t)
 	if err != nil {
 		log.Warn("cannot tell whether the tree is running; the occurrence waits for the next poll", "error", err)
@@ -115,7 +115,7 @@ func (s *Scheduler) fire(ctx context.Context, t *task.Task) {
 		log.Error("claiming the occurrence failed; it stays due", "error", err)
 		return
 	}
-	next := out.Task.NextRunAt
+	next := logTime(out.Task.NextRunAt)
 	switch out.Reason {
 	case ReasonInvalid:
 		s.skipped.Add(1)
@@ -162,4 +162,12 @@ func (s *Scheduler) running() int {
 		}
 	}
 	return len(s.active)
+}
+
+// logTime is a time as the logs show it: RFC 3339 in UTC, "none" for the zero time.
+func logTime(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
