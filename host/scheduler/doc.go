@@ -3,7 +3,7 @@
 // store write, and starts a full re-run of the task's tree through the engine
 // (engine.Start with RunOptions{Full: true}: every task of the tree is reset and runs
 // again; no stale result is kept). docs/schedules.md is the user's description;
-// docs/decisions.md §19 says why it works this way.
+// docs/decisions.md §15 says why it works this way.
 //
 // Guarantees:
 //   - At most once per occurrence. A fire is claimed by a store.Update of the scheduled
