@@ -53,6 +53,9 @@ func TestServeRunsSchedules(t *testing.T) {
 	if child.Attempts != 3 || child.Status != "completed" {
 		t.Fatalf("child: %+v; want re-run on each of the 3 runs", child)
 	}
+	if _, m := srv.do(t, "", "GET", "/metrics", nil, ""); !strings.Contains(string(m), "apflow_scheduler_fired_total 3\n") {
+		t.Errorf("/metrics lacks apflow_scheduler_fired_total 3:\n%s", m)
+	}
 	if !strings.Contains(srv.stderr.String(), "scheduled run started") {
 		t.Errorf("no scheduler log line in:\n%s", srv.stderr)
 	}

@@ -59,6 +59,11 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if err != nil {
 				return err
 			}
+			sch, err := sched.build(h)
+			if err != nil {
+				_ = h.close(context.Background())
+				return err
+			}
 			watchCtx, stopWatch := context.WithCancel(context.Background())
 			go h.registry.Watch(watchCtx)
 			acfg := api.Config{
@@ -81,6 +86,9 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if h.node != nil {
 				acfg.Cluster = h.node
 			}
+			if sch != nil {
+				acfg.Metrics = append(acfg.Metrics, sch)
+			}
 			srv, err := api.New(acfg)
 			if err != nil {
 				stopWatch()
@@ -93,13 +101,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				_ = h.close(context.Background())
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
-			stopScheduler, err := sched.start(h)
-			if err != nil {
-				_ = ln.Close()
-				stopWatch()
-				_ = h.close(context.Background())
-				return err
-			}
+			stopScheduler := runScheduler(sch)
 			auth := "off"
 			if secret != "" {
 				auth = "HS256 bearer tokens"

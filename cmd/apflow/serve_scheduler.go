@@ -25,11 +25,10 @@ func (f *schedulerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.missedAfter, "scheduler-missed-after", scheduler.DefaultMissedAfter, "how late an occurrence may be found and still run as planned; later it is missed and the task's params.schedule_missed decides (skip or run_once)")
 }
 
-// start starts the scheduler of h when enabled and returns the function that stops it
-// (and waits for its loop to return); a no-op when disabled.
-func (f *schedulerFlags) start(h *host) (stop func(), err error) {
+// build returns the scheduler of h, or nil when it is disabled; run starts its loop.
+func (f *schedulerFlags) build(h *host) (*scheduler.Scheduler, error) {
 	if !f.on {
-		return func() {}, nil
+		return nil, nil
 	}
 	if f.poll <= 0 || f.maxConcurrent <= 0 || f.missedAfter <= 0 {
 		return nil, &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --scheduler-poll, --scheduler-max-concurrent and --scheduler-missed-after must be positive (got %s, %d, %s)", f.poll, f.maxConcurrent, f.missedAfter)}
@@ -38,12 +37,17 @@ func (f *schedulerFlags) start(h *host) (stop func(), err error) {
 	if !ok {
 		return nil, fmt.Errorf("serve: the task store %T cannot find due schedules; start with --scheduler=false", h.store)
 	}
-	s, err := scheduler.New(scheduler.Config{
+	return scheduler.New(scheduler.Config{
 		Store: st, Runner: scheduler.EngineRunner{Engine: h.engine, Store: h.store},
 		Logger: h.log.Named("scheduler"), Poll: f.poll, MaxConcurrent: f.maxConcurrent, MissedAfter: f.missedAfter,
 	})
-	if err != nil {
-		return nil, err
+}
+
+// runScheduler starts the loop of s (nil: disabled) and returns the function that stops
+// it and waits for the loop to return.
+func runScheduler(s *scheduler.Scheduler) (stop func()) {
+	if s == nil {
+		return func() {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -51,5 +55,5 @@ func (f *schedulerFlags) start(h *host) (stop func(), err error) {
 		defer close(done)
 		_ = s.Run(ctx)
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }
 }
