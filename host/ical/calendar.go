@@ -21,8 +21,8 @@ const DefaultCalendarName = "APFlow Tasks"
 type Options struct {
 	// Name is the calendar's name (X-WR-CALNAME); "" means DefaultCalendarName.
 	Name string
-	// BaseURL, when set, gives each event a URL (<BaseURL>/tasks/<id>), and its host is
-	// the domain of the UIDs ("apflow" otherwise).
+	// BaseURL, when set, gives each event a URL (<BaseURL>/tasks/<id>), and its host name
+	// is the domain of the UIDs ("apflow" otherwise).
 	BaseURL string
 	// Now stamps the events (DTSTAMP).
 	Now time.Time
@@ -37,8 +37,8 @@ func Export(tasks []*task.Task, o Options) (string, int) {
 	}
 	domain := "apflow"
 	base := strings.TrimRight(o.BaseURL, "/")
-	if u, err := url.Parse(base); err == nil && u.Host != "" {
-		domain = u.Host
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" {
+		domain = u.Hostname()
 	}
 	var events []string
 	n := 0
