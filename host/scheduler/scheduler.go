@@ -96,6 +96,9 @@ func (s *Scheduler) fire(ctx context.Context, t *task.Task) {
 	log := s.cfg.Logger.With("task_id", t.ID, "occurrence", logTime(t.NextRunAt))
 	busy, err := s.cfg.Runner.Busy(ctx, t)
 	if err != nil {
+		if ctx.Err() != nil {
+			return // stopping
+		}
 		log.Warn("cannot tell whether the tree is running; the occurrence waits for the next poll", "error", err)
 		return
 	}
@@ -111,6 +114,8 @@ func (s *Scheduler) fire(ctx context.Context, t *task.Task) {
 	case errors.Is(err, ErrWait):
 		log.Debug("tree still running; the occurrence waits (overlap policy wait)")
 		return
+	case err != nil && ctx.Err() != nil:
+		return // stopping: the claim was not made (a made claim returns no error)
 	case err != nil:
 		log.Error("claiming the occurrence failed; it stays due", "error", err)
 		return

@@ -356,3 +356,22 @@ func TestDaylightSavingTransitions(t *testing.T) {
 		})
 	}
 }
+
+// TestRunStopsOnCancel: Run polls until its context ends, then returns the context's
+// error; Wake never blocks.
+func TestRunStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil, func(c *Config) { c.Poll = time.Hour })
+	e.job("j", "interval", "60")
+	e.clock.Add(time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.s.Run(ctx) }()
+	for range 3 {
+		e.s.Wake()
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("Run returned %v, want context.Canceled", err)
+	}
+}
