@@ -88,6 +88,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			}
 			if sch != nil {
 				acfg.Metrics = append(acfg.Metrics, sch)
+				acfg.ScheduleChanged = sch.Wake
 			}
 			srv, err := api.New(acfg)
 			if err != nil {

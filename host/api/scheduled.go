@@ -114,7 +114,21 @@ func (s *Server) scheduledInit(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return scheduler.Init(ctx, s.cfg.Store, t.ID, from)
+	out, err := scheduler.Init(ctx, s.cfg.Store, t.ID, from)
+	if err != nil {
+		return nil, err
+	}
+	if store.Armed(out) {
+		s.scheduleChanged()
+	}
+	return out, nil
+}
+
+// scheduleChanged tells the scheduler (Config.ScheduleChanged) that a schedule changed.
+func (s *Server) scheduleChanged() {
+	if s.cfg.ScheduleChanged != nil {
+		s.cfg.ScheduleChanged()
+	}
 }
 
 type scheduledCompleteParams struct {

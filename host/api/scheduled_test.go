@@ -2,6 +2,7 @@ package api
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,4 +123,26 @@ func TestScheduledMethodsOwnerScoped(t *testing.T) {
 		t.Errorf("bob's due %v, want only his task", ids(list))
 	}
 	e.fails(t, bob, "tasks.scheduled.complete", map[string]any{"task_id": "alice/a"}, int(apferr.TaskNotFound))
+}
+
+// TestScheduleChangedWakes: creating a tree with an armed schedule, updating a schedule
+// and tasks.scheduled.init call Config.ScheduleChanged; a plain tree does not.
+func TestScheduleChangedWakes(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	e := setup(t, setupOpts{mutate: func(c *Config) {
+		c.ScheduleChanged = func() { mu.Lock(); calls++; mu.Unlock() }
+	}})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return calls }
+	e.ok(t, "", "tasks.create", []map[string]any{{"id": "plain", "name": "plain", "schemas": map[string]any{"method": "echo"}}}, nil)
+	if count() != 0 {
+		t.Fatalf("%d calls after a plain tree, want 0", count())
+	}
+	e.ok(t, "", "tasks.create", []map[string]any{scheduledTask("s", "interval", "60", nil)}, nil)
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "s", "schedule_expression": "30"}, nil)
+	e.ok(t, "", "tasks.scheduled.init", map[string]any{"task_id": "s"}, nil)
+	if count() != 3 {
+		t.Fatalf("%d calls, want 3 (create, update, init)", count())
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/schedule"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -47,12 +48,16 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 		_ = json.Unmarshal(raw, &status)
 	}
 	now := s.cfg.Now()
-	return s.cfg.Engine.Update(ctx, t.ID, func(t *task.Task) error {
+	out, err := s.cfg.Engine.Update(ctx, t.ID, func(t *task.Task) error {
 		if newDeps != nil && t.Status != task.Pending {
 			return depNotPending(t)
 		}
 		return applyUpdate(t, fields, status, newDeps, now)
 	})
+	if err == nil && store.Armed(out) {
+		s.scheduleChanged()
+	}
+	return out, err
 }
 
 // applyUpdate writes fields onto t. A status change goes through the lifecycle methods,
