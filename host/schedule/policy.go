@@ -7,7 +7,7 @@ import (
 )
 
 // Policy says what the scheduler does with an occurrence it cannot run as planned
-// (docs/decisions.md §19). A task sets it in its params: params.schedule_missed and
+// (docs/decisions.md §15). A task sets it in its params: params.schedule_missed and
 // params.schedule_overlap; absent means the default.
 type Policy struct {
 	// Missed is for an occurrence found later than the scheduler's missed-after delay
