@@ -78,11 +78,21 @@ func TestServeRunsSchedules(t *testing.T) {
 	if !strings.Contains(init, `"run_count": 3`) {
 		t.Errorf("tasks scheduled init:\n%s", init)
 	}
+	if due := run("tasks", "scheduled", "due", "--before", "2100-01-01T00:00:00Z", "--json", "--server", srv.url); strings.TrimSpace(due) != "[]" {
+		t.Errorf("tasks scheduled due of a disabled schedule:\n%s", due)
+	}
+	done := run("tasks", "scheduled", "complete", "sched-root", "--failed", "--error", "external run failed", "--server", srv.url)
+	if !strings.Contains(done, `"run_count": 4`) || !strings.Contains(done, `"schedule_enabled": false`) {
+		t.Errorf("tasks scheduled complete:\n%s", done)
+	}
+	if err := exec.Command(bin, "tasks", "scheduled", "complete", "sched-root", "--error", "x", "--server", srv.url).Run(); err == nil {
+		t.Error("complete --error without --failed succeeded")
+	}
 	if code := srv.stop(t, syscall.SIGTERM, e2eWait); code != 0 {
 		t.Fatalf("serve exited %d", code)
 	}
 	local := run("tasks", "scheduled", "list", "--all", "--json", "--data-dir", dataDir, "--plugins", plugins)
-	if !strings.Contains(local, `"run_count": 3`) {
+	if !strings.Contains(local, `"run_count": 4`) {
 		t.Errorf("tasks scheduled list in the data dir:\n%s", local)
 	}
 	cal := run("tasks", "scheduled", "export-ical", "--all", "--data-dir", dataDir, "--plugins", plugins)
