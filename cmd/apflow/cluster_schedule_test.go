@@ -18,7 +18,7 @@ func TestClusterScheduleFiresOnce(t *testing.T) {
 	method := map[string]any{"method": "delay"}
 	c.nodes[0].mustCall(t, "", "tasks.create", []map[string]any{
 		{"id": "cs-root", "name": "root", "schemas": method, "inputs": map[string]any{"duration_ms": 1, "steps": 1},
-			"dependencies": []string{"cs-child"},
+			"dependencies":  []string{"cs-child"},
 			"schedule_type": "interval", "schedule_expression": "1", "schedule_enabled": true, "max_runs": 4},
 		{"id": "cs-child", "name": "child", "parent_id": "cs-root", "schemas": method, "inputs": map[string]any{"duration_ms": 1, "steps": 1}},
 	}, nil)
