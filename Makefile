@@ -8,7 +8,7 @@ STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build test test-cluster-engine test-short bench bench-scale demo demo-multilang cluster-demo lint clean
+.PHONY: help setup build test test-cluster-engine test-short bench bench-scale demo demo-multilang demo-schedule cluster-demo lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ demo: build plugins ## run the demo tree through real WASM plugins, with live pr
 demo-multilang: build plugins kits ## run the multi-language demo (Go, Rust, C and AssemblyScript plugins)
 	rm -rf $(DEMO_HOME)-multilang
 	$(BIN) run --data-dir $(DEMO_HOME)-multilang --plugins $(PLUGDIR) examples/multilang/tree.json
+
+demo-schedule: build plugins ## apflow serve runs a scheduled tree every 3 s until its max_runs (4), then stops
+	BIN=$(BIN) PLUGDIR=$(PLUGDIR) examples/schedule/demo.sh
 
 cluster-demo: build plugins ## three apflow serve nodes on a throw-away PostgreSQL share a 60-task tree
 	examples/cluster/demo.sh

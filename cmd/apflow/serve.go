@@ -25,6 +25,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var webhookAllowPrivate bool
 	var webhookWindow time.Duration
 	var keyTTL time.Duration
+	var sched schedulerFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the apflow JSON-RPC API over HTTP",
@@ -34,7 +35,8 @@ JSON-RPC 2.0 protocol on POST /tasks, with SSE streaming, plugin upload, A2A, /h
 /metrics. With --jwt-secret (or $APFLOW_JWT_SECRET) every endpoint requires an HS256 bearer
 token (mint one with apflow token). With --webhook-secret (or $APFLOW_WEBHOOK_SECRET),
 POST /webhook/trigger/{task_id} takes HMAC-signed triggers from external schedulers, and
-refuses unsigned ones without a token. On SIGINT/SIGTERM it stops taking requests, lets
+refuses unsigned ones without a token. Unless --scheduler=false, it runs scheduled tasks
+when their next_run_at comes (docs/schedules.md). On SIGINT/SIGTERM it stops taking requests, lets
 running tasks finish for --drain, and puts the rest back to pending for the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,6 +57,11 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			}
 			h, err := g.openHost(ctx, roleServer)
 			if err != nil {
+				return err
+			}
+			sch, err := sched.build(h)
+			if err != nil {
+				_ = h.close(context.Background())
 				return err
 			}
 			watchCtx, stopWatch := context.WithCancel(context.Background())
@@ -79,6 +86,10 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if h.node != nil {
 				acfg.Cluster = h.node
 			}
+			if sch != nil {
+				acfg.Metrics = append(acfg.Metrics, sch)
+				acfg.ScheduleChanged = sch.Wake
+			}
 			srv, err := api.New(acfg)
 			if err != nil {
 				stopWatch()
@@ -91,6 +102,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				_ = h.close(context.Background())
 				return fmt.Errorf("listen on %s: %w", addr, err)
 			}
+			stopScheduler := runScheduler(sch)
 			auth := "off"
 			if secret != "" {
 				auth = "HS256 bearer tokens"
@@ -110,6 +122,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			sctx, cancel := context.WithTimeout(context.Background(), drain)
 			defer cancel()
 			stopWatch()
+			stopScheduler() // before the engine closes: no run starts during the drain
 			err = errors.Join(srv.Shutdown(sctx), h.close(sctx))
 			if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 				return serveErr
@@ -124,6 +137,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 	cmd.Flags().String("webhook-secret", "", "the HMAC-SHA256 key of signed POST /webhook/trigger/{task_id} requests (or $APFLOW_WEBHOOK_SECRET); with it, unsigned triggers need a bearer token")
 	cmd.Flags().DurationVar(&webhookWindow, "webhook-window", api.DefaultWebhookWindow, "how far a signed trigger's X-Webhook-Timestamp may be from the server's clock")
 	cmd.Flags().DurationVar(&keyTTL, "idempotency-ttl", idempotency.DefaultTTL, "how long an idempotency_key of tasks.create and tasks.execute holds; expired keys are free again and purged")
+	sched.register(cmd)
 	cmd.Flags().BoolVar(&webhookAllowPrivate, "webhook-allow-private", false, "let tasks.execute webhooks reach loopback, private, link-local, multicast and unspecified addresses (refused by default)")
 	return cmd
 }

@@ -139,7 +139,7 @@ task that is not a root, only the part of the tree that task needs is re-run.`,
 			return printTasks(src.clone(ctx, args[0]))
 		}),
 	}
-	cmd.AddCommand(list, get, tree, children, cancel, rerun, clone)
+	cmd.AddCommand(list, get, tree, children, cancel, rerun, clone, newScheduledCmd(g, with, &jsonOut))
 	return cmd
 }
 

@@ -19,6 +19,12 @@ func (s *Server) buildMethods() (map[string]*method, error) {
 		{name: "tasks.running.list", category: "monitoring", description: "Root tasks of the runs in progress.", tags: []string{"monitoring"}, handler: s.runningList},
 		{name: "tasks.running.status", category: "monitoring", description: "Status of tasks by id, with is_running.", tags: []string{"monitoring"}, handler: s.runningStatus},
 		{name: "tasks.running.count", category: "monitoring", description: "Number of runs in progress.", tags: []string{"monitoring"}, handler: s.runningCount},
+		{name: "tasks.scheduled.list", category: "query", description: "Tasks with a schedule, next_run_at ascending (none last); enabled_only defaults to true.", tags: []string{"query", "schedule"}, handler: s.scheduledList},
+		{name: "tasks.scheduled.due", category: "query", description: "Enabled schedules due at before (default now), not running, oldest first.", tags: []string{"query", "schedule"}, handler: s.scheduledDue},
+		{name: "tasks.scheduled.init", category: "crud", description: "Compute and store next_run_at of a task's schedule from from_time (default now).", tags: []string{"crud", "schedule"}, handler: s.scheduledInit},
+		{name: "tasks.scheduled.complete", category: "crud", description: "Record a run made by an external scheduler: last_run_at, run_count, next_run_at or disable.", tags: []string{"crud", "schedule"}, handler: s.scheduledComplete},
+		{name: "tasks.scheduled.export-ical", category: "query", description: "The scheduled tasks as an iCalendar (RFC 5545) document.", tags: []string{"query", "schedule"}, handler: s.scheduledICal},
+		{name: "tasks.webhook.trigger", category: "agent_action", description: "Start a full re-run of a stored task's tree, as POST /webhook/trigger/{task_id}.", tags: []string{"execution", "schedule"}, handler: s.webhookTrigger},
 		{name: "system.health", endpoint: endpointSystem, category: "system", description: "Server health.", tags: []string{"system"}, handler: s.systemHealth},
 		{name: "system.executors", endpoint: endpointSystem, category: "system", description: "Registered executors with their input and output schemas.", tags: []string{"system"}, handler: s.systemExecutors},
 	}

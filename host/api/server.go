@@ -96,6 +96,10 @@ type Config struct {
 	// KeyTTL is how long an idempotency key holds (default DefaultKeyTTL); a key older
 	// than this is free again.
 	KeyTTL time.Duration
+	// ScheduleChanged, when set, is called after a write that armed or changed a
+	// schedule (a tree created with one, tasks.update, tasks.scheduled.init): apflow
+	// serve wakes its scheduler, which polls anyway.
+	ScheduleChanged func()
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -60,10 +60,15 @@ func (s *Server) prepareTasks(ctx context.Context, data []byte) ([]*task.Task, e
 
 // treeCreated tells the engine that the tree of a stored submission exists.
 func (s *Server) treeCreated(ctx context.Context, tasks []*task.Task) {
+	armed := false
 	for _, t := range tasks {
 		if t.IsRoot() {
 			s.cfg.Engine.TreeCreated(ctx, t.ID)
 		}
+		armed = armed || store.Armed(t)
+	}
+	if armed {
+		s.scheduleChanged()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schedule"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -48,12 +49,16 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 		_ = json.Unmarshal(raw, &status)
 	}
 	now := s.cfg.Now()
-	return s.cfg.Engine.Update(ctx, t.ID, func(t *task.Task) error {
+	out, err := s.cfg.Engine.Update(ctx, t.ID, func(t *task.Task) error {
 		if newDeps != nil && t.Status != task.Pending {
 			return depNotPending(t)
 		}
 		return applyUpdate(t, fields, status, newDeps, now)
 	})
+	if err == nil && store.Armed(out) {
+		s.scheduleChanged()
+	}
+	return out, err
 }
 
 // applyUpdate writes fields onto t. A status change goes through the lifecycle methods,
@@ -106,6 +111,15 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 	}
 	if err := reschedule(t, fields, now); err != nil {
 		return err
+	}
+	if _, ok := fields["params"]; ok {
+		if _, err := schedule.PolicyOf(t); err != nil {
+			var fe *schedule.FieldError
+			errors.As(err, &fe)
+			e := apferr.InvalidParam(fe.Field, fmt.Sprintf("task %s: %v", t.ID, fe.Err), "a schedule policy (docs/schedules.md)", nil)
+			e.Data.(map[string]any)["task_id"] = t.ID
+			return e
+		}
 	}
 	t.UpdatedAt = now
 	return nil

@@ -31,3 +31,16 @@ func TestUpdateReschedules(t *testing.T) {
 		t.Errorf("disabled schedule: next_run_at %v, want null", got["next_run_at"])
 	}
 }
+
+// TestUpdateChecksSchedulePolicy: tasks.update refuses a schedule policy in params that
+// the scheduler does not know, naming the task and the field.
+func TestUpdateChecksSchedulePolicy(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	e.ok(t, "", "tasks.create", []map[string]any{{"id": "s", "name": "s", "schemas": map[string]any{"method": "echo"}}}, nil)
+	err := e.fails(t, "", "tasks.update", map[string]any{"task_id": "s", "params": map[string]any{"schedule_missed": "catch_up"}}, int(apferr.InvalidParams))
+	if data, _ := err.Data.(map[string]any); data["field"] != "params.schedule_missed" || data["task_id"] != "s" {
+		t.Errorf("error data %v, want field params.schedule_missed and task_id s", err.Data)
+	}
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "s", "params": map[string]any{"schedule_overlap": "wait"}}, nil)
+}

@@ -86,34 +86,51 @@ func (s *Server) handleWebhookTrigger(c echo.Context) error {
 		writeREST(c, apferr.InvalidParam("task_id", "the path must be /webhook/trigger/{task_id}", "a task id", c.Param("*")))
 		return nil
 	}
+	out, err := s.trigger(ctx, id, async)
+	if err != nil {
+		if ctx.Err() == nil {
+			writeREST(c, err)
+		}
+		return nil // or the client left; the run goes on
+	}
+	if out["status"] == "already_running" {
+		return writeJSON(c, http.StatusConflict, out)
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+// trigger starts a full re-run of the tree of task id, as tasks.execute with "full"
+// does, for POST /webhook/trigger and tasks.webhook.trigger: the answer of an async
+// trigger at once, else the run's outcome once it ended (see handleWebhookTrigger). A
+// tree already running answers {success: false, status: "already_running", …}. When
+// ctx ends first, the error is ctx's and the run goes on.
+func (s *Server) trigger(ctx context.Context, id string, async bool) (map[string]any, error) {
 	tg, err := s.resolveTarget(ctx, id, nil)
 	if err == nil {
 		err = s.refuseFrozenRerun(ctx, tg)
 	}
 	if err != nil {
-		writeREST(c, err)
-		return nil
+		return nil, err
 	}
 	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{Full: true}, false)
 	if err != nil {
-		writeREST(c, err)
-		return nil
+		return nil, err
 	}
 	if !ok {
-		return writeJSON(c, http.StatusConflict, map[string]any{"success": false, "status": "already_running",
-			"task_id": tg.taskID, "root_task_id": tg.rootID, "error": fmt.Sprintf("Task %s is already running", tg.rootID)})
+		return map[string]any{"success": false, "status": "already_running",
+			"task_id": tg.taskID, "root_task_id": tg.rootID, "error": fmt.Sprintf("Task %s is already running", tg.rootID)}, nil
 	}
 	if async {
-		return writeJSON(c, http.StatusOK, map[string]any{"success": true, "status": "triggered", "task_id": tg.taskID,
-			"root_task_id": tg.rootID, "message": "Task execution triggered"})
+		return map[string]any{"success": true, "status": "triggered", "task_id": tg.taskID,
+			"root_task_id": tg.rootID, "message": "Task execution triggered"}, nil
 	}
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return nil // the client left; the run goes on
+		return nil, ctx.Err()
 	case <-s.closing:
 	}
-	return writeJSON(c, http.StatusOK, s.triggerResult(context.WithoutCancel(ctx), tg))
+	return s.triggerResult(context.WithoutCancel(ctx), tg), nil
 }
 
 // authorizeTrigger checks how a trigger authenticates (see handleWebhookTrigger) and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -360,6 +361,11 @@ func (d *fieldDecoder) schedule() {
 	}
 	if !s.ScheduleStartAt.IsZero() && !s.ScheduleEndAt.IsZero() && s.ScheduleEndAt.Before(s.ScheduleStartAt) {
 		d.problem("schedule_end_at", "ends before schedule_start_at", "a time after schedule_start_at", task.FormatTime(s.ScheduleEndAt))
+	}
+	if _, err := schedule.PolicyOf(&task.Task{Params: s.Params}); err != nil {
+		var fe *schedule.FieldError
+		errors.As(err, &fe)
+		d.problem(fe.Field, fe.Err.Error(), "a schedule policy (docs/schedules.md)", s.Params[strings.TrimPrefix(fe.Field, "params.")])
 	}
 }
 

@@ -35,3 +35,22 @@ func TestScheduleFieldsChecked(t *testing.T) {
 		t.Errorf("next_run_at %s (zone %q), want %s", tasks[0].NextRunAt, tasks[0].ScheduleTimezone, want)
 	}
 }
+
+// TestSchedulePolicyChecked: the scheduler's policies in params are checked at
+// submission, naming the task and the field.
+func TestSchedulePolicyChecked(t *testing.T) {
+	t.Parallel()
+	opts, _ := setup(t)
+	_, err := Prepare(context.Background(), []byte(`[
+		{"name": "bad-missed", "schemas": {"method": "count"}, "params": {"schedule_missed": "catch_up"}},
+		{"name": "bad-overlap", "schemas": {"method": "count"}, "params": {"schedule_overlap": 3}}
+	]`), opts)
+	_, ps := problemsOf(t, err)
+	expectProblems(t, ps,
+		want{code: apferr.InvalidParams, task: "bad-missed", field: "params.schedule_missed", reason: "run_once"},
+		want{code: apferr.InvalidParams, task: "bad-overlap", field: "params.schedule_overlap", reason: "wait"})
+	if _, err := Prepare(context.Background(), []byte(`[{"name": "ok", "schemas": {"method": "count"}, "inputs": {"count": 1},
+		"params": {"schedule_missed": "run_once", "schedule_overlap": "wait"}}]`), opts); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -28,6 +28,9 @@
 //	d <dependency id> <dependent id>            dependents
 //	x <create> <chunk>                          ids of one committed chunk of a Create in progress
 //	k <scope> <key>                             idempotency key record (store.KeyRecord), JSON
+//	n <next_run_at> <id>                        armed schedules (store.Armed), by next run: Due
+//	c <no next run> <next_run_at> <id>          scheduled tasks, next run first, none last: Scheduled
+//	m <name>                                    metadata (the schedule indexes are complete)
 //
 // Every index entry's value is a small header (id, created_at, seq, status, user, tree,
 // parent), so List and Count filter and count on index entries alone and decode only the

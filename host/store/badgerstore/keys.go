@@ -161,6 +161,7 @@ func indexEntries(t *task.Task) map[string][]byte {
 		k := appendString([]byte{prefixDependent}, d.ID)
 		m[string(appendString(k, t.ID))] = v
 	}
+	addScheduleEntries(m, t, v)
 	return m
 }
 

@@ -93,6 +93,12 @@ func Open(opts Options) (*Store, error) {
 	} else if n > 0 {
 		opts.Logger.Warn("deleted the stored part of creates a crash interrupted", "chunks", n)
 	}
+	if n, err := indexSchedules(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("task store: open %s: index schedules: %w", opts.Dir, err)
+	} else if n > 0 {
+		opts.Logger.Info("indexed the schedules of tasks stored before schedule indexes existed", "tasks", n)
+	}
 	s := &Store{db: db, opts: opts, c: newCommitter(db, opts.MaxBatch, opts.ValueThreshold, maxValue),
 		cache: newDecodeCache(opts.DecodeCacheSize)}
 	if !opts.InMemory && opts.GCInterval > 0 {

@@ -63,6 +63,22 @@ func TestKeysConformance(t *testing.T) {
 	}
 }
 
+func TestSchedulesConformance(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"OnDisk", Options{}},
+		{"InMemory", Options{InMemory: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.RunSchedules(t, func(t *testing.T) *Store { return setup(t, c.opts) })
+		})
+	}
+}
+
 func mk(id, parent string, seq int) *task.Task {
 	return &task.Task{
 		ID: id, ParentID: parent, TaskTreeID: "tree", Name: id, Status: task.Pending,
@@ -243,7 +259,7 @@ func checkIndexes(t *testing.T, s *Store) {
 				}
 				continue
 			}
-			if k[0] == prefixIdemKey { // not an index entry
+			if k[0] == prefixIdemKey || k[0] == prefixMeta { // not index entries
 				continue
 			}
 			got[k] = string(v)

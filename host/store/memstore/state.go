@@ -19,6 +19,7 @@ type state struct {
 	byParent index                     // parent → children
 	byDep    index                     // dependency id → dependents
 	keys     map[keyID]store.KeyRecord // idempotency keys
+	sched    set                       // tasks with a schedule_type (schedules.go)
 }
 
 // keyID is the identity of an idempotency key: scope and key.
@@ -49,7 +50,7 @@ func (x index) remove(key, id string) {
 
 func newState() state {
 	return state{tasks: map[string]*task.Task{}, roots: set{}, byStatus: index{},
-		byUser: index{}, byTree: index{}, byParent: index{}, byDep: index{}, keys: map[keyID]store.KeyRecord{}}
+		byUser: index{}, byTree: index{}, byParent: index{}, byDep: index{}, keys: map[keyID]store.KeyRecord{}, sched: set{}}
 }
 
 // file adds (or, with add false, removes) the index entries of t: by status, user and
@@ -78,6 +79,7 @@ func (st *state) file(t *task.Task, add bool) {
 	for _, d := range t.Dependencies {
 		put(st.byDep, d.ID, t.ID)
 	}
+	st.fileSchedule(t, add)
 }
 
 // add stores t, which must not be stored yet.

@@ -22,6 +22,11 @@ func TestKeysConformance(t *testing.T) {
 	storetest.RunKeys(t, func(*testing.T) *Store { return New() })
 }
 
+func TestSchedulesConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunSchedules(t, func(*testing.T) *Store { return New() })
+}
+
 // setup returns a new store holding the pending roots ids, closed at the end of the test.
 func setup(t *testing.T, ids ...string) *Store {
 	t.Helper()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/groupcommit"
@@ -214,6 +215,9 @@ func writeBatch(ids []string, state map[string]*entry) *pgx.Batch {
 		upIDs, statuses, bodies []string
 		priorities              []int32
 		runs                    []bool
+		nexts                   []pgtype.Timestamptz
+		kinds                   []pgtype.Text
+		enabled                 []bool
 		depChanged              []string
 		edgeDeps, edgeTasks     []string
 	)
@@ -228,6 +232,9 @@ func writeBatch(ids []string, state map[string]*entry) *pgx.Batch {
 		priorities = append(priorities, int32(t.Priority))
 		runs = append(runs, t.Run != nil)
 		bodies = append(bodies, string(e.body))
+		nexts = append(nexts, nextRun(t))
+		kinds = append(kinds, pgtype.Text{String: t.ScheduleType, Valid: t.ScheduleType != ""})
+		enabled = append(enabled, t.ScheduleEnabled)
 		if !sameDependencies(e.orig, t) {
 			depChanged = append(depChanged, id)
 			for _, d := range dependencyIDs(t) {
@@ -238,10 +245,12 @@ func writeBatch(ids []string, state map[string]*entry) *pgx.Batch {
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE apflow_tasks AS t
-		SET status = u.status, priority = u.priority, run_active = u.run_active, body = u.body::json
-		FROM unnest($1::text[], $2::text[], $3::integer[], $4::boolean[], $5::text[])
-			AS u(id, status, priority, run_active, body)
-		WHERE t.id = u.id`, upIDs, statuses, priorities, runs, bodies).
+		SET status = u.status, priority = u.priority, run_active = u.run_active, body = u.body::json,
+			next_run_at = u.next_run_at, schedule_type = u.schedule_type, schedule_enabled = u.schedule_enabled
+		FROM unnest($1::text[], $2::text[], $3::integer[], $4::boolean[], $5::text[],
+				$6::timestamptz[], $7::text[], $8::boolean[])
+			AS u(id, status, priority, run_active, body, next_run_at, schedule_type, schedule_enabled)
+		WHERE t.id = u.id`, upIDs, statuses, priorities, runs, bodies, nexts, kinds, enabled).
 		Exec(func(ct pgconn.CommandTag) error {
 			if n := ct.RowsAffected(); n != int64(len(upIDs)) {
 				return fmt.Errorf("updated %d tasks, want %d", n, len(upIDs))

@@ -19,12 +19,14 @@
 // Schema (migrations/*.sql; SchemaVersion is the newest). apflow_tasks holds one row per
 // task: its wire form (task.Task's JSON, in a json column, which keeps the text as
 // written) and copies of the fields the store filters and orders on (parent_id, tree_id,
-// user_id, status, priority, seq, created_at, and run_active for a root carrying a run
-// marker), written in the same statement. apflow_task_dependencies holds one row per
+// user_id, status, priority, seq, created_at, run_active for a root carrying a run
+// marker, and next_run_at, schedule_type and schedule_enabled), written in the same
+// statement. apflow_task_dependencies holds one row per
 // (dependency id, dependent id), for Dependents and Delete's check. Every query of the
 // store is served by an index: newest first over all tasks, roots, a status or a user;
 // a tree in submission order; children in execution order; dependents; roots with a
-// run in progress. The cluster's tables are described in migrations/0002_cluster.sql;
+// run in progress; armed schedules by next run and scheduled tasks by next run
+// (store.Schedules, migrations/0008_schedules.sql). The cluster's tables are described in migrations/0002_cluster.sql;
 // the shared plugins (apflow_plugin_blobs: modules by sha256, written once;
 // apflow_plugins: each id's current sha256 or its tombstone, with who changed it and
 // when) in migrations/*_plugins.sql and at Store.PutPlugin; the idempotency keys

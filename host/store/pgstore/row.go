@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // taskColumns are the columns of apflow_tasks in the order of row.values.
 var taskColumns = []string{"id", "parent_id", "tree_id", "user_id", "status", "priority", "seq",
-	"created_at", "run_active", "body"}
+	"created_at", "run_active", "body", "next_run_at", "schedule_type", "schedule_enabled"}
 
 // row is a task as stored: its wire form and the columns derived from it.
 type row struct {
@@ -35,7 +37,16 @@ func (r row) values() []any {
 		created = t.CreatedAt.UTC().Truncate(time.Microsecond)
 	}
 	return []any{t.ID, null(t.ParentID), null(t.TaskTreeID), null(t.UserID), string(t.Status),
-		int32(t.Priority), int64(t.Seq), created, t.Run != nil, string(r.body)}
+		int32(t.Priority), int64(t.Seq), created, t.Run != nil, string(r.body),
+		nextRun(t), null(t.ScheduleType), t.ScheduleEnabled}
+}
+
+// nextRun is the next_run_at column of t: NULL for the zero time.
+func nextRun(t *task.Task) pgtype.Timestamptz {
+	if t.NextRunAt.IsZero() {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: t.NextRunAt.UTC().Truncate(time.Microsecond), Valid: true}
 }
 
 // null maps the empty string to SQL NULL.

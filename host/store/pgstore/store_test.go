@@ -55,6 +55,14 @@ func TestKeysConformance(t *testing.T) {
 	})
 }
 
+func TestSchedulesConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunSchedules(t, func(t *testing.T) *Store {
+		s, _ := setup(t, Options{})
+		return s
+	})
+}
+
 func mk(id, parent string, seq int) *task.Task {
 	return &task.Task{
 		ID: id, ParentID: parent, TaskTreeID: "tree", Name: id, Status: task.Pending,

@@ -1,0 +1,129 @@
+package ical
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apflow-wasm/apflow/host/schedule"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var now = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+
+// sched returns a scheduled task whose next run is computed at now.
+func sched(id, name, kind, expr string, mutate ...func(*task.Task)) *task.Task {
+	t := &task.Task{ID: id, Name: name, ScheduleType: kind, ScheduleExpression: expr, ScheduleEnabled: true}
+	for _, m := range mutate {
+		m(t)
+	}
+	t.NextRunAt, _ = schedule.NextRun(t, now)
+	return t
+}
+
+// TestExportGolden pins the calendar of one task of each kind (testdata/calendar.ics;
+// go test -update rewrites it).
+func TestExportGolden(t *testing.T) {
+	tasks := []*task.Task{
+		sched("every-90s", "every ninety seconds", "interval", "90"),
+		sched("hourly", "hourly sync", "interval", "3600", func(t *task.Task) { t.MaxRuns, t.RunCount = 10, 4 }),
+		sched("nightly", "nightly report; sales, EMEA", "daily", "02:30", func(t *task.Task) {
+			t.ScheduleTimezone = "Europe/Paris"
+			t.ScheduleEndAt = time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)
+		}),
+		sched("weekly", "weekly backup", "weekly", "mon,fri@09:30", func(t *task.Task) { t.ScheduleTimezone = "America/New_York" }),
+		sched("monthly", "invoices", "monthly", "1,15@06:00"),
+		sched("cron-weekdays", "cron on weekdays", "cron", "*/15 9-17 * * 1-5"),
+		sched("cron-both", "cron on the 1st or Mondays", "cron", "0 8 1 * 1"),
+		sched("once", "launch \\ party", "once", "2026-12-24T18:00:00Z"),
+		sched("off", "disabled", "daily", "09:00", func(t *task.Task) { t.ScheduleEnabled = false }),
+		sched("long", strings.Repeat("très long nom ", 12), "daily", "12:00"),
+	}
+	got, n := Export(tasks, Options{Name: "Ops, nightly; jobs", BaseURL: "https://apflow.example.com/", Now: now})
+	if n != 9 {
+		t.Errorf("%d events, want 9 (the disabled task has no next run)", n)
+	}
+	const golden = "testdata/calendar.ics"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("calendar differs from %s (go test -update rewrites it):\n%s", golden, got)
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(got, "\r\n"), "\r\n") {
+		if len(l) > maxLine || !utf8.ValidString(l) || strings.ContainsAny(l, "\r\n") {
+			t.Errorf("line %d is not a folded content line: %q", i+1, l)
+		}
+	}
+}
+
+func TestRecurrence(t *testing.T) {
+	tests := []struct {
+		t            *task.Task
+		rule         string
+		approximated bool
+	}{
+		{sched("a", "a", "interval", "86400"), "FREQ=DAILY", false},
+		{sched("a", "a", "interval", "120"), "FREQ=MINUTELY;INTERVAL=2", false},
+		{sched("a", "a", "interval", "7"), "FREQ=SECONDLY;INTERVAL=7", false},
+		{sched("a", "a", "weekly", "7,1 08:00"), "FREQ=WEEKLY;BYDAY=MO,SU", false},
+		{sched("a", "a", "cron", "@daily"), "FREQ=DAILY;BYHOUR=0;BYMINUTE=0", false},
+		{sched("a", "a", "cron", "30 6 * * 0"), "FREQ=DAILY;BYDAY=SU;BYHOUR=6;BYMINUTE=30", false},
+		{sched("a", "a", "cron", "0 0 13 * 5"), "FREQ=DAILY;BYMONTHDAY=13;BYDAY=FR;BYHOUR=0;BYMINUTE=0", true},
+		{sched("a", "a", "once", "2026-12-24T18:00:00Z"), "", false},
+	}
+	for _, tt := range tests {
+		rule, approx := Recurrence(tt.t)
+		if rule != tt.rule || (approx != "") != tt.approximated {
+			t.Errorf("%s %q: %q (%q), want %q (approximated %v)", tt.t.ScheduleType, tt.t.ScheduleExpression, rule, approx, tt.rule, tt.approximated)
+		}
+	}
+}
+
+// FuzzFoldEscape: any text escapes to a value without raw line breaks or controls that
+// unescapes to the text (line breaks as LF, controls dropped), and folding any line
+// gives lines of at most 75 octets, valid UTF-8 when the input is, that unfold to it.
+func FuzzFoldEscape(f *testing.F) {
+	for _, s := range []string{"", "a,b;c\\d", "line\r\nbreak\rcr\nlf", strings.Repeat("é", 80), "tab\there\x00\x1f", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e := Escape(s)
+		if strings.ContainsFunc(e, func(r rune) bool { return (r < 0x20 && r != '\t') || r == 0x7f }) {
+			t.Fatalf("Escape(%q) = %q holds a control character", s, e)
+		}
+		want := strings.ToValidUTF8(s, "\uFFFD")
+		want = strings.ReplaceAll(want, "\r\n", "\n")
+		want = strings.ReplaceAll(want, "\r", "\n")
+		want = strings.Map(func(r rune) rune {
+			if (r < 0x20 && r != '\t' && r != '\n') || r == 0x7f {
+				return -1
+			}
+			return r
+		}, want)
+		if got := Unescape(e); got != want {
+			t.Fatalf("Unescape(Escape(%q)) = %q, want %q", s, got, want)
+		}
+		line := "DESCRIPTION:" + e
+		folded := Fold(line)
+		for _, l := range strings.Split(folded, "\r\n") {
+			if len(l) > maxLine || !utf8.ValidString(l) {
+				t.Fatalf("Fold gave the line %q (%d octets)", l, len(l))
+			}
+		}
+		if Unfold(folded) != line {
+			t.Fatalf("Unfold(Fold(%q)) = %q", line, Unfold(folded))
+		}
+	})
+}

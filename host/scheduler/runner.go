@@ -1,0 +1,63 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// EngineRunner runs claimed occurrences on an engine: Busy asks engine.RunActive of the
+// tree's root (in a cluster, every node's runs), Fire starts engine.Start with
+// RunOptions{Full: true}.
+type EngineRunner struct {
+	Engine *engine.Engine
+	Store  store.Store
+}
+
+// Busy implements Runner.
+func (r EngineRunner) Busy(ctx context.Context, t *task.Task) (bool, error) {
+	root, err := r.rootOf(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return r.Engine.RunActive(ctx, root)
+}
+
+// Fire implements Runner. A tree holding links or archived tasks (frozen) is refused,
+// as tasks.execute refuses their full re-run.
+func (r EngineRunner) Fire(ctx context.Context, t *task.Task) (<-chan struct{}, error) {
+	all, err := r.Store.Tree(ctx, t.TreeID())
+	if err != nil {
+		return nil, fmt.Errorf("load the tree of %s: %w", t.ID, err)
+	}
+	for _, x := range all {
+		if x.OriginType == task.OriginLink || x.OriginType == task.OriginArchive {
+			return nil, fmt.Errorf("full re-run of %s refused: task %s is a %s (frozen); clone the tree in copy mode to schedule it", t.ID, x.ID, x.OriginType)
+		}
+	}
+	run, err := r.Engine.Start(ctx, t.ID, engine.RunOptions{Full: true})
+	if err != nil {
+		return nil, err
+	}
+	return run.Done(), nil
+}
+
+// rootOf walks up the parents of t to its root's id.
+func (r EngineRunner) rootOf(ctx context.Context, t *task.Task) (string, error) {
+	seen := map[string]bool{}
+	for !t.IsRoot() {
+		if seen[t.ID] {
+			return "", fmt.Errorf("task %s: parent cycle", t.ID)
+		}
+		seen[t.ID] = true
+		p, err := r.Store.Get(ctx, t.ParentID)
+		if err != nil {
+			return "", fmt.Errorf("parent of task %s: %w", t.ID, err)
+		}
+		t = p
+	}
+	return t.ID, nil
+}
