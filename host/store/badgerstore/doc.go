@@ -28,6 +28,8 @@
 //	d <dependency id> <dependent id>            dependents
 //	x <create> <chunk>                          ids of one committed chunk of a Create in progress
 //	k <scope> <key>                             idempotency key record (store.KeyRecord), JSON
+//	V <scope> <plugin> <key>                    plugin key-value entry (store.KV): expiry, value
+//	W <scope> <plugin>                          usage of one key-value space: bytes, keys
 //
 // Every index entry's value is a small header (id, created_at, seq, status, user, tree,
 // parent), so List and Count filter and count on index entries alone and decode only the
