@@ -24,6 +24,11 @@ func TestParse(t *testing.T) {
 		{"wrong type", `{"concurrency": "many"}`, "concurrency"},
 		{"out of range", `{"limits": {"memory_pages": 70000}}`, "limits.memory_pages"},
 		{"duplicate hook", `{"hooks": ["a", "a"]}`, "hooks"},
+		{"kv grant", `{"plugins": {"c": {"kv": {"max_bytes": 1000, "max_keys": 10, "max_value_bytes": 100}}, "d": {"kv": {}}}}`, ""},
+		{"kv grant typo", `{"plugins": {"c": {"kv": {"max_key": 10}}}}`, "plugins.c.kv"},
+		{"kv quota zero", `{"plugins": {"c": {"kv": {"max_keys": 0}}}}`, "plugins.c.kv.max_keys"},
+		{"kv value over the store's cap", `{"plugins": {"c": {"kv": {"max_value_bytes": 2000000}}}}`, "plugins.c.kv.max_value_bytes"},
+		{"kv as a bool", `{"plugins": {"c": {"kv": true}}}`, "plugins.c.kv"},
 		{"not json", `{"limits": `, "not valid JSON"},
 		{"two documents", `{} {}`, "not valid JSON"},
 		{"every problem, sorted by field", `{"plugin": {}, "limits": {"memory_pages": 70000}, "concurrency": "many"}`,
@@ -61,6 +66,16 @@ func TestGrantsAndLimitsByPlugin(t *testing.T) {
 	}
 	if g := c.Grants("other"); len(g.HTTP) != 0 || g.Clock || g.Random || g.Repository {
 		t.Fatalf("an unnamed plugin must get nothing: %+v", g)
+	}
+	if g := c.Grants("rest_executor"); g.KV != nil {
+		t.Fatalf("kv granted without a kv key: %+v", g.KV)
+	}
+	c, err = Parse([]byte(`{"plugins": {"cache": {"kv": {"max_keys": 7}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := c.Grants("cache"); g.KV == nil || g.KV.MaxKeys != 7 || g.KV.MaxBytes != 0 {
+		t.Fatalf("kv grant = %+v", g.KV)
 	}
 	var nilCfg *Config
 	if g := nilCfg.Grants("x"); g.Clock {
