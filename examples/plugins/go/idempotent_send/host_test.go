@@ -23,8 +23,8 @@ func TestThroughTheEngine(t *testing.T) {
 	root := env.Create(t, "idempotent_send", "", map[string]any{
 		"to": "ops@example.com", "message": "deploy done", "idempotency_key": "deploy-42", "fail_after_send": true})
 	status, out, msg := env.Run(t, root, false)
-	if status != task.Failed {
-		t.Fatalf("first run: status %s, result %v; want failed after the send", status, out)
+	if status != task.Failed || msg != "failing after the send, as asked (fail_after_send): a retry must not send again" {
+		t.Fatalf("first run: status %s (%s), result %v; want failed after the send", status, msg, out)
 	}
 	for i := range 2 { // the re-run of the failed task, then a full re-run of the tree
 		status, out, msg = env.Run(t, root, i == 1)
