@@ -180,3 +180,19 @@ func TestKVBadRequests(t *testing.T) {
 		wantCode(t, c.op+" "+c.req, kvCall(t, m, "", c.op, c.req), c.code, c.msg)
 	}
 }
+
+// TestKVNotForHooks: a hook granted kv is still answered not_granted (its space would
+// have no task user).
+func TestKVNotForHooks(t *testing.T) {
+	rt, _, _ := kvSetup(t, map[string]*KVGrant{"kv_hook": {}})
+	m := load(t, rt, "kv_hook")
+	out, err := m.CallHook(context.Background(), &HookCall{Export: "pre_hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("answer %s: %v", out, err)
+	}
+	wantCode(t, "hook's kv_get", got, KVCodeNotGranted, "executors only")
+}
