@@ -1,10 +1,13 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store"
 )
 
 func TestParse(t *testing.T) {
@@ -97,5 +100,20 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 	if _, err := Load(path, true); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("error must name the file: %v", err)
+	}
+}
+
+// TestKVValueCapIsTheStores: the schema's ceiling of max_value_bytes is the largest
+// value every store keeps (store.MaxKVValueBytes).
+func TestKVValueCapIsTheStores(t *testing.T) {
+	t.Parallel()
+	doc := func(n int) []byte {
+		return []byte(fmt.Sprintf(`{"plugins": {"c": {"kv": {"max_value_bytes": %d}}}}`, n))
+	}
+	if _, err := Parse(doc(store.MaxKVValueBytes)); err != nil {
+		t.Fatalf("max_value_bytes = store.MaxKVValueBytes: %v", err)
+	}
+	if _, err := Parse(doc(store.MaxKVValueBytes + 1)); err == nil {
+		t.Fatal("max_value_bytes above store.MaxKVValueBytes accepted")
 	}
 }
