@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -161,12 +162,13 @@ func CheckKVKey(key string) error {
 // CheckKVSpace refuses a space whose plugin is empty or whose names no backend keeps.
 func CheckKVSpace(sp KVSpace) error {
 	if strings.TrimSpace(sp.Plugin) == "" {
-		return fmt.Errorf("kv space without a plugin id")
+		return errors.New("kv space without a plugin id")
 	}
-	for field, v := range map[string]string{"scope": sp.Scope, "plugin": sp.Plugin} {
-		if err := CheckKeyString(field, v); err != nil {
-			return fmt.Errorf("kv space: %w", err)
-		}
+	if err := CheckKeyString("scope", sp.Scope); err != nil {
+		return fmt.Errorf("kv space: %w", err)
+	}
+	if err := CheckKeyString("plugin", sp.Plugin); err != nil {
+		return fmt.Errorf("kv space: %w", err)
 	}
 	return nil
 }
