@@ -139,6 +139,7 @@ type host struct {
 	cfg      *config.Config
 	store    store.Store
 	keys     store.Keys // the same store: its idempotency keys
+	kv       store.KV   // the same store: plugins' key-value entries (docs/kv.md)
 	runtime  *sandbox.Runtime
 	registry *registry.Registry
 	catalog  executor.Catalog
@@ -156,6 +157,8 @@ type host struct {
 	// PostgreSQL store), or is nil; stopPluginSync stops its loop (servers and workers).
 	pluginSync     *pluginshare.Syncer
 	stopPluginSync func()
+	// stopKVPurge stops the periodic purge of expired kv entries (servers), or is nil.
+	stopKVPurge func()
 }
 
 // hostRole is what a command's host does in a cluster (a PostgreSQL store).
@@ -187,7 +190,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &host{log: log, cfg: cfg, store: st, keys: st}
+	h := &host{log: log, cfg: cfg, store: st, keys: st, kv: st}
 	ok := false
 	defer func() {
 		if !ok {
@@ -199,6 +202,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		Defaults: cfg.Limits,
 		Max:      cfg.MaxLimits,
 		Grants:   cfg.Grants,
+		KV:       st,
 		Logger:   log.Named("sandbox"),
 	})
 	if err != nil {
@@ -262,14 +266,22 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 			return nil, fmt.Errorf("recover interrupted runs: %w", err)
 		}
 	}
+	if role != roleClient {
+		h.purgeKV(ctx)
+	}
+	if role == roleServer {
+		h.stopKVPurge = h.purgeKVEvery(kvPurgeInterval)
+	}
 	ok = true
 	return h, nil
 }
 
-// taskStore is what a host keeps tasks and idempotency keys in; every backend is both.
+// taskStore is what a host keeps tasks, idempotency keys and plugins' key-value entries
+// in; every backend is all three.
 type taskStore interface {
 	store.Store
 	store.Keys
+	store.KV
 }
 
 // openStore opens the task store: PostgreSQL when --store (or $APFLOW_STORE) is a
@@ -316,6 +328,9 @@ func (h *host) close(ctx context.Context) error {
 	var errs []error
 	if h.stopPluginSync != nil {
 		h.stopPluginSync()
+	}
+	if h.stopKVPurge != nil {
+		h.stopKVPurge()
 	}
 	if h.engine != nil {
 		errs = append(errs, h.engine.Close(ctx)) // the engine leaves the cluster

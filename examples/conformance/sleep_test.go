@@ -16,12 +16,16 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// buildSleeper builds the sleep plugin of lang (sleep/<lang>) into dir with the kit's
+// buildSleeper builds the sleep plugin of lang (sleep/<lang>) into dir.
+func buildSleeper(t *testing.T, lang, dir string) string { return buildCase(t, "sleep", lang, dir) }
+
+// buildCase builds the plugin of lang in the directory kind (sleep/<lang>, kv/<lang>:
+// sources <kind>.c and <kind>.ts, Rust crate <kind>_rust) into dir with the kit's
 // toolchain and returns its path. A missing toolchain skips the test, or fails it under
 // APFLOW_REQUIRE_KITS.
-func buildSleeper(t *testing.T, lang, dir string) string {
+func buildCase(t *testing.T, kind, lang, dir string) string {
 	t.Helper()
-	out := filepath.Join(dir, "sleep_"+lang+".wasm")
+	out := filepath.Join(dir, kind+"_"+lang+".wasm")
 	abs, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
@@ -30,25 +34,25 @@ func buildSleeper(t *testing.T, lang, dir string) string {
 	var cmd *exec.Cmd
 	switch lang {
 	case "go":
-		cmd = exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./sleep/go")
+		cmd = exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./"+kind+"/go")
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	case "c":
 		cmd = exec.Command("clang", "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror",
 			"-I", filepath.Join(root, "sdk", "c"), "-Wl,--strip-all", "-o", out,
-			filepath.Join("sleep", "c", "sleep.c"), filepath.Join(root, "sdk", "c", "apflow.c"))
+			filepath.Join(kind, "c", kind+".c"), filepath.Join(root, "sdk", "c", "apflow.c"))
 	case "rust":
 		target := filepath.Join(dir, "cargo")
 		cmd = exec.Command("/usr/bin/cargo", "build", "-q", "--offline", "--release", "--target", "wasm32-wasi",
-			"--manifest-path", filepath.Join("sleep", "rust", "Cargo.toml"))
+			"--manifest-path", filepath.Join(kind, "rust", "Cargo.toml"))
 		cmd.Env = append(os.Environ(), "RUSTC=/usr/bin/rustc", "CARGO_TARGET_DIR="+target)
-		out = filepath.Join(target, "wasm32-wasi", "release", "sleep_rust.wasm")
+		out = filepath.Join(target, "wasm32-wasi", "release", kind+"_rust.wasm")
 	case "assemblyscript":
 		// Compiled from its own directory, so that the kit's abort handler has the
 		// module path it is imported under.
 		kit := filepath.Join("..", "..", "..", "..", "sdk", "assemblyscript")
 		cmd = exec.Command("node", filepath.Join(root, "sdk", "assemblyscript", "node_modules", "assemblyscript", "bin", "asc.js"),
-			"sleep.ts", "--outFile", out, "--optimize", "--use", "abort="+kit+"/assembly/host/abortHandler")
-		cmd.Dir = filepath.Join("sleep", "assemblyscript")
+			kind+".ts", "--outFile", out, "--optimize", "--use", "abort="+kit+"/assembly/host/abortHandler")
+		cmd.Dir = filepath.Join(kind, "assemblyscript")
 	}
 	if _, err := exec.LookPath(cmd.Path); err != nil || lang == "assemblyscript" && !exists(cmd.Args[1]) {
 		if os.Getenv("APFLOW_REQUIRE_KITS") != "" {
@@ -57,7 +61,7 @@ func buildSleeper(t *testing.T, lang, dir string) string {
 		t.Skipf("toolchain for %s missing: see make toolchains (AssemblyScript: npm ci in sdk/assemblyscript)", lang)
 	}
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build sleep_%s: %v\n%s", lang, err, b)
+		t.Fatalf("build %s_%s: %v\n%s", kind, lang, err, b)
 	}
 	return out
 }

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store"
 )
 
 func TestParse(t *testing.T) {
@@ -30,6 +33,11 @@ func TestParse(t *testing.T) {
 		{"retry out of range", `{"retry": {"max_attempts": 0}}`, "retry.max_attempts"},
 		{"retry bad entry", `{"retry": {"retry_on": ["sometimes"]}}`, "retry.retry_on[0]"},
 		{"retry max below initial", `{"retry": {"backoff": {"initial_ms": 10, "max_ms": 5}}}`, "retry.backoff.max_ms"},
+		{"kv grant", `{"plugins": {"c": {"kv": {"max_bytes": 1000, "max_keys": 10, "max_value_bytes": 100}}, "d": {"kv": {}}}}`, ""},
+		{"kv grant typo", `{"plugins": {"c": {"kv": {"max_key": 10}}}}`, "plugins.c.kv"},
+		{"kv quota zero", `{"plugins": {"c": {"kv": {"max_keys": 0}}}}`, "plugins.c.kv.max_keys"},
+		{"kv value over the store's cap", `{"plugins": {"c": {"kv": {"max_value_bytes": 2000000}}}}`, "plugins.c.kv.max_value_bytes"},
+		{"kv as a bool", `{"plugins": {"c": {"kv": true}}}`, "plugins.c.kv"},
 		{"not json", `{"limits": `, "not valid JSON"},
 		{"two documents", `{} {}`, "not valid JSON"},
 		{"every problem, sorted by field", `{"plugin": {}, "limits": {"memory_pages": 70000}, "concurrency": "many"}`,
@@ -68,6 +76,16 @@ func TestGrantsAndLimitsByPlugin(t *testing.T) {
 	if g := c.Grants("other"); len(g.HTTP) != 0 || g.Clock || g.Random || g.Repository {
 		t.Fatalf("an unnamed plugin must get nothing: %+v", g)
 	}
+	if g := c.Grants("rest_executor"); g.KV != nil {
+		t.Fatalf("kv granted without a kv key: %+v", g.KV)
+	}
+	c, err = Parse([]byte(`{"plugins": {"cache": {"kv": {"max_keys": 7}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := c.Grants("cache"); g.KV == nil || g.KV.MaxKeys != 7 || g.KV.MaxBytes != 0 {
+		t.Fatalf("kv grant = %+v", g.KV)
+	}
 	var nilCfg *Config
 	if g := nilCfg.Grants("x"); g.Clock {
 		t.Fatal("nil config grants nothing")
@@ -88,5 +106,20 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 	if _, err := Load(path, true); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("error must name the file: %v", err)
+	}
+}
+
+// TestKVValueCapIsTheStores: the schema's ceiling of max_value_bytes is the largest
+// value every store keeps (store.MaxKVValueBytes).
+func TestKVValueCapIsTheStores(t *testing.T) {
+	t.Parallel()
+	doc := func(n int) []byte {
+		return []byte(fmt.Sprintf(`{"plugins": {"c": {"kv": {"max_value_bytes": %d}}}}`, n))
+	}
+	if _, err := Parse(doc(store.MaxKVValueBytes)); err != nil {
+		t.Fatalf("max_value_bytes = store.MaxKVValueBytes: %v", err)
+	}
+	if _, err := Parse(doc(store.MaxKVValueBytes + 1)); err == nil {
+		t.Fatal("max_value_bytes above store.MaxKVValueBytes accepted")
 	}
 }

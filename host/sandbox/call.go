@@ -63,6 +63,10 @@ type callState struct {
 	// whatever the guest returns then, the call fails as timed out or cancelled (see
 	// endedCall); only the guest's goroutine touches it.
 	ended bool
+	// kv is set for executions, the calls the kv_* functions serve, and kvScope is the
+	// user of their task (docs/kv.md: a plugin's space is per user).
+	kv      bool
+	kvScope string
 }
 
 type callStateKey struct{}
@@ -88,6 +92,9 @@ type callSpec struct {
 	logger   hclog.Logger
 	progress func(float64)
 	repo     Repository
+	// kv: an execution, whose kv_* calls use the space of kvScope (the task's user).
+	kv      bool
+	kvScope string
 }
 
 // Execute runs the task: it validates the inputs against the input schema, takes an
@@ -117,10 +124,14 @@ func (m *Module) Execute(ctx context.Context, req *executor.Request) (*executor.
 			return nil, err
 		}
 	}
-	out, usage, err := m.call(ctx, callSpec{
+	spec := callSpec{
 		export: "execute", input: input, limits: m.rt.cfg.effective(req.Limits),
-		logger: req.Logger, progress: req.Progress,
-	})
+		logger: req.Logger, progress: req.Progress, kv: true,
+	}
+	if req.Task != nil {
+		spec.kvScope = req.Task.UserID
+	}
+	out, usage, err := m.call(ctx, spec)
 	resp := &executor.Response{Plugin: m.hash, Usage: usage}
 	if err != nil {
 		return resp, err
@@ -203,7 +214,7 @@ func (m *Module) call(ctx context.Context, spec callSpec) (out []byte, usage tas
 	timeout := time.Duration(spec.limits.TimeoutMS) * time.Millisecond
 	cs := &callState{
 		m: m, parent: ctx, timeout: timeout, logger: logger, progress: spec.progress,
-		grants: m.rt.grants(m.info.ID), repo: spec.repo,
+		grants: m.rt.grants(m.info.ID), repo: spec.repo, kv: spec.kv, kvScope: spec.kvScope,
 	}
 	tctx, cancel := m.rt.callContext(ctx, timeout)
 	defer cancel()

@@ -86,6 +86,12 @@ type Config struct {
 	// every request is also bounded by the task's deadline.
 	HTTPTimeout time.Duration
 
+	// KV keeps the entries of the kv_* host functions (docs/kv.md), typically the task
+	// store. Nil: kv_* calls of plugins granted kv answer that the host has no kv store.
+	KV KVStore
+	// Now is the clock of kv_* calls (expiry); nil means time.Now.
+	Now func() time.Time
+
 	// Logger receives the runtime's own log lines (loads, recycling). Nil discards them.
 	Logger hclog.Logger
 }
@@ -140,6 +146,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c, nil
 }

@@ -48,6 +48,10 @@
 //   - A call's apflow.log lines, like its stdout and stderr, are capped at 1 MiB (each
 //     log line also costs 64 bytes); the rest is dropped with one warning.
 //   - Default deny: a plugin gets only log and progress unless [Config.Grants] grants more.
+//   - The kv_* functions (kv.go, docs/kv.md) keep an executor's entries in
+//     [Config.KV] under the space of its plugin id and its task's user, within its
+//     grant's quotas; an ungranted call, a hook's call, a bad request or a quota refusal
+//     answers {"error", "code"} and never traps.
 //   - An execution's inputs are validated against the module's input schema exactly once
 //     before the plugin runs: by [Module.Execute], before any guest call, unless the
 //     caller validated them itself and says so (executor.Request.Validated, which the

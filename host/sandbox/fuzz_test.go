@@ -1,13 +1,17 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/apflow-wasm/apflow/host/store"
 )
 
 // FuzzParseHTTPRequest feeds guest-controlled request documents to the parser: it must
@@ -94,5 +98,55 @@ func FuzzLimitStack(f *testing.F) {
 			t.Fatalf("the module compiles, but not once rewritten: %v", err)
 		}
 		_ = rewritten.Close(ctx)
+	})
+}
+
+// FuzzDecodeKVRequest feeds guest-controlled request documents to the kv_* decoder: it
+// must never panic, and an accepted request always satisfies what the store asks of it
+// (a valid key, a compact JSON value, a TTL and a list limit in range).
+func FuzzDecodeKVRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"key":"k"}`, `{"key":"k","value":{"a":[1,2]},"ttl_ms":1000,"if_absent":true}`,
+		`{"prefix":"p/","after":"p/1","limit":10}`, `{"key":"a\u0000b"}`, `{"key":""}`,
+		`{"key":"k","value":1} {}`, `{"limit":-1}`, `null`, `{`, `{"key":1}`, `{"key":"k","value":}`,
+	} {
+		for _, fn := range []string{"kv_get", "kv_set", "kv_delete", "kv_list"} {
+			f.Add(fn, []byte(seed))
+		}
+	}
+	f.Fuzz(func(t *testing.T, fn string, doc []byte) {
+		req, err := decodeKVRequest(fn, doc)
+		if err != nil {
+			if _, ok := err.(*kvError); !ok {
+				t.Fatalf("error %v is not a *kvError", err)
+			}
+			return
+		}
+		switch fn {
+		case "kv_list":
+			if req.Limit < 1 || req.Limit > store.MaxKVList {
+				t.Fatalf("accepted limit %d", req.Limit)
+			}
+			for _, s := range []string{req.Prefix, req.After} {
+				if s != "" && store.CheckKVKey(s) != nil {
+					t.Fatalf("accepted prefix or after %q", s)
+				}
+			}
+		case "kv_get", "kv_delete", "kv_set":
+			if err := store.CheckKVKey(req.Key); err != nil {
+				t.Fatalf("accepted key %q: %v", req.Key, err)
+			}
+		default:
+			t.Fatalf("accepted function %q", fn)
+		}
+		if fn == "kv_set" {
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, req.Value); err != nil || !bytes.Equal(compact.Bytes(), req.Value) {
+				t.Fatalf("accepted value %q (not compact JSON: %v)", req.Value, err)
+			}
+			if req.TTLMS < 0 || req.TTLMS > MaxKVTTL.Milliseconds() {
+				t.Fatalf("accepted ttl_ms %d", req.TTLMS)
+			}
+		}
 	})
 }

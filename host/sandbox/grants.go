@@ -25,6 +25,9 @@ type Grants struct {
 	Config map[string]string `json:"config,omitempty"`
 	// Repository lets a hook call store_call (read and update tasks).
 	Repository bool `json:"repository,omitempty"`
+	// KV lets an executor keep durable key-value entries in its own space with the
+	// kv_* host functions, within the grant's quotas (docs/kv.md); nil grants nothing.
+	KV *KVGrant `json:"kv,omitempty"`
 }
 
 // httpAllowed reports whether host may be reached: it returns the matching pattern and

@@ -499,6 +499,14 @@ __attribute__((import_module("apflow"), import_name("config_get")))
 uint64_t apflow_host_config_get(const char *ptr, size_t len);
 __attribute__((import_module("apflow"), import_name("sleep_ms")))
 int32_t apflow_host_sleep_ms(int64_t ms);
+__attribute__((import_module("apflow"), import_name("kv_get")))
+uint64_t apflow_host_kv_get(const char *ptr, size_t len);
+__attribute__((import_module("apflow"), import_name("kv_set")))
+uint64_t apflow_host_kv_set(const char *ptr, size_t len);
+__attribute__((import_module("apflow"), import_name("kv_delete")))
+uint64_t apflow_host_kv_delete(const char *ptr, size_t len);
+__attribute__((import_module("apflow"), import_name("kv_list")))
+uint64_t apflow_host_kv_list(const char *ptr, size_t len);
 #else
 /* Native stand-ins so plugin logic can be unit-tested off-wasm. */
 static void apflow_host_log(int32_t level, const char *ptr, size_t len) {
@@ -510,6 +518,11 @@ static uint64_t apflow_host_config_get(const char *ptr, size_t len) { (void)ptr;
 static int32_t apflow_host_sleep_ms(int64_t ms) {
     return ms < 0 || ms > APFLOW_MAX_SLEEP_MS ? APFLOW_SLEEP_INVALID : APFLOW_SLEEP_OK;
 }
+/* Natively the kv functions answer nothing: the calls fail with kv_unavailable. */
+static uint64_t apflow_host_kv_get(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
+static uint64_t apflow_host_kv_set(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
+static uint64_t apflow_host_kv_delete(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
+static uint64_t apflow_host_kv_list(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
 #endif
 
 /* Takes over a buffer the host allocated with our alloc; returns it NUL-terminated. */
@@ -547,6 +560,159 @@ char *apflow_config_get(const char *key, size_t *len) {
 }
 
 int apflow_sleep_ms(int64_t ms) { return apflow_host_sleep_ms(ms); }
+
+void apflow_kv_error_free(apflow_kv_error *err) {
+    if (!err) return;
+    free(err->message);
+    err->message = NULL;
+}
+
+/* Fills err with code "kv_<code>" and a copy of message; returns -1. */
+static int kv_refused(apflow_kv_error *err, const char *code, size_t code_len, const char *message) {
+    if (!err) return -1;
+    size_t room = sizeof err->code - 4;
+    if (code_len > room) code_len = room;
+    memcpy(err->code, "kv_", 3);
+    memcpy(err->code + 3, code, code_len);
+    err->code[3 + code_len] = 0;
+    free(err->message);
+    err->message = strdup(message);
+    return -1;
+}
+
+/* Sends the request in b to a kv host function and parses the answer into *answer.
+ * Returns the answer's text (malloc'd; the caller frees it), or NULL when refused (*err
+ * filled). */
+static char *kv_call(uint64_t (*fn)(const char *, size_t), const char *name, apflow_builder *b, size_t *len,
+                     apflow_val *answer, apflow_kv_error *err) {
+    if (b->failed) {
+        apflow_builder_free(b);
+        kv_refused(err, "bad_request", 11, "out of memory building the kv request");
+        return NULL;
+    }
+    size_t n = 0;
+    char *doc = take(fn(b->data, b->len), &n);
+    apflow_builder_free(b);
+    if (!doc) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%s: no answer from the host", name);
+        kv_refused(err, "unavailable", 11, msg);
+        return NULL;
+    }
+    apflow_val e, c;
+    if (apflow_parse(doc, n, answer) != 0) {
+        free(doc);
+        kv_refused(err, "unavailable", 11, "malformed answer from the host");
+        return NULL;
+    }
+    if (apflow_get(*answer, "error", &e)) {
+        char *msg = apflow_string(e, NULL);
+        const char *code = "unavailable";
+        size_t code_len = 11;
+        if (apflow_get(*answer, "code", &c) && c.type == APFLOW_STRING && c.len >= 2) {
+            code = c.ptr + 1; /* codes are plain ASCII words: no escapes */
+            code_len = c.len - 2;
+        }
+        kv_refused(err, code, code_len, msg ? msg : "kv call refused");
+        free(msg);
+        free(doc);
+        return NULL;
+    }
+    if (len) *len = n;
+    return doc;
+}
+
+/* Returns the boolean member `key` of answer (0 when absent). */
+static int answer_bool(apflow_val answer, const char *key) {
+    apflow_val v;
+    int b = 0;
+    return apflow_get(answer, key, &v) && apflow_bool(v, &b) && b;
+}
+
+int apflow_kv_get(const char *key, char **value_json, size_t *value_len, apflow_kv_error *err) {
+    apflow_builder b = {0};
+    apflow_begin_object(&b);
+    apflow_key(&b, "key");
+    apflow_str(&b, key);
+    apflow_end_object(&b);
+    apflow_val answer, v;
+    char *doc = kv_call(apflow_host_kv_get, "kv_get", &b, NULL, &answer, err);
+    if (!doc) return -1;
+    if (!answer_bool(answer, "found") || !apflow_get(answer, "value", &v)) {
+        free(doc);
+        return 0;
+    }
+    char *out = malloc(v.len + 1);
+    if (!out) {
+        free(doc);
+        return kv_refused(err, "unavailable", 11, "out of memory reading the kv value");
+    }
+    memcpy(out, v.ptr, v.len);
+    out[v.len] = 0;
+    if (value_len) *value_len = v.len;
+    *value_json = out;
+    free(doc);
+    return 1;
+}
+
+int apflow_kv_set(const char *key, const char *value_json, size_t value_len, int64_t ttl_ms, int if_absent,
+                  apflow_kv_error *err) {
+    apflow_builder b = {0};
+    apflow_begin_object(&b);
+    apflow_key(&b, "key");
+    apflow_str(&b, key);
+    apflow_key(&b, "value");
+    apflow_raw(&b, value_json, value_len);
+    if (ttl_ms != 0) {
+        apflow_key(&b, "ttl_ms");
+        apflow_int64(&b, ttl_ms);
+    }
+    if (if_absent) {
+        apflow_key(&b, "if_absent");
+        apflow_boolean(&b, 1);
+    }
+    apflow_end_object(&b);
+    apflow_val answer;
+    char *doc = kv_call(apflow_host_kv_set, "kv_set", &b, NULL, &answer, err);
+    if (!doc) return -1;
+    int stored = answer_bool(answer, "stored");
+    free(doc);
+    return stored;
+}
+
+int apflow_kv_delete(const char *key, apflow_kv_error *err) {
+    apflow_builder b = {0};
+    apflow_begin_object(&b);
+    apflow_key(&b, "key");
+    apflow_str(&b, key);
+    apflow_end_object(&b);
+    apflow_val answer;
+    char *doc = kv_call(apflow_host_kv_delete, "kv_delete", &b, NULL, &answer, err);
+    if (!doc) return -1;
+    int deleted = answer_bool(answer, "deleted");
+    free(doc);
+    return deleted;
+}
+
+char *apflow_kv_list(const char *prefix, const char *after, int limit, size_t *len, apflow_kv_error *err) {
+    apflow_builder b = {0};
+    apflow_begin_object(&b);
+    if (prefix && *prefix) {
+        apflow_key(&b, "prefix");
+        apflow_str(&b, prefix);
+    }
+    if (after && *after) {
+        apflow_key(&b, "after");
+        apflow_str(&b, after);
+    }
+    if (limit != 0) {
+        apflow_key(&b, "limit");
+        apflow_int64(&b, limit);
+    }
+    apflow_end_object(&b);
+    apflow_val answer;
+    return kv_call(apflow_host_kv_list, "kv_list", &b, len, &answer, err);
+}
 
 const char *apflow_sleep_code(int status) {
     switch (status) {

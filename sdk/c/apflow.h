@@ -209,6 +209,51 @@ const char *apflow_sleep_code(int status);
  * apflow_sleep_code, ready for apflow_error(). */
 const char *apflow_sleep_message(int status);
 
+/* ---------- Key-value storage (kv grant, docs/kv.md) ---------- */
+
+/**
+ * Why a kv call was refused: `code` is "kv_" and the host's code ("kv_not_granted",
+ * "kv_quota_exceeded", "kv_too_large", "kv_bad_key", "kv_bad_request",
+ * "kv_unavailable"), `message` the host's message (malloc'd). Ready for apflow_error();
+ * release with apflow_kv_error_free().
+ */
+typedef struct {
+    char code[40];
+    char *message;
+} apflow_kv_error;
+
+/** Frees err->message (safe on a zeroed or already freed error). */
+void apflow_kv_error_free(apflow_kv_error *err);
+
+/**
+ * Reads `key` from the plugin's key-value space. Returns 1 and sets *value_json to the
+ * value's JSON text (NUL-terminated, malloc'd, length in *value_len when non-NULL; free
+ * with free()) when the key has a live entry, 0 when it has none (or it expired), -1 when
+ * the call was refused (*err filled).
+ */
+int apflow_kv_get(const char *key, char **value_json, size_t *value_len, apflow_kv_error *err);
+
+/**
+ * Stores the JSON value `value_json` (`value_len` bytes) under `key`, replacing the key's
+ * entry; it expires after `ttl_ms` milliseconds, or never with 0. With `if_absent`, it
+ * stores only when the key has no live entry, atomically (a claim). Returns 1 when stored,
+ * 0 when not (if_absent and the key is taken), -1 when refused (*err filled: over the
+ * quota or max_value_bytes nothing is written).
+ */
+int apflow_kv_set(const char *key, const char *value_json, size_t value_len, int64_t ttl_ms, int if_absent,
+                  apflow_kv_error *err);
+
+/** Deletes `key`'s entry. Returns 1 when there was a live one, 0 when not, -1 when refused. */
+int apflow_kv_delete(const char *key, apflow_kv_error *err);
+
+/**
+ * Lists up to `limit` keys (0: the host's default of 100, at most 1000), in byte order,
+ * that start with `prefix` and come after `after` ("" or NULL for none). Returns the host's
+ * answer {"keys":[…],"more":bool,"next":"…"} (NUL-terminated, malloc'd, length in *len;
+ * parse it with apflow_parse, free with free()), or NULL when refused (*err filled).
+ */
+char *apflow_kv_list(const char *prefix, const char *after, int limit, size_t *len, apflow_kv_error *err);
+
 /* ---------- Exports ---------- */
 
 typedef void (*apflow_handler)(apflow_val input, apflow_builder *out);

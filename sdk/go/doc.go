@@ -70,4 +70,12 @@
 // time.Sleep waits too with the clock grant, but a cancel or deadline ends the call
 // inside it without the plugin learning, and without the grant it returns at once.
 // In tests, apflowtest.Host's Clock, Deadline and Cancel drive Sleep without waiting.
+//
+// Storage: instances are recycled, so a plugin keeps nothing in memory between tasks.
+// [Context.KVGet], [Context.KVSet], [Context.KVSetIfAbsent], [Context.KVDelete] and
+// [Context.KVList] (host functions kv_*, capability "kv", docs/kv.md) keep JSON values
+// durably in the plugin's own space (per plugin id and user), with optional TTLs and
+// the operator's quotas: a cache of expensive results, or the record of a side effect
+// already done, claimed atomically with KVSetIfAbsent. Refusals are *Error values with
+// a CodeKV… code. In tests, apflowtest.Host's KV serves them from memory.
 package apflow

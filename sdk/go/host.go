@@ -21,6 +21,10 @@ type Host interface {
 	// milliseconds, less when the task is cancelled or its deadline passes, and returns
 	// the host's status, one of the Sleep constants (docs/abi.md, "sleep_ms").
 	SleepMS(ms int64) int32
+	// KVCall performs one of the key-value host functions (capability "kv"): function
+	// is "kv_get", "kv_set", "kv_delete" or "kv_list", req its JSON request; it returns
+	// the JSON answer, or {"error": …, "code": …} (docs/kv.md).
+	KVCall(function string, req []byte) []byte
 }
 
 // Log levels of the log host function.

@@ -31,6 +31,8 @@
 //	n <next_run_at> <id>                        armed schedules (store.Armed), by next run: Due
 //	c <no next run> <next_run_at> <id>          scheduled tasks, next run first, none last: Scheduled
 //	m <name>                                    metadata (the schedule indexes are complete)
+//	V <scope> <plugin> <key>                    plugin key-value entry (store.KV): expiry, value
+//	W <scope> <plugin>                          usage of one key-value space: bytes, keys
 //
 // Every index entry's value is a small header (id, created_at, seq, status, user, tree,
 // parent), so List and Count filter and count on index entries alone and decode only the

@@ -20,6 +20,8 @@ const (
 	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header
 	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → ids of a chunk of a Create in progress
 	prefixIdemKey   byte = 'k' // k <scope> <key>                           → idempotency key record, JSON
+	prefixKV        byte = 'V' // V <scope> <plugin> <key>                  → kv entry: expiry µs (8 bytes), value
+	prefixKVUsage   byte = 'W' // W <scope> <plugin>                        → kv usage: bytes, keys (8 bytes each)
 )
 
 // appendString appends s so that the encoding is unambiguous, preserves the byte order of

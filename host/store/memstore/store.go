@@ -26,6 +26,9 @@ type Store struct {
 
 	// ops counts the calls admitted before Close, which waits for them.
 	ops sync.WaitGroup
+
+	// kv holds plugins' key-value entries (kv.go), under a lock of its own.
+	kv kvState
 }
 
 var _ store.Store = (*Store)(nil)

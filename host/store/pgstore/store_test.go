@@ -467,3 +467,11 @@ func TestQueriesUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+func TestKVConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunKV(t, func(t *testing.T) *Store {
+		s, _ := setup(t, Options{})
+		return s
+	})
+}

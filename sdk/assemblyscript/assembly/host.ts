@@ -18,6 +18,19 @@ declare function host_config_get(ptr: usize, len: usize): u64;
 @external("apflow", "sleep_ms")
 declare function host_sleep_ms(ms: i64): i32;
 
+// @ts-ignore: decorator
+@external("apflow", "kv_get")
+declare function host_kv_get(ptr: usize, len: usize): u64;
+// @ts-ignore: decorator
+@external("apflow", "kv_set")
+declare function host_kv_set(ptr: usize, len: usize): u64;
+// @ts-ignore: decorator
+@external("apflow", "kv_delete")
+declare function host_kv_delete(ptr: usize, len: usize): u64;
+// @ts-ignore: decorator
+@external("apflow", "kv_list")
+declare function host_kv_list(ptr: usize, len: usize): u64;
+
 export enum Level { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4 }
 
 /** One line in the task's log. */
@@ -127,6 +140,107 @@ export function sleepErrorMessage(status: SleepStatus): string {
 /** The error result ({"error","code"}) a handler returns for a sleep status other than Ok. */
 export function sleepError(status: SleepStatus): Value {
   return errorResult(sleepErrorMessage(status), sleepErrorCode(status));
+}
+
+/**
+ * The answer of a kv call (docs/kv.md). `error` is "" when the call succeeded; otherwise
+ * it is the host's message and `code` is "kv_" and the host's code ("kv_not_granted",
+ * "kv_quota_exceeded", "kv_too_large", "kv_bad_key", "kv_bad_request",
+ * "kv_unavailable"). The other fields are those of the call made.
+ */
+export class KvAnswer {
+  error: string = "";
+  code: string = "";
+  /** kvGet: whether the key has a live entry, and its value. */
+  found: bool = false;
+  value: Value = Value.null();
+  /** kvSet: whether the value was stored (false: ifAbsent and the key is taken). */
+  stored: bool = false;
+  /** kvDelete: whether there was a live entry. */
+  deleted: bool = false;
+  /** kvList: the keys of the page, and the `after` of the next page ("" on the last). */
+  keys: Array<string> = [];
+  next: string = "";
+}
+
+function kvCall(fn: string, request: Value): KvAnswer {
+  const buf = String.UTF8.encode(request.stringify());
+  const p = changetype<usize>(buf), n = <usize>buf.byteLength;
+  let packed: u64 = 0;
+  if (fn == "kv_get") packed = host_kv_get(p, n);
+  else if (fn == "kv_set") packed = host_kv_set(p, n);
+  else if (fn == "kv_delete") packed = host_kv_delete(p, n);
+  else packed = host_kv_list(p, n);
+  const a = new KvAnswer();
+  const text = takeString(packed);
+  if (text == null) { a.error = fn + ": no answer from the host"; a.code = "kv_unavailable"; return a; }
+  const parser = new Parser();
+  const v = parser.parse(text);
+  if (v == null) { a.error = fn + ": malformed host answer: " + parser.error; a.code = "kv_unavailable"; return a; }
+  const err = v.get("error");
+  if (err != null) {
+    a.error = err.isString ? err.s : err.stringify();
+    const code = v.get("code");
+    a.code = "kv_" + (code != null && code.isString ? code.s : "unavailable");
+    return a;
+  }
+  const found = v.get("found");
+  if (found != null) a.found = found.b;
+  const value = v.get("value");
+  if (value != null) a.value = value;
+  const stored = v.get("stored");
+  if (stored != null) a.stored = stored.b;
+  const deleted = v.get("deleted");
+  if (deleted != null) a.deleted = deleted.b;
+  const keys = v.get("keys");
+  if (keys != null) {
+    const items = keys.asArray();
+    for (let i = 0; i < items.length; i++) a.keys.push(items[i].s);
+  }
+  const next = v.get("next");
+  if (next != null && next.isString) a.next = next.s;
+  return a;
+}
+
+/** Reads `key` from the plugin's key-value space (needs the `kv` grant): `found` and `value`. */
+export function kvGet(key: string): KvAnswer {
+  return kvCall("kv_get", Value.object().set("key", Value.str(key)));
+}
+
+/**
+ * Stores `value` under `key`, replacing the key's entry; it expires after `ttlMs`
+ * milliseconds, or never with 0. With `ifAbsent`, stores only when the key has no live
+ * entry, atomically (a claim): `stored` says whether it did. Over the quota, or with a
+ * value over max_value_bytes, nothing is written and `error`/`code` say why.
+ */
+export function kvSet(key: string, value: Value, ttlMs: i64 = 0, ifAbsent: bool = false): KvAnswer {
+  const req = Value.object().set("key", Value.str(key)).set("value", value);
+  if (ttlMs != 0) req.set("ttl_ms", Value.int(ttlMs));
+  if (ifAbsent) req.set("if_absent", Value.bool(true));
+  return kvCall("kv_set", req);
+}
+
+/** Deletes `key`'s entry: `deleted` says whether there was a live one. */
+export function kvDelete(key: string): KvAnswer {
+  return kvCall("kv_delete", Value.object().set("key", Value.str(key)));
+}
+
+/**
+ * Lists up to `limit` keys (0: the host's default of 100, at most 1000), in byte order,
+ * that start with `prefix` and come after `after` ("" for the first page): `keys`, and
+ * `next` for the following page.
+ */
+export function kvList(prefix: string = "", after: string = "", limit: i32 = 0): KvAnswer {
+  const req = Value.object();
+  if (prefix.length > 0) req.set("prefix", Value.str(prefix));
+  if (after.length > 0) req.set("after", Value.str(after));
+  if (limit != 0) req.set("limit", Value.int(limit));
+  return kvCall("kv_list", req);
+}
+
+/** The error result ({"error","code"}) a handler returns for a refused kv call. */
+export function kvError(a: KvAnswer): Value {
+  return errorResult(a.error, a.code);
 }
 
 /** Abort handler for `--use abort=…`: logs the failure at error level, then traps. */

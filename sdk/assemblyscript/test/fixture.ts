@@ -50,3 +50,23 @@ function retry(input: Value): Value {
 }
 
 export function retry_export(ptr: usize, len: usize): u64 { return call(ptr, len, retry); }
+
+// kv runs a claim-then-record sequence on key input.key: get, set, claim, list, delete;
+// a refused call ends it with that call's error.
+function kv(input: Value): Value {
+  const key = input.get("key")!.s;
+  const before = host.kvGet(key);
+  if (before.error.length > 0) return host.kvError(before);
+  const set = host.kvSet(key, Value.object().set("n", Value.int(1)), 60000);
+  if (set.error.length > 0) return host.kvError(set);
+  const claim = host.kvSet(key, Value.str("other"), 0, true);
+  const got = host.kvGet(key);
+  const list = host.kvList(key, "", 5);
+  const del = host.kvDelete(key);
+  const keys = Value.array();
+  for (let i = 0; i < list.keys.length; i++) keys.push(Value.str(list.keys[i]));
+  return Value.object().set("before", Value.bool(before.found)).set("claimed", Value.bool(claim.stored))
+    .set("value", got.value).set("keys", keys).set("deleted", Value.bool(del.deleted));
+}
+
+export function kv_export(ptr: usize, len: usize): u64 { return call(ptr, len, kv); }

@@ -16,7 +16,9 @@ const mem = () => new Uint8Array(inst.exports.memory.buffer);
 const give = (s) => { const b = Buffer.from(s); const p = inst.exports.alloc(b.length); mem().set(b, p); return [p, b.length]; };
 // The fake host's http_request answers 503 `failures` times, then 200; its sleep_ms
 // records each duration and answers `sleepStatus` (0 = slept).
-const fake = { failures: 0, sleeps: [], sleepStatus: 0 };
+const fake = { failures: 0, sleeps: [], sleepStatus: 0, kv: new Map(), ttls: [], kvRefuse: false };
+const req = (p, l) => JSON.parse(Buffer.from(mem().subarray(p, p + l)).toString());
+const kvAnswer = (doc) => answer(JSON.stringify(fake.kvRefuse ? { error: 'capability kv not granted to plugin x', code: 'not_granted' } : doc));
 const answer = (s) => { const [q, n] = give(s); return (BigInt(q) << 32n) | BigInt(n); };
 inst = await WebAssembly.instantiate(mod, { apflow: {
   log() {}, progress() {},
@@ -24,6 +26,19 @@ inst = await WebAssembly.instantiate(mod, { apflow: {
     return answer(fake.failures-- > 0 ? '{"status":503,"headers":{},"body":""}' : '{"status":200,"headers":{},"body":"ok"}');
   },
   sleep_ms(ms) { fake.sleeps.push(ms); return fake.sleepStatus; },
+  // kv_*: an in-memory space, or a refusal when fake.kvRefuse is set.
+  kv_get(p, l) { const r = req(p, l); return kvAnswer(fake.kv.has(r.key) ? { found: true, value: fake.kv.get(r.key) } : { found: false }); },
+  kv_set(p, l) {
+    const r = req(p, l);
+    if (r.if_absent && fake.kv.has(r.key)) return kvAnswer({ stored: false });
+    fake.kv.set(r.key, r.value); fake.ttls.push(r.ttl_ms ?? 0); return kvAnswer({ stored: true });
+  },
+  kv_delete(p, l) { const r = req(p, l); return kvAnswer({ deleted: fake.kv.delete(r.key) }); },
+  kv_list(p, l) {
+    const r = req(p, l);
+    const keys = [...fake.kv.keys()].filter(k => k.startsWith(r.prefix ?? '')).sort().slice(0, r.limit ?? 100);
+    return kvAnswer({ keys, more: false });
+  },
   config_get(p, l) {
     const key = Buffer.from(mem().subarray(p, p + l)).toString();
     if (key !== 'k') return 0n;
@@ -99,4 +114,12 @@ const before = inst.exports.memory.buffer.byteLength;
 for (let i = 0; i < 5000; i++) callExport('execute', `{"i":${i},"s":"${'x'.repeat(200)}"}`);
 assert.equal(inst.exports.memory.buffer.byteLength, before, 'memory grew across calls');
 
-console.log(`ok: ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, ${retryCases.length} sleep cases, memory reuse`);
+// kv_*: the kit's calls through a fake space, and a refusal with its kv_ code.
+assert.equal(callExport('kv_export', '{"key":"k"}'),
+  '{"before":false,"claimed":false,"value":{"n":1},"keys":["k"],"deleted":true}', 'kv sequence');
+assert.deepEqual(fake.ttls, [60000], 'kv ttl');
+fake.kvRefuse = true;
+assert.equal(callExport('kv_export', '{"key":"k"}'),
+  '{"error":"capability kv not granted to plugin x","code":"kv_not_granted"}', 'kv refused');
+
+console.log(`ok: kv, ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, ${retryCases.length} sleep cases, memory reuse`);

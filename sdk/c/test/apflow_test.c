@@ -163,12 +163,33 @@ static void test_sleep(void) {
     CHECK(retry_with_backoff(waits, &n) == -1 && n == 2);
 }
 
+/* Natively the kv functions have no host: every call is refused with kv_unavailable and
+ * the error is ready for apflow_error(). */
+static void test_kv(void) {
+    apflow_kv_error err = {0};
+    char *value = NULL;
+    CHECK(apflow_kv_get("k", &value, NULL, &err) == -1 && value == NULL);
+    CHECK(strcmp(err.code, "kv_unavailable") == 0 && err.message && strstr(err.message, "kv_get") != NULL);
+    CHECK(apflow_kv_set("k", "1", 1, 0, 0, &err) == -1 && strcmp(err.code, "kv_unavailable") == 0);
+    CHECK(apflow_kv_delete("k", &err) == -1);
+    size_t len = 0;
+    CHECK(apflow_kv_list("p/", NULL, 10, &len, &err) == NULL);
+    apflow_builder b = {0};
+    apflow_error(&b, err.message, err.code);
+    CHECK(strcmp(b.data, "{\"error\":\"kv_list: no answer from the host\",\"code\":\"kv_unavailable\"}") == 0);
+    apflow_builder_free(&b);
+    apflow_kv_error_free(&err);
+    CHECK(err.message == NULL);
+    apflow_kv_error_free(&err);
+}
+
 int main(void) {
     test_validation();
     test_lookup();
     test_builder();
     test_copy_members();
     test_sleep();
+    test_kv();
     if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
     printf("ok\n");
     return 0;

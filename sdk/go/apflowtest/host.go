@@ -36,8 +36,15 @@ type Host struct {
 	// Deadline, when positive, is the task's timeout on the virtual clock: a sleep that
 	// would pass it ends there with the deadline status, as on the host.
 	Deadline time.Duration
+	// KV grants the kv_* functions, served by an in-memory space (see KVEntries);
+	// false refuses them as a host without the kv grant does. Entries expire on the
+	// virtual clock that sleeps advance. KVMaxKeys, when positive, is the space's
+	// max_keys quota.
+	KV        bool
+	KVMaxKeys int
 
 	mu        sync.Mutex
+	kv        map[string]kvEntry
 	logs      []LogLine
 	progress  []float64
 	requests  []map[string]any

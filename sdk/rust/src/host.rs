@@ -2,8 +2,9 @@
 //!
 //! On `wasm32` these call the host imports. On other targets (native `cargo test` of a
 //! plugin's logic) they have harmless stand-ins: `log` prints to stderr, `progress` does
-//! nothing, `http_request` answers `{"error": "no host"}`, `config_get` answers `None` and
-//! `sleep_ms` returns at once (refusing the durations the host refuses).
+//! nothing, `http_request` answers `{"error": "no host"}`, `config_get` answers `None`,
+//! `sleep_ms` returns at once (refusing the durations the host refuses) and the `kv_*`
+//! functions answer [`KvError`] with code `unavailable`.
 
 use crate::json::Value;
 
@@ -32,6 +33,10 @@ mod imports {
         pub fn http_request(ptr: *const u8, len: usize) -> u64;
         pub fn config_get(ptr: *const u8, len: usize) -> u64;
         pub fn sleep_ms(ms: i64) -> i32;
+        pub fn kv_get(ptr: *const u8, len: usize) -> u64;
+        pub fn kv_set(ptr: *const u8, len: usize) -> u64;
+        pub fn kv_delete(ptr: *const u8, len: usize) -> u64;
+        pub fn kv_list(ptr: *const u8, len: usize) -> u64;
     }
 }
 
@@ -260,6 +265,133 @@ pub fn sleep_ms(ms: i64) -> std::result::Result<(), SleepError> {
     sleep_status(status)
 }
 
+/// A refused `kv_*` call (`docs/kv.md`): the host's code (`not_granted`,
+/// `quota_exceeded`, `too_large`, `bad_key`, `bad_request`, `unavailable`) and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvError {
+    /// The host's code, without the `kv_` prefix [`KvError::code`] adds.
+    pub host_code: String,
+    /// The host's message.
+    pub message: String,
+}
+
+impl KvError {
+    /// The error code a failed task carries for it: `kv_` and the host's code, e.g.
+    /// `kv_not_granted`, `kv_quota_exceeded` (the codes of every kit).
+    pub fn code(&self) -> String {
+        format!("kv_{}", self.host_code)
+    }
+}
+
+impl std::fmt::Display for KvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for KvError {}
+
+impl From<KvError> for crate::Error {
+    fn from(e: KvError) -> crate::Error {
+        crate::Error::with_code(e.message.clone(), e.code())
+    }
+}
+
+/// Sends the request `req` to the kv host function `func` and returns its answer, or the
+/// host's refusal.
+fn kv_call(func: &str, req: &Value) -> std::result::Result<Value, KvError> {
+    let doc = req.to_json();
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: the host reads `doc` during the call and hands back an owned buffer.
+    let answer = take(unsafe {
+        match func {
+            "kv_get" => imports::kv_get(doc.as_ptr(), doc.len()),
+            "kv_set" => imports::kv_set(doc.as_ptr(), doc.len()),
+            "kv_delete" => imports::kv_delete(doc.as_ptr(), doc.len()),
+            _ => imports::kv_list(doc.as_ptr(), doc.len()),
+        }
+    });
+    #[cfg(not(target_arch = "wasm32"))]
+    let answer: Option<Vec<u8>> = {
+        let _ = doc;
+        Some(b"{\"error\":\"no host\",\"code\":\"unavailable\"}".to_vec())
+    };
+    let refused = |code: &str, message: String| KvError { host_code: code.into(), message };
+    let bytes = answer.ok_or_else(|| refused("unavailable", format!("{}: no response", func)))?;
+    let v = Value::parse_bytes(&bytes).map_err(|e| refused("unavailable", format!("{}: malformed host answer: {}", func, e)))?;
+    if let Some(err) = v.get("error") {
+        let message = err.as_str().map(str::to_string).unwrap_or_else(|| err.to_json());
+        let code = v.get("code").and_then(Value::as_str).unwrap_or("unavailable");
+        return Err(refused(code, message));
+    }
+    Ok(v)
+}
+
+/// Reads `key` from the plugin's key-value space (capability `kv`, `docs/kv.md`):
+/// `Ok(None)` when the key has no entry or its entry expired.
+pub fn kv_get(key: &str) -> std::result::Result<Option<Value>, KvError> {
+    let v = kv_call("kv_get", &Value::object().with("key", key))?;
+    if v.get("found").and_then(Value::as_bool) != Some(true) {
+        return Ok(None);
+    }
+    Ok(Some(v.get("value").cloned().unwrap_or(Value::Null)))
+}
+
+fn set_request(key: &str, value: &Value, ttl_ms: u64, if_absent: bool) -> Value {
+    let mut req = Value::object().with("key", key);
+    req.set("value", value.clone());
+    if ttl_ms > 0 {
+        req.set("ttl_ms", ttl_ms);
+    }
+    if if_absent {
+        req.set("if_absent", true);
+    }
+    req
+}
+
+/// Stores `value` under `key`, replacing the key's entry; it expires after `ttl_ms`
+/// milliseconds, or never with 0. Over the space's quota, or with a value over
+/// `max_value_bytes`, nothing is written and the error's code says why.
+pub fn kv_set(key: &str, value: &Value, ttl_ms: u64) -> std::result::Result<(), KvError> {
+    kv_call("kv_set", &set_request(key, value, ttl_ms, false)).map(|_| ())
+}
+
+/// Stores `value` under `key` only when the key has no live entry, atomically (a
+/// claim: of several tasks claiming one key at once, exactly one gets `Ok(true)`).
+pub fn kv_set_if_absent(key: &str, value: &Value, ttl_ms: u64) -> std::result::Result<bool, KvError> {
+    let v = kv_call("kv_set", &set_request(key, value, ttl_ms, true))?;
+    Ok(v.get("stored").and_then(Value::as_bool) == Some(true))
+}
+
+/// Deletes `key`'s entry; `Ok(true)` when there was a live one.
+pub fn kv_delete(key: &str) -> std::result::Result<bool, KvError> {
+    let v = kv_call("kv_delete", &Value::object().with("key", key))?;
+    Ok(v.get("deleted").and_then(Value::as_bool) == Some(true))
+}
+
+/// Lists, in byte order, up to `limit` keys (0: the host's default of 100, at most
+/// 1000) that start with `prefix` and come after `after` (`""` for the first page). The
+/// second value is the `after` of the next page, `None` on the last one.
+pub fn kv_list(prefix: &str, after: &str, limit: u32) -> std::result::Result<(Vec<String>, Option<String>), KvError> {
+    let mut req = Value::object();
+    if !prefix.is_empty() {
+        req.set("prefix", prefix);
+    }
+    if !after.is_empty() {
+        req.set("after", after);
+    }
+    if limit > 0 {
+        req.set("limit", limit);
+    }
+    let v = kv_call("kv_list", &req)?;
+    let keys = v
+        .get("keys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Ok((keys, v.get("next").and_then(Value::as_str).map(str::to_string)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +415,17 @@ mod tests {
                 assert_eq!(err.message, e.to_string());
             }
         }
+    }
+
+    #[test]
+    fn kv_errors_carry_the_host_code() {
+        let err = kv_get("k").unwrap_err();
+        assert_eq!(err.code(), "kv_unavailable");
+        let e: crate::Error = err.into();
+        assert_eq!(e.code.as_deref(), Some("kv_unavailable"));
+        assert_eq!(e.message, "no host");
+        let req = set_request("k", &Value::from("v"), 5, true).to_json();
+        assert_eq!(req, r#"{"key":"k","value":"v","ttl_ms":5,"if_absent":true}"#);
     }
 
     #[test]

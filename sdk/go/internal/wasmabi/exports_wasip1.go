@@ -76,6 +76,18 @@ func hostStore(ptr unsafe.Pointer, n uint32) uint64
 //go:wasmimport apflow sleep_ms
 func hostSleepMS(ms int64) int32
 
+//go:wasmimport apflow kv_get
+func hostKVGet(ptr unsafe.Pointer, n uint32) uint64
+
+//go:wasmimport apflow kv_set
+func hostKVSet(ptr unsafe.Pointer, n uint32) uint64
+
+//go:wasmimport apflow kv_delete
+func hostKVDelete(ptr unsafe.Pointer, n uint32) uint64
+
+//go:wasmimport apflow kv_list
+func hostKVList(ptr unsafe.Pointer, n uint32) uint64
+
 // Host implements the SDK's Host interface with the "apflow" host module's imports.
 type Host struct{}
 
@@ -107,3 +119,22 @@ func (Host) StoreCall(req []byte) []byte {
 
 // SleepMS performs sleep_ms and returns the host's status.
 func (Host) SleepMS(ms int64) int32 { return hostSleepMS(ms) }
+
+// KVCall performs kv_get, kv_set, kv_delete or kv_list with a JSON request and returns
+// the JSON answer; nil for another function name.
+func (Host) KVCall(function string, req []byte) []byte {
+	var fn func(unsafe.Pointer, uint32) uint64
+	switch function {
+	case "kv_get":
+		fn = hostKVGet
+	case "kv_set":
+		fn = hostKVSet
+	case "kv_delete":
+		fn = hostKVDelete
+	case "kv_list":
+		fn = hostKVList
+	default:
+		return nil
+	}
+	return take(fn(unsafe.Pointer(unsafe.SliceData(req)), uint32(len(req))))
+}

@@ -1,0 +1,30 @@
+;; A hook module whose pre_hook calls apflow.kv_get with {"key":"k"} and returns the
+;; host's answer: hooks have no kv, whatever their grants.
+(module
+  (import "apflow" "kv_get" (func $get (param i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (global $busy (mut i32) (i32.const 0))
+  (func $alloc (export "alloc") (param $n i32) (result i32)
+    (local $p i32) (local $end i32)
+    (if (i32.eqz (global.get $busy)) (then (global.set $heap (i32.const 65536))))
+    (local.set $p (global.get $heap))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+      (then
+        (if (i32.eq
+              (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end)
+                (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1)))
+              (i32.const -1))
+          (then unreachable))))
+    (global.set $heap (i32.add (local.get $end) (i32.const 8)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (data (i32.const 1024) "{\22key\22:\22k\22}")
+  (func (export "pre_hook") (param i32 i32) (result i64)
+    (local $r i64)
+    (global.set $busy (i32.const 1))
+    (local.set $r (call $get (i32.const 1024) (i32.const 11)))
+    (global.set $busy (i32.const 0))
+    (local.get $r))
+)
