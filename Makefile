@@ -8,7 +8,7 @@ STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build test test-cluster-engine test-short bench bench-scale demo demo-multilang demo-schedule cluster-demo lint clean
+.PHONY: help setup build test test-cluster-engine test-short bench bench-scale demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,13 @@ demo-multilang: build plugins kits ## run the multi-language demo (Go, Rust, C a
 
 demo-schedule: build plugins ## apflow serve runs a scheduled tree every 3 s until its max_runs (4), then stops
 	BIN=$(BIN) PLUGDIR=$(PLUGDIR) examples/schedule/demo.sh
+
+demo-patterns: build example-plugins ## a flaky plugin retried by the engine and a cached executor, run twice (examples/patterns)
+	rm -rf $(DEMO_HOME)-patterns
+	@echo "== first run: prices fails twice and is retried; primes computes"
+	$(BIN) run --data-dir $(DEMO_HOME)-patterns --plugins $(EXAMPLEDIR) --config examples/patterns/config.json examples/patterns/tree.json
+	@echo "== second run (a new process, a new tree): primes answers from the cache"
+	$(BIN) run --data-dir $(DEMO_HOME)-patterns --plugins $(EXAMPLEDIR) --config examples/patterns/config.json examples/patterns/tree.json
 
 cluster-demo: build plugins ## three apflow serve nodes on a throw-away PostgreSQL share a 60-task tree
 	examples/cluster/demo.sh
