@@ -9,8 +9,10 @@ import (
 )
 
 // goPlugin is a Go reactor plugin: execute echoes its input, panics when the input is
-// {"panic":true}, allocates without bound when it is {"oom":true} and sleeps for an hour
-// when it is {"sleep":true}.
+// {"panic":true}, allocates without bound when it is {"oom":true}, sleeps for an hour
+// when it is {"sleep":true}, and keeps an 8 MiB heap object from the first call on when
+// it is {"ballast":true} (like a plugin that loads a dictionary once), so that its heap,
+// and with it its linear memory, settles well above its size after _initialize.
 const goPlugin = `package main
 
 import (
@@ -24,6 +26,7 @@ func main() {}
 var keep = map[uintptr][]byte{}
 var hoard [][]byte
 var result []byte
+var ballast []byte
 
 //go:wasmexport alloc
 func alloc(n int32) int32 {
@@ -54,6 +57,8 @@ func execute(p, n int32) int64 {
 		panic("boom from the go plugin")
 	case strings.Contains(in, "sleep"):
 		time.Sleep(time.Hour)
+	case strings.Contains(in, "ballast") && ballast == nil:
+		ballast = make([]byte, 8<<20)
 	case strings.Contains(in, "oom"):
 		for {
 			hoard = append(hoard, make([]byte, 1<<20))
@@ -69,7 +74,7 @@ func give(b []byte) int64 {
 `
 
 // buildGoPlugin compiles goPlugin with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared.
-func buildGoPlugin(t *testing.T) []byte {
+func buildGoPlugin(t testing.TB) []byte {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -154,3 +159,4 @@ func TestGoGuest(t *testing.T) {
 		t.Fatalf("Execute after failures = %v, %v", resp, err)
 	}
 }
+
