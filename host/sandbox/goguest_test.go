@@ -160,3 +160,31 @@ func TestGoGuest(t *testing.T) {
 	}
 }
 
+// TestGoGuestWarm: a chain's calls (one at a time, one module) on a Go guest whose heap
+// settles well above its size after _initialize, but within the default memory limit,
+// are all served by one warm instance: none pays _initialize again.
+func TestGoGuestWarm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and compiles a Go guest")
+	}
+	t.Parallel()
+	rt := setup(t, Config{})
+	m, err := rt.Load(context.Background(), buildGoPlugin(t), "goguest.wasm")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	var peak uint32
+	for range 50 {
+		resp, err := m.Execute(context.Background(), req(`{"ballast":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		peak = max(peak, resp.Usage.PeakMemoryPages)
+	}
+	s := m.Stats()
+	t.Logf("memory %s, stats %+v", formatPages(peak), s)
+	if s.Created != 1 || s.Reused != 49 || s.Recycled != 0 {
+		t.Fatalf("stats = %+v, want one instance serving all 50 calls", s)
+	}
+}
