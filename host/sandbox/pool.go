@@ -51,7 +51,7 @@ func (in *instance) pages() uint32 { return in.mod.Memory().Size() / pageSize }
 // open, Created = Idle + Recycled + Discarded + instances serving a call now.
 type PoolStats struct {
 	Calls     int64 // executions and hook calls that asked the pool for an instance
-	Idle      int   // instances waiting for a call now
+	Idle      int64 // instances waiting for a call now
 	Created   int64 // instances created for a call (each ran _initialize)
 	Reused    int64 // calls served by a pooled instance
 	Recycled  int64 // healthy instances closed: age, memory or stack growth, other grants, a smaller limit, no room
@@ -75,7 +75,7 @@ func (m *Module) Stats() PoolStats {
 	p.mu.Lock()
 	idle := len(p.idle)
 	p.mu.Unlock()
-	return PoolStats{Calls: p.calls.Load(), Idle: idle, Created: p.created.Load(), Reused: p.reused.Load(),
+	return PoolStats{Calls: p.calls.Load(), Idle: int64(idle), Created: p.created.Load(), Reused: p.reused.Load(),
 		Recycled: p.recycled.Load(), Discarded: p.discarded.Load()}
 }
 
