@@ -151,7 +151,8 @@ func BenchmarkRunawayStop(b *testing.B) {
 // BenchmarkSequentialEcho is a dependency chain's access pattern on an echo executor: one
 // call at a time on one module, with the clock and random grants, reporting the pool's
 // counters per call. "wat" is testdata/echo.wasm (the floor: the host's own cost per
-// call); "go" is the Go guest of TestGoGuest (GOOS=wasip1 -buildmode=c-shared), whose
+// call, with the log and progress host calls echo makes), "wat-noop" testdata/noop.wasm
+// (no host call); "go" is the Go guest of TestGoGuest (GOOS=wasip1 -buildmode=c-shared), whose
 // execute echoes its input. A warm pool creates nothing per call (created/op ≈ 0; an
 // instance is replaced after Config.RecycleAfter calls).
 func BenchmarkSequentialEcho(b *testing.B) {
@@ -159,6 +160,7 @@ func BenchmarkSequentialEcho(b *testing.B) {
 	const input = `{"text":"The quick brown fox jumps over the lazy dog","numbers":[1,2,3,4,5,6,7,8,9,10]}`
 	for _, c := range []struct{ name, module, input string }{
 		{"wat", "echo", input},
+		{"wat-noop", "noop", input},
 		{"go", "go", input},
 		// The Go guest keeping 8 MiB on its heap: its memory settles at about 172 pages,
 		// above twice its size after _initialize plus 64 pages, within the default limit.
