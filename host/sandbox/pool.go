@@ -153,7 +153,7 @@ func (p *pool) release(in *instance, healthy bool) {
 // the heap it needs and keeps it: an instance whose memory settled between its own
 // threshold and what any default task may use anyway was recycled after every call, and
 // each call of the chain then paid _initialize and regrew the heap (a Go guest holding
-// 8 MiB: 50 ms per call instead of tens of microseconds, docs/performance.md). Keeping it
+// 8 MiB: 8–50 ms per call instead of about 11 µs, docs/performance.md). Keeping it
 // loosens no limit: acquire never hands an instance larger than the call's memory limit
 // to that call, and a guest that keeps growing is stopped by the limit and discarded.
 // What the pool holds idle stays bounded by PoolSize times this size.
