@@ -95,6 +95,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		{"rerun full", alice, []string{"tasks", "rerun", "--full", "cli-root"}, []string{"3 tasks: 3 completed"}},
 		{"clone", alice, []string{"tasks", "clone", "cli-root"}, []string{"report", "pending"}},
 		{"plugins", alice, []string{"plugins", "list"}, []string{"echo", "spin", "aggregate_results_executor"}},
+		{"plugins stats", alice, []string{"plugins", "stats"}, []string{"PLUGIN", "CALLS", "echo "}},
 		{"admin sees alice's tasks", admin, []string{"tasks", "list"}, []string{"cli-root"}},
 	}
 	for _, tc := range tests {

@@ -43,7 +43,7 @@ func viewOf(info *executor.Info) pluginView {
 func newPluginsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugins",
-		Short: "List, inspect, add and remove WASM plugins (local plugins dir, or --server)",
+		Short: "List, inspect, add and remove WASM plugins and show their pool counters (local plugins dir, or --server)",
 	}
 	var jsonOut bool
 	cmd.PersistentFlags().BoolVar(&jsonOut, "json", false, "print JSON")
@@ -96,7 +96,7 @@ func newPluginsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(list, inspect, add, remove)
+	cmd.AddCommand(list, inspect, add, remove, newPluginsStatsCmd(g, &jsonOut))
 	return cmd
 }
 

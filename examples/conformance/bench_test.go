@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/executor"
@@ -57,5 +58,57 @@ func BenchmarkConformance(b *testing.B) {
 				b.ReportMetric(float64(resp.Usage.PeakMemoryPages)*64, "memory_KiB")
 			})
 		}
+	}
+}
+
+// BenchmarkSequentialCalls is a dependency chain's access pattern: one call at a time on
+// one module, the same instance pool serving every call, under the operator's default
+// limits and with the clock and random grants a real plugin usually has. It reports the
+// pool's counters per call (created/op, reused/op, recycled/op, discarded/op): a warm
+// pool creates nothing per call. "wat" is a tiny hand-written module (the floor: the
+// host's own per-call cost); compare the languages with it, in one sitting
+// (docs/performance.md, "Warm instances").
+func BenchmarkSequentialCalls(b *testing.B) {
+	ctx := context.Background()
+	input := json.RawMessage(`{"text":"The quick brown fox jumps over the lazy dog","numbers":[1,2,3,4,5,6,7,8,9,10]}`)
+	grants := sandbox.Grants{Clock: true, Random: true}
+	for _, lang := range append([]string{"wat"}, langs...) {
+		b.Run(lang, func(b *testing.B) {
+			path := filepath.Join("..", "..", "host", "sandbox", "testdata", "echo.wasm")
+			if lang != "wat" {
+				path = wasmPath(b, lang)
+			}
+			wasm, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt, err := sandbox.New(ctx, sandbox.Config{Grants: func(string) sandbox.Grants { return grants }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Close(ctx)
+			mod, err := rt.Load(ctx, wasm, filepath.Base(path))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := &executor.Request{Task: &task.Task{ID: "bench"}, Inputs: input}
+			if _, err := mod.Execute(ctx, req); err != nil { // the chain's first task
+				b.Fatal(err)
+			}
+			before := mod.Stats()
+			n := 0
+			for b.Loop() {
+				if _, err := mod.Execute(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			after := mod.Stats()
+			per := func(a, b int64) float64 { return float64(a-b) / float64(n) }
+			b.ReportMetric(per(after.Created, before.Created), "created/op")
+			b.ReportMetric(per(after.Reused, before.Reused), "reused/op")
+			b.ReportMetric(per(after.Recycled, before.Recycled), "recycled/op")
+			b.ReportMetric(per(after.Discarded, before.Discarded), "discarded/op")
+		})
 	}
 }

@@ -147,3 +147,59 @@ func BenchmarkRunawayStop(b *testing.B) {
 	b.ReportMetric(float64(total.Microseconds())/float64(n)/1000, "overshoot-ms")
 	b.ReportMetric(float64(worst.Microseconds())/1000, "max-overshoot-ms")
 }
+
+// BenchmarkSequentialEcho is a dependency chain's access pattern on an echo executor: one
+// call at a time on one module, with the clock and random grants, reporting the pool's
+// counters per call. "wat" is testdata/echo.wasm (the floor: the host's own cost per
+// call, with the log and progress host calls echo makes), "wat-noop" testdata/noop.wasm
+// (no host call); "go" is the Go guest of TestGoGuest (GOOS=wasip1 -buildmode=c-shared), whose
+// execute echoes its input. A warm pool creates nothing per call (created/op ≈ 0; an
+// instance is replaced after Config.RecycleAfter calls).
+func BenchmarkSequentialEcho(b *testing.B) {
+	grants := Grants{Clock: true, Random: true}
+	const input = `{"text":"The quick brown fox jumps over the lazy dog","numbers":[1,2,3,4,5,6,7,8,9,10]}`
+	for _, c := range []struct{ name, module, input string }{
+		{"wat", "echo", input},
+		{"wat-noop", "noop", input},
+		{"go", "go", input},
+		// The Go guest keeping 8 MiB on its heap: its memory settles at about 172 pages,
+		// above twice its size after _initialize plus 64 pages, within the default limit.
+		{"go-settled-heap", "go", `{"ballast":true}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rt := setup(b, Config{Grants: func(string) Grants { return grants }})
+			var m *Module
+			if c.module == "go" {
+				var err error
+				if m, err = rt.Load(context.Background(), buildGoPlugin(b), "goguest.wasm"); err != nil {
+					b.Fatal(err)
+				}
+			} else {
+				m = load(b, rt, c.module)
+			}
+			benchSequential(b, m, c.input)
+		})
+	}
+}
+
+// benchSequential calls m's execute b.N times in a row, after one warming call, and
+// reports the pool counters per call.
+func benchSequential(b *testing.B, m *Module, input string) {
+	r := req(input)
+	if _, err := m.Execute(context.Background(), r); err != nil {
+		b.Fatal(err)
+	}
+	before := m.Stats()
+	n := 0
+	for b.Loop() {
+		if _, err := m.Execute(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	after := m.Stats()
+	per := func(a, b int64) float64 { return float64(a-b) / float64(n) }
+	b.ReportMetric(per(after.Created, before.Created), "created/op")
+	b.ReportMetric(per(after.Recycled, before.Recycled), "recycled/op")
+	b.ReportMetric(per(after.Discarded, before.Discarded), "discarded/op")
+}

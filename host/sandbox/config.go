@@ -69,7 +69,8 @@ type Config struct {
 	// replaced (default 1000). Long-lived Go instances bloat; recycling bounds that.
 	RecycleAfter int
 	// RecycleMemoryPages recycles an instance whose memory grew past this many pages.
-	// Zero means twice the instance's size after initialisation plus 64 pages.
+	// Zero means the larger of twice the instance's size after initialisation plus 64
+	// pages and Defaults.MemoryPages (see the package doc, "Pooling").
 	RecycleMemoryPages uint32
 	// LoadTimeout bounds instantiation plus the metadata calls of Load (default 10 s):
 	// a module whose _initialize never returns is rejected after it.

@@ -83,11 +83,14 @@
 // # Pooling
 //
 // Each Module keeps a LIFO pool of idle instances (Config.PoolSize). An instance serves
-// one call at a time; it is discarded after any failure, recycled after
-// Config.RecycleAfter calls, when its memory grew past Config.RecycleMemoryPages
-// (default: twice its size after _initialize plus 64 pages) or when its call stack grew
-// past 256 KiB (poolStackBytes), and replaced when the plugin's
-// clock or random grants changed or when it is larger than the next call's memory limit.
+// one call at a time; it is discarded after any failure (trap, timeout, interrupt, limit
+// hit, bad result) and never reused, recycled after Config.RecycleAfter calls, when its
+// memory grew past Config.RecycleMemoryPages (default: the larger of twice its size
+// after _initialize plus 64 pages and the operator's default memory limit, so that a Go
+// guest whose heap settled within that limit stays warm) or when its call stack grew
+// past 256 KiB (poolStackBytes), and replaced when the plugin's clock or random grants
+// changed or when it is larger than the next call's memory limit (a call never runs in
+// an instance bigger than its own limit). [Module.Stats] returns the pool's counters.
 // A plugin must not rely on state surviving, or not surviving, between calls.
 //
 // # Interrupts

@@ -291,6 +291,54 @@ func TestPooling(t *testing.T) {
 			t.Fatalf("peaks = %v, want %v", peaks, want)
 		}
 	})
+	t.Run("keep a settled instance within the default limit", func(t *testing.T) {
+		t.Parallel()
+		rt := setup(t, Config{})
+		m := load(t, rt, "plateau") // 2 pages after _initialize, 100 from its first call on
+		for range 50 {
+			if _, err := m.Execute(context.Background(), req(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s := m.Stats(); s.Created != 1 || s.Reused != 49 || s.Recycled != 0 {
+			t.Fatalf("stats = %+v, want one instance serving all 50 calls", s)
+		}
+	})
+	t.Run("recycle a settled instance above the default limit", func(t *testing.T) {
+		t.Parallel()
+		rt := setup(t, Config{Defaults: task.Limits{MemoryPages: 64}})
+		m := load(t, rt, "plateau")
+		r := req(`{}`)
+		r.Limits.MemoryPages = 128
+		for range 3 {
+			if _, err := m.Execute(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s := m.Stats(); s.Created != 3 || s.Recycled != 3 || s.Idle != 0 {
+			t.Fatalf("stats = %+v, want every 100-page instance recycled (threshold 68 pages, default limit 64)", s)
+		}
+	})
+	t.Run("never serve a call whose limit the instance exceeds", func(t *testing.T) {
+		t.Parallel()
+		rt := setup(t, Config{})
+		m := load(t, rt, "plateau")
+		if _, err := m.Execute(context.Background(), req(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		r := req(`{}`)
+		r.Limits.MemoryPages = 50
+		resp, err := m.Execute(context.Background(), r)
+		if KindOf(err) != KindOutOfMemory {
+			t.Fatalf("err = %v, want KindOutOfMemory from a new instance capped at 50 pages", err)
+		}
+		if resp.Usage.PeakMemoryPages > 50 {
+			t.Fatalf("the call ran with %d pages, above its limit of 50", resp.Usage.PeakMemoryPages)
+		}
+		if s := m.Stats(); s.Created != 2 || s.Recycled != 1 || s.Discarded != 1 || s.Reused != 0 {
+			t.Fatalf("stats = %+v, want the 100-page instance recycled and a new one created", s)
+		}
+	})
 	t.Run("concurrent", func(t *testing.T) {
 		t.Parallel()
 		rt := setup(t, Config{PoolSize: 2})

@@ -9,8 +9,10 @@ import (
 )
 
 // goPlugin is a Go reactor plugin: execute echoes its input, panics when the input is
-// {"panic":true}, allocates without bound when it is {"oom":true} and sleeps for an hour
-// when it is {"sleep":true}.
+// {"panic":true}, allocates without bound when it is {"oom":true}, sleeps for an hour
+// when it is {"sleep":true}, and keeps an 8 MiB heap object from the first call on when
+// it is {"ballast":true} (like a plugin that loads a dictionary once), so that its heap,
+// and with it its linear memory, settles well above its size after _initialize.
 const goPlugin = `package main
 
 import (
@@ -24,6 +26,7 @@ func main() {}
 var keep = map[uintptr][]byte{}
 var hoard [][]byte
 var result []byte
+var ballast []byte
 
 //go:wasmexport alloc
 func alloc(n int32) int32 {
@@ -54,6 +57,8 @@ func execute(p, n int32) int64 {
 		panic("boom from the go plugin")
 	case strings.Contains(in, "sleep"):
 		time.Sleep(time.Hour)
+	case strings.Contains(in, "ballast") && ballast == nil:
+		ballast = make([]byte, 8<<20)
 	case strings.Contains(in, "oom"):
 		for {
 			hoard = append(hoard, make([]byte, 1<<20))
@@ -69,7 +74,7 @@ func give(b []byte) int64 {
 `
 
 // buildGoPlugin compiles goPlugin with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared.
-func buildGoPlugin(t *testing.T) []byte {
+func buildGoPlugin(t testing.TB) []byte {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -152,5 +157,34 @@ func TestGoGuest(t *testing.T) {
 	resp, err = m.Execute(context.Background(), req(`{"y":2}`))
 	if err != nil || string(resp.Output) != `{"y":2}` {
 		t.Fatalf("Execute after failures = %v, %v", resp, err)
+	}
+}
+
+// TestGoGuestWarm: a chain's calls (one at a time, one module) on a Go guest whose heap
+// settles well above its size after _initialize, but within the default memory limit,
+// are all served by one warm instance: none pays _initialize again.
+func TestGoGuestWarm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and compiles a Go guest")
+	}
+	t.Parallel()
+	rt := setup(t, Config{})
+	m, err := rt.Load(context.Background(), buildGoPlugin(t), "goguest.wasm")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	var peak uint32
+	for range 50 {
+		resp, err := m.Execute(context.Background(), req(`{"ballast":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		peak = max(peak, resp.Usage.PeakMemoryPages)
+	}
+	s := m.Stats()
+	t.Logf("memory %s, stats %+v", formatPages(peak), s)
+	if s.Created != 1 || s.Reused != 49 || s.Recycled != 0 {
+		t.Fatalf("stats = %+v, want one instance serving all 50 calls", s)
 	}
 }

@@ -45,13 +45,17 @@ func (in *instance) export(name string) api.Function {
 // pages returns the current memory size in pages.
 func (in *instance) pages() uint32 { return in.mod.Memory().Size() / pageSize }
 
-// PoolStats counts what a module's pool did.
+// PoolStats counts what a module's pool did. Every call that reaches the pool takes a
+// pooled instance (Reused) or a new one (Created, unless instantiation failed), and every
+// instance the pool handed out ends idle, recycled or discarded: while the module is
+// open, Created = Idle + Recycled + Discarded + instances serving a call now.
 type PoolStats struct {
-	Idle      int   // instances waiting for a call now
-	Created   int64 // instances created (including _initialize)
+	Calls     int64 // executions and hook calls that asked the pool for an instance
+	Idle      int64 // instances waiting for a call now
+	Created   int64 // instances created for a call (each ran _initialize)
 	Reused    int64 // calls served by a pooled instance
-	Recycled  int64 // healthy instances closed for age, memory or stack growth
-	Discarded int64 // instances closed after a trap, timeout, limit or bad result
+	Recycled  int64 // healthy instances closed: age, memory or stack growth, other grants, a smaller limit, no room
+	Discarded int64 // instances closed after a trap, timeout, interrupt, limit hit or bad result
 }
 
 // pool keeps a module's idle instances, most recently used last (LIFO keeps them warm).
@@ -62,7 +66,7 @@ type pool struct {
 	idle   []*instance
 	closed bool
 
-	created, reused, recycled, discarded atomic.Int64
+	calls, created, reused, recycled, discarded atomic.Int64
 }
 
 // Stats returns the module's pool counters.
@@ -71,7 +75,7 @@ func (m *Module) Stats() PoolStats {
 	p.mu.Lock()
 	idle := len(p.idle)
 	p.mu.Unlock()
-	return PoolStats{Idle: idle, Created: p.created.Load(), Reused: p.reused.Load(),
+	return PoolStats{Calls: p.calls.Load(), Idle: int64(idle), Created: p.created.Load(), Reused: p.reused.Load(),
 		Recycled: p.recycled.Load(), Discarded: p.discarded.Load()}
 }
 
@@ -79,6 +83,7 @@ func (m *Module) Stats() PoolStats {
 // sources match cr, reusing an idle one when possible. ctx bounds instantiation
 // (including _initialize) and must carry the call state.
 func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (*instance, error) {
+	p.calls.Add(1)
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -110,9 +115,11 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 	return in, nil
 }
 
-// release returns in after a call. An unhealthy instance (trap, timeout, limit, bad
-// result) is closed; a healthy one is recycled when it is old or grew too much, else
-// kept idle if there is room.
+// release returns in after a call. An unhealthy instance (trap, timeout, interrupt,
+// limit, bad result, or closed by wazero) is discarded: it is never reused. A healthy one
+// is recycled when it served Config.RecycleAfter calls, when its memory is above
+// recyclePages or when its call stack grew past poolStackBytes; else it is kept idle if
+// the pool has room, and recycled otherwise.
 func (p *pool) release(in *instance, healthy bool) {
 	in.uses++
 	in.ctx = nil
@@ -122,11 +129,7 @@ func (p *pool) release(in *instance, healthy bool) {
 		return
 	}
 	cfg := &p.m.rt.cfg
-	threshold := cfg.RecycleMemoryPages
-	if threshold == 0 {
-		threshold = 2*in.initPages + 64
-	}
-	if in.uses >= cfg.RecycleAfter || in.pages() > threshold || in.stack.grew() {
+	if in.uses >= cfg.RecycleAfter || in.pages() > p.recyclePages(in) || in.stack.grew() {
 		p.recycled.Add(1)
 		in.close()
 		return
@@ -134,11 +137,32 @@ func (p *pool) release(in *instance, healthy bool) {
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= cfg.PoolSize {
 		p.mu.Unlock()
+		p.recycled.Add(1) // healthy, but no room: counted so that the counters add up
 		in.close()
 		return
 	}
 	p.idle = append(p.idle, in)
 	p.mu.Unlock()
+}
+
+// recyclePages is the memory size above which a healthy instance is recycled rather than
+// pooled: Config.RecycleMemoryPages when set, else the larger of twice the instance's size
+// after _initialize plus 64 pages and the operator's default memory limit.
+//
+// The default limit is part of the rule because a garbage-collected guest (Go) settles at
+// the heap it needs and keeps it: an instance whose memory settled between its own
+// threshold and what any default task may use anyway was recycled after every call, and
+// each call of the chain then paid _initialize and regrew the heap (a Go guest holding
+// 8 MiB: 8–50 ms per call instead of about 11 µs, docs/performance.md). Keeping it
+// loosens no limit: acquire never hands an instance larger than the call's memory limit
+// to that call, and a guest that keeps growing is stopped by the limit and discarded.
+// What the pool holds idle stays bounded by PoolSize times this size.
+func (p *pool) recyclePages(in *instance) uint32 {
+	cfg := &p.m.rt.cfg
+	if cfg.RecycleMemoryPages != 0 {
+		return cfg.RecycleMemoryPages
+	}
+	return max(2*in.initPages+64, cfg.Defaults.MemoryPages)
 }
 
 // close closes the idle instances and makes release close the others.

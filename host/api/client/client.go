@@ -1,6 +1,6 @@
 // Package client is the Go client of the apflow HTTP API, used by the CLI's --server
 // mode: JSON-RPC calls whose errors come back as *apferr.Error (same codes and data as
-// the server produced), Server-Sent Events following, and plugin upload.
+// the server produced), Server-Sent Events following, plugin upload and /metrics.
 package client
 
 import (
@@ -231,4 +231,26 @@ func (c *Client) RemovePlugin(ctx context.Context, id string) error {
 		return errorBody(resp)
 	}
 	return nil
+}
+
+// Metrics returns the server's GET /metrics document (Prometheus text format), at most
+// 16 MiB of it.
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, "/metrics", nil, "")
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errorBody(resp)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read /metrics: %w", err)
+	}
+	return body, nil
 }
