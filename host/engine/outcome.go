@@ -79,12 +79,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 		n.state = stDone
 		c.settleQ = append(c.settleQ, o.idx)
 	}
-	c.writes.add(n.t.ID, func(t *task.Task) error {
-		if t.Status != task.InProgress {
-			return nil // cancelled meanwhile: never overwritten
-		}
-		return apply(t)
-	}, func(stored *task.Task, err error) {
+	c.writes.add(n.t.ID, whileRunning(apply), func(stored *task.Task, err error) {
 		if err != nil {
 			c.fail(err)
 			if posting {
@@ -105,6 +100,17 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	})
 	c.endsClaim(n.t.ID, token)
 	c.retire()
+}
+
+// whileRunning is the write of an outcome: apply, unless the task is no longer
+// in_progress (cancelled meanwhile: a cancel is never overwritten).
+func whileRunning(apply func(*task.Task) error) func(*task.Task) error {
+	return func(t *task.Task) error {
+		if t.Status != task.InProgress {
+			return nil
+		}
+		return apply(t)
+	}
 }
 
 // storedAfter returns an after function that records the stored snapshot and publishes it.

@@ -24,12 +24,7 @@ func (c *coordinator) awaitRetry(i int32, apply func(*task.Task) error, token in
 	// attempt and its claim.
 	c.park(i)
 	n.uncommitted = true
-	c.writes.add(n.t.ID, func(t *task.Task) error {
-		if t.Status != task.InProgress {
-			return nil // cancelled meanwhile: never overwritten
-		}
-		return apply(t)
-	}, func(stored *task.Task, err error) {
+	c.writes.add(n.t.ID, whileRunning(apply), func(stored *task.Task, err error) {
 		if err != nil {
 			c.fail(err) // the run stops: the task is never released
 			return

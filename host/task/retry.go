@@ -66,16 +66,13 @@ func (t *Task) AwaitRetry(a Attempt, maxAttempts int, next, now time.Time) error
 		return apferr.New(apferr.InvalidTransition, fmt.Sprintf(
 			"Invalid state transition: task %s is %s, not in_progress: only a running attempt can wait for a retry", t.ID, t.Status))
 	}
+	usage := t.Usage
+	if err := t.Reset(now); err != nil { // in_progress → pending keeps the history
+		return err
+	}
+	t.Usage = usage // the failed attempt's cost stays visible
 	t.RecordAttempt(a, maxAttempts)
 	t.Retry.NextAttemptAt = next
-	t.Status = Pending
-	t.Result = nil
-	t.Error = ""
-	t.Progress = 0
-	t.StartedAt = time.Time{}
-	t.CompletedAt = time.Time{}
-	t.HookErrors = nil
-	t.UpdatedAt = now
 	return nil
 }
 

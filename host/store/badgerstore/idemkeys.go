@@ -117,27 +117,23 @@ func (s *Store) LookupKey(ctx context.Context, scope, key string, now time.Time)
 	return rec, true, nil
 }
 
-// purgeBatch is how many expired records one commit of PurgeKeys deletes.
+// purgeBatch is how many expired records one commit of PurgeKeys (or PurgeKV) deletes.
 const purgeBatch = 1000
 
-// PurgeKeys implements store.Keys: it lists expired records, then deletes them in
-// commits of purgeBatch, each record re-checked in its commit (a record replaced
-// meanwhile is kept).
-func (s *Store) PurgeKeys(ctx context.Context, now time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	var expired [][]byte
+// expiredKeys lists the keys under prefix whose value expired says is expired, in one
+// read transaction (the purges re-check each in the commit that deletes it).
+func (s *Store) expiredKeys(prefix byte, expired func(v []byte) (bool, error)) ([][]byte, error) {
+	var keys [][]byte
 	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{prefixIdemKey}
+		opts.Prefix = []byte{prefix}
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			err := it.Item().Value(func(v []byte) error {
-				rec, err := decodeKey(v)
-				if err == nil && !rec.Live(now) {
-					expired = append(expired, it.Item().KeyCopy(nil))
+				gone, err := expired(v)
+				if gone {
+					keys = append(keys, it.Item().KeyCopy(nil))
 				}
 				return err
 			})
@@ -146,6 +142,20 @@ func (s *Store) PurgeKeys(ctx context.Context, now time.Time) (int, error) {
 			}
 		}
 		return nil
+	})
+	return keys, err
+}
+
+// PurgeKeys implements store.Keys: it lists expired records, then deletes them in
+// commits of purgeBatch, each record re-checked in its commit (a record replaced
+// meanwhile is kept).
+func (s *Store) PurgeKeys(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	expired, err := s.expiredKeys(prefixIdemKey, func(v []byte) (bool, error) {
+		rec, err := decodeKey(v)
+		return err == nil && !rec.Live(now), err
 	})
 	if err != nil {
 		return 0, err

@@ -281,25 +281,9 @@ func (s *Store) PurgeKV(ctx context.Context, now time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	var expired [][]byte
-	err := s.view(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{prefixKV}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			err := it.Item().Value(func(v []byte) error {
-				e, err := decodeKV("", v)
-				if err == nil && !e.Live(now) {
-					expired = append(expired, it.Item().KeyCopy(nil))
-				}
-				return err
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+	expired, err := s.expiredKeys(prefixKV, func(v []byte) (bool, error) {
+		e, err := decodeKV("", v)
+		return err == nil && !e.Live(now), err
 	})
 	if err != nil {
 		return 0, err

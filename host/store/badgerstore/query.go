@@ -14,27 +14,7 @@ import (
 // scan calls fn with the header of every index entry under prefix, in key order, until fn
 // returns false.
 func scan(txn *badger.Txn, prefix []byte, fn func(h header) (bool, error)) error {
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = false
-	opts.Prefix = prefix
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		var h header
-		err := it.Item().Value(func(v []byte) error {
-			var err error
-			h, err = decodeHeader(v)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("index entry %q: %w", it.Item().Key(), err)
-		}
-		more, err := fn(h)
-		if err != nil || !more {
-			return err
-		}
-	}
-	return nil
+	return scanKeys(txn, prefix, func(_ []byte, h header) (bool, error) { return fn(h) })
 }
 
 // load reads the tasks with the given ids, in that order. An id without a task means an

@@ -122,12 +122,18 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*task.Task, int, er
 			ORDER BY %[2]s LIMIT $%[3]d OFFSET $%[4]d
 		) AS p ON true
 		ORDER BY p.created_at DESC NULLS LAST, p.seq DESC, p.id`, cond, newestFirst, n+1, n+2)
+	return s.page(ctx, "list tasks", sql, args)
+}
+
+// page runs a statement returning the total, then (id, body) of one page's tasks (id
+// null on the total's row alone when the page is empty), and decodes the page.
+func (s *Store) page(ctx context.Context, what, sql string, args []any) ([]*task.Task, int, error) {
 	page := []*task.Task{}
 	total := 0
 	err := s.use(ctx, func() error {
 		rows, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
-			return fmt.Errorf("list tasks: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		var id *string
 		var body []byte
@@ -142,7 +148,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*task.Task, int, er
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("list tasks: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	})

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -64,32 +62,5 @@ func (s *Store) Scheduled(ctx context.Context, q store.ScheduleQuery) ([]*task.T
 			ORDER BY next_run_at ASC NULLS LAST, id LIMIT $%[2]d OFFSET $%[3]d
 		) AS p ON true
 		ORDER BY p.next_run_at ASC NULLS LAST, p.id`, cond, n+1, n+2)
-	page := []*task.Task{}
-	total := 0
-	err := s.use(ctx, func() error {
-		rows, err := s.pool.Query(ctx, sql, args...)
-		if err != nil {
-			return fmt.Errorf("list scheduled tasks: %w", err)
-		}
-		var id *string
-		var body []byte
-		_, err = pgx.ForEachRow(rows, []any{&total, &id, &body}, func() error {
-			if id == nil {
-				return nil
-			}
-			t, err := decode(*id, body)
-			if err == nil {
-				page = append(page, t)
-			}
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("list scheduled tasks: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return page, total, nil
+	return s.page(ctx, "list scheduled tasks", sql, args)
 }
