@@ -36,15 +36,22 @@ func (n *Node) Follow(ctx context.Context, roots []string) error {
 	})
 }
 
+// followerGrace is how many lease intervals a silent node stays a follower (Followers).
+const followerGrace = 3
+
 // Followers implements cluster.Driver: the follows of the other nodes whose heartbeat
-// is within their lease interval.
+// is within followerGrace of their lease intervals. The grace keeps a node that missed
+// heartbeats only because the database was away (a restart: every node misses them at
+// once) among the followers when the database comes back, before its next heartbeat;
+// a node that is really gone gets events in its inbox for that long, no longer.
 func (n *Node) Followers(ctx context.Context) (map[string][]string, error) {
 	out := map[string][]string{}
 	err := n.s.use(ctx, func() error {
 		rows, err := n.s.pool.Query(ctx, `SELECT f.root_id, f.node_id FROM apflow_follows f
 			JOIN apflow_nodes m ON m.node_id = f.node_id
-			WHERE f.node_id <> $1 AND m.heartbeat_at > now() - make_interval(secs => coalesce(m.lease_seconds, $2))
-			ORDER BY f.root_id, f.node_id`, n.id, n.lease.Seconds())
+			WHERE f.node_id <> $1
+			AND m.heartbeat_at > now() - $3 * make_interval(secs => coalesce(m.lease_seconds, $2))
+			ORDER BY f.root_id, f.node_id`, n.id, n.lease.Seconds(), followerGrace)
 		if err != nil {
 			return err
 		}

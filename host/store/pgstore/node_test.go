@@ -388,3 +388,26 @@ func TestEventsReachTheFollowingNode(t *testing.T) {
 		t.Fatalf("b's new process received %d events of the former one, %v", len(left), err)
 	}
 }
+
+// TestFollowersSurviveMissedHeartbeats: a node that missed its heartbeats for a while
+// (the database was restarting) still gets the events of the runs it follows; one silent
+// for longer than the grace is no longer sent anything.
+func TestFollowersSurviveMissedHeartbeats(t *testing.T) {
+	t.Parallel()
+	sa, a, b := clusterSetup(t, 2*time.Second)
+	if err := b.Follow(t.Context(), []string{"r1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		silent string
+		want   bool
+	}{{"3 seconds", true}, {"5 seconds", true}, {"7 seconds", false}} {
+		if _, err := sa.pool.Exec(t.Context(), "UPDATE apflow_nodes SET heartbeat_at = now() - $1::interval WHERE node_id = 'b'", c.silent); err != nil {
+			t.Fatal(err)
+		}
+		got, err := a.Followers(t.Context())
+		if err != nil || (len(got["r1"]) == 1) != c.want {
+			t.Fatalf("b silent for %s: a sees followers %v, %v; want b among them: %v", c.silent, got, err, c.want)
+		}
+	}
+}
