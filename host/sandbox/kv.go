@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -108,6 +110,15 @@ var kvFields = map[string][]string{
 	"kv_list":   {"prefix", "after", "limit"},
 }
 
+// checkGuestKey is store.CheckKVKey, and refuses U+FFFD: a lone surrogate escape
+// ("\ud800") decodes to it, so keys that differ there would become one key.
+func checkGuestKey(key string) error {
+	if strings.ContainsRune(key, utf8.RuneError) {
+		return fmt.Errorf("key %q contains U+FFFD (what invalid UTF-8 and lone surrogate escapes decode to)", key)
+	}
+	return store.CheckKVKey(key)
+}
+
 // decodeKVRequest decodes the request document of fn (guest input): a JSON object with
 // only fn's fields, a valid key where fn takes one (store.CheckKVKey), a value for
 // kv_set (any JSON, returned compacted), a ttl_ms of 0 (no expiry) up to MaxKVTTL, and
@@ -117,6 +128,11 @@ func decodeKVRequest(fn string, doc []byte) (kvRequest, error) {
 	allowed, ok := kvFields[fn]
 	if !ok {
 		return req, kvErrorf(KVCodeBadRequest, "unknown kv function %s", fn)
+	}
+	if !utf8.Valid(doc) {
+		// JSON decoding would turn every invalid byte into U+FFFD: two keys would
+		// become one.
+		return req, kvErrorf(KVCodeBadRequest, "%s: the request is not valid UTF-8", fn)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &fields); err != nil || fields == nil {
@@ -150,7 +166,7 @@ func decodeKVRequest(fn string, doc []byte) (kvRequest, error) {
 			if s == "" {
 				continue // no prefix, the first page
 			}
-			if err := store.CheckKVKey(s); err != nil {
+			if err := checkGuestKey(s); err != nil {
 				return req, kvErrorf(KVCodeBadKey, "kv_list: prefix or after: %v", err)
 			}
 		}
@@ -159,7 +175,7 @@ func decodeKVRequest(fn string, doc []byte) (kvRequest, error) {
 	if _, ok := fields["key"]; !ok {
 		return req, kvErrorf(KVCodeBadRequest, "%s: the request has no key", fn)
 	}
-	if err := store.CheckKVKey(req.Key); err != nil {
+	if err := checkGuestKey(req.Key); err != nil {
 		return req, kvErrorf(KVCodeBadKey, "%s: %v", fn, err)
 	}
 	if fn != "kv_set" {
@@ -193,12 +209,21 @@ func (cs *callState) kvSpace() (store.KVSpace, *KVGrant, error) {
 	return store.KVSpace{Scope: cs.kvScope, Plugin: cs.pluginID()}, &g, nil
 }
 
+// maxKVRequest bounds a kv request document, checked before it is copied out of the
+// guest: the largest value, escaped, and room for its key and the other fields.
+const maxKVRequest = 2*store.MaxKVValueBytes + 4096
+
 // hostKV returns the host function of fn: read the request, check the grant, run op,
 // hand its answer (or {"error", "code"}) to the guest.
 func (r *Runtime) hostKV(fn string) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		cs := callStateFrom(ctx)
 		cs.hostCalls++
+		if n := api.DecodeU32(stack[1]); n > maxKVRequest {
+			stack[0] = cs.giveKVError(ctx, mod, fn, kvErrorf(KVCodeTooLarge,
+				"%s: the request is %d bytes, at most %d (a value of store.MaxKVValueBytes and its key)", fn, n, maxKVRequest))
+			return
+		}
 		doc, ok := guestBytes(mod, api.DecodeU32(stack[0]), api.DecodeU32(stack[1]))
 		if !ok {
 			stack[0] = cs.giveKVError(ctx, mod, fn, kvErrorf(KVCodeBadRequest, "%s: request buffer is outside the plugin's memory", fn))

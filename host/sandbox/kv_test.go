@@ -176,6 +176,10 @@ func TestKVBadRequests(t *testing.T) {
 		{"s", `{"key":"k","value":1,"ttl_ms":-1}`, KVCodeBadRequest, "ttl_ms -1"},
 		{"l", `{"limit":1001}`, KVCodeBadRequest, "limit 1001"},
 		{"l", `[]`, KVCodeBadRequest, "not a JSON object"},
+		// Keys that JSON decoding would fold into one ("k\uFFFD") are refused.
+		{"s", "{\"key\":\"k\xff\",\"value\":1}", KVCodeBadRequest, "not valid UTF-8"},
+		{"s", `{"key":"k\ud800","value":1}`, KVCodeBadKey, "U+FFFD"},
+		{"l", `{"prefix":"k\udc01"}`, KVCodeBadKey, "U+FFFD"},
 	} {
 		wantCode(t, c.op+" "+c.req, kvCall(t, m, "", c.op, c.req), c.code, c.msg)
 	}

@@ -16,10 +16,11 @@
 // Guarantees: Next never returns a time at or before the one it is given; a wall time a
 // daylight-saving change skips runs at the same clock reading shifted by the gap (02:30
 // on a spring-forward day at 03:30) for daily, weekly and monthly schedules, and a wall
-// time that happens twice runs once, at its first occurrence.
+// time that happens twice runs once, at its first occurrence (cron too).
 //
-// Pitfalls: cron schedules follow the cron library's rules across daylight-saving
-// changes (github.com/robfig/cron/v3: a time in a skipped hour does not run that day; one
-// in a repeated hour runs once); an interval is evaluated in absolute time, so "86400" is
-// not the same as a daily schedule across a change.
+// Pitfalls: a cron time in a skipped hour follows the cron library
+// (github.com/robfig/cron/v3): it does not run that day; an hourly cron skips the
+// repeated hour of a fall-back night, since its wall times already ran; an interval is
+// evaluated in absolute time, so "86400" is not the same as a daily schedule across a
+// change.
 package schedule

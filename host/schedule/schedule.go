@@ -65,7 +65,29 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 type cronSchedule struct{ spec *cron.SpecSchedule }
 
-func (c cronSchedule) Next(t time.Time) time.Time { return c.spec.Next(t) }
+// Next is the cron library's next time after t, skipping the second pass of a wall time
+// a clock change repeats (the library fires 01:30 twice on a fall-back night): a wall
+// time runs once, at its first occurrence, as for the other types.
+func (c cronSchedule) Next(t time.Time) time.Time {
+	n := c.spec.Next(t)
+	for !n.IsZero() && repeatedWallTime(n) {
+		n = c.spec.Next(n)
+	}
+	return n
+}
+
+// repeatedWallTime reports whether n's wall time in its location was also shown 30
+// minutes or an hour earlier (the shifts of daylight-saving changes): n is then its
+// second occurrence.
+func repeatedWallTime(n time.Time) bool {
+	for _, shift := range []time.Duration{time.Hour, 30 * time.Minute} {
+		e := n.Add(-shift).In(n.Location())
+		if e.Year() == n.Year() && e.YearDay() == n.YearDay() && e.Hour() == n.Hour() && e.Minute() == n.Minute() {
+			return true
+		}
+	}
+	return false
+}
 
 type interval time.Duration
 

@@ -140,13 +140,48 @@ func TestNextRun(t *testing.T) {
 			t.Errorf("%s: NextRun = %s, %v; want %s", tt.name, got, err, tt.want)
 		}
 	}
-	bad := base(func(t *task.Task) { t.ScheduleTimezone = "Mars/Olympus" })
 	var fe *FieldError
-	if _, err := NextRun(bad, now); !errors.As(err, &fe) || fe.Field != "schedule_timezone" {
-		t.Errorf("unknown zone: %v, want a schedule_timezone error", err)
+	for _, zone := range []string{"Mars/Olympus", "Local"} {
+		bad := base(func(t *task.Task) { t.ScheduleTimezone = zone })
+		if _, err := NextRun(bad, now); !errors.As(err, &fe) || fe.Field != "schedule_timezone" {
+			t.Errorf("zone %q: %v, want a schedule_timezone error", zone, err)
+		}
 	}
-	bad = base(func(t *task.Task) { t.ScheduleExpression = "9am" })
+	bad := base(func(t *task.Task) { t.ScheduleExpression = "9am" })
 	if _, err := NextRun(bad, now); !errors.As(err, &fe) || fe.Field != "schedule_expression" {
 		t.Errorf("bad expression: %v, want a schedule_expression error", err)
+	}
+}
+
+// TestCronRepeatedWallTimeRunsOnce: on a fall-back night cron's 01:30 runs at the first
+// 01:30 only (the library would fire the second one too), and an hourly cron does not run
+// the repeated hour again.
+func TestCronRepeatedWallTimeRunsOnce(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		expr string
+		from time.Time
+		want []string
+	}{
+		{"30 1 * * *", time.Date(2026, 10, 31, 12, 0, 0, 0, ny),
+			[]string{"2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"}},
+		{"0 * * * *", time.Date(2026, 11, 1, 0, 30, 0, 0, ny),
+			[]string{"2026-11-01T01:00:00-04:00", "2026-11-01T02:00:00-05:00", "2026-11-01T03:00:00-05:00"}},
+	} {
+		s, err := Parse("cron", c.expr, ny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := c.from
+		for i, want := range c.want {
+			at = s.Next(at)
+			if got := at.Format(time.RFC3339); got != want {
+				t.Fatalf("%s: run %d at %s, want %s", c.expr, i+1, got, want)
+			}
+		}
 	}
 }

@@ -12,6 +12,9 @@ func Location(name string) (*time.Location, error) {
 	if name == "" {
 		return time.UTC, nil
 	}
+	if name == "Local" { // Go's name for the host's zone: each node would read it its own way
+		return nil, fmt.Errorf("time zone %q is the server's own zone; name an IANA zone (such as Europe/Paris, America/New_York or UTC)", name)
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, fmt.Errorf("unknown IANA time zone %q (such as Europe/Paris, America/New_York or UTC)", name)

@@ -73,14 +73,12 @@ func lockUsage(ctx context.Context, tx pgx.Tx, sp store.KVSpace) (store.KVUsage,
 	return u, nil
 }
 
+// saveUsage writes sp's usage in tx. An emptied space keeps its row (0, 0): deleting
+// it would make a write waiting on the row's lock (lockUsage) find no row once this
+// transaction commits.
 func saveUsage(ctx context.Context, tx pgx.Tx, sp store.KVSpace, u store.KVUsage) error {
-	var err error
-	if u.Keys == 0 {
-		_, err = tx.Exec(ctx, `DELETE FROM apflow_kv_usage WHERE scope = $1 AND plugin = $2`, sp.Scope, sp.Plugin)
-	} else {
-		_, err = tx.Exec(ctx, `UPDATE apflow_kv_usage SET bytes = $3, keys = $4 WHERE scope = $1 AND plugin = $2`,
-			sp.Scope, sp.Plugin, u.Bytes, u.Keys)
-	}
+	_, err := tx.Exec(ctx, `UPDATE apflow_kv_usage SET bytes = $3, keys = $4 WHERE scope = $1 AND plugin = $2`,
+		sp.Scope, sp.Plugin, u.Bytes, u.Keys)
 	if err != nil {
 		return fmt.Errorf("write kv usage of %s: %w", sp, err)
 	}
