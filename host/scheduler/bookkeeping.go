@@ -66,7 +66,7 @@ func Complete(ctx context.Context, st Updater, id string, now time.Time, calcula
 			return ParamError(t, "schedule_type", "the task has no schedule")
 		}
 		kept := t.NextRunAt
-		if err := Advance(t, now, true); err != nil {
+		if err := Advance(t, time.Time{}, now, true); err != nil {
 			return scheduleError(t, err)
 		}
 		if !calculateNext && t.ScheduleEnabled {

@@ -72,7 +72,7 @@ func Claim(ctx context.Context, st Store, id string, due, now time.Time, missedA
 		default:
 			out.Reason, out.Run = ReasonDue, true
 		}
-		if err := Advance(t, now, out.Run); err != nil {
+		if err := Advance(t, due, now, out.Run); err != nil {
 			out.Reason, out.Run, out.Err = ReasonInvalid, false, err
 		}
 		return nil
@@ -84,17 +84,37 @@ func Claim(ctx context.Context, st Store, id string, due, now time.Time, missedA
 	return out, nil
 }
 
-// Advance does the bookkeeping of an occurrence of t's schedule at now: when ran,
-// last_run_at is now and run_count grows by one; next_run_at becomes the next
-// occurrence after now (schedule.NextRun); a schedule left without one (a once
-// schedule, max_runs reached, schedule_end_at passed) is disabled. A schedule that does
-// not parse is disabled too, and its error returned (the bookkeeping is done).
-func Advance(t *task.Task, now time.Time, ran bool) error {
+// plannedBefore is the time an interval schedule's next occurrence counts from: its last
+// planned occurrence at or before now (due plus whole intervals); now for the other
+// types, or when due is not known.
+func plannedBefore(t *task.Task, due, now time.Time) time.Time {
+	if t.ScheduleType != "interval" || due.IsZero() || due.After(now) {
+		return now
+	}
+	s, err := schedule.Of(t)
+	if err != nil {
+		return now
+	}
+	iv := s.Next(due).Sub(due)
+	if iv <= 0 {
+		return now
+	}
+	return due.Add(now.Sub(due) / iv * iv)
+}
+
+// Advance does the bookkeeping of occurrence due (zero: not known) of t's schedule at
+// now: when ran, last_run_at is now and run_count grows by one; next_run_at becomes the
+// next occurrence after now (schedule.NextRun); a schedule left without one (a once
+// schedule, max_runs reached, schedule_end_at passed) is disabled. An interval counts
+// from its planned occurrences, not from the fire: a fire found late does not shift the
+// ones after it. A schedule that does not parse is disabled too, and its error returned
+// (the bookkeeping is done).
+func Advance(t *task.Task, due, now time.Time, ran bool) error {
 	if ran {
 		t.LastRunAt = now
 		t.RunCount++
 	}
-	next, err := schedule.NextRun(t, now)
+	next, err := schedule.NextRun(t, plannedBefore(t, due, now))
 	t.NextRunAt = next
 	if err != nil || next.IsZero() {
 		t.ScheduleEnabled = false

@@ -375,3 +375,18 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Fatalf("Run returned %v, want context.Canceled", err)
 	}
 }
+
+// TestIntervalDoesNotDrift: a fire found late runs, and the next occurrence is an
+// interval after the planned one, not after the fire.
+func TestIntervalDoesNotDrift(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	e.job("j", "interval", "60")
+	due := e.get("j").NextRunAt
+	e.clock.Add(due.Sub(e.clock.Now()) + 700*time.Millisecond)
+	e.poll()
+	got := e.get("j")
+	if e.run.count() != 1 || !got.NextRunAt.Equal(due.Add(time.Minute)) {
+		t.Fatalf("fires %d, next_run_at %s; want one fire and the next at %s", e.run.count(), got.NextRunAt, due.Add(time.Minute))
+	}
+}
