@@ -49,7 +49,14 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 		_ = json.Unmarshal(raw, &status)
 	}
 	now := s.cfg.Now()
-	out, err := s.cfg.Engine.Update(ctx, t.ID, func(t *task.Task) error {
+	update := s.cfg.Engine.Update
+	if scheduleOnly(fields) {
+		// Also while the tree runs: a schedule is bookkeeping beside the run (the
+		// scheduler's own claims write it the same way), and a user must be able to
+		// pause one whose runs are long.
+		update = s.cfg.Store.Update
+	}
+	out, err := update(ctx, t.ID, func(t *task.Task) error {
 		if newDeps != nil && t.Status != task.Pending {
 			return depNotPending(t)
 		}
@@ -59,6 +66,17 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 		s.scheduleChanged()
 	}
 	return out, err
+}
+
+// scheduleOnly reports whether an update changes nothing but a task's schedule
+// (scheduleFields, next_run_at and last_run_at).
+func scheduleOnly(fields map[string]json.RawMessage) bool {
+	for k := range fields {
+		if !slices.Contains(scheduleFields, k) && k != "next_run_at" && k != "last_run_at" {
+			return false
+		}
+	}
+	return len(fields) > 0
 }
 
 // applyUpdate writes fields onto t. A status change goes through the lifecycle methods,

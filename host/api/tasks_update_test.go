@@ -44,3 +44,25 @@ func TestUpdateChecksSchedulePolicy(t *testing.T) {
 	}
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "s", "params": map[string]any{"schedule_overlap": "wait"}}, nil)
 }
+
+// TestUpdateScheduleWhileRunning: a schedule can be changed (here, paused) while its tree
+// runs; any other change of a running tree is still refused.
+func TestUpdateScheduleWhileRunning(t *testing.T) {
+	t.Parallel()
+	e := setup(t, privateWebhooks)
+	e.ok(t, "", "tasks.create", []map[string]any{
+		{"id": "sr", "name": "sr", "schemas": map[string]any{"method": "echo"}, "dependencies": []any{"sr-a"},
+			"schedule_type": "interval", "schedule_expression": "3600", "schedule_enabled": true},
+		{"id": "sr-a", "name": "sr-a", "parent_id": "sr", "schemas": map[string]any{"method": "sleep"}, "inputs": map[string]any{"ms": 30000}},
+	}, nil)
+	// With a webhook the call answers at once and the run goes on.
+	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "sr", "webhook_config": map[string]any{"url": "http://127.0.0.1:1/hook", "max_retries": 0}}, nil)
+	waitFor(t, func() bool { return e.srv.rootRunning(t.Context(), "sr") })
+	var got map[string]any
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "sr", "schedule_enabled": false}, &got)
+	if got["schedule_enabled"] != false || got["next_run_at"] != nil {
+		t.Fatalf("paused schedule: enabled %v, next_run_at %v; want false and null", got["schedule_enabled"], got["next_run_at"])
+	}
+	e.fails(t, "", "tasks.update", map[string]any{"task_id": "sr", "name": "renamed"}, int(apferr.AlreadyExecuting))
+	e.ok(t, "", "tasks.cancel", map[string]any{"task_id": "sr"}, nil)
+}
