@@ -12,7 +12,8 @@ import (
 type Policy struct {
 	// Missed is for an occurrence found later than the scheduler's missed-after delay
 	// (after downtime): MissedSkip (default) advances to the next future occurrence
-	// without running; MissedRunOnce runs once now, then advances.
+	// without running; MissedRunOnce (the default of a once schedule, whose only run
+	// skipping would lose) runs once now, then advances.
 	Missed string
 	// Overlap is for an occurrence that comes due while the previous run of the tree
 	// is still going: OverlapSkip (default) advances without running; OverlapWait keeps
@@ -38,6 +39,9 @@ const (
 // "params.schedule_missed" or "params.schedule_overlap".
 func PolicyOf(t *task.Task) (Policy, error) {
 	p := Policy{Missed: MissedSkip, Overlap: OverlapSkip}
+	if t.ScheduleType == "once" {
+		p.Missed = MissedRunOnce
+	}
 	for _, f := range []struct {
 		key  string
 		dst  *string

@@ -55,9 +55,9 @@ func Claim(ctx context.Context, st Store, id string, due, now time.Time, missedA
 		}
 		// Checked when written (submission, tasks.update): a policy that does not read
 		// back acts as the default.
-		pol, _ := schedule.PolicyOf(t)
-		if pol.Missed == "" {
-			pol = schedule.Policy{Missed: schedule.MissedSkip, Overlap: schedule.OverlapSkip}
+		pol, err := schedule.PolicyOf(t)
+		if err != nil {
+			pol, _ = schedule.PolicyOf(&task.Task{ScheduleType: t.ScheduleType})
 		}
 		late := now.Sub(due) > missedAfter
 		switch {

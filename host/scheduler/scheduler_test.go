@@ -390,3 +390,22 @@ func TestIntervalDoesNotDrift(t *testing.T) {
 		t.Fatalf("fires %d, next_run_at %s; want one fire and the next at %s", e.run.count(), got.NextRunAt, due.Add(time.Minute))
 	}
 }
+
+// TestMissedOnceRuns: a once schedule found late (the server was down) runs by default:
+// skipping would lose its only run; a policy of skip is still honoured.
+func TestMissedOnceRuns(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		params map[string]any
+		fires  int
+	}{{nil, 1}, {map[string]any{"schedule_missed": "skip"}, 0}} {
+		e := setup(t, nil)
+		at := e.clock.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+		e.job("o", "once", at, func(j *task.Task) { j.Params = c.params })
+		e.clock.Add(time.Hour)
+		e.poll()
+		if got := e.get("o"); e.run.count() != c.fires || got.ScheduleEnabled {
+			t.Fatalf("params %v: %d fires, enabled %v; want %d and disabled", c.params, e.run.count(), got.ScheduleEnabled, c.fires)
+		}
+	}
+}
