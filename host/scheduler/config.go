@@ -33,9 +33,15 @@ type Runner interface {
 	// next poll.
 	Busy(ctx context.Context, t *task.Task) (bool, error)
 	// Fire starts a full re-run of the tree of t (of t's part when t is not a root)
-	// and returns a channel closed when the run ends.
+	// and returns a channel closed when the run ends. A tree that can never be re-run
+	// in full (it holds links or archived tasks) is refused with an error matching
+	// ErrFrozen.
 	Fire(ctx context.Context, t *task.Task) (<-chan struct{}, error)
 }
+
+// ErrFrozen is matched (errors.Is) by Runner.Fire's refusal of a tree holding links or
+// archived tasks: the scheduler disables such a schedule.
+var ErrFrozen = errors.New("the tree holds links or archived tasks, which are never re-run")
 
 // Config configures a Scheduler.
 type Config struct {

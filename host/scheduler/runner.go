@@ -35,7 +35,7 @@ func (r EngineRunner) Fire(ctx context.Context, t *task.Task) (<-chan struct{}, 
 	}
 	for _, x := range all {
 		if x.OriginType == task.OriginLink || x.OriginType == task.OriginArchive {
-			return nil, fmt.Errorf("full re-run of %s refused: task %s is a %s (frozen); clone the tree in copy mode to schedule it", t.ID, x.ID, x.OriginType)
+			return nil, fmt.Errorf("full re-run of %s refused: task %s is a %s: %w; clone the tree in copy mode to schedule it", t.ID, x.ID, x.OriginType, ErrFrozen)
 		}
 	}
 	run, err := r.Engine.Start(ctx, t.ID, engine.RunOptions{Full: true})

@@ -10,6 +10,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/hashicorp/go-hclog"
 )
 
 // Scheduler polls the store for due schedules and runs them (see the package doc). It is
@@ -138,6 +139,10 @@ func (s *Scheduler) fire(ctx context.Context, t *task.Task) {
 			log.Warn("occurrence claimed but a run of the tree started meanwhile: not run (counted in run_count)", "next_run_at", next)
 			return
 		}
+		if errors.Is(err, ErrFrozen) {
+			s.disable(ctx, t.ID, log, err)
+			return
+		}
 		log.Error("occurrence claimed but its run could not start: this occurrence is lost", "error", err, "next_run_at", next)
 		return
 	}
@@ -145,6 +150,20 @@ func (s *Scheduler) fire(ctx context.Context, t *task.Task) {
 	s.track(t.ID, done)
 	log.Info("scheduled run started", "reason", out.Reason, "run_count", out.Task.RunCount,
 		"next_run_at", next, "schedule_enabled", out.Task.ScheduleEnabled)
+}
+
+// disable turns off the schedule of a tree that can never run (why), so that it does not
+// claim and lose every occurrence.
+func (s *Scheduler) disable(ctx context.Context, id string, log hclog.Logger, why error) {
+	_, err := s.cfg.Store.Update(ctx, id, func(t *task.Task) error {
+		t.ScheduleEnabled, t.NextRunAt = false, time.Time{}
+		return nil
+	})
+	if err != nil {
+		log.Error("the tree can never run and disabling its schedule failed", "reason", why, "error", err)
+		return
+	}
+	log.Error("schedule disabled: the tree can never run", "reason", why)
 }
 
 // track remembers a run this scheduler started, for MaxConcurrent.

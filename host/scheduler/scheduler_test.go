@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ type fakeRunner struct {
 	mu    sync.Mutex
 	busy  bool
 	hold  bool
+	err   error    // what Fire answers, when set
 	fires []string // task ids, in order
 	at    []time.Time
 	clock *clock
@@ -47,6 +49,9 @@ func (r *fakeRunner) Fire(_ context.Context, t *task.Task) (<-chan struct{}, err
 	defer r.mu.Unlock()
 	r.fires = append(r.fires, t.ID)
 	r.at = append(r.at, r.clock.Now())
+	if r.err != nil {
+		return nil, r.err
+	}
 	done := make(chan struct{})
 	if !r.hold {
 		close(done)
@@ -407,5 +412,25 @@ func TestMissedOnceRuns(t *testing.T) {
 		if got := e.get("o"); e.run.count() != c.fires || got.ScheduleEnabled {
 			t.Fatalf("params %v: %d fires, enabled %v; want %d and disabled", c.params, e.run.count(), got.ScheduleEnabled, c.fires)
 		}
+	}
+}
+
+// TestFrozenTreeDisablesItsSchedule: a tree that can never be re-run (links, archives)
+// has its schedule disabled at its first occurrence, instead of claiming and losing
+// every one.
+func TestFrozenTreeDisablesItsSchedule(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	e.job("j", "interval", "60")
+	e.run.err = fmt.Errorf("tree j: %w", ErrFrozen)
+	e.clock.Add(time.Minute)
+	e.poll()
+	if got := e.get("j"); got.ScheduleEnabled || !got.NextRunAt.IsZero() {
+		t.Fatalf("enabled %v, next_run_at %s; want the schedule disabled", got.ScheduleEnabled, got.NextRunAt)
+	}
+	e.clock.Add(time.Minute)
+	e.poll()
+	if n := e.run.count(); n != 1 {
+		t.Fatalf("%d fires, want the one that found the tree frozen", n)
 	}
 }
