@@ -10,6 +10,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -60,20 +61,7 @@ func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.R
 
 // rootOf climbs parent links to the root of t's tree.
 func (s *Server) rootOf(ctx context.Context, t *task.Task) (*task.Task, error) {
-	seen := map[string]bool{}
-	for !t.IsRoot() {
-		if seen[t.ID] {
-			return nil, apferr.New(apferr.TreeValidation, fmt.Sprintf("parent cycle through task %s", t.ID)).
-				WithData(map[string]any{"task_id": t.ID})
-		}
-		seen[t.ID] = true
-		p, err := s.cfg.Store.Get(ctx, t.ParentID)
-		if err != nil {
-			return nil, fmt.Errorf("find root of task %s: %w", t.ID, err)
-		}
-		t = p
-	}
-	return t, nil
+	return store.RootOf(ctx, s.cfg.Store.Get, t)
 }
 
 // startRun subscribes to the tree's events (when asked) and starts the run; done is
@@ -112,7 +100,7 @@ func (s *Server) refuseFrozenRerun(ctx context.Context, tg target) error {
 		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)
 	}
 	for _, t := range all {
-		if t.OriginType == task.OriginLink || t.OriginType == task.OriginArchive {
+		if t.Frozen() {
 			return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("full re-run of %s refused: task %s is a%s %s (frozen); clone the tree in copy mode to re-run it",
 				tg.taskID, t.ID, map[bool]string{true: "n", false: ""}[t.OriginType == task.OriginArchive], t.OriginType)).
 				WithData(map[string]any{"task_id": t.ID, "origin_type": t.OriginType, "field": "full"})

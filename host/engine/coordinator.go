@@ -217,7 +217,7 @@ func (c *coordinator) init() {
 			continue
 		}
 		switch {
-		case n.t.Status.Terminal() || frozen(n.t): // links and archives never run (docs/semantics.md rule 16)
+		case n.t.Status.Terminal() || n.t.Frozen(): // links and archives never run (docs/semantics.md rule 16)
 			n.state = stDone
 			n.unannounced = c.run.opts.resume && c.clustered()
 		case n.t.Status == task.Pending:

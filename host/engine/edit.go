@@ -51,7 +51,7 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 	}
 	defer release()
 	return e.cfg.Store.Update(ctx, id, func(t *task.Task) error {
-		if frozen(t) {
+		if t.Frozen() {
 			return apferr.New(apferr.InvalidParams,
 				fmt.Sprintf("Task %s is a%s %s (frozen) and cannot be changed; clone it in copy mode to edit it", t.ID, article(t.OriginType), t.OriginType)).
 				WithData(map[string]any{"task_id": t.ID, "field": "origin_type", "reason": "links and archived tasks are frozen", "origin_type": string(t.OriginType)})

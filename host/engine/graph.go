@@ -142,7 +142,7 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 		if !scope[i] {
 			continue
 		}
-		if frozen(n.t) {
+		if n.t.Frozen() {
 			continue
 		}
 		st := n.t.Status
@@ -170,17 +170,11 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 	}
 	var out []int32
 	for i, n := range g.nodes {
-		if in[i] && !frozen(n.t) && needsReset(n.t) {
+		if in[i] && !n.t.Frozen() && needsReset(n.t) {
 			out = append(out, int32(i))
 		}
 	}
 	return out
-}
-
-// frozen reports whether t is a link or an archived task: it never runs and never changes
-// in a run (docs/semantics.md rule 16).
-func frozen(t *task.Task) bool {
-	return t.IsLink() || t.OriginType == task.OriginArchive
 }
 
 // needsReset reports whether resetting t to pending would change it.

@@ -19,11 +19,11 @@ type EngineRunner struct {
 
 // Busy implements Runner.
 func (r EngineRunner) Busy(ctx context.Context, t *task.Task) (bool, error) {
-	root, err := r.rootOf(ctx, t)
+	root, err := store.RootOf(ctx, r.Store.Get, t)
 	if err != nil {
 		return false, err
 	}
-	return r.Engine.RunActive(ctx, root)
+	return r.Engine.RunActive(ctx, root.ID)
 }
 
 // Fire implements Runner. A tree holding links or archived tasks (frozen) is refused,
@@ -34,7 +34,7 @@ func (r EngineRunner) Fire(ctx context.Context, t *task.Task) (<-chan struct{}, 
 		return nil, fmt.Errorf("load the tree of %s: %w", t.ID, err)
 	}
 	for _, x := range all {
-		if x.OriginType == task.OriginLink || x.OriginType == task.OriginArchive {
+		if x.Frozen() {
 			return nil, fmt.Errorf("full re-run of %s refused: task %s is a %s: %w; clone the tree in copy mode to schedule it", t.ID, x.ID, x.OriginType, ErrFrozen)
 		}
 	}
@@ -43,21 +43,4 @@ func (r EngineRunner) Fire(ctx context.Context, t *task.Task) (<-chan struct{}, 
 		return nil, err
 	}
 	return run.Done(), nil
-}
-
-// rootOf walks up the parents of t to its root's id.
-func (r EngineRunner) rootOf(ctx context.Context, t *task.Task) (string, error) {
-	seen := map[string]bool{}
-	for !t.IsRoot() {
-		if seen[t.ID] {
-			return "", fmt.Errorf("task %s: parent cycle", t.ID)
-		}
-		seen[t.ID] = true
-		p, err := r.Store.Get(ctx, t.ParentID)
-		if err != nil {
-			return "", fmt.Errorf("parent of task %s: %w", t.ID, err)
-		}
-		t = p
-	}
-	return t.ID, nil
 }

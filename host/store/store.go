@@ -112,3 +112,22 @@ func CannotDelete(id, blocking, relation string) error {
 		fmt.Sprintf("Cannot delete task %s: task %s is its %s and is not deleted with it", id, blocking, relation)).
 		WithData(map[string]any{"task_id": id, "blocking_task_id": blocking, "reason": relation})
 }
+
+// RootOf climbs the parent links of t to the root of its tree, reading parents with
+// get. A parent cycle (a corrupt store) is an error with code TreeValidation.
+func RootOf(ctx context.Context, get func(context.Context, string) (*task.Task, error), t *task.Task) (*task.Task, error) {
+	seen := map[string]bool{}
+	for !t.IsRoot() {
+		if seen[t.ID] {
+			return nil, apferr.New(apferr.TreeValidation, fmt.Sprintf("parent cycle through task %s", t.ID)).
+				WithData(map[string]any{"task_id": t.ID})
+		}
+		seen[t.ID] = true
+		p, err := get(ctx, t.ParentID)
+		if err != nil {
+			return nil, fmt.Errorf("find root of task %s: %w", t.ID, err)
+		}
+		t = p
+	}
+	return t, nil
+}

@@ -29,3 +29,8 @@ func (t *Task) TreeID() string {
 
 // IsLink reports whether t is a link to an original task whose data it shows.
 func (t *Task) IsLink() bool { return t.OriginType == OriginLink && t.OriginalTaskID != "" }
+
+// Frozen reports whether t is a link or an archived task: it never runs and never
+// changes in a run (docs/semantics.md rule 16), so a tree holding one cannot be re-run in
+// full.
+func (t *Task) Frozen() bool { return t.IsLink() || t.OriginType == OriginArchive }
