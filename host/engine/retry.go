@@ -55,7 +55,11 @@ func (o *outcome) recordAttempt(t *task.Task) (waits bool, err error) {
 			return true, t.AwaitRetry(a, o.policy.MaxAttempts, next, o.ended)
 		}
 	}
-	t.RecordAttempt(a, o.policy.MaxAttempts)
+	n := o.policy.MaxAttempts
+	if n == 0 && t.Retry != nil { // not resolved: the executor panicked in the host first
+		n = t.Retry.MaxAttempts
+	}
+	t.RecordAttempt(a, n)
 	return false, nil
 }
 
