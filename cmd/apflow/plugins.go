@@ -55,8 +55,13 @@ func newPluginsCmd(g *globals) *cobra.Command {
 		},
 	}
 	inspect := &cobra.Command{
-		Use: "inspect ID", Short: "Show a plugin's metadata, schemas, grants, limits and hash", Args: cobra.ExactArgs(1),
+		Use: "inspect ID|FILE.wasm", Args: cobra.ExactArgs(1),
+		Short: "Show a plugin's metadata, schemas, grants, limits and hash, or check a module file " +
+			"against the plugin ABI before installing it (imports, exports, schemas, compiled size, each problem with its fix)",
 		RunE: func(c *cobra.Command, args []string) error {
+			if isModuleFile(args[0]) {
+				return g.inspectFile(c.Context(), args[0], jsonOut)
+			}
 			views, _, err := g.pluginViews(c.Context())
 			if err != nil {
 				return err

@@ -90,3 +90,62 @@ func lineWith(s, sub string) string {
 	}
 	return ""
 }
+
+// TestPluginsInspectFile: plugins inspect checks a module file before it is installed —
+// the verdict, each problem with its fix and exit 1 for a module that does not conform;
+// metadata, schemas and the compiled size for one that does — and leaves the data dir
+// and the plugins dir as they were.
+func TestPluginsInspectFile(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	base := []string{"--data-dir", dataDir, "--plugins", plugins}
+	before := dirNames(t, plugins)
+	tests := []struct {
+		file     string
+		json     bool
+		wantCode int
+		want     []string
+	}{
+		{"../../host/sandbox/testdata/echo.wasm", false, exitOK,
+			[]string{"verdict:   conforms to the plugin ABI", "id:        echo 1.0.0 (wasm)", "bytes compiled", "input schema:"}},
+		{"../../host/sandbox/testdata/echo.wasm", true, exitOK,
+			[]string{`"compiled_bytes": `, `"id": "echo"`, `"input_schema"`}},
+		{"../../host/sandbox/testdata/asabort.wasm", false, exitFailed,
+			[]string{"does not conform to the plugin ABI (3 problem(s))", "imports env.abort", "--use abort=", "3 problem(s)"}},
+		{"../../host/sandbox/testdata/command.wasm", true, exitFailed,
+			[]string{`"problem": "does not export alloc`, "-buildmode=c-shared"}},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			args := append([]string{"plugins", "inspect", tt.file}, base...)
+			if tt.json {
+				args = append(args, "--json")
+			}
+			code, stdout, stderr := apflow(t, "", args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tt.wantCode, stdout, stderr)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(stdout+stderr, want) {
+					t.Errorf("output lacks %q:\n%s\n%s", want, stdout, stderr)
+				}
+			}
+		})
+	}
+	if after := dirNames(t, plugins); after != before {
+		t.Errorf("the plugins dir changed: %s, was %s", after, before)
+	}
+}
+
+func dirNames(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, ",")
+}

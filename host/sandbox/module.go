@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -136,28 +137,54 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, hash, fileID string) (*
 	return m, nil
 }
 
+// abiError is one way a module breaks the ABI, with the fix [Runtime.Inspect] shows
+// for it (its fixes are in inspect.go).
+type abiError struct{ msg, fix string }
+
+func (e *abiError) Error() string { return e.msg }
+
+func abiErr(fix, format string, args ...any) error {
+	return &abiError{msg: fmt.Sprintf(format, args...), fix: fix}
+}
+
 // checkImports accepts only functions of wasi_snapshot_preview1 and apflow that the host
-// provides, with the host's signatures, and no imported memory.
+// provides, with the host's signatures, and no imported memory. It returns the first of
+// importProblems.
 func checkImports(compiled wazero.CompiledModule, hostFuncs map[string]api.FunctionDefinition) error {
-	if mems := compiled.ImportedMemories(); len(mems) > 0 {
-		mod, name, _ := mems[0].Import()
-		return fmt.Errorf("imports memory %s.%s: a plugin must define and export its own memory", mod, name)
+	if errs := importProblems(compiled, hostFuncs); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// importProblems lists every import of compiled that the host refuses, in module order.
+func importProblems(compiled wazero.CompiledModule, hostFuncs map[string]api.FunctionDefinition) []error {
+	var errs []error
+	for _, mem := range compiled.ImportedMemories() {
+		mod, name, _ := mem.Import()
+		errs = append(errs, abiErr(fixMemory, "imports memory %s.%s: a plugin must define and export its own memory", mod, name))
 	}
 	for _, def := range compiled.ImportedFunctions() {
 		mod, name, _ := def.Import()
 		if mod != wasiModuleName && mod != hostModuleName {
-			return fmt.Errorf("imports %s.%s: only %s and %s may be imported", mod, name, wasiModuleName, hostModuleName)
+			fix := fixImport
+			if mod == "env" && name == "abort" {
+				fix = fixAbort
+			}
+			errs = append(errs, abiErr(fix, "imports %s.%s: only %s and %s may be imported", mod, name, wasiModuleName, hostModuleName))
+			continue
 		}
 		want, ok := hostFuncs[mod+"\x00"+name]
 		if !ok {
-			return fmt.Errorf("imports %s.%s, which the host does not provide", mod, name)
+			errs = append(errs, abiErr(fixImport, "imports %s.%s, which the host does not provide", mod, name))
+			continue
 		}
 		if !slices.Equal(want.ParamTypes(), def.ParamTypes()) || !slices.Equal(want.ResultTypes(), def.ResultTypes()) {
-			return fmt.Errorf("imports %s.%s with signature %s, the host provides %s",
-				mod, name, signature(def), signature(want))
+			errs = append(errs, abiErr(fixSignature, "imports %s.%s with signature %s, the host provides %s",
+				mod, name, signature(def), signature(want)))
 		}
 	}
-	return nil
+	return errs
 }
 
 // exportSigs are the signatures of the ABI's exports.
@@ -188,33 +215,50 @@ type exportFacts struct {
 	minPages uint32   // declared minimum memory
 }
 
-// checkExports verifies the exports the ABI requires and the signatures of those it knows.
+// checkExports verifies the exports the ABI requires and the signatures of those it
+// knows, returning the first of exportProblems.
 func checkExports(compiled wazero.CompiledModule) (exportFacts, error) {
-	var ex exportFacts
-	mem, ok := compiled.ExportedMemories()["memory"]
-	if !ok {
-		return ex, fmt.Errorf("does not export its memory as \"memory\"")
+	ex, errs := exportProblems(compiled)
+	if len(errs) > 0 {
+		return ex, errs[0]
 	}
-	ex.minPages = mem.Min()
+	return ex, nil
+}
+
+// exportProblems returns the facts the exports of compiled state and every way they
+// break the ABI, most fundamental first.
+func exportProblems(compiled wazero.CompiledModule) (exportFacts, []error) {
+	var ex exportFacts
+	var errs []error
+	if mem, ok := compiled.ExportedMemories()["memory"]; ok {
+		ex.minPages = mem.Min()
+	} else {
+		errs = append(errs, abiErr(fixMemory, "does not export its memory as \"memory\""))
+	}
 	funcs := compiled.ExportedFunctions()
-	for name, want := range exportSigs {
+	for _, name := range slices.Sorted(maps.Keys(exportSigs)) {
+		want := exportSigs[name]
 		def, ok := funcs[name]
 		if !ok {
 			continue
 		}
 		if !slices.Equal(def.ParamTypes(), want[0]) || !slices.Equal(def.ResultTypes(), want[1]) {
-			return ex, fmt.Errorf("exports %s with signature %s, the ABI requires %s", name, signature(def), sigString(want[0], want[1]))
+			errs = append(errs, abiErr(fixSignature, "exports %s with signature %s, the ABI requires %s", name, signature(def), sigString(want[0], want[1])))
 		}
+	}
+	_, start := funcs["_start"]
+	if _, initialize := funcs["_initialize"]; start && !initialize {
+		errs = append(errs, abiErr(fixCommand, "is a WASI command (exports _start, not _initialize): its runtime is never set up, so its exports trap"))
 	}
 	for _, name := range []string{"alloc", "dealloc"} {
 		if _, ok := funcs[name]; !ok {
-			return ex, fmt.Errorf("does not export %s (required of every plugin)", name)
+			errs = append(errs, abiErr(fixMissing(funcs), "does not export %s (required of every plugin)", name))
 		}
 	}
 	_, ex.executor = funcs["execute"]
 	if ex.executor {
 		if _, ok := funcs["get_input_schema"]; !ok {
-			return ex, fmt.Errorf("exports execute but not get_input_schema")
+			errs = append(errs, abiErr(fixRoles, "exports execute but not get_input_schema"))
 		}
 	}
 	for _, h := range hookExports {
@@ -223,9 +267,9 @@ func checkExports(compiled wazero.CompiledModule) (exportFacts, error) {
 		}
 	}
 	if !ex.executor && len(ex.hooks) == 0 {
-		return ex, fmt.Errorf("is neither an executor (no execute export) nor a hook (none of %s)", strings.Join(hookExports, ", "))
+		errs = append(errs, abiErr(fixMissing(funcs), "is neither an executor (no execute export) nor a hook (none of %s)", strings.Join(hookExports, ", ")))
 	}
-	return ex, nil
+	return ex, errs
 }
 
 // Roles of the metadata kind (docs/abi.md#metadata-kind).
