@@ -78,15 +78,9 @@ func setupClusterOn(t *testing.T, dsn string, n, concurrency int) *clusterEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.db.Close)
-	var cache string
 	for i := 1; i <= n; i++ {
-		dataDir := t.TempDir()
-		if cache != "" {
-			// The first node compiled the plugin: the others start from its cache.
-			copyTree(t, cache, filepath.Join(dataDir, "wasm-cache"))
-		}
-		c.start(t, fmt.Sprintf("node%d", i), dataDir, concurrency)
-		cache = filepath.Join(dataDir, "wasm-cache")
+		// The first node compiles the plugin into the user's cache; the others find it there.
+		c.start(t, fmt.Sprintf("node%d", i), t.TempDir(), concurrency)
 	}
 	return c
 }
@@ -100,25 +94,6 @@ func (c *clusterEnv) start(t *testing.T, id, dataDir string, concurrency int) *c
 	n := &clusterNode{id: id, serveProc: p}
 	c.nodes = append(c.nodes, n)
 	return n
-}
-
-// copyTree copies the regular files of directory src into dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		copyFile(t, path, filepath.Join(dst, rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // delayTree is a root and n children, each child waiting ms milliseconds; ids are

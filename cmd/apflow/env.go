@@ -32,6 +32,7 @@ import (
 // globals are the flags every command shares.
 type globals struct {
 	dataDir     string
+	cacheDir    string
 	storeURL    string
 	pluginsDir  string
 	configPath  string
@@ -54,7 +55,8 @@ type globals struct {
 
 func (g *globals) register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "data directory: task store, plugins, compilation cache ($APFLOW_HOME, default ~/.apflow)")
+	f.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "data directory: task store, plugins ($APFLOW_HOME, default ~/.apflow)")
+	f.StringVar(&g.cacheDir, "cache-dir", envOr("APFLOW_CACHE_DIR", defaultCacheDir()), "compiled plugins and their metadata, shared by every data dir of this user ($APFLOW_CACHE_DIR, default <user cache dir>/apflow)")
 	f.StringVar(&g.storeURL, "store", "", "task store shared by several nodes: a PostgreSQL URL, postgres://user:password@host:5432/db ($APFLOW_STORE; default: Badger in <data-dir>/db)")
 	f.StringVar(&g.nodeID, "node-id", "", "with --store: this node's name in the cluster, unique per node ($APFLOW_NODE_ID; default <hostname>-<pid>)")
 	f.DurationVar(&g.lease, "lease", pgstore.DefaultLease, "with --store: how long a node's leases last without a heartbeat; a dead node's work moves to others after about this long")
@@ -85,6 +87,27 @@ func defaultDataDir() string {
 		return filepath.Join(home, ".apflow")
 	}
 	return ".apflow"
+}
+
+// defaultCacheDir is the user's cache directory for apflow (on Linux
+// $XDG_CACHE_HOME/apflow or ~/.cache/apflow), or "" when the platform has none: the
+// cache then lives in the data dir (see wasmCacheDir).
+func defaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "apflow")
+	}
+	return ""
+}
+
+// wasmCacheDir is the compilation cache of this process: --cache-dir, else
+// <data dir>/wasm-cache. It is per user, not per data dir, so that a fresh data dir does
+// not compile every plugin again; the cache is keyed by module content (and wazero's
+// version), so data dirs with different plugins share it safely.
+func (g *globals) wasmCacheDir() string {
+	if g.cacheDir != "" {
+		return filepath.Join(g.cacheDir, "wasm")
+	}
+	return filepath.Join(g.dataDir, "wasm-cache")
 }
 
 func (g *globals) logger() hclog.Logger {
@@ -198,7 +221,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		}
 	}()
 	h.runtime, err = sandbox.New(ctx, sandbox.Config{
-		CacheDir: filepath.Join(g.dataDir, "wasm-cache"),
+		CacheDir: g.wasmCacheDir(),
 		Defaults: cfg.Limits,
 		Max:      cfg.MaxLimits,
 		Grants:   cfg.Grants,

@@ -53,7 +53,8 @@ type hashIndex struct {
 }
 
 // openMetaCache opens (creating) the cache in dir. A missing or unreadable index starts
-// empty.
+// empty. Entries of plugins directories that no longer exist are dropped (one stat per
+// directory): the cache outlives the temporary plugins dirs of tests and experiments.
 func openMetaCache(dir string, log hclog.Logger) (*metaCache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("registry: create metadata cache dir: %w", err)
@@ -71,10 +72,21 @@ func openMetaCache(dir string, log hclog.Logger) (*metaCache, error) {
 		log.Warn("metadata cache: hash index unusable, starting empty", "dir", dir, "format", idx.Format, "error", err)
 		return c, nil
 	}
+	gone := map[string]bool{} // directories of indexed files, true when missing
 	for path, e := range idx.Files {
-		if validHash(e.Hash) {
-			c.files[path] = e
+		if !validHash(e.Hash) {
+			continue
 		}
+		d := filepath.Dir(path)
+		if _, seen := gone[d]; !seen {
+			_, err := os.Stat(d)
+			gone[d] = errors.Is(err, os.ErrNotExist)
+		}
+		if gone[d] {
+			c.dirty = true // the cache is shared by every plugins dir of the user
+			continue
+		}
+		c.files[path] = e
 	}
 	return c, nil
 }

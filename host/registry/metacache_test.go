@@ -357,3 +357,31 @@ func TestMetadataKindRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataCacheSharedByPluginsDirs: one cache serves several plugins dirs (it is per
+// user): a second dir with the same module loads nothing, and the index forgets the
+// files of a dir that was deleted.
+func TestMetadataCacheSharedByPluginsDirs(t *testing.T) {
+	t.Parallel()
+	first, metaDir := warmSetup(t, map[string]string{"other.wasm": "other.wasm"})
+	second := t.TempDir()
+	writeFile(t, filepath.Join(second, "other.wasm"), fixture(t, "other.wasm"))
+	if _, rt := process(t, second, metaDir); rt.Stats().Loads != 0 {
+		t.Fatalf("a second plugins dir loaded %d modules, want 0 (described from the shared cache)", rt.Stats().Loads)
+	}
+	if err := os.RemoveAll(first); err != nil {
+		t.Fatal(err)
+	}
+	c, err := openMetaCache(metaDir, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path := range c.files {
+		if filepath.Dir(path) == first {
+			t.Errorf("the index still holds %s of a deleted plugins dir", path)
+		}
+	}
+	if !c.dirty || len(c.files) != 1 {
+		t.Errorf("index after pruning: %d files, dirty %v; want the second dir's file and a rewrite", len(c.files), c.dirty)
+	}
+}
