@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -97,6 +98,22 @@ func defaultCacheDir() string {
 		return filepath.Join(dir, "apflow")
 	}
 	return ""
+}
+
+// compileProgress reports the plugins a scan compiles (a cold cache): a server says so on
+// stderr ("compiling 21 plugins… 3/21"), since it answers meanwhile; other commands log it
+// at info level.
+func (g *globals) compileProgress(role hostRole, log hclog.Logger) func(done, total int) {
+	var mu sync.Mutex // the loading goroutines report concurrently
+	return func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if role == roleServer {
+			fmt.Fprintf(g.stderr, "compiling %d plugins… %d/%d\n", total, done, total)
+			return
+		}
+		log.Info("compiling plugins", "done", done, "total", total)
+	}
 }
 
 // wasmCacheDir is the compilation cache of this process: --cache-dir, else
@@ -237,13 +254,18 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	for _, info := range builtins.List() {
 		reserved = append(reserved, info.ID)
 	}
+	_, isPG := st.(*pgstore.Store)
+	// A server on its own store answers at once and compiles in the background; a
+	// cluster node joins only once its plugins are compiled (see below).
+	background := role == roleServer && !isPG
 	h.registry, err = registry.Open(ctx, registry.Options{
 		Runtime: h.runtime, Dir: pluginsDir, Logger: log, Reserved: reserved, PluginLimits: cfg.PluginLimits,
+		Background: background, Progress: g.compileProgress(role, log),
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !g.listsProblems {
+	if !g.listsProblems && !background {
 		g.warnProblems(h.registry)
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
@@ -252,7 +274,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	// The node joins once its plugins, the cluster's included, are compiled, right
 	// before its engine starts heartbeating: joined earlier, it would show as dead for
 	// as long as compiling takes, and claim tasks it has no plugin for yet.
-	if pg, isPG := st.(*pgstore.Store); isPG {
+	if pg, ok := st.(*pgstore.Store); ok {
 		id := g.clusterNodeID()
 		if err := h.sharePlugins(ctx, pg, id, role); err != nil {
 			return nil, err

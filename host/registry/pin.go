@@ -60,7 +60,18 @@ func (r *Registry) ready(v *version) error {
 	return nil
 }
 
+// acquire pins the current version of id. While Open's background scan runs, an id not
+// registered yet waits for the scan's end: it may be loading.
 func (r *Registry) acquire(id string) (*version, error) {
+	v, err := r.acquireNow(id)
+	if err != nil && !r.scanned() {
+		<-r.firstScan
+		v, err = r.acquireNow(id)
+	}
+	return v, err
+}
+
+func (r *Registry) acquireNow(id string) (*version, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v, ok := r.byID[id]

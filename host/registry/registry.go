@@ -44,6 +44,18 @@ type Options struct {
 	MetadataDir string
 	// NoMetadataCache disables the metadata cache: every module is loaded in full.
 	NoMetadataCache bool
+	// Progress, when set, is called after each module a scan loads in full (compiles
+	// and instantiates), with how many of the scan's full loads are done and their
+	// total, from the loading goroutines. Described modules (metadata cache hits) are not
+	// counted: they cost nothing.
+	Progress func(done, total int)
+	// Background makes Open return once the directory is listed, with the modules the
+	// metadata cache describes registered; the others load in the background (a server
+	// then answers at once instead of after compiling every plugin). Until that first
+	// scan ends, a Lookup or Hook of an id not registered yet waits for it, and List,
+	// Plugins and Problems show what is registered so far. Problems of the first scan
+	// are logged as errors, since Open cannot leave them to its caller.
+	Background bool
 }
 
 // Registry is the set of loaded plugins. It implements executor.Catalog for executors and
@@ -64,6 +76,10 @@ type Registry struct {
 	// opened is set once Open's own scan is done; from then on each new problem is
 	// logged as an error. Written before Open returns, read under scanMu.
 	opened bool
+	// firstScan is closed when Open's scan has ended (at once unless Background);
+	// stopScan cancels a background one.
+	firstScan chan struct{}
+	stopScan  context.CancelFunc
 }
 
 // Open creates the directory if needed, loads every plugin in it and returns the
@@ -95,11 +111,41 @@ func Open(ctx context.Context, opts Options) (*Registry, error) {
 	if r.meta, err = openMetaCacheFor(opts, r.log); err != nil {
 		return nil, err
 	}
+	r.firstScan = make(chan struct{})
+	if opts.Background {
+		r.scanInBackground(ctx)
+		return r, nil
+	}
+	defer close(r.firstScan)
 	if err := r.Rescan(ctx); err != nil {
 		return nil, err
 	}
 	r.opened = true
 	return r, nil
+}
+
+// scanInBackground runs Open's scan in a goroutine (Options.Background). The scan
+// outlives ctx's cancellation; Close stops it.
+func (r *Registry) scanInBackground(ctx context.Context) {
+	r.opened = true
+	scanCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.stopScan = cancel
+	go func() {
+		defer close(r.firstScan)
+		if err := r.Rescan(scanCtx); err != nil && scanCtx.Err() == nil {
+			r.log.Error("scan of the plugins dir failed", "dir", r.opts.Dir, "error", err)
+		}
+	}()
+}
+
+// scanned reports whether Open's scan has ended.
+func (r *Registry) scanned() bool {
+	select {
+	case <-r.firstScan:
+		return true
+	default:
+		return false
+	}
 }
 
 // openMetaCacheFor opens the metadata cache opts ask for; nil when there is none.
@@ -123,6 +169,10 @@ func (r *Registry) Dir() string { return r.opts.Dir }
 // Close unregisters everything and closes every module no handle pins; pinned ones close
 // when released.
 func (r *Registry) Close(ctx context.Context) error {
+	if r.stopScan != nil {
+		r.stopScan()
+		<-r.firstScan
+	}
 	r.mu.Lock()
 	r.closed = true
 	var vs []*version

@@ -3,9 +3,12 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -391,4 +394,122 @@ func TestOpenLeavesItsProblemsToTheCaller(t *testing.T) {
 	if got := logs.Lines("bad.wasm"); len(got) != 0 {
 		t.Fatalf("an unchanged problem was logged again: %q", got)
 	}
+}
+
+// TestScanReportsProgressAndKeepsFileOrder: a scan loads modules in parallel, reports each
+// full load to Progress, and still registers an id for the first file by name, whichever
+// load ends first.
+func TestScanReportsProgressAndKeepsFileOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	// z.wasm and the b..e copies of v2 load while a.wasm (v1) may still be compiling.
+	files := map[string]string{"a.wasm": "swap_v1.wasm", "z.wasm": "other.wasm"}
+	for _, n := range []string{"b", "c", "d", "e"} {
+		files[n+".wasm"] = "swap_v2.wasm"
+	}
+	for file, fx := range files {
+		writeFile(t, filepath.Join(dir, file), fixture(t, fx))
+	}
+	rt, err := sandbox.New(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	var mu sync.Mutex
+	var calls []string
+	r, err := Open(ctx, Options{Runtime: rt, Dir: dir, Progress: func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, fmt.Sprintf("%d/%d", done, total))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	slices.Sort(calls)
+	if want := []string{"1/6", "2/6", "3/6", "4/6", "5/6", "6/6"}; !slices.Equal(calls, want) {
+		t.Errorf("progress = %v, want %v", calls, want)
+	}
+	if got := lookupRun(t, r, "swap")["version"]; got != 1.0 {
+		t.Fatalf("a.wasm must win, got version %v", got)
+	}
+	for _, n := range []string{"b", "c", "d", "e"} {
+		if !strings.Contains(r.Problems()[n+".wasm"], "already provided by a.wasm") {
+			t.Errorf("%s.wasm: problem %q", n, r.Problems()[n+".wasm"])
+		}
+	}
+}
+
+// TestBackgroundOpenAnswersWhileLoading: with Background, Open returns while modules
+// still load; a Lookup of a plugin not loaded yet waits for it instead of failing, an id
+// no file provides fails once the scan ends, and Close stops a scan in progress.
+func TestBackgroundOpenAnswersWhileLoading(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	setup := func(t *testing.T) (*Registry, chan struct{}) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "a.wasm"), fixture(t, "swap_v1.wasm"))
+		writeFile(t, filepath.Join(dir, "b.wasm"), fixture(t, "other.wasm"))
+		rt, err := sandbox.New(ctx, sandbox.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rt.Close(ctx) })
+		gate := make(chan struct{})
+		// Progress runs before a loaded module is applied: holding it holds the scan.
+		r, err := Open(ctx, Options{Runtime: rt, Dir: dir, Background: true, NoMetadataCache: true,
+			Progress: func(int, int) { <-gate }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, gate
+	}
+	t.Run("lookups wait for the scan", func(t *testing.T) {
+		t.Parallel()
+		r, gate := setup(t)
+		t.Cleanup(func() { _ = r.Close(ctx) })
+		if n := len(r.List()); n != 0 {
+			t.Fatalf("Open waited for the loads: %d plugins registered", n)
+		}
+		type result struct {
+			id  string
+			err error
+		}
+		results := make(chan result, 2)
+		for _, id := range []string{"swap", "missing"} {
+			go func() {
+				h, err := r.Lookup(id)
+				if err == nil {
+					h.Release()
+				}
+				results <- result{id, err}
+			}()
+		}
+		select {
+		case res := <-results:
+			t.Fatalf("Lookup(%s) answered while the scan was held: %v", res.id, res.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(gate)
+		for range 2 {
+			res := <-results
+			if (res.err == nil) != (res.id == "swap") {
+				t.Errorf("Lookup(%s) = %v after the scan", res.id, res.err)
+			}
+		}
+	})
+	t.Run("close stops the scan", func(t *testing.T) {
+		t.Parallel()
+		r, gate := setup(t)
+		closed := make(chan error, 1)
+		go func() { closed <- r.Close(ctx) }()
+		close(gate) // the loads in flight end; Close must not hang on the rest
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Lookup("swap"); err == nil {
+			t.Error("Lookup after Close succeeded")
+		}
+	})
 }

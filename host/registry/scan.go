@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/sandbox"
@@ -41,7 +43,10 @@ func (r *Registry) Watch(ctx context.Context) {
 }
 
 // Rescan brings the registry in line with the directory: new and changed files are
-// loaded, removed files unregistered.
+// loaded, removed files unregistered. Files that need a full load (compile and
+// instantiate) are loaded in parallel, up to GOMAXPROCS at once, and registered in file
+// name order as soon as every file before them is done, so the first file of an id wins
+// as in a sequential scan.
 func (r *Registry) Rescan(ctx context.Context) error {
 	r.scanMu.Lock()
 	defer r.scanMu.Unlock()
@@ -55,12 +60,18 @@ func (r *Registry) Rescan(ctx context.Context) error {
 	}
 	defer r.meta.flush()
 	r.meta.prune(r.opts.Dir, seen)
+	var steps []*scanStep
 	for _, name := range names {
-		if err := r.scanFile(ctx, name); err != nil {
+		step, err := r.planFile(name)
+		if err != nil {
+			r.discard(steps)
 			return err
 		}
+		if step != nil {
+			steps = append(steps, step)
+		}
 	}
-	return nil
+	return r.loadAndApply(ctx, steps)
 }
 
 // moduleFiles lists the .wasm files of dir, sorted by file name (the first file of an id
@@ -95,29 +106,49 @@ func (r *Registry) goneFiles(seen map[string]bool) []string {
 	return gone
 }
 
-// scanFile loads name if it is new or changed since the last scan.
-func (r *Registry) scanFile(ctx context.Context, name string) error {
+// scanStep is what one new or changed file needs: planned by planFile, loaded by
+// loadAndApply (in parallel when full), applied in file name order.
+type scanStep struct {
+	name, path string
+	st         os.FileInfo
+	prev, fs   *fileState
+	// mod is the module registered by the step: described from the metadata cache by
+	// planFile, or loaded in full (full is then set, and wasm holds the bytes when
+	// planFile read them).
+	mod  *sandbox.Module
+	full bool
+	wasm []byte
+	// loadErr is why a full load failed.
+	loadErr string
+	// err is a failure of the scan itself (not of the module) found while loading.
+	err error
+}
+
+// planFile decides what file name needs; nil when nothing (unchanged, or only recorded:
+// unloadable files and identical content under a new identity are settled here, since
+// they register no id).
+func (r *Registry) planFile(name string) (*scanStep, error) {
 	path := filepath.Join(r.opts.Dir, name)
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil // removed between ReadDir and Stat: the next scan forgets it
+			return nil, nil // removed between ReadDir and Stat: the next scan forgets it
 		}
-		return fmt.Errorf("registry: stat %s: %w", path, err)
+		return nil, fmt.Errorf("registry: stat %s: %w", path, err)
 	}
 	r.mu.Lock()
 	prev := r.files[name]
 	r.mu.Unlock()
 	if prev != nil && prev.size == st.Size() && prev.modTime.Equal(st.ModTime()) {
-		return nil
+		return nil, nil
 	}
 	if why := unloadable(name, st); why != "" {
 		r.setProblem(name, &fileState{size: st.Size(), modTime: st.ModTime()}, why)
-		return nil
+		return nil, nil
 	}
 	hash, wasm, err := r.hashFile(name, path, st)
 	if hash == "" {
-		return err
+		return nil, err
 	}
 	fs := &fileState{size: st.Size(), modTime: st.ModTime(), hash: hash}
 	if prev != nil && prev.hash == fs.hash {
@@ -125,12 +156,108 @@ func (r *Registry) scanFile(ctx context.Context, name string) error {
 		r.mu.Lock()
 		r.files[name] = fs
 		r.mu.Unlock()
-		return nil
+		return nil, nil
 	}
-	if r.loadDescribed(name, path, fs) {
-		return nil
+	step := &scanStep{name: name, path: path, st: st, prev: prev, fs: fs, wasm: wasm}
+	if step.mod = r.loadDescribed(name, path, fs); step.mod == nil {
+		step.full = true
 	}
-	return r.loadFile(ctx, name, path, st, prev, fs, wasm)
+	return step, nil
+}
+
+// loadAndApply loads the full steps in parallel and applies every step in order, each
+// once it and all before it are loaded. A scan failure stops at that step: the steps
+// after it are discarded (the next scan plans them again).
+func (r *Registry) loadAndApply(ctx context.Context, steps []*scanStep) error {
+	done := make([]chan struct{}, len(steps))
+	var full []int
+	for i, step := range steps {
+		done[i] = make(chan struct{})
+		if step.full {
+			full = append(full, i)
+		} else {
+			close(done[i])
+		}
+	}
+	var loaded atomic.Int64
+	work := make(chan int)
+	workers := min(runtime.GOMAXPROCS(0), len(full))
+	for range workers {
+		go func() {
+			for i := range work {
+				r.loadFull(ctx, steps[i])
+				if r.opts.Progress != nil {
+					r.opts.Progress(int(loaded.Add(1)), len(full))
+				}
+				close(done[i])
+			}
+		}()
+	}
+	go func() {
+		for _, i := range full {
+			work <- i
+		}
+		close(work)
+	}()
+	for i, step := range steps {
+		<-done[i]
+		if step.err != nil {
+			for _, d := range done[i+1:] {
+				<-d // the workers are done with the steps to discard
+			}
+			r.discard(steps[i:])
+			return step.err
+		}
+		r.apply(step)
+	}
+	return nil
+}
+
+// loadFull loads a step's module in full (reading the file unless planFile did). A
+// module that fails to load leaves step.mod nil and is reported by apply.
+func (r *Registry) loadFull(ctx context.Context, step *scanStep) {
+	wasm := step.wasm
+	if wasm == nil {
+		if wasm, step.err = r.readFile(step.name, step.path, step.st); wasm == nil {
+			step.full = false // vanished or too large: nothing to apply
+			return
+		}
+		if h := sandbox.Hash(wasm); h != step.fs.hash { // changed behind an unchanged identity
+			step.fs.hash = h
+			r.meta.forget(step.path)
+		}
+	}
+	step.wasm = nil
+	mod, err := r.opts.Runtime.Load(ctx, wasm, step.name)
+	if err != nil {
+		step.loadErr = err.Error()
+		return
+	}
+	r.meta.store(mod.Describe())
+	step.mod = mod
+}
+
+// apply registers a step's module, or reports why its file is not (or no longer) the
+// registered version; the file's previous version, if any, stays registered then.
+func (r *Registry) apply(step *scanStep) {
+	switch {
+	case step.mod != nil:
+		r.register(step.name, step.fs, step.mod)
+	case step.full:
+		if step.prev != nil { // keep serving the old version of this file
+			step.fs.id = step.prev.id
+		}
+		r.setProblem(step.name, step.fs, step.loadErr)
+	}
+}
+
+// discard closes the modules of steps that will not be applied.
+func (r *Registry) discard(steps []*scanStep) {
+	for _, step := range steps {
+		if step.mod != nil {
+			_ = step.mod.Close(context.Background())
+		}
+	}
 }
 
 // unloadable says why a file must not even be read ("" when it may).
@@ -161,48 +288,20 @@ func (r *Registry) hashFile(name, path string, st os.FileInfo) (hash string, was
 	return hash, wasm, nil
 }
 
-// loadDescribed registers a file from its cached description, without compiling it. It
-// reports false when there is no usable description; an unusable one is dropped.
-func (r *Registry) loadDescribed(name, path string, fs *fileState) bool {
+// loadDescribed returns the module of a file from its cached description, without
+// compiling it; nil when there is no usable description (an unusable one is dropped).
+func (r *Registry) loadDescribed(name, path string, fs *fileState) *sandbox.Module {
 	d := r.meta.description(fs.hash)
 	if d == nil {
-		return false
+		return nil
 	}
 	mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return readModule(path) })
 	if err != nil {
 		r.log.Warn("cached plugin metadata unusable, loading the module", "file", name, "error", err)
 		r.meta.drop(fs.hash)
-		return false
-	}
-	r.register(name, fs, mod)
-	return true
-}
-
-// loadFile loads a module in full (reading it unless wasm holds its bytes) and registers
-// it. A module that fails to load is reported, and the file's previous version, if any,
-// stays registered.
-func (r *Registry) loadFile(ctx context.Context, name, path string, st os.FileInfo, prev, fs *fileState, wasm []byte) error {
-	if wasm == nil {
-		var err error
-		if wasm, err = r.readFile(name, path, st); wasm == nil {
-			return err
-		}
-		if h := sandbox.Hash(wasm); h != fs.hash { // changed behind an unchanged identity
-			fs.hash = h
-			r.meta.forget(path)
-		}
-	}
-	mod, err := r.opts.Runtime.Load(ctx, wasm, name)
-	if err != nil {
-		if prev != nil { // keep serving the old version of this file
-			fs.id = prev.id
-		}
-		r.setProblem(name, fs, err.Error())
 		return nil
 	}
-	r.meta.store(mod.Describe())
-	r.register(name, fs, mod)
-	return nil
+	return mod
 }
 
 // readFile reads a module of the plugins directory. It returns nil bytes, with a nil
