@@ -18,7 +18,9 @@ func (o *Outcome) WriteLog(w io.Writer) {
 	for _, l := range o.Logs {
 		fmt.Fprintf(w, "log   %s\n", l)
 	}
-	fmt.Fprintf(w, "usage %s\n", o.usageLine())
+	if !o.InvalidInput() { // the plugin did not run
+		fmt.Fprintf(w, "usage %s\n", o.usageLine())
+	}
 	for _, u := range o.Unmatched {
 		fmt.Fprintf(w, "http  no fixture pair answered %s\n", u)
 	}
