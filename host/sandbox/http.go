@@ -211,8 +211,10 @@ func (r *Runtime) doHTTP(ctx context.Context, cs *callState, doc []byte) (*httpR
 	for k, v := range req.Headers {
 		hreq.Header.Set(k, v)
 	}
-	var transport http.RoundTripper = cs.m.transport
-	if transport == nil {
+	var transport http.RoundTripper
+	if cs.m.transport != nil {
+		transport = cs.m.transport
+	} else {
 		t := newTransport()
 		defer t.CloseIdleConnections()
 		transport = t

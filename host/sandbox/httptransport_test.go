@@ -5,9 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/apflow-wasm/apflow/host/executor"
 )
 
 // answerFunc is an HTTPTransport answering every request itself.
@@ -106,4 +111,19 @@ func httpAnswerCtx(t *testing.T, ctx context.Context, m *Module, doc string) map
 		t.Fatalf("answer %s: %v", resp.Output, err)
 	}
 	return out
+}
+
+// A module without a transport of its own (one still loading) gets a transport for the
+// request: a typed nil must not reach the client (it panicked).
+func TestDoHTTPWithoutModuleTransport(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	t.Cleanup(srv.Close)
+	rt := setup(t, Config{})
+	m := &Module{rt: rt, info: &executor.Info{ID: "loading"}}
+	cs := &callState{m: m, parent: context.Background(), logger: hclog.NewNullLogger(), grants: Grants{HTTP: []string{"127.0.0.1"}}}
+	resp, err := rt.doHTTP(withCallState(context.Background(), cs), cs, []byte(`{"url":"`+srv.URL+`/"}`))
+	if err != nil || resp.Status != 200 || resp.Body != "ok" {
+		t.Fatalf("doHTTP = %+v, %v", resp, err)
+	}
 }
