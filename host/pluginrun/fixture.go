@@ -193,7 +193,7 @@ func (f *Fixture) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	what := r.Method + " " + r.URL.String()
 	f.miss = append(f.miss, what)
-	return nil, fmt.Errorf("no http fixture pair answers %s (%d pairs)", what, len(f.pairs))
+	return nil, fmt.Errorf("no http fixture pair answers %s (%d %s)", what, len(f.pairs), plural(len(f.pairs), "pair", "pairs"))
 }
 
 // Unmatched lists the requests no pair answered, as "METHOD URL", in order.
