@@ -58,13 +58,14 @@ func (b *Body) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// MarshalJSON implements json.Marshaler: a body that is a JSON object or array is
-// written as JSON, any other as a string.
+// MarshalJSON implements json.Marshaler: a body that is a compact JSON object or array
+// is written as JSON, any other as a string, so that it reads back byte for byte (a
+// recorded body keeps its exact bytes, and its Content-Length stays true).
 func (b Body) MarshalJSON() ([]byte, error) {
-	t := strings.TrimSpace(b.Text)
+	t := b.Text
 	if (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Valid([]byte(t)) {
 		var buf bytes.Buffer
-		if err := json.Compact(&buf, []byte(t)); err == nil {
+		if err := json.Compact(&buf, []byte(t)); err == nil && buf.String() == t {
 			return buf.Bytes(), nil
 		}
 	}
