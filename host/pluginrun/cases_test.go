@@ -75,8 +75,10 @@ func TestRunCases(t *testing.T) {
 		{name: "fixture", plugin: "http_proxy", doc: `{"name":"c","input":{"url":"https://a.example/"},"grants":{"http":["a.example"]},
 			"http":[{"request":{"url":"https://a.example/"},"response":{"status":204}}],"expect":{"result_subset":{"status":204}}}`},
 		{name: "unmatched request", plugin: "http_proxy", doc: `{"name":"c","input":{"url":"https://a.example/z"},"grants":{"http":["a.example"]},
-			"http":[],"expect":{"error":"no http fixture pair"}}`,
-			problems: []string{"http: no fixture pair answered GET https://a.example/z"}},
+			"http":[]}`,
+			problems: []string{"http: no fixture pair answered GET https://a.example/z", "failed: request failed"}},
+		{name: "unmatched request expected", plugin: "http_proxy", doc: `{"name":"c","input":{"url":"https://a.example/z"},"grants":{"http":["a.example"]},
+			"http":[],"expect":{"error":"no http fixture pair answers GET https://a.example/z"}}`},
 		{name: "hook", plugin: "hook", doc: `{"name":"c","hook":"post","input":{},"config":{"{}":"[7]"},"expect":{"result":[7]}}`},
 	}
 	for _, tt := range tests {
