@@ -142,14 +142,22 @@ func TestOpen(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "broken.wasm"), []byte("not wasm"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tg, err := r.Open(ctx, "echo", dir) // by its metadata id
-	if err != nil {
-		t.Fatalf("Open by id: %v", err)
+	if err := os.WriteFile(filepath.Join(dir, "strict.wasm"), mustRead(t, "strict"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if tg.Info.ID != "echo" {
-		t.Fatalf("id = %q", tg.Info.ID)
+	if err := os.WriteFile(filepath.Join(dir, "dup.wasm"), b, 0o644); err != nil { // declares echo too
+		t.Fatal(err)
 	}
-	tg.Close()
+	for _, id := range []string{"echo", "strict"} { // through the registry; as <id>.wasm
+		tg, err := r.Open(ctx, id, dir)
+		if err != nil {
+			t.Fatalf("Open by id %s: %v", id, err)
+		}
+		if tg.Info.ID != id {
+			t.Fatalf("id = %q, want %q", tg.Info.ID, id)
+		}
+		tg.Close()
+	}
 	for _, tt := range []struct{ ref, dir, want string }{
 		{"missing", dir, "broken.wasm"},
 		{"missing", "", "no plugins directory"},
@@ -162,7 +170,16 @@ func TestOpen(t *testing.T) {
 			t.Errorf("Open(%q, %q) = %v, want ErrInvalidPlugin containing %q", tt.ref, tt.dir, err, tt.want)
 		}
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
-		t.Errorf("the plugins dir holds %d entries after Open, want the 2 it had: nothing is stored", len(entries))
+	if entries, _ := os.ReadDir(dir); len(entries) != 4 {
+		t.Errorf("the plugins dir holds %d entries after Open, want the 4 it had: nothing is stored", len(entries))
 	}
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

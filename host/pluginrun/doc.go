@@ -22,7 +22,8 @@
 //
 // # Pitfalls
 //
-// Loading a plugin by id loads every plugin of the directory (without the metadata cache
-// that needs a data dir), which for a directory of Go plugins takes seconds; give the
-// .wasm file to load only that one.
+// An id is looked up as <dir>/<id>.wasm first (the file name registry.Add gives a
+// plugin), loaded alone when it declares that id. Otherwise every plugin of the
+// directory is loaded (without the metadata cache, which needs a data dir), which for a
+// directory of Go plugins takes seconds to minutes; give the .wasm file to load only it.
 package pluginrun

@@ -165,6 +165,9 @@ func (r *Runner) openID(ctx context.Context, id, dir string) (*Target, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%w: %q is not a file, and the plugins directory %s does not exist", ErrInvalidPlugin, id, dir)
 	}
+	if t := r.openCanonical(ctx, id, dir); t != nil {
+		return t, nil
+	}
 	reg, err := registry.Open(ctx, registry.Options{Runtime: r.rt, Dir: dir, Logger: r.log, NoMetadataCache: true})
 	if err != nil {
 		return nil, err
@@ -195,6 +198,27 @@ func (r *Runner) openID(ctx context.Context, id, dir string) (*Target, error) {
 		return nil, fmt.Errorf("%w: %s in %s%s", ErrInvalidPlugin, msg, dir, problems(reg.Problems()))
 	}
 	return t, nil
+}
+
+// openCanonical loads <dir>/<id>.wasm alone (the name registry.Add gives a plugin) and
+// returns it when it declares id; nil otherwise, and the caller opens the directory.
+func (r *Runner) openCanonical(ctx context.Context, id, dir string) *Target {
+	if strings.ContainsAny(id, `/\`) {
+		return nil
+	}
+	path := filepath.Join(dir, id+".wasm")
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	t, err := r.openFile(ctx, path)
+	if err != nil {
+		return nil
+	}
+	if t.Info.ID != id {
+		t.Close()
+		return nil
+	}
+	return t
 }
 
 // problems lists the files of a plugins directory that did not load.
