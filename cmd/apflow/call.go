@@ -163,6 +163,9 @@ func (g *globals) pluginRunner(ctx context.Context) (*pluginrun.Runner, error) {
 	if g.server != "" {
 		return nil, invalidf("call and test run plugins locally: --server does not apply")
 	}
+	if g.configPath != "" { // apflow call's own --config shadows this one
+		return nil, invalidf("test does not read the operator config file: give grants and limits in the cases")
+	}
 	defaults := task.Limits{TimeoutMS: g.taskTimeout.Milliseconds(), MemoryPages: g.memoryPages, MaxResultBytes: g.maxResult}
 	return pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger()})
 }

@@ -104,6 +104,9 @@ func TestTestCommand(t *testing.T) {
 	if code, stdout, _ = apflow(t, "", "test", pluginrunTestdata+"strict.wasm", cases); code != 0 {
 		t.Fatalf("after --update: exit %d\n%s", code, stdout)
 	}
+	if code, _, stderr := apflow(t, "", "test", "--config", "op.json", pluginrunTestdata+"strict.wasm", cases); code != 2 || !strings.Contains(stderr, "does not read the operator config") {
+		t.Fatalf("--config: exit %d, %s", code, stderr)
+	}
 	write(`[{"name":"x","expect":{"bogus":1}}]`)
 	if code, _, stderr := apflow(t, "", "test", pluginrunTestdata+"strict.wasm", cases); code != 2 || !strings.Contains(stderr, `unknown field "bogus"`) {
 		t.Fatalf("invalid cases file: exit %d, %s", code, stderr)
