@@ -1,17 +1,40 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/sandbox"
 )
 
 // pluginrunTestdata holds the test plugins of host/pluginrun.
 const pluginrunTestdata = "../../host/pluginrun/testdata/"
 
+// warmOnce creates the process's first sandbox runtime alone: wazero records its version
+// in a package variable when the first runtime of a process is created, unsynchronised,
+// so that two first runtimes created at once race (the race detector reports it).
+var warmOnce sync.Once
+
+// warmRuntime must be called before t.Parallel: top-level tests run their sequential
+// parts before any parallel one resumes.
+func warmRuntime(t *testing.T) {
+	t.Helper()
+	warmOnce.Do(func() {
+		rt, err := sandbox.New(context.Background(), sandbox.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = rt.Close(context.Background())
+	})
+}
+
 func TestCallExitStatusAndOutput(t *testing.T) {
+	warmRuntime(t)
 	t.Parallel()
 	fixture := filepath.Join(t.TempDir(), "f.http.json")
 	if err := os.WriteFile(fixture, []byte(`[{"request":{"url":"https://a.example/"},"response":{"status":201}}]`), 0o644); err != nil {
@@ -73,6 +96,7 @@ func TestCallExitStatusAndOutput(t *testing.T) {
 }
 
 func TestTestCommand(t *testing.T) {
+	warmRuntime(t)
 	t.Parallel()
 	dir := t.TempDir()
 	cases := filepath.Join(dir, "cases.json")
