@@ -3,6 +3,8 @@
 #   make kits          every example, template, conformance plugin and kit example hook
 #                      (examples/hooks/{rust,c,assemblyscript}) -> build/plugins/*.wasm
 #   make kits-go | kits-rust | kits-c | kits-assemblyscript   one language
+#   make kits-cases    bin/apflow test runs each template's cases.json against its built
+#                      module (kits-rust, kits-c and kits-assemblyscript run their own)
 #   make kits-test     the kits' own unit tests (Rust natively, C natively, AssemblyScript)
 #                      and the Rust example hook's; the hooks run through the host in
 #                      `go test ./examples/hooks/` (kits_test.go)
@@ -41,10 +43,19 @@ KITS_AS_PLUGINS = conformance_assemblyscript:examples/conformance/assemblyscript
                   numeric_stats:examples/plugins/assemblyscript/numeric_stats \
                   template_assemblyscript:examples/plugins/assemblyscript/template \
                   hook_assemblyscript:examples/hooks/assemblyscript
+# Templates with a cases.json, run by `apflow test`: output name:directory.
+KITS_CASES = template_rust:examples/plugins/rust/template template_c:examples/plugins/c/template \
+             template_assemblyscript:examples/plugins/assemblyscript/template
+# kit_cases runs the cases of the templates whose output name matches $(1).
+kit_cases = set -e; for p in $(filter $(1),$(KITS_CASES)); do \
+	  name=$${p%%:*}; dir=$${p\#*:}; \
+	  $(BIN) test $(KITS_OUT)/$$name.wasm $$dir/cases.json; \
+	done
+
 # Go: output name:package.
 KITS_GO_PLUGINS = conformance_go:./examples/conformance/go
 
-.PHONY: kits kits-go kits-rust kits-c kits-assemblyscript kits-wat kits-test kits-clean toolchains
+.PHONY: kits kits-go kits-rust kits-c kits-assemblyscript kits-wat kits-cases kits-test kits-clean toolchains
 
 # toolchains first: a missing tool is reported with the package that installs it.
 kits: toolchains kits-go kits-rust kits-c kits-assemblyscript kits-wat
@@ -59,23 +70,25 @@ kits-go: | $(KITS_OUT)
 	  GOOS=wasip1 GOARCH=wasm $(KITS_GO) build -buildmode=c-shared -o $(KITS_OUT)/$$name.wasm $$pkg; \
 	done
 
-kits-rust: | $(KITS_OUT)
+kits-rust: build | $(KITS_OUT)
 	@set -e; for d in $(KITS_RUST_CRATES); do \
 	  echo "rust  $$d"; \
 	  RUSTC=$(KITS_RUSTC) CARGO_TARGET_DIR=$(KITS_CARGO_DIR) $(KITS_CARGO) build -q --offline --release \
 	    --target wasm32-wasi --manifest-path $$d/Cargo.toml; \
 	done; \
 	for n in $(KITS_RUST_NAMES); do cp $(KITS_CARGO_DIR)/wasm32-wasi/release/$$n.wasm $(KITS_OUT)/$$n.wasm; done
+	@$(call kit_cases,template_rust:%)
 
-kits-c: | $(KITS_OUT)
+kits-c: build | $(KITS_OUT)
 	@set -e; for p in $(KITS_C_PLUGINS); do \
 	  name=$${p%%:*}; src=$${p#*:}; \
 	  echo "c     $$name"; \
 	  $(KITS_CC) $(KITS_CFLAGS) -o $(KITS_OUT)/$$name.wasm $$src sdk/c/apflow.c; \
 	done
+	@$(call kit_cases,template_c:%)
 
 # node_modules is installed once per package with `npm ci` (delete it to reinstall).
-kits-assemblyscript: | $(KITS_OUT)
+kits-assemblyscript: build | $(KITS_OUT)
 	@set -e; for p in $(KITS_AS_PLUGINS); do \
 	  name=$${p%%:*}; dir=$${p#*:}; \
 	  echo "as    $$name"; \
@@ -83,9 +96,13 @@ kits-assemblyscript: | $(KITS_OUT)
 	  (cd $$dir && $(KITS_NPM) run -s asbuild); \
 	  cp $$dir/build/$$name.wasm $(KITS_OUT)/$$name.wasm; \
 	done
+	@$(call kit_cases,template_assemblyscript:%)
 
 kits-wat: | $(KITS_OUT)
 	@echo "wat   minimal_wat"; $(KITS_WAT2WASM) examples/plugins/wat/minimal.wat -o $(KITS_OUT)/minimal_wat.wasm
+
+kits-cases: build
+	@$(call kit_cases,%)
 
 kits-test:
 	cd sdk/rust && RUSTC=$(KITS_RUSTC) RUSTDOC=$(KITS_RUSTDOC) CARGO_TARGET_DIR=$(KITS_CARGO_DIR)/native $(KITS_CARGO) test -q --offline

@@ -96,6 +96,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		newServeCmd(g),
 		newTokenCmd(g),
 		newClusterCmd(g),
+		newCallCmd(g), newTestCmd(g),
 	)
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)

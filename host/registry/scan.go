@@ -295,7 +295,7 @@ func (r *Registry) loadDescribed(name, path string, fs *fileState) *sandbox.Modu
 	if d == nil {
 		return nil
 	}
-	mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return readModule(path) })
+	mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return ReadModule(path) })
 	if err != nil {
 		r.log.Warn("cached plugin metadata unusable, loading the module", "file", name, "error", err)
 		r.meta.drop(fs.hash)
@@ -308,7 +308,7 @@ func (r *Registry) loadDescribed(name, path string, fs *fileState) *sandbox.Modu
 // error, when the scan should pass over the file: it vanished (the next scan forgets it)
 // or it is too large (reported as a problem).
 func (r *Registry) readFile(name, path string, st os.FileInfo) ([]byte, error) {
-	wasm, err := readModule(path)
+	wasm, err := ReadModule(path)
 	switch {
 	case err == nil:
 		return wasm, nil
@@ -324,9 +324,9 @@ func (r *Registry) readFile(name, path string, st os.FileInfo) ([]byte, error) {
 // errTooLarge is the error of a module file longer than MaxModuleBytes.
 var errTooLarge = fmt.Errorf("module is more than the %d bytes allowed", MaxModuleBytes)
 
-// readModule reads a module file, failing when it is longer than MaxModuleBytes (it
+// ReadModule reads a module file, failing when it is longer than MaxModuleBytes (it
 // may have grown since it was checked).
-func readModule(path string) ([]byte, error) {
+func ReadModule(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

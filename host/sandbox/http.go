@@ -134,6 +134,29 @@ func guardedDial(d *net.Dialer) func(ctx context.Context, network, addr string) 
 	}
 }
 
+// HTTPTransport sends the requests of http_request; *http.Transport is one. It is the seam
+// a host tool uses to answer a plugin's requests from recorded pairs, or to record them.
+type HTTPTransport = http.RoundTripper
+
+type httpTransportKey struct{}
+
+// WithHTTPTransport returns a context under which the calls of [Module.Execute] and
+// [Module.CallHook] send http_request's requests through wrap(guarded), where guarded is
+// the module's transport (it dials only granted hosts and refuses internal addresses to
+// wildcard grants). Everything else stays as it is: the http grant is still required, the
+// URL's host and every redirect are still checked against the grants, the response body
+// limit and the timeouts still apply. A wrap that answers without calling guarded (a
+// fixture) reaches no network; one that calls it (a recorder) keeps the dial checks.
+// wrap is called once per request and must be safe for concurrent use.
+func WithHTTPTransport(ctx context.Context, wrap func(guarded HTTPTransport) HTTPTransport) context.Context {
+	return context.WithValue(ctx, httpTransportKey{}, wrap)
+}
+
+func httpTransportFrom(ctx context.Context) func(HTTPTransport) HTTPTransport {
+	wrap, _ := ctx.Value(httpTransportKey{}).(func(HTTPTransport) HTTPTransport)
+	return wrap
+}
+
 // hostHTTPRequest is apflow.http_request.
 func (r *Runtime) hostHTTPRequest(ctx context.Context, mod api.Module, stack []uint64) {
 	cs := callStateFrom(ctx)
@@ -188,10 +211,16 @@ func (r *Runtime) doHTTP(ctx context.Context, cs *callState, doc []byte) (*httpR
 	for k, v := range req.Headers {
 		hreq.Header.Set(k, v)
 	}
-	transport := cs.m.transport
-	if transport == nil {
-		transport = newTransport()
-		defer transport.CloseIdleConnections()
+	var transport http.RoundTripper
+	if cs.m.transport != nil {
+		transport = cs.m.transport
+	} else {
+		t := newTransport()
+		defer t.CloseIdleConnections()
+		transport = t
+	}
+	if wrap := httpTransportFrom(ctx); wrap != nil {
+		transport = wrap(transport)
 	}
 	client := &http.Client{
 		Transport: transport,

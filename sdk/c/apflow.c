@@ -508,13 +508,147 @@ uint64_t apflow_host_kv_delete(const char *ptr, size_t len);
 __attribute__((import_module("apflow"), import_name("kv_list")))
 uint64_t apflow_host_kv_list(const char *ptr, size_t len);
 #else
-/* Native stand-ins so plugin logic can be unit-tested off-wasm. */
+/* Natively (unit tests of a plugin's logic) the host is the mock below: it records log
+ * lines, progress and requests, and answers what apflow_mock_respond and
+ * apflow_mock_set_config set. It is one process-wide host: tests that use it run one at
+ * a time. */
+typedef struct { char *a, *b; int n; } mock_entry;
+typedef struct { mock_entry *items; size_t len, cap; } mock_list;
+static mock_list mock_logs, mock_requests, mock_config, mock_responses;
+static double *mock_progress_values;
+static size_t mock_progress_len;
+
+static char *mock_dup(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+static int mock_push(mock_list *l, char *a, char *b, int n) {
+    if (!a || (b == NULL && l != &mock_logs && l != &mock_requests)) { free(a); free(b); return -1; }
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        mock_entry *items = realloc(l->items, cap * sizeof *items);
+        if (!items) { free(a); free(b); return -1; }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->len++] = (mock_entry){a, b, n};
+    return 0;
+}
+
+static void mock_clear(mock_list *l) {
+    for (size_t i = 0; i < l->len; i++) { free(l->items[i].a); free(l->items[i].b); }
+    free(l->items);
+    *l = (mock_list){0};
+}
+
+void apflow_mock_reset(void) {
+    mock_clear(&mock_logs);
+    mock_clear(&mock_requests);
+    mock_clear(&mock_config);
+    mock_clear(&mock_responses);
+    free(mock_progress_values);
+    mock_progress_values = NULL;
+    mock_progress_len = 0;
+}
+
+int apflow_mock_set_config(const char *key, const char *value) {
+    return mock_push(&mock_config, strdup(key), strdup(value), 0);
+}
+
+int apflow_mock_respond(const char *method, const char *url, int status, const char *body) {
+    size_t m = strlen(method), u = strlen(url);
+    char *k = malloc(m + u + 2);
+    if (!k) return -1;
+    for (size_t i = 0; i < m; i++) k[i] = (char)(method[i] >= 'a' && method[i] <= 'z' ? method[i] - 32 : method[i]);
+    k[m] = ' ';
+    memcpy(k + m + 1, url, u + 1);
+    return mock_push(&mock_responses, k, strdup(body ? body : ""), status);
+}
+
+size_t apflow_mock_log_count(void) { return mock_logs.len; }
+
+const char *apflow_mock_log(size_t i, int *level) {
+    if (i >= mock_logs.len) return NULL;
+    if (level) *level = mock_logs.items[i].n;
+    return mock_logs.items[i].a;
+}
+
+size_t apflow_mock_progress_count(void) { return mock_progress_len; }
+
+double apflow_mock_progress(size_t i) { return i < mock_progress_len ? mock_progress_values[i] : -1; }
+
+size_t apflow_mock_request_count(void) { return mock_requests.len; }
+
+const char *apflow_mock_request(size_t i) { return i < mock_requests.len ? mock_requests.items[i].a : NULL; }
+
 static void apflow_host_log(int32_t level, const char *ptr, size_t len) {
     fprintf(stderr, "[%d] %.*s\n", level, (int)len, ptr);
+    mock_push(&mock_logs, mock_dup(ptr, len), NULL, level);
 }
-static void apflow_host_progress(double value) { (void)value; }
-static uint64_t apflow_host_http_request(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
-static uint64_t apflow_host_config_get(const char *ptr, size_t len) { (void)ptr; (void)len; return 0; }
+
+static void apflow_host_progress(double value) {
+    double *v = realloc(mock_progress_values, (mock_progress_len + 1) * sizeof *v);
+    if (!v) return;
+    mock_progress_values = v;
+    mock_progress_values[mock_progress_len++] = value;
+}
+
+/* The mock's answer to a request document: the response set for its method and URL, or
+ * an error naming them. */
+static char *mock_http_answer(const char *req, size_t req_len, size_t *len) {
+    mock_push(&mock_requests, mock_dup(req, req_len), NULL, 0);
+    apflow_val doc, v;
+    char *method = NULL, *url = NULL;
+    if (apflow_parse(req, req_len, &doc) == 0) {
+        if (apflow_get(doc, "method", &v)) method = apflow_string(v, NULL);
+        if (apflow_get(doc, "url", &v)) url = apflow_string(v, NULL);
+    }
+    char key[2048];
+    snprintf(key, sizeof key, "%s %s", method ? method : "GET", url ? url : "");
+    for (char *c = key; *c && *c != ' '; c++) if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 32);
+    free(method);
+    free(url);
+    apflow_builder b = {0};
+    apflow_begin_object(&b);
+    const mock_entry *r = NULL;
+    for (size_t i = mock_responses.len; i-- > 0;) {
+        if (strcmp(mock_responses.items[i].a, key) == 0) { r = &mock_responses.items[i]; break; }
+    }
+    if (r) {
+        apflow_key(&b, "status");
+        apflow_int64(&b, r->n);
+        apflow_key(&b, "headers");
+        apflow_begin_object(&b);
+        apflow_end_object(&b);
+        apflow_key(&b, "body");
+        apflow_str(&b, r->b);
+    } else {
+        char msg[2100];
+        snprintf(msg, sizeof msg, "no mock response for %s", key);
+        apflow_key(&b, "error");
+        apflow_str(&b, msg);
+    }
+    apflow_end_object(&b);
+    char *out = b.failed ? NULL : mock_dup(b.data, b.len);
+    if (out && len) *len = b.len;
+    apflow_builder_free(&b);
+    return out;
+}
+
+static char *mock_config_get(const char *key, size_t *len) {
+    for (size_t i = mock_config.len; i-- > 0;) {
+        if (strcmp(mock_config.items[i].a, key) == 0) {
+            if (len) *len = strlen(mock_config.items[i].b);
+            return strdup(mock_config.items[i].b);
+        }
+    }
+    return NULL;
+}
+
 static int32_t apflow_host_sleep_ms(int64_t ms) {
     return ms < 0 || ms > APFLOW_MAX_SLEEP_MS ? APFLOW_SLEEP_INVALID : APFLOW_SLEEP_OK;
 }
@@ -552,11 +686,19 @@ void apflow_logf(int level, const char *format, ...) {
 void apflow_progress(double value) { apflow_host_progress(value); }
 
 char *apflow_http_request(const char *request_json, size_t request_len, size_t *len) {
+#ifdef __wasm__
     return take(apflow_host_http_request(request_json, request_len), len);
+#else
+    return mock_http_answer(request_json, request_len, len);
+#endif
 }
 
 char *apflow_config_get(const char *key, size_t *len) {
+#ifdef __wasm__
     return take(apflow_host_config_get(key, strlen(key)), len);
+#else
+    return mock_config_get(key, len);
+#endif
 }
 
 int apflow_sleep_ms(int64_t ms) { return apflow_host_sleep_ms(ms); }

@@ -176,6 +176,27 @@ char *apflow_http_request(const char *request_json, size_t request_len, size_t *
  */
 char *apflow_config_get(const char *key, size_t *len);
 
+#ifndef __wasm__
+/*
+ * Natively (unit tests of a plugin's logic, off-wasm) the host functions are served by a
+ * mock: apflow_http_request answers the response set for its method and URL with
+ * apflow_mock_respond ({"status","headers":{},"body"}), or {"error":"no mock response for
+ * METHOD URL"}; apflow_config_get answers the values set with apflow_mock_set_config
+ * (NULL otherwise); log lines, progress values and request documents are recorded. One
+ * process-wide host: run the tests that use it one at a time. Setters return 0, or -1
+ * when out of memory.
+ */
+void apflow_mock_reset(void);                                  /* forget everything */
+int apflow_mock_set_config(const char *key, const char *value); /* the last set wins */
+int apflow_mock_respond(const char *method, const char *url, int status, const char *body);
+size_t apflow_mock_log_count(void);
+const char *apflow_mock_log(size_t i, int *level);             /* NULL past the end */
+size_t apflow_mock_progress_count(void);
+double apflow_mock_progress(size_t i);
+size_t apflow_mock_request_count(void);
+const char *apflow_mock_request(size_t i);                     /* the request document */
+#endif
+
 /** Statuses of apflow_sleep_ms (the sleep_ms host function, docs/abi.md). */
 enum {
     APFLOW_SLEEP_OK = 0,          /* the whole time was slept */

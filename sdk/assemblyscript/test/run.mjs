@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { mockHost } from '../mock.mjs';
 
 mkdirSync('build', { recursive: true });
 execFileSync('npx', ['asc', 'test/fixture.ts', '--outFile', 'build/fixture.wasm', '--optimize',
@@ -11,48 +12,15 @@ execFileSync('npx', ['asc', 'test/fixture.ts', '--outFile', 'build/fixture.wasm'
 const mod = await WebAssembly.compile(readFileSync('build/fixture.wasm'));
 const imports = WebAssembly.Module.imports(mod).map(i => `${i.module}.${i.name}`);
 assert.ok(imports.every(i => i.startsWith('apflow.')), `only apflow imports, got ${imports}`);
-let inst;
-const mem = () => new Uint8Array(inst.exports.memory.buffer);
-const give = (s) => { const b = Buffer.from(s); const p = inst.exports.alloc(b.length); mem().set(b, p); return [p, b.length]; };
-// The fake host's http_request answers 503 `failures` times, then 200; its sleep_ms
-// records each duration and answers `sleepStatus` (0 = slept).
-const fake = { failures: 0, sleeps: [], sleepStatus: 0, kv: new Map(), ttls: [], kvRefuse: false };
-const req = (p, l) => JSON.parse(Buffer.from(mem().subarray(p, p + l)).toString());
-const kvAnswer = (doc) => answer(JSON.stringify(fake.kvRefuse ? { error: 'capability kv not granted to plugin x', code: 'not_granted' } : doc));
-const answer = (s) => { const [q, n] = give(s); return (BigInt(q) << 32n) | BigInt(n); };
-inst = await WebAssembly.instantiate(mod, { apflow: {
-  log() {}, progress() {},
-  http_request() {
-    return answer(fake.failures-- > 0 ? '{"status":503,"headers":{},"body":""}' : '{"status":200,"headers":{},"body":"ok"}');
-  },
-  sleep_ms(ms) { fake.sleeps.push(ms); return fake.sleepStatus; },
-  // kv_*: an in-memory space, or a refusal when fake.kvRefuse is set.
-  kv_get(p, l) { const r = req(p, l); return kvAnswer(fake.kv.has(r.key) ? { found: true, value: fake.kv.get(r.key) } : { found: false }); },
-  kv_set(p, l) {
-    const r = req(p, l);
-    if (r.if_absent && fake.kv.has(r.key)) return kvAnswer({ stored: false });
-    fake.kv.set(r.key, r.value); fake.ttls.push(r.ttl_ms ?? 0); return kvAnswer({ stored: true });
-  },
-  kv_delete(p, l) { const r = req(p, l); return kvAnswer({ deleted: fake.kv.delete(r.key) }); },
-  kv_list(p, l) {
-    const r = req(p, l);
-    const keys = [...fake.kv.keys()].filter(k => k.startsWith(r.prefix ?? '')).sort().slice(0, r.limit ?? 100);
-    return kvAnswer({ keys, more: false });
-  },
-  config_get(p, l) {
-    const key = Buffer.from(mem().subarray(p, p + l)).toString();
-    if (key !== 'k') return 0n;
-    const [q, n] = give('v\u00e9');
-    return (BigInt(q) << 32n) | BigInt(n);
-  },
-} });
-const callExport = (name, input) => {
-  const [p, n] = give(input);
-  const r = inst.exports[name](p, n);
-  if (r === 0n) return null;
-  const q = Number(r >> 32n), len = Number(r & 0xffffffffn);
-  return Buffer.from(mem().subarray(q, q + len)).toString();
-};
+
+const host = mockHost();
+// http_request answers 503 `failures` times, then 200.
+const fake = { failures: 0 };
+host.onHTTP(() => fake.failures-- > 0 ? { status: 503, headers: {}, body: '' } : { status: 200, headers: {}, body: 'ok' });
+host.setConfig('k', 'v\u00e9');
+const plugin = await host.load(mod);
+const inst = plugin.instance;
+const callExport = (name, input) => plugin.call(name, input);
 
 const roundTrips = [
   ['null', 'null'],
@@ -104,9 +72,10 @@ const retryCases = [
   [5, 4, '{"error":"sleep refused: capability clock not granted to this plugin","code":"sleep_refused"}', [100n]],
 ];
 for (const [failures, status, want, sleeps] of retryCases) {
-  Object.assign(fake, { failures, sleeps: [], sleepStatus: status });
+  fake.failures = failures;
+  Object.assign(host, { sleeps: [], sleepStatus: status });
   assert.equal(callExport('retry_export', '{"attempts":3,"wait_ms":100}'), want, `retry, sleep status ${status}`);
-  assert.deepEqual(fake.sleeps, sleeps, `sleeps, sleep status ${status}`);
+  assert.deepEqual(host.sleeps, sleeps, `sleeps, sleep status ${status}`);
 }
 
 // Memory does not grow without bound across many calls: results and inputs are freed.
@@ -117,9 +86,22 @@ assert.equal(inst.exports.memory.buffer.byteLength, before, 'memory grew across 
 // kv_*: the kit's calls through a fake space, and a refusal with its kv_ code.
 assert.equal(callExport('kv_export', '{"key":"k"}'),
   '{"before":false,"claimed":false,"value":{"n":1},"keys":["k"],"deleted":true}', 'kv sequence');
-assert.deepEqual(fake.ttls, [60000], 'kv ttl');
-fake.kvRefuse = true;
+// kv_set: the value with a TTL, then the claim (if_absent) without one.
+assert.deepEqual(host.kvCalls.filter(c => c.fn === 'kv_set').map(c => c.req.ttl_ms ?? 0), [60000, 0], 'kv ttl');
+host.kvRefuse = true;
 assert.equal(callExport('kv_export', '{"key":"k"}'),
   '{"error":"capability kv not granted to plugin x","code":"kv_not_granted"}', 'kv refused');
 
-console.log(`ok: kv, ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, ${retryCases.length} sleep cases, memory reuse`);
+// mockHost: responses set per method and URL, an error naming the request otherwise.
+const other = mockHost();
+other.respond('GET', 'http://api.test/x', 200, 'ok');
+const p2 = await other.load(mod);
+assert.equal(p2.call('retry_export', '{"attempts":1,"wait_ms":1}'), '{"attempts":1}', 'mock response');
+assert.deepEqual(other.requests.map(r => r.url), ['http://api.test/x'], 'mock requests');
+const unset = mockHost();
+const p3 = await unset.load(mod);
+assert.deepEqual(p3.execute({ a: 1 }), { a: 1 }, 'mock execute');
+assert.equal(p3.call('cfg', '{"key":"k"}'), 'null', 'mock config unset');
+assert.equal(p3.call('retry_export', '{"attempts":1,"wait_ms":1}'), '{"error":"gave up after 1 attempts","code":"unavailable"}', 'mock unmatched');
+
+console.log(`ok: mock host, kv, ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, ${retryCases.length} sleep cases, memory reuse`);

@@ -183,6 +183,34 @@ static void test_kv(void) {
     apflow_kv_error_free(&err);
 }
 
+/* Natively the host is the mock: it answers what a test set and records what happened. */
+static void test_mock(void) {
+    apflow_mock_reset();
+    CHECK(apflow_config_get("k", NULL) == NULL);
+    CHECK(apflow_mock_set_config("k", "v1") == 0 && apflow_mock_set_config("k", "v2") == 0);
+    size_t n = 0;
+    char *v = apflow_config_get("k", &n);
+    CHECK(v && strcmp(v, "v2") == 0 && n == 2);
+    free(v);
+    CHECK(apflow_mock_respond("post", "https://a.example/p", 201, "say \"hi\"") == 0);
+    const char *req = "{\"method\":\"POST\",\"url\":\"https://a.example/p\",\"body\":\"x\"}";
+    char *answer = apflow_http_request(req, strlen(req), &n);
+    CHECK(answer && strcmp(answer, "{\"status\":201,\"headers\":{},\"body\":\"say \\\"hi\\\"\"}") == 0);
+    free(answer);
+    const char *other = "{\"url\":\"https://a.example/q\"}";
+    answer = apflow_http_request(other, strlen(other), NULL);
+    CHECK(answer && strcmp(answer, "{\"error\":\"no mock response for GET https://a.example/q\"}") == 0);
+    free(answer);
+    CHECK(apflow_mock_request_count() == 2 && strcmp(apflow_mock_request(0), req) == 0);
+    apflow_logf(APFLOW_WARN, "careful %d", 7);
+    apflow_progress(0.5);
+    int level = -1;
+    CHECK(apflow_mock_log_count() == 1 && strcmp(apflow_mock_log(0, &level), "careful 7") == 0 && level == APFLOW_WARN);
+    CHECK(apflow_mock_progress_count() == 1 && apflow_mock_progress(0) == 0.5);
+    apflow_mock_reset();
+    CHECK(apflow_mock_log_count() == 0 && apflow_mock_request_count() == 0 && apflow_config_get("k", NULL) == NULL);
+}
+
 int main(void) {
     test_validation();
     test_lookup();
@@ -190,6 +218,8 @@ int main(void) {
     test_copy_members();
     test_sleep();
     test_kv();
+    test_mock();
+    apflow_mock_reset();
     if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
     printf("ok\n");
     return 0;

@@ -1,8 +1,10 @@
 //! The `apflow` host functions (`docs/abi.md`, "Host functions").
 //!
 //! On `wasm32` these call the host imports. On other targets (native `cargo test` of a
-//! plugin's logic) they have harmless stand-ins: `log` prints to stderr, `progress` does
-//! nothing, `http_request` answers `{"error": "no host"}`, `config_get` answers `None`,
+//! plugin's logic) they are served by [`crate::mock`], which a test sets up and reads
+//! back: `log` (also printed to stderr) and `progress` are recorded, `http_request`
+//! answers the responses set with `mock::respond` (an error naming the method and URL
+//! otherwise) and `config_get` the values set with `mock::set_config` (`None` otherwise);
 //! `sleep_ms` returns at once (refusing the durations the host refuses) and the `kv_*`
 //! functions answer [`KvError`] with code `unavailable`.
 
@@ -61,7 +63,10 @@ pub fn log(level: Level, message: &str) {
         imports::log(level as i32, message.as_ptr(), message.len())
     }
     #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("[{:?}] {}", level, message);
+    {
+        eprintln!("[{:?}] {}", level, message);
+        crate::mock::record_log(level, message);
+    }
 }
 
 /// Logs at info level.
@@ -92,7 +97,7 @@ pub fn progress(value: f64) {
         imports::progress(value)
     }
     #[cfg(not(target_arch = "wasm32"))]
-    let _ = value;
+    crate::mock::record_progress(value);
 }
 
 /// An HTTP request for [`http_request`]. Needs the `http` grant for the URL's host.
@@ -152,10 +157,7 @@ pub fn http_request(req: &Request) -> Result<Response, String> {
     // SAFETY: the host reads `doc` during the call and hands back an owned buffer.
     let answer = take(unsafe { imports::http_request(doc.as_ptr(), doc.len()) });
     #[cfg(not(target_arch = "wasm32"))]
-    let answer: Option<Vec<u8>> = {
-        let _ = doc;
-        Some(b"{\"error\":\"no host\"}".to_vec())
-    };
+    let answer: Option<Vec<u8>> = Some(crate::mock::http_answer(&doc));
     let bytes = answer.ok_or_else(|| "no response".to_string())?;
     let v = Value::parse_bytes(&bytes).map_err(|e| format!("malformed host answer: {}", e))?;
     if let Some(err) = v.get("error") {
@@ -175,10 +177,7 @@ pub fn config_get(key: &str) -> Option<String> {
     // SAFETY: the host reads `key` during the call and hands back an owned buffer.
     let answer = take(unsafe { imports::config_get(key.as_ptr(), key.len()) });
     #[cfg(not(target_arch = "wasm32"))]
-    let answer: Option<Vec<u8>> = {
-        let _ = key;
-        None
-    };
+    let answer: Option<Vec<u8>> = crate::mock::config(key).map(String::into_bytes);
     answer.map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 

@@ -31,6 +31,8 @@ pub mod abi;
 pub mod hook;
 pub mod host;
 pub mod json;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod mock;
 
 pub use abi::{Error, Result};
 pub use json::{Number, Value};

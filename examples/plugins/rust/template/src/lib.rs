@@ -30,6 +30,9 @@ mod tests {
     fn greets() {
         let out = execute(Value::object().with("name", "Ada")).unwrap();
         assert_eq!(out.to_json(), r#"{"greeting":"Hello, Ada!"}"#);
+        // Natively, apflow_plugin::mock is the host: it records the log lines (and
+        // answers http_request and config_get with what a test sets).
+        assert_eq!(apflow_plugin::mock::logs(), vec![(host::Level::Info, "greeting Ada".to_string())]);
         assert!(execute(Value::object()).is_err());
     }
 }
