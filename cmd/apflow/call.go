@@ -167,7 +167,11 @@ func (g *globals) pluginRunner(ctx context.Context) (*pluginrun.Runner, error) {
 		return nil, invalidf("test does not read the operator config file: give grants and limits in the cases")
 	}
 	defaults := task.Limits{TimeoutMS: g.taskTimeout.Milliseconds(), MemoryPages: g.memoryPages, MaxResultBytes: g.maxResult}
-	return pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger()})
+	var cache string
+	if g.cacheDir != "" { // the user's cache; never <data dir>/wasm-cache: call touches no data dir
+		cache = g.wasmCacheDir()
+	}
+	return pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger(), CacheDir: cache})
 }
 
 // openPlugin loads ref; a plugin that does not load is exit status 2.

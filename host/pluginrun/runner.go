@@ -31,6 +31,10 @@ type Options struct {
 	Defaults, Max task.Limits
 	// Logger receives the runtime's and registry's own lines; nil discards them.
 	Logger hclog.Logger
+	// CacheDir is the persistent compilation cache to use (the user's, shared with
+	// apflow run and serve), so that calling a module again does not compile it again;
+	// empty means an in-memory cache. Nothing else is written.
+	CacheDir string
 }
 
 // Runner calls plugins one call at a time in its own sandbox runtime, with the grants of
@@ -48,7 +52,8 @@ type callEnv struct {
 	kv     *memstore.Store
 }
 
-// New creates a Runner with an in-memory compilation cache. Close it when done.
+// New creates a Runner (with the compilation cache of Options.CacheDir). Close it when
+// done.
 func New(ctx context.Context, opts Options) (*Runner, error) {
 	log := opts.Logger
 	if log == nil {
@@ -56,7 +61,7 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	}
 	r := &Runner{log: log}
 	rt, err := sandbox.New(ctx, sandbox.Config{
-		Defaults: opts.Defaults, Max: opts.Max, Logger: log.Named("sandbox"),
+		CacheDir: opts.CacheDir, Defaults: opts.Defaults, Max: opts.Max, Logger: log.Named("sandbox"),
 		Grants: r.grants, KV: kvOfCall{r},
 	})
 	if err != nil {
