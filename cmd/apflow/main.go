@@ -4,7 +4,9 @@
 //	apflow resume                    continue runs a crash or Ctrl-C interrupted
 //	apflow serve                     the apflow JSON-RPC API over HTTP
 //	apflow tasks list|get|tree|...   inspect and act on stored tasks
-//	apflow plugins list|inspect|...  manage the plugins directory
+//	apflow plugins list|inspect|...  manage the plugins directory; inspect FILE.wasm checks a module
+//	apflow call MODULE.wasm|ID       call a plugin once, outside any tree, nothing stored
+//	apflow test MODULE.wasm CASES    run a plugin's test cases (language-neutral)
 //	apflow hooks list                the configured hooks
 //	apflow cluster status            the nodes, runs and queue of a PostgreSQL cluster
 //
