@@ -167,7 +167,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 	out.result = result
 	if m, ok := result.(map[string]any); ok {
 		if v, ok := m["error"]; ok {
-			out.fail(retry.KindErrorResult, errorText(v))
+			out.fail(retry.KindErrorResult, executor.ErrorText(v))
 			out.failure.Code = retry.CodeOf(m)
 		}
 	}
@@ -191,25 +191,6 @@ func decodeResult(raw json.RawMessage) (any, error) {
 		return nil, nil
 	}
 	return schema.Decode(raw)
-}
-
-// errorText renders the value of a result's "error" key as the task's error.
-func errorText(v any) string {
-	switch x := v.(type) {
-	case string:
-		if x != "" {
-			return x
-		}
-		return "executor returned an empty error"
-	case nil:
-		return "executor returned an error object with a null error"
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return fmt.Sprint(x)
-		}
-		return string(b)
-	}
 }
 
 // jsonNormal maps a value to its JSON-decoded form so that inputs can be compared

@@ -110,3 +110,24 @@ func NotFound(id string) error {
 	return apferr.New(apferr.ExecutorNotFound, fmt.Sprintf("executor %q is not registered", id)).
 		WithData(map[string]any{"field": "schemas.method", "executor": id})
 }
+
+// ErrorText is the task error that the value of a result's "error" key stands for (an
+// executor reports a failure by returning {"error": ...}): the string itself, or the
+// value as JSON; an empty or null error is named as such, never an empty error.
+func ErrorText(v any) string {
+	switch x := v.(type) {
+	case string:
+		if x != "" {
+			return x
+		}
+		return "executor returned an empty error"
+	case nil:
+		return "executor returned an error object with a null error"
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}

@@ -173,15 +173,9 @@ func (o *Outcome) checkErrorKey() {
 		return
 	}
 	o.Kind = KindErrorResult
-	var s string
-	switch {
-	case json.Unmarshal(raw, &s) == nil && s != "":
-		o.Error = s
-	case string(raw) == "null":
-		o.Error = "executor returned an error object with a null error"
-	case s == "" && string(raw) == `""`:
-		o.Error = "executor returned an empty error"
-	default:
-		o.Error = string(raw)
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		v = string(raw)
 	}
+	o.Error = executor.ErrorText(v)
 }
