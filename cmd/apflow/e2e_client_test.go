@@ -44,7 +44,7 @@ func TestCLIAgainstServer(t *testing.T) {
 	}
 
 	tree := writeTree(t, strings.ReplaceAll(goodTree, `"name": "report",`, `"id": "cli-root", "name": "report",`))
-	code, stdout, stderr := cli(t, alice, "run", tree)
+	code, stdout, stderr := cli(t, alice, "run", "--keep-ids", tree)
 	if code != exitOK || !strings.Contains(stdout, "3 tasks: 3 completed") || !strings.Contains(stdout, "✓ b completed") {
 		t.Fatalf("run --server: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/store/pgstore"
 )
 
@@ -47,6 +48,9 @@ type globals struct {
 	// cluster (PostgreSQL store)
 	nodeID           string
 	lease, heartbeat time.Duration
+
+	// keepIDs and ephemeral are apflow run's --keep-ids and --ephemeral.
+	keepIDs, ephemeral bool
 
 	stdout, stderr io.Writer
 	// listsProblems is set by a command that shows the plugin files that failed to load
@@ -121,10 +125,25 @@ func (g *globals) compileProgress(role hostRole, log hclog.Logger) func(done, to
 // not compile every plugin again; the cache is keyed by module content (and wazero's
 // version), so data dirs with different plugins share it safely.
 func (g *globals) wasmCacheDir() string {
-	if g.cacheDir != "" {
+	switch {
+	case g.cacheDir != "":
 		return filepath.Join(g.cacheDir, "wasm")
+	case g.ephemeral:
+		return "" // in memory: an ephemeral run writes nothing in the data dir
 	}
 	return filepath.Join(g.dataDir, "wasm-cache")
+}
+
+// checkEphemeral refuses what an ephemeral run cannot do without touching the data
+// dir: another store, or a plugins dir it would have to create.
+func (g *globals) checkEphemeral() error {
+	if g.storeURL != "" || os.Getenv("APFLOW_STORE") != "" {
+		return &exitError{code: exitInvalid, msg: "--ephemeral runs in memory: it takes no --store"}
+	}
+	if _, err := os.Stat(g.pluginsPath()); err != nil {
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("--ephemeral creates nothing: the plugins dir %s must exist (%v)", g.pluginsPath(), err)}
+	}
+	return nil
 }
 
 func (g *globals) logger() hclog.Logger {
@@ -223,8 +242,12 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(g.dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if !g.ephemeral {
+		if err := os.MkdirAll(g.dataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+	} else if err := g.checkEphemeral(); err != nil {
+		return nil, err
 	}
 	st, err := g.openStore(ctx, log.Named("store"))
 	if err != nil {
@@ -332,6 +355,9 @@ type taskStore interface {
 // openStore opens the task store: PostgreSQL when --store (or $APFLOW_STORE) is a
 // postgres:// or postgresql:// URL, else Badger in <data-dir>/db.
 func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, error) {
+	if g.ephemeral {
+		return memstore.New(), nil
+	}
 	dsn := g.storeURL
 	if dsn == "" {
 		dsn = os.Getenv("APFLOW_STORE")

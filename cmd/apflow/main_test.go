@@ -128,7 +128,7 @@ func TestTasksCommandsReadTheStore(t *testing.T) {
 	t.Parallel()
 	dataDir, plugins := setup(t)
 	tree := strings.ReplaceAll(goodTree, `"name": "report",`, `"id": "root-1", "name": "report",`)
-	if code, out, errOut := apflow(t, "", "run", "-q", "--data-dir", dataDir, "--plugins", plugins, writeTree(t, tree)); code != 0 {
+	if code, out, errOut := apflow(t, "", "run", "-q", "--keep-ids", "--data-dir", dataDir, "--plugins", plugins, writeTree(t, tree)); code != 0 {
 		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
 	}
 	base := []string{"--data-dir", dataDir, "--plugins", plugins}
@@ -171,7 +171,7 @@ func TestRerunAfterFixUnblocksDependents(t *testing.T) {
 	 {"name": "fine", "parent_id": "root-2", "schemas": {"method": "echo"}, "inputs": {"ok": true}}
 	]`
 	base := []string{"--data-dir", dataDir, "--plugins", plugins}
-	code, stdout, _ := apflow(t, "", append([]string{"run", writeTree(t, tree)}, base...)...)
+	code, stdout, _ := apflow(t, "", append([]string{"run", "--keep-ids", writeTree(t, tree)}, base...)...)
 	if code != exitFailed || !strings.Contains(stdout, "unreachable") || !strings.Contains(stdout, "2 blocked") {
 		t.Fatalf("first run: exit %d\n%s", code, stdout)
 	}

@@ -46,6 +46,12 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 	if json.Unmarshal(data, &wrapped) == nil && len(wrapped.Tasks) > 0 {
 		tasks = wrapped.Tasks
 	}
+	if !g.keepIDs {
+		var err error
+		if tasks, err = localizeIDs(tasks); err != nil {
+			return &exitError{code: exitInvalid, msg: "invalid task tree: " + err.Error()}
+		}
+	}
 	c := g.client()
 	began := time.Now()
 	var rootID string

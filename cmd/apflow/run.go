@@ -39,6 +39,10 @@ file, or "-" to read stdin), stores it, runs it and prints a summary. Progress i
 one line per status change otherwise. With --json, stdout holds only the final tree
 ({"task": ..., "children": [...]}) and progress goes to stderr.
 
+The ids a file gives are names local to the run: every run stores new ids (results are
+still injected under the file's ids), so a file can be run again; --keep-ids stores the
+file's ids instead. --ephemeral runs in memory without touching the data dir.
+
 With --idempotency-key, running the same file again with the same key (within
 --idempotency-ttl) submits nothing: it shows the tree the first run stored, running it
 only if its run never started; the same key with another tree is refused (exit status 2).
@@ -70,6 +74,8 @@ ends it at once, without the grace period for running tasks.`,
 			return g.runLocal(cmd.Context(), args[0], data, out, jsonOut, quiet, key)
 		},
 	}
+	cmd.Flags().BoolVar(&g.keepIDs, "keep-ids", false, "store the tasks under the ids the file gives (a second run of the file is then refused); by default they are names local to this run and every run stores new ids")
+	cmd.Flags().BoolVar(&g.ephemeral, "ephemeral", false, "run in memory: nothing is stored, the data dir is neither created nor read (the plugins dir and config are read)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final tree as JSON on stdout; progress and summary go to stderr")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress, only the summary")
 	cmd.Flags().StringVar(&key.key, "idempotency-key", "", "submit the tree at most once per key: a repeat with the same key and tree shows the first one instead of storing another")
@@ -197,7 +203,7 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	defer h.shutdown()
 	prepare := func(ctx context.Context) ([]*task.Task, error) {
 		return submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
-			TaskSchemas: h.taskSchemas})
+			TaskSchemas: h.taskSchemas, LocalIDs: !g.keepIDs})
 	}
 	if key.key != "" {
 		return g.runLocalKeyed(ctx, h, name, data, out, jsonOut, quiet, key, prepare)

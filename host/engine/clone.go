@@ -329,7 +329,7 @@ func (p *clonePlan) remap(deps []task.Dependency) []task.Dependency {
 	var out []task.Dependency
 	for _, d := range deps {
 		if nid, ok := p.ids[d.ID]; ok {
-			out = append(out, task.Dependency{ID: nid, Required: d.Required})
+			out = append(out, task.Dependency{ID: nid, Required: d.Required, Key: d.Key})
 		}
 	}
 	return out

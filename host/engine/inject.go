@@ -40,7 +40,7 @@ func inject(t *task.Task, deps []*task.Task, info infoFunc) map[string]any {
 		if !inLoaded {
 			inProps, inLoaded = inputProperties(t, info), true
 		}
-		merge(base, r, d.ID, t, inProps, outputProperties(dep, info))
+		merge(base, r, d.InjectKey(), t, inProps, outputProperties(dep, info))
 	}
 	return base
 }

@@ -9,7 +9,8 @@ import (
 	"github.com/apflow-wasm/apflow/host/submit"
 )
 
-// A tree file names tasks and refers to them by name; Prepare resolves the names to ids.
+// A tree file names tasks and refers to them by name; Prepare resolves the names to ids
+// and keeps each name as the key its dependency's result is injected under.
 func ExamplePrepare() {
 	tree := []byte(`[
 		{"id": "report", "name": "report", "schemas": {"method": "aggregate_results_executor"},
@@ -29,7 +30,7 @@ func ExamplePrepare() {
 		fmt.Printf("%s parent=%q priority=%d deps=%v timeout=%dms\n", t.ID, t.ParentID, t.Priority, t.Dependencies, t.Limits.TimeoutMS)
 	}
 	// Output:
-	// report parent="" priority=2 deps=[{cpu-1 true} {mem-1 false}] timeout=0ms
+	// report parent="" priority=2 deps=[{cpu-1 true cpu} {mem-1 false memory}] timeout=0ms
 	// cpu-1 parent="report" priority=0 deps=[] timeout=0ms
 	// mem-1 parent="report" priority=2 deps=[] timeout=2000ms
 }

@@ -52,6 +52,11 @@ type Options struct {
 	// given), and generated ids are qualified too. Give Decode and Validate the same
 	// Namespace (Prepare does).
 	Namespace task.Namespace
+	// LocalIDs makes the ids a submission gives names local to it (apflow run of a tree
+	// file): parent_id and dependencies resolve them as ever, but every task is stored
+	// under a generated id and the tree's id is its root's, so the same file can be
+	// submitted again. Given ids and task_tree_id are then not checked against storage.
+	LocalIDs bool
 	// Now returns the creation time; default time.Now.
 	Now func() time.Time
 	// NewID generates ids for tasks that do not give one; default a random UUID v4. With

@@ -47,7 +47,8 @@ func TestPrepareBuildsTasks(t *testing.T) {
 	if !root.HasChildren || !count.HasChildren || fetch.HasChildren {
 		t.Errorf("has_children %v %v %v", root.HasChildren, count.HasChildren, fetch.HasChildren)
 	}
-	wantDeps := []task.Dependency{{ID: fetch.ID, Required: true}, {ID: count.ID, Required: true}}
+	// Referred to by name, a dependency's result is injected under that name.
+	wantDeps := []task.Dependency{{ID: fetch.ID, Required: true, Key: "fetch"}, {ID: count.ID, Required: true, Key: "count"}}
 	if len(root.Dependencies) != 2 || root.Dependencies[0] != wantDeps[0] || root.Dependencies[1] != wantDeps[1] {
 		t.Errorf("root dependencies %+v, want %+v (duplicate collapsed, first kept)", root.Dependencies, wantDeps)
 	}

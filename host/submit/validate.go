@@ -77,6 +77,7 @@ type validator struct {
 type dep struct {
 	to       int
 	required bool
+	key      string // task.Dependency.Key: the reference, when not the stored id
 }
 
 func (v *validator) add(cl class, s *Spec, field, reason string, expected, actual any) *apferr.Problem {
@@ -143,6 +144,18 @@ func (v *validator) resolve(ref string, byNameOnly bool) (int, bool) {
 	}
 	i, ok := v.byName[ref]
 	return i, ok
+}
+
+// injectKey is the task.Dependency.Key of a reference resolved to task j: the reference
+// itself when it named j by name, or by an id that is not stored (Options.LocalIDs);
+// "" when it is j's stored id, under which its result is injected anyway.
+func (v *validator) injectKey(d DepRef, j int) string {
+	if !d.ByName && !v.opts.LocalIDs {
+		if i, ok := v.byID[v.opts.Namespace.Qualify(d.Ref)]; ok && i == j {
+			return ""
+		}
+	}
+	return d.Ref
 }
 
 // label names a task for messages: its name, else its id, else its index.
@@ -242,7 +255,7 @@ func (v *validator) dependencies() {
 				seen = map[int]bool{}
 			}
 			seen[j] = true
-			v.deps[i] = append(v.deps[i], dep{to: j, required: d.Required})
+			v.deps[i] = append(v.deps[i], dep{to: j, required: d.Required, key: v.injectKey(d, j)})
 			graph[i] = append(graph[i], j)
 		}
 	}
@@ -347,7 +360,11 @@ func (v *validator) checkInputs(s *Spec, sch *schema.Schema, against string) err
 }
 
 // existing checks client-given ids (and a root's own task_tree_id) against storage.
+// Local ids (Options.LocalIDs) are never stored: there is nothing to check.
 func (v *validator) existing(ctx context.Context) error {
+	if v.opts.LocalIDs {
+		return nil
+	}
 	if v.opts.Exists != nil {
 		for _, s := range v.specs {
 			if s.ID == "" || v.byID[s.ID] != s.Index {
@@ -387,7 +404,7 @@ func (v *validator) build() ([]*task.Task, error) {
 	ids := make([]string, len(v.specs))
 	used := make(map[string]bool, len(v.specs))
 	for i, s := range v.specs {
-		if s.ID != "" {
+		if s.ID != "" && !v.opts.LocalIDs {
 			ids[i] = s.ID
 			used[s.ID] = true
 		}
@@ -420,7 +437,7 @@ func (v *validator) build() ([]*task.Task, error) {
 		}
 	}
 	treeID := v.specs[root].TreeID
-	if treeID == "" {
+	if treeID == "" || v.opts.LocalIDs {
 		treeID = ids[root]
 	}
 	now := v.opts.Now().UTC().Truncate(time.Microsecond)
@@ -449,7 +466,7 @@ func (v *validator) build() ([]*task.Task, error) {
 		// The expression and zone were checked when decoding: this cannot fail.
 		t.NextRunAt, _ = schedule.NextRun(t, now)
 		for _, d := range v.deps[i] {
-			t.Dependencies = append(t.Dependencies, task.Dependency{ID: ids[d.to], Required: d.required})
+			t.Dependencies = append(t.Dependencies, task.Dependency{ID: ids[d.to], Required: d.required, Key: d.key})
 		}
 		tasks[i] = t
 	}

@@ -16,6 +16,20 @@ const (
 type Dependency struct {
 	ID       string `json:"id"`
 	Required bool   `json:"required"`
+	// Key, when set, is the key under which the dependency's result is injected instead
+	// of ID (docs/semantics.md rule 11): the reference the submission used for it, when
+	// that was its name or an id local to the submission (apflow run's local ids), so
+	// that templates over injected results work whatever id the dependency is stored
+	// under.
+	Key string `json:"key,omitempty"`
+}
+
+// InjectKey is the key under which the dependency's result is injected: Key, else ID.
+func (d Dependency) InjectKey() string {
+	if d.Key != "" {
+		return d.Key
+	}
+	return d.ID
 }
 
 // Limits are per-task overrides of the sandbox limits (params.limits on the wire is

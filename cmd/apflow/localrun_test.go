@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTreeFileRunsAgain: the ids of a tree file are names local to each run, so the same
+// file runs twice (two trees), and dependencies' results are injected under the ids the
+// file uses; --keep-ids stores the file's ids, so a second run is refused; --ephemeral
+// runs without creating or reading the data dir.
+func TestTreeFileRunsAgain(t *testing.T) {
+	t.Parallel()
+	_, plugins := setup(t)
+	tree := writeTree(t, `[
+	 {"id": "report", "name": "Report", "schemas": {"method": "aggregate_results_executor"}, "dependencies": ["a", "Second"]},
+	 {"id": "a", "name": "First", "parent_id": "report", "schemas": {"method": "echo"}, "inputs": {"x": 1}},
+	 {"id": "b", "name": "Second", "parent_id": "report", "schemas": {"method": "echo"}, "inputs": {"y": 2}}
+	]`)
+	tests := []struct {
+		name      string
+		flags     []string
+		wantCodes [2]int
+		roots     int // trees stored after both runs; -1: no data dir at all
+	}{
+		{"local ids", nil, [2]int{exitOK, exitOK}, 2},
+		{"keep ids", []string{"--keep-ids"}, [2]int{exitOK, exitInvalid}, 1},
+		{"ephemeral", []string{"--ephemeral"}, [2]int{exitOK, exitOK}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dataDir := filepath.Join(t.TempDir(), "home")
+			base := append([]string{"--data-dir", dataDir, "--plugins", plugins}, tt.flags...)
+			for i, want := range tt.wantCodes {
+				code, stdout, stderr := apflow(t, "", append([]string{"run", "-q", "--json", tree}, base...)...)
+				if code != want {
+					t.Fatalf("run %d: exit %d, want %d\n%s\n%s", i+1, code, want, stdout, stderr)
+				}
+				if code != exitOK {
+					continue
+				}
+				var out struct {
+					Task runTask `json:"task"`
+				}
+				if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+					t.Fatalf("run %d: %v\n%s", i+1, err, stdout)
+				}
+				// The aggregator keys each result by the reference the file used: an id
+				// ("a") or a name ("Second").
+				results, _ := out.Task.Result["results"].(map[string]any)
+				if _, ok := results["a"]; !ok || results["Second"] == nil || len(results) != 2 {
+					t.Errorf("run %d: results keyed %v, want a and Second", i+1, keys(results))
+				}
+			}
+			if tt.roots < 0 {
+				if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+					t.Fatalf("--ephemeral touched the data dir: %v", err)
+				}
+				return
+			}
+			_, stdout, _ := apflow(t, "", append([]string{"tasks", "list"}, base[:4]...)...)
+			if n := strings.Count(stdout, "Report"); n != tt.roots {
+				t.Errorf("%d trees stored, want %d:\n%s", n, tt.roots, stdout)
+			}
+		})
+	}
+}
+
+// runTask is the part of a task apflow run --json prints that the test reads.
+type runTask struct {
+	ID     string         `json:"id"`
+	Result map[string]any `json:"result"`
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
