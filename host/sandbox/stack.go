@@ -31,6 +31,11 @@ import (
 //   - Both globals are appended after the module's own and exported under reserved
 //     names for the host to read and reset (a module exporting a reserved name itself
 //     is refused).
+//   - Each moved body gets an interrupt check at the start of every loop body, and
+//     each wrapper one at its start (interruptCheck; interrupt.go says why and how), over
+//     two more hidden globals, the interrupt flag (exported as interruptGlobal) and a
+//     fuel counter. Finding the loops needs a decoder of every instruction (walk.go); a
+//     body with an instruction it does not know is refused.
 //   - The start section is removed and its function exported as startExport: the host
 //     calls it right after instantiation, before _initialize, once it can read the
 //     globals, so that a start function exhausting the stack is reported as such.
@@ -104,7 +109,7 @@ type section struct {
 }
 
 // limitStack returns wasm, a module already validated as written, with the stack budget
-// instrumented (see above). A module without functions of its own is returned unchanged.
+// and the interrupt checks instrumented (see above). A module without functions of its own is returned unchanged.
 // A module exporting a name the rewrite adds (reservedExports) is refused, and so is one
 // the rewrite cannot parse: it would otherwise run without a stack budget.
 func limitStack(wasm []byte) ([]byte, error) {
