@@ -10,16 +10,17 @@ import (
 )
 
 // BenchmarkRoundTripRaw is the floor: alloc + execute called directly on a wazero
-// instance (close-on-context-done runtime, as in production), result copied out.
+// instance of the module as written (no rewrite, no close-on-context-done: like
+// production, which interrupts through the rewrite's checks), result copied out.
 func BenchmarkRoundTripRaw(b *testing.B) {
 	b.Run("background", func(b *testing.B) { benchRaw(b, false) })
-	// With a deadline, as every real call has: wazero then watches the context.
+	// With a deadline, as every real call has.
 	b.Run("deadline", func(b *testing.B) { benchRaw(b, true) })
 }
 
 func benchRaw(b *testing.B, deadline bool) {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(coreFeatures))
 	defer r.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	mod, err := r.InstantiateWithConfig(ctx, wasmFile(b, "noop"), wazero.NewModuleConfig().WithName(""))

@@ -297,6 +297,7 @@ func (m *Module) readPacked(in *instance, packed uint64, maxBytes int64, what st
 func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, during string, err error) error {
 	in.stdout.finish()
 	tail := in.stderr.finish()
+	in.disarm() // the call is over: the flag may be read, and the instance is discarded
 	kind, msg := describe(cs.parent, gctx, err, cs.timeout, in.mem, in.stack)
 	p := panicLine(tail)
 	switch {

@@ -28,14 +28,14 @@
 //     it), imports anything but the functions of wasi_snapshot_preview1 and apflow the
 //     host provides (with their exact signatures), lacks a required export or has one
 //     with a wrong signature, exports a name the host reserves (apflow:stack,
-//     apflow:stack_peak, apflow:start), declares a minimum memory above the operator's
+//     apflow:stack_peak, apflow:interrupt, apflow:start), declares a minimum memory above the operator's
 //     maximum, does not finish its start function, _initialize and its metadata getters
 //     within Config.LoadTimeout, or has an input schema that does not compile. A Load
 //     that fails because the Runtime is closing fails with KindClosed instead.
 //   - Every call runs under a wall-time limit, a memory limit and a result size limit
 //     (task overrides over operator defaults, clamped to operator maxima). A call that
-//     exceeds its time or is cancelled is interrupted (wazero's close-on-context-done),
-//     within milliseconds, even in a loop without calls or while it sleeps or waits for
+//     exceeds its time or is cancelled is interrupted (the interrupt checks the module
+//     rewrite inserts at every loop and call), within milliseconds, even in a loop without calls or while it sleeps or waits for
 //     an HTTP response; so is every call when the Runtime closes (KindCancelled), and
 //     Runtime.Close never closes wazero under a call still running: when its context
 //     ends first it returns, and the runtime is closed once the last call has returned.
@@ -95,20 +95,21 @@
 //
 // # Interrupts
 //
-// The runtime is created with close-on-context-done: each guest call watches its context
-// and wazero closes the instance when the context is done. The context of a call carries
-// the wall-time deadline, the caller's cancellation and the runtime's closing, and the
-// call state that host functions read (task logger, progress, grants, repository). A
-// guest blocked in a host call is not reached by close-on-context-done, so every host
+// The module rewrite puts an interrupt check at the start of every loop body and of
+// every function (interrupt.go): when the context of a call is done, the host raises
+// the instance's interrupt flag and the guest traps at its next check. The context of
+// a call carries the wall-time deadline, the caller's cancellation and the runtime's
+// closing, and the call state that host functions read (task logger, progress, grants,
+// repository). A guest blocked in a host call reaches no check, so every host
 // call that can block (the sleep of poll_oneoff under the clock grant, http_request,
 // store_call) watches that context and, when it is done, aborts the guest call with the
-// timeout or cancel error (see interrupt.go). An interrupted instance is closed for good
-// and never returned to the pool.
+// timeout or cancel error (see interrupt.go). An interrupted instance (its flag raised)
+// is closed for good and never returned to the pool.
 //
 // apflow.sleep_ms (sleep.go, under the clock grant) is the one blocking host call that
 // returns to the guest when the context ends: it answers SleepCancelled or SleepDeadline
 // so that a plugin's retry loop can stop, and marks the call ended, so that the call
 // fails as cancelled or timed out all the same, whether the guest then returns a result
-// or close-on-context-done stops it first. It never sleeps past the deadline, holds the
+// or an interrupt check stops it first. It never sleeps past the deadline, holds the
 // instance (the call is running) and burns no CPU while it waits.
 package sandbox

@@ -91,6 +91,8 @@ func (h *hostAbort) Unwrap() error { return h.err }
 func describe(parent, ctx context.Context, err error, timeout time.Duration, mem *limitedMemory, stack *stackMeter) (Kind, string) {
 	var exit *sys.ExitError
 	isExit := errors.As(err, &exit)
+	// A raised interrupt flag means the context is done: the trap is the host's check.
+	interrupted := stack.interrupted()
 	switch {
 	case parent.Err() != nil:
 		return KindCancelled, "execution cancelled"
@@ -98,7 +100,8 @@ func describe(parent, ctx context.Context, err error, timeout time.Duration, mem
 		(isExit && exit.ExitCode() == sys.ExitCodeDeadlineExceeded):
 		return KindTimeout, "timed out after " + timeout.String()
 	case isExit && exit.ExitCode() == sys.ExitCodeContextCanceled,
-		errors.Is(ctx.Err(), context.Canceled): // the runtime is closing: Close cancels ctx
+		errors.Is(ctx.Err(), context.Canceled), // the runtime is closing: Close cancels ctx
+		interrupted:
 		return KindCancelled, "execution cancelled"
 	}
 	var kind Kind

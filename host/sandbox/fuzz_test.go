@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/apflow-wasm/apflow/host/store"
 )
@@ -60,9 +64,10 @@ func FuzzHTTPAllowed(f *testing.F) {
 	})
 }
 
-// FuzzLimitStack feeds module bytes to the stack rewrite: it must never panic, a module
-// that compiles still compiles once rewritten, and a module that does not compile is not
-// loadable either, rewritten or not.
+// FuzzLimitStack feeds module bytes to the rewrite (stack budget and interrupt checks):
+// it must never panic, a module that compiles still compiles once rewritten (wazero
+// validates it), a module that does not compile is not loadable either, rewritten or
+// not, and a module without imports behaves the same rewritten (sameBehaviour).
 func FuzzLimitStack(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.wasm"))
 	for _, name := range files {
@@ -74,7 +79,7 @@ func FuzzLimitStack(f *testing.F) {
 		f.Add(b[:len(b)/2])
 	}
 	ctx := context.Background()
-	wz := wazero.NewRuntime(ctx)
+	wz := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(coreFeatures).WithCloseOnContextDone(true))
 	f.Cleanup(func() { _ = wz.Close(ctx) })
 	rt := setup(f, Config{})
 	f.Fuzz(func(t *testing.T, wasm []byte) {
@@ -98,7 +103,57 @@ func FuzzLimitStack(f *testing.F) {
 			t.Fatalf("the module compiles, but not once rewritten: %v", err)
 		}
 		_ = rewritten.Close(ctx)
+		sameBehaviour(t, wz, wasm, out)
 	})
+}
+
+// sameBehaviour instantiates a module without imports as written and rewritten, and calls
+// each exported function without parameters on both (100 ms each, in a runtime that
+// closes on context done): the results are the same, or both calls fail. A call that
+// times out, and one the stack budget trapped (where wazero's own stack was deeper),
+// are not compared.
+func sameBehaviour(t *testing.T, wz wazero.Runtime, orig, rewritten []byte) {
+	ctx := context.Background()
+	ictx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	a, err := wz.InstantiateWithConfig(ictx, orig, wazero.NewModuleConfig().WithName(""))
+	if err != nil {
+		return // imports, or a start function that traps or never returns
+	}
+	defer a.Close(ctx)
+	b, err := wz.InstantiateWithConfig(ictx, rewritten, wazero.NewModuleConfig().WithName("").WithStartFunctions(startExport))
+	if err != nil && ictx.Err() == nil {
+		t.Fatalf("instantiates as written, not rewritten: %v", err)
+	} else if err != nil {
+		return
+	}
+	defer b.Close(ctx)
+	meter := newStackMeter(b)
+	for name, def := range a.ExportedFunctionDefinitions() {
+		if len(def.ParamTypes()) != 0 {
+			continue
+		}
+		call := func(m api.Module) ([]uint64, error) {
+			cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			res, err := m.ExportedFunction(name).Call(cctx)
+			if err != nil && cctx.Err() != nil {
+				return nil, context.DeadlineExceeded
+			}
+			return res, err
+		}
+		meter.reset()
+		want, werr := call(a)
+		got, gerr := call(b)
+		switch {
+		case errors.Is(werr, context.DeadlineExceeded), errors.Is(gerr, context.DeadlineExceeded), meter.exhausted():
+			return // not comparable; the instances may be closed
+		case (werr == nil) != (gerr == nil):
+			t.Fatalf("%s: as written %v, %v; rewritten %v, %v", name, want, werr, got, gerr)
+		case werr == nil && !slices.Equal(want, got):
+			t.Fatalf("%s returned %v as written, %v rewritten", name, want, got)
+		}
+	}
 }
 
 // FuzzDecodeKVRequest feeds guest-controlled request documents to the kv_* decoder: it

@@ -158,3 +158,58 @@ func wantInterrupted(t *testing.T, m *Module, err error, kind Kind) {
 		t.Fatalf("the interrupted instance was kept: %+v", s)
 	}
 }
+
+// TestRunawayGuestsStop checks that a guest that never returns is stopped by the
+// interrupt checks the rewrite inserts, whether it spins in a loop or in a call tree of
+// 2^60 calls that never grows deep (the stack budget never traps it), at its deadline,
+// when the caller cancels and when the runtime closes; the instance is not reused.
+func TestRunawayGuestsStop(t *testing.T) {
+	t.Parallel()
+	for _, plugin := range []string{"loop", "calltree"} {
+		for _, tt := range []struct {
+			stop string
+			kind Kind
+		}{{"timeout", KindTimeout}, {"cancel", KindCancelled}, {"close", KindCancelled}} {
+			t.Run(plugin+" "+tt.stop, func(t *testing.T) {
+				t.Parallel()
+				rt := setup(t, Config{})
+				m := load(t, rt, plugin)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				r := &reqArgs{inputs: `{}`}
+				switch tt.stop {
+				case "timeout":
+					r.limits.TimeoutMS = 100
+				case "cancel":
+					time.AfterFunc(100*time.Millisecond, cancel)
+				case "close":
+					time.AfterFunc(100*time.Millisecond, func() { _ = rt.Close(context.Background()) })
+				}
+				err := executeOrHang(t, ctx, m, r)
+				wantInterrupted(t, m, err, tt.kind)
+			})
+		}
+	}
+}
+
+// TestRaisedFlagDiscardsInstance checks that an instance whose interrupt flag was raised
+// is discarded even when its call returned healthy first (the deadline passed between
+// the guest's return and the release): reused, its next call would trap at once.
+func TestRaisedFlagDiscardsInstance(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	m := load(t, rt, "echo")
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := m.pool.acquire(ctx, rt.cfg.Defaults.MemoryPages, clockRandom{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	m.pool.release(in, true)
+	if s := m.Stats(); s.Idle != 0 || s.Discarded != 1 {
+		t.Fatalf("an instance with its flag raised was kept: %+v", s)
+	}
+	if _, err := m.Execute(context.Background(), req(`{}`)); err != nil {
+		t.Fatalf("next call: %v", err)
+	}
+}

@@ -25,7 +25,8 @@ type instance struct {
 	uses      int
 	stack     *stackMeter // nil for a module limitStack did not instrument
 	// ctx is the context of the call the instance serves (nil when idle): its
-	// nanosleep ends with it. Set and cleared by the pool, read on the call's goroutine.
+	// nanosleep ends with it and its interrupt flag is raised when it is done. Set by
+	// arm and cleared by disarm (interrupt.go), read on the call's goroutine.
 	ctx context.Context
 	// exports caches api.Function values: ExportedFunction allocates a call engine
 	// (with its stack) on every call.
@@ -101,8 +102,8 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 			continue
 		}
 		in.mem.setLimit(limitPages)
-		in.ctx = ctx
 		in.stack.reset()
+		in.arm(ctx)
 		p.reused.Add(1)
 		return in, nil
 	}
@@ -116,14 +117,14 @@ func (p *pool) acquire(ctx context.Context, limitPages uint32, cr clockRandom) (
 }
 
 // release returns in after a call. An unhealthy instance (trap, timeout, interrupt,
-// limit, bad result, or closed by wazero) is discarded: it is never reused. A healthy one
+// limit, bad result, or closed by wazero) is discarded: it is never reused, and neither
+// is one whose interrupt flag was raised, even after its call returned. A healthy one
 // is recycled when it served Config.RecycleAfter calls, when its memory is above
 // recyclePages or when its call stack grew past poolStackBytes; else it is kept idle if
 // the pool has room, and recycled otherwise.
 func (p *pool) release(in *instance, healthy bool) {
 	in.uses++
-	in.ctx = nil
-	if !healthy || in.mod.IsClosed() {
+	if interrupted := in.disarm(); !healthy || interrupted || in.mod.IsClosed() {
 		p.discarded.Add(1)
 		in.close()
 		return
@@ -176,10 +177,14 @@ func (p *pool) close(ctx context.Context) {
 	}
 }
 
-func (in *instance) close() { _ = in.mod.Close(context.Background()) }
+func (in *instance) close() {
+	in.disarm()
+	_ = in.mod.Close(context.Background())
+}
 
 // instantiate creates an instance whose memory may grow to limitPages. It runs
 // _initialize under ctx, so a module whose initialisation never returns is interrupted.
+// The instance is returned armed for ctx (interrupt.go): the caller disarms it.
 func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRandom) (*instance, error) {
 	if m.minPages > limitPages {
 		return nil, &Error{Plugin: m.info.ID, Hash: m.hash, Kind: KindOutOfMemory,
@@ -217,6 +222,7 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 	mod, err := m.rt.wz.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.mem.allocator()), m.compiled, cfg)
 	if err == nil {
 		in.stack = newStackMeter(mod)
+		in.arm(ctx)
 		for _, name := range []string{startExport, "_initialize"} {
 			if fn := mod.ExportedFunction(name); fn != nil {
 				if _, err = fn.Call(ctx); err != nil {
@@ -229,6 +235,7 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 	tail := in.stderr.finish()
 	in.stdout.finish()
 	if err != nil {
+		in.disarm()
 		kind, msg := describe(cs.parent, ctx, err, cs.timeout, in.mem, in.stack)
 		if p := panicLine(tail); p != "" {
 			msg += ": " + p

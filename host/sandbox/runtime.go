@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -27,6 +28,8 @@ type Runtime struct {
 	// validator compiles a module's original bytes (interpreter: cheap, nothing cached)
 	// to validate them before the rewrite, which could make an invalid module valid.
 	validator wazero.Runtime
+	// rewrites keeps rewritten modules next to the compilation cache (rewritecache.go).
+	rewrites rewriteCache
 
 	// life is cancelled by Close: every call's context ends with it (callContext).
 	life    context.Context
@@ -37,6 +40,9 @@ type Runtime struct {
 
 	// Counters for Stats.
 	loads, described, compiles, instances atomic.Int64
+	// rewritten counts modules validated as written and rewritten (not read back from
+	// the rewrite cache).
+	rewritten atomic.Int64
 
 	mu       sync.Mutex
 	compiled map[string]*compiledEntry // by sha256 hex
@@ -85,8 +91,9 @@ type compiledEntry struct {
 }
 
 // New creates the runtime: the compilation cache (persistent when cfg.CacheDir is set),
-// the wazero runtime with close-on-context-done (so a runaway guest can be stopped), WASI
-// preview 1 and the apflow host module.
+// the wazero runtime, WASI preview 1 and the apflow host module. The runtime does not
+// close modules on context done: a runaway guest is stopped by the interrupt checks the
+// module rewrite inserts (interrupt.go), which cost far less.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -105,7 +112,6 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	rc := wazero.NewRuntimeConfig().
 		WithCoreFeatures(coreFeatures).
-		WithCloseOnContextDone(true).
 		// Limits are enforced per instance by limitedMemory; the runtime keeps wazero's
 		// default (the wasm32 maximum) so that no module is refused for declaring a large
 		// maximum it never uses.
@@ -119,6 +125,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache:     cache,
 		validator: wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(coreFeatures)),
 		compiled:  map[string]*compiledEntry{},
+		rewrites:  rewriteCache{dir: rewriteDir(cfg.CacheDir)},
 		hostFuncs: map[string]api.FunctionDefinition{},
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
@@ -240,7 +247,7 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 	r.mu.Unlock()
 
 	r.compiles.Add(1)
-	e.mod, e.err = r.compileChecked(ctx, orig)
+	e.mod, e.err = r.compileChecked(ctx, hash, orig)
 	close(e.ready)
 	if e.err != nil {
 		r.release(hash)
@@ -249,11 +256,21 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 }
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
-// capped module validated as written, then the stack budget instrumented (limitStack).
-// Validating before limitStack matters: it adds functions and globals, so indices out of
-// range in the original would name them once rewritten, letting a guest skip the stack
-// budget or forge its counters.
-func (r *Runtime) compileChecked(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+// capped module validated as written, then the stack budget and the interrupt checks
+// instrumented (limitStack). Validating before limitStack matters: it adds functions and
+// globals, so indices out of range in the original would name them once rewritten,
+// letting a guest skip the stack budget, forge its counters or clear its interrupt flag.
+//
+// A module whose rewrite is in the rewrite cache (hash is the sha256 of wasm) is compiled
+// from it, skipping validation and rewrite (rewritecache.go says why that is sound); an
+// unusable entry falls back to the full path, which replaces it.
+func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
+	if metered, ok := r.rewrites.get(hash); ok {
+		if cm, err := r.wz.CompileModule(ctx, metered); err == nil {
+			return cm, nil
+		}
+	}
+	r.rewritten.Add(1)
 	capped, err := capTables(wasm)
 	if err != nil {
 		return nil, err
@@ -265,7 +282,23 @@ func (r *Runtime) compileChecked(ctx context.Context, wasm []byte) (wazero.Compi
 	if err != nil {
 		return nil, err
 	}
-	return r.wz.CompileModule(ctx, metered)
+	cm, err := r.wz.CompileModule(ctx, metered)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.rewrites.put(hash, metered); err != nil {
+		r.cfg.Logger.Warn("rewrite cache not written: the module will be validated again by the next process",
+			"sha256", hash, "error", err)
+	}
+	return cm, nil
+}
+
+// rewriteDir is the rewrite cache's directory for a compilation cache dir ("" for none).
+func rewriteDir(cacheDir string) string {
+	if cacheDir == "" {
+		return ""
+	}
+	return filepath.Join(cacheDir, rewriteDirName)
 }
 
 // validate reports whether wasm, as written, is a valid module.

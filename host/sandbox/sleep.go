@@ -33,8 +33,8 @@ const (
 // is done, whichever comes first: the sleep never outlasts the task's deadline. Unlike
 // the WASI sleep (interrupt.go), an early end returns to the guest with SleepCancelled
 // or SleepDeadline, so that a plugin's retry loop can stop; the call is marked ended
-// and fails as cancelled or timed out when the guest returns (see endedCall), if
-// close-on-context-done has not stopped the guest before.
+// and fails as cancelled or timed out when the guest returns (see endedCall), if an
+// interrupt check (interrupt.go) has not stopped the guest before.
 func (r *Runtime) hostSleepMS(ctx context.Context, _ api.Module, stack []uint64) {
 	cs := callStateFrom(ctx)
 	cs.hostCalls++

@@ -31,6 +31,11 @@ import (
 //   - Both globals are appended after the module's own and exported under reserved
 //     names for the host to read and reset (a module exporting a reserved name itself
 //     is refused).
+//   - Each moved body gets an interrupt check at the start of every loop body, and
+//     each wrapper one at its start (interruptCheck; interrupt.go says why and how), over
+//     two more hidden globals, the interrupt flag (exported as interruptGlobal) and a
+//     fuel counter. Finding the loops needs a decoder of every instruction (walk.go); a
+//     body with an instruction it does not know is refused.
 //   - The start section is removed and its function exported as startExport: the host
 //     calls it right after instantiation, before _initialize, once it can read the
 //     globals, so that a start function exhausting the stack is reported as such.
@@ -66,9 +71,10 @@ const (
 	// stacks grew to hold that much) is recycled instead of pooled.
 	poolStackBytes = 256 << 10
 
-	// Names of the exported stack globals.
+	// Names of the exported stack globals and of the interrupt flag (interrupt.go).
 	stackGlobal     = "apflow:stack"
 	stackPeakGlobal = "apflow:stack_peak"
+	interruptGlobal = "apflow:interrupt"
 	// startExport is the name the module's start function is exported under.
 	startExport = "apflow:start"
 )
@@ -79,6 +85,7 @@ const (
 	secType     = 1
 	secImport   = 2
 	secFunction = 3
+	secMemory   = 5
 	secGlobal   = 6
 	secExport   = 7
 	secStart    = 8
@@ -102,7 +109,7 @@ type section struct {
 }
 
 // limitStack returns wasm, a module already validated as written, with the stack budget
-// instrumented (see above). A module without functions of its own is returned unchanged.
+// and the interrupt checks instrumented (see above). A module without functions of its own is returned unchanged.
 // A module exporting a name the rewrite adds (reservedExports) is refused, and so is one
 // the rewrite cannot parse: it would otherwise run without a stack budget.
 func limitStack(wasm []byte) ([]byte, error) {
@@ -120,7 +127,7 @@ func limitStack(wasm []byte) ([]byte, error) {
 }
 
 // reservedExports are the export names the rewrite adds.
-var reservedExports = []string{stackGlobal, stackPeakGlobal, startExport}
+var reservedExports = []string{stackGlobal, stackPeakGlobal, interruptGlobal, startExport}
 
 // reservedExportError reports a module exporting a reserved name.
 type reservedExportError struct{ name string }
@@ -225,11 +232,12 @@ func isDebugSection(body []byte) bool {
 type stackModule struct {
 	typeParams  []uint32 // parameter count per type
 	funcImports uint32
+	hasMemory   bool     // imports or defines a memory (memory.grow is valid)
 	globals     uint32   // imported plus defined
 	funcTypes   []uint32 // type index per defined function
 	start       uint32   // start function index, if hasStart
 	hasStart    bool
-	bodies      [][]byte // code entries (locals and expression), per defined function
+	bodies      [][]byte // code entries (locals and expression), per defined function, checks inserted
 	costs       []int32  // frame cost per defined function
 }
 
@@ -332,6 +340,7 @@ func parseForStack(secs []section) (*stackModule, error) {
 					r.limits()
 				case 2: // memory
 					r.limits()
+					m.hasMemory = true
 				case 3: // global
 					r.valType()
 					r.byte()
@@ -344,6 +353,9 @@ func parseForStack(secs []section) (*stackModule, error) {
 			for range r.count() {
 				m.funcTypes = append(m.funcTypes, r.u32())
 			}
+		case secMemory:
+			m.hasMemory = m.hasMemory || r.u32() > 0
+			r.pos = len(r.b)
 		case secGlobal:
 			m.globals += r.u32()
 			r.pos = len(r.b)
@@ -376,25 +388,87 @@ func parseForStack(secs []section) (*stackModule, error) {
 		if int(t) >= len(m.typeParams) {
 			return nil, errUnparsed
 		}
-		locals, err := declaredLocals(m.bodies[i])
+		locals, exprAt, err := declaredLocals(m.bodies[i])
 		if err != nil {
 			return nil, err
 		}
 		m.costs = append(m.costs, frameCost(uint64(m.typeParams[t])+locals))
+		if m.bodies[i], err = m.checkLoops(m.bodies[i], exprAt); err != nil {
+			return nil, fmt.Errorf("function %d: %w", m.funcImports+uint32(i), err)
+		}
 	}
 	return m, nil
 }
 
-// declaredLocals sums the local declarations at the start of a code entry.
-func declaredLocals(body []byte) (uint64, error) {
+// declaredLocals sums the local declarations at the start of a code entry and returns
+// where its expression starts.
+func declaredLocals(body []byte) (sum uint64, exprAt int, err error) {
 	r := &reader{b: body}
-	var sum uint64
 	for range r.count() {
 		sum += uint64(r.u32())
 		r.valType()
 	}
-	return sum, r.err
+	return sum, r.pos, r.err
 }
+
+// checkLoops returns the code entry body (expression at exprAt) with an interrupt check
+// (interruptCheck) at the start of every loop body, right after the loop's block type.
+// The check is a self-contained if...end, so no branch depth changes; it consumes the
+// value it pushes, so no block type changes either.
+func (m *stackModule) checkLoops(body []byte, exprAt int) ([]byte, error) {
+	var loops []int
+	if err := walkBody(body[exprAt:], func(after int) { loops = append(loops, exprAt+after) }); err != nil {
+		return nil, err
+	}
+	if len(loops) == 0 {
+		return body, nil
+	}
+	check := m.interruptCheck(nil)
+	out := make([]byte, 0, len(body)+len(loops)*len(check))
+	prev := 0
+	for _, at := range loops {
+		out = append(out, body[prev:at]...)
+		out = append(out, check...)
+		prev = at
+	}
+	return append(out, body[prev:]...), nil
+}
+
+// interruptCheck appends the interrupt check to w (see interrupt.go): it counts down a
+// hidden fuel global and, every yieldEvery checks, leaves native code (memory.grow 0, an
+// exit to Go where the Go scheduler can stop the goroutine) and traps if the host raised
+// the interrupt flag.
+//
+//	$fuel = $fuel - 1
+//	if $fuel == 0 {
+//	  $fuel = yieldEvery
+//	  drop(memory.grow 0)    ;; only in a module with a memory
+//	  if $interrupt { unreachable }
+//	}
+func (m *stackModule) interruptCheck(w []byte) []byte {
+	f := m.fuelGlobal()
+	w = append(w, opGlobalGet)
+	w = appendU32(w, f)
+	w = append(w, opI32Const, 1, opI32Sub, opGlobalSet)
+	w = appendU32(w, f)
+	w = append(w, opGlobalGet)
+	w = appendU32(w, f)
+	w = append(w, opI32Eqz, opIf, blockEmpty, opI32Const)
+	w = appendS32(w, yieldEvery)
+	w = append(w, opGlobalSet)
+	w = appendU32(w, f)
+	if m.hasMemory {
+		w = append(w, opI32Const, 0, opMemoryGrow, 0, opDrop)
+	}
+	w = append(w, opGlobalGet)
+	w = appendU32(w, m.interruptFlag())
+	return append(w, opIf, blockEmpty, opUnreachable, opEnd, opEnd)
+}
+
+// yieldEvery is how many interrupt checks pass between two exits to Go: the bound on
+// the loop iterations and calls a guest makes after its interrupt flag is raised, and
+// between two points where the Go runtime can stop its goroutine.
+const yieldEvery = 1024
 
 // frameCost is the cost of a call of a function with that many parameters and locals,
 // capped just above the budget (such a function cannot be called at all).
@@ -415,11 +489,18 @@ func (m *stackModule) functionSection() []byte {
 	return out
 }
 
-// depthGlobal and peakGlobal are the indices of the appended globals.
-func (m *stackModule) depthGlobal() uint32 { return m.globals }
-func (m *stackModule) peakGlobal() uint32  { return m.globals + 1 }
+// depthGlobal, peakGlobal, interruptFlag and fuelGlobal are the indices of the
+// appended globals.
+func (m *stackModule) depthGlobal() uint32   { return m.globals }
+func (m *stackModule) peakGlobal() uint32    { return m.globals + 1 }
+func (m *stackModule) interruptFlag() uint32 { return m.globals + 2 }
+func (m *stackModule) fuelGlobal() uint32    { return m.globals + 3 }
 
-// globalSection appends the two stack globals (mutable i32, 0) to body (nil: none).
+// appendedGlobals is how many globals the rewrite appends.
+const appendedGlobals = 4
+
+// globalSection appends the two stack globals, the interrupt flag (mutable i32, 0) and
+// the fuel (mutable i32, yieldEvery) to body (nil: none).
 func (m *stackModule) globalSection(body []byte) []byte {
 	count, rest := uint32(0), []byte(nil)
 	if body != nil {
@@ -427,23 +508,27 @@ func (m *stackModule) globalSection(body []byte) []byte {
 		count, n, _ = readU32(body) // parsed before
 		rest = body[n:]
 	}
-	out := appendU32(nil, count+2)
+	out := appendU32(nil, count+appendedGlobals)
 	out = append(out, rest...)
-	for range 2 {
-		out = append(out, 0x7f, 0x01, 0x41, 0x00, 0x0b) // i32, mutable, i32.const 0, end
+	for range appendedGlobals - 1 {
+		out = append(out, typeI32, 0x01, opI32Const, 0x00, opEnd) // i32, mutable, i32.const 0
 	}
+	out = append(out, typeI32, 0x01, opI32Const)
+	out = appendS32(out, yieldEvery)
+	out = append(out, opEnd)
 	return out
 }
 
-// exportSection appends to body (nil: none) the exports of the two stack globals and of
-// the start function.
+// exportSection appends to body (nil: none) the exports of the two stack globals, of the
+// interrupt flag and of the start function.
 func (m *stackModule) exportSection(body []byte) []byte {
 	type export struct {
 		name string
 		kind byte // 0 function, 3 global
 		idx  uint32
 	}
-	add := []export{{stackGlobal, 3, m.depthGlobal()}, {stackPeakGlobal, 3, m.peakGlobal()}}
+	add := []export{{stackGlobal, 3, m.depthGlobal()}, {stackPeakGlobal, 3, m.peakGlobal()},
+		{interruptGlobal, 3, m.interruptFlag()}}
 	if m.hasStart {
 		add = append(add, export{startExport, 0, m.start})
 	}
@@ -491,6 +576,9 @@ const (
 	opGlobalGet   = 0x23
 	opGlobalSet   = 0x24
 	opI32Const    = 0x41
+	opI32Eqz      = 0x45
+	opDrop        = 0x1a
+	opMemoryGrow  = 0x40
 	opI32GtU      = 0x4b
 	opI32Add      = 0x6a
 	opI32Sub      = 0x6b
@@ -502,6 +590,7 @@ const (
 // frame cost cost, whose body is now at index target:
 //
 //	(local $n i32)
+//	if $interrupt { unreachable }
 //	$n = $stack + cost; $stack = $n
 //	if $n > maxStackBytes { unreachable }
 //	if $n > $peak { $peak = $n }
@@ -510,6 +599,7 @@ const (
 func (m *stackModule) wrapper(params uint32, cost int32, target uint32) []byte {
 	d, p, n := m.depthGlobal(), m.peakGlobal(), params
 	w := []byte{0x01, 0x01, typeI32} // one local: $n
+	w = m.interruptCheck(w)
 	w = append(w, opGlobalGet)
 	w = appendU32(w, d)
 	w = append(w, opI32Const)
@@ -559,20 +649,26 @@ func appendS32(b []byte, v int32) []byte {
 	}
 }
 
-// stackMeter reads and resets an instance's stack globals.
+// stackMeter reads and resets an instance's stack globals, and raises its interrupt
+// flag when the call it serves must stop (arm, interrupt.go).
 type stackMeter struct {
-	depth, peak api.MutableGlobal
+	depth, peak, interrupt api.MutableGlobal
+	// stop and fired belong to the armed call (nil when not armed): stop unregisters
+	// the raising of the flag, fired is closed once the flag is raised.
+	stop  func() bool
+	fired chan struct{}
 }
 
-// newStackMeter finds the stack globals of an instance; a module the rewrite did not
-// parse (and the compiler nevertheless accepted) has none, and its meter reports nothing.
+// newStackMeter finds the hidden globals of an instance; a module without functions of
+// its own (limitStack returns it unchanged) has none, and its meter reports nothing.
 func newStackMeter(mod api.Module) *stackMeter {
 	d, _ := mod.ExportedGlobal(stackGlobal).(api.MutableGlobal)
 	p, _ := mod.ExportedGlobal(stackPeakGlobal).(api.MutableGlobal)
-	if d == nil || p == nil {
+	i, _ := mod.ExportedGlobal(interruptGlobal).(api.MutableGlobal)
+	if d == nil || p == nil || i == nil {
 		return nil
 	}
-	return &stackMeter{depth: d, peak: p}
+	return &stackMeter{depth: d, peak: p, interrupt: i}
 }
 
 // reset zeroes the stack cost and its peak before a call.

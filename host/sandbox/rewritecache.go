@@ -1,0 +1,113 @@
+package sandbox
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// The rewrite cache: the module as rewritten (capTables, then limitStack with its stack
+// budget and interrupt checks), kept on disk next to wazero's compilation cache and keyed
+// by the sha256 of the module as written. A module seen before is compiled from its entry
+// without validating it as written (compiling the original with the interpreter, which
+// cost 0.46–0.60 s for a Go module, docs/performance.md) and without rewriting it again.
+//
+// Trusting an entry is sound for the same reason as trusting wazero's compilation cache
+// in the same directory: both hold what the host itself derived from bytes it validated,
+// and whoever can write that directory can already replace the native code wazero runs,
+// which is worse than replacing a module the runtime still validates when compiling it.
+// What the cache must guard against is not tampering but staleness and damage:
+//
+//   - An entry records rewriteFormat; an entry of another format (a host whose rewrite
+//     changed) is ignored and replaced.
+//   - An entry records the original's hash and a sha256 of the rewritten bytes; a
+//     truncated or damaged entry fails the check and is ignored and replaced.
+//   - An entry that passes the checks but does not compile (it cannot happen short of
+//     tampering) falls back to the full path, which replaces it.
+//
+// The key must be the sha256 of the bytes compiled (Runtime.compile's callers compute or
+// verify it). Writes go to a temporary file renamed into place, so a reader never sees a
+// half-written entry, and concurrent writers of one key write the same bytes.
+
+// rewriteFormat is the version of the rewrite: change it whenever capTables, limitStack
+// or the interrupt checks produce different bytes for the same module.
+const rewriteFormat = 1
+
+// rewriteMagic starts every entry.
+const rewriteMagic = "apflow-rewrite\x00\x00"
+
+// rewriteDirName is the cache's directory inside Config.CacheDir.
+const rewriteDirName = "apflow-rewrite"
+
+// rewriteCache reads and writes entries; dir "" keeps nothing.
+type rewriteCache struct{ dir string }
+
+// entry layout: magic, format (u32 LE), sha256 of the original, sha256 of the rewritten
+// bytes, the rewritten bytes.
+const rewriteHeaderLen = len(rewriteMagic) + 4 + 2*sha256.Size
+
+func (c rewriteCache) path(hash string) string { return filepath.Join(c.dir, hash+".wasm") }
+
+// get returns the rewritten module of the original whose sha256 is hash, or false when
+// there is no usable entry.
+func (c rewriteCache) get(hash string) ([]byte, bool) {
+	key, err := hex.DecodeString(hash)
+	if c.dir == "" || err != nil || len(key) != sha256.Size {
+		return nil, false
+	}
+	b, err := os.ReadFile(c.path(hash))
+	if err != nil || len(b) < rewriteHeaderLen || string(b[:len(rewriteMagic)]) != rewriteMagic {
+		return nil, false
+	}
+	h := b[len(rewriteMagic):rewriteHeaderLen]
+	if binary.LittleEndian.Uint32(h) != rewriteFormat || !bytes.Equal(h[4:4+sha256.Size], key) {
+		return nil, false
+	}
+	body := b[rewriteHeaderLen:]
+	if sum := sha256.Sum256(body); !bytes.Equal(h[4+sha256.Size:], sum[:]) {
+		return nil, false
+	}
+	return body, true
+}
+
+// put stores the rewritten module of the original whose sha256 is hash.
+func (c rewriteCache) put(hash string, rewritten []byte) error {
+	key, err := hex.DecodeString(hash)
+	if c.dir == "" {
+		return nil
+	}
+	if err != nil || len(key) != sha256.Size {
+		return errors.New("the key is not a sha256 in hex")
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(rewritten)
+	b := make([]byte, 0, rewriteHeaderLen+len(rewritten))
+	b = append(b, rewriteMagic...)
+	b = binary.LittleEndian.AppendUint32(b, rewriteFormat)
+	b = append(b, key...)
+	b = append(b, sum[:]...)
+	b = append(b, rewritten...)
+	f, err := os.CreateTemp(c.dir, hash+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), c.path(hash))
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("write rewrite cache entry: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+;; Hostile: execute never returns, without a loop: a call tree of 2^60 calls, never more
+;; than 61 deep (the stack budget never traps).
+(module
+  (memory (export "memory") 2)
+  ;; Bump allocator: the first alloc of an execution (made by the host before execute)
+  ;; resets the heap, so a pooled instance's memory does not grow across executions.
+  (global $heap (mut i32) (i32.const 65536))
+  (global $busy (mut i32) (i32.const 0))
+  (func $alloc (export "alloc") (param $n i32) (result i32)
+    (local $p i32) (local $end i32)
+    (if (i32.eqz (global.get $busy)) (then (global.set $heap (i32.const 65536))))
+    (local.set $p (global.get $heap))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+      (then
+        (if (i32.eq
+              (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end)
+                (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1)))
+              (i32.const -1))
+          (then unreachable))))
+    (global.set $heap (i32.add (local.get $end) (i32.const 8)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (data (i32.const 1024) "{\"id\":\"calltree\",\"name\":\"calltree\",\"description\":\"sandbox test plugin\",\"version\":\"1.0.0\",\"tags\":[\"test\"],\"capabilities\":[]}")
+  (data (i32.const 2048) "{\"type\":\"object\"}")
+  (func (export "get_metadata") (result i64)
+    (call $pack (i32.const 1024) (i32.const 123)))
+  (func (export "get_input_schema") (result i64)
+    (call $pack (i32.const 2048) (i32.const 17)))
+  (func (export "execute") (param i32 i32) (result i64)
+    (call $tree (i32.const 60))
+    (i64.const 0))
+  (func $tree (param $n i32)
+    (if (local.get $n)
+      (then
+        (call $tree (i32.sub (local.get $n) (i32.const 1)))
+        (call $tree (i32.sub (local.get $n) (i32.const 1))))))
+)
