@@ -19,8 +19,8 @@ import (
 // committer only checks that no id exists yet.
 //
 // A submission whose writes fit in one Badger transaction is stored in one commit. A
-// larger one (about 12,000 tasks with the default MemTableSize, or a single task with as
-// many dependencies) is stored in chunks of one commit each, and stays atomic and
+// larger one (some 500 small tasks with the default options, or a single task with
+// some 5,000 dependencies) is stored in chunks of one commit each, and stays atomic and
 // invisible until it is whole:
 //   - its ids are reserved in memory first: reads do not see them (Get answers
 //     TaskNotFound, List and Count skip them), writes to them fail, and another Create

@@ -18,7 +18,8 @@ const (
 	prefixTree      byte = 'g' // g <tree> <seq asc> <id>                   → header (tree set)
 	prefixParent    byte = 'p' // p <parent> <priority asc> <seq asc> <id>  → header (non-roots)
 	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header without status
-	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → ids of a chunk of a Create in progress
+	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → keys of a chunk of a Create in progress
+	prefixUndo      byte = 'y' // y <write> <chunk asc>                     → previous values of a chunk of a big write in progress
 	prefixIdemKey   byte = 'k' // k <scope> <key>                           → idempotency key record, JSON
 	prefixKV        byte = 'V' // V <scope> <plugin> <key>                  → kv entry: expiry µs (8 bytes), value
 	prefixKVUsage   byte = 'W' // W <scope> <plugin>                        → kv usage: bytes, keys (8 bytes each)
