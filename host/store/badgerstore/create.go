@@ -19,7 +19,7 @@ import (
 // committer only checks that no id exists yet.
 //
 // A submission whose writes fit in one Badger transaction is stored in one commit. A
-// larger one (some 500 small tasks with the default options, or a single task with
+// larger one (some 700 tasks with the default options, or a single task with
 // some 5,000 dependencies) is stored in chunks of one commit each, and stays atomic and
 // invisible until it is whole:
 //   - its ids are reserved in memory first: reads do not see them (Get answers

@@ -39,17 +39,17 @@
 // parent), so List and Count filter and count on index entries alone and decode only the
 // tasks of the returned page. The dependents entries (d) leave the status out: they are
 // never filtered by it, and a status change of an aggregator depending on 100,000 tasks
-// then rewrites a handful of entries, not 100,000. created_at is indexed in microseconds, the precision the
-// wire form stores. An Update rewrites exactly the entries whose key or header changed,
+// then rewrites a handful of entries, not 100,000. created_at is indexed in
+// microseconds, the precision the wire form stores. An Update rewrites exactly the entries whose key or header changed,
 // so a status change moves the task between status entries in the same transaction.
 //
-// Values under Options.ValueThreshold (1 KiB by default: most tasks) live in the LSM
-// tree, so a commit of small tasks syncs one file, the memtable's write-ahead log; larger
-// values live in Badger's value log, which a commit writing one syncs as well. A
+// Task values (over Options.ValueThreshold) live in Badger's value log; the LSM tree holds
+// keys, index entries and value pointers, and a commit syncs both the value log and the
+// memtable's write-ahead log (see Options.ValueThreshold for the trade-off). A
 // transaction is bounded by Badger to 15% of Options.MemTableSize in bytes (a value in
 // the value log counted as 12 bytes) and one key per 96 bytes of it: with the defaults
-// about 2.2 MB and 22,000 keys, so a Create of some 500 small tasks fits in one commit.
-// In memory there is no value log: every value counts whole. A larger Create is
+// about 2.2 MB and 22,000 keys, so a Create of some 700 tasks fits in one commit. In
+// memory there is no value log: every value counts whole. A larger Create is
 // committed in chunks and stays atomic and invisible until whole (see Create; the x
 // markers let Open undo one a crash interrupted). A Delete or UpdateMany over the limit
 // (deleting or archiving a large tree) is committed alone in chunks, with readers held

@@ -32,8 +32,8 @@ type Options struct {
 	// the collector lets the heap grow by as much again: at 64 MiB that alone was over
 	// 100 MiB of RSS. It also bounds one transaction: about 15% of it, in bytes (values
 	// under ValueThreshold counted whole) and at 96 bytes per entry. With the defaults a
-	// transaction takes about 2.2 MB and 22,000 entries: a round of 1,000 status changes
-	// of tasks under ValueThreshold fits, and a larger Create is chunked (see Create).
+	// transaction takes about 2.2 MB and 22,000 entries: a run's round of 1,000 status
+	// changes fits; a larger Create, Delete or UpdateMany is committed in chunks.
 	MemTableSize int64
 	// BlockCacheSize is the cache of decompressed table blocks (default 8 MiB).
 	BlockCacheSize int64
@@ -42,16 +42,18 @@ type Options struct {
 	// ValueLogFileSize is the size of one value-log file (default 64 MiB).
 	ValueLogFileSize int64
 	// ValueThreshold is the value size from which values go to the value log (default
-	// 1 KiB, capped at 15% of MemTableSize; in memory, where there is no value log, it is
-	// that cap and also the largest value stored). A commit that writes a value to the
-	// value log syncs two files (the value log, then the memtable's write-ahead log); one
-	// whose values are all under the threshold syncs only the write-ahead log, which
-	// makes a dependency hop of small tasks (the commit that completes one and starts the
-	// next) cost one fsync instead of two. Larger tasks (wide aggregators, big inputs or
-	// results) still go to the value log, where a transaction counts them as 12 bytes.
-	// Raising it puts more of each task in the memtable: memtables fill and are flushed
-	// and compacted more often (more RSS and CPU), and a transaction, bounded in bytes
-	// by MemTableSize, takes fewer tasks; at 256 bytes every task goes to the value log.
+	// 256 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it
+	// is that cap and also the largest value stored). Tasks are larger, so they live in
+	// the value log and the LSM tree holds keys, index entries and value pointers: a
+	// transaction is then bounded mostly by its number of keys, and memtables hold no
+	// task. The price: a commit that writes a value to the value log syncs two files (the
+	// value log, then the memtable's write-ahead log), so a dependency hop (the commit
+	// that completes one task and starts the next) costs about two fsyncs. At 1 KiB most
+	// small tasks stay in the LSM tree and such a hop costs one fsync (Chain1k: 1.0 to 1.4
+	// fsyncs per hop instead of 2 to 4), but memtables then fill, flush and compact about
+	// four times as often: in the same sitting BenchmarkWide10k was 25-35% slower and
+	// its peak RSS 70-110 MiB higher, and a transaction, bounded in bytes, takes fewer
+	// tasks. Raise it for deep chains of small tasks, not for wide trees.
 	ValueThreshold int64
 	// NumCompactors is the number of compaction goroutines (default 2, the minimum).
 	NumCompactors int
@@ -76,7 +78,7 @@ const (
 	DefaultBlockCacheSize   = 8 << 20
 	DefaultIndexCacheSize   = 4 << 20
 	DefaultValueLogFileSize = 64 << 20
-	DefaultValueThreshold   = 1 << 10
+	DefaultValueThreshold   = 256
 	DefaultNumCompactors    = 2
 	DefaultMaxBatch         = 1024
 	DefaultGCInterval       = 10 * time.Minute
