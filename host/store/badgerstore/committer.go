@@ -3,7 +3,9 @@ package badgerstore
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -32,8 +34,8 @@ type write struct {
 // round transaction.
 type job = groupcommit.Job[func(txn *badger.Txn) ([]write, error)]
 
-// errTooBig is returned for a single job whose writes do not fit in one transaction.
-var errTooBig = errors.New("the change is too big for one transaction (raise Options.MemTableSize)")
+// errTooBig is returned for a job with a value larger than Badger takes.
+var errTooBig = errors.New("the change is too big for the task store")
 
 // committer commits the rounds of its queue.
 type committer struct {
@@ -47,14 +49,23 @@ type committer struct {
 	// threshold in memory (where there is no value log).
 	maxValue int64
 
+	// views is held for reading by every read of the store; a job too big for one
+	// transaction holds it for writing while it is committed in chunks (bigwrite.go).
+	views    *sync.RWMutex
+	now      func() time.Time
+	inMemory bool // no undo records are stored (bigwrite.go)
+	// testChunkHook, when set by a test, runs after each committed chunk of a big write.
+	testChunkHook func(chunk int)
+
 	batches, jobs atomic.Int64 // statistics, for tests and benchmarks
 }
 
-func newCommitter(db *badger.DB, maxBatch int, threshold, maxValue int64) *committer {
+func newCommitter(db *badger.DB, views *sync.RWMutex, now func() time.Time, maxBatch int, threshold, maxValue int64) *committer {
 	c := &committer{
 		db:       db,
 		maxCount: db.MaxBatchCount() * 9 / 10, maxSize: db.MaxBatchSize() * 9 / 10,
-		threshold: threshold, maxValue: maxValue,
+		threshold: threshold, maxValue: maxValue, views: views, now: now,
+		inMemory: db.Opts().InMemory,
 	}
 	c.queue = groupcommit.New(maxBatch, c.commit)
 	return c
@@ -70,7 +81,8 @@ func (c *committer) estimate(w write) int64 {
 }
 
 // commit prepares the jobs of a round in order and commits them together. A job that
-// would overflow the transaction starts a new one after committing the current.
+// would overflow the transaction starts a new one after committing the current; a job
+// too big for any transaction is committed alone, in chunks (bigwrite.go).
 func (c *committer) commit(round []*job) {
 	txn := c.db.NewTransaction(true)
 	var members []*job
@@ -93,8 +105,15 @@ func (c *committer) commit(round []*job) {
 		}
 		if count+n >= c.maxCount || size+sz >= c.maxSize {
 			if n >= c.maxCount || sz >= c.maxSize {
-				// Too big even alone. Prepare wrote nothing, so the batch is intact.
-				j.Finish(fmt.Errorf("%w: %d keys, %d bytes", errTooBig, n, sz))
+				// Too big even alone. Prepare wrote nothing, so the batch is intact:
+				// commit it, then this job in chunks, then go on with a new one.
+				c.flush(txn, members)
+				err := c.commitBig(writes)
+				c.batches.Add(1)
+				c.jobs.Add(1)
+				j.Finish(err)
+				txn = c.db.NewTransaction(true)
+				members, count, size = nil, 0, 0
 				continue
 			}
 			// The writes were prepared against the state the current transaction is

@@ -1,7 +1,9 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,14 +19,17 @@ import (
 // committer only checks that no id exists yet.
 //
 // A submission whose writes fit in one Badger transaction is stored in one commit. A
-// larger one (about 12,000 tasks with the default MemTableSize) is stored in chunks of
-// one commit each, and stays atomic and invisible until it is whole:
+// larger one (some 700 tasks with the default options, or a single task with
+// some 5,000 dependencies) is stored in chunks of one commit each, and stays atomic and
+// invisible until it is whole:
 //   - its ids are reserved in memory first: reads do not see them (Get answers
 //     TaskNotFound, List and Count skip them), writes to them fail, and another Create
 //     of one of them fails with "already exists";
-//   - every chunk commits a marker entry (x <create> <chunk> → ids) with its tasks, and a
-//     last commit deletes the markers, which makes the submission complete;
-//   - on failure the chunks already committed are deleted, marker with tasks; after a
+//   - every chunk commits a marker entry (x <create> <chunk> → the keys the chunk
+//     writes) with its writes, and a last commit deletes the markers, which makes the
+//     submission complete. A chunk splits the writes, not the tasks: the index entries
+//     of one task with many dependencies may span several chunks;
+//   - on failure the chunks already committed are deleted, marker with writes; after a
 //     crash, Open deletes every chunk whose marker it finds.
 func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
@@ -40,8 +45,7 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 	if err != nil {
 		return err
 	}
-	chunks := s.chunk(encs)
-	if len(chunks) == 1 {
+	if chunks := s.chunk(encs); len(chunks) == 1 {
 		if err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 			kw, err := key.prepare(txn)
 			if err != nil {
@@ -52,7 +56,7 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 		}); err != nil {
 			return err
 		}
-	} else if err := s.createChunked(ctx, chunks, key); err != nil {
+	} else if err := s.createChunked(ctx, encs, chunks, key); err != nil {
 		return err
 	}
 	// Remember the stored form of the new tasks: a run reads them next.
@@ -71,48 +75,75 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 func (s *Store) createWrites(txn *badger.Txn, encs []encoded, own *reservation) ([]write, error) {
 	n := 0
 	for _, e := range encs {
-		if own == nil && s.hidden(e.id) {
-			return nil, store.Exists(e.id)
-		}
-		_, err := txn.Get(taskKey(e.id))
-		if err == nil {
-			return nil, store.Exists(e.id)
-		}
-		if !errors.Is(err, badger.ErrKeyNotFound) {
-			return nil, fmt.Errorf("read task %s: %w", e.id, err)
+		if err := s.checkNew(txn, e.id, own); err != nil {
+			return nil, err
 		}
 		n += 1 + len(e.entries)
 	}
-	ws := make([]write, 0, n+1)
+	ws := make([]write, 0, n)
 	for _, e := range encs {
-		ws = append(ws, write{key: taskKey(e.id), value: e.value})
-		for k, v := range e.entries {
-			ws = append(ws, write{key: []byte(k), value: v})
-		}
+		ws = appendCreate(ws, e)
 	}
 	return ws, nil
 }
 
-// chunk splits encs into runs whose writes take at most half of a transaction, so that
-// each fits in one commit shared with other writes.
-func (s *Store) chunk(encs []encoded) [][]encoded {
-	var out [][]encoded
-	start := 0
-	var count, size int64
-	for i, e := range encs {
-		n := int64(2 + len(e.entries)) // task, index entries, and its share of the marker
-		sz := s.c.estimate(write{key: taskKey(e.id), value: e.value}) + int64(len(e.id)) + 2
-		for k, v := range e.entries {
-			sz += s.c.estimate(write{key: []byte(k), value: v})
-		}
-		if i > start && (count+n >= s.c.maxCount/2 || size+sz >= s.c.maxSize/2) {
-			out = append(out, encs[start:i])
-			start, count, size = i, 0, 0
-		}
-		count += n
-		size += sz
+// checkNew fails with Exists when id is stored, or reserved by a Create in progress
+// other than own.
+func (s *Store) checkNew(txn *badger.Txn, id string, own *reservation) error {
+	if own == nil && s.hidden(id) {
+		return store.Exists(id)
 	}
-	return append(out, encs[start:])
+	_, err := txn.Get(taskKey(id))
+	if err == nil {
+		return store.Exists(id)
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return fmt.Errorf("read task %s: %w", id, err)
+	}
+	return nil
+}
+
+// appendCreate appends the writes that store e: the task first, then its index entries.
+func appendCreate(ws []write, e encoded) []write {
+	ws = append(ws, write{key: taskKey(e.id), value: e.value})
+	for k, v := range e.entries {
+		ws = append(ws, write{key: []byte(k), value: v})
+	}
+	return ws
+}
+
+// span is one chunk of a chunked create: the writes ws[from:to] of the whole create.
+type span struct{ from, to int }
+
+// chunk splits the writes of encs, in appendCreate's order, into spans that take at most
+// half of a transaction each (with their marker, which lists their keys), so that each
+// fits in one commit shared with other writes. One span means the create fits in one
+// commit.
+func (s *Store) chunk(encs []encoded) []span {
+	maxCount, maxSize := s.c.maxCount/2, s.c.maxSize/2
+	// The marker's value lists the keys of its span and must itself fit in one value.
+	maxKeys := s.c.maxValue / 2
+	var out []span
+	var from, i int
+	var count, size, keys int64
+	add := func(w write) {
+		sz := s.c.estimate(w)
+		if i > from && (count+1 >= maxCount || size+sz >= maxSize || keys+int64(len(w.key))+4 >= maxKeys) {
+			out = append(out, span{from, i})
+			from, count, size, keys = i, 0, 0, 0
+		}
+		count++
+		size += sz
+		keys += int64(len(w.key)) + 4
+		i++
+	}
+	for _, e := range encs {
+		add(write{key: taskKey(e.id), value: e.value})
+		for k, v := range e.entries {
+			add(write{key: []byte(k), value: v})
+		}
+	}
+	return append(out, span{from, i})
 }
 
 // reservation is a chunked Create in progress: its ids are hidden from readers.
@@ -130,14 +161,42 @@ func markerKey(create string, chunk int) []byte {
 	return appendAsc(appendString([]byte{prefixCreate}, create), int64(chunk))
 }
 
-func markerValue(encs []encoded) []byte {
-	var b []byte
-	for _, e := range encs {
-		b = appendString(b, e.id)
+// markerKeysTag starts a marker that lists keys. Markers written before chunks split
+// tasks list task ids instead, and cannot start with it (0x00 0x02 is no escape of
+// appendString).
+var markerKeysTag = []byte{0, 2}
+
+// markerValue lists the keys of ws: each as a 4-byte big-endian length and the key.
+func markerValue(ws []write) []byte {
+	n := len(markerKeysTag)
+	for _, w := range ws {
+		n += 4 + len(w.key)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, markerKeysTag...)
+	for _, w := range ws {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(w.key)))
+		b = append(b, w.key...)
 	}
 	return b
 }
 
+// markerKeys decodes a marker written by markerValue.
+func markerKeys(v []byte) ([][]byte, error) {
+	v = v[len(markerKeysTag):]
+	var keys [][]byte
+	for len(v) > 0 {
+		if len(v) < 4 || uint64(len(v)-4) < uint64(binary.BigEndian.Uint32(v)) {
+			return nil, errors.New("truncated key list")
+		}
+		n := binary.BigEndian.Uint32(v)
+		keys = append(keys, v[4:4+n])
+		v = v[4+n:]
+	}
+	return keys, nil
+}
+
+// createdIDs decodes a marker of the earlier form: the ids of whole tasks.
 func createdIDs(v []byte) ([]string, error) {
 	var ids []string
 	for len(v) > 0 {
@@ -151,29 +210,43 @@ func createdIDs(v []byte) ([]string, error) {
 	return ids, nil
 }
 
-// createChunked stores a submission too big for one transaction (see Create).
-func (s *Store) createChunked(ctx context.Context, chunks [][]encoded, key *keyWrite) error {
+// createChunked stores a submission too big for one transaction (see Create), in the
+// chunks given.
+func (s *Store) createChunked(ctx context.Context, encs []encoded, chunks []span, key *keyWrite) error {
 	r := &reservation{
 		id:  strconv.FormatInt(s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
-		ids: map[string]bool{},
+		ids: make(map[string]bool, len(encs)),
 	}
-	for _, c := range chunks {
-		for _, e := range c {
-			r.ids[e.id] = true
-		}
+	n := 0
+	for _, e := range encs {
+		r.ids[e.id] = true
+		n += 1 + len(e.entries)
 	}
 	if err := s.reserve(r); err != nil {
 		return err
 	}
+	all := make([]write, 0, n)
+	for _, e := range encs {
+		all = appendCreate(all, e)
+	}
 	done := 0
 	var err error
 	for i, c := range chunks {
+		ws := all[c.from:c.to]
 		err = s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-			ws, err := s.createWrites(txn, c, r)
-			if err != nil {
-				return nil, err
+			for _, w := range ws {
+				if w.key[0] != prefixTask {
+					continue
+				}
+				id, _, err := readString(w.key[1:])
+				if err != nil {
+					return nil, err
+				}
+				if err := s.checkNew(txn, id, r); err != nil {
+					return nil, err
+				}
 			}
-			return append(ws, write{key: markerKey(r.id, i), value: markerValue(c)}), nil
+			return append(ws[:len(ws):len(ws)], write{key: markerKey(r.id, i), value: markerValue(ws)}), nil
 		})
 		if err != nil {
 			break
@@ -203,12 +276,10 @@ func (s *Store) createChunked(ctx context.Context, chunks [][]encoded, key *keyW
 	for i := done - 1; i >= 0; i-- {
 		c := chunks[i]
 		uerr := s.submit(context.Background(), func(*badger.Txn) ([]write, error) {
-			ws := []write{{key: markerKey(r.id, i), del: true}}
-			for _, e := range c {
-				ws = append(ws, write{key: taskKey(e.id), del: true})
-				for k := range e.entries {
-					ws = append(ws, write{key: []byte(k), del: true})
-				}
+			ws := make([]write, 0, 1+c.to-c.from)
+			ws = append(ws, write{key: markerKey(r.id, i), del: true})
+			for _, w := range all[c.from:c.to] {
+				ws = append(ws, write{key: w.key, del: true})
 			}
 			return ws, nil
 		})
@@ -287,6 +358,18 @@ func undoInterrupted(db *badger.DB) (int, error) {
 			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
+			}
+			if bytes.HasPrefix(v, markerKeysTag) {
+				keys, err := markerKeys(v)
+				if err != nil {
+					return fmt.Errorf("create marker %q: %w", mk, err)
+				}
+				for _, k := range keys {
+					if err := txn.Delete(k); err != nil {
+						return err
+					}
+				}
+				return txn.Delete(mk)
 			}
 			ids, err := createdIDs(v)
 			if err != nil {

@@ -26,7 +26,8 @@
 //	g <tree> <seq> <id>                         by tree, in submission order
 //	p <parent> <priority> <seq> <id>            children, in execution order
 //	d <dependency id> <dependent id>            dependents
-//	x <create> <chunk>                          ids of one committed chunk of a Create in progress
+//	x <create> <chunk>                          keys of one committed chunk of a Create in progress
+//	y <write> <chunk>                           previous values of one chunk of a big write in progress
 //	k <scope> <key>                             idempotency key record (store.KeyRecord), JSON
 //	n <next_run_at> <id>                        armed schedules (store.Armed), by next run: Due
 //	c <no next run> <next_run_at> <id>          scheduled tasks, next run first, none last: Scheduled
@@ -36,19 +37,25 @@
 //
 // Every index entry's value is a small header (id, created_at, seq, status, user, tree,
 // parent), so List and Count filter and count on index entries alone and decode only the
-// tasks of the returned page. created_at is indexed in microseconds, the precision the
-// wire form stores. An Update rewrites exactly the entries whose key or header changed,
+// tasks of the returned page. The dependents entries (d) leave the status out: they are
+// never filtered by it, and a status change of an aggregator depending on 100,000 tasks
+// then rewrites a handful of entries, not 100,000. created_at is indexed in
+// microseconds, the precision the wire form stores. An Update rewrites exactly the entries whose key or header changed,
 // so a status change moves the task between status entries in the same transaction.
 //
 // Task values (over Options.ValueThreshold) live in Badger's value log; the LSM tree holds
-// keys, index entries and value pointers. A transaction is bounded by Badger to one key
-// per 96 bytes of 15% of Options.MemTableSize: with the defaults about 90,000 keys, so a
-// Create of some 12,000 tasks (7 keys each with one dependency) fits in one commit. In
-// memory there is no value log and the bound is also about 9 MiB of values. A larger
-// Create is committed in chunks and stays atomic and invisible until whole (see Create;
-// the x markers let Open undo one a crash interrupted). Any other write over the limit
-// fails alone with an error saying so; the value log is garbage-collected every
-// Options.GCInterval.
+// keys, index entries and value pointers, and a commit syncs both the value log and the
+// memtable's write-ahead log (see Options.ValueThreshold for the trade-off). A
+// transaction is bounded by Badger to 15% of Options.MemTableSize in bytes (a value in
+// the value log counted as 12 bytes) and one key per 96 bytes of it: with the defaults
+// about 2.2 MB and 22,000 keys, so a Create of some 700 tasks fits in one commit. In
+// memory there is no value log: every value counts whole. A larger Create is
+// committed in chunks and stays atomic and invisible until whole (see Create; the x
+// markers let Open undo one a crash interrupted). A Delete or UpdateMany over the limit
+// (deleting or archiving a large tree) is committed alone in chunks, with readers held
+// off and undo records that Open replays after a crash (bigwrite.go), so it stays
+// atomic; only a single value larger than Badger takes fails, with an error saying so.
+// The value log is garbage-collected every Options.GCInterval.
 //
 // Decoding. The committer keeps a bounded cache of decoded tasks (Options.DecodeCacheSize)
 // validated byte for byte against the stored value, and keeps the task it has just

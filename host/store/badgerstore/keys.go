@@ -17,8 +17,9 @@ const (
 	prefixUser      byte = 'u' // u <user> <created desc> <seq desc> <id>   → header (user set)
 	prefixTree      byte = 'g' // g <tree> <seq asc> <id>                   → header (tree set)
 	prefixParent    byte = 'p' // p <parent> <priority asc> <seq asc> <id>  → header (non-roots)
-	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header
-	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → ids of a chunk of a Create in progress
+	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header without status
+	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → keys of a chunk of a Create in progress
+	prefixUndo      byte = 'y' // y <write> <chunk asc>                     → previous values of a chunk of a big write in progress
 	prefixIdemKey   byte = 'k' // k <scope> <key>                           → idempotency key record, JSON
 	prefixKV        byte = 'V' // V <scope> <plugin> <key>                  → kv entry: expiry µs (8 bytes), value
 	prefixKVUsage   byte = 'W' // W <scope> <plugin>                        → kv usage: bytes, keys (8 bytes each)
@@ -159,9 +160,17 @@ func indexEntries(t *task.Task) map[string][]byte {
 		k = appendAsc(k, h.Seq)
 		m[string(appendString(k, t.ID))] = v
 	}
-	for _, d := range t.Dependencies {
-		k := appendString([]byte{prefixDependent}, d.ID)
-		m[string(appendString(k, t.ID))] = v
+	if len(t.Dependencies) > 0 {
+		// The dependents entries carry no status, so that a status change of a task
+		// with many dependencies (an aggregator) rewrites none of them: its update stays
+		// as small as any other. Nothing filters the dependents index by status.
+		hd := h
+		hd.Status = ""
+		vd := hd.encode()
+		for _, d := range t.Dependencies {
+			k := appendString([]byte{prefixDependent}, d.ID)
+			m[string(appendString(k, t.ID))] = vd
+		}
 	}
 	addScheduleEntries(m, t, v)
 	return m

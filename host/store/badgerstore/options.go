@@ -10,7 +10,8 @@ import (
 )
 
 // Options configure a Store. The zero value of every tuning field picks the default
-// below, chosen to keep a store of tens of thousands of tasks well under 200 MiB of RSS.
+// below, chosen to keep the store's share of a run's RSS small (a few tens of MiB:
+// memtables, caches, the decode cache) whatever the number of tasks.
 type Options struct {
 	// Dir is the data directory (created if missing). Required unless InMemory.
 	Dir string
@@ -25,9 +26,14 @@ type Options struct {
 	// Now is the clock that stamps updated_at; nil means time.Now.
 	Now func() time.Time
 
-	// MemTableSize is the size of one memtable (default 64 MiB, at most two are kept).
-	// It also bounds one transaction: about 15% of it, in bytes and at 96 bytes per
-	// entry, so the default takes a submission of about 15,000 tasks in one Create.
+	// MemTableSize is the size of one memtable (default 16 MiB, at most two are kept,
+	// plus one being flushed). Each is one Go allocation of that size (Badger's arena),
+	// live until flushed, so the Go heap of a busy store holds two or three of them and
+	// the collector lets the heap grow by as much again: at 64 MiB that alone was over
+	// 100 MiB of RSS. It also bounds one transaction: about 15% of it, in bytes (values
+	// under ValueThreshold counted whole) and at 96 bytes per entry. With the defaults a
+	// transaction takes about 2.2 MB and 22,000 entries: a run's round of 1,000 status
+	// changes fits; a larger Create, Delete or UpdateMany is committed in chunks.
 	MemTableSize int64
 	// BlockCacheSize is the cache of decompressed table blocks (default 8 MiB).
 	BlockCacheSize int64
@@ -36,10 +42,18 @@ type Options struct {
 	// ValueLogFileSize is the size of one value-log file (default 64 MiB).
 	ValueLogFileSize int64
 	// ValueThreshold is the value size from which values go to the value log (default
-	// 256 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it is that cap
-	// and also the largest value stored). Tasks are larger, so they live in the
-	// value log and the LSM tree holds keys, index entries and value pointers: a
-	// transaction is then bounded by its number of keys, not by the size of the tasks.
+	// 256 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it
+	// is that cap and also the largest value stored). Tasks are larger, so they live in
+	// the value log and the LSM tree holds keys, index entries and value pointers: a
+	// transaction is then bounded mostly by its number of keys, and memtables hold no
+	// task. The price: a commit that writes a value to the value log syncs two files (the
+	// value log, then the memtable's write-ahead log), so a dependency hop (the commit
+	// that completes one task and starts the next) costs about two fsyncs. At 1 KiB most
+	// small tasks stay in the LSM tree and such a hop costs one fsync (Chain1k: 1.0 to 1.4
+	// fsyncs per hop instead of 2 to 4), but memtables then fill, flush and compact about
+	// four times as often: in the same sitting BenchmarkWide10k was 25-35% slower and
+	// its peak RSS 70-110 MiB higher, and a transaction, bounded in bytes, takes fewer
+	// tasks. Raise it for deep chains of small tasks, not for wide trees.
 	ValueThreshold int64
 	// NumCompactors is the number of compaction goroutines (default 2, the minimum).
 	NumCompactors int
@@ -47,8 +61,11 @@ type Options struct {
 	// 1024).
 	MaxBatch int
 	// DecodeCacheSize is the number of decoded tasks kept to spare decoding the value of
-	// a task that was just written or read (default 16384; negative disables it). Each
-	// costs about the size of the task twice (its JSON and its decoded form).
+	// a task that was just written or read (default 4096; negative disables it). Each
+	// costs about the size of the task several times over (its JSON and its decoded
+	// form), and the collector doubles that in RSS: at 16384, a run of 10,000 tasks kept
+	// some 80 MiB more RSS for a throughput gain within the noise of the benchmarks. A run
+	// hits the cache on its in-flight tasks, which a few thousand entries cover.
 	DecodeCacheSize int
 	// GCInterval is how often the value log is garbage collected (default 10 minutes;
 	// negative disables it).
@@ -57,7 +74,7 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultMemTableSize     = 64 << 20
+	DefaultMemTableSize     = 16 << 20
 	DefaultBlockCacheSize   = 8 << 20
 	DefaultIndexCacheSize   = 4 << 20
 	DefaultValueLogFileSize = 64 << 20
@@ -65,7 +82,7 @@ const (
 	DefaultNumCompactors    = 2
 	DefaultMaxBatch         = 1024
 	DefaultGCInterval       = 10 * time.Minute
-	DefaultDecodeCacheSize  = 16384
+	DefaultDecodeCacheSize  = 4096
 )
 
 func (o Options) withDefaults() Options {

@@ -36,7 +36,7 @@ type Store struct {
 	opts Options
 	c    *committer
 
-	mu     sync.RWMutex // guards closed; held (read) by every view in flight
+	mu     sync.RWMutex // guards closed; held (read) by every view in flight, (write) by a big write
 	closed bool
 
 	cache *decodeCache
@@ -87,6 +87,12 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
+	if n, err := undoBigWrites(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
+	} else if n > 0 {
+		opts.Logger.Warn("restored what writes a crash interrupted had changed", "chunks", n)
+	}
 	if n, err := undoInterrupted(db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
@@ -99,8 +105,8 @@ func Open(opts Options) (*Store, error) {
 	} else if n > 0 {
 		opts.Logger.Info("indexed the schedules of tasks stored before schedule indexes existed", "tasks", n)
 	}
-	s := &Store{db: db, opts: opts, c: newCommitter(db, opts.MaxBatch, opts.ValueThreshold, maxValue),
-		cache: newDecodeCache(opts.DecodeCacheSize)}
+	s := &Store{db: db, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize)}
+	s.c = newCommitter(db, &s.mu, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
 		go s.gcLoop(opts.GCInterval)

@@ -1,0 +1,263 @@
+package badgerstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Writes bigger than one transaction. A Delete or UpdateMany whose writes exceed what
+// Badger takes in one transaction (the Delete of a tree of 100,000 tasks, the archive of
+// one) is committed by the committer in several transactions, and stays atomic:
+//   - readers are held off while it is applied (the committer holds the store's view
+//     lock for writing), so no read sees part of it;
+//   - every chunk commits, with its writes, an undo record (y <write> <chunk> → the
+//     previous value of every key it changes), and a last commit deletes the records,
+//     which makes the write complete;
+//   - on failure the chunks already committed are restored from their records, newest
+//     first; after a crash, Open restores every chunk whose record it finds.
+//
+// In memory, where nothing survives a crash, the undo records are kept in memory only
+// (a record in the transaction would count whole and could double it).
+//
+// Writes that fit in one transaction are unaffected.
+
+// undoSeq numbers big writes within a process; the record keys also carry the time, so
+// records of different processes on one directory never collide.
+var undoSeq atomic.Uint64
+
+// undoKey is the key of the undo record of one chunk of a big write.
+func undoKey(write string, chunk int) []byte {
+	return appendAsc(appendString([]byte{prefixUndo}, write), int64(chunk))
+}
+
+// appendUndo appends to b the previous state of key: its value, or absent.
+func appendUndo(b, key []byte, old []byte, present bool) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(key)))
+	b = append(b, key...)
+	if !present {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(old)))
+	return append(b, old...)
+}
+
+// restoreWrites decodes an undo record into the writes that restore what it saved.
+func restoreWrites(v []byte) ([]write, error) {
+	var ws []write
+	next := func(n int) ([]byte, error) {
+		if len(v) < n {
+			return nil, errors.New("truncated undo record")
+		}
+		b := v[:n]
+		v = v[n:]
+		return b, nil
+	}
+	for len(v) > 0 {
+		b, err := next(4)
+		if err != nil {
+			return nil, err
+		}
+		key, err := next(int(binary.BigEndian.Uint32(b)))
+		if err != nil {
+			return nil, err
+		}
+		flag, err := next(1)
+		if err != nil {
+			return nil, err
+		}
+		if flag[0] == 0 {
+			ws = append(ws, write{key: key, del: true})
+			continue
+		}
+		if b, err = next(4); err != nil {
+			return nil, err
+		}
+		val, err := next(int(binary.BigEndian.Uint32(b)))
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, write{key: key, value: val})
+	}
+	return ws, nil
+}
+
+// commitBig commits writes, too big for one transaction, in chunks (see above). It is
+// called on the committer goroutine with no transaction open.
+func (c *committer) commitBig(writes []write) error {
+	c.views.Lock()
+	defer c.views.Unlock()
+	id := strconv.FormatInt(c.now().UnixNano(), 36) + "-" + strconv.FormatUint(undoSeq.Add(1), 36)
+	chunks := 0
+	var records [][]byte // in memory only
+	var err error
+	for rest := writes; len(rest) > 0; {
+		var n int
+		var record []byte
+		if n, record, err = c.commitChunk(id, chunks, rest); err != nil {
+			break
+		}
+		if c.inMemory {
+			records = append(records, record)
+		}
+		rest = rest[n:]
+		chunks++
+		if c.testChunkHook != nil {
+			c.testChunkHook(chunks - 1)
+		}
+	}
+	if err == nil && c.inMemory {
+		return nil
+	}
+	if err == nil {
+		txn := c.db.NewTransaction(true)
+		for i := range chunks {
+			if err = txn.Delete(undoKey(id, i)); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = txn.Commit()
+		} else {
+			txn.Discard()
+		}
+		if err == nil {
+			return nil
+		}
+	}
+	for i := chunks - 1; i >= 0; i-- {
+		var uerr error
+		if c.inMemory {
+			uerr = c.db.Update(func(txn *badger.Txn) error { return restore(txn, records[i]) })
+		} else {
+			uerr = restoreChunk(c.db, undoKey(id, i))
+		}
+		if uerr != nil {
+			return fmt.Errorf("%w (restoring the %d chunks committed also failed, the next open finishes it: %v)", err, chunks, uerr)
+		}
+	}
+	return err
+}
+
+// commitChunk commits a prefix of writes, as much as half a transaction takes with its
+// undo record, and returns its length and the record.
+func (c *committer) commitChunk(id string, chunk int, writes []write) (int, []byte, error) {
+	maxCount, maxSize, maxRecord := c.maxCount/2, c.maxSize/2, c.maxValue/2
+	txn := c.db.NewTransaction(true)
+	defer txn.Discard()
+	var record []byte
+	var count, size int64
+	n := 0
+	for _, w := range writes {
+		old, present, err := valueOf(txn, w.key)
+		if err != nil {
+			return 0, nil, err
+		}
+		prev := len(record)
+		record = appendUndo(record, w.key, old, present)
+		// The chunk, and the transaction that restores it, both stay within bounds.
+		sz := c.estimate(w) + c.estimate(write{key: w.key, value: old})
+		if !c.inMemory {
+			sz += int64(len(record) - prev)
+		}
+		if n > 0 && (count+2 >= maxCount || size+sz >= maxSize || int64(len(record)) >= maxRecord) {
+			record = record[:prev]
+			break
+		}
+		if err := apply(txn, []write{w}); err != nil {
+			return 0, nil, err
+		}
+		count++
+		size += sz
+		n++
+	}
+	if !c.inMemory {
+		if err := txn.Set(undoKey(id, chunk), record); err != nil {
+			return 0, nil, err
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return 0, nil, fmt.Errorf("task store commit: %w", err)
+	}
+	return n, record, nil
+}
+
+// valueOf returns the value of key in txn and whether it exists.
+func valueOf(txn *badger.Txn, key []byte) ([]byte, bool, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := item.ValueCopy(nil)
+	return v, err == nil, err
+}
+
+// restoreChunk restores the keys saved in the undo record at key and deletes it, in one
+// transaction.
+func restoreChunk(db *badger.DB, key []byte) error {
+	return db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if err := restore(txn, v); err != nil {
+			return fmt.Errorf("undo record %q: %w", key, err)
+		}
+		return txn.Delete(key)
+	})
+}
+
+// restore writes back in txn the previous values an undo record saved.
+func restore(txn *badger.Txn, record []byte) error {
+	ws, err := restoreWrites(record)
+	if err != nil {
+		return err
+	}
+	// Backwards: a key saved twice in one record gets its earliest value.
+	for i := len(ws) - 1; i >= 0; i-- {
+		if err := apply(txn, ws[i:i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// undoBigWrites restores the chunks of big writes that a crash interrupted: every chunk
+// whose undo record is still stored, newest first.
+func undoBigWrites(db *badger.DB) (int, error) {
+	var records [][]byte
+	err := db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte{prefixUndo}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			records = append(records, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Within one write, chunks sort by number: restore them backwards. Across writes the
+	// order does not matter: a crash interrupts at most one.
+	for i := len(records) - 1; i >= 0; i-- {
+		if err := restoreChunk(db, records[i]); err != nil {
+			return 0, fmt.Errorf("undo interrupted write: %w", err)
+		}
+	}
+	return len(records), nil
+}
