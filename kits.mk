@@ -28,9 +28,9 @@ KITS_CARGO_DIR = $(abspath build/cargo)
 KITS_CFLAGS = --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -I sdk/c -Wl,--strip-all
 
 # Rust crates (crate name = output name).
-KITS_RUST_CRATES = examples/conformance/rust examples/plugins/rust/word_freq examples/plugins/rust/template \
+KITS_RUST_CRATES = examples/conformance/rust examples/echo/rust examples/plugins/rust/word_freq examples/plugins/rust/template \
                    examples/hooks/rust
-KITS_RUST_NAMES  = conformance_rust word_freq template_rust hook_rust
+KITS_RUST_NAMES  = conformance_rust echo_rust word_freq template_rust hook_rust
 # C plugins: output name:source.
 KITS_C_PLUGINS = conformance_c:examples/conformance/c/conformance.c \
                  checksum:examples/plugins/c/checksum/checksum.c \
@@ -42,7 +42,7 @@ KITS_AS_PLUGINS = conformance_assemblyscript:examples/conformance/assemblyscript
                   template_assemblyscript:examples/plugins/assemblyscript/template \
                   hook_assemblyscript:examples/hooks/assemblyscript
 # Go: output name:package.
-KITS_GO_PLUGINS = conformance_go:./examples/conformance/go
+KITS_GO_PLUGINS = conformance_go:./examples/conformance/go echo_go:./examples/echo/go
 
 .PHONY: kits kits-go kits-rust kits-c kits-assemblyscript kits-wat kits-test kits-clean toolchains
 
