@@ -59,11 +59,15 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 # as processes on trees of echo executors (WAT, Go, Rust), each workload's table with the
 # engine, wazero and fsync floors measured in the same run.
 E2EBENCH = $(GO) run ./cmd/apflow/internal/e2ebench -bin $(BIN) -plugins $(PLUGDIR) -go $(GO)
+# 100,000 tasks with the WAT echo only here (one such child takes minutes on a shared
+# machine); bench-scale runs it with the Go and Rust echoes.
 bench-e2e: build kits ## the product path end to end: apflow run and serve on trees of echo plugins, beside the engine's floors
-	$(E2EBENCH)
+	$(E2EBENCH) -only '^(wide-1k|aggregate-1k|chain-200|diamond-100|wide-10k)$$'
+	$(E2EBENCH) -only '^wide-100k$$' -langs wat
 
 bench-scale: build kits ## the engine benchmarks at 10x size (cost per task should stay flat), the product path on 1,000,000 tasks
 	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$' -benchtime 1x ./host/engine/
+	$(E2EBENCH) -only '^wide-100k$$' -langs go,rust
 	$(E2EBENCH) -scale
 
 demo: build plugins ## run the demo tree through real WASM plugins, with live progress

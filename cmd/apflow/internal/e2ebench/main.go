@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,13 +19,13 @@ type options struct {
 	bin, wat, plugins, goBin, work string
 	scale, noFloors                bool
 	only                           *regexp.Regexp
-	modes                          []string
+	modes, langs                   []string
 	timeout                        time.Duration
 }
 
 func main() {
 	var o options
-	var only, modes string
+	var only, modes, langs string
 	flag.StringVar(&o.bin, "bin", "bin/apflow", "the apflow binary")
 	flag.StringVar(&o.wat, "wat", "host/sandbox/testdata/echo.wasm", "the WAT echo module (executor id echo)")
 	flag.StringVar(&o.plugins, "plugins", "build/plugins", "the directory holding echo_go.wasm and echo_rust.wasm (make kits)")
@@ -33,9 +34,10 @@ func main() {
 	flag.BoolVar(&o.noFloors, "no-floors", false, "skip the floor benchmarks")
 	flag.StringVar(&only, "only", "", "run only the workloads whose name matches this regular expression")
 	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP)")
+	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
 	flag.Parse()
-	o.modes = strings.Split(modes, ",")
+	o.modes, o.langs = strings.Split(modes, ","), strings.Split(langs, ",")
 	for _, m := range o.modes {
 		if m != "run" && m != "serve" {
 			fatal(fmt.Errorf("-modes: unknown mode %q (run, serve)", m))
@@ -113,6 +115,9 @@ func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
 	}
 	var out []plugin
 	for _, s := range srcs {
+		if !slices.Contains(o.langs, s.lang) {
+			continue
+		}
 		data, err := os.ReadFile(s.path)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "e2ebench: %s echo left out: %v (make kits builds it)\n", s.lang, err)

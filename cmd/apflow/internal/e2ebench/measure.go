@@ -36,7 +36,7 @@ type result struct {
 }
 
 // summaryTime finds the duration of apflow run's summary line ("N tasks: … in 1.234s").
-var summaryTime = regexp.MustCompile(`(?m)^\d+ tasks?: .* in ([0-9.]+[a-zµ]+)$`)
+var summaryTime = regexp.MustCompile(`(?m)^\d+ tasks?: .* in (\S+)$`)
 
 // freshDataDir makes an empty data directory holding a copy of p's warm compilation cache.
 func freshDataDir(work string, p plugin) (string, error) {
