@@ -19,19 +19,20 @@ type floors map[string]map[string]float64
 // benchLine is a result line of go test -bench: name, iterations, then value-unit pairs.
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
-// measureFloors runs the floor benchmarks (engine per workload, wazero round trip, fsync)
-// with goBin, printing each command, and parses their results.
-func measureFloors(ctx context.Context, goBin string, wls []workload) (floors, error) {
-	var names []string
-	for _, wl := range wls {
-		names = append(names, regexp.QuoteMeta(wl.name))
-	}
-	runs := [][]string{
-		{"-bench", "^BenchmarkFloor$/^(" + strings.Join(names, "|") + ")$", "-benchtime", "1x", "-timeout", "60m", "./host/engine/"},
-		{"-bench", "^BenchmarkFsync$", "-benchtime", "200x", "./host/engine/"},
-		{"-bench", "^BenchmarkRoundTripRaw$/^deadline$", "-benchtime", "20000x", "./host/sandbox/"},
-	}
-	out := floors{}
+// fixedFloors are the floors of every workload: one fsync, the bare wazero round trip.
+var fixedFloors = [][]string{
+	{"-bench", "^BenchmarkFsync$", "-benchtime", "200x", "./host/engine/"},
+	{"-bench", "^BenchmarkRoundTripRaw$/^deadline$", "-benchtime", "20000x", "./host/sandbox/"},
+}
+
+// engineFloor is the engine floor of one workload.
+func engineFloor(wl workload) []string {
+	return []string{"-bench", "^BenchmarkFloor$/^" + regexp.QuoteMeta(wl.name) + "$", "-benchtime", "1x", "-timeout", "60m", "./host/engine/"}
+}
+
+// measureFloors runs floor benchmarks (go test arguments after -run) with goBin,
+// printing each command, and adds their results to out.
+func measureFloors(ctx context.Context, goBin string, runs [][]string, out floors) error {
 	for _, r := range runs {
 		args := append([]string{"test", "-run", "^$", "-count=1"}, r...)
 		fmt.Printf("floor: %s %s\n", goBin, strings.Join(args, " "))
@@ -39,11 +40,11 @@ func measureFloors(ctx context.Context, goBin string, wls []workload) (floors, e
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, os.Stderr
 		if err := cmd.Run(); err != nil {
-			return out, fmt.Errorf("%s %s: %w\n%s", goBin, strings.Join(args, " "), err, buf.String())
+			return fmt.Errorf("%s %s: %w\n%s", goBin, strings.Join(args, " "), err, buf.String())
 		}
 		parseBench(&buf, out)
 	}
-	return out, nil
+	return nil
 }
 
 func parseBench(buf *bytes.Buffer, out floors) {
