@@ -8,7 +8,7 @@ STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build test test-cluster-engine test-short bench bench-scale demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
+.PHONY: help setup build test test-cluster-engine test-short bench bench-e2e bench-scale demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,9 +53,22 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'Update' -benchtime 3000x ./host/store/badgerstore/
 	$(BENCH) -bench 'TasksGet|Execute1000' -benchtime 3x ./host/api/
 	$(BENCH) -bench 'Conformance' -benchtime 2000x ./examples/conformance/
+	$(MAKE) --no-print-directory bench-e2e
 
-bench-scale: ## the engine benchmarks at 10x size (cost per task should stay flat)
+# The product path end to end (cmd/apflow/internal/e2ebench): apflow run and apflow serve
+# as processes on trees of echo executors (WAT, Go, Rust), each workload's table with the
+# engine, wazero and fsync floors measured in the same run.
+E2EBENCH = $(GO) run ./cmd/apflow/internal/e2ebench -bin $(BIN) -plugins $(PLUGDIR) -go $(GO)
+# 100,000 tasks with the WAT echo only here (one such child takes minutes on a shared
+# machine); bench-scale runs it with the Go and Rust echoes.
+bench-e2e: build kits ## the product path end to end: apflow run and serve on trees of echo plugins, beside the engine's floors
+	$(E2EBENCH) -only '^(wide-1k|aggregate-1k|chain-200|diamond-100|wide-10k)$$'
+	$(E2EBENCH) -only '^wide-100k$$' -langs wat
+
+bench-scale: build kits ## the engine benchmarks at 10x size (cost per task should stay flat), the product path on 1,000,000 tasks
 	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$' -benchtime 1x ./host/engine/
+	$(E2EBENCH) -only '^wide-100k$$' -langs go,rust
+	$(E2EBENCH) -scale
 
 demo: build plugins ## run the demo tree through real WASM plugins, with live progress
 	rm -rf $(DEMO_HOME)

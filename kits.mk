@@ -30,9 +30,9 @@ KITS_CARGO_DIR = $(abspath build/cargo)
 KITS_CFLAGS = --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror -I sdk/c -Wl,--strip-all
 
 # Rust crates (crate name = output name).
-KITS_RUST_CRATES = examples/conformance/rust examples/plugins/rust/word_freq examples/plugins/rust/template \
+KITS_RUST_CRATES = examples/conformance/rust examples/echo/rust examples/plugins/rust/word_freq examples/plugins/rust/template \
                    examples/hooks/rust
-KITS_RUST_NAMES  = conformance_rust word_freq template_rust hook_rust
+KITS_RUST_NAMES  = conformance_rust echo_rust word_freq template_rust hook_rust
 # C plugins: output name:source.
 KITS_C_PLUGINS = conformance_c:examples/conformance/c/conformance.c \
                  checksum:examples/plugins/c/checksum/checksum.c \
@@ -53,7 +53,7 @@ kit_cases = set -e; for p in $(filter $(1),$(KITS_CASES)); do \
 	done
 
 # Go: output name:package.
-KITS_GO_PLUGINS = conformance_go:./examples/conformance/go
+KITS_GO_PLUGINS = conformance_go:./examples/conformance/go echo_go:./examples/echo/go
 
 .PHONY: kits kits-go kits-rust kits-c kits-assemblyscript kits-wat kits-cases kits-test kits-clean toolchains
 

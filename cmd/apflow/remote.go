@@ -105,11 +105,7 @@ func (g *globals) finish(trees []*task.TreeNode, began time.Time, jsonOut, inter
 	all := flatten(trees)
 	printSummary(summaryOut, all, time.Since(began), !jsonOut)
 	if jsonOut {
-		var doc any = trees[0]
-		if len(trees) > 1 {
-			doc = trees
-		}
-		if err := writeJSON(g.stdout, doc); err != nil {
+		if err := writeTreesJSON(g.stdout, trees); err != nil {
 			return err
 		}
 	}

@@ -217,7 +217,7 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	}
 	rootID := rootOf(tasks)
 	h.engine.TreeCreated(ctx, rootID)
-	return g.follow(ctx, h, name, out, jsonOut, quiet, func() ([]string, error) {
+	return g.follow(ctx, h, name, out, jsonOut, quiet, tasks, func() ([]string, error) {
 		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{}); err != nil {
 			return nil, err
 		}
@@ -255,7 +255,8 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 		fmt.Fprintf(out, "idempotency key %q: tree %s was submitted with it at %s; not submitting it again\n",
 			key.key, rootID, rec.CreatedAt.Local().Format(time.DateTime))
 	}
-	return g.follow(ctx, h, name, out, jsonOut, quiet, func() ([]string, error) {
+	// A repeat shows the tree as stored now, read back; a first submission, as just stored.
+	return g.follow(ctx, h, name, out, jsonOut, quiet, tasks, func() ([]string, error) {
 		// Only a run that never started starts: a repeat never runs the tree twice.
 		_, err := h.engine.Start(ctx, rootID, engine.RunOptions{OnlyUnstarted: true})
 		if err != nil && !errors.Is(err, engine.ErrStarted) && apferr.CodeOf(err) != apferr.AlreadyExecuting {
@@ -294,8 +295,11 @@ func waitRunEnd(ctx context.Context, eng *engine.Engine, rootID string) error {
 
 // follow starts runs with start (which returns their root ids), shows their progress
 // until every one has ended, then prints the summary and returns the exit status as an
-// error.
-func (g *globals) follow(ctx context.Context, h *host, name string, out io.Writer, jsonOut, quiet bool, start func() ([]string, error)) error {
+// error. stored, when not nil, are the tasks of the runs as the caller just stored them:
+// the live view starts from them instead of reading them back (with quiet, nothing is
+// shown and nothing is read before the end).
+func (g *globals) follow(ctx context.Context, h *host, name string, out io.Writer, jsonOut, quiet bool,
+	stored []*task.Task, start func() ([]string, error)) error {
 	// Subscribe before starting so that no run_end is missed.
 	events, unsubscribe := h.engine.Subscribe("")
 	defer unsubscribe()
@@ -308,11 +312,17 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 		fmt.Fprintln(g.stdout, "nothing to run")
 		return nil
 	}
-	initial, err := loadTrees(ctx, h.store, rootIDs)
-	if err != nil {
-		return err
+	var view progress.View = nopView{}
+	if !quiet {
+		if stored == nil {
+			initial, err := loadTrees(ctx, h.store, rootIDs)
+			if err != nil {
+				return err
+			}
+			stored = flatten(initial)
+		}
+		view = newView(out, name, stored)
 	}
-	view := newView(out, name, flatten(initial), quiet)
 	running := map[string]bool{}
 	for _, ri := range h.engine.Running() {
 		running[ri.RootID] = true
@@ -354,10 +364,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 }
 
 // newView picks the progress display: a live tree on a terminal, lines otherwise.
-func newView(out io.Writer, title string, tasks []*task.Task, quiet bool) progress.View {
-	if quiet {
-		return nopView{}
-	}
+func newView(out io.Writer, title string, tasks []*task.Task) progress.View {
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		w, h, err := term.GetSize(int(f.Fd()))
 		if err != nil {
@@ -497,7 +504,7 @@ are not retried (use apflow tasks rerun for that). Exit status as for apflow run
 			if jsonOut {
 				out = g.stderr
 			}
-			return g.follow(ctx, h, "resume", out, jsonOut, quiet, func() ([]string, error) {
+			return g.follow(ctx, h, "resume", out, jsonOut, quiet, nil, func() ([]string, error) {
 				if err := h.engine.Recover(ctx); err != nil {
 					return nil, err
 				}

@@ -100,7 +100,7 @@ func newTasksCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if jsonOut {
-				return writeJSON(g.stdout, n)
+				return writeTreesJSON(g.stdout, []*task.TreeNode{n})
 			}
 			printTree(g.stdout, n)
 			return nil
@@ -214,7 +214,7 @@ func (l *localSource) rerun(ctx context.Context, id string, full bool, out io.Wr
 		}
 		rootID = root
 	}
-	return l.g.follow(ctx, l.h, "rerun "+id, out, false, false, func() ([]string, error) {
+	return l.g.follow(ctx, l.h, "rerun "+id, out, false, false, nil, func() ([]string, error) {
 		if _, err := l.h.engine.Start(ctx, id, opts); err != nil {
 			return nil, err
 		}

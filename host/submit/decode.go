@@ -98,18 +98,20 @@ func Decode(data []byte, opts Options) (*Submission, error) {
 			"submission nests arrays/objects deeper than %d levels (line %d, column %d)", opts.MaxDepth, line, col)).
 			WithData(map[string]any{"reason": "nesting too deep", "max_depth": opts.MaxDepth, "line": line, "column": col})
 	}
-	var top json.RawMessage // checks the syntax of the whole input, with an offset on error
-	if err := json.Unmarshal(data, &top); err != nil {
+	if !json.Valid(data) { // the syntax of the whole input, before anything is decoded
+		var top json.RawMessage
+		err := json.Unmarshal(data, &top) // the same check, for the error's offset
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 		return nil, syntaxError(data, err)
 	}
 	sub := &Submission{}
-	var items []json.RawMessage
+	var items []byte // the array of task objects, or nil for a single task
 	switch first(data) {
 	case '[':
 		sub.Shape = ShapeArray
-		if err := json.Unmarshal(data, &items); err != nil {
-			return nil, syntaxError(data, err)
-		}
+		items = data
 	case '{':
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(data, &obj); err != nil {
@@ -118,32 +120,53 @@ func Decode(data []byte, opts Options) (*Submission, error) {
 		raw, wrapped := obj["tasks"]
 		if !wrapped {
 			sub.Shape = ShapeSingle
-			items = []json.RawMessage{data}
-			break
+			v, err := decodeValue(data)
+			if err != nil {
+				return nil, syntaxError(data, err)
+			}
+			sub.Specs = []*Spec{decodeSpec(0, v, opts.Namespace, &sub.Problems)}
+			return sub, nil
 		}
 		sub.Shape = ShapeWrapped
 		if first(raw) != '[' {
 			return nil, apferr.Problems([]apferr.Problem{{Code: apferr.InvalidParams, Field: "tasks",
 				Reason: "must be an array of task objects", Expected: "array", Actual: jsonType(raw)}})
 		}
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, syntaxError(data, err)
-		}
+		items = raw
 	default:
 		return nil, apferr.Problems([]apferr.Problem{{Code: apferr.InvalidParams,
 			Reason:   "a submission is a JSON array of task objects, an object {\"tasks\": [...]}, or one task object",
 			Expected: "array or object", Actual: jsonType(data)}})
 	}
-	if len(items) == 0 {
+	if err := eachItem(items, func(i int, v any) {
+		sub.Specs = append(sub.Specs, decodeSpec(i, v, opts.Namespace, &sub.Problems))
+	}); err != nil {
+		return nil, syntaxError(items, err)
+	}
+	if len(sub.Specs) == 0 {
 		sub.Problems = append(sub.Problems, apferr.Problem{Code: apferr.InvalidParams, Field: "tasks",
 			Reason: "the submission has no tasks", Expected: "at least one task"})
-		return sub, nil
-	}
-	sub.Specs = make([]*Spec, len(items))
-	for i, raw := range items {
-		sub.Specs[i] = decodeSpec(i, raw, opts.Namespace, &sub.Problems)
 	}
 	return sub, nil
+}
+
+// eachItem decodes the items of the JSON array arr one at a time, numbers as
+// json.Number, and gives each to fn with its index: the submission is parsed once, and
+// only one item's decoded value is held at a time besides what fn keeps.
+func eachItem(arr []byte, fn func(i int, v any)) error {
+	dec := json.NewDecoder(bytes.NewReader(arr))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // [
+		return err
+	}
+	for i := 0; dec.More(); i++ {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		fn(i, v)
+	}
+	return nil
 }
 
 // DecodeReader reads a submission from r, reading at most Options.MaxBytes+1 bytes: a
@@ -206,6 +229,23 @@ func first(data []byte) byte {
 		return 0
 	}
 	return d[0]
+}
+
+// valueType names the JSON type of a decoded value.
+func valueType(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	}
+	return "number"
 }
 
 // jsonType names the JSON type of a raw value.

@@ -31,23 +31,18 @@ type fieldDecoder struct {
 	probs  *[]apferr.Problem
 }
 
-// decodeSpec decodes one task object; ns qualifies its id and task_tree_id (see
-// Options.Namespace).
-func decodeSpec(index int, raw json.RawMessage, ns task.Namespace, probs *[]apferr.Problem) *Spec {
+// decodeSpec decodes one task object, given decoded (numbers as json.Number); ns
+// qualifies its id and task_tree_id (see Options.Namespace).
+func decodeSpec(index int, v any, ns task.Namespace, probs *[]apferr.Problem) *Spec {
 	s := &Spec{Index: index}
-	if first(raw) != '{' {
+	fields, isObj := v.(map[string]any)
+	if !isObj {
 		p := taskProblem(s, "", "a task must be a JSON object")
-		p.Code, p.Expected, p.Actual = apferr.InvalidParams, "object", jsonType(raw)
+		p.Code, p.Expected, p.Actual = apferr.InvalidParams, "object", valueType(v)
 		*probs = append(*probs, p)
 		return s
 	}
 	d := &fieldDecoder{spec: s, probs: probs}
-	v, err := decodeValue(raw)
-	fields, isObj := v.(map[string]any)
-	if err != nil || !isObj { // unreachable: Decode checked the syntax and the first byte
-		d.problem("", "not a valid JSON object", "object", nil)
-		return s
-	}
 	d.fields = fields
 	// The id is read first so that problems of the name name the id; a too long id is
 	// reported after the name is read, so that its problem names the task.

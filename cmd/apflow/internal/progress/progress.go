@@ -104,18 +104,6 @@ func (m *model) apply(u Update) (n *node, changed bool) {
 }
 
 // counts returns the number of tasks per status, blocked counted apart from pending.
-func (m *model) counts() (byStatus map[task.Status]int, blocked int) {
-	byStatus = make(map[task.Status]int, 5)
-	for _, n := range m.order {
-		if n.t.Blocked() {
-			blocked++
-			continue
-		}
-		byStatus[n.t.Status]++
-	}
-	return byStatus, blocked
-}
-
 // Symbol returns the one-character mark of a task's state.
 func Symbol(t *task.Task) string {
 	if t.Blocked() {
@@ -139,14 +127,27 @@ func Symbol(t *task.Task) string {
 	return "?"
 }
 
-// Summary formats the counts line: "12 tasks: 10 completed, 1 failed, 1 blocked".
+// Summary formats the counts line: "12 tasks: 10 completed, 1 failed, 1 blocked". It only
+// reads the tasks (no copy of them is made, unlike a view).
 func Summary(tasks []*task.Task) string {
-	m := newModel(tasks)
-	return m.summary()
+	return countLine(tasks, func(t *task.Task) *task.Task { return t })
 }
 
 func (m *model) summary() string {
-	byStatus, blocked := m.counts()
+	return countLine(m.order, func(n *node) *task.Task { return n.t })
+}
+
+// countLine counts items by status (blocked apart) into the summary line.
+func countLine[T any](items []T, taskOf func(T) *task.Task) string {
+	byStatus := make(map[task.Status]int, len(task.Statuses))
+	blocked := 0
+	for _, it := range items {
+		if t := taskOf(it); t.Blocked() {
+			blocked++
+		} else {
+			byStatus[t.Status]++
+		}
+	}
 	parts := []string{}
 	for _, s := range task.Statuses {
 		if byStatus[s] > 0 {
@@ -156,7 +157,7 @@ func (m *model) summary() string {
 	if blocked > 0 {
 		parts = append(parts, fmt.Sprintf("%d blocked", blocked))
 	}
-	return fmt.Sprintf("%d tasks: %s", len(m.order), strings.Join(parts, ", "))
+	return fmt.Sprintf("%d tasks: %s", len(items), strings.Join(parts, ", "))
 }
 
 // label is how a task is named on screen.

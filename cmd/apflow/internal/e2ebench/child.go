@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// gcLine matches a gctrace line's heap sizes: "a->b->c MB" (c is the live heap the
+// collection marked).
+var gcLine = regexp.MustCompile(`^gc \d+ @.* (\d+)->(\d+)->(\d+) MB`)
+
+// child is one apflow process with GODEBUG=gctrace=1: its stderr is scanned for the
+// largest live heap, and kept (without the gctrace lines) for error reports.
+type child struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex // guards stdout, stderr and liveMB
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+	liveMB int
+	done   chan struct{} // closed when stderr is drained
+}
+
+func newChild(ctx context.Context, bin string, args ...string) *child {
+	c := &child{cmd: exec.CommandContext(ctx, bin, args...), done: make(chan struct{})}
+	c.cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+	c.cmd.Stdout = lockedWriter{c}
+	// Interrupt first, so a server closes its store; killed 10 s later if it has not ended.
+	c.cmd.Cancel = func() error { return c.cmd.Process.Signal(os.Interrupt) }
+	c.cmd.WaitDelay = 10e9
+	return c
+}
+
+// lockedWriter appends to a child's stdout under its lock (a server's stdout is read
+// while it runs).
+type lockedWriter struct{ c *child }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	return w.c.stdout.Write(p)
+}
+
+// stdoutText is what the child printed on stdout so far.
+func (c *child) stdoutText() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stdout.String()
+}
+
+// start starts the process and the scanner of its stderr.
+func (c *child) start() error {
+	r, err := c.cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := c.cmd.Start(); err != nil {
+		return err
+	}
+	go c.scan(r)
+	return nil
+}
+
+func (c *child) scan(r io.Reader) {
+	defer close(c.done)
+	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for s.Scan() {
+		line := s.Text()
+		if m := gcLine.FindStringSubmatch(line); m != nil {
+			live, _ := strconv.Atoi(m[3])
+			c.mu.Lock()
+			c.liveMB = max(c.liveMB, live)
+			c.mu.Unlock()
+			continue
+		}
+		c.mu.Lock()
+		c.stderr.WriteString(line + "\n")
+		c.mu.Unlock()
+	}
+}
+
+// wait waits for the process to end and its stderr to be read.
+func (c *child) wait() error {
+	<-c.done
+	return c.cmd.Wait()
+}
+
+// peakRSS is the child's Maxrss from wait4, in bytes (Linux reports KiB).
+func (c *child) peakRSS() int64 {
+	if c.cmd.ProcessState == nil {
+		return 0
+	}
+	ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	return ru.Maxrss << 10
+}
+
+// liveHeap is the largest live heap a collection reported, in bytes.
+func (c *child) liveHeap() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(c.liveMB) << 20
+}
+
+// output is the end of what the child printed (gctrace lines left out), for a failure.
+func (c *child) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := strings.TrimSpace(c.stdout.String() + "\n" + c.stderr.String())
+	if len(s) > 600 {
+		s = "…" + s[len(s)-600:]
+	}
+	return strings.ReplaceAll(s, "\n", " | ")
+}
+
+func (c *child) failure(err error) error {
+	return fmt.Errorf("%v: %s", err, c.output())
+}

@@ -1,0 +1,35 @@
+// Command e2ebench measures the product path end to end (make bench, make bench-scale):
+// the apflow binary as users run it, on tree files of a few shapes, each with an echo
+// executor written in WAT, in Go (the SDK) and in Rust (the kit).
+//
+// Two modes per workload and plugin:
+//
+//   - run: `apflow run -q TREE` as a child process, from its start to its exit (reading
+//     and validating the file, storing the tree, the run, the final report, closing).
+//   - serve: `apflow serve` on a loopback port, one JSON-RPC tasks.execute of the tree
+//     (the plain form, which answers with the final status, as a client waiting for its
+//     tree does), timed from the request to the answer; the server's start is not timed.
+//
+// Each child runs in a fresh data directory whose compilation cache was warmed by one
+// earlier run of the same plugin, so no figure includes compiling a module. Per child it
+// reports tasks per second and µs per task of wall time (and, for run, the run as apflow's
+// summary times it, from the start of the run to the final report), the peak RSS (the
+// Maxrss of wait4's rusage) and the heap: the child runs with GODEBUG=gctrace=1 and the
+// largest heap a collection found live (the third figure of "a->b->c MB") is the live
+// heap. Heap per task is that minus the live heap of the same plugin and mode on a 2-task
+// tree (the store's preallocated buffers, the runtime, the compiled modules: Badger's
+// arenas count as heap before they are touched, so the base can exceed the RSS), divided
+// by the tasks. A heap is only seen at the end of a collection, and gctrace rounds to the
+// MB, so small trees show 0 and the figure means something from 10,000 tasks on.
+//
+// The floors are measured in the same run, by the repository's own benchmarks: the
+// engine alone with the in-process no-op executor on the same shape (host/engine
+// BenchmarkFloor, run right before the workload's children, since a shared machine's
+// load drifts over a run), the bare wazero round trip (host/sandbox BenchmarkRoundTripRaw)
+// and one fsync (host/engine BenchmarkFsync), once at the start. It is a program rather than a Go benchmark because
+// what it measures is other processes: a b.N loop would add nothing but a harness to
+// defeat, and a table per workload with its floors beside is what the reader compares.
+//
+// A child that fails (a non-zero exit, an error answer, a timeout) is reported as failed
+// in its row, with the end of its output, and the next one runs.
+package main

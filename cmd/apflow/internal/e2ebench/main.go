@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// options are the command's flags.
+type options struct {
+	bin, wat, plugins, goBin, work string
+	scale, noFloors                bool
+	only                           *regexp.Regexp
+	modes, langs                   []string
+	timeout                        time.Duration
+}
+
+func main() {
+	var o options
+	var only, modes, langs string
+	flag.StringVar(&o.bin, "bin", "bin/apflow", "the apflow binary")
+	flag.StringVar(&o.wat, "wat", "host/sandbox/testdata/echo.wasm", "the WAT echo module (executor id echo)")
+	flag.StringVar(&o.plugins, "plugins", "build/plugins", "the directory holding echo_go.wasm and echo_rust.wasm (make kits)")
+	flag.StringVar(&o.goBin, "go", "go", "the go command, for the floor benchmarks")
+	flag.BoolVar(&o.scale, "scale", false, "run the 1,000,000-task workloads (make bench-scale) instead of the others")
+	flag.BoolVar(&o.noFloors, "no-floors", false, "skip the floor benchmarks")
+	flag.StringVar(&only, "only", "", "run only the workloads whose name matches this regular expression")
+	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP)")
+	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust")
+	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
+	flag.Parse()
+	o.modes, o.langs = strings.Split(modes, ","), strings.Split(langs, ",")
+	for _, m := range o.modes {
+		if m != "run" && m != "serve" {
+			fatal(fmt.Errorf("-modes: unknown mode %q (run, serve)", m))
+		}
+	}
+	var err error
+	if o.only, err = regexp.Compile(only); err != nil {
+		fatal(fmt.Errorf("-only: %w", err))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "e2ebench:", err)
+	os.Exit(1)
+}
+
+func run(ctx context.Context, o options) error {
+	var err error
+	if o.bin, err = filepath.Abs(o.bin); err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.bin); err != nil {
+		return fmt.Errorf("the apflow binary: %w (make build)", err)
+	}
+	if o.work, err = os.MkdirTemp("", "e2ebench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(o.work)
+	var wls []workload
+	for _, wl := range workloads {
+		if wl.scale == o.scale && o.only.MatchString(wl.name) {
+			wls = append(wls, wl)
+		}
+	}
+	if len(wls) == 0 {
+		return errors.New("no workload selected")
+	}
+	plugins, err := preparePlugins(ctx, o)
+	if err != nil {
+		return err
+	}
+	fl := floors{}
+	// Floor failures are reported, not fatal: the end-to-end figures stand without them.
+	if !o.noFloors {
+		if err := measureFloors(ctx, o.goBin, fixedFloors, fl); err != nil {
+			fmt.Fprintln(os.Stderr, "e2ebench: floors:", err)
+		}
+	}
+	fmt.Printf("\none fsync %.0f µs, bare wazero round trip %.2f µs (same run)\n", fl.fsync(), fl.roundTrip())
+	for _, wl := range wls {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Each workload's engine floor right before its children: the machine's load
+		// drifts over a run, and a ratio compares figures of one moment.
+		if !o.noFloors {
+			if err := measureFloors(ctx, o.goBin, [][]string{engineFloor(wl)}, fl); err != nil {
+				fmt.Fprintln(os.Stderr, "e2ebench: floors:", err)
+			}
+		}
+		results, err := runWorkload(ctx, o, wl, plugins)
+		if err != nil {
+			return err
+		}
+		printTable(os.Stdout, wl, fl, results)
+	}
+	return nil
+}
+
+// preparePlugins puts each echo module alone in a plugins directory and warms its
+// compilation cache with one small run. A module that is missing is reported and left out.
+func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
+	srcs := []struct{ lang, method, path string }{
+		{"wat", "echo", o.wat},
+		{"go", "echo_go", filepath.Join(o.plugins, "echo_go.wasm")},
+		{"rust", "echo_rust", filepath.Join(o.plugins, "echo_rust.wasm")},
+	}
+	var out []plugin
+	for _, s := range srcs {
+		if !slices.Contains(o.langs, s.lang) {
+			continue
+		}
+		data, err := os.ReadFile(s.path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "e2ebench: %s echo left out: %v (make kits builds it)\n", s.lang, err)
+			continue
+		}
+		p := plugin{lang: s.lang, method: s.method, dir: filepath.Join(o.work, "plugins-"+s.lang)}
+		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(p.dir, s.method+".wasm"), data, 0o644); err != nil {
+			return nil, err
+		}
+		warm := workload{name: "warm", tasks: 2, write: wide(1)}
+		tree := filepath.Join(o.work, "warm-"+s.lang+".json")
+		if _, err := writeTree(tree, warm, s.method, "", ""); err != nil {
+			return nil, err
+		}
+		// A run in a data directory that stays, for its compilation cache.
+		dir, err := os.MkdirTemp(o.work, "cache-")
+		if err != nil {
+			return nil, err
+		}
+		if err := newChild(ctx, o.bin, "run", "-q", "--data-dir", dir, "--plugins", p.dir, tree).cmd.Run(); err != nil {
+			return nil, fmt.Errorf("warming %s: %w", s.lang, err)
+		}
+		p.cache = filepath.Join(dir, "wasm-cache")
+		// The same tiny tree again, warm, in each mode: the base its heap per task is over.
+		p.base = map[string]int64{}
+		body := filepath.Join(o.work, "warm-"+s.lang+".rpc.json")
+		if _, err := writeTree(body, warm, s.method, rpcPrefix, rpcSuffix); err != nil {
+			return nil, err
+		}
+		for _, mode := range o.modes {
+			res := measure(ctx, o, mode, p, tree, body, warm.tasks)
+			if res.err != nil {
+				return nil, fmt.Errorf("%s of a 2-task tree with the %s echo: %w", mode, s.lang, res.err)
+			}
+			p.base[mode] = res.heap
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no echo module found")
+	}
+	return out, nil
+}
+
+// runWorkload measures wl with every plugin in every mode.
+func runWorkload(ctx context.Context, o options, wl workload, plugins []plugin) ([]result, error) {
+	var out []result
+	for _, p := range plugins {
+		tree := filepath.Join(o.work, wl.name+"-"+p.lang+".json")
+		body := filepath.Join(o.work, wl.name+"-"+p.lang+".rpc.json")
+		if _, err := writeTree(tree, wl, p.method, "", ""); err != nil {
+			return nil, err
+		}
+		if _, err := writeTree(body, wl, p.method, rpcPrefix, rpcSuffix); err != nil {
+			return nil, err
+		}
+		for _, mode := range o.modes {
+			res := measure(ctx, o, mode, p, tree, body, wl.tasks)
+			res.base = p.base[mode]
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			out = append(out, res)
+		}
+		os.Remove(tree)
+		os.Remove(body)
+	}
+	return out, nil
+}
+
+// The JSON-RPC request around a tree, for serve.
+const (
+	rpcPrefix = `{"jsonrpc":"2.0","id":1,"method":"tasks.execute","params":{"tasks":`
+	rpcSuffix = `}}`
+)
+
+// measure runs one child in mode: tree is the tree file (run), body the request (serve).
+func measure(ctx context.Context, o options, mode string, p plugin, tree, body string, tasks int) result {
+	if mode == "serve" {
+		return measureServe(ctx, o, p, body, tasks)
+	}
+	return measureRun(ctx, o, p, tree, tasks)
+}

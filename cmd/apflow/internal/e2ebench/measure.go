@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// plugin is one echo executor: its method and a directory holding only its module.
+type plugin struct {
+	lang   string // wat, go, rust
+	method string
+	dir    string
+	cache  string // a wasm-cache directory warmed by one run
+	// base is the largest live heap of a 2-task tree, per mode: the fixed part (the
+	// store's buffers, the runtime, the modules) the heap per task is counted over.
+	base map[string]int64
+}
+
+// result is one child's figures.
+type result struct {
+	mode, lang string
+	tasks      int
+	wall       time.Duration // run: the process from start to exit; serve: request to answer
+	run        time.Duration // run: the run as apflow's summary reports it (start to final report)
+	rss, heap  int64
+	base       int64 // the plugin's base heap in this mode
+	err        error
+}
+
+// summaryTime finds the duration of apflow run's summary line ("N tasks: … in 1.234s").
+var summaryTime = regexp.MustCompile(`(?m)^\d+ tasks?: .* in (\S+)$`)
+
+// freshDataDir makes an empty data directory holding a copy of p's warm compilation cache.
+func freshDataDir(work string, p plugin) (string, error) {
+	dir, err := os.MkdirTemp(work, "data-")
+	if err != nil {
+		return "", err
+	}
+	if p.cache != "" {
+		if err := os.CopyFS(filepath.Join(dir, "wasm-cache"), os.DirFS(p.cache)); err != nil {
+			return "", fmt.Errorf("copy the compilation cache: %w", err)
+		}
+	}
+	return dir, nil
+}
+
+// measureRun runs `apflow run -q tree` once.
+func measureRun(ctx context.Context, o options, p plugin, tree string, tasks int) result {
+	res := result{mode: "run", lang: p.lang, tasks: tasks}
+	dir, err := freshDataDir(o.work, p)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	c := newChild(ctx, o.bin, "run", "-q", "--data-dir", dir, "--plugins", p.dir, tree)
+	start := time.Now()
+	if err := c.start(); err != nil {
+		res.err = err
+		return res
+	}
+	err = c.wait()
+	res.wall = time.Since(start)
+	res.rss, res.heap = c.peakRSS(), c.liveHeap()
+	if err != nil {
+		res.err = c.failure(err)
+		return res
+	}
+	if m := summaryTime.FindStringSubmatch(c.stdoutText()); m != nil {
+		res.run, _ = time.ParseDuration(m[1])
+	}
+	return res
+}
+
+// measureServe starts `apflow serve`, sends the request in body (a tasks.execute of the
+// tree) and times it to its answer, which must say the tree completed.
+func measureServe(ctx context.Context, o options, p plugin, body string, tasks int) result {
+	res := result{mode: "serve", lang: p.lang, tasks: tasks}
+	dir, err := freshDataDir(o.work, p)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer os.RemoveAll(dir)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	c := newChild(sctx, o.bin, "serve", "--addr", "127.0.0.1:0", "--scheduler=false", "--data-dir", dir, "--plugins", p.dir)
+	if err := c.start(); err != nil {
+		res.err = err
+		return res
+	}
+	addr, err := serverAddr(ctx, c)
+	if err == nil {
+		var d time.Duration
+		d, err = execute(ctx, o.timeout, addr, body)
+		res.wall = d
+	}
+	stop() // interrupt: the server closes its store and exits
+	werr := c.wait()
+	res.rss, res.heap = c.peakRSS(), c.liveHeap()
+	if err != nil {
+		res.err = c.failure(err)
+	} else if werr != nil && !endedByInterrupt(werr) {
+		res.err = c.failure(fmt.Errorf("serve ended: %w", werr))
+	}
+	return res
+}
+
+// endedByInterrupt tells whether a server's end is the one the interrupt asked for: a
+// clean exit (reported by exec as the context's end) or exit status 130.
+func endedByInterrupt(err error) bool {
+	var ee *exec.ExitError
+	return errors.Is(err, context.Canceled) || (errors.As(err, &ee) && ee.ExitCode() == 130)
+}
+
+var servingOn = regexp.MustCompile(`serving on http://(\S+)`)
+
+// serverAddr waits for the server's "serving on" line.
+func serverAddr(ctx context.Context, c *child) (string, error) {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if m := servingOn.FindStringSubmatch(c.stdoutText()); m != nil {
+			return m[1], nil
+		}
+		if c.cmd.ProcessState != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return "", errors.New("the server did not say where it serves within a minute")
+}
+
+// execute posts the JSON-RPC request in the file body to the server and returns how long
+// the answer took; the answer must report the tree completed.
+func execute(ctx context.Context, timeout time.Duration, addr, body string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	f, err := os.Open(body)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/tasks", f)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("tasks.execute: %w", err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Result *struct {
+			Status string `json:"status"`
+		} `json:"result"`
+		Error *struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	d := time.Since(start)
+	switch {
+	case err != nil:
+		return d, fmt.Errorf("tasks.execute: HTTP %d, answer: %w", resp.StatusCode, err)
+	case answer.Error != nil:
+		return d, fmt.Errorf("tasks.execute: error %d: %s", answer.Error.Code, answer.Error.Message)
+	case answer.Result == nil || answer.Result.Status != "completed":
+		return d, fmt.Errorf("tasks.execute: the tree ended %+v", answer.Result)
+	}
+	return d, nil
+}
