@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/apflow-wasm/apflow/host/pluginrun"
+	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -139,7 +140,7 @@ func readInput(ctx context.Context, stdin io.Reader, spec string) (json.RawMessa
 	switch {
 	case spec == "-":
 		what = "stdin"
-		data, err = readStdin(ctx, stdin)
+		data, err = readStdin(ctx, stdin, submit.DefaultMaxBytes)
 	case strings.HasPrefix(spec, "@"):
 		what = spec[1:]
 		data, err = os.ReadFile(spec[1:])

@@ -49,8 +49,10 @@ type globals struct {
 	nodeID           string
 	lease, heartbeat time.Duration
 
-	// keepIDs and ephemeral are apflow run's --keep-ids and --ephemeral.
+	// keepIDs, ephemeral and maxTreeBytes are apflow run's --keep-ids, --ephemeral and
+	// --max-tree-bytes.
 	keepIDs, ephemeral bool
+	maxTreeBytes       int
 
 	stdout, stderr io.Writer
 	// listsProblems is set by a command that shows the plugin files that failed to load

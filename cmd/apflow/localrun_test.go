@@ -83,3 +83,19 @@ func keys(m map[string]any) []string {
 	}
 	return out
 }
+
+// TestMaxTreeBytes: --max-tree-bytes bounds the tree file (and the submission), named in
+// the refusal, so that a tree larger than the default can be run by raising it.
+func TestMaxTreeBytes(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	tree := writeTree(t, goodTree)
+	base := []string{"run", "-q", "--data-dir", dataDir, "--plugins", plugins, tree}
+	code, _, stderr := apflow(t, "", append(base, "--max-tree-bytes", "100")...)
+	if code != exitInvalid || !strings.Contains(stderr, "--max-tree-bytes") {
+		t.Fatalf("a file over the limit: exit %d, %s", code, stderr)
+	}
+	if code, stdout, stderr := apflow(t, "", append(base, "--max-tree-bytes", "100000")...); code != exitOK {
+		t.Fatalf("within the limit: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

@@ -54,7 +54,7 @@ ends it at once, without the grace period for running tasks.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.logger().Debug("reading the task tree", "file", args[0])
-			data, err := readTreeFile(cmd.Context(), cmd.InOrStdin(), args[0])
+			data, err := readTreeFile(cmd.Context(), cmd.InOrStdin(), args[0], g.maxTreeBytes)
 			if errors.Is(err, context.Canceled) {
 				return err // interrupted: exit status 130 (see execute)
 			}
@@ -74,6 +74,7 @@ ends it at once, without the grace period for running tasks.`,
 			return g.runLocal(cmd.Context(), args[0], data, out, jsonOut, quiet, key)
 		},
 	}
+	cmd.Flags().IntVar(&g.maxTreeBytes, "max-tree-bytes", submit.DefaultMaxBytes, "largest tree file (about 90 bytes per small task; a 1,000,000-task tree needs about 100 MB)")
 	cmd.Flags().BoolVar(&g.keepIDs, "keep-ids", false, "store the tasks under the ids the file gives (a second run of the file is then refused); by default they are names local to this run and every run stores new ids")
 	cmd.Flags().BoolVar(&g.ephemeral, "ephemeral", false, "run in memory: nothing is stored, the data dir is neither created nor read (the plugins dir and config are read)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final tree as JSON on stdout; progress and summary go to stderr")
@@ -104,21 +105,21 @@ func (k keyFlags) check(cmd *cobra.Command) error {
 // refused at once (a named pipe would block until a writer comes, a device such as
 // /dev/zero never ends), and so is a file larger than the submission limit, before it is
 // read. Reading stdin gives up when ctx is done (Ctrl-C), with ctx's error.
-func readTreeFile(ctx context.Context, stdin io.Reader, path string) ([]byte, error) {
+func readTreeFile(ctx context.Context, stdin io.Reader, path string, max int) ([]byte, error) {
 	if path == "-" {
-		return readStdin(ctx, stdin)
+		return readStdin(ctx, stdin, max)
 	}
-	f, err := openTreeFile(path)
+	f, err := openTreeFile(path, max)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readLimited(f, path)
+	return readLimited(f, path, max)
 }
 
 // openTreeFile opens path for reading if it is a regular file of at most the submission
 // limit.
-func openTreeFile(path string) (*os.File, error) {
+func openTreeFile(path string, max int) (*os.File, error) {
 	// O_NONBLOCK: opening a named pipe that has no writer would block.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -130,8 +131,8 @@ func openTreeFile(path string) (*os.File, error) {
 		err = fmt.Errorf("read tree file: %w", err)
 	case !st.Mode().IsRegular():
 		err = fmt.Errorf("%s is not a regular file (%s): give a tree file, or - to read stdin", path, fileType(st.Mode()))
-	case st.Size() > submit.DefaultMaxBytes:
-		err = fmt.Errorf("%s: %d bytes is more than the %d bytes a tree file may have", path, st.Size(), submit.DefaultMaxBytes)
+	case st.Size() > int64(max):
+		err = fmt.Errorf("%s: %d bytes is more than the %d bytes a tree file may have (--max-tree-bytes)", path, st.Size(), max)
 	}
 	if err != nil {
 		f.Close()
@@ -157,14 +158,14 @@ func fileType(m os.FileMode) string {
 
 // readStdin reads the tree from stdin, giving up when ctx is done. The read itself
 // cannot be interrupted: it is left to end with the process.
-func readStdin(ctx context.Context, stdin io.Reader) ([]byte, error) {
+func readStdin(ctx context.Context, stdin io.Reader, max int) ([]byte, error) {
 	type result struct {
 		data []byte
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		data, err := readLimited(stdin, "stdin")
+		data, err := readLimited(stdin, "stdin", max)
 		done <- result{data, err}
 	}()
 	select {
@@ -175,14 +176,14 @@ func readStdin(ctx context.Context, stdin io.Reader) ([]byte, error) {
 	}
 }
 
-// readLimited reads r whole, failing when it holds more than the submission limit.
-func readLimited(r io.Reader, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, submit.DefaultMaxBytes+1))
+// readLimited reads r whole, failing when it holds more than max bytes.
+func readLimited(r io.Reader, name string, max int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
 	if err != nil {
 		return nil, fmt.Errorf("read tree file: %w", err)
 	}
-	if len(data) > submit.DefaultMaxBytes {
-		return nil, fmt.Errorf("%s: more than the %d bytes a tree file may have", name, submit.DefaultMaxBytes)
+	if len(data) > max {
+		return nil, fmt.Errorf("%s: more than the %d bytes a tree file may have (--max-tree-bytes)", name, max)
 	}
 	return data, nil
 }
@@ -203,7 +204,7 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	defer h.shutdown()
 	prepare := func(ctx context.Context) ([]*task.Task, error) {
 		return submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
-			TaskSchemas: h.taskSchemas, LocalIDs: !g.keepIDs})
+			TaskSchemas: h.taskSchemas, LocalIDs: !g.keepIDs, MaxBytes: g.maxTreeBytes})
 	}
 	if key.key != "" {
 		return g.runLocalKeyed(ctx, h, name, data, out, jsonOut, quiet, key, prepare)

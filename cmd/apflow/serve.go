@@ -25,6 +25,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	var webhookAllowPrivate bool
 	var webhookWindow time.Duration
 	var keyTTL time.Duration
+	var maxBody int64
 	var sched schedulerFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -67,15 +68,16 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			watchCtx, stopWatch := context.WithCancel(context.Background())
 			go h.registry.Watch(watchCtx)
 			acfg := api.Config{
-				Store:     h.store,
-				Engine:    h.engine,
-				Catalog:   h.catalog,
-				Prepare:   api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas),
-				Plugins:   h.plugins,
-				JWTSecret: []byte(secret),
-				Logger:    h.log.Named("api"),
-				Version:   version,
-				BaseURL:   baseURL,
+				Store:        h.store,
+				Engine:       h.engine,
+				Catalog:      h.catalog,
+				Prepare:      api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, int(maxBody)),
+				MaxBodyBytes: maxBody,
+				Plugins:      h.plugins,
+				JWTSecret:    []byte(secret),
+				Logger:       h.log.Named("api"),
+				Version:      version,
+				BaseURL:      baseURL,
 
 				WebhookAllowPrivate: webhookAllowPrivate,
 				WebhookSecret:       []byte(webhookSecret),
@@ -131,6 +133,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "address to listen on")
+	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest JSON request body, and so the largest tree tasks.create and tasks.execute take (about 90 bytes per small task)")
 	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")

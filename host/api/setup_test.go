@@ -150,7 +150,7 @@ func setup(t testing.TB, o setupOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Store: st, Keys: st, Engine: eng, Catalog: cat, Prepare: SubmitPrepare(cat, st, nil, nil),
+	cfg := Config{Store: st, Keys: st, Engine: eng, Catalog: cat, Prepare: SubmitPrepare(cat, st, nil, nil, 0),
 		Plugins: cat, Version: "test", KeepAlive: 50 * time.Millisecond, WebhookBackoff: 5 * time.Millisecond}
 	e := &env{eng: eng, cat: cat}
 	if o.auth {

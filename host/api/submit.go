@@ -21,9 +21,12 @@ type PrepareFunc func(ctx context.Context, data []byte, userID string, ns task.N
 // (executor existence and input schemas) and the store (id collisions). taskSchemas
 // compiles tasks' own schemas.input_schema (submit.Options.TaskSchemas; nil: a cache per
 // submission); pass the engine's so each distinct schema compiles once per process.
-func SubmitPrepare(cat executor.Catalog, st store.Store, now func() time.Time, taskSchemas *schema.Cache) PrepareFunc {
+// maxBytes is the largest submission (submit.Options.MaxBytes; 0: its default); give
+// the server's Config.MaxBodyBytes when it is larger, so that a body the server accepts
+// is not refused again by the size of the tree it holds.
+func SubmitPrepare(cat executor.Catalog, st store.Store, now func() time.Time, taskSchemas *schema.Cache, maxBytes int) PrepareFunc {
 	return func(ctx context.Context, data []byte, userID string, ns task.Namespace) ([]*task.Task, error) {
 		return submit.Prepare(ctx, data, submit.Options{Catalog: cat, Exists: submit.ExistsIn(st), TreeExists: submit.TreeExistsIn(st),
-			UserID: userID, Namespace: ns, Now: now, TaskSchemas: taskSchemas})
+			UserID: userID, Namespace: ns, Now: now, TaskSchemas: taskSchemas, MaxBytes: maxBytes})
 	}
 }
