@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -67,6 +68,10 @@ type callState struct {
 	// user of their task (docs/kv.md: a plugin's space is per user).
 	kv      bool
 	kvScope string
+	// abort is the message of the last "abort: …" line the guest logged at error level
+	// (the AssemblyScript kit's abort handler logs it, then traps), for the error of the
+	// trap that follows; only the guest's goroutine touches it.
+	abort string
 }
 
 type callStateKey struct{}
@@ -95,6 +100,10 @@ type callSpec struct {
 	// kv: an execution, whose kv_* calls use the space of kvScope (the task's user).
 	kv      bool
 	kvScope string
+	// abort is the message of the last "abort: …" line the guest logged at error level
+	// (the AssemblyScript kit's abort handler logs it, then traps), for the error of the
+	// trap that follows; only the guest's goroutine touches it.
+	abort string
 }
 
 // Execute runs the task: it validates the inputs against the input schema, takes an
@@ -300,13 +309,19 @@ func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, d
 	in.disarm() // the call is over: the flag may be read, and the instance is discarded
 	kind, msg := describe(cs.parent, gctx, err, cs.timeout, in.mem, in.stack)
 	p := panicLine(tail)
+	if p == "" && cs.abort != "" {
+		p = cs.abort
+	}
 	switch {
 	case p != "" && kind == KindOutOfMemory:
 		msg += "; the plugin said: " + p
 	case p != "" && (kind == KindExit || kind == KindTrap):
-		kind, msg = KindPanic, "panicked: "+p+" ("+msg+")"
+		kind, msg = KindPanic, panicText(p)+" ("+msg+")"
 	case kind == KindExit && tail != "":
 		msg += "; stderr: " + lastLine(tail)
+	}
+	if trace := traceOf(err.Error()); trace != "" && kind != KindCancelled && kind != KindTimeout {
+		msg += "\nwasm stack trace:\n" + trace
 	}
 	if during != "" {
 		msg = "in " + during + ": " + msg
@@ -318,6 +333,16 @@ func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, d
 		cs.logger.Error("plugin call failed", "error", msg)
 	}
 	return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: kind, Msg: msg, Err: ctxErr(kind, err)}
+}
+
+// panicText is the error of a guest that said why it was about to trap: a Go or Rust
+// panic ("panicked: …"), or a failed assertion whose message speaks for itself (C's
+// "Assertion failed: …", the AssemblyScript kit's "abort: …").
+func panicText(p string) string {
+	if strings.HasPrefix(p, "Assertion failed: ") || strings.HasPrefix(p, "abort: ") {
+		return p
+	}
+	return "panicked: " + p
 }
 
 // callGetters instantiates a throwaway instance (no capabilities, deterministic clock)

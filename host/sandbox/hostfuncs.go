@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -136,6 +137,9 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 	if !ok {
 		cs.logger.Warn("apflow.log called with a buffer outside memory", "ptr", ptr, "len", n)
 		return
+	}
+	if lvl == hclog.Error && bytes.HasPrefix(msg, []byte("abort: ")) {
+		cs.abort = lastLine(string(msg))
 	}
 	if truncated {
 		cs.logger.Log(lvl, string(msg)+"…", "truncated", true)

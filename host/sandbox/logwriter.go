@@ -92,11 +92,13 @@ func (w *logWriter) emit() {
 }
 
 // panicLine finds a Go (or Rust) panic message in a stderr tail: the line starting with
-// "panic: " or "fatal error: ", or containing "panicked at".
+// "panic: " or "fatal error: ", or containing "panicked at"; or C's failed assert, the
+// line starting with "Assertion failed: ".
 func panicLine(tail string) string {
 	for _, line := range strings.Split(tail, "\n") {
 		l := strings.TrimSpace(line)
-		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") || strings.Contains(l, "panicked at") {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") || strings.Contains(l, "panicked at") ||
+			strings.HasPrefix(l, "Assertion failed: ") { // C's assert (wasi-libc), before its abort
 			return l
 		}
 	}

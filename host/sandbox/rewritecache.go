@@ -36,7 +36,7 @@ import (
 
 // rewriteFormat is the version of the rewrite: change it whenever capTables, limitStack
 // or the interrupt checks produce different bytes for the same module.
-const rewriteFormat = 1
+const rewriteFormat = 2 // 2: the name section follows the moved bodies (names.go)
 
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"

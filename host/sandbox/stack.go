@@ -154,6 +154,7 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 	}
 	out := append([]byte(nil), wasm[:headerLen]...)
 	globalDone, exportDone := false, false
+	var names []byte // the module's name section, rewritten at the end (names.go)
 	for _, s := range secs {
 		if !globalDone && s.id != secCustom && sectionRank[s.id] > sectionRank[secGlobal] {
 			out = appendSection(out, secGlobal, m.globalSection(nil))
@@ -167,6 +168,10 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 		case secCustom:
 			if isDebugSection(s.body) {
 				continue // DWARF addresses the old code layout
+			}
+			if isNameSection(s.body) {
+				names = s.body
+				continue
 			}
 			out = appendSection(out, s.id, s.body)
 		case secFunction:
@@ -186,7 +191,7 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 		}
 	}
 	// A module with defined functions has a code section, after both: they were added.
-	return out, nil
+	return appendSection(out, secCustom, m.nameSection(names)), nil
 }
 
 // splitSections splits the sections after the header.

@@ -9,4 +9,8 @@ for f in *.wat; do
 	else
 		wat2wasm "$f" -o "${f%.wat}.wasm"
 	fi
+	# Fixtures marked "WITH NAMES" are also built with a name section, as <name>_named.wasm.
+	if grep -q "WITH NAMES" "$f"; then
+		wat2wasm --debug-names "$f" -o "${f%.wat}_named.wasm"
+	fi
 done

@@ -1,0 +1,68 @@
+package sandbox
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestTrapsPointAtTheCode: a trap's error keeps the wasm stack trace, with the module's
+// own function names (or original indices) and without the stack-budget wrappers, and
+// the message a kit printed or logged before trapping (a C assert, an AssemblyScript
+// abort) is the error itself.
+func TestTrapsPointAtTheCode(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	tests := []struct {
+		file, input string
+		kind        Kind
+		want        []string // in this order
+	}{
+		{"aborts", `"A"`, KindPanic, []string{"abort: index out of range at assembly/index.ts:12:5 (trapped: unreachable)", "wasm stack trace:\n\t.$8(i32)\n\t.$9(i32,i32) i64"}},
+		{"aborts", `"C"`, KindPanic, []string{"Assertion failed: n > 0 (main.c: run: 7) (trapped: unreachable)", "wasm stack trace:"}},
+		{"aborts", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\t.$7()\n\t.$8(i32)\n\t.$9(i32,i32) i64"}},
+		{"aborts_named", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\t.fail()\n\t.check(i32)\n\t.$9(i32,i32) i64"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file+" "+tt.input, func(t *testing.T) {
+			t.Parallel()
+			m := load(t, rt, tt.file)
+			_, err := m.Execute(context.Background(), req(tt.input))
+			if KindOf(err) != tt.kind {
+				t.Fatalf("kind %q, want %q: %v", KindOf(err), tt.kind, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, wrapperName) {
+				t.Errorf("the trace shows the rewrite's wrappers:\n%s", msg)
+			}
+			for _, w := range tt.want {
+				i := strings.Index(msg, w)
+				if i < 0 {
+					t.Fatalf("error lacks %q:\n%s", w, msg)
+				}
+				msg = msg[i+len(w):]
+			}
+		})
+	}
+}
+
+func TestTraceOf(t *testing.T) {
+	t.Parallel()
+	var deep strings.Builder
+	deep.WriteString("wasm error: stack overflow\nwasm stack trace:\n")
+	for range 100 {
+		deep.WriteString("\tm.f(i32) i32\n\tm." + wrapperName + "(i32) i32\n")
+	}
+	tests := []struct {
+		name, err, want string
+	}{
+		{"no trace", "wasm error: unreachable", ""},
+		{"wrappers dropped", "wasm error: unreachable\nwasm stack trace:\n\tm.g()\n\tm." + wrapperName + "()\n\tm.f(i32)\n", "\tm.g()\n\tm.f(i32)"},
+		{"bounded", deep.String(), strings.Repeat("\tm.f(i32) i32\n", maxTraceFrames) + "\t… 76 more frames"},
+	}
+	for _, tt := range tests {
+		if got := traceOf(tt.err); got != tt.want {
+			t.Errorf("%s: traceOf = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
