@@ -34,7 +34,7 @@ func TestRunDemoOnPostgreSQL(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dsn := pg.Database(t)
-	run := exec.Command(bin, "run", "-q", "--store", dsn, "--data-dir", t.TempDir(), "--plugins", plugins,
+	run := exec.Command(bin, "run", "-q", "--keep-ids", "--store", dsn, "--data-dir", t.TempDir(), "--plugins", plugins,
 		"--config", "../../examples/demo/config.json", "../../examples/demo/tree.json")
 	if out, err := run.CombinedOutput(); err != nil {
 		t.Fatalf("apflow run --store postgres://…: %v\n%s", err, out)

@@ -419,12 +419,21 @@ func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showRe
 			state = "blocked"
 		}
 		line := fmt.Sprintf("  %s %s (%s) %s", progress.Symbol(t), t.Name, t.ID, state)
+		var detail string // a trap's stack trace, under the line
 		if t.Error != "" && !t.Blocked() {
-			line += ": " + oneLine(t.Error)
+			first, rest, _ := strings.Cut(t.Error, "\n")
+			line += ": " + oneLine(first)
+			for l := range strings.Lines(strings.TrimSpace(rest)) {
+				detail += "      " + strings.Replace(l, "\t", "  ", 1)
+			}
+			if detail != "" && !strings.HasSuffix(detail, "\n") {
+				detail += "\n"
+			}
 		} else if t.Blocked() {
 			line += ": " + strings.TrimPrefix(t.Error, task.BlockedPrefix)
 		}
 		fmt.Fprintln(w, line)
+		fmt.Fprint(w, detail)
 	}
 }
 

@@ -175,7 +175,8 @@ func detail(t *task.Task) string {
 	case t.Status == task.InProgress && t.Progress > 0:
 		return fmt.Sprintf("%3.0f%%", t.Progress*100)
 	case t.Error != "" && (t.Status == task.Failed || t.Status == task.Cancelled || t.Blocked()):
-		return t.Error
+		first, _, _ := strings.Cut(t.Error, "\n") // a trap's stack trace: in the summary
+		return first
 	case t.WaitingRetry() && len(t.Retry.History) > 0:
 		last := t.Retry.History[len(t.Retry.History)-1]
 		return fmt.Sprintf("attempt %d of %d failed (%s), next at %s",
