@@ -237,18 +237,7 @@ func restore(txn *badger.Txn, record []byte) error {
 // undoBigWrites restores the chunks of big writes that a crash interrupted: every chunk
 // whose undo record is still stored, newest first.
 func undoBigWrites(db *badger.DB) (int, error) {
-	var records [][]byte
-	err := db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{prefixUndo}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			records = append(records, it.Item().KeyCopy(nil))
-		}
-		return nil
-	})
+	records, err := keysWithPrefix(db, prefixUndo)
 	if err != nil {
 		return 0, err
 	}

@@ -334,18 +334,7 @@ func (s *Store) hidden(id string) bool {
 // undoInterrupted deletes the chunks of creates that a crash interrupted: every chunk
 // whose marker is still stored, one transaction per chunk (a chunk fit in one).
 func undoInterrupted(db *badger.DB) (int, error) {
-	var markers [][]byte
-	err := db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{prefixCreate}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			markers = append(markers, it.Item().KeyCopy(nil))
-		}
-		return nil
-	})
+	markers, err := keysWithPrefix(db, prefixCreate)
 	if err != nil {
 		return 0, err
 	}
@@ -407,4 +396,22 @@ func undoInterrupted(db *badger.DB) (int, error) {
 		}
 	}
 	return len(markers), nil
+}
+
+// keysWithPrefix lists the keys that start with prefix, in key order, without reading
+// their values.
+func keysWithPrefix(db *badger.DB, prefix byte) ([][]byte, error) {
+	var keys [][]byte
+	err := db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte{prefix}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	return keys, err
 }
