@@ -56,6 +56,8 @@ type coordinator struct {
 	parked []int32
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
+	// methods holds the schemas map of slim snapshots, by executor id (snapshot.go).
+	methods map[string]map[string]any
 }
 
 // settledPoll is how often a cluster coordinator reads its tree's settled feed when no
@@ -213,6 +215,9 @@ func (c *coordinator) load(ctx context.Context) error {
 func (c *coordinator) init() {
 	g := c.graph
 	for i, n := range g.nodes {
+		if !n.inflight {
+			n.t = c.slim(n, n.t) // the loaded tree is garbage from here on
+		}
 		if !c.scope[i] || n.inflight { // in flight: queued or claimed (loadQueued)
 			continue
 		}
@@ -317,15 +322,16 @@ func (c *coordinator) markBlocked(i int32, reason string) {
 	n.t = &marked
 }
 
-// keep returns the write callback that records the stored snapshot of node n (and, with
-// publish, tells subscribers about it); a failed write stops the run.
+// keep returns the write callback that records the snapshot of node n, slim (snapshot.go),
+// for a write of a task that is not in flight (and, with publish, tells subscribers about
+// the stored task); a failed write stops the run.
 func (c *coordinator) keep(n *node, publish bool) func(*task.Task, error) {
 	return func(stored *task.Task, err error) {
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		n.t = stored
+		n.t = c.slim(n, stored)
 		if publish {
 			c.publishTask(stored)
 		}
