@@ -2,11 +2,12 @@ package engine
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// What the coordinator keeps of a task (docs/performance.md, "Memory per task").
+// What the coordinator keeps of a task.
 //
 // A node's snapshot (node.t) is the full stored task only while the task is in flight
 // (from the commit that starts it to the commit of its outcome) and for the root, whose
@@ -64,4 +65,54 @@ func (c *coordinator) stored(i int32) (*task.Task, error) {
 		return n.t, nil
 	}
 	return c.engine.cfg.Store.Get(context.Background(), n.t.ID)
+}
+
+// treeScanner is a store that hands a tree's tasks over one at a time, in submission
+// order (seq, then id): host/store/memstore. A run loads such a store's trees without
+// ever holding all their tasks decoded at once; other stores are read with Tree.
+type treeScanner interface {
+	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
+}
+
+// loadGraph reads the run's tree into c.graph, keeping a slim snapshot of every task but
+// the root (links get their originals' data first). A result is kept only for a task
+// some task of the tree depends on.
+func (c *coordinator) loadGraph(ctx context.Context) error {
+	g := &graph{index: map[string]int32{}, root: -1}
+	c.graph = g
+	add := func(t *task.Task) error {
+		t, err := c.resolveLink(ctx, t)
+		if err != nil {
+			return err
+		}
+		n := g.add(t)
+		if g.root < 0 || g.nodes[g.root] != n {
+			n.t = c.slim(n, t)
+			n.t.Result = t.Result // dependents are not known yet: dropped after link
+		}
+		return nil
+	}
+	if s, ok := c.engine.cfg.Store.(treeScanner); ok {
+		if err := s.ScanTree(ctx, c.run.treeID, add); err != nil {
+			return fmt.Errorf("load tree: %w", err)
+		}
+	} else {
+		tasks, err := c.engine.cfg.Store.Tree(ctx, c.run.treeID)
+		if err != nil {
+			return fmt.Errorf("load tree: %w", err)
+		}
+		for k, t := range tasks {
+			tasks[k] = nil // garbage once slim
+			if err := add(t); err != nil {
+				return err
+			}
+		}
+	}
+	g.link()
+	for i, n := range g.nodes {
+		if int32(i) != g.root && len(n.dependents) == 0 {
+			n.t.Result = nil
+		}
+	}
+	return nil
 }
