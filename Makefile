@@ -54,8 +54,9 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'TasksGet|Execute1000' -benchtime 3x ./host/api/
 	$(BENCH) -bench 'Conformance' -benchtime 2000x ./examples/conformance/
 
-bench-scale: ## the engine benchmarks at 10x size (cost per task should stay flat)
-	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$' -benchtime 1x ./host/engine/
+bench-scale: ## the engine benchmarks at 10x size, heap per task, and 1M-task trees on the memstore (cost per task should stay flat)
+	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$|WideHeap' -benchtime 1x ./host/engine/
+	APFLOW_SCALE=1 $(GO) test -count=1 -run 'TestScale$$' -v -timeout 60m ./host/engine/
 
 demo: build plugins ## run the demo tree through real WASM plugins, with live progress
 	rm -rf $(DEMO_HOME)
