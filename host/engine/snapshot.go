@@ -21,8 +21,9 @@ import (
 // Pitfall: a slim snapshot is not the stored task and is never handed out (events,
 // hooks, replies): those get the task a write returned, or read it from the store.
 
-// slim returns the snapshot node n keeps of t (t itself for the root). The executor id is kept as a schemas map shared by every snapshot
-// of the run with that id; it is never modified.
+// slim returns the snapshot node n keeps of t (t itself for the root). The executor id
+// is kept as a schemas map shared by every snapshot of the run with that id; it is never
+// modified.
 func (c *coordinator) slim(n *node, t *task.Task) *task.Task {
 	if t == nil || c.graph.root >= 0 && c.graph.nodes[c.graph.root] == n {
 		return t
