@@ -65,8 +65,9 @@ bench-e2e: build kits ## the product path end to end: apflow run and serve on tr
 	$(E2EBENCH) -only '^(wide-1k|aggregate-1k|chain-200|diamond-100|wide-10k)$$'
 	$(E2EBENCH) -only '^wide-100k$$' -langs wat
 
-bench-scale: build kits ## the engine benchmarks at 10x size (cost per task should stay flat), the product path on 1,000,000 tasks
-	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$' -benchtime 1x ./host/engine/
+bench-scale: build kits ## the engine at 10x size, heap per task, 1M-task trees in the engine (memstore) and through the product path
+	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$|WideHeap' -benchtime 1x ./host/engine/
+	APFLOW_SCALE=1 $(GO) test -count=1 -run 'TestScale$$' -v -timeout 60m ./host/engine/
 	$(E2EBENCH) -only '^wide-100k$$' -langs go,rust
 	$(E2EBENCH) -scale
 

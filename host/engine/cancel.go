@@ -125,7 +125,13 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 		n := c.graph.nodes[j]
 		if n.t.Status.Terminal() || n.state == stPosting {
 			if j == i {
-				out = append(out, n.t)
+				t, err := c.stored(j)
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("cancel %s: %w", req.taskID, err)
+				}
+				if t != nil {
+					out = append(out, t)
+				}
 			}
 			continue
 		}

@@ -163,13 +163,13 @@ func (e *Engine) holdIdle(ctx context.Context, treeID string) (release func(), h
 // until its outcome comes back through the settled feed.
 func (c *coordinator) prepareQueue(i int32) {
 	n := c.graph.nodes[i]
-	inputs := c.launch(i)
+	injected := c.launch(i)
 	c.remote++
 	c.writes.addQueue(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not queued
 		}
-		t.Inputs = inputs
+		t.Inputs = injected(t)
 		if t.Retry != nil {
 			t.Retry.NextAttemptAt = time.Time{} // queued: no longer waiting
 		}

@@ -56,6 +56,8 @@ type coordinator struct {
 	parked []int32
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
+	// methods holds the schemas map of slim snapshots, by executor id (snapshot.go).
+	methods map[string]map[string]any
 }
 
 // settledPoll is how often a cluster coordinator reads its tree's settled feed when no
@@ -123,20 +125,30 @@ func (c *coordinator) canStart() bool {
 }
 
 // resolveLinks gives every link of the tree (origin_type "link", docs/semantics.md rule 16) its
-// original's result in memory, so that dependents get the original's data injected. Links
-// are completed and never executed; nothing is written.
+// original's result in memory (resolveLink).
 func (c *coordinator) resolveLinks(ctx context.Context, tasks []*task.Task) error {
 	for i, t := range tasks {
-		if !t.IsLink() {
-			continue
-		}
-		orig, err := c.engine.cfg.Store.Get(ctx, t.OriginalTaskID)
+		r, err := c.resolveLink(ctx, t)
 		if err != nil {
-			return fmt.Errorf("link %s: original %s: %w", t.ID, t.OriginalTaskID, err)
+			return err
 		}
-		tasks[i] = t.WithOriginalData(orig)
+		tasks[i] = r
 	}
 	return nil
+}
+
+// resolveLink returns a link (origin_type "link", docs/semantics.md rule 16) with its
+// original's data, so that dependents get the original's data injected, and any other
+// task as it is. Links are completed and never executed; nothing is written.
+func (c *coordinator) resolveLink(ctx context.Context, t *task.Task) (*task.Task, error) {
+	if !t.IsLink() {
+		return t, nil
+	}
+	orig, err := c.engine.cfg.Store.Get(ctx, t.OriginalTaskID)
+	if err != nil {
+		return nil, fmt.Errorf("link %s: original %s: %w", t.ID, t.OriginalTaskID, err)
+	}
+	return t.WithOriginalData(orig), nil
 }
 
 // load reads the tree once, builds the index and resets what the run re-executes.
@@ -152,14 +164,9 @@ func (c *coordinator) load(ctx context.Context) error {
 			return fmt.Errorf("run of %s: %w", r.rootID, err)
 		}
 	}
-	tasks, err := c.engine.cfg.Store.Tree(ctx, r.treeID)
-	if err != nil {
-		return fmt.Errorf("run of %s: load tree: %w", r.rootID, err)
-	}
-	if err := c.resolveLinks(ctx, tasks); err != nil {
+	if err := c.loadGraph(ctx); err != nil {
 		return fmt.Errorf("run of %s: %w", r.rootID, err)
 	}
-	c.graph = newGraph(tasks)
 	c.queue.g = c.graph
 	if _, ok := c.graph.index[r.rootID]; !ok {
 		return fmt.Errorf("run of %s: the root is not in tree %s", r.rootID, r.treeID)
@@ -317,15 +324,16 @@ func (c *coordinator) markBlocked(i int32, reason string) {
 	n.t = &marked
 }
 
-// keep returns the write callback that records the stored snapshot of node n (and, with
-// publish, tells subscribers about it); a failed write stops the run.
+// keep returns the write callback that records the snapshot of node n, slim (snapshot.go),
+// for a write of a task that is not in flight (and, with publish, tells subscribers about
+// the stored task); a failed write stops the run.
 func (c *coordinator) keep(n *node, publish bool) func(*task.Task, error) {
 	return func(stored *task.Task, err error) {
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		n.t = stored
+		n.t = c.slim(n, stored)
 		if publish {
 			c.publishTask(stored)
 		}

@@ -31,9 +31,12 @@
 //
 // Design: one coordinator (coordinator.go) per run, on its own goroutine, owns an
 // in-memory index of the run's tasks (dependencies, dependents, counts of unsettled
-// dependencies), built once when the run starts. Every terminal transition decrements
-// its dependents' counts; a count reaching zero puts the dependent on a priority heap. Nothing recurses per dependency level and
-// nothing reloads the tree per completion, so a run costs O(tasks + dependencies).
+// dependencies), built once when the run starts, and a slim snapshot of each task: the
+// full task only while it is in flight (snapshot.go). A store that can scan a tree
+// (memstore) is loaded one task at a time, so a run never holds its tree decoded at once.
+// Every terminal transition decrements its dependents' counts; a count reaching zero puts
+// the dependent on a priority heap. Nothing recurses per dependency level and nothing
+// reloads the tree per completion, so a run costs O(tasks + dependencies).
 // Executors run on their own goroutines; their results come back to the coordinator, which
 // commits completions, blocked markers and the start transitions of newly ready tasks in
 // one store.UpdateMany per round (group commit of the run's own writes).

@@ -78,13 +78,24 @@ func (c *coordinator) tasks() []*task.Task {
 	return out
 }
 
-// treeEvent calls the tree hook, if any, with the current snapshot of the tree.
+// treeEvent calls the tree hook, if any, with the tree as stored (links showing their
+// originals' data, as the run sees them). The run's snapshots are slim (snapshot.go), so
+// the tree is read from the store; when that fails, the hook gets the snapshots.
 func (c *coordinator) treeEvent(ctx context.Context, kind, status, msg string) {
 	h := c.engine.cfg.Hooks
 	if h == nil || c.graph == nil {
 		return
 	}
-	tree := task.BuildTree(c.tasks(), c.run.rootID)
+	tasks, err := c.engine.cfg.Store.Tree(ctx, c.run.treeID)
+	if err == nil {
+		err = c.resolveLinks(ctx, tasks)
+	}
+	if err != nil {
+		c.engine.cfg.Logger.Warn("reading the tree for its tree hook failed; the hook gets what the run keeps of it",
+			"root", c.run.rootID, "error", err)
+		tasks = c.tasks()
+	}
+	tree := task.BuildTree(tasks, c.run.rootID)
 	if tree == nil {
 		return
 	}

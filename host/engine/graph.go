@@ -42,6 +42,9 @@ type node struct {
 	// uncommitted is set on a parked node (stWaiting) until the write of its wait is
 	// committed: it is not released before (park.go).
 	uncommitted bool
+	// dirty is needsReset of the task as loaded (graph.resetSet), since the run's
+	// snapshot of it is slim (snapshot.go).
+	dirty bool
 }
 
 // edge is one dependency item seen from the dependency: task node lists the dependency
@@ -60,14 +63,29 @@ type graph struct {
 }
 
 func newGraph(tasks []*task.Task) *graph {
-	g := &graph{nodes: make([]*node, len(tasks)), index: make(map[string]int32, len(tasks)), root: -1}
-	for i, t := range tasks {
-		g.nodes[i] = &node{t: t}
-		g.index[t.ID] = int32(i)
-		if t.ParentID == "" && g.root < 0 {
-			g.root = int32(i)
-		}
+	g := &graph{nodes: make([]*node, 0, len(tasks)), index: make(map[string]int32, len(tasks)), root: -1}
+	for _, t := range tasks {
+		g.add(t)
 	}
+	g.link()
+	return g
+}
+
+// add appends the node of t (the next task of the tree in submission order) and returns
+// it; link resolves the dependencies once every task is added.
+func (g *graph) add(t *task.Task) *node {
+	i := int32(len(g.nodes))
+	n := &node{t: t, dirty: needsReset(t)}
+	g.nodes = append(g.nodes, n)
+	g.index[t.ID] = i
+	if t.ParentID == "" && g.root < 0 {
+		g.root = i
+	}
+	return n
+}
+
+// link indexes the dependencies of every node and their dependents.
+func (g *graph) link() {
 	for i, n := range g.nodes {
 		n.deps = make([]int32, len(n.t.Dependencies))
 		for k, d := range n.t.Dependencies {
@@ -80,7 +98,6 @@ func newGraph(tasks []*task.Task) *graph {
 			g.nodes[j].dependents = append(g.nodes[j].dependents, edge{node: int32(i), k: int32(k)})
 		}
 	}
-	return g
 }
 
 // scopeAll marks every task of the tree as part of the run.
@@ -170,7 +187,7 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 	}
 	var out []int32
 	for i, n := range g.nodes {
-		if in[i] && !n.t.Frozen() && needsReset(n.t) {
+		if in[i] && !n.t.Frozen() && n.dirty {
 			out = append(out, int32(i))
 		}
 	}

@@ -16,6 +16,7 @@ type recHooks struct {
 	mu    sync.Mutex
 	calls []string
 	trees []string
+	last  *task.TreeNode // the tree of the last tree event
 }
 
 func (h *recHooks) Pre(_ context.Context, t *task.Task, in map[string]any) (map[string]any, []error) {
@@ -43,6 +44,7 @@ func (h *recHooks) TreeEvent(_ context.Context, kind string, root *task.Task, tr
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.trees = append(h.trees, kind+":"+root.ID+":"+msg)
+	h.last = tree
 }
 
 func TestHooks(t *testing.T) {
@@ -81,5 +83,24 @@ func TestTreeFailedEvent(t *testing.T) {
 	v.run(root, RunOptions{})
 	if got := h.trees[len(h.trees)-1]; got != "failed:root:Tree finished with status: failed" {
 		t.Fatalf("last tree event = %q", got)
+	}
+}
+
+// TestTreeEventTasksAreStored: the tree of the final tree event holds every task as
+// stored (inputs, result, timestamps, name), not what the run keeps of it.
+func TestTreeEventTasksAreStored(t *testing.T) {
+	t.Parallel()
+	h := &recHooks{}
+	v := setup(t, withHooks(h))
+	root := v.create(spec{id: "root", deps: req("a")}, spec{id: "a", inputs: map[string]any{"x": "y"}}, spec{id: "b"})
+	v.run(root, RunOptions{})
+	if h.last == nil || len(h.last.Children) != 2 {
+		t.Fatalf("final tree = %+v", h.last)
+	}
+	for _, c := range h.last.Children {
+		want := v.wantStatus(c.Task.ID, task.Completed)
+		if !reflect.DeepEqual(c.Task, want) {
+			t.Fatalf("tree event task %s =\n%+v\nwant the stored\n%+v", c.Task.ID, c.Task, want)
+		}
 	}
 }

@@ -92,7 +92,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 			}
 			return
 		}
-		n.t = stored
+		n.t = c.slim(n, stored)
 		c.publishTask(stored)
 		if posting {
 			c.post(o.idx, stored, o.inputs)
@@ -113,14 +113,15 @@ func whileRunning(apply func(*task.Task) error) func(*task.Task) error {
 	}
 }
 
-// storedAfter returns an after function that records the stored snapshot and publishes it.
+// storedAfter returns an after function that records the slim snapshot (snapshot.go) of
+// a task no longer in flight and publishes the stored task.
 func (c *coordinator) storedAfter(n *node) func(*task.Task, error) {
 	return func(stored *task.Task, err error) {
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		n.t = stored
+		n.t = c.slim(n, stored)
 		c.publishTask(stored)
 	}
 }

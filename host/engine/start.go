@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/apflow-wasm/apflow/host/cluster"
+	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -12,7 +13,7 @@ import (
 // (docs/semantics.md rule 11); the executor is dispatched once the write is committed (docs/semantics.md rule 17).
 func (c *coordinator) prepareStart(i int32) {
 	n := c.graph.nodes[i]
-	inputs := c.launch(i)
+	injected := c.launch(i)
 	n.local = c.clustered()
 
 	h, lookupErr := c.engine.lookup(n.t)
@@ -24,6 +25,7 @@ func (c *coordinator) prepareStart(i int32) {
 
 	now := c.engine.cfg.Now()
 	var token int64
+	var inputs map[string]any
 	w := c.writes.addStart(n.t.ID, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not started
@@ -31,6 +33,7 @@ func (c *coordinator) prepareStart(i int32) {
 		if err := t.Start(now); err != nil {
 			return err
 		}
+		inputs = injected(t)
 		t.Inputs = inputs
 		return nil
 	}, func(stored *task.Task, err error) {
@@ -94,19 +97,27 @@ func (c *coordinator) prepareStart(i int32) {
 	}
 }
 
-// launch marks ready node i in flight and returns its inputs with its dependencies'
-// results injected (docs/semantics.md rule 11).
-func (c *coordinator) launch(i int32) map[string]any {
+// launch marks ready node i in flight and returns the function that gives the task's
+// inputs with its dependencies' results injected (docs/semantics.md rule 11). Its write
+// calls it on the stored task (the node keeps no inputs, snapshot.go); the dependencies'
+// snapshots it reads are the current ones, which are never modified.
+func (c *coordinator) launch(i int32) func(*task.Task) map[string]any {
 	g := c.graph
 	n := g.nodes[i]
 	n.state = stRunning
 	n.inflight = true
 	c.inflight++
 	deps := make([]*task.Task, len(n.deps))
+	c.info(n.t.Method())
 	for k, j := range n.deps {
 		if j >= 0 {
 			deps[k] = g.nodes[j].t
+			c.info(deps[k].Method())
 		}
 	}
-	return inject(n.t, deps, c.info)
+	// The executors' descriptions are cached above: the write only reads them, on
+	// whatever goroutine the store runs it.
+	infos := c.infos
+	info := func(method string) *executor.Info { return infos[method] }
+	return func(t *task.Task) map[string]any { return inject(t, deps, info) }
 }

@@ -87,3 +87,20 @@ func (st *state) matching(f store.Filter) []*task.Task {
 	}
 	return out
 }
+
+// ScanTree calls fn with a copy of every task of a tree, one at a time, in submission
+// order (seq, then id), as Tree returns them; it stops at fn's first error and returns
+// it. The tasks are those stored when it was called. A caller that keeps only a part of
+// each task (the engine's run) never holds the whole tree copied at once.
+func (s *Store) ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error {
+	var ts []*task.Task
+	if err := s.read(ctx, func(st *state) { ts = st.members(st.byTree[treeID]) }); err != nil {
+		return err
+	}
+	for _, t := range sorted(ts, bySeq) {
+		if err := fn(t.Clone()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
