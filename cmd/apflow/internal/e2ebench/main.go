@@ -142,15 +142,18 @@ func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
 		if _, err := writeTree(tree, warm, s.method, "", ""); err != nil {
 			return nil, err
 		}
-		// A run in a data directory that stays, for its compilation cache.
-		dir, err := os.MkdirTemp(o.work, "cache-")
+		// One run fills a compilation cache of this plugin's own, which every child then
+		// uses (--cache-dir): no figure includes compiling a module.
+		if p.cache, err = os.MkdirTemp(o.work, "cache-"); err != nil {
+			return nil, err
+		}
+		warmDir, err := os.MkdirTemp(o.work, "warm-")
 		if err != nil {
 			return nil, err
 		}
-		if err := newChild(ctx, o.bin, "run", "-q", "--data-dir", dir, "--plugins", p.dir, tree).cmd.Run(); err != nil {
+		if err := newChild(ctx, o.bin, "run", "-q", "--data-dir", warmDir, "--cache-dir", p.cache, "--plugins", p.dir, tree).cmd.Run(); err != nil {
 			return nil, fmt.Errorf("warming %s: %w", s.lang, err)
 		}
-		p.cache = filepath.Join(dir, "wasm-cache")
 		// The same tiny tree again, warm, in each mode: the base its heap per task is over.
 		p.base = map[string]int64{}
 		body := filepath.Join(o.work, "warm-"+s.lang+".rpc.json")

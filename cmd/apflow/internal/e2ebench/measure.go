@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"time"
 )
@@ -18,7 +17,7 @@ type plugin struct {
 	lang   string // wat, go, rust
 	method string
 	dir    string
-	cache  string // a wasm-cache directory warmed by one run
+	cache  string // a compilation cache (--cache-dir) warmed by one run
 	// base is the largest live heap of a 2-task tree, per mode: the fixed part (the
 	// store's buffers, the runtime, the modules) the heap per task is counted over.
 	base map[string]int64
@@ -38,24 +37,14 @@ type result struct {
 // summaryTime finds the duration of apflow run's summary line ("N tasks: … in 1.234s").
 var summaryTime = regexp.MustCompile(`(?m)^\d+ tasks?: .* in (\S+)$`)
 
-// freshDataDir makes an empty data directory holding a copy of p's warm compilation cache.
-func freshDataDir(work string, p plugin) (string, error) {
-	dir, err := os.MkdirTemp(work, "data-")
-	if err != nil {
-		return "", err
-	}
-	if p.cache != "" {
-		if err := os.CopyFS(filepath.Join(dir, "wasm-cache"), os.DirFS(p.cache)); err != nil {
-			return "", fmt.Errorf("copy the compilation cache: %w", err)
-		}
-	}
-	return dir, nil
-}
+// maxTree is the tree size limit the children get (--max-tree-bytes, --max-body-bytes):
+// a 1,000,000-task tree is about 100 MB.
+const maxTree = "1073741824"
 
 // measureRun runs `apflow run -q tree` once.
 func measureRun(ctx context.Context, o options, p plugin, tree string, tasks int) result {
 	res := result{mode: "run", lang: p.lang, tasks: tasks}
-	dir, err := freshDataDir(o.work, p)
+	dir, err := os.MkdirTemp(o.work, "data-")
 	if err != nil {
 		res.err = err
 		return res
@@ -63,7 +52,8 @@ func measureRun(ctx context.Context, o options, p plugin, tree string, tasks int
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c := newChild(ctx, o.bin, "run", "-q", "--data-dir", dir, "--plugins", p.dir, tree)
+	c := newChild(ctx, o.bin, "run", "-q", "--data-dir", dir, "--cache-dir", p.cache, "--plugins", p.dir,
+		"--max-tree-bytes", maxTree, tree)
 	start := time.Now()
 	if err := c.start(); err != nil {
 		res.err = err
@@ -86,7 +76,7 @@ func measureRun(ctx context.Context, o options, p plugin, tree string, tasks int
 // tree) and times it to its answer, which must say the tree completed.
 func measureServe(ctx context.Context, o options, p plugin, body string, tasks int) result {
 	res := result{mode: "serve", lang: p.lang, tasks: tasks}
-	dir, err := freshDataDir(o.work, p)
+	dir, err := os.MkdirTemp(o.work, "data-")
 	if err != nil {
 		res.err = err
 		return res
@@ -94,7 +84,8 @@ func measureServe(ctx context.Context, o options, p plugin, body string, tasks i
 	defer os.RemoveAll(dir)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	c := newChild(sctx, o.bin, "serve", "--addr", "127.0.0.1:0", "--scheduler=false", "--data-dir", dir, "--plugins", p.dir)
+	c := newChild(sctx, o.bin, "serve", "--addr", "127.0.0.1:0", "--scheduler=false", "--data-dir", dir,
+		"--cache-dir", p.cache, "--plugins", p.dir, "--max-body-bytes", maxTree)
 	if err := c.start(); err != nil {
 		res.err = err
 		return res
