@@ -59,8 +59,9 @@ const (
 //     append. A line larger than MaxBytes on its own is not kept (its Seq is used).
 type TaskLogs interface {
 	// AppendLogs appends lines (Seq ignored and assigned) to the log of taskID and trims
-	// it to b. Errors: those of CheckLogAppend.
-	AppendLogs(ctx context.Context, taskID string, lines []LogLine, b LogBounds) error
+	// it to b. It returns the Seq of the first line (the others follow it). Errors: those
+	// of CheckLogAppend.
+	AppendLogs(ctx context.Context, taskID string, lines []LogLine, b LogBounds) (first int64, err error)
 	// Logs returns up to limit (1..MaxLogRead) lines of taskID with Seq > after, oldest
 	// first; more says whether further lines follow. A task without lines has none.
 	Logs(ctx context.Context, taskID string, after int64, limit int) (lines []LogLine, more bool, err error)

@@ -74,22 +74,24 @@ func decodeLogLine(id string, key, v []byte) (store.LogLine, error) {
 }
 
 // AppendLogs implements store.TaskLogs.
-func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) error {
+func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) (int64, error) {
 	lines, err := store.CheckLogAppend(taskID, lines, b)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var first int64
 	values := make([][]byte, len(lines))
 	for i, l := range lines {
 		if values[i], err = json.Marshal(l); err != nil {
-			return fmt.Errorf("append logs of task %s: %w", taskID, err)
+			return 0, fmt.Errorf("append logs of task %s: %w", taskID, err)
 		}
 	}
-	return s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
+	err = s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		h, err := readLogHead(txn, taskID)
 		if err != nil {
 			return nil, err
 		}
+		first = h.next
 		// The sizes of the lines kept and then of the new ones, oldest first; only as
 		// many kept lines are read as the trim may drop.
 		newBytes := int64(0)
@@ -119,6 +121,7 @@ func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.Log
 		h = logHead{next: h.next + int64(len(lines)), lines: h.lines + int64(len(lines)-drop), bytes: h.bytes + newBytes}
 		return append(ws, write{key: logHeadKey(taskID), value: h.encode()}), nil
 	})
+	return first, err
 }
 
 // trimKept returns the deletes of the oldest kept lines of id that must go for the kept

@@ -33,7 +33,7 @@ func TestLogsSurviveReopen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AppendLogs(t.Context(), "a", []store.LogLine{{Message: msg, Level: "info"}}, b); err != nil {
+		if _, err := s.AppendLogs(t.Context(), "a", []store.LogLine{{Message: msg, Level: "info"}}, b); err != nil {
 			t.Fatal(err)
 		}
 		lines, _, err := s.Logs(t.Context(), "a", 0, 10)

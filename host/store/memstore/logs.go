@@ -37,17 +37,19 @@ func (s *Store) logOp(ctx context.Context, fn func(tasks map[string]*taskLog)) e
 }
 
 // AppendLogs implements store.TaskLogs.
-func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) error {
+func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) (int64, error) {
 	lines, err := store.CheckLogAppend(taskID, lines, b)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.logOp(ctx, func(tasks map[string]*taskLog) {
+	var first int64
+	err = s.logOp(ctx, func(tasks map[string]*taskLog) {
 		tl := tasks[taskID]
 		if tl == nil {
 			tl = &taskLog{next: 1}
 			tasks[taskID] = tl
 		}
+		first = tl.next
 		for _, l := range lines {
 			l.Seq = tl.next
 			tl.next++
@@ -61,6 +63,7 @@ func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.Log
 			tl.lines = slices.Delete(tl.lines, 0, n)
 		}
 	})
+	return first, err
 }
 
 // Logs implements store.TaskLogs.

@@ -17,12 +17,13 @@ var _ store.TaskLogs = (*Store)(nil)
 
 // AppendLogs implements store.TaskLogs: one transaction that locks the task's head,
 // inserts the lines, deletes the oldest that no longer fit and saves the head.
-func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) error {
+func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) (int64, error) {
 	lines, err := store.CheckLogAppend(taskID, lines, b)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.use(ctx, func() error {
+	var first int64
+	err = s.use(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var next, n, bytes int64
 			err := tx.QueryRow(ctx, `INSERT INTO apflow_task_log_heads (task_id, next_seq, lines, bytes) VALUES ($1, 1, 0, 0)
@@ -31,6 +32,7 @@ func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.Log
 			if err != nil {
 				return fmt.Errorf("lock the log head of task %s: %w", taskID, err)
 			}
+			first = next
 			rows := make([][]any, len(lines))
 			for i, l := range lines {
 				rows[i] = []any{taskID, next + int64(i), l.Time, l.Attempt, l.Source, l.Level, l.Message}
@@ -65,6 +67,7 @@ func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.Log
 			return nil
 		})
 	})
+	return first, err
 }
 
 // Logs implements store.TaskLogs.

@@ -61,8 +61,17 @@ func logLines(attempt int, msgs ...string) []store.LogLine {
 
 func logAppend(t *testing.T, s LogStore, id string, b store.LogBounds, lines []store.LogLine) {
 	t.Helper()
-	if err := s.AppendLogs(ctx(t), id, lines, b); err != nil {
+	if _, err := s.AppendLogs(ctx(t), id, lines, b); err != nil {
 		t.Fatalf("AppendLogs(%s, %d lines): %v", id, len(lines), err)
+	}
+}
+
+// logAppendAt appends lines and checks the Seq of the first.
+func logAppendAt(t *testing.T, s LogStore, id string, b store.LogBounds, lines []store.LogLine, first int64) {
+	t.Helper()
+	got, err := s.AppendLogs(ctx(t), id, lines, b)
+	if err != nil || got != first {
+		t.Fatalf("AppendLogs(%s, %d lines) = %d, %v; want first seq %d", id, len(lines), got, err, first)
 	}
 }
 
@@ -110,8 +119,8 @@ func testLogsRoundTrip(t *testing.T, s LogStore) {
 	}
 	in := logLines(1, "one", "two")
 	in[1].Level, in[1].Source, in[1].Message = "error", "hook audit", "two é\nsecond line"
-	logAppend(t, s, "a", logBounds, in)
-	logAppend(t, s, "a", logBounds, logLines(2, "three"))
+	logAppendAt(t, s, "a", logBounds, in, 1)
+	logAppendAt(t, s, "a", logBounds, logLines(2, "three"), 3)
 	got := logRead(t, s, "a", 0)
 	if len(got) != 3 {
 		t.Fatalf("got %d lines, want 3: %+v", len(got), got)
@@ -159,7 +168,7 @@ func testLogsTrimLines(t *testing.T, s LogStore) {
 	logAppend(t, s, "a", b, logLines(1, "3", "4"))
 	logWant(t, logRead(t, s, "a", 0), 2, "2", "3", "4")
 	// One append larger than the bound keeps its newest lines; Seqs go on.
-	logAppend(t, s, "a", b, logLines(2, "5", "6", "7", "8"))
+	logAppendAt(t, s, "a", b, logLines(2, "5", "6", "7", "8"), 5)
 	logWant(t, logRead(t, s, "a", 0), 6, "6", "7", "8")
 	logWant(t, logRead(t, s, "a", 6), 7, "7", "8")
 	// A lower bound trims at the next append.
@@ -211,7 +220,7 @@ func testLogsConcurrent(t *testing.T, s LogStore) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if err := s.AppendLogs(ctx(t), "a", logLines(1, fmt.Sprintf("w%d-%d", w, i)), b); err != nil {
+				if _, err := s.AppendLogs(ctx(t), "a", logLines(1, fmt.Sprintf("w%d-%d", w, i)), b); err != nil {
 					t.Errorf("AppendLogs: %v", err)
 				}
 			}
@@ -244,7 +253,7 @@ func testLogsChecks(t *testing.T, s LogStore) {
 		{"NUL in id", "a\x00b", logBounds, logLines(1, "x")},
 	}
 	for _, c := range appends {
-		if err := s.AppendLogs(ctx(t), c.id, c.l, c.b); err == nil {
+		if _, err := s.AppendLogs(ctx(t), c.id, c.l, c.b); err == nil {
 			t.Errorf("AppendLogs with %s: no error", c.name)
 		}
 	}
