@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/apflow-wasm/apflow/host/hooks"
+	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -36,7 +36,7 @@ func TestLogTee(t *testing.T) {
 			var ids []string
 			ctx := context.Background()
 			if c.tee {
-				ctx = hooks.WithLogTee(ctx, func(id string, l hclog.Logger) hclog.Logger {
+				ctx = executor.WithLogTee(ctx, func(id string, l hclog.Logger) hclog.Logger {
 					ids = append(ids, id)
 					return hclog.New(&hclog.LoggerOptions{Output: &got, Level: hclog.Trace})
 				})
