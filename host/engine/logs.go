@@ -41,12 +41,13 @@ type taskLogs struct {
 	log     hclog.Logger
 	publish func(rootID, taskID string, lines []store.LogLine)
 
-	mu      sync.Mutex
-	pending map[string]*pendingLog // by task id
-	started bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	pending  map[string]*pendingLog // by task id
+	started  bool                   // the loop was started
+	closed   bool                   // close was called: no loop starts
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
 
 	// flushMu serializes the appends of the loop and of flush, so one task's lines are
 	// appended in the order they were logged.
@@ -70,7 +71,7 @@ func newTaskLogs(st store.Store, b store.LogBounds, now func() time.Time, log hc
 		b.MaxBytes = DefaultTaskLogBytes
 	}
 	return &taskLogs{st: tl, bounds: b, now: now, log: log, publish: publish, pending: map[string]*pendingLog{},
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // logger returns base, also capturing into t's log what is logged through it, as
@@ -107,7 +108,7 @@ func (l *taskLogs) add(rootID, taskID string, line store.LogLine) {
 	if len(p.lines) > l.bounds.MaxLines {
 		p.lines = p.lines[len(p.lines)-l.bounds.MaxLines:]
 	}
-	if !l.started {
+	if !l.started && !l.closed {
 		l.started = true
 		go l.loop()
 	}
@@ -160,8 +161,9 @@ func (l *taskLogs) write(ctx context.Context, id string, p *pendingLog) {
 			l.log.Warn("storing a task's log lines failed; they are lost", "task", id, "lines", len(chunk), "error", err)
 			continue
 		}
-		for i := range chunk {
+		for i := range chunk { // as stored
 			chunk[i].Seq = first + int64(i)
+			chunk[i].Time = chunk[i].Time.UTC().Truncate(time.Microsecond)
 		}
 		l.publish(p.rootID, id, chunk)
 	}
@@ -182,19 +184,15 @@ func (l *taskLogs) loop() {
 	}
 }
 
-// close stops the loop and writes what still waits.
+// close stops the loop and writes what still waits. It may be called more than once.
 func (l *taskLogs) close(ctx context.Context) {
 	l.mu.Lock()
 	started := l.started
-	l.started = true // no loop starts any more
+	l.closed = true // no loop starts any more
 	l.mu.Unlock()
 	if started {
-		select {
-		case <-l.stop:
-		default:
-			close(l.stop)
-			<-l.done
-		}
+		l.stopOnce.Do(func() { close(l.stop) })
+		<-l.done
 	}
 	l.flush(ctx, "")
 }

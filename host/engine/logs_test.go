@@ -186,3 +186,29 @@ func TestTaskLogsDeleted(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskLogsCloseTwice: Close returns every time, whether the flush loop ran or not.
+func TestTaskLogsCloseTwice(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		params map[string]any
+	}{
+		{"no lines", nil},
+		{"lines", map[string]any{"log": []any{"info a"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			v := setup(t, withLogging)
+			v.run(v.create(spec{id: "r", params: c.params}), RunOptions{})
+			for range 2 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := v.e.Close(ctx)
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
