@@ -41,10 +41,12 @@ type taskLogs struct {
 	log     hclog.Logger
 	publish func(rootID, taskID string, lines []store.LogLine)
 
-	mu       sync.Mutex
-	pending  map[string]*pendingLog // by task id
-	started  bool                   // the loop was started
-	closed   bool                   // close was called: no loop starts
+	mu      sync.Mutex
+	pending map[string]*pendingLog // by task id
+	// writing counts, by task id, the appends taken from pending and not yet done.
+	writing  map[string]int
+	started  bool // the loop was started
+	closed   bool // close was called: no loop starts
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
@@ -70,7 +72,7 @@ func newTaskLogs(st store.Store, b store.LogBounds, now func() time.Time, log hc
 	if b.MaxBytes <= 0 {
 		b.MaxBytes = DefaultTaskLogBytes
 	}
-	return &taskLogs{st: tl, bounds: b, now: now, log: log, publish: publish, pending: map[string]*pendingLog{},
+	return &taskLogs{st: tl, bounds: b, now: now, log: log, publish: publish, pending: map[string]*pendingLog{}, writing: map[string]int{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -115,33 +117,56 @@ func (l *taskLogs) add(rootID, taskID string, line store.LogLine) {
 	l.mu.Unlock()
 }
 
-// take removes and returns the waiting lines of taskID, or of every task when taskID is "".
+// take removes and returns the waiting lines of taskID, or of every task when taskID is
+// "", counting them as being written until written is called.
 func (l *taskLogs) take(taskID string) map[string]*pendingLog {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var out map[string]*pendingLog
 	if taskID == "" {
-		out := l.pending
+		out = l.pending
 		l.pending = map[string]*pendingLog{}
-		return out
+	} else if p := l.pending[taskID]; p != nil {
+		delete(l.pending, taskID)
+		out = map[string]*pendingLog{taskID: p}
 	}
-	p := l.pending[taskID]
-	if p == nil {
-		return nil
+	for id := range out {
+		l.writing[id]++
 	}
-	delete(l.pending, taskID)
-	return map[string]*pendingLog{taskID: p}
+	return out
 }
 
-// flush writes the waiting lines of taskID ("" for every task) before it returns.
+// written ends the writing of a task's taken lines.
+func (l *taskLogs) written(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.writing[id]--; l.writing[id] <= 0 {
+		delete(l.writing, id)
+	}
+}
+
+// idle reports whether taskID has no line waiting or being written.
+func (l *taskLogs) idle(taskID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending[taskID] == nil && l.writing[taskID] == 0
+}
+
+// flush writes the waiting lines of taskID ("" for every task) before it returns; for
+// one task it also waits for the loop's append of its lines in progress. A task that
+// logged nothing costs no wait.
 func (l *taskLogs) flush(ctx context.Context, taskID string) {
-	if l.st == nil {
+	if l.st == nil || taskID != "" && l.idle(taskID) {
 		return
 	}
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	var wg sync.WaitGroup
 	for id, p := range l.take(taskID) {
-		wg.Go(func() { l.write(ctx, id, p) })
+		wg.Go(func() {
+			defer l.written(id)
+			l.write(ctx, id, p)
+		})
 	}
 	wg.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,5 +211,53 @@ func TestTaskLogsCloseTwice(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// blockingLogs is a store whose appends of task "a" wait for release.
+type blockingLogs struct {
+	*memstore.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingLogs) AppendLogs(ctx context.Context, id string, lines []store.LogLine, bo store.LogBounds) (int64, error) {
+	if id == "a" {
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return b.Store.AppendLogs(ctx, id, lines, bo)
+}
+
+// TestTaskLogsNoWaitWithoutLines: a task that logged nothing completes while another
+// task's append is stuck; the stuck task's status waits for its lines.
+func TestTaskLogsNoWaitWithoutLines(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	st := &blockingLogs{Store: mem, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(st.release) }) }
+	v := setupStore(t, st, withLogging)
+	t.Cleanup(unblock) // runs before the engine's Close
+	root := v.create(spec{id: "r", deps: req("a", "b")}, spec{id: "a", params: map[string]any{"log": []any{"info a"}}},
+		spec{id: "b", params: map[string]any{"sleep_ms": 20}})
+	res := make(chan RunResult, 1)
+	go func() { res <- v.run(root, RunOptions{}) }()
+	<-st.entered
+	deadline := time.Now().Add(30 * time.Second)
+	for v.get("b").Status != task.Completed {
+		if time.Now().After(deadline) {
+			t.Fatal("b did not complete while a's log append was stuck")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := v.get("a").Status; s != task.InProgress {
+		t.Fatalf("a is %s before its lines are stored", s)
+	}
+	unblock()
+	<-res
+	if got := logsOf(t, mem, "a"); len(got) != 1 {
+		t.Fatalf("lines of a: %v", got)
 	}
 }
