@@ -314,6 +314,7 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	ecfg := engine.Config{
 		Store: st, Catalog: h.catalog, Concurrency: cfg.Concurrency, Logger: log.Named("engine"),
 		TaskSchemas: h.taskSchemas, ClusterClient: role == roleClient, Retry: cfg.Retry,
+		TaskLogs: store.LogBounds{MaxLines: cfg.TaskLogs.MaxLines, MaxBytes: cfg.TaskLogs.MaxBytes},
 	}
 	if h.node != nil {
 		ecfg.Cluster = h.node

@@ -92,18 +92,18 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 	if err != nil {
 		return err
 	}
-	return g.finish([]*task.TreeNode{tree}, began, jsonOut, false)
+	return g.finish([]*task.TreeNode{tree}, began, jsonOut, false, remoteLogTail(c))
 }
 
 // finish prints the summary (and the JSON tree) and turns the outcome into the exit
 // status.
-func (g *globals) finish(trees []*task.TreeNode, began time.Time, jsonOut, interrupted bool) error {
+func (g *globals) finish(trees []*task.TreeNode, began time.Time, jsonOut, interrupted bool, tail logTail) error {
 	summaryOut := g.stdout
 	if jsonOut {
 		summaryOut = g.stderr
 	}
 	all := flatten(trees)
-	printSummary(summaryOut, all, time.Since(began), !jsonOut)
+	printSummary(summaryOut, all, time.Since(began), !jsonOut, tail)
 	if jsonOut {
 		if err := writeTreesJSON(g.stdout, trees); err != nil {
 			return err
@@ -221,7 +221,7 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full bool, out io.W
 		if rootID == "" {
 			rootID, _ = f["root_task_id"].(string)
 		}
-		if tid, ok := f["task_id"].(string); ok && f.Type() != "final" && f.Type() != "" {
+		if tid, ok := f["task_id"].(string); ok && f.Type() != "final" && f.Type() != "" && f.Type() != "task_log" {
 			fmt.Fprintf(out, "%s %s %v\n", time.Now().Format("15:04:05"), tid, f["status"])
 		}
 		return nil
@@ -236,7 +236,7 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full bool, out io.W
 	if err != nil {
 		return err
 	}
-	return r.g.finish([]*task.TreeNode{tree}, began, false, false)
+	return r.g.finish([]*task.TreeNode{tree}, began, false, false, remoteLogTail(r.c))
 }
 
 func (g *globals) remotePluginViews(ctx context.Context) ([]pluginView, map[string]string, error) {

@@ -361,7 +361,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	if err != nil {
 		return err
 	}
-	return g.finish(final, began, jsonOut, interrupted)
+	return g.finish(final, began, jsonOut, interrupted, localLogTail(h))
 }
 
 // newView picks the progress display: a live tree on a terminal, lines otherwise.
@@ -384,9 +384,10 @@ func (nopView) Close()                {}
 // maxResultLines bounds how much of a root's result the summary shows.
 const maxResultLines = 40
 
-// printSummary writes the outcome: counts, every task that did not complete, and (with
-// showResult) the result of each completed root.
-func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool) {
+// printSummary writes the outcome: counts, every task that did not complete (a failed
+// one with its last log lines, read with tail), and (with showResult) the result of each
+// completed root.
+func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool, tail logTail) {
 	fmt.Fprintf(w, "%s in %s\n", progress.Summary(tasks), elapsed.Round(time.Millisecond))
 	for _, t := range tasks {
 		if showResult && t.IsRoot() && t.Status == task.Completed && t.Result != nil {
@@ -434,6 +435,7 @@ func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showRe
 		}
 		fmt.Fprintln(w, line)
 		fmt.Fprint(w, detail)
+		printLogTail(w, t, tail)
 	}
 }
 

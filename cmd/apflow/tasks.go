@@ -27,6 +27,8 @@ type taskSource interface {
 	clone(ctx context.Context, id string) ([]*task.Task, error)
 	// rerun re-executes the tree of id (or the part needed for id) and waits for it.
 	rerun(ctx context.Context, id string, full bool, out io.Writer) error
+	// logs returns a page of id's stored log lines after the cursor after.
+	logs(ctx context.Context, id string, after int64, limit int) (logsPage, error)
 	close()
 }
 
@@ -139,7 +141,8 @@ task that is not a root, only the part of the tree that task needs is re-run.`,
 			return printTasks(src.clone(ctx, args[0]))
 		}),
 	}
-	cmd.AddCommand(list, get, tree, children, cancel, rerun, clone, newScheduledCmd(g, with, &jsonOut))
+	cmd.AddCommand(list, get, tree, children, cancel, rerun, clone, newScheduledCmd(g, with, &jsonOut),
+		newTasksLogsCmd(g, with, &jsonOut))
 	return cmd
 }
 

@@ -11,6 +11,7 @@ func (s *Server) buildMethods() (map[string]*method, error) {
 		{name: "tasks.list", category: "query", description: "List tasks, newest first; root_only defaults to true.", tags: []string{"query"}, handler: s.tasksList},
 		{name: "tasks.count", category: "query", description: "Count tasks per status.", tags: []string{"query"}, handler: s.tasksCount},
 		{name: "tasks.tree", category: "query", description: "The subtree rooted at task_id (alias root_id) as nested {task, children}.", tags: []string{"query"}, handler: s.tasksTree},
+		{name: "tasks.logs", category: "query", description: "A page of the log lines a task's executor and hooks logged (bounded per task), oldest first, after the cursor after; next_after is the cursor of the next call.", tags: []string{"query", "monitoring"}, handler: s.tasksLogs},
 		{name: "tasks.children", category: "query", description: "Direct children of parent_id (alias task_id), by priority.", tags: []string{"query"}, handler: s.tasksChildren},
 		{name: "tasks.clone", category: "crud", description: "Copy, link, archive or mix-clone a task (recursively by default); save:false returns an unsaved preview.", tags: []string{"crud"}, handler: s.tasksClone},
 		{name: "tasks.execute", category: "agent_action", description: "Run a stored tree (task_id) or validate, create and run inline tasks; waits for the end unless use_streaming (SSE) or webhook_config is given.", tags: []string{"execution"}, streaming: true, handler: s.tasksExecute},

@@ -99,6 +99,8 @@ func eventFrame(ev engine.Event, protocol string) map[string]any {
 		default:
 			typ = "progress"
 		}
+	case engine.EventTaskLog:
+		return logFrame(ev, protocol)
 	default:
 		return nil
 	}

@@ -44,6 +44,16 @@ type Config struct {
 	Hooks []string `json:"hooks"`
 	// Plugins holds grants and limits by plugin id.
 	Plugins map[string]Plugin `json:"plugins"`
+	// TaskLogs bounds the plugin and hook log lines kept with each task
+	// (docs/decisions.md §18); zero fields keep the engine defaults (1,000 lines, 1 MiB).
+	TaskLogs TaskLogs `json:"task_logs"`
+}
+
+// TaskLogs bounds what a task keeps of its log lines: its newest lines, at most MaxLines
+// of at most MaxBytes message bytes in all.
+type TaskLogs struct {
+	MaxLines int   `json:"max_lines"`
+	MaxBytes int64 `json:"max_bytes"`
 }
 
 // Grants returns the grants of a plugin (nothing for a plugin the file does not name).

@@ -85,6 +85,10 @@ type Config struct {
 	// runs it starts and changes trees under their leases like any node, but claims no
 	// task and takes over no run (short-lived commands). Ignored without Cluster.
 	ClusterClient bool
+	// TaskLogs bounds the plugin and hook log lines kept with each task when Store
+	// implements store.TaskLogs (docs/decisions.md §18); zero fields mean
+	// DefaultTaskLogLines and DefaultTaskLogBytes.
+	TaskLogs store.LogBounds
 }
 
 func (c *Config) validate() error {

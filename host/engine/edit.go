@@ -127,6 +127,7 @@ func (e *Engine) Delete(ctx context.Context, id string, check func(subtree []*ta
 	if err := e.cfg.Store.Delete(ctx, ids); err != nil {
 		return nil, err
 	}
+	e.logs.forget(ctx, ids)
 	return sub, nil
 }
 

@@ -26,6 +26,7 @@ var ErrStarted = errors.New("a run of this tree has started before")
 type Engine struct {
 	cfg    Config
 	events *broker
+	logs   *taskLogs     // tasks' captured log lines (logs.go)
 	sem    chan struct{} // execution slots, engine-wide
 
 	// killCtx is the parent of every executor and hook context; Close cancels it when
@@ -59,6 +60,7 @@ func New(cfg Config) (*Engine, error) {
 		closing: make(chan struct{}),
 		runs:    map[string]*Run{},
 	}
+	e.logs = newTaskLogs(cfg.Store, cfg.TaskLogs, cfg.Now, cfg.Logger, e.publishLogs)
 	if cfg.Cluster != nil {
 		e.m = newMember(cfg.Cluster)
 		e.m.relay = newRelay(cfg.Cluster, cfg.Logger, e.events.deliver)
@@ -387,6 +389,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.cfg.Logger.Info("engine closed: runs interrupted, their pending tasks resume with Recover",
 			"runs", interrupted, "deadline_passed", !drained)
 	}
+	e.logs.close(ctx) // the lines still waiting are stored
 	if e.m != nil {
 		if err := e.leaveCluster(); err != nil {
 			errs = append(errs, fmt.Errorf("engine close: %w", err))

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -13,6 +14,7 @@ const (
 	EventTaskStatus   = "task_status"   // a task changed status (or was marked blocked)
 	EventTaskProgress = "task_progress" // a running task reported progress
 	EventRunEnd       = "run_end"       // the run ended; always delivered
+	EventTaskLog      = "task_log"      // log lines of a task were stored (Event.Logs)
 )
 
 // Event tells subscribers what happened in a run.
@@ -29,6 +31,8 @@ type Event struct {
 	Task *task.Task `json:"task,omitempty"`
 	// Result is set on run_end.
 	Result *RunResult `json:"result,omitempty"`
+	// Logs are the lines of a task_log event, as stored (Seq set). Shared: read only.
+	Logs []store.LogLine `json:"logs,omitempty"`
 }
 
 // subscriberBuffer is the number of events a subscriber may fall behind before it loses

@@ -71,6 +71,7 @@ func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h execut
 		}()
 		e.execute(ctx, rootID, t, h, lookupErr, out)
 	}()
+	e.logs.flush(ctx, t.ID) // the attempt's lines are stored before its outcome
 	out.ended = e.cfg.Now()
 	out.drawJitter()
 	if h != nil {
@@ -95,7 +96,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		if in == nil {
 			in = map[string]any{}
 		}
-		changed, errs := e.cfg.Hooks.Pre(ctx, t.Clone(), in)
+		changed, errs := e.cfg.Hooks.Pre(executor.WithLogTee(ctx, e.logs.hookTee(rootID, t)), t.Clone(), in)
 		for _, err := range errs {
 			out.hookErrors = append(out.hookErrors, "pre-hook: "+err.Error())
 			e.cfg.Logger.Warn("pre-hook failed", "task", t.ID, "error", err)
@@ -128,7 +129,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		Inputs:    raw,
 		Validated: true, // just above, after the pre-hooks
 		Limits:    effectiveLimits(e.cfg.Limits, t.Limits),
-		Logger:    e.cfg.Logger.With("task", t.ID, "executor", t.Method()),
+		Logger:    e.logs.logger(e.cfg.Logger.With("task", t.ID, "executor", t.Method()), rootID, t, "executor"),
 		Progress: func(p float64) {
 			p = clamp01(p)
 			now := e.cfg.Now()

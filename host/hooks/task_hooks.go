@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -34,7 +35,7 @@ func (r *Runner) Pre(ctx context.Context, t *task.Task, inputs map[string]any) (
 			view.Inputs = map[string]any{}
 		}
 		doc, err := r.call(ctx, id, h, "pre_hook", preInput{Task: &view, Inputs: view.Inputs},
-			r.log.With("hook", id, "task", t.ID, "export", "pre_hook"))
+			executor.HookLogger(ctx, id, r.log.With("hook", id, "task", t.ID, "export", "pre_hook")))
 		if err != nil {
 			return err
 		}
@@ -68,7 +69,7 @@ func (r *Runner) Post(ctx context.Context, t *task.Task, inputs map[string]any, 
 	}
 	return r.around(t, "post_hook", func(id string, h *registry.HookHandle) error {
 		_, err := r.call(ctx, id, h, "post_hook", postInput{Task: t, Inputs: inputs, Result: result},
-			r.log.With("hook", id, "task", t.ID, "export", "post_hook"))
+			executor.HookLogger(ctx, id, r.log.With("hook", id, "task", t.ID, "export", "post_hook")))
 		return err
 	})
 }

@@ -29,6 +29,8 @@ type Store struct {
 
 	// kv holds plugins' key-value entries (kv.go), under a lock of its own.
 	kv kvState
+	// logs holds tasks' log lines (logs.go), under a lock of its own.
+	logs logState
 }
 
 var _ store.Store = (*Store)(nil)

@@ -475,3 +475,11 @@ func TestKVConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestLogsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunLogs(t, func(t *testing.T) *Store {
+		s, _ := setup(t, Options{})
+		return s
+	})
+}

@@ -1,0 +1,21 @@
+;; Test executor "noisy" for the CLI's log tests: logs a debug and an error line, then returns
+;; {"error": "noisy gave up"}. Assemble with: wat2wasm noisy.wat
+(module
+  (import "apflow" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 2)
+  (func (export "alloc") (param $n i32) (result i32) (i32.const 65536))
+  (func (export "dealloc") (param i32 i32))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (data (i32.const 1024) "{\"id\":\"noisy\",\"name\":\"noisy\",\"description\":\"logs, fails\",\"version\":\"1.0.0\"}")
+  (data (i32.const 2048) "{\"type\":\"object\"}")
+  (data (i32.const 3072) "{\"error\":\"noisy gave up\"}")
+  (data (i32.const 4096) "connecting to the backend")
+  (data (i32.const 4200) "backend refused: 503")
+  (func (export "get_metadata") (result i64) (call $pack (i32.const 1024) (i32.const 75)))
+  (func (export "get_input_schema") (result i64) (call $pack (i32.const 2048) (i32.const 17)))
+  (func (export "execute") (param i32 i32) (result i64)
+    (call $log (i32.const 1) (i32.const 4096) (i32.const 25))
+    (call $log (i32.const 4) (i32.const 4200) (i32.const 20))
+    (call $pack (i32.const 3072) (i32.const 25)))
+)

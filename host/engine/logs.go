@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Default bounds of what a task keeps of its log lines (Config.TaskLogs).
+const (
+	DefaultTaskLogLines = 1000
+	DefaultTaskLogBytes = 1 << 20
+)
+
+// logFlushInterval is how long a captured line may wait before it is written: the
+// delay after which a follower sees a running task's lines.
+const logFlushInterval = 200 * time.Millisecond
+
+// logChunkBytes bounds the bytes of one AppendLogs, so an append stays far below a
+// store's transaction limits.
+const logChunkBytes = 256 << 10
+
+// taskLogs captures the log lines of tasks' executor and hook calls and writes them to
+// the store in batches (docs/decisions.md §18): a background loop appends each task's
+// waiting lines every logFlushInterval, one append per task, and flush writes a task's
+// lines at once (the worker calls it before reporting the task's outcome, so nothing of
+// the attempt is lost at completion). Stored lines are published as task_log events.
+// The zero st disables it: lines then only go to the engine's logger.
+type taskLogs struct {
+	st      store.TaskLogs
+	bounds  store.LogBounds
+	now     func() time.Time
+	log     hclog.Logger
+	publish func(rootID, taskID string, lines []store.LogLine)
+
+	mu      sync.Mutex
+	pending map[string]*pendingLog // by task id
+	// writing counts, by task id, the appends taken from pending and not yet done.
+	writing  map[string]int
+	started  bool // the loop was started
+	closed   bool // close was called: no loop starts
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+
+	// flushMu serializes the appends of the loop and of flush, so one task's lines are
+	// appended in the order they were logged.
+	flushMu sync.Mutex
+}
+
+type pendingLog struct {
+	rootID string
+	lines  []store.LogLine
+}
+
+// newTaskLogs returns the capture of an engine with st (nil when the store keeps no
+// logs) and bounds b, whose zero fields take the defaults.
+func newTaskLogs(st store.Store, b store.LogBounds, now func() time.Time, log hclog.Logger,
+	publish func(rootID, taskID string, lines []store.LogLine)) *taskLogs {
+	tl, _ := st.(store.TaskLogs)
+	if b.MaxLines <= 0 {
+		b.MaxLines = DefaultTaskLogLines
+	}
+	if b.MaxBytes <= 0 {
+		b.MaxBytes = DefaultTaskLogBytes
+	}
+	return &taskLogs{st: tl, bounds: b, now: now, log: log, publish: publish, pending: map[string]*pendingLog{}, writing: map[string]int{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// logger returns base, also capturing into t's log what is logged through it, as
+// source ("executor" or "hook <id>") of t's attempt t.NextAttempt() (the number in its retry history).
+func (l *taskLogs) logger(base hclog.Logger, rootID string, t *task.Task, source string) hclog.Logger {
+	if l.st == nil {
+		return base
+	}
+	return &captureLogger{Logger: base, sink: l, rootID: rootID, taskID: t.ID, attempt: t.NextAttempt(), source: source}
+}
+
+// hookTee is the executor.LogTee of t's pre- and post-hooks.
+func (l *taskLogs) hookTee(rootID string, t *task.Task) executor.LogTee {
+	return func(id string, base hclog.Logger) hclog.Logger { return l.logger(base, rootID, t, "hook "+id) }
+}
+
+// add queues one captured line. A task's waiting lines beyond its line bound are
+// dropped oldest first (the append would trim them anyway).
+func (l *taskLogs) add(rootID, taskID string, line store.LogLine) {
+	if len(line.Message) > store.MaxLogLineBytes {
+		cut := store.MaxLogLineBytes - len("…")
+		for cut > 0 && line.Message[cut]&0xC0 == 0x80 {
+			cut-- // not inside a UTF-8 sequence
+		}
+		line.Message = line.Message[:cut] + "…"
+	}
+	l.mu.Lock()
+	p := l.pending[taskID]
+	if p == nil {
+		p = &pendingLog{rootID: rootID}
+		l.pending[taskID] = p
+	}
+	p.lines = append(p.lines, line)
+	if len(p.lines) > l.bounds.MaxLines {
+		p.lines = p.lines[len(p.lines)-l.bounds.MaxLines:]
+	}
+	if !l.started && !l.closed {
+		l.started = true
+		go l.loop()
+	}
+	l.mu.Unlock()
+}
+
+// take removes and returns the waiting lines of taskID, or of every task when taskID is
+// "", counting them as being written until written is called.
+func (l *taskLogs) take(taskID string) map[string]*pendingLog {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out map[string]*pendingLog
+	if taskID == "" {
+		out = l.pending
+		l.pending = map[string]*pendingLog{}
+	} else if p := l.pending[taskID]; p != nil {
+		delete(l.pending, taskID)
+		out = map[string]*pendingLog{taskID: p}
+	}
+	for id := range out {
+		l.writing[id]++
+	}
+	return out
+}
+
+// written ends the writing of a task's taken lines.
+func (l *taskLogs) written(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.writing[id]--; l.writing[id] <= 0 {
+		delete(l.writing, id)
+	}
+}
+
+// idle reports whether taskID has no line waiting or being written.
+func (l *taskLogs) idle(taskID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending[taskID] == nil && l.writing[taskID] == 0
+}
+
+// flush writes the waiting lines of taskID ("" for every task) before it returns; for
+// one task it also waits for the loop's append of its lines in progress. A task that
+// logged nothing costs no wait.
+func (l *taskLogs) flush(ctx context.Context, taskID string) {
+	if l.st == nil || taskID != "" && l.idle(taskID) {
+		return
+	}
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	var wg sync.WaitGroup
+	for id, p := range l.take(taskID) {
+		wg.Go(func() {
+			defer l.written(id)
+			l.write(ctx, id, p)
+		})
+	}
+	wg.Wait()
+}
+
+// write appends p's lines to task id's log, in chunks, and publishes them.
+func (l *taskLogs) write(ctx context.Context, id string, p *pendingLog) {
+	for rest := p.lines; len(rest) > 0; {
+		n, size := 0, 0
+		for n < len(rest) && n < store.MaxLogBatch && (n == 0 || size+len(rest[n].Message) <= logChunkBytes) {
+			size += len(rest[n].Message)
+			n++
+		}
+		chunk := rest[:n]
+		rest = rest[n:]
+		first, err := l.st.AppendLogs(context.WithoutCancel(ctx), id, chunk, l.bounds)
+		if err != nil {
+			l.log.Warn("storing a task's log lines failed; they are lost", "task", id, "lines", len(chunk), "error", err)
+			continue
+		}
+		for i := range chunk { // as stored
+			chunk[i].Seq = first + int64(i)
+			chunk[i].Time = chunk[i].Time.UTC().Truncate(time.Microsecond)
+		}
+		l.publish(p.rootID, id, chunk)
+	}
+}
+
+// loop flushes every logFlushInterval until close.
+func (l *taskLogs) loop() {
+	defer close(l.done)
+	tick := time.NewTicker(logFlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-tick.C:
+		}
+		l.flush(context.Background(), "")
+	}
+}
+
+// close stops the loop and writes what still waits. It may be called more than once.
+func (l *taskLogs) close(ctx context.Context) {
+	l.mu.Lock()
+	started := l.started
+	l.closed = true // no loop starts any more
+	l.mu.Unlock()
+	if started {
+		l.stopOnce.Do(func() { close(l.stop) })
+		<-l.done
+	}
+	l.flush(ctx, "")
+}
+
+// captureLogger is an hclog.Logger that forwards to the engine's logger and also queues
+// every line (whatever the engine logger's level) for the task's log.
+type captureLogger struct {
+	hclog.Logger
+	sink           *taskLogs
+	rootID, taskID string
+	attempt        int
+	source         string
+	implied        []any // args added by With on this logger
+}
+
+func (c *captureLogger) Log(level hclog.Level, msg string, args ...any) {
+	c.capture(level, msg, args)
+	c.Logger.Log(level, msg, args...)
+}
+func (c *captureLogger) Trace(msg string, args ...any) { c.Log(hclog.Trace, msg, args...) }
+func (c *captureLogger) Debug(msg string, args ...any) { c.Log(hclog.Debug, msg, args...) }
+func (c *captureLogger) Info(msg string, args ...any)  { c.Log(hclog.Info, msg, args...) }
+func (c *captureLogger) Warn(msg string, args ...any)  { c.Log(hclog.Warn, msg, args...) }
+func (c *captureLogger) Error(msg string, args ...any) { c.Log(hclog.Error, msg, args...) }
+
+// The capture keeps every level, so callers that ask before logging log.
+func (c *captureLogger) IsTrace() bool { return true }
+func (c *captureLogger) IsDebug() bool { return true }
+func (c *captureLogger) IsInfo() bool  { return true }
+func (c *captureLogger) IsWarn() bool  { return true }
+func (c *captureLogger) IsError() bool { return true }
+
+func (c *captureLogger) With(args ...any) hclog.Logger {
+	d := *c
+	d.Logger = c.Logger.With(args...)
+	d.implied = append(append([]any(nil), c.implied...), args...)
+	return &d
+}
+
+func (c *captureLogger) Named(name string) hclog.Logger {
+	d := *c
+	d.Logger = c.Logger.Named(name)
+	return &d
+}
+
+func (c *captureLogger) ResetNamed(name string) hclog.Logger {
+	d := *c
+	d.Logger = c.Logger.ResetNamed(name)
+	return &d
+}
+
+func (c *captureLogger) capture(level hclog.Level, msg string, args []any) {
+	if level == hclog.Off || level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	var b strings.Builder
+	b.WriteString(msg)
+	for _, kv := range [][]any{c.implied, args} {
+		for i := 0; i < len(kv); i += 2 {
+			if i+1 < len(kv) {
+				fmt.Fprintf(&b, " %v=%v", kv[i], kv[i+1])
+			} else {
+				fmt.Fprintf(&b, " %v", kv[i])
+			}
+		}
+	}
+	c.sink.add(c.rootID, c.taskID, store.LogLine{Time: c.sink.now(), Attempt: c.attempt, Source: c.source,
+		Level: level.String(), Message: b.String()})
+}
+
+// publishLogs publishes stored lines of a task as a task_log event.
+func (e *Engine) publishLogs(rootID, taskID string, lines []store.LogLine) {
+	if !e.events.active() {
+		return
+	}
+	e.events.publish(Event{Type: EventTaskLog, RootID: rootID, TaskID: taskID, Time: e.cfg.Now(), Logs: lines})
+}
+
+// forget deletes the log lines of deleted tasks. A failure leaves lines no task shows
+// (a task id is never reused); it is logged, the delete stands.
+func (l *taskLogs) forget(ctx context.Context, ids []string) {
+	if l.st == nil {
+		return
+	}
+	if err := l.st.DeleteLogs(context.WithoutCancel(ctx), ids); err != nil {
+		l.log.Warn("deleting the log lines of deleted tasks failed", "tasks", len(ids), "error", err)
+	}
+}

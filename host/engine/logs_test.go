@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// loggingCatalog wraps a catalog: before a task's executor runs, it logs the task's
+// params.log lines (each "level message") through the request's logger.
+type loggingCatalog struct{ executor.Catalog }
+
+type loggingHandle struct{ executor.Handle }
+
+func (c loggingCatalog) Lookup(id string) (executor.Handle, error) {
+	h, err := c.Catalog.Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	return loggingHandle{h}, nil
+}
+
+func (h loggingHandle) Execute(ctx context.Context, req *executor.Request) (*executor.Response, error) {
+	lines, _ := req.Task.Params["log"].([]any)
+	for _, l := range lines {
+		level, msg, _ := strings.Cut(l.(string), " ")
+		req.Logger.With("stream", "apflow.log").Log(hclog.LevelFromString(level), msg, "n", 1)
+	}
+	return h.Handle.Execute(ctx, req)
+}
+
+// logHooks logs one line from each pre- and post-hook call, as hook "audit".
+type logHooks struct{}
+
+func (logHooks) Pre(ctx context.Context, t *task.Task, in map[string]any) (map[string]any, []error) {
+	executor.HookLogger(ctx, "audit", hclog.NewNullLogger()).Info("pre " + t.ID)
+	return nil, nil
+}
+
+func (logHooks) Post(ctx context.Context, t *task.Task, _ map[string]any, _ any) []error {
+	executor.HookLogger(ctx, "audit", hclog.NewNullLogger()).Warn("post " + t.ID)
+	return nil
+}
+
+func (logHooks) TreeEvent(context.Context, string, *task.Task, *task.TreeNode, string, string) {}
+
+func withLogging(c *Config) { c.Catalog = loggingCatalog{c.Catalog} }
+
+func withLogBounds(b store.LogBounds) option { return func(c *Config) { c.TaskLogs = b } }
+
+// logsOf returns task id's stored lines as "attempt source level message".
+func logsOf(t *testing.T, st store.TaskLogs, id string) []string {
+	t.Helper()
+	lines, _, err := st.Logs(context.Background(), id, 0, store.MaxLogRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i, l := range lines {
+		if i > 0 && l.Seq <= lines[i-1].Seq {
+			t.Fatalf("seqs not increasing: %+v", lines)
+		}
+		out = append(out, fmt.Sprintf("%d %s %s %s", l.Attempt, l.Source, l.Level, l.Message))
+	}
+	return out
+}
+
+// TestTaskLogs: the lines an executor logs are stored with the task by the time its run
+// ends, whatever the engine logger's level, within the bounds, across retries.
+func TestTaskLogs(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		params map[string]any
+		opts   []option
+		status task.Status
+		want   []string
+	}{
+		{"completed", map[string]any{"log": []any{"debug counting", "info done"}}, nil, task.Completed,
+			[]string{"1 executor debug counting stream=apflow.log n=1", "1 executor info done stream=apflow.log n=1"}},
+		{"failed", map[string]any{"log": []any{"error boom"}, "fail": "no"}, nil, task.Failed,
+			[]string{"1 executor error boom stream=apflow.log n=1"}},
+		{"bounded", map[string]any{"log": []any{"info 1", "info 2", "info 3", "info 4"}},
+			[]option{withLogBounds(store.LogBounds{MaxLines: 2})}, task.Completed,
+			[]string{"1 executor info 3 stream=apflow.log n=1", "1 executor info 4 stream=apflow.log n=1"}},
+		{"retried", map[string]any{"log": []any{"warn try"}, "fail_times": 1, "retry": quick(2)},
+			nil, task.Completed,
+			[]string{"1 executor warn try stream=apflow.log n=1", "2 executor warn try stream=apflow.log n=1"}},
+		{"no lines", nil, nil, task.Completed, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st := memstore.New()
+			t.Cleanup(func() { _ = st.Close() })
+			v := setupStore(t, st, append([]option{withLogging}, c.opts...)...)
+			root := v.create(spec{id: "r", params: c.params})
+			v.run(root, RunOptions{})
+			if got := v.get("r"); got.Status != c.status {
+				t.Fatalf("status %s (%s), want %s", got.Status, got.Error, c.status)
+			}
+			if got := logsOf(t, st, "r"); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Fatalf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestTaskLogsOfHooks: pre- and post-hook lines are kept with their task, named by hook;
+// post-hook lines at the latest when the engine closes.
+func TestTaskLogsOfHooks(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, st, withLogging, withHooks(logHooks{}))
+	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info run"}}})
+	v.run(root, RunOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := v.e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1 hook audit info pre r", "1 executor info run stream=apflow.log n=1", "1 hook audit warn post r"}
+	if got := logsOf(t, st, "r"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestTaskLogsEvents: stored lines are published as task_log events, with their Seq,
+// before the task's terminal status.
+func TestTaskLogsEvents(t *testing.T) {
+	t.Parallel()
+	v := setup(t, withLogging)
+	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a", "info b"}}})
+	ch, stop := v.e.Subscribe(root)
+	defer stop()
+	v.run(root, RunOptions{})
+	var seqs []int64
+	for ev := range ch {
+		if ev.Type == EventTaskStatus && ev.Status.Terminal() && len(seqs) != 2 {
+			t.Fatalf("terminal status before the lines: seqs %v", seqs)
+		}
+		if ev.Type == EventTaskLog {
+			if ev.TaskID != "r" || ev.RootID != root {
+				t.Fatalf("task_log event %+v", ev)
+			}
+			for _, l := range ev.Logs {
+				seqs = append(seqs, l.Seq)
+			}
+		}
+		if ev.Type == EventRunEnd {
+			break
+		}
+	}
+	if fmt.Sprint(seqs) != "[1 2]" {
+		t.Fatalf("published seqs %v, want [1 2]", seqs)
+	}
+}
+
+// TestTaskLogsDeleted: deleting a task deletes its lines.
+func TestTaskLogsDeleted(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, st, withLogging)
+	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a"}}}, spec{id: "c", params: map[string]any{"log": []any{"info b"}}})
+	v.run(root, RunOptions{})
+	if len(logsOf(t, st, "c")) != 1 {
+		t.Fatal("no lines before the delete")
+	}
+	if _, err := v.e.Delete(context.Background(), root, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r", "c"} {
+		if got := logsOf(t, st, id); len(got) != 0 {
+			t.Fatalf("lines of deleted task %s: %v", id, got)
+		}
+	}
+}
+
+// TestTaskLogsCloseTwice: Close returns every time, whether the flush loop ran or not.
+func TestTaskLogsCloseTwice(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		params map[string]any
+	}{
+		{"no lines", nil},
+		{"lines", map[string]any{"log": []any{"info a"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			v := setup(t, withLogging)
+			v.run(v.create(spec{id: "r", params: c.params}), RunOptions{})
+			for range 2 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := v.e.Close(ctx)
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// blockingLogs is a store whose appends of task "a" wait for release.
+type blockingLogs struct {
+	*memstore.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingLogs) AppendLogs(ctx context.Context, id string, lines []store.LogLine, bo store.LogBounds) (int64, error) {
+	if id == "a" {
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return b.Store.AppendLogs(ctx, id, lines, bo)
+}
+
+// TestTaskLogsNoWaitWithoutLines: a task that logged nothing completes while another
+// task's append is stuck; the stuck task's status waits for its lines.
+func TestTaskLogsNoWaitWithoutLines(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	st := &blockingLogs{Store: mem, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(st.release) }) }
+	v := setupStore(t, st, withLogging)
+	t.Cleanup(unblock) // runs before the engine's Close
+	root := v.create(spec{id: "r", deps: req("a", "b")}, spec{id: "a", params: map[string]any{"log": []any{"info a"}}},
+		spec{id: "b", params: map[string]any{"sleep_ms": 20}})
+	res := make(chan RunResult, 1)
+	go func() { res <- v.run(root, RunOptions{}) }()
+	<-st.entered
+	deadline := time.Now().Add(30 * time.Second)
+	for v.get("b").Status != task.Completed {
+		if time.Now().After(deadline) {
+			t.Fatal("b did not complete while a's log append was stuck")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := v.get("a").Status; s != task.InProgress {
+		t.Fatalf("a is %s before its lines are stored", s)
+	}
+	unblock()
+	<-res
+	if got := logsOf(t, mem, "a"); len(got) != 1 {
+		t.Fatalf("lines of a: %v", got)
+	}
+}

@@ -1,0 +1,12 @@
+package memstore
+
+import (
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store/storetest"
+)
+
+func TestLogsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunLogs(t, func(*testing.T) *Store { return New() })
+}
