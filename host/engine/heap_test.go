@@ -66,13 +66,12 @@ func liveHeap() uint64 {
 
 // heapRun is what heapMeasure measured of one run.
 type heapRun struct {
-	tasks     int
-	stored    uint64        // live heap after the tree was created, before the run
-	peak      uint64        // live heap at the probe
-	perTask   float64       // (peak - stored) / tasks: what the run holds per task
-	storePer  float64       // stored / tasks (the store's copy, plus the test's baseline)
-	duration  time.Duration // of the run alone
-	heapInUse uint64        // HeapInuse high-water mark seen after the run (not collected)
+	tasks    int
+	stored   uint64        // live heap after the tree was created, before the run
+	peak     uint64        // live heap at the probe
+	perTask  float64       // (peak - stored) / tasks: what the run holds per task
+	storePer float64       // stored / tasks (the store's copy, plus the test's baseline)
+	duration time.Duration // of the run alone
 }
 
 // heapMeasure creates the tree of specs (built in batches by shape so that the test

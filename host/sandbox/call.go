@@ -100,10 +100,6 @@ type callSpec struct {
 	// kv: an execution, whose kv_* calls use the space of kvScope (the task's user).
 	kv      bool
 	kvScope string
-	// abort is the message of the last "abort: …" line the guest logged at error level
-	// (the AssemblyScript kit's abort handler logs it, then traps), for the error of the
-	// trap that follows; only the guest's goroutine touches it.
-	abort string
 }
 
 // Execute runs the task: it validates the inputs against the input schema, takes an
