@@ -23,24 +23,10 @@ type KeyedStore interface {
 // RunKeys runs the conformance suite of store.Keys. newStore must return a new, empty
 // store for each call; RunKeys closes it when the subtest ends.
 func RunKeys[S KeyedStore](t *testing.T, newStore func(t *testing.T) S) {
-	for _, c := range keyCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			s := newStore(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			c.fn(t, s)
-		})
-	}
+	runSuite(t, func(t *testing.T) KeyedStore { return newStore(t) }, keyCases)
 }
 
-var keyCases = []struct {
-	name string
-	fn   func(t *testing.T, s KeyedStore)
-}{
+var keyCases = []storeCase[KeyedStore]{
 	{"CreateKeyedRoundTrip", testKeyRoundTrip},
 	{"KeyTakenStoresNothing", testKeyTaken},
 	{"KeyScopesAreSeparate", testKeyScopes},

@@ -23,24 +23,10 @@ type KVStore interface {
 // for each call; RunKV closes it when the subtest ends. Time is injected: every call
 // passes its now, so expiry is tested without waiting.
 func RunKV[S KVStore](t *testing.T, newStore func(t *testing.T) S) {
-	for _, c := range kvCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			s := newStore(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			c.fn(t, s)
-		})
-	}
+	runSuite(t, func(t *testing.T) KVStore { return newStore(t) }, kvCases)
 }
 
-var kvCases = []struct {
-	name string
-	fn   func(t *testing.T, s KVStore)
-}{
+var kvCases = []storeCase[KVStore]{
 	{"RoundTrip", testKVRoundTrip},
 	{"Expiry", testKVExpiry},
 	{"List", testKVList},

@@ -19,24 +19,10 @@ type LogStore interface {
 // RunLogs runs the conformance suite of store.TaskLogs. newStore must return a new,
 // empty store for each call; RunLogs closes it when the subtest ends.
 func RunLogs[S LogStore](t *testing.T, newStore func(t *testing.T) S) {
-	for _, c := range logCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			s := newStore(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			c.fn(t, s)
-		})
-	}
+	runSuite(t, func(t *testing.T) LogStore { return newStore(t) }, logCases)
 }
 
-var logCases = []struct {
-	name string
-	fn   func(t *testing.T, s LogStore)
-}{
+var logCases = []storeCase[LogStore]{
 	{"RoundTrip", testLogsRoundTrip},
 	{"Paging", testLogsPaging},
 	{"TrimToLines", testLogsTrimLines},

@@ -20,24 +20,10 @@ type ScheduleStore interface {
 // RunSchedules runs the conformance suite of store.Schedules. newStore must return a
 // new, empty store for each call; RunSchedules closes it when the subtest ends.
 func RunSchedules[S ScheduleStore](t *testing.T, newStore func(t *testing.T) S) {
-	for _, c := range scheduleCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			s := newStore(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			c.fn(t, s)
-		})
-	}
+	runSuite(t, func(t *testing.T) ScheduleStore { return newStore(t) }, scheduleCases)
 }
 
-var scheduleCases = []struct {
-	name string
-	fn   func(t *testing.T, s ScheduleStore)
-}{
+var scheduleCases = []storeCase[ScheduleStore]{
 	{"DueOrderAndFilters", testDue},
 	{"DueFollowsWrites", testDueFollowsWrites},
 	{"ScheduledListing", testScheduledListing},

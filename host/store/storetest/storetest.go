@@ -902,3 +902,26 @@ func Open[S store.Store](t testing.TB, open func() (S, error)) S {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// storeCase is one test of a conformance suite over stores of type S.
+type storeCase[S any] struct {
+	name string
+	fn   func(t *testing.T, s S)
+}
+
+// runSuite runs each case as a parallel subtest on a new store from newStore, closed
+// (and its Close checked) when the subtest ends.
+func runSuite[S interface{ Close() error }](t *testing.T, newStore func(t *testing.T) S, cases []storeCase[S]) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			c.fn(t, s)
+		})
+	}
+}
