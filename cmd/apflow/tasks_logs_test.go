@@ -18,7 +18,7 @@ func TestTaskLogsCLI(t *testing.T) {
 	tree := `[{"id": "r", "name": "root", "schemas": {"method": "echo"}, "dependencies": ["n"]},
 	 {"id": "n", "name": "noisy one", "parent_id": "r", "schemas": {"method": "noisy"}}]`
 	base := []string{"--data-dir", dataDir, "--plugins", plugins}
-	code, out, errOut := apflow(t, "", append([]string{"run", "-q", writeTree(t, tree)}, base...)...)
+	code, out, errOut := apflow(t, "", append([]string{"run", "-q", "--keep-ids", writeTree(t, tree)}, base...)...)
 	if code != exitFailed {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
 	}

@@ -89,7 +89,7 @@ func TestMultiLanguageTree(t *testing.T) {
 	pluginsDir, bin := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "run", "--json", "--data-dir", t.TempDir(), "--plugins", pluginsDir, "tree.json")
+	cmd := exec.CommandContext(ctx, bin, "run", "--json", "--keep-ids", "--data-dir", t.TempDir(), "--plugins", pluginsDir, "tree.json")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
