@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -9,13 +10,32 @@ import (
 // apflow run --server without --keep-ids: the API keeps a submission's ids
 // (docs/api.md), so the client drops them (and task_tree_id) and points every
 // reference at the referenced task's name, which the server resolves as well. A
-// reference resolves as the server would have resolved it: an id first, then a name.
+// reference resolves as the server would have resolved it: an id first, then a name; a
+// reference by id keeps that id as its injection key ("key"), so results are injected
+// under the ids the file uses, as in a local run.
 // Locally the same rule is submit.Options.LocalIDs, without rewriting anything.
 func localizeIDs(tasks json.RawMessage) (json.RawMessage, error) {
 	var list []map[string]any
-	if err := json.Unmarshal(tasks, &list); err != nil {
-		return tasks, nil // not an array of objects: the server explains what is wrong
+	dec := json.NewDecoder(bytes.NewReader(tasks))
+	dec.UseNumber() // numbers reach the server as written
+	if err := dec.Decode(&list); err != nil {
+		var one map[string]any
+		dec = json.NewDecoder(bytes.NewReader(tasks))
+		dec.UseNumber()
+		if dec.Decode(&one) != nil || one == nil {
+			return tasks, nil // neither a task array nor one task: the server explains
+		}
+		list = []map[string]any{one} // one task: its id is local too
+		if _, err := localizeList(list); err != nil {
+			return nil, err
+		}
+		return json.Marshal(one)
 	}
+	return localizeList(list)
+}
+
+// localizeList is localizeIDs on decoded tasks.
+func localizeList(list []map[string]any) (json.RawMessage, error) {
 	names := map[string]string{} // id → name
 	for _, t := range list {
 		id, hasID := t["id"].(string)
@@ -23,9 +43,6 @@ func localizeIDs(tasks json.RawMessage) (json.RawMessage, error) {
 		if hasID && hasName {
 			names[id] = name
 		}
-	}
-	if len(names) == 0 {
-		return tasks, nil
 	}
 	for i, t := range list {
 		if _, ok := t["id"].(string); ok {
@@ -47,17 +64,21 @@ func localizeIDs(tasks json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(list)
 }
 
-// localizeDependency points one dependency reference at a name.
+// localizeDependency points one dependency reference at a name, keeping the local id it
+// used as the key its result is injected under (as submit.Options.LocalIDs does).
 func localizeDependency(d any, names map[string]string) any {
 	switch x := d.(type) {
 	case string:
 		if n := names[x]; n != "" {
-			return n
+			return map[string]any{"name": n, "key": x}
 		}
 	case map[string]any:
 		if id, ok := x["id"].(string); ok && names[id] != "" {
 			delete(x, "id")
 			x["name"] = names[id]
+			if _, given := x["key"]; !given {
+				x["key"] = id
+			}
 		}
 	}
 	return d

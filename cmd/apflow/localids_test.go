@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -11,14 +12,15 @@ func TestLocalizeIDs(t *testing.T) {
 		name, in, want string
 		wantErr        bool
 	}{
-		{"ids become names",
+		{"ids become names, kept as injection keys",
 			`[{"id":"r","name":"Report","task_tree_id":"t","dependencies":["f",{"id":"p","required":false}]},
-			  {"id":"f","name":"Fetch","parent_id":"r"},{"id":"p","name":"Parse","parent_id":"r","dependencies":["f"]}]`,
-			`[{"dependencies":["Fetch",{"name":"Parse","required":false}],"name":"Report"},
-			  {"name":"Fetch","parent_id":"Report"},{"dependencies":["Fetch"],"name":"Parse","parent_id":"Report"}]`, false},
+			  {"id":"f","name":"Fetch","parent_id":"r","inputs":{"n":9007199254740993}},{"id":"p","name":"Parse","parent_id":"r","dependencies":["f"]}]`,
+			`[{"dependencies":[{"name":"Fetch","key":"f"},{"name":"Parse","required":false,"key":"p"}],"name":"Report"},
+			  {"name":"Fetch","parent_id":"Report","inputs":{"n":9007199254740993}},{"dependencies":[{"name":"Fetch","key":"f"}],"name":"Parse","parent_id":"Report"}]`, false},
 		{"an id wins over a name, as on the server",
 			`[{"id":"a","name":"b"},{"id":"b","name":"c","parent_id":"a"},{"name":"d","parent_id":"b","dependencies":["b"]}]`,
-			`[{"name":"b"},{"name":"c","parent_id":"b"},{"dependencies":["c"],"name":"d","parent_id":"c"}]`, false},
+			`[{"name":"b"},{"name":"c","parent_id":"b"},{"dependencies":[{"name":"c","key":"b"}],"name":"d","parent_id":"c"}]`, false},
+		{"one task", `{"id":"x","name":"X"}`, `{"name":"X"}`, false},
 		{"no ids: unchanged", `[{"name":"a"}]`, `[{"name":"a"}]`, false},
 		{"not an array: left to the server", `{"x":1}`, `{"x":1}`, false},
 		{"an id without a name", `[{"id":"a","name":"A"},{"id":"b"}]`, "", true},
@@ -32,15 +34,7 @@ func TestLocalizeIDs(t *testing.T) {
 			if tt.wantErr {
 				return
 			}
-			var g, w any
-			if err := json.Unmarshal(got, &g); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal([]byte(tt.want), &w); err != nil {
-				t.Fatal(err)
-			}
-			gb, _ := json.Marshal(g)
-			wb, _ := json.Marshal(w)
+			gb, wb := canonicalJSON(t, got), canonicalJSON(t, []byte(tt.want))
 			if string(gb) != string(wb) {
 				t.Errorf("got  %s\nwant %s", gb, wb)
 			}
@@ -58,4 +52,17 @@ func FuzzLocalizeIDs(f *testing.F) {
 			t.Fatalf("localizeIDs(%s) = %s, not JSON", in, out)
 		}
 	})
+}
+
+// canonicalJSON re-encodes b with sorted keys and numbers as written.
+func canonicalJSON(t *testing.T, b []byte) string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
 }

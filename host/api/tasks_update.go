@@ -329,6 +329,7 @@ func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.R
 			ID       string `json:"id"`
 			Name     string `json:"name"`
 			Required *bool  `json:"required"`
+			Key      string `json:"key"`
 		}
 		var bare string
 		if json.Unmarshal(it, &bare) == nil {
@@ -362,7 +363,7 @@ func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.R
 		if ref.Required != nil {
 			req = *ref.Required
 		}
-		deps = append(deps, task.Dependency{ID: target.ID, Required: req})
+		deps = append(deps, task.Dependency{ID: target.ID, Required: req, Key: updatedKey(t, ref.Key, ref.Name, target.ID)})
 	}
 	if len(probs) == 0 {
 		if cycle := findCycle(tree, t.ID, deps); cycle != nil {
@@ -432,4 +433,23 @@ func findCycle(tree []*task.Task, changed string, deps []task.Dependency) []stri
 		stack = append(stack, frame{id: nxt})
 	}
 	return nil
+}
+
+// updatedKey is the injection key (task.Dependency.Key) of a dependency tasks.update
+// sets on t: the key the item gives; else the name it referred to the target by; else
+// the key t's current dependency on the same target has, so that re-sending a task's
+// dependencies (to change one "required") does not move results its templates read.
+func updatedKey(t *task.Task, given, byName, targetID string) string {
+	switch {
+	case given != "":
+		return given
+	case byName != "":
+		return byName
+	}
+	for _, d := range t.Dependencies {
+		if d.ID == targetID {
+			return d.Key
+		}
+	}
+	return ""
 }

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // TestUpdateReschedules: changing a schedule through tasks.update checks it (the field
@@ -65,4 +67,34 @@ func TestUpdateScheduleWhileRunning(t *testing.T) {
 	}
 	e.fails(t, "", "tasks.update", map[string]any{"task_id": "sr", "name": "renamed"}, int(apferr.AlreadyExecuting))
 	e.ok(t, "", "tasks.cancel", map[string]any{"task_id": "sr"}, nil)
+}
+
+// TestUpdateKeepsInjectionKeys: tasks.update of dependencies keeps the key a dependency
+// is injected under (the name it was referred to by), takes a given key, and keys a
+// dependency newly referred to by name under that name.
+func TestUpdateKeepsInjectionKeys(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	e.ok(t, "", "tasks.create", []map[string]any{
+		{"id": "ik", "name": "ik", "schemas": map[string]any{"method": "echo"}, "dependencies": []any{map[string]any{"name": "words"}}},
+		{"id": "ik-a", "name": "words", "parent_id": "ik", "schemas": map[string]any{"method": "echo"}},
+		{"id": "ik-b", "name": "nums", "parent_id": "ik", "schemas": map[string]any{"method": "echo"}},
+	}, nil)
+	tests := []struct {
+		deps []any
+		want []task.Dependency
+	}{
+		{[]any{map[string]any{"id": "ik-a", "required": false}}, []task.Dependency{{ID: "ik-a", Key: "words"}}},
+		{[]any{"ik-a", map[string]any{"name": "nums"}}, []task.Dependency{{ID: "ik-a", Required: true, Key: "words"}, {ID: "ik-b", Required: true, Key: "nums"}}},
+		{[]any{map[string]any{"id": "ik-b", "key": "numbers"}}, []task.Dependency{{ID: "ik-b", Required: true, Key: "numbers"}}},
+	}
+	for i, tt := range tests {
+		var got struct {
+			Dependencies []task.Dependency `json:"dependencies"`
+		}
+		e.ok(t, "", "tasks.update", map[string]any{"task_id": "ik", "dependencies": tt.deps}, &got)
+		if !slices.Equal(got.Dependencies, tt.want) {
+			t.Errorf("update %d: dependencies %+v, want %+v", i, got.Dependencies, tt.want)
+		}
+	}
 }

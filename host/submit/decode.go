@@ -78,6 +78,9 @@ type DepRef struct {
 	ByName bool
 	// Required is false only when the item says "required": false.
 	Required bool
+	// Key is the "key" an object item gives: the key the dependency's result is injected
+	// under (task.Dependency.Key), as tasks.get shows it; "" when absent.
+	Key string
 }
 
 // Decode parses a submission. It fails (with an *apferr.Error) only when the data cannot

@@ -168,7 +168,8 @@ func (d *fieldDecoder) timestamp(key string) time.Time {
 }
 
 // dependencies decodes the three accepted item shapes: "X", {"id": "X"} and
-// {"name": "X"}, each optionally with "required" (default true) and "type" (ignored).
+// {"name": "X"}, each optionally with "required" (default true) and "type" (ignored); an
+// object may give the "key" its result is injected under (as tasks.get shows it).
 func (d *fieldDecoder) dependencies() {
 	v, ok := d.value("dependencies")
 	if !ok {
@@ -199,6 +200,14 @@ func (d *fieldDecoder) dependencies() {
 					bad = true
 				}
 				dep.Required = b
+			}
+			if k, present := it["key"]; present && k != nil {
+				s, isStr := k.(string)
+				if !isStr || s == "" || utf8.RuneCountInString(s) > MaxIDLen {
+					d.problem(field+".key", fmt.Sprintf("must be a non-empty string of at most %d characters", MaxIDLen), "string", summarize(k))
+					bad = true
+				}
+				dep.Key = s
 			}
 			id, hasID := it["id"]
 			name, hasName := it["name"]

@@ -2,6 +2,8 @@ package submit
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -56,6 +58,50 @@ func TestLocalIDs(t *testing.T) {
 			}
 			if d := parse.Dependencies; len(d) != 1 || d[0].ID != fetch.ID {
 				t.Errorf("parse's dependencies = %+v", d)
+			}
+		})
+	}
+}
+
+// TestInjectionKeys: a dependency's injection key is the "key" it gives, else its name
+// when it was referred to by name; a derived key another dependency already uses falls
+// back to the id, a given one is refused.
+func TestInjectionKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, deps string
+		wantKeys   []string // "" = injected under the id
+		wantErr    string
+	}{
+		{"by id", `["a"]`, []string{""}, ""},
+		{"by name", `[{"name": "a-name"}]`, []string{"a-name"}, ""},
+		{"a given key", `[{"id": "a", "key": "first"}, {"name": "a", "key": "second"}]`, []string{"first", "second"}, ""},
+		{"a name equal to another dependency's id", `["a", {"name": "a"}]`, []string{"", ""}, ""},
+		{"a given key taken", `["a", {"name": "a", "key": "a"}]`, nil, `dependencies[1].key`},
+		{"a key that is no string", `[{"id": "a", "key": 3}]`, nil, `dependencies[0].key`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tree := `[{"id": "r", "name": "R", ` + echo + `, "dependencies": ` + tt.deps + `},
+				{"id": "a", "name": "a-name", "parent_id": "r", ` + echo + `},
+				{"id": "b", "name": "a", "parent_id": "r", ` + echo + `}]`
+			tasks, err := Prepare(context.Background(), []byte(tree), Options{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one about %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range tasks[0].Dependencies {
+				got = append(got, d.Key)
+			}
+			if !slices.Equal(got, tt.wantKeys) {
+				t.Errorf("keys = %q, want %q", got, tt.wantKeys)
 			}
 		})
 	}

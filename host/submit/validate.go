@@ -78,6 +78,7 @@ type dep struct {
 	to       int
 	required bool
 	key      string // task.Dependency.Key: the reference, when not the stored id
+	given    bool   // key is the item's own "key" (not derived from the reference)
 }
 
 func (v *validator) add(cl class, s *Spec, field, reason string, expected, actual any) *apferr.Problem {
@@ -146,16 +147,51 @@ func (v *validator) resolve(ref string, byNameOnly bool) (int, bool) {
 	return i, ok
 }
 
-// injectKey is the task.Dependency.Key of a reference resolved to task j: the reference
-// itself when it named j by name, or by an id that is not stored (Options.LocalIDs);
-// "" when it is j's stored id, under which its result is injected anyway.
+// injectKey is the task.Dependency.Key of a reference resolved to task j: the key the
+// item gives; else the reference itself when it named j by name, or by an id that is not
+// stored (Options.LocalIDs); "" when it is j's stored id, under which its result is
+// injected anyway.
 func (v *validator) injectKey(d DepRef, j int) string {
+	if d.Key != "" {
+		return d.Key
+	}
 	if !d.ByName && !v.opts.LocalIDs {
 		if i, ok := v.byID[v.opts.Namespace.Qualify(d.Ref)]; ok && i == j {
 			return ""
 		}
 	}
 	return d.Ref
+}
+
+// sharedInjectKey keeps every dependency of s under its own injection key (docs/
+// semantics.md rule 11), where one result would otherwise silently replace another: a
+// key derived from a reference (a name) that another dependency's id or key already
+// takes is dropped, so that result goes under its id as before names were keys; a key
+// the item gave ("key") that collides is a problem. deps and given are parallel.
+func sharedInjectKey(s *Spec, deps []task.Dependency, given []dep) *apferr.Problem {
+	seen := make(map[string]string, len(deps))
+	for _, d := range deps {
+		if d.Key == "" {
+			seen[d.ID] = d.ID
+		}
+	}
+	for k := range deps {
+		d := &deps[k]
+		if d.Key == "" {
+			continue
+		}
+		if other, dup := seen[d.Key]; dup && other != d.ID {
+			if !given[k].given {
+				d.Key = ""
+				continue
+			}
+			p := taskProblem(s, fmt.Sprintf("dependencies[%d].key", k), fmt.Sprintf("the results of tasks %s and %s would both be injected under %q", other, d.ID, d.Key))
+			p.Code, p.Expected, p.Actual = apferr.InvalidDependency, "one injection key per dependency", d.Key
+			return &p
+		}
+		seen[d.Key] = d.ID
+	}
+	return nil
 }
 
 // label names a task for messages: its name, else its id, else its index.
@@ -255,7 +291,7 @@ func (v *validator) dependencies() {
 				seen = map[int]bool{}
 			}
 			seen[j] = true
-			v.deps[i] = append(v.deps[i], dep{to: j, required: d.Required, key: v.injectKey(d, j)})
+			v.deps[i] = append(v.deps[i], dep{to: j, required: d.Required, key: v.injectKey(d, j), given: d.Key != ""})
 			graph[i] = append(graph[i], j)
 		}
 	}
@@ -442,6 +478,7 @@ func (v *validator) build() ([]*task.Task, error) {
 	}
 	now := v.opts.Now().UTC().Truncate(time.Microsecond)
 	tasks := make([]*task.Task, len(v.specs))
+	var probs []apferr.Problem
 	for i, s := range v.specs {
 		t := &task.Task{
 			ID: ids[i], TaskTreeID: treeID, UserID: v.userID, Name: s.Name,
@@ -468,7 +505,13 @@ func (v *validator) build() ([]*task.Task, error) {
 		for _, d := range v.deps[i] {
 			t.Dependencies = append(t.Dependencies, task.Dependency{ID: ids[d.to], Required: d.required, Key: d.key})
 		}
+		if p := sharedInjectKey(s, t.Dependencies, v.deps[i]); p != nil {
+			probs = append(probs, *p)
+		}
 		tasks[i] = t
+	}
+	if len(probs) > 0 {
+		return nil, apferr.Problems(probs)
 	}
 	for i := range v.specs {
 		if p := v.parent[i]; p >= 0 {
