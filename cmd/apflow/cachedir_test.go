@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,5 +47,26 @@ func TestFreshDataDirUsesTheUserCache(t *testing.T) {
 				t.Errorf("%s: %s is empty", tt.name, dir)
 			}
 		}
+	}
+}
+
+// TestUnwritableDefaultCacheFallsBack: when the default cache dir (the user cache dir)
+// cannot be created — a system user whose home is /nonexistent — the cache is the data
+// dir's instead of failing the command; an explicit --cache-dir is used as given.
+func TestUnwritableDefaultCacheFallsBack(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(blocker, "cache")) // under a file: never creatable
+	dataDir := t.TempDir()
+	g := &globals{dataDir: dataDir, cacheDir: defaultCacheDir()}
+	if got, want := g.wasmCacheDir(), filepath.Join(dataDir, "wasm-cache"); got != want {
+		t.Errorf("unwritable default: cache %s, want %s", got, want)
+	}
+	explicit := t.TempDir()
+	g.cacheDir = explicit
+	if got, want := g.wasmCacheDir(), filepath.Join(explicit, "wasm"); got != want {
+		t.Errorf("explicit: cache %s, want %s", got, want)
 	}
 }

@@ -126,9 +126,13 @@ func (g *globals) compileProgress(role hostRole, log hclog.Logger) func(done, to
 // <data dir>/wasm-cache. It is per user, not per data dir, so that a fresh data dir does
 // not compile every plugin again; the cache is keyed by module content (and wazero's
 // version), so data dirs with different plugins share it safely.
+//
+// The default (the user cache dir) may not be writable: a system user whose home is
+// /nonexistent, a container with a read-only root. The cache is then the data dir's, as
+// it used to be; a --cache-dir or $APFLOW_CACHE_DIR given explicitly is used or fails.
 func (g *globals) wasmCacheDir() string {
 	switch {
-	case g.cacheDir != "":
+	case g.cacheDir != "" && (g.cacheDir != defaultCacheDir() || os.MkdirAll(g.cacheDir, 0o755) == nil):
 		return filepath.Join(g.cacheDir, "wasm")
 	case g.ephemeral:
 		return "" // in memory: an ephemeral run writes nothing in the data dir

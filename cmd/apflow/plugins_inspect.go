@@ -75,10 +75,14 @@ func (g *globals) inspectFile(ctx context.Context, path string, jsonOut bool) er
 	return err
 }
 
-// dirSize is the total size of the regular files under dir.
+// dirSize is the total size of the regular files under dir, but for the rewritten
+// modules the sandbox caches beside the compiled code.
 func dirSize(dir string) int64 {
 	var n int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == sandbox.RewriteCacheDir {
+			return filepath.SkipDir
+		}
 		if err == nil && d.Type().IsRegular() {
 			if info, err := d.Info(); err == nil {
 				n += info.Size()

@@ -24,6 +24,10 @@ const (
 // delay after which a follower sees a running task's lines.
 const logFlushInterval = 200 * time.Millisecond
 
+// logAppendTimeout bounds one AppendLogs: a store that hangs loses those lines (with a
+// warning) instead of holding up the task's outcome, which waits for its lines.
+const logAppendTimeout = 10 * time.Second
+
 // logChunkBytes bounds the bytes of one AppendLogs, so an append stays far below a
 // store's transaction limits.
 const logChunkBytes = 256 << 10
@@ -59,6 +63,7 @@ type taskLogs struct {
 type pendingLog struct {
 	rootID string
 	lines  []store.LogLine
+	bytes  int64 // of the lines' messages
 }
 
 // newTaskLogs returns the capture of an engine with st (nil when the store keeps no
@@ -107,8 +112,16 @@ func (l *taskLogs) add(rootID, taskID string, line store.LogLine) {
 		l.pending[taskID] = p
 	}
 	p.lines = append(p.lines, line)
-	if len(p.lines) > l.bounds.MaxLines {
-		p.lines = p.lines[len(p.lines)-l.bounds.MaxLines:]
+	p.bytes += int64(len(line.Message))
+	// Beyond either bound the oldest waiting lines go (the append would trim them): a
+	// task logging faster than the flush holds at most its bounds in memory.
+	drop := 0
+	for len(p.lines)-drop > l.bounds.MaxLines || (p.bytes > l.bounds.MaxBytes && len(p.lines)-drop > 1) {
+		p.bytes -= int64(len(p.lines[drop].Message))
+		drop++
+	}
+	if drop > 0 {
+		p.lines = append(p.lines[:0:0], p.lines[drop:]...)
 	}
 	if !l.started && !l.closed {
 		l.started = true
@@ -181,7 +194,9 @@ func (l *taskLogs) write(ctx context.Context, id string, p *pendingLog) {
 		}
 		chunk := rest[:n]
 		rest = rest[n:]
-		first, err := l.st.AppendLogs(context.WithoutCancel(ctx), id, chunk, l.bounds)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logAppendTimeout)
+		first, err := l.st.AppendLogs(actx, id, chunk, l.bounds)
+		cancel()
 		if err != nil {
 			l.log.Warn("storing a task's log lines failed; they are lost", "task", id, "lines", len(chunk), "error", err)
 			continue

@@ -71,8 +71,8 @@ func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h execut
 		}()
 		e.execute(ctx, rootID, t, h, lookupErr, out)
 	}()
+	out.ended = e.cfg.Now() // completed_at: the pipeline's end, not the log write's
 	e.logs.flush(ctx, t.ID) // the attempt's lines are stored before its outcome
-	out.ended = e.cfg.Now()
 	out.drawJitter()
 	if h != nil {
 		h.Release()

@@ -49,12 +49,13 @@ type Options struct {
 	// total, from the loading goroutines. Described modules (metadata cache hits) are not
 	// counted: they cost nothing.
 	Progress func(done, total int)
-	// Background makes Open return once the directory is listed, with the modules the
-	// metadata cache describes registered; the others load in the background (a server
+	// Background makes Open return at once and run its scan in the background (a server
 	// then answers at once instead of after compiling every plugin). Until that first
-	// scan ends, a Lookup or Hook of an id not registered yet waits for it, and List,
-	// Plugins and Problems show what is registered so far. Problems of the first scan
-	// are logged as errors, since Open cannot leave them to its caller.
+	// scan ends, a Lookup or Hook of an id not registered yet waits for it (files
+	// register in name order, so a cached module after one still compiling waits for
+	// it too), and List, Plugins and Problems show what is registered so far. Close
+	// cancels the scan, which ends those waits. Problems of the first scan are logged
+	// as errors, since Open cannot leave them to its caller.
 	Background bool
 }
 

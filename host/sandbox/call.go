@@ -69,9 +69,11 @@ type callState struct {
 	kv      bool
 	kvScope string
 	// abort is the message of the last "abort: …" line the guest logged at error level
-	// (the AssemblyScript kit's abort handler logs it, then traps), for the error of the
-	// trap that follows; only the guest's goroutine touches it.
-	abort string
+	// (the AssemblyScript kit's abort handler logs it, then traps), and abortAt the
+	// hostCalls count of that log: it explains a trap only when no host call came after
+	// it. Only the guest's goroutine touches them.
+	abort   string
+	abortAt int64
 }
 
 type callStateKey struct{}
@@ -305,7 +307,7 @@ func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, d
 	in.disarm() // the call is over: the flag may be read, and the instance is discarded
 	kind, msg := describe(cs.parent, gctx, err, cs.timeout, in.mem, in.stack)
 	p := panicLine(tail)
-	if p == "" && cs.abort != "" {
+	if p == "" && cs.abort != "" && cs.abortAt == cs.hostCalls {
 		p = cs.abort
 	}
 	switch {

@@ -139,7 +139,7 @@ func hostLog(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	if lvl == hclog.Error && bytes.HasPrefix(msg, []byte("abort: ")) {
-		cs.abort = lastLine(string(msg))
+		cs.abort, cs.abortAt = lastLine(string(msg)), cs.hostCalls
 	}
 	if truncated {
 		cs.logger.Log(lvl, string(msg)+"…", "truncated", true)

@@ -107,8 +107,9 @@ func isNameSection(body []byte) bool {
 	return string(r.bytes(r.u32())) == "name" && r.err == nil
 }
 
-// maxTraceFrames bounds the frames a task's error keeps from a trap's stack trace (a
-// stack overflow has thousands).
+// maxTraceFrames bounds the frames a task's error keeps from a trap's stack trace.
+// wazero itself records at most 30 frames, two per guest call here (wrapper and body),
+// so about 15 of the plugin's frames reach it; the bound guards against that changing.
 const maxTraceFrames = 24
 
 // traceOf returns the frames of the wasm stack trace in a wazero error, without the
@@ -119,21 +120,52 @@ func traceOf(err string) string {
 	if !ok {
 		return ""
 	}
+	// The trace ends at the first empty line: after it wazero may add the host's own Go
+	// stack (a host function's runtime error), which is not the plugin's business.
+	trace, _, _ = strings.Cut(trace, "\n\n")
 	var frames []string
-	omitted := 0
+	omitted, unrecorded := 0, false
 	for _, line := range strings.Split(trace, "\n") {
 		l := strings.TrimSpace(line)
-		if l == "" || strings.Contains(l, "."+wrapperName+"(") {
+		switch {
+		case l == "" || strings.Contains(l, "."+wrapperName+"("):
 			continue
-		}
-		if len(frames) == maxTraceFrames {
+		case strings.Contains(l, "omitted frames"): // wazero records at most 30 frames
+			unrecorded = true
+			continue
+		case len(frames) == maxTraceFrames:
 			omitted++
 			continue
 		}
-		frames = append(frames, "\t"+l)
+		frames = append(frames, "\t"+traceLine(l))
 	}
-	if omitted > 0 {
+	switch {
+	case omitted > 0:
 		frames = append(frames, "\t… "+strconv.Itoa(omitted)+" more frames")
+	case unrecorded:
+		frames = append(frames, "\t… more frames (not recorded)")
 	}
 	return strings.Join(frames, "\n")
+}
+
+// maxTraceLine bounds one frame of a trace: function names come from the plugin.
+const maxTraceLine = 256
+
+// traceLine is one frame as a task's error shows it: control characters (a name with a
+// newline would fake frames) escaped, at most maxTraceLine bytes.
+func traceLine(l string) string {
+	l = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, l)
+	if len(l) > maxTraceLine {
+		cut := maxTraceLine
+		for cut > 0 && l[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		l = l[:cut] + "…"
+	}
+	return l
 }

@@ -41,8 +41,9 @@ const rewriteFormat = 2 // 2: the name section follows the moved bodies (names.g
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"
 
-// rewriteDirName is the cache's directory inside Config.CacheDir.
-const rewriteDirName = "apflow-rewrite"
+// RewriteCacheDir is the directory of the rewritten modules inside Config.CacheDir
+// (beside wazero's compiled code).
+const RewriteCacheDir = "apflow-rewrite"
 
 // rewriteCache reads and writes entries; dir "" keeps nothing.
 type rewriteCache struct{ dir string }

@@ -298,7 +298,7 @@ func rewriteDir(cacheDir string) string {
 	if cacheDir == "" {
 		return ""
 	}
-	return filepath.Join(cacheDir, rewriteDirName)
+	return filepath.Join(cacheDir, RewriteCacheDir)
 }
 
 // validate reports whether wasm, as written, is a valid module.

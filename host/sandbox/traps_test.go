@@ -20,6 +20,7 @@ func TestTrapsPointAtTheCode(t *testing.T) {
 	}{
 		{"aborts", `"A"`, KindPanic, []string{"abort: index out of range at assembly/index.ts:12:5 (trapped: unreachable)", "wasm stack trace:\n\t.$8(i32)\n\t.$9(i32,i32) i64"}},
 		{"aborts", `"C"`, KindPanic, []string{"Assertion failed: n > 0 (main.c: run: 7) (trapped: unreachable)", "wasm stack trace:"}},
+		{"aborts", `"L"`, KindTrap, []string{"): trapped: unreachable\nwasm stack trace:"}},
 		{"aborts", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\t.$7()\n\t.$8(i32)\n\t.$9(i32,i32) i64"}},
 		{"aborts_named", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\t.fail()\n\t.check(i32)\n\t.$9(i32,i32) i64"}},
 	}
@@ -59,6 +60,10 @@ func TestTraceOf(t *testing.T) {
 		{"no trace", "wasm error: unreachable", ""},
 		{"wrappers dropped", "wasm error: unreachable\nwasm stack trace:\n\tm.g()\n\tm." + wrapperName + "()\n\tm.f(i32)\n", "\tm.g()\n\tm.f(i32)"},
 		{"bounded", deep.String(), strings.Repeat("\tm.f(i32) i32\n", maxTraceFrames) + "\t… 76 more frames"},
+		{"not the host's Go stack", "wasm error: x\nwasm stack trace:\n\tm.f()\n\nGo runtime stack trace:\ngoroutine 1 [running]:\nmain.go:1", "\tm.f()"},
+		{"wazero's own bound", "wasm error: x\nwasm stack trace:\n\tm.f()\n\t... maybe followed by omitted frames\n", "\tm.f()\n\t… more frames (not recorded)"},
+		{"a name with a newline and a huge name", "wasm error: x\nwasm stack trace:\n\tm.a\x07b()\n\tm." + strings.Repeat("n", 300) + "()\n",
+			"\tm.a?b()\n\tm." + strings.Repeat("n", maxTraceLine-2) + "…"},
 	}
 	for _, tt := range tests {
 		if got := traceOf(tt.err); got != tt.want {

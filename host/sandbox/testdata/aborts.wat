@@ -1,6 +1,7 @@
 ;; Traps the way the kits' failed assertions do: input "A" logs the AssemblyScript kit's
 ;; "abort: …" line at error level, input "C" writes wasi-libc's "Assertion failed: …"
-;; line to stderr, then both trap (unreachable). Any other input traps silently, through
+;; line to stderr, then both trap (unreachable); input "L" logs the abort line but goes on
+;; before it traps. Any other input traps silently, through
 ;; a named function ($fail) called from $check, for stack traces. WITH NAMES: also built
 ;; with its name section (aborts_named.wasm), as the kits' debug builds are.
 (module
@@ -26,6 +27,11 @@
   (func $check (param $c i32)
     (if (i32.eq (local.get $c) (i32.const 65)) ;; "A"
       (then (call $log (i32.const 4) (i32.const 3000) (i32.const 51)) unreachable))
+    (if (i32.eq (local.get $c) (i32.const 76)) ;; "L": logs the abort line, goes on (another log), then traps
+      (then
+        (call $log (i32.const 4) (i32.const 3000) (i32.const 51))
+        (call $log (i32.const 2) (i32.const 3100) (i32.const 10))
+        unreachable))
     (if (i32.eq (local.get $c) (i32.const 67)) ;; "C"
       (then
         (i32.store (i32.const 3600) (i32.const 3100))
