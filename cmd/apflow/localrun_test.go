@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -53,7 +55,7 @@ func TestTreeFileRunsAgain(t *testing.T) {
 				// ("a") or a name ("Second").
 				results, _ := out.Task.Result["results"].(map[string]any)
 				if _, ok := results["a"]; !ok || results["Second"] == nil || len(results) != 2 {
-					t.Errorf("run %d: results keyed %v, want a and Second", i+1, keys(results))
+					t.Errorf("run %d: results keyed %v, want a and Second", i+1, slices.Collect(maps.Keys(results)))
 				}
 			}
 			if tt.roots < 0 {
@@ -74,14 +76,6 @@ func TestTreeFileRunsAgain(t *testing.T) {
 type runTask struct {
 	ID     string         `json:"id"`
 	Result map[string]any `json:"result"`
-}
-
-func keys(m map[string]any) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // TestMaxTreeBytes: --max-tree-bytes bounds the tree file (and the submission), named in

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,7 +45,7 @@ func diffValue(path string, want, got any, subset bool, out *[]string) {
 			*out = append(*out, fmt.Sprintf("%s: want an object %s, got %s", path, render(w), render(got)))
 			return
 		}
-		for _, k := range sortedKeys(w) {
+		for _, k := range slices.Sorted(maps.Keys(w)) {
 			gv, ok := g[k]
 			if !ok {
 				*out = append(*out, fmt.Sprintf("%s: missing, want %s", keyPath(path, k), render(w[k])))
@@ -53,7 +54,7 @@ func diffValue(path string, want, got any, subset bool, out *[]string) {
 			diffValue(keyPath(path, k), w[k], gv, subset, out)
 		}
 		if !subset {
-			for _, k := range sortedKeys(g) {
+			for _, k := range slices.Sorted(maps.Keys(g)) {
 				if _, ok := w[k]; !ok {
 					*out = append(*out, fmt.Sprintf("%s: unexpected, got %s", keyPath(path, k), render(g[k])))
 				}
@@ -92,15 +93,6 @@ func sameScalar(a, b any) bool {
 		return fa.Cmp(fb) == 0
 	}
 	return a == b
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // keyPath appends an object key to a path: $.a, or $["a b"] when k is not a plain name.

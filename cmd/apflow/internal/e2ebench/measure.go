@@ -37,6 +37,12 @@ type result struct {
 // summaryTime finds the duration of apflow run's summary line ("N tasks: … in 1.234s").
 var summaryTime = regexp.MustCompile(`(?m)^\d+ tasks?: .* in (\S+)$`)
 
+// args are the flags every child of p gets: its own data dir, p's warm compilation
+// cache and its plugins dir.
+func (p plugin) args(dataDir string) []string {
+	return []string{"--data-dir", dataDir, "--cache-dir", p.cache, "--plugins", p.dir}
+}
+
 // maxTree is the tree size limit the children get (--max-tree-bytes, --max-body-bytes):
 // a 1,000,000-task tree is about 100 MB.
 const maxTree = "1073741824"
@@ -52,8 +58,7 @@ func measureRun(ctx context.Context, o options, p plugin, tree string, tasks int
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c := newChild(ctx, o.bin, "run", "-q", "--data-dir", dir, "--cache-dir", p.cache, "--plugins", p.dir,
-		"--max-tree-bytes", maxTree, tree)
+	c := newChild(ctx, o.bin, append([]string{"run", "-q", "--max-tree-bytes", maxTree, tree}, p.args(dir)...)...)
 	start := time.Now()
 	if err := c.start(); err != nil {
 		res.err = err
@@ -84,8 +89,8 @@ func measureServe(ctx context.Context, o options, p plugin, body string, tasks i
 	defer os.RemoveAll(dir)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	c := newChild(sctx, o.bin, "serve", "--addr", "127.0.0.1:0", "--scheduler=false", "--data-dir", dir,
-		"--cache-dir", p.cache, "--plugins", p.dir, "--max-body-bytes", maxTree)
+	c := newChild(sctx, o.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--scheduler=false",
+		"--max-body-bytes", maxTree}, p.args(dir)...)...)
 	if err := c.start(); err != nil {
 		res.err = err
 		return res
