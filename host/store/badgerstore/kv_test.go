@@ -10,18 +10,7 @@ import (
 
 func TestKVConformance(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		name string
-		opts Options
-	}{
-		{"OnDisk", Options{}},
-		{"InMemory", Options{InMemory: true}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			storetest.RunKV(t, func(t *testing.T) *Store { return setup(t, c.opts) })
-		})
-	}
+	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunKV(t, newStore) })
 }
 
 // TestKVSurvivesReopen: entries, their expiry and the usage are on disk.

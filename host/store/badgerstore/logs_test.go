@@ -9,18 +9,7 @@ import (
 
 func TestLogsConformance(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		name string
-		opts Options
-	}{
-		{"OnDisk", Options{}},
-		{"InMemory", Options{InMemory: true}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			storetest.RunLogs(t, func(t *testing.T) *Store { return setup(t, c.opts) })
-		})
-	}
+	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunLogs(t, newStore) })
 }
 
 // TestLogsSurviveReopen: lines and the next Seq are on disk.

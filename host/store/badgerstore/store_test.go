@@ -47,8 +47,8 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func TestKeysConformance(t *testing.T) {
-	t.Parallel()
+// onDiskAndInMemory runs a conformance suite on a store on disk and on one in memory.
+func onDiskAndInMemory(t *testing.T, suite func(t *testing.T, newStore func(*testing.T) *Store)) {
 	for _, c := range []struct {
 		name string
 		opts Options
@@ -58,25 +58,19 @@ func TestKeysConformance(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			storetest.RunKeys(t, func(t *testing.T) *Store { return setup(t, c.opts) })
+			suite(t, func(t *testing.T) *Store { return setup(t, c.opts) })
 		})
 	}
 }
 
+func TestKeysConformance(t *testing.T) {
+	t.Parallel()
+	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunKeys(t, newStore) })
+}
+
 func TestSchedulesConformance(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		name string
-		opts Options
-	}{
-		{"OnDisk", Options{}},
-		{"InMemory", Options{InMemory: true}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			storetest.RunSchedules(t, func(t *testing.T) *Store { return setup(t, c.opts) })
-		})
-	}
+	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunSchedules(t, newStore) })
 }
 
 func mk(id, parent string, seq int) *task.Task {
