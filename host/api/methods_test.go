@@ -82,6 +82,13 @@ func TestCreateInvalid(t *testing.T) {
 	}
 	e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "schemas": map[string]any{"method": "nope"}}}, -32003)
 	e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "priority": 9, "schemas": map[string]any{"method": "echo"}}}, -32602)
+	// A task array whose item breaks the params schema is told what inside the array is
+	// wrong, not that the params are not the single-task object form.
+	err := e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "schemas": map[string]any{"method": "echo"},
+		"dependencies": []any{map[string]any{"id": 5}}}}, -32602)
+	if d, _ := err.Data.(map[string]any); d["field"] != "0.dependencies.0.id" {
+		t.Errorf("a bad dependency id in the array form: error data %v, want field 0.dependencies.0.id", err.Data)
+	}
 	var n map[string]any
 	e.ok(t, "", "tasks.count", map[string]any{}, &n)
 	if n["total"] != float64(0) {

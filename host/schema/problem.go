@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -105,18 +106,40 @@ func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Probl
 		}
 		return []Problem{p}, false
 	}
-	var out []Problem
+	alternatives := kw == "anyOf" || kw == "oneOf"
+	var out, wrongType []Problem
 	all, some := true, false
 	for _, c := range ve.Causes {
 		ps, ok := leaves(c, forgive)
-		out = append(out, ps...)
 		all = all && ok
 		some = some || ok
+		if alternatives && onlyWrongType(ps, ve.InstanceLocation) {
+			wrongType = append(wrongType, ps...)
+			continue
+		}
+		out = append(out, ps...)
 	}
-	if all || ((kw == "anyOf" || kw == "oneOf") && some) {
+	if all || (alternatives && some) {
 		return nil, true
 	}
+	// An alternative for another type of value says nothing useful ("expected object,
+	// but got array") when one for the value's own type says what is wrong inside it.
+	if len(out) == 0 {
+		out = wrongType
+	}
 	return out, false
+}
+
+// onlyWrongType reports whether ps are all "type" failures of the value at loc itself:
+// an anyOf/oneOf alternative meant for another type of value.
+func onlyWrongType(ps []Problem, loc string) bool {
+	at := pointerSegments(loc)
+	for _, p := range ps {
+		if p.Keyword != "type" || !slices.Equal(p.Path, at) {
+			return false
+		}
+	}
+	return len(ps) > 0
 }
 
 // ProblemsOf returns the problems of err when it is (or wraps) an *Error, else nil.
