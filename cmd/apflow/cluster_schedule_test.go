@@ -25,7 +25,8 @@ func TestClusterScheduleFiresOnce(t *testing.T) {
 	var root scheduledWire
 	c.waitFor(t, "the schedule to run 4 times and disable itself", func() bool {
 		c.nodes[1].mustCall(t, "", "tasks.get", map[string]any{"task_id": "cs-root"}, &root)
-		return root.RunCount == 4 && !root.ScheduleEnabled && root.Status == "completed"
+		// The last claim disables the schedule before its run starts: wait for the run.
+		return root.RunCount == 4 && !root.ScheduleEnabled && root.Status == "completed" && root.Attempts == 4
 	})
 	seen := map[string]string{}
 	fires := 0
