@@ -10,8 +10,8 @@ import (
 // the wrapper and leave the body that traps unnamed. renameFunctions rewrites the name
 // section so that stack traces read as the module was written:
 //
-//   - the body at i+N takes function i's name, or "$i" (the original index, the form
-//     wazero prints for unnamed functions) when it has none;
+//   - the body at i+N takes function i's name, demangled (demangle.go), or "$i" (the
+//     original index, the form wazero prints for unnamed functions) when it has none;
 //   - every wrapper is named wrapperName, and traceOf drops the wrapper frames;
 //   - imported functions keep their names, the module name subsection is kept, and the
 //     subsections that address functions' locals or labels (which the wrappers shift)
@@ -46,6 +46,7 @@ func (m *stackModule) nameSection(orig []byte) []byte {
 		if !ok {
 			name = "$" + strconv.FormatUint(uint64(idx), 10)
 		}
+		name = demangle(name)
 		funcs = appendName(appendU32(funcs, idx+n), name)
 		count++
 	}
@@ -137,7 +138,8 @@ func traceOf(err string) string {
 			omitted++
 			continue
 		}
-		frames = append(frames, "\t"+traceLine(l))
+		// wazero prefixes each frame with the module's name, "" for the kits' modules.
+		frames = append(frames, "\t"+traceLine(strings.TrimPrefix(l, ".")))
 	}
 	switch {
 	case omitted > 0:

@@ -36,7 +36,7 @@ import (
 
 // rewriteFormat is the version of the rewrite: change it whenever capTables, limitStack
 // or the interrupt checks produce different bytes for the same module.
-const rewriteFormat = 2 // 2: the name section follows the moved bodies (names.go)
+const rewriteFormat = 3 // 2: the name section follows the moved bodies (names.go); 3: Rust names demangled
 
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"

@@ -18,11 +18,11 @@ func TestTrapsPointAtTheCode(t *testing.T) {
 		kind        Kind
 		want        []string // in this order
 	}{
-		{"aborts", `"A"`, KindPanic, []string{"abort: index out of range at assembly/index.ts:12:5 (trapped: unreachable)", "wasm stack trace:\n\t.$8(i32)\n\t.$9(i32,i32) i64"}},
+		{"aborts", `"A"`, KindPanic, []string{"abort: index out of range at assembly/index.ts:12:5 (trapped: unreachable)", "wasm stack trace:\n\t$8(i32)\n\t$9(i32,i32) i64"}},
 		{"aborts", `"C"`, KindPanic, []string{"Assertion failed: n > 0 (main.c: run: 7) (trapped: unreachable)", "wasm stack trace:"}},
 		{"aborts", `"L"`, KindTrap, []string{"): trapped: unreachable\nwasm stack trace:"}},
-		{"aborts", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\t.$7()\n\t.$8(i32)\n\t.$9(i32,i32) i64"}},
-		{"aborts_named", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\t.fail()\n\t.check(i32)\n\t.$9(i32,i32) i64"}},
+		{"aborts", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\t$7()\n\t$8(i32)\n\t$9(i32,i32) i64"}},
+		{"aborts_named", `"X"`, KindTrap, []string{"trapped: unreachable\nwasm stack trace:\n\tfail()\n\taborts::check(i32)\n\t$9(i32,i32) i64"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+" "+tt.input, func(t *testing.T) {
@@ -58,6 +58,7 @@ func TestTraceOf(t *testing.T) {
 		name, err, want string
 	}{
 		{"no trace", "wasm error: unreachable", ""},
+		{"a module without a name: no leading dot", "wasm error: unreachable\nwasm stack trace:\n\t.g()\n\t." + wrapperName + "()\n", "\tg()"},
 		{"wrappers dropped", "wasm error: unreachable\nwasm stack trace:\n\tm.g()\n\tm." + wrapperName + "()\n\tm.f(i32)\n", "\tm.g()\n\tm.f(i32)"},
 		{"bounded", deep.String(), strings.Repeat("\tm.f(i32) i32\n", maxTraceFrames) + "\t… 76 more frames"},
 		{"not the host's Go stack", "wasm error: x\nwasm stack trace:\n\tm.f()\n\nGo runtime stack trace:\ngoroutine 1 [running]:\nmain.go:1", "\tm.f()"},
