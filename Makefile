@@ -14,8 +14,9 @@ help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # Debian packages that build the C and Rust plugins and assemble the .wat test fixtures,
-# and PostgreSQL, which the PostgreSQL store's tests start (internal/pgtest).
-APT_PKGS := clang lld wasi-libc libclang-rt-dev-wasm32 rustc cargo libstd-rust-dev-wasm32 lld-14 wabt postgresql
+# PostgreSQL, which the PostgreSQL store's tests start (internal/pgtest), and Chromium, in which the
+# dashboard's browser tests run (cmd/apflow/dashboard_test.go).
+APT_PKGS := clang lld wasi-libc libclang-rt-dev-wasm32 rustc cargo libstd-rust-dev-wasm32 lld-14 wabt postgresql chromium
 
 setup: ## install the plugin toolchains (apt, npm); needs root, idempotent
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -31,7 +32,7 @@ build: ## build the apflow binary into bin/
 	$(GO) build -o $(BIN) ./cmd/apflow
 
 test: lint plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
-	APFLOW_REQUIRE_KITS=1 APFLOW_REQUIRE_PG=1 $(GO) test -race -count=1 -timeout 25m ./...
+	APFLOW_REQUIRE_KITS=1 APFLOW_REQUIRE_PG=1 APFLOW_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) --no-print-directory test-cluster-engine
 	$(MAKE) --no-print-directory kits-test
 

@@ -17,7 +17,7 @@ import (
 )
 
 // buildBinary builds the apflow command once for the process-level tests.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "apflow")
 	cmd := exec.Command("go", "build", "-o", bin, ".")

@@ -46,7 +46,7 @@ var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
 
 // startServe starts `apflow serve` on a random loopback port and returns once it
 // listens. secret "" turns authentication off.
-func startServe(t *testing.T, bin, dataDir, pluginsDir, secret string, extra ...string) *serveProc {
+func startServe(t testing.TB, bin, dataDir, pluginsDir, secret string, extra ...string) *serveProc {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--plugins", pluginsDir}, extra...)
 	if secret != "" {
@@ -137,7 +137,7 @@ func mintToken(t *testing.T, bin, secret, sub string, admin bool, extra ...strin
 }
 
 // do sends one HTTP request and returns the status and the whole body.
-func (p *serveProc) do(t *testing.T, token, method, path string, body []byte, ctype string) (int, []byte) {
+func (p *serveProc) do(t testing.TB, token, method, path string, body []byte, ctype string) (int, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
@@ -182,7 +182,7 @@ type rpcResponse struct {
 
 // call invokes a JSON-RPC method (POST /system for system.*, else POST /tasks) and
 // returns its result or its error.
-func (p *serveProc) call(t *testing.T, token, method string, params any) (json.RawMessage, *rpcError) {
+func (p *serveProc) call(t testing.TB, token, method string, params any) (json.RawMessage, *rpcError) {
 	t.Helper()
 	path := "/tasks"
 	if strings.HasPrefix(method, "system.") {
@@ -207,7 +207,7 @@ func (p *serveProc) call(t *testing.T, token, method string, params any) (json.R
 }
 
 // mustCall invokes a method that must succeed and decodes its result into out.
-func (p *serveProc) mustCall(t *testing.T, token, method string, params, out any) {
+func (p *serveProc) mustCall(t testing.TB, token, method string, params, out any) {
 	t.Helper()
 	res, rerr := p.call(t, token, method, params)
 	if rerr != nil {

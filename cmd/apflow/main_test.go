@@ -14,7 +14,7 @@ import (
 
 // setup returns a data dir and a plugins dir holding the test executors: spin (burns CPU
 // in proportion to its input's length), echo (returns its input) and divzero (traps).
-func setup(t *testing.T) (dataDir, pluginsDir string) {
+func setup(t testing.TB) (dataDir, pluginsDir string) {
 	t.Helper()
 	dataDir, pluginsDir = t.TempDir(), t.TempDir()
 	for dst, src := range map[string]string{

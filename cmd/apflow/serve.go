@@ -13,6 +13,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/api"
 	"github.com/apflow-wasm/apflow/host/api/auth"
+	"github.com/apflow-wasm/apflow/host/dashboard"
 	"github.com/apflow-wasm/apflow/host/idempotency"
 )
 
@@ -22,7 +23,7 @@ const version = "0.1.0"
 func newServeCmd(g *globals) *cobra.Command {
 	var addr, baseURL string
 	var drain time.Duration
-	var webhookAllowPrivate bool
+	var webhookAllowPrivate, ui bool
 	var webhookWindow time.Duration
 	var keyTTL time.Duration
 	var maxBody int64
@@ -33,7 +34,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		Long: `Serve resumes the runs a crash interrupted, watches the plugins directory (new,
 changed and removed .wasm files take effect without a restart), and answers apflow's
 JSON-RPC 2.0 protocol on POST /tasks, with SSE streaming, plugin upload, A2A, /healthz and
-/metrics. With --jwt-secret (or $APFLOW_JWT_SECRET) every endpoint requires an HS256 bearer
+/metrics, and the web dashboard at /ui/ (unless --ui=false). With --jwt-secret (or $APFLOW_JWT_SECRET) every endpoint requires an HS256 bearer
 token (mint one with apflow token). With --webhook-secret (or $APFLOW_WEBHOOK_SECRET),
 POST /webhook/trigger/{task_id} takes HMAC-signed triggers from external schedulers, and
 refuses unsigned ones without a token. Unless --scheduler=false, it runs scheduled tasks
@@ -88,6 +89,13 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if h.node != nil {
 				acfg.Cluster = h.node
 			}
+			if ui {
+				if acfg.Dashboard, err = dashboard.Handler(); err != nil {
+					stopWatch()
+					_ = h.close(context.Background())
+					return err
+				}
+			}
 			if sch != nil {
 				acfg.Metrics = append(acfg.Metrics, sch)
 				acfg.ScheduleChanged = sch.Wake
@@ -114,6 +122,9 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				node = ", cluster node " + h.node.NodeID()
 			}
 			fmt.Fprintf(g.stdout, "apflow %s serving on http://%s (plugins %s, auth %s%s)\n", version, ln.Addr(), h.registry.Dir(), auth, node)
+			if ui {
+				fmt.Fprintf(g.stdout, "dashboard: http://%s/ui/\n", ln.Addr())
+			}
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
 			var serveErr error
@@ -135,6 +146,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "address to listen on")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest JSON request body, and so the largest tree tasks.create and tasks.execute take (about 90 bytes per small task)")
 	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
+	cmd.Flags().BoolVar(&ui, "ui", true, "serve the web dashboard at /ui/ (its pages use the API with the user's token)")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
 	cmd.Flags().String("webhook-secret", "", "the HMAC-SHA256 key of signed POST /webhook/trigger/{task_id} requests (or $APFLOW_WEBHOOK_SECRET); with it, unsigned triggers need a bearer token")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -74,6 +75,9 @@ func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	cop := http.NewCrossOriginProtection()
 	return func(c echo.Context) error {
 		cl := caller{admin: true}
+		if s.verifier != nil && s.dashboardFile(c.Request()) {
+			return next(c) // static files, no data: the pages ask for a token
+		}
 		if s.verifier != nil && signedTrigger(c.Request()) {
 			// It authenticates with its signature, which its handler verifies; until
 			// then it is nobody.
@@ -100,6 +104,19 @@ func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, cl)))
 		return next(c)
 	}
+}
+
+// dashboardPrefix is where Config.Dashboard is served.
+const dashboardPrefix = "/ui"
+
+// dashboardFile reports whether r reads the dashboard's files (GET or HEAD under /ui, or
+// GET /, which redirects there), which need no token.
+func (s *Server) dashboardFile(r *http.Request) bool {
+	if s.cfg.Dashboard == nil || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	p := r.URL.Path
+	return p == "/" || p == dashboardPrefix || strings.HasPrefix(p, dashboardPrefix+"/")
 }
 
 func (s *Server) unauthorized(c echo.Context, err error) error {

@@ -100,6 +100,10 @@ type Config struct {
 	// schedule (a tree created with one, tasks.update, tasks.scheduled.init): apflow
 	// serve wakes its scheduler, which polls anyway.
 	ScheduleChanged func()
+	// Dashboard, when not nil, is served at /ui/ (GET and HEAD; GET / and /ui redirect
+	// there) without a token: it must serve only static files that hold no data and reach
+	// everything through the API's authenticated routes (host/dashboard).
+	Dashboard http.Handler
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -288,5 +292,13 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/metrics", s.handleMetrics)
 	e.GET("/openapi.json", s.handleOpenAPI)
+	if s.cfg.Dashboard != nil {
+		ui := echo.WrapHandler(http.StripPrefix(dashboardPrefix, s.cfg.Dashboard))
+		e.GET(dashboardPrefix+"/*", ui)
+		e.HEAD(dashboardPrefix+"/*", ui)
+		toUI := func(c echo.Context) error { return c.Redirect(http.StatusFound, dashboardPrefix+"/") }
+		e.GET(dashboardPrefix, toUI)
+		e.GET("/", toUI)
+	}
 	return e
 }

@@ -1,0 +1,159 @@
+// A task: what it got, what it gave, what it cost, what it logged; and its actions.
+import { rpc, get } from "./api.js";
+import { h, fill, statusBadge, fmtTime, fmtDuration, runTime, jsonBlock, errorBlock, flash, methodOf } from "./dom.js";
+
+const terminal = new Set(["completed", "failed", "cancelled"]);
+const pollMs = 1000;
+
+/** Renders #/task/ID; follows the task (and its logs) until it ends. */
+export async function render(view, [id]) {
+  let t = await rpc("tasks.get", { task_id: id });
+  const head = h("div", {});
+  const details = h("div", {});
+  const logBox = h("div", { class: "logs", id: "task-logs", role: "log", "aria-label": "Log lines", tabindex: "0" });
+  const logState = { after: 0, lines: 0 };
+  fill(view, head, details, h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Logs"), logBox));
+  const draw = async () => {
+    fill(head, ...(await header(t)));
+    fill(details, ...body(t));
+  };
+  await draw();
+  await readLogs(id, logState, logBox);
+  let stopped = false;
+  const timer = setInterval(async () => {
+    if (stopped || document.hidden) return;
+    try {
+      const before = JSON.stringify(t);
+      t = await rpc("tasks.get", { task_id: id });
+      if (JSON.stringify(t) !== before) await draw();
+      await readLogs(id, logState, logBox);
+    } catch {
+      /* the next tick tries again */
+    }
+  }, pollMs);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+/** Reads the log lines after the cursor and appends them. */
+async function readLogs(id, state, box) {
+  for (;;) {
+    const page = await rpc("tasks.logs", { task_id: id, after: state.after, limit: 500 });
+    if (state.lines === 0 && page.lines.length === 0) fill(box, h("p", { class: "muted" }, "No log lines."));
+    for (const l of page.lines) {
+      if (state.lines === 0) box.replaceChildren();
+      box.append(h("div", { class: `log-line level-${l.level}` }, h("time", {}, fmtTime(l.time)), h("span", { class: "log-level" }, l.level), h("span", { class: "log-source" }, `${l.source} #${l.attempt}`), h("span", { class: "log-msg" }, l.message)));
+      state.lines++;
+    }
+    state.after = page.next_after || state.after;
+    if (!page.more) return;
+  }
+}
+
+/** The title, the breadcrumbs and the action buttons. */
+async function header(t) {
+  const crumbs = [h("a", { href: "#/runs" }, "Runs")];
+  if (t.parent_id) crumbs.push(" / ", h("a", { href: "#/tree/" + encodeURIComponent(t.task_tree_id || t.parent_id) }, "tree"), " / ", h("a", { href: "#/task/" + encodeURIComponent(t.parent_id) }, "parent"));
+  else crumbs.push(" / ", h("a", { href: "#/tree/" + encodeURIComponent(t.id) }, "tree view"));
+  return [h("p", { class: "crumbs" }, ...crumbs), h("h1", {}, t.name || t.id, " ", statusBadge(t.status)), actions(t)];
+}
+
+function actions(t) {
+  const root = t.task_tree_id || t.id;
+  const bar = h("div", { class: "actions", role: "group", "aria-label": "Actions" });
+  const out = h("div", { role: "alert" });
+  const act = (label, fn, extra = {}) => h("button", { type: "button", ...extra, onclick: async (e) => {
+    e.target.disabled = true;
+    try {
+      await fn();
+    } catch (err) {
+      fill(out, errorBlock(err));
+    } finally {
+      e.target.disabled = false;
+    }
+  } }, label);
+  if (!terminal.has(t.status)) {
+    bar.append(act("Cancel task", async () => report(await rpc("tasks.cancel", { task_ids: [t.id] }))));
+    if (t.parent_id) bar.append(act("Cancel tree", async () => report(await rpc("tasks.cancel", { task_ids: [root] }))));
+  }
+  if (t.status === "failed" || t.status === "cancelled") {
+    bar.append(act("Re-run failed parts", async () => rerun(root)));
+  }
+  bar.append(act("Copy tree", async () => {
+    const c = await rpc("tasks.clone", { task_id: root, origin_type: "copy" });
+    const first = Array.isArray(c) ? c[0] : c;
+    flash(`Copied to ${first.id}`);
+    location.hash = "#/tree/" + encodeURIComponent(first.id);
+  }));
+  bar.append(act("Delete", async () => {
+    if (!confirm(`Delete ${t.name || t.id} and its descendants?`)) return;
+    const r = await rpc("tasks.delete", { task_id: t.id, force: terminal.has(t.status) });
+    flash(`Deleted ${r.deleted_count} task(s)`);
+    location.hash = t.parent_id ? "#/tree/" + encodeURIComponent(root) : "#/runs";
+  }, { class: "danger" }));
+  return h("div", {}, bar, out);
+}
+
+/** Starts a re-run of the tree's failed and cancelled parts; the answer comes at its end. */
+export function rerun(rootID) {
+  rpc("tasks.execute", { task_id: rootID })
+    .then((r) => flash(`Run of ${rootID} ended: ${r.status}`, r.success === false ? "error" : "ok"))
+    .catch((err) => flash(`Re-run of ${rootID}: ${err.message}`, "error"));
+  flash(`Re-running ${rootID}`);
+  location.hash = "#/tree/" + encodeURIComponent(rootID);
+}
+
+function report(answers) {
+  flash(answers.map((a) => `${a.task_id}: ${a.status}${a.message ? " (" + a.message + ")" : ""}`).join("; "));
+}
+
+/** The task's facts, then inputs, result, error, usage, hooks and retries. */
+function body(t) {
+  const facts = [
+    ["Id", h("code", {}, t.id)],
+    ["Executor", methodOf(t) || "–"],
+    ["Plugin", t.plugin ? pluginCell(t.plugin) : "built-in or not run"],
+    ["Priority", String(t.priority)],
+    ["User", t.user_id || "–"],
+    ["Attempts", String(t.attempts || 0)],
+    ["Submitted", fmtTime(t.created_at)],
+    ["Started", fmtTime(t.started_at)],
+    ["Ended", fmtTime(t.completed_at)],
+    ["Ran for", fmtDuration(runTime(t))],
+    ["Progress", h("progress", { max: "1", value: String(t.progress || 0) }, `${Math.round((t.progress || 0) * 100)}%`)],
+    ["Dependencies", (t.dependencies || []).length ? h("span", {}, ...t.dependencies.map((d) => [h("a", { href: "#/task/" + encodeURIComponent(d.id || d) }, d.id || d), d.required === false ? " (optional) " : " "])) : "none"],
+  ];
+  const out = [h("dl", { class: "facts" }, ...facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))];
+  if (t.error) out.push(h("section", { "aria-labelledby": "err-title" }, h("h2", { id: "err-title" }, "Error"), h("pre", { class: "error-text", tabindex: "0" }, t.error)));
+  out.push(h("section", {}, h("h2", {}, "Inputs"), h("p", { class: "muted" }, "As the executor got them: dependencies' results injected, pre-hooks applied."), jsonBlock(t.inputs, "inputs")));
+  out.push(h("section", {}, h("h2", {}, "Result"), jsonBlock(t.result, "result")));
+  if (t.usage) out.push(h("section", {}, h("h2", {}, "Usage"), usage(t.usage)));
+  if ((t.hook_errors || []).length) out.push(h("section", {}, h("h2", {}, "Hook errors"), h("ul", {}, ...t.hook_errors.map((e) => h("li", {}, e)))));
+  if (t.retry) out.push(h("section", {}, h("h2", {}, "Retries"), retries(t.retry)));
+  return out;
+}
+
+function pluginCell(hash) {
+  const cell = h("span", {}, h("code", { title: hash }, hash.slice(0, 12) + "…"));
+  get("/plugins/" + encodeURIComponent(hash), { json: true })
+    .then((p) => cell.prepend(h("a", { href: "#/plugins/" + encodeURIComponent(p.id) }, `${p.id} ${p.version || ""}`), " "))
+    .catch(() => cell.append(" (no longer loaded)"));
+  return cell;
+}
+
+function usage(u) {
+  const rows = [
+    ["Duration", fmtDuration(u.duration_ms)],
+    ["Peak memory", u.peak_memory_pages ? `${u.peak_memory_pages} pages (${((u.peak_memory_pages * 65536) / 1048576).toFixed(1)} MiB)` : "–"],
+    ["Host calls", String(u.host_calls || 0)],
+    ["Bytes in / out", `${u.bytes_in || 0} / ${u.bytes_out || 0}`],
+  ];
+  return h("dl", { class: "facts" }, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function retries(r) {
+  const list = (r.history || []).map((a) => h("li", {}, `attempt ${a.attempt}: ${a.kind || ""} ${a.error || ""} (${fmtDuration(a.duration_ms)})`));
+  return h("div", {}, h("p", {}, `max attempts ${r.max_attempts || "–"}`, r.next_attempt_at ? `, next attempt ${fmtTime(r.next_attempt_at)}` : ""), h("ul", {}, ...list));
+}
