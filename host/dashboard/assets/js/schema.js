@@ -16,6 +16,10 @@
 // Every other keyword (format, title, description, default, examples, …) is ignored,
 // as the server ignores annotations.
 //
+// Messages differ from the server's in one way on purpose: the values of "enum" and
+// "const" are written as JSON (value must be one of 1, null), where the server quotes
+// numbers and writes null as <nil> (value must be one of "1", <nil>).
+//
 // Pitfalls: patterns are JavaScript regular expressions with the "u" flag, which accept
 // and refuse a few things Go's RE2 does not; a pattern JavaScript cannot compile is a
 // problem of the value it applies to, never an exception. Property names containing a
@@ -320,13 +324,17 @@ const itemKeywords = ({ ctx, s, v, path }) => {
   return out;
 };
 
+// contains: too few matching items are reported as the other items' problems (what
+// they lack), or as the count when there are none, as the server does.
 const containsKeywords = ({ ctx, s, v, path }) => {
   if (s.contains === undefined) return [];
-  const matched = v.filter((item, i) => check(ctx, s.contains, item, [...path, String(i)]).length === 0).length;
+  const results = v.map((item, i) => check(ctx, s.contains, item, [...path, String(i)]));
+  const matched = results.filter((r) => r.length === 0).length;
   const min = isCount(s.minContains) ? s.minContains : 1;
   const out = [];
   if (matched < min) {
-    out.push(problem(path, "minContains", `valid must be >= ${min}, but got ${matched}`));
+    const causes = results.flat();
+    out.push(...(causes.length > 0 ? causes : [problem(path, "minContains", `valid must be >= ${min}, but got ${matched}`)]));
   }
   if (isCount(s.maxContains) && matched > s.maxContains) {
     out.push(problem(path, "maxContains", `valid must be <= ${s.maxContains}, but got ${matched}`));

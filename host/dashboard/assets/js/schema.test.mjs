@@ -72,7 +72,9 @@ const cases = [
   ["uniqueItems bad", { uniqueItems: true }, [1, 2, 3, 2, 1], [["", "items at index 1 and 3 are equal"]]],
   ["uniqueItems objects by value", { uniqueItems: true }, [{ a: 1, b: 2 }, { b: 2, a: 1 }], [["", "items at index 0 and 1 are equal"]]],
   ["uniqueItems false", { uniqueItems: false }, [1, 1], []],
-  ["contains", { contains: { type: "string" } }, [1, 2], [["", "valid must be >= 1, but got 0"]]],
+  ["contains", { contains: { type: "string" } }, [1, 2], [["0", "expected string, but got number"], ["1", "expected string, but got number"]]],
+  ["contains empty array", { contains: { type: "string" } }, [], [["", "valid must be >= 1, but got 0"]]],
+  ["minContains", { contains: { type: "string" }, minContains: 2 }, [1, "a"], [["0", "expected string, but got number"]]],
   ["contains ok", { contains: { type: "string" } }, [1, "a"], []],
   ["min/maxContains", { contains: { const: 1 }, minContains: 2, maxContains: 2 }, [1, 1, 1], [["", "valid must be <= 2, but got 3"]]],
   // strings
