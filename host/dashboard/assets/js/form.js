@@ -197,7 +197,7 @@ const drawObject = (ctx, s, value, field) => {
 const drawSelect = (ctx, s, value, field) => {
   const choices = choicesOf(s);
   const control = el("select");
-  control.appendChild(el("option", { value: "" }, "—"));
+  control.appendChild(el("option", { value: "" }, field.required ? "(choose one)" : "(none)"));
   for (const c of choices) {
     control.appendChild(el("option", { value: JSON.stringify(c) }, typeof c === "string" ? c : JSON.stringify(c)));
   }

@@ -211,7 +211,10 @@ test("form: number inputs carry min, max and step", () => {
 test("form: select options", () => {
   const form = schemaForm(executor);
   const opts = control(form, "mode").children;
-  assert.deepEqual(opts.map((o) => o.textContent), ["—", "fast", "slow"]);
+  assert.deepEqual(opts.map((o) => o.textContent), ["(none)", "fast", "slow"]);
+  const required = schemaForm({ required: ["m"], properties: { m: { enum: ["a"] } } }, { initial: {} });
+  assert.equal(control(required, "m").children[0].textContent, "(choose one)");
+  assert.equal(control(required, "m").value, "", "nothing chosen for the user");
   assert.deepEqual(opts.map((o) => o.getAttribute("value")), ["", '"fast"', '"slow"']);
 });
 
