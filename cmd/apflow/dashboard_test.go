@@ -122,12 +122,12 @@ func TestDashboardSignIn(t *testing.T) {
 	screenshot(t, tab, "sign-in")
 	browse(t, tab, "a wrong token is refused",
 		chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token"),
-		chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.Click(chromedp.CSS("#signin")),
 		waitJS(`document.querySelector("#login-result").textContent.includes("Refused")`))
 	screenshot(t, tab, "sign-in-refused")
 	browse(t, tab, "sign in with a token",
 		chromedp.SetValue(chromedp.CSS("#token"), token),
-		chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.Click(chromedp.CSS("#signin")),
 		chromedp.WaitVisible(chromedp.CSS("#runs-table")))
 	title := browseRun(t, tab, "read the title", chromedp.Text(chromedp.CSS("h1")))
 	if title != "Runs" {
@@ -148,8 +148,8 @@ func TestDashboardSubmitWatchCancel(t *testing.T) {
 	srv, tab := setupDashboard(t, "")
 	pad := strings.Repeat("x", 1500) // about half a second of spinning per task
 	var b strings.Builder
-	b.WriteString(`[{"id": "r", "name": "watched", "schemas": {"method": "aggregate_results_executor"}, "dependencies": ["s0"]}`)
-	for i := range 12 {
+	b.WriteString(`[{"id": "r", "name": "watched", "schemas": {"method": "aggregate_results_executor"}, "dependencies": ["s39"]}`)
+	for i := range 40 {
 		dep := ""
 		if i > 0 {
 			dep = fmt.Sprintf(`, "dependencies": ["s%d"]`, i-1)
@@ -175,13 +175,13 @@ func TestDashboardSubmitWatchCancel(t *testing.T) {
 		waitJS(`Number(document.querySelector('#tree-counts [data-status="completed"]').textContent.trim().split(" ").pop()) >= 2`),
 		waitJS(`document.querySelector("#tree-canvas .status-completed") !== null && window.samePage === true`))
 	screenshot(t, tab, "tree-running")
+	browse(t, tab, "cancel the running tree",
+		chromedp.Click(chromedp.CSS("#cancel-tree")),
+		waitJS(`[...document.querySelectorAll("h1 .badge")].some(b => b.textContent === "cancelled")`))
 	browse(t, tab, "the timeline view",
 		chromedp.Click(chromedp.CSS(`button[data-mode="timeline"]`)),
 		waitJS(`document.querySelector("#tree-canvas").textContent.includes("step 0")`))
 	screenshot(t, tab, "tree-timeline")
-	browse(t, tab, "cancel the running tree",
-		chromedp.Click(chromedp.CSS("#cancel-tree")),
-		waitJS(`[...document.querySelectorAll("h1 .badge")].some(b => b.textContent === "cancelled")`))
 	var root struct{ Status string }
 	srv.mustCall(t, "", "tasks.get", map[string]any{"task_id": rootIDOf(t, srv, "watched")}, &root)
 	if root.Status != "cancelled" {
@@ -228,32 +228,37 @@ func TestDashboardFailedTask(t *testing.T) {
 	screenshot(t, tab, "task-failed")
 }
 
-// TestDashboardUploadAndRun uploads a plugin from the Plugins page, and runs it from the
-// form generated from its input schema: the form refuses a missing name in the browser,
-// then the run shows the result.
+// TestDashboardUploadAndRun uploads a plugin from the Plugins page (the C kit's template,
+// which make kits builds), and runs it from the form generated from its input schema:
+// the form refuses a missing name in the browser, then the run shows the result.
 func TestDashboardUploadAndRun(t *testing.T) {
 	t.Parallel()
-	srv, tab := setupDashboard(t, "")
-	module, err := filepath.Abs(pluginrunTestdata + "strict.wasm")
+	module, err := filepath.Abs("../../build/plugins/template_c.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	browse(t, tab, "upload strict.wasm",
+	if _, err := os.Stat(module); err != nil {
+		if os.Getenv("APFLOW_REQUIRE_KITS") != "" {
+			t.Fatalf("%v (make kits builds it)", err)
+		}
+		t.Skipf("%v (make kits builds it)", err)
+	}
+	srv, tab := setupDashboard(t, "")
+	browse(t, tab, "upload template_c.wasm",
 		chromedp.Navigate(srv.url+"/ui/#/plugins"),
 		chromedp.WaitVisible(chromedp.CSS("#plugin-file")),
 		chromedp.SetUploadFiles(chromedp.CSS("#plugin-file"), []string{module}),
 		chromedp.Click(chromedp.CSS("#upload")),
-		waitJS(`location.hash === "#/plugins/strict" && document.querySelector("#run-executor") !== null`))
+		waitJS(`location.hash === "#/plugins/template_c" && document.querySelector("#run-executor") !== null`))
 	screenshot(t, tab, "plugin")
 	browse(t, tab, "the form refuses a missing name",
 		chromedp.Click(chromedp.CSS("#run-executor")),
-		waitJS(`document.querySelector('[aria-invalid="true"]') !== null`))
-	inputID := browseRun(t, tab, "find the name field",
-		chromedp.Evaluate[string](`document.querySelector('.schema-form input[type="text"]').id`))
+		waitJS(`document.querySelector('[data-path="name"][aria-invalid="true"]') !== null`))
+	screenshot(t, tab, "plugin-form-refused")
 	browse(t, tab, "run with a name",
-		chromedp.SendKeys(chromedp.CSS("#"+inputID), "Ada"),
+		chromedp.SendKeys(chromedp.CSS(`input[data-path="name"]`), "Ada"),
 		chromedp.Click(chromedp.CSS("#run-executor")),
-		waitJS(`document.querySelector("#run-result").textContent.includes("completed") && document.querySelector("#run-result").textContent.includes("Ada")`))
+		waitJS(`document.querySelector("#run-result").textContent.includes("completed") && document.querySelector("#run-result").textContent.includes("Hello, Ada!")`))
 	screenshot(t, tab, "plugin-run")
 	var list []json.RawMessage
 	srv.mustCall(t, "", "tasks.list", map[string]any{}, &list)

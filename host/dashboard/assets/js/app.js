@@ -58,7 +58,7 @@ function renderLogin(reason) {
     h("label", { for: "token" }, "API token"),
     input,
     h("p", { id: "token-help", class: "muted" }, "The bearer token the server's operator gave you (apflow token mint). It stays in this browser until you sign out."),
-    h("button", { type: "submit" }, "Sign in"),
+    h("button", { type: "submit", id: "signin" }, "Sign in"),
     out,
   );
   form.addEventListener("submit", async (e) => {
@@ -85,7 +85,8 @@ function afterLogin() {
 }
 
 onAuthNeeded((err) => {
-  if (currentRoute()[0] !== "login") returnTo = location.hash || "#/runs";
+  if (currentRoute()[0] === "login") return; // the sign-in page shows its own refusal
+  returnTo = location.hash || "#/runs";
   location.hash = "#/login/" + encodeURIComponent(token() ? "The token was refused: " + err.message : "This server needs a token.");
 });
 

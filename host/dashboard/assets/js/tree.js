@@ -1,7 +1,7 @@
 // A tree: its graph (groups, dependency edges) and timeline, the critical path, updated
 // live from GET /events while it runs.
 import { rpc, follow } from "./api.js";
-import { h, fill, statusBadge, fmtDuration, runTime, errorBlock, flash } from "./dom.js";
+import { h, fill, statusBadge, fmtDuration, errorBlock, flash } from "./dom.js";
 import { flatten, layout, criticalPath, renderGraph, renderGantt } from "./graph.js";
 import { rerun } from "./task.js";
 
@@ -37,7 +37,7 @@ async function load(page) {
 
 function draw(page) {
   const root = page.tasks.get(page.rootID);
-  fill(page.els.head, h("p", { class: "crumbs" }, h("a", { href: "#/runs" }, "Runs"), " / tree"), h("h1", {}, root.name || root.id, " ", statusBadge(root.status)), actions(page, root), h("p", { class: "muted" }, `${page.tasks.size} tasks · ran for ${fmtDuration(runTime(root))} · `, h("a", { href: "#/task/" + encodeURIComponent(root.id) }, "root task details")));
+  fill(page.els.head, h("p", { class: "crumbs" }, h("a", { href: "#/runs" }, "Runs"), " / tree"), h("h1", {}, root.name || root.id, " ", statusBadge(root.status)), actions(page, root), h("p", { class: "muted" }, `${page.tasks.size} tasks · ran for ${fmtDuration(treeSpan(page.tasks.values()))} · `, h("a", { href: "#/task/" + encodeURIComponent(root.id) }, "root task details")));
   drawCounts(page);
   const tasks = [...page.tasks.values()];
   page.critical = new Set(criticalPath(tasks));
@@ -51,6 +51,19 @@ function draw(page) {
     page.view = renderGantt(canvas, tasks, { critical: page.critical, onSelect });
   }
   canvas.append(h("p", { class: "legend muted" }, "Solid edges: required dependencies; dashed: optional. Outlined in bold: the critical path (the chain of dependencies that decided when the tree ended)."));
+}
+
+/** The tree's run time: from its first task's start to its last task's end (or now). */
+function treeSpan(tasks, now = Date.now()) {
+  let start = Infinity, end = -Infinity, running = false;
+  for (const t of tasks) {
+    if (!t.started_at) continue;
+    start = Math.min(start, Date.parse(t.started_at));
+    if (t.completed_at) end = Math.max(end, Date.parse(t.completed_at));
+    else running = true;
+  }
+  if (start === Infinity) return null;
+  return (running ? now : end) - start;
 }
 
 function drawCounts(page) {
