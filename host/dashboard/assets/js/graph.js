@@ -238,31 +238,68 @@ function parentTree(tasks, byId) {
   const children = csr(n, (i, add) => { if (parent[i] >= 0) add(parent[i], i); });
   const cmp = taskComparator(tasks);
   const { start, items } = children;
-  for (let p = 0; p < n; p++) if (start[p + 1] - start[p] > 1) items.subarray(start[p], start[p + 1]).sort(cmp);
+  for (let p = 0; p < n; p++) {
+    if (start[p + 1] - start[p] > 1) items.set(Array.from(items.subarray(start[p], start[p + 1])).sort(cmp), start[p]);
+  }
   const roots = [];
   for (let i = 0; i < n; i++) if (parent[i] < 0) roots.push(i);
   roots.sort(cmp);
   return { parent, children, roots };
 }
 
-/** Compares task indices by priority, name (natural), id; name keys are made on demand. */
+/** Compares task indices by priority, name (natural), id. */
 function taskComparator(tasks) {
-  const keys = new Array(tasks.length);
-  const nameKey = (i) => (keys[i] ??= naturalKey(tasks[i].name ?? ''));
-  return (a, b) => priorityOf(tasks[a]) - priorityOf(tasks[b]) ||
-    compareStrings(nameKey(a), nameKey(b)) || compareStrings(tasks[a].id, tasks[b].id);
+  const prio = Int8Array.from(tasks, priorityOf);
+  const names = Array.from(tasks, (t) => String(t.name ?? ''));
+  return (a, b) => prio[a] - prio[b] || naturalCompare(names[a], names[b]) || compareStrings(tasks[a].id, tasks[b].id);
 }
 
 function priorityOf(task) {
   return Number.isInteger(task.priority) ? task.priority : DEFAULT_PRIORITY;
 }
 
-/** A string whose code-unit order is the natural order of s (digit runs as numbers). */
-function naturalKey(s) {
-  return String(s).replace(/\d+/g, (run) => {
-    const digits = run.replace(/^0+(?=\d)/, '');
-    return String(digits.length).padStart(4, '0') + digits;
-  });
+/**
+ * Natural order: code units, except that runs of ASCII digits compare as numbers ("x9" <
+ * "x10"; leading zeros do not count). No allocation.
+ */
+function naturalCompare(a, b) {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(j);
+    if (isDigit(ca) && isDigit(cb)) {
+      const ra = digitRun(a, i);
+      const rb = digitRun(b, j);
+      const byLength = (ra.end - ra.start) - (rb.end - rb.start);
+      if (byLength !== 0) return byLength;
+      for (let k = 0; k < ra.end - ra.start; k++) {
+        const d = a.charCodeAt(ra.start + k) - b.charCodeAt(rb.start + k);
+        if (d !== 0) return d;
+      }
+      i = ra.end;
+      j = rb.end;
+    } else if (ca !== cb) {
+      return ca - cb;
+    } else {
+      i++;
+      j++;
+    }
+  }
+  return (a.length - i) - (b.length - j);
+}
+
+function isDigit(c) {
+  return c >= 48 && c <= 57;
+}
+
+/** The digit run starting at i: {start} after its leading zeros (one kept), {end}. */
+function digitRun(s, i) {
+  let end = i;
+  while (end < s.length && isDigit(s.charCodeAt(end))) end++;
+  let start = i;
+  while (start < end - 1 && s.charCodeAt(start) === 48) start++;
+  return { start, end };
 }
 
 function compareStrings(a, b) {
@@ -553,10 +590,16 @@ function parseTime(task, field) {
  * `new Set(criticalPath(tasks))`): its tasks' nodes (or their group) get `critical`, and so
  * does an edge joining two consecutive ones. Names and methods are set with textContent.
  *
+ * Large graphs are virtualised: above 500 nodes only the nodes within the container's
+ * visible area (plus a margin of 600 units; `container` must then be the scrolling element)
+ * and the edges between them exist in the DOM; scrolling and resizing draw the others. The
+ * area assumes the SVG is drawn at its own size, scaled as a whole if the page zooms it.
+ *
  * Returns `{update(task)}`: applies a (possibly partial: id plus changed fields) task to
  * its node in place (status class, aria-label, progress bar, name) without re-layout, or
- * to the counts of its group; returns false when the task is not in this graph. Throws a
- * TypeError for a status outside STATUSES.
+ * to the counts of its group; a node not in the DOM gets the change when drawn. Returns
+ * false when the task is not in this graph. Throws a TypeError for a status outside
+ * STATUSES.
  *
  * @param {Element} container
  * @param {ReturnType<typeof layout>} lay
@@ -570,41 +613,29 @@ export function renderGraph(container, lay, { onSelect, critical = new Set(), on
     class: 'graph', viewBox: `0 0 ${lay.width} ${lay.height}`, width: lay.width, height: lay.height,
     role: 'group', 'aria-label': 'task graph',
   });
-  svg.append(markerDefs(doc, marker));
-
-  const byId = new Map(lay.nodes.map((node) => [node.id, node]));
-  const unitOf = new Map();
-  for (const node of lay.nodes) {
-    if (node.group) for (const t of node.members) unitOf.set(t.id, node.id);
-    else unitOf.set(node.id, node.id);
-  }
-  const crit = criticalUnits(critical, unitOf);
-
   const edgeLayer = svgEl(doc, 'g', { class: 'edges' });
-  for (const edge of lay.edges) edgeLayer.append(edgePath(doc, edge, byId, crit, marker));
-
   const nodeLayer = svgEl(doc, 'g', { class: 'nodes' });
-  const views = new Map();
+  svg.append(markerDefs(doc, marker), edgeLayer, nodeLayer);
+
+  const models = graphModels(lay, critical);
   const byElement = new Map();
-  const members = new Map();
-  for (const node of lay.nodes) {
-    const view = node.group
-      ? groupView(doc, node, byId.get(node.parentId)?.task?.name ?? node.parentId, crit.nodes.has(node.id))
-      : taskView(doc, node.task, node, crit.nodes.has(node.id));
-    views.set(node.id, view);
-    byElement.set(view.g, node);
-    if (node.group) for (const t of node.members) members.set(t.id, { view, status: statusOf(t) });
-    nodeLayer.append(view.g);
-  }
-  svg.append(edgeLayer, nodeLayer);
+  const show = (model) => {
+    if (!model.els) {
+      if (model.group) groupView(doc, model);
+      else taskView(doc, model);
+      byElement.set(model.els.g, model);
+    }
+    return model.els.g;
+  };
+  const draw = graphDrawer({ container, svg, lay, models, nodeLayer, edgeLayer, show, edge: (e) => edgePath(doc, e, models, marker) });
 
   const activate = (target) => {
     let el = target;
     while (el && el !== svg && !byElement.has(el)) el = el.parentNode;
-    const node = byElement.get(el);
-    if (!node) return false;
-    if (node.group) onToggleGroup?.(node.parentId);
-    else onSelect?.(node.id);
+    const model = byElement.get(el);
+    if (!model) return false;
+    if (model.group) onToggleGroup?.(model.node.parentId);
+    else onSelect?.(model.node.id);
     return true;
   };
   svg.addEventListener('click', (ev) => activate(ev.target));
@@ -612,27 +643,154 @@ export function renderGraph(container, lay, { onSelect, critical = new Set(), on
     if ((ev.key === 'Enter' || ev.key === ' ') && activate(ev.target)) ev.preventDefault();
   });
   container.replaceChildren(svg);
+  draw();
+  if (lay.nodes.length > VIRTUAL_ABOVE) {
+    const win = doc.defaultView;
+    let pending = false;
+    const schedule = () => {
+      if (typeof win?.requestAnimationFrame !== 'function') return draw();
+      if (pending) return undefined;
+      pending = true;
+      return win.requestAnimationFrame(() => { pending = false; draw(); });
+    };
+    container.addEventListener('scroll', schedule, { passive: true });
+    if (typeof win?.ResizeObserver === 'function') new win.ResizeObserver(schedule).observe(container);
+  }
 
   return {
     update(task) {
-      const view = views.get(task?.id);
-      if (view && !view.group) {
-        view.task = { ...view.task, ...task };
-        applyTask(doc, view);
+      const model = models.byId.get(task?.id);
+      if (model && !model.group) {
+        model.task = { ...model.task, ...task };
+        statusOf(model.task);
+        if (model.els) applyTask(doc, model);
         return true;
       }
-      const member = members.get(task?.id);
+      const member = models.members.get(task?.id);
       if (!member) return false;
       const next = task.status === undefined ? member.status : statusOf(task);
       if (next !== member.status) {
-        member.view.counts[member.status]--;
-        member.view.counts[next] = (member.view.counts[next] ?? 0) + 1;
+        member.group.counts[member.status]--;
+        member.group.counts[next]++;
         member.status = next;
-        applyGroup(doc, member.view);
+        if (member.group.els) applyGroup(doc, member.group);
       }
       return true;
     },
   };
+}
+
+const VIRTUAL_ABOVE = 500;
+const VIRTUAL_MARGIN = 600;
+
+/**
+ * The state behind every node, views made on demand: byId (node id → model: {node, group,
+ * critical, task | counts, parentName, els}), members (task id inside a group → {group
+ * model, status}), edgesOf (node id → edges), critical edge pairs.
+ */
+function graphModels(lay, critical) {
+  const byId = new Map();
+  const unitOf = new Map();
+  const members = new Map();
+  for (const node of lay.nodes) {
+    const model = node.group
+      ? { node, group: true, counts: { ...node.counts }, total: node.total, parentName: node.parentId, els: null }
+      : { node, group: false, task: node.task, els: null };
+    byId.set(node.id, model);
+    if (!node.group) unitOf.set(node.id, node.id);
+    else for (const t of node.members) { unitOf.set(t.id, node.id); members.set(t.id, { group: model, status: statusOf(t) }); }
+  }
+  for (const model of byId.values()) {
+    if (model.group) model.parentName = String(byId.get(model.node.parentId)?.task?.name ?? model.node.parentId);
+  }
+  const crit = criticalUnits(critical, unitOf);
+  for (const [id, model] of byId) model.critical = crit.nodes.has(id);
+  const edgesOf = new Map();
+  for (const edge of lay.edges) {
+    for (const end of [edge.from, edge.to]) {
+      const list = edgesOf.get(end);
+      if (list) list.push(edge);
+      else edgesOf.set(end, [edge]);
+    }
+  }
+  return { byId, members, edgesOf, criticalPairs: crit.pairs };
+}
+
+/**
+ * Returns draw(): puts into the DOM the nodes in the wanted area (all of them for a small
+ * graph) in layout order, and the edges whose ends are both there; removes the others.
+ * Nodes staying in the DOM are never moved (a focused node keeps its focus).
+ */
+function graphDrawer({ container, svg, lay, models, nodeLayer, edgeLayer, show, edge }) {
+  const columns = columnIndex(lay.nodes);
+  const shownNodes = new Map();
+  const shownEdges = new Map();
+  return () => {
+    const wanted = lay.nodes.length > VIRTUAL_ABOVE ? nodesIn(columns, visibleArea(container, svg, lay)) : lay.nodes;
+    const wantedIds = new Set(wanted.map((n) => n.id));
+    for (const [id, g] of shownNodes) if (!wantedIds.has(id)) { g.remove(); shownNodes.delete(id); }
+    let next = null;
+    for (let k = wanted.length - 1; k >= 0; k--) {
+      const id = wanted[k].id;
+      const g = shownNodes.get(id);
+      if (g) { next = g; continue; }
+      const el = show(models.byId.get(id));
+      nodeLayer.insertBefore(el, next);
+      shownNodes.set(id, el);
+      next = el;
+    }
+    const wantedEdges = new Set();
+    for (const id of wantedIds) {
+      for (const e of models.edgesOf.get(id) ?? []) if (wantedIds.has(e.from) && wantedIds.has(e.to)) wantedEdges.add(e);
+    }
+    for (const [e, path] of shownEdges) if (!wantedEdges.has(e)) { path.remove(); shownEdges.delete(e); }
+    for (const e of wantedEdges) {
+      if (shownEdges.has(e)) continue;
+      const path = edge(e);
+      edgeLayer.append(path);
+      shownEdges.set(e, path);
+    }
+  };
+}
+
+/** Nodes grouped by column (layout order: by x, then y). */
+function columnIndex(nodes) {
+  const columns = [];
+  for (const node of nodes) {
+    const last = columns[columns.length - 1];
+    if (last && last.x === node.x) last.nodes.push(node);
+    else columns.push({ x: node.x, w: node.w, nodes: [node] });
+  }
+  return columns;
+}
+
+/** The layout area shown by the scrolling container, with a margin, in layout units. */
+function visibleArea(container, svg, lay) {
+  const rect = typeof svg.getBoundingClientRect === 'function' ? svg.getBoundingClientRect() : null;
+  const scale = rect && rect.width > 0 ? rect.width / lay.width : 1;
+  const left = (container.scrollLeft || 0) / scale;
+  const top = (container.scrollTop || 0) / scale;
+  const width = (container.clientWidth || 1600) / scale;
+  const height = (container.clientHeight || 1200) / scale;
+  return { left: left - VIRTUAL_MARGIN, top: top - VIRTUAL_MARGIN, right: left + width + VIRTUAL_MARGIN, bottom: top + height + VIRTUAL_MARGIN };
+}
+
+/** The nodes intersecting area, in layout order; binary search within each column. */
+function nodesIn(columns, area) {
+  const out = [];
+  for (const col of columns) {
+    if (col.x > area.right || col.x + col.w < area.left) continue;
+    const { nodes } = col;
+    let lo = 0;
+    let hi = nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (nodes[mid].y + nodes[mid].h < area.top) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < nodes.length && nodes[k].y <= area.bottom; k++) out.push(nodes[k]);
+  }
+  return out;
 }
 
 /** Critical node ids (a group when it holds a critical task) and consecutive pairs. */
@@ -663,15 +821,15 @@ function markerDefs(doc, id) {
   return defs;
 }
 
-function edgePath(doc, edge, byId, crit, marker) {
-  const a = byId.get(edge.from);
-  const b = byId.get(edge.to);
+function edgePath(doc, edge, models, marker) {
+  const a = models.byId.get(edge.from).node;
+  const b = models.byId.get(edge.to).node;
   const x1 = a.x + a.w;
   const y1 = a.y + a.h / 2;
   const x2 = b.x;
   const y2 = b.y + b.h / 2;
   const bend = Math.max(24, Math.abs(x2 - x1) / 2);
-  const critical = crit.pairs.has(`${edge.from}\n${edge.to}`);
+  const critical = models.criticalPairs.has(`${edge.from}\n${edge.to}`);
   const cls = `edge ${edge.required ? 'required' : 'optional'}${critical ? ' critical' : ''}`;
   return svgEl(doc, 'path', {
     class: cls, d: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`,
@@ -679,46 +837,47 @@ function edgePath(doc, edge, byId, crit, marker) {
   });
 }
 
-function taskView(doc, task, node, critical) {
+/** Creates model.els for a task node and fills them. */
+function taskView(doc, model) {
+  const { node } = model;
   const g = svgEl(doc, 'g', { class: 'task', transform: `translate(${node.x},${node.y})`, tabindex: 0, role: 'button', 'data-id': node.id });
-  const view = {
-    g, task, critical, w: node.w, h: node.h,
+  model.els = {
+    g,
     title: svgEl(doc, 'title'),
     rect: svgEl(doc, 'rect', { width: node.w, height: node.h, rx: 6 }),
     name: svgEl(doc, 'text', { class: 'name', x: 8, y: 18 }),
     method: svgEl(doc, 'text', { class: 'method', x: 8, y: 33 }),
     bar: null,
   };
-  g.append(view.title, view.rect, view.name, view.method);
-  applyTask(doc, view);
-  return view;
+  g.append(model.els.title, model.els.rect, model.els.name, model.els.method);
+  applyTask(doc, model);
 }
 
-/** Writes a task's status, texts, label and progress bar into its view. */
-function applyTask(doc, view) {
-  const { task } = view;
+/** Writes a task's status, texts, label and progress bar into its node. */
+function applyTask(doc, model) {
+  const { task, els, node } = model;
   const status = statusOf(task);
   const name = String(task.name ?? task.id);
-  view.rect.setAttribute('class', `node status-${status}${view.critical ? ' critical' : ''}`);
-  view.title.textContent = name;
-  view.name.textContent = clip(name, 26);
-  view.method.textContent = clip(methodOf(task), 30);
-  view.g.setAttribute('aria-label', taskLabel(name, status, task.progress));
+  els.rect.setAttribute('class', `node status-${status}${model.critical ? ' critical' : ''}`);
+  els.title.textContent = name;
+  els.name.textContent = clip(name, 26);
+  els.method.textContent = clip(methodOf(task), 30);
+  els.g.setAttribute('aria-label', taskLabel(name, status, task.progress));
   if (status !== 'in_progress') {
-    view.bar?.track.remove();
-    view.bar?.fill.remove();
-    view.bar = null;
+    els.bar?.track.remove();
+    els.bar?.fill.remove();
+    els.bar = null;
     return;
   }
-  if (!view.bar) {
-    const geometry = { x: 8, y: view.h - 9, height: 4 };
-    view.bar = {
-      track: svgEl(doc, 'rect', { ...geometry, class: 'progress-track', width: view.w - 16 }),
+  if (!els.bar) {
+    const geometry = { x: 8, y: node.h - 9, height: 4 };
+    els.bar = {
+      track: svgEl(doc, 'rect', { ...geometry, class: 'progress-track', width: node.w - 16 }),
       fill: svgEl(doc, 'rect', { ...geometry, class: 'progress-bar', width: 0 }),
     };
-    view.g.append(view.bar.track, view.bar.fill);
+    els.g.append(els.bar.track, els.bar.fill);
   }
-  view.bar.fill.setAttribute('width', (view.w - 16) * progressOf(task));
+  els.bar.fill.setAttribute('width', (node.w - 16) * progressOf(task));
 }
 
 function taskLabel(name, status, progress) {
@@ -726,42 +885,42 @@ function taskLabel(name, status, progress) {
   return `${name}, ${status}${pct}`;
 }
 
-function groupView(doc, node, parentName, critical) {
+/** Creates model.els for a group node and fills them. */
+function groupView(doc, model) {
+  const { node } = model;
   const g = svgEl(doc, 'g', { class: 'task group-node', transform: `translate(${node.x},${node.y})`, tabindex: 0, role: 'button', 'data-id': node.id });
-  const view = {
-    g, group: true, parentName, total: node.total, counts: { ...node.counts }, w: node.w, h: node.h,
+  model.els = {
+    g,
     title: svgEl(doc, 'title'),
-    rect: svgEl(doc, 'rect', { width: node.w, height: node.h, rx: 6, class: `node group${critical ? ' critical' : ''}` }),
+    rect: svgEl(doc, 'rect', { width: node.w, height: node.h, rx: 6, class: `node group${model.critical ? ' critical' : ''}` }),
     name: svgEl(doc, 'text', { class: 'name', x: 8, y: 18 }),
     method: svgEl(doc, 'text', { class: 'method', x: 8, y: 33 }),
     segments: new Map(),
   };
-  g.append(view.title, view.rect, view.name, view.method);
-  for (const status of Object.keys(view.counts)) addSegment(doc, view, status);
-  applyGroup(doc, view);
-  return view;
+  g.append(model.els.title, model.els.rect, model.els.name, model.els.method);
+  for (const status of STATUSES) addSegment(doc, model, status);
+  applyGroup(doc, model);
 }
 
-function addSegment(doc, view, status) {
-  const seg = svgEl(doc, 'rect', { class: `segment status-${status}`, y: view.h - 9, height: 4 });
-  view.segments.set(status, seg);
-  view.g.append(seg);
+function addSegment(doc, model, status) {
+  const seg = svgEl(doc, 'rect', { class: `segment status-${status}`, y: model.node.h - 9, height: 4 });
+  model.els.segments.set(status, seg);
+  model.els.g.append(seg);
 }
 
 /** Writes a group's counts into its texts, label and stacked bar. */
-function applyGroup(doc, view) {
-  const present = Object.entries(view.counts).filter(([, k]) => k > 0);
-  const summary = present.map(([s, k]) => `${k} ${s}`).join(', ');
-  view.name.textContent = clip(`${view.total} tasks`, 26);
-  view.method.textContent = clip(summary, 30);
-  view.title.textContent = `${view.parentName}: ${summary}`;
-  view.g.setAttribute('aria-label', `group of ${view.total} tasks under ${view.parentName}: ${summary}; activate to expand`);
+function applyGroup(doc, model) {
+  const { els, node, total, parentName } = model;
+  const summary = STATUSES.filter((s) => model.counts[s] > 0).map((s) => `${model.counts[s]} ${s}`).join(', ');
+  els.name.textContent = clip(`${total} tasks`, 26);
+  els.method.textContent = clip(summary, 30);
+  els.title.textContent = `${parentName}: ${summary}`;
+  els.g.setAttribute('aria-label', `group of ${total} tasks under ${parentName}: ${summary}; activate to expand`);
   let x = 8;
-  const span = view.w - 16;
-  for (const [status, count] of Object.entries(view.counts)) {
-    if (!view.segments.has(status)) addSegment(doc, view, status);
-    const w = view.total > 0 ? (span * count) / view.total : 0;
-    const seg = view.segments.get(status);
+  const span = node.w - 16;
+  for (const status of STATUSES) {
+    const w = total > 0 ? (span * model.counts[status]) / total : 0;
+    const seg = els.segments.get(status);
     seg.setAttribute('x', x);
     seg.setAttribute('width', w);
     x += w;
@@ -811,7 +970,7 @@ const NICE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 10e3, 15e
 export function renderGantt(container, tasks, { critical = new Set(), onSelect, rowHeight = 22, now = Date.now() } = {}) {
   const doc = container.ownerDocument;
   const state = { now: Number(now), range: null };
-  const rows = orderRows(tasks.map((t) => ({ ...t })));
+  const rows = orderRows(tasks);
   const indexOf = new Map(rows.map((t, i) => [t.id, i]));
   const crit = new Set(critical);
   state.range = timeRange(rows, state.now);
@@ -908,14 +1067,13 @@ export function renderGantt(container, tasks, { critical = new Set(), onSelect, 
   };
 }
 
-/** Rows by started_at (never started last), then natural name, then id. */
-function orderRows(rows) {
-  const key = new Map(rows.map((t) => [t, [t.started_at ? parseTime(t, 'started_at') : Infinity, naturalKey(t.name ?? '')]]));
-  return rows.sort((a, b) => {
-    const ka = key.get(a);
-    const kb = key.get(b);
-    return (ka[0] === kb[0] ? 0 : ka[0] < kb[0] ? -1 : 1) || compareStrings(ka[1], kb[1]) || compareStrings(a.id, b.id);
-  });
+/** A new array of the tasks by started_at (never started last), then natural name, then id. */
+function orderRows(tasks) {
+  const started = Float64Array.from(tasks, (t) => (t.started_at ? parseTime(t, 'started_at') : Infinity));
+  const names = Array.from(tasks, (t) => String(t.name ?? ''));
+  const order = Array.from(tasks, (_, i) => i).sort((a, b) => (started[a] === started[b] ? 0 : started[a] < started[b] ? -1 : 1) ||
+    naturalCompare(names[a], names[b]) || compareStrings(tasks[a].id, tasks[b].id));
+  return order.map((i) => tasks[i]);
 }
 
 /** {start, end} of the axis in ms; end > start. */

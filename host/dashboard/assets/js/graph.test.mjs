@@ -454,6 +454,34 @@ test('renderGraph update changes one node in place, or its group counts', () => 
   assert.throws(() => graph.update({ id: 'root', status: 'done' }), /task root: field status/);
 });
 
+test('renderGraph of a large graph draws only the nodes in view, and more on scroll', () => {
+  const doc = fakeDocument();
+  const container = doc.createElement('div');
+  Object.assign(container, { clientWidth: 800, clientHeight: 600 });
+  const lay = layout(wideTree(2000), { autoCollapse: Infinity });
+  const graph = renderGraph(container, lay, {});
+  const svg = container.children[0];
+  const shown = () => svg.findAll((el) => el.getAttribute('data-id') !== null).map((el) => el.getAttribute('data-id'));
+  const first = shown();
+  assert.ok(first.includes('c0') && first.includes('root') && first.length < 60, `${first.length} nodes drawn`);
+  assert.equal(svg.findAll(hasClass('edge')).length, first.length - 1, 'the edges between drawn nodes');
+  const keep = svg.find((el) => el.getAttribute('data-id') === 'c5');
+  assert.equal(graph.update({ id: 'c1000', status: 'failed' }), true, 'a node not drawn takes the update');
+  container.scrollTop = lay.nodes.find((n) => n.id === 'c1000').y - 100;
+  container.dispatch('scroll');
+  const later = shown();
+  assert.ok(later.includes('c1000') && !later.includes('c0') && !later.includes('root') && later.length < 60);
+  const c1000 = svg.find((el) => el.getAttribute('data-id') === 'c1000');
+  assert.deepEqual(c1000.find(hasClass('node')).classes, ['node', 'status-failed']);
+  assert.equal(svg.findAll(hasClass('edge')).length, 0, 'no edge to a node not drawn');
+  container.scrollTop = 0;
+  container.dispatch('scroll');
+  assert.equal(svg.find((el) => el.getAttribute('data-id') === 'c5'), keep, 'a node drawn again is the same element');
+  const order = shown();
+  const layoutOrder = lay.nodes.map((n) => n.id).filter((id) => order.includes(id));
+  assert.deepEqual(order, layoutOrder, 'nodes stay in layout (tab) order');
+});
+
 // ---------------------------------------------------------------------------------------
 // renderGantt
 
