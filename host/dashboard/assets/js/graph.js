@@ -199,12 +199,7 @@ export function layout(tasks, options = {}) {
 }
 
 function layoutOptions(options) {
-  if (!isObject(options)) throw new TypeError('layout: options must be an object');
-  for (const key of Object.keys(options)) {
-    if (!['collapsed', 'expanded', 'autoCollapse'].includes(key)) {
-      throw new TypeError(`layout: unknown option ${key}`);
-    }
-  }
+  checkOptions('layout', options, ['collapsed', 'expanded', 'autoCollapse']);
   const autoCollapse = options.autoCollapse ?? 50;
   if (typeof autoCollapse !== 'number' || Number.isNaN(autoCollapse) || autoCollapse < 0) {
     throw new TypeError('layout: option autoCollapse must be a number >= 0 (Infinity disables it)');
@@ -249,7 +244,7 @@ function parentTree(tasks, byId) {
 
 /** Compares task indices by priority, name (natural), id. */
 function taskComparator(tasks) {
-  const prio = Int8Array.from(tasks, priorityOf);
+  const prio = Int32Array.from(tasks, priorityOf);
   const names = Array.from(tasks, (t) => String(t.name ?? ''));
   return (a, b) => prio[a] - prio[b] || naturalCompare(names[a], names[b]) || compareStrings(tasks[a].id, tasks[b].id);
 }
@@ -260,7 +255,7 @@ function priorityOf(task) {
 
 /**
  * Natural order: code units, except that runs of ASCII digits compare as numbers ("x9" <
- * "x10"; leading zeros do not count). No allocation.
+ * "x10"; leading zeros do not count). Builds no strings.
  */
 function naturalCompare(a, b) {
   let i = 0;
@@ -308,8 +303,7 @@ function compareStrings(a, b) {
 
 /**
  * Visits every task once, parents before children, siblings in sorted order: from the
- * roots, then from any task a parent cycle left unreached. Calls visit(i, parent index or
- * -1). No recursion.
+ * roots, then from any task a parent cycle left unreached. Calls visit(i). No recursion.
  */
 function preorder(tasks, tree, visit) {
   const n = tasks.length;
@@ -507,8 +501,7 @@ function buildEdges(tasks, dep, owner, units) {
  * @returns {string[]}
  */
 export function criticalPath(tasks, now = Date.now()) {
-  const nowMs = Number(now);
-  if (!Number.isFinite(nowMs)) throw new TypeError('criticalPath: now must be a time in ms');
+  const nowMs = timeOption('criticalPath', now);
   const { dep } = indexTasks(tasks);
   const order = topoOrder(tasks, dep);
   const n = tasks.length;
@@ -606,7 +599,8 @@ function parseTime(task, field) {
  * @param {{onSelect?: (id: string) => void, critical?: Iterable<string>, onToggleGroup?: (parentId: string) => void}} [options]
  * @returns {{update: (task: object) => boolean}}
  */
-export function renderGraph(container, lay, { onSelect, critical = new Set(), onToggleGroup } = {}) {
+export function renderGraph(container, lay, options = {}) {
+  const { onSelect, critical = new Set(), onToggleGroup } = checkOptions('renderGraph', options, ['onSelect', 'critical', 'onToggleGroup']);
   const doc = container.ownerDocument;
   const marker = `apflow-arrow-${Math.random().toString(36).slice(2, 10)}`;
   const svg = svgEl(doc, 'svg', {
@@ -967,13 +961,17 @@ const NICE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 10e3, 15e
  * @param {{critical?: Iterable<string>, onSelect?: (id: string) => void, rowHeight?: number, now?: number}} [options]
  * @returns {{update: (task: object, now?: number) => boolean}}
  */
-export function renderGantt(container, tasks, { critical = new Set(), onSelect, rowHeight = 22, now = Date.now() } = {}) {
+export function renderGantt(container, tasks, options = {}) {
+  const { critical = new Set(), onSelect, rowHeight = 22, now = Date.now() } =
+    checkOptions('renderGantt', options, ['critical', 'onSelect', 'rowHeight', 'now']);
+  if (typeof rowHeight !== 'number' || !(rowHeight > 0)) throw new TypeError('renderGantt: option rowHeight must be a number > 0');
   const doc = container.ownerDocument;
-  const state = { now: Number(now), range: null };
+  const state = { now: timeOption('renderGantt', now), range: null };
   const rows = orderRows(tasks);
   const indexOf = new Map(rows.map((t, i) => [t.id, i]));
   const crit = new Set(critical);
   state.range = timeRange(rows, state.now);
+  let running = rows.filter((t) => t.status === 'in_progress').length;
 
   const scroller = htmlEl(doc, 'div', { class: 'gantt' });
   Object.assign(scroller.style, { overflow: 'auto', position: 'relative', height: 'var(--gantt-height, 60vh)' });
@@ -1050,13 +1048,14 @@ export function renderGantt(container, tasks, { critical = new Set(), onSelect, 
     update(task, at = Date.now()) {
       const i = indexOf.get(task?.id);
       if (i === undefined) return false;
+      const wasRunning = Number(rows[i].status === 'in_progress');
       rows[i] = { ...rows[i], ...task };
       statusOf(rows[i]);
-      state.now = Math.max(state.now, Number(at));
-      const range = timeRange([rows[i]], state.now);
-      const grown = range.start < state.range.start || range.end > state.range.end;
-      if (grown) {
-        state.range = { start: Math.min(range.start, state.range.start), end: Math.max(range.end, state.range.end) };
+      state.now = Math.max(state.now, timeOption('update', at));
+      running += (rows[i].status === 'in_progress') - wasRunning;
+      const range = grownRange(state.range, rows[i], running > 0 ? state.now : -Infinity);
+      if (range !== state.range) {
+        state.range = range;
         drawAxis();
         for (const [j, view] of rendered) fillRow(view, rows[j], crit.has(rows[j].id), state);
       } else if (rendered.has(i)) {
@@ -1090,6 +1089,19 @@ function timeRange(tasks, nowMs) {
   const start = Number.isFinite(started) ? started : Number.isFinite(created) ? created : nowMs;
   if (!Number.isFinite(end)) end = Number.isFinite(started) ? nowMs : start;
   return { start, end: Math.max(end, start + 1) };
+}
+
+/**
+ * The axis range extended to a task's start and end and to `runningUntil` (now while a
+ * task runs); the same object when nothing changes. A task that never started does not
+ * move the start (its created_at only matters before the first start).
+ */
+function grownRange(range, task, runningUntil) {
+  const started = task.started_at ? parseTime(task, 'started_at') : Infinity;
+  const ended = task.status !== 'pending' && task.status !== 'in_progress' && task.completed_at ? parseTime(task, 'completed_at') : -Infinity;
+  const start = Math.min(range.start, started);
+  const end = Math.max(range.end, ended, runningUntil);
+  return start === range.start && end === range.end ? range : { start, end };
 }
 
 /** Writes a task's classes, label, name and bar parts into a row view. */
@@ -1177,6 +1189,22 @@ export function formatDuration(ms) {
 
 // ---------------------------------------------------------------------------------------
 // small helpers
+
+/** Returns options after checking it is an object with only the allowed keys. */
+function checkOptions(fn, options, allowed) {
+  if (!isObject(options)) throw new TypeError(`${fn}: options must be an object`);
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw new TypeError(`${fn}: unknown option ${key} (known: ${allowed.join(', ')})`);
+  }
+  return options;
+}
+
+/** A time in ms since the epoch from a number or a Date. */
+function timeOption(fn, value) {
+  const ms = Number(value);
+  if (!Number.isFinite(ms)) throw new TypeError(`${fn}: now must be a time in ms since the epoch or a Date`);
+  return ms;
+}
 
 function isObject(v) {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -559,6 +559,26 @@ test('renderGantt: keyboard and click select, arrows move focus, update in place
 // ---------------------------------------------------------------------------------------
 // time formatting
 
+test('renderGantt update of a pending task keeps the axis start; a running task moves its end', () => {
+  const { scroller, gantt } = setupGantt(4);
+  const start = () => scroller.find(hasClass('gantt-start')).textContent;
+  const ticks = () => scroller.findAll(hasClass('gantt-tick')).map((t) => t.textContent).join(' ');
+  assert.equal(start(), '2026-01-01 00:00:01 UTC');
+  gantt.update({ id: 't3', created_at: '2025-12-31T00:00:00Z' }, Date.parse(T(10)));
+  assert.equal(start(), '2026-01-01 00:00:01 UTC', 'the axis starts at the first start');
+  assert.equal(ticks(), '0 2s 4s 6s 8s');
+  gantt.update({ id: 't0', progress: 0.5 }, Date.parse(T(40)));
+  assert.equal(ticks(), '0 5s 10s 15s 20s 25s 30s 35s', 'the running t1 now ends at 40s');
+});
+
+test('render functions refuse unknown options', () => {
+  const doc = fakeDocument();
+  assert.throws(() => renderGraph(doc.createElement('div'), layout([]), { onselect: () => {} }), /renderGraph: unknown option onselect/);
+  assert.throws(() => renderGantt(doc.createElement('div'), [], { rowheight: 3 }), /renderGantt: unknown option rowheight/);
+  assert.throws(() => renderGantt(doc.createElement('div'), [], { rowHeight: 0 }), /rowHeight/);
+  assert.throws(() => criticalPath([], 'soon'), /criticalPath: now/);
+});
+
 test('formatDuration and tickOffsets are readable and round', () => {
   assert.deepEqual([250, 1500, 45e3, 90e3, 7500e3, 3 * 86400e3 + 4 * 3600e3].map(formatDuration), ['250ms', '1.5s', '45s', '1m30s', '2h5m', '3d4h']);
   assert.deepEqual(tickOffsets(9000), [0, 2000, 4000, 6000, 8000]);
