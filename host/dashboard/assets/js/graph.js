@@ -164,6 +164,8 @@ function csr(n, emit) {
  *   (default true). An end inside a collapsed group is redirected to the group node; edges
  *   inside one group are dropped; duplicates are merged into one edge, required when any
  *   of the merged ones is.
+ * - A task node is `{id, x, y, w, h, task, children, collapsed}`: `children` counts its
+ *   direct children among `tasks`, `collapsed` tells whether they are in a group node.
  * - `nodes` are listed column by column, top to bottom (a sensible tab order).
  *
  * Cost: O(n + e) plus one sort of the siblings (n log n); no quadratic step.
@@ -186,7 +188,7 @@ export function layout(tasks, options = {}) {
     return collapsed.has(id) || (kids > autoCollapse && !expanded.has(id));
   };
   const owner = groupOwners(tasks, tree, isCollapsed);
-  const units = buildUnits(tasks, owner, taskColumns(tasks, dep), byId);
+  const units = buildUnits(tasks, { owner, tree, isCollapsed }, taskColumns(tasks, dep), byId);
   const columnCount = compactColumns(units);
   const rows = placeUnits(units, rowOrder(tasks, tree, owner), columnCount);
   const edges = buildEdges(tasks, dep, owner, units);
@@ -354,7 +356,7 @@ function taskColumns(tasks, dep) {
  * The drawable units: a visible task at its own index, the group of owner p at n + p.
  * Each has its column (a group: the lowest of its members) and its layout node.
  */
-function buildUnits(tasks, owner, column, byId) {
+function buildUnits(tasks, { owner, tree, isCollapsed }, column, byId) {
   const n = tasks.length;
   const byIndex = new Array(2 * n);
   for (let i = 0; i < n; i++) {
@@ -362,7 +364,9 @@ function buildUnits(tasks, owner, column, byId) {
     const p = owner[i];
     const status = statusOf(task);
     if (p < 0) {
-      byIndex[i] = { column: column[i], node: { id: task.id, x: 0, y: 0, w: NODE.w, h: NODE.h, task } };
+      const children = tree.children.start[i + 1] - tree.children.start[i];
+      const node = { id: task.id, x: 0, y: 0, w: NODE.w, h: NODE.h, task, children, collapsed: children > 0 && isCollapsed(i) };
+      byIndex[i] = { column: column[i], node };
       continue;
     }
     let unit = byIndex[n + p];
@@ -579,7 +583,10 @@ function parseTime(task, field) {
  *   "group of 10000 tasks under root: 9000 completed, 1000 pending; activate to expand".
  *
  * Click, Enter and Space on a node call onSelect(task id); on a group onToggleGroup(parent
- * id). `critical` holds the ids of the critical path *in path order* (use
+ * id). A node with children has `aria-expanded` and a `<g class="toggle">` ("−" or "+",
+ * aria-hidden) in its top right corner: a click on it, or the key "-" (expanded) or "+"
+ * (collapsed; also on a group) calls onToggleGroup(its id). The page keeps the
+ * `expanded`/`collapsed` sets for layout and lays out again. `critical` holds the ids of the critical path *in path order* (use
  * `new Set(criticalPath(tasks))`): its tasks' nodes (or their group) get `critical`, and so
  * does an edge joining two consecutive ones. Names and methods are set with textContent.
  *
@@ -623,18 +630,37 @@ export function renderGraph(container, lay, options = {}) {
   };
   const draw = graphDrawer({ container, svg, lay, models, nodeLayer, edgeLayer, show, edge: (e) => edgePath(doc, e, models, marker) });
 
-  const activate = (target) => {
+  /** The model of the node holding target, and whether target is in its toggle. */
+  const hit = (target) => {
+    let toggle = false;
     let el = target;
-    while (el && el !== svg && !byElement.has(el)) el = el.parentNode;
-    const model = byElement.get(el);
-    if (!model) return false;
-    if (model.group) onToggleGroup?.(model.node.parentId);
-    else onSelect?.(model.node.id);
+    for (; el && el !== svg && !byElement.has(el); el = el.parentNode) {
+      if (el.getAttribute?.('class') === 'toggle') toggle = true;
+    }
+    return { model: byElement.get(el), toggle };
+  };
+  const toggleOf = (model) => (model.group ? model.node.parentId : model.node.children > 0 ? model.node.id : null);
+  const act = (model, toggle) => {
+    if (toggle || model.group) {
+      const id = toggleOf(model);
+      if (id === null) return false;
+      onToggleGroup?.(id);
+    } else {
+      onSelect?.(model.node.id);
+    }
     return true;
   };
-  svg.addEventListener('click', (ev) => activate(ev.target));
+  svg.addEventListener('click', (ev) => {
+    const { model, toggle } = hit(ev.target);
+    if (model) act(model, toggle);
+  });
   svg.addEventListener('keydown', (ev) => {
-    if ((ev.key === 'Enter' || ev.key === ' ') && activate(ev.target)) ev.preventDefault();
+    const { model } = hit(ev.target);
+    if (!model) return;
+    const wantsToggle = ev.key === '+' || ev.key === '-';
+    const collapsed = model.group || model.node.collapsed;
+    if (wantsToggle && collapsed !== (ev.key === '+')) return;
+    if ((wantsToggle || ev.key === 'Enter' || ev.key === ' ') && act(model, wantsToggle)) ev.preventDefault();
   });
   container.replaceChildren(svg);
   draw();
@@ -844,6 +870,14 @@ function taskView(doc, model) {
     bar: null,
   };
   g.append(model.els.title, model.els.rect, model.els.name, model.els.method);
+  if (node.children > 0) {
+    g.setAttribute('aria-expanded', String(!node.collapsed));
+    const toggle = svgEl(doc, 'g', { class: 'toggle', 'aria-hidden': 'true', transform: `translate(${node.w - 20},4)` });
+    const sign = svgEl(doc, 'text', { x: 8, y: 12, 'text-anchor': 'middle' });
+    sign.textContent = node.collapsed ? '+' : '−';
+    toggle.append(svgEl(doc, 'rect', { width: 16, height: 16, rx: 3, fill: '#fff', stroke: '#888' }), sign);
+    g.append(toggle);
+  }
   applyTask(doc, model);
 }
 

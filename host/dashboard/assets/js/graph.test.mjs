@@ -93,6 +93,7 @@ test('layout places a task one column after its deepest dependency', () => {
   assert.deepEqual(Object.fromEntries(cols), { fetch: 0, parse: 1, stats: 1, merge: 2, root: 3 });
   assertNoOverlap(lay);
   assert.ok(lay.nodes.every((n) => !n.group && n.task === tasks.find((t) => t.id === n.id)));
+  assert.deepEqual(lay.nodes.filter((n) => n.children > 0).map((n) => `${n.id}:${n.children}:${n.collapsed}`), ['root:4:false']);
 });
 
 test('layout keeps required and optional edges apart and defaults to required', () => {
@@ -139,6 +140,7 @@ test('layout collapses a root with 10000 children into one group with counts', (
   const lay = layout(tasks);
   assert.equal(lay.nodes.length, 2);
   const group = lay.nodes.find((n) => n.group);
+  assert.equal(lay.nodes.find((n) => n.id === 'root').collapsed, true);
   assert.equal(group.id, 'group:root');
   assert.equal(group.parentId, 'root');
   assert.equal(group.total, 10000);
@@ -423,9 +425,30 @@ test('renderGraph: click, Enter and Space select; a group toggles', () => {
   assert.deepEqual(selected, ['root', 'root', 'root']);
   nodeG('group:root').dispatch('click');
   nodeG('group:root').dispatch('keydown', { key: 'Enter' });
-  assert.deepEqual(toggled, ['root', 'root']);
+  nodeG('group:root').dispatch('keydown', { key: '+' });
+  nodeG('group:root').dispatch('keydown', { key: '-' });
+  assert.deepEqual(toggled, ['root', 'root', 'root']);
   svg.dispatch('click');
-  assert.equal(selected.length + toggled.length, 5, 'a click beside the nodes selects nothing');
+  assert.equal(selected.length + toggled.length, 6, 'a click beside the nodes selects nothing');
+  assert.equal(nodeG('root').getAttribute('aria-expanded'), 'false');
+  assert.equal(nodeG('root').find(hasClass('toggle')).textContent, '+');
+  nodeG('root').find(hasClass('toggle')).children[0].dispatch('click');
+  nodeG('root').dispatch('keydown', { key: '-' });
+  assert.equal(nodeG('root').dispatch('keydown', { key: '+' }).defaultPrevented, true);
+  assert.deepEqual(toggled, ['root', 'root', 'root', 'root', 'root'], 'click on the toggle and "+" expand; "-" does nothing when collapsed');
+  assert.equal(selected.length, 3);
+});
+
+test('renderGraph: an expanded parent offers "-" to collapse, a leaf no toggle', () => {
+  const { nodeG, toggled } = setupGraph([task('root'), task('a', { parent: 'root' })]);
+  assert.equal(nodeG('root').getAttribute('aria-expanded'), 'true');
+  assert.equal(nodeG('root').find(hasClass('toggle')).textContent, '−');
+  nodeG('root').dispatch('keydown', { key: '+' });
+  nodeG('root').dispatch('keydown', { key: '-' });
+  nodeG('a').dispatch('keydown', { key: '-' });
+  assert.equal(nodeG('a').getAttribute('aria-expanded'), null);
+  assert.equal(nodeG('a').find(hasClass('toggle')), undefined);
+  assert.deepEqual(toggled, ['root']);
 });
 
 test('renderGraph update changes one node in place, or its group counts', () => {
