@@ -487,7 +487,9 @@ function buildEdges(tasks, dep, owner, units) {
  *
  * Definition:
  * - finish(t): `completed_at` of a completed, failed or cancelled task; `now` for an
- *   in_progress task; none for a pending task (pending tasks are never on the path).
+ *   in_progress task, taken as at least the latest started_at/completed_at of `tasks` (a
+ *   browser clock behind the server's cannot end a running task before a finished one);
+ *   none for a pending task (pending tasks are never on the path).
  * - start(t): `started_at`, or finish(t) for a task that ended without starting (cancelled
  *   while pending).
  * - pred(t): among t's dependencies inside `tasks` (required or optional: both gate the
@@ -505,8 +507,8 @@ function buildEdges(tasks, dep, owner, units) {
  * @returns {string[]}
  */
 export function criticalPath(tasks, now = Date.now()) {
-  const nowMs = timeOption('criticalPath', now);
   const { dep } = indexTasks(tasks);
+  const nowMs = Math.max(timeOption('criticalPath', now), latestTime(tasks));
   const order = topoOrder(tasks, dep);
   const n = tasks.length;
   const finish = new Float64Array(n).fill(NaN);
@@ -536,6 +538,16 @@ export function criticalPath(tasks, now = Date.now()) {
   const path = [];
   for (let i = end; i >= 0; i = pred[i]) path.push(tasks[i].id);
   return path.reverse();
+}
+
+/** The latest started_at or completed_at of tasks (ms), -Infinity without any. */
+function latestTime(tasks) {
+  let latest = -Infinity;
+  for (const t of tasks) {
+    if (t.completed_at) latest = Math.max(latest, parseTime(t, 'completed_at'));
+    if (t.started_at) latest = Math.max(latest, parseTime(t, 'started_at'));
+  }
+  return latest;
 }
 
 function finishTime(task, nowMs) {
@@ -832,8 +844,8 @@ function markerDefs(doc, id) {
   const defs = svgEl(doc, 'defs');
   for (const [suffix, cls, fill] of [['', 'arrowhead', '#888'], ['-critical', 'arrowhead critical', '#c0392b']]) {
     const m = svgEl(doc, 'marker', {
-      id: id + suffix, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7,
-      orient: 'auto-start-reverse', markerUnits: 'strokeWidth',
+      id: id + suffix, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 9, markerHeight: 9,
+      orient: 'auto-start-reverse', markerUnits: 'userSpaceOnUse',
     });
     m.append(svgEl(doc, 'path', { d: 'M0,0 L10,5 L0,10 z', class: cls, fill }));
     defs.append(m);
@@ -973,7 +985,9 @@ const NICE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 10e3, 15e
  * the start time in UTC. A row's bar has a light waiting part (`gantt-wait`) from
  * created_at (not before the axis start) to started_at (to completed_at for a task that
  * ended without starting, to the end of the axis for a pending one) and a solid ran part
- * (`gantt-ran`) from started_at to completed_at, or `now` while in_progress.
+ * (`gantt-ran`) from started_at to completed_at, or `now` while in_progress. `now` is taken
+ * as at least the latest started_at/completed_at, so a browser clock behind the server's
+ * draws no negative bar.
  *
  * Structure and classes: `div.gantt` (the scroll container: overflow auto, height
  * `var(--gantt-height, 60vh)`) > `div.gantt-axis` (sticky; `span.gantt-start`,
@@ -1000,7 +1014,7 @@ export function renderGantt(container, tasks, options = {}) {
     checkOptions('renderGantt', options, ['critical', 'onSelect', 'rowHeight', 'now']);
   if (typeof rowHeight !== 'number' || !(rowHeight > 0)) throw new TypeError('renderGantt: option rowHeight must be a number > 0');
   const doc = container.ownerDocument;
-  const state = { now: timeOption('renderGantt', now), range: null };
+  const state = { now: Math.max(timeOption('renderGantt', now), latestTime(tasks)), range: null };
   const rows = orderRows(tasks);
   const indexOf = new Map(rows.map((t, i) => [t.id, i]));
   const crit = new Set(critical);
@@ -1085,7 +1099,7 @@ export function renderGantt(container, tasks, options = {}) {
       const wasRunning = Number(rows[i].status === 'in_progress');
       rows[i] = { ...rows[i], ...task };
       statusOf(rows[i]);
-      state.now = Math.max(state.now, timeOption('update', at));
+      state.now = Math.max(state.now, timeOption('update', at), latestTime([rows[i]]));
       running += (rows[i].status === 'in_progress') - wasRunning;
       const range = grownRange(state.range, rows[i], running > 0 ? state.now : -Infinity);
       if (range !== state.range) {

@@ -242,7 +242,16 @@ test('criticalPath of a running tree ends at a running task, now as its finish',
     task('c', { parent: 'root', ...ran(0, 9) }),
   ];
   assert.deepEqual(criticalPath(tasks, Date.parse(T(10))), ['a', 'b']);
-  assert.deepEqual(criticalPath(tasks, Date.parse(T(8))), ['c'], 'c finished after now=8');
+  assert.deepEqual(criticalPath(tasks.filter((t) => t.id !== 'b'), Date.parse(T(10))), ['c'], 'without b, c finished last');
+});
+
+test('criticalPath: a browser clock behind the server still ends the path at a running task', () => {
+  const tasks = [
+    task('a', ran(0, 3)),
+    task('r', { deps: ['a'], status: 'in_progress', started_at: T(3) }),
+    task('c', ran(5, 9)),
+  ];
+  assert.deepEqual(criticalPath(tasks, Date.parse(T(8))), ['a', 'r'], 'now is taken as at least the latest completed_at');
 });
 
 test('criticalPath breaks ties by the chain that began earliest, then the first listed', () => {
