@@ -598,7 +598,9 @@ function parseTime(task, field) {
  * id). A node with children has `aria-expanded` and a `<g class="toggle">` ("−" or "+",
  * aria-hidden) in its top right corner: a click on it, or the key "-" (expanded) or "+"
  * (collapsed; also on a group) calls onToggleGroup(its id). The page keeps the
- * `expanded`/`collapsed` sets for layout and lays out again. `critical` holds the ids of the critical path *in path order* (use
+ * `expanded`/`collapsed` sets for layout and lays out again.
+ *
+ * `critical` holds the ids of the critical path *in path order* (use
  * `new Set(criticalPath(tasks))`): its tasks' nodes (or their group) get `critical`, and so
  * does an edge joining two consecutive ones. Names and methods are set with textContent.
  *
@@ -693,8 +695,9 @@ export function renderGraph(container, lay, options = {}) {
     update(task) {
       const model = models.byId.get(task?.id);
       if (model && !model.group) {
-        model.task = { ...model.task, ...task };
-        statusOf(model.task);
+        const merged = { ...model.task, ...task };
+        statusOf(merged);
+        model.task = merged;
         if (model.els) applyTask(doc, model);
         return true;
       }
@@ -1096,9 +1099,10 @@ export function renderGantt(container, tasks, options = {}) {
     update(task, at = Date.now()) {
       const i = indexOf.get(task?.id);
       if (i === undefined) return false;
+      const merged = { ...rows[i], ...task };
+      statusOf(merged);
       const wasRunning = Number(rows[i].status === 'in_progress');
-      rows[i] = { ...rows[i], ...task };
-      statusOf(rows[i]);
+      rows[i] = merged;
       state.now = Math.max(state.now, timeOption('update', at), latestTime([rows[i]]));
       running += (rows[i].status === 'in_progress') - wasRunning;
       const range = grownRange(state.range, rows[i], running > 0 ? state.now : -Infinity);
