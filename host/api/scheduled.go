@@ -89,6 +89,12 @@ func (s *Server) timeParam(field, v string) (time.Time, error) {
 	if v == "" {
 		return s.cfg.Now().UTC(), nil
 	}
+	return parseTimeParam(field, v)
+}
+
+// parseTimeParam parses the ISO 8601 date or date-time v (task.ParseTime's forms) of
+// param field; a bad one is an InvalidParams error naming field.
+func parseTimeParam(field, v string) (time.Time, error) {
 	t, err := task.ParseTime(v)
 	if err != nil {
 		return time.Time{}, apferr.InvalidParam(field, "not an ISO 8601 date or date-time", "2026-12-24T18:00:00Z", v)

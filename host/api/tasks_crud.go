@@ -218,7 +218,35 @@ func (s *Server) tasksChildren(ctx context.Context, c *call) (any, error) {
 	return s.resolveLinks(ctx, out), nil
 }
 
+// searchParams are the filters tasks.list and tasks.count share besides user and
+// status: executor, name (or id) and creation time.
+type searchParams struct {
+	Executor      string `json:"executor"`
+	Name          string `json:"name"`
+	CreatedAfter  string `json:"created_after"`
+	CreatedBefore string `json:"created_before"`
+}
+
+// filter returns the store filter of p; a created_after or created_before that is not
+// an ISO 8601 time is an InvalidParams error naming it.
+func (p searchParams) filter() (store.Filter, error) {
+	f := store.Filter{Method: p.Executor, Name: p.Name}
+	var err error
+	if p.CreatedAfter != "" {
+		if f.CreatedAfter, err = parseTimeParam("created_after", p.CreatedAfter); err != nil {
+			return store.Filter{}, err
+		}
+	}
+	if p.CreatedBefore != "" {
+		if f.CreatedBefore, err = parseTimeParam("created_before", p.CreatedBefore); err != nil {
+			return store.Filter{}, err
+		}
+	}
+	return f, nil
+}
+
 type listParams struct {
+	searchParams
 	UserID   string `json:"user_id"`
 	Status   string `json:"status"`
 	RootOnly *bool  `json:"root_only"`
@@ -231,7 +259,12 @@ func (s *Server) tasksList(ctx context.Context, c *call) (any, error) {
 	if err := decodeParams(c.params, &p); err != nil {
 		return nil, err
 	}
-	f := store.Filter{Status: task.Status(p.Status), UserID: s.userFilter(ctx, p.UserID), RootOnly: true, Limit: p.Limit, Offset: p.Offset}
+	f, err := p.filter()
+	if err != nil {
+		return nil, err
+	}
+	f.Status, f.UserID, f.RootOnly = task.Status(p.Status), s.userFilter(ctx, p.UserID), true
+	f.Limit, f.Offset = p.Limit, p.Offset
 	if p.RootOnly != nil {
 		f.RootOnly = *p.RootOnly
 	}
@@ -258,6 +291,7 @@ func (s *Server) userFilter(ctx context.Context, asked string) string {
 }
 
 type countParams struct {
+	searchParams
 	UserID   string   `json:"user_id"`
 	RootOnly bool     `json:"root_only"`
 	Statuses []string `json:"statuses"`
@@ -266,6 +300,10 @@ type countParams struct {
 func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
 	var p countParams
 	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	f, err := p.filter()
+	if err != nil {
 		return nil, err
 	}
 	statuses := task.Statuses
@@ -278,8 +316,10 @@ func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
 	user := s.userFilter(ctx, p.UserID)
 	out := map[string]any{}
 	total := 0
+	f.UserID, f.RootOnly = user, p.RootOnly
 	for _, st := range statuses {
-		n, err := s.cfg.Store.Count(ctx, store.Filter{Status: st, UserID: user, RootOnly: p.RootOnly})
+		f.Status = st
+		n, err := s.cfg.Store.Count(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("count %s tasks: %w", st, err)
 		}

@@ -26,20 +26,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// Filter selects tasks for List and Count. Zero fields do not filter.
+// Filter selects tasks for List and Count. Zero fields do not filter; set fields combine
+// (a task matches all of them).
+//
+// Cost: Status, UserID, TreeID, ParentID, RootOnly, CreatedAfter and CreatedBefore are
+// answered from what the backends index (no task is decoded to filter on them). Method
+// and Name are not indexed: a backend that keeps tasks encoded (badgerstore) decodes
+// every candidate the indexed fields leave to match them, so pair them with an indexed
+// field (RootOnly, UserID, a time range) on a large store.
 type Filter struct {
 	Status   task.Status // only tasks in this status
 	UserID   string      // only tasks of this user
 	TreeID   string      // only tasks of this tree
 	ParentID string      // only direct children of this task
 	RootOnly bool        // only roots (parent_id null)
-	Limit    int         // page size; 0 means DefaultLimit, capped at MaxLimit
-	Offset   int         // tasks to skip
+	// Method keeps only tasks whose executor is this id, as task.Task.Method decides it
+	// (params.executor_id when set, else schemas.method).
+	Method string
+	// Name keeps the tasks whose name contains it, ignoring case (both lower-cased), and
+	// the task whose id is exactly it, so one search box finds a tree by name or by id.
+	// No character is special (no wildcards). Pitfall: pgstore lower-cases with the
+	// database's locale, which may fold only ASCII letters (the C locale).
+	Name string
+	// CreatedAfter keeps tasks created at or after it; CreatedBefore those created before
+	// it (exclusive). The zero time leaves that end unbounded. Times compare at the
+	// microsecond precision stored; a task without created_at matches neither bound.
+	CreatedAfter, CreatedBefore time.Time
+	Limit                       int // page size; 0 means DefaultLimit, capped at MaxLimit
+	Offset                      int // tasks to skip
+}
+
+// ReadsTasks reports whether f sets a field that needs the task itself to match (Method
+// or Name), not only what the backends index.
+func (f Filter) ReadsTasks() bool { return f.Method != "" || f.Name != "" }
+
+// MatchesTask reports whether t matches f.Method and f.Name (true when neither is set):
+// the one definition of both that the backends matching in Go use.
+func (f Filter) MatchesTask(t *task.Task) bool {
+	if f.Method != "" && t.Method() != f.Method {
+		return false
+	}
+	return f.Name == "" || t.ID == f.Name ||
+		strings.Contains(strings.ToLower(t.Name), strings.ToLower(f.Name))
+}
+
+// MatchesCreated reports whether created_at, in Unix microseconds (0 for none), is in
+// [f.CreatedAfter, f.CreatedBefore).
+func (f Filter) MatchesCreated(createdMicros int64) bool {
+	if f.CreatedAfter.IsZero() && f.CreatedBefore.IsZero() {
+		return true
+	}
+	if createdMicros == 0 {
+		return false
+	}
+	return (f.CreatedAfter.IsZero() || createdMicros >= f.CreatedAfter.UnixMicro()) &&
+		(f.CreatedBefore.IsZero() || createdMicros < f.CreatedBefore.UnixMicro())
 }
 
 // Page sizes of List.

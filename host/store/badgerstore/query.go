@@ -139,7 +139,8 @@ func matches(f store.Filter, h header) bool {
 		(f.UserID == "" || h.UserID == f.UserID) &&
 		(f.TreeID == "" || h.TreeID == f.TreeID) &&
 		(f.ParentID == "" || h.ParentID == f.ParentID) &&
-		(!f.RootOnly || h.ParentID == "")
+		(!f.RootOnly || h.ParentID == "") &&
+		f.MatchesCreated(h.Created)
 }
 
 // newer reports whether a sorts before b in List's order: created_at, then seq,
@@ -154,8 +155,20 @@ func newer(a, b header) bool {
 	return a.ID < b.ID
 }
 
+// matchesTask decodes task id (shared with the decode cache: read only) and reports
+// whether it matches f's Method and Name.
+func (s *Store) matchesTask(txn *badger.Txn, f store.Filter, id string) (bool, error) {
+	t, _, err := s.read(txn, id, false)
+	if err != nil {
+		return false, fmt.Errorf("task store index refers to task %s: %w", id, err)
+	}
+	return f.MatchesTask(t), nil
+}
+
 // query counts the tasks matching f and loads those at [offset, offset+limit) in List's
-// order. Only index entries are read to filter and count; tasks are decoded for the page.
+// order. Index entries are read to filter and count, and tasks decoded for the page;
+// when f sets Method or Name (store.Filter.ReadsTasks) every entry the index fields let
+// through is decoded too, to match them.
 func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([]*task.Task, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
@@ -166,14 +179,21 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 	err := s.view(func(txn *badger.Txn) error {
 		var ids []string
 		var unordered []header
+		scanned := 0
 		err := scan(txn, prefix, func(h header) (bool, error) {
-			if total%1024 == 1023 {
+			if scanned++; scanned%1024 == 0 {
 				if err := ctx.Err(); err != nil {
 					return false, err
 				}
 			}
 			if !matches(f, h) || s.hidden(h.ID) {
 				return true, nil
+			}
+			if f.ReadsTasks() {
+				ok, err := s.matchesTask(txn, f, h.ID)
+				if err != nil || !ok {
+					return err == nil, err
+				}
 			}
 			if !ordered {
 				unordered = append(unordered, h)

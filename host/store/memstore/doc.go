@@ -18,7 +18,8 @@
 //   - Orders: List newest first (created_at at microsecond precision, then seq,
 //     descending, then id); Children by priority, seq, id; Tree and Dependents by seq,
 //     then id. Filters use secondary indexes (status, user, tree, parent, dependency,
-//     roots, scheduled tasks) kept in the same critical section as the tasks. Due and
+//     roots, scheduled tasks) kept in the same critical section as the tasks; executor,
+//     name and creation time are checked on each task the index leaves. Due and
 //     Scheduled (store.Schedules) sort the scheduled tasks on each call: O(k log k) for k
 //     scheduled tasks.
 //   - Reads and results are deep copies; the store never keeps a task a caller or an

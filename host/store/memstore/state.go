@@ -133,7 +133,9 @@ func matches(f store.Filter, t *task.Task) bool {
 		(f.UserID == "" || t.UserID == f.UserID) &&
 		(f.TreeID == "" || t.TaskTreeID == f.TreeID) &&
 		(f.ParentID == "" || t.ParentID == f.ParentID) &&
-		(!f.RootOnly || t.ParentID == "")
+		(!f.RootOnly || t.ParentID == "") &&
+		f.MatchesCreated(created(t)) &&
+		f.MatchesTask(t)
 }
 
 // created is created_at as List orders it: Unix microseconds, 0 for the zero time.

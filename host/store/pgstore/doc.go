@@ -26,7 +26,9 @@
 // store is served by an index: newest first over all tasks, roots, a status or a user;
 // a tree in submission order; children in execution order; dependents; roots with a
 // run in progress; armed schedules by next run and scheduled tasks by next run
-// (store.Schedules, migrations/0008_schedules.sql). The cluster's tables are described in migrations/0002_cluster.sql;
+// (store.Schedules, migrations/0008_schedules.sql). A filter on creation time walks
+// the created_at order of those indexes; one on executor or name (store.Filter.Method,
+// Name) reads body of each row the other conditions leave. The cluster's tables are described in migrations/0002_cluster.sql;
 // the shared plugins (apflow_plugin_blobs: modules by sha256, written once;
 // apflow_plugins: each id's current sha256 or its tombstone, with who changed it and
 // when) in migrations/*_plugins.sql and at Store.PutPlugin; the idempotency keys

@@ -80,8 +80,17 @@ func (s *Store) tasks(ctx context.Context, sql string, args ...any) ([]*task.Tas
 	return out, nil
 }
 
+// methodExpr is task.Task.Method in SQL: params.executor_id when it is a non-empty
+// string, else schemas.method when it is a string, else the empty string.
+const methodExpr = `(CASE
+	WHEN json_typeof(body->'params'->'executor_id') = 'string' AND body->'params'->>'executor_id' <> ''
+		THEN body->'params'->>'executor_id'
+	WHEN json_typeof(body->'schemas'->'method') = 'string' THEN body->'schemas'->>'method'
+	ELSE '' END)`
+
 // where returns the condition selecting the tasks of f (Limit and Offset aside) and its
-// arguments, numbered from $1.
+// arguments, numbered from $1. Every value is an argument, never SQL text. Method and
+// Name read body (not indexed): the other conditions narrow the rows first.
 func where(f store.Filter) (string, []any) {
 	var conds []string
 	var args []any
@@ -97,6 +106,23 @@ func where(f store.Filter) (string, []any) {
 	eq("parent_id", f.ParentID)
 	if f.RootOnly {
 		conds = append(conds, "parent_id IS NULL")
+	}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !f.CreatedAfter.IsZero() {
+		conds = append(conds, "created_at >= "+arg(f.CreatedAfter))
+	}
+	if !f.CreatedBefore.IsZero() {
+		conds = append(conds, "created_at < "+arg(f.CreatedBefore))
+	}
+	if f.Method != "" {
+		conds = append(conds, methodExpr+" = "+arg(f.Method))
+	}
+	if f.Name != "" {
+		n := arg(f.Name)
+		conds = append(conds, "(id = "+n+" OR position(lower("+n+"::text) in lower(body->>'name')) > 0)")
 	}
 	if len(conds) == 0 {
 		return "true", nil

@@ -66,6 +66,7 @@ var cases = []struct {
 	{"ListOrderAndPaging", testListPaging},
 	{"ListLimits", testListLimits},
 	{"ListFilters", testListFilters},
+	{"ListSearch", testListSearch},
 	{"IndexesFollowUpdates", testIndexesFollowUpdates},
 	{"Children", testChildren},
 	{"Tree", testTree},
@@ -652,6 +653,103 @@ func testListFilters(t *testing.T, s store.Store) {
 		}
 		if n, err := s.Count(ctx(t), c.f); err != nil || n != len(c.want) {
 			t.Fatalf("%s: Count = %d, %v, want %d", c.name, n, err, len(c.want))
+		}
+	}
+}
+
+// searchable stores tasks for the executor, name and time filters, created at base+seq
+// seconds. Newest first they are: n4, n3, n2-a, n2, n1-a, n1.
+func searchable(t *testing.T, s store.Store) {
+	t.Helper()
+	at := func(id, parent, tree, user, name string, seq int, method, executorID any) *task.Task {
+		x := mk(id, parent, seq)
+		x.TaskTreeID, x.UserID, x.Name = tree, user, name
+		x.HasChildren = parent == "" && (id == "n1" || id == "n2")
+		if method != nil {
+			x.Schemas = map[string]any{"method": method}
+		}
+		if executorID != nil {
+			x.Params = map[string]any{"executor_id": executorID}
+		}
+		return x
+	}
+	create(t, s,
+		at("n1", "", "n1", "alice", "Nightly Build", 0, "echo", nil),
+		at("n1-a", "n1", "n1", "alice", "compile", 1, "shell", nil))
+	n2 := at("n2", "", "n2", "bob", "nightly report", 10, "echo", "report") // executor_id wins
+	n2.Status = task.Completed
+	create(t, s, n2,
+		at("n2-a", "n2", "n2", "bob", "Fetch nightly data", 11, "echo", "")) // empty: schemas.method
+	create(t, s, at("n3", "", "n3", "alice", "50%_off sale", 20, "echo", nil))
+	create(t, s, at("n4", "", "n4", "alice", "50 percent off", 30, "report", nil))
+}
+
+func testListSearch(t *testing.T, s store.Store) {
+	searchable(t, s)
+	sec := func(n int) time.Time { return base.Add(time.Duration(n) * time.Second) }
+	for _, c := range []struct {
+		name  string
+		f     store.Filter
+		want  []string // the page, newest first
+		total int      // -1: len(want)
+	}{
+		{"method from schemas", store.Filter{Method: "echo"}, []string{"n3", "n2-a", "n1"}, -1},
+		{"method from executor_id", store.Filter{Method: "report"}, []string{"n4", "n2"}, -1},
+		{"method of a child", store.Filter{Method: "shell"}, []string{"n1-a"}, -1},
+		{"unknown method", store.Filter{Method: "nope"}, nil, -1},
+		{"method and root", store.Filter{Method: "echo", RootOnly: true}, []string{"n3", "n1"}, -1},
+		{"method and user", store.Filter{Method: "echo", UserID: "bob"}, []string{"n2-a"}, -1},
+		{"method and status", store.Filter{Method: "report", Status: task.Completed}, []string{"n2"}, -1},
+		{"method and parent", store.Filter{Method: "shell", ParentID: "n1"}, []string{"n1-a"}, -1},
+		{"method paged", store.Filter{Method: "echo", Limit: 2}, []string{"n3", "n2-a"}, 3},
+		{"method second page", store.Filter{Method: "echo", Limit: 2, Offset: 2}, []string{"n1"}, 3},
+
+		{"name", store.Filter{Name: "nightly"}, []string{"n2-a", "n2", "n1"}, -1},
+		{"name ignores case", store.Filter{Name: "NIGHTLY", RootOnly: true}, []string{"n2", "n1"}, -1},
+		{"name and user", store.Filter{Name: "Nightly", UserID: "bob"}, []string{"n2-a", "n2"}, -1},
+		{"name and status", store.Filter{Name: "nightly", Status: task.Completed}, []string{"n2"}, -1},
+		{"name and tree", store.Filter{Name: "fetch", TreeID: "n2"}, []string{"n2-a"}, -1},
+		{"name and method", store.Filter{Name: "nightly", Method: "echo"}, []string{"n2-a", "n1"}, -1},
+		{"id exactly", store.Filter{Name: "n2-a"}, []string{"n2-a"}, -1},
+		{"id of a root", store.Filter{Name: "n2", RootOnly: true}, []string{"n2"}, -1},
+		{"part of an id is no match", store.Filter{Name: "n1-"}, nil, -1},
+		{"percent is a character", store.Filter{Name: "50%"}, []string{"n3"}, -1},
+		{"underscore is a character", store.Filter{Name: "_"}, []string{"n3"}, -1},
+		{"pattern characters inside", store.Filter{Name: "0%_O"}, []string{"n3"}, -1},
+		{"backslash is a character", store.Filter{Name: `\`}, nil, -1},
+		{"quote is a character", store.Filter{Name: "' OR '1'='1"}, nil, -1},
+		{"name paged", store.Filter{Name: "nightly", Limit: 1, Offset: 1}, []string{"n2"}, 3},
+
+		{"created after, inclusive", store.Filter{CreatedAfter: sec(10)}, []string{"n4", "n3", "n2-a", "n2"}, -1},
+		{"created before, exclusive", store.Filter{CreatedBefore: sec(10)}, []string{"n1-a", "n1"}, -1},
+		{"created between", store.Filter{CreatedAfter: sec(1), CreatedBefore: sec(20)}, []string{"n2-a", "n2", "n1-a"}, -1},
+		{"empty range", store.Filter{CreatedAfter: sec(10), CreatedBefore: sec(10)}, nil, -1},
+		{"after everything", store.Filter{CreatedAfter: sec(31)}, nil, -1},
+		{"created and root", store.Filter{CreatedAfter: sec(10), CreatedBefore: sec(20), RootOnly: true}, []string{"n2"}, -1},
+		{"created and user", store.Filter{CreatedAfter: sec(10), UserID: "alice"}, []string{"n4", "n3"}, -1},
+		{"created and status", store.Filter{CreatedAfter: sec(1), CreatedBefore: sec(11), Status: task.Pending}, []string{"n1-a"}, -1},
+		{"created and tree", store.Filter{CreatedAfter: sec(11), TreeID: "n2"}, []string{"n2-a"}, -1},
+		{"created paged", store.Filter{CreatedAfter: sec(1), Limit: 2, Offset: 1}, []string{"n3", "n2-a"}, 5},
+
+		{"all together", store.Filter{Name: "NIGHT", Method: "echo", UserID: "bob", Status: task.Pending,
+			CreatedAfter: sec(1), CreatedBefore: sec(12)}, []string{"n2-a"}, -1},
+		{"all together, roots", store.Filter{Name: "night", Method: "echo", RootOnly: true, CreatedBefore: sec(30)},
+			[]string{"n1"}, -1},
+	} {
+		want := c.total
+		if want < 0 {
+			want = len(c.want)
+		}
+		got, total, err := s.List(ctx(t), c.f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		wantIDs(t, c.name, got, c.want...)
+		if total != want {
+			t.Fatalf("%s: total %d, want %d", c.name, total, want)
+		}
+		if n, err := s.Count(ctx(t), c.f); err != nil || n != want {
+			t.Fatalf("%s: Count = %d, %v, want %d", c.name, n, err, want)
 		}
 	}
 }
