@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
@@ -196,7 +198,43 @@ func (s *Server) tasksTree(ctx context.Context, c *call) (any, error) {
 	if node == nil {
 		node = &task.TreeNode{Task: s.resolveLinks(ctx, []*task.Task{t})[0], Children: []*task.TreeNode{}}
 	}
-	return node, nil
+	var p struct {
+		Fields []string `json:"fields"`
+	}
+	if err := decodeParams(c.params, &p); err != nil {
+		return nil, err
+	}
+	if p.Fields == nil {
+		return node, nil
+	}
+	f, err := task.SelectFields(p.Fields)
+	if err != nil {
+		return nil, apferr.InvalidParam("fields", err.Error(), "task field names: "+strings.Join(task.FieldNames(), ", "), p.Fields)
+	}
+	return projectTree(node, f)
+}
+
+// fieldsNode is a node of tasks.tree's answer whose task carries only the fields asked.
+type fieldsNode struct {
+	Task     json.RawMessage `json:"task"`
+	Children []*fieldsNode   `json:"children"`
+}
+
+// projectTree is node with each task cut to the fields f.
+func projectTree(node *task.TreeNode, f task.Fields) (*fieldsNode, error) {
+	b, err := f.Marshal(node.Task)
+	if err != nil {
+		return nil, err
+	}
+	out := &fieldsNode{Task: b, Children: make([]*fieldsNode, 0, len(node.Children))}
+	for _, c := range node.Children {
+		pc, err := projectTree(c, f)
+		if err != nil {
+			return nil, err
+		}
+		out.Children = append(out.Children, pc)
+	}
+	return out, nil
 }
 
 func (s *Server) tasksChildren(ctx context.Context, c *call) (any, error) {

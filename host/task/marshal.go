@@ -152,6 +152,11 @@ func parseTimePtr(field string, p *string) (time.Time, error) {
 
 // MarshalJSON writes the reference wire form of the task.
 func (t *Task) MarshalJSON() ([]byte, error) {
+	return json.Marshal(t.wire())
+}
+
+// wire returns the wire form of the task.
+func (t *Task) wire() *wire {
 	w := wire{
 		ID: t.ID, ParentID: nullStr(t.ParentID), TaskTreeID: nullStr(t.TaskTreeID),
 		UserID: nullStr(t.UserID), Name: t.Name, Status: t.Status, Priority: t.Priority,
@@ -183,7 +188,7 @@ func (t *Task) MarshalJSON() ([]byte, error) {
 	if t.Run != nil {
 		w.Run = &runWire{TaskID: nullStr(t.Run.TaskID), Full: t.Run.Full, StartedAt: nullTime(t.Run.StartedAt)}
 	}
-	return json.Marshal(&w)
+	return &w
 }
 
 // UnmarshalJSON reads the wire form written by MarshalJSON (the canonical form, as stored
