@@ -77,9 +77,10 @@ func browseRun[T any](t testing.TB, tab context.Context, what string, a chromedp
 	return v
 }
 
-// waitJS waits until the JavaScript expression is truthy.
+// waitJS waits until the JavaScript expression is truthy; one that throws (an element
+// not there yet) counts as false.
 func waitJS(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(browserWait))
+	return chromedp.Poll[chromedp.Void]("(() => { try { return ("+expr+"); } catch (e) { return false; } })()", chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(browserWait))
 }
 
 // screenshot writes the tab's whole page as NAME.png into the screenshots folder.
@@ -188,7 +189,7 @@ func TestDashboardSubmitWatchCancel(t *testing.T) {
 		t.Fatalf("root after Cancel tree: %s, want cancelled", root.Status)
 	}
 	browse(t, tab, "the runs page shows it",
-		chromedp.Navigate(srv.url+"/ui/#/runs?status=cancelled"),
+		chromedp.Navigate(srv.url+"/ui/#/runs?status=cancelled&q=WATCH&executor=aggregate_results_executor"),
 		waitJS(`document.querySelector("#runs-table").textContent.includes("watched")`))
 	screenshot(t, tab, "runs-cancelled")
 }

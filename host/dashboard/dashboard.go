@@ -18,17 +18,17 @@ import (
 //go:embed assets/index.html assets/app.css assets/favicon.svg assets/js/*.js
 var assets embed.FS
 
-// contentSecurityPolicy allows the server's own origin only. Styles may be inline: the
-// graph and the timeline size and place elements with style attributes.
+// contentSecurityPolicy allows the server's own origin only: no inline script or style
+// (the pages set styles through the CSSOM, which the policy does not restrict).
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; connect-src 'self'; " +
-	"img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; " +
+	"img-src 'self' data:; style-src 'self'; object-src 'none'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // file is one asset, ready to serve.
 type file struct {
 	name        string
 	contentType string
-	etag        string
+	etag, gzTag string // strong validators of body and gz: one per content coding
 	body, gz    []byte
 }
 
@@ -75,7 +75,8 @@ func load(p string) (*file, error) {
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	return &file{name: path.Base(p), contentType: ct, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, body: body, gz: gz.Bytes()}, nil
+	tag := hex.EncodeToString(sum[:16])
+	return &file{name: path.Base(p), contentType: ct, etag: `"` + tag + `"`, gzTag: `"` + tag + `-gz"`, body: body, gz: gz.Bytes()}, nil
 }
 
 type handler map[string]*file
@@ -97,13 +98,13 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("Content-Type", f.contentType)
 	hd.Set("Cache-Control", "no-cache") // revalidate: a new binary may serve new files
-	hd.Set("ETag", f.etag)
 	hd.Add("Vary", "Accept-Encoding")
-	body := f.body
+	body, etag := f.body, f.etag
 	if acceptsGzip(r) {
 		hd.Set("Content-Encoding", "gzip")
-		body = f.gz
+		body, etag = f.gz, f.gzTag
 	}
+	hd.Set("ETag", etag)
 	http.ServeContent(w, r, f.name, time.Time{}, bytes.NewReader(body))
 }
 

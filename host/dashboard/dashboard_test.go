@@ -97,6 +97,14 @@ func TestRevalidation(t *testing.T) {
 	if w.Code != http.StatusNotModified {
 		t.Fatalf("conditional GET: HTTP %d, want 304", w.Code)
 	}
+	// The gzip body is another representation: another validator.
+	r = httptest.NewRequest("GET", "/js/app.js", nil)
+	r.Header.Set("Accept-Encoding", "gzip")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if gzTag := w.Header().Get("ETag"); gzTag == "" || gzTag == etag {
+		t.Fatalf("gzip ETag %q, identity %q: want two validators", gzTag, etag)
+	}
 }
 
 // TestNoHTMLFromData: the pages never put text into the document as HTML (names, errors,
@@ -112,7 +120,7 @@ func TestNoHTMLFromData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("} {
+		for _, bad := range []string{".innerHTML", ".outerHTML", ".insertAdjacentHTML(", "document.write(", "eval(", "new Function("} {
 			if strings.Contains(string(b), bad) {
 				t.Errorf("%s uses %s", e.Name(), bad)
 			}

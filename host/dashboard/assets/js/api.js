@@ -57,39 +57,82 @@ function headers(extra = {}) {
 
 let nextID = 1;
 
+/** refused handles a 401 answer: the server's reason (error.data.reason) as an AuthError,
+ * after telling the onAuthNeeded listener. */
+async function refused(res) {
+  const body = await res.json().catch(() => null);
+  const reason = body && body.error && body.error.data && body.error.data.reason;
+  const err = new AuthError(reason);
+  authListener(err);
+  return err;
+}
+
 /**
  * Calls a JSON-RPC method and returns its result. Throws AuthError on 401 (and tells
  * the onAuthNeeded listener), RpcError on an error answer, Error on anything else.
  * Methods of /system (system.*) go to that endpoint, the others to /tasks.
  */
-export async function rpc(method, params = {}, { signal } = {}) {
-  const endpoint = method.startsWith("system.") ? "/system" : "/tasks";
-  const res = await fetch(endpoint, {
-    method: "POST",
-    headers: headers({ "Content-Type": "application/json" }),
-    body: JSON.stringify({ jsonrpc: "2.0", id: nextID++, method, params }),
-    signal,
-  });
+export async function rpc(method, params = {}) {
+  const res = await post(method, params);
+  if (res.status === 401) throw await refused(res);
   const body = await res.json().catch(() => null);
-  if (res.status === 401) {
-    const err = new AuthError(body && body.error && body.error.data && body.error.data.reason);
-    authListener(err);
-    throw err;
-  }
   if (!body) throw new Error(`${method}: HTTP ${res.status} without a JSON answer`);
   if (body.error) throw new RpcError(body.error);
   return body.result;
 }
 
-/** GETs a route of the API as text (or JSON when json is true), with the token. */
-export async function get(path, { json = false, signal } = {}) {
-  const res = await fetch(path, { headers: headers(), signal });
-  if (res.status === 401) {
-    const err = new AuthError();
-    authListener(err);
+function post(method, params) {
+  const endpoint = method.startsWith("system.") ? "/system" : "/tasks";
+  return fetch(endpoint, {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ jsonrpc: "2.0", id: nextID++, method, params }),
+  });
+}
+
+/**
+ * Starts a run with tasks.execute (params: task_id, or tasks) and returns its first
+ * answer (status "started") without waiting for the run's end: the call streams
+ * (use_streaming), and the stream is closed after its first frame; the run goes on in
+ * the server. Throws as rpc does when the run cannot start.
+ */
+export async function startRun(params) {
+  const res = await post("tasks.execute", { ...params, use_streaming: true });
+  if (res.status === 401) throw await refused(res);
+  if (!(res.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+    const body = await res.json().catch(() => null);
+    if (body && body.error) throw new RpcError(body.error);
+    throw new Error(`tasks.execute: HTTP ${res.status} without a stream`);
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  try {
+    while (!buf.includes("\n\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  const data = buf.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+  const first = JSON.parse(data || "null");
+  if (first && first.error) throw new RpcError(first.error);
+  return first && first.result;
+}
+
+/**
+ * GETs a route of the API as text (or JSON when json is true), with the token. A 404
+ * throws an Error whose status is 404.
+ */
+export async function get(path, { json = false } = {}) {
+  const res = await fetch(path, { headers: headers() });
+  if (res.status === 401) throw await refused(res);
+  if (!res.ok) {
+    const err = new Error(`GET ${path}: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    err.status = res.status;
     throw err;
   }
-  if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
   return json ? res.json() : res.text();
 }
 
@@ -103,11 +146,8 @@ export async function uploadPlugin(file) {
     headers: headers({ "Content-Type": "application/wasm" }),
     body: file,
   });
+  if (res.status === 401) throw await refused(res);
   const text = await res.text();
-  if (res.status === 401) {
-    authListener(new AuthError());
-    throw new AuthError();
-  }
   let body = null;
   try {
     body = JSON.parse(text);
@@ -122,17 +162,16 @@ export async function uploadPlugin(file) {
 }
 
 /**
- * Follows a run over GET /events?root_task_id=: calls onEvent with each event object
- * until the stream ends or signal aborts; resolves then. fetch is used rather than
+ * Follows a run over GET /events?root_task_id=: calls onOpen once the stream is open
+ * (events from then on are delivered), then onEvent with each event object until the
+ * stream ends or signal aborts; resolves then. fetch is used rather than
  * EventSource so that the token travels in the Authorization header.
  */
-export async function follow(rootID, onEvent, signal) {
+export async function follow(rootID, onEvent, signal, onOpen = () => {}) {
   const res = await fetch("/events?root_task_id=" + encodeURIComponent(rootID), { headers: headers(), signal });
-  if (res.status === 401) {
-    authListener(new AuthError());
-    throw new AuthError();
-  }
+  if (res.status === 401) throw await refused(res);
   if (!res.ok || !res.body) throw new Error(`GET /events: HTTP ${res.status}`);
+  onOpen();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   for (;;) {

@@ -94,8 +94,3 @@ export function problemText(e) {
   const who = e.task_name || e.task_id || e.task;
   return `${who ? "task " + who + ": " : ""}${e.field ? e.field + ": " : ""}${e.reason || e.message || JSON.stringify(e)}`;
 }
-
-/** The executor of a task: params.executor_id, else schemas.method. */
-export function methodOf(t) {
-  return (t.params && t.params.executor_id) || (t.schemas && t.schemas.method) || "";
-}

@@ -902,9 +902,10 @@ function applyTask(doc, model) {
   const status = statusOf(task);
   const name = String(task.name ?? task.id);
   els.rect.setAttribute('class', `node status-${status}${model.critical ? ' critical' : ''}`);
-  els.title.textContent = name;
+  els.title.textContent = `${name} (${status.replace('_', ' ')})`;
   els.name.textContent = clip(name, 26);
-  els.method.textContent = clip(methodOf(task), 30);
+  // The status is written, not only coloured: first on the second line.
+  els.method.textContent = clip(`${status.replace('_', ' ')} · ${methodOf(task)}`, 30);
   els.g.setAttribute('aria-label', taskLabel(name, status, task.progress));
   if (status !== 'in_progress') {
     els.bar?.track.remove();
@@ -1164,7 +1165,7 @@ function fillRow(view, task, critical, state) {
   const pct = (ms) => percent((Math.min(Math.max(ms, start), end) - start) / span);
   view.el.setAttribute('class', `gantt-row status-${status}${critical ? ' critical' : ''}`);
   const name = String(task.name ?? task.id);
-  view.name.textContent = name;
+  view.name.textContent = `${name} · ${status.replace('_', ' ')}`;
   const t = rowTimes(task, state);
   setPart(view.wait, t.waitFrom, t.waitTo, pct);
   setPart(view.ran, t.ranFrom, t.ranTo, pct);
@@ -1274,7 +1275,8 @@ function progressOf(task) {
   return Number.isFinite(p) ? Math.min(1, Math.max(0, p)) : 0;
 }
 
-function methodOf(task) {
+/** The executor of a task: params.executor_id, else schemas.method (the host's rule). */
+export function methodOf(task) {
   return String(task.params?.executor_id ?? task.schemas?.method ?? '');
 }
 

@@ -399,7 +399,7 @@ test('renderGraph draws one accessible node per layout node, names as text', () 
   assert.equal(fetch.getAttribute('role'), 'button');
   assert.equal(fetch.getAttribute('aria-label'), 'fetch, in_progress, 40%');
   assert.deepEqual(fetch.find(hasClass('node')).classes, ['node', 'status-in_progress']);
-  assert.equal(fetch.find(hasClass('method')).textContent, 'http_get');
+  assert.equal(fetch.find(hasClass('method')).textContent, 'in progress · http_get', 'the status is written, then the executor');
   assert.equal(fetch.find(hasClass('progress-bar')).getAttribute('width'), String((184 - 16) * 0.4));
   const root = nodeG('root');
   assert.equal(root.find(hasClass('name')).textContent.startsWith('<img'), true, 'the name is text');
@@ -562,7 +562,7 @@ test('renderGantt rows: bars, classes, order, axis', () => {
   assert.equal(byId.t3.find(hasClass('gantt-ran')).style.display, 'none');
   assert.equal(byId.t3.find(hasClass('gantt-wait')).style.width, 'calc(100% - 0%)', 'a pending task waits to the end');
   assert.equal(byId.t1.getAttribute('aria-label'), 't1, in_progress, 0%, ran 8s');
-  assert.equal(byId.t0.find(hasClass('gantt-name')).textContent, 't0');
+  assert.equal(byId.t0.find(hasClass('gantt-name')).textContent, 't0 · completed', 'the status is written beside the name');
   const ticks = scroller.findAll(hasClass('gantt-tick')).map((t) => t.textContent);
   assert.deepEqual(ticks, ['0', '2s', '4s', '6s', '8s']);
   assert.equal(scroller.find(hasClass('gantt-start')).textContent, '2026-01-01 00:00:01 UTC');

@@ -6,9 +6,10 @@ import { schemaForm } from "./form.js";
 import { validate } from "./schema.js";
 
 /** Renders #/plugins and #/plugins/ID. */
-export async function render(view, [id]) {
-  if (id) return renderOne(view, id);
+export async function render(view, [id], live) {
+  if (id) return renderOne(view, id, live);
   const [{ plugins }, { executors }] = await Promise.all([get("/plugins", { json: true }), rpc("system.executors")]);
+  if (!live()) return;
   const rows = executors.map((e) => {
     const p = plugins.find((x) => x.id === e.id);
     return h("tr", {}, h("td", {}, h("a", { href: "#/plugins/" + encodeURIComponent(e.id) }, e.id)), h("td", {}, e.name || ""), h("td", {}, e.kind || ""), h("td", {}, (p && p.version) || e.version || "–"), h("td", {}, e.hash ? h("code", { title: e.hash }, e.hash.slice(0, 12) + "…") : "–"), h("td", {}, e.description || ""));
@@ -37,8 +38,15 @@ function uploadForm() {
   return form;
 }
 
-async function renderOne(view, id) {
-  const [p, { executors }] = await Promise.all([get("/plugins/" + encodeURIComponent(id), { json: true }).catch(() => null), rpc("system.executors")]);
+async function renderOne(view, id, live) {
+  const [p, { executors }] = await Promise.all([
+    get("/plugins/" + encodeURIComponent(id), { json: true }).catch((err) => {
+      if (err.status === 404) return null; // a built-in executor, or not loaded
+      throw err;
+    }),
+    rpc("system.executors"),
+  ]);
+  if (!live()) return;
   const ex = executors.find((e) => e.id === id);
   const meta = p || ex;
   if (!meta) {
@@ -67,6 +75,7 @@ function runForm(ex, schema) {
     try {
       inputs = sf.value();
     } catch (err) {
+      if (err.errors) sf.showErrors(err.errors);
       fill(out, errorBlock(err));
       return;
     }
@@ -82,7 +91,8 @@ function runForm(ex, schema) {
       const r = await rpc("tasks.execute", { tasks: [{ name: `run ${ex.id}`, schemas: { method: ex.id }, inputs }] });
       fill(out, h("p", {}, statusBadge(r.status), " ", h("a", { href: "#/task/" + encodeURIComponent(r.root_task_id) }, "the task")), r.error ? h("pre", { class: "error-text" }, r.error) : jsonBlock(r.result, "result"));
     } catch (err) {
-      if (err.data && Array.isArray(err.data.errors)) sf.showErrors(err.data.errors.map((p) => ({ path: (p.path || []).slice(1).join("."), message: p.reason })));
+      // The server's reason reads "does not satisfy the input schema of executor X: …".
+      if (err.data && Array.isArray(err.data.errors)) sf.showErrors(err.data.errors.map((p) => ({ path: (p.path || []).slice(1).join("."), message: String(p.reason).replace(/^does not satisfy the input schema of executor "[^"]*": /, "") })));
       fill(out, errorBlock(err));
     } finally {
       btn.disabled = false;

@@ -1,72 +1,90 @@
-// Runs: the trees (root tasks), newest first, filtered and paged by the API, refreshed
-// every few seconds.
-import { rpc, RpcError } from "./api.js";
-import { h, fill, statusBadge, fmtTime, fmtDuration, runTime, errorBlock, methodOf } from "./dom.js";
+// Runs: the trees (root tasks), newest first, filtered, searched and paged by the API
+// (tasks.list and tasks.count take the same filters), refreshed every few seconds.
+import { rpc } from "./api.js";
+import { h, fill, statusBadge, fmtTime, fmtDuration, runTime } from "./dom.js";
+import { STATUSES, methodOf } from "./graph.js";
 
-const statuses = ["pending", "in_progress", "completed", "failed", "cancelled"];
 const pageSize = 50;
-const refreshMs = 2000;
+const refreshMs = 5000;
+// The filters, as they appear in the hash's query and in tasks.list's params.
+const filterKeys = { status: "status", user: "user_id", executor: "executor", q: "name", after: "created_after", before: "created_before" };
 
-/** Renders the runs page; args are unused (the filters live in the query of the hash). */
-export async function render(view) {
-  const q = new URLSearchParams(location.hash.split("?")[1] || "");
-  const state = { status: q.get("status") || "", user: q.get("user") || "", offset: Number(q.get("offset")) || 0 };
+/** Renders #/runs?status=…&user=…&executor=…&q=…&after=…&before=…&offset=…. */
+export async function render(view, _args, live) {
+  const query = new URLSearchParams(location.hash.split("?")[1] || "");
+  const state = { offset: Number(query.get("offset")) || 0 };
+  for (const k of Object.keys(filterKeys)) state[k] = query.get(k) || "";
+  const params = {};
+  for (const [k, p] of Object.entries(filterKeys)) {
+    if (!state[k] || k === "status") continue;
+    if (k !== "after" && k !== "before") params[p] = state[k];
+    else if (!isNaN(new Date(state[k]))) params[p] = new Date(state[k]).toISOString(); // local time in the form
+  }
   const counts = h("ul", { class: "chips", "aria-label": "Trees per status" });
   const body = h("div", { id: "runs-table" });
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
-  fill(view, h("h1", {}, "Runs"), counts, filters(state), body, pager);
+  const stale = h("p", { class: "muted", role: "status" });
   const refresh = async () => {
     const [list, count] = await Promise.all([
-      rpc("tasks.list", { root_only: true, limit: pageSize + 1, offset: state.offset, ...(state.status && { status: state.status }), ...(state.user && { user_id: state.user }) }),
-      rpc("tasks.count", { root_only: true, ...(state.user && { user_id: state.user }) }),
+      rpc("tasks.list", { ...params, root_only: true, limit: pageSize + 1, offset: state.offset, ...(state.status && { status: state.status }) }),
+      rpc("tasks.count", { ...params, root_only: true }),
     ]);
-    fill(counts, ...statuses.map((s) => h("li", {}, h("a", { href: link({ ...state, status: s, offset: 0 }) }, statusBadge(s), " ", String(count[s] || 0)))), h("li", {}, h("a", { href: link({ ...state, status: "", offset: 0 }) }, "all ", String(count.total || 0))));
-    fill(body, table(list.slice(0, pageSize)));
-    fill(pager, state.offset > 0 ? h("a", { href: link({ ...state, offset: Math.max(0, state.offset - pageSize) }) }, "← Newer") : null, h("span", { class: "muted" }, ` ${state.offset + 1}–${state.offset + Math.min(list.length, pageSize)} `), list.length > pageSize ? h("a", { href: link({ ...state, offset: state.offset + pageSize }) }, "Older →") : null);
+    fill(counts, ...STATUSES.map((s) => h("li", {}, h("a", { href: link({ ...state, status: s, offset: 0 }), "aria-current": s === state.status ? "true" : null }, statusBadge(s), " ", String(count[s] || 0)))), h("li", {}, h("a", { href: link({ ...state, status: "", offset: 0 }) }, "all ", String(count.total || 0))));
+    const rows = list.slice(0, pageSize);
+    fill(body, table(rows));
+    fill(pager, state.offset > 0 ? h("a", { href: link({ ...state, offset: Math.max(0, state.offset - pageSize) }) }, "← Newer") : null, rows.length ? h("span", { class: "muted" }, ` ${state.offset + 1}–${state.offset + rows.length} `) : null, list.length > pageSize ? h("a", { href: link({ ...state, offset: state.offset + pageSize }) }, "Older →") : null);
   };
   await refresh();
-  let stopped = false;
-  const timer = setInterval(() => {
-    if (!stopped && !document.hidden) refresh().catch(() => {});
-  }, refreshMs);
+  if (!live()) return null;
+  fill(view, h("h1", {}, "Runs"), filters(state), counts, stale, body, pager);
+  let stopped = false, timer = 0;
+  const tick = async () => {
+    if (stopped) return;
+    if (!document.hidden) {
+      try {
+        await refresh();
+        fill(stale);
+      } catch (err) {
+        fill(stale, `Could not refresh: ${err.message}`);
+      }
+    }
+    if (!stopped) timer = setTimeout(tick, refreshMs);
+  };
+  timer = setTimeout(tick, refreshMs);
   return () => {
     stopped = true;
-    clearInterval(timer);
+    clearTimeout(timer);
   };
 }
 
 /** The hash of the runs page with state as its query. */
 function link(state) {
   const q = new URLSearchParams();
-  if (state.status) q.set("status", state.status);
-  if (state.user) q.set("user", state.user);
-  if (state.offset) q.set("offset", String(state.offset));
+  for (const k of [...Object.keys(filterKeys), "offset"]) if (state[k]) q.set(k, String(state[k]));
   const s = q.toString();
   return "#/runs" + (s ? "?" + s : "");
 }
 
-/** The filter form (status, user) and the search by task id. */
+/** The filter form: status, user, executor, name or id, submitted between two times. */
 function filters(state) {
-  const status = h("select", { id: "f-status" }, h("option", { value: "" }, "any status"), ...statuses.map((s) => h("option", { value: s, selected: s === state.status }, s.replace("_", " "))));
+  const field = (id, label, input) => h("span", { class: "field" }, h("label", { for: id }, label), input);
+  const status = h("select", { id: "f-status" }, h("option", { value: "" }, "any status"), ...STATUSES.map((s) => h("option", { value: s, selected: s === state.status }, s.replace("_", " "))));
+  const q = h("input", { id: "f-q", type: "search", value: state.q, placeholder: "name or id" });
   const user = h("input", { id: "f-user", type: "text", value: state.user, placeholder: "any user" });
-  const form = h("form", { class: "filters", role: "search", "aria-label": "Filter runs" }, h("label", { for: "f-status" }, "Status"), status, h("label", { for: "f-user" }, "User"), user, h("button", { type: "submit" }, "Filter"));
+  const executor = h("input", { id: "f-executor", type: "text", value: state.executor, placeholder: "any executor" });
+  const after = h("input", { id: "f-after", type: "datetime-local", value: state.after });
+  const before = h("input", { id: "f-before", type: "datetime-local", value: state.before });
+  const form = h("form", { class: "filters", role: "search", "aria-label": "Filter runs" },
+    field("f-q", "Search", q), field("f-status", "Status", status), field("f-user", "User", user), field("f-executor", "Executor", executor),
+    field("f-after", "Submitted after", after), field("f-before", "before", before),
+    h("button", { type: "submit" }, "Filter"), h("a", { href: "#/runs" }, "Clear"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    location.hash = link({ status: status.value, user: user.value.trim(), offset: 0 });
+    const next = link({ q: q.value.trim(), status: status.value, user: user.value.trim(), executor: executor.value.trim(), after: after.value, before: before.value, offset: 0 });
+    if (location.hash === next) dispatchEvent(new HashChangeEvent("hashchange"));
+    else location.hash = next;
   });
-  const id = h("input", { id: "f-id", type: "search", placeholder: "task id", required: true });
-  const found = h("span", { role: "alert" });
-  const search = h("form", { class: "filters", role: "search", "aria-label": "Open a task by id" }, h("label", { for: "f-id" }, "Open task"), id, h("button", { type: "submit" }, "Open"), found);
-  search.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try {
-      const t = await rpc("tasks.get", { task_id: id.value.trim() });
-      location.hash = (t.parent_id ? "#/task/" : "#/tree/") + encodeURIComponent(t.id);
-    } catch (err) {
-      fill(found, err instanceof RpcError && err.code === -32001 ? "no such task" : errorBlock(err));
-    }
-  });
-  return h("div", { class: "toolbar" }, form, search);
+  return h("div", { class: "toolbar" }, form);
 }
 
 function table(list) {

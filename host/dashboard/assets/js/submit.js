@@ -1,7 +1,7 @@
 // Submit: paste or upload a tree file, see its problems per task and field before it is
 // sent, then run it and follow it. The server checks everything again on submission.
-import { rpc } from "./api.js";
-import { h, fill, errorBlock, problemText } from "./dom.js";
+import { rpc, startRun } from "./api.js";
+import { h, fill, errorBlock, problemText, flash } from "./dom.js";
 import { validate } from "./schema.js";
 
 const example = `[
@@ -10,8 +10,9 @@ const example = `[
 ]`;
 
 /** Renders #/submit. */
-export async function render(view) {
+export async function render(view, _args, live) {
   const { executors } = await rpc("system.executors");
+  if (!live()) return;
   const byID = new Map(executors.map((e) => [e.id, e]));
   const text = h("textarea", { id: "tree-json", rows: "18", spellcheck: "false", "aria-describedby": "tree-help" });
   text.value = example.replace("METHOD", (executors.find((e) => e.kind !== "builtin") || executors[0] || { id: "aggregate_results_executor" }).id);
@@ -46,7 +47,11 @@ export async function render(view) {
       const created = await rpc("tasks.create", JSON.parse(text.value));
       const list = Array.isArray(created) ? created : [created];
       const root = list.find((t) => !t.parent_id) || list[0];
-      rpc("tasks.execute", { task_id: root.id }).catch(() => {}); // the tree page follows the run
+      try {
+        await startRun({ task_id: root.id });
+      } catch (err) {
+        flash(`The tree was stored but could not start: ${err.message}`, "error");
+      }
       location.hash = "#/tree/" + encodeURIComponent(root.id);
     } catch (err) {
       fill(problems, errorBlock(err));
@@ -68,7 +73,7 @@ function taskList(doc) {
 /**
  * checkTree lists the problems of a submission that the browser can see: JSON, names,
  * ids, parents, dependencies, executors and inputs against each executor's input schema
- * (a required input a dependency may bring is not counted missing).
+ * (a required top-level input a dependency may bring is not counted missing).
  */
 export function checkTree(textValue, executors) {
   let tasks;
@@ -106,7 +111,8 @@ export function checkTree(textValue, executors) {
     if (ex.input_schema) {
       const hasDeps = (t.dependencies || []).length > 0;
       for (const p of validate(ex.input_schema, t.inputs || {})) {
-        if (hasDeps && /^missing propert/.test(p.message)) continue;
+        // The server lets dependencies bring required inputs: only at the top level.
+        if (hasDeps && p.path === "" && /^missing propert/.test(p.message)) continue;
         bad("inputs" + (p.path ? "." + p.path : ""), p.message);
       }
     }

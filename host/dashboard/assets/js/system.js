@@ -20,27 +20,29 @@ export function parseMetrics(text) {
 
 // series are the charts: each takes two successive samples (and the seconds between them).
 const series = [
-  { id: "tasks-per-s", label: "Tasks ended per second", fn: (m, p, dt) => (p ? Math.max(0, (ended(m) - ended(p)) / dt) : null) },
+  { id: "tasks-per-s", label: "Executions ended per second", fn: (m, p, dt) => (p ? Math.max(0, (sum(m, "apflow_executor_duration_seconds_count") - sum(p, "apflow_executor_duration_seconds_count")) / dt) : null) },
   { id: "pending", label: "Tasks pending (queue depth)", fn: (m) => m['apflow_tasks{status="pending"}'] ?? null },
   { id: "executing", label: "Tasks executing", fn: (m) => m.apflow_tasks_executing ?? null },
-  { id: "latency", label: "API latency, mean ms over the interval", fn: (m, p) => (p ? meanMs(m, p) : null) },
+  { id: "latency", label: "JSON-RPC latency on /tasks, mean ms over the interval", fn: (m, p) => (p ? meanMs(m, p, 'route="/tasks"') : null) },
 ];
 
-function ended(m) {
-  return ["completed", "failed", "cancelled"].reduce((n, s) => n + (m[`apflow_tasks{status="${s}"}`] || 0), 0);
+/** The sum of every series of metric name (all label sets). */
+function sum(m, name) {
+  let n = 0;
+  for (const [k, v] of Object.entries(m)) if (k === name || k.startsWith(name + "{")) n += v;
+  return n;
 }
 
-function meanMs(m, p) {
-  let sum = 0, count = 0;
-  for (const k of Object.keys(m)) {
-    if (k.startsWith("apflow_http_request_duration_seconds_sum")) sum += m[k] - (p[k] || 0);
-    if (k.startsWith("apflow_http_request_duration_seconds_count")) count += m[k] - (p[k] || 0);
-  }
-  return count > 0 ? (sum / count) * 1000 : 0;
+/** The mean request duration of one route over the interval (a waiting tasks.execute
+ * counts too; /events streams are left out by taking one route). */
+function meanMs(m, p, route) {
+  const s = `apflow_http_request_duration_seconds_sum{${route}}`, c = `apflow_http_request_duration_seconds_count{${route}}`;
+  const count = (m[c] || 0) - (p[c] || 0);
+  return count > 0 ? (((m[s] || 0) - (p[s] || 0)) / count) * 1000 : 0;
 }
 
 /** Renders #/system; samples the metrics until the page is left. */
-export async function render(view) {
+export async function render(view, _args, live) {
   const health = h("div", {});
   const nodes = h("div", {});
   const charts = h("div", { class: "charts" });
@@ -66,10 +68,18 @@ export async function render(view) {
   await sample();
   const list = await rpc("tasks.scheduled.list", { enabled_only: false, limit: 100 });
   fill(scheduled, scheduleTable(list));
-  const timer = setInterval(() => {
-    if (!document.hidden) sample().catch(() => {});
-  }, sampleMs);
-  return () => clearInterval(timer);
+  if (!live()) return null;
+  let stopped = false, timer = 0;
+  const tick = async () => {
+    if (stopped) return;
+    if (!document.hidden) await sample().catch((err) => fill(health, h("p", { class: "error-box" }, `Could not refresh: ${err.message}`)));
+    if (!stopped) timer = setTimeout(tick, sampleMs);
+  };
+  timer = setTimeout(tick, sampleMs);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 function facts(hz, m) {

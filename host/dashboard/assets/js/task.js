@@ -1,77 +1,90 @@
 // A task: what it got, what it gave, what it cost, what it logged; and its actions.
-import { rpc, get } from "./api.js";
-import { h, fill, statusBadge, fmtTime, fmtDuration, runTime, jsonBlock, errorBlock, flash, methodOf } from "./dom.js";
+import { rpc, get, startRun } from "./api.js";
+import { h, fill, statusBadge, fmtTime, fmtDuration, runTime, jsonBlock, errorBlock, flash } from "./dom.js";
+import { methodOf } from "./graph.js";
 
 const terminal = new Set(["completed", "failed", "cancelled"]);
 const pollMs = 1000;
 
-/** Renders #/task/ID; follows the task (and its logs) until it ends. */
-export async function render(view, [id]) {
+/** Renders #/task/ID; follows the task (and its logs) until the page is left. */
+export async function render(view, [id], live) {
   let t = await rpc("tasks.get", { task_id: id });
   const head = h("div", {});
+  const out = h("div", { role: "alert" }); // the actions' errors: kept across redraws
+  const stale = h("p", { class: "muted", role: "status" });
   const details = h("div", {});
   const logBox = h("div", { class: "logs", id: "task-logs", role: "log", "aria-label": "Log lines", tabindex: "0" });
   const logState = { after: 0, lines: 0 };
-  fill(view, head, details, h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Logs"), logBox));
-  const draw = async () => {
-    fill(head, ...(await header(t)));
-    fill(details, ...body(t));
+  const plugin = pluginCell(t.plugin);
+  const draw = (status) => {
+    if (status !== t.status || !head.firstChild) fill(head, ...header(t, out));
+    fill(details, ...body(t, plugin));
   };
-  await draw();
+  draw();
   await readLogs(id, logState, logBox);
-  let stopped = false;
-  const timer = setInterval(async () => {
-    if (stopped || document.hidden) return;
-    try {
-      const before = JSON.stringify(t);
-      t = await rpc("tasks.get", { task_id: id });
-      if (JSON.stringify(t) !== before) await draw();
-      await readLogs(id, logState, logBox);
-    } catch {
-      /* the next tick tries again */
+  if (!live()) return null;
+  fill(view, head, out, stale, details, h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Logs"), logBox));
+  let stopped = false, timer = 0;
+  const tick = async () => {
+    if (stopped) return;
+    if (!document.hidden) {
+      try {
+        const before = t;
+        t = await rpc("tasks.get", { task_id: id });
+        if (JSON.stringify(t) !== JSON.stringify(before)) draw(before.status);
+        await readLogs(id, logState, logBox);
+        fill(stale);
+      } catch (err) {
+        fill(stale, `Could not refresh: ${err.message}`);
+      }
     }
-  }, pollMs);
+    if (!stopped) timer = setTimeout(tick, pollMs); // the next tick after this one ended
+  };
+  timer = setTimeout(tick, pollMs);
   return () => {
     stopped = true;
-    clearInterval(timer);
+    clearTimeout(timer);
   };
 }
 
-/** Reads the log lines after the cursor and appends them. */
+/** Reads the log lines after the cursor and appends them (a line is shown once). */
 async function readLogs(id, state, box) {
   for (;;) {
     const page = await rpc("tasks.logs", { task_id: id, after: state.after, limit: 500 });
     if (state.lines === 0 && page.lines.length === 0) fill(box, h("p", { class: "muted" }, "No log lines."));
     for (const l of page.lines) {
+      if (l.seq <= state.after) continue;
       if (state.lines === 0) box.replaceChildren();
       box.append(h("div", { class: `log-line level-${l.level}` }, h("time", {}, fmtTime(l.time)), h("span", { class: "log-level" }, l.level), h("span", { class: "log-source" }, `${l.source} #${l.attempt}`), h("span", { class: "log-msg" }, l.message)));
       state.lines++;
+      state.after = l.seq;
     }
-    state.after = page.next_after || state.after;
+    state.after = Math.max(state.after, page.next_after || 0);
     if (!page.more) return;
   }
 }
 
-/** The title, the breadcrumbs and the action buttons. */
-async function header(t) {
+/** The title, the breadcrumbs and the action buttons (their errors go to out). */
+function header(t, out) {
   const crumbs = [h("a", { href: "#/runs" }, "Runs")];
   if (t.parent_id) crumbs.push(" / ", h("a", { href: "#/tree/" + encodeURIComponent(t.task_tree_id || t.parent_id) }, "tree"), " / ", h("a", { href: "#/task/" + encodeURIComponent(t.parent_id) }, "parent"));
   else crumbs.push(" / ", h("a", { href: "#/tree/" + encodeURIComponent(t.id) }, "tree view"));
-  return [h("p", { class: "crumbs" }, ...crumbs), h("h1", {}, t.name || t.id, " ", statusBadge(t.status)), actions(t)];
+  return [h("p", { class: "crumbs" }, ...crumbs), h("h1", {}, t.name || t.id, " ", statusBadge(t.status)), actions(t, out)];
 }
 
-function actions(t) {
+function actions(t, out) {
   const root = t.task_tree_id || t.id;
   const bar = h("div", { class: "actions", role: "group", "aria-label": "Actions" });
-  const out = h("div", { role: "alert" });
   const act = (label, fn, extra = {}) => h("button", { type: "button", ...extra, onclick: async (e) => {
-    e.target.disabled = true;
+    e.currentTarget.disabled = true;
+    const btn = e.currentTarget;
+    out.replaceChildren();
     try {
       await fn();
     } catch (err) {
       fill(out, errorBlock(err));
     } finally {
-      e.target.disabled = false;
+      btn.disabled = false;
     }
   } }, label);
   if (!terminal.has(t.status)) {
@@ -79,7 +92,11 @@ function actions(t) {
     if (t.parent_id) bar.append(act("Cancel tree", async () => report(await rpc("tasks.cancel", { task_ids: [root] }))));
   }
   if (t.status === "failed" || t.status === "cancelled") {
-    bar.append(act("Re-run failed parts", async () => rerun(root)));
+    bar.append(act("Re-run failed parts", async () => {
+      await startRun({ task_id: root });
+      flash(`Re-running ${root}`);
+      location.hash = "#/tree/" + encodeURIComponent(root);
+    }));
   }
   bar.append(act("Copy tree", async () => {
     const c = await rpc("tasks.clone", { task_id: root, origin_type: "copy" });
@@ -93,16 +110,7 @@ function actions(t) {
     flash(`Deleted ${r.deleted_count} task(s)`);
     location.hash = t.parent_id ? "#/tree/" + encodeURIComponent(root) : "#/runs";
   }, { class: "danger" }));
-  return h("div", {}, bar, out);
-}
-
-/** Starts a re-run of the tree's failed and cancelled parts; the answer comes at its end. */
-export function rerun(rootID) {
-  rpc("tasks.execute", { task_id: rootID })
-    .then((r) => flash(`Run of ${rootID} ended: ${r.status}`, r.success === false ? "error" : "ok"))
-    .catch((err) => flash(`Re-run of ${rootID}: ${err.message}`, "error"));
-  flash(`Re-running ${rootID}`);
-  location.hash = "#/tree/" + encodeURIComponent(rootID);
+  return bar;
 }
 
 function report(answers) {
@@ -110,11 +118,11 @@ function report(answers) {
 }
 
 /** The task's facts, then inputs, result, error, usage, hooks and retries. */
-function body(t) {
+function body(t, plugin) {
   const facts = [
     ["Id", h("code", {}, t.id)],
     ["Executor", methodOf(t) || "–"],
-    ["Plugin", t.plugin ? pluginCell(t.plugin) : "built-in or not run"],
+    ["Plugin", plugin],
     ["Priority", String(t.priority)],
     ["User", t.user_id || "–"],
     ["Attempts", String(t.attempts || 0)],
@@ -135,11 +143,13 @@ function body(t) {
   return out;
 }
 
+/** The plugin that ran the task: its id and version (asked once per page) and hash. */
 function pluginCell(hash) {
+  if (!hash) return h("span", {}, "built-in or not run");
   const cell = h("span", {}, h("code", { title: hash }, hash.slice(0, 12) + "…"));
   get("/plugins/" + encodeURIComponent(hash), { json: true })
     .then((p) => cell.prepend(h("a", { href: "#/plugins/" + encodeURIComponent(p.id) }, `${p.id} ${p.version || ""}`), " "))
-    .catch(() => cell.append(" (no longer loaded)"));
+    .catch((err) => cell.append(err.status === 404 ? " (no longer loaded)" : ` (${err.message})`));
   return cell;
 }
 
