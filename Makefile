@@ -48,6 +48,7 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'Wide10k$$|Chain1k$$|FanIn200$$|Fsync' -benchtime 1x ./host/engine/
 	APFLOW_REQUIRE_PG=1 $(BENCH) -bench 'Backends|Takeover' -benchtime 1x -timeout 30m ./host/engine/
 	$(BENCH) -bench 'WideWASM' -benchtime 2x ./cmd/apflow/
+	$(BENCH) -bench 'DashboardTree10k' -benchtime 3x ./cmd/apflow/
 	$(BENCH) -bench 'RoundTripRaw|ExecuteNoop|AcquirePooled|InstantiateFresh' -benchtime 20000x -benchmem ./host/sandbox/
 	$(BENCH) -bench 'Open|ProcessStart' -benchtime 10x ./host/registry/
 	$(BENCH) -bench 'HookOverhead' -benchtime 30x ./host/hooks/

@@ -278,3 +278,36 @@ func TestDashboardSystem(t *testing.T) {
 		waitJS(`document.querySelector("#chart-pending svg") !== null`))
 	screenshot(t, tab, "system")
 }
+
+// TestDashboardPhoneDarkKeyboard: on a phone's viewport in dark mode, the pages fit the
+// screen's width, and a tree's task is reached and opened with the keyboard alone.
+func TestDashboardPhoneDarkKeyboard(t *testing.T) {
+	t.Parallel()
+	srv, tab := setupDashboard(t, "")
+	var res struct {
+		RootTaskID string `json:"root_task_id"`
+	}
+	srv.mustCall(t, "", "tasks.execute", map[string]any{"tasks": []map[string]any{
+		{"id": "k-root", "name": "keyboard", "schemas": map[string]any{"method": "aggregate_results_executor"}, "dependencies": []string{"k-a"}},
+		{"id": "k-a", "name": "echoes", "parent_id": "k-root", "schemas": map[string]any{"method": "echo"}, "inputs": map[string]any{"x": 1}},
+	}}, &res)
+	fits := `document.documentElement.scrollWidth <= window.innerWidth + 1`
+	browse(t, tab, "a phone, dark mode",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(srv.url+"/ui/#/runs"),
+		waitJS(`document.querySelector("#runs-table table") !== null`),
+		chromedp.Click(chromedp.CSS("#theme")),
+		waitJS(`document.documentElement.dataset.theme === "dark" && document.querySelector("#theme").getAttribute("aria-pressed") === "true"`),
+		waitJS(`getComputedStyle(document.body).backgroundColor === "rgb(20, 23, 27)"`),
+		waitJS(fits))
+	screenshot(t, tab, "phone-dark-runs")
+	browse(t, tab, "the tree, then a task by keyboard",
+		chromedp.Navigate(srv.url+"/ui/#/tree/"+res.RootTaskID),
+		waitJS(`document.querySelector('#tree-canvas g.task[data-id="k-a"]') !== null`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#tree-canvas g.task[data-id="k-a"]').focus()`),
+		chromedp.KeyEvent("\r"),
+		waitJS(`location.hash === "#/task/k-a" && document.querySelector("h1").textContent.includes("echoes")`),
+		waitJS(`document.activeElement === document.querySelector("h1")`),
+		waitJS(fits))
+	screenshot(t, tab, "phone-dark-task")
+}
