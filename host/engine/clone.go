@@ -294,7 +294,7 @@ func (p *clonePlan) cloneOf(i int32, rootID string, now time.Time) *task.Task {
 	c.ParentID = p.parentOf(i, rootID)
 	c.Dependencies = p.remap(o.Dependencies)
 	c.CreatedAt, c.UpdatedAt = now, now
-	c.Usage, c.HookErrors, c.Attempts, c.Plugin = nil, nil, 0, ""
+	c.Usage, c.HookErrors, c.Attempts, c.Plugin, c.InputsBeforeHooks = nil, nil, 0, "", nil
 	c.Run = nil   // a clone has no run in progress
 	c.Retry = nil // nor attempts
 	c.HasReferences = false

@@ -66,6 +66,10 @@ func TestHooks(t *testing.T) {
 	if bad.Inputs["pre"] != true {
 		t.Fatalf("pre-hook inputs not persisted: %v", bad.Inputs)
 	}
+	// What the hook got is kept beside what the executor got.
+	if bad.InputsBeforeHooks == nil || bad.InputsBeforeHooks["pre"] != nil {
+		t.Fatalf("inputs before hooks = %v, want the inputs without the hook's key", bad.InputsBeforeHooks)
+	}
 	if v.cat.inputs["dep"]["pre"] != true {
 		t.Fatal("executor did not get the pre-hook's inputs")
 	}

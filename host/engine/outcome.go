@@ -170,7 +170,7 @@ func (o *outcome) apply(t *task.Task) error {
 	t.Usage = o.usage
 	t.HookErrors = o.hookErrors
 	if o.inputsChanged {
-		t.Inputs = o.inputs
+		t.Inputs, t.InputsBeforeHooks = o.inputs, o.inputsBefore
 	}
 	if waits, err := o.recordAttempt(t); waits || err != nil {
 		return err

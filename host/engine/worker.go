@@ -24,6 +24,7 @@ type outcome struct {
 	result        any
 	inputs        map[string]any // inputs after pre-hooks
 	inputsChanged bool
+	inputsBefore  map[string]any // the inputs the pre-hooks got, when they changed them
 	hookErrors    []string
 	plugin        string
 	usage         *task.Usage
@@ -105,8 +106,9 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 			changed = in
 		}
 		if !reflect.DeepEqual(jsonNormal(changed), jsonNormal(out.inputs)) {
+			out.inputsBefore = out.inputs
 			out.inputs, out.inputsChanged = changed, true
-			e.persistInputs(t.ID, changed)
+			e.persistInputs(t.ID, out.inputsBefore, changed)
 		}
 	}
 	raw, err := json.Marshal(out.inputs)
@@ -242,13 +244,14 @@ func (e *Engine) validateInputs(t *task.Task, info *executor.Info, raw []byte) s
 	return ""
 }
 
-// persistInputs writes inputs changed by pre-hooks while the task runs.
-func (e *Engine) persistInputs(id string, inputs map[string]any) {
+// persistInputs writes inputs changed by pre-hooks while the task runs, and the inputs
+// the hooks got (before).
+func (e *Engine) persistInputs(id string, before, inputs map[string]any) {
 	_, err := e.updateRunning(context.Background(), id, func(t *task.Task) error {
 		if t.Status != task.InProgress {
 			return nil
 		}
-		t.Inputs = inputs
+		t.Inputs, t.InputsBeforeHooks = inputs, before
 		return nil
 	})
 	if err != nil {

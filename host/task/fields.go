@@ -49,6 +49,7 @@ var wireFields = []struct {
 	{"retry", func(w *wire) any { return w.Retry }},
 	{"limits", func(w *wire) any { return w.Limits }},
 	{"usage", func(w *wire) any { return w.Usage }},
+	{"inputs_before_hooks", func(w *wire) any { return w.InputsBeforeHooks }},
 	{"hook_errors", func(w *wire) any { return w.HookErrors }},
 	{"seq", func(w *wire) any { return w.Seq }},
 	{"run", func(w *wire) any { return w.Run }},

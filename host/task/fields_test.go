@@ -79,3 +79,18 @@ func TestSelectFields(t *testing.T) {
 		}
 	}
 }
+
+// TestNewAttemptForgetsHookInputs: a new attempt (Start) and a reset forget the inputs
+// the previous attempt's pre-hooks got.
+func TestNewAttemptForgetsHookInputs(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
+	tk := &Task{ID: "a", Status: Failed, InputsBeforeHooks: map[string]any{"x": 1.0}}
+	if err := tk.Reset(now); err != nil || tk.InputsBeforeHooks != nil {
+		t.Fatalf("Reset: %v, inputs before hooks %v", err, tk.InputsBeforeHooks)
+	}
+	tk.InputsBeforeHooks = map[string]any{"x": 1.0}
+	if err := tk.Start(now); err != nil || tk.InputsBeforeHooks != nil {
+		t.Fatalf("Start: %v, inputs before hooks %v", err, tk.InputsBeforeHooks)
+	}
+}

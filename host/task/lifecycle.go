@@ -24,6 +24,7 @@ func (t *Task) Start(now time.Time) error {
 	t.Result = nil
 	t.Progress = 0
 	t.HookErrors = nil
+	t.InputsBeforeHooks = nil
 	t.Attempts++
 	t.UpdatedAt = now
 	return nil
@@ -100,6 +101,7 @@ func (t *Task) Reset(now time.Time) error {
 	t.CompletedAt = time.Time{}
 	t.Usage = nil
 	t.HookErrors = nil
+	t.InputsBeforeHooks = nil
 	t.UpdatedAt = now
 	return nil
 }

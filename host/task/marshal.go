@@ -46,14 +46,15 @@ type wire struct {
 	RunCount           int     `json:"run_count"`
 	ScheduleTimezone   *string `json:"schedule_timezone"`
 
-	Plugin     *string    `json:"plugin"`
-	Attempts   int        `json:"attempts"`
-	Retry      *retryWire `json:"retry"`
-	Limits     *Limits    `json:"limits"`
-	Usage      *Usage     `json:"usage"`
-	HookErrors []string   `json:"hook_errors"`
-	Seq        int        `json:"seq"`
-	Run        *runWire   `json:"run"`
+	Plugin            *string        `json:"plugin"`
+	Attempts          int            `json:"attempts"`
+	Retry             *retryWire     `json:"retry"`
+	Limits            *Limits        `json:"limits"`
+	Usage             *Usage         `json:"usage"`
+	InputsBeforeHooks map[string]any `json:"inputs_before_hooks"`
+	HookErrors        []string       `json:"hook_errors"`
+	Seq               int            `json:"seq"`
+	Run               *runWire       `json:"run"`
 }
 
 // retryWire is the JSON form of a RetryState.
@@ -171,7 +172,7 @@ func (t *Task) wire() *wire {
 		ScheduleEndAt: nullTime(t.ScheduleEndAt), NextRunAt: nullTime(t.NextRunAt),
 		LastRunAt: nullTime(t.LastRunAt), RunCount: t.RunCount, ScheduleTimezone: nullStr(t.ScheduleTimezone),
 		Plugin: nullStr(t.Plugin), Attempts: t.Attempts, Retry: t.Retry.wire(), Usage: t.Usage,
-		HookErrors: t.HookErrors, Seq: t.Seq,
+		InputsBeforeHooks: t.InputsBeforeHooks, HookErrors: t.HookErrors, Seq: t.Seq,
 	}
 	if w.Dependencies == nil {
 		w.Dependencies = []Dependency{}
@@ -210,7 +211,7 @@ func (t *Task) UnmarshalJSON(data []byte) error {
 		HasReferences: w.HasReferences, ScheduleType: str(w.ScheduleType),
 		ScheduleExpression: str(w.ScheduleExpression), ScheduleEnabled: w.ScheduleEnabled,
 		RunCount: w.RunCount, ScheduleTimezone: str(w.ScheduleTimezone), Plugin: str(w.Plugin), Attempts: w.Attempts, Usage: w.Usage,
-		HookErrors: w.HookErrors, Seq: w.Seq,
+		InputsBeforeHooks: w.InputsBeforeHooks, HookErrors: w.HookErrors, Seq: w.Seq,
 	}
 	if w.MaxRuns != nil {
 		t.MaxRuns = *w.MaxRuns

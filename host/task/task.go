@@ -108,6 +108,10 @@ type Task struct {
 	Limits Limits `json:"limits"`
 	// Usage is the cost of the last execution.
 	Usage *Usage `json:"usage"`
+	// InputsBeforeHooks are the inputs the current attempt's pre-hooks got (after
+	// dependency injection) when the hooks changed them; Inputs are then what the
+	// executor got. nil when no pre-hook changed the inputs of the current attempt.
+	InputsBeforeHooks map[string]any `json:"inputs_before_hooks"`
 	// HookErrors records failures of pre/post hooks on the last run; a failing hook never
 	// changes the task's status.
 	HookErrors []string `json:"hook_errors"`
@@ -153,6 +157,7 @@ func (t *Task) Clone() *Task {
 	c := *t
 	c.Dependencies = append([]Dependency(nil), t.Dependencies...)
 	c.Inputs = cloneMap(t.Inputs)
+	c.InputsBeforeHooks = cloneMap(t.InputsBeforeHooks)
 	c.Params = cloneMap(t.Params)
 	c.Schemas = cloneMap(t.Schemas)
 	c.Result = CloneValue(t.Result)

@@ -44,7 +44,7 @@ func canonicalize(t *task.Task) bool {
 	if t.Inputs == nil {
 		t.Inputs = map[string]any{}
 	}
-	for _, m := range []map[string]any{t.Inputs, t.Params, t.Schemas} {
+	for _, m := range []map[string]any{t.Inputs, t.Params, t.Schemas, t.InputsBeforeHooks} {
 		if m != nil && !canonicalValue(m) {
 			return false
 		}

@@ -15,7 +15,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 	t.Parallel()
 	// canonicalize lists the fields the wire form changes; a new field must be reviewed
 	// there (and here).
-	if n := reflect.TypeOf(task.Task{}).NumField(); n != 40 {
+	if n := reflect.TypeOf(task.Task{}).NumField(); n != 41 {
 		t.Fatalf("task.Task has %d fields; review canonicalize for the new ones", n)
 	}
 	now := time.Now() // monotonic reading, nanoseconds, local zone
@@ -36,6 +36,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		x.Limits = task.Limits{TimeoutMS: 5}
 		x.Usage = &task.Usage{DurationMS: 0.001}
 		x.HookErrors = []string{}
+		x.InputsBeforeHooks = map[string]any{"n": json.Number("1")}
 		x.Run = &task.RunMarker{TaskID: "sub", Full: true, StartedAt: now}
 		x.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: now, History: []task.Attempt{
 			{Attempt: 1, StartedAt: now, EndedAt: now.Add(time.Nanosecond), DurationMS: 0.5, Error: "boom", Kind: "trap"}}}
@@ -62,6 +63,9 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		{"typed map in schemas", func(x *task.Task) { x.Schemas["m"] = map[string]string{"a": "b"} }, false},
 		{"invalid UTF-8 name", func(x *task.Task) { x.Name = "\xff" }, false},
 		{"invalid UTF-8 key", func(x *task.Task) { x.Inputs["\xff"] = "v" }, false},
+		{"empty inputs before hooks", func(x *task.Task) { x.InputsBeforeHooks = map[string]any{} }, true},
+		{"no inputs before hooks", func(x *task.Task) { x.InputsBeforeHooks = nil }, true},
+		{"int in inputs before hooks", func(x *task.Task) { x.InputsBeforeHooks["i"] = 1 }, false},
 		{"invalid UTF-8 hook error", func(x *task.Task) { x.HookErrors = []string{"\xfe"} }, false},
 		{"whole-tree run marker", func(x *task.Task) { x.Run = &task.RunMarker{StartedAt: now.Add(time.Nanosecond)} }, true},
 		{"run marker without start time", func(x *task.Task) { x.Run = &task.RunMarker{TaskID: "t"} }, true},

@@ -187,6 +187,7 @@ func testCreateGet(t *testing.T, s store.Store) {
 	full.MaxRuns, full.RunCount, full.Attempts = 5, 1, 2
 	full.NextRunAt = base.Add(time.Hour)
 	full.HookErrors = []string{"pre-hook x failed"}
+	full.InputsBeforeHooks = map[string]any{"n": json.Number("1"), "s": "before"}
 	full.Plugin = "sha256:abc"
 	full.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: base.Add(time.Minute), History: []task.Attempt{
 		{Attempt: 1, StartedAt: base, EndedAt: base.Add(1500 * time.Microsecond), DurationMS: 1.5, Error: "HTTP 503", Kind: "error_result"},
