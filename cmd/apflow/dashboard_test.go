@@ -190,7 +190,9 @@ func TestDashboardSubmitWatchCancel(t *testing.T) {
 	}
 	browse(t, tab, "the runs page shows it",
 		chromedp.Navigate(srv.url+"/ui/#/runs?status=cancelled&q=WATCH&executor=aggregate_results_executor"),
-		waitJS(`document.querySelector("#runs-table").textContent.includes("watched")`))
+		waitJS(`document.querySelector("#runs-table").textContent.includes("watched")`),
+		// The tree's own counts: the steps that ran completed, the rest cancelled.
+		waitJS(`/^41 tasks: \d+ completed · \d+ cancelled$/.test(document.querySelector("#runs-table .tree-counts").textContent)`))
 	screenshot(t, tab, "runs-cancelled")
 }
 

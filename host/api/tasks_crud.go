@@ -330,9 +330,10 @@ func (s *Server) userFilter(ctx context.Context, asked string) string {
 
 type countParams struct {
 	searchParams
-	UserID   string   `json:"user_id"`
-	RootOnly bool     `json:"root_only"`
-	Statuses []string `json:"statuses"`
+	UserID     string   `json:"user_id"`
+	RootOnly   bool     `json:"root_only"`
+	Statuses   []string `json:"statuses"`
+	TaskTreeID string   `json:"task_tree_id"`
 }
 
 func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
@@ -354,7 +355,7 @@ func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
 	user := s.userFilter(ctx, p.UserID)
 	out := map[string]any{}
 	total := 0
-	f.UserID, f.RootOnly = user, p.RootOnly
+	f.UserID, f.RootOnly, f.TreeID = user, p.RootOnly, p.TaskTreeID
 	for _, st := range statuses {
 		f.Status = st
 		n, err := s.cfg.Store.Count(ctx, f)
@@ -370,6 +371,9 @@ func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
 	}
 	if p.RootOnly {
 		out["root_only"] = true
+	}
+	if p.TaskTreeID != "" {
+		out["task_tree_id"] = p.TaskTreeID
 	}
 	return out, nil
 }

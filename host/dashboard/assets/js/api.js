@@ -81,6 +81,30 @@ export async function rpc(method, params = {}) {
   return body.result;
 }
 
+/**
+ * Calls several JSON-RPC methods of /tasks in one batch (at most 100, the server's
+ * default) and returns, in the calls' order, each result, or the RpcError of a call that
+ * failed (thrown only for the whole batch's failure).
+ */
+export async function rpcBatch(calls) {
+  const first = nextID;
+  nextID += calls.length;
+  const res = await fetch("/tasks", {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify(calls.map(([method, params], i) => ({ jsonrpc: "2.0", id: first + i, method, params }))),
+  });
+  if (res.status === 401) throw await refused(res);
+  const body = await res.json().catch(() => null);
+  if (!Array.isArray(body)) throw new Error(`batch: HTTP ${res.status}: ${body && body.error ? describe(body.error) : "not a batch answer"}`);
+  const byID = new Map(body.map((r) => [r.id, r]));
+  return calls.map((_, i) => {
+    const r = byID.get(first + i);
+    if (!r) return new Error("no answer in the batch");
+    return r.error ? new RpcError(r.error) : r.result;
+  });
+}
+
 function post(method, params) {
   const endpoint = method.startsWith("system.") ? "/system" : "/tasks";
   return fetch(endpoint, {

@@ -1,6 +1,6 @@
 // Runs: the trees (root tasks), newest first, filtered, searched and paged by the API
 // (tasks.list and tasks.count take the same filters), refreshed every few seconds.
-import { rpc } from "./api.js";
+import { rpc, rpcBatch } from "./api.js";
 import { h, fill, statusBadge, fmtTime, fmtDuration, runTime } from "./dom.js";
 import { STATUSES, methodOf } from "./graph.js";
 
@@ -31,7 +31,8 @@ export async function render(view, _args, live) {
     ]);
     fill(counts, ...STATUSES.map((s) => h("li", {}, h("a", { href: link({ ...state, status: s, offset: 0 }), "aria-current": s === state.status ? "true" : null }, statusBadge(s), " ", String(count[s] || 0)))), h("li", {}, h("a", { href: link({ ...state, status: "", offset: 0 }) }, "all ", String(count.total || 0))));
     const rows = list.slice(0, pageSize);
-    fill(body, table(rows));
+    const perTree = rows.length ? await rpcBatch(rows.map((t) => ["tasks.count", { task_tree_id: t.id }])) : [];
+    fill(body, table(rows, perTree));
     fill(pager, state.offset > 0 ? h("a", { href: link({ ...state, offset: Math.max(0, state.offset - pageSize) }) }, "← Newer") : null, rows.length ? h("span", { class: "muted" }, ` ${state.offset + 1}–${state.offset + rows.length} `) : null, list.length > pageSize ? h("a", { href: link({ ...state, offset: state.offset + pageSize }) }, "Older →") : null);
   };
   await refresh();
@@ -87,14 +88,22 @@ function filters(state) {
   return h("div", { class: "toolbar" }, form);
 }
 
-function table(list) {
+/** A tree's tasks per status, as "3 completed · 1 failed · 2 pending" (its total first). */
+function treeCounts(c) {
+  if (!c || c instanceof Error) return h("span", { class: "muted" }, "–");
+  const parts = STATUSES.filter((s) => c[s]).map((s) => h("span", { class: `count status-${s}` }, `${c[s]} ${s.replace("_", " ")}`));
+  return h("span", { class: "tree-counts" }, `${c.total} tasks: `, ...parts.flatMap((p, i) => (i ? [" · ", p] : [p])));
+}
+
+function table(list, perTree) {
   if (!list.length) return h("p", { class: "muted" }, "No runs match.");
-  const rows = list.map((t) =>
+  const rows = list.map((t, i) =>
     h(
       "tr",
       {},
       h("td", {}, h("a", { href: "#/tree/" + encodeURIComponent(t.id) }, t.name || t.id)),
       h("td", {}, statusBadge(t.status), t.status === "in_progress" ? h("progress", { max: "1", value: String(t.progress || 0), "aria-label": "progress" }) : null),
+      h("td", {}, treeCounts(perTree[i])),
       h("td", {}, methodOf(t)),
       h("td", {}, t.user_id || "–"),
       h("td", {}, fmtTime(t.created_at)),
@@ -103,6 +112,6 @@ function table(list) {
       h("td", { class: "num" }, fmtDuration(runTime(t))),
     ),
   );
-  const head = ["Tree", "Status", "Executor", "User", "Submitted", "Started", "Ended", "Duration"].map((c) => h("th", { scope: "col" }, c));
+  const head = ["Tree", "Status", "Tasks", "Executor", "User", "Submitted", "Started", "Ended", "Duration"].map((c) => h("th", { scope: "col" }, c));
   return h("div", { class: "table-wrap" }, h("table", { class: "list" }, h("caption", { class: "sr-only" }, "Runs, newest first"), h("thead", {}, h("tr", {}, ...head)), h("tbody", {}, ...rows)));
 }
