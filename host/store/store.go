@@ -69,12 +69,15 @@ func (f Filter) ReadsTasks() bool { return f.Method != "" || f.Name != "" }
 
 // MatchesTask reports whether t matches f.Method and f.Name (true when neither is set):
 // the one definition of both that the backends matching in Go use.
-func (f Filter) MatchesTask(t *task.Task) bool {
-	if f.Method != "" && t.Method() != f.Method {
+func (f Filter) MatchesTask(t *task.Task) bool { return f.MatchesNamed(t.ID, t.Name, t.Method()) }
+
+// MatchesNamed is MatchesTask for a task known by its id, name and executor (Method).
+func (f Filter) MatchesNamed(id, name, method string) bool {
+	if f.Method != "" && method != f.Method {
 		return false
 	}
-	return f.Name == "" || t.ID == f.Name ||
-		strings.Contains(strings.ToLower(t.Name), strings.ToLower(f.Name))
+	return f.Name == "" || id == f.Name ||
+		strings.Contains(strings.ToLower(name), strings.ToLower(f.Name))
 }
 
 // MatchesCreated reports whether created_at, in Unix microseconds (0 for none), is in

@@ -100,3 +100,76 @@ func peakRSSMiB(b *testing.B) float64 {
 	}
 	return 0
 }
+
+// BenchmarkRunsPage100k is what the dashboard's Runs page asks of a store holding
+// 100,000 trees of three tasks each, one third of them completed: the first and the
+// last page of roots, the roots per status, one tree's tasks per status.
+func BenchmarkRunsPage100k(b *testing.B) {
+	s := setup(b, Options{})
+	const trees = 100_000
+	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var batch []*task.Task
+	for i := range trees {
+		root := "r" + strconv.Itoa(i)
+		status := task.Pending
+		if i%3 == 0 {
+			status = task.Completed
+		}
+		for k, id := range []string{root, root + "-a", root + "-b"} {
+			parent := root
+			if k == 0 {
+				parent = ""
+			}
+			batch = append(batch, &task.Task{ID: id, ParentID: parent, TaskTreeID: root, Name: "tree " + id, Status: status,
+				Priority: task.DefaultPriority, Seq: k, CreatedAt: created.Add(time.Duration(i) * time.Second),
+				Schemas: map[string]any{"method": "echo"}})
+		}
+		if len(batch) >= 3000 || i == trees-1 {
+			if err := s.Create(b.Context(), batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		{"first-page", func() error {
+			_, _, err := s.List(b.Context(), store.Filter{RootOnly: true, Limit: 51})
+			return err
+		}},
+		{"last-page", func() error {
+			_, _, err := s.List(b.Context(), store.Filter{RootOnly: true, Limit: 51, Offset: trees - 50})
+			return err
+		}},
+		{"roots-per-status", func() error {
+			for _, st := range task.Statuses {
+				if _, err := s.Count(b.Context(), store.Filter{RootOnly: true, Status: st}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"one-tree-per-status", func() error {
+			for _, st := range task.Statuses {
+				if _, err := s.Count(b.Context(), store.Filter{TreeID: "r500", Status: st}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"search-by-name", func() error {
+			_, _, err := s.List(b.Context(), store.Filter{RootOnly: true, Name: "tree r9999", Limit: 51})
+			return err
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := c.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

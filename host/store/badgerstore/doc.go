@@ -36,9 +36,10 @@
 //	W <scope> <plugin>                          usage of one key-value space: bytes, keys
 //
 // Every index entry's value is a small header (id, created_at, seq, status, user, tree,
-// parent), so List and Count filter and count on index entries alone and decode only the
-// tasks of the returned page (a filter on executor or name, store.Filter.Method and Name,
-// decodes every candidate the other fields leave: those are not in the headers). The dependents entries (d) leave the status out: they are
+// parent, name, executor), so List and Count filter and count on index entries alone
+// and decode only the tasks of the returned page. Entries written before the name and
+// the executor were added end after the parent; a filter on executor or name
+// (store.Filter.Method and Name) decodes the tasks of those. The dependents entries (d) leave the status out: they are
 // never filtered by it, and a status change of an aggregator depending on 100,000 tasks
 // then rewrites a handful of entries, not 100,000. created_at is indexed in
 // microseconds, the precision the wire form stores. An Update rewrites exactly the entries whose key or header changed,

@@ -86,6 +86,11 @@ type header struct {
 	UserID   string
 	TreeID   string
 	ParentID string
+	// Name and Method (the task's executor, task.Task.Method) let a search match without
+	// decoding the task; Named is false for entries written before they were added, whose
+	// tasks a search decodes.
+	Name, Method string
+	Named        bool
 }
 
 func headerOf(t *task.Task) header {
@@ -94,14 +99,14 @@ func headerOf(t *task.Task) header {
 		created = t.CreatedAt.UnixMicro()
 	}
 	return header{ID: t.ID, Created: created, Seq: int64(t.Seq), Status: t.Status,
-		UserID: t.UserID, TreeID: t.TaskTreeID, ParentID: t.ParentID}
+		UserID: t.UserID, TreeID: t.TaskTreeID, ParentID: t.ParentID, Name: t.Name, Method: t.Method(), Named: true}
 }
 
 func (h header) encode() []byte {
-	b := make([]byte, 0, 16+len(h.ID)+len(h.Status)+len(h.UserID)+len(h.TreeID)+len(h.ParentID)+10)
+	b := make([]byte, 0, 16+len(h.ID)+len(h.Status)+len(h.UserID)+len(h.TreeID)+len(h.ParentID)+len(h.Name)+len(h.Method)+14)
 	b = appendAsc(b, h.Created)
 	b = appendAsc(b, h.Seq)
-	for _, s := range []string{h.ID, string(h.Status), h.UserID, h.TreeID, h.ParentID} {
+	for _, s := range []string{h.ID, string(h.Status), h.UserID, h.TreeID, h.ParentID, h.Name, h.Method} {
 		b = appendString(b, s)
 	}
 	return b
@@ -123,6 +128,15 @@ func decodeHeader(b []byte) (header, error) {
 		}
 	}
 	h.Status = task.Status(status)
+	if len(rest) > 0 { // written with the name and the executor
+		for _, dst := range []*string{&h.Name, &h.Method} {
+			var err error
+			if *dst, rest, err = readString(rest); err != nil {
+				return h, err
+			}
+		}
+		h.Named = true
+	}
 	return h, nil
 }
 

@@ -167,8 +167,8 @@ func (s *Store) matchesTask(txn *badger.Txn, f store.Filter, id string) (bool, e
 
 // query counts the tasks matching f and loads those at [offset, offset+limit) in List's
 // order. Index entries are read to filter and count, and tasks decoded for the page;
-// when f sets Method or Name (store.Filter.ReadsTasks) every entry the index fields let
-// through is decoded too, to match them.
+// when f sets Method or Name (store.Filter.ReadsTasks) they are matched on the entry's
+// name and executor, or, for an entry written without them, on the decoded task.
 func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([]*task.Task, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
@@ -189,7 +189,11 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 			if !matches(f, h) || s.hidden(h.ID) {
 				return true, nil
 			}
-			if f.ReadsTasks() {
+			if f.ReadsTasks() && h.Named {
+				if !f.MatchesNamed(h.ID, h.Name, h.Method) {
+					return true, nil
+				}
+			} else if f.ReadsTasks() {
 				ok, err := s.matchesTask(txn, f, h.ID)
 				if err != nil || !ok {
 					return err == nil, err
