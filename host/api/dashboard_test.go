@@ -26,6 +26,7 @@ func TestDashboardRoutes(t *testing.T) {
 		{"HEAD", "/ui/app.css", http.StatusOK, ""},
 		{"GET", "/ui", http.StatusFound, "/ui/"},
 		{"GET", "/", http.StatusFound, "/ui/"},
+		{"HEAD", "/", http.StatusFound, "/ui/"},
 		{"POST", "/ui/x", http.StatusUnauthorized, ""},
 		{"GET", "/uix", http.StatusUnauthorized, ""},
 		{"GET", "/healthz", http.StatusUnauthorized, ""},

@@ -297,8 +297,10 @@ func (s *Server) routes() *echo.Echo {
 		e.GET(dashboardPrefix+"/*", ui)
 		e.HEAD(dashboardPrefix+"/*", ui)
 		toUI := func(c echo.Context) error { return c.Redirect(http.StatusFound, dashboardPrefix+"/") }
-		e.GET(dashboardPrefix, toUI)
-		e.GET("/", toUI)
+		for _, p := range []string{dashboardPrefix, "/"} {
+			e.GET(p, toUI)
+			e.HEAD(p, toUI)
+		}
 	}
 	return e
 }
