@@ -27,3 +27,5 @@ func setup(t *testing.T, provider string, edit func(*llm.Config)) (*llmfake.Serv
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func llmfakeServer(t *testing.T) *llmfake.Server { t.Helper(); return llmfake.New(t) }
