@@ -54,8 +54,14 @@ type anthropicAnswer struct {
 	} `json:"usage"`
 }
 
-// Complete asks the model once. Request.JSON has no switch in this API: the answer is
-// not enforced to be JSON (callers asking for JSON say so in the prompt and check it).
+// jsonPrefill starts the assistant's turn when Request.JSON asks for a JSON object: the
+// messages API has no JSON switch, but an answer continuing "{" is an object's text.
+const jsonPrefill = "{"
+
+// Complete asks the model once. Request.JSON, which this API has no switch for, is
+// honoured by prefilling the assistant's turn with "{" (when the conversation does not
+// already end with an assistant message) and prepending it to the answer; callers still
+// check the answer parses, as with any provider.
 func (a *Anthropic) Complete(ctx context.Context, req Request) (*Response, error) {
 	body := anthropicRequest{Model: a.Model, MaxTokens: req.MaxTokens, Temperature: req.Temperature}
 	if body.MaxTokens == 0 {
@@ -74,6 +80,11 @@ func (a *Anthropic) Complete(ctx context.Context, req Request) (*Response, error
 		body.Messages = append(body.Messages, m)
 	}
 	body.System = strings.Join(system, "\n\n")
+	prefill := ""
+	if req.JSON && (len(body.Messages) == 0 || body.Messages[len(body.Messages)-1].Role != RoleAssistant) {
+		prefill = jsonPrefill
+		body.Messages = append(body.Messages, Message{Role: RoleAssistant, Content: prefill})
+	}
 	headers := map[string]string{"anthropic-version": AnthropicVersion}
 	if a.Key != "" {
 		headers["x-api-key"] = a.Key
@@ -89,6 +100,7 @@ func (a *Anthropic) Complete(ctx context.Context, req Request) (*Response, error
 	if resp.Model == "" {
 		resp.Model = a.Model
 	}
+	resp.Content = prefill + resp.Content
 	return resp, nil
 }
 

@@ -93,3 +93,45 @@ func TestParseAnthropicJoinsTextBlocks(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+func TestAnthropicJSONPrefill(t *testing.T) {
+	tests := []struct {
+		name        string
+		msgs        []llm.Message
+		wantPrefill bool
+		reply, want string
+	}{
+		{name: "prefilled", msgs: []llm.Message{{Role: llm.RoleUser, Content: "q"}}, wantPrefill: true, reply: `{"a":1}`, want: `{"a":1}`},
+		{name: "conversation ends with the assistant: no prefill",
+			msgs:  []llm.Message{{Role: llm.RoleUser, Content: "q"}, {Role: llm.RoleAssistant, Content: `{"a":`}},
+			reply: `1}`, want: `1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := setup(t, llm.ProviderAnthropic, nil)
+			s.Reply(tt.reply)
+			got, err := c.Complete(context.Background(), llm.Request{Messages: tt.msgs, JSON: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Content != tt.want {
+				t.Errorf("content = %q, want %q", got.Content, tt.want)
+			}
+			var wire struct {
+				Messages []llm.Message `json:"messages"`
+			}
+			r := s.Requests()[0]
+			if err := json.Unmarshal(r.Body, &wire); err != nil {
+				t.Fatal(err)
+			}
+			last := wire.Messages[len(wire.Messages)-1]
+			prefilled := len(wire.Messages) == len(tt.msgs)+1 && last == llm.Message{Role: llm.RoleAssistant, Content: "{"}
+			if prefilled != tt.wantPrefill {
+				t.Errorf("prefilled = %v, want %v (%s)", prefilled, tt.wantPrefill, r.Body)
+			}
+			if r.Request.JSON != tt.wantPrefill {
+				t.Errorf("recorded JSON = %v", r.Request.JSON)
+			}
+		})
+	}
+}

@@ -34,10 +34,17 @@ const (
 	Key   = "llmfake-test-key"
 )
 
+// anthropicJSONPrefill is the assistant turn host/llm prefills for a JSON answer from
+// Anthropic; the fake reads it as Request.JSON and answers the rest of the scripted text.
+const anthropicJSONPrefill = "{"
+
 // DefaultUsage is the usage answered until Usage sets another.
 var DefaultUsage = llm.Usage{InputTokens: 10, OutputTokens: 5}
 
 // Received is one request the server got.
+//
+// For Anthropic, a last assistant message "{" (host/llm's prefill for Request.JSON) is
+// read back as Request.JSON and left out of Request.Messages; Body keeps it.
 type Received struct {
 	// Format is llm.ProviderOpenAI or llm.ProviderAnthropic, by the path asked.
 	Format string
@@ -216,6 +223,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, format, http.StatusInternalServerError, err.Error())
 			return
 		}
+		if format == llm.ProviderAnthropic && rec.Request.JSON {
+			// The model continues the prefilled "{": the script says the whole answer.
+			content = strings.TrimPrefix(content, anthropicJSONPrefill)
+		}
 		writeAnswer(w, format, rec.Model, content, stop, usage)
 	}
 }
@@ -240,6 +251,10 @@ func decode(format string, body []byte) (Received, error) {
 	}
 	rec.Request.Messages = append(rec.Request.Messages, wire.Messages...)
 	rec.Request.JSON = wire.ResponseFormat != nil && wire.ResponseFormat.Type == "json_object"
+	if n := len(rec.Request.Messages); format == llm.ProviderAnthropic && n > 0 &&
+		rec.Request.Messages[n-1] == (llm.Message{Role: llm.RoleAssistant, Content: anthropicJSONPrefill}) {
+		rec.Request.Messages, rec.Request.JSON = rec.Request.Messages[:n-1], true
+	}
 	return rec, nil
 }
 
