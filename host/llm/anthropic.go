@@ -89,7 +89,7 @@ func (a *Anthropic) Complete(ctx context.Context, req Request) (*Response, error
 	if a.Key != "" {
 		headers["x-api-key"] = a.Key
 	}
-	data, err := post(ctx, a.Client, ProviderAnthropic, a.BaseURL+"/v1/messages", headers, body)
+	data, err := post(ctx, a.Client, ProviderAnthropic, a.BaseURL+"/v1/messages", a.Key, headers, body)
 	if err != nil {
 		return nil, err
 	}

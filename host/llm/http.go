@@ -33,8 +33,9 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 
 // post sends body as JSON to url with headers and returns the answer's body when the
 // status is 2xx. Any other status is an ErrProvider error naming the provider, the status
-// and the provider's error message (never the headers: they hold the key).
-func post(ctx context.Context, hc *http.Client, provider, url string, headers map[string]string, body any) ([]byte, error) {
+// and the provider's error message, with key (when not empty) redacted from it should the
+// provider echo it; the headers, which hold the key, are never quoted.
+func post(ctx context.Context, hc *http.Client, provider, url, key string, headers map[string]string, body any) ([]byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("llm %s: encode request: %w", provider, err)
@@ -66,6 +67,9 @@ func post(ctx context.Context, hc *http.Client, provider, url string, headers ma
 		return nil, fmt.Errorf("llm %s: %w: HTTP %d: answer longer than %d bytes", provider, ErrProvider, resp.StatusCode, MaxResponseBytes)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if key != "" { // before shortening, so no part of the key survives a cut
+			data = bytes.ReplaceAll(data, []byte(key), []byte("[redacted]"))
+		}
 		return nil, fmt.Errorf("llm %s: %w: HTTP %d: %s", provider, ErrProvider, resp.StatusCode, errorMessage(data))
 	}
 	return data, nil

@@ -35,6 +35,8 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "negative usage", script: func(s *llmfake.Server) {
 			s.ReplyRaw(200, `{"choices":[{"message":{"content":"x"}}],"content":[{"type":"text","text":"x"}],"usage":{"prompt_tokens":-5,"input_tokens":-5}}`)
 		}, want: []string{"malformed answer", "negative"}},
+		{name: "key echoed by the provider is redacted", script: func(s *llmfake.Server) { s.Fail(401, "Incorrect API key provided: "+llmfake.Key) },
+			want: []string{"HTTP 401", "Incorrect API key provided: [redacted]"}},
 		{name: "redirect not followed", script: func(s *llmfake.Server) { s.ReplyRaw(307, `{"error":{"message":"moved"}}`) }, want: []string{"HTTP 307", "moved"}},
 		{name: "reply func error", script: func(s *llmfake.Server) {
 			s.ReplyFunc(func(llm.Request) (string, error) { return "", errors.New("scripted failure") })

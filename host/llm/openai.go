@@ -66,7 +66,7 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
 	if o.Key != "" {
 		headers["Authorization"] = "Bearer " + o.Key
 	}
-	data, err := post(ctx, o.Client, ProviderOpenAI, o.BaseURL+"/chat/completions", headers, body)
+	data, err := post(ctx, o.Client, ProviderOpenAI, o.BaseURL+"/chat/completions", o.Key, headers, body)
 	if err != nil {
 		return nil, err
 	}
