@@ -38,8 +38,11 @@ const (
 // Anthropic; the fake reads it as Request.JSON and answers the rest of the scripted text.
 const anthropicJSONPrefill = "{"
 
-// DefaultUsage is the usage answered until Usage sets another.
-var DefaultUsage = llm.Usage{InputTokens: 10, OutputTokens: 5}
+// The usage answered until Usage sets another.
+const (
+	DefaultInputTokens  = 10
+	DefaultOutputTokens = 5
+)
 
 // Received is one request the server got.
 //
@@ -85,7 +88,7 @@ type answer struct {
 // New starts a server on loopback, closed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, usage: DefaultUsage}
+	s := &Server{t: t, usage: llm.Usage{InputTokens: DefaultInputTokens, OutputTokens: DefaultOutputTokens}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
