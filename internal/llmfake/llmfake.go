@@ -67,7 +67,6 @@ type Received struct {
 
 // Server is the fake provider; its methods are safe for concurrent use.
 type Server struct {
-	t   testing.TB
 	srv *httptest.Server
 
 	mu       sync.Mutex
@@ -88,7 +87,7 @@ type answer struct {
 // New starts a server on loopback, closed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, usage: llm.Usage{InputTokens: DefaultInputTokens, OutputTokens: DefaultOutputTokens}}
+	s := &Server{usage: llm.Usage{InputTokens: DefaultInputTokens, OutputTokens: DefaultOutputTokens}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
