@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/schema"
@@ -47,6 +48,9 @@ type Config struct {
 	// TaskLogs bounds the plugin and hook log lines kept with each task
 	// (docs/decisions.md §18); zero fields keep the engine defaults (1,000 lines, 1 MiB).
 	TaskLogs TaskLogs `json:"task_logs"`
+	// LLM is the model provider of the llm capability; nil: the environment fallback
+	// alone (llm.New, docs/configuration.md "LLM").
+	LLM *llm.Config `json:"llm"`
 }
 
 // TaskLogs bounds what a task keeps of its log lines: its newest lines, at most MaxLines
@@ -110,6 +114,11 @@ func Parse(b []byte) (*Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if c.LLM != nil && c.LLM.Provider != "" {
+		if err := c.LLM.Validate(); err != nil {
+			return nil, fmt.Errorf("invalid: %w", err)
+		}
 	}
 	return &c, nil
 }

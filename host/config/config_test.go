@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/store"
 )
 
@@ -41,6 +42,18 @@ func TestParse(t *testing.T) {
 		{"task logs", `{"task_logs": {"max_lines": 50, "max_bytes": 4096}}`, ""},
 		{"task logs typo", `{"task_logs": {"max_line": 50}}`, "task_logs"},
 		{"task logs zero", `{"task_logs": {"max_bytes": 0}}`, "task_logs.max_bytes"},
+		{"llm", `{"llm": {"provider": "anthropic", "model": "claude-x", "api_key_env": "ANTHROPIC_API_KEY", "timeout_ms": 30000,
+			"max_tokens": 512, "task_token_budget": 100000, "user_token_budget": 1000000}}`, ""},
+		{"llm local server, no key", `{"llm": {"provider": "openai", "base_url": "http://127.0.0.1:11434/v1", "model": "llama3"}}`, ""},
+		{"llm budgets only (env fallback)", `{"llm": {"task_token_budget": 1000}}`, ""},
+		{"llm typo", `{"llm": {"modle": "x"}}`, "llm"},
+		{"llm unknown provider", `{"llm": {"provider": "gemini", "model": "x"}}`, "llm.provider"},
+		{"llm provider without model", `{"llm": {"provider": "openai"}}`, "'model' is required"},
+		{"llm both key forms", `{"llm": {"provider": "openai", "model": "m", "api_key": "k", "api_key_env": "K"}}`, "llm.api_key_env: set either"},
+		{"llm model without provider", `{"llm": {"model": "m"}}`, "'provider' is required"},
+		{"llm relative base", `{"llm": {"provider": "openai", "model": "m", "base_url": "localhost:11434"}}`, "llm.base_url"},
+		{"llm negative budget", `{"llm": {"user_token_budget": -1}}`, "llm.user_token_budget"},
+		{"llm bad env name", `{"llm": {"provider": "openai", "model": "m", "api_key_env": "MY-KEY"}}`, "llm.api_key_env"},
 		{"not json", `{"limits": `, "not valid JSON"},
 		{"two documents", `{} {}`, "not valid JSON"},
 		{"every problem, sorted by field", `{"plugin": {}, "limits": {"memory_pages": 70000}, "concurrency": "many"}`,
@@ -124,5 +137,22 @@ func TestKVValueCapIsTheStores(t *testing.T) {
 	}
 	if _, err := Parse(doc(store.MaxKVValueBytes + 1)); err == nil {
 		t.Fatal("max_value_bytes above store.MaxKVValueBytes accepted")
+	}
+}
+
+func TestLLMSection(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(`{"llm": {"provider": "openai", "base_url": "http://127.0.0.1:8080/v1", "model": "m",
+		"api_key_env": "LLM_KEY", "timeout_ms": 1500, "max_tokens": 64, "task_token_budget": 10, "user_token_budget": 20}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := llm.Config{Provider: "openai", BaseURL: "http://127.0.0.1:8080/v1", Model: "m", APIKeyEnv: "LLM_KEY",
+		TimeoutMS: 1500, MaxTokens: 64, TaskTokenBudget: 10, UserTokenBudget: 20}
+	if c.LLM == nil || *c.LLM != want {
+		t.Fatalf("LLM = %+v, want %+v", c.LLM, want)
+	}
+	if c, err := Parse([]byte(`{}`)); err != nil || c.LLM != nil {
+		t.Fatalf("no section: LLM = %+v, %v", c.LLM, err)
 	}
 }

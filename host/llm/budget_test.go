@@ -1,0 +1,123 @@
+package llm_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/llm"
+)
+
+// countingCompleter answers every call with usage tokens and counts the calls.
+type countingCompleter struct {
+	usage llm.Usage
+	calls atomic.Int64
+}
+
+func (c *countingCompleter) Complete(context.Context, llm.Request) (*llm.Response, error) {
+	c.calls.Add(1)
+	return &llm.Response{Content: "x", Usage: c.usage}, nil
+}
+
+func TestBudgeted(t *testing.T) {
+	type call struct {
+		caller llm.Caller
+		want   error // nil or ErrBudget
+	}
+	a1 := llm.Caller{TaskID: "t1", UserID: "alice"}
+	a2 := llm.Caller{TaskID: "t2", UserID: "alice"}
+	b1 := llm.Caller{TaskID: "t3", UserID: "bob"}
+	tests := []struct {
+		name             string
+		perTask, perUser int64
+		calls            []call
+	}{
+		{name: "task budget", perTask: 20, calls: []call{{a1, nil}, {a1, nil}, {a1, llm.ErrBudget}, {a2, nil}}},
+		{name: "user budget across tasks", perUser: 30, calls: []call{{a1, nil}, {a2, nil}, {a2, nil}, {a1, llm.ErrBudget}, {b1, nil}}},
+		{name: "both: task first", perTask: 10, perUser: 100, calls: []call{{a1, nil}, {a1, llm.ErrBudget}, {a2, nil}}},
+		{name: "both: user first", perTask: 100, perUser: 20, calls: []call{{a1, nil}, {a2, nil}, {a1, llm.ErrBudget}, {b1, nil}}},
+		{name: "no caller: unbounded", perTask: 10, perUser: 10, calls: []call{{llm.Caller{}, nil}, {llm.Caller{}, nil}, {llm.Caller{}, nil}}},
+		{name: "unlimited", calls: []call{{a1, nil}, {a1, nil}, {a1, nil}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &countingCompleter{usage: llm.Usage{InputTokens: 7, OutputTokens: 3}} // 10 per call
+			c := llm.Budgeted(next, tt.perTask, tt.perUser)
+			var asked int64
+			for i, cl := range tt.calls {
+				ctx := context.Background()
+				if cl.caller != (llm.Caller{}) {
+					ctx = llm.WithCaller(ctx, cl.caller)
+				}
+				_, err := c.Complete(ctx, llm.Request{})
+				if cl.want == nil {
+					asked++
+					if err != nil {
+						t.Fatalf("call %d (%+v): %v", i, cl.caller, err)
+					}
+				} else if !errors.Is(err, cl.want) {
+					t.Fatalf("call %d (%+v): err = %v, want %v", i, cl.caller, err, cl.want)
+				}
+			}
+			if n := next.calls.Load(); n != asked {
+				t.Errorf("provider asked %d times, want %d (a refused call must not reach it)", n, asked)
+			}
+		})
+	}
+}
+
+func TestBudgetedConcurrentCallers(t *testing.T) {
+	// 8 tasks of one user, each calling until refused: every task stops at its budget,
+	// and the counts are not lost to races (the race detector watches the maps).
+	next := &countingCompleter{usage: llm.Usage{InputTokens: 1, OutputTokens: 0}}
+	const perTask, tasks = 50, 8
+	c := llm.Budgeted(next, perTask, 1<<40)
+	var wg sync.WaitGroup
+	for i := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := llm.WithCaller(context.Background(), llm.Caller{TaskID: string(rune('a' + i)), UserID: "u"})
+			for n := 0; ; n++ {
+				if _, err := c.Complete(ctx, llm.Request{}); err != nil {
+					if !errors.Is(err, llm.ErrBudget) || n != perTask {
+						t.Errorf("task %d: refused after %d calls with %v, want ErrBudget after %d", i, n, err, perTask)
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := next.calls.Load(); n != perTask*tasks {
+		t.Errorf("provider asked %d times, want %d", n, perTask*tasks)
+	}
+}
+
+func TestBudgetedThroughNew(t *testing.T) {
+	s, c := setup(t, llm.ProviderOpenAI, func(c *llm.Config) { c.TaskTokenBudget = 15 })
+	s.Reply("x")
+	s.Usage(10, 5)
+	ctx := llm.WithCaller(context.Background(), llm.Caller{TaskID: "t", UserID: "u"})
+	if _, err := c.Complete(ctx, llm.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Complete(ctx, llm.Request{}); !errors.Is(err, llm.ErrBudget) {
+		t.Fatalf("err = %v, want ErrBudget", err)
+	}
+	if n := len(s.Requests()); n != 1 {
+		t.Errorf("provider got %d requests, want 1", n)
+	}
+}
+
+func TestCallerFrom(t *testing.T) {
+	if _, ok := llm.CallerFrom(context.Background()); ok {
+		t.Errorf("caller found in an empty context")
+	}
+	want := llm.Caller{TaskID: "t", UserID: "u"}
+	if got, ok := llm.CallerFrom(llm.WithCaller(context.Background(), want)); !ok || got != want {
+		t.Errorf("CallerFrom = %+v %v", got, ok)
+	}
+}
