@@ -60,11 +60,12 @@ func systemPrompt(infos []*executor.Info) string {
 	return b.String()
 }
 
-// catalogInfos sorts the executors by id and leaves out the generator itself.
+// catalogInfos sorts the executors by id and leaves out the generator itself and hook
+// modules (Kind "hook"), which run around tasks, never as one.
 func catalogInfos(infos []*executor.Info) []*executor.Info {
 	out := make([]*executor.Info, 0, len(infos))
 	for _, in := range infos {
-		if in != nil && in.ID != ExecutorID {
+		if in != nil && in.ID != ExecutorID && in.Kind != "hook" {
 			out = append(out, in)
 		}
 	}

@@ -67,6 +67,9 @@ func TestSystemPromptDeterministic(t *testing.T) {
 	if strings.Contains(a, "## "+ExecutorID) {
 		t.Error("the prompt offers generate_executor")
 	}
+	if p := systemPrompt(append(infos, &executor.Info{ID: "audit_hook", Kind: "hook"})); p != a {
+		t.Error("the prompt offers a hook module")
+	}
 	for _, want := range []string{"## fetch_executor", `Input schema: {"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}`, "Output schema: none (any object)"} {
 		if !strings.Contains(a, want) {
 			t.Errorf("prompt lacks %q", want)
