@@ -3,14 +3,23 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/apflow-wasm/apflow/host/api"
+	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/config"
+	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/generate"
 	"github.com/apflow-wasm/apflow/host/llm"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
+	"github.com/apflow-wasm/apflow/host/task"
 	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
@@ -100,5 +109,58 @@ func TestGenerateCommandFailures(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.want) || stdout != "" {
 			t.Errorf("%s: exit %d (want %d)\nstdout %s\nstderr %s", c.name, code, c.code, stdout, stderr)
 		}
+	}
+}
+
+// TestGenerateCommandRemote: with --server the server generates (tasks.generate): the
+// tree is written, --save stores it there, --run submits and follows it.
+func TestGenerateCommandRemote(t *testing.T) {
+	t.Parallel()
+	// Two aggregator roots: wrapped in a third; runnable with the built-ins only.
+	answer := `[{"name": "a", "schemas": {"method": "aggregate_results_executor"}}, {"name": "b", "schemas": {"method": "aggregate_results_executor"}}]`
+	model := &scriptedModel{answers: []string{"analysis", "design", answer, answer, answer}} // multi (3 calls), then two single
+	st := memstore.New()
+	cat := builtin.Catalog()
+	eng, err := engine.New(engine.Config{Store: st, Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepare := api.SubmitPrepare(cat, st, nil, nil, 0)
+	gen, err := generate.New(generate.Config{Completer: model, Catalog: cat, Validate: func(ctx context.Context, tree []byte) error {
+		_, err := prepare(ctx, tree, "", task.Namespace(""))
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Store: st, Keys: st, Engine: eng, Catalog: cat, Prepare: prepare, Generator: gen, KeepAlive: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = eng.Close(ctx)
+		_ = st.Close()
+	})
+
+	code, stdout, stderr := apflowWith(t, nil, "generate", "--server", hs.URL, "--mode", "multi", "r")
+	var tree []map[string]any
+	if code != exitOK || json.Unmarshal([]byte(stdout), &tree) != nil || len(tree) != 3 {
+		t.Fatalf("remote: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if n, _ := st.Count(context.Background(), store.Filter{}); n != 0 {
+		t.Fatalf("without --save the server stored %d tasks", n)
+	}
+	code, stdout, stderr = apflowWith(t, nil, "generate", "--server", hs.URL, "--save", "r")
+	if n, _ := st.Count(context.Background(), store.Filter{}); code != exitOK || n != 3 || !strings.Contains(stderr, "saved: root task ") {
+		t.Fatalf("remote --save: exit %d, %d stored\n%s\n%s", code, n, stdout, stderr)
+	}
+	code, stdout, stderr = apflowWith(t, nil, "generate", "--server", hs.URL, "--run", "-q", "r")
+	if code != exitOK || !strings.Contains(stdout, "completed") {
+		t.Fatalf("remote --run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
