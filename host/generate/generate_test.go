@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/llm"
@@ -180,6 +181,28 @@ func TestValidateErrorEndsGeneration(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := g.Generate(context.Background(), Request{Requirement: "r", Mode: Multi}); !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// blocking is a Completer that answers nothing until its context ends.
+type blocking struct{}
+
+func (blocking) Complete(ctx context.Context, _ llm.Request) (*llm.Response, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestGenerateTimeout: a generation bounded by a context deadline ends with an error
+// matching context.DeadlineExceeded when the model is still thinking.
+func TestGenerateTimeout(t *testing.T) {
+	g, err := New(Config{Completer: blocking{}, Catalog: newTestCatalog(t), Validate: func(context.Context, []byte) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := g.Generate(ctx, Request{Requirement: "r", Mode: Multi}); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "analyse") {
 		t.Fatalf("err = %v", err)
 	}
 }
