@@ -19,8 +19,8 @@ func fix(tasks []map[string]any, newID func() string) []map[string]any {
 	ids := map[string]bool{}
 	names := map[string]string{} // name -> id
 	for _, t := range tasks {
-		if s, _ := t["id"].(string); t["id"] == nil || s == "" && isString(t["id"]) {
-			t["id"] = newID()
+		if id, isStr := t["id"].(string); t["id"] == nil || isStr && id == "" {
+			t["id"] = newID() // an id of another type is left for the validator to name
 		}
 		if id, ok := t["id"].(string); ok {
 			ids[id] = true
@@ -80,5 +80,3 @@ func freeName(names map[string]string, base string) string {
 		}
 	}
 }
-
-func isString(v any) bool { _, ok := v.(string); return ok }
