@@ -8,7 +8,7 @@ STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build test test-cluster-engine test-short bench bench-e2e bench-scale demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
+.PHONY: help setup build generate-eval test test-cluster-engine test-short bench bench-e2e bench-scale demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -100,6 +100,13 @@ lint: ## gofmt (must list no file), go vet and staticcheck (installed by `make s
 	$(GO) vet ./...
 	@test -x $(STATICCHECK) || (echo "staticcheck missing: run make setup"; exit 1)
 	$(STATICCHECK) ./...
+
+# The evaluation set of apflow generate (examples/generate/cases) against the language model
+# the operator config names (GENERATE_CONFIG; default apflow's own config), scored per case.
+GENERATE_MODE   ?= multi
+GENERATE_CONFIG ?=
+generate-eval: build ## score apflow generate on examples/generate against the configured model (docs/generate.md)
+	$(GO) run ./cmd/apflow/internal/generateeval -bin $(BIN) -plugins $(PLUGDIR) -mode $(GENERATE_MODE) $(if $(GENERATE_CONFIG),-config $(GENERATE_CONFIG))
 
 clean: ## remove build outputs
 	rm -rf bin build

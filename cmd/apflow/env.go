@@ -21,6 +21,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/hooks"
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/pluginshare"
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
@@ -55,6 +56,10 @@ type globals struct {
 	maxTreeBytes       int
 
 	stdout, stderr io.Writer
+	// newCompleter returns the operator config's language model, or nil when the config
+	// names none (generate_executor and tasks.generate then fail with
+	// llm.ErrNotConfigured's message). nil: this build wires no provider.
+	newCompleter func(cfg *config.Config) (llm.Completer, error)
 	// listsProblems is set by a command that shows the plugin files that failed to load
 	// in its own output (plugins list); openHost then does not warn about them.
 	listsProblems bool
@@ -214,6 +219,8 @@ type host struct {
 	node *pgstore.Node
 	// taskSchemas compiles tasks' own input schemas for submission and execution alike.
 	taskSchemas *schema.Cache
+	// completer is the operator's language model, or nil when none is configured.
+	completer llm.Completer
 
 	// plugins manages the plugins for the API and the plugins commands: the registry, or
 	// in a cluster the Syncer that shares them through the database.
@@ -239,6 +246,18 @@ const (
 	// crash are reset and resumed; in a cluster, runs no live node holds are taken over.
 	roleServer
 )
+
+// completer returns the language model cfg configures, nil when none.
+func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
+	if g.newCompleter == nil {
+		return nil, nil
+	}
+	c, err := g.newCompleter(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("operator config: llm: %w", err)
+	}
+	return c, nil
+}
 
 // openHost opens the local data dir, or the cluster's database with --store.
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
@@ -296,6 +315,12 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	if !g.listsProblems && !background {
 		g.warnProblems(h.registry)
+	}
+	if h.completer, err = g.completer(cfg); err != nil {
+		return nil, err
+	}
+	if h.completer != nil {
+		builtins = builtin.Catalog(builtin.WithGenerate(h.completer, h.registry))
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
 	h.plugins = h.registry

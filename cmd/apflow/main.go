@@ -76,7 +76,13 @@ func main() {
 
 // execute runs the command line and returns the exit status.
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	return executeWith(ctx, &globals{stdout: stdout, stderr: stderr}, args, stdin)
+}
+
+// executeWith runs the command line with g (its stdout, stderr and language model set)
+// and returns the exit status.
+func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader) int {
+	stdout, stderr := g.stdout, g.stderr
 	root := &cobra.Command{
 		Use:           "apflow",
 		Short:         "Run task trees whose executors are sandboxed WebAssembly plugins",
@@ -91,6 +97,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	root.SetArgs(args)
 	root.AddCommand(
 		newRunCmd(g),
+		newGenerateCmd(g),
 		newResumeCmd(g),
 		newTasksCmd(g),
 		newPluginsCmd(g),

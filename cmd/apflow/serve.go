@@ -89,6 +89,9 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if h.node != nil {
 				acfg.Cluster = h.node
 			}
+			if gen := h.generator(acfg.Prepare); gen != nil {
+				acfg.Generator = gen
+			}
 			if ui {
 				if acfg.Dashboard, err = dashboard.Handler(); err != nil {
 					stopWatch()

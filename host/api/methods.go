@@ -4,6 +4,7 @@ package api
 func (s *Server) buildMethods() (map[string]*method, error) {
 	list := []*method{
 		{name: "tasks.create", category: "crud", description: "Create a task tree from one task object or an array of tasks (validated whole); returns the task, or a flat array for several.", tags: []string{"crud"}, handler: s.tasksCreate},
+		{name: "tasks.generate", category: "crud", description: "Generate a task tree from a requirement in words with the operator's language model; the tree passes tasks.create's validation; save:true also creates it and returns root_task_id.", tags: []string{"crud", "llm"}, handler: s.tasksGenerate},
 		{name: "tasks.get", category: "crud", description: "Get one task by task_id (alias id).", tags: []string{"crud", "query"}, handler: s.tasksGet},
 		{name: "tasks.detail", category: "crud", description: "Alias of tasks.get.", tags: []string{"crud", "query"}, handler: s.tasksGet},
 		{name: "tasks.update", category: "crud", description: "Update fields of a task: flat params {task_id, field: value}. parent_id, user_id and id cannot change; dependencies only while pending; status only along the state machine.", tags: []string{"crud"}, handler: s.tasksUpdate},

@@ -41,6 +41,9 @@ type Config struct {
 	Prepare PrepareFunc
 	// Plugins enables the /plugins routes when not nil.
 	Plugins Plugins
+	// Generator answers tasks.generate; nil makes the method answer that no language
+	// model is configured (-32603, data.reason "llm_not_configured").
+	Generator Generator
 	// JWTSecret enables HS256 bearer authentication on every route when not empty.
 	JWTSecret []byte
 	// Logger receives request and server logs; nil discards them.

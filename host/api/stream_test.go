@@ -300,7 +300,7 @@ func TestDiscoveryMetricsHealth(t *testing.T) {
 			}
 		}
 	}
-	if disc.Total != 25 || n != 25 {
+	if disc.Total != 26 || n != 26 {
 		t.Fatalf("discovery lists %d/%d methods", disc.Total, n)
 	}
 	resp, err = e.http.Client().Get(e.http.URL + "/metrics")

@@ -111,7 +111,7 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("Lookup(nope) = %v, want ExecutorNotFound", err)
 	}
 	list := c.List()
-	if len(list) != 1 || list[0].ID != AggregateResultsID {
+	if len(list) != 2 || list[0].ID != AggregateResultsID || list[1].ID != GenerateID {
 		t.Fatalf("List = %v", list)
 	}
 }

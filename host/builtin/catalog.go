@@ -22,11 +22,16 @@ type catalog struct {
 	byID map[string]*builtinExecutor
 }
 
-// Catalog returns a catalog of every built-in executor. Each call builds a fresh,
-// immutable catalog; it is safe for concurrent use.
-func Catalog() executor.Catalog {
+// Catalog returns a catalog of every built-in executor: aggregate_results_executor and
+// generate_executor (see WithGenerate). Each call builds a fresh, immutable catalog; it
+// is safe for concurrent use.
+func Catalog(opts ...Option) executor.Catalog {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	c := &catalog{byID: map[string]*builtinExecutor{}}
-	for _, b := range []*builtinExecutor{newAggregateResults()} {
+	for _, b := range []*builtinExecutor{newAggregateResults(), newGenerate(o, c)} {
 		c.byID[b.info.ID] = b
 	}
 	return c

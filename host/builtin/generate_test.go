@@ -1,0 +1,101 @@
+package builtin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/generate"
+	"github.com/apflow-wasm/apflow/host/llm"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// scriptedModel answers each call with the next of its answers.
+type scriptedModel struct {
+	mu      sync.Mutex
+	answers []string
+}
+
+func (m *scriptedModel) Complete(context.Context, llm.Request) (*llm.Response, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.answers) == 0 {
+		return nil, llm.ErrProvider
+	}
+	a := m.answers[0]
+	m.answers = m.answers[1:]
+	return &llm.Response{Content: a, Usage: llm.Usage{InputTokens: 3, OutputTokens: 2}}, nil
+}
+
+func TestAggregatorIDMatches(t *testing.T) {
+	if generate.AggregatorID != AggregateResultsID {
+		t.Fatalf("generate.AggregatorID = %q, builtin.AggregateResultsID = %q", generate.AggregatorID, AggregateResultsID)
+	}
+}
+
+func TestGenerateExecutor(t *testing.T) {
+	t.Parallel()
+	// Two roots over the built-ins: wrapped into one aggregator root.
+	tree := "```json\n" + `[{"name": "a", "schemas": {"method": "aggregate_results_executor"}},
+{"name": "b", "schemas": {"method": "aggregate_results_executor"}}]` + "\n```"
+	unknown := `[{"name": "x", "schemas": {"method": "no_such_executor"}}]`
+	cases := []struct {
+		name    string
+		opts    []Option
+		inputs  string
+		count   int
+		wantErr string
+	}{
+		{name: "good tree", opts: []Option{WithGenerate(&scriptedModel{answers: []string{tree}}, nil)}, inputs: `{"requirement": "two groups"}`, count: 3},
+		{name: "unknown executor", opts: []Option{WithGenerate(&scriptedModel{answers: []string{unknown}}, nil)}, inputs: `{"requirement": "x"}`, wantErr: `"no_such_executor" is not registered`},
+		{name: "not configured", inputs: `{"requirement": "x"}`, wantErr: llm.ErrNotConfigured.Error()},
+		{name: "inputs refused", opts: []Option{WithGenerate(&scriptedModel{}, nil)}, inputs: `{"mode": "both"}`, wantErr: "requirement"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := Catalog(c.opts...).Lookup(GenerateID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Release()
+			resp, err := h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "g"}, Inputs: json.RawMessage(c.inputs)})
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct {
+				Tasks  []map[string]any `json:"tasks"`
+				Count  int              `json:"count"`
+				Rounds int              `json:"rounds"`
+				Usage  llm.Usage        `json:"llm_usage"`
+			}
+			if err := json.Unmarshal(resp.Output, &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.Count != c.count || len(out.Tasks) != c.count || out.Rounds != 1 || out.Usage.InputTokens != 3 {
+				t.Fatalf("output = %s", resp.Output)
+			}
+		})
+	}
+}
+
+// TestGenerateExecutorNotConfiguredError: the failure matches llm.ErrNotConfigured.
+func TestGenerateExecutorNotConfiguredError(t *testing.T) {
+	h, _ := Catalog().Lookup(GenerateID)
+	_, err := h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "g"}, Inputs: json.RawMessage(`{"requirement":"r"}`)})
+	if !errors.Is(err, llm.ErrNotConfigured) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(h.Info().Description, llm.ErrNotConfigured.Error()) {
+		t.Error("the description does not say what happens without a model")
+	}
+}

@@ -1,0 +1,219 @@
+package generate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/llm"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Mode chooses how a tree is asked for.
+type Mode string
+
+const (
+	// Single asks once; an answer that fails validation fails the generation.
+	Single Mode = "single"
+	// Multi asks in four steps (analyse, design, fill inputs, review) and sends the
+	// validator's problems back for up to Request.MaxRounds repair rounds.
+	Multi Mode = "multi"
+)
+
+// Bounds of Request.MaxRounds.
+const (
+	DefaultMaxRounds = 3
+	MaxMaxRounds     = 10
+)
+
+// Lister lists the registered executors with their schemas; executor.Catalog is one.
+type Lister interface {
+	List() []*executor.Info
+}
+
+// ValidateFunc checks a submission (the JSON array of a tree) as tasks.create would,
+// storing nothing. A failed check is an *apferr.Error whose Data["errors"] lists the
+// problems (host/submit's errors); any other error (a look-up or context error) ends
+// the generation. Give it host/api SubmitPrepare's function, or submit.Prepare with the
+// same Options the server uses.
+type ValidateFunc func(ctx context.Context, tree []byte) error
+
+// Config is what a Generator needs. Completer, Catalog and Validate are required.
+type Config struct {
+	Completer llm.Completer
+	Catalog   Lister
+	Validate  ValidateFunc
+	// NewID generates the ids of tasks that give none; default task.NewID.
+	NewID func() string
+	// MaxTokens bounds each answer (llm.Request.MaxTokens; 0: the provider's default).
+	MaxTokens int
+}
+
+// Generator builds task trees from requirements. It is safe for concurrent use.
+type Generator struct {
+	cfg Config
+}
+
+// New checks cfg and returns a Generator.
+func New(cfg Config) (*Generator, error) {
+	switch {
+	case cfg.Completer == nil:
+		return nil, errors.New("generate: Config.Completer is required")
+	case cfg.Catalog == nil:
+		return nil, errors.New("generate: Config.Catalog is required")
+	case cfg.Validate == nil:
+		return nil, errors.New("generate: Config.Validate is required")
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = task.NewID
+	}
+	return &Generator{cfg: cfg}, nil
+}
+
+// Request is one generation.
+type Request struct {
+	// Requirement is what the tree must do, in words. Required.
+	Requirement string
+	// Mode is Single or Multi; "" means Single.
+	Mode Mode
+	// MaxRounds bounds the repair rounds of Multi mode (0: DefaultMaxRounds; at most
+	// MaxMaxRounds). Single mode refuses a value other than 0.
+	MaxRounds int
+}
+
+// Result is a generated tree.
+type Result struct {
+	// Tasks is the tree, as tasks.create accepts it: every task has an id, parent_id
+	// holds ids, dependencies hold the names the model gave.
+	Tasks []map[string]any
+	// Rounds is how many answers were checked; 1 when the first was valid.
+	Rounds int
+	// Usage sums the tokens of every model call.
+	Usage llm.Usage
+}
+
+// checkRequest validates r and applies its defaults; errors are -32602 naming the field.
+func checkRequest(r Request) (Request, error) {
+	if strings.TrimSpace(r.Requirement) == "" {
+		return r, apferr.InvalidParam("requirement", "requirement is required", "a non-empty string", r.Requirement)
+	}
+	switch r.Mode {
+	case "":
+		r.Mode = Single
+	case Single, Multi:
+	default:
+		return r, apferr.InvalidParam("mode", "unknown generation mode", "single or multi", string(r.Mode))
+	}
+	switch {
+	case r.MaxRounds < 0 || r.MaxRounds > MaxMaxRounds:
+		return r, apferr.InvalidParam("max_rounds", "max_rounds is out of range", fmt.Sprintf("0-%d", MaxMaxRounds), r.MaxRounds)
+	case r.Mode == Single && r.MaxRounds != 0:
+		return r, apferr.InvalidParam("max_rounds", "single mode has no repair rounds", "0 or mode multi", r.MaxRounds)
+	case r.MaxRounds == 0:
+		r.MaxRounds = DefaultMaxRounds
+	}
+	return r, nil
+}
+
+// Generate asks the model for a tree meeting req.Requirement and returns it once it
+// passes Config.Validate. It fails with a *NoValidTreeError when the answers run out
+// (see the package doc), with an *apferr.Error for a bad request, and with the
+// Completer's or the validator's error, wrapped, when one ends the generation.
+func (g *Generator) Generate(ctx context.Context, req Request) (*Result, error) {
+	req, err := checkRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{g: g, res: &Result{}, msgs: []llm.Message{{Role: llm.RoleSystem, Content: systemPrompt(g.cfg.Catalog.List())}}}
+	if req.Mode == Single {
+		return s.single(ctx, req)
+	}
+	return s.multi(ctx, req)
+}
+
+// session is one generation's conversation and running totals.
+type session struct {
+	g    *Generator
+	msgs []llm.Message
+	res  *Result
+}
+
+// ask appends prompt as the user's turn, asks the model and appends its answer.
+func (s *session) ask(ctx context.Context, step, prompt string) (string, error) {
+	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleUser, Content: prompt})
+	resp, err := s.g.cfg.Completer.Complete(ctx, llm.Request{Messages: append([]llm.Message(nil), s.msgs...), MaxTokens: s.g.cfg.MaxTokens})
+	if err != nil {
+		return "", fmt.Errorf("generate: %s: %w", step, err)
+	}
+	s.res.Usage.InputTokens += resp.Usage.InputTokens
+	s.res.Usage.OutputTokens += resp.Usage.OutputTokens
+	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Content})
+	return resp.Content, nil
+}
+
+// check parses, fixes and validates an answer: the tree when valid, else its problems;
+// err only for an error that ends the generation.
+func (s *session) check(ctx context.Context, answer string) ([]map[string]any, []apferr.Problem, error) {
+	s.res.Rounds++
+	tasks, err := parseAnswer(answer)
+	if err != nil {
+		return nil, []apferr.Problem{answerProblem(err.Error())}, nil
+	}
+	tasks = fix(tasks, s.g.cfg.NewID)
+	data, err := marshalTasks(tasks)
+	if err != nil {
+		return nil, []apferr.Problem{answerProblem(err.Error())}, nil
+	}
+	err = s.g.cfg.Validate(ctx, data)
+	if err == nil {
+		return tasks, nil, nil
+	}
+	if ps := problemsOf(err); ps != nil {
+		return nil, ps, nil
+	}
+	return nil, nil, fmt.Errorf("generate: validate: %w", err)
+}
+
+func (s *session) single(ctx context.Context, req Request) (*Result, error) {
+	answer, err := s.ask(ctx, "answer", singlePrompt(req.Requirement))
+	if err != nil {
+		return nil, err
+	}
+	return s.finish(s.check(ctx, answer))
+}
+
+func (s *session) multi(ctx context.Context, req Request) (*Result, error) {
+	if _, err := s.ask(ctx, "analyse", analysePrompt(req.Requirement)); err != nil {
+		return nil, err
+	}
+	if _, err := s.ask(ctx, "design", designPrompt); err != nil {
+		return nil, err
+	}
+	answer, err := s.ask(ctx, "fill inputs", fillPrompt)
+	if err != nil {
+		return nil, err
+	}
+	for round := 0; ; round++ {
+		tasks, problems, err := s.check(ctx, answer)
+		if err != nil || problems == nil || round == req.MaxRounds {
+			return s.finish(tasks, problems, err)
+		}
+		if answer, err = s.ask(ctx, "review", reviewPrompt(describeProblems(problems))); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (s *session) finish(tasks []map[string]any, problems []apferr.Problem, err error) (*Result, error) {
+	switch {
+	case err != nil:
+		return nil, err
+	case problems != nil:
+		return nil, &NoValidTreeError{Rounds: s.res.Rounds, Problems: problems}
+	}
+	s.res.Tasks = tasks
+	return s.res, nil
+}
