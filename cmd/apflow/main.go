@@ -76,7 +76,7 @@ func main() {
 
 // execute runs the command line and returns the exit status.
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return executeWith(ctx, &globals{stdout: stdout, stderr: stderr}, args, stdin)
+	return executeWith(ctx, &globals{stdout: stdout, stderr: stderr, newCompleter: newCompleter}, args, stdin)
 }
 
 // executeWith runs the command line with g (its stdout, stderr and language model set)

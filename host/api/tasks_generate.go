@@ -46,6 +46,8 @@ func (s *Server) tasksGenerate(ctx context.Context, c *call) (any, error) {
 	if s.cfg.Generator == nil {
 		return nil, generateError(llm.ErrNotConfigured)
 	}
+	// The model's per-user token budget counts against the caller.
+	ctx = llm.WithCaller(ctx, llm.Caller{UserID: callerFrom(ctx).sub})
 	res, err := s.cfg.Generator.Generate(ctx, generate.Request{Requirement: p.Requirement, Mode: generationModes[p.GenerationMode], MaxRounds: p.MaxRounds})
 	if err != nil {
 		return nil, generateError(err)

@@ -118,6 +118,9 @@ func runGenerate(ctx context.Context, g generator, req *executor.Request) (*exec
 			return nil, fmt.Errorf("task %s: inputs: %w", taskID(req), err)
 		}
 	}
+	if req.Task != nil { // the model's token budgets count against this task and its user
+		ctx = llm.WithCaller(ctx, llm.Caller{TaskID: req.Task.ID, UserID: req.Task.UserID})
+	}
 	res, err := g.Generate(ctx, generate.Request{Requirement: in.Requirement, Mode: generate.Mode(in.Mode), MaxRounds: in.MaxRounds})
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", taskID(req), err)
