@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
@@ -72,5 +73,70 @@ func TestPluginInputsValidatedOnce(t *testing.T) {
 	}
 	if n := compiled.Validations(); n != 1 {
 		t.Fatalf("one execution validated its inputs %d times, want once", n)
+	}
+}
+
+// tokenCompleter answers every completion with 7 input and 2 output tokens.
+type tokenCompleter struct{}
+
+func (tokenCompleter) Complete(context.Context, llm.Request) (*llm.Response, error) {
+	return &llm.Response{Content: "ok", Model: "fake", Usage: llm.Usage{InputTokens: 7, OutputTokens: 2}}, nil
+}
+
+// TestPluginLLMUsageRecorded: the tokens of a plugin's llm_complete calls are in the
+// task's usage, as stored.
+func TestPluginLLMUsageRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt, err := sandbox.New(ctx, sandbox.Config{
+		LLM:    tokenCompleter{},
+		Grants: func(id string) sandbox.Grants { return sandbox.Grants{LLM: id == "llm_proxy"} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	dir := t.TempDir()
+	// llm_proxy calls llm_complete twice with the request under "t" (no metadata: its id
+	// is its file name).
+	wasm, err := os.ReadFile(filepath.Join("..", "sandbox", "testdata", "llm_proxy.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "llm_proxy.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(ctx, registry.Options{Runtime: rt, Dir: dir, NoMetadataCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Close(context.Background()) })
+	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	e, err := engine.New(engine.Config{Store: st, Catalog: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	req := map[string]any{"messages": []any{map[string]any{"role": "user", "content": "hi"}}}
+	if err := st.Create(ctx, []*task.Task{
+		{ID: "root", TaskTreeID: "root", Name: "root", Status: task.Pending, Schemas: map[string]any{"method": "llm_proxy"},
+			CreatedAt: time.Now().UTC(), Inputs: map[string]any{"t": req}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Execute(ctx, "root", engine.RunOptions{})
+	if err != nil || res.Status != task.Completed {
+		t.Fatalf("run: %v, status %s (%s)", err, res.Status, res.Root.Error)
+	}
+	got, err := st.Get(ctx, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Usage == nil || got.Usage.LLMInputTokens != 14 || got.Usage.LLMOutputTokens != 4 {
+		t.Fatalf("usage = %+v, want 14 input and 4 output tokens", got.Usage)
 	}
 }
