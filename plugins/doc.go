@@ -5,6 +5,8 @@
 //   - math_ops: count, sum, mean, median, min, max, variance, standard deviation, product.
 //   - delay: waits for a duration in steps, reporting progress.
 //   - rest_executor: HTTP requests through the host's http capability.
+//   - llm_executor: one completion of the operator's language model through the host's
+//     llm capability (messages in, the answer and its token usage out).
 //   - json_transform: pick, rename, omit and set fields by dotted path, and {{path}}
 //     templates over the inputs.
 //

@@ -17,12 +17,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // ids are the plugin directories, which are also the executor ids.
-var ids = []string{"delay", "json_transform", "math_ops", "rest_executor", "text_stats"}
+var ids = []string{"delay", "json_transform", "llm_executor", "math_ops", "rest_executor", "text_stats"}
 
 var built struct {
 	once sync.Once
@@ -96,8 +97,9 @@ var loaded struct {
 }
 
 // setup returns every plugin loaded once per test binary into one sandbox runtime (loading
-// compiles 4 MB modules, which is slow under the race detector). Only rest_executor has
-// grants: HTTP to the test API's address and the config key "token".
+// compiles 4 MB modules, which is slow under the race detector). Only two have grants:
+// rest_executor HTTP to the test API's address and the config key "token", and
+// llm_executor llm, answered by the fake Completer completions.
 func setup(t *testing.T) map[string]*sandbox.Module {
 	t.Helper()
 	dir := buildAll(t)
@@ -106,9 +108,9 @@ func setup(t *testing.T) map[string]*sandbox.Module {
 		u, _ := url.Parse(api.URL)
 		grants := map[string]sandbox.Grants{"rest_executor": {
 			HTTP: []string{u.Hostname()}, Config: map[string]string{"token": "tok"},
-		}}
+		}, "llm_executor": {LLM: true}}
 		ctx := context.Background()
-		rt, err := sandbox.New(ctx, sandbox.Config{Grants: func(id string) sandbox.Grants { return grants[id] }})
+		rt, err := sandbox.New(ctx, sandbox.Config{Grants: func(id string) sandbox.Grants { return grants[id] }, LLM: completions})
 		if err != nil {
 			loaded.err = err
 			return
@@ -138,6 +140,7 @@ type run struct {
 	out      map[string]any
 	raw      string
 	progress []float64
+	usage    task.Usage
 }
 
 func execute(t *testing.T, m *sandbox.Module, inputs string) run {
@@ -158,6 +161,7 @@ func execute(t *testing.T, m *sandbox.Module, inputs string) run {
 		t.Fatalf("%s: execute %s: %v", m.ID(), inputs, err)
 	}
 	r.raw = string(resp.Output)
+	r.usage = resp.Usage
 	_ = json.Unmarshal(resp.Output, &r.out)
 	return r
 }
@@ -255,5 +259,39 @@ func TestRestExecutorThroughSandbox(t *testing.T) {
 	want := map[string]any{"path": "/v1/x", "auth": "Bearer tok", "q": "a=1"}
 	if r.out["success"] != true || fmt.Sprint(r.out["json"]) != fmt.Sprint(want) {
 		t.Errorf("result = %s", r.raw)
+	}
+}
+
+// fakeCompleter answers a completion with the last message's content in capitals, and
+// "budget" with llm.ErrBudget.
+type fakeCompleter struct{}
+
+func (fakeCompleter) Complete(_ context.Context, req llm.Request) (*llm.Response, error) {
+	last := req.Messages[len(req.Messages)-1].Content
+	if last == "budget" {
+		return nil, fmt.Errorf("task t-llm_executor: %w", llm.ErrBudget)
+	}
+	return &llm.Response{Content: strings.ToUpper(last), Model: "fake-1", StopReason: "end_turn",
+		Usage: llm.Usage{InputTokens: int64(len(req.Messages)) * 10, OutputTokens: 1}}, nil
+}
+
+var completions llm.Completer = fakeCompleter{}
+
+// TestLLMExecutorThroughSandbox: llm_executor asks the host's Completer through
+// llm_complete, its result carries the answer, and the task's usage counts the tokens.
+func TestLLMExecutorThroughSandbox(t *testing.T) {
+	t.Parallel()
+	mods := setup(t)
+	r := execute(t, mods["llm_executor"], `{"system": "s", "messages": [{"role": "user", "content": "hi"}]}`)
+	want := `{"content":"HI","model":"fake-1","stop_reason":"end_turn","usage":{"input_tokens":20,"output_tokens":1}}`
+	if r.raw != want {
+		t.Errorf("got  %s\nwant %s", r.raw, want)
+	}
+	if r.usage.LLMInputTokens != 20 || r.usage.LLMOutputTokens != 1 {
+		t.Errorf("usage = %+v, want 20 input and 1 output tokens", r.usage)
+	}
+	r = execute(t, mods["llm_executor"], `{"messages": [{"role": "user", "content": "budget"}]}`)
+	if r.out["code"] != "llm_budget_exceeded" || !strings.Contains(fmt.Sprint(r.out["error"]), "token budget exceeded") {
+		t.Errorf("over budget = %s", r.raw)
 	}
 }

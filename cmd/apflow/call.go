@@ -52,7 +52,7 @@ input the input schema refuses, or a module that does not load.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.input, "input", "{}", "the input: JSON, @FILE, or - to read stdin (with --hook: the hook's input document)")
-	fl.StringArrayVar(&f.grants, "grant", nil, "grant a capability: http=HOST[,HOST...], clock, random, kv (repeatable)")
+	fl.StringArrayVar(&f.grants, "grant", nil, "grant a capability: http=HOST[,HOST...], clock, random, kv, llm (repeatable)")
 	fl.StringArrayVar(&f.config, "config", nil, "a config value config_get may read, KEY=VALUE (repeatable)")
 	fl.StringVar(&f.limits, "limits", "", "limits of the call: timeout_ms=N,memory_pages=N,max_result_bytes=N")
 	fl.StringVar(&f.hook, "hook", "", "call the hook export pre_hook (pre) or post_hook (post) instead of execute")

@@ -39,6 +39,8 @@ func TestParse(t *testing.T) {
 		{"kv quota zero", `{"plugins": {"c": {"kv": {"max_keys": 0}}}}`, "plugins.c.kv.max_keys"},
 		{"kv value over the store's cap", `{"plugins": {"c": {"kv": {"max_value_bytes": 2000000}}}}`, "plugins.c.kv.max_value_bytes"},
 		{"kv as a bool", `{"plugins": {"c": {"kv": true}}}`, "plugins.c.kv"},
+		{"llm grant", `{"plugins": {"c": {"llm": true}}}`, ""},
+		{"llm grant not a bool", `{"plugins": {"c": {"llm": {"model": "x"}}}}`, "plugins.c.llm"},
 		{"task logs", `{"task_logs": {"max_lines": 50, "max_bytes": 4096}}`, ""},
 		{"task logs typo", `{"task_logs": {"max_line": 50}}`, "task_logs"},
 		{"task logs zero", `{"task_logs": {"max_bytes": 0}}`, "task_logs.max_bytes"},
@@ -101,6 +103,13 @@ func TestGrantsAndLimitsByPlugin(t *testing.T) {
 	}
 	if g := c.Grants("cache"); g.KV == nil || g.KV.MaxKeys != 7 || g.KV.MaxBytes != 0 {
 		t.Fatalf("kv grant = %+v", g.KV)
+	}
+	c, err = Parse([]byte(`{"plugins": {"writer": {"llm": true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Grants("writer").LLM || c.Grants("other").LLM {
+		t.Fatalf("llm grant: writer %+v, other %+v", c.Grants("writer"), c.Grants("other"))
 	}
 	var nilCfg *Config
 	if g := nilCfg.Grants("x"); g.Clock {

@@ -151,7 +151,16 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 	out.interrupted = ctx.Err() != nil && e.killCtx.Err() != nil
 	if err != nil {
 		out.fail(retry.Classify(err), err.Error())
-		out.usage = &task.Usage{DurationMS: ms(elapsed)}
+		// A failed call's usage is what the executor measured when it says (the tokens
+		// of llm_complete calls made before the failure were spent).
+		u := task.Usage{DurationMS: ms(elapsed)}
+		if resp != nil {
+			u = resp.Usage
+			if u.DurationMS == 0 {
+				u.DurationMS = ms(elapsed)
+			}
+		}
+		out.usage = &u
 		return
 	}
 	if resp == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -182,4 +183,52 @@ func mustRead(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// answerCompleter answers every completion "ok" with 5 input and 1 output tokens.
+type answerCompleter struct{}
+
+func (answerCompleter) Complete(context.Context, llm.Request) (*llm.Response, error) {
+	return &llm.Response{Content: "ok", Model: "fake", Usage: llm.Usage{InputTokens: 5, OutputTokens: 1}}, nil
+}
+
+// TestCallLLM: a call granted llm reaches the runner's Completer and its usage counts
+// the tokens; a runner without one answers llm_not_configured.
+func TestCallLLM(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	call := Call{Input: json.RawMessage(`{"r":{"messages":[{"role":"user","content":"hi"}]}}`), Grants: sandbox.Grants{LLM: true}}
+	for _, c := range []struct {
+		name      string
+		completer llm.Completer
+		result    string
+		tokens    int64
+	}{
+		{name: "configured", completer: answerCompleter{}, result: `{"content":"ok","model":"fake","usage":{"input_tokens":5,"output_tokens":1}}`, tokens: 5},
+		{name: "not configured", result: `{"code":"llm_not_configured","error":"llm: no provider is configured"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := New(ctx, Options{LLM: c.completer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = r.Close(ctx) })
+			tg, err := r.Open(ctx, filepath.Join("testdata", "llm_proxy.wasm"), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(tg.Close)
+			o, err := r.Call(ctx, tg, call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := compact(t, o.Result); got != c.result {
+				t.Errorf("result = %s, want %s", got, c.result)
+			}
+			if o.Usage.LLMInputTokens != c.tokens {
+				t.Errorf("usage = %+v, want %d input tokens", o.Usage, c.tokens)
+			}
+		})
+	}
 }

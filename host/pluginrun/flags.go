@@ -10,7 +10,7 @@ import (
 )
 
 // AddGrant adds one grant written as on the command line to g: "http=HOST[,HOST...]"
-// (host globs, as in the config file), "clock", "random" or "kv" (default quotas).
+// (host globs, as in the config file), "clock", "random", "kv" (default quotas) or "llm".
 // "config" values are given one key at a time with [AddConfig]; "repository" serves
 // only hooks run by the engine and cannot be granted to a call.
 func AddGrant(g *sandbox.Grants, spec string) error {
@@ -27,7 +27,7 @@ func AddGrant(g *sandbox.Grants, spec string) error {
 			g.HTTP = append(g.HTTP, h)
 		}
 		return nil
-	case "clock", "random", "kv":
+	case "clock", "random", "kv", "llm":
 		if hasValue {
 			return fmt.Errorf("grant %q: %s takes no value", spec, name)
 		}
@@ -38,6 +38,8 @@ func AddGrant(g *sandbox.Grants, spec string) error {
 			g.Random = true
 		case "kv":
 			g.KV = &sandbox.KVGrant{}
+		case "llm":
+			g.LLM = true
 		}
 		return nil
 	case "config":
@@ -45,7 +47,7 @@ func AddGrant(g *sandbox.Grants, spec string) error {
 	case "repository":
 		return fmt.Errorf("grant %q: store_call serves hooks the engine runs around a task; a call has no tasks to give", spec)
 	}
-	return fmt.Errorf("grant %q: unknown capability %q (want http=HOST,..., clock, random or kv)", spec, name)
+	return fmt.Errorf("grant %q: unknown capability %q (want http=HOST,..., clock, random, kv or llm)", spec, name)
 }
 
 // AddConfig adds one config value "KEY=VALUE" that config_get may read.

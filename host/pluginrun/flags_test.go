@@ -12,11 +12,13 @@ func TestAddGrant(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		specs   []string
-		want    string // the grants' HTTP, Clock, Random, KV
+		want    string // the grants' HTTP, Clock, Random, KV, and "llm" when granted
 		errPart string
 	}{
 		{specs: []string{"http=a.example, *.b.example", "http=c.example"}, want: "[a.example *.b.example c.example] false false false"},
 		{specs: []string{"clock", "random", "kv"}, want: "[] true true true"},
+		{specs: []string{"llm"}, want: "[] false false false llm"},
+		{specs: []string{"llm=gpt"}, errPart: "takes no value"},
 		{specs: []string{"http="}, errPart: "want http=HOST"},
 		{specs: []string{"http=a,,b"}, errPart: "empty host"},
 		{specs: []string{"clock=yes"}, errPart: "takes no value"},
@@ -43,6 +45,9 @@ func TestAddGrant(t *testing.T) {
 			continue
 		}
 		got := strings.Join([]string{"[" + strings.Join(g.HTTP, " ") + "]", fmtBool(g.Clock), fmtBool(g.Random), fmtBool(g.KV != nil)}, " ")
+		if g.LLM {
+			got += " llm"
+		}
 		if got != tt.want {
 			t.Errorf("%q: grants %s, want %s", tt.specs, got, tt.want)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/registry"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -35,6 +36,9 @@ type Options struct {
 	// apflow run and serve), so that calling a module again does not compile it again;
 	// empty means an in-memory cache. Nothing else is written.
 	CacheDir string
+	// LLM answers the llm_complete calls of plugins given the llm grant (typically the
+	// operator's configured providers); nil answers them llm_not_configured.
+	LLM llm.Completer
 }
 
 // Runner calls plugins one call at a time in its own sandbox runtime, with the grants of
@@ -62,7 +66,7 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	r := &Runner{log: log}
 	rt, err := sandbox.New(ctx, sandbox.Config{
 		CacheDir: opts.CacheDir, Defaults: opts.Defaults, Max: opts.Max, Logger: log.Named("sandbox"),
-		Grants: r.grants, KV: kvOfCall{r},
+		Grants: r.grants, KV: kvOfCall{r}, LLM: opts.LLM,
 	})
 	if err != nil {
 		return nil, err

@@ -74,6 +74,9 @@ type callState struct {
 	// it. Only the guest's goroutine touches them.
 	abort   string
 	abortAt int64
+	// llmIn and llmOut sum the tokens of the call's llm_complete calls; only the
+	// guest's goroutine touches them.
+	llmIn, llmOut int64
 }
 
 type callStateKey struct{}
@@ -237,6 +240,7 @@ func (m *Module) call(ctx context.Context, spec callSpec) (out []byte, usage tas
 	healthy := false
 	defer func() {
 		usage.HostCalls = cs.hostCalls
+		usage.LLMInputTokens, usage.LLMOutputTokens = cs.llmIn, cs.llmOut
 		usage.PeakMemoryPages = in.memPages()
 		m.pool.release(in, healthy)
 	}()

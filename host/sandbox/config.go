@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -90,6 +91,11 @@ type Config struct {
 	// KV keeps the entries of the kv_* host functions (docs/kv.md), typically the task
 	// store. Nil: kv_* calls of plugins granted kv answer that the host has no kv store.
 	KV KVStore
+	// LLM answers llm_complete (docs/abi.md) for plugins granted llm. It is called with
+	// the context of the guest call (the caller's context, bounded by the task's
+	// deadline), so that a Completer finds there what the caller put in it. Nil:
+	// llm_complete answers code llm_not_configured.
+	LLM llm.Completer
 	// Now is the clock of kv_* calls (expiry); nil means time.Now.
 	Now func() time.Time
 

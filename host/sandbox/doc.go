@@ -52,6 +52,10 @@
 //     [Config.KV] under the space of its plugin id and its task's user, within its
 //     grant's quotas; an ungranted call, a hook's call, a bad request or a quota refusal
 //     answers {"error", "code"} and never traps.
+//   - apflow.llm_complete (llm.go, docs/abi.md) asks [Config.LLM] under the call's
+//     context (the caller's, so what the caller put in it reaches the Completer); the
+//     tokens of its answers are summed into the call's task.Usage. An ungranted call, a
+//     bad request or a Completer's error answers {"error", "code"} and never traps.
 //   - An execution's inputs are validated against the module's input schema exactly once
 //     before the plugin runs: by [Module.Execute], before any guest call, unless the
 //     caller validated them itself and says so (executor.Request.Validated, which the
@@ -102,7 +106,7 @@
 // closing, and the call state that host functions read (task logger, progress, grants,
 // repository). A guest blocked in a host call reaches no check, so every host
 // call that can block (the sleep of poll_oneoff under the clock grant, http_request,
-// store_call) watches that context and, when it is done, aborts the guest call with the
+// llm_complete, store_call) watches that context and, when it is done, aborts the guest call with the
 // timeout or cancel error (see interrupt.go). An interrupted instance (its flag raised)
 // is closed for good and never returned to the pool.
 //

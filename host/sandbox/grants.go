@@ -28,6 +28,9 @@ type Grants struct {
 	// KV lets an executor keep durable key-value entries in its own space with the
 	// kv_* host functions, within the grant's quotas (docs/kv.md); nil grants nothing.
 	KV *KVGrant `json:"kv,omitempty"`
+	// LLM lets a plugin ask the operator's language model with llm_complete (docs/abi.md);
+	// the provider's keys stay in the host.
+	LLM bool `json:"llm,omitempty"`
 }
 
 // httpAllowed reports whether host may be reached: it returns the matching pattern and

@@ -34,6 +34,8 @@ func (r *Runtime) instantiateHostModule(ctx context.Context) (api.Module, error)
 		WithParameterNames("ptr", "len").Export("store_call")
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(r.hostSleepMS), []api.ValueType{i64}, []api.ValueType{i32}).
 		WithParameterNames("ms").Export("sleep_ms")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(r.hostLLMComplete), []api.ValueType{i32, i32}, []api.ValueType{i64}).
+		WithParameterNames("ptr", "len").Export("llm_complete")
 	for _, fn := range []string{"kv_get", "kv_set", "kv_delete", "kv_list"} {
 		b.NewFunctionBuilder().WithGoModuleFunction(r.hostKV(fn), []api.ValueType{i32, i32}, []api.ValueType{i64}).
 			WithParameterNames("ptr", "len").Export(fn)

@@ -47,6 +47,10 @@ type Usage struct {
 	HostCalls       int64   `json:"host_calls,omitempty"`
 	BytesIn         int64   `json:"bytes_in,omitempty"`
 	BytesOut        int64   `json:"bytes_out,omitempty"`
+	// LLMInputTokens and LLMOutputTokens sum the tokens of the call's llm_complete
+	// calls, as the providers reported them (docs/abi.md).
+	LLMInputTokens  int64 `json:"llm_input_tokens,omitempty"`
+	LLMOutputTokens int64 `json:"llm_output_tokens,omitempty"`
 }
 
 // Task is one unit of work. The zero value of a nullable field (empty string, zero time,

@@ -13,9 +13,11 @@
 // "no mock response for METHOD URL" (host.onHTTP(fn) answers with fn(request) instead);
 // config_get answers the values set, 0 (none) otherwise; sleep_ms records the duration
 // and answers host.sleepStatus (0: slept); kv_* keep an in-memory space (host.kvRefuse
-// set: every kv call is refused as not granted). host.requests, host.logs,
-// host.progress, host.sleeps and host.kvCalls ({fn, req}) record what the plugin did,
-// in order.
+// set: every kv call is refused as not granted); llm_complete answers the documents
+// queued with host.llm(answer) ({content, model, stop_reason, usage} or {error, code}),
+// one per call in order, and {error, code: "llm_not_configured"} when none is left.
+// host.requests, host.logs, host.progress, host.sleeps, host.kvCalls ({fn, req}) and
+// host.llmRequests record what the plugin did, in order.
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 
@@ -36,8 +38,11 @@ export function mockHost() {
   const responses = new Map();
   const config = new Map();
   const kv = new Map();
+  const llmAnswers = [];
   const host = {
-    logs: [], progress: [], requests: [], sleeps: [], kvCalls: [], sleepStatus: 0, kvRefuse: false, handler: null,
+    logs: [], progress: [], requests: [], sleeps: [], kvCalls: [], llmRequests: [], sleepStatus: 0, kvRefuse: false, handler: null,
+    /** Queues the answer of the next llm_complete call: {content, model, stop_reason, usage} or {error, code}. */
+    llm(doc) { llmAnswers.push(doc); },
     /** Answers requests with this method and URL with status, body and headers. */
     respond(method, url, status, body = '', headers = {}) {
       responses.set(`${method.toUpperCase()} ${url}`, { status, headers, body });
@@ -68,6 +73,10 @@ export function mockHost() {
         if (r.if_absent && kv.has(r.key)) return kvAnswer({ stored: false });
         kv.set(r.key, r.value);
         return kvAnswer({ stored: true });
+      },
+      llm_complete(p, n) {
+        host.llmRequests.push(JSON.parse(read(p, n)));
+        return answer(llmAnswers.shift() ?? { error: 'no mock llm response', code: 'llm_not_configured' });
       },
       kv_delete(p, n) { const r = kvRequest('kv_delete', p, n); return kvAnswer({ deleted: kv.delete(r.key) }); },
       kv_list(p, n) {

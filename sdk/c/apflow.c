@@ -507,6 +507,8 @@ __attribute__((import_module("apflow"), import_name("kv_delete")))
 uint64_t apflow_host_kv_delete(const char *ptr, size_t len);
 __attribute__((import_module("apflow"), import_name("kv_list")))
 uint64_t apflow_host_kv_list(const char *ptr, size_t len);
+__attribute__((import_module("apflow"), import_name("llm_complete")))
+uint64_t apflow_host_llm_complete(const char *ptr, size_t len);
 #else
 /* Natively (unit tests of a plugin's logic) the host is the mock below: it records log
  * lines, progress and requests, and answers what apflow_mock_respond and
@@ -514,7 +516,8 @@ uint64_t apflow_host_kv_list(const char *ptr, size_t len);
  * a time. */
 typedef struct { char *a, *b; int n; } mock_entry;
 typedef struct { mock_entry *items; size_t len, cap; } mock_list;
-static mock_list mock_logs, mock_requests, mock_config, mock_responses;
+static mock_list mock_logs, mock_requests, mock_config, mock_responses, mock_llm_answers, mock_llm_requests;
+static size_t mock_llm_next; /* the next queued llm answer */
 static double *mock_progress_values;
 static size_t mock_progress_len;
 
@@ -527,7 +530,11 @@ static char *mock_dup(const char *s, size_t n) {
 }
 
 static int mock_push(mock_list *l, char *a, char *b, int n) {
-    if (!a || (b == NULL && l != &mock_logs && l != &mock_requests)) { free(a); free(b); return -1; }
+    if (!a || (b == NULL && l != &mock_logs && l != &mock_requests && l != &mock_llm_answers && l != &mock_llm_requests)) {
+        free(a);
+        free(b);
+        return -1;
+    }
     if (l->len == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         mock_entry *items = realloc(l->items, cap * sizeof *items);
@@ -550,6 +557,9 @@ void apflow_mock_reset(void) {
     mock_clear(&mock_requests);
     mock_clear(&mock_config);
     mock_clear(&mock_responses);
+    mock_clear(&mock_llm_answers);
+    mock_clear(&mock_llm_requests);
+    mock_llm_next = 0;
     free(mock_progress_values);
     mock_progress_values = NULL;
     mock_progress_len = 0;
@@ -584,6 +594,21 @@ double apflow_mock_progress(size_t i) { return i < mock_progress_len ? mock_prog
 size_t apflow_mock_request_count(void) { return mock_requests.len; }
 
 const char *apflow_mock_request(size_t i) { return i < mock_requests.len ? mock_requests.items[i].a : NULL; }
+
+int apflow_mock_llm(const char *answer_json) { return mock_push(&mock_llm_answers, strdup(answer_json), NULL, 0); }
+
+size_t apflow_mock_llm_request_count(void) { return mock_llm_requests.len; }
+
+const char *apflow_mock_llm_request(size_t i) { return i < mock_llm_requests.len ? mock_llm_requests.items[i].a : NULL; }
+
+/* The mock's answer to an llm_complete request: the next queued answer, or an error. */
+static char *mock_llm_answer(const char *req, size_t req_len, size_t *len) {
+    mock_push(&mock_llm_requests, mock_dup(req, req_len), NULL, 0);
+    const char *answer = "{\"error\":\"no mock llm response\",\"code\":\"llm_not_configured\"}";
+    if (mock_llm_next < mock_llm_answers.len) answer = mock_llm_answers.items[mock_llm_next++].a;
+    if (len) *len = strlen(answer);
+    return strdup(answer);
+}
 
 static void apflow_host_log(int32_t level, const char *ptr, size_t len) {
     fprintf(stderr, "[%d] %.*s\n", level, (int)len, ptr);
@@ -698,6 +723,14 @@ char *apflow_config_get(const char *key, size_t *len) {
     return take(apflow_host_config_get(key, strlen(key)), len);
 #else
     return mock_config_get(key, len);
+#endif
+}
+
+char *apflow_llm_complete(const char *request_json, size_t len, size_t *out_len) {
+#ifdef __wasm__
+    return take(apflow_host_llm_complete(request_json, len), out_len);
+#else
+    return mock_llm_answer(request_json, len, out_len);
 #endif
 }
 

@@ -176,6 +176,17 @@ char *apflow_http_request(const char *request_json, size_t request_len, size_t *
  */
 char *apflow_config_get(const char *key, size_t *len);
 
+/**
+ * Asks the operator's language model (`llm` grant; the provider's keys stay in the host):
+ * `request_json` is {"messages":[{"role","content"}],"max_tokens","temperature","json"}
+ * (docs/abi.md). Returns the host's answer, {"content","model","stop_reason","usage":
+ * {"input_tokens","output_tokens"}} or {"error","code"} with code "llm_not_granted",
+ * "llm_not_configured", "llm_budget_exceeded", "llm_provider_error" or "invalid_request",
+ * as a NUL-terminated malloc'd string (length in *out_len when non-NULL), or NULL when the
+ * host returned nothing. Free with free(). The tokens count in the task's usage.
+ */
+char *apflow_llm_complete(const char *request_json, size_t len, size_t *out_len);
+
 #ifndef __wasm__
 /*
  * Natively (unit tests of a plugin's logic, off-wasm) the host functions are served by a
@@ -195,6 +206,12 @@ size_t apflow_mock_progress_count(void);
 double apflow_mock_progress(size_t i);
 size_t apflow_mock_request_count(void);
 const char *apflow_mock_request(size_t i);                     /* the request document */
+/* apflow_llm_complete answers the documents queued with apflow_mock_llm (an answer or an
+ * {"error","code"} document), one per call in order, and {"error":"no mock llm
+ * response","code":"llm_not_configured"} when none is left; its requests are recorded. */
+int apflow_mock_llm(const char *answer_json);
+size_t apflow_mock_llm_request_count(void);
+const char *apflow_mock_llm_request(size_t i);                 /* the request document */
 #endif
 
 /** Statuses of apflow_sleep_ms (the sleep_ms host function, docs/abi.md). */

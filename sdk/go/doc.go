@@ -78,4 +78,10 @@
 // the operator's quotas: a cache of expensive results, or the record of a side effect
 // already done, claimed atomically with KVSetIfAbsent. Refusals are *Error values with
 // a CodeKV… code. In tests, apflowtest.Host's KV serves them from memory.
+//
+// Language model: [Context.LLM] (host function llm_complete, capability "llm") asks the
+// operator's model; the provider's keys stay in the host and the tokens are counted in
+// the task's usage. Refusals are *Error values with a CodeLLM… code (the budget's:
+// CodeLLMBudget). In tests, apflowtest.Host's LLM answers them and LLMRequests records
+// what was asked.
 package apflow

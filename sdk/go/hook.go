@@ -95,6 +95,8 @@ type TaskUsage struct {
 	HostCalls       int64   `json:"host_calls,omitempty"`
 	BytesIn         int64   `json:"bytes_in,omitempty"`
 	BytesOut        int64   `json:"bytes_out,omitempty"`
+	LLMInputTokens  int64   `json:"llm_input_tokens,omitempty"`
+	LLMOutputTokens int64   `json:"llm_output_tokens,omitempty"`
 }
 
 // Method returns the task's executor id: params.executor_id if set, else schemas.method.

@@ -25,6 +25,9 @@ type Host interface {
 	// is "kv_get", "kv_set", "kv_delete" or "kv_list", req its JSON request; it returns
 	// the JSON answer, or {"error": …, "code": …} (docs/kv.md).
 	KVCall(function string, req []byte) []byte
+	// LLMComplete performs the llm_complete host function (capability "llm"): a JSON
+	// request in, the JSON answer, or {"error": …, "code": …}, out (docs/abi.md).
+	LLMComplete(req []byte) []byte
 }
 
 // Log levels of the log host function.

@@ -31,6 +31,10 @@ declare function host_kv_delete(ptr: usize, len: usize): u64;
 @external("apflow", "kv_list")
 declare function host_kv_list(ptr: usize, len: usize): u64;
 
+// @ts-ignore: decorator
+@external("apflow", "llm_complete")
+declare function host_llm_complete(ptr: usize, len: usize): u64;
+
 export enum Level { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4 }
 
 /** One line in the task's log. */
@@ -241,6 +245,65 @@ export function kvList(prefix: string = "", after: string = "", limit: i32 = 0):
 /** The error result ({"error","code"}) a handler returns for a refused kv call. */
 export function kvError(a: KvAnswer): Value {
   return errorResult(a.error, a.code);
+}
+
+/**
+ * The answer of llmComplete (docs/abi.md). `error` is "" when the model answered;
+ * otherwise it is the host's message and `code` the host's code ("llm_not_granted",
+ * "llm_not_configured", "llm_budget_exceeded", "llm_provider_error", "invalid_request").
+ */
+export class LlmResponse {
+  error: string = "";
+  code: string = "";
+  /** The answer's text, the model that answered and why it stopped. */
+  content: string = "";
+  model: string = "";
+  stopReason: string = "";
+  /** The tokens it used (also counted in the task's usage). */
+  inputTokens: i64 = 0;
+  outputTokens: i64 = 0;
+}
+
+/**
+ * Asks the operator's language model (needs the `llm` grant; the provider's keys stay in
+ * the host). `request` is the ABI's {"messages":[{"role","content"}],"max_tokens",
+ * "temperature","json"} object. When the task is cancelled or its deadline passes during
+ * the request, the call ends there and this does not return.
+ */
+export function llmComplete(request: Value): LlmResponse {
+  const buf = String.UTF8.encode(request.stringify());
+  const text = takeString(host_llm_complete(changetype<usize>(buf), buf.byteLength));
+  const r = new LlmResponse();
+  if (text == null) { r.error = "llm_complete: no answer from the host"; r.code = "llm_provider_error"; return r; }
+  const parser = new Parser();
+  const v = parser.parse(text);
+  if (v == null) { r.error = "llm_complete: malformed host answer: " + parser.error; r.code = "llm_provider_error"; return r; }
+  const err = v.get("error");
+  if (err != null) {
+    r.error = err.isString ? err.s : err.stringify();
+    const code = v.get("code");
+    r.code = code != null && code.isString ? code.s : "llm_provider_error";
+    return r;
+  }
+  const content = v.get("content");
+  if (content != null && content.isString) r.content = content.s;
+  const model = v.get("model");
+  if (model != null && model.isString) r.model = model.s;
+  const stop = v.get("stop_reason");
+  if (stop != null && stop.isString) r.stopReason = stop.s;
+  const usage = v.get("usage");
+  if (usage != null) {
+    const i = usage.get("input_tokens");
+    if (i != null) r.inputTokens = i.asInt();
+    const o = usage.get("output_tokens");
+    if (o != null) r.outputTokens = o.asInt();
+  }
+  return r;
+}
+
+/** The error result ({"error","code"}) a handler returns for a failed llmComplete. */
+export function llmError(r: LlmResponse): Value {
+  return errorResult(r.error, r.code);
 }
 
 /** Abort handler for `--use abort=…`: logs the failure at error level, then traps. */

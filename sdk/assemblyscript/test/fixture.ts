@@ -70,3 +70,15 @@ function kv(input: Value): Value {
 }
 
 export function kv_export(ptr: usize, len: usize): u64 { return call(ptr, len, kv); }
+
+// llm asks one completion of input.prompt and returns the answer, or the host's error.
+function llm(input: Value): Value {
+  const msgs = Value.array();
+  msgs.push(Value.object().set("role", Value.str("user")).set("content", Value.str(input.get("prompt")!.s)));
+  const r = host.llmComplete(Value.object().set("messages", msgs).set("max_tokens", Value.int(20)));
+  if (r.error.length > 0) return host.llmError(r);
+  return Value.object().set("content", Value.str(r.content)).set("model", Value.str(r.model))
+    .set("stop", Value.str(r.stopReason)).set("in", Value.int(r.inputTokens)).set("out", Value.int(r.outputTokens));
+}
+
+export function llm_export(ptr: usize, len: usize): u64 { return call(ptr, len, llm); }

@@ -92,6 +92,15 @@ host.kvRefuse = true;
 assert.equal(callExport('kv_export', '{"key":"k"}'),
   '{"error":"capability kv not granted to plugin x","code":"kv_not_granted"}', 'kv refused');
 
+// llm_complete: the queued answers in order, the host's code on an error, and the
+// requests recorded.
+host.llm({ content: 'hello', model: 'fake', stop_reason: 'end_turn', usage: { input_tokens: 4, output_tokens: 1 } });
+host.llm({ error: 'spent', code: 'llm_budget_exceeded' });
+assert.equal(callExport('llm_export', '{"prompt":"hi"}'), '{"content":"hello","model":"fake","stop":"end_turn","in":4,"out":1}', 'llm answer');
+assert.equal(callExport('llm_export', '{"prompt":"again"}'), '{"error":"spent","code":"llm_budget_exceeded"}', 'llm budget');
+assert.equal(callExport('llm_export', '{"prompt":"more"}'), '{"error":"no mock llm response","code":"llm_not_configured"}', 'llm unset');
+assert.deepEqual(host.llmRequests, ['hi', 'again', 'more'].map(c => ({ messages: [{ role: 'user', content: c }], max_tokens: 20 })), 'llm requests');
+
 // mockHost: responses set per method and URL, an error naming the request otherwise.
 const other = mockHost();
 other.respond('GET', 'http://api.test/x', 200, 'ok');
@@ -104,4 +113,4 @@ assert.deepEqual(p3.execute({ a: 1 }), { a: 1 }, 'mock execute');
 assert.equal(p3.call('cfg', '{"key":"k"}'), 'null', 'mock config unset');
 assert.equal(p3.call('retry_export', '{"attempts":1,"wait_ms":1}'), '{"error":"gave up after 1 attempts","code":"unavailable"}', 'mock unmatched');
 
-console.log(`ok: mock host, kv, ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, ${retryCases.length} sleep cases, memory reuse`);
+console.log(`ok: mock host, kv, llm, ${roundTrips.length} round trips, ${hookCases.length} hook cases, ${invalid.length} rejections, errors, config, ${retryCases.length} sleep cases, memory reuse`);

@@ -211,6 +211,31 @@ static void test_mock(void) {
     CHECK(apflow_mock_log_count() == 0 && apflow_mock_request_count() == 0 && apflow_config_get("k", NULL) == NULL);
 }
 
+/* apflow_llm_complete answers the queued documents in order and records its requests. */
+static void test_llm(void) {
+    apflow_mock_reset();
+    const char *ok = "{\"content\":\"hello\",\"model\":\"fake\",\"usage\":{\"input_tokens\":4,\"output_tokens\":1}}";
+    const char *spent = "{\"error\":\"spent\",\"code\":\"llm_budget_exceeded\"}";
+    CHECK(apflow_mock_llm(ok) == 0 && apflow_mock_llm(spent) == 0);
+    const char *req = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    size_t n = 0;
+    char *answer = apflow_llm_complete(req, strlen(req), &n);
+    CHECK(answer && strcmp(answer, ok) == 0 && n == strlen(ok));
+    apflow_val doc, v;
+    CHECK(answer && apflow_parse(answer, n, &doc) == 0 && apflow_get(doc, "content", &v));
+    free(answer);
+    answer = apflow_llm_complete(req, strlen(req), NULL);
+    CHECK(answer && strcmp(answer, spent) == 0);
+    free(answer);
+    answer = apflow_llm_complete(req, strlen(req), NULL);
+    CHECK(answer && strstr(answer, "\"code\":\"llm_not_configured\"") != NULL);
+    free(answer);
+    CHECK(apflow_mock_llm_request_count() == 3 && strcmp(apflow_mock_llm_request(0), req) == 0);
+    CHECK(apflow_mock_llm_request(3) == NULL);
+    apflow_mock_reset();
+    CHECK(apflow_mock_llm_request_count() == 0);
+}
+
 int main(void) {
     test_validation();
     test_lookup();
@@ -219,6 +244,7 @@ int main(void) {
     test_sleep();
     test_kv();
     test_mock();
+    test_llm();
     apflow_mock_reset();
     if (failures) { fprintf(stderr, "%d failures\n", failures); return 1; }
     printf("ok\n");

@@ -42,15 +42,19 @@ type Host struct {
 	// max_keys quota.
 	KV        bool
 	KVMaxKeys int
+	// LLM grants llm_complete and answers its requests (see LLMComplete); nil refuses
+	// them as a host without the llm grant does. Requests are recorded (LLMRequests).
+	LLM func(req apflow.LLMRequest) (apflow.LLMResponse, error)
 
-	mu        sync.Mutex
-	kv        map[string]kvEntry
-	logs      []LogLine
-	progress  []float64
-	requests  []map[string]any
-	sleeps    []time.Duration
-	slept     time.Duration
-	cancelled bool
+	mu          sync.Mutex
+	kv          map[string]kvEntry
+	logs        []LogLine
+	progress    []float64
+	requests    []map[string]any
+	llmRequests []apflow.LLMRequest
+	sleeps      []time.Duration
+	slept       time.Duration
+	cancelled   bool
 }
 
 // MaxSleepMS is the longest sleep_ms the fake accepts: the host's default ceiling of a

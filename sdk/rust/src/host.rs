@@ -5,8 +5,10 @@
 //! back: `log` (also printed to stderr) and `progress` are recorded, `http_request`
 //! answers the responses set with `mock::respond` (an error naming the method and URL
 //! otherwise) and `config_get` the values set with `mock::set_config` (`None` otherwise);
-//! `sleep_ms` returns at once (refusing the durations the host refuses) and the `kv_*`
-//! functions answer [`KvError`] with code `unavailable`.
+//! `sleep_ms` returns at once (refusing the durations the host refuses), the `kv_*`
+//! functions answer [`KvError`] with code `unavailable`, and `llm_complete` answers the
+//! responses queued with `mock::respond_llm` (or the errors of `mock::fail_llm`), in
+//! order.
 
 use crate::json::Value;
 
@@ -39,6 +41,7 @@ mod imports {
         pub fn kv_set(ptr: *const u8, len: usize) -> u64;
         pub fn kv_delete(ptr: *const u8, len: usize) -> u64;
         pub fn kv_list(ptr: *const u8, len: usize) -> u64;
+        pub fn llm_complete(ptr: *const u8, len: usize) -> u64;
     }
 }
 
@@ -391,9 +394,184 @@ pub fn kv_list(prefix: &str, after: &str, limit: u32) -> std::result::Result<(Ve
     Ok((keys, v.get("next").and_then(Value::as_str).map(str::to_string)))
 }
 
+/// One message of a conversation: `role` is `system`, `user` or `assistant`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The message's text.
+    pub content: String,
+}
+
+impl LlmMessage {
+    /// A message of `role`.
+    pub fn new(role: &str, content: &str) -> LlmMessage {
+        LlmMessage { role: role.into(), content: content.into() }
+    }
+}
+
+/// A completion asked of the operator's language model with [`llm_complete`]. Needs the
+/// `llm` grant.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LlmRequest {
+    /// The conversation, oldest first; at least one message.
+    pub messages: Vec<LlmMessage>,
+    /// Bounds the answer; `None` takes the provider's default.
+    pub max_tokens: Option<u32>,
+    /// Overrides the provider's default temperature.
+    pub temperature: Option<f64>,
+    /// Asks for a JSON object as the answer, where the provider can enforce it.
+    pub json: bool,
+}
+
+impl LlmRequest {
+    /// A request of one user message.
+    pub fn user(content: &str) -> LlmRequest {
+        LlmRequest { messages: vec![LlmMessage::new("user", content)], ..LlmRequest::default() }
+    }
+
+    /// The request document of the ABI.
+    pub fn to_value(&self) -> Value {
+        let msgs: Vec<Value> = self
+            .messages
+            .iter()
+            .map(|m| Value::object().with("role", m.role.as_str()).with("content", m.content.as_str()))
+            .collect();
+        let mut v = Value::object().with("messages", Value::Array(msgs));
+        if let Some(n) = self.max_tokens {
+            v.set("max_tokens", n);
+        }
+        if let Some(t) = self.temperature {
+            v.set("temperature", t);
+        }
+        if self.json {
+            v.set("json", true);
+        }
+        v
+    }
+}
+
+/// The tokens of one completion, as the provider reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LlmUsage {
+    /// Tokens of the request.
+    pub input_tokens: i64,
+    /// Tokens of the answer.
+    pub output_tokens: i64,
+}
+
+/// The model's answer from [`llm_complete`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LlmResponse {
+    /// The answer's text.
+    pub content: String,
+    /// The model that answered.
+    pub model: String,
+    /// Why the model stopped, as the provider said (may be empty).
+    pub stop_reason: String,
+    /// The tokens it used (also counted in the task's usage).
+    pub usage: LlmUsage,
+}
+
+impl LlmResponse {
+    /// The answer document of the ABI.
+    pub fn to_value(&self) -> Value {
+        let usage = Value::object()
+            .with("input_tokens", self.usage.input_tokens)
+            .with("output_tokens", self.usage.output_tokens);
+        let mut v = Value::object().with("content", self.content.as_str()).with("model", self.model.as_str());
+        if !self.stop_reason.is_empty() {
+            v.set("stop_reason", self.stop_reason.as_str());
+        }
+        v.with("usage", usage)
+    }
+}
+
+/// Codes of the errors [`llm_complete`] returns: the host's codes (`docs/abi.md`).
+pub mod llm_code {
+    /// The plugin lacks the `llm` grant.
+    pub const NOT_GRANTED: &str = "llm_not_granted";
+    /// The operator configured no provider.
+    pub const NOT_CONFIGURED: &str = "llm_not_configured";
+    /// The call would exceed a token budget (the task's or its user's).
+    pub const BUDGET_EXCEEDED: &str = "llm_budget_exceeded";
+    /// The provider refused or failed the request.
+    pub const PROVIDER_ERROR: &str = "llm_provider_error";
+    /// The host refused the request (no message, an unknown role, …).
+    pub const INVALID_REQUEST: &str = "invalid_request";
+}
+
+/// Asks the operator's language model (capability `llm`); the provider's keys stay in the
+/// host and the tokens count in the task's usage. `Err` carries the host's message and
+/// its code (one of [`llm_code`]), so that `?` fails the task with that code. When the
+/// task is cancelled or its deadline passes during the request, the call ends there and
+/// this does not return.
+pub fn llm_complete(req: &LlmRequest) -> std::result::Result<LlmResponse, crate::Error> {
+    let doc = req.to_value().to_json();
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: the host reads `doc` during the call and hands back an owned buffer.
+    let answer = take(unsafe { imports::llm_complete(doc.as_ptr(), doc.len()) });
+    #[cfg(not(target_arch = "wasm32"))]
+    let answer: Option<Vec<u8>> = Some(crate::mock::llm_answer(&doc));
+    llm_answer(answer)
+}
+
+/// Turns the host's llm_complete answer into a result.
+fn llm_answer(answer: Option<Vec<u8>>) -> std::result::Result<LlmResponse, crate::Error> {
+    let failed = |message: String| crate::Error::with_code(message, llm_code::PROVIDER_ERROR);
+    let bytes = answer.ok_or_else(|| failed("llm_complete: no response".into()))?;
+    let v = Value::parse_bytes(&bytes).map_err(|e| failed(format!("llm_complete: malformed host answer: {}", e)))?;
+    if let Some(err) = v.get("error") {
+        let message = err.as_str().map(str::to_string).unwrap_or_else(|| err.to_json());
+        let code = v.get("code").and_then(Value::as_str).unwrap_or(llm_code::PROVIDER_ERROR);
+        return Err(crate::Error::with_code(format!("llm_complete: {}", message), code));
+    }
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let tokens = |k: &str| v.get("usage").and_then(|u| u.get(k)).and_then(Value::as_i64).unwrap_or(0);
+    Ok(LlmResponse {
+        content: text("content"),
+        model: text("model"),
+        stop_reason: text("stop_reason"),
+        usage: LlmUsage { input_tokens: tokens("input_tokens"), output_tokens: tokens("output_tokens") },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn llm_request_document() {
+        let mut req = LlmRequest::user("hi");
+        req.messages.insert(0, LlmMessage::new("system", "be brief"));
+        req.max_tokens = Some(20);
+        req.temperature = Some(0.5);
+        req.json = true;
+        assert_eq!(
+            req.to_value().to_json(),
+            r#"{"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}],"max_tokens":20,"temperature":0.5,"json":true}"#
+        );
+        assert_eq!(LlmRequest::user("x").to_value().to_json(), r#"{"messages":[{"role":"user","content":"x"}]}"#);
+    }
+
+    #[test]
+    fn llm_answers_and_errors() {
+        let got = llm_answer(Some(
+            br#"{"content":"hello","model":"m","stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}"#.to_vec(),
+        ))
+        .unwrap();
+        let want = LlmResponse {
+            content: "hello".into(),
+            model: "m".into(),
+            stop_reason: "end_turn".into(),
+            usage: LlmUsage { input_tokens: 3, output_tokens: 1 },
+        };
+        assert_eq!(got, want);
+        let err = llm_answer(Some(br#"{"error":"spent","code":"llm_budget_exceeded"}"#.to_vec())).unwrap_err();
+        assert_eq!(err.code.as_deref(), Some(llm_code::BUDGET_EXCEEDED));
+        assert_eq!(err.message, "llm_complete: spent");
+        assert_eq!(llm_answer(None).unwrap_err().code.as_deref(), Some(llm_code::PROVIDER_ERROR));
+    }
 
     #[test]
     fn sleep_statuses() {

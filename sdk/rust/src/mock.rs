@@ -17,8 +17,11 @@
 //!
 //! Without a response set for its method and URL, `http_request` answers the error
 //! `no mock response for METHOD URL`; without a value set, `config_get` answers `None`.
+//! `llm_complete` answers the responses queued with [`respond_llm`] and the errors
+//! queued with [`fail_llm`], one per call in order, and `llm_not_configured` when the
+//! queue is empty; [`llm_requests`] returns what it was asked.
 
-use crate::host::Level;
+use crate::host::{Level, LlmResponse};
 use crate::json::Value;
 use std::cell::RefCell;
 
@@ -29,6 +32,8 @@ struct Host {
     requests: Vec<Value>,
     logs: Vec<(Level, String)>,
     progress: Vec<f64>,
+    llm: std::collections::VecDeque<Result<LlmResponse, (String, String)>>,
+    llm_requests: Vec<Value>,
 }
 
 thread_local! {
@@ -81,6 +86,42 @@ pub fn logs() -> Vec<(Level, String)> {
 /// The progress values reported, in order.
 pub fn progress() -> Vec<f64> {
     with(|h| h.progress.clone())
+}
+
+/// Queues `resp` as the answer of the next `llm_complete` call without one.
+pub fn respond_llm(resp: LlmResponse) {
+    with(|h| h.llm.push_back(Ok(resp)));
+}
+
+/// Queues an error answer, `{"error": message, "code": code}`, for the next
+/// `llm_complete` call without one (a code of `host::llm_code`).
+pub fn fail_llm(code: &str, message: &str) {
+    with(|h| h.llm.push_back(Err((code.to_string(), message.to_string()))));
+}
+
+/// The request documents `llm_complete` received, in order (`docs/abi.md`).
+pub fn llm_requests() -> Vec<Value> {
+    with(|h| h.llm_requests.clone())
+}
+
+/// The host's answer document to an llm_complete document.
+pub(crate) fn llm_answer(doc: &str) -> Vec<u8> {
+    let refuse = |code: &str, msg: String| Value::object().with("error", msg).with("code", code).to_json().into_bytes();
+    let req = match Value::parse_bytes(doc.as_bytes()) {
+        Ok(v) => v,
+        Err(e) => return refuse("invalid_request", format!("invalid request: {}", e)),
+    };
+    if req.get("messages").and_then(Value::as_array).map_or(true, |m| m.is_empty()) {
+        return refuse("invalid_request", "invalid request: messages is empty".into());
+    }
+    with(|h| {
+        h.llm_requests.push(req);
+        match h.llm.pop_front() {
+            Some(Ok(resp)) => resp.to_value().to_json().into_bytes(),
+            Some(Err((code, msg))) => refuse(&code, msg),
+            None => refuse("llm_not_configured", "no mock llm response".into()),
+        }
+    })
 }
 
 pub(crate) fn record_log(level: Level, message: &str) {
@@ -146,5 +187,30 @@ mod tests {
         assert_eq!(progress(), vec![0.5]);
         reset();
         assert!(logs().is_empty() && http_requests().is_empty() && host::config_get("k").is_none());
+    }
+
+    #[test]
+    fn llm_answers_in_order_and_records_requests() {
+        reset();
+        let resp = LlmResponse {
+            content: "hello".into(),
+            model: "fake".into(),
+            stop_reason: String::new(),
+            usage: host::LlmUsage { input_tokens: 4, output_tokens: 1 },
+        };
+        respond_llm(resp.clone());
+        fail_llm(host::llm_code::BUDGET_EXCEEDED, "spent");
+        assert_eq!(host::llm_complete(&host::LlmRequest::user("a")), Ok(resp));
+        let err = host::llm_complete(&host::LlmRequest::user("b")).unwrap_err();
+        assert_eq!((err.code.as_deref(), err.message.as_str()), (Some("llm_budget_exceeded"), "llm_complete: spent"));
+        let err = host::llm_complete(&host::LlmRequest::user("c")).unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("llm_not_configured"));
+        let err = host::llm_complete(&host::LlmRequest::default()).unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("invalid_request"));
+        let reqs = llm_requests();
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(reqs[1].to_json(), r#"{"messages":[{"role":"user","content":"b"}]}"#);
+        reset();
+        assert!(llm_requests().is_empty());
     }
 }

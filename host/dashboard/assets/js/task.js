@@ -161,6 +161,9 @@ function usage(u) {
     ["Host calls", String(u.host_calls || 0)],
     ["Bytes in / out", `${u.bytes_in || 0} / ${u.bytes_out || 0}`],
   ];
+  if (u.llm_input_tokens || u.llm_output_tokens) {
+    rows.push(["LLM tokens in / out", `${u.llm_input_tokens || 0} / ${u.llm_output_tokens || 0}`]);
+  }
   return h("dl", { class: "facts" }, ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 

@@ -88,6 +88,9 @@ func hostKVDelete(ptr unsafe.Pointer, n uint32) uint64
 //go:wasmimport apflow kv_list
 func hostKVList(ptr unsafe.Pointer, n uint32) uint64
 
+//go:wasmimport apflow llm_complete
+func hostLLMComplete(ptr unsafe.Pointer, n uint32) uint64
+
 // Host implements the SDK's Host interface with the "apflow" host module's imports.
 type Host struct{}
 
@@ -119,6 +122,11 @@ func (Host) StoreCall(req []byte) []byte {
 
 // SleepMS performs sleep_ms and returns the host's status.
 func (Host) SleepMS(ms int64) int32 { return hostSleepMS(ms) }
+
+// LLMComplete performs llm_complete with a JSON request and returns the JSON answer.
+func (Host) LLMComplete(req []byte) []byte {
+	return take(hostLLMComplete(unsafe.Pointer(unsafe.SliceData(req)), uint32(len(req))))
+}
 
 // KVCall performs kv_get, kv_set, kv_delete or kv_list with a JSON request and returns
 // the JSON answer; nil for another function name.
