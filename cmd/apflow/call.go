@@ -172,7 +172,12 @@ func (g *globals) pluginRunner(ctx context.Context) (*pluginrun.Runner, error) {
 	if g.cacheDir != "" { // the user's cache; never <data dir>/wasm-cache: call touches no data dir
 		cache = g.wasmCacheDir()
 	}
-	return pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger(), CacheDir: cache})
+	// No operator config here: the model is the one the environment variables name.
+	model, err := g.completer(nil)
+	if err != nil {
+		return nil, err
+	}
+	return pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger(), CacheDir: cache, LLM: model})
 }
 
 // openPlugin loads ref; a plugin that does not load is exit status 2.

@@ -285,7 +285,11 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 			_ = h.close(context.Background())
 		}
 	}()
+	if h.completer, err = g.completer(cfg); err != nil {
+		return nil, err
+	}
 	h.runtime, err = sandbox.New(ctx, sandbox.Config{
+		LLM:      h.completer, // plugins with the llm grant reach it through llm_complete
 		CacheDir: g.wasmCacheDir(),
 		Defaults: cfg.Limits,
 		Max:      cfg.MaxLimits,
@@ -315,9 +319,6 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	if !g.listsProblems && !background {
 		g.warnProblems(h.registry)
-	}
-	if h.completer, err = g.completer(cfg); err != nil {
-		return nil, err
 	}
 	if h.completer != nil {
 		builtins = builtin.Catalog(builtin.WithGenerate(h.completer, h.registry))

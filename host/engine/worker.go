@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -146,7 +147,8 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		},
 	}
 	start := time.Now()
-	resp, err := h.Execute(ctx, req)
+	// A language model's token budgets (llm_complete) count against the task and its user.
+	resp, err := h.Execute(llm.WithCaller(ctx, llm.Caller{TaskID: t.ID, UserID: t.UserID}), req)
 	elapsed := time.Since(start)
 	out.interrupted = ctx.Err() != nil && e.killCtx.Err() != nil
 	if err != nil {
