@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,25 +19,9 @@ import (
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/llmfake"
 	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
-
-// scriptedModel is an llm.Completer answering each call with the next of its answers.
-type scriptedModel struct {
-	mu      sync.Mutex
-	answers []string
-}
-
-func (m *scriptedModel) Complete(context.Context, llm.Request) (*llm.Response, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.answers) == 0 {
-		return nil, llm.ErrBudget
-	}
-	a := m.answers[0]
-	m.answers = m.answers[1:]
-	return &llm.Response{Content: a, Usage: llm.Usage{InputTokens: 5, OutputTokens: 5}}, nil
-}
 
 // apflowWith runs the CLI in-process with model as the operator's language model (nil:
 // none wired).
@@ -64,14 +47,14 @@ func TestGenerateCommand(t *testing.T) {
 	dataDir, plugins := setup(t)
 	base := []string{"generate", "--data-dir", dataDir, "--plugins", plugins}
 
-	code, stdout, stderr := apflowWith(t, &scriptedModel{answers: []string{twoEchoes}}, append(base, "echo twice")...)
+	code, stdout, stderr := apflowWith(t, llmfake.NewScript(twoEchoes), append(base, "echo twice")...)
 	var tree []map[string]any
 	if code != exitOK || json.Unmarshal([]byte(stdout), &tree) != nil || len(tree) != 3 || !strings.Contains(stderr, "generated 3 task(s) in 1 round(s)") {
 		t.Fatalf("to stdout: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 
 	out := filepath.Join(t.TempDir(), "tree.json")
-	code, stdout, stderr = apflowWith(t, &scriptedModel{answers: []string{twoEchoes}}, append(base, "--save", "-o", out, "echo twice")...)
+	code, stdout, stderr = apflowWith(t, llmfake.NewScript(twoEchoes), append(base, "--save", "-o", out, "echo twice")...)
 	if code != exitOK || stdout != "" || !strings.Contains(stderr, "saved: root task ") {
 		t.Fatalf("--save -o: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -83,7 +66,7 @@ func TestGenerateCommand(t *testing.T) {
 		t.Fatalf("saved root %s: exit %d\n%s\n%s", root, code, stdout, stderr)
 	}
 
-	code, stdout, stderr = apflowWith(t, &scriptedModel{answers: []string{twoEchoes}}, append(base, "--run", "-q", "echo twice")...)
+	code, stdout, stderr = apflowWith(t, llmfake.NewScript(twoEchoes), append(base, "--run", "-q", "echo twice")...)
 	if code != exitOK || !strings.Contains(stdout, "completed") {
 		t.Fatalf("--run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -100,9 +83,9 @@ func TestGenerateCommandFailures(t *testing.T) {
 		want  string
 	}{
 		{name: "not configured", args: []string{"r"}, code: exitFailed, want: "no provider is configured"},
-		{name: "no valid tree", model: &scriptedModel{answers: []string{`[{"name": "x", "schemas": {"method": "nope"}}]`}}, args: []string{"r"}, code: exitInvalid, want: `"nope" is not registered`},
-		{name: "budget", model: &scriptedModel{}, args: []string{"--mode", "multi", "r"}, code: exitFailed, want: "token budget exceeded"},
-		{name: "bad mode", model: &scriptedModel{}, args: []string{"--mode", "both", "r"}, code: exitInvalid, want: "mode"},
+		{name: "no valid tree", model: llmfake.NewScript(`[{"name": "x", "schemas": {"method": "nope"}}]`), args: []string{"r"}, code: exitInvalid, want: `"nope" is not registered`},
+		{name: "budget", model: llmfake.NewScript(), args: []string{"--mode", "multi", "r"}, code: exitFailed, want: "token budget exceeded"},
+		{name: "bad mode", model: llmfake.NewScript(), args: []string{"--mode", "both", "r"}, code: exitInvalid, want: "mode"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := apflowWith(t, c.model, append(base, c.args...)...)
@@ -118,7 +101,7 @@ func TestGenerateCommandRemote(t *testing.T) {
 	t.Parallel()
 	// Two aggregator roots: wrapped in a third; runnable with the built-ins only.
 	answer := `[{"name": "a", "schemas": {"method": "aggregate_results_executor"}}, {"name": "b", "schemas": {"method": "aggregate_results_executor"}}]`
-	model := &scriptedModel{answers: []string{"analysis", "design", answer, answer, answer}} // multi (3 calls), then two single
+	model := llmfake.NewScript("analysis", "design", answer, answer, answer) // multi (3 calls), then two single
 	st := memstore.New()
 	cat := builtin.Catalog()
 	eng, err := engine.New(engine.Config{Store: st, Catalog: cat})

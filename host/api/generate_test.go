@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/builtin"
@@ -10,25 +9,8 @@ import (
 	"github.com/apflow-wasm/apflow/host/generate"
 	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/llmfake"
 )
-
-// scriptedModel is an llm.Completer answering each call with the next of its answers
-// (an error when they run out).
-type scriptedModel struct {
-	mu      sync.Mutex
-	answers []string
-}
-
-func (m *scriptedModel) Complete(context.Context, llm.Request) (*llm.Response, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.answers) == 0 {
-		return nil, llm.ErrBudget
-	}
-	a := m.answers[0]
-	m.answers = m.answers[1:]
-	return &llm.Response{Content: a, Usage: llm.Usage{InputTokens: 7, OutputTokens: 3}}, nil
-}
 
 // generatorFor returns a setup mutation giving the server a Generator over model,
 // validated by the server's own Prepare.
@@ -65,7 +47,7 @@ type generateResult struct {
 
 func TestTasksGenerate(t *testing.T) {
 	for _, save := range []bool{false, true} {
-		e := setup(t, setupOpts{mutate: generatorFor(t, &scriptedModel{answers: []string{generatedTree}})})
+		e := setup(t, setupOpts{mutate: generatorFor(t, llmfake.NewScript(generatedTree))})
 		var res generateResult
 		e.ok(t, "", "tasks.generate", map[string]any{"requirement": "echo twice", "save": save, "user_id": "ann"}, &res)
 		// Two roots wrapped into an aggregator root: three tasks.
@@ -105,9 +87,9 @@ func TestTasksGenerateErrors(t *testing.T) {
 		{name: "no requirement", params: map[string]any{}, code: -32602},
 		{name: "model refused", params: map[string]any{"requirement": "r", "model": "gpt"}, code: -32602},
 		{name: "unknown mode", params: map[string]any{"requirement": "r", "generation_mode": "both"}, code: -32602},
-		{name: "no valid tree", mutate: generatorFor(t, &scriptedModel{answers: []string{`[{"name":"x","schemas":{"method":"nope"}}]`}}),
+		{name: "no valid tree", mutate: generatorFor(t, llmfake.NewScript(`[{"name":"x","schemas":{"method":"nope"}}]`)),
 			params: map[string]any{"requirement": "r"}, code: -32012},
-		{name: "budget", mutate: generatorFor(t, &scriptedModel{}), params: map[string]any{"requirement": "r"}, code: -32603, reason: "llm_budget"},
+		{name: "budget", mutate: generatorFor(t, llmfake.NewScript()), params: map[string]any{"requirement": "r"}, code: -32603, reason: "llm_budget"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

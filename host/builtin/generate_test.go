@@ -5,31 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/generate"
 	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/llmfake"
 )
-
-// scriptedModel answers each call with the next of its answers.
-type scriptedModel struct {
-	mu      sync.Mutex
-	answers []string
-}
-
-func (m *scriptedModel) Complete(context.Context, llm.Request) (*llm.Response, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.answers) == 0 {
-		return nil, llm.ErrProvider
-	}
-	a := m.answers[0]
-	m.answers = m.answers[1:]
-	return &llm.Response{Content: a, Usage: llm.Usage{InputTokens: 3, OutputTokens: 2}}, nil
-}
 
 func TestAggregatorIDMatches(t *testing.T) {
 	if generate.AggregatorID != AggregateResultsID {
@@ -50,10 +33,10 @@ func TestGenerateExecutor(t *testing.T) {
 		count   int
 		wantErr string
 	}{
-		{name: "good tree", opts: []Option{WithGenerate(&scriptedModel{answers: []string{tree}}, nil)}, inputs: `{"requirement": "two groups"}`, count: 3},
-		{name: "unknown executor", opts: []Option{WithGenerate(&scriptedModel{answers: []string{unknown}}, nil)}, inputs: `{"requirement": "x"}`, wantErr: `"no_such_executor" is not registered`},
+		{name: "good tree", opts: []Option{WithGenerate(llmfake.NewScript(tree), nil)}, inputs: `{"requirement": "two groups"}`, count: 3},
+		{name: "unknown executor", opts: []Option{WithGenerate(llmfake.NewScript(unknown), nil)}, inputs: `{"requirement": "x"}`, wantErr: `"no_such_executor" is not registered`},
 		{name: "not configured", inputs: `{"requirement": "x"}`, wantErr: llm.ErrNotConfigured.Error()},
-		{name: "inputs refused", opts: []Option{WithGenerate(&scriptedModel{}, nil)}, inputs: `{"mode": "both"}`, wantErr: "requirement"},
+		{name: "inputs refused", opts: []Option{WithGenerate(llmfake.NewScript(), nil)}, inputs: `{"mode": "both"}`, wantErr: "requirement"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -81,7 +64,7 @@ func TestGenerateExecutor(t *testing.T) {
 			if err := json.Unmarshal(resp.Output, &out); err != nil {
 				t.Fatal(err)
 			}
-			if out.Count != c.count || len(out.Tasks) != c.count || out.Rounds != 1 || out.Usage.InputTokens != 3 {
+			if out.Count != c.count || len(out.Tasks) != c.count || out.Rounds != 1 || out.Usage.InputTokens != llmfake.DefaultInputTokens {
 				t.Fatalf("output = %s", resp.Output)
 			}
 		})
