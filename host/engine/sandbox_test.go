@@ -23,34 +23,8 @@ import (
 func TestPluginInputsValidatedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rt, err := sandbox.New(ctx, sandbox.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
-	dir := t.TempDir()
-	wasm, err := os.ReadFile(filepath.Join("..", "sandbox", "testdata", "echo.wasm")) // input schema {"type":"object"}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "echo.wasm"), wasm, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.Open(ctx, registry.Options{Runtime: rt, Dir: dir, NoMetadataCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close(context.Background()) })
-	st, err := badgerstore.Open(badgerstore.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	e, err := engine.New(engine.Config{Store: st, Catalog: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	// echo's input schema is {"type":"object"}.
+	e, reg, st := wasmEngine(t, sandbox.Config{}, "echo")
 
 	h, err := reg.Lookup("echo")
 	if err != nil {
@@ -121,23 +95,32 @@ func TestPluginLLMUsageOfAFailedCall(t *testing.T) {
 // sandbox's Completer, and its store.
 func llmEngine(t *testing.T, c llm.Completer) (*engine.Engine, *badgerstore.Store) {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := sandbox.New(ctx, sandbox.Config{
+	// llm_proxy calls llm_complete twice with the request under "t" (no metadata: its id
+	// is its file name).
+	e, _, st := wasmEngine(t, sandbox.Config{
 		LLM:    c,
 		Grants: func(id string) sandbox.Grants { return sandbox.Grants{LLM: id == "llm_proxy"} },
-	})
+	}, "llm_proxy")
+	return e, st
+}
+
+// wasmEngine returns an engine on an in-memory Badger store whose executors are a
+// registry holding the sandbox test fixture name (host/sandbox/testdata), run by a
+// runtime with cfg; everything closes with the test.
+func wasmEngine(t *testing.T, cfg sandbox.Config, name string) (*engine.Engine, *registry.Registry, *badgerstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := sandbox.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
 	dir := t.TempDir()
-	// llm_proxy calls llm_complete twice with the request under "t" (no metadata: its id
-	// is its file name).
-	wasm, err := os.ReadFile(filepath.Join("..", "sandbox", "testdata", "llm_proxy.wasm"))
+	wasm, err := os.ReadFile(filepath.Join("..", "sandbox", "testdata", name+".wasm"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "llm_proxy.wasm"), wasm, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".wasm"), wasm, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	reg, err := registry.Open(ctx, registry.Options{Runtime: rt, Dir: dir, NoMetadataCache: true})
@@ -155,7 +138,7 @@ func llmEngine(t *testing.T, c llm.Completer) (*engine.Engine, *badgerstore.Stor
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close(context.Background()) })
-	return e, st
+	return e, reg, st
 }
 
 // runLLMTask runs a task of llm_proxy that asks twice, under limits, and returns it as
