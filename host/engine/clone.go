@@ -610,5 +610,5 @@ func (e *Engine) TreeCreated(ctx context.Context, rootID string) {
 	if tree == nil {
 		return
 	}
-	e.cfg.Hooks.TreeEvent(ctx, TreeCreated, tree.Task, tree, "", "")
+	e.cfg.Hooks.TreeEvent(asCaller(ctx, tree.Task), TreeCreated, tree.Task, tree, "", "")
 }

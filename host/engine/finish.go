@@ -99,7 +99,7 @@ func (c *coordinator) treeEvent(ctx context.Context, kind, status, msg string) {
 	if tree == nil {
 		return
 	}
-	h.TreeEvent(ctx, kind, tree.Task, tree, status, msg)
+	h.TreeEvent(asCaller(ctx, tree.Task), kind, tree.Task, tree, status, msg)
 }
 
 // treeStatus is the reference's calculate_status: a leaf has its own status; otherwise

@@ -7,21 +7,30 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // recHooks records hook calls: Pre adds "pre": true to the inputs and fails for task
 // "bad"; Post records its call order; TreeEvent records kinds.
 type recHooks struct {
-	mu    sync.Mutex
-	calls []string
-	trees []string
-	last  *task.TreeNode // the tree of the last tree event
+	mu      sync.Mutex
+	calls   []string
+	trees   []string
+	last    *task.TreeNode // the tree of the last tree event
+	callers []string       // per call, "hook:task", the language model's caller of its ctx
 }
 
-func (h *recHooks) Pre(_ context.Context, t *task.Task, in map[string]any) (map[string]any, []error) {
+// caller records the task whose token budgets a hook call's llm_complete would use.
+func (h *recHooks) caller(ctx context.Context, hook string) {
+	c, _ := llm.CallerFrom(ctx)
+	h.callers = append(h.callers, hook+":"+c.TaskID)
+}
+
+func (h *recHooks) Pre(ctx context.Context, t *task.Task, in map[string]any) (map[string]any, []error) {
 	h.mu.Lock()
 	h.calls = append(h.calls, "pre:"+t.ID)
+	h.caller(ctx, "pre")
 	h.mu.Unlock()
 	in["pre"] = true
 	if t.ID == "bad" {
@@ -30,19 +39,21 @@ func (h *recHooks) Pre(_ context.Context, t *task.Task, in map[string]any) (map[
 	return in, nil
 }
 
-func (h *recHooks) Post(_ context.Context, t *task.Task, in map[string]any, result any) []error {
+func (h *recHooks) Post(ctx context.Context, t *task.Task, in map[string]any, result any) []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls = append(h.calls, "post:"+t.ID)
+	h.caller(ctx, "post")
 	if in["pre"] != true || result == nil {
 		return []error{errors.New("post-hook did not see inputs and result")}
 	}
 	return nil
 }
 
-func (h *recHooks) TreeEvent(_ context.Context, kind string, root *task.Task, tree *task.TreeNode, status, msg string) {
+func (h *recHooks) TreeEvent(ctx context.Context, kind string, root *task.Task, tree *task.TreeNode, status, msg string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.caller(ctx, "tree")
 	h.trees = append(h.trees, kind+":"+root.ID+":"+msg)
 	h.last = tree
 }
@@ -76,6 +87,12 @@ func TestHooks(t *testing.T) {
 	wantTrees := []string{"started:root:", "completed:root:completed"}
 	if !reflect.DeepEqual(h.trees, wantTrees) {
 		t.Fatalf("tree events = %v, want %v", h.trees, wantTrees)
+	}
+	// A hook's model calls count against the task it runs for (the tree's root for a
+	// tree hook), as the executor's do.
+	wantCallers := []string{"tree:root", "pre:bad", "post:bad", "pre:dep", "post:dep", "pre:root", "post:root", "tree:root"}
+	if !reflect.DeepEqual(h.callers, wantCallers) {
+		t.Fatalf("hook callers = %v, want %v", h.callers, wantCallers)
 	}
 }
 

@@ -98,7 +98,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		if in == nil {
 			in = map[string]any{}
 		}
-		changed, errs := e.cfg.Hooks.Pre(executor.WithLogTee(ctx, e.logs.hookTee(rootID, t)), t.Clone(), in)
+		changed, errs := e.cfg.Hooks.Pre(executor.WithLogTee(asCaller(ctx, t), e.logs.hookTee(rootID, t)), t.Clone(), in)
 		for _, err := range errs {
 			out.hookErrors = append(out.hookErrors, "pre-hook: "+err.Error())
 			e.cfg.Logger.Warn("pre-hook failed", "task", t.ID, "error", err)
@@ -147,8 +147,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		},
 	}
 	start := time.Now()
-	// A language model's token budgets (llm_complete) count against the task and its user.
-	resp, err := h.Execute(llm.WithCaller(ctx, llm.Caller{TaskID: t.ID, UserID: t.UserID}), req)
+	resp, err := h.Execute(asCaller(ctx, t), req)
 	elapsed := time.Since(start)
 	out.interrupted = ctx.Err() != nil && e.killCtx.Err() != nil
 	if err != nil {
@@ -253,6 +252,12 @@ func (e *Engine) validateInputs(t *task.Task, info *executor.Info, raw []byte) s
 		}
 	}
 	return ""
+}
+
+// asCaller is ctx for a plugin call made for task t, its executor's or a hook's: a
+// language model's token budgets (llm_complete) count against t and its user.
+func asCaller(ctx context.Context, t *task.Task) context.Context {
+	return llm.WithCaller(ctx, llm.Caller{TaskID: t.ID, UserID: t.UserID})
 }
 
 // persistInputs writes inputs changed by pre-hooks while the task runs, and the inputs
