@@ -43,10 +43,13 @@ type method struct {
 	description string
 	tags        []string
 	streaming   bool
-	handler     handlerFunc
-	schemaJSON  json.RawMessage
-	schema      *schema.Schema
-	examples    []json.RawMessage
+	// waits is true for a method whose answer may take longer than the server's write
+	// timeout (it waits for a run, or for a model): a request of it lifts the timeout.
+	waits      bool
+	handler    handlerFunc
+	schemaJSON json.RawMessage
+	schema     *schema.Schema
+	examples   []json.RawMessage
 }
 
 // compileSchema loads and compiles the params schema of m from schemas/api.
@@ -144,6 +147,7 @@ func (s *Server) rpcHandler(endpoint string) echo.HandlerFunc {
 			if it.Err != nil {
 				return writeJSON(c, http.StatusOK, &jsonrpc.Response{ID: it.ID, Error: it.Err})
 			}
+			s.liftForWaits(c, it.Req.Method)
 			res, err := s.invoke(ctx, endpoint, it.Req, !it.Req.Notification())
 			if sr, ok := res.(*streamResponse); ok && err == nil {
 				return s.serveStream(c, it.Req.ID, sr)
@@ -159,6 +163,7 @@ func (s *Server) rpcHandler(endpoint string) echo.HandlerFunc {
 				out = append(out, &jsonrpc.Response{ID: it.ID, Error: it.Err})
 				continue
 			}
+			s.liftForWaits(c, it.Req.Method)
 			res, err := s.invoke(ctx, endpoint, it.Req, false)
 			if it.Req.Notification() {
 				continue
@@ -169,6 +174,13 @@ func (s *Server) rpcHandler(endpoint string) echo.HandlerFunc {
 			return c.NoContent(http.StatusNoContent)
 		}
 		return writeJSON(c, http.StatusOK, out)
+	}
+}
+
+// liftForWaits lifts the write timeout of the response when method may wait long.
+func (s *Server) liftForWaits(c echo.Context, method string) {
+	if m, ok := s.methods[method]; ok && m.waits {
+		liftWriteDeadline(c)
 	}
 }
 

@@ -60,7 +60,8 @@ type Config struct {
 	// MaxBatch bounds the number of requests in one JSON-RPC batch (default 100).
 	MaxBatch int
 	// ReadTimeout, WriteTimeout and IdleTimeout configure the http.Server of Start.
-	// Streams and waiting tasks.execute calls lift the write deadline for themselves.
+	// Streams, and calls that wait for a run or a model (tasks.execute, tasks.generate,
+	// a synchronous webhook trigger), lift the write deadline for themselves.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// WebhookSecret, when not empty, is the HMAC-SHA256 key of signed webhook triggers
 	// (POST /webhook/trigger/{task_id}), and makes every trigger prove it: signed, or

@@ -86,6 +86,9 @@ func (s *Server) handleWebhookTrigger(c echo.Context) error {
 		writeREST(c, apferr.InvalidParam("task_id", "the path must be /webhook/trigger/{task_id}", "a task id", c.Param("*")))
 		return nil
 	}
+	if !async {
+		liftWriteDeadline(c) // the answer waits for the run
+	}
 	out, err := s.trigger(ctx, id, async)
 	if err != nil {
 		if ctx.Err() == nil {
