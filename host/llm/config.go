@@ -24,8 +24,8 @@ const (
 	// DefaultOpenAIModel is the model of the environment fallback when OPENAI_MODEL is unset.
 	DefaultOpenAIModel = "gpt-4o-mini"
 	// DefaultAnthropicModel is the model of the environment fallback when ANTHROPIC_MODEL
-	// is unset.
-	DefaultAnthropicModel = "claude-3-5-haiku-latest"
+	// is unset. Models are retired over time: operators should name theirs.
+	DefaultAnthropicModel = "claude-haiku-4-5"
 	// DefaultTimeout bounds one HTTP call when TimeoutMS is 0.
 	DefaultTimeout = 60 * time.Second
 	// DefaultMaxTokens bounds an answer when neither the request nor MaxTokens does
