@@ -120,18 +120,18 @@ func stripJSONFence(s string) string {
 }
 
 // ParseAnthropic reads a message's body: its text blocks joined in order, the stop
-// reason, the model and the usage. An answer with no content list is an error; negative
-// token counts are refused (they would refund a budget).
+// reason, the model and the usage. An answer with no content list is an *AnswerError
+// carrying the usage; negative token counts are refused (they would refund a budget).
 func ParseAnthropic(data []byte) (*Response, error) {
 	var a anthropicAnswer
 	if err := json.Unmarshal(data, &a); err != nil {
 		return nil, err
 	}
-	if a.Content == nil {
-		return nil, errNoContent
-	}
 	if a.Usage.InputTokens < 0 || a.Usage.OutputTokens < 0 {
 		return nil, fmt.Errorf("negative token counts (%d, %d)", a.Usage.InputTokens, a.Usage.OutputTokens)
+	}
+	if a.Content == nil {
+		return nil, &AnswerError{Err: errNoContent, Usage: Usage{InputTokens: a.Usage.InputTokens, OutputTokens: a.Usage.OutputTokens}}
 	}
 	var text strings.Builder
 	for _, c := range a.Content {

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -40,7 +41,8 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 //   - The check is made before the call and the usage is known only after, so the calls
 //     in flight when a budget is reached, and the last answer itself, may overshoot it.
 //   - A call with no caller, or with an empty id, is bounded by no budget of that kind.
-//   - A failed call (no answer) records nothing.
+//   - A failed call records nothing, unless its error is an *AnswerError (an answer
+//     that spent tokens but cannot be used): its usage is recorded.
 func Budgeted(c Completer, perTask, perUser int64) Completer {
 	if perTask <= 0 && perUser <= 0 {
 		return c
@@ -65,8 +67,12 @@ func (b *budgeted) Complete(ctx context.Context, req Request) (*Response, error)
 		return nil, err
 	}
 	resp, err := b.next.Complete(ctx, req)
-	if resp != nil {
+	var ae *AnswerError
+	switch {
+	case resp != nil:
 		b.record(caller, resp.Usage.InputTokens+resp.Usage.OutputTokens)
+	case errors.As(err, &ae):
+		b.record(caller, ae.Usage.InputTokens+ae.Usage.OutputTokens)
 	}
 	return resp, err
 }

@@ -121,3 +121,34 @@ func TestCallerFrom(t *testing.T) {
 		t.Errorf("CallerFrom = %+v %v", got, ok)
 	}
 }
+
+// A 2xx answer without content still spent tokens: the provider's error carries its usage
+// (AnswerError) and Budgeted counts it.
+func TestAnswerWithoutContentCountsUsage(t *testing.T) {
+	bodies := map[string]string{
+		llm.ProviderOpenAI:    `{"model":"m","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3}}`,
+		llm.ProviderAnthropic: `{"model":"m","usage":{"input_tokens":7,"output_tokens":3}}`,
+	}
+	for provider, body := range bodies {
+		t.Run(provider, func(t *testing.T) {
+			s, c := setup(t, provider, nil)
+			s.ReplyRaw(200, body)
+			_, err := c.Complete(context.Background(), llm.Request{})
+			var ae *llm.AnswerError
+			if !errors.As(err, &ae) || !errors.Is(err, llm.ErrProvider) {
+				t.Fatalf("err = %v, want an AnswerError matching ErrProvider", err)
+			}
+			if ae.Usage != (llm.Usage{InputTokens: 7, OutputTokens: 3}) {
+				t.Errorf("usage = %+v", ae.Usage)
+			}
+			ctx := llm.WithCaller(context.Background(), llm.Caller{TaskID: "t", UserID: "u"})
+			b := llm.Budgeted(c, 10, 0)
+			if _, err := b.Complete(ctx, llm.Request{}); !errors.Is(err, llm.ErrProvider) {
+				t.Fatalf("first call: %v", err)
+			}
+			if _, err := b.Complete(ctx, llm.Request{}); !errors.Is(err, llm.ErrBudget) {
+				t.Errorf("second call: %v, want ErrBudget (the empty answer's 10 tokens counted)", err)
+			}
+		})
+	}
+}

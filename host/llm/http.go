@@ -115,8 +115,13 @@ func shorten(s string) string {
 	return s[:cut] + "…"
 }
 
-// badAnswer is the error of a 2xx answer that cannot be read.
+// badAnswer is the error of a 2xx answer that cannot be read; a parser's *AnswerError
+// stays one (at the top, its usage kept) with its Err wrapped likewise.
 func badAnswer(provider string, err error) error {
+	var ae *AnswerError
+	if errors.As(err, &ae) {
+		return &AnswerError{Err: badAnswer(provider, ae.Err), Usage: ae.Usage}
+	}
 	return fmt.Errorf("llm %s: %w: malformed answer: %w", provider, ErrProvider, err)
 }
 

@@ -64,3 +64,16 @@ var (
 	// ErrProvider: the provider refused or failed the request (HTTP error, bad answer).
 	ErrProvider = errors.New("llm: provider error")
 )
+
+// AnswerError is the error of an answer that spent tokens but cannot be used (a 2xx
+// answer without content): it carries the usage the provider reported, so budgets count
+// it. Find it with errors.As; it matches what Err matches (ErrProvider, from the
+// providers of this package).
+type AnswerError struct {
+	Err   error
+	Usage Usage
+}
+
+func (e *AnswerError) Error() string { return e.Err.Error() }
+
+func (e *AnswerError) Unwrap() error { return e.Err }
