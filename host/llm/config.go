@@ -176,13 +176,15 @@ func New(cfg Config, getenv func(string) string) (Completer, error) {
 	}
 	hc := newHTTPClient(c.timeout())
 	var p Completer
+	defaultMax := c.MaxTokens
 	switch c.Provider {
 	case ProviderOpenAI:
 		p = &OpenAI{BaseURL: c.baseURL(DefaultOpenAIBaseURL), Model: c.Model, Key: key, MaxTokens: c.MaxTokens, Client: hc}
 	case ProviderAnthropic:
-		p = &Anthropic{BaseURL: c.baseURL(DefaultAnthropicBaseURL), Model: c.Model, Key: key, MaxTokens: c.maxTokens(), Client: hc}
+		defaultMax = c.maxTokens()
+		p = &Anthropic{BaseURL: c.baseURL(DefaultAnthropicBaseURL), Model: c.Model, Key: key, MaxTokens: defaultMax, Client: hc}
 	}
-	return Budgeted(p, c.TaskTokenBudget, c.UserTokenBudget), nil
+	return budgetedWithDefault(p, c.TaskTokenBudget, c.UserTokenBudget, defaultMax), nil
 }
 
 func (c Config) timeout() time.Duration {
