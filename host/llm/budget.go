@@ -48,9 +48,9 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 //     and each node of a cluster counts its own calls only.
 //   - A task's count covers its whole life in this process (every attempt); it is never
 //     reset, so memory grows with the number of distinct tasks and users that asked.
-//   - A call with no caller, or with an empty id, is bounded by no budget of that kind,
-//     and its MaxTokens is left as is.
-//   - A failed call records nothing, unless its error is an *AnswerError (an answer
+//   - A call with no caller, or with an empty id, is bounded by no budget of that kind;
+//     with no budget applying at all, its MaxTokens is left as is.
+//   - A failed call releases its reservation and records nothing, unless its error is an *AnswerError (an answer
 //     that spent tokens but cannot be used): its usage is recorded.
 //   - A MaxTokens of 0 becomes the whole remainder, which a model may refuse as too large
 //     a bound. New avoids it when the config bounds answers (max_tokens, or Anthropic's

@@ -27,7 +27,8 @@ type Message struct {
 // Request is one completion asked of a model.
 type Request struct {
 	Messages []Message `json:"messages"`
-	// MaxTokens bounds the answer (0: the provider's configured default).
+	// MaxTokens bounds the answer (0: the provider's configured default). Budgeted lowers
+	// it to the caller's remaining budget.
 	MaxTokens int `json:"max_tokens,omitempty"`
 	// Temperature, when set, overrides the provider's default.
 	Temperature *float64 `json:"temperature,omitempty"`
