@@ -54,14 +54,14 @@ type anthropicAnswer struct {
 	} `json:"usage"`
 }
 
-// jsonPrefill starts the assistant's turn when Request.JSON asks for a JSON object: the
-// messages API has no JSON switch, but an answer continuing "{" is an object's text.
-const jsonPrefill = "{"
+// AnthropicJSONInstruction is appended to the system prompt (after a blank line, or
+// alone) when Request.JSON asks for a JSON object: the messages API has no JSON switch.
+const AnthropicJSONInstruction = "Answer with one JSON object and nothing else: no prose, no code fence."
 
 // Complete asks the model once. Request.JSON, which this API has no switch for, is
-// honoured by prefilling the assistant's turn with "{" (when the conversation does not
-// already end with an assistant message) and prepending it to the answer; callers still
-// check the answer parses, as with any provider.
+// honoured by appending AnthropicJSONInstruction to the system prompt; a ```json fence
+// the model wraps its answer in anyway is removed. Callers still check the answer parses,
+// as with any provider.
 func (a *Anthropic) Complete(ctx context.Context, req Request) (*Response, error) {
 	body := anthropicRequest{Model: a.Model, MaxTokens: req.MaxTokens, Temperature: req.Temperature}
 	if body.MaxTokens == 0 {
@@ -79,12 +79,10 @@ func (a *Anthropic) Complete(ctx context.Context, req Request) (*Response, error
 		}
 		body.Messages = append(body.Messages, m)
 	}
-	body.System = strings.Join(system, "\n\n")
-	prefill := ""
-	if req.JSON && (len(body.Messages) == 0 || body.Messages[len(body.Messages)-1].Role != RoleAssistant) {
-		prefill = jsonPrefill
-		body.Messages = append(body.Messages, Message{Role: RoleAssistant, Content: prefill})
+	if req.JSON {
+		system = append(system, AnthropicJSONInstruction)
 	}
+	body.System = strings.Join(system, "\n\n")
 	headers := map[string]string{"anthropic-version": AnthropicVersion}
 	if a.Key != "" {
 		headers["x-api-key"] = a.Key
@@ -100,23 +98,40 @@ func (a *Anthropic) Complete(ctx context.Context, req Request) (*Response, error
 	if resp.Model == "" {
 		resp.Model = a.Model
 	}
-	resp.Content = prefill + resp.Content
+	if req.JSON {
+		resp.Content = stripJSONFence(resp.Content)
+	}
 	return resp, nil
 }
 
+// stripJSONFence returns the text inside a ```json fence wrapping the whole of s (spaces
+// around it allowed), or s unchanged.
+func stripJSONFence(s string) string {
+	t := strings.TrimSpace(s)
+	inner, ok := strings.CutPrefix(t, "```json")
+	if !ok {
+		return s
+	}
+	inner, ok = strings.CutSuffix(inner, "```")
+	if !ok || !strings.HasPrefix(inner, "\n") {
+		return s
+	}
+	return strings.TrimSpace(inner)
+}
+
 // ParseAnthropic reads a message's body: its text blocks joined in order, the stop
-// reason, the model and the usage. An answer with no content list is an error; negative
-// token counts are refused (they would refund a budget).
+// reason, the model and the usage. An answer with no content list is an *AnswerError
+// carrying the usage; negative token counts are refused (they would refund a budget).
 func ParseAnthropic(data []byte) (*Response, error) {
 	var a anthropicAnswer
 	if err := json.Unmarshal(data, &a); err != nil {
 		return nil, err
 	}
-	if a.Content == nil {
-		return nil, errNoContent
-	}
 	if a.Usage.InputTokens < 0 || a.Usage.OutputTokens < 0 {
 		return nil, fmt.Errorf("negative token counts (%d, %d)", a.Usage.InputTokens, a.Usage.OutputTokens)
+	}
+	if a.Content == nil {
+		return nil, &AnswerError{Err: errNoContent, Usage: Usage{InputTokens: a.Usage.InputTokens, OutputTokens: a.Usage.OutputTokens}}
 	}
 	var text strings.Builder
 	for _, c := range a.Content {

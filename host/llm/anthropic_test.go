@@ -94,17 +94,21 @@ func TestParseAnthropicJoinsTextBlocks(t *testing.T) {
 	}
 }
 
-func TestAnthropicJSONPrefill(t *testing.T) {
+func TestAnthropicJSON(t *testing.T) {
 	tests := []struct {
 		name        string
 		msgs        []llm.Message
-		wantPrefill bool
 		reply, want string
+		wantSystem  string
 	}{
-		{name: "prefilled", msgs: []llm.Message{{Role: llm.RoleUser, Content: "q"}}, wantPrefill: true, reply: `{"a":1}`, want: `{"a":1}`},
-		{name: "conversation ends with the assistant: no prefill",
-			msgs:  []llm.Message{{Role: llm.RoleUser, Content: "q"}, {Role: llm.RoleAssistant, Content: `{"a":`}},
-			reply: `1}`, want: `1}`},
+		{name: "instruction appended to the system prompt", msgs: []llm.Message{{Role: llm.RoleUser, Content: "q"}},
+			reply: `{"a":1}`, want: `{"a":1}`, wantSystem: llm.AnthropicJSONInstruction},
+		{name: "after the caller's system prompt", msgs: []llm.Message{{Role: llm.RoleSystem, Content: "be terse"}, {Role: llm.RoleUser, Content: "q"}},
+			reply: `{"a":1}`, want: `{"a":1}`, wantSystem: "be terse\n\n" + llm.AnthropicJSONInstruction},
+		{name: "json fence stripped", msgs: []llm.Message{{Role: llm.RoleUser, Content: "q"}},
+			reply: "```json\n{\"a\":1}\n```", want: `{"a":1}`, wantSystem: llm.AnthropicJSONInstruction},
+		{name: "answer repeating a brace kept as is", msgs: []llm.Message{{Role: llm.RoleUser, Content: "q"}},
+			reply: `{"b":2}`, want: `{"b":2}`, wantSystem: llm.AnthropicJSONInstruction},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,20 +122,37 @@ func TestAnthropicJSONPrefill(t *testing.T) {
 				t.Errorf("content = %q, want %q", got.Content, tt.want)
 			}
 			var wire struct {
+				System   string        `json:"system"`
 				Messages []llm.Message `json:"messages"`
 			}
 			r := s.Requests()[0]
 			if err := json.Unmarshal(r.Body, &wire); err != nil {
 				t.Fatal(err)
 			}
-			last := wire.Messages[len(wire.Messages)-1]
-			prefilled := len(wire.Messages) == len(tt.msgs)+1 && last == llm.Message{Role: llm.RoleAssistant, Content: "{"}
-			if prefilled != tt.wantPrefill {
-				t.Errorf("prefilled = %v, want %v (%s)", prefilled, tt.wantPrefill, r.Body)
+			if last := wire.Messages[len(wire.Messages)-1]; last.Role == llm.RoleAssistant {
+				t.Errorf("conversation ends with an assistant message (prefill): %s", r.Body)
 			}
-			if r.Request.JSON != tt.wantPrefill {
-				t.Errorf("recorded JSON = %v", r.Request.JSON)
+			if wire.System != tt.wantSystem {
+				t.Errorf("system = %q, want %q", wire.System, tt.wantSystem)
+			}
+			if !r.Request.JSON {
+				t.Errorf("recorded JSON = false")
 			}
 		})
+	}
+}
+
+func TestAnthropicNoJSONKeepsFence(t *testing.T) {
+	s, c := setup(t, llm.ProviderAnthropic, nil)
+	s.Reply("```json\n{}\n```")
+	got, err := c.Complete(context.Background(), llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "q"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Content != "```json\n{}\n```" {
+		t.Errorf("content = %q", got.Content)
+	}
+	if r := s.Requests()[0]; r.System != "" || r.Request.JSON {
+		t.Errorf("system %q, JSON %v without Request.JSON", r.System, r.Request.JSON)
 	}
 }

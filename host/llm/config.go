@@ -24,8 +24,8 @@ const (
 	// DefaultOpenAIModel is the model of the environment fallback when OPENAI_MODEL is unset.
 	DefaultOpenAIModel = "gpt-4o-mini"
 	// DefaultAnthropicModel is the model of the environment fallback when ANTHROPIC_MODEL
-	// is unset.
-	DefaultAnthropicModel = "claude-3-5-haiku-latest"
+	// is unset. Models are retired over time: operators should name theirs.
+	DefaultAnthropicModel = "claude-haiku-4-5"
 	// DefaultTimeout bounds one HTTP call when TimeoutMS is 0.
 	DefaultTimeout = 60 * time.Second
 	// DefaultMaxTokens bounds an answer when neither the request nor MaxTokens does
@@ -176,13 +176,15 @@ func New(cfg Config, getenv func(string) string) (Completer, error) {
 	}
 	hc := newHTTPClient(c.timeout())
 	var p Completer
+	defaultMax := c.MaxTokens
 	switch c.Provider {
 	case ProviderOpenAI:
 		p = &OpenAI{BaseURL: c.baseURL(DefaultOpenAIBaseURL), Model: c.Model, Key: key, MaxTokens: c.MaxTokens, Client: hc}
 	case ProviderAnthropic:
-		p = &Anthropic{BaseURL: c.baseURL(DefaultAnthropicBaseURL), Model: c.Model, Key: key, MaxTokens: c.maxTokens(), Client: hc}
+		defaultMax = c.maxTokens()
+		p = &Anthropic{BaseURL: c.baseURL(DefaultAnthropicBaseURL), Model: c.Model, Key: key, MaxTokens: defaultMax, Client: hc}
 	}
-	return Budgeted(p, c.TaskTokenBudget, c.UserTokenBudget), nil
+	return budgetedWithDefault(p, c.TaskTokenBudget, c.UserTokenBudget, defaultMax), nil
 }
 
 func (c Config) timeout() time.Duration {

@@ -141,3 +141,10 @@ func TestNewFallbackReachesProvider(t *testing.T) {
 		t.Errorf("key %q model %q", got.Header.Get("x-api-key"), got.Model)
 	}
 }
+
+// The environment fallback's Anthropic model must be one the API still serves.
+func TestDefaultAnthropicModelIsCurrent(t *testing.T) {
+	if llm.DefaultAnthropicModel != "claude-haiku-4-5" {
+		t.Errorf("DefaultAnthropicModel = %q, want claude-haiku-4-5", llm.DefaultAnthropicModel)
+	}
+}

@@ -68,11 +68,31 @@ func post(ctx context.Context, hc *http.Client, provider, url, key string, heade
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if key != "" { // before shortening, so no part of the key survives a cut
-			data = bytes.ReplaceAll(data, []byte(key), []byte("[redacted]"))
+			data = redact(data, key)
 		}
 		return nil, fmt.Errorf("llm %s: %w: HTTP %d: %s", provider, ErrProvider, resp.StatusCode, errorMessage(data))
 	}
 	return data, nil
+}
+
+// redact replaces key in data, as is and as a JSON string's content (escaped by Go's
+// default encoder or without HTML escaping), with "[redacted]".
+func redact(data []byte, key string) []byte {
+	forms := [][]byte{[]byte(key)}
+	if b, err := json.Marshal(key); err == nil {
+		forms = append(forms, b[1:len(b)-1])
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(key) == nil {
+		b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		forms = append(forms, b[1:len(b)-1])
+	}
+	for _, f := range forms {
+		data = bytes.ReplaceAll(data, f, []byte("[redacted]"))
+	}
+	return data
 }
 
 // errorMessage extracts the provider's error message from an error body: both wire formats
@@ -115,8 +135,13 @@ func shorten(s string) string {
 	return s[:cut] + "…"
 }
 
-// badAnswer is the error of a 2xx answer that cannot be read.
+// badAnswer is the error of a 2xx answer that cannot be read; a parser's *AnswerError
+// stays one (at the top, its usage kept) with its Err wrapped likewise.
 func badAnswer(provider string, err error) error {
+	var ae *AnswerError
+	if errors.As(err, &ae) {
+		return &AnswerError{Err: badAnswer(provider, ae.Err), Usage: ae.Usage}
+	}
 	return fmt.Errorf("llm %s: %w: malformed answer: %w", provider, ErrProvider, err)
 }
 

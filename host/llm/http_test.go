@@ -133,3 +133,22 @@ func TestRedirectKeepsKeyHome(t *testing.T) {
 		t.Errorf("the redirect was followed")
 	}
 }
+
+// A key the provider echoes inside its JSON error is escaped there; it is redacted in
+// that form too, before the message is read back (and unescaped).
+func TestJSONEscapedKeyRedacted(t *testing.T) {
+	const key = `sk-"quoted"\path<x>&y`
+	for _, p := range providers {
+		t.Run(p, func(t *testing.T) {
+			s, c := setup(t, p, func(c *llm.Config) { c.APIKey = key })
+			s.Fail(401, "Incorrect API key provided: "+key)
+			_, err := c.Complete(context.Background(), llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "q"}}})
+			if !errors.Is(err, llm.ErrProvider) {
+				t.Fatalf("err = %v, want ErrProvider", err)
+			}
+			if strings.Contains(err.Error(), "quoted") || !strings.Contains(err.Error(), "[redacted]") {
+				t.Errorf("err %q holds the key or no redaction", err)
+			}
+		})
+	}
+}

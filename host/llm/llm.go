@@ -27,7 +27,8 @@ type Message struct {
 // Request is one completion asked of a model.
 type Request struct {
 	Messages []Message `json:"messages"`
-	// MaxTokens bounds the answer (0: the provider's configured default).
+	// MaxTokens bounds the answer (0: the provider's configured default). Budgeted lowers
+	// it to the caller's remaining budget.
 	MaxTokens int `json:"max_tokens,omitempty"`
 	// Temperature, when set, overrides the provider's default.
 	Temperature *float64 `json:"temperature,omitempty"`
@@ -64,3 +65,16 @@ var (
 	// ErrProvider: the provider refused or failed the request (HTTP error, bad answer).
 	ErrProvider = errors.New("llm: provider error")
 )
+
+// AnswerError is the error of an answer that spent tokens but cannot be used (a 2xx
+// answer without content): it carries the usage the provider reported, so budgets count
+// it. Find it with errors.As; it matches what Err matches (ErrProvider, from the
+// providers of this package).
+type AnswerError struct {
+	Err   error
+	Usage Usage
+}
+
+func (e *AnswerError) Error() string { return e.Err.Error() }
+
+func (e *AnswerError) Unwrap() error { return e.Err }

@@ -81,18 +81,19 @@ func (o *OpenAI) Complete(ctx context.Context, req Request) (*Response, error) {
 }
 
 // ParseOpenAI reads a chat completion's body: the first choice's content, its finish
-// reason, the model and the usage. An answer without a choice or content is an error;
-// negative token counts are refused (they would refund a budget).
+// reason, the model and the usage. An answer without a choice or content is an
+// *AnswerError carrying the usage; negative token counts are refused (they would refund a
+// budget).
 func ParseOpenAI(data []byte) (*Response, error) {
 	var a openAIAnswer
 	if err := json.Unmarshal(data, &a); err != nil {
 		return nil, err
 	}
-	if len(a.Choices) == 0 || a.Choices[0].Message.Content == nil {
-		return nil, errNoContent
-	}
 	if a.Usage.PromptTokens < 0 || a.Usage.CompletionTokens < 0 {
 		return nil, fmt.Errorf("negative token counts (%d, %d)", a.Usage.PromptTokens, a.Usage.CompletionTokens)
+	}
+	if len(a.Choices) == 0 || a.Choices[0].Message.Content == nil {
+		return nil, &AnswerError{Err: errNoContent, Usage: Usage{InputTokens: a.Usage.PromptTokens, OutputTokens: a.Usage.CompletionTokens}}
 	}
 	return &Response{
 		Content:    *a.Choices[0].Message.Content,

@@ -34,10 +34,6 @@ const (
 	Key   = "llmfake-test-key"
 )
 
-// anthropicJSONPrefill is the assistant turn host/llm prefills for a JSON answer from
-// Anthropic; the fake reads it as Request.JSON and answers the rest of the scripted text.
-const anthropicJSONPrefill = "{"
-
 // The usage answered until Usage sets another.
 const (
 	DefaultInputTokens  = 10
@@ -46,8 +42,8 @@ const (
 
 // Received is one request the server got.
 //
-// For Anthropic, a last assistant message "{" (host/llm's prefill for Request.JSON) is
-// read back as Request.JSON and left out of Request.Messages; Body keeps it.
+// For Anthropic, a system prompt ending with llm.AnthropicJSONInstruction (host/llm's
+// way of asking for JSON) is read back as Request.JSON; System and Body keep it.
 type Received struct {
 	// Format is llm.ProviderOpenAI or llm.ProviderAnthropic, by the path asked.
 	Format string
@@ -225,10 +221,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, format, http.StatusInternalServerError, err.Error())
 			return
 		}
-		if format == llm.ProviderAnthropic && rec.Request.JSON {
-			// The model continues the prefilled "{": the script says the whole answer.
-			content = strings.TrimPrefix(content, anthropicJSONPrefill)
-		}
 		writeAnswer(w, format, rec.Model, content, stop, usage)
 	}
 }
@@ -253,9 +245,8 @@ func decode(format string, body []byte) (Received, error) {
 	}
 	rec.Request.Messages = append(rec.Request.Messages, wire.Messages...)
 	rec.Request.JSON = wire.ResponseFormat != nil && wire.ResponseFormat.Type == "json_object"
-	if n := len(rec.Request.Messages); format == llm.ProviderAnthropic && n > 0 &&
-		rec.Request.Messages[n-1] == (llm.Message{Role: llm.RoleAssistant, Content: anthropicJSONPrefill}) {
-		rec.Request.Messages, rec.Request.JSON = rec.Request.Messages[:n-1], true
+	if format == llm.ProviderAnthropic && strings.HasSuffix(wire.System, llm.AnthropicJSONInstruction) {
+		rec.Request.JSON = true
 	}
 	return rec, nil
 }
