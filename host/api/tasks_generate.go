@@ -46,16 +46,21 @@ func (s *Server) tasksGenerate(ctx context.Context, c *call) (any, error) {
 	if s.cfg.Generator == nil {
 		return nil, generateError(llm.ErrNotConfigured)
 	}
+	cl := callerFrom(ctx)
+	if p.UserID != "" && cl.authn && !cl.admin && p.UserID != cl.sub {
+		return nil, apferr.InvalidParam("user_id", "a user can only generate tasks for itself", cl.sub, p.UserID)
+	}
 	// The model's per-user token budget counts against the caller.
-	ctx = llm.WithCaller(ctx, llm.Caller{UserID: callerFrom(ctx).sub})
-	res, err := s.cfg.Generator.Generate(ctx, generate.Request{Requirement: p.Requirement, Mode: generationModes[p.GenerationMode], MaxRounds: p.MaxRounds})
+	ctx = llm.WithCaller(ctx, llm.Caller{UserID: cl.sub})
+	res, err := s.cfg.Generator.Generate(ctx, generate.Request{Requirement: p.Requirement, Mode: generationModes[p.GenerationMode],
+		MaxRounds: p.MaxRounds, UserID: p.UserID,
+		// Checked as tasks.create saves it for this caller (its user and id namespace).
+		Validate: func(ctx context.Context, tree []byte) error {
+			_, err := s.prepareTasks(ctx, tree)
+			return err
+		}})
 	if err != nil {
 		return nil, generateError(err)
-	}
-	if p.UserID != "" {
-		for _, t := range res.Tasks {
-			t["user_id"] = p.UserID
-		}
 	}
 	out := map[string]any{"tasks": res.Tasks, "count": len(res.Tasks), "rounds": res.Rounds, "usage": res.Usage,
 		"message": fmt.Sprintf("generated %d task(s) in %d round(s)", len(res.Tasks), res.Rounds)}

@@ -82,6 +82,13 @@ type Request struct {
 	// MaxRounds bounds the repair rounds of Multi mode (0: DefaultMaxRounds; at most
 	// MaxMaxRounds). Single mode refuses a value other than 0.
 	MaxRounds int
+	// UserID, when not empty, is set as every task's user_id before the tree is checked,
+	// replacing any the model gave.
+	UserID string
+	// Validate, when not nil, checks this request's trees instead of Config.Validate:
+	// give the check of the caller (its user and id namespace), as tasks.create would
+	// save the tree for it.
+	Validate ValidateFunc
 }
 
 // Result is a generated tree.
@@ -127,7 +134,7 @@ func (g *Generator) Generate(ctx context.Context, req Request) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &session{g: g, res: &Result{}, msgs: []llm.Message{{Role: llm.RoleSystem, Content: systemPrompt(g.cfg.Catalog.List())}}}
+	s := &session{g: g, req: req, res: &Result{}, msgs: []llm.Message{{Role: llm.RoleSystem, Content: systemPrompt(g.cfg.Catalog.List())}}}
 	if req.Mode == Single {
 		return s.single(ctx, req)
 	}
@@ -137,6 +144,7 @@ func (g *Generator) Generate(ctx context.Context, req Request) (*Result, error) 
 // session is one generation's conversation and running totals.
 type session struct {
 	g    *Generator
+	req  Request
 	msgs []llm.Message
 	res  *Result
 }
@@ -163,11 +171,20 @@ func (s *session) check(ctx context.Context, answer string) ([]map[string]any, [
 		return nil, []apferr.Problem{answerProblem(err.Error())}, nil
 	}
 	tasks = fix(tasks, s.g.cfg.NewID)
+	if s.req.UserID != "" {
+		for _, t := range tasks {
+			t["user_id"] = s.req.UserID
+		}
+	}
 	data, err := marshalTasks(tasks)
 	if err != nil {
 		return nil, []apferr.Problem{answerProblem(err.Error())}, nil
 	}
-	err = s.g.cfg.Validate(ctx, data)
+	validate := s.g.cfg.Validate
+	if s.req.Validate != nil {
+		validate = s.req.Validate
+	}
+	err = validate(ctx, data)
 	if err == nil {
 		return tasks, nil, nil
 	}
