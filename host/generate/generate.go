@@ -93,7 +93,7 @@ type Request struct {
 
 // Result is a generated tree.
 type Result struct {
-	// Tasks is the tree, as tasks.create accepts it: every task has an id, parent_id
+	// Tasks is the tree, as tasks.create accepts it: every task has a fresh id (the model's are replaced), parent_id
 	// holds ids, dependencies hold the names the model gave.
 	Tasks []map[string]any
 	// Rounds is how many answers were checked; 1 when the first was valid.
