@@ -29,6 +29,10 @@ const (
 	MaxMaxRounds     = 10
 )
 
+// DefaultMaxTokens bounds each answer when Config.MaxTokens is 0: a tree of a few dozen
+// tasks with their inputs, far above some providers' own default (1024 on Anthropic).
+const DefaultMaxTokens = 8192
+
 // Lister lists the registered executors with their schemas; executor.Catalog is one.
 type Lister interface {
 	List() []*executor.Info
@@ -48,7 +52,8 @@ type Config struct {
 	Validate  ValidateFunc
 	// NewID generates the ids of tasks that give none; default task.NewID.
 	NewID func() string
-	// MaxTokens bounds each answer (llm.Request.MaxTokens; 0: the provider's default).
+	// MaxTokens bounds each answer (llm.Request.MaxTokens; 0: DefaultMaxTokens). An
+	// answer the provider cut at this bound is a problem of its own (see the package doc).
 	MaxTokens int
 }
 
@@ -69,6 +74,9 @@ func New(cfg Config) (*Generator, error) {
 	}
 	if cfg.NewID == nil {
 		cfg.NewID = task.NewID
+	}
+	if cfg.MaxTokens == 0 {
+		cfg.MaxTokens = DefaultMaxTokens
 	}
 	return &Generator{cfg: cfg}, nil
 }
@@ -145,6 +153,7 @@ func (g *Generator) Generate(ctx context.Context, req Request) (*Result, error) 
 type session struct {
 	g    *Generator
 	req  Request
+	cut  bool // the last answer was cut at Config.MaxTokens
 	msgs []llm.Message
 	res  *Result
 }
@@ -159,6 +168,7 @@ func (s *session) ask(ctx context.Context, step, prompt string) (string, error) 
 	s.res.Usage.InputTokens += resp.Usage.InputTokens
 	s.res.Usage.OutputTokens += resp.Usage.OutputTokens
 	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Content})
+	s.cut = resp.StopReason == "max_tokens" || resp.StopReason == "length"
 	return resp.Content, nil
 }
 
@@ -166,6 +176,9 @@ func (s *session) ask(ctx context.Context, step, prompt string) (string, error) 
 // err only for an error that ends the generation.
 func (s *session) check(ctx context.Context, answer string) ([]map[string]any, []apferr.Problem, error) {
 	s.res.Rounds++
+	if s.cut {
+		return nil, []apferr.Problem{answerProblem(fmt.Sprintf("the answer was cut at %d tokens: give a shorter tree", s.g.cfg.MaxTokens))}, nil
+	}
 	tasks, err := parseAnswer(answer)
 	if err != nil {
 		return nil, []apferr.Problem{answerProblem(err.Error())}, nil
