@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/builtin"
@@ -98,6 +99,12 @@ func TestTasksGenerateErrors(t *testing.T) {
 			if c.reason != "" {
 				if d, _ := je.Data.(map[string]any); d["reason"] != c.reason {
 					t.Errorf("data = %v, want reason %s", je.Data, c.reason)
+				}
+			}
+			if c.code == -32012 { // the tokens spent are reported
+				u, _ := je.Data.(map[string]any)["usage"].(map[string]any)
+				if fmt.Sprint(u["input_tokens"]) != fmt.Sprint(llmfake.DefaultInputTokens) {
+					t.Errorf("data = %v, want usage", je.Data)
 				}
 			}
 		})

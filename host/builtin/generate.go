@@ -33,9 +33,9 @@ const generateOutputSchema = `{
     "tasks": {"type": "array", "items": {"type": "object"}, "description": "The generated task tree, valid for tasks.create"},
     "count": {"type": "integer", "description": "Number of tasks"},
     "rounds": {"type": "integer", "description": "Answers checked; 1 when the first was valid"},
-    "llm_usage": {"type": "object", "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}}}
+    "usage": {"type": "object", "description": "The model's tokens, also in the task's usage", "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}}}
   },
-  "required": ["tasks", "count", "rounds", "llm_usage"]
+  "required": ["tasks", "count", "rounds", "usage"]
 }`
 
 // Option configures Catalog.
@@ -126,9 +126,6 @@ func runGenerate(ctx context.Context, g generator, prepare func(context.Context,
 			return nil, fmt.Errorf("task %s: inputs: %w", taskID(req), err)
 		}
 	}
-	if req.Task != nil { // the model's token budgets count against this task and its user
-		ctx = llm.WithCaller(ctx, llm.Caller{TaskID: req.Task.ID, UserID: req.Task.UserID})
-	}
 	userID := ""
 	if req.Task != nil {
 		userID = req.Task.UserID
@@ -140,13 +137,24 @@ func runGenerate(ctx context.Context, g generator, prepare func(context.Context,
 			return err
 		}})
 	if err != nil {
-		return nil, fmt.Errorf("task %s: %w", taskID(req), err)
+		// The tokens spent before the failure count in the task's usage.
+		var resp *executor.Response
+		if res != nil {
+			resp = &executor.Response{Usage: tokenUsage(usage(start, len(req.Inputs), 0), res.Usage)}
+		}
+		return resp, fmt.Errorf("task %s: %w", taskID(req), err)
 	}
 	raw, err := json.Marshal(map[string]any{
-		"tasks": res.Tasks, "count": len(res.Tasks), "rounds": res.Rounds, "llm_usage": res.Usage,
+		"tasks": res.Tasks, "count": len(res.Tasks), "rounds": res.Rounds, "usage": res.Usage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("task %s: encoding the result: %w", taskID(req), err)
 	}
-	return &executor.Response{Output: raw, Usage: usage(start, len(req.Inputs), len(raw))}, nil
+	return &executor.Response{Output: raw, Usage: tokenUsage(usage(start, len(req.Inputs), len(raw)), res.Usage)}, nil
+}
+
+// tokenUsage returns u with the model's tokens.
+func tokenUsage(u task.Usage, tokens llm.Usage) task.Usage {
+	u.LLMInputTokens, u.LLMOutputTokens = tokens.InputTokens, tokens.OutputTokens
+	return u
 }

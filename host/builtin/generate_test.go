@@ -81,6 +81,10 @@ func TestGenerateExecutor(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want %q", err, c.wantErr)
 				}
+				// A failure after the model answered keeps the tokens spent.
+				if c.name == "unknown executor" && (resp == nil || resp.Usage.LLMInputTokens != llmfake.DefaultInputTokens) {
+					t.Errorf("failure usage = %+v, want the tokens spent", resp)
+				}
 				return
 			}
 			if err != nil {
@@ -90,13 +94,16 @@ func TestGenerateExecutor(t *testing.T) {
 				Tasks  []map[string]any `json:"tasks"`
 				Count  int              `json:"count"`
 				Rounds int              `json:"rounds"`
-				Usage  llm.Usage        `json:"llm_usage"`
+				Usage  llm.Usage        `json:"usage"`
 			}
 			if err := json.Unmarshal(resp.Output, &out); err != nil {
 				t.Fatal(err)
 			}
 			if out.Count != c.count || len(out.Tasks) != c.count || out.Rounds != 1 || out.Usage.InputTokens != llmfake.DefaultInputTokens {
 				t.Fatalf("output = %s", resp.Output)
+			}
+			if resp.Usage.LLMInputTokens != out.Usage.InputTokens || resp.Usage.LLMOutputTokens != out.Usage.OutputTokens {
+				t.Errorf("task usage = %+v, want the output's tokens %+v", resp.Usage, out.Usage)
 			}
 		})
 	}

@@ -136,17 +136,24 @@ func checkRequest(r Request) (Request, error) {
 // Generate asks the model for a tree meeting req.Requirement and returns it once it
 // passes Config.Validate. It fails with a *NoValidTreeError when the answers run out
 // (see the package doc), with an *apferr.Error for a bad request, and with the
-// Completer's or the validator's error, wrapped, when one ends the generation.
+// Completer's or the validator's error, wrapped, when one ends the generation. A
+// failure after the request was accepted still returns a Result, without Tasks, whose
+// Rounds and Usage are what the generation spent (the tokens count even so).
 func (g *Generator) Generate(ctx context.Context, req Request) (*Result, error) {
 	req, err := checkRequest(req)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{g: g, req: req, res: &Result{}, msgs: []llm.Message{{Role: llm.RoleSystem, Content: systemPrompt(g.cfg.Catalog.List())}}}
+	run := s.multi
 	if req.Mode == Single {
-		return s.single(ctx, req)
+		run = s.single
 	}
-	return s.multi(ctx, req)
+	res, err := run(ctx, req)
+	if err != nil {
+		return &Result{Rounds: s.res.Rounds, Usage: s.res.Usage}, err
+	}
+	return res, nil
 }
 
 // session is one generation's conversation and running totals.
@@ -242,7 +249,7 @@ func (s *session) finish(tasks []map[string]any, problems []apferr.Problem, err 
 	case err != nil:
 		return nil, err
 	case problems != nil:
-		return nil, &NoValidTreeError{Rounds: s.res.Rounds, Problems: problems}
+		return nil, &NoValidTreeError{Rounds: s.res.Rounds, Problems: problems, Usage: s.res.Usage}
 	}
 	s.res.Tasks = tasks
 	return s.res, nil

@@ -103,10 +103,22 @@ func TestGenerate(t *testing.T) {
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("err = %v, want %v", err, c.wantErr)
 				}
+				// The tokens spent before the failure are kept.
+				if want := int64(10 * c.calls); c.calls > 0 && !errors.Is(err, llm.ErrNotConfigured) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, llm.ErrBudget) {
+					if res == nil || res.Usage.InputTokens != want || res.Tasks != nil {
+						t.Errorf("partial result = %+v, want usage of %d input tokens", res, want)
+					}
+				}
+				if errors.Is(err, llm.ErrBudget) && (res == nil || res.Usage.InputTokens != int64(10*(c.calls-1))) {
+					t.Errorf("budget: partial result = %+v, want the tokens of %d calls", res, c.calls-1)
+				}
 				var nv *NoValidTreeError
 				if errors.As(err, &nv) {
 					if nv.Rounds != c.rounds {
 						t.Errorf("rounds = %d, want %d", nv.Rounds, c.rounds)
+					}
+					if nv.Usage != res.Usage {
+						t.Errorf("NoValidTreeError.Usage = %+v, want %+v", nv.Usage, res.Usage)
 					}
 					msg := err.Error()
 					for _, p := range c.problems {
