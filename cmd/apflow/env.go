@@ -30,6 +30,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/store/pgstore"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // globals are the flags every command shares.
@@ -321,7 +322,12 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		g.warnProblems(h.registry)
 	}
 	if h.completer != nil {
-		builtins = builtin.Catalog(builtin.WithGenerate(h.completer, h.registry))
+		// generate_executor checks its trees as tasks.create would: the host's store and
+		// full catalog (set below, read only when the executor runs).
+		builtins = builtin.Catalog(builtin.WithGenerate(h.completer, h.registry,
+			func(ctx context.Context, tree []byte, userID string, ns task.Namespace) ([]*task.Task, error) {
+				return api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, 0)(ctx, tree, userID, ns)
+			}))
 	}
 	h.catalog = executor.Chain(builtins, h.registry)
 	h.plugins = h.registry

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/builtin"
@@ -100,6 +101,35 @@ func TestTasksGenerateErrors(t *testing.T) {
 					t.Errorf("data = %v, want reason %s", je.Data, c.reason)
 				}
 			}
+			if c.code == -32012 { // the tokens spent are reported
+				u, _ := je.Data.(map[string]any)["usage"].(map[string]any)
+				if fmt.Sprint(u["input_tokens"]) != fmt.Sprint(llmfake.DefaultInputTokens) {
+					t.Errorf("data = %v, want usage", je.Data)
+				}
+			}
 		})
+	}
+}
+
+// TestTasksGenerateChecksAsCaller: with authentication on, the generated tree is checked
+// with the caller's user and namespace, as tasks.create saves it, so a tree the save
+// would refuse (a user_id the model invented) is no valid tree, and a non-admin cannot
+// ask for another user's tree.
+func TestTasksGenerateChecksAsCaller(t *testing.T) {
+	invented := `[{"name":"a","user_id":"bob","schemas":{"method":"echo"},"inputs":{"x":1}}]`
+	e := setup(t, setupOpts{auth: true, mutate: generatorFor(t, llmfake.NewScript(invented))})
+	alice := e.token(t, "alice")
+	e.fails(t, alice, "tasks.generate", map[string]any{"requirement": "r", "save": true}, -32012)
+	je := e.fails(t, alice, "tasks.generate", map[string]any{"requirement": "r", "user_id": "bob"}, -32602)
+	if d, _ := je.Data.(map[string]any); d["field"] != "user_id" {
+		t.Errorf("data = %v, want field user_id", je.Data)
+	}
+
+	e = setup(t, setupOpts{auth: true, mutate: generatorFor(t, llmfake.NewScript(generatedTree))})
+	alice = e.token(t, "alice")
+	var res generateResult
+	e.ok(t, alice, "tasks.generate", map[string]any{"requirement": "r", "save": true, "user_id": "alice"}, &res)
+	if res.Count != 3 || res.RootTaskID == "" || res.Tasks[0]["user_id"] != "alice" {
+		t.Errorf("result = %+v", res)
 	}
 }

@@ -44,18 +44,23 @@ func (s *Server) tasksGenerate(ctx context.Context, c *call) (any, error) {
 		return nil, apferr.InvalidParam("model", "not supported: the operator config chooses the model", "absent", p.Model)
 	}
 	if s.cfg.Generator == nil {
-		return nil, generateError(llm.ErrNotConfigured)
+		return nil, generateError(llm.ErrNotConfigured, nil)
+	}
+	cl := callerFrom(ctx)
+	if p.UserID != "" && cl.authn && !cl.admin && p.UserID != cl.sub {
+		return nil, apferr.InvalidParam("user_id", "a user can only generate tasks for itself", cl.sub, p.UserID)
 	}
 	// The model's per-user token budget counts against the caller.
-	ctx = llm.WithCaller(ctx, llm.Caller{UserID: callerFrom(ctx).sub})
-	res, err := s.cfg.Generator.Generate(ctx, generate.Request{Requirement: p.Requirement, Mode: generationModes[p.GenerationMode], MaxRounds: p.MaxRounds})
+	ctx = llm.WithCaller(ctx, llm.Caller{UserID: cl.sub})
+	res, err := s.cfg.Generator.Generate(ctx, generate.Request{Requirement: p.Requirement, Mode: generationModes[p.GenerationMode],
+		MaxRounds: p.MaxRounds, UserID: p.UserID,
+		// Checked as tasks.create saves it for this caller (its user and id namespace).
+		Validate: func(ctx context.Context, tree []byte) error {
+			_, err := s.prepareTasks(ctx, tree)
+			return err
+		}})
 	if err != nil {
-		return nil, generateError(err)
-	}
-	if p.UserID != "" {
-		for _, t := range res.Tasks {
-			t["user_id"] = p.UserID
-		}
+		return nil, generateError(err, res)
 	}
 	out := map[string]any{"tasks": res.Tasks, "count": len(res.Tasks), "rounds": res.Rounds, "usage": res.Usage,
 		"message": fmt.Sprintf("generated %d task(s) in %d round(s)", len(res.Tasks), res.Rounds)}
@@ -82,10 +87,11 @@ func (s *Server) tasksGenerate(ctx context.Context, c *call) (any, error) {
 // generateError maps a generation's failure to the API's errors: a request error keeps
 // its code; no valid tree is -32012 with data {errors, rounds}; the model's failures
 // (not configured, budget, provider, timeout) are -32603 with data.reason naming them.
-func generateError(err error) error {
+// Both carry data.usage, the tokens spent, when res (Generate's partial result) has it.
+func generateError(err error, res *generate.Result) error {
 	var nv *generate.NoValidTreeError
 	if errors.As(err, &nv) {
-		return apferr.New(apferr.TreeValidation, err.Error()).WithData(map[string]any{"errors": nv.Problems, "rounds": nv.Rounds})
+		return apferr.New(apferr.TreeValidation, err.Error()).WithData(map[string]any{"errors": nv.Problems, "rounds": nv.Rounds, "usage": nv.Usage})
 	}
 	if ae := apferr.As(err); ae != nil {
 		return err
@@ -104,5 +110,9 @@ func generateError(err error) error {
 	default:
 		return err
 	}
-	return apferr.New(apferr.Internal, err.Error()).WithData(map[string]any{"reason": reason})
+	data := map[string]any{"reason": reason}
+	if res != nil {
+		data["usage"] = res.Usage
+	}
+	return apferr.New(apferr.Internal, err.Error()).WithData(data)
 }

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/generate"
 	"github.com/apflow-wasm/apflow/host/llm"
-	"github.com/apflow-wasm/apflow/host/submit"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // GenerateID is the executor id of the tree generator built-in.
@@ -32,9 +33,9 @@ const generateOutputSchema = `{
     "tasks": {"type": "array", "items": {"type": "object"}, "description": "The generated task tree, valid for tasks.create"},
     "count": {"type": "integer", "description": "Number of tasks"},
     "rounds": {"type": "integer", "description": "Answers checked; 1 when the first was valid"},
-    "llm_usage": {"type": "object", "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}}}
+    "usage": {"type": "object", "description": "The model's tokens, also in the task's usage", "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}}}
   },
-  "required": ["tasks", "count", "rounds", "llm_usage"]
+  "required": ["tasks", "count", "rounds", "usage"]
 }`
 
 // Option configures Catalog.
@@ -43,15 +44,20 @@ type Option func(*options)
 type options struct {
 	completer llm.Completer
 	rest      executor.Catalog
+	prepare   func(ctx context.Context, tree []byte, userID string, ns task.Namespace) ([]*task.Task, error)
 }
 
 // WithGenerate gives generate_executor its model: c asks it, and the trees it makes
 // may use the built-ins and the executors of rest (the plugin catalog the built-ins are
-// chained in front of), checked as tasks.create checks them. Without this option (or
-// with a nil c), generate_executor is listed but every execution fails with
-// llm.ErrNotConfigured's message.
-func WithGenerate(c llm.Completer, rest executor.Catalog) Option {
-	return func(o *options) { o.completer, o.rest = c, rest }
+// chained in front of). prepare is tasks.create's check (host/api SubmitPrepare's
+// function: executors, schemas, ids already stored); each tree is checked by it for the
+// executing task's user (userID the task's user_id, ns zero), storing nothing. It is
+// called only when the executor runs, so it may use the catalog this one is chained
+// into. Without this option (or with a nil c), generate_executor is listed but every
+// execution fails with llm.ErrNotConfigured's message; a nil prepare with a model fails
+// every execution naming it.
+func WithGenerate(c llm.Completer, rest executor.Catalog, prepare func(ctx context.Context, tree []byte, userID string, ns task.Namespace) ([]*task.Task, error)) Option {
+	return func(o *options) { o.completer, o.rest, o.prepare = c, rest, prepare }
 }
 
 // generator is what generate_executor runs; *generate.Generator is one.
@@ -64,13 +70,15 @@ type generator interface {
 func newGenerate(o options, self executor.Catalog) *builtinExecutor {
 	var g generator
 	var setupErr error
-	if o.completer != nil {
-		all := executor.Chain(self, o.rest)
+	switch {
+	case o.completer != nil && o.prepare == nil:
+		setupErr = errors.New("generate_executor: WithGenerate was given no prepare function (tasks.create's check)")
+	case o.completer != nil:
 		gen, err := generate.New(generate.Config{
 			Completer: o.completer,
-			Catalog:   all,
+			Catalog:   executor.Chain(self, o.rest),
 			Validate: func(ctx context.Context, tree []byte) error {
-				_, err := submit.Prepare(ctx, tree, submit.Options{Catalog: all})
+				_, err := o.prepare(ctx, tree, "", task.Namespace(""))
 				return err
 			},
 		})
@@ -85,7 +93,7 @@ func newGenerate(o options, self executor.Catalog) *builtinExecutor {
 			ID:   GenerateID,
 			Name: "Generate Executor",
 			Description: "Generates a task tree from a requirement in words by asking the operator's configured language model; " +
-				"the tree uses the registered executors and passes the same validation as tasks.create. " +
+				"the tree uses the registered executors and passes the same validation as tasks.create for the task's user (executors, input schemas, ids already stored); it is not stored. " +
 				"When the operator configured no language model, every execution fails with \"" + llm.ErrNotConfigured.Error() + "\".",
 			Tags:         []string{"generation", "llm", "built-in"},
 			Kind:         "builtin",
@@ -97,13 +105,13 @@ func newGenerate(o options, self executor.Catalog) *builtinExecutor {
 			if setupErr != nil {
 				return nil, fmt.Errorf("task %s: %w", taskID(req), setupErr)
 			}
-			return runGenerate(ctx, g, req)
+			return runGenerate(ctx, g, o.prepare, req)
 		},
 	}
 }
 
 // runGenerate decodes the inputs, generates and encodes the result.
-func runGenerate(ctx context.Context, g generator, req *executor.Request) (*executor.Response, error) {
+func runGenerate(ctx context.Context, g generator, prepare func(context.Context, []byte, string, task.Namespace) ([]*task.Task, error), req *executor.Request) (*executor.Response, error) {
 	if g == nil {
 		return nil, fmt.Errorf("task %s: %w", taskID(req), llm.ErrNotConfigured)
 	}
@@ -118,18 +126,35 @@ func runGenerate(ctx context.Context, g generator, req *executor.Request) (*exec
 			return nil, fmt.Errorf("task %s: inputs: %w", taskID(req), err)
 		}
 	}
-	if req.Task != nil { // the model's token budgets count against this task and its user
-		ctx = llm.WithCaller(ctx, llm.Caller{TaskID: req.Task.ID, UserID: req.Task.UserID})
+	userID := ""
+	if req.Task != nil {
+		userID = req.Task.UserID
 	}
-	res, err := g.Generate(ctx, generate.Request{Requirement: in.Requirement, Mode: generate.Mode(in.Mode), MaxRounds: in.MaxRounds})
+	res, err := g.Generate(ctx, generate.Request{Requirement: in.Requirement, Mode: generate.Mode(in.Mode), MaxRounds: in.MaxRounds,
+		// Checked as tasks.create would for the task's user.
+		Validate: func(ctx context.Context, tree []byte) error {
+			_, err := prepare(ctx, tree, userID, task.Namespace(""))
+			return err
+		}})
 	if err != nil {
-		return nil, fmt.Errorf("task %s: %w", taskID(req), err)
+		// The tokens spent before the failure count in the task's usage.
+		var resp *executor.Response
+		if res != nil {
+			resp = &executor.Response{Usage: tokenUsage(usage(start, len(req.Inputs), 0), res.Usage)}
+		}
+		return resp, fmt.Errorf("task %s: %w", taskID(req), err)
 	}
 	raw, err := json.Marshal(map[string]any{
-		"tasks": res.Tasks, "count": len(res.Tasks), "rounds": res.Rounds, "llm_usage": res.Usage,
+		"tasks": res.Tasks, "count": len(res.Tasks), "rounds": res.Rounds, "usage": res.Usage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("task %s: encoding the result: %w", taskID(req), err)
 	}
-	return &executor.Response{Output: raw, Usage: usage(start, len(req.Inputs), len(raw))}, nil
+	return &executor.Response{Output: raw, Usage: tokenUsage(usage(start, len(req.Inputs), len(raw)), res.Usage)}, nil
+}
+
+// tokenUsage returns u with the model's tokens.
+func tokenUsage(u task.Usage, tokens llm.Usage) task.Usage {
+	u.LLMInputTokens, u.LLMOutputTokens = tokens.InputTokens, tokens.OutputTokens
+	return u
 }

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/generate"
 	"github.com/apflow-wasm/apflow/host/llm"
+	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
 	"github.com/apflow-wasm/apflow/internal/llmfake"
 )
@@ -17,6 +19,35 @@ import (
 func TestAggregatorIDMatches(t *testing.T) {
 	if generate.AggregatorID != AggregateResultsID {
 		t.Fatalf("generate.AggregatorID = %q, builtin.AggregateResultsID = %q", generate.AggregatorID, AggregateResultsID)
+	}
+}
+
+// builtinPrepare is tasks.create's check over the built-ins, for the given user.
+func builtinPrepare(ctx context.Context, tree []byte, userID string, ns task.Namespace) ([]*task.Task, error) {
+	return submit.Prepare(ctx, tree, submit.Options{Catalog: Catalog(), UserID: userID, Namespace: ns})
+}
+
+// TestGenerateExecutorChecksWithPrepare: the tree is checked by the prepare function
+// WithGenerate was given (the host's tasks.create check), for the task's user.
+func TestGenerateExecutorChecksWithPrepare(t *testing.T) {
+	tree := `[{"name": "a", "schemas": {"method": "aggregate_results_executor"}}]`
+	var users []string
+	prepare := func(ctx context.Context, data []byte, userID string, ns task.Namespace) ([]*task.Task, error) {
+		users = append(users, userID)
+		return nil, apferr.New(apferr.TreeValidation, "refused").WithData(map[string]any{"errors": []apferr.Problem{{Field: "id", Reason: "already exists"}}})
+	}
+	h, err := Catalog(WithGenerate(llmfake.NewScript(tree), nil, prepare)).Lookup(GenerateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	_, err = h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "g", UserID: "ann"}, Inputs: json.RawMessage(`{"requirement":"r"}`)})
+	if !errors.Is(err, generate.ErrNoValidTree) || len(users) != 1 || users[0] != "ann" {
+		t.Fatalf("err = %v, prepare called for %q", err, users)
+	}
+	h, _ = Catalog(WithGenerate(llmfake.NewScript(tree), nil, nil)).Lookup(GenerateID)
+	if _, err := h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "g"}, Inputs: json.RawMessage(`{"requirement":"r"}`)}); err == nil || !strings.Contains(err.Error(), "prepare") {
+		t.Fatalf("nil prepare: err = %v", err)
 	}
 }
 
@@ -33,10 +64,10 @@ func TestGenerateExecutor(t *testing.T) {
 		count   int
 		wantErr string
 	}{
-		{name: "good tree", opts: []Option{WithGenerate(llmfake.NewScript(tree), nil)}, inputs: `{"requirement": "two groups"}`, count: 3},
-		{name: "unknown executor", opts: []Option{WithGenerate(llmfake.NewScript(unknown), nil)}, inputs: `{"requirement": "x"}`, wantErr: `"no_such_executor" is not registered`},
+		{name: "good tree", opts: []Option{WithGenerate(llmfake.NewScript(tree), nil, builtinPrepare)}, inputs: `{"requirement": "two groups"}`, count: 3},
+		{name: "unknown executor", opts: []Option{WithGenerate(llmfake.NewScript(unknown), nil, builtinPrepare)}, inputs: `{"requirement": "x"}`, wantErr: `"no_such_executor" is not registered`},
 		{name: "not configured", inputs: `{"requirement": "x"}`, wantErr: llm.ErrNotConfigured.Error()},
-		{name: "inputs refused", opts: []Option{WithGenerate(llmfake.NewScript(), nil)}, inputs: `{"mode": "both"}`, wantErr: "requirement"},
+		{name: "inputs refused", opts: []Option{WithGenerate(llmfake.NewScript(), nil, builtinPrepare)}, inputs: `{"mode": "both"}`, wantErr: "requirement"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -50,6 +81,10 @@ func TestGenerateExecutor(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want %q", err, c.wantErr)
 				}
+				// A failure after the model answered keeps the tokens spent.
+				if c.name == "unknown executor" && (resp == nil || resp.Usage.LLMInputTokens != llmfake.DefaultInputTokens) {
+					t.Errorf("failure usage = %+v, want the tokens spent", resp)
+				}
 				return
 			}
 			if err != nil {
@@ -59,13 +94,16 @@ func TestGenerateExecutor(t *testing.T) {
 				Tasks  []map[string]any `json:"tasks"`
 				Count  int              `json:"count"`
 				Rounds int              `json:"rounds"`
-				Usage  llm.Usage        `json:"llm_usage"`
+				Usage  llm.Usage        `json:"usage"`
 			}
 			if err := json.Unmarshal(resp.Output, &out); err != nil {
 				t.Fatal(err)
 			}
 			if out.Count != c.count || len(out.Tasks) != c.count || out.Rounds != 1 || out.Usage.InputTokens != llmfake.DefaultInputTokens {
 				t.Fatalf("output = %s", resp.Output)
+			}
+			if resp.Usage.LLMInputTokens != out.Usage.InputTokens || resp.Usage.LLMOutputTokens != out.Usage.OutputTokens {
+				t.Errorf("task usage = %+v, want the output's tokens %+v", resp.Usage, out.Usage)
 			}
 		})
 	}

@@ -9,30 +9,43 @@ const AggregatorID = "aggregate_results_executor"
 
 // fix applies the mechanical repairs to tasks, in place, and returns the tree to
 // validate:
-//   - a task without an id gets newID();
+//   - every task gets a fresh id, newID(), whatever id the model gave (the model's ids
+//     would collide with the trees generated before from the same requirement);
+//   - a parent_id or dependency that is an id the model gave becomes that task's fresh
+//     id (the first task with it when the model repeated an id); names stay as given;
 //   - a parent_id that is no task's id but a task's name becomes that task's id;
 //   - several roots are wrapped: a new root (executor AggregatorID, named "root" or
 //     "root-2", … when taken) depends on the former roots, which become its children.
 //
 // Anything else (unknown references, cycles, bad inputs) is left for the validator.
 func fix(tasks []map[string]any, newID func() string) []map[string]any {
-	ids := map[string]bool{}
-	names := map[string]string{} // name -> id
+	given := map[string]string{} // the model's id -> fresh id
 	for _, t := range tasks {
-		if id, isStr := t["id"].(string); t["id"] == nil || isStr && id == "" {
-			t["id"] = newID() // an id of another type is left for the validator to name
-		}
-		if id, ok := t["id"].(string); ok {
-			ids[id] = true
-		}
-	}
-	for _, t := range tasks {
-		id, idOK := t["id"].(string)
-		if n, ok := t["name"].(string); ok && n != "" && idOK {
-			if _, dup := names[n]; !dup {
-				names[n] = id
+		id := newID()
+		if old, ok := t["id"].(string); ok && old != "" {
+			if _, dup := given[old]; !dup {
+				given[old] = id
 			}
 		}
+		t["id"] = id
+	}
+	names := map[string]string{} // name -> id
+	for _, t := range tasks {
+		if n, ok := t["name"].(string); ok && n != "" {
+			if _, dup := names[n]; !dup {
+				names[n] = t["id"].(string)
+			}
+		}
+		if p, ok := t["parent_id"].(string); ok {
+			if id, ok := given[p]; ok {
+				t["parent_id"] = id
+			}
+		}
+		renameDependencies(t, given)
+	}
+	ids := map[string]bool{}
+	for _, t := range tasks {
+		ids[t["id"].(string)] = true
 	}
 	var roots []map[string]any
 	for _, t := range tasks {
@@ -77,6 +90,26 @@ func freeName(names map[string]string, base string) string {
 		n := base + "-" + strconv.Itoa(i)
 		if _, taken := names[n]; !taken {
 			return n
+		}
+	}
+}
+
+// renameDependencies rewrites t's dependencies that are ids the model gave (a string,
+// or an object's "id") to the fresh ids of given.
+func renameDependencies(t map[string]any, given map[string]string) {
+	deps, _ := t["dependencies"].([]any)
+	for i, d := range deps {
+		switch d := d.(type) {
+		case string:
+			if id, ok := given[d]; ok {
+				deps[i] = id
+			}
+		case map[string]any:
+			if ref, ok := d["id"].(string); ok {
+				if id, ok := given[ref]; ok {
+					d["id"] = id
+				}
+			}
 		}
 	}
 }

@@ -29,6 +29,10 @@ const (
 	MaxMaxRounds     = 10
 )
 
+// DefaultMaxTokens bounds each answer when Config.MaxTokens is 0: a tree of a few dozen
+// tasks with their inputs, far above some providers' own default (1024 on Anthropic).
+const DefaultMaxTokens = 8192
+
 // Lister lists the registered executors with their schemas; executor.Catalog is one.
 type Lister interface {
 	List() []*executor.Info
@@ -48,7 +52,8 @@ type Config struct {
 	Validate  ValidateFunc
 	// NewID generates the ids of tasks that give none; default task.NewID.
 	NewID func() string
-	// MaxTokens bounds each answer (llm.Request.MaxTokens; 0: the provider's default).
+	// MaxTokens bounds each answer (llm.Request.MaxTokens; 0: DefaultMaxTokens). An
+	// answer the provider cut at this bound is a problem of its own (see the package doc).
 	MaxTokens int
 }
 
@@ -70,6 +75,9 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.NewID == nil {
 		cfg.NewID = task.NewID
 	}
+	if cfg.MaxTokens == 0 {
+		cfg.MaxTokens = DefaultMaxTokens
+	}
 	return &Generator{cfg: cfg}, nil
 }
 
@@ -82,11 +90,18 @@ type Request struct {
 	// MaxRounds bounds the repair rounds of Multi mode (0: DefaultMaxRounds; at most
 	// MaxMaxRounds). Single mode refuses a value other than 0.
 	MaxRounds int
+	// UserID, when not empty, is set as every task's user_id before the tree is checked,
+	// replacing any the model gave.
+	UserID string
+	// Validate, when not nil, checks this request's trees instead of Config.Validate:
+	// give the check of the caller (its user and id namespace), as tasks.create would
+	// save the tree for it.
+	Validate ValidateFunc
 }
 
 // Result is a generated tree.
 type Result struct {
-	// Tasks is the tree, as tasks.create accepts it: every task has an id, parent_id
+	// Tasks is the tree, as tasks.create accepts it: every task has a fresh id (the model's are replaced), parent_id
 	// holds ids, dependencies hold the names the model gave.
 	Tasks []map[string]any
 	// Rounds is how many answers were checked; 1 when the first was valid.
@@ -121,22 +136,31 @@ func checkRequest(r Request) (Request, error) {
 // Generate asks the model for a tree meeting req.Requirement and returns it once it
 // passes Config.Validate. It fails with a *NoValidTreeError when the answers run out
 // (see the package doc), with an *apferr.Error for a bad request, and with the
-// Completer's or the validator's error, wrapped, when one ends the generation.
+// Completer's or the validator's error, wrapped, when one ends the generation. A
+// failure after the request was accepted still returns a Result, without Tasks, whose
+// Rounds and Usage are what the generation spent (the tokens count even so).
 func (g *Generator) Generate(ctx context.Context, req Request) (*Result, error) {
 	req, err := checkRequest(req)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{g: g, res: &Result{}, msgs: []llm.Message{{Role: llm.RoleSystem, Content: systemPrompt(g.cfg.Catalog.List())}}}
+	s := &session{g: g, req: req, res: &Result{}, msgs: []llm.Message{{Role: llm.RoleSystem, Content: systemPrompt(g.cfg.Catalog.List())}}}
+	run := s.multi
 	if req.Mode == Single {
-		return s.single(ctx, req)
+		run = s.single
 	}
-	return s.multi(ctx, req)
+	res, err := run(ctx, req)
+	if err != nil {
+		return &Result{Rounds: s.res.Rounds, Usage: s.res.Usage}, err
+	}
+	return res, nil
 }
 
 // session is one generation's conversation and running totals.
 type session struct {
 	g    *Generator
+	req  Request
+	cut  bool // the last answer was cut at Config.MaxTokens
 	msgs []llm.Message
 	res  *Result
 }
@@ -151,6 +175,7 @@ func (s *session) ask(ctx context.Context, step, prompt string) (string, error) 
 	s.res.Usage.InputTokens += resp.Usage.InputTokens
 	s.res.Usage.OutputTokens += resp.Usage.OutputTokens
 	s.msgs = append(s.msgs, llm.Message{Role: llm.RoleAssistant, Content: resp.Content})
+	s.cut = resp.StopReason == "max_tokens" || resp.StopReason == "length"
 	return resp.Content, nil
 }
 
@@ -158,16 +183,28 @@ func (s *session) ask(ctx context.Context, step, prompt string) (string, error) 
 // err only for an error that ends the generation.
 func (s *session) check(ctx context.Context, answer string) ([]map[string]any, []apferr.Problem, error) {
 	s.res.Rounds++
+	if s.cut {
+		return nil, []apferr.Problem{answerProblem(fmt.Sprintf("the answer was cut at %d tokens: give a shorter tree", s.g.cfg.MaxTokens))}, nil
+	}
 	tasks, err := parseAnswer(answer)
 	if err != nil {
 		return nil, []apferr.Problem{answerProblem(err.Error())}, nil
 	}
 	tasks = fix(tasks, s.g.cfg.NewID)
+	if s.req.UserID != "" {
+		for _, t := range tasks {
+			t["user_id"] = s.req.UserID
+		}
+	}
 	data, err := marshalTasks(tasks)
 	if err != nil {
 		return nil, []apferr.Problem{answerProblem(err.Error())}, nil
 	}
-	err = s.g.cfg.Validate(ctx, data)
+	validate := s.g.cfg.Validate
+	if s.req.Validate != nil {
+		validate = s.req.Validate
+	}
+	err = validate(ctx, data)
 	if err == nil {
 		return tasks, nil, nil
 	}
@@ -212,7 +249,7 @@ func (s *session) finish(tasks []map[string]any, problems []apferr.Problem, err 
 	case err != nil:
 		return nil, err
 	case problems != nil:
-		return nil, &NoValidTreeError{Rounds: s.res.Rounds, Problems: problems}
+		return nil, &NoValidTreeError{Rounds: s.res.Rounds, Problems: problems, Usage: s.res.Usage}
 	}
 	s.res.Tasks = tasks
 	return s.res, nil

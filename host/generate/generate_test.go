@@ -70,6 +70,8 @@ func TestGenerate(t *testing.T) {
 		{name: "malformed JSON repaired", req: Request{Requirement: "r", Mode: Multi}, steps: append(phases("```json\n[{\"name\": \"a\",]\n```"), step{content: goodTree}), rounds: 2, calls: 4},
 		{name: "malformed JSON single", req: Request{Requirement: "r"}, steps: []step{{content: "I cannot do that."}}, rounds: 1, calls: 1, wantErr: ErrNoValidTree, problems: []string{"answer: the answer holds no JSON array"}},
 		{name: "never converges", req: Request{Requirement: "r", Mode: Multi, MaxRounds: 2}, steps: append(phases(cycleTree), step{content: unknownTree}, step{content: cycleTree}), rounds: 3, calls: 5, wantErr: ErrNoValidTree, problems: []string{"cycle"}},
+		{name: "cut answer single", req: Request{Requirement: "r"}, steps: []step{{content: goodTree, stop: "max_tokens"}}, rounds: 1, calls: 1, wantErr: ErrNoValidTree, problems: []string{"the answer was cut at 8192 tokens"}},
+		{name: "cut answer repaired", req: Request{Requirement: "r", Mode: Multi}, steps: append(phases(goodTree)[:2], step{content: "[{", stop: "length"}, step{content: goodTree}), rounds: 2, calls: 4},
 		{name: "deadline", req: Request{Requirement: "r", Mode: Multi}, steps: []step{{content: "ok"}, {err: context.DeadlineExceeded}}, calls: 2, wantErr: context.DeadlineExceeded},
 		{name: "budget", req: Request{Requirement: "r", Mode: Multi}, steps: append(phases(cycleTree), step{err: fmt.Errorf("%w: 1000 of 1000 tokens used", llm.ErrBudget)}), calls: 4, wantErr: llm.ErrBudget},
 		{name: "not configured", req: Request{Requirement: "r"}, steps: []step{{err: llm.ErrNotConfigured}}, calls: 1, wantErr: llm.ErrNotConfigured},
@@ -101,10 +103,22 @@ func TestGenerate(t *testing.T) {
 				if !errors.Is(err, c.wantErr) {
 					t.Fatalf("err = %v, want %v", err, c.wantErr)
 				}
+				// The tokens spent before the failure are kept.
+				if want := int64(10 * c.calls); c.calls > 0 && !errors.Is(err, llm.ErrNotConfigured) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, llm.ErrBudget) {
+					if res == nil || res.Usage.InputTokens != want || res.Tasks != nil {
+						t.Errorf("partial result = %+v, want usage of %d input tokens", res, want)
+					}
+				}
+				if errors.Is(err, llm.ErrBudget) && (res == nil || res.Usage.InputTokens != int64(10*(c.calls-1))) {
+					t.Errorf("budget: partial result = %+v, want the tokens of %d calls", res, c.calls-1)
+				}
 				var nv *NoValidTreeError
 				if errors.As(err, &nv) {
 					if nv.Rounds != c.rounds {
 						t.Errorf("rounds = %d, want %d", nv.Rounds, c.rounds)
+					}
+					if nv.Usage != res.Usage {
+						t.Errorf("NoValidTreeError.Usage = %+v, want %+v", nv.Usage, res.Usage)
 					}
 					msg := err.Error()
 					for _, p := range c.problems {
@@ -128,6 +142,18 @@ func TestGenerate(t *testing.T) {
 				c.check(t, res)
 			}
 		})
+	}
+}
+
+// TestDefaultMaxTokens: without Config.MaxTokens each answer is bounded by
+// DefaultMaxTokens, not the provider's default.
+func TestDefaultMaxTokens(t *testing.T) {
+	g, fake := setup(t, setupOpts{steps: []step{{content: goodTree}}})
+	if _, err := g.Generate(context.Background(), Request{Requirement: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.reqs[0].MaxTokens; got != DefaultMaxTokens || DefaultMaxTokens != 8192 {
+		t.Errorf("MaxTokens = %d, want 8192", got)
 	}
 }
 

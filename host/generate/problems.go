@@ -6,16 +6,19 @@ import (
 	"strings"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/llm"
 )
 
 // ErrNoValidTree is matched (errors.Is) by every *NoValidTreeError.
 var ErrNoValidTree = errors.New("generate: the model gave no valid task tree")
 
 // NoValidTreeError is the failure of a generation that ran out of rounds: Problems are
-// those of the last answer (a malformed answer is one problem with Field "answer").
+// those of the last answer (a malformed answer is one problem with Field "answer");
+// Usage sums the tokens the generation spent.
 type NoValidTreeError struct {
 	Rounds   int
 	Problems []apferr.Problem
+	Usage    llm.Usage
 }
 
 // Error lists every problem, one per line.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/executor"
 )
@@ -48,16 +49,73 @@ func systemPrompt(infos []*executor.Info) string {
 	b.WriteString(treeRules)
 	b.WriteString("\n\nExample (an aggregator root over two tasks that run in parallel; its executor ids are illustrative, use the catalog's):\n\n```json\n")
 	b.WriteString(exampleTree)
-	b.WriteString("\n```\n\n# Executor catalog\n")
-	for _, in := range catalogInfos(infos) {
-		fmt.Fprintf(&b, "\n## %s\n", in.ID)
-		if in.Description != "" {
-			fmt.Fprintf(&b, "Description: %s\n", oneLine(in.Description))
+	b.WriteString("\n```\n\n")
+	b.WriteString(catalogSection(catalogInfos(infos)))
+	return b.String()
+}
+
+// Bounds of the prompt's catalog, so that a plugin's long description or schema, or a
+// large catalog, cannot make the prompt unbounded.
+const (
+	maxDescriptionBytes = 1 << 10  // each executor's description
+	maxSchemaBytes      = 4 << 10  // each schema, compacted
+	maxCatalogBytes     = 64 << 10 // the executors' entries together
+)
+
+// catalogSection lists the executors, each as an entry of executorEntry, until the
+// entries would pass maxCatalogBytes; the executors left out are then named by id.
+func catalogSection(infos []*executor.Info) string {
+	var b strings.Builder
+	b.WriteString("# Executor catalog\n")
+	var left []string
+	size := 0
+	for _, in := range infos {
+		e := executorEntry(in)
+		if len(left) > 0 || size+len(e) > maxCatalogBytes {
+			left = append(left, in.ID)
+			continue
 		}
-		fmt.Fprintf(&b, "Input schema: %s\n", compact(in.InputSchema))
-		fmt.Fprintf(&b, "Output schema: %s\n", compact(in.OutputSchema))
+		size += len(e)
+		b.WriteString(e)
+	}
+	if len(left) > 0 {
+		fmt.Fprintf(&b, "\nThe catalog is too long to describe every executor; these exist too, without their schemas: %s\n", strings.Join(left, ", "))
 	}
 	return b.String()
+}
+
+// executorEntry is one executor's part of the catalog, its description and schemas cut
+// to their bounds.
+func executorEntry(in *executor.Info) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## %s\n", in.ID)
+	if in.Description != "" {
+		d := oneLine(in.Description)
+		if len(d) > maxDescriptionBytes {
+			d = cutUTF8(d, maxDescriptionBytes) + " …"
+		}
+		fmt.Fprintf(&b, "Description: %s\n", d)
+	}
+	fmt.Fprintf(&b, "Input schema: %s\n", boundedSchema(in.InputSchema))
+	fmt.Fprintf(&b, "Output schema: %s\n", boundedSchema(in.OutputSchema))
+	return b.String()
+}
+
+// boundedSchema is compact(raw), cut at maxSchemaBytes and marked so when cut.
+func boundedSchema(raw json.RawMessage) string {
+	s := compact(raw)
+	if len(s) <= maxSchemaBytes {
+		return s
+	}
+	return cutUTF8(s, maxSchemaBytes) + fmt.Sprintf(" … (schema cut at %d bytes)", maxSchemaBytes)
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that ends on a rune boundary.
+func cutUTF8(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // catalogInfos sorts the executors by id and leaves out the generator itself and hook

@@ -2,6 +2,7 @@ package generate
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,30 @@ func TestSystemPromptDeterministic(t *testing.T) {
 		if !strings.Contains(a, want) {
 			t.Errorf("prompt lacks %q", want)
 		}
+	}
+}
+
+// TestSystemPromptBounded: a huge description or schema is cut (and says so), and the
+// catalog section stops at maxCatalogBytes, naming the executors it leaves out.
+func TestSystemPromptBounded(t *testing.T) {
+	huge := strings.Repeat("word ", 10000)
+	bigSchema := `{"type":"object","description":"` + strings.Repeat("x", 10000) + `"}`
+	infos := []*executor.Info{{ID: "a_executor", Description: huge, InputSchema: []byte(bigSchema)}}
+	for i := range 200 {
+		infos = append(infos, &executor.Info{ID: fmt.Sprintf("z%03d_executor", i), Description: huge, OutputSchema: []byte(bigSchema)})
+	}
+	p := systemPrompt(infos)
+	catalog := p[strings.Index(p, "# Executor catalog"):]
+	if len(catalog) > maxCatalogBytes+200*20 {
+		t.Errorf("catalog section is %d bytes, want about %d", len(catalog), maxCatalogBytes)
+	}
+	if !strings.Contains(p, "Description: word word") || strings.Contains(p, strings.Repeat("word ", 300)) {
+		t.Error("description not cut to about 1 KiB")
+	}
+	if !strings.Contains(p, "(schema cut at 4096 bytes)") {
+		t.Error("a cut schema is not marked")
+	}
+	if !strings.Contains(p, "z199_executor") || strings.Contains(p, "## z199_executor") {
+		t.Error("the executors left out are not named by id")
 	}
 }

@@ -25,6 +25,7 @@ type scripted struct {
 // step is one scripted answer: content, or err.
 type step struct {
 	content string
+	stop    string // the StopReason; "" for a complete answer
 	err     error
 }
 
@@ -40,7 +41,7 @@ func (s *scripted) Complete(ctx context.Context, req llm.Request) (*llm.Response
 	if st.err != nil {
 		return nil, st.err
 	}
-	return &llm.Response{Content: st.content, Model: "scripted", Usage: llm.Usage{InputTokens: 10, OutputTokens: 5}}, nil
+	return &llm.Response{Content: st.content, Model: "scripted", StopReason: st.stop, Usage: llm.Usage{InputTokens: 10, OutputTokens: 5}}, nil
 }
 
 func (s *scripted) calls() int {
