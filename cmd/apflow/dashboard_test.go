@@ -236,16 +236,7 @@ func TestDashboardFailedTask(t *testing.T) {
 // the form refuses a missing name in the browser, then the run shows the result.
 func TestDashboardUploadAndRun(t *testing.T) {
 	t.Parallel()
-	module, err := filepath.Abs("../../build/plugins/template_c.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(module); err != nil {
-		if os.Getenv("APFLOW_REQUIRE_KITS") != "" {
-			t.Fatalf("%v (make kits builds it)", err)
-		}
-		t.Skipf("%v (make kits builds it)", err)
-	}
+	module := builtFile(t, "../../build/plugins/template_c.wasm", "kits")
 	srv, tab := setupDashboard(t, "")
 	browse(t, tab, "upload template_c.wasm",
 		chromedp.Navigate(srv.url+"/ui/#/plugins"),

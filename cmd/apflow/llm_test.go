@@ -58,16 +58,7 @@ func TestGenerateThroughTheConfiguredProvider(t *testing.T) {
 // asks the host), and a user's tasks past its token budget fail with
 // llm_budget_exceeded.
 func TestLLMExecutorRun(t *testing.T) {
-	module, err := filepath.Abs("../../build/plugins/llm_executor.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(module); err != nil {
-		if os.Getenv("APFLOW_REQUIRE_KITS") != "" {
-			t.Fatalf("%v (make plugins builds it)", err)
-		}
-		t.Skipf("%v (make plugins builds it)", err)
-	}
+	module := builtFile(t, "../../build/plugins/llm_executor.wasm", "plugins")
 	t.Setenv("OPENAI_API_KEY", "")
 	t.Setenv("ANTHROPIC_API_KEY", "")
 	fake := llmfake.New(t)

@@ -195,6 +195,24 @@ func TestRerunAfterFixUnblocksDependents(t *testing.T) {
 	}
 }
 
+// builtFile returns the absolute path of a file a make target builds (rel is relative
+// to this package), skipping the test when it is missing, or failing it under
+// APFLOW_REQUIRE_KITS (CI), where target always ran first.
+func builtFile(t testing.TB, rel, target string) string {
+	t.Helper()
+	p, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("APFLOW_REQUIRE_KITS") != "" {
+			t.Fatalf("%v (make %s builds it)", err, target)
+		}
+		t.Skipf("%v (make %s builds it)", err, target)
+	}
+	return p
+}
+
 func copyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
