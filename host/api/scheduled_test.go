@@ -31,7 +31,12 @@ func ids(tasks []map[string]any) []string {
 func TestScheduledMethods(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	e := setup(t, setupOpts{mutate: func(c *Config) { c.Now = func() time.Time { return now } }})
+	// Submissions arm schedules with the same clock (the wall clock made this test fail
+	// once the real date passed the fixed one's next daily run).
+	e := setup(t, setupOpts{mutate: func(c *Config) {
+		c.Now = func() time.Time { return now }
+		c.Prepare = SubmitPrepare(c.Catalog, c.Store, c.Now, nil, 0)
+	}})
 	for _, task := range []map[string]any{
 		scheduledTask("daily", "daily", "09:00", map[string]any{"schedule_timezone": "Europe/Paris"}),
 		scheduledTask("minutely", "interval", "60", map[string]any{"max_runs": 2}),
