@@ -69,8 +69,10 @@ type Config struct {
 	Retry retry.Spec
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// ProgressInterval is the minimum time between two persisted progress updates of one
-	// task; 0 means 100ms.
+	// ProgressInterval is the least time between two progress reports of one task that
+	// are kept (published and stored; closer ones are ignored), and how long a kept one
+	// may wait before it is stored, together with every other task's (progress.go);
+	// 0 means 100ms.
 	ProgressInterval time.Duration
 	// TaskSchemas compiles tasks' own schemas.input_schema, each distinct document once
 	// while cached; nil means schema.NewTaskCache(0). It may be shared with submission

@@ -24,10 +24,11 @@ var ErrStarted = errors.New("a run of this tree has started before")
 // Engine runs task trees. It is safe for concurrent use. One Engine must own a store:
 // two engines on one store would both believe they own the trees they run.
 type Engine struct {
-	cfg    Config
-	events *broker
-	logs   *taskLogs     // tasks' captured log lines (logs.go)
-	sem    chan struct{} // execution slots, engine-wide
+	cfg      Config
+	events   *broker
+	logs     *taskLogs      // tasks' captured log lines (logs.go)
+	progress *progressNotes // running tasks' progress to store (progress.go)
+	sem      chan struct{}  // execution slots, engine-wide
 
 	// killCtx is the parent of every executor and hook context; Close cancels it when
 	// its deadline passes.
@@ -61,6 +62,7 @@ func New(cfg Config) (*Engine, error) {
 		runs:    map[string]*Run{},
 	}
 	e.logs = newTaskLogs(cfg.Store, cfg.TaskLogs, cfg.Now, cfg.Logger, e.publishLogs)
+	e.progress = newProgressNotes(cfg.ProgressInterval, e.storeProgress)
 	if cfg.Cluster != nil {
 		e.m = newMember(cfg.Cluster)
 		e.m.relay = newRelay(cfg.Cluster, cfg.Logger, e.events.deliver)
@@ -389,7 +391,8 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.cfg.Logger.Info("engine closed: runs interrupted, their pending tasks resume with Recover",
 			"runs", interrupted, "deadline_passed", !drained)
 	}
-	e.logs.close(ctx) // the lines still waiting are stored
+	e.progress.close() // the tasks stopped: their progress starts over
+	e.logs.close(ctx)  // the lines still waiting are stored
 	if e.m != nil {
 		if err := e.leaveCluster(); err != nil {
 			errs = append(errs, fmt.Errorf("engine close: %w", err))

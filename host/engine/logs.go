@@ -47,17 +47,16 @@ type taskLogs struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingLog // by task id
-	// writing counts, by task id, the appends taken from pending and not yet done.
-	writing  map[string]int
-	started  bool // the loop was started
-	closed   bool // close was called: no loop starts
+	// writing holds the tasks whose taken lines are being appended: one append per task
+	// at a time, so a task's lines are stored in the order they were logged, while the
+	// appends of different tasks run at once (and share the store's commits).
+	writing  map[string]bool
+	written  *sync.Cond // on mu: signalled when an append of taken lines ends
+	started  bool       // the loop was started
+	closed   bool       // close was called: no loop starts
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
-
-	// flushMu serializes the appends of the loop and of flush, so one task's lines are
-	// appended in the order they were logged.
-	flushMu sync.Mutex
 }
 
 type pendingLog struct {
@@ -77,8 +76,10 @@ func newTaskLogs(st store.Store, b store.LogBounds, now func() time.Time, log hc
 	if b.MaxBytes <= 0 {
 		b.MaxBytes = DefaultTaskLogBytes
 	}
-	return &taskLogs{st: tl, bounds: b, now: now, log: log, publish: publish, pending: map[string]*pendingLog{}, writing: map[string]int{},
+	l := &taskLogs{st: tl, bounds: b, now: now, log: log, publish: publish, pending: map[string]*pendingLog{}, writing: map[string]bool{},
 		stop: make(chan struct{}), done: make(chan struct{})}
+	l.written = sync.NewCond(&l.mu)
+	return l
 }
 
 // logger returns base, also capturing into t's log what is logged through it, as
@@ -130,54 +131,79 @@ func (l *taskLogs) add(rootID, taskID string, line store.LogLine) {
 	l.mu.Unlock()
 }
 
-// take removes and returns the waiting lines of taskID, or of every task when taskID is
-// "", counting them as being written until written is called.
-func (l *taskLogs) take(taskID string) map[string]*pendingLog {
+// take removes and returns the waiting lines of taskID, marking it as being written
+// until release is called. It first waits for an append of taskID's lines in progress.
+func (l *taskLogs) take(taskID string) *pendingLog {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out map[string]*pendingLog
-	if taskID == "" {
-		out = l.pending
-		l.pending = map[string]*pendingLog{}
-	} else if p := l.pending[taskID]; p != nil {
-		delete(l.pending, taskID)
-		out = map[string]*pendingLog{taskID: p}
+	for l.writing[taskID] {
+		l.written.Wait()
 	}
-	for id := range out {
-		l.writing[id]++
+	p := l.pending[taskID]
+	if p != nil {
+		delete(l.pending, taskID)
+		l.writing[taskID] = true
+	}
+	return p
+}
+
+// takeAll removes and returns the waiting lines of every task, marking them as being
+// written until release is called. Tasks whose lines are being written are left for the
+// next take; with wait, takeAll first waits until no append is in progress (close).
+func (l *taskLogs) takeAll(wait bool) map[string]*pendingLog {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for wait && len(l.writing) > 0 {
+		l.written.Wait()
+	}
+	out := make(map[string]*pendingLog, len(l.pending))
+	for id, p := range l.pending {
+		if !l.writing[id] {
+			out[id] = p
+			delete(l.pending, id)
+			l.writing[id] = true
+		}
 	}
 	return out
 }
 
-// written ends the writing of a task's taken lines.
-func (l *taskLogs) written(id string) {
+// release ends the append of a task's taken lines.
+func (l *taskLogs) release(id string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.writing[id]--; l.writing[id] <= 0 {
-		delete(l.writing, id)
-	}
+	delete(l.writing, id)
+	l.mu.Unlock()
+	l.written.Broadcast()
 }
 
 // idle reports whether taskID has no line waiting or being written.
 func (l *taskLogs) idle(taskID string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.pending[taskID] == nil && l.writing[taskID] == 0
+	return l.pending[taskID] == nil && !l.writing[taskID]
 }
 
-// flush writes the waiting lines of taskID ("" for every task) before it returns; for
-// one task it also waits for the loop's append of its lines in progress. A task that
-// logged nothing costs no wait.
+// flush writes the waiting lines of taskID before it returns, after the loop's append
+// of its lines in progress. A task that logged nothing costs no wait. The flushes of
+// different tasks do not wait for each other.
 func (l *taskLogs) flush(ctx context.Context, taskID string) {
-	if l.st == nil || taskID != "" && l.idle(taskID) {
+	if l.st == nil || l.idle(taskID) {
 		return
 	}
-	l.flushMu.Lock()
-	defer l.flushMu.Unlock()
+	if p := l.take(taskID); p != nil {
+		defer l.release(taskID)
+		l.write(ctx, taskID, p)
+	}
+}
+
+// flushAll writes the waiting lines of every task at once (see takeAll for wait).
+func (l *taskLogs) flushAll(ctx context.Context, wait bool) {
+	if l.st == nil {
+		return
+	}
 	var wg sync.WaitGroup
-	for id, p := range l.take(taskID) {
+	for id, p := range l.takeAll(wait) {
 		wg.Go(func() {
-			defer l.written(id)
+			defer l.release(id)
 			l.write(ctx, id, p)
 		})
 	}
@@ -220,7 +246,7 @@ func (l *taskLogs) loop() {
 			return
 		case <-tick.C:
 		}
-		l.flush(context.Background(), "")
+		l.flushAll(context.Background(), false)
 	}
 }
 
@@ -234,7 +260,7 @@ func (l *taskLogs) close(ctx context.Context) {
 		l.stopOnce.Do(func() { close(l.stop) })
 		<-l.done
 	}
-	l.flush(ctx, "")
+	l.flushAll(ctx, true)
 }
 
 // captureLogger is an hclog.Logger that forwards to the engine's logger and also queues

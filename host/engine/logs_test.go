@@ -229,35 +229,51 @@ func (b *blockingLogs) AppendLogs(ctx context.Context, id string, lines []store.
 	return b.Store.AppendLogs(ctx, id, lines, bo)
 }
 
-// TestTaskLogsNoWaitWithoutLines: a task that logged nothing completes while another
-// task's append is stuck; the stuck task's status waits for its lines.
-func TestTaskLogsNoWaitWithoutLines(t *testing.T) {
+// TestTaskLogsNoWaitForOthers: while task a's append is stuck, task b completes,
+// whether it logged nothing or logged lines of its own (the appends of different tasks
+// do not wait for each other); a's status waits for its lines.
+func TestTaskLogsNoWaitForOthers(t *testing.T) {
 	t.Parallel()
-	mem := memstore.New()
-	t.Cleanup(func() { _ = mem.Close() })
-	st := &blockingLogs{Store: mem, entered: make(chan struct{}, 1), release: make(chan struct{})}
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(st.release) }) }
-	v := setupStore(t, st, withLogging)
-	t.Cleanup(unblock) // runs before the engine's Close
-	root := v.create(spec{id: "r", deps: req("a", "b")}, spec{id: "a", params: map[string]any{"log": []any{"info a"}}},
-		spec{id: "b", params: map[string]any{"sleep_ms": 20}})
-	res := make(chan RunResult, 1)
-	go func() { res <- v.run(root, RunOptions{}) }()
-	<-st.entered
-	deadline := time.Now().Add(30 * time.Second)
-	for v.get("b").Status != task.Completed {
-		if time.Now().After(deadline) {
-			t.Fatal("b did not complete while a's log append was stuck")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if s := v.get("a").Status; s != task.InProgress {
-		t.Fatalf("a is %s before its lines are stored", s)
-	}
-	unblock()
-	<-res
-	if got := logsOf(t, mem, "a"); len(got) != 1 {
-		t.Fatalf("lines of a: %v", got)
+	for _, c := range []struct {
+		name    string
+		bParams map[string]any
+		bLines  int
+	}{
+		{"b logs nothing", map[string]any{"sleep_ms": 20}, 0},
+		{"b logs too", map[string]any{"sleep_ms": 20, "log": []any{"info b"}}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			mem := memstore.New()
+			t.Cleanup(func() { _ = mem.Close() })
+			st := &blockingLogs{Store: mem, entered: make(chan struct{}, 1), release: make(chan struct{})}
+			var once sync.Once
+			unblock := func() { once.Do(func() { close(st.release) }) }
+			v := setupStore(t, st, withLogging)
+			t.Cleanup(unblock) // runs before the engine's Close
+			root := v.create(spec{id: "r", deps: req("a", "b")}, spec{id: "a", params: map[string]any{"log": []any{"info a"}}},
+				spec{id: "b", params: c.bParams})
+			res := make(chan RunResult, 1)
+			go func() { res <- v.run(root, RunOptions{}) }()
+			<-st.entered
+			deadline := time.Now().Add(30 * time.Second)
+			for v.get("b").Status != task.Completed {
+				if time.Now().After(deadline) {
+					t.Fatal("b did not complete while a's log append was stuck")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := logsOf(t, mem, "b"); len(got) != c.bLines {
+				t.Fatalf("lines of b once completed: %v", got)
+			}
+			if s := v.get("a").Status; s != task.InProgress {
+				t.Fatalf("a is %s before its lines are stored", s)
+			}
+			unblock()
+			<-res
+			if got := logsOf(t, mem, "a"); len(got) != 1 {
+				t.Fatalf("lines of a: %v", got)
+			}
+		})
 	}
 }

@@ -74,6 +74,7 @@ func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h execut
 		e.execute(ctx, rootID, t, h, lookupErr, out)
 	}()
 	out.ended = e.cfg.Now() // completed_at: the pipeline's end, not the log write's
+	e.progress.drop(t.ID)   // the outcome sets the progress
 	e.logs.flush(ctx, t.ID) // the attempt's lines are stored before its outcome
 	out.drawJitter()
 	if h != nil {
@@ -134,7 +135,6 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		Limits:    effectiveLimits(e.cfg.Limits, t.Limits),
 		Logger:    e.logs.logger(e.cfg.Logger.With("task", t.ID, "executor", t.Method()), rootID, t, "executor"),
 		Progress: func(p float64) {
-			p = clamp01(p)
 			now := e.cfg.Now()
 			mu.Lock()
 			if now.Sub(lastProgress) < e.cfg.ProgressInterval {
@@ -143,7 +143,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 			}
 			lastProgress = now
 			mu.Unlock()
-			e.persistProgress(rootID, t, p, now)
+			e.reportProgress(rootID, t, p, now)
 		},
 	}
 	start := time.Now()
@@ -272,28 +272,6 @@ func (e *Engine) persistInputs(id string, before, inputs map[string]any) {
 	})
 	if err != nil {
 		e.cfg.Logger.Error("persisting pre-hook inputs failed", "task", id, "error", err)
-	}
-}
-
-// persistProgress writes a running task's progress (two decimals, as the reference) and
-// publishes it.
-func (e *Engine) persistProgress(rootID string, t *task.Task, p float64, now time.Time) {
-	p = float64(int(p*100+0.5)) / 100
-	stored, err := e.updateRunning(context.Background(), t.ID, func(st *task.Task) error {
-		if st.Status != task.InProgress {
-			return nil
-		}
-		st.Progress = p
-		st.UpdatedAt = now
-		return nil
-	})
-	if err != nil {
-		e.cfg.Logger.Warn("persisting progress failed", "task", t.ID, "error", err)
-		return
-	}
-	if stored.Status == task.InProgress && e.events.active() {
-		e.events.publish(Event{Type: EventTaskProgress, RootID: rootID, TaskID: t.ID,
-			Status: stored.Status, Progress: p, Time: now, Task: stored})
 	}
 }
 

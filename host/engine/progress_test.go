@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/store/memstore"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// progressStore is a memstore that counts the writes of a running task's progress and
+// makes them wait for release when hold is set.
+type progressStore struct {
+	*memstore.Store
+	hold    bool
+	release chan struct{}
+
+	mu     sync.Mutex
+	writes int
+}
+
+func (s *progressStore) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
+	if cur, err := s.Store.Get(ctx, id); err == nil && cur.Status == task.InProgress {
+		probe := cur.Clone()
+		if fn(probe) == nil && probe.Status == task.InProgress && probe.Progress != cur.Progress {
+			s.mu.Lock()
+			s.writes++
+			s.mu.Unlock()
+			if s.hold {
+				<-s.release
+			}
+		}
+	}
+	return s.Store.Update(ctx, id, fn)
+}
+
+func (s *progressStore) progressWrites() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+func withProgressInterval(d time.Duration) option {
+	return func(c *Config) { c.ProgressInterval = d }
+}
+
+// TestProgressOffTheCriticalPath: an executor's progress call does not wait for the
+// store; the progress of a running task is stored within the interval; a task that ends
+// before that stores none (its outcome sets it), yet its progress events are published.
+func TestProgressOffTheCriticalPath(t *testing.T) {
+	t.Parallel()
+	setup := func(t *testing.T, hold bool, interval time.Duration) (*env, *progressStore) {
+		mem := memstore.New()
+		t.Cleanup(func() { _ = mem.Close() })
+		st := &progressStore{Store: mem, hold: hold, release: make(chan struct{})}
+		v := setupStore(t, st, withProgressInterval(interval))
+		t.Cleanup(func() { close(st.release) }) // runs before the engine's Close
+		return v, st
+	}
+
+	t.Run("the executor does not wait for the write", func(t *testing.T) {
+		t.Parallel()
+		v, st := setup(t, true, time.Millisecond)
+		root := v.create(spec{id: "r", params: map[string]any{"progress": []any{0.5}, "sleep_ms": 50}})
+		res := make(chan RunResult, 1)
+		go func() { res <- v.run(root, RunOptions{}) }()
+		select {
+		case r := <-res:
+			if r.Status != task.Completed {
+				t.Fatalf("run = %+v", r)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the task did not complete while its progress write was held")
+		}
+		if st.progressWrites() != 1 {
+			t.Fatalf("progress writes = %d, want 1 (held)", st.progressWrites())
+		}
+		if got := v.get("r"); got.Progress != 1 {
+			t.Fatalf("progress of the completed task = %v", got.Progress)
+		}
+	})
+
+	t.Run("stored while running", func(t *testing.T) {
+		t.Parallel()
+		v, _ := setup(t, false, 5*time.Millisecond)
+		root := v.create(spec{id: "r", params: map[string]any{"progress": []any{0.25}, "gate": true}})
+		res := make(chan RunResult, 1)
+		go func() { res <- v.run(root, RunOptions{}) }()
+		waitFor(t, "the progress stored", func() bool {
+			got := v.get("r")
+			return got.Status == task.InProgress && got.Progress == 0.25
+		})
+		close(v.cat.gate)
+		if r := <-res; r.Status != task.Completed || v.get("r").Progress != 1 {
+			t.Fatalf("run = %+v, progress %v", r, v.get("r").Progress)
+		}
+	})
+
+	t.Run("a task that ends first stores none", func(t *testing.T) {
+		t.Parallel()
+		v, st := setup(t, false, time.Hour)
+		events, stop := v.e.Subscribe("r")
+		defer stop()
+		v.run(v.create(spec{id: "r", params: map[string]any{"progress": []any{0.5}}}), RunOptions{})
+		if n := st.progressWrites(); n != 0 {
+			t.Fatalf("progress writes = %d, want 0", n)
+		}
+		for ev := range events {
+			if ev.Type == EventTaskProgress {
+				if ev.Progress != 0.5 || ev.Task == nil || ev.Task.Status != task.InProgress || ev.Task.Progress != 0.5 {
+					t.Fatalf("progress event = %+v", ev)
+				}
+				return
+			}
+			if ev.Type == EventRunEnd {
+				t.Fatal("no progress event before run_end")
+			}
+		}
+	})
+}
