@@ -55,11 +55,11 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'Update' -benchtime 3000x ./host/store/badgerstore/
 	$(BENCH) -bench 'RunsPage100k' -benchtime 5x ./host/store/badgerstore/
 	$(BENCH) -bench 'TasksGet|Execute1000' -benchtime 3x ./host/api/
-	$(BENCH) -bench 'Conformance' -benchtime 2000x ./examples/conformance/
+	$(BENCH) -bench 'Conformance|EchoPerLanguage' -benchtime 2000x ./examples/conformance/
 	$(MAKE) --no-print-directory bench-e2e
 
 # The product path end to end (cmd/apflow/internal/e2ebench): apflow run and apflow serve
-# as processes on trees of echo executors (WAT, Go, Rust), each workload's table with the
+# as processes on trees of echo executors (WAT, Go, Rust; C with -langs), each workload's table with the
 # engine, wazero and fsync floors measured in the same run.
 E2EBENCH = $(GO) run ./cmd/apflow/internal/e2ebench -bin $(BIN) -plugins $(PLUGDIR) -go $(GO)
 # 100,000 tasks with the WAT echo only here (one such child takes minutes on a shared

@@ -35,6 +35,7 @@ KITS_RUST_CRATES = examples/conformance/rust examples/echo/rust examples/plugins
 KITS_RUST_NAMES  = conformance_rust echo_rust word_freq template_rust hook_rust
 # C plugins: output name:source.
 KITS_C_PLUGINS = conformance_c:examples/conformance/c/conformance.c \
+                 echo_c:examples/echo/c/echo.c \
                  checksum:examples/plugins/c/checksum/checksum.c \
                  template_c:examples/plugins/c/template/plugin.c \
                  hook_c:examples/hooks/c/hook_c.c

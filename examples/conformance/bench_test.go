@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/sandbox"
@@ -67,48 +68,84 @@ func BenchmarkConformance(b *testing.B) {
 // pool's counters per call (created/op, reused/op, recycled/op, discarded/op): a warm
 // pool creates nothing per call. "wat" is a tiny hand-written module (the floor: the
 // host's own per-call cost); compare the languages with it, in one sitting
-// (docs/performance.md, "Warm instances").
+// (docs/performance.md, "Warm instances"). The conformance plugins do more work than
+// the WAT echo: BenchmarkEchoPerLanguage compares what each kit adds.
 func BenchmarkSequentialCalls(b *testing.B) {
-	ctx := context.Background()
-	input := json.RawMessage(`{"text":"The quick brown fox jumps over the lazy dog","numbers":[1,2,3,4,5,6,7,8,9,10]}`)
-	grants := sandbox.Grants{Clock: true, Random: true}
 	for _, lang := range append([]string{"wat"}, langs...) {
 		b.Run(lang, func(b *testing.B) {
-			path := filepath.Join("..", "..", "host", "sandbox", "testdata", "echo.wasm")
+			path := watEcho
 			if lang != "wat" {
 				path = wasmPath(b, lang)
 			}
-			wasm, err := os.ReadFile(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rt, err := sandbox.New(ctx, sandbox.Config{Grants: func(string) sandbox.Grants { return grants }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer rt.Close(ctx)
-			mod, err := rt.Load(ctx, wasm, filepath.Base(path))
-			if err != nil {
-				b.Fatal(err)
-			}
-			req := &executor.Request{Task: &task.Task{ID: "bench"}, Inputs: input}
-			if _, err := mod.Execute(ctx, req); err != nil { // the chain's first task
-				b.Fatal(err)
-			}
-			before := mod.Stats()
-			n := 0
-			for b.Loop() {
-				if _, err := mod.Execute(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-			after := mod.Stats()
-			per := func(a, b int64) float64 { return float64(a-b) / float64(n) }
-			b.ReportMetric(per(after.Created, before.Created), "created/op")
-			b.ReportMetric(per(after.Reused, before.Reused), "reused/op")
-			b.ReportMetric(per(after.Recycled, before.Recycled), "recycled/op")
-			b.ReportMetric(per(after.Discarded, before.Discarded), "discarded/op")
+			sequential(b, path)
 		})
 	}
+}
+
+// watEcho is the hand-written WAT echo (it also makes a log and a progress call).
+var watEcho = filepath.Join("..", "..", "host", "sandbox", "testdata", "echo.wasm")
+
+// BenchmarkEchoPerLanguage is BenchmarkSequentialCalls on the echo executors (their
+// result is their input): the WAT echo, then examples/echo's Go, Rust and C ones (make
+// kits), each reporting "x-wat", its time per call over the WAT echo's in the same run:
+// what a language's kit and runtime add to a task.
+func BenchmarkEchoPerLanguage(b *testing.B) {
+	var wat float64
+	for _, lang := range []string{"wat", "go", "rust", "c"} {
+		b.Run(lang, func(b *testing.B) {
+			path := watEcho
+			if lang != "wat" {
+				path = kitModule(b, "echo_"+lang)
+			}
+			ns := sequential(b, path)
+			if lang == "wat" {
+				wat = ns
+			} else if wat > 0 {
+				b.ReportMetric(ns/wat, "x-wat")
+			}
+		})
+	}
+}
+
+// sequential calls the module at path b.N times in a row after one warming call, with
+// the clock and random grants, reports the pool's counters per call and returns the
+// time per call in nanoseconds.
+func sequential(b *testing.B, path string) float64 {
+	ctx := context.Background()
+	input := json.RawMessage(`{"text":"The quick brown fox jumps over the lazy dog","numbers":[1,2,3,4,5,6,7,8,9,10]}`)
+	grants := sandbox.Grants{Clock: true, Random: true}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt, err := sandbox.New(ctx, sandbox.Config{Grants: func(string) sandbox.Grants { return grants }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	mod, err := rt.Load(ctx, wasm, filepath.Base(path))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &executor.Request{Task: &task.Task{ID: "bench"}, Inputs: input}
+	if _, err := mod.Execute(ctx, req); err != nil { // the chain's first task
+		b.Fatal(err)
+	}
+	before := mod.Stats()
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		if _, err := mod.Execute(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	elapsed := time.Since(start)
+	after := mod.Stats()
+	per := func(a, b int64) float64 { return float64(a-b) / float64(n) }
+	b.ReportMetric(per(after.Created, before.Created), "created/op")
+	b.ReportMetric(per(after.Reused, before.Reused), "reused/op")
+	b.ReportMetric(per(after.Recycled, before.Recycled), "recycled/op")
+	b.ReportMetric(per(after.Discarded, before.Discarded), "discarded/op")
+	return float64(elapsed.Nanoseconds()) / float64(n)
 }

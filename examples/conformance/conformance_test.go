@@ -79,12 +79,19 @@ func wasmPath(t testing.TB, lang string) string {
 	if lang == "go" {
 		return buildGo(t)
 	}
-	p := filepath.Join("..", "..", "build", "plugins", "conformance_"+lang+".wasm")
+	return kitModule(t, "conformance_"+lang)
+}
+
+// kitModule is the path of build/plugins/NAME.wasm, built by `make kits`; the test is
+// skipped when it is missing, or fails with APFLOW_REQUIRE_KITS set.
+func kitModule(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join("..", "..", "build", "plugins", name+".wasm")
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("APFLOW_REQUIRE_KITS") != "" {
 			t.Fatalf("%s missing (run `make kits`): %v", p, err)
 		}
-		t.Skipf("%s missing: run `make kits` to test the %s kit", p, lang)
+		t.Skipf("%s missing: run `make kits` to build it", p)
 	}
 	return p
 }

@@ -28,13 +28,13 @@ func main() {
 	var only, modes, langs string
 	flag.StringVar(&o.bin, "bin", "bin/apflow", "the apflow binary")
 	flag.StringVar(&o.wat, "wat", "host/sandbox/testdata/echo.wasm", "the WAT echo module (executor id echo)")
-	flag.StringVar(&o.plugins, "plugins", "build/plugins", "the directory holding echo_go.wasm and echo_rust.wasm (make kits)")
+	flag.StringVar(&o.plugins, "plugins", "build/plugins", "the directory holding echo_go.wasm, echo_rust.wasm and echo_c.wasm (make kits)")
 	flag.StringVar(&o.goBin, "go", "go", "the go command, for the floor benchmarks")
 	flag.BoolVar(&o.scale, "scale", false, "run the 1,000,000-task workloads (make bench-scale) instead of the others")
 	flag.BoolVar(&o.noFloors, "no-floors", false, "skip the floor benchmarks")
 	flag.StringVar(&only, "only", "", "run only the workloads whose name matches this regular expression")
 	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP)")
-	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust")
+	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust, c")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
 	flag.Parse()
 	o.modes, o.langs = strings.Split(modes, ","), strings.Split(langs, ",")
@@ -119,6 +119,7 @@ func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
 		{"wat", "echo", o.wat},
 		{"go", "echo_go", filepath.Join(o.plugins, "echo_go.wasm")},
 		{"rust", "echo_rust", filepath.Join(o.plugins, "echo_rust.wasm")},
+		{"c", "echo_c", filepath.Join(o.plugins, "echo_c.wasm")},
 	}
 	var out []plugin
 	for _, s := range srcs {

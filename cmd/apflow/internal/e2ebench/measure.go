@@ -14,7 +14,7 @@ import (
 
 // plugin is one echo executor: its method and a directory holding only its module.
 type plugin struct {
-	lang   string // wat, go, rust
+	lang   string // wat, go, rust, c
 	method string
 	dir    string
 	cache  string // a compilation cache (--cache-dir) warmed by one run
