@@ -69,8 +69,9 @@ func (c *coordinator) stored(i int32) (*task.Task, error) {
 }
 
 // treeScanner is a store that hands a tree's tasks over one at a time, in submission
-// order (seq, then id): host/store/memstore. A run loads such a store's trees without
-// ever holding all their tasks decoded at once; other stores are read with Tree.
+// order (seq, then id): host/store/memstore and badgerstore (storetest.RunScanTree). A
+// run loads such a store's trees without ever holding all their tasks decoded at once;
+// other stores are read with Tree.
 type treeScanner interface {
 	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
 }

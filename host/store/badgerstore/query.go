@@ -7,6 +7,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -38,26 +39,80 @@ func (s *Store) loadIndex(ctx context.Context, prefix []byte) ([]*task.Task, err
 	}
 	var out []*task.Task
 	err := s.view(func(txn *badger.Txn) error {
-		var ids []string
-		n := 0
-		if err := scan(txn, prefix, func(h header) (bool, error) {
-			if n++; n%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return false, err
-				}
-			}
-			if !s.hidden(h.ID) {
-				ids = append(ids, h.ID)
-			}
-			return true, nil
-		}); err != nil {
+		ids, err := s.indexIDs(ctx, txn, prefix)
+		if err != nil {
 			return err
 		}
-		var err error
 		out, err = s.load(txn, ids)
 		return err
 	})
 	return out, err
+}
+
+// indexIDs returns the task ids of every entry under prefix, in key order.
+func (s *Store) indexIDs(ctx context.Context, txn *badger.Txn, prefix []byte) ([]string, error) {
+	var ids []string
+	n := 0
+	err := scan(txn, prefix, func(h header) (bool, error) {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		if !s.hidden(h.ID) {
+			ids = append(ids, h.ID)
+		}
+		return true, nil
+	})
+	return ids, err
+}
+
+// scanChunk is the number of tasks ScanTree decodes per read transaction.
+const scanChunk = 256
+
+// ScanTree calls fn with every task of a tree, one at a time, in submission order (seq,
+// then id), so a run loads a tree of any size without holding all its tasks decoded at
+// once (host/engine reads trees with it). The tree's ids are read in one transaction and
+// its tasks scanChunk at a time, each chunk in a transaction of its own: a task deleted
+// in between is left out, a task changed in between is seen as changed. fn runs outside
+// any transaction (it may use the store); its error stops the scan and is returned.
+func (s *Store) ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error {
+	var ids []string
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		ids, err = s.indexIDs(ctx, txn, scopePrefix(prefixTree, treeID))
+		return err
+	})
+	for err == nil && len(ids) > 0 {
+		chunk := ids[:min(scanChunk, len(ids))]
+		ids = ids[len(chunk):]
+		var ts []*task.Task
+		if err = s.view(func(txn *badger.Txn) error {
+			for _, id := range chunk {
+				t, err := s.readTask(txn, id)
+				if apferr.CodeOf(err) == apferr.TaskNotFound {
+					continue // deleted since the ids were read
+				}
+				if err != nil {
+					return fmt.Errorf("task store index refers to task %s: %w", id, err)
+				}
+				ts = append(ts, t)
+			}
+			return nil
+		}); err != nil {
+			break
+		}
+		for k, t := range ts {
+			ts[k] = nil // the caller's from now on
+			if err = fn(t); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
 }
 
 // Get implements store.Store.

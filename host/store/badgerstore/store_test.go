@@ -68,6 +68,11 @@ func TestKeysConformance(t *testing.T) {
 	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunKeys(t, newStore) })
 }
 
+func TestScanTreeConformance(t *testing.T) {
+	t.Parallel()
+	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunScanTree(t, newStore) })
+}
+
 func TestSchedulesConformance(t *testing.T) {
 	t.Parallel()
 	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunSchedules(t, newStore) })

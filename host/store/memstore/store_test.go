@@ -215,52 +215,7 @@ func TestEncodingErrorsRefused(t *testing.T) {
 	}
 }
 
-// TestScanTree: ScanTree yields the tasks Tree returns, in its order, as copies, and
-// stops at fn's first error.
-func TestScanTree(t *testing.T) {
+func TestScanTreeConformance(t *testing.T) {
 	t.Parallel()
-	s := New()
-	t.Cleanup(func() { _ = s.Close() })
-	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	var ts []*task.Task
-	for i, id := range []string{"r", "b", "a", "c"} {
-		tk := &task.Task{ID: id, TaskTreeID: "r", Name: id, Status: task.Pending, Seq: i, CreatedAt: now}
-		if i > 0 {
-			tk.ParentID = "r"
-			tk.Seq = 1 // ties go to the id
-		}
-		ts = append(ts, tk)
-	}
-	if err := s.Create(t.Context(), ts); err != nil {
-		t.Fatal(err)
-	}
-	want, err := s.Tree(t.Context(), "r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []*task.Task
-	if err := s.ScanTree(t.Context(), "r", func(tk *task.Task) error {
-		got = append(got, tk)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("scanned %d tasks, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i].ID != want[i].ID || got[i].Name != want[i].Name {
-			t.Fatalf("task %d = %s, want %s", i, got[i].ID, want[i].ID)
-		}
-	}
-	got[0].Name = "changed"
-	if r, _ := s.Get(t.Context(), "r"); r.Name != "r" {
-		t.Fatal("ScanTree handed out the stored task, not a copy")
-	}
-	stop := errors.New("stop")
-	n := 0
-	err = s.ScanTree(t.Context(), "r", func(*task.Task) error { n++; return stop })
-	if !errors.Is(err, stop) || n != 1 {
-		t.Fatalf("ScanTree after an error = %v after %d calls, want stop after 1", err, n)
-	}
+	storetest.RunScanTree(t, func(*testing.T) *Store { return New() })
 }
