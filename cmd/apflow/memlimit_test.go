@@ -8,8 +8,8 @@ import (
 )
 
 // TestMemoryLimitIsTheDocumentedOne: the apflow binary sets no soft memory limit of its
-// own (a limit below the working set made the collector thrash) and honours GOMEMLIMIT
-// (docs/configuration.md, "Memory").
+// own (a limit below the working set made the collector thrash) and honours GOMEMLIMIT;
+// it paces the collector at GOGC=50 unless GOGC is set (docs/configuration.md, "Memory").
 func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -18,24 +18,30 @@ func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 	bin := buildBinary(t)
 	dataDir, plugins := setup(t)
 	tests := []struct {
-		gomemlimit string // "" leaves it unset
-		want       string
+		gomemlimit, gogc string // "" leaves it unset
+		want             []string
 	}{
-		{"", "memory_limit=none"},
-		{"3GiB", "memory_limit=3221225472"},
+		{"", "", []string{"memory_limit=none", "gc_percent=50"}},
+		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50"}},
+		{"", "200", []string{"memory_limit=none", "gc_percent=200"}},
 	}
 	for _, tc := range tests {
 		cmd := exec.Command(bin, "plugins", "list", "--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins)
-		cmd.Env = withoutEnv(os.Environ(), "GOMEMLIMIT")
+		cmd.Env = withoutEnv(withoutEnv(os.Environ(), "GOMEMLIMIT"), "GOGC")
 		if tc.gomemlimit != "" {
 			cmd.Env = append(cmd.Env, "GOMEMLIMIT="+tc.gomemlimit)
 		}
+		if tc.gogc != "" {
+			cmd.Env = append(cmd.Env, "GOGC="+tc.gogc)
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("GOMEMLIMIT=%q: %v\n%s", tc.gomemlimit, err, out)
+			t.Fatalf("GOMEMLIMIT=%q GOGC=%q: %v\n%s", tc.gomemlimit, tc.gogc, err, out)
 		}
-		if !strings.Contains(string(out), tc.want) {
-			t.Errorf("GOMEMLIMIT=%q: the process does not report %s:\n%s", tc.gomemlimit, tc.want, out)
+		for _, w := range tc.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("GOMEMLIMIT=%q GOGC=%q: the process does not report %s:\n%s", tc.gomemlimit, tc.gogc, w, out)
+			}
 		}
 	}
 }
