@@ -19,9 +19,9 @@ import (
 // committer only checks that no id exists yet.
 //
 // A submission whose writes fit in one Badger transaction is stored in one commit. A
-// larger one (some 700 tasks with the default options, or a single task with
-// some 5,000 dependencies) is stored in chunks of one commit each, and stays atomic and
-// invisible until it is whole:
+// larger one (some 350 tasks with the default options, or a single task with some 2,500
+// dependencies) is stored in chunks of one commit each, encoded as they fill, and stays
+// atomic and invisible until it is whole:
 //   - its ids are reserved in memory first: reads do not see them (Get answers
 //     TaskNotFound, List and Count skip them), writes to them fail, and another Create
 //     of one of them fails with "already exists";
@@ -39,52 +39,38 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 }
 
 // create stores tasks and, when key is not nil, records it in the commit that makes the
-// submission visible: the only commit of a small one, the last of a chunked one.
+// submission visible: the only commit of a small one, the last of a chunked one. Tasks
+// are encoded as the chunks fill: a large submission is never held encoded whole.
 func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) error {
-	encs, err := store.EncodeNew(tasks, encode)
-	if err != nil {
+	if err := store.CheckNew(tasks); err != nil {
 		return err
 	}
-	if chunks := s.chunk(encs); len(chunks) == 1 {
-		if err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-			kw, err := key.prepare(txn)
-			if err != nil {
-				return nil, err
+	c := &creation{s: s, ctx: ctx, tasks: tasks}
+	for _, t := range tasks {
+		e, err := encode(t)
+		if err != nil {
+			return c.abort(err)
+		}
+		if len(c.remember) < s.opts.DecodeCacheSize {
+			c.remember = append(c.remember, remembered{t, e.value})
+		}
+		for _, w := range appendCreate(nil, e) {
+			if err := c.add(w); err != nil {
+				return c.abort(err)
 			}
-			ws, err := s.createWrites(txn, encs, nil)
-			return append(ws, kw...), err
-		}); err != nil {
-			return err
 		}
-	} else if err := s.createChunked(ctx, encs, chunks, key); err != nil {
-		return err
 	}
-	// Remember the stored form of the new tasks: a run reads them next.
-	for i, t := range tasks {
-		c := t.Clone()
-		if !canonicalize(c) {
-			continue
+	if err := c.finish(key); err != nil {
+		return c.abort(err)
+	}
+	// Remember the stored form of the first new tasks: a run reads them next.
+	for _, m := range c.remember {
+		t := m.t.Clone()
+		if canonicalize(t) {
+			s.cache.put(t.ID, m.value, t)
 		}
-		s.cache.put(c.ID, encs[i].value, c)
 	}
 	return nil
-}
-
-// createWrites checks that no task of encs exists (or is reserved by a Create in
-// progress, unless it is this one's: own) and returns their writes.
-func (s *Store) createWrites(txn *badger.Txn, encs []encoded, own *reservation) ([]write, error) {
-	n := 0
-	for _, e := range encs {
-		if err := s.checkNew(txn, e.id, own); err != nil {
-			return nil, err
-		}
-		n += 1 + len(e.entries)
-	}
-	ws := make([]write, 0, n)
-	for _, e := range encs {
-		ws = appendCreate(ws, e)
-	}
-	return ws, nil
 }
 
 // checkNew fails with Exists when id is stored, or reserved by a Create in progress
@@ -112,38 +98,27 @@ func appendCreate(ws []write, e encoded) []write {
 	return ws
 }
 
-// span is one chunk of a chunked create: the writes ws[from:to] of the whole create.
-type span struct{ from, to int }
+// budget is the share of one transaction a chunk of writes takes: at most half of it
+// (with its marker, which lists its keys), so that each chunk fits in one commit shared
+// with other writes.
+type budget struct {
+	s                 *Store
+	count, size, keys int64
+}
 
-// chunk splits the writes of encs, in appendCreate's order, into spans that take at most
-// half of a transaction each (with their marker, which lists their keys), so that each
-// fits in one commit shared with other writes. One span means the create fits in one
-// commit.
-func (s *Store) chunk(encs []encoded) []span {
-	maxCount, maxSize := s.c.maxCount/2, s.c.maxSize/2
-	// The marker's value lists the keys of its span and must itself fit in one value.
-	maxKeys := s.c.maxValue / 2
-	var out []span
-	var from, i int
-	var count, size, keys int64
-	add := func(w write) {
-		sz := s.c.estimate(w)
-		if i > from && (count+1 >= maxCount || size+sz >= maxSize || keys+int64(len(w.key))+4 >= maxKeys) {
-			out = append(out, span{from, i})
-			from, count, size, keys = i, 0, 0, 0
-		}
-		count++
-		size += sz
-		keys += int64(len(w.key)) + 4
-		i++
-	}
-	for _, e := range encs {
-		add(write{key: taskKey(e.id), value: e.value})
-		for k, v := range e.entries {
-			add(write{key: []byte(k), value: v})
-		}
-	}
-	return append(out, span{from, i})
+// full reports whether w does not fit in the chunk any more (a chunk takes at least one
+// write).
+func (b *budget) full(w write) bool {
+	c := b.s.c
+	return b.count > 0 && (b.count+1 >= c.maxCount/2 || b.size+c.estimate(w) >= c.maxSize/2 ||
+		b.keys+int64(len(w.key))+4 >= c.maxValue/2)
+}
+
+// add counts w in the chunk.
+func (b *budget) add(w write) {
+	b.count++
+	b.size += b.s.c.estimate(w)
+	b.keys += int64(len(w.key)) + 4
 }
 
 // reservation is a chunked Create in progress: its ids are hidden from readers.
@@ -210,87 +185,156 @@ func createdIDs(v []byte) ([]string, error) {
 	return ids, nil
 }
 
-// createChunked stores a submission too big for one transaction (see Create), in the
-// chunks given.
-func (s *Store) createChunked(ctx context.Context, encs []encoded, chunks []span, key *keyWrite) error {
-	r := &reservation{
-		id:  strconv.FormatInt(s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
-		ids: make(map[string]bool, len(encs)),
+// creation is one Create in progress (see Create): the writes of the chunk being filled
+// and, once the submission did not fit in one commit, its reservation and the keys of the
+// chunks committed.
+type creation struct {
+	s     *Store
+	ctx   context.Context
+	tasks []*task.Task
+
+	cur      []write // the chunk being filled
+	budget   budget
+	r        *reservation // set at the first chunk committed
+	chunks   [][]byte     // the marker values (key lists) of the chunks committed
+	remember []remembered // the first tasks, for the decode cache
+}
+
+// remembered is a new task and its stored form.
+type remembered struct {
+	t     *task.Task
+	value []byte
+}
+
+// add appends w to the chunk being filled, committing the chunk first when w does not fit.
+func (c *creation) add(w write) error {
+	c.budget.s = c.s
+	if c.budget.full(w) {
+		if err := c.commitChunk(); err != nil {
+			return err
+		}
 	}
-	n := 0
-	for _, e := range encs {
-		r.ids[e.id] = true
-		n += 1 + len(e.entries)
+	c.budget.add(w)
+	c.cur = append(c.cur, w)
+	return nil
+}
+
+// commitChunk commits the chunk being filled with its marker, reserving the
+// submission's ids at the first.
+func (c *creation) commitChunk() error {
+	if c.r == nil {
+		r := &reservation{
+			id:  strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
+			ids: make(map[string]bool, len(c.tasks)),
+		}
+		for _, t := range c.tasks {
+			r.ids[t.ID] = true
+		}
+		if err := c.s.reserve(r); err != nil {
+			return err
+		}
+		c.r = r
 	}
-	if err := s.reserve(r); err != nil {
+	i, ws := len(c.chunks), c.cur
+	list := markerValue(ws)
+	err := c.s.submit(c.ctx, func(txn *badger.Txn) ([]write, error) {
+		if err := c.s.checkTasks(txn, ws, c.r); err != nil {
+			return nil, err
+		}
+		return append(ws[:len(ws):len(ws)], write{key: markerKey(c.r.id, i), value: list}), nil
+	})
+	if err != nil {
 		return err
 	}
-	all := make([]write, 0, n)
-	for _, e := range encs {
-		all = appendCreate(all, e)
+	c.chunks = append(c.chunks, list)
+	c.cur, c.budget = nil, budget{s: c.s}
+	if c.s.testChunkHook != nil {
+		c.s.testChunkHook(i)
 	}
-	done := 0
-	var err error
-	for i, c := range chunks {
-		ws := all[c.from:c.to]
-		err = s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-			for _, w := range ws {
-				if w.key[0] != prefixTask {
-					continue
-				}
-				id, _, err := readString(w.key[1:])
-				if err != nil {
-					return nil, err
-				}
-				if err := s.checkNew(txn, id, r); err != nil {
-					return nil, err
-				}
-			}
-			return append(ws[:len(ws):len(ws)], write{key: markerKey(r.id, i), value: markerValue(ws)}), nil
-		})
-		if err != nil {
-			break
-		}
-		done++
-		if s.testChunkHook != nil {
-			s.testChunkHook(i)
-		}
-	}
-	if err == nil {
-		err = s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-			ws, err := key.prepare(txn)
+	return nil
+}
+
+// finish commits what is left: the whole submission with key in one commit when no chunk
+// was committed, else the last chunk and then the commit that deletes the markers with
+// key, which makes the submission visible.
+func (c *creation) finish(key *keyWrite) error {
+	if c.r == nil {
+		return c.s.submit(c.ctx, func(txn *badger.Txn) ([]write, error) {
+			kw, err := key.prepare(txn)
 			if err != nil {
 				return nil, err
 			}
-			for i := range chunks {
-				ws = append(ws, write{key: markerKey(r.id, i), del: true})
+			if err := c.s.checkTasks(txn, c.cur, nil); err != nil {
+				return nil, err
 			}
-			return ws, nil
+			return append(c.cur[:len(c.cur):len(c.cur)], kw...), nil
 		})
-		if err == nil {
-			s.release(r)
-			return nil
-		}
 	}
-	// Undo the chunks already stored, each with its marker, whatever ctx says.
-	for i := done - 1; i >= 0; i-- {
-		c := chunks[i]
-		uerr := s.submit(context.Background(), func(*badger.Txn) ([]write, error) {
-			ws := make([]write, 0, 1+c.to-c.from)
-			ws = append(ws, write{key: markerKey(r.id, i), del: true})
-			for _, w := range all[c.from:c.to] {
-				ws = append(ws, write{key: w.key, del: true})
+	if err := c.commitChunk(); err != nil {
+		return err
+	}
+	err := c.s.submit(c.ctx, func(txn *badger.Txn) ([]write, error) {
+		ws, err := key.prepare(txn)
+		if err != nil {
+			return nil, err
+		}
+		for i := range c.chunks {
+			ws = append(ws, write{key: markerKey(c.r.id, i), del: true})
+		}
+		return ws, nil
+	})
+	if err == nil {
+		c.s.release(c.r)
+		c.r = nil
+	}
+	return err
+}
+
+// abort undoes the chunks already committed, each with its marker, whatever ctx says,
+// and returns err.
+func (c *creation) abort(err error) error {
+	if c.r == nil {
+		return err
+	}
+	for i := len(c.chunks) - 1; i >= 0; i-- {
+		keys, kerr := markerKeys(c.chunks[i])
+		if kerr != nil {
+			panic(fmt.Sprintf("badgerstore: a marker this create wrote does not decode: %v", kerr))
+		}
+		uerr := c.s.submit(context.Background(), func(*badger.Txn) ([]write, error) {
+			ws := make([]write, 0, 1+len(keys))
+			ws = append(ws, write{key: markerKey(c.r.id, i), del: true})
+			for _, k := range keys {
+				ws = append(ws, write{key: k, del: true})
 			}
 			return ws, nil
 		})
 		if uerr != nil {
 			// The ids stay hidden; the next Open deletes what the markers list.
-			s.opts.Logger.Error("undoing a failed create failed; the next open finishes it", "error", uerr)
-			return fmt.Errorf("%w (undoing the %d chunks stored also failed: %v)", err, done, uerr)
+			c.s.opts.Logger.Error("undoing a failed create failed; the next open finishes it", "error", uerr)
+			return fmt.Errorf("%w (undoing the %d chunks stored also failed: %v)", err, i+1, uerr)
 		}
 	}
-	s.release(r)
+	c.s.release(c.r)
 	return err
+}
+
+// checkTasks fails with Exists when a task that ws writes is stored, or reserved by a
+// Create in progress other than own.
+func (s *Store) checkTasks(txn *badger.Txn, ws []write, own *reservation) error {
+	for _, w := range ws {
+		if w.key[0] != prefixTask {
+			continue
+		}
+		id, _, err := readString(w.key[1:])
+		if err != nil {
+			return err
+		}
+		if err := s.checkNew(txn, id, own); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reserve hides the ids of r, or fails with Exists when one is reserved already.

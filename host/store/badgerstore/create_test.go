@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -59,7 +60,7 @@ func TestChunkedCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := bigTree("big", 3000)
-	if got := len(s.chunk(mustEncode(t, ts))); got < 3 {
+	if got := chunksOf(t, s, ts); got < 3 {
 		t.Fatalf("%d chunks; the test needs a create over several transactions", got)
 	}
 	chunks := 0
@@ -102,42 +103,78 @@ func TestChunkedCreate(t *testing.T) {
 	checkIndexes(t, s)
 }
 
-func mustEncode(t *testing.T, ts []*task.Task) []encoded {
+// chunksOf is the number of commits a Create of ts takes on s before its last one (1
+// when it fits in one).
+func chunksOf(t *testing.T, s *Store, ts []*task.Task) int {
 	t.Helper()
-	out := make([]encoded, len(ts))
-	for i, x := range ts {
-		var err error
-		if out[i], err = encode(x); err != nil {
+	n, b := 1, budget{s: s}
+	for _, x := range ts {
+		e, err := encode(x)
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, w := range appendCreate(nil, e) {
+			if b.full(w) {
+				n, b = n+1, budget{s: s}
+			}
+			b.add(w)
+		}
 	}
-	return out
+	return n
 }
 
 // TestChunkedCreateAllOrNothing fails a chunked create in its last chunk: the chunks
-// already committed are deleted.
+// already committed are deleted, whether the failure is the commit's (an id exists) or
+// the encoding's (tasks are encoded as the chunks fill).
 func TestChunkedCreateAllOrNothing(t *testing.T) {
 	t.Parallel()
-	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
-	ctx := t.Context()
-	if err := s.Create(ctx, []*task.Task{mk("dup2999", "", 0)}); err != nil {
-		t.Fatal(err)
-	}
-	err := s.Create(ctx, bigTree("dup", 3000))
-	var e *apferr.Error
-	if !errors.As(err, &e) || e.Data.(map[string]any)["task_id"] != "dup2999" {
-		t.Fatalf("Create = %v, want already exists naming dup2999", err)
-	}
-	if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 1 {
-		t.Fatalf("Count = %d, %v; want 1", n, err)
-	}
-	if m := markers(t, s); m != 0 {
-		t.Fatalf("%d markers left after a failed create", m)
-	}
-	checkIndexes(t, s)
-	// The ids are free again.
-	if err := s.Create(ctx, bigTree("dup", 2999)); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name     string
+		existing []*task.Task
+		spoil    func(ts []*task.Task)
+		want     func(error) bool
+	}{
+		{"an id exists", []*task.Task{mk("dup2999", "", 0)}, func([]*task.Task) {}, func(err error) bool {
+			var e *apferr.Error
+			return errors.As(err, &e) && e.Data.(map[string]any)["task_id"] == "dup2999"
+		}},
+		{"the last task cannot be encoded", nil, func(ts []*task.Task) { ts[len(ts)-1].Result = func() {} }, func(err error) bool {
+			return err != nil && strings.Contains(err.Error(), "encode task dup2999")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+			ctx := t.Context()
+			if err := s.Create(ctx, append(c.existing, mk("other", "", 0))); err != nil {
+				t.Fatal(err)
+			}
+			ts := bigTree("dup", 3000)
+			if n := chunksOf(t, s, ts[:2999]); n < 3 {
+				t.Fatalf("%d chunks before the last task; the test needs several", n)
+			}
+			c.spoil(ts)
+			chunks := 0
+			s.testChunkHook = func(int) { chunks++ }
+			if err := s.Create(ctx, ts); !c.want(err) {
+				t.Fatalf("Create = %v", err)
+			}
+			s.testChunkHook = nil
+			if chunks < 2 {
+				t.Fatalf("%d chunks committed before the failure; the test needs several", chunks)
+			}
+			if n, err := s.Count(ctx, store.Filter{}); err != nil || n != len(c.existing)+1 {
+				t.Fatalf("Count = %d, %v; want %d", n, err, len(c.existing)+1)
+			}
+			if m := markers(t, s); m != 0 {
+				t.Fatalf("%d markers left after a failed create", m)
+			}
+			checkIndexes(t, s)
+			// The ids are free again.
+			if err := s.Create(ctx, bigTree("dup", 2999)); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
