@@ -263,7 +263,9 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 // openHost opens the local data dir, or the cluster's database with --store.
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
-	log.Debug("process", "memory_limit", memoryLimit(), "gc_percent", gcPercentInForce())
+	if log.IsDebug() {
+		log.Debug("process", "memory_limit", memoryLimit(), "gc_percent", gcPercentInForce())
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, err

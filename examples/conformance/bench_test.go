@@ -88,7 +88,10 @@ var watEcho = filepath.Join("..", "..", "host", "sandbox", "testdata", "echo.was
 // BenchmarkEchoPerLanguage is BenchmarkSequentialCalls on the echo executors (their
 // result is their input): the WAT echo, then examples/echo's Go, Rust and C ones (make
 // kits), each reporting "x-wat", its time per call over the WAT echo's in the same run:
-// what a language's kit and runtime add to a task.
+// what a language's kit and runtime add to a task. The WAT echo also makes a log and a
+// progress host call, which the others do not, so x-wat understates what a kit adds by
+// those two calls (BenchmarkSequentialEcho/wat-noop in host/sandbox is a call without
+// them).
 func BenchmarkEchoPerLanguage(b *testing.B) {
 	var wat float64
 	for _, lang := range []string{"wat", "go", "rust", "c"} {

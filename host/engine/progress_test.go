@@ -63,9 +63,11 @@ func TestProgressOffTheCriticalPath(t *testing.T) {
 	t.Run("the executor does not wait for the write", func(t *testing.T) {
 		t.Parallel()
 		v, st := setup(t, true, time.Millisecond)
-		root := v.create(spec{id: "r", params: map[string]any{"progress": []any{0.5}, "sleep_ms": 50}})
+		root := v.create(spec{id: "r", params: map[string]any{"progress": []any{0.5}, "gate": true}})
 		res := make(chan RunResult, 1)
 		go func() { res <- v.run(root, RunOptions{}) }()
+		waitFor(t, "the progress write held", func() bool { return st.progressWrites() == 1 })
+		close(v.cat.gate) // the executor goes on while its progress write waits
 		select {
 		case r := <-res:
 			if r.Status != task.Completed {
@@ -73,9 +75,6 @@ func TestProgressOffTheCriticalPath(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("the task did not complete while its progress write was held")
-		}
-		if st.progressWrites() != 1 {
-			t.Fatalf("progress writes = %d, want 1 (held)", st.progressWrites())
 		}
 		if got := v.get("r"); got.Progress != 1 {
 			t.Fatalf("progress of the completed task = %v", got.Progress)
@@ -119,4 +118,78 @@ func TestProgressOffTheCriticalPath(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("Close with notes pending", func(t *testing.T) {
+		t.Parallel()
+		v, st := setup(t, false, time.Hour)
+		root := v.create(spec{id: "r", params: map[string]any{"progress": []any{0.5}, "block": true}})
+		go v.run(root, RunOptions{})
+		waitFor(t, "the task running", func() bool { return v.get("r").Status == task.InProgress })
+		time.Sleep(10 * time.Millisecond) // its progress noted
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // then the task is interrupted
+		defer cancel()
+		if err := v.e.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := st.progressWrites(); n != 0 {
+			t.Fatalf("progress writes after Close = %d, want the note dropped", n)
+		}
+	})
+}
+
+// TestProgressWriteOfAnEndedAttempt: a noted progress lands only on the attempt that
+// reported it, while it runs, and never over a later progress.
+func TestProgressWriteOfAnEndedAttempt(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(spec{id: "r", params: map[string]any{"gate": true}})
+	go v.run(root, RunOptions{})
+	waitFor(t, "the task running", func() bool { return v.get("r").Status == task.InProgress })
+	started := v.get("r")
+	for _, c := range []struct {
+		name string
+		note progressNote
+		want float64
+	}{
+		{"an earlier attempt's", progressNote{p: 0.7, at: started.UpdatedAt.Add(time.Second), attempt: started.Attempts - 1}, 0},
+		{"older than the stored state", progressNote{p: 0.7, at: started.UpdatedAt.Add(-time.Second), attempt: started.Attempts}, 0},
+		{"this attempt's", progressNote{p: 0.4, at: started.UpdatedAt.Add(time.Second), attempt: started.Attempts}, 0.4},
+		{"a later attempt's", progressNote{p: 0.9, at: started.UpdatedAt.Add(2 * time.Second), attempt: started.Attempts + 1}, 0.4},
+	} {
+		v.e.storeProgress("r", c.note)
+		if got := v.get("r").Progress; got != c.want {
+			t.Fatalf("after %s progress: stored %v, want %v", c.name, got, c.want)
+		}
+	}
+	close(v.cat.gate)
+}
+
+// TestNoProgressEventAfterCancel: a progress call of a task being cancelled publishes
+// nothing (its end may be published already) and notes nothing.
+func TestNoProgressEventAfterCancel(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(spec{id: "r", params: map[string]any{"gate": true}})
+	events, stop := v.e.Subscribe("r")
+	defer stop()
+	go v.run(root, RunOptions{})
+	waitFor(t, "the task running", func() bool { return v.get("r").Status == task.InProgress })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	started := v.get("r")
+	v.e.reportProgress(ctx, "r", started, nil, 0.5, time.Now())
+	close(v.cat.gate)
+	for ev := range events {
+		if ev.Type == EventTaskProgress {
+			t.Fatalf("progress event from a cancelled call: %+v", ev)
+		}
+		if ev.Type == EventRunEnd {
+			break
+		}
+	}
+	v.e.progress.mu.Lock()
+	defer v.e.progress.mu.Unlock()
+	if len(v.e.progress.notes) != 0 {
+		t.Fatalf("notes = %v", v.e.progress.notes)
+	}
 }

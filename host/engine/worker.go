@@ -143,7 +143,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 			}
 			lastProgress = now
 			mu.Unlock()
-			e.reportProgress(rootID, t, p, now)
+			e.reportProgress(ctx, rootID, t, out.inputs, p, now)
 		},
 	}
 	start := time.Now()

@@ -19,8 +19,8 @@ import (
 // committer only checks that no id exists yet.
 //
 // A submission whose writes fit in one Badger transaction is stored in one commit. A
-// larger one (some 350 tasks with the default options, or a single task with some 2,500
-// dependencies) is stored in chunks of one commit each, encoded as they fill, and stays
+// larger one (a few hundred tasks with the default options, or a single task with some
+// 2,500 dependencies) is stored in chunks of one commit each, encoded as they fill, and stays
 // atomic and invisible until it is whole:
 //   - its ids are reserved in memory first: reads do not see them (Get answers
 //     TaskNotFound, List and Count skip them), writes to them fail, and another Create
@@ -45,7 +45,7 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 	if err := store.CheckNew(tasks); err != nil {
 		return err
 	}
-	c := &creation{s: s, ctx: ctx, tasks: tasks}
+	c := &creation{s: s, ctx: ctx, tasks: tasks, budget: budget{s: s}}
 	for _, t := range tasks {
 		e, err := encode(t)
 		if err != nil {
@@ -208,7 +208,6 @@ type remembered struct {
 
 // add appends w to the chunk being filled, committing the chunk first when w does not fit.
 func (c *creation) add(w write) error {
-	c.budget.s = c.s
 	if c.budget.full(w) {
 		if err := c.commitChunk(); err != nil {
 			return err

@@ -50,7 +50,7 @@
 // memtable's write-ahead log (see Options.ValueThreshold for the trade-off). A
 // transaction is bounded by Badger to 15% of Options.MemTableSize in bytes (a value in
 // the value log counted as 12 bytes) and one key per 96 bytes of it: with the defaults
-// about 1.2 MB and 13,000 keys, so a Create of some 400 tasks fits in one commit. In
+// about 1.2 MB and 13,000 keys, so a Create of a few hundred tasks fits in one commit. In
 // memory there is no value log: every value counts whole. A larger Create is
 // committed in chunks and stays atomic and invisible until whole (see Create; the x
 // markers let Open undo one a crash interrupted). A Delete or UpdateMany over the limit

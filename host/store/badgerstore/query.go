@@ -20,10 +20,13 @@ func scan(txn *badger.Txn, prefix []byte, fn func(h header) (bool, error)) error
 
 // load reads the tasks with the given ids, in that order. An id without a task means an
 // index entry without its task: the store is corrupt.
-func (s *Store) load(txn *badger.Txn, ids []string) ([]*task.Task, error) {
+func (s *Store) load(txn *badger.Txn, ids []string, skipMissing bool) ([]*task.Task, error) {
 	out := make([]*task.Task, 0, len(ids))
 	for _, id := range ids {
 		t, err := s.readTask(txn, id)
+		if skipMissing && apferr.CodeOf(err) == apferr.TaskNotFound {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("task store index refers to task %s: %w", id, err)
 		}
@@ -43,7 +46,7 @@ func (s *Store) loadIndex(ctx context.Context, prefix []byte) ([]*task.Task, err
 		if err != nil {
 			return err
 		}
-		out, err = s.load(txn, ids)
+		out, err = s.load(txn, ids, false)
 		return err
 	})
 	return out, err
@@ -88,17 +91,9 @@ func (s *Store) ScanTree(ctx context.Context, treeID string, fn func(*task.Task)
 		ids = ids[len(chunk):]
 		var ts []*task.Task
 		if err = s.view(func(txn *badger.Txn) error {
-			for _, id := range chunk {
-				t, err := s.readTask(txn, id)
-				if apferr.CodeOf(err) == apferr.TaskNotFound {
-					continue // deleted since the ids were read
-				}
-				if err != nil {
-					return fmt.Errorf("task store index refers to task %s: %w", id, err)
-				}
-				ts = append(ts, t)
-			}
-			return nil
+			var err error
+			ts, err = s.load(txn, chunk, true) // a task deleted since the ids were read is left out
+			return err
 		}); err != nil {
 			break
 		}
@@ -271,7 +266,7 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 				ids = append(ids, unordered[i].ID)
 			}
 		}
-		page, err = s.load(txn, ids)
+		page, err = s.load(txn, ids, false)
 		return err
 	})
 	if err != nil {

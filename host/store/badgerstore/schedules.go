@@ -75,7 +75,7 @@ func (s *Store) Due(ctx context.Context, q store.DueQuery) ([]*task.Task, error)
 		if err != nil {
 			return err
 		}
-		out, err = s.load(txn, ids)
+		out, err = s.load(txn, ids, false)
 		return err
 	})
 	if err != nil {

@@ -12,7 +12,11 @@ import (
 )
 
 // TreeScanner is a store that hands a tree's tasks over one at a time (memstore,
-// badgerstore): host/engine loads a run's tree with it instead of Tree.
+// badgerstore): host/engine loads a run's tree with it instead of Tree. ScanTree calls
+// fn with every task of the tree in Tree's order, each a copy the caller owns, outside
+// any transaction, and returns fn's first error. It need not be one snapshot: a task
+// changed or deleted during the scan may be handed over as it was or as it is (and a
+// deleted one left out), never as an error.
 type TreeScanner interface {
 	store.Store
 	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
@@ -29,6 +33,7 @@ var scanCases = []storeCase[TreeScanner]{
 	{"Copies", testScanCopies},
 	{"StopsAtError", testScanStops},
 	{"UsesTheStore", testScanUsesStore},
+	{"DeleteDuringTheScan", testScanDelete},
 }
 
 // scanTree creates tree r of n tasks: the root, then children whose seq ties (the id
@@ -123,5 +128,28 @@ func testScanUsesStore(t *testing.T, s TreeScanner) {
 	}
 	if c, err := s.Get(t.Context(), "c-00001"); err != nil || c.Name != "seen" {
 		t.Fatalf("c-00001 = %+v, %v", c, err)
+	}
+}
+
+// testScanDelete: a task deleted while the scan goes on (after the first chunk) is no
+// error; it is handed over or left out.
+func testScanDelete(t *testing.T, s TreeScanner) {
+	scanTree(t, s, 600)
+	last := fmt.Sprintf("c-%05d", 1) // the last child in Tree's order
+	n, sawLast := 0, false
+	err := s.ScanTree(t.Context(), "r", func(tk *task.Task) error {
+		if n++; n == 1 {
+			if err := s.Delete(t.Context(), []string{last}); err != nil {
+				return err
+			}
+		}
+		sawLast = sawLast || tk.ID == last
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ScanTree with a task deleted meanwhile = %v", err)
+	}
+	if n != 599 && !(n == 600 && sawLast) {
+		t.Fatalf("ScanTree handed over %d tasks (the deleted one: %v), want 599, or 600 with it", n, sawLast)
 	}
 }
