@@ -65,8 +65,8 @@ func memoryLimit() string {
 // half its live size between collections instead of all of it. The process mostly waits
 // on fsyncs and plugin calls, so the collector's extra work is cheap: measured on
 // 10,000- and 100,000-task runs, peak RSS fell by a fifth to a quarter at the same speed
-// (docs/performance.md, "Memory per task"). GOGC, when set, wins (docs/configuration.md,
-// "Memory").
+// (docs/performance.md, "The product path, second pass"). GOGC, when set, wins
+// (docs/configuration.md, "Memory").
 const gcPercent = 50
 
 // setGCPercent applies gcPercent unless GOGC is set.
