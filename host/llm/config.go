@@ -119,27 +119,28 @@ func (c Config) Validate() error {
 // DefaultAnthropicModel). The key is referenced by its variable's name (APIKeyEnv), not
 // copied. ok is false when none of them is set.
 func FromEnv(getenv func(string) string) (cfg Config, ok bool) {
-	if getenv(EnvOpenAIKey) != "" || getenv(EnvOpenAIBaseURL) != "" {
-		cfg = Config{Provider: ProviderOpenAI, BaseURL: getenv(EnvOpenAIBaseURL), Model: getenv(EnvOpenAIModel)}
+	for _, p := range envProviders {
+		if getenv(p.key) == "" && getenv(p.baseURL) == "" {
+			continue
+		}
+		cfg = Config{Provider: p.provider, BaseURL: getenv(p.baseURL), Model: getenv(p.model)}
 		if cfg.Model == "" {
-			cfg.Model = DefaultOpenAIModel
+			cfg.Model = p.defaultModel
 		}
-		if getenv(EnvOpenAIKey) != "" {
-			cfg.APIKeyEnv = EnvOpenAIKey
-		}
-		return cfg, true
-	}
-	if getenv(EnvAnthropicKey) != "" || getenv(EnvAnthropicBaseURL) != "" {
-		cfg = Config{Provider: ProviderAnthropic, BaseURL: getenv(EnvAnthropicBaseURL), Model: getenv(EnvAnthropicModel)}
-		if cfg.Model == "" {
-			cfg.Model = DefaultAnthropicModel
-		}
-		if getenv(EnvAnthropicKey) != "" {
-			cfg.APIKeyEnv = EnvAnthropicKey
+		if getenv(p.key) != "" {
+			cfg.APIKeyEnv = p.key
 		}
 		return cfg, true
 	}
 	return Config{}, false
+}
+
+// envProviders are the providers FromEnv looks for, in its order, with their variables.
+var envProviders = []struct {
+	provider, key, baseURL, model, defaultModel string
+}{
+	{ProviderOpenAI, EnvOpenAIKey, EnvOpenAIBaseURL, EnvOpenAIModel, DefaultOpenAIModel},
+	{ProviderAnthropic, EnvAnthropicKey, EnvAnthropicBaseURL, EnvAnthropicModel, DefaultAnthropicModel},
 }
 
 // New builds the Completer of a config, wrapped in its token budgets (Budgeted). A config
