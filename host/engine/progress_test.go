@@ -123,10 +123,11 @@ func TestProgressOffTheCriticalPath(t *testing.T) {
 		t.Parallel()
 		v, st := setup(t, false, time.Hour)
 		root := v.create(spec{id: "r", params: map[string]any{"progress": []any{0.5}, "block": true}})
-		go v.run(root, RunOptions{})
+		go func() { _, _ = v.e.Execute(context.Background(), root, RunOptions{}) }() // the test checks the store
 		waitFor(t, "the task running", func() bool { return v.get("r").Status == task.InProgress })
 		time.Sleep(10 * time.Millisecond) // its progress noted
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // then the task is interrupted
+		// Close interrupts the blocked task once its deadline passes.
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		if err := v.e.Close(ctx); err != nil {
 			t.Fatal(err)
@@ -143,7 +144,7 @@ func TestProgressWriteOfAnEndedAttempt(t *testing.T) {
 	t.Parallel()
 	v := setup(t)
 	root := v.create(spec{id: "r", params: map[string]any{"gate": true}})
-	go v.run(root, RunOptions{})
+	go func() { _, _ = v.e.Execute(context.Background(), root, RunOptions{}) }() // the test checks the store
 	waitFor(t, "the task running", func() bool { return v.get("r").Status == task.InProgress })
 	started := v.get("r")
 	for _, c := range []struct {
@@ -172,7 +173,7 @@ func TestNoProgressEventAfterCancel(t *testing.T) {
 	root := v.create(spec{id: "r", params: map[string]any{"gate": true}})
 	events, stop := v.e.Subscribe("r")
 	defer stop()
-	go v.run(root, RunOptions{})
+	go func() { _, _ = v.e.Execute(context.Background(), root, RunOptions{}) }() // the test checks the store
 	waitFor(t, "the task running", func() bool { return v.get("r").Status == task.InProgress })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
