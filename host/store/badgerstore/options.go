@@ -149,8 +149,21 @@ func (o Options) badgerOptions() badger.Options {
 }
 
 // badgerLogger adapts hclog to badger's logger. Badger's info lines are routine (tables
-// opened, compactions) and go out at debug level.
+// opened, compactions) and go out at debug level, and so do its cache advice warnings
+// (cacheAdvice): a long run prints them every minute, and its caches are not the
+// operator's to size.
 type badgerLogger struct{ l hclog.Logger }
+
+// cacheAdvice reports whether format is one of Badger's periodic warnings that a cache
+// "might be too small" (its block and index caches are sized by Options, not by
+// configuration).
+func cacheAdvice(format string) bool {
+	switch format {
+	case "%s might be too small. Metrics: %s\n", "Cache life expectancy (in seconds): %+v\n":
+		return true
+	}
+	return false
+}
 
 func msg(format string, args ...any) string {
 	return strings.TrimRight(fmt.Sprintf(format, args...), "\n")
@@ -163,6 +176,10 @@ func (b badgerLogger) Errorf(f string, a ...any) {
 }
 
 func (b badgerLogger) Warningf(f string, a ...any) {
+	if cacheAdvice(f) {
+		b.Infof(f, a...)
+		return
+	}
 	if b.l.IsWarn() {
 		b.l.Warn(msg(f, a...))
 	}
