@@ -45,7 +45,7 @@ KITS_AS_PLUGINS = conformance_assemblyscript:examples/conformance/assemblyscript
                   template_assemblyscript:examples/plugins/assemblyscript/template \
                   hook_assemblyscript:examples/hooks/assemblyscript
 # Templates with a cases.json, run by `apflow test`: output name:directory.
-KITS_CASES = template_rust:examples/plugins/rust/template template_c:examples/plugins/c/template \
+KITS_CASES = template_rust:examples/plugins/rust/template template_c:examples/plugins/c/template echo_c:examples/echo/c \
              template_assemblyscript:examples/plugins/assemblyscript/template
 # kit_cases runs the cases of the templates whose output name matches $(1).
 kit_cases = set -e; for p in $(filter $(1),$(KITS_CASES)); do \
@@ -86,7 +86,7 @@ kits-c: build | $(KITS_OUT)
 	  echo "c     $$name"; \
 	  $(KITS_CC) $(KITS_CFLAGS) -o $(KITS_OUT)/$$name.wasm $$src sdk/c/apflow.c; \
 	done
-	@$(call kit_cases,template_c:%)
+	@$(call kit_cases,template_c:% echo_c:%)
 
 # node_modules is installed once per package with `npm ci` (delete it to reinstall).
 kits-assemblyscript: build | $(KITS_OUT)
