@@ -175,18 +175,11 @@ func (l *taskLogs) release(id string) {
 	l.written.Broadcast()
 }
 
-// idle reports whether taskID has no line waiting or being written.
-func (l *taskLogs) idle(taskID string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.pending[taskID] == nil && !l.writing[taskID]
-}
-
 // flush writes the waiting lines of taskID before it returns, after the loop's append
 // of its lines in progress. A task that logged nothing costs no wait. The flushes of
 // different tasks do not wait for each other.
 func (l *taskLogs) flush(ctx context.Context, taskID string) {
-	if l.st == nil || l.idle(taskID) {
+	if l.st == nil {
 		return
 	}
 	if p := l.take(taskID); p != nil {
