@@ -145,7 +145,12 @@ func TestProgressWriteOfAnEndedAttempt(t *testing.T) {
 	v := setup(t)
 	root := v.create(spec{id: "r", params: map[string]any{"gate": true}})
 	go func() { _, _ = v.e.Execute(context.Background(), root, RunOptions{}) }() // the test checks the store
-	waitFor(t, "the task running", func() bool { return v.get("r").Status == task.InProgress })
+	// A cluster node stores its claim before it registers it; progress is written
+	// under the registered claim, which the executor always finds.
+	waitFor(t, "the task running", func() bool {
+		_, claimed := v.e.claimOf("r")
+		return v.get("r").Status == task.InProgress && (v.e.m == nil || claimed)
+	})
 	started := v.get("r")
 	for _, c := range []struct {
 		name string
