@@ -79,9 +79,13 @@ func taskKey(id string) []byte { return appendString([]byte{prefixTask}, id) }
 // header is the value of every index entry: what List and Count need to filter and order
 // without decoding the task.
 type header struct {
-	ID       string
-	Created  int64 // created_at in Unix microseconds, the precision stored
-	Seq      int64
+	ID      string
+	Created int64 // created_at in Unix microseconds, the precision stored
+	Seq     int64
+	// Status is the task's status in the entries of the status, tree, user and schedule
+	// indexes, and empty in the others (see indexEntries). Entries of the others written
+	// before that rule may still carry a status, no longer kept current: it is never
+	// read (statusIndexed).
 	Status   task.Status
 	UserID   string
 	TreeID   string
@@ -143,23 +147,23 @@ func decodeHeader(b []byte) (header, error) {
 // indexEntries returns every index key of t with its value (the encoded header). The key
 // set depends only on fields that survive the JSON round trip unchanged, so the entries
 // computed from a task before storing equal those computed from the task read back.
+//
+// Only the entries of the indexes a status filter is combined with carry the status
+// (statusIndexed): status, tree, user and the schedule indexes. A status change (twice
+// or more per task in every run) then rewrites the task, moves its status entry and
+// rewrites its tree entry (and user entry, if any), and leaves the others (every task,
+// roots, parent, dependents) as they are: with the status in all of them it rewrote
+// about twice as many entries, which the LSM tree then flushed and compacted.
 func indexEntries(t *task.Task) map[string][]byte {
 	h := headerOf(t)
+	withStatus := h.encode()
+	h.Status = ""
 	v := h.encode()
-	order := func(prefix byte, scope ...string) []byte {
-		k := []byte{prefix}
-		for _, s := range scope {
-			k = appendString(k, s)
-		}
-		k = appendDesc(k, h.Created)
-		k = appendDesc(k, h.Seq)
-		return appendString(k, t.ID)
-	}
 	m := make(map[string][]byte, 6+len(t.Dependencies))
-	m[string(order(prefixAll))] = v
-	m[string(order(prefixStatus, string(t.Status)))] = v
+	m[string(orderedKey(prefixAll, h))] = v
+	m[string(statusKey(t.Status, h))] = withStatus
 	if t.ParentID == "" {
-		m[string(order(prefixRoot))] = v
+		m[string(orderedKey(prefixRoot, h))] = v
 	} else {
 		k := appendString([]byte{prefixParent}, t.ParentID)
 		k = appendAsc(k, int64(t.Priority))
@@ -167,27 +171,46 @@ func indexEntries(t *task.Task) map[string][]byte {
 		m[string(appendString(k, t.ID))] = v
 	}
 	if t.UserID != "" {
-		m[string(order(prefixUser, t.UserID))] = v
+		m[string(orderedKey(prefixUser, h, t.UserID))] = withStatus
 	}
 	if tree := t.TaskTreeID; tree != "" {
 		k := appendString([]byte{prefixTree}, tree)
 		k = appendAsc(k, h.Seq)
+		m[string(appendString(k, t.ID))] = withStatus
+	}
+	// A status change of a task with many dependencies (an aggregator of 100,000
+	// tasks) rewrites none of its dependents entries.
+	for _, d := range t.Dependencies {
+		k := appendString([]byte{prefixDependent}, d.ID)
 		m[string(appendString(k, t.ID))] = v
 	}
-	if len(t.Dependencies) > 0 {
-		// The dependents entries carry no status, so that a status change of a task
-		// with many dependencies (an aggregator) rewrites none of them: its update stays
-		// as small as any other. Nothing filters the dependents index by status.
-		hd := h
-		hd.Status = ""
-		vd := hd.encode()
-		for _, d := range t.Dependencies {
-			k := appendString([]byte{prefixDependent}, d.ID)
-			m[string(appendString(k, t.ID))] = vd
-		}
-	}
-	addScheduleEntries(m, t, v)
+	addScheduleEntries(m, t, withStatus)
 	return m
+}
+
+// orderedKey returns the key of h's entry in an index in List's order (newest first):
+// prefix, the scope strings, created_at and seq descending, the id.
+func orderedKey(prefix byte, h header, scope ...string) []byte {
+	k := []byte{prefix}
+	for _, s := range scope {
+		k = appendString(k, s)
+	}
+	k = appendDesc(k, h.Created)
+	k = appendDesc(k, h.Seq)
+	return appendString(k, h.ID)
+}
+
+// statusIndexed reports whether the entries of the index with this prefix carry the
+// status, kept current: those a status filter is combined with (a tree's tasks by
+// status, a user's), so that such a filter reads the status from the entry. A status
+// filter over another index looks up each candidate's status entry (hasStatus).
+func statusIndexed(prefix byte) bool {
+	return prefix == prefixStatus || prefix == prefixTree || prefix == prefixUser
+}
+
+// statusKey returns the key of the status entry that task h has while its status is st.
+func statusKey(st task.Status, h header) []byte {
+	return orderedKey(prefixStatus, h, string(st))
 }
 
 // scopePrefix returns the key prefix of all entries of an index for one scope value

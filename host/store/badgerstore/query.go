@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -184,8 +185,10 @@ func plan(f store.Filter) (prefix []byte, ordered bool) {
 	}
 }
 
-func matches(f store.Filter, h header) bool {
-	return (f.Status == "" || h.Status == f.Status) &&
+// matches reports whether the entry h, read from an index whose entries carry the status
+// when withStatus, matches f; without it f.Status is left to hasStatus.
+func matches(f store.Filter, h header, withStatus bool) bool {
+	return (f.Status == "" || !withStatus || h.Status == f.Status) &&
 		(f.UserID == "" || h.UserID == f.UserID) &&
 		(f.TreeID == "" || h.TreeID == f.TreeID) &&
 		(f.ParentID == "" || h.ParentID == f.ParentID) &&
@@ -203,6 +206,20 @@ func newer(a, b header) bool {
 		return a.Seq > b.Seq
 	}
 	return a.ID < b.ID
+}
+
+// hasStatus reports whether the task of entry h, read from an index whose entries do not
+// carry the status (statusIndexed), has status st: whether its entry in the status index
+// exists.
+func hasStatus(txn *badger.Txn, h header, st task.Status) (bool, error) {
+	_, err := txn.Get(statusKey(st, h))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the status index of task %s: %w", h.ID, err)
+	}
+	return true, nil
 }
 
 // matchesTask decodes task id (shared with the decode cache: read only) and reports
@@ -224,6 +241,7 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 		return nil, 0, err
 	}
 	prefix, ordered := plan(f)
+	withStatus := statusIndexed(prefix[0])
 	var page []*task.Task
 	total := 0
 	err := s.view(func(txn *badger.Txn) error {
@@ -236,8 +254,14 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 					return false, err
 				}
 			}
-			if !matches(f, h) || s.hidden(h.ID) {
+			if !matches(f, h, withStatus) || s.hidden(h.ID) {
 				return true, nil
+			}
+			if f.Status != "" && !withStatus {
+				ok, err := hasStatus(txn, h, f.Status)
+				if err != nil || !ok {
+					return err == nil, err
+				}
 			}
 			if f.ReadsTasks() && h.Named {
 				if !f.MatchesNamed(h.ID, h.Name, h.Method) {
