@@ -10,7 +10,8 @@ import (
 )
 
 // TestCanonicalMatchesDecode checks canonicalize against the real round trip: whenever
-// it vouches for a task, the task equals the decoding of its encoding, field by field.
+// it vouches for a task, the task equals the decoding of its stored value
+// (marshalTask), field by field, and the decoding of its whole wire form too.
 func TestCanonicalMatchesDecode(t *testing.T) {
 	t.Parallel()
 	// canonicalize lists the fields the wire form changes; a new field must be reviewed
@@ -53,6 +54,10 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		{"nil dependencies and inputs", func(x *task.Task) { x.Dependencies, x.Inputs = nil, nil }, true},
 		{"empty result object", func(x *task.Task) { x.Result = map[string]any{} }, true},
 		{"string result", func(x *task.Task) { x.Result = "s" }, true},
+		{"false result", func(x *task.Task) { x.Result = false }, true},
+		{"zero result", func(x *task.Task) { x.Result = json.Number("0") }, true},
+		{"empty string result", func(x *task.Task) { x.Result = "" }, true},
+		{"no result", func(x *task.Task) { x.Result = nil }, true},
 		{"invalid UTF-8 time zone", func(x *task.Task) { x.ScheduleTimezone = "\xff" }, false},
 		{"int in inputs", func(x *task.Task) { x.Inputs["i"] = 1 }, false},
 		{"float result", func(x *task.Task) { x.Result = 1.5 }, false},
@@ -82,7 +87,11 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 			t.Parallel()
 			x := full()
 			c.mod(x)
-			raw, err := x.MarshalJSON()
+			raw, err := marshalTask(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wire, err := x.MarshalJSON()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +109,10 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 			if !reflect.DeepEqual(x, back) {
 				t.Fatalf("canonical form differs from the decoded one:\n%#v\n%#v", x, back)
 			}
-			again, err := x.MarshalJSON()
+			if backWire, err := decode(x.ID, wire); err != nil || !reflect.DeepEqual(backWire, back) {
+				t.Fatalf("the stored value and the wire form decode differently (%v):\n%#v\n%#v", err, back, backWire)
+			}
+			again, err := marshalTask(x)
 			if err != nil || string(again) != string(raw) {
 				t.Fatalf("canonical form encodes differently: %s vs %s (%v)", again, raw, err)
 			}

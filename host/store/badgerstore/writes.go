@@ -21,12 +21,11 @@ type encoded struct {
 	entries map[string][]byte
 }
 
-// encode returns the stored form of t. It calls MarshalJSON directly: json.Marshal would
-// validate and compact its output once more.
+// encode returns the stored form of t (marshalTask) and its index entries.
 func encode(t *task.Task) (encoded, error) {
-	v, err := t.MarshalJSON()
+	v, err := marshalTask(t)
 	if err != nil {
-		return encoded{}, fmt.Errorf("encode task %s: %w", t.ID, err)
+		return encoded{}, err
 	}
 	return encoded{id: t.ID, value: v, entries: indexEntries(t)}, nil
 }
@@ -187,9 +186,9 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 			if err != nil {
 				return nil, err
 			}
-			v, err := next.MarshalJSON()
+			v, err := marshalTask(next)
 			if err != nil {
-				return nil, fmt.Errorf("encode task %s: %w", m.ID, err)
+				return nil, err
 			}
 			if out[i], st.cur, err = s.settle(next, v); err != nil {
 				return nil, err
