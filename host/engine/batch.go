@@ -55,10 +55,18 @@ func (w storeWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, e
 type batch struct {
 	writes []write
 	thens  []func()
+	// logs wait for log lines queued in the store before the round's writes
+	// (taskLogs.queue): the first commit of the round stored them too.
+	logs []func()
 }
 
 // then runs fn after the next commit (at once if nothing is pending by then).
 func (b *batch) then(fn func()) { b.thens = append(b.thens, fn) }
+
+// afterLogs runs stored, which waits for log lines queued in the store before this
+// round's writes, once the round's first transaction is committed (which committed the
+// lines too, or came after them) and before any after function of the round.
+func (b *batch) afterLogs(stored func()) { b.logs = append(b.logs, stored) }
 
 // add queues a write and returns it, for the caller to set its cluster flags; the
 // pointer is valid until the next write is queued.
@@ -83,7 +91,7 @@ func (b *batch) addStart(id string, fn func(*task.Task) error, after func(*task.
 // last returns the write queued last (valid until the next one is queued).
 func (b *batch) last() *write { return &b.writes[len(b.writes)-1] }
 
-func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 }
+func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 && len(b.logs) == 0 }
 
 // commit writes the batch in transactions of at most maxBatch mutations, in order, and
 // then runs the after functions. When a transaction fails as a whole, its mutations are
@@ -92,14 +100,21 @@ func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 }
 // errNotStarted): a task may have become ready through a completion queued before it, and
 // it must not start unless that completion is committed (docs/semantics.md rule 17).
 func (b *batch) commit(ctx context.Context, w writer) {
-	ws, thens := b.writes, b.thens
-	b.writes, b.thens = nil, nil
+	ws, thens, logs := b.writes, b.thens, b.logs
+	b.writes, b.thens, b.logs = nil, nil, nil
 	defer func() {
 		for _, fn := range thens {
 			fn()
 		}
 	}()
-	failed := false // a write of this round failed: later starts are not attempted
+	logsStored := func() {
+		for _, fn := range logs {
+			fn()
+		}
+		logs = nil
+	}
+	defer logsStored() // a round without writes
+	failed := false    // a write of this round failed: later starts are not attempted
 	for len(ws) > 0 {
 		n := min(len(ws), maxBatch)
 		chunk := ws[:n]
@@ -109,6 +124,7 @@ func (b *batch) commit(ctx context.Context, w writer) {
 		if !failed {
 			stored, err = w.writeMany(ctx, chunk)
 		}
+		logsStored()
 		if !failed && err == nil && len(stored) == n {
 			for i, x := range chunk {
 				if x.after != nil {

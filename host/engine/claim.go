@@ -82,6 +82,7 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 	out := &outcome{inputs: t.Inputs}
 	h, lookupErr := e.lookup(t)
 	e.run1(ctx, c.RootID, t, h, lookupErr, out)
+	e.logs.flush(ctx, t.ID) // the attempt's lines are stored before its outcome
 	x.cancel()
 	x.writing.Store(true)
 	err := e.writeOutcome(x.claim, out)

@@ -188,6 +188,46 @@ func (l *taskLogs) flush(ctx context.Context, taskID string) {
 	}
 }
 
+// queue hands the waiting lines of taskID to the store ahead of the task's outcome, when
+// the store can queue them (store.QueuedLogs): the outcome, written after queue returns,
+// then shares its commit with them (or comes in a later one) instead of waiting for a
+// commit of its own. It returns what waits until the lines are stored and published;
+// the coordinator calls it once the round holding the outcome is committed, before it
+// publishes the outcome, so a follower sees a task's last lines before its end. A store
+// that cannot queue gets the lines at once (flush) and queue returns nil; nil too when
+// no line waits.
+func (l *taskLogs) queue(ctx context.Context, taskID string) (stored func()) {
+	if l.st == nil {
+		return nil
+	}
+	q, ok := l.st.(store.QueuedLogs)
+	if !ok {
+		l.flush(ctx, taskID)
+		return nil
+	}
+	p := l.take(taskID)
+	if p == nil {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logAppendTimeout)
+	chunks := logChunks(p.lines)
+	waits := make([]func() (int64, error), len(chunks))
+	for i, chunk := range chunks {
+		waits[i] = q.QueueLogs(actx, taskID, chunk, l.bounds)
+	}
+	done := make(chan struct{})
+	go func() { // not left to the caller: the task's append ends even if nobody waits
+		defer close(done)
+		defer l.release(taskID)
+		defer cancel()
+		for i, chunk := range chunks {
+			first, err := waits[i]()
+			l.stored(p.rootID, taskID, chunk, first, err)
+		}
+	}()
+	return func() { <-done }
+}
+
 // flushAll writes the waiting lines of every task at once (see takeAll for wait).
 func (l *taskLogs) flushAll(ctx context.Context, wait bool) {
 	if l.st == nil {
@@ -205,27 +245,42 @@ func (l *taskLogs) flushAll(ctx context.Context, wait bool) {
 
 // write appends p's lines to task id's log, in chunks, and publishes them.
 func (l *taskLogs) write(ctx context.Context, id string, p *pendingLog) {
-	for rest := p.lines; len(rest) > 0; {
+	for _, chunk := range logChunks(p.lines) {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logAppendTimeout)
+		first, err := l.st.AppendLogs(actx, id, chunk, l.bounds)
+		cancel()
+		l.stored(p.rootID, id, chunk, first, err)
+	}
+}
+
+// logChunks splits lines into appends of at most store.MaxLogBatch lines and about
+// logChunkBytes.
+func logChunks(lines []store.LogLine) [][]store.LogLine {
+	var out [][]store.LogLine
+	for rest := lines; len(rest) > 0; {
 		n, size := 0, 0
 		for n < len(rest) && n < store.MaxLogBatch && (n == 0 || size+len(rest[n].Message) <= logChunkBytes) {
 			size += len(rest[n].Message)
 			n++
 		}
-		chunk := rest[:n]
+		out = append(out, rest[:n])
 		rest = rest[n:]
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logAppendTimeout)
-		first, err := l.st.AppendLogs(actx, id, chunk, l.bounds)
-		cancel()
-		if err != nil {
-			l.log.Warn("storing a task's log lines failed; they are lost", "task", id, "lines", len(chunk), "error", err)
-			continue
-		}
-		for i := range chunk { // as stored
-			chunk[i].Seq = first + int64(i)
-			chunk[i].Time = chunk[i].Time.UTC().Truncate(time.Microsecond)
-		}
-		l.publish(p.rootID, id, chunk)
 	}
+	return out
+}
+
+// stored publishes an appended chunk of task id's lines (the first stored as Seq first),
+// or logs that the append failed.
+func (l *taskLogs) stored(rootID, id string, chunk []store.LogLine, first int64, err error) {
+	if err != nil {
+		l.log.Warn("storing a task's log lines failed; they are lost", "task", id, "lines", len(chunk), "error", err)
+		return
+	}
+	for i := range chunk { // as stored
+		chunk[i].Seq = first + int64(i)
+		chunk[i].Time = chunk[i].Time.UTC().Truncate(time.Microsecond)
+	}
+	l.publish(rootID, id, chunk)
 }
 
 // loop flushes every logFlushInterval until close.

@@ -229,6 +229,14 @@ func (b *blockingLogs) AppendLogs(ctx context.Context, id string, lines []store.
 	return b.Store.AppendLogs(ctx, id, lines, bo)
 }
 
+func (b *blockingLogs) QueueLogs(ctx context.Context, id string, lines []store.LogLine, bo store.LogBounds) func() (int64, error) {
+	if id == "a" {
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return b.Store.QueueLogs(ctx, id, lines, bo)
+}
+
 // TestTaskLogsNoWaitForOthers: while task a's append is stuck, task b completes,
 // whether it logged nothing or logged lines of its own (the appends of different tasks
 // do not wait for each other); a's status waits for its lines.
@@ -275,5 +283,52 @@ func TestTaskLogsNoWaitForOthers(t *testing.T) {
 				t.Fatalf("lines of a: %v", got)
 			}
 		})
+	}
+}
+
+// queueingLogs records the tasks whose lines were queued ahead of a write.
+type queueingLogs struct {
+	*memstore.Store
+	mu     sync.Mutex
+	queued map[string]int // lines by task
+}
+
+func (q *queueingLogs) QueueLogs(ctx context.Context, id string, lines []store.LogLine, b store.LogBounds) func() (int64, error) {
+	q.mu.Lock()
+	q.queued[id] += len(lines)
+	q.mu.Unlock()
+	return q.Store.QueueLogs(ctx, id, lines, b)
+}
+
+// TestTaskLogsQueuedWithTheOutcome: with a store that can queue appends, a task's last
+// lines are queued ahead of its outcome (to share its commit), not appended on their own
+// before it; every line is stored.
+func TestTaskLogsQueuedWithTheOutcome(t *testing.T) {
+	t.Parallel()
+	mem := memstore.New()
+	t.Cleanup(func() { _ = mem.Close() })
+	st := &queueingLogs{Store: mem, queued: map[string]int{}}
+	v := setupStore(t, st, withLogging)
+	specs := []spec{{id: "c0", params: map[string]any{"log": []any{"info c0"}}}}
+	for i := 1; i < 10; i++ {
+		id := fmt.Sprintf("c%d", i)
+		specs = append(specs, spec{id: id, deps: req(fmt.Sprintf("c%d", i-1)), params: map[string]any{"log": []any{"info " + id}}})
+	}
+	root := v.create(specs...)
+	if res := v.run(root, RunOptions{}); res.Status != task.Completed {
+		t.Fatalf("run: %+v", res)
+	}
+	st.mu.Lock()
+	queued := len(st.queued)
+	st.mu.Unlock()
+	// The background flush may take a task's line first, once in a while.
+	if queued < 9 {
+		t.Fatalf("lines queued ahead of the outcome for %d tasks of 10: %v", queued, st.queued)
+	}
+	for i := range 10 {
+		id := fmt.Sprintf("c%d", i)
+		if got := logsOf(t, mem, id); len(got) != 1 || !strings.HasSuffix(got[0], "info "+id+" stream=apflow.log n=1") {
+			t.Fatalf("lines of %s: %v", id, got)
+		}
 	}
 }

@@ -38,6 +38,9 @@ type outcome struct {
 	policy  retry.Policy
 	failure retry.Failure
 	draw    float64
+	// logsStored, when set, waits until the attempt's last log lines, queued ahead of
+	// the outcome, are stored and published (taskLogs.queue).
+	logsStored func()
 }
 
 // dispatch runs a started task on its own goroutine. The worker reports its outcome to the
@@ -57,6 +60,8 @@ func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i 
 	inputs map[string]any, h executor.Handle, lookupErr error) {
 	out := &outcome{idx: i, inputs: inputs}
 	e.run1(ctx, r.rootID, t, h, lookupErr, out)
+	// The attempt's lines are committed with its outcome or before it.
+	out.logsStored = e.logs.queue(ctx, t.ID)
 	cancel()
 	r.inbox <- message{kind: msgOutcome, idx: i, out: out}
 }
@@ -75,7 +80,6 @@ func (e *Engine) run1(ctx context.Context, rootID string, t *task.Task, h execut
 	}()
 	out.ended = e.cfg.Now() // completed_at: the pipeline's end, not the log write's
 	e.progress.drop(t.ID)   // the outcome sets the progress
-	e.logs.flush(ctx, t.ID) // the attempt's lines are stored before its outcome
 	out.drawJitter()
 	if h != nil {
 		h.Release()

@@ -69,6 +69,19 @@ type TaskLogs interface {
 	DeleteLogs(ctx context.Context, ids []string) error
 }
 
+// QueuedLogs is a TaskLogs that can queue an append ahead of the writes that follow it,
+// so that a task's last lines and its outcome share one commit instead of costing two
+// in a row. A backend implements it only if it keeps that order.
+type QueuedLogs interface {
+	TaskLogs
+	// QueueLogs queues the append of lines to taskID's log (as AppendLogs, same checks
+	// and guarantees) and returns once it is queued: a write of the store called after
+	// QueueLogs returns is committed in the same commit as the append or a later one,
+	// so it is never durable before the lines are. wait returns the append's outcome,
+	// as AppendLogs would; it must be called once.
+	QueueLogs(ctx context.Context, taskID string, lines []LogLine, b LogBounds) (wait func() (first int64, err error))
+}
+
 // CheckLogAppend checks an append before any backend writes it and returns the lines as
 // backends store them (times in UTC at microsecond precision).
 func CheckLogAppend(taskID string, lines []LogLine, b LogBounds) ([]LogLine, error) {

@@ -73,25 +73,49 @@ func decodeLogLine(id string, key, v []byte) (store.LogLine, error) {
 	return l, nil
 }
 
+var _ store.QueuedLogs = (*Store)(nil)
+
 // AppendLogs implements store.TaskLogs.
 func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) (int64, error) {
+	return s.QueueLogs(ctx, taskID, lines, b)()
+}
+
+// QueueLogs implements store.QueuedLogs: the append is a job of the committer's queue,
+// which commits its jobs in order.
+func (s *Store) QueueLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) func() (int64, error) {
+	prepare, first, err := s.prepareAppend(taskID, lines, b)
+	if err != nil {
+		return func() (int64, error) { return 0, err }
+	}
+	wait := s.c.queue.Enqueue(ctx, prepare)
+	return func() (int64, error) {
+		if err := wait(); err != nil {
+			return 0, err
+		}
+		return *first, nil
+	}
+}
+
+// prepareAppend checks an append and returns the committer job that writes it, and
+// where that job puts the Seq of the first line.
+func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogBounds) (func(*badger.Txn) ([]write, error), *int64, error) {
 	lines, err := store.CheckLogAppend(taskID, lines, b)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	var first int64
+	first := new(int64)
 	values := make([][]byte, len(lines))
 	for i, l := range lines {
 		if values[i], err = json.Marshal(l); err != nil {
-			return 0, fmt.Errorf("append logs of task %s: %w", taskID, err)
+			return nil, nil, fmt.Errorf("append logs of task %s: %w", taskID, err)
 		}
 	}
-	err = s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
+	return func(txn *badger.Txn) ([]write, error) {
 		h, err := readLogHead(txn, taskID)
 		if err != nil {
 			return nil, err
 		}
-		first = h.next
+		*first = h.next
 		// The sizes of the lines kept and then of the new ones, oldest first; only as
 		// many kept lines are read as the trim may drop.
 		newBytes := int64(0)
@@ -120,8 +144,7 @@ func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.Log
 		}
 		h = logHead{next: h.next + int64(len(lines)), lines: h.lines + int64(len(lines)-drop), bytes: h.bytes + newBytes}
 		return append(ws, write{key: logHeadKey(taskID), value: h.encode()}), nil
-	})
-	return first, err
+	}, first, nil
 }
 
 // trimKept returns the deletes of the oldest kept lines of id that must go for the kept

@@ -12,6 +12,11 @@ func TestLogsConformance(t *testing.T) {
 	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunLogs(t, newStore) })
 }
 
+func TestQueuedLogsConformance(t *testing.T) {
+	t.Parallel()
+	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunQueuedLogs(t, newStore) })
+}
+
 // TestLogsSurviveReopen: lines and the next Seq are on disk.
 func TestLogsSurviveReopen(t *testing.T) {
 	t.Parallel()

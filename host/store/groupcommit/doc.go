@@ -4,7 +4,9 @@
 //
 // Guarantees:
 //   - Order: jobs enter the queue in the order their Submit calls reach it; a round holds
-//     consecutive jobs in that order, and rounds run one at a time, in order.
+//     consecutive jobs in that order, and rounds run one at a time, in order. Enqueue
+//     returns once its job is in the queue, so whatever is submitted after it returns
+//     commits with that job or after it.
 //   - Rounds: a round is the first queued job plus every job already waiting behind it,
 //     up to the maximum given to New; it never waits for more. While a round commits,
 //     new jobs queue up and form the next round, so the round size follows the load.

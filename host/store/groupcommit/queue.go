@@ -70,26 +70,36 @@ func New[P any](maxJobs int, round func(jobs []*Job[P])) *Queue[P] {
 // finished it with, ctx's error if ctx ended while the job was still queued (the job is
 // then dropped), or store.ErrClosed after Close.
 func (q *Queue[P]) Submit(ctx context.Context, payload P) error {
+	return q.Enqueue(ctx, payload)()
+}
+
+// Enqueue queues a job carrying payload and returns at once, the job in the queue: a job
+// submitted after Enqueue returns runs in the same round or a later one. The returned
+// function waits for the job's outcome, as Submit does (ctx still abandons the job while
+// it is queued); it must be called once, and its caller waits for the round.
+func (q *Queue[P]) Enqueue(ctx context.Context, payload P) (wait func() error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return func() error { return err }
 	}
 	j := &Job[P]{Payload: payload, done: make(chan struct{})}
 	q.mu.RLock()
 	if q.closed {
 		q.mu.RUnlock()
-		return store.ErrClosed
+		return func() error { return store.ErrClosed }
 	}
 	q.jobs <- j
 	q.mu.RUnlock()
-	select {
-	case <-j.done:
-		return j.err
-	case <-ctx.Done():
-		if j.state.CompareAndSwap(queued, abandoned) {
-			return ctx.Err()
+	return func() error {
+		select {
+		case <-j.done:
+			return j.err
+		case <-ctx.Done():
+			if j.state.CompareAndSwap(queued, abandoned) {
+				return ctx.Err()
+			}
+			<-j.done
+			return j.err
 		}
-		<-j.done
-		return j.err
 	}
 }
 

@@ -341,3 +341,58 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestEnqueue: Enqueue returns with its job in the queue, so a job submitted after it
+// runs in the same round or a later one; its wait returns the job's outcome, or the
+// errors of Submit.
+func TestEnqueue(t *testing.T) {
+	t.Parallel()
+	t.Run("a later job runs with it or after it", func(t *testing.T) {
+		t.Parallel()
+		q, r := setup(t, 8)
+		first := blockFirst(t, q, r)
+		wait := q.Enqueue(context.Background(), &item{n: 1})
+		if len(q.jobs) != 1 {
+			t.Fatalf("%d jobs queued after Enqueue returned, want 1", len(q.jobs))
+		}
+		later := submitQueued(context.Background(), q, &item{n: 2}, 1)
+		close(r.release)
+		for i, err := range []error{<-first, wait(), <-later} {
+			if err != nil {
+				t.Errorf("job %d: %v", i, err)
+			}
+		}
+		if got, want := r.seen(), [][]int{{0}, {1, 2}}; !slices.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("rounds %v, want %v", got, want)
+		}
+	})
+	t.Run("its outcome", func(t *testing.T) {
+		t.Parallel()
+		q, r := setup(t, 8)
+		boom := errors.New("boom")
+		r.fail = func(n int) error { return boom }
+		if err := q.Enqueue(context.Background(), &item{n: 1})(); !errors.Is(err, boom) {
+			t.Fatalf("wait = %v, want %v", err, boom)
+		}
+	})
+	t.Run("an ended context", func(t *testing.T) {
+		t.Parallel()
+		q, r := setup(t, 8)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := q.Enqueue(ctx, &item{n: 1})(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("wait = %v, want context.Canceled", err)
+		}
+		if got := r.seen(); len(got) != 0 {
+			t.Fatalf("rounds %v, want none", got)
+		}
+	})
+	t.Run("after Close", func(t *testing.T) {
+		t.Parallel()
+		q, _ := setup(t, 8)
+		q.Close()
+		if err := q.Enqueue(context.Background(), &item{n: 1})(); !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("wait = %v, want store.ErrClosed", err)
+		}
+	})
+}

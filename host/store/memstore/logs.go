@@ -36,6 +36,15 @@ func (s *Store) logOp(ctx context.Context, fn func(tasks map[string]*taskLog)) e
 	return nil
 }
 
+var _ store.QueuedLogs = (*Store)(nil)
+
+// QueueLogs implements store.QueuedLogs: the append is done before it returns, so every
+// later write follows it.
+func (s *Store) QueueLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) func() (int64, error) {
+	first, err := s.AppendLogs(ctx, taskID, lines, b)
+	return func() (int64, error) { return first, err }
+}
+
 // AppendLogs implements store.TaskLogs.
 func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) (int64, error) {
 	lines, err := store.CheckLogAppend(taskID, lines, b)

@@ -10,3 +10,8 @@ func TestLogsConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunLogs(t, func(*testing.T) *Store { return New() })
 }
+
+func TestQueuedLogsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunQueuedLogs(t, func(*testing.T) *Store { return New() })
+}

@@ -1,0 +1,81 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// QueuedLogStore is a task store that queues log appends ahead of later writes.
+type QueuedLogStore interface {
+	store.Store
+	store.QueuedLogs
+}
+
+// RunQueuedLogs runs the conformance suite of store.QueuedLogs. newStore must return a
+// new, empty store for each call; RunQueuedLogs closes it when the subtest ends.
+func RunQueuedLogs[S QueuedLogStore](t *testing.T, newStore func(t *testing.T) S) {
+	runSuite(t, func(t *testing.T) QueuedLogStore { return newStore(t) }, queuedLogCases)
+}
+
+var queuedLogCases = []storeCase[QueuedLogStore]{
+	{"LaterWriteCommitsAfter", testQueuedLogsOrder},
+	{"AsAppend", testQueuedLogsAsAppend},
+}
+
+// testQueuedLogsOrder: once a write called after QueueLogs returns, the queued lines
+// are stored, whether or not their wait was called.
+func testQueuedLogsOrder(t *testing.T, s QueuedLogStore) {
+	if err := s.Create(ctx(t), []*task.Task{mk("q", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		var waits []func() (int64, error)
+		for i := range 3 {
+			waits = append(waits, s.QueueLogs(ctx(t), "q", logLines(round, "a", "b")[i%2:], logBounds))
+		}
+		update := func() {
+			if _, err := s.Update(ctx(t), "q", func(x *task.Task) error { x.Progress = float64(round) / 20; return nil }); err != nil {
+				t.Error(err)
+			}
+		}
+		if round%2 == 0 {
+			update() // right away
+		} else {
+			var wg sync.WaitGroup
+			for range 4 { // concurrent writers share the queue
+				wg.Go(update)
+			}
+			wg.Wait()
+		}
+		if n := len(logRead(t, s, "q", 0)); n != 5*(round+1) {
+			t.Fatalf("round %d: %d lines stored after the later writes, want %d", round, n, 5*(round+1))
+		}
+		for _, w := range waits {
+			if _, err := w(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// testQueuedLogsAsAppend: a queued append assigns Seqs, trims and checks as AppendLogs.
+func testQueuedLogsAsAppend(t *testing.T, s QueuedLogStore) {
+	if first, err := s.QueueLogs(ctx(t), "a", logLines(1, "1", "2"), logBounds)(); err != nil || first != 1 {
+		t.Fatalf("first queued append = %d, %v; want Seq 1", first, err)
+	}
+	logAppendAt(t, s, "a", logBounds, logLines(1, "3"), 3)
+	if first, err := s.QueueLogs(ctx(t), "a", logLines(1, "4", "5"), store.LogBounds{MaxLines: 3, MaxBytes: 1 << 20})(); err != nil || first != 4 {
+		t.Fatalf("queued append = %d, %v; want Seq 4", first, err)
+	}
+	logWant(t, logRead(t, s, "a", 0), 3, "3", "4", "5")
+	if _, err := s.QueueLogs(ctx(t), "a", logLines(1, "x"), store.LogBounds{})(); err == nil {
+		t.Fatal("a queued append with zero bounds succeeded")
+	}
+	if _, err := s.QueueLogs(ctx(t), "", logLines(1, "x"), logBounds)(); err == nil {
+		t.Fatal("a queued append without a task id succeeded")
+	}
+	logWant(t, logRead(t, s, "a", 0), 3, "3", "4", "5")
+}
