@@ -138,10 +138,12 @@ func TestWebhookTriggerRuns(t *testing.T) {
 	if code != http.StatusOK || out["status"] != "triggered" || out["success"] != true || out["task_id"] != "alice/t-root" {
 		t.Fatalf("async trigger: HTTP %d %v", code, out)
 	}
+	// The root's status is stored before its run ends; a trigger in between is refused
+	// as already running.
 	waitFor(t, func() bool {
 		var root taskView
 		e.ok(t, alice, "tasks.get", map[string]any{"task_id": "t-root"}, &root)
-		return root.Status == "completed"
+		return root.Status == "completed" && !e.srv.rootRunning(t.Context(), "alice/t-root")
 	})
 
 	code, out = e.trigger(t, "/webhook/trigger/t-root?async=false", alice, "", nil)
