@@ -34,9 +34,11 @@ const logChunkBytes = 256 << 10
 
 // taskLogs captures the log lines of tasks' executor and hook calls and writes them to
 // the store in batches (docs/decisions.md §18): a background loop appends each task's
-// waiting lines every logFlushInterval, one append per task, and flush writes a task's
-// lines at once (the worker calls it before reporting the task's outcome, so nothing of
-// the attempt is lost at completion). Stored lines are published as task_log events.
+// waiting lines every logFlushInterval, one append per task. At the end of an attempt
+// the worker hands the task's remaining lines to the store before it reports the
+// outcome, so nothing of the attempt is lost at completion: queue puts them ahead of
+// the outcome in the store's commit order where the store keeps one, flush appends them
+// at once elsewhere. Stored lines are published as task_log events.
 // The zero st disables it: lines then only go to the engine's logger.
 type taskLogs struct {
 	st      store.TaskLogs

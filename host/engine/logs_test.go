@@ -140,31 +140,57 @@ func TestTaskLogsOfHooks(t *testing.T) {
 // before the task's terminal status.
 func TestTaskLogsEvents(t *testing.T) {
 	t.Parallel()
-	v := setup(t, withLogging)
-	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a", "info b"}}})
-	ch, stop := v.e.Subscribe(root)
-	defer stop()
-	v.run(root, RunOptions{})
-	var seqs []int64
-	for ev := range ch {
-		if ev.Type == EventTaskStatus && ev.Status.Terminal() && len(seqs) != 2 {
-			t.Fatalf("terminal status before the lines: seqs %v", seqs)
-		}
-		if ev.Type == EventTaskLog {
-			if ev.TaskID != "r" || ev.RootID != root {
-				t.Fatalf("task_log event %+v", ev)
+	for _, c := range []struct {
+		name   string
+		store  func() store.Store
+		queues bool
+	}{
+		{"lines queued ahead of the outcome", func() store.Store { return memstore.New() }, true},
+		{"lines appended before the outcome", func() store.Store { m := memstore.New(); return appendOnlyLogs{m, m} }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st := c.store()
+			if _, ok := st.(store.QueuedLogs); ok != c.queues {
+				t.Fatalf("the store queues log appends: %v, want %v", ok, c.queues)
 			}
-			for _, l := range ev.Logs {
-				seqs = append(seqs, l.Seq)
+			t.Cleanup(func() { _ = st.Close() })
+			v := setupStore(t, st, withLogging)
+			root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a", "info b"}}})
+			ch, stop := v.e.Subscribe(root)
+			defer stop()
+			v.run(root, RunOptions{})
+			var seqs []int64
+			for ev := range ch {
+				if ev.Type == EventTaskStatus && ev.Status.Terminal() && len(seqs) != 2 {
+					t.Fatalf("terminal status before the lines: seqs %v", seqs)
+				}
+				if ev.Type == EventTaskLog {
+					if ev.TaskID != "r" || ev.RootID != root {
+						t.Fatalf("task_log event %+v", ev)
+					}
+					for _, l := range ev.Logs {
+						seqs = append(seqs, l.Seq)
+					}
+				}
+				if ev.Type == EventRunEnd {
+					break
+				}
 			}
-		}
-		if ev.Type == EventRunEnd {
-			break
-		}
+			if fmt.Sprint(seqs) != "[1 2]" {
+				t.Fatalf("published seqs %v, want [1 2]", seqs)
+			}
+			if got := logsOf(t, st.(store.TaskLogs), "r"); len(got) != 2 {
+				t.Fatalf("stored lines %v", got)
+			}
+		})
 	}
-	if fmt.Sprint(seqs) != "[1 2]" {
-		t.Fatalf("published seqs %v, want [1 2]", seqs)
-	}
+}
+
+// appendOnlyLogs is a store whose log appends cannot be queued (as PostgreSQL's).
+type appendOnlyLogs struct {
+	store.Store
+	store.TaskLogs
 }
 
 // TestTaskLogsDeleted: deleting a task deletes its lines.

@@ -60,8 +60,14 @@ func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i 
 	inputs map[string]any, h executor.Handle, lookupErr error) {
 	out := &outcome{idx: i, inputs: inputs}
 	e.run1(ctx, r.rootID, t, h, lookupErr, out)
-	// The attempt's lines are committed with its outcome or before it.
-	out.logsStored = e.logs.queue(ctx, t.ID)
+	// The attempt's lines are committed with its outcome or before it. Queued lines
+	// share the outcome's commit only when the outcome goes through the store's queue:
+	// a clustered run writes it through the cluster driver.
+	if r.lease == nil {
+		out.logsStored = e.logs.queue(ctx, t.ID)
+	} else {
+		e.logs.flush(ctx, t.ID)
+	}
 	cancel()
 	r.inbox <- message{kind: msgOutcome, idx: i, out: out}
 }
