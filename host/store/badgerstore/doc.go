@@ -18,7 +18,7 @@
 // string order; numbers are 8 bytes big-endian with the sign bit flipped (ascending) or
 // all bits inverted (descending).
 //
-//	t <id>                                      task, JSON (task.Task's wire form)
+//	t <id>                                      task, JSON: its wire form without null, false and 0 members (marshalTask)
 //	a <created desc> <seq desc> <id>            every task, newest first
 //	r <created desc> <seq desc> <id>            roots only
 //	s <status> <created desc> <seq desc> <id>   by status

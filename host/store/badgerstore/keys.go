@@ -11,12 +11,12 @@ import (
 // Key prefixes. Every key starts with one prefix byte; see the key layout in doc.go.
 const (
 	prefixTask      byte = 't' // t <id>                                   → task JSON
-	prefixAll       byte = 'a' // a <created desc> <seq desc> <id>          → header
-	prefixRoot      byte = 'r' // r <created desc> <seq desc> <id>          → header (roots only)
+	prefixAll       byte = 'a' // a <created desc> <seq desc> <id>          → header without status
+	prefixRoot      byte = 'r' // r <created desc> <seq desc> <id>          → header without status (roots only)
 	prefixStatus    byte = 's' // s <status> <created desc> <seq desc> <id> → header
 	prefixUser      byte = 'u' // u <user> <created desc> <seq desc> <id>   → header (user set)
 	prefixTree      byte = 'g' // g <tree> <seq asc> <id>                   → header (tree set)
-	prefixParent    byte = 'p' // p <parent> <priority asc> <seq asc> <id>  → header (non-roots)
+	prefixParent    byte = 'p' // p <parent> <priority asc> <seq asc> <id>  → header without status (non-roots)
 	prefixDependent byte = 'd' // d <dependency id> <dependent id>          → header without status
 	prefixCreate    byte = 'x' // x <create> <chunk asc>                    → keys of a chunk of a Create in progress
 	prefixUndo      byte = 'y' // y <write> <chunk asc>                     → previous values of a chunk of a big write in progress
