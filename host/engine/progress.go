@@ -141,13 +141,8 @@ func (e *Engine) storeProgress(id string, n progressNote) {
 		st.UpdatedAt = n.at
 		return nil
 	}
-	var err error
-	if c, ok := e.claimOf(id); ok {
-		_, err = e.m.d.UpdateClaimed(ctx, c, fn)
-	} else if e.m == nil {
-		_, err = e.cfg.Store.Update(ctx, id, fn)
-	}
-	if err != nil && !errors.Is(err, errStaleProgress) {
+	_, err := e.updateRunning(ctx, id, fn)
+	if err != nil && !errors.Is(err, errStaleProgress) && !errors.Is(err, errNotClaimed) {
 		e.cfg.Logger.Warn("persisting progress failed", "task", id, "error", err)
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -197,5 +198,22 @@ func TestNoProgressEventAfterCancel(t *testing.T) {
 	defer v.e.progress.mu.Unlock()
 	if len(v.e.progress.notes) != 0 {
 		t.Fatalf("notes = %v", v.e.progress.notes)
+	}
+}
+
+// TestUpdateRunningWithoutClaim: a cluster node writes nothing of a running task it no
+// longer claims (its progress, its pre-hooks' inputs): another node may run it now.
+func TestUpdateRunningWithoutClaim(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(spec{id: "r"})
+	e := &Engine{cfg: v.e.cfg, m: &member{claims: map[string]*execution{}}}
+	_, err := e.updateRunning(context.Background(), root, func(x *task.Task) error { x.Progress = 0.5; return nil })
+	if !errors.Is(err, errNotClaimed) {
+		t.Fatalf("updateRunning = %v, want errNotClaimed", err)
+	}
+	e.storeProgress(root, progressNote{p: 0.5, at: time.Now(), attempt: 0})
+	if p := v.get(root).Progress; p != 0 {
+		t.Fatalf("progress %v written by a node without the claim", p)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -280,16 +281,25 @@ func (e *Engine) persistInputs(id string, before, inputs map[string]any) {
 		t.Inputs, t.InputsBeforeHooks = inputs, before
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errNotClaimed) {
 		e.cfg.Logger.Error("persisting pre-hook inputs failed", "task", id, "error", err)
 	}
 }
 
+// errNotClaimed is the error of updateRunning for a task this cluster node no longer
+// claims: the change is not written.
+var errNotClaimed = errors.New("this node no longer claims the task")
+
 // updateRunning writes a change of a task while it executes: in cluster mode fenced by
-// its claim, so a node that lost the claim changes nothing.
+// its claim, so a node that lost the claim (or no longer holds it) changes nothing and
+// gets errNotClaimed.
 func (e *Engine) updateRunning(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
-	if c, ok := e.claimOf(id); ok {
-		return e.m.d.UpdateClaimed(ctx, c, fn)
+	if e.m == nil {
+		return e.cfg.Store.Update(ctx, id, fn)
 	}
-	return e.cfg.Store.Update(ctx, id, fn)
+	c, ok := e.claimOf(id)
+	if !ok {
+		return nil, errNotClaimed
+	}
+	return e.m.d.UpdateClaimed(ctx, c, fn)
 }
