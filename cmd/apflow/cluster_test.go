@@ -418,10 +418,15 @@ func TestClusterSurvivesDatabaseRestart(t *testing.T) {
 			seen[f.str("task_id")] = true
 		}
 	}
+	var missed []string
 	for id := range all {
 		if id != "pr-root" && !before[id] && !seen[id] {
-			t.Errorf("the follower on node3 got no task_completed for %s", id)
+			missed = append(missed, id)
 		}
+	}
+	if len(missed) > 0 {
+		slices.Sort(missed)
+		t.Errorf("the follower on node3 got no task_completed for %v\n%s", missed, c.logs())
 	}
 	if last := frames[len(frames)-2]; last.typ() != "final" || last.str("status") != "completed" {
 		t.Errorf("the follower's stream ends with %v, want the final frame of the completed run", last)

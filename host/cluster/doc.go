@@ -36,7 +36,8 @@
 //   - Events. Each node records the runs its clients follow (Follow: SSE streams,
 //     webhooks); a node publishing an event of a followed run sends it to the inbox of
 //     every node following it (SendEvents, batched), which republishes it to its own
-//     subscribers (ReceiveEvents). Nothing is written for runs nobody follows from
+//     subscribers (ReceiveEvents, which deletes what the previous call returned once
+//     the caller acknowledges it). Nothing is written for runs nobody follows from
 //     another node.
 //
 // SharedPlugin is a plugin as the database shares it between nodes (a current sha256 or

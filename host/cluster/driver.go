@@ -244,8 +244,12 @@ type Driver interface {
 	// SendEvents delivers encoded run events to the inboxes of other nodes, in order,
 	// in one transaction, and tells each of them (NoticeEvents).
 	SendEvents(ctx context.Context, events []Envelope) error
-	// ReceiveEvents removes and returns what this node's inbox holds, oldest first.
-	ReceiveEvents(ctx context.Context) ([][]byte, error)
+	// ReceiveEvents deletes from this node's inbox the events done names (the Seq of
+	// events an earlier call returned and the caller delivered), then returns what the
+	// inbox holds, oldest first, in one transaction. An event stays in the inbox until
+	// it is acknowledged that way: one whose response was lost with the connection is
+	// returned again, and one acknowledged is never returned again.
+	ReceiveEvents(ctx context.Context, done []int64) ([]Inbound, error)
 
 	// Notices delivers hints (see Notice). The channel is closed when the driver is.
 	Notices() <-chan Notice
@@ -255,4 +259,11 @@ type Driver interface {
 type Envelope struct {
 	NodeID string
 	Body   []byte
+}
+
+// Inbound is an encoded run event read from this node's inbox; its Seq acknowledges it
+// (Driver.ReceiveEvents).
+type Inbound struct {
+	Seq  int64
+	Body []byte
 }

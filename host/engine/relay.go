@@ -32,7 +32,11 @@ const (
 //
 // Delivery is best effort, as on one node: an event published before another node
 // learned of a new follower is not sent; events wait in the database for a node that is
-// down until it joins again (then they are dropped). Events of one node arrive in the
+// down until it joins again (then they are dropped). Between live nodes nothing is lost
+// to a failed database call, a restart of the database included: a failed send is sent
+// again (when its commit was only unconfirmed, its events arrive twice), and an event
+// leaves the receiver's inbox only when the receive after the one that published it
+// acknowledges it. Events of one node arrive in the
 // order it published them; the broker drops a task's start or progress that arrives
 // after the end of the same attempt (events of two nodes may cross).
 type relay struct {
@@ -47,6 +51,7 @@ type relay struct {
 	local  map[string]int      // runs this node's subscribers follow, and how many
 	remote map[string][]string // runs other nodes follow, and which nodes
 	outbox []cluster.Envelope
+	acks   []int64 // events received and published, deleted by the next receive (loop only)
 
 	sendWake, recvWake, refreshWake chan struct{}
 }
@@ -174,7 +179,7 @@ func (r *relay) loop(ctx context.Context, done *sync.WaitGroup) {
 		case <-r.recvWake:
 			r.receive(ctx)
 		case <-poll.C:
-			if r.following() {
+			if r.following() || len(r.acks) > 0 {
 				r.receive(ctx)
 			}
 		case <-r.refreshWake:
@@ -213,16 +218,20 @@ func (r *relay) flush(ctx context.Context) {
 	}
 }
 
-// receive republishes what other nodes sent to this node.
+// receive republishes what other nodes sent to this node, and acknowledges what the
+// previous receive republished. A failed receive publishes nothing: its events are
+// returned again by the next one.
 func (r *relay) receive(ctx context.Context) {
-	bodies, err := r.d.ReceiveEvents(ctx)
+	got, err := r.d.ReceiveEvents(ctx, r.acks)
 	if err != nil {
 		r.log.Warn("receiving run events from other nodes failed", "error", err)
 		return
 	}
-	for _, b := range bodies {
+	r.acks = r.acks[:0]
+	for _, in := range got {
+		r.acks = append(r.acks, in.Seq)
 		var ev Event
-		if err := json.Unmarshal(b, &ev); err != nil {
+		if err := json.Unmarshal(in.Body, &ev); err != nil {
 			r.log.Warn("a run event from another node does not decode; dropped", "error", err)
 			continue
 		}

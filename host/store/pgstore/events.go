@@ -94,21 +94,25 @@ func (n *Node) SendEvents(ctx context.Context, events []cluster.Envelope) error 
 	})
 }
 
-// ReceiveEvents implements cluster.Driver: it deletes and returns this node's inbox (a
-// destructive read: events are best effort, and a response lost with its connection
-// loses them), and at most once per inboxRetention/60 purges what dead nodes left.
-func (n *Node) ReceiveEvents(ctx context.Context) ([][]byte, error) {
-	var out [][]byte
+// ReceiveEvents implements cluster.Driver: one statement deletes the acknowledged
+// events and returns the rest of this node's inbox. Deleting only what the engine
+// acknowledged keeps an event whose response died with the connection (the database
+// restarting) in the inbox for the next call, where a destructive read would lose it.
+// At most once per inboxRetention/60 it purges what dead nodes left.
+func (n *Node) ReceiveEvents(ctx context.Context, done []int64) ([]cluster.Inbound, error) {
+	done = append([]int64{}, done...) // never nil: "<> ALL(NULL)" matches nothing
+	var out []cluster.Inbound
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `WITH mine AS (
-				DELETE FROM apflow_event_inbox WHERE node_id = $1 RETURNING seq, body)
-			SELECT body FROM mine ORDER BY seq`, n.id)
+		rows, err := n.s.pool.Query(ctx, `WITH acked AS (
+				DELETE FROM apflow_event_inbox WHERE node_id = $1 AND seq = ANY($2))
+			SELECT seq, body FROM apflow_event_inbox WHERE node_id = $1 AND seq <> ALL($2)
+			ORDER BY seq`, n.id, done)
 		if err != nil {
 			return err
 		}
-		var body []byte
-		_, err = pgx.ForEachRow(rows, []any{&body}, func() error {
-			out = append(out, slices.Clone(body))
+		var ev cluster.Inbound
+		_, err = pgx.ForEachRow(rows, []any{&ev.Seq, &ev.Body}, func() error {
+			out = append(out, cluster.Inbound{Seq: ev.Seq, Body: slices.Clone(ev.Body)})
 			return nil
 		})
 		return err

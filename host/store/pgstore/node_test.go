@@ -362,17 +362,35 @@ func TestEventsReachTheFollowingNode(t *testing.T) {
 			t.Fatal("no events notice reached b")
 		}
 	}
-	bodies, err := b.ReceiveEvents(t.Context())
-	if err != nil || len(bodies) != 5 {
-		t.Fatalf("b received %d events, %v; want 5", len(bodies), err)
+	inbox, err := b.ReceiveEvents(t.Context(), nil)
+	if err != nil || len(inbox) != 5 {
+		t.Fatalf("b received %d events, %v; want 5", len(inbox), err)
 	}
-	for i, body := range bodies {
-		if want := fmt.Sprintf(`{"n":%d}`, i); string(body) != want {
-			t.Errorf("event %d is %s, want %s", i, body, want)
+	for i, in := range inbox {
+		if want := fmt.Sprintf(`{"n":%d}`, i); string(in.Body) != want {
+			t.Errorf("event %d is %s, want %s", i, in.Body, want)
 		}
 	}
-	if again, err := b.ReceiveEvents(t.Context()); err != nil || len(again) != 0 {
-		t.Fatalf("b's inbox still holds %d events, %v", len(again), err)
+	// Until acknowledged, every event is returned again (its first response may have
+	// been lost with the connection); acknowledged ones are gone.
+	if again, err := b.ReceiveEvents(t.Context(), nil); err != nil || !reflect.DeepEqual(again, inbox) {
+		t.Fatalf("b received again %v, %v; want the same 5 events", again, err)
+	}
+	if rest, err := b.ReceiveEvents(t.Context(), seqs(inbox[:3])); err != nil || !reflect.DeepEqual(rest, inbox[3:]) {
+		t.Fatalf("after acknowledging 3 events b received %v, %v; want the last 2", rest, err)
+	}
+	if err := a.SendEvents(t.Context(), sent[:1]); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := b.ReceiveEvents(t.Context(), seqs(inbox[3:]))
+	if err != nil || len(rest) != 1 || string(rest[0].Body) != string(sent[0].Body) || rest[0].Seq <= inbox[4].Seq {
+		t.Fatalf("after acknowledging all b received %v, %v; want only the new event", rest, err)
+	}
+	if left, err := b.ReceiveEvents(t.Context(), seqs(rest)); err != nil || len(left) != 0 {
+		t.Fatalf("b's inbox still holds %d events, %v", len(left), err)
+	}
+	if n := countRows(t, sa, "SELECT count(*) FROM apflow_event_inbox"); n != 0 {
+		t.Fatalf("%d acknowledged events left in the inbox", n)
 	}
 	if err := a.SendEvents(t.Context(), sent[:1]); err != nil {
 		t.Fatal(err)
@@ -384,7 +402,7 @@ func TestEventsReachTheFollowingNode(t *testing.T) {
 	if got, err := a.Followers(t.Context()); err != nil || len(got) != 0 {
 		t.Fatalf("after b left and joined again a sees followers %v, %v", got, err)
 	}
-	if left, err := b2.ReceiveEvents(t.Context()); err != nil || len(left) != 0 {
+	if left, err := b2.ReceiveEvents(t.Context(), nil); err != nil || len(left) != 0 {
 		t.Fatalf("b's new process received %d events of the former one, %v", len(left), err)
 	}
 }
@@ -410,4 +428,23 @@ func TestFollowersSurviveMissedHeartbeats(t *testing.T) {
 			t.Fatalf("b silent for %s: a sees followers %v, %v; want b among them: %v", c.silent, got, err, c.want)
 		}
 	}
+}
+
+// seqs returns the sequence numbers that acknowledge events.
+func seqs(events []cluster.Inbound) []int64 {
+	out := make([]int64, len(events))
+	for i, ev := range events {
+		out[i] = ev.Seq
+	}
+	return out
+}
+
+// countRows runs a count query.
+func countRows(t *testing.T, s *Store, query string) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(t.Context(), query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
 }
