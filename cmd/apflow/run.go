@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -335,6 +336,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 		}
 	}
 	interrupted := false
+	ended := map[string]*engine.RunResult{}
 	for len(waiting) > 0 && !interrupted {
 		select {
 		case <-ctx.Done():
@@ -343,6 +345,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 			switch ev.Type {
 			case engine.EventRunEnd:
 				delete(waiting, ev.RootID)
+				ended[ev.RootID] = ev.Result
 			default:
 				if ev.Task != nil {
 					view.Apply(progress.Update{TaskID: ev.TaskID, Status: ev.Status, Progress: ev.Progress, Error: ev.Error, Retry: ev.Task.Retry})
@@ -357,6 +360,12 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 		cancel()
 	}
 	view.Close()
+	if roots, ok := completedRuns(rootIDs, ended); ok && !jsonOut && !interrupted {
+		// Every task completed: the engine's reports say all the summary shows, so the
+		// trees are not read back.
+		printCompleted(g.stdout, roots, ended, time.Since(began))
+		return nil
+	}
 	final, err := loadTrees(context.Background(), h.store, rootIDs)
 	if err != nil {
 		return err
@@ -384,22 +393,59 @@ func (nopView) Close()                {}
 // maxResultLines bounds how much of a root's result the summary shows.
 const maxResultLines = 40
 
+// completedRuns returns the roots of runs whose whole trees completed, as the engine
+// reported their ends (run_end), in the order of rootIDs; ok is false when any run did
+// not end that way (a failure, an interruption, a run of a subtree) or its report is
+// missing: the summary must then read the trees.
+func completedRuns(rootIDs []string, ended map[string]*engine.RunResult) (roots []*task.Task, ok bool) {
+	for _, id := range rootIDs {
+		res := ended[id]
+		if res == nil || res.Err != nil || res.Interrupted || res.Root == nil || !res.Root.IsRoot() ||
+			res.Blocked > 0 || len(res.Counts) != 1 || res.Counts[task.Completed] == 0 {
+			return nil, false
+		}
+		roots = append(roots, res.Root)
+	}
+	return roots, len(roots) > 0
+}
+
+// printCompleted is printSummary for runs whose every task completed (completedRuns):
+// the counts line and each root's result. ended holds the runs' reports.
+func printCompleted(w io.Writer, roots []*task.Task, ended map[string]*engine.RunResult, elapsed time.Duration) {
+	total := 0
+	for _, r := range roots {
+		total += ended[r.ID].Counts[task.Completed]
+	}
+	fmt.Fprintf(w, "%s in %s\n", progress.SummaryOfCounts(map[task.Status]int{task.Completed: total}, 0), elapsed.Round(time.Millisecond))
+	for _, r := range roots {
+		printRootResult(w, r)
+	}
+}
+
+// printRootResult writes a completed root's result, at most maxResultLines of it.
+func printRootResult(w io.Writer, t *task.Task) {
+	if t.Status != task.Completed || t.Result == nil {
+		return
+	}
+	b, err := json.MarshalIndent(t.Result, "  ", "  ")
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) > maxResultLines {
+		lines = append(lines[:maxResultLines], fmt.Sprintf("  … %d more lines (apflow tasks get %s)", len(lines)-maxResultLines, t.ID))
+	}
+	fmt.Fprintf(w, "result of %s:\n  %s\n", t.Name, strings.Join(lines, "\n"))
+}
+
 // printSummary writes the outcome: counts, every task that did not complete (a failed
 // one with its last log lines, read with tail), and (with showResult) the result of each
 // completed root.
 func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool, tail logTail) {
 	fmt.Fprintf(w, "%s in %s\n", progress.Summary(tasks), elapsed.Round(time.Millisecond))
 	for _, t := range tasks {
-		if showResult && t.IsRoot() && t.Status == task.Completed && t.Result != nil {
-			b, err := json.MarshalIndent(t.Result, "  ", "  ")
-			if err != nil {
-				continue
-			}
-			lines := strings.Split(string(b), "\n")
-			if len(lines) > maxResultLines {
-				lines = append(lines[:maxResultLines], fmt.Sprintf("  … %d more lines (apflow tasks get %s)", len(lines)-maxResultLines, t.ID))
-			}
-			fmt.Fprintf(w, "result of %s:\n  %s\n", t.Name, strings.Join(lines, "\n"))
+		if showResult && t.IsRoot() {
+			printRootResult(w, t)
 		}
 	}
 	var bad []*task.Task
@@ -481,10 +527,12 @@ func loadTrees(ctx context.Context, st store.Store, rootIDs []string) ([]*task.T
 	return out, nil
 }
 
-// flatten lists the tasks of trees, iteratively (trees may be deep).
+// flatten lists the tasks of trees, each tree in depth-first order, the trees in their
+// order; iteratively (trees may be deep).
 func flatten(trees []*task.TreeNode) []*task.Task {
 	var out []*task.Task
-	stack := append([]*task.TreeNode(nil), trees...)
+	stack := slices.Clone(trees)
+	slices.Reverse(stack)
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

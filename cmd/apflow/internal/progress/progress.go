@@ -137,6 +137,25 @@ func (m *model) summary() string {
 	return countLine(m.order, func(n *node) *task.Task { return n.t })
 }
 
+// SummaryOfCounts is Summary from counts: byStatus counts the tasks by status, blocked
+// ones apart (blocked is their number).
+func SummaryOfCounts(byStatus map[task.Status]int, blocked int) string {
+	total := blocked
+	for _, n := range byStatus {
+		total += n
+	}
+	parts := []string{}
+	for _, s := range task.Statuses {
+		if byStatus[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", byStatus[s], s))
+		}
+	}
+	if blocked > 0 {
+		parts = append(parts, fmt.Sprintf("%d blocked", blocked))
+	}
+	return fmt.Sprintf("%d tasks: %s", total, strings.Join(parts, ", "))
+}
+
 // countLine counts items by status (blocked apart) into the summary line.
 func countLine[T any](items []T, taskOf func(T) *task.Task) string {
 	byStatus := make(map[task.Status]int, len(task.Statuses))
@@ -148,16 +167,7 @@ func countLine[T any](items []T, taskOf func(T) *task.Task) string {
 			byStatus[t.Status]++
 		}
 	}
-	parts := []string{}
-	for _, s := range task.Statuses {
-		if byStatus[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", byStatus[s], s))
-		}
-	}
-	if blocked > 0 {
-		parts = append(parts, fmt.Sprintf("%d blocked", blocked))
-	}
-	return fmt.Sprintf("%d tasks: %s", len(items), strings.Join(parts, ", "))
+	return SummaryOfCounts(byStatus, blocked)
 }
 
 // label is how a task is named on screen.

@@ -79,6 +79,29 @@ func TestSummaryCountsBlockedApart(t *testing.T) {
 	}
 }
 
+func TestSummaryOfCountsIsSummary(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		byStatus map[task.Status]int
+		blocked  int
+		want     string
+	}{
+		{"all completed", map[task.Status]int{task.Completed: 10001}, 0, "10001 tasks: 10001 completed"},
+		{"statuses in their order, blocked last", map[task.Status]int{task.Failed: 1, task.Pending: 1, task.Completed: 1}, 1,
+			"4 tasks: 1 pending, 1 completed, 1 failed, 1 blocked"},
+		{"zero counts left out", map[task.Status]int{task.Cancelled: 0, task.Completed: 2}, 0, "2 tasks: 2 completed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := SummaryOfCounts(tt.byStatus, tt.blocked); got != tt.want {
+				t.Fatalf("SummaryOfCounts = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestTTYRendersTreeIndentedAndCut(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
