@@ -220,7 +220,8 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	rootID := rootOf(tasks)
 	h.engine.TreeCreated(ctx, rootID)
 	return g.follow(ctx, h, name, out, jsonOut, quiet, tasks, func() ([]string, error) {
-		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{}); err != nil {
+		// The run builds its graph from the tasks just stored instead of reading them back.
+		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{Created: tasks}); err != nil {
 			return nil, err
 		}
 		return []string{rootID}, nil

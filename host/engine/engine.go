@@ -88,6 +88,13 @@ type RunOptions struct {
 	// ended is never followed by a second one. A repeated keyed submission uses it
 	// (docs/api.md "Idempotency keys").
 	OnlyUnstarted bool
+	// Created, when not nil, is the whole tree as the caller just stored it (Store.Create
+	// returned nil for exactly these tasks, and nothing changed them since): the run
+	// builds its graph from them instead of reading the tree back, and reads only the
+	// root, whose snapshot it hands out. The run never modifies them and drops them once
+	// loaded. Ignored in cluster mode, when hooks are configured (a tree-created hook may
+	// have changed the tree) and when a task is not of the run's tree.
+	Created []*task.Task
 
 	// resume continues an interrupted run (crash recovery): nothing but orphaned
 	// in_progress tasks is reset.
@@ -130,6 +137,7 @@ type Run struct {
 	rootID  string
 	treeID  string
 	opts    RunOptions
+	created []*task.Task // RunOptions.Created, until the run's goroutine loads them
 	started time.Time
 
 	inbox chan message
@@ -209,8 +217,10 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 			return nil, err
 		}
 	}
+	created := opts.Created
+	opts.Created = nil
 	r := &Run{
-		e: e, rootID: root, treeID: treeID, opts: opts, started: e.cfg.Now(),
+		e: e, rootID: root, treeID: treeID, opts: opts, created: created, started: e.cfg.Now(),
 		inbox: make(chan message, 256), done: make(chan struct{}),
 		lease: lease, wake: make(chan struct{}, 1),
 	}

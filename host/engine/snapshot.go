@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -94,7 +96,13 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 		}
 		return nil
 	}
-	if s, ok := c.engine.cfg.Store.(treeScanner); ok {
+	created := c.run.created
+	c.run.created = nil
+	if c.usable(created) {
+		if err := c.addCreated(ctx, created, add); err != nil {
+			return fmt.Errorf("load tree: %w", err)
+		}
+	} else if s, ok := c.engine.cfg.Store.(treeScanner); ok {
 		if err := s.ScanTree(ctx, c.run.treeID, add); err != nil {
 			return fmt.Errorf("load tree: %w", err)
 		}
@@ -114,6 +122,43 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 	for i, n := range g.nodes {
 		if int32(i) != g.root && len(n.dependents) == 0 {
 			n.t.Result = nil
+		}
+	}
+	return nil
+}
+
+// usable reports whether the run may build its graph from created, the tree as its
+// caller just stored it (RunOptions.Created).
+func (c *coordinator) usable(created []*task.Task) bool {
+	if created == nil || c.clustered() || c.engine.cfg.Hooks != nil {
+		return false
+	}
+	for _, t := range created {
+		if t == nil || t.TreeID() != c.run.treeID {
+			return false
+		}
+	}
+	return true
+}
+
+// addCreated adds created to the graph in submission order (seq, then id), as ScanTree
+// hands a tree over. The root is read from the store: its snapshot is handed out as
+// stored, and a created task is the caller's form of it.
+func (c *coordinator) addCreated(ctx context.Context, created []*task.Task, add func(*task.Task) error) error {
+	order := slices.Clone(created)
+	slices.SortStableFunc(order, func(a, b *task.Task) int {
+		return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.ID, b.ID))
+	})
+	for _, t := range order {
+		if t.IsRoot() {
+			stored, err := c.engine.cfg.Store.Get(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			t = stored
+		}
+		if err := add(t); err != nil {
+			return err
 		}
 	}
 	return nil

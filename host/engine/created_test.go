@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"reflect"
+	"sync/atomic"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store/memstore"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// treeReads counts the reads of whole trees (Tree and ScanTree) of a memstore.
+type treeReads struct {
+	*memstore.Store
+	n atomic.Int32
+}
+
+func (s *treeReads) Tree(ctx context.Context, treeID string) ([]*task.Task, error) {
+	s.n.Add(1)
+	return s.Store.Tree(ctx, treeID)
+}
+
+func (s *treeReads) ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error {
+	s.n.Add(1)
+	return s.Store.ScanTree(ctx, treeID, fn)
+}
+
+// TestRunFromCreatedTasks: a run given the tree its caller just created
+// (RunOptions.Created) does not read it back, and runs it as a run that reads it does:
+// the same order, injected results and outcome. Where the created tasks cannot be
+// trusted, the tree is read.
+func TestRunFromCreatedTasks(t *testing.T) {
+	t.Parallel()
+	specs := []spec{
+		{id: "root", deps: req("b")},
+		{id: "a", priority: prio(3)},
+		{id: "b", deps: req("a"), inputs: map[string]any{"x": 1}},
+		{id: "c", priority: prio(0)},
+	}
+	setup := func(t *testing.T, opts ...option) (*env, *treeReads, []*task.Task) {
+		st := &treeReads{Store: memstore.New()}
+		t.Cleanup(func() { _ = st.Close() })
+		v := setupStore(t, st, append([]option{withConcurrency(1)}, opts...)...)
+		tasks := buildTree(specs)
+		if err := st.Create(context.Background(), tasks); err != nil {
+			t.Fatal(err)
+		}
+		return v, st, tasks
+	}
+	want := func(t *testing.T, v *env, res RunResult) {
+		t.Helper()
+		if res.Status != task.Completed || res.Counts[task.Completed] != len(specs) {
+			t.Fatalf("run: %s, counts %v; want every task completed", res.Status, res.Counts)
+		}
+		if got := v.cat.startOrder(); !reflect.DeepEqual(got, []string{"c", "a", "b", "root"}) {
+			t.Errorf("start order %v, want by priority, then dependencies", got)
+		}
+		if in := v.cat.inputs["b"]; in["done"] != "a" || in["x"] == nil {
+			t.Errorf("b's inputs %v, want its own and a's result merged", in)
+		}
+		if res.Root == nil || res.Root.Result == nil || res.Root.CreatedAt.IsZero() {
+			t.Errorf("run's root snapshot %+v, want the stored root with its result", res.Root)
+		}
+	}
+	tests := []struct {
+		name      string
+		opts      []option
+		created   func([]*task.Task) []*task.Task
+		wantReads int32
+	}{
+		{"the created tree is not read back", nil, func(ts []*task.Task) []*task.Task { return ts }, 0},
+		{"without created tasks the tree is read", nil, func([]*task.Task) []*task.Task { return nil }, 1},
+		{"hooks configured: the tree is read", []option{withHooks(&recHooks{})}, func(ts []*task.Task) []*task.Task { return ts }, 1},
+		{"a task of another tree: the tree is read", nil, func(ts []*task.Task) []*task.Task {
+			return append(ts[:len(ts):len(ts)], &task.Task{ID: "x", TaskTreeID: "other", ParentID: "y"})
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v, st, tasks := setup(t, tt.opts...)
+			res := v.run("root", RunOptions{Created: tt.created(tasks)})
+			want(t, v, res)
+			if n := st.n.Load(); n < tt.wantReads || (tt.wantReads == 0 && n != 0) {
+				t.Errorf("the tree was read %d times, want %d", n, tt.wantReads)
+			}
+		})
+	}
+}
