@@ -186,8 +186,9 @@ func createdIDs(v []byte) ([]string, error) {
 }
 
 // creation is one Create in progress (see Create): the writes of the chunk being filled
-// and, once the submission did not fit in one commit, its reservation and the keys of the
-// chunks committed.
+// and, once the submission did not fit in one commit, its reservation and how many chunks
+// it committed. The chunks' key lists are in their stored markers, not in memory (at a
+// million tasks they were 250 MB): an abort reads them back.
 type creation struct {
 	s     *Store
 	ctx   context.Context
@@ -196,7 +197,7 @@ type creation struct {
 	cur      []write // the chunk being filled
 	budget   budget
 	r        *reservation // set at the first chunk committed
-	chunks   [][]byte     // the marker values (key lists) of the chunks committed
+	chunks   int          // the chunks committed, whose markers are stored
 	remember []remembered // the first tasks, for the decode cache
 }
 
@@ -234,7 +235,7 @@ func (c *creation) commitChunk() error {
 		}
 		c.r = r
 	}
-	i, ws := len(c.chunks), c.cur
+	i, ws := c.chunks, c.cur
 	list := markerValue(ws)
 	err := c.s.submit(c.ctx, func(txn *badger.Txn) ([]write, error) {
 		if err := c.s.checkTasks(txn, ws, c.r); err != nil {
@@ -245,7 +246,7 @@ func (c *creation) commitChunk() error {
 	if err != nil {
 		return err
 	}
-	c.chunks = append(c.chunks, list)
+	c.chunks++
 	c.cur, c.budget = nil, budget{s: c.s}
 	if c.s.testChunkHook != nil {
 		c.s.testChunkHook(i)
@@ -295,14 +296,15 @@ func (c *creation) abort(err error) error {
 	if c.r == nil {
 		return err
 	}
-	for i := len(c.chunks) - 1; i >= 0; i-- {
-		keys, kerr := markerKeys(c.chunks[i])
-		if kerr != nil {
-			panic(fmt.Sprintf("badgerstore: a marker this create wrote does not decode: %v", kerr))
-		}
-		uerr := c.s.submit(context.Background(), func(*badger.Txn) ([]write, error) {
+	for i := c.chunks - 1; i >= 0; i-- {
+		uerr := c.s.submit(context.Background(), func(txn *badger.Txn) ([]write, error) {
+			mk := markerKey(c.r.id, i)
+			keys, err := storedMarkerKeys(txn, mk)
+			if err != nil {
+				return nil, err
+			}
 			ws := make([]write, 0, 1+len(keys))
-			ws = append(ws, write{key: markerKey(c.r.id, i), del: true})
+			ws = append(ws, write{key: mk, del: true})
 			for _, k := range keys {
 				ws = append(ws, write{key: k, del: true})
 			}
@@ -316,6 +318,23 @@ func (c *creation) abort(err error) error {
 	}
 	c.s.release(c.r)
 	return err
+}
+
+// storedMarkerKeys reads the marker at mk and returns the keys it lists.
+func storedMarkerKeys(txn *badger.Txn, mk []byte) ([][]byte, error) {
+	item, err := txn.Get(mk)
+	if err != nil {
+		return nil, fmt.Errorf("read create marker %q: %w", mk, err)
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, fmt.Errorf("read create marker %q: %w", mk, err)
+	}
+	keys, err := markerKeys(v)
+	if err != nil {
+		return nil, fmt.Errorf("create marker %q: %w", mk, err)
+	}
+	return keys, nil
 }
 
 // checkTasks fails with Exists when a task that ws writes is stored, or reserved by a
