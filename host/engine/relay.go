@@ -15,7 +15,7 @@ import (
 
 // Timing of the relay. Events are batched for relayBatch before they are sent; the runs
 // other nodes follow are re-read every relayRefresh, and the inbox every relayPoll
-// while this node follows runs, in case a notice was lost.
+// while this node follows runs (in case a notice was lost) or has events to acknowledge.
 const (
 	relayBatch   = 10 * time.Millisecond
 	relayRefresh = 2 * time.Second
@@ -32,11 +32,12 @@ const (
 //
 // Delivery is best effort, as on one node: an event published before another node
 // learned of a new follower is not sent; events wait in the database for a node that is
-// down until it joins again (then they are dropped). Between live nodes nothing is lost
-// to a failed database call, a restart of the database included: a failed send is sent
+// down until it joins again (then they are dropped). A failed database call, a restart
+// of the database included, loses nothing between live nodes: a failed send is sent
 // again (when its commit was only unconfirmed, its events arrive twice), and an event
 // leaves the receiver's inbox only when the receive after the one that published it
-// acknowledges it. Events of one node arrive in the
+// acknowledges it. Only an outage long enough for relayBacklog events to queue up on a
+// sender drops its oldest ones (logged). Events of one node arrive in the
 // order it published them; the broker drops a task's start or progress that arrives
 // after the end of the same attempt (events of two nodes may cross).
 type relay struct {

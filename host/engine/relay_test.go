@@ -1,10 +1,17 @@
 package engine
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -127,5 +134,69 @@ func TestBrokerDropsLateStarts(t *testing.T) {
 	want := []string{"run_start/", "task_status/failed", "task_status/in_progress", "run_end/"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("delivered %v, want %v", got, want)
+	}
+}
+
+// inboxDriver is a cluster.Driver whose inbox answers are scripted; only ReceiveEvents
+// is implemented.
+type inboxDriver struct {
+	cluster.Driver
+	answers []inboxAnswer
+	done    [][]int64 // the acknowledgements of each call
+}
+
+type inboxAnswer struct {
+	events []cluster.Inbound
+	err    error
+}
+
+func (d *inboxDriver) ReceiveEvents(_ context.Context, done []int64) ([]cluster.Inbound, error) {
+	d.done = append(d.done, append([]int64{}, done...))
+	a := d.answers[0]
+	d.answers = d.answers[1:]
+	return a.events, a.err
+}
+
+// TestRelayAcknowledgesWhatItPublished: the relay publishes what a receive returns and
+// acknowledges it with the next receive; a failed receive publishes nothing and
+// acknowledges again what the last one published, so its events come back and none is
+// published twice. An event that does not decode is dropped and acknowledged.
+func TestRelayAcknowledgesWhatItPublished(t *testing.T) {
+	t.Parallel()
+	ev := func(seq int64, task string) cluster.Inbound {
+		b, err := json.Marshal(Event{Type: EventTaskStatus, RootID: "r", TaskID: task})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cluster.Inbound{Seq: seq, Body: b}
+	}
+	d := &inboxDriver{answers: []inboxAnswer{
+		{events: []cluster.Inbound{ev(1, "a"), ev(2, "b")}},
+		{err: errors.New("connection reset")},
+		{events: []cluster.Inbound{ev(3, "c"), {Seq: 4, Body: []byte("{")}}},
+		{},
+		{},
+	}}
+	var published []string
+	r := newRelay(d, hclog.NewNullLogger(), func(e Event) { published = append(published, e.TaskID) })
+	steps := []struct {
+		wantPublished []string
+		wantAcks      []int64
+	}{
+		{[]string{"a", "b"}, []int64{1, 2}},
+		{[]string{"a", "b"}, []int64{1, 2}},
+		{[]string{"a", "b", "c"}, []int64{3, 4}},
+		{[]string{"a", "b", "c"}, []int64{}},
+		{[]string{"a", "b", "c"}, []int64{}},
+	}
+	for i, s := range steps {
+		r.receive(t.Context())
+		if !reflect.DeepEqual(published, s.wantPublished) || !reflect.DeepEqual(append([]int64{}, r.acks...), s.wantAcks) {
+			t.Fatalf("after receive %d: published %v, acks %v; want %v, %v", i+1, published, r.acks, s.wantPublished, s.wantAcks)
+		}
+	}
+	want := [][]int64{{}, {1, 2}, {1, 2}, {3, 4}, {}}
+	if !reflect.DeepEqual(d.done, want) {
+		t.Fatalf("acknowledgements sent %v, want %v", d.done, want)
 	}
 }

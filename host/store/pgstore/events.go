@@ -94,28 +94,31 @@ func (n *Node) SendEvents(ctx context.Context, events []cluster.Envelope) error 
 	})
 }
 
-// ReceiveEvents implements cluster.Driver: one statement deletes the acknowledged
+// ReceiveEvents implements cluster.Driver: one transaction deletes the acknowledged
 // events and returns the rest of this node's inbox. Deleting only what the engine
 // acknowledged keeps an event whose response died with the connection (the database
 // restarting) in the inbox for the next call, where a destructive read would lose it.
+// The read follows the delete in the transaction, so it does not see the deleted rows
+// and needs no filter against the (after an outage, long) list of acknowledged ones.
 // At most once per inboxRetention/60 it purges what dead nodes left.
 func (n *Node) ReceiveEvents(ctx context.Context, done []int64) ([]cluster.Inbound, error) {
-	done = append([]int64{}, done...) // never nil: "<> ALL(NULL)" matches nothing
 	var out []cluster.Inbound
 	err := n.s.use(ctx, func() error {
-		rows, err := n.s.pool.Query(ctx, `WITH acked AS (
-				DELETE FROM apflow_event_inbox WHERE node_id = $1 AND seq = ANY($2))
-			SELECT seq, body FROM apflow_event_inbox WHERE node_id = $1 AND seq <> ALL($2)
-			ORDER BY seq`, n.id, done)
-		if err != nil {
-			return err
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		if len(done) > 0 {
+			b.Queue("DELETE FROM apflow_event_inbox WHERE node_id = $1 AND seq = ANY($2)", n.id, done)
 		}
-		var ev cluster.Inbound
-		_, err = pgx.ForEachRow(rows, []any{&ev.Seq, &ev.Body}, func() error {
-			out = append(out, cluster.Inbound{Seq: ev.Seq, Body: slices.Clone(ev.Body)})
-			return nil
+		b.Queue("SELECT seq, body FROM apflow_event_inbox WHERE node_id = $1 ORDER BY seq", n.id).Query(func(rows pgx.Rows) error {
+			var ev cluster.Inbound
+			_, err := pgx.ForEachRow(rows, []any{&ev.Seq, &ev.Body}, func() error {
+				out = append(out, cluster.Inbound{Seq: ev.Seq, Body: slices.Clone(ev.Body)})
+				return nil
+			})
+			return err
 		})
-		return err
+		b.Queue("COMMIT")
+		return n.s.pool.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receive the run events sent to node %s: %w", n.id, err)

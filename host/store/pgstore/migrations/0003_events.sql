@@ -10,8 +10,8 @@ CREATE TABLE apflow_follows (
 );
 CREATE INDEX apflow_follows_root ON apflow_follows (root_id);
 
--- Events on their way to a node, which deletes them as it reads them. Rows of a node
--- that died are dropped when it joins again or after an hour.
+-- Events on their way to a node, which deletes them once it has published them (in its
+-- next read). Rows of a node that died are dropped when it joins again or after an hour.
 CREATE TABLE apflow_event_inbox (
     seq     bigserial   PRIMARY KEY,
     node_id text        NOT NULL,
