@@ -37,7 +37,7 @@ func TestCompletedRuns(t *testing.T) {
 		{"a blocked task", []string{"r"}, func(r *engine.RunResult) { r.Counts[task.Pending] = 1; r.Blocked = 1 }, false},
 		{"interrupted", []string{"r"}, func(r *engine.RunResult) { r.Interrupted = true }, false},
 		{"the store failed", []string{"r"}, func(r *engine.RunResult) { r.Err = errors.New("disk full") }, false},
-		{"a run of a subtree", []string{"r"}, func(r *engine.RunResult) { r.Root.ParentID = "p" }, false},
+		{"a report whose root has a parent", []string{"r"}, func(r *engine.RunResult) { r.Root.ParentID = "p" }, false},
 		{"no snapshot of the root", []string{"r"}, func(r *engine.RunResult) { r.Root = nil }, false},
 	}
 	for _, tt := range tests {

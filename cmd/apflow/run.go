@@ -396,8 +396,9 @@ const maxResultLines = 40
 
 // completedRuns returns the roots of runs whose whole trees completed, as the engine
 // reported their ends (run_end), in the order of rootIDs; ok is false when any run did
-// not end that way (a failure, an interruption, a run of a subtree) or its report is
-// missing: the summary must then read the trees.
+// not end that way (a failure, an interruption, a store error) or its report is missing
+// (a run ended elsewhere): the summary must then read the trees. A report's counts cover
+// the run's whole tree, a re-run of one task included, as the trees read back do.
 func completedRuns(rootIDs []string, ended map[string]*engine.RunResult) (roots []*task.Task, ok bool) {
 	for _, id := range rootIDs {
 		res := ended[id]

@@ -93,7 +93,9 @@ type RunOptions struct {
 	// builds its graph from them instead of reading the tree back, and reads only the
 	// root, whose snapshot it hands out. The run never modifies them and drops them once
 	// loaded. Ignored in cluster mode, when hooks are configured (a tree-created hook may
-	// have changed the tree) and when a task is not of the run's tree.
+	// have changed the tree) and when a task is not of the run's tree. Pitfall: it is
+	// trusted to be whole: a task left out is not run, and the run can end completed
+	// without it.
 	Created []*task.Task
 
 	// resume continues an interrupted run (crash recovery): nothing but orphaned
