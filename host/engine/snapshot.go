@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -146,9 +146,7 @@ func (c *coordinator) usable(created []*task.Task) bool {
 // stored, and a created task is the caller's form of it.
 func (c *coordinator) addCreated(ctx context.Context, created []*task.Task, add func(*task.Task) error) error {
 	order := slices.Clone(created)
-	slices.SortStableFunc(order, func(a, b *task.Task) int {
-		return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortStableFunc(order, store.SubmissionOrder)
 	for _, t := range order {
 		if t.IsRoot() {
 			stored, err := c.engine.cfg.Store.Get(ctx, t.ID)

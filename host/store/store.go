@@ -23,6 +23,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -181,4 +182,10 @@ func RootOf(ctx context.Context, get func(context.Context, string) (*task.Task, 
 		t = p
 	}
 	return t, nil
+}
+
+// SubmissionOrder is the order of Tree, Dependents and ScanTree: seq (the task's position
+// in its submission), then id.
+func SubmissionOrder(a, b *task.Task) int {
+	return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.ID, b.ID))
 }

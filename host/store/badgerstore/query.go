@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/dgraph-io/badger/v4"
@@ -141,12 +142,7 @@ func (s *Store) Dependents(ctx context.Context, id string) ([]*task.Task, error)
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Seq != out[j].Seq {
-			return out[i].Seq < out[j].Seq
-		}
-		return out[i].ID < out[j].ID
-	})
+	slices.SortStableFunc(out, store.SubmissionOrder)
 	return out, nil
 }
 

@@ -35,12 +35,12 @@ func (s *Store) Children(ctx context.Context, parentID string) ([]*task.Task, er
 
 // Tree implements store.Store: by seq, then id.
 func (s *Store) Tree(ctx context.Context, treeID string) ([]*task.Task, error) {
-	return s.related(ctx, func(st *state) set { return st.byTree[treeID] }, bySeq)
+	return s.related(ctx, func(st *state) set { return st.byTree[treeID] }, store.SubmissionOrder)
 }
 
 // Dependents implements store.Store: in submission order (seq, then id).
 func (s *Store) Dependents(ctx context.Context, id string) ([]*task.Task, error) {
-	return s.related(ctx, func(st *state) set { return st.byDep[id] }, bySeq)
+	return s.related(ctx, func(st *state) set { return st.byDep[id] }, store.SubmissionOrder)
 }
 
 // related returns copies of the tasks of one index entry, sorted by order.
@@ -97,7 +97,7 @@ func (s *Store) ScanTree(ctx context.Context, treeID string, fn func(*task.Task)
 	if err := s.read(ctx, func(st *state) { ts = st.members(st.byTree[treeID]) }); err != nil {
 		return err
 	}
-	for _, t := range sorted(ts, bySeq) {
+	for _, t := range sorted(ts, store.SubmissionOrder) {
 		if err := fn(t.Clone()); err != nil {
 			return err
 		}

@@ -157,20 +157,12 @@ func newest(a, b *task.Task) int {
 	return cmp.Compare(a.ID, b.ID)
 }
 
-// bySeq orders Tree and Dependents: submission order, then id.
-func bySeq(a, b *task.Task) int {
-	if c := cmp.Compare(a.Seq, b.Seq); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.ID, b.ID)
-}
-
 // byPriority orders Children: priority, then submission order, then id.
 func byPriority(a, b *task.Task) int {
 	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
 		return c
 	}
-	return bySeq(a, b)
+	return store.SubmissionOrder(a, b)
 }
 
 // sorted sorts ts by order and returns it.
