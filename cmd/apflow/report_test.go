@@ -43,9 +43,9 @@ func TestCompletedRuns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			roots, ok := completedRuns(tt.roots, setup(tt.mod))
-			if ok != tt.want || (ok && (len(roots) != 1 || roots[0].ID != "r")) {
-				t.Fatalf("completedRuns = %v, %v; want ok %v", roots, ok, tt.want)
+			roots, total, ok := completedRuns(tt.roots, setup(tt.mod))
+			if ok != tt.want || (ok && (len(roots) != 1 || roots[0].ID != "r" || total != 3)) {
+				t.Fatalf("completedRuns = %v, %d, %v; want ok %v (root r, 3 tasks)", roots, total, ok, tt.want)
 			}
 		})
 	}
@@ -67,12 +67,12 @@ func TestPrintCompletedMatchesPrintSummary(t *testing.T) {
 		"a": {RootID: "a", Root: a, Counts: map[task.Status]int{task.Completed: 3}},
 		"b": {RootID: "b", Root: b, Counts: map[task.Status]int{task.Completed: 2}},
 	}
-	roots, ok := completedRuns([]string{"a", "b"}, ended)
-	if !ok {
-		t.Fatal("completedRuns refused runs that completed")
+	roots, total, ok := completedRuns([]string{"a", "b"}, ended)
+	if !ok || total != 5 {
+		t.Fatalf("completedRuns = %v, %d; want the runs that completed, 5 tasks", ok, total)
 	}
 	var fast, full bytes.Buffer
-	printCompleted(&fast, roots, ended, 1500*time.Millisecond)
+	printCompleted(&fast, roots, total, 1500*time.Millisecond)
 	printSummary(&full, flatten(trees), 1500*time.Millisecond, true, nil)
 	if fast.String() != full.String() {
 		t.Fatalf("from the reports:\n%s\nfrom the trees:\n%s", fast.String(), full.String())

@@ -361,10 +361,10 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 		cancel()
 	}
 	view.Close()
-	if roots, ok := completedRuns(rootIDs, ended); ok && !jsonOut && !interrupted {
+	if roots, total, ok := completedRuns(rootIDs, ended); ok && !jsonOut && !interrupted {
 		// Every task completed: the engine's reports say all the summary shows, so the
 		// trees are not read back.
-		printCompleted(g.stdout, roots, ended, time.Since(began))
+		printCompleted(g.stdout, roots, total, time.Since(began))
 		return nil
 	}
 	final, err := loadTrees(context.Background(), h.store, rootIDs)
@@ -395,29 +395,27 @@ func (nopView) Close()                {}
 const maxResultLines = 40
 
 // completedRuns returns the roots of runs whose whole trees completed, as the engine
-// reported their ends (run_end), in the order of rootIDs; ok is false when any run did
+// reported their ends (run_end), in the order of rootIDs, and how many tasks the trees
+// hold; ok is false when any run did
 // not end that way (a failure, an interruption, a store error) or its report is missing
 // (a run ended elsewhere): the summary must then read the trees. A report's counts cover
 // the run's whole tree, a re-run of one task included, as the trees read back do.
-func completedRuns(rootIDs []string, ended map[string]*engine.RunResult) (roots []*task.Task, ok bool) {
+func completedRuns(rootIDs []string, ended map[string]*engine.RunResult) (roots []*task.Task, total int, ok bool) {
 	for _, id := range rootIDs {
 		res := ended[id]
 		if res == nil || res.Err != nil || res.Interrupted || res.Root == nil || !res.Root.IsRoot() ||
 			res.Blocked > 0 || len(res.Counts) != 1 || res.Counts[task.Completed] == 0 {
-			return nil, false
+			return nil, 0, false
 		}
 		roots = append(roots, res.Root)
+		total += res.Counts[task.Completed]
 	}
-	return roots, len(roots) > 0
+	return roots, total, len(roots) > 0
 }
 
-// printCompleted is printSummary for runs whose every task completed (completedRuns):
-// the counts line and each root's result. ended holds the runs' reports.
-func printCompleted(w io.Writer, roots []*task.Task, ended map[string]*engine.RunResult, elapsed time.Duration) {
-	total := 0
-	for _, r := range roots {
-		total += ended[r.ID].Counts[task.Completed]
-	}
+// printCompleted is printSummary for runs whose total tasks all completed
+// (completedRuns): the counts line and each root's result.
+func printCompleted(w io.Writer, roots []*task.Task, total int, elapsed time.Duration) {
 	fmt.Fprintf(w, "%s in %s\n", progress.SummaryOfCounts(map[task.Status]int{task.Completed: total}, 0), elapsed.Round(time.Millisecond))
 	for _, r := range roots {
 		printRootResult(w, r)
