@@ -187,13 +187,12 @@ func (s *Server) handleMetrics(c echo.Context) error {
 	defer w.Flush()
 	fmt.Fprintln(w, "# HELP apflow_tasks Stored tasks by status.")
 	fmt.Fprintln(w, "# TYPE apflow_tasks gauge")
-	for _, st := range task.Statuses {
-		n, err := s.cfg.Store.Count(ctx, store.Filter{Status: st})
-		if err != nil {
-			s.log.Warn("metrics: count tasks", "status", st, "error", err)
-			continue
+	if counts, err := s.cfg.Store.CountByStatus(ctx, store.Filter{}); err != nil {
+		s.log.Warn("metrics: count tasks", "error", err)
+	} else {
+		for _, st := range task.Statuses {
+			fmt.Fprintf(w, "apflow_tasks{status=%q} %d\n", st, counts[st])
 		}
-		fmt.Fprintf(w, "apflow_tasks{status=%q} %d\n", st, n)
 	}
 	runs := s.cfg.Engine.Running()
 	var running, tasks int64

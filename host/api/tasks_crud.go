@@ -353,17 +353,16 @@ func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
 		}
 	}
 	user := s.userFilter(ctx, p.UserID)
+	f.UserID, f.RootOnly, f.TreeID = user, p.RootOnly, p.TaskTreeID
+	counts, err := s.cfg.Store.CountByStatus(ctx, f) // one snapshot: the counts add up
+	if err != nil {
+		return nil, fmt.Errorf("count tasks: %w", err)
+	}
 	out := map[string]any{}
 	total := 0
-	f.UserID, f.RootOnly, f.TreeID = user, p.RootOnly, p.TaskTreeID
 	for _, st := range statuses {
-		f.Status = st
-		n, err := s.cfg.Store.Count(ctx, f)
-		if err != nil {
-			return nil, fmt.Errorf("count %s tasks: %w", st, err)
-		}
-		out[string(st)] = n
-		total += n
+		out[string(st)] = counts[st]
+		total += counts[st]
 	}
 	out["total"] = total
 	if user != "" {

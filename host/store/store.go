@@ -119,6 +119,11 @@ type Store interface {
 	List(ctx context.Context, f Filter) ([]*task.Task, int, error)
 	// Count returns the number of tasks matching f (Limit and Offset are ignored).
 	Count(ctx context.Context, f Filter) (int, error)
+	// CountByStatus returns the number of tasks matching f for each status, every count
+	// read at the same point in time, so that they add up to a number of tasks that was
+	// stored at that point even while tasks change status. Statuses without tasks may be
+	// absent. f.Status, Limit and Offset are ignored.
+	CountByStatus(ctx context.Context, f Filter) (map[task.Status]int, error)
 	// Children returns the direct children of a task, by priority, then seq, then id.
 	Children(ctx context.Context, parentID string) ([]*task.Task, error)
 	// Tree returns every task of a tree in submission order (seq, then id); empty if

@@ -229,53 +229,24 @@ func (s *Store) matchesTask(txn *badger.Txn, f store.Filter, id string) (bool, e
 }
 
 // query counts the tasks matching f and loads those at [offset, offset+limit) in List's
-// order. Index entries are read to filter and count, and tasks decoded for the page;
-// when f sets Method or Name (store.Filter.ReadsTasks) they are matched on the entry's
-// name and executor, or, for an entry written without them, on the decoded task.
+// order, in one read transaction.
 func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([]*task.Task, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	prefix, ordered := plan(f)
-	withStatus := statusIndexed(prefix[0])
+	_, ordered := plan(f)
 	var page []*task.Task
 	total := 0
 	err := s.view(func(txn *badger.Txn) error {
 		var ids []string
 		var unordered []header
-		scanned := 0
-		err := scan(txn, prefix, func(h header) (bool, error) {
-			if scanned++; scanned%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return false, err
-				}
-			}
-			if !matches(f, h, withStatus) || s.hidden(h.ID) {
-				return true, nil
-			}
-			if f.Status != "" && !withStatus {
-				ok, err := hasStatus(txn, h, f.Status)
-				if err != nil || !ok {
-					return err == nil, err
-				}
-			}
-			if f.ReadsTasks() && h.Named {
-				if !f.MatchesNamed(h.ID, h.Name, h.Method) {
-					return true, nil
-				}
-			} else if f.ReadsTasks() {
-				ok, err := s.matchesTask(txn, f, h.ID)
-				if err != nil || !ok {
-					return err == nil, err
-				}
-			}
+		err := s.matching(ctx, txn, f, func(h header) {
 			if !ordered {
 				unordered = append(unordered, h)
 			} else if total >= offset && total < offset+limit {
 				ids = append(ids, h.ID)
 			}
 			total++
-			return true, nil
 		})
 		if err != nil {
 			return err
@@ -293,4 +264,68 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 		return nil, 0, err
 	}
 	return page, total, nil
+}
+
+// CountByStatus implements store.Store: every status is counted in one read transaction,
+// one snapshot.
+func (s *Store) CountByStatus(ctx context.Context, f store.Filter) (map[task.Status]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := map[task.Status]int{}
+	err := s.view(func(txn *badger.Txn) error {
+		for _, st := range task.Statuses {
+			f.Status = st
+			n := 0
+			if err := s.matching(ctx, txn, f, func(header) { n++ }); err != nil {
+				return err
+			}
+			if n > 0 {
+				out[st] = n
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// matching calls fn with the index entry of every task matching f, in the key order of
+// the index plan picks. Index entries are read to filter; when f sets Method or Name
+// (store.Filter.ReadsTasks) they are matched on the entry's name and executor, or, for an
+// entry written without them, on the decoded task.
+func (s *Store) matching(ctx context.Context, txn *badger.Txn, f store.Filter, fn func(header)) error {
+	prefix, _ := plan(f)
+	withStatus := statusIndexed(prefix[0])
+	scanned := 0
+	return scan(txn, prefix, func(h header) (bool, error) {
+		if scanned++; scanned%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		if !matches(f, h, withStatus) || s.hidden(h.ID) {
+			return true, nil
+		}
+		if f.Status != "" && !withStatus {
+			ok, err := hasStatus(txn, h, f.Status)
+			if err != nil || !ok {
+				return err == nil, err
+			}
+		}
+		if f.ReadsTasks() && h.Named {
+			if !f.MatchesNamed(h.ID, h.Name, h.Method) {
+				return true, nil
+			}
+		} else if f.ReadsTasks() {
+			ok, err := s.matchesTask(txn, f, h.ID)
+			if err != nil || !ok {
+				return err == nil, err
+			}
+		}
+		fn(h)
+		return true, nil
+	})
 }

@@ -76,6 +76,18 @@ func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
 	return n, err
 }
 
+// CountByStatus implements store.Store: every count under one read lock.
+func (s *Store) CountByStatus(ctx context.Context, f store.Filter) (map[task.Status]int, error) {
+	out := map[task.Status]int{}
+	f.Status = ""
+	err := s.read(ctx, func(st *state) {
+		for _, t := range st.matching(f) {
+			out[t.Status]++
+		}
+	})
+	return out, err
+}
+
 // matching returns the stored tasks that match f (shared, in no order).
 func (st *state) matching(f store.Filter) []*task.Task {
 	ts := st.candidates(f)

@@ -184,6 +184,33 @@ func (s *Store) page(ctx context.Context, what, sql string, args []any) ([]*task
 	return page, total, nil
 }
 
+// CountByStatus implements store.Store: one statement, one snapshot.
+func (s *Store) CountByStatus(ctx context.Context, f store.Filter) (map[task.Status]int, error) {
+	f.Status = ""
+	cond, args := where(f)
+	out := map[task.Status]int{}
+	err := s.use(ctx, func() error {
+		rows, err := s.pool.Query(ctx, "SELECT status, count(*) FROM apflow_tasks WHERE "+cond+" GROUP BY status", args...)
+		if err != nil {
+			return fmt.Errorf("count tasks by status: %w", err)
+		}
+		var st string
+		var n int
+		_, err = pgx.ForEachRow(rows, []any{&st, &n}, func() error {
+			out[task.Status(st)] = n
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("count tasks by status: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Count implements store.Store.
 func (s *Store) Count(ctx context.Context, f store.Filter) (int, error) {
 	cond, args := where(f)

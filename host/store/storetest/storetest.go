@@ -68,6 +68,7 @@ var cases = []struct {
 	{"ListFilters", testListFilters},
 	{"ListSearch", testListSearch},
 	{"IndexesFollowUpdates", testIndexesFollowUpdates},
+	{"CountByStatusIsOneSnapshot", testCountByStatusSnapshot},
 	{"Children", testChildren},
 	{"Tree", testTree},
 	{"Dependents", testDependents},
@@ -563,6 +564,63 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	}
 }
 
+// testCountByStatusSnapshot: while tasks keep changing status, the counts of one
+// CountByStatus always add up to the number of tasks stored, as they would not if each
+// status were counted at another moment.
+func testCountByStatusSnapshot(t *testing.T, s store.Store) {
+	const n, rounds = 20, 15
+	var ids []string
+	for i := range n {
+		x := mk(fmt.Sprintf("s%02d", i), "", i)
+		ids = append(ids, x.ID)
+		create(t, s, x)
+	}
+	now := base.Add(time.Minute)
+	steps := []func(*task.Task) error{
+		func(t *task.Task) error { return t.Start(now) },
+		func(t *task.Task) error { return t.Complete(1, now) },
+		func(t *task.Task) error { return t.Reset(now) },
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for i := range rounds * len(steps) {
+			for _, id := range ids {
+				if _, err := s.Update(context.Background(), id, steps[i%len(steps)]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+	}()
+	for reads := 0; ; reads++ {
+		select {
+		case <-done:
+			close(errs)
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			if reads == 0 {
+				t.Fatal("no CountByStatus ran while the tasks changed")
+			}
+			return
+		default:
+		}
+		got, err := s.CountByStatus(ctx(t), store.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, c := range got {
+			total += c
+		}
+		if total != n {
+			t.Fatalf("read %d: CountByStatus = %v, adding up to %d tasks, want %d", reads, got, total, n)
+		}
+	}
+}
+
 // flat creates n roots (one tree each) with increasing created_at; ties in created_at
 // are broken by seq.
 func flat(t *testing.T, s store.Store, n int) {
@@ -654,6 +712,31 @@ func testListFilters(t *testing.T, s store.Store) {
 		}
 		if n, err := s.Count(ctx(t), c.f); err != nil || n != len(c.want) {
 			t.Fatalf("%s: Count = %d, %v, want %d", c.name, n, err, len(c.want))
+		}
+		checkCountByStatus(t, s, c.name, c.f)
+	}
+}
+
+// checkCountByStatus checks CountByStatus(f) against the statuses of the tasks List
+// returns for f without its status.
+func checkCountByStatus(t *testing.T, s store.Store, name string, f store.Filter) {
+	t.Helper()
+	f.Status, f.Limit = "", store.MaxLimit
+	all, _, err := s.List(ctx(t), f)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	want := map[task.Status]int{}
+	for _, x := range all {
+		want[x.Status]++
+	}
+	got, err := s.CountByStatus(ctx(t), f)
+	if err != nil {
+		t.Fatalf("%s: CountByStatus: %v", name, err)
+	}
+	for _, st := range task.Statuses {
+		if got[st] != want[st] {
+			t.Fatalf("%s: CountByStatus = %v, want %v", name, got, want)
 		}
 	}
 }
@@ -789,6 +872,7 @@ func testIndexesFollowUpdates(t *testing.T, s store.Store) {
 				t.Fatalf("after step %d: Count(%s) = %d, want %d", i, st, got, want[i][st])
 			}
 		}
+		checkCountByStatus(t, s, fmt.Sprintf("after step %d", i), store.Filter{TreeID: "i-tree"})
 	}
 	got, _, err := s.List(ctx(t), store.Filter{Status: task.Completed, TreeID: "i-tree"})
 	if err != nil {
