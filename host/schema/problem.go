@@ -122,12 +122,40 @@ func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Probl
 	if all || (alternatives && some) {
 		return nil, true
 	}
+	if alternatives {
+		if p, ok := oneOfRequired(out, ve.InstanceLocation); ok {
+			return []Problem{p}, false
+		}
+	}
 	// An alternative for another type of value says nothing useful ("expected object,
 	// but got array") when one for the value's own type says what is wrong inside it.
 	if len(out) == 0 {
 		out = wrongType
 	}
 	return out, false
+}
+
+// oneOfRequired merges the failures of alternatives that each require one more
+// property of the object at loc (anyOf [{required: [task_id]}, {required: [id]}]) into
+// one problem naming them all, in the schema's order: "missing properties: one of
+// 'task_id', 'id'", whose Property is the first. Sorted apart, the last alternative would
+// be named alone, as if the others did not exist.
+func oneOfRequired(ps []Problem, loc string) (Problem, bool) {
+	at := pointerSegments(loc)
+	names := make([]string, 0, len(ps))
+	for _, p := range ps {
+		name := p.Property()
+		if p.Keyword != "required" || !slices.Equal(p.Path, at) || name == "" ||
+			strings.Count(p.Message, "'") != 2 {
+			return Problem{}, false
+		}
+		names = append(names, "'"+name+"'")
+	}
+	if len(names) < 2 {
+		return Problem{}, false
+	}
+	return Problem{Path: at, Keyword: "required",
+		Message: "missing properties: one of " + strings.Join(names, ", ")}, true
 }
 
 // onlyWrongType reports whether ps are all "type" failures of the value at loc itself:

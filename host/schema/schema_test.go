@@ -100,6 +100,43 @@ func TestProblems(t *testing.T) {
 	}
 }
 
+func TestAlternativeRequiredNamedTogether(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, doc, value string
+		want             string // Describe of the problems
+		property         string // Property of the first
+	}{
+		{"anyOf names every alternative in order", `{"anyOf": [{"required": ["task_id"]}, {"required": ["id"]}]}`, `{}`,
+			"(top level): missing properties: one of 'task_id', 'id'", "task_id"},
+		{"oneOf too", `{"oneOf": [{"required": ["task_id"]}, {"required": ["id"]}, {"required": ["tasks"]}]}`, `{}`,
+			"(top level): missing properties: one of 'task_id', 'id', 'tasks'", "task_id"},
+		{"nested", `{"properties": {"o": {"anyOf": [{"required": ["b"]}, {"required": ["a"]}]}}}`, `{"o": {}}`,
+			"o: missing properties: one of 'b', 'a'", "b"},
+		{"an alternative requiring two stays apart", `{"anyOf": [{"required": ["a", "b"]}, {"required": ["c"]}]}`, `{}`,
+			"(top level): missing properties: 'a', 'b'; (top level): missing properties: 'c'", "a"},
+		{"another failure stays apart", `{"anyOf": [{"required": ["a"]}, {"properties": {"b": {"type": "string"}}, "required": ["b"]}]}`, `{"b": 1}`,
+			"(top level): missing properties: 'a'; b: expected string, but got number", "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := MustCompile("s", []byte(tt.doc), Draft7).ValidateJSON([]byte(tt.value))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			ps := e.Problems()
+			if got := Describe(ps, ""); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			if got := ps[0].Property(); got != tt.property {
+				t.Fatalf("Property = %q, want %q", got, tt.property)
+			}
+		})
+	}
+}
+
 func TestForgiving(t *testing.T) {
 	t.Parallel()
 	topRequired := func(p Problem) bool { return p.Keyword == "required" && len(p.Path) == 0 }
