@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,41 @@ func (g *globals) register(cmd *cobra.Command) {
 	f.Int64Var(&g.maxResult, "max-result-bytes", 0, "default largest result of one task (default: config file, else 16 MiB)")
 	f.StringVar(&g.server, "server", os.Getenv("APFLOW_SERVER"), "talk to a running apflow server at this URL instead of the local data dir ($APFLOW_SERVER)")
 	f.StringVar(&g.token, "token", os.Getenv("APFLOW_TOKEN"), "bearer token for --server ($APFLOW_TOKEN)")
+}
+
+// reachFlags returns the flags a later command needs to reach the tasks this one used
+// (" --data-dir /tmp/d"), for the commands its output suggests: --server, --store or
+// --data-dir when given otherwise than by their environment variable or default, "" when
+// the defaults reach them. A store URL's password is shown as xxxxx.
+func (g *globals) reachFlags() string {
+	switch {
+	case g.server != "":
+		if g.server == os.Getenv("APFLOW_SERVER") {
+			return ""
+		}
+		return " --server " + shellQuote(g.server)
+	case g.storeURL != "":
+		u := g.storeURL
+		if parsed, err := url.Parse(u); err == nil {
+			u = parsed.Redacted()
+		}
+		return " --store " + shellQuote(u)
+	case g.dataDir != defaultDataDir():
+		return " --data-dir " + shellQuote(g.dataDir)
+	}
+	return ""
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but letters, digits and
+// the few punctuation marks a path or URL commonly holds.
+func shellQuote(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:@%+=,-", r))
+	}) < 0
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func envOr(key, def string) string {

@@ -364,7 +364,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	if roots, total, ok := completedRuns(rootIDs, ended); ok && !jsonOut && !interrupted {
 		// Every task completed: the engine's reports say all the summary shows, so the
 		// trees are not read back.
-		printCompleted(g.stdout, roots, total, time.Since(began))
+		printCompleted(g.stdout, roots, total, time.Since(began), g.reachFlags())
 		return nil
 	}
 	final, err := loadTrees(context.Background(), h.store, rootIDs)
@@ -415,15 +415,16 @@ func completedRuns(rootIDs []string, ended map[string]*engine.RunResult) (roots 
 
 // printCompleted is printSummary for runs whose total tasks all completed
 // (completedRuns): the counts line and each root's result.
-func printCompleted(w io.Writer, roots []*task.Task, total int, elapsed time.Duration) {
+func printCompleted(w io.Writer, roots []*task.Task, total int, elapsed time.Duration, reach string) {
 	fmt.Fprintf(w, "%s in %s\n", progress.SummaryOfCounts(map[task.Status]int{task.Completed: total}, 0), elapsed.Round(time.Millisecond))
 	for _, r := range roots {
-		printRootResult(w, r)
+		printRootResult(w, r, reach)
 	}
 }
 
-// printRootResult writes a completed root's result, at most maxResultLines of it.
-func printRootResult(w io.Writer, t *task.Task) {
+// printRootResult writes a completed root's result, at most maxResultLines of it; the
+// command it suggests for the rest carries reach (globals.reachFlags).
+func printRootResult(w io.Writer, t *task.Task, reach string) {
 	if t.Status != task.Completed || t.Result == nil {
 		return
 	}
@@ -433,19 +434,19 @@ func printRootResult(w io.Writer, t *task.Task) {
 	}
 	lines := strings.Split(string(b), "\n")
 	if len(lines) > maxResultLines {
-		lines = append(lines[:maxResultLines], fmt.Sprintf("  … %d more lines (apflow tasks get %s)", len(lines)-maxResultLines, t.ID))
+		lines = append(lines[:maxResultLines], fmt.Sprintf("  … %d more lines (apflow tasks get %s%s)", len(lines)-maxResultLines, t.ID, reach))
 	}
 	fmt.Fprintf(w, "result of %s:\n  %s\n", t.Name, strings.Join(lines, "\n"))
 }
 
 // printSummary writes the outcome: counts, every task that did not complete (a failed
 // one with its last log lines, read with tail), and (with showResult) the result of each
-// completed root.
-func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool, tail logTail) {
+// completed root. The commands it suggests carry reach (globals.reachFlags).
+func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool, tail logTail, reach string) {
 	fmt.Fprintf(w, "%s in %s\n", progress.Summary(tasks), elapsed.Round(time.Millisecond))
 	for _, t := range tasks {
 		if showResult && t.IsRoot() {
-			printRootResult(w, t)
+			printRootResult(w, t, reach)
 		}
 	}
 	var bad []*task.Task
@@ -481,7 +482,7 @@ func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showRe
 		}
 		fmt.Fprintln(w, line)
 		fmt.Fprint(w, detail)
-		printLogTail(w, t, tail)
+		printLogTail(w, t, tail, reach)
 	}
 }
 

@@ -165,8 +165,9 @@ func remoteLogTail(c *client.Client) logTail {
 	})
 }
 
-// printLogTail writes, under a failed task's line of the run summary, its last log lines.
-func printLogTail(w io.Writer, t *task.Task, tail logTail) {
+// printLogTail writes, under a failed task's line of the run summary, its last log lines;
+// the command it suggests carries reach (globals.reachFlags).
+func printLogTail(w io.Writer, t *task.Task, tail logTail, reach string) {
 	if tail == nil || t.Status != task.Failed {
 		return
 	}
@@ -174,7 +175,7 @@ func printLogTail(w io.Writer, t *task.Task, tail logTail) {
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "    last log lines (apflow tasks logs %s):\n", t.ID)
+	fmt.Fprintf(w, "    last log lines (apflow tasks logs %s%s):\n", t.ID, reach)
 	for _, l := range lines {
 		fmt.Fprintf(w, "      #%d %-5s %s: %s\n", l.Attempt, l.Level, l.Source, oneLine(l.Message))
 	}
