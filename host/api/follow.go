@@ -18,7 +18,7 @@ type followEnd int
 const (
 	runEnded     followEnd = iota // the run ended: the follower sends its final frame
 	followerLeft                  // leave was closed or emit refused a frame
-	shuttingDown                  // the server is shutting down; the run goes on
+	shuttingDown                  // the server is shutting down (shutdownMessage)
 )
 
 // follower is one consumer of a run's events: an SSE stream or a webhook.

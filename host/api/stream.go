@@ -145,7 +145,7 @@ func (s *Server) follow(c echo.Context, w *sse, tg target, done <-chan struct{},
 	switch end {
 	case shuttingDown:
 		w.data(map[string]any{"type": "error", "protocol": "jsonrpc", "root_task_id": tg.rootID,
-			"message": "server is shutting down; the run goes on", "timestamp": task.FormatTime(s.cfg.Now())})
+			"message": s.shutdownMessage(), "timestamp": task.FormatTime(s.cfg.Now())})
 	case runEnded:
 		w.data(s.finalFrame(context.WithoutCancel(ctx), tg, "jsonrpc"))
 	case followerLeft:

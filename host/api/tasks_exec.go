@@ -222,10 +222,19 @@ func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) 
 		return nil, fmt.Errorf("tasks.execute of %s: %w (the run goes on)", tg.rootID, ctx.Err())
 	case <-s.closing:
 		res := s.finalResult(ctx, tg)
-		res["message"] = "server is shutting down; the run goes on"
+		res["message"] = s.shutdownMessage()
 		return res, nil
 	}
 	return s.finalResult(ctx, tg), nil
+}
+
+// shutdownMessage is what a caller still waiting on a run hears when the server shuts
+// down: where the run goes on (docs/semantics.md, rule 18).
+func (s *Server) shutdownMessage() string {
+	if s.cfg.Cluster != nil {
+		return "server is shutting down; the cluster's other nodes, or this one when it starts again, resume the run"
+	}
+	return "server is shutting down; the run is kept and resumes when the server starts again on this data"
 }
 
 // finalResult is the answer of a finished tasks.execute: the real root id and the final
