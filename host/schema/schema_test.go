@@ -100,6 +100,18 @@ func TestProblems(t *testing.T) {
 	}
 }
 
+// invalid returns the *Error of value failing the schema doc (a failure of the test if
+// value passes).
+func invalid(t *testing.T, doc, value string) *Error {
+	t.Helper()
+	err := MustCompile("s", []byte(doc), Draft7).ValidateJSON([]byte(value))
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	return e
+}
+
 func TestAlternativeRequiredNamedTogether(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -121,12 +133,7 @@ func TestAlternativeRequiredNamedTogether(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := MustCompile("s", []byte(tt.doc), Draft7).ValidateJSON([]byte(tt.value))
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("err = %v, want *Error", err)
-			}
-			ps := e.Problems()
+			ps := invalid(t, tt.doc, tt.value).Problems()
 			if got := Describe(ps, ""); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
@@ -158,12 +165,7 @@ func TestForgiving(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := MustCompile("s", []byte(tt.doc), Draft7).ValidateJSON([]byte(tt.value))
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("err = %v, want *Error", err)
-			}
-			if got := Describe(e.Forgiving(topRequired), ""); got != tt.want {
+			if got := Describe(invalid(t, tt.doc, tt.value).Forgiving(topRequired), ""); got != tt.want {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
