@@ -28,6 +28,15 @@ import (
 // exclusiveMinimum, exclusiveMaximum, multipleOf, minLength, maxLength, minItems,
 // maxItems, minProperties, maxProperties, enum (values separated by |), default. Items are
 // separated by commas; write `\,` for a literal comma, or use the description tag.
+//
+// json.RawMessage passes JSON through untouched: an In of that type is a copy of the
+// inputs' bytes as the host sent them (always one JSON value), and an Out of that type
+// (when not empty) is handed to the host as is, where encoding/json would have checked
+// and compacted it; the host refuses a result that is not JSON (a "result" failure
+// naming the task). encoding/json is slow in WebAssembly: decoding and re-encoding a
+// small object costs tens of microseconds per call, several times what the host spends
+// on the call (docs/performance.md), so an executor that only forwards or stores JSON
+// should take and return json.RawMessage.
 type Executor[In, Out any] struct {
 	// ID is the executor id tasks name in schemas.method. Required.
 	ID string
@@ -91,10 +100,15 @@ func (e Executor[In, Out]) spec() (*executorSpec, error) {
 		outputSchema: out,
 		run: func(ctx *Context, input []byte) (any, error) {
 			var v In
-			if len(bytes.TrimSpace(input)) > 0 {
-				if err := json.Unmarshal(input, &v); err != nil {
-					return nil, NewError(CodeInvalidInputs, "invalid inputs: "+err.Error(), nil)
-				}
+			if len(bytes.TrimSpace(input)) == 0 {
+				return run(ctx, v)
+			}
+			if raw, ok := any(&v).(*json.RawMessage); ok {
+				*raw = bytes.Clone(input) // the input buffer is the host's, freed after the call
+				return run(ctx, v)
+			}
+			if err := json.Unmarshal(input, &v); err != nil {
+				return nil, NewError(CodeInvalidInputs, "invalid inputs: "+err.Error(), nil)
 			}
 			return run(ctx, v)
 		},

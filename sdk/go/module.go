@@ -204,6 +204,9 @@ func (m *Module) Execute(host Host, input []byte) []byte {
 	if err != nil {
 		return encodeError(err)
 	}
+	if raw, ok := out.(json.RawMessage); ok && len(raw) > 0 {
+		return raw // as is: the host checks that it is JSON (Executor's doc)
+	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return encodeError(NewError(CodeEncoding, "encode result: "+err.Error(), nil))

@@ -367,3 +367,41 @@ func FuzzExecute(f *testing.F) {
 		}
 	})
 }
+
+// TestRawMessagePassesThrough: an executor taking and returning json.RawMessage gets the
+// input bytes as sent, in a copy it may keep, and its result reaches the host as
+// returned (not re-encoded); other result types are still encoded.
+func TestRawMessagePassesThrough(t *testing.T) {
+	t.Parallel()
+	var kept json.RawMessage
+	m, err := apflow.NewModule(apflow.Executor[json.RawMessage, json.RawMessage]{
+		ID: "raw",
+		Run: func(_ *apflow.Context, in json.RawMessage) (json.RawMessage, error) {
+			kept = in
+			if string(in) == `{"empty": true}` {
+				return nil, nil
+			}
+			return json.RawMessage(`{"got":  ` + string(in) + `}`), nil
+		},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, input, want string
+	}{
+		{"bytes as sent", `{"a": [1, 2.50]}`, `{"got":  {"a": [1, 2.50]}}`},
+		{"empty result encodes as null", `{"empty": true}`, `null`},
+	}
+	for _, tt := range tests {
+		input := []byte(tt.input)
+		res := apflowtest.For(t, m).ExecuteRaw(input)
+		if string(res.Raw) != tt.want {
+			t.Fatalf("%s: result %s, want %s", tt.name, res.Raw, tt.want)
+		}
+		input[0] = 'X' // the host's buffer changes: the executor's copy does not
+		if string(kept) != tt.input {
+			t.Fatalf("%s: the executor's input is %s, want a copy of %s", tt.name, kept, tt.input)
+		}
+	}
+}
