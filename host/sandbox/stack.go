@@ -422,7 +422,12 @@ func declaredLocals(body []byte) (sum uint64, exprAt int, err error) {
 // value it pushes, so no block type changes either.
 func (m *stackModule) checkLoops(body []byte, exprAt int) ([]byte, error) {
 	var loops []int
-	if err := walkBody(body[exprAt:], func(after int) { loops = append(loops, exprAt+after) }); err != nil {
+	err := walkBody(body[exprAt:], func(op byte, after int) {
+		if op == opLoop {
+			loops = append(loops, exprAt+after)
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(loops) == 0 {

@@ -2,9 +2,9 @@ package sandbox
 
 import "fmt"
 
-// The instruction walker of the interrupt rewrite (see interrupt.go): it decodes every
-// instruction of a function body, immediates included, to find the loop opcodes, and
-// copies the body with an interrupt check inserted at the start of each loop body.
+// The instruction walker of the module rewrite (stack.go, interrupt.go): it decodes every
+// instruction of a function body, immediates included, to find the loops (where an
+// interrupt check goes) and the calls (after which the caller's stack level is restored).
 //
 // It knows exactly the instruction set of the runtime's features (coreFeatures: the
 // WebAssembly 2.0 core: MVP, sign extension, non-trapping float-to-int, multi-value,
@@ -46,9 +46,10 @@ const (
 )
 
 const (
-	opLoop     = 0x03
-	opPrefixFC = 0xfc
-	opPrefixFD = 0xfd
+	opLoop         = 0x03
+	opCallIndirect = 0x11
+	opPrefixFC     = 0xfc
+	opPrefixFD     = 0xfd
 )
 
 // opImm is the immediate layout of each one-byte opcode, 0 for an unknown opcode.
@@ -141,10 +142,12 @@ func fdImm(op uint32) byte {
 	return 0
 }
 
-// walkBody calls onLoop with the offset just after each loop's block type in expr (a
-// function body's expression, after its locals), in order. It fails on an instruction
-// it does not know or a body cut short.
-func walkBody(expr []byte, onLoop func(after int)) error {
+// walkBody calls visit for each loop, call and call_indirect in expr (a function body's
+// expression, after its locals), in order, with its opcode and the offset just after its
+// immediates (for a loop: after its block type, where its body starts). It fails on an
+// instruction it does not know or a body cut short; visit may then have been called for
+// some instructions already.
+func walkBody(expr []byte, visit func(op byte, after int)) error {
 	r := &reader{b: expr}
 	for r.pos < len(r.b) && r.err == nil {
 		at := r.pos
@@ -152,8 +155,8 @@ func walkBody(expr []byte, onLoop func(after int)) error {
 		if err := r.immediates(opImm[op], 0, uint32(op), at); err != nil {
 			return err
 		}
-		if op == opLoop && r.err == nil {
-			onLoop(r.pos)
+		if (op == opLoop || op == opCall || op == opCallIndirect) && r.err == nil {
+			visit(op, r.pos)
 		}
 	}
 	if r.err != nil {

@@ -12,8 +12,8 @@ import (
 )
 
 // TestWalkBody walks expressions of every instruction class: it finds exactly the loops
-// (never a byte 0x03 inside an immediate) and refuses what it does not know or what is
-// cut short.
+// and the calls (never a byte 0x03 or 0x10 inside an immediate) and refuses what it does
+// not know or what is cut short.
 func TestWalkBody(t *testing.T) {
 	t.Parallel()
 	end := byte(opEnd)
@@ -66,7 +66,11 @@ func TestWalkBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var loops []int
-			err := walkBody(tt.expr, func(at int) { loops = append(loops, at) })
+			err := walkBody(tt.expr, func(op byte, at int) {
+				if op == opLoop {
+					loops = append(loops, at)
+				}
+			})
 			if (err != nil) != tt.err {
 				t.Fatalf("walkBody(% x) = %v, want error %t", tt.expr, err, tt.err)
 			}
@@ -77,11 +81,42 @@ func TestWalkBody(t *testing.T) {
 	}
 }
 
+// TestWalkBodyCalls checks that the walker reports every call and call_indirect, just
+// after its immediates (where the rewrite restores the caller's stack level), and nothing
+// else: not a 0x10 or 0x11 byte inside an immediate, not the other instructions.
+func TestWalkBodyCalls(t *testing.T) {
+	t.Parallel()
+	end := byte(opEnd)
+	tests := []struct {
+		name  string
+		expr  []byte
+		calls []int // offsets just after each call's immediates
+	}{
+		{"call and call_indirect", []byte{0x10, 0x03, 0x11, 0x03, 0x00, 0x10, 0x91, 0x01, end}, []int{2, 5, 8}},
+		{"calls in a loop, after its check point", []byte{0x03, 0x40, 0x10, 0x00, 0x10, 0x11, 0x0b, end}, []int{4, 6}},
+		{"0x10 and 0x11 as immediates only", []byte{0x41, 0x10, 0x20, 0x11, 0x28, 0x02, 0x10, 0x1a, end}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var calls []int
+			err := walkBody(tt.expr, func(op byte, at int) {
+				if op == opCall || op == opCallIndirect {
+					calls = append(calls, at)
+				}
+			})
+			if err != nil || !slices.Equal(calls, tt.calls) {
+				t.Fatalf("walkBody(% x): calls at %v, %v; want %v", tt.expr, calls, err, tt.calls)
+			}
+		})
+	}
+}
+
 // TestWalkRefusalNamesTheInstruction checks that a module using an instruction outside
 // the runtime's features is refused by the rewrite, naming the instruction.
 func TestWalkRefusalNamesTheInstruction(t *testing.T) {
 	t.Parallel()
-	err := walkBody([]byte{0xfd, 0x80, 0x02, opEnd}, func(int) {})
+	err := walkBody([]byte{0xfd, 0x80, 0x02, opEnd}, func(byte, int) {})
 	var op *errOpcode
 	if !errors.As(err, &op) || op.prefix != opPrefixFD || op.op != 256 {
 		t.Fatalf("err = %v, want an unknown 0xfd 256", err)
