@@ -258,7 +258,7 @@ func (m *Module) call(ctx context.Context, spec callSpec) (out []byte, usage tas
 // packed result. It makes exactly two guest calls (plus the re-entrant allocs of host
 // functions that return data).
 func (m *Module) invoke(gctx context.Context, cs *callState, in *instance, fn api.Function, input []byte, maxResult int64) ([]byte, error) {
-	res, err := in.alloc.Call(gctx, uint64(len(input)))
+	res, err := in.callTop(gctx, in.alloc, uint64(len(input)))
 	if err == nil {
 		err = cs.endedCall(gctx)
 	}
@@ -270,7 +270,7 @@ func (m *Module) invoke(gctx context.Context, cs *callState, in *instance, fn ap
 		return nil, m.errorf(KindResult, nil, "alloc(%d) returned an invalid buffer at %#x (memory is %s)",
 			len(input), ptr, formatBytes(int64(in.mod.Memory().Size())))
 	}
-	res, err = fn.Call(gctx, uint64(ptr), uint64(len(input)))
+	res, err = in.callTop(gctx, fn, uint64(ptr), uint64(len(input)))
 	if err == nil {
 		err = cs.endedCall(gctx)
 	}
@@ -368,7 +368,7 @@ func (m *Module) callGetters(ctx context.Context, limits task.Limits, names []st
 		if fn == nil {
 			continue
 		}
-		res, err := fn.Call(gctx)
+		res, err := in.callTop(gctx, fn)
 		if err != nil {
 			return nil, m.guestError(gctx, cs, in, name, err)
 		}

@@ -75,9 +75,10 @@
 // allocating. Memory never shrinks, so the memory size after a call is its peak.
 //
 // The call stack lives outside linear memory too (wazero grows it on the Go heap, up to
-// about 100 MB), so the module is also rewritten to charge every call of one of its
-// functions to a stack budget of 8 MiB (maxStackBytes; see stack.go): a call past it
-// fails with KindStackOverflow ("call stack exhausted") and its instance is discarded.
+// about 100 MB), so the module is also rewritten for each of its functions to charge
+// its frame, on entry, to a stack budget of 8 MiB (maxStackBytes; see stack.go): a call
+// past it fails with KindStackOverflow ("call stack exhausted") and its instance is
+// discarded.
 //
 // Function tables live outside linear memory, so the module's table section is rewritten
 // before compilation: every table gets a maximum of at most 2^20 entries (a table without

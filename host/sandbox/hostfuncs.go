@@ -80,6 +80,9 @@ func (cs *callState) give(ctx context.Context, mod api.Module, data []byte) uint
 	if cs.in != nil && cs.in.alloc != nil {
 		alloc = cs.in.alloc
 	}
+	// Not callTop: the alloc runs on top of the guest frames of the call it serves and
+	// is charged from their level (stack.go); the calling function restores its own
+	// level once the host function returns.
 	res, err := alloc.Call(ctx, uint64(len(data)))
 	if err != nil {
 		panic(&hostAbort{op: "alloc for a host function result", err: err})

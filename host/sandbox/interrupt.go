@@ -21,13 +21,13 @@ import (
 //     interrupt flag, exported as interruptGlobal, and a fuel counter. A module valid
 //     as written cannot name them (the original bytes are validated before the
 //     rewrite), so only the host sets the flag and only the checks touch the fuel.
-//   - Every loop body starts with an interrupt check, and so does every function
-//     wrapper (interruptCheck): it counts the fuel down and, every yieldEvery checks,
-//     runs memory.grow 0 and traps with unreachable if the flag is raised. A runaway
-//     loop so stops within yieldEvery iterations of the flag, and a runaway recursion,
-//     even one that never grows deep (a 2^n call tree), within yieldEvery calls. The
-//     walker that finds the loops (walk.go) decodes every instruction; a module with
-//     one it does not know is refused, never run unchecked.
+//   - Every loop body starts with an interrupt check, and every function's prologue
+//     ends with one (interruptCheck): it counts the fuel down and, every yieldEvery
+//     checks, runs memory.grow 0 and traps with unreachable if the flag is raised. A
+//     runaway loop so stops within yieldEvery iterations of the flag, and a runaway
+//     recursion, even one that never grows deep (a 2^n call tree), within yieldEvery
+//     calls. The walker that finds the loops (walk.go) decodes every instruction; a
+//     module with one it does not know is refused, never run unchecked.
 //   - The memory.grow 0 is not for the memory: wazero runs it in Go, so it is where the
 //     Go runtime can stop the guest's goroutine. Compiled wasm code cannot be preempted;
 //     a guest that never left it would block every stop-the-world of the process (a

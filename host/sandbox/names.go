@@ -1,62 +1,38 @@
 package sandbox
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// The stack-budget rewrite (stack.go) moves every defined function i to index i+N and
-// puts a wrapper at i, so the module's name section, which names function i, would name
-// the wrapper and leave the body that traps unnamed. renameFunctions rewrites the name
-// section so that stack traces read as the module was written:
+// The module rewrite (stack.go) keeps every function at its index, so the module's name
+// section still names the right functions; nameSection only makes the names read as the
+// source spells them:
 //
-//   - the body at i+N takes function i's name, demangled (demangle.go), or "$i" (the
-//     original index, the form wazero prints for unnamed functions) when it has none;
-//   - every wrapper is named wrapperName, and traceOf drops the wrapper frames;
-//   - imported functions keep their names, the module name subsection is kept, and the
-//     subsections that address functions' locals or labels (which the wrappers shift)
-//     are dropped.
+//   - every function name is demangled (demangle.go); a function without a name keeps
+//     none, and wazero's traces show it as "$i", its index, as in the module as written;
+//   - the module name subsection is kept, and the other subsections are dropped (wazero
+//     reads only the local names among them, and the traces do not use those).
 //
-// A module without a name section gets one, so that its traces show original indices.
+// A module without a name section gets none.
 
-// wrapperName names the rewrite's wrappers in the name section.
-const wrapperName = "apflow:stack-budget"
-
-// nameSection returns the body of the "name" custom section of the rewritten module.
-// orig is the module's own name section body (nil when it has none); a section that
-// does not parse is replaced as if absent.
-func (m *stackModule) nameSection(orig []byte) []byte {
+// nameSection returns the body of the "name" custom section of the rewritten module
+// from orig, the module's own name section body. A section that does not parse yields
+// the names read before the fault.
+func nameSection(orig []byte) []byte {
 	moduleName, names := parseNames(orig)
-	n := uint32(len(m.funcTypes))
-	var funcs []byte
-	count := uint32(0)
-	for i := uint32(0); i < m.funcImports; i++ {
-		if name, ok := names[i]; ok {
-			funcs = appendName(appendU32(funcs, i), name)
-			count++
-		}
-	}
-	for i := uint32(0); i < n; i++ {
-		funcs = appendName(appendU32(funcs, m.funcImports+i), wrapperName)
-		count++
-	}
-	for i := uint32(0); i < n; i++ {
-		idx := m.funcImports + i
-		name, ok := names[idx]
-		if !ok {
-			name = "$" + strconv.FormatUint(uint64(idx), 10)
-		}
-		name = demangle(name)
-		funcs = appendName(appendU32(funcs, idx+n), name)
-		count++
-	}
 	out := appendName(nil, "name")
 	if moduleName != nil {
 		out = append(out, 0)
 		out = appendU32(out, uint32(len(moduleName)))
 		out = append(out, moduleName...)
 	}
-	sub := append(appendU32(nil, count), funcs...)
+	sub := appendU32(nil, uint32(len(names)))
+	for _, idx := range slices.Sorted(maps.Keys(names)) { // the format wants them in order
+		sub = appendName(appendU32(sub, idx), demangle(names[idx]))
+	}
 	out = append(out, 1)
 	out = appendU32(out, uint32(len(sub)))
 	return append(out, sub...)
@@ -109,13 +85,12 @@ func isNameSection(body []byte) bool {
 }
 
 // maxTraceFrames bounds the frames a task's error keeps from a trap's stack trace.
-// wazero itself records at most 30 frames, two per guest call here (wrapper and body),
-// so about 15 of the plugin's frames reach it; the bound guards against that changing.
+// wazero itself records at most 30 frames, one per guest call; the bound keeps a deep
+// trace's head and guards against that changing.
 const maxTraceFrames = 24
 
-// traceOf returns the frames of the wasm stack trace in a wazero error, without the
-// rewrite's wrappers, one per line, at most maxTraceFrames of them (then how many were
-// left out); "" when the error has none.
+// traceOf returns the frames of the wasm stack trace in a wazero error, one per line, at
+// most maxTraceFrames of them (then how many were left out); "" when the error has none.
 func traceOf(err string) string {
 	_, trace, ok := strings.Cut(err, "wasm stack trace:\n")
 	if !ok {
@@ -129,7 +104,7 @@ func traceOf(err string) string {
 	for _, line := range strings.Split(trace, "\n") {
 		l := strings.TrimSpace(line)
 		switch {
-		case l == "" || strings.Contains(l, "."+wrapperName+"("):
+		case l == "":
 			continue
 		case strings.Contains(l, "omitted frames"): // wazero records at most 30 frames
 			unrecorded = true

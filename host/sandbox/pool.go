@@ -225,7 +225,7 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 		in.arm(ctx)
 		for _, name := range []string{startExport, "_initialize"} {
 			if fn := mod.ExportedFunction(name); fn != nil {
-				if _, err = fn.Call(ctx); err != nil {
+				if _, err = in.callTop(ctx, fn); err != nil {
 					_ = mod.Close(context.Background())
 					break
 				}

@@ -36,7 +36,13 @@ import (
 
 // rewriteFormat is the version of the rewrite: change it whenever capTables, limitStack
 // or the interrupt checks produce different bytes for the same module.
-const rewriteFormat = 3 // 2: the name section follows the moved bodies (names.go); 3: Rust names demangled
+//
+//   - 2: the name section follows the moved bodies (names.go);
+//   - 3: Rust names demangled;
+//   - 4: no wrappers: each function charges its frame in its own prologue and restores
+//     its level after every call (stack.go); no function moves, so the name section
+//     keeps the module's indices.
+const rewriteFormat = 4
 
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"

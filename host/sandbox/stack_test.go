@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // deepInput is an input of n bytes: deeprec recurses 100 calls deep per input byte.
@@ -27,11 +29,12 @@ func TestStackBudget(t *testing.T) {
 		{"shallow recursion", "deeprec", `{}`, "", true, ""},
 		{"deep recursion within the budget", "deeprec", deepInput(400), "", false, ""},
 		{"deep recursion past the budget", "deeprec", deepInput(2000), KindStackOverflow, false, "call stack exhausted"},
+		{"calls in loops, 400,000 in all", "calllevel", `{}`, "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			rt := setup(t, Config{})
+			rt := setup(t, Config{Grants: grantsFor("calllevel", callLevelGrants)})
 			m := load(t, rt, tt.plugin)
 			resp, err := m.Execute(context.Background(), req(tt.inputs))
 			if KindOf(err) != tt.kind {
@@ -51,6 +54,67 @@ func TestStackBudget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// callLevelGrants lets testdata/calllevel read config key "k": config_get answers it
+// with a re-entrant alloc.
+var callLevelGrants = Grants{Config: map[string]string{"k": "v"}}
+
+// TestStackLevelRestoredAfterCalls calls testdata/calllevel's loops of 100,000 calls
+// each, more calls than the budget holds frames: none traps, because the rewrite
+// restores the caller's level after every call. After a top-level call the stack cost
+// is the exported function's own level (no caller restores it) and the peak is its
+// deepest call on top of it, a re-entrant alloc included; a second top-level call on
+// the same instance ends at the same figures (callTop starts it from 0).
+func TestStackLevelRestoredAfterCalls(t *testing.T) {
+	t.Parallel()
+	const calls = 100_000
+	loop, leaf, alloc := frameCost(2), frameCost(1), frameCost(3) // parameters and locals
+	if calls*int64(leaf) <= maxStackBytes {
+		t.Fatalf("%d calls of %d bytes fit the budget: the test would prove nothing", calls, leaf)
+	}
+	tests := []struct {
+		export string
+		peak   int32
+	}{
+		{"direct", loop + leaf},
+		{"indirect", loop + leaf}, // call_indirect
+		{"nested", loop + 2*leaf}, // a call whose callee calls
+		{"host", loop + alloc},    // config_get's answer: alloc on top of the loop
+	}
+	for _, tt := range tests {
+		t.Run(tt.export, func(t *testing.T) {
+			t.Parallel()
+			in, ctx := callLevelInstance(t)
+			for call := range 2 {
+				res, err := in.callTop(ctx, in.export(tt.export), calls)
+				if err != nil || res[0] != calls {
+					t.Fatalf("call %d: %s(%d) = %v, %v", call, tt.export, calls, res, err)
+				}
+				depth, peak := int32(in.stack.depth.Get()), int32(in.stack.peak.Get())
+				if depth != loop || peak != tt.peak {
+					t.Fatalf("after call %d of %s: stack cost %d, peak %d; want %d and %d", call, tt.export, depth, peak, loop, tt.peak)
+				}
+			}
+		})
+	}
+}
+
+// callLevelInstance returns a pooled instance of testdata/calllevel, serving a call
+// (callLevelGrants) under the returned context; it is released when the test ends.
+func callLevelInstance(t *testing.T) (*instance, context.Context) {
+	t.Helper()
+	rt := setup(t, Config{})
+	m := load(t, rt, "calllevel")
+	cs := &callState{m: m, parent: context.Background(), logger: hclog.NewNullLogger(), grants: callLevelGrants}
+	ctx := withCallState(context.Background(), cs)
+	in, err := m.pool.acquire(ctx, rt.cfg.Defaults.MemoryPages, clockRandom{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.in = in
+	t.Cleanup(func() { m.pool.release(in, true) })
+	return in, ctx
 }
 
 // TestStackRewriteKeepsIndices runs a module that calls through a table, has a start
@@ -127,11 +191,12 @@ func TestStackMemoryBounded(t *testing.T) {
 }
 
 // TestStackRewriteRefusesInvalid loads modules that are invalid as written but would be
-// valid once rewritten (they name a moved body or a hidden global): the host refuses
-// them as it refuses any module that does not compile.
+// valid once rewritten (they name the hidden local $mine or a hidden global, and so run
+// a recursion of any depth without reaching the budget): the host refuses them as it
+// refuses any module that does not compile.
 func TestStackRewriteRefusesInvalid(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"stackskip", "stackforge"} {
+	for _, name := range []string{"stackmine", "stackforge"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			rt := setup(t, Config{})

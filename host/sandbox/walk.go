@@ -47,6 +47,7 @@ const (
 
 const (
 	opLoop         = 0x03
+	opCall         = 0x10
 	opCallIndirect = 0x11
 	opPrefixFC     = 0xfc
 	opPrefixFD     = 0xfd

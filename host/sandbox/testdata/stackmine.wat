@@ -1,7 +1,9 @@
-;; INVALID on purpose (assemble with wat2wasm --no-check): deeprec whose recursion calls
-;; function index 12, which does not exist here (7 functions) but is $down's moved body
-;; once the stack rewrite doubled the functions: the call would skip the wrapper and so
-;; the stack budget. The host must refuse the module, as wazero does unrewritten.
+;; INVALID on purpose (assemble with wat2wasm --no-check): deeprec whose recursion sets
+;; local 1, which does not exist here ($down has one parameter and no local) but is $down's
+;; $mine once the stack rewrite appended it, to 0, then makes a call, after which the
+;; rewrite restores the stack counter from $mine: the counter would restart from 0 at
+;; every level, so the recursion would never reach the budget. The host must refuse the
+;; module, as wazero does unrewritten.
 (module
   (memory (export "memory") 2)
   ;; Bump allocator: the first alloc of an execution (made by the host before execute)
@@ -25,17 +27,20 @@
   (func (export "dealloc") (param i32 i32))
   (func $pack (param $p i32) (param $n i32) (result i64)
     (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
-  (data (i32.const 1024) "{\"id\":\"stkskip\",\"name\":\"stkskip\",\"description\":\"sandbox test plugin\",\"version\":\"1.0.0\",\"tags\":[\"test\"],\"capabilities\":[]}")
+  (data (i32.const 1024) "{\"id\":\"stkmine\",\"name\":\"stkmine\",\"description\":\"sandbox test plugin\",\"version\":\"1.0.0\",\"tags\":[\"test\"],\"capabilities\":[]}")
   (data (i32.const 2048) "{\"type\":\"object\"}")
   (data (i32.const 2100) "{\"depth\":true}")
   (func (export "get_metadata") (result i64)
     (call $pack (i32.const 1024) (i32.const 121)))
   (func (export "get_input_schema") (result i64)
     (call $pack (i32.const 2048) (i32.const 17)))
+  (func $nop)
   (func $down (param $x i32) (result i32)
+    (local.set 1 (i32.const 0))
+    (call $nop)
     (if (result i32) (i32.eqz (local.get $x))
       (then (i32.const 0))
-      (else (i32.add (call 12 (i32.sub (local.get $x) (i32.const 1))) (i32.const 1)))))
+      (else (i32.add (call $down (i32.sub (local.get $x) (i32.const 1))) (i32.const 1)))))
   (func (export "execute") (param i32) (param $n i32) (result i64)
     (drop (call $down (i32.mul (local.get $n) (i32.const 100))))
     (call $pack (i32.const 2100) (i32.const 14)))

@@ -1,0 +1,77 @@
+;; Calls functions in loops, 100,000 times each: directly, through a table, two deep, and
+;; through apflow.config_get, whose answer the host writes with a re-entrant alloc. The
+;; stack rewrite charges each call on entry and restores the caller's level after it
+;; returns; without the restore the charges would add up to more than the 8 MiB budget.
+;; execute runs every loop, asking config_get for key "k", and returns {"depth":true}.
+(module
+  (import "apflow" "config_get" (func $config_get (param i32 i32) (result i64)))
+  (type $step (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $leaf)
+  (memory (export "memory") 2)
+  ;; Bump allocator: the first alloc of an execution (made by the host before execute)
+  ;; resets the heap, so a pooled instance's memory does not grow across executions.
+  (global $heap (mut i32) (i32.const 65536))
+  (global $busy (mut i32) (i32.const 0))
+  (func $alloc (export "alloc") (param $n i32) (result i32)
+    (local $p i32) (local $end i32)
+    (if (i32.eqz (global.get $busy)) (then (global.set $heap (i32.const 65536))))
+    (local.set $p (global.get $heap))
+    (local.set $end (i32.add (local.get $p) (local.get $n)))
+    (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+      (then
+        (if (i32.eq
+              (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end)
+                (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1)))
+              (i32.const -1))
+          (then unreachable))))
+    (global.set $heap (i32.add (local.get $end) (i32.const 8)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (data (i32.const 1024) "{\"id\":\"calllevel\",\"name\":\"calllevel\",\"description\":\"sandbox test plugin\",\"version\":\"1.0.0\",\"tags\":[\"test\"],\"capabilities\":[]}")
+  (data (i32.const 2048) "{\"type\":\"object\"}")
+  (data (i32.const 2100) "{\"depth\":true}")
+  (data (i32.const 2200) "k")
+  (func (export "get_metadata") (result i64)
+    (call $pack (i32.const 1024) (i32.const 125)))
+  (func (export "get_input_schema") (result i64)
+    (call $pack (i32.const 2048) (i32.const 17)))
+  (func $leaf (param $x i32) (result i32)
+    (i32.add (local.get $x) (i32.const 1)))
+  (func $pair (param $x i32) (result i32)
+    (call $leaf (call $leaf (local.get $x))))
+  ;; Each loop returns the number of steps it made, n when it ran to the end.
+  (func $direct (export "direct") (param $n i32) (result i32)
+    (local $i i32)
+    (loop $next
+      (local.set $i (call $leaf (local.get $i)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $i))
+  (func $indirect (export "indirect") (param $n i32) (result i32)
+    (local $i i32)
+    (loop $next
+      (local.set $i (call_indirect (type $step) (local.get $i) (i32.const 0)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $i))
+  (func $nested (export "nested") (param $n i32) (result i32)
+    (local $i i32)
+    (loop $next
+      (local.set $i (i32.sub (call $pair (local.get $i)) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $i))
+  (func $host (export "host") (param $n i32) (result i32)
+    (local $i i32)
+    (loop $next
+      (drop (call $config_get (i32.const 2200) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $i))
+  (func (export "execute") (param i32) (param i32) (result i64)
+    (if (i32.ne (call $direct (i32.const 100000)) (i32.const 100000)) (then unreachable))
+    (if (i32.ne (call $indirect (i32.const 100000)) (i32.const 100000)) (then unreachable))
+    (if (i32.ne (call $nested (i32.const 100000)) (i32.const 100000)) (then unreachable))
+    (if (i32.ne (call $host (i32.const 100000)) (i32.const 100000)) (then unreachable))
+    (call $pack (i32.const 2100) (i32.const 14)))
+)
