@@ -492,27 +492,19 @@ func declaredLocals(body []byte) (sum uint64, exprAt int, err error) {
 //	interrupt check
 func (m *stackModule) prologue(w []byte, cost int32, mine uint32) []byte {
 	d, p := m.depthGlobal(), m.peakGlobal()
-	w = append(w, opGlobalGet)
-	w = appendU32(w, d)
-	w = append(w, opI32Const)
-	w = appendS32(w, cost)
-	w = append(w, opI32Add, opLocalTee)
-	w = appendU32(w, mine)
-	w = append(w, opGlobalSet)
-	w = appendU32(w, d)
-	w = append(w, opLocalGet)
-	w = appendU32(w, mine)
-	w = append(w, opI32Const)
-	w = appendS32(w, maxStackBytes)
+	w = appendIdx(w, opGlobalGet, d)
+	w = appendS32(append(w, opI32Const), cost)
+	w = append(w, opI32Add)
+	w = appendIdx(w, opLocalTee, mine)
+	w = appendIdx(w, opGlobalSet, d)
+	w = appendIdx(w, opLocalGet, mine)
+	w = appendS32(append(w, opI32Const), maxStackBytes)
 	w = append(w, opI32GtU, opIf, blockEmpty, opUnreachable, opEnd)
-	w = append(w, opLocalGet)
-	w = appendU32(w, mine)
-	w = append(w, opGlobalGet)
-	w = appendU32(w, p)
-	w = append(w, opI32GtU, opIf, blockEmpty, opLocalGet)
-	w = appendU32(w, mine)
-	w = append(w, opGlobalSet)
-	w = appendU32(w, p)
+	w = appendIdx(w, opLocalGet, mine)
+	w = appendIdx(w, opGlobalGet, p)
+	w = append(w, opI32GtU, opIf, blockEmpty)
+	w = appendIdx(w, opLocalGet, mine)
+	w = appendIdx(w, opGlobalSet, p)
 	w = append(w, opEnd)
 	return m.interruptCheck(w)
 }
@@ -520,10 +512,8 @@ func (m *stackModule) prologue(w []byte, cost int32, mine uint32) []byte {
 // restoreLevel appends what follows every call: $depth = $mine (the local at index
 // mine), the calling function's own level, whatever the callee charged.
 func (m *stackModule) restoreLevel(w []byte, mine uint32) []byte {
-	w = append(w, opLocalGet)
-	w = appendU32(w, mine)
-	w = append(w, opGlobalSet)
-	return appendU32(w, m.depthGlobal())
+	w = appendIdx(w, opLocalGet, mine)
+	return appendIdx(w, opGlobalSet, m.depthGlobal())
 }
 
 // interruptCheck appends the interrupt check to w (see interrupt.go): it counts down a
@@ -539,22 +529,23 @@ func (m *stackModule) restoreLevel(w []byte, mine uint32) []byte {
 //	}
 func (m *stackModule) interruptCheck(w []byte) []byte {
 	f := m.fuelGlobal()
-	w = append(w, opGlobalGet)
-	w = appendU32(w, f)
-	w = append(w, opI32Const, 1, opI32Sub, opGlobalSet)
-	w = appendU32(w, f)
-	w = append(w, opGlobalGet)
-	w = appendU32(w, f)
-	w = append(w, opI32Eqz, opIf, blockEmpty, opI32Const)
-	w = appendS32(w, yieldEvery)
-	w = append(w, opGlobalSet)
-	w = appendU32(w, f)
+	w = appendIdx(w, opGlobalGet, f)
+	w = append(w, opI32Const, 1, opI32Sub)
+	w = appendIdx(w, opGlobalSet, f)
+	w = appendIdx(w, opGlobalGet, f)
+	w = append(w, opI32Eqz, opIf, blockEmpty)
+	w = appendS32(append(w, opI32Const), yieldEvery)
+	w = appendIdx(w, opGlobalSet, f)
 	if m.hasMemory {
 		w = append(w, opI32Const, 0, opMemoryGrow, 0, opDrop)
 	}
-	w = append(w, opGlobalGet)
-	w = appendU32(w, m.interruptFlag())
+	w = appendIdx(w, opGlobalGet, m.interruptFlag())
 	return append(w, opIf, blockEmpty, opUnreachable, opEnd, opEnd)
+}
+
+// appendIdx appends instruction op with its one u32 immediate, a local or global index.
+func appendIdx(w []byte, op byte, idx uint32) []byte {
+	return appendU32(append(w, op), idx)
 }
 
 // yieldEvery is how many interrupt checks pass between two exits to Go: the bound on
