@@ -12,8 +12,8 @@ import (
 )
 
 // TestWalkBody walks expressions of every instruction class: it finds exactly the loops
-// and the calls (never a byte 0x03 or 0x10 inside an immediate) and refuses what it does
-// not know or what is cut short.
+// (never a byte 0x03 inside an immediate) and refuses what it does not know or what is
+// cut short. TestWalkBodyCalls checks the calls it reports.
 func TestWalkBody(t *testing.T) {
 	t.Parallel()
 	end := byte(opEnd)
