@@ -257,9 +257,10 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
 // capped module validated as written, then the stack budget and the interrupt checks
-// instrumented (limitStack). Validating before limitStack matters: it adds functions and
-// globals, so indices out of range in the original would name them once rewritten,
-// letting a guest skip the stack budget, forge its counters or clear its interrupt flag.
+// instrumented (limitStack). Validating before limitStack matters: it adds a local to
+// every function and globals to the module, so indices out of range in the original
+// would name them once rewritten, letting a guest lower the stack level restored after
+// its calls, forge its counters or clear its interrupt flag.
 //
 // A module whose rewrite is in the rewrite cache (hash is the sha256 of wasm) is compiled
 // from it, skipping validation and rewrite (rewritecache.go says why that is sound); an
