@@ -70,8 +70,10 @@ import (
 // $depth before the next one, and discards the instance anyway). Tail calls and
 // exceptions would break that, so they are not enabled in the runtime (coreFeatures),
 // and walk.go refuses their instructions: a return_call would charge the callee on top
-// of a frame that is gone, and an exception caught in a caller would skip the restores
-// of the frames it unwound. Enabling either needs restores at those points first.
+// of a frame that is gone (a tail-recursive loop would reach the budget), and an
+// exception caught in a caller would skip the restores of the frames it unwound,
+// leaving $depth at the thrower's level. Enabling either needs restores at those
+// points first.
 //
 // The cost is an estimate of the frame wazero builds: a function's parameters and locals
 // are what it can keep live across a call, and $mine is live across every call. Known
