@@ -97,6 +97,9 @@ pub fn static_result(doc: &'static str) -> u64 {
 /// object that marks the task failed.
 pub type Result = std::result::Result<Value, Error>;
 
+/// What an `execute_raw` handler returns: the result's JSON text, or a failure.
+pub type RawResult = std::result::Result<Vec<u8>, Error>;
+
 /// A plugin failure. Rendered as `{"error": message}` plus `"code": code` when set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
@@ -162,6 +165,22 @@ pub unsafe fn call(ptr: *mut u8, len: usize, handler: fn(Value) -> Result) -> u6
     keep(answer.to_json().into_bytes())
 }
 
+/// Runs an `execute_raw` export: [`call`] without the [`Value`] tree. `handler` gets the
+/// input's JSON text as the host wrote it (one JSON value) and returns the result's JSON
+/// text, which the host checks: a result that is not JSON fails the task. Parsing and
+/// re-serializing a small input costs a call about as much as the host spends on it, so
+/// a handler that forwards or stores JSON should take it as text.
+///
+/// # Safety
+/// `(ptr, len)` must be a buffer from [`alloc`] that the host handed over.
+pub unsafe fn call_raw(ptr: *mut u8, len: usize, handler: fn(&[u8]) -> RawResult) -> u64 {
+    release_last();
+    let input = adopt(ptr, len);
+    let answer = handler(&input).unwrap_or_else(|e| e.to_value().to_json().into_bytes());
+    drop(input);
+    keep(answer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +209,33 @@ mod tests {
             let slot = &*LAST_RESULT.0.get();
             String::from_utf8(slot.clone().unwrap_or_default()).unwrap()
         }
+    }
+
+    fn wrap(input: &[u8]) -> RawResult {
+        if input.is_empty() {
+            return Err(Error::with_code("empty", "E_EMPTY"));
+        }
+        let mut out = b"{\"got\": ".to_vec();
+        out.extend_from_slice(input);
+        out.push(b'}');
+        Ok(out)
+    }
+
+    fn run_raw(input: &[u8]) -> String {
+        let p = alloc(input.len());
+        unsafe {
+            std::ptr::copy_nonoverlapping(input.as_ptr(), p, input.len());
+            let _ = call_raw(p, input.len(), wrap);
+            let slot = &*LAST_RESULT.0.get();
+            String::from_utf8(slot.clone().unwrap_or_default()).unwrap()
+        }
+    }
+
+    #[test]
+    fn call_raw_passes_text_through() {
+        assert_eq!(run_raw(b"[1, 2.50]"), "{\"got\": [1, 2.50]}");
+        assert_eq!(run_raw(b""), "{\"error\":\"empty\",\"code\":\"E_EMPTY\"}");
+        release_last();
     }
 
     #[test]

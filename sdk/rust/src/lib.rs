@@ -34,7 +34,7 @@ pub mod json;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod mock;
 
-pub use abi::{Error, Result};
+pub use abi::{Error, RawResult, Result};
 pub use json::{Number, Value};
 
 /// Declares a plugin: the ABI exports (`alloc`, `dealloc`, `_initialize`) and one export per
@@ -45,6 +45,8 @@ pub use json::{Number, Value};
 /// * `output_schema: "<json>"` → `get_output_schema`
 /// * `hook_config: "<json>"` → `get_hook_config`
 /// * `execute: fn(Value) -> Result` → `execute`
+/// * `execute_raw: fn(&[u8]) -> RawResult` → `execute`, the input and the result as JSON
+///   text (no [`Value`] tree; see [`abi::call_raw`]); instead of `execute`
 /// * `pre_hook`, `post_hook`, `on_tree_created`, `on_tree_started`, `on_tree_completed`,
 ///   `on_tree_failed`: `fn(Value) -> Result` → the hook export of that name (see [`hook`]
 ///   for reading their inputs and building their results)
@@ -103,6 +105,14 @@ macro_rules! __apflow_export {
         pub extern "C" fn __apflow_get_hook_config() -> u64 { $crate::abi::static_result($v) }
     };
     (execute, $f:expr) => { $crate::__apflow_handler!("execute", $f); };
+    (execute_raw, $f:expr) => {
+        const _: () = {
+            #[export_name = "execute"]
+            pub unsafe extern "C" fn __apflow_execute_raw(ptr: *mut u8, len: usize) -> u64 {
+                $crate::abi::call_raw(ptr, len, $f)
+            }
+        };
+    };
     (pre_hook, $f:expr) => { $crate::__apflow_handler!("pre_hook", $f); };
     (post_hook, $f:expr) => { $crate::__apflow_handler!("post_hook", $f); };
     (on_tree_created, $f:expr) => { $crate::__apflow_handler!("on_tree_created", $f); };
