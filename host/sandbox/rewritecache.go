@@ -42,7 +42,8 @@ import (
 //   - 4: no wrappers: each function charges its frame in its own prologue and restores
 //     its level after every call (stack.go); no function moves, so the name section
 //     keeps the module's indices.
-const rewriteFormat = 4
+//   - 5: a frame is charged for its results too.
+const rewriteFormat = 5
 
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"

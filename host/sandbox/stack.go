@@ -25,8 +25,8 @@ import (
 //     (no existing local index changes), and a prologue: $mine = $depth + cost, $depth =
 //     $mine, a trap (unreachable) when $mine exceeds maxStackBytes, and $peak = $mine
 //     when it is above $peak. $depth and $peak are hidden globals; cost is the
-//     function's frame cost (frameBaseCost plus localCost per parameter and declared
-//     local). A trap leaves $depth above the budget, which is how the host tells "stack
+//     function's frame cost (frameBaseCost plus localCost per parameter, result and
+//     declared local). A trap leaves $depth above the budget, which is how the host tells "stack
 //     exhausted" from the guest's own unreachable (every other trap finds $depth at or
 //     below it).
 //   - After every call and call_indirect, calls of imports included, the caller sets
@@ -75,13 +75,15 @@ import (
 // leaving $depth at the thrower's level. Enabling either needs restores at those
 // points first.
 //
-// The cost is an estimate of the frame wazero builds: a function's parameters and locals
-// are what it can keep live across a call, and $mine is live across every call. Known
-// gap: values a function keeps on its operand stack across a call are not charged, so a
-// function pushing many values before a recursive call uses several times its charge
-// (about 180 MB before the budget traps, in a crafted case measured with the wrappers
-// this rewrite replaced), up to wazero's own ceiling. Bounding that needs each
-// function's maximum operand-stack height, i.e. a walk over its instructions. Host
+// The cost is an estimate of the frame wazero builds: a function's parameters, results
+// and locals are what it can keep live across a call (wazero keeps a call's results in
+// the frame: a recursion returning 1,000 values each was charged 144 bytes a call until
+// results counted, and reached wazero's own ceiling, about 100 MB, before the budget),
+// and $mine is live across every call. Known gap: values a function keeps on its
+// operand stack across a call are not charged, so a function pushing many values before
+// a recursive call uses several times its charge, up to wazero's ceiling before the
+// budget traps, in a crafted case. Bounding that needs each function's maximum
+// operand-stack height, i.e. a walk over its instructions. Host
 // functions are not charged: they do not grow the guest's stack (re-entrant allocs are
 // bounded by maxGiveDepth).
 const (
@@ -272,6 +274,7 @@ func isDebugSection(body []byte) bool {
 // stackModule is what the rewrite needs to know about a module.
 type stackModule struct {
 	typeParams  []uint32 // parameter count per type
+	typeResults []uint32 // result count per type
 	funcImports uint32
 	hasMemory   bool     // imports or defines a memory (memory.grow is valid)
 	globals     uint32   // imported plus defined
@@ -362,10 +365,12 @@ func parseForStack(secs []section) (*stackModule, error) {
 				for range params {
 					r.valType()
 				}
-				for range r.count() {
+				results := r.count()
+				for range results {
 					r.valType()
 				}
 				m.typeParams = append(m.typeParams, params)
+				m.typeResults = append(m.typeResults, results)
 			}
 		case secImport:
 			for range r.count() {
@@ -429,20 +434,21 @@ func parseForStack(secs []section) (*stackModule, error) {
 			return nil, errUnparsed
 		}
 		var err error
-		if m.bodies[i], err = m.instrumentBody(m.bodies[i], m.typeParams[t]); err != nil {
+		if m.bodies[i], err = m.instrumentBody(m.bodies[i], m.typeParams[t], m.typeResults[t]); err != nil {
 			return nil, fmt.Errorf("function %d: %w", m.funcImports+uint32(i), err)
 		}
 	}
 	return m, nil
 }
 
-// instrumentBody returns the code entry body of a function with params parameters,
+// instrumentBody returns the code entry body of a function with params parameters and
+// results results,
 // instrumented (see above): the local $mine appended after the declared locals, the
 // prologue before the expression, an interrupt check at the start of every loop body
 // and the restore of the function's level after every call and call_indirect. Every
 // insertion leaves the operand stack and the block structure as they were, so no
 // branch depth, block type or existing local index changes.
-func (m *stackModule) instrumentBody(body []byte, params uint32) ([]byte, error) {
+func (m *stackModule) instrumentBody(body []byte, params, results uint32) ([]byte, error) {
 	locals, exprAt, err := declaredLocals(body)
 	if err != nil {
 		return nil, err
@@ -457,7 +463,7 @@ func (m *stackModule) instrumentBody(body []byte, params uint32) ([]byte, error)
 	out = appendU32(out, decls+1)
 	out = append(out, body[n:exprAt]...)
 	out = append(out, 1, typeI32) // $mine
-	out = m.prologue(out, frameCost(uint64(params)+locals), mine)
+	out = m.prologue(out, frameCost(uint64(params)+uint64(results)+locals), mine)
 	expr, prev := body[exprAt:], 0
 	err = walkBody(expr, func(op byte, after int) {
 		out = append(out, expr[prev:after]...)
@@ -555,7 +561,8 @@ func appendIdx(w []byte, op byte, idx uint32) []byte {
 // between two points where the Go runtime can stop its goroutine.
 const yieldEvery = 1024
 
-// frameCost is the cost of a call of a function with that many parameters and locals,
+// frameCost is the cost of a call of a function with that many parameters, results and
+// locals,
 // capped just above the budget (such a function cannot be called at all).
 func frameCost(locals uint64) int32 {
 	c := frameBaseCost + localCost*min(locals, maxStackBytes)

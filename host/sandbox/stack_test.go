@@ -30,6 +30,12 @@ func TestStackBudget(t *testing.T) {
 		{"deep recursion within the budget", "deeprec", deepInput(400), "", false, ""},
 		{"deep recursion past the budget", "deeprec", deepInput(2000), KindStackOverflow, false, "call stack exhausted"},
 		{"calls in loops, 400,000 in all", "calllevel", `{}`, "", true, ""},
+		// 20,000 calls deep, each frame holding 1,000 results: the budget, not wazero's
+		// own ceiling, stops it.
+		{"recursion returning 1,000 values", "manyresults", deepInput(200), KindStackOverflow, false, "call stack exhausted (more than 8 MiB of frames"},
+		// 200 calls deep: within the budget, but the instance's stack grew past
+		// poolStackBytes, so it is recycled.
+		{"shorter recursion returning 1,000 values", "manyresults", `{}`, "", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
