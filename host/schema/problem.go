@@ -108,6 +108,7 @@ func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Probl
 	}
 	alternatives := kw == "anyOf" || kw == "oneOf"
 	var out, wrongType []Problem
+	var byAlternative [][]Problem // each alternative's problems (alternatives only)
 	all, some := true, false
 	for _, c := range ve.Causes {
 		ps, ok := leaves(c, forgive)
@@ -118,14 +119,15 @@ func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Probl
 			continue
 		}
 		out = append(out, ps...)
+		if alternatives {
+			byAlternative = append(byAlternative, ps)
+		}
 	}
 	if all || (alternatives && some) {
 		return nil, true
 	}
-	if alternatives {
-		if p, ok := oneOfRequired(out, ve.InstanceLocation); ok {
-			return []Problem{p}, false
-		}
+	if p, ok := oneOfRequired(byAlternative, ve.InstanceLocation); ok {
+		return []Problem{p}, false
 	}
 	// An alternative for another type of value says nothing useful ("expected object,
 	// but got array") when one for the value's own type says what is wrong inside it.
@@ -139,17 +141,25 @@ func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Probl
 // property of the object at loc (anyOf [{required: [task_id]}, {required: [id]}]) into
 // one problem naming them all, in the schema's order: "missing properties: one of
 // 'task_id', 'id'", whose Property is the first. Sorted apart, the last alternative would
-// be named alone, as if the others did not exist.
-func oneOfRequired(ps []Problem, loc string) (Problem, bool) {
+// be named alone, as if the others did not exist. It merges nothing unless every
+// alternative failed for exactly one missing property, so that "one of" is true, and
+// names a property required by two alternatives once.
+func oneOfRequired(alternatives [][]Problem, loc string) (Problem, bool) {
 	at := pointerSegments(loc)
-	names := make([]string, 0, len(ps))
-	for _, p := range ps {
+	var names []string
+	for _, ps := range alternatives {
+		if len(ps) != 1 {
+			return Problem{}, false
+		}
+		p := ps[0]
 		name := p.Property()
 		if p.Keyword != "required" || !slices.Equal(p.Path, at) || name == "" ||
 			strings.Count(p.Message, "'") != 2 {
 			return Problem{}, false
 		}
-		names = append(names, "'"+name+"'")
+		if quoted := "'" + name + "'"; !slices.Contains(names, quoted) {
+			names = append(names, quoted)
+		}
 	}
 	if len(names) < 2 {
 		return Problem{}, false

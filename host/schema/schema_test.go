@@ -127,6 +127,12 @@ func TestAlternativeRequiredNamedTogether(t *testing.T) {
 			"o: missing properties: one of 'b', 'a'", "b"},
 		{"an alternative requiring two stays apart", `{"anyOf": [{"required": ["a", "b"]}, {"required": ["c"]}]}`, `{}`,
 			"(top level): missing properties: 'a', 'b'; (top level): missing properties: 'c'", "a"},
+		{"an alternative requiring two through allOf stays apart",
+			`{"anyOf": [{"allOf": [{"required": ["a"]}, {"required": ["b"]}]}, {"required": ["c"]}]}`, `{}`,
+			"(top level): missing properties: 'a'; (top level): missing properties: 'b'; (top level): missing properties: 'c'", "a"},
+		{"a property two alternatives require is named once",
+			`{"anyOf": [{"required": ["a"]}, {"required": ["a"], "properties": {"a": {"type": "string"}}}, {"required": ["b"]}]}`, `{}`,
+			"(top level): missing properties: one of 'a', 'b'", "a"},
 		{"another failure stays apart", `{"anyOf": [{"required": ["a"]}, {"properties": {"b": {"type": "string"}}, "required": ["b"]}]}`, `{"b": 1}`,
 			"(top level): missing properties: 'a'; b: expected string, but got number", "a"},
 	}
