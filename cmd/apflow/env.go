@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,27 +85,32 @@ func (g *globals) register(cmd *cobra.Command) {
 	f.StringVar(&g.token, "token", os.Getenv("APFLOW_TOKEN"), "bearer token for --server ($APFLOW_TOKEN)")
 }
 
-// reachFlags returns the flags a later command needs to reach the tasks this one used
-// (" --data-dir /tmp/d"), for the commands its output suggests: --server, --store or
-// --data-dir when given otherwise than by their environment variable or default, "" when
-// the defaults reach them. A store URL's password is shown as xxxxx.
-func (g *globals) reachFlags() string {
+// again returns the command line that reaches the tasks this command used ("apflow
+// tasks get ID --data-dir /tmp/d") for a command its output suggests (cmd: "tasks get
+// ID"), or "" when no later command can (the run was --ephemeral: its tasks were never
+// stored). It adds --server or --data-dir when given otherwise than by their environment
+// variable or default, and a --store given as a flag as "--store …": the URL may hold a
+// password, which output must not show.
+func (g *globals) again(cmd string) string {
+	if g.ephemeral {
+		return ""
+	}
+	line := "apflow " + cmd
 	switch {
 	case g.server != "":
-		if g.server == os.Getenv("APFLOW_SERVER") {
-			return ""
+		if g.server != os.Getenv("APFLOW_SERVER") {
+			line += " --server " + shellQuote(g.server)
 		}
-		return " --server " + shellQuote(g.server)
 	case g.storeURL != "":
-		u := g.storeURL
-		if parsed, err := url.Parse(u); err == nil {
-			u = parsed.Redacted()
-		}
-		return " --store " + shellQuote(u)
+		line += " --store …"
 	case g.dataDir != defaultDataDir():
-		return " --data-dir " + shellQuote(g.dataDir)
+		dir := g.dataDir
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs // the command may run from another directory
+		}
+		line += " --data-dir " + shellQuote(dir)
 	}
-	return ""
+	return line
 }
 
 // shellQuote quotes s for a POSIX shell when it holds anything but letters, digits and

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,25 +11,31 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-func TestReachFlags(t *testing.T) {
+func TestAgain(t *testing.T) {
 	t.Setenv("APFLOW_SERVER", "http://127.0.0.1:9000")
+	rel, err := filepath.Abs("d")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		g    globals
 		want string
 	}{
-		{"defaults", globals{dataDir: defaultDataDir()}, ""},
-		{"data dir", globals{dataDir: "/tmp/run 1"}, " --data-dir '/tmp/run 1'"},
-		{"plain data dir", globals{dataDir: "/tmp/d"}, " --data-dir /tmp/d"},
-		{"server from the environment", globals{dataDir: "/x", server: "http://127.0.0.1:9000"}, ""},
-		{"server flag", globals{dataDir: "/x", server: "http://127.0.0.1:8080"}, " --server http://127.0.0.1:8080"},
-		{"store, password hidden", globals{dataDir: "/x", storeURL: "postgres://u:secret@127.0.0.1:5432/db"},
-			" --store postgres://u:xxxxx@127.0.0.1:5432/db"},
+		{"defaults", globals{dataDir: defaultDataDir()}, "apflow tasks get r1"},
+		{"data dir", globals{dataDir: "/tmp/run 1"}, "apflow tasks get r1 --data-dir '/tmp/run 1'"},
+		{"plain data dir", globals{dataDir: "/tmp/d"}, "apflow tasks get r1 --data-dir /tmp/d"},
+		{"relative data dir", globals{dataDir: "d"}, "apflow tasks get r1 --data-dir " + shellQuote(rel)},
+		{"server from the environment", globals{dataDir: "/x", server: "http://127.0.0.1:9000"}, "apflow tasks get r1"},
+		{"server flag", globals{dataDir: "/x", server: "http://127.0.0.1:8080"}, "apflow tasks get r1 --server http://127.0.0.1:8080"},
+		{"store: never its URL", globals{dataDir: "/x", storeURL: "postgres://u@127.0.0.1:5432/db?password=secret"},
+			"apflow tasks get r1 --store …"},
+		{"ephemeral: nothing to reach", globals{dataDir: "/tmp/d", ephemeral: true}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.g.reachFlags(); got != tt.want {
-				t.Fatalf("reachFlags() = %q, want %q", got, tt.want)
+			if got := tt.g.again("tasks get r1"); got != tt.want {
+				t.Fatalf("again() = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -50,8 +57,8 @@ func TestShellQuote(t *testing.T) {
 	}
 }
 
-// The commands the summary suggests carry the flags that reach the run's tasks.
-func TestSummaryHintsReachTheTasks(t *testing.T) {
+// The commands the summary suggests are those again gives, and none when it gives none.
+func TestSummaryHints(t *testing.T) {
 	t.Parallel()
 	big := map[string]any{}
 	for i := range maxResultLines {
@@ -62,11 +69,30 @@ func TestSummaryHintsReachTheTasks(t *testing.T) {
 	tail := func(string) []store.LogLine {
 		return []store.LogLine{{Attempt: 1, Level: "error", Source: "plugin", Message: "oops"}}
 	}
-	var out bytes.Buffer
-	printSummary(&out, []*task.Task{root, failed}, 0, true, tail, " --data-dir /tmp/d")
-	for _, want := range []string{"(apflow tasks get r1 --data-dir /tmp/d)", "(apflow tasks logs f1 --data-dir /tmp/d)"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("summary lacks %q:\n%s", want, out.String())
-		}
+	tests := []struct {
+		name    string
+		again   func(string) string
+		want    []string
+		notWant string
+	}{
+		{"stored", (&globals{dataDir: "/tmp/d"}).again,
+			[]string{"more lines (apflow tasks get r1 --data-dir /tmp/d)", "last log lines (apflow tasks logs f1 --data-dir /tmp/d):"}, ""},
+		{"ephemeral", (&globals{ephemeral: true}).again,
+			[]string{"more lines\n", "last log lines:\n"}, "apflow tasks"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			printSummary(&out, []*task.Task{root, failed}, 0, true, tail, tt.again)
+			for _, want := range tt.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("summary lacks %q:\n%s", want, out.String())
+				}
+			}
+			if tt.notWant != "" && strings.Contains(out.String(), tt.notWant) {
+				t.Errorf("summary suggests %q though nothing was stored:\n%s", tt.notWant, out.String())
+			}
+		})
 	}
 }

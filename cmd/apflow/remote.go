@@ -103,7 +103,7 @@ func (g *globals) finish(trees []*task.TreeNode, began time.Time, jsonOut, inter
 		summaryOut = g.stderr
 	}
 	all := flatten(trees)
-	printSummary(summaryOut, all, time.Since(began), !jsonOut, tail, g.reachFlags())
+	printSummary(summaryOut, all, time.Since(began), !jsonOut, tail, g.again)
 	if jsonOut {
 		if err := writeTreesJSON(g.stdout, trees); err != nil {
 			return err

@@ -72,8 +72,8 @@ func TestPrintCompletedMatchesPrintSummary(t *testing.T) {
 		t.Fatalf("completedRuns = %v, %d; want the runs that completed, 5 tasks", ok, total)
 	}
 	var fast, full bytes.Buffer
-	printCompleted(&fast, roots, total, 1500*time.Millisecond, "")
-	printSummary(&full, flatten(trees), 1500*time.Millisecond, true, nil, "")
+	printCompleted(&fast, roots, total, 1500*time.Millisecond, (&globals{}).again)
+	printSummary(&full, flatten(trees), 1500*time.Millisecond, true, nil, (&globals{}).again)
 	if fast.String() != full.String() {
 		t.Fatalf("from the reports:\n%s\nfrom the trees:\n%s", fast.String(), full.String())
 	}

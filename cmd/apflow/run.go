@@ -364,7 +364,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	if roots, total, ok := completedRuns(rootIDs, ended); ok && !jsonOut && !interrupted {
 		// Every task completed: the engine's reports say all the summary shows, so the
 		// trees are not read back.
-		printCompleted(g.stdout, roots, total, time.Since(began), g.reachFlags())
+		printCompleted(g.stdout, roots, total, time.Since(began), g.again)
 		return nil
 	}
 	final, err := loadTrees(context.Background(), h.store, rootIDs)
@@ -415,16 +415,16 @@ func completedRuns(rootIDs []string, ended map[string]*engine.RunResult) (roots 
 
 // printCompleted is printSummary for runs whose total tasks all completed
 // (completedRuns): the counts line and each root's result.
-func printCompleted(w io.Writer, roots []*task.Task, total int, elapsed time.Duration, reach string) {
+func printCompleted(w io.Writer, roots []*task.Task, total int, elapsed time.Duration, again func(cmd string) string) {
 	fmt.Fprintf(w, "%s in %s\n", progress.SummaryOfCounts(map[task.Status]int{task.Completed: total}, 0), elapsed.Round(time.Millisecond))
 	for _, r := range roots {
-		printRootResult(w, r, reach)
+		printRootResult(w, r, again)
 	}
 }
 
-// printRootResult writes a completed root's result, at most maxResultLines of it; the
-// command it suggests for the rest carries reach (globals.reachFlags).
-func printRootResult(w io.Writer, t *task.Task, reach string) {
+// printRootResult writes a completed root's result, at most maxResultLines of it, and
+// the command that shows the rest when again (globals.again) gives one.
+func printRootResult(w io.Writer, t *task.Task, again func(cmd string) string) {
 	if t.Status != task.Completed || t.Result == nil {
 		return
 	}
@@ -434,19 +434,23 @@ func printRootResult(w io.Writer, t *task.Task, reach string) {
 	}
 	lines := strings.Split(string(b), "\n")
 	if len(lines) > maxResultLines {
-		lines = append(lines[:maxResultLines], fmt.Sprintf("  … %d more lines (apflow tasks get %s%s)", len(lines)-maxResultLines, t.ID, reach))
+		more := fmt.Sprintf("  … %d more lines", len(lines)-maxResultLines)
+		if line := again("tasks get " + t.ID); line != "" {
+			more += " (" + line + ")"
+		}
+		lines = append(lines[:maxResultLines], more)
 	}
 	fmt.Fprintf(w, "result of %s:\n  %s\n", t.Name, strings.Join(lines, "\n"))
 }
 
 // printSummary writes the outcome: counts, every task that did not complete (a failed
 // one with its last log lines, read with tail), and (with showResult) the result of each
-// completed root. The commands it suggests carry reach (globals.reachFlags).
-func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool, tail logTail, reach string) {
+// completed root. The commands it suggests come from again (globals.again).
+func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showResult bool, tail logTail, again func(cmd string) string) {
 	fmt.Fprintf(w, "%s in %s\n", progress.Summary(tasks), elapsed.Round(time.Millisecond))
 	for _, t := range tasks {
 		if showResult && t.IsRoot() {
-			printRootResult(w, t, reach)
+			printRootResult(w, t, again)
 		}
 	}
 	var bad []*task.Task
@@ -482,7 +486,7 @@ func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showRe
 		}
 		fmt.Fprintln(w, line)
 		fmt.Fprint(w, detail)
-		printLogTail(w, t, tail, reach)
+		printLogTail(w, t, tail, again)
 	}
 }
 

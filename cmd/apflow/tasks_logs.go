@@ -165,9 +165,9 @@ func remoteLogTail(c *client.Client) logTail {
 	})
 }
 
-// printLogTail writes, under a failed task's line of the run summary, its last log lines;
-// the command it suggests carries reach (globals.reachFlags).
-func printLogTail(w io.Writer, t *task.Task, tail logTail, reach string) {
+// printLogTail writes, under a failed task's line of the run summary, its last log lines,
+// and the command that shows them all when again (globals.again) gives one.
+func printLogTail(w io.Writer, t *task.Task, tail logTail, again func(cmd string) string) {
 	if tail == nil || t.Status != task.Failed {
 		return
 	}
@@ -175,7 +175,11 @@ func printLogTail(w io.Writer, t *task.Task, tail logTail, reach string) {
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "    last log lines (apflow tasks logs %s%s):\n", t.ID, reach)
+	if line := again("tasks logs " + t.ID); line != "" {
+		fmt.Fprintf(w, "    last log lines (%s):\n", line)
+	} else {
+		fmt.Fprintln(w, "    last log lines:")
+	}
 	for _, l := range lines {
 		fmt.Fprintf(w, "      #%d %-5s %s: %s\n", l.Attempt, l.Level, l.Source, oneLine(l.Message))
 	}
