@@ -35,7 +35,9 @@
 //     the host are pinned until the host is done with them (docs/abi.md, "Conventions").
 //   - Every execute returns valid JSON: the output, or {"error": message, "code": …,
 //     "details": …} for a returned error, inputs that do not decode into the input type,
-//     an output that does not encode, or a panic in Run. A panic is recovered (its stack
+//     an output that does not encode, or a panic in Run. One exception: a non-empty
+//     json.RawMessage output is returned as is, unchecked (Executor says why); the host
+//     fails the task if it is not JSON, and discards the instance as for any bad result. A panic is recovered (its stack
 //     goes to the task's log) instead of trapping, so the task fails with the panic
 //     message rather than an opaque trap. Fatal runtime errors (out of memory, deadlock,
 //     concurrent map writes) cannot be recovered and still trap; the host then discards

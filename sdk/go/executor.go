@@ -31,9 +31,11 @@ import (
 //
 // json.RawMessage passes JSON through untouched: an In of that type is a copy of the
 // inputs' bytes as the host sent them (always one JSON value), and an Out of that type
-// (when not empty) is handed to the host as is, where encoding/json would have checked
-// and compacted it; the host refuses a result that is not JSON (a "result" failure
-// naming the task). encoding/json is slow in WebAssembly: decoding and re-encoding a
+// (when not empty; an empty one is null) is handed to the host as is, where
+// encoding/json would have checked and compacted it; the host refuses a result that is
+// not JSON (a "result" failure naming the task, and the instance is discarded). Pitfall
+// of forwarding someone else's JSON: an object result with a top-level "error" member is
+// a failure (docs/abi.md). encoding/json is slow in WebAssembly: decoding and re-encoding a
 // small object costs tens of microseconds per call, several times what the host spends
 // on the call (docs/performance.md), so an executor that only forwards or stores JSON
 // should take and return json.RawMessage.

@@ -194,7 +194,8 @@ func (m *Module) HasHook() bool { return m.hook != nil }
 // Execute is the execute export: it decodes input into the executor's input type, runs
 // it with a [Context] backed by host, and returns the result document — the JSON encoding
 // of the output, or an {"error": …} object for an error, a panic, undecodable inputs or an
-// unencodable output. It never panics and always returns valid JSON.
+// unencodable output. It never panics, and returns valid JSON unless the output is a
+// json.RawMessage that is not: that one is returned as is (Executor).
 func (m *Module) Execute(host Host, input []byte) []byte {
 	if m.exec == nil {
 		return encodeError(NewError(CodeNoExecutor, "this module registered no executor (it is a hook module)", nil))

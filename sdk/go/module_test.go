@@ -370,7 +370,7 @@ func FuzzExecute(f *testing.F) {
 
 // TestRawMessagePassesThrough: an executor taking and returning json.RawMessage gets the
 // input bytes as sent, in a copy it may keep, and its result reaches the host as
-// returned (not re-encoded); other result types are still encoded.
+// returned (not re-encoded), an empty one as null.
 func TestRawMessagePassesThrough(t *testing.T) {
 	t.Parallel()
 	var kept json.RawMessage
@@ -394,14 +394,16 @@ func TestRawMessagePassesThrough(t *testing.T) {
 		{"empty result encodes as null", `{"empty": true}`, `null`},
 	}
 	for _, tt := range tests {
-		input := []byte(tt.input)
-		res := apflowtest.For(t, m).ExecuteRaw(input)
-		if string(res.Raw) != tt.want {
-			t.Fatalf("%s: result %s, want %s", tt.name, res.Raw, tt.want)
-		}
-		input[0] = 'X' // the host's buffer changes: the executor's copy does not
-		if string(kept) != tt.input {
-			t.Fatalf("%s: the executor's input is %s, want a copy of %s", tt.name, kept, tt.input)
-		}
+		t.Run(tt.name, func(t *testing.T) { // not parallel: kept is shared
+			input := []byte(tt.input)
+			res := apflowtest.For(t, m).ExecuteRaw(input)
+			if string(res.Raw) != tt.want {
+				t.Fatalf("result %s, want %s", res.Raw, tt.want)
+			}
+			input[0] = 'X' // the host's buffer changes: the executor's copy does not
+			if string(kept) != tt.input {
+				t.Fatalf("the executor's input is %s, want a copy of %s", kept, tt.input)
+			}
+		})
 	}
 }

@@ -167,7 +167,9 @@ pub unsafe fn call(ptr: *mut u8, len: usize, handler: fn(Value) -> Result) -> u6
 
 /// Runs an `execute_raw` export: [`call`] without the [`Value`] tree. `handler` gets the
 /// input's JSON text as the host wrote it (one JSON value) and returns the result's JSON
-/// text, which the host checks: a result that is not JSON fails the task. Parsing and
+/// text, which the host checks: a result that is not JSON fails the task, and so does an
+/// object with a top-level `"error"` member (the ABI's failure); empty text is no result.
+/// Parsing and
 /// re-serializing a small input costs a call about as much as the host spends on it, so
 /// a handler that forwards or stores JSON should take it as text.
 ///
