@@ -356,7 +356,7 @@ func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
 	f.UserID, f.RootOnly, f.TreeID = user, p.RootOnly, p.TaskTreeID
 	counts, err := s.cfg.Store.CountByStatus(ctx, f) // one snapshot: the counts add up
 	if err != nil {
-		return nil, fmt.Errorf("count tasks: %w", err)
+		return nil, fmt.Errorf("tasks.count: %w", err)
 	}
 	out := map[string]any{}
 	total := 0

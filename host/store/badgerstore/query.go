@@ -267,13 +267,18 @@ func (s *Store) query(ctx context.Context, f store.Filter, offset, limit int) ([
 }
 
 // CountByStatus implements store.Store: every status is counted in one read transaction,
-// one snapshot.
+// one snapshot; in one pass over the index when its entries carry the status (a tree's,
+// a user's), else one pass per status.
 func (s *Store) CountByStatus(ctx context.Context, f store.Filter) (map[task.Status]int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	out := map[task.Status]int{}
+	f.Status = ""
 	err := s.view(func(txn *badger.Txn) error {
+		if prefix, _ := plan(f); statusIndexed(prefix[0]) {
+			return s.matching(ctx, txn, f, func(h header) { out[h.Status]++ })
+		}
 		for _, st := range task.Statuses {
 			f.Status = st
 			n := 0
