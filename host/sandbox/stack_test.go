@@ -75,7 +75,7 @@ var callLevelGrants = Grants{Config: map[string]string{"k": "v"}}
 func TestStackLevelRestoredAfterCalls(t *testing.T) {
 	t.Parallel()
 	const calls = 100_000
-	loop, leaf, alloc := frameCost(2), frameCost(1), frameCost(3) // parameters and locals
+	loop, leaf, alloc := frameCost(3), frameCost(2), frameCost(4) // parameters, results and locals
 	if calls*int64(leaf) <= maxStackBytes {
 		t.Fatalf("%d calls of %d bytes fit the budget: the test would prove nothing", calls, leaf)
 	}
@@ -257,6 +257,37 @@ func TestLimitStackRefusesWhatItCannotParse(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), "cannot meter") {
 				t.Fatalf("limitStack = %x, %v; want a refusal", out, err)
+			}
+		})
+	}
+}
+
+// TestReentrantAllocIsCharged fills the stack budget with guest frames to the last
+// frame that fits, then has a host function answer with a re-entrant alloc: the alloc is
+// charged on top of the frames of the call it serves (give does not go through
+// callTop), so it crosses the budget and the call is reported as having exhausted the
+// stack. The same recursion without the host call stays within the budget.
+func TestReentrantAllocIsCharged(t *testing.T) {
+	t.Parallel()
+	frame, alloc := int64(frameCost(2)), int64(frameCost(4)) // one parameter and one result; alloc's parameter, result and two locals
+	n := maxStackBytes/frame - 2                             // the export and n+1 recursive frames fit
+	if used := frame * (n + 2); used > maxStackBytes || used+alloc <= maxStackBytes {
+		t.Fatalf("%d frames of %d bytes: %d, with an alloc %d: the test needs the alloc to cross %d", n+2, frame, used, used+alloc, maxStackBytes)
+	}
+	tests := []struct {
+		export    string
+		exhausted bool
+	}{
+		{"deep", false},
+		{"deephost", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.export, func(t *testing.T) {
+			t.Parallel()
+			in, ctx := callLevelInstance(t)
+			_, err := in.callTop(ctx, in.export(tt.export), uint64(n))
+			if (err != nil) != tt.exhausted || in.stack.exhausted() != tt.exhausted {
+				t.Fatalf("%s(%d): err = %v, stack exhausted %t; want exhausted %t", tt.export, n, err, in.stack.exhausted(), tt.exhausted)
 			}
 		})
 	}

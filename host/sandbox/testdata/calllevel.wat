@@ -68,6 +68,21 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
     (local.get $i))
+  ;; deep(n) and deephost(n) recurse n+1 calls of one-parameter, one-result functions
+  ;; below the export; at the bottom deephost asks config_get, whose answer the host
+  ;; writes with a re-entrant alloc charged on top of those frames.
+  (func $plain (param $x i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $x))
+      (then (i32.const 0))
+      (else (call $plain (i32.sub (local.get $x) (i32.const 1))))))
+  (func $asking (param $x i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $x))
+      (then (i32.wrap_i64 (call $config_get (i32.const 2200) (i32.const 1))))
+      (else (call $asking (i32.sub (local.get $x) (i32.const 1))))))
+  (func (export "deep") (param $n i32) (result i32)
+    (call $plain (local.get $n)))
+  (func (export "deephost") (param $n i32) (result i32)
+    (call $asking (local.get $n)))
   (func (export "execute") (param i32) (param i32) (result i64)
     (if (i32.ne (call $direct (i32.const 100000)) (i32.const 100000)) (then unreachable))
     (if (i32.ne (call $indirect (i32.const 100000)) (i32.const 100000)) (then unreachable))
