@@ -48,7 +48,7 @@ func TestShutdownAnswerSaysWhereTheRunGoesOn(t *testing.T) {
 		cluster Cluster
 		want    string
 	}{
-		{"single server", nil, "resumes when the server starts again"},
+		{"single server", nil, "resumes when a server starts again"},
 		{"cluster node", nodeOnly{}, "the cluster's other nodes"},
 	}
 	for _, tt := range tests {

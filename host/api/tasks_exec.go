@@ -234,7 +234,7 @@ func (s *Server) shutdownMessage() string {
 	if s.cfg.Cluster != nil {
 		return "server is shutting down; the cluster's other nodes, or this one when it starts again, resume the run"
 	}
-	return "server is shutting down; the run is kept and resumes when the server starts again on this data"
+	return "server is shutting down; the run is kept and resumes when a server starts again on this data dir"
 }
 
 // finalResult is the answer of a finished tasks.execute: the real root id and the final
