@@ -22,7 +22,8 @@ func TestTaskLogsCLI(t *testing.T) {
 	if code != exitFailed {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
 	}
-	want := "✗ noisy one (n) failed: noisy gave up\n    last log lines (apflow tasks logs n):\n" +
+	// The suggested command reaches this run's tasks: it carries the --data-dir given.
+	want := "✗ noisy one (n) failed: noisy gave up\n    last log lines (apflow tasks logs n --data-dir " + shellQuote(dataDir) + "):\n" +
 		"      #1 debug executor: connecting to the backend\n      #1 error executor: backend refused: 503\n"
 	if !strings.Contains(out, want) {
 		t.Fatalf("summary lacks the log lines %q:\n%s", want, out)
