@@ -18,7 +18,7 @@
 // string order; numbers are 8 bytes big-endian with the sign bit flipped (ascending) or
 // all bits inverted (descending).
 //
-//	t <id>                                      task, JSON: its wire form without null, false and 0 members (marshalTask)
+//	t <id>                                      task: binary fields, then the rest of its wire form as JSON (value.go)
 //	a <created desc> <seq desc> <id>            every task, newest first
 //	r <created desc> <seq desc> <id>            roots only
 //	s <status> <created desc> <seq desc> <id>   by status
@@ -49,11 +49,13 @@
 // is indexed in microseconds, the precision the wire form stores. An Update rewrites
 // exactly the entries whose key or header changed, in the task's transaction.
 //
-// Task values (over Options.ValueThreshold) live in Badger's value log; the LSM tree holds
-// keys, index entries and value pointers, and a commit syncs both the value log and the
-// memtable's write-ahead log (see Options.ValueThreshold for the trade-off). A
-// transaction is bounded by Badger to 15% of Options.MemTableSize in bytes (a value in
-// the value log counted as 12 bytes) and one key per 96 bytes of it: with the defaults
+// A task's value is compact (about 200 bytes for a small completed task, value.go), so
+// small tasks live in the LSM tree with the keys and index entries, and a commit of only
+// such values writes one file, the memtable's write-ahead log; larger tasks (over
+// Options.ValueThreshold) live in Badger's value log, and a commit that writes one writes
+// the value log too (see Options.ValueThreshold for the trade-off). A transaction is
+// bounded by Badger to 15% of Options.MemTableSize in bytes (a value in the value log
+// counted as 12 bytes) and one key per 96 bytes of it: with the defaults
 // about 1.2 MB and 13,000 keys, so a Create of a few hundred tasks fits in one commit. In
 // memory there is no value log: every value counts whole. A larger Create is
 // committed in chunks and stays atomic and invisible until whole (see Create; the x

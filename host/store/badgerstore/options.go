@@ -46,17 +46,15 @@ type Options struct {
 	ValueLogFileSize int64
 	// ValueThreshold is the value size from which values go to the value log (default
 	// 256 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it
-	// is that cap and also the largest value stored). Tasks are larger, so they live in
-	// the value log and the LSM tree holds keys, index entries and value pointers: a
-	// transaction is then bounded mostly by its number of keys, and memtables hold no
-	// task. The price: a commit that writes a value to the value log syncs two files (the
-	// value log, then the memtable's write-ahead log), so a dependency hop (the commit
-	// that completes one task and starts the next) costs about two fsyncs. At 1 KiB most
-	// small tasks stay in the LSM tree and such a hop costs one fsync (Chain1k: 1.0 to 1.4
-	// fsyncs per hop instead of 2 to 4), but memtables then fill, flush and compact about
-	// four times as often: in the same sitting BenchmarkWide10k was 25-35% slower and
-	// its peak RSS 70-110 MiB higher, and a transaction, bounded in bytes, takes fewer
-	// tasks. Raise it for deep chains of small tasks, not for wide trees.
+	// is that cap and also the largest value stored). A small task's stored value (about
+	// 200 bytes, value.go) stays under it, in the LSM tree: a commit that completes such
+	// a task and starts its dependent writes one file, the memtable's write-ahead log
+	// (Badger still syncs the unchanged value log, which writes nothing but costs the
+	// disk a cache flush). A task with larger inputs or result goes to the value log,
+	// and a commit that writes one writes and syncs both files. A higher
+	// threshold keeps more tasks in the LSM tree, whose memtables then fill, flush and
+	// compact more often: with the JSON values of earlier versions (about 640 bytes) at 1
+	// KiB, BenchmarkWide10k was 25-35% slower and its peak RSS 70-110 MiB higher.
 	ValueThreshold int64
 	// NumCompactors is the number of compaction goroutines (default 2, the minimum).
 	NumCompactors int

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-func TestDropZeroMembers(t *testing.T) {
+func TestDropMembers(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{`{}`, `{}`},
@@ -23,24 +25,27 @@ func TestDropZeroMembers(t *testing.T) {
 		{`{"a":0.5,"b":-0,"c":10,"d":"0","e":"null"}`, `{"a":0.5,"b":-0,"c":10,"d":"0","e":"null"}`},
 		{`{"a":{"x":null,"y":0},"b":[null,false,0],"c":null}`, `{"a":{"x":null,"y":0},"b":[null,false,0]}`},
 		{`{"a\"b":null,"k":"v\\\",}]","n":null}`, `{"k":"v\\\",}]"}`},
-		{`{"a":{},"b":[],"c":""}`, `{"a":{},"b":[],"c":""}`},
+		{`{"a":{},"b":[],"c":""}`, `{"a":{},"b":[]}`},
+		{`{"dependencies":[],"inputs":{},"params":{},"hook_errors":[]}`, `{"params":{},"hook_errors":[]}`},
+		{`{"dependencies":[{"id":"a"}],"inputs":{"":""}}`, `{"dependencies":[{"id":"a"}],"inputs":{"":""}}`},
 		{`[null]`, `[null]`},
 		{`{"result":false,"a":false}`, `{"result":false}`},
 		{`{"a":0,"result":0}`, `{"result":0}`},
+		{`{"result":"","name":""}`, `{"result":""}`},
 		{`{"result":null,"x":"result"}`, `{"x":"result"}`},
 		{`{"\"result":0,"result\"":false}`, `{}`},
 	} {
-		if got := dropZeroMembers([]byte(c.in), anyMembers); string(got) != c.want {
-			t.Errorf("dropZeroMembers(%s) = %s, want %s", c.in, got, c.want)
+		if got := dropMembers([]byte(c.in), storedZero); string(got) != c.want {
+			t.Errorf("dropMembers(%s) = %s, want %s", c.in, got, c.want)
 		}
 	}
 }
 
-// FuzzDropZeroMembers: for any object encoding/json writes, the result is that object
-// without the members encoded as null, false or 0 (the result member: null only), the
-// others byte for byte.
-func FuzzDropZeroMembers(f *testing.F) {
-	for _, s := range []string{`{"a":null,"b":{"c":[0,false,"\"}"]},"d":0,"e":-0.0}`, `{"x\u0000":"]","y":false}`, `{}`, `{"result":0,"r":false}`} {
+// FuzzDropMembers: for any object encoding/json writes, the result is that object
+// without the members storedZero names, the others byte for byte.
+func FuzzDropMembers(f *testing.F) {
+	for _, s := range []string{`{"a":null,"b":{"c":[0,false,"\"}"]},"d":0,"e":-0.0}`, `{"x\u0000":"]","y":false}`, `{}`,
+		`{"result":0,"r":false}`, `{"inputs":{},"dependencies":[],"s":"","result":""}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -55,17 +60,20 @@ func FuzzDropZeroMembers(f *testing.F) {
 		want := map[string]json.RawMessage{}
 		for k, v := range m {
 			b, _ := json.Marshal(v)
-			if s := string(b); s != "null" && (k == "result" || s != "false" && s != "0") {
+			s := string(b)
+			zero := s == "null" || k != "result" && (s == "false" || s == "0" || s == `""`) ||
+				k == "dependencies" && s == "[]" || k == "inputs" && s == "{}"
+			if !zero {
 				want[k] = b
 			}
 		}
-		got := dropZeroMembers(bytes.Clone(obj), anyMembers)
+		got := dropMembers(bytes.Clone(obj), storedZero)
 		var back map[string]json.RawMessage
 		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("dropZeroMembers(%s) = %s: not JSON: %v", obj, got, err)
+			t.Fatalf("dropMembers(%s) = %s: not JSON: %v", obj, got, err)
 		}
 		if !reflect.DeepEqual(back, want) {
-			t.Fatalf("dropZeroMembers(%s) = %s, want the members %v", obj, got, want)
+			t.Fatalf("dropMembers(%s) = %s, want the members %v", obj, got, want)
 		}
 	})
 }
@@ -160,4 +168,119 @@ func TestStoredResults(t *testing.T) {
 			t.Errorf("result %#v reads back as %#v (%v)", result, got.Result, err)
 		}
 	}
+}
+
+// TestCompactFormReadsAsWire: whatever a task holds, its stored value decodes exactly as
+// its wire form does, including the strings and times the binary fields cannot hold
+// (left in the JSON tail), and it is small for a typical completed task.
+func TestCompactFormReadsAsWire(t *testing.T) {
+	t.Parallel()
+	const uuid, sha = "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", "5f0c6a0d3b2e4f7c8a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
+	now := time.Now()
+	typical := func() *task.Task {
+		return &task.Task{ID: uuid, ParentID: "1" + uuid[1:], TaskTreeID: "1" + uuid[1:], Name: "child-17",
+			Status: task.Completed, Priority: 2, Seq: 17, Attempts: 1, Plugin: sha, Progress: 1,
+			Inputs: map[string]any{"n": json.Number("17")}, Schemas: map[string]any{"method": "echo"},
+			Result: map[string]any{"n": json.Number("17")}, Dependencies: []task.Dependency{},
+			CreatedAt: now, UpdatedAt: now.Add(time.Millisecond), StartedAt: now.Add(time.Microsecond), CompletedAt: now.Add(time.Millisecond),
+			Usage: &task.Usage{DurationMS: 0.123, PeakMemoryPages: 17, HostCalls: 2, BytesIn: 8, BytesOut: 8, LLMInputTokens: -1}}
+	}
+	for _, c := range []struct {
+		name string
+		mod  func(*task.Task)
+	}{
+		{"typical", func(*task.Task) {}},
+		{"zero task", func(x *task.Task) { *x = task.Task{} }},
+		{"root", func(x *task.Task) { x.ParentID, x.TaskTreeID = "", x.ID }},
+		{"user named as the id", func(x *task.Task) { x.UserID = x.ID }},
+		{"uppercase UUID", func(x *task.Task) { x.ID = strings.ToUpper(uuid) }},
+		{"UUID without dashes", func(x *task.Task) { x.ParentID = strings.ReplaceAll(uuid, "-", "") }},
+		{"uppercase sha", func(x *task.Task) { x.Plugin = strings.ToUpper(sha) }},
+		{"63 hex digits", func(x *task.Task) { x.Plugin = sha[1:] }},
+		{"plain ids", func(x *task.Task) { x.ID, x.ParentID, x.TaskTreeID, x.UserID = "a", "b\x00", "c", "dé" }},
+		{"invalid UTF-8 ids", func(x *task.Task) { x.ID, x.UserID, x.Plugin = "\xff", "u\xfe", "\xc3" }},
+		{"unknown status", func(x *task.Task) { x.Status = "paused" }},
+		{"invalid UTF-8 status", func(x *task.Task) { x.Status = "\xff" }},
+		{"negative numbers", func(x *task.Task) { x.Priority, x.Seq, x.Attempts = -1, -1<<40, -3 }},
+		{"times before 1970 and unordered", func(x *task.Task) {
+			x.CreatedAt, x.StartedAt = time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 999, time.FixedZone("x", -3600))
+		}},
+		{"only later times", func(x *task.Task) { x.CreatedAt = time.Time{} }},
+		{"year 10000 (unreadable, as in the wire form)", func(x *task.Task) { x.CompletedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"no usage", func(x *task.Task) { x.Usage = nil }},
+		{"zero usage", func(x *task.Task) { x.Usage = &task.Usage{} }},
+		{"huge usage", func(x *task.Task) {
+			x.Usage = &task.Usage{DurationMS: math.MaxFloat64, PeakMemoryPages: math.MaxUint32, BytesOut: math.MinInt64}
+		}},
+		{"nil dependencies and inputs", func(x *task.Task) { x.Dependencies, x.Inputs = nil, nil }},
+		{"empty params and schemas", func(x *task.Task) { x.Params, x.Schemas = map[string]any{}, map[string]any{} }},
+		{"false result", func(x *task.Task) { x.Result = false }},
+		{"empty string result", func(x *task.Task) { x.Result = "" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			x := typical()
+			c.mod(x)
+			raw, err := marshalTask(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wire, err := x.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decode(x.ID, raw)
+			want, wantErr := decode(x.ID, wire)
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("the stored value decodes with error %v, the wire form with %v", err, wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("the stored value and the wire form decode differently:\n%#v\n%#v", got, want)
+			}
+			if c.name == "typical" {
+				t.Logf("a typical completed task is stored in %d bytes", len(raw))
+			}
+			if c.name == "typical" && len(raw) >= DefaultValueThreshold {
+				t.Fatalf("a typical completed task is stored in %d bytes, not under the value threshold %d: %q", len(raw), DefaultValueThreshold, raw)
+			}
+		})
+	}
+	bad := typical()
+	bad.Usage.DurationMS = math.NaN()
+	if _, err := marshalTask(bad); err == nil {
+		t.Fatal("a NaN duration was stored; the wire form cannot hold it")
+	}
+}
+
+// FuzzUnmarshalTask: any bytes read as a stored value decode or fail, never panic, and a
+// value in the compact form that decodes encodes to a value that decodes to the same task.
+func FuzzUnmarshalTask(f *testing.F) {
+	x := mk("a7b6f6a5-6f0e-4b8e-9d3c-1f5f7a3c2e11", "p", 3)
+	x.Usage = &task.Usage{DurationMS: 1.5}
+	x.CreatedAt, x.Plugin = time.Now(), strings.Repeat("ab", 32)
+	raw, err := marshalTask(x)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add(raw[:len(raw)/2])
+	f.Add([]byte(`{"id":"x"}`))
+	f.Add([]byte{compactTag, strBytes, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := unmarshalTask(data)
+		if err != nil || data[0] != compactTag {
+			return
+		}
+		again, err := marshalTask(got)
+		if err != nil {
+			return // e.g. a huge float the wire form cannot hold
+		}
+		back, err := unmarshalTask(again)
+		if err != nil {
+			t.Fatalf("re-encoded value %q does not decode: %v", again, err)
+		}
+		if !reflect.DeepEqual(got, back) {
+			t.Fatalf("re-encoding changed the task:\n%#v\n%#v", got, back)
+		}
+	})
 }

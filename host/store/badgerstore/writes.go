@@ -31,8 +31,8 @@ func encode(t *task.Task) (encoded, error) {
 }
 
 func decode(id string, raw []byte) (*task.Task, error) {
-	t := new(task.Task)
-	if err := t.UnmarshalJSON(raw); err != nil {
+	t, err := unmarshalTask(raw)
+	if err != nil {
 		return nil, fmt.Errorf("decode stored task %s: %w", id, err)
 	}
 	return t, nil
