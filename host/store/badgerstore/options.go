@@ -45,16 +45,18 @@ type Options struct {
 	// ValueLogFileSize is the size of one value-log file (default 64 MiB).
 	ValueLogFileSize int64
 	// ValueThreshold is the value size from which values go to the value log (default
-	// 256 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it
+	// 512 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it
 	// is that cap and also the largest value stored). A small task's stored value (about
-	// 200 bytes, value.go) stays under it, in the LSM tree: a commit that completes such
-	// a task and starts its dependent writes one file, the memtable's write-ahead log
-	// (Badger still syncs the unchanged value log, which writes nothing but costs the
-	// disk a cache flush). A task with larger inputs or result goes to the value log,
-	// and a commit that writes one writes and syncs both files. A higher
-	// threshold keeps more tasks in the LSM tree, whose memtables then fill, flush and
-	// compact more often: with the JSON values of earlier versions (about 640 bytes) at 1
-	// KiB, BenchmarkWide10k was 25-35% slower and its peak RSS 70-110 MiB higher.
+	// 200 bytes, value.go; a few dependencies add 60-80 bytes each) stays under it, in the
+	// LSM tree: a commit that completes such a task and starts its dependent writes one
+	// file, the memtable's write-ahead log (Badger still syncs the unchanged value log,
+	// which writes nothing but costs the disk a cache flush). A task with larger inputs
+	// or result, or many dependencies (an aggregator), goes to the value log, and a commit
+	// that writes one writes and syncs both files (at 256 bytes the tasks of a chain, one
+	// dependency each and about 360 bytes, did: docs/performance.md). A higher threshold
+	// keeps more tasks in the LSM tree, whose memtables then fill, flush and compact more
+	// often: with the JSON values of earlier versions (about 640 bytes) at 1 KiB,
+	// BenchmarkWide10k was 25-35% slower and its peak RSS 70-110 MiB higher.
 	ValueThreshold int64
 	// NumCompactors is the number of compaction goroutines (default 2, the minimum).
 	NumCompactors int
@@ -79,7 +81,7 @@ const (
 	DefaultBlockCacheSize   = 8 << 20
 	DefaultIndexCacheSize   = 4 << 20
 	DefaultValueLogFileSize = 64 << 20
-	DefaultValueThreshold   = 256
+	DefaultValueThreshold   = 512
 	DefaultNumCompactors    = 2
 	DefaultMaxBatch         = 1024
 	DefaultGCInterval       = 10 * time.Minute
