@@ -19,9 +19,9 @@ import (
 // committer only checks that no id exists yet.
 //
 // A submission whose writes fit in one Badger transaction is stored in one commit. A
-// larger one (a few hundred tasks with the default options, or a single task with some
-// 2,500 dependencies) is stored in chunks of one commit each, encoded as they fill, and stays
-// atomic and invisible until it is whole:
+// larger one (a few hundred tasks with the default options, or a single task with
+// thousands of dependencies) is stored in chunks of one commit each, encoded as they
+// fill, and stays atomic and invisible until it is whole:
 //   - its ids are reserved in memory first: reads do not see them (Get answers
 //     TaskNotFound, List and Count skip them), writes to them fail, and another Create
 //     of one of them fails with "already exists";

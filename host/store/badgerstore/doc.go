@@ -36,18 +36,19 @@
 //	W <scope> <plugin>                          usage of one key-value space: bytes, keys
 //
 // Every index entry's value is a small header (id, created_at, seq, user, tree, parent,
-// name, executor), so List and Count filter and count on index entries alone and decode
-// only the tasks of the returned page. Only the entries of the indexes a status filter
-// is combined with carry the status too (status, tree, user, schedules): a status change
-// then rewrites the task, moves its status entry and rewrites its tree and user entries,
-// and no other (every task, roots, parent, dependents: an aggregator of 100,000 tasks
-// rewrites none of its 100,000 dependents entries); a status filter over one of those
-// others (a parent's pending children) looks up each candidate's status entry. Their
-// entries written before that rule may carry a status, never read. Entries written
-// before the name and the executor were added end after the parent; a filter on
-// executor or name (store.Filter.Method and Name) decodes the tasks of those. created_at
-// is indexed in microseconds, the precision the wire form stores. An Update rewrites
-// exactly the entries whose key or header changed, in the task's transaction.
+// name, executor; binary, about 65 bytes: header.encode), so List and Count filter and
+// count on index entries alone and decode only the tasks of the returned page. Only the
+// entries of the indexes a status filter is combined with carry the status too (status,
+// tree, user, schedules): a status change then rewrites the task, moves its status entry
+// and rewrites its tree and user entries, and no other (every task, roots, parent,
+// dependents: an aggregator of 100,000 tasks rewrites none of its 100,000 dependents
+// entries); a status filter over one of those others (a parent's pending children) looks
+// up each candidate's status entry. Their entries written before that rule may carry a
+// status, never read. Entries written before the name and the executor were added end
+// after the parent; a filter on executor or name (store.Filter.Method and Name) decodes
+// the tasks of those. created_at is indexed in microseconds, the precision the wire form
+// stores. An Update rewrites exactly the entries whose key or header changed, in the
+// task's transaction.
 //
 // A task's value is compact (about 200 bytes for a small completed task, value.go), so
 // small tasks live in the LSM tree with the keys and index entries, and a commit of only

@@ -1,8 +1,10 @@
 package badgerstore
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,7 +74,7 @@ func TestStatusFilterOnEarlierEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Rewrite a's entries as the earlier format stored them, status included.
-	withStatus := headerOf(mk("a", "root", 2)).encode()
+	withStatus := earlierHeader(headerOf(mk("a", "root", 2)))
 	err := s.db.Update(func(txn *badger.Txn) error {
 		for k := range indexEntries(mk("a", "root", 2)) {
 			if err := txn.Set([]byte(k), withStatus); err != nil {
@@ -110,4 +112,109 @@ func TestStatusFilterOnEarlierEntries(t *testing.T) {
 			t.Errorf("List(%+v) = %v (total %d), want %v", c.f, got, total, c.want)
 		}
 	}
+}
+
+// earlierHeader returns h in the form earlier versions wrote: created_at and seq as 8
+// bytes each (appendAsc), then the strings as in keys (appendString).
+func earlierHeader(h header) []byte {
+	b := appendAsc(appendAsc(nil, h.Created), h.Seq)
+	for _, s := range []string{h.ID, string(h.Status), h.UserID, h.TreeID, h.ParentID, h.Name, h.Method} {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// TestHeaderRoundTrip: every header decodes to itself, and so does its earlier form; the
+// compact form of a small task's entry is well under half the earlier one.
+func TestHeaderRoundTrip(t *testing.T) {
+	t.Parallel()
+	const root, child = "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11"
+	typical := header{ID: child, Created: time.Now().UnixMicro(), Seq: 17, Status: task.Completed,
+		TreeID: root, ParentID: root, Name: "child-17", Method: "echo", Named: true}
+	for _, c := range []struct {
+		name string
+		mod  func(*header)
+	}{
+		{"typical", func(*header) {}},
+		{"root", func(h *header) { h.ID, h.TreeID, h.ParentID = root, root, "" }},
+		{"no status", func(h *header) { h.Status = "" }},
+		{"user", func(h *header) { h.UserID = "alice" }},
+		{"plain ids", func(h *header) { h.ID, h.TreeID, h.ParentID = "a\x00b", "t", "t" }},
+		{"invalid UTF-8 name and ids", func(h *header) { h.Name, h.ID, h.UserID = "\xff", "\xfe", "u\xc3" }},
+		{"unknown status", func(h *header) { h.Status = "paused" }},
+		{"zero created_at", func(h *header) { h.Created = 0 }},
+		{"year 0", func(h *header) { h.Created = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() }},
+		{"negative seq", func(h *header) { h.Seq = -1 << 40 }},
+		{"year 10000", func(h *header) { h.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() }},
+		{"extreme created_at", func(h *header) { h.Created, h.Seq = -1<<63, 1<<63-1 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := typical
+			c.mod(&h)
+			b := h.encode()
+			if got, err := decodeHeader(b); err != nil || got != h {
+				t.Fatalf("decodeHeader(%q) = %+v, %v; want %+v", b, got, err, h)
+			}
+			earlier := earlierHeader(h)
+			if y := time.UnixMicro(h.Created).UTC().Year(); y >= 0 && y <= 9999 {
+				if got, err := decodeHeader(earlier); err != nil || got != h {
+					t.Fatalf("earlier form: decodeHeader(%q) = %+v, %v; want %+v", earlier, got, err, h)
+				}
+			}
+			if c.name == "typical" && len(b)*2 > len(earlier) {
+				t.Fatalf("compact header %d bytes, earlier form %d", len(b), len(earlier))
+			}
+		})
+	}
+}
+
+// TestStoredFormat pins the bytes of a task's stored value and of an index entry's header:
+// they are on disk, and a change of field order, kind or offset must be a new format that
+// still reads these.
+func TestStoredFormat(t *testing.T) {
+	t.Parallel()
+	created := time.Date(2026, 12, 4, 1, 2, 3, 456789000, time.UTC)
+	x := &task.Task{ID: "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", ParentID: "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11",
+		TaskTreeID: "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", Name: "c", Status: task.Completed, Priority: 2, Seq: 3,
+		Attempts: 1, Plugin: strings.Repeat("ab", 32), Inputs: map[string]any{"i": json.Number("1")},
+		Dependencies: []task.Dependency{}, Result: json.Number("1"), CreatedAt: created,
+		UpdatedAt: created.Add(time.Second), CompletedAt: created.Add(time.Second),
+		Usage: &task.Usage{DurationMS: 0.5, BytesIn: 7}}
+	const wantValue = "01010b6f6a576f0e4b8e9d3c1f5f7a3c2e11011b6f6a576f0e4b8e9d3c1f5f7a3c2e11050100" +
+		"02abababababababababababababababababababababababababababababababab0302" +
+		"0406020b" + "aac4a8c98df1b006" + "80897a" + "80897a" +
+		"01" + "000000000000e03f" + "00" + "000e000000" +
+		`7b226e616d65223a2263222c22696e70757473223a7b2269223a317d2c22726573756c74223a317d`
+	raw, err := marshalTask(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%x", raw); got != wantValue {
+		t.Errorf("stored value\n got %s\nwant %s", got, wantValue)
+	}
+	const wantHeader = "01aac4a8c98df1b00606" + "010b6f6a576f0e4b8e9d3c1f5f7a3c2e11" + "0302" + "00" +
+		"011b6f6a576f0e4b8e9d3c1f5f7a3c2e11" + "0503" + "040163" + "00"
+	if got := fmt.Sprintf("%x", headerOf(x).encode()); got != wantHeader {
+		t.Errorf("header\n got %s\nwant %s", got, wantHeader)
+	}
+}
+
+// FuzzDecodeHeader: no bytes make decodeHeader panic, and a compact header that decodes
+// encodes back to the same header.
+func FuzzDecodeHeader(f *testing.F) {
+	h := header{ID: "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", Created: 1, Seq: 2, Status: task.Pending, TreeID: "t", ParentID: "t", Name: "n", Method: "m", Named: true}
+	f.Add(h.encode())
+	f.Add(earlierHeader(h))
+	f.Add([]byte{headerTag, 2, 4, strSame, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeHeader(b)
+		if err != nil || len(b) == 0 || b[0] != headerTag {
+			return
+		}
+		back, err := decodeHeader(got.encode())
+		if err != nil || back != got {
+			t.Fatalf("header %+v re-encodes to %+v, %v", got, back, err)
+		}
+	})
 }

@@ -151,7 +151,8 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	return s.db.View(fn)
 }
 
-// gcLoop garbage-collects the value log (which holds only values over ValueThreshold).
+// gcLoop garbage-collects the value log (which holds only values of at least
+// ValueThreshold bytes).
 func (s *Store) gcLoop(every time.Duration) {
 	defer close(s.gcDone)
 	t := time.NewTicker(every)

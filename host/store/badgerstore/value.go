@@ -11,16 +11,16 @@ import (
 //	0x01 <fields> <tail>
 //
 // fields holds, in binary, the members that dominate the size of a small task: its ids
-// (a UUID in 16 bytes, a repeated one in 2), its status, priority, seq and attempts, its
-// four lifecycle times (microseconds, the later three as offsets from created_at), the
-// plugin's sha256 (32 bytes) and its usage (see compactFields). tail is the rest of the task's wire form
+// (a UUID in 17 bytes, a repeated one in 2), its status, priority, seq and attempts, its
+// four lifecycle times (microseconds, the later three as offsets from created_at when it
+// is set), the plugin's sha256 (33 bytes) and its usage (see compactFields). tail is the rest of the task's wire form
 // (task.Task.MarshalJSON) without the members that read back the same when absent (see
 // storedZero). A field is put in fields only when its binary form reads back exactly as
 // its wire form would (a string that is valid UTF-8, a time within the years 0-9999,
 // finite usage); otherwise it stays in tail. A completed echo task is then about 200
-// bytes, against 640 for the wire form without its null members and 1,160 for the whole
-// wire form: under Options.ValueThreshold, such a task lives in the LSM tree and a commit
-// that completes it and starts its dependent writes one file, not two.
+// bytes, against 640 for the wire form without its null, false and 0 members and 1,160
+// for the whole wire form: under Options.ValueThreshold, such a task lives in the LSM
+// tree and a commit that completes it and starts its dependent writes one file, not two.
 //
 // A value starting with '{' is the JSON form earlier versions stored (the whole wire form,
 // or without its null, false and 0 members) and reads the same.

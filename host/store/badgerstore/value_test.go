@@ -78,8 +78,9 @@ func FuzzDropMembers(f *testing.F) {
 	})
 }
 
-// TestStoredValue: a task is stored without its null, false and 0 members, and a value
-// stored in the whole wire form (as earlier versions did) reads the same.
+// TestStoredValue: a task is stored compact, well under its wire form, and a value stored
+// as earlier versions did (the whole wire form, or without its null, false and 0
+// members) reads the same.
 func TestStoredValue(t *testing.T) {
 	t.Parallel()
 	s := setup(t, Options{})
@@ -111,17 +112,21 @@ func TestStoredValue(t *testing.T) {
 	if bytes.Contains(stored, []byte(":null")) || bytes.Contains(stored, []byte(":false")) || len(stored) >= len(wire)*3/4 {
 		t.Fatalf("stored value (%d bytes, wire form %d): %s", len(stored), len(wire), stored)
 	}
-	// An earlier version's value: the whole wire form.
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(taskKey("echo"), wire) }); err != nil {
-		t.Fatal(err)
-	}
-	s.cache.drop("echo")
-	again, err := s.Get(ctx, "echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := again.MarshalJSON(); !bytes.Equal(got, wire) {
-		t.Fatalf("the wire form reads as %s, want %s", got, wire)
+	withoutZeros := dropMembers(bytes.Clone(wire), func(key, v []byte) bool {
+		return string(v) == "null" || string(key) != `"result"` && (string(v) == "false" || string(v) == "0")
+	})
+	for _, earlier := range [][]byte{wire, withoutZeros} {
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(taskKey("echo"), earlier) }); err != nil {
+			t.Fatal(err)
+		}
+		s.cache.drop("echo")
+		again, err := s.Get(ctx, "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := again.MarshalJSON(); !bytes.Equal(got, wire) {
+			t.Fatalf("the earlier value %s reads as %s, want %s", earlier, got, wire)
+		}
 	}
 }
 
@@ -206,6 +211,13 @@ func TestCompactFormReadsAsWire(t *testing.T) {
 			x.CreatedAt, x.StartedAt = time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 999, time.FixedZone("x", -3600))
 		}},
 		{"only later times", func(x *task.Task) { x.CreatedAt = time.Time{} }},
+		{"just before 1970, under a microsecond", func(x *task.Task) { x.StartedAt = time.Date(1969, 12, 31, 23, 59, 59, 999999900, time.UTC) }},
+		{"years 0 and 9999", func(x *task.Task) {
+			x.CreatedAt, x.CompletedAt = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+		}},
+		{"one dependency", func(x *task.Task) {
+			x.Dependencies = []task.Dependency{{ID: "2" + uuid[1:], Required: true, Key: "c16"}}
+		}},
 		{"year 10000 (unreadable, as in the wire form)", func(x *task.Task) { x.CompletedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
 		{"no usage", func(x *task.Task) { x.Usage = nil }},
 		{"zero usage", func(x *task.Task) { x.Usage = &task.Usage{} }},
@@ -221,27 +233,11 @@ func TestCompactFormReadsAsWire(t *testing.T) {
 			t.Parallel()
 			x := typical()
 			c.mod(x)
-			raw, err := marshalTask(x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wire, err := x.MarshalJSON()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := decode(x.ID, raw)
-			want, wantErr := decode(x.ID, wire)
-			if (err == nil) != (wantErr == nil) {
-				t.Fatalf("the stored value decodes with error %v, the wire form with %v", err, wantErr)
-			}
-			if err == nil && !reflect.DeepEqual(got, want) {
-				t.Fatalf("the stored value and the wire form decode differently:\n%#v\n%#v", got, want)
-			}
-			if c.name == "typical" {
-				t.Logf("a typical completed task is stored in %d bytes", len(raw))
-			}
-			if c.name == "typical" && len(raw) >= DefaultValueThreshold {
-				t.Fatalf("a typical completed task is stored in %d bytes, not under the value threshold %d: %q", len(raw), DefaultValueThreshold, raw)
+			raw := checkReadsAsWire(t, x)
+			// A typical task stays well under the value threshold, and so does one with a
+			// dependency (a chain's): both live in the LSM tree (Options.ValueThreshold).
+			if budget := map[string]int{"typical": 256, "one dependency": DefaultValueThreshold}[c.name]; budget > 0 && len(raw) >= budget {
+				t.Fatalf("stored in %d bytes, not under %d: %q", len(raw), budget, raw)
 			}
 		})
 	}
@@ -283,4 +279,41 @@ func FuzzUnmarshalTask(f *testing.F) {
 			t.Fatalf("re-encoding changed the task:\n%#v\n%#v", got, back)
 		}
 	})
+}
+
+// FuzzCompactMatchesWire: for any values of the fields the compact form holds in binary,
+// the stored value decodes exactly as the wire form does (or both fail).
+func FuzzCompactMatchesWire(f *testing.F) {
+	f.Add("0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", "p", "completed", strings.Repeat("ab", 32), int64(2), int64(1796346123456789000), int64(-1), 0.25)
+	f.Add("\xff", "", "", "", int64(-1), int64(0), int64(1<<62), math.Inf(1))
+	f.Fuzz(func(t *testing.T, id, parent, status, plugin string, n, created, started int64, dur float64) {
+		x := &task.Task{ID: id, ParentID: parent, TaskTreeID: parent, UserID: id, Status: task.Status(status), Plugin: plugin,
+			Priority: int(n), Seq: int(n >> 3), Attempts: int(n >> 7), Name: status,
+			CreatedAt: time.Unix(0, created), StartedAt: time.Unix(0, started).In(time.FixedZone("z", int(n%50000))),
+			Usage: &task.Usage{DurationMS: dur, HostCalls: n}}
+		checkReadsAsWire(t, x)
+	})
+}
+
+// checkReadsAsWire fails t unless x's stored value decodes exactly as its wire form does
+// (or both fail, or both fail to encode), and returns the stored value.
+func checkReadsAsWire(t *testing.T, x *task.Task) []byte {
+	t.Helper()
+	raw, err := marshalTask(x)
+	wire, wireErr := x.MarshalJSON()
+	if (err == nil) != (wireErr == nil) {
+		t.Fatalf("marshalTask: %v, MarshalJSON: %v", err, wireErr)
+	}
+	if err != nil {
+		return nil
+	}
+	got, err := decode(x.ID, raw)
+	want, wantErr := decode(x.ID, wire)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("the stored value decodes with error %v, the wire form with %v", err, wantErr)
+	}
+	if err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("the stored value and the wire form decode differently:\n%#v\n%#v", got, want)
+	}
+	return raw
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// encoded is a task ready to store: its JSON and its index entries.
+// encoded is a task ready to store: its stored value (marshalTask) and its index entries.
 type encoded struct {
 	id      string
 	value   []byte
