@@ -129,22 +129,24 @@ func (r *compactReader) uint64() uint64 {
 
 func (r *compactReader) varint() int64 {
 	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
+	r.skip(n)
 	return v
 }
 
 func (r *compactReader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
+	r.skip(n)
+	return v
+}
+
+// skip consumes the n bytes a varint took; n <= 0 (cut short, or over 64 bits, where
+// encoding/binary also returns 0) fails.
+func (r *compactReader) skip(n int) {
 	if n <= 0 {
 		r.fail()
-		return 0
+		return
 	}
 	r.b = r.b[n:]
-	return v
 }
 
 func (r *compactReader) str(earlier []string) string {

@@ -71,15 +71,6 @@ func timeFields(t *task.Task) [4]*time.Time {
 	return [4]*time.Time{&t.CreatedAt, &t.UpdatedAt, &t.StartedAt, &t.CompletedAt}
 }
 
-// size bounds the length of f's binary form.
-func (f *compactFields) size() int {
-	n := 1 + len(f.ints)*binary.MaxVarintLen64 + 1 + len(f.times)*binary.MaxVarintLen64 + 1 + 8 + 6*binary.MaxVarintLen64
-	for _, s := range f.strs {
-		n += 1 + binary.MaxVarintLen64 + len(s)
-	}
-	return n
-}
-
 // append appends f's binary form to b: the strings (appendCompactString), the integers
 // (signed varints), a byte of which times are set and each set time (signed varints of
 // Unix µs: created_at, then the others as an offset from it, or absolute when it is not

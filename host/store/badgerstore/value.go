@@ -13,9 +13,9 @@ import (
 // fields holds, in binary, the members that dominate the size of a small task: its ids
 // (a UUID in 17 bytes, a repeated one in 2), its status, priority, seq and attempts, its
 // four lifecycle times (microseconds, the later three as offsets from created_at when it
-// is set), the plugin's sha256 (33 bytes) and its usage (see compactFields). tail is the rest of the task's wire form
-// (task.Task.MarshalJSON) without the members that read back the same when absent (see
-// storedZero). A field is put in fields only when its binary form reads back exactly as
+// is set), the plugin's sha256 (33 bytes) and its usage (see compactFields). tail is the
+// rest of the task's wire form (task.Task.MarshalJSON) without the members that read back
+// the same when absent (see storedZero). A field is put in fields only when its binary form reads back exactly as
 // its wire form would (a string that is valid UTF-8, a time within the years 0-9999,
 // finite usage); otherwise it stays in tail. A completed echo task is then about 200
 // bytes, against 640 for the wire form without its null, false and 0 members and 1,160
@@ -35,9 +35,7 @@ func marshalTask(t *task.Task) ([]byte, error) {
 		return nil, fmt.Errorf("encode task %s: %w", t.ID, err)
 	}
 	tail := dropMembers(v, storedZero)
-	out := make([]byte, 0, 1+f.size()+len(tail))
-	out = append(out, compactTag)
-	out = f.append(out)
+	out := f.append(append(make([]byte, 0, 160+len(tail)), compactTag))
 	return append(out, tail...), nil
 }
 
