@@ -93,14 +93,17 @@ func (c *committer) commit(round []*job) {
 			j.Finish(err)
 			continue
 		}
-		var sz, biggest int64
-		for _, w := range writes {
+		var sz int64
+		biggest := -1
+		for i, w := range writes {
 			sz += c.estimate(w)
-			biggest = max(biggest, int64(len(w.value)))
+			if biggest < 0 || len(w.value) > len(writes[biggest].value) {
+				biggest = i
+			}
 		}
 		n := int64(len(writes))
-		if biggest > c.maxValue {
-			j.Finish(fmt.Errorf("%w: a value of %d bytes (at most %d)", errTooBig, biggest, c.maxValue))
+		if biggest >= 0 && int64(len(writes[biggest].value)) > c.maxValue {
+			j.Finish(c.tooBig(writes[biggest]))
 			continue
 		}
 		if count+n >= c.maxCount || size+sz >= c.maxSize {
@@ -170,4 +173,16 @@ func (c *committer) flush(txn *badger.Txn, members []*job) {
 	for _, j := range members {
 		j.Finish(err)
 	}
+}
+
+// tooBig is the error of a write whose value is larger than Badger takes, naming the task
+// when the value is one.
+func (c *committer) tooBig(w write) error {
+	if len(w.key) > 0 && w.key[0] == prefixTask {
+		if id, _, err := readString(w.key[1:]); err == nil {
+			return fmt.Errorf("%w: task %s is %d bytes stored (its inputs, params, dependencies and result together), at most %d",
+				errTooBig, id, len(w.value), c.maxValue)
+		}
+	}
+	return fmt.Errorf("%w: a value of %d bytes (at most %d)", errTooBig, len(w.value), c.maxValue)
 }

@@ -467,8 +467,9 @@ func TestValueTooBig(t *testing.T) {
 	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
 	big := mk("big", "", 0)
 	big.Inputs = map[string]any{"blob": strings.Repeat("x", 200_000)}
-	if err := s.Create(t.Context(), []*task.Task{big}); !errors.Is(err, errTooBig) {
-		t.Fatalf("Create of a task over the value limit: %v, want errTooBig", err)
+	err := s.Create(t.Context(), []*task.Task{big})
+	if !errors.Is(err, errTooBig) || !strings.Contains(err.Error(), "task big is ") || !strings.Contains(err.Error(), "inputs") {
+		t.Fatalf("Create of a task over the value limit: %v, want errTooBig naming the task and its inputs", err)
 	}
 	if err := s.Create(t.Context(), []*task.Task{mk("small", "", 0)}); err != nil {
 		t.Fatal(err)
