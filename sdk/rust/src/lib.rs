@@ -105,14 +105,7 @@ macro_rules! __apflow_export {
         pub extern "C" fn __apflow_get_hook_config() -> u64 { $crate::abi::static_result($v) }
     };
     (execute, $f:expr) => { $crate::__apflow_handler!("execute", $f); };
-    (execute_raw, $f:expr) => {
-        const _: () = {
-            #[export_name = "execute"]
-            pub unsafe extern "C" fn __apflow_execute_raw(ptr: *mut u8, len: usize) -> u64 {
-                $crate::abi::call_raw(ptr, len, $f)
-            }
-        };
-    };
+    (execute_raw, $f:expr) => { $crate::__apflow_handler!("execute", call_raw, $f); };
     (pre_hook, $f:expr) => { $crate::__apflow_handler!("pre_hook", $f); };
     (post_hook, $f:expr) => { $crate::__apflow_handler!("post_hook", $f); };
     (on_tree_created, $f:expr) => { $crate::__apflow_handler!("on_tree_created", $f); };
@@ -124,11 +117,13 @@ macro_rules! __apflow_export {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __apflow_handler {
-    ($name:literal, $f:expr) => {
+    ($name:literal, $f:expr) => { $crate::__apflow_handler!($name, call, $f); };
+    // `$call` is the `abi` function that decodes the input and encodes the outcome.
+    ($name:literal, $call:ident, $f:expr) => {
         const _: () = {
             #[export_name = $name]
             pub unsafe extern "C" fn __apflow_handler_fn(ptr: *mut u8, len: usize) -> u64 {
-                $crate::abi::call(ptr, len, $f)
+                $crate::abi::$call(ptr, len, $f)
             }
         };
     };
