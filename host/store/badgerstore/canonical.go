@@ -8,6 +8,18 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
+// emptyForNull gives t the empty dependencies and inputs that the wire form writes for
+// null ones (task.Task.MarshalJSON): what decoding that form returns, and what a stored
+// value, which leaves them out when empty (storedZero), reads back as.
+func emptyForNull(t *task.Task) {
+	if t.Dependencies == nil {
+		t.Dependencies = []task.Dependency{}
+	}
+	if t.Inputs == nil {
+		t.Inputs = map[string]any{}
+	}
+}
+
 // canonicalize turns t, which has just been encoded without error, into what decoding
 // that encoding returns, so that the store can keep t as the decoded form of the value it
 // writes instead of decoding it again. It reports false when it cannot vouch for that
@@ -33,16 +45,11 @@ func canonicalize(t *task.Task) bool {
 			return false
 		}
 	}
-	if t.Dependencies == nil {
-		t.Dependencies = []task.Dependency{}
-	}
+	emptyForNull(t)
 	for _, d := range t.Dependencies {
 		if !utf8.ValidString(d.ID) {
 			return false
 		}
-	}
-	if t.Inputs == nil {
-		t.Inputs = map[string]any{}
 	}
 	for _, m := range []map[string]any{t.Inputs, t.Params, t.Schemas, t.InputsBeforeHooks} {
 		if m != nil && !canonicalValue(m) {

@@ -57,12 +57,7 @@ func unmarshalTask(raw []byte) (*task.Task, error) {
 		return nil, err
 	}
 	f.put(t)
-	if t.Dependencies == nil {
-		t.Dependencies = []task.Dependency{}
-	}
-	if t.Inputs == nil {
-		t.Inputs = map[string]any{}
-	}
+	emptyForNull(t)
 	return t, nil
 }
 
@@ -70,8 +65,8 @@ func unmarshalTask(raw []byte) (*task.Task, error) {
 // stored tail because decoding reads its absence the same: null; false, 0 and "" (every
 // member of the wire form is a pointer, map, slice, bool, number or string, whose zero
 // value is what they decode to) except for the result, an any, where they are values;
-// and the empty dependencies and inputs, which read back empty either way (unmarshalTask
-// restores them).
+// and the empty dependencies and inputs, which read back empty either way (emptyForNull
+// restores them on reading).
 func storedZero(key, v []byte) bool {
 	switch string(v) {
 	case "null":
