@@ -173,3 +173,26 @@ func BenchmarkRunsPage100k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdateIndexWrites computes the index writes of one status change (running →
+// completed) of a child task with a dependency: the entries of the stored and the new
+// state and their difference, which the committer does for every task of every round.
+func BenchmarkUpdateIndexWrites(b *testing.B) {
+	now := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
+	cur := mk("c", "root", 2)
+	cur.Dependencies = []task.Dependency{{ID: "b", Required: true}}
+	if err := cur.Start(now); err != nil {
+		b.Fatal(err)
+	}
+	next := cur.Clone()
+	if err := next.Complete(map[string]any{"ok": true}, now); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ws := diff(indexEntries(cur), encoded{id: next.ID, value: []byte("v"), entries: indexEntries(next)})
+		if len(ws) != 4 {
+			b.Fatalf("%d writes, want 4 (the task, its status entry moved, its tree entry)", len(ws))
+		}
+	}
+}

@@ -92,8 +92,8 @@ func (s *Store) checkNew(txn *badger.Txn, id string, own *reservation) error {
 // appendCreate appends the writes that store e: the task first, then its index entries.
 func appendCreate(ws []write, e encoded) []write {
 	ws = append(ws, write{key: taskKey(e.id), value: e.value})
-	for k, v := range e.entries {
-		ws = append(ws, write{key: []byte(k), value: v})
+	for _, ie := range e.entries {
+		ws = append(ws, write{key: ie.key, value: ie.value})
 	}
 	return ws
 }
@@ -445,8 +445,8 @@ func undoInterrupted(db *badger.DB) (int, error) {
 				if err := txn.Delete(taskKey(id)); err != nil {
 					return err
 				}
-				for k := range indexEntries(t) {
-					if err := txn.Delete([]byte(k)); err != nil {
+				for _, e := range indexEntries(t) {
+					if err := txn.Delete(e.key); err != nil {
 						return err
 					}
 				}

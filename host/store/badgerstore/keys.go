@@ -1,9 +1,11 @@
 package badgerstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -74,7 +76,16 @@ func appendDesc(b []byte, v int64) []byte {
 	return binary.BigEndian.AppendUint64(b, ^(uint64(v) ^ (1 << 63)))
 }
 
-func taskKey(id string) []byte { return appendString([]byte{prefixTask}, id) }
+func taskKey(id string) []byte { return appendString(newKey(prefixTask, len(id)+2), id) }
+
+// newKey returns a key holding prefix, with room for n more bytes: a key's strings take
+// their length and 2 (appendString), its numbers 8, and sized up front a key is one
+// allocation.
+func newKey(prefix byte, n int) []byte {
+	k := make([]byte, 1, 1+n)
+	k[0] = prefix
+	return k
+}
 
 // header is the value of every index entry: what List and Count need to filter and order
 // without decoding the task.
@@ -179,9 +190,17 @@ func decodeCompactHeader(b []byte) (header, error) {
 	return h, nil
 }
 
-// indexEntries returns every index key of t with its value (the encoded header). The key
-// set depends only on fields that survive the JSON round trip unchanged, so the entries
+// indexEntry is one entry of a task in an index: its key, and its value (the task's
+// encoded header, with or without the status).
+type indexEntry struct {
+	key, value []byte
+}
+
+// indexEntries returns every index entry of t, sorted by key, each key once. The key set
+// depends only on fields that survive the JSON round trip unchanged, so the entries
 // computed from a task before storing equal those computed from the task read back.
+// Sorted, two tasks' entries compare in one pass (diff); a task has a handful of them
+// (a few thousand for an aggregator, one per dependency).
 //
 // Only the entries of the indexes a status filter is combined with carry the status
 // (statusIndexed): status, tree, user and the schedule indexes. A status change (twice
@@ -189,44 +208,51 @@ func decodeCompactHeader(b []byte) (header, error) {
 // rewrites its tree entry (and user entry, if any), and leaves the others (every task,
 // roots, parent, dependents) as they are: with the status in all of them it rewrote
 // about twice as many entries, which the LSM tree then flushed and compacted.
-func indexEntries(t *task.Task) map[string][]byte {
+func indexEntries(t *task.Task) []indexEntry {
 	h := headerOf(t)
 	withStatus := h.encode()
 	h.Status = ""
 	v := h.encode()
-	m := make(map[string][]byte, 6+len(t.Dependencies))
-	m[string(orderedKey(prefixAll, h))] = v
-	m[string(statusKey(t.Status, h))] = withStatus
+	es := make([]indexEntry, 0, 6+len(t.Dependencies))
+	es = append(es, indexEntry{orderedKey(prefixAll, h), v}, indexEntry{statusKey(t.Status, h), withStatus})
 	if t.ParentID == "" {
-		m[string(orderedKey(prefixRoot, h))] = v
+		es = append(es, indexEntry{orderedKey(prefixRoot, h), v})
 	} else {
-		k := appendString([]byte{prefixParent}, t.ParentID)
+		k := appendString(newKey(prefixParent, len(t.ParentID)+len(t.ID)+20), t.ParentID)
 		k = appendAsc(k, int64(t.Priority))
 		k = appendAsc(k, h.Seq)
-		m[string(appendString(k, t.ID))] = v
+		es = append(es, indexEntry{appendString(k, t.ID), v})
 	}
 	if t.UserID != "" {
-		m[string(orderedKey(prefixUser, h, t.UserID))] = withStatus
+		es = append(es, indexEntry{orderedKey(prefixUser, h, t.UserID), withStatus})
 	}
 	if tree := t.TaskTreeID; tree != "" {
-		k := appendString([]byte{prefixTree}, tree)
+		k := appendString(newKey(prefixTree, len(tree)+len(t.ID)+12), tree)
 		k = appendAsc(k, h.Seq)
-		m[string(appendString(k, t.ID))] = withStatus
+		es = append(es, indexEntry{appendString(k, t.ID), withStatus})
 	}
 	// A status change of a task with many dependencies (an aggregator of 100,000
 	// tasks) rewrites none of its dependents entries.
 	for _, d := range t.Dependencies {
-		k := appendString([]byte{prefixDependent}, d.ID)
-		m[string(appendString(k, t.ID))] = v
+		k := appendString(newKey(prefixDependent, len(d.ID)+len(t.ID)+4), d.ID)
+		es = append(es, indexEntry{appendString(k, t.ID), v})
 	}
-	addScheduleEntries(m, t, withStatus)
-	return m
+	es = appendScheduleEntries(es, t, withStatus)
+	slices.SortFunc(es, compareEntries)
+	// A dependency listed twice has one entry.
+	return slices.CompactFunc(es, func(a, b indexEntry) bool { return bytes.Equal(a.key, b.key) })
 }
+
+func compareEntries(a, b indexEntry) int { return bytes.Compare(a.key, b.key) }
 
 // orderedKey returns the key of h's entry in an index in List's order (newest first):
 // prefix, the scope strings, created_at and seq descending, the id.
 func orderedKey(prefix byte, h header, scope ...string) []byte {
-	k := []byte{prefix}
+	n := 16 + len(h.ID) + 2
+	for _, s := range scope {
+		n += len(s) + 2
+	}
+	k := newKey(prefix, n)
 	for _, s := range scope {
 		k = appendString(k, s)
 	}

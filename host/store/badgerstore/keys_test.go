@@ -63,6 +63,67 @@ func TestStatusChangeWrites(t *testing.T) {
 	}
 }
 
+// TestDiff: the writes between two states of a task are the task and exactly the index
+// entries that were added, removed or changed, each once.
+func TestDiff(t *testing.T) {
+	t.Parallel()
+	deps := func(ids ...string) func(*task.Task) {
+		return func(x *task.Task) {
+			x.Dependencies = nil
+			for _, id := range ids {
+				x.Dependencies = append(x.Dependencies, task.Dependency{ID: id, Required: true})
+			}
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		old, new func(*task.Task)
+		want     []string // first byte of each key and whether it is a delete, sorted
+	}{
+		{"nothing changed", deps("b"), deps("b"), nil},
+		{"a dependency added", deps("b"), deps("b", "e"), []string{"d del=false"}},
+		{"a dependency removed", deps("b", "e"), deps("e"), []string{"d del=true"}},
+		{"a dependency listed twice has one entry", nil, deps("b", "b"), []string{"d del=false"}},
+		{"every dependency replaced", deps("b", "e"), deps("f", "h", "j"),
+			[]string{"d del=false", "d del=false", "d del=false", "d del=true", "d del=true"}},
+		{"renamed: the headers change, no key does", nil, func(x *task.Task) { x.Name = "renamed" },
+			[]string{"a del=false", "g del=false", "p del=false", "s del=false"}},
+		{"a user set: its entry, and every header names the user", nil, func(x *task.Task) { x.UserID = "alice" },
+			[]string{"a del=false", "g del=false", "p del=false", "s del=false", "u del=false"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			build := func(f func(*task.Task)) *task.Task {
+				x := mk("c", "root", 2)
+				if f != nil {
+					f(x)
+				}
+				return x
+			}
+			enc, err := encode(build(c.new))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws := diff(indexEntries(build(c.old)), enc)
+			if ws[0].del || string(ws[0].key) != string(taskKey("c")) {
+				t.Fatalf("first write %q del=%v, want the task", ws[0].key, ws[0].del)
+			}
+			var got []string
+			seen := map[string]bool{}
+			for _, w := range ws[1:] {
+				if seen[string(w.key)] {
+					t.Fatalf("key %q written twice", w.key)
+				}
+				seen[string(w.key)] = true
+				got = append(got, fmt.Sprintf("%c del=%v", w.key[0], w.del))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("writes %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 // TestStatusFilterOnEarlierEntries: entries written when every index entry carried the
 // status keep the status of that time, since a status change no longer rewrites them; a
 // status filter over another index still answers from the status index.
@@ -76,8 +137,8 @@ func TestStatusFilterOnEarlierEntries(t *testing.T) {
 	// Rewrite a's entries as the earlier format stored them, status included.
 	withStatus := earlierHeader(headerOf(mk("a", "root", 2)))
 	err := s.db.Update(func(txn *badger.Txn) error {
-		for k := range indexEntries(mk("a", "root", 2)) {
-			if err := txn.Set([]byte(k), withStatus); err != nil {
+		for _, e := range indexEntries(mk("a", "root", 2)) {
+			if err := txn.Set(e.key, withStatus); err != nil {
 				return err
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/dgraph-io/badger/v4"
@@ -30,25 +29,25 @@ var scheduleIndexKey = appendString([]byte{prefixMeta}, "schedule-indexes-v1")
 
 var _ store.Schedules = (*Store)(nil)
 
-// addScheduleEntries adds the schedule index entries of t, with value v, to m.
-func addScheduleEntries(m map[string][]byte, t *task.Task, v []byte) {
+// appendScheduleEntries appends the schedule index entries of t, with value v, to es.
+func appendScheduleEntries(es []indexEntry, t *task.Task, v []byte) []indexEntry {
 	if !store.Scheduled(t) {
-		return
+		return es
 	}
 	next := int64(0)
 	if !t.NextRunAt.IsZero() {
 		next = t.NextRunAt.UnixMicro()
 	}
 	if store.Armed(t) {
-		k := appendAsc([]byte{prefixDue}, next)
-		m[string(appendString(k, t.ID))] = v
+		k := appendAsc(newKey(prefixDue, 8+len(t.ID)+2), next)
+		es = append(es, indexEntry{appendString(k, t.ID), v})
 	}
 	none := int64(0)
 	if t.NextRunAt.IsZero() {
 		none = 1
 	}
-	k := appendAsc(appendAsc([]byte{prefixScheduled}, none), next)
-	m[string(appendString(k, t.ID))] = v
+	k := appendAsc(appendAsc(newKey(prefixScheduled, 16+len(t.ID)+2), none), next)
+	return append(es, indexEntry{appendString(k, t.ID), v})
 }
 
 // Due implements store.Schedules: it reads the due index from its start up to
@@ -179,10 +178,10 @@ func indexSchedules(db *badger.DB) (int, error) {
 			if err != nil {
 				return err
 			}
-			m := map[string][]byte{}
-			addScheduleEntries(m, t, headerOf(t).encode())
-			for _, k := range slices.Sorted(maps.Keys(m)) {
-				if err := wb.Set([]byte(k), m[k]); err != nil {
+			es := appendScheduleEntries(nil, t, headerOf(t).encode())
+			slices.SortFunc(es, compareEntries)
+			for _, e := range es {
+				if err := wb.Set(e.key, e.value); err != nil {
 					return err
 				}
 			}

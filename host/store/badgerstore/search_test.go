@@ -34,8 +34,8 @@ func TestSearchOnEntriesWithoutNames(t *testing.T) {
 		earlier = appendString(earlier, str)
 	}
 	err := s.db.Update(func(txn *badger.Txn) error {
-		for k := range indexEntries(mk("old", "Nightly Old")) {
-			if err := txn.Set([]byte(k), earlier); err != nil {
+		for _, e := range indexEntries(mk("old", "Nightly Old")) {
+			if err := txn.Set(e.key, earlier); err != nil {
 				return err
 			}
 		}

@@ -253,8 +253,8 @@ func checkIndexes(t *testing.T, s *Store) {
 				if err != nil {
 					return err
 				}
-				for ik, iv := range indexEntries(tk) {
-					want[ik] = string(iv)
+				for _, e := range indexEntries(tk) {
+					want[string(e.key)] = string(e.value)
 				}
 				continue
 			}

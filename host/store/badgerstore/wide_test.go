@@ -218,8 +218,8 @@ func mustDeleteWrites(t *testing.T, s *Store, ids []string) []write {
 				return err
 			}
 			ws = append(ws, write{key: taskKey(id), del: true})
-			for k := range indexEntries(x) {
-				ws = append(ws, write{key: []byte(k), del: true})
+			for _, e := range indexEntries(x) {
+				ws = append(ws, write{key: e.key, del: true})
 			}
 		}
 		return nil

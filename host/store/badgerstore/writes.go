@@ -18,7 +18,7 @@ import (
 type encoded struct {
 	id      string
 	value   []byte
-	entries map[string][]byte
+	entries []indexEntry // indexEntries
 }
 
 // encode returns the stored form of t (marshalTask) and its index entries.
@@ -111,21 +111,42 @@ func (s *Store) read(txn *badger.Txn, id string, remember bool) (*task.Task, boo
 	return t, shared, err
 }
 
-// diff returns the writes that turn the stored form old (nil for none) into next.
-func diff(oldEntries map[string][]byte, next encoded) []write {
+// diff returns the writes that turn the stored form whose index entries are old (nil for
+// none) into next: the task, a delete of each entry of old that next has not, and each
+// entry of next that old has not, or has with another value. Both lists are sorted
+// (indexEntries), so one pass compares them.
+func diff(old []indexEntry, next encoded) []write {
 	ws := make([]write, 0, 1+len(next.entries))
 	ws = append(ws, write{key: taskKey(next.id), value: next.value})
-	for k := range oldEntries {
-		if _, ok := next.entries[k]; !ok {
-			ws = append(ws, write{key: []byte(k), del: true})
-		}
-	}
-	for k, v := range next.entries {
-		if ov, ok := oldEntries[k]; !ok || !bytes.Equal(ov, v) {
-			ws = append(ws, write{key: []byte(k), value: v})
+	neu := next.entries
+	for len(old) > 0 || len(neu) > 0 {
+		switch c := compareFirst(old, neu); {
+		case c < 0: // old's first entry is gone from next
+			ws = append(ws, write{key: old[0].key, del: true})
+			old = old[1:]
+		case c > 0: // next's first entry is new
+			ws = append(ws, write{key: neu[0].key, value: neu[0].value})
+			neu = neu[1:]
+		default:
+			if !bytes.Equal(old[0].value, neu[0].value) {
+				ws = append(ws, write{key: neu[0].key, value: neu[0].value})
+			}
+			old, neu = old[1:], neu[1:]
 		}
 	}
 	return ws
+}
+
+// compareFirst compares the first keys of two sorted entry lists; an empty list comes
+// after any key.
+func compareFirst(a, b []indexEntry) int {
+	switch {
+	case len(a) == 0:
+		return 1
+	case len(b) == 0:
+		return -1
+	}
+	return bytes.Compare(a[0].key, b[0].key)
 }
 
 // Update implements store.Store.
@@ -165,9 +186,9 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		now := s.now()
 		type state struct {
-			orig  map[string][]byte // index entries as stored
-			cur   *task.Task        // after the latest mutation, shared
-			value []byte            // encoding of cur
+			orig  []indexEntry // index entries as stored
+			cur   *task.Task   // after the latest mutation, shared
+			value []byte       // encoding of cur
 		}
 		states := make(map[string]*state, len(muts))
 		order := make([]*state, 0, len(muts))
@@ -227,8 +248,8 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 		for _, id := range doomed {
 			s.cache.drop(id)
 			ws = append(ws, write{key: taskKey(id), del: true})
-			for k := range indexEntries(g.tasks[id]) {
-				ws = append(ws, write{key: []byte(k), del: true})
+			for _, e := range indexEntries(g.tasks[id]) {
+				ws = append(ws, write{key: e.key, del: true})
 			}
 		}
 		return ws, nil
