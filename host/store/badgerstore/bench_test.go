@@ -188,9 +188,10 @@ func BenchmarkUpdateIndexWrites(b *testing.B) {
 	if err := next.Complete(map[string]any{"ok": true}, now); err != nil {
 		b.Fatal(err)
 	}
+	value, ws := []byte("v"), make([]write, 0, writesPerChange)
 	b.ReportAllocs()
 	for b.Loop() {
-		ws := diff(indexEntries(cur), encoded{id: next.ID, value: []byte("v"), entries: indexEntries(next)})
+		ws = appendDiff(ws[:0], indexEntries(cur), encoded{id: next.ID, value: value, entries: indexEntries(next)})
 		if len(ws) != 4 {
 			b.Fatalf("%d writes, want 4 (the task, its status entry moved, its tree entry)", len(ws))
 		}

@@ -1,8 +1,10 @@
 package badgerstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -50,7 +52,7 @@ func TestStatusChangeWrites(t *testing.T) {
 					t.Fatal(err)
 				}
 				var got []string
-				for _, w := range diff(indexEntries(c.task), enc) {
+				for _, w := range appendDiff(nil, indexEntries(c.task), enc) {
 					got = append(got, fmt.Sprintf("%c del=%v", w.key[0], w.del))
 				}
 				slices.Sort(got)
@@ -69,58 +71,139 @@ func TestDiff(t *testing.T) {
 	t.Parallel()
 	deps := func(ids ...string) func(*task.Task) {
 		return func(x *task.Task) {
-			x.Dependencies = nil
 			for _, id := range ids {
 				x.Dependencies = append(x.Dependencies, task.Dependency{ID: id, Required: true})
 			}
 		}
 	}
+	asMade := func(*task.Task) {}
 	for _, c := range []struct {
 		name     string
-		old, new func(*task.Task)
-		want     []string // first byte of each key and whether it is a delete, sorted
+		old, new func(*task.Task) // each changes the task mk makes; a nil old: none stored
+		want     []string         // first byte of each key and whether it is a delete, sorted
 	}{
+		{"created: every entry", nil, deps("b"), []string{"a del=false", "d del=false", "g del=false", "p del=false", "s del=false"}},
 		{"nothing changed", deps("b"), deps("b"), nil},
 		{"a dependency added", deps("b"), deps("b", "e"), []string{"d del=false"}},
 		{"a dependency removed", deps("b", "e"), deps("e"), []string{"d del=true"}},
-		{"a dependency listed twice has one entry", nil, deps("b", "b"), []string{"d del=false"}},
+		{"a dependency listed twice has one entry", asMade, deps("b", "b"), []string{"d del=false"}},
 		{"every dependency replaced", deps("b", "e"), deps("f", "h", "j"),
 			[]string{"d del=false", "d del=false", "d del=false", "d del=true", "d del=true"}},
-		{"renamed: the headers change, no key does", nil, func(x *task.Task) { x.Name = "renamed" },
+		{"renamed: the headers change, no key does", asMade, func(x *task.Task) { x.Name = "renamed" },
 			[]string{"a del=false", "g del=false", "p del=false", "s del=false"}},
-		{"a user set: its entry, and every header names the user", nil, func(x *task.Task) { x.UserID = "alice" },
+		{"a user set: its entry, and every header names the user", asMade, func(x *task.Task) { x.UserID = "alice" },
 			[]string{"a del=false", "g del=false", "p del=false", "s del=false", "u del=false"}},
+		{"a user removed", func(x *task.Task) { x.UserID = "alice" }, asMade,
+			[]string{"a del=false", "g del=false", "p del=false", "s del=false", "u del=true"}},
+		{"a schedule armed: its due and scheduled entries, no header changes", asMade, func(x *task.Task) {
+			x.ScheduleType, x.ScheduleEnabled, x.NextRunAt = "interval", true, time.Unix(60, 0)
+		}, []string{"c del=false", "n del=false"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			build := func(f func(*task.Task)) *task.Task {
 				x := mk("c", "root", 2)
-				if f != nil {
-					f(x)
-				}
+				f(x)
 				return x
 			}
 			enc, err := encode(build(c.new))
 			if err != nil {
 				t.Fatal(err)
 			}
-			ws := diff(indexEntries(build(c.old)), enc)
+			var old []indexEntry
+			if c.old != nil {
+				old = indexEntries(build(c.old))
+			}
+			ws := appendDiff(nil, old, enc)
 			if ws[0].del || string(ws[0].key) != string(taskKey("c")) {
 				t.Fatalf("first write %q del=%v, want the task", ws[0].key, ws[0].del)
 			}
 			var got []string
-			seen := map[string]bool{}
 			for _, w := range ws[1:] {
-				if seen[string(w.key)] {
-					t.Fatalf("key %q written twice", w.key)
-				}
-				seen[string(w.key)] = true
 				got = append(got, fmt.Sprintf("%c del=%v", w.key[0], w.del))
 			}
 			slices.Sort(got)
 			if !slices.Equal(got, c.want) {
 				t.Fatalf("writes %v, want %v", got, c.want)
 			}
+			checkDiff(t, old, enc.entries, ws)
 		})
+	}
+}
+
+// TestDiffOfRandomTasks compares appendDiff with the writes that sets of keys give, over
+// random pairs of tasks (ids with NUL bytes, repeated dependencies, users, parents, trees
+// and schedules present or not, either side without entries).
+func TestDiffOfRandomTasks(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	ids := []string{"", "a", "b", "a\x00", "zz", "\x00", "b\x00x"}
+	pick := func() string { return ids[r.IntN(len(ids))] }
+	random := func() *task.Task {
+		x := mk("c"+pick(), pick(), r.IntN(3))
+		x.TaskTreeID, x.UserID, x.Name = pick(), pick(), pick()
+		x.Priority = r.IntN(4)
+		x.Status = task.Statuses[r.IntN(len(task.Statuses))]
+		for range r.IntN(6) {
+			x.Dependencies = append(x.Dependencies, task.Dependency{ID: pick(), Required: true})
+		}
+		if r.IntN(2) == 0 {
+			x.ScheduleType, x.ScheduleEnabled = "interval", r.IntN(2) == 0
+			if r.IntN(2) == 0 {
+				x.NextRunAt = time.Unix(int64(r.IntN(3)), 0)
+			}
+		}
+		return x
+	}
+	for range 20_000 {
+		a, b := random(), random()
+		var old, next []indexEntry
+		if r.IntN(10) > 0 {
+			old = indexEntries(a)
+		}
+		if r.IntN(20) > 0 {
+			next = indexEntries(b)
+		}
+		checkDiff(t, old, next, appendDiff(nil, old, encoded{id: b.ID, value: []byte("v"), entries: next}))
+		if t.Failed() {
+			t.Fatalf("from %+v to %+v", a, b)
+		}
+	}
+}
+
+// checkDiff checks ws, the writes of appendDiff from old to next: each list sorted with
+// each key once, and after the task, exactly the deletes of keys of old that next has not
+// and the sets of the entries of next that old has not or with another value.
+func checkDiff(t *testing.T, old, next []indexEntry, ws []write) {
+	t.Helper()
+	oldValues, want := map[string][]byte{}, map[string]write{}
+	for _, es := range [][]indexEntry{old, next} {
+		if !slices.IsSortedFunc(es, compareEntries) {
+			t.Errorf("entries not sorted: %q", es)
+		}
+	}
+	for i, e := range old {
+		if i > 0 && bytes.Equal(old[i-1].key, e.key) {
+			t.Errorf("key %q twice", e.key)
+		}
+		oldValues[string(e.key)] = e.value
+		want[string(e.key)] = write{key: e.key, del: true}
+	}
+	for _, e := range next {
+		if v, ok := oldValues[string(e.key)]; ok && bytes.Equal(v, e.value) {
+			delete(want, string(e.key))
+			continue
+		}
+		want[string(e.key)] = write{key: e.key, value: e.value}
+	}
+	if len(ws)-1 != len(want) {
+		t.Errorf("%d index writes, want %d", len(ws)-1, len(want))
+	}
+	for _, w := range ws[1:] {
+		x, ok := want[string(w.key)]
+		if !ok || x.del != w.del || !bytes.Equal(x.value, w.value) {
+			t.Errorf("write %q (del=%v) not expected", w.key, w.del)
+		}
+		delete(want, string(w.key))
 	}
 }
 

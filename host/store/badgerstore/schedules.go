@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -178,9 +177,7 @@ func indexSchedules(db *badger.DB) (int, error) {
 			if err != nil {
 				return err
 			}
-			es := appendScheduleEntries(nil, t, headerOf(t).encode())
-			slices.SortFunc(es, compareEntries)
-			for _, e := range es {
+			for _, e := range appendScheduleEntries(nil, t, headerOf(t).encode()) {
 				if err := wb.Set(e.key, e.value); err != nil {
 					return err
 				}

@@ -111,12 +111,16 @@ func (s *Store) read(txn *badger.Txn, id string, remember bool) (*task.Task, boo
 	return t, shared, err
 }
 
-// diff returns the writes that turn the stored form whose index entries are old (nil for
-// none) into next: the task, a delete of each entry of old that next has not, and each
-// entry of next that old has not, or has with another value. Both lists are sorted
-// (indexEntries), so one pass compares them.
-func diff(old []indexEntry, next encoded) []write {
-	ws := make([]write, 0, 1+len(next.entries))
+// writesPerChange is the usual number of writes of one task's change (appendDiff): the
+// task, and the status entry moved and the tree entry rewritten by a status change.
+const writesPerChange = 4
+
+// appendDiff appends to ws the writes that turn the stored form whose index entries are
+// old (nil for none) into next: the task, a delete of each entry of old that next has
+// not, and each entry of next that old has not, or has with another value. Both lists are
+// sorted (indexEntries), so one pass compares them, and the writes are few however many
+// entries the task has (an aggregator's thousands of dependent entries seldom change).
+func appendDiff(ws []write, old []indexEntry, next encoded) []write {
 	ws = append(ws, write{key: taskKey(next.id), value: next.value})
 	neu := next.entries
 	for len(old) > 0 || len(neu) > 0 {
@@ -168,7 +172,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 		if stored, _, err = s.settle(next, enc.value); err != nil {
 			return nil, err
 		}
-		return diff(indexEntries(cur), enc), nil
+		return appendDiff(make([]write, 0, writesPerChange), indexEntries(cur), enc), nil
 	})
 	if err != nil {
 		return nil, err
@@ -216,13 +220,9 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 			}
 			st.value = v
 		}
-		n := 0
+		ws := make([]write, 0, writesPerChange*len(order))
 		for _, st := range order {
-			n += 1 + len(st.orig)
-		}
-		ws := make([]write, 0, n)
-		for _, st := range order {
-			ws = append(ws, diff(st.orig, encoded{id: st.cur.ID, value: st.value, entries: indexEntries(st.cur)})...)
+			ws = appendDiff(ws, st.orig, encoded{id: st.cur.ID, value: st.value, entries: indexEntries(st.cur)})
 		}
 		return ws, nil
 	})
