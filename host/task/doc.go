@@ -8,5 +8,7 @@
 //
 // Wire form: a Task marshals to the JSON shape of the Python apflow reference (all columns,
 // nullable columns as null, timestamps as ISO-8601 UTC with microseconds), so existing
-// apflow clients can read it unchanged.
+// apflow clients can read it unchanged. It is written field by field (encode.go, one
+// table for MarshalJSON and [Fields]), the bytes encoding/json would write for it, and
+// read through encoding/json (marshal.go).
 package task

@@ -1,58 +1,84 @@
 package task
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 )
 
-// wireFields reads each field of the wire form by its JSON name, in the wire form's order.
+// wireFields writes each field of the wire form by its JSON name, in the wire form's
+// order (encode.go).
 var wireFields = []struct {
 	name string
-	get  func(*wire) any
+	put  putFunc
 }{
-	{"id", func(w *wire) any { return w.ID }},
-	{"parent_id", func(w *wire) any { return w.ParentID }},
-	{"task_tree_id", func(w *wire) any { return w.TaskTreeID }},
-	{"user_id", func(w *wire) any { return w.UserID }},
-	{"name", func(w *wire) any { return w.Name }},
-	{"status", func(w *wire) any { return w.Status }},
-	{"priority", func(w *wire) any { return w.Priority }},
-	{"dependencies", func(w *wire) any { return w.Dependencies }},
-	{"inputs", func(w *wire) any { return w.Inputs }},
-	{"params", func(w *wire) any { return w.Params }},
-	{"schemas", func(w *wire) any { return w.Schemas }},
-	{"result", func(w *wire) any { return w.Result }},
-	{"error", func(w *wire) any { return w.Error }},
-	{"progress", func(w *wire) any { return w.Progress }},
-	{"created_at", func(w *wire) any { return w.CreatedAt }},
-	{"updated_at", func(w *wire) any { return w.UpdatedAt }},
-	{"started_at", func(w *wire) any { return w.StartedAt }},
-	{"completed_at", func(w *wire) any { return w.CompletedAt }},
-	{"has_children", func(w *wire) any { return w.HasChildren }},
-	{"origin_type", func(w *wire) any { return w.OriginType }},
-	{"original_task_id", func(w *wire) any { return w.OriginalTaskID }},
-	{"has_references", func(w *wire) any { return w.HasReferences }},
-	{"schedule_type", func(w *wire) any { return w.ScheduleType }},
-	{"schedule_expression", func(w *wire) any { return w.ScheduleExpression }},
-	{"schedule_enabled", func(w *wire) any { return w.ScheduleEnabled }},
-	{"schedule_start_at", func(w *wire) any { return w.ScheduleStartAt }},
-	{"schedule_end_at", func(w *wire) any { return w.ScheduleEndAt }},
-	{"next_run_at", func(w *wire) any { return w.NextRunAt }},
-	{"last_run_at", func(w *wire) any { return w.LastRunAt }},
-	{"max_runs", func(w *wire) any { return w.MaxRuns }},
-	{"run_count", func(w *wire) any { return w.RunCount }},
-	{"schedule_timezone", func(w *wire) any { return w.ScheduleTimezone }},
-	{"plugin", func(w *wire) any { return w.Plugin }},
-	{"attempts", func(w *wire) any { return w.Attempts }},
-	{"retry", func(w *wire) any { return w.Retry }},
-	{"limits", func(w *wire) any { return w.Limits }},
-	{"usage", func(w *wire) any { return w.Usage }},
-	{"inputs_before_hooks", func(w *wire) any { return w.InputsBeforeHooks }},
-	{"hook_errors", func(w *wire) any { return w.HookErrors }},
-	{"seq", func(w *wire) any { return w.Seq }},
-	{"run", func(w *wire) any { return w.Run }},
+	{"id", putString(func(t *Task) string { return t.ID })},
+	{"parent_id", putNullable(func(t *Task) string { return t.ParentID })},
+	{"task_tree_id", putNullable(func(t *Task) string { return t.TaskTreeID })},
+	{"user_id", putNullable(func(t *Task) string { return t.UserID })},
+	{"name", putString(func(t *Task) string { return t.Name })},
+	{"status", putString(func(t *Task) string { return string(t.Status) })},
+	{"priority", putInt(func(t *Task) int { return t.Priority })},
+	{"dependencies", putDependencies},
+	{"inputs", putInputs},
+	{"params", putObject(func(t *Task) map[string]any { return t.Params })},
+	{"schemas", putObject(func(t *Task) map[string]any { return t.Schemas })},
+	{"result", func(b []byte, t *Task) ([]byte, error) { return appendValue(b, t.Result, 0) }},
+	{"error", putNullable(func(t *Task) string { return t.Error })},
+	{"progress", func(b []byte, t *Task) ([]byte, error) { return appendFloat(b, t.Progress) }},
+	{"created_at", putTime(func(t *Task) time.Time { return t.CreatedAt })},
+	{"updated_at", putTime(func(t *Task) time.Time { return t.UpdatedAt })},
+	{"started_at", putTime(func(t *Task) time.Time { return t.StartedAt })},
+	{"completed_at", putTime(func(t *Task) time.Time { return t.CompletedAt })},
+	{"has_children", putBool(func(t *Task) bool { return t.HasChildren })},
+	{"origin_type", putNullable(func(t *Task) string { return string(t.OriginType) })},
+	{"original_task_id", putNullable(func(t *Task) string { return t.OriginalTaskID })},
+	{"has_references", putBool(func(t *Task) bool { return t.HasReferences })},
+	{"schedule_type", putNullable(func(t *Task) string { return t.ScheduleType })},
+	{"schedule_expression", putNullable(func(t *Task) string { return t.ScheduleExpression })},
+	{"schedule_enabled", putBool(func(t *Task) bool { return t.ScheduleEnabled })},
+	{"schedule_start_at", putTime(func(t *Task) time.Time { return t.ScheduleStartAt })},
+	{"schedule_end_at", putTime(func(t *Task) time.Time { return t.ScheduleEndAt })},
+	{"next_run_at", putTime(func(t *Task) time.Time { return t.NextRunAt })},
+	{"last_run_at", putTime(func(t *Task) time.Time { return t.LastRunAt })},
+	{"max_runs", func(b []byte, t *Task) ([]byte, error) {
+		if t.MaxRuns > 0 {
+			return strconv.AppendInt(b, int64(t.MaxRuns), 10), nil
+		}
+		return append(b, "null"...), nil
+	}},
+	{"run_count", putInt(func(t *Task) int { return t.RunCount })},
+	{"schedule_timezone", putNullable(func(t *Task) string { return t.ScheduleTimezone })},
+	{"plugin", putNullable(func(t *Task) string { return t.Plugin })},
+	{"attempts", putInt(func(t *Task) int { return t.Attempts })},
+	{"retry", putJSON(func(t *Task) any {
+		if t.Retry == nil {
+			return nil
+		}
+		return t.Retry.wire()
+	})},
+	{"limits", putJSON(func(t *Task) any {
+		if t.Limits == (Limits{}) {
+			return nil
+		}
+		return &t.Limits
+	})},
+	{"usage", putUsage},
+	{"inputs_before_hooks", putObject(func(t *Task) map[string]any { return t.InputsBeforeHooks })},
+	{"hook_errors", putJSON(func(t *Task) any {
+		if t.HookErrors == nil {
+			return nil
+		}
+		return t.HookErrors
+	})},
+	{"seq", putInt(func(t *Task) int { return t.Seq })},
+	{"run", putJSON(func(t *Task) any {
+		if t.Run == nil {
+			return nil
+		}
+		return t.Run.wire()
+	})},
 }
 
 // FieldNames are the names of the wire form's fields, in its order: what Fields may
@@ -97,20 +123,40 @@ func SelectFields(names []string) (Fields, error) {
 // Marshal writes the selected fields of t's wire form, each exactly as MarshalJSON
 // writes it.
 func (f Fields) Marshal(t *Task) ([]byte, error) {
-	w := t.wire()
-	var b bytes.Buffer
-	b.WriteByte('{')
+	return f.appendTo(make([]byte, 0, 64*len(f.idx)), t)
+}
+
+// allFields selects every field: the whole wire form (MarshalJSON).
+var allFields = func() Fields {
+	f := Fields{idx: make([]int, len(wireFields))}
+	for i := range f.idx {
+		f.idx[i] = i
+	}
+	return f
+}()
+
+// appendTo appends the JSON object of the selected fields of t to b.
+func (f Fields) appendTo(b []byte, t *Task) ([]byte, error) {
+	b = append(b, '{')
 	for k, i := range f.idx {
 		if k > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		v, err := json.Marshal(wireFields[i].get(w))
-		if err != nil {
-			return nil, fmt.Errorf("task %s: field %s: %w", t.ID, wireFields[i].name, err)
+		var err error
+		if b, err = putField(b, t, i); err != nil {
+			return nil, err
 		}
-		b.WriteString(`"` + wireFields[i].name + `":`)
-		b.Write(v)
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
+}
+
+// putField appends the member of field i (wireFields) of t, name and value.
+func putField(b []byte, t *Task, i int) ([]byte, error) {
+	f := wireFields[i]
+	b = append(append(append(b, '"'), f.name...), '"', ':')
+	b, err := f.put(b, t)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: field %s: %w", t.ID, f.name, err)
+	}
+	return b, nil
 }

@@ -118,6 +118,13 @@ type runWire struct {
 	StartedAt *string `json:"started_at"`
 }
 
+func (m *RunMarker) wire() *runWire {
+	if m == nil {
+		return nil
+	}
+	return &runWire{TaskID: nullStr(m.TaskID), Full: m.Full, StartedAt: nullTime(m.StartedAt)}
+}
+
 func nullStr(s string) *string {
 	if s == "" {
 		return nil
@@ -151,45 +158,9 @@ func parseTimePtr(field string, p *string) (time.Time, error) {
 	return t, nil
 }
 
-// MarshalJSON writes the reference wire form of the task.
+// MarshalJSON writes the reference wire form of the task (encode.go).
 func (t *Task) MarshalJSON() ([]byte, error) {
-	return json.Marshal(t.wire())
-}
-
-// wire returns the wire form of the task.
-func (t *Task) wire() *wire {
-	w := wire{
-		ID: t.ID, ParentID: nullStr(t.ParentID), TaskTreeID: nullStr(t.TaskTreeID),
-		UserID: nullStr(t.UserID), Name: t.Name, Status: t.Status, Priority: t.Priority,
-		Dependencies: t.Dependencies, Inputs: t.Inputs, Params: t.Params, Schemas: t.Schemas,
-		Result: t.Result, Error: nullStr(t.Error), Progress: t.Progress,
-		CreatedAt: nullTime(t.CreatedAt), UpdatedAt: nullTime(t.UpdatedAt),
-		StartedAt: nullTime(t.StartedAt), CompletedAt: nullTime(t.CompletedAt),
-		HasChildren: t.HasChildren, OriginType: nullStr(string(t.OriginType)),
-		OriginalTaskID: nullStr(t.OriginalTaskID), HasReferences: t.HasReferences,
-		ScheduleType: nullStr(t.ScheduleType), ScheduleExpression: nullStr(t.ScheduleExpression),
-		ScheduleEnabled: t.ScheduleEnabled, ScheduleStartAt: nullTime(t.ScheduleStartAt),
-		ScheduleEndAt: nullTime(t.ScheduleEndAt), NextRunAt: nullTime(t.NextRunAt),
-		LastRunAt: nullTime(t.LastRunAt), RunCount: t.RunCount, ScheduleTimezone: nullStr(t.ScheduleTimezone),
-		Plugin: nullStr(t.Plugin), Attempts: t.Attempts, Retry: t.Retry.wire(), Usage: t.Usage,
-		InputsBeforeHooks: t.InputsBeforeHooks, HookErrors: t.HookErrors, Seq: t.Seq,
-	}
-	if w.Dependencies == nil {
-		w.Dependencies = []Dependency{}
-	}
-	if w.Inputs == nil {
-		w.Inputs = map[string]any{}
-	}
-	if t.MaxRuns > 0 {
-		w.MaxRuns = &t.MaxRuns
-	}
-	if t.Limits != (Limits{}) {
-		w.Limits = &t.Limits
-	}
-	if t.Run != nil {
-		w.Run = &runWire{TaskID: nullStr(t.Run.TaskID), Full: t.Run.Full, StartedAt: nullTime(t.Run.StartedAt)}
-	}
-	return &w
+	return allFields.appendTo(make([]byte, 0, 1024), t)
 }
 
 // UnmarshalJSON reads the wire form written by MarshalJSON (the canonical form, as stored

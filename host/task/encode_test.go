@@ -1,0 +1,153 @@
+package task
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// referenceWire is the wire struct of t: what encoding/json writes for it is what the
+// encoder must write.
+func referenceWire(t *Task) *wire {
+	w := wire{
+		ID: t.ID, ParentID: nullStr(t.ParentID), TaskTreeID: nullStr(t.TaskTreeID),
+		UserID: nullStr(t.UserID), Name: t.Name, Status: t.Status, Priority: t.Priority,
+		Dependencies: t.Dependencies, Inputs: t.Inputs, Params: t.Params, Schemas: t.Schemas,
+		Result: t.Result, Error: nullStr(t.Error), Progress: t.Progress,
+		CreatedAt: nullTime(t.CreatedAt), UpdatedAt: nullTime(t.UpdatedAt),
+		StartedAt: nullTime(t.StartedAt), CompletedAt: nullTime(t.CompletedAt),
+		HasChildren: t.HasChildren, OriginType: nullStr(string(t.OriginType)),
+		OriginalTaskID: nullStr(t.OriginalTaskID), HasReferences: t.HasReferences,
+		ScheduleType: nullStr(t.ScheduleType), ScheduleExpression: nullStr(t.ScheduleExpression),
+		ScheduleEnabled: t.ScheduleEnabled, ScheduleStartAt: nullTime(t.ScheduleStartAt),
+		ScheduleEndAt: nullTime(t.ScheduleEndAt), NextRunAt: nullTime(t.NextRunAt),
+		LastRunAt: nullTime(t.LastRunAt), RunCount: t.RunCount, ScheduleTimezone: nullStr(t.ScheduleTimezone),
+		Plugin: nullStr(t.Plugin), Attempts: t.Attempts, Retry: t.Retry.wire(), Usage: t.Usage,
+		InputsBeforeHooks: t.InputsBeforeHooks, HookErrors: t.HookErrors, Seq: t.Seq,
+	}
+	if w.Dependencies == nil {
+		w.Dependencies = []Dependency{}
+	}
+	if w.Inputs == nil {
+		w.Inputs = map[string]any{}
+	}
+	if t.MaxRuns > 0 {
+		w.MaxRuns = &t.MaxRuns
+	}
+	if t.Limits != (Limits{}) {
+		w.Limits = &t.Limits
+	}
+	w.Run = t.Run.wire()
+	return &w
+}
+
+// checkEncoding fails unless MarshalJSON writes what encoding/json writes for the wire
+// struct, or both fail.
+func checkEncoding(t *testing.T, tk *Task) {
+	t.Helper()
+	want, wantErr := json.Marshal(referenceWire(tk))
+	got, err := tk.MarshalJSON()
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("error %v, encoding/json's %v", err, wantErr)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("MarshalJSON\n%s\nencoding/json\n%s", got, want)
+	}
+	all, err := SelectFields(FieldNames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := all.Marshal(tk); (err != nil) != (wantErr != nil) || string(got) != string(want) {
+		t.Fatalf("all fields\n%s (%v)\nencoding/json\n%s", got, err, want)
+	}
+}
+
+func TestEncoderMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	for _, c := range []struct {
+		name string
+		task *Task
+	}{
+		{"bare", &Task{}},
+		{"full", &Task{ID: "full", ParentID: "p", TaskTreeID: "r", UserID: "u", Name: "n", Status: Failed, Priority: 1,
+			Dependencies: []Dependency{{ID: "d", Required: true}, {ID: "e", Key: "k"}}, Inputs: map[string]any{"a": 1.0},
+			Params: map[string]any{"executor_id": "x"}, Schemas: map[string]any{"method": "m"}, Result: []any{"r", nil},
+			Error: "boom", Progress: 0.5, CreatedAt: now, UpdatedAt: now, StartedAt: now, CompletedAt: now,
+			HasChildren: true, OriginType: "copy", OriginalTaskID: "o", HasReferences: true,
+			ScheduleType: "cron", ScheduleExpression: "* * * * *", ScheduleEnabled: true, ScheduleStartAt: now,
+			ScheduleEndAt: now, NextRunAt: now, LastRunAt: now, MaxRuns: 3, RunCount: 2, ScheduleTimezone: "UTC",
+			Plugin: "abc", Attempts: 2,
+			Retry:  &RetryState{MaxAttempts: 2, NextAttemptAt: now, History: []Attempt{{Attempt: 1, StartedAt: now, Error: "e"}}},
+			Limits: Limits{TimeoutMS: 5, MemoryPages: 2}, Usage: &Usage{DurationMS: 1.5, PeakMemoryPages: 17, HostCalls: 3,
+				BytesIn: 4, BytesOut: 5, LLMInputTokens: 6, LLMOutputTokens: 7},
+			InputsBeforeHooks: map[string]any{}, HookErrors: []string{"h"}, Seq: 9, Run: &RunMarker{TaskID: "r", Full: true, StartedAt: now}}},
+		{"strings to escape", &Task{ID: "<a&b>", Name: "q\"u\\o\x00\x01\x1f\x7f\b\f\n\r\t", Error: "bad \xff\xfe utf-8 \u2028\u2029 é 😀",
+			Inputs: map[string]any{"<k>": "v&", "": "", "\xff": "\u2029"}}},
+		{"floats", &Task{Progress: 1e-7, Usage: &Usage{DurationMS: 1e21},
+			Result: []any{0.0, math.Copysign(0, -1), 1e-6, 123456789012345678.0, 0.1, 1.0 / 3, -2.5e-300, math.MaxFloat64}}},
+		{"values of other Go types", &Task{Inputs: map[string]any{"int": 3, "strings": map[string]string{"b": "<"},
+			"number": json.Number("12.50"), "struct": struct{ A int }{1}, "nil list": []any(nil), "bytes": []byte("hi")},
+			Result: map[string]int{"n": 1}}},
+		{"nested deep", &Task{Result: deep(150)}},
+		{"no usage fields but the duration", &Task{Usage: &Usage{}}},
+		{"times at the edges", &Task{CreatedAt: time.Date(0, 1, 1, 0, 0, 0, 999, time.UTC),
+			UpdatedAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), StartedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+			CompletedAt: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), NextRunAt: time.Date(2026, 3, 1, 0, 0, 0, 1000, time.FixedZone("y", -7200))}},
+		{"NaN", &Task{Progress: math.NaN()}},
+		{"an infinite result", &Task{Result: []any{math.Inf(1)}}},
+		{"a cycle", &Task{Inputs: cyclic}},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkEncoding(t, c.task) })
+	}
+}
+
+// deep is a value nested n levels: lists in maps.
+func deep(n int) any {
+	var v any = "bottom"
+	for i := range n {
+		if i%2 == 0 {
+			v = []any{v}
+		} else {
+			v = map[string]any{"k": v}
+		}
+	}
+	return v
+}
+
+// FuzzEncoderMatchesEncodingJSON: for any strings, numbers and JSON inputs and result,
+// MarshalJSON writes what encoding/json writes.
+func FuzzEncoderMatchesEncodingJSON(f *testing.F) {
+	f.Add("name", "err", 0.5, int64(3), `{"a":[1,"<",null,{"b":true}]}`, `[1e-7,"x"]`)
+	f.Add("\u2028\xff<>&\x00", "", 1e21, int64(-1), `{}`, `null`)
+	f.Add("", "\"\\", math.SmallestNonzeroFloat64, int64(0), `{"\u00e9":"\ud83d\ude00"}`, `"s"`)
+	f.Fuzz(func(t *testing.T, name, errText string, progress float64, seq int64, inputs, result string) {
+		tk := &Task{ID: name, Name: name, Error: errText, Progress: progress, Seq: int(seq), CreatedAt: time.Unix(seq, seq),
+			Dependencies: []Dependency{{ID: errText, Key: name}}, Usage: &Usage{DurationMS: progress, HostCalls: seq}}
+		dec := json.NewDecoder(strings.NewReader(inputs))
+		_ = dec.Decode(&tk.Inputs)
+		_ = json.Unmarshal([]byte(result), &tk.Result)
+		checkEncoding(t, tk)
+	})
+}
+
+// BenchmarkMarshalJSON encodes a completed task of a run as stored and answered: ids,
+// a dependency, small inputs and result, times and usage.
+func BenchmarkMarshalJSON(b *testing.B) {
+	now := time.Now()
+	tk := &Task{ID: NewID(), ParentID: NewID(), TaskTreeID: NewID(), Name: "c1", Status: Completed, Priority: 2,
+		Dependencies: []Dependency{{ID: NewID(), Required: true}}, Inputs: map[string]any{"i": 1.0},
+		Schemas: map[string]any{"method": "echo"}, Result: map[string]any{"i": 1.0}, Progress: 1,
+		CreatedAt: now, UpdatedAt: now, StartedAt: now, CompletedAt: now, Seq: 3,
+		Usage: &Usage{DurationMS: 0.12, PeakMemoryPages: 17, HostCalls: 1}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tk.MarshalJSON(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
