@@ -53,6 +53,8 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'Open|ProcessStart' -benchtime 10x ./host/registry/
 	$(BENCH) -bench 'HookOverhead' -benchtime 30x ./host/hooks/
 	$(BENCH) -bench 'Update' -benchtime 3000x ./host/store/badgerstore/
+	$(BENCH) -bench 'MarshalJSON' -benchtime 200000x -benchmem ./host/task/
+	$(BENCH) -bench 'TreeJSON' -benchtime 10x ./cmd/apflow/
 	$(BENCH) -bench 'RunsPage100k' -benchtime 5x ./host/store/badgerstore/
 	$(BENCH) -bench 'TasksGet|Execute1000' -benchtime 3x ./host/api/
 	$(BENCH) -bench 'Conformance|EchoPerLanguage' -benchtime 2000x ./examples/conformance/
