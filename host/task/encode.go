@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -16,8 +17,8 @@ import (
 // task to a store and every task in an API answer is encoded here, a few times per task
 // in a run.
 //
-// Values of the JSON-decoded types (map[string]any, []any, string, float64, bool, nil)
-// are encoded here; any other value, and the rare fields (retry, limits, hook errors,
+// Values of the JSON-decoded types (map[string]any, []any, string, float64, json.Number,
+// bool, nil) are encoded here; any other value, and the rare fields (retry, limits, hook errors,
 // the run marker), go through encoding/json.
 
 // putFunc appends the JSON value of one field of t to b.
@@ -173,6 +174,10 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		return strconv.AppendBool(b, v), nil
 	case float64:
 		return appendFloat(b, v)
+	case json.Number: // what decoding the stored form gives (UnmarshalJSON uses numbers)
+		if isNumber(string(v)) {
+			return append(b, v...), nil
+		}
 	case map[string]any:
 		return appendObject(b, v, depth)
 	case []any:
@@ -217,6 +222,40 @@ func appendObject(b []byte, m map[string]any, depth int) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// isNumber reports whether s is a JSON number literal:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isNumber(s string) bool {
+	s, _ = strings.CutPrefix(s, "-")
+	digits := func() bool { // one or more
+		n := len(s)
+		s = strings.TrimLeft(s, "0123456789")
+		return len(s) < n
+	}
+	switch {
+	case s == "":
+		return false
+	case s[0] == '0':
+		s = s[1:]
+	case !digits():
+		return false
+	}
+	if rest, ok := strings.CutPrefix(s, "."); ok {
+		if s = rest; !digits() {
+			return false
+		}
+	}
+	if len(s) > 0 && (s[0] == 'e' || s[0] == 'E') {
+		s = s[1:]
+		if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+			s = s[1:]
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return s == ""
 }
 
 func appendJSON(b []byte, v any) ([]byte, error) {

@@ -91,7 +91,8 @@ func TestEncoderMatchesEncodingJSON(t *testing.T) {
 		{"floats", &Task{Progress: 1e-7, Usage: &Usage{DurationMS: 1e21},
 			Result: []any{0.0, math.Copysign(0, -1), 1e-6, 123456789012345678.0, 0.1, 1.0 / 3, -2.5e-300, math.MaxFloat64}}},
 		{"values of other Go types", &Task{Inputs: map[string]any{"int": 3, "strings": map[string]string{"b": "<"},
-			"number": json.Number("12.50"), "struct": struct{ A int }{1}, "nil list": []any(nil), "bytes": []byte("hi")},
+			"number": json.Number("12.50"), "numbers": []any{json.Number("-0"), json.Number("0.5e+10"), json.Number("-12E-3"),
+				json.Number("")}, "struct": struct{ A int }{1}, "nil list": []any(nil), "bytes": []byte("hi")},
 			Result: map[string]int{"n": 1}}},
 		{"nested deep", &Task{Result: deep(150)}},
 		{"no usage fields but the duration", &Task{Usage: &Usage{}}},
@@ -101,6 +102,8 @@ func TestEncoderMatchesEncodingJSON(t *testing.T) {
 		{"NaN", &Task{Progress: math.NaN()}},
 		{"an infinite result", &Task{Result: []any{math.Inf(1)}}},
 		{"a cycle", &Task{Inputs: cyclic}},
+		{"not a number", &Task{Result: []any{json.Number("1.")}}},
+		{"not a number either", &Task{Result: json.Number("01")}},
 	} {
 		t.Run(c.name, func(t *testing.T) { checkEncoding(t, c.task) })
 	}
@@ -125,11 +128,14 @@ func FuzzEncoderMatchesEncodingJSON(f *testing.F) {
 	f.Add("name", "err", 0.5, int64(3), `{"a":[1,"<",null,{"b":true}]}`, `[1e-7,"x"]`)
 	f.Add("\u2028\xff<>&\x00", "", 1e21, int64(-1), `{}`, `null`)
 	f.Add("", "\"\\", math.SmallestNonzeroFloat64, int64(0), `{"\u00e9":"\ud83d\ude00"}`, `"s"`)
+	f.Add("n", "-0.5e-7", 2.0, int64(7), `{"n":-12.5E+3}`, `[0]`)
 	f.Fuzz(func(t *testing.T, name, errText string, progress float64, seq int64, inputs, result string) {
 		tk := &Task{ID: name, Name: name, Error: errText, Progress: progress, Seq: int(seq), CreatedAt: time.Unix(seq, seq),
 			Dependencies: []Dependency{{ID: errText, Key: name}}, Usage: &Usage{DurationMS: progress, HostCalls: seq}}
 		dec := json.NewDecoder(strings.NewReader(inputs))
+		dec.UseNumber() // as the stored form is read
 		_ = dec.Decode(&tk.Inputs)
+		tk.InputsBeforeHooks = map[string]any{"n": json.Number(errText)} // a number literal, or an error on both sides
 		_ = json.Unmarshal([]byte(result), &tk.Result)
 		checkEncoding(t, tk)
 	})
