@@ -3,6 +3,8 @@ package task
 import (
 	"encoding/json"
 	"math"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +64,50 @@ func checkEncoding(t *testing.T, tk *Task) {
 	if got, err := all.Marshal(tk); (err != nil) != (wantErr != nil) || string(got) != string(want) {
 		t.Fatalf("all fields\n%s (%v)\nencoding/json\n%s", got, err, want)
 	}
+	if wantErr != nil {
+		return
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(want, &members); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range FieldNames() { // each field alone, as a projection writes it
+		f, err := SelectFields([]string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.Marshal(tk); err != nil || string(got) != `{"`+name+`":`+string(members[name])+`}` {
+			t.Fatalf("field %s alone: %s (%v), encoding/json: %s", name, got, err, members[name])
+		}
+	}
+}
+
+// TestEncoderWritesEveryMember: a Usage and a Dependency with every field set encode as
+// encoding/json encodes them, so a field added to either is not left out of the wire
+// form (with omitempty, a zero field would be missing on both sides).
+func TestEncoderWritesEveryMember(t *testing.T) {
+	t.Parallel()
+	var u Usage
+	var d Dependency
+	for _, v := range []reflect.Value{reflect.ValueOf(&u).Elem(), reflect.ValueOf(&d).Elem()} {
+		for i := range v.NumField() {
+			switch f := v.Field(i); f.Kind() {
+			case reflect.String:
+				f.SetString("x" + strconv.Itoa(i))
+			case reflect.Bool:
+				f.SetBool(true)
+			case reflect.Int, reflect.Int32, reflect.Int64:
+				f.SetInt(int64(i + 1))
+			case reflect.Uint, reflect.Uint32, reflect.Uint64:
+				f.SetUint(uint64(i + 1))
+			case reflect.Float64:
+				f.SetFloat(float64(i) + 0.5)
+			default:
+				t.Fatalf("%s.%s: a %s; set it here", v.Type(), v.Type().Field(i).Name, f.Kind())
+			}
+		}
+	}
+	checkEncoding(t, &Task{ID: "every member", Usage: &u, Dependencies: []Dependency{d}})
 }
 
 func TestEncoderMatchesEncodingJSON(t *testing.T) {
@@ -135,7 +181,8 @@ func FuzzEncoderMatchesEncodingJSON(f *testing.F) {
 		dec := json.NewDecoder(strings.NewReader(inputs))
 		dec.UseNumber() // as the stored form is read
 		_ = dec.Decode(&tk.Inputs)
-		tk.InputsBeforeHooks = map[string]any{"n": json.Number(errText)} // a number literal, or an error on both sides
+		// A number literal, "" (written as 0), or an error on both sides.
+		tk.InputsBeforeHooks = map[string]any{"n": json.Number(errText)}
 		_ = json.Unmarshal([]byte(result), &tk.Result)
 		checkEncoding(t, tk)
 	})

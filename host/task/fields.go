@@ -123,7 +123,11 @@ func SelectFields(names []string) (Fields, error) {
 // Marshal writes the selected fields of t's wire form, each exactly as MarshalJSON
 // writes it.
 func (f Fields) Marshal(t *Task) ([]byte, error) {
-	return f.appendTo(make([]byte, 0, 64*len(f.idx)), t)
+	b, err := f.appendTo(make([]byte, 0, 64*len(f.idx)), t)
+	if err != nil {
+		return nil, fmt.Errorf("task %q: %w", t.ID, err)
+	}
+	return b, nil
 }
 
 // allFields selects every field: the whole wire form (MarshalJSON).
@@ -156,7 +160,7 @@ func putField(b []byte, t *Task, i int) ([]byte, error) {
 	b = append(append(append(b, '"'), f.name...), '"', ':')
 	b, err := f.put(b, t)
 	if err != nil {
-		return nil, fmt.Errorf("task %s: field %s: %w", t.ID, f.name, err)
+		return nil, fmt.Errorf("field %s: %w", f.name, err)
 	}
 	return b, nil
 }

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// wire is the JSON form of a Task: nullable columns are pointers so that empty values
-// marshal as null, as the reference's task.output() does.
+// wire is the JSON form of a Task as UnmarshalJSON decodes it (nullable columns are
+// pointers, null as the reference's task.output() writes them), and, in encode_test.go,
+// the struct whose encoding by encoding/json the encoder (encode.go) is compared with.
 type wire struct {
 	ID           string         `json:"id"`
 	ParentID     *string        `json:"parent_id"`
