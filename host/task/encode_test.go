@@ -204,3 +204,52 @@ func BenchmarkMarshalJSON(b *testing.B) {
 		}
 	}
 }
+
+// TestAppendJSONOmits: AppendJSON appends to what b holds and leaves out exactly the
+// members omit names, wherever they are, commas kept right.
+func TestAppendJSONOmits(t *testing.T) {
+	t.Parallel()
+	tk := &Task{ID: "a", Name: "n", Status: Pending, Seq: 4}
+	for _, c := range []struct {
+		name string
+		omit func(string, []byte) bool
+		want string
+	}{
+		{"none", func(string, []byte) bool { return false }, ""},
+		{"all", func(string, []byte) bool { return true }, `>{}`},
+		{"the first and the last", func(n string, _ []byte) bool { return n == "id" || n == "run" }, ""},
+		{"nulls", func(_ string, v []byte) bool { return string(v) == "null" }, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := tk.AppendJSON([]byte(">"), c.omit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.want != "" {
+				if string(got) != c.want {
+					t.Fatalf("%s, want %s", got, c.want)
+				}
+				return
+			}
+			var all, kept map[string]json.RawMessage
+			whole, _ := tk.MarshalJSON()
+			if err := json.Unmarshal(whole, &all); err != nil {
+				t.Fatal(err)
+			}
+			if got[0] != '>' {
+				t.Fatalf("%s does not start with what b held", got)
+			}
+			if err := json.Unmarshal(got[1:], &kept); err != nil {
+				t.Fatalf("%s: %v", got, err)
+			}
+			for n, v := range all {
+				if _, ok := kept[n]; ok == c.omit(n, v) {
+					t.Errorf("member %s: kept %v", n, ok)
+				}
+			}
+			if len(kept) == len(all) && c.name != "none" {
+				t.Errorf("nothing left out: %s", got)
+			}
+		})
+	}
+}

@@ -123,7 +123,7 @@ func SelectFields(names []string) (Fields, error) {
 // Marshal writes the selected fields of t's wire form, each exactly as MarshalJSON
 // writes it.
 func (f Fields) Marshal(t *Task) ([]byte, error) {
-	b, err := f.appendTo(make([]byte, 0, 64*len(f.idx)), t)
+	b, err := f.appendTo(make([]byte, 0, 64*len(f.idx)), t, nil)
 	if err != nil {
 		return nil, fmt.Errorf("task %q: %w", t.ID, err)
 	}
@@ -139,28 +139,26 @@ var allFields = func() Fields {
 	return f
 }()
 
-// appendTo appends the JSON object of the selected fields of t to b.
-func (f Fields) appendTo(b []byte, t *Task) ([]byte, error) {
+// appendTo appends the JSON object of the selected fields of t to b, without the members
+// omit (if not nil) reports (AppendJSON).
+func (f Fields) appendTo(b []byte, t *Task, omit func(name string, value []byte) bool) ([]byte, error) {
 	b = append(b, '{')
-	for k, i := range f.idx {
-		if k > 0 {
+	first := len(b)
+	for _, i := range f.idx {
+		member := len(b)
+		if member > first {
 			b = append(b, ',')
 		}
+		field := wireFields[i]
+		b = append(append(append(b, '"'), field.name...), '"', ':')
+		value := len(b)
 		var err error
-		if b, err = putField(b, t, i); err != nil {
-			return nil, err
+		if b, err = field.put(b, t); err != nil {
+			return nil, fmt.Errorf("field %s: %w", field.name, err)
+		}
+		if omit != nil && omit(field.name, b[value:]) {
+			b = b[:member]
 		}
 	}
 	return append(b, '}'), nil
-}
-
-// putField appends the member of field i (wireFields) of t, name and value.
-func putField(b []byte, t *Task, i int) ([]byte, error) {
-	f := wireFields[i]
-	b = append(append(append(b, '"'), f.name...), '"', ':')
-	b, err := f.put(b, t)
-	if err != nil {
-		return nil, fmt.Errorf("field %s: %w", f.name, err)
-	}
-	return b, nil
 }

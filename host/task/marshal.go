@@ -161,7 +161,15 @@ func parseTimePtr(field string, p *string) (time.Time, error) {
 
 // MarshalJSON writes the reference wire form of the task (encode.go).
 func (t *Task) MarshalJSON() ([]byte, error) {
-	return allFields.appendTo(make([]byte, 0, 1024), t)
+	return t.AppendJSON(make([]byte, 0, 1024), nil)
+}
+
+// AppendJSON appends the wire form of t to b (MarshalJSON's object), leaving out each
+// member for which omit(name, value) is true, value as MarshalJSON writes it; a nil omit
+// leaves out none. A store uses it to keep only the members that do not read back the
+// same when absent.
+func (t *Task) AppendJSON(b []byte, omit func(name string, value []byte) bool) ([]byte, error) {
+	return allFields.appendTo(b, t, omit)
 }
 
 // UnmarshalJSON reads the wire form written by MarshalJSON (the canonical form, as stored

@@ -14,9 +14,9 @@ import (
 // (a UUID in 17 bytes, a repeated one in 2), its status, priority, seq and attempts, its
 // four lifecycle times (microseconds, the later three as offsets from created_at when it
 // is set), the plugin's sha256 (33 bytes) and its usage (see compactFields). tail is the
-// rest of the task's wire form (task.Task.MarshalJSON) without the members that read back
-// the same when absent (see storedZero). A field is put in fields only when its binary form reads back exactly as
-// its wire form would (a string that is valid UTF-8, a time within the years 0-9999,
+// rest of the task's wire form without the members that read back the same when absent
+// (task.Task.AppendJSON, omitting what storedZero names). A field is put in fields only
+// when its binary form reads back exactly as its wire form would (a string that is valid UTF-8, a time within the years 0-9999,
 // finite usage); otherwise it stays in tail. A completed echo task is then about 200
 // bytes, against 640 for the wire form without its null, false and 0 members and 1,160
 // for the whole wire form: under Options.ValueThreshold, such a task lives in the LSM
@@ -30,13 +30,11 @@ const compactTag = 0x01
 func marshalTask(t *task.Task) ([]byte, error) {
 	var f compactFields
 	rest := f.take(t)
-	v, err := rest.MarshalJSON()
+	out, err := rest.AppendJSON(f.append(append(make([]byte, 0, 256), compactTag)), storedZero)
 	if err != nil {
 		return nil, fmt.Errorf("encode task %s: %w", t.ID, err)
 	}
-	tail := dropMembers(v, storedZero)
-	out := f.append(append(make([]byte, 0, 160+len(tail)), compactTag))
-	return append(out, tail...), nil
+	return out, nil
 }
 
 // unmarshalTask decodes a stored value, in either form.
@@ -61,93 +59,22 @@ func unmarshalTask(raw []byte) (*task.Task, error) {
 	return t, nil
 }
 
-// storedZero reports whether the member key: v of a task's wire form is left out of the
+// storedZero reports whether the member name: v of a task's wire form is left out of the
 // stored tail because decoding reads its absence the same: null; false, 0 and "" (every
 // member of the wire form is a pointer, map, slice, bool, number or string, whose zero
 // value is what they decode to) except for the result, an any, where they are values;
 // and the empty dependencies and inputs, which read back empty either way (emptyForNull
 // restores them on reading).
-func storedZero(key, v []byte) bool {
+func storedZero(name string, v []byte) bool {
 	switch string(v) {
 	case "null":
 		return true
 	case "false", "0", `""`:
-		return string(key) != `"result"`
+		return name != "result"
 	case "[]":
-		return string(key) == `"dependencies"`
+		return name == "dependencies"
 	case "{}":
-		return string(key) == `"inputs"`
+		return name == "inputs"
 	}
 	return false
-}
-
-// dropMembers returns the JSON object obj without the members for which drop(key, value)
-// is true (key as encoded, quotes included). Nested objects are left whole. obj must be
-// the output of encoding/json for a struct: one object, no insignificant whitespace. It is
-// rewritten in place.
-func dropMembers(obj []byte, drop func(key, v []byte) bool) []byte {
-	if len(obj) < 2 || obj[0] != '{' {
-		return obj
-	}
-	out := obj[:1]
-	for i := 1; i < len(obj) && obj[i] != '}'; {
-		start := i
-		keyEnd := skipString(obj, i)
-		i = keyEnd + 1 // the colon
-		valueStart := i
-		i = skipValue(obj, i)
-		if !drop(obj[start:keyEnd], obj[valueStart:i]) {
-			if len(out) > 1 {
-				out = append(out, ',')
-			}
-			out = append(out, obj[start:i]...)
-		}
-		if i < len(obj) && obj[i] == ',' {
-			i++
-		}
-	}
-	return append(out, '}')
-}
-
-// skipString returns the index just after the JSON string starting at b[i] (a quote).
-func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return i
-}
-
-// skipValue returns the index just after the JSON value starting at b[i].
-func skipValue(b []byte, i int) int {
-	depth := 0
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			i = skipString(b, i)
-			if depth == 0 {
-				return i
-			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',':
-			if depth == 0 {
-				return i
-			}
-		}
-		i++
-	}
-	return i
 }

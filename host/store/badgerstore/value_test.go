@@ -15,65 +15,80 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-func TestDropMembers(t *testing.T) {
+// TestStoredZero: the members left out of a stored tail are the null ones, and the
+// false, 0 and "" ones but the result's, and the empty dependencies and inputs; nothing
+// else, nested values included.
+func TestStoredZero(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ in, want string }{
-		{`{}`, `{}`},
-		{`{"a":null}`, `{}`},
-		{`{"a":null,"b":1}`, `{"b":1}`},
-		{`{"a":1,"b":false,"c":0,"d":true}`, `{"a":1,"d":true}`},
-		{`{"a":0.5,"b":-0,"c":10,"d":"0","e":"null"}`, `{"a":0.5,"b":-0,"c":10,"d":"0","e":"null"}`},
-		{`{"a":{"x":null,"y":0},"b":[null,false,0],"c":null}`, `{"a":{"x":null,"y":0},"b":[null,false,0]}`},
-		{`{"a\"b":null,"k":"v\\\",}]","n":null}`, `{"k":"v\\\",}]"}`},
-		{`{"a":{},"b":[],"c":""}`, `{"a":{},"b":[]}`},
-		{`{"dependencies":[],"inputs":{},"params":{},"hook_errors":[]}`, `{"params":{},"hook_errors":[]}`},
-		{`{"dependencies":[{"id":"a"}],"inputs":{"":""}}`, `{"dependencies":[{"id":"a"}],"inputs":{"":""}}`},
-		{`[null]`, `[null]`},
-		{`{"result":false,"a":false}`, `{"result":false}`},
-		{`{"a":0,"result":0}`, `{"result":0}`},
-		{`{"result":"","name":""}`, `{"result":""}`},
-		{`{"result":null,"x":"result"}`, `{"x":"result"}`},
-		{`{"\"result":0,"result\"":false}`, `{}`},
+	for _, c := range []struct {
+		name, value string
+		want        bool
+	}{
+		{"a", `null`, true},
+		{"a", `false`, true},
+		{"a", `0`, true},
+		{"a", `""`, true},
+		{"a", `true`, false},
+		{"a", `0.5`, false},
+		{"a", `-0`, false},
+		{"a", `"0"`, false},
+		{"a", `"null"`, false},
+		{"a", `{"x":null}`, false},
+		{"a", `[null,false,0]`, false},
+		{"a", `{}`, false},
+		{"a", `[]`, false},
+		{"params", `{}`, false},
+		{"hook_errors", `[]`, false},
+		{"dependencies", `[]`, true},
+		{"dependencies", `[{"id":"a","required":false}]`, false},
+		{"inputs", `{}`, true},
+		{"inputs", `{"":""}`, false},
+		{"result", `null`, true},
+		{"result", `false`, false},
+		{"result", `0`, false},
+		{"result", `""`, false},
 	} {
-		if got := dropMembers([]byte(c.in), storedZero); string(got) != c.want {
-			t.Errorf("dropMembers(%s) = %s, want %s", c.in, got, c.want)
+		if got := storedZero(c.name, []byte(c.value)); got != c.want {
+			t.Errorf("storedZero(%s, %s) = %v, want %v", c.name, c.value, got, c.want)
 		}
 	}
 }
 
-// FuzzDropMembers: for any object encoding/json writes, the result is that object
-// without the members storedZero names, the others byte for byte.
-func FuzzDropMembers(f *testing.F) {
-	for _, s := range []string{`{"a":null,"b":{"c":[0,false,"\"}"]},"d":0,"e":-0.0}`, `{"x\u0000":"]","y":false}`, `{}`,
-		`{"result":0,"r":false}`, `{"inputs":{},"dependencies":[],"s":"","result":""}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var m map[string]any
-		if json.Unmarshal(data, &m) != nil || m == nil {
-			return
-		}
-		obj, err := json.Marshal(m)
+// FuzzStoredTail: for any task, the stored tail is its wire form without the members
+// storedZero names, the others byte for byte.
+func FuzzStoredTail(f *testing.F) {
+	f.Add("n", "", 0.0, `{"a":null,"b":{"c":[0,false,"\"}"]},"d":0}`, `0`)
+	f.Add("", "e", 0.5, `{}`, `false`)
+	f.Add("x", "", 1.0, `{"x\u0000":"]"}`, `""`)
+	f.Fuzz(func(t *testing.T, name, errText string, progress float64, inputs, result string) {
+		x := &task.Task{ID: "t", Name: name, Error: errText, Progress: progress}
+		dec := json.NewDecoder(strings.NewReader(inputs))
+		dec.UseNumber()
+		_ = dec.Decode(&x.Inputs)
+		_ = json.Unmarshal([]byte(result), &x.Result)
+		wire, err := x.MarshalJSON()
 		if err != nil {
 			return
 		}
-		want := map[string]json.RawMessage{}
-		for k, v := range m {
-			b, _ := json.Marshal(v)
-			s := string(b)
-			zero := s == "null" || k != "result" && (s == "false" || s == "0" || s == `""`) ||
-				k == "dependencies" && s == "[]" || k == "inputs" && s == "{}"
-			if !zero {
-				want[k] = b
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(wire, &members); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range members {
+			if storedZero(k, v) {
+				delete(members, k)
 			}
 		}
-		got := dropMembers(bytes.Clone(obj), storedZero)
-		var back map[string]json.RawMessage
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("dropMembers(%s) = %s: not JSON: %v", obj, got, err)
+		tail, err := x.AppendJSON(nil, storedZero)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(back, want) {
-			t.Fatalf("dropMembers(%s) = %s, want the members %v", obj, got, want)
+		var back map[string]json.RawMessage
+		if err := json.Unmarshal(tail, &back); err != nil {
+			t.Fatalf("tail %s: not JSON: %v", tail, err)
+		}
+		if !reflect.DeepEqual(back, members) {
+			t.Fatalf("tail %s, want the members %v", tail, members)
 		}
 	})
 }
@@ -112,9 +127,12 @@ func TestStoredValue(t *testing.T) {
 	if bytes.Contains(stored, []byte(":null")) || bytes.Contains(stored, []byte(":false")) || len(stored) >= len(wire)*3/4 {
 		t.Fatalf("stored value (%d bytes, wire form %d): %s", len(stored), len(wire), stored)
 	}
-	withoutZeros := dropMembers(bytes.Clone(wire), func(key, v []byte) bool {
-		return string(v) == "null" || string(key) != `"result"` && (string(v) == "false" || string(v) == "0")
+	withoutZeros, err := done.AppendJSON(nil, func(name string, v []byte) bool {
+		return string(v) == "null" || name != "result" && (string(v) == "false" || string(v) == "0")
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, earlier := range [][]byte{wire, withoutZeros} {
 		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(taskKey("echo"), earlier) }); err != nil {
 			t.Fatal(err)
