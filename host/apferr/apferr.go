@@ -147,12 +147,16 @@ func (p Problem) String() string {
 // Problems builds the error for a failed validation: its code is the code of the first
 // problem, its message lists every problem (one per line after a summary), and Data is
 // {"errors": problems}.
-func Problems(problems []Problem) *Error {
+func Problems(problems []Problem) *Error { return ProblemsOf(problems, len(problems)) }
+
+// ProblemsOf is Problems for a validation that found total problems and lists only some
+// (the last of them may say how many are not listed): the summary counts them all.
+func ProblemsOf(problems []Problem, total int) *Error {
 	if len(problems) == 0 {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "task tree validation failed: %d problem(s)", len(problems))
+	fmt.Fprintf(&b, "task tree validation failed: %d problem(s)", total)
 	for _, p := range problems {
 		b.WriteString("\n  - ")
 		b.WriteString(p.String())

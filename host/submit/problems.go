@@ -82,7 +82,7 @@ func (c *collector) err() error {
 			Reason: fmt.Sprintf("%d more problem(s) not listed", c.dropped),
 		})
 	}
-	return apferr.Problems(all)
+	return apferr.ProblemsOf(all, c.kept+c.dropped)
 }
 
 // taskProblem returns a Problem naming the task of spec and field.

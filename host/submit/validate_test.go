@@ -245,6 +245,9 @@ func TestPrepareLimitsProblemCount(t *testing.T) {
 	if !strings.Contains(ps[5].Reason, "45 more problem(s)") {
 		t.Errorf("summary reason %q", ps[5].Reason)
 	}
+	if msg := err.Error(); !strings.Contains(msg, "failed: 50 problem(s)") {
+		t.Errorf("message %q does not count all 50 problems", msg)
+	}
 }
 
 func TestPrepareLookupFailures(t *testing.T) {
