@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -194,6 +195,31 @@ func BenchmarkUpdateIndexWrites(b *testing.B) {
 		ws = appendDiff(ws[:0], indexEntries(cur), encoded{id: next.ID, value: value, entries: indexEntries(next)})
 		if len(ws) != 4 {
 			b.Fatalf("%d writes, want 4 (the task, its status entry moved, its tree entry)", len(ws))
+		}
+	}
+}
+
+// BenchmarkUpdateValue encodes the stored value of a completed child task (marshalTask):
+// its binary fields and the JSON tail without its zero members, as every write of a task
+// does.
+func BenchmarkUpdateValue(b *testing.B) {
+	now := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
+	x := mk(task.NewID(), task.NewID(), 3)
+	x.TaskTreeID = x.ParentID
+	x.Dependencies = []task.Dependency{{ID: task.NewID(), Required: true}}
+	x.Inputs = map[string]any{"i": json.Number("7")}
+	x.Schemas = map[string]any{"method": "echo"}
+	if err := x.Start(now); err != nil {
+		b.Fatal(err)
+	}
+	if err := x.Complete(map[string]any{"i": json.Number("7")}, now); err != nil {
+		b.Fatal(err)
+	}
+	x.Usage = &task.Usage{DurationMS: 0.2, PeakMemoryPages: 17}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := marshalTask(x); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
