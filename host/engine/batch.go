@@ -55,18 +55,24 @@ func (w storeWriter) writeMany(ctx context.Context, ws []write) ([]*task.Task, e
 type batch struct {
 	writes []write
 	thens  []func()
-	// logs wait for log lines queued in the store before the round's writes
-	// (taskLogs.queue): the first commit of the round stored them too.
-	logs []func()
+	// held are the last log lines of the round's outcomes (taskLogs.hold), which the
+	// round queues in the store of logs just before its first transaction, which then
+	// commits them too.
+	held []*heldLines
+	logs *taskLogs
 }
 
 // then runs fn after the next commit (at once if nothing is pending by then).
 func (b *batch) then(fn func()) { b.thens = append(b.thens, fn) }
 
-// afterLogs runs stored, which waits for log lines queued in the store before this
-// round's writes, once the round's first transaction is committed (which committed the
-// lines too, or came after them) and before any after function of the round.
-func (b *batch) afterLogs(stored func()) { b.logs = append(b.logs, stored) }
+// holdLogs has the round queue h, lines held by logs, ahead of its writes: they are
+// queued just before the round's first transaction and waited for once it is committed
+// (which committed the lines too, or came after them), before any after function of the
+// round, also in a round without writes.
+func (b *batch) holdLogs(logs *taskLogs, h *heldLines) {
+	b.logs = logs
+	b.held = append(b.held, h)
+}
 
 // add queues a write and returns it, for the caller to set its cluster flags; the
 // pointer is valid until the next write is queued.
@@ -91,7 +97,7 @@ func (b *batch) addStart(id string, fn func(*task.Task) error, after func(*task.
 // last returns the write queued last (valid until the next one is queued).
 func (b *batch) last() *write { return &b.writes[len(b.writes)-1] }
 
-func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 && len(b.logs) == 0 }
+func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 && len(b.held) == 0 }
 
 // commit writes the batch in transactions of at most maxBatch mutations, in order, and
 // then runs the after functions. When a transaction fails as a whole, its mutations are
@@ -100,8 +106,14 @@ func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 &&
 // errNotStarted): a task may have become ready through a completion queued before it, and
 // it must not start unless that completion is committed (docs/semantics.md rule 17).
 func (b *batch) commit(ctx context.Context, w writer) {
-	ws, thens, logs := b.writes, b.thens, b.logs
-	b.writes, b.thens, b.logs = nil, nil, nil
+	ws, thens := b.writes, b.thens
+	// Queued together, right before the writes: the lines of a round share its commit
+	// instead of each waking the store's committer on its own.
+	var logs []func()
+	if len(b.held) > 0 {
+		logs = append(logs, b.logs.queue(ctx, b.held))
+	}
+	b.writes, b.thens, b.held, b.logs = nil, nil, nil, nil
 	defer func() {
 		for _, fn := range thens {
 			fn()

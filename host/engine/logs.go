@@ -190,20 +190,25 @@ func (l *taskLogs) flush(ctx context.Context, taskID string) {
 	}
 }
 
-// queue hands the waiting lines of taskID to the store ahead of the task's outcome, when
-// the store can queue them (store.QueuedLogs): the outcome, written after queue returns,
-// then shares its commit with them (or comes in a later one) instead of waiting for a
-// commit of its own. It returns what waits until the lines are stored and published;
-// the coordinator calls it once the round holding the outcome is committed, before it
-// publishes the outcome, so a follower sees a task's last lines before its end. A store
-// that cannot queue gets the lines at once (flush) and queue returns nil; nil too when
-// no line waits.
-func (l *taskLogs) queue(ctx context.Context, taskID string) (stored func()) {
+// heldLines are the last lines of a task's attempt, taken by hold for the store to queue
+// ahead of the task's outcome.
+type heldLines struct {
+	taskID string
+	p      *pendingLog
+}
+
+// hold takes the waiting lines of taskID for the store to queue ahead of the task's
+// outcome, when the store can queue them (store.QueuedLogs): the coordinator queues the
+// lines of a round's outcomes together (queue) just before the round's writes, which
+// then share their commit (or come in a later one) instead of each waiting for a commit
+// of its own. The lines count as being written from hold on: a flush of the task waits
+// for them until queue's wait has returned. A store that cannot queue gets the lines at
+// once (flush) and hold returns nil; nil too when no line waits.
+func (l *taskLogs) hold(ctx context.Context, taskID string) *heldLines {
 	if l.st == nil {
 		return nil
 	}
-	q, ok := l.st.(store.QueuedLogs)
-	if !ok {
+	if _, ok := l.st.(store.QueuedLogs); !ok {
 		l.flush(ctx, taskID)
 		return nil
 	}
@@ -211,23 +216,63 @@ func (l *taskLogs) queue(ctx context.Context, taskID string) (stored func()) {
 	if p == nil {
 		return nil
 	}
+	return &heldLines{taskID: taskID, p: p}
+}
+
+// queue queues the held lines of several tasks in as few appends as their size allows
+// (about logChunkBytes each) and returns what waits until they are stored, publishes
+// them and ends their hold: it must be called once, after the writes that follow the
+// lines were submitted.
+func (l *taskLogs) queue(ctx context.Context, held []*heldLines) (stored func()) {
+	q := l.st.(store.QueuedLogs) // hold holds lines only for such a store
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logAppendTimeout)
-	chunks := logChunks(p.lines)
-	waits := make([]func() (int64, error), len(chunks))
-	for i, chunk := range chunks {
-		waits[i] = q.QueueLogs(actx, taskID, chunk, l.bounds)
+	type call struct {
+		appends []store.LogAppend
+		roots   []string
+		wait    func() []store.LogAppended
 	}
-	done := make(chan struct{})
-	go func() { // not left to the caller: the task's append ends even if nobody waits
-		defer close(done)
-		defer l.release(taskID)
-		defer cancel()
-		for i, chunk := range chunks {
-			first, err := waits[i]()
-			l.stored(p.rootID, taskID, chunk, first, err)
+	var calls []*call
+	cur, size := &call{}, 0
+	send := func() {
+		if len(cur.appends) > 0 {
+			cur.wait = q.QueueLogs(actx, cur.appends, l.bounds)
+			calls = append(calls, cur)
 		}
-	}()
-	return func() { <-done }
+		cur, size = &call{}, 0
+	}
+	for _, h := range held {
+		for _, chunk := range logChunks(h.p.lines) {
+			n := linesBytes(chunk)
+			if size > 0 && size+n > logChunkBytes {
+				send()
+			}
+			cur.appends = append(cur.appends, store.LogAppend{TaskID: h.taskID, Lines: chunk})
+			cur.roots = append(cur.roots, h.p.rootID)
+			size += n
+		}
+	}
+	send()
+	return func() {
+		defer cancel()
+		for _, c := range calls {
+			for i, out := range c.wait() {
+				a := c.appends[i]
+				l.stored(c.roots[i], a.TaskID, a.Lines, out.First, out.Err)
+			}
+		}
+		for _, h := range held {
+			l.release(h.taskID)
+		}
+	}
+}
+
+// linesBytes is the size of lines' messages.
+func linesBytes(lines []store.LogLine) int {
+	n := 0
+	for _, line := range lines {
+		n += len(line.Message)
+	}
+	return n
 }
 
 // flushAll writes the waiting lines of every task at once (see takeAll for wait).

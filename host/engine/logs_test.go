@@ -240,9 +240,12 @@ func TestTaskLogsCloseTwice(t *testing.T) {
 	}
 }
 
-// blockingLogs is a store whose appends of task "a" wait for release.
+// blockingLogs is a store whose appends of task "a" wait for release. Its appends are
+// not queued (it is no store.QueuedLogs): each is made on its own, as a store with
+// concurrent writers (PostgreSQL) makes them.
 type blockingLogs struct {
-	*memstore.Store
+	store.Store
+	mem     *memstore.Store
 	entered chan struct{}
 	release chan struct{}
 }
@@ -252,20 +255,21 @@ func (b *blockingLogs) AppendLogs(ctx context.Context, id string, lines []store.
 		b.entered <- struct{}{}
 		<-b.release
 	}
-	return b.Store.AppendLogs(ctx, id, lines, bo)
+	return b.mem.AppendLogs(ctx, id, lines, bo)
 }
 
-func (b *blockingLogs) QueueLogs(ctx context.Context, id string, lines []store.LogLine, bo store.LogBounds) func() (int64, error) {
-	if id == "a" {
-		b.entered <- struct{}{}
-		<-b.release
-	}
-	return b.Store.QueueLogs(ctx, id, lines, bo)
+func (b *blockingLogs) Logs(ctx context.Context, id string, after int64, limit int) ([]store.LogLine, bool, error) {
+	return b.mem.Logs(ctx, id, after, limit)
 }
 
-// TestTaskLogsNoWaitForOthers: while task a's append is stuck, task b completes,
-// whether it logged nothing or logged lines of its own (the appends of different tasks
-// do not wait for each other); a's status waits for its lines.
+func (b *blockingLogs) DeleteLogs(ctx context.Context, ids []string) error {
+	return b.mem.DeleteLogs(ctx, ids)
+}
+
+// TestTaskLogsNoWaitForOthers: with a store whose appends are made on their own, while
+// task a's append is stuck, task b completes, whether it logged nothing or logged lines
+// of its own (the appends of different tasks do not wait for each other); a's status
+// waits for its lines.
 func TestTaskLogsNoWaitForOthers(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -280,7 +284,7 @@ func TestTaskLogsNoWaitForOthers(t *testing.T) {
 			t.Parallel()
 			mem := memstore.New()
 			t.Cleanup(func() { _ = mem.Close() })
-			st := &blockingLogs{Store: mem, entered: make(chan struct{}, 1), release: make(chan struct{})}
+			st := &blockingLogs{Store: mem, mem: mem, entered: make(chan struct{}, 1), release: make(chan struct{})}
 			var once sync.Once
 			unblock := func() { once.Do(func() { close(st.release) }) }
 			v := setupStore(t, st, withLogging)
@@ -319,11 +323,13 @@ type queueingLogs struct {
 	queued map[string]int // lines by task
 }
 
-func (q *queueingLogs) QueueLogs(ctx context.Context, id string, lines []store.LogLine, b store.LogBounds) func() (int64, error) {
+func (q *queueingLogs) QueueLogs(ctx context.Context, appends []store.LogAppend, b store.LogBounds) func() []store.LogAppended {
 	q.mu.Lock()
-	q.queued[id] += len(lines)
+	for _, a := range appends {
+		q.queued[a.TaskID] += len(a.Lines)
+	}
 	q.mu.Unlock()
-	return q.Store.QueueLogs(ctx, id, lines, b)
+	return q.Store.QueueLogs(ctx, appends, b)
 }
 
 // TestTaskLogsQueuedWithTheOutcome: with a store that can queue appends, a task's last

@@ -39,9 +39,9 @@ type outcome struct {
 	policy  retry.Policy
 	failure retry.Failure
 	draw    float64
-	// logsStored, when set, waits until the attempt's last log lines, queued ahead of
-	// the outcome, are stored and published (taskLogs.queue).
-	logsStored func()
+	// logs, when set, are the attempt's last log lines, for the coordinator to queue
+	// ahead of the outcome's write (taskLogs.hold).
+	logs *heldLines
 }
 
 // dispatch runs a started task on its own goroutine. The worker reports its outcome to the
@@ -65,7 +65,7 @@ func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i 
 	// share the outcome's commit only when the outcome goes through the store's queue:
 	// a clustered run writes it through the cluster driver.
 	if r.lease == nil {
-		out.logsStored = e.logs.queue(ctx, t.ID)
+		out.logs = e.logs.hold(ctx, t.ID)
 	} else {
 		e.logs.flush(ctx, t.ID)
 	}

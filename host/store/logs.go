@@ -69,17 +69,32 @@ type TaskLogs interface {
 	DeleteLogs(ctx context.Context, ids []string) error
 }
 
-// QueuedLogs is a TaskLogs that can queue an append ahead of the writes that follow it,
-// so that a task's last lines and its outcome share one commit instead of costing two
+// QueuedLogs is a TaskLogs that can queue appends ahead of the writes that follow them,
+// so that tasks' last lines and their outcomes share one commit instead of costing two
 // in a row. A backend implements it only if it keeps that order.
 type QueuedLogs interface {
 	TaskLogs
-	// QueueLogs queues the append of lines to taskID's log (as AppendLogs, same checks
-	// and guarantees) and returns once it is queued: a write of the store called after
-	// QueueLogs returns is committed in the same commit as the append or a later one,
-	// so it is never durable before the lines are. wait returns the append's outcome,
-	// as AppendLogs would; it must be called once.
-	QueueLogs(ctx context.Context, taskID string, lines []LogLine, b LogBounds) (wait func() (first int64, err error))
+	// QueueLogs queues appends, in order, each checked, numbered and trimmed to b as
+	// AppendLogs would, and returns once they are queued: a write of the store called
+	// after QueueLogs returns is committed in the same commit as the appends or a later
+	// one, so it is never durable before the lines are. The appends of one call share
+	// as few commits as the backend can, and one that fails (its task id, its lines)
+	// fails alone. wait returns their outcomes, in the order of appends; it must be
+	// called once.
+	QueueLogs(ctx context.Context, appends []LogAppend, b LogBounds) (wait func() []LogAppended)
+}
+
+// LogAppend is one append of lines to a task's log (QueuedLogs.QueueLogs).
+type LogAppend struct {
+	TaskID string
+	Lines  []LogLine
+}
+
+// LogAppended is the outcome of one LogAppend: the Seq of its first line, as AppendLogs
+// returns it, or its error.
+type LogAppended struct {
+	First int64
+	Err   error
 }
 
 // CheckLogAppend checks an append before any backend writes it and returns the lines as

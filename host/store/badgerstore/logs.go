@@ -77,22 +77,83 @@ var _ store.QueuedLogs = (*Store)(nil)
 
 // AppendLogs implements store.TaskLogs.
 func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) (int64, error) {
-	return s.QueueLogs(ctx, taskID, lines, b)()
+	out := s.QueueLogs(ctx, []store.LogAppend{{TaskID: taskID, Lines: lines}}, b)()
+	return out[0].First, out[0].Err
 }
 
-// QueueLogs implements store.QueuedLogs: the append is a job of the committer's queue,
-// which commits its jobs in order.
-func (s *Store) QueueLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) func() (int64, error) {
-	prepare, first, err := s.prepareAppend(taskID, lines, b)
-	if err != nil {
-		return func() (int64, error) { return 0, err }
+// QueueLogs implements store.QueuedLogs: the appends are one job of the committer's
+// queue, which commits its jobs in order, or a few when a task has several: an append
+// reads its task's log as the appends before it left it, and a job prepares all its
+// appends before any is written. An append that fails its checks or its read fails
+// alone; the commit's failure fails them all.
+func (s *Store) QueueLogs(ctx context.Context, appends []store.LogAppend, b store.LogBounds) func() []store.LogAppended {
+	out := make([]store.LogAppended, len(appends))
+	var waits []func() error
+	for i := 0; i < len(appends); {
+		n := appendsOfOneJob(appends[i:])
+		waits = append(waits, s.queueAppends(ctx, appends[i:i+n], b, out[i:i+n]))
+		i += n
 	}
-	wait := s.c.queue.Enqueue(ctx, prepare)
-	return func() (int64, error) {
-		if err := wait(); err != nil {
-			return 0, err
+	return func() []store.LogAppended {
+		for _, wait := range waits {
+			if wait != nil {
+				wait()
+			}
 		}
-		return *first, nil
+		return out
+	}
+}
+
+// appendsOfOneJob is the number of appends from the first that name no task twice.
+func appendsOfOneJob(appends []store.LogAppend) int {
+	seen := make(map[string]bool, len(appends))
+	for i, a := range appends {
+		if seen[a.TaskID] {
+			return i
+		}
+		seen[a.TaskID] = true
+	}
+	return len(appends)
+}
+
+// queueAppends queues appends as one job and returns what waits for its commit, which
+// then has set out (nil when no append passed its checks, whose errors out has).
+func (s *Store) queueAppends(ctx context.Context, appends []store.LogAppend, b store.LogBounds, out []store.LogAppended) (wait func() error) {
+	prepared := make([]func(*badger.Txn) ([]write, error), len(appends))
+	firsts := make([]*int64, len(appends))
+	queued := 0
+	for i, a := range appends {
+		prepared[i], firsts[i], out[i].Err = s.prepareAppend(a.TaskID, a.Lines, b)
+		if out[i].Err == nil {
+			queued++
+		}
+	}
+	if queued == 0 {
+		return nil
+	}
+	commit := s.c.queue.Enqueue(ctx, func(txn *badger.Txn) ([]write, error) {
+		var ws []write
+		for i, prepare := range prepared {
+			if out[i].Err != nil {
+				continue
+			}
+			w, err := prepare(txn)
+			if err != nil {
+				out[i].Err = err
+				continue
+			}
+			ws = append(ws, w...)
+		}
+		return ws, nil
+	})
+	return func() error {
+		err := commit()
+		for i := range out {
+			if out[i].Err == nil {
+				out[i].First, out[i].Err = *firsts[i], err
+			}
+		}
+		return err
 	}
 }
 

@@ -38,11 +38,14 @@ func (s *Store) logOp(ctx context.Context, fn func(tasks map[string]*taskLog)) e
 
 var _ store.QueuedLogs = (*Store)(nil)
 
-// QueueLogs implements store.QueuedLogs: the append is done before it returns, so every
-// later write follows it.
-func (s *Store) QueueLogs(ctx context.Context, taskID string, lines []store.LogLine, b store.LogBounds) func() (int64, error) {
-	first, err := s.AppendLogs(ctx, taskID, lines, b)
-	return func() (int64, error) { return first, err }
+// QueueLogs implements store.QueuedLogs: the appends are done before it returns, so
+// every later write follows them.
+func (s *Store) QueueLogs(ctx context.Context, appends []store.LogAppend, b store.LogBounds) func() []store.LogAppended {
+	out := make([]store.LogAppended, len(appends))
+	for i, a := range appends {
+		out[i].First, out[i].Err = s.AppendLogs(ctx, a.TaskID, a.Lines, b)
+	}
+	return func() []store.LogAppended { return out }
 }
 
 // AppendLogs implements store.TaskLogs.

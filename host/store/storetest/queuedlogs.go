@@ -23,6 +23,19 @@ func RunQueuedLogs[S QueuedLogStore](t *testing.T, newStore func(t *testing.T) S
 var queuedLogCases = []storeCase[QueuedLogStore]{
 	{"LaterWriteCommitsAfter", testQueuedLogsOrder},
 	{"AsAppend", testQueuedLogsAsAppend},
+	{"SeveralAppends", testQueuedLogsSeveral},
+}
+
+// queueOne queues one append of lines to id's log and returns what waits for it.
+func queueOne(s QueuedLogStore, t *testing.T, id string, lines []store.LogLine, b store.LogBounds) func() (int64, error) {
+	wait := s.QueueLogs(ctx(t), []store.LogAppend{{TaskID: id, Lines: lines}}, b)
+	return func() (int64, error) {
+		out := wait()
+		if len(out) != 1 {
+			t.Fatalf("one append queued, %d outcomes", len(out))
+		}
+		return out[0].First, out[0].Err
+	}
 }
 
 // testQueuedLogsOrder: once a write called after QueueLogs returns, the queued lines
@@ -34,7 +47,7 @@ func testQueuedLogsOrder(t *testing.T, s QueuedLogStore) {
 	for round := range 20 {
 		var waits []func() (int64, error)
 		for i := range 3 {
-			waits = append(waits, s.QueueLogs(ctx(t), "q", logLines(round, "a", "b")[i%2:], logBounds))
+			waits = append(waits, queueOne(s, t, "q", logLines(round, "a", "b")[i%2:], logBounds))
 		}
 		update := func() {
 			if _, err := s.Update(ctx(t), "q", func(x *task.Task) error { x.Progress = float64(round) / 20; return nil }); err != nil {
@@ -63,19 +76,54 @@ func testQueuedLogsOrder(t *testing.T, s QueuedLogStore) {
 
 // testQueuedLogsAsAppend: a queued append assigns Seqs, trims and checks as AppendLogs.
 func testQueuedLogsAsAppend(t *testing.T, s QueuedLogStore) {
-	if first, err := s.QueueLogs(ctx(t), "a", logLines(1, "1", "2"), logBounds)(); err != nil || first != 1 {
+	if first, err := queueOne(s, t, "a", logLines(1, "1", "2"), logBounds)(); err != nil || first != 1 {
 		t.Fatalf("first queued append = %d, %v; want Seq 1", first, err)
 	}
 	logAppendAt(t, s, "a", logBounds, logLines(1, "3"), 3)
-	if first, err := s.QueueLogs(ctx(t), "a", logLines(1, "4", "5"), store.LogBounds{MaxLines: 3, MaxBytes: 1 << 20})(); err != nil || first != 4 {
+	if first, err := queueOne(s, t, "a", logLines(1, "4", "5"), store.LogBounds{MaxLines: 3, MaxBytes: 1 << 20})(); err != nil || first != 4 {
 		t.Fatalf("queued append = %d, %v; want Seq 4", first, err)
 	}
 	logWant(t, logRead(t, s, "a", 0), 3, "3", "4", "5")
-	if _, err := s.QueueLogs(ctx(t), "a", logLines(1, "x"), store.LogBounds{})(); err == nil {
+	if _, err := queueOne(s, t, "a", logLines(1, "x"), store.LogBounds{})(); err == nil {
 		t.Fatal("a queued append with zero bounds succeeded")
 	}
-	if _, err := s.QueueLogs(ctx(t), "", logLines(1, "x"), logBounds)(); err == nil {
+	if _, err := queueOne(s, t, "", logLines(1, "x"), logBounds)(); err == nil {
 		t.Fatal("a queued append without a task id succeeded")
 	}
 	logWant(t, logRead(t, s, "a", 0), 3, "3", "4", "5")
+}
+
+// testQueuedLogsSeveral: the appends of one call are stored in order, each numbered and
+// trimmed as if appended alone (two to one task see each other), and one that fails its
+// checks fails alone.
+func testQueuedLogsSeveral(t *testing.T, s QueuedLogStore) {
+	logAppendAt(t, s, "a", logBounds, logLines(1, "1"), 1)
+	small := store.LogBounds{MaxLines: 2, MaxBytes: 1 << 20}
+	out := s.QueueLogs(ctx(t), []store.LogAppend{
+		{TaskID: "a", Lines: logLines(1, "2", "3")},
+		{TaskID: "b", Lines: logLines(1, "x")},
+		{TaskID: "", Lines: logLines(1, "no task")},
+		{TaskID: "a", Lines: logLines(1, "4")},
+		{TaskID: "c", Lines: make([]store.LogLine, store.MaxLogBatch+1)},
+	}, small)()
+	want := []struct {
+		first int64
+		fails bool
+	}{{2, false}, {1, false}, {0, true}, {4, false}, {0, true}}
+	if len(out) != len(want) {
+		t.Fatalf("%d outcomes for %d appends", len(out), len(want))
+	}
+	for i, w := range want {
+		if (out[i].Err != nil) != w.fails || (!w.fails && out[i].First != w.first) {
+			t.Fatalf("append %d = %+v; want first %d, failing %v", i, out[i], w.first, w.fails)
+		}
+	}
+	logWant(t, logRead(t, s, "a", 0), 3, "3", "4")
+	logWant(t, logRead(t, s, "b", 0), 1, "x")
+	if got := logRead(t, s, "c", 0); len(got) != 0 {
+		t.Fatalf("lines of the failed append stored: %v", got)
+	}
+	if out := s.QueueLogs(ctx(t), nil, logBounds)(); len(out) != 0 {
+		t.Fatalf("no append queued, %d outcomes", len(out))
+	}
 }
