@@ -56,22 +56,22 @@ type batch struct {
 	writes []write
 	thens  []func()
 	// held are the last log lines of the round's outcomes (taskLogs.hold), which the
-	// round queues in the store of logs just before its first transaction, which then
-	// commits them too.
+	// round queues in the store just before its first transaction, which then commits
+	// them too (queueHeld).
 	held []*heldLines
-	logs *taskLogs
 }
 
 // then runs fn after the next commit (at once if nothing is pending by then).
 func (b *batch) then(fn func()) { b.thens = append(b.thens, fn) }
 
-// holdLogs has the round queue h, lines held by logs, ahead of its writes: they are
-// queued just before the round's first transaction and waited for once it is committed
-// (which committed the lines too, or came after them), before any after function of the
-// round, also in a round without writes.
-func (b *batch) holdLogs(logs *taskLogs, h *heldLines) {
-	b.logs = logs
-	b.held = append(b.held, h)
+// holdLogs has the round queue h (nil for none) ahead of its writes: the held lines of
+// a round are queued just before its first transaction and waited for once it is
+// committed (which committed the lines too, or came after them), before any after
+// function of the round, also in a round without writes.
+func (b *batch) holdLogs(h *heldLines) {
+	if h != nil {
+		b.held = append(b.held, h)
+	}
 }
 
 // add queues a write and returns it, for the caller to set its cluster flags; the
@@ -109,21 +109,21 @@ func (b *batch) commit(ctx context.Context, w writer) {
 	ws, thens := b.writes, b.thens
 	// Queued together, right before the writes: the lines of a round share its commit
 	// instead of each waking the store's committer on its own.
-	var logs []func()
+	var linesStored func()
 	if len(b.held) > 0 {
-		logs = append(logs, b.logs.queue(ctx, b.held))
+		linesStored = queueHeld(ctx, b.held)
 	}
-	b.writes, b.thens, b.held, b.logs = nil, nil, nil, nil
+	b.writes, b.thens, b.held = nil, nil, nil
 	defer func() {
 		for _, fn := range thens {
 			fn()
 		}
 	}()
-	logsStored := func() {
-		for _, fn := range logs {
-			fn()
+	logsStored := func() { // once, after the first transaction
+		if linesStored != nil {
+			linesStored()
+			linesStored = nil
 		}
-		logs = nil
 	}
 	defer logsStored() // a round without writes
 	failed := false    // a write of this round failed: later starts are not attempted

@@ -78,7 +78,7 @@ func TestBatchHeldLogs(t *testing.T) {
 			}
 			for _, id := range []string{"l1", "l2"} {
 				logs.add("r", id, store.LogLine{Time: time.Now(), Source: "executor", Level: "info", Message: "line of " + id})
-				b.holdLogs(logs, logs.hold(context.Background(), id))
+				b.holdLogs(logs.hold(context.Background(), id))
 			}
 			b.then(func() { log = append(log, "then") })
 			if b.empty() {

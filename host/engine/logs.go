@@ -24,21 +24,23 @@ const (
 // delay after which a follower sees a running task's lines.
 const logFlushInterval = 200 * time.Millisecond
 
-// logAppendTimeout bounds one AppendLogs: a store that hangs loses those lines (with a
-// warning) instead of holding up the task's outcome, which waits for its lines.
+// logAppendTimeout bounds one AppendLogs, and the QueueLogs calls of one round
+// together: a store that hangs loses those lines (with a warning) instead of holding up
+// the task's outcome, which waits for its lines.
 const logAppendTimeout = 10 * time.Second
 
-// logChunkBytes bounds the bytes of one AppendLogs, so an append stays far below a
-// store's transaction limits.
+// logChunkBytes bounds the messages' bytes of one AppendLogs, and of one QueueLogs call
+// of a round's held lines, so an append stays far below a store's transaction limits.
 const logChunkBytes = 256 << 10
 
 // taskLogs captures the log lines of tasks' executor and hook calls and writes them to
 // the store in batches (docs/decisions.md §18): a background loop appends each task's
 // waiting lines every logFlushInterval, one append per task. At the end of an attempt
-// the worker hands the task's remaining lines to the store before it reports the
-// outcome, so nothing of the attempt is lost at completion: queue puts them ahead of
-// the outcome in the store's commit order where the store keeps one, flush appends them
-// at once elsewhere. Stored lines are published as task_log events.
+// the task's remaining lines are stored no later than its outcome, so nothing of the
+// attempt is lost at completion: where the store keeps a commit order, the worker holds
+// them (hold) and the coordinator queues the held lines of a round's outcomes ahead of
+// the round's writes (queue); elsewhere the worker appends them at once (flush). Stored
+// lines are published as task_log events.
 // The zero st disables it: lines then only go to the engine's logger.
 type taskLogs struct {
 	st      store.TaskLogs
@@ -49,9 +51,11 @@ type taskLogs struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingLog // by task id
-	// writing holds the tasks whose taken lines are being appended: one append per task
-	// at a time, so a task's lines are stored in the order they were logged, while the
-	// appends of different tasks run at once (and share the store's commits).
+	// writing holds the tasks whose taken lines are being appended, or held for the
+	// coordinator's round until queue's wait has returned: one append per task at a
+	// time, so a task's lines are stored in the order they were logged. The appends of
+	// different tasks do not wait for each other, but held lines wait for their round
+	// (close, which waits for every append, must come after the runs have ended).
 	writing  map[string]bool
 	written  *sync.Cond // on mu: signalled when an append of taken lines ends
 	started  bool       // the loop was started
@@ -193,6 +197,7 @@ func (l *taskLogs) flush(ctx context.Context, taskID string) {
 // heldLines are the last lines of a task's attempt, taken by hold for the store to queue
 // ahead of the task's outcome.
 type heldLines struct {
+	logs   *taskLogs
 	taskID string
 	p      *pendingLog
 }
@@ -216,15 +221,20 @@ func (l *taskLogs) hold(ctx context.Context, taskID string) *heldLines {
 	if p == nil {
 		return nil
 	}
-	return &heldLines{taskID: taskID, p: p}
+	return &heldLines{logs: l, taskID: taskID, p: p}
 }
 
-// queue queues the held lines of several tasks in as few appends as their size allows
-// (about logChunkBytes each) and returns what waits until they are stored, publishes
-// them and ends their hold: it must be called once, after the writes that follow the
-// lines were submitted.
-func (l *taskLogs) queue(ctx context.Context, held []*heldLines) (stored func()) {
-	q := l.st.(store.QueuedLogs) // hold holds lines only for such a store
+// queueHeld queues lines held by one taskLogs, of several tasks, in as few QueueLogs
+// calls as their size allows (about logChunkBytes each) and returns what waits until
+// they are stored, publishes them and ends their hold. It must be called once, after the
+// writes that must follow the lines were submitted: until it is, the tasks' next lines
+// wait, and so does close.
+func queueHeld(ctx context.Context, held []*heldLines) (stored func()) {
+	l := held[0].logs
+	q, ok := l.st.(store.QueuedLogs)
+	if !ok { // hold holds lines only for such a store
+		panic("engine: lines held for a store that cannot queue them")
+	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logAppendTimeout)
 	type call struct {
 		appends []store.LogAppend

@@ -12,9 +12,7 @@ import (
 // dependents started in the same round see the result), and the write joins the round's
 // transaction; the task's slot is freed by that transaction (see retire).
 func (c *coordinator) handleOutcome(o *outcome) {
-	if o.logs != nil {
-		c.writes.holdLogs(c.engine.logs, o.logs)
-	}
+	c.writes.holdLogs(o.logs)
 	n := c.graph.nodes[o.idx]
 	n.inflight = false
 	n.cancel = nil

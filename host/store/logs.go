@@ -78,9 +78,9 @@ type QueuedLogs interface {
 	// AppendLogs would, and returns once they are queued: a write of the store called
 	// after QueueLogs returns is committed in the same commit as the appends or a later
 	// one, so it is never durable before the lines are. The appends of one call share
-	// as few commits as the backend can, and one that fails (its task id, its lines)
-	// fails alone. wait returns their outcomes, in the order of appends; it must be
-	// called once.
+	// as few commits as the backend can. One that fails its checks (its task id, its
+	// lines) fails alone; a commit that fails fails the appends it held. wait returns
+	// their outcomes, in the order of appends; it must be called once.
 	QueueLogs(ctx context.Context, appends []LogAppend, b LogBounds) (wait func() []LogAppended)
 }
 

@@ -72,12 +72,15 @@ func newCommitter(db *badger.DB, views *sync.RWMutex, now func() time.Time, maxB
 }
 
 // estimate mirrors badger's accounting of a transaction's size.
-func (c *committer) estimate(w write) int64 {
-	v := int64(len(w.value))
+func (c *committer) estimate(w write) int64 { return c.estimateLen(len(w.key), len(w.value)) }
+
+// estimateLen is estimate of a write of a key and a value of these lengths.
+func (c *committer) estimateLen(key, value int) int64 {
+	v := int64(value)
 	if v >= c.threshold {
 		v = 12
 	}
-	return int64(len(w.key)) + v + 2 + 10
+	return int64(key) + v + 2 + 10
 }
 
 // commit prepares the jobs of a round in order and commits them together. A job that

@@ -82,96 +82,110 @@ func (s *Store) AppendLogs(ctx context.Context, taskID string, lines []store.Log
 }
 
 // QueueLogs implements store.QueuedLogs: the appends are one job of the committer's
-// queue, which commits its jobs in order, or a few when a task has several: an append
-// reads its task's log as the appends before it left it, and a job prepares all its
-// appends before any is written. An append that fails its checks or its read fails
-// alone; the commit's failure fails them all.
+// queue, which commits its jobs in order, or a few (logJob.fits): an append reads its
+// task's log as the appends before it left it, and a job prepares all its appends before
+// any is written, so a task's second append starts another job; and a job stays within
+// half a transaction, so that it shares one with the writes queued after it. An append
+// that fails its checks or its read fails alone; a commit's failure fails its job.
 func (s *Store) QueueLogs(ctx context.Context, appends []store.LogAppend, b store.LogBounds) func() []store.LogAppended {
 	out := make([]store.LogAppended, len(appends))
-	var waits []func() error
-	for i := 0; i < len(appends); {
-		n := appendsOfOneJob(appends[i:])
-		waits = append(waits, s.queueAppends(ctx, appends[i:i+n], b, out[i:i+n]))
-		i += n
+	var jobs []*logJob
+	for i, a := range appends {
+		p, err := s.prepareAppend(a.TaskID, a.Lines, b)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		if len(jobs) == 0 || !jobs[len(jobs)-1].fits(s.c, p) {
+			jobs = append(jobs, &logJob{tasks: map[string]bool{}})
+		}
+		jobs[len(jobs)-1].add(i, p)
+	}
+	waits := make([]func() error, len(jobs))
+	for k, j := range jobs {
+		waits[k] = s.c.queue.Enqueue(ctx, j.prepare(out))
 	}
 	return func() []store.LogAppended {
-		for _, wait := range waits {
-			if wait != nil {
-				wait()
+		for k, j := range jobs {
+			err := waits[k]()
+			for n, i := range j.index {
+				if out[i].Err == nil {
+					out[i].First, out[i].Err = *j.appends[n].first, err
+				}
 			}
 		}
 		return out
 	}
 }
 
-// appendsOfOneJob is the number of appends from the first that name no task twice.
-func appendsOfOneJob(appends []store.LogAppend) int {
-	seen := make(map[string]bool, len(appends))
-	for i, a := range appends {
-		if seen[a.TaskID] {
-			return i
-		}
-		seen[a.TaskID] = true
-	}
-	return len(appends)
+// logJob is appends that one committer job writes.
+type logJob struct {
+	index        []int // of each append in the call
+	appends      []preparedAppend
+	tasks        map[string]bool
+	count, bytes int64 // the writes' estimate (committer.estimate)
 }
 
-// queueAppends queues appends as one job and returns what waits for its commit, which
-// then has set out (nil when no append passed its checks, whose errors out has).
-func (s *Store) queueAppends(ctx context.Context, appends []store.LogAppend, b store.LogBounds, out []store.LogAppended) (wait func() error) {
-	prepared := make([]func(*badger.Txn) ([]write, error), len(appends))
-	firsts := make([]*int64, len(appends))
-	queued := 0
-	for i, a := range appends {
-		prepared[i], firsts[i], out[i].Err = s.prepareAppend(a.TaskID, a.Lines, b)
-		if out[i].Err == nil {
-			queued++
-		}
-	}
-	if queued == 0 {
-		return nil
-	}
-	commit := s.c.queue.Enqueue(ctx, func(txn *badger.Txn) ([]write, error) {
+// fits reports whether p may join the job: a job takes at least one append, never two
+// of one task, and stays within half of c's transaction.
+func (j *logJob) fits(c *committer, p preparedAppend) bool {
+	return len(j.appends) == 0 || !j.tasks[p.taskID] &&
+		j.count+p.count < c.maxCount/2 && j.bytes+p.bytes < c.maxSize/2
+}
+
+func (j *logJob) add(i int, p preparedAppend) {
+	j.index = append(j.index, i)
+	j.appends = append(j.appends, p)
+	j.tasks[p.taskID] = true
+	j.count += p.count
+	j.bytes += p.bytes
+}
+
+// prepare is the job's committer function; it records in out the appends whose read
+// fails.
+func (j *logJob) prepare(out []store.LogAppended) func(*badger.Txn) ([]write, error) {
+	return func(txn *badger.Txn) ([]write, error) {
 		var ws []write
-		for i, prepare := range prepared {
-			if out[i].Err != nil {
-				continue
-			}
-			w, err := prepare(txn)
+		for n, p := range j.appends {
+			w, err := p.writes(txn)
 			if err != nil {
-				out[i].Err = err
+				out[j.index[n]].Err = err
 				continue
 			}
 			ws = append(ws, w...)
 		}
 		return ws, nil
-	})
-	return func() error {
-		err := commit()
-		for i := range out {
-			if out[i].Err == nil {
-				out[i].First, out[i].Err = *firsts[i], err
-			}
-		}
-		return err
 	}
 }
 
-// prepareAppend checks an append and returns the committer job that writes it, and
-// where that job puts the Seq of the first line.
-func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogBounds) (func(*badger.Txn) ([]write, error), *int64, error) {
+// preparedAppend is an append checked and encoded: writes returns its writes in the
+// committer (setting *first to the Seq of its first line); count and bytes estimate them
+// (committer.estimate), counting a trim's delete for each new line.
+type preparedAppend struct {
+	taskID       string
+	writes       func(*badger.Txn) ([]write, error)
+	first        *int64
+	count, bytes int64
+}
+
+// prepareAppend checks and encodes an append.
+func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogBounds) (preparedAppend, error) {
 	lines, err := store.CheckLogAppend(taskID, lines, b)
 	if err != nil {
-		return nil, nil, err
+		return preparedAppend{}, err
 	}
-	first := new(int64)
+	p := preparedAppend{taskID: taskID, first: new(int64), count: 1 + 2*int64(len(lines))}
+	key := len(logLineKey(taskID, 0))
+	p.bytes = s.c.estimateLen(len(logHeadKey(taskID)), 24)
 	values := make([][]byte, len(lines))
 	for i, l := range lines {
 		if values[i], err = json.Marshal(l); err != nil {
-			return nil, nil, fmt.Errorf("append logs of task %s: %w", taskID, err)
+			return preparedAppend{}, fmt.Errorf("append logs of task %s: %w", taskID, err)
 		}
+		p.bytes += s.c.estimateLen(key, len(values[i])) + s.c.estimateLen(key, 0)
 	}
-	return func(txn *badger.Txn) ([]write, error) {
+	first := p.first
+	p.writes = func(txn *badger.Txn) ([]write, error) {
 		h, err := readLogHead(txn, taskID)
 		if err != nil {
 			return nil, err
@@ -205,7 +219,8 @@ func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogB
 		}
 		h = logHead{next: h.next + int64(len(lines)), lines: h.lines + int64(len(lines)-drop), bytes: h.bytes + newBytes}
 		return append(ws, write{key: logHeadKey(taskID), value: h.encode()}), nil
-	}, first, nil
+	}
+	return p, nil
 }
 
 // trimKept returns the deletes of the oldest kept lines of id that must go for the kept

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/store"
@@ -40,5 +41,62 @@ func TestLogsSurviveReopen(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestQueueLogsJobs: the appends of one QueueLogs call are as few committer jobs as
+// fit half a transaction each and never hold two appends of one task, each job a commit
+// of its own size rather than a write too big for one transaction (committed in chunks).
+func TestQueueLogsJobs(t *testing.T) {
+	t.Parallel()
+	line := func(i int) store.LogLine { return store.LogLine{Message: fmt.Sprintf("line %d", i), Level: "info"} }
+	lines := func(n int) []store.LogLine {
+		out := make([]store.LogLine, n)
+		for i := range out {
+			out[i] = line(i)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		appends  []store.LogAppend
+		minJobs  int
+		maxJobs  int
+		wantLogs map[string]int // lines stored by task
+	}{
+		{"one small job", []store.LogAppend{{TaskID: "a", Lines: lines(1)}, {TaskID: "b", Lines: lines(2)}}, 1, 1,
+			map[string]int{"a": 1, "b": 2}},
+		{"a task twice", []store.LogAppend{{TaskID: "a", Lines: lines(1)}, {TaskID: "b", Lines: lines(1)}, {TaskID: "a", Lines: lines(1)}}, 2, 2,
+			map[string]int{"a": 2, "b": 1}},
+		{"more than half a transaction", func() []store.LogAppend {
+			var out []store.LogAppend
+			for i := range 64 {
+				out = append(out, store.LogAppend{TaskID: fmt.Sprintf("t%d", i), Lines: lines(150)})
+			}
+			return out
+		}(), 3, 8, map[string]int{"t0": 150, "t63": 150}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := setup(t, Options{})
+			batches, jobs := s.c.batches.Load(), s.c.jobs.Load()
+			for i, out := range s.QueueLogs(t.Context(), c.appends, store.LogBounds{MaxLines: 1000, MaxBytes: 1 << 20})() {
+				if out.Err != nil {
+					t.Fatalf("append %d: %v", i, out.Err)
+				}
+			}
+			// A write too big for a transaction counts one job and one commit however
+			// many chunks it takes; jobs that fit count one each and may share commits.
+			gotJobs, gotBatches := s.c.jobs.Load()-jobs, s.c.batches.Load()-batches
+			if gotJobs < int64(c.minJobs) || gotJobs > int64(c.maxJobs) || gotBatches > gotJobs {
+				t.Fatalf("%d jobs in %d commits, want %d..%d jobs", gotJobs, gotBatches, c.minJobs, c.maxJobs)
+			}
+			for id, n := range c.wantLogs {
+				got, _, err := s.Logs(t.Context(), id, 0, 1000)
+				if err != nil || len(got) != n || got[n-1].Seq != int64(n) {
+					t.Fatalf("lines of %s: %d, %v; want %d", id, len(got), err, n)
+				}
+			}
+		})
 	}
 }
