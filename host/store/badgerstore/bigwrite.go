@@ -92,6 +92,7 @@ func restoreWrites(v []byte) ([]write, error) {
 func (c *committer) commitBig(writes []write) error {
 	c.views.Lock()
 	defer c.views.Unlock()
+	c.cache.applied(writes) // not marked stored again: the store reads them next time
 	id := strconv.FormatInt(c.now().UnixNano(), 36) + "-" + strconv.FormatUint(undoSeq.Add(1), 36)
 	chunks := 0
 	var records [][]byte // in memory only

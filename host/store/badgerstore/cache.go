@@ -17,6 +17,12 @@ import (
 // Cached tasks are shared and never modified: the committer modifies a clone (see
 // store.Step) and callers get clones.
 //
+// An entry may also be known as stored: the committer, the store's only writer, marks
+// it so once it committed the entry's exact bytes (committed), and unmarks it as soon as
+// a transaction writes the task again (applied). Only the committer's own reads trust
+// that mark (getStored) and skip reading the task: a transaction of a reader may be older
+// than the last commit.
+//
 // Eviction is random (Go's map iteration order) once the cache holds max entries, which
 // costs nothing per hit and is good enough for the access pattern of runs: a task is
 // read shortly after it was written.
@@ -27,8 +33,9 @@ type decodeCache struct {
 }
 
 type cacheEntry struct {
-	raw []byte
-	t   *task.Task
+	raw    []byte
+	t      *task.Task
+	stored bool // raw is the task's stored value as of the committer's last commit
 }
 
 func newDecodeCache(max int) *decodeCache {
@@ -66,6 +73,85 @@ func (c *decodeCache) put(id string, raw []byte, t *task.Task) {
 		}
 	}
 	c.m[id] = cacheEntry{raw: raw, t: t}
+}
+
+// getStored returns the shared decoded form of task id's stored value when the entry is
+// known as stored, or nil. Only the committer may call it, between its transactions'
+// writes (see committed).
+func (c *decodeCache) getStored(id string) *task.Task {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if !ok || !e.stored {
+		return nil
+	}
+	return e.t
+}
+
+// applied records that ws were written in a transaction not committed yet: the tasks
+// they write are no longer known as stored, and those they delete are forgotten. The
+// committer calls it before a transaction takes ws.
+func (c *decodeCache) applied(ws []write) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range ws {
+		id, ok := keyTaskID(w.key)
+		if !ok {
+			continue
+		}
+		if w.del {
+			delete(c.m, string(id))
+		} else if e, ok := c.m[string(id)]; ok && e.stored {
+			e.stored = false
+			c.m[string(id)] = e
+		}
+	}
+}
+
+// committed records that a transaction holding wss was committed: a task whose entry
+// holds the bytes written is known as stored.
+func (c *decodeCache) committed(wss [][]write) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ws := range wss {
+		for _, w := range ws {
+			if w.del {
+				continue
+			}
+			if id, ok := keyTaskID(w.key); ok {
+				if e, ok := c.m[string(id)]; ok && bytes.Equal(e.raw, w.value) {
+					e.stored = true
+					c.m[string(id)] = e
+				}
+			}
+		}
+	}
+}
+
+// keyTaskID returns the id of the task whose key is key (taskKey), or false for the key
+// of anything else.
+func keyTaskID(key []byte) ([]byte, bool) {
+	if len(key) < 3 || key[0] != prefixTask {
+		return nil, false
+	}
+	body := key[1 : len(key)-2]
+	if key[len(key)-2] == 0 && key[len(key)-1] == 1 && bytes.IndexByte(body, 0) < 0 {
+		return body, true // no escape: the id as it is
+	}
+	id, rest, err := readString(key[1:])
+	if err != nil || len(rest) != 0 {
+		return nil, false
+	}
+	return []byte(id), true
 }
 
 // drop forgets task id (deleted tasks).

@@ -57,12 +57,17 @@ type committer struct {
 	// testChunkHook, when set by a test, runs after each committed chunk of a big write.
 	testChunkHook func(chunk int)
 
+	// cache learns which task values each commit stored (decodeCache.committed).
+	cache *decodeCache
+
 	batches, jobs atomic.Int64 // statistics, for tests and benchmarks
+	// reads counts the tasks its jobs read from Badger (readStored), for tests.
+	reads atomic.Int64
 }
 
-func newCommitter(db *badger.DB, views *sync.RWMutex, now func() time.Time, maxBatch int, threshold, maxValue int64) *committer {
+func newCommitter(db *badger.DB, views *sync.RWMutex, cache *decodeCache, now func() time.Time, maxBatch int, threshold, maxValue int64) *committer {
 	c := &committer{
-		db:       db,
+		db: db, cache: cache,
 		maxCount: db.MaxBatchCount() * 9 / 10, maxSize: db.MaxBatchSize() * 9 / 10,
 		threshold: threshold, maxValue: maxValue, views: views, now: now,
 		inMemory: db.Opts().InMemory,
@@ -89,6 +94,7 @@ func (c *committer) estimateLen(key, value int) int64 {
 func (c *committer) commit(round []*job) {
 	txn := c.db.NewTransaction(true)
 	var members []*job
+	var written [][]write // the members' writes
 	var count, size int64
 	for _, j := range round {
 		writes, err := j.Payload(txn)
@@ -113,21 +119,22 @@ func (c *committer) commit(round []*job) {
 			if n >= c.maxCount || sz >= c.maxSize {
 				// Too big even alone. Prepare wrote nothing, so the batch is intact:
 				// commit it, then this job in chunks, then go on with a new one.
-				c.flush(txn, members)
+				c.flush(txn, members, written)
 				err := c.commitBig(writes)
 				c.batches.Add(1)
 				c.jobs.Add(1)
 				j.Finish(err)
 				txn = c.db.NewTransaction(true)
-				members, count, size = nil, 0, 0
+				members, written, count, size = nil, nil, 0, 0
 				continue
 			}
 			// The writes were prepared against the state the current transaction is
 			// about to commit, so they stay valid in the next one.
-			c.flush(txn, members)
+			c.flush(txn, members, written)
 			txn = c.db.NewTransaction(true)
-			members, count, size = nil, 0, 0
+			members, written, count, size = nil, nil, 0, 0
 		}
+		c.cache.applied(writes) // before a later job of the transaction reads them
 		if err := apply(txn, writes); err != nil {
 			// Cannot happen within the limits above; fail the whole transaction rather
 			// than commit a job half-written.
@@ -136,14 +143,15 @@ func (c *committer) commit(round []*job) {
 				m.Finish(fmt.Errorf("task store write: %w", err))
 			}
 			txn = c.db.NewTransaction(true)
-			members, count, size = nil, 0, 0
+			members, written, count, size = nil, nil, 0, 0
 			continue
 		}
 		members = append(members, j)
+		written = append(written, writes)
 		count += n
 		size += sz
 	}
-	c.flush(txn, members)
+	c.flush(txn, members, written)
 }
 
 func apply(txn *badger.Txn, writes []write) error {
@@ -162,7 +170,7 @@ func apply(txn *badger.Txn, writes []write) error {
 }
 
 // flush commits txn and reports the outcome to its jobs.
-func (c *committer) flush(txn *badger.Txn, members []*job) {
+func (c *committer) flush(txn *badger.Txn, members []*job, written [][]write) {
 	if len(members) == 0 {
 		txn.Discard()
 		return
@@ -170,6 +178,8 @@ func (c *committer) flush(txn *badger.Txn, members []*job) {
 	err := txn.Commit()
 	if err != nil {
 		err = fmt.Errorf("task store commit: %w", err)
+	} else {
+		c.cache.committed(written)
 	}
 	c.batches.Add(1)
 	c.jobs.Add(int64(len(members)))

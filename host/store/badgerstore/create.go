@@ -51,9 +51,7 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 		if err != nil {
 			return c.abort(err)
 		}
-		if len(c.remember) < s.opts.DecodeCacheSize {
-			c.remember = append(c.remember, remembered{t, e.value})
-		}
+		c.remember(t, e.value)
 		for _, w := range appendCreate(nil, e) {
 			if err := c.add(w); err != nil {
 				return c.abort(err)
@@ -63,14 +61,20 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 	if err := c.finish(key); err != nil {
 		return c.abort(err)
 	}
-	// Remember the stored form of the first new tasks: a run reads them next.
-	for _, m := range c.remember {
-		t := m.t.Clone()
-		if canonicalize(t) {
-			s.cache.put(t.ID, m.value, t)
-		}
-	}
 	return nil
+}
+
+// remember puts the stored form of one of the first new tasks in the decode cache
+// before its commit, which then marks it as stored (decodeCache.committed): a run
+// updates them next, without reading them. Those of a create that fails are dropped.
+func (c *creation) remember(t *task.Task, value []byte) {
+	if len(c.remembered) >= c.s.opts.DecodeCacheSize {
+		return
+	}
+	if t = t.Clone(); canonicalize(t) {
+		c.s.cache.put(t.ID, value, t)
+		c.remembered = append(c.remembered, t.ID)
+	}
 }
 
 // checkNew fails with Exists when id is stored, or reserved by a Create in progress
@@ -194,17 +198,11 @@ type creation struct {
 	ctx   context.Context
 	tasks []*task.Task
 
-	cur      []write // the chunk being filled
-	budget   budget
-	r        *reservation // set at the first chunk committed
-	chunks   int          // the chunks committed, whose markers are stored
-	remember []remembered // the first tasks, for the decode cache
-}
-
-// remembered is a new task and its stored form.
-type remembered struct {
-	t     *task.Task
-	value []byte
+	cur        []write // the chunk being filled
+	budget     budget
+	r          *reservation // set at the first chunk committed
+	chunks     int          // the chunks committed, whose markers are stored
+	remembered []string     // the ids of the first tasks, put in the decode cache
 }
 
 // add appends w to the chunk being filled, committing the chunk first when w does not fit.
@@ -293,6 +291,9 @@ func (c *creation) finish(key *keyWrite) error {
 // abort undoes the chunks already committed, each with its marker, whatever ctx says,
 // and returns err.
 func (c *creation) abort(err error) error {
+	for _, id := range c.remembered {
+		c.s.cache.drop(id)
+	}
 	if c.r == nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func Open(opts Options) (*Store, error) {
 		opts.Logger.Info("indexed the schedules of tasks stored before schedule indexes existed", "tasks", n)
 	}
 	s := &Store{db: db, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize)}
-	s.c = newCommitter(db, &s.mu, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
+	s.c = newCommitter(db, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
 		go s.gcLoop(opts.GCInterval)

@@ -67,6 +67,21 @@ func (s *Store) readShared(txn *badger.Txn, id string) (*task.Task, error) {
 	return t, err
 }
 
+// readStored returns the stored task id inside txn, a transaction of the committer, or
+// store.NotFound: without reading it when the cache knows its stored value
+// (decodeCache.getStored), else as readShared. The task is shared with the cache: it
+// must not be modified.
+func (s *Store) readStored(txn *badger.Txn, id string) (*task.Task, error) {
+	if s.hidden(id) {
+		return nil, store.NotFound(id)
+	}
+	if t := s.cache.getStored(id); t != nil {
+		return t, nil
+	}
+	s.c.reads.Add(1)
+	return s.readShared(txn, id)
+}
+
 // readTask returns a copy of the stored task id inside txn, or store.NotFound. A miss of
 // the cache is decoded but not remembered, so that scans do not evict the tasks being
 // written.
@@ -157,7 +172,7 @@ func compareFirst(a, b []indexEntry) int {
 func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
 	var stored *task.Task
 	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-		cur, err := s.readShared(txn, id)
+		cur, err := s.readStored(txn, id)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +214,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 		for i, m := range muts {
 			st, ok := states[m.ID]
 			if !ok {
-				t, err := s.readShared(txn, m.ID)
+				t, err := s.readStored(txn, m.ID)
 				if err != nil {
 					return nil, err
 				}
@@ -265,7 +280,7 @@ type deleteGraph struct {
 }
 
 func (g *deleteGraph) Exists(id string) (bool, error) {
-	t, err := g.s.readShared(g.txn, id)
+	t, err := g.s.readStored(g.txn, id)
 	if apferr.CodeOf(err) == apferr.TaskNotFound {
 		return false, nil
 	}

@@ -1,0 +1,150 @@
+package badgerstore
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// TestCommitterKnowsWhatItStored: the committer's jobs do not read back the tasks a
+// commit just stored (created or updated; a task written earlier in the same
+// transaction is read, from the transaction's own writes), and what they see instead is
+// what a read sees: after updates in one transaction, a delete and a create of the same
+// id, a write too big for one transaction, and concurrent updates of one task.
+func TestCommitterKnowsWhatItStored(t *testing.T) {
+	t.Parallel()
+	progress := func(p float64) func(*task.Task) error {
+		return func(x *task.Task) error { x.Progress = p; return nil }
+	}
+	setupTasks := func(t *testing.T, s *Store, n int) {
+		t.Helper()
+		var ts []*task.Task
+		for i := range n {
+			ts = append(ts, mk(fmt.Sprintf("t%d", i), "", i))
+		}
+		if err := s.Create(t.Context(), ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		run   func(t *testing.T, s *Store)
+		reads int64 // tasks the committer read from Badger, at most
+		want  map[string]float64
+	}{
+		{"created, then updated twice", func(t *testing.T, s *Store) {
+			setupTasks(t, s, 10)
+			for _, p := range []float64{0.25, 0.5} {
+				var muts []store.Mutation
+				for i := range 10 {
+					muts = append(muts, store.Mutation{ID: fmt.Sprintf("t%d", i), Fn: progress(p)})
+				}
+				if _, err := s.UpdateMany(t.Context(), muts); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, 0, map[string]float64{"t0": 0.5, "t9": 0.5}},
+		{"one task changed twice in one transaction", func(t *testing.T, s *Store) {
+			setupTasks(t, s, 1)
+			muts := []store.Mutation{{ID: "t0", Fn: progress(0.25)}, {ID: "t0", Fn: func(x *task.Task) error { x.Progress += 0.5; return nil }}}
+			if _, err := s.UpdateMany(t.Context(), muts); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, map[string]float64{"t0": 0.75}},
+		{"deleted and created again", func(t *testing.T, s *Store) {
+			setupTasks(t, s, 1)
+			if _, err := s.Update(t.Context(), "t0", progress(0.5)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(t.Context(), []string{"t0"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Update(t.Context(), "t0", progress(0.75)); err == nil {
+				t.Fatal("update of a deleted task succeeded")
+			}
+			setupTasks(t, s, 1)
+			if _, err := s.Update(t.Context(), "t0", func(x *task.Task) error { x.Progress += 0.25; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, map[string]float64{"t0": 0.25}},
+		{"written too big for one transaction", func(t *testing.T, s *Store) {
+			setupTasks(t, s, 3000)
+			var muts []store.Mutation
+			for i := range 3000 {
+				muts = append(muts, store.Mutation{ID: fmt.Sprintf("t%d", i), Fn: progress(0.25)})
+			}
+			batches := s.c.batches.Load()
+			if _, err := s.UpdateMany(t.Context(), muts); err != nil {
+				t.Fatal(err)
+			}
+			if s.c.batches.Load() != batches+1 {
+				t.Fatal("the update was not one write too big for a transaction")
+			}
+			if _, err := s.Update(t.Context(), "t0", func(x *task.Task) error { x.Progress += 0.5; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}, 1 << 20, map[string]float64{"t0": 0.75, "t2999": 0.25}},
+		{"written by jobs that leave the cache alone", func(t *testing.T, s *Store) {
+			setupTasks(t, s, 2)
+			raw := func(id string, p float64, pad int) []write {
+				x := mk(id, "", 0)
+				x.Progress = p
+				e, err := encode(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ws := []write{{key: taskKey(id), value: e.value}}
+				for i := range pad { // enough to make the job too big for a transaction
+					ws = append(ws, write{key: fmt.Appendf(nil, "zpad%d", i), value: make([]byte, 200)})
+				}
+				return ws
+			}
+			// t0 in a job of a transaction, t1 in a write too big for one.
+			for id, pad := range map[string]int{"t0": 0, "t1": 20000} {
+				if _, err := s.Update(t.Context(), id, progress(0.25)); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.submit(t.Context(), func(*badger.Txn) ([]write, error) { return raw(id, 0.5, pad), nil }); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Update(t.Context(), id, func(x *task.Task) error { x.Progress += 0.25; return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, 2, map[string]float64{"t0": 0.75, "t1": 0.75}},
+		{"concurrent updates of one task", func(t *testing.T, s *Store) {
+			setupTasks(t, s, 1)
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					for range 25 {
+						if _, err := s.Update(t.Context(), "t0", func(x *task.Task) error { x.Progress += 1.0 / 256; return nil }); err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}, 1 << 20, map[string]float64{"t0": 200.0 / 256}}, // read within a transaction that wrote it
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := setup(t, Options{MemTableSize: 1 << 20})
+			c.run(t, s)
+			if got := s.c.reads.Load(); got > c.reads {
+				t.Errorf("the committer read %d tasks back, want at most %d", got, c.reads)
+			}
+			for id, p := range c.want {
+				got, err := s.Get(t.Context(), id)
+				if err != nil || got.Progress != p {
+					t.Fatalf("%s: progress %v, %v; want %v", id, got.Progress, err, p)
+				}
+			}
+		})
+	}
+}
