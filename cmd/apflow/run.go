@@ -303,8 +303,13 @@ func waitRunEnd(ctx context.Context, eng *engine.Engine, rootID string) error {
 // shown and nothing is read before the end).
 func (g *globals) follow(ctx context.Context, h *host, name string, out io.Writer, jsonOut, quiet bool,
 	stored []*task.Task, start func() ([]string, error)) error {
-	// Subscribe before starting so that no run_end is missed.
-	events, unsubscribe := h.engine.Subscribe("")
+	// Subscribe before starting so that no run_end is missed; the live view shows
+	// status changes and progress, a quiet run waits for the end alone.
+	types := []string{engine.EventRunEnd}
+	if !quiet {
+		types = append(types, engine.EventTaskStatus, engine.EventTaskProgress)
+	}
+	events, unsubscribe := h.engine.Subscribe("", types...)
 	defer unsubscribe()
 	began := time.Now()
 	rootIDs, err := start()

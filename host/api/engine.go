@@ -21,9 +21,9 @@ type Engine interface {
 	Clone(ctx context.Context, taskID string, opts engine.CloneOptions) ([]*task.Task, error)
 	// TreeCreated tells the engine a submission was stored (it fires the tree hooks).
 	TreeCreated(ctx context.Context, rootID string)
-	// Subscribe returns the events of the run of rootID and the function that ends the
-	// subscription and closes the channel.
-	Subscribe(rootID string) (<-chan engine.Event, func())
+	// Subscribe returns the events of the run of rootID of the given types (none: all)
+	// and the function that ends the subscription and closes the channel.
+	Subscribe(rootID string, types ...string) (<-chan engine.Event, func())
 	// Running describes the runs in progress.
 	Running() []engine.RunInfo
 	// RunActive reports whether the run of the tree rooted at rootID is in progress; an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,6 +258,49 @@ func TestUsagePluginAndProgressRecorded(t *testing.T) {
 	}
 	if types[0] != EventRunStart {
 		t.Fatalf("events = %v, want run_start first", types)
+	}
+}
+
+// TestSubscribeTypes: a subscription to some event types receives those alone, in the
+// order they were published, run_end last; the events nobody subscribed to are not built.
+func TestSubscribeTypes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		types []string
+		want  []string // the types received, duplicates dropped
+	}{
+		{"every type", nil, []string{EventRunStart, EventTaskStatus, EventTaskProgress, EventTaskLog, EventRunEnd}},
+		{"the end", []string{EventRunEnd}, []string{EventRunEnd}},
+		{"progress and the end", []string{EventTaskProgress, EventRunEnd}, []string{EventTaskProgress, EventRunEnd}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			v := setup(t, withLogging)
+			events, stop := v.e.Subscribe("root", c.types...)
+			defer stop()
+			root := v.create(spec{id: "root", params: map[string]any{"progress": []any{0.5}, "log": []any{"info a"}}})
+			v.run(root, RunOptions{})
+			var got []string
+			for ev := range events {
+				if !slices.Contains(got, ev.Type) {
+					got = append(got, ev.Type)
+				}
+				if ev.Type == EventRunEnd {
+					break
+				}
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(c.want))
+			if !slices.Equal(got, want) {
+				t.Fatalf("types received %v, want %v", got, want)
+			}
+			for _, typ := range []string{EventTaskStatus, EventTaskProgress, EventTaskLog} {
+				if v.e.events.wants(typ) != (c.types == nil || slices.Contains(c.types, typ)) {
+					t.Fatalf("wants(%s) = %v with subscriptions to %v", typ, v.e.events.wants(typ), c.types)
+				}
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -41,7 +42,13 @@ const subscriberBuffer = 1024
 
 type subscriber struct {
 	rootID string
+	types  []string // the event types it receives; nil for all
 	ch     chan Event
+}
+
+// wants reports whether s receives events of type typ.
+func (s *subscriber) wants(typ string) bool {
+	return s.types == nil || slices.Contains(s.types, typ)
 }
 
 // broker fans events out to subscribers without ever blocking the publisher.
@@ -60,10 +67,13 @@ type broker struct {
 
 func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 
-// Subscribe returns the events of the run of rootID ("" = every run) and a function that
-// ends the subscription (and closes the channel). Publishing never blocks: a subscriber
-// that falls behind by more than its buffer loses its oldest events, but the final
-// run_end of a run is always delivered.
+// Subscribe returns the events of the run of rootID ("" = every run) of the given types
+// (none: every type) and a function that ends the subscription (and closes the
+// channel). Publishing never blocks: a subscriber that falls behind by more than its
+// buffer loses its oldest events, but the final run_end of a run is always delivered (to
+// a subscriber of run_end). Events nobody subscribed to are not built: a subscriber that
+// only waits for run_end spares the engine a task snapshot per status change and
+// progress report.
 //
 // In cluster mode a subscription to one run receives its events from every node (the
 // coordinator's status changes, the starts and progress of the tasks other nodes
@@ -71,8 +81,11 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 // learn of it (a notice; at most a few seconds). A subscription to every run ("") makes
 // no other node send anything: it receives this node's events, and those other nodes
 // send here for the runs another subscription of this node follows.
-func (e *Engine) Subscribe(rootID string) (<-chan Event, func()) {
+func (e *Engine) Subscribe(rootID string, types ...string) (<-chan Event, func()) {
 	s := &subscriber{rootID: rootID, ch: make(chan Event, subscriberBuffer)}
+	if len(types) > 0 {
+		s.types = slices.Clone(types)
+	}
 	b := e.events
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
@@ -101,13 +114,19 @@ func (e *Engine) Subscribe(rootID string) (<-chan Event, func()) {
 	}
 }
 
-// active reports whether anyone listens, here or on another node, so publishers can skip
-// building events.
-func (b *broker) active() bool {
+// wants reports whether anyone listens to events of type typ, here or on another node
+// (which receive every type), so publishers can skip building events.
+func (b *broker) wants(typ string) bool {
 	b.mu.Lock()
-	n := len(b.subs)
+	want := false
+	for s := range b.subs {
+		if s.wants(typ) {
+			want = true
+			break
+		}
+	}
 	b.mu.Unlock()
-	return n > 0 || (b.out != nil && b.out.any())
+	return want || (b.out != nil && b.out.any())
 }
 
 // publish delivers an event of this node to its subscribers and to the nodes that
@@ -127,7 +146,7 @@ func (b *broker) deliver(ev Event) {
 		return
 	}
 	for s := range b.subs {
-		if s.rootID != "" && s.rootID != ev.RootID {
+		if (s.rootID != "" && s.rootID != ev.RootID) || !s.wants(ev.Type) {
 			continue
 		}
 		select {
@@ -152,7 +171,7 @@ func (b *broker) deliver(ev Event) {
 }
 
 func (b *broker) publishRun(kind, rootID string, now time.Time, res *RunResult) {
-	if !b.active() {
+	if !b.wants(kind) {
 		return
 	}
 	ev := Event{Type: kind, RootID: rootID, Time: now, Result: res}
@@ -166,7 +185,7 @@ func (b *broker) publishRun(kind, rootID string, now time.Time, res *RunResult) 
 }
 
 func (b *broker) publishTask(rootID string, t *task.Task) {
-	if !b.active() {
+	if !b.wants(EventTaskStatus) {
 		return
 	}
 	b.publish(Event{Type: EventTaskStatus, RootID: rootID, TaskID: t.ID, Status: t.Status,

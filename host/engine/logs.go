@@ -436,7 +436,7 @@ func (c *captureLogger) capture(level hclog.Level, msg string, args []any) {
 
 // publishLogs publishes stored lines of a task as a task_log event.
 func (e *Engine) publishLogs(rootID, taskID string, lines []store.LogLine) {
-	if !e.events.active() {
+	if !e.events.wants(EventTaskLog) {
 		return
 	}
 	e.events.publish(Event{Type: EventTaskLog, RootID: rootID, TaskID: taskID, Time: e.cfg.Now(), Logs: lines})

@@ -156,7 +156,7 @@ func (c *coordinator) post(i int32, t *task.Task, inputs map[string]any) {
 
 // publishTask publishes a task_status event for a stored snapshot.
 func (c *coordinator) publishTask(t *task.Task) {
-	if !c.engine.events.active() {
+	if !c.engine.events.wants(EventTaskStatus) {
 		return
 	}
 	c.engine.events.publish(Event{Type: EventTaskStatus, RootID: c.run.rootID, TaskID: t.ID, Status: t.Status,

@@ -118,7 +118,7 @@ func (e *Engine) reportProgress(ctx context.Context, rootID string, t *task.Task
 	}
 	p = float64(int(clamp01(p)*100+0.5)) / 100
 	e.progress.note(t.ID, progressNote{p: p, at: now, attempt: t.Attempts})
-	if e.events.active() {
+	if e.events.wants(EventTaskProgress) {
 		snap := t.Clone()
 		snap.Inputs, _ = task.CloneValue(inputs).(map[string]any)
 		snap.Progress, snap.UpdatedAt = p, now
