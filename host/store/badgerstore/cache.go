@@ -114,8 +114,10 @@ func (c *decodeCache) applied(ws []write) {
 	}
 }
 
-// committed records that a transaction holding wss was committed: a task whose entry
-// holds the bytes written is known as stored.
+// committed records that a transaction holding wss, in the order they were applied, was
+// committed: a task whose entry holds the bytes of its last write is known as stored; one
+// whose last write was a delete is forgotten. Only the last write decides: the entry may
+// hold the bytes of an earlier one (put by a job that then failed, or by a reader).
 func (c *decodeCache) committed(wss [][]write) {
 	if c == nil {
 		return
@@ -124,14 +126,18 @@ func (c *decodeCache) committed(wss [][]write) {
 	defer c.mu.Unlock()
 	for _, ws := range wss {
 		for _, w := range ws {
-			if w.del {
+			id, ok := keyTaskID(w.key)
+			if !ok {
 				continue
 			}
-			if id, ok := keyTaskID(w.key); ok {
-				if e, ok := c.m[string(id)]; ok && bytes.Equal(e.raw, w.value) {
-					e.stored = true
-					c.m[string(id)] = e
-				}
+			e, ok := c.m[string(id)]
+			switch {
+			case !ok:
+			case w.del:
+				delete(c.m, string(id))
+			default:
+				e.stored = bytes.Equal(e.raw, w.value)
+				c.m[string(id)] = e
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -14,8 +15,10 @@ import (
 // TestCommitterKnowsWhatItStored: the committer's jobs do not read back the tasks a
 // commit just stored (created or updated; a task written earlier in the same
 // transaction is read, from the transaction's own writes), and what they see instead is
-// what a read sees: after updates in one transaction, a delete and a create of the same
-// id, a write too big for one transaction, and concurrent updates of one task.
+// what a read sees: after two mutations of a task in one update, a delete and a create
+// of the same id, writes by jobs that leave the cache alone (in a transaction, and too
+// big for one), and concurrent updates of one task. TestCommittedLastWriteDecides holds
+// the rounds still to put several jobs in one transaction.
 func TestCommitterKnowsWhatItStored(t *testing.T) {
 	t.Parallel()
 	progress := func(p float64) func(*task.Task) error {
@@ -49,7 +52,7 @@ func TestCommitterKnowsWhatItStored(t *testing.T) {
 				}
 			}
 		}, 0, map[string]float64{"t0": 0.5, "t9": 0.5}},
-		{"one task changed twice in one transaction", func(t *testing.T, s *Store) {
+		{"two mutations of one task in one update", func(t *testing.T, s *Store) {
 			setupTasks(t, s, 1)
 			muts := []store.Mutation{{ID: "t0", Fn: progress(0.25)}, {ID: "t0", Fn: func(x *task.Task) error { x.Progress += 0.5; return nil }}}
 			if _, err := s.UpdateMany(t.Context(), muts); err != nil {
@@ -144,6 +147,114 @@ func TestCommitterKnowsWhatItStored(t *testing.T) {
 				if err != nil || got.Progress != p {
 					t.Fatalf("%s: progress %v, %v; want %v", id, got.Progress, err, p)
 				}
+			}
+		})
+	}
+}
+
+// TestCommittedLastWriteDecides: when several jobs of one transaction write a task, its
+// last write decides what the committer knows, whatever bytes the cache holds by then
+// (those of an earlier write, put by a job that then failed or by a reader of an older
+// state). The clock is fixed, so that equal tasks have equal bytes.
+func TestCommittedLastWriteDecides(t *testing.T) {
+	t.Parallel()
+	progress := func(p float64) func(*task.Task) error {
+		return func(x *task.Task) error { x.Progress = p; return nil }
+	}
+	for _, c := range []struct {
+		name string
+		// round queues the jobs of one transaction, in order, with queue.
+		round func(t *testing.T, s *Store, queue func(func() error))
+		want  float64 // t0's progress, or -1 for deleted
+	}{
+		{"a failed job put an earlier write's bytes", func(t *testing.T, s *Store, queue func(func() error)) {
+			queue(func() error { _, err := s.Update(t.Context(), "t0", progress(0.25)); return err })
+			queue(func() error { _, err := s.Update(t.Context(), "t0", progress(0.5)); return err })
+			queue(func() error { // puts t0 at 0.25 again, then fails on the missing task
+				_, err := s.UpdateMany(t.Context(), []store.Mutation{{ID: "t0", Fn: progress(0.25)}, {ID: "missing", Fn: progress(1)}})
+				if err == nil {
+					return fmt.Errorf("the update of a missing task succeeded")
+				}
+				return nil
+			})
+		}, 0.5},
+		{"a reader put the bytes of a task deleted since", func(t *testing.T, s *Store, queue func(func() error)) {
+			old, err := s.Get(t.Context(), "t0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := marshalTask(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			queue(func() error { _, err := s.Update(t.Context(), "t0", func(*task.Task) error { return nil }); return err })
+			queue(func() error { return s.Delete(t.Context(), []string{"t0"}) })
+			queue(func() error { // a reader of the state before the delete remembers it
+				return s.submit(t.Context(), func(*badger.Txn) ([]write, error) {
+					s.cache.put("t0", raw, old)
+					return nil, nil
+				})
+			})
+		}, -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			s := setup(t, Options{Now: func() time.Time { return now }})
+			x := mk("t0", "", 0)
+			x.UpdatedAt = now
+			if err := s.Create(t.Context(), []*task.Task{x}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Update(t.Context(), "t0", progress(0.125)); err != nil {
+				t.Fatal(err)
+			}
+			// Hold the committer, so that the jobs queued meanwhile share one round.
+			entered, release := make(chan struct{}), make(chan struct{})
+			held := make(chan error, 1)
+			go func() {
+				held <- s.submit(t.Context(), func(*badger.Txn) ([]write, error) {
+					close(entered)
+					<-release
+					return nil, nil
+				})
+			}()
+			<-entered
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			queue := func(job func() error) {
+				n := s.c.queue.Queued()
+				wg.Go(func() { errs <- job() })
+				for s.c.queue.Queued() == n { // queued before the next
+					time.Sleep(time.Millisecond)
+				}
+			}
+			c.round(t, s, queue)
+			close(release)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := <-held; err != nil {
+				t.Fatal(err)
+			}
+			// What the committer sees now is what is stored.
+			var seen float64
+			_, err := s.Update(t.Context(), "t0", func(x *task.Task) error { seen = x.Progress; return nil })
+			if c.want < 0 {
+				if err == nil {
+					t.Fatal("an update of the deleted task succeeded")
+				}
+				if _, err := s.Get(t.Context(), "t0"); err == nil {
+					t.Fatal("the deleted task is stored again")
+				}
+				return
+			}
+			if err != nil || seen != c.want {
+				t.Fatalf("the committer saw progress %v (%v), want %v", seen, err, c.want)
 			}
 		})
 	}

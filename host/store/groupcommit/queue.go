@@ -103,6 +103,9 @@ func (q *Queue[P]) Enqueue(ctx context.Context, payload P) (wait func() error) {
 	}
 }
 
+// Queued is the number of jobs waiting for a round (for tests and statistics).
+func (q *Queue[P]) Queued() int { return len(q.jobs) }
+
 // Close stops accepting jobs, runs the rounds of those already queued, and returns when
 // the last round has returned. It is safe to call more than once and concurrently.
 func (q *Queue[P]) Close() {
