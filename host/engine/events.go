@@ -14,7 +14,7 @@ const (
 	EventRunStart     = "run_start"     // a run of a tree began
 	EventTaskStatus   = "task_status"   // a task changed status (or was marked blocked)
 	EventTaskProgress = "task_progress" // a running task reported progress
-	EventRunEnd       = "run_end"       // the run ended; always delivered
+	EventRunEnd       = "run_end"       // the run ended; always delivered to its subscribers
 	EventTaskLog      = "task_log"      // log lines of a task were stored (Event.Logs)
 )
 
@@ -73,7 +73,8 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 // buffer loses its oldest events, but the final run_end of a run is always delivered (to
 // a subscriber of run_end). Events nobody subscribed to are not built: a subscriber that
 // only waits for run_end spares the engine a task snapshot per status change and
-// progress report.
+// progress report (on a single node: in cluster mode every type is built while anyone
+// listens). types are the Event* constants.
 //
 // In cluster mode a subscription to one run receives its events from every node (the
 // coordinator's status changes, the starts and progress of the tasks other nodes
@@ -116,11 +117,14 @@ func (e *Engine) Subscribe(rootID string, types ...string) (<-chan Event, func()
 
 // wants reports whether anyone listens to events of type typ, here or on another node
 // (which receive every type), so publishers can skip building events.
+//
+// In cluster mode every type is built while anyone listens: the bookkeeping that drops
+// a late event of another node (stale) learns from run and status events.
 func (b *broker) wants(typ string) bool {
 	b.mu.Lock()
-	want := false
+	want := b.out != nil && len(b.subs) > 0
 	for s := range b.subs {
-		if s.wants(typ) {
+		if want || s.wants(typ) {
 			want = true
 			break
 		}

@@ -26,7 +26,8 @@ const logFlushInterval = 200 * time.Millisecond
 
 // logAppendTimeout bounds one AppendLogs, and the QueueLogs calls of one round
 // together: a store that hangs loses those lines (with a warning) instead of holding up
-// the task's outcome, which waits for its lines.
+// the round of the task's outcome, which waits for the lines once its first transaction
+// is committed.
 const logAppendTimeout = 10 * time.Second
 
 // logChunkBytes bounds the messages' bytes of one AppendLogs, and of one QueueLogs call
@@ -39,7 +40,7 @@ const logChunkBytes = 256 << 10
 // the task's remaining lines are stored no later than its outcome, so nothing of the
 // attempt is lost at completion: where the store keeps a commit order, the worker holds
 // them (hold) and the coordinator queues the held lines of a round's outcomes ahead of
-// the round's writes (queue); elsewhere the worker appends them at once (flush). Stored
+// the round's writes (queueHeld); elsewhere the worker appends them at once (flush). Stored
 // lines are published as task_log events.
 // The zero st disables it: lines then only go to the engine's logger.
 type taskLogs struct {
@@ -52,7 +53,7 @@ type taskLogs struct {
 	mu      sync.Mutex
 	pending map[string]*pendingLog // by task id
 	// writing holds the tasks whose taken lines are being appended, or held for the
-	// coordinator's round until queue's wait has returned: one append per task at a
+	// coordinator's round until queueHeld's wait has returned: one append per task at a
 	// time, so a task's lines are stored in the order they were logged. The appends of
 	// different tasks do not wait for each other, but held lines wait for their round
 	// (close, which waits for every append, must come after the runs have ended).
@@ -204,10 +205,10 @@ type heldLines struct {
 
 // hold takes the waiting lines of taskID for the store to queue ahead of the task's
 // outcome, when the store can queue them (store.QueuedLogs): the coordinator queues the
-// lines of a round's outcomes together (queue) just before the round's writes, which
+// lines of a round's outcomes together (queueHeld) just before the round's writes, which
 // then share their commit (or come in a later one) instead of each waiting for a commit
 // of its own. The lines count as being written from hold on: a flush of the task waits
-// for them until queue's wait has returned. A store that cannot queue gets the lines at
+// for them until queueHeld's wait has returned. A store that cannot queue gets the lines at
 // once (flush) and hold returns nil; nil too when no line waits.
 func (l *taskLogs) hold(ctx context.Context, taskID string) *heldLines {
 	if l.st == nil {

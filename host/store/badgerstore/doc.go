@@ -67,7 +67,8 @@
 // The value log is garbage-collected every Options.GCInterval.
 //
 // Decoding. The committer keeps a bounded cache of decoded tasks (Options.DecodeCacheSize)
-// validated byte for byte against the stored value, and keeps the task it has just
+// validated byte for byte against the stored value (the committer's own reads also trust
+// an entry a commit marked as stored, skipping the read: decodeCache), and keeps the task it has just
 // written as its decoded form when canonicalize vouches for it, so an update decodes
 // nothing in the common case and its caller is not handed bytes to decode again.
 package badgerstore
