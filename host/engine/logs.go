@@ -30,8 +30,8 @@ const logFlushInterval = 200 * time.Millisecond
 // is committed.
 const logAppendTimeout = 10 * time.Second
 
-// logChunkBytes bounds the messages' bytes of one AppendLogs, and of one QueueLogs call
-// of a round's held lines, so an append stays far below a store's transaction limits.
+// logChunkBytes bounds the messages' bytes of one append, so an append stays far below
+// a store's transaction limits.
 const logChunkBytes = 256 << 10
 
 // taskLogs captures the log lines of tasks' executor and hook calls and writes them to
@@ -225,8 +225,8 @@ func (l *taskLogs) hold(ctx context.Context, taskID string) *heldLines {
 	return &heldLines{logs: l, taskID: taskID, p: p}
 }
 
-// queueHeld queues lines held by one taskLogs, of several tasks, in as few QueueLogs
-// calls as their size allows (about logChunkBytes each) and returns what waits until
+// queueHeld queues lines held by one taskLogs, of several tasks, in one QueueLogs call
+// (the store splits it as its transactions require) and returns what waits until
 // they are stored, publishes them and ends their hold. It must be called once, after the
 // writes that must follow the lines were submitted: until it is, the tasks' next lines
 // wait, and so does close.
@@ -237,53 +237,24 @@ func queueHeld(ctx context.Context, held []*heldLines) (stored func()) {
 		panic("engine: lines held for a store that cannot queue them")
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logAppendTimeout)
-	type call struct {
-		appends []store.LogAppend
-		roots   []string
-		wait    func() []store.LogAppended
-	}
-	var calls []*call
-	cur, size := &call{}, 0
-	send := func() {
-		if len(cur.appends) > 0 {
-			cur.wait = q.QueueLogs(actx, cur.appends, l.bounds)
-			calls = append(calls, cur)
-		}
-		cur, size = &call{}, 0
-	}
+	var appends []store.LogAppend
+	var roots []string
 	for _, h := range held {
 		for _, chunk := range logChunks(h.p.lines) {
-			n := linesBytes(chunk)
-			if size > 0 && size+n > logChunkBytes {
-				send()
-			}
-			cur.appends = append(cur.appends, store.LogAppend{TaskID: h.taskID, Lines: chunk})
-			cur.roots = append(cur.roots, h.p.rootID)
-			size += n
+			appends = append(appends, store.LogAppend{TaskID: h.taskID, Lines: chunk})
+			roots = append(roots, h.p.rootID)
 		}
 	}
-	send()
+	wait := q.QueueLogs(actx, appends, l.bounds)
 	return func() {
 		defer cancel()
-		for _, c := range calls {
-			for i, out := range c.wait() {
-				a := c.appends[i]
-				l.stored(c.roots[i], a.TaskID, a.Lines, out.First, out.Err)
-			}
+		for i, out := range wait() {
+			l.stored(roots[i], appends[i].TaskID, appends[i].Lines, out.First, out.Err)
 		}
 		for _, h := range held {
 			l.release(h.taskID)
 		}
 	}
-}
-
-// linesBytes is the size of lines' messages.
-func linesBytes(lines []store.LogLine) int {
-	n := 0
-	for _, line := range lines {
-		n += len(line.Message)
-	}
-	return n
 }
 
 // flushAll writes the waiting lines of every task at once (see takeAll for wait).

@@ -76,6 +76,13 @@ func newCommitter(db *badger.DB, views *sync.RWMutex, cache *decodeCache, now fu
 	return c
 }
 
+// fitsHalf reports whether writes of this count and estimated size take less than half
+// of a transaction: a share that leaves room for the other jobs of a round (a chunk of
+// a create, a job of log appends).
+func (c *committer) fitsHalf(count, size int64) bool {
+	return count < c.maxCount/2 && size < c.maxSize/2
+}
+
 // estimate mirrors badger's accounting of a transaction's size.
 func (c *committer) estimate(w write) int64 { return c.estimateLen(len(w.key), len(w.value)) }
 

@@ -114,7 +114,7 @@ type budget struct {
 // write).
 func (b *budget) full(w write) bool {
 	c := b.s.c
-	return b.count > 0 && (b.count+1 >= c.maxCount/2 || b.size+c.estimate(w) >= c.maxSize/2 ||
+	return b.count > 0 && (!c.fitsHalf(b.count+1, b.size+c.estimate(w)) ||
 		b.keys+int64(len(w.key))+4 >= c.maxValue/2)
 }
 

@@ -130,7 +130,7 @@ type logJob struct {
 // of one task, and stays within half of c's transaction.
 func (j *logJob) fits(c *committer, p preparedAppend) bool {
 	return len(j.appends) == 0 || !j.tasks[p.taskID] &&
-		j.count+p.count < c.maxCount/2 && j.bytes+p.bytes < c.maxSize/2
+		c.fitsHalf(j.count+p.count, j.bytes+p.bytes)
 }
 
 func (j *logJob) add(i int, p preparedAppend) {
