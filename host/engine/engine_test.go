@@ -306,6 +306,22 @@ func TestSubscribeTypes(t *testing.T) {
 	}
 }
 
+func TestSubscribeUnknownType(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	defer func() {
+		msg, _ := recover().(string)
+		if !strings.Contains(msg, `unknown event type "run_ended"`) {
+			t.Fatalf("panic %q, want one naming the unknown type", msg)
+		}
+		if n := len(v.e.events.subs); n != 0 {
+			t.Fatalf("%d subscribers after the refused Subscribe, want 0", n)
+		}
+	}()
+	v.e.Subscribe("root", EventRunStart, "run_ended")
+	t.Fatal("Subscribe accepted an unknown event type")
+}
+
 func TestCancelRunningTaskStopsExecutorAndLateResultIsDiscarded(t *testing.T) {
 	t.Parallel()
 	v := setup(t)

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,9 @@ const (
 	EventRunEnd       = "run_end"       // the run ended; always delivered to its subscribers
 	EventTaskLog      = "task_log"      // log lines of a task were stored (Event.Logs)
 )
+
+// eventTypes are the Event* constants, the types Subscribe accepts.
+var eventTypes = []string{EventRunStart, EventTaskStatus, EventTaskProgress, EventRunEnd, EventTaskLog}
 
 // Event tells subscribers what happened in a run.
 type Event struct {
@@ -74,7 +79,8 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 // a subscriber of run_end). Events nobody subscribed to are not built: a subscriber that
 // only waits for run_end spares the engine a task snapshot per status change and
 // progress report (on a single node: in cluster mode every type is built while anyone
-// listens). types are the Event* constants.
+// listens). types are the Event* constants: Subscribe panics on another name, which
+// would never be published (a misspelt type would otherwise wait forever).
 //
 // In cluster mode a subscription to one run receives its events from every node (the
 // coordinator's status changes, the starts and progress of the tasks other nodes
@@ -83,6 +89,11 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 // no other node send anything: it receives this node's events, and those other nodes
 // send here for the runs another subscription of this node follows.
 func (e *Engine) Subscribe(rootID string, types ...string) (<-chan Event, func()) {
+	for _, typ := range types {
+		if !slices.Contains(eventTypes, typ) {
+			panic(fmt.Sprintf("engine: Subscribe: unknown event type %q (want one of %s)", typ, strings.Join(eventTypes, ", ")))
+		}
+	}
 	s := &subscriber{rootID: rootID, ch: make(chan Event, subscriberBuffer)}
 	if len(types) > 0 {
 		s.types = slices.Clone(types)
