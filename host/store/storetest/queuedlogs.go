@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -24,6 +26,7 @@ var queuedLogCases = []storeCase[QueuedLogStore]{
 	{"LaterWriteCommitsAfter", testQueuedLogsOrder},
 	{"AsAppend", testQueuedLogsAsAppend},
 	{"SeveralAppends", testQueuedLogsSeveral},
+	{"ManyAppends", testQueuedLogsMany},
 }
 
 // queueOne queues one append of lines to id's log and returns what waits for it.
@@ -125,5 +128,42 @@ func testQueuedLogsSeveral(t *testing.T, s QueuedLogStore) {
 	}
 	if out := s.QueueLogs(ctx(t), nil, logBounds)(); len(out) != 0 {
 		t.Fatalf("no append queued, %d outcomes", len(out))
+	}
+}
+
+// testQueuedLogsMany: one call whose appends far exceed one transaction of a store that
+// splits it (1.5 MB; a task's second append comes last, apart from its first) stores each
+// append whole, in the order of the call: every task's second append numbered after its
+// first.
+func testQueuedLogsMany(t *testing.T, s QueuedLogStore) {
+	const tasks = 1500
+	pad := strings.Repeat("x", 900)
+	var appends []store.LogAppend
+	for i := range tasks {
+		appends = append(appends, store.LogAppend{TaskID: fmt.Sprintf("m%04d", i), Lines: logLines(1, pad+"first")})
+	}
+	for i := 0; i < tasks; i += 7 {
+		appends = append(appends, store.LogAppend{TaskID: fmt.Sprintf("m%04d", i), Lines: logLines(1, "second", "third")})
+	}
+	out := s.QueueLogs(ctx(t), appends, logBounds)()
+	if len(out) != len(appends) {
+		t.Fatalf("%d outcomes for %d appends", len(out), len(appends))
+	}
+	for i, o := range out {
+		want := int64(1)
+		if i >= tasks {
+			want = 2
+		}
+		if o.Err != nil || o.First != want {
+			t.Fatalf("append %d (task %s) = %+v; want first %d", i, appends[i].TaskID, o, want)
+		}
+	}
+	for i := range tasks {
+		id := fmt.Sprintf("m%04d", i)
+		if i%7 == 0 {
+			logWant(t, logRead(t, s, id, 0), 1, pad+"first", "second", "third")
+		} else {
+			logWant(t, logRead(t, s, id, 0), 1, pad+"first")
+		}
 	}
 }
