@@ -26,10 +26,21 @@ import (
 // Eviction is random (Go's map iteration order) once the cache holds max entries, which
 // costs nothing per hit and is good enough for the access pattern of runs: a task is
 // read shortly after it was written.
+//
+// Beside the decoded entries, the cache holds the stored values of the tasks a Create
+// wrote beyond the first max, not decoded, up to createdMax bytes (created): a run
+// updates each of them next, once, and the committer would otherwise read it back from
+// Badger, where the tasks of a wide tree lie in blocks the block cache does not hold
+// (most of such a read is decompressing a block). They are known as stored by the same
+// rule as the decoded entries, and used once (takeCreated).
 type decodeCache struct {
 	mu  sync.Mutex
 	max int
 	m   map[string]cacheEntry
+
+	created      map[string]createdEntry
+	createdBytes int64 // the length of the values in created
+	createdMax   int64
 }
 
 type cacheEntry struct {
@@ -38,11 +49,24 @@ type cacheEntry struct {
 	stored bool // raw is the task's stored value as of the committer's last commit
 }
 
-func newDecodeCache(max int) *decodeCache {
+// createdEntry is the value a Create wrote, not decoded.
+type createdEntry struct {
+	raw    []byte
+	stored bool // as cacheEntry.stored
+}
+
+// createdCacheBytes bounds the created entries of a Store's cache: the values of some
+// 40,000 small tasks. Beyond it a run reads its tasks from Badger as before. On runs of
+// 100,000 tasks, holding all of them (32 MiB) added about 40 MiB to the peak RSS for 5%
+// less CPU; 8 MiB adds about 15 (docs/performance.md, ninth pass).
+const createdCacheBytes = 8 << 20
+
+func newDecodeCache(max int, createdMax int64) *decodeCache {
 	if max <= 0 {
 		return nil
 	}
-	return &decodeCache{max: max, m: make(map[string]cacheEntry, min(max, 1024))}
+	return &decodeCache{max: max, m: make(map[string]cacheEntry, min(max, 1024)),
+		created: map[string]createdEntry{}, createdMax: createdMax}
 }
 
 // get returns the shared decoded form of raw, the stored value of task id, or nil.
@@ -91,6 +115,47 @@ func (c *decodeCache) getStored(id string) *task.Task {
 	return e.t
 }
 
+// putCreated records a copy of raw, the value a Create is about to commit for task id,
+// unless the created entries are full; it reports whether it did. The copy is of raw's
+// length: an encoded task has room to grow (marshalTask).
+func (c *decodeCache) putCreated(id string, raw []byte) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.createdBytes+int64(len(raw)) > c.createdMax {
+		return false
+	}
+	c.dropCreatedLocked(id)
+	c.created[id] = createdEntry{raw: bytes.Clone(raw)}
+	c.createdBytes += int64(len(raw))
+	return true
+}
+
+// takeCreated returns and forgets the created entry of task id when it is known as
+// stored, or nil. Only the committer may call it, as getStored.
+func (c *decodeCache) takeCreated(id string) []byte {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.created[id]
+	if !ok || !e.stored {
+		return nil
+	}
+	c.dropCreatedLocked(id)
+	return e.raw
+}
+
+func (c *decodeCache) dropCreatedLocked(id string) {
+	if e, ok := c.created[id]; ok {
+		c.createdBytes -= int64(len(e.raw))
+		delete(c.created, id)
+	}
+}
+
 // applied records that ws were written in a transaction not committed yet: the tasks
 // they write are no longer known as stored, and those they delete are forgotten. The
 // committer calls it before a transaction takes ws.
@@ -107,9 +172,16 @@ func (c *decodeCache) applied(ws []write) {
 		}
 		if w.del {
 			delete(c.m, string(id))
-		} else if e, ok := c.m[string(id)]; ok && e.stored {
+			c.dropCreatedLocked(string(id))
+			continue
+		}
+		if e, ok := c.m[string(id)]; ok && e.stored {
 			e.stored = false
 			c.m[string(id)] = e
+		}
+		if e, ok := c.created[string(id)]; ok && e.stored {
+			e.stored = false
+			c.created[string(id)] = e
 		}
 	}
 }
@@ -129,6 +201,13 @@ func (c *decodeCache) committed(wss [][]write) {
 			id, ok := keyTaskID(w.key)
 			if !ok {
 				continue
+			}
+			if ce, ok := c.created[string(id)]; ok {
+				if ce.stored = !w.del && bytes.Equal(ce.raw, w.value); ce.stored {
+					c.created[string(id)] = ce
+				} else {
+					c.dropCreatedLocked(string(id))
+				}
 			}
 			e, ok := c.m[string(id)]
 			switch {
@@ -167,6 +246,7 @@ func (c *decodeCache) drop(id string) {
 	}
 	c.mu.Lock()
 	delete(c.m, id)
+	c.dropCreatedLocked(id)
 	c.mu.Unlock()
 }
 

@@ -34,12 +34,60 @@ func TestCommitterKnowsWhatItStored(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	updateAll := func(t *testing.T, s *Store, n int, p float64) {
+		t.Helper()
+		var muts []store.Mutation
+		for i := range n {
+			muts = append(muts, store.Mutation{ID: fmt.Sprintf("t%d", i), Fn: progress(p)})
+		}
+		if _, err := s.UpdateMany(t.Context(), muts); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
 		name  string
 		run   func(t *testing.T, s *Store)
 		reads int64 // tasks the committer read from Badger, at most
 		want  map[string]float64
 	}{
+		{"created beyond the decoded entries", func(t *testing.T, s *Store) {
+			s.opts.DecodeCacheSize = 3
+			setupTasks(t, s, 10) // 3 decoded, 7 created entries
+			updateAll(t, s, 10, 0.25)
+			updateAll(t, s, 10, 0.5)
+		}, 0, map[string]float64{"t0": 0.5, "t9": 0.5}},
+		{"created beyond the created entries' bytes", func(t *testing.T, s *Store) {
+			e, err := encode(mk("t5", "", 5)) // as long as the values of t2 to t9
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.opts.DecodeCacheSize, s.cache.createdMax = 2, int64(4*len(e.value)+1)
+			setupTasks(t, s, 10) // 2 decoded, 4 created entries, 4 in neither
+			if n := len(s.cache.created); n != 4 {
+				t.Fatalf("%d created entries, want 4", n)
+			}
+			updateAll(t, s, 10, 0.25)
+			if n, b := len(s.cache.created), s.cache.createdBytes; n != 0 || b != 0 {
+				t.Fatalf("%d created entries of %d bytes left after the update, want none", n, b)
+			}
+			updateAll(t, s, 10, 0.5)
+		}, 4, map[string]float64{"t0": 0.5, "t5": 0.5, "t9": 0.5}},
+		{"created, written by a job that leaves the cache alone, then updated", func(t *testing.T, s *Store) {
+			s.opts.DecodeCacheSize = 0
+			setupTasks(t, s, 1)
+			x := mk("t0", "", 0)
+			x.Progress = 0.5
+			e, err := encode(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.submit(t.Context(), func(*badger.Txn) ([]write, error) { return []write{{key: taskKey("t0"), value: e.value}}, nil }); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Update(t.Context(), "t0", func(x *task.Task) error { x.Progress += 0.25; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, map[string]float64{"t0": 0.75}},
 		{"created, then updated twice", func(t *testing.T, s *Store) {
 			setupTasks(t, s, 10)
 			for _, p := range []float64{0.25, 0.5} {
@@ -166,6 +214,9 @@ func TestCommittedLastWriteDecides(t *testing.T) {
 		// round queues the jobs of one transaction, in order, with queue.
 		round func(t *testing.T, s *Store, queue func(func() error))
 		want  float64 // t0's progress, or -1 for deleted
+		// created: t0 is a created entry (decodeCache.putCreated), not updated before
+		// the round.
+		created bool
 	}{
 		{"a failed job put an earlier write's bytes", func(t *testing.T, s *Store, queue func(func() error)) {
 			queue(func() error { _, err := s.Update(t.Context(), "t0", progress(0.25)); return err })
@@ -177,7 +228,7 @@ func TestCommittedLastWriteDecides(t *testing.T) {
 				}
 				return nil
 			})
-		}, 0.5},
+		}, 0.5, false},
 		{"a reader put the bytes of a task deleted since", func(t *testing.T, s *Store, queue func(func() error)) {
 			old, err := s.Get(t.Context(), "t0")
 			if err != nil {
@@ -195,7 +246,22 @@ func TestCommittedLastWriteDecides(t *testing.T) {
 					return nil, nil
 				})
 			})
-		}, -1},
+		}, -1, false},
+		{"a job wrote a created task, the next updates it", func(t *testing.T, s *Store, queue func(func() error)) {
+			x := mk("t0", "", 0)
+			x.Progress = 0.5
+			e, err := encode(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			queue(func() error {
+				return s.submit(t.Context(), func(*badger.Txn) ([]write, error) { return []write{{key: taskKey("t0"), value: e.value}}, nil })
+			})
+			queue(func() error {
+				_, err := s.Update(t.Context(), "t0", func(x *task.Task) error { x.Progress += 0.25; return nil })
+				return err
+			})
+		}, 0.75, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -203,11 +269,19 @@ func TestCommittedLastWriteDecides(t *testing.T) {
 			s := setup(t, Options{Now: func() time.Time { return now }})
 			x := mk("t0", "", 0)
 			x.UpdatedAt = now
+			if c.created {
+				s.opts.DecodeCacheSize = 0
+			}
 			if err := s.Create(t.Context(), []*task.Task{x}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Update(t.Context(), "t0", progress(0.125)); err != nil {
-				t.Fatal(err)
+			if n := len(s.cache.created); n != map[bool]int{true: 1}[c.created] {
+				t.Fatalf("%d created entries", n)
+			}
+			if !c.created {
+				if _, err := s.Update(t.Context(), "t0", progress(0.125)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			// Hold the committer, so that the jobs queued meanwhile share one round.
 			entered, release := make(chan struct{}), make(chan struct{})

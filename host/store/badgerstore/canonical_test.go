@@ -124,7 +124,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 // holds.
 func TestDecodeCacheNeverStale(t *testing.T) {
 	t.Parallel()
-	c := newDecodeCache(2)
+	c := newDecodeCache(2, 0)
 	a := &task.Task{ID: "a"}
 	c.put("a", []byte("v1"), a)
 	if c.get("a", []byte("v1")) != a {

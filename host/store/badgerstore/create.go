@@ -64,16 +64,21 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 	return nil
 }
 
-// remember puts the stored form of one of the first new tasks in the decode cache
-// before its commit, which then marks it as stored (decodeCache.committed): a run
+// remember puts the stored form of a new task in the decode cache before its commit,
+// which then marks it as stored (decodeCache.committed): decoded for the first
+// DecodeCacheSize tasks, as created entries for as many more as they take. A run
 // updates them next, without reading them. Those of a create that fails are dropped.
 func (c *creation) remember(t *task.Task, value []byte) {
-	if len(c.remembered) >= c.s.opts.DecodeCacheSize {
+	if c.decoded >= c.s.opts.DecodeCacheSize {
+		if c.s.cache.putCreated(t.ID, value) {
+			c.remembered = append(c.remembered, t.ID)
+		}
 		return
 	}
 	if t = t.Clone(); canonicalize(t) {
 		c.s.cache.put(t.ID, value, t)
 		c.remembered = append(c.remembered, t.ID)
+		c.decoded++
 	}
 }
 
@@ -202,7 +207,8 @@ type creation struct {
 	budget     budget
 	r          *reservation // set at the first chunk committed
 	chunks     int          // the chunks committed, whose markers are stored
-	remembered []string     // the ids of the first tasks, put in the decode cache
+	remembered []string     // the ids of the tasks put in the decode cache (remember)
+	decoded    int          // how many of them were put decoded
 }
 
 // add appends w to the chunk being filled, committing the chunk first when w does not fit.

@@ -68,7 +68,10 @@ type Options struct {
 	// costs about the size of the task several times over (its JSON and its decoded
 	// form), and the collector doubles that in RSS: at 16384, a run of 10,000 tasks kept
 	// some 80 MiB more RSS for a throughput gain within the noise of the benchmarks. A run
-	// hits the cache on its in-flight tasks, which a few thousand entries cover.
+	// hits the cache on its in-flight tasks, which a few thousand entries cover. The
+	// tasks a Create stores beyond these are kept undecoded, up to 8 MiB of their
+	// stored values, until their first update (decodeCache); disabling the cache drops
+	// them too.
 	DecodeCacheSize int
 	// GCInterval is how often the value log is garbage collected (default 10 minutes;
 	// negative disables it).

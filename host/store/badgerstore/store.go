@@ -105,7 +105,7 @@ func Open(opts Options) (*Store, error) {
 	} else if n > 0 {
 		opts.Logger.Info("indexed the schedules of tasks stored before schedule indexes existed", "tasks", n)
 	}
-	s := &Store{db: db, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize)}
+	s := &Store{db: db, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes)}
 	s.c = newCommitter(db, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})

@@ -69,14 +69,17 @@ func (s *Store) readShared(txn *badger.Txn, id string) (*task.Task, error) {
 
 // readStored returns the stored task id inside txn, a transaction of the committer, or
 // store.NotFound: without reading it when the cache knows its stored value
-// (decodeCache.getStored), else as readShared. The task is shared with the cache: it
-// must not be modified.
+// (decodeCache.getStored, takeCreated), else as readShared. The task is shared with the
+// cache: it must not be modified.
 func (s *Store) readStored(txn *badger.Txn, id string) (*task.Task, error) {
 	if s.hidden(id) {
 		return nil, store.NotFound(id)
 	}
 	if t := s.cache.getStored(id); t != nil {
 		return t, nil
+	}
+	if raw := s.cache.takeCreated(id); raw != nil {
+		return decode(id, raw)
 	}
 	s.c.reads.Add(1)
 	return s.readShared(txn, id)
