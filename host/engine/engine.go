@@ -29,6 +29,7 @@ type Engine struct {
 	logs     *taskLogs      // tasks' captured log lines (logs.go)
 	progress *progressNotes // running tasks' progress to store (progress.go)
 	sem      chan struct{}  // execution slots, engine-wide
+	workers  *workers       // the goroutines tasks execute on (workers.go)
 
 	// killCtx is the parent of every executor and hook context; Close cancels it when
 	// its deadline passes.
@@ -61,6 +62,7 @@ func New(cfg Config) (*Engine, error) {
 		closing: make(chan struct{}),
 		runs:    map[string]*Run{},
 	}
+	e.workers = newWorkers(killCtx)
 	e.logs = newTaskLogs(cfg.Store, cfg.TaskLogs, cfg.Now, cfg.Logger, e.publishLogs)
 	e.progress = newProgressNotes(cfg.ProgressInterval, e.storeProgress)
 	if cfg.Cluster != nil {

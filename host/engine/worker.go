@@ -44,7 +44,7 @@ type outcome struct {
 	logs *heldLines
 }
 
-// dispatch runs a started task on its own goroutine. The worker reports its outcome to the
+// dispatch runs a started task on a worker goroutine (workers). The worker reports its outcome to the
 // coordinator and keeps the task's execution slot: the coordinator frees it once the
 // task's terminal state is durable (see coordinator.retiring).
 func (c *coordinator) dispatch(i int32, t *task.Task, inputs map[string]any, h executor.Handle, lookupErr error) {
@@ -54,7 +54,7 @@ func (c *coordinator) dispatch(i int32, t *task.Task, inputs map[string]any, h e
 	if t.Inputs != nil {
 		inputs = t.Inputs // the stored copy: the worker owns it
 	}
-	go c.engine.work(ctx, cancel, c.run, i, t, inputs, h, lookupErr)
+	c.engine.workers.run(func() { c.engine.work(ctx, cancel, c.run, i, t, inputs, h, lookupErr) })
 }
 
 func (e *Engine) work(ctx context.Context, cancel context.CancelFunc, r *Run, i int32, t *task.Task,
