@@ -32,7 +32,10 @@ import (
 // updates each of them next, once, and the committer would otherwise read it back from
 // Badger, where the tasks of a wide tree lie in blocks the block cache does not hold
 // (most of such a read is decompressing a block). They are known as stored by the same
-// rule as the decoded entries, and used once (takeCreated).
+// rule as the decoded entries, and used by the committer's first read of the task
+// (takeCreated: its first update, or a delete or an update that fails). When they are
+// full, a Create evicts those of earlier Creates (tasks never run, or not yet), never
+// its own: the newest tree gets the room.
 type decodeCache struct {
 	mu  sync.Mutex
 	max int
@@ -41,6 +44,8 @@ type decodeCache struct {
 	created      map[string]createdEntry
 	createdBytes int64 // the length of the values in created
 	createdMax   int64
+	generation   uint64 // the last Create's (newGeneration)
+	fullAt       uint64 // the generation whose entries alone fill created, or 0
 }
 
 type cacheEntry struct {
@@ -51,8 +56,9 @@ type cacheEntry struct {
 
 // createdEntry is the value a Create wrote, not decoded.
 type createdEntry struct {
-	raw    []byte
-	stored bool // as cacheEntry.stored
+	raw        []byte
+	stored     bool   // as cacheEntry.stored
+	generation uint64 // the Create's
 }
 
 // createdCacheBytes bounds the created entries of a Store's cache: the values of some
@@ -115,20 +121,44 @@ func (c *decodeCache) getStored(id string) *task.Task {
 	return e.t
 }
 
-// putCreated records a copy of raw, the value a Create is about to commit for task id,
-// unless the created entries are full; it reports whether it did. The copy is of raw's
-// length: an encoded task has room to grow (marshalTask).
-func (c *decodeCache) putCreated(id string, raw []byte) bool {
+// newGeneration returns the generation of a Create's created entries, newer than
+// every earlier one's.
+func (c *decodeCache) newGeneration() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.generation++
+	return c.generation
+}
+
+// putCreated records a copy of raw, the value the Create of generation g is about to
+// commit for task id, evicting the entries of earlier Creates if it must; it reports
+// whether it did. The copy is of raw's length: an encoded task has room to grow
+// (marshalTask).
+func (c *decodeCache) putCreated(id string, raw []byte, g uint64) bool {
 	if c == nil {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.createdBytes+int64(len(raw)) > c.createdMax {
-		return false
-	}
 	c.dropCreatedLocked(id)
-	c.created[id] = createdEntry{raw: bytes.Clone(raw)}
+	if c.createdBytes+int64(len(raw)) > c.createdMax {
+		if c.fullAt == g {
+			return false
+		}
+		for k, e := range c.created {
+			if e.generation < g {
+				c.dropCreatedLocked(k)
+			}
+		}
+		if c.createdBytes+int64(len(raw)) > c.createdMax {
+			c.fullAt = g // the scan is not repeated for g
+			return false
+		}
+	}
+	c.created[id] = createdEntry{raw: bytes.Clone(raw), generation: g}
 	c.createdBytes += int64(len(raw))
 	return true
 }

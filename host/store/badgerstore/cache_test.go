@@ -72,6 +72,36 @@ func TestCommitterKnowsWhatItStored(t *testing.T) {
 			}
 			updateAll(t, s, 10, 0.5)
 		}, 4, map[string]float64{"t0": 0.5, "t5": 0.5, "t9": 0.5}},
+		{"a tree never run gives its created entries' room to the next", func(t *testing.T, s *Store) {
+			e, err := encode(mk("a1", "", 1)) // as long as the values of every task below
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.opts.DecodeCacheSize, s.cache.createdMax = 0, int64(5*len(e.value))
+			tree := func(prefix string) []store.Mutation {
+				var ts []*task.Task
+				var muts []store.Mutation
+				for i := range 5 {
+					id := fmt.Sprintf("%s%d", prefix, i)
+					ts = append(ts, mk(id, "", i))
+					muts = append(muts, store.Mutation{ID: id, Fn: progress(0.5)})
+				}
+				if err := s.Create(t.Context(), ts); err != nil {
+					t.Fatal(err)
+				}
+				return muts
+			}
+			tree("a") // never run
+			b := tree("b")
+			for id := range s.cache.created {
+				if id[0] != 'b' {
+					t.Fatalf("created entry of %s left, want only the second tree's", id)
+				}
+			}
+			if _, err := s.UpdateMany(t.Context(), b); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, map[string]float64{"b0": 0.5, "b4": 0.5, "a0": 0}},
 		{"created, written by a job that leaves the cache alone, then updated", func(t *testing.T, s *Store) {
 			s.opts.DecodeCacheSize = 0
 			setupTasks(t, s, 1)

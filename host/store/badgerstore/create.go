@@ -45,7 +45,7 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 	if err := store.CheckNew(tasks); err != nil {
 		return err
 	}
-	c := &creation{s: s, ctx: ctx, tasks: tasks, budget: budget{s: s}}
+	c := &creation{s: s, ctx: ctx, tasks: tasks, budget: budget{s: s}, generation: s.cache.newGeneration()}
 	for _, t := range tasks {
 		e, err := encode(t)
 		if err != nil {
@@ -67,10 +67,12 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 // remember puts the stored form of a new task in the decode cache before its commit,
 // which then marks it as stored (decodeCache.committed): decoded for the first
 // DecodeCacheSize tasks, as created entries for as many more as they take. A run
-// updates them next, without reading them. Those of a create that fails are dropped.
+// updates them next, without reading them. Those of a create that fails are dropped
+// (with the entries of a stored task whose id the create repeated: a lost hit, never a
+// stale entry).
 func (c *creation) remember(t *task.Task, value []byte) {
 	if c.decoded >= c.s.opts.DecodeCacheSize {
-		if c.s.cache.putCreated(t.ID, value) {
+		if c.s.cache.putCreated(t.ID, value, c.generation) {
 			c.remembered = append(c.remembered, t.ID)
 		}
 		return
@@ -209,6 +211,7 @@ type creation struct {
 	chunks     int          // the chunks committed, whose markers are stored
 	remembered []string     // the ids of the tasks put in the decode cache (remember)
 	decoded    int          // how many of them were put decoded
+	generation uint64       // of its created entries (decodeCache.newGeneration)
 }
 
 // add appends w to the chunk being filled, committing the chunk first when w does not fit.

@@ -72,6 +72,7 @@
 // written as its decoded form when canonicalize vouches for it, so an update decodes
 // nothing in the common case and its caller is not handed bytes to decode again. The
 // tasks a Create stores beyond the decoded ones are kept as their stored bytes, up to
-// 8 MiB, until their first update: a run of a tree of up to some 40,000 small tasks
-// reads none of them back.
+// 8 MiB (some 40,000 small tasks), until the committer first reads them (their first
+// update) or a later Create needs the room: the run of a tree that fits reads none of
+// its tasks back.
 package badgerstore

@@ -70,8 +70,8 @@ type Options struct {
 	// some 80 MiB more RSS for a throughput gain within the noise of the benchmarks. A run
 	// hits the cache on its in-flight tasks, which a few thousand entries cover. The
 	// tasks a Create stores beyond these are kept undecoded, up to 8 MiB of their
-	// stored values, until their first update (decodeCache); disabling the cache drops
-	// them too.
+	// stored values, until their first update or a later Create needs the room
+	// (decodeCache); disabling the cache drops them too.
 	DecodeCacheSize int
 	// GCInterval is how often the value log is garbage collected (default 10 minutes;
 	// negative disables it).
