@@ -61,7 +61,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	}
 }
 
-// startClaim registers a claimed task and executes it on its own goroutine.
+// startClaim registers a claimed task and executes it on a worker goroutine (workers).
 func (e *Engine) startClaim(c cluster.Claim) {
 	ctx, cancel := context.WithCancel(e.killCtx)
 	x := &execution{claim: c, cancel: cancel}
@@ -70,7 +70,7 @@ func (e *Engine) startClaim(c cluster.Claim) {
 	e.m.mu.Unlock()
 	e.events.publishTask(c.RootID, c.Task)
 	e.m.done.Add(1)
-	go e.runClaim(ctx, x)
+	e.workers.run(func() { e.runClaim(ctx, x) })
 }
 
 // runClaim executes a claimed task and writes its outcome.

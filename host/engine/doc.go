@@ -37,10 +37,10 @@
 // Every terminal transition decrements its dependents' counts; a count reaching zero puts
 // the dependent on a priority heap. Nothing recurses per dependency level and nothing
 // reloads the tree per completion, so a run costs O(tasks + dependencies).
-// Executors run on worker goroutines that take the next task when idle (workers.go);
-// their results come back to the coordinator, which commits completions, blocked
-// markers and the start transitions of newly ready tasks in one store.UpdateMany per
-// round (group commit of the run's own writes).
+// Executors run on worker goroutines that take the next task when idle (workers.go), as
+// do the tasks a cluster node claims; their results come back to the coordinator, which
+// commits completions, blocked markers and the start transitions of newly ready tasks in
+// one store.UpdateMany per round (group commit of the run's own writes).
 //
 // # Which file changes which status
 //

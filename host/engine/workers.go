@@ -11,7 +11,8 @@ import (
 const workerIdle = 2 * time.Second
 
 // workers runs task executions on goroutines that outlive one task: an idle one takes
-// the next task, a new one starts only when none is idle. A goroutine's stack grows to
+// the next task, a new one starts when none is waiting (one that has just finished and
+// is not waiting yet is missed, and another starts). A goroutine's stack grows to
 // what a plugin call and the validation of its inputs take (tens of KiB, copied each
 // time it doubles): a goroutine per task paid that growth for every task, a few percent
 // of a wide run's time (docs/performance.md, ninth pass).
@@ -47,6 +48,7 @@ func (w *workers) loop(f func()) {
 	defer timer.Stop()
 	for {
 		f()
+		f = nil // an idle worker holds nothing of its last task
 		timer.Reset(w.wait)
 		w.idle.Add(1)
 		select {
