@@ -45,7 +45,6 @@ type decodeCache struct {
 	createdBytes int64 // the length of the values in created
 	createdMax   int64
 	generation   uint64 // the last Create's (newGeneration)
-	fullAt       uint64 // the generation whose entries alone fill created, or 0
 }
 
 type cacheEntry struct {
@@ -135,8 +134,9 @@ func (c *decodeCache) newGeneration() uint64 {
 
 // putCreated records a copy of raw, the value the Create of generation g is about to
 // commit for task id, evicting the entries of earlier Creates if it must; it reports
-// whether it did. The copy is of raw's length: an encoded task has room to grow
-// (marshalTask).
+// whether it did. A false means that g's own entries fill the room: the Create stops
+// asking (creation.remember). The copy is of raw's length: an encoded task has room to
+// grow (marshalTask).
 func (c *decodeCache) putCreated(id string, raw []byte, g uint64) bool {
 	if c == nil {
 		return false
@@ -145,16 +145,12 @@ func (c *decodeCache) putCreated(id string, raw []byte, g uint64) bool {
 	defer c.mu.Unlock()
 	c.dropCreatedLocked(id)
 	if c.createdBytes+int64(len(raw)) > c.createdMax {
-		if c.fullAt == g {
-			return false
-		}
 		for k, e := range c.created {
 			if e.generation < g {
 				c.dropCreatedLocked(k)
 			}
 		}
 		if c.createdBytes+int64(len(raw)) > c.createdMax {
-			c.fullAt = g // the scan is not repeated for g
 			return false
 		}
 	}

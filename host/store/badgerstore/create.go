@@ -72,9 +72,11 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 // stale entry).
 func (c *creation) remember(t *task.Task, value []byte) {
 	if c.decoded >= c.s.opts.DecodeCacheSize {
-		if c.s.cache.putCreated(t.ID, value, c.generation) {
-			c.remembered = append(c.remembered, t.ID)
+		if c.createdFull || !c.s.cache.putCreated(t.ID, value, c.generation) {
+			c.createdFull = true
+			return
 		}
+		c.remembered = append(c.remembered, t.ID)
 		return
 	}
 	if t = t.Clone(); canonicalize(t) {
@@ -205,13 +207,14 @@ type creation struct {
 	ctx   context.Context
 	tasks []*task.Task
 
-	cur        []write // the chunk being filled
-	budget     budget
-	r          *reservation // set at the first chunk committed
-	chunks     int          // the chunks committed, whose markers are stored
-	remembered []string     // the ids of the tasks put in the decode cache (remember)
-	decoded    int          // how many of them were put decoded
-	generation uint64       // of its created entries (decodeCache.newGeneration)
+	cur         []write // the chunk being filled
+	budget      budget
+	r           *reservation // set at the first chunk committed
+	chunks      int          // the chunks committed, whose markers are stored
+	remembered  []string     // the ids of the tasks put in the decode cache (remember)
+	decoded     int          // how many of them were put decoded
+	generation  uint64       // of its created entries (decodeCache.newGeneration)
+	createdFull bool         // its created entries fill the room: no more are put
 }
 
 // add appends w to the chunk being filled, committing the chunk first when w does not fit.
