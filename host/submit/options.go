@@ -59,8 +59,8 @@ type Options struct {
 	LocalIDs bool
 	// Now returns the creation time; default time.Now.
 	Now func() time.Time
-	// NewID generates ids for tasks that do not give one; default a random UUID v4. With
-	// a Namespace, the generated id is qualified.
+	// NewID generates ids for tasks that do not give one; default task.NewID (a
+	// time-ordered UUID, version 7). With a Namespace, the generated id is qualified.
 	NewID func() string
 	// MaxBytes, MaxDepth and MaxProblems override DefaultMaxBytes, DefaultMaxDepth and
 	// DefaultMaxProblems when positive.

@@ -193,8 +193,8 @@ func TestPrepareWithoutCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(tasks[0].ID) {
-		t.Errorf("generated id %q is not a UUID v4", tasks[0].ID)
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(tasks[0].ID) {
+		t.Errorf("generated id %q is not a UUID v7", tasks[0].ID)
 	}
 }
 

@@ -2,15 +2,36 @@ package task
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"time"
 )
 
-// NewID returns a random (version 4, RFC 9562) UUID in its canonical lower-case form: the
-// id of every task the host creates.
+// NewID returns a new time-ordered UUID (version 7, RFC 9562) in its canonical lower-case
+// form: the id of every task the host creates. Its first 48 bits are the Unix time in
+// milliseconds, the 12 after the version the fraction of that millisecond (RFC 9562
+// §6.2, method 3: about 244 ns), the 62 after the variant random.
+//
+// Ids made later sort after ids made earlier (by their text as by their bytes), unless
+// the clock steps back; two ids made within the same 244 ns are ordered at random.
+// Uniqueness rests on the random bits alone, as with version 4. Why time-ordered: a store
+// keeps a tree's tasks, log lines and dependents under keys that begin with the task's
+// id, so with random ids every batch of writes lands all over the key space and the
+// storage engine's compactions rewrite most of what it holds each time; with ids in
+// creation order, a tree's keys are written, updated and compacted together
+// (docs/decisions.md §5, docs/performance.md, tenth pass). The id then shows when the
+// task was created, as created_at does.
 func NewID() string {
+	return newID(time.Now())
+}
+
+// newID returns the version 7 UUID of now with fresh random bits.
+func newID(now time.Time) string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it aborts the program instead)
-	b[6] = b[6]&0x0f | 0x40
+	_, _ = rand.Read(b[8:]) // crypto/rand.Read never fails (it aborts the program instead)
+	ms := uint64(now.UnixMilli())
+	frac := uint64(now.Nanosecond()%int(time.Millisecond)) << 12 / uint64(time.Millisecond)
+	binary.BigEndian.PutUint64(b[:8], ms<<16|0x7000|frac)
 	b[8] = b[8]&0x3f | 0x80
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
