@@ -9,18 +9,19 @@ import (
 
 // NewID returns a new time-ordered UUID (version 7, RFC 9562) in its canonical lower-case
 // form: the id of every task the host creates. Its first 48 bits are the Unix time in
-// milliseconds, the 12 after the version the fraction of that millisecond (RFC 9562
-// §6.2, method 3: about 244 ns), the 62 after the variant random.
+// milliseconds, the 12 after the version the fraction of that millisecond in steps of
+// 1/4096 (about 244 ns), the 62 after the variant random.
 //
-// Ids made later sort after ids made earlier (by their text as by their bytes), unless
-// the clock steps back; two ids made within the same 244 ns are ordered at random.
-// Uniqueness rests on the random bits alone, as with version 4. Why time-ordered: a store
-// keeps a tree's tasks, log lines and dependents under keys that begin with the task's
-// id, so with random ids every batch of writes lands all over the key space and the
-// storage engine's compactions rewrite most of what it holds each time; with ids in
-// creation order, a tree's keys are written, updated and compacted together
-// (docs/decisions.md §5, docs/performance.md, tenth pass). The id then shows when the
-// task was created, as created_at does.
+// Ids made in a later step of the clock sort after ids made earlier (by their text as by
+// their bytes), unless the clock steps back; ids made in the same step, or the same tick
+// of a coarser clock, are ordered at random. Two ids are equal only if they fall in the
+// same step and draw the same 62 random bits (a store refuses a task id it already holds
+// anyway). Why time-ordered: a store keeps a task, its log lines and its dependents'
+// entries under keys that begin with the task's id, so with random ids every batch of
+// writes lands all over the key space and the storage engine's compactions rewrite most
+// of what it holds each time; with ids in creation order, the keys of a tree are written,
+// updated and compacted near each other (docs/decisions.md §5, docs/performance.md,
+// tenth pass). The id then shows when the task was created.
 func NewID() string {
 	return newID(time.Now())
 }

@@ -62,3 +62,31 @@ func TestNewIDOrder(t *testing.T) {
 		})
 	}
 }
+
+func TestNewIDLayout(t *testing.T) {
+	t.Parallel()
+	ms := time.Date(2026, 12, 4, 17, 0, 0, 0, time.UTC).UnixMilli() // 0x01a241ff9a80
+	tests := []struct {
+		name    string
+		at      time.Time
+		version string // the third group: version 7, then the fraction's 12 bits
+	}{
+		{"start of a millisecond", time.UnixMilli(ms), "7000"},
+		{"half of it", time.UnixMilli(ms).Add(500 * time.Microsecond), "7800"},
+		{"its last nanosecond", time.UnixMilli(ms).Add(999_999), "7fff"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := newID(tt.at)
+			if got := id[:8] + id[9:13]; got != "01a241ff9a80" {
+				t.Errorf("id %q: time bits %s, want 01a241ff9a80", id, got)
+			}
+			if got := id[14:18]; got != tt.version {
+				t.Errorf("id %q: version and fraction %s, want %s", id, got, tt.version)
+			}
+			if v := id[19]; v != '8' && v != '9' && v != 'a' && v != 'b' {
+				t.Errorf("id %q: variant digit %c, want 8, 9, a or b", id, v)
+			}
+		})
+	}
+}
