@@ -146,7 +146,14 @@ func (o Options) badgerOptions() badger.Options {
 		WithValueLogFileSize(o.ValueLogFileSize).
 		WithValueThreshold(o.ValueThreshold).
 		WithNumCompactors(o.NumCompactors).
-		WithCompactL0OnClose(true).
+		// Badger's compaction of level 0 at close merged the memtable's last table with
+		// every table of level 1 it overlaps, and a task's index entries overlap them all:
+		// each writing process rewrote level 1 on its way out, so a run of 1,000 tasks
+		// took 0.3 s in a fresh data dir and 0.8 s after 100 others. Left off, level 0
+		// keeps the last process's tables and the next one compacts them in the
+		// background; at worst a write waits for that compaction when level 0 holds
+		// NumLevelZeroTablesStall tables (docs/performance.md, tenth pass).
+		WithCompactL0OnClose(false).
 		// Only the committer goroutine writes, so there is nothing to detect.
 		WithDetectConflicts(false)
 	if o.InMemory {
