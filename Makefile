@@ -69,6 +69,7 @@ E2EBENCH = $(GO) run ./cmd/apflow/internal/e2ebench -bin $(BIN) -plugins $(PLUGD
 bench-e2e: build kits ## the product path end to end: apflow run and serve on trees of echo plugins, beside the engine's floors
 	$(E2EBENCH) -only '^(wide-1k|aggregate-1k|chain-200|diamond-100|wide-10k)$$'
 	$(E2EBENCH) -only '^wide-100k$$' -langs wat
+	$(E2EBENCH) -only '^(wide-1k|chain-200)$$' -langs wat -modes run,rerun
 
 bench-scale: build kits ## the engine at 10x size, heap per task, 1M-task trees in the engine (memstore) and through the product path
 	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$|WideHeap' -benchtime 1x ./host/engine/

@@ -2,25 +2,31 @@
 // the apflow binary as users run it, on tree files of a few shapes, each with an echo
 // executor written in WAT, in Go (the SDK) and in Rust (the kit).
 //
-// Two modes per workload and plugin:
+// Two modes per workload and plugin by default, and a third on request (-modes):
 //
 //   - run: `apflow run -q TREE` as a child process, from its start to its exit (reading
 //     and validating the file, storing the tree, the run, the final report, closing).
 //   - serve: `apflow serve` on a loopback port, one JSON-RPC tasks.execute of the tree
 //     (the plain form, which answers with the final status, as a client waiting for its
 //     tree does), timed from the request to the answer; the server's start is not timed.
+//   - rerun: as run, ten times in a data dir that ten earlier runs of the same tree
+//     filled, untimed, and the means of the ten (peak RSS and heap: their largest): what
+//     a user's runs cost once the data dir holds their earlier ones (the storage engine
+//     compacts more the more it holds, and one run in a few does the compaction the
+//     runs before it left).
 //
-// Each child runs in a fresh data directory whose compilation cache was warmed by one
-// earlier run of the same plugin, so no figure includes compiling a module. Per child it
-// reports tasks per second and µs per task of wall time (and, for run, the run as apflow's
-// summary times it, from the start of the run to the final report), the peak RSS (the
-// Maxrss of wait4's rusage) and the heap: the child runs with GODEBUG=gctrace=1 and the
-// largest heap a collection found live (the third figure of "a->b->c MB") is the live
-// heap. Heap per task is that minus the live heap of the same plugin and mode on a 2-task
-// tree (the store's preallocated buffers, the runtime, the compiled modules: Badger's
-// arenas count as heap before they are touched, so the base can exceed the RSS), divided
-// by the tasks. A heap is only seen at the end of a collection, and gctrace rounds to the
-// MB, so small trees show 0 and the figure means something from 10,000 tasks on.
+// Each child (but the rerun mode's) runs in a fresh data directory whose compilation
+// cache was warmed by one earlier run of the same plugin, so no figure includes
+// compiling a module. Per child it reports tasks per second and µs per task of wall time
+// (and, for run, the run as apflow's summary times it, from the start of the run to the
+// final report), the peak RSS (the Maxrss of wait4's rusage) and the heap: the child
+// runs with GODEBUG=gctrace=1 and the largest heap a collection found live (the third
+// figure of "a->b->c MB") is the live heap. Heap per task is that minus the live heap of
+// the same plugin and mode on a 2-task tree (the store's preallocated buffers, the
+// runtime, the compiled modules: Badger's arenas count as heap before they are touched,
+// so the base can exceed the RSS), divided by the tasks. A heap is only seen at the end
+// of a collection, and gctrace rounds to the MB, so small trees show 0 and the figure
+// means something from 10,000 tasks on.
 //
 // The floors are measured in the same run, by the repository's own benchmarks: the
 // engine alone with the in-process no-op executor on the same shape (host/engine

@@ -33,14 +33,14 @@ func main() {
 	flag.BoolVar(&o.scale, "scale", false, "run the 1,000,000-task workloads (make bench-scale) instead of the others")
 	flag.BoolVar(&o.noFloors, "no-floors", false, "skip the floor benchmarks")
 	flag.StringVar(&only, "only", "", "run only the workloads whose name matches this regular expression")
-	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP)")
+	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP), rerun (the mean of 10 apflow run -q in a data dir holding 10 earlier runs of the tree)")
 	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust, c")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
 	flag.Parse()
 	o.modes, o.langs = strings.Split(modes, ","), strings.Split(langs, ",")
 	for _, m := range o.modes {
-		if m != "run" && m != "serve" {
-			fatal(fmt.Errorf("-modes: unknown mode %q (run, serve)", m))
+		if m != "run" && m != "serve" && m != "rerun" {
+			fatal(fmt.Errorf("-modes: unknown mode %q (run, serve, rerun)", m))
 		}
 	}
 	var err error
@@ -210,8 +210,11 @@ const (
 
 // measure runs one child in mode: tree is the tree file (run), body the request (serve).
 func measure(ctx context.Context, o options, mode string, p plugin, tree, body string, tasks int) result {
-	if mode == "serve" {
+	switch mode {
+	case "serve":
 		return measureServe(ctx, o, p, body, tasks)
+	case "rerun":
+		return measureRunAfter(ctx, o, p, tree, tasks, mode, rerunFill, rerunTimed)
 	}
 	return measureRun(ctx, o, p, tree, tasks)
 }
