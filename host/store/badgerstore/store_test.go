@@ -475,3 +475,30 @@ func TestValueTooBig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseLeavesLevelZero checks that closing does not compact Badger's level 0: the
+// memtable's last table stays there for the next process to compact in the background.
+// Compacting it at close rewrote level 1 in every process that had written, so each
+// apflow run was slower the more the data dir held (docs/performance.md, tenth pass).
+func TestCloseLeavesLevelZero(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(t.Context(), []*task.Task{mk("r", "", 0), mk("a", "r", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = setup(t, Options{Dir: dir})
+	levels := map[int]int{}
+	for _, ti := range s.db.Tables() {
+		levels[ti.Level]++
+	}
+	if levels[0] == 0 {
+		t.Fatalf("tables per level after a close: %v, want the flushed memtable's table in level 0", levels)
+	}
+}
