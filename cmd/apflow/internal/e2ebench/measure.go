@@ -71,20 +71,14 @@ func measureRunAfter(ctx context.Context, o options, p plugin, tree string, task
 		return res
 	}
 	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
 	args := append([]string{"run", "-q", "--max-tree-bytes", maxTree, tree}, p.args(dir)...)
 	for i := 0; i < fill+timed; i++ {
-		c := newChild(ctx, o.bin, args...)
-		start := time.Now()
-		if err := c.start(); err != nil {
-			res.err = err
-			return res
-		}
-		err := c.wait()
-		wall := time.Since(start)
+		c, wall, err := runChild(ctx, o, args)
 		if err != nil {
-			res.err = fmt.Errorf("run %d of %d in one data dir: %w", i+1, fill+timed, c.failure(err))
+			res.rss = c.peakRSS()
+			if res.err = err; fill+timed > 1 {
+				res.err = fmt.Errorf("run %d of %d in one data dir: %w", i+1, fill+timed, err)
+			}
 			return res
 		}
 		if i < fill {
@@ -98,6 +92,21 @@ func measureRunAfter(ctx context.Context, o options, p plugin, tree string, task
 		}
 	}
 	return res
+}
+
+// runChild runs the apflow child of args to its exit, within o.timeout, and times it.
+func runChild(ctx context.Context, o options, args []string) (*child, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	c := newChild(ctx, o.bin, args...)
+	start := time.Now()
+	if err := c.start(); err != nil {
+		return c, 0, err
+	}
+	if err := c.wait(); err != nil {
+		return c, time.Since(start), c.failure(err)
+	}
+	return c, time.Since(start), nil
 }
 
 // measureServe starts `apflow serve`, sends the request in body (a tasks.execute of the
