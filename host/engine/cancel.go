@@ -103,7 +103,7 @@ func cancelTargets(g *graph, i int32) []int32 {
 	}
 	out := []int32{i}
 	for j, n := range g.nodes {
-		if int32(j) != i && !n.t.Status.Terminal() {
+		if int32(j) != i && !n.v.status.Terminal() {
 			out = append(out, int32(j))
 		}
 	}
@@ -123,7 +123,7 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 	var firstErr error
 	for _, j := range cancelTargets(c.graph, i) {
 		n := c.graph.nodes[j]
-		if n.t.Status.Terminal() || n.state == stPosting {
+		if n.v.status.Terminal() || n.state == stPosting {
 			if j == i {
 				t, err := c.stored(j)
 				if err != nil && firstErr == nil {
@@ -149,11 +149,8 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 		if wasRunning {
 			n.cancelled = true
 		}
-		predicted := *n.t
-		if err := predicted.Cancel(req.message, now); err == nil {
-			n.t = &predicted
-		}
-		w := c.writes.add(n.t.ID, cancelUnlessTerminal(req.message, now), func(stored *task.Task, err error) {
+		c.predict(n, func(t *task.Task) error { return t.Cancel(req.message, now) })
+		w := c.writes.add(n.v.id, cancelUnlessTerminal(req.message, now), func(stored *task.Task, err error) {
 			if err != nil {
 				// The run stops on the store failure; the task stays in_progress in the
 				// store (Recover resets it), but its executor is stopped all the same so
@@ -167,7 +164,7 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 				}
 				return
 			}
-			n.t = stored
+			c.set(n, stored)
 			c.publishTask(stored)
 			if wasRunning && n.cancel != nil {
 				n.cancel() // committed first, then the executor is stopped
@@ -269,7 +266,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 	if !ok {
 		return nil, store.NotFound(t.ID)
 	}
-	if g.nodes[i].t.Status.Terminal() && i != g.root {
+	if g.nodes[i].v.status.Terminal() && i != g.root {
 		return []*task.Task{g.nodes[i].t}, nil
 	}
 	now := e.cfg.Now()
@@ -282,7 +279,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 		// The tree's interrupted run is cancelled with its root: Recover must not resume
 		// it. Same transaction as the cancellations, before them so that the
 		// snapshots returned show no marker.
-		b.add(g.nodes[i].t.ID, func(t *task.Task) error {
+		b.add(g.nodes[i].v.id, func(t *task.Task) error {
 			t.Run = nil
 			return nil
 		}, func(_ *task.Task, err error) {
@@ -293,7 +290,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 	}
 	for _, j := range cancelTargets(g, i) {
 		n := g.nodes[j]
-		if n.t.Status.Terminal() {
+		if n.v.status.Terminal() {
 			if j == i {
 				out = append(out, n.t)
 			}
@@ -301,7 +298,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 		}
 		settled[j] = string(task.Cancelled)
 		queue = append(queue, j)
-		b.add(n.t.ID, cancelUnlessTerminal(msg, now), func(stored *task.Task, err error) {
+		b.add(n.v.id, cancelUnlessTerminal(msg, now), func(stored *task.Task, err error) {
 			if err != nil {
 				firstErr = err
 				return
@@ -317,17 +314,17 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 		for _, ed := range g.nodes[j].dependents {
 			d := ed.node
 			nd := g.nodes[d]
-			if _, done := settled[d]; done || nd.t.Status != task.Pending {
+			if _, done := settled[d]; done || nd.v.status != task.Pending {
 				continue
 			}
-			dep := nd.t.Dependencies[ed.k]
+			dep := nd.v.deps[ed.k]
 			if !dep.Required && settled[j] != "blocked" {
 				continue
 			}
 			reason := blockedReason(dep, settled[j])
 			settled[d] = "blocked"
 			queue = append(queue, d)
-			b.add(nd.t.ID, func(t *task.Task) error {
+			b.add(nd.v.id, func(t *task.Task) error {
 				if t.Status == task.Pending {
 					t.Error, t.UpdatedAt = reason, now
 				}
@@ -350,7 +347,7 @@ func (e *Engine) rootIDOfGraph(g *graph) string {
 	if g.root < 0 {
 		return ""
 	}
-	return g.nodes[g.root].t.ID
+	return g.nodes[g.root].v.id
 }
 
 // cancelRemote cancels a queued or claimed task of a cluster run: the cancel drops its
@@ -362,7 +359,7 @@ func (c *coordinator) cancelRemote(j int32, requested bool, req *cancelReq, now 
 	c.unflight(n)
 	n.state = stPosting // neither started nor settled again until the write is back
 	c.inflight++
-	c.writes.add(n.t.ID, cancelUnlessTerminal(req.message, now), func(stored *task.Task, err error) {
+	c.writes.add(n.v.id, cancelUnlessTerminal(req.message, now), func(stored *task.Task, err error) {
 		c.inflight--
 		n.state = stDone
 		c.settleQ = append(c.settleQ, j)
@@ -370,7 +367,7 @@ func (c *coordinator) cancelRemote(j int32, requested bool, req *cancelReq, now 
 			c.fail(err)
 			return
 		}
-		n.t = stored
+		c.set(n, stored)
 		c.publishTask(stored)
 		if requested || stored.Status == task.Cancelled {
 			*out = append(*out, stored)

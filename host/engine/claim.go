@@ -80,7 +80,7 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 	c := x.claim
 	t := c.Task
 	out := &outcome{inputs: t.Inputs}
-	h, lookupErr := e.lookup(t)
+	h, lookupErr := e.lookup(t.ID, t.Method())
 	e.run1(ctx, c.RootID, t, h, lookupErr, out)
 	e.logs.flush(ctx, t.ID) // the attempt's lines are stored before its outcome
 	x.cancel()
@@ -101,17 +101,16 @@ func (e *Engine) runClaim(ctx context.Context, x *execution) {
 	poke(m.claimWake)
 }
 
-// lookup resolves the executor of a task; the error is the task's.
-func (e *Engine) lookup(t *task.Task) (executor.Handle, error) {
-	method := t.Method()
+// lookup resolves executor method for task id; the error is the task's.
+func (e *Engine) lookup(id, method string) (executor.Handle, error) {
 	if method == "" {
 		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
-		return nil, fmt.Errorf("Executor ID not specified for task %s (set schemas.method or params.executor_id)", t.ID)
+		return nil, fmt.Errorf("Executor ID not specified for task %s (set schemas.method or params.executor_id)", id)
 	}
 	h, err := e.cfg.Catalog.Lookup(method)
 	if err != nil {
 		//lint:ignore ST1005 apflow's task error text, kept verbatim for its clients
-		return nil, fmt.Errorf("Executor '%s' could not be loaded for task %s: %w", method, t.ID, err)
+		return nil, fmt.Errorf("Executor '%s' could not be loaded for task %s: %w", method, id, err)
 	}
 	return h, nil
 }

@@ -165,7 +165,7 @@ func (c *coordinator) prepareQueue(i int32) {
 	n := c.graph.nodes[i]
 	injected := c.launch(i)
 	c.remote++
-	c.writes.addQueue(n.t.ID, func(t *task.Task) error {
+	c.writes.addQueue(n.v.id, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not queued
 		}
@@ -184,7 +184,7 @@ func (c *coordinator) prepareQueue(i int32) {
 			c.fail(err)
 			return
 		}
-		n.t = stored
+		c.set(n, stored)
 		if stored.Status != task.Pending {
 			c.unflight(n)
 			if stored.Status.Terminal() {
@@ -255,7 +255,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 		// after this node missed its lease, and it ran again there): settle it as
 		// stored now; its execution is stopped and its late outcome discarded
 		// (handleOutcome), which also frees its slot and forgets its claim.
-		n.t = t
+		c.set(n, t)
 		n.cancelled = true
 		if n.cancel != nil {
 			n.cancel()
@@ -268,7 +268,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 	switch n.state {
 	case stRunning:
 		c.unflight(n)
-		n.t = t
+		c.set(n, t)
 		c.run.finished.Add(1)
 		c.publishTask(t)
 		if t.Status == task.Completed && c.engine.cfg.Hooks != nil {
@@ -280,7 +280,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 		n.state = stDone
 		c.settleQ = append(c.settleQ, i)
 	case stIdle, stReady, stHeld, stWaiting:
-		n.t = t
+		c.set(n, t)
 		c.publishTask(t)
 		n.state = stDone
 		c.settleQ = append(c.settleQ, i)
@@ -303,7 +303,7 @@ func (c *coordinator) loadQueued(queued map[string]bool) {
 			continue
 		}
 		n := c.graph.nodes[i]
-		if n.t.Status != task.Pending && n.t.Status != task.InProgress {
+		if n.v.status != task.Pending && n.v.status != task.InProgress {
 			continue
 		}
 		n.state = stRunning
@@ -379,8 +379,8 @@ func (e *Engine) discarded(id string) {
 // tree's feed. Its slot is free once the round is committed.
 func (c *coordinator) lostLocal(i int32, token int64) {
 	n := c.graph.nodes[i]
-	c.engine.m.settle(n.t.ID, token)
-	c.engine.discarded(n.t.ID)
+	c.engine.m.settle(n.v.id, token)
+	c.engine.discarded(n.v.id)
 	n.inflight = true
 	c.inflight++
 	c.remote++

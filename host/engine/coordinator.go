@@ -56,8 +56,6 @@ type coordinator struct {
 	parked []int32
 	// infos caches the executors' descriptions by method for the run.
 	infos map[string]*executor.Info
-	// methods holds the schemas map of slim snapshots, by executor id (snapshot.go).
-	methods map[string]map[string]any
 }
 
 // settledPoll is how often a cluster coordinator reads its tree's settled feed when no
@@ -198,7 +196,7 @@ func (c *coordinator) load(ctx context.Context) error {
 		if nd.inflight {
 			continue // queued or claimed: it runs on some node (cluster mode)
 		}
-		c.writes.add(nd.t.ID, func(t *task.Task) error {
+		c.writes.add(nd.v.id, func(t *task.Task) error {
 			if !needsReset(t) {
 				return nil
 			}
@@ -224,10 +222,10 @@ func (c *coordinator) init() {
 			continue
 		}
 		switch {
-		case n.t.Status.Terminal() || n.t.Frozen(): // links and archives never run (docs/semantics.md rule 16)
+		case n.v.status.Terminal() || n.v.frozen: // links and archives never run (docs/semantics.md rule 16)
 			n.state = stDone
 			n.unannounced = c.run.opts.resume && c.clustered()
-		case n.t.Status == task.Pending:
+		case n.v.status == task.Pending:
 			n.state = stIdle
 		default: // in_progress outside a resume: left alone, never settles
 			n.state = stOut
@@ -244,7 +242,7 @@ func (c *coordinator) init() {
 		}
 		reason := ""
 		for k, j := range n.deps {
-			dep := n.t.Dependencies[k]
+			dep := n.v.deps[k]
 			if j < 0 {
 				if dep.Required {
 					reason = fmt.Sprintf("%srequired dependency %s not found", task.BlockedPrefix, dep.ID)
@@ -254,9 +252,9 @@ func (c *coordinator) init() {
 			}
 			dn := g.nodes[j]
 			switch {
-			case dn.state == stDone || !c.scope[j] && dn.t.Status.Terminal():
-				if dep.Required && dn.t.Status != task.Completed {
-					reason = blockedReason(dep, string(dn.t.Status))
+			case dn.state == stDone || !c.scope[j] && dn.v.status.Terminal():
+				if dep.Required && dn.v.status != task.Completed {
+					reason = blockedReason(dep, string(dn.v.status))
 				}
 			case dn.state == stIdle || dn.state == stHeld || dn.state == stReady || dn.state == stRunning ||
 				dn.state == stWaiting:
@@ -307,11 +305,11 @@ func blockedReason(d task.Dependency, status string) string {
 func (c *coordinator) markBlocked(i int32, reason string) {
 	n := c.graph.nodes[i]
 	c.settleQ = append(c.settleQ, i)
-	if n.t.Error == reason {
+	if n.v.err == reason {
 		return
 	}
 	now := c.engine.cfg.Now()
-	c.writes.add(n.t.ID, func(t *task.Task) error {
+	c.writes.add(n.v.id, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil
 		}
@@ -319,12 +317,13 @@ func (c *coordinator) markBlocked(i int32, reason string) {
 		t.UpdatedAt = now
 		return nil
 	}, c.keep(n, true))
-	marked := *n.t
-	marked.Error = reason
-	n.t = &marked
+	c.predict(n, func(t *task.Task) error {
+		t.Error = reason
+		return nil
+	})
 }
 
-// keep returns the write callback that records the snapshot of node n, slim (snapshot.go),
+// keep returns the write callback that records node n's task, as a view (snapshot.go),
 // for a write of a task that is not in flight (and, with publish, tells subscribers about
 // the stored task); a failed write stops the run.
 func (c *coordinator) keep(n *node, publish bool) func(*task.Task, error) {
@@ -333,7 +332,7 @@ func (c *coordinator) keep(n *node, publish bool) func(*task.Task, error) {
 			c.fail(err)
 			return
 		}
-		n.t = c.slim(n, stored)
+		c.slim(n, stored)
 		if publish {
 			c.publishTask(stored)
 		}
@@ -367,12 +366,12 @@ func (c *coordinator) propagate() {
 				continue
 			}
 			reason := ""
-			dep := nd.t.Dependencies[e.k]
+			dep := nd.v.deps[e.k]
 			switch {
 			case nj.state == stBlocked:
 				reason = blockedReason(dep, "blocked")
-			case dep.Required && nj.t.Status != task.Completed:
-				reason = blockedReason(dep, string(nj.t.Status))
+			case dep.Required && nj.v.status != task.Completed:
+				reason = blockedReason(dep, string(nj.v.status))
 			default:
 				nd.waiting--
 			}

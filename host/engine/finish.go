@@ -30,8 +30,8 @@ func (c *coordinator) finish(ctx context.Context) {
 		Interrupted: interrupted, Err: c.fatal}
 	if c.graph != nil {
 		for _, n := range c.graph.nodes {
-			res.Counts[n.t.Status]++
-			if n.t.Blocked() {
+			res.Counts[n.v.status]++
+			if n.v.blocked() {
 				res.Blocked++
 			}
 		}
@@ -40,7 +40,7 @@ func (c *coordinator) finish(ctx context.Context) {
 			res.Status = res.Root.Status
 		}
 		if res.Err == nil && !res.Interrupted {
-			status := treeStatus(task.BuildTree(c.tasks(), r.rootID))
+			status := c.graph.treeStatus(r.rootID)
 			if status == task.Completed {
 				c.treeEvent(ctx, TreeCompleted, string(status), string(status))
 			} else {
@@ -64,23 +64,29 @@ func (c *coordinator) finish(ctx context.Context) {
 func (c *coordinator) stuckReason(n *node) string {
 	for k, j := range n.deps {
 		if j >= 0 && c.graph.nodes[j].state != stDone {
-			return fmt.Sprintf("%sdependency %s cannot run", task.BlockedPrefix, n.t.Dependencies[k].ID)
+			return fmt.Sprintf("%sdependency %s cannot run", task.BlockedPrefix, n.v.deps[k].ID)
 		}
 	}
 	return task.BlockedPrefix + "nothing left to run"
 }
 
+// tasks returns what the run keeps of its tasks: the whole task where a node keeps it,
+// else a task holding its view (task.Task.TaskTreeID set, task.Task.UserID not).
 func (c *coordinator) tasks() []*task.Task {
 	out := make([]*task.Task, len(c.graph.nodes))
 	for i, n := range c.graph.nodes {
 		out[i] = n.t
+		if n.t == nil {
+			out[i] = n.v.task(c.run.treeID)
+		}
 	}
 	return out
 }
 
 // treeEvent calls the tree hook, if any, with the tree as stored (links showing their
-// originals' data, as the run sees them). The run's snapshots are slim (snapshot.go), so
-// the tree is read from the store; when that fails, the hook gets the snapshots.
+// originals' data, as the run sees them). The run keeps views of its tasks
+// (snapshot.go), so the tree is read from the store; when that fails, the hook gets what
+// the run keeps (tasks).
 func (c *coordinator) treeEvent(ctx context.Context, kind, status, msg string) {
 	h := c.engine.cfg.Hooks
 	if h == nil || c.graph == nil {
@@ -102,41 +108,43 @@ func (c *coordinator) treeEvent(ctx context.Context, kind, status, msg string) {
 	h.TreeEvent(asCaller(ctx, tree.Task), kind, tree.Task, tree, status, msg)
 }
 
-// treeStatus is the reference's calculate_status: a leaf has its own status; otherwise
-// from children only: all completed → completed; any failed → failed; any in_progress →
-// in_progress; else pending.
-func treeStatus(n *task.TreeNode) task.Status {
-	if n == nil {
+// treeStatus is the reference's calculate_status of the tree under the root: a leaf has
+// its own status; otherwise from children only: all completed → completed; any failed →
+// failed; any in_progress → in_progress; else pending. Pending when the root is not in
+// the graph. Iterative post-order to survive deep trees.
+func (g *graph) treeStatus(rootID string) task.Status {
+	root, ok := g.index[rootID]
+	if !ok {
 		return task.Pending
 	}
-	if len(n.Children) == 0 {
-		return n.Task.Status
+	children := make([][]int32, len(g.nodes))
+	for i, n := range g.nodes {
+		if int32(i) == root || n.v.parentID == "" {
+			continue
+		}
+		if p, ok := g.index[n.v.parentID]; ok {
+			children[p] = append(children[p], int32(i))
+		}
 	}
-	// Iterative post-order to survive deep trees.
 	type frame struct {
-		n    *task.TreeNode
+		i    int32
 		next int
 		acc  []task.Status
 	}
-	stack := []*frame{{n: n}}
+	stack := []*frame{{i: root}}
 	var last task.Status
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
-		if len(f.n.Children) == 0 {
-			last = f.n.Task.Status
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 {
-				p := stack[len(stack)-1]
-				p.acc = append(p.acc, last)
-			}
-			continue
-		}
-		if f.next < len(f.n.Children) {
-			stack = append(stack, &frame{n: f.n.Children[f.next]})
+		kids := children[f.i]
+		if len(kids) == 0 {
+			last = g.nodes[f.i].v.status
+		} else if f.next < len(kids) {
+			stack = append(stack, &frame{i: kids[f.next]})
 			f.next++
 			continue
+		} else {
+			last = combine(f.acc)
 		}
-		last = combine(f.acc)
 		stack = stack[:len(stack)-1]
 		if len(stack) > 0 {
 			p := stack[len(stack)-1]
@@ -168,7 +176,7 @@ func combine(children []task.Status) task.Status {
 // waitsOnOut reports whether n waits for a task that is not part of the run.
 func (c *coordinator) waitsOnOut(n *node) bool {
 	for _, j := range n.deps {
-		if j >= 0 && (c.graph.nodes[j].state == stOut || !c.scope[j]) && !c.graph.nodes[j].t.Status.Terminal() {
+		if j >= 0 && (c.graph.nodes[j].state == stOut || !c.scope[j]) && !c.graph.nodes[j].v.status.Terminal() {
 			return true
 		}
 	}

@@ -21,10 +21,13 @@ const (
 
 // node is one task of the run's tree.
 type node struct {
-	t          *task.Task // latest stored snapshot, owned by the coordinator
-	deps       []int32    // parallel to t.Dependencies; -1 when the id is not in the tree
-	dependents []edge     // the tasks that depend on this one, one entry per dependency item
-	waiting    int32      // dependencies not yet settled
+	// t is the whole task as last written, when the node keeps it (snapshot.go), else
+	// nil; v is the node's view of it, always current. Both are owned by the coordinator.
+	t          *task.Task
+	v          view
+	deps       []int32 // parallel to v.deps; -1 when the id is not in the tree
+	dependents []edge  // the tasks that depend on this one, one entry per dependency item
+	waiting    int32   // dependencies not yet settled
 	state      nodeState
 	// inflight is true from dispatch until the worker's outcome comes back, even when the
 	// task was cancelled meanwhile (its goroutine still holds a slot and a handle).
@@ -42,8 +45,8 @@ type node struct {
 	// uncommitted is set on a parked node (stWaiting) until the write of its wait is
 	// committed: it is not released before (park.go).
 	uncommitted bool
-	// dirty is needsReset of the task as loaded (graph.resetSet), since the run's
-	// snapshot of it is slim (snapshot.go).
+	// dirty is needsReset of the task as loaded (graph.resetSet), since the run keeps
+	// only a view of it (snapshot.go).
 	dirty bool
 }
 
@@ -60,6 +63,8 @@ type graph struct {
 	nodes []*node
 	index map[string]int32
 	root  int32 // -1 when the tree has no root
+	// methods holds one copy of each executor id of the views (graph.see).
+	methods map[string]string
 }
 
 func newGraph(tasks []*task.Task) *graph {
@@ -71,11 +76,13 @@ func newGraph(tasks []*task.Task) *graph {
 	return g
 }
 
-// add appends the node of t (the next task of the tree in submission order) and returns
-// it; link resolves the dependencies once every task is added.
+// add appends the node of t (the next task of the tree in submission order), keeping t
+// whole and its view with its result, and returns it; link resolves the dependencies
+// once every task is added.
 func (g *graph) add(t *task.Task) *node {
 	i := int32(len(g.nodes))
 	n := &node{t: t, dirty: needsReset(t)}
+	g.see(n, t, true)
 	g.nodes = append(g.nodes, n)
 	g.index[t.ID] = i
 	if t.ParentID == "" && g.root < 0 {
@@ -84,11 +91,13 @@ func (g *graph) add(t *task.Task) *node {
 	return n
 }
 
-// link indexes the dependencies of every node and their dependents.
+// link indexes the dependencies of every node and their dependents, and shares each
+// parent's id string with its children's views.
 func (g *graph) link() {
 	for i, n := range g.nodes {
-		n.deps = make([]int32, len(n.t.Dependencies))
-		for k, d := range n.t.Dependencies {
+		n.v.parentID = g.parentID(n.v.parentID)
+		n.deps = make([]int32, len(n.v.deps))
+		for k, d := range n.v.deps {
 			j, ok := g.index[d.ID]
 			if !ok {
 				n.deps[k] = -1
@@ -133,9 +142,9 @@ func (g *graph) scopeFor(i int32) []bool {
 		if !s[j] {
 			continue
 		}
-		for p, ok := g.index[g.nodes[j].t.ParentID]; ok && g.nodes[j].t.ParentID != "" && !s[p]; p, ok = g.index[g.nodes[p].t.ParentID] {
+		for p, ok := g.index[g.nodes[j].v.parentID]; ok && g.nodes[j].v.parentID != "" && !s[p]; p, ok = g.index[g.nodes[p].v.parentID] {
 			s[p] = true
-			if g.nodes[p].t.ParentID == "" {
+			if g.nodes[p].v.parentID == "" {
 				break
 			}
 		}
@@ -159,13 +168,13 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 		if !scope[i] {
 			continue
 		}
-		if n.t.Frozen() {
+		if n.v.frozen {
 			continue
 		}
-		st := n.t.Status
+		st := n.v.status
 		seed := st == task.InProgress
 		if !resume {
-			seed = seed || st == task.Failed || st == task.Cancelled || n.t.Blocked() ||
+			seed = seed || st == task.Failed || st == task.Cancelled || n.v.blocked() ||
 				(full && st == task.Completed) || (int32(i) == target && st.Terminal())
 		}
 		if seed {
@@ -187,7 +196,7 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 	}
 	var out []int32
 	for i, n := range g.nodes {
-		if in[i] && !n.t.Frozen() && n.dirty {
+		if in[i] && !n.v.frozen && n.dirty {
 			out = append(out, int32(i))
 		}
 	}

@@ -13,13 +13,23 @@ import (
 // infoFunc describes the executor registered under a method id, or returns nil.
 type infoFunc func(method string) *executor.Info
 
+// settled is what inject reads of a dependency's task. The coordinator copies it from the
+// dependency's view when it prepares a start (coordinator.launch): the write that
+// injects runs on the store's goroutine, and reads no node.
+type settled struct {
+	status task.Status
+	result any
+	method string
+}
+
 // inject returns t's inputs after dependency result injection, exactly the reference
 // algorithm (docs/semantics.md rule 11): for each dependency in declared order whose task is completed
 // with a non-null result, the result ({"result": X} unwrapped to X) is merged into a
-// shallow copy of t.Inputs. deps[k] is the task of t.Dependencies[k] (nil when unknown).
-// The returned map shares dependency values with the dependency tasks; callers that hand
-// it to code that may modify it must deep-copy it.
-func inject(t *task.Task, deps []*task.Task, info infoFunc) map[string]any {
+// shallow copy of t.Inputs. deps[k] is what the run keeps of the task of
+// t.Dependencies[k] (the zero value when unknown). The returned map shares dependency
+// values with the dependency tasks; callers that hand it to code that may modify it must
+// deep-copy it.
+func inject(t *task.Task, deps []settled, info infoFunc) map[string]any {
 	base := make(map[string]any, len(t.Inputs)+len(deps))
 	for k, v := range t.Inputs {
 		base[k] = v
@@ -28,10 +38,10 @@ func inject(t *task.Task, deps []*task.Task, info infoFunc) map[string]any {
 	inLoaded := false
 	for k, d := range t.Dependencies {
 		dep := deps[k]
-		if dep == nil || dep.Status != task.Completed || dep.Result == nil {
+		if dep.status != task.Completed || dep.result == nil {
 			continue
 		}
-		r := dep.Result
+		r := dep.result
 		if m, ok := r.(map[string]any); ok {
 			if x, ok := m["result"]; ok {
 				r = x
@@ -40,7 +50,7 @@ func inject(t *task.Task, deps []*task.Task, info infoFunc) map[string]any {
 		if !inLoaded {
 			inProps, inLoaded = inputProperties(t, info), true
 		}
-		merge(base, r, d.InjectKey(), t, inProps, outputProperties(dep, info))
+		merge(base, r, d.InjectKey(), t, inProps, outputProperties(dep.method, info))
 	}
 	return base
 }
@@ -117,10 +127,10 @@ func inputProperties(t *task.Task, info infoFunc) map[string]bool {
 	return nil
 }
 
-// outputProperties returns the property names of the output schema of dep's executor, nil
-// when it is absent or empty for injection.
-func outputProperties(dep *task.Task, info infoFunc) map[string]bool {
-	if in := info(dep.Method()); in != nil {
+// outputProperties returns the property names of the output schema of executor method,
+// nil when it is absent or empty for injection.
+func outputProperties(method string, info infoFunc) map[string]bool {
+	if in := info(method); in != nil {
 		return rawProperties(in.OutputSchema)
 	}
 	return nil

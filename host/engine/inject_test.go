@@ -78,7 +78,13 @@ func TestInject(t *testing.T) {
 				}
 				tk.Dependencies = append(tk.Dependencies, task.Dependency{ID: id, Required: true})
 			}
-			got := inject(tk, tc.deps, info)
+			deps := make([]settled, len(tc.deps))
+			for k, d := range tc.deps {
+				if d != nil {
+					deps[k] = settled{status: d.Status, result: d.Result, method: d.Method()}
+				}
+			}
+			got := inject(tk, deps, info)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("inject = %v, want %v", got, tc.want)
 			}

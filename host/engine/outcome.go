@@ -20,20 +20,20 @@ func (c *coordinator) handleOutcome(o *outcome) {
 	c.run.running.Add(-1)
 	token := n.token
 	n.token, n.local = 0, false
-	if token != 0 && n.state == stRunning && !n.cancelled && c.engine.m.lostClaim(n.t.ID, token) {
+	if token != 0 && n.state == stRunning && !n.cancelled && c.engine.m.lostClaim(n.v.id, token) {
 		c.lostLocal(o.idx, token)
 		return
 	}
 	if n.state != stRunning || n.cancelled {
 		if token != 0 {
-			c.engine.m.settle(n.t.ID, token)
+			c.engine.m.settle(n.v.id, token)
 		}
 		// Cancelled while running: the late result is discarded (docs/semantics.md rule
 		// 14). The cancel write may still be queued in this round (the cancel and the
 		// outcome arrived together), so the slot retires: the round's commit frees it
 		// once the cancel is durable, and a start queued after it may take it over.
 		c.retire()
-		if n.state == stRunning && n.t.WaitingRetry() {
+		if n.state == stRunning && n.v.waitingRetry() {
 			// Not a cancel: the attempt failed on another node meanwhile (onSettled) and
 			// waits for its retry; this stale execution is over.
 			n.cancelled = false
@@ -46,28 +46,28 @@ func (c *coordinator) handleOutcome(o *outcome) {
 		// keeps its marker: finish sees the task idle).
 		now := c.engine.cfg.Now()
 		n.state = stIdle
-		c.writes.add(n.t.ID, func(t *task.Task) error {
+		c.writes.add(n.v.id, func(t *task.Task) error {
 			if t.Status != task.InProgress {
 				return nil
 			}
 			return t.Reset(now)
 		}, c.storedAfter(n))
-		c.endsClaim(n.t.ID, token)
+		c.endsClaim(n.v.id, token)
 		c.retire()
 		return
 	}
 	apply := o.apply
 	before := n.t
-	predicted := *n.t
+	predicted := *n.t // in flight: kept whole
 	if err := apply(&predicted); err != nil {
 		if token != 0 {
-			c.engine.m.settle(n.t.ID, token)
+			c.engine.m.settle(n.v.id, token)
 		}
 		c.fail(err)
 		c.freeSlot()
 		return
 	}
-	n.t = &predicted
+	c.set(n, &predicted)
 	if predicted.Status == task.Pending {
 		c.awaitRetry(o.idx, apply, token)
 		return
@@ -81,7 +81,7 @@ func (c *coordinator) handleOutcome(o *outcome) {
 		n.state = stDone
 		c.settleQ = append(c.settleQ, o.idx)
 	}
-	c.writes.add(n.t.ID, whileRunning(apply), func(stored *task.Task, err error) {
+	c.writes.add(n.v.id, whileRunning(apply), func(stored *task.Task, err error) {
 		if err != nil {
 			c.fail(err)
 			if posting {
@@ -90,17 +90,17 @@ func (c *coordinator) handleOutcome(o *outcome) {
 				// and never settles in this run.
 				c.inflight--
 				n.state = stOut
-				n.t = before
+				c.set(n, before)
 			}
 			return
 		}
-		n.t = c.slim(n, stored)
+		c.slim(n, stored)
 		c.publishTask(stored)
 		if posting {
 			c.post(o.idx, stored, o.inputs)
 		}
 	})
-	c.endsClaim(n.t.ID, token)
+	c.endsClaim(n.v.id, token)
 	c.retire()
 }
 
@@ -115,7 +115,7 @@ func whileRunning(apply func(*task.Task) error) func(*task.Task) error {
 	}
 }
 
-// storedAfter returns an after function that records the slim snapshot (snapshot.go) of
+// storedAfter returns an after function that records the view (snapshot.go) of
 // a task no longer in flight and publishes the stored task.
 func (c *coordinator) storedAfter(n *node) func(*task.Task, error) {
 	return func(stored *task.Task, err error) {
@@ -123,7 +123,7 @@ func (c *coordinator) storedAfter(n *node) func(*task.Task, error) {
 			c.fail(err)
 			return
 		}
-		n.t = c.slim(n, stored)
+		c.slim(n, stored)
 		c.publishTask(stored)
 	}
 }

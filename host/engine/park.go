@@ -24,13 +24,13 @@ func (c *coordinator) awaitRetry(i int32, apply func(*task.Task) error, token in
 	// attempt and its claim.
 	c.park(i)
 	n.uncommitted = true
-	c.writes.add(n.t.ID, whileRunning(apply), func(stored *task.Task, err error) {
+	c.writes.add(n.v.id, whileRunning(apply), func(stored *task.Task, err error) {
 		if err != nil {
 			c.fail(err) // the run stops: the task is never released
 			return
 		}
 		n.uncommitted = false
-		n.t = stored
+		c.set(n, stored)
 		c.publishTask(stored)
 		switch {
 		case n.state != stWaiting: // cancelled in the same round
@@ -42,7 +42,7 @@ func (c *coordinator) awaitRetry(i int32, apply func(*task.Task) error, token in
 			c.settleQ = append(c.settleQ, i)
 		}
 	})
-	c.endsClaim(n.t.ID, token)
+	c.endsClaim(n.v.id, token)
 	c.retire()
 }
 
@@ -55,7 +55,7 @@ func (c *coordinator) onRetrySettled(i int32, t *task.Task) {
 	if n.state != stRunning {
 		return // parked already, or settled since: the entry is an old one
 	}
-	n.t = t
+	c.set(n, t)
 	c.publishTask(t)
 	if n.local {
 		n.cancelled = true
@@ -87,7 +87,7 @@ func (c *coordinator) releaseDue() bool {
 		n := c.graph.nodes[i]
 		switch {
 		case n.state != stWaiting:
-		case starting && !n.uncommitted && !n.t.Retry.NextAttemptAt.After(now):
+		case starting && !n.uncommitted && !n.v.retry.NextAttemptAt.After(now):
 			n.state = stReady
 			c.queue.push(i)
 		default:
@@ -107,7 +107,7 @@ func (c *coordinator) nextDue() (d time.Duration, ok bool) {
 		if n.state != stWaiting || n.uncommitted {
 			continue // an uncommitted wait is committed by this round, then looked at again
 		}
-		if at := n.t.Retry.NextAttemptAt; !ok || at.Before(first) {
+		if at := n.v.retry.NextAttemptAt; !ok || at.Before(first) {
 			first, ok = at, true
 		}
 	}
@@ -120,5 +120,5 @@ func (c *coordinator) nextDue() (d time.Duration, ok bool) {
 // waitsForRetry reports whether a task that became ready must first wait for its next
 // attempt (a run resumed, or taken over, during a backoff).
 func (c *coordinator) waitsForRetry(n *node) bool {
-	return n.t.WaitingRetry() && n.t.Retry.NextAttemptAt.After(c.engine.cfg.Now())
+	return n.v.waitingRetry() && n.v.retry.NextAttemptAt.After(c.engine.cfg.Now())
 }

@@ -12,12 +12,12 @@ type readyQueue struct {
 
 func (q *readyQueue) Len() int { return len(q.items) }
 func (q *readyQueue) Less(i, j int) bool {
-	a, b := q.g.nodes[q.items[i]].t, q.g.nodes[q.items[j]].t
-	if a.Priority != b.Priority {
-		return a.Priority < b.Priority
+	a, b := &q.g.nodes[q.items[i]].v, &q.g.nodes[q.items[j]].v
+	if a.priority != b.priority {
+		return a.priority < b.priority
 	}
-	if a.Seq != b.Seq {
-		return a.Seq < b.Seq
+	if a.seq != b.seq {
+		return a.seq < b.seq
 	}
 	return q.items[i] < q.items[j]
 }

@@ -43,7 +43,7 @@ func (c *coordinator) clearRun() {
 		return
 	}
 	n := c.graph.nodes[i]
-	c.writes.add(n.t.ID, func(t *task.Task) error {
+	c.writes.add(n.v.id, func(t *task.Task) error {
 		t.Run = nil
 		return nil
 	}, c.keep(n, false))

@@ -11,63 +11,146 @@ import (
 
 // What the coordinator keeps of a task.
 //
-// A node's snapshot (node.t) is the full stored task only while the task is in flight
-// (from the commit that starts it to the commit of its outcome) and for the root, whose
-// snapshot is the run's result. Every other node keeps a slim snapshot: the fields that
-// scheduling, injection and the run's result read (identity, status, priority, seq,
-// dependencies, error, origin, retry state, run marker, attempts, the executor id) and its
-// result only when a task of the tree depends on it. Inputs, params, schemas, timestamps,
-// usage and hook errors are left to the store. So a run of n tasks holds n small
-// snapshots, not n copies of the tree.
+// Every node holds a view of its task (node.v): the fields that scheduling, injection,
+// cancels and the run's result read (identity, status, error, priority, seq,
+// dependencies, executor id, retry state, whether it is frozen) and its result only when
+// a task of the tree depends on it. The full stored task (node.t) is kept only while the
+// task is in flight (from the commit that starts it to the commit of its outcome), for
+// the root, whose snapshot is the run's result, and for the few nodes whose last write
+// came from a cancel, a retry's wait or another cluster node; every other node's t is
+// nil. Inputs, params, schemas, timestamps, usage and hook errors are left to the store.
+// So a run of n tasks holds n views of about 150 bytes, not n copies of the tree
+// (docs/performance.md, "The product path, eleventh pass").
 //
-// Pitfall: a slim snapshot is not the stored task and is never handed out (events,
-// hooks, replies): those get the task a write returned, or read it from the store.
+// Pitfall: a view is not the stored task and is never handed out (events, hooks,
+// replies): those get the task a write returned, or read it from the store (stored).
 
-// slim returns the snapshot node n keeps of t (t itself for the root). The executor id
-// is kept as a schemas map shared by every snapshot of the run with that id; it is never
-// modified.
-func (c *coordinator) slim(n *node, t *task.Task) *task.Task {
-	if t == nil || c.graph.root >= 0 && c.graph.nodes[c.graph.root] == n {
-		return t
-	}
-	s := &task.Task{
-		ID: t.ID, ParentID: t.ParentID, TaskTreeID: t.TaskTreeID, UserID: t.UserID,
-		Status: t.Status, Priority: t.Priority, Dependencies: t.Dependencies, Error: t.Error,
-		OriginType: t.OriginType, OriginalTaskID: t.OriginalTaskID, Seq: t.Seq,
-		Attempts: t.Attempts, Retry: t.Retry, Run: t.Run,
-		Schemas: c.methodSchemas(t.Method()),
-	}
-	if len(n.dependents) > 0 {
-		s.Result = t.Result
-	}
-	return s
+// view is what a node keeps of its task in every state (see above). Its fields follow
+// the task.Task fields of the same meaning.
+type view struct {
+	id, parentID string
+	status       task.Status
+	err          string
+	method       string // task.Task.Method, shared by every view of the run with that id
+	deps         []task.Dependency
+	result       any // only when a task of the tree depends on this one
+	retry        *task.RetryState
+	priority     int32
+	seq          int32
+	frozen       bool // task.Task.Frozen
 }
 
-// methodSchemas returns the run's shared schemas map naming method ({"method": method}),
-// or nil for "".
-func (c *coordinator) methodSchemas(method string) map[string]any {
-	if method == "" {
-		return nil
+// blocked is task.Task.Blocked of the viewed task.
+func (v *view) blocked() bool {
+	t := task.Task{Status: v.status, Error: v.err}
+	return t.Blocked()
+}
+
+// waitingRetry is task.Task.WaitingRetry of the viewed task.
+func (v *view) waitingRetry() bool {
+	t := task.Task{Status: v.status, Retry: v.retry}
+	return t.WaitingRetry()
+}
+
+// task returns a task holding the view, in tree treeID: what the run keeps of a task it
+// does not keep whole, for the rare reader that needs one (coordinator.tasks).
+func (v *view) task(treeID string) *task.Task {
+	t := &task.Task{ID: v.id, ParentID: v.parentID, TaskTreeID: treeID, Status: v.status, Error: v.err,
+		Priority: int(v.priority), Seq: int(v.seq), Dependencies: v.deps, Result: v.result, Retry: v.retry}
+	if v.method != "" {
+		t.Schemas = map[string]any{"method": v.method}
 	}
-	if m, ok := c.methods[method]; ok {
-		return m
+	return t
+}
+
+// see records t, the task as last written, in node n's view. The executor id is interned
+// in the graph and the parent's id shared with the parent's view; the result is kept only
+// when keepResult.
+func (g *graph) see(n *node, t *task.Task, keepResult bool) {
+	v := &n.v
+	if v.id != t.ID {
+		v.id = t.ID
 	}
-	if c.methods == nil {
-		c.methods = map[string]map[string]any{}
+	if v.parentID != t.ParentID {
+		v.parentID = g.parentID(t.ParentID)
 	}
-	m := map[string]any{"method": method}
-	c.methods[method] = m
+	v.status, v.err, v.retry, v.frozen = t.Status, t.Error, t.Retry, t.Frozen()
+	v.priority, v.seq = int32(t.Priority), int32(t.Seq)
+	v.deps = t.Dependencies
+	if m := t.Method(); m != v.method {
+		v.method = g.method(m)
+	}
+	v.result = nil
+	if keepResult {
+		v.result = t.Result
+	}
+}
+
+// method returns the graph's copy of an executor id.
+func (g *graph) method(m string) string {
+	if m == "" {
+		return ""
+	}
+	if s, ok := g.methods[m]; ok {
+		return s
+	}
+	if g.methods == nil {
+		g.methods = map[string]string{}
+	}
+	g.methods[m] = m
 	return m
 }
 
-// stored returns node i's task as a reader sees it: its snapshot for the root and for a
-// task in flight, else read from the store (a slim snapshot is never handed out).
+// parentID returns the parent's own id string when the parent is already in the graph.
+func (g *graph) parentID(id string) string {
+	if j, ok := g.index[id]; ok {
+		return g.nodes[j].v.id
+	}
+	return id
+}
+
+// set records t as node n's task, kept whole (in flight, the root, or a write this run
+// did not predict).
+func (c *coordinator) set(n *node, t *task.Task) {
+	c.graph.see(n, t, len(n.dependents) > 0)
+	n.t = t
+}
+
+// slim records t as node n's task, keeping only its view unless n is the root.
+func (c *coordinator) slim(n *node, t *task.Task) {
+	c.graph.see(n, t, len(n.dependents) > 0)
+	if c.graph.root >= 0 && c.graph.nodes[c.graph.root] == n || t.ID == c.run.rootID {
+		n.t = t
+		return
+	}
+	n.t = nil
+}
+
+// predict applies f to node n's task as the coordinator knows it and records the result
+// when f succeeds: to a copy of the whole task when n keeps it, else to a task holding
+// the view's status, error and result (the fields a cancel or a blocked marker changes).
+func (c *coordinator) predict(n *node, f func(*task.Task) error) {
+	if n.t != nil {
+		p := *n.t
+		if f(&p) == nil {
+			c.set(n, &p)
+		}
+		return
+	}
+	p := task.Task{ID: n.v.id, Status: n.v.status, Error: n.v.err, Result: n.v.result, Retry: n.v.retry}
+	if f(&p) == nil {
+		n.v.status, n.v.err, n.v.result, n.v.retry = p.Status, p.Error, p.Result, p.Retry
+	}
+}
+
+// stored returns node i's task as a reader sees it: the whole task the node keeps for the
+// root and for a task in flight, else read from the store (a view is never handed out).
 func (c *coordinator) stored(i int32) (*task.Task, error) {
 	n := c.graph.nodes[i]
-	if i == c.graph.root || n.inflight {
+	if n.t != nil && (i == c.graph.root || n.inflight) {
 		return n.t, nil
 	}
-	return c.engine.cfg.Store.Get(context.Background(), n.t.ID)
+	return c.engine.cfg.Store.Get(context.Background(), n.v.id)
 }
 
 // treeScanner is a store that hands a tree's tasks over one at a time, in submission
@@ -78,8 +161,8 @@ type treeScanner interface {
 	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
 }
 
-// loadGraph reads the run's tree into c.graph, keeping a slim snapshot of every task but
-// the root (links get their originals' data first). A result is kept only for a task
+// loadGraph reads the run's tree into c.graph, keeping the view of every task and the
+// whole root (links get their originals' data first). A result is kept only for a task
 // some task of the tree depends on.
 func (c *coordinator) loadGraph(ctx context.Context) error {
 	g := &graph{index: map[string]int32{}, root: -1}
@@ -89,10 +172,9 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n := g.add(t)
-		if g.root < 0 || g.nodes[g.root] != n {
-			n.t = c.slim(n, t)
-			n.t.Result = t.Result // dependents are not known yet: dropped after link
+		n := g.add(t) // the view keeps the result: dependents are not known yet
+		if (g.root < 0 || g.nodes[g.root] != n) && t.ID != c.run.rootID {
+			n.t = nil
 		}
 		return nil
 	}
@@ -112,16 +194,16 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 			return fmt.Errorf("load tree: %w", err)
 		}
 		for k, t := range tasks {
-			tasks[k] = nil // garbage once slim
+			tasks[k] = nil // garbage once viewed
 			if err := add(t); err != nil {
 				return err
 			}
 		}
 	}
 	g.link()
-	for i, n := range g.nodes {
-		if int32(i) != g.root && len(n.dependents) == 0 {
-			n.t.Result = nil
+	for _, n := range g.nodes {
+		if len(n.dependents) == 0 {
+			n.v.result = nil
 		}
 	}
 	return nil

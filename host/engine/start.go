@@ -16,9 +16,9 @@ func (c *coordinator) prepareStart(i int32) {
 	injected := c.launch(i)
 	n.local = c.clustered()
 
-	h, lookupErr := c.engine.lookup(n.t)
+	h, lookupErr := c.engine.lookup(n.v.id, n.v.method)
 	if h != nil {
-		if method := n.t.Method(); c.infos[method] == nil {
+		if method := n.v.method; c.infos[method] == nil {
 			c.infos[method] = h.Info()
 		}
 	}
@@ -26,7 +26,7 @@ func (c *coordinator) prepareStart(i int32) {
 	now := c.engine.cfg.Now()
 	var token int64
 	var inputs map[string]any
-	w := c.writes.addStart(n.t.ID, func(t *task.Task) error {
+	w := c.writes.addStart(n.v.id, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not started
 		}
@@ -50,7 +50,7 @@ func (c *coordinator) prepareStart(i int32) {
 				return
 			}
 			// Someone else changed the task; settle it as it is stored.
-			n.t = stored
+			c.set(n, stored)
 			if stored.Status.Terminal() {
 				n.state = stDone
 				c.settleQ = append(c.settleQ, i)
@@ -81,10 +81,10 @@ func (c *coordinator) prepareStart(i int32) {
 			n.inflight, n.local = false, false
 			c.inflight--
 			n.state = stOut
-			c.fail(fmt.Errorf("task %s was started but its claim could not be taken", n.t.ID))
+			c.fail(fmt.Errorf("task %s was started but its claim could not be taken", n.v.id))
 			return
 		}
-		n.t = stored
+		c.set(n, stored)
 		c.publishTask(stored)
 		c.dispatch(i, stored, inputs, h, lookupErr)
 		if c.clustered() {
@@ -99,20 +99,21 @@ func (c *coordinator) prepareStart(i int32) {
 
 // launch marks ready node i in flight and returns the function that gives the task's
 // inputs with its dependencies' results injected (docs/semantics.md rule 11). Its write
-// calls it on the stored task (the node keeps no inputs, snapshot.go); the dependencies'
-// snapshots it reads are the current ones, which are never modified.
+// calls it on the stored task (the node keeps no inputs, snapshot.go), with what the
+// dependencies' views hold now.
 func (c *coordinator) launch(i int32) func(*task.Task) map[string]any {
 	g := c.graph
 	n := g.nodes[i]
 	n.state = stRunning
 	n.inflight = true
 	c.inflight++
-	deps := make([]*task.Task, len(n.deps))
-	c.info(n.t.Method())
+	deps := make([]settled, len(n.deps))
+	c.info(n.v.method)
 	for k, j := range n.deps {
 		if j >= 0 {
-			deps[k] = g.nodes[j].t
-			c.info(deps[k].Method())
+			v := &g.nodes[j].v
+			deps[k] = settled{status: v.status, result: v.result, method: v.method}
+			c.info(v.method)
 		}
 	}
 	// The executors' descriptions are cached above: the write only reads them, on
