@@ -164,7 +164,7 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 				}
 				return
 			}
-			c.set(n, stored)
+			c.slim(n, stored)
 			c.publishTask(stored)
 			if wasRunning && n.cancel != nil {
 				n.cancel() // committed first, then the executor is stopped
@@ -367,7 +367,7 @@ func (c *coordinator) cancelRemote(j int32, requested bool, req *cancelReq, now 
 			c.fail(err)
 			return
 		}
-		c.set(n, stored)
+		c.slim(n, stored)
 		c.publishTask(stored)
 		if requested || stored.Status == task.Cancelled {
 			*out = append(*out, stored)

@@ -255,7 +255,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 		// after this node missed its lease, and it ran again there): settle it as
 		// stored now; its execution is stopped and its late outcome discarded
 		// (handleOutcome), which also frees its slot and forgets its claim.
-		c.set(n, t)
+		c.slim(n, t)
 		n.cancelled = true
 		if n.cancel != nil {
 			n.cancel()
@@ -268,7 +268,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 	switch n.state {
 	case stRunning:
 		c.unflight(n)
-		c.set(n, t)
+		c.slim(n, t)
 		c.run.finished.Add(1)
 		c.publishTask(t)
 		if t.Status == task.Completed && c.engine.cfg.Hooks != nil {
@@ -280,7 +280,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 		n.state = stDone
 		c.settleQ = append(c.settleQ, i)
 	case stIdle, stReady, stHeld, stWaiting:
-		c.set(n, t)
+		c.slim(n, t)
 		c.publishTask(t)
 		n.state = stDone
 		c.settleQ = append(c.settleQ, i)

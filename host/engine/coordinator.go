@@ -323,7 +323,7 @@ func (c *coordinator) markBlocked(i int32, reason string) {
 	})
 }
 
-// keep returns the write callback that records node n's task, as a view (snapshot.go),
+// keep returns the write callback that records node n's task, slim (snapshot.go),
 // for a write of a task that is not in flight (and, with publish, tells subscribers about
 // the stored task); a failed write stops the run.
 func (c *coordinator) keep(n *node, publish bool) func(*task.Task, error) {

@@ -32,8 +32,9 @@
 // Design: one coordinator (coordinator.go) per run, on its own goroutine, owns an
 // in-memory index of the run's tasks (dependencies, dependents, counts of unsettled
 // dependencies), built once when the run starts, and a view of each task (about 150
-// bytes): the full task only while it is in flight (snapshot.go). A store that can scan a tree
-// (memstore) is loaded one task at a time, so a run never holds its tree decoded at once.
+// bytes): the whole task only for the root and while the task is in flight
+// (snapshot.go). A store that can scan a tree (memstore, badgerstore) is loaded one task
+// at a time, so a run never holds its tree decoded at once.
 // Every terminal transition decrements its dependents' counts; a count reaching zero puts
 // the dependent on a priority heap. Nothing recurses per dependency level and nothing
 // reloads the tree per completion, so a run costs O(tasks + dependencies).

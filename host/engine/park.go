@@ -30,7 +30,7 @@ func (c *coordinator) awaitRetry(i int32, apply func(*task.Task) error, token in
 			return
 		}
 		n.uncommitted = false
-		c.set(n, stored)
+		c.slim(n, stored)
 		c.publishTask(stored)
 		switch {
 		case n.state != stWaiting: // cancelled in the same round
@@ -55,9 +55,9 @@ func (c *coordinator) onRetrySettled(i int32, t *task.Task) {
 	if n.state != stRunning {
 		return // parked already, or settled since: the entry is an old one
 	}
-	c.set(n, t)
 	c.publishTask(t)
 	if n.local {
+		c.set(n, t)
 		n.cancelled = true
 		if n.cancel != nil {
 			n.cancel()
@@ -65,6 +65,7 @@ func (c *coordinator) onRetrySettled(i int32, t *task.Task) {
 		return
 	}
 	c.unflight(n)
+	c.slim(n, t)
 	c.park(i)
 }
 

@@ -14,13 +14,14 @@ import (
 // Every node holds a view of its task (node.v): the fields that scheduling, injection,
 // cancels and the run's result read (identity, status, error, priority, seq,
 // dependencies, executor id, retry state, whether it is frozen) and its result only when
-// a task of the tree depends on it. The full stored task (node.t) is kept only while the
-// task is in flight (from the commit that starts it to the commit of its outcome), for
-// the root, whose snapshot is the run's result, and for the few nodes whose last write
-// came from a cancel, a retry's wait or another cluster node; every other node's t is
-// nil. Inputs, params, schemas, timestamps, usage and hook errors are left to the store.
-// So a run of n tasks holds n views of about 150 bytes, not n copies of the tree
-// (docs/performance.md, "The product path, eleventh pass").
+// a task of the tree depends on it. The whole stored task (node.t) is kept only for the
+// root, whose snapshot is the run's result, and while the task is in flight: from the
+// commit that starts it (or, in cluster mode, queues it) to its outcome. Every other
+// node's t is nil; a task in flight whose start is not committed yet, or that a resumed
+// cluster run found queued, has none either. Inputs, params, schemas, timestamps, usage
+// and hook errors are left to the store. So a run of n tasks holds n views of about 150
+// bytes, not n copies of the tree (docs/performance.md, "The product path, eleventh
+// pass").
 //
 // Pitfall: a view is not the stored task and is never handed out (events, hooks,
 // replies): those get the task a write returned, or read it from the store (stored).
@@ -35,7 +36,7 @@ type view struct {
 	deps         []task.Dependency
 	result       any // only when a task of the tree depends on this one
 	retry        *task.RetryState
-	priority     int32
+	priority     int32 // 0..3, checked by every write that sets it
 	seq          int32
 	frozen       bool // task.Task.Frozen
 }
@@ -53,7 +54,8 @@ func (v *view) waitingRetry() bool {
 }
 
 // task returns a task holding the view, in tree treeID: what the run keeps of a task it
-// does not keep whole, for the rare reader that needs one (coordinator.tasks).
+// does not keep whole, for the rare reader that needs one (coordinator.tasks). Fields
+// the view lacks are zero: user id, name, origin, attempts, inputs and the rest.
 func (v *view) task(treeID string) *task.Task {
 	t := &task.Task{ID: v.id, ParentID: v.parentID, TaskTreeID: treeID, Status: v.status, Error: v.err,
 		Priority: int(v.priority), Seq: int(v.seq), Dependencies: v.deps, Result: v.result, Retry: v.retry}
@@ -109,17 +111,18 @@ func (g *graph) parentID(id string) string {
 	return id
 }
 
-// set records t as node n's task, kept whole (in flight, the root, or a write this run
-// did not predict).
+// set records t as node n's task, kept whole: a task this run starts, queues, or
+// predicts the outcome of while it is in flight.
 func (c *coordinator) set(n *node, t *task.Task) {
 	c.graph.see(n, t, len(n.dependents) > 0)
 	n.t = t
 }
 
-// slim records t as node n's task, keeping only its view unless n is the root.
+// slim records t as node n's task, keeping only its view unless n is the root or in
+// flight.
 func (c *coordinator) slim(n *node, t *task.Task) {
 	c.graph.see(n, t, len(n.dependents) > 0)
-	if c.graph.root >= 0 && c.graph.nodes[c.graph.root] == n || t.ID == c.run.rootID {
+	if n.inflight || c.graph.root >= 0 && c.graph.nodes[c.graph.root] == n || t.ID == c.run.rootID {
 		n.t = t
 		return
 	}
@@ -144,7 +147,8 @@ func (c *coordinator) predict(n *node, f func(*task.Task) error) {
 }
 
 // stored returns node i's task as a reader sees it: the whole task the node keeps for the
-// root and for a task in flight, else read from the store (a view is never handed out).
+// root and for a task in flight, else (a view is never handed out), and for a task in
+// flight that keeps none yet, read from the store.
 func (c *coordinator) stored(i int32) (*task.Task, error) {
 	n := c.graph.nodes[i]
 	if n.t != nil && (i == c.graph.root || n.inflight) {

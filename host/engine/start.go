@@ -50,7 +50,7 @@ func (c *coordinator) prepareStart(i int32) {
 				return
 			}
 			// Someone else changed the task; settle it as it is stored.
-			c.set(n, stored)
+			c.slim(n, stored)
 			if stored.Status.Terminal() {
 				n.state = stDone
 				c.settleQ = append(c.settleQ, i)
