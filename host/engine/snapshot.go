@@ -146,9 +146,9 @@ func (c *coordinator) predict(n *node, f func(*task.Task) error) {
 	}
 }
 
-// stored returns node i's task as a reader sees it: the whole task the node keeps for the
-// root and for a task in flight, else (a view is never handed out), and for a task in
-// flight that keeps none yet, read from the store.
+// stored returns node i's task as a reader sees it: the whole task the node keeps, for
+// the root and a task in flight; otherwise the task read from the store (a view is never
+// handed out, and a task in flight whose start is not committed yet keeps none).
 func (c *coordinator) stored(i int32) (*task.Task, error) {
 	n := c.graph.nodes[i]
 	if n.t != nil && (i == c.graph.root || n.inflight) {
