@@ -494,11 +494,52 @@ func TestCloseLeavesLevelZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = setup(t, Options{Dir: dir})
+	levels := tablesPerLevel(s)
+	if levels[0] == 0 {
+		t.Fatalf("tables per level after a close: %v, want the flushed memtable's table in level 0", levels)
+	}
+}
+
+// TestLevelZeroHoldsFlushes checks that Badger keeps several memtables' tables in level
+// 0 before compacting them: each of those tables spans nearly the whole key space, so a
+// compaction of level 0 rewrites the whole base level, and doing it for every second
+// flush made a million-task run 30% slower (docs/performance.md, eleventh pass).
+func TestLevelZeroHoldsFlushes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, NoSync: true, MemTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tree := range 16 {
+		root := fmt.Sprintf("r%d", tree)
+		tasks := []*task.Task{mk(root, "", 0)}
+		for i := 1; i < 1000; i++ {
+			tasks = append(tasks, mk(fmt.Sprintf("%s-%d", root, i), root, i))
+		}
+		for _, tk := range tasks {
+			tk.TaskTreeID = root
+		}
+		if err := s.Create(t.Context(), tasks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // Badger's compactors look every 50 ms
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = setup(t, Options{Dir: dir})
+	levels := tablesPerLevel(s)
+	if levels[0] < 3 || len(levels) != 1 {
+		t.Fatalf("tables per level after about eight memtables of writes: %v, want them all in level 0", levels)
+	}
+}
+
+// tablesPerLevel counts the store's Badger tables in each level.
+func tablesPerLevel(s *Store) map[int]int {
 	levels := map[int]int{}
 	for _, ti := range s.db.Tables() {
 		levels[ti.Level]++
 	}
-	if levels[0] == 0 {
-		t.Fatalf("tables per level after a close: %v, want the flushed memtable's table in level 0", levels)
-	}
+	return levels
 }
