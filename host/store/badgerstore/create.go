@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -149,29 +150,54 @@ func markerKey(create string, chunk int) []byte {
 	return appendAsc(appendString([]byte{prefixCreate}, create), int64(chunk))
 }
 
-// markerKeysTag starts a marker that lists keys. Markers written before chunks split
-// tasks list task ids instead, and cannot start with it (0x00 0x02 is no escape of
-// appendString).
-var markerKeysTag = []byte{0, 2}
+// Marker values start with a tag: markerPackedTag (the form written now) or
+// markerKeysTag, then list keys; markers written before chunks split tasks list task ids
+// instead and start with neither (0x00 0x02 and 0x00 0x03 are no escape of appendString).
+var (
+	markerKeysTag   = []byte{0, 2} // the key list as it is (earlier versions)
+	markerPackedTag = []byte{0, 3} // the key list compressed with S2
+)
 
-// markerValue lists the keys of ws: each as a 4-byte big-endian length and the key.
+// markerValue lists the keys of ws: each as a 4-byte big-endian length and the key, the
+// list compressed with S2 (github.com/klauspost/compress/s2). The keys of one task
+// repeat its id and its parent's and tree's ids: compressed, the marker of a chunk of
+// small tasks takes about 55 bytes a task instead of 356, which a large create would
+// otherwise write to the value log once more (docs/performance.md, twelfth pass).
 func markerValue(ws []write) []byte {
-	n := len(markerKeysTag)
+	n := 0
 	for _, w := range ws {
 		n += 4 + len(w.key)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, markerKeysTag...)
 	for _, w := range ws {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(w.key)))
 		b = append(b, w.key...)
 	}
-	return b
+	packed := s2.EncodeBetter(nil, b)
+	out := make([]byte, 0, len(markerPackedTag)+len(packed))
+	return append(append(out, markerPackedTag...), packed...)
 }
 
-// markerKeys decodes a marker written by markerValue.
+// listsKeys reports whether the marker value v lists keys (markerKeys decodes it) rather
+// than the ids of whole tasks (createdIDs).
+func listsKeys(v []byte) bool {
+	return bytes.HasPrefix(v, markerPackedTag) || bytes.HasPrefix(v, markerKeysTag)
+}
+
+// markerKeys decodes a marker that lists keys (listsKeys).
 func markerKeys(v []byte) ([][]byte, error) {
-	v = v[len(markerKeysTag):]
+	switch {
+	case bytes.HasPrefix(v, markerPackedTag):
+		list, err := s2.Decode(nil, v[len(markerPackedTag):])
+		if err != nil {
+			return nil, fmt.Errorf("decompress key list: %w", err)
+		}
+		v = list
+	case bytes.HasPrefix(v, markerKeysTag):
+		v = v[len(markerKeysTag):]
+	default:
+		return nil, errors.New("not a key list")
+	}
 	var keys [][]byte
 	for len(v) > 0 {
 		if len(v) < 4 || uint64(len(v)-4) < uint64(binary.BigEndian.Uint32(v)) {
@@ -423,7 +449,7 @@ func undoInterrupted(db *badger.DB) (int, error) {
 			if err != nil {
 				return err
 			}
-			if bytes.HasPrefix(v, markerKeysTag) {
+			if listsKeys(v) {
 				keys, err := markerKeys(v)
 				if err != nil {
 					return fmt.Errorf("create marker %q: %w", mk, err)

@@ -1,12 +1,14 @@
 package badgerstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -182,44 +184,154 @@ func TestChunkedCreateAllOrNothing(t *testing.T) {
 // next Open deletes what was stored.
 func TestChunkedCreateCrash(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, MemTableSize: 1 << 20})
+	for _, tc := range []struct {
+		name string
+		// form rewrites a stored marker value before the reopen; nil keeps it.
+		form func(t *testing.T, v []byte) []byte
+	}{
+		{name: "markers as written"},
+		{name: "markers of earlier versions: the key list uncompressed", form: unpackedMarker},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s, err := Open(Options{Dir: dir, MemTableSize: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			if err := s.Create(ctx, []*task.Task{mk("keep", "", 0)}); err != nil {
+				t.Fatal(err)
+			}
+			type crash struct{}
+			s.testChunkHook = func(i int) {
+				if i == 1 {
+					panic(crash{})
+				}
+			}
+			func() {
+				defer func() {
+					if p := recover(); p != (crash{}) {
+						panic(p)
+					}
+				}()
+				_ = s.Create(ctx, bigTree("cr", 3000))
+			}()
+			if m := markers(t, s); m != 2 {
+				t.Fatalf("%d markers after the crash, want 2", m)
+			}
+			if tc.form != nil {
+				rewriteMarkers(t, s, tc.form)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = setup(t, Options{Dir: dir, MemTableSize: 1 << 20})
+			if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 1 {
+				t.Fatalf("Count after reopen = %d, %v; want 1", n, err)
+			}
+			if m := markers(t, s); m != 0 {
+				t.Fatalf("%d markers after reopen", m)
+			}
+			checkIndexes(t, s)
+			if err := s.Create(ctx, bigTree("cr", 3000)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// unpackedMarker turns a marker as markerValue writes it into the form of earlier
+// versions: the key list uncompressed after markerKeysTag.
+func unpackedMarker(t *testing.T, v []byte) []byte {
+	t.Helper()
+	if !bytes.HasPrefix(v, markerPackedTag) {
+		t.Fatalf("marker starts with % x, not the packed tag", v[:2])
+	}
+	list, err := s2.Decode(nil, v[len(markerPackedTag):])
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
-	if err := s.Create(ctx, []*task.Task{mk("keep", "", 0)}); err != nil {
-		t.Fatal(err)
-	}
-	type crash struct{}
-	s.testChunkHook = func(i int) {
-		if i == 1 {
-			panic(crash{})
-		}
-	}
-	func() {
-		defer func() {
-			if p := recover(); p != (crash{}) {
-				panic(p)
+	return append(bytes.Clone(markerKeysTag), list...)
+}
+
+// rewriteMarkers replaces the value of every stored create marker with form's.
+func rewriteMarkers(t *testing.T, s *Store, form func(*testing.T, []byte) []byte) {
+	t.Helper()
+	err := s.db.Update(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{prefixCreate}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		type kv struct{ k, v []byte }
+		var all []kv
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
 			}
-		}()
-		_ = s.Create(ctx, bigTree("cr", 3000))
-	}()
-	if m := markers(t, s); m != 2 {
-		t.Fatalf("%d markers after the crash, want 2", m)
-	}
-	if err := s.Close(); err != nil {
+			all = append(all, kv{it.Item().KeyCopy(nil), form(t, v)})
+		}
+		it.Close()
+		for _, e := range all {
+			if err := txn.Set(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	s = setup(t, Options{Dir: dir, MemTableSize: 1 << 20})
-	if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 1 {
-		t.Fatalf("Count after reopen = %d, %v; want 1", n, err)
+}
+
+func TestMarkerValue(t *testing.T) {
+	t.Parallel()
+	ws := appendCreate(nil, mustEncode(t, mk("a", "", 0)))
+	ws = appendCreate(ws, mustEncode(t, mk("b", "a", 1)))
+	packed := markerValue(ws)
+	for _, tc := range []struct {
+		name    string
+		value   []byte
+		wantErr string
+	}{
+		{name: "packed", value: packed},
+		{name: "uncompressed (earlier versions)", value: unpackedMarker(t, packed)},
+		{name: "packed, cut short", value: packed[:len(packed)-3], wantErr: "decompress key list"},
+		{name: "uncompressed, cut short", value: unpackedMarker(t, packed)[:20], wantErr: "truncated key list"},
+		{name: "ids (earliest versions)", value: appendString(nil, "a"), wantErr: "not a key list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := listsKeys(tc.value); got != (tc.wantErr != "not a key list") {
+				t.Errorf("listsKeys = %v", got)
+			}
+			keys, err := markerKeys(tc.value)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("markerKeys error = %v, want one with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != len(ws) {
+				t.Fatalf("%d keys, want %d", len(keys), len(ws))
+			}
+			for i, k := range keys {
+				if !bytes.Equal(k, ws[i].key) {
+					t.Errorf("key %d = %q, want %q", i, k, ws[i].key)
+				}
+			}
+		})
 	}
-	if m := markers(t, s); m != 0 {
-		t.Fatalf("%d markers after reopen", m)
-	}
-	checkIndexes(t, s)
-	if err := s.Create(ctx, bigTree("cr", 3000)); err != nil {
+}
+
+func mustEncode(t *testing.T, x *task.Task) encoded {
+	t.Helper()
+	e, err := encode(x)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return e
 }
