@@ -54,7 +54,10 @@ type Spec struct {
 	// Dependencies are the dependency items in the given order, duplicates included.
 	Dependencies []DepRef
 	// Inputs, Params and Schemas are the decoded objects (numbers as json.Number), nil
-	// when absent. Params no longer holds "limits": it was moved to Limits.
+	// when absent. Params no longer holds "limits": it was moved to Limits. The specs of
+	// one submission whose schemas hold a method alone share one map per executor
+	// (sharedSchemas), and so do the tasks Validate builds from them: replace a Schemas
+	// map, never modify it in place.
 	Inputs  map[string]any
 	Params  map[string]any
 	Schemas map[string]any
@@ -141,8 +144,11 @@ func Decode(data []byte, opts Options) (*Submission, error) {
 			Reason:   "a submission is a JSON array of task objects, an object {\"tasks\": [...]}, or one task object",
 			Expected: "array or object", Actual: jsonType(data)}})
 	}
+	shared := sharedSchemas{}
 	if err := eachItem(items, func(i int, v any) {
-		sub.Specs = append(sub.Specs, decodeSpec(i, v, opts.Namespace, &sub.Problems))
+		s := decodeSpec(i, v, opts.Namespace, &sub.Problems)
+		s.Schemas = shared.share(s.Schemas)
+		sub.Specs = append(sub.Specs, s)
 	}); err != nil {
 		return nil, syntaxError(items, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -257,5 +258,44 @@ func TestDecodeNumbersKeepPrecision(t *testing.T) {
 	}
 	if got, ok := sub.Specs[0].Inputs["big"].(json.Number); !ok || got != "9007199254740993" {
 		t.Errorf("big = %#v, want json.Number 9007199254740993", sub.Specs[0].Inputs["big"])
+	}
+}
+
+// TestSharedSchemas: the tasks of a submission whose schemas hold a method alone share
+// one schemas map per executor; any other schemas stay their own.
+func TestSharedSchemas(t *testing.T) {
+	t.Parallel()
+	opts, _ := setup(t)
+	tree := `[{"name": "r", "schemas": {"method": "aggregate_results_executor"}},
+		{"name": "a", "parent_id": "r", "schemas": {"method": "echo"}},
+		{"name": "b", "parent_id": "r", "schemas": {"method": "echo"}},
+		{"name": "c", "parent_id": "r", "schemas": {"method": "echo", "input_schema": {"type": "object"}}},
+		{"name": "d", "parent_id": "r", "schemas": {"method": "count"}, "inputs": {"count": 1}},
+		{"name": "e", "parent_id": "r", "schemas": {"method": "echo"}}]`
+	tasks, err := Prepare(t.Context(), []byte(tree), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(a, b map[string]any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
+	byName := map[string]*task.Task{}
+	for _, x := range tasks {
+		byName[x.Name] = x
+	}
+	for _, tc := range []struct {
+		a, b  string
+		share bool
+	}{
+		{"a", "b", true},
+		{"a", "e", true},
+		{"a", "c", false}, // c has an input_schema too
+		{"a", "d", false}, // another executor
+		{"r", "a", false},
+	} {
+		if got := same(byName[tc.a].Schemas, byName[tc.b].Schemas); got != tc.share {
+			t.Errorf("tasks %s and %s share their schemas map: %v, want %v", tc.a, tc.b, got, tc.share)
+		}
+	}
+	if m := byName["c"].Schemas; len(m) != 2 || m["method"] != "echo" {
+		t.Errorf("schemas of c = %v", m)
 	}
 }

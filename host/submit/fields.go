@@ -88,6 +88,34 @@ func decodeSpec(index int, v any, ns task.Namespace, probs *[]apferr.Problem) *S
 	return s
 }
 
+// sharedSchemas holds, per executor id, the schemas map that the tasks of one submission
+// whose schemas are {"method": id} alone share. Such a map (two allocations, about 300
+// bytes) was the second largest share of a large submission's memory after the tasks
+// themselves, held from decoding until the tasks are stored and their run has its view
+// of them (docs/performance.md, twelfth pass).
+type sharedSchemas map[string]map[string]any
+
+// maxSharedSchemas bounds the executors a submission shares schemas maps for.
+const maxSharedSchemas = 256
+
+// share returns the map shared for m's content when m holds a method alone, else m.
+func (c sharedSchemas) share(m map[string]any) map[string]any {
+	if len(m) != 1 {
+		return m
+	}
+	id, ok := m["method"].(string)
+	if !ok {
+		return m
+	}
+	if s, ok := c[id]; ok {
+		return s
+	}
+	if len(c) < maxSharedSchemas {
+		c[id] = m
+	}
+	return m
+}
+
 // problem records a problem on field of the task being decoded.
 func (d *fieldDecoder) problem(field, reason string, expected, actual any) {
 	p := taskProblem(d.spec, field, reason)

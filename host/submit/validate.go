@@ -29,7 +29,9 @@ func Prepare(ctx context.Context, data []byte, opts Options) ([]*task.Task, erro
 // to ids in parent_id and dependencies (duplicates collapsed, first kept), ids generated
 // where absent, task_tree_id set to the root's (its given task_tree_id or its id),
 // has_children set on parents, status pending, priority defaulted to 2, seq = index,
-// created_at = updated_at = now, origin_type "create", user_id stamped.
+// created_at = updated_at = now, origin_type "create", user_id stamped. The tasks hold
+// the specs' Inputs, Params and Schemas maps, not copies; tasks whose schemas hold a
+// method alone share one Schemas map (Spec.Schemas): replace it, never modify it in place.
 //
 // Every problem found is reported in one *apferr.Error (see package doc for the order
 // of classes and their codes); nothing is returned unless the whole submission is valid.
