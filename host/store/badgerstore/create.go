@@ -53,8 +53,11 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 			return c.abort(err)
 		}
 		c.remember(t, e.value)
-		for _, w := range appendCreate(nil, e) {
-			if err := c.add(w); err != nil {
+		if err := c.add(write{key: taskKey(e.id), value: e.value}); err != nil {
+			return c.abort(err)
+		}
+		for _, ie := range e.entries {
+			if err := c.add(write{key: ie.key, value: ie.value}); err != nil {
 				return c.abort(err)
 			}
 		}
@@ -163,20 +166,25 @@ var (
 // repeat its id and its parent's and tree's ids: compressed, the marker of a chunk of
 // small tasks takes about 55 bytes a task instead of 356, which a large create would
 // otherwise write to the value log once more (docs/performance.md, twelfth pass).
-func markerValue(ws []write) []byte {
-	n := 0
-	for _, w := range ws {
-		n += 4 + len(w.key)
-	}
-	b := make([]byte, 0, n)
+// scratch holds the uncompressed list and the compression's output between calls; the
+// marker returned is a new slice of its own size.
+func markerValue(ws []write, scratch *markerScratch) []byte {
+	b := scratch.list[:0]
 	for _, w := range ws {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(w.key)))
 		b = append(b, w.key...)
 	}
-	packed := s2.EncodeBetter(nil, b)
+	scratch.list = b
+	if n := s2.MaxEncodedLen(len(b)); cap(scratch.packed) < n {
+		scratch.packed = make([]byte, n)
+	}
+	packed := s2.EncodeBetter(scratch.packed[:cap(scratch.packed)], b)
 	out := make([]byte, 0, len(markerPackedTag)+len(packed))
 	return append(append(out, markerPackedTag...), packed...)
 }
+
+// markerScratch is the memory markerValue reuses from one chunk's marker to the next.
+type markerScratch struct{ list, packed []byte }
 
 // listsKeys reports whether the marker value v lists keys (markerKeys decodes it) rather
 // than the ids of whole tasks (createdIDs).
@@ -225,9 +233,15 @@ func createdIDs(v []byte) ([]string, error) {
 }
 
 // creation is one Create in progress (see Create): the writes of the chunk being filled
-// and, once the submission did not fit in one commit, its reservation and how many chunks
-// it committed. The chunks' key lists are in their stored markers, not in memory (at a
-// million tasks they were 250 MB): an abort reads them back.
+// and, once the submission did not fit in one commit, its reservation and its chunks.
+// The chunks' key lists are in their stored markers, not in memory (at a million tasks
+// they were 250 MB): an abort reads them back.
+//
+// A chunk is queued for its commit and the next one is encoded meanwhile: at most
+// maxChunksInFlight chunks wait for their commits, which may share one round (a chunk
+// takes at most half a transaction, budget). A million-task create spent a seventh of
+// its time encoding chunks while none was being committed (docs/performance.md, twelfth
+// pass).
 type creation struct {
 	s     *Store
 	ctx   context.Context
@@ -235,15 +249,27 @@ type creation struct {
 
 	cur         []write // the chunk being filled
 	budget      budget
-	r           *reservation // set at the first chunk committed
-	chunks      int          // the chunks committed, whose markers are stored
-	remembered  []string     // the ids of the tasks put in the decode cache (remember)
-	decoded     int          // how many of them were put decoded
-	generation  uint64       // of its created entries (decodeCache.newGeneration)
-	createdFull bool         // its created entries fill the room: no more are put
+	r           *reservation  // set at the first chunk queued
+	chunks      int           // the chunks queued; chunk i's marker is markerKey(r.id, i)
+	inFlight    []queuedChunk // queued chunks whose outcome is not known yet, oldest first
+	committed   []int         // the chunks known committed, whose markers are stored
+	scratch     markerScratch
+	remembered  []string // the ids of the tasks put in the decode cache (remember)
+	decoded     int      // how many of them were put decoded
+	generation  uint64   // of its created entries (decodeCache.newGeneration)
+	createdFull bool     // its created entries fill the room: no more are put
 }
 
-// add appends w to the chunk being filled, committing the chunk first when w does not fit.
+// maxChunksInFlight is how many chunks of a create may wait for their commits at once.
+const maxChunksInFlight = 2
+
+// queuedChunk is a chunk queued for its commit.
+type queuedChunk struct {
+	index int
+	wait  func() error // its outcome (groupcommit.Queue.Enqueue)
+}
+
+// add appends w to the chunk being filled, queuing the chunk first when w does not fit.
 func (c *creation) add(w write) error {
 	if c.budget.full(w) {
 		if err := c.commitChunk(); err != nil {
@@ -255,8 +281,9 @@ func (c *creation) add(w write) error {
 	return nil
 }
 
-// commitChunk commits the chunk being filled with its marker, reserving the
-// submission's ids at the first.
+// commitChunk queues the chunk being filled for its commit with its marker, reserving
+// the submission's ids at the first, then waits for the oldest chunk's outcome while
+// maxChunksInFlight are queued.
 func (c *creation) commitChunk() error {
 	if c.r == nil {
 		r := &reservation{
@@ -272,27 +299,41 @@ func (c *creation) commitChunk() error {
 		c.r = r
 	}
 	i, ws := c.chunks, c.cur
-	list := markerValue(ws)
-	err := c.s.submit(c.ctx, func(txn *badger.Txn) ([]write, error) {
+	list := markerValue(ws, &c.scratch)
+	wait := c.s.c.queue.Enqueue(c.ctx, func(txn *badger.Txn) ([]write, error) {
 		if err := c.s.checkTasks(txn, ws, c.r); err != nil {
 			return nil, err
 		}
 		return append(ws[:len(ws):len(ws)], write{key: markerKey(c.r.id, i), value: list}), nil
 	})
-	if err != nil {
+	c.inFlight = append(c.inFlight, queuedChunk{index: i, wait: wait})
+	c.chunks++
+	c.cur, c.budget = make([]write, 0, len(ws)), budget{s: c.s}
+	for len(c.inFlight) >= maxChunksInFlight {
+		if err := c.settleOldest(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleOldest waits for the outcome of the oldest queued chunk.
+func (c *creation) settleOldest() error {
+	q := c.inFlight[0]
+	c.inFlight = c.inFlight[1:]
+	if err := q.wait(); err != nil {
 		return err
 	}
-	c.chunks++
-	c.cur, c.budget = nil, budget{s: c.s}
+	c.committed = append(c.committed, q.index)
 	if c.s.testChunkHook != nil {
-		c.s.testChunkHook(i)
+		c.s.testChunkHook(q.index)
 	}
 	return nil
 }
 
 // finish commits what is left: the whole submission with key in one commit when no chunk
-// was committed, else the last chunk and then the commit that deletes the markers with
-// key, which makes the submission visible.
+// was queued, else the last chunk and, once every chunk is committed, the commit that
+// deletes the markers with key, which makes the submission visible.
 func (c *creation) finish(key *keyWrite) error {
 	if c.r == nil {
 		return c.s.submit(c.ctx, func(txn *badger.Txn) ([]write, error) {
@@ -308,6 +349,11 @@ func (c *creation) finish(key *keyWrite) error {
 	}
 	if err := c.commitChunk(); err != nil {
 		return err
+	}
+	for len(c.inFlight) > 0 {
+		if err := c.settleOldest(); err != nil {
+			return err
+		}
 	}
 	err := c.s.submit(c.ctx, func(txn *badger.Txn) ([]write, error) {
 		ws, err := key.prepare(txn)
@@ -326,16 +372,20 @@ func (c *creation) finish(key *keyWrite) error {
 	return err
 }
 
-// abort undoes the chunks already committed, each with its marker, whatever ctx says,
-// and returns err.
+// abort waits for the outcome of the chunks still queued, undoes those committed, each
+// with its marker, whatever ctx says, and returns err.
 func (c *creation) abort(err error) error {
+	for len(c.inFlight) > 0 {
+		_ = c.settleOldest() // a chunk that failed or was abandoned stored nothing
+	}
 	for _, id := range c.remembered {
 		c.s.cache.drop(id)
 	}
 	if c.r == nil {
 		return err
 	}
-	for i := c.chunks - 1; i >= 0; i-- {
+	for k := len(c.committed) - 1; k >= 0; k-- {
+		i := c.committed[k]
 		uerr := c.s.submit(context.Background(), func(txn *badger.Txn) ([]write, error) {
 			mk := markerKey(c.r.id, i)
 			keys, err := storedMarkerKeys(txn, mk)
@@ -352,7 +402,7 @@ func (c *creation) abort(err error) error {
 		if uerr != nil {
 			// The ids stay hidden; the next Open deletes what the markers list.
 			c.s.opts.Logger.Error("undoing a failed create failed; the next open finishes it", "error", uerr)
-			return fmt.Errorf("%w (undoing the %d chunks stored also failed: %v)", err, i+1, uerr)
+			return fmt.Errorf("%w (undoing the %d chunks stored also failed: %v)", err, k+1, uerr)
 		}
 	}
 	c.s.release(c.r)
