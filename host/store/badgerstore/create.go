@@ -140,8 +140,8 @@ func (b *budget) add(w write) {
 
 // reservation is a chunked Create in progress: its ids are hidden from readers.
 type reservation struct {
-	id  string // the create's marker scope
-	ids map[string]bool
+	id    string       // the create's marker scope
+	tasks []*task.Task // the create's tasks (their ids are distinct: store.CheckNew)
 }
 
 // createSeq numbers chunked creates within a process; the marker keys also carry the
@@ -287,11 +287,8 @@ func (c *creation) add(w write) error {
 func (c *creation) commitChunk() error {
 	if c.r == nil {
 		r := &reservation{
-			id:  strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
-			ids: make(map[string]bool, len(c.tasks)),
-		}
-		for _, t := range c.tasks {
-			r.ids[t.ID] = true
+			id:    strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
+			tasks: c.tasks,
 		}
 		if err := c.s.reserve(r); err != nil {
 			return err
@@ -448,28 +445,33 @@ func (s *Store) checkTasks(txn *badger.Txn, ws []write, own *reservation) error 
 func (s *Store) reserve(r *reservation) error {
 	s.hideMu.Lock()
 	defer s.hideMu.Unlock()
-	for id := range r.ids {
-		if s.hiddenIDs[id] != nil {
-			return store.Exists(id)
+	for _, t := range r.tasks {
+		if s.hiddenIDs[t.ID] != nil {
+			return store.Exists(t.ID)
 		}
 	}
 	if s.hiddenIDs == nil {
-		s.hiddenIDs = map[string]*reservation{}
+		s.hiddenIDs = make(map[string]*reservation, len(r.tasks))
 	}
-	for id := range r.ids {
-		s.hiddenIDs[id] = r
+	for _, t := range r.tasks {
+		s.hiddenIDs[t.ID] = r
 	}
 	s.hiding.Add(1)
 	return nil
 }
 
+// release shows the ids of r again. The map of hidden ids is dropped when no create
+// hides any: a map keeps the room of its largest size (tens of MiB after a
+// million-task create).
 func (s *Store) release(r *reservation) {
 	s.hideMu.Lock()
 	defer s.hideMu.Unlock()
-	for id := range r.ids {
-		delete(s.hiddenIDs, id)
+	for _, t := range r.tasks {
+		delete(s.hiddenIDs, t.ID)
 	}
-	s.hiding.Add(-1)
+	if s.hiding.Add(-1) == 0 {
+		s.hiddenIDs = nil
+	}
 }
 
 // hidden reports whether id belongs to a chunked Create in progress.
