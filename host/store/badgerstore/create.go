@@ -47,19 +47,15 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) e
 		return err
 	}
 	c := &creation{s: s, ctx: ctx, tasks: tasks, budget: budget{s: s}, generation: s.cache.newGeneration()}
+	add := c.add
 	for _, t := range tasks {
 		e, err := encode(t)
 		if err != nil {
 			return c.abort(err)
 		}
 		c.remember(t, e.value)
-		if err := c.add(write{key: taskKey(e.id), value: e.value}); err != nil {
+		if err := e.eachWrite(add); err != nil {
 			return c.abort(err)
-		}
-		for _, ie := range e.entries {
-			if err := c.add(write{key: ie.key, value: ie.value}); err != nil {
-				return c.abort(err)
-			}
 		}
 	}
 	if err := c.finish(key); err != nil {
@@ -106,13 +102,18 @@ func (s *Store) checkNew(txn *badger.Txn, id string, own *reservation) error {
 	return nil
 }
 
-// appendCreate appends the writes that store e: the task first, then its index entries.
-func appendCreate(ws []write, e encoded) []write {
-	ws = append(ws, write{key: taskKey(e.id), value: e.value})
-	for _, ie := range e.entries {
-		ws = append(ws, write{key: ie.key, value: ie.value})
+// eachWrite calls fn with each write that stores e, the task first, then its index
+// entries, and returns the first error fn returns.
+func (e encoded) eachWrite(fn func(write) error) error {
+	if err := fn(write{key: taskKey(e.id), value: e.value}); err != nil {
+		return err
 	}
-	return ws
+	for _, ie := range e.entries {
+		if err := fn(write{key: ie.key, value: ie.value}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // budget is the share of one transaction a chunk of writes takes: at most half of it

@@ -116,12 +116,13 @@ func chunksOf(t *testing.T, s *Store, ts []*task.Task) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, w := range appendCreate(nil, e) {
+		_ = e.eachWrite(func(w write) error {
 			if b.full(w) {
 				n, b = n+1, budget{s: s}
 			}
 			b.add(w)
-		}
+			return nil
+		})
 	}
 	return n
 }
@@ -303,8 +304,10 @@ func rewriteMarkers(t *testing.T, s *Store, form func(*testing.T, []byte) []byte
 
 func TestMarkerValue(t *testing.T) {
 	t.Parallel()
-	ws := appendCreate(nil, mustEncode(t, mk("a", "", 0)))
-	ws = appendCreate(ws, mustEncode(t, mk("b", "a", 1)))
+	var ws []write
+	for _, x := range []*task.Task{mk("a", "", 0), mk("b", "a", 1)} {
+		_ = mustEncode(t, x).eachWrite(func(w write) error { ws = append(ws, w); return nil })
+	}
 	packed := markerValue(ws, &markerScratch{})
 	for _, tc := range []struct {
 		name    string
