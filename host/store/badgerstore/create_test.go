@@ -218,20 +218,7 @@ func TestChunkedCreateCrash(t *testing.T) {
 			if err := s.Create(ctx, []*task.Task{mk("keep", "", 0)}); err != nil {
 				t.Fatal(err)
 			}
-			type crash struct{}
-			s.testChunkHook = func(i int) {
-				if i == 1 {
-					panic(crash{})
-				}
-			}
-			func() {
-				defer func() {
-					if p := recover(); p != (crash{}) {
-						panic(p)
-					}
-				}()
-				_ = s.Create(ctx, bigTree("cr", 3000))
-			}()
+			crashAtChunk(&s.testChunkHook, 1, func() { _ = s.Create(ctx, bigTree("cr", 3000)) })
 			// Chunks 0 and 1 are committed; chunk 2 was queued when the crash came and
 			// may be committed too (a create keeps two chunks queued).
 			if m := markers(t, s); m < 2 {
@@ -256,6 +243,25 @@ func TestChunkedCreateCrash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// crashAtChunk runs fn, which writes in chunks, as if the process died once chunk
+// committed: *hook (a testChunkHook) stops fn there, the chunks queued meanwhile
+// being left to the committer.
+func crashAtChunk(hook *func(int), chunk int, fn func()) {
+	type crash struct{}
+	*hook = func(i int) {
+		if i == chunk {
+			panic(crash{})
+		}
+	}
+	defer func() {
+		*hook = nil
+		if p := recover(); p != (crash{}) {
+			panic(p)
+		}
+	}()
+	fn()
 }
 
 // unpackedMarker turns a marker as markerValue writes it into the form of earlier

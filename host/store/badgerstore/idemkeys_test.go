@@ -55,22 +55,9 @@ func TestChunkedCreateKeyCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	type crash struct{}
-	s.testChunkHook = func(i int) {
-		if i == 1 {
-			panic(crash{})
-		}
-	}
 	big := bigTree("cr", 3000)
 	rec := keyRecord("k", big)
-	func() {
-		defer func() {
-			if p := recover(); p != (crash{}) {
-				panic(p)
-			}
-		}()
-		_ = s.CreateKeyed(ctx, rec, big)
-	}()
+	crashAtChunk(&s.testChunkHook, 1, func() { _ = s.CreateKeyed(ctx, rec, big) })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -177,20 +177,7 @@ func TestBigWriteCrash(t *testing.T) {
 	for i, x := range ts {
 		ids[i] = x.ID
 	}
-	type crash struct{}
-	s.c.testChunkHook = func(i int) {
-		if i == 1 {
-			panic(crash{})
-		}
-	}
-	func() {
-		defer func() {
-			if p := recover(); p != (crash{}) {
-				panic(p)
-			}
-		}()
-		_ = s.c.commitBig(mustDeleteWrites(t, s, ids))
-	}()
+	crashAtChunk(&s.c.testChunkHook, 1, func() { _ = s.c.commitBig(mustDeleteWrites(t, s, ids)) })
 	if m := undoRecords(t, s); m != 2 {
 		t.Fatalf("%d undo records after the crash, want 2", m)
 	}
