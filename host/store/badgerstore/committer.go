@@ -126,8 +126,10 @@ func (c *committer) commit(round []*job) {
 			if n >= c.maxCount || sz >= c.maxSize {
 				// Too big even alone. Prepare wrote nothing, so the batch is intact:
 				// commit it, then this job in chunks, then go on with a new one.
-				c.flush(txn, members, written)
-				err := c.commitBig(writes)
+				err := c.flush(txn, members, written)
+				if err == nil {
+					err = c.commitBig(writes)
+				}
 				c.batches.Add(1)
 				c.jobs.Add(1)
 				j.Finish(err)
@@ -136,10 +138,15 @@ func (c *committer) commit(round []*job) {
 				continue
 			}
 			// The writes were prepared against the state the current transaction is
-			// about to commit, so they stay valid in the next one.
-			c.flush(txn, members, written)
+			// about to commit, so they stay valid in the next one, unless that commit
+			// fails: then the job fails too.
+			err := c.flush(txn, members, written)
 			txn = c.db.NewTransaction(true)
 			members, written, count, size = nil, nil, 0, 0
+			if err != nil {
+				j.Finish(err)
+				continue
+			}
 		}
 		c.cache.applied(writes) // before a later job of the transaction reads them
 		if err := apply(txn, writes); err != nil {
@@ -176,11 +183,11 @@ func apply(txn *badger.Txn, writes []write) error {
 	return nil
 }
 
-// flush commits txn and reports the outcome to its jobs.
-func (c *committer) flush(txn *badger.Txn, members []*job, written [][]write) {
+// flush commits txn, reports the outcome to its jobs and returns it.
+func (c *committer) flush(txn *badger.Txn, members []*job, written [][]write) error {
 	if len(members) == 0 {
 		txn.Discard()
-		return
+		return nil
 	}
 	err := txn.Commit()
 	if err != nil {
@@ -193,6 +200,7 @@ func (c *committer) flush(txn *badger.Txn, members []*job, written [][]write) {
 	for _, j := range members {
 		j.Finish(err)
 	}
+	return err
 }
 
 // tooBig is the error of a write whose value is larger than Badger takes, naming the task

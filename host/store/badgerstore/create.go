@@ -141,8 +141,8 @@ func (b *budget) add(w write) {
 
 // reservation is a chunked Create in progress: its ids are hidden from readers.
 type reservation struct {
-	id    string       // the create's marker scope
-	tasks []*task.Task // the create's tasks (their ids are distinct: store.CheckNew)
+	id  string   // the create's marker scope
+	ids []string // the create's ids, distinct (store.CheckNew)
 }
 
 // createSeq numbers chunked creates within a process; the marker keys also carry the
@@ -288,8 +288,11 @@ func (c *creation) add(w write) error {
 func (c *creation) commitChunk() error {
 	if c.r == nil {
 		r := &reservation{
-			id:    strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
-			tasks: c.tasks,
+			id:  strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
+			ids: make([]string, len(c.tasks)),
+		}
+		for k, t := range c.tasks {
+			r.ids[k] = t.ID
 		}
 		if err := c.s.reserve(r); err != nil {
 			return err
@@ -299,6 +302,9 @@ func (c *creation) commitChunk() error {
 	i, ws := c.chunks, c.cur
 	list := markerValue(ws, &c.scratch)
 	wait := c.s.c.queue.Enqueue(c.ctx, func(txn *badger.Txn) ([]write, error) {
+		if err := c.s.afterChunk(txn, c.r, i); err != nil {
+			return nil, err
+		}
 		if err := c.s.checkTasks(txn, ws, c.r); err != nil {
 			return nil, err
 		}
@@ -311,6 +317,29 @@ func (c *creation) commitChunk() error {
 		if err := c.settleOldest(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// errChunkBefore fails a chunk whose predecessor was not stored.
+var errChunkBefore = errors.New("the chunk before was not stored")
+
+// afterChunk fails unless chunk i-1 of r is stored or written earlier in txn (its marker
+// is there), so that the chunks a create commits are always its first ones: a chunk
+// queued behind one that failed (an id exists), was abandoned (ctx ended) or whose
+// commit failed stores nothing. It matters because chunks split writes, not tasks: a
+// chunk holding only index entries of a task whose id turned out to be taken would
+// overwrite the stored task's entries, which the undo would then delete.
+func (s *Store) afterChunk(txn *badger.Txn, r *reservation, i int) error {
+	if i == 0 {
+		return nil
+	}
+	_, err := txn.Get(markerKey(r.id, i-1))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return errChunkBefore
+	}
+	if err != nil {
+		return fmt.Errorf("read create marker %d: %w", i-1, err)
 	}
 	return nil
 }
@@ -370,8 +399,8 @@ func (c *creation) finish(key *keyWrite) error {
 	return err
 }
 
-// abort waits for the outcome of the chunks still queued, undoes those committed, each
-// with its marker, whatever ctx says, and returns err.
+// abort waits for the outcome of the chunks still queued, undoes those committed (the
+// first ones: afterChunk), each with its marker, whatever ctx says, and returns err.
 func (c *creation) abort(err error) error {
 	for len(c.inFlight) > 0 {
 		_ = c.settleOldest() // a chunk that failed or was abandoned stored nothing
@@ -446,16 +475,16 @@ func (s *Store) checkTasks(txn *badger.Txn, ws []write, own *reservation) error 
 func (s *Store) reserve(r *reservation) error {
 	s.hideMu.Lock()
 	defer s.hideMu.Unlock()
-	for _, t := range r.tasks {
-		if s.hiddenIDs[t.ID] != nil {
-			return store.Exists(t.ID)
+	for _, id := range r.ids {
+		if s.hiddenIDs[id] != nil {
+			return store.Exists(id)
 		}
 	}
 	if s.hiddenIDs == nil {
-		s.hiddenIDs = make(map[string]*reservation, len(r.tasks))
+		s.hiddenIDs = make(map[string]*reservation, len(r.ids))
 	}
-	for _, t := range r.tasks {
-		s.hiddenIDs[t.ID] = r
+	for _, id := range r.ids {
+		s.hiddenIDs[id] = r
 	}
 	s.hiding.Add(1)
 	return nil
@@ -467,8 +496,8 @@ func (s *Store) reserve(r *reservation) error {
 func (s *Store) release(r *reservation) {
 	s.hideMu.Lock()
 	defer s.hideMu.Unlock()
-	for _, t := range r.tasks {
-		delete(s.hiddenIDs, t.ID)
+	for _, id := range r.ids {
+		delete(s.hiddenIDs, id)
 	}
 	if s.hiding.Add(-1) == 0 {
 		s.hiddenIDs = nil

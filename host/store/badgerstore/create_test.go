@@ -132,23 +132,16 @@ func chunksOf(t *testing.T, s *Store, ts []*task.Task) int {
 // id exists) or the encoding's (tasks are encoded as the chunks fill).
 func TestChunkedCreateAllOrNothing(t *testing.T) {
 	t.Parallel()
-	taken := func(id string) func(error) bool {
-		return func(err error) bool {
-			var e *apferr.Error
-			return errors.As(err, &e) && e.Data.(map[string]any)["task_id"] == id
-		}
-	}
 	for _, c := range []struct {
 		name     string
 		existing []*task.Task
 		spoil    func(ts []*task.Task)
 		want     func(error) bool
-		// after is set when a chunk after the failing one is committed (it was queued
-		// before the failure was known) and must be undone too.
-		after bool
 	}{
 		{name: "an id exists", existing: []*task.Task{mk("dup2999", "", 0)}, want: taken("dup2999")},
-		{name: "an id of a middle chunk exists", existing: []*task.Task{mk("dup2000", "", 0)}, want: taken("dup2000"), after: true},
+		// The chunk after the failing one is queued before the failure is known: it
+		// must store nothing.
+		{name: "an id of a middle chunk exists", existing: []*task.Task{mk("dup2000", "", 0)}, want: taken("dup2000")},
 		{name: "the last task cannot be encoded", spoil: func(ts []*task.Task) { ts[len(ts)-1].Result = func() {} }, want: func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "encode task dup2999")
 		}},
@@ -176,9 +169,9 @@ func TestChunkedCreateAllOrNothing(t *testing.T) {
 			if len(committed) < 2 {
 				t.Fatalf("chunks %v committed before the failure; the test needs several", committed)
 			}
-			// Committed chunks are numbered from 0: a gap is the chunk that failed.
-			if gap := slices.Max(committed) >= len(committed); gap != c.after {
-				t.Fatalf("chunks %v committed: a chunk after the failing one committed = %v, want %v", committed, gap, c.after)
+			// The chunks committed are the first ones (afterChunk).
+			if slices.Max(committed) != len(committed)-1 {
+				t.Fatalf("chunks %v committed: a chunk after the failing one was stored", committed)
 			}
 			if n, err := s.Count(ctx, store.Filter{}); err != nil || n != len(c.existing)+1 {
 				t.Fatalf("Count = %d, %v; want %d", n, err, len(c.existing)+1)
@@ -192,6 +185,47 @@ func TestChunkedCreateAllOrNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestChunkedCreateTakenIDSpills: a create of a task whose id is taken fails, and when
+// the task's index entries spill over into the next chunk (thousands of dependencies),
+// that chunk, queued before the failure was known, stores nothing: its undo would
+// delete the stored task's entries, which have the same keys.
+func TestChunkedCreateTakenIDSpills(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+	ctx := t.Context()
+	wide := func() *task.Task {
+		x := mk("wide", "", 0)
+		for i := range 3000 {
+			x.Dependencies = append(x.Dependencies, task.Dependency{ID: fmt.Sprintf("dep%d", i), Required: true})
+		}
+		return x
+	}
+	if err := s.Create(ctx, []*task.Task{wide()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := chunksOf(t, s, []*task.Task{wide()}); n < 2 {
+		t.Fatalf("%d chunks; the test needs the task's entries over several", n)
+	}
+	if err := s.Create(ctx, []*task.Task{wide()}); !taken("wide")(err) {
+		t.Fatalf("Create of the same task again = %v, want already exists", err)
+	}
+	if m := markers(t, s); m != 0 {
+		t.Fatalf("%d markers left after a failed create", m)
+	}
+	checkIndexes(t, s)
+	if kids, err := s.Dependents(ctx, "dep2999"); err != nil || len(kids) != 1 {
+		t.Fatalf("Dependents of dep2999 = %d, %v; want the stored task", len(kids), err)
+	}
+}
+
+// taken reports whether err is the already-exists error of id.
+func taken(id string) func(error) bool {
+	return func(err error) bool {
+		var e *apferr.Error
+		return errors.As(err, &e) && e.Data.(map[string]any)["task_id"] == id
 	}
 }
 
