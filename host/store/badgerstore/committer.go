@@ -20,7 +20,10 @@ import (
 //
 // A job's prepare reads through the transaction, so it sees the writes of the jobs before
 // it in the round. It does every check before returning its writes and writes nothing on
-// error, so a failing job fails only its own caller. Because the committer is the only
+// error, so a job whose prepare fails fails only its own caller. A commit that fails
+// fails every job of its transaction, and the job prepared against that transaction's
+// state that did not fit in it (commit: it is not committed against another state).
+// Because the committer is the only
 // writer, reads inside prepare cannot be invalidated by a concurrent transaction and
 // badger's conflict detection is off.
 
