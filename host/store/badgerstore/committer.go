@@ -59,6 +59,9 @@ type committer struct {
 	inMemory bool // no undo records are stored (bigwrite.go)
 	// testChunkHook, when set by a test, runs after each committed chunk of a big write.
 	testChunkHook func(chunk int)
+	// testCommitErr, when set by a test, is asked before each commit of a round's
+	// transaction: an error fails the commit as Badger's would.
+	testCommitErr func() error
 
 	// cache learns which task values each commit stored (decodeCache.committed).
 	cache *decodeCache
@@ -192,7 +195,15 @@ func (c *committer) flush(txn *badger.Txn, members []*job, written [][]write) er
 		txn.Discard()
 		return nil
 	}
-	err := txn.Commit()
+	var err error
+	if c.testCommitErr != nil {
+		err = c.testCommitErr()
+	}
+	if err == nil {
+		err = txn.Commit()
+	} else {
+		txn.Discard()
+	}
 	if err != nil {
 		err = fmt.Errorf("task store commit: %w", err)
 	} else {
