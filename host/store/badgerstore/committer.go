@@ -23,9 +23,8 @@ import (
 // error, so a job whose prepare fails fails only its own caller. A commit that fails
 // fails every job of its transaction, and the job prepared against that transaction's
 // state that did not fit in it (commit: it is not committed against another state).
-// Because the committer is the only
-// writer, reads inside prepare cannot be invalidated by a concurrent transaction and
-// badger's conflict detection is off.
+// Because the committer is the only writer, reads inside prepare cannot be invalidated
+// by a concurrent transaction and badger's conflict detection is off.
 
 // write is one key change of a job: a Set, or a Delete when del is true.
 type write struct {

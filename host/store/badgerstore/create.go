@@ -253,7 +253,7 @@ type creation struct {
 	r           *reservation  // set at the first chunk queued
 	chunks      int           // the chunks queued; chunk i's marker is markerKey(r.id, i)
 	inFlight    []queuedChunk // queued chunks whose outcome is not known yet, oldest first
-	committed   []int         // the chunks known committed, whose markers are stored
+	stored      int           // chunks 0..stored-1 are known committed (afterChunk)
 	scratch     markerScratch
 	remembered  []string // the ids of the tasks put in the decode cache (remember)
 	decoded     int      // how many of them were put decoded
@@ -351,7 +351,7 @@ func (c *creation) settleOldest() error {
 	if err := q.wait(); err != nil {
 		return err
 	}
-	c.committed = append(c.committed, q.index)
+	c.stored++ // q.index: chunks settle in order, and one commits only after the one before
 	if c.s.testChunkHook != nil {
 		c.s.testChunkHook(q.index)
 	}
@@ -411,8 +411,7 @@ func (c *creation) abort(err error) error {
 	if c.r == nil {
 		return err
 	}
-	for k := len(c.committed) - 1; k >= 0; k-- {
-		i := c.committed[k]
+	for i := c.stored - 1; i >= 0; i-- {
 		uerr := c.s.submit(context.Background(), func(txn *badger.Txn) ([]write, error) {
 			mk := markerKey(c.r.id, i)
 			keys, err := storedMarkerKeys(txn, mk)
@@ -429,7 +428,7 @@ func (c *creation) abort(err error) error {
 		if uerr != nil {
 			// The ids stay hidden; the next Open deletes what the markers list.
 			c.s.opts.Logger.Error("undoing a failed create failed; the next open finishes it", "error", uerr)
-			return fmt.Errorf("%w (undoing the %d chunks stored also failed: %v)", err, k+1, uerr)
+			return fmt.Errorf("%w (undoing the %d chunks stored also failed: %v)", err, i+1, uerr)
 		}
 	}
 	c.s.release(c.r)
