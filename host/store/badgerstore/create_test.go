@@ -103,6 +103,9 @@ func TestChunkedCreate(t *testing.T) {
 	if m := markers(t, s); m != 0 {
 		t.Fatalf("%d markers left after a complete create", m)
 	}
+	if s.hiddenIDs != nil {
+		t.Errorf("%d hidden ids kept after the create: the map is dropped once empty", len(s.hiddenIDs))
+	}
 	checkIndexes(t, s)
 }
 
@@ -178,6 +181,9 @@ func TestChunkedCreateAllOrNothing(t *testing.T) {
 			}
 			if m := markers(t, s); m != 0 {
 				t.Fatalf("%d markers left after a failed create", m)
+			}
+			if s.hiddenIDs != nil {
+				t.Errorf("%d hidden ids kept after the failed create", len(s.hiddenIDs))
 			}
 			checkIndexes(t, s)
 			// The ids are free again.
