@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -297,5 +298,33 @@ func TestSharedSchemas(t *testing.T) {
 	}
 	if m := byName["c"].Schemas; len(m) != 2 || m["method"] != "echo" {
 		t.Errorf("schemas of c = %v", m)
+	}
+}
+
+// TestSharedSchemasBounded: a submission shares schemas maps for at most
+// maxSharedSchemas executors; the tasks of any further executor keep their own.
+func TestSharedSchemasBounded(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range maxSharedSchemas + 1 {
+		for k := range 2 {
+			if i+k > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"name": "t%d-%d", "schemas": {"method": "m%d"}}`, i, k, i)
+		}
+	}
+	b.WriteString("]")
+	sub, err := Decode([]byte(b.String()), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxSharedSchemas + 1 {
+		a, c := sub.Specs[2*i].Schemas, sub.Specs[2*i+1].Schemas
+		shared := reflect.ValueOf(a).Pointer() == reflect.ValueOf(c).Pointer()
+		if want := i < maxSharedSchemas; shared != want {
+			t.Errorf("executor m%d: tasks share their schemas map = %v, want %v", i, shared, want)
+		}
 	}
 }
