@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -134,7 +135,10 @@ func (c *committer) commitBig(writes []write) error {
 	for i := chunks - 1; i >= 0; i-- {
 		var uerr error
 		if c.inMemory {
-			uerr = c.db.Update(func(txn *badger.Txn) error { return restore(txn, records[i]) })
+			var ws []write
+			if ws, uerr = undoWrites(records[i]); uerr == nil {
+				uerr = commitInBatches(c.db, ws)
+			}
 		} else {
 			uerr = restoreChunk(c.db, undoKey(id, i))
 		}
@@ -201,38 +205,38 @@ func valueOf(txn *badger.Txn, key []byte) ([]byte, bool, error) {
 	return v, err == nil, err
 }
 
-// restoreChunk restores the keys saved in the undo record at key and deletes it, in one
-// transaction.
+// restoreChunk restores the keys saved in the undo record at key, then deletes it
+// (commitInBatches: the record may have been written under larger transaction bounds
+// than this process's, and is applied again whole if a crash interrupts its restore).
 func restoreChunk(db *badger.DB, key []byte) error {
-	return db.Update(func(txn *badger.Txn) error {
+	var v []byte
+	err := db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if err != nil {
 			return err
 		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		if err := restore(txn, v); err != nil {
-			return fmt.Errorf("undo record %q: %w", key, err)
-		}
-		return txn.Delete(key)
+		v, err = item.ValueCopy(nil)
+		return err
 	})
-}
-
-// restore writes back in txn the previous values an undo record saved.
-func restore(txn *badger.Txn, record []byte) error {
-	ws, err := restoreWrites(record)
 	if err != nil {
 		return err
 	}
-	// Backwards: a key saved twice in one record gets its earliest value.
-	for i := len(ws) - 1; i >= 0; i-- {
-		if err := apply(txn, ws[i:i+1]); err != nil {
-			return err
-		}
+	ws, err := undoWrites(v)
+	if err != nil {
+		return fmt.Errorf("undo record %q: %w", key, err)
 	}
-	return nil
+	return commitInBatches(db, append(ws, write{key: key, del: true}))
+}
+
+// undoWrites returns the writes that restore what an undo record saved, in the order to
+// apply them: backwards, so that a key saved twice in one record gets its earliest value.
+func undoWrites(record []byte) ([]write, error) {
+	ws, err := restoreWrites(record)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(ws)
+	return ws, nil
 }
 
 // undoBigWrites restores the chunks of big writes that a crash interrupted: every chunk

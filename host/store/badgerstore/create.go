@@ -514,70 +514,79 @@ func (s *Store) hidden(id string) bool {
 }
 
 // undoInterrupted deletes the chunks of creates that a crash interrupted: every chunk
-// whose marker is still stored, one transaction per chunk (a chunk fit in one).
+// whose marker is still stored, the marker last (commitInBatches: the chunk may have
+// been written under larger transaction bounds than this process's).
 func undoInterrupted(db *badger.DB) (int, error) {
 	markers, err := keysWithPrefix(db, prefixCreate)
 	if err != nil {
 		return 0, err
 	}
 	for _, mk := range markers {
-		err := db.Update(func(txn *badger.Txn) error {
-			item, err := txn.Get(mk)
-			if err != nil {
-				return err
-			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if listsKeys(v) {
-				keys, err := markerKeys(v)
-				if err != nil {
-					return fmt.Errorf("create marker %q: %w", mk, err)
-				}
-				for _, k := range keys {
-					if err := txn.Delete(k); err != nil {
-						return err
-					}
-				}
-				return txn.Delete(mk)
-			}
-			ids, err := createdIDs(v)
-			if err != nil {
-				return fmt.Errorf("create marker %q: %w", mk, err)
-			}
-			for _, id := range ids {
-				item, err := txn.Get(taskKey(id))
-				if errors.Is(err, badger.ErrKeyNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				raw, err := item.ValueCopy(nil)
-				if err != nil {
-					return err
-				}
-				t, err := decode(id, raw)
-				if err != nil {
-					return err
-				}
-				if err := txn.Delete(taskKey(id)); err != nil {
-					return err
-				}
-				for _, e := range indexEntries(t) {
-					if err := txn.Delete(e.key); err != nil {
-						return err
-					}
-				}
-			}
-			return txn.Delete(mk)
+		var ws []write
+		err := db.View(func(txn *badger.Txn) error {
+			var err error
+			ws, err = chunkDeletes(txn, mk)
+			return err
 		})
+		if err == nil {
+			err = commitInBatches(db, append(ws, write{key: mk, del: true}))
+		}
 		if err != nil {
 			return 0, fmt.Errorf("undo interrupted create: %w", err)
 		}
 	}
 	return len(markers), nil
+}
+
+// chunkDeletes returns the deletes that undo the chunk whose marker is at mk: of the
+// keys it lists, or, in the form of earlier versions that lists task ids, of each
+// stored task and its index entries.
+func chunkDeletes(txn *badger.Txn, mk []byte) ([]write, error) {
+	item, err := txn.Get(mk)
+	if err != nil {
+		return nil, err
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	var ws []write
+	if listsKeys(v) {
+		keys, err := markerKeys(v)
+		if err != nil {
+			return nil, fmt.Errorf("create marker %q: %w", mk, err)
+		}
+		for _, k := range keys {
+			ws = append(ws, write{key: k, del: true})
+		}
+		return ws, nil
+	}
+	ids, err := createdIDs(v)
+	if err != nil {
+		return nil, fmt.Errorf("create marker %q: %w", mk, err)
+	}
+	for _, id := range ids {
+		item, err := txn.Get(taskKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		raw, err := item.ValueCopy(nil)
+		if err != nil {
+			return nil, err
+		}
+		t, err := decode(id, raw)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, write{key: taskKey(id), del: true})
+		for _, e := range indexEntries(t) {
+			ws = append(ws, write{key: e.key, del: true})
+		}
+	}
+	return ws, nil
 }
 
 // keysWithPrefix lists the keys that start with prefix, in key order, without reading

@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -243,14 +244,18 @@ func TestChunkedCreateCrash(t *testing.T) {
 		name string
 		// form rewrites a stored marker value before the reopen; nil keeps it.
 		form func(t *testing.T, v []byte) []byte
+		// mem is the writer's memtable size, 1 MiB when 0; the reopen's is 1 MiB, whose
+		// transactions are too small for a chunk of a writer with larger memtables.
+		mem int64
 	}{
 		{name: "markers as written"},
 		{name: "markers of earlier versions: the key list uncompressed", form: unpackedMarker},
+		{name: "reopened with smaller memtables", mem: 4 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			s, err := Open(Options{Dir: dir, MemTableSize: 1 << 20})
+			s, err := Open(Options{Dir: dir, MemTableSize: cmp.Or(tc.mem, 1<<20)})
 			if err != nil {
 				t.Fatal(err)
 			}

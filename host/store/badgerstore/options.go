@@ -36,7 +36,9 @@ type Options struct {
 	// (values under ValueThreshold counted whole) and at 96 bytes per entry. With the
 	// defaults a transaction takes about 1.2 MB and 13,000 entries: a run's round of
 	// 1,000 status changes (about 8 entries each) fits; a larger Create, Delete or
-	// UpdateMany is committed in chunks.
+	// UpdateMany is committed in chunks. It may differ from one Open of a store to the
+	// next, except that a store a process did not close opens with the larger size of
+	// that process, until it is closed (recovery.go).
 	MemTableSize int64
 	// BlockCacheSize is the cache of decompressed table blocks (default 8 MiB).
 	BlockCacheSize int64

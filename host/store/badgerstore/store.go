@@ -67,6 +67,15 @@ func Open(opts Options) (*Store, error) {
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("task store: create data dir: %w", err)
 		}
+		size, err := openMemTableSize(opts.Dir, opts.MemTableSize)
+		if err != nil {
+			return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
+		}
+		if size != opts.MemTableSize {
+			opts.Logger.Info("opening with the memtable size of the process that last wrote the store and did not close it, to replay its write-ahead logs",
+				"memtable_size", size, "asked", opts.MemTableSize)
+			opts.MemTableSize = size
+		}
 	}
 	// Badger refuses a value threshold above 15% of the memtable (and 1 MiB). In memory
 	// there is no value log: every value must be under the threshold, so it is the
@@ -105,6 +114,7 @@ func Open(opts Options) (*Store, error) {
 	} else if n > 0 {
 		opts.Logger.Info("indexed the schedules of tasks stored before schedule indexes existed", "tasks", n)
 	}
+	opts.Logger.Debug("opened", "dir", opts.Dir, "memtable_size", opts.MemTableSize)
 	s := &Store{db: db, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes)}
 	s.c = newCommitter(db, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {

@@ -159,39 +159,50 @@ func TestBigWrites(t *testing.T) {
 }
 
 // TestBigWriteCrash stops a big Delete after two chunks, as a crash would: the next Open
-// restores what the chunks deleted.
+// restores what the chunks deleted, also when it opens with smaller memtables, whose
+// transactions are too small for a chunk of the writer's.
 func TestBigWriteCrash(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	opts := Options{Dir: dir, MemTableSize: 1 << 20}
-	s, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name              string
+		mem, reopenMemory int64
+	}{
+		{"same memtables", 1 << 20, 1 << 20},
+		{"reopened with smaller memtables", 4 << 20, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s, err := Open(Options{Dir: dir, MemTableSize: tc.mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			ts := wideTree(3000)
+			if err := s.Create(ctx, ts); err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]string, len(ts))
+			for i, x := range ts {
+				ids[i] = x.ID
+			}
+			crashAtChunk(&s.c.testChunkHook, 1, func() { _ = s.c.commitBig(mustDeleteWrites(t, s, ids)) })
+			if m := undoRecords(t, s); m != 2 {
+				t.Fatalf("%d undo records after the crash, want 2", m)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = setup(t, Options{Dir: dir, MemTableSize: tc.reopenMemory})
+			if m, err := s.Count(ctx, store.Filter{}); err != nil || m != len(ids) {
+				t.Fatalf("Count after reopen = %d, %v; want %d", m, err, len(ids))
+			}
+			if m := undoRecords(t, s); m != 0 {
+				t.Fatalf("%d undo records after reopen", m)
+			}
+			checkIndexes(t, s)
+		})
 	}
-	ctx := t.Context()
-	ts := wideTree(3000)
-	if err := s.Create(ctx, ts); err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]string, len(ts))
-	for i, x := range ts {
-		ids[i] = x.ID
-	}
-	crashAtChunk(&s.c.testChunkHook, 1, func() { _ = s.c.commitBig(mustDeleteWrites(t, s, ids)) })
-	if m := undoRecords(t, s); m != 2 {
-		t.Fatalf("%d undo records after the crash, want 2", m)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = setup(t, opts)
-	if m, err := s.Count(ctx, store.Filter{}); err != nil || m != len(ids) {
-		t.Fatalf("Count after reopen = %d, %v; want %d", m, err, len(ids))
-	}
-	if m := undoRecords(t, s); m != 0 {
-		t.Fatalf("%d undo records after reopen", m)
-	}
-	checkIndexes(t, s)
 }
 
 // mustDeleteWrites returns the writes of a Delete of ids.
