@@ -55,8 +55,8 @@ type globals struct {
 	// --max-tree-bytes.
 	keepIDs, ephemeral bool
 	maxTreeBytes       int
-	// treeBytes is the size of the tree file apflow run is about to submit (0 for other
-	// commands): it sizes the Badger store's memtables (memTableSize).
+	// treeBytes is the size of the tree file apflow run (or generate --run) is about to
+	// submit, 0 for other commands: it sizes the Badger store's memtables (memTableSize).
 	treeBytes int
 
 	stdout, stderr io.Writer
@@ -447,9 +447,9 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, e
 		dsn = os.Getenv("APFLOW_STORE")
 	}
 	if dsn == "" {
-		dir, mem := filepath.Join(g.dataDir, "db"), memTableSize(g.treeBytes)
-		log.Debug("opening the task store", "dir", dir, "tree_bytes", g.treeBytes, "memtable_size", mem)
-		st, err := badgerstore.Open(badgerstore.Options{Dir: dir, Logger: log, MemTableSize: mem})
+		log.Debug("opening the task store", "tree_bytes", g.treeBytes) // the store logs its memtable size
+		st, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(g.dataDir, "db"), Logger: log,
+			MemTableSize: memTableSize(g.treeBytes)})
 		if errors.Is(err, badgerstore.ErrLocked) {
 			return nil, fmt.Errorf("%w (stop it, or pass --server to talk to a running apflow serve)", err)
 		}
@@ -466,22 +466,26 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, e
 
 // Memtables of a large submission (memTableSize).
 const (
-	// bigTreeBytes is the size of tree file from which apflow run opens the Badger store
-	// with bigMemTableSize: some 350,000 small tasks.
+	// bigTreeBytes is the tree file size from which apflow run opens the Badger store
+	// with bigMemTableSize: some 350,000 small tasks in compact JSON (fewer in indented
+	// JSON). It is also the default --max-tree-bytes: such a file needs the flag raised.
 	bigTreeBytes = 32 << 20
 	// bigMemTableSize is the memtable size of such a run.
 	bigMemTableSize = 32 << 20
 )
 
 // memTableSize is the size of the Badger store's memtables for a process about to
-// submit a tree file of treeBytes bytes (0 when it submits none, as apflow serve and
-// resume): the store's default (badgerstore.DefaultMemTableSize) below bigTreeBytes,
-// bigMemTableSize from there. Larger memtables flush the LSM tree a quarter as often and
-// compact it less, which pays when a run writes a great deal. Measured in one sitting
-// (docs/performance.md, thirteenth pass): a 1,000,000-task run took 14% less time for 5%
-// more peak RSS, a 400,000-task run was as fast or faster and peaked 8-10% lower, but a
-// 100,000-task run, up to a tenth faster, peaked 40% higher, above the memory a run of
-// that size is meant to take.
+// submit a tree file of treeBytes bytes (apflow run, apflow generate --run; 0 when it
+// submits none, as apflow serve and resume): the store's default
+// (badgerstore.DefaultMemTableSize) below bigTreeBytes, bigMemTableSize from there.
+// Memtables four times larger are flushed into the LSM tree a quarter as often, which
+// is then compacted less, and that pays when a run writes a great deal. Measured in one
+// sitting (docs/performance.md, thirteenth pass): a 1,000,000-task run took 14% less
+// time for 5% more peak RSS, a 400,000-task run was within the noise on time and peaked
+// 8-10% lower, but a 100,000-task run, up to 11% faster, peaked 40% higher, above the
+// memory a run of that size is meant to take. A process that opens the store after one
+// with larger memtables died opens it with theirs until it closes it (badgerstore,
+// recovery.go).
 func memTableSize(treeBytes int) int64 {
 	if treeBytes >= bigTreeBytes {
 		return bigMemTableSize

@@ -31,24 +31,34 @@ func TestMemTableSize(t *testing.T) {
 	}
 }
 
-// TestRunSizesTheStoreToItsTree: apflow run opens the store knowing the size of the
-// file it submits, and other commands open it knowing none.
+// TestRunSizesTheStoreToItsTree: apflow run opens the store with memtables sized to
+// the file it submits (as the store itself reports them), other commands with the
+// default.
 func TestRunSizesTheStoreToItsTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens a store with 32 MiB memtables")
+	}
 	dataDir, plugins := setup(t)
-	path := writeTree(t, goodTree)
-	code, _, stderr := apflow(t, "", "run", "-q", "--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins, path)
-	if code != exitOK {
-		t.Fatalf("run: exit %d\n%s", code, stderr)
+	small := writeTree(t, goodTree)
+	// The same tree, padded with blanks up to the size that gets larger memtables.
+	big := writeTree(t, goodTree+strings.Repeat(" ", bigTreeBytes-len(goodTree)))
+	tests := []struct {
+		name string
+		args []string
+		want int64
+	}{
+		{"a small tree", []string{"run", "-q", small}, badgerstore.DefaultMemTableSize},
+		{"a large tree", []string{"run", "-q", "--max-tree-bytes", fmt.Sprint(bigTreeBytes), big}, bigMemTableSize},
+		{"a command that submits no tree", []string{"tasks", "list"}, badgerstore.DefaultMemTableSize},
 	}
-	want := fmt.Sprintf("tree_bytes=%d memtable_size=%d", len(goodTree), badgerstore.DefaultMemTableSize)
-	if !strings.Contains(stderr, want) {
-		t.Errorf("run does not open the store with %q:\n%s", want, stderr)
-	}
-	code, _, stderr = apflow(t, "", "tasks", "list", "--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins)
-	if code != exitOK {
-		t.Fatalf("tasks list: exit %d\n%s", code, stderr)
-	}
-	if want := "tree_bytes=0 "; !strings.Contains(stderr, want) {
-		t.Errorf("tasks list does not open the store with %q:\n%s", want, stderr)
+	for _, tc := range tests {
+		args := append([]string{"--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins}, tc.args...)
+		code, _, stderr := apflow(t, "", args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s", tc.name, code, stderr)
+		}
+		if want := fmt.Sprintf("memtable_size=%d", tc.want); !strings.Contains(stderr, want) {
+			t.Errorf("%s: the store does not report %s:\n%s", tc.name, want, stderr)
+		}
 	}
 }
