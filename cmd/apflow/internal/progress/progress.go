@@ -54,7 +54,7 @@ func newModel(tasks []*task.Task) *model {
 	m := &model{byID: make(map[string]*node, len(tasks))}
 	var roots []*node
 	for _, t := range tasks {
-		m.byID[t.ID] = &node{t: t.Clone()}
+		m.byID[t.ID] = &node{t: shownOf(t)}
 	}
 	for _, t := range tasks {
 		n := m.byID[t.ID]
@@ -83,6 +83,19 @@ func newModel(tasks []*task.Task) *model {
 		}
 	}
 	return m
+}
+
+// shownOf returns a copy of what a view shows of t (label, Symbol, detail) and apply
+// updates: its id, name, status, progress, error and retry state. A view keeps one per
+// task for the whole run, so it leaves out the task's inputs, params, schemas and
+// result: a whole clone of every task held a large tree's inputs a second time.
+func shownOf(t *task.Task) *task.Task {
+	s := &task.Task{ID: t.ID, Name: t.Name, Status: t.Status, Progress: t.Progress, Error: t.Error}
+	if t.Retry != nil {
+		r := *t.Retry // read only: apply replaces it whole
+		s.Retry = &r
+	}
+	return s
 }
 
 // apply records u and reports whether the status changed.

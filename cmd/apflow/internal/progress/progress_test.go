@@ -164,3 +164,36 @@ func TestModelHandlesDeepTreesIteratively(t *testing.T) {
 		t.Fatalf("order has %d nodes, last depth %d", len(m.order), m.order[len(m.order)-1].depth)
 	}
 }
+
+// TestViewKeepsOnlyWhatItShows: a view copies what it shows of each task and nothing
+// else, so it neither holds a large tree's inputs through the run nor sees later changes
+// of the caller's tasks.
+func TestViewKeepsOnlyWhatItShows(t *testing.T) {
+	t.Parallel()
+	tasks := setup(t)
+	a := tasks[1]
+	a.Inputs = map[string]any{"url": "https://example.com"}
+	a.Schemas = map[string]any{"method": "fetch"}
+	a.Params = map[string]any{"executor_id": "fetch"}
+	a.Result = map[string]any{"ok": true}
+	a.Dependencies = []task.Dependency{{ID: "r", Required: true}}
+	a.Status, a.Progress, a.Error = task.Failed, 0.5, "boom"
+	a.Retry = &task.RetryState{MaxAttempts: 3}
+	m := newModel(tasks)
+	got := m.byID["a"].t
+	if got == a {
+		t.Fatal("the view holds the caller's task itself")
+	}
+	if got.Inputs != nil || got.Schemas != nil || got.Params != nil || got.Result != nil || got.Dependencies != nil {
+		t.Errorf("the view keeps more than it shows: inputs %v, schemas %v, params %v, result %v, dependencies %v",
+			got.Inputs, got.Schemas, got.Params, got.Result, got.Dependencies)
+	}
+	if got.ID != "a" || got.Name != "fetch" || got.Status != task.Failed || got.Progress != 0.5 || got.Error != "boom" ||
+		got.Retry == nil || got.Retry == a.Retry || got.Retry.MaxAttempts != 3 {
+		t.Errorf("the view's copy lost what it shows: %+v", got)
+	}
+	a.Status, a.Name = task.Completed, "renamed"
+	if got.Status != task.Failed || got.Name != "fetch" {
+		t.Errorf("a change of the caller's task reached the view: status %s, name %s", got.Status, got.Name)
+	}
+}
