@@ -107,8 +107,12 @@ func (t *Task) Reset(now time.Time) error {
 }
 
 // Blocked reports whether a pending task carries the blocked marker (docs/semantics.md rule 13).
-func (t *Task) Blocked() bool {
-	return t.Status == Pending && len(t.Error) >= len(BlockedPrefix) && t.Error[:len(BlockedPrefix)] == BlockedPrefix
+func (t *Task) Blocked() bool { return IsBlocked(t.Status, t.Error) }
+
+// IsBlocked is Blocked of a task with this status and error, for code that keeps them
+// without the task.
+func IsBlocked(s Status, err string) bool {
+	return s == Pending && len(err) >= len(BlockedPrefix) && err[:len(BlockedPrefix)] == BlockedPrefix
 }
 
 // BlockedPrefix starts the error of a pending task whose required dependency failed or was

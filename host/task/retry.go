@@ -43,8 +43,12 @@ func (t *Task) NextAttempt() int {
 
 // WaitingRetry reports whether the task is pending after a failed attempt, waiting for
 // its next one (at Retry.NextAttemptAt).
-func (t *Task) WaitingRetry() bool {
-	return t.Status == Pending && t.Retry != nil && !t.Retry.NextAttemptAt.IsZero()
+func (t *Task) WaitingRetry() bool { return IsWaitingRetry(t.Status, t.Retry) }
+
+// IsWaitingRetry is WaitingRetry of a task with this status and retry state, for code
+// that keeps them without the task.
+func IsWaitingRetry(s Status, r *RetryState) bool {
+	return s == Pending && r != nil && !r.NextAttemptAt.IsZero()
 }
 
 // RecordAttempt adds a finished attempt to the task's history; the outcome itself is

@@ -37,10 +37,34 @@ type View interface {
 }
 
 type node struct {
-	t        *task.Task
+	shown
 	children []*node
 	depth    int
 }
+
+// shown is what a view shows of a task (label, symbol, detail) and apply updates: all a
+// view keeps of one for the whole run. A whole clone of every task held a large tree's
+// inputs and schemas a second time, and a task.Task alone is over 600 bytes.
+type shown struct {
+	id, name string
+	status   task.Status
+	progress float64
+	err      string
+	retry    *task.RetryState // read only: apply replaces it whole
+}
+
+// shownOf returns a copy of what a view shows of t.
+func shownOf(t *task.Task) shown {
+	s := shown{id: t.ID, name: t.Name, status: t.Status, progress: t.Progress, err: t.Error}
+	if t.Retry != nil {
+		r := *t.Retry
+		s.retry = &r
+	}
+	return s
+}
+
+func (s *shown) blocked() bool      { return task.IsBlocked(s.status, s.err) }
+func (s *shown) waitingRetry() bool { return task.IsWaitingRetry(s.status, s.retry) }
 
 // model holds the tasks of one tree in display order (depth-first, children in
 // submission order) and their latest state.
@@ -54,7 +78,7 @@ func newModel(tasks []*task.Task) *model {
 	m := &model{byID: make(map[string]*node, len(tasks))}
 	var roots []*node
 	for _, t := range tasks {
-		m.byID[t.ID] = &node{t: shownOf(t)}
+		m.byID[t.ID] = &node{shown: shownOf(t)}
 	}
 	for _, t := range tasks {
 		n := m.byID[t.ID]
@@ -85,19 +109,6 @@ func newModel(tasks []*task.Task) *model {
 	return m
 }
 
-// shownOf returns a copy of what a view shows of t (label, Symbol, detail) and apply
-// updates: its id, name, status, progress, error and retry state. A view keeps one per
-// task for the whole run, so it leaves out the task's inputs, params, schemas and
-// result: a whole clone of every task held a large tree's inputs a second time.
-func shownOf(t *task.Task) *task.Task {
-	s := &task.Task{ID: t.ID, Name: t.Name, Status: t.Status, Progress: t.Progress, Error: t.Error}
-	if t.Retry != nil {
-		r := *t.Retry // read only: apply replaces it whole
-		s.Retry = &r
-	}
-	return s
-}
-
 // apply records u and reports whether the status changed.
 func (m *model) apply(u Update) (n *node, changed bool) {
 	m.mu.Lock()
@@ -106,12 +117,12 @@ func (m *model) apply(u Update) (n *node, changed bool) {
 	if !ok {
 		return nil, false
 	}
-	changed = n.t.Status != u.Status
-	n.t.Status = u.Status
-	n.t.Progress = u.Progress
-	n.t.Error = u.Error
+	changed = n.status != u.Status
+	n.status = u.Status
+	n.progress = u.Progress
+	n.err = u.Error
 	if u.Retry != nil || u.Status != task.Pending {
-		n.t.Retry = u.Retry
+		n.retry = u.Retry
 	}
 	return n, changed
 }
@@ -119,13 +130,18 @@ func (m *model) apply(u Update) (n *node, changed bool) {
 // counts returns the number of tasks per status, blocked counted apart from pending.
 // Symbol returns the one-character mark of a task's state.
 func Symbol(t *task.Task) string {
-	if t.Blocked() {
+	s := shownOf(t)
+	return s.symbol()
+}
+
+func (s *shown) symbol() string {
+	if s.blocked() {
 		return "⊘"
 	}
-	if t.WaitingRetry() {
+	if s.waitingRetry() {
 		return "↻"
 	}
-	switch t.Status {
+	switch s.status {
 	case task.Pending:
 		return "·"
 	case task.InProgress:
@@ -143,11 +159,11 @@ func Symbol(t *task.Task) string {
 // Summary formats the counts line: "12 tasks: 10 completed, 1 failed, 1 blocked". It only
 // reads the tasks (no copy of them is made, unlike a view).
 func Summary(tasks []*task.Task) string {
-	return countLine(tasks, func(t *task.Task) *task.Task { return t })
+	return countLine(tasks, func(t *task.Task) (task.Status, bool) { return t.Status, t.Blocked() })
 }
 
 func (m *model) summary() string {
-	return countLine(m.order, func(n *node) *task.Task { return n.t })
+	return countLine(m.order, func(n *node) (task.Status, bool) { return n.status, n.blocked() })
 }
 
 // SummaryOfCounts is Summary from counts: byStatus counts the tasks by status, blocked
@@ -169,41 +185,42 @@ func SummaryOfCounts(byStatus map[task.Status]int, blocked int) string {
 	return fmt.Sprintf("%d tasks: %s", total, strings.Join(parts, ", "))
 }
 
-// countLine counts items by status (blocked apart) into the summary line.
-func countLine[T any](items []T, taskOf func(T) *task.Task) string {
+// countLine counts items by status (blocked apart: state reports an item's status and
+// whether it is blocked) into the summary line.
+func countLine[T any](items []T, state func(T) (task.Status, bool)) string {
 	byStatus := make(map[task.Status]int, len(task.Statuses))
 	blocked := 0
 	for _, it := range items {
-		if t := taskOf(it); t.Blocked() {
+		if st, isBlocked := state(it); isBlocked {
 			blocked++
 		} else {
-			byStatus[t.Status]++
+			byStatus[st]++
 		}
 	}
 	return SummaryOfCounts(byStatus, blocked)
 }
 
 // label is how a task is named on screen.
-func label(t *task.Task) string {
-	if t.Name != "" && t.Name != t.ID {
-		return t.Name
+func (s *shown) label() string {
+	if s.name != "" && s.name != s.id {
+		return s.name
 	}
-	return t.ID
+	return s.id
 }
 
 // detail is the text after a task's name: progress while running, the error when it
 // failed, was cancelled or is blocked.
-func detail(t *task.Task) string {
+func (s *shown) detail() string {
 	switch {
-	case t.Status == task.InProgress && t.Progress > 0:
-		return fmt.Sprintf("%3.0f%%", t.Progress*100)
-	case t.Error != "" && (t.Status == task.Failed || t.Status == task.Cancelled || t.Blocked()):
-		first, _, _ := strings.Cut(t.Error, "\n") // a trap's stack trace: in the summary
+	case s.status == task.InProgress && s.progress > 0:
+		return fmt.Sprintf("%3.0f%%", s.progress*100)
+	case s.err != "" && (s.status == task.Failed || s.status == task.Cancelled || s.blocked()):
+		first, _, _ := strings.Cut(s.err, "\n") // a trap's stack trace: in the summary
 		return first
-	case t.WaitingRetry() && len(t.Retry.History) > 0:
-		last := t.Retry.History[len(t.Retry.History)-1]
+	case s.waitingRetry() && len(s.retry.History) > 0:
+		last := s.retry.History[len(s.retry.History)-1]
 		return fmt.Sprintf("attempt %d of %d failed (%s), next at %s",
-			last.Attempt, t.Retry.MaxAttempts, last.Error, t.Retry.NextAttemptAt.Local().Format("15:04:05"))
+			last.Attempt, s.retry.MaxAttempts, last.Error, s.retry.NextAttemptAt.Local().Format("15:04:05"))
 	}
 	return ""
 }
@@ -229,14 +246,14 @@ func (p *Plain) Apply(u Update) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := fmt.Sprintf("%s %s %s %s", p.now().Format("15:04:05"), Symbol(n.t), label(n.t), u.Status)
-	if n.t.WaitingRetry() {
-		line = fmt.Sprintf("%s %s %s retrying", p.now().Format("15:04:05"), Symbol(n.t), label(n.t))
+	line := fmt.Sprintf("%s %s %s %s", p.now().Format("15:04:05"), n.symbol(), n.label(), u.Status)
+	if n.waitingRetry() {
+		line = fmt.Sprintf("%s %s %s retrying", p.now().Format("15:04:05"), n.symbol(), n.label())
 	}
-	if n.t.Blocked() {
-		line = fmt.Sprintf("%s %s %s blocked", p.now().Format("15:04:05"), Symbol(n.t), label(n.t))
+	if n.blocked() {
+		line = fmt.Sprintf("%s %s %s blocked", p.now().Format("15:04:05"), n.symbol(), n.label())
 	}
-	if d := detail(n.t); d != "" && u.Status != task.InProgress {
+	if d := n.detail(); d != "" && u.Status != task.InProgress {
 		line += ": " + d
 	}
 	fmt.Fprintln(p.w, line)

@@ -139,7 +139,7 @@ func TestPickInterestingPrefersRunningAndFailed(t *testing.T) {
 	shown, hidden := pickInteresting(m.order, 3)
 	var ids []string
 	for _, n := range shown {
-		ids = append(ids, n.t.ID)
+		ids = append(ids, n.id)
 	}
 	if got, want := strings.Join(ids, ","), "root,t50,t70"; got != want {
 		t.Fatalf("shown = %s, want %s", got, want)
@@ -165,35 +165,29 @@ func TestModelHandlesDeepTreesIteratively(t *testing.T) {
 	}
 }
 
-// TestViewKeepsOnlyWhatItShows: a view copies what it shows of each task and nothing
-// else, so it neither holds a large tree's inputs through the run nor sees later changes
-// of the caller's tasks.
+// TestViewKeepsOnlyWhatItShows: a view keeps a copy of what it shows of each task
+// (type shown: no inputs, schemas or result), which later changes of the caller's tasks
+// do not reach.
 func TestViewKeepsOnlyWhatItShows(t *testing.T) {
 	t.Parallel()
 	tasks := setup(t)
 	a := tasks[1]
 	a.Inputs = map[string]any{"url": "https://example.com"}
-	a.Schemas = map[string]any{"method": "fetch"}
-	a.Params = map[string]any{"executor_id": "fetch"}
-	a.Result = map[string]any{"ok": true}
-	a.Dependencies = []task.Dependency{{ID: "r", Required: true}}
 	a.Status, a.Progress, a.Error = task.Failed, 0.5, "boom"
-	a.Retry = &task.RetryState{MaxAttempts: 3}
+	next := time.Date(2026, 1, 1, 14, 3, 9, 0, time.UTC)
+	a.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: next}
 	m := newModel(tasks)
-	got := m.byID["a"].t
-	if got == a {
-		t.Fatal("the view holds the caller's task itself")
+	got := m.byID["a"].shown
+	want := shown{id: "a", name: "fetch", status: task.Failed, progress: 0.5, err: "boom"}
+	if got.retry == nil || got.retry == a.Retry || got.retry.MaxAttempts != 3 || !got.retry.NextAttemptAt.Equal(next) {
+		t.Errorf("the view's retry state is %+v, want a copy of %+v", got.retry, a.Retry)
 	}
-	if got.Inputs != nil || got.Schemas != nil || got.Params != nil || got.Result != nil || got.Dependencies != nil {
-		t.Errorf("the view keeps more than it shows: inputs %v, schemas %v, params %v, result %v, dependencies %v",
-			got.Inputs, got.Schemas, got.Params, got.Result, got.Dependencies)
+	got.retry = nil
+	if got != want {
+		t.Errorf("the view keeps %+v, want %+v", got, want)
 	}
-	if got.ID != "a" || got.Name != "fetch" || got.Status != task.Failed || got.Progress != 0.5 || got.Error != "boom" ||
-		got.Retry == nil || got.Retry == a.Retry || got.Retry.MaxAttempts != 3 {
-		t.Errorf("the view's copy lost what it shows: %+v", got)
-	}
-	a.Status, a.Name = task.Completed, "renamed"
-	if got.Status != task.Failed || got.Name != "fetch" {
-		t.Errorf("a change of the caller's task reached the view: status %s, name %s", got.Status, got.Name)
+	a.Status, a.Name, a.Retry.NextAttemptAt = task.Completed, "renamed", time.Time{}
+	if n := m.byID["a"]; n.status != task.Failed || n.name != "fetch" || n.retry.NextAttemptAt.IsZero() {
+		t.Errorf("a change of the caller's task reached the view: %+v", n.shown)
 	}
 }

@@ -122,8 +122,8 @@ func (v *TTY) render() []string {
 		shown, hidden = pickInteresting(v.m.order, room-1)
 	}
 	for _, n := range shown {
-		line := fmt.Sprintf("%s%s %s", strings.Repeat("  ", n.depth), Symbol(n.t), label(n.t))
-		if d := detail(n.t); d != "" {
+		line := fmt.Sprintf("%s%s %s", strings.Repeat("  ", n.depth), n.symbol(), n.label())
+		if d := n.detail(); d != "" {
 			line += "  " + d
 		}
 		lines = append(lines, v.cut(line))
@@ -140,11 +140,11 @@ func (v *TTY) render() []string {
 func pickInteresting(order []*node, max int) ([]*node, int) {
 	rank := func(n *node) int {
 		switch {
-		case n.t.Status == task.InProgress:
+		case n.status == task.InProgress:
 			return 0
-		case n.t.Status == task.Failed:
+		case n.status == task.Failed:
 			return 1
-		case n.t.Blocked(), n.t.Status == task.Cancelled:
+		case n.blocked(), n.status == task.Cancelled:
 			return 2
 		case n.depth == 0:
 			return 3
