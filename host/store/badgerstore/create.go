@@ -581,10 +581,12 @@ func chunkDeletes(txn *badger.Txn, mk []byte) ([]write, error) {
 		if err != nil {
 			return nil, err
 		}
-		ws = append(ws, write{key: taskKey(id), del: true})
+		// The task last: an undo interrupted between its writes finds the task again,
+		// and with it the index entries left to delete.
 		for _, e := range indexEntries(t) {
 			ws = append(ws, write{key: e.key, del: true})
 		}
+		ws = append(ws, write{key: taskKey(id), del: true})
 	}
 	return ws, nil
 }

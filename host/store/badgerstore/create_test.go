@@ -251,6 +251,8 @@ func TestChunkedCreateCrash(t *testing.T) {
 		{name: "markers as written"},
 		{name: "markers of earlier versions: the key list uncompressed", form: unpackedMarker},
 		{name: "reopened with smaller memtables", mem: 4 << 20},
+		{name: "markers of the earliest versions: task ids", form: idListMarker},
+		{name: "task ids, reopened with smaller memtables", form: idListMarker, mem: 4 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -276,6 +278,9 @@ func TestChunkedCreateCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			s = setup(t, Options{Dir: dir, MemTableSize: 1 << 20})
+			if got := s.db.Opts().MemTableSize; got != 1<<20 {
+				t.Fatalf("reopened with %d-byte memtables, want %d", got, 1<<20)
+			}
 			if n, err := s.Count(ctx, store.Filter{}); err != nil || n != 1 {
 				t.Fatalf("Count after reopen = %d, %v; want 1", n, err)
 			}
@@ -321,6 +326,23 @@ func unpackedMarker(t *testing.T, v []byte) []byte {
 		t.Fatal(err)
 	}
 	return append(bytes.Clone(markerKeysTag), list...)
+}
+
+// idListMarker turns a marker as markerValue writes it into the form of the earliest
+// versions: the ids of the tasks whose key it lists (createdIDs).
+func idListMarker(t *testing.T, v []byte) []byte {
+	t.Helper()
+	keys, err := markerKeys(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for _, k := range keys {
+		if id, ok := keyTaskID(k); ok {
+			out = appendString(out, string(id))
+		}
+	}
+	return out
 }
 
 // rewriteMarkers replaces the value of every stored create marker with form's.

@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
 )
 
 // What Open recovers from a process that did not close the store, when the process that
@@ -18,10 +20,14 @@ import (
 //
 // Badger replays the write-ahead logs (*.mem files) such a process left into memtables
 // of the size it is opened with, and when a log holds more than fits it exits the
-// process (log.Fatalf, not an error). So the store records in its dir the memtable size
-// it opens with (memTableFile), before Badger creates a log of that size, and while logs
-// are left it opens with the recorded size if that is larger (openMemTableSize). A clean
-// Close leaves no log.
+// process (log.Fatalf, not an error). So while logs are left, the store opens with the
+// size their writer used when that is larger than asked (openMemTableSize): the size it
+// records in its dir (memTableFile), or half the largest log file (Badger gives a new
+// log twice the memtable size; a log replayed once is cut to what it holds, which is
+// why the record is kept too). The record is raised before Badger can write a log of a
+// larger size, and lowered only once the open holds Badger's lock (settleMemTableSize):
+// a process that then fails to get the lock must not lower the record of the one that
+// holds it. A clean Close leaves no log.
 //
 // The transactions Badger takes are bounded by the memtable size too, and a create's
 // chunks and a big write's undo records were sized to the bounds of the process that
@@ -30,28 +36,27 @@ import (
 // turn is done again whole.
 
 // memTableFile is the file, in the store's dir, that records the memtable size of the
-// last process that opened the store: a decimal number of bytes.
+// process that holds the store or last held it: a decimal number of bytes.
 const memTableFile = "APFLOW-MEMTABLE"
 
 // openMemTableSize returns the memtable size to open the store in dir with when
-// requested is asked for, and records it in dir: requested, or the recorded size of
-// an earlier process when that is larger and it left write-ahead logs.
-func openMemTableSize(dir string, requested int64) (int64, error) {
+// requested is asked for, raising the record to it. A record that cannot be read is
+// logged and ignored: the logs' sizes still bound what they hold.
+func openMemTableSize(dir string, requested int64, log hclog.Logger) (int64, error) {
 	recorded, err := readMemTableSize(dir)
+	if err != nil {
+		log.Warn("ignoring the recorded memtable size", "error", err)
+		recorded = 0
+	}
+	logSize, err := largestLog(dir)
 	if err != nil {
 		return 0, err
 	}
 	size := requested
-	if recorded > requested {
-		left, err := leftLogs(dir)
-		if err != nil {
-			return 0, err
-		}
-		if left {
-			size = recorded
-		}
+	if logSize > 0 {
+		size = max(size, recorded, logSize/2)
 	}
-	if size != recorded {
+	if size > recorded {
 		if err := writeMemTableSize(dir, size); err != nil {
 			return 0, err
 		}
@@ -59,8 +64,17 @@ func openMemTableSize(dir string, requested int64) (int64, error) {
 	return size, nil
 }
 
+// settleMemTableSize records size, the one the store was opened with, once the open
+// holds Badger's lock.
+func settleMemTableSize(dir string, size int64) error {
+	if recorded, err := readMemTableSize(dir); err == nil && recorded == size {
+		return nil
+	}
+	return writeMemTableSize(dir, size)
+}
+
 // readMemTableSize returns the size memTableFile records in dir, 0 when there is none
-// (a new store, or one written before the file existed, always with the default).
+// (a new store, or one written before the file existed).
 func readMemTableSize(dir string) (int64, error) {
 	b, err := os.ReadFile(filepath.Join(dir, memTableFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -76,11 +90,10 @@ func readMemTableSize(dir string) (int64, error) {
 	return n, nil
 }
 
-// writeMemTableSize records size in dir durably: a crash leaves the old record or
-// the new one.
+// writeMemTableSize records size in dir durably: a crash leaves the old record or the
+// new one. Each writer writes its own temporary file.
 func writeMemTableSize(dir string, size int64) error {
-	tmp := filepath.Join(dir, memTableFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(dir, memTableFile+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("record the memtable size: %w", err)
 	}
@@ -92,18 +105,24 @@ func writeMemTableSize(dir string, size int64) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, memTableFile))
+		err = os.Rename(f.Name(), filepath.Join(dir, memTableFile))
 	}
 	if err == nil {
 		err = syncDir(dir)
 	}
 	if err != nil {
+		_ = os.Remove(f.Name())
 		return fmt.Errorf("record the memtable size: %w", err)
 	}
 	return nil
 }
 
+// syncDir makes a rename in dir durable. Windows cannot sync a directory (Badger does
+// not either).
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -115,19 +134,26 @@ func syncDir(dir string) error {
 	return err
 }
 
-// leftLogs reports whether dir holds write-ahead logs of memtables (*.mem files),
-// which only a process that did not close the store leaves.
-func leftLogs(dir string) (bool, error) {
+// largestLog returns the size of the largest write-ahead log of a memtable (*.mem
+// file) in dir, 0 when there is none: only a process that did not close the store
+// leaves one.
+func largestLog(dir string) (int64, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return false, fmt.Errorf("list the store's files: %w", err)
+		return 0, fmt.Errorf("list the store's files: %w", err)
 	}
+	var largest int64
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".mem") {
-			return true, nil
+		if !strings.HasSuffix(e.Name(), ".mem") {
+			continue
 		}
+		info, err := e.Info()
+		if err != nil {
+			return 0, fmt.Errorf("list the store's files: %w", err)
+		}
+		largest = max(largest, info.Size())
 	}
-	return false, nil
+	return largest, nil
 }
 
 // commitInBatches commits ws in order in as many transactions as db takes, each at

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/apflow-wasm/apflow/host/store"
 )
 
@@ -15,15 +17,18 @@ func TestOpenMemTableSize(t *testing.T) {
 	tests := []struct {
 		name      string
 		recorded  string // memTableFile's content; "" for none
-		logs      bool   // a *.mem file is left
+		log       int64  // the size of a *.mem file left; 0 for none
 		requested int64
 		want      int64
+		// wantRecord is the record once the size is chosen, before the open settles it.
+		wantRecord int64
 	}{
-		{"a new store", "", false, 8 << 20, 8 << 20},
-		{"closed by a larger writer", "33554432\n", false, 8 << 20, 8 << 20},
-		{"left by a larger writer", "33554432\n", true, 8 << 20, 32 << 20},
-		{"left by a smaller writer", "8388608\n", true, 32 << 20, 32 << 20},
-		{"left by a version that recorded nothing", "", true, 8 << 20, 8 << 20},
+		{"a new store", "", 0, 8 << 20, 8 << 20, 8 << 20},
+		{"closed by a larger writer: lowered only once the open holds the lock", "33554432\n", 0, 8 << 20, 8 << 20, 32 << 20},
+		{"left by a larger writer", "33554432\n", 1 << 20, 8 << 20, 32 << 20, 32 << 20},
+		{"left by a smaller writer", "8388608\n", 16 << 20, 32 << 20, 32 << 20, 32 << 20},
+		{"left by a writer that recorded nothing: half its log", "", 8 << 20, 1 << 20, 4 << 20, 4 << 20},
+		{"a record that is not a size: ignored", "lots\n", 2 << 20, 8 << 20, 8 << 20, 8 << 20},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,26 +37,27 @@ func TestOpenMemTableSize(t *testing.T) {
 			if tc.recorded != "" {
 				writeTestFile(t, filepath.Join(dir, memTableFile), tc.recorded)
 			}
-			if tc.logs {
+			if tc.log > 0 {
 				writeTestFile(t, filepath.Join(dir, "00001.mem"), "")
+				if err := os.Truncate(filepath.Join(dir, "00001.mem"), tc.log); err != nil {
+					t.Fatal(err)
+				}
 			}
-			got, err := openMemTableSize(dir, tc.requested)
+			got, err := openMemTableSize(dir, tc.requested, hclog.NewNullLogger())
 			if err != nil || got != tc.want {
 				t.Fatalf("openMemTableSize = %d, %v; want %d", got, err, tc.want)
 			}
-			if rec, err := readMemTableSize(dir); err != nil || rec != tc.want {
-				t.Errorf("recorded %d, %v after the open; want %d", rec, err, tc.want)
+			if rec, err := readMemTableSize(dir); err != nil || rec != tc.wantRecord {
+				t.Errorf("recorded %d, %v; want %d", rec, err, tc.wantRecord)
+			}
+			if err := settleMemTableSize(dir, got); err != nil {
+				t.Fatal(err)
+			}
+			if rec, err := readMemTableSize(dir); err != nil || rec != got {
+				t.Errorf("recorded %d, %v once settled; want %d", rec, err, got)
 			}
 		})
 	}
-	t.Run("a record that is not a size", func(t *testing.T) {
-		t.Parallel()
-		dir := t.TempDir()
-		writeTestFile(t, filepath.Join(dir, memTableFile), "lots\n")
-		if _, err := openMemTableSize(dir, 8<<20); err == nil || !strings.Contains(err.Error(), memTableFile) {
-			t.Fatalf("err = %v, want one naming %s", err, memTableFile)
-		}
-	})
 }
 
 // TestOpenAfterACrashWithLargerMemtables: a process with 4 MiB memtables dies with more

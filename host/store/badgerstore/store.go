@@ -67,7 +67,7 @@ func Open(opts Options) (*Store, error) {
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("task store: create data dir: %w", err)
 		}
-		size, err := openMemTableSize(opts.Dir, opts.MemTableSize)
+		size, err := openMemTableSize(opts.Dir, opts.MemTableSize, opts.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 		}
@@ -95,6 +95,12 @@ func Open(opts Options) (*Store, error) {
 			return nil, &lockedError{dir: opts.Dir}
 		}
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
+	}
+	if !opts.InMemory {
+		if err := settleMemTableSize(opts.Dir, opts.MemTableSize); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
+		}
 	}
 	if n, err := undoBigWrites(db); err != nil {
 		_ = db.Close()

@@ -194,6 +194,9 @@ func TestBigWriteCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			s = setup(t, Options{Dir: dir, MemTableSize: tc.reopenMemory})
+			if got := s.db.Opts().MemTableSize; got != tc.reopenMemory {
+				t.Fatalf("reopened with %d-byte memtables, want %d", got, tc.reopenMemory)
+			}
 			if m, err := s.Count(ctx, store.Filter{}); err != nil || m != len(ids) {
 				t.Fatalf("Count after reopen = %d, %v; want %d", m, err, len(ids))
 			}
