@@ -468,7 +468,7 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, e
 const (
 	// bigTreeBytes is the tree file size from which apflow run opens the Badger store
 	// with bigMemTableSize: some 350,000 small tasks in compact JSON (fewer in indented
-	// JSON). It is also the default --max-tree-bytes: such a file needs the flag raised.
+	// JSON). It is also the default --max-tree-bytes: a larger file needs the flag raised.
 	bigTreeBytes = 32 << 20
 	// bigMemTableSize is the memtable size of such a run.
 	bigMemTableSize = 32 << 20

@@ -130,7 +130,7 @@ func (m *model) apply(u Update) (n *node, changed bool) {
 // counts returns the number of tasks per status, blocked counted apart from pending.
 // Symbol returns the one-character mark of a task's state.
 func Symbol(t *task.Task) string {
-	s := shownOf(t)
+	s := shown{status: t.Status, err: t.Error, retry: t.Retry} // read only: no copy
 	return s.symbol()
 }
 
