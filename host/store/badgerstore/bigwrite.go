@@ -142,6 +142,9 @@ func (c *committer) commitBig(writes []write) error {
 		} else {
 			uerr = restoreChunk(c.db, undoKey(id, i))
 		}
+		if uerr != nil && c.inMemory {
+			return fmt.Errorf("%w (restoring the %d chunks committed also failed: %v)", err, chunks, uerr)
+		}
 		if uerr != nil {
 			return fmt.Errorf("%w (restoring the %d chunks committed also failed, the next open finishes it: %v)", err, chunks, uerr)
 		}
