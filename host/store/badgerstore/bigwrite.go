@@ -20,7 +20,10 @@ import (
 //     previous value of every key it changes), and a last commit deletes the records,
 //     which makes the write complete;
 //   - on failure the chunks already committed are restored from their records, newest
-//     first; after a crash, Open restores every chunk whose record it finds.
+//     first; after a crash, Open restores every chunk whose record it finds;
+//   - when that restore fails too, the store accepts no more writes until it is
+//     reopened (breakOn): the next Open restores the records over anything written
+//     after them.
 //
 // In memory, where nothing survives a crash, the undo records are kept in memory only
 // (a record in the transaction would count whole and could double it).
@@ -101,6 +104,12 @@ func (c *committer) commitBig(writes []write) error {
 	for rest := writes; len(rest) > 0; {
 		var n int
 		var record []byte
+		if c.testBigWriteErr != nil {
+			err = c.testBigWriteErr(false, chunks)
+		}
+		if err != nil {
+			break
+		}
 		if n, record, err = c.commitChunk(id, chunks, rest); err != nil {
 			break
 		}
@@ -134,22 +143,38 @@ func (c *committer) commitBig(writes []write) error {
 	}
 	for i := chunks - 1; i >= 0; i-- {
 		var uerr error
-		if c.inMemory {
+		if c.testBigWriteErr != nil {
+			uerr = c.testBigWriteErr(true, i)
+		}
+		switch {
+		case uerr != nil:
+		case c.inMemory:
 			var ws []write
 			if ws, uerr = undoWrites(records[i]); uerr == nil {
 				uerr = commitInBatches(c.db, ws)
 			}
-		} else {
+		default:
 			uerr = restoreChunk(c.db, undoKey(id, i))
 		}
-		if uerr != nil && c.inMemory {
-			return fmt.Errorf("%w (restoring the %d chunks committed also failed: %v)", err, chunks, uerr)
-		}
 		if uerr != nil {
-			return fmt.Errorf("%w (restoring the %d chunks committed also failed, the next open finishes it: %v)", err, chunks, uerr)
+			return c.breakOn(err, chunks, uerr)
 		}
 	}
 	return err
+}
+
+// breakOn stops the committer after a big write failed (err) and so did the undo of its
+// committed chunks (uerr), and returns the write's error. The store then holds part of
+// the write; on disk, its undo records are still stored, and the next Open restores them
+// over whatever is written after them, so nothing more is: every later job fails until
+// the store is reopened. In memory nothing is restored at all.
+func (c *committer) breakOn(err error, chunks int, uerr error) error {
+	if c.inMemory {
+		c.broken = fmt.Errorf("task store: a write failed and undoing its %d committed chunks failed too (%v); the store accepts no more writes", chunks, uerr)
+	} else {
+		c.broken = fmt.Errorf("task store: a write failed and undoing its %d committed chunks failed too (%v); the store accepts no more writes until it is reopened, which finishes the undo", chunks, uerr)
+	}
+	return fmt.Errorf("%w (%v)", err, c.broken)
 }
 
 // commitChunk commits a prefix of writes, as much as half a transaction takes with its

@@ -61,6 +61,15 @@ type committer struct {
 	// testCommitErr, when set by a test, is asked before each commit of a round's
 	// transaction: an error fails the commit as Badger's would.
 	testCommitErr func() error
+	// testBigWriteErr, when set by a test, is asked before each commit of a big write's
+	// chunk (restore false) and each restore of one (restore true): an error fails it as
+	// Badger's would.
+	testBigWriteErr func(restore bool, chunk int) error
+
+	// broken, once set (committer goroutine only), fails every later job: a big write
+	// failed and so did the undo of its committed chunks, whose records the next Open
+	// restores over anything written meanwhile (bigwrite.go).
+	broken error
 
 	// cache learns which task values each commit stored (decodeCache.committed).
 	cache *decodeCache
@@ -104,6 +113,12 @@ func (c *committer) estimateLen(key, value int) int64 {
 // would overflow the transaction starts a new one after committing the current; a job
 // too big for any transaction is committed alone, in chunks (bigwrite.go).
 func (c *committer) commit(round []*job) {
+	if c.broken != nil {
+		for _, j := range round {
+			j.Finish(c.broken)
+		}
+		return
+	}
 	txn := c.db.NewTransaction(true)
 	var members []*job
 	var written [][]write // the members' writes

@@ -2,7 +2,9 @@ package badgerstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,4 +231,61 @@ func mustDeleteWrites(t *testing.T, s *Store, ids []string) []write {
 		t.Fatal(err)
 	}
 	return ws
+}
+
+// TestFailedUndoStopsWrites: a big Delete fails after two chunks and the undo of those
+// fails too. The store accepts no later write (the next Open would restore the undo
+// records over it); reopened, it finishes the undo and holds every task again.
+func TestFailedUndoStopsWrites(t *testing.T) {
+	t.Parallel()
+	for _, inMemory := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in memory %v", inMemory), func(t *testing.T) {
+			t.Parallel()
+			opts := Options{MemTableSize: 1 << 20, InMemory: inMemory}
+			if !inMemory {
+				opts.Dir = t.TempDir()
+			}
+			s, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := t.Context()
+			ts := wideTree(3000)
+			if err := s.Create(ctx, ts); err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]string, len(ts))
+			for i, x := range ts {
+				ids[i] = x.ID
+			}
+			s.c.testBigWriteErr = func(restore bool, chunk int) error {
+				if restore || chunk == 2 {
+					return errors.New("disk failure")
+				}
+				return nil
+			}
+			const stopped = "accepts no more writes"
+			if err := s.Delete(ctx, ids); err == nil || !strings.Contains(err.Error(), stopped) {
+				t.Fatalf("Delete: %v, want an error saying the store %s", err, stopped)
+			}
+			if err := s.Create(ctx, []*task.Task{mk("later", "", 0)}); err == nil || !strings.Contains(err.Error(), stopped) {
+				t.Fatalf("a later Create: %v, want an error saying the store %s", err, stopped)
+			}
+			if inMemory {
+				return
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = setup(t, Options{Dir: opts.Dir, MemTableSize: 1 << 20})
+			if n, err := s.Count(ctx, store.Filter{}); err != nil || n != len(ts) {
+				t.Fatalf("Count after reopen = %d, %v; want %d", n, err, len(ts))
+			}
+			if m := undoRecords(t, s); m != 0 {
+				t.Fatalf("%d undo records after reopen", m)
+			}
+			checkIndexes(t, s)
+		})
+	}
 }
