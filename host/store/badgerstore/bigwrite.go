@@ -21,9 +21,9 @@ import (
 //     which makes the write complete;
 //   - on failure the chunks already committed are restored from their records, newest
 //     first; after a crash, Open restores every chunk whose record it finds;
-//   - when that restore fails too, the store accepts no more writes until it is
-//     reopened (breakOn): the next Open restores the records over anything written
-//     after them.
+//   - when that restore fails too, the store holds part of the write: it refuses every
+//     later write and read until it is reopened (breakOn), whose Open restores the
+//     records (over anything written after them, which is why nothing may be).
 //
 // In memory, where nothing survives a crash, the undo records are kept in memory only
 // (a record in the transaction would count whole and could double it).
@@ -163,16 +163,17 @@ func (c *committer) commitBig(writes []write) error {
 	return err
 }
 
-// breakOn stops the committer after a big write failed (err) and so did the undo of its
+// breakOn stops the store after a big write failed (err) and so did the undo of its
 // committed chunks (uerr), and returns the write's error. The store then holds part of
 // the write; on disk, its undo records are still stored, and the next Open restores them
-// over whatever is written after them, so nothing more is: every later job fails until
-// the store is reopened. In memory nothing is restored at all.
+// over whatever is written after them, so nothing more is: every later job, and every
+// read (no read sees part of a big write), fails until the store is reopened. In memory
+// nothing is restored at all. It is called with views held for writing.
 func (c *committer) breakOn(err error, chunks int, uerr error) error {
 	if c.inMemory {
-		c.broken = fmt.Errorf("task store: a write failed and undoing its %d committed chunks failed too (%v); the store accepts no more writes", chunks, uerr)
+		c.broken = fmt.Errorf("task store: a write failed and undoing its %d committed chunks failed too (%v); the store accepts no more reads or writes", chunks, uerr)
 	} else {
-		c.broken = fmt.Errorf("task store: a write failed and undoing its %d committed chunks failed too (%v); the store accepts no more writes until it is reopened, which finishes the undo", chunks, uerr)
+		c.broken = fmt.Errorf("task store: a write failed and undoing its %d committed chunks failed too (%v); the store accepts no more reads or writes until it is reopened, which finishes the undo", chunks, uerr)
 	}
 	return fmt.Errorf("%w (%v)", err, c.broken)
 }

@@ -66,9 +66,10 @@ type committer struct {
 	// Badger's would.
 	testBigWriteErr func(restore bool, chunk int) error
 
-	// broken, once set (committer goroutine only), fails every later job: a big write
-	// failed and so did the undo of its committed chunks, whose records the next Open
-	// restores over anything written meanwhile (bigwrite.go).
+	// broken, once set, fails every later job and read: a big write failed and so did
+	// the undo of its committed chunks, whose records the next Open restores over
+	// anything written meanwhile (bigwrite.go). It is set with views held for writing
+	// (commitBig), and read on the committer goroutine or with views held.
 	broken error
 
 	// cache learns which task values each commit stored (decodeCache.committed).
@@ -113,17 +114,15 @@ func (c *committer) estimateLen(key, value int) int64 {
 // would overflow the transaction starts a new one after committing the current; a job
 // too big for any transaction is committed alone, in chunks (bigwrite.go).
 func (c *committer) commit(round []*job) {
-	if c.broken != nil {
-		for _, j := range round {
-			j.Finish(c.broken)
-		}
-		return
-	}
 	txn := c.db.NewTransaction(true)
 	var members []*job
 	var written [][]write // the members' writes
 	var count, size int64
 	for _, j := range round {
+		if c.broken != nil { // since an earlier round, or a big write of this one
+			j.Finish(c.broken)
+			continue
+		}
 		writes, err := j.Payload(txn)
 		if err != nil {
 			j.Finish(err)

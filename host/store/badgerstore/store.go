@@ -164,6 +164,9 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	if s.closed {
 		return ErrClosed
 	}
+	if s.c.broken != nil { // the store holds part of a write (committer.broken)
+		return s.c.broken
+	}
 	return s.db.View(fn)
 }
 

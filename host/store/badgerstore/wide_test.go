@@ -233,59 +233,89 @@ func mustDeleteWrites(t *testing.T, s *Store, ids []string) []write {
 	return ws
 }
 
-// TestFailedUndoStopsWrites: a big Delete fails after two chunks and the undo of those
-// fails too. The store accepts no later write (the next Open would restore the undo
-// records over it); reopened, it finishes the undo and holds every task again.
-func TestFailedUndoStopsWrites(t *testing.T) {
+// TestFailedUndoStopsTheStore: a big Delete fails after two chunks and the undo of
+// those fails too, wholly or from its oldest chunk. The store then refuses the job queued
+// behind it in the same round, every later write and every read (it holds part of the
+// Delete, and the next Open would restore the undo records over a later write);
+// reopened, it finishes the undo and holds every task again.
+func TestFailedUndoStopsTheStore(t *testing.T) {
 	t.Parallel()
 	for _, inMemory := range []bool{false, true} {
-		t.Run(fmt.Sprintf("in memory %v", inMemory), func(t *testing.T) {
-			t.Parallel()
-			opts := Options{MemTableSize: 1 << 20, InMemory: inMemory}
-			if !inMemory {
-				opts.Dir = t.TempDir()
-			}
-			s, err := Open(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			ctx := t.Context()
-			ts := wideTree(3000)
-			if err := s.Create(ctx, ts); err != nil {
-				t.Fatal(err)
-			}
-			ids := make([]string, len(ts))
-			for i, x := range ts {
-				ids[i] = x.ID
-			}
-			s.c.testBigWriteErr = func(restore bool, chunk int) error {
-				if restore || chunk == 2 {
-					return errors.New("disk failure")
+		for _, failedRestore := range []int{-1, 0} { // -1: every chunk's
+			t.Run(fmt.Sprintf("in memory %v, failed restore %d", inMemory, failedRestore), func(t *testing.T) {
+				t.Parallel()
+				opts := Options{MemTableSize: 1 << 20, InMemory: inMemory}
+				if !inMemory {
+					opts.Dir = t.TempDir()
 				}
-				return nil
-			}
-			const stopped = "accepts no more writes"
-			if err := s.Delete(ctx, ids); err == nil || !strings.Contains(err.Error(), stopped) {
-				t.Fatalf("Delete: %v, want an error saying the store %s", err, stopped)
-			}
-			if err := s.Create(ctx, []*task.Task{mk("later", "", 0)}); err == nil || !strings.Contains(err.Error(), stopped) {
-				t.Fatalf("a later Create: %v, want an error saying the store %s", err, stopped)
-			}
-			if inMemory {
-				return
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = setup(t, Options{Dir: opts.Dir, MemTableSize: 1 << 20})
-			if n, err := s.Count(ctx, store.Filter{}); err != nil || n != len(ts) {
-				t.Fatalf("Count after reopen = %d, %v; want %d", n, err, len(ts))
-			}
-			if m := undoRecords(t, s); m != 0 {
-				t.Fatalf("%d undo records after reopen", m)
-			}
-			checkIndexes(t, s)
-		})
+				s, err := Open(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				ctx := t.Context()
+				ts := wideTree(3000)
+				if err := s.Create(ctx, ts); err != nil {
+					t.Fatal(err)
+				}
+				ids := make([]string, len(ts))
+				for i, x := range ts {
+					ids[i] = x.ID
+				}
+				s.c.testBigWriteErr = func(restore bool, chunk int) error {
+					if (!restore && chunk == 2) || (restore && (failedRestore < 0 || chunk == failedRestore)) {
+						return errors.New("disk failure")
+					}
+					return nil
+				}
+				// The Delete and a small write queue up into one round behind a job that
+				// holds the committer.
+				started, release := make(chan struct{}), make(chan struct{})
+				held := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) {
+					close(started)
+					<-release
+					return nil, nil
+				})
+				<-started
+				deletes := mustDeleteWrites(t, s, ids)
+				big := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) { return deletes, nil })
+				small := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) {
+					return []write{{key: []byte("zz-small"), value: []byte{1}}}, nil
+				})
+				close(release)
+				if err := held(); err != nil {
+					t.Fatal(err)
+				}
+				const stopped = "accepts no more reads or writes"
+				for name, err := range map[string]error{
+					"the Delete":          big(),
+					"the write behind it": small(),
+					"a later Create":      s.Create(ctx, []*task.Task{mk("later", "", 0)}),
+					"a read":              func() error { _, err := s.Get(ctx, ids[1]); return err }(),
+				} {
+					if err == nil || !strings.Contains(err.Error(), stopped) {
+						t.Errorf("%s: %v, want an error saying the store %s", name, err, stopped)
+					}
+				}
+				err = s.db.View(func(txn *badger.Txn) error { _, err := txn.Get([]byte("zz-small")); return err })
+				if !errors.Is(err, badger.ErrKeyNotFound) {
+					t.Errorf("the write behind the Delete was stored: %v", err)
+				}
+				if inMemory {
+					return
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				s = setup(t, Options{Dir: opts.Dir, MemTableSize: 1 << 20})
+				if n, err := s.Count(ctx, store.Filter{}); err != nil || n != len(ts) {
+					t.Fatalf("Count after reopen = %d, %v; want %d", n, err, len(ts))
+				}
+				if m := undoRecords(t, s); m != 0 {
+					t.Fatalf("%d undo records after reopen", m)
+				}
+				checkIndexes(t, s)
+			})
+		}
 	}
 }
