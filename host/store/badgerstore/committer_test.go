@@ -33,24 +33,13 @@ func TestFailedCommitFailsTheJobPreparedAgainstIt(t *testing.T) {
 		}
 		return nil
 	}
-	// A job holding the committer in a round of its own makes the next two queue up
-	// into one round.
-	started, release := make(chan struct{}), make(chan struct{})
-	held := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) {
-		close(started)
-		<-release
-		return nil, nil
-	})
-	<-started
+	release := holdCommitter(t, s) // the next two queue up into one round
 	first := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) {
 		armed.Store(true)
 		return writes("A"), nil
 	})
 	second := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) { return writes("B"), nil })
-	close(release)
-	if err := held(); err != nil {
-		t.Fatalf("the holding job: %v", err)
-	}
+	release()
 	for name, wait := range map[string]func() error{"first": first, "second": second} {
 		if err := wait(); err == nil || err.Error() != "task store commit: disk failure" {
 			t.Errorf("%s job: %v, want the failed commit", name, err)
@@ -60,6 +49,27 @@ func TestFailedCommitFailsTheJobPreparedAgainstIt(t *testing.T) {
 		err := s.db.View(func(txn *badger.Txn) error { _, err := txn.Get([]byte(k)); return err })
 		if !errors.Is(err, badger.ErrKeyNotFound) {
 			t.Errorf("key %s after the failed commit: %v, want not found", k, err)
+		}
+	}
+}
+
+// holdCommitter has the committer run a job that waits for the returned function, so
+// that the jobs queued meanwhile form one round; the function releases the job and
+// waits for it.
+func holdCommitter(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	started, done := make(chan struct{}), make(chan struct{})
+	held := s.c.queue.Enqueue(t.Context(), func(*badger.Txn) ([]write, error) {
+		close(started)
+		<-done
+		return nil, nil
+	})
+	<-started
+	return func() {
+		t.Helper()
+		close(done)
+		if err := held(); err != nil {
+			t.Fatalf("the holding job: %v", err)
 		}
 	}
 }

@@ -180,14 +180,7 @@ func TestBigWriteCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := t.Context()
-			ts := wideTree(3000)
-			if err := s.Create(ctx, ts); err != nil {
-				t.Fatal(err)
-			}
-			ids := make([]string, len(ts))
-			for i, x := range ts {
-				ids[i] = x.ID
-			}
+			ids := createWide(t, s, 3000)
 			crashAtChunk(&s.c.testChunkHook, 1, func() { _ = s.c.commitBig(mustDeleteWrites(t, s, ids)) })
 			if m := undoRecords(t, s); m != 2 {
 				t.Fatalf("%d undo records after the crash, want 2", m)
@@ -208,6 +201,20 @@ func TestBigWriteCrash(t *testing.T) {
 			checkIndexes(t, s)
 		})
 	}
+}
+
+// createWide stores wideTree(n) in s and returns its ids.
+func createWide(t *testing.T, s *Store, n int) []string {
+	t.Helper()
+	ts := wideTree(n)
+	if err := s.Create(t.Context(), ts); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(ts))
+	for i, x := range ts {
+		ids[i] = x.ID
+	}
+	return ids
 }
 
 // mustDeleteWrites returns the writes of a Delete of ids.
@@ -254,38 +261,20 @@ func TestFailedUndoStopsTheStore(t *testing.T) {
 				}
 				defer s.Close()
 				ctx := t.Context()
-				ts := wideTree(3000)
-				if err := s.Create(ctx, ts); err != nil {
-					t.Fatal(err)
-				}
-				ids := make([]string, len(ts))
-				for i, x := range ts {
-					ids[i] = x.ID
-				}
+				ids := createWide(t, s, 3000)
 				s.c.testBigWriteErr = func(restore bool, chunk int) error {
 					if (!restore && chunk == 2) || (restore && (failedRestore < 0 || chunk == failedRestore)) {
 						return errors.New("disk failure")
 					}
 					return nil
 				}
-				// The Delete and a small write queue up into one round behind a job that
-				// holds the committer.
-				started, release := make(chan struct{}), make(chan struct{})
-				held := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) {
-					close(started)
-					<-release
-					return nil, nil
-				})
-				<-started
 				deletes := mustDeleteWrites(t, s, ids)
+				release := holdCommitter(t, s) // the Delete and a small write form one round
 				big := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) { return deletes, nil })
 				small := s.c.queue.Enqueue(ctx, func(*badger.Txn) ([]write, error) {
 					return []write{{key: []byte("zz-small"), value: []byte{1}}}, nil
 				})
-				close(release)
-				if err := held(); err != nil {
-					t.Fatal(err)
-				}
+				release()
 				const stopped = "accepts no more reads or writes"
 				for name, err := range map[string]error{
 					"the Delete":          big(),
@@ -308,8 +297,8 @@ func TestFailedUndoStopsTheStore(t *testing.T) {
 					t.Fatal(err)
 				}
 				s = setup(t, Options{Dir: opts.Dir, MemTableSize: 1 << 20})
-				if n, err := s.Count(ctx, store.Filter{}); err != nil || n != len(ts) {
-					t.Fatalf("Count after reopen = %d, %v; want %d", n, err, len(ts))
+				if n, err := s.Count(ctx, store.Filter{}); err != nil || n != len(ids) {
+					t.Fatalf("Count after reopen = %d, %v; want %d", n, err, len(ids))
 				}
 				if m := undoRecords(t, s); m != 0 {
 					t.Fatalf("%d undo records after reopen", m)
