@@ -414,16 +414,11 @@ func (c *creation) abort(err error) error {
 	for i := c.stored - 1; i >= 0; i-- {
 		uerr := c.s.submit(context.Background(), func(txn *badger.Txn) ([]write, error) {
 			mk := markerKey(c.r.id, i)
-			keys, err := storedMarkerKeys(txn, mk)
+			ws, err := chunkDeletes(txn, mk)
 			if err != nil {
 				return nil, err
 			}
-			ws := make([]write, 0, 1+len(keys))
-			ws = append(ws, write{key: mk, del: true})
-			for _, k := range keys {
-				ws = append(ws, write{key: k, del: true})
-			}
-			return ws, nil
+			return append(ws, write{key: mk, del: true}), nil
 		})
 		if uerr != nil {
 			// The ids stay hidden; the next Open deletes what the markers list.
@@ -433,23 +428,6 @@ func (c *creation) abort(err error) error {
 	}
 	c.s.release(c.r)
 	return err
-}
-
-// storedMarkerKeys reads the marker at mk and returns the keys it lists.
-func storedMarkerKeys(txn *badger.Txn, mk []byte) ([][]byte, error) {
-	item, err := txn.Get(mk)
-	if err != nil {
-		return nil, fmt.Errorf("read create marker %q: %w", mk, err)
-	}
-	v, err := item.ValueCopy(nil)
-	if err != nil {
-		return nil, fmt.Errorf("read create marker %q: %w", mk, err)
-	}
-	keys, err := markerKeys(v)
-	if err != nil {
-		return nil, fmt.Errorf("create marker %q: %w", mk, err)
-	}
-	return keys, nil
 }
 
 // checkTasks fails with Exists when a task that ws writes is stored, or reserved by a
@@ -538,17 +516,17 @@ func undoInterrupted(db *badger.DB) (int, error) {
 	return len(markers), nil
 }
 
-// chunkDeletes returns the deletes that undo the chunk whose marker is at mk: of the
-// keys it lists, or, in the form of earlier versions that lists task ids, of each
-// stored task and its index entries.
+// chunkDeletes returns the deletes that undo the chunk whose marker is at mk (without
+// the marker's own, which its callers order): of the keys it lists, or, in the form of
+// earlier versions that lists task ids, of each stored task and its index entries.
 func chunkDeletes(txn *badger.Txn, mk []byte) ([]write, error) {
 	item, err := txn.Get(mk)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read create marker %q: %w", mk, err)
 	}
 	v, err := item.ValueCopy(nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read create marker %q: %w", mk, err)
 	}
 	var ws []write
 	if listsKeys(v) {

@@ -40,34 +40,35 @@ import (
 const memTableFile = "APFLOW-MEMTABLE"
 
 // openMemTableSize returns the memtable size to open the store in dir with when
-// requested is asked for, raising the record to it. A record that cannot be read is
-// logged and ignored: the logs' sizes still bound what they hold.
-func openMemTableSize(dir string, requested int64, log hclog.Logger) (int64, error) {
-	recorded, err := readMemTableSize(dir)
+// requested is asked for, raising the record to it, and the size recorded now. A record
+// that cannot be read is logged and ignored: the logs' sizes still bound what they hold.
+func openMemTableSize(dir string, requested int64, log hclog.Logger) (size, recorded int64, err error) {
+	recorded, err = readMemTableSize(dir)
 	if err != nil {
 		log.Warn("ignoring the recorded memtable size", "error", err)
 		recorded = 0
 	}
 	logSize, err := largestLog(dir)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	size := requested
+	size = requested
 	if logSize > 0 {
 		size = max(size, recorded, logSize/2)
 	}
 	if size > recorded {
 		if err := writeMemTableSize(dir, size); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
+		recorded = size
 	}
-	return size, nil
+	return size, recorded, nil
 }
 
-// settleMemTableSize records size, the one the store was opened with, once the open
-// holds Badger's lock.
-func settleMemTableSize(dir string, size int64) error {
-	if recorded, err := readMemTableSize(dir); err == nil && recorded == size {
+// settleMemTableSize records size, the one the store was opened with, in place of
+// recorded (openMemTableSize), once the open holds Badger's lock.
+func settleMemTableSize(dir string, size, recorded int64) error {
+	if recorded == size {
 		return nil
 	}
 	return writeMemTableSize(dir, size)

@@ -43,14 +43,17 @@ func TestOpenMemTableSize(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := openMemTableSize(dir, tc.requested, hclog.NewNullLogger())
+			got, recorded, err := openMemTableSize(dir, tc.requested, hclog.NewNullLogger())
 			if err != nil || got != tc.want {
 				t.Fatalf("openMemTableSize = %d, %v; want %d", got, err, tc.want)
 			}
 			if rec, err := readMemTableSize(dir); err != nil || rec != tc.wantRecord {
 				t.Errorf("recorded %d, %v; want %d", rec, err, tc.wantRecord)
 			}
-			if err := settleMemTableSize(dir, got); err != nil {
+			if recorded != tc.wantRecord {
+				t.Errorf("openMemTableSize reports %d recorded; want %d", recorded, tc.wantRecord)
+			}
+			if err := settleMemTableSize(dir, got, recorded); err != nil {
 				t.Fatal(err)
 			}
 			if rec, err := readMemTableSize(dir); err != nil || rec != got {

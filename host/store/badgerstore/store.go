@@ -63,14 +63,16 @@ func Open(opts Options) (*Store, error) {
 	case !opts.InMemory && opts.Dir == "":
 		return nil, errors.New("task store: Dir is required unless InMemory is set")
 	}
+	var recorded int64 // the memtable size recorded in Dir (recovery.go)
 	if !opts.InMemory {
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("task store: create data dir: %w", err)
 		}
-		size, err := openMemTableSize(opts.Dir, opts.MemTableSize, opts.Logger)
+		size, rec, err := openMemTableSize(opts.Dir, opts.MemTableSize, opts.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 		}
+		recorded = rec
 		if size != opts.MemTableSize {
 			opts.Logger.Info("opening with the memtable size of the process that last wrote the store and did not close it, to replay its write-ahead logs",
 				"memtable_size", size, "asked", opts.MemTableSize)
@@ -97,7 +99,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
 	if !opts.InMemory {
-		if err := settleMemTableSize(opts.Dir, opts.MemTableSize); err != nil {
+		if err := settleMemTableSize(opts.Dir, opts.MemTableSize, recorded); err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 		}
