@@ -127,7 +127,6 @@ func (m *model) apply(u Update) (n *node, changed bool) {
 	return n, changed
 }
 
-// counts returns the number of tasks per status, blocked counted apart from pending.
 // Symbol returns the one-character mark of a task's state.
 func Symbol(t *task.Task) string {
 	s := shown{status: t.Status, err: t.Error, retry: t.Retry} // read only: no copy
