@@ -464,8 +464,13 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, e
 	return pgstore.Open(ctx, pgstore.Options{DSN: dsn, Logger: log})
 }
 
-// Memtables of a large submission (memTableSize).
+// Memtables sized to the submission (memTableSize).
 const (
+	// smallTreeBytes is the tree file size below which apflow run opens the Badger store
+	// with smallMemTableSize: some 12,000 small tasks in compact JSON.
+	smallTreeBytes = 1 << 20
+	// smallMemTableSize is the memtable size of such a run.
+	smallMemTableSize = 3 << 20
 	// bigTreeBytes is the tree file size from which apflow run opens the Badger store
 	// with bigMemTableSize: some 350,000 small tasks in compact JSON (fewer in indented
 	// JSON). It is also the default --max-tree-bytes: a larger file needs the flag raised.
@@ -476,19 +481,32 @@ const (
 
 // memTableSize is the size of the Badger store's memtables for a process about to
 // submit a tree file of treeBytes bytes (apflow run, apflow generate --run; 0 when it
-// submits none, as apflow serve and resume): the store's default
-// (badgerstore.DefaultMemTableSize) below bigTreeBytes, bigMemTableSize from there.
-// Memtables four times larger are flushed into the LSM tree a quarter as often, which
-// is then compacted less, and that pays when a run writes a great deal. Measured in one
-// sitting (docs/performance.md, thirteenth pass): a 1,000,000-task run took 14% less
-// time for 5% more peak RSS, a 400,000-task run was within the noise on time and peaked
-// 8-10% lower, but a 100,000-task run, up to 11% faster, peaked 40% higher, above the
-// memory a run of that size is meant to take. A process that opens the store after one
-// with larger memtables died opens it with theirs until it closes it (badgerstore,
-// recovery.go).
+// submits none, as apflow serve and resume): smallMemTableSize below smallTreeBytes,
+// the store's default (badgerstore.DefaultMemTableSize) up to bigTreeBytes,
+// bigMemTableSize from there. Each size was measured against its neighbours in one
+// sitting (docs/performance.md, thirteenth and fourteenth passes):
+//   - Memtables four times larger are flushed into the LSM tree a quarter as often,
+//     which is then compacted less, and that pays when a run writes a great deal: a
+//     1,000,000-task run took 14% less time for 5% more peak RSS, a 400,000-task run
+//     was within the noise on time and peaked 8-10% lower, but a 100,000-task run, up
+//     to 11% faster, peaked 40% higher, above the memory a run of that size is meant to
+//     take.
+//   - Memtables of 3 MiB instead of 8 hold less and build their tables in smaller
+//     buffers, and a small run's writes still fit in level 0 (a dozen flushes) without
+//     a compaction: a 10,000-task run peaked a fifth lower (90-95 MiB instead of
+//     110-123) in the same time, a 12,400-task run 20% lower for 8% more time. A
+//     transaction then takes about 4,900 entries (0.47 MB): a round of 1,000
+//     completions is committed in two. From 20,000 tasks on they cost time (12-15%) and, from
+//     30,000, memory too: level 0 fills and is compacted. 2 MiB held more than 3.
+//
+// A process that opens the store after one with larger memtables died opens it with
+// theirs until it closes it (badgerstore, recovery.go).
 func memTableSize(treeBytes int) int64 {
-	if treeBytes >= bigTreeBytes {
+	switch {
+	case treeBytes >= bigTreeBytes:
 		return bigMemTableSize
+	case treeBytes > 0 && treeBytes < smallTreeBytes:
+		return smallMemTableSize
 	}
 	return badgerstore.DefaultMemTableSize
 }

@@ -16,7 +16,11 @@ func TestMemTableSize(t *testing.T) {
 		want      int64
 	}{
 		{"no tree (serve, resume)", 0, badgerstore.DefaultMemTableSize},
-		{"a small tree", 900_000, badgerstore.DefaultMemTableSize},
+		{"a one-task tree", 80, smallMemTableSize},
+		{"10,000 small tasks", 840_000, smallMemTableSize},
+		{"just below the small threshold", smallTreeBytes - 1, smallMemTableSize},
+		{"at the small threshold", smallTreeBytes, badgerstore.DefaultMemTableSize},
+		{"100,000 small tasks", 8_600_000, badgerstore.DefaultMemTableSize},
 		{"just below the threshold", bigTreeBytes - 1, badgerstore.DefaultMemTableSize},
 		{"at the threshold", bigTreeBytes, bigMemTableSize},
 		{"a million small tasks", 88_000_000, bigMemTableSize},
@@ -25,6 +29,9 @@ func TestMemTableSize(t *testing.T) {
 		if got := memTableSize(tc.treeBytes); got != tc.want {
 			t.Errorf("%s: memTableSize(%d) = %d, want %d", tc.name, tc.treeBytes, got, tc.want)
 		}
+	}
+	if smallMemTableSize >= badgerstore.DefaultMemTableSize {
+		t.Errorf("smallMemTableSize %d is not below the default %d", smallMemTableSize, badgerstore.DefaultMemTableSize)
 	}
 	if bigMemTableSize <= badgerstore.DefaultMemTableSize {
 		t.Errorf("bigMemTableSize %d is not above the default %d", bigMemTableSize, badgerstore.DefaultMemTableSize)
@@ -40,14 +47,16 @@ func TestRunSizesTheStoreToItsTree(t *testing.T) {
 	}
 	dataDir, plugins := setup(t)
 	small := writeTree(t, goodTree)
-	// The same tree, padded with blanks up to the size that gets larger memtables.
+	// The same tree, padded with blanks up to the sizes that get other memtables.
+	mid := writeTree(t, goodTree+strings.Repeat(" ", smallTreeBytes-len(goodTree)))
 	big := writeTree(t, goodTree+strings.Repeat(" ", bigTreeBytes-len(goodTree)))
 	tests := []struct {
 		name string
 		args []string
 		want int64
 	}{
-		{"a small tree", []string{"run", "-q", small}, badgerstore.DefaultMemTableSize},
+		{"a small tree", []string{"run", "-q", small}, smallMemTableSize},
+		{"a mid-sized tree", []string{"run", "-q", mid}, badgerstore.DefaultMemTableSize},
 		{"a large tree", []string{"run", "-q", "--max-tree-bytes", fmt.Sprint(bigTreeBytes), big}, bigMemTableSize},
 		{"a command that submits no tree", []string{"tasks", "list"}, badgerstore.DefaultMemTableSize},
 	}
