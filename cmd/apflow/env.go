@@ -55,8 +55,9 @@ type globals struct {
 	// --max-tree-bytes.
 	keepIDs, ephemeral bool
 	maxTreeBytes       int
-	// treeBytes is the size of the tree file apflow run (or generate --run) is about to
-	// submit, 0 for other commands: it sizes the Badger store's memtables (memTableSize).
+	// treeBytes is the size of the tree apflow run (or generate --run) is about to
+	// submit, as compact JSON (compactSize), 0 for other commands: it sizes the Badger
+	// store's memtables (memTableSize).
 	treeBytes int
 
 	stdout, stderr io.Writer
@@ -466,22 +467,23 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, e
 
 // Memtables sized to the submission (memTableSize).
 const (
-	// smallTreeBytes is the tree file size below which apflow run opens the Badger store
-	// with smallMemTableSize: some 12,000 small tasks in compact JSON.
+	// smallTreeBytes is the tree size (as compact JSON, compactSize) below which apflow
+	// run opens the Badger store with smallMemTableSize: some 12,000 small tasks.
 	smallTreeBytes = 1 << 20
 	// smallMemTableSize is the memtable size of such a run.
 	smallMemTableSize = 3 << 20
-	// bigTreeBytes is the tree file size from which apflow run opens the Badger store
-	// with bigMemTableSize: some 350,000 small tasks in compact JSON (fewer in indented
-	// JSON). It is also the default --max-tree-bytes: a larger file needs the flag raised.
+	// bigTreeBytes is the tree size (as compact JSON) from which apflow run opens the
+	// Badger store with bigMemTableSize: some 350,000 small tasks. It is also the default
+	// --max-tree-bytes (of the file as it is): a larger file needs the flag raised.
 	bigTreeBytes = 32 << 20
 	// bigMemTableSize is the memtable size of such a run.
 	bigMemTableSize = 32 << 20
 )
 
 // memTableSize is the size of the Badger store's memtables for a process about to
-// submit a tree file of treeBytes bytes (apflow run, apflow generate --run; 0 when it
-// submits none, as apflow serve and resume): smallMemTableSize below smallTreeBytes,
+// submit a tree of treeBytes bytes as compact JSON (apflow run, apflow generate --run;
+// 0 when it submits none, as apflow serve and resume), so that indentation changes
+// nothing: smallMemTableSize below smallTreeBytes,
 // the store's default (badgerstore.DefaultMemTableSize) up to bigTreeBytes,
 // bigMemTableSize from there. Each size was measured against its neighbours in one
 // sitting (docs/performance.md, thirteenth and fourteenth passes):

@@ -39,25 +39,49 @@ func TestMemTableSize(t *testing.T) {
 }
 
 // TestRunSizesTheStoreToItsTree: apflow run opens the store with memtables sized to
-// the file it submits (as the store itself reports them), other commands with the
-// default.
+// the tree it submits as compact JSON (as the store itself reports them), other
+// commands with the default.
 func TestRunSizesTheStoreToItsTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens a store with 32 MiB memtables")
 	}
 	dataDir, plugins := setup(t)
 	small := writeTree(t, goodTree)
-	// The same tree, padded with blanks up to the sizes that get other memtables.
-	mid := writeTree(t, goodTree+strings.Repeat(" ", smallTreeBytes-len(goodTree)))
-	big := writeTree(t, goodTree+strings.Repeat(" ", bigTreeBytes-len(goodTree)))
+	// Blanks between tokens do not count: the same tree indented by a megabyte.
+	indented := writeTree(t, strings.ReplaceAll(goodTree, "\n", "\n"+strings.Repeat(" ", smallTreeBytes/4)))
+	// Strings count: the tree with children whose inputs hold strings, up to the sizes
+	// that get other memtables (a task's stored value has a size limit: a megabyte each).
+	padded := func(size int) string {
+		k := size>>20 + 1
+		tree := func(pads []string) string {
+			var b strings.Builder
+			b.WriteString(strings.TrimSuffix(goodTree, "]"))
+			for i, pad := range pads {
+				fmt.Fprintf(&b, `, {"name": "pad%d", "parent_id": "report", "schemas": {"method": "echo"}, "inputs": {"pad": "%s"}}`, i, pad)
+			}
+			return b.String() + "]"
+		}
+		pads := make([]string, k)
+		need := size - compactSize([]byte(tree(pads)))
+		for i := range pads {
+			n := need / k
+			if i == k-1 {
+				n = need - (k-1)*(need/k)
+			}
+			pads[i] = strings.Repeat("x", n)
+		}
+		return writeTree(t, tree(pads))
+	}
+	mid, big := padded(smallTreeBytes), padded(bigTreeBytes)
 	tests := []struct {
 		name string
 		args []string
 		want int64
 	}{
 		{"a small tree", []string{"run", "-q", small}, smallMemTableSize},
+		{"a small tree, indented", []string{"run", "-q", "--max-tree-bytes", fmt.Sprint(2 * smallTreeBytes), indented}, smallMemTableSize},
 		{"a mid-sized tree", []string{"run", "-q", mid}, badgerstore.DefaultMemTableSize},
-		{"a large tree", []string{"run", "-q", "--max-tree-bytes", fmt.Sprint(bigTreeBytes), big}, bigMemTableSize},
+		{"a large tree", []string{"run", "-q", "--max-tree-bytes", fmt.Sprint(2 * bigTreeBytes), big}, bigMemTableSize},
 		{"a command that submits no tree", []string{"tasks", "list"}, badgerstore.DefaultMemTableSize},
 	}
 	for _, tc := range tests {

@@ -198,7 +198,7 @@ func invalidSubmission(name string, err error) error {
 }
 
 func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool, key keyFlags) error {
-	g.treeBytes = len(data)
+	g.treeBytes = compactSize(data)
 	h, err := g.openHost(ctx, roleWorker)
 	if err != nil {
 		return err
