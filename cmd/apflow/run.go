@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"slices"
 	"sort"
@@ -204,29 +205,36 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 		return err
 	}
 	defer h.shutdown()
-	prepare := func(ctx context.Context) ([]*task.Task, error) {
-		return submit.Prepare(ctx, data, submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
-			TaskSchemas: h.taskSchemas, LocalIDs: !g.keepIDs, MaxBytes: g.maxTreeBytes})
-	}
 	if key.key != "" {
+		prepare := func(ctx context.Context) ([]*task.Task, error) {
+			return submit.Prepare(ctx, data, prepareOptions(g, h))
+		}
 		return g.runLocalKeyed(ctx, h, name, data, out, jsonOut, quiet, key, prepare)
 	}
-	tasks, err := prepare(ctx)
+	// The tree builds its tasks as they are read: the store, the run's graph and the live
+	// view each read them in turn, and none holds them all (submit.Tree).
+	tree, err := submit.PrepareTree(ctx, data, prepareOptions(g, h))
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
-	if err := h.store.Create(ctx, tasks); err != nil {
+	if err := store.CreateBatch(ctx, h.store, tree); err != nil {
 		return invalidSubmission(name, err)
 	}
-	rootID := rootOf(tasks)
+	rootID := tree.RootID()
 	h.engine.TreeCreated(ctx, rootID)
-	return g.follow(ctx, h, name, out, jsonOut, quiet, tasks, func() ([]string, error) {
+	return g.follow(ctx, h, name, out, jsonOut, quiet, tree, func() ([]string, error) {
 		// The run builds its graph from the tasks just stored instead of reading them back.
-		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{Created: tasks}); err != nil {
+		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{Created: tree}); err != nil {
 			return nil, err
 		}
 		return []string{rootID}, nil
 	})
+}
+
+// prepareOptions are the options of submit.Prepare for a tree apflow run submits.
+func prepareOptions(g *globals, h *host) submit.Options {
+	return submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
+		TaskSchemas: h.taskSchemas, LocalIDs: !g.keepIDs, MaxBytes: g.maxTreeBytes}
 }
 
 // runLocalKeyed is runLocal with --idempotency-key: the tree is stored with the key
@@ -260,7 +268,11 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 			key.key, rootID, rec.CreatedAt.Local().Format(time.DateTime))
 	}
 	// A repeat shows the tree as stored now, read back; a first submission, as just stored.
-	return g.follow(ctx, h, name, out, jsonOut, quiet, tasks, func() ([]string, error) {
+	var stored store.Batch
+	if tasks != nil {
+		stored = store.Tasks(tasks)
+	}
+	return g.follow(ctx, h, name, out, jsonOut, quiet, stored, func() ([]string, error) {
 		// Only a run that never started starts: a repeat never runs the tree twice.
 		_, err := h.engine.Start(ctx, rootID, engine.RunOptions{OnlyUnstarted: true})
 		if err != nil && !errors.Is(err, engine.ErrStarted) && apferr.CodeOf(err) != apferr.AlreadyExecuting {
@@ -303,7 +315,7 @@ func waitRunEnd(ctx context.Context, eng *engine.Engine, rootID string) error {
 // the live view starts from them instead of reading them back (with quiet, nothing is
 // shown and nothing is read before the end).
 func (g *globals) follow(ctx context.Context, h *host, name string, out io.Writer, jsonOut, quiet bool,
-	stored []*task.Task, start func() ([]string, error)) error {
+	stored store.Batch, start func() ([]string, error)) error {
 	// Subscribe before starting so that no run_end is missed; the live view shows
 	// status changes and progress, a quiet run waits for the end alone.
 	types := []string{engine.EventRunEnd}
@@ -328,9 +340,9 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 			if err != nil {
 				return err
 			}
-			stored = flatten(initial)
+			stored = store.Tasks(flatten(initial))
 		}
-		view = newView(out, name, stored)
+		view = newView(out, name, store.All(stored))
 	}
 	running := map[string]bool{}
 	for _, ri := range h.engine.Running() {
@@ -381,7 +393,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 }
 
 // newView picks the progress display: a live tree on a terminal, lines otherwise.
-func newView(out io.Writer, title string, tasks []*task.Task) progress.View {
+func newView(out io.Writer, title string, tasks iter.Seq[*task.Task]) progress.View {
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		w, h, err := term.GetSize(int(f.Fd()))
 		if err != nil {

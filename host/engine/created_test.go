@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"reflect"
+	"slices"
 	"sync/atomic"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -25,6 +27,23 @@ func (s *treeReads) Tree(ctx context.Context, treeID string) ([]*task.Task, erro
 func (s *treeReads) ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error {
 	s.scans.Add(1)
 	return s.Store.ScanTree(ctx, treeID, fn)
+}
+
+// copying is a store.Batch that builds a new copy of a task at each read, as
+// submit.Tree does, and fails the test when one is read more than twice.
+type copying struct {
+	t     *testing.T
+	tasks []*task.Task
+	reads []int
+}
+
+func (c *copying) Len() int { return len(c.tasks) }
+
+func (c *copying) Task(i int) *task.Task {
+	if c.reads[i]++; c.reads[i] > 2 {
+		c.t.Errorf("task %s read %d times, want at most twice", c.tasks[i].ID, c.reads[i])
+	}
+	return c.tasks[i].Clone()
 }
 
 // TestRunFromCreatedTasks: a run given the tree its caller just created
@@ -67,14 +86,23 @@ func TestRunFromCreatedTasks(t *testing.T) {
 	tests := []struct {
 		name      string
 		opts      []option
-		created   func([]*task.Task) []*task.Task
+		created   func([]*task.Task) store.Batch
 		wantScans int32 // loads of the tree by the run
 	}{
-		{"the created tree is not read back", nil, func(ts []*task.Task) []*task.Task { return ts }, 0},
-		{"without created tasks the tree is read", nil, func([]*task.Task) []*task.Task { return nil }, 1},
-		{"hooks configured: the tree is read", []option{withHooks(&recHooks{})}, func(ts []*task.Task) []*task.Task { return ts }, 1},
-		{"a task of another tree: the tree is read", nil, func(ts []*task.Task) []*task.Task {
-			return append(ts[:len(ts):len(ts)], &task.Task{ID: "x", TaskTreeID: "other", ParentID: "y"})
+		{"the created tree is not read back", nil, func(ts []*task.Task) store.Batch { return store.Tasks(ts) }, 0},
+		{"created out of submission order", nil, func(ts []*task.Task) store.Batch {
+			reversed := slices.Clone(ts)
+			slices.Reverse(reversed)
+			return store.Tasks(reversed)
+		}, 0},
+		{"a batch built at each read, read at most twice", nil, func(ts []*task.Task) store.Batch {
+			return &copying{t: t, tasks: ts, reads: make([]int, len(ts))}
+		}, 0},
+		{"without created tasks the tree is read", nil, func([]*task.Task) store.Batch { return nil }, 1},
+		{"an empty batch: the tree is read", nil, func([]*task.Task) store.Batch { return store.Tasks(nil) }, 1},
+		{"hooks configured: the tree is read", []option{withHooks(&recHooks{})}, func(ts []*task.Task) store.Batch { return store.Tasks(ts) }, 1},
+		{"a task of another tree: the tree is read", nil, func(ts []*task.Task) store.Batch {
+			return store.Tasks(append(ts[:len(ts):len(ts)], &task.Task{ID: "x", TaskTreeID: "other", ParentID: "y"}))
 		}, 1},
 	}
 	for _, tt := range tests {

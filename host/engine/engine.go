@@ -11,6 +11,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/cluster"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -91,14 +92,15 @@ type RunOptions struct {
 	// (docs/api.md "Idempotency keys").
 	OnlyUnstarted bool
 	// Created, when not nil, is the whole tree as the caller just stored it (Store.Create
-	// returned nil for exactly these tasks, and nothing changed them since): the run
-	// builds its graph from them instead of reading the tree back, and reads only the
-	// root, whose snapshot it hands out. The run never modifies them and drops them once
-	// loaded. Ignored in cluster mode, when hooks are configured (a tree-created hook may
-	// have changed the tree) and when a task is not of the run's tree. Pitfall: it is
-	// trusted to be whole: a task left out is not run, and the run can end completed
-	// without it.
-	Created []*task.Task
+	// or store.CreateBatch returned nil for exactly these tasks, and nothing changed them
+	// since): the run builds its graph from them instead of reading the tree back, and
+	// reads only the root, whose snapshot it hands out. The run reads each task of it at
+	// most twice (a batch built on demand, submit.Tree, is never held whole), never
+	// modifies them and drops the batch once loaded. Ignored in cluster mode, when hooks
+	// are configured (a tree-created hook may have changed the tree) and when a task is
+	// not of the run's tree. Pitfall: it is trusted to be whole: a task left out is not
+	// run, and the run can end completed without it.
+	Created store.Batch
 
 	// resume continues an interrupted run (crash recovery): nothing but orphaned
 	// in_progress tasks is reset.
@@ -141,7 +143,7 @@ type Run struct {
 	rootID  string
 	treeID  string
 	opts    RunOptions
-	created []*task.Task // RunOptions.Created, until the run's goroutine loads them
+	created store.Batch // RunOptions.Created, until the run's goroutine loads them
 	started time.Time
 
 	inbox chan message

@@ -184,8 +184,8 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 	}
 	created := c.run.created
 	c.run.created = nil
-	if c.usable(created) {
-		if err := c.addCreated(ctx, created, add); err != nil {
+	if ok, ordered := c.usable(created); ok {
+		if err := c.addCreated(ctx, created, ordered, add); err != nil {
 			return fmt.Errorf("load tree: %w", err)
 		}
 	} else if s, ok := c.engine.cfg.Store.(treeScanner); ok {
@@ -214,26 +214,40 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 }
 
 // usable reports whether the run may build its graph from created, the tree as its
-// caller just stored it (RunOptions.Created).
-func (c *coordinator) usable(created []*task.Task) bool {
-	if created == nil || c.clustered() || c.engine.cfg.Hooks != nil {
-		return false
+// caller just stored it (RunOptions.Created), and whether it is in submission order
+// already. It reads each task of created once.
+func (c *coordinator) usable(created store.Batch) (ok, ordered bool) {
+	if created == nil || created.Len() == 0 || c.clustered() || c.engine.cfg.Hooks != nil {
+		return false, false
 	}
-	for _, t := range created {
+	ordered = true
+	var prev *task.Task
+	for i := range created.Len() {
+		t := created.Task(i)
 		if t == nil || t.TreeID() != c.run.treeID {
-			return false
+			return false, false
 		}
+		if prev != nil && store.SubmissionOrder(prev, t) > 0 {
+			ordered = false
+		}
+		prev = t
 	}
-	return true
+	return true, ordered
 }
 
 // addCreated adds created to the graph in submission order (seq, then id), as ScanTree
-// hands a tree over. The root is read from the store: its snapshot is handed out as
-// stored, and a created task is the caller's form of it.
-func (c *coordinator) addCreated(ctx context.Context, created []*task.Task, add func(*task.Task) error) error {
-	order := slices.Clone(created)
-	slices.SortStableFunc(order, store.SubmissionOrder)
-	for _, t := range order {
+// hands a tree over, reading each of its tasks once when it is in that order already
+// (usable). The root is read from the store: its snapshot is handed out as stored, and
+// a created task is the caller's form of it.
+func (c *coordinator) addCreated(ctx context.Context, created store.Batch, ordered bool, add func(*task.Task) error) error {
+	next := created.Task
+	if !ordered {
+		order := slices.Clone(store.Collect(created))
+		slices.SortStableFunc(order, store.SubmissionOrder)
+		next = func(i int) *task.Task { return order[i] }
+	}
+	for i := range created.Len() {
+		t := next(i)
 		if t.IsRoot() {
 			stored, err := c.engine.cfg.Store.Get(ctx, t.ID)
 			if err != nil {

@@ -29,35 +29,40 @@ func DeleteBlocked(id, blocking, reason string) error {
 
 // CheckNew checks the tasks of one Create before anything is stored: no nil task, no
 // empty or repeated id, valid statuses, key fields that survive the wire form. It does
-// not look at what is stored.
-func CheckNew(tasks []*task.Task) error {
-	seen := make(map[string]bool, len(tasks))
-	for i, t := range tasks {
+// not look at what is stored. It returns the ids of the tasks, in order. It reads each
+// task of tasks once.
+func CheckNew(tasks Batch) ([]string, error) {
+	n := tasks.Len()
+	ids := make([]string, n)
+	seen := make(map[string]bool, n)
+	for i := range n {
+		t := tasks.Task(i)
 		if t == nil {
-			return apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
+			return nil, apferr.New(apferr.InvalidParams, fmt.Sprintf("task at index %d is null", i))
 		}
 		if t.ID == "" {
-			return InvalidField("", "id", "is empty")
+			return nil, InvalidField("", "id", "is empty")
 		}
 		if seen[t.ID] {
-			return Exists(t.ID)
+			return nil, Exists(t.ID)
 		}
 		seen[t.ID] = true
 		if !t.Status.Valid() {
-			return InvalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
+			return nil, InvalidField(t.ID, "status", fmt.Sprintf("%q is not a valid status", t.Status))
 		}
 		if err := CheckKeyFields(t); err != nil {
-			return err
+			return nil, err
 		}
+		ids[i] = t.ID
 	}
-	return nil
+	return ids, nil
 }
 
 // EncodeNew checks the tasks of one Create (CheckNew) and then returns each, in order,
 // in the backend's stored form made by encode. Nothing is encoded unless every task
 // passes the checks; the first error of encode is returned as it is.
 func EncodeNew[T any](tasks []*task.Task, encode func(*task.Task) (T, error)) ([]T, error) {
-	if err := CheckNew(tasks); err != nil {
+	if _, err := CheckNew(Tasks(tasks)); err != nil {
 		return nil, err
 	}
 	out := make([]T, len(tasks))

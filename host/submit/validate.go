@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
-	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/schema"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -18,11 +16,21 @@ import (
 // tasks.create / tasks.execute call. Any failure is an *apferr.Error listing every
 // problem (see [Validate]), except look-up and context errors, which are wrapped.
 func Prepare(ctx context.Context, data []byte, opts Options) ([]*task.Task, error) {
+	tree, err := PrepareTree(ctx, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	return store.Collect(tree), nil
+}
+
+// PrepareTree is Prepare returning the tree, whose tasks are built when read
+// ([Tree]): a large submission is not held whole as tasks.
+func PrepareTree(ctx context.Context, data []byte, opts Options) (*Tree, error) {
 	sub, err := Decode(data, opts)
 	if err != nil {
 		return nil, err
 	}
-	return Validate(ctx, sub, opts)
+	return ValidateTree(ctx, sub, opts)
 }
 
 // Validate checks a decoded submission as a whole and builds its tasks: names resolved
@@ -36,6 +44,16 @@ func Prepare(ctx context.Context, data []byte, opts Options) ([]*task.Task, erro
 // Every problem found is reported in one *apferr.Error (see package doc for the order
 // of classes and their codes); nothing is returned unless the whole submission is valid.
 func Validate(ctx context.Context, sub *Submission, opts Options) ([]*task.Task, error) {
+	tree, err := ValidateTree(ctx, sub, opts)
+	if err != nil {
+		return nil, err
+	}
+	return store.Collect(tree), nil
+}
+
+// ValidateTree is Validate returning the tree, whose tasks are built when read
+// ([Tree]).
+func ValidateTree(ctx context.Context, sub *Submission, opts Options) (*Tree, error) {
 	opts = opts.withDefaults()
 	v := &validator{opts: opts, specs: sub.Specs, c: newCollector(opts.MaxProblems)}
 	for _, p := range sub.Problems {
@@ -62,7 +80,7 @@ func Validate(ctx context.Context, sub *Submission, opts Options) ([]*task.Task,
 	if err := v.c.err(); err != nil {
 		return nil, err
 	}
-	return v.build()
+	return v.tree()
 }
 
 type validator struct {
@@ -435,90 +453,4 @@ func (v *validator) existing(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// build turns the validated specs into tasks.
-func (v *validator) build() ([]*task.Task, error) {
-	ids := make([]string, len(v.specs))
-	used := make(map[string]bool, len(v.specs))
-	for i, s := range v.specs {
-		if s.ID != "" && !v.opts.LocalIDs {
-			ids[i] = s.ID
-			used[s.ID] = true
-		}
-	}
-	for i := range v.specs {
-		if ids[i] != "" {
-			continue
-		}
-		for try := 0; ; try++ {
-			if try == 10 {
-				return nil, apferr.New(apferr.Internal, "cannot generate a unique task id: Options.NewID keeps returning used ids")
-			}
-			if id := v.opts.Namespace.Qualify(v.opts.NewID()); id != "" && !used[id] {
-				ids[i] = id
-				used[id] = true
-				break
-			}
-		}
-		if n := utf8.RuneCountInString(ids[i]); n > MaxIDLen {
-			p := taskProblem(v.specs[i], "id", "the generated id is "+idTooLong(ids[i], v.opts.Namespace))
-			p.Code, p.Expected, p.Actual = apferr.InvalidParams, fmt.Sprintf("at most %d characters", MaxIDLen), n
-			return nil, apferr.Problems([]apferr.Problem{p})
-		}
-	}
-	root := 0
-	for i := range v.specs {
-		if v.parent[i] == -1 {
-			root = i
-			break
-		}
-	}
-	treeID := v.specs[root].TreeID
-	if treeID == "" || v.opts.LocalIDs {
-		treeID = ids[root]
-	}
-	now := v.opts.Now().UTC().Truncate(time.Microsecond)
-	tasks := make([]*task.Task, len(v.specs))
-	var probs []apferr.Problem
-	for i, s := range v.specs {
-		t := &task.Task{
-			ID: ids[i], TaskTreeID: treeID, UserID: v.userID, Name: s.Name,
-			Status: task.Pending, Priority: task.DefaultPriority,
-			Dependencies: make([]task.Dependency, 0, len(v.deps[i])),
-			Inputs:       s.Inputs, Params: s.Params, Schemas: s.Schemas,
-			CreatedAt: now, UpdatedAt: now, OriginType: task.OriginCreate,
-			ScheduleType: s.ScheduleType, ScheduleExpression: s.ScheduleExpression,
-			ScheduleEnabled: s.ScheduleEnabled, ScheduleStartAt: s.ScheduleStartAt,
-			ScheduleEndAt: s.ScheduleEndAt, ScheduleTimezone: s.ScheduleTimezone, MaxRuns: s.MaxRuns,
-			Limits: s.Limits, Seq: i,
-		}
-		if t.Inputs == nil {
-			t.Inputs = map[string]any{}
-		}
-		if s.Priority != nil {
-			t.Priority = *s.Priority
-		}
-		if p := v.parent[i]; p >= 0 {
-			t.ParentID = ids[p]
-		}
-		// The expression and zone were checked when decoding: this cannot fail.
-		t.NextRunAt, _ = schedule.NextRun(t, now)
-		for _, d := range v.deps[i] {
-			t.Dependencies = append(t.Dependencies, task.Dependency{ID: ids[d.to], Required: d.required, Key: d.key})
-		}
-		if p := sharedInjectKey(s, t.Dependencies, v.deps[i]); p != nil {
-			probs = append(probs, *p)
-		}
-		tasks[i] = t
-	}
-	if len(probs) > 0 {
-		return nil, apferr.Problems(probs)
-	}
-	for i := range v.specs {
-		if p := v.parent[i]; p >= 0 {
-			tasks[p].HasChildren = true
-		}
-	}
-	return tasks, nil
 }

@@ -33,22 +33,31 @@ import (
 //   - on failure the chunks already committed are deleted, marker with writes; after a
 //     crash, Open deletes every chunk whose marker it finds.
 func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
-	if len(tasks) == 0 {
+	return s.CreateBatch(ctx, store.Tasks(tasks))
+}
+
+// CreateBatch implements store.BatchCreator: Create of the tasks of b, each read twice
+// (checked, then encoded as the chunks fill) and none kept, so that a submission built
+// on demand (submit.Tree) is never held whole as tasks.
+func (s *Store) CreateBatch(ctx context.Context, b store.Batch) error {
+	if b.Len() == 0 {
 		return nil
 	}
-	return s.create(ctx, nil, tasks)
+	return s.create(ctx, nil, b)
 }
 
 // create stores tasks and, when key is not nil, records it in the commit that makes the
 // submission visible: the only commit of a small one, the last of a chunked one. Tasks
 // are encoded as the chunks fill: a large submission is never held encoded whole.
-func (s *Store) create(ctx context.Context, key *keyWrite, tasks []*task.Task) error {
-	if err := store.CheckNew(tasks); err != nil {
+func (s *Store) create(ctx context.Context, key *keyWrite, tasks store.Batch) error {
+	ids, err := store.CheckNew(tasks)
+	if err != nil {
 		return err
 	}
-	c := &creation{s: s, ctx: ctx, tasks: tasks, budget: budget{s: s}, generation: s.cache.newGeneration()}
+	c := &creation{s: s, ctx: ctx, ids: ids, budget: budget{s: s}, generation: s.cache.newGeneration()}
 	add := c.add
-	for _, t := range tasks {
+	for i := range tasks.Len() {
+		t := tasks.Task(i)
 		e, err := encode(t)
 		if err != nil {
 			return c.abort(err)
@@ -244,9 +253,9 @@ func createdIDs(v []byte) ([]string, error) {
 // its time encoding chunks while none was being committed (docs/performance.md, twelfth
 // pass).
 type creation struct {
-	s     *Store
-	ctx   context.Context
-	tasks []*task.Task
+	s   *Store
+	ctx context.Context
+	ids []string // of the tasks, in order (store.CheckNew)
 
 	cur         []write // the chunk being filled
 	budget      budget
@@ -289,10 +298,7 @@ func (c *creation) commitChunk() error {
 	if c.r == nil {
 		r := &reservation{
 			id:  strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
-			ids: make([]string, len(c.tasks)),
-		}
-		for k, t := range c.tasks {
-			r.ids[k] = t.ID
+			ids: c.ids,
 		}
 		if err := c.s.reserve(r); err != nil {
 			return err

@@ -96,7 +96,7 @@ func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*t
 	if err != nil {
 		return err
 	}
-	return s.create(ctx, &keyWrite{rec: rec, value: v}, tasks)
+	return s.create(ctx, &keyWrite{rec: rec, value: v}, store.Tasks(tasks))
 }
 
 // LookupKey implements store.Keys.

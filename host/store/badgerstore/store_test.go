@@ -73,6 +73,11 @@ func TestScanTreeConformance(t *testing.T) {
 	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunScanTree(t, newStore) })
 }
 
+func TestBatchConformance(t *testing.T) {
+	t.Parallel()
+	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunBatch(t, newStore) })
+}
+
 func TestSchedulesConformance(t *testing.T) {
 	t.Parallel()
 	onDiskAndInMemory(t, func(t *testing.T, newStore func(*testing.T) *Store) { storetest.RunSchedules(t, newStore) })

@@ -10,6 +10,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"sync"
 	"time"
@@ -74,15 +75,19 @@ type model struct {
 	byID  map[string]*node
 }
 
-func newModel(tasks []*task.Task) *model {
-	m := &model{byID: make(map[string]*node, len(tasks))}
-	var roots []*node
-	for _, t := range tasks {
+// newModel reads each task of tasks once.
+func newModel(tasks iter.Seq[*task.Task]) *model {
+	m := &model{byID: map[string]*node{}}
+	type link struct{ id, parent string }
+	var links []link
+	for t := range tasks {
 		m.byID[t.ID] = &node{shown: shownOf(t)}
+		links = append(links, link{t.ID, t.ParentID})
 	}
-	for _, t := range tasks {
-		n := m.byID[t.ID]
-		if p, ok := m.byID[t.ParentID]; ok && t.ParentID != "" {
+	var roots []*node
+	for _, l := range links {
+		n := m.byID[l.id]
+		if p, ok := m.byID[l.parent]; ok && l.parent != "" {
 			p.children = append(p.children, n)
 		} else {
 			roots = append(roots, n)
@@ -232,8 +237,9 @@ type Plain struct {
 	mu  sync.Mutex
 }
 
-// NewPlain returns a View that writes a line per status change to w.
-func NewPlain(w io.Writer, tasks []*task.Task) *Plain {
+// NewPlain returns a View that writes a line per status change to w. It reads each task
+// of tasks once, and keeps only what it shows of them.
+func NewPlain(w io.Writer, tasks iter.Seq[*task.Task]) *Plain {
 	return &Plain{w: w, m: newModel(tasks), now: time.Now}
 }
 

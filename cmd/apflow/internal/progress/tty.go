@@ -3,6 +3,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"sync"
 	"time"
@@ -35,8 +36,9 @@ type TTYOptions struct {
 	Interval time.Duration // redraw period (default 100ms)
 }
 
-// NewTTY returns a View that redraws the tree of tasks on w until closed.
-func NewTTY(w io.Writer, tasks []*task.Task, opts TTYOptions) *TTY {
+// NewTTY returns a View that redraws the tree of tasks on w until closed. It reads each
+// task of tasks once, and keeps only what it shows of them.
+func NewTTY(w io.Writer, tasks iter.Seq[*task.Task], opts TTYOptions) *TTY {
 	if opts.Width <= 0 {
 		opts.Width = 100
 	}

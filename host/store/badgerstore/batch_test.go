@@ -1,0 +1,49 @@
+package badgerstore
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// readCounting is a store.Batch that builds a new task at every read and counts the
+// reads of each index.
+type readCounting struct {
+	n     int
+	reads []int
+}
+
+func (b *readCounting) Len() int { return b.n }
+
+func (b *readCounting) Task(i int) *task.Task {
+	b.reads[i]++
+	id, parent := fmt.Sprintf("t%05d", i), "t00000"
+	if i == 0 {
+		parent = ""
+	}
+	return &task.Task{ID: id, ParentID: parent, TaskTreeID: "t00000", Name: id, Status: task.Pending,
+		Priority: task.DefaultPriority, Seq: i, Inputs: map[string]any{"i": i}}
+}
+
+// TestCreateBatchReadsEachTaskTwice: CreateBatch reads each task once to check the
+// batch and once to encode it, whether the batch takes one commit or is chunked, so
+// that a batch built on demand is never held whole.
+func TestCreateBatchReadsEachTaskTwice(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 10, 5000} {
+		s := setup(t, Options{})
+		b := &readCounting{n: n, reads: make([]int, n)}
+		if err := s.CreateBatch(t.Context(), b); err != nil {
+			t.Fatalf("%d tasks: %v", n, err)
+		}
+		for i, r := range b.reads {
+			if r != 2 {
+				t.Fatalf("%d tasks: task %d read %d times, want 2", n, i, r)
+			}
+		}
+		if got, err := s.Tree(t.Context(), "t00000"); err != nil || len(got) != n {
+			t.Fatalf("%d tasks: Tree holds %d, %v", n, len(got), err)
+		}
+	}
+}
