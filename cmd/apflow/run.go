@@ -335,7 +335,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	}
 	var view progress.View = nopView{}
 	if !quiet {
-		if stored == nil {
+		if stored == nil || stored.Len() == 0 {
 			initial, err := loadTrees(ctx, h.store, rootIDs)
 			if err != nil {
 				return err

@@ -86,22 +86,22 @@ func TestRunFromCreatedTasks(t *testing.T) {
 	tests := []struct {
 		name      string
 		opts      []option
-		created   func([]*task.Task) store.Batch
+		created   func(*testing.T, []*task.Task) store.Batch
 		wantScans int32 // loads of the tree by the run
 	}{
-		{"the created tree is not read back", nil, func(ts []*task.Task) store.Batch { return store.Tasks(ts) }, 0},
-		{"created out of submission order", nil, func(ts []*task.Task) store.Batch {
+		{"the created tree is not read back", nil, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 0},
+		{"created out of submission order", nil, func(_ *testing.T, ts []*task.Task) store.Batch {
 			reversed := slices.Clone(ts)
 			slices.Reverse(reversed)
 			return store.Tasks(reversed)
 		}, 0},
-		{"a batch built at each read, read at most twice", nil, func(ts []*task.Task) store.Batch {
+		{"a batch built at each read, read at most twice", nil, func(t *testing.T, ts []*task.Task) store.Batch {
 			return &copying{t: t, tasks: ts, reads: make([]int, len(ts))}
 		}, 0},
-		{"without created tasks the tree is read", nil, func([]*task.Task) store.Batch { return nil }, 1},
-		{"an empty batch: the tree is read", nil, func([]*task.Task) store.Batch { return store.Tasks(nil) }, 1},
-		{"hooks configured: the tree is read", []option{withHooks(&recHooks{})}, func(ts []*task.Task) store.Batch { return store.Tasks(ts) }, 1},
-		{"a task of another tree: the tree is read", nil, func(ts []*task.Task) store.Batch {
+		{"without created tasks the tree is read", nil, func(*testing.T, []*task.Task) store.Batch { return nil }, 1},
+		{"an empty batch: the tree is read", nil, func(*testing.T, []*task.Task) store.Batch { return store.Tasks(nil) }, 1},
+		{"hooks configured: the tree is read", []option{withHooks(&recHooks{})}, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 1},
+		{"a task of another tree: the tree is read", nil, func(_ *testing.T, ts []*task.Task) store.Batch {
 			return store.Tasks(append(ts[:len(ts):len(ts)], &task.Task{ID: "x", TaskTreeID: "other", ParentID: "y"}))
 		}, 1},
 	}
@@ -109,7 +109,7 @@ func TestRunFromCreatedTasks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v, st, tasks := setup(t, tt.opts...)
-			res := v.run("root", RunOptions{Created: tt.created(tasks)})
+			res := v.run("root", RunOptions{Created: tt.created(t, tasks)})
 			want(t, v, res)
 			if n := st.scans.Load(); n != tt.wantScans {
 				t.Errorf("the run loaded the tree %d times, want %d", n, tt.wantScans)

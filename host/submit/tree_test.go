@@ -7,7 +7,8 @@ import (
 )
 
 // TestTreeBuildsEqualTasks: a Tree builds a new task at every read, equal to the one
-// before and to what Prepare returns, and names its root.
+// before, and names its root. (TestPrepareBuildsTasks checks the fields of the tasks it
+// builds, through Prepare.)
 func TestTreeBuildsEqualTasks(t *testing.T) {
 	t.Parallel()
 	opts, _ := setup(t)

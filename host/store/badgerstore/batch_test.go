@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -46,4 +47,32 @@ func TestCreateBatchReadsEachTaskTwice(t *testing.T) {
 			t.Fatalf("%d tasks: Tree holds %d, %v", n, len(got), err)
 		}
 	}
+}
+
+// TestCreateBatchRefusesABatchThatChanges: a batch whose tasks differ from one read to
+// the next (against store.Batch's contract) fails the create, which stores nothing.
+func TestCreateBatchRefusesABatchThatChanges(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{3, 5000} {
+		s := setup(t, Options{})
+		b := &readCounting{n: n, reads: make([]int, n)}
+		changing := changingBatch{b}
+		if err := s.CreateBatch(t.Context(), changing); err == nil {
+			t.Fatalf("%d tasks: CreateBatch of a changing batch succeeded", n)
+		}
+		if got, err := s.Count(t.Context(), store.Filter{}); err != nil || got != 0 {
+			t.Fatalf("%d tasks: %d tasks stored (%v), want none", n, got, err)
+		}
+	}
+}
+
+// changingBatch renames the last task at its second read.
+type changingBatch struct{ *readCounting }
+
+func (c changingBatch) Task(i int) *task.Task {
+	t := c.readCounting.Task(i)
+	if i == c.n-1 && c.reads[i] == 2 {
+		t.ID = "renamed"
+	}
+	return t
 }

@@ -58,6 +58,9 @@ func (s *Store) create(ctx context.Context, key *keyWrite, tasks store.Batch) er
 	add := c.add
 	for i := range tasks.Len() {
 		t := tasks.Task(i)
+		if t == nil || t.ID != ids[i] { // a Batch must read the same tasks twice
+			return c.abort(fmt.Errorf("create: task %d was %s when checked, then another", i, ids[i]))
+		}
 		e, err := encode(t)
 		if err != nil {
 			return c.abort(err)
