@@ -495,8 +495,8 @@ const (
 //     take.
 //   - Memtables of 3 MiB instead of 8 hold less and build their tables in smaller
 //     buffers, and a small run's writes still fit in level 0 (a dozen flushes) without
-//     a compaction: a 10,000-task run peaked a fifth lower (90-95 MiB instead of
-//     110-123) in the same time, a 12,400-task run 20% lower for 8% more time. A
+//     a compaction: a 10,000-task run peaked a fifth lower (86-94 MiB instead of
+//     112-119) for up to 10% more time, a 12,400-task run 20% lower for 8% more time. A
 //     transaction then takes about 4,900 entries (0.47 MB): a round of 1,000
 //     completions is committed in two. From 20,000 tasks on they cost time (12-15%) and, from
 //     30,000, memory too: level 0 fills and is compacted. 2 MiB held more than 3.

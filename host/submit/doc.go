@@ -3,7 +3,9 @@
 //
 // A submission is a JSON array of task objects, an object {"tasks": [...]}, or a single
 // task object. [Decode] parses it into [Spec]s without judging the tree; [Validate] checks
-// the whole submission and builds the tasks; [Prepare] does both.
+// the whole submission and builds the tasks; [Prepare] does both. [ValidateTree] and
+// [PrepareTree] return a [Tree] instead, which builds each task when it is read (a
+// store.Batch): a large submission is then never held whole as tasks.
 //
 // Guarantees:
 //   - Nothing outside the submission is touched: the only outside calls are
