@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/apflow-wasm/apflow/cmd/apflow/internal/progress"
@@ -67,7 +66,7 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 				rootID = id
 				if !quiet {
 					if tree, err := remoteTree(ctx, c, rootID); err == nil {
-						view = progress.NewPlain(out, slices.Values(flatten([]*task.TreeNode{tree})))
+						view = progress.NewPlain(out, store.Tasks(flatten([]*task.TreeNode{tree})))
 					}
 				}
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"slices"
 	"sort"
@@ -342,7 +341,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 			}
 			stored = store.Tasks(flatten(initial))
 		}
-		view = newView(out, name, store.All(stored))
+		view = newView(out, name, stored)
 	}
 	running := map[string]bool{}
 	for _, ri := range h.engine.Running() {
@@ -393,7 +392,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 }
 
 // newView picks the progress display: a live tree on a terminal, lines otherwise.
-func newView(out io.Writer, title string, tasks iter.Seq[*task.Task]) progress.View {
+func newView(out io.Writer, title string, tasks store.Batch) progress.View {
 	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		w, h, err := term.GetSize(int(f.Fd()))
 		if err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"iter"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -39,17 +38,6 @@ func Collect(b Batch) []*task.Task {
 		out[i] = b.Task(i)
 	}
 	return out
-}
-
-// All is the sequence of the tasks of b, in order, each read once per iteration.
-func All(b Batch) iter.Seq[*task.Task] {
-	return func(yield func(*task.Task) bool) {
-		for i := range b.Len() {
-			if !yield(b.Task(i)) {
-				return
-			}
-		}
-	}
 }
 
 // BatchCreator is a store that creates a Batch without holding it whole (badgerstore):

@@ -10,11 +10,11 @@ package progress
 import (
 	"fmt"
 	"io"
-	"iter"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -76,13 +76,15 @@ type model struct {
 }
 
 // newModel reads each task of tasks once.
-func newModel(tasks iter.Seq[*task.Task]) *model {
-	m := &model{byID: map[string]*node{}}
+func newModel(tasks store.Batch) *model {
+	n := tasks.Len()
+	m := &model{byID: make(map[string]*node, n)}
 	type link struct{ id, parent string }
-	var links []link
-	for t := range tasks {
+	links := make([]link, n)
+	for i := range n {
+		t := tasks.Task(i)
 		m.byID[t.ID] = &node{shown: shownOf(t)}
-		links = append(links, link{t.ID, t.ParentID})
+		links[i] = link{t.ID, t.ParentID}
 	}
 	var roots []*node
 	for _, l := range links {
@@ -239,7 +241,7 @@ type Plain struct {
 
 // NewPlain returns a View that writes a line per status change to w. It reads each task
 // of tasks once, and keeps only what it shows of them.
-func NewPlain(w io.Writer, tasks iter.Seq[*task.Task]) *Plain {
+func NewPlain(w io.Writer, tasks store.Batch) *Plain {
 	return &Plain{w: w, m: newModel(tasks), now: time.Now}
 }
 

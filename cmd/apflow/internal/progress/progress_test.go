@@ -3,11 +3,11 @@ package progress
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -24,7 +24,7 @@ func setup(t *testing.T) []*task.Task {
 func TestPlainWritesOneLinePerStatusChange(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	p := NewPlain(&buf, slices.Values(setup(t)))
+	p := NewPlain(&buf, store.Tasks(setup(t)))
 	p.now = func() time.Time { return time.Date(2026, 1, 1, 14, 3, 7, 0, time.UTC) }
 	for _, u := range []Update{
 		{TaskID: "a", Status: task.InProgress},
@@ -46,7 +46,7 @@ func TestPlainWritesOneLinePerStatusChange(t *testing.T) {
 func TestPlainShowsRetries(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	p := NewPlain(&buf, slices.Values(setup(t)))
+	p := NewPlain(&buf, store.Tasks(setup(t)))
 	p.now = func() time.Time { return time.Date(2026, 1, 1, 14, 3, 7, 0, time.UTC) }
 	next := time.Date(2026, 1, 1, 14, 3, 9, 0, time.Local)
 	waiting := &task.RetryState{MaxAttempts: 3, NextAttemptAt: next, History: []task.Attempt{{Attempt: 1, Error: "HTTP 503"}}}
@@ -106,7 +106,7 @@ func TestSummaryOfCountsIsSummary(t *testing.T) {
 func TestTTYRendersTreeIndentedAndCut(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	v := NewTTY(&buf, slices.Values(setup(t)), TTYOptions{Title: "demo", Width: 30, Height: 20, Interval: time.Hour})
+	v := NewTTY(&buf, store.Tasks(setup(t)), TTYOptions{Title: "demo", Width: 30, Height: 20, Interval: time.Hour})
 	v.Apply(Update{TaskID: "c", Status: task.InProgress, Progress: 0.25})
 	lines := v.render()
 	v.Close()
@@ -136,7 +136,7 @@ func TestPickInterestingPrefersRunningAndFailed(t *testing.T) {
 		}
 		tasks = append(tasks, &task.Task{ID: fmt.Sprintf("t%02d", i), ParentID: "root", Status: st})
 	}
-	m := newModel(slices.Values(tasks))
+	m := newModel(store.Tasks(tasks))
 	shown, hidden := pickInteresting(m.order, 3)
 	var ids []string
 	for _, n := range shown {
@@ -160,7 +160,7 @@ func TestModelHandlesDeepTreesIteratively(t *testing.T) {
 			tasks[i].ParentID = fmt.Sprint(i - 1)
 		}
 	}
-	m := newModel(slices.Values(tasks))
+	m := newModel(store.Tasks(tasks))
 	if len(m.order) != depth || m.order[depth-1].depth != depth-1 {
 		t.Fatalf("order has %d nodes, last depth %d", len(m.order), m.order[len(m.order)-1].depth)
 	}
@@ -177,7 +177,7 @@ func TestViewKeepsOnlyWhatItShows(t *testing.T) {
 	a.Status, a.Progress, a.Error = task.Failed, 0.5, "boom"
 	next := time.Date(2026, 1, 1, 14, 3, 9, 0, time.UTC)
 	a.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: next}
-	m := newModel(slices.Values(tasks))
+	m := newModel(store.Tasks(tasks))
 	got := m.byID["a"].shown
 	want := shown{id: "a", name: "fetch", status: task.Failed, progress: 0.5, err: "boom"}
 	if got.retry == nil || got.retry == a.Retry || got.retry.MaxAttempts != 3 || !got.retry.NextAttemptAt.Equal(next) {

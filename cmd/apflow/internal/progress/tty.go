@@ -3,11 +3,11 @@ package progress
 import (
 	"fmt"
 	"io"
-	"iter"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -38,7 +38,7 @@ type TTYOptions struct {
 
 // NewTTY returns a View that redraws the tree of tasks on w until closed. It reads each
 // task of tasks once, and keeps only what it shows of them.
-func NewTTY(w io.Writer, tasks iter.Seq[*task.Task], opts TTYOptions) *TTY {
+func NewTTY(w io.Writer, tasks store.Batch, opts TTYOptions) *TTY {
 	if opts.Width <= 0 {
 		opts.Width = 100
 	}
