@@ -12,7 +12,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/api"
 	"github.com/apflow-wasm/apflow/host/generate"
 	"github.com/apflow-wasm/apflow/host/llm"
-	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/host/store"
 )
 
 // generateFlags are apflow generate's flags.
@@ -70,7 +70,7 @@ func (h *host) generator(prepare api.PrepareFunc) *generate.Generator {
 	}
 	gen, err := generate.New(generate.Config{Completer: h.completer, Catalog: h.catalog,
 		Validate: func(ctx context.Context, tree []byte) error {
-			_, err := prepare(ctx, tree, "", task.Namespace(""))
+			_, err := prepare(ctx, tree, api.Owner{})
 			return err
 		}})
 	if err != nil { // every field is given: unreachable unless generate.New changes
@@ -118,14 +118,14 @@ func (g *globals) generateLocal(ctx context.Context, req generate.Request, f gen
 	if !f.save {
 		return nil
 	}
-	tasks, err := prepare(ctx, data, "", task.Namespace(""))
+	tree, err := prepare(ctx, data, api.Owner{})
 	if err != nil {
 		return invalidSubmission("generated tree", err)
 	}
-	if err := h.store.Create(ctx, tasks); err != nil {
+	if err := store.CreateBatch(ctx, h.store, tree); err != nil {
 		return fmt.Errorf("store the generated tree: %w", err)
 	}
-	root := rootOf(tasks)
+	root := tree.RootID()
 	h.engine.TreeCreated(ctx, root)
 	fmt.Fprintf(g.stderr, "saved: root task %s\n", root)
 	return nil

@@ -18,7 +18,6 @@ import (
 	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
-	"github.com/apflow-wasm/apflow/host/task"
 	"github.com/apflow-wasm/apflow/internal/llmfake"
 	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
@@ -110,7 +109,7 @@ func TestGenerateCommandRemote(t *testing.T) {
 	}
 	prepare := api.SubmitPrepare(cat, st, nil, nil, 0)
 	gen, err := generate.New(generate.Config{Completer: model, Catalog: cat, Validate: func(ctx context.Context, tree []byte) error {
-		_, err := prepare(ctx, tree, "", task.Namespace(""))
+		_, err := prepare(ctx, tree, api.Owner{})
 		return err
 	}})
 	if err != nil {

@@ -23,7 +23,7 @@ func generatorFor(t *testing.T, model llm.Completer) func(*Config) {
 		prepare := cfg.Prepare
 		g, err := generate.New(generate.Config{Completer: model, Catalog: cfg.Catalog,
 			Validate: func(ctx context.Context, tree []byte) error {
-				_, err := prepare(ctx, tree, "", task.Namespace(""))
+				_, err := prepare(ctx, tree, Owner{})
 				return err
 			}})
 		if err != nil {

@@ -62,9 +62,15 @@ func (s *Server) newKey(ctx context.Context, key, kind string, data []byte) (ide
 // it returns the stored tasks, or the record of the submission made first with the key.
 func (s *Server) submitKeyed(ctx context.Context, data []byte, k idempotency.Key) ([]*task.Task, *store.KeyRecord, error) {
 	sub := idempotency.Submitter{Keys: s.cfg.Keys, TTL: s.cfg.KeyTTL, Now: s.cfg.Now}
-	tasks, rec, err := sub.Submit(ctx, k, func(ctx context.Context) ([]*task.Task, error) { return s.prepareTasks(ctx, data) })
+	tasks, rec, err := sub.Submit(ctx, k, func(ctx context.Context) ([]*task.Task, error) {
+		tree, err := s.prepareTree(ctx, data)
+		if err != nil {
+			return nil, err
+		}
+		return store.Collect(tree), nil
+	})
 	if tasks != nil {
-		s.treeCreated(ctx, tasks)
+		s.treeCreated(ctx, store.Tasks(tasks))
 	}
 	return tasks, rec, err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/api/client"
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/store"
 )
 
 func p99(d []time.Duration) time.Duration {
@@ -120,10 +121,11 @@ func BenchmarkExecute1000(b *testing.B) {
 	b.Run("engine", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			data := mustJSON(b, bigTree(fmt.Sprintf("d%d", seq.Add(1)), 1000))
-			tasks, err := e.srv.cfg.Prepare(ctx, data, "", "")
+			tree, err := e.srv.cfg.Prepare(ctx, data, Owner{})
 			if err != nil {
 				b.Fatal(err)
 			}
+			tasks := store.Collect(tree)
 			if err := e.srv.cfg.Store.Create(ctx, tasks); err != nil {
 				b.Fatal(err)
 			}

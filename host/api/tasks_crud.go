@@ -30,40 +30,37 @@ func (s *Server) visibleTask(ctx context.Context, id string) (*task.Task, error)
 	return t, nil
 }
 
-// submitTasks validates a submission, stamps the owner and stores it.
-func (s *Server) submitTasks(ctx context.Context, data []byte) ([]*task.Task, error) {
-	tasks, err := s.prepareTasks(ctx, data)
+// submitTasks validates a submission for the caller and stores it. The tree builds its
+// tasks when read: the store reads them in turn and none holds them whole.
+func (s *Server) submitTasks(ctx context.Context, data []byte) (*submit.Tree, error) {
+	tree, err := s.prepareTree(ctx, data)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Store.Create(ctx, tasks); err != nil {
+	if err := store.CreateBatch(ctx, s.cfg.Store, tree); err != nil {
 		return nil, fmt.Errorf("store submission: %w", err)
 	}
-	s.treeCreated(ctx, tasks)
-	return tasks, nil
+	s.treeCreated(ctx, tree)
+	return tree, nil
 }
 
-// prepareTasks validates a submission and stamps the owner.
-func (s *Server) prepareTasks(ctx context.Context, data []byte) ([]*task.Task, error) {
+// prepareTree validates a submission for the caller: their own user stamped, or, for an
+// administrator, the tasks' user or else the administrator's.
+func (s *Server) prepareTree(ctx context.Context, data []byte) (*submit.Tree, error) {
 	cl := callerFrom(ctx)
-	tasks, err := s.cfg.Prepare(ctx, data, cl.stampUser(), cl.ns)
-	if err != nil {
-		return nil, err
-	}
+	owner := Owner{UserID: cl.stampUser(), Namespace: cl.ns}
 	if cl.authn && cl.admin {
-		for _, t := range tasks {
-			if t.UserID == "" {
-				t.UserID = cl.sub
-			}
-		}
+		owner.DefaultUserID = cl.sub
 	}
-	return tasks, nil
+	return s.cfg.Prepare(ctx, data, owner)
 }
 
-// treeCreated tells the engine that the tree of a stored submission exists.
-func (s *Server) treeCreated(ctx context.Context, tasks []*task.Task) {
+// treeCreated tells the engine that the tree of a stored submission exists. It reads
+// each task of tasks once.
+func (s *Server) treeCreated(ctx context.Context, tasks store.Batch) {
 	armed := false
-	for _, t := range tasks {
+	for i := range tasks.Len() {
+		t := tasks.Task(i)
 		if t.IsRoot() {
 			s.cfg.Engine.TreeCreated(ctx, t.ID)
 		}
@@ -88,11 +85,11 @@ func (s *Server) tasksCreate(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	if !keyed {
-		tasks, err := s.submitTasks(ctx, c.params)
+		tree, err := s.submitTasks(ctx, c.params)
 		if err != nil {
 			return nil, err
 		}
-		return oneOrMany(tasks), nil
+		return oneOrMany(store.Collect(tree)), nil
 	}
 	k, err := s.newKey(ctx, key, idempotency.KindCreate, c.params)
 	if err != nil {

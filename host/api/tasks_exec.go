@@ -34,16 +34,11 @@ type target struct {
 // resolveTarget creates inline tasks or finds the stored task, and its root.
 func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.RawMessage) (target, error) {
 	if len(inline) > 0 && string(inline) != "null" {
-		tasks, err := s.submitTasks(ctx, inline)
+		tree, err := s.submitTasks(ctx, inline)
 		if err != nil {
 			return target{}, err
 		}
-		for _, t := range tasks {
-			if t.IsRoot() {
-				return target{rootID: t.ID, taskID: t.ID}, nil
-			}
-		}
-		return target{}, fmt.Errorf("submission of %d tasks has no root", len(tasks))
+		return target{rootID: tree.RootID(), taskID: tree.RootID()}, nil
 	}
 	if taskID == "" {
 		return target{}, apferr.InvalidParam("task_id", "give task_id (a stored task) or tasks (an inline tree)", "task_id or tasks", nil)

@@ -56,7 +56,7 @@ func (s *Server) tasksGenerate(ctx context.Context, c *call) (any, error) {
 		MaxRounds: p.MaxRounds, UserID: p.UserID,
 		// Checked as tasks.create saves it for this caller (its user and id namespace).
 		Validate: func(ctx context.Context, tree []byte) error {
-			_, err := s.prepareTasks(ctx, tree)
+			_, err := s.prepareTree(ctx, tree)
 			return err
 		}})
 	if err != nil {
@@ -75,12 +75,8 @@ func (s *Server) tasksGenerate(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range stored {
-		if t.IsRoot() {
-			out["root_task_id"] = t.ID
-		}
-	}
-	out["message"] = fmt.Sprintf("generated and saved %d task(s) in %d round(s)", len(stored), res.Rounds)
+	out["root_task_id"] = stored.RootID()
+	out["message"] = fmt.Sprintf("generated and saved %d task(s) in %d round(s)", stored.Len(), res.Rounds)
 	return out, nil
 }
 

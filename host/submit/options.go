@@ -45,6 +45,9 @@ type Options struct {
 	// a problem (code Unauthorized). When empty, tasks keep the user_id they give,
 	// which must be the same for all of them or absent.
 	UserID string
+	// DefaultUserID, when UserID is empty and no task gives a user_id, is the user of
+	// every task (an administrator's own submission through the API). May be empty.
+	DefaultUserID string
 	// Namespace, when set, owner-qualifies the submission (docs/decisions.md §12):
 	// Decode qualifies every task's id and task_tree_id as it reads them (so every check
 	// and message sees the qualified id, and MaxIDLen applies to it), Validate resolves

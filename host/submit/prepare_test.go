@@ -95,25 +95,32 @@ func TestPrepareBuildsTasks(t *testing.T) {
 func TestPrepareTreeIDAndUser(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		input    string
-		userID   string
-		wantTree string
-		wantUser string
+		name        string
+		input       string
+		userID      string
+		defaultUser string
+		wantTree    string
+		wantUser    string
 	}{
 		{"root's task_tree_id", `[{"name": "r", "task_tree_id": "tree-9", "schemas": {"method": "echo"}},
-			{"name": "c", "parent_id": "r", "task_tree_id": "other", "schemas": {"method": "echo"}}]`, "", "tree-9", ""},
-		{"root id", `[{"id": "r-1", "name": "r", "schemas": {"method": "echo"}}]`, "", "r-1", ""},
+			{"name": "c", "parent_id": "r", "task_tree_id": "other", "schemas": {"method": "echo"}}]`, "", "", "tree-9", ""},
+		{"root id", `[{"id": "r-1", "name": "r", "schemas": {"method": "echo"}}]`, "", "", "r-1", ""},
 		{"caller's user stamped", `[{"name": "r", "schemas": {"method": "echo"}}, {"name": "c", "parent_id": "r", "user_id": "alice", "schemas": {"method": "echo"}}]`,
-			"alice", "gen-1", "alice"},
+			"alice", "", "gen-1", "alice"},
 		{"one given user spreads", `[{"name": "r", "schemas": {"method": "echo"}}, {"name": "c", "parent_id": "r", "user_id": "bob", "schemas": {"method": "echo"}}]`,
-			"", "gen-1", "bob"},
+			"", "", "gen-1", "bob"},
+		{"the default user when none is given", `[{"name": "r", "schemas": {"method": "echo"}}, {"name": "c", "parent_id": "r", "schemas": {"method": "echo"}}]`,
+			"", "admin", "gen-1", "admin"},
+		{"a given user wins over the default", `[{"name": "r", "schemas": {"method": "echo"}}, {"name": "c", "parent_id": "r", "user_id": "bob", "schemas": {"method": "echo"}}]`,
+			"", "admin", "gen-1", "bob"},
+		{"the caller's user wins over the default", `[{"name": "r", "schemas": {"method": "echo"}}]`,
+			"alice", "admin", "gen-1", "alice"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			opts, _ := setup(t)
-			opts.UserID = tc.userID
+			opts.UserID, opts.DefaultUserID = tc.userID, tc.defaultUser
 			tasks, err := Prepare(context.Background(), []byte(tc.input), opts)
 			if err != nil {
 				t.Fatal(err)

@@ -111,7 +111,8 @@ func (v *validator) add(cl class, s *Spec, field, reason string, expected, actua
 	return nil
 }
 
-// users checks that all tasks belong to one user, the caller's when Options.UserID is set.
+// users checks that all tasks belong to one user, the caller's when Options.UserID is
+// set, and picks it (Options.DefaultUserID when none is given).
 func (v *validator) users() {
 	v.userID = v.opts.UserID
 	if v.userID != "" {
@@ -130,6 +131,9 @@ func (v *validator) users() {
 		case s.UserID != v.userID:
 			v.add(classStructure, s, "user_id", "all tasks of a submission must share one user_id (or give none)", v.userID, s.UserID)
 		}
+	}
+	if v.userID == "" {
+		v.userID = v.opts.DefaultUserID
 	}
 }
 
