@@ -90,19 +90,27 @@ func (s *Server) refuseFrozenRerun(ctx context.Context, tg target) error {
 	if err != nil {
 		return err
 	}
-	all, err := s.cfg.Store.Tree(ctx, root.TreeID())
-	if err != nil {
-		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)
-	}
-	for _, t := range all {
+	var frozen *task.Task
+	err = s.eachTask(ctx, root.TreeID(), func(t *task.Task) error {
 		if t.Frozen() {
-			return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("full re-run of %s refused: task %s is a%s %s (frozen); clone the tree in copy mode to re-run it",
-				tg.taskID, t.ID, map[bool]string{true: "n", false: ""}[t.OriginType == task.OriginArchive], t.OriginType)).
-				WithData(map[string]any{"task_id": t.ID, "origin_type": t.OriginType, "field": "full"})
+			frozen = t
+			return errFound
 		}
+		return nil
+	})
+	switch {
+	case frozen != nil:
+		return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("full re-run of %s refused: task %s is a%s %s (frozen); clone the tree in copy mode to re-run it",
+			tg.taskID, frozen.ID, map[bool]string{true: "n", false: ""}[frozen.OriginType == task.OriginArchive], frozen.OriginType)).
+			WithData(map[string]any{"task_id": frozen.ID, "origin_type": frozen.OriginType, "field": "full"})
+	case err != nil:
+		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)
 	}
 	return nil
 }
+
+// errFound stops an eachTask once fn found what it looks for.
+var errFound = errors.New("found")
 
 // refuseFrozenTarget refuses a run of a link or an archived task that is not the root of
 // its tree: such a run re-runs its target even when completed (docs/semantics.md rule 15),
@@ -477,15 +485,38 @@ func (s *Server) watchRun(run *engine.Run, rootID string, start time.Time) <-cha
 		if err != nil {
 			return
 		}
-		tasks, err := s.cfg.Store.Tree(ctx, root.TreeID())
-		if err != nil {
-			return
-		}
-		for _, t := range tasks {
+		_ = s.eachTask(ctx, root.TreeID(), func(t *task.Task) error {
 			if t.Usage != nil && !t.CompletedAt.IsZero() && !t.CompletedAt.Before(start) {
 				s.metrics.observeExecutor(t.Method(), t.Usage.DurationMS/1000)
 			}
-		}
+			return nil
+		})
 	}()
 	return done
+}
+
+// treeScanner is a store that hands a tree's tasks over one at a time (badgerstore,
+// memstore; storetest.TreeScanner).
+type treeScanner interface {
+	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
+}
+
+// eachTask calls fn with every task of the tree and returns fn's first error. It hands
+// the tasks over one at a time when the store scans trees: reading back a tree of
+// 100,000 tasks then holds one task at a time, not the whole tree decoded (some 200
+// MB). Other stores read the tree whole.
+func (s *Server) eachTask(ctx context.Context, treeID string, fn func(*task.Task) error) error {
+	if sc, ok := s.cfg.Store.(treeScanner); ok {
+		return sc.ScanTree(ctx, treeID, fn)
+	}
+	tasks, err := s.cfg.Store.Tree(ctx, treeID)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if err := fn(t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,56 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync/atomic"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store/memstore"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// treeReading is a memstore that counts its reads of whole trees.
+type treeReading struct {
+	*memstore.Store
+	trees, scans atomic.Int32
+}
+
+func (s *treeReading) Tree(ctx context.Context, treeID string) ([]*task.Task, error) {
+	s.trees.Add(1)
+	return s.Store.Tree(ctx, treeID)
+}
+
+func (s *treeReading) ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error {
+	s.scans.Add(1)
+	return s.Store.ScanTree(ctx, treeID, fn)
+}
+
+// TestRunFiguresScanTheTree: the figures of a run started through the API (executor
+// durations in /metrics) are read from a store that scans trees one task at a time,
+// never from the tree read whole.
+func TestRunFiguresScanTheTree(t *testing.T) {
+	t.Parallel()
+	var st *treeReading
+	e := setup(t, setupOpts{mutate: func(cfg *Config) {
+		st = &treeReading{Store: cfg.Store.(*memstore.Store)}
+		cfg.Store = st
+	}})
+	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("m")}, nil)
+	if n := st.trees.Load(); n != 0 {
+		t.Errorf("the tree was read whole %d times, want 0", n)
+	}
+	if n := st.scans.Load(); n == 0 {
+		t.Error("the tree was never scanned")
+	}
+	resp, err := e.http.Client().Get(e.http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `apflow_executor_duration_seconds_count{executor="echo"} 3`; !bytes.Contains(b, []byte(want)) {
+		t.Errorf("metrics lack %q:\n%s", want, b)
+	}
+}
