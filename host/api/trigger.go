@@ -231,15 +231,14 @@ func (s *Server) triggerResult(ctx context.Context, tg target) map[string]any {
 	if err != nil {
 		return out
 	}
-	all, err := s.cfg.Store.Tree(ctx, t.TreeID())
-	if err != nil {
-		return out
-	}
 	var children []map[string]any
-	for _, x := range all {
+	if err := s.eachTask(ctx, t.TreeID(), func(x *task.Task) error {
 		if x.ParentID == tg.taskID {
 			children = append(children, childResult(x))
 		}
+		return nil
+	}); err != nil {
+		return out
 	}
 	if children != nil {
 		out["children"] = children
