@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/engine"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -52,5 +53,34 @@ func TestRunFiguresScanTheTree(t *testing.T) {
 	resp.Body.Close()
 	if want := `apflow_executor_duration_seconds_count{executor="echo"} 3`; !bytes.Contains(b, []byte(want)) {
 		t.Errorf("metrics lack %q:\n%s", want, b)
+	}
+}
+
+// TestInlineExecuteRunsFromItsTree: tasks.execute of an inline tree starts its run from
+// the tree just stored (engine.RunOptions.Created): the run does not read the tree back,
+// and the only scan is that of the run's figures.
+func TestInlineExecuteRunsFromItsTree(t *testing.T) {
+	t.Parallel()
+	var st *treeReading
+	e := setup(t, setupOpts{mutate: func(cfg *Config) {
+		st = &treeReading{Store: cfg.Store.(*memstore.Store)}
+		cfg.Store = st
+		eng, err := engine.New(engine.Config{Store: st, Catalog: cfg.Catalog, Concurrency: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = eng.Close(context.Background()) })
+		cfg.Engine = eng
+	}})
+	var out map[string]any
+	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("inl")}, &out)
+	if out["status"] != "completed" {
+		t.Fatalf("tasks.execute answered %v", out)
+	}
+	if n := st.scans.Load(); n != 1 {
+		t.Errorf("the tree was scanned %d times, want once (the run's figures)", n)
+	}
+	if n := st.trees.Load(); n != 0 {
+		t.Errorf("the tree was read whole %d times, want 0", n)
 	}
 }

@@ -14,7 +14,9 @@ import (
 // PrepareFunc validates a submission (the raw JSON of a task array or one task) for
 // owner and returns its tree, whose tasks are built when read (submit.Tree): the server
 // stores it with store.CreateBatch, so that a large submission is not held whole as
-// tasks. See [SubmitPrepare].
+// tasks. The tree is one submit.PrepareTree or submit.ValidateTree returned, with
+// owner's users (Owner.DefaultUserID included); a nil tree with a nil error is a
+// programming error. See [SubmitPrepare].
 type PrepareFunc func(ctx context.Context, data []byte, owner Owner) (*submit.Tree, error)
 
 // Owner is who a submission is created for.

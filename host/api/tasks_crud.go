@@ -37,11 +37,19 @@ func (s *Server) submitTasks(ctx context.Context, data []byte) (*submit.Tree, er
 	if err != nil {
 		return nil, err
 	}
-	if err := store.CreateBatch(ctx, s.cfg.Store, tree); err != nil {
-		return nil, fmt.Errorf("store submission: %w", err)
+	if err := s.storeSubmission(ctx, tree); err != nil {
+		return nil, err
 	}
-	s.treeCreated(ctx, tree)
 	return tree, nil
+}
+
+// storeSubmission stores a validated submission and tells the engine its tree exists.
+func (s *Server) storeSubmission(ctx context.Context, tasks store.Batch) error {
+	if err := store.CreateBatch(ctx, s.cfg.Store, tasks); err != nil {
+		return fmt.Errorf("store submission: %w", err)
+	}
+	s.treeCreated(ctx, tasks)
+	return nil
 }
 
 // prepareTree validates a submission for the caller: their own user stamped, or, for an
@@ -85,11 +93,16 @@ func (s *Server) tasksCreate(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	if !keyed {
-		tree, err := s.submitTasks(ctx, c.params)
+		// The answer lists the tasks: built once, stored and answered.
+		tree, err := s.prepareTree(ctx, c.params)
 		if err != nil {
 			return nil, err
 		}
-		return oneOrMany(store.Collect(tree)), nil
+		tasks := store.Collect(tree)
+		if err := s.storeSubmission(ctx, store.Tasks(tasks)); err != nil {
+			return nil, err
+		}
+		return oneOrMany(tasks), nil
 	}
 	k, err := s.newKey(ctx, key, idempotency.KindCreate, c.params)
 	if err != nil {

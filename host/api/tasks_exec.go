@@ -29,6 +29,9 @@ type executeParams struct {
 // target is what a tasks.execute call runs: a task of a stored tree and that tree's root.
 type target struct {
 	rootID, taskID string
+	// created is the tree of an inline submission as just stored: its run builds its
+	// graph from it instead of reading the tree back (engine.RunOptions.Created).
+	created store.Batch
 }
 
 // resolveTarget creates inline tasks or finds the stored task, and its root.
@@ -38,7 +41,7 @@ func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.R
 		if err != nil {
 			return target{}, err
 		}
-		return target{rootID: tree.RootID(), taskID: tree.RootID()}, nil
+		return target{rootID: tree.RootID(), taskID: tree.RootID(), created: tree}, nil
 	}
 	if taskID == "" {
 		return target{}, apferr.InvalidParam("task_id", "give task_id (a stored task) or tasks (an inline tree)", "task_id or tasks", nil)
@@ -179,7 +182,9 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 // ended is answered as followRunning does.
 func (s *Server) execute(ctx context.Context, p executeParams, tg target, keyed bool) (any, error) {
 	subscribe := p.UseStreaming || p.WebhookConfig != nil
-	done, events, unsub, ok, err := s.startRun(ctx, tg, engine.RunOptions{Full: p.Full, OnlyUnstarted: keyed}, subscribe)
+	opts := engine.RunOptions{Full: p.Full, OnlyUnstarted: keyed, Created: tg.created}
+	tg.created = nil // the run holds it until its graph is built, and no longer
+	done, events, unsub, ok, err := s.startRun(ctx, tg, opts, subscribe)
 	if keyed && (errors.Is(err, engine.ErrStarted) || (err == nil && !ok)) {
 		return s.followRunning(ctx, p, tg)
 	}
