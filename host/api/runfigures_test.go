@@ -28,16 +28,33 @@ func (s *treeReading) ScanTree(ctx context.Context, treeID string, fn func(*task
 	return s.Store.ScanTree(ctx, treeID, fn)
 }
 
+// setupTreeReading is setup with the server's store read through a treeReading, and,
+// withEngine, an engine of its own over it too.
+func setupTreeReading(t *testing.T, withEngine bool) (*env, *treeReading) {
+	t.Helper()
+	var st *treeReading
+	e := setup(t, setupOpts{mutate: func(cfg *Config) {
+		st = &treeReading{Store: cfg.Store.(*memstore.Store)}
+		cfg.Store = st
+		if !withEngine {
+			return
+		}
+		eng, err := engine.New(engine.Config{Store: st, Catalog: cfg.Catalog, Concurrency: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = eng.Close(context.Background()) })
+		cfg.Engine = eng
+	}})
+	return e, st
+}
+
 // TestRunFiguresScanTheTree: the figures of a run started through the API (executor
 // durations in /metrics) are read from a store that scans trees one task at a time,
 // never from the tree read whole.
 func TestRunFiguresScanTheTree(t *testing.T) {
 	t.Parallel()
-	var st *treeReading
-	e := setup(t, setupOpts{mutate: func(cfg *Config) {
-		st = &treeReading{Store: cfg.Store.(*memstore.Store)}
-		cfg.Store = st
-	}})
+	e, st := setupTreeReading(t, false)
 	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("m")}, nil)
 	if n := st.trees.Load(); n != 0 {
 		t.Errorf("the tree was read whole %d times, want 0", n)
@@ -61,17 +78,7 @@ func TestRunFiguresScanTheTree(t *testing.T) {
 // and the only scan is that of the run's figures.
 func TestInlineExecuteRunsFromItsTree(t *testing.T) {
 	t.Parallel()
-	var st *treeReading
-	e := setup(t, setupOpts{mutate: func(cfg *Config) {
-		st = &treeReading{Store: cfg.Store.(*memstore.Store)}
-		cfg.Store = st
-		eng, err := engine.New(engine.Config{Store: st, Catalog: cfg.Catalog, Concurrency: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = eng.Close(context.Background()) })
-		cfg.Engine = eng
-	}})
+	e, st := setupTreeReading(t, true)
 	var out map[string]any
 	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("inl")}, &out)
 	if out["status"] != "completed" {
