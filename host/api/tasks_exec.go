@@ -93,27 +93,17 @@ func (s *Server) refuseFrozenRerun(ctx context.Context, tg target) error {
 	if err != nil {
 		return err
 	}
-	var frozen *task.Task
-	err = s.eachTask(ctx, root.TreeID(), func(t *task.Task) error {
-		if t.Frozen() {
-			frozen = t
-			return errFound
-		}
-		return nil
-	})
+	frozen, err := store.FirstFrozen(ctx, s.cfg.Store, root.TreeID())
 	switch {
+	case err != nil:
+		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)
 	case frozen != nil:
 		return apferr.New(apferr.InvalidTaskSchema, fmt.Sprintf("full re-run of %s refused: task %s is a%s %s (frozen); clone the tree in copy mode to re-run it",
 			tg.taskID, frozen.ID, map[bool]string{true: "n", false: ""}[frozen.OriginType == task.OriginArchive], frozen.OriginType)).
 			WithData(map[string]any{"task_id": frozen.ID, "origin_type": frozen.OriginType, "field": "full"})
-	case err != nil:
-		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)
 	}
 	return nil
 }
-
-// errFound stops an eachTask once fn found what it looks for.
-var errFound = errors.New("found")
 
 // refuseFrozenTarget refuses a run of a link or an archived task that is not the root of
 // its tree: such a run re-runs its target even when completed (docs/semantics.md rule 15),
@@ -490,7 +480,7 @@ func (s *Server) watchRun(run *engine.Run, rootID string, start time.Time) <-cha
 		if err != nil {
 			return
 		}
-		_ = s.eachTask(ctx, root.TreeID(), func(t *task.Task) error {
+		_ = store.EachTask(ctx, s.cfg.Store, root.TreeID(), func(t *task.Task) error {
 			if t.Usage != nil && !t.CompletedAt.IsZero() && !t.CompletedAt.Before(start) {
 				s.metrics.observeExecutor(t.Method(), t.Usage.DurationMS/1000)
 			}
@@ -498,30 +488,4 @@ func (s *Server) watchRun(run *engine.Run, rootID string, start time.Time) <-cha
 		})
 	}()
 	return done
-}
-
-// treeScanner is a store that hands a tree's tasks over one at a time (badgerstore,
-// memstore; storetest.TreeScanner).
-type treeScanner interface {
-	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
-}
-
-// eachTask calls fn with every task of the tree and returns fn's first error. It hands
-// the tasks over one at a time when the store scans trees: reading back a tree of
-// 100,000 tasks then holds one task at a time, not the whole tree decoded (some 200
-// MB). Other stores read the tree whole.
-func (s *Server) eachTask(ctx context.Context, treeID string, fn func(*task.Task) error) error {
-	if sc, ok := s.cfg.Store.(treeScanner); ok {
-		return sc.ScanTree(ctx, treeID, fn)
-	}
-	tasks, err := s.cfg.Store.Tree(ctx, treeID)
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		if err := fn(t); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -232,7 +233,7 @@ func (s *Server) triggerResult(ctx context.Context, tg target) map[string]any {
 		return out
 	}
 	var children []map[string]any
-	if err := s.eachTask(ctx, t.TreeID(), func(x *task.Task) error {
+	if err := store.EachTask(ctx, s.cfg.Store, t.TreeID(), func(x *task.Task) error {
 		if x.ParentID == tg.taskID {
 			children = append(children, childResult(x))
 		}

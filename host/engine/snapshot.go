@@ -157,14 +157,6 @@ func (c *coordinator) stored(i int32) (*task.Task, error) {
 	return c.engine.cfg.Store.Get(context.Background(), n.v.id)
 }
 
-// treeScanner is a store that hands a tree's tasks over one at a time, in submission
-// order (seq, then id): host/store/memstore and badgerstore (storetest.RunScanTree). A
-// run loads such a store's trees without ever holding all their tasks decoded at once;
-// other stores are read with Tree.
-type treeScanner interface {
-	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
-}
-
 // loadGraph reads the run's tree into c.graph, keeping the view of every task and the
 // whole root (links get their originals' data first). A result is kept only for a task
 // some task of the tree depends on.
@@ -188,21 +180,9 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 		if err := c.addCreated(ctx, created, ordered, add); err != nil {
 			return fmt.Errorf("load tree: %w", err)
 		}
-	} else if s, ok := c.engine.cfg.Store.(treeScanner); ok {
-		if err := s.ScanTree(ctx, c.run.treeID, add); err != nil {
-			return fmt.Errorf("load tree: %w", err)
-		}
-	} else {
-		tasks, err := c.engine.cfg.Store.Tree(ctx, c.run.treeID)
-		if err != nil {
-			return fmt.Errorf("load tree: %w", err)
-		}
-		for k, t := range tasks {
-			tasks[k] = nil // garbage once viewed
-			if err := add(t); err != nil {
-				return err
-			}
-		}
+	} else if err := store.EachTask(ctx, c.engine.cfg.Store, c.run.treeID, add); err != nil {
+		// A store that scans trees (store.TreeScanner) never has them decoded whole.
+		return fmt.Errorf("load tree: %w", err)
 	}
 	g.link()
 	for _, n := range g.nodes {

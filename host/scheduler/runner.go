@@ -29,14 +29,12 @@ func (r EngineRunner) Busy(ctx context.Context, t *task.Task) (bool, error) {
 // Fire implements Runner. A tree holding links or archived tasks (frozen) is refused,
 // as tasks.execute refuses their full re-run.
 func (r EngineRunner) Fire(ctx context.Context, t *task.Task) (<-chan struct{}, error) {
-	all, err := r.Store.Tree(ctx, t.TreeID())
+	x, err := store.FirstFrozen(ctx, r.Store, t.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("load the tree of %s: %w", t.ID, err)
 	}
-	for _, x := range all {
-		if x.Frozen() {
-			return nil, fmt.Errorf("full re-run of %s refused: task %s is a %s: %w; clone the tree in copy mode to schedule it", t.ID, x.ID, x.OriginType, ErrFrozen)
-		}
+	if x != nil {
+		return nil, fmt.Errorf("full re-run of %s refused: task %s is a %s: %w; clone the tree in copy mode to schedule it", t.ID, x.ID, x.OriginType, ErrFrozen)
 	}
 	run, err := r.Engine.Start(ctx, t.ID, engine.RunOptions{Full: true})
 	if err != nil {

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -19,7 +18,7 @@ import (
 // deleted one left out), never as an error.
 type TreeScanner interface {
 	store.Store
-	ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error
+	store.TreeScanner
 }
 
 // RunScanTree runs the conformance suite of ScanTree. newStore must return a new,
