@@ -93,7 +93,7 @@ func (s *Server) refuseFrozenRerun(ctx context.Context, tg target) error {
 	if err != nil {
 		return err
 	}
-	frozen, err := store.FirstFrozen(ctx, s.cfg.Store, root.TreeID())
+	frozen, err := store.FirstTask(ctx, s.cfg.Store, root.TreeID(), (*task.Task).Frozen)
 	switch {
 	case err != nil:
 		return fmt.Errorf("load tree of %s: %w", tg.rootID, err)

@@ -236,18 +236,23 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 }
 
 // checkUnstarted fails with ErrStarted when a run of the tree has started before (see
-// RunOptions.OnlyUnstarted).
+// RunOptions.OnlyUnstarted). It reads the tree up to the first started task, one task at
+// a time from a store that scans trees (store.FirstTask).
 func (e *Engine) checkUnstarted(ctx context.Context, treeID, rootID string) error {
-	tasks, err := e.cfg.Store.Tree(ctx, treeID)
+	t, err := store.FirstTask(ctx, e.cfg.Store, treeID, startedBefore)
 	if err != nil {
 		return fmt.Errorf("start run of %s: %w", rootID, err)
 	}
-	for _, t := range tasks {
-		if t.Run != nil || t.Status != task.Pending || t.Attempts > 0 || t.Error != "" || !t.StartedAt.IsZero() {
-			return fmt.Errorf("start run of %s: %w (task %s is %s)", rootID, ErrStarted, t.ID, t.Status)
-		}
+	if t != nil {
+		return fmt.Errorf("start run of %s: %w (task %s is %s)", rootID, ErrStarted, t.ID, t.Status)
 	}
 	return nil
+}
+
+// startedBefore reports whether a run has started t: a task no run has touched is pending,
+// never attempted, without an error, a start time or a run's marker.
+func startedBefore(t *task.Task) bool {
+	return t.Run != nil || t.Status != task.Pending || t.Attempts > 0 || t.Error != "" || !t.StartedAt.IsZero()
 }
 
 func alreadyRunning(rootID string) error {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -70,5 +71,29 @@ func TestOnlyUnstartedConcurrent(t *testing.T) {
 	}
 	if got := v.get("a"); got.Attempts != 1 {
 		t.Fatalf("a attempted %d times, want 1", got.Attempts)
+	}
+}
+
+// TestOnlyUnstartedScansTheTree: the check of OnlyUnstarted reads the tree from a store
+// that scans trees one task at a time, never whole, both when it lets a run start and
+// when it refuses one.
+func TestOnlyUnstartedScansTheTree(t *testing.T) {
+	t.Parallel()
+	st := &treeReads{Store: memstore.New()}
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, st)
+	root := v.create(spec{id: "root"}, spec{id: "a"})
+	if res := v.run(root, RunOptions{OnlyUnstarted: true}); res.Status != task.Completed {
+		t.Fatalf("first run: %+v", res)
+	}
+	scans := st.scans.Load()
+	if _, err := v.e.Start(context.Background(), root, RunOptions{OnlyUnstarted: true}); !errors.Is(err, ErrStarted) {
+		t.Fatalf("second Start = %v, want ErrStarted", err)
+	}
+	if n := st.trees.Load(); n != 0 {
+		t.Errorf("the tree was read whole %d times, want 0", n)
+	}
+	if n := st.scans.Load(); n != scans+1 {
+		t.Errorf("the refused Start scanned the tree %d times, want once", n-scans)
 	}
 }

@@ -29,7 +29,7 @@ func (r EngineRunner) Busy(ctx context.Context, t *task.Task) (bool, error) {
 // Fire implements Runner. A tree holding links or archived tasks (frozen) is refused,
 // as tasks.execute refuses their full re-run.
 func (r EngineRunner) Fire(ctx context.Context, t *task.Task) (<-chan struct{}, error) {
-	x, err := store.FirstFrozen(ctx, r.Store, t.TreeID())
+	x, err := store.FirstTask(ctx, r.Store, t.TreeID(), (*task.Task).Frozen)
 	if err != nil {
 		return nil, fmt.Errorf("load the tree of %s: %w", t.ID, err)
 	}

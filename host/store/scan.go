@@ -36,20 +36,22 @@ func EachTask(ctx context.Context, st Store, treeID string, fn func(*task.Task) 
 	return nil
 }
 
-// FirstFrozen returns the first task of the tree, in Tree's order, that is frozen (a
-// link or an archive: task.Task.Frozen), or nil when none is. A full re-run of such a
-// tree is refused (tasks.execute with full, a scheduled run).
-func FirstFrozen(ctx context.Context, st Store, treeID string) (*task.Task, error) {
-	var frozen *task.Task
+// FirstTask returns the first task of the tree, in Tree's order, that match accepts, or
+// nil when none does. It stops reading at that task, and holds one task at a time when
+// st is a TreeScanner (EachTask). FirstTask(ctx, st, treeID, (*task.Task).Frozen) is
+// how a full re-run of a tree with a link or an archive is refused (tasks.execute with
+// full, a scheduled run).
+func FirstTask(ctx context.Context, st Store, treeID string, match func(*task.Task) bool) (*task.Task, error) {
+	var found *task.Task
 	err := EachTask(ctx, st, treeID, func(t *task.Task) error {
-		if t.Frozen() {
-			frozen = t
+		if match(t) {
+			found = t
 			return errStop
 		}
 		return nil
 	})
-	if frozen != nil {
-		return frozen, nil
+	if found != nil {
+		return found, nil
 	}
 	return nil, err
 }

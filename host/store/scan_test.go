@@ -15,10 +15,24 @@ import (
 // treeOnly hides memstore's ScanTree: a store read with Tree.
 type treeOnly struct{ store.Store }
 
-// TestEachTaskAndFirstFrozen: with a store that scans trees and with one that does not,
+// counting is a memstore whose ScanTree counts the tasks it hands over.
+type counting struct {
+	*memstore.Store
+	handed int
+}
+
+func (c *counting) ScanTree(ctx context.Context, treeID string, fn func(*task.Task) error) error {
+	return c.Store.ScanTree(ctx, treeID, func(t *task.Task) error {
+		c.handed++
+		return fn(t)
+	})
+}
+
+// TestEachTaskAndFirstTask: with a store that scans trees and with one that does not,
 // EachTask hands over the tree in Tree's order and stops at fn's first error, and
-// FirstFrozen names the first frozen task in that order, or none.
-func TestEachTaskAndFirstFrozen(t *testing.T) {
+// FirstTask names the first frozen task in that order, or none, and a scanning store
+// hands over no task after it.
+func TestEachTaskAndFirstTask(t *testing.T) {
 	t.Parallel()
 	setup := func(t *testing.T, frozen ...int) *memstore.Store {
 		t.Helper()
@@ -56,11 +70,15 @@ func TestEachTaskAndFirstFrozen(t *testing.T) {
 		if !errors.Is(err, stop) || fmt.Sprint(seen) != "[r c1 c2]" {
 			t.Errorf("%s: EachTask saw %v, returned %v; want [r c1 c2] and fn's error", name, seen, err)
 		}
-		if f, err := store.FirstFrozen(t.Context(), st, "r"); err != nil || f == nil || f.ID != "c2" {
-			t.Errorf("%s: FirstFrozen = %v, %v; want c2", name, f, err)
+		if f, err := store.FirstTask(t.Context(), st, "r", (*task.Task).Frozen); err != nil || f == nil || f.ID != "c2" {
+			t.Errorf("%s: FirstTask(Frozen) = %v, %v; want c2", name, f, err)
 		}
-		if f, err := store.FirstFrozen(t.Context(), wrap(setup(t)), "r"); err != nil || f != nil {
-			t.Errorf("%s: FirstFrozen of a tree without frozen tasks = %v, %v; want none", name, f, err)
+		if f, err := store.FirstTask(t.Context(), wrap(setup(t)), "r", (*task.Task).Frozen); err != nil || f != nil {
+			t.Errorf("%s: FirstTask(Frozen) of a tree without frozen tasks = %v, %v; want none", name, f, err)
 		}
+	}
+	c := &counting{Store: setup(t, 2)}
+	if f, err := store.FirstTask(t.Context(), c, "r", (*task.Task).Frozen); err != nil || f == nil || f.ID != "c2" || c.handed != 3 {
+		t.Errorf("FirstTask(Frozen) = %v, %v after %d tasks; want c2, the third", f, err, c.handed)
 	}
 }
