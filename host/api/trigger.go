@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,18 +233,16 @@ func (s *Server) triggerResult(ctx context.Context, tg target) map[string]any {
 	if err != nil {
 		return out
 	}
-	var children []map[string]any
-	if err := store.EachTask(ctx, s.cfg.Store, t.TreeID(), func(x *task.Task) error {
-		if x.ParentID == tg.taskID {
-			children = append(children, childResult(x))
-		}
-		return nil
-	}); err != nil {
+	kids, err := s.cfg.Store.Children(ctx, t.ID)
+	if err != nil || len(kids) == 0 {
 		return out
 	}
-	if children != nil {
-		out["children"] = children
+	slices.SortStableFunc(kids, store.SubmissionOrder)
+	children := make([]map[string]any, len(kids))
+	for i, x := range kids {
+		children[i] = childResult(x)
 	}
+	out["children"] = children
 	return out
 }
 

@@ -126,7 +126,7 @@ func (e *env) adminToken(t *testing.T, o setupOpts) string {
 }
 
 // TestWebhookTriggerRuns: async answers at once and the run happens; sync answers the
-// outcome with the children; a running tree answers 409; a missing task 404; a
+// outcome with the children in submission order; a running tree answers 409; a missing task 404; a
 // non-admin's token triggers only its own tasks.
 func TestWebhookTriggerRuns(t *testing.T) {
 	t.Parallel()
@@ -151,9 +151,10 @@ func TestWebhookTriggerRuns(t *testing.T) {
 	if code != http.StatusOK || out["status"] != "completed" || len(children) != 2 {
 		t.Fatalf("sync trigger: HTTP %d %v, want completed with 2 children", code, out)
 	}
-	for _, c := range children {
-		if c.(map[string]any)["status"] != "completed" {
-			t.Errorf("child %v", c)
+	for i, c := range children {
+		// In submission order, though t-b is the more urgent.
+		if want := []string{"alice/t-a", "alice/t-b"}[i]; c.(map[string]any)["status"] != "completed" || c.(map[string]any)["task_id"] != want {
+			t.Errorf("child %d: %v, want %s completed", i, c, want)
 		}
 	}
 
