@@ -28,8 +28,10 @@ setup: ## install the plugin toolchains (apt, npm); needs root, idempotent
 	@$(STATICCHECK) -version 2>/dev/null | grep -qF "($(STATICCHECK_VERSION))" || \
 		GOBIN=$(CURDIR)/bin/tools $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
 
-build: ## build the apflow binary into bin/
-	$(GO) build -o $(BIN) ./cmd/apflow
+# The host is pure Go: built without cgo, the binary is static (no libc, no dynamic
+# loader at start; docs/decisions.md).
+build: ## build the apflow binary into bin/ (static: CGO_ENABLED=0)
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/apflow
 
 test: lint plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
 	APFLOW_REQUIRE_KITS=1 APFLOW_REQUIRE_PG=1 APFLOW_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 25m ./...

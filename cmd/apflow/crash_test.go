@@ -16,11 +16,13 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// buildBinary builds the apflow command once for the process-level tests.
+// buildBinary builds the apflow command for a process-level test as make build does:
+// without cgo, a static binary.
 func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "apflow")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

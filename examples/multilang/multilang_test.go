@@ -74,7 +74,9 @@ func setup(t *testing.T) (pluginsDir, bin string) {
 		t.Skip(msg)
 	}
 	bin = filepath.Join(t.TempDir(), "apflow")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return pluginsDir, bin

@@ -98,6 +98,7 @@ func BenchmarkProcessStart(b *testing.B) {
 		bin += ".exe"
 	}
 	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}

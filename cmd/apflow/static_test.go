@@ -1,0 +1,33 @@
+package main
+
+import (
+	"debug/elf"
+	"runtime"
+	"testing"
+)
+
+// TestBinaryIsStatic: the host builds without cgo (make build, buildBinary) into a static
+// binary, which starts without a dynamic loader and needs no libc: no program header names
+// an interpreter and no shared library is imported.
+func TestBinaryIsStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the binary as ELF")
+	}
+	t.Parallel()
+	f, err := elf.Open(buildBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the binary has an interpreter (PT_INTERP): it was linked dynamically, with cgo")
+		}
+	}
+	if libs, err := f.ImportedLibraries(); err != nil || len(libs) > 0 {
+		t.Errorf("imported libraries %v (%v), want none", libs, err)
+	}
+}
