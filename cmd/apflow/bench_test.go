@@ -143,3 +143,13 @@ func runTrees(ctx context.Context, b *testing.B, h *host, data []byte, want int)
 	}
 	return total
 }
+
+// rootOf is the id of the root of tasks, "" when none is.
+func rootOf(tasks []*task.Task) string {
+	for _, t := range tasks {
+		if t.IsRoot() {
+			return t.ID
+		}
+	}
+	return ""
+}

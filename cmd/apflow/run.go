@@ -205,8 +205,8 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	}
 	defer h.shutdown()
 	if key.key != "" {
-		prepare := func(ctx context.Context) ([]*task.Task, error) {
-			return submit.Prepare(ctx, data, prepareOptions(g, h))
+		prepare := func(ctx context.Context) (*submit.Tree, error) {
+			return submit.PrepareTree(ctx, data, prepareOptions(g, h))
 		}
 		return g.runLocalKeyed(ctx, h, name, data, out, jsonOut, quiet, key, prepare)
 	}
@@ -237,12 +237,13 @@ func prepareOptions(g *globals, h *host) submit.Options {
 }
 
 // runLocalKeyed is runLocal with --idempotency-key: the tree is stored with the key
-// (idempotency.Submitter); a repeat stores nothing and shows the first run's tree,
-// starting its run only if it never started (engine.RunOptions.OnlyUnstarted). Keys are those of tasks.execute without
+// (idempotency.Submitter), streaming as runLocal stores it; a repeat stores nothing and
+// shows the first run's tree, starting its run only if it never started
+// (engine.RunOptions.OnlyUnstarted). Keys are those of tasks.execute without
 // authentication (scope "", kind execute), so a repeat of an API call answers too.
 // Expired keys are purged first.
 func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data []byte, out io.Writer, jsonOut, quiet bool,
-	key keyFlags, prepare func(context.Context) ([]*task.Task, error)) error {
+	key keyFlags, prepare func(context.Context) (*submit.Tree, error)) error {
 	k, err := idempotency.NewKey("", key.key, idempotency.KindExecute, data, "")
 	if err != nil {
 		return invalidSubmission(name, err)
@@ -250,13 +251,13 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 	if _, err := h.keys.PurgeKeys(ctx, time.Now()); err != nil {
 		h.log.Warn("purging expired idempotency keys failed", "error", err)
 	}
-	tasks, rec, err := idempotency.Submitter{Keys: h.keys, TTL: key.ttl}.Submit(ctx, k, prepare)
+	tree, rec, err := idempotency.Submitter{Keys: h.keys, TTL: key.ttl}.Submit(ctx, k, prepare)
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
 	var rootID string
 	if rec == nil {
-		rootID = rootOf(tasks)
+		rootID = tree.RootID()
 		h.engine.TreeCreated(ctx, rootID)
 	} else {
 		if _, err := h.store.Get(ctx, rec.RootID); apferr.CodeOf(err) == apferr.TaskNotFound {
@@ -266,14 +267,15 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 		fmt.Fprintf(out, "idempotency key %q: tree %s was submitted with it at %s; not submitting it again\n",
 			key.key, rootID, rec.CreatedAt.Local().Format(time.DateTime))
 	}
-	// A repeat shows the tree as stored now, read back; a first submission, as just stored.
+	// A repeat shows the tree as stored now, read back; a first submission, as just
+	// stored, and its run builds its graph from it (engine.RunOptions.Created).
 	var stored store.Batch
-	if tasks != nil {
-		stored = store.Tasks(tasks)
+	if tree != nil {
+		stored = tree
 	}
 	return g.follow(ctx, h, name, out, jsonOut, quiet, stored, func() ([]string, error) {
 		// Only a run that never started starts: a repeat never runs the tree twice.
-		_, err := h.engine.Start(ctx, rootID, engine.RunOptions{OnlyUnstarted: true})
+		_, err := h.engine.Start(ctx, rootID, engine.RunOptions{OnlyUnstarted: true, Created: stored})
 		if err != nil && !errors.Is(err, engine.ErrStarted) && apferr.CodeOf(err) != apferr.AlreadyExecuting {
 			return nil, err
 		}
@@ -513,15 +515,6 @@ func oneLine(s string) string {
 		s = s[:297] + "..."
 	}
 	return s
-}
-
-func rootOf(tasks []*task.Task) string {
-	for _, t := range tasks {
-		if t.IsRoot() {
-			return t.ID
-		}
-	}
-	return ""
 }
 
 // loadTrees reads the whole trees of the given roots.

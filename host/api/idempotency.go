@@ -10,7 +10,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/idempotency"
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/host/submit"
 )
 
 // DefaultKeyTTL is how long an idempotency key holds when Config.KeyTTL is 0.
@@ -59,20 +59,16 @@ func (s *Server) newKey(ctx context.Context, key, kind string, data []byte) (ide
 }
 
 // submitKeyed is submitTasks with an idempotency key (idempotency.Submitter.Submit):
-// it returns the stored tasks, or the record of the submission made first with the key.
-func (s *Server) submitKeyed(ctx context.Context, data []byte, k idempotency.Key) ([]*task.Task, *store.KeyRecord, error) {
+// it returns the stored tree, or the record of the submission made first with the key.
+func (s *Server) submitKeyed(ctx context.Context, data []byte, k idempotency.Key) (*submit.Tree, *store.KeyRecord, error) {
 	sub := idempotency.Submitter{Keys: s.cfg.Keys, TTL: s.cfg.KeyTTL, Now: s.cfg.Now}
-	tasks, rec, err := sub.Submit(ctx, k, func(ctx context.Context) ([]*task.Task, error) {
-		tree, err := s.prepareTree(ctx, data)
-		if err != nil {
-			return nil, err
-		}
-		return store.Collect(tree), nil
+	tree, rec, err := sub.Submit(ctx, k, func(ctx context.Context) (*submit.Tree, error) {
+		return s.prepareTree(ctx, data)
 	})
-	if tasks != nil {
-		s.treeCreated(ctx, store.Tasks(tasks))
+	if tree != nil {
+		s.treeCreated(ctx, tree)
 	}
-	return tasks, rec, err
+	return tree, rec, err
 }
 
 // replayCreate answers a repeated tasks.create: the tasks of the tree the key created,
@@ -141,13 +137,13 @@ func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) 
 	if err != nil {
 		return nil, err
 	}
-	tasks, rec, err := s.submitKeyed(ctx, p.Tasks, k)
+	tree, rec, err := s.submitKeyed(ctx, p.Tasks, k)
 	if err != nil {
 		return nil, err
 	}
 	if rec == nil {
-		root := idempotency.Root(tasks)
-		return s.execute(ctx, p, target{rootID: root.ID, taskID: root.ID}, true)
+		// The run starts from the tree just stored (engine.RunOptions.Created).
+		return s.execute(ctx, p, target{rootID: tree.RootID(), taskID: tree.RootID(), created: tree}, true)
 	}
 	if _, err := s.cfg.Store.Get(ctx, rec.RootID); apferr.CodeOf(err) == apferr.TaskNotFound {
 		return nil, idempotency.Deleted(*rec)

@@ -108,14 +108,14 @@ func (s *Server) tasksCreate(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tasks, rec, err := s.submitKeyed(ctx, c.params, k)
+	tree, rec, err := s.submitKeyed(ctx, c.params, k)
 	switch {
 	case err != nil:
 		return nil, err
 	case rec != nil:
 		return s.replayCreate(ctx, *rec)
 	}
-	return oneOrMany(tasks), nil
+	return oneOrMany(store.Collect(tree)), nil
 }
 
 // idParams are the params of methods that name one task.

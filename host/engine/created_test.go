@@ -87,32 +87,37 @@ func TestRunFromCreatedTasks(t *testing.T) {
 		name      string
 		opts      []option
 		created   func(*testing.T, []*task.Task) store.Batch
-		wantScans int32 // loads of the tree by the run
+		wantScans int32 // scans of the tree by the Start
+		only      bool  // RunOptions.OnlyUnstarted
 	}{
-		{"the created tree is not read back", nil, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 0},
+		{"the created tree is not read back", nil, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 0, false},
 		{"created out of submission order", nil, func(_ *testing.T, ts []*task.Task) store.Batch {
 			reversed := slices.Clone(ts)
 			slices.Reverse(reversed)
 			return store.Tasks(reversed)
-		}, 0},
+		}, 0, false},
 		{"a batch built at each read, read at most twice", nil, func(t *testing.T, ts []*task.Task) store.Batch {
 			return &copying{t: t, tasks: ts, reads: make([]int, len(ts))}
-		}, 0},
-		{"without created tasks the tree is read", nil, func(*testing.T, []*task.Task) store.Batch { return nil }, 1},
-		{"an empty batch: the tree is read", nil, func(*testing.T, []*task.Task) store.Batch { return store.Tasks(nil) }, 1},
-		{"hooks configured: the tree is read", []option{withHooks(&recHooks{})}, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 1},
+		}, 0, false},
+		{"without created tasks the tree is read", nil, func(*testing.T, []*task.Task) store.Batch { return nil }, 1, false},
+		{"an empty batch: the tree is read", nil, func(*testing.T, []*task.Task) store.Batch { return store.Tasks(nil) }, 1, false},
+		{"hooks configured: the tree is read", []option{withHooks(&recHooks{})}, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 1, false},
 		{"a task of another tree: the tree is read", nil, func(_ *testing.T, ts []*task.Task) store.Batch {
 			return store.Tasks(append(ts[:len(ts):len(ts)], &task.Task{ID: "x", TaskTreeID: "other", ParentID: "y"}))
-		}, 1},
+		}, 1, false},
+		// OnlyUnstarted's check scans the tree (a keyed submission's first run); the run
+		// itself does not load it again.
+		{"only unstarted: the check scans it, the run does not", nil, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 1, true},
+		{"only unstarted without created tasks: scanned twice", nil, func(*testing.T, []*task.Task) store.Batch { return nil }, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v, st, tasks := setup(t, tt.opts...)
-			res := v.run("root", RunOptions{Created: tt.created(t, tasks)})
+			res := v.run("root", RunOptions{Created: tt.created(t, tasks), OnlyUnstarted: tt.only})
 			want(t, v, res)
 			if n := st.scans.Load(); n != tt.wantScans {
-				t.Errorf("the run loaded the tree %d times, want %d", n, tt.wantScans)
+				t.Errorf("the Start scanned the tree %d times, want %d", n, tt.wantScans)
 			}
 			if n := st.trees.Load(); tt.opts == nil && n != 0 {
 				t.Errorf("the tree was read %d times without hooks, want 0", n)

@@ -107,30 +107,30 @@ func (s Submitter) Lookup(ctx context.Context, k Key) (*store.KeyRecord, error) 
 
 // Submit stores a keyed submission. When k holds a record already it stores nothing
 // and returns the record (the caller answers from it), or Match's error when the
-// content differs. Otherwise it calls prepare (validation) and stores the tasks with
-// the key in one transaction (store.Keys.CreateKeyed), returning them. A submission
+// content differs. Otherwise it calls prepare (validation) and stores the tree's tasks
+// with the key in one transaction (store.Keys.CreateKeyed, which reads them as they are
+// built: a large tree is never held whole as tasks), returning the tree. A submission
 // failing because a concurrent one with the same key won (its ids exist now, or its key
 // is recorded) returns the winner's record instead of the failure.
-func (s Submitter) Submit(ctx context.Context, k Key, prepare func(ctx context.Context) ([]*task.Task, error)) ([]*task.Task, *store.KeyRecord, error) {
+func (s Submitter) Submit(ctx context.Context, k Key, prepare func(ctx context.Context) (*submit.Tree, error)) (*submit.Tree, *store.KeyRecord, error) {
 	if rec, err := s.Lookup(ctx, k); rec != nil || err != nil {
 		return nil, rec, err
 	}
-	tasks, err := prepare(ctx)
+	tree, err := prepare(ctx)
 	if err == nil {
 		ttl := s.TTL
 		if ttl <= 0 {
 			ttl = DefaultTTL
 		}
 		now := s.now()
-		root := Root(tasks)
 		err = s.Keys.CreateKeyed(ctx, store.KeyRecord{Scope: k.Scope, Key: k.Key, Digest: k.Digest,
-			RootID: root.ID, TreeID: root.TreeID(), Count: len(tasks), CreatedAt: now, ExpiresAt: now.Add(ttl)}, tasks)
+			RootID: tree.RootID(), TreeID: tree.TreeID(), Count: tree.Len(), CreatedAt: now, ExpiresAt: now.Add(ttl)}, tree)
 		var taken *store.KeyTakenError
 		if errors.As(err, &taken) {
 			return nil, &taken.Record, k.Match(taken.Record)
 		}
 		if err == nil {
-			return tasks, nil, nil
+			return tree, nil, nil
 		}
 		err = fmt.Errorf("store submission: %w", err)
 	}
@@ -138,16 +138,6 @@ func (s Submitter) Submit(ctx context.Context, k Key, prepare func(ctx context.C
 		return nil, rec, lerr
 	}
 	return nil, nil, err
-}
-
-// Root returns the root of a validated submission (it has exactly one).
-func Root(tasks []*task.Task) *task.Task {
-	for _, t := range tasks {
-		if t.IsRoot() {
-			return t
-		}
-	}
-	return tasks[0]
 }
 
 // Deleted is the error (TaskNotFound naming the root) of a repeat whose tree was

@@ -10,7 +10,6 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/submit"
-	"github.com/apflow-wasm/apflow/host/task"
 )
 
 const tree = `[{"name":"r","schemas":{"method":"m"}},{"name":"c","parent_id":"r","schemas":{"method":"m"}}]`
@@ -59,10 +58,10 @@ func TestSubmit(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := Submitter{Keys: st, TTL: time.Hour, Now: func() time.Time { return now }}
 	prepares := 0
-	prepare := func(data string) func(context.Context) ([]*task.Task, error) {
-		return func(ctx context.Context) ([]*task.Task, error) {
+	prepare := func(data string) func(context.Context) (*submit.Tree, error) {
+		return func(ctx context.Context) (*submit.Tree, error) {
 			prepares++
-			return submit.Prepare(ctx, []byte(data), submit.Options{Exists: submit.ExistsIn(st)})
+			return submit.PrepareTree(ctx, []byte(data), submit.Options{Exists: submit.ExistsIn(st)})
 		}
 	}
 	k, err := NewKey("u", "k", KindCreate, []byte(tree), "")
@@ -70,11 +69,14 @@ func TestSubmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	created, rec, err := s.Submit(ctx, k, prepare(tree))
-	if err != nil || rec != nil || len(created) != 2 {
-		t.Fatalf("first Submit = %d tasks, %v, %v", len(created), rec, err)
+	if err != nil || rec != nil || created == nil || created.Len() != 2 {
+		t.Fatalf("first Submit = %v, %v, %v; want a tree of 2 tasks", created, rec, err)
+	}
+	if stored, err := st.Tree(ctx, created.TreeID()); err != nil || len(stored) != 2 || stored[0].ID != created.RootID() {
+		t.Fatalf("stored tree %v, %v; want the submitted tree, root first", stored, err)
 	}
 	_, rec, err = s.Submit(ctx, k, prepare(tree))
-	if err != nil || rec == nil || rec.RootID != created[0].ID || rec.Count != 2 || !rec.ExpiresAt.Equal(now.Add(time.Hour)) {
+	if err != nil || rec == nil || rec.RootID != created.RootID() || rec.TreeID != created.TreeID() || rec.Count != 2 || !rec.ExpiresAt.Equal(now.Add(time.Hour)) {
 		t.Fatalf("repeat = %+v, %v; want the first tree's record", rec, err)
 	}
 	if prepares != 1 {
@@ -88,7 +90,7 @@ func TestSubmit(t *testing.T) {
 	// A failing prepare with no record behind it fails as it is.
 	boom := errors.New("boom")
 	k2, _ := NewKey("u", "k2", KindCreate, []byte(tree), "")
-	if _, _, err := s.Submit(ctx, k2, func(context.Context) ([]*task.Task, error) { return nil, boom }); !errors.Is(err, boom) {
+	if _, _, err := s.Submit(ctx, k2, func(context.Context) (*submit.Tree, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Fatalf("failing prepare: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
-	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // KeyRecord is what a store records with an idempotency key: which submission the key
@@ -50,7 +49,9 @@ type Keys interface {
 	// in the same transaction. When a record with rec's Scope and Key is stored and has
 	// not expired at rec.CreatedAt, nothing is stored and the error is a *KeyTakenError
 	// holding that record; an expired one is replaced. rec is checked with CheckKey.
-	CreateKeyed(ctx context.Context, rec KeyRecord, tasks []*task.Task) error
+	// tasks is read as BatchCreator.CreateBatch reads it: each task at most twice, none
+	// kept by a store that can stream it (badgerstore).
+	CreateKeyed(ctx context.Context, rec KeyRecord, tasks Batch) error
 	// LookupKey returns the record of scope and key if it has not expired at now.
 	// ok is false when there is none or it has expired.
 	LookupKey(ctx context.Context, scope, key string, now time.Time) (rec KeyRecord, ok bool, err error)

@@ -37,6 +37,9 @@ func (t *Tree) Len() int { return len(t.specs) }
 // RootID is the id of the tree's root task.
 func (t *Tree) RootID() string { return t.ids[t.root] }
 
+// TreeID is the tree id of its tasks (task.Task.TreeID).
+func (t *Tree) TreeID() string { return t.treeID }
+
 // Task implements store.Batch: the task at index i (its seq), built anew. See
 // [Validate] for what its fields hold.
 func (t *Tree) Task(i int) *task.Task {

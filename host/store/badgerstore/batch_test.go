@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -27,24 +28,34 @@ func (b *readCounting) Task(i int) *task.Task {
 		Priority: task.DefaultPriority, Seq: i, Inputs: map[string]any{"i": i}}
 }
 
-// TestCreateBatchReadsEachTaskTwice: CreateBatch reads each task once to check the
-// batch and once to encode it, whether the batch takes one commit or is chunked, so
-// that a batch built on demand is never held whole.
+// TestCreateBatchReadsEachTaskTwice: CreateBatch and CreateKeyed read each task once to
+// check the batch and once to encode it, whether the batch takes one commit or is
+// chunked, so that a batch built on demand is never held whole.
 func TestCreateBatchReadsEachTaskTwice(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{1, 10, 5000} {
-		s := setup(t, Options{})
-		b := &readCounting{n: n, reads: make([]int, n)}
-		if err := s.CreateBatch(t.Context(), b); err != nil {
-			t.Fatalf("%d tasks: %v", n, err)
-		}
-		for i, r := range b.reads {
-			if r != 2 {
-				t.Fatalf("%d tasks: task %d read %d times, want 2", n, i, r)
+	creates := map[string]func(*Store, *readCounting) error{
+		"CreateBatch": func(s *Store, b *readCounting) error { return s.CreateBatch(t.Context(), b) },
+		"CreateKeyed": func(s *Store, b *readCounting) error {
+			now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			return s.CreateKeyed(t.Context(), store.KeyRecord{Key: "k", Digest: "d", RootID: "t00000", TreeID: "t00000",
+				Count: b.n, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, b)
+		},
+	}
+	for name, create := range creates {
+		for _, n := range []int{1, 10, 5000} {
+			s := setup(t, Options{})
+			b := &readCounting{n: n, reads: make([]int, n)}
+			if err := create(s, b); err != nil {
+				t.Fatalf("%s of %d tasks: %v", name, n, err)
 			}
-		}
-		if got, err := s.Tree(t.Context(), "t00000"); err != nil || len(got) != n {
-			t.Fatalf("%d tasks: Tree holds %d, %v", n, len(got), err)
+			for i, r := range b.reads {
+				if r != 2 {
+					t.Fatalf("%s of %d tasks: task %d read %d times, want 2", name, n, i, r)
+				}
+			}
+			if got, err := s.Tree(t.Context(), "t00000"); err != nil || len(got) != n {
+				t.Fatalf("%s of %d tasks: Tree holds %d, %v", name, n, len(got), err)
+			}
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/task"
 )
 
 var _ store.Keys = (*Store)(nil)
@@ -87,7 +86,7 @@ func (k *keyWrite) prepare(txn *badger.Txn) ([]write, error) {
 // CreateKeyed implements store.Keys. The record is written in the commit that makes the
 // submission visible (for a chunked Create, the last one), so a crash before it leaves
 // neither, and the committer, the only writer, checks the key in that same commit.
-func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*task.Task) error {
+func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks store.Batch) error {
 	rec, err := store.PrepareKey(rec)
 	if err != nil {
 		return err
@@ -96,7 +95,7 @@ func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*t
 	if err != nil {
 		return err
 	}
-	return s.create(ctx, &keyWrite{rec: rec, value: v}, store.Tasks(tasks))
+	return s.create(ctx, &keyWrite{rec: rec, value: v}, tasks)
 }
 
 // LookupKey implements store.Keys.

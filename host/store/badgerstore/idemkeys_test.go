@@ -25,13 +25,13 @@ func TestChunkedCreateKeyTaken(t *testing.T) {
 	first := keyRecord("k", small)
 	s.testChunkHook = func(i int) {
 		if i == 0 { // between the chunks: the key is recorded by another create
-			if err := s.CreateKeyed(ctx, first, small); err != nil {
+			if err := s.CreateKeyed(ctx, first, store.Tasks(small)); err != nil {
 				t.Errorf("CreateKeyed of the small tree: %v", err)
 			}
 		}
 	}
 	big := bigTree("big", 3000)
-	err := s.CreateKeyed(ctx, keyRecord("k", big), big)
+	err := s.CreateKeyed(ctx, keyRecord("k", big), store.Tasks(big))
 	var taken *store.KeyTakenError
 	if !errors.As(err, &taken) || taken.Record.RootID != "small" {
 		t.Fatalf("CreateKeyed of the big tree = %v, want the key taken by small", err)
@@ -57,7 +57,7 @@ func TestChunkedCreateKeyCrash(t *testing.T) {
 	ctx := t.Context()
 	big := bigTree("cr", 3000)
 	rec := keyRecord("k", big)
-	crashAtChunk(&s.testChunkHook, 1, func() { _ = s.CreateKeyed(ctx, rec, big) })
+	crashAtChunk(&s.testChunkHook, 1, func() { _ = s.CreateKeyed(ctx, rec, store.Tasks(big)) })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestChunkedCreateKeyCrash(t *testing.T) {
 	if _, ok, err := s.LookupKey(ctx, "", "k", rec.CreatedAt); err != nil || ok {
 		t.Fatalf("LookupKey after the crash = %v, %v; want no record", ok, err)
 	}
-	if err := s.CreateKeyed(ctx, rec, bigTree("cr", 3000)); err != nil {
+	if err := s.CreateKeyed(ctx, rec, store.Tasks(bigTree("cr", 3000))); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	if got, ok, err := s.LookupKey(ctx, "", "k", rec.CreatedAt); err != nil || !ok || got.Count != 3000 {

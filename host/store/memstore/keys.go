@@ -5,18 +5,17 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/task"
 )
 
 var _ store.Keys = (*Store)(nil)
 
 // CreateKeyed implements store.Keys: the tasks and the record are published together.
-func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*task.Task) error {
+func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks store.Batch) error {
 	rec, err := store.PrepareKey(rec)
 	if err != nil {
 		return err
 	}
-	put, err := store.EncodeNew(tasks, canonical)
+	put, err := store.EncodeNew(store.Collect(tasks), canonical)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/apflow-wasm/apflow/host/store"
-	"github.com/apflow-wasm/apflow/host/task"
 )
 
 var _ store.Keys = (*Store)(nil)
@@ -17,12 +16,12 @@ var _ store.Keys = (*Store)(nil)
 // CreateKeyed implements store.Keys. The key's row is inserted first in the transaction
 // that stores the tasks: a concurrent CreateKeyed with the same key waits on the primary
 // key until this transaction ends, then finds the row and stores nothing.
-func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks []*task.Task) error {
+func (s *Store) CreateKeyed(ctx context.Context, rec store.KeyRecord, tasks store.Batch) error {
 	rec, err := store.PrepareKey(rec)
 	if err != nil {
 		return err
 	}
-	return s.create(ctx, &rec, tasks)
+	return s.create(ctx, &rec, store.Collect(tasks))
 }
 
 // recordKey inserts rec in tx, replacing a record of its scope and key expired at

@@ -79,7 +79,7 @@ func wantTaken(t *testing.T, err error, want store.KeyRecord) {
 func testKeyRoundTrip(t *testing.T, s KeyedStore) {
 	ts := tree("k")
 	r := rec("alice", "key-1", ts, 1500*time.Nanosecond, time.Hour) // sub-microsecond part dropped
-	if err := s.CreateKeyed(ctx(t), r, ts); err != nil {
+	if err := s.CreateKeyed(ctx(t), r, store.Tasks(ts)); err != nil {
 		t.Fatalf("CreateKeyed: %v", err)
 	}
 	got, err := s.Tree(ctx(t), "ktree")
@@ -100,16 +100,16 @@ func testKeyRoundTrip(t *testing.T, s KeyedStore) {
 func testKeyTaken(t *testing.T, s KeyedStore) {
 	first, second := tree("a"), tree("b")
 	r1 := rec("", "k", first, 0, time.Hour)
-	if err := s.CreateKeyed(ctx(t), r1, first); err != nil {
+	if err := s.CreateKeyed(ctx(t), r1, store.Tasks(first)); err != nil {
 		t.Fatal(err)
 	}
 	r2 := rec("", "k", second, time.Minute, time.Hour)
-	wantTaken(t, s.CreateKeyed(ctx(t), r2, second), r1)
+	wantTaken(t, s.CreateKeyed(ctx(t), r2, store.Tasks(second)), r1)
 	wantMissing(t, s, ids(second)...)
 	got, _ := lookup(t, s, "", "k", base)
 	wantRecord(t, "record after the refused create", got, r1)
 	// A key taken with the very tasks it names: refused on the key, not on the ids.
-	wantTaken(t, s.CreateKeyed(ctx(t), rec("", "k", first, time.Minute, time.Hour), tree("a")), r1)
+	wantTaken(t, s.CreateKeyed(ctx(t), rec("", "k", first, time.Minute, time.Hour), store.Tasks(tree("a"))), r1)
 }
 
 func testKeyScopes(t *testing.T, s KeyedStore) {
@@ -119,7 +119,7 @@ func testKeyScopes(t *testing.T, s KeyedStore) {
 		r  store.KeyRecord
 		ts []*task.Task
 	}{{ra, a}, {rb, b}} {
-		if err := s.CreateKeyed(ctx(t), c.r, c.ts); err != nil {
+		if err := s.CreateKeyed(ctx(t), c.r, store.Tasks(c.ts)); err != nil {
 			t.Fatalf("CreateKeyed(%s): %v", c.r.Scope, err)
 		}
 	}
@@ -138,7 +138,7 @@ func testKeyScopes(t *testing.T, s KeyedStore) {
 func testKeyExpired(t *testing.T, s KeyedStore) {
 	first, second := tree("a"), tree("b")
 	r1 := rec("", "k", first, 0, time.Hour)
-	if err := s.CreateKeyed(ctx(t), r1, first); err != nil {
+	if err := s.CreateKeyed(ctx(t), r1, store.Tasks(first)); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := lookup(t, s, "", "k", r1.ExpiresAt.Add(-time.Microsecond)); !ok {
@@ -149,7 +149,7 @@ func testKeyExpired(t *testing.T, s KeyedStore) {
 	}
 	// Still stored until purged, but free: a create after the expiry replaces it.
 	r2 := rec("", "k", second, time.Hour, time.Hour)
-	if err := s.CreateKeyed(ctx(t), r2, second); err != nil {
+	if err := s.CreateKeyed(ctx(t), r2, store.Tasks(second)); err != nil {
 		t.Fatalf("CreateKeyed over an expired key: %v", err)
 	}
 	got, ok := lookup(t, s, "", "k", r2.CreatedAt)
@@ -165,14 +165,14 @@ func testKeyFailedCreate(t *testing.T, s KeyedStore) {
 	create(t, s, mk("taken", "", 0))
 	ts := []*task.Task{mk("fresh", "", 1), mk("taken", "", 2)}
 	r := rec("", "k", ts, 0, time.Hour)
-	wantCode(t, s.CreateKeyed(ctx(t), r, ts), apferr.InvalidParams)
+	wantCode(t, s.CreateKeyed(ctx(t), r, store.Tasks(ts)), apferr.InvalidParams)
 	wantMissing(t, s, "fresh")
 	if _, ok := lookup(t, s, "", "k", base); ok {
 		t.Fatal("a refused create recorded its key")
 	}
 	// The key is free for the next try.
 	ok := []*task.Task{mk("fresh", "", 1)}
-	if err := s.CreateKeyed(ctx(t), rec("", "k", ok, 0, time.Hour), ok); err != nil {
+	if err := s.CreateKeyed(ctx(t), rec("", "k", ok, 0, time.Hour), store.Tasks(ok)); err != nil {
 		t.Fatalf("CreateKeyed after a refused one: %v", err)
 	}
 }
@@ -186,7 +186,7 @@ func testKeyConcurrent(t *testing.T, s KeyedStore) {
 		go func() {
 			defer wg.Done()
 			ts := tree(fmt.Sprintf("c%d", i))
-			errs[i] = s.CreateKeyed(context.Background(), rec("u", "same", ts, 0, time.Hour), ts)
+			errs[i] = s.CreateKeyed(context.Background(), rec("u", "same", ts, 0, time.Hour), store.Tasks(ts))
 		}()
 	}
 	wg.Wait()
@@ -219,7 +219,7 @@ func testKeyPurge(t *testing.T, s KeyedStore) {
 	for i := range 5 {
 		ts := []*task.Task{mk(fmt.Sprintf("p%d", i), "", i)}
 		r := rec("", fmt.Sprintf("k%d", i), ts, 0, time.Duration(i+1)*time.Hour)
-		if err := s.CreateKeyed(ctx(t), r, ts); err != nil {
+		if err := s.CreateKeyed(ctx(t), r, store.Tasks(ts)); err != nil {
 			t.Fatal(err)
 		}
 		recs = append(recs, r)
@@ -258,7 +258,7 @@ func testKeyCheck(t *testing.T, s KeyedStore) {
 	} {
 		r := rec("", "k", ts, 0, time.Hour)
 		c.edit(&r)
-		err := s.CreateKeyed(ctx(t), r, ts)
+		err := s.CreateKeyed(ctx(t), r, store.Tasks(ts))
 		if err == nil {
 			t.Fatalf("%s: CreateKeyed succeeded", c.name)
 		}
@@ -270,7 +270,7 @@ func testKeyCheck(t *testing.T, s KeyedStore) {
 		wantMissing(t, s, ids(ts)...)
 	}
 	long := strings.Repeat("k", store.MaxKeyLen)
-	if err := s.CreateKeyed(ctx(t), rec("", long, ts, 0, time.Hour), ts); err != nil {
+	if err := s.CreateKeyed(ctx(t), rec("", long, ts, 0, time.Hour), store.Tasks(ts)); err != nil {
 		t.Fatalf("key of %d bytes: %v", store.MaxKeyLen, err)
 	}
 }
