@@ -371,12 +371,9 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		// generate_executor checks its trees as tasks.create would: the host's store and
 		// full catalog (set below, read only when the executor runs).
 		builtins = builtin.Catalog(builtin.WithGenerate(h.completer, h.registry,
-			func(ctx context.Context, data []byte, userID string, ns task.Namespace) ([]*task.Task, error) {
-				tree, err := api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, 0)(ctx, data, api.Owner{UserID: userID, Namespace: ns})
-				if err != nil {
-					return nil, err
-				}
-				return store.Collect(tree), nil
+			func(ctx context.Context, data []byte, userID string, ns task.Namespace) error {
+				_, err := api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, 0)(ctx, data, api.Owner{UserID: userID, Namespace: ns})
+				return err
 			}))
 	}
 	h.catalog = executor.Chain(builtins, h.registry)

@@ -44,20 +44,23 @@ type Option func(*options)
 type options struct {
 	completer llm.Completer
 	rest      executor.Catalog
-	prepare   func(ctx context.Context, tree []byte, userID string, ns task.Namespace) ([]*task.Task, error)
+	check     CheckFunc
 }
+
+// CheckFunc is tasks.create's check of a submission for a user (host/api SubmitPrepare's
+// function: executors, schemas, ids already stored): nil when the tree would be
+// accepted. It stores nothing and builds no task.
+type CheckFunc func(ctx context.Context, tree []byte, userID string, ns task.Namespace) error
 
 // WithGenerate gives generate_executor its model: c asks it, and the trees it makes
 // may use the built-ins and the executors of rest (the plugin catalog the built-ins are
-// chained in front of). prepare is tasks.create's check (host/api SubmitPrepare's
-// function: executors, schemas, ids already stored); each tree is checked by it for the
-// executing task's user (userID the task's user_id, ns zero), storing nothing. It is
-// called only when the executor runs, so it may use the catalog this one is chained
-// into. Without this option (or with a nil c), generate_executor is listed but every
-// execution fails with llm.ErrNotConfigured's message; a nil prepare with a model fails
-// every execution naming it.
-func WithGenerate(c llm.Completer, rest executor.Catalog, prepare func(ctx context.Context, tree []byte, userID string, ns task.Namespace) ([]*task.Task, error)) Option {
-	return func(o *options) { o.completer, o.rest, o.prepare = c, rest, prepare }
+// chained in front of). Each tree is checked by check for the executing task's user
+// (userID the task's user_id, ns zero). check is called only when the executor runs, so
+// it may use the catalog this one is chained into. Without this option (or with a nil
+// c), generate_executor is listed but every execution fails with llm.ErrNotConfigured's
+// message; a nil check with a model fails every execution naming it.
+func WithGenerate(c llm.Completer, rest executor.Catalog, check CheckFunc) Option {
+	return func(o *options) { o.completer, o.rest, o.check = c, rest, check }
 }
 
 // generator is what generate_executor runs; *generate.Generator is one.
@@ -71,15 +74,14 @@ func newGenerate(o options, self executor.Catalog) *builtinExecutor {
 	var g generator
 	var setupErr error
 	switch {
-	case o.completer != nil && o.prepare == nil:
-		setupErr = errors.New("generate_executor: WithGenerate was given no prepare function (tasks.create's check)")
+	case o.completer != nil && o.check == nil:
+		setupErr = errors.New("generate_executor: WithGenerate was given no check function (tasks.create's check)")
 	case o.completer != nil:
 		gen, err := generate.New(generate.Config{
 			Completer: o.completer,
 			Catalog:   executor.Chain(self, o.rest),
 			Validate: func(ctx context.Context, tree []byte) error {
-				_, err := o.prepare(ctx, tree, "", task.Namespace(""))
-				return err
+				return o.check(ctx, tree, "", task.Namespace(""))
 			},
 		})
 		if err != nil {
@@ -105,13 +107,13 @@ func newGenerate(o options, self executor.Catalog) *builtinExecutor {
 			if setupErr != nil {
 				return nil, fmt.Errorf("task %s: %w", taskID(req), setupErr)
 			}
-			return runGenerate(ctx, g, o.prepare, req)
+			return runGenerate(ctx, g, o.check, req)
 		},
 	}
 }
 
 // runGenerate decodes the inputs, generates and encodes the result.
-func runGenerate(ctx context.Context, g generator, prepare func(context.Context, []byte, string, task.Namespace) ([]*task.Task, error), req *executor.Request) (*executor.Response, error) {
+func runGenerate(ctx context.Context, g generator, check CheckFunc, req *executor.Request) (*executor.Response, error) {
 	if g == nil {
 		return nil, fmt.Errorf("task %s: %w", taskID(req), llm.ErrNotConfigured)
 	}
@@ -133,8 +135,7 @@ func runGenerate(ctx context.Context, g generator, prepare func(context.Context,
 	res, err := g.Generate(ctx, generate.Request{Requirement: in.Requirement, Mode: generate.Mode(in.Mode), MaxRounds: in.MaxRounds,
 		// Checked as tasks.create would for the task's user.
 		Validate: func(ctx context.Context, tree []byte) error {
-			_, err := prepare(ctx, tree, userID, task.Namespace(""))
-			return err
+			return check(ctx, tree, userID, task.Namespace(""))
 		}})
 	if err != nil {
 		// The tokens spent before the failure count in the task's usage.

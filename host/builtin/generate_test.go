@@ -22,32 +22,33 @@ func TestAggregatorIDMatches(t *testing.T) {
 	}
 }
 
-// builtinPrepare is tasks.create's check over the built-ins, for the given user.
-func builtinPrepare(ctx context.Context, tree []byte, userID string, ns task.Namespace) ([]*task.Task, error) {
-	return submit.Prepare(ctx, tree, submit.Options{Catalog: Catalog(), UserID: userID, Namespace: ns})
+// builtinCheck is tasks.create's check over the built-ins, for the given user.
+func builtinCheck(ctx context.Context, tree []byte, userID string, ns task.Namespace) error {
+	_, err := submit.PrepareTree(ctx, tree, submit.Options{Catalog: Catalog(), UserID: userID, Namespace: ns})
+	return err
 }
 
-// TestGenerateExecutorChecksWithPrepare: the tree is checked by the prepare function
+// TestGenerateExecutorChecksTheTree: the tree is checked by the check function
 // WithGenerate was given (the host's tasks.create check), for the task's user.
-func TestGenerateExecutorChecksWithPrepare(t *testing.T) {
+func TestGenerateExecutorChecksTheTree(t *testing.T) {
 	tree := `[{"name": "a", "schemas": {"method": "aggregate_results_executor"}}]`
 	var users []string
-	prepare := func(ctx context.Context, data []byte, userID string, ns task.Namespace) ([]*task.Task, error) {
+	check := func(ctx context.Context, data []byte, userID string, ns task.Namespace) error {
 		users = append(users, userID)
-		return nil, apferr.New(apferr.TreeValidation, "refused").WithData(map[string]any{"errors": []apferr.Problem{{Field: "id", Reason: "already exists"}}})
+		return apferr.New(apferr.TreeValidation, "refused").WithData(map[string]any{"errors": []apferr.Problem{{Field: "id", Reason: "already exists"}}})
 	}
-	h, err := Catalog(WithGenerate(llmfake.NewScript(tree), nil, prepare)).Lookup(GenerateID)
+	h, err := Catalog(WithGenerate(llmfake.NewScript(tree), nil, check)).Lookup(GenerateID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Release()
 	_, err = h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "g", UserID: "ann"}, Inputs: json.RawMessage(`{"requirement":"r"}`)})
 	if !errors.Is(err, generate.ErrNoValidTree) || len(users) != 1 || users[0] != "ann" {
-		t.Fatalf("err = %v, prepare called for %q", err, users)
+		t.Fatalf("err = %v, check called for %q", err, users)
 	}
 	h, _ = Catalog(WithGenerate(llmfake.NewScript(tree), nil, nil)).Lookup(GenerateID)
-	if _, err := h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "g"}, Inputs: json.RawMessage(`{"requirement":"r"}`)}); err == nil || !strings.Contains(err.Error(), "prepare") {
-		t.Fatalf("nil prepare: err = %v", err)
+	if _, err := h.Execute(context.Background(), &executor.Request{Task: &task.Task{ID: "g"}, Inputs: json.RawMessage(`{"requirement":"r"}`)}); err == nil || !strings.Contains(err.Error(), "check") {
+		t.Fatalf("nil check: err = %v", err)
 	}
 }
 
@@ -64,10 +65,10 @@ func TestGenerateExecutor(t *testing.T) {
 		count   int
 		wantErr string
 	}{
-		{name: "good tree", opts: []Option{WithGenerate(llmfake.NewScript(tree), nil, builtinPrepare)}, inputs: `{"requirement": "two groups"}`, count: 3},
-		{name: "unknown executor", opts: []Option{WithGenerate(llmfake.NewScript(unknown), nil, builtinPrepare)}, inputs: `{"requirement": "x"}`, wantErr: `"no_such_executor" is not registered`},
+		{name: "good tree", opts: []Option{WithGenerate(llmfake.NewScript(tree), nil, builtinCheck)}, inputs: `{"requirement": "two groups"}`, count: 3},
+		{name: "unknown executor", opts: []Option{WithGenerate(llmfake.NewScript(unknown), nil, builtinCheck)}, inputs: `{"requirement": "x"}`, wantErr: `"no_such_executor" is not registered`},
 		{name: "not configured", inputs: `{"requirement": "x"}`, wantErr: llm.ErrNotConfigured.Error()},
-		{name: "inputs refused", opts: []Option{WithGenerate(llmfake.NewScript(), nil, builtinPrepare)}, inputs: `{"mode": "both"}`, wantErr: "requirement"},
+		{name: "inputs refused", opts: []Option{WithGenerate(llmfake.NewScript(), nil, builtinCheck)}, inputs: `{"mode": "both"}`, wantErr: "requirement"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
