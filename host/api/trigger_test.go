@@ -126,8 +126,8 @@ func (e *env) adminToken(t *testing.T, o setupOpts) string {
 }
 
 // TestWebhookTriggerRuns: async answers at once and the run happens; sync answers the
-// outcome with the children in submission order; a running tree answers 409; a missing task 404; a
-// non-admin's token triggers only its own tasks.
+// outcome with the children in submission order; a running tree answers 409; a missing
+// task 404; a non-admin's token triggers only its own tasks.
 func TestWebhookTriggerRuns(t *testing.T) {
 	t.Parallel()
 	e := setup(t, setupOpts{auth: true})
