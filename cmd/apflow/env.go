@@ -308,7 +308,8 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
-		log.Debug("process", "memory_limit", memoryLimit(), "gc_percent", gcPercentInForce())
+		percent, minHeap := gcPolicy(os.Getenv)
+		log.Debug("process", "memory_limit", memoryLimit(), "gc_percent", percent, "gc_min_heap", minHeap)
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {

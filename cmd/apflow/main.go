@@ -61,30 +61,8 @@ func memoryLimit() string {
 	return "none"
 }
 
-// gcPercent is the collector's pace apflow sets when GOGC is not set: the heap may grow
-// half its live size between collections instead of all of it. The process mostly waits
-// on fsyncs and plugin calls, so the collector's extra work is cheap: measured on
-// 10,000- and 100,000-task runs, peak RSS fell by a fifth to a quarter at the same speed
-// (docs/performance.md, "The product path, second pass"). GOGC, when set, wins
-// (docs/configuration.md, "Memory").
-const gcPercent = 50
-
-// setGCPercent applies gcPercent unless GOGC is set.
-func setGCPercent(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
-}
-
-// gcPercentInForce is the collector's pace, read back (negative: collection is off).
-func gcPercentInForce() int {
-	p := debug.SetGCPercent(-1)
-	debug.SetGCPercent(p)
-	return p
-}
-
 func main() {
-	setGCPercent(os.Getenv)
+	paceGC(os.Getenv)
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at
 	// once, whatever it is waiting on; what was committed stays (apflow resume).

@@ -9,7 +9,8 @@ import (
 
 // TestMemoryLimitIsTheDocumentedOne: the apflow binary sets no soft memory limit of its
 // own (a limit below the working set made the collector thrash) and honours GOMEMLIMIT;
-// it paces the collector at GOGC=50 unless GOGC is set (docs/configuration.md, "Memory").
+// it paces the collector at GOGC=50 with a 16 MiB floor under the heap goal unless GOGC
+// is set (docs/configuration.md, "Memory").
 func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -21,9 +22,9 @@ func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 		gomemlimit, gogc string // "" leaves it unset
 		want             []string
 	}{
-		{"", "", []string{"memory_limit=none", "gc_percent=50"}},
-		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50"}},
-		{"", "200", []string{"memory_limit=none", "gc_percent=200"}},
+		{"", "", []string{"memory_limit=none", "gc_percent=50", "gc_min_heap=16777216"}},
+		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50", "gc_min_heap=16777216"}},
+		{"", "200", []string{"memory_limit=none", "gc_percent=200", "gc_min_heap=none"}},
 	}
 	for _, tc := range tests {
 		cmd := exec.Command(bin, "plugins", "list", "--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins)

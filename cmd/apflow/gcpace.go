@@ -1,0 +1,79 @@
+package main
+
+import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+)
+
+// gcPercent is the collector's pace apflow sets when GOGC is not set: the heap may grow
+// half its live size between collections instead of all of it. The process mostly waits
+// on fsyncs and plugin calls, so the collector's extra work is cheap: measured on
+// 10,000- and 100,000-task runs, peak RSS fell by a fifth to a quarter at the same speed
+// (docs/performance.md, "The product path, second pass"). GOGC, when set, wins
+// (docs/configuration.md, "Memory").
+const gcPercent = 50
+
+// minHeapGoal is the smallest heap the collector lets the process grow to before it
+// collects, when GOGC is not set. At gcPercent alone, a process whose live heap is a
+// few MiB (a command, a run of a thousand tasks) collects every few MiB it allocates:
+// a 1,000-task run collected 17 times (8 with the floor). Under minHeapGoal the
+// heap is not collected; from minHeapGoal/1.5 of live heap on the pace is gcPercent's,
+// so larger runs peak where they did. A floor of 32 MiB cost more than it saved: fresh
+// pages are not free (docs/performance.md, "The product path, fifteenth pass").
+const minHeapGoal = 16 << 20
+
+// gcPacer keeps the collector's pace at percent, raised after each collection so that
+// the next one comes no earlier than a heap of min bytes.
+type gcPacer struct {
+	percent int
+	min     uint64
+	live    []metrics.Sample // the live heap after the last collection
+}
+
+// paceGC applies gcPercent and minHeapGoal unless GOGC is set, in which case the Go
+// runtime's pace stands as GOGC sets it. The pacer re-evaluates the pace after every
+// collection for the rest of the process (a cleanup of an object each collection
+// frees); GOMEMLIMIT, when set, still caps the heap.
+func paceGC(getenv func(string) string) {
+	if getenv("GOGC") != "" {
+		return
+	}
+	p := &gcPacer{percent: gcPercent, min: minHeapGoal, live: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	p.adjust()
+}
+
+// gcSentinel is allocated for each collection cycle; its cleanup runs once a
+// collection has found it unreachable. It holds a pointer so that it is an allocation
+// of its own (the tiny allocator packs pointer-free objects together).
+type gcSentinel struct{ _ *byte }
+
+// adjust sets the pace for the live heap now and arms itself for the next collection.
+func (p *gcPacer) adjust() {
+	metrics.Read(p.live)
+	debug.SetGCPercent(p.pace(p.live[0].Value.Uint64()))
+	runtime.AddCleanup(&gcSentinel{}, func(p *gcPacer) { p.adjust() }, p)
+}
+
+// pace is the collector's percent for a live heap of live bytes: percent, or more when
+// the heap it allows would be under min. The runtime's goal is the larger of live grown
+// by the percent and its heap minimum, 4 MiB scaled by the percent: the raised percent
+// is capped so that the minimum stays at most min too.
+func (p *gcPacer) pace(live uint64) int {
+	const runtimeHeapMinimum = 4 << 20
+	live = max(live, 1) // before the first collection the runtime reports 0
+	floor := min(int(p.min*100/live)-100, int(p.min*100/runtimeHeapMinimum))
+	return max(floor, p.percent)
+}
+
+// gcPolicy is the collector's pace as configured, for the logs: GOGC's percent and no
+// floor when GOGC is set, else gcPercent and minHeapGoal (in bytes).
+func gcPolicy(getenv func(string) string) (percent int, minHeap string) {
+	if getenv("GOGC") != "" {
+		p := debug.SetGCPercent(-1)
+		debug.SetGCPercent(p)
+		return p, "none"
+	}
+	return gcPercent, strconv.Itoa(minHeapGoal)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+// TestGCPace: the pace is gcPercent once the heap it allows reaches minHeapGoal, and
+// raised to reach it below that.
+func TestGCPace(t *testing.T) {
+	t.Parallel()
+	p := &gcPacer{percent: 50, min: 16 << 20}
+	tests := []struct {
+		live uint64
+		want int
+	}{
+		{0, 400},       // before any collection: the runtime's minimum, 4 MiB × 4, is the goal
+		{1 << 20, 400}, // the same: 1 MiB × 5 is under the minimum
+		{4 << 20, 300}, // 4 MiB may grow to 16
+		{8 << 20, 100}, // 8 MiB may grow to 16
+		{11 << 20, 50}, // 1.5 × 11 MiB is over 16
+		{64 << 20, 50}, // large heaps keep the pace
+		{1 << 30, 50},
+	}
+	for _, tt := range tests {
+		if got := p.pace(tt.live); got != tt.want {
+			t.Errorf("pace(%d MiB) = %d, want %d", tt.live>>20, got, tt.want)
+		}
+	}
+}
+
+// TestPaceGCFollowsCollections: once paceGC has run, each collection sets the pace for
+// the live heap it leaves: raised while the heap is small, gcPercent while it holds
+// more than minHeapGoal, raised again when that is dropped. With GOGC set it changes
+// nothing.
+func TestPaceGCFollowsCollections(t *testing.T) {
+	// Not parallel: it sets the process's pace.
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	paceGC(func(string) string { return "200" })
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Fatalf("with GOGC set the pace changed to %d", p)
+	}
+	paceGC(func(string) string { return "" })
+	waitPace := func(what string, ok func(int) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			runtime.GC()
+			p := debug.SetGCPercent(-1)
+			debug.SetGCPercent(p)
+			if ok(p) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: pace %d", what, p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	held := make([]byte, 2*minHeapGoal)
+	for i := range held {
+		held[i] = 1
+	}
+	waitPace("holding twice minHeapGoal", func(p int) bool { return p == gcPercent })
+	runtime.KeepAlive(held)
+	held = nil
+	waitPace("after dropping it", func(p int) bool { return p > gcPercent })
+}
