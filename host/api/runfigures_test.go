@@ -73,21 +73,35 @@ func TestRunFiguresScanTheTree(t *testing.T) {
 	}
 }
 
-// TestInlineExecuteRunsFromItsTree: tasks.execute of an inline tree starts its run from
-// the tree just stored (engine.RunOptions.Created): the run does not read the tree back,
-// and the only scan is that of the run's figures.
+// TestInlineExecuteRunsFromItsTree: tasks.execute of an inline tree, keyed or not,
+// starts its run from the tree just stored (engine.RunOptions.Created): the run does not
+// read the tree back. What scans it is the run's figures and, keyed, the check that no
+// run of it started before (engine.RunOptions.OnlyUnstarted).
 func TestInlineExecuteRunsFromItsTree(t *testing.T) {
 	t.Parallel()
-	e, st := setupTreeReading(t, true)
-	var out map[string]any
-	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("inl")}, &out)
-	if out["status"] != "completed" {
-		t.Fatalf("tasks.execute answered %v", out)
+	tests := []struct {
+		name      string
+		params    map[string]any
+		wantScans int32
+	}{
+		{"plain", map[string]any{"tasks": tree("inl")}, 1},
+		{"with an idempotency key", map[string]any{"tasks": tree("key"), "idempotency_key": "k"}, 2},
 	}
-	if n := st.scans.Load(); n != 1 {
-		t.Errorf("the tree was scanned %d times, want once (the run's figures)", n)
-	}
-	if n := st.trees.Load(); n != 0 {
-		t.Errorf("the tree was read whole %d times, want 0", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e, st := setupTreeReading(t, true)
+			var out map[string]any
+			e.ok(t, "", "tasks.execute", tt.params, &out)
+			if out["status"] != "completed" {
+				t.Fatalf("tasks.execute answered %v", out)
+			}
+			if n := st.scans.Load(); n != tt.wantScans {
+				t.Errorf("the tree was scanned %d times, want %d", n, tt.wantScans)
+			}
+			if n := st.trees.Load(); n != 0 {
+				t.Errorf("the tree was read whole %d times, want 0", n)
+			}
+		})
 	}
 }
