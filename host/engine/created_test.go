@@ -109,6 +109,10 @@ func TestRunFromCreatedTasks(t *testing.T) {
 		// itself does not load it again.
 		{"only unstarted: the check scans it, the run does not", nil, func(_ *testing.T, ts []*task.Task) store.Batch { return store.Tasks(ts) }, 1, true},
 		{"only unstarted without created tasks: scanned twice", nil, func(*testing.T, []*task.Task) store.Batch { return nil }, 2, true},
+		// The check counts the stored tree: a batch of another size is not trusted.
+		{"only unstarted, a batch that is not the stored tree: it is read", nil, func(_ *testing.T, ts []*task.Task) store.Batch {
+			return store.Tasks(ts[:len(ts)-1])
+		}, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

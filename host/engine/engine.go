@@ -91,15 +91,16 @@ type RunOptions struct {
 	// ended is never followed by a second one. A repeated keyed submission uses it
 	// (docs/api.md "Idempotency keys").
 	OnlyUnstarted bool
-	// Created, when not nil, is the whole tree as the caller just stored it (Store.Create
-	// or store.CreateBatch returned nil for exactly these tasks, and nothing changed them
-	// since): the run builds its graph from them instead of reading the tree back, and
+	// Created, when not nil, is the whole tree as the caller just stored it (Store.Create,
+	// store.CreateBatch or store.Keys.CreateKeyed returned nil for exactly these tasks,
+	// and nothing changed them since): the run builds its graph from them instead of reading the tree back, and
 	// reads only the root, whose snapshot it hands out. The run reads each task of it at
 	// most twice (a batch built on demand, submit.Tree, is never held whole), never
 	// modifies them and drops the batch once loaded. Ignored in cluster mode, when hooks
 	// are configured (a tree-created hook may have changed the tree) and when a task is
-	// not of the run's tree. Pitfall: it is trusted to be whole: a task left out is not
-	// run, and the run can end completed without it.
+	// not of the run's tree, and with OnlyUnstarted when its size is not the stored
+	// tree's (that check counts the tree). Pitfall: it is otherwise trusted to be whole: a
+	// task left out is not run, and the run can end completed without it.
 	Created store.Batch
 
 	// resume continues an interrupted run (crash recovery): nothing but orphaned
@@ -218,9 +219,13 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 		return nil, err
 	}
 	if opts.OnlyUnstarted {
-		if err := e.checkUnstarted(ctx, treeID, root); err != nil {
+		n, err := e.checkUnstarted(ctx, treeID, root)
+		if err != nil {
 			e.releaseLease(treeID, lease)
 			return nil, err
+		}
+		if opts.Created != nil && opts.Created.Len() != n {
+			opts.Created = nil // the tree changed since its caller stored it: read it
 		}
 	}
 	created := opts.Created
@@ -236,18 +241,31 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 }
 
 // checkUnstarted fails with ErrStarted when a run of the tree has started before (see
-// RunOptions.OnlyUnstarted). It reads the tree up to the first started task, one task at
-// a time from a store that scans trees (store.FirstTask).
-func (e *Engine) checkUnstarted(ctx context.Context, treeID, rootID string) error {
-	t, err := store.FirstTask(ctx, e.cfg.Store, treeID, startedBefore)
+// RunOptions.OnlyUnstarted), else returns the number of tasks the tree holds. It reads
+// the tree one task at a time from a store that scans trees (store.EachTask), up to the
+// first started task.
+func (e *Engine) checkUnstarted(ctx context.Context, treeID, rootID string) (int, error) {
+	var n int
+	var started *task.Task
+	err := store.EachTask(ctx, e.cfg.Store, treeID, func(t *task.Task) error {
+		if startedBefore(t) {
+			started = t
+			return errStarted
+		}
+		n++
+		return nil
+	})
+	if started != nil {
+		return 0, fmt.Errorf("start run of %s: %w (task %s is %s)", rootID, ErrStarted, started.ID, started.Status)
+	}
 	if err != nil {
-		return fmt.Errorf("start run of %s: %w", rootID, err)
+		return 0, fmt.Errorf("start run of %s: %w", rootID, err)
 	}
-	if t != nil {
-		return fmt.Errorf("start run of %s: %w (task %s is %s)", rootID, ErrStarted, t.ID, t.Status)
-	}
-	return nil
+	return n, nil
 }
+
+// errStarted ends checkUnstarted's scan at the first started task.
+var errStarted = errors.New("started")
 
 // startedBefore reports whether a run has started t: a task no run has touched is pending,
 // never attempted, without an error, a start time or a run's marker.
