@@ -309,7 +309,8 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
 		percent, minHeap := gcPolicy(os.Getenv)
-		log.Debug("process", "memory_limit", memoryLimit(), "gc_percent", percent, "gc_min_heap", minHeap)
+		log.Debug("process", "memory_limit", memoryLimit(), "gc_percent", percent, "gc_min_heap", minHeap,
+			"gc_percent_now", gcPercentNow())
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {

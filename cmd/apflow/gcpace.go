@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"sync/atomic"
 )
 
 // gcPercent is the collector's pace apflow sets when GOGC is not set: the heap may grow
@@ -30,18 +31,21 @@ type gcPacer struct {
 	percent int
 	min     uint64
 	live    []metrics.Sample // the live heap after the last collection
+	stopped atomic.Bool
 }
 
 // paceGC applies gcPercent and minHeapGoal unless GOGC is set, in which case the Go
 // runtime's pace stands as GOGC sets it. The pacer re-evaluates the pace after every
-// collection for the rest of the process (a cleanup of an object each collection
-// frees); GOMEMLIMIT, when set, still caps the heap.
-func paceGC(getenv func(string) string) {
+// collection (a cleanup of an object each collection frees) until stop is called, which
+// leaves the pace as it is then; GOMEMLIMIT, when set, still caps the heap. The process
+// paces once, in main; stop is for tests.
+func paceGC(getenv func(string) string) (stop func()) {
 	if getenv("GOGC") != "" {
-		return
+		return func() {}
 	}
 	p := &gcPacer{percent: gcPercent, min: minHeapGoal, live: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	p.adjust()
+	return func() { p.stopped.Store(true) }
 }
 
 // gcSentinel is allocated for each collection cycle; its cleanup runs once a
@@ -51,6 +55,9 @@ type gcSentinel struct{ _ *byte }
 
 // adjust sets the pace for the live heap now and arms itself for the next collection.
 func (p *gcPacer) adjust() {
+	if p.stopped.Load() {
+		return
+	}
 	metrics.Read(p.live)
 	debug.SetGCPercent(p.pace(p.live[0].Value.Uint64()))
 	runtime.AddCleanup(&gcSentinel{}, func(p *gcPacer) { p.adjust() }, p)
@@ -58,22 +65,28 @@ func (p *gcPacer) adjust() {
 
 // pace is the collector's percent for a live heap of live bytes: percent, or more when
 // the heap it allows would be under min. The runtime's goal is the larger of live grown
-// by the percent and its heap minimum, 4 MiB scaled by the percent: the raised percent
-// is capped so that the minimum stays at most min too.
+// by the percent (stacks and globals too, so a little more) and its heap minimum, 4 MiB
+// scaled by the percent: the raised percent is capped so that the minimum stays at most
+// min too.
 func (p *gcPacer) pace(live uint64) int {
 	const runtimeHeapMinimum = 4 << 20
 	live = max(live, 1) // before the first collection the runtime reports 0
-	floor := min(int(p.min*100/live)-100, int(p.min*100/runtimeHeapMinimum))
+	floor := min(int((p.min*100+live-1)/live)-100, int(p.min*100/runtimeHeapMinimum))
 	return max(floor, p.percent)
+}
+
+// gcPercentNow is the collector's percent in force, as the runtime reports it.
+func gcPercentNow() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
 }
 
 // gcPolicy is the collector's pace as configured, for the logs: GOGC's percent and no
 // floor when GOGC is set, else gcPercent and minHeapGoal (in bytes).
 func gcPolicy(getenv func(string) string) (percent int, minHeap string) {
 	if getenv("GOGC") != "" {
-		p := debug.SetGCPercent(-1)
-		debug.SetGCPercent(p)
-		return p, "none"
+		return gcPercentNow(), "none"
 	}
 	return gcPercent, strconv.Itoa(minHeapGoal)
 }

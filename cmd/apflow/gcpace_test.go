@@ -19,6 +19,7 @@ func TestGCPace(t *testing.T) {
 		{0, 400},       // before any collection: the runtime's minimum, 4 MiB × 4, is the goal
 		{1 << 20, 400}, // the same: 1 MiB × 5 is under the minimum
 		{4 << 20, 300}, // 4 MiB may grow to 16
+		{7 << 20, 129}, // rounded up: 7 MiB × 2.28 would stop short of 16
 		{8 << 20, 100}, // 8 MiB may grow to 16
 		{11 << 20, 50}, // 1.5 × 11 MiB is over 16
 		{64 << 20, 50}, // large heaps keep the pace
@@ -33,28 +34,25 @@ func TestGCPace(t *testing.T) {
 
 // TestPaceGCFollowsCollections: once paceGC has run, each collection sets the pace for
 // the live heap it leaves: raised while the heap is small, gcPercent while it holds
-// more than minHeapGoal, raised again when that is dropped. With GOGC set it changes
-// nothing.
+// more than minHeapGoal, raised again when that is dropped; stop ends it. With GOGC set
+// it changes nothing.
 func TestPaceGCFollowsCollections(t *testing.T) {
 	// Not parallel: it sets the process's pace.
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	paceGC(func(string) string { return "200" })
-	if p := debug.SetGCPercent(100); p != 100 {
+	paceGC(func(string) string { return "200" })()
+	if p := gcPercentNow(); p != 100 {
 		t.Fatalf("with GOGC set the pace changed to %d", p)
 	}
-	paceGC(func(string) string { return "" })
+	stop := paceGC(func(string) string { return "" })
 	waitPace := func(what string, ok func(int) bool) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			runtime.GC()
-			p := debug.SetGCPercent(-1)
-			debug.SetGCPercent(p)
-			if ok(p) {
+			if p := gcPercentNow(); ok(p) {
 				return
-			}
-			if time.Now().After(deadline) {
+			} else if time.Now().After(deadline) {
 				t.Fatalf("%s: pace %d", what, p)
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -68,4 +66,13 @@ func TestPaceGCFollowsCollections(t *testing.T) {
 	runtime.KeepAlive(held)
 	held = nil
 	waitPace("after dropping it", func(p int) bool { return p > gcPercent })
+	stop()
+	debug.SetGCPercent(100)
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := gcPercentNow(); p != 100 {
+		t.Errorf("after stop the pace is %d, want 100 as set", p)
+	}
 }

@@ -62,7 +62,7 @@ func memoryLimit() string {
 }
 
 func main() {
-	paceGC(os.Getenv)
+	paceGC(os.Getenv) // for the life of the process
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at
 	// once, whatever it is waiting on; what was committed stays (apflow resume).

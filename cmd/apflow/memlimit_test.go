@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -43,6 +45,16 @@ func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 			if !strings.Contains(string(out), w) {
 				t.Errorf("GOMEMLIMIT=%q GOGC=%q: the process does not report %s:\n%s", tc.gomemlimit, tc.gogc, w, out)
 			}
+		}
+		// In force: GOGC's percent, or, paced, far over 50 and Go's 100: a command's
+		// live heap is a few MiB, which the pacer lets grow to minHeapGoal (400 at start).
+		m := regexp.MustCompile(`gc_percent_now=(\d+)`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("GOGC=%q: no gc_percent_now in:\n%s", tc.gogc, out)
+		}
+		now, _ := strconv.Atoi(string(m[1]))
+		if (tc.gogc == "" && now <= 100) || (tc.gogc != "" && strconv.Itoa(now) != tc.gogc) {
+			t.Errorf("GOGC=%q: gc_percent_now=%d, want GOGC's, or over 100 when paced", tc.gogc, now)
 		}
 	}
 }
