@@ -2,13 +2,16 @@ package main
 
 import (
 	"debug/elf"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
 // TestBinaryIsStatic: the host builds without cgo (make build, buildBinary) into a static
 // binary, which starts without a dynamic loader and needs no libc: no program header names
-// an interpreter and no shared library is imported.
+// an interpreter and no shared library is imported. make build builds as buildBinary does.
 func TestBinaryIsStatic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -29,5 +32,12 @@ func TestBinaryIsStatic(t *testing.T) {
 	}
 	if libs, err := f.ImportedLibraries(); err != nil || len(libs) > 0 {
 		t.Errorf("imported libraries %v (%v), want none", libs, err)
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make: the Makefile's build recipe is not checked")
+	}
+	out, err := exec.Command("make", "-n", "-C", filepath.Join("..", ".."), "build").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "CGO_ENABLED=0 ") {
+		t.Errorf("make -n build printed %q (%v), want a build with CGO_ENABLED=0", out, err)
 	}
 }
