@@ -109,7 +109,7 @@ func (s Submitter) Lookup(ctx context.Context, k Key) (*store.KeyRecord, error) 
 // and returns the record (the caller answers from it), or Match's error when the
 // content differs. Otherwise it calls prepare (validation) and stores the tree's tasks
 // with the key in one transaction (store.Keys.CreateKeyed, which reads them as they are
-// built: a large tree is never held whole as tasks), returning the tree. A submission
+// built: badgerstore holds none of them), returning the tree. A submission
 // failing because a concurrent one with the same key won (its ids exist now, or its key
 // is recorded) returns the winner's record instead of the failure.
 func (s Submitter) Submit(ctx context.Context, k Key, prepare func(ctx context.Context) (*submit.Tree, error)) (*submit.Tree, *store.KeyRecord, error) {
