@@ -73,6 +73,8 @@ bench-e2e: build kits ## the product path end to end: apflow run and serve on tr
 	$(E2EBENCH) -only '^wide-100k$$' -langs wat
 	$(E2EBENCH) -only '^(wide-1k|chain-200)$$' -langs wat -modes run,rerun
 
+# About an hour here: its last line alone is twelve million-task children (wide and
+# layered; WAT, Go and Rust echoes; apflow run and apflow serve), three to five minutes each.
 bench-scale: build kits ## the engine at 10x size, heap per task, 1M-task trees in the engine (memstore) and through the product path
 	$(BENCH) -bench 'Wide10k$$|Wide100k$$|Chain1k$$|Chain10k$$|FanIn200$$|FanIn2000$$|WideHeap' -benchtime 1x ./host/engine/
 	APFLOW_SCALE=1 $(GO) test -count=1 -run 'TestScale$$' -v -timeout 60m ./host/engine/
