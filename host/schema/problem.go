@@ -217,7 +217,8 @@ func Decode(raw []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	// Only white space may follow (dec.More misses a closing bracket or brace).
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return nil, errors.New("trailing data after the JSON value")
 	}
 	return v, nil

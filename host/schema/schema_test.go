@@ -256,3 +256,31 @@ func TestCacheDropsLeastRecentlyUsed(t *testing.T) {
 		t.Fatalf("stats = %+v, len %d; want 4 compiles, 2 hits, 2 evictions, 2 entries", st, c.Len())
 	}
 }
+
+// TestDecode: one JSON value, with white space around it and nothing else; numbers as
+// json.Number.
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		raw string
+		ok  bool
+	}{
+		{` {"a": [1, 2.5]} `, true},
+		{"\n[]\t", true},
+		{`{}]`, false}, // a closing bracket after the value
+		{`[]}`, false},
+		{`{} {}`, false},
+		{`1 2`, false},
+		{``, false},
+		{`{"a":`, false},
+	}
+	for _, tt := range tests {
+		v, err := Decode([]byte(tt.raw))
+		if (err == nil) != tt.ok {
+			t.Errorf("Decode(%q) = %v, %v; want ok %v", tt.raw, v, err, tt.ok)
+		}
+	}
+	if v, _ := Decode([]byte(`{"n": 2.50}`)); fmt.Sprint(v) != "map[n:2.50]" {
+		t.Errorf("numbers: %v, want json.Number 2.50", v)
+	}
+}
