@@ -3,7 +3,7 @@ package api
 // buildMethods registers every JSON-RPC method and compiles its params schema.
 func (s *Server) buildMethods() (map[string]*method, error) {
 	list := []*method{
-		{name: "tasks.create", category: "crud", description: "Create a task tree from one task object or an array of tasks (validated whole); returns the task, or a flat array for several.", tags: []string{"crud"}, handler: s.tasksCreate},
+		{name: "tasks.create", category: "crud", description: "Create a task tree from one task object or an array of tasks (validated whole); returns the task, or a flat array for several.", tags: []string{"crud"}, submission: true, handler: s.tasksCreate},
 		{name: "tasks.generate", category: "crud", description: "Generate a task tree from a requirement in words with the operator's language model; the tree passes tasks.create's validation; save:true also creates it and returns root_task_id.", tags: []string{"crud", "llm"}, waits: true, handler: s.tasksGenerate},
 		{name: "tasks.get", category: "crud", description: "Get one task by task_id (alias id).", tags: []string{"crud", "query"}, handler: s.tasksGet},
 		{name: "tasks.detail", category: "crud", description: "Alias of tasks.get.", tags: []string{"crud", "query"}, handler: s.tasksGet},
@@ -15,7 +15,7 @@ func (s *Server) buildMethods() (map[string]*method, error) {
 		{name: "tasks.logs", category: "query", description: "A page of the log lines a task's executor and hooks logged (bounded per task), oldest first, after the cursor after; next_after is the cursor of the next call.", tags: []string{"query", "monitoring"}, handler: s.tasksLogs},
 		{name: "tasks.children", category: "query", description: "Direct children of parent_id (alias task_id), by priority.", tags: []string{"query"}, handler: s.tasksChildren},
 		{name: "tasks.clone", category: "crud", description: "Copy, link, archive or mix-clone a task (recursively by default); save:false returns an unsaved preview.", tags: []string{"crud"}, handler: s.tasksClone},
-		{name: "tasks.execute", category: "agent_action", description: "Run a stored tree (task_id) or validate, create and run inline tasks; waits for the end unless use_streaming (SSE) or webhook_config is given.", tags: []string{"execution"}, streaming: true, waits: true, handler: s.tasksExecute},
+		{name: "tasks.execute", category: "agent_action", description: "Run a stored tree (task_id) or validate, create and run inline tasks; waits for the end unless use_streaming (SSE) or webhook_config is given.", tags: []string{"execution"}, streaming: true, waits: true, submission: true, handler: s.tasksExecute},
 		{name: "tasks.cancel", category: "agent_action", description: "Cancel tasks (task_ids list or comma-separated string); cancelling a root cancels its tree.", tags: []string{"execution"}, handler: s.tasksCancel},
 		{name: "tasks.running.cancel", category: "agent_action", description: "Alias of tasks.cancel.", tags: []string{"execution", "monitoring"}, handler: s.tasksCancel},
 		{name: "tasks.running.list", category: "monitoring", description: "Root tasks of the runs in progress.", tags: []string{"monitoring"}, handler: s.runningList},

@@ -82,12 +82,31 @@ func TestCreateInvalid(t *testing.T) {
 	}
 	e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "schemas": map[string]any{"method": "nope"}}}, -32003)
 	e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "priority": 9, "schemas": map[string]any{"method": "echo"}}}, -32602)
-	// A task array whose item breaks the params schema is told what inside the array is
-	// wrong, not that the params are not the single-task object form.
-	err := e.fails(t, "", "tasks.create", []map[string]any{{"name": "x", "schemas": map[string]any{"method": "echo"},
-		"dependencies": []any{map[string]any{"id": 5}}}}, -32602)
-	if d, _ := err.Data.(map[string]any); d["field"] != "0.dependencies.0.id" {
-		t.Errorf("a bad dependency id in the array form: error data %v, want field 0.dependencies.0.id", err.Data)
+	// A task of a submission is checked by the submission validator, whose problem names
+	// the task and the field within it (not the params schema, which would name a path
+	// in the params, or say the params are not the single-task form).
+	for _, tc := range []struct {
+		method string
+		params func(tasks []map[string]any) any
+	}{
+		{"tasks.create", func(ts []map[string]any) any { return ts }},
+		{"tasks.create", func(ts []map[string]any) any { return map[string]any{"tasks": ts} }},
+		{"tasks.execute", func(ts []map[string]any) any { return map[string]any{"tasks": ts} }},
+	} {
+		err := e.fails(t, "", tc.method, tc.params([]map[string]any{{"name": "x", "schemas": map[string]any{"method": "echo"},
+			"dependencies": []any{map[string]any{"id": 5}}}}), -32602)
+		d, _ := err.Data.(map[string]any)
+		ps, _ := d["errors"].([]any)
+		if len(ps) != 1 || ps[0].(map[string]any)["task_name"] != "x" || ps[0].(map[string]any)["field"] != "dependencies[0].id" {
+			t.Errorf("%s: a bad dependency id: error data %v, want one problem of task x at dependencies[0].id", tc.method, err.Data)
+		}
+	}
+	// What is not a task object is still the params schema's to refuse.
+	if err := e.fails(t, "", "tasks.execute", map[string]any{"tasks": []any{5}}, -32602); err.Data.(map[string]any)["field"] != "tasks.0" {
+		t.Errorf("a task that is a number: error data %v, want field tasks.0", err.Data)
+	}
+	if err := e.fails(t, "", "tasks.execute", map[string]any{"tasks": []any{}}, -32602); err.Data.(map[string]any)["field"] != "tasks" {
+		t.Errorf("no tasks: error data %v, want field tasks", err.Data)
 	}
 	var n map[string]any
 	e.ok(t, "", "tasks.count", map[string]any{}, &n)

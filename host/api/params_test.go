@@ -2,7 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/schema"
 )
 
 // TestParamsErrorNamesOneFieldAlways: params with several bad fields get the same
@@ -20,4 +23,83 @@ func TestParamsErrorNamesOneFieldAlways(t *testing.T) {
 			t.Fatalf("validate = %v, want %s", err, want)
 		}
 	}
+}
+
+// TestSubmissionSkeleton: a submission's params decode for their schema with each task
+// object of a task array empty, and everything else as schema.Decode decodes it.
+func TestSubmissionSkeleton(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, params, want string // want: the skeleton as JSON, or "error"
+	}{
+		{"an array of tasks", `[{"name": "a", "inputs": {"x": 1}}, {"name": "b"}]`, `[{}, {}]`},
+		{"an item that is no object", ` [{"name": "a"}, 5, "s", null]`, `[{}, 5, "s", null]`},
+		{"the tasks member", `{"tasks": [{"name": "a"}], "use_streaming": true, "webhook_config": {"url": "u"}}`,
+			`{"tasks": [{}], "use_streaming": true, "webhook_config": {"url": "u"}}`},
+		{"tasks that are no array", `{"tasks": {"name": "a"}}`, `{"tasks": {"name": "a"}}`},
+		{"one task object", `{"name": "a", "inputs": {"x": [1]}}`, `{"name": "a", "inputs": {"x": [1]}}`},
+		{"a stored task's id", `{"task_id": "t"}`, `{"task_id": "t"}`},
+		{"not JSON", `[{"name": "a"},]`, "error"},
+		{"trailing data", `[{"name": "a"}] x`, "error"},
+		{"empty", ``, "error"},
+		{"not JSON white space first", "\u00a0[]", "error"},
+	}
+	for _, tt := range tests {
+		got, err := submissionSkeleton([]byte(tt.params))
+		if tt.want == "error" {
+			if err == nil {
+				t.Errorf("%s: skeleton %v, want an error", tt.name, got)
+			}
+			continue
+		}
+		want, _ := schema.Decode([]byte(tt.want))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: skeleton %v, %v; want %v", tt.name, got, err, want)
+		}
+	}
+}
+
+// FuzzSubmissionSkeleton: the skeleton fails exactly where schema.Decode fails, and is
+// schema.Decode's value with each task object of a task array emptied.
+func FuzzSubmissionSkeleton(f *testing.F) {
+	for _, s := range []string{`[{"name":"a"},1]`, `{"tasks":[{"a":1}],"x":[{"b":2}]}`, `{"name":"a"}`, ` [ ] `, `{"tasks":[{}]} {}`, `"s"`, "\u0085[]"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		full, ferr := schema.Decode(raw)
+		got, err := submissionSkeleton(raw)
+		if (ferr == nil) != (err == nil) {
+			t.Fatalf("schema.Decode error %v, skeleton error %v", ferr, err)
+		}
+		if err != nil {
+			return
+		}
+		if want := emptyTasks(full); !reflect.DeepEqual(got, want) {
+			t.Fatalf("skeleton %#v, want %#v", got, want)
+		}
+	})
+}
+
+// emptyTasks is v with each object of a task array (v itself, or its "tasks" member)
+// replaced by an empty object.
+func emptyTasks(v any) any {
+	empty := func(a []any) []any {
+		out := make([]any, len(a))
+		for i, x := range a {
+			if _, ok := x.(map[string]any); ok {
+				x = map[string]any{}
+			}
+			out[i] = x
+		}
+		return out
+	}
+	switch x := v.(type) {
+	case []any:
+		return empty(x)
+	case map[string]any:
+		if ts, ok := x["tasks"].([]any); ok {
+			x["tasks"] = empty(ts)
+		}
+	}
+	return v
 }

@@ -45,7 +45,11 @@ type method struct {
 	streaming   bool
 	// waits is true for a method whose answer may take longer than the server's write
 	// timeout (it waits for a run, or for a model): a request of it lifts the timeout.
-	waits      bool
+	waits bool
+	// submission is true for a method whose params carry a submission's tasks
+	// (tasks.create, tasks.execute): its schema checks each task only for being an
+	// object, and validate leaves the tasks undecoded (submissionSkeleton).
+	submission bool
 	handler    handlerFunc
 	schemaJSON json.RawMessage
 	schema     *schema.Schema
@@ -76,7 +80,11 @@ func (m *method) compileSchema() error {
 // the first offending field (problems sorted by field; a missing or unexpected property
 // is named itself: "task_id", "webhook_config.url").
 func (m *method) validate(params json.RawMessage) error {
-	v, err := schema.Decode(params)
+	decode := schema.Decode
+	if m.submission {
+		decode = submissionSkeleton
+	}
+	v, err := decode(params)
 	if err != nil {
 		return apferr.InvalidParam("", "params are not valid JSON", nil, nil)
 	}
