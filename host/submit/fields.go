@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,7 +199,9 @@ func (d *fieldDecoder) timestamp(key string) time.Time {
 
 // dependencies decodes the three accepted item shapes: "X", {"id": "X"} and
 // {"name": "X"}, each optionally with "required" (default true) and "type" (ignored); an
-// object may give the "key" its result is injected under (as tasks.get shows it).
+// object may give the "key" its result is injected under (as tasks.get shows it). Any
+// other member of an object is refused, naming it: a misspelt "required" must not leave
+// a dependency required unnoticed.
 func (d *fieldDecoder) dependencies() {
 	v, ok := d.value("dependencies")
 	if !ok {
@@ -221,6 +225,12 @@ func (d *fieldDecoder) dependencies() {
 		case map[string]any:
 			dep := DepRef{Required: true}
 			bad := false
+			for _, k := range slices.Sorted(maps.Keys(it)) {
+				if !dependencyMembers[k] {
+					d.problem(field+"."+k, `unknown member of a dependency (known: "id", "name", "required", "key", "type")`, "no such member", summarize(it[k]))
+					bad = true
+				}
+			}
 			if r, present := it["required"]; present && r != nil {
 				b, isBool := r.(bool)
 				if !isBool {
@@ -266,6 +276,9 @@ func (d *fieldDecoder) dependencies() {
 		}
 	}
 }
+
+// dependencyMembers are the members a dependency object may have.
+var dependencyMembers = map[string]bool{"id": true, "name": true, "required": true, "key": true, "type": true}
 
 // schemas checks the known keys of schemas: method and input_schema.
 func (d *fieldDecoder) schemas() {

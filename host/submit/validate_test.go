@@ -83,6 +83,8 @@ func TestPrepareRejects(t *testing.T) {
 			[]want{{task: "r", field: "dependencies[0]", reason: `needs "id" or "name"`}}},
 		{"dependency required not bool", `[{"name": "r", "dependencies": [{"id": "x", "required": "yes"}], ` + agg + `}]`, apferr.InvalidParams,
 			[]want{{task: "r", field: "dependencies[0].required"}}},
+		{"dependency member misspelt", `[{"name": "r", "dependencies": [{"id": "x", "requried": false}], ` + agg + `}]`, apferr.InvalidParams,
+			[]want{{task: "r", field: "dependencies[0].requried", reason: "unknown member of a dependency"}}},
 		{"inputs not object", `[{"name": "r", "inputs": [1, 2], ` + agg + `}]`, apferr.InvalidParams,
 			[]want{{task: "r", field: "inputs", reason: "must be an object"}}},
 		{"params not object", `[{"name": "r", "params": 1, ` + agg + `}]`, apferr.InvalidParams,
