@@ -87,18 +87,23 @@ func TestCreateInvalid(t *testing.T) {
 	// in the params, or say the params are not the single-task form).
 	for _, tc := range []struct {
 		method string
-		params func(tasks []map[string]any) any
+		params func(task map[string]any) any
 	}{
-		{"tasks.create", func(ts []map[string]any) any { return ts }},
-		{"tasks.create", func(ts []map[string]any) any { return map[string]any{"tasks": ts} }},
-		{"tasks.execute", func(ts []map[string]any) any { return map[string]any{"tasks": ts} }},
+		{"tasks.create", func(tk map[string]any) any { return []map[string]any{tk} }},
+		{"tasks.create", func(tk map[string]any) any { return map[string]any{"tasks": []map[string]any{tk}} }},
+		{"tasks.create", func(tk map[string]any) any { return tk }}, // the single-task form
+		{"tasks.execute", func(tk map[string]any) any { return map[string]any{"tasks": []map[string]any{tk}} }},
 	} {
-		err := e.fails(t, "", tc.method, tc.params([]map[string]any{{"name": "x", "schemas": map[string]any{"method": "echo"},
-			"dependencies": []any{map[string]any{"id": 5}}}}), -32602)
-		d, _ := err.Data.(map[string]any)
-		ps, _ := d["errors"].([]any)
-		if len(ps) != 1 || ps[0].(map[string]any)["task_name"] != "x" || ps[0].(map[string]any)["field"] != "dependencies[0].id" {
-			t.Errorf("%s: a bad dependency id: error data %v, want one problem of task x at dependencies[0].id", tc.method, err.Data)
+		for dep, field := range map[string]string{`{"id": 5}`: "dependencies[0].id", `{"id": "x", "requried": false}`: "dependencies[0].requried"} {
+			var d any
+			_ = json.Unmarshal([]byte(dep), &d)
+			err := e.fails(t, "", tc.method, tc.params(map[string]any{"name": "x", "schemas": map[string]any{"method": "echo"},
+				"dependencies": []any{d}}), -32602)
+			data, _ := err.Data.(map[string]any)
+			ps, _ := data["errors"].([]any)
+			if len(ps) != 1 || ps[0].(map[string]any)["task_name"] != "x" || ps[0].(map[string]any)["field"] != field {
+				t.Errorf("%s, dependency %s: error data %v, want one problem of task x at %s", tc.method, dep, err.Data, field)
+			}
 		}
 	}
 	// What is not a task object is still the params schema's to refuse.

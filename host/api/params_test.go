@@ -103,3 +103,61 @@ func emptyTasks(v any) any {
 	}
 	return v
 }
+
+// TestSubmissionMethodsLeaveTasksToTheValidator: the methods whose params carry a
+// submission are marked so (validate decodes their tasks as empty objects), and their
+// schemas type a task as an object and nothing more: a constraint added there would be
+// published and never enforced, as the skeleton hides the task's fields from it.
+func TestSubmissionMethodsLeaveTasksToTheValidator(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	for name, m := range e.srv.methods {
+		want := name == "tasks.create" || name == "tasks.execute"
+		if m.submission != want {
+			t.Errorf("%s: submission %v, want %v", name, m.submission, want)
+		}
+		if !want {
+			continue
+		}
+		var doc any
+		if err := json.Unmarshal(m.schemaJSON, &doc); err != nil {
+			t.Fatal(err)
+		}
+		items := taskItemSchemas(doc)
+		if len(items) == 0 {
+			t.Errorf("%s: no task item schema found", name)
+		}
+		for _, it := range items {
+			if len(it) != 2 || it["type"] != "object" || it["description"] == nil {
+				t.Errorf("%s: a task item schema %v, want only type object and a description", name, it)
+			}
+		}
+	}
+}
+
+// taskItemSchemas finds the item schemas of the task arrays of a params schema: the
+// items of an array schema with minItems (the array form) and of a "tasks" property.
+func taskItemSchemas(v any) []map[string]any {
+	var out []map[string]any
+	var walk func(v any, tasks bool)
+	walk = func(v any, tasks bool) {
+		switch x := v.(type) {
+		case map[string]any:
+			if it, ok := x["items"].(map[string]any); ok && (tasks || x["type"] == "array" && x["minItems"] != nil) {
+				out = append(out, it)
+			}
+			for k, c := range x {
+				if k == "examples" {
+					continue
+				}
+				walk(c, k == "tasks")
+			}
+		case []any:
+			for _, c := range x {
+				walk(c, false)
+			}
+		}
+	}
+	walk(v, false)
+	return out
+}

@@ -11,10 +11,10 @@ import (
 // with every task object of a task array left empty: an array of tasks, or the "tasks"
 // member of an object. The schema checks such a task only for being an object; the
 // submission validator then reads each task in depth once, and names the task in each
-// problem (docs/api.md, "JSON-RPC envelope"). Decoding every task into generic values
-// for the schema first cost a 100,000-task tasks.execute over a second of CPU and a
-// transient copy of the tree (docs/performance.md, fifteenth pass). An item that is not
-// an object, and every other member, is decoded as schema.Decode decodes it.
+// problem (docs/api.md, "JSON-RPC envelope"). Decoding and validating every task for
+// the schema first cost a 100,000-task tasks.execute over a second of CPU
+// (docs/performance.md, fifteenth pass). An item that is not an object, and every other
+// member, is decoded as schema.Decode decodes it.
 func submissionSkeleton(raw []byte) (any, error) {
 	lead := bytes.TrimLeft(raw, " \t\r\n") // JSON's white space
 	if len(lead) == 0 {
