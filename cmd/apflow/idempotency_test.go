@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -52,6 +54,16 @@ func TestRunIdempotencyKey(t *testing.T) {
 	if got := rootsIn(t, dataDir); len(got) != 1 {
 		t.Fatalf("roots after the repeat: %v", got)
 	}
+	// Its summary gives the stored run's time, not how long the repeat looked.
+	_, treeJSON, _ := apflow(t, "", "tasks", "tree", roots[0], "--data-dir", dataDir, "--json")
+	var tree task.TreeNode
+	if err := json.Unmarshal([]byte(treeJSON), &tree); err != nil {
+		t.Fatalf("tasks tree --json %q: %v", treeJSON, err)
+	}
+	span, ok := runSpan(flatten([]*task.TreeNode{&tree}))
+	if want := fmt.Sprintf("blocked in %s\n", span.Round(time.Millisecond)); !ok || !strings.Contains(again, want) {
+		t.Errorf("repeat's summary:\n%s\nwant the stored run's time: %q", again, want)
+	}
 	// The same key with another tree is refused, naming the flag's field.
 	code, out, errOut = run(goodTree, "--idempotency-key", "nightly")
 	if code != exitInvalid || !strings.Contains(errOut, "idempotency_key") || !strings.Contains(errOut, "content differs") {
@@ -70,5 +82,26 @@ func TestRunIdempotencyKey(t *testing.T) {
 	// An empty key is refused.
 	if code, _, errOut = run(goodTree, "--idempotency-key", ""); code != exitInvalid || !strings.Contains(errOut, "--idempotency-key") {
 		t.Fatalf("empty key: exit %d: %s", code, errOut)
+	}
+}
+
+// TestRunSpan: a run's time is from its first task's start to its last task's end.
+func TestRunSpan(t *testing.T) {
+	t.Parallel()
+	at := func(s int) time.Time { return time.Date(2026, 1, 1, 0, 0, s, 0, time.UTC) }
+	tests := []struct {
+		name  string
+		tasks []*task.Task
+		want  time.Duration
+		ok    bool
+	}{
+		{"ended", []*task.Task{{StartedAt: at(3), CompletedAt: at(5)}, {StartedAt: at(1), CompletedAt: at(4)}, {}}, 4 * time.Second, true},
+		{"none started", []*task.Task{{}, {}}, 0, false},
+		{"none ended", []*task.Task{{StartedAt: at(1)}}, 0, false},
+	}
+	for _, tt := range tests {
+		if got, ok := runSpan(tt.tasks); got != tt.want || ok != tt.ok {
+			t.Errorf("%s: runSpan = %v, %v; want %v, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -92,18 +92,18 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 	if err != nil {
 		return err
 	}
-	return g.finish([]*task.TreeNode{tree}, began, jsonOut, false, remoteLogTail(c))
+	return g.finish([]*task.TreeNode{tree}, time.Since(began), jsonOut, false, remoteLogTail(c))
 }
 
-// finish prints the summary (and the JSON tree) and turns the outcome into the exit
-// status.
-func (g *globals) finish(trees []*task.TreeNode, began time.Time, jsonOut, interrupted bool, tail logTail) error {
+// finish prints the summary (and the JSON tree), elapsed being the run's time, and turns
+// the outcome into the exit status.
+func (g *globals) finish(trees []*task.TreeNode, elapsed time.Duration, jsonOut, interrupted bool, tail logTail) error {
 	summaryOut := g.stdout
 	if jsonOut {
 		summaryOut = g.stderr
 	}
 	all := flatten(trees)
-	printSummary(summaryOut, all, time.Since(began), !jsonOut, tail, g.again)
+	printSummary(summaryOut, all, elapsed, !jsonOut, tail, g.again)
 	if jsonOut {
 		if err := writeTreesJSON(g.stdout, trees); err != nil {
 			return err
@@ -236,7 +236,7 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full bool, out io.W
 	if err != nil {
 		return err
 	}
-	return r.g.finish([]*task.TreeNode{tree}, began, false, false, remoteLogTail(r.c))
+	return r.g.finish([]*task.TreeNode{tree}, time.Since(began), false, false, remoteLogTail(r.c))
 }
 
 func (g *globals) remotePluginViews(ctx context.Context) ([]pluginView, map[string]string, error) {

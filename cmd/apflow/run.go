@@ -390,7 +390,33 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	if err != nil {
 		return err
 	}
-	return g.finish(final, began, jsonOut, interrupted, localLogTail(h))
+	elapsed := time.Since(began)
+	if len(ended) == 0 && !interrupted {
+		// No run ended while this command watched (a keyed repeat of a tree that ran
+		// before): the time is the stored run's, not how long this command looked.
+		if span, ok := runSpan(flatten(final)); ok {
+			elapsed = span
+		}
+	}
+	return g.finish(final, elapsed, jsonOut, interrupted, localLogTail(h))
+}
+
+// runSpan is the time from the first start of a task of tasks to the last completion
+// (or other end) as stored; ok is false when none started or none ended.
+func runSpan(tasks []*task.Task) (span time.Duration, ok bool) {
+	var first, last time.Time
+	for _, t := range tasks {
+		if !t.StartedAt.IsZero() && (first.IsZero() || t.StartedAt.Before(first)) {
+			first = t.StartedAt
+		}
+		if !t.CompletedAt.IsZero() && t.CompletedAt.After(last) {
+			last = t.CompletedAt
+		}
+	}
+	if first.IsZero() || last.IsZero() || last.Before(first) {
+		return 0, false
+	}
+	return last.Sub(first), true
 }
 
 // newView picks the progress display: a live tree on a terminal, lines otherwise.
