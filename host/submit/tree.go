@@ -65,22 +65,35 @@ func (t *Tree) Task(i int) *task.Task {
 	}
 	// The expression and zone were checked when decoding: this cannot fail.
 	tk.NextRunAt, _ = schedule.NextRun(tk, t.now)
-	tk.Dependencies, _ = t.dependencies(i)
+	tk.Dependencies = t.dependencies(i)
 	return tk
 }
 
-// dependencies builds the dependencies of task i, and the problem of two of them
-// injected under one key (sharedInjectKey), which validation reported.
-func (t *Tree) dependencies(i int) ([]task.Dependency, *apferr.Problem) {
-	given := t.deps[i]
-	deps := make([]task.Dependency, 0, len(given))
-	for _, d := range given {
-		deps = append(deps, task.Dependency{ID: t.ids[d.to], Required: d.required, Key: d.key})
+// dependencies builds the dependencies of task i from its resolved ones, whose keys
+// tree settled (settleInjectKeys).
+func (t *Tree) dependencies(i int) []task.Dependency {
+	deps := make([]task.Dependency, len(t.deps[i]))
+	for k, d := range t.deps[i] {
+		deps[k] = task.Dependency{ID: t.ids[d.to], Required: d.required, Key: d.key}
 	}
-	if len(deps) < 2 { // no key to share
-		return deps, nil
+	return deps
+}
+
+// settleInjectKeys checks that no two dependencies of task i are injected under one key
+// (sharedInjectKey), and keeps the keys it settles: a derived key that another
+// dependency's result takes is dropped. Task then builds the dependencies as settled.
+func (t *Tree) settleInjectKeys(i int) *apferr.Problem {
+	if len(t.deps[i]) < 2 { // no key to share
+		return nil
 	}
-	return deps, sharedInjectKey(t.specs[i], deps, given)
+	deps := t.dependencies(i)
+	if p := sharedInjectKey(t.specs[i], deps, t.deps[i]); p != nil {
+		return p
+	}
+	for k := range deps {
+		t.deps[i][k].key = deps[k].Key
+	}
+	return nil
 }
 
 // tree turns the validated specs into a Tree: ids generated where absent, the last
@@ -110,7 +123,7 @@ func (v *validator) tree() (*Tree, error) {
 	}
 	var probs []apferr.Problem
 	for i := range v.specs {
-		if _, p := t.dependencies(i); p != nil {
+		if p := t.settleInjectKeys(i); p != nil {
 			probs = append(probs, *p)
 		}
 	}
