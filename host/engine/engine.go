@@ -93,10 +93,10 @@ type RunOptions struct {
 	OnlyUnstarted bool
 	// Created, when not nil, is the whole tree as the caller just stored it (Store.Create,
 	// store.CreateBatch or store.Keys.CreateKeyed returned nil for exactly these tasks,
-	// and nothing changed them since): the run builds its graph from them instead of reading the tree back, and
-	// reads only the root, whose snapshot it hands out. The run reads each task of it at
-	// most twice (a batch built on demand, submit.Tree, is never held whole), never
-	// modifies them and drops the batch once loaded. Ignored in cluster mode, when hooks
+	// and nothing changed them since): the run builds its graph from them instead of
+	// reading the tree back, and reads only the root, whose snapshot it hands out. The
+	// run reads each task of it at most twice (a batch built on demand, submit.Tree, is
+	// never held whole), never modifies them and drops the batch once loaded. Ignored in cluster mode, when hooks
 	// are configured (a tree-created hook may have changed the tree) and when a task is
 	// not of the run's tree, and with OnlyUnstarted when its size is not the stored
 	// tree's (that check counts the tree). Pitfall: it is otherwise trusted to be whole: a
@@ -242,30 +242,22 @@ func (e *Engine) Start(ctx context.Context, rootID string, opts RunOptions) (*Ru
 
 // checkUnstarted fails with ErrStarted when a run of the tree has started before (see
 // RunOptions.OnlyUnstarted), else returns the number of tasks the tree holds. It reads
-// the tree one task at a time from a store that scans trees (store.EachTask), up to the
+// the tree one task at a time from a store that scans trees (store.FirstTask), up to the
 // first started task.
 func (e *Engine) checkUnstarted(ctx context.Context, treeID, rootID string) (int, error) {
-	var n int
-	var started *task.Task
-	err := store.EachTask(ctx, e.cfg.Store, treeID, func(t *task.Task) error {
-		if startedBefore(t) {
-			started = t
-			return errStarted
-		}
+	n := 0
+	started, err := store.FirstTask(ctx, e.cfg.Store, treeID, func(t *task.Task) bool {
 		n++
-		return nil
+		return startedBefore(t)
 	})
-	if started != nil {
-		return 0, fmt.Errorf("start run of %s: %w (task %s is %s)", rootID, ErrStarted, started.ID, started.Status)
-	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("start run of %s: %w", rootID, err)
+	case started != nil:
+		return 0, fmt.Errorf("start run of %s: %w (task %s is %s)", rootID, ErrStarted, started.ID, started.Status)
 	}
 	return n, nil
 }
-
-// errStarted ends checkUnstarted's scan at the first started task.
-var errStarted = errors.New("started")
 
 // startedBefore reports whether a run has started t: a task no run has touched is pending,
 // never attempted, without an error, a start time or a run's marker.

@@ -37,10 +37,11 @@ func EachTask(ctx context.Context, st Store, treeID string, fn func(*task.Task) 
 }
 
 // FirstTask returns the first task of the tree, in Tree's order, that match accepts, or
-// nil when none does. When st is a TreeScanner it holds one task at a time and stops
-// reading at that task; another store reads the tree whole first (EachTask). FirstTask(ctx, st, treeID, (*task.Task).Frozen) is
-// how a full re-run of a tree with a link or an archive is refused (tasks.execute with
-// full, a scheduled run).
+// nil when none does; match sees every task up to that one, in order. When st is a
+// TreeScanner it holds one task at a time and stops reading at that task; another store
+// reads the tree whole first (EachTask). FirstTask(ctx, st, treeID, (*task.Task).Frozen)
+// is how a full re-run of a tree with a link or an archive is refused (tasks.execute
+// with full, a scheduled run).
 func FirstTask(ctx context.Context, st Store, treeID string, match func(*task.Task) bool) (*task.Task, error) {
 	var found *task.Task
 	err := EachTask(ctx, st, treeID, func(t *task.Task) error {
