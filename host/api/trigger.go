@@ -229,11 +229,7 @@ func (s *Server) triggerResult(ctx context.Context, tg target) map[string]any {
 	out := s.finalResult(ctx, tg)
 	delete(out, "protocol")
 	out["children"] = []map[string]any{}
-	t, err := s.cfg.Store.Get(ctx, tg.taskID)
-	if err != nil {
-		return out
-	}
-	kids, err := s.cfg.Store.Children(ctx, t.ID)
+	kids, err := s.cfg.Store.Children(ctx, tg.taskID)
 	if err != nil || len(kids) == 0 {
 		return out
 	}
