@@ -226,7 +226,7 @@ func (d *fieldDecoder) dependencies() {
 			dep := DepRef{Required: true}
 			bad := false
 			for _, k := range slices.Sorted(maps.Keys(it)) {
-				if !dependencyMembers[k] {
+				if !isDependencyMember(k) {
 					d.problem(field+"."+k, `unknown member of a dependency (known: "id", "name", "required", "key", "type")`, "no such member", summarize(it[k]))
 					bad = true
 				}
@@ -277,8 +277,14 @@ func (d *fieldDecoder) dependencies() {
 	}
 }
 
-// dependencyMembers are the members a dependency object may have.
-var dependencyMembers = map[string]bool{"id": true, "name": true, "required": true, "key": true, "type": true}
+// isDependencyMember reports whether a dependency object may have the member k.
+func isDependencyMember(k string) bool {
+	switch k {
+	case "id", "name", "required", "key", "type":
+		return true
+	}
+	return false
+}
 
 // schemas checks the known keys of schemas: method and input_schema.
 func (d *fieldDecoder) schemas() {
