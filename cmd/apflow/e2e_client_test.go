@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -77,6 +79,18 @@ func TestCLIAgainstServer(t *testing.T) {
 	code2, again, stderr2 := cli(t, alice, "run", "--idempotency-key", "cli-key", keyedTree)
 	if code != exitFailed || code2 != exitFailed || !strings.Contains(again, "1 completed, 1 failed, 2 blocked") || countRoots() != before {
 		t.Fatalf("keyed runs: exit %d then %d, roots %d then %d\n%s\n%s\n%s\n%s", code, code2, before, countRoots(), stdout, stderr, again, stderr2)
+	}
+	// The repeat watched no run: its summary gives the stored run's time.
+	_, listed, _ := cli(t, alice, "tasks", "list", "--json")
+	var newest []task.Task
+	_ = json.Unmarshal([]byte(listed), &newest)
+	_, treeJSON, _ := cli(t, alice, "tasks", "tree", newest[0].ID, "--json")
+	var keyed task.TreeNode
+	if err := json.Unmarshal([]byte(treeJSON), &keyed); err != nil {
+		t.Fatalf("tasks tree --json %q: %v", treeJSON, err)
+	}
+	if span, ok := runSpan(flatten([]*task.TreeNode{&keyed})); !ok || !strings.Contains(again, fmt.Sprintf("blocked in %s\n", span.Round(time.Millisecond))) {
+		t.Errorf("the keyed repeat's summary:\n%s\nwant the stored run's time %v", again, span)
 	}
 	if code, _, stderr = cli(t, alice, "run", "--idempotency-key", "cli-key", writeTree(t, goodTree)); code != exitInvalid || !strings.Contains(stderr, "idempotency_key") {
 		t.Fatalf("keyed run of another tree: exit %d, stderr %s", code, stderr)

@@ -55,6 +55,7 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 	c := g.client()
 	began := time.Now()
 	var rootID string
+	watched := false // a task's status came while the call streamed
 	var view progress.View = nopView{}
 	params := map[string]any{"tasks": tasks, "use_streaming": true}
 	if key != "" {
@@ -76,6 +77,7 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 			p, _ := f["progress"].(float64)
 			msg, _ := f["error"].(string)
 			if st != "" {
+				watched = true
 				view.Apply(progress.Update{TaskID: id, Status: task.Status(st), Progress: p, Error: msg})
 			}
 		}
@@ -92,17 +94,23 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 	if err != nil {
 		return err
 	}
-	return g.finish([]*task.TreeNode{tree}, time.Since(began), jsonOut, false, remoteLogTail(c))
+	return g.finish([]*task.TreeNode{tree}, began, watched, jsonOut, false, remoteLogTail(c))
 }
 
-// finish prints the summary (and the JSON tree), elapsed being the run's time, and turns
-// the outcome into the exit status.
-func (g *globals) finish(trees []*task.TreeNode, elapsed time.Duration, jsonOut, interrupted bool, tail logTail) error {
+// finish prints the summary (and the JSON tree) and turns the outcome into the exit
+// status. The summary's time is the command's since began when it watched the run
+// (watched), else the stored run's (runSpan): a keyed repeat of a tree that ran before
+// watched nothing, and how long it looked says nothing of the run.
+func (g *globals) finish(trees []*task.TreeNode, began time.Time, watched, jsonOut, interrupted bool, tail logTail) error {
 	summaryOut := g.stdout
 	if jsonOut {
 		summaryOut = g.stderr
 	}
 	all := flatten(trees)
+	elapsed := time.Since(began)
+	if span, ok := runSpan(all); ok && !watched && !interrupted {
+		elapsed = span
+	}
 	printSummary(summaryOut, all, elapsed, !jsonOut, tail, g.again)
 	if jsonOut {
 		if err := writeTreesJSON(g.stdout, trees); err != nil {
@@ -236,7 +244,7 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full bool, out io.W
 	if err != nil {
 		return err
 	}
-	return r.g.finish([]*task.TreeNode{tree}, time.Since(began), false, false, remoteLogTail(r.c))
+	return r.g.finish([]*task.TreeNode{tree}, began, true, false, false, remoteLogTail(r.c))
 }
 
 func (g *globals) remotePluginViews(ctx context.Context) ([]pluginView, map[string]string, error) {

@@ -390,15 +390,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	if err != nil {
 		return err
 	}
-	elapsed := time.Since(began)
-	if len(ended) == 0 && !interrupted {
-		// No run ended while this command watched (a keyed repeat of a tree that ran
-		// before): the time is the stored run's, not how long this command looked.
-		if span, ok := runSpan(flatten(final)); ok {
-			elapsed = span
-		}
-	}
-	return g.finish(final, elapsed, jsonOut, interrupted, localLogTail(h))
+	return g.finish(final, began, len(ended) > 0, jsonOut, interrupted, localLogTail(h))
 }
 
 // runSpan is the time from the first start of a task of tasks to the last completion
