@@ -127,13 +127,15 @@ func (c *committer) commitBig(writes []write) error {
 	}
 	if err == nil {
 		txn := c.db.NewTransaction(true)
+		deletes := make([]write, chunks)
 		for i := range chunks {
-			if err = txn.Delete(undoKey(id, i)); err != nil {
+			deletes[i] = write{key: undoKey(id, i), del: true}
+			if err = txn.Delete(deletes[i].key); err != nil {
 				break
 			}
 		}
 		if err == nil {
-			err = txn.Commit()
+			err = c.journal.commit(txn, deletes)
 		} else {
 			txn.Discard()
 		}
@@ -151,10 +153,10 @@ func (c *committer) commitBig(writes []write) error {
 		case c.inMemory:
 			var ws []write
 			if ws, uerr = undoWrites(records[i]); uerr == nil {
-				uerr = commitInBatches(c.db, ws)
+				uerr = commitInBatches(c.db, c.journal, ws)
 			}
 		default:
-			uerr = restoreChunk(c.db, undoKey(id, i))
+			uerr = restoreChunk(c.db, c.journal, undoKey(id, i))
 		}
 		if uerr != nil {
 			return c.breakOn(err, chunks, uerr)
@@ -210,12 +212,15 @@ func (c *committer) commitChunk(id string, chunk int, writes []write) (int, []by
 		size += sz
 		n++
 	}
+	chunkWrites := writes[:n:n]
 	if !c.inMemory {
-		if err := txn.Set(undoKey(id, chunk), record); err != nil {
+		undo := write{key: undoKey(id, chunk), value: record}
+		if err := txn.Set(undo.key, undo.value); err != nil {
 			return 0, nil, err
 		}
+		chunkWrites = append(chunkWrites, undo)
 	}
-	if err := txn.Commit(); err != nil {
+	if err := c.journal.commit(txn, chunkWrites); err != nil {
 		return 0, nil, fmt.Errorf("task store commit: %w", err)
 	}
 	return n, record, nil
@@ -237,7 +242,7 @@ func valueOf(txn *badger.Txn, key []byte) ([]byte, bool, error) {
 // restoreChunk restores the keys saved in the undo record at key, then deletes it
 // (commitInBatches: the record may have been written under larger transaction bounds
 // than this process's, and is applied again whole if a crash interrupts its restore).
-func restoreChunk(db *badger.DB, key []byte) error {
+func restoreChunk(db *badger.DB, j *journal, key []byte) error {
 	var v []byte
 	err := db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
@@ -254,7 +259,7 @@ func restoreChunk(db *badger.DB, key []byte) error {
 	if err != nil {
 		return fmt.Errorf("undo record %q: %w", key, err)
 	}
-	return commitInBatches(db, append(ws, write{key: key, del: true}))
+	return commitInBatches(db, j, append(ws, write{key: key, del: true}))
 }
 
 // undoWrites returns the writes that restore what an undo record saved, in the order to
@@ -270,7 +275,7 @@ func undoWrites(record []byte) ([]write, error) {
 
 // undoBigWrites restores the chunks of big writes that a crash interrupted: every chunk
 // whose undo record is still stored, newest first.
-func undoBigWrites(db *badger.DB) (int, error) {
+func undoBigWrites(db *badger.DB, j *journal) (int, error) {
 	records, err := keysWithPrefix(db, prefixUndo)
 	if err != nil {
 		return 0, err
@@ -278,7 +283,7 @@ func undoBigWrites(db *badger.DB) (int, error) {
 	// Within one write, chunks sort by number: restore them backwards. Across writes the
 	// order does not matter: a crash interrupts at most one.
 	for i := len(records) - 1; i >= 0; i-- {
-		if err := restoreChunk(db, records[i]); err != nil {
+		if err := restoreChunk(db, j, records[i]); err != nil {
 			return 0, fmt.Errorf("undo interrupted write: %w", err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // Group commit. Every write (Create, Update, UpdateMany, Delete) is a job of one
 // groupcommit.Queue, whose rounds hold every job queued at that moment (up to MaxBatch).
 // The committer prepares the jobs of a round in order inside one badger transaction and
-// commits that transaction once: one fsync for the whole round. While it waits for the
+// commits that transaction once: one sync of the journal for the whole round (journal.go). While it waits for the
 // disk, new jobs queue up and form the next round, so the round size adapts to the load.
 //
 // A job's prepare reads through the transaction, so it sees the writes of the jobs before
@@ -74,15 +74,17 @@ type committer struct {
 
 	// cache learns which task values each commit stored (decodeCache.committed).
 	cache *decodeCache
+	// journal makes each commit durable (nil in memory or with NoSync).
+	journal *journal
 
 	batches, jobs atomic.Int64 // statistics, for tests and benchmarks
 	// reads counts the tasks its jobs read from Badger (readStored), for tests.
 	reads atomic.Int64
 }
 
-func newCommitter(db *badger.DB, views *sync.RWMutex, cache *decodeCache, now func() time.Time, maxBatch int, threshold, maxValue int64) *committer {
+func newCommitter(db *badger.DB, j *journal, views *sync.RWMutex, cache *decodeCache, now func() time.Time, maxBatch int, threshold, maxValue int64) *committer {
 	c := &committer{
-		db: db, cache: cache,
+		db: db, journal: j, cache: cache,
 		maxCount: db.MaxBatchCount() * 9 / 10, maxSize: db.MaxBatchSize() * 9 / 10,
 		threshold: threshold, maxValue: maxValue, views: views, now: now,
 		inMemory: db.Opts().InMemory,
@@ -213,7 +215,7 @@ func (c *committer) flush(txn *badger.Txn, members []*job, written [][]write) er
 		err = c.testCommitErr()
 	}
 	if err == nil {
-		err = txn.Commit()
+		err = c.journal.commit(txn, written...)
 	} else {
 		txn.Discard()
 	}

@@ -503,7 +503,7 @@ func (s *Store) hidden(id string) bool {
 // undoInterrupted deletes the chunks of creates that a crash interrupted: every chunk
 // whose marker is still stored, the marker last (commitInBatches: the chunk may have
 // been written under larger transaction bounds than this process's).
-func undoInterrupted(db *badger.DB) (int, error) {
+func undoInterrupted(db *badger.DB, j *journal) (int, error) {
 	markers, err := keysWithPrefix(db, prefixCreate)
 	if err != nil {
 		return 0, err
@@ -516,7 +516,7 @@ func undoInterrupted(db *badger.DB) (int, error) {
 			return err
 		})
 		if err == nil {
-			err = commitInBatches(db, append(ws, write{key: mk, del: true}))
+			err = commitInBatches(db, j, append(ws, write{key: mk, del: true}))
 		}
 		if err != nil {
 			return 0, fmt.Errorf("undo interrupted create: %w", err)

@@ -2,11 +2,13 @@
 // Badger v4 (pure Go, embedded, one data directory).
 //
 // Guarantees, beyond those of package store:
-//   - Durability: with the default options every commit is fsynced before the call
-//     returns, so a nil error means the change survives kill -9 and power loss.
+//   - Durability: with the default options every commit is synced before the call
+//     returns, so a nil error means the change survives kill -9 and power loss. Badger
+//     runs unsynced; the store syncs its own journal of each commit's writes, replays it
+//     at Open and checkpoints it (journal.go, docs/decisions.md §20).
 //   - Group commit: all writes go through one committer goroutine that applies every
 //     write queued at that moment, in order, in one Badger transaction and commits it
-//     with one fsync. Concurrent Update calls therefore share commits; each write's own
+//     with one sync of the journal. Concurrent Update calls therefore share commits; each write's own
 //     checks fail only that write.
 //   - One process per data directory: a second Open of a directory in use fails with
 //     an error matching ErrLocked ("data dir <dir> is in use by another apflow process").
@@ -52,9 +54,10 @@
 //
 // A task's value is compact (about 200 bytes for a small completed task, value.go), so
 // small tasks live in the LSM tree with the keys and index entries, and a commit of only
-// such values writes one file, the memtable's write-ahead log; larger tasks (over
+// such values writes the memtable's write-ahead log; larger tasks (over
 // Options.ValueThreshold) live in Badger's value log, and a commit that writes one writes
-// the value log too (see Options.ValueThreshold for the trade-off). A transaction is
+// the value log too (see Options.ValueThreshold for the trade-off). Either way the
+// commit waits for one sync, the journal's. A transaction is
 // bounded by Badger to 15% of Options.MemTableSize in bytes (a value in the value log
 // counted as 12 bytes) and one key per 96 bytes of it: with the defaults
 // about 1.2 MB and 13,000 keys, so a Create of a few hundred tasks fits in one commit. In

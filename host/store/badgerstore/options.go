@@ -17,8 +17,10 @@ type Options struct {
 	Dir string
 	// InMemory keeps everything in memory (tests); Dir must be empty. Nothing is durable.
 	InMemory bool
-	// NoSync turns off the fsync of every commit. A crash may then lose the last commits
-	// that returned nil. Only for benchmarks and throw-away data.
+	// NoSync turns off the journal (journal.go) and with it the sync of every commit. A
+	// crash of the machine may then lose the last commits that returned nil (a crash of
+	// the process alone loses none: Badger's writes are in the operating system's
+	// cache). Only for benchmarks and throw-away data.
 	NoSync bool
 	// Logger receives badger's log lines (errors, warnings; its info lines at debug
 	// level). Nil discards them.
@@ -50,12 +52,13 @@ type Options struct {
 	// 512 bytes, capped at 15% of MemTableSize; in memory, where there is no value log, it
 	// is that cap and also the largest value stored). A small task's stored value (about
 	// 200 bytes, value.go; a few dependencies add 60-80 bytes each) stays under it, in the
-	// LSM tree: a commit that completes such a task and starts its dependent writes one
-	// file, the memtable's write-ahead log (Badger still syncs the unchanged value log,
-	// which writes nothing but costs the disk a cache flush). A task with larger inputs
-	// or result, or many dependencies (an aggregator), goes to the value log, and a commit
-	// that writes one writes and syncs both files (at 256 bytes the tasks of a chain, one
-	// dependency each and about 360 bytes, did: docs/performance.md). A higher threshold
+	// LSM tree: a commit that completes such a task and starts its dependent writes the
+	// memtable's write-ahead log. A task with larger inputs or result, or many
+	// dependencies (an aggregator), goes to the value log, and a commit that writes one
+	// writes both files (at 256 bytes the tasks of a chain, one dependency each and about
+	// 360 bytes, did: docs/performance.md). Badger syncs neither: the journal is the one
+	// file a commit syncs (journal.go), and the files are synced at each checkpoint, so
+	// the value log costs a commit its writes, not a sync. A higher threshold
 	// keeps more tasks in the LSM tree, whose memtables then fill, flush and compact more
 	// often: with the JSON values of earlier versions (about 640 bytes) at 1 KiB,
 	// BenchmarkWide10k was 25-35% slower and its peak RSS 70-110 MiB higher.
@@ -129,7 +132,8 @@ func (o Options) withDefaults() Options {
 func (o Options) badgerOptions() badger.Options {
 	bo := badger.DefaultOptions(o.Dir).
 		WithInMemory(o.InMemory).
-		WithSyncWrites(!o.NoSync && !o.InMemory).
+		// The store's journal makes commits durable, with one sync each (journal.go).
+		WithSyncWrites(false).
 		WithLogger(badgerLogger{o.Logger.Named("badger")}).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2).

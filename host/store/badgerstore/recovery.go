@@ -159,9 +159,10 @@ func largestLog(dir string) (int64, error) {
 
 // commitInBatches commits ws in order in as many transactions as db takes, each at
 // most half of Badger's bounds (its size estimate counts a value in the value log as a
-// pointer; this one counts it whole). Only for Open's recovery and a big write's undo,
-// whose writes can all be applied again after a crash.
-func commitInBatches(db *badger.DB, ws []write) error {
+// pointer; this one counts it whole), each through j (nil: unjournaled, for the
+// journal's own replay). Only for Open's recovery and a big write's undo, whose writes
+// can all be applied again after a crash.
+func commitInBatches(db *badger.DB, j *journal, ws []write) error {
 	maxCount, maxSize := db.MaxBatchCount()/2, db.MaxBatchSize()/2
 	for len(ws) > 0 {
 		txn := db.NewTransaction(true)
@@ -178,10 +179,51 @@ func commitInBatches(db *badger.DB, ws []write) error {
 			size += sz
 			n++
 		}
-		if err := txn.Commit(); err != nil {
+		if err := j.commit(txn, ws[:n]); err != nil {
 			return err
 		}
 		ws = ws[n:]
 	}
 	return nil
+}
+
+// recoverStore brings a store Badger has just opened back to its last committed state:
+// it replays the journal (unless the store is in memory or opened with NoSync, where it
+// returns a nil journal), then undoes what writes a crash interrupted, and indexes the
+// schedules of stores written before those indexes existed. Each step commits through
+// the journal, and repeats what it did not finish if a crash interrupts it.
+func recoverStore(db *badger.DB, opts Options) (*journal, error) {
+	var j *journal
+	if !opts.InMemory && !opts.NoSync {
+		var n int
+		var err error
+		if j, n, err = openJournal(db, opts.Dir, opts.Logger); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			opts.Logger.Info("replayed the commits of the journal", "records", n)
+		}
+	}
+	fail := func(err error) (*journal, error) {
+		if j != nil {
+			_ = j.f.Close() // left as it is, for the next Open to replay
+		}
+		return nil, err
+	}
+	if n, err := undoBigWrites(db, j); err != nil {
+		return fail(err)
+	} else if n > 0 {
+		opts.Logger.Warn("restored what writes a crash interrupted had changed", "chunks", n)
+	}
+	if n, err := undoInterrupted(db, j); err != nil {
+		return fail(err)
+	} else if n > 0 {
+		opts.Logger.Warn("deleted the stored part of creates a crash interrupted", "chunks", n)
+	}
+	if n, err := indexSchedules(db, j); err != nil {
+		return fail(fmt.Errorf("index schedules: %w", err))
+	} else if n > 0 {
+		opts.Logger.Info("indexed the schedules of tasks stored before schedule indexes existed", "tasks", n)
+	}
+	return j, nil
 }

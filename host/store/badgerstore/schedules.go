@@ -144,7 +144,7 @@ func scanKeys(txn *badger.Txn, prefix []byte, fn func(key []byte, h header) (boo
 // indexSchedules builds the schedule indexes of a data directory written before they
 // existed: the entries of every stored task with a schedule, then the marker, so that a
 // crash midway builds them again at the next Open. It returns how many tasks it indexed.
-func indexSchedules(db *badger.DB) (int, error) {
+func indexSchedules(db *badger.DB, j *journal) (int, error) {
 	err := db.View(func(txn *badger.Txn) error {
 		_, err := txn.Get(scheduleIndexKey)
 		return err
@@ -155,8 +155,7 @@ func indexSchedules(db *badger.DB) (int, error) {
 	if !errors.Is(err, badger.ErrKeyNotFound) {
 		return 0, err
 	}
-	wb := db.NewWriteBatch()
-	defer wb.Cancel()
+	var ws []write
 	n := 0
 	err = db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixTask}})
@@ -178,9 +177,7 @@ func indexSchedules(db *badger.DB) (int, error) {
 				return err
 			}
 			for _, e := range appendScheduleEntries(nil, t, headerOf(t).encode()) {
-				if err := wb.Set(e.key, e.value); err != nil {
-					return err
-				}
+				ws = append(ws, write{key: e.key, value: e.value})
 			}
 			n++
 		}
@@ -189,8 +186,5 @@ func indexSchedules(db *badger.DB) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := wb.Set(scheduleIndexKey, []byte("1")); err != nil {
-		return 0, err
-	}
-	return n, wb.Flush()
+	return n, commitInBatches(db, j, append(ws, write{key: scheduleIndexKey, value: []byte("1")}))
 }

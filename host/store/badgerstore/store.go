@@ -32,9 +32,10 @@ func (e *lockedError) Unwrap() error { return ErrLocked }
 
 // Store is the Badger implementation of store.Store. It is safe for concurrent use.
 type Store struct {
-	db   *badger.DB
-	opts Options
-	c    *committer
+	db      *badger.DB
+	journal *journal // nil in memory or with NoSync
+	opts    Options
+	c       *committer
 
 	mu     sync.RWMutex // guards closed; held (read) by every view in flight, (write) by a big write
 	closed bool
@@ -104,27 +105,14 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 		}
 	}
-	if n, err := undoBigWrites(db); err != nil {
+	j, err := recoverStore(db, opts)
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
-	} else if n > 0 {
-		opts.Logger.Warn("restored what writes a crash interrupted had changed", "chunks", n)
-	}
-	if n, err := undoInterrupted(db); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
-	} else if n > 0 {
-		opts.Logger.Warn("deleted the stored part of creates a crash interrupted", "chunks", n)
-	}
-	if n, err := indexSchedules(db); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("task store: open %s: index schedules: %w", opts.Dir, err)
-	} else if n > 0 {
-		opts.Logger.Info("indexed the schedules of tasks stored before schedule indexes existed", "tasks", n)
 	}
 	opts.Logger.Debug("opened", "dir", opts.Dir, "memtable_size", opts.MemTableSize)
-	s := &Store{db: db, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes)}
-	s.c = newCommitter(db, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
+	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes)}
+	s.c = newCommitter(db, j, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
 		go s.gcLoop(opts.GCInterval)
@@ -148,7 +136,11 @@ func (s *Store) Close() error {
 		<-s.gcDone
 	}
 	if err := s.db.Close(); err != nil {
+		// The journal is left as it is, for the next Open to replay.
 		return fmt.Errorf("task store: close: %w", err)
+	}
+	if s.journal != nil {
+		return s.journal.close()
 	}
 	return nil
 }
@@ -191,14 +183,33 @@ func (s *Store) gcLoop(every time.Duration) {
 }
 
 // collectGarbage rewrites value-log files until none is worth rewriting.
+//
+// Badger moves the live values of a file it rewrites with unsynced writes, then deletes
+// the file. So that no crash finds the values neither in their new place nor in the old
+// one, an iterator stays open across the rewrites (Badger deletes no value-log file while
+// an iterator may read it) until the store's files are synced.
 func (s *Store) collectGarbage() error {
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	it := txn.NewIterator(badger.IteratorOptions{})
+	defer it.Close()
+	rewrote := false
 	for {
 		err := s.db.RunValueLogGC(0.5)
 		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
-			return nil
+			break
 		}
 		if err != nil {
 			return err
 		}
+		rewrote = true
 	}
+	if rewrote && s.journal != nil {
+		if err := syncStoreFiles(s.opts.Dir); err != nil {
+			// The rewritten files are deleted when the iterator closes: what a crash
+			// would then lose must not be added to.
+			return s.journal.breakWith(fmt.Errorf("sync the values garbage collection moved: %w", err))
+		}
+	}
+	return nil
 }

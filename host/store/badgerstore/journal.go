@@ -1,0 +1,407 @@
+package badgerstore
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
+)
+
+// The journal is the store's own commit log, and what makes a commit durable on disk.
+//
+// Badger syncs a commit by syncing two files through their memory mappings: its value
+// log (a disk cache flush even when the commit wrote nothing there) and the memtable's
+// write-ahead log (whose first write after each sync also faults). So Badger runs with
+// unsynced writes, and every commit of the store first appends its writes to one
+// preallocated file, apflow.journal in the data directory, and syncs that file alone
+// (fdatasync): one sync a commit (docs/decisions.md, §20).
+//
+// Guarantees:
+//   - A commit that returned nil is in the journal, synced, or in Badger's files, synced
+//     by a checkpoint after it. Every commit of the store goes through journal.commit:
+//     the committer's rounds, a big write's chunks and their undo, Open's recovery.
+//   - Open replays the journal's records in order over what Badger recovered, then
+//     checkpoints. Records hold whole values and deletes, so replaying one Badger already
+//     holds changes nothing, and replaying them all gives every key its last committed
+//     value, whatever part of its unsynced writes Badger kept.
+//   - A checkpoint syncs Badger's files that may hold unsynced writes (everything in the
+//     data directory but its tables, which Badger syncs when it writes them and never
+//     changes) and the directory itself, then empties the journal. It runs once the
+//     journal holds journalCheckpointBytes, and when the store closes.
+//   - A commit Badger refuses after its record was synced is voided in the journal (its
+//     record's header zeroed and synced), so that replay never applies a write whose
+//     caller was told it failed. If the journal cannot be written or voided, every later
+//     commit fails with the error: the store must be reopened.
+//   - Badger's own rewrites (value-log garbage collection) move values without changing
+//     them; the store syncs the files before Badger deletes what was moved
+//     (Store.collectGarbage).
+//
+// Format: a 20-byte header (journalMagic, the epoch, and a CRC-32C of both), then
+// records: the payload's length (4 bytes) and a CRC-32C of the epoch and the payload
+// (4 bytes), then the payload, each write as a kind byte (0 set, 1 delete), the key's
+// length (uvarint) and the key, then for a set the value's length (uvarint) and the
+// value. Replay stops at the first record that is short, zero-length or fails its CRC:
+// a torn last record, the preallocated zeros past the end, or a record of an earlier
+// epoch left past the end of a shorter journal.
+type journal struct {
+	dir    string
+	f      *os.File
+	logger hclog.Logger
+
+	epoch     uint64
+	off       int64 // where the next record goes
+	allocated int64 // preallocated length of the file
+	buf       []byte
+
+	// checkpointAt is the journal size from which a commit is followed by a checkpoint.
+	checkpointAt int64
+	// broken, once set, fails every later commit: a record could not be written, synced
+	// or voided, or the files could not be synced after a garbage collection.
+	broken atomic.Pointer[error]
+
+	// syncs counts the journal's syncs, and checkpoints its checkpoints, for tests.
+	syncs, checkpoints atomic.Int64
+}
+
+const (
+	journalName       = "apflow.journal"
+	journalMagic      = "apflowJ1"
+	journalHeaderSize = 20
+	recordHeaderSize  = 8
+	// journalCheckpointBytes is the journal size from which a commit checkpoints: the
+	// most a crash leaves to replay, and how much Badger's files hold unsynced.
+	journalCheckpointBytes = 64 << 20
+	// journalPrealloc is the length preallocated at each reset and each extension: a
+	// record written within it changes no metadata, so fdatasync writes the record alone.
+	journalPrealloc = 8 << 20
+	// journalBufKeep is the largest record buffer kept from one commit to the next.
+	journalBufKeep = 1 << 20
+
+	writeSet    = 0
+	writeDelete = 1
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// openJournal opens the journal of dir, replays into db what it holds and leaves it
+// empty, returning how many records it replayed.
+func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int, error) {
+	path := filepath.Join(dir, journalName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open journal: %w", err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("open journal: %w", err)
+	}
+	epoch, n, err := replayJournal(bufio.NewReaderSize(f, 1<<16), info.Size(), func(ws []write) error {
+		return commitInBatches(db, nil, ws)
+	})
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
+	}
+	j := &journal{dir: dir, f: f, logger: logger, epoch: epoch, checkpointAt: journalCheckpointBytes}
+	if n > 0 {
+		err = j.checkpoint()
+	} else {
+		// Nothing to make durable but the journal's own name, if it was just created.
+		err = j.reset(journalPrealloc)
+		if err == nil {
+			err = syncPath(dir)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return j, n, nil
+}
+
+// commit appends writes to the journal and syncs it, then commits txn: a nil error means
+// the writes are durable and visible. A nil journal (in memory, or NoSync) commits txn
+// alone. It is called by one goroutine at a time (the committer's, or Open's).
+func (j *journal) commit(txn *badger.Txn, writes ...[]write) error {
+	if j == nil {
+		return txn.Commit()
+	}
+	return j.commitWith(txn.Commit, txn.Discard, writes...)
+}
+
+// commitWith is commit with Badger's commit and discard as functions, for tests.
+func (j *journal) commitWith(commit func() error, discard func(), writes ...[]write) error {
+	if broken := j.broken.Load(); broken != nil {
+		discard()
+		return *broken
+	}
+	start := j.off
+	if err := j.append(writes); err != nil {
+		discard()
+		return j.fail(start, fmt.Errorf("task store journal: %w", err))
+	}
+	if err := commit(); err != nil {
+		return j.fail(start, err)
+	}
+	if j.off >= j.checkpointAt {
+		if err := j.checkpoint(); err != nil {
+			// The commit is durable in the journal, which keeps growing until a
+			// checkpoint succeeds; Open replays it meanwhile.
+			j.logger.Error("task store checkpoint failed; the journal keeps every commit since the last one", "error", err)
+		}
+	}
+	return nil
+}
+
+// append writes one record of writes at the end of the journal and syncs it.
+func (j *journal) append(writes [][]write) error {
+	j.buf = appendRecord(j.buf[:0], j.epoch, writes)
+	if end := j.off + int64(len(j.buf)); end > j.allocated {
+		if err := preallocate(j.f, end+journalPrealloc); err != nil {
+			return err
+		}
+		j.allocated = end + journalPrealloc
+	}
+	_, err := j.f.WriteAt(j.buf, j.off)
+	j.off += int64(len(j.buf))
+	if cap(j.buf) > journalBufKeep {
+		j.buf = nil // a large create's record is not kept for the small ones of a run
+	}
+	if err != nil {
+		return err
+	}
+	j.syncs.Add(1)
+	return datasync(j.f)
+}
+
+// fail voids the record written at start, whose commit failed with err, and returns err;
+// if the record cannot be voided, the journal is broken.
+func (j *journal) fail(start int64, err error) error {
+	j.off = start
+	var zero [recordHeaderSize]byte
+	_, verr := j.f.WriteAt(zero[:], start)
+	if verr == nil {
+		verr = datasync(j.f)
+	}
+	if verr != nil {
+		return fmt.Errorf("%w (%v)", err, j.breakWith(fmt.Errorf("a failed commit could not be voided: %w", verr)))
+	}
+	return err
+}
+
+// breakWith fails every later commit with cause, and returns the error they get.
+func (j *journal) breakWith(cause error) error {
+	err := fmt.Errorf("task store journal: %w; the store accepts no more writes until it is reopened", cause)
+	j.broken.CompareAndSwap(nil, &err)
+	return *j.broken.Load()
+}
+
+// checkpoint makes every commit durable in Badger's files, then empties the journal.
+func (j *journal) checkpoint() error {
+	if err := syncStoreFiles(j.dir); err != nil {
+		return fmt.Errorf("task store checkpoint: %w", err)
+	}
+	j.checkpoints.Add(1)
+	return j.reset(journalPrealloc)
+}
+
+// close checkpoints and leaves the journal empty and unallocated, for a store Badger has
+// closed.
+func (j *journal) close() error {
+	err := syncStoreFiles(j.dir)
+	if err == nil {
+		err = j.reset(0)
+	}
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("task store journal: %w", err)
+	}
+	return nil
+}
+
+// reset empties the journal under a new epoch and preallocates it.
+func (j *journal) reset(prealloc int64) error {
+	j.epoch++
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("reset journal: %w", err)
+	}
+	if _, err := j.f.WriteAt(journalHeader(j.epoch), 0); err != nil {
+		return fmt.Errorf("reset journal: %w", err)
+	}
+	j.off, j.allocated = journalHeaderSize, journalHeaderSize
+	if prealloc > 0 {
+		if err := preallocate(j.f, prealloc); err != nil {
+			return fmt.Errorf("reset journal: %w", err)
+		}
+		j.allocated = prealloc
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("reset journal: %w", err)
+	}
+	return nil
+}
+
+func journalHeader(epoch uint64) []byte {
+	h := make([]byte, journalHeaderSize)
+	copy(h, journalMagic)
+	binary.LittleEndian.PutUint64(h[8:], epoch)
+	binary.LittleEndian.PutUint32(h[16:], crc32.Checksum(h[:16], crcTable))
+	return h
+}
+
+// appendRecord appends to buf the record of writes under epoch.
+func appendRecord(buf []byte, epoch uint64, writes [][]write) []byte {
+	start := len(buf)
+	buf = append(buf, make([]byte, recordHeaderSize)...)
+	for _, ws := range writes {
+		for _, w := range ws {
+			if w.del {
+				buf = append(buf, writeDelete)
+				buf = binary.AppendUvarint(buf, uint64(len(w.key)))
+				buf = append(buf, w.key...)
+				continue
+			}
+			buf = append(buf, writeSet)
+			buf = binary.AppendUvarint(buf, uint64(len(w.key)))
+			buf = append(buf, w.key...)
+			buf = binary.AppendUvarint(buf, uint64(len(w.value)))
+			buf = append(buf, w.value...)
+		}
+	}
+	payload := buf[start+recordHeaderSize:]
+	binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[start+4:], recordCRC(epoch, payload))
+	return buf
+}
+
+func recordCRC(epoch uint64, payload []byte) uint32 {
+	var e [8]byte
+	binary.LittleEndian.PutUint64(e[:], epoch)
+	return crc32.Update(crc32.Checksum(e[:], crcTable), crcTable, payload)
+}
+
+// replayJournal reads a journal of size bytes from r and calls apply with the writes of
+// each valid record, in order. It returns the journal's epoch (0 for an empty or
+// unreadable header: a journal created, or reset, by a crash's last act) and how many
+// records it applied. An error is apply's, or a record that passes its CRC but does not
+// decode.
+func replayJournal(r io.Reader, size int64, apply func([]write) error) (epoch uint64, records int, err error) {
+	h := make([]byte, journalHeaderSize)
+	if _, err := io.ReadFull(r, h); err != nil {
+		return 0, 0, nil
+	}
+	if string(h[:8]) != journalMagic || crc32.Checksum(h[:16], crcTable) != binary.LittleEndian.Uint32(h[16:]) {
+		return 0, 0, nil
+	}
+	epoch = binary.LittleEndian.Uint64(h[8:])
+	rest := size - journalHeaderSize
+	var rh [recordHeaderSize]byte
+	var payload []byte
+	for {
+		if _, err := io.ReadFull(r, rh[:]); err != nil {
+			return epoch, records, nil
+		}
+		n := int64(binary.LittleEndian.Uint32(rh[:]))
+		rest -= recordHeaderSize
+		if n == 0 || n > rest {
+			return epoch, records, nil
+		}
+		if int64(cap(payload)) < n {
+			payload = make([]byte, n)
+		}
+		payload = payload[:n]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return epoch, records, nil
+		}
+		rest -= n
+		if recordCRC(epoch, payload) != binary.LittleEndian.Uint32(rh[4:]) {
+			return epoch, records, nil
+		}
+		ws, err := decodeRecord(payload)
+		if err != nil {
+			return epoch, records, fmt.Errorf("record %d: %w", records+1, err)
+		}
+		if err := apply(ws); err != nil {
+			return epoch, records, fmt.Errorf("record %d: %w", records+1, err)
+		}
+		records++
+	}
+}
+
+// decodeRecord returns the writes of a record's payload; keys and values alias it.
+func decodeRecord(p []byte) ([]write, error) {
+	var ws []write
+	field := func() ([]byte, error) {
+		n, k := binary.Uvarint(p)
+		if k <= 0 || n > uint64(len(p)-k) {
+			return nil, errors.New("truncated write")
+		}
+		b := p[k : k+int(n)]
+		p = p[k+int(n):]
+		return b, nil
+	}
+	for len(p) > 0 {
+		kind := p[0]
+		p = p[1:]
+		if kind != writeSet && kind != writeDelete {
+			return nil, fmt.Errorf("unknown write kind %d", kind)
+		}
+		key, err := field()
+		if err != nil {
+			return nil, err
+		}
+		w := write{key: key, del: kind == writeDelete}
+		if !w.del {
+			if w.value, err = field(); err != nil {
+				return nil, err
+			}
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
+}
+
+// syncStoreFiles syncs every file of the data directory dir that may hold unsynced
+// writes, and the directory. Tables (.sst) are skipped: Badger syncs a table when it
+// writes it and never changes it. A file deleted meanwhile is skipped too.
+func syncStoreFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), ".sst") || e.Name() == journalName {
+			continue
+		}
+		if err := syncPath(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return syncPath(dir)
+}
+
+// syncPath fsyncs the file or directory at path.
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,12 @@
+//go:build !linux
+
+package badgerstore
+
+import "os"
+
+// preallocate does nothing where fallocate is not available: the journal grows as it is
+// written, and each sync commits its new length too.
+func preallocate(*os.File, int64) error { return nil }
+
+// datasync syncs the file (fsync).
+func datasync(f *os.File) error { return f.Sync() }

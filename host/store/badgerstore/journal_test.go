@@ -1,0 +1,435 @@
+package badgerstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// replayed returns the writes of every record the journal file at path replays, as
+// "key=value" and "-key" strings, one slice per record.
+func replayed(t *testing.T, path string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return replayedBytes(t, data)
+}
+
+func replayedBytes(t testing.TB, data []byte) [][]string {
+	t.Helper()
+	var got [][]string
+	_, _, err := replayJournal(bytes.NewReader(data), int64(len(data)), func(ws []write) error {
+		got = append(got, writeStrings(ws))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func writeStrings(ws []write) []string {
+	var s []string
+	for _, w := range ws {
+		if w.del {
+			s = append(s, "-"+string(w.key))
+		} else {
+			s = append(s, string(w.key)+"="+string(w.value))
+		}
+	}
+	return s
+}
+
+func set(k, v string) write { return write{key: []byte(k), value: []byte(v)} }
+func del(k string) write    { return write{key: []byte(k), del: true} }
+
+// TestJournalReplay writes records through a journal, some of whose commits fail, and
+// reads back what Open would replay.
+func TestJournalReplay(t *testing.T) {
+	t.Parallel()
+	ok := func() error { return nil }
+	refused := func() error { return errors.New("badger refused") }
+	type commit struct {
+		writes []write
+		badger func() error
+	}
+	tests := []struct {
+		name    string
+		commits []commit
+		// mangle, when set, changes the file after the commits, whose records end at
+		// end.
+		mangle func(t *testing.T, path string, end int)
+		want   [][]string
+	}{
+		{"records in order, sets and deletes, across transactions",
+			[]commit{{[]write{set("a", "1"), set("b", "2")}, ok}, {[]write{del("a"), set("c", "")}, ok}}, nil,
+			[][]string{{"a=1", "b=2"}, {"-a", "c="}}},
+		{"a commit Badger refused is not replayed",
+			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("b", "2")}, refused}}, nil,
+			[][]string{{"a=1"}}},
+		{"the next commit takes the refused one's place",
+			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("b", "2")}, refused}, {[]write{set("c", "3")}, ok}}, nil,
+			[][]string{{"a=1"}, {"c=3"}}},
+		{"a torn last record is dropped",
+			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("b", "22222")}, ok}},
+			func(t *testing.T, path string, end int) { writeTestFile(t, path, string(readFile(t, path)[:end-3])) },
+			[][]string{{"a=1"}}},
+		{"a record of an earlier epoch past the end is not read",
+			[]commit{{[]write{set("a", "1")}, ok}},
+			func(t *testing.T, path string, end int) {
+				data := readFile(t, path)[:end]
+				data = appendRecord(data, 0, [][]write{{set("old", "x")}})
+				writeTestFile(t, path, string(data))
+			},
+			[][]string{{"a=1"}}},
+		{"a header that does not check is an empty journal",
+			[]commit{{[]write{set("a", "1")}, ok}},
+			func(t *testing.T, path string, _ int) {
+				data := readFile(t, path)
+				data[3] ^= 1
+				writeTestFile(t, path, string(data))
+			},
+			nil},
+		{"a flipped bit in a record stops the replay there",
+			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("bbbb", "2")}, ok}, {[]write{set("c", "3")}, ok}},
+			func(t *testing.T, path string, _ int) {
+				data := readFile(t, path)
+				i := bytes.Index(data, []byte("bbbb"))
+				data[i+1] ^= 1
+				writeTestFile(t, path, string(data))
+			},
+			[][]string{{"a=1"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			j := newTestJournal(t)
+			for _, c := range tc.commits {
+				discarded := false
+				err := j.commitWith(c.badger, func() { discarded = true }, c.writes)
+				if (err != nil) != (c.badger() != nil) || discarded {
+					t.Fatalf("commit: %v (discarded %v)", err, discarded)
+				}
+			}
+			path := j.f.Name()
+			if tc.mangle != nil {
+				tc.mangle(t, path, int(j.off))
+			}
+			if got := replayed(t, path); !slices.EqualFunc(got, tc.want, slices.Equal) {
+				t.Errorf("replayed %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestJournalTornAtEveryByte cuts the journal at every byte of its last record: the
+// records before it replay, never part of it.
+func TestJournalTornAtEveryByte(t *testing.T) {
+	t.Parallel()
+	j := newTestJournal(t)
+	for _, ws := range [][]write{{set("a", "1")}, {set("key", "value"), del("a")}} {
+		if err := j.commitWith(func() error { return nil }, func() {}, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := readFile(t, j.f.Name())[:j.off]
+	last := int(j.off) - len(appendRecord(nil, j.epoch, [][]write{{set("key", "value"), del("a")}}))
+	for cut := last; cut < len(data); cut++ {
+		if got := replayedBytes(t, data[:cut]); len(got) != 1 {
+			t.Fatalf("cut at %d of %d: replayed %q, want the first record alone", cut, len(data), got)
+		}
+	}
+	if got := replayedBytes(t, data); len(got) != 2 {
+		t.Fatalf("whole: replayed %q", got)
+	}
+}
+
+// TestJournalBreaksWhenItCannotVoid: a commit Badger refuses whose record cannot be
+// voided breaks the journal, and every later commit fails without reaching Badger.
+func TestJournalBreaksWhenItCannotVoid(t *testing.T) {
+	t.Parallel()
+	j := newTestJournal(t)
+	if err := j.commitWith(func() error {
+		j.f.Close() // the void that follows cannot be written
+		return errors.New("badger refused")
+	}, func() {}, []write{set("a", "1")}); err == nil {
+		t.Fatal("commit succeeded")
+	}
+	committed, discarded := false, false
+	err := j.commitWith(func() error { committed = true; return nil }, func() { discarded = true }, []write{set("b", "2")})
+	if err == nil || committed || !discarded {
+		t.Fatalf("after the failed void: %v, committed %v, discarded %v; want an error, discarded", err, committed, discarded)
+	}
+}
+
+func newTestJournal(t *testing.T) *journal {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	j := &journal{dir: filepath.Dir(f.Name()), f: f, logger: hclog.NewNullLogger(), checkpointAt: 1 << 40}
+	if err := j.reset(journalPrealloc); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// FuzzReplayJournal: replay of any file ends without panicking, and a journal of valid
+// records followed by any bytes replays at least its records.
+func FuzzReplayJournal(f *testing.F) {
+	valid := append(journalHeader(7), appendRecord(nil, 7, [][]write{{set("a", "1"), del("b")}})...)
+	f.Add(valid, []byte{})
+	f.Add(valid, []byte{3, 0, 0, 0, 1, 2, 3, 4, 0, 1})
+	f.Add([]byte{}, []byte{0xff})
+	f.Fuzz(func(t *testing.T, prefix, tail []byte) {
+		data := append(slices.Clone(prefix), tail...)
+		_, n, _ := replayJournal(bytes.NewReader(data), int64(len(data)), func([]write) error { return nil })
+		if bytes.HasPrefix(data, valid) && n < 1 {
+			t.Fatalf("a valid record followed by %q replayed %d records", tail, n)
+		}
+	})
+}
+
+// TestJournalRestoresWhatBadgerLost simulates a machine crash that loses Badger's
+// unsynced writes: the store's files are copied as they were before two commits, and the
+// journal as it was after them. Open replays the journal: the task is completed, the
+// deleted one gone. The same copy opened without the journal shows what Badger alone
+// would have kept.
+func TestJournalRestoresWhatBadgerLost(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir})
+	if err := s.Create(ctx, []*task.Task{mk("r", "", 0), mk("a", "r", 1), mk("b", "r", 2)}); err != nil {
+		t.Fatal(err)
+	}
+	before := t.TempDir()
+	copyDir(t, dir, before)
+	if _, err := s.Update(ctx, "a", func(t *task.Task) error { return t.Start(time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	withJournal, without := t.TempDir(), t.TempDir()
+	copyDir(t, before, withJournal)
+	copyDir(t, before, without)
+	writeTestFile(t, filepath.Join(withJournal, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	if err := os.Remove(filepath.Join(without, journalName)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		dir        string
+		wantStatus task.Status
+		wantB      bool
+	}{
+		{withJournal, task.InProgress, false},
+		{without, task.Pending, true},
+	}
+	for _, tc := range tests {
+		r := setup(t, Options{Dir: tc.dir})
+		if a, err := r.Get(ctx, "a"); err != nil || a.Status != tc.wantStatus {
+			t.Errorf("%s: task a: %v; want it %s", filepath.Base(tc.dir), statusOf(a, err), tc.wantStatus)
+		}
+		_, err := r.Get(ctx, "b")
+		if gotB := err == nil; gotB != tc.wantB || (err != nil && apferr.CodeOf(err) != apferr.TaskNotFound) {
+			t.Errorf("%s: task b: %v; want present %v", filepath.Base(tc.dir), err, tc.wantB)
+		}
+		checkIndexes(t, r)
+		if r.journal.off != journalHeaderSize {
+			t.Errorf("%s: the journal holds %d bytes after Open; want it emptied", filepath.Base(tc.dir), r.journal.off)
+		}
+	}
+}
+
+// TestOneJournalSyncPerCommit: Badger runs unsynced, each commit syncs the journal once,
+// and a store closed leaves its journal empty and unallocated. NoSync and memory have
+// none.
+func TestOneJournalSyncPerCommit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.db.Opts().SyncWrites {
+		t.Error("Badger syncs its own writes")
+	}
+	syncs, batches := s.journal.syncs.Load(), s.c.batches.Load()
+	if err := s.Create(ctx, []*task.Task{mk("r", "", 0), mk("a", "r", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r", "a"} {
+		if _, err := s.Update(ctx, id, func(t *task.Task) error { return t.Start(time.Now()) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := s.journal.syncs.Load()-syncs, s.c.batches.Load()-batches; got != want || want < 3 {
+		t.Errorf("%d journal syncs for %d commits", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(dir, journalName))
+	if err != nil || info.Size() != journalHeaderSize {
+		t.Errorf("journal after Close: %v, %v; want %d bytes", info, err, journalHeaderSize)
+	}
+	for _, opts := range []Options{{Dir: t.TempDir(), NoSync: true}, {InMemory: true}} {
+		if s := setup(t, opts); s.journal != nil || s.c.journal != nil {
+			t.Errorf("%+v: a journal", opts)
+		}
+	}
+}
+
+// TestJournalCheckpoints: past its size a commit checkpoints, emptying the journal, and
+// what was committed before stays stored.
+func TestJournalCheckpoints(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.journal.checkpointAt = 1 // before any write: the committer reads it after the queue hands it a job
+	for i := range 5 {
+		if err := s.Create(ctx, []*task.Task{mk(fmt.Sprintf("t%d", i), "", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.journal.checkpoints.Load(); n < 5 {
+		t.Errorf("%d checkpoints for 5 commits past the size", n)
+	}
+	epoch := s.journal.epoch
+	if s.journal.off != journalHeaderSize {
+		t.Errorf("journal holds %d bytes after a checkpoint", s.journal.off)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := setup(t, Options{Dir: dir})
+	if n, err := r.Count(ctx, store.Filter{}); err != nil || n != 5 {
+		t.Errorf("after reopening: %d tasks, %v", n, err)
+	}
+	if r.journal.epoch <= epoch {
+		t.Errorf("epoch %d after reopening, was %d", r.journal.epoch, epoch)
+	}
+}
+
+func statusOf(t *task.Task, err error) any {
+	if err != nil {
+		return err
+	}
+	return t.Status
+}
+
+// TestJournalHoldsEveryWrite runs writes of every kind, some too big for one Badger
+// transaction (a chunked create, a big UpdateMany), against a store whose Badger files
+// are then taken as they were when it opened, empty: replaying the journal alone must
+// give back every key and value the live store holds.
+func TestJournalHoldsEveryWrite(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir, MemTableSize: 1 << 20})
+	empty := t.TempDir()
+	copyDir(t, dir, empty)
+
+	tasks := []*task.Task{mk("r", "", 0)}
+	for i := range 1500 {
+		tasks = append(tasks, mk(fmt.Sprintf("c%04d", i), "r", i+1))
+	}
+	if err := s.Create(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	muts := make([]store.Mutation, len(tasks))
+	for i, tk := range tasks {
+		muts[i] = store.Mutation{ID: tk.ID, Fn: func(t *task.Task) error { t.Name += " renamed"; return nil }}
+	}
+	if _, err := s.UpdateMany(ctx, muts); err != nil {
+		t.Fatal(err)
+	}
+	if s.c.batches.Load() < 4 {
+		t.Fatalf("%d commits: the writes were meant to need chunks", s.c.batches.Load())
+	}
+	line := store.LogLine{Time: time.Now(), Source: "executor", Level: "info", Message: "hello"}
+	if _, err := s.AppendLogs(ctx, "c0001", []store.LogLine{line, line}, store.LogBounds{MaxLines: 10, MaxBytes: 1 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	sp := store.KVSpace{Scope: "u", Plugin: "p"}
+	for _, k := range []string{"k1", "k2"} {
+		req := store.KVSetRequest{Space: sp, Entry: store.KVEntry{Key: k, Value: []byte("v")}, Quota: store.KVQuota{MaxBytes: 1 << 10, MaxKeys: 10}, Now: time.Now()}
+		if _, err := s.KVSet(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.KVDelete(ctx, sp, "k1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, []string{"c0002", "c0003"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, "c0004", func(t *task.Task) error { return t.Start(time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+
+	want := dump(t, s)
+	writeTestFile(t, filepath.Join(empty, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	got := dump(t, setup(t, Options{Dir: empty, MemTableSize: 1 << 20}))
+	if len(got) != len(want) {
+		t.Errorf("replayed %d keys, the live store holds %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Fatalf("key %q: replayed %q (present %v), live %q", k, g, ok, v)
+		}
+	}
+}
+
+// dump returns every key and value of the store's Badger database.
+func dump(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			m[string(it.Item().KeyCopy(nil))] = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
