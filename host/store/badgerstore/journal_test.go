@@ -274,10 +274,7 @@ func TestOneJournalSyncPerCommit(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := setup(t, Options{Dir: dir}) // closed below too: Close is idempotent
 	if s.db.Opts().SyncWrites {
 		t.Error("Badger syncs its own writes")
 	}
@@ -313,10 +310,7 @@ func TestJournalCheckpoints(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := setup(t, Options{Dir: dir}) // closed below too: Close is idempotent
 	s.journal.checkpointAt = 1 // before any write: the committer reads it after the queue hands it a job
 	for i := range 5 {
 		if err := s.Create(ctx, []*task.Task{mk(fmt.Sprintf("t%d", i), "", i)}); err != nil {
