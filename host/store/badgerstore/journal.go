@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -145,6 +146,10 @@ func (j *journal) commitWith(commit func() error, discard func(), writes ...[]wr
 	if broken := j.broken.Load(); broken != nil {
 		discard()
 		return *broken
+	}
+	if !slices.ContainsFunc(writes, func(ws []write) bool { return len(ws) > 0 }) {
+		// Nothing to make durable; and an empty record would read as the journal's end.
+		return commit()
 	}
 	start := j.off
 	if err := j.append(writes); err != nil {
