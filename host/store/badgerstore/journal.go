@@ -34,26 +34,31 @@ import (
 //   - Open replays the journal's records in order over what Badger recovered, then
 //     checkpoints. Records hold whole values and deletes, so replaying one Badger already
 //     holds changes nothing, and replaying them all gives every key its last committed
-//     value, whatever part of its unsynced writes Badger kept.
+//     value, whatever part of its unsynced writes Badger kept. A store opened with
+//     NoSync replays the journal too, and leaves it empty.
 //   - A checkpoint syncs Badger's files that may hold unsynced writes (everything in the
 //     data directory but its tables, which Badger syncs when it writes them and never
 //     changes) and the directory itself, then empties the journal. It runs once the
 //     journal holds journalCheckpointBytes, and when the store closes.
-//   - A commit Badger refuses after its record was synced is voided in the journal (its
-//     record's header zeroed and synced), so that replay never applies a write whose
-//     caller was told it failed. If the journal cannot be written or voided, every later
-//     commit fails with the error: the store must be reopened.
-//   - Badger's own rewrites (value-log garbage collection) move values without changing
-//     them; the store syncs the files before Badger deletes what was moved
-//     (Store.collectGarbage).
+//   - Badger's value-log garbage collection moves live values with unsynced writes that
+//     shadow the old ones. Before it runs, the store restates every value the value log
+//     may hold in the journal and holds checkpoints off until the collection is over and
+//     its files are synced (Store.collectGarbage), so replay restores what a crash loses
+//     of a move.
+//   - A journal that cannot be written or synced, a commit Badger refuses after its
+//     record was synced, and a checkpoint that cannot sync stop every later commit with
+//     the error: the store must be reopened. The refused commit's record is zeroed
+//     first, so that replay does not apply a write whose caller was told it failed.
+//     (After a failed sync the operating system may have dropped what it could not
+//     write, and a later sync would not say so.)
 //
-// Format: a 20-byte header (journalMagic, the epoch, and a CRC-32C of both), then
-// records: the payload's length (4 bytes) and a CRC-32C of the epoch and the payload
-// (4 bytes), then the payload, each write as a kind byte (0 set, 1 delete), the key's
-// length (uvarint) and the key, then for a set the value's length (uvarint) and the
-// value. Replay stops at the first record that is short, zero-length or fails its CRC:
-// a torn last record, the preallocated zeros past the end, or a record of an earlier
-// epoch left past the end of a shorter journal.
+// Format: a 20-byte header (journalMagic, the epoch, and a CRC-32C of both) alone in the
+// first 4 KiB, then records: the payload's length (4 bytes) and a CRC-32C of the epoch
+// and the payload (4 bytes), then the payload, each write as a kind byte (0 set, 1
+// delete), the key's length (uvarint) and the key, then for a set the value's length
+// (uvarint) and the value. Replay stops at the first record that is short, zero-length or
+// fails its CRC: a torn last record, the preallocated zeros past the end, or a record of
+// an earlier epoch left past the end of a shorter journal.
 type journal struct {
 	dir    string
 	f      *os.File
@@ -66,26 +71,42 @@ type journal struct {
 
 	// checkpointAt is the journal size from which a commit is followed by a checkpoint.
 	checkpointAt int64
-	// broken, once set, fails every later commit: a record could not be written, synced
-	// or voided, or the files could not be synced after a garbage collection.
+	// held holds checkpoints off while a garbage collection may move values (restate).
+	held bool
+	// broken, once set, fails every later commit.
 	broken atomic.Pointer[error]
+
+	// syncData and syncFiles are datasync and syncStoreFiles; tests replace them to see
+	// what is synced when.
+	syncData  func(*os.File) error
+	syncFiles func(dir string) error
 
 	// syncs counts the journal's syncs, and checkpoints its checkpoints, for tests.
 	syncs, checkpoints atomic.Int64
+}
+
+func newJournal(dir string, f *os.File, logger hclog.Logger, epoch uint64) *journal {
+	return &journal{dir: dir, f: f, logger: logger, epoch: epoch, checkpointAt: journalCheckpointBytes,
+		syncData: datasync, syncFiles: syncStoreFiles}
 }
 
 const (
 	journalName       = "apflow.journal"
 	journalMagic      = "apflowJ1"
 	journalHeaderSize = 20
+	// journalDataOffset is where records begin: the header has its block to itself, so
+	// that no write of a record can tear it.
+	journalDataOffset = 4096
 	recordHeaderSize  = 8
 	// journalCheckpointBytes is the journal size from which a commit checkpoints: the
 	// most a crash leaves to replay, and how much Badger's files hold unsynced.
 	journalCheckpointBytes = 64 << 20
 	// journalPrealloc is the length preallocated at each reset and each extension: a
-	// record written within it changes no metadata, so fdatasync writes the record alone.
+	// record written within it does not change the file's size, so its fdatasync
+	// commits at most the conversion of the blocks it wrote.
 	journalPrealloc = 8 << 20
-	// journalBufKeep is the largest record buffer kept from one commit to the next.
+	// journalBufKeep is the largest record buffer kept from one commit to the next, and
+	// the size of a restatement's records.
 	journalBufKeep = 1 << 20
 
 	writeSet    = 0
@@ -114,14 +135,14 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		f.Close()
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
-	j := &journal{dir: dir, f: f, logger: logger, epoch: epoch, checkpointAt: journalCheckpointBytes}
+	j := newJournal(dir, f, logger, epoch)
 	if n > 0 {
 		err = j.checkpoint()
 	} else {
 		// Nothing to make durable but the journal's own name, if it was just created.
 		err = j.reset(journalPrealloc)
 		if err == nil {
-			err = syncPath(dir)
+			err = syncDir(dir)
 		}
 	}
 	if err != nil {
@@ -152,57 +173,59 @@ func (j *journal) commitWith(commit func() error, discard func(), writes ...[]wr
 		return commit()
 	}
 	start := j.off
-	if err := j.append(writes); err != nil {
+	n, err := j.append(writes)
+	if err != nil {
 		discard()
-		return j.fail(start, fmt.Errorf("task store journal: %w", err))
+		return j.fail(start, n, err)
 	}
 	if err := commit(); err != nil {
-		return j.fail(start, err)
+		return j.fail(start, n, fmt.Errorf("Badger refused a commit whose record was synced: %w", err))
 	}
-	if j.off >= j.checkpointAt {
+	if !j.held && j.off >= j.checkpointAt {
 		if err := j.checkpoint(); err != nil {
-			// The commit is durable in the journal, which keeps growing until a
-			// checkpoint succeeds; Open replays it meanwhile.
-			j.logger.Error("task store checkpoint failed; the journal keeps every commit since the last one", "error", err)
+			// This commit is durable in the journal; the later ones are refused.
+			j.logger.Error("task store checkpoint failed; the store accepts no more writes until it is reopened", "error", err)
 		}
 	}
 	return nil
 }
 
-// append writes one record of writes at the end of the journal and syncs it.
-func (j *journal) append(writes [][]write) error {
+// append writes one record of writes at the end of the journal and syncs it. It returns
+// the record's length, written or not.
+func (j *journal) append(writes [][]write) (int64, error) {
 	j.buf = appendRecord(j.buf[:0], j.epoch, writes)
-	if end := j.off + int64(len(j.buf)); end > j.allocated {
+	n := int64(len(j.buf))
+	if end := j.off + n; end > j.allocated {
 		if err := preallocate(j.f, end+journalPrealloc); err != nil {
-			return err
+			return n, err
 		}
 		j.allocated = end + journalPrealloc
 	}
 	_, err := j.f.WriteAt(j.buf, j.off)
-	j.off += int64(len(j.buf))
+	j.off += n
 	if cap(j.buf) > journalBufKeep {
 		j.buf = nil // a large create's record is not kept for the small ones of a run
 	}
 	if err != nil {
-		return err
+		return n, err
 	}
 	j.syncs.Add(1)
-	return datasync(j.f)
+	return n, j.syncData(j.f)
 }
 
-// fail voids the record written at start, whose commit failed with err, and returns err;
-// if the record cannot be voided, the journal is broken.
-func (j *journal) fail(start int64, err error) error {
+// fail zeroes the n-byte record written at start, whose commit failed with err (so that
+// no replay applies it, nor reads a record in its bytes), breaks the journal and returns
+// the error.
+func (j *journal) fail(start, n int64, err error) error {
 	j.off = start
-	var zero [recordHeaderSize]byte
-	_, verr := j.f.WriteAt(zero[:], start)
+	_, verr := j.f.WriteAt(make([]byte, n), start)
 	if verr == nil {
-		verr = datasync(j.f)
+		verr = j.syncData(j.f)
 	}
 	if verr != nil {
-		return fmt.Errorf("%w (%v)", err, j.breakWith(fmt.Errorf("a failed commit could not be voided: %w", verr)))
+		err = fmt.Errorf("%w; zeroing its record failed too: %v", err, verr)
 	}
-	return err
+	return j.breakWith(err)
 }
 
 // breakWith fails every later commit with cause, and returns the error they get.
@@ -212,20 +235,83 @@ func (j *journal) breakWith(cause error) error {
 	return *j.broken.Load()
 }
 
-// checkpoint makes every commit durable in Badger's files, then empties the journal.
+// checkpoint makes every commit durable in Badger's files, then empties the journal. A
+// failure breaks the journal.
 func (j *journal) checkpoint() error {
-	if err := syncStoreFiles(j.dir); err != nil {
-		return fmt.Errorf("task store checkpoint: %w", err)
+	if err := j.syncFiles(j.dir); err != nil {
+		return j.breakWith(fmt.Errorf("checkpoint: %w", err))
+	}
+	if err := j.reset(journalPrealloc); err != nil {
+		return j.breakWith(err)
 	}
 	j.checkpoints.Add(1)
-	return j.reset(journalPrealloc)
+	return nil
+}
+
+// restate appends to the journal the value of every key whose value is at least minSize
+// bytes (those Badger may keep in its value log), as committed, and holds checkpoints
+// off until release. It returns how many values it restated.
+func (j *journal) restate(db *badger.DB, minSize int64) (int, error) {
+	if broken := j.broken.Load(); broken != nil {
+		return 0, *broken
+	}
+	var batch []write
+	var size int64
+	n := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		start := j.off
+		if k, err := j.append([][]write{batch}); err != nil {
+			return j.fail(start, k, fmt.Errorf("restate values: %w", err))
+		}
+		batch, size = nil, 0
+		return nil
+	}
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if item.ValueSize() < minSize {
+				continue
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, write{key: item.KeyCopy(nil), value: v})
+			size += int64(len(v))
+			n++
+			if size >= journalBufKeep {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	j.held = true
+	return n, err
+}
+
+// release ends the hold of restate with a checkpoint.
+func (j *journal) release() error {
+	j.held = false
+	if broken := j.broken.Load(); broken != nil {
+		return *broken
+	}
+	return j.checkpoint()
 }
 
 // close checkpoints and leaves the journal empty and unallocated, for a store Badger has
-// closed.
+// closed. A broken journal is left as it is, for the next Open to replay.
 func (j *journal) close() error {
-	err := syncStoreFiles(j.dir)
-	if err == nil {
+	var err error
+	if broken := j.broken.Load(); broken != nil {
+		err = *broken
+	} else if err = j.syncFiles(j.dir); err == nil {
 		err = j.reset(0)
 	}
 	if cerr := j.f.Close(); err == nil {
@@ -246,7 +332,7 @@ func (j *journal) reset(prealloc int64) error {
 	if _, err := j.f.WriteAt(journalHeader(j.epoch), 0); err != nil {
 		return fmt.Errorf("reset journal: %w", err)
 	}
-	j.off, j.allocated = journalHeaderSize, journalHeaderSize
+	j.off, j.allocated = journalDataOffset, journalHeaderSize
 	if prealloc > 0 {
 		if err := preallocate(j.f, prealloc); err != nil {
 			return fmt.Errorf("reset journal: %w", err)
@@ -301,23 +387,32 @@ func recordCRC(epoch uint64, payload []byte) uint32 {
 // replayJournal reads a journal of size bytes from r and calls apply with the writes of
 // each valid record, in order. It returns the journal's epoch (0 for an empty or
 // unreadable header: a journal created, or reset, by a crash's last act) and how many
-// records it applied. An error is apply's, or a record that passes its CRC but does not
-// decode.
+// records it applied. An error is apply's, a read's (other than the end of the file), or
+// a record that passes its CRC but does not decode.
 func replayJournal(r io.Reader, size int64, apply func([]write) error) (epoch uint64, records int, err error) {
+	end := func(err error) (uint64, int, error) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return epoch, records, nil
+		}
+		return epoch, records, fmt.Errorf("read journal: %w", err)
+	}
 	h := make([]byte, journalHeaderSize)
 	if _, err := io.ReadFull(r, h); err != nil {
-		return 0, 0, nil
+		return end(err)
 	}
 	if string(h[:8]) != journalMagic || crc32.Checksum(h[:16], crcTable) != binary.LittleEndian.Uint32(h[16:]) {
 		return 0, 0, nil
 	}
 	epoch = binary.LittleEndian.Uint64(h[8:])
-	rest := size - journalHeaderSize
+	if _, err := io.CopyN(io.Discard, r, journalDataOffset-journalHeaderSize); err != nil {
+		return end(err)
+	}
+	rest := size - journalDataOffset
 	var rh [recordHeaderSize]byte
 	var payload []byte
 	for {
 		if _, err := io.ReadFull(r, rh[:]); err != nil {
-			return epoch, records, nil
+			return end(err)
 		}
 		n := int64(binary.LittleEndian.Uint32(rh[:]))
 		rest -= recordHeaderSize
@@ -329,7 +424,7 @@ func replayJournal(r io.Reader, size int64, apply func([]write) error) (epoch ui
 		}
 		payload = payload[:n]
 		if _, err := io.ReadFull(r, payload); err != nil {
-			return epoch, records, nil
+			return end(err)
 		}
 		rest -= n
 		if recordCRC(epoch, payload) != binary.LittleEndian.Uint32(rh[4:]) {
@@ -395,10 +490,10 @@ func syncStoreFiles(dir string) error {
 			return err
 		}
 	}
-	return syncPath(dir)
+	return syncDir(dir)
 }
 
-// syncPath fsyncs the file or directory at path.
+// syncPath fsyncs the file at path.
 func syncPath(path string) error {
 	f, err := os.Open(path)
 	if err != nil {

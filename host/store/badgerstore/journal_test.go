@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -84,9 +87,6 @@ func TestJournalReplay(t *testing.T) {
 		{"a commit Badger refused is not replayed",
 			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("b", "2")}, refused}}, nil,
 			[][]string{{"a=1"}}},
-		{"the next commit takes the refused one's place",
-			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("b", "2")}, refused}, {[]write{set("c", "3")}, ok}}, nil,
-			[][]string{{"a=1"}, {"c=3"}}},
 		{"a torn last record is dropped",
 			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("b", "22222")}, ok}},
 			func(t *testing.T, path string, end int) { writeTestFile(t, path, string(readFile(t, path)[:end-3])) },
@@ -123,9 +123,16 @@ func TestJournalReplay(t *testing.T) {
 			j := newTestJournal(t)
 			for _, c := range tc.commits {
 				discarded := false
+				start := j.off
 				err := j.commitWith(c.badger, func() { discarded = true }, c.writes)
 				if (err != nil) != (c.badger() != nil) || discarded {
 					t.Fatalf("commit: %v (discarded %v)", err, discarded)
+				}
+				if err != nil {
+					record := int64(len(appendRecord(nil, j.epoch, [][]write{c.writes})))
+					if rest := readFile(t, j.f.Name())[start : start+record]; slices.ContainsFunc(rest, func(b byte) bool { return b != 0 }) {
+						t.Errorf("the refused commit's record is not zeroed whole: %q", rest)
+					}
 				}
 			}
 			path := j.f.Name()
@@ -161,21 +168,51 @@ func TestJournalTornAtEveryByte(t *testing.T) {
 	}
 }
 
-// TestJournalBreaksWhenItCannotVoid: a commit Badger refuses whose record cannot be
-// voided breaks the journal, and every later commit fails without reaching Badger.
-func TestJournalBreaksWhenItCannotVoid(t *testing.T) {
+// TestJournalBreaks: after a commit Badger refuses, or a journal that cannot be written,
+// every later commit fails without reaching Badger (its outcome, or the disk's state, is
+// no longer known).
+func TestJournalBreaks(t *testing.T) {
 	t.Parallel()
-	j := newTestJournal(t)
-	if err := j.commitWith(func() error {
-		j.f.Close() // the void that follows cannot be written
-		return errors.New("badger refused")
-	}, func() {}, []write{set("a", "1")}); err == nil {
-		t.Fatal("commit succeeded")
+	tests := []struct {
+		name  string
+		setup func(j *journal) func() error // the failing commit's Badger commit
+	}{
+		{"Badger refused a commit", func(*journal) func() error {
+			return func() error { return errors.New("badger refused") }
+		}},
+		{"the journal cannot be written", func(j *journal) func() error {
+			j.f.Close()
+			return func() error { t.Error("Badger committed a write the journal does not hold"); return nil }
+		}},
 	}
-	committed, discarded := false, false
-	err := j.commitWith(func() error { committed = true; return nil }, func() { discarded = true }, []write{set("b", "2")})
-	if err == nil || committed || !discarded {
-		t.Fatalf("after the failed void: %v, committed %v, discarded %v; want an error, discarded", err, committed, discarded)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			j := newTestJournal(t)
+			if err := j.commitWith(tc.setup(j), func() {}, []write{set("a", "1")}); err == nil {
+				t.Fatal("the failing commit succeeded")
+			}
+			committed, discarded := false, false
+			err := j.commitWith(func() error { committed = true; return nil }, func() { discarded = true }, []write{set("b", "2")})
+			if err == nil || committed || !discarded {
+				t.Fatalf("the next commit: %v, committed %v, discarded %v; want an error, discarded", err, committed, discarded)
+			}
+		})
+	}
+}
+
+// TestReplayFailsOnReadErrors: only the end of the file ends a replay; an error reading it
+// fails Open rather than dropping what follows.
+func TestReplayFailsOnReadErrors(t *testing.T) {
+	t.Parallel()
+	data := append(journalHeader(3), make([]byte, journalDataOffset-journalHeaderSize)...)
+	data = appendRecord(data, 3, [][]write{{set("a", "1")}})
+	eio := errors.New("input/output error")
+	for _, at := range []int{10, journalDataOffset + 3, len(data) - 1} {
+		r := io.MultiReader(bytes.NewReader(data[:at]), iotest.ErrReader(eio))
+		if _, _, err := replayJournal(r, int64(len(data)), func([]write) error { return nil }); !errors.Is(err, eio) {
+			t.Errorf("read error at %d: %v, want it", at, err)
+		}
 	}
 }
 
@@ -186,7 +223,8 @@ func newTestJournal(t *testing.T) *journal {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	j := &journal{dir: filepath.Dir(f.Name()), f: f, logger: hclog.NewNullLogger(), checkpointAt: 1 << 40}
+	j := newJournal(filepath.Dir(f.Name()), f, hclog.NewNullLogger(), 0)
+	j.checkpointAt = 1 << 40
 	if err := j.reset(journalPrealloc); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +243,8 @@ func readFile(t *testing.T, path string) []byte {
 // FuzzReplayJournal: replay of any file ends without panicking, and a journal of valid
 // records followed by any bytes replays at least its records.
 func FuzzReplayJournal(f *testing.F) {
-	valid := append(journalHeader(7), appendRecord(nil, 7, [][]write{{set("a", "1"), del("b")}})...)
+	valid := append(journalHeader(7), make([]byte, journalDataOffset-journalHeaderSize)...)
+	valid = appendRecord(valid, 7, [][]write{{set("a", "1"), del("b")}})
 	f.Add(valid, []byte{})
 	f.Add(valid, []byte{3, 0, 0, 0, 1, 2, 3, 4, 0, 1})
 	f.Add([]byte{}, []byte{0xff})
@@ -247,12 +286,13 @@ func TestJournalRestoresWhatBadgerLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		dir        string
-		wantStatus task.Status
-		wantB      bool
+		dir             string
+		wantStatus      task.Status
+		wantB           bool
+		wantCheckpoints int64
 	}{
-		{withJournal, task.InProgress, false},
-		{without, task.Pending, true},
+		{withJournal, task.InProgress, false, 1},
+		{without, task.Pending, true, 0},
 	}
 	for _, tc := range tests {
 		r := setup(t, Options{Dir: tc.dir})
@@ -264,7 +304,10 @@ func TestJournalRestoresWhatBadgerLost(t *testing.T) {
 			t.Errorf("%s: task b: %v; want present %v", filepath.Base(tc.dir), err, tc.wantB)
 		}
 		checkIndexes(t, r)
-		if r.journal.off != journalHeaderSize {
+		if got := r.journal.checkpoints.Load(); got != tc.wantCheckpoints {
+			t.Errorf("%s: %d checkpoints at Open, want %d (one after a replay)", filepath.Base(tc.dir), got, tc.wantCheckpoints)
+		}
+		if r.journal.off != journalDataOffset {
 			t.Errorf("%s: the journal holds %d bytes after Open; want it emptied", filepath.Base(tc.dir), r.journal.off)
 		}
 	}
@@ -314,7 +357,7 @@ func TestJournalCheckpoints(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	s := setup(t, Options{Dir: dir}) // closed below too: Close is idempotent
-	s.journal.checkpointAt = 1 // before any write: the committer reads it after the queue hands it a job
+	s.journal.checkpointAt = 1       // before any write: the committer reads it after the queue hands it a job
 	for i := range 5 {
 		if err := s.Create(ctx, []*task.Task{mk(fmt.Sprintf("t%d", i), "", i)}); err != nil {
 			t.Fatal(err)
@@ -324,7 +367,7 @@ func TestJournalCheckpoints(t *testing.T) {
 		t.Errorf("%d checkpoints for 5 commits past the size", n)
 	}
 	epoch := s.journal.epoch
-	if s.journal.off != journalHeaderSize {
+	if s.journal.off != journalDataOffset {
 		t.Errorf("journal holds %d bytes after a checkpoint", s.journal.off)
 	}
 	if err := s.Close(); err != nil {
@@ -429,4 +472,202 @@ func dump(t *testing.T, s *Store) map[string]string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestRestateHoldsCheckpointsOff: a restatement writes every large value to the journal,
+// as committed, and no checkpoint empties it before release; replaying it into an empty
+// store gives those values back.
+func TestRestateHoldsCheckpointsOff(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir, ValueThreshold: 64})
+	empty := t.TempDir()
+	copyDir(t, dir, empty)
+	big := mk("big", "", 0)
+	big.Inputs = map[string]any{"text": strings.Repeat("x", 300)}
+	if err := s.Create(ctx, []*task.Task{big, mk("small", "", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	s.journal.checkpointAt = 1
+	if err := s.Create(ctx, []*task.Task{mk("other", "", 2)}); err != nil { // checkpoints
+		t.Fatal(err)
+	}
+	var restated int
+	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
+		var err error
+		restated, err = s.journal.restate(s.db, s.valueLogMin())
+		return nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkpoints := s.journal.checkpoints.Load()
+	if _, err := s.Update(ctx, "small", func(t *task.Task) error { return t.Start(time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	if s.journal.checkpoints.Load() != checkpoints {
+		t.Error("a commit checkpointed while a restatement held them off")
+	}
+	writeTestFile(t, filepath.Join(empty, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	r := setup(t, Options{Dir: empty, ValueThreshold: 64})
+	if got, err := r.Get(ctx, "big"); err != nil || got.Inputs["text"] != big.Inputs["text"] {
+		t.Errorf("restated task: %v", statusOf(got, err))
+	}
+	if got, err := r.Get(ctx, "small"); err != nil || got.Status != task.InProgress {
+		t.Errorf("task updated after the restatement: %v", statusOf(got, err))
+	}
+	if restated == 0 {
+		t.Error("nothing restated")
+	}
+	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) { return nil, s.journal.release() }); err != nil {
+		t.Fatal(err)
+	}
+	if s.journal.checkpoints.Load() != checkpoints+1 || s.journal.off != journalDataOffset {
+		t.Errorf("release: %d checkpoints (was %d), journal at %d", s.journal.checkpoints.Load(), checkpoints, s.journal.off)
+	}
+}
+
+// TestNoSyncReplaysTheJournal: a store opened with NoSync replays what a crashed
+// journaling process left and empties the journal, so no later Open replays it over
+// newer writes.
+func TestNoSyncReplaysTheJournal(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir})
+	before := t.TempDir()
+	copyDir(t, dir, before)
+	if err := s.Create(ctx, []*task.Task{mk("a", "", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(before, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	n := setup(t, Options{Dir: before, NoSync: true})
+	if _, err := n.Get(ctx, "a"); err != nil {
+		t.Fatalf("NoSync open: %v", err)
+	}
+	if err := n.Delete(ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup(t, Options{Dir: before}).Get(ctx, "a"); apferr.CodeOf(err) != apferr.TaskNotFound {
+		t.Errorf("the task deleted under NoSync came back: %v", err)
+	}
+}
+
+// TestJournalSyncOrder: a commit's record is synced, once, before Badger commits it; a
+// checkpoint syncs the store's files while the journal still holds its records, and
+// empties it after; a failed sync breaks the journal.
+func TestJournalSyncOrder(t *testing.T) {
+	t.Parallel()
+	j := newTestJournal(t)
+	var events []string
+	j.syncData = func(f *os.File) error { events = append(events, "sync record"); return datasync(f) }
+	j.syncFiles = func(string) error {
+		events = append(events, fmt.Sprintf("sync files, journal at %d", j.off))
+		return nil
+	}
+	badger := func() error { events = append(events, "badger commit"); return nil }
+	if err := j.commitWith(badger, func() {}, []write{set("a", "1")}); err != nil {
+		t.Fatal(err)
+	}
+	j.checkpointAt = 1
+	if err := j.commitWith(badger, func() {}, []write{set("b", "2")}); err != nil {
+		t.Fatal(err)
+	}
+	second := journalDataOffset + 2*int64(len(appendRecord(nil, 0, [][]write{{set("a", "1")}})))
+	want := []string{"sync record", "badger commit", "sync record", "badger commit", fmt.Sprintf("sync files, journal at %d", second)}
+	if !slices.Equal(events, want) || j.off != journalDataOffset {
+		t.Errorf("events %q, journal at %d; want %q, emptied", events, j.off, want)
+	}
+	j.syncFiles = func(string) error { return errors.New("EIO") }
+	if err := j.commitWith(badger, func() {}, []write{set("c", "3")}); err != nil {
+		t.Fatalf("the commit whose checkpoint fails is durable: %v", err)
+	}
+	if err := j.commitWith(badger, func() {}, []write{set("d", "4")}); err == nil {
+		t.Error("a commit after a failed checkpoint succeeded")
+	}
+}
+
+// TestGarbageCollectionSurvivesLosingItsMoves simulates a machine crash in the middle of
+// a value-log garbage collection: the moved values' bytes never reached the disk (the
+// value-log files are put back as they were before the collection), while the pointers
+// to them did. The journal's restatement gives every value back.
+func TestGarbageCollectionSurvivesLosingItsMoves(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir, ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1})
+	text := func(i, round int) string { return fmt.Sprintf("%d-%d-%s", i, round, strings.Repeat("x", 4000)) }
+	var tasks []*task.Task
+	for i := range 300 {
+		tk := mk(fmt.Sprintf("t%03d", i), "", i)
+		tk.Inputs = map[string]any{"text": text(i, 0)}
+		tasks = append(tasks, tk)
+	}
+	if err := s.Create(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 3; round++ { // two thirds of the values are rewritten: garbage
+		for i := range 200 {
+			if _, err := s.Update(ctx, fmt.Sprintf("t%03d", i), func(t *task.Task) error { t.Inputs = map[string]any{"text": text(i, round)}; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Compactions count the garbage of each value-log file: the memtable goes to a
+	// table at Close, and Badger opened alone compacts it into the next level at its own.
+	opts := Options{Dir: dir, ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := badger.Open(opts.withDefaults().badgerOptions().WithCompactL0OnClose(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = setup(t, opts)
+	if due, err := s.garbageDue(); err != nil || !due {
+		t.Fatalf("garbage due: %v, %v", due, err)
+	}
+	beforeGC := t.TempDir()
+	copyDir(t, dir, beforeGC)
+	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
+		_, err := s.journal.restate(s.db, s.valueLogMin())
+		return nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	vlogs := func(d string) []string { m, _ := filepath.Glob(filepath.Join(d, "*.vlog")); return m }
+	before := vlogs(dir)
+	if err := runValueLogGC(s.db); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(vlogs(dir), before) {
+		t.Fatalf("the collection rewrote nothing: %q", before)
+	}
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed)
+	for _, f := range vlogs(crashed) { // the moves' bytes are lost
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range vlogs(beforeGC) {
+		writeTestFile(t, filepath.Join(crashed, filepath.Base(f)), string(readFile(t, f)))
+	}
+	r := setup(t, Options{Dir: crashed, ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1})
+	for i := range 300 {
+		want := text(i, 3)
+		if i >= 200 {
+			want = text(i, 0)
+		}
+		got, err := r.Get(ctx, fmt.Sprintf("t%03d", i))
+		if err != nil || got.Inputs["text"] != want {
+			t.Fatalf("task %d after the crash: %v", i, statusOf(got, err))
+		}
+	}
 }

@@ -189,12 +189,14 @@ func commitInBatches(db *badger.DB, j *journal, ws []write) error {
 
 // recoverStore brings a store Badger has just opened back to its last committed state:
 // it replays the journal (unless the store is in memory or opened with NoSync, where it
-// returns a nil journal), then undoes what writes a crash interrupted, and indexes the
-// schedules of stores written before those indexes existed. Each step commits through
-// the journal, and repeats what it did not finish if a crash interrupts it.
+// returns a nil journal; with NoSync it replays the journal and leaves it empty, so that
+// no later Open replays it over newer writes), then undoes what writes a crash
+// interrupted, and indexes the schedules of stores written before those indexes existed.
+// Each step commits through the journal, and repeats what it did not finish if a crash
+// interrupts it.
 func recoverStore(db *badger.DB, opts Options) (*journal, error) {
 	var j *journal
-	if !opts.InMemory && !opts.NoSync {
+	if !opts.InMemory {
 		var n int
 		var err error
 		if j, n, err = openJournal(db, opts.Dir, opts.Logger); err != nil {
@@ -202,6 +204,12 @@ func recoverStore(db *badger.DB, opts Options) (*journal, error) {
 		}
 		if n > 0 {
 			opts.Logger.Info("replayed the commits of the journal", "records", n)
+		}
+		if opts.NoSync {
+			if err := j.close(); err != nil {
+				return nil, err
+			}
+			j = nil
 		}
 	}
 	fail := func(err error) (*journal, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,13 +131,15 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	s.c.queue.Close()
-	if s.gcStop != nil {
+	if s.gcStop != nil { // before the queue: a collection commits through it
 		close(s.gcStop)
 		<-s.gcDone
 	}
+	s.c.queue.Close()
 	if err := s.db.Close(); err != nil {
-		// The journal is left as it is, for the next Open to replay.
+		if s.journal != nil {
+			_ = s.journal.f.Close() // left as it is, for the next Open to replay
+		}
 		return fmt.Errorf("task store: close: %w", err)
 	}
 	if s.journal != nil {
@@ -184,32 +187,73 @@ func (s *Store) gcLoop(every time.Duration) {
 
 // collectGarbage rewrites value-log files until none is worth rewriting.
 //
-// Badger moves the live values of a file it rewrites with unsynced writes, then deletes
-// the file. So that no crash finds the values neither in their new place nor in the old
-// one, an iterator stays open across the rewrites (Badger deletes no value-log file while
-// an iterator may read it) until the store's files are synced.
+// Badger moves the live values of a file it rewrites with unsynced writes, which shadow
+// the old ones at once: a crash could find the new places durable and the values not. So
+// with a journal, the values the value log may hold are restated in the journal first,
+// with checkpoints held off until the collection is over and a checkpoint has synced
+// what it moved (journal.restate). That costs a read and a write of every such value,
+// so it runs only once the value log's files are over twice what they hold live.
 func (s *Store) collectGarbage() error {
-	txn := s.db.NewTransaction(false)
-	defer txn.Discard()
-	it := txn.NewIterator(badger.IteratorOptions{})
-	defer it.Close()
-	rewrote := false
+	if s.journal == nil {
+		return runValueLogGC(s.db)
+	}
+	if due, err := s.garbageDue(); err != nil || !due {
+		return err
+	}
+	ctx := context.Background()
+	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
+		_, err := s.journal.restate(s.db, s.valueLogMin())
+		return nil, err
+	}); err != nil {
+		return err
+	}
+	err := runValueLogGC(s.db)
+	if rerr := s.submit(ctx, func(*badger.Txn) ([]write, error) { return nil, s.journal.release() }); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// runValueLogGC rewrites value-log files until Badger finds none worth rewriting.
+func runValueLogGC(db *badger.DB) error {
 	for {
-		err := s.db.RunValueLogGC(0.5)
+		err := db.RunValueLogGC(0.5)
 		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
-			break
+			return nil
 		}
 		if err != nil {
 			return err
 		}
-		rewrote = true
 	}
-	if rewrote && s.journal != nil {
-		if err := syncStoreFiles(s.opts.Dir); err != nil {
-			// The rewritten files are deleted when the iterator closes: what a crash
-			// would then lose must not be added to.
-			return s.journal.breakWith(fmt.Errorf("sync the values garbage collection moved: %w", err))
+}
+
+// valueLogMin is the smallest value Badger keeps in its value log, with a margin for
+// Item.ValueSize's estimate of a value there.
+func (s *Store) valueLogMin() int64 { return max(s.opts.ValueThreshold-32, 0) }
+
+// garbageDue reports whether the value log's files are over twice the size of the
+// values they hold live, and more than one file.
+func (s *Store) garbageDue() (bool, error) {
+	files, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.vlog"))
+	if err != nil || len(files) < 2 {
+		return false, err
+	}
+	var disk int64
+	for _, f := range files {
+		if info, err := os.Stat(f); err == nil {
+			disk += info.Size()
 		}
 	}
-	return nil
+	var live int64
+	err = s.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n := it.Item().ValueSize(); n >= s.valueLogMin() {
+				live += n
+			}
+		}
+		return nil
+	})
+	return disk > 2*live, err
 }
