@@ -245,7 +245,7 @@ func (s *Store) garbageDue() (bool, error) {
 		}
 	}
 	var live int64
-	err = s.view(func(txn *badger.Txn) error {
+	err = s.db.View(func(txn *badger.Txn) error { // not s.view: Close stops the collection before Badger
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
