@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/hashicorp/go-hclog"
@@ -238,6 +239,7 @@ func (j *journal) breakWith(cause error) error {
 // checkpoint makes every commit durable in Badger's files, then empties the journal. A
 // failure breaks the journal.
 func (j *journal) checkpoint() error {
+	began, size := time.Now(), j.off
 	if err := j.syncFiles(j.dir); err != nil {
 		return j.breakWith(fmt.Errorf("checkpoint: %w", err))
 	}
@@ -245,6 +247,7 @@ func (j *journal) checkpoint() error {
 		return j.breakWith(err)
 	}
 	j.checkpoints.Add(1)
+	j.logger.Debug("checkpoint", "journal_bytes", size, "took", time.Since(began))
 	return nil
 }
 
