@@ -496,7 +496,7 @@ func syncStoreFiles(dir string) error {
 	return syncDir(dir)
 }
 
-// syncPath fsyncs the file at path.
+// syncPath fsyncs the file (or directory: syncDir) at path.
 func syncPath(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
