@@ -253,11 +253,13 @@ func (j *journal) checkpoint() error {
 
 // restate appends to the journal the value of every key whose value is at least minSize
 // bytes (those Badger may keep in its value log), as committed, and holds checkpoints
-// off until release. It returns how many values it restated.
+// off until release, which must follow whatever it returns. It returns how many values
+// it restated.
 func (j *journal) restate(db *badger.DB, minSize int64) (int, error) {
 	if broken := j.broken.Load(); broken != nil {
 		return 0, *broken
 	}
+	j.held = true
 	var batch []write
 	var size int64
 	n := 0
@@ -295,7 +297,6 @@ func (j *journal) restate(db *badger.DB, minSize int64) (int, error) {
 		}
 		return flush()
 	})
-	j.held = true
 	return n, err
 }
 

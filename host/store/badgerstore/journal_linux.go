@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"errors"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,6 +17,14 @@ func preallocate(f *os.File, size int64) error {
 		return nil
 	}
 	return err
+}
+
+// allocated is the space the file takes on disk: a sparse file's holes take none.
+func allocated(info os.FileInfo) int64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return info.Size()
 }
 
 // datasync writes the file's data to the disk, and of its metadata only what reading the

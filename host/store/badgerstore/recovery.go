@@ -180,10 +180,10 @@ func commitInBatches(db *badger.DB, j *journal, ws []write) error {
 }
 
 // recoverStore brings a store Badger has just opened back to its last committed state:
-// it replays the journal (unless the store is in memory or opened with NoSync, where it
-// returns a nil journal; with NoSync it replays the journal and leaves it empty, so that
-// no later Open replays it over newer writes), then undoes what writes a crash
-// interrupted, and indexes the schedules of stores written before those indexes existed.
+// it replays the journal (on disk: with NoSync too, which then empties it and returns a
+// nil journal, so that no later Open replays it over newer writes; in memory there is
+// none), then undoes what writes a crash interrupted, and indexes the schedules of
+// stores written before those indexes existed.
 // Each step commits through the journal, and repeats what it did not finish if a crash
 // interrupts it.
 func recoverStore(db *badger.DB, opts Options) (*journal, error) {

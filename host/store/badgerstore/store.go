@@ -201,13 +201,14 @@ func (s *Store) collectGarbage() error {
 		return err
 	}
 	ctx := context.Background()
-	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
+	err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
 		_, err := s.journal.restate(s.db, s.valueLogMin())
 		return nil, err
-	}); err != nil {
-		return err
+	})
+	if err == nil {
+		err = runValueLogGC(s.db)
 	}
-	err := runValueLogGC(s.db)
+	// Whatever happened, the hold ends (a restatement that failed broke the journal).
 	if rerr := s.submit(ctx, func(*badger.Txn) ([]write, error) { return nil, s.journal.release() }); err == nil {
 		err = rerr
 	}
@@ -231,8 +232,8 @@ func runValueLogGC(db *badger.DB) error {
 // Item.ValueSize's estimate of a value there.
 func (s *Store) valueLogMin() int64 { return max(s.opts.ValueThreshold-32, 0) }
 
-// garbageDue reports whether the value log's files are over twice the size of the
-// values they hold live, and more than one file.
+// garbageDue reports whether the value log's files take over twice the space of the
+// values they hold live, and are more than one (Badger never rewrites the newest).
 func (s *Store) garbageDue() (bool, error) {
 	files, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.vlog"))
 	if err != nil || len(files) < 2 {
@@ -241,7 +242,7 @@ func (s *Store) garbageDue() (bool, error) {
 	var disk int64
 	for _, f := range files {
 		if info, err := os.Stat(f); err == nil {
-			disk += info.Size()
+			disk += allocated(info) // the newest file is mapped at twice its size, sparse
 		}
 	}
 	var live int64
