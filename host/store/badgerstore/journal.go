@@ -180,7 +180,7 @@ func (j *journal) commitWith(commit func() error, discard func(), writes ...[]wr
 		return j.fail(start, n, err)
 	}
 	if err := commit(); err != nil {
-		return j.fail(start, n, fmt.Errorf("Badger refused a commit whose record was synced: %w", err))
+		return j.fail(start, n, fmt.Errorf("badger refused a commit whose record was synced: %w", err))
 	}
 	if !j.held && j.off >= j.checkpointAt {
 		if err := j.checkpoint(); err != nil {
