@@ -43,9 +43,9 @@ import (
 //     journal holds journalCheckpointBytes, and when the store closes.
 //   - Badger's value-log garbage collection moves live values with unsynced writes that
 //     shadow the old ones. Before it runs, the store restates every value the value log
-//     may hold in the journal and holds checkpoints off until the collection is over and
-//     its files are synced (Store.collectGarbage), so replay restores what a crash loses
-//     of a move.
+//     holds in the journal (inValueLog) and holds checkpoints off until the collection is
+//     over and its files are synced (Store.collectGarbage), so replay restores what a
+//     crash loses of a move.
 //   - A journal that cannot be written or synced, a commit Badger refuses after its
 //     record was synced, and a checkpoint that cannot sync stop every later commit with
 //     the error: the store must be reopened. The refused commit's record is zeroed
@@ -194,6 +194,17 @@ func (j *journal) commitWith(commit func() error, discard func(), writes ...[]wr
 // append writes one record of writes at the end of the journal and syncs it. It returns
 // the record's length, written or not.
 func (j *journal) append(writes [][]write) (int64, error) {
+	n, err := j.write(writes)
+	if err != nil {
+		return n, err
+	}
+	j.syncs.Add(1)
+	return n, j.syncData(j.f)
+}
+
+// write writes one record of writes at the end of the journal, unsynced. It returns the
+// record's length, written or not.
+func (j *journal) write(writes [][]write) (int64, error) {
 	j.buf = appendRecord(j.buf[:0], j.epoch, writes)
 	n := int64(len(j.buf))
 	if end := j.off + n; end > j.allocated {
@@ -207,11 +218,7 @@ func (j *journal) append(writes [][]write) (int64, error) {
 	if cap(j.buf) > journalBufKeep {
 		j.buf = nil // a large create's record is not kept for the small ones of a run
 	}
-	if err != nil {
-		return n, err
-	}
-	j.syncs.Add(1)
-	return n, j.syncData(j.f)
+	return n, err
 }
 
 // fail zeroes the n-byte record written at start, whose commit failed with err (so that
@@ -251,13 +258,28 @@ func (j *journal) checkpoint() error {
 	return nil
 }
 
-// restate appends to the journal the value of every key whose value is at least minSize
-// bytes (those Badger may keep in its value log), as committed, and holds checkpoints
-// off until release, which must follow whatever it returns. It returns how many values
-// it restated.
-func (j *journal) restate(db *badger.DB, minSize int64) (int, error) {
+// inValueLog reports whether Badger keeps the item's value in its value log, whatever
+// the value threshold of the process that wrote it: Badger's estimate of the item's size
+// (Item.EstimatedSize) then counts the value-log entry's header and checksum besides the
+// key and the value (Item.KeySize, Item.ValueSize), and otherwise exactly those.
+func inValueLog(item *badger.Item) bool {
+	return item.EstimatedSize() != item.KeySize()+item.ValueSize()
+}
+
+// restate appends to the journal the value of every key Badger keeps in its value log,
+// as committed, syncs it once, and holds checkpoints off until release, which must
+// follow whatever it returns. It first preallocates reserve bytes past the journal's end:
+// if that fails (a full disk), it restates nothing and the journal is as it was. It
+// returns how many values it restated.
+func (j *journal) restate(db *badger.DB, reserve int64) (int, error) {
 	if broken := j.broken.Load(); broken != nil {
 		return 0, *broken
+	}
+	if end := j.off + reserve; end > j.allocated {
+		if err := preallocate(j.f, end); err != nil {
+			return 0, fmt.Errorf("reserve %d bytes of journal to restate the value log's values: %w", reserve, err)
+		}
+		j.allocated = end
 	}
 	j.held = true
 	var batch []write
@@ -268,7 +290,7 @@ func (j *journal) restate(db *badger.DB, minSize int64) (int, error) {
 			return nil
 		}
 		start := j.off
-		if k, err := j.append([][]write{batch}); err != nil {
+		if k, err := j.write([][]write{batch}); err != nil {
 			return j.fail(start, k, fmt.Errorf("restate values: %w", err))
 		}
 		batch, size = nil, 0
@@ -279,7 +301,7 @@ func (j *journal) restate(db *badger.DB, minSize int64) (int, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			if item.ValueSize() < minSize {
+			if !inValueLog(item) {
 				continue
 			}
 			v, err := item.ValueCopy(nil)
@@ -297,7 +319,14 @@ func (j *journal) restate(db *badger.DB, minSize int64) (int, error) {
 		}
 		return flush()
 	})
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	j.syncs.Add(1)
+	if err := j.syncData(j.f); err != nil {
+		return n, j.breakWith(fmt.Errorf("restate values: %w", err))
+	}
+	return n, nil
 }
 
 // release ends the hold of restate with a checkpoint.

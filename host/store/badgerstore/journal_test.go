@@ -496,7 +496,7 @@ func TestRestateHoldsCheckpointsOff(t *testing.T) {
 	var restated int
 	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
 		var err error
-		restated, err = s.journal.restate(s.db, s.valueLogMin())
+		restated, err = s.journal.restate(s.db, 0)
 		return nil, err
 	}); err != nil {
 		t.Fatal(err)
@@ -630,27 +630,19 @@ func TestGarbageCollectionSurvivesLosingItsMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = setup(t, opts)
-	if due, err := s.garbageDue(); err != nil || !due {
-		t.Fatalf("garbage due: %v, %v", due, err)
-	}
-	beforeGC := t.TempDir()
+	beforeGC, crashed := t.TempDir(), t.TempDir()
 	copyDir(t, dir, beforeGC)
-	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
-		_, err := s.journal.restate(s.db, s.valueLogMin())
-		return nil, err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	vlogs := func(d string) []string { m, _ := filepath.Glob(filepath.Join(d, "*.vlog")); return m }
 	before := vlogs(dir)
-	if err := runValueLogGC(s.db); err != nil {
+	s.testAfterCollect = func() { // the crash: after the moves, before the checkpoint that ends the collection
+		if slices.Equal(vlogs(dir), before) {
+			t.Errorf("the collection rewrote nothing: %q", before)
+		}
+		copyDir(t, dir, crashed)
+	}
+	if err := s.collectGarbage(nil); err != nil {
 		t.Fatal(err)
 	}
-	if slices.Equal(vlogs(dir), before) {
-		t.Fatalf("the collection rewrote nothing: %q", before)
-	}
-	crashed := t.TempDir()
-	copyDir(t, dir, crashed)
 	for _, f := range vlogs(crashed) { // the moves' bytes are lost
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
@@ -669,5 +661,76 @@ func TestGarbageCollectionSurvivesLosingItsMoves(t *testing.T) {
 		if err != nil || got.Inputs["text"] != want {
 			t.Fatalf("task %d after the crash: %v", i, statusOf(got, err))
 		}
+	}
+}
+
+// TestInValueLog: a value is known to be in the value log from Badger's estimates alone,
+// whatever the threshold it was written under.
+func TestInValueLog(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir, ValueThreshold: 256})
+	big := mk("big", "", 0)
+	big.Inputs = map[string]any{"text": strings.Repeat("x", 300)}
+	if err := s.Create(ctx, []*task.Task{big, mk("small", "", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := setup(t, Options{Dir: dir}) // a higher threshold now
+	got := map[string]bool{}
+	err := r.db.View(func(txn *badger.Txn) error {
+		for _, id := range []string{"big", "small"} {
+			item, err := txn.Get(taskKey(id))
+			if err != nil {
+				return err
+			}
+			got[id] = inValueLog(item)
+		}
+		return nil
+	})
+	if err != nil || !got["big"] || got["small"] {
+		t.Errorf("in the value log: %v, %v; want big only", got, err)
+	}
+}
+
+// TestCollectionBacksOff: a collection that rewrote nothing (Badger knows no file's
+// garbage before a compaction) is not tried again, with its restatement, until the value
+// log has grown by a file.
+func TestCollectionBacksOff(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := setup(t, Options{Dir: t.TempDir(), ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1})
+	for round := range 3 {
+		tk := mk("x", "", 0)
+		tk.Inputs = map[string]any{"text": strings.Repeat("y", 1<<19)}
+		var err error
+		if round == 0 {
+			err = s.Create(ctx, []*task.Task{tk})
+		} else {
+			_, err = s.Update(ctx, "x", func(t *task.Task) error { t.Inputs = tk.Inputs; return nil })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if disk, live, err := s.valueLogSpace(); err != nil || disk <= 2*live {
+		t.Fatalf("value log %d bytes, %d live, %v: want a collection due", disk, live, err)
+	}
+	jobs := s.c.jobs.Load()
+	if err := s.collectGarbage(nil); err != nil {
+		t.Fatal(err)
+	}
+	if s.gcQuietBelow == 0 || s.c.jobs.Load() != jobs+2 {
+		t.Fatalf("first collection: quiet below %d, %d jobs; want a restatement and a release", s.gcQuietBelow, s.c.jobs.Load()-jobs)
+	}
+	jobs = s.c.jobs.Load()
+	if err := s.collectGarbage(nil); err != nil {
+		t.Fatal(err)
+	}
+	if s.c.jobs.Load() != jobs {
+		t.Errorf("a second collection ran %d jobs; want none until the value log grows", s.c.jobs.Load()-jobs)
 	}
 }

@@ -52,6 +52,12 @@ type Store struct {
 	testChunkHook func(chunk int)
 
 	gcStop, gcDone chan struct{}
+	// gcQuietBelow is the space of the value log's files under which no collection runs
+	// (collectGarbage); only the collecting goroutine uses it.
+	gcQuietBelow int64
+	// testAfterCollect, when set by a test, runs between a collection's rewrites and the
+	// checkpoint that ends it.
+	testAfterCollect func()
 }
 
 var _ store.Store = (*Store)(nil)
@@ -178,83 +184,97 @@ func (s *Store) gcLoop(every time.Duration) {
 		case <-s.gcStop:
 			return
 		case <-t.C:
-			if err := s.collectGarbage(); err != nil {
+			if err := s.collectGarbage(s.gcStop); err != nil {
 				s.opts.Logger.Warn("value log garbage collection failed", "error", err)
 			}
 		}
 	}
 }
 
-// collectGarbage rewrites value-log files until none is worth rewriting.
+// collectGarbage rewrites value-log files until none is worth rewriting, or stop is
+// closed.
 //
 // Badger moves the live values of a file it rewrites with unsynced writes, which shadow
 // the old ones at once: a crash could find the new places durable and the values not. So
-// with a journal, the values the value log may hold are restated in the journal first,
-// with checkpoints held off until the collection is over and a checkpoint has synced
-// what it moved (journal.restate). That costs a read and a write of every such value,
-// so it runs only once the value log's files are over twice what they hold live.
-func (s *Store) collectGarbage() error {
+// with a journal, the values the value log holds are restated in the journal first, with
+// checkpoints held off until the collection is over and a checkpoint has synced what it
+// moved (journal.restate). That costs a read and a write of every such value, so it runs
+// only once the value log's files take over twice the space of the values they hold
+// live, and, after a collection that rewrote nothing (Badger learns what a file holds
+// dead from compactions), once they have grown by a file since.
+func (s *Store) collectGarbage(stop <-chan struct{}) error {
 	if s.journal == nil {
-		return runValueLogGC(s.db)
+		_, err := runValueLogGC(s.db, stop)
+		return err
 	}
-	if due, err := s.garbageDue(); err != nil || !due {
+	disk, live, err := s.valueLogSpace()
+	if err != nil || disk <= 2*live || disk < s.gcQuietBelow {
 		return err
 	}
 	ctx := context.Background()
-	err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
-		_, err := s.journal.restate(s.db, s.valueLogMin())
+	err = s.submit(ctx, func(*badger.Txn) ([]write, error) {
+		_, err := s.journal.restate(s.db, live+live/8+journalBufKeep)
 		return nil, err
 	})
+	rewrote := 0
 	if err == nil {
-		err = runValueLogGC(s.db)
+		rewrote, err = runValueLogGC(s.db, stop)
+		if s.testAfterCollect != nil {
+			s.testAfterCollect()
+		}
 	}
-	// Whatever happened, the hold ends (a restatement that failed broke the journal).
+	// Whatever happened, the hold ends (a restatement that failed to write broke the
+	// journal, and the release then fails too: the store takes no more writes, and Close
+	// resets the journal after syncing Badger's files).
 	if rerr := s.submit(ctx, func(*badger.Txn) ([]write, error) { return nil, s.journal.release() }); err == nil {
 		err = rerr
+	}
+	if err == nil && rewrote == 0 {
+		s.gcQuietBelow = disk + s.opts.ValueLogFileSize
 	}
 	return err
 }
 
-// runValueLogGC rewrites value-log files until Badger finds none worth rewriting.
-func runValueLogGC(db *badger.DB) error {
-	for {
+// runValueLogGC rewrites value-log files until Badger finds none worth rewriting, or stop
+// is closed, and returns how many it rewrote.
+func runValueLogGC(db *badger.DB, stop <-chan struct{}) (int, error) {
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return n, nil
+		default:
+		}
 		err := db.RunValueLogGC(0.5)
 		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
-			return nil
+			return n, nil
 		}
 		if err != nil {
-			return err
+			return n, err
 		}
 	}
 }
 
-// valueLogMin is the smallest value Badger keeps in its value log, with a margin for
-// Item.ValueSize's estimate of a value there.
-func (s *Store) valueLogMin() int64 { return max(s.opts.ValueThreshold-32, 0) }
-
-// garbageDue reports whether the value log's files take over twice the space of the
-// values they hold live, and are more than one (Badger never rewrites the newest).
-func (s *Store) garbageDue() (bool, error) {
+// valueLogSpace returns the space the value log's files take and the size of the values
+// they hold live, or zeros while there is one file (Badger never rewrites the newest).
+func (s *Store) valueLogSpace() (disk, live int64, err error) {
 	files, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.vlog"))
 	if err != nil || len(files) < 2 {
-		return false, err
+		return 0, 0, err
 	}
-	var disk int64
 	for _, f := range files {
 		if info, err := os.Stat(f); err == nil {
 			disk += allocated(info) // the newest file is mapped at twice its size, sparse
 		}
 	}
-	var live int64
 	err = s.db.View(func(txn *badger.Txn) error { // not s.view: Close stops the collection before Badger
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			if n := it.Item().ValueSize(); n >= s.valueLogMin() {
-				live += n
+			if inValueLog(it.Item()) {
+				live += it.Item().ValueSize()
 			}
 		}
 		return nil
 	})
-	return disk > 2*live, err
+	return disk, live, err
 }

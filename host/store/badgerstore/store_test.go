@@ -458,7 +458,7 @@ func TestCollectGarbage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.collectGarbage(); err != nil {
+	if err := s.collectGarbage(nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get(ctx, "x")
