@@ -356,6 +356,10 @@ func (j *journal) close() error {
 	return nil
 }
 
+// leave closes the journal as it is, for the next Open to replay: Open failed, or Badger
+// did not close.
+func (j *journal) leave() { _ = j.f.Close() }
+
 // reset empties the journal under a new epoch and preallocates it.
 func (j *journal) reset(prealloc int64) error {
 	j.epoch++

@@ -206,7 +206,7 @@ func recoverStore(db *badger.DB, opts Options) (*journal, error) {
 	}
 	fail := func(err error) (*journal, error) {
 		if j != nil {
-			_ = j.f.Close() // left as it is, for the next Open to replay
+			j.leave()
 		}
 		return nil, err
 	}

@@ -144,7 +144,7 @@ func (s *Store) Close() error {
 	s.c.queue.Close()
 	if err := s.db.Close(); err != nil {
 		if s.journal != nil {
-			_ = s.journal.f.Close() // left as it is, for the next Open to replay
+			s.journal.leave()
 		}
 		return fmt.Errorf("task store: close: %w", err)
 	}
