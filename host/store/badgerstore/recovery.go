@@ -197,10 +197,8 @@ func recoverStore(db *badger.DB, opts Options) (*journal, error) {
 		if n > 0 {
 			opts.Logger.Info("replayed the commits of the journal", "records", n)
 		}
-		if opts.NoSync {
-			if err := j.close(); err != nil {
-				return nil, err
-			}
+		if opts.NoSync { // openJournal left it empty, and durably so
+			j.leave()
 			j = nil
 		}
 	}
