@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -356,12 +358,17 @@ func TestJournalCheckpoints(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
-	s := setup(t, Options{Dir: dir}) // closed below too: Close is idempotent
-	s.journal.checkpointAt = 1       // before any write: the committer reads it after the queue hands it a job
+	var logs syncBuffer
+	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})
+	s := setup(t, Options{Dir: dir, Logger: logger}) // closed below too: Close is idempotent
+	s.journal.checkpointAt = 1                       // before any write: the committer reads it after the queue hands it a job
 	for i := range 5 {
 		if err := s.Create(ctx, []*task.Task{mk(fmt.Sprintf("t%d", i), "", i)}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if got := strings.Count(logs.String(), "checkpoint: journal_bytes="); got < 5 {
+		t.Errorf("%d checkpoints logged, want one a commit:\n%s", got, logs.String())
 	}
 	if n := s.journal.checkpoints.Load(); n < 5 {
 		t.Errorf("%d checkpoints for 5 commits past the size", n)
@@ -634,6 +641,11 @@ func TestGarbageCollectionSurvivesLosingItsMoves(t *testing.T) {
 	copyDir(t, dir, beforeGC)
 	vlogs := func(d string) []string { m, _ := filepath.Glob(filepath.Join(d, "*.vlog")); return m }
 	before := vlogs(dir)
+	stopped := make(chan struct{})
+	close(stopped)
+	if n, err := runValueLogGC(s.db, stopped); n != 0 || err != nil || !slices.Equal(vlogs(dir), before) {
+		t.Fatalf("a stopped collection: %d rewritten, %v, files %q; want none", n, err, vlogs(dir))
+	}
 	s.testAfterCollect = func() { // the crash: after the moves, before the checkpoint that ends the collection
 		if slices.Equal(vlogs(dir), before) {
 			t.Errorf("the collection rewrote nothing: %q", before)
@@ -733,4 +745,46 @@ func TestCollectionBacksOff(t *testing.T) {
 	if s.c.jobs.Load() != jobs {
 		t.Errorf("a second collection ran %d jobs; want none until the value log grows", s.c.jobs.Load()-jobs)
 	}
+}
+
+// TestAllocatedCountsHoles: a sparse file (the newest value-log file is mapped at twice
+// its size) counts the space it takes, not its length.
+func TestAllocatedCountsHoles(t *testing.T) {
+	t.Parallel()
+	f, err := os.Create(filepath.Join(t.TempDir(), "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(64 << 20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 4096), 0); err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := allocated(info); runtime.GOOS == "linux" && got >= 1<<20 {
+		t.Errorf("allocated %d bytes of a 64 MiB file holding 4 KiB", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
