@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -565,12 +566,20 @@ func TestNoSyncReplaysTheJournal(t *testing.T) {
 
 // TestJournalSyncOrder: a commit's record is synced, once, before Badger commits it; a
 // checkpoint syncs the store's files while the journal still holds its records, and
-// empties it after; a failed sync breaks the journal.
+// only then writes and syncs the header that empties it; a failed sync breaks the
+// journal.
 func TestJournalSyncOrder(t *testing.T) {
 	t.Parallel()
 	j := newTestJournal(t)
 	var events []string
-	j.syncData = func(f *os.File) error { events = append(events, "sync record"); return datasync(f) }
+	j.syncData = func(f *os.File) error {
+		h := make([]byte, journalHeaderSize)
+		if _, err := f.ReadAt(h, 0); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, fmt.Sprintf("sync journal, epoch %d", binary.LittleEndian.Uint64(h[8:])))
+		return datasync(f)
+	}
 	j.syncFiles = func(string) error {
 		events = append(events, fmt.Sprintf("sync files, journal at %d", j.off))
 		return nil
@@ -584,7 +593,8 @@ func TestJournalSyncOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := journalDataOffset + 2*int64(len(appendRecord(nil, 0, [][]write{{set("a", "1")}})))
-	want := []string{"sync record", "badger commit", "sync record", "badger commit", fmt.Sprintf("sync files, journal at %d", second)}
+	want := []string{"sync journal, epoch 1", "badger commit", "sync journal, epoch 1", "badger commit",
+		fmt.Sprintf("sync files, journal at %d", second), "sync journal, epoch 2"}
 	if !slices.Equal(events, want) || j.off != journalDataOffset {
 		t.Errorf("events %q, journal at %d; want %q, emptied", events, j.off, want)
 	}
@@ -594,6 +604,39 @@ func TestJournalSyncOrder(t *testing.T) {
 	}
 	if err := j.commitWith(badger, func() {}, []write{set("d", "4")}); err == nil {
 		t.Error("a commit after a failed checkpoint succeeded")
+	}
+}
+
+// TestJournalRestartVoidsItsRecords: a checkpoint empties the journal by writing a new
+// epoch into its header, keeping the file's blocks; the records left past the header
+// replay as nothing, even one that lies whole at the end of the new records.
+func TestJournalRestartVoidsItsRecords(t *testing.T) {
+	t.Parallel()
+	j := newTestJournal(t)
+	j.syncFiles = func(string) error { return nil }
+	commit := func(key string) {
+		t.Helper()
+		if err := j.commitWith(func() error { return nil }, func() {}, []write{set(key, "v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"k1", "k2", "k3", "k4"} {
+		commit(k)
+	}
+	size := int64(len(readFile(t, j.f.Name())))
+	if err := j.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if got := int64(len(readFile(t, j.f.Name()))); got != size || j.off != journalDataOffset {
+		t.Errorf("after the checkpoint: %d bytes (were %d), journal at %d", got, size, j.off)
+	}
+	if got := replayed(t, j.f.Name()); len(got) != 0 {
+		t.Errorf("an emptied journal replays %q", got)
+	}
+	commit("n1") // records of the same length: the third old one is whole past the second new one
+	commit("n2")
+	if got, want := replayed(t, j.f.Name()), [][]string{{"n1=v"}, {"n2=v"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("replayed %q, want %q", got, want)
 	}
 }
 
