@@ -80,6 +80,11 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code != exitFailed || code2 != exitFailed || !strings.Contains(again, "1 completed, 1 failed, 2 blocked") || countRoots() != before {
 		t.Fatalf("keyed runs: exit %d then %d, roots %d then %d\n%s\n%s\n%s\n%s", code, code2, before, countRoots(), stdout, stderr, again, stderr2)
 	}
+	// The server says the repeat was one, and the command says so as a local run does.
+	if notice := `idempotency key "cli-key": tree alice/`; strings.Contains(stdout, notice) || !strings.Contains(again, notice) ||
+		!strings.Contains(again, "; not submitting it again\n") {
+		t.Errorf("keyed runs: the first printed\n%s\nthe repeat\n%s\nwant the notice from the repeat alone", stdout, again)
+	}
 	// The repeat watched no run: its summary gives the stored run's time.
 	_, listed, _ := cli(t, alice, "tasks", "list", "--json")
 	var newest []task.Task

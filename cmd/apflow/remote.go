@@ -61,7 +61,12 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 	if key != "" {
 		params["idempotency_key"] = key
 	}
+	noticed := false // the server said the key's tree was submitted before
 	err := c.ExecuteStream(ctx, params, func(f client.Frame) error {
+		if root, at, ok := replayOf(f); ok && !noticed {
+			noticed = true
+			fmt.Fprint(out, repeatNotice(key, root, at))
+		}
 		if rootID == "" {
 			if id, ok := f["root_task_id"].(string); ok && id != "" {
 				rootID = id
@@ -95,6 +100,24 @@ func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jso
 		return err
 	}
 	return g.finish([]*task.TreeNode{tree}, began, watched, jsonOut, false, remoteLogTail(c))
+}
+
+// replayOf reports whether a frame of a keyed tasks.execute is the call's answer (the
+// JSON-RPC response that opens the stream) saying that the call repeated a submission
+// (idempotent_replay), with the root of the tree that submission stored and when it was
+// made.
+func replayOf(f client.Frame) (rootID string, at time.Time, ok bool) {
+	ans, isAnswer := f["result"].(map[string]any)
+	if f["jsonrpc"] == nil || !isAnswer {
+		return "", time.Time{}, false
+	}
+	if replay, _ := ans["idempotent_replay"].(bool); !replay {
+		return "", time.Time{}, false
+	}
+	rootID, _ = ans["root_task_id"].(string)
+	submitted, _ := ans["submitted_at"].(string)
+	at, err := time.Parse(time.RFC3339Nano, submitted)
+	return rootID, at, err == nil
 }
 
 // finish prints the summary (and the JSON tree) and turns the outcome into the exit

@@ -264,8 +264,7 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 			return invalidSubmission(name, idempotency.Deleted(*rec))
 		}
 		rootID = rec.RootID
-		fmt.Fprintf(out, "idempotency key %q: tree %s was submitted with it at %s; not submitting it again\n",
-			key.key, rootID, rec.CreatedAt.Local().Format(time.DateTime))
+		fmt.Fprint(out, repeatNotice(key.key, rootID, rec.CreatedAt))
 	}
 	// A repeat shows the tree as stored now, read back; a first submission, as just
 	// stored, and its run builds its graph from it (engine.RunOptions.Created).
@@ -286,6 +285,14 @@ func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data 
 		}
 		return []string{rootID}, nil
 	})
+}
+
+// repeatNotice is what apflow run prints when its idempotency key names a tree
+// submitted at at (locally, or through --server): it shows that tree and submits
+// nothing.
+func repeatNotice(key, rootID string, at time.Time) string {
+	return fmt.Sprintf("idempotency key %q: tree %s was submitted with it at %s; not submitting it again\n",
+		key, rootID, at.Local().Format(time.DateTime))
 }
 
 // runEndPoll is how often waitRunEnd asks whether a run goes on.

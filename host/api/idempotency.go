@@ -148,7 +148,7 @@ func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) 
 	if _, err := s.cfg.Store.Get(ctx, rec.RootID); apferr.CodeOf(err) == apferr.TaskNotFound {
 		return nil, idempotency.Deleted(*rec)
 	}
-	return s.execute(ctx, p, target{rootID: rec.RootID, taskID: rec.RootID}, true)
+	return s.execute(ctx, p, target{rootID: rec.RootID, taskID: rec.RootID, replay: rec}, true)
 }
 
 // followRunning answers a tasks.execute of a tree whose run another call started (an

@@ -311,6 +311,48 @@ func TestExecuteKeyRepeatDoesNotRunAgain(t *testing.T) {
 	}
 }
 
+// TestExecuteKeyRepeatSaysSo: the answer of a repeated keyed tasks.execute, plain or
+// opening a stream, carries idempotent_replay and when the key was first used; a first
+// call's carries neither.
+func TestExecuteKeyRepeatSaysSo(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	replay := func(ans map[string]any) (bool, time.Time) {
+		t.Helper()
+		r, _ := ans["idempotent_replay"].(bool)
+		s, given := ans["submitted_at"].(string)
+		at, err := time.Parse(time.RFC3339Nano, s)
+		if r != given || (given && err != nil) {
+			t.Fatalf("answer %v: idempotent_replay %v, submitted_at %q", ans, r, s)
+		}
+		return r, at
+	}
+	before := time.Now()
+	var first, again map[string]any
+	e.ok(t, "", "tasks.execute", keyed("k", anonTree(1)), &first)
+	e.ok(t, "", "tasks.execute", keyed("k", anonTree(1)), &again)
+	if r, _ := replay(first); r {
+		t.Errorf("a first call answered %v", first)
+	}
+	r, at := replay(again)
+	if !r || at.Before(before.Add(-time.Second)) || at.After(time.Now()) || again["root_task_id"] != first["root_task_id"] {
+		t.Errorf("the repeat answered %v; want idempotent_replay, the first call's root %v and a time since %v", again, first["root_task_id"], before)
+	}
+	frames := e.streamKeyed(t, "k", anonTree(1))
+	if res, _ := frames[0]["result"].(map[string]any); len(frames) != 3 {
+		t.Fatalf("frames %v", frames)
+	} else if r0, _ := replay(res); !r0 {
+		t.Errorf("a streamed repeat opened with %v", res)
+	}
+	if fresh := e.streamKeyed(t, "other", anonTree(2)); len(fresh) < 2 {
+		t.Fatalf("frames %v", fresh)
+	} else if res, _ := fresh[0]["result"].(map[string]any); res == nil {
+		t.Fatalf("frames %v", fresh)
+	} else if r2, _ := replay(res); r2 {
+		t.Errorf("a first streamed call opened with %v", res)
+	}
+}
+
 func TestExecuteKeyRepeatWhileRunning(t *testing.T) {
 	t.Parallel()
 	e := setup(t, setupOpts{})

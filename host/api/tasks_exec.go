@@ -32,6 +32,21 @@ type target struct {
 	// created is the tree of an inline submission as just stored: its run builds its
 	// graph from it instead of reading the tree back (engine.RunOptions.Created).
 	created store.Batch
+	// replay is the record of the keyed submission this call repeats; nil for a first
+	// submission, or a call without idempotency_key.
+	replay *store.KeyRecord
+}
+
+// answer returns the members every answer of a tasks.execute of tg starts with. The
+// answers of a repeated keyed submission say so: idempotent_replay, and when the key's
+// first submission was made (submitted_at).
+func (tg target) answer(success bool) map[string]any {
+	out := map[string]any{"success": success, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID}
+	if tg.replay != nil {
+		out["idempotent_replay"] = true
+		out["submitted_at"] = tg.replay.CreatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return out
 }
 
 // resolveTarget creates inline tasks or finds the stored task, and its root.
@@ -126,8 +141,10 @@ func (s *Server) refuseFrozenTarget(ctx context.Context, tg target) error {
 }
 
 func alreadyRunning(tg target) map[string]any {
-	return map[string]any{"success": false, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
-		"status": "already_running", "message": fmt.Sprintf("Task tree %s is already running", tg.rootID)}
+	out := tg.answer(false)
+	out["status"] = "already_running"
+	out["message"] = fmt.Sprintf("Task tree %s is already running", tg.rootID)
+	return out
 }
 
 func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
@@ -206,8 +223,9 @@ func (s *Server) execute(ctx context.Context, p executeParams, tg target, keyed 
 
 // startedAnswer is the first answer of a streaming or webhook tasks.execute.
 func startedAnswer(tg target) map[string]any {
-	return map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID,
-		"status": "started", "streaming": true, "message": "Task execution started"}
+	out := tg.answer(true)
+	out["status"], out["streaming"], out["message"] = "started", true, "Task execution started"
+	return out
 }
 
 // awaitEnd waits for the end of a run (done closed) and answers its final result. A
@@ -238,7 +256,7 @@ func (s *Server) shutdownMessage() string {
 // finalResult is the answer of a finished tasks.execute: the real root id and the final
 // status of the executed task.
 func (s *Server) finalResult(ctx context.Context, tg target) map[string]any {
-	out := map[string]any{"success": true, "protocol": "jsonrpc", "root_task_id": tg.rootID, "task_id": tg.taskID}
+	out := tg.answer(true)
 	t, err := s.cfg.Store.Get(ctx, tg.taskID)
 	if err != nil {
 		out["success"] = false
