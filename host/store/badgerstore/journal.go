@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -42,6 +43,12 @@ import (
 //     changes) and the directory itself, then empties the journal by writing a new
 //     epoch into its header (restart). It runs once the journal holds
 //     journalCheckpointBytes, and when the store closes, which truncates the file too.
+//   - Replay reads nothing past the last record a commit synced: each record is written
+//     with zeros after it (recordTerminator), which the next record overwrites. And
+//     bytes past it could not pass for a record anyway, though they hold what earlier
+//     epochs stored (task inputs, plugins' values): a record's CRC covers the epoch, and
+//     each epoch is drawn at random (newEpoch), so no stored value can be made to check
+//     under one.
 //   - Badger's value-log garbage collection moves live values with unsynced writes that
 //     shadow the old ones. Before it runs, the store restates every value the value log
 //     holds in the journal (inValueLog) and holds checkpoints off until the collection is
@@ -59,8 +66,8 @@ import (
 // and the payload (4 bytes), then the payload, each write as a kind byte (0 set, 1
 // delete), the key's length (uvarint) and the key, then for a set the value's length
 // (uvarint) and the value. Replay stops at the first record that is short, zero-length or
-// fails its CRC: a torn last record, the preallocated zeros past the end, or a record of
-// an earlier epoch left past the end of a shorter journal.
+// fails its CRC: the zeros after the last record, a torn last record, or what an earlier
+// epoch left there.
 type journal struct {
 	dir    string
 	f      *os.File
@@ -100,9 +107,15 @@ const (
 	// that no write of a record can tear it.
 	journalDataOffset = 4096
 	recordHeaderSize  = 8
+	// recordTerminator is the length of the zeros written after each record, in the
+	// same write: an empty record header, where replay stops.
+	recordTerminator = recordHeaderSize
 	// journalCheckpointBytes is the journal size from which a commit checkpoints: the
 	// most a crash leaves to replay, and how much Badger's files hold unsynced.
 	journalCheckpointBytes = 64 << 20
+	// journalKeepBytes is the most a checkpoint leaves allocated to the journal: a
+	// journal that a restatement made larger is truncated.
+	journalKeepBytes = journalCheckpointBytes + 2*journalPrealloc
 	// journalPrealloc is the length preallocated at each reset and each extension: a
 	// record written within it does not change the file's size, so its fdatasync
 	// commits at most the conversion of the blocks it wrote.
@@ -208,7 +221,8 @@ func (j *journal) append(writes [][]write) (int64, error) {
 func (j *journal) write(writes [][]write) (int64, error) {
 	j.buf = appendRecord(j.buf[:0], j.epoch, writes)
 	n := int64(len(j.buf))
-	if end := j.off + n; end > j.allocated {
+	j.buf = append(j.buf, make([]byte, recordTerminator)...)
+	if end := j.off + n + recordTerminator; end > j.allocated {
 		if err := preallocate(j.f, end+journalPrealloc); err != nil {
 			return n, err
 		}
@@ -361,18 +375,22 @@ func (j *journal) close() error {
 // did not close.
 func (j *journal) leave() { _ = j.f.Close() }
 
-// restart empties the journal under a new epoch and keeps its blocks: only the header is
-// written, and synced. The records left past it fail their CRC under the new epoch, so
-// replay reads none of them, and the next records overwrite blocks already written,
-// which changes no metadata. (Truncating a 64 MiB journal and preallocating it again took
+// restart empties the journal under a new epoch and keeps its blocks: the header is
+// written, and an empty record header at the first record's place, and synced. Replay
+// then stops at once, and the next records overwrite blocks already written, which
+// changes no metadata. (Truncating a 64 MiB journal and preallocating it again took
 // 40-50 ms, half of a checkpoint: docs/performance.md, seventeenth pass.) A journal
-// with less than journalPrealloc allocated, as Open finds it, is reset instead.
+// with less than journalPrealloc allocated, as Open finds it, or more than
+// journalKeepBytes, as a restatement leaves it, is reset instead.
 func (j *journal) restart() error {
-	if j.allocated < journalPrealloc {
+	if j.allocated < journalPrealloc || j.allocated > journalKeepBytes {
 		return j.reset(journalPrealloc)
 	}
-	j.epoch++
+	j.epoch = newEpoch(j.epoch)
 	if _, err := j.f.WriteAt(journalHeader(j.epoch), 0); err != nil {
+		return fmt.Errorf("restart journal: %w", err)
+	}
+	if _, err := j.f.WriteAt(make([]byte, recordTerminator), journalDataOffset); err != nil {
 		return fmt.Errorf("restart journal: %w", err)
 	}
 	j.syncs.Add(1)
@@ -385,7 +403,7 @@ func (j *journal) restart() error {
 
 // reset empties the journal under a new epoch and preallocates it.
 func (j *journal) reset(prealloc int64) error {
-	j.epoch++
+	j.epoch = newEpoch(j.epoch)
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("reset journal: %w", err)
 	}
@@ -403,6 +421,19 @@ func (j *journal) reset(prealloc int64) error {
 		return fmt.Errorf("reset journal: %w", err)
 	}
 	return nil
+}
+
+// newEpoch draws a journal epoch at random, other than 0 and than prev: a record's CRC
+// covers its epoch, so what a task or a plugin stored can never be made to pass for a
+// record of an epoch to come.
+func newEpoch(prev uint64) uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:]) // never fails (crypto/rand)
+		if e := binary.LittleEndian.Uint64(b[:]); e != 0 && e != prev {
+			return e
+		}
+	}
 }
 
 func journalHeader(epoch uint64) []byte {

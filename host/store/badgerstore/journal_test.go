@@ -385,8 +385,8 @@ func TestJournalCheckpoints(t *testing.T) {
 	if n, err := r.Count(ctx, store.Filter{}); err != nil || n != 5 {
 		t.Errorf("after reopening: %d tasks, %v", n, err)
 	}
-	if r.journal.epoch <= epoch {
-		t.Errorf("epoch %d after reopening, was %d", r.journal.epoch, epoch)
+	if r.journal.epoch == epoch {
+		t.Errorf("epoch %d after reopening, as before", epoch)
 	}
 }
 
@@ -580,6 +580,7 @@ func TestJournalSyncOrder(t *testing.T) {
 		events = append(events, fmt.Sprintf("sync journal, epoch %d", binary.LittleEndian.Uint64(h[8:])))
 		return datasync(f)
 	}
+	first := j.epoch
 	j.syncFiles = func(string) error {
 		events = append(events, fmt.Sprintf("sync files, journal at %d", j.off))
 		return nil
@@ -593,9 +594,10 @@ func TestJournalSyncOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := journalDataOffset + 2*int64(len(appendRecord(nil, 0, [][]write{{set("a", "1")}})))
-	want := []string{"sync journal, epoch 1", "badger commit", "sync journal, epoch 1", "badger commit",
-		fmt.Sprintf("sync files, journal at %d", second), "sync journal, epoch 2"}
-	if !slices.Equal(events, want) || j.off != journalDataOffset {
+	synced := fmt.Sprintf("sync journal, epoch %d", first)
+	want := []string{synced, "badger commit", synced, "badger commit",
+		fmt.Sprintf("sync files, journal at %d", second), fmt.Sprintf("sync journal, epoch %d", j.epoch)}
+	if !slices.Equal(events, want) || j.off != journalDataOffset || j.epoch == first {
 		t.Errorf("events %q, journal at %d; want %q, emptied", events, j.off, want)
 	}
 	j.syncFiles = func(string) error { return errors.New("EIO") }
@@ -627,8 +629,9 @@ func TestJournalRestartVoidsItsRecords(t *testing.T) {
 	if err := j.checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	if got := int64(len(readFile(t, j.f.Name()))); got != size || j.off != journalDataOffset {
-		t.Errorf("after the checkpoint: %d bytes (were %d), journal at %d", got, size, j.off)
+	if data := readFile(t, j.f.Name()); int64(len(data)) != size || j.off != journalDataOffset || !bytes.Contains(data, []byte("k3")) {
+		t.Errorf("after the checkpoint: %d bytes (were %d), journal at %d, old records kept %v; want the file as it was but its header",
+			len(data), size, j.off, bytes.Contains(data, []byte("k3")))
 	}
 	if got := replayed(t, j.f.Name()); len(got) != 0 {
 		t.Errorf("an emptied journal replays %q", got)
@@ -637,6 +640,70 @@ func TestJournalRestartVoidsItsRecords(t *testing.T) {
 	commit("n2")
 	if got, want := replayed(t, j.f.Name()), [][]string{{"n1=v"}, {"n2=v"}}; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("replayed %q, want %q", got, want)
+	}
+}
+
+// TestJournalStopsAtItsLastRecord: replay reads nothing past the last record written,
+// even bytes left there that check under the current epoch (as data an earlier epoch
+// stored could if epochs were guessable): each record is written with zeros after it.
+func TestJournalStopsAtItsLastRecord(t *testing.T) {
+	t.Parallel()
+	j := newTestJournal(t)
+	j.syncFiles = func(string) error { return nil }
+	commit := func(ws ...write) {
+		t.Helper()
+		if err := j.commitWith(func() error { return nil }, func() {}, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(set("old", strings.Repeat("x", 200)))
+	if err := j.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	next := j.off + int64(len(appendRecord(nil, j.epoch, [][]write{{set("k", "v")}})))
+	forged := appendRecord(nil, j.epoch, [][]write{{set("forged", "!")}})
+	if _, err := j.f.WriteAt(forged, next); err != nil { // where the next record ends
+		t.Fatal(err)
+	}
+	commit(set("k", "v"))
+	if got, want := replayed(t, j.f.Name()), [][]string{{"k=v"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("replayed %q, want %q", got, want)
+	}
+}
+
+// TestJournalEpochsAreDrawn: each epoch is drawn at random, none repeats nor follows the
+// one before, so that no stored bytes can be made to check under an epoch to come.
+func TestJournalEpochsAreDrawn(t *testing.T) {
+	t.Parallel()
+	seen := map[uint64]bool{}
+	prev := uint64(0)
+	for range 1000 {
+		e := newEpoch(prev)
+		if e == 0 || seen[e] || e == prev+1 {
+			t.Fatalf("epoch %d after %d (seen %v)", e, prev, seen[e])
+		}
+		seen[e], prev = true, e
+	}
+}
+
+// TestJournalShrinksAfterARestatement: a checkpoint keeps the journal's blocks, unless a
+// restatement made it larger than journalKeepBytes: then it truncates it.
+func TestJournalShrinksAfterARestatement(t *testing.T) {
+	t.Parallel()
+	j := newTestJournal(t)
+	j.syncFiles = func(string) error { return nil }
+	if err := preallocate(j.f, journalKeepBytes+journalPrealloc); err != nil {
+		t.Fatal(err)
+	}
+	j.allocated = journalKeepBytes + journalPrealloc
+	if err := j.commitWith(func() error { return nil }, func() {}, []write{set("k", "v")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := j.f.Stat(); err != nil || allocated(info) > journalPrealloc || j.allocated != journalPrealloc {
+		t.Errorf("after the checkpoint: %v, %v, %d allocated; want it truncated to %d", info.Size(), err, j.allocated, journalPrealloc)
 	}
 }
 
