@@ -403,9 +403,13 @@ func TestExecuteKeyNeverStarted(t *testing.T) {
 		t.Fatalf("submitKeyed = %v, %v", rec, err)
 	}
 	var a execAnswer
-	e.ok(t, "", "tasks.execute", keyed("k", anonTree(1)), &a)
-	if a.RootID != created.RootID() || a.Status != string(task.Completed) {
-		t.Fatalf("repeat answered %+v, want the stored tree %s completed", a, created.RootID())
+	var marked map[string]any
+	r := e.rpc(t, "", "tasks.execute", keyed("k", anonTree(1)))
+	if r.Error != nil || json.Unmarshal(r.Result, &a) != nil || json.Unmarshal(r.Result, &marked) != nil {
+		t.Fatalf("repeat: %v, %s", r.Error, r.Result)
+	}
+	if a.RootID != created.RootID() || a.Status != string(task.Completed) || marked["idempotent_replay"] != true {
+		t.Fatalf("repeat answered %s, want the stored tree %s completed, marked as a repeat", r.Result, created.RootID())
 	}
 }
 
