@@ -857,6 +857,47 @@ func TestCollectionBacksOff(t *testing.T) {
 	}
 }
 
+// TestCloseStopsACollectionFirst: Close lets a collection under way end before it
+// closes the queue the collection commits through, so the collection's release (the
+// checkpoint that ends its hold on the journal) is committed and nothing fails.
+func TestCloseStopsACollectionFirst(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	var logs syncBuffer
+	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
+	s := setup(t, Options{Dir: t.TempDir(), Logger: logger, ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1})
+	for round := range 3 { // two dead copies of a value: a collection is due
+		tk := mk("x", "", 0)
+		tk.Inputs = map[string]any{"text": strings.Repeat("y", 1<<19)}
+		var err error
+		if round == 0 {
+			err = s.Create(ctx, []*task.Task{tk})
+		} else {
+			_, err = s.Update(ctx, "x", func(t *task.Task) error { t.Inputs = tk.Inputs; return nil })
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	collecting, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.testAfterCollect = func() { once.Do(func() { close(collecting); <-resume }) }
+	checkpoints := s.journal.checkpoints.Load()
+	s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{}) // as Open wires a GCInterval
+	go s.gcLoop(time.Millisecond)
+	<-collecting
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	time.Sleep(100 * time.Millisecond) // Close gets to its first wait
+	close(resume)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "garbage collection failed") || s.journal.checkpoints.Load() < checkpoints+1 {
+		t.Errorf("the collection's release did not commit (%d checkpoints, were %d):\n%s", s.journal.checkpoints.Load(), checkpoints, logs.String())
+	}
+}
+
 // TestAllocatedCountsHoles: a sparse file (the newest value-log file is mapped at twice
 // its size) counts the space it takes, not its length.
 func TestAllocatedCountsHoles(t *testing.T) {
