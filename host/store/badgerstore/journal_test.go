@@ -22,6 +22,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // replayed returns the writes of every record the journal file at path replays, as
@@ -359,7 +360,7 @@ func TestJournalCheckpoints(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})
 	s := setup(t, Options{Dir: dir, Logger: logger}) // closed below too: Close is idempotent
 	s.journal.checkpointAt = 1                       // before any write: the committer reads it after the queue hands it a job
@@ -818,26 +819,32 @@ func TestInValueLog(t *testing.T) {
 	}
 }
 
+// writeValueLogGarbage stores a 512 KiB value and rewrites it twice: with
+// ValueLogFileSize 1 MiB, the value log's files then hold two dead copies, and a
+// collection is due.
+func writeValueLogGarbage(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := t.Context()
+	inputs := map[string]any{"text": strings.Repeat("y", 1<<19)}
+	tk := mk("x", "", 0)
+	tk.Inputs = inputs
+	if err := s.Create(ctx, []*task.Task{tk}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.Update(ctx, "x", func(t *task.Task) error { t.Inputs = inputs; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestCollectionBacksOff: a collection that rewrote nothing (Badger knows no file's
 // garbage before a compaction) is not tried again, with its restatement, until the value
 // log has grown by a file.
 func TestCollectionBacksOff(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
 	s := setup(t, Options{Dir: t.TempDir(), ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1})
-	for round := range 3 {
-		tk := mk("x", "", 0)
-		tk.Inputs = map[string]any{"text": strings.Repeat("y", 1<<19)}
-		var err error
-		if round == 0 {
-			err = s.Create(ctx, []*task.Task{tk})
-		} else {
-			_, err = s.Update(ctx, "x", func(t *task.Task) error { t.Inputs = tk.Inputs; return nil })
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeValueLogGarbage(t, s)
 	if disk, live, err := s.valueLogSpace(); err != nil || disk <= 2*live {
 		t.Fatalf("value log %d bytes, %d live, %v: want a collection due", disk, live, err)
 	}
@@ -862,23 +869,10 @@ func TestCollectionBacksOff(t *testing.T) {
 // checkpoint that ends its hold on the journal) is committed and nothing fails.
 func TestCloseStopsACollectionFirst(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
 	s := setup(t, Options{Dir: t.TempDir(), Logger: logger, ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1})
-	for round := range 3 { // two dead copies of a value: a collection is due
-		tk := mk("x", "", 0)
-		tk.Inputs = map[string]any{"text": strings.Repeat("y", 1<<19)}
-		var err error
-		if round == 0 {
-			err = s.Create(ctx, []*task.Task{tk})
-		} else {
-			_, err = s.Update(ctx, "x", func(t *task.Task) error { t.Inputs = tk.Inputs; return nil })
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeValueLogGarbage(t, s)
 	collecting, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	s.testAfterCollect = func() { once.Do(func() { close(collecting); <-resume }) }
@@ -920,22 +914,4 @@ func TestAllocatedCountsHoles(t *testing.T) {
 	if got := allocated(info); runtime.GOOS == "linux" && got >= 1<<20 {
 		t.Errorf("allocated %d bytes of a 64 MiB file holding 4 KiB", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
