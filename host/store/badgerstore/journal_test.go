@@ -235,6 +235,13 @@ func newTestJournal(t *testing.T) *journal {
 	return j
 }
 
+// copyJournal copies the journal of the data directory src into dst, as a crash would
+// leave it beside dst's other files.
+func copyJournal(t *testing.T, src, dst string) {
+	t.Helper()
+	writeTestFile(t, filepath.Join(dst, journalName), string(readFile(t, filepath.Join(src, journalName))))
+}
+
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -285,7 +292,7 @@ func TestJournalRestoresWhatBadgerLost(t *testing.T) {
 	withJournal, without := t.TempDir(), t.TempDir()
 	copyDir(t, before, withJournal)
 	copyDir(t, before, without)
-	writeTestFile(t, filepath.Join(withJournal, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	copyJournal(t, dir, withJournal)
 	if err := os.Remove(filepath.Join(without, journalName)); err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +456,7 @@ func TestJournalHoldsEveryWrite(t *testing.T) {
 	}
 
 	want := dump(t, s)
-	writeTestFile(t, filepath.Join(empty, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	copyJournal(t, dir, empty)
 	got := dump(t, setup(t, Options{Dir: empty, MemTableSize: 1 << 20}))
 	if len(got) != len(want) {
 		t.Errorf("replayed %d keys, the live store holds %d", len(got), len(want))
@@ -517,7 +524,7 @@ func TestRestateHoldsCheckpointsOff(t *testing.T) {
 	if s.journal.checkpoints.Load() != checkpoints {
 		t.Error("a commit checkpointed while a restatement held them off")
 	}
-	writeTestFile(t, filepath.Join(empty, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	copyJournal(t, dir, empty)
 	r := setup(t, Options{Dir: empty, ValueThreshold: 64})
 	if got, err := r.Get(ctx, "big"); err != nil || got.Inputs["text"] != big.Inputs["text"] {
 		t.Errorf("restated task: %v", statusOf(got, err))
@@ -549,7 +556,7 @@ func TestNoSyncReplaysTheJournal(t *testing.T) {
 	if err := s.Create(ctx, []*task.Task{mk("a", "", 0)}); err != nil {
 		t.Fatal(err)
 	}
-	writeTestFile(t, filepath.Join(before, journalName), string(readFile(t, filepath.Join(dir, journalName))))
+	copyJournal(t, dir, before)
 	n := setup(t, Options{Dir: before, NoSync: true})
 	if _, err := n.Get(ctx, "a"); err != nil {
 		t.Fatalf("NoSync open: %v", err)
