@@ -225,7 +225,7 @@ func (s *Store) collectGarbage(stop <-chan struct{}) error {
 	}
 	// Whatever happened, the hold ends (a restatement that failed to write broke the
 	// journal, and the release then fails too: the store takes no more writes, and Close
-	// resets the journal after syncing Badger's files).
+	// leaves the journal, restatement included, for the next Open to replay).
 	if rerr := s.submit(ctx, func(*badger.Txn) ([]write, error) { return nil, s.journal.release() }); err == nil {
 		err = rerr
 	}
