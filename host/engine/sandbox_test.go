@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,37 +19,50 @@ import (
 )
 
 // TestPluginInputsValidatedOnce runs WASM tasks through the registry and the sandbox:
-// each execution validates its inputs against the plugin's input schema exactly once,
-// and invalid inputs fail with the engine's message naming the task.
+// each execution validates its inputs against the plugin's input schema exactly once
+// (the engine's check; the sandbox does not check again), and not at all when the schema
+// accepts every object, as echo's {"type":"object"} does; inputs the schema rejects fail
+// the task with the engine's message naming it.
 func TestPluginInputsValidatedOnce(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	// echo's input schema is {"type":"object"}.
-	e, reg, st := wasmEngine(t, sandbox.Config{}, "echo")
-
-	h, err := reg.Lookup("echo")
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		plugin      string
+		inputs      map[string]any
+		validations int64
+		status      task.Status
+		err         string
+	}{
+		{plugin: "echo", inputs: map[string]any{"text": "hi"}, validations: 0, status: task.Completed},
+		{plugin: "typed_echo", inputs: map[string]any{"text": "hi"}, validations: 1, status: task.Completed},
+		{plugin: "typed_echo", inputs: map[string]any{"text": 7}, validations: 1, status: task.Failed,
+			err: "Input validation failed for task root: inputs.text: "},
 	}
-	compiled := h.Info().Compiled
-	h.Release()
-	if compiled == nil {
-		t.Fatal("echo has no compiled input schema")
-	}
-	now := time.Now().UTC()
-	echo := map[string]any{"method": "echo"}
-	if err := st.Create(ctx, []*task.Task{
-		{ID: "root", TaskTreeID: "root", Name: "root", Status: task.Pending, Schemas: echo, CreatedAt: now,
-			Inputs: map[string]any{"text": "hi"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := e.Execute(ctx, "root", engine.RunOptions{})
-	if err != nil || res.Status != task.Completed {
-		t.Fatalf("run: %v, status %s (%s)", err, res.Status, res.Root.Error)
-	}
-	if n := compiled.Validations(); n != 1 {
-		t.Fatalf("one execution validated its inputs %d times, want once", n)
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.plugin, tt.inputs), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			e, reg, st := wasmEngine(t, sandbox.Config{}, tt.plugin)
+			h, err := reg.Lookup(tt.plugin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compiled := h.Info().Compiled
+			h.Release()
+			if compiled == nil {
+				t.Fatalf("%s has no compiled input schema", tt.plugin)
+			}
+			if err := st.Create(ctx, []*task.Task{{ID: "root", TaskTreeID: "root", Name: "root", Status: task.Pending,
+				Schemas: map[string]any{"method": tt.plugin}, CreatedAt: time.Now().UTC(), Inputs: tt.inputs}}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Execute(ctx, "root", engine.RunOptions{})
+			if err != nil || res.Status != tt.status || !strings.HasPrefix(res.Root.Error, tt.err) {
+				t.Fatalf("run: %v, status %s (%q), want %s (%q...)", err, res.Status, res.Root.Error, tt.status, tt.err)
+			}
+			if n := compiled.Validations(); n != tt.validations {
+				t.Fatalf("one execution validated its inputs %d times, want %d", n, tt.validations)
+			}
+		})
 	}
 }
 

@@ -233,10 +233,12 @@ func jsonNormal(v any) any {
 
 // validateInputs checks the final inputs against the executor's compiled input schema
 // and the task's own schemas.input_schema (compiled once per distinct document by
-// Config.TaskSchemas); it returns the task error, or "".
+// Config.TaskSchemas); it returns the task error, or "". The inputs are an object: a
+// schema every object satisfies is not run, and the inputs are decoded only for one
+// that could reject them.
 func (e *Engine) validateInputs(t *task.Task, info *executor.Info, raw []byte) string {
 	var schemas []*schema.Schema
-	if info != nil && info.Compiled != nil {
+	if info != nil && info.Compiled != nil && !info.Compiled.AcceptsEveryObject() {
 		schemas = append(schemas, info.Compiled)
 	}
 	if own, ok := t.Schemas["input_schema"]; ok && own != nil {
@@ -248,7 +250,9 @@ func (e *Engine) validateInputs(t *task.Task, info *executor.Info, raw []byte) s
 		if err != nil {
 			return fmt.Sprintf("Input validation failed for task %s: schemas.input_schema does not compile: %v", t.ID, err)
 		}
-		schemas = append(schemas, s)
+		if !s.AcceptsEveryObject() {
+			schemas = append(schemas, s)
+		}
 	}
 	if len(schemas) == 0 {
 		return ""

@@ -35,6 +35,7 @@ func (d Draft) library() (*jsonschema.Draft, error) {
 // Schema is a compiled JSON Schema. It is immutable and safe for concurrent use.
 type Schema struct {
 	s           *jsonschema.Schema
+	anyObject   bool // acceptsEveryObject
 	validations atomic.Int64
 }
 
@@ -70,7 +71,7 @@ func Compile(name string, doc []byte, d Draft) (s *Schema, err error) {
 		msg := strings.ReplaceAll(err.Error(), url, name)
 		return nil, errors.New(strings.ReplaceAll(msg, "mem:///", ""))
 	}
-	return &Schema{s: compiled}, nil
+	return &Schema{s: compiled, anyObject: acceptsEveryObject(doc)}, nil
 }
 
 // MustCompile is Compile for schemas built into the host; it panics on error, which
@@ -113,6 +114,11 @@ func (s *Schema) ValidateJSON(raw []byte) error {
 	}
 	return s.Validate(v)
 }
+
+// AcceptsEveryObject reports whether every JSON object satisfies s, as a schema of only
+// {"type": "object"} and annotations does: a caller checking an object against s may skip
+// decoding it. It is conservative: false means only that the validator must decide.
+func (s *Schema) AcceptsEveryObject() bool { return s.anyObject }
 
 // Validations reports how many times Validate has run on s, for tests and metrics.
 func (s *Schema) Validations() int64 { return s.validations.Load() }

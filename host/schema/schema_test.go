@@ -284,3 +284,66 @@ func TestDecode(t *testing.T) {
 		t.Errorf("numbers: %v, want json.Number 2.50", v)
 	}
 }
+
+func TestAcceptsEveryObject(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		doc  string
+		want bool
+	}{
+		{`true`, true},
+		{` {} `, true},
+		{`{"type":"object"}`, true},
+		{`{"type":["null","object"]}`, true},
+		{`{"$schema":"http://json-schema.org/draft-07/schema#","title":"t","description":"d","type":"object","examples":[{}],"default":{},"$comment":"c"}`, true},
+		{`{"type":"object","$defs":{"x":{"type":"string"}}}`, true},
+		{`false`, false},
+		{`{"type":"string"}`, false},
+		{`{"type":["string","array"]}`, false},
+		{`{"type":"object","x-note":1}`, false}, // conservative: unknown keywords are not read
+		{`{"type":"object","required":["a"]}`, false},
+		{`{"type":"object","properties":{"a":{"type":"string"}}}`, false},
+		{`{"type":"object","additionalProperties":false}`, false},
+		{`{"type":"object","minProperties":1}`, false},
+		{`{"$ref":"#/$defs/x","$defs":{"x":{"type":"string"}}}`, false},
+		{`{"not":{}}`, false},
+		{`{"type":"object","properties":{}}`, false}, // conservative: harmless, but not neutral
+	}
+	for _, doc := range []string{`[]`, `"object"`, `{"type":"object"`} { // not schemas: Compile refuses them
+		if acceptsEveryObject([]byte(doc)) {
+			t.Errorf("%s: acceptsEveryObject = true", doc)
+		}
+	}
+	for _, tt := range tests {
+		s, err := Compile("input_schema", []byte(tt.doc), Draft2020)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.doc, err)
+		}
+		if got := s.AcceptsEveryObject(); got != tt.want {
+			t.Errorf("%s: AcceptsEveryObject = %v, want %v", tt.doc, got, tt.want)
+		}
+	}
+}
+
+// FuzzAcceptsEveryObject checks the fast path against the validator: a schema said to
+// accept every object accepts each of a few objects unlike each other.
+func FuzzAcceptsEveryObject(f *testing.F) {
+	for _, doc := range []string{`true`, `{}`, `{"type":"object"}`, `{"type":["object","null"],"title":"x"}`,
+		`{"type":"object","required":["a"]}`, `{"$defs":{"a":false},"type":"object"}`, `{"type":"object","type":"string"}`} {
+		f.Add(doc)
+	}
+	objects := []any{map[string]any{}, map[string]any{"a": "b", "n": 1.5}, map[string]any{"x": []any{nil, true}}}
+	f.Fuzz(func(t *testing.T, doc string) {
+		for _, d := range []Draft{Draft7, Draft2020} {
+			s, err := Compile("input_schema", []byte(doc), d)
+			if err != nil || !s.AcceptsEveryObject() {
+				continue
+			}
+			for _, o := range objects {
+				if err := s.Validate(o); err != nil {
+					t.Fatalf("%s (draft %d) is said to accept every object, but %v fails: %v", doc, d, o, err)
+				}
+			}
+		}
+	})
+}
