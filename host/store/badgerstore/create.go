@@ -309,19 +309,22 @@ func (c *creation) commitChunk() error {
 		c.r = r
 	}
 	i, ws := c.chunks, c.cur
-	list := markerValue(ws, &c.scratch)
+	// The chunk's writes and its marker, appended once here: the function below may run
+	// again (a round's retry) and returns the same slice each time.
+	tasks := len(ws)
+	ws = append(ws, write{key: markerKey(c.r.id, i), value: markerValue(ws, &c.scratch)})
 	wait := c.s.c.queue.Enqueue(c.ctx, func(txn *badger.Txn) ([]write, error) {
 		if err := c.s.afterChunk(txn, c.r, i); err != nil {
 			return nil, err
 		}
-		if err := c.s.checkTasks(txn, ws, c.r); err != nil {
+		if err := c.s.checkTasks(txn, ws[:tasks], c.r); err != nil {
 			return nil, err
 		}
-		return append(ws[:len(ws):len(ws)], write{key: markerKey(c.r.id, i), value: list}), nil
+		return ws, nil
 	})
 	c.inFlight = append(c.inFlight, queuedChunk{index: i, wait: wait})
 	c.chunks++
-	c.cur, c.budget = make([]write, 0, len(ws)), budget{s: c.s}
+	c.cur, c.budget = make([]write, 0, len(ws)), budget{s: c.s} // room for the next chunk's marker too
 	for len(c.inFlight) >= maxChunksInFlight {
 		if err := c.settleOldest(); err != nil {
 			return err
