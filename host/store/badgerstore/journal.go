@@ -67,7 +67,8 @@ import (
 // delete), the key's length (uvarint) and the key, then for a set the value's length
 // (uvarint) and the value. Replay stops at the first record that is short, zero-length or
 // fails its CRC: the zeros after the last record, a torn last record, or what an earlier
-// epoch left there.
+// epoch left there. A record that fails its CRC followed by one that checks is damage,
+// not an end: Open fails with ErrJournalDamaged.
 type journal struct {
 	dir    string
 	f      *os.File
@@ -143,7 +144,7 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		f.Close()
 		return nil, 0, fmt.Errorf("open journal: %w", err)
 	}
-	epoch, n, err := replayJournal(bufio.NewReaderSize(f, 1<<16), info.Size(), func(ws []write) error {
+	epoch, n, err := replayFile(f, info.Size(), func(ws []write) error {
 		return commitInBatches(db, nil, ws)
 	})
 	if err != nil {
@@ -165,6 +166,25 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		return nil, 0, err
 	}
 	return j, n, nil
+}
+
+// replayFile replays the journal f of size bytes with apply, after reading it through
+// once without applying anything when it holds records: a damaged journal
+// (ErrJournalDamaged) fails before any of its records reaches the store, so that moving
+// it aside leaves the store as its own files kept it.
+func replayFile(f *os.File, size int64, apply func([]write) error) (epoch uint64, records int, err error) {
+	read := func(apply func([]write) error) (uint64, int, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return 0, 0, err
+		}
+		return replayJournal(bufio.NewReaderSize(f, 1<<16), size, apply)
+	}
+	if size > journalDataOffset {
+		if _, _, err := read(func([]write) error { return nil }); err != nil {
+			return 0, 0, err
+		}
+	}
+	return read(apply)
 }
 
 // commit appends writes to the journal and syncs it, then commits txn: a nil error means
@@ -498,27 +518,19 @@ func replayJournal(r io.Reader, size int64, apply func([]write) error) (epoch ui
 	if _, err := io.CopyN(io.Discard, r, journalDataOffset-journalHeaderSize); err != nil {
 		return end(err)
 	}
-	rest := size - journalDataOffset
-	var rh [recordHeaderSize]byte
-	var payload []byte
+	rr := &recordReader{r: r, epoch: epoch, off: journalDataOffset, size: size}
 	for {
-		if _, err := io.ReadFull(r, rh[:]); err != nil {
+		at := rr.off
+		payload, mismatch, err := rr.next()
+		if err != nil {
 			return end(err)
 		}
-		n := int64(binary.LittleEndian.Uint32(rh[:]))
-		rest -= recordHeaderSize
-		if n == 0 || n > rest {
-			return epoch, records, nil
-		}
-		if int64(cap(payload)) < n {
-			payload = make([]byte, n)
-		}
-		payload = payload[:n]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return end(err)
-		}
-		rest -= n
-		if recordCRC(epoch, payload) != binary.LittleEndian.Uint32(rh[4:]) {
+		if payload == nil {
+			if mismatch && rr.checksNext() {
+				return epoch, records, fmt.Errorf("%w: record %d (at byte %d) fails its checksum, and the record after it checks; "+
+					"the store is not opened and the journal is left as it is (docs/configuration.md, \"A damaged journal\")",
+					ErrJournalDamaged, records+1, at)
+			}
 			return epoch, records, nil
 		}
 		ws, err := decodeRecord(payload)
@@ -530,6 +542,57 @@ func replayJournal(r io.Reader, size int64, apply func([]write) error) (epoch ui
 		}
 		records++
 	}
+}
+
+// ErrJournalDamaged is matched (errors.Is) by the error of Open when a record of the
+// journal fails its checksum and the record after it checks. Only the last record can
+// be torn by a crash (each is synced before the next is written), so the disk damaged a
+// commit that later ones followed: replaying up to it would lose them without a word.
+// Open then fails and leaves the journal as it is (docs/configuration.md, "A damaged
+// journal").
+var ErrJournalDamaged = errors.New("the store's journal is damaged")
+
+// recordReader reads the journal's records in order, from off.
+type recordReader struct {
+	r         io.Reader
+	epoch     uint64
+	off, size int64 // the position in the file, and the file's size
+	payload   []byte
+}
+
+// next reads the record at the position and returns its payload (reused by the next
+// call), or nil where the journal ends: zeros, a length past the file's end, or a
+// record that fails its checksum, which mismatch reports (the position is then past it).
+func (rr *recordReader) next() (payload []byte, mismatch bool, err error) {
+	var rh [recordHeaderSize]byte
+	if _, err := io.ReadFull(rr.r, rh[:]); err != nil {
+		return nil, false, err
+	}
+	rr.off += recordHeaderSize
+	n := int64(binary.LittleEndian.Uint32(rh[:]))
+	if n == 0 || n > rr.size-rr.off {
+		return nil, false, nil
+	}
+	if int64(cap(rr.payload)) < n {
+		rr.payload = make([]byte, n)
+	}
+	p := rr.payload[:n]
+	if _, err := io.ReadFull(rr.r, p); err != nil {
+		return nil, false, err
+	}
+	rr.off += n
+	if recordCRC(rr.epoch, p) != binary.LittleEndian.Uint32(rh[4:]) {
+		return nil, true, nil
+	}
+	return p, false, nil
+}
+
+// checksNext reports whether a record that checks follows the one next has just
+// refused. Past a torn last record lie zeros or what earlier epochs wrote, which fails
+// under this epoch (newEpoch); a damaged length is not caught.
+func (rr *recordReader) checksNext() bool {
+	p, _, err := rr.next()
+	return err == nil && p != nil
 }
 
 // decodeRecord returns the writes of a record's payload; keys and values alias it.

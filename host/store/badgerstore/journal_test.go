@@ -111,15 +111,15 @@ func TestJournalReplay(t *testing.T) {
 				writeTestFile(t, path, string(data))
 			},
 			nil},
-		{"a flipped bit in a record stops the replay there",
-			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("bbbb", "2")}, ok}, {[]write{set("c", "3")}, ok}},
+		{"a flipped bit in the last record ends the replay there, as a torn write (in a middle one: TestJournalDamageIsNotAnEnd)",
+			[]commit{{[]write{set("a", "1")}, ok}, {[]write{set("b", "2")}, ok}, {[]write{set("cccc", "3")}, ok}},
 			func(t *testing.T, path string, _ int) {
 				data := readFile(t, path)
-				i := bytes.Index(data, []byte("bbbb"))
+				i := bytes.Index(data, []byte("cccc"))
 				data[i+1] ^= 1
 				writeTestFile(t, path, string(data))
 			},
-			[][]string{{"a=1"}}},
+			[][]string{{"a=1"}, {"b=2"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -920,5 +920,103 @@ func TestAllocatedCountsHoles(t *testing.T) {
 	}
 	if got := allocated(info); runtime.GOOS == "linux" && got >= 1<<20 {
 		t.Errorf("allocated %d bytes of a 64 MiB file holding 4 KiB", got)
+	}
+}
+
+// TestJournalDamageIsNotAnEnd: a record that fails its checksum ends the replay when it
+// is the last (a torn write), and fails it with ErrJournalDamaged when the record after
+// it checks. A damaged length cannot be told from an end.
+func TestJournalDamageIsNotAnEnd(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		record  int // the damaged record, from 0
+		at      int // the damaged byte, from the record's start
+		damaged bool
+		want    [][]string
+	}{
+		{name: "payload of a middle record", record: 1, at: recordHeaderSize + 3, damaged: true, want: [][]string{{"a=1"}}},
+		{name: "checksum of a middle record", record: 1, at: 5, damaged: true, want: [][]string{{"a=1"}}},
+		{name: "payload of the first record", record: 0, at: recordHeaderSize + 1, damaged: true},
+		{name: "payload of the last record", record: 2, at: recordHeaderSize + 3, want: [][]string{{"a=1"}, {"b=2"}}},
+		{name: "length of a middle record", record: 1, at: 0, want: [][]string{{"a=1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			j := newTestJournal(t)
+			var starts []int64
+			for _, w := range []write{set("a", "1"), set("b", "2"), set("c", "3")} {
+				starts = append(starts, j.off)
+				if err := j.commitWith(func() error { return nil }, func() {}, []write{w}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			data := readFile(t, j.f.Name())
+			data[starts[tt.record]+int64(tt.at)] ^= 0x40
+			var got [][]string
+			_, n, err := replayJournal(bytes.NewReader(data), int64(len(data)), func(ws []write) error {
+				got = append(got, writeStrings(ws))
+				return nil
+			})
+			if errors.Is(err, ErrJournalDamaged) != tt.damaged || (err != nil && !tt.damaged) {
+				t.Fatalf("replay: %v, want damaged %v", err, tt.damaged)
+			}
+			if tt.damaged && !strings.Contains(err.Error(), fmt.Sprintf("record %d (at byte %d)", tt.record+1, starts[tt.record])) {
+				t.Errorf("error %q does not name record %d at byte %d", err, tt.record+1, starts[tt.record])
+			}
+			if n != len(tt.want) || !slices.EqualFunc(got, tt.want, slices.Equal) {
+				t.Errorf("replayed %d: %q, want %q", n, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestOpenRefusesADamagedJournal: a store whose journal holds a damaged record before
+// an intact one does not open, says why, and changes nothing: neither the journal nor
+// the store, to which the records before the damage would bring back older values.
+// With the journal moved aside, it opens as its own files kept it.
+func TestOpenRefusesADamagedJournal(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir})
+	var starts []int64
+	for _, write := range []func() error{
+		func() error { return s.Create(ctx, []*task.Task{mk("a", "", 0)}) },
+		func() error {
+			_, err := s.Update(ctx, "a", func(t *task.Task) error { return t.Start(time.Now()) })
+			return err
+		},
+		func() error { return s.Create(ctx, []*task.Task{mk("b", "", 1)}) },
+	} {
+		starts = append(starts, s.journal.off)
+		if err := write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := t.TempDir()
+	copyDir(t, dir, crashed) // Badger's files as the page cache holds them: every commit
+	path := filepath.Join(crashed, journalName)
+	data := readFile(t, path)
+	data[starts[1]+recordHeaderSize+2] ^= 1
+	writeTestFile(t, path, string(data))
+	_, err := Open(Options{Dir: crashed})
+	if !errors.Is(err, ErrJournalDamaged) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open = %v, want ErrJournalDamaged naming %s", err, path)
+	}
+	if !bytes.Equal(readFile(t, path), data) {
+		t.Error("the failed Open changed the journal")
+	}
+	// The way out docs/configuration.md gives: move the journal aside.
+	if err := os.Rename(path, path+".damaged"); err != nil {
+		t.Fatal(err)
+	}
+	n := setup(t, Options{Dir: crashed})
+	if a, err := n.Get(ctx, "a"); err != nil || a.Status != task.InProgress {
+		t.Errorf("a after the journal was moved aside: %v, %v; want it in_progress, as the store's files hold it", statusOf(a, err), err)
+	}
+	if page, _, err := n.List(ctx, store.Filter{Status: task.Pending}); err != nil || len(page) != 1 || page[0].ID != "b" {
+		t.Errorf("pending tasks: %v, %v; want b alone", page, err)
 	}
 }
