@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -564,6 +566,42 @@ func TestRecoverResumesInterruptedRun(t *testing.T) {
 	v.wantStatus("other", task.Failed) // a resume does not retry failures
 	waitFor(t, "run to end", func() bool { return len(v.e.Running()) == 0 })
 	v.wantStatus("fresh", task.Pending)
+}
+
+// staleStatusIndex is a store whose status index lists its pending tasks as in_progress
+// too, as a store damaged outside apflow can.
+type staleStatusIndex struct{ store.Store }
+
+func (s staleStatusIndex) List(ctx context.Context, f store.Filter) ([]*task.Task, int, error) {
+	if f.Status == task.InProgress {
+		f.Status = task.Pending
+	}
+	return s.Store.List(ctx, f)
+}
+
+// TestRecoverPassesOverAStaleStatusIndex: tasks the store lists as in_progress but
+// returns pending are passed over, not reset again and again.
+func TestRecoverPassesOverAStaleStatusIndex(t *testing.T) {
+	t.Parallel()
+	if clusterMode() {
+		t.Skip("the cluster recovers through its claims, not the status index")
+	}
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, staleStatusIndex{st})
+	v.create(spec{id: "root"}, spec{id: "child", parent: "root"})
+	done := make(chan error, 1)
+	go func() { done <- v.e.Recover(t.Context()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Recover did not return: it listed the same tasks again and again")
+	}
+	v.wantStatus("root", task.Pending)
+	v.wantStatus("child", task.Pending)
 }
 
 func TestCloseResetsRunningTasksToPending(t *testing.T) {

@@ -120,7 +120,10 @@ func (e *Engine) dropMarker(ctx context.Context, rootID string) error {
 }
 
 // resetOrphans puts the tasks found in_progress outside this engine's runs back to
-// pending (attempt kept) and returns the ids of their trees.
+// pending (attempt kept) and returns the ids of their trees. A task the store lists as
+// in_progress but returns in another status (its status index disagrees with it, which
+// a store damaged outside apflow can show) is logged and passed over: the reset would
+// change nothing, and the same page would come back for ever.
 func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 	trees := map[string]bool{}
 	now := e.cfg.Now()
@@ -138,6 +141,12 @@ func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 		for _, t := range page {
 			if e.run(t.TreeID()) != nil {
 				skip++ // running in this engine: not orphaned
+				continue
+			}
+			if t.Status != task.InProgress {
+				e.cfg.Logger.Error("recover: the store lists the task as in_progress, but it is not; its status index disagrees with it",
+					"task", t.ID, "status", t.Status)
+				skip++
 				continue
 			}
 			trees[t.TreeID()] = true
