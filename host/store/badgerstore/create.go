@@ -309,8 +309,8 @@ func (c *creation) commitChunk() error {
 		c.r = r
 	}
 	i, ws := c.chunks, c.cur
-	// The chunk's writes and its marker, appended once here: the function below may run
-	// again (a round's retry) and returns the same slice each time.
+	// The chunk's writes and its marker, appended here: the job owns the slice (c.cur is
+	// replaced below), and the committer only reads what it returns.
 	tasks := len(ws)
 	ws = append(ws, write{key: markerKey(c.r.id, i), value: markerValue(ws, &c.scratch)})
 	wait := c.s.c.queue.Enqueue(c.ctx, func(txn *badger.Txn) ([]write, error) {

@@ -13,8 +13,8 @@
 //   - One process per data directory: a second Open of a directory in use fails with
 //     an error matching ErrLocked ("data dir <dir> is in use by another apflow process").
 //   - A journal the disk damaged (a record that fails its checksum before one that
-//     checks) fails Open with an error matching ErrJournalDamaged, and Open changes
-//     nothing: it reads the journal through before applying any record of it.
+//     checks) fails Open with an error matching ErrJournalDamaged, and Open applies
+//     none of it: it reads the journal through before applying any record.
 //   - Index entries are written in the same transaction as the task, so indexes never
 //     disagree with the tasks, whatever the crash point.
 //

@@ -302,8 +302,10 @@ func inValueLog(item *badger.Item) bool {
 }
 
 // restate appends to the journal the value of every key Badger keeps in its value log,
-// as committed, syncs it once, and holds checkpoints off until release, which must
-// follow whatever it returns. It first preallocates reserve bytes past the journal's end:
+// as committed, in records of about journalBufKeep bytes, each synced before the next is
+// written (so that only the last can be torn, which replay's check for damage rests on:
+// ErrJournalDamaged), and holds checkpoints off until release, which must follow
+// whatever it returns. It first preallocates reserve bytes past the journal's end:
 // if that fails (a full disk), it restates nothing and the journal is as it was. It
 // returns how many values it restated.
 func (j *journal) restate(db *badger.DB, reserve int64) (int, error) {
@@ -329,6 +331,10 @@ func (j *journal) restate(db *badger.DB, reserve int64) (int, error) {
 			return j.fail(start, k, fmt.Errorf("restate values: %w", err))
 		}
 		batch, size = nil, 0
+		j.syncs.Add(1)
+		if err := j.syncData(j.f); err != nil {
+			return j.breakWith(fmt.Errorf("restate values: %w", err))
+		}
 		return nil
 	}
 	err := db.View(func(txn *badger.Txn) error {
@@ -354,14 +360,7 @@ func (j *journal) restate(db *badger.DB, reserve int64) (int, error) {
 		}
 		return flush()
 	})
-	if err != nil {
-		return n, err
-	}
-	j.syncs.Add(1)
-	if err := j.syncData(j.f); err != nil {
-		return n, j.breakWith(fmt.Errorf("restate values: %w", err))
-	}
-	return n, nil
+	return n, err
 }
 
 // release ends the hold of restate with a checkpoint.

@@ -543,6 +543,56 @@ func TestRestateHoldsCheckpointsOff(t *testing.T) {
 	}
 }
 
+// TestRestateSyncsEachRecord: a restatement of more values than one record holds syncs
+// each record before it writes the next, so that only its last record can be torn and
+// a power loss during it never reads as damage (ErrJournalDamaged).
+func TestRestateSyncsEachRecord(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := setup(t, Options{Dir: t.TempDir(), ValueThreshold: 64})
+	var tasks []*task.Task
+	for i := range 600 { // 2.4 MB of values in the value log: three records
+		tk := mk(fmt.Sprintf("t%03d", i), "", i)
+		tk.Inputs = map[string]any{"text": strings.Repeat("x", 4000)}
+		tasks = append(tasks, tk)
+	}
+	if err := s.Create(ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	var synced []int64 // the journal's end at each sync
+	s.journal.syncData = func(f *os.File) error {
+		synced = append(synced, s.journal.off)
+		return datasync(f)
+	}
+	start := s.journal.off
+	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
+		_, err := s.journal.restate(s.db, 0)
+		return nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.submit(ctx, func(*badger.Txn) ([]write, error) { return nil, s.journal.release() }) }()
+	ends := recordEnds(t, readFile(t, s.journal.f.Name())[:s.journal.off], start)
+	if len(ends) < 3 || !slices.Equal(synced, ends) {
+		t.Errorf("syncs at %v, records ending at %v: want a sync after each record", synced, ends)
+	}
+}
+
+// recordEnds returns where each record of data from start ends.
+func recordEnds(t *testing.T, data []byte, start int64) []int64 {
+	t.Helper()
+	var ends []int64
+	for off := start; off+recordHeaderSize <= int64(len(data)); {
+		n := int64(binary.LittleEndian.Uint32(data[off:]))
+		if n == 0 {
+			break
+		}
+		off += recordHeaderSize + n
+		ends = append(ends, off)
+	}
+	return ends
+}
+
 // TestNoSyncReplaysTheJournal: a store opened with NoSync replays what a crashed
 // journaling process left and empties the journal, so no later Open replays it over
 // newer writes.
