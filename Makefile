@@ -69,7 +69,7 @@ E2EBENCH = $(GO) run ./cmd/apflow/internal/e2ebench -bin $(BIN) -plugins $(PLUGD
 # 100,000 tasks with the WAT echo only here (one such child takes minutes on a shared
 # machine); bench-scale runs it with the Go and Rust echoes.
 bench-e2e: build kits ## the product path end to end: apflow run and serve on trees of echo plugins, beside the engine's floors
-	$(E2EBENCH) -only '^(wide-1k|aggregate-1k|chain-200|diamond-100|wide-10k)$$'
+	$(E2EBENCH) -only '^(wide-1k|aggregate-1k|chain-200|diamond-100|wide-10k)$$' -rounds 3
 	$(E2EBENCH) -only '^wide-100k$$' -langs wat
 	$(E2EBENCH) -only '^(wide-1k|chain-200)$$' -langs wat -modes run,rerun
 

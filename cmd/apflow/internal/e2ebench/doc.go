@@ -36,6 +36,11 @@
 // what it measures is other processes: a b.N loop would add nothing but a harness to
 // defeat, and a table per workload with its floors beside is what the reader compares.
 //
+// With -rounds N each workload is measured N times, each round its engine floor and then
+// its children, and a last table gives per mode and plugin the median µs a task, the
+// median of the rounds' ratios (each to its own round's floor) and their spread: on a
+// shared machine one round's ratio moves by a fifth from one minute to the next.
+//
 // A child that fails (a non-zero exit, an error answer, a timeout) is reported as failed
 // in its row, with the end of its output, and the next one runs.
 package main

@@ -18,6 +18,7 @@ import (
 type options struct {
 	bin, wat, plugins, goBin, work string
 	scale, noFloors                bool
+	rounds                         int
 	only                           *regexp.Regexp
 	modes, langs                   []string
 	timeout                        time.Duration
@@ -32,12 +33,16 @@ func main() {
 	flag.StringVar(&o.goBin, "go", "go", "the go command, for the floor benchmarks")
 	flag.BoolVar(&o.scale, "scale", false, "run the 1,000,000-task workloads (make bench-scale) instead of the others")
 	flag.BoolVar(&o.noFloors, "no-floors", false, "skip the floor benchmarks")
+	flag.IntVar(&o.rounds, "rounds", 1, "measure each workload this many times, each round its engine floor then its children, and print the medians of the rounds")
 	flag.StringVar(&only, "only", "", "run only the workloads whose name matches this regular expression")
 	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP), rerun (the mean of 10 apflow run -q in a data dir holding 10 earlier runs of the tree)")
 	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust, c")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
 	flag.Parse()
 	o.modes, o.langs = strings.Split(modes, ","), strings.Split(langs, ",")
+	if o.rounds < 1 {
+		fatal(fmt.Errorf("-rounds: %d is not a number of rounds", o.rounds))
+	}
 	for _, m := range o.modes {
 		if m != "run" && m != "serve" && m != "rerun" {
 			fatal(fmt.Errorf("-modes: unknown mode %q (run, serve, rerun)", m))
@@ -96,20 +101,36 @@ func run(ctx context.Context, o options) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		// Each workload's engine floor right before its children: the machine's load
-		// drifts over a run, and a ratio compares figures of one moment.
-		if !o.noFloors {
-			if err := measureFloors(ctx, o.goBin, [][]string{engineFloor(wl)}, fl); err != nil {
-				fmt.Fprintln(os.Stderr, "e2ebench: floors:", err)
+		var rounds []round
+		for i := range o.rounds {
+			r, err := measureRound(ctx, o, wl, plugins, fl)
+			if err != nil {
+				return err
 			}
+			if o.rounds > 1 {
+				fmt.Printf("\nround %d of %d", i+1, o.rounds)
+			}
+			printTable(os.Stdout, wl, r.floor, r.results)
+			rounds = append(rounds, r)
 		}
-		results, err := runWorkload(ctx, o, wl, plugins)
-		if err != nil {
-			return err
+		if o.rounds > 1 {
+			printSummary(os.Stdout, wl, summarize(rounds))
 		}
-		printTable(os.Stdout, wl, fl, results)
 	}
 	return nil
+}
+
+// measureRound measures a workload once: its engine floor right before its children,
+// since the machine's load drifts over a run and a ratio compares figures of one moment.
+func measureRound(ctx context.Context, o options, wl workload, plugins []plugin, fl floors) (round, error) {
+	delete(fl, "BenchmarkFloor/"+wl.name) // a floor that fails to measure is none, not the last round's
+	if !o.noFloors {
+		if err := measureFloors(ctx, o.goBin, [][]string{engineFloor(wl)}, fl); err != nil {
+			fmt.Fprintln(os.Stderr, "e2ebench: floors:", err)
+		}
+	}
+	results, err := runWorkload(ctx, o, wl, plugins)
+	return round{floor: fl.engine(wl), results: results}, err
 }
 
 // preparePlugins puts each echo module alone in a plugins directory and warms its

@@ -8,9 +8,8 @@ import (
 )
 
 // printTable writes one workload's table: a row per mode and plugin, with the engine
-// floor of the same shape beside each figure.
-func printTable(w io.Writer, wl workload, fl floors, results []result) {
-	floor := fl.engine(wl)
+// floor of the same shape (µs a task, 0 when not measured) beside each figure.
+func printTable(w io.Writer, wl workload, floor float64, results []result) {
 	fmt.Fprintf(w, "\n== %s: %s (%d tasks); engine floor (no-op executor in process): %s µs/task\n",
 		wl.name, wl.about, wl.tasks, figure(floor, "%.1f"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -22,11 +21,7 @@ func printTable(w io.Writer, wl workload, fl floors, results []result) {
 			failures = append(failures, fmt.Sprintf("  %s %s failed: %v", r.mode, r.lang, r.err))
 			continue
 		}
-		per := float64(r.wall.Microseconds()) / float64(r.tasks)
-		ratio := 0.0
-		if floor > 0 {
-			ratio = per / floor
-		}
+		per, ratio := r.perTask(), ratioTo(r.perTask(), floor)
 		runPer := float64(r.run.Microseconds()) / float64(r.tasks)
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%s\t%s\t%.0f\t%.0f\t%.0f\t\n", r.mode, r.lang,
 			float64(r.tasks)/r.wall.Seconds(), per, figure(ratio, "%.2f"), figure(runPer, "%.1f"),

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+)
+
+// round is one measure of a workload (-rounds): its engine floor, then its children.
+type round struct {
+	floor   float64 // µs a task; 0 when not measured
+	results []result
+}
+
+// perTask is r's wall time per task, in µs.
+func (r result) perTask() float64 { return float64(r.wall.Microseconds()) / float64(r.tasks) }
+
+// ratioTo is per over floor, or 0 when the floor was not measured.
+func ratioTo(per, floor float64) float64 {
+	if floor <= 0 {
+		return 0
+	}
+	return per / floor
+}
+
+// summaryRow is one mode and plugin over the rounds: the medians of the rounds it
+// completed, and the spread of its ratio to the floor of each round.
+type summaryRow struct {
+	mode, lang         string
+	rounds, failed     int
+	perTask, ratio     float64 // medians; ratio 0 when no round had a floor
+	minRatio, maxRatio float64
+}
+
+// summarize gives a row per mode and plugin, in the order of the first round. A failed
+// child counts in failed and in no median; a round without a floor in no ratio.
+func summarize(rounds []round) []summaryRow {
+	var rows []summaryRow
+	pers, ratios := map[string][]float64{}, map[string][]float64{}
+	index := map[string]int{}
+	for _, rd := range rounds {
+		for _, r := range rd.results {
+			k := r.mode + "\x00" + r.lang
+			i, ok := index[k]
+			if !ok {
+				i = len(rows)
+				index[k] = i
+				rows = append(rows, summaryRow{mode: r.mode, lang: r.lang})
+			}
+			rows[i].rounds++
+			if r.err != nil {
+				rows[i].failed++
+				continue
+			}
+			pers[k] = append(pers[k], r.perTask())
+			if ratio := ratioTo(r.perTask(), rd.floor); ratio > 0 {
+				ratios[k] = append(ratios[k], ratio)
+			}
+		}
+	}
+	for i, row := range rows {
+		k := row.mode + "\x00" + row.lang
+		rows[i].perTask = median(pers[k])
+		if rs := ratios[k]; len(rs) > 0 {
+			rows[i].ratio, rows[i].minRatio, rows[i].maxRatio = median(rs), slices.Min(rs), slices.Max(rs)
+		}
+	}
+	return rows
+}
+
+// median is the median of vs (the mean of the middle two for an even count), or 0.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(vs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// printSummary writes the medians of a workload's rounds.
+func printSummary(w io.Writer, wl workload, rows []summaryRow) {
+	fmt.Fprintf(w, "\n== %s, the medians of its rounds (each ratio to the engine floor of its own round)\n", wl.name)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tplugin\trounds\tfailed\tµs/task\t× engine floor\tmin–max ×\t")
+	for _, r := range rows {
+		spread := "-"
+		if r.ratio > 0 {
+			spread = fmt.Sprintf("%.2f–%.2f", r.minRatio, r.maxRatio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", r.mode, r.lang, r.rounds, r.failed,
+			figure(r.perTask, "%.1f"), figure(r.ratio, "%.2f"), spread)
+	}
+	tw.Flush()
+}
