@@ -35,4 +35,7 @@ type Engine interface {
 	// Delete deletes a task and its descendants of a tree that is not running
 	// (CannotDelete otherwise), under the lock that starts runs, after check.
 	Delete(ctx context.Context, id string, check func(subtree []*task.Task) error) ([]*task.Task, error)
+	// ObserveExecutors has fn told of every executor call, its executor and duration in
+	// seconds, until the function returned is called.
+	ObserveExecutors(fn func(executor string, seconds float64)) (stop func())
 }

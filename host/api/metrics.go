@@ -170,7 +170,7 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintln(w, "# HELP apflow_run_duration_seconds Duration of runs started through the API.")
 	fmt.Fprintln(w, "# TYPE apflow_run_duration_seconds histogram")
 	m.runDur.write(w, "apflow_run_duration_seconds", "")
-	fmt.Fprintln(w, "# HELP apflow_executor_duration_seconds Executor (plugin call) latency by executor id, from task usage.")
+	fmt.Fprintln(w, "# HELP apflow_executor_duration_seconds Executor (plugin call) latency by executor id: every call this node made.")
 	fmt.Fprintln(w, "# TYPE apflow_executor_duration_seconds histogram")
 	for _, k := range slices.Sorted(maps.Keys(m.execDur)) {
 		m.execDur[k].write(w, "apflow_executor_duration_seconds", fmt.Sprintf("executor=%q", label(k)))

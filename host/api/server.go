@@ -167,7 +167,9 @@ type Server struct {
 	verifier *auth.Verifier // nil: authentication off
 	methods  map[string]*method
 	metrics  *metrics
-	started  time.Time
+	// stopObserving ends the executor calls' reports to metrics (Engine.ObserveExecutors).
+	stopObserving func()
+	started       time.Time
 
 	// closing is closed by Shutdown: streams end and waiting executes answer.
 	closing   chan struct{}
@@ -201,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.stopObserving = cfg.Engine.ObserveExecutors(s.metrics.observeExecutor)
 	s.methods = ms
 	s.echo = s.routes()
 	return s, nil
@@ -249,7 +252,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // requests and webhook deliveries, until ctx is done. Runs keep going in the engine: close
 // the engine after the server.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.stopObserving()
+	})
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()

@@ -97,7 +97,7 @@ func (s *Server) startRun(ctx context.Context, tg target, opts engine.RunOptions
 		}
 		return nil, nil, func() {}, false, err
 	}
-	return s.watchRun(run, tg.rootID, start), events, unsub, true, nil
+	return s.watchRun(run, start), events, unsub, true, nil
 }
 
 // refuseFrozenRerun refuses a full re-run of a tree holding links or archived tasks: a
@@ -474,11 +474,12 @@ func (s *Server) runningStatus(ctx context.Context, c *call) (any, error) {
 	return out, nil
 }
 
-// watchRun records the run's duration and the executor latencies of the tasks it
-// completed (since start, taken before the run started) when it ends, and returns what
-// callers should wait on: a channel closed once the run ended and its figures are in
-// /metrics, so a client that saw the end also sees the figures.
-func (s *Server) watchRun(run *engine.Run, rootID string, start time.Time) <-chan struct{} {
+// watchRun records the run's duration (since start, taken before the run started) when
+// it ends, and returns what callers should wait on: a channel closed once the run ended
+// and its duration is in /metrics, so a client that saw the end also sees it. The
+// executors' latencies are in already: the engine reports each call as it ends
+// (Engine.ObserveExecutors).
+func (s *Server) watchRun(run *engine.Run, start time.Time) <-chan struct{} {
 	done := make(chan struct{})
 	s.background.Add(1)
 	go func() {
@@ -491,19 +492,7 @@ func (s *Server) watchRun(run *engine.Run, rootID string, start time.Time) <-cha
 			return
 		}
 		defer close(done)
-		res := run.Result()
-		s.metrics.observeRun(string(res.Status), time.Since(start))
-		ctx := context.Background()
-		root, err := s.cfg.Store.Get(ctx, rootID)
-		if err != nil {
-			return
-		}
-		_ = store.EachTask(ctx, s.cfg.Store, root.TreeID(), func(t *task.Task) error {
-			if t.Usage != nil && !t.CompletedAt.IsZero() && !t.CompletedAt.Before(start) {
-				s.metrics.observeExecutor(t.Method(), t.Usage.DurationMS/1000)
-			}
-			return nil
-		})
+		s.metrics.observeRun(string(run.Result().Status), time.Since(start))
 	}()
 	return done
 }

@@ -31,6 +31,7 @@ type Engine struct {
 	progress *progressNotes // running tasks' progress to store (progress.go)
 	sem      chan struct{}  // execution slots, engine-wide
 	workers  *workers       // the goroutines tasks execute on (workers.go)
+	calls    callObservers  // told of every executor call (calls.go)
 
 	// killCtx is the parent of every executor and hook context; Close cancels it when
 	// its deadline passes.

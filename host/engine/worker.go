@@ -173,6 +173,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 			}
 		}
 		out.usage = &u
+		e.calls.observe(t.Method(), u.DurationMS/1000)
 		return
 	}
 	if resp == nil {
@@ -183,6 +184,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		u.DurationMS = ms(elapsed)
 	}
 	out.usage, out.plugin = &u, resp.Plugin
+	e.calls.observe(t.Method(), u.DurationMS/1000)
 	result, err := decodeResult(resp.Output)
 	if err != nil {
 		out.fail(retry.KindPermanent, fmt.Sprintf("executor %q returned a malformed result: %v", t.Method(), err))
