@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -579,29 +581,83 @@ func (s staleStatusIndex) List(ctx context.Context, f store.Filter) ([]*task.Tas
 	return s.Store.List(ctx, f)
 }
 
-// TestRecoverPassesOverAStaleStatusIndex: tasks the store lists as in_progress but
-// returns pending are passed over, not reset again and again.
-func TestRecoverPassesOverAStaleStatusIndex(t *testing.T) {
+// repairableIndex is staleStatusIndex with RepairIndex: a repaired task is no longer
+// listed as in_progress.
+type repairableIndex struct {
+	staleStatusIndex
+	mu       sync.Mutex
+	repaired map[string]bool
+}
+
+func (s *repairableIndex) RepairIndex(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.repaired[id] = true
+	return nil
+}
+
+func (s *repairableIndex) List(ctx context.Context, f store.Filter) ([]*task.Task, int, error) {
+	page, n, err := s.staleStatusIndex.List(ctx, f)
+	if err != nil || f.Status != task.InProgress {
+		return page, n, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var kept []*task.Task
+	for _, t := range page {
+		if !s.repaired[t.ID] {
+			kept = append(kept, t)
+		}
+	}
+	return kept, len(kept), nil
+}
+
+// TestRecoverMendsAStaleStatusIndex: tasks the store lists as in_progress but returns
+// pending are not reset again and again: their entries are repaired when the store can,
+// else they are passed over.
+func TestRecoverMendsAStaleStatusIndex(t *testing.T) {
 	t.Parallel()
 	if clusterMode() {
 		t.Skip("the cluster recovers through its claims, not the status index")
 	}
-	st := memstore.New()
-	t.Cleanup(func() { _ = st.Close() })
-	v := setupStore(t, staleStatusIndex{st})
-	v.create(spec{id: "root"}, spec{id: "child", parent: "root"})
-	done := make(chan error, 1)
-	go func() { done <- v.e.Recover(t.Context()) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Recover did not return: it listed the same tasks again and again")
+	tests := []struct {
+		name   string
+		wrap   func(store.Store) store.Store
+		mended []string
+	}{
+		{"passed over", func(st store.Store) store.Store { return staleStatusIndex{st} }, nil},
+		{"repaired", func(st store.Store) store.Store {
+			return &repairableIndex{staleStatusIndex: staleStatusIndex{st}, repaired: map[string]bool{}}
+		}, []string{"child", "root"}},
 	}
-	v.wantStatus("root", task.Pending)
-	v.wantStatus("child", task.Pending)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mem := memstore.New()
+			t.Cleanup(func() { _ = mem.Close() })
+			st := tt.wrap(mem)
+			v := setupStore(t, st)
+			v.create(spec{id: "root"}, spec{id: "child", parent: "root"})
+			done := make(chan error, 1)
+			go func() { done <- v.e.Recover(t.Context()) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Recover did not return: it listed the same tasks again and again")
+			}
+			v.wantStatus("root", task.Pending)
+			v.wantStatus("child", task.Pending)
+			if r, ok := st.(*repairableIndex); ok {
+				got := slices.Sorted(maps.Keys(r.repaired))
+				if !slices.Equal(got, tt.mended) {
+					t.Errorf("repaired %v, want %v", got, tt.mended)
+				}
+			}
+		})
+	}
 }
 
 func TestCloseResetsRunningTasksToPending(t *testing.T) {

@@ -119,11 +119,19 @@ func (e *Engine) dropMarker(ctx context.Context, rootID string) error {
 	return nil
 }
 
+// indexRepairer is a store whose status index can disagree with its tasks after its
+// files were mended by hand, and that can mend one task's entries
+// (badgerstore.Store.RepairIndex).
+type indexRepairer interface {
+	RepairIndex(ctx context.Context, id string) error
+}
+
 // resetOrphans puts the tasks found in_progress outside this engine's runs back to
 // pending (attempt kept) and returns the ids of their trees. A task the store lists as
 // in_progress but returns in another status (its status index disagrees with it, which
-// a store damaged outside apflow can show) is logged and passed over: the reset would
-// change nothing, and the same page would come back for ever.
+// a store damaged outside apflow can show) is not reset, which would change nothing and
+// bring the same page back for ever: its entries are repaired when the store can
+// (indexRepairer), else it is passed over; either way it is logged.
 func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 	trees := map[string]bool{}
 	now := e.cfg.Now()
@@ -144,9 +152,9 @@ func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 				continue
 			}
 			if t.Status != task.InProgress {
-				e.cfg.Logger.Error("recover: the store lists the task as in_progress, but it is not; its status index disagrees with it",
-					"task", t.ID, "status", t.Status)
-				skip++
+				if !e.repairIndex(ctx, t) {
+					skip++
+				}
 				continue
 			}
 			trees[t.TreeID()] = true
@@ -166,4 +174,22 @@ func (e *Engine) resetOrphans(ctx context.Context) (map[string]bool, error) {
 			return nil, fmt.Errorf("recover: reset in_progress tasks: %w", firstErr)
 		}
 	}
+}
+
+// repairIndex mends the entries of t, which the store's status index lists as
+// in_progress though it is not, and reports whether it did: the entry is then gone
+// from the list.
+func (e *Engine) repairIndex(ctx context.Context, t *task.Task) bool {
+	const msg = "recover: the store lists the task as in_progress, but it is not; its status index disagrees with it"
+	r, ok := e.cfg.Store.(indexRepairer)
+	if !ok {
+		e.cfg.Logger.Error(msg, "task", t.ID, "status", t.Status)
+		return false
+	}
+	if err := r.RepairIndex(ctx, t.ID); err != nil {
+		e.cfg.Logger.Error(msg+"; repairing its entries failed", "task", t.ID, "status", t.Status, "error", err)
+		return false
+	}
+	e.cfg.Logger.Warn(msg+"; its entries are repaired", "task", t.ID, "status", t.Status)
+	return true
 }
