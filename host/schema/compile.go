@@ -85,9 +85,13 @@ func MustCompile(name string, doc []byte, d Draft) *Schema {
 }
 
 // Validate checks v, a decoded JSON value (numbers as json.Number or float64), against
-// s. It returns nil, an *Error when v does not satisfy s, or another error when the
+// s. An object against a schema every object satisfies (AcceptsEveryObject) passes
+// without running the validator. It returns nil, an *Error when v does not satisfy s, or another error when the
 // validator itself failed (an infinite $ref loop, a value that is not JSON).
 func (s *Schema) Validate(v any) (err error) {
+	if _, ok := v.(map[string]any); ok && s.anyObject {
+		return nil // nothing an object can fail (AcceptsEveryObject)
+	}
 	s.validations.Add(1)
 	defer func() {
 		if r := recover(); r != nil {

@@ -13,9 +13,6 @@ import (
 // injection may supply them, and the engine validates again after injection. A failing
 // anyOf/oneOf passes when one of its alternatives fails only for such keys.
 func checkInputs(s *schema.Schema, inputs map[string]any, lenient bool) ([]schema.Problem, error) {
-	if s.AcceptsEveryObject() {
-		return nil, nil
-	}
 	var v any = inputs
 	if inputs == nil {
 		v = map[string]any{}
