@@ -66,9 +66,14 @@ func parseBench(buf *bytes.Buffer, out floors) {
 }
 
 // engine is the engine floor of a workload in µs per task, or 0 when not measured.
-func (f floors) engine(wl workload) float64 {
-	return f["BenchmarkFloor/"+wl.name]["µs/task"]
-}
+func (f floors) engine(wl workload) float64 { return f[engineKey(wl)]["µs/task"] }
+
+// forgetEngine drops the engine floor of a workload, so that a later measure that fails
+// leaves none rather than an earlier one.
+func (f floors) forgetEngine(wl workload) { delete(f, engineKey(wl)) }
+
+// engineKey is the name the engine floor of a workload is reported under.
+func engineKey(wl workload) string { return "BenchmarkFloor/" + wl.name }
 
 // fsync is one fsync in µs, or 0.
 func (f floors) fsync() float64 { return f["BenchmarkFsync"]["ns/op"] / 1e3 }

@@ -123,7 +123,7 @@ func run(ctx context.Context, o options) error {
 // measureRound measures a workload once: its engine floor right before its children,
 // since the machine's load drifts over a run and a ratio compares figures of one moment.
 func measureRound(ctx context.Context, o options, wl workload, plugins []plugin, fl floors) (round, error) {
-	delete(fl, "BenchmarkFloor/"+wl.name) // a floor that fails to measure is none, not the last round's
+	fl.forgetEngine(wl)
 	if !o.noFloors {
 		if err := measureFloors(ctx, o.goBin, [][]string{engineFloor(wl)}, fl); err != nil {
 			fmt.Fprintln(os.Stderr, "e2ebench: floors:", err)
