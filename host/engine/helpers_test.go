@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,6 +167,7 @@ func (c *fakeCatalog) startOrder() []string {
 // children of the root.
 type spec struct {
 	id       string
+	name     string // the stored name; the id when empty
 	parent   string
 	priority *int
 	deps     []task.Dependency
@@ -214,7 +216,7 @@ func buildTree(specs []spec) []*task.Task {
 	parents := map[string]bool{}
 	var out []*task.Task
 	for i, s := range specs {
-		t := &task.Task{ID: s.id, TaskTreeID: rootID, Name: s.id, Status: task.Pending, Priority: task.DefaultPriority,
+		t := &task.Task{ID: s.id, TaskTreeID: rootID, Name: cmp.Or(s.name, s.id), Status: task.Pending, Priority: task.DefaultPriority,
 			Dependencies: s.deps, Seq: i, CreatedAt: now, UpdatedAt: now}
 		if i > 0 {
 			t.ParentID = rootID

@@ -29,9 +29,10 @@
 // means something from 10,000 tasks on.
 //
 // The floors are measured in the same run, by the repository's own benchmarks: the
-// engine alone with the in-process no-op executor on the same shape (host/engine
-// BenchmarkFloor, run right before the workload's children, since a shared machine's
-// load drifts over a run), the bare wazero round trip (host/sandbox BenchmarkRoundTripRaw)
+// engine alone with the in-process no-op executor on the same tree as apflow run stores
+// it, ids, names and inputs of the same kind and size (host/engine BenchmarkFloor, run
+// right before the workload's children, since a shared machine's load drifts over a
+// run), the bare wazero round trip (host/sandbox BenchmarkRoundTripRaw)
 // and one fsync (host/engine BenchmarkFsync), once at the start. It is a program rather than a Go benchmark because
 // what it measures is other processes: a b.N loop would add nothing but a harness to
 // defeat, and a table per workload with its floors beside is what the reader compares.
