@@ -199,20 +199,29 @@ func invalidSubmission(name string, err error) error {
 
 func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool, key keyFlags) error {
 	g.treeBytes = compactSize(data)
+	// The file is decoded while the host opens: decoding needs nothing of the host, and a
+	// tree of 10,000 tasks takes about as long to decode as the store and the plugins
+	// take to open.
+	decoded := decodeAsync(data, decodeOptions(g))
 	h, err := g.openHost(ctx, roleWorker)
 	if err != nil {
 		return err
 	}
 	defer h.shutdown()
+	sub, err := decoded()
+	if err != nil {
+		return invalidSubmission(name, err)
+	}
+	opts := prepareOptions(g, h)
 	if key.key != "" {
 		prepare := func(ctx context.Context) (*submit.Tree, error) {
-			return submit.PrepareTree(ctx, data, prepareOptions(g, h))
+			return submit.ValidateTree(ctx, sub, opts)
 		}
 		return g.runLocalKeyed(ctx, h, name, data, out, jsonOut, quiet, key, prepare)
 	}
 	// The tree builds its tasks as they are read: the store, the run's graph and the live
 	// view each read them in turn, and none holds them all (submit.Tree).
-	tree, err := submit.PrepareTree(ctx, data, prepareOptions(g, h))
+	tree, err := submit.ValidateTree(ctx, sub, opts)
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
@@ -230,10 +239,35 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	})
 }
 
-// prepareOptions are the options of submit.Prepare for a tree apflow run submits.
+// decodeAsync decodes data (submit.Decode) on a goroutine of its own; the function it
+// returns waits for the outcome.
+func decodeAsync(data []byte, opts submit.Options) func() (*submit.Submission, error) {
+	type outcome struct {
+		sub *submit.Submission
+		err error
+	}
+	done := make(chan outcome, 1) // the goroutine ends even when nobody waits
+	go func() {
+		sub, err := submit.Decode(data, opts)
+		done <- outcome{sub, err}
+	}()
+	return func() (*submit.Submission, error) {
+		o := <-done
+		return o.sub, o.err
+	}
+}
+
+// decodeOptions are the options of submit.Decode for a tree apflow run submits: those
+// that need no host.
+func decodeOptions(g *globals) submit.Options {
+	return submit.Options{LocalIDs: !g.keepIDs, MaxBytes: g.maxTreeBytes}
+}
+
+// prepareOptions are the options of submit.ValidateTree for a tree apflow run submits.
 func prepareOptions(g *globals, h *host) submit.Options {
-	return submit.Options{Catalog: h.catalog, Exists: submit.ExistsIn(h.store), TreeExists: submit.TreeExistsIn(h.store),
-		TaskSchemas: h.taskSchemas, LocalIDs: !g.keepIDs, MaxBytes: g.maxTreeBytes}
+	o := decodeOptions(g)
+	o.Catalog, o.Exists, o.TreeExists, o.TaskSchemas = h.catalog, submit.ExistsIn(h.store), submit.TreeExistsIn(h.store), h.taskSchemas
+	return o
 }
 
 // runLocalKeyed is runLocal with --idempotency-key: the tree is stored with the key
