@@ -199,25 +199,21 @@ func invalidSubmission(name string, err error) error {
 
 func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool, key keyFlags) error {
 	g.treeBytes = compactSize(data)
-	// The file is decoded while the host opens: decoding needs nothing of the host, and a
-	// tree of 10,000 tasks takes about as long to decode as the store and the plugins
-	// take to open.
+	// The file is decoded while the host opens: decoding needs nothing of the host
+	// (docs/performance.md, nineteenth pass).
 	decoded := decodeAsync(data, decodeOptions(g))
 	h, err := g.openHost(ctx, roleWorker)
 	if err != nil {
 		return err
 	}
 	defer h.shutdown()
+	opts := prepareOptions(g, h)
+	if key.key != "" {
+		return g.runLocalKeyed(ctx, h, name, decoded, opts, out, jsonOut, quiet, key)
+	}
 	sub, err := decoded()
 	if err != nil {
 		return invalidSubmission(name, err)
-	}
-	opts := prepareOptions(g, h)
-	if key.key != "" {
-		prepare := func(ctx context.Context) (*submit.Tree, error) {
-			return submit.ValidateTree(ctx, sub, opts)
-		}
-		return g.runLocalKeyed(ctx, h, name, data, out, jsonOut, quiet, key, prepare)
 	}
 	// The tree builds its tasks as they are read: the store, the run's graph and the live
 	// view each read them in turn, and none holds them all (submit.Tree).
@@ -276,11 +272,22 @@ func prepareOptions(g *globals, h *host) submit.Options {
 // (engine.RunOptions.OnlyUnstarted). Keys are those of tasks.execute without
 // authentication (scope "", kind execute), so a repeat of an API call answers too.
 // Expired keys are purged first.
-func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, data []byte, out io.Writer, jsonOut, quiet bool,
-	key keyFlags, prepare func(context.Context) (*submit.Tree, error)) error {
-	k, err := idempotency.NewKey("", key.key, idempotency.KindExecute, data, "")
+func (g *globals) runLocalKeyed(ctx context.Context, h *host, name string, decoded func() (*submit.Submission, error),
+	opts submit.Options, out io.Writer, jsonOut, quiet bool, key keyFlags) error {
+	// The key is checked before the tree, as tasks.execute checks it.
+	if err := idempotency.CheckKey(key.key); err != nil {
+		return invalidSubmission(name, err)
+	}
+	sub, err := decoded()
 	if err != nil {
 		return invalidSubmission(name, err)
+	}
+	k, err := idempotency.KeyOf("", key.key, idempotency.KindExecute, sub)
+	if err != nil {
+		return invalidSubmission(name, err)
+	}
+	prepare := func(ctx context.Context) (*submit.Tree, error) {
+		return submit.ValidateTree(ctx, sub, opts)
 	}
 	if _, err := h.keys.PurgeKeys(ctx, time.Now()); err != nil {
 		h.log.Warn("purging expired idempotency keys failed", "error", err)

@@ -34,12 +34,13 @@ func BenchmarkFloor(b *testing.B) {
 
 // submitted gives the tasks of shape what the tree files of the end-to-end benchmarks
 // give theirs once apflow run has stored them: ids of the kind the host generates
-// (version 7 UUIDs, task.NewID, which apflow run stores in place of a file's ids),
-// names as in the files (the spec id without the run's prefix) and inputs of the
-// files' size ({"i": k}). The ids go into every index key of a task, twice in its parent
-// and tree entries: with ids of a few bytes and no inputs, the floor ran 16-39% faster
-// than on the same trees as stored (docs/performance.md, nineteenth pass), lighter than
-// the engine's own work on the product's trees.
+// (version 7 UUIDs, task.NewID, which apflow run stores in place of a file's ids), names
+// as in the files (the spec id without the run's prefix), dependencies keyed by those
+// names (the key their results are injected under) and inputs of about the files' size
+// ({"i": k}, k the task's place in the tree). The ids go into every index key of a task,
+// twice in its parent and tree entries: with ids of a few bytes and no inputs, the floor
+// took 14-28% less time than on the same trees as stored (docs/performance.md,
+// nineteenth pass), less than the engine's own work on the product's trees.
 func submitted(shape func(string) []spec) func(string) []spec {
 	return func(p string) []spec {
 		specs := shape(p)
@@ -55,7 +56,7 @@ func submitted(shape func(string) []spec) func(string) []spec {
 			}
 			deps := make([]task.Dependency, len(s.deps))
 			for i, d := range s.deps {
-				deps[i] = task.Dependency{ID: ids[d.ID], Required: d.Required}
+				deps[i] = task.Dependency{ID: ids[d.ID], Required: d.Required, Key: strings.TrimPrefix(d.ID, p)}
 			}
 			s.deps = deps
 			s.inputs = map[string]any{"i": k}
@@ -105,13 +106,15 @@ func layered(groups, per int) func(string) []spec {
 }
 
 // TestSubmittedKeepsTheShape checks that the floor's trees are their shapes with new
-// ids: every reference follows its task, names and inputs are the files'.
+// ids: every reference follows its task; names, dependency keys and inputs are the
+// files'.
 func TestSubmittedKeepsTheShape(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		shape func(string) []spec
 	}{
 		{"wide", wide(3)},
+		{"aggregate", fanIn(3)},
 		{"chain", chain(3)},
 		{"diamond", diamond(3)},
 		{"layered", layered(2, 2)},
@@ -137,7 +140,7 @@ func TestSubmittedKeepsTheShape(t *testing.T) {
 					t.Fatalf("task %d: parent %q, deps %v; was %q, %v", k, s.parent, s.deps, b.parent, b.deps)
 				}
 				for i, d := range s.deps {
-					if d.ID != newID[b.deps[i].ID] || d.Required != b.deps[i].Required {
+					if d.ID != newID[b.deps[i].ID] || d.Required != b.deps[i].Required || d.Key != strings.TrimPrefix(b.deps[i].ID, "r0-") {
 						t.Errorf("task %d: dependency %d is %+v, want %s", k, i, d, newID[b.deps[i].ID])
 					}
 				}

@@ -44,17 +44,24 @@ type Key struct {
 	Scope, Key, Digest string
 }
 
-// NewKey checks key (non-empty, store.CheckKeyString) and computes the digest of the
-// submission data of kind, decoded with namespace ns (as the submission is).
+// NewKey checks key (CheckKey) and computes the digest of the submission data of kind,
+// decoded with namespace ns (as the submission is).
 func NewKey(scope, key, kind string, data []byte, ns task.Namespace) (Key, error) {
-	if err := store.CheckKeyString(Param, key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return Key{}, err
-	}
-	if key == "" {
-		return Key{}, apferr.InvalidParam(Param, "must not be empty", "a non-empty string", key)
 	}
 	sub, err := submit.Decode(data, submit.Options{Namespace: ns})
 	if err != nil {
+		return Key{}, err
+	}
+	return KeyOf(scope, key, kind, sub)
+}
+
+// KeyOf is NewKey of a submission already decoded (submit.Decode, with the namespace it
+// is submitted under), before it is validated: a caller that decoded it need not hold
+// a second decoded copy while the key is computed.
+func KeyOf(scope, key, kind string, sub *submit.Submission) (Key, error) {
+	if err := CheckKey(key); err != nil {
 		return Key{}, err
 	}
 	d, err := sub.Digest()
@@ -62,6 +69,18 @@ func NewKey(scope, key, kind string, data []byte, ns task.Namespace) (Key, error
 		return Key{}, err
 	}
 	return Key{Scope: scope, Key: key, Digest: kind + ":" + d}, nil
+}
+
+// CheckKey fails with InvalidParams naming idempotency_key when key cannot be an
+// idempotency key: empty, or not a valid key string (store.CheckKeyString).
+func CheckKey(key string) error {
+	if err := store.CheckKeyString(Param, key); err != nil {
+		return err
+	}
+	if key == "" {
+		return apferr.InvalidParam(Param, "must not be empty", "a non-empty string", key)
+	}
+	return nil
 }
 
 // Match returns nil when rec was recorded for the same content as k, else the error

@@ -10,6 +10,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/submit"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 const tree = `[{"name":"r","schemas":{"method":"m"}},{"name":"c","parent_id":"r","schemas":{"method":"m"}}]`
@@ -47,6 +48,41 @@ func TestNewKey(t *testing.T) {
 	b, _ := NewKey("", "k", KindExecute, []byte(tree), "")
 	if a.Digest == b.Digest {
 		t.Fatal("create and execute of one tree have the same digest")
+	}
+}
+
+// TestKeyOf checks that the key of a submission decoded by its caller is the key of its
+// data, and that its key is checked the same way.
+func TestKeyOf(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, key, data string
+		ns              task.Namespace
+		wantErr         bool
+	}{
+		{name: "tree", key: "k", data: tree},
+		{name: "one task", key: "k", data: `{"name":"a","schemas":{"method":"m"},"inputs":{"n":1.50}}`},
+		{name: "namespace", key: "k", data: tree, ns: "team"},
+		{name: "empty key", key: "", data: tree, wantErr: true},
+		{name: "NUL in the key", key: "a\x00", data: tree, wantErr: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sub, err := submit.Decode([]byte(c.data), submit.Options{Namespace: c.ns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := KeyOf("u", c.key, KindExecute, sub)
+			want, werr := NewKey("u", c.key, KindExecute, []byte(c.data), c.ns)
+			if c.wantErr {
+				if apferr.As(err) == nil || apferr.As(werr) == nil {
+					t.Fatalf("KeyOf: %v, NewKey: %v; want both refused", err, werr)
+				}
+				return
+			}
+			if err != nil || werr != nil || got != want {
+				t.Fatalf("KeyOf = %+v, %v; NewKey = %+v, %v", got, err, want, werr)
+			}
+		})
 	}
 }
 
