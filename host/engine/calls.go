@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -9,8 +10,12 @@ import (
 // The list is replaced whole under mu, and read without a lock by the calls.
 type callObservers struct {
 	mu   sync.Mutex
-	next int
-	fns  atomic.Pointer[map[int]func(executor string, seconds float64)]
+	list atomic.Pointer[[]*callObserver]
+}
+
+// callObserver is one ObserveExecutors registration; its address identifies it.
+type callObserver struct {
+	fn func(executor string, seconds float64)
 }
 
 // ObserveExecutors has fn called after every executor call the engine makes, whatever
@@ -23,39 +28,35 @@ type callObservers struct {
 // It lets a metrics writer count calls as they happen instead of reading trees back
 // (docs/performance.md, eighteenth pass).
 func (e *Engine) ObserveExecutors(fn func(executor string, seconds float64)) (stop func()) {
-	o := &e.calls
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	id := o.next
-	o.next++
-	o.replace(func(m map[int]func(string, float64)) { m[id] = fn })
+	o, obs := &e.calls, &callObserver{fn: fn}
+	o.replace(func(l []*callObserver) []*callObserver { return append(l, obs) })
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			o.mu.Lock()
-			defer o.mu.Unlock()
-			o.replace(func(m map[int]func(string, float64)) { delete(m, id) })
+			o.replace(func(l []*callObserver) []*callObserver {
+				return slices.DeleteFunc(l, func(x *callObserver) bool { return x == obs })
+			})
 		})
 	}
 }
 
-// replace stores a copy of the observers changed by change; the caller holds mu.
-func (o *callObservers) replace(change func(map[int]func(string, float64))) {
-	m := map[int]func(string, float64){}
-	if cur := o.fns.Load(); cur != nil {
-		for k, fn := range *cur {
-			m[k] = fn
-		}
+// replace stores the list change makes of a copy of the current one.
+func (o *callObservers) replace(change func([]*callObserver) []*callObserver) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var cur []*callObserver
+	if l := o.list.Load(); l != nil {
+		cur = slices.Clone(*l)
 	}
-	change(m)
-	o.fns.Store(&m)
+	next := change(cur)
+	o.list.Store(&next)
 }
 
 // observe tells every observer of one call.
 func (o *callObservers) observe(executor string, seconds float64) {
-	if fns := o.fns.Load(); fns != nil {
-		for _, fn := range *fns {
-			fn(executor, seconds)
+	if l := o.list.Load(); l != nil {
+		for _, obs := range *l {
+			obs.fn(executor, seconds)
 		}
 	}
 }
