@@ -36,34 +36,37 @@ type summaryRow struct {
 // summarize gives a row per mode and plugin, in the order of the first round. A failed
 // child counts in failed and in no median; a round without a floor in no ratio.
 func summarize(rounds []round) []summaryRow {
-	var rows []summaryRow
-	pers, ratios := map[string][]float64{}, map[string][]float64{}
-	index := map[string]int{}
+	type acc struct {
+		row          summaryRow
+		pers, ratios []float64
+	}
+	var accs []*acc
+	byKey := map[[2]string]*acc{}
 	for _, rd := range rounds {
 		for _, r := range rd.results {
-			k := r.mode + "\x00" + r.lang
-			i, ok := index[k]
-			if !ok {
-				i = len(rows)
-				index[k] = i
-				rows = append(rows, summaryRow{mode: r.mode, lang: r.lang})
+			a := byKey[[2]string{r.mode, r.lang}]
+			if a == nil {
+				a = &acc{row: summaryRow{mode: r.mode, lang: r.lang}}
+				byKey[[2]string{r.mode, r.lang}] = a
+				accs = append(accs, a)
 			}
-			rows[i].rounds++
+			a.row.rounds++
 			if r.err != nil {
-				rows[i].failed++
+				a.row.failed++
 				continue
 			}
-			pers[k] = append(pers[k], r.perTask())
+			a.pers = append(a.pers, r.perTask())
 			if ratio := ratioTo(r.perTask(), rd.floor); ratio > 0 {
-				ratios[k] = append(ratios[k], ratio)
+				a.ratios = append(a.ratios, ratio)
 			}
 		}
 	}
-	for i, row := range rows {
-		k := row.mode + "\x00" + row.lang
-		rows[i].perTask = median(pers[k])
-		if rs := ratios[k]; len(rs) > 0 {
-			rows[i].ratio, rows[i].minRatio, rows[i].maxRatio = median(rs), slices.Min(rs), slices.Max(rs)
+	rows := make([]summaryRow, len(accs))
+	for i, a := range accs {
+		rows[i] = a.row
+		rows[i].perTask = median(a.pers)
+		if len(a.ratios) > 0 {
+			rows[i].ratio, rows[i].minRatio, rows[i].maxRatio = median(a.ratios), slices.Min(a.ratios), slices.Max(a.ratios)
 		}
 	}
 	return rows
