@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -84,12 +86,59 @@ func TestMaxTreeBytes(t *testing.T) {
 	t.Parallel()
 	dataDir, plugins := setup(t)
 	tree := writeTree(t, goodTree)
-	base := []string{"run", "-q", "--data-dir", dataDir, "--plugins", plugins, tree}
-	code, _, stderr := apflow(t, "", append(base, "--max-tree-bytes", "100")...)
-	if code != exitInvalid || !strings.Contains(stderr, "--max-tree-bytes") {
-		t.Fatalf("a file over the limit: exit %d, %s", code, stderr)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"unkeyed", nil},
+		// A keyed run digests the tree it decoded, under the same limit.
+		{"keyed", []string{"--idempotency-key", "max-tree-bytes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := append([]string{"run", "-q", "--data-dir", dataDir, "--plugins", plugins, tree}, tc.flags...)
+			code, _, stderr := apflow(t, "", append(base, "--max-tree-bytes", "100")...)
+			if code != exitInvalid || !strings.Contains(stderr, "--max-tree-bytes") {
+				t.Fatalf("a file over the limit: exit %d, %s", code, stderr)
+			}
+			if code, stdout, stderr := apflow(t, "", append(base, "--max-tree-bytes", "100000")...); code != exitOK {
+				t.Fatalf("within the limit: exit %d\n%s\n%s", code, stdout, stderr)
+			}
+		})
 	}
-	if code, stdout, stderr := apflow(t, "", append(base, "--max-tree-bytes", "100000")...); code != exitOK {
-		t.Fatalf("within the limit: exit %d\n%s\n%s", code, stdout, stderr)
+}
+
+// TestAsync: what async's goroutine returns reaches the goroutine that waits, and so does
+// its panic, with the stack where it happened, so that the waiting goroutine's deferred
+// calls (the store's close) run before the process ends.
+func TestAsync(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name      string
+		fn        func() (int, error)
+		want      int
+		wantErr   error
+		wantPanic string
+	}{
+		{"value", func() (int, error) { return 7, nil }, 7, nil, ""},
+		{"error", func() (int, error) { return 0, boom }, 0, boom, ""},
+		{"panic", func() (int, error) { panic("decoder bug") }, 0, nil, "decoder bug"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var raised any
+			got, err := func() (int, error) {
+				defer func() { raised = recover() }()
+				return async(tc.fn)()
+			}()
+			if tc.wantPanic == "" {
+				if raised != nil || got != tc.want || !errors.Is(err, tc.wantErr) {
+					t.Fatalf("got %d, %v, panic %v; want %d, %v", got, err, raised, tc.want, tc.wantErr)
+				}
+				return
+			}
+			msg := fmt.Sprint(raised)
+			if !strings.HasPrefix(msg, tc.wantPanic+"\n") || !strings.Contains(msg, "TestAsync") {
+				t.Fatalf("panic %q, want %q and the stack of the function that panicked", msg, tc.wantPanic)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -238,18 +239,37 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 // decodeAsync decodes data (submit.Decode) on a goroutine of its own; the function it
 // returns waits for the outcome.
 func decodeAsync(data []byte, opts submit.Options) func() (*submit.Submission, error) {
+	return async(func() (*submit.Submission, error) { return submit.Decode(data, opts) })
+}
+
+// async runs fn on a goroutine of its own; the function it returns waits for fn's
+// outcome. A panic of fn is raised again on the goroutine that waits, with fn's stack in
+// its value: a panic on fn's own goroutine would end the process without running the
+// waiting goroutine's deferred calls, the store's close among them. The goroutine ends
+// even when nobody waits.
+func async[T any](fn func() (T, error)) func() (T, error) {
 	type outcome struct {
-		sub *submit.Submission
-		err error
+		v     T
+		err   error
+		panic any
 	}
-	done := make(chan outcome, 1) // the goroutine ends even when nobody waits
+	done := make(chan outcome, 1)
 	go func() {
-		sub, err := submit.Decode(data, opts)
-		done <- outcome{sub, err}
+		var o outcome
+		defer func() {
+			if r := recover(); r != nil {
+				o = outcome{panic: fmt.Sprintf("%v\n\n%s", r, debug.Stack())}
+			}
+			done <- o
+		}()
+		o.v, o.err = fn()
 	}()
-	return func() (*submit.Submission, error) {
+	return func() (T, error) {
 		o := <-done
-		return o.sub, o.err
+		if o.panic != nil {
+			panic(o.panic)
+		}
+		return o.v, o.err
 	}
 }
 
