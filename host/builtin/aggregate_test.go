@@ -114,6 +114,13 @@ func TestCatalog(t *testing.T) {
 	if len(list) != 2 || list[0].ID != AggregateResultsID || list[1].ID != GenerateID {
 		t.Fatalf("List = %v", list)
 	}
+	r := c.(executor.Registers)
+	for _, id := range []string{AggregateResultsID, GenerateID, "nope"} {
+		_, err := c.Lookup(id)
+		if r.Registers(id) != (err == nil) {
+			t.Errorf("Registers(%q) = %v, but Lookup's error is %v", id, r.Registers(id), err)
+		}
+	}
 }
 
 // TestExecuteValidatesUnlessValidated: a direct caller gets inputs checked against the

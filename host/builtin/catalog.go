@@ -46,6 +46,12 @@ func (c *catalog) Lookup(id string) (executor.Handle, error) {
 	return handle{b}, nil
 }
 
+// Registers implements executor.Registers: the built-ins are fixed at construction.
+func (c *catalog) Registers(id string) bool {
+	_, ok := c.byID[id]
+	return ok
+}
+
 // List implements executor.Catalog.
 func (c *catalog) List() []*executor.Info {
 	out := make([]*executor.Info, 0, len(c.byID))

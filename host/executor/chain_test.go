@@ -102,3 +102,58 @@ func TestChainPropagatesOtherErrors(t *testing.T) {
 		t.Fatalf("Lookup error = %v, want %v", err, boom)
 	}
 }
+
+// registering is a fakeCatalog that answers Registers and counts its Lookups.
+type registering struct {
+	fakeCatalog
+	lookups *int
+}
+
+func (c registering) Registers(id string) bool {
+	for _, x := range c.ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (c registering) Lookup(id string) (executor.Handle, error) {
+	*c.lookups++
+	return c.fakeCatalog.Lookup(id)
+}
+
+// TestChainAsksRegistersFirst: a catalog that implements Registers is looked in only for
+// the ids it registers, so the ids of the catalogs after it cost it no error.
+func TestChainAsksRegistersFirst(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		id          string
+		wantKind    string
+		wantLookups int
+	}{
+		{id: "agg", wantKind: "builtin", wantLookups: 1},
+		{id: "zeta", wantKind: "wasm", wantLookups: 0},
+		{id: "missing", wantLookups: 0},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			lookups := 0
+			c := executor.Chain(registering{fakeCatalog{kind: "builtin", ids: []string{"agg"}}, &lookups},
+				fakeCatalog{kind: "wasm", ids: []string{"zeta"}})
+			h, err := c.Lookup(tc.id)
+			if lookups != tc.wantLookups {
+				t.Errorf("Lookup(%q) looked in the registering catalog %d times, want %d", tc.id, lookups, tc.wantLookups)
+			}
+			if tc.wantKind == "" {
+				if apferr.CodeOf(err) != apferr.ExecutorNotFound {
+					t.Fatalf("Lookup(%q) error = %v, want not found", tc.id, err)
+				}
+				return
+			}
+			if err != nil || h.Info().Kind != tc.wantKind {
+				t.Fatalf("Lookup(%q) = %v, %v; want kind %s", tc.id, h, err, tc.wantKind)
+			}
+		})
+	}
+}
