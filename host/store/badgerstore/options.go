@@ -69,14 +69,17 @@ type Options struct {
 	// 1024).
 	MaxBatch int
 	// DecodeCacheSize is the number of decoded tasks kept to spare decoding the value of
-	// a task that was just written or read (default 4096; negative disables it). Each
-	// costs about the size of the task several times over (its JSON and its decoded
-	// form), and the collector doubles that in RSS: at 16384, a run of 10,000 tasks kept
-	// some 80 MiB more RSS for a throughput gain within the noise of the benchmarks. A run
-	// hits the cache on its in-flight tasks, which a few thousand entries cover. The
-	// tasks a Create stores beyond these are kept undecoded, up to 8 MiB of their
-	// stored values, until their first update or a later Create needs the room
-	// (decodeCache); disabling the cache drops them too.
+	// a task that was just written or read (default 1024; negative disables it). Each
+	// costs about the size of the task several times over (its stored value and its
+	// decoded form, a graph of pointers the collector marks at every cycle), and the
+	// collector doubles that in RSS. A run hits the cache on its in-flight tasks (the
+	// engine runs 64 at a time by default), which a thousand entries cover: at 4096, a
+	// 10,000-task apflow run took 3-5% more CPU and BenchmarkRun10k peaked 45-64 MiB
+	// higher than at 1024, at 16384 some 80 MiB higher, for no throughput a benchmark
+	// could show (docs/performance.md, twentieth pass). The tasks a Create stores beyond
+	// these are kept undecoded, up to 8 MiB of their stored values, until their first
+	// update or a later Create needs the room (decodeCache); disabling the cache drops
+	// them too.
 	DecodeCacheSize int
 	// GCInterval is how often the value log is garbage collected (default 10 minutes;
 	// negative disables it).
@@ -93,7 +96,7 @@ const (
 	DefaultNumCompactors    = 2
 	DefaultMaxBatch         = 1024
 	DefaultGCInterval       = 10 * time.Minute
-	DefaultDecodeCacheSize  = 4096
+	DefaultDecodeCacheSize  = 1024
 )
 
 func (o Options) withDefaults() Options {
