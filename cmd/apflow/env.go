@@ -308,9 +308,8 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
-		percent, minHeap := gcPolicy(os.Getenv)
-		log.Debug("process", "memory_limit", memoryLimit(), "gc_percent", percent, "gc_min_heap", minHeap,
-			"gc_percent_now", gcPercentNow())
+		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv)...)
+		log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {

@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// TestGCPace: the pace is gcPercent once the heap it allows reaches minHeapGoal, and
-// raised to reach it below that.
+// TestGCPace: the pace is gcPercent plus the extra (extraPercent of the live heap, at
+// most extraHeapBytes) once the heap it allows reaches minHeapGoal, and raised to reach
+// it below that.
 func TestGCPace(t *testing.T) {
 	t.Parallel()
-	p := &gcPacer{percent: 50, min: 16 << 20}
+	p := &gcPacer{percent: 50, extraPercent: 25, extraBytes: 8 << 20, min: 16 << 20}
 	tests := []struct {
 		live uint64
 		want int
@@ -21,9 +22,11 @@ func TestGCPace(t *testing.T) {
 		{4 << 20, 300}, // 4 MiB may grow to 16
 		{7 << 20, 129}, // rounded up: 7 MiB × 2.28 would stop short of 16
 		{8 << 20, 100}, // 8 MiB may grow to 16
-		{11 << 20, 50}, // 1.5 × 11 MiB is over 16
-		{64 << 20, 50}, // large heaps keep the pace
-		{1 << 30, 50},
+		{11 << 20, 75}, // 1.75 × 11 MiB is over 16: the whole extra
+		{32 << 20, 75}, // the extra's quarter is 8 MiB
+		{64 << 20, 62}, // 8 MiB more than gcPercent's half, rounded down
+		{800 << 20, 51},
+		{1 << 30, 50}, // large heaps keep gcPercent's pace
 	}
 	for _, tt := range tests {
 		if got := p.pace(tt.live); got != tt.want {
@@ -33,8 +36,9 @@ func TestGCPace(t *testing.T) {
 }
 
 // TestPaceGCFollowsCollections: once paceGC has run, each collection sets the pace for
-// the live heap it leaves: raised while the heap is small, gcPercent while it holds
-// more than minHeapGoal, raised again when that is dropped; stop ends it. With GOGC set
+// the live heap it leaves: raised while the heap is small, gcPercent and at most its
+// extra while it holds more than minHeapGoal, raised again when that is dropped; stop
+// ends it. With GOGC set
 // it changes nothing.
 func TestPaceGCFollowsCollections(t *testing.T) {
 	// Not parallel: it sets the process's pace.
@@ -62,10 +66,10 @@ func TestPaceGCFollowsCollections(t *testing.T) {
 	for i := range held {
 		held[i] = 1
 	}
-	waitPace("holding twice minHeapGoal", func(p int) bool { return p == gcPercent })
+	waitPace("holding twice minHeapGoal", func(p int) bool { return p >= gcPercent && p <= gcPercent+extraPercent })
 	runtime.KeepAlive(held)
 	held = nil
-	waitPace("after dropping it", func(p int) bool { return p > gcPercent })
+	waitPace("after dropping it", func(p int) bool { return p > gcPercent+extraPercent })
 	stop()
 	debug.SetGCPercent(100)
 	for range 3 {

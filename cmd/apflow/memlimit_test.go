@@ -24,9 +24,9 @@ func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 		gomemlimit, gogc string // "" leaves it unset
 		want             []string
 	}{
-		{"", "", []string{"memory_limit=none", "gc_percent=50", "gc_min_heap=16777216"}},
-		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50", "gc_min_heap=16777216"}},
-		{"", "200", []string{"memory_limit=none", "gc_percent=200", "gc_min_heap=none"}},
+		{"", "", []string{"memory_limit=none", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216"}},
+		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216"}},
+		{"", "200", []string{"memory_limit=none", "gc_percent=200", "gc_extra_percent=none", "gc_extra_max=none", "gc_min_heap=none"}},
 	}
 	for _, tc := range tests {
 		cmd := exec.Command(bin, "plugins", "list", "--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins)
