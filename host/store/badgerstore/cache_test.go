@@ -130,6 +130,38 @@ func TestCommitterKnowsWhatItStored(t *testing.T) {
 				}
 			}
 		}, 0, map[string]float64{"t0": 0.5, "t9": 0.5}},
+		{"ended, read, then run again", func(t *testing.T, s *Store) {
+			setupTasks(t, s, 2)
+			status := func(st task.Status, p float64) func(*task.Task) error {
+				return func(x *task.Task) error { x.Status, x.Progress = st, p; return nil }
+			}
+			for _, m := range []store.Mutation{{ID: "t0", Fn: status(task.InProgress, 0.5)}, {ID: "t0", Fn: status(task.Completed, 1)},
+				{ID: "t1", Fn: status(task.InProgress, 0.5)}} {
+				if _, err := s.UpdateMany(t.Context(), []store.Mutation{m}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// An ended task is not kept decoded (settle): a run does not update it again.
+			if _, ok := s.cache.m["t0"]; ok {
+				t.Fatal("the completed task is kept decoded")
+			}
+			if _, ok := s.cache.m["t1"]; !ok {
+				t.Fatal("the running task is not kept decoded")
+			}
+			if got, err := s.Get(t.Context(), "t0"); err != nil || got.Status != task.Completed {
+				t.Fatalf("t0 = %v, %v; want completed", got, err)
+			}
+			// Its reset and its end in one update: the second mutation starts from the first.
+			muts := []store.Mutation{{ID: "t0", Fn: status(task.Pending, 0)}, {ID: "t0", Fn: status(task.InProgress, 0.25)},
+				{ID: "t0", Fn: status(task.Failed, 0.75)}, {ID: "t1", Fn: status(task.Completed, 1)}}
+			out, err := s.UpdateMany(t.Context(), muts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out[0].Status != task.Pending || out[2].Status != task.Failed || out[2].Progress != 0.75 || out[3].Status != task.Completed {
+				t.Fatalf("UpdateMany returned %v, %v, %v", out[0].Status, out[2], out[3].Status)
+			}
+		}, 1, map[string]float64{"t0": 0.75, "t1": 1}},
 		{"two mutations of one task in one update", func(t *testing.T, s *Store) {
 			setupTasks(t, s, 1)
 			muts := []store.Mutation{{ID: "t0", Fn: progress(0.25)}, {ID: "t0", Fn: func(x *task.Task) error { x.Progress += 0.5; return nil }}}

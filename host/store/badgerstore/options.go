@@ -73,7 +73,8 @@ type Options struct {
 	// costs about the size of the task several times over (its stored value and its
 	// decoded form, a graph of pointers the collector marks at every cycle), and the
 	// collector doubles that in RSS. A run hits the cache on its in-flight tasks (the
-	// engine runs 64 at a time by default), which a thousand entries cover: at 4096, a
+	// engine runs 64 at a time by default; a task that ends is not kept), which a
+	// thousand entries cover: at 4096, a
 	// 10,000-task apflow run took 3-5% more CPU and BenchmarkRun10k peaked 45-64 MiB
 	// higher than at 1024, at 16384 some 80 MiB higher, for no throughput a benchmark
 	// could show (docs/performance.md, twentieth pass). The tasks a Create stores beyond

@@ -41,17 +41,27 @@ func decode(id string, raw []byte) (*task.Task, error) {
 // settle turns next, a task fn has just modified and that was encoded to raw, into the
 // stored form: caller is for the caller of the write (next itself, normalized, when
 // canonicalize vouches for it), shared is an equal copy remembered in the cache. fn may
-// have kept a reference to next, so the cache never holds next itself.
+// have kept a reference to next, so the cache never holds next itself. A task that ends
+// (a terminal status) is not remembered, and its entry goes: a run does not update it
+// again, and its copy was a tenth of a run's allocations and of the live graphs the
+// collector marks (docs/performance.md, twentieth pass); caller and shared are then one
+// task, the transaction's alone.
 func (s *Store) settle(next *task.Task, raw []byte) (caller, shared *task.Task, err error) {
+	keep := s.cache != nil && !next.Status.Terminal()
 	if canonicalize(next) {
 		caller = next
-		if s.cache == nil {
+		if !keep {
+			s.cache.drop(next.ID)
 			return caller, caller, nil
 		}
 		shared = next.Clone()
 	} else {
 		if shared, err = decode(next.ID, raw); err != nil {
 			return nil, nil, err
+		}
+		if !keep {
+			s.cache.drop(next.ID)
+			return shared, shared, nil
 		}
 		caller = shared.Clone()
 	}
