@@ -129,15 +129,46 @@ const headerTag = 0x01
 // An entry of a small task takes about 65 bytes, against 160 in the earlier form, and
 // every status change rewrites two or three of them.
 func (h header) encode() []byte {
+	b, _, _ := h.appendTo(make([]byte, 0, h.encodedCap()))
+	return b
+}
+
+// encodedCap is room enough for most encodings of h.
+func (h header) encodedCap() int { return 24 + len(h.Name) + len(h.Method) + 5*18 }
+
+// appendTo appends h's encoding to b and returns it with the offsets of its status
+// string in it: b[from:to].
+func (h header) appendTo(b []byte) (out []byte, from, to int) {
 	strs := [...]string{h.ID, string(h.Status), h.UserID, h.TreeID, h.ParentID, h.Name, h.Method}
-	b := make([]byte, 0, 24+len(h.Name)+len(h.Method)+5*18)
 	b = append(b, headerTag)
 	b = binary.AppendVarint(b, h.Created)
 	b = binary.AppendVarint(b, h.Seq)
 	for i, s := range strs {
+		if i == 1 {
+			from = len(b)
+		}
 		b = appendCompactString(b, s, strs[:i])
+		if i == 1 {
+			to = len(b)
+		}
 	}
-	return b
+	return b, from, to
+}
+
+// encodePair returns h.encode() and the encoding of h without its status, as encode
+// would return it, reading h's strings once: the second is the first with its status
+// string replaced by the absent one, unless a later string repeats the status, which
+// the first then encodes as a reference to it.
+func (h header) encodePair() (withStatus, without []byte) {
+	withStatus, from, to := h.appendTo(make([]byte, 0, h.encodedCap()))
+	st := string(h.Status)
+	if st != "" && (h.UserID == st || h.TreeID == st || h.ParentID == st || h.Name == st || h.Method == st) {
+		h.Status = ""
+		return withStatus, h.encode()
+	}
+	without = make([]byte, 0, len(withStatus)-(to-from)+1)
+	without = append(append(append(without, withStatus[:from]...), strAbsent), withStatus[to:]...)
+	return withStatus, without
 }
 
 func decodeHeader(b []byte) (header, error) {
@@ -210,9 +241,8 @@ type indexEntry struct {
 // about twice as many entries, which the LSM tree then flushed and compacted.
 func indexEntries(t *task.Task) []indexEntry {
 	h := headerOf(t)
-	withStatus := h.encode()
+	withStatus, v := h.encodePair()
 	h.Status = ""
-	v := h.encode()
 	es := make([]indexEntry, 0, 7+len(t.Dependencies)) // at most 7 besides the dependents
 	es = append(es, indexEntry{orderedKey(prefixAll, h), v}, indexEntry{statusKey(t.Status, h), withStatus})
 	if t.ParentID == "" {

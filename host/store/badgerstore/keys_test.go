@@ -313,6 +313,43 @@ func TestHeaderRoundTrip(t *testing.T) {
 	}
 }
 
+// TestEncodePair: encodePair gives what encode gives for the header and for the header
+// without its status, also when a later string repeats the status (the first encoding
+// then refers to it) or an id.
+func TestEncodePair(t *testing.T) {
+	t.Parallel()
+	const root, child = "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11"
+	typical := header{ID: child, Created: time.Now().UnixMicro(), Seq: 17, Status: task.InProgress,
+		TreeID: root, ParentID: root, Name: "child-17", Method: "echo", Named: true}
+	for _, c := range []struct {
+		name string
+		mod  func(*header)
+	}{
+		{"typical", func(*header) {}},
+		{"root", func(h *header) { h.ID, h.TreeID, h.ParentID = root, root, "" }},
+		{"no status", func(h *header) { h.Status = "" }},
+		{"user", func(h *header) { h.UserID = "alice" }},
+		{"name repeats the status", func(h *header) { h.Name = string(h.Status) }},
+		{"executor repeats the status", func(h *header) { h.Method = string(h.Status) }},
+		{"user and tree repeat the status", func(h *header) { h.UserID, h.TreeID = string(h.Status), string(h.Status) }},
+		{"status repeats the id", func(h *header) { h.ID, h.Name = "pending", "pending"; h.Status = task.Pending }},
+		{"plain ids", func(h *header) { h.ID, h.TreeID, h.ParentID = "a\x00b", "t", "t" }},
+		{"invalid UTF-8", func(h *header) { h.Name, h.ID, h.UserID = "\xff", "\xfe", "u\xc3" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := typical
+			c.mod(&h)
+			with, without := h.encodePair()
+			want := h.encode()
+			h.Status = ""
+			if wantWithout := h.encode(); !bytes.Equal(with, want) || !bytes.Equal(without, wantWithout) {
+				t.Fatalf("encodePair = %q, %q; want %q, %q", with, without, want, wantWithout)
+			}
+		})
+	}
+}
+
 // TestStoredFormat pins the bytes of a task's stored value and of an index entry's header:
 // they are on disk, and a change of field order, kind or offset must be a new format that
 // still reads these.
