@@ -38,8 +38,7 @@ func TestGCPace(t *testing.T) {
 // TestPaceGCFollowsCollections: once paceGC has run, each collection sets the pace for
 // the live heap it leaves: raised while the heap is small, gcPercent and at most its
 // extra while it holds more than minHeapGoal, raised again when that is dropped; stop
-// ends it. With GOGC set
-// it changes nothing.
+// ends it. With GOGC set it changes nothing.
 func TestPaceGCFollowsCollections(t *testing.T) {
 	// Not parallel: it sets the process's pace.
 	old := debug.SetGCPercent(100)
