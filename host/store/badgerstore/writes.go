@@ -218,9 +218,15 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		now := s.now()
 		type state struct {
+			id    string
 			orig  []indexEntry // index entries as stored
-			cur   *task.Task   // after the latest mutation, shared
+			cur   *task.Task   // after the latest mutation
 			value []byte       // encoding of cur
+			// owned: cur is the task the caller's function was given (settle), which a
+			// later function of this call may change; entries are its index entries, taken
+			// when it was settled.
+			owned   bool
+			entries []indexEntry
 		}
 		states := make(map[string]*state, len(muts))
 		order := make([]*state, 0, len(muts))
@@ -231,9 +237,15 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 				if err != nil {
 					return nil, err
 				}
-				st = &state{orig: indexEntries(t), cur: t}
+				st = &state{id: m.ID, orig: indexEntries(t), cur: t}
 				states[m.ID] = st
 				order = append(order, st)
+			} else if st.owned { // start from what was encoded, not from the caller's task
+				cur, err := decode(m.ID, st.value)
+				if err != nil {
+					return nil, err
+				}
+				st.cur, st.owned = cur, false
 			}
 			next, err := store.Step(st.cur, m.Fn, now)
 			if err != nil {
@@ -243,14 +255,26 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 			if err != nil {
 				return nil, err
 			}
-			if out[i], st.cur, err = s.settle(next, v); err != nil {
+			caller, shared, err := s.settle(next, v)
+			if err != nil {
 				return nil, err
 			}
-			st.value = v
+			out[i], st.cur, st.value, st.entries, st.owned = caller, shared, v, nil, shared == caller
+			if st.owned {
+				// The task the caller's function was given and may have kept (a task that
+				// ends, or no cache), which a later function of this call could change: its
+				// index entries are taken now, and a later mutation of the same task starts
+				// from its encoding.
+				st.entries = indexEntries(shared)
+			}
 		}
 		ws := make([]write, 0, writesPerChange*len(order))
 		for _, st := range order {
-			ws = appendDiff(ws, st.orig, encoded{id: st.cur.ID, value: st.value, entries: indexEntries(st.cur)})
+			entries := st.entries
+			if entries == nil {
+				entries = indexEntries(st.cur)
+			}
+			ws = appendDiff(ws, st.orig, encoded{id: st.id, value: st.value, entries: entries})
 		}
 		return ws, nil
 	})

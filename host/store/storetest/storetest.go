@@ -62,6 +62,7 @@ var cases = []struct {
 	{"UpdateMissing", testUpdateMissing},
 	{"UpdateManyInOrder", testUpdateManyOrder},
 	{"UpdateManyAllOrNothing", testUpdateManyAllOrNothing},
+	{"UpdateManyKeptTask", testUpdateManyKept},
 	{"ConcurrentUpdates", testConcurrentUpdates},
 	{"ListOrderAndPaging", testListPaging},
 	{"ListLimits", testListLimits},
@@ -519,6 +520,43 @@ func testUpdateManyAllOrNothing(t *testing.T, s store.Store) {
 	wantCode(t, err, apferr.TaskNotFound)
 	if get(t, s, "a1").Status != task.Pending || get(t, s, "a2").Status != task.Pending {
 		t.Fatal("a failed UpdateMany wrote part of its mutations")
+	}
+}
+
+// testUpdateManyKept: a mutation's function may keep the task it was given, and a later
+// function of the same UpdateMany may change that task: what is stored (the task, what
+// List finds it by) is the task as its own mutation left it, here one that ends, and a
+// later mutation of the same task starts from that.
+func testUpdateManyKept(t *testing.T, s store.Store) {
+	for _, again := range []bool{false, true} {
+		id := fmt.Sprintf("k%v", again)
+		create(t, s, mk(id, "", 0), mk("other-"+id, "", 1))
+		now := base.Add(time.Minute)
+		var kept *task.Task
+		muts := []store.Mutation{
+			{ID: id, Fn: func(x *task.Task) error { kept = x; return x.Cancel("", now) }},
+			{ID: "other-" + id, Fn: func(*task.Task) error { kept.Name = "renamed"; return nil }},
+		}
+		want := task.Cancelled
+		if again { // a third mutation resets the task
+			muts = append(muts, store.Mutation{ID: id, Fn: func(x *task.Task) error { x.Status = task.Pending; return nil }})
+			want = task.Pending
+		}
+		if _, err := s.UpdateMany(ctx(t), muts); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, s, id); got.Name != "task "+id || got.Status != want {
+			t.Fatalf("%s is named %q, %s; want %q, %s", id, got.Name, got.Status, "task "+id, want)
+		}
+		for _, f := range []store.Filter{{Name: "renamed"}, {Name: "task " + id, Status: want}} {
+			wantN := 1
+			if f.Name == "renamed" {
+				wantN = 0
+			}
+			if _, n, err := s.List(ctx(t), f); err != nil || n != wantN {
+				t.Errorf("List(name %q, status %q) counts %d, %v; want %d", f.Name, f.Status, n, err, wantN)
+			}
+		}
 	}
 }
 
