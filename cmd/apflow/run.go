@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -203,6 +204,9 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	// The file is decoded while the host opens: decoding needs nothing of the host
 	// (docs/performance.md, nineteenth pass).
 	decoded := decodeAsync(data, decodeOptions(g))
+	// A return before the tree is read (the host does not open, the key is refused)
+	// still waits for the decoding, once the host is closed: a panic in it is raised.
+	defer func() { _, _ = decoded() }()
 	h, err := g.openHost(ctx, roleWorker)
 	if err != nil {
 		return err
@@ -243,10 +247,13 @@ func decodeAsync(data []byte, opts submit.Options) func() (*submit.Submission, e
 }
 
 // async runs fn on a goroutine of its own; the function it returns waits for fn's
-// outcome. A panic of fn is raised again on the goroutine that waits, with fn's stack in
-// its value: a panic on fn's own goroutine would end the process without running the
-// waiting goroutine's deferred calls, the store's close among them. The goroutine ends
-// even when nobody waits.
+// outcome. A panic of fn is raised again on the goroutine that waits, its value fn's
+// panic and stack as text: a panic on fn's own goroutine would end the process without
+// running the waiting goroutine's deferred calls, the store's close among them. The
+// function may be called again: it then returns fn's error, or raises its panic, again,
+// but the zero value (the first caller holds the value; a deferred call keeps nothing
+// alive). The goroutine ends even when nobody waits; a caller that may return without
+// waiting defers a call, so that a panic is raised, not lost.
 func async[T any](fn func() (T, error)) func() (T, error) {
 	type outcome struct {
 		v     T
@@ -264,12 +271,17 @@ func async[T any](fn func() (T, error)) func() (T, error) {
 		}()
 		o.v, o.err = fn()
 	}()
+	var once sync.Once
+	var o outcome
 	return func() (T, error) {
-		o := <-done
+		once.Do(func() { o = <-done })
 		if o.panic != nil {
 			panic(o.panic)
 		}
-		return o.v, o.err
+		v := o.v
+		var zero T
+		o.v = zero // the caller holds it now: a deferred wait does not keep it alive
+		return v, o.err
 	}
 }
 
