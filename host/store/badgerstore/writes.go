@@ -218,15 +218,11 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		now := s.now()
 		type state struct {
-			id    string
-			orig  []indexEntry // index entries as stored
-			cur   *task.Task   // after the latest mutation
-			value []byte       // encoding of cur
-			// owned: cur is the task the caller's function was given (settle), which a
-			// later function of this call may change; entries are its index entries, taken
-			// when it was settled.
-			owned   bool
-			entries []indexEntry
+			id      string
+			orig    []indexEntry // index entries as stored
+			cur     *task.Task   // as stored, before the first mutation
+			value   []byte       // encoding after the latest mutation
+			entries []indexEntry // index entries after the latest mutation
 		}
 		states := make(map[string]*state, len(muts))
 		order := make([]*state, 0, len(muts))
@@ -240,12 +236,15 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 				st = &state{id: m.ID, orig: indexEntries(t), cur: t}
 				states[m.ID] = st
 				order = append(order, st)
-			} else if st.owned { // start from what was encoded, not from the caller's task
+			} else {
+				// A later mutation of the task starts from what the earlier one encoded: the
+				// task settle returned may be the one that mutation's function was given and
+				// kept, which a function since could have changed.
 				cur, err := decode(m.ID, st.value)
 				if err != nil {
 					return nil, err
 				}
-				st.cur, st.owned = cur, false
+				st.cur = cur
 			}
 			next, err := store.Step(st.cur, m.Fn, now)
 			if err != nil {
@@ -259,22 +258,12 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 			if err != nil {
 				return nil, err
 			}
-			out[i], st.cur, st.value, st.entries, st.owned = caller, shared, v, nil, shared == caller
-			if st.owned {
-				// The task the caller's function was given and may have kept (a task that
-				// ends, or no cache), which a later function of this call could change: its
-				// index entries are taken now, and a later mutation of the same task starts
-				// from its encoding.
-				st.entries = indexEntries(shared)
-			}
+			// The index entries are taken now, before a later function could change the task.
+			out[i], st.value, st.entries = caller, v, indexEntries(shared)
 		}
 		ws := make([]write, 0, writesPerChange*len(order))
 		for _, st := range order {
-			entries := st.entries
-			if entries == nil {
-				entries = indexEntries(st.cur)
-			}
-			ws = appendDiff(ws, st.orig, encoded{id: st.id, value: st.value, entries: entries})
+			ws = appendDiff(ws, st.orig, encoded{id: st.id, value: st.value, entries: st.entries})
 		}
 		return ws, nil
 	})
