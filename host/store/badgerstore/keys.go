@@ -143,14 +143,12 @@ func (h header) appendTo(b []byte) (out []byte, from, to int) {
 	b = append(b, headerTag)
 	b = binary.AppendVarint(b, h.Created)
 	b = binary.AppendVarint(b, h.Seq)
-	for i, s := range strs {
-		if i == 1 {
-			from = len(b)
-		}
-		b = appendCompactString(b, s, strs[:i])
-		if i == 1 {
-			to = len(b)
-		}
+	b = appendCompactString(b, strs[0], nil)
+	from = len(b)
+	b = appendCompactString(b, strs[1], strs[:1])
+	to = len(b)
+	for i := 2; i < len(strs); i++ {
+		b = appendCompactString(b, strs[i], strs[:i])
 	}
 	return b, from, to
 }

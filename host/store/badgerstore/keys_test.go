@@ -268,33 +268,44 @@ func earlierHeader(h header) []byte {
 	return b
 }
 
+// headerCase is a header of the header tests: typicalHeader changed by mod.
+type headerCase struct {
+	name string
+	mod  func(*header)
+}
+
+// typicalHeader is the header of a small child task.
+func typicalHeader() header {
+	return header{ID: "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", Created: time.Now().UnixMicro(), Seq: 17,
+		Status: task.Completed, TreeID: testRootID, ParentID: testRootID, Name: "child-17", Method: "echo", Named: true}
+}
+
+const testRootID = "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11"
+
+// headerCases are the headers every encoding of headers is checked on.
+var headerCases = []headerCase{
+	{"typical", func(*header) {}},
+	{"root", func(h *header) { h.ID, h.TreeID, h.ParentID = testRootID, testRootID, "" }},
+	{"no status", func(h *header) { h.Status = "" }},
+	{"user", func(h *header) { h.UserID = "alice" }},
+	{"plain ids", func(h *header) { h.ID, h.TreeID, h.ParentID = "a\x00b", "t", "t" }},
+	{"invalid UTF-8 name and ids", func(h *header) { h.Name, h.ID, h.UserID = "\xff", "\xfe", "u\xc3" }},
+	{"unknown status", func(h *header) { h.Status = "paused" }},
+	{"zero created_at", func(h *header) { h.Created = 0 }},
+	{"year 0", func(h *header) { h.Created = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() }},
+	{"negative seq", func(h *header) { h.Seq = -1 << 40 }},
+	{"year 10000", func(h *header) { h.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() }},
+	{"extreme created_at", func(h *header) { h.Created, h.Seq = -1<<63, 1<<63-1 }},
+}
+
 // TestHeaderRoundTrip: every header decodes to itself, and so does its earlier form; the
 // compact form of a small task's entry is well under half the earlier one.
 func TestHeaderRoundTrip(t *testing.T) {
 	t.Parallel()
-	const root, child = "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11"
-	typical := header{ID: child, Created: time.Now().UnixMicro(), Seq: 17, Status: task.Completed,
-		TreeID: root, ParentID: root, Name: "child-17", Method: "echo", Named: true}
-	for _, c := range []struct {
-		name string
-		mod  func(*header)
-	}{
-		{"typical", func(*header) {}},
-		{"root", func(h *header) { h.ID, h.TreeID, h.ParentID = root, root, "" }},
-		{"no status", func(h *header) { h.Status = "" }},
-		{"user", func(h *header) { h.UserID = "alice" }},
-		{"plain ids", func(h *header) { h.ID, h.TreeID, h.ParentID = "a\x00b", "t", "t" }},
-		{"invalid UTF-8 name and ids", func(h *header) { h.Name, h.ID, h.UserID = "\xff", "\xfe", "u\xc3" }},
-		{"unknown status", func(h *header) { h.Status = "paused" }},
-		{"zero created_at", func(h *header) { h.Created = 0 }},
-		{"year 0", func(h *header) { h.Created = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() }},
-		{"negative seq", func(h *header) { h.Seq = -1 << 40 }},
-		{"year 10000", func(h *header) { h.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro() }},
-		{"extreme created_at", func(h *header) { h.Created, h.Seq = -1<<63, 1<<63-1 }},
-	} {
+	for _, c := range headerCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := typical
+			h := typicalHeader()
 			c.mod(&h)
 			b := h.encode()
 			if got, err := decodeHeader(b); err != nil || got != h {
@@ -318,27 +329,15 @@ func TestHeaderRoundTrip(t *testing.T) {
 // then refers to it) or an id.
 func TestEncodePair(t *testing.T) {
 	t.Parallel()
-	const root, child = "0b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11", "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11"
-	typical := header{ID: child, Created: time.Now().UnixMicro(), Seq: 17, Status: task.InProgress,
-		TreeID: root, ParentID: root, Name: "child-17", Method: "echo", Named: true}
-	for _, c := range []struct {
-		name string
-		mod  func(*header)
-	}{
-		{"typical", func(*header) {}},
-		{"root", func(h *header) { h.ID, h.TreeID, h.ParentID = root, root, "" }},
-		{"no status", func(h *header) { h.Status = "" }},
-		{"user", func(h *header) { h.UserID = "alice" }},
-		{"name repeats the status", func(h *header) { h.Name = string(h.Status) }},
-		{"executor repeats the status", func(h *header) { h.Method = string(h.Status) }},
-		{"user and tree repeat the status", func(h *header) { h.UserID, h.TreeID = string(h.Status), string(h.Status) }},
-		{"status repeats the id", func(h *header) { h.ID, h.Name = "pending", "pending"; h.Status = task.Pending }},
-		{"plain ids", func(h *header) { h.ID, h.TreeID, h.ParentID = "a\x00b", "t", "t" }},
-		{"invalid UTF-8", func(h *header) { h.Name, h.ID, h.UserID = "\xff", "\xfe", "u\xc3" }},
-	} {
+	cases := append(slices.Clone(headerCases),
+		headerCase{"name repeats the status", func(h *header) { h.Name = string(h.Status) }},
+		headerCase{"executor repeats the status", func(h *header) { h.Method = string(h.Status) }},
+		headerCase{"user and tree repeat the status", func(h *header) { h.UserID, h.TreeID = string(h.Status), string(h.Status) }},
+		headerCase{"status repeats the id", func(h *header) { h.ID, h.Name, h.Status = "pending", "pending", task.Pending }})
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := typical
+			h := typicalHeader()
 			c.mod(&h)
 			with, without := h.encodePair()
 			want := h.encode()
