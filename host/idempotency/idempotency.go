@@ -54,7 +54,7 @@ func NewKey(scope, key, kind string, data []byte, ns task.Namespace) (Key, error
 	if err != nil {
 		return Key{}, err
 	}
-	return KeyOf(scope, key, kind, sub)
+	return keyOf(scope, key, kind, sub)
 }
 
 // KeyOf is NewKey of a submission already decoded (submit.Decode, with the namespace it
@@ -64,6 +64,11 @@ func KeyOf(scope, key, kind string, sub *submit.Submission) (Key, error) {
 	if err := CheckKey(key); err != nil {
 		return Key{}, err
 	}
+	return keyOf(scope, key, kind, sub)
+}
+
+// keyOf is KeyOf of a key already checked.
+func keyOf(scope, key, kind string, sub *submit.Submission) (Key, error) {
 	d, err := sub.Digest()
 	if err != nil {
 		return Key{}, err
