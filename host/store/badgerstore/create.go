@@ -101,7 +101,7 @@ func (c *creation) remember(t *task.Task, value []byte) {
 // checkNew fails with Exists when id is stored, or reserved by a Create in progress
 // other than own.
 func (s *Store) checkNew(txn *badger.Txn, id string, own *reservation) error {
-	if own == nil && s.hidden(id) {
+	if own == nil && s.reserved(id) {
 		return store.Exists(id)
 	}
 	_, err := txn.Get(taskKey(id))
@@ -149,12 +149,6 @@ func (b *budget) add(w write) {
 	b.count++
 	b.size += b.s.c.estimate(w)
 	b.keys += int64(len(w.key)) + 4
-}
-
-// reservation is a chunked Create in progress: its ids are hidden from readers.
-type reservation struct {
-	id  string   // the create's marker scope
-	ids []string // the create's ids, distinct (store.CheckNew)
 }
 
 // createSeq numbers chunked creates within a process; the marker keys also carry the
@@ -263,6 +257,8 @@ type creation struct {
 	cur         []write // the chunk being filled
 	budget      budget
 	r           *reservation  // set at the first chunk queued
+	curTasks    int           // tasks whose stored value is in the chunk being filled
+	queuedTasks int           // tasks whose stored value is in a chunk queued
 	chunks      int           // the chunks queued; chunk i's marker is markerKey(r.id, i)
 	inFlight    []queuedChunk // queued chunks whose outcome is not known yet, oldest first
 	stored      int           // chunks 0..stored-1 are known committed (afterChunk)
@@ -291,6 +287,9 @@ func (c *creation) add(w write) error {
 	}
 	c.budget.add(w)
 	c.cur = append(c.cur, w)
+	if w.key[0] == prefixTask {
+		c.curTasks++
+	}
 	return nil
 }
 
@@ -299,11 +298,8 @@ func (c *creation) add(w write) error {
 // maxChunksInFlight are queued.
 func (c *creation) commitChunk() error {
 	if c.r == nil {
-		r := &reservation{
-			id:  strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36),
-			ids: c.ids,
-		}
-		if err := c.s.reserve(r); err != nil {
+		r := &reservation{id: strconv.FormatInt(c.s.opts.Now().UnixNano(), 36) + "-" + strconv.FormatUint(createSeq.Add(1), 36)}
+		if err := c.s.reserve(r, c.ids); err != nil {
 			return err
 		}
 		c.r = r
@@ -311,15 +307,17 @@ func (c *creation) commitChunk() error {
 	i, ws := c.chunks, c.cur
 	// The chunk's writes and its marker, appended here: the job owns the slice (c.cur is
 	// replaced below), and the committer only reads what it returns.
-	tasks := len(ws)
+	writes, upTo := len(ws), c.queuedTasks+c.curTasks
+	c.queuedTasks, c.curTasks = upTo, 0
 	ws = append(ws, write{key: markerKey(c.r.id, i), value: markerValue(ws, &c.scratch)})
 	wait := c.s.c.queue.Enqueue(c.ctx, func(txn *badger.Txn) ([]write, error) {
 		if err := c.s.afterChunk(txn, c.r, i); err != nil {
 			return nil, err
 		}
-		if err := c.s.checkTasks(txn, ws[:tasks], c.r); err != nil {
+		if err := c.s.checkTasks(txn, ws[:writes], c.r); err != nil {
 			return nil, err
 		}
+		c.s.hideStored(c.r, upTo) // before the commit: no snapshot holds them unhidden
 		return ws, nil
 	})
 	c.inFlight = append(c.inFlight, queuedChunk{index: i, wait: wait})
@@ -458,49 +456,6 @@ func (s *Store) checkTasks(txn *badger.Txn, ws []write, own *reservation) error 
 		}
 	}
 	return nil
-}
-
-// reserve hides the ids of r, or fails with Exists when one is reserved already.
-func (s *Store) reserve(r *reservation) error {
-	s.hideMu.Lock()
-	defer s.hideMu.Unlock()
-	for _, id := range r.ids {
-		if s.hiddenIDs[id] != nil {
-			return store.Exists(id)
-		}
-	}
-	if s.hiddenIDs == nil {
-		s.hiddenIDs = make(map[string]*reservation, len(r.ids))
-	}
-	for _, id := range r.ids {
-		s.hiddenIDs[id] = r
-	}
-	s.hiding.Add(1)
-	return nil
-}
-
-// release shows the ids of r again. The map of hidden ids is dropped when no create
-// hides any: a map keeps the room of its largest size (tens of MiB after a
-// million-task create).
-func (s *Store) release(r *reservation) {
-	s.hideMu.Lock()
-	defer s.hideMu.Unlock()
-	for _, id := range r.ids {
-		delete(s.hiddenIDs, id)
-	}
-	if s.hiding.Add(-1) == 0 {
-		s.hiddenIDs = nil
-	}
-}
-
-// hidden reports whether id belongs to a chunked Create in progress.
-func (s *Store) hidden(id string) bool {
-	if s.hiding.Load() == 0 {
-		return false
-	}
-	s.hideMu.RLock()
-	defer s.hideMu.RUnlock()
-	return s.hiddenIDs[id] != nil
 }
 
 // undoInterrupted deletes the chunks of creates that a crash interrupted: every chunk

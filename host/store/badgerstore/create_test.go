@@ -104,8 +104,8 @@ func TestChunkedCreate(t *testing.T) {
 	if m := markers(t, s); m != 0 {
 		t.Fatalf("%d markers left after a complete create", m)
 	}
-	if s.hiddenIDs != nil {
-		t.Errorf("%d hidden ids kept after the create: the map is dropped once empty", len(s.hiddenIDs))
+	if n := len(s.reservations); n != 0 {
+		t.Errorf("%d reservations kept after the create", n)
 	}
 	checkIndexes(t, s)
 }
@@ -183,8 +183,8 @@ func TestChunkedCreateAllOrNothing(t *testing.T) {
 			if m := markers(t, s); m != 0 {
 				t.Fatalf("%d markers left after a failed create", m)
 			}
-			if s.hiddenIDs != nil {
-				t.Errorf("%d hidden ids kept after the failed create", len(s.hiddenIDs))
+			if n := len(s.reservations); n != 0 {
+				t.Errorf("%d reservations kept after the failed create", n)
 			}
 			checkIndexes(t, s)
 			// The ids are free again.
@@ -426,4 +426,94 @@ func mustEncode(t *testing.T, x *task.Task) encoded {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// TestChunkedCreateOlderSnapshot reads a chunked create from a view whose snapshot was
+// taken after its first chunk and that reads on after the create ended: the view sees
+// the store as before the create, whether the create was made whole or undone, and the
+// create's reservation is forgotten once that view ends.
+func TestChunkedCreateOlderSnapshot(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		fail bool // the create's last task takes a stored id: its chunks are undone
+	}{
+		{name: "made whole"},
+		{name: "undone", fail: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+			ctx := t.Context()
+			if err := s.Create(ctx, []*task.Task{mk("other", "", 0)}); err != nil {
+				t.Fatal(err)
+			}
+			ts := bigTree("big", 3000)
+			if c.fail {
+				ts[len(ts)-1].ID = "other"
+			}
+			began, ended := make(chan struct{}), make(chan struct{})
+			type seen struct {
+				listed, counted int
+				get             error
+			}
+			saw := make(chan seen, 1)
+			s.testChunkHook = func(i int) {
+				if i != 0 {
+					return
+				}
+				s.testChunkHook = nil
+				go func() {
+					var v seen
+					err := s.view(func(txn *badger.Txn) error {
+						close(began)
+						<-ended // the create is whole, or undone, and released
+						ids, err := s.indexIDs(ctx, txn, scopePrefix(prefixAll))
+						v.listed = len(ids)
+						if err != nil {
+							return err
+						}
+						err = s.matching(ctx, txn, store.Filter{}, func(header) { v.counted++ })
+						if err != nil {
+							return err
+						}
+						_, v.get = s.readTask(txn, "big0")
+						return nil
+					})
+					if err != nil {
+						t.Error(err)
+					}
+					saw <- v
+				}()
+				<-began
+			}
+			err := s.Create(ctx, ts)
+			if c.fail != (err != nil) {
+				t.Fatalf("Create: %v", err)
+			}
+			if got := len(s.reservations); got != 1 {
+				t.Errorf("%d reservations while a view that may hold part of the create runs, want 1", got)
+			}
+			close(ended)
+			v := <-saw
+			if v.listed != 1 || v.counted != 1 || apferr.CodeOf(v.get) != apferr.TaskNotFound {
+				t.Errorf("the older view listed %d tasks, counted %d, read big0: %v; want 1, 1 and not found", v.listed, v.counted, v.get)
+			}
+			want := 3001
+			if c.fail {
+				want = 1
+			}
+			if n, err := s.Count(ctx, store.Filter{}); err != nil || n != want {
+				t.Errorf("a later Count = %d, %v; want %d", n, err, want)
+			}
+			if got := len(s.reservations); got != 0 {
+				t.Errorf("%d reservations kept after the older view ended", got)
+			}
+			if c.fail { // the ids are free again
+				if err := s.Create(ctx, ts[:1]); err != nil {
+					t.Errorf("Create of an id of the undone create: %v", err)
+				}
+			}
+		})
+	}
 }

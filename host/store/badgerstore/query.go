@@ -64,7 +64,7 @@ func (s *Store) indexIDs(ctx context.Context, txn *badger.Txn, prefix []byte) ([
 				return false, err
 			}
 		}
-		if !s.hidden(h.ID) {
+		if !s.hidden(txn, h.ID) {
 			ids = append(ids, h.ID)
 		}
 		return true, nil
@@ -311,7 +311,7 @@ func (s *Store) matching(ctx context.Context, txn *badger.Txn, f store.Filter, f
 				return false, err
 			}
 		}
-		if !matches(f, h, withStatus) || s.hidden(h.ID) {
+		if !matches(f, h, withStatus) || s.hidden(txn, h.ID) {
 			return true, nil
 		}
 		if f.Status != "" && !withStatus {

@@ -64,7 +64,7 @@ func (s *Store) Due(ctx context.Context, q store.DueQuery) ([]*task.Task, error)
 			if next := int64(binary.BigEndian.Uint64(key[1:]) ^ (1 << 63)); next > before {
 				return false, nil
 			}
-			if (q.UserID != "" && h.UserID != q.UserID) || (q.Idle && h.Status == task.InProgress) || s.hidden(h.ID) {
+			if (q.UserID != "" && h.UserID != q.UserID) || (q.Idle && h.Status == task.InProgress) || s.hidden(txn, h.ID) {
 				return true, nil
 			}
 			ids = append(ids, h.ID)
@@ -93,7 +93,7 @@ func (s *Store) Scheduled(ctx context.Context, q store.ScheduleQuery) ([]*task.T
 	total := 0
 	err := s.view(func(txn *badger.Txn) error {
 		return scanKeys(txn, []byte{prefixScheduled}, func(_ []byte, h header) (bool, error) {
-			if (q.UserID != "" && h.UserID != q.UserID) || (q.Status != "" && h.Status != q.Status) || s.hidden(h.ID) {
+			if (q.UserID != "" && h.UserID != q.UserID) || (q.Status != "" && h.Status != q.Status) || s.hidden(txn, h.ID) {
 				return true, nil
 			}
 			t, err := s.readShared(txn, h.ID)

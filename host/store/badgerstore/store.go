@@ -43,10 +43,14 @@ type Store struct {
 
 	cache *decodeCache
 
-	// Chunked creates in progress (create.go): their ids are hidden from readers.
-	hideMu    sync.RWMutex
-	hiddenIDs map[string]*reservation
-	hiding    atomic.Int64
+	// Chunked creates (hiding.go): their ids are hidden from readers.
+	hideMu       sync.RWMutex   // guards reservations; held (read) while a view begins
+	reservations []*reservation // in progress, and released ones a running view may see part of
+	hiding       atomic.Int64   // len(reservations)
+	released     atomic.Int64   // how many of them are released
+	viewMu       sync.Mutex     // guards viewEpoch and viewsIn
+	viewEpoch    uint64         // advanced by each release
+	viewsIn      map[uint64]int // running views by the epoch they began in, counted while creates are reserved
 	// testChunkHook, when set by a test, runs after each committed chunk of a chunked
 	// create.
 	testChunkHook func(chunk int)
@@ -170,7 +174,9 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	if s.c.broken != nil { // the store holds part of a write (committer.broken)
 		return s.c.broken
 	}
-	return s.db.View(fn)
+	txn, epoch, counted := s.beginView()
+	defer s.endView(txn, epoch, counted)
+	return fn(txn)
 }
 
 // gcLoop garbage-collects the value log (which holds only values of at least

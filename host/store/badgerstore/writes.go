@@ -82,7 +82,7 @@ func (s *Store) readShared(txn *badger.Txn, id string) (*task.Task, error) {
 // (decodeCache.getStored, takeCreated), else as readShared. The task is shared with the
 // cache: it must not be modified.
 func (s *Store) readStored(txn *badger.Txn, id string) (*task.Task, error) {
-	if s.hidden(id) {
+	if s.hidden(txn, id) {
 		return nil, store.NotFound(id)
 	}
 	if t := s.cache.getStored(id); t != nil {
@@ -109,7 +109,7 @@ func (s *Store) readTask(txn *badger.Txn, id string) (*task.Task, error) {
 // read returns the stored task id and whether it is shared with the cache; remember
 // records a decoded miss in the cache.
 func (s *Store) read(txn *badger.Txn, id string, remember bool) (*task.Task, bool, error) {
-	if s.hidden(id) {
+	if s.hidden(txn, id) {
 		return nil, false, store.NotFound(id)
 	}
 	item, err := txn.Get(taskKey(id))
