@@ -59,7 +59,15 @@ type batch struct {
 	// round queues in the store just before its first transaction, which then commits
 	// them too (queueHeld).
 	held []*heldLines
+	// whole commits the round's writes in one transaction, however many (a store's
+	// UpdateMany is atomic at any size), so that a crash keeps all of them or none: a
+	// re-run's resets with its run marker, a cancel of the root with the marker's removal
+	// (docs/semantics.md rule 18). Set by atomic; reset by commit.
+	whole bool
 }
+
+// atomic has the round's writes committed in one transaction (whole).
+func (b *batch) atomic() { b.whole = true }
 
 // then runs fn after the next commit (at once if nothing is pending by then).
 func (b *batch) then(fn func()) { b.thens = append(b.thens, fn) }
@@ -99,21 +107,21 @@ func (b *batch) last() *write { return &b.writes[len(b.writes)-1] }
 
 func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 && len(b.held) == 0 }
 
-// commit writes the batch in transactions of at most maxBatch mutations, in order, and
-// then runs the after functions. When a transaction fails as a whole, its mutations are
+// commit writes the batch in transactions of at most maxBatch mutations (one, whole,
+// when atomic was called), in order, and then runs the after functions. When a transaction fails as a whole, its mutations are
 // retried one by one so that one bad task cannot hold back the others; but once one of
 // them has failed, the start transitions after it are not attempted (they fail with
 // errNotStarted): a task may have become ready through a completion queued before it, and
 // it must not start unless that completion is committed (docs/semantics.md rule 17).
 func (b *batch) commit(ctx context.Context, w writer) {
-	ws, thens := b.writes, b.thens
+	ws, thens, whole := b.writes, b.thens, b.whole
 	// Queued together, right before the writes: the lines of a round share its commit
 	// instead of each waking the store's committer on its own.
 	var linesStored func()
 	if len(b.held) > 0 {
 		linesStored = queueHeld(ctx, b.held)
 	}
-	b.writes, b.thens, b.held = nil, nil, nil
+	b.writes, b.thens, b.held, b.whole = nil, nil, nil, false
 	defer func() {
 		for _, fn := range thens {
 			fn()
@@ -128,7 +136,10 @@ func (b *batch) commit(ctx context.Context, w writer) {
 	defer logsStored() // a round without writes
 	failed := false    // a write of this round failed: later starts are not attempted
 	for len(ws) > 0 {
-		n := min(len(ws), maxBatch)
+		n := len(ws)
+		if !whole {
+			n = min(n, maxBatch)
+		}
 		chunk := ws[:n]
 		ws = ws[n:]
 		var stored []*task.Task

@@ -121,6 +121,13 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 	now := c.engine.cfg.Now()
 	var out []*task.Task
 	var firstErr error
+	// Cancelling the root ends the run (docs/semantics.md rule 14): its cancel removes
+	// the run marker, in one transaction with every other cancel, so that a crash cannot
+	// leave a cancelled tree to be resumed, nor part of it cancelled and the rest idle.
+	if req.taskID == c.run.rootID {
+		c.writes.atomic()
+		c.clearRun()
+	}
 	for _, j := range cancelTargets(c.graph, i) {
 		n := c.graph.nodes[j]
 		if n.v.status.Terminal() || n.state == stPosting {

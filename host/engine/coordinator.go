@@ -191,11 +191,22 @@ func (c *coordinator) load(ctx context.Context) error {
 	r.tasks.Store(int64(n))
 	c.loadQueued(queued)
 	now := c.engine.cfg.Now()
+	var resets []int32
 	for _, i := range c.graph.resetSet(c.scope, r.opts.Full, r.opts.resume, target) {
-		nd := c.graph.nodes[i]
-		if nd.inflight {
-			continue // queued or claimed: it runs on some node (cluster mode)
+		if !c.graph.nodes[i].inflight { // else queued or claimed: it runs on some node (cluster mode)
+			resets = append(resets, i)
 		}
+	}
+	// The run marker goes first, then the resets, in one transaction however many they
+	// are, so that a crash keeps all or none of them (were that transaction to fail, its
+	// writes are retried one by one, the marker first); without resets the marker joins
+	// the first round's commit (see markRun).
+	c.markRun()
+	if len(resets) == 0 {
+		return c.fatal
+	}
+	for _, i := range resets {
+		nd := c.graph.nodes[i]
 		c.writes.add(nd.v.id, func(t *task.Task) error {
 			if !needsReset(t) {
 				return nil
@@ -203,13 +214,8 @@ func (c *coordinator) load(ctx context.Context) error {
 			return t.Reset(now)
 		}, c.keep(nd, true))
 	}
-	// The run marker joins the resets, so that a crash right after them resumes the run;
-	// without resets it joins the first round's commit (see markRun).
-	resets := !c.writes.empty()
-	c.markRun()
-	if resets {
-		c.commit(ctx)
-	}
+	c.writes.atomic()
+	c.commit(ctx)
 	return c.fatal
 }
 

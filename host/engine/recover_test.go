@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -393,4 +395,102 @@ func TestCloseReportsOnlyStoreFailures(t *testing.T) {
 	if err := v.e.Close(context.Background()); err != nil {
 		t.Fatalf("second Close = %v, want nil", err)
 	}
+}
+
+// crashAfterStore is a crashStore that crashes by itself right after the first commit
+// whose stored tasks satisfy after.
+type crashAfterStore struct {
+	*crashStore
+	after func(stored []*task.Task) bool
+}
+
+func (c *crashAfterStore) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
+	out, err := c.crashStore.UpdateMany(ctx, muts)
+	if err == nil && c.after(out) {
+		c.crashed.Store(true)
+	}
+	return out, err
+}
+
+// bigFailedTree is a root depending on n failed tasks: a re-run resets n+1 tasks.
+func bigFailedTree(n int) []*task.Task {
+	specs := []spec{{id: "root"}}
+	var deps []string
+	for i := range n {
+		id := fmt.Sprintf("f%d", i)
+		specs = append(specs, spec{id: id, status: task.Failed})
+		deps = append(deps, id)
+	}
+	specs[0].deps = req(deps...)
+	tasks := buildTree(specs)
+	for _, x := range tasks[1:] {
+		x.Error, x.Attempts = "old failure", 1
+	}
+	return tasks
+}
+
+// TestCrashDuringBigRoundIsConsistent: a round of more writes than one transaction
+// usually takes that changes whether the tree is running (a re-run's resets with its run
+// marker, a cancel of the root with the marker's removal) commits them in one
+// transaction: a crash right after the commit that holds the root's change resumes the
+// re-run whole, and never the cancelled run.
+func TestCrashDuringBigRoundIsConsistent(t *testing.T) {
+	t.Parallel()
+	n := maxBatch + 10
+	t.Run("re-run", func(t *testing.T) {
+		t.Parallel()
+		st := memStore(t)
+		if err := st.Create(context.Background(), bigFailedTree(n)); err != nil {
+			t.Fatal(err)
+		}
+		cs := &crashAfterStore{crashStore: &crashStore{Store: st}, after: func(out []*task.Task) bool {
+			return slices.ContainsFunc(out, func(x *task.Task) bool { return x.Status == task.Pending })
+		}}
+		v := setupStore(t, cs)
+		close(v.cat.gate)
+		run, err := v.e.Start(context.Background(), "root", RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-run.Done()
+		if got, _ := st.Count(context.Background(), store.Filter{Status: task.Failed}); got != 0 {
+			t.Fatalf("%d tasks still failed after the commit of the re-run's first resets", got)
+		}
+		v2, _ := resume(t, st) // its events overflow a subscriber's buffer: the store says what ran
+		v2.wantStatus("root", task.Completed)
+		if got, _ := st.Count(context.Background(), store.Filter{Status: task.Completed}); got != n+1 {
+			t.Fatalf("%d tasks completed after the resumed re-run, want %d", got, n+1)
+		}
+	})
+	t.Run("cancel of the root", func(t *testing.T) {
+		t.Parallel()
+		st := memStore(t)
+		cs := &crashAfterStore{crashStore: &crashStore{Store: st}, after: func(out []*task.Task) bool {
+			return slices.ContainsFunc(out, func(x *task.Task) bool { return x.ID == "root" && x.Status == task.Cancelled })
+		}}
+		v := setupStore(t, cs)
+		specs := []spec{{id: "root", deps: req("gate")}, {id: "gate", params: map[string]any{"gate": true}}}
+		for i := range n {
+			specs = append(specs, spec{id: fmt.Sprintf("w%d", i), deps: req("gate")})
+		}
+		root := v.create(specs...)
+		run, err := v.e.Start(context.Background(), root, RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "gate to run", func() bool { return indexOf(v.cat.startOrder(), "gate") >= 0 })
+		_, _ = v.e.Cancel(context.Background(), root, "") // the store crashes under it
+		close(v.cat.gate)
+		<-run.Done()
+		r, err := st.Get(context.Background(), root)
+		if err != nil || r.Status != task.Cancelled || r.Run != nil {
+			t.Fatalf("root after the crash: %v, marker %+v, %v; want cancelled without marker", r.Status, r.Run, err)
+		}
+		if got, _ := st.Count(context.Background(), store.Filter{Status: task.Cancelled}); got != n+2 {
+			t.Fatalf("%d tasks cancelled, want all %d", got, n+2)
+		}
+		if _, started := resume(t, st); len(started) != 0 {
+			t.Fatalf("a cancelled run was resumed: %v", started)
+		}
+	})
 }

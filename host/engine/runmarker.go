@@ -8,8 +8,9 @@ import (
 // "a run of this tree, with this scope, has started and not ended". It is written in the
 // first transaction of the run (see markRun); kept when Close interrupts the run, when
 // the store fails under it or when the process dies; and cleared in the transaction that
-// ends the run (finish) or cancels the root of an idle tree (cancelIdle). Recover resumes
-// exactly the trees whose root carries it, with the recorded scope.
+// ends the run (finish) or cancels the root (handleCancel, in one transaction with every
+// cancel of the tree; cancelIdle for an idle tree). Recover resumes exactly the trees
+// whose root carries it, with the recorded scope.
 
 // marker returns the run marker of r.
 func (r *Run) marker() *task.RunMarker {
@@ -17,9 +18,10 @@ func (r *Run) marker() *task.RunMarker {
 }
 
 // markRun queues the write of the run marker on the root. It is never committed on its
-// own: it joins the transaction of the run's resets (re-runs), or else the first round's,
-// with the first start transitions; so it is durable before any task of the run is
-// reset or in_progress, at no extra commit. A resumed run keeps the marker of the run it
+// own: it joins the transaction of the run's resets (re-runs: one transaction however
+// many they are, batch.atomic), or else the first round's, with the first start
+// transitions; so it is durable before any task of the run is reset or in_progress, at
+// no extra commit. A resumed run keeps the marker of the run it
 // continues (same scope, original start time).
 func (c *coordinator) markRun() {
 	r := c.run
