@@ -41,7 +41,7 @@ func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 // on demand (submit.Tree) is never held whole as tasks.
 func (s *Store) CreateBatch(ctx context.Context, b store.Batch) error {
 	if b.Len() == 0 {
-		return nil
+		return s.admit(ctx)
 	}
 	return s.create(ctx, nil, b)
 }

@@ -164,6 +164,20 @@ func (s *Store) submit(ctx context.Context, prepare func(txn *badger.Txn) ([]wri
 	return s.c.queue.Submit(ctx, prepare)
 }
 
+// admit fails as a call would that does nothing else: with ctx's error, or ErrClosed
+// after Close. A call given nothing to do answers it.
+func (s *Store) admit(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // view runs fn in a read-only transaction. Close waits for running views.
 func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	s.mu.RLock()

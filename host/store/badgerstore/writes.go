@@ -212,7 +212,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 // as it was after that mutation.
 func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
 	if len(muts) == 0 {
-		return []*task.Task{}, nil
+		return []*task.Task{}, s.admit(ctx)
 	}
 	out := make([]*task.Task, len(muts))
 	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
@@ -277,7 +277,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 // TaskNotFound and deletes nothing.
 func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
-		return nil
+		return s.admit(ctx)
 	}
 	return s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		g := &deleteGraph{s: s, txn: txn, tasks: make(map[string]*task.Task, len(ids))}

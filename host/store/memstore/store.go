@@ -72,6 +72,16 @@ func (s *Store) enter(ctx context.Context) error {
 	return nil
 }
 
+// admit fails as a call would that does nothing else: with ctx's error, or
+// store.ErrClosed after Close. A call given nothing to do answers it.
+func (s *Store) admit(ctx context.Context) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	s.ops.Done()
+	return nil
+}
+
 // read runs fn with the state held shared.
 func (s *Store) read(ctx context.Context, fn func(st *state)) error {
 	if err := s.enter(ctx); err != nil {

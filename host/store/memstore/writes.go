@@ -13,7 +13,7 @@ import (
 // stored form before the write waits for its turn; nothing is stored if any id exists.
 func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
-		return nil
+		return s.admit(ctx)
 	}
 	put, err := store.EncodeNew(tasks, canonical)
 	if err != nil {
@@ -42,7 +42,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 // as it was after that mutation.
 func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
 	if len(muts) == 0 {
-		return []*task.Task{}, nil
+		return []*task.Task{}, s.admit(ctx)
 	}
 	out := make([]*task.Task, len(muts))
 	err := s.write(ctx, func(st *state) (change, error) {
@@ -84,7 +84,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 // the first child in Children's order, else the dependent with the smallest id.
 func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
-		return nil
+		return s.admit(ctx)
 	}
 	return s.write(ctx, func(st *state) (change, error) {
 		del, err := store.CheckDelete(ids, deleteGraph{st})

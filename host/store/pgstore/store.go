@@ -132,6 +132,12 @@ func (s *Store) Close() error {
 }
 
 // use runs fn unless the store is closed; Close waits for it.
+// admit fails as a call would that does nothing else: with ctx's error, or ErrClosed
+// after Close. A call given nothing to do answers it.
+func (s *Store) admit(ctx context.Context) error {
+	return s.use(ctx, func() error { return nil })
+}
+
 func (s *Store) use(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err

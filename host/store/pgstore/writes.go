@@ -25,7 +25,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 // mutation, in order: the task as it was after that mutation.
 func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
 	if len(muts) == 0 {
-		return []*task.Task{}, nil
+		return []*task.Task{}, s.admit(ctx)
 	}
 	j := &job{muts: muts}
 	if err := s.submit(ctx, j); err != nil {
@@ -38,7 +38,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 // their tables (COPY) in one transaction, whatever their number.
 func (s *Store) Create(ctx context.Context, tasks []*task.Task) error {
 	if len(tasks) == 0 {
-		return nil
+		return s.admit(ctx)
 	}
 	return s.create(ctx, nil, tasks)
 }
@@ -118,7 +118,7 @@ func (s *Store) existing(ctx context.Context, tasks []*task.Task, cause error) e
 // the Delete either commits before it or finds the task gone.
 func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
-		return nil
+		return s.admit(ctx)
 	}
 	return s.use(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

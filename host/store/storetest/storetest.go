@@ -1100,11 +1100,20 @@ func testClose(t *testing.T, s store.Store) {
 		t.Fatalf("Close: %v", err)
 	}
 	wg.Wait()
-	if _, err := s.Get(ctx(t), "cl"); err == nil {
-		t.Fatal("Get after Close succeeded")
-	}
-	if err := s.Create(ctx(t), []*task.Task{mk("late", "", 1)}); err == nil {
-		t.Fatal("Create after Close succeeded")
+	// Every later call fails with ErrClosed, also one given nothing to do.
+	for name, call := range map[string]func() error{
+		"Get":                func() error { _, err := s.Get(ctx(t), "cl"); return err },
+		"Create":             func() error { return s.Create(ctx(t), []*task.Task{mk("late", "", 1)}) },
+		"Create of none":     func() error { return s.Create(ctx(t), nil) },
+		"Update":             func() error { _, err := s.Update(ctx(t), "cl", func(*task.Task) error { return nil }); return err },
+		"UpdateMany of none": func() error { _, err := s.UpdateMany(ctx(t), nil); return err },
+		"Delete of none":     func() error { return s.Delete(ctx(t), nil) },
+		"List":               func() error { _, _, err := s.List(ctx(t), store.Filter{}); return err },
+		"Count":              func() error { _, err := s.Count(ctx(t), store.Filter{}); return err },
+	} {
+		if err := call(); !errors.Is(err, store.ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
