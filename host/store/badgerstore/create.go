@@ -23,9 +23,11 @@ import (
 // larger one (a few hundred tasks with the default options, or a single task with
 // thousands of dependencies) is stored in chunks of one commit each, encoded as they
 // fill, and stays atomic and invisible until it is whole:
-//   - its ids are reserved in memory first: reads do not see them (Get answers
-//     TaskNotFound, List and Count skip them), writes to them fail, and another Create
-//     of one of them fails with "already exists";
+//   - its ids are reserved in memory first (hiding.go): another Create of one of them
+//     fails with "already exists", and the tasks it stores are hidden from every reader
+//     whose snapshot may hold part of it, also one that reads on after the create
+//     ended (Get answers TaskNotFound, List and Count skip them), and writes to them
+//     fail;
 //   - every chunk commits a marker entry (x <create> <chunk> → the keys the chunk
 //     writes) with its writes, and a last commit deletes the markers, which makes the
 //     submission complete. A chunk splits the writes, not the tasks: the index entries
