@@ -226,14 +226,17 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
-	if err := store.CreateBatch(ctx, h.store, tree); err != nil {
+	// Stored with its run's marker: a process killed before the run's first commit leaves
+	// a tree that apflow resume runs.
+	stored := h.engine.ToRun(tree)
+	if err := store.CreateBatch(ctx, h.store, stored); err != nil {
 		return invalidSubmission(name, err)
 	}
 	rootID := tree.RootID()
 	h.engine.TreeCreated(ctx, rootID)
 	return g.follow(ctx, h, name, out, jsonOut, quiet, tree, func() ([]string, error) {
 		// The run builds its graph from the tasks just stored instead of reading them back.
-		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{Created: tree}); err != nil {
+		if _, err := h.engine.Start(ctx, rootID, engine.RunOptions{Created: stored}); err != nil {
 			return nil, err
 		}
 		return []string{rootID}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -19,6 +20,9 @@ type Engine interface {
 	Cancel(ctx context.Context, taskID, msg string) ([]*task.Task, error)
 	// Clone copies, links or archives a task or its subtree.
 	Clone(ctx context.Context, taskID string, opts engine.CloneOptions) ([]*task.Task, error)
+	// ToRun marks a tree about to be stored and started at once, so that a crash before
+	// its run's first commit leaves it to be resumed (engine.Engine.ToRun).
+	ToRun(b store.Batch) store.Batch
 	// TreeCreated tells the engine a submission was stored (it fires the tree hooks).
 	TreeCreated(ctx context.Context, rootID string)
 	// Subscribe returns the events of the run of rootID of the given types (none: all)

@@ -43,6 +43,20 @@ func (s *Server) submitTasks(ctx context.Context, data []byte) (*submit.Tree, er
 	return tree, nil
 }
 
+// submitToRun is submitTasks for a tree that is run at once: stored with its run's marker
+// (engine.ToRun), which it returns with the tree as stored.
+func (s *Server) submitToRun(ctx context.Context, data []byte) (rootID string, stored store.Batch, err error) {
+	tree, err := s.prepareTree(ctx, data)
+	if err != nil {
+		return "", nil, err
+	}
+	stored = s.cfg.Engine.ToRun(tree)
+	if err := s.storeSubmission(ctx, stored); err != nil {
+		return "", nil, err
+	}
+	return tree.RootID(), stored, nil
+}
+
 // storeSubmission stores a validated submission and tells the engine its tree exists.
 func (s *Server) storeSubmission(ctx context.Context, tasks store.Batch) error {
 	if err := store.CreateBatch(ctx, s.cfg.Store, tasks); err != nil {

@@ -52,11 +52,11 @@ func (tg target) answer(success bool) map[string]any {
 // resolveTarget creates inline tasks or finds the stored task, and its root.
 func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.RawMessage) (target, error) {
 	if len(inline) > 0 && string(inline) != "null" {
-		tree, err := s.submitTasks(ctx, inline)
+		rootID, stored, err := s.submitToRun(ctx, inline)
 		if err != nil {
 			return target{}, err
 		}
-		return target{rootID: tree.RootID(), taskID: tree.RootID(), created: tree}, nil
+		return target{rootID: rootID, taskID: rootID, created: stored}, nil
 	}
 	if taskID == "" {
 		return target{}, apferr.InvalidParam("task_id", "give task_id (a stored task) or tasks (an inline tree)", "task_id or tasks", nil)

@@ -494,3 +494,29 @@ func TestCrashDuringBigRoundIsConsistent(t *testing.T) {
 		}
 	})
 }
+
+// TestTreeStoredToRunIsResumed: a tree stored to be run at once carries its run's marker
+// from its create (ToRun); the process dies before the run's first commit, and Recover
+// runs the whole tree.
+func TestTreeStoredToRunIsResumed(t *testing.T) {
+	t.Parallel()
+	st := memStore(t)
+	tasks := buildTree([]spec{{id: "root", deps: req("b")}, {id: "a"}, {id: "b", deps: req("a")}})
+	first := setupStore(t, st)
+	if err := st.Create(context.Background(), store.Collect(first.e.ToRun(store.Tasks(tasks)))); err != nil {
+		t.Fatal(err)
+	}
+	if tasks[0].Run != nil {
+		t.Fatal("ToRun modified the caller's root")
+	}
+	// The process dies here: no run started.
+	v, started := resume(t, st)
+	if len(started) != 1 || started[0] != "root" {
+		t.Fatalf("resumed runs %v, want [root]", started)
+	}
+	v.wantStatus("root", task.Completed)
+	v.wantAttempts(1, "a", "b", "root")
+	if m := v.get("root").Run; m != nil {
+		t.Fatalf("run marker %+v left after the run ended", m)
+	}
+}

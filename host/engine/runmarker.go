@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"time"
+
+	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -11,6 +14,39 @@ import (
 // ends the run (finish) or cancels the root (handleCancel, in one transaction with every
 // cancel of the tree; cancelIdle for an idle tree). Recover resumes exactly the trees
 // whose root carries it, with the recorded scope.
+
+// ToRun returns b, a new tree about to be stored and then started on this engine
+// (apflow run, tasks.execute of inline tasks), with its root carrying the marker of a run
+// of the whole tree: stored so, a tree whose process dies between its create and its
+// run's first commit is resumed by Recover like any interrupted run. The run that starts
+// it writes its own marker over this one. b's root is copied, not modified.
+//
+// Pitfalls: in cluster mode b is returned as it is, since another node would take a
+// marked tree over before its creator's Start holds its lease; there a crash between the
+// create and the start leaves the tree pending, for a re-run. A keyed submission must not
+// be marked: its repeat starts a tree whose run never started (RunOptions.OnlyUnstarted),
+// which a marker counts as started.
+func (e *Engine) ToRun(b store.Batch) store.Batch {
+	if e.m != nil {
+		return b
+	}
+	return toRun{Batch: b, startedAt: e.cfg.Now()}
+}
+
+type toRun struct {
+	store.Batch
+	startedAt time.Time
+}
+
+func (b toRun) Task(i int) *task.Task {
+	t := b.Batch.Task(i)
+	if !t.IsRoot() {
+		return t
+	}
+	root := *t
+	root.Run = &task.RunMarker{StartedAt: b.startedAt}
+	return &root
+}
 
 // marker returns the run marker of r.
 func (r *Run) marker() *task.RunMarker {
