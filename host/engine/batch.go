@@ -107,12 +107,13 @@ func (b *batch) last() *write { return &b.writes[len(b.writes)-1] }
 
 func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 && len(b.held) == 0 }
 
-// commit writes the batch in transactions of at most maxBatch mutations (one, whole,
-// when atomic was called), in order, and then runs the after functions. When a transaction fails as a whole, its mutations are
-// retried one by one so that one bad task cannot hold back the others; but once one of
-// them has failed, the start transitions after it are not attempted (they fail with
-// errNotStarted): a task may have become ready through a completion queued before it, and
-// it must not start unless that completion is committed (docs/semantics.md rule 17).
+// commit writes the batch in transactions of at most maxBatch mutations (in one when
+// atomic was called), in order, and then runs the after functions. When a transaction
+// fails as a whole, its mutations are retried one by one so that one bad task cannot
+// hold back the others; but once one of them has failed, the start transitions after it
+// are not attempted (they fail with errNotStarted): a task may have become ready through
+// a completion queued before it, and it must not start unless that completion is
+// committed (docs/semantics.md rule 17).
 func (b *batch) commit(ctx context.Context, w writer) {
 	ws, thens, whole := b.writes, b.thens, b.whole
 	// Queued together, right before the writes: the lines of a round share its commit

@@ -57,8 +57,8 @@ func (r *Run) marker() *task.RunMarker {
 // own: it joins the transaction of the run's resets (re-runs: one transaction however
 // many they are, batch.atomic), or else the first round's, with the first start
 // transitions; so it is durable before any task of the run is reset or in_progress, at
-// no extra commit. A resumed run keeps the marker of the run it
-// continues (same scope, original start time).
+// no extra commit. A resumed run keeps the marker of the run it continues (same scope,
+// original start time).
 func (c *coordinator) markRun() {
 	r := c.run
 	i := c.graph.index[r.rootID]
