@@ -124,10 +124,14 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 	// Cancelling the root ends the run (docs/semantics.md rule 14): its cancel removes
 	// the run marker, in one transaction with every other cancel, so that a crash cannot
 	// leave a cancelled tree to be resumed, nor part of it cancelled and the rest idle.
-	if req.taskID == c.run.rootID {
+	// The marker goes with the root's own cancel (endingRun), or after every cancel when
+	// the root is not written: were the transaction to fail, the writes retried one by
+	// one never remove the marker of a run whose cancel did not commit.
+	endsRun := req.taskID == c.run.rootID
+	if endsRun {
 		c.writes.atomic()
-		c.clearRun()
 	}
+	markerGoes := false
 	for _, j := range cancelTargets(c.graph, i) {
 		n := c.graph.nodes[j]
 		if n.v.status.Terminal() || n.state == stPosting {
@@ -157,7 +161,11 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 			n.cancelled = true
 		}
 		c.predict(n, func(t *task.Task) error { return t.Cancel(req.message, now) })
-		w := c.writes.add(n.v.id, cancelUnlessTerminal(req.message, now), func(stored *task.Task, err error) {
+		cancel := cancelUnlessTerminal(req.message, now)
+		if endsRun && j == i {
+			cancel, markerGoes = endingRun(cancel), true
+		}
+		w := c.writes.add(n.v.id, cancel, func(stored *task.Task, err error) {
 			if err != nil {
 				// The run stops on the store failure; the task stays in_progress in the
 				// store (Recover resets it), but its executor is stopped all the same so
@@ -180,7 +188,21 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 		})
 		w.dequeue = c.clustered() // drops this node's claim
 	}
+	if endsRun && !markerGoes {
+		c.clearRun()
+	}
 	c.writes.then(func() { req.reply <- cancelReply{tasks: out, err: firstErr} })
+}
+
+// endingRun is fn, the cancel of a root that ends its run, removing the run marker too.
+func endingRun(fn func(*task.Task) error) func(*task.Task) error {
+	return func(t *task.Task) error {
+		if err := fn(t); err != nil {
+			return err
+		}
+		t.Run = nil
+		return nil
+	}
 }
 
 // cancelNotRunning cancels in a tree this engine does not run (e.mu held), holding the
@@ -282,19 +304,15 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 	var firstErr error
 	settled := map[int32]string{} // node -> state word its dependents see
 	var queue []int32
-	if i == g.root && g.nodes[i].t.Run != nil {
-		// The tree's interrupted run is cancelled with its root: Recover must not resume
-		// it. Same transaction as the cancellations, before them so that the
-		// snapshots returned show no marker.
-		b.add(g.nodes[i].v.id, func(t *task.Task) error {
-			t.Run = nil
-			return nil
-		}, func(_ *task.Task, err error) {
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-		})
+	// The tree's run (interrupted, or stored to run and not started: ToRun) is cancelled
+	// with its root, which Recover must then not resume: the marker goes with the root's
+	// cancel, or after every cancel when the root is not written, all in one transaction
+	// (see handleCancel).
+	endsRun := i == g.root && g.nodes[i].t.Run != nil
+	if i == g.root {
+		b.atomic()
 	}
+	markerGoes := false
 	for _, j := range cancelTargets(g, i) {
 		n := g.nodes[j]
 		if n.v.status.Terminal() {
@@ -305,7 +323,11 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 		}
 		settled[j] = string(task.Cancelled)
 		queue = append(queue, j)
-		b.add(n.v.id, cancelUnlessTerminal(msg, now), func(stored *task.Task, err error) {
+		cancel := cancelUnlessTerminal(msg, now)
+		if endsRun && j == i {
+			cancel, markerGoes = endingRun(cancel), true
+		}
+		b.add(n.v.id, cancel, func(stored *task.Task, err error) {
 			if err != nil {
 				firstErr = err
 				return
@@ -342,6 +364,16 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 				}
 			})
 		}
+	}
+	if endsRun && !markerGoes {
+		b.add(g.nodes[i].v.id, func(t *task.Task) error {
+			t.Run = nil
+			return nil
+		}, func(_ *task.Task, err error) {
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
 	}
 	b.commit(ctx, storeWriter{e.cfg.Store})
 	if firstErr != nil {

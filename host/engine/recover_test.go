@@ -493,6 +493,80 @@ func TestCrashDuringBigRoundIsConsistent(t *testing.T) {
 			t.Fatalf("a cancelled run was resumed: %v", started)
 		}
 	})
+	t.Run("cancel of an idle root with a marker", func(t *testing.T) {
+		t.Parallel()
+		st := memStore(t)
+		cs := &crashAfterStore{crashStore: &crashStore{Store: st}, after: func(out []*task.Task) bool {
+			return slices.ContainsFunc(out, func(x *task.Task) bool { return x.ID == "root" && x.Status == task.Cancelled })
+		}}
+		v := setupStore(t, cs)
+		specs := []spec{{id: "root"}}
+		for i := range n {
+			specs = append(specs, spec{id: fmt.Sprintf("w%d", i)})
+		}
+		if err := st.Create(context.Background(), store.Collect(v.e.ToRun(store.Tasks(buildTree(specs))))); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = v.e.Cancel(context.Background(), "root", "") // the store crashes under it
+		r, err := st.Get(context.Background(), "root")
+		if err != nil || r.Status != task.Cancelled || r.Run != nil {
+			t.Fatalf("root after the crash: %v, marker %+v, %v; want cancelled without marker", r.Status, r.Run, err)
+		}
+		if got, _ := st.Count(context.Background(), store.Filter{Status: task.Cancelled}); got != n+1 {
+			t.Fatalf("%d tasks cancelled, want all %d", got, n+1)
+		}
+	})
+}
+
+// failWholeStore fails the first UpdateMany of several mutations once armed, as a
+// transient failure of a whole transaction, then takes one more call (of the writes
+// retried one by one) and crashes.
+type failWholeStore struct {
+	*crashStore
+	armed atomic.Int32 // 1: fail the next call of several mutations; 2: take one; 3: crashed
+}
+
+func (f *failWholeStore) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.Task, error) {
+	switch f.armed.Load() {
+	case 1:
+		if len(muts) > 1 {
+			f.armed.Store(2)
+			return nil, errors.New("transient: serialization failure")
+		}
+	case 2:
+		f.armed.Store(3)
+		return f.crashStore.UpdateMany(ctx, muts)
+	case 3:
+		return nil, errCrashed
+	}
+	return f.crashStore.UpdateMany(ctx, muts)
+}
+
+// TestCancelOfRootKeepsMarkerUnlessCommitted: the transaction of a cancel of the root
+// fails, one write of those retried one by one commits, and the store crashes: the run
+// marker is gone only if the root's cancel committed with it.
+func TestCancelOfRootKeepsMarkerUnlessCommitted(t *testing.T) {
+	t.Parallel()
+	st := memStore(t)
+	fs := &failWholeStore{crashStore: &crashStore{Store: st}}
+	v := setupStore(t, fs)
+	specs := []spec{{id: "root", deps: req("gate")}, {id: "gate", params: map[string]any{"gate": true}}}
+	for i := range 5 {
+		specs = append(specs, spec{id: fmt.Sprintf("w%d", i), deps: req("gate")})
+	}
+	root := v.create(specs...)
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "gate to run", func() bool { return indexOf(v.cat.startOrder(), "gate") >= 0 })
+	fs.armed.Store(1)
+	_, _ = v.e.Cancel(context.Background(), root, "")
+	close(v.cat.gate)
+	<-run.Done()
+	if r, _ := st.Get(context.Background(), root); r.Run == nil && r.Status != task.Cancelled {
+		t.Fatalf("the run marker is gone, but the root is %s", r.Status)
+	}
 }
 
 // TestTreeStoredToRunIsResumed: a tree stored to be run at once carries its run's marker
