@@ -517,3 +517,50 @@ func TestChunkedCreateOlderSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseDuringView: a view that began while a chunked create was in progress (its
+// tasks stored, its markers gone: between its last commit and its release) keeps
+// skipping the create's tasks after the release, and a view begun after the release
+// sees them all.
+func TestReleaseDuringView(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	r := &reservation{id: "rv"}
+	if err := s.reserve(r, []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.Update(func(txn *badger.Txn) error { // what the create's commits leave
+		for _, x := range []*task.Task{mk("a", "", 0), mk("b", "", 1)} {
+			e, err := encode(x)
+			if err != nil {
+				return err
+			}
+			if err := e.eachWrite(func(w write) error { return txn.Set(w.key, w.value) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.hideStored(r, 2)
+	var before, after error
+	if err := s.view(func(txn *badger.Txn) error {
+		_, before = s.readTask(txn, "a")
+		s.release(r) // the create's goroutine, meanwhile
+		_, after = s.readTask(txn, "b")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if apferr.CodeOf(before) != apferr.TaskNotFound || apferr.CodeOf(after) != apferr.TaskNotFound {
+		t.Errorf("one view read a: %v, then b: %v; want both hidden", before, after)
+	}
+	if n, err := s.Count(t.Context(), store.Filter{}); err != nil || n != 2 {
+		t.Errorf("a later Count = %d, %v; want 2", n, err)
+	}
+	if n := len(s.reservations); n != 0 {
+		t.Errorf("%d reservations kept after the view ended", n)
+	}
+}

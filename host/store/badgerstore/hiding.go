@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"errors"
 	"math"
 
 	"github.com/dgraph-io/badger/v4"
@@ -18,22 +17,23 @@ import (
 //     them, and writes to them fail. A chunk's tasks are hidden before it commits, once
 //     the committer has checked that none of their ids is stored: a stored task whose id
 //     the create repeats (and on which it fails) stays in sight.
-//   - Once it is released (its last commit made it whole, or undid every chunk), a
-//     snapshot holds part of it exactly when it holds the marker of its first chunk:
-//     the commit that makes it whole deletes every marker, and an undo deletes the first
-//     chunk, with its marker, last. So a reader whose snapshot predates that commit
-//     still skips its ids, however long the reader runs, and any later one sees the
-//     whole submission or none of it.
+//   - Once it is released (its last commit made it whole, or undid every chunk), its
+//     tasks stay hidden from the views that began before the release, however long they
+//     run: such a view decided to skip them before, and may hold part of the create. A
+//     view that began after the release holds all of it or none of it, and sees it. So
+//     does the committer, whose transactions begin after the commits before them. Views
+//     are known by the epoch they began in (beginView), which each release advances; a
+//     view that began while no create was reserved holds no chunk of one and is not
+//     counted.
 //   - A released create is forgotten once no view that began before its release is
-//     running (views are counted by epoch while creates are reserved: beginView). A view
-//     that began while no create was reserved cannot hold a chunk of one.
+//     running.
 
 // reservation is a chunked Create: its ids, hidden from readers (hidden).
 type reservation struct {
 	id       string         // the create's marker scope
 	ids      map[string]int // the create's ids, by their place in the submission
 	stored   int            // the tasks of the first stored ids may be stored: those are hidden
-	released bool           // its last commit is done: hidden only from snapshots holding its first marker
+	released bool           // its last commit is done: hidden only from views that began before
 	epoch    uint64         // the view epoch its release began (Store.viewEpoch)
 }
 
@@ -103,7 +103,7 @@ func (s *Store) release(r *reservation) {
 func (s *Store) forgetReleased() {
 	s.viewMu.Lock()
 	oldest := uint64(math.MaxUint64)
-	for e := range s.viewsIn {
+	for _, e := range s.viewsAt {
 		oldest = min(oldest, e)
 	}
 	s.viewMu.Unlock()
@@ -120,8 +120,8 @@ func (s *Store) forgetReleased() {
 	s.hiding.Store(int64(len(kept)))
 }
 
-// hidden reports whether id belongs to a chunked create that txn may see part of: one in
-// progress, or one released after txn's snapshot was taken.
+// hidden reports whether id is the id of a task a chunked create stored that txn must
+// not see: the create is in progress, or txn is a view that began before its release.
 func (s *Store) hidden(txn *badger.Txn, id string) bool {
 	if s.hiding.Load() == 0 {
 		return false
@@ -129,52 +129,51 @@ func (s *Store) hidden(txn *badger.Txn, id string) bool {
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
 	for _, r := range s.reservations {
-		if i, ok := r.ids[id]; ok && i < r.stored && (!r.released || partIn(txn, r)) {
+		if i, ok := r.ids[id]; ok && i < r.stored && (!r.released || s.viewBefore(txn, r.epoch)) {
 			return true
 		}
 	}
 	return false
 }
 
-// partIn reports whether txn's snapshot holds part of the released create r: its first
-// chunk's marker. A failed read counts as part: the id stays hidden.
-func partIn(txn *badger.Txn, r *reservation) bool {
-	_, err := txn.Get(markerKey(r.id, 0))
-	return !errors.Is(err, badger.ErrKeyNotFound)
+// viewBefore reports whether txn is a counted view that began before epoch.
+func (s *Store) viewBefore(txn *badger.Txn, epoch uint64) bool {
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	e, ok := s.viewsAt[txn]
+	return ok && e < epoch
 }
 
 // beginView begins a read-only transaction and, while creates are reserved, counts it
-// under the current epoch, so that no create it may see part of is forgotten before
-// endView. Reservations wait for the transaction to begin: one that began with none
-// reserved cannot hold a chunk of a create.
-func (s *Store) beginView() (txn *badger.Txn, epoch uint64, counted bool) {
+// under the current epoch, so that hidden knows which releases came after it and no
+// create it may see part of is forgotten before endView. Reservations wait for the
+// transaction to begin: one that began with none reserved cannot hold a chunk of a
+// create.
+func (s *Store) beginView() (txn *badger.Txn, counted bool) {
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
 	txn = s.db.NewTransaction(false)
 	if s.hiding.Load() == 0 {
-		return txn, 0, false
+		return txn, false
 	}
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
-	epoch = s.viewEpoch
-	if s.viewsIn == nil {
-		s.viewsIn = map[uint64]int{}
+	if s.viewsAt == nil {
+		s.viewsAt = map[*badger.Txn]uint64{}
 	}
-	s.viewsIn[epoch]++
-	return txn, epoch, true
+	s.viewsAt[txn] = s.viewEpoch
+	return txn, true
 }
 
 // endView discards the transaction of a view and ends its count, forgetting the
 // released creates only it could see part of.
-func (s *Store) endView(txn *badger.Txn, epoch uint64, counted bool) {
+func (s *Store) endView(txn *badger.Txn, counted bool) {
 	txn.Discard()
 	if !counted {
 		return
 	}
 	s.viewMu.Lock()
-	if s.viewsIn[epoch]--; s.viewsIn[epoch] == 0 {
-		delete(s.viewsIn, epoch)
-	}
+	delete(s.viewsAt, txn)
 	s.viewMu.Unlock()
 	if s.released.Load() > 0 {
 		s.hideMu.Lock()

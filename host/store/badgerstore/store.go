@@ -44,13 +44,13 @@ type Store struct {
 	cache *decodeCache
 
 	// Chunked creates (hiding.go): their ids are hidden from readers.
-	hideMu       sync.RWMutex   // guards reservations; held (read) while a view begins
-	reservations []*reservation // in progress, and released ones a running view may see part of
-	hiding       atomic.Int64   // len(reservations)
-	released     atomic.Int64   // how many of them are released
-	viewMu       sync.Mutex     // guards viewEpoch and viewsIn
-	viewEpoch    uint64         // advanced by each release
-	viewsIn      map[uint64]int // running views by the epoch they began in, counted while creates are reserved
+	hideMu       sync.RWMutex           // guards reservations; held (read) while a view begins
+	reservations []*reservation         // in progress, and released ones a running view may see part of
+	hiding       atomic.Int64           // len(reservations)
+	released     atomic.Int64           // how many of them are released
+	viewMu       sync.Mutex             // guards viewEpoch and viewsAt
+	viewEpoch    uint64                 // advanced by each release
+	viewsAt      map[*badger.Txn]uint64 // running views by the epoch they began in, counted while creates are reserved
 	// testChunkHook, when set by a test, runs after each committed chunk of a chunked
 	// create.
 	testChunkHook func(chunk int)
@@ -188,8 +188,8 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	if s.c.broken != nil { // the store holds part of a write (committer.broken)
 		return s.c.broken
 	}
-	txn, epoch, counted := s.beginView()
-	defer s.endView(txn, epoch, counted)
+	txn, counted := s.beginView()
+	defer s.endView(txn, counted)
 	return fn(txn)
 }
 
