@@ -62,7 +62,8 @@ type batch struct {
 	// whole commits the round's writes in one transaction, however many (a store's
 	// UpdateMany is atomic at any size), so that a crash keeps all of them or none: a
 	// re-run's resets with its run marker, a cancel of the root with the marker's removal
-	// (docs/semantics.md rule 18). Set by atomic; reset by commit.
+	// (docs/semantics.md rule 18). If that transaction fails, every write of it fails: none
+	// is retried alone. Set by atomic; reset by commit.
 	whole bool
 }
 
@@ -110,10 +111,11 @@ func (b *batch) empty() bool { return len(b.writes) == 0 && len(b.thens) == 0 &&
 // commit writes the batch in transactions of at most maxBatch mutations (in one when
 // atomic was called), in order, and then runs the after functions. When a transaction
 // fails as a whole, its mutations are retried one by one so that one bad task cannot
-// hold back the others; but once one of them has failed, the start transitions after it
-// are not attempted (they fail with errNotStarted): a task may have become ready through
-// a completion queued before it, and it must not start unless that completion is
-// committed (docs/semantics.md rule 17).
+// hold back the others (except in an atomic batch, whose writes then all fail); but once
+// one of them has failed, the start transitions after it are not attempted (they fail
+// with errNotStarted): a task may have become ready through a completion queued before
+// it, and it must not start unless that completion is committed (docs/semantics.md rule
+// 17).
 func (b *batch) commit(ctx context.Context, w writer) {
 	ws, thens, whole := b.writes, b.thens, b.whole
 	// Queued together, right before the writes: the lines of a round share its commit
@@ -153,6 +155,17 @@ func (b *batch) commit(ctx context.Context, w writer) {
 			for i, x := range chunk {
 				if x.after != nil {
 					x.after(stored[i], nil)
+				}
+			}
+			continue
+		}
+		if whole { // all or none: its writes are not retried one by one
+			if err == nil {
+				err = fmt.Errorf("the store returned %d tasks for %d writes", len(stored), n)
+			}
+			for _, x := range chunk {
+				if x.after != nil {
+					x.after(nil, fmt.Errorf("write task %s: %w", x.m.ID, err))
 				}
 			}
 			continue
