@@ -564,3 +564,66 @@ func TestReleaseDuringView(t *testing.T) {
 		t.Errorf("%d reservations kept after the view ended", n)
 	}
 }
+
+// TestRecreatedIDInOlderView: a view holds task big0; its tree is deleted and a chunked
+// create stores the same ids again. The view, which began before that create was
+// reserved, reads the old big0 throughout: while the create is in progress and after its
+// release, whether or not another create was reserved when the view began (a counted
+// view or not).
+func TestRecreatedIDInOlderView(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		counted bool // another chunked create is in progress when the view begins
+	}{
+		{name: "view not counted"},
+		{name: "counted view", counted: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+			ctx := t.Context()
+			if err := s.Create(ctx, bigTree("big", 3)); err != nil {
+				t.Fatal(err)
+			}
+			if c.counted {
+				if err := s.reserve(&reservation{id: "other"}, []string{"zzz"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var before, during, after error
+			var counts []int
+			count := func(txn *badger.Txn) {
+				n := 0
+				if err := s.matching(ctx, txn, store.Filter{}, func(header) { n++ }); err != nil {
+					t.Error(err)
+				}
+				counts = append(counts, n)
+			}
+			if err := s.view(func(txn *badger.Txn) error {
+				_, before = s.readTask(txn, "big0")
+				count(txn)
+				if err := s.Delete(ctx, []string{"big0", "big1", "big2"}); err != nil { // meanwhile, other callers
+					return err
+				}
+				s.testChunkHook = func(i int) {
+					if i == 0 {
+						_, during = s.readTask(txn, "big0")
+						count(txn)
+					}
+				}
+				if err := s.Create(ctx, bigTree("big", 3000)); err != nil {
+					return err
+				}
+				_, after = s.readTask(txn, "big0")
+				count(txn)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if before != nil || during != nil || after != nil || !slices.Equal(counts, []int{3, 3, 3}) {
+				t.Errorf("one view read big0: %v, %v, %v; counted %v; want the old big0 and 3 tasks each time", before, during, after, counts)
+			}
+		})
+	}
+}

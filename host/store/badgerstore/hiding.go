@@ -17,14 +17,18 @@ import (
 //     them, and writes to them fail. A chunk's tasks are hidden before it commits, once
 //     the committer has checked that none of their ids is stored: a stored task whose id
 //     the create repeats (and on which it fails) stays in sight.
-//   - Once it is released (its last commit made it whole, or undid every chunk), its
-//     tasks stay hidden from the views that began before the release, however long they
-//     run: such a view decided to skip them before, and may hold part of the create. A
-//     view that began after the release holds all of it or none of it, and sees it. So
-//     does the committer, whose transactions begin after the commits before them. Views
-//     are known by the epoch they began in (beginView), which each release advances; a
-//     view that began while no create was reserved holds no chunk of one and is not
-//     counted.
+//   - Only a view that began after the create was reserved may hold part of it (its
+//     chunks commit after); one that began before sees the store as it was, also a task
+//     deleted since whose id the create stores again. Once the create is released (its
+//     last commit made it whole, or undid every chunk), its tasks stay hidden from the
+//     views that began between its reservation and its release, however long they run:
+//     such a view skipped them before, and may hold part of the create. A view that
+//     began after the release holds all of it or none of it, and sees it; so does the
+//     committer, whose transactions begin after the commits before them (while the
+//     create is in progress, its writes to the create's tasks fail: hiddenFromWrites).
+//     Views are known by the epoch they began in (beginView), which each reservation and
+//     each release advance; a view that began while no create was reserved is not
+//     counted, and nothing is hidden from it.
 //   - A released create is forgotten once no view that began before its release is
 //     running.
 
@@ -34,7 +38,8 @@ type reservation struct {
 	ids      map[string]int // the create's ids, by their place in the submission
 	stored   int            // the tasks of the first stored ids may be stored: those are hidden
 	released bool           // its last commit is done: hidden only from views that began before
-	epoch    uint64         // the view epoch its release began (Store.viewEpoch)
+	since    uint64         // the view epoch its reservation began (Store.viewEpoch)
+	epoch    uint64         // the view epoch its release began
 }
 
 // reserve hides ids, the ids of r, or fails with Exists when a create in progress
@@ -56,6 +61,10 @@ func (s *Store) reserve(r *reservation, ids []string) error {
 	for i, id := range ids {
 		r.ids[id] = i
 	}
+	s.viewMu.Lock()
+	s.viewEpoch++
+	r.since = s.viewEpoch
+	s.viewMu.Unlock()
 	s.reservations = append(s.reservations, r)
 	s.hiding.Store(int64(len(s.reservations)))
 	return nil
@@ -120,28 +129,43 @@ func (s *Store) forgetReleased() {
 	s.hiding.Store(int64(len(kept)))
 }
 
-// hidden reports whether id is the id of a task a chunked create stored that txn must
-// not see: the create is in progress, or txn is a view that began before its release.
+// hidden reports whether the view txn must not see the task id: a chunked create stored
+// it, and txn began after its reservation and before its release (if any). It is false
+// for a transaction that is not a counted view (the committer's: hiddenFromWrites).
 func (s *Store) hidden(txn *badger.Txn, id string) bool {
 	if s.hiding.Load() == 0 {
 		return false
 	}
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
+	s.viewMu.Lock()
+	e, counted := s.viewsAt[txn]
+	s.viewMu.Unlock()
+	if !counted {
+		return false
+	}
 	for _, r := range s.reservations {
-		if i, ok := r.ids[id]; ok && i < r.stored && (!r.released || s.viewBefore(txn, r.epoch)) {
+		if i, ok := r.ids[id]; ok && i < r.stored && e >= r.since && (!r.released || e < r.epoch) {
 			return true
 		}
 	}
 	return false
 }
 
-// viewBefore reports whether txn is a counted view that began before epoch.
-func (s *Store) viewBefore(txn *badger.Txn, epoch uint64) bool {
-	s.viewMu.Lock()
-	defer s.viewMu.Unlock()
-	e, ok := s.viewsAt[txn]
-	return ok && e < epoch
+// hiddenFromWrites reports whether id is the id of a task a chunked create in progress
+// stored: the committer's writes to it fail as to a task that does not exist.
+func (s *Store) hiddenFromWrites(id string) bool {
+	if s.hiding.Load() == 0 {
+		return false
+	}
+	s.hideMu.RLock()
+	defer s.hideMu.RUnlock()
+	for _, r := range s.reservations {
+		if i, ok := r.ids[id]; ok && i < r.stored && !r.released {
+			return true
+		}
+	}
+	return false
 }
 
 // beginView begins a read-only transaction and, while creates are reserved, counts it

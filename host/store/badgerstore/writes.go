@@ -82,7 +82,7 @@ func (s *Store) readShared(txn *badger.Txn, id string) (*task.Task, error) {
 // (decodeCache.getStored, takeCreated), else as readShared. The task is shared with the
 // cache: it must not be modified.
 func (s *Store) readStored(txn *badger.Txn, id string) (*task.Task, error) {
-	if s.hidden(txn, id) {
+	if s.hiddenFromWrites(id) {
 		return nil, store.NotFound(id)
 	}
 	if t := s.cache.getStored(id); t != nil {
