@@ -125,8 +125,8 @@ func (c *coordinator) handleCancel(req *cancelReq) {
 	// the run marker, in one transaction with every other cancel, so that a crash cannot
 	// leave a cancelled tree to be resumed, nor part of it cancelled and the rest idle.
 	// The marker goes with the root's own cancel (endingRun), or after every cancel when
-	// the root is not written: were the transaction to fail, the writes retried one by
-	// one never remove the marker of a run whose cancel did not commit.
+	// the root is not written; were the transaction to fail, every write of it fails
+	// (batch.atomic), and the run keeps its marker.
 	endsRun := req.taskID == c.run.rootID
 	if endsRun {
 		c.writes.atomic()

@@ -198,9 +198,9 @@ func (c *coordinator) load(ctx context.Context) error {
 		}
 	}
 	// The run marker goes first, then the resets, in one transaction however many they
-	// are, so that a crash keeps all or none of them (were that transaction to fail, its
-	// writes are retried one by one, the marker first); without resets the marker joins
-	// the first round's commit (see markRun).
+	// are, so that a crash keeps all or none of them (were that transaction to fail, all
+	// of them fail: batch.atomic); without resets the marker joins the first round's
+	// commit (see markRun).
 	c.markRun()
 	if len(resets) == 0 {
 		return c.fatal

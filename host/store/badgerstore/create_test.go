@@ -627,3 +627,56 @@ func TestRecreatedIDInOlderView(t *testing.T) {
 		})
 	}
 }
+
+// TestViewDuringCreateKeepsDeletedTask: a view that began during a chunked create, before
+// the chunk storing big2999, holds an older big2999, which is deleted meanwhile; the
+// chunk stores the id again. The view reads the old task throughout, and the ids it
+// listed load.
+func TestViewDuringCreateKeepsDeletedTask(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+	ctx := t.Context()
+	old := mk("big2999", "", 0)
+	old.TaskTreeID, old.UserID = "big2999", "u"
+	if err := s.Create(ctx, []*task.Task{old}); err != nil {
+		t.Fatal(err)
+	}
+	ready, created, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var before, after, loaded error
+	s.testChunkHook = func(i int) {
+		if i != 0 {
+			return
+		}
+		s.testChunkHook = nil
+		go func() {
+			defer close(done)
+			err := s.view(func(txn *badger.Txn) error {
+				_, before = s.readTask(txn, "big2999")
+				ids, err := s.indexIDs(ctx, txn, scopePrefix(prefixAll))
+				if err != nil {
+					return err
+				}
+				if err := s.Delete(ctx, []string{"big2999"}); err != nil { // meanwhile, another caller
+					return err
+				}
+				close(ready)
+				<-created
+				_, after = s.readTask(txn, "big2999")
+				_, loaded = s.load(txn, ids, false)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+		<-ready
+	}
+	if err := s.Create(ctx, bigTree("big", 3000)); err != nil {
+		t.Fatal(err)
+	}
+	close(created)
+	<-done
+	if before != nil || after != nil || loaded != nil {
+		t.Errorf("one view read big2999: %v, then %v; loading the ids it listed: %v", before, after, loaded)
+	}
+}

@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"math"
+	"sort"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -13,22 +14,20 @@ import (
 // tasks it stored (hidden) for as long as a reader's snapshot may hold part of it.
 //
 //   - While the create is in progress, another create of one of its ids fails (reserved),
-//     and its tasks are hidden from everyone as their chunks commit: reads do not see
-//     them, and writes to them fail. A chunk's tasks are hidden before it commits, once
-//     the committer has checked that none of their ids is stored: a stored task whose id
-//     the create repeats (and on which it fails) stays in sight.
-//   - Only a view that began after the create was reserved may hold part of it (its
-//     chunks commit after); one that began before sees the store as it was, also a task
-//     deleted since whose id the create stores again. Once the create is released (its
-//     last commit made it whole, or undid every chunk), its tasks stay hidden from the
-//     views that began between its reservation and its release, however long they run:
-//     such a view skipped them before, and may hold part of the create. A view that
-//     began after the release holds all of it or none of it, and sees it; so does the
-//     committer, whose transactions begin after the commits before them (while the
-//     create is in progress, its writes to the create's tasks fail: hiddenFromWrites).
-//     Views are known by the epoch they began in (beginView), which each reservation and
-//     each release advance; a view that began while no create was reserved is not
-//     counted, and nothing is hidden from it.
+//     and the committer's writes to the tasks it stored fail (hiddenFromWrites). A
+//     chunk's tasks count as stored from just before it commits, once the committer has
+//     checked that none of their ids is stored: a stored task whose id the create
+//     repeats (and on which it fails) stays in sight.
+//   - A chunk's tasks are hidden from the views that began after the chunk was checked
+//     (hideStored) and before the create's release, however long they run: only such a
+//     view may hold the chunk without the rest, and it skipped them before. A view that
+//     began before the chunk holds none of it, and sees the store as it was, also a task
+//     deleted since whose id the chunk stores again; one that began after the release
+//     holds all of the create or none of it, and sees it. The committer, whose
+//     transactions begin after the commits before them, is not a view. Views are known by
+//     the epoch they began in (beginView), which each chunk and each release advance; a
+//     view that began while no create was reserved is not counted, and nothing is hidden
+//     from it.
 //   - A released create is forgotten once no view that began before its release is
 //     running.
 
@@ -36,10 +35,26 @@ import (
 type reservation struct {
 	id       string         // the create's marker scope
 	ids      map[string]int // the create's ids, by their place in the submission
-	stored   int            // the tasks of the first stored ids may be stored: those are hidden
+	chunks   []storedUpTo   // its chunks checked, in order (hideStored)
 	released bool           // its last commit is done: hidden only from views that began before
-	since    uint64         // the view epoch its reservation began (Store.viewEpoch)
-	epoch    uint64         // the view epoch its release began
+	epoch    uint64         // the view epoch its release began (Store.viewEpoch)
+}
+
+// storedUpTo is a chunk of a create: the tasks at places below n may be stored from the
+// view epoch epoch on.
+type storedUpTo struct {
+	n     int
+	epoch uint64
+}
+
+// storedSince returns the view epoch from which the task at place i may be stored, and
+// false when no chunk checked holds it yet.
+func (r *reservation) storedSince(i int) (uint64, bool) {
+	k := sort.Search(len(r.chunks), func(k int) bool { return r.chunks[k].n > i })
+	if k == len(r.chunks) {
+		return 0, false
+	}
+	return r.chunks[k].epoch, true
 }
 
 // reserve hides ids, the ids of r, or fails with Exists when a create in progress
@@ -61,21 +76,23 @@ func (s *Store) reserve(r *reservation, ids []string) error {
 	for i, id := range ids {
 		r.ids[id] = i
 	}
-	s.viewMu.Lock()
-	s.viewEpoch++
-	r.since = s.viewEpoch
-	s.viewMu.Unlock()
 	s.reservations = append(s.reservations, r)
 	s.hiding.Store(int64(len(s.reservations)))
 	return nil
 }
 
-// hideStored hides the tasks of r's first n ids: a chunk holding their stored values is
-// about to commit.
+// hideStored hides the tasks of r's first n ids from the views that begin from now on: a
+// chunk holding their stored values is about to commit.
 func (s *Store) hideStored(r *reservation, n int) {
 	s.hideMu.Lock()
 	defer s.hideMu.Unlock()
-	r.stored = max(r.stored, n)
+	if len(r.chunks) > 0 && r.chunks[len(r.chunks)-1].n >= n {
+		return
+	}
+	s.viewMu.Lock()
+	s.viewEpoch++
+	r.chunks = append(r.chunks, storedUpTo{n: n, epoch: s.viewEpoch})
+	s.viewMu.Unlock()
 }
 
 // reserved reports whether id is an id of a chunked create in progress.
@@ -130,8 +147,9 @@ func (s *Store) forgetReleased() {
 }
 
 // hidden reports whether the view txn must not see the task id: a chunked create stored
-// it, and txn began after its reservation and before its release (if any). It is false
-// for a transaction that is not a counted view (the committer's: hiddenFromWrites).
+// it, and txn began after the chunk holding it was checked and before the create's
+// release (if any). It is false for a transaction that is not a counted view (the
+// committer's: hiddenFromWrites).
 func (s *Store) hidden(txn *badger.Txn, id string) bool {
 	if s.hiding.Load() == 0 {
 		return false
@@ -145,7 +163,11 @@ func (s *Store) hidden(txn *badger.Txn, id string) bool {
 		return false
 	}
 	for _, r := range s.reservations {
-		if i, ok := r.ids[id]; ok && i < r.stored && e >= r.since && (!r.released || e < r.epoch) {
+		i, ok := r.ids[id]
+		if !ok {
+			continue
+		}
+		if since, stored := r.storedSince(i); stored && e >= since && (!r.released || e < r.epoch) {
 			return true
 		}
 	}
@@ -161,8 +183,10 @@ func (s *Store) hiddenFromWrites(id string) bool {
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
 	for _, r := range s.reservations {
-		if i, ok := r.ids[id]; ok && i < r.stored && !r.released {
-			return true
+		if i, ok := r.ids[id]; ok && !r.released {
+			if _, stored := r.storedSince(i); stored {
+				return true
+			}
 		}
 	}
 	return false
