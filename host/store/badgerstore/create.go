@@ -319,7 +319,7 @@ func (c *creation) commitChunk() error {
 		if err := c.s.checkTasks(txn, ws[:writes], c.r); err != nil {
 			return nil, err
 		}
-		c.s.hideStored(c.r, upTo) // before the commit: no snapshot holds them unhidden
+		c.s.hideStored(c.r, upTo, txn) // before the commit: no snapshot holds them unhidden
 		return ws, nil
 	})
 	c.inFlight = append(c.inFlight, queuedChunk{index: i, wait: wait})
@@ -416,6 +416,9 @@ func (c *creation) finish(key *keyWrite) error {
 func (c *creation) abort(err error) error {
 	for len(c.inFlight) > 0 {
 		_ = c.settleOldest() // a chunk that failed or was abandoned stored nothing
+	}
+	if c.r != nil {
+		c.s.unhideFrom(c.r, c.stored) // the chunks checked but not stored hide nothing
 	}
 	for _, id := range c.remembered {
 		c.s.cache.drop(id)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/klauspost/compress/s2"
@@ -529,6 +531,8 @@ func TestReleaseDuringView(t *testing.T) {
 	if err := s.reserve(r, []string{"a", "b"}); err != nil {
 		t.Fatal(err)
 	}
+	checked := s.db.NewTransaction(false) // the snapshot the create's chunk was checked in
+	defer checked.Discard()
 	err := s.db.Update(func(txn *badger.Txn) error { // what the create's commits leave
 		for _, x := range []*task.Task{mk("a", "", 0), mk("b", "", 1)} {
 			e, err := encode(x)
@@ -544,7 +548,7 @@ func TestReleaseDuringView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.hideStored(r, 2)
+	s.hideStored(r, 2, checked)
 	var before, after error
 	if err := s.view(func(txn *badger.Txn) error {
 		_, before = s.readTask(txn, "a")
@@ -678,5 +682,73 @@ func TestViewDuringCreateKeepsDeletedTask(t *testing.T) {
 	<-done
 	if before != nil || after != nil || loaded != nil {
 		t.Errorf("one view read big2999: %v, then %v; loading the ids it listed: %v", before, after, loaded)
+	}
+}
+
+// TestDeleteAndChunkInOneRound: a Delete of big0 (with its child oldkid) and the chunk
+// of a create storing big0 again share one committer transaction, the Delete first. A
+// view begun after the chunk was checked but before that commit holds the old big0 and
+// oldkid, and sees both.
+func TestDeleteAndChunkInOneRound(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true, MemTableSize: 1 << 20})
+	ctx := t.Context()
+	old := mk("big0", "", 0)
+	old.TaskTreeID, old.UserID = "big0", "u"
+	kid := mk("oldkid", "big0", 1)
+	kid.TaskTreeID, kid.UserID = "big0", "u"
+	if err := s.Create(ctx, []*task.Task{old, kid}); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	var parentErr, kidErr error
+	viewed := false
+	s.c.testCommitErr = func() error {
+		s.hideMu.RLock()
+		hid := len(s.reservations) > 0 && len(s.reservations[0].chunks) > 0
+		s.hideMu.RUnlock()
+		if !hid {
+			return nil
+		}
+		once.Do(func() {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = s.view(func(txn *badger.Txn) error {
+					_, parentErr = s.readTask(txn, "big0")
+					_, kidErr = s.readTask(txn, "oldkid")
+					return nil
+				})
+			}()
+			<-done
+			viewed = true
+		})
+		return nil
+	}
+	started, unblock := make(chan struct{}), make(chan struct{})
+	go s.submit(ctx, func(*badger.Txn) ([]write, error) { close(started); <-unblock; return nil, nil }) // holds the queue
+	<-started
+	delDone := make(chan error, 1)
+	go func() { delDone <- s.Delete(ctx, []string{"big0", "oldkid"}) }()
+	for s.c.queue.Queued() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	createDone := make(chan error, 1)
+	go func() { createDone <- s.Create(ctx, bigTree("big", 3000)) }()
+	for s.c.queue.Queued() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(unblock)
+	if err := <-delDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-createDone; err != nil {
+		t.Fatal(err)
+	}
+	if !viewed {
+		t.Fatal("no view ran")
+	}
+	if parentErr != nil || kidErr != nil {
+		t.Errorf("a view whose snapshot holds the old big0 and oldkid read big0: %v, oldkid: %v", parentErr, kidErr)
 	}
 }

@@ -18,16 +18,17 @@ import (
 //     chunk's tasks count as stored from just before it commits, once the committer has
 //     checked that none of their ids is stored: a stored task whose id the create
 //     repeats (and on which it fails) stays in sight.
-//   - A chunk's tasks are hidden from the views that began after the chunk was checked
-//     (hideStored) and before the create's release, however long they run: only such a
-//     view may hold the chunk without the rest, and it skipped them before. A view that
-//     began before the chunk holds none of it, and sees the store as it was, also a task
-//     deleted since whose id the chunk stores again; one that began after the release
-//     holds all of the create or none of it, and sees it. The committer, whose
-//     transactions begin after the commits before them, is not a view. Views are known by
-//     the epoch they began in (beginView), which each chunk and each release advance; a
-//     view that began while no create was reserved is not counted, and nothing is hidden
-//     from it.
+//   - A chunk's tasks are hidden from the views whose snapshot holds the chunk and that
+//     began before the create's release, however long they run: only such a view may
+//     hold the chunk without the rest, and it skipped them before. A snapshot holds the
+//     chunk when it is later than the snapshot of the committer's transaction that
+//     checked it (hideStored): the committer is the store's only writer, and commits one
+//     transaction at a time. A view whose snapshot is not later holds none of the
+//     chunk, and sees the store as it was, also a task deleted since (even in the
+//     chunk's own transaction) whose id the chunk stores again; one that began after the
+//     release holds all of the create or none of it, and sees it. Views are known by the
+//     epoch they began in (beginView), which each release advances; a view that began
+//     while no create was reserved is not counted. The committer is not a view.
 //   - A released create is forgotten once no view that began before its release is
 //     running.
 
@@ -40,21 +41,21 @@ type reservation struct {
 	epoch    uint64         // the view epoch its release began (Store.viewEpoch)
 }
 
-// storedUpTo is a chunk of a create: the tasks at places below n may be stored from the
-// view epoch epoch on.
+// storedUpTo is a chunk of a create: the tasks at places below n are stored in snapshots
+// later than readTs, the snapshot of the transaction that checked the chunk.
 type storedUpTo struct {
-	n     int
-	epoch uint64
+	n      int
+	readTs uint64
 }
 
-// storedSince returns the view epoch from which the task at place i may be stored, and
+// storedAfter returns the snapshot after which the task at place i may be stored, and
 // false when no chunk checked holds it yet.
-func (r *reservation) storedSince(i int) (uint64, bool) {
+func (r *reservation) storedAfter(i int) (uint64, bool) {
 	k := sort.Search(len(r.chunks), func(k int) bool { return r.chunks[k].n > i })
 	if k == len(r.chunks) {
 		return 0, false
 	}
-	return r.chunks[k].epoch, true
+	return r.chunks[k].readTs, true
 }
 
 // reserve hides ids, the ids of r, or fails with Exists when a create in progress
@@ -81,18 +82,25 @@ func (s *Store) reserve(r *reservation, ids []string) error {
 	return nil
 }
 
-// hideStored hides the tasks of r's first n ids from the views that begin from now on: a
-// chunk holding their stored values is about to commit.
-func (s *Store) hideStored(r *reservation, n int) {
+// hideStored hides the tasks of r's first n ids from the views whose snapshot is later
+// than txn's: txn, a transaction of the committer, holds a chunk storing them, and is
+// about to commit.
+func (s *Store) hideStored(r *reservation, n int, txn *badger.Txn) {
 	s.hideMu.Lock()
 	defer s.hideMu.Unlock()
 	if len(r.chunks) > 0 && r.chunks[len(r.chunks)-1].n >= n {
 		return
 	}
-	s.viewMu.Lock()
-	s.viewEpoch++
-	r.chunks = append(r.chunks, storedUpTo{n: n, epoch: s.viewEpoch})
-	s.viewMu.Unlock()
+	r.chunks = append(r.chunks, storedUpTo{n: n, readTs: txn.ReadTs()})
+}
+
+// unhideFrom forgets the chunks of r from the k-th on: they were checked but not stored.
+func (s *Store) unhideFrom(r *reservation, k int) {
+	s.hideMu.Lock()
+	defer s.hideMu.Unlock()
+	if k < len(r.chunks) {
+		r.chunks = r.chunks[:k]
+	}
 }
 
 // reserved reports whether id is an id of a chunked create in progress.
@@ -146,32 +154,37 @@ func (s *Store) forgetReleased() {
 	s.hiding.Store(int64(len(kept)))
 }
 
-// hidden reports whether the view txn must not see the task id: a chunked create stored
-// it, and txn began after the chunk holding it was checked and before the create's
-// release (if any). It is false for a transaction that is not a counted view (the
-// committer's: hiddenFromWrites).
+// hidden reports whether txn must not see the task id: a chunked create stored it, txn's
+// snapshot holds the chunk, and the create is in progress or txn is a view that began
+// before its release.
 func (s *Store) hidden(txn *badger.Txn, id string) bool {
 	if s.hiding.Load() == 0 {
 		return false
 	}
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
-	s.viewMu.Lock()
-	e, counted := s.viewsAt[txn]
-	s.viewMu.Unlock()
-	if !counted {
-		return false
-	}
 	for _, r := range s.reservations {
 		i, ok := r.ids[id]
 		if !ok {
 			continue
 		}
-		if since, stored := r.storedSince(i); stored && e >= since && (!r.released || e < r.epoch) {
+		after, stored := r.storedAfter(i)
+		if !stored || txn.ReadTs() <= after {
+			continue
+		}
+		if !r.released || s.viewBefore(txn, r.epoch) {
 			return true
 		}
 	}
 	return false
+}
+
+// viewBefore reports whether txn is a counted view that began before epoch.
+func (s *Store) viewBefore(txn *badger.Txn, epoch uint64) bool {
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	e, ok := s.viewsAt[txn]
+	return ok && e < epoch
 }
 
 // hiddenFromWrites reports whether id is the id of a task a chunked create in progress
@@ -184,7 +197,7 @@ func (s *Store) hiddenFromWrites(id string) bool {
 	defer s.hideMu.RUnlock()
 	for _, r := range s.reservations {
 		if i, ok := r.ids[id]; ok && !r.released {
-			if _, stored := r.storedSince(i); stored {
+			if _, stored := r.storedAfter(i); stored {
 				return true
 			}
 		}
