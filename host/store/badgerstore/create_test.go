@@ -752,3 +752,26 @@ func TestDeleteAndChunkInOneRound(t *testing.T) {
 		t.Errorf("a view whose snapshot holds the old big0 and oldkid read big0: %v, oldkid: %v", parentErr, kidErr)
 	}
 }
+
+// TestUnhideChunksNotStored: a create records each chunk checked, also one holding only
+// index entries, so that an abort forgets exactly the chunks that were not stored.
+func TestUnhideChunksNotStored(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	r := &reservation{id: "u"}
+	if err := s.reserve(r, []string{"a", "b", "c", "d"}); err != nil {
+		t.Fatal(err)
+	}
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	for _, n := range []int{2, 2, 4} { // the second chunk holds index entries only
+		s.hideStored(r, n, txn)
+	}
+	s.unhideFrom(r, 2) // chunks 0 and 1 were stored, chunk 2 was not
+	if _, stored := r.storedAfter(1); !stored {
+		t.Error("b, of a chunk stored, counts as not stored")
+	}
+	if _, stored := r.storedAfter(3); stored {
+		t.Error("d, of a chunk checked but not stored, counts as stored")
+	}
+}

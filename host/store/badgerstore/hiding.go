@@ -14,7 +14,9 @@ import (
 // tasks it stored (hidden) for as long as a reader's snapshot may hold part of it.
 //
 //   - While the create is in progress, another create of one of its ids fails (reserved),
-//     and the committer's writes to the tasks it stored fail (hiddenFromWrites). A
+//     and the committer's writes to the tasks it stored fail (hiddenFromWrites). A Delete
+//     of a task the create gives a child or a dependent is refused, naming it: it would
+//     leave the create's task without its parent or dependency. A
 //     chunk's tasks count as stored from just before it commits, once the committer has
 //     checked that none of their ids is stored: a stored task whose id the create
 //     repeats (and on which it fails) stays in sight.
@@ -36,7 +38,7 @@ import (
 type reservation struct {
 	id       string         // the create's marker scope
 	ids      map[string]int // the create's ids, by their place in the submission
-	chunks   []storedUpTo   // its chunks checked, in order (hideStored)
+	chunks   []storedUpTo   // its chunks checked, in order, one each (hideStored)
 	released bool           // its last commit is done: hidden only from views that began before
 	epoch    uint64         // the view epoch its release began (Store.viewEpoch)
 }
@@ -88,10 +90,7 @@ func (s *Store) reserve(r *reservation, ids []string) error {
 func (s *Store) hideStored(r *reservation, n int, txn *badger.Txn) {
 	s.hideMu.Lock()
 	defer s.hideMu.Unlock()
-	if len(r.chunks) > 0 && r.chunks[len(r.chunks)-1].n >= n {
-		return
-	}
-	r.chunks = append(r.chunks, storedUpTo{n: n, readTs: txn.ReadTs()})
+	r.chunks = append(r.chunks, storedUpTo{n: n, readTs: txn.ReadTs()}) // one a chunk, also one of index entries only
 }
 
 // unhideFrom forgets the chunks of r from the k-th on: they were checked but not stored.
