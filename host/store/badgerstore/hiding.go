@@ -16,10 +16,10 @@ import (
 //   - While the create is in progress, another create of one of its ids fails (reserved),
 //     and the committer's writes to the tasks it stored fail (hiddenFromWrites). A Delete
 //     of a task the create gives a child or a dependent is refused, naming it: it would
-//     leave the create's task without its parent or dependency. A
-//     chunk's tasks count as stored from just before it commits, once the committer has
-//     checked that none of their ids is stored: a stored task whose id the create
-//     repeats (and on which it fails) stays in sight.
+//     leave the create's task without its parent or dependency. A chunk's tasks count as
+//     stored from just before it commits, once the committer has checked that none of
+//     their ids is stored: a stored task whose id the create repeats (and on which it
+//     fails) stays in sight.
 //   - A chunk's tasks are hidden from the views whose snapshot holds the chunk and that
 //     began before the create's release, however long they run: only such a view may
 //     hold the chunk without the rest, and it skipped them before. A snapshot holds the
