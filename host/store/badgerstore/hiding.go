@@ -102,19 +102,26 @@ func (s *Store) unhideFrom(r *reservation, k int) {
 	}
 }
 
-// reserved reports whether id is an id of a chunked create in progress.
-func (s *Store) reserved(id string) bool {
+// inProgress returns the chunked create in progress that reserved id and id's place in
+// it, or nil.
+func (s *Store) inProgress(id string) (*reservation, int) {
 	if s.hiding.Load() == 0 {
-		return false
+		return nil, 0
 	}
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
 	for _, r := range s.reservations {
-		if _, ok := r.ids[id]; ok && !r.released {
-			return true
+		if i, ok := r.ids[id]; ok && !r.released {
+			return r, i
 		}
 	}
-	return false
+	return nil, 0
+}
+
+// reserved reports whether id is an id of a chunked create in progress.
+func (s *Store) reserved(id string) bool {
+	r, _ := s.inProgress(id)
+	return r != nil
 }
 
 // release ends r's reservation, after its last commit: its ids stay hidden from the
@@ -189,19 +196,14 @@ func (s *Store) viewBefore(txn *badger.Txn, epoch uint64) bool {
 // hiddenFromWrites reports whether id is the id of a task a chunked create in progress
 // stored: the committer's writes to it fail as to a task that does not exist.
 func (s *Store) hiddenFromWrites(id string) bool {
-	if s.hiding.Load() == 0 {
+	r, i := s.inProgress(id)
+	if r == nil {
 		return false
 	}
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
-	for _, r := range s.reservations {
-		if i, ok := r.ids[id]; ok && !r.released {
-			if _, stored := r.storedAfter(i); stored {
-				return true
-			}
-		}
-	}
-	return false
+	_, stored := r.storedAfter(i)
+	return stored
 }
 
 // beginView begins a read-only transaction and, while creates are reserved, counts it

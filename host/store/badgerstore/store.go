@@ -164,33 +164,37 @@ func (s *Store) submit(ctx context.Context, prepare func(txn *badger.Txn) ([]wri
 	return s.c.queue.Submit(ctx, prepare)
 }
 
-// admit fails as a call would that does nothing else: with ctx's error, or ErrClosed
-// after Close. A call given nothing to do answers it.
+// admit fails as a call would that does nothing else: with ctx's error, ErrClosed after
+// Close, or the committer's error once it is broken. A call given nothing to do answers
+// it.
 func (s *Store) admit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	return nil
+	return s.use(func() error { return nil })
 }
 
 // view runs fn in a read-only transaction. Close waits for running views.
 func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	return s.use(func() error {
+		txn, counted := s.beginView()
+		defer s.endView(txn, counted)
+		return fn(txn)
+	})
+}
+
+// use runs fn unless the store is closed (ErrClosed) or holds part of a write
+// (committer.broken). Close waits for fn.
+func (s *Store) use(fn func() error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if s.c.broken != nil { // the store holds part of a write (committer.broken)
+	if s.c.broken != nil {
 		return s.c.broken
 	}
-	txn, counted := s.beginView()
-	defer s.endView(txn, counted)
-	return fn(txn)
+	return fn()
 }
 
 // gcLoop garbage-collects the value log (which holds only values of at least
