@@ -200,8 +200,7 @@ func endingRun(fn func(*task.Task) error) func(*task.Task) error {
 		if err := fn(t); err != nil {
 			return err
 		}
-		t.Run = nil
-		return nil
+		return clearMarker(t)
 	}
 }
 
@@ -366,10 +365,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 		}
 	}
 	if endsRun && !markerGoes {
-		b.add(g.nodes[i].v.id, func(t *task.Task) error {
-			t.Run = nil
-			return nil
-		}, func(_ *task.Task, err error) {
+		b.add(g.nodes[i].v.id, clearMarker, func(_ *task.Task, err error) {
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}

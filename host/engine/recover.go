@@ -109,10 +109,7 @@ func isAlreadyRunning(err error) bool {
 
 // dropMarker clears the run marker of a root.
 func (e *Engine) dropMarker(ctx context.Context, rootID string) error {
-	_, err := e.cfg.Store.Update(ctx, rootID, func(t *task.Task) error {
-		t.Run = nil
-		return nil
-	})
+	_, err := e.cfg.Store.Update(ctx, rootID, clearMarker)
 	if err != nil {
 		return fmt.Errorf("recover: clear the run marker of %s: %w", rootID, err)
 	}

@@ -81,10 +81,13 @@ func (c *coordinator) clearRun() {
 		return
 	}
 	n := c.graph.nodes[i]
-	c.writes.add(n.v.id, func(t *task.Task) error {
-		t.Run = nil
-		return nil
-	}, c.keep(n, false))
+	c.writes.add(n.v.id, clearMarker, c.keep(n, false))
+}
+
+// clearMarker is the change that removes a root's run marker.
+func clearMarker(t *task.Task) error {
+	t.Run = nil
+	return nil
 }
 
 // unfinished reports whether the run stopped with work left: a task of its scope that is
