@@ -412,6 +412,28 @@ func (c *crashAfterStore) UpdateMany(ctx context.Context, muts []store.Mutation)
 	return out, err
 }
 
+// rootCancelled reports whether stored holds the root, cancelled.
+func rootCancelled(stored []*task.Task) bool {
+	return slices.ContainsFunc(stored, func(x *task.Task) bool { return x.ID == "root" && x.Status == task.Cancelled })
+}
+
+// startGated creates a root depending on a gate task and n workers depending on it, and
+// starts its run, returning once the gate runs (it holds until v.cat.gate is closed).
+func startGated(t *testing.T, v *env, n int) (string, *Run) {
+	t.Helper()
+	specs := []spec{{id: "root", deps: req("gate")}, {id: "gate", params: map[string]any{"gate": true}}}
+	for i := range n {
+		specs = append(specs, spec{id: fmt.Sprintf("w%d", i), deps: req("gate")})
+	}
+	root := v.create(specs...)
+	run, err := v.e.Start(context.Background(), root, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "gate to run", func() bool { return indexOf(v.cat.startOrder(), "gate") >= 0 })
+	return root, run
+}
+
 // bigFailedTree is a root depending on n failed tasks: a re-run resets n+1 tasks.
 func bigFailedTree(n int) []*task.Task {
 	specs := []spec{{id: "root"}}
@@ -465,20 +487,9 @@ func TestCrashDuringBigRoundIsConsistent(t *testing.T) {
 	t.Run("cancel of the root", func(t *testing.T) {
 		t.Parallel()
 		st := memStore(t)
-		cs := &crashAfterStore{crashStore: &crashStore{Store: st}, after: func(out []*task.Task) bool {
-			return slices.ContainsFunc(out, func(x *task.Task) bool { return x.ID == "root" && x.Status == task.Cancelled })
-		}}
+		cs := &crashAfterStore{crashStore: &crashStore{Store: st}, after: rootCancelled}
 		v := setupStore(t, cs)
-		specs := []spec{{id: "root", deps: req("gate")}, {id: "gate", params: map[string]any{"gate": true}}}
-		for i := range n {
-			specs = append(specs, spec{id: fmt.Sprintf("w%d", i), deps: req("gate")})
-		}
-		root := v.create(specs...)
-		run, err := v.e.Start(context.Background(), root, RunOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "gate to run", func() bool { return indexOf(v.cat.startOrder(), "gate") >= 0 })
+		root, run := startGated(t, v, n)
 		_, _ = v.e.Cancel(context.Background(), root, "") // the store crashes under it
 		close(v.cat.gate)
 		<-run.Done()
@@ -496,9 +507,7 @@ func TestCrashDuringBigRoundIsConsistent(t *testing.T) {
 	t.Run("cancel of an idle root with a marker", func(t *testing.T) {
 		t.Parallel()
 		st := memStore(t)
-		cs := &crashAfterStore{crashStore: &crashStore{Store: st}, after: func(out []*task.Task) bool {
-			return slices.ContainsFunc(out, func(x *task.Task) bool { return x.ID == "root" && x.Status == task.Cancelled })
-		}}
+		cs := &crashAfterStore{crashStore: &crashStore{Store: st}, after: rootCancelled}
 		v := setupStore(t, cs)
 		specs := []spec{{id: "root"}}
 		for i := range n {
@@ -550,16 +559,8 @@ func TestCancelOfRootKeepsMarkerUnlessCommitted(t *testing.T) {
 	st := memStore(t)
 	fs := &failWholeStore{crashStore: &crashStore{Store: st}}
 	v := setupStore(t, fs)
-	specs := []spec{{id: "root", deps: req("gate")}, {id: "gate", params: map[string]any{"gate": true}}}
-	for i := range 5 {
-		specs = append(specs, spec{id: fmt.Sprintf("w%d", i), deps: req("gate")})
-	}
-	root := v.create(specs...)
-	run, err := v.e.Start(context.Background(), root, RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "gate to run", func() bool { return indexOf(v.cat.startOrder(), "gate") >= 0 })
+	root, run := startGated(t, v, 5)
+	tasks := 5 + 2
 	fs.armed.Store(1)
 	_, _ = v.e.Cancel(context.Background(), root, "")
 	close(v.cat.gate)
@@ -567,10 +568,10 @@ func TestCancelOfRootKeepsMarkerUnlessCommitted(t *testing.T) {
 	r, _ := st.Get(context.Background(), root)
 	cancelled, _ := st.Count(context.Background(), store.Filter{Status: task.Cancelled})
 	switch {
-	case cancelled == len(specs) && r.Run == nil, cancelled == 0 && r.Run != nil:
+	case cancelled == tasks && r.Run == nil, cancelled == 0 && r.Run != nil:
 	default:
 		t.Fatalf("%d of %d tasks cancelled, root %s with marker %+v: want all cancelled without marker, or none with it",
-			cancelled, len(specs), r.Status, r.Run)
+			cancelled, tasks, r.Status, r.Run)
 	}
 }
 
