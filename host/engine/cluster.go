@@ -165,6 +165,7 @@ func (c *coordinator) prepareQueue(i int32) {
 	n := c.graph.nodes[i]
 	injected := c.launch(i)
 	c.remote++
+	c.queued.push(i)
 	c.writes.addQueue(n.v.id, func(t *task.Task) error {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not queued
@@ -310,6 +311,7 @@ func (c *coordinator) loadQueued(queued map[string]bool) {
 		n.inflight = true
 		c.inflight++
 		c.remote++
+		c.queued.push(i)
 	}
 }
 

@@ -48,7 +48,10 @@ type coordinator struct {
 	// claimed (a share of inflight); acks are the settled-feed entries settled and not
 	// yet acknowledged; handled holds those of the last read, so that one read again
 	// before its acknowledgement commits is not handled twice.
+	// queued orders the remote ones, so that no task starts here before one queued
+	// ahead of it.
 	remote  int
+	queued  queuedTasks
 	acks    []int64
 	handled map[int64]bool
 	// parked are the nodes waiting for their next attempt (retry.go); entries whose
@@ -166,6 +169,7 @@ func (c *coordinator) load(ctx context.Context) error {
 		return fmt.Errorf("run of %s: %w", r.rootID, err)
 	}
 	c.queue.g = c.graph
+	c.queued.q.g = c.graph
 	if _, ok := c.graph.index[r.rootID]; !ok {
 		return fmt.Errorf("run of %s: the root is not in tree %s", r.rootID, r.treeID)
 	}
@@ -396,14 +400,16 @@ func (c *coordinator) propagate() {
 // startReady starts ready tasks while execution slots are free.
 func (c *coordinator) startReady() {
 	if c.clustered() {
-		// A ready task runs here when this node has a free slot: started and claimed in
-		// this round, executed without a trip through the queue. The others are queued
-		// for any node's claimer (cluster.go).
+		// A ready task runs here when this node has a free slot and none of the run's
+		// queued tasks orders before it: started and claimed in this round, executed
+		// without a trip through the queue. The others are queued for any node's
+		// claimer (cluster.go), which claims in the same order.
 		for c.canStart() && c.queue.ready() {
-			if !c.engine.cfg.ClusterClient && c.takeSlot() {
-				c.prepareStart(c.queue.pop())
+			i := c.queue.pop()
+			if !c.engine.cfg.ClusterClient && !c.queued.ahead(i) && c.takeSlot() {
+				c.prepareStart(i)
 			} else {
-				c.prepareQueue(c.queue.pop())
+				c.prepareQueue(i)
 			}
 		}
 		return

@@ -38,6 +38,25 @@ func TestPriorityOrderUnderConcurrencyOne(t *testing.T) {
 	}
 }
 
+// TestLaterReadyTaskWaitsForEarlierPriority: a task that becomes ready when a slot frees
+// starts after the ready tasks that order before it, also when those wait in a cluster's
+// queue (the freed slot goes to the queue's first, not to the coordinator's newcomer).
+func TestLaterReadyTaskWaitsForEarlierPriority(t *testing.T) {
+	t.Parallel()
+	v := setup(t, withConcurrency(1))
+	root := v.create(
+		spec{id: "root"},
+		spec{id: "first", priority: prio(0)},
+		spec{id: "second", priority: prio(1)},
+		spec{id: "after-first", priority: prio(3), deps: req("first")},
+	)
+	v.run(root, RunOptions{})
+	want := []string{"first", "second", "after-first", "root"}
+	if got := v.cat.startOrder(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("start order = %v, want %v", got, want)
+	}
+}
+
 func TestDependenciesBeatPriority(t *testing.T) {
 	t.Parallel()
 	v := setup(t, withConcurrency(1))

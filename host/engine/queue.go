@@ -10,16 +10,19 @@ type readyQueue struct {
 	items []int32
 }
 
-func (q *readyQueue) Len() int { return len(q.items) }
-func (q *readyQueue) Less(i, j int) bool {
-	a, b := &q.g.nodes[q.items[i]].v, &q.g.nodes[q.items[j]].v
+func (q *readyQueue) Len() int           { return len(q.items) }
+func (q *readyQueue) Less(i, j int) bool { return q.before(q.items[i], q.items[j]) }
+
+// before reports whether node i starts before node j when both are ready.
+func (q *readyQueue) before(i, j int32) bool {
+	a, b := &q.g.nodes[i].v, &q.g.nodes[j].v
 	if a.priority != b.priority {
 		return a.priority < b.priority
 	}
 	if a.seq != b.seq {
 		return a.seq < b.seq
 	}
-	return q.items[i] < q.items[j]
+	return i < j
 }
 func (q *readyQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
 func (q *readyQueue) Push(x any)    { q.items = append(q.items, x.(int32)) }
@@ -50,6 +53,27 @@ func (q *readyQueue) ready() bool {
 			return true
 		}
 		heap.Pop(q)
+	}
+	return false
+}
+
+// queuedTasks holds the run's tasks queued for claiming in a cluster (or claimed, which
+// the coordinator cannot tell apart until they settle), in the ready queue's order.
+// Entries whose node is no longer in flight on some node are dropped lazily.
+type queuedTasks struct{ q readyQueue }
+
+func (r *queuedTasks) push(i int32) { r.q.push(i) }
+
+// ahead reports whether a queued task starts before node i: then i must be queued
+// behind it rather than started at once on the coordinator's node, or a slot freed
+// here would go to a task that orders later (docs/semantics.md rule 8).
+func (r *queuedTasks) ahead(i int32) bool {
+	for r.q.Len() > 0 {
+		j := r.q.items[0]
+		if n := r.q.g.nodes[j]; n.inflight && !n.local {
+			return r.q.before(j, i)
+		}
+		heap.Pop(&r.q)
 	}
 	return false
 }
