@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 )
@@ -25,8 +26,11 @@ import (
 //
 //   - An entry records rewriteFormat; an entry of another format (a host whose rewrite
 //     changed) is ignored and replaced.
-//   - An entry records the original's hash and a sha256 of the rewritten bytes; a
-//     truncated or damaged entry fails the check and is ignored and replaced.
+//   - An entry records the original's hash and a CRC-32C of the rewritten bytes; a
+//     truncated or damaged entry fails the check and is ignored and replaced. A checksum
+//     made to catch damage is enough: a sha256 of a Go module's 3.7 MB took as long as
+//     reading it, in every process that loads it (docs/performance.md, twenty-second
+//     pass).
 //   - An entry that passes the checks but does not compile (it cannot happen short of
 //     tampering) falls back to the full path, which replaces it.
 //
@@ -43,7 +47,8 @@ import (
 //     its level after every call (stack.go); no function moves, so the name section
 //     keeps the module's indices.
 //   - 5: a frame is charged for its results too.
-const rewriteFormat = 5
+//   - 6: the entry's check is a CRC-32C, no longer a sha256.
+const rewriteFormat = 6
 
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"
@@ -55,9 +60,12 @@ const RewriteCacheDir = "apflow-rewrite"
 // rewriteCache reads and writes entries; dir "" keeps nothing.
 type rewriteCache struct{ dir string }
 
-// entry layout: magic, format (u32 LE), sha256 of the original, sha256 of the rewritten
-// bytes, the rewritten bytes.
-const rewriteHeaderLen = len(rewriteMagic) + 4 + 2*sha256.Size
+// entry layout: magic, format (u32 LE), sha256 of the original, CRC-32C of the
+// rewritten bytes (u32 LE), the rewritten bytes.
+const rewriteHeaderLen = len(rewriteMagic) + 4 + sha256.Size + 4
+
+// castagnoli is the CRC-32C table (computed with the CPU's instruction where it has one).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func (c rewriteCache) path(hash string) string { return filepath.Join(c.dir, hash+".wasm") }
 
@@ -77,7 +85,7 @@ func (c rewriteCache) get(hash string) ([]byte, bool) {
 		return nil, false
 	}
 	body := b[rewriteHeaderLen:]
-	if sum := sha256.Sum256(body); !bytes.Equal(h[4+sha256.Size:], sum[:]) {
+	if binary.LittleEndian.Uint32(h[4+sha256.Size:]) != crc32.Checksum(body, castagnoli) {
 		return nil, false
 	}
 	return body, true
@@ -95,12 +103,11 @@ func (c rewriteCache) put(hash string, rewritten []byte) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}
-	sum := sha256.Sum256(rewritten)
 	b := make([]byte, 0, rewriteHeaderLen+len(rewritten))
 	b = append(b, rewriteMagic...)
 	b = binary.LittleEndian.AppendUint32(b, rewriteFormat)
 	b = append(b, key...)
-	b = append(b, sum[:]...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(rewritten, castagnoli))
 	b = append(b, rewritten...)
 	f, err := os.CreateTemp(c.dir, hash+".*.tmp")
 	if err != nil {
