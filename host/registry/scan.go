@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -325,17 +326,22 @@ func (r *Registry) readFile(name, path string, st os.FileInfo) ([]byte, error) {
 var errTooLarge = fmt.Errorf("module is more than the %d bytes allowed", MaxModuleBytes)
 
 // ReadModule reads a module file, failing when it is longer than MaxModuleBytes (it
-// may have grown since it was checked).
+// may have grown since it was checked). The buffer is sized to the file as it is now,
+// so that a module of megabytes is read once into memory, not copied as a buffer grows.
 func ReadModule(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxModuleBytes+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		buf.Grow(int(min(st.Size(), MaxModuleBytes)) + bytes.MinRead) // MinRead: room for the read that finds the end
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxModuleBytes+1)); err != nil {
 		return nil, err
 	}
+	b := buf.Bytes()
 	if len(b) > MaxModuleBytes {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), errTooLarge)
 	}
