@@ -10,7 +10,8 @@
 //     or partitioned past the lease's expiry and another node took the tree over, can no
 //     longer write anything for that tree. "already_running" is the lease being held.
 //   - Claims. A ready task runs on the coordinator's node when it has a free slot and
-//     none of the tree's queued tasks orders before it: started and claimed in the coordinator's round (Round.Claim), its outcome written
+//     no task of the tree queued or claimed and not yet settled orders before it:
+//     started and claimed in the coordinator's round (Round.Claim), its outcome written
 //     in a later round fenced by that claim too (Round.Finished). The others are queued
 //     (Round.Enqueue) with their dependency results injected; any node claims queued
 //     tasks (Claim: priority, then submission order, cluster-wide, FOR UPDATE SKIP

@@ -378,7 +378,8 @@ func (e *Engine) discarded(id string) {
 // lostLocal handles the outcome of a task this node claimed for itself whose claim was
 // lost meanwhile (cancelled elsewhere, or taken back after a missed lease): nothing is
 // written; the task stays in flight, now as another node's, and settles through the
-// tree's feed. Its slot is free once the round is committed.
+// tree's feed, and orders the local starts as a queued task does (queuedTasks). Its slot
+// is free once the round is committed.
 func (c *coordinator) lostLocal(i int32, token int64) {
 	n := c.graph.nodes[i]
 	c.engine.m.settle(n.v.id, token)
@@ -386,5 +387,6 @@ func (c *coordinator) lostLocal(i int32, token int64) {
 	n.inflight = true
 	c.inflight++
 	c.remote++
+	c.queued.push(i)
 	c.retire()
 }

@@ -57,16 +57,19 @@ func (q *readyQueue) ready() bool {
 	return false
 }
 
-// queuedTasks holds the run's tasks queued for claiming in a cluster (or claimed, which
-// the coordinator cannot tell apart until they settle), in the ready queue's order.
-// Entries whose node is no longer in flight on some node are dropped lazily.
+// queuedTasks holds the run's tasks queued for claiming in a cluster, or claimed by any
+// node's claimer (the coordinator cannot tell the two apart until they settle), in the
+// ready queue's order. Entries whose node is no longer in flight that way are dropped
+// lazily.
 type queuedTasks struct{ q readyQueue }
 
 func (r *queuedTasks) push(i int32) { r.q.push(i) }
 
-// ahead reports whether a queued task starts before node i: then i must be queued
-// behind it rather than started at once on the coordinator's node, or a slot freed
-// here would go to a task that orders later (docs/semantics.md rule 8).
+// ahead reports whether a queued (or claimed, not yet settled) task orders before node
+// i: then i must be queued behind it rather than started at once on the coordinator's
+// node, or a slot freed here would go to a task that orders later (docs/semantics.md
+// rule 8). A task executing elsewhere keeps i off this node until it settles, at the
+// cost of i's trip through the queue.
 func (r *queuedTasks) ahead(i int32) bool {
 	for r.q.Len() > 0 {
 		j := r.q.items[0]
