@@ -230,8 +230,16 @@ func writeREST(c echo.Context, err error) {
 }
 
 // writeJSON writes v with status; used where Echo's encoder would escape HTML needlessly.
+// A json.Marshaler's output (a JSON-RPC response) is written as it is: json.Marshal
+// would check and compact it once more (answer.go).
 func writeJSON(c echo.Context, status int, v any) error {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if m, ok := v.(json.Marshaler); ok {
+		b, err = m.MarshalJSON()
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}

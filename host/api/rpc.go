@@ -201,7 +201,7 @@ func (s *Server) respond(req *jsonrpc.Request, res any, err error) *jsonrpc.Resp
 		}
 		return &jsonrpc.Response{ID: req.ID, Error: je}
 	}
-	b, mErr := json.Marshal(res)
+	b, mErr := appendResult(nil, res)
 	if mErr != nil {
 		s.log.Error("cannot encode result", "method", req.Method, "error", mErr)
 		return &jsonrpc.Response{ID: req.ID, Error: jsonrpc.FromError(mErr)}

@@ -10,7 +10,7 @@ import (
 // the server would write for a body must be parseable by any client.
 func wellFormed(t *testing.T, what string, resp *Response) {
 	t.Helper()
-	b, err := json.Marshal(resp)
+	b, err := resp.MarshalJSON() // as the server writes it, unchecked by encoding/json
 	if err != nil {
 		t.Fatalf("%s does not marshal: %v", what, err)
 	}

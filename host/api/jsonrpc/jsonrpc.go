@@ -107,11 +107,17 @@ func (r *Response) MarshalJSON() ([]byte, error) {
 	if res == nil {
 		res = nullID
 	}
-	return json.Marshal(struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Result  json.RawMessage `json:"result"`
-	}{Version, id, res})
+	// Appended, not passed through json.Marshal, which would check and compact the
+	// result, of any size, once more: ID and Result must each hold one JSON value, as
+	// Decode and the server's encoding of a result make them.
+	b := make([]byte, 0, len(`{"jsonrpc":"2.0","id":,"result":}`)+len(id)+len(res))
+	b = append(b, `{"jsonrpc":"`...)
+	b = append(b, Version...)
+	b = append(b, `","id":`...)
+	b = append(b, id...)
+	b = append(b, `,"result":`...)
+	b = append(b, res...)
+	return append(b, '}'), nil
 }
 
 // UnmarshalJSON reads a response object as written by a server.

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"encoding/json"
+
+	"github.com/apflow-wasm/apflow/host/task"
+)
+
+// Answers. A method's result is encoded once, into the bytes the response carries
+// (respond), and the response is written as it is (writeJSON): tasks, lists of them
+// and the trees tasks.tree answers are written by the task's own encoder
+// (task.Task.AppendJSON, which writes what encoding/json writes:
+// FuzzEncoderMatchesEncodingJSON), other results by encoding/json. Through
+// json.Marshal alone, each task's output was checked and compacted, then the whole
+// result again inside the response, then the response once more: three passes over
+// the bytes of a 1,000-task answer that took longer than encoding it (docs/performance.md,
+// twenty-second pass; TestAnswerIsEncodingJSONs holds the bytes to encoding/json's).
+
+// appendResult appends the JSON of a method's result to b.
+func appendResult(b []byte, res any) ([]byte, error) {
+	switch r := res.(type) {
+	case *task.Task:
+		if r == nil {
+			return append(b, "null"...), nil
+		}
+		return r.AppendJSON(b, nil)
+	case []*task.Task:
+		return appendTasks(b, r)
+	case *task.TreeNode:
+		return appendTree(b, r)
+	case *fieldsNode:
+		return appendFieldsTree(b, r)
+	}
+	v, err := json.Marshal(res)
+	return append(b, v...), err
+}
+
+// appendTasks appends ts as a JSON array (null when nil, as encoding/json writes it).
+func appendTasks(b []byte, ts []*task.Task) ([]byte, error) {
+	if ts == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, t := range ts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendResult(b, t); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// appendTree appends n as {"task":…,"children":[…]}, the fields of task.TreeNode.
+func appendTree(b []byte, n *task.TreeNode) ([]byte, error) {
+	if n == nil {
+		return append(b, "null"...), nil
+	}
+	return appendNode(b, func(b []byte) ([]byte, error) { return appendResult(b, n.Task) }, n.Children, appendTree)
+}
+
+// appendFieldsTree appends n as appendTree does; its tasks are encoded already
+// (task.Fields.Marshal).
+func appendFieldsTree(b []byte, n *fieldsNode) ([]byte, error) {
+	if n == nil {
+		return append(b, "null"...), nil
+	}
+	return appendNode(b, func(b []byte) ([]byte, error) {
+		if n.Task == nil {
+			return append(b, "null"...), nil
+		}
+		return append(b, n.Task...), nil
+	}, n.Children, appendFieldsTree)
+}
+
+// appendNode appends a node of a tree: its task (appendTask), then its children, each
+// with appendChild (null when nil, as encoding/json writes a nil slice).
+func appendNode[N any](b []byte, appendTask func([]byte) ([]byte, error), children []N,
+	appendChild func([]byte, N) ([]byte, error)) ([]byte, error) {
+	b = append(b, `{"task":`...)
+	b, err := appendTask(b)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"children":`...)
+	if children == nil {
+		return append(b, "null}"...), nil
+	}
+	b = append(b, '[')
+	for i, c := range children {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = appendChild(b, c); err != nil {
+			return b, err
+		}
+	}
+	return append(b, "]}"...), nil
+}
