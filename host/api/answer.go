@@ -2,19 +2,21 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // Answers. A method's result is encoded once, into the bytes the response carries
-// (respond), and the response is written as it is (writeJSON): tasks, lists of them
-// and the trees tasks.tree answers are written by the task's own encoder
+// (respond), and the response, or the batch, is written as it is (writeJSON). Tasks,
+// lists of them and the trees tasks.tree answers are written by the task's own encoder
 // (task.Task.AppendJSON, which writes what encoding/json writes:
-// FuzzEncoderMatchesEncodingJSON), other results by encoding/json. Through
-// json.Marshal alone, each task's output was checked and compacted, then the whole
-// result again inside the response, then the response once more: three passes over
-// the bytes of a 1,000-task answer that took longer than encoding it (docs/performance.md,
-// twenty-second pass; TestAnswerIsEncodingJSONs holds the bytes to encoding/json's).
+// FuzzEncoderMatchesEncodingJSON), other results by encoding/json. Through json.Marshal
+// alone, each task's output was checked and compacted, then the whole result again
+// inside the response, then the response once more: three passes over the bytes of a
+// 1,000-task answer, which took longer than encoding it (docs/performance.md,
+// twenty-second pass). TestAnswerIsEncodingJSONs holds the results to encoding/json's
+// bytes; the request's id is echoed as received (jsonrpc.Response.MarshalJSON).
 
 // appendResult appends the JSON of a method's result to b.
 func appendResult(b []byte, res any) ([]byte, error) {
@@ -23,7 +25,11 @@ func appendResult(b []byte, res any) ([]byte, error) {
 		if r == nil {
 			return append(b, "null"...), nil
 		}
-		return r.AppendJSON(b, nil)
+		out, err := r.AppendJSON(b, nil)
+		if err != nil {
+			return b, fmt.Errorf("task %s: %w", r.ID, err)
+		}
+		return out, nil
 	case []*task.Task:
 		return appendTasks(b, r)
 	case *task.TreeNode:

@@ -229,15 +229,18 @@ func writeREST(c echo.Context, err error) {
 	_ = c.JSON(status, restError{je})
 }
 
-// writeJSON writes v with status; used where Echo's encoder would escape HTML needlessly.
-// A json.Marshaler's output (a JSON-RPC response) is written as it is: json.Marshal
-// would check and compact it once more (answer.go).
+// writeJSON writes v with status, encoded by encoding/json without Echo's trailing
+// newline, except a JSON-RPC response or batch of them: those are written as their own
+// encoder makes them, which json.Marshal would check and compact once more (answer.go).
 func writeJSON(c echo.Context, status int, v any) error {
 	var b []byte
 	var err error
-	if m, ok := v.(json.Marshaler); ok {
-		b, err = m.MarshalJSON()
-	} else {
+	switch r := v.(type) {
+	case *jsonrpc.Response:
+		b, err = r.MarshalJSON()
+	case []*jsonrpc.Response:
+		b, err = jsonrpc.EncodeBatch(r)
+	default:
 		b, err = json.Marshal(v)
 	}
 	if err != nil {

@@ -100,11 +100,13 @@ func TestResponseJSON(t *testing.T) {
 		{"result", Response{ID: json.RawMessage(`1`), Result: json.RawMessage(`{"a":1}`)}, `{"jsonrpc":"2.0","id":1,"result":{"a":1}}`},
 		{"null result", Response{ID: json.RawMessage(`"x"`)}, `{"jsonrpc":"2.0","id":"x","result":null}`},
 		{"error null id", Response{Error: NewError(apferr.ParseError, "Parse error", nil)}, `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`},
+		{"id echoed as received", Response{ID: json.RawMessage(`"<a&b>"`), Error: NewError(apferr.InvalidParams, "Invalid params", nil)},
+			`{"jsonrpc":"2.0","id":"<a&b>","error":{"code":-32602,"message":"Invalid params"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b, err := json.Marshal(&tt.resp)
+			b, err := tt.resp.MarshalJSON() // as the server writes it
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,5 +151,27 @@ func TestFromError(t *testing.T) {
 	back := FromError(ae).ToAPFError()
 	if back.Code != apferr.TaskNotFound || back.Message != ae.Message {
 		t.Fatalf("ToAPFError = %+v", back)
+	}
+}
+
+// TestEncodeBatch: a batch is its responses, each as MarshalJSON writes it, in an array.
+func TestEncodeBatch(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		rs   []*Response
+		want string
+	}{
+		{"none", nil, `[]`},
+		{"two", []*Response{{ID: json.RawMessage(`1`), Result: json.RawMessage(`[1,2]`)}, {ID: json.RawMessage(`"b"`), Error: NewError(apferr.MethodNotFound, "Method not found", "x")}},
+			`[{"jsonrpc":"2.0","id":1,"result":[1,2]},{"jsonrpc":"2.0","id":"b","error":{"code":-32601,"message":"Method not found","data":"x"}}]`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := EncodeBatch(tt.rs)
+			if err != nil || string(b) != tt.want {
+				t.Fatalf("EncodeBatch = %s, %v; want %s", b, err, tt.want)
+			}
+		})
 	}
 }

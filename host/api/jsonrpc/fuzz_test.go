@@ -45,15 +45,24 @@ func FuzzDecodeRequest(f *testing.F) {
 		if len(items) == 0 {
 			t.Fatal("no items and no error")
 		}
+		var batch []*Response
+		defer func() {
+			b, err := EncodeBatch(batch)
+			if err != nil || !json.Valid(b) {
+				t.Fatalf("the batch of responses is not valid JSON (%v): %q", err, b)
+			}
+		}()
 		for i, it := range items {
 			if (it.Req == nil) == (it.Err == nil) {
 				t.Fatalf("item %d: exactly one of Req and Err must be set: %+v", i, it)
 			}
 			if it.Err != nil {
-				wellFormed(t, "item error response", &Response{ID: it.ID, Error: it.Err})
+				batch = append(batch, &Response{ID: it.ID, Error: it.Err})
+				wellFormed(t, "item error response", batch[len(batch)-1])
 				continue
 			}
-			wellFormed(t, "item success response", &Response{ID: it.Req.ID, Result: json.RawMessage(`{}`)})
+			batch = append(batch, &Response{ID: it.Req.ID, Result: json.RawMessage(`{}`)})
+			wellFormed(t, "item success response", batch[len(batch)-1])
 			if it.Req.Method == "" {
 				t.Fatalf("item %d: empty method accepted", i)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 )
@@ -90,34 +91,54 @@ type Response struct {
 	Error *Error
 }
 
-// MarshalJSON writes {"jsonrpc":"2.0","id":…,"result":…} or {…,"error":…}.
+// MarshalJSON writes {"jsonrpc":"2.0","id":…,"result":…} or {…,"error":…}. The
+// envelope is appended around ID and Result, which are written as they are: each must
+// hold one JSON value, as Decode and the server's encoding of a result make them
+// (json.Marshal would check and compact a result of any size once more).
 func (r *Response) MarshalJSON() ([]byte, error) {
+	return r.appendJSON(nil)
+}
+
+// appendJSON appends the response to b (MarshalJSON).
+func (r *Response) appendJSON(b []byte) ([]byte, error) {
 	id := r.ID
 	if id == nil {
 		id = nullID
 	}
+	member, value := `,"result":`, []byte(r.Result)
 	if r.Error != nil {
-		return json.Marshal(struct {
-			JSONRPC string          `json:"jsonrpc"`
-			ID      json.RawMessage `json:"id"`
-			Error   *Error          `json:"error"`
-		}{Version, id, r.Error})
+		e, err := json.Marshal(r.Error)
+		if err != nil {
+			return b, err
+		}
+		member, value = `,"error":`, e
+	} else if value == nil {
+		value = nullID
 	}
-	res := r.Result
-	if res == nil {
-		res = nullID
-	}
-	// Appended, not passed through json.Marshal, which would check and compact the
-	// result, of any size, once more: ID and Result must each hold one JSON value, as
-	// Decode and the server's encoding of a result make them.
-	b := make([]byte, 0, len(`{"jsonrpc":"2.0","id":,"result":}`)+len(id)+len(res))
+	b = slices.Grow(b, len(`{"jsonrpc":"2.0","id":,"result":}`)+len(id)+len(value))
 	b = append(b, `{"jsonrpc":"`...)
 	b = append(b, Version...)
 	b = append(b, `","id":`...)
 	b = append(b, id...)
-	b = append(b, `,"result":`...)
-	b = append(b, res...)
+	b = append(b, member...)
+	b = append(b, value...)
 	return append(b, '}'), nil
+}
+
+// EncodeBatch writes the responses of a batch as a JSON array, each as MarshalJSON
+// writes it.
+func EncodeBatch(rs []*Response) ([]byte, error) {
+	b := []byte{'['}
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = r.appendJSON(b); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // UnmarshalJSON reads a response object as written by a server.
