@@ -59,6 +59,7 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'TreeJSON' -benchtime 10x ./cmd/apflow/
 	$(BENCH) -bench 'RunsPage100k' -benchtime 5x ./host/store/badgerstore/
 	$(BENCH) -bench 'TasksGet|Execute1000' -benchtime 3x ./host/api/
+	$(BENCH) -bench 'Answer' -benchtime 50x -benchmem ./host/api/
 	$(BENCH) -bench 'Conformance|EchoPerLanguage' -benchtime 2000x ./examples/conformance/
 	$(MAKE) --no-print-directory bench-e2e
 
@@ -72,6 +73,7 @@ bench-e2e: build kits ## the product path end to end: apflow run and serve on tr
 	$(E2EBENCH) -only '^(wide-1k|aggregate-1k|chain-200|diamond-100|wide-10k)$$' -rounds 3
 	$(E2EBENCH) -only '^wide-100k$$' -langs wat
 	$(E2EBENCH) -only '^(wide-1k|chain-200)$$' -langs wat -modes run,rerun
+	$(E2EBENCH) -only '^(wide-1k|chain-200|diamond-100)$$' -modes serve,warm -rounds 3
 
 # About an hour here: its last line alone is twelve million-task children (wide and
 # layered; WAT, Go and Rust echoes; apflow run and apflow serve), three to five minutes each.

@@ -2,13 +2,18 @@
 // the apflow binary as users run it, on tree files of a few shapes, each with an echo
 // executor written in WAT, in Go (the SDK) and in Rust (the kit).
 //
-// Two modes per workload and plugin by default, and a third on request (-modes):
+// Two modes per workload and plugin by default, and two more on request (-modes):
 //
 //   - run: `apflow run -q TREE` as a child process, from its start to its exit (reading
 //     and validating the file, storing the tree, the run, the final report, closing).
 //   - serve: `apflow serve` on a loopback port, one JSON-RPC tasks.execute of the tree
 //     (the plain form, which answers with the final status, as a client waiting for its
 //     tree does), timed from the request to the answer; the server's start is not timed.
+//     It is a fresh server's first request: it loads the plugin (a Go module's load is
+//     tens of milliseconds) and makes its first instance.
+//   - warm: as serve, on a server that executed a 2-task tree of the same plugin first,
+//     untimed: what a request costs a server past its first use of the plugin, the
+//     per-task cost of a warm guest.
 //   - rerun: as run, ten times in a data dir that ten earlier runs of the same tree
 //     filled, untimed, and the means of the ten (peak RSS and heap: their largest): what
 //     a user's runs cost once the data dir holds their earlier ones (the storage engine

@@ -35,7 +35,7 @@ func main() {
 	flag.BoolVar(&o.noFloors, "no-floors", false, "skip the floor benchmarks")
 	flag.IntVar(&o.rounds, "rounds", 1, "measure each workload this many times, each round its engine floor then its children, and print the medians of the rounds")
 	flag.StringVar(&only, "only", "", "run only the workloads whose name matches this regular expression")
-	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP), rerun (the mean of 10 apflow run -q in a data dir holding 10 earlier runs of the tree)")
+	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP), warm (the same, on a server that executed a 2-task tree of the plugin first), rerun (the mean of 10 apflow run -q in a data dir holding 10 earlier runs of the tree)")
 	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust, c")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
 	flag.Parse()
@@ -44,8 +44,8 @@ func main() {
 		fatal(fmt.Errorf("-rounds: %d is not a number of rounds", o.rounds))
 	}
 	for _, m := range o.modes {
-		if m != "run" && m != "serve" && m != "rerun" {
-			fatal(fmt.Errorf("-modes: unknown mode %q (run, serve, rerun)", m))
+		if !slices.Contains([]string{"run", "serve", "warm", "rerun"}, m) {
+			fatal(fmt.Errorf("-modes: unknown mode %q (run, serve, warm, rerun)", m))
 		}
 	}
 	var err error
@@ -182,6 +182,7 @@ func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
 		if _, err := writeTree(body, warm, s.method, rpcPrefix, rpcSuffix); err != nil {
 			return nil, err
 		}
+		p.warm = body
 		for _, mode := range o.modes {
 			res := measure(ctx, o, mode, p, tree, body, warm.tasks)
 			if res.err != nil {
@@ -232,8 +233,8 @@ const (
 // measure runs one child in mode: tree is the tree file (run), body the request (serve).
 func measure(ctx context.Context, o options, mode string, p plugin, tree, body string, tasks int) result {
 	switch mode {
-	case "serve":
-		return measureServe(ctx, o, p, body, tasks)
+	case "serve", "warm":
+		return measureServe(ctx, o, mode, p, body, tasks)
 	case "rerun":
 		return measureRunAfter(ctx, o, p, tree, tasks, mode, rerunFill, rerunTimed)
 	}
