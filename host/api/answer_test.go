@@ -104,8 +104,8 @@ func TestAnswerIsEncodingJSONs(t *testing.T) {
 }
 
 // BenchmarkAnswer writes answers of 1,000 tasks as the server does (respond, then the
-// HTTP body): tasks.create's list of the tasks, tasks.tree's tree, whole and with three
-// fields (as the dashboard asks).
+// HTTP body): tasks.create's list of the tasks, tasks.tree's tree, whole and cut to
+// three fields (a projection of the kind the dashboard asks for).
 func BenchmarkAnswer(b *testing.B) {
 	e := setup(b, setupOpts{})
 	for _, c := range answers(b, e)[:4] {
