@@ -414,8 +414,10 @@ func (e *Engine) publishLogs(rootID, taskID string, lines []store.LogLine) {
 	e.events.publish(Event{Type: EventTaskLog, RootID: rootID, TaskID: taskID, Time: e.cfg.Now(), Logs: lines})
 }
 
-// forget deletes the log lines of deleted tasks. A failure leaves lines no task shows
-// (a task id is never reused); it is logged, the delete stands.
+// forget deletes the log lines of deleted tasks, after their delete has committed. A
+// failure is logged and the delete stands; the lines stay, shown by no task until a
+// task is created again with one of those ids (a submission may give its own ids),
+// which then shows them before its own. So does a crash between the two commits.
 func (l *taskLogs) forget(ctx context.Context, ids []string) {
 	if l.st == nil {
 		return
