@@ -414,10 +414,10 @@ func (e *Engine) publishLogs(rootID, taskID string, lines []store.LogLine) {
 	e.events.publish(Event{Type: EventTaskLog, RootID: rootID, TaskID: taskID, Time: e.cfg.Now(), Logs: lines})
 }
 
-// forget deletes the log lines of deleted tasks, after their delete has committed. A
-// failure is logged and the delete stands; the lines stay, shown by no task until a
-// task is created again with one of those ids (a submission may give its own ids),
-// which then shows them before its own. So does a crash between the two commits.
+// forget deletes the log lines of deleted tasks, after their delete has committed: the
+// Delete already made them no task's (store.TaskLogs), this takes their room back. A
+// failure is logged and the delete stands; so are lines left by a crash in between,
+// which a task created later with the same id never shows.
 func (l *taskLogs) forget(ctx context.Context, ids []string) {
 	if l.st == nil {
 		return

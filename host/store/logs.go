@@ -49,9 +49,12 @@ const (
 // it (checked by storetest.RunLogs).
 //
 // Guarantees:
-//   - Lines are kept per task id, across the task's attempts, re-runs and resets; they go
-//     with DeleteLogs (the engine calls it when it deletes the tasks). A backend does not
-//     check that the task exists.
+//   - Lines are kept per task id, across the task's attempts, re-runs and resets. They go
+//     with the task: Delete makes them none in its own commit, so that a task created
+//     later with the same id (a submission may give its own ids) never shows them, also
+//     when DeleteLogs, which the engine calls after Delete to take their room back, did
+//     not run. DeleteLogs deletes them too. A backend does not check that the task
+//     exists.
 //   - AppendLogs is atomic: its lines get consecutive Seqs after every earlier line of
 //     the task and the trim to the bounds happens in the same write; concurrent appends
 //     of one task are serialized.

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -19,6 +20,13 @@ var _ store.TaskLogs = (*Store)(nil)
 // lines kept and their bytes (8 bytes each). An append writes its lines, the deletes of
 // the lines it trims and the head in one commit; the committer is the only writer, so
 // the head is always exactly what the task keeps.
+//
+// A task's lines are those below its head's next Seq: Delete deletes the heads of the
+// tasks it deletes in its own commit, and DeleteLogs, which the engine calls after it,
+// their lines. Lines that DeleteLogs did not delete (it failed, or the process died in
+// between) are then no task's: a task created later with the same id starts at Seq 1
+// without a head, its appends overwrite them as they go (and delete those of lines
+// they do not keep), and its reads stop below its own next Seq.
 const (
 	prefixLogLine byte = 'L' // L <task> <seq asc> → log line JSON
 	prefixLogHead byte = 'l' // l <task>           → next seq, lines, bytes (8 bytes each)
@@ -214,6 +222,9 @@ func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogB
 			newBytes -= sizes[drop]
 			drop++
 		}
+		for i := range drop { // a line a deleted task left under the id may hold its Seq
+			ws = append(ws, write{key: logLineKey(taskID, h.next+int64(i)), del: true})
+		}
 		for i := drop; i < len(lines); i++ {
 			ws = append(ws, write{key: logLineKey(taskID, h.next+int64(i)), value: values[i]})
 		}
@@ -261,11 +272,16 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 	var out []store.LogLine
 	more := false
 	err := s.view(func(txn *badger.Txn) error {
+		h, err := readLogHead(txn, taskID)
+		if err != nil || h.next <= after+1 {
+			return err
+		}
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = logTaskPrefix(taskID)
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		for it.Seek(logLineKey(taskID, after+1)); it.Valid(); it.Next() {
+		end := logLineKey(taskID, h.next) // lines from there on are no task's (above)
+		for it.Seek(logLineKey(taskID, after+1)); it.Valid() && bytes.Compare(it.Item().Key(), end) < 0; it.Next() {
 			if len(out) == limit {
 				more = true
 				return nil

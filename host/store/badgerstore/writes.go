@@ -292,6 +292,9 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 			for _, e := range indexEntries(g.tasks[id]) {
 				ws = append(ws, write{key: e.key, del: true})
 			}
+			// Its log goes with it: without a head, its lines are none (logs.go);
+			// DeleteLogs then takes back their room.
+			ws = append(ws, write{key: logHeadKey(id), del: true})
 		}
 		return ws, nil
 	})

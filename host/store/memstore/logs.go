@@ -114,3 +114,13 @@ func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {
 		}
 	})
 }
+
+// forgetLogs deletes the lines of tasks ids, which a write holding the writer is
+// deleting: no Create of those ids comes in between.
+func (s *Store) forgetLogs(ids []string) {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	for _, id := range ids {
+		delete(s.logs.tasks, id)
+	}
+}

@@ -127,6 +127,9 @@ func (s *Store) write(ctx context.Context, prepare func(st *state) (change, erro
 	for _, id := range c.del {
 		s.remove(id)
 	}
+	if len(c.del) > 0 {
+		s.forgetLogs(c.del) // a task's lines go with it (store.TaskLogs)
+	}
 	for _, t := range c.put {
 		s.remove(t.ID)
 		s.add(t)

@@ -108,16 +108,19 @@ func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {
 		return nil
 	}
 	return s.use(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			for _, q := range []string{
-				`DELETE FROM apflow_task_logs WHERE task_id = ANY($1)`,
-				`DELETE FROM apflow_task_log_heads WHERE task_id = ANY($1)`,
-			} {
-				if _, err := tx.Exec(ctx, q, ids); err != nil {
-					return fmt.Errorf("delete the logs of tasks %v: %w", ids, err)
-				}
-			}
-			return nil
-		})
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return deleteLogs(ctx, tx, ids) })
 	})
+}
+
+// deleteLogs deletes the lines and heads of tasks ids in tx.
+func deleteLogs(ctx context.Context, tx pgx.Tx, ids []string) error {
+	for _, q := range []string{
+		`DELETE FROM apflow_task_logs WHERE task_id = ANY($1)`,
+		`DELETE FROM apflow_task_log_heads WHERE task_id = ANY($1)`,
+	} {
+		if _, err := tx.Exec(ctx, q, ids); err != nil {
+			return fmt.Errorf("delete the logs of tasks %v: %w", ids, err)
+		}
+	}
+	return nil
 }

@@ -128,7 +128,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 			if _, err := tx.Exec(ctx, "DELETE FROM apflow_tasks WHERE id = ANY($1)", ids); err != nil {
 				return fmt.Errorf("delete tasks: %w", err)
 			}
-			return nil
+			return deleteLogs(ctx, tx, ids) // a task's lines go with it (store.TaskLogs)
 		})
 	})
 }

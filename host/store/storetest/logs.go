@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 // LogStore is a store that keeps tasks' log lines.
 type LogStore interface {
+	store.Store
 	store.TaskLogs
-	Close() error
 }
 
 // RunLogs runs the conformance suite of store.TaskLogs. newStore must return a new,
@@ -29,6 +30,7 @@ var logCases = []storeCase[LogStore]{
 	{"TrimToBytes", testLogsTrimBytes},
 	{"TasksAreSeparate", testLogsSeparate},
 	{"Delete", testLogsDelete},
+	{"GoWithTheirTask", testLogsGoWithTheirTask},
 	{"ConcurrentAppends", testLogsConcurrent},
 	{"Checks", testLogsChecks},
 }
@@ -197,6 +199,30 @@ func testLogsDelete(t *testing.T, s LogStore) {
 	// A task id used again starts afresh.
 	logAppend(t, s, "a", logBounds, logLines(1, "new"))
 	logWant(t, logRead(t, s, "a", 0), 1, "new")
+}
+
+// testLogsGoWithTheirTask: a task's lines go with the task's Delete, also when
+// DeleteLogs never runs after it (it failed, or the process died in between): a task
+// created later with the same id (a submission may give its own ids) shows none of
+// them, not even those its own Seqs do not reach or skip.
+func testLogsGoWithTheirTask(t *testing.T, s LogStore) {
+	create := func() {
+		t.Helper()
+		if err := s.Create(ctx(t), []*task.Task{mk("gone", "", 0)}); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+	}
+	create()
+	logAppend(t, s, "gone", logBounds, logLines(1, "old1", "old2", "old3", "old4"))
+	if err := s.Delete(ctx(t), []string{"gone"}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	logWant(t, logRead(t, s, "gone", 0), 0)
+	create()
+	logWant(t, logRead(t, s, "gone", 0), 0)
+	// Seq 1 is not kept (one line at most), 2 is: neither old1 nor old3 and old4 show.
+	logAppendAt(t, s, "gone", store.LogBounds{MaxLines: 1, MaxBytes: 1 << 20}, logLines(2, "new1", "new2"), 1)
+	logWant(t, logRead(t, s, "gone", 0), 2, "new2")
 }
 
 func testLogsConcurrent(t *testing.T, s LogStore) {
