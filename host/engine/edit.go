@@ -124,6 +124,12 @@ func (e *Engine) Delete(ctx context.Context, id string, check func(subtree []*ta
 	for i, x := range sub {
 		ids[i] = x.ID
 	}
+	// Lines still waiting for the loop (a post-hook's, logged as the run ended) are
+	// written first, so that the Delete takes them along: written after it, they would
+	// be the lines of a task created later with the same id.
+	for _, id := range ids {
+		e.logs.flush(ctx, id)
+	}
 	if err := e.cfg.Store.Delete(ctx, ids); err != nil {
 		return nil, err
 	}

@@ -214,6 +214,29 @@ func TestTaskLogsDeleted(t *testing.T) {
 	}
 }
 
+// TestTaskLogsOfDeletedTaskNotWrittenAfter: a line still waiting for the flush loop when
+// its task is deleted (a post-hook's, logged as the run ended) is written before the
+// delete, which takes it along, not after it, under the deleted id.
+func TestTaskLogsOfDeletedTaskNotWrittenAfter(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, st, withLogging, withHooks(logHooks{}))
+	root := v.create(spec{id: "r"})
+	v.run(root, RunOptions{})
+	if _, err := v.e.Delete(context.Background(), root, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := v.e.Close(ctx); err != nil { // writes every line still waiting
+		t.Fatal(err)
+	}
+	if got := logsOf(t, st, "r"); len(got) != 0 {
+		t.Fatalf("lines of the deleted task r: %v", got)
+	}
+}
+
 // TestTaskLogsCloseTwice: Close returns every time, whether the flush loop ran or not.
 func TestTaskLogsCloseTwice(t *testing.T) {
 	t.Parallel()

@@ -112,11 +112,13 @@ func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {
 	})
 }
 
-// deleteLogs deletes the lines and heads of tasks ids in tx.
+// deleteLogs deletes the lines and heads of tasks ids in tx: the heads first, as an
+// append locks its task's head before its lines, so that the two wait for each other
+// instead of deadlocking, and the lines' delete sees those of an append it waited for.
 func deleteLogs(ctx context.Context, tx pgx.Tx, ids []string) error {
 	for _, q := range []string{
-		`DELETE FROM apflow_task_logs WHERE task_id = ANY($1)`,
 		`DELETE FROM apflow_task_log_heads WHERE task_id = ANY($1)`,
+		`DELETE FROM apflow_task_logs WHERE task_id = ANY($1)`,
 	} {
 		if _, err := tx.Exec(ctx, q, ids); err != nil {
 			return fmt.Errorf("delete the logs of tasks %v: %w", ids, err)
