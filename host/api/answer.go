@@ -8,15 +8,16 @@ import (
 )
 
 // Answers. A method's result is encoded once, into the bytes the response carries
-// (respond), and the response, or the batch, is written as it is (writeJSON). Tasks,
-// lists of them and the trees tasks.tree answers are written by the task's own encoder
-// (task.Task.AppendJSON, which writes what encoding/json writes:
-// FuzzEncoderMatchesEncodingJSON), other results by encoding/json. Through json.Marshal
-// alone, each task's output was checked and compacted, then the whole result again
-// inside the response, then the response once more: three passes over the bytes of a
-// 1,000-task answer, which took longer than encoding it (docs/performance.md,
-// twenty-second pass). TestAnswerIsEncodingJSONs holds the results to encoding/json's
-// bytes; the request's id is echoed as received (jsonrpc.Response.MarshalJSON).
+// (respond); the response, or the batch, is appended around those bytes (one copy) and
+// written as it is, unchecked by encoding/json (writeJSON). Tasks, lists of them and the
+// trees tasks.tree answers are written by the task's own encoder (task.Task.AppendJSON,
+// which writes what encoding/json writes: FuzzEncoderMatchesEncodingJSON), other
+// results by encoding/json. Through json.Marshal alone, each task's output was checked
+// and compacted, then the whole result again inside the response, then the response
+// once more: three passes over the bytes of a 1,000-task answer, which took longer than
+// encoding it (docs/performance.md, twenty-second pass). TestAnswerIsEncodingJSONs holds
+// the results to encoding/json's bytes; the request's id is echoed as received
+// (jsonrpc.Response.MarshalJSON).
 
 // appendResult appends the JSON of a method's result to b.
 func appendResult(b []byte, res any) ([]byte, error) {

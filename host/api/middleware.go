@@ -231,7 +231,8 @@ func writeREST(c echo.Context, err error) {
 
 // writeJSON writes v with status, encoded by encoding/json without Echo's trailing
 // newline, except a JSON-RPC response or batch of them: those are written as their own
-// encoder makes them, which json.Marshal would check and compact once more (answer.go).
+// encoder appends them, which json.Marshal would check and compact once more
+// (answer.go).
 func writeJSON(c echo.Context, status int, v any) error {
 	var b []byte
 	var err error

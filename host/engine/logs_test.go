@@ -237,6 +237,57 @@ func TestTaskLogsOfDeletedTaskNotWrittenAfter(t *testing.T) {
 	}
 }
 
+// countingStore is a memstore that counts the DeleteLogs calls.
+type countingStore struct {
+	*memstore.Store
+	mu      sync.Mutex
+	deleted [][]string
+}
+
+func (s *countingStore) DeleteLogs(ctx context.Context, ids []string) error {
+	s.mu.Lock()
+	s.deleted = append(s.deleted, ids)
+	s.mu.Unlock()
+	return s.Store.DeleteLogs(ctx, ids)
+}
+
+func (s *countingStore) calls() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deleted
+}
+
+// roomStore is a countingStore whose Delete says it leaves the room of the deleted
+// tasks' lines (store.LogRoomAfterDelete).
+type roomStore struct{ *countingStore }
+
+func (roomStore) LeavesLogRoom() {}
+
+// TestTaskLogsRoomTakenBackAfterDelete: Delete calls DeleteLogs of the deleted ids after
+// the Delete on a store whose Delete leaves their lines' room, and not on another (whose
+// lines are gone with the Delete).
+func TestTaskLogsRoomTakenBackAfterDelete(t *testing.T) {
+	t.Parallel()
+	for _, leaves := range []bool{true, false} {
+		cs := &countingStore{Store: memstore.New()}
+		t.Cleanup(func() { _ = cs.Close() })
+		var st store.Store = cs
+		if leaves {
+			st = roomStore{cs}
+		}
+		v := setupStore(t, st, withLogging)
+		root := v.create(spec{id: "r"}, spec{id: "c"})
+		v.run(root, RunOptions{})
+		if _, err := v.e.Delete(context.Background(), root, nil); err != nil {
+			t.Fatal(err)
+		}
+		got := cs.calls()
+		if leaves && (len(got) != 1 || strings.Join(got[0], ",") != "r,c") || !leaves && len(got) != 0 {
+			t.Fatalf("leaves room %t: DeleteLogs calls %v", leaves, got)
+		}
+	}
+}
+
 // TestTaskLogsCloseTwice: Close returns every time, whether the flush loop ran or not.
 func TestTaskLogsCloseTwice(t *testing.T) {
 	t.Parallel()

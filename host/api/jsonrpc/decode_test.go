@@ -99,6 +99,7 @@ func TestResponseJSON(t *testing.T) {
 	}{
 		{"result", Response{ID: json.RawMessage(`1`), Result: json.RawMessage(`{"a":1}`)}, `{"jsonrpc":"2.0","id":1,"result":{"a":1}}`},
 		{"null result", Response{ID: json.RawMessage(`"x"`)}, `{"jsonrpc":"2.0","id":"x","result":null}`},
+		{"empty result", Response{ID: json.RawMessage(`2`), Result: json.RawMessage{}}, `{"jsonrpc":"2.0","id":2,"result":null}`},
 		{"error null id", Response{Error: NewError(apferr.ParseError, "Parse error", nil)}, `{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`},
 		{"id echoed as received", Response{ID: json.RawMessage(`"<a&b>"`), Error: NewError(apferr.InvalidParams, "Invalid params", nil)},
 			`{"jsonrpc":"2.0","id":"<a&b>","error":{"code":-32602,"message":"Invalid params"}}`},

@@ -112,7 +112,7 @@ func (r *Response) appendJSON(b []byte) ([]byte, error) {
 			return b, err
 		}
 		member, value = `,"error":`, e
-	} else if value == nil {
+	} else if len(value) == 0 {
 		value = nullID
 	}
 	b = slices.Grow(b, len(`{"jsonrpc":"2.0","id":,"result":}`)+len(id)+len(value))

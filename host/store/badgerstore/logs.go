@@ -303,6 +303,12 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 	return out, more, err
 }
 
+var _ store.LogRoomAfterDelete = (*Store)(nil)
+
+// LeavesLogRoom implements store.LogRoomAfterDelete: Delete deletes the heads of the
+// tasks it deletes, DeleteLogs their lines.
+func (s *Store) LeavesLogRoom() {}
+
 // DeleteLogs implements store.TaskLogs: one commit per task.
 func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {
 	for _, id := range ids {
