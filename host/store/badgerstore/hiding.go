@@ -102,26 +102,27 @@ func (s *Store) unhideFrom(r *reservation, k int) {
 	}
 }
 
-// inProgress returns the chunked create in progress that reserved id and id's place in
-// it, or nil.
-func (s *Store) inProgress(id string) (*reservation, int) {
+// inProgress reports whether a chunked create in progress reserved id, and whether one
+// of its chunks checked so far stores it.
+func (s *Store) inProgress(id string) (reserved, stored bool) {
 	if s.hiding.Load() == 0 {
-		return nil, 0
+		return false, false
 	}
 	s.hideMu.RLock()
 	defer s.hideMu.RUnlock()
 	for _, r := range s.reservations {
 		if i, ok := r.ids[id]; ok && !r.released {
-			return r, i
+			_, stored = r.storedAfter(i)
+			return true, stored
 		}
 	}
-	return nil, 0
+	return false, false
 }
 
 // reserved reports whether id is an id of a chunked create in progress.
 func (s *Store) reserved(id string) bool {
 	r, _ := s.inProgress(id)
-	return r != nil
+	return r
 }
 
 // release ends r's reservation, after its last commit: its ids stay hidden from the
@@ -196,13 +197,7 @@ func (s *Store) viewBefore(txn *badger.Txn, epoch uint64) bool {
 // hiddenFromWrites reports whether id is the id of a task a chunked create in progress
 // stored: the committer's writes to it fail as to a task that does not exist.
 func (s *Store) hiddenFromWrites(id string) bool {
-	r, i := s.inProgress(id)
-	if r == nil {
-		return false
-	}
-	s.hideMu.RLock()
-	defer s.hideMu.RUnlock()
-	_, stored := r.storedAfter(i)
+	_, stored := s.inProgress(id)
 	return stored
 }
 
