@@ -23,16 +23,9 @@ import (
 func appendResult(b []byte, res any) ([]byte, error) {
 	switch r := res.(type) {
 	case *task.Task:
-		if r == nil {
-			return append(b, "null"...), nil
-		}
-		out, err := r.AppendJSON(b, nil)
-		if err != nil {
-			return b, fmt.Errorf("task %s: %w", r.ID, err)
-		}
-		return out, nil
+		return appendTask(b, r)
 	case []*task.Task:
-		return appendTasks(b, r)
+		return appendArray(b, r, appendTask)
 	case *task.TreeNode:
 		return appendTree(b, r)
 	case *fieldsNode:
@@ -42,22 +35,16 @@ func appendResult(b []byte, res any) ([]byte, error) {
 	return append(b, v...), err
 }
 
-// appendTasks appends ts as a JSON array (null when nil, as encoding/json writes it).
-func appendTasks(b []byte, ts []*task.Task) ([]byte, error) {
-	if ts == nil {
+// appendTask appends t's wire form (null for nil).
+func appendTask(b []byte, t *task.Task) ([]byte, error) {
+	if t == nil {
 		return append(b, "null"...), nil
 	}
-	b = append(b, '[')
-	for i, t := range ts {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		var err error
-		if b, err = appendResult(b, t); err != nil {
-			return b, err
-		}
+	out, err := t.AppendJSON(b, nil)
+	if err != nil {
+		return b, fmt.Errorf("task %s: %w", t.ID, err)
 	}
-	return append(b, ']'), nil
+	return out, nil
 }
 
 // appendTree appends n as {"task":…,"children":[…]}, the fields of task.TreeNode.
@@ -65,7 +52,7 @@ func appendTree(b []byte, n *task.TreeNode) ([]byte, error) {
 	if n == nil {
 		return append(b, "null"...), nil
 	}
-	return appendNode(b, func(b []byte) ([]byte, error) { return appendResult(b, n.Task) }, n.Children, appendTree)
+	return appendNode(b, func(b []byte) ([]byte, error) { return appendTask(b, n.Task) }, n.Children, appendTree)
 }
 
 // appendFieldsTree appends n as appendTree does; its tasks are encoded already
@@ -82,8 +69,7 @@ func appendFieldsTree(b []byte, n *fieldsNode) ([]byte, error) {
 	}, n.Children, appendFieldsTree)
 }
 
-// appendNode appends a node of a tree: its task (appendTask), then its children, each
-// with appendChild (null when nil, as encoding/json writes a nil slice).
+// appendNode appends a node of a tree: its task (appendTask), then its children.
 func appendNode[N any](b []byte, appendTask func([]byte) ([]byte, error), children []N,
 	appendChild func([]byte, N) ([]byte, error)) ([]byte, error) {
 	b = append(b, `{"task":`...)
@@ -92,17 +78,27 @@ func appendNode[N any](b []byte, appendTask func([]byte) ([]byte, error), childr
 		return b, err
 	}
 	b = append(b, `,"children":`...)
-	if children == nil {
-		return append(b, "null}"...), nil
+	if b, err = appendArray(b, children, appendChild); err != nil {
+		return b, err
+	}
+	return append(b, '}'), nil
+}
+
+// appendArray appends items as a JSON array, each with appendItem (null when items is
+// nil, as encoding/json writes a nil slice).
+func appendArray[T any](b []byte, items []T, appendItem func([]byte, T) ([]byte, error)) ([]byte, error) {
+	if items == nil {
+		return append(b, "null"...), nil
 	}
 	b = append(b, '[')
-	for i, c := range children {
+	for i, x := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = appendChild(b, c); err != nil {
+		var err error
+		if b, err = appendItem(b, x); err != nil {
 			return b, err
 		}
 	}
-	return append(b, "]}"...), nil
+	return append(b, ']'), nil
 }
