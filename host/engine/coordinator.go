@@ -402,9 +402,9 @@ func (c *coordinator) startReady() {
 	if c.clustered() {
 		// A ready task runs here when this node has a free slot and none of the run's
 		// queued or claimed tasks not yet settled orders before it (queuedTasks):
-		// started and claimed in this round, executed
-		// without a trip through the queue. The others are queued for any node's
-		// claimer (cluster.go), which claims in the same order.
+		// started and claimed in this round, executed without a trip through the queue.
+		// The others are queued for any node's claimer (cluster.go), which claims in
+		// the same order.
 		for c.canStart() && c.queue.ready() {
 			i := c.queue.pop()
 			if !c.engine.cfg.ClusterClient && !c.queued.ahead(i) && c.takeSlot() {
