@@ -130,10 +130,9 @@ func (e *Engine) Delete(ctx context.Context, id string, check func(subtree []*ta
 	for _, id := range ids {
 		e.logs.flush(ctx, id)
 	}
-	if err := e.cfg.Store.Delete(ctx, ids); err != nil {
+	if err := e.cfg.Store.Delete(ctx, ids); err != nil { // the tasks' lines go with them
 		return nil, err
 	}
-	e.logs.forget(ctx, ids)
 	return sub, nil
 }
 

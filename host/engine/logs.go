@@ -413,20 +413,3 @@ func (e *Engine) publishLogs(rootID, taskID string, lines []store.LogLine) {
 	}
 	e.events.publish(Event{Type: EventTaskLog, RootID: rootID, TaskID: taskID, Time: e.cfg.Now(), Logs: lines})
 }
-
-// forget deletes the log lines of deleted tasks, after their delete has committed, on a
-// store whose Delete made them no task's without deleting them
-// (store.LogRoomAfterDelete): this takes their room back. A failure is logged and the
-// delete stands; so are lines left by a crash in between,
-// which a task created later with the same id never shows. The lines that waited for
-// the loop were written before the Delete (Engine.Delete); in a cluster, those of a
-// post-hook that ran on another node less than the loop's interval before may still be
-// written after it.
-func (l *taskLogs) forget(ctx context.Context, ids []string) {
-	if _, ok := l.st.(store.LogRoomAfterDelete); !ok {
-		return // gone with the Delete (a DeleteLogs now could delete a newer task's)
-	}
-	if err := l.st.DeleteLogs(context.WithoutCancel(ctx), ids); err != nil {
-		l.log.Warn("deleting the log lines of deleted tasks failed", "tasks", len(ids), "error", err)
-	}
-}

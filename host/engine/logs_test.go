@@ -257,34 +257,24 @@ func (s *countingStore) calls() [][]string {
 	return s.deleted
 }
 
-// roomStore is a countingStore whose Delete says it leaves the room of the deleted
-// tasks' lines (store.LogRoomAfterDelete).
-type roomStore struct{ *countingStore }
-
-func (roomStore) LeavesLogRoom() {}
-
-// TestTaskLogsRoomTakenBackAfterDelete: Delete calls DeleteLogs of the deleted ids after
-// the Delete on a store whose Delete leaves their lines' room, and not on another (whose
-// lines are gone with the Delete).
-func TestTaskLogsRoomTakenBackAfterDelete(t *testing.T) {
+// TestTaskLogsGoWithTheStoresDelete: Delete leaves the deleted tasks' lines to the
+// store's Delete (store.TaskLogs), with no DeleteLogs of its own after it: one by id
+// could delete the lines of a task created since with one of the ids.
+func TestTaskLogsGoWithTheStoresDelete(t *testing.T) {
 	t.Parallel()
-	for _, leaves := range []bool{true, false} {
-		cs := &countingStore{Store: memstore.New()}
-		t.Cleanup(func() { _ = cs.Close() })
-		var st store.Store = cs
-		if leaves {
-			st = roomStore{cs}
-		}
-		v := setupStore(t, st, withLogging)
-		root := v.create(spec{id: "r"}, spec{id: "c"})
-		v.run(root, RunOptions{})
-		if _, err := v.e.Delete(context.Background(), root, nil); err != nil {
-			t.Fatal(err)
-		}
-		got := cs.calls()
-		if leaves && (len(got) != 1 || strings.Join(got[0], ",") != "r,c") || !leaves && len(got) != 0 {
-			t.Fatalf("leaves room %t: DeleteLogs calls %v", leaves, got)
-		}
+	cs := &countingStore{Store: memstore.New()}
+	t.Cleanup(func() { _ = cs.Close() })
+	v := setupStore(t, cs, withLogging)
+	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a"}}}, spec{id: "c"})
+	v.run(root, RunOptions{})
+	if _, err := v.e.Delete(context.Background(), root, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.calls(); len(got) != 0 {
+		t.Fatalf("DeleteLogs calls %v, want none", got)
+	}
+	if got := logsOf(t, cs, "r"); len(got) != 0 {
+		t.Fatalf("lines of the deleted task r: %v", got)
 	}
 }
 

@@ -51,10 +51,9 @@ const (
 // Guarantees:
 //   - Lines are kept per task id, across the task's attempts, re-runs and resets. They go
 //     with the task: Delete makes them none in its own commit, so that a task created
-//     later with the same id (a submission may give its own ids) never shows them. A
-//     backend whose Delete leaves their room (LogRoomAfterDelete) has it taken back by
-//     DeleteLogs, which the engine then calls. DeleteLogs deletes a task's lines in any
-//     case. A backend does not check that the task exists.
+//     later with the same id (a submission may give its own ids) never shows them, and
+//     takes their room back. DeleteLogs deletes a task's lines alone. A backend does not
+//     check that the task exists.
 //   - AppendLogs is atomic: its lines get consecutive Seqs after every earlier line of
 //     the task and the trim to the bounds happens in the same write; concurrent appends
 //     of one task are serialized.
@@ -70,17 +69,6 @@ type TaskLogs interface {
 	Logs(ctx context.Context, taskID string, after int64, limit int) (lines []LogLine, more bool, err error)
 	// DeleteLogs deletes every line of the tasks ids.
 	DeleteLogs(ctx context.Context, ids []string) error
-}
-
-// LogRoomAfterDelete is implemented by a TaskLogs whose Delete makes the deleted tasks'
-// lines none without deleting them (Badger deletes their heads): DeleteLogs of the ids
-// after the Delete takes their room back. The engine calls DeleteLogs after a Delete for
-// such a backend only: on another, the lines are gone already, and a DeleteLogs by id
-// could delete those of a task created since with one of the ids.
-type LogRoomAfterDelete interface {
-	TaskLogs
-	// LeavesLogRoom marks the interface; it does nothing.
-	LeavesLogRoom()
 }
 
 // QueuedLogs is a TaskLogs that can queue appends ahead of the writes that follow them,

@@ -22,9 +22,8 @@ var _ store.TaskLogs = (*Store)(nil)
 // the head is always exactly what the task keeps.
 //
 // A task's lines are those below its head's next Seq: Delete deletes the heads of the
-// tasks it deletes in its own commit, and DeleteLogs, which the engine calls after it,
-// their lines. Lines that DeleteLogs did not delete (it failed, or the process died in
-// between) are then no task's: a task created later with the same id starts at Seq 1
+// tasks it deletes in its own commit, then their lines (DeleteLogs). Lines that were not
+// deleted (that failed, or the process died in between) are then no task's: a task created later with the same id starts at Seq 1
 // without a head, its appends overwrite them as they go (and delete those of lines
 // they do not keep), and its reads stop below its own next Seq.
 const (
@@ -302,12 +301,6 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 	})
 	return out, more, err
 }
-
-var _ store.LogRoomAfterDelete = (*Store)(nil)
-
-// LeavesLogRoom implements store.LogRoomAfterDelete: Delete deletes the heads of the
-// tasks it deletes, DeleteLogs their lines.
-func (s *Store) LeavesLogRoom() {}
 
 // DeleteLogs implements store.TaskLogs: one commit per task.
 func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {

@@ -3,9 +3,13 @@ package badgerstore
 import (
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/storetest"
+	"github.com/apflow-wasm/apflow/host/task"
 )
 
 func TestLogsConformance(t *testing.T) {
@@ -98,5 +102,37 @@ func TestQueueLogsJobs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeleteTakesLogRoomBack: Delete deletes the tasks' log lines and heads, not only
+// what makes them none.
+func TestDeleteTakesLogRoomBack(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	now := time.Now()
+	if err := s.Create(t.Context(), []*task.Task{{ID: "gone", Name: "gone", Status: task.Pending, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	b := store.LogBounds{MaxLines: 10, MaxBytes: 1 << 20}
+	if _, err := s.AppendLogs(t.Context(), "gone", []store.LogLine{{Message: "one", Level: "info"}, {Message: "two", Level: "info"}}, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(t.Context(), []string{"gone"}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for _, p := range [][]byte{logTaskPrefix("gone"), logHeadKey("gone")} {
+			for it.Seek(p); it.ValidForPrefix(p); it.Next() {
+				left = append(left, fmt.Sprintf("%q", it.Item().Key()))
+			}
+		}
+		return nil
+	})
+	if err != nil || len(left) != 0 {
+		t.Fatalf("keys left after Delete: %v (%v)", left, err)
 	}
 }

@@ -274,15 +274,18 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 }
 
 // Delete implements store.Store. Deleting an id that does not exist fails with
-// TaskNotFound and deletes nothing.
+// TaskNotFound and deletes nothing. The tasks' log lines go with them: their heads in
+// the Delete's commit, which makes the lines none (logs.go), then the lines themselves,
+// to take their room back (a failure there is logged: the Delete stands).
 func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return s.admit(ctx)
 	}
-	return s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
+	var doomed []string
+	err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 		g := &deleteGraph{s: s, txn: txn, tasks: make(map[string]*task.Task, len(ids))}
-		doomed, err := store.CheckDelete(ids, g)
-		if err != nil {
+		var err error
+		if doomed, err = store.CheckDelete(ids, g); err != nil {
 			return nil, err
 		}
 		var ws []write
@@ -292,12 +295,18 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 			for _, e := range indexEntries(g.tasks[id]) {
 				ws = append(ws, write{key: e.key, del: true})
 			}
-			// Its log goes with it: without a head, its lines are none (logs.go);
-			// DeleteLogs then takes back their room.
 			ws = append(ws, write{key: logHeadKey(id), del: true})
 		}
 		return ws, nil
 	})
+	if err != nil {
+		return err
+	}
+	if err := s.DeleteLogs(context.WithoutCancel(ctx), doomed); err != nil {
+		s.opts.Logger.Warn("deleting the log lines of deleted tasks failed; they are no task's, their room stays taken",
+			"tasks", len(doomed), "error", err)
+	}
+	return nil
 }
 
 // deleteGraph is the store.DeleteGraph of a Delete's transaction. It keeps the tasks it
