@@ -228,11 +228,15 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	}
 	// Stored with its run's marker: a process killed before the run's first commit leaves
 	// a tree that apflow resume runs.
-	stored := h.engine.ToRun(tree)
+	rootID := tree.RootID()
+	stored, release, err := h.engine.ToRun(ctx, tree, rootID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := store.CreateBatch(ctx, h.store, stored); err != nil {
 		return invalidSubmission(name, err)
 	}
-	rootID := tree.RootID()
 	h.engine.TreeCreated(ctx, rootID)
 	return g.follow(ctx, h, name, out, jsonOut, quiet, tree, func() ([]string, error) {
 		// The run builds its graph from the tasks just stored instead of reading them back.

@@ -143,6 +143,7 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 		return nil, err
 	}
 	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{}, false)
+	tg.unreserve()
 	if err != nil {
 		return nil, err
 	}

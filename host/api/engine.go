@@ -21,8 +21,9 @@ type Engine interface {
 	// Clone copies, links or archives a task or its subtree.
 	Clone(ctx context.Context, taskID string, opts engine.CloneOptions) ([]*task.Task, error)
 	// ToRun marks a tree about to be stored and started at once, so that a crash before
-	// its run's first commit leaves it to be resumed (engine.Engine.ToRun).
-	ToRun(b store.Batch) store.Batch
+	// its run's first commit leaves it to be resumed, and returns the function that gives
+	// back what it reserved for the run's Start (engine.Engine.ToRun).
+	ToRun(ctx context.Context, b store.Batch, rootID string) (store.Batch, func(), error)
 	// TreeCreated tells the engine a submission was stored (it fires the tree hooks).
 	TreeCreated(ctx context.Context, rootID string)
 	// Subscribe returns the events of the run of rootID of the given types (none: all)

@@ -44,17 +44,23 @@ func (s *Server) submitTasks(ctx context.Context, data []byte) (*submit.Tree, er
 }
 
 // submitToRun is submitTasks for a tree that is run at once: stored with its run's marker
-// (engine.ToRun), which it returns with the tree as stored.
-func (s *Server) submitToRun(ctx context.Context, data []byte) (rootID string, stored store.Batch, err error) {
+// (engine.Engine.ToRun), which it returns with the tree as stored, and the function that
+// gives back what ToRun reserved for the run's Start, to call once the run started or
+// will not.
+func (s *Server) submitToRun(ctx context.Context, data []byte) (rootID string, stored store.Batch, release func(), err error) {
 	tree, err := s.prepareTree(ctx, data)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	stored = s.cfg.Engine.ToRun(tree)
+	stored, release, err = s.cfg.Engine.ToRun(ctx, tree, tree.RootID())
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("store submission: %w", err)
+	}
 	if err := s.storeSubmission(ctx, stored); err != nil {
-		return "", nil, err
+		release()
+		return "", nil, nil, err
 	}
-	return tree.RootID(), stored, nil
+	return tree.RootID(), stored, release, nil
 }
 
 // storeSubmission stores a validated submission and tells the engine its tree exists.

@@ -32,9 +32,19 @@ type target struct {
 	// created is the tree of an inline submission as just stored: its run builds its
 	// graph from it instead of reading the tree back (engine.RunOptions.Created).
 	created store.Batch
+	// release gives back what storing created to run reserved (engine.Engine.ToRun) if
+	// the run's Start did not take it; nil for a stored target.
+	release func()
 	// replay is the record of the keyed submission this call repeats; nil for a first
 	// submission, or a call without idempotency_key.
 	replay *store.KeyRecord
+}
+
+// unreserve calls tg.release, if any: once the run of an inline tree started, or will not.
+func (tg target) unreserve() {
+	if tg.release != nil {
+		tg.release()
+	}
 }
 
 // answer returns the members every answer of a tasks.execute of tg starts with. The
@@ -49,14 +59,15 @@ func (tg target) answer(success bool) map[string]any {
 	return out
 }
 
-// resolveTarget creates inline tasks or finds the stored task, and its root.
+// resolveTarget creates inline tasks or finds the stored task, and its root. The caller
+// calls the target's unreserve once it started the run or gave up.
 func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.RawMessage) (target, error) {
 	if len(inline) > 0 && string(inline) != "null" {
-		rootID, stored, err := s.submitToRun(ctx, inline)
+		rootID, stored, release, err := s.submitToRun(ctx, inline)
 		if err != nil {
 			return target{}, err
 		}
-		return target{rootID: rootID, taskID: rootID, created: stored}, nil
+		return target{rootID: rootID, taskID: rootID, created: stored, release: release}, nil
 	}
 	if taskID == "" {
 		return target{}, apferr.InvalidParam("task_id", "give task_id (a stored task) or tasks (an inline tree)", "task_id or tasks", nil)
@@ -171,6 +182,7 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer tg.unreserve()
 	if err := s.refuseFrozenTarget(ctx, tg); err != nil {
 		return nil, err
 	}

@@ -33,7 +33,9 @@
 //     the queue (SweepClaims: the task back to pending, its attempt counted); trees whose
 //     lease expired while their root carries a run marker are taken over by another
 //     node (Orphans, then AcquireTree), which rebuilds the run from the database as
-//     crash recovery does.
+//     crash recovery does. A tree stored to run at once is marked at its create, so its
+//     node takes its lease before the create: the tree waits for its creator's start,
+//     or for that lease to expire.
 //   - Events. Each node records the runs its clients follow (Follow: SSE streams,
 //     webhooks); a node publishing an event of a followed run sends it to the inbox of
 //     every node following it (SendEvents, batched), which republishes it to its own

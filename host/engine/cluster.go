@@ -28,6 +28,10 @@ type member struct {
 	mu     sync.Mutex
 	claims map[string]*execution // claimed tasks executing here, by task id
 
+	// reserved holds the leases ToRun took for trees about to be stored and started
+	// here, by tree id, until Start takes them (guarded by Engine.mu).
+	reserved map[string]cluster.Lease
+
 	claimWake chan struct{} // wakes the claimer (cap 1)
 	stop      context.CancelFunc
 	done      sync.WaitGroup
@@ -46,7 +50,7 @@ type execution struct {
 }
 
 func newMember(d cluster.Driver) *member {
-	return &member{d: d, claims: map[string]*execution{}, claimWake: make(chan struct{}, 1)}
+	return &member{d: d, claims: map[string]*execution{}, reserved: map[string]cluster.Lease{}, claimWake: make(chan struct{}, 1)}
 }
 
 // poke wakes a goroutine waiting on ch (cap 1) without blocking.
@@ -108,11 +112,16 @@ func (c *coordinator) writer() writer {
 // clustered reports whether the run is coordinated through a cluster lease.
 func (c *coordinator) clustered() bool { return c.run.lease != nil }
 
-// acquire takes the lease of a tree for a new run (cluster mode); a tree another node
-// runs answers already_running, as a local one does.
+// acquire takes the lease of a tree for a new run (cluster mode): the one ToRun reserved
+// for it, else a new one; a tree another node runs answers already_running, as a local
+// one does. The caller holds e.mu.
 func (e *Engine) acquire(ctx context.Context, treeID, rootID string) (*cluster.Lease, error) {
 	if e.m == nil {
 		return nil, nil
+	}
+	if l, ok := e.m.reserved[treeID]; ok {
+		delete(e.m.reserved, treeID)
+		return &l, nil
 	}
 	l, err := e.m.d.AcquireTree(ctx, treeID, rootID)
 	var held *cluster.HeldError
@@ -123,6 +132,44 @@ func (e *Engine) acquire(ctx context.Context, treeID, rootID string) (*cluster.L
 		return nil, fmt.Errorf("start run of %s: %w", rootID, err)
 	}
 	return &l, nil
+}
+
+// reserve takes the lease of a new tree that ToRun marks, and keeps it for the Start of
+// its run on this engine (acquire); held is false, and nothing is kept, when a live node
+// holds the lease already. Heartbeats renew it as a run's (beat) until Start takes it or
+// unreserve gives it back.
+func (e *Engine) reserve(ctx context.Context, rootID string) (held bool, token int64, err error) {
+	l, err := e.m.d.AcquireTree(ctx, rootID, rootID)
+	var h *cluster.HeldError
+	if errors.As(err, &h) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("lease the tree of %s before storing it: %w", rootID, err)
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.releaseLease(rootID, &l)
+		return false, 0, ErrClosed
+	}
+	e.m.reserved[rootID] = l
+	e.mu.Unlock()
+	return true, l.Token, nil
+}
+
+// unreserve gives back the lease reserve took with token, unless Start took it (or a
+// heartbeat found it lost).
+func (e *Engine) unreserve(rootID string, token int64) {
+	e.mu.Lock()
+	l, ok := e.m.reserved[rootID]
+	if ok && l.Token == token {
+		delete(e.m.reserved, rootID)
+	}
+	e.mu.Unlock()
+	if ok && l.Token == token {
+		e.releaseLease(rootID, &l)
+	}
 }
 
 // releaseLease gives back a lease acquire took for a run that did not start (nil on a

@@ -299,6 +299,66 @@ func TestClusterTakeOverAfterNodeDies(t *testing.T) {
 	}
 }
 
+// TestClusterTreeStoredToRunWaitsForItsCreator: a tree stored to run at once carries its
+// run's marker from its create (ToRun), under its creator's lease: the other nodes'
+// takeovers leave it to its creator, whose Start runs it.
+func TestClusterTreeStoredToRunWaitsForItsCreator(t *testing.T) {
+	t.Parallel()
+	vs := nodes(t, 2)
+	tasks := buildTree([]spec{{id: "s"}, {id: "s-1", parent: "s"}})
+	stored, release, err := vs[0].e.ToRun(t.Context(), store.Tasks(tasks), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := vs[0].st.Create(t.Context(), store.Collect(stored)); err != nil {
+		t.Fatal(err)
+	}
+	if vs[1].get("s").Run == nil {
+		t.Fatal("tree stored to run without its run's marker")
+	}
+	time.Sleep(8 * 250 * time.Millisecond) // eight heartbeats, each with its takeover
+	if s := vs[1].get("s"); s.Status != task.Pending || s.Attempts != 0 {
+		t.Fatalf("root %s after %d attempts while its creator had not started it, want pending", s.Status, s.Attempts)
+	}
+	r, err := vs[0].e.Start(t.Context(), "s", RunOptions{Created: stored})
+	if err != nil {
+		t.Fatalf("the creator's start: %v", err)
+	}
+	<-r.Done()
+	if res := r.Result(); res.Status != task.Completed {
+		t.Fatalf("run ended %s", res.Status)
+	}
+}
+
+// TestClusterTreeStoredToRunIsTakenOverWhenItsCreatorDies: the creator of a tree stored
+// to run at once dies before starting it; another node runs the tree once the creator's
+// lease has expired.
+func TestClusterTreeStoredToRunIsTakenOverWhenItsCreatorDies(t *testing.T) {
+	t.Parallel()
+	stA, nodeA, dsn := clusterNode(t, "", "node-a")
+	a := setupStore(t, stA, withCluster(nodeA))
+	tasks := buildTree([]spec{{id: "d", deps: req("d-1")}, {id: "d-1", parent: "d"}})
+	stored, _, err := a.e.ToRun(t.Context(), store.Tasks(tasks), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stA.Create(t.Context(), store.Collect(stored)); err != nil {
+		t.Fatal(err)
+	}
+	_ = stA.Close() // node a dies before its Start: it writes and releases nothing more
+
+	stB, nodeB, _ := clusterNode(t, dsn, "node-b")
+	b := setupStore(t, stB, withCluster(nodeB))
+	waitFor(t, "node b ran the tree", func() bool {
+		d := b.get("d")
+		return d.Status == task.Completed && d.Run == nil
+	})
+	if d1 := b.get("d-1"); d1.Status != task.Completed || d1.Attempts != 1 {
+		t.Fatalf("d-1 %s after %d attempts, want completed once", d1.Status, d1.Attempts)
+	}
+}
+
 // TestClusterSurvivesDatabaseRestart: PostgreSQL crashes and restarts mid-run (its own
 // server, so other tests keep theirs). Writes in flight fail; the nodes retry outcomes,
 // the runs that stopped are taken over once their leases expire, and every task ends

@@ -95,12 +95,16 @@ func (e *Engine) beat(ctx context.Context) {
 			gauges = append(gauges, cluster.RunGauge{TreeID: r.treeID, Token: r.lease.Token, Tasks: r.tasks.Load(), Finished: r.finished.Load()})
 		}
 	}
+	for id, l := range m.reserved {
+		gauges = append(gauges, cluster.RunGauge{TreeID: id, Token: l.Token})
+	}
 	e.mu.Unlock()
 	lost, err := m.d.Heartbeat(cctx, gauges, m.claimed())
 	if err != nil {
 		e.cfg.Logger.Warn("cluster heartbeat failed", "error", err)
 		return
 	}
+	e.dropLostReservations(lost.Trees)
 	for _, l := range lost.Trees {
 		// A run of the tree started since under a new lease did not lose it.
 		if r := e.run(l.TreeID); r != nil && r.lease != nil && r.lease.Token == l.Token {
@@ -110,6 +114,19 @@ func (e *Engine) beat(ctx context.Context) {
 	}
 	if stopped := m.stopClaims(lost.Claims...); len(stopped) > 0 {
 		e.cfg.Logger.Warn("lost claims (cancelled, or taken back after a missed lease); stopping them here", "tasks", stopped)
+	}
+}
+
+// dropLostReservations forgets the reserved leases (ToRun) a heartbeat found lost: the
+// Start of their tree acquires the lease anew, and answers already_running when the node
+// that took the tree over runs it.
+func (e *Engine) dropLostReservations(lost []cluster.LeaseRef) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range lost {
+		if r, ok := e.m.reserved[l.TreeID]; ok && r.Token == l.Token {
+			delete(e.m.reserved, l.TreeID)
+		}
 	}
 }
 

@@ -513,7 +513,7 @@ func TestCrashDuringBigRoundIsConsistent(t *testing.T) {
 		for i := range n {
 			specs = append(specs, spec{id: fmt.Sprintf("w%d", i)})
 		}
-		if err := st.Create(context.Background(), store.Collect(v.e.ToRun(store.Tasks(buildTree(specs))))); err != nil {
+		if err := st.Create(context.Background(), storedToRun(t, v.e, buildTree(specs))); err != nil {
 			t.Fatal(err)
 		}
 		_, _ = v.e.Cancel(context.Background(), "root", "") // the store crashes under it
@@ -583,7 +583,7 @@ func TestTreeStoredToRunIsResumed(t *testing.T) {
 	st := memStore(t)
 	tasks := buildTree([]spec{{id: "root", deps: req("b")}, {id: "a"}, {id: "b", deps: req("a")}})
 	first := setupStore(t, st)
-	if err := st.Create(context.Background(), store.Collect(first.e.ToRun(store.Tasks(tasks)))); err != nil {
+	if err := st.Create(context.Background(), storedToRun(t, first.e, tasks)); err != nil {
 		t.Fatal(err)
 	}
 	if tasks[0].Run != nil {
@@ -599,4 +599,16 @@ func TestTreeStoredToRunIsResumed(t *testing.T) {
 	if m := v.get("root").Run; m != nil {
 		t.Fatalf("run marker %+v left after the run ended", m)
 	}
+}
+
+// storedToRun returns tasks as e.ToRun marks them to be stored and run at once; what ToRun
+// reserved is given back when t ends.
+func storedToRun(t *testing.T, e *Engine, tasks []*task.Task) []*task.Task {
+	t.Helper()
+	stored, release, err := e.ToRun(t.Context(), store.Tasks(tasks), tasks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	return store.Collect(stored)
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
@@ -16,21 +17,36 @@ import (
 // whose root carries it, with the recorded scope.
 
 // ToRun returns b, a new tree about to be stored and then started on this engine
-// (apflow run, tasks.execute of inline tasks), with its root carrying the marker of a run
-// of the whole tree: stored so, a tree whose process dies between its create and its
-// run's first commit is resumed by Recover like any interrupted run. The run that starts
-// it writes its own marker over this one. b's root is copied, not modified.
+// (apflow run, tasks.execute of inline tasks), with its root (rootID) carrying the marker
+// of a run of the whole tree: stored so, a tree whose process dies between its create and
+// its run's first commit is resumed like any interrupted run (by Recover on a single
+// node, by another node's takeover in a cluster). The run that starts it writes its own
+// marker over this one. b's root is copied, not modified.
 //
-// Pitfalls: in cluster mode b is returned as it is, since another node would take a
-// marked tree over before its creator's Start holds its lease; there a crash between the
-// create and the start leaves the tree pending, for a re-run. A keyed submission must not
-// be marked: its repeat starts a tree whose run never started (RunOptions.OnlyUnstarted),
-// which a marker counts as started.
-func (e *Engine) ToRun(b store.Batch) store.Batch {
-	if e.m != nil {
-		return b
+// In cluster mode ToRun first takes the tree's lease for this node, so that no other node
+// takes the marked tree over before its creator starts it; Start of the tree on this
+// engine uses that lease. Call release once the create and Start are done, whatever
+// their outcome (defer it): it gives back a lease Start did not use (the create failed,
+// or the caller gave up), so that the marked tree's run, if stored, is taken over by a
+// node at its next heartbeat. The lease is renewed with the node's runs until then. When
+// a live node holds the tree's lease already (its id names a tree that exists), b is
+// returned unmarked: its create fails on the id, as without ToRun.
+//
+// Pitfall: a keyed submission must not be marked: its repeat starts a tree whose run
+// never started (RunOptions.OnlyUnstarted), which a marker counts as started.
+func (e *Engine) ToRun(ctx context.Context, b store.Batch, rootID string) (stored store.Batch, release func(), err error) {
+	marked := toRun{Batch: b, startedAt: e.cfg.Now()}
+	if e.m == nil {
+		return marked, func() {}, nil
 	}
-	return toRun{Batch: b, startedAt: e.cfg.Now()}
+	held, token, err := e.reserve(ctx, rootID)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case !held:
+		return b, func() {}, nil
+	}
+	return marked, func() { e.unreserve(rootID, token) }, nil
 }
 
 type toRun struct {
