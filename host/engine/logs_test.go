@@ -237,41 +237,17 @@ func TestTaskLogsOfDeletedTaskNotWrittenAfter(t *testing.T) {
 	}
 }
 
-// countingStore is a memstore that counts the DeleteLogs calls.
-type countingStore struct {
-	*memstore.Store
-	mu      sync.Mutex
-	deleted [][]string
-}
-
-func (s *countingStore) DeleteLogs(ctx context.Context, ids []string) error {
-	s.mu.Lock()
-	s.deleted = append(s.deleted, ids)
-	s.mu.Unlock()
-	return s.Store.DeleteLogs(ctx, ids)
-}
-
-func (s *countingStore) calls() [][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deleted
-}
-
-// TestTaskLogsGoWithTheStoresDelete: Delete leaves the deleted tasks' lines to the
-// store's Delete (store.TaskLogs), with no DeleteLogs of its own after it: one by id
-// could delete the lines of a task created since with one of the ids.
+// TestTaskLogsGoWithTheStoresDelete: the engine's Delete takes the deleted tasks' lines
+// (the store's Delete does, store.TaskLogs).
 func TestTaskLogsGoWithTheStoresDelete(t *testing.T) {
 	t.Parallel()
-	cs := &countingStore{Store: memstore.New()}
+	cs := memstore.New()
 	t.Cleanup(func() { _ = cs.Close() })
 	v := setupStore(t, cs, withLogging)
 	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a"}}}, spec{id: "c"})
 	v.run(root, RunOptions{})
 	if _, err := v.e.Delete(context.Background(), root, nil); err != nil {
 		t.Fatal(err)
-	}
-	if got := cs.calls(); len(got) != 0 {
-		t.Fatalf("DeleteLogs calls %v, want none", got)
 	}
 	if got := logsOf(t, cs, "r"); len(got) != 0 {
 		t.Fatalf("lines of the deleted task r: %v", got)
@@ -324,10 +300,6 @@ func (b *blockingLogs) AppendLogs(ctx context.Context, id string, lines []store.
 
 func (b *blockingLogs) Logs(ctx context.Context, id string, after int64, limit int) ([]store.LogLine, bool, error) {
 	return b.mem.Logs(ctx, id, after, limit)
-}
-
-func (b *blockingLogs) DeleteLogs(ctx context.Context, ids []string) error {
-	return b.mem.DeleteLogs(ctx, ids)
 }
 
 // TestTaskLogsNoWaitForOthers: with a store whose appends are made on their own, while

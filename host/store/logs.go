@@ -52,8 +52,7 @@ const (
 //   - Lines are kept per task id, across the task's attempts, re-runs and resets. They go
 //     with the task: Delete makes them none in its own commit, so that a task created
 //     later with the same id (a submission may give its own ids) never shows them, and
-//     takes their room back. DeleteLogs deletes a task's lines alone. A backend does not
-//     check that the task exists.
+//     takes their room back. A backend does not check that the task exists.
 //   - AppendLogs is atomic: its lines get consecutive Seqs after every earlier line of
 //     the task and the trim to the bounds happens in the same write; concurrent appends
 //     of one task are serialized.
@@ -67,8 +66,6 @@ type TaskLogs interface {
 	// Logs returns up to limit (1..MaxLogRead) lines of taskID with Seq > after, oldest
 	// first; more says whether further lines follow. A task without lines has none.
 	Logs(ctx context.Context, taskID string, after int64, limit int) (lines []LogLine, more bool, err error)
-	// DeleteLogs deletes every line of the tasks ids.
-	DeleteLogs(ctx context.Context, ids []string) error
 }
 
 // QueuedLogs is a TaskLogs that can queue appends ahead of the writes that follow them,

@@ -22,7 +22,7 @@ var _ store.TaskLogs = (*Store)(nil)
 // the head is always exactly what the task keeps.
 //
 // A task's lines are those below its head's next Seq: Delete deletes the heads of the
-// tasks it deletes in its own commit, then their lines (DeleteLogs). Lines that were not
+// tasks it deletes in its own commit, then their lines (reclaimLogs). Lines that were not
 // deleted (that failed, or the process died in between) are then no task's: a task created later with the same id starts at Seq 1
 // without a head, its appends overwrite them as they go (and delete those of lines
 // they do not keep), and its reads stop below its own next Seq.
@@ -302,8 +302,9 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 	return out, more, err
 }
 
-// DeleteLogs implements store.TaskLogs: one commit per task.
-func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {
+// reclaimLogs deletes every line of the tasks ids (the room of those Delete left below
+// no head): one commit per task.
+func (s *Store) reclaimLogs(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
 			opts := badger.DefaultIteratorOptions

@@ -302,7 +302,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.DeleteLogs(context.WithoutCancel(ctx), doomed); err != nil {
+	if err := s.reclaimLogs(context.WithoutCancel(ctx), doomed); err != nil {
 		s.opts.Logger.Warn("deleting the log lines of deleted tasks failed; they are no task's, their room stays taken",
 			"tasks", len(doomed), "error", err)
 	}

@@ -106,15 +106,6 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 	return out, more, err
 }
 
-// DeleteLogs implements store.TaskLogs.
-func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {
-	return s.logOp(ctx, func(tasks map[string]*taskLog) {
-		for _, id := range ids {
-			delete(tasks, id)
-		}
-	})
-}
-
 // forgetLogs deletes the lines of tasks ids, which a write holding the writer is
 // deleting: no Create of those ids comes in between.
 func (s *Store) forgetLogs(ids []string) {

@@ -102,16 +102,6 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 	return out, false, nil
 }
 
-// DeleteLogs implements store.TaskLogs.
-func (s *Store) DeleteLogs(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	return s.use(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return deleteLogs(ctx, tx, ids) })
-	})
-}
-
 // deleteLogs deletes the lines and heads of tasks ids in tx: the heads first, as an
 // append locks its task's head before its lines, so that the two wait for each other
 // instead of deadlocking, and the lines' delete sees those of an append it waited for.
