@@ -229,7 +229,7 @@ func (g *globals) runLocal(ctx context.Context, name string, data []byte, out io
 	// Stored with its run's marker: a process killed before the run's first commit leaves
 	// a tree that apflow resume runs.
 	rootID := tree.RootID()
-	stored, release, err := h.engine.ToRun(ctx, tree, rootID)
+	stored, release, err := h.engine.ToRun(ctx, tree, tree.TreeID(), rootID)
 	if err != nil {
 		return err
 	}

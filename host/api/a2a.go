@@ -142,8 +142,8 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	defer tg.unreserve()
 	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{}, false)
-	tg.unreserve()
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ type Engine interface {
 	// ToRun marks a tree about to be stored and started at once, so that a crash before
 	// its run's first commit leaves it to be resumed, and returns the function that gives
 	// back what it reserved for the run's Start (engine.Engine.ToRun).
-	ToRun(ctx context.Context, b store.Batch, rootID string) (store.Batch, func(), error)
+	ToRun(ctx context.Context, b store.Batch, treeID, rootID string) (store.Batch, func(), error)
 	// TreeCreated tells the engine a submission was stored (it fires the tree hooks).
 	TreeCreated(ctx context.Context, rootID string)
 	// Subscribe returns the events of the run of rootID of the given types (none: all)

@@ -52,7 +52,7 @@ func (s *Server) submitToRun(ctx context.Context, data []byte) (rootID string, s
 	if err != nil {
 		return "", nil, nil, err
 	}
-	stored, release, err = s.cfg.Engine.ToRun(ctx, tree, tree.RootID())
+	stored, release, err = s.cfg.Engine.ToRun(ctx, tree, tree.TreeID(), tree.RootID())
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("store submission: %w", err)
 	}

@@ -138,37 +138,37 @@ func (e *Engine) acquire(ctx context.Context, treeID, rootID string) (*cluster.L
 // its run on this engine (acquire); held is false, and nothing is kept, when a live node
 // holds the lease already. Heartbeats renew it as a run's (beat) until Start takes it or
 // unreserve gives it back.
-func (e *Engine) reserve(ctx context.Context, rootID string) (held bool, token int64, err error) {
-	l, err := e.m.d.AcquireTree(ctx, rootID, rootID)
+func (e *Engine) reserve(ctx context.Context, treeID, rootID string) (held bool, token int64, err error) {
+	l, err := e.m.d.AcquireTree(ctx, treeID, rootID)
 	var h *cluster.HeldError
 	if errors.As(err, &h) {
 		return false, 0, nil
 	}
 	if err != nil {
-		return false, 0, fmt.Errorf("lease the tree of %s before storing it: %w", rootID, err)
+		return false, 0, fmt.Errorf("lease tree %s (root %s) before storing it: %w", treeID, rootID, err)
 	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		e.releaseLease(rootID, &l)
+		e.releaseLease(treeID, &l)
 		return false, 0, ErrClosed
 	}
-	e.m.reserved[rootID] = l
+	e.m.reserved[treeID] = l
 	e.mu.Unlock()
 	return true, l.Token, nil
 }
 
-// unreserve gives back the lease reserve took with token, unless Start took it (or a
-// heartbeat found it lost).
-func (e *Engine) unreserve(rootID string, token int64) {
+// unreserve gives back the lease of treeID reserve took with token, unless Start took
+// it (or a heartbeat found it lost).
+func (e *Engine) unreserve(treeID string, token int64) {
 	e.mu.Lock()
-	l, ok := e.m.reserved[rootID]
+	l, ok := e.m.reserved[treeID]
 	if ok && l.Token == token {
-		delete(e.m.reserved, rootID)
+		delete(e.m.reserved, treeID)
 	}
 	e.mu.Unlock()
 	if ok && l.Token == token {
-		e.releaseLease(rootID, &l)
+		e.releaseLease(treeID, &l)
 	}
 }
 

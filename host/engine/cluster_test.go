@@ -299,35 +299,67 @@ func TestClusterTakeOverAfterNodeDies(t *testing.T) {
 	}
 }
 
+// shortLeaseNodes returns n engines, cluster nodes of one fresh database, with leases of
+// one second renewed every 250 ms.
+func shortLeaseNodes(t *testing.T, n int) []*env {
+	t.Helper()
+	var dsn string
+	out := make([]*env, n)
+	for i := range out {
+		var st *pgstore.Store
+		var node *pgstore.Node
+		st, node, dsn = clusterNodeLease(t, dsn, fmt.Sprintf("node-%d", i+1), time.Second, 250*time.Millisecond)
+		out[i] = setupStore(t, st, withCluster(node))
+	}
+	return out
+}
+
+// storedToRunTree is a tree of two tasks to store with ToRun; treeID "" keeps the root's id.
+func storedToRunTree(rootID, treeID string) []*task.Task {
+	tasks := buildTree([]spec{{id: rootID, deps: req(rootID + "-1")}, {id: rootID + "-1", parent: rootID}})
+	for _, x := range tasks {
+		if treeID != "" {
+			x.TaskTreeID = treeID
+		}
+	}
+	return tasks
+}
+
 // TestClusterTreeStoredToRunWaitsForItsCreator: a tree stored to run at once carries its
-// run's marker from its create (ToRun), under its creator's lease: the other nodes'
-// takeovers leave it to its creator, whose Start runs it.
+// run's marker from its create (ToRun), under its creator's lease, which heartbeats renew:
+// the other nodes' takeovers leave it to its creator, whose Start runs it; also when the
+// tree's id is not its root's.
 func TestClusterTreeStoredToRunWaitsForItsCreator(t *testing.T) {
 	t.Parallel()
-	vs := nodes(t, 2)
-	tasks := buildTree([]spec{{id: "s"}, {id: "s-1", parent: "s"}})
-	stored, release, err := vs[0].e.ToRun(t.Context(), store.Tasks(tasks), "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	if err := vs[0].st.Create(t.Context(), store.Collect(stored)); err != nil {
-		t.Fatal(err)
-	}
-	if vs[1].get("s").Run == nil {
-		t.Fatal("tree stored to run without its run's marker")
-	}
-	time.Sleep(8 * 250 * time.Millisecond) // eight heartbeats, each with its takeover
-	if s := vs[1].get("s"); s.Status != task.Pending || s.Attempts != 0 {
-		t.Fatalf("root %s after %d attempts while its creator had not started it, want pending", s.Status, s.Attempts)
-	}
-	r, err := vs[0].e.Start(t.Context(), "s", RunOptions{Created: stored})
-	if err != nil {
-		t.Fatalf("the creator's start: %v", err)
-	}
-	<-r.Done()
-	if res := r.Result(); res.Status != task.Completed {
-		t.Fatalf("run ended %s", res.Status)
+	for _, treeID := range []string{"", "tree-of-s"} {
+		t.Run("tree id "+treeID, func(t *testing.T) {
+			t.Parallel()
+			vs := shortLeaseNodes(t, 2)
+			tasks := storedToRunTree("s", treeID)
+			stored, release, err := vs[0].e.ToRun(t.Context(), store.Tasks(tasks), tasks[0].TreeID(), "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			if err := vs[0].st.Create(t.Context(), store.Collect(stored)); err != nil {
+				t.Fatal(err)
+			}
+			if vs[1].get("s").Run == nil {
+				t.Fatal("tree stored to run without its run's marker")
+			}
+			time.Sleep(3 * time.Second) // three lease intervals, twelve heartbeats and takeovers
+			if s := vs[1].get("s"); s.Status != task.Pending || s.Attempts != 0 {
+				t.Fatalf("root %s after %d attempts while its creator had not started it, want pending", s.Status, s.Attempts)
+			}
+			r, err := vs[0].e.Start(t.Context(), "s", RunOptions{Created: stored})
+			if err != nil {
+				t.Fatalf("the creator's start: %v", err)
+			}
+			<-r.Done()
+			if res := r.Result(); res.Status != task.Completed {
+				t.Fatalf("run ended %s: %v", res.Status, res.Err)
+			}
+		})
 	}
 }
 
@@ -336,10 +368,10 @@ func TestClusterTreeStoredToRunWaitsForItsCreator(t *testing.T) {
 // lease has expired.
 func TestClusterTreeStoredToRunIsTakenOverWhenItsCreatorDies(t *testing.T) {
 	t.Parallel()
-	stA, nodeA, dsn := clusterNode(t, "", "node-a")
+	stA, nodeA, dsn := clusterNodeLease(t, "", "node-a", time.Second, 250*time.Millisecond)
 	a := setupStore(t, stA, withCluster(nodeA))
-	tasks := buildTree([]spec{{id: "d", deps: req("d-1")}, {id: "d-1", parent: "d"}})
-	stored, _, err := a.e.ToRun(t.Context(), store.Tasks(tasks), "d")
+	tasks := storedToRunTree("d", "tree-of-d")
+	stored, _, err := a.e.ToRun(t.Context(), store.Tasks(tasks), "tree-of-d", "d")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +380,7 @@ func TestClusterTreeStoredToRunIsTakenOverWhenItsCreatorDies(t *testing.T) {
 	}
 	_ = stA.Close() // node a dies before its Start: it writes and releases nothing more
 
-	stB, nodeB, _ := clusterNode(t, dsn, "node-b")
+	stB, nodeB, _ := clusterNodeLease(t, dsn, "node-b", time.Second, 250*time.Millisecond)
 	b := setupStore(t, stB, withCluster(nodeB))
 	waitFor(t, "node b ran the tree", func() bool {
 		d := b.get("d")

@@ -605,7 +605,7 @@ func TestTreeStoredToRunIsResumed(t *testing.T) {
 // reserved is given back when t ends.
 func storedToRun(t *testing.T, e *Engine, tasks []*task.Task) []*task.Task {
 	t.Helper()
-	stored, release, err := e.ToRun(t.Context(), store.Tasks(tasks), tasks[0].ID)
+	stored, release, err := e.ToRun(t.Context(), store.Tasks(tasks), tasks[0].TreeID(), tasks[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}

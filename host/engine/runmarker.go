@@ -16,37 +16,40 @@ import (
 // cancel of the tree; cancelIdle for an idle tree). Recover resumes exactly the trees
 // whose root carries it, with the recorded scope.
 
-// ToRun returns b, a new tree about to be stored and then started on this engine
-// (apflow run, tasks.execute of inline tasks), with its root (rootID) carrying the marker
-// of a run of the whole tree: stored so, a tree whose process dies between its create and
-// its run's first commit is resumed like any interrupted run (by Recover on a single
-// node, by another node's takeover in a cluster). The run that starts it writes its own
-// marker over this one. b's root is copied, not modified.
+// ToRun returns b, a new tree (treeID, rooted at rootID) about to be stored and then
+// started on this engine (apflow run, tasks.execute of inline tasks), with its root
+// carrying the marker of a run of the whole tree: stored so, a tree whose process dies
+// between its create and its run's first commit is resumed like any interrupted run (by
+// Recover on a single node, by another node's takeover in a cluster). The run that
+// starts it writes its own marker over this one. b's root is copied, not modified.
 //
 // In cluster mode ToRun first takes the tree's lease for this node, so that no other node
 // takes the marked tree over before its creator starts it; Start of the tree on this
 // engine uses that lease. Call release once the create and Start are done, whatever
 // their outcome (defer it): it gives back a lease Start did not use (the create failed,
 // or the caller gave up), so that the marked tree's run, if stored, is taken over by a
-// node at its next heartbeat. The lease is renewed with the node's runs until then. When
-// a live node holds the tree's lease already (its id names a tree that exists), b is
-// returned unmarked: its create fails on the id, as without ToRun.
+// node at its next heartbeat. Heartbeats renew the lease until then. When a live node
+// holds the lease of treeID already (a tree of that id exists), b is returned unmarked:
+// its create fails on the id, as without ToRun.
 //
-// Pitfall: a keyed submission must not be marked: its repeat starts a tree whose run
-// never started (RunOptions.OnlyUnstarted), which a marker counts as started.
-func (e *Engine) ToRun(ctx context.Context, b store.Batch, rootID string) (stored store.Batch, release func(), err error) {
+// Pitfalls: a keyed submission must not be marked: its repeat starts a tree whose run
+// never started (RunOptions.OnlyUnstarted), which a marker counts as started. In a
+// cluster, a creator paused past its lease between ToRun and Start may have its tree
+// taken over meanwhile: its Start then runs under the lost lease, whose first commit is
+// refused (cluster.ErrFenced), and the run fails while the other node's goes on.
+func (e *Engine) ToRun(ctx context.Context, b store.Batch, treeID, rootID string) (stored store.Batch, release func(), err error) {
 	marked := toRun{Batch: b, startedAt: e.cfg.Now()}
 	if e.m == nil {
 		return marked, func() {}, nil
 	}
-	held, token, err := e.reserve(ctx, rootID)
+	held, token, err := e.reserve(ctx, treeID, rootID)
 	switch {
 	case err != nil:
 		return nil, nil, err
 	case !held:
 		return b, func() {}, nil
 	}
-	return marked, func() { e.unreserve(rootID, token) }, nil
+	return marked, func() { e.unreserve(treeID, token) }, nil
 }
 
 type toRun struct {
