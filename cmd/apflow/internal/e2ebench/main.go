@@ -96,7 +96,7 @@ func run(ctx context.Context, o options) error {
 			fmt.Fprintln(os.Stderr, "e2ebench: floors:", err)
 		}
 	}
-	fmt.Printf("\none fsync %.0f µs, bare wazero round trip %.2f µs (same run)\n", fl.fsync(), fl.roundTrip())
+	failed := 0
 	for _, wl := range wls {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -110,12 +110,15 @@ func run(ctx context.Context, o options) error {
 			if o.rounds > 1 {
 				fmt.Printf("\nround %d of %d", i+1, o.rounds)
 			}
-			printTable(os.Stdout, wl, r.floor, r.results)
+			failed += printTable(os.Stdout, wl, r.floor, fl, r.results)
 			rounds = append(rounds, r)
 		}
 		if o.rounds > 1 {
-			printSummary(os.Stdout, wl, summarize(rounds))
+			printSummary(os.Stdout, wl, fl.fsync(), summarize(rounds))
 		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d runs failed (see the tables)", failed)
 	}
 	return nil
 }

@@ -85,18 +85,19 @@ func median(vs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// printSummary writes the medians of a workload's rounds.
-func printSummary(w io.Writer, wl workload, rows []summaryRow) {
+// printSummary writes the medians of a workload's rounds; a workload of hops compares
+// them with one fsync of the same run too.
+func printSummary(w io.Writer, wl workload, fsync float64, rows []summaryRow) {
 	fmt.Fprintf(w, "\n== %s, the medians of its rounds (each ratio to the engine floor of its own round)\n", wl.name)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tplugin\trounds\tfailed\tµs/task\t× engine floor\tmin–max ×\t")
+	fmt.Fprintln(tw, "mode\tplugin\trounds\tfailed\tµs/task\t× engine floor\tmin–max ×\t"+hopColumn(wl, "× fsync\t"))
 	for _, r := range rows {
 		spread := "-"
 		if r.ratio > 0 {
 			spread = fmt.Sprintf("%.2f–%.2f", r.minRatio, r.maxRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", r.mode, r.lang, r.rounds, r.failed,
-			figure(r.perTask, "%.1f"), figure(r.ratio, "%.2f"), spread)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.mode, r.lang, r.rounds, r.failed,
+			figure(r.perTask, "%.1f"), figure(r.ratio, "%.2f"), spread, hopColumn(wl, figure(ratioTo(r.perTask, fsync), "%.2f")+"\t"))
 	}
 	tw.Flush()
 }

@@ -61,7 +61,7 @@ func TestSummarize(t *testing.T) {
 func TestPrintSummary(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	printSummary(&b, workload{name: "wide-1k"}, []summaryRow{
+	printSummary(&b, workload{name: "wide-1k"}, 200, []summaryRow{
 		{mode: "run", lang: "wat", rounds: 3, perTask: 300, ratio: 3, minRatio: 2.5, maxRatio: 4},
 		{mode: "serve", lang: "go", rounds: 3, failed: 3},
 	})
@@ -73,5 +73,47 @@ func TestPrintSummary(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if got := strings.Fields(lines[len(lines)-1]); !slices.Equal(got, []string{"serve", "go", "3", "3", "-", "-", "-"}) {
 		t.Errorf("a row that never completed shows %q, want no figures", got)
+	}
+}
+
+// TestHopsAgainstFsync: the tables of a workload of hops compare its figures with one
+// fsync; the others have no such column.
+func TestHopsAgainstFsync(t *testing.T) {
+	t.Parallel()
+	fl := floors{"BenchmarkFsync": {"ns/op": 200_000}}
+	res := []result{{mode: "run", lang: "wat", tasks: 10, wall: 3 * time.Millisecond}}
+	rows := []summaryRow{{mode: "run", lang: "wat", rounds: 1, perTask: 300, ratio: 2, minRatio: 2, maxRatio: 2}}
+	for _, hop := range []bool{true, false} {
+		wl := workload{name: "w", hop: hop}
+		var b strings.Builder
+		printTable(&b, wl, 150, fl, res)
+		printSummary(&b, wl, fl.fsync(), rows)
+		out := b.String()
+		if got := strings.Count(out, "× fsync"); hop && got != 2 || !hop && got != 0 {
+			t.Errorf("hop %v: %d columns × fsync:\n%s", hop, got, out)
+		}
+		if hop && strings.Count(out, " 1.50") != 2 { // 300 µs a task over 200
+			t.Errorf("hop figures against one fsync missing:\n%s", out)
+		}
+		if !strings.Contains(out, "one fsync 200 µs") {
+			t.Errorf("the table lacks the fsync floor:\n%s", out)
+		}
+	}
+}
+
+// TestPrintTableCountsFailures: a failed child is shown and counted, so that the
+// command fails.
+func TestPrintTableCountsFailures(t *testing.T) {
+	t.Parallel()
+	res := []result{
+		{mode: "run", lang: "wat", tasks: 10, wall: time.Millisecond},
+		{mode: "serve", lang: "go", tasks: 10, err: errors.New("exit status 2")},
+	}
+	var b strings.Builder
+	if got := printTable(&b, workload{name: "w"}, 100, floors{}, res); got != 1 {
+		t.Errorf("printTable counted %d failures, want 1", got)
+	}
+	if !strings.Contains(b.String(), "serve go failed: exit status 2") {
+		t.Errorf("the failure is not shown:\n%s", b.String())
 	}
 }
