@@ -47,6 +47,18 @@
 // median of the rounds' ratios (each to its own round's floor) and their spread: on a
 // shared machine one round's ratio moves by a fifth from one minute to the next.
 //
+// With -against OLD (another apflow binary, e.g. a build of the commit before a change)
+// every child runs with each build, one right after the other (the base first in odd
+// rounds), each build with its own warmed compilation cache; every row names its build
+// and the new build's rows give their µs a task over the base's (× base), per round and
+// over the rounds' medians. Two builds measured apart, minutes from each other, differ by
+// the machine's drift as much as by their change:
+//
+//	git worktree add /tmp/base HEAD~1 && (cd /tmp/base && go build -o /tmp/apflow-base ./cmd/apflow)
+//	go run ./cmd/apflow/internal/e2ebench -bin bin/apflow -against /tmp/apflow-base \
+//		-only '^wide-1k$' -langs wat -modes run -rounds 5 -no-floors
+//
 // A child that fails (a non-zero exit, an error answer, a timeout) is reported as failed
-// in its row, with the end of its output, and the next one runs.
+// in its row, with the end of its output, and the next one runs; the command then exits
+// with an error once every table is written.
 package main

@@ -16,18 +16,19 @@ import (
 
 // options are the command's flags.
 type options struct {
-	bin, wat, plugins, goBin, work string
-	scale, noFloors                bool
-	rounds                         int
-	only                           *regexp.Regexp
-	modes, langs                   []string
-	timeout                        time.Duration
+	bin, against, wat, plugins, goBin, work string
+	scale, noFloors                         bool
+	rounds                                  int
+	only                                    *regexp.Regexp
+	modes, langs                            []string
+	timeout                                 time.Duration
 }
 
 func main() {
 	var o options
 	var only, modes, langs string
 	flag.StringVar(&o.bin, "bin", "bin/apflow", "the apflow binary")
+	flag.StringVar(&o.against, "against", "", "another apflow binary (an earlier build) to measure alternately with -bin, child by child, each with its own compilation cache; the tables compare the two")
 	flag.StringVar(&o.wat, "wat", "host/sandbox/testdata/echo.wasm", "the WAT echo module (executor id echo)")
 	flag.StringVar(&o.plugins, "plugins", "build/plugins", "the directory holding echo_go.wasm, echo_rust.wasm and echo_c.wasm (make kits)")
 	flag.StringVar(&o.goBin, "go", "go", "the go command, for the floor benchmarks")
@@ -72,6 +73,14 @@ func run(ctx context.Context, o options) error {
 	if _, err := os.Stat(o.bin); err != nil {
 		return fmt.Errorf("the apflow binary: %w (make build)", err)
 	}
+	if o.against != "" {
+		if o.against, err = filepath.Abs(o.against); err != nil {
+			return err
+		}
+		if _, err := os.Stat(o.against); err != nil {
+			return fmt.Errorf("-against: %w", err)
+		}
+	}
 	if o.work, err = os.MkdirTemp("", "e2ebench-"); err != nil {
 		return err
 	}
@@ -103,7 +112,7 @@ func run(ctx context.Context, o options) error {
 		}
 		var rounds []round
 		for i := range o.rounds {
-			r, err := measureRound(ctx, o, wl, plugins, fl)
+			r, err := measureRound(ctx, o, wl, plugins, fl, i)
 			if err != nil {
 				return err
 			}
@@ -125,25 +134,31 @@ func run(ctx context.Context, o options) error {
 
 // measureRound measures a workload once: its engine floor right before its children,
 // since the machine's load drifts over a run and a ratio compares figures of one moment.
-func measureRound(ctx context.Context, o options, wl workload, plugins []plugin, fl floors) (round, error) {
+func measureRound(ctx context.Context, o options, wl workload, plugins []plugin, fl floors, index int) (round, error) {
 	fl.forgetEngine(wl)
 	if !o.noFloors {
 		if err := measureFloors(ctx, o.goBin, [][]string{engineFloor(wl)}, fl); err != nil {
 			fmt.Fprintln(os.Stderr, "e2ebench: floors:", err)
 		}
 	}
-	results, err := runWorkload(ctx, o, wl, plugins)
+	results, err := runWorkload(ctx, o, wl, plugins, index)
 	return round{floor: fl.engine(wl), results: results}, err
 }
 
-// preparePlugins puts each echo module alone in a plugins directory and warms its
-// compilation cache with one small run. A module that is missing is reported and left out.
+// preparePlugins puts each echo module alone in a plugins directory and, for each build
+// measured, warms a compilation cache of it with one small run. A module that is missing
+// is reported and left out. With -against each echo gives two plugins, the new build's
+// then the base's.
 func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
 	srcs := []struct{ lang, method, path string }{
 		{"wat", "echo", o.wat},
 		{"go", "echo_go", filepath.Join(o.plugins, "echo_go.wasm")},
 		{"rust", "echo_rust", filepath.Join(o.plugins, "echo_rust.wasm")},
 		{"c", "echo_c", filepath.Join(o.plugins, "echo_c.wasm")},
+	}
+	builds := [][2]string{{"", o.bin}}
+	if o.against != "" {
+		builds = [][2]string{{"new", o.bin}, {"base", o.against}}
 	}
 	var out []plugin
 	for _, s := range srcs {
@@ -155,45 +170,20 @@ func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
 			fmt.Fprintf(os.Stderr, "e2ebench: %s echo left out: %v (make kits builds it)\n", s.lang, err)
 			continue
 		}
-		p := plugin{lang: s.lang, method: s.method, dir: filepath.Join(o.work, "plugins-"+s.lang)}
-		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		dir := filepath.Join(o.work, "plugins-"+s.lang)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(p.dir, s.method+".wasm"), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, s.method+".wasm"), data, 0o644); err != nil {
 			return nil, err
 		}
-		warm := workload{name: "warm", tasks: 2, write: wide(1)}
-		tree := filepath.Join(o.work, "warm-"+s.lang+".json")
-		if _, err := writeTree(tree, warm, s.method, "", ""); err != nil {
-			return nil, err
-		}
-		// One run fills a compilation cache of this plugin's own, which every child then
-		// uses (--cache-dir): no figure includes compiling a module.
-		if p.cache, err = os.MkdirTemp(o.work, "cache-"); err != nil {
-			return nil, err
-		}
-		warmDir, err := os.MkdirTemp(o.work, "warm-")
-		if err != nil {
-			return nil, err
-		}
-		if err := newChild(ctx, o.bin, "run", "-q", "--data-dir", warmDir, "--cache-dir", p.cache, "--plugins", p.dir, tree).cmd.Run(); err != nil {
-			return nil, fmt.Errorf("warming %s: %w", s.lang, err)
-		}
-		// The same tiny tree again, warm, in each mode: the base its heap per task is over.
-		p.base = map[string]int64{}
-		body := filepath.Join(o.work, "warm-"+s.lang+".rpc.json")
-		if _, err := writeTree(body, warm, s.method, rpcPrefix, rpcSuffix); err != nil {
-			return nil, err
-		}
-		p.warm = body
-		for _, mode := range o.modes {
-			res := measure(ctx, o, mode, p, tree, body, warm.tasks)
-			if res.err != nil {
-				return nil, fmt.Errorf("%s of a 2-task tree with the %s echo: %w", mode, s.lang, res.err)
+		for _, b := range builds {
+			p := plugin{lang: s.lang, method: s.method, dir: dir, build: b[0], bin: b[1]}
+			if err := warmPlugin(ctx, o, &p); err != nil {
+				return nil, err
 			}
-			p.base[mode] = res.heap
+			out = append(out, p)
 		}
-		out = append(out, p)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no echo module found")
@@ -201,10 +191,50 @@ func preparePlugins(ctx context.Context, o options) ([]plugin, error) {
 	return out, nil
 }
 
-// runWorkload measures wl with every plugin in every mode.
-func runWorkload(ctx context.Context, o options, wl workload, plugins []plugin) ([]result, error) {
+// warmPlugin fills a compilation cache of p's own with one run, which every child of p
+// then uses (--cache-dir), so that no figure includes compiling a module; then it runs
+// the same tiny tree in each mode, warm: the base p's heap per task is counted over.
+func warmPlugin(ctx context.Context, o options, p *plugin) error {
+	warm := workload{name: "warm", tasks: 2, write: wide(1)}
+	name := "warm-" + p.lang + p.build
+	tree := filepath.Join(o.work, name+".json")
+	if _, err := writeTree(tree, warm, p.method, "", ""); err != nil {
+		return err
+	}
+	var err error
+	if p.cache, err = os.MkdirTemp(o.work, "cache-"); err != nil {
+		return err
+	}
+	warmDir, err := os.MkdirTemp(o.work, "warm-")
+	if err != nil {
+		return err
+	}
+	if err := newChild(ctx, p.bin, "run", "-q", "--data-dir", warmDir, "--cache-dir", p.cache, "--plugins", p.dir, tree).cmd.Run(); err != nil {
+		return fmt.Errorf("warming %s (%s): %w", p.lang, p.bin, err)
+	}
+	p.base = map[string]int64{}
+	body := filepath.Join(o.work, name+".rpc.json")
+	if _, err := writeTree(body, warm, p.method, rpcPrefix, rpcSuffix); err != nil {
+		return err
+	}
+	p.warm = body
+	for _, mode := range o.modes {
+		res := measure(ctx, o, mode, *p, tree, body, warm.tasks)
+		if res.err != nil {
+			return fmt.Errorf("%s of a 2-task tree with the %s echo (%s): %w", mode, p.lang, p.bin, res.err)
+		}
+		p.base[mode] = res.heap
+	}
+	return nil
+}
+
+// runWorkload measures wl with every plugin in every mode. With two builds (-against),
+// each child of one build is followed by the same child of the other, the base first in
+// odd rounds, so that a drift of the machine's speed over a round favours neither.
+func runWorkload(ctx context.Context, o options, wl workload, plugins []plugin, round int) ([]result, error) {
 	var out []result
-	for _, p := range plugins {
+	for _, same := range byLang(plugins) {
+		p := same[0]
 		tree := filepath.Join(o.work, wl.name+"-"+p.lang+".json")
 		body := filepath.Join(o.work, wl.name+"-"+p.lang+".rpc.json")
 		if _, err := writeTree(tree, wl, p.method, "", ""); err != nil {
@@ -214,17 +244,36 @@ func runWorkload(ctx context.Context, o options, wl workload, plugins []plugin) 
 			return nil, err
 		}
 		for _, mode := range o.modes {
-			res := measure(ctx, o, mode, p, tree, body, wl.tasks)
-			res.base = p.base[mode]
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+			res := make([]result, len(same))
+			for k := range same {
+				if round%2 == 1 {
+					k = len(same) - 1 - k
+				}
+				res[k] = measure(ctx, o, mode, same[k], tree, body, wl.tasks)
+				res[k].base = same[k].base[mode]
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
 			}
-			out = append(out, res)
+			out = append(out, res...)
 		}
 		os.Remove(tree)
 		os.Remove(body)
 	}
 	return out, nil
+}
+
+// byLang groups plugins (in order) by their echo: the builds of one echo together.
+func byLang(plugins []plugin) [][]plugin {
+	var out [][]plugin
+	for _, p := range plugins {
+		if n := len(out); n > 0 && out[n-1][0].lang == p.lang {
+			out[n-1] = append(out[n-1], p)
+			continue
+		}
+		out = append(out, []plugin{p})
+	}
+	return out
 }
 
 // The JSON-RPC request around a tree, for serve.

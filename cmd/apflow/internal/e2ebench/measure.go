@@ -12,12 +12,16 @@ import (
 	"time"
 )
 
-// plugin is one echo executor: its method and a directory holding only its module.
+// plugin is one echo executor, as one build of apflow runs it: its method, a directory
+// holding only its module, and the build's own compilation cache of it.
 type plugin struct {
 	lang   string // wat, go, rust, c
 	method string
 	dir    string
-	cache  string // a compilation cache (--cache-dir) warmed by one run
+	// build names the apflow binary bin among those compared (-against): "" when one
+	// build is measured, else "new" (-bin) or "base" (-against).
+	build, bin string
+	cache      string // a compilation cache (--cache-dir) of bin, warmed by one run
 	// warm is a tasks.execute of a 2-task tree: the warm mode's first request.
 	warm string
 	// base is the largest live heap of a 2-task tree, per mode: the fixed part (the
@@ -28,6 +32,7 @@ type plugin struct {
 // result is one child's figures.
 type result struct {
 	mode, lang string
+	build      string // plugin.build
 	tasks      int
 	wall       time.Duration // run: the process from start to exit; serve: request to answer
 	run        time.Duration // run: the run as apflow's summary reports it (start to final report)
@@ -66,7 +71,7 @@ const (
 // timed times more: the figures of the runs a user makes once the data dir holds their
 // earlier ones.
 func measureRunAfter(ctx context.Context, o options, p plugin, tree string, tasks int, mode string, fill, timed int) result {
-	res := result{mode: mode, lang: p.lang, tasks: tasks}
+	res := result{mode: mode, lang: p.lang, build: p.build, tasks: tasks}
 	dir, err := os.MkdirTemp(o.work, "data-")
 	if err != nil {
 		res.err = err
@@ -75,7 +80,7 @@ func measureRunAfter(ctx context.Context, o options, p plugin, tree string, task
 	defer os.RemoveAll(dir)
 	args := append([]string{"run", "-q", "--max-tree-bytes", maxTree, tree}, p.args(dir)...)
 	for i := 0; i < fill+timed; i++ {
-		c, wall, err := runChild(ctx, o, args)
+		c, wall, err := runChild(ctx, o, p.bin, args)
 		if err != nil {
 			res.rss = c.peakRSS()
 			if res.err = err; fill+timed > 1 {
@@ -96,11 +101,12 @@ func measureRunAfter(ctx context.Context, o options, p plugin, tree string, task
 	return res
 }
 
-// runChild runs the apflow child of args to its exit, within o.timeout, and times it.
-func runChild(ctx context.Context, o options, args []string) (*child, time.Duration, error) {
+// runChild runs the apflow child of args (binary bin) to its exit, within o.timeout, and
+// times it.
+func runChild(ctx context.Context, o options, bin string, args []string) (*child, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c := newChild(ctx, o.bin, args...)
+	c := newChild(ctx, bin, args...)
 	start := time.Now()
 	if err := c.start(); err != nil {
 		return c, 0, err
@@ -116,7 +122,7 @@ func runChild(ctx context.Context, o options, args []string) (*child, time.Durat
 // the server first executes p.warm, untimed, so that the plugin is loaded and its first
 // instance made when the timed request comes.
 func measureServe(ctx context.Context, o options, mode string, p plugin, body string, tasks int) result {
-	res := result{mode: mode, lang: p.lang, tasks: tasks}
+	res := result{mode: mode, lang: p.lang, build: p.build, tasks: tasks}
 	dir, err := os.MkdirTemp(o.work, "data-")
 	if err != nil {
 		res.err = err
@@ -125,7 +131,7 @@ func measureServe(ctx context.Context, o options, mode string, p plugin, body st
 	defer os.RemoveAll(dir)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	c := newChild(sctx, o.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--scheduler=false",
+	c := newChild(sctx, p.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--scheduler=false",
 		"--max-body-bytes", maxTree}, p.args(dir)...)...)
 	if err := c.start(); err != nil {
 		res.err = err

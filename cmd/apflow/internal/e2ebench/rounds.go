@@ -27,13 +27,13 @@ func ratioTo(per, floor float64) float64 {
 // summaryRow is one mode and plugin over the rounds: the medians of the rounds it
 // completed, and the spread of its ratio to the floor of each round.
 type summaryRow struct {
-	mode, lang         string
+	mode, lang, build  string
 	rounds, failed     int
 	perTask, ratio     float64 // medians; ratio 0 when no round had a floor
 	minRatio, maxRatio float64
 }
 
-// summarize gives a row per mode and plugin, in the order of the first round. A failed
+// summarize gives a row per mode, plugin and build, in the order of the first round. A failed
 // child counts in failed and in no median; a round without a floor in no ratio.
 func summarize(rounds []round) []summaryRow {
 	type acc struct {
@@ -41,13 +41,14 @@ func summarize(rounds []round) []summaryRow {
 		pers, ratios []float64
 	}
 	var accs []*acc
-	byKey := map[[2]string]*acc{}
+	byKey := map[[3]string]*acc{}
 	for _, rd := range rounds {
 		for _, r := range rd.results {
-			a := byKey[[2]string{r.mode, r.lang}]
+			key := [3]string{r.mode, r.lang, r.build}
+			a := byKey[key]
 			if a == nil {
-				a = &acc{row: summaryRow{mode: r.mode, lang: r.lang}}
-				byKey[[2]string{r.mode, r.lang}] = a
+				a = &acc{row: summaryRow{mode: r.mode, lang: r.lang, build: r.build}}
+				byKey[key] = a
 				accs = append(accs, a)
 			}
 			a.row.rounds++
@@ -86,18 +87,37 @@ func median(vs []float64) float64 {
 }
 
 // printSummary writes the medians of a workload's rounds; a workload of hops compares
-// them with one fsync of the same run too.
+// them with one fsync of the same run too, and a new build (-against) with the base's
+// medians.
 func printSummary(w io.Writer, wl workload, fsync float64, rows []summaryRow) {
 	fmt.Fprintf(w, "\n== %s, the medians of its rounds (each ratio to the engine floor of its own round)\n", wl.name)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tplugin\trounds\tfailed\tµs/task\t× engine floor\tmin–max ×\t"+hopColumn(wl, "× fsync\t"))
+	cols := columns{ab: slices.ContainsFunc(rows, func(r summaryRow) bool { return r.build != "" }), hop: wl.hop}
+	cols.row(tw, []string{"mode", "plugin"}, []string{"build"}, []string{"rounds", "failed", "µs/task", "× engine floor", "min–max ×"},
+		[]string{"× base"}, []string{"× fsync"}, nil)
 	for _, r := range rows {
 		spread := "-"
 		if r.ratio > 0 {
 			spread = fmt.Sprintf("%.2f–%.2f", r.minRatio, r.maxRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.mode, r.lang, r.rounds, r.failed,
-			figure(r.perTask, "%.1f"), figure(r.ratio, "%.2f"), spread, hopColumn(wl, figure(ratioTo(r.perTask, fsync), "%.2f")+"\t"))
+		cols.row(tw, []string{r.mode, r.lang}, []string{r.build},
+			[]string{fmt.Sprint(r.rounds), fmt.Sprint(r.failed), figure(r.perTask, "%.1f"), figure(r.ratio, "%.2f"), spread},
+			[]string{figure(ratioTo(r.perTask, baseMedian(rows, r)), "%.2f")},
+			[]string{figure(ratioTo(r.perTask, fsync), "%.2f")}, nil)
 	}
 	tw.Flush()
+}
+
+// baseMedian is the median µs a task of the base build's row of r's mode and plugin,
+// when r is the new build's; else 0.
+func baseMedian(rows []summaryRow, r summaryRow) float64 {
+	if r.build != "new" {
+		return 0
+	}
+	for _, b := range rows {
+		if b.build == "base" && b.mode == r.mode && b.lang == r.lang {
+			return b.perTask
+		}
+	}
+	return 0
 }
