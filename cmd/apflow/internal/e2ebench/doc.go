@@ -21,7 +21,7 @@
 //     runs before it left).
 //
 // Each child (but the rerun mode's) runs in a fresh data directory whose compilation
-// cache was warmed by one earlier run of the same plugin, so no figure includes
+// cache was warmed by one earlier run of the same plugin and build, so no figure includes
 // compiling a module. Per child it reports tasks per second and µs per task of wall time
 // (and, for run, the run as apflow's summary times it, from the start of the run to the
 // final report), the peak RSS (the Maxrss of wait4's rusage) and the heap: the child
@@ -43,20 +43,22 @@
 // defeat, and a table per workload with its floors beside is what the reader compares.
 //
 // With -rounds N each workload is measured N times, each round its engine floor and then
-// its children, and a last table gives per mode and plugin the median µs a task, the
+// its children, and a last table gives per mode, plugin (and build) the median µs a task, the
 // median of the rounds' ratios (each to its own round's floor) and their spread: on a
 // shared machine one round's ratio moves by a fifth from one minute to the next.
 //
 // With -against OLD (another apflow binary, e.g. a build of the commit before a change)
-// every child runs with each build, one right after the other (the base first in odd
-// rounds), each build with its own warmed compilation cache; every row names its build
-// and the new build's rows give their µs a task over the base's (× base), per round and
-// over the rounds' medians. Two builds measured apart, minutes from each other, differ by
-// the machine's drift as much as by their change:
+// every child runs with each build, one right after the other (the new build first in
+// the first round, the base first in the second, and so on), each build with its own
+// warmed compilation cache; every row names its build and the new build's rows give
+// their µs a task over the base's of the same round (× base), and the medians table the
+// median of those ratios. Two builds measured apart, minutes from each other, differ by
+// the machine's drift as much as by their change. Build the base as make build does
+// (static); the engine floor is always the current source's:
 //
-//	git worktree add /tmp/base HEAD~1 && (cd /tmp/base && go build -o /tmp/apflow-base ./cmd/apflow)
-//	go run ./cmd/apflow/internal/e2ebench -bin bin/apflow -against /tmp/apflow-base \
-//		-only '^wide-1k$' -langs wat -modes run -rounds 5 -no-floors
+//	git worktree add /tmp/base HEAD~1 && make -C /tmp/base build
+//	go run ./cmd/apflow/internal/e2ebench -bin bin/apflow -against /tmp/base/bin/apflow \
+//		-only '^wide-1k$' -langs wat -modes run -rounds 6 -no-floors
 //
 // A child that fails (a non-zero exit, an error answer, a timeout) is reported as failed
 // in its row, with the end of its output, and the next one runs; the command then exits

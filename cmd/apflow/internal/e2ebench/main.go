@@ -228,9 +228,10 @@ func warmPlugin(ctx context.Context, o options, p *plugin) error {
 	return nil
 }
 
-// runWorkload measures wl with every plugin in every mode. With two builds (-against),
-// each child of one build is followed by the same child of the other, the base first in
-// odd rounds, so that a drift of the machine's speed over a round favours neither.
+// runWorkload measures wl with every plugin in every mode, in its round of index round
+// (0 for the first). With two builds (-against), each child of one build is followed by
+// the same child of the other, in the order of buildOrder, so that a drift of the
+// machine's speed over a round favours neither.
 func runWorkload(ctx context.Context, o options, wl workload, plugins []plugin, round int) ([]result, error) {
 	var out []result
 	for _, same := range byLang(plugins) {
@@ -245,10 +246,7 @@ func runWorkload(ctx context.Context, o options, wl workload, plugins []plugin, 
 		}
 		for _, mode := range o.modes {
 			res := make([]result, len(same))
-			for k := range same {
-				if round%2 == 1 {
-					k = len(same) - 1 - k
-				}
+			for _, k := range buildOrder(round, len(same)) {
 				res[k] = measure(ctx, o, mode, same[k], tree, body, wl.tasks)
 				res[k].base = same[k].base[mode]
 				if ctx.Err() != nil {
@@ -261,6 +259,20 @@ func runWorkload(ctx context.Context, o options, wl workload, plugins []plugin, 
 		os.Remove(body)
 	}
 	return out, nil
+}
+
+// buildOrder is the order in which the n builds of one echo run in the round of index
+// round: as given (the new build first) in the first round and every second one after
+// it, reversed (the base first) in the others.
+func buildOrder(round, n int) []int {
+	out := make([]int, n)
+	for k := range out {
+		out[k] = k
+		if round%2 == 1 {
+			out[k] = n - 1 - k
+		}
+	}
+	return out
 }
 
 // byLang groups plugins (in order) by their echo: the builds of one echo together.

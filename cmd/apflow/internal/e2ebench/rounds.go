@@ -24,21 +24,24 @@ func ratioTo(per, floor float64) float64 {
 	return per / floor
 }
 
-// summaryRow is one mode and plugin over the rounds: the medians of the rounds it
+// summaryRow is one mode, plugin and build over the rounds: the medians of the rounds it
 // completed, and the spread of its ratio to the floor of each round.
 type summaryRow struct {
 	mode, lang, build  string
 	rounds, failed     int
 	perTask, ratio     float64 // medians; ratio 0 when no round had a floor
 	minRatio, maxRatio float64
+	// baseRatio is the median over the rounds of the new build's µs a task over the
+	// base build's of the same round (-against); 0 for the base's rows, or without one.
+	baseRatio float64
 }
 
 // summarize gives a row per mode, plugin and build, in the order of the first round. A failed
 // child counts in failed and in no median; a round without a floor in no ratio.
 func summarize(rounds []round) []summaryRow {
 	type acc struct {
-		row          summaryRow
-		pers, ratios []float64
+		row                      summaryRow
+		pers, ratios, baseRatios []float64
 	}
 	var accs []*acc
 	byKey := map[[3]string]*acc{}
@@ -60,12 +63,15 @@ func summarize(rounds []round) []summaryRow {
 			if ratio := ratioTo(r.perTask(), rd.floor); ratio > 0 {
 				a.ratios = append(a.ratios, ratio)
 			}
+			if ratio := ratioTo(r.perTask(), basePerTask(rd.results, r)); ratio > 0 {
+				a.baseRatios = append(a.baseRatios, ratio)
+			}
 		}
 	}
 	rows := make([]summaryRow, len(accs))
 	for i, a := range accs {
 		rows[i] = a.row
-		rows[i].perTask = median(a.pers)
+		rows[i].perTask, rows[i].baseRatio = median(a.pers), median(a.baseRatios)
 		if len(a.ratios) > 0 {
 			rows[i].ratio, rows[i].minRatio, rows[i].maxRatio = median(a.ratios), slices.Min(a.ratios), slices.Max(a.ratios)
 		}
@@ -86,11 +92,11 @@ func median(vs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// printSummary writes the medians of a workload's rounds; a workload of hops compares
-// them with one fsync of the same run too, and a new build (-against) with the base's
-// medians.
+// printSummary writes the medians of a workload's rounds: each ratio to the engine floor
+// of its own round; a new build's (-against) over the base's of the same round; a
+// workload of hops, the median µs a task over one fsync of the run.
 func printSummary(w io.Writer, wl workload, fsync float64, rows []summaryRow) {
-	fmt.Fprintf(w, "\n== %s, the medians of its rounds (each ratio to the engine floor of its own round)\n", wl.name)
+	fmt.Fprintf(w, "\n== %s, the medians of its rounds (× engine floor and × base: the medians of each round's ratios)\n", wl.name)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	cols := columns{ab: slices.ContainsFunc(rows, func(r summaryRow) bool { return r.build != "" }), hop: wl.hop}
 	cols.row(tw, []string{"mode", "plugin"}, []string{"build"}, []string{"rounds", "failed", "µs/task", "× engine floor", "min–max ×"},
@@ -102,22 +108,8 @@ func printSummary(w io.Writer, wl workload, fsync float64, rows []summaryRow) {
 		}
 		cols.row(tw, []string{r.mode, r.lang}, []string{r.build},
 			[]string{fmt.Sprint(r.rounds), fmt.Sprint(r.failed), figure(r.perTask, "%.1f"), figure(r.ratio, "%.2f"), spread},
-			[]string{figure(ratioTo(r.perTask, baseMedian(rows, r)), "%.2f")},
+			[]string{figure(r.baseRatio, "%.2f")},
 			[]string{figure(ratioTo(r.perTask, fsync), "%.2f")}, nil)
 	}
 	tw.Flush()
-}
-
-// baseMedian is the median µs a task of the base build's row of r's mode and plugin,
-// when r is the new build's; else 0.
-func baseMedian(rows []summaryRow, r summaryRow) float64 {
-	if r.build != "new" {
-		return 0
-	}
-	for _, b := range rows {
-		if b.build == "base" && b.mode == r.mode && b.lang == r.lang {
-			return b.perTask
-		}
-	}
-	return 0
 }
