@@ -59,12 +59,18 @@ func clusterNodeLease(t *testing.T, dsn, id string, lease, heartbeat time.Durati
 // sharing nothing but the database; each has its own fake catalog.
 func nodes(t *testing.T, n int, opts ...option) []*env {
 	t.Helper()
+	return nodesLease(t, n, 4*time.Second, 250*time.Millisecond, opts...)
+}
+
+// nodesLease is nodes with the given lease and heartbeat intervals.
+func nodesLease(t *testing.T, n int, lease, heartbeat time.Duration, opts ...option) []*env {
+	t.Helper()
 	var dsn string
 	out := make([]*env, n)
 	for i := range out {
 		var st *pgstore.Store
 		var node *pgstore.Node
-		st, node, dsn = clusterNode(t, dsn, fmt.Sprintf("node-%d", i+1))
+		st, node, dsn = clusterNodeLease(t, dsn, fmt.Sprintf("node-%d", i+1), lease, heartbeat)
 		out[i] = setupStore(t, st, append([]option{withCluster(node)}, opts...)...)
 	}
 	return out
@@ -299,21 +305,6 @@ func TestClusterTakeOverAfterNodeDies(t *testing.T) {
 	}
 }
 
-// shortLeaseNodes returns n engines, cluster nodes of one fresh database, with leases of
-// one second renewed every 250 ms.
-func shortLeaseNodes(t *testing.T, n int) []*env {
-	t.Helper()
-	var dsn string
-	out := make([]*env, n)
-	for i := range out {
-		var st *pgstore.Store
-		var node *pgstore.Node
-		st, node, dsn = clusterNodeLease(t, dsn, fmt.Sprintf("node-%d", i+1), time.Second, 250*time.Millisecond)
-		out[i] = setupStore(t, st, withCluster(node))
-	}
-	return out
-}
-
 // storedToRunTree is a tree of two tasks to store with ToRun; treeID "" keeps the root's id.
 func storedToRunTree(rootID, treeID string) []*task.Task {
 	tasks := buildTree([]spec{{id: rootID, deps: req(rootID + "-1")}, {id: rootID + "-1", parent: rootID}})
@@ -334,7 +325,7 @@ func TestClusterTreeStoredToRunWaitsForItsCreator(t *testing.T) {
 	for _, treeID := range []string{"", "tree-of-s"} {
 		t.Run("tree id "+treeID, func(t *testing.T) {
 			t.Parallel()
-			vs := shortLeaseNodes(t, 2)
+			vs := nodesLease(t, 2, time.Second, 250*time.Millisecond)
 			tasks := storedToRunTree("s", treeID)
 			stored, release, err := vs[0].e.ToRun(t.Context(), store.Tasks(tasks), tasks[0].TreeID(), "s")
 			if err != nil {
