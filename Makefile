@@ -8,7 +8,7 @@ STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build generate-eval test test-cluster-engine test-short bench bench-e2e bench-scale demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
+.PHONY: help setup build generate-eval test test-cluster-engine test-short bench bench-e2e bench-scale bench-ab demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,15 @@ bench-e2e: build kits ## the product path end to end: apflow run and serve on tr
 	$(E2EBENCH) -only '^wide-100k$$' -langs wat
 	$(E2EBENCH) -only '^(wide-1k|chain-200)$$' -langs wat -modes run,rerun
 	$(E2EBENCH) -only '^(wide-1k|chain-200|diamond-100)$$' -modes serve,warm -rounds 3
+
+# Two builds side by side: this one against AGAINST (another apflow binary, e.g. after
+# `git worktree add /tmp/base HEAD~1 && make -C /tmp/base build`, AGAINST=/tmp/base/bin/apflow),
+# child by child, six rounds; AB_ONLY and AB_LANGS pick the workloads and echoes.
+AB_ONLY  ?= ^(wide-1k|chain-200|wide-10k)$$
+AB_LANGS ?= wat
+bench-ab: build kits ## this build against AGAINST=<apflow binary>, child by child (e2ebench -against)
+	@test -n "$(AGAINST)" || (echo "make bench-ab AGAINST=<path of the other apflow binary>"; exit 1)
+	$(E2EBENCH) -against $(AGAINST) -only '$(AB_ONLY)' -langs $(AB_LANGS) -modes run,serve -rounds 6 -no-floors
 
 # About an hour here: its last line alone is twelve million-task children (wide and
 # layered; WAT, Go and Rust echoes; apflow run and apflow serve), three to five minutes each.

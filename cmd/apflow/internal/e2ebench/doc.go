@@ -57,8 +57,7 @@
 // (static); the engine floor is always the current source's:
 //
 //	git worktree add /tmp/base HEAD~1 && make -C /tmp/base build
-//	go run ./cmd/apflow/internal/e2ebench -bin bin/apflow -against /tmp/base/bin/apflow \
-//		-only '^wide-1k$' -langs wat -modes run -rounds 6 -no-floors
+//	make bench-ab AGAINST=/tmp/base/bin/apflow   # wide-1k, chain-200, wide-10k; WAT; six rounds
 //
 // A child that fails (a non-zero exit, an error answer, a timeout) is reported as failed
 // in its row, with the end of its output, and the next one runs; the command then exits
