@@ -33,7 +33,7 @@ setup: ## install the plugin toolchains (apt, npm); needs root, idempotent
 build: ## build the apflow binary into bin/ (static: CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/apflow
 
-test: lint plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
+test: lint plugins example-plugins kits hooks ## run the whole test suite (race detector on), building every plugin first
 	APFLOW_REQUIRE_KITS=1 APFLOW_REQUIRE_PG=1 APFLOW_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) --no-print-directory test-cluster-engine
 	$(MAKE) --no-print-directory kits-test

@@ -1,0 +1,71 @@
+// Package patterns holds the patterns demo (make demo-patterns): tree.json, run twice
+// on one data dir with the example plugins and config.json.
+package patterns
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// node is a tree as apflow run --json writes it, with the task fields the demo shows.
+type node struct {
+	Task struct {
+		Name     string         `json:"name"`
+		Status   string         `json:"status"`
+		Attempts int            `json:"attempts"`
+		Result   map[string]any `json:"result"`
+	} `json:"task"`
+	Children []node `json:"children"`
+}
+
+// TestPatternsDemo runs tree.json twice, as make demo-patterns does, with a binary built
+// from this tree: in the first run prices completes on its third attempt (the engine
+// retried the flaky service twice) and primes computes; in the second, a new process
+// and a new tree, primes answers from the plugin's key-value space.
+func TestPatternsDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the demo through the example plugins")
+	}
+	plugins, err := filepath.Abs("../../build/examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"flaky_service", "cached_executor"} {
+		if _, err := os.Stat(filepath.Join(plugins, p+".wasm")); err != nil {
+			t.Fatalf("the example plugins are not built (make example-plugins): %v", err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "apflow")
+	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	for run, cached := range []bool{false, true} {
+		out, err := exec.Command(bin, "run", "-q", "--json", "--data-dir", data, "--plugins", plugins,
+			"--config", "config.json", "tree.json").Output()
+		if err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		var root node
+		if err := json.Unmarshal(out, &root); err != nil {
+			t.Fatalf("run %d: apflow run --json: %v\n%s", run+1, err, out)
+		}
+		tasks := map[string]node{root.Task.Name: root}
+		for _, c := range root.Children {
+			tasks[c.Task.Name] = c
+		}
+		for name, want := range map[string]int{"report": 1, "prices": 3, "primes": 1} {
+			if got := tasks[name].Task; got.Status != "completed" || got.Attempts != want {
+				t.Errorf("run %d: %s %s after %d attempts, want completed after %d", run+1, name, got.Status, got.Attempts, want)
+			}
+		}
+		if got := tasks["primes"].Task.Result["cached"]; got != cached {
+			t.Errorf("run %d: primes cached %v, want %v", run+1, got, cached)
+		}
+	}
+}
