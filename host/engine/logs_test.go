@@ -241,15 +241,18 @@ func TestTaskLogsOfDeletedTaskNotWrittenAfter(t *testing.T) {
 // (the store's Delete does, store.TaskLogs).
 func TestTaskLogsGoWithTheStoresDelete(t *testing.T) {
 	t.Parallel()
-	cs := memstore.New()
-	t.Cleanup(func() { _ = cs.Close() })
-	v := setupStore(t, cs, withLogging)
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, st, withLogging)
 	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a"}}}, spec{id: "c"})
 	v.run(root, RunOptions{})
+	if got := logsOf(t, st, "r"); len(got) == 0 {
+		t.Fatal("r logged no line")
+	}
 	if _, err := v.e.Delete(context.Background(), root, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := logsOf(t, cs, "r"); len(got) != 0 {
+	if got := logsOf(t, st, "r"); len(got) != 0 {
 		t.Fatalf("lines of the deleted task r: %v", got)
 	}
 }

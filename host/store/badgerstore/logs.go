@@ -22,10 +22,12 @@ var _ store.TaskLogs = (*Store)(nil)
 // the head is always exactly what the task keeps.
 //
 // A task's lines are those below its head's next Seq: Delete deletes the heads of the
-// tasks it deletes in its own commit, then their lines (reclaimLogs). Lines that were not
-// deleted (that failed, or the process died in between) are then no task's: a task created later with the same id starts at Seq 1
-// without a head, its appends overwrite them as they go (and delete those of lines
-// they do not keep), and its reads stop below its own next Seq.
+// tasks it deletes in its own commit, then their lines (reclaimLogs, which skips an id
+// created again meanwhile). Lines that were not deleted (that failed, the process died
+// in between, or the id was taken again first) are then no task's: a task created later
+// with the same id starts at Seq 1 without a head, its appends overwrite them as they go
+// (and delete those of lines they do not keep), and its reads stop below its own next
+// Seq.
 const (
 	prefixLogLine byte = 'L' // L <task> <seq asc> → log line JSON
 	prefixLogHead byte = 'l' // l <task>           → next seq, lines, bytes (8 bytes each)
@@ -303,10 +305,18 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 }
 
 // reclaimLogs deletes every line of the tasks ids (the room of those Delete left below
-// no head): one commit per task.
+// no head): one commit per task. An id that a task has taken again since the Delete is
+// skipped: the lines and head are then that task's, and what its predecessor left it
+// overwrites as it appends (above).
 func (s *Store) reclaimLogs(ctx context.Context, ids []string) error {
 	for _, id := range ids {
 		err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
+			switch _, err := txn.Get(taskKey(id)); {
+			case err == nil:
+				return nil, nil // created again
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return nil, err
+			}
 			opts := badger.DefaultIteratorOptions
 			opts.Prefix = logTaskPrefix(id)
 			opts.PrefetchValues = false

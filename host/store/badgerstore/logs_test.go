@@ -136,3 +136,27 @@ func TestDeleteTakesLogRoomBack(t *testing.T) {
 		t.Fatalf("keys left after Delete: %v (%v)", left, err)
 	}
 }
+
+// TestReclaimSkipsAnIDTakenAgain: the reclaim after a Delete's commit leaves the lines of
+// an id a task was created with again in between: they are that task's.
+func TestReclaimSkipsAnIDTakenAgain(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	now := time.Now()
+	if err := s.Create(t.Context(), []*task.Task{{ID: "again", Name: "again", Status: task.Pending, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	b := store.LogBounds{MaxLines: 10, MaxBytes: 1 << 20}
+	if _, err := s.AppendLogs(t.Context(), "again", []store.LogLine{{Message: "mine", Level: "info"}}, b); err != nil {
+		t.Fatal(err)
+	}
+	// As if a Delete of an earlier "again" had committed before this task's create and
+	// reclaimed its room only now.
+	if err := s.reclaimLogs(t.Context(), []string{"again"}); err != nil {
+		t.Fatal(err)
+	}
+	lines, _, err := s.Logs(t.Context(), "again", 0, 10)
+	if err != nil || len(lines) != 1 || lines[0].Message != "mine" || lines[0].Seq != 1 {
+		t.Fatalf("lines of the task created again: %+v (%v), want its own line, seq 1", lines, err)
+	}
+}

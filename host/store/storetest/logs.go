@@ -188,10 +188,11 @@ func testLogsSeparate(t *testing.T, s LogStore) {
 
 // testLogsDelete: a Delete takes the lines of the tasks it deletes, and only theirs.
 func testLogsDelete(t *testing.T, s LogStore) {
-	if err := s.Create(ctx(t), []*task.Task{mk("a", "", 0), mk("b", "", 0), mk("c", "", 0)}); err != nil {
+	if err := s.Create(ctx(t), []*task.Task{mk("a", "", 0), mk("ab", "", 0), mk("b", "", 0), mk("c", "", 0)}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	logAppend(t, s, "a", logBounds, logLines(1, "a1"))
+	logAppend(t, s, "ab", logBounds, logLines(1, "ab1")) // its id starts with a's
 	logAppend(t, s, "b", logBounds, logLines(1, "b1"))
 	logAppend(t, s, "c", logBounds, logLines(1, "c1"))
 	if err := s.Delete(ctx(t), []string{"a", "c"}); err != nil {
@@ -199,17 +200,18 @@ func testLogsDelete(t *testing.T, s LogStore) {
 	}
 	logWant(t, logRead(t, s, "a", 0), 0)
 	logWant(t, logRead(t, s, "c", 0), 0)
+	logWant(t, logRead(t, s, "ab", 0), 1, "ab1")
 	logWant(t, logRead(t, s, "b", 0), 1, "b1")
 	// A task id used again starts afresh.
 	logAppend(t, s, "a", logBounds, logLines(1, "new"))
 	logWant(t, logRead(t, s, "a", 0), 1, "new")
 }
 
-// testLogsGoWithTheirTask: a task's lines go with the task's Delete, also when a backend
-// reclaims their room after its commit and never does (it failed, or the process died in
-// between): a task
-// created later with the same id (a submission may give its own ids) shows none of
-// them, not even those its own Seqs do not reach or skip.
+// testLogsGoWithTheirTask: a task's lines go with the task's Delete, in its commit. A
+// backend that takes their room back after the commit may never get to it (it failed,
+// or the process died): a task created later with the same id (a submission may give
+// its own ids) still shows none of them, not even those its own Seqs do not reach or
+// skip.
 func testLogsGoWithTheirTask(t *testing.T, s LogStore) {
 	create := func() {
 		t.Helper()
