@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 	"github.com/apflow-wasm/apflow/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -66,7 +67,7 @@ func setupClusterOn(t *testing.T, dsn string, n, concurrency int) *clusterEnv {
 	if _, err := os.Stat(delay); err != nil {
 		t.Fatalf("the delay plugin is not built (make plugins): %v", err)
 	}
-	c.bin = buildBinary(t)
+	c.bin = apflowbin.Build(t)
 	c.plugins = t.TempDir()
 	copyFile(t, delay, filepath.Join(c.plugins, "delay.wasm"))
 	c.config = filepath.Join(t.TempDir(), "config.json")
@@ -811,7 +812,7 @@ func TestClusterSharesUploadedPlugins(t *testing.T) {
 	}
 	const id = "minimal_wat"
 	hash := sha256Hex(wasm)
-	c := &clusterEnv{dsn: pg.Database(t), bin: buildBinary(t)}
+	c := &clusterEnv{dsn: pg.Database(t), bin: apflowbin.Build(t)}
 	if c.db, err = pgxpool.New(context.Background(), c.dsn); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -14,20 +13,8 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
-
-// buildBinary builds the apflow command for a process-level test as make build does:
-// without cgo, a static binary.
-func buildBinary(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "apflow")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // TestKillDashNineLosesNothing starts `apflow run` on a chain of slow tasks, kills the
 // process with SIGKILL once some tasks have completed, then runs `apflow resume`: every
@@ -37,7 +24,7 @@ func TestKillDashNineLosesNothing(t *testing.T) {
 		t.Skip("builds the binary and runs it twice")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	pad := strings.Repeat("x", 400) // about 0.3 s of spinning per task
 	var b strings.Builder

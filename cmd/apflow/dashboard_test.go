@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // The dashboard's browser tests: apflow serve as a process, its /ui/ pages in headless
@@ -107,7 +109,7 @@ func setupDashboard(t testing.TB, secret string) (*serveProc, context.Context) {
 		t.Skip("starts apflow serve and a browser")
 	}
 	tab := newTab(t)
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	copyFile(t, "testdata/noisy.wasm", filepath.Join(plugins, "noisy.wasm"))
 	return startServe(t, bin, dataDir, plugins, secret), tab

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // TestCLIAgainstServer drives the CLI's client mode (--server, --token) against a real
@@ -21,7 +22,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Skip("builds the binary and runs apflow serve")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	const secret = "client-mode-secret-for-tests"
 	srv := startServe(t, bin, dataDir, plugins, secret)

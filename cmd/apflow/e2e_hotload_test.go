@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // TestServeHotLoadDuringRun replaces and then removes a plugin file while a tree that
@@ -31,7 +33,7 @@ func TestServeHotLoadDuringRun(t *testing.T) {
 		t.Skip("builds the binary and runs apflow serve")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	v1, err := os.ReadFile("testdata/swap_v1.wasm")
 	if err != nil {

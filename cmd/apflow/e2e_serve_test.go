@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
@@ -403,7 +404,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Skip("builds the binary and runs apflow serve")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	const secret = "e2e-secret-for-tests-only"
 	// The webhook test's receiver listens on loopback.
@@ -1237,7 +1238,7 @@ func TestServeGracefulShutdownResumes(t *testing.T) {
 		t.Skip("builds the binary and runs apflow serve twice")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	tests := []struct {
 		name          string
 		drain         time.Duration

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // TestKVCacheSurvivesRestart runs examples/plugins/go/cached_executor's tree with the
@@ -18,7 +20,7 @@ func TestKVCacheSurvivesRestart(t *testing.T) {
 		t.Skip("builds the binary and a Go plugin")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	plugins := t.TempDir()
 	build := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath",
 		"-o", filepath.Join(plugins, "cached_executor.wasm"), "../../examples/plugins/go/cached_executor")

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // TestMemoryLimitIsTheDocumentedOne: the apflow binary sets no soft memory limit of its
@@ -18,7 +20,7 @@ func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	tests := []struct {
 		gomemlimit, gogc string // "" leaves it unset

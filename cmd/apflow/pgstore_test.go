@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 	"github.com/apflow-wasm/apflow/internal/pgtest"
 )
 
@@ -32,7 +33,7 @@ func TestRunDemoOnPostgreSQL(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(plugins, "text_stats.wasm")); err != nil {
 		t.Fatalf("the demo plugins are not built (make plugins): %v", err)
 	}
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dsn := pg.Database(t)
 	run := exec.Command(bin, "run", "-q", "--keep-ids", "--store", dsn, "--data-dir", t.TempDir(), "--plugins", plugins,
 		"--config", "../../examples/demo/config.json", "../../examples/demo/tree.json")

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // scheduledWire is the schedule bookkeeping of a task's wire JSON.
@@ -28,7 +30,7 @@ func TestServeRunsSchedules(t *testing.T) {
 		t.Skip("builds the binary and runs apflow serve")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	srv := startServe(t, bin, dataDir, plugins, "", "--scheduler-poll", "100ms")
 	agg := map[string]any{"method": "aggregate_results_executor"}

@@ -7,11 +7,13 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
-// TestBinaryIsStatic: the host builds without cgo (make build, buildBinary) into a static
+// TestBinaryIsStatic: the host builds without cgo (make build, apflowbin.Build) into a static
 // binary, which starts without a dynamic loader and needs no libc: no program header names
-// an interpreter and no shared library is imported. make build builds as buildBinary does.
+// an interpreter and no shared library is imported. make build builds as apflowbin.Build does.
 func TestBinaryIsStatic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -20,7 +22,7 @@ func TestBinaryIsStatic(t *testing.T) {
 		t.Skip("reads the binary as ELF")
 	}
 	t.Parallel()
-	f, err := elf.Open(buildBinary(t))
+	f, err := elf.Open(apflowbin.Build(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // TestRunRefusesWhatIsNotARegularFile: a named pipe (or a directory) is refused at once
@@ -71,7 +73,7 @@ func TestBinaryExitsOnSIGINTWhileReadingStdin(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
+	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
 	cmd := exec.Command(bin, "run", "--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins, "-")
 	stdin, err := cmd.StdinPipe() // never closed before the process ends

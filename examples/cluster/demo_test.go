@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // TestClusterDemo runs demo.sh as make cluster-demo does, with a binary built from this
@@ -32,12 +34,7 @@ func TestClusterDemo(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(plugins, "delay.wasm")); err != nil {
 		t.Fatalf("the delay plugin is not built (make plugins): %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "apflow")
-	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := apflowbin.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "demo.sh")

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // repoRoot is the module root, relative to this package.
@@ -73,13 +75,7 @@ func setup(t *testing.T) (pluginsDir, bin string) {
 		}
 		t.Skip(msg)
 	}
-	bin = filepath.Join(t.TempDir(), "apflow")
-	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return pluginsDir, bin
+	return pluginsDir, apflowbin.Build(t)
 }
 
 // TestMultiLanguageTree runs tree.json through `apflow run` on the built plugins and

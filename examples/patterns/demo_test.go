@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // node is a tree as apflow run --json writes it, with the task fields the demo shows.
@@ -38,12 +40,7 @@ func TestPatternsDemo(t *testing.T) {
 			t.Fatalf("the example plugins are not built (make example-plugins): %v", err)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "apflow")
-	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := apflowbin.Build(t)
 	data := t.TempDir()
 	for run, cached := range []bool{false, true} {
 		out, err := exec.Command(bin, "run", "-q", "--json", "--data-dir", data, "--plugins", plugins,

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // TestScheduleDemo runs demo.sh as make demo-schedule does, with a binary built from
@@ -26,12 +28,7 @@ func TestScheduleDemo(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(plugins, "text_stats.wasm")); err != nil {
 		t.Fatalf("the demo plugins are not built (make plugins): %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "apflow")
-	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := apflowbin.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "examples/schedule/demo.sh")

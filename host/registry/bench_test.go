@@ -7,10 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/internal/apflowbin"
 )
 
 // benchPlugins returns the plugins a benchmark opens: every .wasm of build/plugins (after
@@ -93,15 +93,7 @@ func BenchmarkProcessStart(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds the apflow binary")
 	}
-	bin := filepath.Join(b.TempDir(), "apflow")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	build := exec.Command("go", "build", "-o", bin, "github.com/apflow-wasm/apflow/cmd/apflow")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := apflowbin.Build(b)
 	small, method, inputs := filepath.Join("..", "..", "build", "plugins", "template_c.wasm"), "template_c", `{"name":"x"}`
 	if _, err := os.Stat(small); err != nil {
 		small, method, inputs = filepath.Join("..", "sandbox", "testdata", "echo.wasm"), "echo", `{}`
