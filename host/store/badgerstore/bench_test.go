@@ -223,3 +223,17 @@ func BenchmarkUpdateValue(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDeleteTree10k deletes 10,000 tasks that logged a line each, durably: the
+// Delete's commit, then the reclaim of their lines' room (reclaimLogs).
+func BenchmarkDeleteTree10k(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		s := setup(b, Options{})
+		ids := loggedTasks(b, s, "del", 10_000)
+		b.StartTimer()
+		if err := s.Delete(b.Context(), ids); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

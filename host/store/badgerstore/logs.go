@@ -305,32 +305,56 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 }
 
 // reclaimLogs deletes every line of the tasks ids (the room of those Delete left below
-// no head): one commit per task. An id that a task has taken again since the Delete is
-// skipped: the lines and head are then that task's, and what its predecessor left it
-// overwrites as it appends (above).
+// no head), as many tasks a commit as half a transaction takes (committer.fitsHalf): a
+// commit a task made deleting a 10,000-task tree take seconds of syncs. An id that a
+// task has taken again since the Delete is skipped: the lines and head are then that
+// task's, and what its predecessor left it overwrites as it appends (above).
 func (s *Store) reclaimLogs(ctx context.Context, ids []string) error {
-	for _, id := range ids {
+	for len(ids) > 0 {
+		var n int // the tasks this commit reclaims
 		err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-			switch _, err := txn.Get(taskKey(id)); {
-			case err == nil:
-				return nil, nil // created again
-			case !errors.Is(err, badger.ErrKeyNotFound):
-				return nil, err
-			}
-			opts := badger.DefaultIteratorOptions
-			opts.Prefix = logTaskPrefix(id)
-			opts.PrefetchValues = false
-			it := txn.NewIterator(opts)
-			defer it.Close()
-			ws := []write{{key: logHeadKey(id), del: true}}
-			for it.Rewind(); it.Valid(); it.Next() {
-				ws = append(ws, write{key: it.Item().KeyCopy(nil), del: true})
+			var ws []write
+			var size int64
+			for n = 0; n < len(ids); n++ {
+				w, err := reclaimWrites(txn, ids[n])
+				if err != nil {
+					return nil, err
+				}
+				for _, x := range w {
+					size += s.c.estimate(x)
+				}
+				if n > 0 && !s.c.fitsHalf(int64(len(ws)+len(w)), size) {
+					break
+				}
+				ws = append(ws, w...)
 			}
 			return ws, nil
 		})
 		if err != nil {
-			return fmt.Errorf("delete the logs of task %s: %w", id, err)
+			return fmt.Errorf("delete the logs of %d deleted tasks: %w", len(ids), err)
 		}
+		ids = ids[n:]
 	}
 	return nil
+}
+
+// reclaimWrites are the deletes of id's log lines (the Delete deleted its head), none if
+// a task has id again.
+func reclaimWrites(txn *badger.Txn, id string) ([]write, error) {
+	switch _, err := txn.Get(taskKey(id)); {
+	case err == nil:
+		return nil, nil // created again
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return nil, fmt.Errorf("task %s: %w", id, err)
+	}
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = logTaskPrefix(id)
+	opts.PrefetchValues = false
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	var ws []write
+	for it.Rewind(); it.Valid(); it.Next() {
+		ws = append(ws, write{key: it.Item().KeyCopy(nil), del: true})
+	}
+	return ws, nil
 }

@@ -160,3 +160,45 @@ func TestReclaimSkipsAnIDTakenAgain(t *testing.T) {
 		t.Fatalf("lines of the task created again: %+v (%v), want its own line, seq 1", lines, err)
 	}
 }
+
+// loggedTasks creates n tasks (storetest.BenchTasks) that logged a line each and returns
+// their ids.
+func loggedTasks(tb testing.TB, s *Store, prefix string, n int) []string {
+	tb.Helper()
+	ts := storetest.BenchTasks(prefix, n)
+	if err := s.Create(tb.Context(), ts); err != nil {
+		tb.Fatal(err)
+	}
+	ids := make([]string, n)
+	appends := make([]store.LogAppend, n)
+	for i, x := range ts {
+		ids[i] = x.ID
+		appends[i] = store.LogAppend{TaskID: x.ID, Lines: []store.LogLine{{Message: "line", Level: "info"}}}
+	}
+	for _, out := range s.QueueLogs(tb.Context(), appends, store.LogBounds{MaxLines: 10, MaxBytes: 1 << 20})() {
+		if out.Err != nil {
+			tb.Fatal(out.Err)
+		}
+	}
+	return ids
+}
+
+// TestReclaimTakesFewCommits: the room of deleted tasks' lines is taken back in commits
+// of many tasks, not in one commit a task (a sync each).
+func TestReclaimTakesFewCommits(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{InMemory: true})
+	ids := loggedTasks(t, s, "few", 500)
+	before := s.c.batches.Load()
+	if err := s.Delete(t.Context(), ids); err != nil {
+		t.Fatal(err)
+	}
+	if commits := s.c.batches.Load() - before; commits > 3 {
+		t.Errorf("Delete of 500 tasks with lines took %d commits, want the Delete's and a few for the lines", commits)
+	}
+	for _, id := range []string{ids[0], ids[499]} {
+		if lines, _, err := s.Logs(t.Context(), id, 0, 10); err != nil || len(lines) != 0 {
+			t.Errorf("lines of deleted task %s: %v (%v)", id, lines, err)
+		}
+	}
+}
