@@ -3,13 +3,11 @@ package badgerstore
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/storetest"
-	"github.com/apflow-wasm/apflow/host/task"
 )
 
 func TestLogsConformance(t *testing.T) {
@@ -110,22 +108,15 @@ func TestQueueLogsJobs(t *testing.T) {
 func TestDeleteTakesLogRoomBack(t *testing.T) {
 	t.Parallel()
 	s := setup(t, Options{InMemory: true})
-	now := time.Now()
-	if err := s.Create(t.Context(), []*task.Task{{ID: "gone", Name: "gone", Status: task.Pending, CreatedAt: now, UpdatedAt: now}}); err != nil {
-		t.Fatal(err)
-	}
-	b := store.LogBounds{MaxLines: 10, MaxBytes: 1 << 20}
-	if _, err := s.AppendLogs(t.Context(), "gone", []store.LogLine{{Message: "one", Level: "info"}, {Message: "two", Level: "info"}}, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Delete(t.Context(), []string{"gone"}); err != nil {
+	gone := loggedTasks(t, s, "gone", 1)[0]
+	if err := s.Delete(t.Context(), []string{gone}); err != nil {
 		t.Fatal(err)
 	}
 	var left []string
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
-		for _, p := range [][]byte{logTaskPrefix("gone"), logHeadKey("gone")} {
+		for _, p := range [][]byte{logTaskPrefix(gone), logHeadKey(gone)} {
 			for it.Seek(p); it.ValidForPrefix(p); it.Next() {
 				left = append(left, fmt.Sprintf("%q", it.Item().Key()))
 			}
@@ -142,21 +133,14 @@ func TestDeleteTakesLogRoomBack(t *testing.T) {
 func TestReclaimSkipsAnIDTakenAgain(t *testing.T) {
 	t.Parallel()
 	s := setup(t, Options{InMemory: true})
-	now := time.Now()
-	if err := s.Create(t.Context(), []*task.Task{{ID: "again", Name: "again", Status: task.Pending, CreatedAt: now, UpdatedAt: now}}); err != nil {
+	again := loggedTasks(t, s, "again", 1)[0]
+	// As if a Delete of an earlier task of this id had committed before this task's
+	// create and reclaimed its room only now.
+	if err := s.reclaimLogs(t.Context(), []string{again}); err != nil {
 		t.Fatal(err)
 	}
-	b := store.LogBounds{MaxLines: 10, MaxBytes: 1 << 20}
-	if _, err := s.AppendLogs(t.Context(), "again", []store.LogLine{{Message: "mine", Level: "info"}}, b); err != nil {
-		t.Fatal(err)
-	}
-	// As if a Delete of an earlier "again" had committed before this task's create and
-	// reclaimed its room only now.
-	if err := s.reclaimLogs(t.Context(), []string{"again"}); err != nil {
-		t.Fatal(err)
-	}
-	lines, _, err := s.Logs(t.Context(), "again", 0, 10)
-	if err != nil || len(lines) != 1 || lines[0].Message != "mine" || lines[0].Seq != 1 {
+	lines, _, err := s.Logs(t.Context(), again, 0, 10)
+	if err != nil || len(lines) != 1 || lines[0].Message != "line" || lines[0].Seq != 1 {
 		t.Fatalf("lines of the task created again: %+v (%v), want its own line, seq 1", lines, err)
 	}
 }
