@@ -109,8 +109,12 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 		return nil, apferr.New(apferr.MethodNotFound, "Method not found").
 			WithData(fmt.Sprintf("A2A method %s is not supported; use message/send here or the native JSON-RPC API on /tasks", req.Method))
 	}
+	// The caller holds req until the call ends, and the call waits for the run: the
+	// params, the submission, are taken from it (as invoke does).
+	params := req.Params
+	req.Params = nil
 	var p a2aMessage
-	if len(req.Params) == 0 || decodeParams(req.Params, &p) != nil {
+	if len(params) == 0 || decodeParams(params, &p) != nil {
 		return nil, apferr.InvalidParam("message", "params must be {\"message\": {\"parts\": [...]}}", "object", nil)
 	}
 	meta := p.Message.Metadata
@@ -142,8 +146,13 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	defer tg.unreserve()
-	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{}, false)
+	defer tg.release()
+	// What the answer needs of the message, read now: p holds the parts' data until its
+	// last use.
+	count, contextID := len(all), p.Message.ContextID
+	created := tg.created
+	tg.created = nil // the run holds it until its graph is built, and no longer
+	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{Created: created}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +164,7 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 		case <-s.closing:
 		}
 	}
-	return s.a2aTask(ctx, tg, len(all), p.Message.ContextID)
+	return s.a2aTask(ctx, tg, count, contextID)
 }
 
 // tasksOfPart reads a data part: {"tasks": [...]}, an array of tasks, or one task.

@@ -220,7 +220,11 @@ func (s *Server) invoke(ctx context.Context, endpoint string, req *jsonrpc.Reque
 		return nil, apferr.New(apferr.MethodNotFound, "Method not found").
 			WithData(fmt.Sprintf("Unknown %s method: %s", what, req.Method))
 	}
+	// The handler takes the params from the request, which its caller holds until the
+	// call ends to answer it: a tasks.execute's params are the whole submission, and the
+	// call waits for its run.
 	params := req.Params
+	req.Params = nil
 	if params == nil {
 		params = json.RawMessage("{}")
 	}

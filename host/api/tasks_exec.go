@@ -33,18 +33,14 @@ type target struct {
 	// graph from it instead of reading the tree back (engine.RunOptions.Created).
 	created store.Batch
 	// release gives back what storing created to run reserved (engine.Engine.ToRun) if
-	// the run's Start did not take it; nil for a stored target.
+	// the run's Start did not take it. resolveTarget's targets always have one (a no-op
+	// for a stored target), and their callers defer it as `defer tg.release()`, which
+	// holds the function alone: deferring a method of tg would hold a copy of tg, and
+	// with it created, the whole submission, until the run ends.
 	release func()
 	// replay is the record of the keyed submission this call repeats; nil for a first
 	// submission, or a call without idempotency_key.
 	replay *store.KeyRecord
-}
-
-// unreserve calls tg.release, if any: once the run of an inline tree started, or will not.
-func (tg target) unreserve() {
-	if tg.release != nil {
-		tg.release()
-	}
 }
 
 // answer returns the members every answer of a tasks.execute of tg starts with. The
@@ -60,7 +56,7 @@ func (tg target) answer(success bool) map[string]any {
 }
 
 // resolveTarget creates inline tasks or finds the stored task, and its root. The caller
-// calls the target's unreserve once it started the run or gave up.
+// calls the target's release once it started the run or gave up.
 func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.RawMessage) (target, error) {
 	if len(inline) > 0 && string(inline) != "null" {
 		rootID, stored, release, err := s.submitToRun(ctx, inline)
@@ -80,7 +76,7 @@ func (s *Server) resolveTarget(ctx context.Context, taskID string, inline json.R
 	if err != nil {
 		return target{}, err
 	}
-	return target{rootID: root.ID, taskID: t.ID}, nil
+	return target{rootID: root.ID, taskID: t.ID, release: func() {}}, nil
 }
 
 // rootOf climbs parent links to the root of t's tree.
@@ -182,7 +178,8 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer tg.unreserve()
+	defer tg.release()
+	p.Tasks = nil // stored: the call holds no copy of the submission while the run goes on
 	if err := s.refuseFrozenTarget(ctx, tg); err != nil {
 		return nil, err
 	}
