@@ -113,43 +113,16 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 	// params, the submission, are taken from it (as invoke does).
 	params := req.Params
 	req.Params = nil
-	var p a2aMessage
-	if len(params) == 0 || decodeParams(params, &p) != nil {
-		return nil, apferr.InvalidParam("message", "params must be {\"message\": {\"parts\": [...]}}", "object", nil)
-	}
-	meta := p.Message.Metadata
-	if meta == nil {
-		meta = p.Metadata
-	}
-	if m, _ := meta["method"].(string); m != "" && m != "tasks.execute" && m != "execute_task_tree" {
-		return nil, apferr.InvalidParam("message.metadata.method", "only tasks.execute is available over A2A; use /tasks for other methods", "tasks.execute", m)
-	}
-	var all []json.RawMessage
-	for i, part := range p.Message.Parts {
-		if (part.Kind != "data" && part.Type != "data") || len(part.Data) == 0 {
-			continue
-		}
-		tasks, err := tasksOfPart(part.Data)
-		if err != nil {
-			return nil, apferr.InvalidParam(fmt.Sprintf("message.parts[%d].data", i), err.Error(), "{\"tasks\": [...]} or an array of tasks", nil)
-		}
-		all = append(all, tasks...)
-	}
-	if len(all) == 0 {
-		return nil, apferr.InvalidParam("message.parts", "no data part with tasks", "a data part {\"tasks\": [...]}", nil)
-	}
-	data, err := json.Marshal(all)
+	sub, err := decodeA2A(params)
 	if err != nil {
 		return nil, err
 	}
-	tg, err := s.resolveTarget(ctx, "", data)
+	tg, err := s.resolveTarget(ctx, "", sub.tasks)
 	if err != nil {
 		return nil, err
 	}
 	defer tg.release()
-	// What the answer needs of the message, read now: p holds the parts' data until its
-	// last use.
-	count, contextID := len(all), p.Message.ContextID
+	count, contextID := sub.count, sub.contextID // sub (the JSON) is not used past here
 	created := tg.created
 	tg.created = nil // the run holds it until its graph is built, and no longer
 	done, _, _, ok, err := s.startRun(ctx, tg, engine.RunOptions{Created: created}, false)
@@ -165,6 +138,49 @@ func (s *Server) a2aInvoke(ctx context.Context, req *jsonrpc.Request) (any, erro
 		}
 	}
 	return s.a2aTask(ctx, tg, count, contextID)
+}
+
+// a2aSubmission is what a message/send submits: the tasks of its data parts as one JSON
+// array, how many they are, and the message's context id for the answer.
+type a2aSubmission struct {
+	tasks     []byte
+	count     int
+	contextID string
+}
+
+// decodeA2A reads the params of a message/send. The decoded message is not returned:
+// it holds a copy of every part's data, which the run that follows must not keep.
+func decodeA2A(params json.RawMessage) (a2aSubmission, error) {
+	var p a2aMessage
+	if len(params) == 0 || decodeParams(params, &p) != nil {
+		return a2aSubmission{}, apferr.InvalidParam("message", "params must be {\"message\": {\"parts\": [...]}}", "object", nil)
+	}
+	meta := p.Message.Metadata
+	if meta == nil {
+		meta = p.Metadata
+	}
+	if m, _ := meta["method"].(string); m != "" && m != "tasks.execute" && m != "execute_task_tree" {
+		return a2aSubmission{}, apferr.InvalidParam("message.metadata.method", "only tasks.execute is available over A2A; use /tasks for other methods", "tasks.execute", m)
+	}
+	var all []json.RawMessage
+	for i, part := range p.Message.Parts {
+		if (part.Kind != "data" && part.Type != "data") || len(part.Data) == 0 {
+			continue
+		}
+		tasks, err := tasksOfPart(part.Data)
+		if err != nil {
+			return a2aSubmission{}, apferr.InvalidParam(fmt.Sprintf("message.parts[%d].data", i), err.Error(), "{\"tasks\": [...]} or an array of tasks", nil)
+		}
+		all = append(all, tasks...)
+	}
+	if len(all) == 0 {
+		return a2aSubmission{}, apferr.InvalidParam("message.parts", "no data part with tasks", "a data part {\"tasks\": [...]}", nil)
+	}
+	data, err := json.Marshal(all)
+	if err != nil {
+		return a2aSubmission{}, err
+	}
+	return a2aSubmission{tasks: data, count: len(all), contextID: p.Message.ContextID}, nil
 }
 
 // tasksOfPart reads a data part: {"tasks": [...]}, an array of tasks, or one task.

@@ -22,7 +22,8 @@ type Engine interface {
 	Clone(ctx context.Context, taskID string, opts engine.CloneOptions) ([]*task.Task, error)
 	// ToRun marks a tree about to be stored and started at once, so that a crash before
 	// its run's first commit leaves it to be resumed, and returns the function that gives
-	// back what it reserved for the run's Start (engine.Engine.ToRun).
+	// back what it reserved for the run's Start (engine.Engine.ToRun): never nil when the
+	// error is, since callers defer it.
 	ToRun(ctx context.Context, b store.Batch, treeID, rootID string) (store.Batch, func(), error)
 	// TreeCreated tells the engine a submission was stored (it fires the tree hooks).
 	TreeCreated(ctx context.Context, rootID string)

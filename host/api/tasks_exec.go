@@ -179,7 +179,6 @@ func (s *Server) tasksExecute(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	defer tg.release()
-	p.Tasks = nil // stored: the call holds no copy of the submission while the run goes on
 	if err := s.refuseFrozenTarget(ctx, tg); err != nil {
 		return nil, err
 	}
