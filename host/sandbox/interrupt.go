@@ -65,11 +65,13 @@ import (
 // call's context and, once that context is done, ends the guest call with abortCall
 // instead of returning to the guest.
 
-// arm makes the instance serve a call under ctx: its nanosleep ends with ctx, and its
-// interrupt flag is raised once ctx is done. Each arm must be followed by one disarm
-// before the instance serves another call.
+// arm makes the instance serve a call under ctx: its nanosleep ends with ctx, its
+// interrupt flag is raised once ctx is done, and its memory is not unmapped until
+// disarm (limitedMemory.enter). Each arm must be followed by one disarm before the
+// instance serves another call.
 func (in *instance) arm(ctx context.Context) {
 	in.ctx = ctx
+	in.mem.enter()
 	s := in.stack
 	if s == nil {
 		return // no function of its own: nothing to interrupt
@@ -83,10 +85,12 @@ func (in *instance) arm(ctx context.Context) {
 }
 
 // disarm ends what arm started and reports whether the flag was raised. After it, the
-// flag is no longer written and interrupted may read it. It may be called more than
-// once.
+// flag is no longer written and interrupted may read it, and the memory a close or a
+// move left mapped during the call is unmapped (limitedMemory.leave). It may be called
+// more than once.
 func (in *instance) disarm() bool {
 	in.ctx = nil
+	in.mem.leave()
 	s := in.stack
 	if s == nil || s.stop == nil {
 		return s.interrupted()

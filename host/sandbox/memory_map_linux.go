@@ -1,0 +1,27 @@
+package sandbox
+
+import "golang.org/x/sys/unix"
+
+// mapRegion returns size zeroed bytes of a private anonymous mapping, outside the Go
+// heap (see limitedMemory), or nil when the system refuses it. Pages are only backed by
+// memory once written (MAP_NORESERVE: a reservation up to the limit costs address
+// space, not memory).
+func mapRegion(size uint64) []byte {
+	if size == 0 {
+		return []byte{}
+	}
+	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// unmapRegion gives back a region mapRegion returned (any slice of it from its start).
+func unmapRegion(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	_ = unix.Munmap(b[:cap(b)])
+}
