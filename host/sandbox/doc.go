@@ -74,11 +74,10 @@
 // instantiation: a module whose minimum is above the call's limit fails cleanly, without
 // allocating. Memory never shrinks, so the memory size after a call is its peak.
 //
-// On Linux that memory is a mapping outside the Go heap, reserved up to the limit: pages
-// the guest never writes cost nothing, the collector does not count guests' memory,
-// and an instance's memory goes back to the system when it closes. Guest memory is
-// therefore only read through copies, and is never unmapped while a call may run on it
-// (memory.go).
+// On Linux that memory is a mapping outside the Go heap: pages the guest never writes
+// cost nothing, the collector does not count guests' memory, and an instance's memory
+// goes back to the system when it closes. Guest memory is therefore only read through
+// copies, and is never unmapped while a call may run on it (memory.go).
 //
 // The call stack lives outside linear memory too (wazero grows it on the Go heap, up to
 // about 100 MB), so the module is also rewritten for each of its functions to charge

@@ -15,40 +15,74 @@ import (
 // an instance created earlier under another task's limit.
 //
 // Where the platform allows it (memory_map_linux.go), the memory is a private anonymous
-// mapping outside the Go heap, reserved up to the limit at once: pages the guest never
-// touches cost no memory, the collector does not count the guest's memory in its goal
-// (a Go guest's instance has 16 MiB), and a closed instance's memory goes back to the
-// system when it closes instead of at a later collection. Such memory is unmapped, and
-// reading it then faults, so:
+// mapping outside the Go heap: pages the guest never writes cost no memory, the
+// collector does not count the guest's memory in its goal (a Go guest's instance has 16
+// MiB), and a closed instance's memory goes back to the system when it closes instead of
+// at a later collection. A mapping the system refuses falls back to the Go heap. A
+// mapping is unmapped, and reading it then faults, so:
 //   - everything read out of guest memory is copied before the call ends (guestBytes,
-//     Module.result);
+//     Module.readPacked, logWriter);
 //   - no region is unmapped while a call may run on it: between enter and leave (the
-//     pool's arm and disarm) Free and a move (Reallocate past the reservation) only note
-//     what to unmap, and leave unmaps it. wazero frees an instance interrupted by its
-//     context from the call's own goroutine once the guest has stopped, but a runtime
-//     closed at shutdown frees every instance from the closing goroutine.
+//     instance's arm and disarm) Free and a move only note what to unmap, and leave
+//     unmaps it. A guest that exits (proc_exit) closes its instance during its own
+//     call; Runtime.Close closes instances only once no call is in progress.
+//
+// Unlike a Go slice, a mapping is not collected: an instance whose instantiation fails
+// after its memory was made must Free it (Module.instantiate).
 type limitedMemory struct {
 	buf      []byte
+	mapped   bool          // buf is a mapping (else Go heap)
 	maxBytes uint64        // the module's declared maximum (or 4 GiB)
 	limit    atomic.Uint64 // current limit in bytes
 	refused  atomic.Bool   // a growth was refused since the last reset
+	// makeRegion makes a region (nil: newRegion); tests replace it.
+	makeRegion func(size uint64) region
 
 	mu      sync.Mutex
 	busy    bool     // a call may run on buf (enter..leave)
 	freed   bool     // wazero freed the memory during a call: leave unmaps buf
-	retired [][]byte // regions buf moved out of during a call: leave unmaps them
+	retired []region // regions buf moved out of during a call: leave unmaps them
+}
+
+// region is memory made for a limitedMemory: a mapping, or a Go slice when mapped is
+// false.
+type region struct {
+	b      []byte
+	mapped bool
+}
+
+// newRegion returns size zeroed bytes: a mapping where the platform makes one, else (or
+// when the system refuses it) a Go slice.
+func newRegion(size uint64) region {
+	if b := mapRegion(size); b != nil {
+		return region{b: b, mapped: true}
+	}
+	return region{b: make([]byte, size)}
+}
+
+// free gives back r if it is a mapping; a Go slice is left to the collector.
+func (r region) free() {
+	if r.mapped {
+		unmapRegion(r.b)
+	}
+}
+
+func (m *limitedMemory) region(size uint64) region {
+	if m.makeRegion != nil {
+		return m.makeRegion(size)
+	}
+	return newRegion(size)
 }
 
 // allocator returns the experimental.MemoryAllocator that hands m to wazero. An instance
-// has at most one memory, so the allocator is called at most once. The region is
-// reserved up to the limit (at least capBytes), so that a growth within the limit never
-// moves the memory.
+// has at most one memory, so the allocator is called at most once.
 func (m *limitedMemory) allocator() experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(capBytes, maxBytes uint64) experimental.LinearMemory {
 		m.maxBytes = maxBytes
 		// The minimum is checked against the limit before instantiation, so the initial
 		// Reallocate (to the minimum) always succeeds.
-		m.buf = mapRegion(max(capBytes, min(m.limit.Load(), maxBytes)))[:0] // nil if refused
+		r := m.region(capBytes)
+		m.buf, m.mapped = r.b[:0], r.mapped
 		return m
 	})
 }
@@ -70,28 +104,27 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	// Past the reservation (the limit rose since the memory was made): move to a new
-	// region reserved up to the limit. A region the system refuses is out of memory.
-	nb := mapRegion(max(size, min(m.limit.Load(), m.maxBytes)))
-	if nb == nil {
-		m.refused.Store(true)
-		return nil
-	}
-	nb = nb[:size]
+	// Grow geometrically, but never reserve more than the limit allows; the old region
+	// goes once no call may run on it.
+	newCap := max(size, min(2*uint64(cap(m.buf)), m.limit.Load(), m.maxBytes))
+	r := m.region(newCap)
+	nb := r.b[:size]
 	copy(nb, m.buf)
-	old := m.buf
-	m.buf = nb
+	old := region{b: m.buf, mapped: m.mapped}
+	m.buf, m.mapped = nb, r.mapped
 	m.mu.Lock()
 	if m.busy {
 		m.retired = append(m.retired, old)
 	} else {
-		unmapRegion(old)
+		old.free()
 	}
 	m.mu.Unlock()
 	return m.buf
 }
 
 // Free implements experimental.LinearMemory: wazero calls it when the instance closes.
+// Module.instantiate calls it too when instantiation failed after the memory was made;
+// a second Free does nothing.
 func (m *limitedMemory) Free() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -99,7 +132,7 @@ func (m *limitedMemory) Free() {
 		m.freed = true
 		return
 	}
-	unmapRegion(m.buf)
+	region{b: m.buf, mapped: m.mapped}.free()
 	m.buf = nil
 }
 
@@ -117,11 +150,11 @@ func (m *limitedMemory) leave() {
 	defer m.mu.Unlock()
 	m.busy = false
 	for _, r := range m.retired {
-		unmapRegion(r)
+		r.free()
 	}
 	m.retired = nil
 	if m.freed {
-		unmapRegion(m.buf)
+		region{b: m.buf, mapped: m.mapped}.free()
 		m.buf, m.freed = nil, false
 	}
 }

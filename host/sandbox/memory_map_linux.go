@@ -1,14 +1,17 @@
 package sandbox
 
-import "golang.org/x/sys/unix"
+import (
+	"math"
+
+	"golang.org/x/sys/unix"
+)
 
 // mapRegion returns size zeroed bytes of a private anonymous mapping, outside the Go
-// heap (see limitedMemory), or nil when the system refuses it. Pages are only backed by
-// memory once written (MAP_NORESERVE: a reservation up to the limit costs address
-// space, not memory).
+// heap (see limitedMemory), or nil when the system refuses it (newRegion then uses the
+// Go heap). Pages are backed by memory only once written.
 func mapRegion(size uint64) []byte {
-	if size == 0 {
-		return []byte{}
+	if size == 0 || size > math.MaxInt {
+		return nil
 	}
 	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
@@ -19,6 +22,7 @@ func mapRegion(size uint64) []byte {
 }
 
 // unmapRegion gives back a region mapRegion returned (any slice of it from its start).
+// It cannot fail for such a region, whose address and length are the mapping's.
 func unmapRegion(b []byte) {
 	if cap(b) == 0 {
 		return

@@ -236,6 +236,9 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 	in.stdout.finish()
 	if err != nil {
 		in.disarm()
+		// wazero does not close a module whose instantiation failed after its memory
+		// was made (an active data segment out of bounds): a mapping is not collected.
+		in.mem.Free()
 		kind, msg := describe(cs.parent, ctx, err, cs.timeout, in.mem, in.stack)
 		if p := panicLine(tail); p != "" {
 			msg += ": " + p
