@@ -18,8 +18,9 @@ import (
 // mapping outside the Go heap: pages the guest never writes cost no memory, the
 // collector does not count the guest's memory in its goal (a Go guest's instance has 16
 // MiB), and a closed instance's memory goes back to the system when it closes instead of
-// at a later collection. A mapping the system refuses falls back to the Go heap. A
-// mapping is unmapped, and reading it then faults, so:
+// at a later collection. A first mapping the system refuses falls back to the Go heap; a
+// growth it refuses is out of memory for the guest. A mapping is unmapped, and reading
+// it then faults, so:
 //   - everything read out of guest memory is copied before the call ends (guestBytes,
 //     Module.readPacked, logWriter);
 //   - no region is unmapped while a call may run on it: between enter and leave (the
@@ -35,8 +36,9 @@ type limitedMemory struct {
 	maxBytes uint64        // the module's declared maximum (or 4 GiB)
 	limit    atomic.Uint64 // current limit in bytes
 	refused  atomic.Bool   // a growth was refused since the last reset
-	// makeRegion makes a region (nil: newRegion); tests replace it.
-	makeRegion func(size uint64) region
+	// mapRegion maps size bytes, or returns nil (nil: the platform's mapRegion); tests
+	// replace it.
+	mapRegion func(size uint64) []byte
 
 	mu      sync.Mutex
 	busy    bool     // a call may run on buf (enter..leave)
@@ -51,15 +53,6 @@ type region struct {
 	mapped bool
 }
 
-// newRegion returns size zeroed bytes: a mapping where the platform makes one, else (or
-// when the system refuses it) a Go slice.
-func newRegion(size uint64) region {
-	if b := mapRegion(size); b != nil {
-		return region{b: b, mapped: true}
-	}
-	return region{b: make([]byte, size)}
-}
-
 // free gives back r if it is a mapping; a Go slice is left to the collector.
 func (r region) free() {
 	if r.mapped {
@@ -67,11 +60,23 @@ func (r region) free() {
 	}
 }
 
-func (m *limitedMemory) region(size uint64) region {
-	if m.makeRegion != nil {
-		return m.makeRegion(size)
+// region returns size zeroed bytes: a mapping where the platform makes one, else a Go
+// slice. A growth of mapped memory that the system refuses fails (ok false: out of
+// memory for the guest) instead of falling back to the heap, where the same shortage
+// of address space or commit would stop the whole process; a first region cannot fail
+// (wazero takes no nil), and falls back.
+func (m *limitedMemory) region(size uint64, growth bool) (r region, ok bool) {
+	mapFn := m.mapRegion
+	if mapFn == nil {
+		mapFn = mapRegion
 	}
-	return newRegion(size)
+	if b := mapFn(size); b != nil {
+		return region{b: b, mapped: true}, true
+	}
+	if growth && m.mapped {
+		return region{}, false
+	}
+	return region{b: make([]byte, size)}, true
 }
 
 // allocator returns the experimental.MemoryAllocator that hands m to wazero. An instance
@@ -81,7 +86,7 @@ func (m *limitedMemory) allocator() experimental.MemoryAllocator {
 		m.maxBytes = maxBytes
 		// The minimum is checked against the limit before instantiation, so the initial
 		// Reallocate (to the minimum) always succeeds.
-		r := m.region(capBytes)
+		r, _ := m.region(capBytes, false)
 		m.buf, m.mapped = r.b[:0], r.mapped
 		return m
 	})
@@ -107,12 +112,16 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 	// Grow geometrically, but never reserve more than the limit allows; the old region
 	// goes once no call may run on it.
 	newCap := max(size, min(2*uint64(cap(m.buf)), m.limit.Load(), m.maxBytes))
-	r := m.region(newCap)
+	r, ok := m.region(newCap, true)
+	if !ok {
+		m.refused.Store(true)
+		return nil
+	}
 	nb := r.b[:size]
 	copy(nb, m.buf)
 	old := region{b: m.buf, mapped: m.mapped}
-	m.buf, m.mapped = nb, r.mapped
 	m.mu.Lock()
+	m.buf, m.mapped = nb, r.mapped
 	if m.busy {
 		m.retired = append(m.retired, old)
 	} else {

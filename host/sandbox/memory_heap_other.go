@@ -3,7 +3,7 @@
 package sandbox
 
 // mapRegion makes no mapping outside Linux: linear memory stays on the Go heap
-// (newRegion; see limitedMemory and memory_map_linux.go).
+// (limitedMemory.region; see memory_map_linux.go).
 func mapRegion(uint64) []byte { return nil }
 
 // unmapRegion is never called outside Linux: no region is mapped there.

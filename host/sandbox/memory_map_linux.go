@@ -7,8 +7,9 @@ import (
 )
 
 // mapRegion returns size zeroed bytes of a private anonymous mapping, outside the Go
-// heap (see limitedMemory), or nil when the system refuses it (newRegion then uses the
-// Go heap). Pages are backed by memory only once written.
+// heap (see limitedMemory), or nil when the system refuses it (limitedMemory.region then
+// uses the Go heap for a first region, and refuses a growth). Pages are backed by
+// memory only once written.
 func mapRegion(size uint64) []byte {
 	if size == 0 || size > math.MaxInt {
 		return nil

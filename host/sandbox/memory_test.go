@@ -149,30 +149,47 @@ func vmSize(t *testing.T) int64 {
 	return 0
 }
 
-// TestMemoryOnTheHeapWhenNotMapped: a region the system does not map (or a platform
-// without mappings) is a Go slice, and a memory moves between the two kinds as it grows
-// without losing what the guest wrote; freeing a Go slice leaves it to the collector.
-func TestMemoryOnTheHeapWhenNotMapped(t *testing.T) {
-	made := 0
-	m := &limitedMemory{makeRegion: func(size uint64) region {
-		made++
-		if made == 1 {
-			return newRegion(size) // the first region as the platform makes it
-		}
-		return region{b: make([]byte, size)} // then as if the system refused mappings
-	}}
-	m.setLimit(8)
-	m.allocator().Allocate(pageSize, 1<<32)
-	m.Reallocate(pageSize)[3] = 4
-	m.enter()
-	b := m.Reallocate(4 * pageSize)
-	if m.mapped || len(b) != 4*pageSize || b[3] != 4 {
-		t.Fatalf("moved to the heap: mapped %v, %d bytes, kept %d", m.mapped, len(b), b[3])
+// TestMemoryWhenNotMapped: a first region the system does not map (or a platform
+// without mappings) is a Go slice, which grows as such; a growth of mapped memory the
+// system refuses is out of memory for the guest (memory.grow fails), never a heap
+// allocation that could stop the process, and leaves the memory as it was.
+func TestMemoryWhenNotMapped(t *testing.T) {
+	refuse := func(uint64) []byte { return nil }
+	cases := []struct {
+		name    string
+		mapFn   func(n int) func(uint64) []byte // for the n-th region asked for (1: the first)
+		grows   bool
+		onHeap  bool
+		refused bool
+	}{
+		{"first refused", func(int) func(uint64) []byte { return refuse }, true, true, false},
+		{"growth refused", func(n int) func(uint64) []byte {
+			if n == 1 {
+				return mapRegion
+			}
+			return refuse
+		}, runtime.GOOS != "linux", runtime.GOOS != "linux", runtime.GOOS == "linux"},
 	}
-	m.leave()
-	b[4] = 5 // the Go slice stays usable while referenced
-	m.Free()
-	if m.buf != nil || b[4] != 5 {
-		t.Fatal("Free of heap memory")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := 0
+			m := &limitedMemory{mapRegion: func(size uint64) []byte { n++; return tc.mapFn(n)(size) }}
+			m.setLimit(8)
+			m.allocator().Allocate(pageSize, 1<<32)
+			m.Reallocate(pageSize)[3] = 4
+			m.enter()
+			b := m.Reallocate(4 * pageSize)
+			m.leave()
+			if grew := b != nil; grew != tc.grows || m.refused.Load() != tc.refused {
+				t.Fatalf("growth: grew %v, refused %v", grew, m.refused.Load())
+			}
+			if m.mapped == tc.onHeap || m.buf[3] != 4 {
+				t.Fatalf("mapped %v, kept %d", m.mapped, m.buf[3])
+			}
+			m.Free()
+			if m.buf != nil {
+				t.Fatal("Free kept the memory")
+			}
+		})
 	}
 }
