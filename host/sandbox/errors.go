@@ -120,7 +120,11 @@ func describe(parent, ctx context.Context, err error, timeout time.Duration, mem
 			kind, msg = KindStackOverflow, "stack overflow (call stack exhausted, e.g. by unbounded recursion): "+msg
 		}
 	}
-	if mem != nil && mem.refused.Load() {
+	switch {
+	case mem != nil && mem.unmapped.Load():
+		return KindOutOfMemory, fmt.Sprintf("out of memory: the host could not map more memory for the plugin, below its memory limit %s (the host's address space or memory is exhausted) (then %s)",
+			formatPages(uint32(mem.limit.Load()/pageSize)), msg)
+	case mem != nil && mem.refused.Load():
 		return KindOutOfMemory, fmt.Sprintf("out of memory: memory limit %s reached (then %s)",
 			formatPages(uint32(mem.limit.Load()/pageSize)), msg)
 	}

@@ -36,6 +36,9 @@ type limitedMemory struct {
 	maxBytes uint64        // the module's declared maximum (or 4 GiB)
 	limit    atomic.Uint64 // current limit in bytes
 	refused  atomic.Bool   // a growth was refused since the last reset
+	// unmapped is set with refused when the system refused to map a growth within the
+	// limit (its address space or commit exhausted), not the limit.
+	unmapped atomic.Bool
 	// mapRegion maps size bytes, or returns nil (nil: the platform's mapRegion); tests
 	// replace it.
 	mapRegion func(size uint64) []byte
@@ -92,10 +95,11 @@ func (m *limitedMemory) allocator() experimental.MemoryAllocator {
 	})
 }
 
-// setLimit sets the limit in pages and clears the refused flag.
+// setLimit sets the limit in pages and clears the refused flags.
 func (m *limitedMemory) setLimit(pages uint32) {
 	m.limit.Store(uint64(pages) * pageSize)
 	m.refused.Store(false)
+	m.unmapped.Store(false)
 }
 
 // Reallocate implements experimental.LinearMemory. wazero only ever grows a memory.
@@ -114,6 +118,7 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 	newCap := max(size, min(2*uint64(cap(m.buf)), m.limit.Load(), m.maxBytes))
 	r, ok := m.region(newCap, true)
 	if !ok {
+		m.unmapped.Store(true)
 		m.refused.Store(true)
 		return nil
 	}

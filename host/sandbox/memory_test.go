@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -180,8 +181,12 @@ func TestMemoryWhenNotMapped(t *testing.T) {
 			m.enter()
 			b := m.Reallocate(4 * pageSize)
 			m.leave()
-			if grew := b != nil; grew != tc.grows || m.refused.Load() != tc.refused {
-				t.Fatalf("growth: grew %v, refused %v", grew, m.refused.Load())
+			if grew := b != nil; grew != tc.grows || m.refused.Load() != tc.refused || m.unmapped.Load() != tc.refused {
+				t.Fatalf("growth: grew %v, refused %v, by the system %v", grew, m.refused.Load(), m.unmapped.Load())
+			}
+			if tc.refused {
+				_, msg := describe(context.Background(), context.Background(), errors.New("wasm error: unreachable"), 0, m, nil)
+				mustContain(t, "the guest's error", msg, "the host could not map more memory for the plugin, below its memory limit 8 pages")
 			}
 			if m.mapped == tc.onHeap || m.buf[3] != 4 {
 				t.Fatalf("mapped %v, kept %d", m.mapped, m.buf[3])
