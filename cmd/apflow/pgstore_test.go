@@ -26,13 +26,7 @@ func TestRunDemoOnPostgreSQL(t *testing.T) {
 		t.Skip("builds the binary and runs the demo through real plugins")
 	}
 	t.Parallel()
-	plugins, err := filepath.Abs("../../build/plugins")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(plugins, "text_stats.wasm")); err != nil {
-		t.Fatalf("the demo plugins are not built (make plugins): %v", err)
-	}
+	plugins := apflowbin.Modules(t, "build/plugins", "make plugins", "text_stats")
 	bin := apflowbin.Build(t)
 	dsn := pg.Database(t)
 	run := exec.Command(bin, "run", "-q", "--keep-ids", "--store", dsn, "--data-dir", t.TempDir(), "--plugins", plugins,

@@ -6,12 +6,12 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apflow-wasm/apflow/internal/apflowbin"
+	"github.com/apflow-wasm/apflow/internal/pgtest"
 )
 
 // TestClusterDemo runs demo.sh as make cluster-demo does, with a binary built from this
@@ -21,19 +21,13 @@ func TestClusterDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and three apflow serve nodes")
 	}
-	if _, err := exec.LookPath("initdb"); err != nil && !postgresInstalled() {
-		if os.Getenv("APFLOW_REQUIRE_PG") != "" {
-			t.Fatal("PostgreSQL's initdb not found (make setup installs it)")
+	if !pgtest.Installed() {
+		if os.Getenv(pgtest.RequireEnv) != "" {
+			t.Fatal("PostgreSQL's initdb and postgres not found (make setup installs them)")
 		}
-		t.Skip("PostgreSQL's initdb not found")
+		t.Skip("PostgreSQL's initdb and postgres not found")
 	}
-	plugins, err := filepath.Abs("../../build/plugins")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(plugins, "delay.wasm")); err != nil {
-		t.Fatalf("the delay plugin is not built (make plugins): %v", err)
-	}
+	plugins := apflowbin.Modules(t, "build/plugins", "make plugins", "delay")
 	bin := apflowbin.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -48,11 +42,4 @@ func TestClusterDemo(t *testing.T) {
 			t.Errorf("demo.sh does not say %q:\n%s", want, out)
 		}
 	}
-}
-
-// postgresInstalled reports whether Debian's PostgreSQL server binaries are installed,
-// where demo.sh looks first.
-func postgresInstalled() bool {
-	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	return len(m) > 0
 }

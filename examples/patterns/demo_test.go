@@ -4,9 +4,7 @@ package patterns
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/internal/apflowbin"
@@ -31,15 +29,7 @@ func TestPatternsDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs the demo through the example plugins")
 	}
-	plugins, err := filepath.Abs("../../build/examples")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"flaky_service", "cached_executor"} {
-		if _, err := os.Stat(filepath.Join(plugins, p+".wasm")); err != nil {
-			t.Fatalf("the example plugins are not built (make example-plugins): %v", err)
-		}
-	}
+	plugins := apflowbin.Modules(t, "build/examples", "make example-plugins", "flaky_service", "cached_executor")
 	bin := apflowbin.Build(t)
 	data := t.TempDir()
 	for run, cached := range []bool{false, true} {

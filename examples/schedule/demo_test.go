@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -21,13 +20,7 @@ func TestScheduleDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs apflow serve for about 15 s")
 	}
-	plugins, err := filepath.Abs("../../build/plugins")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(plugins, "text_stats.wasm")); err != nil {
-		t.Fatalf("the demo plugins are not built (make plugins): %v", err)
-	}
+	plugins := apflowbin.Modules(t, "build/plugins", "make plugins", "text_stats")
 	bin := apflowbin.Build(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -144,6 +144,10 @@ func (s *Server) exec(ctx context.Context, sql string) error {
 	return err
 }
 
+// Installed reports whether PostgreSQL's server binaries (initdb, postgres) are found
+// where the tests look for them.
+func Installed() bool { return binaries() != "" }
+
 // binaries returns the directory holding initdb and postgres, or "" if there is none.
 func binaries() string {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
