@@ -151,8 +151,10 @@ func (o Options) badgerOptions() badger.Options {
 		// peak RSS was 22% lower; six tables did half as well, twenty no better than
 		// twelve (docs/performance.md, eleventh pass). A read looks in up to eleven
 		// more tables' bloom filters.
-		WithNumLevelZeroTables(12).
-		WithNumLevelZeroTablesStall(24).
+		// Close compacts level 0 itself when a process ends before the compactors began
+		// (levelzero.go).
+		WithNumLevelZeroTables(levelZeroTables).
+		WithNumLevelZeroTablesStall(levelZeroStall).
 		// Badger gives each table it builds (a memtable's flush, a compaction's output) an
 		// allocator of twice this size up front: at 4 MiB, those buffers were 30 MiB of a
 		// 10,000-task run's heap. At 2 MiB the engine's Wide10k peaked 35-40 MiB lower and
@@ -168,9 +170,9 @@ func (o Options) badgerOptions() badger.Options {
 		// every table of level 1 it overlaps, and a task's index entries overlap them all:
 		// each writing process rewrote level 1 on its way out, so a run of 1,000 tasks
 		// took 0.3 s in a fresh data dir and 0.8 s after 100 others. Left off, level 0
-		// keeps the last process's tables and the next one compacts them in the
-		// background; at worst a write waits for that compaction when level 0 holds
-		// NumLevelZeroTablesStall tables (docs/performance.md, tenth pass).
+		// keeps the last process's tables and a later one compacts them in the
+		// background, or, when level 0 reaches levelZeroStall tables, at its Close
+		// (levelzero.go; docs/performance.md, tenth and twenty-fifth passes).
 		WithCompactL0OnClose(false).
 		// Only the committer goroutine writes, so there is nothing to detect.
 		WithDetectConflicts(false)

@@ -146,6 +146,10 @@ func (s *Store) Close() error {
 		<-s.gcDone
 	}
 	s.c.queue.Close()
+	levelZero := 0
+	if !s.opts.InMemory {
+		levelZero = levelZeroCount(s.db) + 1 // and the memtable's flush
+	}
 	if err := s.db.Close(); err != nil {
 		if s.journal != nil {
 			s.journal.leave()
@@ -153,7 +157,15 @@ func (s *Store) Close() error {
 		return fmt.Errorf("task store: close: %w", err)
 	}
 	if s.journal != nil {
-		return s.journal.close()
+		if err := s.journal.close(); err != nil {
+			return err
+		}
+	}
+	if levelZero >= levelZeroStall {
+		// The store is closed and whole: a compaction that fails leaves it as it is.
+		if err := compactLevelZero(s.opts); err != nil {
+			s.opts.Logger.Warn("task store: level 0 left for a later process to compact", "tables", levelZero, "error", err)
+		}
 	}
 	return nil
 }

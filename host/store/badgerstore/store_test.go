@@ -540,6 +540,38 @@ func TestLevelZeroHoldsFlushes(t *testing.T) {
 	}
 }
 
+// TestCloseCompactsCrowdedLevelZero checks that processes too short-lived for Badger's
+// compactors (which begin up to a second after Open) do not pile tables up in level 0:
+// each Close adds one, and Close compacts level 0 once it holds levelZeroStall of them
+// (levelzero.go). Before, 400 one-task runs left 407 tables, each opened by every later
+// process.
+func TestCloseCompactsCrowdedLevelZero(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	runs := levelZeroStall + 16
+	for run := range runs {
+		s, err := Open(Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := tablesPerLevel(s)[0]; n > levelZeroStall {
+			t.Fatalf("before run %d, level 0 holds %d tables, want at most %d", run, n, levelZeroStall)
+		}
+		if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprintf("r%d", run), "", 0)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := setup(t, Options{Dir: dir})
+	for run := range runs {
+		if _, err := s.Get(t.Context(), fmt.Sprintf("r%d", run)); err != nil {
+			t.Fatalf("task of run %d after the compactions: %v", run, err)
+		}
+	}
+}
+
 // tablesPerLevel counts the store's Badger tables in each level.
 func tablesPerLevel(s *Store) map[int]int {
 	levels := map[int]int{}

@@ -1,0 +1,54 @@
+package badgerstore
+
+import (
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Level 0 of a store that short-lived processes write.
+//
+// Badger's Close flushes the memtable into a new table of level 0, and Badger compacts
+// level 0 into the levels below in the background, but its compactors first wait a
+// random delay of up to a second after Open. A process that ends sooner, as `apflow
+// run` of a small tree does, adds a table to level 0 and compacts nothing; nor does the
+// stall bound them, since Close adds its table whatever level 0 holds. After 400 runs of
+// a one-task tree level 0 held 407 tables, and each process spent 30 ms opening them and
+// as long closing (docs/performance.md, twenty-fifth pass).
+//
+// So Close compacts level 0 when it leaves it with levelZeroStall tables or more, as a
+// process that lived longer would have before a write waited for it: it opens the
+// database again with Badger's compaction of level 0 at close (CompactL0OnClose), which
+// merges level 0 into the base level, and closes it. One process in about
+// levelZeroStall - levelZeroTables pays for that compaction; Close of a process that
+// lived long enough for the background ones pays nothing.
+const (
+	// levelZeroTables is how many tables level 0 holds when Badger's compactors begin
+	// to merge it into the base level (WithNumLevelZeroTables, options.go).
+	levelZeroTables = 12
+	// levelZeroStall is how many tables level 0 holds when a write waits for those
+	// compactions (WithNumLevelZeroTablesStall), and when Close compacts it.
+	levelZeroStall = 24
+)
+
+// levelZeroCount returns how many tables level 0 of db holds.
+func levelZeroCount(db *badger.DB) int {
+	for _, l := range db.Levels() {
+		if l.Level == 0 {
+			return l.NumTables
+		}
+	}
+	return 0
+}
+
+// compactLevelZero merges level 0 of the closed database of opts into its base level.
+func compactLevelZero(opts Options) error {
+	db, err := badger.Open(opts.badgerOptions().WithCompactL0OnClose(true))
+	if err != nil {
+		return fmt.Errorf("compact level 0: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("compact level 0: %w", err)
+	}
+	return nil
+}
