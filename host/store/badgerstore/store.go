@@ -104,8 +104,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	db, err := badger.Open(opts.badgerOptions())
 	if err != nil {
-		// Badger does not wrap the flock error; its message is the only signal.
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+		if lockHeld(err) {
 			return nil, &lockedError{dir: opts.Dir}
 		}
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
@@ -129,6 +128,12 @@ func Open(opts Options) (*Store, error) {
 		go s.gcLoop(opts.GCInterval)
 	}
 	return s, nil
+}
+
+// lockHeld reports whether err is Badger's refusal to open a directory another process
+// holds. Badger does not wrap the flock error; its message is the only signal.
+func lockHeld(err error) bool {
+	return strings.Contains(err.Error(), "Cannot acquire directory lock")
 }
 
 // Close stops accepting writes, commits the queued ones, and closes the database. It is
@@ -163,7 +168,8 @@ func (s *Store) Close() error {
 	}
 	if levelZero >= levelZeroStall {
 		// The store is closed and whole: a compaction that fails leaves it as it is.
-		if err := compactLevelZero(s.opts); err != nil {
+		// Another process that opened the directory meanwhile compacts it instead.
+		if err := compactLevelZero(s.opts); err != nil && !lockHeld(err) {
 			s.opts.Logger.Warn("task store: level 0 left for a later process to compact", "tables", levelZero, "error", err)
 		}
 	}
