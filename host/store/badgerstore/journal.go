@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -86,18 +87,27 @@ type journal struct {
 	// broken, once set, fails every later commit.
 	broken atomic.Pointer[error]
 
-	// syncData and syncFiles are datasync and syncStoreFiles; tests replace them to see
-	// what is synced when.
+	// syncData and syncFiles are datasync and syncStoreFiles, and syncFile the sync of
+	// one file of the store's; tests replace them to see what is synced when.
 	syncData  func(*os.File) error
 	syncFiles func(dir string) error
+	syncFile  func(path string) error
+
+	// sealedBelow numbers the oldest value-log file a checkpoint syncs: Badger writes
+	// only into its newest value-log file and starts a newer one at each Open, so the
+	// files numbered below the newest one a checkpoint synced (or Open found synced)
+	// hold nothing unsynced, and never will.
+	sealedBelow uint64
 
 	// syncs counts the journal's syncs, and checkpoints its checkpoints, for tests.
 	syncs, checkpoints atomic.Int64
 }
 
 func newJournal(dir string, f *os.File, logger hclog.Logger, epoch uint64) *journal {
-	return &journal{dir: dir, f: f, logger: logger, epoch: epoch, checkpointAt: journalCheckpointBytes,
-		syncData: datasync, syncFiles: syncStoreFiles}
+	j := &journal{dir: dir, f: f, logger: logger, epoch: epoch, checkpointAt: journalCheckpointBytes,
+		syncData: datasync, syncFile: syncPath}
+	j.syncFiles = j.syncStoreFiles
+	return j
 }
 
 const (
@@ -153,9 +163,14 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 	}
 	j := newJournal(dir, f, logger, epoch)
 	if n > 0 {
-		err = j.checkpoint()
+		err = j.checkpoint() // of every value-log file: the crash may have left any unsynced
 	} else {
-		// Nothing to make durable but the journal's own name, if it was just created.
+		// Nothing to make durable but the journal's own name, if it was just created:
+		// the last process closed the store, or crashed after a checkpoint and before
+		// its next commit, and Badger has just started a value-log file. The two newest
+		// are synced at the next checkpoint; the older ones were synced before.
+		j.sealedBelow = newestValueLog(dir)
+		j.sealedBelow -= min(j.sealedBelow, 1)
 		err = j.reset(journalPrealloc)
 		if err == nil {
 			err = syncDir(dir)
@@ -629,21 +644,59 @@ func decodeRecord(p []byte) ([]write, error) {
 
 // syncStoreFiles syncs every file of the data directory dir that may hold unsynced
 // writes, and the directory. Tables (.sst) are skipped: Badger syncs a table when it
-// writes it and never changes it. A file deleted meanwhile is skipped too.
-func syncStoreFiles(dir string) error {
+// writes it and never changes it. So are the value-log files numbered below
+// j.sealedBelow, which it then moves up to the newest value-log file synced: a data dir
+// that one short process after another had used held a value-log file for each, and
+// syncing them all took most of a close (docs/performance.md, twenty-fifth pass). A
+// file deleted meanwhile is skipped too.
+func (j *journal) syncStoreFiles(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
+	newest := j.sealedBelow
 	for _, e := range entries {
 		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), ".sst") || e.Name() == journalName {
 			continue
 		}
-		if err := syncPath(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if n, ok := valueLogNumber(e.Name()); ok {
+			if n < j.sealedBelow {
+				continue
+			}
+			newest = max(newest, n)
+		}
+		if err := j.syncFile(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	j.sealedBelow = newest
+	return nil
+}
+
+// valueLogNumber returns the number of the value-log file named name (Badger's
+// "000042.vlog"); ok is false for any other name.
+func valueLogNumber(name string) (n uint64, ok bool) {
+	digits, found := strings.CutSuffix(name, ".vlog")
+	if !found {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 32)
+	return n, err == nil
+}
+
+// newestValueLog returns the number of the newest value-log file in dir, or 0.
+func newestValueLog(dir string) uint64 {
+	var newest uint64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n, ok := valueLogNumber(e.Name()); ok {
+			newest = max(newest, n)
+		}
+	}
+	return newest
 }
 
 // syncPath fsyncs the file (or directory: syncDir) at path.

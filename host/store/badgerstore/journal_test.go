@@ -1070,3 +1070,90 @@ func TestOpenRefusesADamagedJournal(t *testing.T) {
 		t.Errorf("pending tasks: %v, %v; want b alone", page, err)
 	}
 }
+
+// TestCheckpointSkipsSealedValueLogs checks which files of the data directory a
+// checkpoint syncs: not the tables, nor the value-log files older than the newest one
+// an earlier checkpoint synced, which Badger writes no more (journal.sealedBelow).
+func TestCheckpointSkipsSealedValueLogs(t *testing.T) {
+	t.Parallel()
+	j := newTestJournal(t)
+	var synced []string
+	j.syncFile = func(path string) error {
+		synced = append(synced, filepath.Base(path))
+		return nil
+	}
+	for _, name := range []string{"000001.vlog", "000002.vlog", "000007.sst", "MANIFEST", "x.vlog"} {
+		writeTestFile(t, filepath.Join(j.dir, name), "data")
+	}
+	for _, step := range []struct {
+		name string
+		add  string // a file written before the checkpoint
+		want []string
+	}{
+		{name: "first checkpoint: every value-log file",
+			want: []string{"000001.vlog", "000002.vlog", "MANIFEST", "x.vlog"}},
+		{name: "the newest file again, the older not",
+			want: []string{"000002.vlog", "MANIFEST", "x.vlog"}},
+		{name: "a newer file started", add: "000003.vlog",
+			want: []string{"000002.vlog", "000003.vlog", "MANIFEST", "x.vlog"}},
+		{name: "the newest file again", add: "000008.sst",
+			want: []string{"000003.vlog", "MANIFEST", "x.vlog"}},
+	} {
+		if step.add != "" {
+			writeTestFile(t, filepath.Join(j.dir, step.add), "data")
+		}
+		synced = nil
+		if err := j.checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(synced, step.want) {
+			t.Errorf("%s: synced %v, want %v", step.name, synced, step.want)
+		}
+	}
+}
+
+// TestOpenTakesValueLogsAsSynced checks where Open starts syncing value-log files from:
+// the two newest after a clean close (Badger has just started the newest), every one
+// after replaying a journal a crash left.
+func TestOpenTakesValueLogsAsSynced(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		crash bool
+		want  uint64 // with the third Open's value-log file the newest
+	}{
+		{name: "after a close", want: 2},
+		{name: "after a crash", crash: true, want: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for run := range 2 {
+				s, err := Open(Options{Dir: dir, ValueThreshold: 64}) // tasks in the value log
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprint("t", run), "", 0)}); err != nil {
+					t.Fatal(err)
+				}
+				if tc.crash && run == 1 {
+					image := t.TempDir()
+					copyDir(t, dir, image) // the files as a crash leaves them, journal included
+					_ = s.Close()
+					dir = image
+					continue
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := setup(t, Options{Dir: dir, ValueThreshold: 64})
+			if got := newestValueLog(dir); got != 3 {
+				t.Fatalf("newest value-log file %d, want 3", got)
+			}
+			if got := s.journal.sealedBelow; got != tc.want {
+				t.Errorf("sealedBelow = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
