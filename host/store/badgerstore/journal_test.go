@@ -1087,6 +1087,7 @@ func TestCheckpointSkipsSealedValueLogs(t *testing.T) {
 	}
 	for _, step := range []struct {
 		name string
+		drop bool   // the value-log files removed before the checkpoint
 		add  string // a file written before the checkpoint
 		want []string
 	}{
@@ -1098,7 +1099,18 @@ func TestCheckpointSkipsSealedValueLogs(t *testing.T) {
 			want: []string{"000002.vlog", "000003.vlog", "MANIFEST", "x.vlog"}},
 		{name: "the newest file again", add: "000008.sst",
 			want: []string{"000003.vlog", "MANIFEST", "x.vlog"}},
+		{name: "files numbered from 1 again (Badger's DropAll)", drop: true, add: "000001.vlog",
+			want: []string{"000001.vlog", "MANIFEST", "x.vlog"}},
+		{name: "and on from there", add: "000002.vlog",
+			want: []string{"000001.vlog", "000002.vlog", "MANIFEST", "x.vlog"}},
 	} {
+		if step.drop {
+			for _, name := range []string{"000001.vlog", "000002.vlog", "000003.vlog"} {
+				if err := os.Remove(filepath.Join(j.dir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		if step.add != "" {
 			writeTestFile(t, filepath.Join(j.dir, step.add), "data")
 		}
@@ -1114,22 +1126,27 @@ func TestCheckpointSkipsSealedValueLogs(t *testing.T) {
 
 // TestOpenTakesValueLogsAsSynced checks where Open starts syncing value-log files from:
 // the two newest after a clean close (Badger has just started the newest), every one
-// after replaying a journal a crash left.
+// after replaying a journal a crash left or after a process that did not sync (NoSync).
 func TestOpenTakesValueLogsAsSynced(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		crash bool
-		want  uint64 // with the third Open's value-log file the newest
+		name   string
+		crash  bool
+		noSync bool   // the second process
+		want   uint64 // with the third Open's value-log file the newest; 0: every one
 	}{
 		{name: "after a close", want: 2},
 		{name: "after a crash", crash: true, want: 3},
+		{name: "after a process without syncs", noSync: true, want: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
+			opts := Options{Dir: dir, ValueThreshold: 64, ValueLogFileSize: 1 << 20, MemTableSize: 1 << 20} // tasks in the value log
 			for run := range 2 {
-				s, err := Open(Options{Dir: dir, ValueThreshold: 64}) // tasks in the value log
+				o := opts
+				o.Dir, o.NoSync = dir, tc.noSync && run == 1
+				s, err := Open(o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -1147,7 +1164,8 @@ func TestOpenTakesValueLogsAsSynced(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s := setup(t, Options{Dir: dir, ValueThreshold: 64})
+			opts.Dir = dir
+			s := setup(t, opts)
 			if got := newestValueLog(dir); got != 3 {
 				t.Fatalf("newest value-log file %d, want 3", got)
 			}

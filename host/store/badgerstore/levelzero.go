@@ -17,9 +17,9 @@ import (
 // as long closing (docs/performance.md, twenty-fifth pass).
 //
 // So Close compacts level 0 when it leaves it with levelZeroStall tables or more, as a
-// process that lived longer would have before a write waited for it: it opens the
-// database again with Badger's compaction of level 0 at close (CompactL0OnClose), which
-// merges level 0 into the base level, and closes it. One process in about
+// process that lived longer would have before a write waited for it: it opens the store
+// again, as any process would, with Badger's compaction of level 0 at close
+// (CompactL0OnClose), which merges level 0 into the base level, and closes it. One process in about
 // levelZeroStall - levelZeroTables pays for that compaction; Close of a process that
 // lived long enough for the background ones pays nothing.
 const (
@@ -41,13 +41,17 @@ func levelZeroCount(db *badger.DB) int {
 	return 0
 }
 
-// compactLevelZero merges level 0 of the closed database of opts into its base level.
+// compactLevelZero merges level 0 of the closed store of opts into its base level. It
+// opens the store as any process would, so that what another process left meanwhile
+// (the write-ahead logs of larger memtables, a journal, after a crash) is recovered
+// first.
 func compactLevelZero(opts Options) error {
-	db, err := badger.Open(opts.badgerOptions().WithCompactL0OnClose(true))
+	opts.compactLevelZero = true
+	s, err := Open(opts)
 	if err != nil {
 		return fmt.Errorf("compact level 0: %w", err)
 	}
-	if err := db.Close(); err != nil {
+	if err := s.Close(); err != nil {
 		return fmt.Errorf("compact level 0: %w", err)
 	}
 	return nil

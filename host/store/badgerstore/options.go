@@ -85,6 +85,10 @@ type Options struct {
 	// GCInterval is how often the value log is garbage collected (default 10 minutes;
 	// negative disables it).
 	GCInterval time.Duration
+
+	// compactLevelZero makes Badger's Close merge level 0 into the base level: Close of
+	// a store that leaves level 0 crowded opens it again with it (levelzero.go).
+	compactLevelZero bool
 }
 
 // Defaults of Options.
@@ -173,7 +177,7 @@ func (o Options) badgerOptions() badger.Options {
 		// keeps the last process's tables and a later one compacts them in the
 		// background, or, when level 0 reaches levelZeroStall tables, at its Close
 		// (levelzero.go; docs/performance.md, tenth and twenty-fifth passes).
-		WithCompactL0OnClose(false).
+		WithCompactL0OnClose(o.compactLevelZero).
 		// Only the committer goroutine writes, so there is nothing to detect.
 		WithDetectConflicts(false)
 	if o.InMemory {

@@ -198,7 +198,16 @@ func recoverStore(db *badger.DB, opts Options) (*journal, error) {
 			opts.Logger.Info("replayed the commits of the journal", "records", n)
 		}
 		if opts.NoSync { // openJournal left it empty, and durably so
+			// Without its header too: nothing this process writes is synced, and the
+			// next process's first checkpoint must sync every file (journal.sealedBelow).
+			err := j.f.Truncate(0)
+			if err == nil {
+				err = j.syncData(j.f)
+			}
 			j.leave()
+			if err != nil {
+				return nil, fmt.Errorf("empty journal: %w", err)
+			}
 			j = nil
 		}
 	}

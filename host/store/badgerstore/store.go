@@ -62,6 +62,9 @@ type Store struct {
 	// testAfterCollect, when set by a test, runs between a collection's rewrites and the
 	// checkpoint that ends it.
 	testAfterCollect func()
+	// testBeforeCompact, when set by a test, runs when Close has closed the store and is
+	// about to compact its level 0.
+	testBeforeCompact func()
 }
 
 var _ store.Store = (*Store)(nil)
@@ -166,7 +169,10 @@ func (s *Store) Close() error {
 			return err
 		}
 	}
-	if levelZero >= levelZeroStall {
+	if levelZero >= levelZeroStall && !s.opts.compactLevelZero {
+		if s.testBeforeCompact != nil {
+			s.testBeforeCompact()
+		}
 		// The store is closed and whole: a compaction that fails leaves it as it is.
 		// Another process that opened the directory meanwhile compacts it instead.
 		if err := compactLevelZero(s.opts); err != nil && !lockHeld(err) {

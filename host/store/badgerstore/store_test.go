@@ -572,6 +572,65 @@ func TestCloseCompactsCrowdedLevelZero(t *testing.T) {
 	}
 }
 
+// TestCompactionRecoversAnotherProcess checks that the compaction at Close opens the
+// store as any process would: another process that took the directory between Close and
+// the compaction, wrote with larger memtables and crashed left write-ahead logs that
+// only the memtable size it recorded can replay, and a journal.
+func TestCompactionRecoversAnotherProcess(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	small := Options{Dir: dir, MemTableSize: 1 << 20, ValueLogFileSize: 1 << 20}
+	crashed := false
+	for run := 0; !crashed; run++ {
+		if run > 2*levelZeroStall {
+			t.Fatal("Close never compacted level 0")
+		}
+		s, err := Open(small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprintf("r%d", run), "", 0)}); err != nil {
+			t.Fatal(err)
+		}
+		s.testBeforeCompact = func() {
+			crashed = true
+			large := small
+			large.MemTableSize = 16 << 20
+			other, err := Open(large)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// More than the small memtables hold, in one commit.
+			if err := other.Create(t.Context(), bigTree("other", 3000)); err != nil {
+				t.Fatal(err)
+			}
+			image := t.TempDir()
+			copyDir(t, dir, image) // its files as its crash leaves them
+			_ = other.Close()
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			copyDir(t, image, dir)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := setup(t, small)
+	if n, err := s.Count(t.Context(), store.Filter{}); err != nil || n < 3000 {
+		t.Fatalf("%d tasks after the compaction (%v), want the other process's 3,000 too", n, err)
+	}
+	if _, err := s.Get(t.Context(), "other2999"); err != nil {
+		t.Fatalf("the other process's task: %v", err)
+	}
+	if n := tablesPerLevel(s)[0]; n >= levelZeroStall {
+		t.Errorf("level 0 holds %d tables after the compaction", n)
+	}
+}
+
 // tablesPerLevel counts the store's Badger tables in each level.
 func tablesPerLevel(s *Store) map[int]int {
 	levels := map[int]int{}
