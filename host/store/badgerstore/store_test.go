@@ -631,6 +631,25 @@ func TestCompactionRecoversAnotherProcess(t *testing.T) {
 	}
 }
 
+// TestTablesStaySmallAtEveryLevel checks that compactions build tables of
+// BaseTableSize at every level: Badger's default doubles them a level down, and a
+// compaction's builders, which hold whole tables, then grew with the store, and so did a
+// long-running server's memory (options.go).
+func TestTablesStaySmallAtEveryLevel(t *testing.T) {
+	t.Parallel()
+	bo := Options{Dir: t.TempDir()}.withDefaults().badgerOptions()
+	if bo.TableSizeMultiplier != 1 || bo.BaseTableSize != 2<<20 {
+		t.Fatalf("TableSizeMultiplier %d, BaseTableSize %d: want tables of 2 MiB at every level",
+			bo.TableSizeMultiplier, bo.BaseTableSize)
+	}
+	s := setup(t, Options{})
+	for _, l := range s.db.Levels()[1:] {
+		if l.TargetFileSize != 2<<20 {
+			t.Errorf("level %d: target table size %d, want %d", l.Level, l.TargetFileSize, 2<<20)
+		}
+	}
+}
+
 // tablesPerLevel counts the store's Badger tables in each level.
 func tablesPerLevel(s *Store) map[int]int {
 	levels := map[int]int{}
