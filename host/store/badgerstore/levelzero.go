@@ -19,9 +19,9 @@ import (
 // So Close compacts level 0 when it leaves it with levelZeroStall tables or more, as a
 // process that lived longer would have before a write waited for it: it opens the store
 // again, as any process would, with Badger's compaction of level 0 at close
-// (CompactL0OnClose), which merges level 0 into the base level, and closes it. One process in about
-// levelZeroStall - levelZeroTables pays for that compaction; Close of a process that
-// lived long enough for the background ones pays nothing.
+// (CompactL0OnClose), which merges level 0 into the base level, and closes it. One
+// process in about levelZeroStall - levelZeroTables pays for that compaction; Close of
+// a process that lived long enough for the background ones pays nothing.
 const (
 	// levelZeroTables is how many tables level 0 holds when Badger's compactors begin
 	// to merge it into the base level (WithNumLevelZeroTables, options.go).

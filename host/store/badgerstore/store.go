@@ -175,7 +175,7 @@ func (s *Store) Close() error {
 		}
 		// The store is closed and whole: a compaction that fails leaves it as it is.
 		// Another process that opened the directory meanwhile compacts it instead.
-		if err := compactLevelZero(s.opts); err != nil && !lockHeld(err) {
+		if err := compactLevelZero(s.opts); err != nil && !errors.Is(err, ErrLocked) {
 			s.opts.Logger.Warn("task store: level 0 left for a later process to compact", "tables", levelZero, "error", err)
 		}
 	}

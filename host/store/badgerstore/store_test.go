@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -628,6 +630,43 @@ func TestCompactionRecoversAnotherProcess(t *testing.T) {
 	}
 	if n := tablesPerLevel(s)[0]; n >= levelZeroStall {
 		t.Errorf("level 0 holds %d tables after the compaction", n)
+	}
+}
+
+// TestCompactionLeavesATakenDirectory checks that the compaction at Close gives way,
+// without a warning, to a process that took the directory in between: that one's
+// compactions merge level 0 instead.
+func TestCompactionLeavesATakenDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	opts := Options{Dir: dir, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})}
+	taken := false
+	for run := 0; !taken; run++ {
+		if run > 2*levelZeroStall {
+			t.Fatal("Close never compacted level 0")
+		}
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprintf("r%d", run), "", 0)}); err != nil {
+			t.Fatal(err)
+		}
+		s.testBeforeCompact = func() {
+			taken = true
+			other, err := Open(Options{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = other.Close() })
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if logs.Len() > 0 {
+		t.Errorf("Close logged: %s", logs.String())
 	}
 }
 
