@@ -162,20 +162,19 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
 	j := newJournal(dir, f, logger, epoch)
-	if n > 0 {
-		err = j.checkpoint() // of every value-log file: the crash may have left any unsynced
+	if n > 0 || info.Size() < journalHeaderSize {
+		// Of every value-log file: a crash may have left any unsynced, and so may a
+		// process that opened the store without syncs (NoSync), which leaves the journal
+		// without its header (a journal just created has none either). Synced now, before
+		// the journal gets a header again, which a later Open would trust.
+		err = j.checkpoint()
 	} else {
-		// Nothing to make durable but the journal's own name, if it was just created.
-		// A journal with its header and no record was left by a process that closed
-		// the store, or crashed after a checkpoint and before its next commit: the
-		// value-log files but the newest two (Badger has just started the newest) were
-		// synced then. A journal without a header was just created, or emptied by a
-		// process that opened the store without syncs (NoSync): the next checkpoint
-		// syncs every file.
-		if info.Size() >= journalHeaderSize {
-			j.sealedBelow = newestValueLog(dir)
-			j.sealedBelow -= min(j.sealedBelow, 1)
-		}
+		// Nothing to make durable. The journal, with its header and no record, was left
+		// by a process that closed the store, or crashed after a checkpoint and before
+		// its next commit: the value-log files but the newest two (Badger has just
+		// started the newest) were synced then.
+		j.sealedBelow = newestValueLog(dir)
+		j.sealedBelow -= min(j.sealedBelow, 1)
 		err = j.reset(journalPrealloc)
 		if err == nil {
 			err = syncDir(dir)
@@ -659,21 +658,16 @@ func (j *journal) syncStoreFiles(dir string) error {
 	if err != nil {
 		return err
 	}
-	newest := uint64(0)
-	for _, e := range entries {
-		if n, ok := valueLogNumber(e.Name()); ok {
-			newest = max(newest, n)
-		}
-	}
-	if newest < j.sealedBelow { // numbered from 1 again (Badger's DropAll): sync them all
-		j.sealedBelow = 0
-	}
+	newest := j.sealedBelow
 	for _, e := range entries {
 		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), ".sst") || e.Name() == journalName {
 			continue
 		}
-		if n, ok := valueLogNumber(e.Name()); ok && n < j.sealedBelow {
-			continue
+		if n, ok := valueLogNumber(e.Name()); ok {
+			if n < j.sealedBelow {
+				continue
+			}
+			newest = max(newest, n)
 		}
 		if err := j.syncFile(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err

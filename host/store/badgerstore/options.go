@@ -89,6 +89,10 @@ type Options struct {
 	// compactLevelZero makes Badger's Close merge level 0 into the base level: Close of
 	// a store that leaves level 0 crowded opens it again with it (levelzero.go).
 	compactLevelZero bool
+	// compactLevelZeroAt is how many tables of level 0 make Close compact it
+	// (levelZeroStall when 0); tests lower it, below the count at which Badger's own
+	// compactions begin, so that theirs does not depend on those.
+	compactLevelZeroAt int
 }
 
 // Defaults of Options.

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -169,7 +170,7 @@ func (s *Store) Close() error {
 			return err
 		}
 	}
-	if levelZero >= levelZeroStall && !s.opts.compactLevelZero {
+	if levelZero >= cmp.Or(s.opts.compactLevelZeroAt, levelZeroStall) && !s.opts.compactLevelZero {
 		if s.testBeforeCompact != nil {
 			s.testBeforeCompact()
 		}
