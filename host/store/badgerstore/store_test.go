@@ -574,6 +574,30 @@ func TestCloseCompactsCrowdedLevelZero(t *testing.T) {
 	}
 }
 
+// closeUntilCompaction writes a task with one short-lived store after another on
+// opts.Dir (opts.compactLevelZeroAt set low) until a Close is about to compact level 0,
+// and runs between then, as another process would.
+func closeUntilCompaction(t *testing.T, opts Options, between func()) {
+	t.Helper()
+	done := false
+	for run := 0; !done; run++ {
+		if run > opts.compactLevelZeroAt {
+			t.Fatal("Close never compacted level 0")
+		}
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprintf("r%d", run), "", 0)}); err != nil {
+			t.Fatal(err)
+		}
+		s.testBeforeCompact = func() { done = true; between() }
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestCompactionRecoversAnotherProcess checks that the compaction at Close opens the
 // store as any process would: another process that took the directory between Close and
 // the compaction, wrote with larger memtables and crashed left write-ahead logs that
@@ -582,45 +606,28 @@ func TestCompactionRecoversAnotherProcess(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	small := Options{Dir: dir, MemTableSize: 1 << 20, ValueLogFileSize: 1 << 20, compactLevelZeroAt: 3}
-	crashed := false
-	for run := 0; !crashed; run++ {
-		if run > 3 {
-			t.Fatal("Close never compacted level 0")
-		}
-		s, err := Open(small)
+	closeUntilCompaction(t, small, func() {
+		large := small
+		large.MemTableSize = 4 << 20
+		other, err := Open(large)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprintf("r%d", run), "", 0)}); err != nil {
+		// More than the small memtables hold, in one commit.
+		if err := other.Create(t.Context(), bigTree("other", 3000)); err != nil {
 			t.Fatal(err)
 		}
-		s.testBeforeCompact = func() {
-			crashed = true
-			large := small
-			large.MemTableSize = 4 << 20
-			other, err := Open(large)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// More than the small memtables hold, in one commit.
-			if err := other.Create(t.Context(), bigTree("other", 3000)); err != nil {
-				t.Fatal(err)
-			}
-			image := t.TempDir()
-			copyDir(t, dir, image) // its files as its crash leaves them
-			_ = other.Close()
-			if err := os.RemoveAll(dir); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			copyDir(t, image, dir)
-		}
-		if err := s.Close(); err != nil {
+		image := t.TempDir()
+		copyDir(t, dir, image) // its files as its crash leaves them
+		_ = other.Close()
+		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}
-	}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		copyDir(t, image, dir)
+	})
 	s := setup(t, small)
 	if n, err := s.Count(t.Context(), store.Filter{}); err != nil || n < 3000 {
 		t.Fatalf("%d tasks after the compaction (%v), want the other process's 3,000 too", n, err)
@@ -641,30 +648,13 @@ func TestCompactionLeavesATakenDirectory(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	opts := Options{Dir: dir, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn}), compactLevelZeroAt: 3}
-	taken := false
-	for run := 0; !taken; run++ {
-		if run > 3 {
-			t.Fatal("Close never compacted level 0")
-		}
-		s, err := Open(opts)
+	closeUntilCompaction(t, opts, func() {
+		other, err := Open(Options{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprintf("r%d", run), "", 0)}); err != nil {
-			t.Fatal(err)
-		}
-		s.testBeforeCompact = func() {
-			taken = true
-			other, err := Open(Options{Dir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = other.Close() })
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+		t.Cleanup(func() { _ = other.Close() })
+	})
 	if logs.Len() > 0 {
 		t.Errorf("Close logged: %s", logs.String())
 	}
