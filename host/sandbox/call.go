@@ -385,7 +385,7 @@ func (m *Module) callGetters(ctx context.Context, limits task.Limits, names []st
 
 // memPages is the instance's memory size in pages; memory never shrinks, so after a
 // call it is the call's peak.
-func (in *instance) memPages() uint32 { return uint32(len(in.mem.buf) / pageSize) }
+func (in *instance) memPages() uint32 { return uint32(len(in.mem.cur.b) / pageSize) }
 
 func (m *Module) errorf(kind Kind, err error, format string, args ...any) *Error {
 	return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: kind, Msg: fmt.Sprintf(format, args...), Err: err}

@@ -31,8 +31,7 @@ import (
 // Unlike a Go slice, a mapping is not collected: an instance whose instantiation fails
 // after its memory was made must Free it (Module.instantiate).
 type limitedMemory struct {
-	buf      []byte
-	mapped   bool          // buf is a mapping (else Go heap)
+	cur      region        // the memory: its bytes are the guest's (len) and the reservation (cap)
 	maxBytes uint64        // the module's declared maximum (or 4 GiB)
 	limit    atomic.Uint64 // current limit in bytes
 	refused  atomic.Bool   // a growth was refused since the last reset
@@ -44,9 +43,9 @@ type limitedMemory struct {
 	mapRegion func(size uint64) []byte
 
 	mu      sync.Mutex
-	busy    bool     // a call may run on buf (enter..leave)
-	freed   bool     // wazero freed the memory during a call: leave unmaps buf
-	retired []region // regions buf moved out of during a call: leave unmaps them
+	busy    bool     // a call may run on cur (enter..leave)
+	freed   bool     // wazero freed the memory during a call: leave unmaps cur
+	retired []region // regions cur moved out of during a call: leave unmaps them
 }
 
 // region is memory made for a limitedMemory: a mapping, or a Go slice when mapped is
@@ -76,7 +75,7 @@ func (m *limitedMemory) region(size uint64, growth bool) (r region, ok bool) {
 	if b := mapFn(size); b != nil {
 		return region{b: b, mapped: true}, true
 	}
-	if growth && m.mapped {
+	if growth && m.cur.mapped {
 		return region{}, false
 	}
 	return region{b: make([]byte, size)}, true
@@ -89,8 +88,8 @@ func (m *limitedMemory) allocator() experimental.MemoryAllocator {
 		m.maxBytes = maxBytes
 		// The minimum is checked against the limit before instantiation, so the initial
 		// Reallocate (to the minimum) always succeeds.
-		r, _ := m.region(capBytes, false)
-		m.buf, m.mapped = r.b[:0], r.mapped
+		m.cur, _ = m.region(capBytes, false)
+		m.cur.b = m.cur.b[:0]
 		return m
 	})
 }
@@ -108,32 +107,32 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 		m.refused.Store(true)
 		return nil
 	}
-	if size <= uint64(cap(m.buf)) {
+	if size <= uint64(cap(m.cur.b)) {
 		// Bytes between len and cap were never exposed to the guest and are still zero.
-		m.buf = m.buf[:size]
-		return m.buf
+		m.cur.b = m.cur.b[:size]
+		return m.cur.b
 	}
 	// Grow geometrically, but never reserve more than the limit allows; the old region
 	// goes once no call may run on it.
-	newCap := max(size, min(2*uint64(cap(m.buf)), m.limit.Load(), m.maxBytes))
+	newCap := max(size, min(2*uint64(cap(m.cur.b)), m.limit.Load(), m.maxBytes))
 	r, ok := m.region(newCap, true)
 	if !ok {
 		m.unmapped.Store(true)
 		m.refused.Store(true)
 		return nil
 	}
-	nb := r.b[:size]
-	copy(nb, m.buf)
-	old := region{b: m.buf, mapped: m.mapped}
+	r.b = r.b[:size]
+	copy(r.b, m.cur.b)
 	m.mu.Lock()
-	m.buf, m.mapped = nb, r.mapped
+	old := m.cur
+	m.cur = r
 	if m.busy {
 		m.retired = append(m.retired, old)
 	} else {
 		old.free()
 	}
 	m.mu.Unlock()
-	return m.buf
+	return m.cur.b
 }
 
 // Free implements experimental.LinearMemory: wazero calls it when the instance closes.
@@ -146,8 +145,8 @@ func (m *limitedMemory) Free() {
 		m.freed = true
 		return
 	}
-	region{b: m.buf, mapped: m.mapped}.free()
-	m.buf = nil
+	m.cur.free()
+	m.cur = region{}
 }
 
 // enter marks the start of a call on the memory: until leave, nothing is unmapped.
@@ -168,7 +167,7 @@ func (m *limitedMemory) leave() {
 	}
 	m.retired = nil
 	if m.freed {
-		region{b: m.buf, mapped: m.mapped}.free()
-		m.buf, m.freed = nil, false
+		m.cur.free()
+		m.cur, m.freed = region{}, false
 	}
 }

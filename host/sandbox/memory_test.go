@@ -32,7 +32,7 @@ func newTestMemory(t *testing.T, minPages, limitPages uint32) *limitedMemory {
 func TestMemoryGrows(t *testing.T) {
 	m := newTestMemory(t, 1, 4)
 	defer m.Free()
-	m.buf[10] = 7
+	m.cur.b[10] = 7
 	b := m.Reallocate(3 * pageSize)
 	if len(b) != 3*pageSize || b[10] != 7 || b[2*pageSize] != 0 {
 		t.Fatalf("grown to %d bytes, kept %d, past it %d", len(b), b[10], b[2*pageSize])
@@ -50,9 +50,9 @@ func TestMemoryIsNotUnmappedDuringACall(t *testing.T) {
 		name string
 		act  func(m *limitedMemory) []byte // during the call; returns the memory in use before
 	}{
-		{"closed", func(m *limitedMemory) []byte { old := m.buf; m.Free(); return old }},
+		{"closed", func(m *limitedMemory) []byte { old := m.cur.b; m.Free(); return old }},
 		{"moved", func(m *limitedMemory) []byte {
-			old := m.buf
+			old := m.cur.b
 			m.setLimit(16)
 			if b := m.Reallocate(8 * pageSize); len(b) != 8*pageSize || b[5] != 9 {
 				t.Fatalf("moved memory: %d bytes, kept %d", len(b), b[5])
@@ -63,7 +63,7 @@ func TestMemoryIsNotUnmappedDuringACall(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newTestMemory(t, 2, 2)
-			m.buf[5] = 9
+			m.cur.b[5] = 9
 			m.enter()
 			old := tc.act(m)
 			old[6] = 1 // still mapped: a call on it would not fault
@@ -74,12 +74,12 @@ func TestMemoryIsNotUnmappedDuringACall(t *testing.T) {
 			if len(m.retired) != 0 || m.freed {
 				t.Fatalf("after the call: %d regions left to unmap, freed %v", len(m.retired), m.freed)
 			}
-			if tc.name == "closed" && m.buf != nil {
+			if tc.name == "closed" && m.cur.b != nil {
 				t.Fatal("a memory freed during a call is still held after it")
 			}
 			m.leave() // a second leave changes nothing
 			m.Free()
-			if m.buf != nil {
+			if m.cur.b != nil {
 				t.Fatal("Free without a call kept the memory")
 			}
 		})
@@ -188,11 +188,11 @@ func TestMemoryWhenNotMapped(t *testing.T) {
 				_, msg := describe(context.Background(), context.Background(), errors.New("wasm error: unreachable"), 0, m, nil)
 				mustContain(t, "the guest's error", msg, "the host could not map more memory for the plugin, below its memory limit 8 pages")
 			}
-			if m.mapped == tc.onHeap || m.buf[3] != 4 {
-				t.Fatalf("mapped %v, kept %d", m.mapped, m.buf[3])
+			if m.cur.mapped == tc.onHeap || m.cur.b[3] != 4 {
+				t.Fatalf("mapped %v, kept %d", m.cur.mapped, m.cur.b[3])
 			}
 			m.Free()
-			if m.buf != nil {
+			if m.cur.b != nil {
 				t.Fatal("Free kept the memory")
 			}
 		})
