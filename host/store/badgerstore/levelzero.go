@@ -1,6 +1,8 @@
 package badgerstore
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -39,6 +41,23 @@ func levelZeroCount(db *badger.DB) int {
 		}
 	}
 	return 0
+}
+
+// compactCrowdedLevelZero compacts level 0 of the store Close has just closed, which
+// left tables tables there, when they are levelZeroStall or more (compactLevelZeroAt in
+// tests) and the store was not itself opened for such a compaction.
+func (s *Store) compactCrowdedLevelZero(tables int) {
+	if tables < cmp.Or(s.opts.compactLevelZeroAt, levelZeroStall) || s.opts.compactLevelZero {
+		return
+	}
+	if s.testBeforeCompact != nil {
+		s.testBeforeCompact()
+	}
+	// The store is closed and whole: a compaction that fails leaves it as it is.
+	// Another process that opened the directory meanwhile compacts it instead.
+	if err := compactLevelZero(s.opts); err != nil && !errors.Is(err, ErrLocked) {
+		s.opts.Logger.Warn("task store: level 0 left for a later process to compact", "tables", tables, "error", err)
+	}
 }
 
 // compactLevelZero merges level 0 of the closed store of opts into its base level. It

@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,7 +107,8 @@ func Open(opts Options) (*Store, error) {
 	}
 	db, err := badger.Open(opts.badgerOptions())
 	if err != nil {
-		if lockHeld(err) {
+		// Badger does not wrap the flock error; its message is the only signal.
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, &lockedError{dir: opts.Dir}
 		}
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
@@ -132,12 +132,6 @@ func Open(opts Options) (*Store, error) {
 		go s.gcLoop(opts.GCInterval)
 	}
 	return s, nil
-}
-
-// lockHeld reports whether err is Badger's refusal to open a directory another process
-// holds. Badger does not wrap the flock error; its message is the only signal.
-func lockHeld(err error) bool {
-	return strings.Contains(err.Error(), "Cannot acquire directory lock")
 }
 
 // Close stops accepting writes, commits the queued ones, and closes the database. It is
@@ -170,16 +164,7 @@ func (s *Store) Close() error {
 			return err
 		}
 	}
-	if levelZero >= cmp.Or(s.opts.compactLevelZeroAt, levelZeroStall) && !s.opts.compactLevelZero {
-		if s.testBeforeCompact != nil {
-			s.testBeforeCompact()
-		}
-		// The store is closed and whole: a compaction that fails leaves it as it is.
-		// Another process that opened the directory meanwhile compacts it instead.
-		if err := compactLevelZero(s.opts); err != nil && !errors.Is(err, ErrLocked) {
-			s.opts.Logger.Warn("task store: level 0 left for a later process to compact", "tables", levelZero, "error", err)
-		}
-	}
+	s.compactCrowdedLevelZero(levelZero)
 	return nil
 }
 
