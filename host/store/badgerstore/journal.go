@@ -162,19 +162,24 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
 	j := newJournal(dir, f, logger, epoch)
-	if n > 0 || info.Size() < journalHeaderSize {
+	newest, older := valueLogs(dir)
+	switch {
+	case n > 0 || (info.Size() < journalHeaderSize && older):
 		// Of every value-log file: a crash may have left any unsynced, and so may a
 		// process that opened the store without syncs (NoSync), which leaves the journal
-		// without its header (a journal just created has none either). Synced now, before
-		// the journal gets a header again, which a later Open would trust.
+		// without its header. Synced now, before the journal gets a header again, which
+		// a later Open would trust.
 		err = j.checkpoint()
-	} else {
-		// Nothing to make durable. The journal, with its header and no record, was left
-		// by a process that closed the store, or crashed after a checkpoint and before
-		// its next commit: the value-log files but the newest two (Badger has just
-		// started the newest) were synced then.
-		j.sealedBelow = newestValueLog(dir)
-		j.sealedBelow -= min(j.sealedBelow, 1)
+	default:
+		// Nothing to make durable. A journal with its header and no record was left by
+		// a process that closed the store, or crashed after a checkpoint and before its
+		// next commit: the value-log files but the newest two (Badger has just started
+		// the newest) were synced then. Without its header (just created, or left by a
+		// NoSync process) and beside no value-log file but the one Badger has just
+		// started, there is nothing older to sync.
+		if info.Size() >= journalHeaderSize {
+			j.sealedBelow = newest - min(newest, 1)
+		}
 		err = j.reset(journalPrealloc)
 		if err == nil {
 			err = syncDir(dir)
@@ -691,16 +696,17 @@ func valueLogNumber(name string) (n uint64, ok bool) {
 	return n, err == nil
 }
 
-// newestValueLog returns the number of the newest value-log file in dir, or 0.
-func newestValueLog(dir string) uint64 {
-	var newest uint64
-	entries, _ := os.ReadDir(dir)
+// valueLogs returns the number of the newest value-log file in dir (0 if none), and
+// whether there are others. A directory it cannot read has others, as far as it knows.
+func valueLogs(dir string) (newest uint64, others bool) {
+	entries, err := os.ReadDir(dir)
+	count := 0
 	for _, e := range entries {
 		if n, ok := valueLogNumber(e.Name()); ok {
-			newest = max(newest, n)
+			newest, count = max(newest, n), count+1
 		}
 	}
-	return newest
+	return newest, err != nil || count > 1
 }
 
 // syncPath fsyncs the file (or directory: syncDir) at path.

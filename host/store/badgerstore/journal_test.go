@@ -1155,12 +1155,27 @@ func TestOpenTakesValueLogsAsSynced(t *testing.T) {
 			}
 			opts.Dir = dir
 			s := setup(t, opts)
-			if got := newestValueLog(dir); got != 3 {
+			if got, _ := valueLogs(dir); got != 3 {
 				t.Fatalf("newest value-log file %d, want 3", got)
 			}
 			if got := s.journal.sealedBelow; got != tc.want {
 				t.Errorf("sealedBelow = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestFreshStoreOpensWithoutACheckpoint checks that Open of a new data directory syncs
+// nothing but the journal's name: with no value-log file older than the one Badger has
+// just started, there is nothing a checkpoint would make durable, and every process of
+// a fresh data dir would pay for one.
+func TestFreshStoreOpensWithoutACheckpoint(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{Dir: t.TempDir()})
+	if got := s.journal.checkpoints.Load(); got != 0 {
+		t.Errorf("%d checkpoints at the Open of a new data directory, want 0", got)
+	}
+	if s.journal.sealedBelow != 0 {
+		t.Errorf("sealedBelow = %d, want 0: the first checkpoint syncs every value-log file", s.journal.sealedBelow)
 	}
 }
