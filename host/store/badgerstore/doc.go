@@ -70,7 +70,8 @@
 // (deleting or archiving a large tree) is committed alone in chunks, with readers held
 // off and undo records that Open replays after a crash (bigwrite.go), so it stays
 // atomic; only a single value larger than Badger takes fails, with an error saying so.
-// The value log is garbage-collected every Options.GCInterval.
+// The value log is garbage-collected every Options.GCInterval, and by Close when short
+// processes have left it to grow (maintenance.go).
 //
 // Decoding. The committer keeps a bounded cache of decoded tasks (Options.DecodeCacheSize)
 // validated byte for byte against the stored value (the committer's own reads also trust

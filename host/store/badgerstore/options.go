@@ -86,13 +86,16 @@ type Options struct {
 	// negative disables it).
 	GCInterval time.Duration
 
-	// compactLevelZero makes Badger's Close merge level 0 into the base level: Close of
-	// a store that leaves level 0 crowded opens it again with it (levelzero.go).
-	compactLevelZero bool
-	// compactLevelZeroAt is how many tables of level 0 make Close compact it
+	// maintenance opens the store for Close's maintenance of it (maintenance.go):
+	// Badger syncs every write, and its Close merges level 0 into the base level.
+	maintenance bool
+	// compactLevelZeroAt is how many tables of level 0 make Close maintain the store
 	// (levelZeroStall when 0); tests lower it, below the count at which Badger's own
 	// compactions begin, so that theirs does not depend on those.
 	compactLevelZeroAt int
+	// collectValueLogsAt is how many value-log files make Close maintain the store
+	// (valueLogsCollected when 0); tests lower it.
+	collectValueLogsAt int
 }
 
 // Defaults of Options.
@@ -145,7 +148,9 @@ func (o Options) badgerOptions() badger.Options {
 	bo := badger.DefaultOptions(o.Dir).
 		WithInMemory(o.InMemory).
 		// The store's journal makes commits durable, with one sync each (journal.go).
-		WithSyncWrites(false).
+		// Close's maintenance syncs the values Badger's garbage collection moves
+		// (maintenance.go).
+		WithSyncWrites(o.maintenance).
 		WithLogger(badgerLogger{o.Logger.Named("badger")}).
 		WithMetricsEnabled(false).
 		WithNumGoroutines(2).
@@ -160,7 +165,7 @@ func (o Options) badgerOptions() badger.Options {
 		// twelve (docs/performance.md, eleventh pass). A read looks in up to eleven
 		// more tables' bloom filters.
 		// Close compacts level 0 itself when a process ends before the compactors began
-		// (levelzero.go).
+		// (maintenance.go).
 		WithNumLevelZeroTables(levelZeroTables).
 		WithNumLevelZeroTablesStall(levelZeroStall).
 		// Badger gives each table it builds (a memtable's flush, a compaction's output) an
@@ -180,8 +185,8 @@ func (o Options) badgerOptions() badger.Options {
 		// took 0.3 s in a fresh data dir and 0.8 s after 100 others. Left off, level 0
 		// keeps the last process's tables and a later one compacts them in the
 		// background, or, when level 0 reaches levelZeroStall tables, at its Close
-		// (levelzero.go; docs/performance.md, tenth and twenty-fifth passes).
-		WithCompactL0OnClose(o.compactLevelZero).
+		// (maintenance.go; docs/performance.md, tenth and twenty-fifth passes).
+		WithCompactL0OnClose(o.maintenance).
 		// Only the committer goroutine writes, so there is nothing to detect.
 		WithDetectConflicts(false)
 	// Tables are BaseTableSize at every level, not twice as large a level down: a

@@ -59,12 +59,18 @@ type Store struct {
 	// gcQuietBelow is the space of the value log's files under which no collection runs
 	// (collectGarbage); only the collecting goroutine uses it.
 	gcQuietBelow int64
+	// gcRan is set by the collecting goroutine once it has collected (or tried to), and
+	// read by Close after it has stopped: such a process needs no maintenance of its value
+	// log (maintenance.go).
+	gcRan bool
 	// testAfterCollect, when set by a test, runs between a collection's rewrites and the
 	// checkpoint that ends it.
 	testAfterCollect func()
-	// testBeforeCompact, when set by a test, runs when Close has closed the store and is
-	// about to compact its level 0.
-	testBeforeCompact func()
+	// valueLogsAtOpen is how many value-log files the store held before Open.
+	valueLogsAtOpen int
+	// testBeforeMaintain, when set by a test, runs when Close has closed the store and
+	// is about to maintain it.
+	testBeforeMaintain func()
 }
 
 var _ store.Store = (*Store)(nil)
@@ -79,7 +85,9 @@ func Open(opts Options) (*Store, error) {
 		return nil, errors.New("task store: Dir is required unless InMemory is set")
 	}
 	var recorded int64 // the memtable size recorded in Dir (recovery.go)
+	valueLogs := 0     // before Badger starts one
 	if !opts.InMemory {
+		valueLogs = valueLogCount(opts.Dir)
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("task store: create data dir: %w", err)
 		}
@@ -125,7 +133,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
 	opts.Logger.Debug("opened", "dir", opts.Dir, "memtable_size", opts.MemTableSize)
-	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes)}
+	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes), valueLogsAtOpen: valueLogs}
 	s.c = newCommitter(db, j, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
@@ -164,7 +172,9 @@ func (s *Store) Close() error {
 			return err
 		}
 	}
-	s.compactCrowdedLevelZero(levelZero)
+	if !s.opts.InMemory {
+		s.maintainAfterClose(levelZero, valueLogCount(s.opts.Dir))
+	}
 	return nil
 }
 
@@ -221,6 +231,7 @@ func (s *Store) gcLoop(every time.Duration) {
 			if err := s.collectGarbage(s.gcStop); err != nil {
 				s.opts.Logger.Warn("value log garbage collection failed", "error", err)
 			}
+			s.gcRan = true
 		}
 	}
 }

@@ -545,7 +545,7 @@ func TestLevelZeroHoldsFlushes(t *testing.T) {
 // TestCloseCompactsCrowdedLevelZero checks that processes too short-lived for Badger's
 // compactors (which begin up to a second after Open) do not pile tables up in level 0:
 // each Close adds one, and Close compacts level 0 once it holds levelZeroStall of them
-// (levelzero.go). Before, 400 one-task runs left 407 tables, each opened by every later
+// (maintenance.go). Before, 400 one-task runs left 407 tables, each opened by every later
 // process.
 func TestCloseCompactsCrowdedLevelZero(t *testing.T) {
 	t.Parallel()
@@ -591,7 +591,7 @@ func closeUntilCompaction(t *testing.T, opts Options, between func()) {
 		if err := s.Create(t.Context(), []*task.Task{mk(fmt.Sprintf("r%d", run), "", 0)}); err != nil {
 			t.Fatal(err)
 		}
-		s.testBeforeCompact = func() { done = true; between() }
+		s.testBeforeMaintain = func() { done = true; between() }
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -657,6 +657,95 @@ func TestCompactionLeavesATakenDirectory(t *testing.T) {
 	})
 	if logs.Len() > 0 {
 		t.Errorf("Close logged: %s", logs.String())
+	}
+}
+
+// TestCloseCollectsDeadValueLogs checks that short-lived processes whose chunked
+// creates write their markers to the value log do not pile value-log files up: Close's
+// maintenance collects those whose values are dead (maintenance.go), whether level 0 or
+// the files' count calls for it. A file that holds a live value (a task's large inputs)
+// is collected too, its value moved, while most of it is dead. Before, every such process
+// left a file behind for good.
+func TestCloseCollectsDeadValueLogs(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{
+		{"LevelZeroCrowded", Options{compactLevelZeroAt: 3, collectValueLogsAt: 1 << 20}},
+		{"ValueLogsGrown", Options{compactLevelZeroAt: 1 << 20, collectValueLogsAt: 4}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			opts := c.opts
+			opts.Dir, opts.MemTableSize, opts.GCInterval = t.TempDir(), 1<<20, -1
+			const runs, padded, tasks = 18, 6, 600
+			var counts []int // of value-log files after each Close
+			for run := range runs {
+				s, err := Open(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tree := bigTree(fmt.Sprintf("p%d-", run), tasks) // in chunks, each with its marker
+				if run%padded == 0 {
+					tree[0].Inputs = map[string]any{"pad": strings.Repeat("k", 600)} // live in the value log
+				}
+				if err := s.Create(t.Context(), tree); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				counts = append(counts, valueLogCount(opts.Dir))
+			}
+			if n := valueLogCount(opts.Dir); n > runs/2 {
+				t.Fatalf("%d value-log files after %d processes (after each: %v), want their dead ones collected", n, runs, counts)
+			}
+			s := setup(t, opts)
+			for run := range runs {
+				x, err := s.Get(t.Context(), fmt.Sprintf("p%d-0", run))
+				if err != nil {
+					t.Fatalf("root of run %d: %v", run, err)
+				}
+				if pad, _ := x.Inputs["pad"].(string); run%padded == 0 && len(pad) != 600 {
+					t.Fatalf("root of run %d has inputs %v after the collections", run, x.Inputs)
+				}
+			}
+			if n, err := s.Count(t.Context(), store.Filter{}); err != nil || n != runs*tasks {
+				t.Fatalf("%d tasks (%v), want %d", n, err, runs*tasks)
+			}
+		})
+	}
+}
+
+// TestMaintenanceSyncsWhatItMoves checks that the store Close's maintenance opens has
+// Badger sync its writes, so that the values its garbage collection moves are durable
+// before the file they leave is deleted (maintenance.go), and that no other store does.
+func TestMaintenanceSyncsWhatItMoves(t *testing.T) {
+	t.Parallel()
+	for _, maintenance := range []bool{false, true} {
+		bo := Options{Dir: t.TempDir(), maintenance: maintenance}.withDefaults().badgerOptions()
+		if bo.SyncWrites != maintenance || bo.CompactL0OnClose != maintenance {
+			t.Errorf("maintenance %v: SyncWrites %v, CompactL0OnClose %v", maintenance, bo.SyncWrites, bo.CompactL0OnClose)
+		}
+	}
+}
+
+// TestValueLogsCrossed checks when the value-log files of a process call for Close's
+// maintenance: on reaching the threshold or a power-of-two multiple of it, so that files
+// it cannot collect (their values live) are tried again only once they have doubled.
+func TestValueLogsCrossed(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		opened, closed int
+		want           bool
+	}{
+		{0, 31, false}, {31, 32, true}, {32, 33, false}, {32, 63, false}, {63, 64, true},
+		{40, 130, true}, {64, 64, false}, {5, 5, false}, {100, 90, false},
+	} {
+		if got := valueLogsCrossed(c.opened, c.closed, 32); got != c.want {
+			t.Errorf("valueLogsCrossed(%d, %d, 32) = %v, want %v", c.opened, c.closed, got, c.want)
+		}
 	}
 }
 

@@ -1,0 +1,131 @@
+package badgerstore
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Close's maintenance of a store that short-lived processes write.
+//
+// Badger keeps a store in shape with background work that a process ending within a
+// second or so never does, and `apflow run` of a small tree is such a process:
+//
+//   - Level 0. Badger's Close flushes the memtable into a new table of level 0, and
+//     Badger compacts level 0 into the levels below in the background, but its
+//     compactors first wait a random delay of up to a second after Open. Nor does the
+//     stall bound level 0, since Close adds its table whatever level 0 holds. After 400
+//     runs of a one-task tree level 0 held 407 tables, and each process spent 30 ms
+//     opening them and as long closing.
+//   - The value log. Badger starts a value-log file at every Open, and a process that
+//     writes a value of ValueThreshold bytes or more keeps it: a chunked Create does,
+//     with its markers (create.go), which it deletes before it returns. Files whose
+//     values are all dead are collected only by the garbage collection a server runs
+//     every GCInterval (Store.collectGarbage). After 200 runs of a 1,001-task tree the
+//     store held 200 value-log files, and each process spent about 130 µs on each,
+//     opening and closing it (docs/performance.md, twenty-fifth and twenty-sixth passes).
+//
+// So Close maintains the store when it leaves level 0 with levelZeroStall tables or
+// more, as a process that lived longer would have compacted it before a write waited
+// for it, or when its value-log files have reached valueLogsCollected, or twice that, or
+// four times, ..., since Open, unless the process lived long enough to collect them
+// itself (a server). It opens the store again, as any process would, with two
+// settings of Badger's (Options.maintenance):
+//
+//   - SyncWrites. Badger's garbage collection moves the live values of a file it
+//     rewrites with writes of its own, which shadow the old values at once. Unsynced,
+//     a crash could find the new places durable and the values not; a server's
+//     collection restates them in the journal first, which reads every key of the
+//     store. Synced, they are durable before Badger deletes the file they leave.
+//   - CompactL0OnClose, which merges level 0 into the base level at Close.
+//
+// It collects the value log (runValueLogGC) and closes the store. Badger learns which
+// values are dead from compactions, so the collection frees the files whose values the
+// compactions before it dropped: those of the last maintenance, or of a longer process's
+// compactors. One process in about levelZeroStall - levelZeroTables pays for the
+// maintenance; Close of a process that lived long enough for the background compactions
+// pays for the value log's only every time its files have doubled, and pays nothing
+// more when they hold values still live.
+const (
+	// levelZeroTables is how many tables level 0 holds when Badger's compactors begin
+	// to merge it into the base level (WithNumLevelZeroTables, options.go).
+	levelZeroTables = 12
+	// levelZeroStall is how many tables level 0 holds when a write waits for those
+	// compactions (WithNumLevelZeroTablesStall), and when Close maintains the store.
+	levelZeroStall = 24
+	// valueLogsCollected is the fewest value-log files at which Close maintains the
+	// store for its value log.
+	valueLogsCollected = 32
+)
+
+// levelZeroCount returns how many tables level 0 of db holds.
+func levelZeroCount(db *badger.DB) int {
+	for _, l := range db.Levels() {
+		if l.Level == 0 {
+			return l.NumTables
+		}
+	}
+	return 0
+}
+
+// valueLogCount returns how many value-log files dir holds (0 if it cannot read it).
+func valueLogCount(dir string) int {
+	entries, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range entries {
+		if _, ok := valueLogNumber(e.Name()); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// valueLogsCrossed reports whether the value-log files, from opened to closed, reached
+// valueLogsCollected (at in tests) or a power-of-two multiple of it.
+func valueLogsCrossed(opened, closed, at int) bool {
+	for n := at; n <= closed; n *= 2 {
+		if opened < n {
+			return true
+		}
+	}
+	return false
+}
+
+// maintainAfterClose maintains the store Close has just closed, which left tables
+// tables in level 0 and valueLogs value-log files, when they call for it and the store
+// was not itself opened for maintenance.
+func (s *Store) maintainAfterClose(tables, valueLogs int) {
+	crowded := tables >= cmp.Or(s.opts.compactLevelZeroAt, levelZeroStall)
+	grown := !s.gcRan && valueLogsCrossed(s.valueLogsAtOpen, valueLogs, cmp.Or(s.opts.collectValueLogsAt, valueLogsCollected))
+	if s.opts.maintenance || !crowded && !grown {
+		return
+	}
+	if s.testBeforeMaintain != nil {
+		s.testBeforeMaintain()
+	}
+	// The store is closed and whole: maintenance that fails leaves it as it is.
+	// Another process that opened the directory meanwhile maintains it instead.
+	if err := maintain(s.opts); err != nil && !errors.Is(err, ErrLocked) {
+		s.opts.Logger.Warn("task store: maintenance left for a later process", "level_zero_tables", tables, "value_logs", valueLogs, "error", err)
+	}
+}
+
+// maintain collects the value log of the closed store of opts and merges its level 0
+// into its base level. It opens the store as any process would, so that what another
+// process left meanwhile (the write-ahead logs of larger memtables, a journal, after a
+// crash) is recovered first.
+func maintain(opts Options) error {
+	opts.maintenance = true
+	s, err := Open(opts)
+	if err != nil {
+		return fmt.Errorf("maintain: %w", err)
+	}
+	_, gcErr := runValueLogGC(s.db, nil)
+	if err := errors.Join(gcErr, s.Close()); err != nil {
+		return fmt.Errorf("maintain: %w", err)
+	}
+	return nil
+}
