@@ -51,10 +51,12 @@ import (
 //     each epoch is drawn at random (newEpoch), so no stored value can be made to check
 //     under one.
 //   - Badger's value-log garbage collection moves live values with unsynced writes that
-//     shadow the old ones. Before it runs, the store restates every value the value log
-//     holds in the journal (inValueLog) and holds checkpoints off until the collection is
-//     over and its files are synced (Store.collectGarbage), so replay restores what a
-//     crash loses of a move.
+//     shadow the old ones. Before it runs in an open store, the store restates every
+//     value the value log holds in the journal (inValueLog) and holds checkpoints off
+//     until the collection is over and its files are synced (Store.collectGarbage), so
+//     replay restores what a crash loses of a move. Close's maintenance collects instead
+//     in a store it opens with Badger syncing every write, and a checkpoint syncs the
+//     moves before Badger deletes the files they left (Store.collectValueLog).
 //   - A journal that cannot be written or synced, a commit Badger refuses after its
 //     record was synced, and a checkpoint that cannot sync stop every later commit with
 //     the error: the store must be reopened. The refused commit's record is zeroed
@@ -162,7 +164,8 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
 	j := newJournal(dir, f, logger, epoch)
-	newest, older := valueLogs(dir)
+	newest, count, dirErr := valueLogs(dir)
+	older := dirErr != nil || count > 1 // a directory it cannot read has others, as far as it knows
 	switch {
 	case n > 0 || (info.Size() < journalHeaderSize && older):
 		// Of every value-log file: a crash may have left any unsynced, and so may a
@@ -696,17 +699,16 @@ func valueLogNumber(name string) (n uint64, ok bool) {
 	return n, err == nil
 }
 
-// valueLogs returns the number of the newest value-log file in dir (0 if none), and
-// whether there are others. A directory it cannot read has others, as far as it knows.
-func valueLogs(dir string) (newest uint64, others bool) {
+// valueLogs returns the number of the newest value-log file in dir (0 if none) and how
+// many there are.
+func valueLogs(dir string) (newest uint64, count int, err error) {
 	entries, err := os.ReadDir(dir)
-	count := 0
 	for _, e := range entries {
 		if n, ok := valueLogNumber(e.Name()); ok {
 			newest, count = max(newest, n), count+1
 		}
 	}
-	return newest, err != nil || count > 1
+	return newest, count, err
 }
 
 // syncPath fsyncs the file (or directory: syncDir) at path.

@@ -56,7 +56,8 @@ type Options struct {
 	// memtable's write-ahead log. A task with larger inputs or result, or many
 	// dependencies (an aggregator), goes to the value log, and a commit that writes one
 	// writes both files (at 256 bytes the tasks of a chain, one dependency each and about
-	// 360 bytes, did: docs/performance.md). Badger syncs neither: the journal is the one
+	// 360 bytes, did: docs/performance.md). Badger syncs neither (but in the store Close's
+	// maintenance opens, maintenance.go): the journal is the one
 	// file a commit syncs (journal.go), and the files are synced at each checkpoint, so
 	// the value log costs a commit its writes, not a sync. A higher threshold
 	// keeps more tasks in the LSM tree, whose memtables then fill, flush and compact more
@@ -83,7 +84,8 @@ type Options struct {
 	// them too.
 	DecodeCacheSize int
 	// GCInterval is how often the value log is garbage collected (default 10 minutes;
-	// negative disables it).
+	// negative disables it). Close also collects it, in its maintenance of a store that
+	// short-lived processes write (maintenance.go), whatever GCInterval is.
 	GCInterval time.Duration
 
 	// maintenance opens the store for Close's maintenance of it (maintenance.go):
@@ -96,6 +98,9 @@ type Options struct {
 	// collectValueLogsAt is how many value-log files make Close maintain the store
 	// (valueLogsCollected when 0); tests lower it.
 	collectValueLogsAt int
+	// testMaintaining, when set by a test, is given the store a maintenance has opened,
+	// before it collects the value log.
+	testMaintaining func(*Store)
 }
 
 // Defaults of Options.

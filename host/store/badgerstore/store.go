@@ -85,9 +85,9 @@ func Open(opts Options) (*Store, error) {
 		return nil, errors.New("task store: Dir is required unless InMemory is set")
 	}
 	var recorded int64 // the memtable size recorded in Dir (recovery.go)
-	valueLogs := 0     // before Badger starts one
+	logsAtOpen := 0    // value-log files, before Badger starts one
 	if !opts.InMemory {
-		valueLogs = valueLogCount(opts.Dir)
+		_, logsAtOpen, _ = valueLogs(opts.Dir)
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("task store: create data dir: %w", err)
 		}
@@ -133,7 +133,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
 	opts.Logger.Debug("opened", "dir", opts.Dir, "memtable_size", opts.MemTableSize)
-	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes), valueLogsAtOpen: valueLogs}
+	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes), valueLogsAtOpen: logsAtOpen}
 	s.c = newCommitter(db, j, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
@@ -173,7 +173,8 @@ func (s *Store) Close() error {
 		}
 	}
 	if !s.opts.InMemory {
-		s.maintainAfterClose(levelZero, valueLogCount(s.opts.Dir))
+		_, n, _ := valueLogs(s.opts.Dir)
+		s.maintainAfterClose(levelZero, n)
 	}
 	return nil
 }
