@@ -36,7 +36,7 @@
 //	k <scope> <key>                             idempotency key record (store.KeyRecord), JSON
 //	n <next_run_at> <id>                        armed schedules (store.Armed), by next run: Due
 //	c <no next run> <next_run_at> <id>          scheduled tasks, next run first, none last: Scheduled
-//	m <name>                                    metadata (the schedule indexes are complete)
+//	m <name>                                    metadata (the schedule indexes are complete; the value log's last consolidation)
 //	V <scope> <plugin> <key>                    plugin key-value entry (store.KV): expiry, value
 //	W <scope> <plugin>                          usage of one key-value space: bytes, keys
 //

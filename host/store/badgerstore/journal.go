@@ -164,8 +164,8 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
 	j := newJournal(dir, f, logger, epoch)
-	newest, count, dirErr := valueLogs(dir)
-	older := dirErr != nil || count > 1 // a directory it cannot read has others, as far as it knows
+	logs, dirErr := valueLogs(dir, 0)
+	newest, older := logs.newest, dirErr != nil || logs.count > 1 // a directory it cannot read has others, as far as it knows
 	switch {
 	case n > 0 || (info.Size() < journalHeaderSize && older):
 		// Of every value-log file: a crash may have left any unsynced, and so may a
@@ -699,16 +699,28 @@ func valueLogNumber(name string) (n uint64, ok bool) {
 	return n, err == nil
 }
 
-// valueLogs returns the number of the newest value-log file in dir (0 if none) and how
-// many there are.
-func valueLogs(dir string) (newest uint64, count int, err error) {
+// valueLogFiles describes the value-log files of a directory.
+type valueLogFiles struct {
+	newest uint64 // the number of the newest (0 if none)
+	count  int
+	disk   int64 // the space they take (the newest is mapped at twice its size, sparse)
+}
+
+// valueLogs describes the value-log files in dir numbered above after.
+func valueLogs(dir string, after uint64) (valueLogFiles, error) {
+	var v valueLogFiles
 	entries, err := os.ReadDir(dir)
 	for _, e := range entries {
-		if n, ok := valueLogNumber(e.Name()); ok {
-			newest, count = max(newest, n), count+1
+		n, ok := valueLogNumber(e.Name())
+		if !ok || n <= after {
+			continue
+		}
+		v.newest, v.count = max(v.newest, n), v.count+1
+		if info, err := e.Info(); err == nil {
+			v.disk += allocated(info)
 		}
 	}
-	return newest, count, err
+	return v, err
 }
 
 // syncPath fsyncs the file (or directory: syncDir) at path.

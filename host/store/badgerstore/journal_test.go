@@ -1155,7 +1155,7 @@ func TestOpenTakesValueLogsAsSynced(t *testing.T) {
 			}
 			opts.Dir = dir
 			s := setup(t, opts)
-			if got, _, _ := valueLogs(dir); got != 3 {
+			if got, _ := valueLogs(dir, 0); got.newest != 3 {
 				t.Fatalf("newest value-log file %d, want 3", got)
 			}
 			if got := s.journal.sealedBelow; got != tc.want {

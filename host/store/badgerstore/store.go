@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,7 +86,8 @@ func Open(opts Options) (*Store, error) {
 	var recorded int64 // the memtable size recorded in Dir (recovery.go)
 	logsAtOpen := 0    // value-log files, before Badger starts one
 	if !opts.InMemory {
-		_, logsAtOpen, _ = valueLogs(opts.Dir)
+		logs, _ := valueLogs(opts.Dir, 0)
+		logsAtOpen = logs.count
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("task store: create data dir: %w", err)
 		}
@@ -173,8 +173,8 @@ func (s *Store) Close() error {
 		}
 	}
 	if !s.opts.InMemory {
-		_, n, _ := valueLogs(s.opts.Dir)
-		s.maintainAfterClose(levelZero, n)
+		logs, _ := valueLogs(s.opts.Dir, 0)
+		s.maintainAfterClose(levelZero, logs.count)
 	}
 	return nil
 }
@@ -303,15 +303,11 @@ func runValueLogGC(db *badger.DB, stop <-chan struct{}) (int, error) {
 // valueLogSpace returns the space the value log's files take and the size of the values
 // they hold live, or zeros while there is one file (Badger never rewrites the newest).
 func (s *Store) valueLogSpace() (disk, live int64, err error) {
-	files, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.vlog"))
-	if err != nil || len(files) < 2 {
+	logs, err := valueLogs(s.opts.Dir, 0)
+	if err != nil || logs.count < 2 {
 		return 0, 0, err
 	}
-	for _, f := range files {
-		if info, err := os.Stat(f); err == nil {
-			disk += allocated(info) // the newest file is mapped at twice its size, sparse
-		}
-	}
+	disk = logs.disk
 	err = s.db.View(func(txn *badger.Txn) error { // not s.view: Close stops the collection before Badger
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -696,8 +697,8 @@ func TestCloseCollectsDeadValueLogs(t *testing.T) {
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
-				_, n, _ := valueLogs(opts.Dir)
-				counts = append(counts, n)
+				logs, _ := valueLogs(opts.Dir, 0)
+				counts = append(counts, logs.count)
 			}
 			if n := counts[len(counts)-1]; n > runs/2 {
 				t.Fatalf("%d value-log files after %d processes (after each: %v), want their dead ones collected", n, runs, counts)
@@ -719,6 +720,59 @@ func TestCloseCollectsDeadValueLogs(t *testing.T) {
 	}
 }
 
+// TestMaintenanceConsolidatesLiveValueLogs checks that short-lived processes whose
+// large values stay live (small tasks that complete with a large result) do not pile
+// value-log files up either: no collection frees such a file, so a maintenance that
+// finds many rewrites the live values into its own file, and a later one frees the
+// files they left (maintenance.go). Before, every such process left a file for good.
+func TestMaintenanceConsolidatesLiveValueLogs(t *testing.T) {
+	t.Parallel()
+	opts := Options{Dir: t.TempDir(), MemTableSize: 1 << 20, GCInterval: -1, compactLevelZeroAt: 3, collectValueLogsAt: 4}
+	const runs, tasks = 30, 40
+	result := func(run, i int) string { return fmt.Sprintf("%d-%d-%s", run, i, strings.Repeat("r", 600)) }
+	var counts []int // of value-log files after each Close
+	for run := range runs {
+		s, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range tasks {
+			x := mk(fmt.Sprintf("r%d-%d", run, i), "", i)
+			if err := s.Create(t.Context(), []*task.Task{x}); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range []task.Status{task.InProgress, task.Completed} {
+				if _, err := s.Update(t.Context(), x.ID, func(x *task.Task) error {
+					x.Status, x.Result = st, result(run, i)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		logs, _ := valueLogs(opts.Dir, 0)
+		counts = append(counts, logs.count)
+	}
+	if n := slices.Max(counts); n > 2*runs/3 {
+		t.Fatalf("up to %d value-log files over %d processes (after each: %v), want those of the rewritten values freed", n, runs, counts)
+	}
+	s := setup(t, opts)
+	for run := range runs {
+		for i := range tasks {
+			x, err := s.Get(t.Context(), fmt.Sprintf("r%d-%d", run, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.Status != task.Completed || x.Result != result(run, i) {
+				t.Fatalf("task %s: %s, result %.20v", x.ID, x.Status, x.Result)
+			}
+		}
+	}
+}
+
 // TestMaintenanceDeletesOnlyWhatItSynced checks that the store Close's maintenance
 // opens has Badger sync its writes and compact level 0 at close, and that the files
 // its collection frees stay on disk until the journal's checkpoint has synced the
@@ -733,10 +787,10 @@ func TestMaintenanceDeletesOnlyWhatItSynced(t *testing.T) {
 		if o := m.db.Opts(); !o.SyncWrites || !o.CompactL0OnClose {
 			t.Errorf("maintenance opened Badger with SyncWrites %v, CompactL0OnClose %v", o.SyncWrites, o.CompactL0OnClose)
 		}
-		_, before, _ := valueLogs(dir)
+		before, _ := valueLogs(dir, 0)
 		m.testAfterCollect = func() {
-			if _, n, _ := valueLogs(dir); n < before {
-				t.Errorf("%d value-log files after the collection, before its checkpoint; %d before it", n, before)
+			if during, _ := valueLogs(dir, 0); during.count < before.count {
+				t.Errorf("%d value-log files after the collection, before its checkpoint; %d before it", during.count, before.count)
 			}
 		}
 	}
@@ -753,12 +807,12 @@ func TestMaintenanceDeletesOnlyWhatItSynced(t *testing.T) {
 		}
 		maintained := false
 		s.testBeforeMaintain = func() { maintained = true }
-		_, before, _ := valueLogs(dir)
+		before, _ := valueLogs(dir, 0)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		_, after, _ := valueLogs(dir)
-		freed = maintained && after < before
+		after, _ := valueLogs(dir, 0)
+		freed = maintained && after.count < before.count
 	}
 }
 
@@ -796,6 +850,70 @@ func TestServerCollectionSparesTheMaintenance(t *testing.T) {
 				t.Fatalf("Close maintained the store: %v, want %v", maintained, c.want)
 			}
 		})
+	}
+}
+
+// TestRewriteSkipsConsolidatedValues checks that a consolidation rewrites only the
+// value-log values written since the last one (versions above what it recorded), not
+// those the last one packed already, and leaves them as they were.
+func TestRewriteSkipsConsolidatedValues(t *testing.T) {
+	t.Parallel()
+	s := setup(t, Options{Dir: t.TempDir(), GCInterval: -1})
+	big := func(id string) *task.Task {
+		x := mk(id, "", 0)
+		x.Inputs = map[string]any{"pad": strings.Repeat(id, 600)} // in the value log
+		return x
+	}
+	if err := s.Create(t.Context(), []*task.Task{big("a"), mk("small", "", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	through := s.db.MaxVersion()
+	if err := s.Create(t.Context(), []*task.Task{big("b")}); err != nil {
+		t.Fatal(err)
+	}
+	latest := s.db.MaxVersion()
+	for _, c := range []struct {
+		after uint64
+		want  int
+	}{{latest, 0}, {through, 1}, {0, 2}} { // each rewrite gives what it rewrote a new version
+
+		n, err := s.rewriteValueLogValues(t.Context(), c.after)
+		if err != nil || n != c.want {
+			t.Fatalf("rewrite after version %d: %d values (%v), want %d", c.after, n, err, c.want)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		x, err := s.Get(t.Context(), id)
+		if err != nil || x.Inputs["pad"] != strings.Repeat(id, 600) {
+			t.Fatalf("task %s after the rewrites: %v (%v)", id, x, err)
+		}
+	}
+}
+
+// TestConsolidationPays checks when a maintenance rewrites the value log's live values:
+// when the files are many enough that they cost the processes to come more than a scan
+// of the store's keys and a rewrite of the files' bytes.
+func TestConsolidationPays(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		files int
+		keys  uint64
+		disk  int64
+		want  bool
+	}{
+		{31, 0, 0, false},
+		{32, 1000, 0, true},
+		{32, 204_800, 0, true},
+		{32, 205_000, 0, false},
+		{32, 0, 1024 << 12, true},
+		{32, 0, 1025 << 12, false},
+		{64, 400_000, 8 << 20, true}, // 2,000 + 2,048 ≤ 4,096
+		{64, 400_000, 9 << 20, false},
+		{256, 10_000_000, 0, true},
+	} {
+		if got := consolidationPays(c.files, 32, c.keys, c.disk); got != c.want {
+			t.Errorf("consolidationPays(%d, 32, %d, %d) = %v, want %v", c.files, c.keys, c.disk, got, c.want)
+		}
 	}
 }
 
