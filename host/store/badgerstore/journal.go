@@ -328,6 +328,30 @@ func inValueLog(item *badger.Item) bool {
 	return item.EstimatedSize() != item.KeySize()+item.ValueSize()
 }
 
+// eachValueLogValue calls fn with a copy of every key, and its value, that Badger keeps
+// in its value log with a version above after, as committed when it starts, in key
+// order. fn may commit: what it writes is past the snapshot read.
+func eachValueLogValue(db *badger.DB, after uint64, fn func(write) error) error {
+	return db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if item.Version() <= after || !inValueLog(item) {
+				continue
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(write{key: item.KeyCopy(nil), value: v}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // restate appends to the journal the value of every key Badger keeps in its value log,
 // as committed, in records of about journalBufKeep bytes, each synced before the next is
 // written (so that only the last can be torn, which replay's check for damage rests on:
@@ -364,29 +388,18 @@ func (j *journal) restate(db *badger.DB, reserve int64) (int, error) {
 		}
 		return nil
 	}
-	err := db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			if !inValueLog(item) {
-				continue
-			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, write{key: item.KeyCopy(nil), value: v})
-			size += int64(len(v))
-			n++
-			if size >= journalBufKeep {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+	err := eachValueLogValue(db, 0, func(w write) error {
+		batch = append(batch, w)
+		size += int64(len(w.value))
+		n++
+		if size >= journalBufKeep {
+			return flush()
 		}
-		return flush()
+		return nil
 	})
+	if err == nil {
+		err = flush()
+	}
 	return n, err
 }
 
@@ -704,21 +717,34 @@ type valueLogFiles struct {
 	newest uint64 // the number of the newest (0 if none)
 	count  int
 	disk   int64 // the space they take (the newest is mapped at twice its size, sparse)
+	// sealedDisk is the space all but the newest take. Badger may still write the
+	// newest, and maps it at twice ValueLogFileSize: where the space a file takes is not
+	// known (allocated), that is its size.
+	sealedDisk int64
 }
 
 // valueLogs describes the value-log files in dir numbered above after.
 func valueLogs(dir string, after uint64) (valueLogFiles, error) {
 	var v valueLogFiles
+	var newestSize int64
 	entries, err := os.ReadDir(dir)
 	for _, e := range entries {
 		n, ok := valueLogNumber(e.Name())
 		if !ok || n <= after {
 			continue
 		}
-		v.newest, v.count = max(v.newest, n), v.count+1
+		var size int64
 		if info, err := e.Info(); err == nil {
-			v.disk += allocated(info)
+			size = allocated(info)
 		}
+		v.disk += size
+		if n > v.newest {
+			v.sealedDisk += newestSize
+			v.newest, newestSize = n, size
+		} else {
+			v.sealedDisk += size
+		}
+		v.count++
 	}
 	return v, err
 }

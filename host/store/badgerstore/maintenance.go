@@ -3,7 +3,6 @@ package badgerstore
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -48,13 +47,12 @@ import (
 //   - CompactL0OnClose, which merges level 0 into the base level at Close.
 //
 // It collects the value log (runValueLogGC), rewrites the live values of many small
-// value-log files when that pays (consolidateValueLog, below), and closes the store. Badger learns which
-// values are dead from compactions, so the collection frees the files whose values the
-// compactions before it dropped: those of the last maintenance, or of a longer process's
-// compactors. One process in about levelZeroStall - levelZeroTables pays for the
-// maintenance; Close of a process that lived long enough for the background compactions
-// pays for the value log's only every time its files have doubled, and pays nothing
-// more when they hold values still live.
+// value-log files when that pays (consolidate.go), and closes the store. Badger learns
+// which values are dead from compactions, so the collection frees the files whose values
+// the compactions before it dropped: those of the last maintenance, or of a longer
+// process's compactors. One process in about levelZeroStall - levelZeroTables pays for
+// the maintenance; Close of a process that lived long enough for the background
+// compactions pays for the value log's only every time its files have doubled.
 const (
 	// levelZeroTables is how many tables level 0 holds when Badger's compactors begin
 	// to merge it into the base level (WithNumLevelZeroTables, options.go).
@@ -179,155 +177,4 @@ func (s *Store) collectValueLog() error {
 	holdDeletions.Close()
 	txn.Discard()
 	return nil
-}
-
-// Consolidation of the value log.
-//
-// Badger's collection frees only files that compactions have found half dead, and a
-// process whose large values stay live (a task with small inputs and a result of
-// ValueThreshold bytes or more: its pending and running versions stay in the LSM
-// tree) keeps a file of its own that no collection frees; each costs every later
-// process about 80 µs, most of it in Badger's Close. So a maintenance that finds many
-// value-log files after its collection, small enough together to fit in one, rewrites
-// every value the value log holds live, unchanged, into its own file; once compactions
-// have dropped the old versions, a later maintenance's collection frees the files they
-// were in. That reads every key of the store and writes every such value again, so it
-// runs only when the files are many enough for what they cost the processes to come to
-// outweigh it (consolidationPays).
-const (
-	// fileCostKeys is about how many keys a scan of the store reads in the time a
-	// value-log file costs a process (80 µs, against about 0.4 µs a key).
-	fileCostKeys = 200
-	// fileCostBytes is about how many bytes of values a maintenance rewrites in that
-	// time (about 20 µs a KiB, journal and value log synced).
-	fileCostBytes = 4 << 10
-)
-
-// consolidationPays reports whether rewriting the live values of files value-log files
-// taking disk bytes, in a store of keys keys, pays: the files cost about files² times
-// a file's cost before a later maintenance does it (their count doubles by then, one
-// a process), the scan and the rewrite keys/fileCostKeys + disk/fileCostBytes times
-// it. Fewer than at files never call for it.
-func consolidationPays(files, at int, keys uint64, disk int64) bool {
-	cost := keys/fileCostKeys + uint64(max(disk, 0))/fileCostBytes
-	return files >= at && cost <= uint64(files)*uint64(files)
-}
-
-// maxConsolidationBytes bounds what one consolidation rewrites (about a second and a
-// half): value-log files past it are a server's, large, which their count does not
-// make costly.
-const maxConsolidationBytes = 64 << 20
-
-// consolidatedKey holds what the last consolidation left (consolidation).
-var consolidatedKey = appendString([]byte{prefixMeta}, "value-log-consolidated")
-
-// consolidation is what a consolidation left: the values the value log held live, up
-// to version through, are in files numbered file or lower. A later one rewrites only
-// the values written since, and counts only the files numbered above.
-type consolidation struct{ through, file uint64 }
-
-func (c consolidation) encode() []byte {
-	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, c.through), c.file)
-}
-
-// lastConsolidation reads what the last consolidation left (zero if none ran).
-func (s *Store) lastConsolidation() (consolidation, error) {
-	var c consolidation
-	err := s.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(consolidatedKey)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			if len(v) != 16 {
-				return fmt.Errorf("value-log consolidation record of %d bytes, want 16", len(v))
-			}
-			c = consolidation{through: binary.BigEndian.Uint64(v), file: binary.BigEndian.Uint64(v[8:])}
-			return nil
-		})
-	})
-	return c, err
-}
-
-// consolidateValueLog rewrites the values the value log holds live that were written
-// since the last consolidation when consolidationPays, and records what it did. When
-// they take more than maxConsolidationBytes (the first one in a server's store), it
-// rewrites nothing and records that it did: the files it would have rewritten stay.
-func (s *Store) consolidateValueLog(ctx context.Context) error {
-	last, err := s.lastConsolidation()
-	if err != nil {
-		return err
-	}
-	since, err := valueLogs(s.opts.Dir, last.file)
-	if err != nil {
-		return err
-	}
-	var keys uint64
-	for _, t := range s.db.Tables() {
-		keys += uint64(t.KeyCount)
-	}
-	if !consolidationPays(since.count, cmp.Or(s.opts.collectValueLogsAt, valueLogsCollected), keys, since.disk) {
-		return nil
-	}
-	if since.disk <= maxConsolidationBytes {
-		n, err := s.rewriteValueLogValues(ctx, last.through)
-		if err != nil {
-			return err
-		}
-		s.opts.Logger.Debug("rewrote the values of the value log", "values", n, "files", since.count, "bytes", since.disk, "keys", keys)
-	}
-	now, err := valueLogs(s.opts.Dir, 0)
-	if err != nil {
-		return err
-	}
-	next := consolidation{through: s.db.MaxVersion(), file: now.newest}
-	return s.submit(ctx, func(*badger.Txn) ([]write, error) {
-		return []write{{key: consolidatedKey, value: next.encode()}}, nil
-	})
-}
-
-// rewriteValueLogValues rewrites, unchanged, every value Badger keeps in its value log
-// with a version above after, in commits of about journalBufKeep bytes, and returns
-// how many it rewrote.
-func (s *Store) rewriteValueLogValues(ctx context.Context, after uint64) (int, error) {
-	var batch []write
-	var size, n int
-	flush := func() error {
-		ws := batch
-		batch, size = nil, 0
-		if len(ws) == 0 {
-			return nil
-		}
-		return s.submit(ctx, func(*badger.Txn) ([]write, error) { return ws, nil })
-	}
-	err := s.db.View(func(txn *badger.Txn) error { // the rewrites are past its snapshot; not s.view, which holds off Close
-		it := txn.NewIterator(badger.IteratorOptions{})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			if item.Version() <= after || !inValueLog(item) {
-				continue
-			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			batch = append(batch, write{key: item.KeyCopy(nil), value: v})
-			size += len(v)
-			n++
-			if size >= journalBufKeep || len(batch) >= s.opts.MaxBatch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		return flush()
-	})
-	if err != nil {
-		return n, fmt.Errorf("rewrite the value log's values: %w", err)
-	}
-	return n, nil
 }
