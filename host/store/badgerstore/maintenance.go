@@ -27,7 +27,7 @@ import (
 //     with its markers (create.go), which it deletes before it returns. Files whose
 //     values are all dead are collected only by the garbage collection a server runs
 //     every GCInterval (Store.collectGarbage). After 200 runs of a 1,001-task tree the
-//     store held 200 value-log files, and each process spent about 130 µs on each,
+//     store held 200 value-log files, and each process spent 80-130 µs on each,
 //     opening and closing it (docs/performance.md, twenty-fifth and twenty-sixth passes).
 //
 // So Close maintains the store when it leaves level 0 with levelZeroStall tables or
@@ -113,8 +113,8 @@ func (s *Store) maintainAfterClose(tables, valueLogs int) {
 // Close for minutes.
 const maintenanceGCBudget = time.Second
 
-// maintain collects the value log of the closed store of opts and merges its level 0
-// into its base level. It opens the store as any process would, so that what another
+// maintain collects the value log of the closed store of opts, consolidates it when
+// that pays, and merges its level 0 into its base level. It opens the store as any process would, so that what another
 // process left meanwhile (the write-ahead logs of larger memtables, a journal, after a
 // crash) is recovered first.
 func maintain(opts Options) error {
