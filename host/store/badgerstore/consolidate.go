@@ -105,6 +105,7 @@ func (s *Store) consolidateValueLog(ctx context.Context) error {
 	return nil
 }
 
+// consolidate is consolidateValueLog, its errors not yet wrapped.
 func (s *Store) consolidate(ctx context.Context) error {
 	all, err := valueLogs(s.opts.Dir, 0)
 	if err != nil {
@@ -118,10 +119,7 @@ func (s *Store) consolidate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var keys uint64
-	for _, t := range s.db.Tables() {
-		keys += uint64(t.KeyCount)
-	}
+	keys := keyCount(s.db)
 	if !consolidationPays(since.count, cmp.Or(s.opts.collectValueLogsAt, valueLogsCollected), keys, since.sealedDisk) {
 		return nil
 	}
@@ -141,6 +139,16 @@ func (s *Store) consolidate(ctx context.Context) error {
 	return s.submit(ctx, func(*badger.Txn) ([]write, error) {
 		return []write{{key: consolidatedKey, value: next.encode()}}, nil
 	})
+}
+
+// keyCount returns about how many keys db's tables hold (versions of a key counted
+// apart, the memtables not counted).
+func keyCount(db *badger.DB) uint64 {
+	var n uint64
+	for _, t := range db.Tables() {
+		n += uint64(t.KeyCount)
+	}
+	return n
 }
 
 // rewriteValueLogValues rewrites, unchanged, every value Badger keeps in its value log
