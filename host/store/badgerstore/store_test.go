@@ -847,7 +847,7 @@ func TestServerCollectionSparesTheMaintenance(t *testing.T) {
 			if err := s.Create(t.Context(), []*task.Task{x}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(100 * time.Millisecond) // many a tick of the collection's, when it runs
+			time.Sleep(300 * time.Millisecond) // many a tick of the collection's, when it runs
 			maintained := false
 			s.testBeforeMaintain = func() { maintained = true }
 			if err := s.Close(); err != nil {
