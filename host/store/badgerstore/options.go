@@ -56,11 +56,11 @@ type Options struct {
 	// memtable's write-ahead log. A task with larger inputs or result, or many
 	// dependencies (an aggregator), goes to the value log, and a commit that writes one
 	// writes both files (at 256 bytes the tasks of a chain, one dependency each and about
-	// 360 bytes, did: docs/performance.md). Badger syncs neither (but in the store Close's
-	// maintenance opens, maintenance.go): the journal is the one
-	// file a commit syncs (journal.go), and the files are synced at each checkpoint, so
-	// the value log costs a commit its writes, not a sync. A higher threshold
-	// keeps more tasks in the LSM tree, whose memtables then fill, flush and compact more
+	// 360 bytes, did: docs/performance.md). Badger syncs neither (but in the store
+	// Close's maintenance opens, maintenance.go): the journal is the one file a commit
+	// syncs (journal.go), and the files are synced at each checkpoint, so the value log
+	// costs a commit its writes, not a sync. A higher threshold keeps more tasks in
+	// the LSM tree, whose memtables then fill, flush and compact more
 	// often: with the JSON values of earlier versions (about 640 bytes) at 1 KiB,
 	// BenchmarkWide10k was 25-35% slower and its peak RSS 70-110 MiB higher.
 	ValueThreshold int64
