@@ -58,6 +58,9 @@ type Store struct {
 	// gcQuietBelow is the space of the value log's files under which no collection runs
 	// (collectGarbage); only the collecting goroutine uses it.
 	gcQuietBelow int64
+	// liveScans counts the collection's reads of every key (valueLogLive); only the
+	// collecting goroutine uses it.
+	liveScans int
 	// gcRan is set by the collecting goroutine once it has collected (or tried to), and
 	// read by Close after it has stopped: such a process needs no maintenance of its value
 	// log (maintenance.go).
@@ -247,14 +250,20 @@ func (s *Store) gcLoop(every time.Duration) {
 // moved (journal.restate). That costs a read and a write of every such value, so it runs
 // only once the value log's files take over twice the space of the values they hold
 // live, and, after a collection that rewrote nothing (Badger learns what a file holds
-// dead from compactions), once they have grown by a file since.
+// dead from compactions), once they have grown by a file since: until then it does not
+// even read the keys to size the live values.
 func (s *Store) collectGarbage(stop <-chan struct{}) error {
 	if s.journal == nil {
 		_, err := runValueLogGC(s.db, stop)
 		return err
 	}
-	disk, live, err := s.valueLogSpace()
-	if err != nil || disk <= 2*live || disk < s.gcQuietBelow {
+	logs, err := valueLogs(s.opts.Dir, 0)
+	if err != nil || logs.count < 2 || logs.disk < s.gcQuietBelow { // Badger never rewrites the newest
+		return err
+	}
+	disk := logs.disk
+	live, err := s.valueLogLive()
+	if err != nil || disk <= 2*live {
 		return err
 	}
 	ctx := context.Background()
@@ -300,14 +309,10 @@ func runValueLogGC(db *badger.DB, stop <-chan struct{}) (int, error) {
 	}
 }
 
-// valueLogSpace returns the space the value log's files take and the size of the values
-// they hold live, or zeros while there is one file (Badger never rewrites the newest).
-func (s *Store) valueLogSpace() (disk, live int64, err error) {
-	logs, err := valueLogs(s.opts.Dir, 0)
-	if err != nil || logs.count < 2 {
-		return 0, 0, err
-	}
-	disk = logs.disk
+// valueLogLive returns the size of the values the value log holds live, reading every
+// key of the store.
+func (s *Store) valueLogLive() (live int64, err error) {
+	s.liveScans++
 	err = s.db.View(func(txn *badger.Txn) error { // not s.view: Close stops the collection before Badger
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
@@ -318,5 +323,5 @@ func (s *Store) valueLogSpace() (disk, live int64, err error) {
 		}
 		return nil
 	})
-	return disk, live, err
+	return live, err
 }
