@@ -924,6 +924,38 @@ func TestCollectionBacksOff(t *testing.T) {
 	}
 }
 
+// TestCollectionChecksLiveValuesSeldom: a collection that finds the value log's files
+// under twice the space of their live values reads every key of the store to know it,
+// so the next ones do not read them again until the files grow by one, or an hour
+// (valueLogRecheck) has passed: an idle server read every key every 10 minutes.
+func TestCollectionChecksLiveValuesSeldom(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := setup(t, Options{Dir: t.TempDir(), ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1,
+		Now: func() time.Time { return now }})
+	for i := range 3 { // live, in two files
+		x := mk(fmt.Sprintf("x%d", i), "", i)
+		x.Inputs = map[string]any{"text": strings.Repeat("y", 1<<19)}
+		if err := s.Create(t.Context(), []*task.Task{x}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		after time.Duration
+		scans int
+	}{{0, 1}, {10 * time.Minute, 0}, {49 * time.Minute, 0}, {time.Minute, 1}, {10 * time.Minute, 0}} {
+		now = now.Add(c.after)
+		scans, jobs := s.liveScans, s.c.jobs.Load()
+		if err := s.collectGarbage(nil); err != nil {
+			t.Fatal(err)
+		}
+		if s.liveScans-scans != c.scans || s.c.jobs.Load() != jobs {
+			t.Fatalf("a collection %v later read every key %d times and ran %d jobs, want %d and none",
+				c.after, s.liveScans-scans, s.c.jobs.Load()-jobs, c.scans)
+		}
+	}
+}
+
 // TestCloseStopsACollectionFirst: Close lets a collection under way end before it
 // closes the queue the collection commits through, so the collection's release (the
 // checkpoint that ends its hold on the journal) is committed and nothing fails.

@@ -56,8 +56,10 @@ type Store struct {
 
 	gcStop, gcDone chan struct{}
 	// gcQuietBelow is the space of the value log's files under which no collection runs
-	// (collectGarbage); only the collecting goroutine uses it.
+	// (collectGarbage), until gcQuietUntil when that is set; only the collecting
+	// goroutine uses them.
 	gcQuietBelow int64
+	gcQuietUntil time.Time
 	// liveScans counts the collection's reads of every key (valueLogLive); only the
 	// collecting goroutine uses it.
 	liveScans int
@@ -251,20 +253,26 @@ func (s *Store) gcLoop(every time.Duration) {
 // only once the value log's files take over twice the space of the values they hold
 // live, and, after a collection that rewrote nothing (Badger learns what a file holds
 // dead from compactions), once they have grown by a file since: until then it does not
-// even read the keys to size the live values.
+// even read the keys to size the live values. After a check that found them under that,
+// it reads them again once the files have grown by one, or after valueLogRecheck.
 func (s *Store) collectGarbage(stop <-chan struct{}) error {
 	if s.journal == nil {
 		_, err := runValueLogGC(s.db, stop)
 		return err
 	}
 	logs, err := valueLogs(s.opts.Dir, 0)
-	if err != nil || logs.count < 2 || logs.disk < s.gcQuietBelow { // Badger never rewrites the newest
+	quiet := logs.disk < s.gcQuietBelow && (s.gcQuietUntil.IsZero() || s.opts.Now().Before(s.gcQuietUntil))
+	if err != nil || logs.count < 2 || quiet { // Badger never rewrites the newest
 		return err
 	}
 	disk := logs.disk
 	live, err := s.valueLogLive()
-	if err != nil || disk <= 2*live {
+	if err != nil {
 		return err
+	}
+	if disk <= 2*live {
+		s.gcQuietBelow, s.gcQuietUntil = disk+s.opts.ValueLogFileSize, s.opts.Now().Add(valueLogRecheck)
+		return nil
 	}
 	ctx := context.Background()
 	err = s.submit(ctx, func(*badger.Txn) ([]write, error) {
@@ -285,10 +293,15 @@ func (s *Store) collectGarbage(stop <-chan struct{}) error {
 		err = rerr
 	}
 	if err == nil && rewrote == 0 {
-		s.gcQuietBelow = disk + s.opts.ValueLogFileSize
+		s.gcQuietBelow, s.gcQuietUntil = disk+s.opts.ValueLogFileSize, time.Time{}
 	}
 	return err
 }
+
+// valueLogRecheck is how long a collection that found the value log's files under twice
+// the space of its live values waits before it reads every key again to check, unless
+// the files grow by one: values that deletes and updates leave dead do not grow them.
+const valueLogRecheck = time.Hour
 
 // runValueLogGC rewrites value-log files until Badger finds none worth rewriting, or stop
 // is closed, and returns how many it rewrote.
