@@ -911,7 +911,7 @@ func TestCollectionBacksOff(t *testing.T) {
 	if err := s.collectGarbage(nil); err != nil {
 		t.Fatal(err)
 	}
-	if s.gcQuietBelow == 0 || s.c.jobs.Load() != jobs+2 {
+	if s.gcQuietBelow == 0 || !s.gcQuietUntil.IsZero() || s.c.jobs.Load() != jobs+2 {
 		t.Fatalf("first collection: quiet below %d, %d jobs; want a restatement and a release", s.gcQuietBelow, s.c.jobs.Load()-jobs)
 	}
 	jobs, scans := s.c.jobs.Load(), s.liveScans
@@ -933,25 +933,35 @@ func TestCollectionChecksLiveValuesSeldom(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := setup(t, Options{Dir: t.TempDir(), ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1,
 		Now: func() time.Time { return now }})
-	for i := range 3 { // live, in two files
-		x := mk(fmt.Sprintf("x%d", i), "", i)
-		x.Inputs = map[string]any{"text": strings.Repeat("y", 1<<19)}
-		if err := s.Create(t.Context(), []*task.Task{x}); err != nil {
-			t.Fatal(err)
+	n := 0
+	write := func(tasks int) { // live, half a file each
+		for range tasks {
+			x := mk(fmt.Sprintf("x%d", n), "", n)
+			x.Inputs = map[string]any{"text": strings.Repeat("y", 1<<19)}
+			if err := s.Create(t.Context(), []*task.Task{x}); err != nil {
+				t.Fatal(err)
+			}
+			n++
 		}
 	}
+	write(3)
 	for _, c := range []struct {
-		after time.Duration
-		scans int
-	}{{0, 1}, {10 * time.Minute, 0}, {49 * time.Minute, 0}, {time.Minute, 1}, {10 * time.Minute, 0}} {
+		after  time.Duration
+		writes int // tasks written before
+		scans  int
+	}{
+		{0, 0, 1}, {10 * time.Minute, 0, 0}, {49 * time.Minute, 0, 0}, {time.Minute, 0, 1}, {10 * time.Minute, 0, 0},
+		{time.Minute, 2, 1}, // the files grew by one
+	} {
 		now = now.Add(c.after)
+		write(c.writes)
 		scans, jobs := s.liveScans, s.c.jobs.Load()
 		if err := s.collectGarbage(nil); err != nil {
 			t.Fatal(err)
 		}
 		if s.liveScans-scans != c.scans || s.c.jobs.Load() != jobs {
-			t.Fatalf("a collection %v later read every key %d times and ran %d jobs, want %d and none",
-				c.after, s.liveScans-scans, s.c.jobs.Load()-jobs, c.scans)
+			t.Fatalf("a collection %v later, %d tasks written, read every key %d times and ran %d jobs, want %d and none",
+				c.after, c.writes, s.liveScans-scans, s.c.jobs.Load()-jobs, c.scans)
 		}
 	}
 }

@@ -25,7 +25,8 @@ type Options struct {
 	// Logger receives badger's log lines (errors, warnings; its info lines at debug
 	// level). Nil discards them.
 	Logger hclog.Logger
-	// Now is the clock that stamps updated_at; nil means time.Now.
+	// Now is the clock that stamps updated_at, and times the value log's collection's
+	// rechecks (collectGarbage); nil means time.Now.
 	Now func() time.Time
 
 	// MemTableSize is the size of one memtable (default 8 MiB, at most two are kept,

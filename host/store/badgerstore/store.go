@@ -261,9 +261,11 @@ func (s *Store) collectGarbage(stop <-chan struct{}) error {
 		return err
 	}
 	logs, err := valueLogs(s.opts.Dir, 0)
-	quiet := logs.disk < s.gcQuietBelow && (s.gcQuietUntil.IsZero() || s.opts.Now().Before(s.gcQuietUntil))
-	if err != nil || logs.count < 2 || quiet { // Badger never rewrites the newest
+	if err != nil || logs.count < 2 { // Badger never rewrites the newest
 		return err
+	}
+	if logs.disk < s.gcQuietBelow && (s.gcQuietUntil.IsZero() || s.opts.Now().Before(s.gcQuietUntil)) {
+		return nil
 	}
 	disk := logs.disk
 	live, err := s.valueLogLive()
@@ -292,8 +294,11 @@ func (s *Store) collectGarbage(stop <-chan struct{}) error {
 	if rerr := s.submit(ctx, func(*badger.Txn) ([]write, error) { return nil, s.journal.release() }); err == nil {
 		err = rerr
 	}
-	if err == nil && rewrote == 0 {
+	switch {
+	case err == nil && rewrote == 0:
 		s.gcQuietBelow, s.gcQuietUntil = disk+s.opts.ValueLogFileSize, time.Time{}
+	case rewrote > 0: // the next one checks afresh
+		s.gcQuietBelow, s.gcQuietUntil = 0, time.Time{}
 	}
 	return err
 }

@@ -451,7 +451,7 @@ func TestAbandonedJob(t *testing.T) {
 
 func TestCollectGarbage(t *testing.T) {
 	t.Parallel()
-	s := setup(t, Options{Dir: filepath.Join(t.TempDir(), "data"), ValueThreshold: 64, GCInterval: time.Millisecond})
+	s := setup(t, Options{Dir: filepath.Join(t.TempDir(), "data"), ValueThreshold: 64, GCInterval: -1}) // one collector: this test
 	ctx := t.Context()
 	if err := s.Create(ctx, []*task.Task{mk("x", "", 0)}); err != nil {
 		t.Fatal(err)
