@@ -107,7 +107,7 @@ func (s *Store) consolidateValueLog(ctx context.Context) error {
 
 // consolidate is consolidateValueLog, its errors not yet wrapped.
 func (s *Store) consolidate(ctx context.Context) error {
-	all, err := valueLogs(s.opts.Dir, 0)
+	all, err := valueLogs(s.opts.Dir)
 	if err != nil {
 		return err
 	}
@@ -115,23 +115,21 @@ func (s *Store) consolidate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	since, err := valueLogs(s.opts.Dir, last.file)
-	if err != nil {
-		return err
-	}
+	since := all.above(last.file)
+	_, sealed := since.space()
 	keys := keyCount(s.db)
-	if !consolidationPays(since.count, cmp.Or(s.opts.collectValueLogsAt, valueLogsCollected), keys, since.sealedDisk) {
+	if !consolidationPays(since.count, cmp.Or(s.opts.collectValueLogsAt, valueLogsCollected), keys, sealed) {
 		return nil
 	}
-	if keys <= maxConsolidationKeys && since.sealedDisk <= maxConsolidationBytes {
+	if keys <= maxConsolidationKeys && sealed <= maxConsolidationBytes {
 		n, skipped, err := s.rewriteValueLogValues(ctx, last.through)
 		if err != nil {
 			return err
 		}
 		s.opts.Logger.Debug("rewrote the value log's live values", "values", n, "too_large", skipped,
-			"files", since.count, "bytes", since.sealedDisk, "keys", keys)
+			"files", since.count, "bytes", sealed, "keys", keys)
 	}
-	now, err := valueLogs(s.opts.Dir, 0)
+	now, err := valueLogs(s.opts.Dir)
 	if err != nil {
 		return err
 	}

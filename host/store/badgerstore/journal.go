@@ -144,8 +144,9 @@ const (
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // openJournal opens the journal of dir, replays into db what it holds and leaves it
-// empty, returning how many records it replayed.
-func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int, error) {
+// empty, returning how many records it replayed. logs lists the value-log files after
+// Badger's Open, and logsErr is what listing them met, if anything.
+func openJournal(db *badger.DB, dir string, logger hclog.Logger, logs valueLogFiles, logsErr error) (*journal, int, error) {
 	path := filepath.Join(dir, journalName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -164,8 +165,7 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger) (*journal, int,
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
 	j := newJournal(dir, f, logger, epoch)
-	logs, dirErr := valueLogs(dir, 0)
-	newest, older := logs.newest, dirErr != nil || logs.count > 1 // a directory it cannot read has others, as far as it knows
+	newest, older := logs.newest, logsErr != nil || logs.count > 1 // a directory it cannot read has others, as far as it knows
 	switch {
 	case n > 0 || (info.Size() < journalHeaderSize && older):
 		// Of every value-log file: a crash may have left any unsynced, and so may a
@@ -712,41 +712,53 @@ func valueLogNumber(name string) (n uint64, ok bool) {
 	return n, err == nil
 }
 
-// valueLogFiles describes the value-log files of a directory.
+// valueLogFiles lists the value-log files of a directory.
 type valueLogFiles struct {
+	dir    string
+	names  []string
 	newest uint64 // the number of the newest (0 if none)
 	count  int
-	disk   int64 // the space they take (the newest is mapped at twice its size, sparse)
-	// sealedDisk is the space all but the newest take. Badger may still write the
-	// newest, and maps it at twice ValueLogFileSize: where the space a file takes is not
-	// known (allocated), that is its size.
-	sealedDisk int64
 }
 
-// valueLogs describes the value-log files in dir numbered above after.
-func valueLogs(dir string, after uint64) (valueLogFiles, error) {
-	var v valueLogFiles
-	var newestSize int64
+// valueLogs lists the value-log files in dir. It reads the directory only: space reads
+// the files' sizes.
+func valueLogs(dir string) (valueLogFiles, error) {
 	entries, err := os.ReadDir(dir)
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
-		n, ok := valueLogNumber(e.Name())
-		if !ok || n <= after {
-			continue
-		}
-		var size int64
-		if info, err := e.Info(); err == nil {
-			size = allocated(info)
-		}
-		v.disk += size
-		if n > v.newest {
-			v.sealedDisk += newestSize
-			v.newest, newestSize = n, size
-		} else {
-			v.sealedDisk += size
-		}
-		v.count++
+		names = append(names, e.Name())
 	}
-	return v, err
+	return valueLogFiles{dir: dir, names: names}.above(0), err
+}
+
+// above returns the value-log files of v numbered above n (of v's names, those that
+// name value-log files).
+func (v valueLogFiles) above(n uint64) valueLogFiles {
+	w := valueLogFiles{dir: v.dir}
+	for _, name := range v.names {
+		if m, ok := valueLogNumber(name); ok && m > n {
+			w.names = append(w.names, name)
+			w.newest, w.count = max(w.newest, m), w.count+1
+		}
+	}
+	return w
+}
+
+// space returns the space the files take, and the space all but the newest take.
+// Badger may still write the newest, and maps it at twice ValueLogFileSize, sparse:
+// where the space a file takes is not known (allocated), that is its size.
+func (v valueLogFiles) space() (disk, sealed int64) {
+	for _, name := range v.names {
+		info, err := os.Stat(filepath.Join(v.dir, name))
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		disk += allocated(info)
+		if n, _ := valueLogNumber(name); n != v.newest {
+			sealed += allocated(info)
+		}
+	}
+	return disk, sealed
 }
 
 // syncPath fsyncs the file (or directory: syncDir) at path.

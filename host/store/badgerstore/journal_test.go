@@ -902,10 +902,11 @@ func TestCollectionBacksOff(t *testing.T) {
 	t.Parallel()
 	s := setup(t, Options{Dir: t.TempDir(), ValueThreshold: 64, ValueLogFileSize: 1 << 20, GCInterval: -1})
 	writeValueLogGarbage(t, s)
-	logs, err := valueLogs(s.opts.Dir, 0)
+	logs, err := valueLogs(s.opts.Dir)
+	disk, _ := logs.space()
 	live, lerr := s.valueLogLive()
-	if err != nil || lerr != nil || logs.disk <= 2*live {
-		t.Fatalf("value log %d bytes, %d live, %v %v: want a collection due", logs.disk, live, err, lerr)
+	if err != nil || lerr != nil || disk <= 2*live {
+		t.Fatalf("value log %d bytes, %d live, %v %v: want a collection due", disk, live, err, lerr)
 	}
 	jobs := s.c.jobs.Load()
 	if err := s.collectGarbage(nil); err != nil {
@@ -1200,8 +1201,8 @@ func TestOpenTakesValueLogsAsSynced(t *testing.T) {
 			}
 			opts.Dir = dir
 			s := setup(t, opts)
-			if got, _ := valueLogs(dir, 0); got.newest != 3 {
-				t.Fatalf("newest value-log file %d, want 3", got)
+			if got, _ := valueLogs(dir); got.newest != 3 {
+				t.Fatalf("newest value-log file %d, want 3", got.newest)
 			}
 			if got := s.journal.sealedBelow; got != tc.want {
 				t.Errorf("sealedBelow = %d, want %d", got, tc.want)

@@ -186,12 +186,14 @@ func commitInBatches(db *badger.DB, j *journal, ws []write) error {
 // stores written before those indexes existed.
 // Each step commits through the journal, and repeats what it did not finish if a crash
 // interrupts it.
-func recoverStore(db *badger.DB, opts Options) (*journal, error) {
+//
+// logs lists the value-log files after Badger's Open (logsErr: what listing them met).
+func recoverStore(db *badger.DB, opts Options, logs valueLogFiles, logsErr error) (*journal, error) {
 	var j *journal
 	if !opts.InMemory {
 		var n int
 		var err error
-		if j, n, err = openJournal(db, opts.Dir, opts.Logger); err != nil {
+		if j, n, err = openJournal(db, opts.Dir, opts.Logger, logs, logsErr); err != nil {
 			return nil, err
 		}
 		if n > 0 {

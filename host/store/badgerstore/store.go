@@ -70,7 +70,8 @@ type Store struct {
 	// testAfterCollect, when set by a test, runs between a collection's rewrites and the
 	// checkpoint that ends it.
 	testAfterCollect func()
-	// valueLogsAtOpen is how many value-log files the store held before Open.
+	// valueLogsAtOpen is how many value-log files the store held at Open, but the one
+	// Badger started then.
 	valueLogsAtOpen int
 	// testBeforeMaintain, when set by a test, runs when Close has closed the store and
 	// is about to maintain it.
@@ -89,10 +90,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, errors.New("task store: Dir is required unless InMemory is set")
 	}
 	var recorded int64 // the memtable size recorded in Dir (recovery.go)
-	logsAtOpen := 0    // value-log files, before Badger starts one
 	if !opts.InMemory {
-		logs, _ := valueLogs(opts.Dir, 0)
-		logsAtOpen = logs.count
 		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("task store: create data dir: %w", err)
 		}
@@ -132,13 +130,19 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 		}
 	}
-	j, err := recoverStore(db, opts)
+	var logs valueLogFiles // as Badger's Open left them
+	var logsErr error
+	if !opts.InMemory {
+		logs, logsErr = valueLogs(opts.Dir)
+	}
+	j, err := recoverStore(db, opts, logs, logsErr)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
 	opts.Logger.Debug("opened", "dir", opts.Dir, "memtable_size", opts.MemTableSize)
-	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes), valueLogsAtOpen: logsAtOpen}
+	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes),
+		valueLogsAtOpen: max(logs.count-1, 0)} // but the one Badger has just started
 	s.c = newCommitter(db, j, &s.mu, s.cache, opts.Now, opts.MaxBatch, opts.ValueThreshold, maxValue)
 	if !opts.InMemory && opts.GCInterval > 0 {
 		s.gcStop, s.gcDone = make(chan struct{}), make(chan struct{})
@@ -178,7 +182,7 @@ func (s *Store) Close() error {
 		}
 	}
 	if !s.opts.InMemory {
-		logs, _ := valueLogs(s.opts.Dir, 0)
+		logs, _ := valueLogs(s.opts.Dir)
 		s.maintainAfterClose(levelZero, logs.count)
 	}
 	return nil
@@ -260,14 +264,14 @@ func (s *Store) collectGarbage(stop <-chan struct{}) error {
 		_, err := runValueLogGC(s.db, stop)
 		return err
 	}
-	logs, err := valueLogs(s.opts.Dir, 0)
+	logs, err := valueLogs(s.opts.Dir)
 	if err != nil || logs.count < 2 { // Badger never rewrites the newest
 		return err
 	}
-	if logs.disk < s.gcQuietBelow && (s.gcQuietUntil.IsZero() || s.opts.Now().Before(s.gcQuietUntil)) {
+	disk, _ := logs.space()
+	if disk < s.gcQuietBelow && (s.gcQuietUntil.IsZero() || s.opts.Now().Before(s.gcQuietUntil)) {
 		return nil
 	}
-	disk := logs.disk
 	live, err := s.valueLogLive()
 	if err != nil {
 		return err

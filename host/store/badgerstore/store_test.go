@@ -697,7 +697,7 @@ func TestCloseCollectsDeadValueLogs(t *testing.T) {
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
 				}
-				logs, _ := valueLogs(opts.Dir, 0)
+				logs, _ := valueLogs(opts.Dir)
 				counts = append(counts, logs.count)
 			}
 			if n := counts[len(counts)-1]; n > runs/2 {
@@ -753,7 +753,7 @@ func TestMaintenanceConsolidatesLiveValueLogs(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		logs, _ := valueLogs(opts.Dir, 0)
+		logs, _ := valueLogs(opts.Dir)
 		counts = append(counts, logs.count)
 	}
 	first := -1 // the first process after which files a rewrite emptied were freed
@@ -794,9 +794,9 @@ func TestMaintenanceDeletesOnlyWhatItSynced(t *testing.T) {
 		if o := m.db.Opts(); !o.SyncWrites || !o.CompactL0OnClose {
 			t.Errorf("maintenance opened Badger with SyncWrites %v, CompactL0OnClose %v", o.SyncWrites, o.CompactL0OnClose)
 		}
-		before, _ := valueLogs(dir, 0)
+		before, _ := valueLogs(dir)
 		m.testAfterCollect = func() {
-			if during, _ := valueLogs(dir, 0); during.count < before.count {
+			if during, _ := valueLogs(dir); during.count < before.count {
 				t.Errorf("%d value-log files after the collection, before its checkpoint; %d before it", during.count, before.count)
 			}
 		}
@@ -814,11 +814,11 @@ func TestMaintenanceDeletesOnlyWhatItSynced(t *testing.T) {
 		}
 		maintained := false
 		s.testBeforeMaintain = func() { maintained = true }
-		before, _ := valueLogs(dir, 0)
+		before, _ := valueLogs(dir)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		after, _ := valueLogs(dir, 0)
+		after, _ := valueLogs(dir)
 		freed = maintained && after.count < before.count
 	}
 }
