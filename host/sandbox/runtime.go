@@ -257,10 +257,20 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
 // capped module validated as written, then the stack budget and the interrupt checks
-// instrumented (limitStack). Validating before limitStack matters: it adds a local to
-// every function and globals to the module, so indices out of range in the original
-// would name them once rewritten, letting a guest lower the stack level restored after
-// its calls, forge its counters or clear its interrupt flag.
+// instrumented (limitStack). Validating the module as written matters: limitStack adds
+// a local to every function and globals to the module, so indices out of range in the
+// original would name them once rewritten, letting a guest lower the stack level
+// restored after its calls, forge its counters or clear its interrupt flag.
+//
+// The validation runs while the rewrite is made and compiled (a tenth of a Go module's
+// cold compile, docs/performance.md, twenty-seventh pass), and its verdict comes first:
+// a module invalid as written is refused with the validator's error whatever the rewrite
+// and its compilation gave, and what they made is closed, never used nor kept in the
+// rewrite cache. limitStack parses any bytes without panicking (FuzzLimitStack), and
+// wazero validates the rewrite before compiling it, so an invalid module costs no more
+// than before. What wazero's compilation cache keeps of such a rewrite is reached only
+// by compiling the same rewritten bytes, which this function does only after the module
+// as written validated.
 //
 // A module whose rewrite is in the rewrite cache (hash is the sha256 of wasm) is compiled
 // from it, skipping validation and rewrite (rewritecache.go says why that is sound); an
@@ -276,14 +286,15 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	if err != nil {
 		return nil, err
 	}
-	if err := r.validate(ctx, capped); err != nil {
-		return nil, err
+	valid := make(chan error, 1)
+	go func() { valid <- r.validate(ctx, capped) }()
+	metered, cm, err := r.rewriteAndCompile(ctx, capped)
+	if verr := <-valid; verr != nil {
+		if cm != nil {
+			_ = cm.Close(ctx)
+		}
+		return nil, verr
 	}
-	metered, err := limitStack(capped)
-	if err != nil {
-		return nil, err
-	}
-	cm, err := r.wz.CompileModule(ctx, metered)
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +303,20 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 			"sha256", hash, "error", err)
 	}
 	return cm, nil
+}
+
+// rewriteAndCompile instruments capped (limitStack) and compiles the result, returning
+// both; the caller decides, once capped is known valid, whether to use them.
+func (r *Runtime) rewriteAndCompile(ctx context.Context, capped []byte) ([]byte, wazero.CompiledModule, error) {
+	metered, err := limitStack(capped)
+	if err != nil {
+		return nil, nil, err
+	}
+	cm, err := r.wz.CompileModule(ctx, metered)
+	if err != nil {
+		return nil, nil, err
+	}
+	return metered, cm, nil
 }
 
 // rewriteDir is the rewrite cache's directory for a compilation cache dir ("" for none).

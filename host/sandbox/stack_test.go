@@ -2,6 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -199,23 +202,36 @@ func TestStackMemoryBounded(t *testing.T) {
 // TestStackRewriteRefusesInvalid loads modules that are invalid as written but would be
 // valid once rewritten (they name the hidden local $mine or a hidden global, and so run
 // a recursion of any depth without reaching the budget): the host refuses them as it
-// refuses any module that does not compile.
+// refuses any module that does not compile, their rewrite (compiled while the module was
+// validated) is not kept in the rewrite cache, and a second runtime on the same cache
+// validates them again and refuses them again.
 func TestStackRewriteRefusesInvalid(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"stackmine", "stackforge"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			rt := setup(t, Config{})
-			m, err := rt.Load(context.Background(), wasmFile(t, name), name+".wasm")
-			if err == nil {
-				_, err := m.Execute(context.Background(), req(deepInput(3000)))
-				_ = m.Close(context.Background())
-				t.Fatalf("Load accepted an invalid module (a call 300,000 deep: %v)", err)
+			dir := t.TempDir()
+			wasm := wasmFile(t, name)
+			for round := range 2 {
+				rt := setup(t, Config{CacheDir: dir})
+				m, err := rt.Load(context.Background(), wasm, name+".wasm")
+				if err == nil {
+					_, err := m.Execute(context.Background(), req(deepInput(3000)))
+					_ = m.Close(context.Background())
+					t.Fatalf("round %d: Load accepted an invalid module (a call 300,000 deep: %v)", round, err)
+				}
+				if KindOf(err) != KindInvalid {
+					t.Fatalf("round %d: err = %v, want KindInvalid", round, err)
+				}
+				mustContain(t, "error", err.Error(), "does not compile")
+				if n := rt.rewritten.Load(); n != 1 {
+					t.Fatalf("round %d: %d rewrites, want 1 (the module validated again)", round, n)
+				}
+				entry := rewriteCache{dir: rewriteDir(dir)}.path(Hash(wasm))
+				if _, err := os.Stat(entry); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("round %d: the refused module's rewrite is cached (%v)", round, err)
+				}
 			}
-			if KindOf(err) != KindInvalid {
-				t.Fatalf("err = %v, want KindInvalid", err)
-			}
-			mustContain(t, "error", err.Error(), "does not compile")
 		})
 	}
 }
