@@ -52,6 +52,7 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'WideWASM' -benchtime 2x ./cmd/apflow/
 	$(BENCH) -bench 'DashboardTree10k' -benchtime 3x ./cmd/apflow/
 	$(BENCH) -bench 'RoundTripRaw|ExecuteNoop|AcquirePooled|InstantiateFresh' -benchtime 20000x -benchmem ./host/sandbox/
+	$(BENCH) -bench 'LoadColdCache' -benchtime 3x ./host/sandbox/
 	$(BENCH) -bench 'Open|ProcessStart' -benchtime 10x ./host/registry/
 	$(BENCH) -bench 'HookOverhead' -benchtime 30x ./host/hooks/
 	$(BENCH) -bench 'Update' -benchtime 3000x ./host/store/badgerstore/

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -123,6 +125,41 @@ func BenchmarkLoadWarmCache(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = rt.Close(ctx)
+	}
+}
+
+// BenchmarkLoadColdCache is a plugin author's first run after an edit: a new Runtime on
+// an empty cache directory loading a module, so that it is validated, rewritten,
+// compiled and instantiated for its metadata. The echo executor of each language:
+// the WAT fixture always, the kits' Go, Rust and C builds when `make kits` made them
+// (build/plugins).
+func BenchmarkLoadColdCache(b *testing.B) {
+	ctx := context.Background()
+	modules := []struct{ name, path string }{{"wat", filepath.Join("testdata", "echo.wasm")}}
+	for _, lang := range []string{"go", "rust", "c"} {
+		modules = append(modules, struct{ name, path string }{lang, filepath.Join("..", "..", "build", "plugins", "echo_"+lang+".wasm")})
+	}
+	for _, mod := range modules {
+		b.Run(mod.name, func(b *testing.B) {
+			wasm, err := os.ReadFile(mod.path)
+			if err != nil {
+				b.Skipf("no %s module (make kits): %v", mod.name, err)
+			}
+			for b.Loop() {
+				dir, err := os.MkdirTemp(b.TempDir(), "cache-")
+				if err != nil {
+					b.Fatal(err)
+				}
+				rt, err := New(ctx, Config{CacheDir: dir})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := rt.Load(ctx, wasm, filepath.Base(mod.path)); err != nil {
+					b.Fatal(err)
+				}
+				_ = rt.Close(ctx)
+			}
+		})
 	}
 }
 
