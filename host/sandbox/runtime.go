@@ -226,12 +226,18 @@ const coreFeatures = api.CoreFeaturesV2
 // compile returns the compiled module of orig (rewritten and validated by
 // compileChecked), compiling it at most once per content hash however many goroutines
 // ask at the same time. The caller owns one reference and must release it.
+//
+// A compile counts as a call in flight (enter): Close waits for it before it closes the
+// wazero runtimes, which would otherwise be closed under it (Module.Ready compiles
+// outside any call). A panic while compiling (a defect of wazero or of the rewrite on
+// some module) refuses that module instead of ending the process, and wakes the callers
+// waiting for the same hash.
 func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero.CompiledModule, error) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if !r.enter() {
 		return nil, errors.New("sandbox runtime is closed")
 	}
+	defer r.leave()
+	r.mu.Lock()
 	e, ok := r.compiled[hash]
 	if ok {
 		e.refs++
@@ -247,12 +253,22 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 	r.mu.Unlock()
 
 	r.compiles.Add(1)
-	e.mod, e.err = r.compileChecked(ctx, hash, orig)
+	e.mod, e.err = r.compileRecovered(ctx, hash, orig)
 	close(e.ready)
 	if e.err != nil {
 		r.release(hash)
 	}
 	return e.mod, e.err
+}
+
+// compileRecovered is compileChecked with a panic turned into the module's refusal.
+func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte) (cm wazero.CompiledModule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			cm, err = nil, fmt.Errorf("compiling the module failed: %v", p)
+		}
+	}()
+	return r.compileChecked(ctx, hash, orig)
 }
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
@@ -262,15 +278,18 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 // original would name them once rewritten, letting a guest lower the stack level
 // restored after its calls, forge its counters or clear its interrupt flag.
 //
-// The validation runs while the rewrite is made and compiled (a tenth of a Go module's
-// cold compile, docs/performance.md, twenty-seventh pass), and its verdict comes first:
-// a module invalid as written is refused with the validator's error whatever the rewrite
-// and its compilation gave, and what they made is closed, never used nor kept in the
-// rewrite cache. limitStack parses any bytes without panicking (FuzzLimitStack), and
-// wazero validates the rewrite before compiling it, so an invalid module costs no more
-// than before. What wazero's compilation cache keeps of such a rewrite is reached only
-// by compiling the same rewritten bytes, which this function does only after the module
-// as written validated.
+// The validation runs while the rewrite is made and compiled (5–12% less time for a
+// module's first load, docs/performance.md, twenty-seventh pass; none without a spare
+// core), and its verdict comes first: a module invalid as written is refused with the
+// validator's error whatever the rewrite gave, and what the rewrite compiled is closed,
+// never used, and not put in the rewrite cache. So the rewrite and wazero now see bytes
+// not yet validated: limitStack parses any bytes (FuzzLimitStack) and a panic of either
+// is a refusal (rewriteAndCompile), as is one of the validator (validateRecovered).
+// Refusing a module costs what compiling it would: wazero validates the rewrite first,
+// so most invalid modules fail at once, but one invalid as written and valid once
+// rewritten is compiled in full, and wazero's compilation cache keeps that compile,
+// which only compiling the same rewritten bytes again can reach; their use waits for
+// the verdict again.
 //
 // A module whose rewrite is in the rewrite cache (hash is the sha256 of wasm) is compiled
 // from it, skipping validation and rewrite (rewritecache.go says why that is sound); an
@@ -287,7 +306,7 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 		return nil, err
 	}
 	valid := make(chan error, 1)
-	go func() { valid <- r.validate(ctx, capped) }()
+	go func() { valid <- r.validateRecovered(ctx, capped) }()
 	metered, cm, err := r.rewriteAndCompile(ctx, capped)
 	if verr := <-valid; verr != nil {
 		if cm != nil {
@@ -306,13 +325,19 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 }
 
 // rewriteAndCompile instruments capped (limitStack) and compiles the result, returning
-// both; the caller decides, once capped is known valid, whether to use them.
-func (r *Runtime) rewriteAndCompile(ctx context.Context, capped []byte) ([]byte, wazero.CompiledModule, error) {
-	metered, err := limitStack(capped)
+// both; the caller decides, once capped is known valid, whether to use them. A panic of
+// either is returned as an error, for the caller to weigh after the verdict.
+func (r *Runtime) rewriteAndCompile(ctx context.Context, capped []byte) (metered []byte, cm wazero.CompiledModule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			metered, cm, err = nil, nil, fmt.Errorf("the module's rewrite failed: %v", p)
+		}
+	}()
+	metered, err = limitStack(capped)
 	if err != nil {
 		return nil, nil, err
 	}
-	cm, err := r.wz.CompileModule(ctx, metered)
+	cm, err = r.wz.CompileModule(ctx, metered)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -334,6 +359,17 @@ func (r *Runtime) validate(ctx context.Context, wasm []byte) error {
 		return err
 	}
 	return v.Close(ctx)
+}
+
+// validateRecovered is validate on a goroutine of its own: a panic of the validator is
+// the module's refusal, not the end of the process.
+func (r *Runtime) validateRecovered(ctx context.Context, wasm []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("validating the module failed: %v", p)
+		}
+	}()
+	return r.validate(ctx, wasm)
 }
 
 // release drops one reference to a compiled module and closes it with the last one.

@@ -1,0 +1,96 @@
+package sandbox
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// manyFunctions is a valid module of n functions (i32) -> i32, each adding 1 to its
+// parameter m times: large enough that compiling it takes a while.
+func manyFunctions(n, m int) []byte {
+	section := func(out []byte, id byte, body []byte) []byte {
+		return append(appendU32(append(out, id), uint32(len(body))), body...)
+	}
+	out := []byte("\x00asm\x01\x00\x00\x00")
+	out = section(out, 1, []byte{1, 0x60, 1, 0x7f, 1, 0x7f}) // one type: (i32) -> i32
+	funcs := appendU32(nil, uint32(n))
+	for range n {
+		funcs = append(funcs, 0)
+	}
+	out = section(out, 3, funcs)
+	code := appendU32(nil, uint32(n))
+	for range n {
+		body := []byte{0} // no locals beyond the parameter
+		for range m {
+			body = append(body, 0x20, 0, 0x41, 1, 0x6a, 0x21, 0) // local.set 0 (local.get 0 + 1)
+		}
+		body = append(body, 0x20, 0, 0x0b)
+		code = append(appendU32(code, uint32(len(body))), body...)
+	}
+	return section(out, 10, code)
+}
+
+// TestCloseWaitsForACompile closes the runtime while a module compiles outside any
+// call (as Module.Ready does): Close waits for the compile, which ends with the module
+// or with the runtime's closed error, and nothing panics (wazero's runtimes closed under
+// a compile panicked).
+func TestCloseWaitsForACompile(t *testing.T) {
+	t.Parallel()
+	wasm := manyFunctions(500, 100)
+	for _, delay := range []time.Duration{0, 2 * time.Millisecond, 10 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			t.Parallel()
+			rt := setup(t, Config{CacheDir: t.TempDir()})
+			done := make(chan error, 1)
+			go func() {
+				cm, err := rt.compile(context.Background(), Hash(wasm), wasm)
+				if cm != nil {
+					rt.release(Hash(wasm))
+				}
+				done <- err
+			}()
+			for rt.compiles.Load() == 0 && len(done) == 0 {
+				time.Sleep(100 * time.Microsecond)
+			}
+			time.Sleep(delay)
+			if err := rt.Close(context.Background()); err != nil {
+				t.Fatalf("Close = %v", err)
+			}
+			if err := <-done; err != nil && !strings.Contains(err.Error(), "closed") {
+				t.Fatalf("compile = %v, want the module or the runtime's closed error", err)
+			}
+		})
+	}
+}
+
+// TestRefusalIsTheValidators checks that a module invalid as written is refused with the
+// validator's error, also when its rewrite fails on its own (the rewrite runs while the
+// module is validated, and its failure must not take the verdict's place).
+func TestRefusalIsTheValidators(t *testing.T) {
+	t.Parallel()
+	header := "\x00asm\x01\x00\x00\x00"
+	for _, tt := range []struct {
+		name, wasm, want string
+	}{
+		{"truncated section", header + "\x01\x05\x01", "section type"},
+		{"not a module", "junk", "invalid magic number"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := limitStack([]byte(tt.wasm)); err == nil {
+				t.Fatalf("limitStack accepted %q: the case does not test what it means to", tt.wasm)
+			}
+			rt := setup(t, Config{})
+			_, err := rt.Load(context.Background(), []byte(tt.wasm), "bad.wasm")
+			if KindOf(err) != KindInvalid {
+				t.Fatalf("err = %v, want KindInvalid", err)
+			}
+			mustContain(t, "error", err.Error(), tt.want)
+			if strings.Contains(err.Error(), "cannot meter") {
+				t.Fatalf("err = %v: the rewrite's error, not the validator's", err)
+			}
+		})
+	}
+}
