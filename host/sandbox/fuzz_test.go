@@ -107,6 +107,32 @@ func FuzzLimitStack(f *testing.F) {
 	})
 }
 
+// FuzzRewriteParses feeds any bytes to the rewrite alone (capTables, then limitStack), as
+// Runtime.compileChecked does while the module is still being validated: it must never
+// panic, and it must give the same answer twice. Without a compile or a call per input
+// it runs thousands of inputs a second, where FuzzLimitStack runs tens.
+func FuzzRewriteParses(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.wasm"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		capped, err := capTables(wasm)
+		if err != nil {
+			return
+		}
+		out, err := limitStack(capped)
+		again, againErr := limitStack(capped)
+		if (err == nil) != (againErr == nil) || !bytes.Equal(out, again) {
+			t.Fatalf("two rewrites of the same bytes differ: %v, %v", err, againErr)
+		}
+	})
+}
+
 // sameBehaviour instantiates a module without imports as written and rewritten, and calls
 // each exported function without parameters on both (100 ms each, in a runtime that
 // closes on context done): the results are the same, or both calls fail. A call that

@@ -283,7 +283,7 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 // core), and its verdict comes first: a module invalid as written is refused with the
 // validator's error whatever the rewrite gave, and what the rewrite compiled is closed,
 // never used, and not put in the rewrite cache. So the rewrite and wazero now see bytes
-// not yet validated: limitStack parses any bytes (FuzzLimitStack) and a panic of either
+// not yet validated: limitStack parses any bytes (FuzzRewriteParses) and a panic of either
 // is a refusal (rewriteAndCompile), as is one of the validator (validateRecovered).
 // Refusing a module costs what compiling it would: wazero validates the rewrite first,
 // so most invalid modules fail at once, but one invalid as written and valid once

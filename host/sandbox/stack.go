@@ -147,7 +147,7 @@ type section struct {
 // limitStack returns wasm with the stack budget and the interrupt checks instrumented
 // (see above). Its output may be used only once wasm is known valid as written; it may
 // run before (compileChecked runs it while the validation does), so it must parse any
-// bytes without panicking (FuzzLimitStack). A module without functions of its own is
+// bytes without panicking (FuzzRewriteParses). A module without functions of its own is
 // returned unchanged. A module exporting a name the rewrite adds (reservedExports) is
 // refused, and so is one the rewrite cannot parse: it would otherwise run without a
 // stack budget.
