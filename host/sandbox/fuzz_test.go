@@ -64,11 +64,9 @@ func FuzzHTTPAllowed(f *testing.F) {
 	})
 }
 
-// FuzzLimitStack feeds module bytes to the rewrite (stack budget and interrupt checks):
-// it must never panic, a module that compiles still compiles once rewritten (wazero
-// validates it), a module that does not compile is not loadable either, rewritten or
-// not, and a module without imports behaves the same rewritten (sameBehaviour).
-func FuzzLimitStack(f *testing.F) {
+// addModuleSeeds seeds a fuzz target of module bytes with every test module, whole and
+// cut in half.
+func addModuleSeeds(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.wasm"))
 	for _, name := range files {
 		b, err := os.ReadFile(name)
@@ -78,6 +76,14 @@ func FuzzLimitStack(f *testing.F) {
 		f.Add(b)
 		f.Add(b[:len(b)/2])
 	}
+}
+
+// FuzzLimitStack feeds module bytes to the rewrite (stack budget and interrupt checks):
+// it must never panic, a module that compiles still compiles once rewritten (wazero
+// validates it), a module that does not compile is not loadable either, rewritten or
+// not, and a module without imports behaves the same rewritten (sameBehaviour).
+func FuzzLimitStack(f *testing.F) {
+	addModuleSeeds(f)
 	ctx := context.Background()
 	wz := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(coreFeatures).WithCloseOnContextDone(true))
 	f.Cleanup(func() { _ = wz.Close(ctx) })
@@ -112,14 +118,7 @@ func FuzzLimitStack(f *testing.F) {
 // panic, and it must give the same answer twice. Without a compile or a call per input
 // it runs thousands of inputs a second, where FuzzLimitStack runs tens.
 func FuzzRewriteParses(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.wasm"))
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addModuleSeeds(f)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		capped, err := capTables(wasm)
 		if err != nil {
