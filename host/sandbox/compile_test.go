@@ -94,3 +94,28 @@ func TestRefusalIsTheValidators(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectAfterClose checks that Inspect, which compiles with the validator, counts
+// as a call: after Close it fails as the runtime's closed error instead of reporting
+// the module as not compiling, and Close waits for one in flight.
+func TestInspectAfterClose(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	wasm := manyFunctions(500, 100)
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Inspect(context.Background(), wasm, "many.wasm")
+		done <- err
+	}()
+	time.Sleep(2 * time.Millisecond)
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := <-done; err != nil && KindOf(err) != KindClosed {
+		t.Fatalf("Inspect during Close = %v, want a result or KindClosed", err)
+	}
+	in, err := rt.Inspect(context.Background(), wasmFile(t, "echo"), "echo.wasm")
+	if KindOf(err) != KindClosed {
+		t.Fatalf("Inspect after Close = %+v, %v; want KindClosed", in, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -61,6 +62,10 @@ type Problem struct {
 // Problem.
 func (r *Runtime) Inspect(ctx context.Context, wasm []byte, name string) (*Inspection, error) {
 	in := &Inspection{Name: name, Size: len(wasm), Hash: Hash(wasm)}
+	if !r.enter() { // Close waits for the validator's compile (see compile)
+		return nil, r.closedError(strings.TrimSuffix(name, ".wasm"), in.Hash, nil)
+	}
+	defer r.leave()
 	compiled, err := r.validator.CompileModule(ctx, wasm)
 	if err != nil {
 		in.Problems = []Problem{{Problem: "does not compile: " + err.Error(), Fix: fixInvalid}}
