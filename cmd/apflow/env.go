@@ -563,7 +563,8 @@ func (h *host) close(ctx context.Context) error {
 }
 
 // runtimeCloseGrace bounds how long closing the sandbox waits for the plugin calls the
-// engine cancelled to return.
+// engine cancelled to return, and for a plugin's compile in flight (seconds for a Go
+// module's first one), which cannot be interrupted.
 const runtimeCloseGrace = 5 * time.Second
 
 // shutdown closes the host, giving running tasks shutdownGrace to finish.

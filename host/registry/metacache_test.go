@@ -385,3 +385,29 @@ func TestMetadataCacheSharedByPluginsDirs(t *testing.T) {
 		t.Errorf("index after pruning: %d files, dirty %v; want the second dir's file and a rewrite", len(c.files), c.dirty)
 	}
 }
+
+// TestLookupDuringShutdownKeepsThePlugin looks a plugin up, registered from the
+// metadata cache and not compiled yet, after its runtime closed (a process shutting
+// down): the lookup fails as closed, and the plugin stays registered, with no problem
+// recorded and its description still cached for the next process.
+func TestLookupDuringShutdownKeepsThePlugin(t *testing.T) {
+	t.Parallel()
+	dir, metaDir := warmSetup(t, map[string]string{"swap.wasm": "swap_v1.wasm"})
+	r, rt := process(t, dir, metaDir)
+	if err := rt.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Lookup("swap")
+	if sandbox.KindOf(err) != sandbox.KindClosed {
+		t.Fatalf("lookup after the runtime closed = %v, want KindClosed", err)
+	}
+	if len(r.Problems()) != 0 {
+		t.Fatalf("problems = %v, want none", r.Problems())
+	}
+	if _, err := os.Stat(descPath(metaDir, "swap_v1.wasm", t)); err != nil {
+		t.Fatalf("the description was dropped: %v", err)
+	}
+	if _, err := r.Lookup("swap"); sandbox.KindOf(err) != sandbox.KindClosed {
+		t.Fatalf("second lookup = %v, want KindClosed again (the plugin still registered)", err)
+	}
+}

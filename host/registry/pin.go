@@ -50,14 +50,21 @@ func (r *Registry) Hook(id string) (*HookHandle, error) {
 }
 
 // ready compiles a pinned version registered from the metadata cache; on failure it
-// unregisters and releases it (see notReady).
+// unregisters and releases it (see notReady). A failure because the runtime is closing
+// (the process shutting down) says nothing of the module: the version is released
+// and stays registered, its description cached.
 func (r *Registry) ready(v *version) error {
-	if err := v.mod.Ready(context.Background()); err != nil {
-		err = r.notReady(v, err)
+	err := v.mod.Ready(context.Background())
+	switch {
+	case err == nil:
+		return nil
+	case sandbox.KindOf(err) == sandbox.KindClosed:
 		r.release(v)
-		return err
+		return fmt.Errorf("registry: plugin %q: %w", v.mod.ID(), err)
 	}
-	return nil
+	err = r.notReady(v, err)
+	r.release(v)
+	return err
 }
 
 // acquire pins the current version of id. While Open's background scan runs, an id not

@@ -32,42 +32,96 @@ func manyFunctions(n, m int) []byte {
 	return section(out, 10, code)
 }
 
-// TestCloseWaitsForACompile closes the runtime while a module compiles outside any
-// call (as Module.Ready does): Close waits for the compile, which ends with the module
-// or with the runtime's closed error, and nothing panics (wazero's runtimes closed under
-// a compile panicked).
+// TestCloseWaitsForACompile closes the runtime while a module compiles outside any call
+// (as Module.Ready does): Close waits for the compile, which ends with the module, and
+// nothing panics (wazero's runtimes closed under a compile panicked).
 func TestCloseWaitsForACompile(t *testing.T) {
 	t.Parallel()
 	wasm := manyFunctions(500, 100)
-	for _, delay := range []time.Duration{0, 2 * time.Millisecond, 10 * time.Millisecond} {
+	for _, delay := range []time.Duration{0, 5 * time.Millisecond} {
 		t.Run(delay.String(), func(t *testing.T) {
 			t.Parallel()
 			rt := setup(t, Config{CacheDir: t.TempDir()})
-			done := make(chan error, 1)
+			type outcome struct {
+				compiled bool
+				err      error
+			}
+			done := make(chan outcome, 1)
 			go func() {
 				cm, err := rt.compile(context.Background(), Hash(wasm), wasm)
 				if cm != nil {
 					rt.release(Hash(wasm))
 				}
-				done <- err
+				done <- outcome{cm != nil, err}
 			}()
-			for rt.compiles.Load() == 0 && len(done) == 0 {
+			for rt.compiles.Load() == 0 { // the compile has entered: Close must wait for it
 				time.Sleep(100 * time.Microsecond)
 			}
 			time.Sleep(delay)
 			if err := rt.Close(context.Background()); err != nil {
 				t.Fatalf("Close = %v", err)
 			}
-			if err := <-done; err != nil && !strings.Contains(err.Error(), "closed") {
-				t.Fatalf("compile = %v, want the module or the runtime's closed error", err)
+			if o := <-done; !o.compiled || o.err != nil {
+				t.Fatalf("compile = %+v, want the module: it began before Close", o)
 			}
 		})
 	}
 }
 
+// TestCompilePanicRefusesTheModule makes a compile panic: the module is refused with the
+// panic's message, a caller waiting for the same compile is woken with it, the module
+// stays refused in this runtime (wazero may keep a half-made entry), and another module
+// still loads.
+func TestCompilePanicRefusesTheModule(t *testing.T) {
+	t.Parallel()
+	rt := setup(t, Config{})
+	entered, release := make(chan struct{}), make(chan struct{})
+	rt.testBeforeCompile = func() {
+		close(entered)
+		<-release
+		panic("a defect")
+	}
+	wasm := wasmFile(t, "echo")
+	first := make(chan error, 1)
+	go func() {
+		_, err := rt.Load(context.Background(), wasm, "echo.wasm")
+		first <- err
+	}()
+	<-entered
+	second := make(chan error, 1)
+	go func() {
+		_, err := rt.Load(context.Background(), wasm, "echo.wasm")
+		second <- err
+	}()
+	for { // the second Load waits on the first's compile
+		rt.mu.Lock()
+		refs := rt.compiled[Hash(wasm)].refs
+		rt.mu.Unlock()
+		if refs == 2 {
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	close(release)
+	for i, ch := range []chan error{first, second} {
+		if err := <-ch; KindOf(err) != KindInvalid || !strings.Contains(err.Error(), "a defect") {
+			t.Fatalf("load %d = %v, want KindInvalid naming the panic", i+1, err)
+		}
+	}
+	rt.testBeforeCompile = nil
+	if _, err := rt.Load(context.Background(), wasm, "echo.wasm"); err == nil || !strings.Contains(err.Error(), "a defect") {
+		t.Fatalf("a later load = %v, want the panic's refusal again", err)
+	}
+	if m, err := rt.Load(context.Background(), wasmFile(t, "noop"), "noop.wasm"); err != nil {
+		t.Fatalf("another module: %v", err)
+	} else {
+		_ = m.Close(context.Background())
+	}
+}
+
 // TestRefusalIsTheValidators checks that a module invalid as written is refused with the
-// validator's error, also when its rewrite fails on its own (the rewrite runs while the
-// module is validated, and its failure must not take the verdict's place).
+// validator's error, also when its rewrite would fail on its own: the verdict on the
+// module as written comes first.
 func TestRefusalIsTheValidators(t *testing.T) {
 	t.Parallel()
 	header := "\x00asm\x01\x00\x00\x00"

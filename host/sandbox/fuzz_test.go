@@ -113,10 +113,10 @@ func FuzzLimitStack(f *testing.F) {
 	})
 }
 
-// FuzzRewriteParses feeds any bytes to the rewrite alone (capTables, then limitStack), as
-// Runtime.compileChecked does while the module is still being validated: it must never
-// panic, and it must give the same answer twice. Without a compile or a call per input
-// it runs thousands of inputs a second, where FuzzLimitStack runs tens.
+// FuzzRewriteParses feeds any bytes to the rewrite alone (capTables, then limitStack),
+// parsers of a module from outside: they must never panic, and must give the same answer
+// twice. Without a compile or a call per input it runs thousands of inputs a second,
+// where FuzzLimitStack runs tens.
 func FuzzRewriteParses(f *testing.F) {
 	addModuleSeeds(f)
 	f.Fuzz(func(t *testing.T, wasm []byte) {

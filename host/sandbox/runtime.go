@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -46,11 +47,16 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	compiled map[string]*compiledEntry // by sha256 hex
+	// poisoned refuses, by sha256 hex, the modules whose compile panicked (see compile).
+	poisoned map[string]error
 	closed   bool
-	// calls counts guest calls in flight (enter..leave); Close waits for them before
-	// closing the wazero runtime, which must not close a module a guest still runs in.
-	// Add happens under mu while not closed, so it never races with Close's Wait.
+	// calls counts guest calls, loads, compiles and inspections in flight (enter..leave);
+	// Close waits for them before closing the wazero runtimes, which must not close a
+	// module a guest still runs in, nor be closed under a compile. Add happens under mu
+	// while not closed, so it never races with Close's Wait.
 	calls sync.WaitGroup
+	// testBeforeCompile, when a test sets it, runs at the start of each compileChecked.
+	testBeforeCompile func()
 	// shutdownOnce closes wz, cache and validator after the last call; shutdownErr is
 	// what that returned.
 	shutdownOnce sync.Once
@@ -125,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cache:     cache,
 		validator: wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(coreFeatures)),
 		compiled:  map[string]*compiledEntry{},
+		poisoned:  map[string]error{},
 		rewrites:  rewriteCache{dir: rewriteDir(cfg.CacheDir)},
 		hostFuncs: map[string]api.FunctionDefinition{},
 	}
@@ -154,9 +161,10 @@ func (r *Runtime) Effective(l task.Limits) task.Limits { return r.cfg.effective(
 // HTTP request): they fail with KindCancelled.
 //
 // Close ends the calls in flight first and waits for them before closing the runtime
-// underneath (wazero must not close a module a guest still runs in). When ctx ends
-// first, Close returns ctx.Err() at once; the runtime is closed in the background once
-// the cancelled calls have returned. Calls and loads after Close fail with KindClosed.
+// underneath (wazero must not close a module a guest still runs in), and for the
+// compiles in flight, which cannot be interrupted (a Go module's first compile takes
+// seconds). When ctx ends first, Close returns ctx.Err() at once; the runtime is closed
+// in the background once the cancelled calls and the compiles have returned. Calls and loads after Close fail with KindClosed.
 // Close may be called more than once; the runtime is closed once.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.endLife()
@@ -186,8 +194,9 @@ func (r *Runtime) shutdown() {
 	})
 }
 
-// enter registers a guest call (or a load) in flight, or reports that the runtime is
-// closed. Each successful enter must be followed by one leave.
+// enter registers a guest call (or a load, a compile, an inspection) in flight, or
+// reports that the runtime is closed. Each successful enter must be followed by one
+// leave; enters may nest.
 func (r *Runtime) enter() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -227,17 +236,24 @@ const coreFeatures = api.CoreFeaturesV2
 // compileChecked), compiling it at most once per content hash however many goroutines
 // ask at the same time. The caller owns one reference and must release it.
 //
-// A compile counts as a call in flight (enter): Close waits for it before it closes the
-// wazero runtimes, which would otherwise be closed under it (Module.Ready compiles
-// outside any call). A panic while compiling (a defect of wazero or of the rewrite on
-// some module) refuses that module instead of ending the process, and wakes the callers
-// waiting for the same hash.
+// A compile counts as a call in flight (enter): Close waits for it, up to a cold
+// compile's length (seconds for a Go module), before it closes the wazero runtimes,
+// which would otherwise be closed under it (Module.Ready compiles outside any call).
+// A panic while compiling (a defect of wazero or of the host, or an mmap the system
+// refused) refuses the module with the panic's message instead of ending the process,
+// wakes the callers waiting for the same hash, is logged with its stack, and refuses
+// every later compile of that hash in this runtime: wazero may have kept a half-made
+// entry for it, which a later compile would reuse.
 func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero.CompiledModule, error) {
 	if !r.enter() {
 		return nil, errors.New("sandbox runtime is closed")
 	}
 	defer r.leave()
 	r.mu.Lock()
+	if err := r.poisoned[hash]; err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
 	e, ok := r.compiled[hash]
 	if ok {
 		e.refs++
@@ -261,11 +277,17 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 	return e.mod, e.err
 }
 
-// compileRecovered is compileChecked with a panic turned into the module's refusal.
+// compileRecovered is compileChecked with a panic turned into the module's refusal, and
+// the hash poisoned (see compile).
 func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte) (cm wazero.CompiledModule, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			cm, err = nil, fmt.Errorf("compiling the module failed: %v", p)
+			cm, err = nil, fmt.Errorf("compiling the module failed, a defect of the host or a refusal of the system: %v", p)
+			r.cfg.Logger.Error("compiling a module panicked; it is refused until the process restarts",
+				"sha256", hash, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r.mu.Lock()
+			r.poisoned[hash] = err
+			r.mu.Unlock()
 		}
 	}()
 	return r.compileChecked(ctx, hash, orig)
@@ -273,28 +295,21 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
 // capped module validated as written, then the stack budget and the interrupt checks
-// instrumented (limitStack). Validating the module as written matters: limitStack adds
-// a local to every function and globals to the module, so indices out of range in the
-// original would name them once rewritten, letting a guest lower the stack level
-// restored after its calls, forge its counters or clear its interrupt flag.
-//
-// The validation runs while the rewrite is made and compiled (5–12% less time for a
-// module's first load, docs/performance.md, twenty-seventh pass; none without a spare
-// core), and its verdict comes first: a module invalid as written is refused with the
-// validator's error whatever the rewrite gave, and what the rewrite compiled is closed,
-// never used, and not put in the rewrite cache. So the rewrite and wazero now see bytes
-// not yet validated: limitStack parses any bytes (FuzzRewriteParses) and a panic of either
-// is a refusal (rewriteAndCompile), as is one of the validator (validateRecovered).
-// Refusing a module costs what compiling it would: wazero validates the rewrite first,
-// so most invalid modules fail at once, but one invalid as written and valid once
-// rewritten is compiled in full, and wazero's compilation cache keeps that compile,
-// which only compiling the same rewritten bytes again can reach; their use waits for
-// the verdict again.
+// instrumented (limitStack). Validating before limitStack matters: it adds a local to
+// every function and globals to the module, so indices out of range in the original
+// would name them once rewritten, letting a guest lower the stack level restored after
+// its calls, forge its counters or clear its interrupt flag. (Validating while the
+// rewrite compiled took 5–12% less time with a spare core, and half as much memory
+// again at the peak of a Go module's first load: docs/performance.md, twenty-seventh
+// pass.)
 //
 // A module whose rewrite is in the rewrite cache (hash is the sha256 of wasm) is compiled
 // from it, skipping validation and rewrite (rewritecache.go says why that is sound); an
 // unusable entry falls back to the full path, which replaces it.
 func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
+	if r.testBeforeCompile != nil {
+		r.testBeforeCompile()
+	}
 	if metered, ok := r.rewrites.get(hash); ok {
 		if cm, err := r.wz.CompileModule(ctx, metered); err == nil {
 			return cm, nil
@@ -305,15 +320,14 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	if err != nil {
 		return nil, err
 	}
-	valid := make(chan error, 1)
-	go func() { valid <- r.validateRecovered(ctx, capped) }()
-	metered, cm, err := r.rewriteAndCompile(ctx, capped)
-	if verr := <-valid; verr != nil {
-		if cm != nil {
-			_ = cm.Close(ctx)
-		}
-		return nil, verr
+	if err := r.validate(ctx, capped); err != nil {
+		return nil, err
 	}
+	metered, err := limitStack(capped)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := r.wz.CompileModule(ctx, metered)
 	if err != nil {
 		return nil, err
 	}
@@ -322,26 +336,6 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 			"sha256", hash, "error", err)
 	}
 	return cm, nil
-}
-
-// rewriteAndCompile instruments capped (limitStack) and compiles the result, returning
-// both; the caller decides, once capped is known valid, whether to use them. A panic of
-// either is returned as an error, for the caller to weigh after the verdict.
-func (r *Runtime) rewriteAndCompile(ctx context.Context, capped []byte) (metered []byte, cm wazero.CompiledModule, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			metered, cm, err = nil, nil, fmt.Errorf("the module's rewrite failed: %v", p)
-		}
-	}()
-	metered, err = limitStack(capped)
-	if err != nil {
-		return nil, nil, err
-	}
-	cm, err = r.wz.CompileModule(ctx, metered)
-	if err != nil {
-		return nil, nil, err
-	}
-	return metered, cm, nil
 }
 
 // rewriteDir is the rewrite cache's directory for a compilation cache dir ("" for none).
@@ -359,17 +353,6 @@ func (r *Runtime) validate(ctx context.Context, wasm []byte) error {
 		return err
 	}
 	return v.Close(ctx)
-}
-
-// validateRecovered is validate on a goroutine of its own: a panic of the validator is
-// the module's refusal, not the end of the process.
-func (r *Runtime) validateRecovered(ctx context.Context, wasm []byte) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("validating the module failed: %v", p)
-		}
-	}()
-	return r.validate(ctx, wasm)
 }
 
 // release drops one reference to a compiled module and closes it with the last one.

@@ -60,11 +60,10 @@ import (
 // plus declared locals) and a global.get/set of the hidden globals. A function setting
 // its $mine low would have the restore after its next call lower $depth, one setting
 // $depth would reset it directly, and either could recurse without end under the
-// budget. So the original bytes must be validated, and the rewrite used only once they
-// are (Runtime.compileChecked validates them while the rewrite is made and compiled,
-// and waits for the verdict): only a module that is valid as written cannot name what
-// the rewrite added. A valid module the rewrite cannot parse is refused rather than run
-// without a budget.
+// budget. So the original bytes must be validated before the rewrite
+// (Runtime.compileChecked does): only a module that is valid as written cannot name
+// what the rewrite added. A valid module the rewrite cannot parse is refused rather
+// than run without a budget.
 //
 // The scheme relies on every call that starts either returning to the instruction after
 // it, where the restore is, or ending the whole guest call with a trap (the host zeroes
@@ -144,13 +143,12 @@ type section struct {
 	body []byte
 }
 
-// limitStack returns wasm with the stack budget and the interrupt checks instrumented
-// (see above). Its output may be used only once wasm is known valid as written; it may
-// run before (compileChecked runs it while the validation does), so it must parse any
-// bytes without panicking (FuzzRewriteParses). A module without functions of its own is
-// returned unchanged. A module exporting a name the rewrite adds (reservedExports) is
-// refused, and so is one the rewrite cannot parse: it would otherwise run without a
-// stack budget.
+// limitStack returns wasm, a module already validated as written, with the stack budget
+// and the interrupt checks instrumented (see above). It parses any bytes without
+// panicking (FuzzRewriteParses). A module without functions of its own is returned
+// unchanged. A module exporting a name the rewrite adds (reservedExports) is refused,
+// and so is one the rewrite cannot parse: it would otherwise run without a stack
+// budget.
 func limitStack(wasm []byte) ([]byte, error) {
 	out, err := instrumentStack(wasm)
 	var reserved *reservedExportError

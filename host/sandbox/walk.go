@@ -10,9 +10,8 @@ import "fmt"
 // WebAssembly 2.0 core: MVP, sign extension, non-trapping float-to-int, multi-value,
 // bulk memory, reference types and 128-bit SIMD). An opcode outside it (threads, tail
 // calls, exceptions, relaxed SIMD, GC...) is an error: the module is refused rather
-// than run without checks. Only the rewrite of a module valid as written is used
-// (compileChecked), so it needs to find instruction boundaries only, not check types; it
-// may read bodies not yet validated, and must then fail without panicking.
+// than run without checks. The bodies it reads were validated first (compileChecked),
+// so it needs to find instruction boundaries only, not check types.
 
 // errOpcode reports an instruction the walker does not know.
 type errOpcode struct {
