@@ -164,8 +164,9 @@ func (r *Runtime) Effective(l task.Limits) task.Limits { return r.cfg.effective(
 // underneath (wazero must not close a module a guest still runs in), and for the
 // compiles in flight, which cannot be interrupted (a Go module's first compile takes
 // seconds). When ctx ends first, Close returns ctx.Err() at once; the runtime is closed
-// in the background once the cancelled calls and the compiles have returned. Calls and loads after Close fail with KindClosed.
-// Close may be called more than once; the runtime is closed once.
+// in the background once the cancelled calls and the compiles have returned. Calls and
+// loads after Close fail with KindClosed. Close may be called more than once; the
+// runtime is closed once.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.endLife()
 	r.mu.Lock()
