@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -410,4 +411,29 @@ func TestLookupDuringShutdownKeepsThePlugin(t *testing.T) {
 	if _, err := r.Lookup("swap"); sandbox.KindOf(err) != sandbox.KindClosed {
 		t.Fatalf("second lookup = %v, want KindClosed again (the plugin still registered)", err)
 	}
+}
+
+// TestCancelledScanReportsNothing rescans with a done context (a registry closing): the
+// scan fails with the context's error, loads no new file, and records no problem for it.
+func TestCancelledScanReportsNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "swap.wasm"), fixture(t, "swap_v1.wasm"))
+	r, _ := process(t, dir, t.TempDir())
+	writeFile(t, filepath.Join(dir, "other.wasm"), fixture(t, "other.wasm"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Rescan(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Rescan = %v, want context.Canceled", err)
+	}
+	if len(r.Problems()) != 0 {
+		t.Fatalf("problems = %v, want none", r.Problems())
+	}
+	if _, err := r.Lookup("other"); apferr.CodeOf(err) != apferr.ExecutorNotFound {
+		t.Fatalf("lookup of the file the cancelled scan met = %v, want not found", err)
+	}
+	if err := r.Rescan(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lookupRun(t, r, "other") // the next scan loads it
 }

@@ -215,8 +215,14 @@ func (r *Registry) loadAndApply(ctx context.Context, steps []*scanStep) error {
 }
 
 // loadFull loads a step's module in full (reading the file unless planFile did). A
-// module that fails to load leaves step.mod nil and is reported by apply.
+// module that fails to load leaves step.mod nil and is reported by apply. Once ctx is
+// done (the registry closing), the step fails the scan instead, neither loaded nor
+// reported: a compile cannot be interrupted, so a scan stopped mid-way loads nothing
+// more, and a load the cancellation cut short says nothing of its module.
 func (r *Registry) loadFull(ctx context.Context, step *scanStep) {
+	if step.err = ctx.Err(); step.err != nil {
+		return
+	}
 	wasm := step.wasm
 	if wasm == nil {
 		if wasm, step.err = r.readFile(step.name, step.path, step.st); wasm == nil {
@@ -230,6 +236,13 @@ func (r *Registry) loadFull(ctx context.Context, step *scanStep) {
 	}
 	step.wasm = nil
 	mod, err := r.opts.Runtime.Load(ctx, wasm, step.name)
+	if cerr := ctx.Err(); cerr != nil {
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		step.err = cerr
+		return
+	}
 	if err != nil {
 		step.loadErr = err.Error()
 		return
