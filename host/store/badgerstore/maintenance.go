@@ -114,9 +114,9 @@ func (s *Store) maintainAfterClose(tables, valueLogs int) {
 const maintenanceGCBudget = time.Second
 
 // maintain collects the value log of the closed store of opts, consolidates it when
-// that pays, and merges its level 0 into its base level. It opens the store as any process would, so that what another
-// process left meanwhile (the write-ahead logs of larger memtables, a journal, after a
-// crash) is recovered first.
+// that pays, and merges its level 0 into its base level. It opens the store as any
+// process would, so that what another process left meanwhile (the write-ahead logs of
+// larger memtables, a journal, after a crash) is recovered first.
 func maintain(opts Options) error {
 	opts.maintenance = true
 	s, err := Open(opts)
