@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/apflow-wasm/apflow/host/executor"
@@ -20,6 +21,45 @@ type postInput struct {
 	Task   *task.Task     `json:"task"`
 	Inputs map[string]any `json:"inputs"`
 	Result any            `json:"result"`
+}
+
+// appendJSON appends {"task":…,"inputs":…}, the task in its wire form.
+func (in preInput) appendJSON(b []byte) ([]byte, error) {
+	b, err := appendTaskAndInputs(b, in.Task, in.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSON appends {"task":…,"inputs":…,"result":…}, the task in its wire form.
+func (in postInput) appendJSON(b []byte) ([]byte, error) {
+	b, err := appendTaskAndInputs(b, in.Task, in.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	result, err := json.Marshal(in.Result)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"result":`...)
+	return append(append(b, result...), '}'), nil
+}
+
+// appendTaskAndInputs appends {"task":<t>,"inputs":<inputs> (no closing brace): t as
+// Task.MarshalJSON writes it, inputs as json.Marshal does.
+func appendTaskAndInputs(b []byte, t *task.Task, inputs map[string]any) ([]byte, error) {
+	b = append(b, `{"task":`...)
+	b, err := t.AppendJSON(b, nil)
+	if err != nil {
+		return nil, err
+	}
+	in, err := json.Marshal(inputs)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"inputs":`...)
+	return append(b, in...), nil
 }
 
 // Pre runs the pre-hooks around task t, in registration order, starting from inputs
