@@ -120,15 +120,16 @@ func TestCompilePanicRefusesTheModule(t *testing.T) {
 }
 
 // TestRefusalIsTheValidators checks that a module invalid as written is refused with the
-// validator's error, also when its rewrite would fail on its own: the verdict on the
-// module as written comes first.
+// validator's error (or checkBounds', which reads it first), also when its rewrite would
+// fail on its own: the verdict on the module as written comes first.
 func TestRefusalIsTheValidators(t *testing.T) {
 	t.Parallel()
 	header := "\x00asm\x01\x00\x00\x00"
 	for _, tt := range []struct {
 		name, wasm, want string
 	}{
-		{"truncated section", header + "\x01\x05\x01", "section type"},
+		{"truncated section", header + "\x01\x05\x01", "malformed module: type section at byte 8"},
+		{"a type index out of range", header + "\x01\x01\x00" + "\x03\x02\x01\x05" + "\x0a\x04\x01\x02\x00\x0b", "type section index 5 out of range"},
 		{"not a module", "junk", "invalid magic number"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,7 +81,9 @@ func addModuleSeeds(f *testing.F) {
 // FuzzLimitStack feeds module bytes to the rewrite (stack budget and interrupt checks):
 // it must never panic, a module that compiles still compiles once rewritten (wazero
 // validates it), a module that does not compile is not loadable either, rewritten or
-// not, and a module without imports behaves the same rewritten (sameBehaviour).
+// not, and a module without imports behaves the same rewritten (sameBehaviour). A module
+// checkBounds refuses is not given to wazero as it is (it could end the process: see
+// bounds.go); Load must refuse it.
 func FuzzLimitStack(f *testing.F) {
 	addModuleSeeds(f)
 	ctx := context.Background()
@@ -89,6 +91,15 @@ func FuzzLimitStack(f *testing.F) {
 	f.Cleanup(func() { _ = wz.Close(ctx) })
 	rt := setup(f, Config{})
 	f.Fuzz(func(t *testing.T, wasm []byte) {
+		if checkBounds(wasm) != nil {
+			if m, err := rt.Load(ctx, wasm, "fuzz.wasm"); KindOf(err) != KindInvalid {
+				if m != nil {
+					_ = m.Close(ctx)
+				}
+				t.Fatalf("checkBounds refuses the module, but Load returned %v", err)
+			}
+			return
+		}
 		out, rewriteErr := limitStack(wasm)
 		orig, err := wz.CompileModule(ctx, wasm)
 		if err != nil {
@@ -113,13 +124,16 @@ func FuzzLimitStack(f *testing.F) {
 	})
 }
 
-// FuzzRewriteParses feeds any bytes to the rewrite alone (capTables, then limitStack),
-// parsers of a module from outside: they must never panic, and must give the same answer
-// twice. Without a compile or a call per input it runs thousands of inputs a second,
+// FuzzRewriteParses feeds any bytes to the parsers of a module from outside that come
+// before wazero's (checkBounds, then the rewrite: capTables and limitStack): they must
+// never panic, and must give the same answer twice. Without a compile or a call per input it runs thousands of inputs a second,
 // where FuzzLimitStack runs tens.
 func FuzzRewriteParses(f *testing.F) {
 	addModuleSeeds(f)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
+		if err, again := checkBounds(wasm), checkBounds(wasm); (err == nil) != (again == nil) {
+			t.Fatalf("two checks of the same bytes differ: %v, %v", err, again)
+		}
 		capped, err := capTables(wasm)
 		if err != nil {
 			return

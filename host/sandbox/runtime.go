@@ -349,11 +349,20 @@ func rewriteDir(cacheDir string) string {
 
 // validate reports whether wasm, as written, is a valid module.
 func (r *Runtime) validate(ctx context.Context, wasm []byte) error {
-	v, err := r.validator.CompileModule(ctx, wasm)
+	v, err := r.validatorCompile(ctx, wasm)
 	if err != nil {
 		return err
 	}
 	return v.Close(ctx)
+}
+
+// validatorCompile compiles wasm, as written, with the validator, once its declared
+// lengths are checked (checkBounds): every module from outside reaches wazero here.
+func (r *Runtime) validatorCompile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+	if err := checkBounds(wasm); err != nil {
+		return nil, err
+	}
+	return r.validator.CompileModule(ctx, wasm)
 }
 
 // release drops one reference to a compiled module and closes it with the last one.

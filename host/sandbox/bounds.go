@@ -1,0 +1,287 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+)
+
+// A module's declared lengths are checked against its bytes before wazero decodes it.
+//
+// wazero's decoder allocates each vector at the length the module declares, before it
+// reads the items: a 217-byte module declaring 672 million globals made it ask for 27 GB,
+// and the process ended (Go's "out of memory" is fatal; no recover turns it into a
+// refusal). The same holds for every section's vectors, the byte strings of names and
+// data segments, the name section's maps, and a function's locals, which it allocates
+// at their declared total (up to 4 GiB) and then appends one by one. A plugin file, or
+// a module sent to `apflow plugins add --server`, could so end the host.
+//
+// checkBounds walks every section wazero decodes and refuses a module in which a count
+// or a length exceeds the bytes left in its section (each item takes at least one
+// byte), or in which a function declares more than maxLocals locals. A valid module
+// always passes the first check; the second is the limit every browser enforces. It
+// refuses a module it cannot parse too (all of them are invalid), so that no section
+// after a part it could not read goes to wazero unchecked.
+
+// maxLocals is the most locals one function may declare: the implementation limit of
+// the WebAssembly JavaScript API, which every browser enforces, so that a toolchain
+// does not emit more.
+const maxLocals = 50000
+
+// errBounds is wrapped by checkBounds' refusals.
+var errBounds = errors.New("malformed module")
+
+// name section subsections whose contents wazero decodes.
+const (
+	nameModule    = 0
+	nameFunctions = 1
+	nameLocals    = 2
+)
+
+// checkBounds reports whether every length wasm declares fits its bytes (see above),
+// section by section in order, as wazero reads them. A binary without the WebAssembly
+// header is left to wazero, which refuses it.
+func checkBounds(wasm []byte) error {
+	const headerLen = 8
+	if len(wasm) < headerLen || string(wasm[:4]) != "\x00asm" {
+		return nil
+	}
+	for pos := headerLen; pos < len(wasm); {
+		id := wasm[pos]
+		size, n, ok := readU32(wasm[pos+1:])
+		start := pos + 1 + n
+		if !ok || uint64(size) > uint64(len(wasm)-start) {
+			return fmt.Errorf("%w: %s section at byte %d: its length is cut short or exceeds the bytes left", errBounds, sectionName(id), pos)
+		}
+		if _, known := sectionRank[id]; !known && id != secCustom {
+			return fmt.Errorf("%w: unknown section id %d at byte %d", errBounds, id, pos)
+		}
+		r := &reader{b: wasm[start : start+int(size)]}
+		if err := checkSection(r, id); err != nil {
+			return fmt.Errorf("%w: %s section: %v", errBounds, sectionName(id), err)
+		}
+		if r.err != nil {
+			return fmt.Errorf("%w: %s section: a count or length exceeds the bytes left, or an entry is cut short (at byte %d of %d)",
+				errBounds, sectionName(id), r.pos, len(r.b))
+		}
+		pos = start + int(size)
+	}
+	return nil
+}
+
+// checkSection reads the section id's body, every count through r.count. It returns
+// the errors r does not record.
+func checkSection(r *reader, id byte) error {
+	switch id {
+	case secCustom:
+		if string(r.bytes(r.count())) == "name" && r.err == nil {
+			return checkNameSection(r.b[r.pos:])
+		}
+	case secType:
+		for range r.count() {
+			r.byte() // 0x60
+			for range r.count() {
+				r.valType()
+			}
+			for range r.count() {
+				r.valType()
+			}
+		}
+	case secImport:
+		for range r.count() {
+			r.bytes(r.count())
+			r.bytes(r.count())
+			r.importDesc()
+		}
+	case secFunction:
+		for range r.count() {
+			r.u32()
+		}
+	case tableSectionID:
+		for range r.count() {
+			r.byte()
+			r.limits()
+		}
+	case secMemory:
+		for range r.count() {
+			r.limits()
+		}
+	case secGlobal:
+		for range r.count() {
+			r.valType()
+			r.byte()
+			r.constExpr()
+		}
+	case secExport:
+		for range r.count() {
+			r.bytes(r.count())
+			r.byte()
+			r.u32()
+		}
+	case secStart, secDataCount:
+		r.u32()
+	case secElement:
+		for range r.count() {
+			r.elementSegment()
+		}
+	case secCode:
+		for i := range r.count() {
+			if err := checkLocals(r.bytes(r.count())); err != nil {
+				return fmt.Errorf("code entry %d: %w", i, err)
+			}
+		}
+	case secData:
+		for range r.count() {
+			r.dataSegment()
+		}
+	}
+	return nil
+}
+
+// importDesc reads an import's description: a function's type, a table, a memory or
+// a global.
+func (r *reader) importDesc() {
+	switch r.byte() {
+	case 0:
+		r.u32()
+	case 1:
+		r.byte()
+		r.limits()
+	case 2:
+		r.limits()
+	case 3:
+		r.valType()
+		r.byte()
+	default:
+		r.err = errUnparsed
+	}
+}
+
+// constExpr reads a constant expression, up to and with its end.
+func (r *reader) constExpr() {
+	for r.err == nil {
+		at := r.pos
+		op := r.byte()
+		if op == opEnd {
+			return
+		}
+		if r.immediates(opImm[op], 0, uint32(op), at) != nil {
+			r.err = errUnparsed
+		}
+	}
+}
+
+// elementSegment reads an element segment, whichever of its eight forms (the flags).
+func (r *reader) elementSegment() {
+	flags := r.u32()
+	if flags > 7 {
+		r.err = errUnparsed
+		return
+	}
+	if flags&2 != 0 && flags&1 == 0 { // an explicit table index
+		r.u32()
+	}
+	if flags&1 == 0 { // active: an offset
+		r.constExpr()
+	}
+	if flags&3 != 0 { // an element kind (indices) or a reference type (expressions)
+		r.byte()
+	}
+	for range r.count() {
+		if flags&4 != 0 {
+			r.constExpr()
+		} else {
+			r.u32()
+		}
+	}
+}
+
+// dataSegment reads a data segment: active on memory 0, passive, or active on a memory
+// index.
+func (r *reader) dataSegment() {
+	switch r.u32() {
+	case 0:
+		r.constExpr()
+	case 1:
+	case 2:
+		r.u32()
+		r.constExpr()
+	default:
+		r.err = errUnparsed
+		return
+	}
+	r.bytes(r.count())
+}
+
+// checkLocals checks a code entry's local declarations: each count within the entry's
+// bytes would not bound them (a declaration of a billion locals takes six), so their
+// total is held to maxLocals.
+func checkLocals(body []byte) error {
+	r := &reader{b: body}
+	var total uint64
+	for range r.count() {
+		total += uint64(r.u32())
+		r.valType()
+		if total > maxLocals {
+			return fmt.Errorf("more than %d locals declared", maxLocals)
+		}
+	}
+	if r.err != nil {
+		return errors.New("its local declarations are cut short")
+	}
+	return nil
+}
+
+// checkNameSection checks the subsections of a name section whose contents wazero
+// decodes: the module's name, the functions' names and the locals' names. wazero reads
+// those from the module's bytes without regard to the subsection's declared length, so
+// each must fill its subsection exactly, as it does in a valid module: what wazero
+// reads is then what was checked.
+func checkNameSection(b []byte) error {
+	r := &reader{b: b}
+	for r.pos < len(r.b) && r.err == nil {
+		id := r.byte()
+		sub := &reader{b: r.bytes(r.count())}
+		switch id {
+		case nameModule:
+			sub.bytes(sub.count())
+		case nameFunctions:
+			sub.nameMap()
+		case nameLocals:
+			for range sub.count() {
+				sub.u32()
+				sub.nameMap()
+			}
+		default:
+			continue // skipped by its length
+		}
+		if sub.err != nil || sub.pos != len(sub.b) {
+			return fmt.Errorf("name subsection %d: its contents do not fill its %d bytes", id, len(sub.b))
+		}
+	}
+	if r.err != nil {
+		return errors.New("a name subsection is longer than the bytes left")
+	}
+	return nil
+}
+
+// nameMap reads a vector of (index, name).
+func (r *reader) nameMap() {
+	for range r.count() {
+		r.u32()
+		r.bytes(r.count())
+	}
+}
+
+// sectionName names section id in messages.
+func sectionName(id byte) string {
+	names := map[byte]string{
+		secCustom: "custom", secType: "type", secImport: "import", secFunction: "function",
+		tableSectionID: "table", secMemory: "memory", secGlobal: "global", secExport: "export",
+		secStart: "start", secElement: "element", secCode: "code", secData: "data",
+		secDataCount: "data count", secTag: "tag",
+	}
+	if n, ok := names[id]; ok {
+		return n
+	}
+	return fmt.Sprintf("id %d", id)
+}
