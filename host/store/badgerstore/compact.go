@@ -33,7 +33,7 @@ func (f *compactFields) take(t, rest *task.Task) {
 	f.ints = [3]int64{int64(t.Priority), int64(t.Seq), int64(t.Attempts)}
 	rest.Priority, rest.Seq, rest.Attempts = 0, 0, 0
 	for i, p := range timeFields(rest) {
-		if y := p.UTC().Year(); !p.IsZero() && y >= 0 && y <= 9999 {
+		if !p.IsZero() && inWireRange(p.UnixMicro()) {
 			f.times[i], f.has = p.UnixMicro(), f.has|1<<i
 			*p = time.Time{}
 		}
@@ -59,6 +59,14 @@ func (f *compactFields) put(t *task.Task) {
 	if f.usage != nil {
 		t.Usage = f.usage
 	}
+}
+
+// inWireRange reports whether the time at us Unix microseconds lies in the years 0 to
+// 9999, the times the wire form's four-digit years hold: the only times the binary form
+// holds, so that a value decoded from it encodes and decodes again.
+func inWireRange(us int64) bool {
+	y := time.UnixMicro(us).UTC().Year()
+	return y >= 0 && y <= 9999
 }
 
 // strFields are the string fields of t that compactFields holds, in its order.
@@ -127,6 +135,9 @@ func (f *compactFields) read(b []byte) ([]byte, error) {
 			f.times[i] = base + r.varint()
 			if i == 0 {
 				base = f.times[i]
+			}
+			if !inWireRange(f.times[i]) { // never written: damage
+				r.fail()
 			}
 		}
 	}
