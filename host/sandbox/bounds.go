@@ -17,10 +17,15 @@ import (
 //
 // checkBounds walks every section wazero decodes and refuses a module in which a count
 // or a length exceeds the bytes left in its section (each item takes at least one
-// byte), or in which a function declares more than maxLocals locals. A valid module
-// always passes the first check; the second is the limit every browser enforces. It
-// refuses a module it cannot parse too (all of them are invalid), so that no section
-// after a part it could not read goes to wazero unchecked.
+// byte), in which a function declares more than maxLocals locals, or whose functions
+// declare more locals in all than maxLocals plus one per byte of code (validating a
+// local costs the host about 60 bytes; real modules declare one per 50–100 bytes of
+// code). A valid module always passes the first check; the second is the limit every
+// browser enforces. It reads exactly the grammar of WebAssembly 2.0 and refuses
+// anything else, and a section it does not read to its end: wazero reads each section
+// from the whole module, with a grammar wider than 2.0 (typed references, tables with
+// an initialiser), so bytes read differently by the two would give wazero counts
+// checkBounds never saw. All such modules are invalid under the runtime's features.
 
 // maxLocals is the most locals one function may declare: the implementation limit of
 // the WebAssembly JavaScript API, which every browser enforces, so that a toolchain
@@ -59,8 +64,8 @@ func checkBounds(wasm []byte) error {
 		if err := checkSection(r, id); err != nil {
 			return fmt.Errorf("%w: %s section: %v", errBounds, sectionName(id), err)
 		}
-		if r.err != nil {
-			return fmt.Errorf("%w: %s section: a count or length exceeds the bytes left, or an entry is cut short (at byte %d of %d)",
+		if r.err != nil || (id != secCustom && r.pos != len(r.b)) {
+			return fmt.Errorf("%w: %s section: a count or length exceeds the bytes left, an entry is cut short or not WebAssembly 2.0, or the section does not end where its entries do (at byte %d of %d)",
 				errBounds, sectionName(id), r.pos, len(r.b))
 		}
 		pos = start + int(size)
@@ -78,7 +83,7 @@ func checkSection(r *reader, id byte) error {
 		}
 	case secType:
 		for range r.count() {
-			r.byte() // 0x60
+			r.expect(0x60) // a function type
 			for range r.count() {
 				r.valType()
 			}
@@ -98,12 +103,12 @@ func checkSection(r *reader, id byte) error {
 		}
 	case tableSectionID:
 		for range r.count() {
-			r.byte()
-			r.limits()
+			r.refType()
+			r.limits2()
 		}
 	case secMemory:
 		for range r.count() {
-			r.limits()
+			r.limits2()
 		}
 	case secGlobal:
 		for range r.count() {
@@ -124,9 +129,14 @@ func checkSection(r *reader, id byte) error {
 			r.elementSegment()
 		}
 	case secCode:
+		var total uint64
 		for i := range r.count() {
-			if err := checkLocals(r.bytes(r.count())); err != nil {
+			n, err := checkLocals(r.bytes(r.count()))
+			if err != nil {
 				return fmt.Errorf("code entry %d: %w", i, err)
+			}
+			if total += n; total > maxLocals+uint64(len(r.b)) {
+				return fmt.Errorf("more than %d locals declared in all, %d and one per byte of code", maxLocals+len(r.b), maxLocals)
 			}
 		}
 	case secData:
@@ -144,10 +154,10 @@ func (r *reader) importDesc() {
 	case 0:
 		r.u32()
 	case 1:
-		r.byte()
-		r.limits()
+		r.refType()
+		r.limits2()
 	case 2:
-		r.limits()
+		r.limits2()
 	case 3:
 		r.valType()
 		r.byte()
@@ -156,17 +166,57 @@ func (r *reader) importDesc() {
 	}
 }
 
-// constExpr reads a constant expression, up to and with its end.
+// constExpr reads a constant expression of WebAssembly 2.0, up to and with its end: a
+// constant (v128.const included), global.get, ref.null or ref.func.
 func (r *reader) constExpr() {
 	for r.err == nil {
 		at := r.pos
 		op := r.byte()
-		if op == opEnd {
+		switch op {
+		case opEnd:
+			return
+		case 0x41, 0x42, 0x43, 0x44, 0x23, 0xd0, 0xd2: // i32/i64/f32/f64.const, global.get, ref.null, ref.func
+		case opPrefixFD:
+			if r.u32() != 12 { // v128.const
+				r.err = errUnparsed
+				return
+			}
+			r.bytes(16)
+			continue
+		default:
+			r.err = errUnparsed
 			return
 		}
 		if r.immediates(opImm[op], 0, uint32(op), at) != nil {
 			r.err = errUnparsed
 		}
+	}
+}
+
+// expect reads one byte, which must be b.
+func (r *reader) expect(b byte) {
+	if r.byte() != b {
+		r.err = errUnparsed
+	}
+}
+
+// refType reads a reference type: funcref or externref.
+func (r *reader) refType() {
+	if c := r.byte(); c != 0x70 && c != 0x6f {
+		r.err = errUnparsed
+	}
+}
+
+// limits2 reads limits of WebAssembly 2.0: a minimum, and a maximum when its flag is 1.
+func (r *reader) limits2() {
+	switch r.byte() {
+	case 0:
+		r.u32()
+	case 1:
+		r.u32()
+		r.u32()
+	default:
+		r.err = errUnparsed
 	}
 }
 
@@ -183,8 +233,11 @@ func (r *reader) elementSegment() {
 	if flags&1 == 0 { // active: an offset
 		r.constExpr()
 	}
-	if flags&3 != 0 { // an element kind (indices) or a reference type (expressions)
-		r.byte()
+	switch {
+	case flags&3 != 0 && flags&4 == 0:
+		r.expect(0x00) // the element kind: funcref
+	case flags&3 != 0:
+		r.refType()
 	}
 	for range r.count() {
 		if flags&4 != 0 {
@@ -212,23 +265,23 @@ func (r *reader) dataSegment() {
 	r.bytes(r.count())
 }
 
-// checkLocals checks a code entry's local declarations: each count within the entry's
-// bytes would not bound them (a declaration of a billion locals takes six), so their
-// total is held to maxLocals.
-func checkLocals(body []byte) error {
+// checkLocals checks a code entry's local declarations and returns how many locals they
+// declare: each count within the entry's bytes would not bound them (a declaration of a
+// billion locals takes six), so their total is held to maxLocals.
+func checkLocals(body []byte) (uint64, error) {
 	r := &reader{b: body}
 	var total uint64
 	for range r.count() {
 		total += uint64(r.u32())
 		r.valType()
 		if total > maxLocals {
-			return fmt.Errorf("more than %d locals declared", maxLocals)
+			return 0, fmt.Errorf("more than %d locals declared", maxLocals)
 		}
 	}
 	if r.err != nil {
-		return errors.New("its local declarations are cut short")
+		return 0, errors.New("its local declarations are cut short")
 	}
-	return nil
+	return total, nil
 }
 
 // checkNameSection checks the subsections of a name section whose contents wazero

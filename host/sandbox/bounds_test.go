@@ -87,6 +87,25 @@ func TestCheckBoundsRefuses(t *testing.T) {
 		// wazero reads a known subsection's contents past its declared length: an empty
 		// function-names subsection followed by a count of 0xffffffff.
 		{"a subsection shorter than its contents", "custom", wasmModule(nameSec(sub(nameFunctions, ""), huge))},
+		// Bytes wazero reads in a grammar wider than WebAssembly 2.0: a typed reference
+		// (0x63, 0x64) or a table with an initialiser (0x40) made it take a count from
+		// bytes checkBounds had read as something else.
+		{"an element's typed reference", "element", wasmModule(sec(secElement, "\x01\x05\x63\x00"+huge))},
+		{"a typed reference over a count", "element", wasmModule(sec(secElement, "\x01\x05\x63\x01\xc4\xc4\xc4\xc4\x0f\x0b"))},
+		{"an active segment's typed reference", "element", wasmModule(sec(secElement, "\x01\x06\x00\x41\x00\x0b\x64\x00"+huge))},
+		{"an element kind other than funcref", "element", wasmModule(sec(secElement, "\x01\x01\x01\x00"))},
+		{"a table import with an initialiser", "import",
+			wasmModule(sec(secImport, "\x02"+"\x00\x00\x01\x40\x00\x70"+"\x00\x06\x0b"+huge+"\x00\x00"))},
+		{"a table of typed references", "table", wasmModule(sec(tableSectionID, "\x01\x63\x70\x00\x01"))},
+		{"shared memory limits", "memory", wasmModule(sec(secMemory, "\x01\x03\x01\x01"))},
+		{"a type that is not a function's", "type", wasmModule(sec(secType, "\x01\x5f\x00\x00"))},
+		{"an extended constant", "global", wasmModule(sec(secGlobal, "\x01\x7f\x00\x41\x01\x41\x01\x6a\x0b"))},
+		{"a section longer than its entries", "function section", wasmModule(sec(secType, funcType), sec(secFunction, "\x01\x00\x00"))},
+		// 8,000 functions of 50,000 locals each, 8 bytes a function: validating them took
+		// 3 MiB a function, and the kernel ended the process.
+		{"locals in all", "locals declared in all", wasmModule(sec(secType, funcType),
+			sec(secFunction, vec(8000, strings.Repeat("\x00", 8000))),
+			sec(secCode, vec(8000, strings.Repeat("\x06\x01\xd0\x86\x03\x7f\x0b", 8000))))},
 		{"an unknown section", "unknown section id 14", wasmModule("\x0e\x00")},
 		{"a section past the end", "global section at byte 8: its length", wasmModule("\x06" + huge)},
 	}
