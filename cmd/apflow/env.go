@@ -47,6 +47,9 @@ type globals struct {
 	maxResult   int64
 	server      string
 	token       string
+	// compileTimeout is --compile-timeout: the longest a plugin's first compile may
+	// take in its compile worker (compileWorker).
+	compileTimeout time.Duration
 	// cluster (PostgreSQL store)
 	nodeID           string
 	lease, heartbeat time.Duration
@@ -83,6 +86,7 @@ func (g *globals) register(cmd *cobra.Command) {
 	f.StringVar(&g.logLevel, "log-level", envOr("APFLOW_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error, off (logs go to stderr)")
 	f.IntVar(&g.concurrency, "concurrency", 0, "tasks running at once (default: config file, else the engine default)")
 	f.DurationVar(&g.taskTimeout, "task-timeout", 0, "default wall-time limit of one task, e.g. 30s (default: config file, else 30s)")
+	f.DurationVar(&g.compileTimeout, "compile-timeout", sandbox.DefaultCompileTimeout, "longest a plugin's first compile may take, in a process of its own; a module whose compile takes longer is refused")
 	f.Uint32Var(&g.memoryPages, "memory-pages", 0, "default memory limit of one task in 64 KiB pages (default: config file, else 256)")
 	f.Int64Var(&g.maxResult, "max-result-bytes", 0, "default largest result of one task (default: config file, else 16 MiB)")
 	f.StringVar(&g.server, "server", os.Getenv("APFLOW_SERVER"), "talk to a running apflow server at this URL instead of the local data dir ($APFLOW_SERVER)")
@@ -337,13 +341,15 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		return nil, err
 	}
 	h.runtime, err = sandbox.New(ctx, sandbox.Config{
-		LLM:      h.completer, // plugins with the llm grant reach it through llm_complete
-		CacheDir: g.wasmCacheDir(),
-		Defaults: cfg.Limits,
-		Max:      cfg.MaxLimits,
-		Grants:   cfg.Grants,
-		KV:       st,
-		Logger:   log.Named("sandbox"),
+		LLM:            h.completer, // plugins with the llm grant reach it through llm_complete
+		CacheDir:       g.wasmCacheDir(),
+		CompileWorker:  compileWorker(),
+		CompileTimeout: g.compileTimeout,
+		Defaults:       cfg.Limits,
+		Max:            cfg.MaxLimits,
+		Grants:         cfg.Grants,
+		KV:             st,
+		Logger:         log.Named("sandbox"),
 	})
 	if err != nil {
 		return nil, err

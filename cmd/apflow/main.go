@@ -62,6 +62,9 @@ func memoryLimit() string {
 }
 
 func main() {
+	if code, ok := serveAsCompileWorker(); ok {
+		os.Exit(code)
+	}
 	paceGC(os.Getenv) // for the life of the process
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at

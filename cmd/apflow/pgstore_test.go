@@ -16,7 +16,14 @@ import (
 // pg is the PostgreSQL server of this test binary, started by the first test that needs it.
 var pg = pgtest.New()
 
-func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
+// TestMain runs the tests on a PostgreSQL of their own (pg.Main); started as a compile
+// worker (compileWorker: the test binary is the executable), it compiles instead.
+func TestMain(m *testing.M) {
+	if code, ok := serveAsCompileWorker(); ok {
+		os.Exit(code)
+	}
+	os.Exit(pg.Main(m))
+}
 
 // TestRunDemoOnPostgreSQL runs examples/demo/tree.json through the built binary with
 // --store postgres://…, then reads the result back with a different data dir: the

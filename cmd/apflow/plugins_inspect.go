@@ -50,7 +50,8 @@ func (g *globals) inspectFile(ctx context.Context, path string, jsonOut bool) er
 	}
 	defer os.RemoveAll(cache)
 	rt, err := sandbox.New(ctx, sandbox.Config{
-		CacheDir: cache, Defaults: cfg.Limits, Max: cfg.MaxLimits, Grants: cfg.Grants,
+		CacheDir: cache, CompileWorker: compileWorker(), CompileTimeout: g.compileTimeout,
+		Defaults: cfg.Limits, Max: cfg.MaxLimits, Grants: cfg.Grants,
 		Logger: g.logger().Named("sandbox"),
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,4 +176,39 @@ func fuzzCorpusBytes(t *testing.T, file []byte) []byte {
 		t.Fatal(err)
 	}
 	return []byte(s)
+}
+
+// dwarfModule is a module of two custom sections, .debug_abbrev with n abbreviations and
+// .debug_info with n compilation units, each naming the next abbreviation's offset: Go's
+// debug/dwarf keeps a table a unit, n²/2 entries in all.
+func dwarfModule(n int) []byte {
+	var abbrev, info []byte
+	for i := 1; i <= n; i++ {
+		off := uint32(len(abbrev))
+		abbrev = append(appendU32(abbrev, uint32(i)), 0x11, 0, 0, 0) // code, DW_TAG_compile_unit, no children, no attributes
+		info = append(info, 7, 0, 0, 0, 4, 0)                        // unit length, DWARF version 4
+		info = append(info, byte(off), byte(off>>8), byte(off>>16), byte(off>>24), 4)
+	}
+	abbrev = append(abbrev, 0)
+	custom := func(name string, body []byte) string {
+		return sec(secCustom, vec(uint32(len(name)), name)+string(body))
+	}
+	return wasmModule(custom(".debug_abbrev", abbrev), custom(".debug_info", info))
+}
+
+// TestDWARFIsNotParsed: a module's debug sections are not parsed at validation (wazero
+// would parse them with debug/dwarf, in memory quadratic in their units: 4,000 units
+// took 0.7 GB). Not parallel: it measures the process's allocations.
+func TestDWARFIsNotParsed(t *testing.T) {
+	rt := setup(t, Config{})
+	w := dwarfModule(3000)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := rt.validate(context.Background(), w); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Fatalf("validating a %d-byte module allocated %d MiB: its DWARF was parsed", len(w), grew>>20)
+	}
 }

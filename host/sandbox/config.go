@@ -34,6 +34,9 @@ const (
 	DefaultRecycleAfter = 1000
 	// DefaultLoadTimeout bounds the metadata calls Load makes (including _initialize).
 	DefaultLoadTimeout = 10 * time.Second
+	// DefaultCompileTimeout bounds a module's compile in a process of its own
+	// (Config.CompileWorker): ten times a 3.7 MB Go module's on a slow day here.
+	DefaultCompileTimeout = 2 * time.Minute
 	// DefaultHTTPMaxResponseBytes caps the body of a response to http_request: 4 MiB.
 	DefaultHTTPMaxResponseBytes = 4 << 20
 	// DefaultHTTPTimeout is the timeout of http_request when the guest sets none.
@@ -76,6 +79,22 @@ type Config struct {
 	// LoadTimeout bounds instantiation plus the metadata calls of Load (default 10 s):
 	// a module whose _initialize never returns is rejected after it.
 	LoadTimeout time.Duration
+
+	// CompileWorker, when set with a CacheDir, is the command line of a compile worker:
+	// a process that runs CompileWorkerMain when its environment has CompileWorkerEnv
+	// (the apflow binary itself). A module this runtime has not compiled before (one
+	// whose rewrite is not cached) is then validated, rewritten and compiled to native
+	// code in such a process first, which writes the code to the cache, and refused if
+	// the process says the module is invalid, fails, or runs past CompileTimeout; the
+	// runtime then compiles the rewrite, reading the code from the cache. wazero's
+	// compiler takes time quadratic in a function's basic blocks (40,000 sequential ifs,
+	// a 200 KB function, took 72 s), cannot be stopped inside a function, and ends the
+	// process when it runs out of memory: a worker bounds all three, and the host's
+	// wazero never reads a module from outside as written. Nil, or no CacheDir,
+	// validates and compiles in this process (a first load is then 10–20 ms faster).
+	CompileWorker []string
+	// CompileTimeout bounds a compile worker (default DefaultCompileTimeout).
+	CompileTimeout time.Duration
 
 	// Grants returns the capability grants of a plugin, by plugin id (its metadata id).
 	// It is called for every execution and instantiation, so changes take effect on the
@@ -144,6 +163,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.LoadTimeout <= 0 {
 		c.LoadTimeout = DefaultLoadTimeout
+	}
+	if c.CompileTimeout <= 0 {
+		c.CompileTimeout = DefaultCompileTimeout
 	}
 	if c.HTTPMaxResponseBytes <= 0 {
 		c.HTTPMaxResponseBytes = DefaultHTTPMaxResponseBytes

@@ -66,7 +66,7 @@ func (r *Runtime) Inspect(ctx context.Context, wasm []byte, name string) (*Inspe
 		return nil, r.closedError(strings.TrimSuffix(name, ".wasm"), in.Hash, nil)
 	}
 	defer r.leave()
-	compiled, err := r.validatorCompile(ctx, wasm)
+	compiled, err := validatorCompile(ctx, r.validator, wasm)
 	if err != nil {
 		in.Problems = []Problem{{Problem: "does not compile: " + err.Error(), Fix: fixInvalid}}
 		return in, nil

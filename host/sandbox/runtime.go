@@ -116,12 +116,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	} else {
 		cache = wazero.NewCompilationCache()
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithCoreFeatures(coreFeatures).
-		// Limits are enforced per instance by limitedMemory; the runtime keeps wazero's
-		// default (the wasm32 maximum) so that no module is refused for declaring a large
-		// maximum it never uses.
-		WithCompilationCache(cache)
+	rc := compilerConfig(cache)
 	life, endLife := context.WithCancel(context.Background())
 	r := &Runtime{
 		cfg:       cfg,
@@ -129,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		endLife:   endLife,
 		wz:        wazero.NewRuntimeWithConfig(ctx, rc),
 		cache:     cache,
-		validator: wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(coreFeatures)),
+		validator: wazero.NewRuntimeWithConfig(ctx, validatorConfig()),
 		compiled:  map[string]*compiledEntry{},
 		poisoned:  map[string]error{},
 		rewrites:  rewriteCache{dir: rewriteDir(cfg.CacheDir)},
@@ -230,6 +225,26 @@ func Hash(wasm []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// compilerConfig is the configuration of the runtime that compiles and runs modules, and
+// of a compile worker's (isolate.go): the same, so that the worker's compiled code is
+// found in the cache under the key the runtime looks for.
+func compilerConfig(cache wazero.CompilationCache) wazero.RuntimeConfig {
+	// Limits are enforced per instance by limitedMemory; the runtime keeps wazero's
+	// default (the wasm32 maximum) so that no module is refused for declaring a large
+	// maximum it never uses.
+	return wazero.NewRuntimeConfig().WithCoreFeatures(coreFeatures).WithCompilationCache(cache).
+		WithDebugInfoEnabled(false) // see validatorConfig
+}
+
+// validatorConfig is the configuration of the runtime that validates modules as written
+// (validate). Without debug info: wazero would parse a module's DWARF sections with Go's
+// debug/dwarf as it decodes, in time and memory quadratic in their units (26,000 units,
+// a 451 KB module, took over 22 GB), and the rewrite drops them anyway (stack.go), so
+// no trap of a guest ever shows their source lines.
+func validatorConfig() wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(coreFeatures).WithDebugInfoEnabled(false)
+}
+
 // coreFeatures are the WebAssembly features of the runtime and of its validator.
 const coreFeatures = api.CoreFeaturesV2
 
@@ -296,7 +311,9 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
 // capped module validated as written, then the stack budget and the interrupt checks
-// instrumented (limitStack). Validating before limitStack matters: it adds a local to
+// instrumented (limitStack), then compiled. A runtime with a compile worker has the
+// worker do all of that first (compileInWorker), and compiles from the cache it filled:
+// wazero then reads only the rewrite, which the worker's wazero has read already. Validating before limitStack matters: it adds a local to
 // every function and globals to the module, so indices out of range in the original
 // would name them once rewritten, letting a guest lower the stack level restored after
 // its calls, forge its counters or clear its interrupt flag. (Validating while the
@@ -321,7 +338,12 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	if err != nil {
 		return nil, err
 	}
-	if err := r.validate(ctx, capped); err != nil {
+	if r.hasWorker() {
+		err = r.compileInWorker(ctx, capped) // validates, rewrites and compiles into the cache
+	} else {
+		err = r.validate(ctx, capped)
+	}
+	if err != nil {
 		return nil, err
 	}
 	metered, err := limitStack(capped)
@@ -349,20 +371,25 @@ func rewriteDir(cacheDir string) string {
 
 // validate reports whether wasm, as written, is a valid module.
 func (r *Runtime) validate(ctx context.Context, wasm []byte) error {
-	v, err := r.validatorCompile(ctx, wasm)
+	return validateWith(ctx, r.validator, wasm)
+}
+
+// validateWith reports whether wasm, as written, is a valid module for validator.
+func validateWith(ctx context.Context, validator wazero.Runtime, wasm []byte) error {
+	v, err := validatorCompile(ctx, validator, wasm)
 	if err != nil {
 		return err
 	}
 	return v.Close(ctx)
 }
 
-// validatorCompile compiles wasm, as written, with the validator, once its declared
-// lengths are checked (checkBounds): every module from outside reaches wazero here.
-func (r *Runtime) validatorCompile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+// validatorCompile compiles wasm, as written, with validator, once its declared lengths
+// are checked (checkBounds): every module from outside reaches wazero here.
+func validatorCompile(ctx context.Context, validator wazero.Runtime, wasm []byte) (wazero.CompiledModule, error) {
 	if err := checkBounds(wasm); err != nil {
 		return nil, err
 	}
-	return r.validator.CompileModule(ctx, wasm)
+	return validator.CompileModule(ctx, wasm)
 }
 
 // release drops one reference to a compiled module and closes it with the last one.

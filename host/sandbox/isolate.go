@@ -1,0 +1,140 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// CompileWorkerEnv is the environment variable that makes a process a compile worker
+// (Config.CompileWorker): its value is the compilation cache dir to compile into.
+const CompileWorkerEnv = "APFLOW_COMPILE_WORKER"
+
+// Exit statuses of a compile worker (CompileWorkerMain).
+const (
+	workerCompiled = 0 // in the cache
+	workerFailed   = 1 // the worker could not do its work
+	workerInvalid  = 3 // the module is invalid: standard error holds why, as Load says it
+)
+
+// maxWorkerStderr is how much of a worker's standard error is kept for a refusal.
+const maxWorkerStderr = 4 << 10
+
+// CompileWorkerMain is the whole of a compile worker's process, which a program serving
+// as Config.CompileWorker runs when CompileWorkerEnv is set (the value is cacheDir) and
+// exits with the status it returns. It reads the module from stdin (a module with its
+// tables capped, not yet checked), checks and validates it as written, rewrites it and
+// compiles the rewrite with the Runtime's own settings, which writes its native code to
+// the compilation cache in cacheDir. A module that does not validate is reported on
+// stderr, as Load would word it.
+func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, stderr io.Writer) int {
+	wasm, err := io.ReadAll(stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "compile worker: read the module:", err)
+		return workerFailed
+	}
+	validator := wazero.NewRuntimeWithConfig(ctx, validatorConfig())
+	defer validator.Close(ctx)
+	if err := validateWith(ctx, validator, wasm); err != nil {
+		fmt.Fprintln(stderr, err)
+		return workerInvalid
+	}
+	metered, err := limitStack(wasm)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return workerInvalid
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "compile worker: open the compilation cache %s: %v\n", cacheDir, err)
+		return workerFailed
+	}
+	wz := wazero.NewRuntimeWithConfig(ctx, compilerConfig(cache))
+	defer wz.Close(ctx)
+	cm, err := wz.CompileModule(ctx, metered) // writes the cache before it returns
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return workerInvalid
+	}
+	_ = cm.Close(ctx)
+	return workerCompiled
+}
+
+// hasWorker reports whether the runtime compiles in a compile worker.
+func (r *Runtime) hasWorker() bool {
+	return len(r.cfg.CompileWorker) > 0 && r.cfg.CacheDir != ""
+}
+
+// compileInWorker has a compile worker check, validate, rewrite and compile capped (a
+// module with its tables capped) into the compilation cache; the caller rewrites it
+// again and compiles, reading the code from the cache. It refuses the module as the
+// worker says (an invalid module), when the worker fails otherwise (its standard error
+// says why: the Go runtime's "fatal error: runtime: out of memory", say), or when it
+// runs past Config.CompileTimeout and is killed. A worker cut short by ctx (the
+// process shutting down) is ctx's error.
+func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) error {
+	if err := checkBounds(capped); err != nil { // refused here, without a process
+		return err
+	}
+	argv := r.cfg.CompileWorker
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.CompileTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(wctx, argv[0], argv[1:]...)
+	cmd.Env = append(cmd.Environ(), CompileWorkerEnv+"="+r.cfg.CacheDir)
+	cmd.Stdin = bytes.NewReader(capped)
+	stderr := &headBuffer{max: maxWorkerStderr}
+	cmd.Stderr = stderr
+	cmd.WaitDelay = time.Second // a killed worker's pipes are not waited on for longer
+	start := time.Now()
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		r.cfg.Logger.Debug("module compiled by a worker", "took", time.Since(start))
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(wctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("compiling took longer than %s (the compile timeout); a module whose compile is this slow is refused", r.cfg.CompileTimeout)
+	case errors.As(err, &exit) && exit.ExitCode() == workerInvalid:
+		return errors.New(strings.TrimSpace(stderr.String()))
+	}
+	msg := workerMessage(stderr.String())
+	if msg == "" {
+		msg = "no message"
+	}
+	return fmt.Errorf("the compile worker failed (%v): %s", err, msg)
+}
+
+// workerMessage is the last non-empty line of s, or the first line of a Go runtime's
+// fatal error (which is followed by its goroutines' stacks).
+func workerMessage(s string) string {
+	if i := strings.Index(s, "fatal error:"); i >= 0 {
+		line, _, _ := strings.Cut(s[i:], "\n")
+		return line
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// headBuffer keeps the first max bytes written to it and drops the rest.
+type headBuffer struct {
+	buf bytes.Buffer
+	max int
+}
+
+func (b *headBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *headBuffer) String() string { return b.buf.String() }
