@@ -33,7 +33,7 @@ func (f *compactFields) take(t, rest *task.Task) {
 	f.ints = [3]int64{int64(t.Priority), int64(t.Seq), int64(t.Attempts)}
 	rest.Priority, rest.Seq, rest.Attempts = 0, 0, 0
 	for i, p := range timeFields(rest) {
-		if !p.IsZero() && inWireRange(p.UnixMicro()) {
+		if !p.IsZero() && inWireRange(*p) {
 			f.times[i], f.has = p.UnixMicro(), f.has|1<<i
 			*p = time.Time{}
 		}
@@ -61,11 +61,11 @@ func (f *compactFields) put(t *task.Task) {
 	}
 }
 
-// inWireRange reports whether the time at us Unix microseconds lies in the years 0 to
-// 9999, the times the wire form's four-digit years hold: the only times the binary form
-// holds, so that a value decoded from it encodes and decodes again.
-func inWireRange(us int64) bool {
-	y := time.UnixMicro(us).UTC().Year()
+// inWireRange reports whether t lies in the years 0 to 9999, the times the wire form's
+// four-digit years hold: the only times the binary form holds (their Unix microseconds
+// fit an int64), so that a value decoded from it encodes and decodes again.
+func inWireRange(t time.Time) bool {
+	y := t.UTC().Year()
 	return y >= 0 && y <= 9999
 }
 
@@ -136,7 +136,7 @@ func (f *compactFields) read(b []byte) ([]byte, error) {
 			if i == 0 {
 				base = f.times[i]
 			}
-			if !inWireRange(f.times[i]) { // never written: damage
+			if !inWireRange(time.UnixMicro(f.times[i])) { // never written: damage
 				r.fail()
 			}
 		}
