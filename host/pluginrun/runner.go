@@ -36,6 +36,10 @@ type Options struct {
 	// apflow run and serve), so that calling a module again does not compile it again;
 	// empty means an in-memory cache. Nothing else is written.
 	CacheDir string
+	// CompileWorker and CompileTimeout are sandbox.Config's: with a CacheDir, a
+	// module's first compile runs in a process of its own, bounded in time.
+	CompileWorker  []string
+	CompileTimeout time.Duration
 	// LLM answers the llm_complete calls of plugins given the llm grant (typically the
 	// operator's configured providers); nil answers them llm_not_configured.
 	LLM llm.Completer
@@ -65,7 +69,8 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	}
 	r := &Runner{log: log}
 	rt, err := sandbox.New(ctx, sandbox.Config{
-		CacheDir: opts.CacheDir, Defaults: opts.Defaults, Max: opts.Max, Logger: log.Named("sandbox"),
+		CacheDir: opts.CacheDir, CompileWorker: opts.CompileWorker, CompileTimeout: opts.CompileTimeout,
+		Defaults: opts.Defaults, Max: opts.Max, Logger: log.Named("sandbox"),
 		Grants: r.grants, KV: kvOfCall{r}, LLM: opts.LLM,
 	})
 	if err != nil {

@@ -34,7 +34,13 @@ const maxWorkerStderr = 4 << 10
 // compiles the rewrite with the Runtime's own settings, which writes its native code to
 // the compilation cache in cacheDir. A module that does not validate is reported on
 // stderr, as Load would word it.
-func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, stderr io.Writer) int {
+func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, stderr io.Writer) (status int) {
+	defer func() {
+		if p := recover(); p != nil { // worded as compileRecovered words it in a host
+			fmt.Fprintf(stderr, "compiling the module failed, a defect of the host or a refusal of the system: %v\n", p)
+			status = workerInvalid
+		}
+	}()
 	wasm, err := io.ReadAll(stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "compile worker: read the module:", err)
@@ -67,6 +73,14 @@ func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, st
 	return workerCompiled
 }
 
+// errCallerGone wraps the context error of a caller whose compile in a worker ended
+// because the caller went away (compile: the callers waiting for it compile again).
+var errCallerGone = errors.New("the compile's caller went away")
+
+// errWorkerUnavailable wraps the failure to start a compile worker: the host's, not the
+// module's, so the module is compiled in this process instead (compileChecked).
+var errWorkerUnavailable = errors.New("the compile worker could not start")
+
 // hasWorker reports whether the runtime compiles in a compile worker.
 func (r *Runtime) hasWorker() bool {
 	return len(r.cfg.CompileWorker) > 0 && r.cfg.CacheDir != ""
@@ -77,8 +91,12 @@ func (r *Runtime) hasWorker() bool {
 // again and compiles, reading the code from the cache. It refuses the module as the
 // worker says (an invalid module), when the worker fails otherwise (its standard error
 // says why: the Go runtime's "fatal error: runtime: out of memory", say), or when it
-// runs past Config.CompileTimeout and is killed. A worker cut short by ctx (the
-// process shutting down) is ctx's error.
+// runs past Config.CompileTimeout and is killed. A worker that cannot start is
+// errWorkerUnavailable.
+//
+// The worker ends with ctx (errCallerGone: a server shutting down does not wait for a
+// compile of minutes), with the runtime (Close kills it) and, on Linux, with this
+// process, even killed (workerAttr).
 func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) error {
 	if err := checkBounds(capped); err != nil { // refused here, without a process
 		return err
@@ -86,21 +104,30 @@ func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) error {
 	argv := r.cfg.CompileWorker
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.CompileTimeout)
 	defer cancel()
+	defer context.AfterFunc(r.life, cancel)()
 	cmd := exec.CommandContext(wctx, argv[0], argv[1:]...)
 	cmd.Env = append(cmd.Environ(), CompileWorkerEnv+"="+r.cfg.CacheDir)
 	cmd.Stdin = bytes.NewReader(capped)
 	stderr := &headBuffer{max: maxWorkerStderr}
 	cmd.Stderr = stderr
+	cmd.SysProcAttr = workerAttr()
 	cmd.WaitDelay = time.Second // a killed worker's pipes are not waited on for longer
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		err = cmd.Wait()
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
 		r.cfg.Logger.Debug("module compiled by a worker", "took", time.Since(start))
 		return nil
+	case r.life.Err() != nil:
+		return errors.New("sandbox runtime is closed")
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
+	case cmd.Process == nil: // not started
+		return fmt.Errorf("%w: %v", errWorkerUnavailable, err)
 	case errors.Is(wctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("compiling took longer than %s (the compile timeout); a module whose compile is this slow is refused", r.cfg.CompileTimeout)
 	case errors.As(err, &exit) && exit.ExitCode() == workerInvalid:
@@ -114,11 +141,13 @@ func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) error {
 }
 
 // workerMessage is the last non-empty line of s, or the first line of a Go runtime's
-// fatal error (which is followed by its goroutines' stacks).
+// fatal error or panic (which is followed by its goroutines' stacks).
 func workerMessage(s string) string {
-	if i := strings.Index(s, "fatal error:"); i >= 0 {
-		line, _, _ := strings.Cut(s[i:], "\n")
-		return line
+	for _, start := range []string{"fatal error:", "panic:"} {
+		if i := strings.Index(s, start); i >= 0 {
+			line, _, _ := strings.Cut(s[i:], "\n")
+			return line
+		}
 	}
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"cmp"
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -27,6 +28,12 @@ func seqIfs(n int) []byte {
 	code := string(appendU32(nil, uint32(len(body)))) + body
 	return wasmModule(sec(secType, "\x01\x60\x00\x00"), sec(secFunction, "\x01\x00"), sec(secCode, "\x01"+code))
 }
+
+// validatorPanic is a module on which wazero's validator panics (found by a review's
+// fuzzing): its second function's type index, 19, names no type.
+const validatorPanic = "\x00asm\x01\x00\x00\x00\x01\x09\x02\x60\x00\x00\x60\x02\x7f\x7f\x00\x03\x03\x02\x00\x13" +
+	"\x0a\x0e\x02\x09\x00\x02\x40\x41\x00\x10\x01\x0b\x0b\x02\x00\x0b" +
+	"\x00\x2b\x04name\x01\x1d\x01\x00\x1atype-second-empty-in-block\x02\x05\x02\x00\x00\x01\x00"
 
 // TestCompileWorker: with a compile worker, a module is compiled there first and its
 // code read from the cache; a compile past the timeout, and a worker that dies, refuse
@@ -54,6 +61,11 @@ func TestCompileWorker(t *testing.T) {
 			wasm: wasmModule(sec(secType, "\x00"), sec(secFunction, "\x01\x05"), sec(secCode, "\x01\x02\x00\x0b"))},
 		{name: "checked before a worker starts", worker: never, want: "malformed module: global section",
 			wasm: wasmModule(sec(secGlobal, huge))},
+		// wazero's validator panics on this module (a call to a function whose type index
+		// is out of range): the worker words it as a host would.
+		{name: "a panic in the worker", worker: self, want: "a defect of the host or a refusal of the system: runtime error: index out of range",
+			wasm: []byte(validatorPanic)},
+		{name: "a worker that cannot start", worker: []string{"/nonexistent/apflow"}, wasm: wasmFile(t, "echo")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -80,7 +92,8 @@ func TestCompileWorker(t *testing.T) {
 			if resp, err := m.Execute(context.Background(), req(`{"a":1}`)); err != nil || string(resp.Output) != `{"a":1}` {
 				t.Fatalf("Execute = %+v, %v", resp, err)
 			}
-			if byWorker := strings.Contains(logs.String(), "module compiled by a worker"); byWorker != !tt.noCache {
+			inHost := tt.noCache || tt.worker[0] == "/nonexistent/apflow"
+			if byWorker := strings.Contains(logs.String(), "module compiled by a worker"); byWorker == inHost {
 				t.Fatalf("compiled by a worker: %v; logs:\n%s", byWorker, logs.String())
 			}
 			if tt.noCache {
@@ -96,4 +109,47 @@ func TestCompileWorker(t *testing.T) {
 			_ = load2.Close(context.Background())
 		})
 	}
+}
+
+// TestCompileWorkerEnds: a worker ends with the caller whose compile it is, and a caller
+// waiting for the same module then compiles it itself; the runtime's Close ends it.
+func TestCompileWorkerEnds(t *testing.T) {
+	t.Parallel()
+	slow := seqIfs(40000)
+	t.Run("a caller's cancellation", func(t *testing.T) {
+		t.Parallel()
+		rt := setup(t, Config{CompileWorker: []string{os.Args[0]}, CompileTimeout: 2 * time.Second, CacheDir: t.TempDir()})
+		ctx, cancel := context.WithCancel(context.Background())
+		first, second := make(chan error, 1), make(chan error, 1)
+		go func() { _, err := rt.Load(ctx, slow, "a.wasm"); first <- err }()
+		for rt.compiles.Load() == 0 { // the first caller compiles
+			time.Sleep(time.Millisecond)
+		}
+		go func() { _, err := rt.Load(context.Background(), slow, "b.wasm"); second <- err }()
+		cancel()
+		if err := <-first; !errors.Is(err, context.Canceled) {
+			t.Fatalf("the cancelled caller's Load = %v, want its context's error", err)
+		}
+		if err := <-second; err == nil || !strings.Contains(err.Error(), "compiling took longer than 2s") {
+			t.Fatalf("the other caller's Load = %v, want the compile timeout (its own compile)", err)
+		}
+	})
+	t.Run("Close", func(t *testing.T) {
+		t.Parallel()
+		rt, err := New(context.Background(), Config{CompileWorker: []string{os.Args[0]}, CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 1)
+		go func() { _, err := rt.Load(context.Background(), slow, "a.wasm"); errs <- err }()
+		for rt.compiles.Load() == 0 { // the compile has begun
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := rt.Close(context.Background()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := <-errs; KindOf(err) != KindClosed {
+			t.Fatalf("Load = %v, want %s", err, KindClosed)
+		}
+	})
 }

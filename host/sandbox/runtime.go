@@ -259,7 +259,8 @@ const coreFeatures = api.CoreFeaturesV2
 // refused) refuses the module with the panic's message instead of ending the process,
 // wakes the callers waiting for the same hash, is logged with its stack, and refuses
 // every later compile of that hash in this runtime: wazero may have kept a half-made
-// entry for it, which a later compile would reuse.
+// entry for it, which a later compile would reuse. A compile in a worker ends with the
+// caller's ctx (errCallerGone); a caller waiting for it then compiles again itself.
 func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero.CompiledModule, error) {
 	if !r.enter() {
 		return nil, errors.New("sandbox runtime is closed")
@@ -275,8 +276,8 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 		e.refs++
 		r.mu.Unlock()
 		<-e.ready
-		if e.err != nil {
-			r.release(hash)
+		if errors.Is(e.err, errCallerGone) && ctx.Err() == nil {
+			return r.compile(ctx, hash, orig) // the caller that compiled went away: compile for this one
 		}
 		return e.mod, e.err
 	}
@@ -286,10 +287,14 @@ func (r *Runtime) compile(ctx context.Context, hash string, orig []byte) (wazero
 
 	r.compiles.Add(1)
 	e.mod, e.err = r.compileRecovered(ctx, hash, orig)
-	close(e.ready)
-	if e.err != nil {
-		r.release(hash)
+	if e.err != nil { // a failed entry holds nothing: it goes before its waiters wake
+		r.mu.Lock()
+		if r.compiled[hash] == e {
+			delete(r.compiled, hash)
+		}
+		r.mu.Unlock()
 	}
+	close(e.ready)
 	return e.mod, e.err
 }
 
@@ -338,12 +343,7 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	if err != nil {
 		return nil, err
 	}
-	if r.hasWorker() {
-		err = r.compileInWorker(ctx, capped) // validates, rewrites and compiles into the cache
-	} else {
-		err = r.validate(ctx, capped)
-	}
-	if err != nil {
+	if err := r.checkOrCompileInWorker(ctx, capped); err != nil {
 		return nil, err
 	}
 	metered, err := limitStack(capped)
@@ -359,6 +359,21 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 			"sha256", hash, "error", err)
 	}
 	return cm, nil
+}
+
+// checkOrCompileInWorker validates capped as written: in a compile worker, which also
+// compiles it into the cache (compileInWorker), or in this process when the runtime has
+// no worker or its worker cannot start (logged: the module then compiles here, without
+// the worker's bounds).
+func (r *Runtime) checkOrCompileInWorker(ctx context.Context, capped []byte) error {
+	if r.hasWorker() {
+		err := r.compileInWorker(ctx, capped)
+		if !errors.Is(err, errWorkerUnavailable) {
+			return err
+		}
+		r.cfg.Logger.Warn("compiling in this process, without the compile worker's time and memory bounds", "error", err)
+	}
+	return r.validate(ctx, capped)
 }
 
 // rewriteDir is the rewrite cache's directory for a compilation cache dir ("" for none).
