@@ -78,7 +78,7 @@ func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, st
 var errCallerGone = errors.New("the compile's caller went away")
 
 // errWorkerUnavailable wraps the failure to start a compile worker: the host's, not the
-// module's, so the module is compiled in this process instead (compileChecked).
+// module's, so the module is compiled in this process instead (checkOrCompileInWorker).
 var errWorkerUnavailable = errors.New("the compile worker could not start")
 
 // hasWorker reports whether the runtime compiles in a compile worker.
