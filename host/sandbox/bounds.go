@@ -83,13 +83,7 @@ func checkSection(r *reader, id byte) error {
 		}
 	case secType:
 		for range r.count() {
-			r.expect(0x60) // a function type
-			for range r.count() {
-				r.valType()
-			}
-			for range r.count() {
-				r.valType()
-			}
+			r.funcType()
 		}
 	case secImport:
 		for range r.count() {
@@ -104,11 +98,11 @@ func checkSection(r *reader, id byte) error {
 	case tableSectionID:
 		for range r.count() {
 			r.refType()
-			r.limits2()
+			r.limits()
 		}
 	case secMemory:
 		for range r.count() {
-			r.limits2()
+			r.limits()
 		}
 	case secGlobal:
 		for range r.count() {
@@ -147,25 +141,6 @@ func checkSection(r *reader, id byte) error {
 	return nil
 }
 
-// importDesc reads an import's description: a function's type, a table, a memory or
-// a global.
-func (r *reader) importDesc() {
-	switch r.byte() {
-	case 0:
-		r.u32()
-	case 1:
-		r.refType()
-		r.limits2()
-	case 2:
-		r.limits2()
-	case 3:
-		r.valType()
-		r.byte()
-	default:
-		r.err = errUnparsed
-	}
-}
-
 // constExpr reads a constant expression of WebAssembly 2.0, up to and with its end: a
 // constant (v128.const included), global.get, ref.null or ref.func.
 func (r *reader) constExpr() {
@@ -190,33 +165,6 @@ func (r *reader) constExpr() {
 		if r.immediates(opImm[op], 0, uint32(op), at) != nil {
 			r.err = errUnparsed
 		}
-	}
-}
-
-// expect reads one byte, which must be b.
-func (r *reader) expect(b byte) {
-	if r.byte() != b {
-		r.err = errUnparsed
-	}
-}
-
-// refType reads a reference type: funcref or externref.
-func (r *reader) refType() {
-	if c := r.byte(); c != 0x70 && c != 0x6f {
-		r.err = errUnparsed
-	}
-}
-
-// limits2 reads limits of WebAssembly 2.0: a minimum, and a maximum when its flag is 1.
-func (r *reader) limits2() {
-	switch r.byte() {
-	case 0:
-		r.u32()
-	case 1:
-		r.u32()
-		r.u32()
-	default:
-		r.err = errUnparsed
 	}
 }
 
@@ -325,15 +273,17 @@ func (r *reader) nameMap() {
 	}
 }
 
+// sectionNames name the sections in messages.
+var sectionNames = map[byte]string{
+	secCustom: "custom", secType: "type", secImport: "import", secFunction: "function",
+	tableSectionID: "table", secMemory: "memory", secGlobal: "global", secExport: "export",
+	secStart: "start", secElement: "element", secCode: "code", secData: "data",
+	secDataCount: "data count", secTag: "tag",
+}
+
 // sectionName names section id in messages.
 func sectionName(id byte) string {
-	names := map[byte]string{
-		secCustom: "custom", secType: "type", secImport: "import", secFunction: "function",
-		tableSectionID: "table", secMemory: "memory", secGlobal: "global", secExport: "export",
-		secStart: "start", secElement: "element", secCode: "code", secData: "data",
-		secDataCount: "data count", secTag: "tag",
-	}
-	if n, ok := names[id]; ok {
+	if n, ok := sectionNames[id]; ok {
 		return n
 	}
 	return fmt.Sprintf("id %d", id)

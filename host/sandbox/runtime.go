@@ -318,10 +318,11 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 // capped module validated as written, then the stack budget and the interrupt checks
 // instrumented (limitStack), then compiled. A runtime with a compile worker has the
 // worker do all of that first (compileInWorker), and compiles from the cache it filled:
-// wazero then reads only the rewrite, which the worker's wazero has read already. Validating before limitStack matters: it adds a local to
-// every function and globals to the module, so indices out of range in the original
-// would name them once rewritten, letting a guest lower the stack level restored after
-// its calls, forge its counters or clear its interrupt flag. (Validating while the
+// wazero then reads only the rewrite, which the worker's wazero has read already.
+// Validating before limitStack matters: it adds a local to every function and globals
+// to the module, so indices out of range in the original would name them once
+// rewritten, letting a guest lower the stack level restored after its calls, forge its
+// counters or clear its interrupt flag. (Validating while the
 // rewrite compiled took 5–12% less time with a spare core, and half as much memory
 // again at the peak of a Go module's first load: docs/performance.md, twenty-seventh
 // pass.)

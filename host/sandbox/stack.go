@@ -347,11 +347,73 @@ func (r *reader) valType() {
 	}
 }
 
+// limits reads limits of WebAssembly 2.0: a minimum, and a maximum when its flag is 1.
 func (r *reader) limits() {
-	flags := r.byte()
-	r.u32()
-	if flags&1 != 0 {
+	switch r.byte() {
+	case 0:
 		r.u32()
+	case 1:
+		r.u32()
+		r.u32()
+	default:
+		r.err = errUnparsed
+	}
+}
+
+// funcType reads a function type and returns its numbers of parameters and results.
+func (r *reader) funcType() (params, results uint32) {
+	r.expect(0x60)
+	params = r.count()
+	for range params {
+		r.valType()
+	}
+	results = r.count()
+	for range results {
+		r.valType()
+	}
+	return params, results
+}
+
+// Import kinds (importDesc).
+const (
+	importFunc   = 0
+	importTable  = 1
+	importMemory = 2
+	importGlobal = 3
+)
+
+// importDesc reads an import's description and returns its kind: a function's type, a
+// table, a memory or a global.
+func (r *reader) importDesc() byte {
+	kind := r.byte()
+	switch kind {
+	case importFunc:
+		r.u32()
+	case importTable:
+		r.refType()
+		r.limits()
+	case importMemory:
+		r.limits()
+	case importGlobal:
+		r.valType()
+		r.byte()
+	default:
+		r.err = errUnparsed
+	}
+	return kind
+}
+
+// expect reads one byte, which must be b.
+func (r *reader) expect(b byte) {
+	if r.byte() != b {
+		r.err = errUnparsed
+	}
+}
+
+// refType reads a reference type: funcref or externref.
+func (r *reader) refType() {
+	if c := r.byte(); c != 0x70 && c != 0x6f {
+		r.err = errUnparsed
 	}
 }
 
@@ -363,40 +425,21 @@ func parseForStack(secs []section) (*stackModule, error) {
 		switch s.id {
 		case secType:
 			for range r.count() {
-				if r.byte() != 0x60 {
-					return nil, errUnparsed
-				}
-				params := r.count()
-				for range params {
-					r.valType()
-				}
-				results := r.count()
-				for range results {
-					r.valType()
-				}
+				params, results := r.funcType()
 				m.typeParams = append(m.typeParams, params)
 				m.typeResults = append(m.typeResults, results)
 			}
 		case secImport:
 			for range r.count() {
-				r.bytes(r.u32())
-				r.bytes(r.u32())
-				switch r.byte() {
-				case 0: // function
-					r.u32()
+				r.bytes(r.count())
+				r.bytes(r.count())
+				switch r.importDesc() {
+				case importFunc:
 					m.funcImports++
-				case 1: // table
-					r.byte()
-					r.limits()
-				case 2: // memory
-					r.limits()
+				case importMemory:
 					m.hasMemory = true
-				case 3: // global
-					r.valType()
-					r.byte()
+				case importGlobal:
 					m.globals++
-				default:
-					return nil, errUnparsed
 				}
 			}
 		case secFunction:

@@ -201,9 +201,7 @@ func (r *reader) immediates(imm, prefix byte, op uint32, at int) error {
 	case immF64:
 		r.bytes(8)
 	case immRefType:
-		if c := r.byte(); c != 0x70 && c != 0x6f {
-			r.err = errUnparsed
-		}
+		r.refType()
 	case immPrefixFC:
 		sub := r.u32()
 		if r.err == nil && sub >= uint32(len(fcImm)) {
