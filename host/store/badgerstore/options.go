@@ -175,10 +175,16 @@ func (o Options) badgerOptions() badger.Options {
 		WithNumLevelZeroTables(levelZeroTables).
 		WithNumLevelZeroTablesStall(levelZeroStall).
 		// Badger gives each table it builds (a memtable's flush, a compaction's output) an
-		// allocator of twice this size up front: at 4 MiB, those buffers were 30 MiB of a
-		// 10,000-task run's heap. At 2 MiB the engine's Wide10k peaked 35-40 MiB lower and
-		// ran 10% faster, FanIn200 no slower (docs/performance.md, sixth pass).
-		WithBaseTableSize(2 << 20).
+		// allocator of twice this size up front, which grows by doubling: 2, 6, 14, 30 MiB
+		// at 1 MiB. A builder holds its table twice (each block as written, and room for
+		// it compressed), and Badger pools its allocators, so each keeps the size of the
+		// largest table it built: at 2 MiB, a flush of an 8 MiB memtable (12.5 MiB of
+		// blocks) and a compaction's table (2 MiB compressed, up to 17 MiB of blocks) both
+		// took 28 MiB, at 1 MiB 14. A million-task tasks.execute peaked 199-238 MiB lower,
+		// a 100,000-task one held 16-51 MiB less live heap, both in as much time
+		// (docs/performance.md, twenty-ninth pass; from 4 MiB to 2, the sixth pass). A
+		// store holds twice as many tables, each 90-150 µs of an Open.
+		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(16 << 20).
 		WithBlockCacheSize(o.BlockCacheSize).
 		WithIndexCacheSize(o.IndexCacheSize).

@@ -982,8 +982,8 @@ func TestValueLogsCrossed(t *testing.T) {
 func TestTablesStaySmallAtEveryLevel(t *testing.T) {
 	t.Parallel()
 	bo := Options{Dir: t.TempDir()}.withDefaults().badgerOptions()
-	if bo.TableSizeMultiplier != 1 || bo.BaseTableSize != 2<<20 {
-		t.Fatalf("TableSizeMultiplier %d, BaseTableSize %d: want tables of 2 MiB at every level",
+	if bo.TableSizeMultiplier != 1 || bo.BaseTableSize != 1<<20 {
+		t.Fatalf("TableSizeMultiplier %d, BaseTableSize %d: want tables of 1 MiB at every level",
 			bo.TableSizeMultiplier, bo.BaseTableSize)
 	}
 }
