@@ -30,9 +30,11 @@ type child struct {
 	done   chan struct{} // closed when stderr is drained
 }
 
-func newChild(ctx context.Context, bin string, args ...string) *child {
+// newChild prepares the child running bin with args, with env added to this process's
+// environment (later entries win).
+func newChild(ctx context.Context, env []string, bin string, args ...string) *child {
 	c := &child{cmd: exec.CommandContext(ctx, bin, args...), done: make(chan struct{})}
-	c.cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+	c.cmd.Env = append(append(os.Environ(), "GODEBUG=gctrace=1"), env...)
 	c.cmd.Stdout = lockedWriter{c}
 	// Interrupt first, so a server closes its store; killed 10 s later if it has not ended.
 	c.cmd.Cancel = func() error { return c.cmd.Process.Signal(os.Interrupt) }

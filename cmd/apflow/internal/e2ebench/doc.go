@@ -29,9 +29,11 @@
 // figure of "a->b->c MB") is the live heap. Heap per task is that minus the live heap of
 // the same plugin and mode on a 2-task tree (the store's preallocated buffers, the
 // runtime, the compiled modules: Badger's arenas count as heap before they are touched,
-// so the base can exceed the RSS), divided by the tasks. A heap is only seen at the end
-// of a collection, and gctrace rounds to the MB, so small trees show 0 and the figure
-// means something from 10,000 tasks on.
+// so the base can exceed the RSS), divided by the tasks. The 2-task runs collect back to
+// back (GOGC=1), so that their largest live heap is seen: at apflow's own pace such an
+// apflow run collected nothing and its base read 0. A heap is only seen at the end of a
+// collection, and gctrace rounds to the MB, so small trees show 0 or a few times their
+// due and the figure means something from 10,000 tasks on.
 //
 // The floors are measured in the same run, by the repository's own benchmarks: the
 // engine alone with the in-process no-op executor on the same tree as apflow run stores

@@ -106,7 +106,7 @@ func measureRunAfter(ctx context.Context, o options, p plugin, tree string, task
 func runChild(ctx context.Context, o options, bin string, args []string) (*child, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c := newChild(ctx, bin, args...)
+	c := newChild(ctx, o.childEnv, bin, args...)
 	start := time.Now()
 	if err := c.start(); err != nil {
 		return c, 0, err
@@ -131,7 +131,7 @@ func measureServe(ctx context.Context, o options, mode string, p plugin, body st
 	defer os.RemoveAll(dir)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	c := newChild(sctx, p.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--scheduler=false",
+	c := newChild(sctx, o.childEnv, p.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--scheduler=false",
 		"--max-body-bytes", maxTree}, p.args(dir)...)...)
 	if err := c.start(); err != nil {
 		res.err = err
