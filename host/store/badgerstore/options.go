@@ -183,7 +183,7 @@ func (o Options) badgerOptions() badger.Options {
 		// took 28 MiB, at 1 MiB 14. A million-task tasks.execute peaked 199-238 MiB lower,
 		// a 100,000-task one held 16-51 MiB less live heap, both in as much time
 		// (docs/performance.md, twenty-ninth pass; from 4 MiB to 2, the sixth pass). A
-		// store holds twice as many tables, each 90-150 µs of an Open.
+		// store holds twice as many tables, each 90-160 µs of an Open.
 		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(16 << 20).
 		WithBlockCacheSize(o.BlockCacheSize).
