@@ -10,6 +10,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 )
 
 // The rewrite cache: the module as rewritten (capTables, then limitStack with its stack
@@ -26,6 +28,12 @@ import (
 //
 //   - An entry records rewriteFormat; an entry of another format (a host whose rewrite
 //     changed) is ignored and replaced.
+//   - An entry records the compiler it was compiled with (compilerTag: wazero's version
+//     and the platform); an entry of another (a host whose wazero changed) is ignored
+//     and replaced. wazero's own cache misses then too, its keys naming its version, so
+//     without this a module seen before would compile from its entry in this process,
+//     where the first compile of a module belongs in the compile worker, whose time
+//     bound a module that takes minutes to compile cannot escape (isolate.go).
 //   - An entry records the original's hash and a CRC-32C of the rewritten bytes; a
 //     truncated or damaged entry fails the check and is ignored and replaced. A checksum
 //     made to catch damage is enough: a sha256 of a Go module's 3.7 MB took as long as
@@ -48,7 +56,8 @@ import (
 //     keeps the module's indices.
 //   - 5: a frame is charged for its results too.
 //   - 6: the entry's check is a CRC-32C, no longer a sha256.
-const rewriteFormat = 6
+//   - 7: the entry records its compiler (compilerTag).
+const rewriteFormat = 7
 
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"
@@ -57,12 +66,15 @@ const rewriteMagic = "apflow-rewrite\x00\x00"
 // (beside wazero's compiled code).
 const RewriteCacheDir = "apflow-rewrite"
 
-// rewriteCache reads and writes entries; dir "" keeps nothing.
-type rewriteCache struct{ dir string }
+// rewriteCache reads and writes entries of one compiler; dir "" keeps nothing.
+type rewriteCache struct {
+	dir      string
+	compiler [compilerTagLen]byte
+}
 
-// entry layout: magic, format (u32 LE), sha256 of the original, CRC-32C of the
-// rewritten bytes (u32 LE), the rewritten bytes.
-const rewriteHeaderLen = len(rewriteMagic) + 4 + sha256.Size + 4
+// entry layout: magic, format (u32 LE), compiler tag, sha256 of the original, CRC-32C
+// of the rewritten bytes (u32 LE), the rewritten bytes.
+const rewriteHeaderLen = len(rewriteMagic) + 4 + compilerTagLen + sha256.Size + 4
 
 // castagnoli is the CRC-32C table (computed with the CPU's instruction where it has one).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -81,11 +93,15 @@ func (c rewriteCache) get(hash string) ([]byte, bool) {
 		return nil, false
 	}
 	h := b[len(rewriteMagic):rewriteHeaderLen]
-	if binary.LittleEndian.Uint32(h) != rewriteFormat || !bytes.Equal(h[4:4+sha256.Size], key) {
+	if binary.LittleEndian.Uint32(h) != rewriteFormat || !bytes.Equal(h[4:4+compilerTagLen], c.compiler[:]) {
+		return nil, false
+	}
+	h = h[4+compilerTagLen:]
+	if !bytes.Equal(h[:sha256.Size], key) {
 		return nil, false
 	}
 	body := b[rewriteHeaderLen:]
-	if binary.LittleEndian.Uint32(h[4+sha256.Size:]) != crc32.Checksum(body, castagnoli) {
+	if binary.LittleEndian.Uint32(h[sha256.Size:]) != crc32.Checksum(body, castagnoli) {
 		return nil, false
 	}
 	return body, true
@@ -106,6 +122,7 @@ func (c rewriteCache) put(hash string, rewritten []byte) error {
 	b := make([]byte, 0, rewriteHeaderLen+len(rewritten))
 	b = append(b, rewriteMagic...)
 	b = binary.LittleEndian.AppendUint32(b, rewriteFormat)
+	b = append(b, c.compiler[:]...)
 	b = append(b, key...)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(rewritten, castagnoli))
 	b = append(b, rewritten...)
@@ -125,4 +142,35 @@ func (c rewriteCache) put(hash string, rewritten []byte) error {
 		return fmt.Errorf("write rewrite cache entry: %w", err)
 	}
 	return nil
+}
+
+// compilerTagLen is the length of a compiler's tag in an entry.
+const compilerTagLen = 8
+
+// compilerTag names the compiler of this binary: the first bytes of the sha256 of
+// wazero's module version, as the binary's build information gives it, and the
+// platform (compilerTagOf).
+func compilerTag() [compilerTagLen]byte {
+	info, _ := debug.ReadBuildInfo()
+	return compilerTagOf(info)
+}
+
+// compilerTagOf is compilerTag for the build information info. Without wazero in it (a
+// test binary lists no dependencies) the version is "unknown", the same for every such
+// binary.
+func compilerTagOf(info *debug.BuildInfo) [compilerTagLen]byte {
+	version := "unknown"
+	if info != nil {
+		for _, d := range info.Deps {
+			if d.Path != "github.com/tetratelabs/wazero" {
+				continue
+			}
+			version = d.Version
+			if d.Replace != nil {
+				version = d.Replace.Path + "@" + d.Replace.Version
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte("wazero " + version + " " + runtime.GOOS + "/" + runtime.GOARCH))
+	return [compilerTagLen]byte(sum[:compilerTagLen])
 }

@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		validator: wazero.NewRuntimeWithConfig(ctx, validatorConfig()),
 		compiled:  map[string]*compiledEntry{},
 		poisoned:  map[string]error{},
-		rewrites:  rewriteCache{dir: rewriteDir(cfg.CacheDir)},
+		rewrites:  rewriteCache{dir: rewriteDir(cfg.CacheDir), compiler: compilerTag()},
 		hostFuncs: map[string]api.FunctionDefinition{},
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime/debug"
 	"slices"
 	"testing"
 
@@ -188,9 +189,39 @@ func countAll(b, sub []byte) int {
 	return n
 }
 
+// TestCompilerTagNamesWazero: the tag of the rewrite cache's entries changes with
+// wazero's version (or its replacement) and nothing else in the build; without wazero in
+// the build information it is the unknown version's.
+func TestCompilerTagNamesWazero(t *testing.T) {
+	t.Parallel()
+	build := func(deps ...*debug.Module) *debug.BuildInfo {
+		return &debug.BuildInfo{Deps: append([]*debug.Module{{Path: "github.com/labstack/echo/v4", Version: "v4.0.0"}}, deps...)}
+	}
+	wazeroAt := func(v string) *debug.Module { return &debug.Module{Path: "github.com/tetratelabs/wazero", Version: v} }
+	v12, v13 := compilerTagOf(build(wazeroAt("v1.12.0"))), compilerTagOf(build(wazeroAt("v1.13.0")))
+	replaced := wazeroAt("v1.12.0")
+	replaced.Replace = &debug.Module{Path: "../wazero"}
+	for _, c := range []struct {
+		name      string
+		got, want [compilerTagLen]byte
+		same      bool
+	}{
+		{"another version", v13, v12, false},
+		{"replaced", compilerTagOf(build(replaced)), v12, false},
+		{"no wazero", compilerTagOf(build()), v12, false},
+		{"another dependency", compilerTagOf(&debug.BuildInfo{Deps: []*debug.Module{wazeroAt("v1.12.0")}}), v12, true},
+		{"no build information", compilerTagOf(nil), compilerTagOf(build()), true},
+	} {
+		if (c.got == c.want) != c.same {
+			t.Errorf("%s: tag %x against %x, want same = %v", c.name, c.got, c.want, c.same)
+		}
+	}
+}
+
 // TestRewriteCache loads a module in a runtime with a persistent cache, then in fresh
 // runtimes over the same directory: the second skips validation and rewrite; an entry
-// of another format or a damaged one is ignored and replaced, and the module still runs.
+// of another format, of another compiler or a damaged one is ignored and replaced, and
+// the module still runs.
 func TestRewriteCache(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -225,6 +256,13 @@ func TestRewriteCache(t *testing.T) {
 		entry []byte
 	}{
 		{"another format", append(append([]byte(rewriteMagic), 0x63, 0, 0, 0), good[len(rewriteMagic)+4:]...)},
+		// Written by a host of another wazero: compiled from the entry, the module would
+		// skip the compile worker (rewritecache.go).
+		{"another compiler", func() []byte {
+			e := slices.Clone(good)
+			e[len(rewriteMagic)+4] ^= 0xff
+			return e
+		}()},
 		{"truncated", good[:len(good)-1]},
 		{"damaged", append(slices.Clone(good[:len(good)-1]), good[len(good)-1]^0xff)},
 		{"garbage", []byte("not a cache entry")},
