@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -18,7 +19,25 @@ func TestMain(m *testing.M) {
 	if dir, ok := os.LookupEnv(CompileWorkerEnv); ok {
 		os.Exit(CompileWorkerMain(context.Background(), dir, os.Stdin, os.Stderr))
 	}
+	if dir, ok := os.LookupEnv(hostLoadsEnv); ok {
+		os.Exit(hostLoads(dir))
+	}
 	os.Exit(m.Run())
+}
+
+// hostLoadsEnv makes this test binary a host that loads a module through a compile
+// worker that never ends (/bin/sleep), for a test to kill (TestCompileWorkerDiesWithHost).
+const hostLoadsEnv = "APFLOW_TEST_HOST_LOADS"
+
+func hostLoads(cacheDir string) int {
+	ctx := context.Background()
+	rt, err := New(ctx, Config{CompileWorker: []string{"/bin/sleep", "600"}, CacheDir: cacheDir})
+	if err != nil {
+		return 1
+	}
+	_, err = rt.Load(ctx, seqIfs(10), "a.wasm")
+	fmt.Fprintln(os.Stderr, "the load ended:", err)
+	return 1
 }
 
 // seqIfs is a module of one function of n sequential empty ifs (5n bytes): wazero's
