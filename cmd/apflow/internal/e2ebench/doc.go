@@ -32,8 +32,8 @@
 // so the base can exceed the RSS), divided by the tasks. The 2-task runs collect back to
 // back (GOGC=1), so that their largest live heap is seen: at apflow's own pace such an
 // apflow run collected nothing and its base read 0. A heap is only seen at the end of a
-// collection, and gctrace rounds to the MB, so small trees show 0 or a few times their
-// due and the figure means something from 10,000 tasks on.
+// collection, and gctrace rounds to the MB, so on small trees the figure is noise (0, or
+// several times the true one) and it means something from 10,000 tasks on.
 //
 // The floors are measured in the same run, by the repository's own benchmarks: the
 // engine alone with the in-process no-op executor on the same tree as apflow run stores
