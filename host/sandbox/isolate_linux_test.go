@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,30 +17,46 @@ import (
 // The worker here never ends on its own, so only the host's death can end it.
 func TestCompileWorkerDiesWithHost(t *testing.T) {
 	t.Parallel()
+	if _, err := os.Stat(filepath.Join("/proc/self/task", strconv.Itoa(syscall.Gettid()), "children")); err != nil {
+		t.Skipf("this kernel does not list a process's children: %v", err)
+	}
 	host := exec.Command(os.Args[0])
 	host.Env = append(os.Environ(), hostLoadsEnv+"="+t.TempDir())
+	var stderr bytes.Buffer
+	host.Stderr = &stderr
 	if err := host.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer host.Process.Kill()
-	worker := waitFor(t, "the host started its compile worker", func() (int, bool) { return childOf(host.Process.Pid) })
-	if comm, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(worker), "comm")); strings.TrimSpace(string(comm)) != "sleep" {
-		t.Fatalf("the host's child is %q, not its worker (sleep)", comm)
-	}
+	exited := make(chan struct{})
+	go func() { _ = host.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = host.Process.Kill(); <-exited })
+
+	worker := waitFor(t, "the host started its compile worker", exited, &stderr, func() (int, bool) {
+		// Until it execs, the host's child is a copy of the host.
+		pid, ok := childOf(host.Process.Pid)
+		return pid, ok && command(pid) == "sleep"
+	})
+	t.Cleanup(func() { _ = syscall.Kill(worker, syscall.SIGKILL) }) // if it outlived the host
 	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = host.Wait()
-	waitFor(t, "the worker ended", func() (int, bool) { return 0, !running(worker) })
+	<-exited
+	waitFor(t, "the worker ended", nil, nil, func() (int, bool) { return 0, !running(worker) })
 }
 
 // waitFor polls cond until it holds, for up to a minute (a shared machine can be slow to
-// start a process), and returns its value; what says what cond is.
-func waitFor(t *testing.T, what string, cond func() (int, bool)) int {
+// start a process), and returns its value; what says what cond is. It fails at once
+// when exited is closed, with the host's stderr.
+func waitFor(t *testing.T, what string, exited <-chan struct{}, stderr *bytes.Buffer, cond func() (int, bool)) int {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if v, ok := cond(); ok {
 			return v
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the host exited before %s: %s", what, stderr)
+		default:
 		}
 	}
 	t.Fatalf("not after a minute: %s", what)
@@ -57,6 +74,12 @@ func childOf(pid int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// command is the name of process pid's executable (its comm), or "".
+func command(pid int) string {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+	return strings.TrimSpace(string(b))
 }
 
 // running reports whether process pid exists and is not a zombie.

@@ -29,10 +29,13 @@ func TestMain(m *testing.M) {
 // worker that never ends (/bin/sleep), for a test to kill (TestCompileWorkerDiesWithHost).
 const hostLoadsEnv = "APFLOW_TEST_HOST_LOADS"
 
+// hostLoads is the host of hostLoadsEnv: it loads a small module in a runtime whose
+// compile worker is /bin/sleep, which never answers, and returns only if the load ends.
 func hostLoads(cacheDir string) int {
 	ctx := context.Background()
 	rt, err := New(ctx, Config{CompileWorker: []string{"/bin/sleep", "600"}, CacheDir: cacheDir})
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "New:", err)
 		return 1
 	}
 	_, err = rt.Load(ctx, seqIfs(10), "a.wasm")
