@@ -28,12 +28,16 @@ import (
 //
 //   - An entry records rewriteFormat; an entry of another format (a host whose rewrite
 //     changed) is ignored and replaced.
-//   - An entry records the compiler it was compiled with (compilerTag: wazero's version
-//     and the platform); an entry of another (a host whose wazero changed) is ignored
-//     and replaced. wazero's own cache misses then too, its keys naming its version, so
-//     without this a module seen before would compile from its entry in this process,
-//     where the first compile of a module belongs in the compile worker, whose time
-//     bound a module that takes minutes to compile cannot escape (isolate.go).
+//   - Entries are kept by compiler (compilerTag: wazero's version and the platform), in
+//     a directory each, and an entry records its compiler too: a host whose wazero
+//     changed finds none of the old ones, and two binaries sharing a cache dir keep
+//     theirs. wazero's own cache misses after such a change (its keys name its version),
+//     so without this a module seen before would compile from its entry in this
+//     process, where the first compile of a module belongs in the compile worker, whose
+//     time bound a module that takes minutes to compile cannot escape (isolate.go).
+//     wazero's keys also name the CPU's features, which the tag does not: a cache dir
+//     copied to a machine of another CPU, or a binary built without module information
+//     (whose tag names an unknown version), still compiles such a module in the host.
 //   - An entry records the original's hash and a CRC-32C of the rewritten bytes; a
 //     truncated or damaged entry fails the check and is ignored and replaced. A checksum
 //     made to catch damage is enough: a sha256 of a Go module's 3.7 MB took as long as
@@ -47,7 +51,8 @@ import (
 // half-written entry, and concurrent writers of one key write the same bytes.
 
 // rewriteFormat is the version of the rewrite: change it whenever capTables, limitStack
-// or the interrupt checks produce different bytes for the same module.
+// or the interrupt checks produce different bytes for the same module, or the entry's
+// layout changes.
 //
 //   - 2: the name section follows the moved bodies (names.go);
 //   - 3: Rust names demangled;
@@ -56,7 +61,8 @@ import (
 //     keeps the module's indices.
 //   - 5: a frame is charged for its results too.
 //   - 6: the entry's check is a CRC-32C, no longer a sha256.
-//   - 7: the entry records its compiler (compilerTag).
+//   - 7: the entry records its compiler (compilerTag), and is kept in a directory of
+//     its compiler's (path).
 const rewriteFormat = 7
 
 // rewriteMagic starts every entry.
@@ -79,7 +85,15 @@ const rewriteHeaderLen = len(rewriteMagic) + 4 + compilerTagLen + sha256.Size + 
 // castagnoli is the CRC-32C table (computed with the CPU's instruction where it has one).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func (c rewriteCache) path(hash string) string { return filepath.Join(c.dir, hash+".wasm") }
+// path is the entry of the original whose sha256 is hash: in a directory of its
+// compiler's own, so that binaries of two wazero versions sharing a cache dir keep an
+// entry each rather than replacing each other's at every load.
+func (c rewriteCache) path(hash string) string {
+	return filepath.Join(c.dir, hex.EncodeToString(c.compiler[:]), hash+".wasm")
+}
+
+// legacyPath is where entries of format 6 and before were, beside the compilers' dirs.
+func (c rewriteCache) legacyPath(hash string) string { return filepath.Join(c.dir, hash+".wasm") }
 
 // get returns the rewritten module of the original whose sha256 is hash, or false when
 // there is no usable entry.
@@ -107,7 +121,8 @@ func (c rewriteCache) get(hash string) ([]byte, bool) {
 	return body, true
 }
 
-// put stores the rewritten module of the original whose sha256 is hash.
+// put stores the rewritten module of the original whose sha256 is hash, and removes the
+// original's entry of an earlier format, if any (legacyPath).
 func (c rewriteCache) put(hash string, rewritten []byte) error {
 	key, err := hex.DecodeString(hash)
 	if c.dir == "" {
@@ -116,32 +131,38 @@ func (c rewriteCache) put(hash string, rewritten []byte) error {
 	if err != nil || len(key) != sha256.Size {
 		return errors.New("the key is not a sha256 in hex")
 	}
-	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+	path := c.path(hash)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
+	f, err := os.CreateTemp(filepath.Dir(path), hash+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(c.entry(key, rewritten))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("write rewrite cache entry: %w", err)
+	}
+	_ = os.Remove(c.legacyPath(hash))
+	return nil
+}
+
+// entry is the stored form of the rewritten module of the original whose sha256 is key.
+func (c rewriteCache) entry(key, rewritten []byte) []byte {
 	b := make([]byte, 0, rewriteHeaderLen+len(rewritten))
 	b = append(b, rewriteMagic...)
 	b = binary.LittleEndian.AppendUint32(b, rewriteFormat)
 	b = append(b, c.compiler[:]...)
 	b = append(b, key...)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(rewritten, castagnoli))
-	b = append(b, rewritten...)
-	f, err := os.CreateTemp(c.dir, hash+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), c.path(hash))
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("write rewrite cache entry: %w", err)
-	}
-	return nil
+	return append(b, rewritten...)
 }
 
 // compilerTagLen is the length of a compiler's tag in an entry.

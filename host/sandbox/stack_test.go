@@ -227,7 +227,7 @@ func TestStackRewriteRefusesInvalid(t *testing.T) {
 				if n := rt.rewritten.Load(); n != 1 {
 					t.Fatalf("round %d: %d rewrites, want 1 (the module validated again)", round, n)
 				}
-				entry := rewriteCache{dir: rewriteDir(dir)}.path(Hash(wasm))
+				entry := rewriteCache{dir: rewriteDir(dir), compiler: compilerTag()}.path(Hash(wasm))
 				if _, err := os.Stat(entry); !errors.Is(err, fs.ErrNotExist) {
 					t.Fatalf("round %d: the refused module's rewrite is cached (%v)", round, err)
 				}

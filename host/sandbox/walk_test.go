@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -218,6 +219,39 @@ func TestCompilerTagNamesWazero(t *testing.T) {
 	}
 }
 
+// TestRewriteCacheByCompiler: binaries of two compilers sharing a cache dir keep an
+// entry each, and a put removes the entry an earlier format kept beside the compilers'
+// directories.
+func TestRewriteCacheByCompiler(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	hash := Hash([]byte("a module"))
+	v12 := rewriteCache{dir: dir, compiler: compilerTagOf(&debug.BuildInfo{Deps: []*debug.Module{{Path: "github.com/tetratelabs/wazero", Version: "v1.12.0"}}})}
+	v13 := rewriteCache{dir: dir, compiler: compilerTagOf(&debug.BuildInfo{Deps: []*debug.Module{{Path: "github.com/tetratelabs/wazero", Version: "v1.13.0"}}})}
+	if err := os.WriteFile(v12.legacyPath(hash), []byte("an entry of format 6"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cache rewriteCache
+		body  string
+	}{{v12, "rewritten for 1.12"}, {v13, "rewritten for 1.13"}} {
+		if err := c.cache.put(hash, []byte(c.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		cache rewriteCache
+		want  string
+	}{{v12, "rewritten for 1.12"}, {v13, "rewritten for 1.13"}} {
+		if got, ok := c.cache.get(hash); !ok || string(got) != c.want {
+			t.Errorf("get = %q, %v; want %q", got, ok, c.want)
+		}
+	}
+	if _, err := os.Stat(v12.legacyPath(hash)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the entry of format 6 is still there (%v)", err)
+	}
+}
+
 // TestRewriteCache loads a module in a runtime with a persistent cache, then in fresh
 // runtimes over the same directory: the second skips validation and rewrite; an entry
 // of another format, of another compiler or a damaged one is ignored and replaced, and
@@ -226,7 +260,7 @@ func TestRewriteCache(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	wasm := wasmFile(t, "echo")
-	entry := rewriteCache{dir: rewriteDir(dir)}.path(Hash(wasm))
+	entry := rewriteCache{dir: rewriteDir(dir), compiler: compilerTag()}.path(Hash(wasm))
 	loadOnce := func(t *testing.T) int64 {
 		t.Helper()
 		rt := setup(t, Config{CacheDir: dir})
