@@ -140,6 +140,11 @@ func Open(opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
+	if !opts.InMemory {
+		if msg := mappingsWarning(len(db.Tables()), maxMapCount()); msg != "" {
+			opts.Logger.Warn(msg, "dir", opts.Dir)
+		}
+	}
 	opts.Logger.Debug("opened", "dir", opts.Dir, "memtable_size", opts.MemTableSize)
 	s := &Store{db: db, journal: j, opts: opts, cache: newDecodeCache(opts.DecodeCacheSize, createdCacheBytes),
 		valueLogsAtOpen: max(logs.count-1, 0)} // but the one Badger has just started
