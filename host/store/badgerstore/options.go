@@ -175,15 +175,17 @@ func (o Options) badgerOptions() badger.Options {
 		WithNumLevelZeroTables(levelZeroTables).
 		WithNumLevelZeroTablesStall(levelZeroStall).
 		// Badger gives each table it builds (a memtable's flush, a compaction's output) an
-		// allocator of twice this size up front, which grows by doubling: 2, 6, 14, 30 MiB
-		// at 1 MiB. A builder holds its table twice (each block as written, and room for
-		// it compressed), and Badger pools its allocators, so each keeps the size of the
-		// largest table it built: at 2 MiB, a flush of an 8 MiB memtable (12.5 MiB of
-		// blocks) and a compaction's table (2 MiB compressed, up to 17 MiB of blocks) both
-		// took 28 MiB, at 1 MiB 14. A million-task tasks.execute peaked 199-238 MiB lower,
-		// a 100,000-task one held 16-51 MiB less live heap, both in as much time
-		// (docs/performance.md, twenty-ninth pass; from 4 MiB to 2, the sixth pass). A
-		// store holds twice as many tables, each 90-160 µs of an Open.
+		// allocator of twice this size up front, whose buffers double: 2, 4, 8, 16 MiB at
+		// 1 MiB (2, 6, 14, 30 in all). A builder holds its table twice (each block as
+		// written, and room for it compressed), and Badger pools its allocators, so each
+		// keeps the size of the largest table it built: at 2 MiB, a compaction's table (2
+		// MiB compressed, up to 17 MiB of buffers) and the flush of an 8 MiB memtable of
+		// small tasks (12.5 MiB) both took 28 MiB, at 1 MiB 14. (A flush of tasks stored
+		// whole near 512 bytes, or of larger memtables, takes about as much with either.) A
+		// million-task tasks.execute peaked 199-238 MiB lower, a 100,000-task one held
+		// 16-51 MiB less live heap, both in as much time (docs/performance.md,
+		// twenty-ninth pass; from 4 MiB to 2, the sixth pass). A store holds twice as many
+		// tables, each 90-160 µs of an Open.
 		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(16 << 20).
 		WithBlockCacheSize(o.BlockCacheSize).
@@ -206,8 +208,8 @@ func (o Options) badgerOptions() badger.Options {
 	// table twice (as written, and compressed), so with tables growing with the level a
 	// long-running server's memory grew with its store (after 600,000 tasks of 1,001-task
 	// requests, 1,015 MiB of RSS against 599; docs/performance.md, twenty-fifth pass).
-	// A store holds twice as many tables at the last level, and an Open takes about 45
-	// ms more a GB to open them.
+	// A store holds twice as many tables at the last level, which an Open opens (about
+	// 160 ms a GB with tables of 1 MiB).
 	bo.TableSizeMultiplier = 1
 	if o.InMemory {
 		bo = bo.WithDir("").WithValueDir("")

@@ -33,7 +33,9 @@
 // back (GOGC=1), so that their largest live heap is seen: at apflow's own pace such an
 // apflow run collected nothing and its base read 0. A heap is only seen at the end of a
 // collection, and gctrace rounds to the MB, so on small trees the figure is noise (0, or
-// several times the true one) and it means something from 10,000 tasks on.
+// several times the true one) and it means something from 10,000 tasks on. A measured
+// run, collected at apflow's pace, can hold more between two collections than the
+// largest they saw, so the figure errs low, by up to that pace's headroom over the tasks.
 //
 // The floors are measured in the same run, by the repository's own benchmarks: the
 // engine alone with the in-process no-op executor on the same tree as apflow run stores
