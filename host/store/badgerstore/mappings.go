@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // Badger keeps every table of the store mapped into memory (tables of 1 MiB: about a
@@ -12,6 +14,16 @@ import (
 // default). Past the cap Badger cannot map the next table it builds, in a flush or a
 // compaction, and the store stops taking writes; so Open warns while there is room to
 // act, once the tables take half of it.
+
+// tableCount is the number of tables the store holds, at every level, from Badger's
+// summary of its levels (db.Tables would read every table's index to describe it).
+func tableCount(db *badger.DB) int {
+	n := 0
+	for _, l := range db.Levels() {
+		n += l.NumTables
+	}
+	return n
+}
 
 // maxMapCountFile is where Linux states the cap.
 const maxMapCountFile = "/proc/sys/vm/max_map_count"

@@ -3,6 +3,8 @@ package badgerstore
 import (
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store/storetest"
 )
 
 func TestMappingsWarning(t *testing.T) {
@@ -27,5 +29,27 @@ func TestMappingsWarning(t *testing.T) {
 				t.Errorf("the warning %q does not say how to raise the cap", got)
 			}
 		})
+	}
+}
+
+// TestTableCount: tableCount counts the tables of every level, as Badger describes them
+// one by one.
+func TestTableCount(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := setup(t, Options{Dir: dir, NoSync: true, MemTableSize: 1 << 20})
+	if err := s.Create(t.Context(), storetest.BenchTasks("c", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // flushes the memtable: at least one table
+		t.Fatal(err)
+	}
+	s = setup(t, Options{Dir: dir})
+	want := 0
+	for _, n := range tablesPerLevel(s) {
+		want += n
+	}
+	if got := tableCount(s.db); got != want || want == 0 {
+		t.Fatalf("tableCount = %d, want %d (and some)", got, want)
 	}
 }

@@ -141,7 +141,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("task store: open %s: %w", opts.Dir, err)
 	}
 	if !opts.InMemory {
-		if msg := mappingsWarning(len(db.Tables()), maxMapCount()); msg != "" {
+		if msg := mappingsWarning(tableCount(db), maxMapCount()); msg != "" {
 			opts.Logger.Warn(msg, "dir", opts.Dir)
 		}
 	}
