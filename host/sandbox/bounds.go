@@ -46,29 +46,22 @@ const (
 // section by section in order, as wazero reads them. A binary without the WebAssembly
 // header is left to wazero, which refuses it.
 func checkBounds(wasm []byte) error {
-	const headerLen = 8
-	if len(wasm) < headerLen || string(wasm[:4]) != "\x00asm" {
+	if !hasHeader(wasm) {
 		return nil
 	}
-	for pos := headerLen; pos < len(wasm); {
-		id := wasm[pos]
-		size, n, ok := readU32(wasm[pos+1:])
-		start := pos + 1 + n
-		if !ok || uint64(size) > uint64(len(wasm)-start) {
-			return fmt.Errorf("%w: %s section at byte %d: its length is cut short or exceeds the bytes left", errBounds, sectionName(id), pos)
+	secs, splitErr := splitSections(wasm) // a section cut short is refused after those before it
+	for _, s := range secs {
+		r := &reader{b: s.body}
+		if err := checkSection(r, s.id); err != nil {
+			return fmt.Errorf("%w: %s section: %v", errBounds, sectionName(s.id), err)
 		}
-		if _, known := sectionRank[id]; !known && id != secCustom {
-			return fmt.Errorf("%w: unknown section id %d at byte %d", errBounds, id, pos)
-		}
-		r := &reader{b: wasm[start : start+int(size)]}
-		if err := checkSection(r, id); err != nil {
-			return fmt.Errorf("%w: %s section: %v", errBounds, sectionName(id), err)
-		}
-		if r.err != nil || (id != secCustom && r.pos != len(r.b)) {
+		if r.err != nil || (s.id != secCustom && r.pos != len(r.b)) {
 			return fmt.Errorf("%w: %s section: a count or length exceeds the bytes left, an entry is cut short or not WebAssembly 2.0, or the section does not end where its entries do (at byte %d of %d)",
-				errBounds, sectionName(id), r.pos, len(r.b))
+				errBounds, sectionName(s.id), r.pos, len(r.b))
 		}
-		pos = start + int(size)
+	}
+	if splitErr != nil {
+		return fmt.Errorf("%w: %v", errBounds, splitErr)
 	}
 	return nil
 }

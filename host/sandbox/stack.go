@@ -178,11 +178,10 @@ func (e *reservedExportError) Error() string {
 }
 
 func instrumentStack(wasm []byte) ([]byte, error) {
-	const headerLen = 8
-	if len(wasm) < headerLen || string(wasm[:4]) != "\x00asm" {
+	if !hasHeader(wasm) {
 		return nil, errUnparsed
 	}
-	secs, err := splitSections(wasm[headerLen:])
+	secs, err := splitSections(wasm)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +192,7 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 	if len(m.funcTypes) == 0 {
 		return nil, errNoFunctions
 	}
-	out := append([]byte(nil), wasm[:headerLen]...)
+	out := append([]byte(nil), wasm[:moduleHeaderLen]...)
 	globalDone, exportDone := false, false
 	var names []byte // the module's name section, demangled at the end (names.go)
 	for _, s := range secs {
@@ -237,27 +236,51 @@ func instrumentStack(wasm []byte) ([]byte, error) {
 	return out, nil
 }
 
-// splitSections splits the sections after the header.
-func splitSections(b []byte) ([]section, error) {
+// splitSections splits the sections of wasm, a module whose header hasHeader checked.
+// A section whose length is cut short or runs past the module's end, or whose id is
+// unknown, is a *sectionError, returned with the sections before it.
+func splitSections(wasm []byte) ([]section, error) {
 	var secs []section
-	for pos := 0; pos < len(b); {
-		id := b[pos]
-		size, n, ok := readU32(b[pos+1:])
-		if !ok {
-			return nil, errUnparsed
-		}
+	for pos := moduleHeaderLen; pos < len(wasm); {
+		id := wasm[pos]
+		size, n, ok := readU32(wasm[pos+1:])
 		start := pos + 1 + n
-		end := start + int(size)
-		if end > len(b) || end < start {
-			return nil, errUnparsed
+		if !ok || uint64(size) > uint64(len(wasm)-start) {
+			return secs, &sectionError{id: id, at: pos}
 		}
 		if _, known := sectionRank[id]; !known && id != secCustom {
-			return nil, errUnparsed
+			return secs, &sectionError{id: id, at: pos, unknown: true}
 		}
-		secs = append(secs, section{id, b[start:end]})
+		end := start + int(size)
+		secs = append(secs, section{id, wasm[start:end]})
 		pos = end
 	}
 	return secs, nil
+}
+
+// sectionError reports the section at byte at that splitSections could not split. It is
+// errUnparsed for limitStack.
+type sectionError struct {
+	id      byte
+	at      int
+	unknown bool // its id; else its length
+}
+
+func (e *sectionError) Error() string {
+	if e.unknown {
+		return fmt.Sprintf("unknown section id %d at byte %d", e.id, e.at)
+	}
+	return fmt.Sprintf("%s section at byte %d: its length is cut short or exceeds the bytes left", sectionName(e.id), e.at)
+}
+
+func (e *sectionError) Unwrap() error { return errUnparsed }
+
+// moduleHeaderLen is the length of a module's header: the magic and the version.
+const moduleHeaderLen = 8
+
+// hasHeader reports whether wasm starts as a WebAssembly module does.
+func hasHeader(wasm []byte) bool {
+	return len(wasm) >= moduleHeaderLen && string(wasm[:4]) == "\x00asm"
 }
 
 func appendSection(out []byte, id byte, body []byte) []byte {

@@ -25,11 +25,10 @@ var errTableLimits = errors.New("table limits")
 // capTables returns wasm with every table's maximum capped (see above). A binary it
 // cannot parse is returned unchanged, for the compiler to reject with a precise error.
 func capTables(wasm []byte) ([]byte, error) {
-	const headerLen = 8 // magic and version
-	if len(wasm) < headerLen || string(wasm[:4]) != "\x00asm" {
+	if !hasHeader(wasm) {
 		return wasm, nil
 	}
-	pos := headerLen
+	pos := moduleHeaderLen
 	for pos < len(wasm) {
 		id := wasm[pos]
 		size, n, ok := readU32(wasm[pos+1:])

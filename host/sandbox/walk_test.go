@@ -173,7 +173,7 @@ func TestRewriteKeepsBehaviour(t *testing.T) {
 
 func mustSplit(t *testing.T, wasm []byte) []section {
 	t.Helper()
-	secs, err := splitSections(wasm[8:])
+	secs, err := splitSections(wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
