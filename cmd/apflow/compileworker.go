@@ -34,5 +34,5 @@ func serveAsCompileWorker() (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	return sandbox.CompileWorkerMain(context.Background(), dir, os.Stdin, os.Stderr), true
+	return sandbox.CompileWorkerMain(context.Background(), dir, os.Stdin, os.Stdout, os.Stderr), true
 }

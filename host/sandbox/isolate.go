@@ -32,9 +32,10 @@ const maxWorkerStderr = 4 << 10
 // exits with the status it returns. It reads the module from stdin (a module with its
 // tables capped, not yet checked), checks and validates it as written, rewrites it and
 // compiles the rewrite with the Runtime's own settings, which writes its native code to
-// the compilation cache in cacheDir. A module that does not validate is reported on
-// stderr, as Load would word it.
-func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, stderr io.Writer) (status int) {
+// the compilation cache in cacheDir, then writes the rewrite to stdout, for the host to
+// compile from the cache without rewriting it again. A module that does not validate is
+// reported on stderr, as Load would word it.
+func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	defer func() {
 		if p := recover(); p != nil { // worded as compileRecovered words it in a host
 			fmt.Fprintf(stderr, "compiling the module failed, a defect of the host or a refusal of the system: %v\n", p)
@@ -70,6 +71,10 @@ func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, st
 		return workerInvalid
 	}
 	_ = cm.Close(ctx)
+	if _, err := stdout.Write(metered); err != nil {
+		fmt.Fprintln(stderr, "compile worker: send the rewritten module:", err)
+		return workerFailed
+	}
 	return workerCompiled
 }
 
@@ -78,7 +83,7 @@ func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, st
 var errCallerGone = errors.New("the compile's caller went away")
 
 // errWorkerUnavailable wraps the failure to start a compile worker: the host's, not the
-// module's, so the module is compiled in this process instead (checkOrCompileInWorker).
+// module's, so the module is compiled in this process instead (checkAndRewrite).
 var errWorkerUnavailable = errors.New("the compile worker could not start")
 
 // hasWorker reports whether the runtime compiles in a compile worker.
@@ -87,8 +92,9 @@ func (r *Runtime) hasWorker() bool {
 }
 
 // compileInWorker has a compile worker check, validate, rewrite and compile capped (a
-// module with its tables capped) into the compilation cache; the caller rewrites it
-// again and compiles, reading the code from the cache. It refuses the module as the
+// module with its tables capped) into the compilation cache, and returns the rewrite the
+// worker sent back, which the caller compiles, reading the code from the cache. It
+// refuses the module as the
 // worker says (an invalid module), when the worker fails otherwise (its standard error
 // says why: the Go runtime's "fatal error: runtime: out of memory", say), or when it
 // runs past Config.CompileTimeout and is killed. A worker that cannot start is
@@ -97,9 +103,9 @@ func (r *Runtime) hasWorker() bool {
 // The worker ends with ctx (errCallerGone: a server shutting down does not wait for a
 // compile of minutes), with the runtime (Close kills it) and, on Linux, with this
 // process, even killed (workerAttr).
-func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) error {
+func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) ([]byte, error) {
 	if err := checkBounds(capped); err != nil { // refused here, without a process
-		return err
+		return nil, err
 	}
 	argv := r.cfg.CompileWorker
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.CompileTimeout)
@@ -108,6 +114,8 @@ func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) error {
 	cmd := exec.CommandContext(wctx, argv[0], argv[1:]...)
 	cmd.Env = append(cmd.Environ(), CompileWorkerEnv+"="+r.cfg.CacheDir)
 	cmd.Stdin = bytes.NewReader(capped)
+	var metered bytes.Buffer
+	cmd.Stdout = &metered
 	stderr := &headBuffer{max: maxWorkerStderr}
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = workerAttr()
@@ -119,25 +127,27 @@ func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) error {
 	}
 	var exit *exec.ExitError
 	switch {
+	case err == nil && metered.Len() == 0:
+		return nil, errors.New("the compile worker exited without sending back the rewritten module")
 	case err == nil:
 		r.cfg.Logger.Debug("module compiled by a worker", "took", time.Since(start))
-		return nil
+		return metered.Bytes(), nil
 	case r.life.Err() != nil:
-		return errors.New("sandbox runtime is closed")
+		return nil, errors.New("sandbox runtime is closed")
 	case ctx.Err() != nil:
-		return fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
+		return nil, fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
 	case cmd.Process == nil: // not started
-		return fmt.Errorf("%w: %v", errWorkerUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", errWorkerUnavailable, err)
 	case errors.Is(wctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("compiling took longer than %s (the compile timeout); a module whose compile is this slow is refused", r.cfg.CompileTimeout)
+		return nil, fmt.Errorf("compiling took longer than %s (the compile timeout); a module whose compile is this slow is refused", r.cfg.CompileTimeout)
 	case errors.As(err, &exit) && exit.ExitCode() == workerInvalid:
-		return errors.New(strings.TrimSpace(stderr.String()))
+		return nil, errors.New(strings.TrimSpace(stderr.String()))
 	}
 	msg := workerMessage(stderr.String())
 	if msg == "" {
 		msg = "no message"
 	}
-	return fmt.Errorf("the compile worker failed (%v): %s", err, msg)
+	return nil, fmt.Errorf("the compile worker failed (%v): %s", err, msg)
 }
 
 // workerMessage is the last non-empty line of s, or the first line of a Go runtime's

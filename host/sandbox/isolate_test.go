@@ -17,7 +17,7 @@ import (
 // apflow binary is.
 func TestMain(m *testing.M) {
 	if dir, ok := os.LookupEnv(CompileWorkerEnv); ok {
-		os.Exit(CompileWorkerMain(context.Background(), dir, os.Stdin, os.Stderr))
+		os.Exit(CompileWorkerMain(context.Background(), dir, os.Stdin, os.Stdout, os.Stderr))
 	}
 	if dir, ok := os.LookupEnv(hostLoadsEnv); ok {
 		os.Exit(hostLoads(dir))
@@ -57,10 +57,11 @@ const validatorPanic = "\x00asm\x01\x00\x00\x00\x01\x09\x02\x60\x00\x00\x60\x02\
 	"\x0a\x0e\x02\x09\x00\x02\x40\x41\x00\x10\x01\x0b\x0b\x02\x00\x0b" +
 	"\x00\x2b\x04name\x01\x1d\x01\x00\x1atype-second-empty-in-block\x02\x05\x02\x00\x00\x01\x00"
 
-// TestCompileWorker: with a compile worker, a module is compiled there first and its
-// code read from the cache; a compile past the timeout, and a worker that dies, refuse
-// the module and leave the runtime working; a module whose rewrite is cached, or a
-// runtime without a cache dir, does not start a worker.
+// TestCompileWorker: with a compile worker, a module is compiled there first and the
+// rewrite it sends back compiled from the cache; a compile past the timeout, and a
+// worker that dies or sends nothing back, refuse the module and leave the runtime
+// working; a module whose rewrite is cached, or a runtime without a cache dir, does not
+// start a worker.
 func TestCompileWorker(t *testing.T) {
 	t.Parallel()
 	self := []string{os.Args[0]}
@@ -78,6 +79,10 @@ func TestCompileWorker(t *testing.T) {
 		{name: "a compile past the timeout", worker: self, timeout: time.Second, wasm: seqIfs(40000), want: "compiling took longer than 1s"},
 		{name: "a worker that dies", worker: crash, wasm: wasmFile(t, "echo"), want: "the compile worker failed (exit status 2): fatal error: runtime: out of memory"},
 		{name: "a worker that refuses", worker: never, wasm: wasmFile(t, "echo"), want: "the compile worker failed (exit status 1): no message"},
+		// The host compiles the rewrite the worker sends back, rather than rewriting the
+		// module again: a worker that succeeds without one fails the load.
+		{name: "a worker that sends nothing back", worker: []string{"/bin/true"}, wasm: wasmFile(t, "echo"),
+			want: "the compile worker exited without sending back the rewritten module"},
 		{name: "no cache dir, no worker", worker: never, noCache: true, wasm: wasmFile(t, "echo")},
 		{name: "an invalid module", worker: self, want: "does not compile: invalid function[0]: type section index 5 out of range",
 			wasm: wasmModule(sec(secType, "\x00"), sec(secFunction, "\x01\x05"), sec(secCode, "\x01\x02\x00\x0b"))},

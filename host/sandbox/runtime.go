@@ -317,8 +317,9 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
 // capped module validated as written, then the stack budget and the interrupt checks
 // instrumented (limitStack), then compiled. A runtime with a compile worker has the
-// worker do all of that first (compileInWorker), and compiles from the cache it filled:
-// wazero then reads only the rewrite, which the worker's wazero has read already.
+// worker do all of that first (compileInWorker), and compiles the rewrite the worker
+// sends back from the cache it filled: wazero then reads only the rewrite, which the
+// worker's wazero has read already.
 // Validating before limitStack matters: it adds a local to every function and globals
 // to the module, so indices out of range in the original would name them once
 // rewritten, letting a guest lower the stack level restored after its calls, forge its
@@ -344,10 +345,7 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkOrCompileInWorker(ctx, capped); err != nil {
-		return nil, err
-	}
-	metered, err := limitStack(capped)
+	metered, err := r.checkAndRewrite(ctx, capped)
 	if err != nil {
 		return nil, err
 	}
@@ -362,19 +360,22 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	return cm, nil
 }
 
-// checkOrCompileInWorker validates capped as written: in a compile worker, which also
-// compiles it into the cache (compileInWorker), or in this process when the runtime has
-// no worker or its worker cannot start (logged: the module then compiles here, without
-// the worker's bounds).
-func (r *Runtime) checkOrCompileInWorker(ctx context.Context, capped []byte) error {
+// checkAndRewrite validates capped as written and returns its rewrite (limitStack): both
+// done in a compile worker, which also compiles the rewrite into the cache
+// (compileInWorker), or in this process when the runtime has no worker or its worker
+// cannot start (logged: the module then compiles here, without the worker's bounds).
+func (r *Runtime) checkAndRewrite(ctx context.Context, capped []byte) ([]byte, error) {
 	if r.hasWorker() {
-		err := r.compileInWorker(ctx, capped)
+		metered, err := r.compileInWorker(ctx, capped)
 		if !errors.Is(err, errWorkerUnavailable) {
-			return err
+			return metered, err
 		}
 		r.cfg.Logger.Warn("compiling in this process, without the compile worker's time and memory bounds", "error", err)
 	}
-	return r.validate(ctx, capped)
+	if err := r.validate(ctx, capped); err != nil {
+		return nil, err
+	}
+	return limitStack(capped)
 }
 
 // rewriteDir is the rewrite cache's directory for a compilation cache dir ("" for none).
