@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // gcLine matches a gctrace line's heap sizes: "a->b->c MB" (c is the live heap the
@@ -20,14 +21,16 @@ import (
 var gcLine = regexp.MustCompile(`^gc \d+ @.* (\d+)->(\d+)->(\d+) MB`)
 
 // child is one apflow process with GODEBUG=gctrace=1: its stderr is scanned for the
-// largest live heap, and kept (without the gctrace lines) for error reports.
+// largest live heap, and kept (without the gctrace lines) for error reports; its
+// anonymous memory is sampled while it runs (sampleAnon).
 type child struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex // guards stdout, stderr and liveMB
-	stdout bytes.Buffer
-	stderr bytes.Buffer
-	liveMB int
-	done   chan struct{} // closed when stderr is drained
+	cmd     *exec.Cmd
+	mu      sync.Mutex // guards stdout, stderr, liveMB and anonKiB
+	stdout  bytes.Buffer
+	stderr  bytes.Buffer
+	liveMB  int
+	anonKiB int64
+	done    chan struct{} // closed when stderr is drained
 }
 
 // newChild prepares the child running bin with args, with env added to this process's
@@ -69,7 +72,51 @@ func (c *child) start() error {
 		return err
 	}
 	go c.scan(r)
+	go c.sampleAnon(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
 	return nil
+}
+
+// anonInterval is how often sampleAnon reads the child's anonymous memory.
+const anonInterval = 5 * time.Millisecond
+
+// sampleAnon records the largest RssAnon the child's status file (path) shows, read
+// every anonInterval until its stderr is drained (it has exited) or the file cannot be
+// read (not Linux, or gone). It is the process's own memory: the peak RSS of wait4 also
+// counts the file pages mapped into it, such as its binary's, which the kernel maps up
+// to 64 KiB around each page touched (docs/performance.md, "What a peak RSS counts").
+// A peak shorter than anonInterval can be missed, so the figure errs low.
+func (c *child) sampleAnon(path string) {
+	t := time.NewTicker(anonInterval)
+	defer t.Stop()
+	for {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		if kib, ok := rssAnon(b); ok {
+			c.mu.Lock()
+			c.anonKiB = max(c.anonKiB, kib)
+			c.mu.Unlock()
+		}
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// rssAnon returns the RssAnon line's KiB of a /proc/<pid>/status text.
+func rssAnon(status []byte) (int64, bool) {
+	for line := range bytes.Lines(status) {
+		rest, ok := bytes.CutPrefix(line, []byte("RssAnon:"))
+		if !ok {
+			continue
+		}
+		kib, err := strconv.ParseInt(string(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(" kB"))), 10, 64)
+		return kib, err == nil
+	}
+	return 0, false
 }
 
 func (c *child) scan(r io.Reader) {
@@ -107,6 +154,14 @@ func (c *child) peakRSS() int64 {
 		return 0
 	}
 	return ru.Maxrss << 10
+}
+
+// peakAnon is the largest anonymous memory sampleAnon saw, in bytes (0 when none was
+// read).
+func (c *child) peakAnon() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.anonKiB << 10
 }
 
 // liveHeap is the largest live heap a collection reported, in bytes.

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,4 +56,65 @@ func TestBaseCollectsBackToBack(t *testing.T) {
 	if got := p.base["run"]; got != 1<<20 {
 		t.Fatalf("the base's live heap = %d bytes, want 1 MB: its collections at GOGC=1", got)
 	}
+}
+
+// TestRSSAnon: the RssAnon line of a status file is read in KiB; a file without one,
+// or with a value that is not a number, gives no figure.
+func TestRSSAnon(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		status string
+		want   int64
+		ok     bool
+	}{
+		{"linux", "Name:\tapflow\nVmRSS:\t  118208 kB\nRssAnon:\t   89404 kB\nRssFile:\t   28804 kB\n", 89404, true},
+		{"last line", "VmRSS:\t1 kB\nRssAnon:\t7 kB", 7, true},
+		{"missing", "Name:\tapflow\nVmRSS:\t  118208 kB\n", 0, false},
+		{"not a number", "RssAnon:\t  n/a kB\n", 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := rssAnon([]byte(c.status))
+			if got != c.want || ok != c.ok {
+				t.Errorf("rssAnon = %d, %v; want %d, %v", got, ok, c.want, c.ok)
+			}
+		})
+	}
+}
+
+// TestChildPeakAnon: a child's anonymous memory is sampled while it runs: a process that
+// holds 64 MiB it has written shows at least that much.
+func TestChildPeakAnon(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc: the anonymous memory is not sampled here")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := newChild(t.Context(), []string{"E2EBENCH_TEST_HOLD=64"}, exe, "-test.run=^TestHoldMemory$")
+	if err := ch.start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.wait(); err != nil {
+		t.Fatal(ch.failure(err))
+	}
+	if got := ch.peakAnon(); got < 64<<20 {
+		t.Errorf("peakAnon = %d MiB, want at least 64", got>>20)
+	}
+}
+
+// TestHoldMemory is TestChildPeakAnon's child: with E2EBENCH_TEST_HOLD=n it writes n MiB
+// and holds them for a second.
+func TestHoldMemory(t *testing.T) {
+	n, err := strconv.Atoi(os.Getenv("E2EBENCH_TEST_HOLD"))
+	if err != nil {
+		t.Skip("run by TestChildPeakAnon")
+	}
+	b := make([]byte, n<<20)
+	for i := range b {
+		b[i] = 1
+	}
+	time.Sleep(time.Second)
+	runtime.KeepAlive(b)
 }

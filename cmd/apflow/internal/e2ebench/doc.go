@@ -24,7 +24,9 @@
 // cache was warmed by one earlier run of the same plugin and build, so no figure includes
 // compiling a module. Per child it reports tasks per second and µs per task of wall time
 // (and, for run, the run as apflow's summary times it, from the start of the run to the
-// final report), the peak RSS (the Maxrss of wait4's rusage) and the heap: the child
+// final report), the peak RSS (the Maxrss of wait4's rusage), the peak of its anonymous
+// memory (RssAnon of /proc/<pid>/status, read every 5 ms: the RSS less the file pages
+// mapped into the process, 13-19 MiB of which are apflow's binary) and the heap: the child
 // runs with GODEBUG=gctrace=1 and the largest heap a collection found live (the third
 // figure of "a->b->c MB") is the live heap. Heap per task is that minus the live heap of
 // the same plugin and mode on a 2-task tree (the store's preallocated buffers, the

@@ -37,6 +37,7 @@ type result struct {
 	wall       time.Duration // run: the process from start to exit; serve: request to answer
 	run        time.Duration // run: the run as apflow's summary reports it (start to final report)
 	rss, heap  int64
+	anon       int64 // the largest anonymous memory sampled (child.peakAnon)
 	base       int64 // the plugin's base heap in this mode
 	err        error
 }
@@ -82,7 +83,7 @@ func measureRunAfter(ctx context.Context, o options, p plugin, tree string, task
 	for i := 0; i < fill+timed; i++ {
 		c, wall, err := runChild(ctx, o, p.bin, args)
 		if err != nil {
-			res.rss = c.peakRSS()
+			res.rss, res.anon = c.peakRSS(), c.peakAnon()
 			if res.err = err; fill+timed > 1 {
 				res.err = fmt.Errorf("run %d of %d in one data dir: %w", i+1, fill+timed, err)
 			}
@@ -93,6 +94,7 @@ func measureRunAfter(ctx context.Context, o options, p plugin, tree string, task
 		}
 		res.wall += wall / time.Duration(timed)
 		res.rss, res.heap = max(res.rss, c.peakRSS()), max(res.heap, c.liveHeap())
+		res.anon = max(res.anon, c.peakAnon())
 		if m := summaryTime.FindStringSubmatch(c.stdoutText()); m != nil {
 			d, _ := time.ParseDuration(m[1])
 			res.run += d / time.Duration(timed)
@@ -150,7 +152,7 @@ func measureServe(ctx context.Context, o options, mode string, p plugin, body st
 	}
 	stop() // interrupt: the server closes its store and exits
 	werr := c.wait()
-	res.rss, res.heap = c.peakRSS(), c.liveHeap()
+	res.rss, res.anon, res.heap = c.peakRSS(), c.peakAnon(), c.liveHeap()
 	if err != nil {
 		res.err = c.failure(err)
 	} else if werr != nil && !endedByInterrupt(werr) {

@@ -147,7 +147,7 @@ func parseTables(t *testing.T, out string) [][]map[string]string {
 func TestTables(t *testing.T) {
 	t.Parallel()
 	res := func(mode, build string, µs int, err error) result {
-		return result{mode: mode, lang: "wat", build: build, tasks: 10, wall: time.Duration(µs*10) * time.Microsecond, rss: 40 << 20, err: err}
+		return result{mode: mode, lang: "wat", build: build, tasks: 10, wall: time.Duration(µs*10) * time.Microsecond, rss: 40 << 20, anon: 30 << 20, err: err}
 	}
 	fl := floors{"BenchmarkFsync": {"ns/op": 200_000}}
 	fail := errors.New("exit status 2")
@@ -161,8 +161,8 @@ func TestTables(t *testing.T) {
 			name:    "one build",
 			results: []result{res("run", "", 240, nil), res("serve", "", 0, fail)},
 			want: []map[string]string{
-				{"mode": "run", "plugin": "wat", "tasks/s": "4167", "µs/task": "240.0", "× engine floor": "2.40", "run µs/task": "-", "peak RSS MiB": "40", "live heap MiB": "0", "heap/task B": "0"},
-				{"mode": "serve", "plugin": "wat", "tasks/s": "FAILED", "peak RSS MiB": "40"},
+				{"mode": "run", "plugin": "wat", "tasks/s": "4167", "µs/task": "240.0", "× engine floor": "2.40", "run µs/task": "-", "peak RSS MiB": "40", "peak anon MiB": "30", "live heap MiB": "0", "heap/task B": "0"},
+				{"mode": "serve", "plugin": "wat", "tasks/s": "FAILED", "peak RSS MiB": "40", "peak anon MiB": "30"},
 				{"mode": "run", "plugin": "wat", "rounds": "1", "failed": "0", "µs/task": "240.0", "× engine floor": "2.40", "min–max ×": "2.40–2.40"},
 				{"mode": "serve", "plugin": "wat", "rounds": "1", "failed": "1", "µs/task": "-", "× engine floor": "-", "min–max ×": "-"},
 			},
@@ -172,10 +172,10 @@ func TestTables(t *testing.T) {
 			hop:     true,
 			results: []result{res("run", "new", 240, nil), res("run", "base", 300, nil), res("serve", "new", 0, fail), res("serve", "base", 200, nil)},
 			want: []map[string]string{
-				{"mode": "run", "plugin": "wat", "build": "new", "tasks/s": "4167", "µs/task": "240.0", "× engine floor": "2.40", "× base": "0.80", "× fsync": "1.20", "run µs/task": "-", "peak RSS MiB": "40", "live heap MiB": "0", "heap/task B": "0"},
-				{"mode": "run", "plugin": "wat", "build": "base", "tasks/s": "3333", "µs/task": "300.0", "× engine floor": "3.00", "× base": "-", "× fsync": "1.50", "run µs/task": "-", "peak RSS MiB": "40", "live heap MiB": "0", "heap/task B": "0"},
-				{"mode": "serve", "plugin": "wat", "build": "new", "tasks/s": "FAILED", "peak RSS MiB": "40"},
-				{"mode": "serve", "plugin": "wat", "build": "base", "tasks/s": "5000", "µs/task": "200.0", "× engine floor": "2.00", "× base": "-", "× fsync": "1.00", "run µs/task": "-", "peak RSS MiB": "40", "live heap MiB": "0", "heap/task B": "0"},
+				{"mode": "run", "plugin": "wat", "build": "new", "tasks/s": "4167", "µs/task": "240.0", "× engine floor": "2.40", "× base": "0.80", "× fsync": "1.20", "run µs/task": "-", "peak RSS MiB": "40", "peak anon MiB": "30", "live heap MiB": "0", "heap/task B": "0"},
+				{"mode": "run", "plugin": "wat", "build": "base", "tasks/s": "3333", "µs/task": "300.0", "× engine floor": "3.00", "× base": "-", "× fsync": "1.50", "run µs/task": "-", "peak RSS MiB": "40", "peak anon MiB": "30", "live heap MiB": "0", "heap/task B": "0"},
+				{"mode": "serve", "plugin": "wat", "build": "new", "tasks/s": "FAILED", "peak RSS MiB": "40", "peak anon MiB": "30"},
+				{"mode": "serve", "plugin": "wat", "build": "base", "tasks/s": "5000", "µs/task": "200.0", "× engine floor": "2.00", "× base": "-", "× fsync": "1.00", "run µs/task": "-", "peak RSS MiB": "40", "peak anon MiB": "30", "live heap MiB": "0", "heap/task B": "0"},
 				{"mode": "run", "plugin": "wat", "build": "new", "rounds": "1", "failed": "0", "µs/task": "240.0", "× engine floor": "2.40", "min–max ×": "2.40–2.40", "× base": "0.80", "× fsync": "1.20"},
 				{"mode": "run", "plugin": "wat", "build": "base", "rounds": "1", "failed": "0", "µs/task": "300.0", "× engine floor": "3.00", "min–max ×": "3.00–3.00", "× base": "-", "× fsync": "1.50"},
 				{"mode": "serve", "plugin": "wat", "build": "new", "rounds": "1", "failed": "1", "µs/task": "-", "× engine floor": "-", "min–max ×": "-", "× base": "-", "× fsync": "-"},

@@ -19,13 +19,13 @@ func printTable(w io.Writer, wl workload, floor float64, fl floors, results []re
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	cols := columns{ab: ab, hop: wl.hop}
 	cols.row(tw, []string{"mode", "plugin"}, []string{"build"}, []string{"tasks/s", "µs/task", "× engine floor"},
-		[]string{"× base"}, []string{"× fsync"}, []string{"run µs/task", "peak RSS MiB", "live heap MiB", "heap/task B"})
+		[]string{"× base"}, []string{"× fsync"}, []string{"run µs/task", "peak RSS MiB", "peak anon MiB", "live heap MiB", "heap/task B"})
 	var failures []string
 	for _, r := range results {
-		rss := float64(r.rss) / (1 << 20)
+		rss, anon := float64(r.rss)/(1<<20), float64(r.anon)/(1<<20)
 		if r.err != nil {
 			cols.row(tw, []string{r.mode, r.lang}, []string{r.build}, []string{"FAILED", "", ""}, []string{""}, []string{""},
-				[]string{"", figure(rss, "%.0f"), "", ""})
+				[]string{"", figure(rss, "%.0f"), figure(anon, "%.0f"), "", ""})
 			failures = append(failures, fmt.Sprintf("  %s failed: %v", strings.Join(slices.DeleteFunc([]string{r.mode, r.lang, r.build}, func(s string) bool { return s == "" }), " "), r.err))
 			continue
 		}
@@ -35,7 +35,7 @@ func printTable(w io.Writer, wl workload, floor float64, fl floors, results []re
 			[]string{fmt.Sprintf("%.0f", float64(r.tasks)/r.wall.Seconds()), fmt.Sprintf("%.1f", per), figure(ratioTo(per, floor), "%.2f")},
 			[]string{figure(ratioTo(per, basePerTask(results, r)), "%.2f")},
 			[]string{figure(ratioTo(per, fl.fsync()), "%.2f")},
-			[]string{figure(runPer, "%.1f"), fmt.Sprintf("%.0f", rss), fmt.Sprintf("%.0f", float64(r.heap)/(1<<20)),
+			[]string{figure(runPer, "%.1f"), fmt.Sprintf("%.0f", rss), figure(anon, "%.0f"), fmt.Sprintf("%.0f", float64(r.heap)/(1<<20)),
 				fmt.Sprintf("%.0f", float64(max(r.heap-r.base, 0))/float64(r.tasks))})
 	}
 	tw.Flush()
