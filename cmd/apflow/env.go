@@ -62,6 +62,9 @@ type globals struct {
 	// submit, as compact JSON (compactSize), 0 for other commands: it sizes the Badger
 	// store's memtables (memTableSize).
 	treeBytes int
+	// memTableBytes is --memtable-bytes: the Badger store's memtable size the operator
+	// chose, 0 to let memTableSize choose (checkMemTableBytes).
+	memTableBytes int64
 
 	stdout, stderr io.Writer
 	// newCompleter returns the operator config's language model, or nil when the config
@@ -89,6 +92,7 @@ func (g *globals) register(cmd *cobra.Command) {
 	f.DurationVar(&g.compileTimeout, "compile-timeout", sandbox.DefaultCompileTimeout, "longest a plugin's first compile may take, in a process of its own; a module whose compile takes longer is refused")
 	f.Uint32Var(&g.memoryPages, "memory-pages", 0, "default memory limit of one task in 64 KiB pages (default: config file, else 256)")
 	f.Int64Var(&g.maxResult, "max-result-bytes", 0, "default largest result of one task (default: config file, else 16 MiB)")
+	f.Int64Var(&g.memTableBytes, "memtable-bytes", 0, "size of each of the Badger store's two memtables, 1 MiB to 64 MiB: larger ones make large trees faster and hold more memory (default: apflow run sizes them to its tree, other commands take 8 MiB)")
 	f.StringVar(&g.server, "server", os.Getenv("APFLOW_SERVER"), "talk to a running apflow server at this URL instead of the local data dir ($APFLOW_SERVER)")
 	f.StringVar(&g.token, "token", os.Getenv("APFLOW_TOKEN"), "bearer token for --server ($APFLOW_TOKEN)")
 }
@@ -457,8 +461,12 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, e
 	}
 	if dsn == "" {
 		log.Debug("opening the task store", "tree_bytes", g.treeBytes) // the store logs its memtable size
+		size := memTableSize(g.treeBytes)
+		if g.memTableBytes != 0 {
+			size = g.memTableBytes
+		}
 		st, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(g.dataDir, "db"), Logger: log,
-			MemTableSize: memTableSize(g.treeBytes)})
+			MemTableSize: size})
 		if errors.Is(err, badgerstore.ErrLocked) {
 			return nil, fmt.Errorf("%w (stop it, or pass --server to talk to a running apflow serve)", err)
 		}
@@ -519,6 +527,36 @@ func memTableSize(treeBytes int) int64 {
 		return smallMemTableSize
 	}
 	return badgerstore.DefaultMemTableSize
+}
+
+// The range of --memtable-bytes: from 1 MiB, the smallest the store is tested with, to
+// 64 MiB, above which Badger flushes a memtable anyway once its write-ahead log reaches
+// the value-log file size (badgerstore.DefaultValueLogFileSize).
+const (
+	minMemTableBytes = 1 << 20
+	maxMemTableBytes = 64 << 20
+)
+
+// checkMemTableBytes refuses a --memtable-bytes out of its range, or given to a command
+// that opens no Badger store: one that talks to a server (--server), keeps its tasks in
+// memory (--ephemeral) or in PostgreSQL (--store, $APFLOW_STORE), which would ignore it.
+func (g *globals) checkMemTableBytes(cmd *cobra.Command) error {
+	f := cmd.Flags().Lookup("memtable-bytes")
+	if f == nil || !f.Changed {
+		return nil
+	}
+	invalid := func(msg string) error { return &exitError{code: exitInvalid, msg: "--memtable-bytes " + msg} }
+	switch {
+	case g.memTableBytes < minMemTableBytes || g.memTableBytes > maxMemTableBytes:
+		return invalid(fmt.Sprintf("%d: want 1 MiB to 64 MiB (%d to %d bytes)", g.memTableBytes, minMemTableBytes, maxMemTableBytes))
+	case g.server != "":
+		return invalid("sizes the local Badger store; with --server the server's store is used")
+	case g.ephemeral:
+		return invalid("sizes the Badger store; --ephemeral keeps the run in memory")
+	case g.storeURL != "" || os.Getenv("APFLOW_STORE") != "":
+		return invalid("sizes the Badger store in --data-dir; --store (or $APFLOW_STORE) chooses a PostgreSQL one")
+	}
+	return nil
 }
 
 // checkStoreURL refuses a --store value that is not a postgres:// or postgresql:// URL.

@@ -94,7 +94,12 @@ func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader
 		SilenceErrors: true,
 	}
 	g.register(root)
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.checkServerFlags(cmd) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := g.checkServerFlags(cmd); err != nil {
+			return err
+		}
+		return g.checkMemTableBytes(cmd)
+	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,4 +96,59 @@ func TestRunSizesTheStoreToItsTree(t *testing.T) {
 			t.Errorf("%s: the store does not report %s:\n%s", tc.name, want, stderr)
 		}
 	}
+}
+
+// TestMemTableBytes: --memtable-bytes sizes the Badger store of any command that opens
+// one, over the size apflow run would choose; it is refused out of its range and where
+// no Badger store is opened, before anything is opened or stored.
+func TestMemTableBytes(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	tree := writeTree(t, goodTree)
+	base := []string{"--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins}
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		want    string // in stderr
+		refused bool   // the tree was not stored
+	}{
+		{"run", []string{"--memtable-bytes", "4194304", "run", "-q", tree}, exitOK, "memtable_size=4194304", false},
+		{"the smallest", []string{"--memtable-bytes", "1048576", "tasks", "list"}, exitOK, "memtable_size=1048576", false},
+		{"the largest", []string{"tasks", "list", "--memtable-bytes", "67108864"}, exitOK, "memtable_size=67108864", false},
+		{"too small", []string{"--memtable-bytes", "1048575", "run", "-q", tree}, exitInvalid, "--memtable-bytes 1048575: want 1 MiB to 64 MiB", true},
+		{"too large", []string{"--memtable-bytes", "67108865", "run", "-q", tree}, exitInvalid, "--memtable-bytes 67108865: want 1 MiB to 64 MiB", true},
+		{"zero", []string{"--memtable-bytes", "0", "run", "-q", tree}, exitInvalid, "--memtable-bytes 0: want", true},
+		{"with --server", []string{"--memtable-bytes", "4194304", "--server", "http://127.0.0.1:1", "run", "-q", tree}, exitInvalid, "with --server the server's store is used", true},
+		{"with --ephemeral", []string{"--memtable-bytes", "4194304", "run", "-q", "--ephemeral", tree}, exitInvalid, "--ephemeral keeps the run in memory", true},
+		{"with --store", []string{"--memtable-bytes", "4194304", "--store", "postgres://u@127.0.0.1:1/db", "run", "-q", tree}, exitInvalid, "--store (or $APFLOW_STORE) chooses a PostgreSQL one", true},
+	}
+	for _, tc := range tests {
+		before := countTasks(t, dataDir)
+		args := tc.args
+		if !slices.Contains(args, "--server") {
+			args = append(slices.Clone(base), args...)
+		}
+		code, _, stderr := apflow(t, "", args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, want %d with %q in:\n%s", tc.name, code, tc.code, tc.want, stderr)
+		}
+		if after := countTasks(t, dataDir); tc.refused && after != before {
+			t.Errorf("%s: refused, yet the store went from %d tasks to %d", tc.name, before, after)
+		}
+	}
+}
+
+// countTasks is how many tasks the store of dataDir holds.
+func countTasks(t *testing.T, dataDir string) int {
+	t.Helper()
+	code, out, stderr := apflow(t, "", "--data-dir", dataDir, "tasks", "list", "--json")
+	if code != exitOK {
+		t.Fatalf("tasks list: exit %d\n%s", code, stderr)
+	}
+	var tasks []json.RawMessage
+	if err := json.Unmarshal([]byte(out), &tasks); err != nil {
+		t.Fatalf("tasks list --json: %v\n%s", err, out)
+	}
+	return len(tasks)
 }

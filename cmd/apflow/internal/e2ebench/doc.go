@@ -65,6 +65,10 @@
 //	git worktree add /tmp/base HEAD~1 && make -C /tmp/base build
 //	make bench-ab AGAINST=/tmp/base/bin/apflow   # wide-1k, chain-200, wide-10k; WAT; six rounds
 //
+// -serve-args adds arguments to every apflow serve child, for a server configured
+// otherwise than by default: -serve-args "--memtable-bytes 33554432" measures a server
+// whose store has memtables of 32 MiB (the engine floor is unchanged).
+//
 // A child that fails (a non-zero exit, an error answer, a timeout) is reported as failed
 // in its row, with the end of its output, and the next one runs; the command then exits
 // with an error once every table is written.

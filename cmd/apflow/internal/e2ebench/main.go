@@ -24,6 +24,8 @@ type options struct {
 	timeout                                 time.Duration
 	// childEnv is added to every measured child's environment (baseGOGC for the bases).
 	childEnv []string
+	// serveArgs are added to the command line of every apflow serve child (-serve-args).
+	serveArgs []string
 }
 
 // baseGOGC is the collector's pace in the 2-task runs whose live heap is the base of the
@@ -34,7 +36,7 @@ const baseGOGC = "GOGC=1"
 
 func main() {
 	var o options
-	var only, modes, langs string
+	var only, modes, langs, serveArgs string
 	flag.StringVar(&o.bin, "bin", "bin/apflow", "the apflow binary")
 	flag.StringVar(&o.against, "against", "", "another apflow binary (an earlier build) to measure alternately with -bin, child by child, each with its own compilation cache; the tables compare the two")
 	flag.StringVar(&o.wat, "wat", "host/sandbox/testdata/echo.wasm", "the WAT echo module (executor id echo)")
@@ -47,8 +49,10 @@ func main() {
 	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP), warm (the same, on a server that executed a 2-task tree of the plugin first), rerun (the mean of 10 apflow run -q in a data dir holding 10 earlier runs of the tree)")
 	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust, c")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
+	flag.StringVar(&serveArgs, "serve-args", "", "arguments added to every apflow serve child's command line, separated by spaces (e.g. \"--memtable-bytes 4194304\"), with -against to both builds")
 	flag.Parse()
 	o.modes, o.langs = strings.Split(modes, ","), strings.Split(langs, ",")
+	o.serveArgs = strings.Fields(serveArgs)
 	if o.rounds < 1 {
 		fatal(fmt.Errorf("-rounds: %d is not a number of rounds", o.rounds))
 	}

@@ -133,8 +133,8 @@ func measureServe(ctx context.Context, o options, mode string, p plugin, body st
 	defer os.RemoveAll(dir)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	c := newChild(sctx, o.childEnv, p.bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--scheduler=false",
-		"--max-body-bytes", maxTree}, p.args(dir)...)...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--scheduler=false", "--max-body-bytes", maxTree}, p.args(dir)...)
+	c := newChild(sctx, o.childEnv, p.bin, append(args, o.serveArgs...)...)
 	if err := c.start(); err != nil {
 		res.err = err
 		return res
