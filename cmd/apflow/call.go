@@ -161,9 +161,6 @@ func readInput(ctx context.Context, stdin io.Reader, spec string) (json.RawMessa
 
 // pluginRunner opens a pluginrun.Runner under the global limit flags.
 func (g *globals) pluginRunner(ctx context.Context) (*pluginrun.Runner, error) {
-	if g.server != "" {
-		return nil, invalidf("call and test run plugins locally: --server does not apply")
-	}
 	if g.configPath != "" { // apflow call's own --config shadows this one
 		return nil, invalidf("test does not read the operator config file: give grants and limits in the cases")
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -36,10 +35,7 @@ only reads: it joins no cluster and migrates no schema. A node whose schema vers
 differs from the database's is marked with "!".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dsn := g.storeURL
-			if dsn == "" {
-				dsn = os.Getenv("APFLOW_STORE")
-			}
+			dsn := g.storeDSN()
 			if dsn == "" {
 				return &exitError{code: exitInvalid, msg: "cluster status needs the cluster's database: give --store postgres://user:password@host:5432/db (or set APFLOW_STORE)"}
 			}

@@ -93,7 +93,7 @@ func (g *globals) register(cmd *cobra.Command) {
 	f.Uint32Var(&g.memoryPages, "memory-pages", 0, "default memory limit of one task in 64 KiB pages (default: config file, else 256)")
 	f.Int64Var(&g.maxResult, "max-result-bytes", 0, "default largest result of one task (default: config file, else 16 MiB)")
 	f.Int64Var(&g.memTableBytes, "memtable-bytes", 0, "size of each of the Badger store's two memtables, 1 MiB to 64 MiB: larger ones make large trees faster and hold more memory (default: apflow run sizes them to its tree, other commands take 8 MiB)")
-	f.StringVar(&g.server, "server", os.Getenv("APFLOW_SERVER"), "talk to a running apflow server at this URL instead of the local data dir ($APFLOW_SERVER)")
+	f.StringVar(&g.server, "server", os.Getenv("APFLOW_SERVER"), "run, generate, tasks and plugins talk to a running apflow server at this URL instead of the local data dir; other commands refuse it, and ignore $APFLOW_SERVER ($APFLOW_SERVER)")
 	f.StringVar(&g.token, "token", os.Getenv("APFLOW_TOKEN"), "bearer token for --server ($APFLOW_TOKEN)")
 }
 
@@ -201,7 +201,7 @@ func (g *globals) wasmCacheDir() string {
 // checkEphemeral refuses what an ephemeral run cannot do without touching the data
 // dir: another store, or a plugins dir it would have to create.
 func (g *globals) checkEphemeral() error {
-	if g.storeURL != "" || os.Getenv("APFLOW_STORE") != "" {
+	if g.storeDSN() != "" {
 		return &exitError{code: exitInvalid, msg: "--ephemeral runs in memory: it takes no --store"}
 	}
 	if _, err := os.Stat(g.pluginsPath()); err != nil {
@@ -455,18 +455,11 @@ func (g *globals) openStore(ctx context.Context, log hclog.Logger) (taskStore, e
 	if g.ephemeral {
 		return memstore.New(), nil
 	}
-	dsn := g.storeURL
-	if dsn == "" {
-		dsn = os.Getenv("APFLOW_STORE")
-	}
+	dsn := g.storeDSN()
 	if dsn == "" {
 		log.Debug("opening the task store", "tree_bytes", g.treeBytes) // the store logs its memtable size
-		size := memTableSize(g.treeBytes)
-		if g.memTableBytes != 0 {
-			size = g.memTableBytes
-		}
 		st, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(g.dataDir, "db"), Logger: log,
-			MemTableSize: size})
+			MemTableSize: g.memTableSize()})
 		if errors.Is(err, badgerstore.ErrLocked) {
 			return nil, fmt.Errorf("%w (stop it, or pass --server to talk to a running apflow serve)", err)
 		}
@@ -518,7 +511,8 @@ const (
 //     30,000, memory too: level 0 fills and is compacted. 2 MiB held more than 3.
 //
 // A process that opens the store after one with larger memtables died opens it with
-// theirs until it closes it (badgerstore, recovery.go).
+// theirs until it closes it (badgerstore, recovery.go). --memtable-bytes, when given,
+// wins (globals.memTableSize).
 func memTableSize(treeBytes int) int64 {
 	switch {
 	case treeBytes >= bigTreeBytes:
@@ -529,34 +523,57 @@ func memTableSize(treeBytes int) int64 {
 	return badgerstore.DefaultMemTableSize
 }
 
+// memTableSize is the memtable size the Badger store opens with: --memtable-bytes when
+// given, else the size memTableSize chooses for the tree this command submits.
+func (g *globals) memTableSize() int64 {
+	if g.memTableBytes != 0 {
+		return g.memTableBytes
+	}
+	return memTableSize(g.treeBytes)
+}
+
 // The range of --memtable-bytes: from 1 MiB, the smallest the store is tested with, to
-// 64 MiB, above which Badger flushes a memtable anyway once its write-ahead log reaches
-// the value-log file size (badgerstore.DefaultValueLogFileSize).
+// 64 MiB. Each memtable is one Go allocation of about 1.3 times its size, and its flush
+// builds a table in as much again (badgerstore.Options.MemTableSize: 64 MiB memtables
+// alone took over 100 MiB of RSS), while nothing above apflow run's 32 MiB
+// (bigMemTableSize) was measured faster.
 const (
 	minMemTableBytes = 1 << 20
 	maxMemTableBytes = 64 << 20
 )
 
 // checkMemTableBytes refuses a --memtable-bytes out of its range, or given to a command
-// that opens no Badger store: one that talks to a server (--server), keeps its tasks in
-// memory (--ephemeral) or in PostgreSQL (--store, $APFLOW_STORE), which would ignore it.
+// that opens no Badger store, which would ignore it: one that never does
+// (annotNoBadger), talks to a server (--server or $APFLOW_SERVER, after
+// checkServerFlags), keeps its tasks in memory (--ephemeral) or in PostgreSQL (--store,
+// $APFLOW_STORE).
 func (g *globals) checkMemTableBytes(cmd *cobra.Command) error {
 	f := cmd.Flags().Lookup("memtable-bytes")
 	if f == nil || !f.Changed {
 		return nil
 	}
-	invalid := func(msg string) error { return &exitError{code: exitInvalid, msg: "--memtable-bytes " + msg} }
 	switch {
 	case g.memTableBytes < minMemTableBytes || g.memTableBytes > maxMemTableBytes:
-		return invalid(fmt.Sprintf("%d: want 1 MiB to 64 MiB (%d to %d bytes)", g.memTableBytes, minMemTableBytes, maxMemTableBytes))
+		return invalidf("--memtable-bytes %d: want 1 MiB to 64 MiB (%d to %d bytes)", g.memTableBytes, minMemTableBytes, maxMemTableBytes)
+	case marked(cmd, annotNoBadger):
+		return invalidf("--memtable-bytes sizes the Badger store, which %s does not open: drop --memtable-bytes", cmd.CommandPath())
 	case g.server != "":
-		return invalid("sizes the local Badger store; with --server the server's store is used")
+		return invalidf("--memtable-bytes sizes the local Badger store; with --server (or $APFLOW_SERVER) the server's store is used: drop --memtable-bytes, or --server")
 	case g.ephemeral:
-		return invalid("sizes the Badger store; --ephemeral keeps the run in memory")
-	case g.storeURL != "" || os.Getenv("APFLOW_STORE") != "":
-		return invalid("sizes the Badger store in --data-dir; --store (or $APFLOW_STORE) chooses a PostgreSQL one")
+		return invalidf("--memtable-bytes sizes the Badger store; --ephemeral keeps the run in memory: drop one or the other")
+	case g.storeDSN() != "":
+		return invalidf("--memtable-bytes sizes the Badger store in --data-dir; --store (or $APFLOW_STORE) chooses a PostgreSQL one: drop one or the other")
 	}
 	return nil
+}
+
+// storeDSN is the PostgreSQL store's URL: --store, else $APFLOW_STORE; "" for the
+// Badger store in --data-dir.
+func (g *globals) storeDSN() string {
+	if g.storeURL != "" {
+		return g.storeURL
+	}
+	return os.Getenv("APFLOW_STORE")
 }
 
 // checkStoreURL refuses a --store value that is not a postgres:// or postgresql:// URL.

@@ -104,18 +104,9 @@ func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(
-		newRunCmd(g),
-		newGenerateCmd(g),
-		newResumeCmd(g),
-		newTasksCmd(g),
-		newPluginsCmd(g),
-		newHooksCmd(g),
-		newServeCmd(g),
-		newTokenCmd(g),
-		newClusterCmd(g),
-		newCallCmd(g), newTestCmd(g),
-	)
+	root.AddCommand(mark(annotRemote, newRunCmd(g), newGenerateCmd(g), newTasksCmd(g), newPluginsCmd(g))...)
+	root.AddCommand(newResumeCmd(g), newHooksCmd(g), newServeCmd(g))
+	root.AddCommand(mark(annotNoBadger, newTokenCmd(g), newClusterCmd(g), newCallCmd(g), newTestCmd(g))...)
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}

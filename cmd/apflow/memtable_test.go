@@ -1,8 +1,11 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -99,56 +102,56 @@ func TestRunSizesTheStoreToItsTree(t *testing.T) {
 }
 
 // TestMemTableBytes: --memtable-bytes sizes the Badger store of any command that opens
-// one, over the size apflow run would choose; it is refused out of its range and where
-// no Badger store is opened, before anything is opened or stored.
+// one, over the size apflow run would choose, $APFLOW_SERVER set or not for a command
+// that talks to no server; it is refused out of its range and where no Badger store is
+// opened, before the data dir is created.
 func TestMemTableBytes(t *testing.T) {
-	t.Parallel()
 	dataDir, plugins := setup(t)
 	tree := writeTree(t, goodTree)
-	base := []string{"--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins}
 	tests := []struct {
-		name    string
-		args    []string
-		code    int
-		want    string // in stderr
-		refused bool   // the tree was not stored
+		name string
+		env  map[string]string
+		args []string
+		code int    // -1: any but exitInvalid (serve fails on its address once its store is open)
+		want string // in stderr
 	}{
-		{"run", []string{"--memtable-bytes", "4194304", "run", "-q", tree}, exitOK, "memtable_size=4194304", false},
-		{"the smallest", []string{"--memtable-bytes", "1048576", "tasks", "list"}, exitOK, "memtable_size=1048576", false},
-		{"the largest", []string{"tasks", "list", "--memtable-bytes", "67108864"}, exitOK, "memtable_size=67108864", false},
-		{"too small", []string{"--memtable-bytes", "1048575", "run", "-q", tree}, exitInvalid, "--memtable-bytes 1048575: want 1 MiB to 64 MiB", true},
-		{"too large", []string{"--memtable-bytes", "67108865", "run", "-q", tree}, exitInvalid, "--memtable-bytes 67108865: want 1 MiB to 64 MiB", true},
-		{"zero", []string{"--memtable-bytes", "0", "run", "-q", tree}, exitInvalid, "--memtable-bytes 0: want", true},
-		{"with --server", []string{"--memtable-bytes", "4194304", "--server", "http://127.0.0.1:1", "run", "-q", tree}, exitInvalid, "with --server the server's store is used", true},
-		{"with --ephemeral", []string{"--memtable-bytes", "4194304", "run", "-q", "--ephemeral", tree}, exitInvalid, "--ephemeral keeps the run in memory", true},
-		{"with --store", []string{"--memtable-bytes", "4194304", "--store", "postgres://u@127.0.0.1:1/db", "run", "-q", tree}, exitInvalid, "--store (or $APFLOW_STORE) chooses a PostgreSQL one", true},
+		{"run", nil, []string{"--memtable-bytes", "4194304", "run", "-q", tree}, exitOK, "memtable_size=4194304"},
+		{"the smallest", nil, []string{"--memtable-bytes", "1048576", "tasks", "list"}, exitOK, "memtable_size=1048576"},
+		{"the largest", nil, []string{"tasks", "list", "--memtable-bytes", "67108864"}, exitOK, "memtable_size=67108864"},
+		{"resume, $APFLOW_SERVER set", map[string]string{"APFLOW_SERVER": "http://127.0.0.1:1"}, []string{"--memtable-bytes", "2097152", "resume"}, exitOK, "memtable_size=2097152"},
+		{"serve, $APFLOW_SERVER set", map[string]string{"APFLOW_SERVER": "http://127.0.0.1:1"}, []string{"serve", "--addr", "127.0.0.1:-1", "--memtable-bytes", "5242880"}, -1, "memtable_size=5242880"},
+		{"too small", nil, []string{"--memtable-bytes", "1048575", "run", "-q", tree}, exitInvalid, "--memtable-bytes 1048575: want 1 MiB to 64 MiB"},
+		{"too large", nil, []string{"--memtable-bytes", "67108865", "run", "-q", tree}, exitInvalid, "--memtable-bytes 67108865: want 1 MiB to 64 MiB"},
+		{"zero", nil, []string{"--memtable-bytes", "0", "run", "-q", tree}, exitInvalid, "--memtable-bytes 0: want"},
+		{"with --server", nil, []string{"--memtable-bytes", "4194304", "--server", "http://127.0.0.1:1", "run", "-q", tree}, exitInvalid, "with --server (or $APFLOW_SERVER) the server's store is used"},
+		{"with $APFLOW_SERVER", map[string]string{"APFLOW_SERVER": "http://127.0.0.1:1"}, []string{"--memtable-bytes", "4194304", "run", "-q", tree}, exitInvalid, "with --server (or $APFLOW_SERVER) the server's store is used"},
+		{"with --ephemeral", nil, []string{"--memtable-bytes", "4194304", "run", "-q", "--ephemeral", tree}, exitInvalid, "--ephemeral keeps the run in memory"},
+		{"with --store", nil, []string{"--memtable-bytes", "4194304", "--store", "postgres://u@127.0.0.1:1/db", "run", "-q", tree}, exitInvalid, "--store (or $APFLOW_STORE) chooses a PostgreSQL one"},
+		{"with $APFLOW_STORE", map[string]string{"APFLOW_STORE": "postgres://u@127.0.0.1:1/db"}, []string{"--memtable-bytes", "4194304", "run", "-q", tree}, exitInvalid, "--store (or $APFLOW_STORE) chooses a PostgreSQL one"},
+		{"a command without a store", nil, []string{"--memtable-bytes", "4194304", "token", "--sub", "u", "--jwt-secret", "s"}, exitInvalid, "which apflow token does not open"},
 	}
 	for _, tc := range tests {
-		before := countTasks(t, dataDir)
-		args := tc.args
-		if !slices.Contains(args, "--server") {
-			args = append(slices.Clone(base), args...)
-		}
-		code, _, stderr := apflow(t, "", args...)
-		if code != tc.code || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%s: exit %d, want %d with %q in:\n%s", tc.name, code, tc.code, tc.want, stderr)
-		}
-		if after := countTasks(t, dataDir); tc.refused && after != before {
-			t.Errorf("%s: refused, yet the store went from %d tasks to %d", tc.name, before, after)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			dir := dataDir
+			if tc.code == exitInvalid {
+				dir = filepath.Join(t.TempDir(), "data") // a refusal must not create it
+			}
+			args := append([]string{"--log-level", "debug", "--data-dir", dir, "--plugins", plugins}, tc.args...)
+			if tc.env["APFLOW_SERVER"] != "" && tc.code == exitInvalid || slices.Contains(tc.args, "--server") {
+				// A command that talks to a server takes no --data-dir: the default's.
+				t.Setenv("APFLOW_HOME", dir)
+				args = append([]string{"--log-level", "debug"}, tc.args...)
+			}
+			code, _, stderr := apflow(t, "", args...)
+			if code != tc.code && (tc.code != -1 || code == exitInvalid) || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, want %d with %q in:\n%s", code, tc.code, tc.want, stderr)
+			}
+			if _, err := os.Stat(dir); tc.code == exitInvalid && !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("refused, yet the data dir %s was created (%v)", dir, err)
+			}
+		})
 	}
-}
-
-// countTasks is how many tasks the store of dataDir holds.
-func countTasks(t *testing.T, dataDir string) int {
-	t.Helper()
-	code, out, stderr := apflow(t, "", "--data-dir", dataDir, "tasks", "list", "--json")
-	if code != exitOK {
-		t.Fatalf("tasks list: exit %d\n%s", code, stderr)
-	}
-	var tasks []json.RawMessage
-	if err := json.Unmarshal([]byte(out), &tasks); err != nil {
-		t.Fatalf("tasks list --json: %v\n%s", err, out)
-	}
-	return len(tasks)
 }

@@ -19,10 +19,20 @@ import (
 // The commands below talk to a running `apflow serve` (--server URL) through the API
 // client instead of opening the local data dir.
 
-// checkServerFlags refuses the flags that choose a local store together with --server:
-// the server's store is the one used, so they would be ignored.
+// checkServerFlags settles --server for cmd. A command that does not talk to a server
+// (annotRemote) refuses --server given on its command line and leaves $APFLOW_SERVER,
+// which is for the commands that do, unused: g.server is cleared. A command that talks
+// to one refuses the flags that choose a local store together with it: the server's
+// store is the one used, so they would be ignored.
 func (g *globals) checkServerFlags(cmd *cobra.Command) error {
 	if g.server == "" {
+		return nil
+	}
+	if !marked(cmd, annotRemote) {
+		if f := cmd.Flags().Lookup("server"); f != nil && f.Changed {
+			return invalidf("--server: %s does not talk to a server, it works on the local data dir or on nothing stored: drop --server", cmd.CommandPath())
+		}
+		g.server = ""
 		return nil
 	}
 	for _, name := range []string{"store", "data-dir"} {

@@ -31,12 +31,13 @@ type child struct {
 	liveMB  int
 	anonKiB int64
 	done    chan struct{} // closed when stderr is drained
+	sampled chan struct{} // closed when sampleAnon has returned
 }
 
 // newChild prepares the child running bin with args, with env added to this process's
 // environment (later entries win).
 func newChild(ctx context.Context, env []string, bin string, args ...string) *child {
-	c := &child{cmd: exec.CommandContext(ctx, bin, args...), done: make(chan struct{})}
+	c := &child{cmd: exec.CommandContext(ctx, bin, args...), done: make(chan struct{}), sampled: make(chan struct{})}
 	c.cmd.Env = append(append(os.Environ(), "GODEBUG=gctrace=1"), env...)
 	c.cmd.Stdout = lockedWriter{c}
 	// Interrupt first, so a server closes its store; killed 10 s later if it has not ended.
@@ -84,8 +85,11 @@ const anonInterval = 5 * time.Millisecond
 // read (not Linux, or gone). It is the process's own memory: the peak RSS of wait4 also
 // counts the file pages mapped into it, such as its binary's, which the kernel maps up
 // to 64 KiB around each page touched (docs/performance.md, "What a peak RSS counts").
-// A peak shorter than anonInterval can be missed, so the figure errs low.
+// A peak shorter than anonInterval can be missed, so the figure errs low. wait reaps the
+// child only once it has returned: until then path is the child's (alive, or a zombie
+// whose status has no RssAnon line), never a process that took its pid over.
 func (c *child) sampleAnon(path string) {
+	defer close(c.sampled)
 	t := time.NewTicker(anonInterval)
 	defer t.Stop()
 	for {
@@ -138,9 +142,10 @@ func (c *child) scan(r io.Reader) {
 	}
 }
 
-// wait waits for the process to end and its stderr to be read.
+// wait waits for the process to end, its stderr to be read and its sampling to stop.
 func (c *child) wait() error {
 	<-c.done
+	<-c.sampled
 	return c.cmd.Wait()
 }
 

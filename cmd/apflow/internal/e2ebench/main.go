@@ -49,7 +49,7 @@ func main() {
 	flag.StringVar(&modes, "modes", "run,serve", "comma-separated modes: run (apflow run -q), serve (tasks.execute over HTTP), warm (the same, on a server that executed a 2-task tree of the plugin first), rerun (the mean of 10 apflow run -q in a data dir holding 10 earlier runs of the tree)")
 	flag.StringVar(&langs, "langs", "wat,go,rust", "comma-separated echo executors to run: wat, go, rust, c")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "the longest one child may take")
-	flag.StringVar(&serveArgs, "serve-args", "", "arguments added to every apflow serve child's command line, separated by spaces (e.g. \"--memtable-bytes 4194304\"), with -against to both builds")
+	flag.StringVar(&serveArgs, "serve-args", "", "arguments added to every apflow serve child's command line, separated by spaces (e.g. \"--memtable-bytes 4194304\"); with -against, to both builds, so a base build that lacks one fails its serve rows")
 	flag.Parse()
 	o.modes, o.langs = strings.Split(modes, ","), strings.Split(langs, ",")
 	o.serveArgs = strings.Fields(serveArgs)
