@@ -4,7 +4,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync/atomic"
+	"sync"
 )
 
 // gcPercent is the collector's pace apflow sets when GOGC is not set, for large heaps:
@@ -49,7 +49,10 @@ type gcPacer struct {
 	extraBytes   uint64
 	min          uint64
 	live         []metrics.Sample // the live heap after the last collection
-	stopped      atomic.Bool
+	// mu is held by adjust while it sets the pace, and by stop: once stop has
+	// returned, no adjust sets it again.
+	mu      sync.Mutex
+	stopped bool
 }
 
 // paceGC applies gcPercent and minHeapGoal unless GOGC is set, in which case the Go
@@ -64,7 +67,11 @@ func paceGC(getenv func(string) string) (stop func()) {
 	p := &gcPacer{percent: gcPercent, extraPercent: extraPercent, extraBytes: extraHeapBytes, min: minHeapGoal,
 		live: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	p.adjust()
-	return func() { p.stopped.Store(true) }
+	return func() {
+		p.mu.Lock()
+		p.stopped = true
+		p.mu.Unlock()
+	}
 }
 
 // gcSentinel is allocated for each collection cycle; its cleanup runs once a
@@ -74,7 +81,9 @@ type gcSentinel struct{ _ *byte }
 
 // adjust sets the pace for the live heap now and arms itself for the next collection.
 func (p *gcPacer) adjust() {
-	if p.stopped.Load() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
 		return
 	}
 	metrics.Read(p.live)
