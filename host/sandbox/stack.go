@@ -145,6 +145,9 @@ var errNoFunctions = errors.New("no functions defined")
 type section struct {
 	id   byte
 	body []byte
+	// at and end are where the section, its id byte to its body's end, lies in the
+	// module splitSections split.
+	at, end int
 }
 
 // limitStack returns wasm, a module already validated as written, with the stack budget
@@ -252,7 +255,7 @@ func splitSections(wasm []byte) ([]section, error) {
 			return secs, &sectionError{id: id, at: pos, unknown: true}
 		}
 		end := start + int(size)
-		secs = append(secs, section{id, wasm[start:end]})
+		secs = append(secs, section{id: id, body: wasm[start:end], at: pos, end: end})
 		pos = end
 	}
 	return secs, nil

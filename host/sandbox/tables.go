@@ -23,38 +23,27 @@ const (
 var errTableLimits = errors.New("table limits")
 
 // capTables returns wasm with every table's maximum capped (see above). A binary it
-// cannot parse is returned unchanged, for the compiler to reject with a precise error.
+// cannot parse is returned unchanged, for the compiler to reject with a precise error;
+// so is one whose sections splitSections cannot split before its table section.
 func capTables(wasm []byte) ([]byte, error) {
 	if !hasHeader(wasm) {
 		return wasm, nil
 	}
-	pos := moduleHeaderLen
-	for pos < len(wasm) {
-		id := wasm[pos]
-		size, n, ok := readU32(wasm[pos+1:])
+	secs, _ := splitSections(wasm) // the sections before one it cannot split
+	for _, s := range secs {
+		if s.id != tableSectionID {
+			continue
+		}
+		body, ok, err := capTableSection(s.body)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			return wasm, nil
 		}
-		start := pos + 1 + n
-		end := start + int(size)
-		if end > len(wasm) || end < start {
-			return wasm, nil
-		}
-		if id == tableSectionID {
-			body, ok, err := capTableSection(wasm[start:end])
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return wasm, nil
-			}
-			out := make([]byte, 0, len(wasm)+len(body)-int(size)+5)
-			out = append(out, wasm[:pos+1]...)
-			out = appendU32(out, uint32(len(body)))
-			out = append(out, body...)
-			return append(out, wasm[end:]...), nil
-		}
-		pos = end
+		out := make([]byte, 0, len(wasm)+len(body)-len(s.body)+5)
+		out = appendSection(append(out, wasm[:s.at]...), s.id, body)
+		return append(out, wasm[s.end:]...), nil
 	}
 	return wasm, nil
 }
