@@ -121,3 +121,22 @@ func TestHoldMemory(t *testing.T) {
 	time.Sleep(time.Second)
 	runtime.KeepAlive(b)
 }
+
+// TestServeArgs: -serve-args reach every apflow serve child's command line. The apflow
+// here is a script that prints its arguments, says it serves on a port where nothing
+// listens, and waits to be interrupted; the request fails, and its error carries what
+// the script printed.
+func TestServeArgs(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "apflow")
+	script := "#!/bin/sh\necho \"args: $*\" >&2\necho 'serving on http://127.0.0.1:1'\nexec sleep 30\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o := options{work: t.TempDir(), timeout: time.Minute, serveArgs: []string{"--memtable-bytes", "4194304"}}
+	p := plugin{lang: "wat", method: "echo", dir: t.TempDir(), bin: bin}
+	res := measureServe(t.Context(), o, "serve", p, filepath.Join(t.TempDir(), "body.json"), 1)
+	if res.err == nil || !strings.Contains(res.err.Error(), "--memtable-bytes 4194304") {
+		t.Fatalf("the serve child did not get -serve-args: %v", res.err)
+	}
+}
