@@ -41,16 +41,13 @@ func appendCompactString(b []byte, s string, earlier []string) []byte {
 			return append(b, strSame, byte(i))
 		}
 	}
-	switch {
-	case isUUID(s):
-		b = append(b, strUUID)
-		b = hexAppend(b, s[0:8])
-		b = hexAppend(b, s[9:13])
-		b = hexAppend(b, s[14:18])
-		b = hexAppend(b, s[19:23])
-		return hexAppend(b, s[24:36])
-	case len(s) == 64 && isLowerHex(s):
-		return hexAppend(append(b, strHex32), s)
+	if out, ok := appendUUID(b, s); ok {
+		return out
+	}
+	if len(s) == 64 {
+		if out, ok := appendHex(append(b, strHex32), s); ok {
+			return out
+		}
 	}
 	for i, st := range storedStatuses {
 		if s == string(st) {
@@ -62,28 +59,53 @@ func appendCompactString(b []byte, s string, earlier []string) []byte {
 	return append(b, s...)
 }
 
-// isUUID reports whether s is a UUID in its canonical form with lowercase digits.
-func isUUID(s string) bool {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return false
-	}
-	return isLowerHex(s[0:8]) && isLowerHex(s[9:13]) && isLowerHex(s[14:18]) && isLowerHex(s[19:23]) && isLowerHex(s[24:36])
-}
+// uuidDigits are the spans of hexadecimal digits of a UUID's canonical form, between
+// its dashes.
+var uuidDigits = [...]struct{ from, to int }{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}}
 
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
+// appendUUID appends strUUID and the 16 bytes of s when s is a UUID in its canonical form
+// with lowercase digits; otherwise it returns b as it was and false.
+func appendUUID(b []byte, s string) ([]byte, bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return b, false
+	}
+	out := append(b, strUUID)
+	for _, d := range uuidDigits {
+		var ok bool
+		if out, ok = appendHex(out, s[d.from:d.to]); !ok {
+			return b, false
 		}
 	}
-	return true
+	return out, true
 }
 
-// hexAppend appends the bytes that the even-length lowercase hex string s spells.
-func hexAppend(b []byte, s string) []byte {
-	b, _ = hex.AppendDecode(b, []byte(s))
-	return b
+// appendHex appends the bytes that the even-length string s of lowercase hexadecimal
+// digits spells, and returns true; when s is not such a string it returns nil and false.
+func appendHex(b []byte, s string) ([]byte, bool) {
+	for i := 0; i+1 < len(s); i += 2 {
+		hi, lo := lowerHexValue[s[i]], lowerHexValue[s[i+1]]
+		if hi|lo > 0xF {
+			return nil, false
+		}
+		b = append(b, hi<<4|lo)
+	}
+	return b, true
 }
+
+// lowerHexValue is the value of each byte as a lowercase hexadecimal digit, 0xFF for
+// the bytes that are none.
+var lowerHexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 // compactReader reads the binary encoding; the first error sticks and every later
 // read returns zero.
@@ -158,11 +180,18 @@ func (r *compactReader) str(earlier []string) string {
 	case strAbsent:
 		return ""
 	case strUUID:
-		p := hex.EncodeToString(r.bytes(16))
-		if len(p) != 32 {
+		raw := r.bytes(16)
+		if len(raw) != 16 {
 			return ""
 		}
-		return p[0:8] + "-" + p[8:12] + "-" + p[12:16] + "-" + p[16:20] + "-" + p[20:32]
+		var u [36]byte
+		for i, d := range uuidDigits {
+			if i > 0 {
+				u[d.from-1] = '-'
+			}
+			hex.Encode(u[d.from:d.to], raw[(d.from-i)/2:(d.to-i)/2])
+		}
+		return string(u[:])
 	case strHex32:
 		return hex.EncodeToString(r.bytes(32))
 	case strStatus:

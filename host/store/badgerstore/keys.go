@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -31,39 +32,42 @@ const (
 // strings, and never is a prefix of the encoding of another string: 0x00 is escaped as
 // 0x00 0xFF and the string ends with 0x00 0x01.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			b = append(b, 0, 0xFF)
-			continue
+	for {
+		i := strings.IndexByte(s, 0)
+		if i < 0 {
+			break
 		}
-		b = append(b, s[i])
+		b = append(append(b, s[:i]...), 0, 0xFF)
+		s = s[i+1:]
 	}
-	return append(b, 0, 1)
+	return append(append(b, s...), 0, 1)
 }
 
 // readString decodes a string written by appendString from the start of b and returns it
 // with the rest of b.
 func readString(b []byte) (string, []byte, error) {
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		if b[i] != 0 {
-			out = append(out, b[i])
-			continue
-		}
-		if i+1 >= len(b) {
+	var out []byte // nil until the first escaped NUL byte
+	for {
+		i := bytes.IndexByte(b, 0)
+		switch {
+		case i < 0:
+			return "", nil, errors.New("unterminated string in key")
+		case i+1 >= len(b):
 			return "", nil, errors.New("truncated string in key")
 		}
 		switch b[i+1] {
 		case 0xFF:
-			out = append(out, 0)
-			i++
+			out = append(append(out, b[:i]...), 0)
+			b = b[i+2:]
 		case 1:
-			return string(out), b[i+2:], nil
+			if out == nil {
+				return string(b[:i]), b[i+2:], nil
+			}
+			return string(append(out, b[:i]...)), b[i+2:], nil
 		default:
 			return "", nil, fmt.Errorf("bad escape 0x00 0x%02x in key", b[i+1])
 		}
 	}
-	return "", nil, errors.New("unterminated string in key")
 }
 
 // appendAsc appends v so that byte order equals numeric order.

@@ -398,3 +398,28 @@ func FuzzDecodeHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyString checks the three promises of appendString: readString gives the string
+// back with the bytes after it, byte order of encodings is the order of the strings, and
+// no encoding is a prefix of another's.
+func FuzzKeyString(f *testing.F) {
+	for _, c := range [][2]string{
+		{"", "a"}, {"a", "a\x00"}, {"a\x00b", "a\x00\x00"}, {"\x00", "\x01"},
+		{testRootID, "1b6f6a57-6f0e-4b8e-9d3c-1f5f7a3c2e11"}, {"x\xff", "x\x00\xff"},
+	} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ka, kb := appendString([]byte{prefixTask}, a), appendString(nil, b)
+		got, rest, err := readString(append(ka[1:], kb...))
+		if err != nil || got != a || !bytes.Equal(rest, kb) {
+			t.Fatalf("readString(appendString(%q) + appendString(%q)) = %q, rest %q, %v", a, b, got, rest, err)
+		}
+		if c, want := bytes.Compare(ka[1:], kb), strings.Compare(a, b); c != want {
+			t.Fatalf("encodings of %q and %q compare %d, the strings %d", a, b, c, want)
+		}
+		if a != b && (bytes.HasPrefix(ka[1:], kb) || bytes.HasPrefix(kb, ka[1:])) {
+			t.Fatalf("encoding of %q or %q is a prefix of the other's", a, b)
+		}
+	})
+}
