@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"unsafe"
+
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -61,6 +63,8 @@ type edge struct {
 // graph indexes the tasks of one tree.
 type graph struct {
 	nodes []*node
+	// block is what is left of the array the next nodes are taken from (newNode).
+	block []node
 	index map[string]int32
 	root  int32 // -1 when the tree has no root
 	// methods holds one copy of each executor id of the views (graph.see).
@@ -81,13 +85,33 @@ func newGraph(tasks []*task.Task) *graph {
 // once every task is added.
 func (g *graph) add(t *task.Task) *node {
 	i := int32(len(g.nodes))
-	n := &node{t: t, dirty: needsReset(t)}
+	n := g.newNode()
+	n.t, n.dirty = t, needsReset(t)
 	g.see(n, t, true)
 	g.nodes = append(g.nodes, n)
 	g.index[t.ID] = i
 	if t.ParentID == "" && g.root < 0 {
 		g.root = i
 	}
+	return n
+}
+
+// maxNodeBlock is the number of nodes of the largest array newNode allocates: as many
+// as the largest size class of the Go allocator's small objects holds (32 KiB), which
+// wastes none of it (a larger array takes whole pages).
+const maxNodeBlock = 32 << 10 / unsafe.Sizeof(node{})
+
+// newNode returns a new zero node. Nodes are allocated in arrays, each as long as the
+// graph so far (1 to maxNodeBlock nodes: a small tree wastes none), so that a tree of a
+// million tasks is a few thousand objects to the garbage collector, which marks every
+// object of the graph at each cycle for as long as the run lasts, instead of a million.
+// A node keeps the array it is in alive: the graph holds them all anyway.
+func (g *graph) newNode() *node {
+	if len(g.block) == 0 {
+		g.block = make([]node, min(max(len(g.nodes), 1), int(maxNodeBlock)))
+	}
+	n := &g.block[0]
+	g.block = g.block[1:]
 	return n
 }
 
