@@ -2,6 +2,7 @@ package submit
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -103,6 +104,7 @@ func (v *validator) tree() (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	packIDs(ids)
 	t := &Tree{specs: v.specs, ids: ids, parent: v.parent, deps: v.deps,
 		hasChildren: make([]bool, len(v.specs)), userID: v.userID,
 		now: v.opts.Now().UTC().Truncate(time.Microsecond)}
@@ -131,6 +133,26 @@ func (v *validator) tree() (*Tree, error) {
 		return nil, apferr.Problems(probs)
 	}
 	return t, nil
+}
+
+// idsPerString is the number of ids packIDs puts in one string: 2 KiB or so of UUIDs,
+// which one id kept after its run (a cached task's) keeps alive.
+const idsPerString = 64
+
+// packIDs makes ids share backing strings, idsPerString consecutive ids each. A run keeps
+// the ids of its tree for as long as it lasts, and the garbage collector marks every
+// object it holds at each cycle: a million ids allocated one by one were a million
+// objects, as many as the run's own nodes, and took as long to mark (docs/performance.md,
+// thirty-first pass).
+func packIDs(ids []string) {
+	for from := 0; from < len(ids); from += idsPerString {
+		chunk := ids[from:min(from+idsPerString, len(ids))]
+		joined := strings.Join(chunk, "")
+		for i, off := 0, 0; i < len(chunk); i++ {
+			n := len(chunk[i])
+			chunk[i], off = joined[off:off+n], off+n
+		}
+	}
 }
 
 // assignIDs returns the id of each task: the given one (unless Options.LocalIDs), else

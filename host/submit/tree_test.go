@@ -3,7 +3,10 @@ package submit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestTreeBuildsEqualTasks: a Tree builds a new task at every read, equal to the one
@@ -50,5 +53,44 @@ func TestTreeBuildsEqualTasks(t *testing.T) {
 	}
 	if tree.Task(2).NextRunAt.IsZero() {
 		t.Error("b's next_run_at is not set")
+	}
+}
+
+// TestPackIDs: packIDs leaves every id as it was, and the ids of a chunk share one
+// backing string (so a large tree's ids are few objects).
+func TestPackIDs(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, idsPerString, idsPerString + 1, 3*idsPerString + 5} {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("id-%0*d", i%5+1, i) // of varied lengths
+		}
+		want := slices.Clone(ids)
+		packIDs(ids)
+		if !slices.Equal(ids, want) {
+			t.Fatalf("%d ids: packed %q, want %q", n, ids, want)
+		}
+		for i := 1; i < n; i++ {
+			if i%idsPerString == 0 {
+				continue // the first of a chunk
+			}
+			end := unsafe.Add(unsafe.Pointer(unsafe.StringData(ids[i-1])), len(ids[i-1]))
+			if end != unsafe.Pointer(unsafe.StringData(ids[i])) {
+				t.Fatalf("%d ids: id %d does not follow id %d in one backing string", n, i, i-1)
+			}
+		}
+	}
+	// A prepared tree's ids are packed (ids of task.NewID: shorter ones may be packed by
+	// the allocator already).
+	opts, _ := setup(t)
+	opts.NewID = nil
+	tree, err := PrepareTree(context.Background(), []byte(`[{"name": "r", "schemas": {"method": "count"}, "inputs": {"count": 1}},
+		{"name": "a", "parent_id": "r", "schemas": {"method": "count"}, "inputs": {"count": 2}}]`), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, a := tree.Task(0).ID, tree.Task(1).ID
+	if unsafe.Add(unsafe.Pointer(unsafe.StringData(r)), len(r)) != unsafe.Pointer(unsafe.StringData(a)) {
+		t.Errorf("ids %q and %q of a prepared tree are not packed", r, a)
 	}
 }
