@@ -63,16 +63,18 @@ type edge struct {
 // graph indexes the tasks of one tree.
 type graph struct {
 	nodes []*node
-	// block is what is left of the array the next nodes are taken from (newNode).
-	block []node
-	index map[string]int32
-	root  int32 // -1 when the tree has no root
+	// block is what is left of the array the next nodes are taken from (newNode), and
+	// expect the number of nodes the graph is expected to hold, when known.
+	block  []node
+	expect int
+	index  map[string]int32
+	root   int32 // -1 when the tree has no root
 	// methods holds one copy of each executor id of the views (graph.see).
 	methods map[string]string
 }
 
 func newGraph(tasks []*task.Task) *graph {
-	g := &graph{nodes: make([]*node, 0, len(tasks)), index: make(map[string]int32, len(tasks)), root: -1}
+	g := &graph{nodes: make([]*node, 0, len(tasks)), expect: len(tasks), index: make(map[string]int32, len(tasks)), root: -1}
 	for _, t := range tasks {
 		g.add(t)
 	}
@@ -97,18 +99,24 @@ func (g *graph) add(t *task.Task) *node {
 }
 
 // maxNodeBlock is the number of nodes of the largest array newNode allocates: as many
-// as the largest size class of the Go allocator's small objects holds (32 KiB), which
-// wastes none of it (a larger array takes whole pages).
+// as fit in the largest size class of the Go allocator's small objects, 32 KiB (136
+// nodes of 240 bytes leave 128 of it); a larger array would take whole pages.
 const maxNodeBlock = 32 << 10 / unsafe.Sizeof(node{})
 
-// newNode returns a new zero node. Nodes are allocated in arrays, each as long as the
-// graph so far (1 to maxNodeBlock nodes: a small tree wastes none), so that a tree of a
-// million tasks is a few thousand objects to the garbage collector, which marks every
-// object of the graph at each cycle for as long as the run lasts, instead of a million.
-// A node keeps the array it is in alive: the graph holds them all anyway.
+// newNode returns a new zero node. Nodes are allocated in arrays of up to maxNodeBlock,
+// so that a tree of a million tasks is a few thousand objects to the garbage collector,
+// which marks every object of the graph at each cycle for as long as the run lasts,
+// instead of a million. An array holds the nodes still expected (graph.expect), or past
+// them as many as the graph holds so far: a graph of the size expected wastes none, any
+// other less than half. A node keeps the array it is in alive: the graph holds them all
+// anyway.
 func (g *graph) newNode() *node {
 	if len(g.block) == 0 {
-		g.block = make([]node, min(max(len(g.nodes), 1), int(maxNodeBlock)))
+		n := max(len(g.nodes), 1)
+		if left := g.expect - len(g.nodes); left > 0 {
+			n = left
+		}
+		g.block = make([]node, min(n, int(maxNodeBlock)))
 	}
 	n := &g.block[0]
 	g.block = g.block[1:]
