@@ -135,22 +135,31 @@ func (v *validator) tree() (*Tree, error) {
 	return t, nil
 }
 
-// idsPerString is the number of ids packIDs puts in one string: 2 KiB or so of UUIDs,
-// which one id kept after its run (a cached task's) keeps alive.
-const idsPerString = 64
+// packBytes bounds the strings packIDs makes: one id kept after its run (a cached
+// task's) keeps at most that much alive, besides itself.
+const packBytes = 2 << 10
 
-// packIDs makes ids share backing strings, idsPerString consecutive ids each. A run keeps
-// the ids of its tree for as long as it lasts, and the garbage collector marks every
-// object it holds at each cycle: a million ids allocated one by one were a million
-// objects, as many as the run's own nodes, and took as long to mark (docs/performance.md,
+// packIDs makes ids share backing strings, consecutive ids up to packBytes each (56 of
+// the UUIDs the host generates; an id longer than that is left as it is). A run keeps the
+// ids of its tree for as long as it lasts, and the garbage collector marks every object
+// it holds at each cycle: a million ids allocated one by one were a million objects, as
+// many as the run's own nodes, and took as long to mark (docs/performance.md,
 // thirty-first pass).
 func packIDs(ids []string) {
-	for from := 0; from < len(ids); from += idsPerString {
-		chunk := ids[from:min(from+idsPerString, len(ids))]
-		joined := strings.Join(chunk, "")
-		for i, off := 0, 0; i < len(chunk); i++ {
-			n := len(chunk[i])
-			chunk[i], off = joined[off:off+n], off+n
+	for from := 0; from < len(ids); {
+		to, n := from, 0
+		for to < len(ids) && n+len(ids[to]) <= packBytes {
+			n += len(ids[to])
+			to++
+		}
+		if to-from < 2 {
+			from = max(to, from+1)
+			continue
+		}
+		joined := strings.Join(ids[from:to], "")
+		for off := 0; from < to; from++ {
+			n := len(ids[from])
+			ids[from], off = joined[off:off+n], off+n
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -56,27 +57,42 @@ func TestTreeBuildsEqualTasks(t *testing.T) {
 	}
 }
 
-// TestPackIDs: packIDs leaves every id as it was, and the ids of a chunk share one
-// backing string (so a large tree's ids are few objects).
+// TestPackIDs: packIDs leaves every id as it was, and packs consecutive ids into one
+// backing string as long as they fit in packBytes (so a large tree's ids are few
+// objects, and one kept id keeps little alive); an id longer than that stays alone.
 func TestPackIDs(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{0, 1, idsPerString, idsPerString + 1, 3*idsPerString + 5} {
+	follows := func(a, b string) bool { // b starts where a ends, in one backing string
+		return unsafe.Add(unsafe.Pointer(unsafe.StringData(a)), len(a)) == unsafe.Pointer(unsafe.StringData(b))
+	}
+	for _, n := range []int{0, 1, 2, 57, 300} {
 		ids := make([]string, n)
 		for i := range ids {
-			ids[i] = fmt.Sprintf("id-%0*d", i%5+1, i) // of varied lengths
+			switch i % 50 {
+			case 7:
+				ids[i] = strings.Repeat("x", packBytes+1)
+			case 8:
+				ids[i] = strings.Repeat("y", packBytes-8)
+			default:
+				ids[i] = fmt.Sprintf("id-%0*d", i%5+20, i) // of varied lengths
+			}
 		}
 		want := slices.Clone(ids)
 		packIDs(ids)
 		if !slices.Equal(ids, want) {
 			t.Fatalf("%d ids: packed %q, want %q", n, ids, want)
 		}
-		for i := 1; i < n; i++ {
-			if i%idsPerString == 0 {
-				continue // the first of a chunk
+		run := 0 // the bytes of the string the id before is packed in, up to its end
+		for i, id := range ids {
+			fits := i > 0 && run+len(id) <= packBytes
+			if follows := i > 0 && follows(ids[i-1], id); follows != fits {
+				t.Fatalf("%d ids: id %d packed after id %d: %v, want %v (%d bytes before it, %d of its own)",
+					n, i, i-1, follows, fits, run, len(id))
 			}
-			end := unsafe.Add(unsafe.Pointer(unsafe.StringData(ids[i-1])), len(ids[i-1]))
-			if end != unsafe.Pointer(unsafe.StringData(ids[i])) {
-				t.Fatalf("%d ids: id %d does not follow id %d in one backing string", n, i, i-1)
+			if fits {
+				run += len(id)
+			} else {
+				run = len(id)
 			}
 		}
 	}
