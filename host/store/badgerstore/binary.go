@@ -82,7 +82,10 @@ func appendUUID(b []byte, s string) ([]byte, bool) {
 // appendHex appends the bytes that the even-length string s of lowercase hexadecimal
 // digits spells, and returns true; when s is not such a string it returns nil and false.
 func appendHex(b []byte, s string) ([]byte, bool) {
-	for i := 0; i+1 < len(s); i += 2 {
+	if len(s)%2 != 0 {
+		return nil, false
+	}
+	for i := 0; i < len(s); i += 2 {
 		hi, lo := lowerHexValue[s[i]], lowerHexValue[s[i+1]]
 		if hi|lo > 0xF {
 			return nil, false

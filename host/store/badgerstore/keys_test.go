@@ -399,6 +399,21 @@ func FuzzDecodeHeader(f *testing.F) {
 	})
 }
 
+// TestKeyStringBytes pins the bytes of appendString, which are on disk in every key.
+func TestKeyStringBytes(t *testing.T) {
+	for _, c := range []struct{ s, want string }{
+		{"", "\x00\x01"},
+		{"ab", "ab\x00\x01"},
+		{"a\x00b", "a\x00\xffb\x00\x01"},
+		{"\x00\x00", "\x00\xff\x00\xff\x00\x01"},
+		{testRootID, testRootID + "\x00\x01"},
+	} {
+		if got := string(appendString([]byte("k"), c.s)); got != "k"+c.want {
+			t.Errorf("appendString(%q) = %q, want %q", c.s, got[1:], c.want)
+		}
+	}
+}
+
 // FuzzKeyString checks the three promises of appendString: readString gives the string
 // back with the bytes after it, byte order of encodings is the order of the strings, and
 // no encoding is a prefix of another's.
