@@ -113,7 +113,7 @@ func cancelTargets(g *graph, i int32) []int32 {
 // handleCancel cancels tasks of the running tree inside the coordinator, so that a cancel
 // and a start of the same task are serialized.
 func (c *coordinator) handleCancel(req *cancelReq) {
-	i, ok := c.graph.index[req.taskID]
+	i, ok := c.graph.lookup(req.taskID)
 	if !ok {
 		req.reply <- cancelReply{err: store.NotFound(req.taskID)}
 		return
@@ -290,7 +290,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 		return nil, fmt.Errorf("cancel %s: load tree: %w", t.ID, err)
 	}
 	g := newGraph(tasks)
-	i, ok := g.index[t.ID]
+	i, ok := g.lookup(t.ID)
 	if !ok {
 		return nil, store.NotFound(t.ID)
 	}

@@ -155,7 +155,7 @@ func (e *Engine) loadCloneSource(ctx context.Context, taskID string) (*graph, in
 		return nil, 0, fmt.Errorf("clone %s: load tree: %w", taskID, err)
 	}
 	g := newGraph(tasks)
-	si, ok := g.index[src.ID]
+	si, ok := g.lookup(src.ID)
 	if !ok {
 		return nil, 0, store.NotFound(taskID)
 	}
@@ -216,7 +216,7 @@ func (e *Engine) loadOriginals(ctx context.Context, taskID string, g *graph, set
 			originals[oid] = o
 			continue
 		}
-		if j, ok := g.index[oid]; ok {
+		if j, ok := g.lookup(oid); ok {
 			originals[oid] = g.nodes[j].t
 			continue
 		}

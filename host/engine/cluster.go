@@ -289,7 +289,7 @@ func (c *coordinator) pollSettled(ctx context.Context) {
 // status: an executed task's outcome; or, a failed attempt waiting for its retry, parks
 // it (onRetrySettled).
 func (c *coordinator) onSettled(t *task.Task) {
-	i, ok := c.graph.index[t.ID]
+	i, ok := c.graph.lookup(t.ID)
 	if ok && t.WaitingRetry() {
 		c.onRetrySettled(i, t)
 		return
@@ -346,7 +346,7 @@ func (c *coordinator) onSettled(t *task.Task) {
 // continues) as in flight: they run, or will, on some node, and are not reset.
 func (c *coordinator) loadQueued(queued map[string]bool) {
 	for id := range queued {
-		i, ok := c.graph.index[id]
+		i, ok := c.graph.lookup(id)
 		if !ok || !c.scope[i] {
 			continue
 		}

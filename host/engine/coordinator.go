@@ -170,12 +170,12 @@ func (c *coordinator) load(ctx context.Context) error {
 	}
 	c.queue.g = c.graph
 	c.queued.q.g = c.graph
-	if _, ok := c.graph.index[r.rootID]; !ok {
+	if _, ok := c.graph.lookup(r.rootID); !ok {
 		return fmt.Errorf("run of %s: the root is not in tree %s", r.rootID, r.treeID)
 	}
 	target := int32(-1)
 	if r.opts.TaskID != "" {
-		i, ok := c.graph.index[r.opts.TaskID]
+		i, ok := c.graph.lookup(r.opts.TaskID)
 		if !ok {
 			return fmt.Errorf("run of %s: task %s is not in tree %s", r.rootID, r.opts.TaskID, r.treeID)
 		}

@@ -35,7 +35,7 @@ func (c *coordinator) finish(ctx context.Context) {
 				res.Blocked++
 			}
 		}
-		if i, ok := c.graph.index[r.rootID]; ok {
+		if i, ok := c.graph.lookup(r.rootID); ok {
 			res.Root = c.graph.nodes[i].t
 			res.Status = res.Root.Status
 		}
@@ -113,7 +113,7 @@ func (c *coordinator) treeEvent(ctx context.Context, kind, status, msg string) {
 // failed; any in_progress → in_progress; else pending. Pending when the root is not in
 // the graph. Iterative post-order to survive deep trees.
 func (g *graph) treeStatus(rootID string) task.Status {
-	root, ok := g.index[rootID]
+	root, ok := g.lookup(rootID)
 	if !ok {
 		return task.Pending
 	}
@@ -122,7 +122,7 @@ func (g *graph) treeStatus(rootID string) task.Status {
 		if int32(i) == root || n.v.parentID == "" {
 			continue
 		}
-		if p, ok := g.index[n.v.parentID]; ok {
+		if p, ok := g.lookup(n.v.parentID); ok {
 			children[p] = append(children[p], int32(i))
 		}
 	}

@@ -67,14 +67,14 @@ type graph struct {
 	// expect the number of nodes the graph is expected to hold, when known.
 	block  []node
 	expect int
-	index  map[string]int32
+	ids    idIndex
 	root   int32 // -1 when the tree has no root
 	// methods holds one copy of each executor id of the views (graph.see).
 	methods map[string]string
 }
 
 func newGraph(tasks []*task.Task) *graph {
-	g := &graph{nodes: make([]*node, 0, len(tasks)), expect: len(tasks), index: make(map[string]int32, len(tasks)), root: -1}
+	g := &graph{nodes: make([]*node, 0, len(tasks)), expect: len(tasks), ids: newIDIndex(len(tasks)), root: -1}
 	for _, t := range tasks {
 		g.add(t)
 	}
@@ -91,7 +91,7 @@ func (g *graph) add(t *task.Task) *node {
 	n.t, n.dirty = t, needsReset(t)
 	g.see(n, t, true)
 	g.nodes = append(g.nodes, n)
-	g.index[t.ID] = i
+	g.indexAs(t.ID, i)
 	if t.ParentID == "" && g.root < 0 {
 		g.root = i
 	}
@@ -130,7 +130,7 @@ func (g *graph) link() {
 		n.v.parentID = g.parentID(n.v.parentID)
 		n.deps = make([]int32, len(n.v.deps))
 		for k, d := range n.v.deps {
-			j, ok := g.index[d.ID]
+			j, ok := g.lookup(d.ID)
 			if !ok {
 				n.deps[k] = -1
 				continue
@@ -174,7 +174,7 @@ func (g *graph) scopeFor(i int32) []bool {
 		if !s[j] {
 			continue
 		}
-		for p, ok := g.index[g.nodes[j].v.parentID]; ok && g.nodes[j].v.parentID != "" && !s[p]; p, ok = g.index[g.nodes[p].v.parentID] {
+		for p, ok := g.lookup(g.nodes[j].v.parentID); ok && g.nodes[j].v.parentID != "" && !s[p]; p, ok = g.lookup(g.nodes[p].v.parentID) {
 			s[p] = true
 			if g.nodes[p].v.parentID == "" {
 				break

@@ -39,7 +39,7 @@ func TestGraphNodesInArrays(t *testing.T) {
 				seen[nd] = true
 			}
 			// A graph whose size is not known (a tree read from the store).
-			g = &graph{index: map[string]int32{}, root: -1}
+			g = &graph{ids: newIDIndex(0), root: -1}
 			for _, x := range ts {
 				g.add(x)
 			}

@@ -80,7 +80,7 @@ func (r *Run) marker() *task.RunMarker {
 // original start time).
 func (c *coordinator) markRun() {
 	r := c.run
-	i := c.graph.index[r.rootID]
+	i, _ := c.graph.lookup(r.rootID)
 	n := c.graph.nodes[i]
 	m := r.marker()
 	resume := r.opts.resume
@@ -95,7 +95,7 @@ func (c *coordinator) markRun() {
 
 // clearRun queues the removal of the run marker, in the transaction that ends the run.
 func (c *coordinator) clearRun() {
-	i, ok := c.graph.index[c.run.rootID]
+	i, ok := c.graph.lookup(c.run.rootID)
 	if !ok {
 		return
 	}

@@ -105,7 +105,7 @@ func (g *graph) method(m string) string {
 
 // parentID returns the parent's own id string when the parent is already in the graph.
 func (g *graph) parentID(id string) string {
-	if j, ok := g.index[id]; ok {
+	if j, ok := g.lookup(id); ok {
 		return g.nodes[j].v.id
 	}
 	return id
@@ -161,7 +161,7 @@ func (c *coordinator) stored(i int32) (*task.Task, error) {
 // whole root (links get their originals' data first). A result is kept only for a task
 // some task of the tree depends on.
 func (c *coordinator) loadGraph(ctx context.Context) error {
-	g := &graph{index: map[string]int32{}, root: -1}
+	g := &graph{ids: newIDIndex(0), root: -1}
 	c.graph = g
 	add := func(t *task.Task) error {
 		t, err := c.resolveLink(ctx, t)

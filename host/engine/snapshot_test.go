@@ -56,8 +56,8 @@ func TestViews(t *testing.T) {
 		tasks := buildTree([]spec{{id: "r"}, {id: "a", method: "echo"}, {id: "b", method: "echo", deps: []task.Dependency{{ID: "a", Required: true}}}})
 		c := &coordinator{run: &Run{rootID: "r"}, graph: newGraph(tasks)}
 		nodes := map[string]*node{}
-		for id, i := range c.graph.index {
-			nodes[id] = c.graph.nodes[i]
+		for _, n := range c.graph.nodes {
+			nodes[n.v.id] = n
 		}
 		return c, nodes
 	}
