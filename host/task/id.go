@@ -34,6 +34,12 @@ func newID(now time.Time) string {
 	frac := uint64(now.Nanosecond()%int(time.Millisecond)) << 12 / uint64(time.Millisecond)
 	binary.BigEndian.PutUint64(b[:8], ms<<16|0x7000|frac)
 	b[8] = b[8]&0x3f | 0x80
+	return UUIDString(b)
+}
+
+// UUIDString returns the UUID of bytes b in its canonical lower-case form, as NewID
+// gives it: 8-4-4-4-12 hexadecimal digits.
+func UUIDString(b [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
 	s[8] = '-'

@@ -187,14 +187,7 @@ func (r *compactReader) str(earlier []string) string {
 		if len(raw) != 16 {
 			return ""
 		}
-		var u [36]byte
-		for i, d := range uuidDigits {
-			if i > 0 {
-				u[d.from-1] = '-'
-			}
-			hex.Encode(u[d.from:d.to], raw[(d.from-i)/2:(d.to-i)/2])
-		}
-		return string(u[:])
+		return task.UUIDString([16]byte(raw))
 	case strHex32:
 		return hex.EncodeToString(r.bytes(32))
 	case strStatus:
