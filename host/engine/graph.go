@@ -63,18 +63,16 @@ type edge struct {
 // graph indexes the tasks of one tree.
 type graph struct {
 	nodes []*node
-	// block is what is left of the array the next nodes are taken from (newNode), and
-	// expect the number of nodes the graph is expected to hold, when known.
-	block  []node
-	expect int
-	ids    idIndex
-	root   int32 // -1 when the tree has no root
+	// block is what is left of the array the next nodes are taken from (newNode).
+	block []node
+	ids   idIndex
+	root  int32 // -1 when the tree has no root
 	// methods holds one copy of each executor id of the views (graph.see).
 	methods map[string]string
 }
 
 func newGraph(tasks []*task.Task) *graph {
-	g := &graph{nodes: make([]*node, 0, len(tasks)), expect: len(tasks), ids: newIDIndex(len(tasks)), root: -1}
+	g := &graph{nodes: make([]*node, 0, len(tasks)), ids: newIDIndex(len(tasks)), root: -1}
 	for _, t := range tasks {
 		g.add(t)
 	}
@@ -106,15 +104,15 @@ const maxNodeBlock = 32 << 10 / unsafe.Sizeof(node{})
 // newNode returns a new zero node. Nodes are allocated in arrays of up to maxNodeBlock,
 // so that a tree of a million tasks is a few thousand objects to the garbage collector,
 // which marks every object of the graph at each cycle for as long as the run lasts,
-// instead of a million. An array holds the nodes still expected (graph.expect), or past
-// them as many as the graph holds so far: a graph of the size expected wastes none, any
-// other less than half. A node keeps the array it is in alive: the graph holds them all
-// anyway.
+// instead of a million. An array holds as many nodes as g.nodes has room for (a graph
+// made for a tree of known size has it for them all), or as it holds when it has none:
+// a graph of the size expected wastes none, any other less than it holds. A node keeps
+// the array it is in alive: the graph holds them all anyway.
 func (g *graph) newNode() *node {
 	if len(g.block) == 0 {
-		n := max(len(g.nodes), 1)
-		if left := g.expect - len(g.nodes); left > 0 {
-			n = left
+		n := cap(g.nodes) - len(g.nodes)
+		if n == 0 {
+			n = max(len(g.nodes), 1)
 		}
 		g.block = make([]node, min(n, int(maxNodeBlock)))
 	}

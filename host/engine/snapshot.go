@@ -177,7 +177,7 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 	created := c.run.created
 	c.run.created = nil
 	if ok, ordered := c.usable(created); ok {
-		g.expect = created.Len()
+		g.nodes = make([]*node, 0, created.Len()) // newNode sizes its arrays to it
 		if err := c.addCreated(ctx, created, ordered, add); err != nil {
 			return fmt.Errorf("load tree: %w", err)
 		}
