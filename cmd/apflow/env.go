@@ -548,8 +548,7 @@ const (
 // checkServerFlags), keeps its tasks in memory (--ephemeral) or in PostgreSQL (--store,
 // $APFLOW_STORE).
 func (g *globals) checkMemTableBytes(cmd *cobra.Command) error {
-	f := cmd.Flags().Lookup("memtable-bytes")
-	if f == nil || !f.Changed {
+	if !cmd.Flags().Changed("memtable-bytes") {
 		return nil
 	}
 	switch {

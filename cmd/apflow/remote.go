@@ -29,14 +29,14 @@ func (g *globals) checkServerFlags(cmd *cobra.Command) error {
 		return nil
 	}
 	if !marked(cmd, annotRemote) {
-		if f := cmd.Flags().Lookup("server"); f != nil && f.Changed {
+		if cmd.Flags().Changed("server") {
 			return invalidf("--server: %s does not talk to a server, it works on the local data dir or on nothing stored: drop --server", cmd.CommandPath())
 		}
 		g.server = ""
 		return nil
 	}
 	for _, name := range []string{"store", "data-dir"} {
-		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+		if cmd.Flags().Changed(name) {
 			return &exitError{code: exitInvalid, msg: fmt.Sprintf("--%s chooses a local store; with --server the server's store is used: give one or the other", name)}
 		}
 	}
