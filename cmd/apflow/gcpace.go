@@ -40,15 +40,37 @@ const (
 // pages are not free (docs/performance.md, "The product path, fifteenth pass").
 const minHeapGoal = 16 << 20
 
+// largeHeapFrom, largeHeapFull and largePercent pace a large live heap. At one percent,
+// the collector marks about as much per byte allocated whatever the live heap's size;
+// but the extra and the floor give a run of 10,000 tasks the pace of GOGC=75 or more,
+// and gcPercent alone would give a run of a million tasks GOGC=50, so that a task of
+// the larger run would pay its collector half as much again. From a live heap of
+// largeHeapFrom on, the pace rises from gcPercent's to largePercent's, reached at
+// largeHeapFull, as far as the heap it lets grow stays within half of the memory the
+// process may use (systemMemory; unknown memory: no rise). A run of 100,000 tasks,
+// whose live heap stays under 256 MiB, keeps gcPercent's pace and its memory goal; a
+// million-task tree takes more memory and less time (docs/performance.md, thirty-second
+// pass).
+const (
+	largeHeapFrom = 384 << 20
+	largeHeapFull = 768 << 20
+	largePercent  = 100
+)
+
 // gcPacer keeps the collector's pace at percent, plus up to extraPercent and extraBytes
 // of the live heap, raised after each collection so that the next one comes no earlier
-// than a heap of min bytes.
+// than a heap of min bytes, and raised for a large heap (largePace).
 type gcPacer struct {
 	percent      int
 	extraPercent int
 	extraBytes   uint64
 	min          uint64
-	live         []metrics.Sample // the live heap after the last collection
+	// largeFrom, largeFull and largePercent are largeHeapFrom, largeHeapFull and
+	// largePercent; memory is what the process may use, 0 when unknown.
+	largeFrom, largeFull uint64
+	largePercent         int
+	memory               uint64
+	live                 []metrics.Sample // the live heap after the last collection
 	// mu is held by adjust while it sets the pace, and by stop: once stop has
 	// returned, no adjust sets it again.
 	mu      sync.Mutex
@@ -60,18 +82,25 @@ type gcPacer struct {
 // collection (a cleanup of an object each collection frees) until stop is called, which
 // leaves the pace as it is then; GOMEMLIMIT, when set, still caps the heap. The process
 // paces once, in main; stop is for tests.
-func paceGC(getenv func(string) string) (stop func()) {
+func paceGC(getenv func(string) string, memory uint64) (stop func()) {
 	if getenv("GOGC") != "" {
 		return func() {}
 	}
-	p := &gcPacer{percent: gcPercent, extraPercent: extraPercent, extraBytes: extraHeapBytes, min: minHeapGoal,
-		live: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	p := newGCPacer(memory)
+	p.live = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	p.adjust()
 	return func() {
 		p.mu.Lock()
 		p.stopped = true
 		p.mu.Unlock()
 	}
+}
+
+// newGCPacer returns the pacer of the constants above, for a process that may use memory
+// bytes (0: unknown).
+func newGCPacer(memory uint64) *gcPacer {
+	return &gcPacer{percent: gcPercent, extraPercent: extraPercent, extraBytes: extraHeapBytes, min: minHeapGoal,
+		largeFrom: largeHeapFrom, largeFull: largeHeapFull, largePercent: largePercent, memory: memory}
 }
 
 // gcSentinel is allocated for each collection cycle; its cleanup runs once a
@@ -101,7 +130,19 @@ func (p *gcPacer) pace(live uint64) int {
 	live = max(live, 1) // before the first collection the runtime reports 0
 	floor := min(int((p.min*100+live-1)/live)-100, int(p.min*100/runtimeHeapMinimum))
 	extra := int(min(uint64(p.extraPercent), p.extraBytes*100/live))
-	return max(floor, p.percent+extra)
+	return max(floor, p.percent+extra, p.largePace(live))
+}
+
+// largePace is the pace of a live heap of more than largeFrom bytes: from percent at
+// largeFrom up to largePercent at largeFull and beyond, capped so that the heap it lets
+// grow, live × (100 + pace) / 100, stays within half of memory; 0 for a smaller heap, or
+// when memory is unknown.
+func (p *gcPacer) largePace(live uint64) int {
+	if live <= p.largeFrom || p.memory == 0 {
+		return 0
+	}
+	rise := uint64(p.largePercent-p.percent) * (min(live, p.largeFull) - p.largeFrom) / (p.largeFull - p.largeFrom)
+	return min(p.percent+int(rise), int(p.memory/2*100/live)-100)
 }
 
 // gcPercentNow is the collector's percent in force, as the runtime reports it.
@@ -112,12 +153,20 @@ func gcPercentNow() int {
 }
 
 // gcPolicy is the collector's pace as configured, as the key-value pairs of a log line:
-// GOGC's percent and no extra nor floor ("none") when GOGC is set, else gcPercent, its
-// extra (extraPercent, extraHeapBytes in bytes) and minHeapGoal (in bytes).
-func gcPolicy(getenv func(string) string) []any {
+// GOGC's percent and no extra, floor nor large-heap pace ("none") when GOGC is set, else
+// gcPercent, its extra (extraPercent, extraHeapBytes in bytes), minHeapGoal (in bytes),
+// the large-heap pace (largePercent from largeHeapFull bytes) and the memory it is kept
+// within half of (memory bytes, "unknown" for 0).
+func gcPolicy(getenv func(string) string, memory uint64) []any {
 	if getenv("GOGC") != "" {
-		return []any{"gc_percent", gcPercentNow(), "gc_extra_percent", "none", "gc_extra_max", "none", "gc_min_heap", "none"}
+		return []any{"gc_percent", gcPercentNow(), "gc_extra_percent", "none", "gc_extra_max", "none", "gc_min_heap", "none",
+			"gc_large_percent", "none"}
+	}
+	mem := any(memory)
+	if memory == 0 {
+		mem = "unknown"
 	}
 	return []any{"gc_percent", gcPercent, "gc_extra_percent", extraPercent, "gc_extra_max", extraHeapBytes,
-		"gc_min_heap", minHeapGoal}
+		"gc_min_heap", minHeapGoal, "gc_large_percent", largePercent, "gc_large_from", largeHeapFrom,
+		"gc_large_full", largeHeapFull, "memory", mem}
 }

@@ -17,6 +17,7 @@ func TestGCPace(t *testing.T) {
 		live uint64
 		want int
 	}{
+		// Memory unknown: no large-heap pace.
 		{0, 400},       // before any collection: the runtime's minimum, 4 MiB × 4, is the goal
 		{1 << 20, 400}, // the same: 1 MiB × 5 is under the minimum
 		{4 << 20, 300}, // 4 MiB may grow to 16
@@ -35,6 +36,40 @@ func TestGCPace(t *testing.T) {
 	}
 }
 
+// TestGCPaceLargeHeap: from largeHeapFrom of live heap on, the pace rises from gcPercent
+// to largePercent at largeHeapFull, as far as the heap it lets grow stays within half of
+// the process's memory, and never drops under the pace of a smaller heap.
+func TestGCPaceLargeHeap(t *testing.T) {
+	t.Parallel()
+	const gib = 1 << 30
+	tests := []struct {
+		name   string
+		memory uint64
+		live   uint64
+		want   int
+	}{
+		{"a 100,000-task run's heap keeps gcPercent and the extra", 24 * gib, 256 << 20, 53},
+		{"at largeHeapFrom, no rise yet", 24 * gib, largeHeapFrom, 52},
+		{"half way", 24 * gib, (largeHeapFrom + largeHeapFull) / 2, 75},
+		{"at largeHeapFull", 24 * gib, largeHeapFull, largePercent},
+		{"beyond", 24 * gib, 3 * gib, largePercent},
+		{"capped by half the memory: 4 GiB may grow to 6", 12 * gib, 4 * gib, 50},
+		{"capped, and under gcPercent: gcPercent stands", 6 * gib, 4 * gib, 50},
+		{"a cap between: 1 GiB may grow to 1.5 of 3", 3 * gib, 1 * gib, 50},
+		{"a cap between: 768 MiB may grow to 2 GiB of 4", 4 * gib, largeHeapFull, 100},
+		{"a cap between: 768 MiB may grow to 1.25 GiB of 2.5", 5 * gib / 2, largeHeapFull, 66},
+		{"memory unknown: no rise", 0, 3 * gib, 50},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := newGCPacer(tc.memory).pace(tc.live); got != tc.want {
+				t.Errorf("pace(%d MiB) with %d MiB of memory = %d, want %d", tc.live>>20, tc.memory>>20, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestPaceGCFollowsCollections: once paceGC has run, each collection sets the pace for
 // the live heap it leaves: raised while the heap is small, gcPercent and at most its
 // extra while it holds more than minHeapGoal, raised again when that is dropped; stop
@@ -43,11 +78,11 @@ func TestPaceGCFollowsCollections(t *testing.T) {
 	// Not parallel: it sets the process's pace.
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	paceGC(func(string) string { return "200" })()
+	paceGC(func(string) string { return "200" }, 0)()
 	if p := gcPercentNow(); p != 100 {
 		t.Fatalf("with GOGC set the pace changed to %d", p)
 	}
-	stop := paceGC(func(string) string { return "" })
+	stop := paceGC(func(string) string { return "" }, 0)
 	waitPace := func(what string, ok func(int) bool) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)

@@ -26,9 +26,9 @@ func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 		gomemlimit, gogc string // "" leaves it unset
 		want             []string
 	}{
-		{"", "", []string{"memory_limit=none", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216"}},
+		{"", "", []string{"memory_limit=none", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216", "gc_large_percent=100", "gc_large_from=402653184", "gc_large_full=805306368"}},
 		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216"}},
-		{"", "200", []string{"memory_limit=none", "gc_percent=200", "gc_extra_percent=none", "gc_extra_max=none", "gc_min_heap=none"}},
+		{"", "200", []string{"memory_limit=none", "gc_percent=200", "gc_extra_percent=none", "gc_extra_max=none", "gc_min_heap=none", "gc_large_percent=none"}},
 	}
 	for _, tc := range tests {
 		cmd := exec.Command(bin, "plugins", "list", "--log-level", "debug", "--data-dir", dataDir, "--plugins", plugins)

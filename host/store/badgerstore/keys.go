@@ -241,11 +241,34 @@ type indexEntry struct {
 // rewrites its tree entry (and user entry, if any), and leaves the others (every task,
 // roots, parent, dependents) as they are: with the status in all of them it rewrote
 // about twice as many entries, which the LSM tree then flushed and compacted.
-func indexEntries(t *task.Task) []indexEntry {
+func indexEntries(t *task.Task) []indexEntry { return appendIndexEntries(t, true) }
+
+// changeEntries returns the index entries of old and next, one task before and after a
+// change, for appendDiff: indexEntries of each, or, when the change keeps the dependents
+// entries (same dependencies, same header without status: a status change), both
+// without them, which would compare equal. An aggregator of 1,000 tasks then changes
+// status without building, sorting and comparing 2,000 entries.
+func changeEntries(old, next *task.Task) (oldEntries, nextEntries []indexEntry) {
+	keep := len(old.Dependencies) > 0 && slices.EqualFunc(old.Dependencies, next.Dependencies,
+		func(a, b task.Dependency) bool { return a.ID == b.ID })
+	if keep {
+		_, o := headerOf(old).encodePair()
+		_, n := headerOf(next).encodePair()
+		keep = bytes.Equal(o, n)
+	}
+	return appendIndexEntries(old, !keep), appendIndexEntries(next, !keep)
+}
+
+// appendIndexEntries is indexEntries, without the dependents entries unless dependents.
+func appendIndexEntries(t *task.Task, dependents bool) []indexEntry {
 	h := headerOf(t)
 	withStatus, v := h.encodePair()
 	h.Status = ""
-	es := make([]indexEntry, 0, 7+len(t.Dependencies)) // at most 7 besides the dependents
+	n := 7 // at most 7 besides the dependents
+	if dependents {
+		n += len(t.Dependencies)
+	}
+	es := make([]indexEntry, 0, n)
 	es = append(es, indexEntry{orderedKey(prefixAll, h), v}, indexEntry{statusKey(t.Status, h), withStatus})
 	if t.ParentID == "" {
 		es = append(es, indexEntry{orderedKey(prefixRoot, h), v})
@@ -265,9 +288,11 @@ func indexEntries(t *task.Task) []indexEntry {
 	}
 	// A status change of a task with many dependencies (an aggregator of 100,000
 	// tasks) rewrites none of its dependents entries.
-	for _, d := range t.Dependencies {
-		k := appendString(newKey(prefixDependent, len(d.ID)+len(t.ID)+4), d.ID)
-		es = append(es, indexEntry{appendString(k, t.ID), v})
+	if dependents {
+		for _, d := range t.Dependencies {
+			k := appendString(newKey(prefixDependent, len(d.ID)+len(t.ID)+4), d.ID)
+			es = append(es, indexEntry{appendString(k, t.ID), v})
+		}
 	}
 	es = appendScheduleEntries(es, t, withStatus)
 	slices.SortFunc(es, compareEntries)

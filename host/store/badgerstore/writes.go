@@ -193,14 +193,15 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*task.Task) error
 		if err != nil {
 			return nil, err
 		}
-		enc, err := encode(next)
+		v, err := marshalTask(next)
 		if err != nil {
 			return nil, err
 		}
-		if stored, _, err = s.settle(next, enc.value); err != nil {
+		old, entries := changeEntries(cur, next)
+		if stored, _, err = s.settle(next, v); err != nil {
 			return nil, err
 		}
-		return appendDiff(make([]write, 0, writesPerChange), indexEntries(cur), enc), nil
+		return appendDiff(make([]write, 0, writesPerChange), old, encoded{id: id, value: v, entries: entries}), nil
 	})
 	if err != nil {
 		return nil, err
@@ -219,9 +220,10 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 		now := s.now()
 		type state struct {
 			id      string
-			orig    []indexEntry // index entries as stored
-			cur     *task.Task   // as stored, before the first mutation
+			stored  *task.Task   // as stored, before the first mutation
+			cur     *task.Task   // before the latest mutation
 			value   []byte       // encoding after the latest mutation
+			orig    []indexEntry // index entries as stored, to compare entries with
 			entries []indexEntry // index entries after the latest mutation
 		}
 		states := make(map[string]*state, len(muts))
@@ -233,7 +235,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 				if err != nil {
 					return nil, err
 				}
-				st = &state{id: m.ID, orig: indexEntries(t), cur: t}
+				st = &state{id: m.ID, stored: t, cur: t}
 				states[m.ID] = st
 				order = append(order, st)
 			} else {
@@ -259,7 +261,8 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 				return nil, err
 			}
 			// The index entries are taken now, before a later function could change the task.
-			out[i], st.value, st.entries = caller, v, indexEntries(shared)
+			st.orig, st.entries = changeEntries(st.stored, shared)
+			out[i], st.value = caller, v
 		}
 		ws := make([]write, 0, writesPerChange*len(order))
 		for _, st := range order {
