@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -175,27 +176,52 @@ func BenchmarkRunsPage100k(b *testing.B) {
 	}
 }
 
-// BenchmarkUpdateIndexWrites computes the index writes of one status change (running →
-// completed) of a child task with a dependency: the entries of the stored and the new
-// state and their difference, which the committer does for every task of every round.
+// BenchmarkUpdateIndexWrites computes the index writes of one change of a task, as the
+// committer does for every task of every round (changeEntries, appendDiff): a status
+// change (running → completed) of a child with a dependency and of an aggregator of
+// 1,000 tasks, whose dependents entries it leaves out, and a change of one of the
+// aggregator's dependencies, which compares them all.
 func BenchmarkUpdateIndexWrites(b *testing.B) {
 	now := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
-	cur := mk("c", "root", 2)
-	cur.Dependencies = []task.Dependency{{ID: "b", Required: true}}
-	if err := cur.Start(now); err != nil {
-		b.Fatal(err)
-	}
-	next := cur.Clone()
-	if err := next.Complete(map[string]any{"ok": true}, now); err != nil {
-		b.Fatal(err)
-	}
-	value, ws := []byte("v"), make([]write, 0, writesPerChange)
-	b.ReportAllocs()
-	for b.Loop() {
-		ws = appendDiff(ws[:0], indexEntries(cur), encoded{id: next.ID, value: value, entries: indexEntries(next)})
-		if len(ws) != 4 {
-			b.Fatalf("%d writes, want 4 (the task, its status entry moved, its tree entry)", len(ws))
+	withDeps := func(n int) *task.Task {
+		x := mk("c", "root", 2)
+		for i := range n {
+			x.Dependencies = append(x.Dependencies, task.Dependency{ID: fmt.Sprintf("b%d", i), Required: true})
 		}
+		if err := x.Start(now); err != nil {
+			b.Fatal(err)
+		}
+		return x
+	}
+	complete := func(x *task.Task) {
+		if err := x.Complete(map[string]any{"ok": true}, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benches := []struct {
+		name   string
+		cur    *task.Task
+		change func(*task.Task)
+		writes int
+	}{
+		{"child", withDeps(1), complete, 4},              // the task, its status entry moved, its tree entry
+		{"aggregator-1000", withDeps(1000), complete, 4}, // the same
+		{"aggregator-1000-dependency-replaced", withDeps(1000), func(x *task.Task) { x.Dependencies[500].ID = "new" }, 3},
+	}
+	for _, bc := range benches {
+		b.Run(bc.name, func(b *testing.B) {
+			next := bc.cur.Clone()
+			bc.change(next)
+			value, ws := []byte("v"), make([]write, 0, writesPerChange)
+			b.ReportAllocs()
+			for b.Loop() {
+				old, entries := changeEntries(bc.cur, next)
+				ws = appendDiff(ws[:0], old, encoded{id: next.ID, value: value, entries: entries})
+				if len(ws) != bc.writes {
+					b.Fatalf("%d writes, want %d", len(ws), bc.writes)
+				}
+			}
+		})
 	}
 }
 

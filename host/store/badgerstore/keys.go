@@ -252,9 +252,10 @@ func changeEntries(old, next *task.Task) (oldEntries, nextEntries []indexEntry) 
 	keep := len(old.Dependencies) > 0 && slices.EqualFunc(old.Dependencies, next.Dependencies,
 		func(a, b task.Dependency) bool { return a.ID == b.ID })
 	if keep {
-		_, o := headerOf(old).encodePair()
-		_, n := headerOf(next).encodePair()
-		keep = bytes.Equal(o, n)
+		// The dependents entries' value is the header without status (encodePair).
+		ho, hn := headerOf(old), headerOf(next)
+		ho.Status, hn.Status = "", ""
+		keep = ho == hn
 	}
 	return appendIndexEntries(old, !keep), appendIndexEntries(next, !keep)
 }

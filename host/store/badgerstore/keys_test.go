@@ -167,6 +167,84 @@ func TestDiffOfRandomTasks(t *testing.T) {
 		if t.Failed() {
 			t.Fatalf("from %+v to %+v", a, b)
 		}
+		// changeEntries gives the writes that every entry gives: from a to b, and to a copy
+		// of a with another status, and maybe another name or dependency.
+		c := a.Clone()
+		c.Status = task.Statuses[r.IntN(len(task.Statuses))]
+		if r.IntN(4) == 0 {
+			c.Name = pick()
+		}
+		if r.IntN(4) == 0 && len(c.Dependencies) > 0 {
+			c.Dependencies[r.IntN(len(c.Dependencies))].ID = pick()
+		}
+		for _, next := range []*task.Task{b, c} {
+			full := appendDiff(nil, indexEntries(a), encoded{id: next.ID, value: []byte("v"), entries: indexEntries(next)})
+			o, n := changeEntries(a, next)
+			if got := appendDiff(nil, o, encoded{id: next.ID, value: []byte("v"), entries: n}); !sameWrites(got, full) {
+				t.Fatalf("from %+v to %+v: changeEntries gives %d writes, every entry %d", a, next, len(got), len(full))
+			}
+		}
+	}
+}
+
+// sameWrites reports whether a and b hold the same writes, in any order.
+func sameWrites(a, b []write) bool {
+	key := func(w write) string { return fmt.Sprintf("%q %v %q", w.key, w.del, w.value) }
+	as, bs := make([]string, len(a)), make([]string, len(b))
+	for i, w := range a {
+		as[i] = key(w)
+	}
+	for i, w := range b {
+		bs[i] = key(w)
+	}
+	slices.Sort(as)
+	slices.Sort(bs)
+	return slices.Equal(as, bs)
+}
+
+// TestChangeEntries: a change that keeps a task's dependencies and its header without
+// status (a status change) leaves its dependents entries out of both sides; any other
+// change of a task with dependencies keeps them in.
+func TestChangeEntries(t *testing.T) {
+	t.Parallel()
+	agg := mk("agg", "root", 3)
+	for i := range 1000 {
+		agg.Dependencies = append(agg.Dependencies, task.Dependency{ID: fmt.Sprintf("w%d", i)})
+	}
+	now := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		change     func(*task.Task)
+		dependents bool // the entries hold the dependents entries
+	}{
+		{"started", func(x *task.Task) { _ = x.Start(now) }, false},
+		{"inputs and result set", func(x *task.Task) { x.Inputs = map[string]any{"a": 1}; x.Result = 2 }, false},
+		{"renamed", func(x *task.Task) { x.Name = "other" }, true},
+		{"executor changed", func(x *task.Task) { x.Schemas = map[string]any{"method": "other"} }, true},
+		{"a dependency replaced", func(x *task.Task) { x.Dependencies[7].ID = "new" }, true},
+		{"a dependency dropped", func(x *task.Task) { x.Dependencies = x.Dependencies[1:] }, true},
+		{"a dependency made optional: the same entries", func(x *task.Task) { x.Dependencies[0].Required = !x.Dependencies[0].Required }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			next := agg.Clone()
+			tc.change(next)
+			o, n := changeEntries(agg, next)
+			for _, es := range [][]indexEntry{o, n} {
+				has := slices.ContainsFunc(es, func(e indexEntry) bool { return e.key[0] == prefixDependent })
+				if has != tc.dependents {
+					t.Errorf("entries hold dependents entries: %v, want %v", has, tc.dependents)
+				}
+			}
+			full := appendDiff(nil, indexEntries(agg), encoded{id: next.ID, value: []byte("v"), entries: indexEntries(next)})
+			if got := appendDiff(nil, o, encoded{id: next.ID, value: []byte("v"), entries: n}); !sameWrites(got, full) {
+				t.Errorf("writes %d, every entry gives %d", len(got), len(full))
+			}
+		})
+	}
+	if o, _ := changeEntries(mk("leaf", "root", 1), mk("leaf", "root", 1)); len(o) == 0 {
+		t.Error("a task without dependencies has no entries")
 	}
 }
 
