@@ -1,22 +1,24 @@
 package main
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
 )
 
-// gcPercent is the collector's pace apflow sets when GOGC is not set, for large heaps:
-// the heap may grow half its live size between collections instead of all of it. It
+// gcPercent is the collector's pace apflow sets when GOGC is not set, for heaps of some
+// tens to hundreds of MiB (smaller ones get more: extraPercent, minHeapGoal; and so do
+// larger ones: largePercent): the heap may grow half its live size between collections
+// instead of all of it. It
 // trades time for memory. When it was chosen, runs of 10,000 and 100,000 tasks peaked a
 // fifth to a quarter lower in RSS at the same speed (docs/performance.md, "The product
 // path, second pass"). Measured again in the nineteenth pass, a 10,000-task run took 7%
 // and 15% longer than at GOGC=75 and 100, which peaked at 91-96 and 99-105 MiB instead of
 // 81-87, and a 100,000-task run at GOGC=75 peaked at up to 430 MiB instead of 340-344:
-// the pace keeps large runs within the memory the project aims at. Smaller heaps get
-// more (extraPercent, gcPacer.pace). GOGC, when set, wins (docs/configuration.md,
-// "Memory").
+// the pace keeps large runs within the memory the project aims at. GOGC, when set, wins
+// (docs/configuration.md, "Memory").
 const gcPercent = 50
 
 // extraPercent and extraHeapBytes bound how much further than gcPercent allows the heap
@@ -42,15 +44,15 @@ const minHeapGoal = 16 << 20
 
 // largeHeapFrom, largeHeapFull and largePercent pace a large live heap. At one percent,
 // the collector marks about as much per byte allocated whatever the live heap's size;
-// but the extra and the floor give a run of 10,000 tasks the pace of GOGC=75 or more,
-// and gcPercent alone would give a run of a million tasks GOGC=50, so that a task of
-// the larger run would pay its collector half as much again. From a live heap of
-// largeHeapFrom on, the pace rises from gcPercent's to largePercent's, reached at
-// largeHeapFull, as far as the heap it lets grow stays within half of the memory the
-// process may use (systemMemory; unknown memory: no rise). A run of 100,000 tasks,
-// whose live heap stays under 256 MiB, keeps gcPercent's pace and its memory goal; a
-// million-task tree takes more memory and less time (docs/performance.md, thirty-second
-// pass).
+// but the extra and the floor give a run of 10,000 tasks (31-57 MiB of live heap) the
+// pace of GOGC=64 to 75, and gcPercent alone would give a run of a million tasks
+// GOGC=50, so that a task of the larger run would pay its collector a third to half as
+// much again. From a live heap of largeHeapFrom on, the pace rises from gcPercent's to
+// largePercent's, reached at largeHeapFull, as far as the heap it lets grow stays within
+// half of the memory the process may use (gcMemory; unknown memory: no rise). A run of
+// 100,000 tasks, whose live heap stays under 256 MiB, keeps gcPercent's pace and its
+// memory goal; a million-task tree takes more memory and less time (docs/performance.md,
+// thirty-second pass).
 const (
 	largeHeapFrom = 384 << 20
 	largeHeapFull = 768 << 20
@@ -77,7 +79,8 @@ type gcPacer struct {
 	stopped bool
 }
 
-// paceGC applies gcPercent and minHeapGoal unless GOGC is set, in which case the Go
+// paceGC applies gcPercent, its extra, minHeapGoal and the large heap's rise (for a
+// process that may use memory bytes: gcMemory) unless GOGC is set, in which case the Go
 // runtime's pace stands as GOGC sets it. The pacer re-evaluates the pace after every
 // collection (a cleanup of an object each collection frees) until stop is called, which
 // leaves the pace as it is then; GOMEMLIMIT, when set, still caps the heap. The process
@@ -135,14 +138,26 @@ func (p *gcPacer) pace(live uint64) int {
 
 // largePace is the pace of a live heap of more than largeFrom bytes: from percent at
 // largeFrom up to largePercent at largeFull and beyond, capped so that the heap it lets
-// grow, live × (100 + pace) / 100, stays within half of memory; 0 for a smaller heap, or
-// when memory is unknown.
+// grow, live × (100 + pace) / 100, stays within half of memory; 0 for a smaller heap,
+// when memory is unknown or too small for any rise, or when the pacer has no rise
+// (largeFull not above largeFrom, largePercent not above percent).
 func (p *gcPacer) largePace(live uint64) int {
-	if live <= p.largeFrom || p.memory == 0 {
+	room := p.memory / 2
+	if live <= p.largeFrom || room <= live || p.largeFull <= p.largeFrom || p.largePercent <= p.percent {
 		return 0
 	}
 	rise := uint64(p.largePercent-p.percent) * (min(live, p.largeFull) - p.largeFrom) / (p.largeFull - p.largeFrom)
-	return min(p.percent+int(rise), int(p.memory/2*100/live)-100)
+	return int(min(uint64(p.percent)+rise, (room-live)*100/live))
+}
+
+// gcMemory is the memory the collector's pace keeps within (gcPacer.memory): what the
+// process may use (systemMemory, read with read), or GOMEMLIMIT when it is set lower.
+func gcMemory(read func(string) ([]byte, error)) uint64 {
+	mem := systemMemory(read)
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 && l >= 0 && (mem == 0 || uint64(l) < mem) {
+		mem = uint64(l)
+	}
+	return mem
 }
 
 // gcPercentNow is the collector's percent in force, as the runtime reports it.
@@ -153,10 +168,10 @@ func gcPercentNow() int {
 }
 
 // gcPolicy is the collector's pace as configured, as the key-value pairs of a log line:
-// GOGC's percent and no extra, floor nor large-heap pace ("none") when GOGC is set, else
-// gcPercent, its extra (extraPercent, extraHeapBytes in bytes), minHeapGoal (in bytes),
-// the large-heap pace (largePercent from largeHeapFull bytes) and the memory it is kept
-// within half of (memory bytes, "unknown" for 0).
+// GOGC's percent and no extra, floor nor large heap's rise ("none") when GOGC is set,
+// else gcPercent, its extra (extraPercent, extraHeapBytes in bytes), minHeapGoal (in
+// bytes), the large heap's rise (largePercent, from largeHeapFrom to largeHeapFull
+// bytes) and the memory whose half it stays within (memory bytes, "unknown" for 0).
 func gcPolicy(getenv func(string) string, memory uint64) []any {
 	if getenv("GOGC") != "" {
 		return []any{"gc_percent", gcPercentNow(), "gc_extra_percent", "none", "gc_extra_max", "none", "gc_min_heap", "none",
@@ -168,5 +183,5 @@ func gcPolicy(getenv func(string) string, memory uint64) []any {
 	}
 	return []any{"gc_percent", gcPercent, "gc_extra_percent", extraPercent, "gc_extra_max", extraHeapBytes,
 		"gc_min_heap", minHeapGoal, "gc_large_percent", largePercent, "gc_large_from", largeHeapFrom,
-		"gc_large_full", largeHeapFull, "memory", mem}
+		"gc_large_full", largeHeapFull, "gc_large_memory", mem}
 }

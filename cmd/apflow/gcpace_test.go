@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -27,7 +28,7 @@ func TestGCPace(t *testing.T) {
 		{32 << 20, 75}, // the extra's quarter is 8 MiB
 		{64 << 20, 62}, // 8 MiB more than gcPercent's half, rounded down
 		{800 << 20, 51},
-		{1 << 30, 50}, // large heaps keep gcPercent's pace
+		{1 << 30, 50}, // memory unknown: a large heap keeps gcPercent's pace
 	}
 	for _, tt := range tests {
 		if got := p.pace(tt.live); got != tt.want {
@@ -53,11 +54,12 @@ func TestGCPaceLargeHeap(t *testing.T) {
 		{"half way", 24 * gib, (largeHeapFrom + largeHeapFull) / 2, 75},
 		{"at largeHeapFull", 24 * gib, largeHeapFull, largePercent},
 		{"beyond", 24 * gib, 3 * gib, largePercent},
-		{"capped by half the memory: 4 GiB may grow to 6", 12 * gib, 4 * gib, 50},
-		{"capped, and under gcPercent: gcPercent stands", 6 * gib, 4 * gib, 50},
-		{"a cap between: 1 GiB may grow to 1.5 of 3", 3 * gib, 1 * gib, 50},
-		{"a cap between: 768 MiB may grow to 2 GiB of 4", 4 * gib, largeHeapFull, 100},
-		{"a cap between: 768 MiB may grow to 1.25 GiB of 2.5", 5 * gib / 2, largeHeapFull, 66},
+		{"capped at gcPercent: 4 GiB may grow to half of 12", 12 * gib, 4 * gib, 50},
+		{"capped under gcPercent: gcPercent stands", 6 * gib, 4 * gib, 50},
+		{"no room at all: gcPercent stands", 2 * gib, 1 * gib, 50},
+		{"not capped: 768 MiB may grow to 2 GiB, half of 4", 4 * gib, largeHeapFull, 100},
+		{"capped between: 768 MiB may grow to 1.25 GiB, half of 2.5", 5 * gib / 2, largeHeapFull, 66},
+		{"more memory than any machine", maxSystemMemory, 3 * gib, largePercent},
 		{"memory unknown: no rise", 0, 3 * gib, 50},
 	}
 	for _, tc := range tests {
@@ -67,6 +69,37 @@ func TestGCPaceLargeHeap(t *testing.T) {
 				t.Errorf("pace(%d MiB) with %d MiB of memory = %d, want %d", tc.live>>20, tc.memory>>20, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLargePaceBounds: over live heaps and memories of every size, the large heap's pace
+// is 0 or between gcPercent and largePercent, and when it is above gcPercent the heap it
+// lets grow stays within half of the memory; a pacer without a rise gives none.
+func TestLargePaceBounds(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	p := newGCPacer(0)
+	for range 100_000 {
+		p.memory = r.Uint64N(maxSystemMemory + 1)
+		live := r.Uint64N(max(p.memory, 1)) + 1
+		if r.IntN(2) == 0 {
+			live = largeHeapFrom + r.Uint64N(4*largeHeapFull)
+		}
+		got := p.largePace(live)
+		if got != 0 && (got < 0 || got > largePercent) {
+			t.Fatalf("largePace(%d) with %d of memory = %d", live, p.memory, got)
+		}
+		if got > gcPercent && live*uint64(100+got)/100 > p.memory/2 {
+			t.Fatalf("largePace(%d) = %d lets the heap grow past half of %d", live, got, p.memory)
+		}
+	}
+	for _, q := range []*gcPacer{
+		{percent: 50, largeFrom: 100, largeFull: 100, largePercent: 100, memory: 1 << 40},
+		{percent: 50, largeFrom: 100, largeFull: 200, largePercent: 40, memory: 1 << 40},
+	} {
+		if got := q.largePace(150); got != 0 {
+			t.Errorf("largePace of %+v = %d, want none", q, got)
+		}
 	}
 }
 

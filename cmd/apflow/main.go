@@ -65,7 +65,8 @@ func main() {
 	if code, ok := serveAsCompileWorker(); ok {
 		os.Exit(code)
 	}
-	paceGC(os.Getenv, systemMemory(os.ReadFile)) // for the life of the process
+	mem := gcMemory(os.ReadFile)
+	paceGC(os.Getenv, mem) // for the life of the process
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at
 	// once, whatever it is waiting on; what was committed stays (apflow resume).
@@ -75,7 +76,8 @@ func main() {
 		<-ctx.Done()
 		stop() // restore the default action for the next signal
 	}()
-	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(executeWith(ctx, &globals{stdout: os.Stdout, stderr: os.Stderr, newCompleter: newCompleter, gcMemory: mem},
+		os.Args[1:], os.Stdin))
 }
 
 // execute runs the command line and returns the exit status.

@@ -13,8 +13,9 @@ import (
 
 // TestMemoryLimitIsTheDocumentedOne: the apflow binary sets no soft memory limit of its
 // own (a limit below the working set made the collector thrash) and honours GOMEMLIMIT;
-// it paces the collector at GOGC=50 with a 16 MiB floor under the heap goal unless GOGC
-// is set (docs/configuration.md, "Memory").
+// it paces the collector at GOGC=50 with a 16 MiB floor under the heap goal and a rise
+// for large heaps within half of the memory it may use (GOMEMLIMIT when lower) unless
+// GOGC is set (docs/configuration.md, "Memory").
 func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -26,8 +27,9 @@ func TestMemoryLimitIsTheDocumentedOne(t *testing.T) {
 		gomemlimit, gogc string // "" leaves it unset
 		want             []string
 	}{
-		{"", "", []string{"memory_limit=none", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216", "gc_large_percent=100", "gc_large_from=402653184", "gc_large_full=805306368"}},
-		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216"}},
+		{"", "", []string{"memory_limit=none", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216", "gc_large_percent=100", "gc_large_from=402653184", "gc_large_full=805306368", "gc_large_memory="}},
+		{"3GiB", "", []string{"memory_limit=3221225472", "gc_percent=50", "gc_extra_percent=25", "gc_extra_max=8388608", "gc_min_heap=16777216",
+			"gc_large_percent=100", "gc_large_memory=3221225472"}},
 		{"", "200", []string{"memory_limit=none", "gc_percent=200", "gc_extra_percent=none", "gc_extra_max=none", "gc_min_heap=none", "gc_large_percent=none"}},
 	}
 	for _, tc := range tests {

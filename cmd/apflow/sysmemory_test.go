@@ -2,31 +2,54 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"path"
+	"slices"
+	"strings"
 	"testing"
 )
 
-// TestSystemMemory: the machine's memory, or its cgroup's limit when lower; a cgroup
-// without a limit, or files that do not parse or cannot be read, count for nothing.
+// TestSystemMemory: the machine's memory, or the lowest limit of the process's cgroups
+// and their ancestors when lower; a cgroup without a limit, and files that do not parse
+// or cannot be read, count for nothing.
 func TestSystemMemory(t *testing.T) {
 	t.Parallel()
-	const meminfo = "MemTotal:       25165824 kB\nMemFree:        1000 kB\n" // 24 GiB
+	const (
+		meminfo = "MemTotal:       25165824 kB\nMemFree:        1000 kB\n" // 24 GiB
+		v2      = "0::/user.slice/app.service\n"
+		v1      = "5:devices:/\n4:memory:/process_api/abc\n0::/\n"
+	)
 	tests := []struct {
 		name  string
 		files map[string]string
 		want  uint64
 	}{
 		{"machine only", map[string]string{procMemInfo: meminfo}, 24 << 30},
-		{"cgroup v2 lower", map[string]string{procMemInfo: meminfo, cgroupV2Max: "4294967296\n"}, 4 << 30},
-		{"cgroup v2 without a limit", map[string]string{procMemInfo: meminfo, cgroupV2Max: "max\n"}, 24 << 30},
-		{"cgroup v1 lower", map[string]string{procMemInfo: meminfo, cgroupV1Limit: "2147483648\n"}, 2 << 30},
-		{"cgroup v1 without a limit", map[string]string{procMemInfo: meminfo, cgroupV1Limit: "9223372036854771712\n"}, 24 << 30},
-		{"cgroup higher than the machine", map[string]string{procMemInfo: meminfo, cgroupV2Max: "68719476736"}, 24 << 30},
-		{"cgroup only", map[string]string{cgroupV2Max: "1073741824"}, 1 << 30},
+		{"v2: the process's cgroup", map[string]string{procMemInfo: meminfo, procSelfCgroup: v2,
+			"/sys/fs/cgroup/user.slice/app.service/memory.max": "4294967296\n"}, 4 << 30},
+		{"v2: a parent's limit, lower", map[string]string{procMemInfo: meminfo, procSelfCgroup: v2,
+			"/sys/fs/cgroup/user.slice/app.service/memory.max": "max\n", "/sys/fs/cgroup/user.slice/memory.max": "2147483648\n"}, 2 << 30},
+		{"v2: a namespace's root", map[string]string{procMemInfo: meminfo, procSelfCgroup: "0::/\n",
+			"/sys/fs/cgroup/memory.max": "1073741824\n"}, 1 << 30},
+		{"v2: no limit", map[string]string{procMemInfo: meminfo, procSelfCgroup: v2,
+			"/sys/fs/cgroup/user.slice/app.service/memory.max": "max\n"}, 24 << 30},
+		{"v1: the memory controller's cgroup", map[string]string{procMemInfo: meminfo, procSelfCgroup: v1,
+			"/sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes": "2147483648\n"}, 2 << 30},
+		{"v1: controllers listed together", map[string]string{procMemInfo: meminfo, procSelfCgroup: "3:cpu,memory:/job\n",
+			"/sys/fs/cgroup/memory/job/memory.limit_in_bytes": "3221225472"}, 3 << 30},
+		{"v1: no limit", map[string]string{procMemInfo: meminfo, procSelfCgroup: v1,
+			"/sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes": "9223372036854771712\n"}, 24 << 30},
+		{"a limit over the machine's memory", map[string]string{procMemInfo: meminfo, procSelfCgroup: "0::/\n",
+			"/sys/fs/cgroup/memory.max": "68719476736"}, 24 << 30},
+		{"a cgroup's limit only", map[string]string{procSelfCgroup: "0::/\n", "/sys/fs/cgroup/memory.max": "1073741824"}, 1 << 30},
+		{"a limit in another controller's cgroup does not count", map[string]string{procMemInfo: meminfo, procSelfCgroup: "5:devices:/d\n",
+			"/sys/fs/cgroup/memory/d/memory.limit_in_bytes": "1073741824"}, 24 << 30},
 		{"nothing readable", map[string]string{}, 0},
 		{"meminfo without MemTotal", map[string]string{procMemInfo: "MemFree: 1 kB\n"}, 0},
 		{"meminfo in another unit", map[string]string{procMemInfo: "MemTotal: 1 MB\n"}, 0},
 		{"meminfo garbled", map[string]string{procMemInfo: "MemTotal: lots kB\n"}, 0},
+		{"more than maxSystemMemory", map[string]string{procMemInfo: "MemTotal: 18446744073709551615 kB\n"}, maxSystemMemory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,20 +70,45 @@ func TestSystemMemory(t *testing.T) {
 	}
 }
 
-// FuzzMemoryFiles: the parsers of /proc/meminfo and of a cgroup's limit return 0 or a
-// size in bytes for any input, without panicking, and a size read from MemTotal is a
-// whole number of KiB.
+// TestCgroupLimitFiles: the limit files of each cgroup of /proc/self/cgroup and of its
+// ancestors, under the mount of its hierarchy, and none for other controllers.
+func TestCgroupLimitFiles(t *testing.T) {
+	t.Parallel()
+	got := cgroupLimitFiles([]byte("12:pids:/x\n4:memory:/a/b\n0::/c/../d\nnonsense\n1:name=systemd:/\n"))
+	want := []string{
+		"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+		"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("cgroupLimitFiles = %q, want %q", got, want)
+	}
+}
+
+// FuzzMemoryFiles: the parsers of /proc/meminfo, /proc/self/cgroup and a cgroup's limit
+// take any input without panicking; a MemTotal line in kB reads as its bytes (at most
+// maxSystemMemory), a limit that means none reads as 0, and every limit file lies under a
+// cgroup mount.
 func FuzzMemoryFiles(f *testing.F) {
-	f.Add([]byte("MemTotal:       25165824 kB\n"))
-	f.Add([]byte("max\n"))
-	f.Add([]byte("9223372036854771712"))
-	f.Add([]byte("MemTotal: 18446744073709551615 kB"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if m := parseMemTotal(b); m%1024 != 0 {
-			t.Errorf("parseMemTotal(%q) = %d, not whole KiB", b, m)
+	f.Add([]byte("MemTotal:       25165824 kB\n"), uint64(25165824))
+	f.Add([]byte("max\n"), uint64(0))
+	f.Add([]byte("4:memory:/process_api/abc\n0::/\n"), uint64(1<<63))
+	f.Add([]byte("0::/a/../../b\n3:cpu,memory:../x\n"), uint64(7))
+	f.Fuzz(func(t *testing.T, b []byte, kb uint64) {
+		if m := parseMemTotal(b); m > maxSystemMemory {
+			t.Errorf("parseMemTotal(%q) = %d, over maxSystemMemory", b, m)
+		}
+		line := fmt.Appendf(nil, "MemFree: 3 kB\nMemTotal: %d kB\n", kb)
+		if got, want := parseMemTotal(line), min(kb, maxSystemMemory>>10)<<10; got != want {
+			t.Errorf("parseMemTotal(%q) = %d, want %d", line, got, want)
 		}
 		if l := parseCgroupLimit(b); l >= 1<<62 {
 			t.Errorf("parseCgroupLimit(%q) = %d, a limit that is none", b, l)
+		}
+		for _, file := range cgroupLimitFiles(b) {
+			if !strings.HasPrefix(file, cgroupV2Mount+"/") || path.Clean(file) != file ||
+				(path.Base(file) != "memory.max" && path.Base(file) != "memory.limit_in_bytes") {
+				t.Errorf("cgroupLimitFiles(%q) gives %q", b, file)
+			}
 		}
 	})
 }

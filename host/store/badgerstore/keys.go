@@ -241,32 +241,32 @@ type indexEntry struct {
 // rewrites its tree entry (and user entry, if any), and leaves the others (every task,
 // roots, parent, dependents) as they are: with the status in all of them it rewrote
 // about twice as many entries, which the LSM tree then flushed and compacted.
-func indexEntries(t *task.Task) []indexEntry { return appendIndexEntries(t, true) }
+func indexEntries(t *task.Task) []indexEntry { return indexEntriesOf(t, true) }
 
 // changeEntries returns the index entries of old and next, one task before and after a
-// change, for appendDiff: indexEntries of each, or, when the change keeps the dependents
-// entries (same dependencies, same header without status: a status change), both
-// without them, which would compare equal. An aggregator of 1,000 tasks then changes
-// status without building, sorting and comparing 2,000 entries.
+// change, for appendDiff: indexEntries of each or, when the change leaves the dependents
+// entries as they are (the same dependency ids in the same order, and the same header
+// without status, which is their value: a status change), both without those, which
+// would compare equal. An aggregator of 1,000 tasks then changes status without building,
+// sorting and comparing 2,000 entries.
 func changeEntries(old, next *task.Task) (oldEntries, nextEntries []indexEntry) {
-	keep := len(old.Dependencies) > 0 && slices.EqualFunc(old.Dependencies, next.Dependencies,
+	sameDependents := len(old.Dependencies) > 0 && slices.EqualFunc(old.Dependencies, next.Dependencies,
 		func(a, b task.Dependency) bool { return a.ID == b.ID })
-	if keep {
-		// The dependents entries' value is the header without status (encodePair).
+	if sameDependents {
 		ho, hn := headerOf(old), headerOf(next)
 		ho.Status, hn.Status = "", ""
-		keep = ho == hn
+		sameDependents = ho == hn
 	}
-	return appendIndexEntries(old, !keep), appendIndexEntries(next, !keep)
+	return indexEntriesOf(old, !sameDependents), indexEntriesOf(next, !sameDependents)
 }
 
-// appendIndexEntries is indexEntries, without the dependents entries unless dependents.
-func appendIndexEntries(t *task.Task, dependents bool) []indexEntry {
+// indexEntriesOf is indexEntries, without the dependents entries unless withDependents.
+func indexEntriesOf(t *task.Task, withDependents bool) []indexEntry {
 	h := headerOf(t)
 	withStatus, v := h.encodePair()
 	h.Status = ""
 	n := 7 // at most 7 besides the dependents
-	if dependents {
+	if withDependents {
 		n += len(t.Dependencies)
 	}
 	es := make([]indexEntry, 0, n)
@@ -289,7 +289,7 @@ func appendIndexEntries(t *task.Task, dependents bool) []indexEntry {
 	}
 	// A status change of a task with many dependencies (an aggregator of 100,000
 	// tasks) rewrites none of its dependents entries.
-	if dependents {
+	if withDependents {
 		for _, d := range t.Dependencies {
 			k := appendString(newKey(prefixDependent, len(d.ID)+len(t.ID)+4), d.ID)
 			es = append(es, indexEntry{appendString(k, t.ID), v})

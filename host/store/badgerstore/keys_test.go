@@ -136,7 +136,7 @@ func TestDiff(t *testing.T) {
 func TestDiffOfRandomTasks(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
-	ids := []string{"", "a", "b", "a\x00", "zz", "\x00", "b\x00x"}
+	ids := []string{"", "a", "b", "a\x00", "zz", "\x00", "b\x00x", "pending", "completed"} // statuses too: encodePair
 	pick := func() string { return ids[r.IntN(len(ids))] }
 	random := func() *task.Task {
 		x := mk("c"+pick(), pick(), r.IntN(3))
@@ -178,12 +178,22 @@ func TestDiffOfRandomTasks(t *testing.T) {
 			c.Dependencies[r.IntN(len(c.Dependencies))].ID = pick()
 		}
 		for _, next := range []*task.Task{b, c} {
-			full := appendDiff(nil, indexEntries(a), encoded{id: next.ID, value: []byte("v"), entries: indexEntries(next)})
-			o, n := changeEntries(a, next)
-			if got := appendDiff(nil, o, encoded{id: next.ID, value: []byte("v"), entries: n}); !sameWrites(got, full) {
-				t.Fatalf("from %+v to %+v: changeEntries gives %d writes, every entry %d", a, next, len(got), len(full))
+			checkChangeEntries(t, a, next)
+			if t.Failed() {
+				t.Fatalf("from %+v to %+v", a, next)
 			}
 		}
+	}
+}
+
+// checkChangeEntries checks that changeEntries gives the writes from old to next that
+// every entry gives.
+func checkChangeEntries(t *testing.T, old, next *task.Task) {
+	t.Helper()
+	full := appendDiff(nil, indexEntries(old), encoded{id: next.ID, value: []byte("v"), entries: indexEntries(next)})
+	o, n := changeEntries(old, next)
+	if got := appendDiff(nil, o, encoded{id: next.ID, value: []byte("v"), entries: n}); !sameWrites(got, full) {
+		t.Errorf("changeEntries gives %d writes, every entry %d", len(got), len(full))
 	}
 }
 
@@ -217,7 +227,11 @@ func TestChangeEntries(t *testing.T) {
 		change     func(*task.Task)
 		dependents bool // the entries hold the dependents entries
 	}{
-		{"started", func(x *task.Task) { _ = x.Start(now) }, false},
+		{"started", func(x *task.Task) {
+			if err := x.Start(now); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
 		{"inputs and result set", func(x *task.Task) { x.Inputs = map[string]any{"a": 1}; x.Result = 2 }, false},
 		{"renamed", func(x *task.Task) { x.Name = "other" }, true},
 		{"executor changed", func(x *task.Task) { x.Schemas = map[string]any{"method": "other"} }, true},
@@ -237,10 +251,7 @@ func TestChangeEntries(t *testing.T) {
 					t.Errorf("entries hold dependents entries: %v, want %v", has, tc.dependents)
 				}
 			}
-			full := appendDiff(nil, indexEntries(agg), encoded{id: next.ID, value: []byte("v"), entries: indexEntries(next)})
-			if got := appendDiff(nil, o, encoded{id: next.ID, value: []byte("v"), entries: n}); !sameWrites(got, full) {
-				t.Errorf("writes %d, every entry gives %d", len(got), len(full))
-			}
+			checkChangeEntries(t, agg, next)
 		})
 	}
 	if o, _ := changeEntries(mk("leaf", "root", 1), mk("leaf", "root", 1)); len(o) == 0 {

@@ -223,7 +223,7 @@ func (s *Store) UpdateMany(ctx context.Context, muts []store.Mutation) ([]*task.
 			stored  *task.Task   // as stored, before the first mutation
 			cur     *task.Task   // before the latest mutation
 			value   []byte       // encoding after the latest mutation
-			orig    []indexEntry // index entries as stored, to compare entries with
+			orig    []indexEntry // index entries as stored, as changeEntries gave them with entries
 			entries []indexEntry // index entries after the latest mutation
 		}
 		states := make(map[string]*state, len(muts))
