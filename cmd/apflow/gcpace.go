@@ -11,14 +11,13 @@ import (
 // gcPercent is the collector's pace apflow sets when GOGC is not set, for heaps of some
 // tens to hundreds of MiB (smaller ones get more: extraPercent, minHeapGoal; and so do
 // larger ones: largePercent): the heap may grow half its live size between collections
-// instead of all of it. It
-// trades time for memory. When it was chosen, runs of 10,000 and 100,000 tasks peaked a
-// fifth to a quarter lower in RSS at the same speed (docs/performance.md, "The product
-// path, second pass"). Measured again in the nineteenth pass, a 10,000-task run took 7%
-// and 15% longer than at GOGC=75 and 100, which peaked at 91-96 and 99-105 MiB instead of
-// 81-87, and a 100,000-task run at GOGC=75 peaked at up to 430 MiB instead of 340-344:
-// the pace keeps large runs within the memory the project aims at. GOGC, when set, wins
-// (docs/configuration.md, "Memory").
+// instead of all of it. It trades time for memory. When it was chosen, runs of 10,000 and
+// 100,000 tasks peaked a fifth to a quarter lower in RSS at the same speed
+// (docs/performance.md, "The product path, second pass"). Measured again in the
+// nineteenth pass, a 10,000-task run took 7% and 15% longer than at GOGC=75 and 100,
+// which peaked at 91-96 and 99-105 MiB instead of 81-87, and a 100,000-task run at
+// GOGC=75 peaked at up to 430 MiB instead of 340-344: the pace keeps large runs within
+// the memory the project aims at. GOGC, when set, wins (docs/configuration.md, "Memory").
 const gcPercent = 50
 
 // extraPercent and extraHeapBytes bound how much further than gcPercent allows the heap

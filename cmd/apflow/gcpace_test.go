@@ -28,7 +28,7 @@ func TestGCPace(t *testing.T) {
 		{32 << 20, 75}, // the extra's quarter is 8 MiB
 		{64 << 20, 62}, // 8 MiB more than gcPercent's half, rounded down
 		{800 << 20, 51},
-		{1 << 30, 50}, // memory unknown: a large heap keeps gcPercent's pace
+		{1 << 30, 50}, // a large heap keeps gcPercent's pace
 	}
 	for _, tt := range tests {
 		if got := p.pace(tt.live); got != tt.want {
