@@ -74,9 +74,6 @@ type globals struct {
 	// listsProblems is set by a command that shows the plugin files that failed to load
 	// in its own output (plugins list); openHost then does not warn about them.
 	listsProblems bool
-	// gcMemory is the memory the collector's pace keeps within (gcMemory), as main read
-	// it for paceGC; 0 (unknown) where main did not run.
-	gcMemory uint64
 }
 
 func (g *globals) register(cmd *cobra.Command) {
@@ -319,7 +316,7 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
-		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, g.gcMemory)...)
+		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, gcMemory(os.ReadFile))...)
 		log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)
 	}
 	cfg, err := g.loadConfig()

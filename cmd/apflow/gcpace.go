@@ -67,10 +67,11 @@ type gcPacer struct {
 	extraBytes   uint64
 	min          uint64
 	// largeFrom, largeFull and largePercent are largeHeapFrom, largeHeapFull and
-	// largePercent; memory is what the process may use, 0 when unknown.
+	// largePercent; memory returns what the process may use (0 when unknown), asked
+	// only for a heap over largeFrom: most processes never have one.
 	largeFrom, largeFull uint64
 	largePercent         int
-	memory               uint64
+	memory               func() uint64
 	live                 []metrics.Sample // the live heap after the last collection
 	// mu is held by adjust while it sets the pace, and by stop: once stop has
 	// returned, no adjust sets it again.
@@ -78,13 +79,13 @@ type gcPacer struct {
 	stopped bool
 }
 
-// paceGC applies gcPercent, its extra, minHeapGoal and the large heap's rise (for a
-// process that may use memory bytes: gcMemory) unless GOGC is set, in which case the Go
+// paceGC applies gcPercent, its extra, minHeapGoal and the large heap's rise (within
+// half of what memory returns: gcMemory) unless GOGC is set, in which case the Go
 // runtime's pace stands as GOGC sets it. The pacer re-evaluates the pace after every
 // collection (a cleanup of an object each collection frees) until stop is called, which
 // leaves the pace as it is then; GOMEMLIMIT, when set, still caps the heap. The process
 // paces once, in main; stop is for tests.
-func paceGC(getenv func(string) string, memory uint64) (stop func()) {
+func paceGC(getenv func(string) string, memory func() uint64) (stop func()) {
 	if getenv("GOGC") != "" {
 		return func() {}
 	}
@@ -98,9 +99,9 @@ func paceGC(getenv func(string) string, memory uint64) (stop func()) {
 	}
 }
 
-// newGCPacer returns the pacer of the constants above, for a process that may use memory
-// bytes (0: unknown).
-func newGCPacer(memory uint64) *gcPacer {
+// newGCPacer returns the pacer of the constants above, for a process that may use the
+// bytes memory returns (0: unknown).
+func newGCPacer(memory func() uint64) *gcPacer {
 	return &gcPacer{percent: gcPercent, extraPercent: extraPercent, extraBytes: extraHeapBytes, min: minHeapGoal,
 		largeFrom: largeHeapFrom, largeFull: largeHeapFull, largePercent: largePercent, memory: memory}
 }
@@ -137,12 +138,16 @@ func (p *gcPacer) pace(live uint64) int {
 
 // largePace is the pace of a live heap of more than largeFrom bytes: from percent at
 // largeFrom up to largePercent at largeFull and beyond, capped so that the heap it lets
-// grow, live × (100 + pace) / 100, stays within half of memory; 0 for a smaller heap,
-// when memory is unknown or too small for any rise, or when the pacer has no rise
-// (largeFull not above largeFrom, largePercent not above percent).
+// grow, live × (100 + pace) / 100, stays within half of memory (read at each
+// collection of such a heap, about 0.1 ms); 0 for a smaller heap, when memory is unknown
+// or too small for any rise, or when the pacer has no rise (largeFull not above
+// largeFrom, largePercent not above percent).
 func (p *gcPacer) largePace(live uint64) int {
-	room := p.memory / 2
-	if live <= p.largeFrom || room <= live || p.largeFull <= p.largeFrom || p.largePercent <= p.percent {
+	if live <= p.largeFrom || p.largeFull <= p.largeFrom || p.largePercent <= p.percent {
+		return 0
+	}
+	room := p.memory() / 2
+	if room <= live {
 		return 0
 	}
 	rise := uint64(p.largePercent-p.percent) * (min(live, p.largeFull) - p.largeFrom) / (p.largeFull - p.largeFrom)

@@ -65,7 +65,7 @@ func TestGCPaceLargeHeap(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := newGCPacer(tc.memory).pace(tc.live); got != tc.want {
+			if got := newGCPacer(func() uint64 { return tc.memory }).pace(tc.live); got != tc.want {
 				t.Errorf("pace(%d MiB) with %d MiB of memory = %d, want %d", tc.live>>20, tc.memory>>20, got, tc.want)
 			}
 		})
@@ -74,28 +74,39 @@ func TestGCPaceLargeHeap(t *testing.T) {
 
 // TestLargePaceBounds: over live heaps and memories of every size, the large heap's pace
 // is 0 or between gcPercent and largePercent, and when it is above gcPercent the heap it
-// lets grow stays within half of the memory; a pacer without a rise gives none.
+// lets grow stays within half of the memory; a pacer without a rise gives none, and a
+// heap of largeHeapFrom or less never has the memory read.
 func TestLargePaceBounds(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
-	p := newGCPacer(0)
+	var mem uint64
+	p := newGCPacer(func() uint64 { return mem })
 	for range 100_000 {
-		p.memory = r.Uint64N(maxSystemMemory + 1)
-		live := r.Uint64N(max(p.memory, 1)) + 1
+		mem = r.Uint64N(maxSystemMemory + 1)
+		live := r.Uint64N(max(mem, 1)) + 1
 		if r.IntN(2) == 0 {
 			live = largeHeapFrom + r.Uint64N(4*largeHeapFull)
 		}
 		got := p.largePace(live)
 		if got != 0 && (got < 0 || got > largePercent) {
-			t.Fatalf("largePace(%d) with %d of memory = %d", live, p.memory, got)
+			t.Fatalf("largePace(%d) with %d of memory = %d", live, mem, got)
 		}
-		if got > gcPercent && live*uint64(100+got)/100 > p.memory/2 {
-			t.Fatalf("largePace(%d) = %d lets the heap grow past half of %d", live, got, p.memory)
+		if got > gcPercent && live*uint64(100+got)/100 > mem/2 {
+			t.Fatalf("largePace(%d) = %d lets the heap grow past half of %d", live, got, mem)
 		}
 	}
+	asked := false
+	small := newGCPacer(func() uint64 { asked = true; return 1 << 40 })
+	for _, live := range []uint64{0, 16 << 20, 256 << 20, largeHeapFrom} {
+		small.pace(live)
+	}
+	if asked {
+		t.Error("the memory was read for a heap of largeHeapFrom or less")
+	}
+	plenty := func() uint64 { return 1 << 40 }
 	for _, q := range []*gcPacer{
-		{percent: 50, largeFrom: 100, largeFull: 100, largePercent: 100, memory: 1 << 40},
-		{percent: 50, largeFrom: 100, largeFull: 200, largePercent: 40, memory: 1 << 40},
+		{percent: 50, largeFrom: 100, largeFull: 100, largePercent: 100, memory: plenty},
+		{percent: 50, largeFrom: 100, largeFull: 200, largePercent: 40, memory: plenty},
 	} {
 		if got := q.largePace(150); got != 0 {
 			t.Errorf("largePace of %+v = %d, want none", q, got)
@@ -111,11 +122,11 @@ func TestPaceGCFollowsCollections(t *testing.T) {
 	// Not parallel: it sets the process's pace.
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	paceGC(func(string) string { return "200" }, 0)()
+	paceGC(func(string) string { return "200" }, func() uint64 { return 0 })()
 	if p := gcPercentNow(); p != 100 {
 		t.Fatalf("with GOGC set the pace changed to %d", p)
 	}
-	stop := paceGC(func(string) string { return "" }, 0)
+	stop := paceGC(func(string) string { return "" }, func() uint64 { return 0 })
 	waitPace := func(what string, ok func(int) bool) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)

@@ -65,8 +65,7 @@ func main() {
 	if code, ok := serveAsCompileWorker(); ok {
 		os.Exit(code)
 	}
-	mem := gcMemory(os.ReadFile)
-	paceGC(os.Getenv, mem) // for the life of the process
+	paceGC(os.Getenv, func() uint64 { return gcMemory(os.ReadFile) }) // for the life of the process
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at
 	// once, whatever it is waiting on; what was committed stays (apflow resume).
@@ -76,8 +75,7 @@ func main() {
 		<-ctx.Done()
 		stop() // restore the default action for the next signal
 	}()
-	os.Exit(executeWith(ctx, &globals{stdout: os.Stdout, stderr: os.Stderr, newCompleter: newCompleter, gcMemory: mem},
-		os.Args[1:], os.Stdin))
+	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // execute runs the command line and returns the exit status.
