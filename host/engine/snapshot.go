@@ -177,7 +177,9 @@ func (c *coordinator) loadGraph(ctx context.Context) error {
 	created := c.run.created
 	c.run.created = nil
 	if ok, ordered := c.usable(created); ok {
-		g.nodes = make([]*node, 0, created.Len()) // newNode sizes its arrays to it
+		// Sized for the tree: newNode sizes its arrays to g.nodes' room, and the index
+		// by id does not grow.
+		g.nodes, g.ids = make([]*node, 0, created.Len()), newIDIndex(created.Len())
 		if err := c.addCreated(ctx, created, ordered, add); err != nil {
 			return fmt.Errorf("load tree: %w", err)
 		}
