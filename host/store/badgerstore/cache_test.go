@@ -131,7 +131,9 @@ func TestCommitterKnowsWhatItStored(t *testing.T) {
 			}
 		}, 0, map[string]float64{"t0": 0.5, "t9": 0.5}},
 		{"ended, read, then run again", func(t *testing.T, s *Store) {
-			setupTasks(t, s, 2)
+			if err := s.Create(t.Context(), []*task.Task{mk("r", "", 0), mk("t0", "r", 1), mk("t1", "r", 2)}); err != nil {
+				t.Fatal(err)
+			}
 			status := func(st task.Status, p float64) func(*task.Task) error {
 				return func(x *task.Task) error { x.Status, x.Progress = st, p; return nil }
 			}
@@ -162,6 +164,35 @@ func TestCommitterKnowsWhatItStored(t *testing.T) {
 				t.Fatalf("UpdateMany returned %v, %v, %v", out[0].Status, out[2], out[3].Status)
 			}
 		}, 1, map[string]float64{"t0": 0.75, "t1": 1}},
+		{"a root ended, its run marker cleared, then read", func(t *testing.T, s *Store) {
+			r := mk("r", "", 0)
+			r.Run = &task.RunMarker{StartedAt: r.CreatedAt}
+			if err := s.Create(t.Context(), []*task.Task{r, mk("c", "r", 1)}); err != nil {
+				t.Fatal(err)
+			}
+			start := func(x *task.Task) error { x.Status = task.InProgress; return nil }
+			end := func(x *task.Task) error { x.Status, x.Progress = task.Completed, 1; return nil }
+			for _, m := range []store.Mutation{{ID: "r", Fn: start}, {ID: "c", Fn: start}, {ID: "c", Fn: end}, {ID: "r", Fn: end}, {ID: "r", Fn: func(x *task.Task) error { x.Run = nil; return nil }}} {
+				if _, err := s.UpdateMany(t.Context(), []store.Mutation{m}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// An ended root is kept decoded (settle): the run's end writes it again, and
+			// the caller that waited for the run reads it.
+			if e, ok := s.cache.m["r"]; !ok || !e.stored || e.t.Run != nil {
+				t.Fatalf("the ended root's entry is %+v, %v; want it stored, without its marker", e, ok)
+			}
+			if _, ok := s.cache.m["c"]; ok {
+				t.Fatal("the completed child is kept decoded")
+			}
+			got, err := s.Get(t.Context(), "r")
+			if err != nil || got.Status != task.Completed || got.Run != nil {
+				t.Fatalf("r = %+v, %v; want completed without its marker", got, err)
+			}
+			if got == s.cache.m["r"].t {
+				t.Fatal("Get returned the cache's own task")
+			}
+		}, 0, map[string]float64{"r": 1, "c": 1}},
 		{"two mutations of one task in one update", func(t *testing.T, s *Store) {
 			setupTasks(t, s, 1)
 			muts := []store.Mutation{{ID: "t0", Fn: progress(0.25)}, {ID: "t0", Fn: func(x *task.Task) error { x.Progress += 0.5; return nil }}}
