@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 
 	"github.com/apflow-wasm/apflow/host/task"
@@ -45,12 +46,22 @@ type decodeCache struct {
 	createdBytes int64 // the length of the values in created
 	createdMax   int64
 	generation   uint64 // the last Create's (newGeneration)
+
+	// ended lists the ids of the ended roots putEnded kept, oldest first, at most
+	// endedMax; an id whose entry was put again since is no longer an ended one's.
+	ended []string
 }
+
+// endedMax bounds the ended roots a cache keeps decoded (putEnded): those of the runs
+// that just ended, which their end and their callers read, and not a cache full of the
+// roots of a server's many small trees, which would evict tasks in flight.
+const endedMax = 16
 
 type cacheEntry struct {
 	raw    []byte
 	t      *task.Task
 	stored bool // raw is the task's stored value as of the committer's last commit
+	ended  bool // put by putEnded
 }
 
 // createdEntry is the value a Create wrote, not decoded.
@@ -95,13 +106,39 @@ func (c *decodeCache) put(id string, raw []byte, t *task.Task) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(id, cacheEntry{raw: raw, t: t})
+}
+
+// putEnded is put for a root that ended (settle). The cache keeps the last endedMax such
+// roots: putting one more forgets the oldest, unless its entry was put again since.
+func (c *decodeCache) putEnded(id string, raw []byte, t *task.Task) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(id, cacheEntry{raw: raw, t: t, ended: true})
+	c.ended = slices.DeleteFunc(c.ended, func(x string) bool { return x == id })
+	c.ended = append(c.ended, id)
+	if len(c.ended) > endedMax {
+		oldest := c.ended[0]
+		c.ended = slices.Delete(c.ended, 0, 1)
+		if e, ok := c.m[oldest]; ok && e.ended {
+			delete(c.m, oldest)
+		}
+	}
+}
+
+// putLocked stores e as task id's entry, evicting a random entry when the cache is full
+// and id has none. c.mu is held.
+func (c *decodeCache) putLocked(id string, e cacheEntry) {
 	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
 		for k := range c.m {
 			delete(c.m, k)
 			break
 		}
 	}
-	c.m[id] = cacheEntry{raw: raw, t: t}
+	c.m[id] = e
 }
 
 // getStored returns the shared decoded form of task id's stored value when the entry is

@@ -426,3 +426,47 @@ func TestCommittedLastWriteDecides(t *testing.T) {
 		})
 	}
 }
+
+// TestEndedRootsKept: the cache keeps the last endedMax roots that ended, whatever else
+// it holds: one more forgets the oldest, one ended again counts once, and one put again
+// since (a re-run) is no longer forgotten as an ended root.
+func TestEndedRootsKept(t *testing.T) {
+	t.Parallel()
+	c := newDecodeCache(1024, 0)
+	entry := func(id string) ([]byte, *task.Task) { return []byte(id), mk(id, "", 0) }
+	for i := range 4 {
+		raw, x := entry(fmt.Sprintf("running%d", i))
+		c.put(x.ID, raw, x)
+	}
+	rerun := "root0"
+	for i := range endedMax + 4 {
+		id := fmt.Sprintf("root%d", i)
+		raw, x := entry(id)
+		c.putEnded(id, raw, x)
+		if i == 1 {
+			c.putEnded(id, raw, x) // its run marker cleared: one root still
+		}
+		if i == 2 {
+			raw, x := entry(rerun)
+			c.put(rerun, raw, x) // run again
+		}
+	}
+	want := map[string]bool{rerun: true}
+	for i := range 4 {
+		want[fmt.Sprintf("running%d", i)] = true
+	}
+	for i := 4; i < endedMax+4; i++ {
+		want[fmt.Sprintf("root%d", i)] = true
+	}
+	if len(c.m) != len(want) {
+		t.Errorf("%d entries, want %d", len(c.m), len(want))
+	}
+	for id := range want {
+		if _, ok := c.m[id]; !ok {
+			t.Errorf("entry of %s forgotten", id)
+		}
+	}
+	if len(c.ended) != endedMax {
+		t.Errorf("%d ended roots listed, want %d", len(c.ended), endedMax)
+	}
+}

@@ -45,12 +45,13 @@ func decode(id string, raw []byte) (*task.Task, error) {
 // (a terminal status) is not remembered, and its entry goes: a run does not update it
 // again, and its copy was a tenth of a run's allocations and of the live graphs the
 // collector marks (docs/performance.md, twentieth pass); caller and shared are then one
-// task, the transaction's alone. A root is the exception: the run's end writes it once
-// more (its run marker goes) and the caller that waited for the run reads it, and an
-// aggregator's root, which holds its dependencies' results, is the costliest task to
-// decode (docs/performance.md, thirty-third pass).
+// task, the transaction's alone. An ended root is kept, among the last few (putEnded):
+// the run's end writes it once more (its run marker goes) and the caller that waited for
+// the run reads it, and an aggregator's root, which holds its dependencies' results, is
+// the costliest task to decode (docs/performance.md, thirty-third pass).
 func (s *Store) settle(next *task.Task, raw []byte) (caller, shared *task.Task, err error) {
-	keep := s.cache != nil && (!next.Status.Terminal() || next.IsRoot())
+	ended := next.Status.Terminal()
+	keep := s.cache != nil && (!ended || next.IsRoot())
 	if canonicalize(next) {
 		caller = next
 		if !keep {
@@ -68,7 +69,11 @@ func (s *Store) settle(next *task.Task, raw []byte) (caller, shared *task.Task, 
 		}
 		caller = shared.Clone()
 	}
-	s.cache.put(shared.ID, raw, shared)
+	if ended {
+		s.cache.putEnded(shared.ID, raw, shared)
+	} else {
+		s.cache.put(shared.ID, raw, shared)
+	}
 	return caller, shared, nil
 }
 
