@@ -146,7 +146,7 @@ func (p *gcPacer) largePace(live uint64) int {
 	if live <= p.largeFrom || p.largeFull <= p.largeFrom || p.largePercent <= p.percent {
 		return 0
 	}
-	room := p.memory() / 2
+	room := min(p.memory(), maxSystemMemory) / 2
 	if room <= live {
 		return 0
 	}
@@ -155,13 +155,19 @@ func (p *gcPacer) largePace(live uint64) int {
 }
 
 // gcMemory is the memory the collector's pace keeps within (gcPacer.memory): what the
-// process may use (systemMemory, read with read), or GOMEMLIMIT when it is set lower.
+// process may use (systemMemory, read with read), or GOMEMLIMIT when it is set lower;
+// at most maxSystemMemory, as systemMemory, GOMEMLIMIT included.
 func gcMemory(read func(string) ([]byte, error)) uint64 {
-	mem := systemMemory(read)
-	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 && l >= 0 && (mem == 0 || uint64(l) < mem) {
-		mem = uint64(l)
+	return memoryWithin(systemMemory(read), debug.SetMemoryLimit(-1))
+}
+
+// memoryWithin is gcMemory of a process that may use mem bytes (0: unknown) under a
+// GOMEMLIMIT of limit bytes (math.MaxInt64: none).
+func memoryWithin(mem uint64, limit int64) uint64 {
+	if limit != math.MaxInt64 && limit >= 0 && (mem == 0 || uint64(limit) < mem) {
+		mem = uint64(limit)
 	}
-	return mem
+	return min(mem, maxSystemMemory)
 }
 
 // gcPercentNow is the collector's percent in force, as the runtime reports it.

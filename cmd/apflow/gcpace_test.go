@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
@@ -60,6 +61,7 @@ func TestGCPaceLargeHeap(t *testing.T) {
 		{"not capped: 768 MiB may grow to 2 GiB, half of 4", 4 * gib, largeHeapFull, 100},
 		{"capped between: 768 MiB may grow to 1.25 GiB, half of 2.5", 5 * gib / 2, largeHeapFull, 66},
 		{"more memory than any machine", maxSystemMemory, 3 * gib, largePercent},
+		{"a memory past any machine, as an unbounded function gives", math.MaxUint64, 3 * gib, largePercent},
 		{"memory unknown: no rise", 0, 3 * gib, 50},
 	}
 	for _, tc := range tests {
@@ -81,9 +83,12 @@ func TestLargePaceBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var mem uint64
 	p := newGCPacer(func() uint64 { return mem })
-	for range 100_000 {
+	for k := range 100_000 {
 		mem = r.Uint64N(maxSystemMemory + 1)
-		live := r.Uint64N(max(mem, 1)) + 1
+		if k%4 == 0 { // a memory function that does not bound what it returns
+			mem = r.Uint64()
+		}
+		live := r.Uint64N(max(min(mem, maxSystemMemory), 1)) + 1
 		if r.IntN(2) == 0 {
 			live = largeHeapFrom + r.Uint64N(4*largeHeapFull)
 		}
@@ -93,6 +98,9 @@ func TestLargePaceBounds(t *testing.T) {
 		}
 		if got > gcPercent && live*uint64(100+got)/100 > mem/2 {
 			t.Fatalf("largePace(%d) = %d lets the heap grow past half of %d", live, got, mem)
+		}
+		if mem >= 8*largeHeapFull && live == largeHeapFull && got != largePercent {
+			t.Fatalf("largePace(%d) with %d of memory = %d, want %d", live, mem, got, largePercent)
 		}
 	}
 	asked := false
@@ -156,5 +164,31 @@ func TestPaceGCFollowsCollections(t *testing.T) {
 	}
 	if p := gcPercentNow(); p != 100 {
 		t.Errorf("after stop the pace is %d, want 100 as set", p)
+	}
+}
+
+// TestMemoryWithin: GOMEMLIMIT bounds the memory when it is lower or the process's is
+// unknown, and the result never passes maxSystemMemory, whatever GOMEMLIMIT says.
+func TestMemoryWithin(t *testing.T) {
+	t.Parallel()
+	const gib = 1 << 30
+	for _, c := range []struct {
+		name  string
+		mem   uint64
+		limit int64
+		want  uint64
+	}{
+		{"no limit", 8 * gib, math.MaxInt64, 8 * gib},
+		{"a lower limit", 8 * gib, 3 * gib, 3 * gib},
+		{"a higher limit", 8 * gib, 16 * gib, 8 * gib},
+		{"unknown memory, a limit", 0, 3 * gib, 3 * gib},
+		{"unknown memory, no limit", 0, math.MaxInt64, 0},
+		{"unknown memory, a limit past any machine", 0, math.MaxInt64 - 1, maxSystemMemory},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := memoryWithin(c.mem, c.limit); got != c.want {
+				t.Errorf("memoryWithin(%d, %d) = %d, want %d", c.mem, c.limit, got, c.want)
+			}
+		})
 	}
 }
