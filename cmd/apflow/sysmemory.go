@@ -11,12 +11,14 @@ import (
 
 // Where the memory a process may use is read from: the machine's memory, and the memory
 // limits of the cgroups the process is in (/proc/self/cgroup) and of their ancestors,
-// under the usual mount points of cgroup v2 and of v1's memory controller.
+// under the mounts of cgroup v2 and of v1's memory controller that
+// /proc/self/mountinfo lists, or their usual mount points when it lists none.
 const (
-	procMemInfo    = "/proc/meminfo"
-	procSelfCgroup = "/proc/self/cgroup"
-	cgroupV2Mount  = "/sys/fs/cgroup"
-	cgroupV1Mount  = "/sys/fs/cgroup/memory"
+	procMemInfo       = "/proc/meminfo"
+	procSelfCgroup    = "/proc/self/cgroup"
+	procSelfMountInfo = "/proc/self/mountinfo"
+	cgroupV2Mount     = "/sys/fs/cgroup"
+	cgroupV1Mount     = "/sys/fs/cgroup/memory"
 )
 
 // maxSystemMemory bounds what systemMemory returns (1 PiB), so that a pace computed from
@@ -32,7 +34,8 @@ func systemMemory(read func(string) ([]byte, error)) uint64 {
 		mem = parseMemTotal(b)
 	}
 	if b, err := read(procSelfCgroup); err == nil {
-		for _, f := range cgroupLimitFiles(b) {
+		mountInfo, _ := read(procSelfMountInfo) // none: the usual mount points
+		for _, f := range cgroupLimitFiles(b, cgroupMounts(mountInfo)) {
 			if b, err := read(f); err == nil {
 				if l := parseCgroupLimit(b); l > 0 && (mem == 0 || l < mem) {
 					mem = l
@@ -43,11 +46,89 @@ func systemMemory(read func(string) ([]byte, error)) uint64 {
 	return min(mem, maxSystemMemory)
 }
 
+// cgroupMount is a mount of a cgroup hierarchy: its cgroup root, mounted at point.
+type cgroupMount struct {
+	root, point string
+	v1Memory    bool // cgroup v1's memory controller, else cgroup v2
+}
+
+// cgroupMounts returns the mounts of cgroup v2 and of v1's memory controller that
+// /proc/self/mountinfo (b) lists, in its order; for a kind it lists none of, the usual
+// mount point (cgroupV2Mount, cgroupV1Mount) with the hierarchy's root.
+func cgroupMounts(b []byte) []cgroupMount {
+	var mounts []cgroupMount
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if m, ok := parseCgroupMount(line); ok {
+			mounts = append(mounts, m)
+		}
+	}
+	for _, v1 := range []bool{false, true} {
+		if !slices.ContainsFunc(mounts, func(m cgroupMount) bool { return m.v1Memory == v1 }) {
+			point := cgroupV2Mount
+			if v1 {
+				point = cgroupV1Mount
+			}
+			mounts = append(mounts, cgroupMount{root: "/", point: point, v1Memory: v1})
+		}
+	}
+	return mounts
+}
+
+// parseCgroupMount reads one line of /proc/self/mountinfo ("35 31 0:32 / /sys/fs/cgroup/memory
+// rw,relatime - cgroup cgroup rw,memory"): a mount of cgroup v2, or of v1 with the memory
+// controller among its super options; false for any other line.
+func parseCgroupMount(line string) (cgroupMount, bool) {
+	f := strings.Fields(line)
+	sep := slices.Index(f, "-")
+	if sep < 6 || len(f) < sep+4 {
+		return cgroupMount{}, false
+	}
+	m := cgroupMount{root: unescapeMountPath(f[3]), point: unescapeMountPath(f[4])}
+	switch f[sep+1] {
+	case "cgroup2":
+	case "cgroup":
+		if !slices.Contains(strings.Split(f[sep+3], ","), "memory") {
+			return cgroupMount{}, false
+		}
+		m.v1Memory = true
+	default:
+		return cgroupMount{}, false
+	}
+	if !path.IsAbs(m.root) || !path.IsAbs(m.point) {
+		return cgroupMount{}, false
+	}
+	m.root, m.point = path.Clean(m.root), path.Clean(m.point)
+	return m, true
+}
+
+// unescapeMountPath undoes mountinfo's escapes of a path: a byte as a backslash and
+// three octal digits (a blank is "\040").
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && '0' <= s[i+1] && s[i+1] <= '3' && isOctal(s[i+2]) && isOctal(s[i+3]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(c byte) bool { return '0' <= c && c <= '7' }
+
 // cgroupLimitFiles returns the files holding the memory limits of the cgroups named in
-// /proc/self/cgroup (b), each cgroup's and its ancestors' up to the root: memory.max for
-// cgroup v2 (the "0::" line), memory.limit_in_bytes for v1's memory controller. A
-// process in a container with its own cgroup namespace sees its cgroup as the root.
-func cgroupLimitFiles(b []byte) []string {
+// /proc/self/cgroup (b), each cgroup's and its ancestors' up to its mount's root:
+// memory.max for cgroup v2 (the "0::" line), memory.limit_in_bytes for v1's memory
+// controller, under the first of mounts of that kind whose root holds the cgroup. A
+// cgroup under no mount's root (a container that sees its host's path, its own cgroup
+// mounted as the root) is looked for under the first mount of its kind, the whole path
+// and each ancestor up to the mount point, which ends at that root.
+func cgroupLimitFiles(b []byte, mounts []cgroupMount) []string {
 	var files []string
 	for line := range strings.SplitSeq(string(b), "\n") {
 		id, rest, ok := strings.Cut(line, ":")
@@ -55,23 +136,45 @@ func cgroupLimitFiles(b []byte) []string {
 		if !ok || !ok2 || !strings.HasPrefix(dir, "/") {
 			continue
 		}
-		var mount, file string
+		var v1 bool
+		var file string
 		switch {
 		case id == "0" && controllers == "":
-			mount, file = cgroupV2Mount, "memory.max"
+			file = "memory.max"
 		case slices.Contains(strings.Split(controllers, ","), "memory"):
-			mount, file = cgroupV1Mount, "memory.limit_in_bytes"
+			v1, file = true, "memory.limit_in_bytes"
 		default:
 			continue
 		}
-		for dir = path.Clean(dir); ; dir = path.Dir(dir) {
-			files = append(files, path.Join(mount, dir, file))
-			if dir == "/" {
+		dir = path.Clean(dir)
+		m, rel := mountOf(mounts, v1, dir)
+		for ; ; rel = path.Dir(rel) {
+			files = append(files, path.Join(m.point, rel, file))
+			if rel == "/" {
 				break
 			}
 		}
 	}
 	return files
+}
+
+// mountOf returns the first of mounts of the kind v1 whose root holds the cgroup dir,
+// and dir relative to that root; else the first mount of the kind and dir itself.
+// mounts holds a mount of each kind (cgroupMounts).
+func mountOf(mounts []cgroupMount, v1 bool, dir string) (cgroupMount, string) {
+	first := -1
+	for i, m := range mounts {
+		if m.v1Memory != v1 {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if m.root == "/" || dir == m.root || strings.HasPrefix(dir, m.root+"/") {
+			return m, path.Join("/", strings.TrimPrefix(dir, m.root))
+		}
+	}
+	return mounts[first], dir
 }
 
 // parseMemTotal returns the MemTotal line of /proc/meminfo in bytes ("MemTotal: 24576000

@@ -19,6 +19,11 @@ func TestSystemMemory(t *testing.T) {
 		meminfo = "MemTotal:       25165824 kB\nMemFree:        1000 kB\n" // 24 GiB
 		v2      = "0::/user.slice/app.service\n"
 		v1      = "5:devices:/\n4:memory:/process_api/abc\n0::/\n"
+		// Lines of this machine's /proc/self/mountinfo: cgroup v2 beside v1's controllers.
+		hybrid = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n" +
+			"35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n" +
+			"40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n" +
+			"41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"
 	)
 	tests := []struct {
 		name  string
@@ -50,6 +55,17 @@ func TestSystemMemory(t *testing.T) {
 		{"meminfo in another unit", map[string]string{procMemInfo: "MemTotal: 1 MB\n"}, 0},
 		{"meminfo garbled", map[string]string{procMemInfo: "MemTotal: lots kB\n"}, 0},
 		{"more than maxSystemMemory", map[string]string{procMemInfo: "MemTotal: 18446744073709551615 kB\n"}, maxSystemMemory},
+		{"v2 mounted elsewhere (hybrid)", map[string]string{procMemInfo: meminfo, procSelfCgroup: v2,
+			procSelfMountInfo: hybrid,
+			"/sys/fs/cgroup/unified/user.slice/app.service/memory.max": "1073741824\n",
+			"/sys/fs/cgroup/user.slice/app.service/memory.max":         "536870912\n"}, 1 << 30},
+		{"v1's memory mounted elsewhere", map[string]string{procMemInfo: meminfo, procSelfCgroup: v1,
+			procSelfMountInfo: "30 20 0:30 / /cgroup/mem\\040x rw - cgroup cgroup rw,memory,nosuid\n",
+			"/cgroup/mem x/process_api/memory.limit_in_bytes": "2147483648\n"}, 2 << 30},
+		{"v1 in a container: its cgroup mounted as the root", map[string]string{procMemInfo: meminfo,
+			procSelfCgroup:    "4:memory:/docker/abc\n",
+			procSelfMountInfo: "35 31 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid master:15 - cgroup cgroup rw,memory\n",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes": "3221225472\n"}, 3 << 30},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,28 +87,56 @@ func TestSystemMemory(t *testing.T) {
 }
 
 // TestCgroupLimitFiles: the limit files of each cgroup of /proc/self/cgroup and of its
-// ancestors, under the mount of its hierarchy, and none for other controllers.
+// ancestors up to its mount's root, under the mount of its hierarchy that mountinfo lists
+// (the usual one when it lists none), and none for other controllers.
 func TestCgroupLimitFiles(t *testing.T) {
 	t.Parallel()
-	got := cgroupLimitFiles([]byte("12:pids:/x\n4:memory:/a/b\n0::/c/../d\nnonsense\n1:name=systemd:/\n"))
-	want := []string{
-		"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
-		"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+	const cgroup = "12:pids:/x\n4:memory:/a/b\n0::/c/../d\nnonsense\n1:name=systemd:/\n"
+	tests := []struct {
+		name, mountInfo string
+		want            []string
+	}{
+		{"the usual mounts", "", []string{
+			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+		}},
+		{"mounts of cgroups below the root", "1 0 0:1 /a /m1 rw - cgroup cgroup rw,memory\n2 0 0:2 /d /m2 rw shared:1 - cgroup2 none rw\n", []string{
+			"/m1/b/memory.limit_in_bytes", "/m1/memory.limit_in_bytes", "/m2/memory.max",
+		}},
+		{"the first mount holding the cgroup", "1 0 0:1 /z /m0 rw - cgroup2 none rw\n2 0 0:2 / /m2 rw - cgroup2 none rw\n", []string{
+			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/m2/d/memory.max", "/m2/memory.max",
+		}},
+		{"a cgroup under no mount's root", "1 0 0:1 /other /m1 rw - cgroup cgroup rw,memory\n", []string{
+			"/m1/a/b/memory.limit_in_bytes", "/m1/a/memory.limit_in_bytes", "/m1/memory.limit_in_bytes",
+			"/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+		}},
+		{"lines that are not cgroup mounts", "1 0 0:1 / /m1 rw - cgroup cgroup rw,cpu\n2 0 0:2 / /m2 rw - tmpfs tmpfs rw\n3 0 0:3 relative /m3 rw - cgroup2 none rw\nshort - cgroup2\n", []string{
+			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+		}},
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("cgroupLimitFiles = %q, want %q", got, want)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := cgroupLimitFiles([]byte(cgroup), cgroupMounts([]byte(tc.mountInfo))); !slices.Equal(got, tc.want) {
+				t.Errorf("cgroupLimitFiles = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
-// FuzzMemoryFiles: the parsers of /proc/meminfo, /proc/self/cgroup and a cgroup's limit
-// take any input without panicking; a MemTotal line in kB reads as its bytes (at most
-// maxSystemMemory), a limit that means none reads as 0, and every limit file lies under a
-// cgroup mount.
+// FuzzMemoryFiles: the parsers of /proc/meminfo, /proc/self/cgroup, /proc/self/mountinfo
+// and a cgroup's limit take any input without panicking; a MemTotal line in kB reads as
+// its bytes (at most maxSystemMemory), a limit that means none reads as 0, mounts have
+// clean absolute paths, and every limit file lies under a cgroup mount.
 func FuzzMemoryFiles(f *testing.F) {
 	f.Add([]byte("MemTotal:       25165824 kB\n"), uint64(25165824))
 	f.Add([]byte("max\n"), uint64(0))
 	f.Add([]byte("4:memory:/process_api/abc\n0::/\n"), uint64(1<<63))
 	f.Add([]byte("0::/a/../../b\n3:cpu,memory:../x\n"), uint64(7))
+	f.Add([]byte("35 31 0:32 /docker/abc /sys/fs/cgroup/memory ro master:15 - cgroup cgroup rw,memory\n4:memory:/docker/abc\n"), uint64(0))
+	f.Add([]byte("41 31 0:38 /a\\134 /x\\040y rw - cgroup2 cgroup2 rw\n0::/a\\\n"), uint64(1))
 	f.Fuzz(func(t *testing.T, b []byte, kb uint64) {
 		if m := parseMemTotal(b); m > maxSystemMemory {
 			t.Errorf("parseMemTotal(%q) = %d, over maxSystemMemory", b, m)
@@ -104,8 +148,17 @@ func FuzzMemoryFiles(f *testing.F) {
 		if l := parseCgroupLimit(b); l >= 1<<62 {
 			t.Errorf("parseCgroupLimit(%q) = %d, a limit that is none", b, l)
 		}
-		for _, file := range cgroupLimitFiles(b) {
-			if !strings.HasPrefix(file, cgroupV2Mount+"/") || path.Clean(file) != file ||
+		mounts := cgroupMounts(b)
+		for _, m := range mounts {
+			if !path.IsAbs(m.root) || path.Clean(m.root) != m.root || !path.IsAbs(m.point) || path.Clean(m.point) != m.point {
+				t.Errorf("cgroupMounts(%q) gives %+v", b, m)
+			}
+		}
+		for _, file := range cgroupLimitFiles(b, mounts) {
+			under := slices.ContainsFunc(mounts, func(m cgroupMount) bool {
+				return m.point == "/" || strings.HasPrefix(file, m.point+"/")
+			})
+			if !under || path.Clean(file) != file ||
 				(path.Base(file) != "memory.max" && path.Base(file) != "memory.limit_in_bytes") {
 				t.Errorf("cgroupLimitFiles(%q) gives %q", b, file)
 			}
