@@ -316,7 +316,7 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
-		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, gcMemory(os.ReadFile))...)
+		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, func() uint64 { return gcMemory(os.ReadFile) })...)
 		log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)
 	}
 	cfg, err := g.loadConfig()

@@ -181,14 +181,16 @@ func gcPercentNow() int {
 // GOGC's percent and no extra, floor nor large heap's rise ("none") when GOGC is set,
 // else gcPercent, its extra (extraPercent, extraHeapBytes in bytes), minHeapGoal (in
 // bytes), the large heap's rise (largePercent, from largeHeapFrom to largeHeapFull
-// bytes) and the memory whose half it stays within (memory bytes, "unknown" for 0).
-func gcPolicy(getenv func(string) string, memory uint64) []any {
+// bytes) and the memory whose half it stays within (memory's bytes, asked for only
+// then; "unknown" for 0).
+func gcPolicy(getenv func(string) string, memory func() uint64) []any {
 	if getenv("GOGC") != "" {
 		return []any{"gc_percent", gcPercentNow(), "gc_extra_percent", "none", "gc_extra_max", "none", "gc_min_heap", "none",
 			"gc_large_percent", "none"}
 	}
-	mem := any(memory)
-	if memory == 0 {
+	bytes := memory()
+	mem := any(bytes)
+	if bytes == 0 {
 		mem = "unknown"
 	}
 	return []any{"gc_percent", gcPercent, "gc_extra_percent", extraPercent, "gc_extra_max", extraHeapBytes,

@@ -192,3 +192,24 @@ func TestMemoryWithin(t *testing.T) {
 		})
 	}
 }
+
+// TestGCPolicyReadsMemoryOnlyForTheRise: the policy's log line asks for the memory only
+// when the pace is apflow's; with GOGC set there is no rise to bound.
+func TestGCPolicyReadsMemoryOnlyForTheRise(t *testing.T) {
+	t.Parallel()
+	for _, gogc := range []string{"", "80"} {
+		asked := false
+		kv := gcPolicy(func(k string) string {
+			if k == "GOGC" {
+				return gogc
+			}
+			return ""
+		}, func() uint64 { asked = true; return 0 })
+		if asked != (gogc == "") {
+			t.Errorf("GOGC=%q: memory asked for: %v", gogc, asked)
+		}
+		if gogc == "" && kv[len(kv)-1] != "unknown" {
+			t.Errorf("GOGC unset, memory unknown: the line ends %v", kv[len(kv)-1])
+		}
+	}
+}
