@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/apflow-wasm/apflow/host/store/badgerstore"
 )
 
@@ -151,6 +153,41 @@ func TestMemTableBytes(t *testing.T) {
 			}
 			if _, err := os.Stat(dir); tc.code == exitInvalid && !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("refused, yet the data dir %s was created (%v)", dir, err)
+			}
+		})
+	}
+}
+
+// TestMemTableAdvice: a server whose Badger store has the default memtables says once,
+// at its first request of bigTreeBytes or more, which memtables such requests take less
+// time with; not for smaller requests, and not where the operator chose a size or the
+// store is not Badger.
+func TestMemTableAdvice(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	advise := memTableAdvice(hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Info}))
+	for _, n := range []int{100, bigTreeBytes - 1, bigTreeBytes, bigTreeBytes + 1, 5 * bigTreeBytes} {
+		advise(n)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "--memtable-bytes 33554432") ||
+		!strings.Contains(lines[0], fmt.Sprintf("request_bytes=%d", bigTreeBytes)) {
+		t.Errorf("advice logged %q, want one line for the request of bigTreeBytes", out.String())
+	}
+	tests := []struct {
+		name string
+		g    globals
+		want bool
+	}{
+		{"Badger, default memtables", globals{}, os.Getenv("APFLOW_STORE") == ""},
+		{"Badger, --memtable-bytes", globals{memTableBytes: 4 << 20}, false},
+		{"PostgreSQL", globals{storeURL: "postgres://localhost/apflow"}, false},
+		{"in memory", globals{ephemeral: true}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.g.advisesMemTables(); got != tc.want {
+				t.Errorf("advisesMemTables = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -81,7 +81,7 @@ type a2aMessage struct {
 
 // handleA2A serves POST /: A2A JSON-RPC with message/send carrying a tasks data part.
 func (s *Server) handleA2A(c echo.Context) error {
-	body, err := readBody(c.Request(), s.cfg.MaxBodyBytes)
+	body, err := s.readRequest(c)
 	if err != nil {
 		return err
 	}

@@ -121,6 +121,16 @@ func decodeParams(params json.RawMessage, v any) error {
 	return nil
 }
 
+// readRequest reads the body of a JSON request (JSON-RPC, A2A) as readBody, at most
+// Config.MaxBodyBytes, and tells Config.RequestBody its length.
+func (s *Server) readRequest(c echo.Context) ([]byte, error) {
+	body, err := readBody(c.Request(), s.cfg.MaxBodyBytes)
+	if err == nil && s.cfg.RequestBody != nil {
+		s.cfg.RequestBody(len(body))
+	}
+	return body, err
+}
+
 // readBody reads at most limit bytes; a larger body is an *echo.HTTPError 413.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -137,7 +147,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 // rpcHandler serves JSON-RPC 2.0 on one endpoint: single requests, batches, notifications.
 func (s *Server) rpcHandler(endpoint string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		body, err := readBody(c.Request(), s.cfg.MaxBodyBytes)
+		body, err := s.readRequest(c)
 		if err != nil {
 			return err
 		}

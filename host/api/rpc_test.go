@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
@@ -111,5 +113,33 @@ func TestUnknownRoute(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+// TestRequestBodyLengths: Config.RequestBody learns the length of each JSON request body
+// read, JSON-RPC's and A2A's, before it is decoded (one that does not parse counts too),
+// and of none refused as too large.
+func TestRequestBodyLengths(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var got []int
+	e := setup(t, setupOpts{mutate: func(c *Config) {
+		c.MaxBodyBytes = 4096
+		c.RequestBody = func(n int) { mu.Lock(); got = append(got, n); mu.Unlock() }
+	}})
+	bodies := []struct{ path, body string }{
+		{"/tasks", `{"jsonrpc":"2.0","method":"tasks.list","id":1}`},
+		{"/tasks", `{"jsonrpc":"2.0",`},
+		{"/", `{"jsonrpc":"2.0","method":"message/send","id":1,"params":{}}`},
+		{"/tasks", strings.Repeat(" ", 5000)},
+	}
+	for _, b := range bodies {
+		e.post(t, b.path, "", b.body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []int{len(bodies[0].body), len(bodies[1].body), len(bodies[2].body)}
+	if !slices.Equal(got, want) {
+		t.Errorf("RequestBody got %v, want %v", got, want)
 	}
 }

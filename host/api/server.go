@@ -104,6 +104,10 @@ type Config struct {
 	// schedule (a tree created with one, tasks.update, tasks.scheduled.init): apflow
 	// serve wakes its scheduler, which polls anyway.
 	ScheduleChanged func()
+	// RequestBody, when set, is called with the length of each JSON request body the
+	// server reads (JSON-RPC, A2A), before it is decoded: apflow serve advises on its
+	// store's memtables when a request is large.
+	RequestBody func(bytes int)
 	// Dashboard, when not nil, is served at /ui/ (GET and HEAD; GET / and /ui redirect
 	// there) without a token: it must serve only static files that hold no data and reach
 	// everything through the API's authenticated routes (host/dashboard).
