@@ -117,16 +117,16 @@ func (c *decodeCache) putEnded(id string, raw []byte, t *task.Task) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.putLocked(id, cacheEntry{raw: raw, t: t, ended: true})
 	c.ended = slices.DeleteFunc(c.ended, func(x string) bool { return x == id })
 	c.ended = append(c.ended, id)
-	if len(c.ended) > endedMax {
+	if len(c.ended) > endedMax { // before the put: the room it frees spares an entry
 		oldest := c.ended[0]
 		c.ended = slices.Delete(c.ended, 0, 1)
 		if e, ok := c.m[oldest]; ok && e.ended {
 			delete(c.m, oldest)
 		}
 	}
+	c.putLocked(id, cacheEntry{raw: raw, t: t, ended: true})
 }
 
 // putLocked stores e as task id's entry, evicting a random entry when the cache is full

@@ -470,3 +470,23 @@ func TestEndedRootsKept(t *testing.T) {
 		t.Errorf("%d ended roots listed, want %d", len(c.ended), endedMax)
 	}
 }
+
+// TestEndedRootMakesItsOwnRoom: in a full cache, a root that ends past endedMax takes the
+// room of the oldest ended root, not of a task in flight.
+func TestEndedRootMakesItsOwnRoom(t *testing.T) {
+	t.Parallel()
+	for range 50 { // the eviction of a full cache is random
+		c := newDecodeCache(endedMax+1, 0)
+		c.put("running", []byte("running"), mk("running", "", 0))
+		for i := range endedMax + 1 {
+			id := fmt.Sprintf("root%d", i)
+			c.putEnded(id, []byte(id), mk(id, "", 0))
+		}
+		if _, ok := c.m["running"]; !ok {
+			t.Fatal("an ended root evicted the task in flight")
+		}
+		if _, ok := c.m["root0"]; ok || len(c.m) != endedMax+1 {
+			t.Fatalf("%d entries, root0 kept: want the oldest root gone and the cache full", len(c.m))
+		}
+	}
+}
