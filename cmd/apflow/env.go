@@ -318,7 +318,7 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
-		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, func() uint64 { return gcMemory(os.ReadFile) })...)
+		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, func() uint64 { return gcMemory(os.ReadFile, mountsOnce(os.ReadFile)) })...)
 		log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)
 	}
 	cfg, err := g.loadConfig()
@@ -540,7 +540,7 @@ func memTableAdvice(log hclog.Logger) func(bytes int) {
 		}
 		log.Warn("a large request: a server of requests this large takes 13-19% less time with --memtable-bytes "+
 			strconv.Itoa(bigMemTableSize)+" (docs/configuration.md, Memory); this is said once",
-			"request_bytes", bytes, "memtable_bytes", badgerstore.DefaultMemTableSize)
+			"request_bytes", bytes)
 	}
 }
 

@@ -139,7 +139,8 @@ func (p *gcPacer) pace(live uint64) int {
 // largePace is the pace of a live heap of more than largeFrom bytes: from percent at
 // largeFrom up to largePercent at largeFull and beyond, capped so that the heap it lets
 // grow, live × (100 + pace) / 100, stays within half of memory (read at each
-// collection of such a heap, about 0.1 ms); 0 for a smaller heap, when memory is unknown
+// collection of such a heap: /proc/meminfo, /proc/self/cgroup and the limit files, about
+// 0.1 ms; the mounts once, mountsOnce); 0 for a smaller heap, when memory is unknown
 // or too small for any rise, or when the pacer has no rise (largeFull not above
 // largeFrom, largePercent not above percent).
 func (p *gcPacer) largePace(live uint64) int {
@@ -155,10 +156,10 @@ func (p *gcPacer) largePace(live uint64) int {
 }
 
 // gcMemory is the memory the collector's pace keeps within (gcPacer.memory): what the
-// process may use (systemMemory, read with read), or GOMEMLIMIT when it is set lower;
-// at most maxSystemMemory, as systemMemory, GOMEMLIMIT included.
-func gcMemory(read func(string) ([]byte, error)) uint64 {
-	return memoryWithin(systemMemory(read), debug.SetMemoryLimit(-1))
+// process may use (systemMemory, read with read, its cgroups under mounts), or GOMEMLIMIT
+// when it is set lower; at most maxSystemMemory, as systemMemory, GOMEMLIMIT included.
+func gcMemory(read func(string) ([]byte, error), mounts func() []cgroupMount) uint64 {
+	return memoryWithin(systemMemory(read, mounts), debug.SetMemoryLimit(-1))
 }
 
 // memoryWithin is gcMemory of a process that may use mem bytes (0: unknown) under a

@@ -65,7 +65,8 @@ func main() {
 	if code, ok := serveAsCompileWorker(); ok {
 		os.Exit(code)
 	}
-	paceGC(os.Getenv, func() uint64 { return gcMemory(os.ReadFile) }) // for the life of the process
+	mounts := mountsOnce(os.ReadFile)
+	paceGC(os.Getenv, func() uint64 { return gcMemory(os.ReadFile, mounts) }) // for the life of the process
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at
 	// once, whatever it is waiting on; what was committed stays (apflow resume).

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Where the memory a process may use is read from: the machine's memory, and the memory
@@ -27,15 +28,14 @@ const maxSystemMemory = 1 << 50
 
 // systemMemory returns the bytes of memory the process may use: the machine's memory, or
 // the lowest limit of its cgroups when lower; 0 when none of them can be read (not Linux).
-// read is os.ReadFile, or a test's.
-func systemMemory(read func(string) ([]byte, error)) uint64 {
+// read is os.ReadFile, or a test's; mounts gives the cgroup mounts (mountsOnce).
+func systemMemory(read func(string) ([]byte, error), mounts func() []cgroupMount) uint64 {
 	var mem uint64
 	if b, err := read(procMemInfo); err == nil {
 		mem = parseMemTotal(b)
 	}
 	if b, err := read(procSelfCgroup); err == nil {
-		mountInfo, _ := read(procSelfMountInfo) // none: the usual mount points
-		for _, f := range cgroupLimitFiles(b, cgroupMounts(mountInfo)) {
+		for _, f := range cgroupLimitFiles(b, mounts()) {
 			if b, err := read(f); err == nil {
 				if l := parseCgroupLimit(b); l > 0 && (mem == 0 || l < mem) {
 					mem = l
@@ -44,6 +44,18 @@ func systemMemory(read func(string) ([]byte, error)) uint64 {
 		}
 	}
 	return min(mem, maxSystemMemory)
+}
+
+// mountsOnce returns what gives the cgroup mounts of /proc/self/mountinfo (cgroupMounts),
+// read with read at its first call and kept: a process's mounts do not change under it
+// as its cgroups' limits may, and a host's mountinfo can hold thousands of lines (about
+// 3 ms to read and parse 5,000), which the pace would otherwise read at every collection
+// of a large heap.
+func mountsOnce(read func(string) ([]byte, error)) func() []cgroupMount {
+	return sync.OnceValue(func() []cgroupMount {
+		b, _ := read(procSelfMountInfo) // none: the usual mount points
+		return cgroupMounts(b)
+	})
 }
 
 // cgroupMount is a mount of a cgroup hierarchy: its cgroup root, mounted at point.
@@ -77,13 +89,21 @@ func cgroupMounts(b []byte) []cgroupMount {
 // parseCgroupMount reads one line of /proc/self/mountinfo ("35 31 0:32 / /sys/fs/cgroup/memory
 // rw,relatime - cgroup cgroup rw,memory"): a mount of cgroup v2, or of v1 with the memory
 // controller among its super options; false for any other line.
+//
+// The kernel separates the fields with one blank each and escapes blanks inside them, so
+// a line is split at each blank: a field may be empty (a mount without a source), and
+// only ASCII blanks separate. A root outside the reader's cgroup namespace ("/.."), whose
+// cgroups the process cannot name, is no mount of its.
 func parseCgroupMount(line string) (cgroupMount, bool) {
-	f := strings.Fields(line)
+	f := strings.Split(line, " ")
 	sep := slices.Index(f, "-")
 	if sep < 6 || len(f) < sep+4 {
 		return cgroupMount{}, false
 	}
 	m := cgroupMount{root: unescapeMountPath(f[3]), point: unescapeMountPath(f[4])}
+	if slices.Contains(strings.Split(m.root, "/"), "..") {
+		return cgroupMount{}, false
+	}
 	switch f[sep+1] {
 	case "cgroup2":
 	case "cgroup":
@@ -125,9 +145,7 @@ func isOctal(c byte) bool { return '0' <= c && c <= '7' }
 // /proc/self/cgroup (b), each cgroup's and its ancestors' up to its mount's root:
 // memory.max for cgroup v2 (the "0::" line), memory.limit_in_bytes for v1's memory
 // controller, under the first of mounts of that kind whose root holds the cgroup. A
-// cgroup under no mount's root (a container that sees its host's path, its own cgroup
-// mounted as the root) is looked for under the first mount of its kind, the whole path
-// and each ancestor up to the mount point, which ends at that root.
+// cgroup under no mount's root has no files: the mounted cgroups are not its ancestors.
 func cgroupLimitFiles(b []byte, mounts []cgroupMount) []string {
 	var files []string
 	for line := range strings.SplitSeq(string(b), "\n") {
@@ -146,8 +164,10 @@ func cgroupLimitFiles(b []byte, mounts []cgroupMount) []string {
 		default:
 			continue
 		}
-		dir = path.Clean(dir)
-		m, rel := mountOf(mounts, v1, dir)
+		m, rel, ok := mountOf(mounts, v1, path.Clean(dir))
+		if !ok {
+			continue
+		}
 		for ; ; rel = path.Dir(rel) {
 			files = append(files, path.Join(m.point, rel, file))
 			if rel == "/" {
@@ -159,22 +179,14 @@ func cgroupLimitFiles(b []byte, mounts []cgroupMount) []string {
 }
 
 // mountOf returns the first of mounts of the kind v1 whose root holds the cgroup dir,
-// and dir relative to that root; else the first mount of the kind and dir itself.
-// mounts holds a mount of each kind (cgroupMounts).
-func mountOf(mounts []cgroupMount, v1 bool, dir string) (cgroupMount, string) {
-	first := -1
-	for i, m := range mounts {
-		if m.v1Memory != v1 {
-			continue
-		}
-		if first < 0 {
-			first = i
-		}
-		if m.root == "/" || dir == m.root || strings.HasPrefix(dir, m.root+"/") {
-			return m, path.Join("/", strings.TrimPrefix(dir, m.root))
+// and dir relative to that root; false when none does.
+func mountOf(mounts []cgroupMount, v1 bool, dir string) (cgroupMount, string, bool) {
+	for _, m := range mounts {
+		if m.v1Memory == v1 && (m.root == "/" || dir == m.root || strings.HasPrefix(dir, m.root+"/")) {
+			return m, path.Join("/", strings.TrimPrefix(dir, m.root)), true
 		}
 	}
-	return mounts[first], dir
+	return cgroupMount{}, "", false
 }
 
 // parseMemTotal returns the MemTotal line of /proc/meminfo in bytes ("MemTotal: 24576000

@@ -76,12 +76,13 @@ func TestSystemMemory(t *testing.T) {
 				}
 				return nil, fs.ErrNotExist
 			}
-			if got := systemMemory(read); got != tc.want {
+			if got := systemMemory(read, mountsOnce(read)); got != tc.want {
 				t.Errorf("systemMemory = %d, want %d", got, tc.want)
 			}
 		})
 	}
-	if systemMemory(func(string) ([]byte, error) { return nil, errors.New("denied") }) != 0 {
+	denied := func(string) ([]byte, error) { return nil, errors.New("denied") }
+	if systemMemory(denied, mountsOnce(denied)) != 0 {
 		t.Error("unreadable files gave a size")
 	}
 }
@@ -107,9 +108,23 @@ func TestCgroupLimitFiles(t *testing.T) {
 			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
 			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/m2/d/memory.max", "/m2/memory.max",
 		}},
-		{"a cgroup under no mount's root", "1 0 0:1 /other /m1 rw - cgroup cgroup rw,memory\n", []string{
-			"/m1/a/b/memory.limit_in_bytes", "/m1/a/memory.limit_in_bytes", "/m1/memory.limit_in_bytes",
+		{"a cgroup under no mount's root: none of its kind", "1 0 0:1 /other /m1 rw - cgroup cgroup rw,memory\n", []string{
 			"/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+		}},
+		{"a root that is a prefix of the cgroup's name, not its ancestor", "1 0 0:1 /a/bc /m1 rw - cgroup cgroup rw,memory\n2 0 0:2 /a /m2 rw - cgroup cgroup rw,memory\n", []string{
+			"/m2/b/memory.limit_in_bytes", "/m2/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+		}},
+		{"a mount without a source", "1 0 0:1 / /m1 rw - cgroup2  rw\n", []string{
+			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/m1/d/memory.max", "/m1/memory.max",
+		}},
+		{"a root outside the cgroup namespace", "1 0 0:1 /../.. /m1 rw - cgroup cgroup rw,memory\n", []string{
+			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
+		}},
+		{"only ASCII blanks separate fields", "1 0 0:1 / /mnt/a\u00a0b\u00a0-\u00a0cgroup2 rw - fuse x rw\n", []string{
+			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
 		}},
 		{"lines that are not cgroup mounts", "1 0 0:1 / /m1 rw - cgroup cgroup rw,cpu\n2 0 0:2 / /m2 rw - tmpfs tmpfs rw\n3 0 0:3 relative /m3 rw - cgroup2 none rw\nshort - cgroup2\n", []string{
 			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
@@ -164,4 +179,35 @@ func FuzzMemoryFiles(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMountsReadOnce: the cgroup mounts are read from /proc/self/mountinfo at the first
+// call only, and not at all while /proc/self/cgroup cannot be read.
+func TestMountsReadOnce(t *testing.T) {
+	t.Parallel()
+	reads := 0
+	files := map[string]string{procMemInfo: "MemTotal: 1048576 kB\n"}
+	read := func(name string) ([]byte, error) {
+		if name == procSelfMountInfo {
+			reads++
+		}
+		if b, ok := files[name]; ok {
+			return []byte(b), nil
+		}
+		return nil, fs.ErrNotExist
+	}
+	mounts := mountsOnce(read)
+	systemMemory(read, mounts)
+	if reads != 0 {
+		t.Fatalf("mountinfo read %d times without a /proc/self/cgroup", reads)
+	}
+	files[procSelfCgroup] = "0::/\n"
+	for range 3 {
+		if got := systemMemory(read, mounts); got != 1<<30 {
+			t.Fatalf("systemMemory = %d, want 1 GiB", got)
+		}
+	}
+	if reads != 1 {
+		t.Errorf("mountinfo read %d times, want once", reads)
+	}
 }
