@@ -93,43 +93,26 @@ func TestSystemMemory(t *testing.T) {
 func TestCgroupLimitFiles(t *testing.T) {
 	t.Parallel()
 	const cgroup = "12:pids:/x\n4:memory:/a/b\n0::/c/../d\nnonsense\n1:name=systemd:/\n"
+	// The files under the usual mount points, of v1's memory controller and of v2.
+	usualV1 := []string{"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
+		"/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+	usualV2 := []string{"/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max"}
+	usual := append(slices.Clone(usualV1), usualV2...)
 	tests := []struct {
 		name, mountInfo string
 		want            []string
 	}{
-		{"the usual mounts", "", []string{
-			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
-		}},
+		{"the usual mounts", "", usual},
 		{"mounts of cgroups below the root", "1 0 0:1 /a /m1 rw - cgroup cgroup rw,memory\n2 0 0:2 /d /m2 rw shared:1 - cgroup2 none rw\n", []string{
 			"/m1/b/memory.limit_in_bytes", "/m1/memory.limit_in_bytes", "/m2/memory.max",
 		}},
-		{"the first mount holding the cgroup", "1 0 0:1 /z /m0 rw - cgroup2 none rw\n2 0 0:2 / /m2 rw - cgroup2 none rw\n", []string{
-			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/m2/d/memory.max", "/m2/memory.max",
-		}},
-		{"a cgroup under no mount's root: none of its kind", "1 0 0:1 /other /m1 rw - cgroup cgroup rw,memory\n", []string{
-			"/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
-		}},
-		{"a root that is a prefix of the cgroup's name, not its ancestor", "1 0 0:1 /a/bc /m1 rw - cgroup cgroup rw,memory\n2 0 0:2 /a /m2 rw - cgroup cgroup rw,memory\n", []string{
-			"/m2/b/memory.limit_in_bytes", "/m2/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
-		}},
-		{"a mount without a source", "1 0 0:1 / /m1 rw - cgroup2  rw\n", []string{
-			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/m1/d/memory.max", "/m1/memory.max",
-		}},
-		{"a root outside the cgroup namespace", "1 0 0:1 /../.. /m1 rw - cgroup cgroup rw,memory\n", []string{
-			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
-		}},
-		{"only ASCII blanks separate fields", "1 0 0:1 / /mnt/a\u00a0b\u00a0-\u00a0cgroup2 rw - fuse x rw\n", []string{
-			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
-		}},
-		{"lines that are not cgroup mounts", "1 0 0:1 / /m1 rw - cgroup cgroup rw,cpu\n2 0 0:2 / /m2 rw - tmpfs tmpfs rw\n3 0 0:3 relative /m3 rw - cgroup2 none rw\nshort - cgroup2\n", []string{
-			"/sys/fs/cgroup/memory/a/b/memory.limit_in_bytes", "/sys/fs/cgroup/memory/a/memory.limit_in_bytes",
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/d/memory.max", "/sys/fs/cgroup/memory.max",
-		}},
+		{"the first mount holding the cgroup", "1 0 0:1 /z /m0 rw - cgroup2 none rw\n2 0 0:2 / /m2 rw - cgroup2 none rw\n", append(slices.Clone(usualV1), "/m2/d/memory.max", "/m2/memory.max")},
+		{"a cgroup under no mount's root: none of its kind", "1 0 0:1 /other /m1 rw - cgroup cgroup rw,memory\n", usualV2},
+		{"a root that is a prefix of the cgroup's name, not its ancestor", "1 0 0:1 /a/bc /m1 rw - cgroup cgroup rw,memory\n2 0 0:2 /a /m2 rw - cgroup cgroup rw,memory\n", append([]string{"/m2/b/memory.limit_in_bytes", "/m2/memory.limit_in_bytes"}, usualV2...)},
+		{"a mount without a source", "1 0 0:1 / /m1 rw - cgroup2  rw\n", append(slices.Clone(usualV1), "/m1/d/memory.max", "/m1/memory.max")},
+		{"a root outside the cgroup namespace", "1 0 0:1 /../.. /m1 rw - cgroup cgroup rw,memory\n", usual},
+		{"only ASCII blanks separate fields", "1 0 0:1 / /mnt/a\u00a0b\u00a0-\u00a0cgroup2 rw - fuse x rw\n", usual},
+		{"lines that are not cgroup mounts", "1 0 0:1 / /m1 rw - cgroup cgroup rw,cpu\n2 0 0:2 / /m2 rw - tmpfs tmpfs rw\n3 0 0:3 relative /m3 rw - cgroup2 none rw\nshort - cgroup2\n", usual},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
