@@ -526,28 +526,26 @@ func memTableSize(treeBytes int) int64 {
 }
 
 // memTableAdvice returns what apflow serve calls with each request body's length
-// (api.Config.RequestBody) when its Badger store has the memtables of no operator's
-// choosing: the first body of bigTreeBytes or more logs, once, as a warning (the level a
-// server logs by default), that such requests take less time with bigMemTableSize
-// memtables, as apflow run takes for such a tree. A server cannot size its memtables to
-// each request, and larger ones by default would hold more for the small requests most
-// servers take (docs/configuration.md, "Memory").
-func memTableAdvice(log hclog.Logger) func(bytes int) {
+// (api.Config.RequestBody), or nil where it has nothing to say: the server's store is
+// not Badger, its memtables are the operator's choice (--memtable-bytes), or maxBody
+// refuses a body of bigTreeBytes. Otherwise the first body of bigTreeBytes or more logs,
+// once, as a warning (the level a server logs by default), that requests that large are
+// faster with bigMemTableSize memtables, as apflow run takes for such a tree. A server
+// cannot size its memtables to each request, and larger ones by default would hold more
+// for the small requests most servers take (docs/configuration.md, "Memory").
+func (g *globals) memTableAdvice(maxBody int64, log hclog.Logger) func(bytes int) {
+	if g.ephemeral || g.storeDSN() != "" || g.memTableBytes != 0 || maxBody < bigTreeBytes {
+		return nil
+	}
 	var said atomic.Bool
 	return func(bytes int) {
 		if bytes < bigTreeBytes || said.Swap(true) {
 			return
 		}
-		log.Warn("a large request: a server of requests this large takes 13-19% less time with --memtable-bytes "+
+		log.Warn("a large request: a server of requests this large is faster with --memtable-bytes "+
 			strconv.Itoa(bigMemTableSize)+" (docs/configuration.md, Memory); this is said once",
 			"request_bytes", bytes)
 	}
-}
-
-// advisesMemTables reports whether apflow serve advises on its memtables
-// (memTableAdvice): its store is Badger, with memtables of no operator's choosing.
-func (g *globals) advisesMemTables() bool {
-	return !g.ephemeral && g.storeDSN() == "" && g.memTableBytes == 0
 }
 
 // memTableSize is the memtable size the Badger store opens with: --memtable-bytes when

@@ -159,13 +159,17 @@ func TestMemTableBytes(t *testing.T) {
 }
 
 // TestMemTableAdvice: a server whose Badger store has the default memtables says once,
-// at its first request of bigTreeBytes or more, which memtables such requests take less
-// time with; not for smaller requests, and not where the operator chose a size or the
-// store is not Badger.
+// at its first request of bigTreeBytes or more, which memtables such requests are faster
+// with; not for smaller requests, and not where the operator chose a size, the store is
+// not Badger or the body limit refuses such a request.
 func TestMemTableAdvice(t *testing.T) {
 	t.Parallel()
 	var out strings.Builder
-	advise := memTableAdvice(hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Info}))
+	g := globals{}
+	advise := g.memTableAdvice(bigTreeBytes, hclog.New(&hclog.LoggerOptions{Output: &out, Level: hclog.Info}))
+	if os.Getenv("APFLOW_STORE") != "" {
+		t.Skip("APFLOW_STORE is set: the store is not Badger")
+	}
 	for _, n := range []int{100, bigTreeBytes - 1, bigTreeBytes, bigTreeBytes + 1, 5 * bigTreeBytes} {
 		advise(n)
 	}
@@ -175,19 +179,19 @@ func TestMemTableAdvice(t *testing.T) {
 		t.Errorf("advice logged %q, want one line for the request of bigTreeBytes", out.String())
 	}
 	tests := []struct {
-		name string
-		g    globals
-		want bool
+		name    string
+		g       globals
+		maxBody int64
 	}{
-		{"Badger, default memtables", globals{}, os.Getenv("APFLOW_STORE") == ""},
-		{"Badger, --memtable-bytes", globals{memTableBytes: 4 << 20}, false},
-		{"PostgreSQL", globals{storeURL: "postgres://localhost/apflow"}, false},
-		{"in memory", globals{ephemeral: true}, false},
+		{"Badger, --memtable-bytes", globals{memTableBytes: 4 << 20}, bigTreeBytes},
+		{"PostgreSQL", globals{storeURL: "postgres://localhost/apflow"}, bigTreeBytes},
+		{"in memory", globals{ephemeral: true}, bigTreeBytes},
+		{"a body limit under bigTreeBytes", globals{}, bigTreeBytes - 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.g.advisesMemTables(); got != tc.want {
-				t.Errorf("advisesMemTables = %v, want %v", got, tc.want)
+			if tc.g.memTableAdvice(tc.maxBody, hclog.NewNullLogger()) != nil {
+				t.Error("advice given, want none")
 			}
 		})
 	}

@@ -89,9 +89,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if h.node != nil {
 				acfg.Cluster = h.node
 			}
-			if g.advisesMemTables() && maxBody >= bigTreeBytes {
-				acfg.RequestBody = memTableAdvice(h.log.Named("api"))
-			}
+			acfg.RequestBody = g.memTableAdvice(maxBody, h.log.Named("api"))
 			if gen := h.generator(acfg.Prepare); gen != nil {
 				acfg.Generator = gen
 			}
