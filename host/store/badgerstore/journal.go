@@ -27,8 +27,10 @@ import (
 // log (a disk cache flush even when the commit wrote nothing there) and the memtable's
 // write-ahead log (whose first write after each sync also faults). So Badger runs with
 // unsynced writes, and every commit of the store first appends its writes to one
-// preallocated file, apflow.journal in the data directory, and syncs that file alone
-// (fdatasync): one sync a commit (docs/decisions.md, §20).
+// preallocated file, apflow.journal in the data directory, and syncs that file alone:
+// one sync a commit (docs/decisions.md, §20). Where the file system takes direct
+// writes, the record's write is that sync (O_DIRECT and O_DSYNC, direct.go); elsewhere
+// it is written through the page cache and synced with fdatasync.
 //
 // Guarantees:
 //   - A commit that returned nil is in the journal, synced, or in Badger's files, synced
@@ -81,6 +83,10 @@ type journal struct {
 	off       int64 // where the next record goes
 	allocated int64 // preallocated length of the file
 	buf       []byte
+	// direct writes the file where the file system takes direct writes (direct.go),
+	// each durable once written; nil: through f and the page cache, made durable by
+	// syncData.
+	direct *directWriter
 
 	// checkpointAt is the journal size from which a commit is followed by a checkpoint.
 	checkpointAt int64
@@ -89,9 +95,10 @@ type journal struct {
 	// broken, once set, fails every later commit.
 	broken atomic.Pointer[error]
 
-	// syncData and syncFiles are datasync and syncStoreFiles, and syncFile the sync of
-	// one file of the store's; tests replace them to see what is synced when.
-	syncData  func(*os.File) error
+	// syncData makes what the journal wrote durable (syncWritten); syncFiles is
+	// syncStoreFiles, and syncFile the sync of one file of the store's. Tests replace
+	// them to see what is synced when.
+	syncData  func() error
 	syncFiles func(dir string) error
 	syncFile  func(path string) error
 
@@ -107,9 +114,40 @@ type journal struct {
 
 func newJournal(dir string, f *os.File, logger hclog.Logger, epoch uint64) *journal {
 	j := &journal{dir: dir, f: f, logger: logger, epoch: epoch, checkpointAt: journalCheckpointBytes,
-		syncData: datasync, syncFile: syncPath}
-	j.syncFiles = j.syncStoreFiles
+		syncFile: syncPath}
+	j.syncData, j.syncFiles = j.syncWritten, j.syncStoreFiles
 	return j
+}
+
+// writeDirectly has the journal write its file directly (direct.go) through d, a
+// descriptor of it opened with openDirect. It must be followed by reset, which starts the
+// file anew.
+func (j *journal) writeDirectly(d *os.File) { j.direct = newDirectWriter(d) }
+
+// writeAt writes p at off: directly, durable once it returns, or into the page cache,
+// durable once syncData returns. A direct write refused as such (an alignment the disk
+// does not take) is written through the page cache, as is every later one.
+func (j *journal) writeAt(p []byte, off int64) error {
+	if j.direct != nil {
+		err := j.direct.writeAt(p, off, j.allocated)
+		if !errors.Is(err, errDirectRefused) {
+			return err
+		}
+		j.logger.Warn("the task store's journal cannot write directly; it writes through the page cache", "error", err)
+		_ = j.direct.close()
+		j.direct = nil
+	}
+	_, err := j.f.WriteAt(p, off)
+	return err
+}
+
+// syncWritten makes what the journal wrote durable: fdatasync, or nothing where its
+// writes are direct.
+func (j *journal) syncWritten() error {
+	if j.direct != nil {
+		return nil
+	}
+	return datasync(j.f)
 }
 
 const (
@@ -130,8 +168,9 @@ const (
 	// journal that a restatement made larger is truncated.
 	journalKeepBytes = journalCheckpointBytes + 2*journalPrealloc
 	// journalPrealloc is the length preallocated at each reset and each extension: a
-	// record written within it does not change the file's size, so its fdatasync
-	// commits at most the conversion of the blocks it wrote.
+	// record written within it does not change the file's size, so its sync commits at
+	// most the conversion of the blocks it wrote (none for direct writes, which write
+	// zeros ahead of the records: direct.go).
 	journalPrealloc = 8 << 20
 	// journalBufKeep is the largest record buffer kept from one commit to the next, and
 	// the size of a restatement's records.
@@ -165,6 +204,11 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger, logs valueLogFi
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
 	j := newJournal(dir, f, logger, epoch)
+	if d, err := openDirect(path); err == nil {
+		j.writeDirectly(d)
+	} else {
+		logger.Debug("the task store's journal writes through the page cache", "reason", err)
+	}
 	newest, older := logs.newest, logsErr != nil || logs.count > 1 // a directory it cannot read has others, as far as it knows
 	switch {
 	case n > 0 || (info.Size() < journalHeaderSize && older):
@@ -260,7 +304,7 @@ func (j *journal) append(writes [][]write) (int64, error) {
 		return n, err
 	}
 	j.syncs.Add(1)
-	return n, j.syncData(j.f)
+	return n, j.syncData()
 }
 
 // write writes one record of writes at the end of the journal, unsynced. It returns the
@@ -275,7 +319,7 @@ func (j *journal) write(writes [][]write) (int64, error) {
 		}
 		j.allocated = end + journalPrealloc
 	}
-	_, err := j.f.WriteAt(j.buf, j.off)
+	err := j.writeAt(j.buf, j.off)
 	j.off += n
 	if cap(j.buf) > journalBufKeep {
 		j.buf = nil // a large create's record is not kept for the small ones of a run
@@ -288,9 +332,9 @@ func (j *journal) write(writes [][]write) (int64, error) {
 // the error.
 func (j *journal) fail(start, n int64, err error) error {
 	j.off = start
-	_, verr := j.f.WriteAt(make([]byte, n), start)
+	verr := j.writeAt(make([]byte, n), start)
 	if verr == nil {
-		verr = j.syncData(j.f)
+		verr = j.syncData()
 	}
 	if verr != nil {
 		err = fmt.Errorf("%w; zeroing its record failed too: %v", err, verr)
@@ -383,7 +427,7 @@ func (j *journal) restate(db *badger.DB, reserve int64) (int, error) {
 		}
 		batch, size = nil, 0
 		j.syncs.Add(1)
-		if err := j.syncData(j.f); err != nil {
+		if err := j.syncData(); err != nil {
 			return j.breakWith(fmt.Errorf("restate values: %w", err))
 		}
 		return nil
@@ -421,7 +465,7 @@ func (j *journal) close() error {
 	} else if err = j.syncFiles(j.dir); err == nil {
 		err = j.reset(0)
 	}
-	if cerr := j.f.Close(); err == nil {
+	if cerr := j.closeFiles(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -432,7 +476,15 @@ func (j *journal) close() error {
 
 // leave closes the journal as it is, for the next Open to replay: Open failed, or Badger
 // did not close.
-func (j *journal) leave() { _ = j.f.Close() }
+func (j *journal) leave() { _ = j.closeFiles() }
+
+// closeFiles closes the journal's descriptors.
+func (j *journal) closeFiles() error {
+	if j.direct != nil {
+		_ = j.direct.close() // nothing of it to sync: each write was
+	}
+	return j.f.Close()
+}
 
 // restart empties the journal under a new epoch and keeps its blocks: the header is
 // written, and an empty record header at the first record's place, and synced. Replay
@@ -446,14 +498,14 @@ func (j *journal) restart() error {
 		return j.reset(journalPrealloc)
 	}
 	j.epoch = newEpoch(j.epoch)
-	if _, err := j.f.WriteAt(journalHeader(j.epoch), 0); err != nil {
+	if err := j.writeAt(journalHeader(j.epoch), 0); err != nil {
 		return fmt.Errorf("restart journal: %w", err)
 	}
-	if _, err := j.f.WriteAt(make([]byte, recordTerminator), journalDataOffset); err != nil {
+	if err := j.writeAt(make([]byte, recordTerminator), journalDataOffset); err != nil {
 		return fmt.Errorf("restart journal: %w", err)
 	}
 	j.syncs.Add(1)
-	if err := j.syncData(j.f); err != nil {
+	if err := j.syncData(); err != nil {
 		return fmt.Errorf("restart journal: %w", err)
 	}
 	j.off = journalDataOffset
@@ -470,6 +522,9 @@ func (j *journal) reset(prealloc int64) error {
 		return fmt.Errorf("reset journal: %w", err)
 	}
 	j.off, j.allocated = journalDataOffset, journalHeaderSize
+	if j.direct != nil {
+		j.direct.emptied(journalDataOffset) // the header's block, synced below
+	}
 	if prealloc > 0 {
 		if err := preallocate(j.f, prealloc); err != nil {
 			return fmt.Errorf("reset journal: %w", err)

@@ -37,3 +37,12 @@ func datasync(f *os.File) error {
 		}
 	}
 }
+
+// openDirect opens path for direct, synchronous writes (direct.go), or fails where the
+// file system does not take them.
+func openDirect(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|unix.O_DIRECT|unix.O_DSYNC, 0)
+}
+
+// isDirectRefused reports whether err is a direct write refused for its alignment.
+func isDirectRefused(err error) bool { return errors.Is(err, unix.EINVAL) }

@@ -2,7 +2,10 @@
 
 package badgerstore
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // preallocate does nothing where fallocate is not available: the journal grows as it is
 // written, and each sync commits its new length too.
@@ -13,3 +16,9 @@ func allocated(info os.FileInfo) int64 { return info.Size() }
 
 // datasync syncs the file (fsync).
 func datasync(f *os.File) error { return f.Sync() }
+
+// openDirect fails: the journal writes through the page cache and syncs (fsync).
+func openDirect(string) (*os.File, error) { return nil, errors.ErrUnsupported }
+
+// isDirectRefused is never asked: no direct writes here.
+func isDirectRefused(error) bool { return false }

@@ -220,7 +220,7 @@ func TestReplayFailsOnReadErrors(t *testing.T) {
 	}
 }
 
-func newTestJournal(t *testing.T) *journal {
+func newTestJournal(t testing.TB) *journal {
 	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), journalName))
 	if err != nil {
@@ -560,9 +560,10 @@ func TestRestateSyncsEachRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	var synced []int64 // the journal's end at each sync
-	s.journal.syncData = func(f *os.File) error {
+	syncData := s.journal.syncData
+	s.journal.syncData = func() error {
 		synced = append(synced, s.journal.off)
-		return datasync(f)
+		return syncData()
 	}
 	start := s.journal.off
 	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) {
@@ -630,13 +631,14 @@ func TestJournalSyncOrder(t *testing.T) {
 	t.Parallel()
 	j := newTestJournal(t)
 	var events []string
-	j.syncData = func(f *os.File) error {
+	syncData := j.syncData
+	j.syncData = func() error {
 		h := make([]byte, journalHeaderSize)
-		if _, err := f.ReadAt(h, 0); err != nil {
+		if _, err := j.f.ReadAt(h, 0); err != nil {
 			t.Fatal(err)
 		}
 		events = append(events, fmt.Sprintf("sync journal, epoch %d", binary.LittleEndian.Uint64(h[8:])))
-		return datasync(f)
+		return syncData()
 	}
 	first := j.epoch
 	j.syncFiles = func(string) error {

@@ -204,7 +204,7 @@ func recoverStore(db *badger.DB, opts Options, logs valueLogFiles, logsErr error
 			// next process's first checkpoint must sync every file (journal.sealedBelow).
 			err := j.f.Truncate(0)
 			if err == nil {
-				err = j.syncData(j.f)
+				err = datasync(j.f)
 			}
 			j.leave()
 			if err != nil {
