@@ -12,9 +12,9 @@ import (
 // through a second descriptor of its file opened with O_DIRECT and O_DSYNC
 // (openDirect). Such a write goes from the process's buffer to the disk, and returns
 // once the disk holds it: a commit is one pwrite, with no page of the page cache dirtied
-// and no fdatasync to find and write it back. On this project's machines that took a
-// commit from 156 to 115 µs of time and from 85 to 64 µs of CPU (docs/performance.md,
-// thirty-fourth pass).
+// and no fdatasync to find and write it back. On this project's machines a commit of a
+// chain hop's size takes about a quarter less time and 30% less CPU that way
+// (BenchmarkJournalCommit; docs/performance.md, thirty-fourth pass).
 //
 // Two things make it cheap, and directWriter keeps both:
 //   - A direct write covers whole blocks (directBlock bytes, at an offset that is a
@@ -44,8 +44,9 @@ const (
 )
 
 // errDirectRefused wraps a direct write the file system or the disk refused as such
-// (EINVAL: an alignment it does not take). Nothing was written; the journal then writes
-// through the page cache.
+// (EINVAL: an alignment it does not take). Part of it may be written (the os package
+// writes the rest of a short write from an unaligned place, which is refused); the
+// journal then writes the whole of it, and all that follows, through the page cache.
 var errDirectRefused = errors.New("direct write refused")
 
 // directWriter writes the journal's file through a descriptor opened for direct,
@@ -55,18 +56,30 @@ type directWriter struct {
 	// pwrite is f.WriteAt; tests replace it to refuse writes.
 	pwrite func(b []byte, off int64) (int, error)
 
-	// block is a copy of the block at blockOff, the last block written (blockOff -1:
-	// none known).
-	block    []byte
-	blockOff int64
+	// last and prev are copies of the last two blocks the last write wrote: the next
+	// write starts in one of them (in prev when the last held only the zeros after a
+	// record, recordTerminator).
+	last, prev cachedBlock
 	// zeroed is where the written blocks end: below it, a write converts no extent.
-	zeroed int64
-	chunk  int64 // the length of the next zero fill
-	buf    []byte
+	zeroed  int64
+	chunk   int64  // the length of the next zero fill
+	buf     []byte // aligned: the blocks of a write, or zeros
+	scratch []byte // aligned: a block read back
 }
 
-func newDirectWriter(f *os.File) *directWriter {
-	return &directWriter{f: f, pwrite: f.WriteAt, block: alignedBlocks(directBlock), blockOff: -1, chunk: zeroChunkMin}
+// cachedBlock is a copy of the block at off (-1: none).
+type cachedBlock struct {
+	off int64
+	b   []byte
+}
+
+// newDirectWriter returns a writer of f, a descriptor opened with openDirect, whose
+// blocks below written (the journal's header) are written and none past it.
+func newDirectWriter(f *os.File, written int64) *directWriter {
+	d := &directWriter{f: f, pwrite: f.WriteAt,
+		last: cachedBlock{b: alignedBlocks(directBlock)}, prev: cachedBlock{b: alignedBlocks(directBlock)}}
+	d.emptied(written)
+	return d
 }
 
 // alignedBlocks returns a zeroed buffer of n bytes (a multiple of directBlock) whose
@@ -80,7 +93,7 @@ func alignedBlocks(n int) []byte {
 // emptied tells the writer that the file was truncated, then written below written
 // (through the other descriptor): no block past it is written.
 func (d *directWriter) emptied(written int64) {
-	d.blockOff, d.zeroed, d.chunk = -1, roundUpBlock(written), zeroChunkMin
+	d.last.off, d.prev.off, d.zeroed, d.chunk = -1, -1, roundUpBlock(written), zeroChunkMin
 }
 
 // writeAt writes p at off, durably, and may zero the rest of its last block. The file
@@ -104,13 +117,23 @@ func (d *directWriter) writeAt(p []byte, off, allocated int64) error {
 	if err := d.write(buf, start); err != nil {
 		return err
 	}
-	copy(d.block, buf[n-directBlock:])
-	d.blockOff = end - directBlock
+	d.keep(buf, end)
 	d.zeroed = max(d.zeroed, end)
 	if cap(d.buf) > journalBufKeep {
 		d.buf = nil // a large create's record is not kept for the small ones of a run
 	}
 	return nil
+}
+
+// keep copies the last two blocks of buf, written up to end.
+func (d *directWriter) keep(buf []byte, end int64) {
+	n := len(buf)
+	copy(d.last.b, buf[n-directBlock:])
+	d.last.off, d.prev.off = end-directBlock, -1
+	if n >= 2*directBlock {
+		copy(d.prev.b, buf[n-2*directBlock:n-directBlock])
+		d.prev.off = end - 2*directBlock
+	}
 }
 
 // before fills prefix with what the file holds from start (a block's start) on: the
@@ -119,18 +142,22 @@ func (d *directWriter) before(prefix []byte, start int64) error {
 	if len(prefix) == 0 {
 		return nil
 	}
-	if start == d.blockOff {
-		copy(prefix, d.block)
-		return nil
+	for _, c := range []cachedBlock{d.last, d.prev} {
+		if start == c.off {
+			copy(prefix, c.b)
+			return nil
+		}
 	}
-	// Not the last block written (the zeros of a failed record that began in an earlier
-	// block): read it. A direct read too, so that no stale page of the page cache
+	// Not a block the last write wrote (the zeros of a failed record that began
+	// earlier): read it. A direct read too, so that no stale page of the page cache
 	// answers.
-	b := alignedBlocks(directBlock)
-	if _, err := d.f.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
+	if d.scratch == nil {
+		d.scratch = alignedBlocks(directBlock)
+	}
+	if _, err := d.f.ReadAt(d.scratch, start); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read journal block at %d: %w", start, err)
 	}
-	copy(prefix, b)
+	copy(prefix, d.scratch)
 	return nil
 }
 
@@ -177,6 +204,8 @@ func (d *directWriter) write(b []byte, off int64) error {
 	return nil
 }
 
+// close closes the descriptor: nothing is left to sync, each write was.
 func (d *directWriter) close() error { return d.f.Close() }
 
+// roundUpBlock is n rounded up to a multiple of directBlock.
 func roundUpBlock(n int64) int64 { return (n + directBlock - 1) / directBlock * directBlock }

@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -31,23 +32,13 @@ func newModeJournal(t testing.TB, direct bool) *journal {
 	if !direct {
 		return newTestJournal(t)
 	}
-	path := filepath.Join(t.TempDir(), journalName)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+	j := newTestJournal(t)
+	j.useDirectWrites(j.f.Name())
+	if j.direct == nil {
+		t.Skip("no direct writes here")
 	}
-	t.Cleanup(func() { f.Close() })
-	d, err := openDirect(path)
-	if err != nil {
-		t.Skipf("no direct writes here: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	j := newJournal(filepath.Dir(path), f, hclog.NewNullLogger(), 0)
-	j.writeDirectly(d)
-	j.checkpointAt = 1 << 40
-	if err := j.reset(journalPrealloc); err != nil {
-		t.Fatal(err)
-	}
+	d := j.direct
+	t.Cleanup(func() { d.close() }) // closed already if the journal fell back
 	return j
 }
 
@@ -90,7 +81,7 @@ func TestJournalModesReplay(t *testing.T) {
 				commit(ws)
 			}
 			start := j.off
-			refused := record("x", 6000) // from the block of "i" into the next ones
+			refused := record("x", 9000) // from the block of "i" over three more: its first is read back
 			if err := j.commitWith(func() error { return errors.New("badger refused") }, func() {}, refused); err == nil {
 				t.Fatal("the refused commit succeeded")
 			}
@@ -119,7 +110,7 @@ func TestJournalModesReplay(t *testing.T) {
 // last one in its block, and what earlier writes left elsewhere.
 func TestDirectWriterMatchesItsModel(t *testing.T) {
 	t.Parallel()
-	const size = 4 << 20
+	const size = 2 << 20
 	path := filepath.Join(t.TempDir(), "journal")
 	f, err := os.Create(path)
 	if err != nil {
@@ -130,7 +121,7 @@ func TestDirectWriterMatchesItsModel(t *testing.T) {
 	if err != nil {
 		t.Skipf("no direct writes here: %v", err)
 	}
-	d := newDirectWriter(df)
+	d := newDirectWriter(df, 0)
 	defer d.close()
 	model := make([]byte, size)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -211,7 +202,7 @@ func TestDirectWriterZeroesAhead(t *testing.T) {
 	if err != nil {
 		t.Skipf("no direct writes here: %v", err)
 	}
-	d := newDirectWriter(df)
+	d := newDirectWriter(df, 0)
 	defer d.close()
 	const allocated = 3<<20 + 100
 	if err := preallocate(f, allocated); err != nil {
@@ -250,27 +241,113 @@ func TestDirectWriterZeroesAhead(t *testing.T) {
 	}
 }
 
-// TestJournalFallsBackFromRefusedDirectWrites: a direct write the disk refuses (EINVAL)
-// is written through the page cache, and so is every later one; the store says so once,
-// and replay finds every record.
+// TestJournalFallsBackFromRefusedDirectWrites: a direct write the disk refuses (EINVAL),
+// from the first or later in the journal's life, a failed record's zeros or a
+// checkpoint's header, is written through the page cache, and so is every later one;
+// the store says so once, and replay finds every acknowledged record.
 func TestJournalFallsBackFromRefusedDirectWrites(t *testing.T) {
 	t.Parallel()
-	j := newModeJournal(t, true)
-	var logs logbuf.Buffer
-	j.logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
-	refusals := 0
-	j.direct.pwrite = func([]byte, int64) (int, error) { refusals++; return 0, syscall.EINVAL }
-	for _, k := range []string{"a", "b", "c"} {
+	tests := []struct {
+		name string
+		// act commits through j, whose direct writes refuse is called to refuse from
+		// then on, and returns the records replay must find.
+		act func(t *testing.T, j *journal, refuse func()) [][]string
+	}{
+		{"from the first record", func(t *testing.T, j *journal, refuse func()) [][]string {
+			refuse()
+			commitAll(t, j, "a", "b", "c")
+			return [][]string{{"a=1"}, {"b=1"}, {"c=1"}}
+		}},
+		{"after records written directly", func(t *testing.T, j *journal, refuse func()) [][]string {
+			commitAll(t, j, "a", "b")
+			refuse()
+			commitAll(t, j, "c", "d")
+			return [][]string{{"a=1"}, {"b=1"}, {"c=1"}, {"d=1"}}
+		}},
+		{"the zeros of a record Badger refused", func(t *testing.T, j *journal, refuse func()) [][]string {
+			commitAll(t, j, "a") // and the zeros ahead of the next record
+			d := j.direct
+			d.pwrite = func(b []byte, off int64) (int, error) { // the record goes through, not its zeros
+				refuse()
+				return d.f.WriteAt(b, off)
+			}
+			if err := j.commitWith(func() error { return errors.New("badger refused") }, func() {}, []write{set("x", "1")}); err == nil {
+				t.Fatal("the refused commit succeeded")
+			}
+			return [][]string{{"a=1"}}
+		}},
+		{"a checkpoint's header", func(t *testing.T, j *journal, refuse func()) [][]string {
+			commitAll(t, j, "a")
+			refuse()
+			if err := j.checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+			commitAll(t, j, "b")
+			return [][]string{{"b=1"}}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			j := newModeJournal(t, true)
+			j.syncFiles = func(string) error { return nil }
+			var logs logbuf.Buffer
+			j.logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
+			refusals := 0
+			d := j.direct
+			refuse := func() {
+				d.pwrite = func([]byte, int64) (int, error) { refusals++; return 0, syscall.EINVAL }
+			}
+			want := tc.act(t, j, refuse)
+			if got := replayed(t, j.f.Name()); !slices.EqualFunc(got, want, slices.Equal) || j.direct != nil || refusals != 1 {
+				t.Errorf("replayed %q, direct %v, %d refusals; want %q, through the page cache after one refusal", got, j.direct != nil, refusals, want)
+			}
+			if n := strings.Count(logs.String(), "cannot write directly"); n != 1 {
+				t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// commitAll commits one record "k=1" for each key k through j.
+func commitAll(t *testing.T, j *journal, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
 		if err := j.commitWith(func() error { return nil }, func() {}, []write{set(k, "1")}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got := replayed(t, j.f.Name())
-	if want := [][]string{{"a=1"}, {"b=1"}, {"c=1"}}; !slices.EqualFunc(got, want, slices.Equal) || j.direct != nil || refusals != 1 {
-		t.Errorf("replayed %q, direct %v, %d refusals; want %q, written through the page cache after one refusal", got, j.direct != nil, refusals, want)
-	}
-	if n := strings.Count(logs.String(), "cannot write directly"); n != 1 {
-		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
+}
+
+// TestJournalTriesDirectWritesFirst: a journal writes directly only when its first
+// direct write succeeds; one that fails, whatever the error, leaves the journal writing
+// through the page cache with the descriptor closed.
+func TestJournalTriesDirectWritesFirst(t *testing.T) {
+	t.Parallel()
+	for _, failure := range []error{nil, syscall.EIO, syscall.EOPNOTSUPP, syscall.EINVAL} {
+		t.Run(fmt.Sprint(failure), func(t *testing.T) {
+			t.Parallel()
+			j := newTestJournal(t)
+			df, err := openDirect(j.f.Name())
+			if err != nil {
+				t.Skipf("no direct writes here: %v", err)
+			}
+			d := newDirectWriter(df, journalDataOffset)
+			if failure != nil {
+				d.pwrite = func([]byte, int64) (int, error) { return 0, failure }
+			}
+			err = j.tryDirect(d)
+			if (err == nil) != (failure == nil) || (j.direct != nil) != (failure == nil) {
+				t.Fatalf("tryDirect: %v, writes directly %v; want %v", err, j.direct != nil, failure == nil)
+			}
+			if _, serr := df.Stat(); (failure != nil) != errors.Is(serr, os.ErrClosed) {
+				t.Errorf("the descriptor after tryDirect: %v", serr)
+			}
+			commitAll(t, j, "a")
+			if got := replayed(t, j.f.Name()); len(got) != 1 {
+				t.Errorf("replayed %q, want the one record", got)
+			}
+		})
 	}
 }
 

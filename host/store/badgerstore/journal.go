@@ -108,7 +108,8 @@ type journal struct {
 	// hold nothing unsynced, and never will.
 	sealedBelow uint64
 
-	// syncs counts the journal's syncs, and checkpoints its checkpoints, for tests.
+	// syncs counts the journal's syncs (a direct write of a record is one), and
+	// checkpoints its checkpoints, for tests.
 	syncs, checkpoints atomic.Int64
 }
 
@@ -119,14 +120,43 @@ func newJournal(dir string, f *os.File, logger hclog.Logger, epoch uint64) *jour
 	return j
 }
 
-// writeDirectly has the journal write its file directly (direct.go) through d, a
-// descriptor of it opened with openDirect. It must be followed by reset, which starts the
-// file anew.
-func (j *journal) writeDirectly(d *os.File) { j.direct = newDirectWriter(d) }
+// useDirectWrites has the journal write its file at path directly (direct.go) where the
+// file system takes it: a descriptor opened with openDirect, an alignment within
+// directBlock (directAlignment), and a first direct write, the empty record header
+// where the records begin, that succeeds. Otherwise the journal writes through the page
+// cache, and the store says why at debug level. It must be called on an emptied journal
+// (reset), before any record: nothing is yet acknowledged that a failed write could lose.
+func (j *journal) useDirectWrites(path string) {
+	d, err := openDirect(path)
+	if err == nil {
+		if err = directAlignment(d); err != nil {
+			_ = d.Close()
+		}
+	}
+	if err == nil {
+		err = j.tryDirect(newDirectWriter(d, journalDataOffset))
+	}
+	if err != nil {
+		j.logger.Debug("the task store's journal writes through the page cache", "reason", err)
+	}
+}
+
+// tryDirect has the journal write through d from now on if d's first write, the empty
+// record header where the records begin, succeeds; otherwise it closes d.
+func (j *journal) tryDirect(d *directWriter) error {
+	if err := d.writeAt(make([]byte, recordTerminator), journalDataOffset, j.allocated); err != nil {
+		_ = d.close()
+		return err
+	}
+	j.direct = d
+	return nil
+}
 
 // writeAt writes p at off: directly, durable once it returns, or into the page cache,
 // durable once syncData returns. A direct write refused as such (an alignment the disk
-// does not take) is written through the page cache, as is every later one.
+// does not take) is written whole through the page cache, as is every later one: part
+// of it may have reached the disk directly, and the page cache's write and sync
+// supersede it.
 func (j *journal) writeAt(p []byte, off int64) error {
 	if j.direct != nil {
 		err := j.direct.writeAt(p, off, j.allocated)
@@ -204,11 +234,6 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger, logs valueLogFi
 		return nil, 0, fmt.Errorf("replay journal %s: %w", path, err)
 	}
 	j := newJournal(dir, f, logger, epoch)
-	if d, err := openDirect(path); err == nil {
-		j.writeDirectly(d)
-	} else {
-		logger.Debug("the task store's journal writes through the page cache", "reason", err)
-	}
 	newest, older := logs.newest, logsErr != nil || logs.count > 1 // a directory it cannot read has others, as far as it knows
 	switch {
 	case n > 0 || (info.Size() < journalHeaderSize && older):
@@ -236,6 +261,7 @@ func openJournal(db *badger.DB, dir string, logger hclog.Logger, logs valueLogFi
 		f.Close()
 		return nil, 0, err
 	}
+	j.useDirectWrites(path)
 	return j, n, nil
 }
 

@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 
@@ -46,3 +47,22 @@ func openDirect(path string) (*os.File, error) {
 
 // isDirectRefused reports whether err is a direct write refused for its alignment.
 func isDirectRefused(err error) bool { return errors.Is(err, unix.EINVAL) }
+
+// directAlignment fails when the file system reports (statx, Linux 6.1 and later) that
+// f takes no direct I/O, or only at an alignment larger than directBlock. A kernel that
+// does not say leaves it to the first direct write (useDirectWrites).
+func directAlignment(f *os.File) error {
+	var st unix.Statx_t
+	err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st)
+	if err != nil || st.Mask&unix.STATX_DIOALIGN == 0 {
+		return nil
+	}
+	if st.Dio_offset_align == 0 {
+		return errors.New("the file system takes no direct I/O for this file")
+	}
+	if st.Dio_offset_align > directBlock || st.Dio_mem_align > directBlock {
+		return fmt.Errorf("direct I/O needs an alignment of %d bytes in the file and %d in memory, more than %d",
+			st.Dio_offset_align, st.Dio_mem_align, directBlock)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -185,23 +186,29 @@ func TestJournalBreaks(t *testing.T) {
 			return func() error { return errors.New("badger refused") }
 		}},
 		{"the journal cannot be written", func(j *journal) func() error {
-			j.f.Close()
+			if j.direct != nil {
+				j.direct.pwrite = func([]byte, int64) (int, error) { return 0, syscall.EIO }
+			} else {
+				j.f.Close()
+			}
 			return func() error { t.Error("Badger committed a write the journal does not hold"); return nil }
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			j := newTestJournal(t)
-			if err := j.commitWith(tc.setup(j), func() {}, []write{set("a", "1")}); err == nil {
-				t.Fatal("the failing commit succeeded")
-			}
-			committed, discarded := false, false
-			err := j.commitWith(func() error { committed = true; return nil }, func() { discarded = true }, []write{set("b", "2")})
-			if err == nil || committed || !discarded {
-				t.Fatalf("the next commit: %v, committed %v, discarded %v; want an error, discarded", err, committed, discarded)
-			}
-		})
+	for _, m := range journalModes {
+		for _, tc := range tests {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				j := newModeJournal(t, m.direct)
+				if err := j.commitWith(tc.setup(j), func() {}, []write{set("a", "1")}); err == nil {
+					t.Fatal("the failing commit succeeded")
+				}
+				committed, discarded := false, false
+				err := j.commitWith(func() error { committed = true; return nil }, func() { discarded = true }, []write{set("b", "2")})
+				if err == nil || committed || !discarded {
+					t.Fatalf("the next commit: %v, committed %v, discarded %v; want an error, discarded", err, committed, discarded)
+				}
+			})
+		}
 	}
 }
 
