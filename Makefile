@@ -55,7 +55,7 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'LoadColdCache' -benchtime 3x ./host/sandbox/
 	$(BENCH) -bench 'Open|ProcessStart' -benchtime 10x ./host/registry/
 	$(BENCH) -bench 'HookOverhead' -benchtime 300x ./host/hooks/
-	$(BENCH) -bench 'Update' -benchtime 3000x ./host/store/badgerstore/
+	$(BENCH) -bench 'Update|JournalCommit' -benchtime 3000x ./host/store/badgerstore/
 	$(BENCH) -bench 'DeleteTree10k' -benchtime 3x ./host/store/badgerstore/
 	$(BENCH) -bench 'MarshalJSON' -benchtime 200000x -benchmem ./host/task/
 	$(BENCH) -bench 'TreeJSON' -benchtime 10x ./cmd/apflow/

@@ -13,7 +13,7 @@ import (
 // (openDirect). Such a write goes from the process's buffer to the disk, and returns
 // once the disk holds it: a commit is one pwrite, with no page of the page cache dirtied
 // and no fdatasync to find and write it back. On this project's machines a commit of a
-// chain hop's size takes about a quarter less time and 30% less CPU that way
+// chain hop's size takes about a sixth less time and a quarter less CPU that way
 // (BenchmarkJournalCommit; docs/performance.md, thirty-fourth pass).
 //
 // Two things make it cheap, and directWriter keeps both:
