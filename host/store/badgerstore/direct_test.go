@@ -103,6 +103,25 @@ func TestJournalModesReplay(t *testing.T) {
 	}
 }
 
+// newTestDirectWriter returns a new empty file and a directWriter of it; it skips the
+// test where the file system takes no direct writes.
+func newTestDirectWriter(t *testing.T) (*os.File, *directWriter) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "journal")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	df, err := openDirect(path)
+	if err != nil {
+		t.Skipf("no direct writes here: %v", err)
+	}
+	d := newDirectWriter(df, 0)
+	t.Cleanup(func() { d.close() })
+	return f, d
+}
+
 // TestDirectWriterMatchesItsModel writes at random through a directWriter, as the
 // journal does (appends at the end, the zeros of a refused record over it, a header and
 // a first record header at the file's start, an emptied file), and compares the file
@@ -111,18 +130,7 @@ func TestJournalModesReplay(t *testing.T) {
 func TestDirectWriterMatchesItsModel(t *testing.T) {
 	t.Parallel()
 	const size = 2 << 20
-	path := filepath.Join(t.TempDir(), "journal")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	df, err := openDirect(path)
-	if err != nil {
-		t.Skipf("no direct writes here: %v", err)
-	}
-	d := newDirectWriter(df, 0)
-	defer d.close()
+	f, d := newTestDirectWriter(t)
 	model := make([]byte, size)
 	rng := rand.New(rand.NewPCG(1, 2))
 	empty := func() {
@@ -177,7 +185,7 @@ func TestDirectWriterMatchesItsModel(t *testing.T) {
 			write(p, end)
 			last, end = end, end+int64(n)
 		}
-		if got := readFile(t, path); !bytes.Equal(got[:min(len(got), size)], model[:len(got)]) {
+		if got := readFile(t, f.Name()); !bytes.Equal(got[:min(len(got), size)], model[:len(got)]) {
 			at := 0
 			for at < len(got) && got[at] == model[at] {
 				at++
@@ -192,18 +200,7 @@ func TestDirectWriterMatchesItsModel(t *testing.T) {
 // the allocation, and a write reaching zeroChunkMin past the written blocks gets none.
 func TestDirectWriterZeroesAhead(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "journal")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	df, err := openDirect(path)
-	if err != nil {
-		t.Skipf("no direct writes here: %v", err)
-	}
-	d := newDirectWriter(df, 0)
-	defer d.close()
+	f, d := newTestDirectWriter(t)
 	const allocated = 3<<20 + 100
 	if err := preallocate(f, allocated); err != nil {
 		t.Fatal(err)
