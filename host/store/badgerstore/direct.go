@@ -19,7 +19,7 @@ import (
 // Two things make it cheap, and directWriter keeps both:
 //   - A direct write covers whole blocks (directBlock bytes, at an offset that is a
 //     multiple of them, from a buffer aligned to them). A record starts where the last
-//     one ended, in the middle of a block, so the writer keeps a copy of the last block
+//     one ended, in the middle of a block, so the writer keeps a copy of the last blocks
 //     it wrote and writes that block's bytes before the record again with it.
 //   - Blocks the file system allocated but never wrote (fallocate: "unwritten" extents)
 //     make a synchronous write commit their conversion to written blocks: the same small
@@ -63,7 +63,7 @@ type directWriter struct {
 	// zeroed is where the written blocks end: below it, a write converts no extent.
 	zeroed  int64
 	chunk   int64  // the length of the next zero fill
-	buf     []byte // aligned: the blocks of a write, or zeros
+	buf     []byte // aligned: the blocks of a write
 	scratch []byte // aligned: a block read back
 }
 
@@ -171,9 +171,15 @@ func (d *directWriter) fill(start, end, allocated int64) error {
 		return nil
 	}
 	to := min(max(end, d.zeroed+d.chunk), allocated-allocated%directBlock)
+	if to <= d.zeroed {
+		return nil
+	}
+	// Zeros of their own, not kept: a fill comes once in hundreds of records, which
+	// need a block or two of the writer's buffer.
+	zeros := alignedBlocks(int(min(to-d.zeroed, zeroChunkMax)))
 	for at := d.zeroed; at < to; {
 		n := min(to-at, zeroChunkMax)
-		if err := d.write(d.zeros(int(n)), at); err != nil {
+		if err := d.write(zeros[:n], at); err != nil {
 			return fmt.Errorf("write zeros ahead of the journal's records: %w", err)
 		}
 		at += n
@@ -181,16 +187,6 @@ func (d *directWriter) fill(start, end, allocated int64) error {
 	}
 	d.chunk = min(2*d.chunk, zeroChunkMax)
 	return nil
-}
-
-// zeros returns n aligned zero bytes, in the writer's buffer.
-func (d *directWriter) zeros(n int) []byte {
-	if cap(d.buf) < n {
-		d.buf = alignedBlocks(n)
-	}
-	b := d.buf[:n]
-	clear(b)
-	return b
 }
 
 // write writes whole aligned blocks at off, which must be a block's start.

@@ -333,8 +333,9 @@ func (j *journal) append(writes [][]write) (int64, error) {
 	return n, j.syncData()
 }
 
-// write writes one record of writes at the end of the journal, unsynced. It returns the
-// record's length, written or not.
+// write writes one record of writes at the end of the journal: unsynced through the page
+// cache, durable at once where the journal writes directly. It returns the record's
+// length, written or not.
 func (j *journal) write(writes [][]write) (int64, error) {
 	j.buf = appendRecord(j.buf[:0], j.epoch, writes)
 	n := int64(len(j.buf))
