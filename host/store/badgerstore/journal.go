@@ -122,8 +122,8 @@ func newJournal(dir string, f *os.File, logger hclog.Logger, epoch uint64) *jour
 
 // useDirectWrites has the journal write its file at path directly (direct.go) where the
 // file system takes it: a descriptor opened with openDirect, an alignment within
-// directBlock (directAlignment), and a first direct write, the empty record header
-// where the records begin, that succeeds. Otherwise the journal writes through the page
+// directBlock (directAlignment), and a first direct write, of the header as it is, that
+// succeeds. Otherwise the journal writes through the page
 // cache, and the store says why at debug level. It must be called on an emptied journal
 // (reset), before any record: nothing is yet acknowledged that a failed write could lose.
 func (j *journal) useDirectWrites(path string) {
@@ -141,10 +141,12 @@ func (j *journal) useDirectWrites(path string) {
 	}
 }
 
-// tryDirect has the journal write through d from now on if d's first write, the empty
-// record header where the records begin, succeeds; otherwise it closes d.
+// tryDirect has the journal write through d from now on if d's first write succeeds:
+// the header, as reset wrote and synced it, in its block of its own (a block already
+// written, so the write needs no zeros ahead of it, and a process that commits nothing
+// pays little for it). Otherwise it closes d.
 func (j *journal) tryDirect(d *directWriter) error {
-	if err := d.writeAt(make([]byte, recordTerminator), journalDataOffset, j.allocated); err != nil {
+	if err := d.writeAt(journalHeader(j.epoch), 0, j.allocated); err != nil {
 		_ = d.close()
 		return err
 	}
