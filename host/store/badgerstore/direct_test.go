@@ -349,7 +349,7 @@ func TestJournalTriesDirectWritesFirst(t *testing.T) {
 }
 
 // TestStoreJournalWritesDirectly: a store on a file system that takes direct writes
-// writes its journal directly.
+// writes its journal directly, and says so at debug level.
 func TestStoreJournalWritesDirectly(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -362,9 +362,13 @@ func TestStoreJournalWritesDirectly(t *testing.T) {
 		t.Skipf("no direct writes here: %v", err)
 	}
 	d.Close()
-	s := setup(t, Options{Dir: dir})
+	var logs logbuf.Buffer
+	s := setup(t, Options{Dir: dir, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Debug})})
 	if s.journal.direct == nil {
 		t.Fatal("the journal writes through the page cache")
+	}
+	if !strings.Contains(logs.String(), "journal writes directly") {
+		t.Errorf("the store does not say how its journal writes:\n%s", logs.String())
 	}
 	if err := s.Create(t.Context(), []*task.Task{mk("a", "", 0)}); err != nil {
 		t.Fatal(err)

@@ -123,9 +123,10 @@ func newJournal(dir string, f *os.File, logger hclog.Logger, epoch uint64) *jour
 // useDirectWrites has the journal write its file at path directly (direct.go) where the
 // file system takes it: a descriptor opened with openDirect, an alignment within
 // directBlock (directAlignment), and a first direct write, of the header as it is, that
-// succeeds. Otherwise the journal writes through the page
-// cache, and the store says why at debug level. It must be called on an emptied journal
-// (reset), before any record: nothing is yet acknowledged that a failed write could lose.
+// succeeds. Otherwise the journal writes through the page cache. Either way the store
+// says which at debug level (and why, when not directly). It must be called on an
+// emptied journal (reset), before any record: nothing is yet acknowledged that a failed
+// write could lose.
 func (j *journal) useDirectWrites(path string) {
 	d, err := openDirect(path)
 	if err == nil {
@@ -138,7 +139,9 @@ func (j *journal) useDirectWrites(path string) {
 	}
 	if err != nil {
 		j.logger.Debug("the task store's journal writes through the page cache", "reason", err)
+		return
 	}
+	j.logger.Debug("the task store's journal writes directly (O_DIRECT, O_DSYNC)")
 }
 
 // tryDirect has the journal write through d from now on if d's first write succeeds:
