@@ -36,7 +36,11 @@ func TestPatternsDemo(t *testing.T) {
 		out, err := exec.Command(bin, "run", "-q", "--json", "--data-dir", data, "--plugins", plugins,
 			"--config", "config.json", "tree.json").Output()
 		if err != nil {
-			t.Fatalf("run %d: %v", run+1, err)
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("run %d: %v\n%s\n%s", run+1, err, stderr, out)
 		}
 		var root node
 		if err := json.Unmarshal(out, &root); err != nil {
