@@ -54,3 +54,27 @@ func TestJournalLeavesNothingUnsynced(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectAlignment: direct writes are refused where statx says the file takes no
+// direct I/O or needs more than directBlock of alignment, and left to the first write
+// where it does not say.
+func TestDirectAlignment(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		reported         bool
+		offset, memory   uint32
+		wantDirectWrites bool
+	}{
+		{"not reported (before Linux 6.1)", false, 0, 0, true},
+		{"512-byte sectors", true, 512, 4, true},
+		{"4 KiB sectors", true, 4096, 4096, true},
+		{"no direct I/O", true, 0, 0, false},
+		{"a larger alignment in the file", true, 8192, 4, false},
+		{"a larger alignment in memory", true, 512, 8192, false},
+	} {
+		if err := dioAlignment(tc.reported, tc.offset, tc.memory); (err == nil) != tc.wantDirectWrites {
+			t.Errorf("%s: %v, want direct writes %v", tc.name, err, tc.wantDirectWrites)
+		}
+	}
+}

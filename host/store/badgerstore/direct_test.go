@@ -195,6 +195,35 @@ func TestDirectWriterMatchesItsModel(t *testing.T) {
 	}
 }
 
+// TestDirectWriterReadsNothingBack: a write that starts in the block before the last one
+// written (the last held only the zeros after a record) takes that block's bytes from
+// the writer's copy, not from the disk.
+func TestDirectWriterReadsNothingBack(t *testing.T) {
+	t.Parallel()
+	f, d := newTestDirectWriter(t)
+	if err := preallocate(f, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	// A record ending 3 bytes before a block's end, its 8 zeros reaching into the next.
+	rec := make([]byte, 2*directBlock-3+recordTerminator)
+	for i := range len(rec) - recordTerminator {
+		rec[i] = 'r'
+	}
+	if err := d.writeAt(rec, 0, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	next := int64(len(rec) - recordTerminator)
+	if err := d.writeAt([]byte("next"), next, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if d.scratch != nil {
+		t.Error("the writer read its block back from the disk")
+	}
+	if got := readFile(t, f.Name())[next-3 : next+4]; string(got) != "rrrnext" {
+		t.Errorf("the file holds %q around the second write, want %q", got, "rrrnext")
+	}
+}
+
 // TestDirectWriterZeroesAhead: the first record after the file was emptied is preceded
 // by a small zero fill, each next fill is twice as long up to zeroChunkMax, none passes
 // the allocation, and a write reaching zeroChunkMin past the written blocks gets none.
@@ -223,6 +252,9 @@ func TestDirectWriterZeroesAhead(t *testing.T) {
 	}
 	if max := int64(allocated) / directBlock * directBlock; d.zeroed > max {
 		t.Errorf("zeroed up to %d, past the allocation's last whole block %d", d.zeroed, max)
+	}
+	if cap(d.buf) >= zeroChunkMin {
+		t.Errorf("the writer keeps a buffer of %d bytes after its fills, want the blocks of its records alone", cap(d.buf))
 	}
 	for _, tc := range []struct {
 		n      int64
@@ -336,6 +368,9 @@ func TestJournalTriesDirectWritesFirst(t *testing.T) {
 			err = j.tryDirect(d)
 			if (err == nil) != (failure == nil) || (j.direct != nil) != (failure == nil) {
 				t.Fatalf("tryDirect: %v, writes directly %v; want %v", err, j.direct != nil, failure == nil)
+			}
+			if failure == nil && d.zeroed != journalDataOffset {
+				t.Errorf("the first write zeroed up to %d: want no zeros before the first record", d.zeroed)
 			}
 			if _, serr := df.Stat(); (failure != nil) != errors.Is(serr, os.ErrClosed) {
 				t.Errorf("the descriptor after tryDirect: %v", serr)

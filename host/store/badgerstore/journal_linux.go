@@ -53,16 +53,23 @@ func isDirectRefused(err error) bool { return errors.Is(err, unix.EINVAL) }
 // does not say leaves it to the first direct write (useDirectWrites).
 func directAlignment(f *os.File) error {
 	var st unix.Statx_t
-	err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st)
-	if err != nil || st.Mask&unix.STATX_DIOALIGN == 0 {
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st); err != nil {
 		return nil
 	}
-	if st.Dio_offset_align == 0 {
+	return dioAlignment(st.Mask&unix.STATX_DIOALIGN != 0, st.Dio_offset_align, st.Dio_mem_align)
+}
+
+// dioAlignment is directAlignment's verdict on what statx reported: whether it knew
+// (reported), and the alignments direct I/O needs in the file and in memory.
+func dioAlignment(reported bool, offset, memory uint32) error {
+	switch {
+	case !reported:
+		return nil
+	case offset == 0:
 		return errors.New("the file system takes no direct I/O for this file")
-	}
-	if st.Dio_offset_align > directBlock || st.Dio_mem_align > directBlock {
+	case offset > directBlock || memory > directBlock:
 		return fmt.Errorf("direct I/O needs an alignment of %d bytes in the file and %d in memory, more than %d",
-			st.Dio_offset_align, st.Dio_mem_align, directBlock)
+			offset, memory, directBlock)
 	}
 	return nil
 }
