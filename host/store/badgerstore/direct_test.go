@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -49,7 +51,7 @@ func newModeJournal(t testing.TB, direct bool) *journal {
 func TestJournalModesReplay(t *testing.T) {
 	t.Parallel()
 	ok := func() error { return nil }
-	record := func(key string, n int) []write { return []write{set(key, strings.Repeat("v", n))} }
+	record := func(key string, n int) []write { return []write{set(key, noise(n))} }
 	// The second record ends where the first block of records ends (a value of 128
 	// bytes or more has a length of two bytes, as the second's).
 	lenOf := func(ws []write) int64 { return int64(len(appendRecord(nil, 0, [][]write{ws}))) }
@@ -103,6 +105,21 @@ func TestJournalModesReplay(t *testing.T) {
 	}
 }
 
+// noise returns n bytes that do not compress, the same for the same n: records of a
+// known length (packRecord leaves them as they are).
+func noise(n int) string {
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return string(b)
+}
+
+// syncFills has d run its fills at once, on the writer's goroutine, as tests that
+// replace its pwrite need.
+func syncFills(d *directWriter) { d.spawn = func(fill func()) { fill() } }
+
 // newTestDirectWriter returns a new empty file and a directWriter of it; it skips the
 // test where the file system takes no direct writes.
 func newTestDirectWriter(t *testing.T) (*os.File, *directWriter) {
@@ -134,6 +151,7 @@ func TestDirectWriterMatchesItsModel(t *testing.T) {
 	model := make([]byte, size)
 	rng := rand.New(rand.NewPCG(1, 2))
 	empty := func() {
+		d.stopFill() // as the journal's reset does
 		if err := f.Truncate(0); err != nil {
 			t.Fatal(err)
 		}
@@ -151,8 +169,8 @@ func TestDirectWriterMatchesItsModel(t *testing.T) {
 		}
 		copy(model[off:], p)
 		clear(model[off+int64(len(p)) : roundUpBlock(off+int64(len(p)))])
-		if d.zeroed < roundUpBlock(off+int64(len(p))) {
-			t.Fatalf("write %d bytes at %d: zeroed up to %d, below its end", len(p), off, d.zeroed)
+		if zeroedOf(d) < roundUpBlock(off+int64(len(p))) {
+			t.Fatalf("write %d bytes at %d: zeroed up to %d, below its end", len(p), off, zeroedOf(d))
 		}
 	}
 	var end, last int64 = journalDataOffset, journalDataOffset // the records' end, and the last one's start
@@ -224,9 +242,10 @@ func TestDirectWriterReadsNothingBack(t *testing.T) {
 	}
 }
 
-// TestDirectWriterZeroesAhead: the first record after the file was emptied is preceded
-// by a small zero fill, each next fill is twice as long up to zeroChunkMax, none passes
-// the allocation, and a write reaching zeroChunkMin past the written blocks gets none.
+// TestDirectWriterZeroesAhead: records land on zeros written ahead of them by fills
+// that start after a record's write, each twice as long as the last up to zeroChunkMax,
+// none past the allocation, none kept in the writer's buffer; and the write that opens a
+// journal (its header) starts none.
 func TestDirectWriterZeroesAhead(t *testing.T) {
 	t.Parallel()
 	f, d := newTestDirectWriter(t)
@@ -234,38 +253,102 @@ func TestDirectWriterZeroesAhead(t *testing.T) {
 	if err := preallocate(f, allocated); err != nil {
 		t.Fatal(err)
 	}
-	d.emptied(journalDataOffset)
+	syncFills(d)
 	var fills []int64
-	zeroed := d.zeroed
+	spawn := d.spawn
+	d.spawn = func(fill func()) {
+		from := zeroedOf(d)
+		spawn(fill)
+		fills = append(fills, zeroedOf(d)-from)
+	}
+	d.emptied(journalDataOffset)
+	if err := d.writeAt([]byte("header"), 0, 0); err != nil || len(fills) > 0 {
+		t.Fatalf("the header's write: %v, fills %v; want none", err, fills)
+	}
 	for off := int64(journalDataOffset); off < allocated-100; off += 1000 {
 		if err := d.writeAt(make([]byte, 100), off, allocated); err != nil {
 			t.Fatal(err)
 		}
-		if d.zeroed != zeroed && d.zeroed > roundUpBlock(off+100) {
-			fills = append(fills, d.zeroed-zeroed)
+		if end := roundUpBlock(off + 100); zeroedOf(d) <= end && zeroedOf(d) < allocated-allocated%directBlock {
+			t.Fatalf("after the write at %d, zeroed up to %d: nothing ahead of the next record", off, zeroedOf(d))
 		}
-		zeroed = d.zeroed
 	}
 	want := []int64{zeroChunkMin, 2 * zeroChunkMin, 4 * zeroChunkMin, 8 * zeroChunkMin, zeroChunkMax}
-	if len(fills) < len(want) || !slices.Equal(fills[:len(want)-1], want[:len(want)-1]) || slices.Max(fills) > zeroChunkMax {
+	if len(fills) < len(want) || !slices.Equal(fills[:len(want)], want) || slices.Max(fills) > zeroChunkMax {
 		t.Errorf("zero fills of %v bytes, want them doubling from %d to %d", fills, zeroChunkMin, zeroChunkMax)
 	}
-	if max := int64(allocated) / directBlock * directBlock; d.zeroed > max {
-		t.Errorf("zeroed up to %d, past the allocation's last whole block %d", d.zeroed, max)
+	if max := int64(allocated) / directBlock * directBlock; zeroedOf(d) != max {
+		t.Errorf("zeroed up to %d, want the allocation's last whole block %d", zeroedOf(d), max)
 	}
 	if cap(d.buf) >= zeroChunkMin {
 		t.Errorf("the writer keeps a buffer of %d bytes after its fills, want the blocks of its records alone", cap(d.buf))
 	}
-	for _, tc := range []struct {
-		n      int64
-		filled bool
-	}{{zeroChunkMin - directBlock, true}, {zeroChunkMin + 1, false}} {
-		d.emptied(journalDataOffset)
-		if err := d.writeAt(make([]byte, tc.n), journalDataOffset, allocated); err != nil {
-			t.Fatal(err)
+}
+
+// TestDirectWriterWaitsForItsFill: while a fill runs on its goroutine, a write below
+// the zeros it has written goes on at once, and one that reaches the blocks it is
+// writing waits until they are written. A fill that fails stops the fills, and one the
+// disk refuses as direct refuses the next write untried.
+func TestDirectWriterWaitsForItsFill(t *testing.T) {
+	t.Parallel()
+	f, d := newTestDirectWriter(t)
+	const allocated = 1 << 20
+	if err := preallocate(f, allocated); err != nil {
+		t.Fatal(err)
+	}
+	d.emptied(journalDataOffset)
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+	release := make(chan struct{})
+	pwrite := d.pwrite
+	d.pwrite = func(b []byte, off int64) (int, error) {
+		if off >= 2*directBlock { // the fill's: the records stay in the first two blocks
+			<-release
+			note("fill")
+		} else {
+			note(fmt.Sprintf("write at %d", off))
 		}
-		if own := roundUpBlock(journalDataOffset + tc.n); (d.zeroed > own) != tc.filled {
-			t.Errorf("a write of %d bytes: zeroed up to %d, its own end %d; want zeros past it: %v", tc.n, d.zeroed, own, tc.filled)
+		return pwrite(b, off)
+	}
+	if err := d.writeAt(make([]byte, 100), journalDataOffset, allocated); err != nil { // starts a fill
+		t.Fatal(err)
+	}
+	if err := d.writeAt(make([]byte, 100), journalDataOffset+100, allocated); err != nil { // below it: no wait
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- d.writeAt(make([]byte, directBlock), journalDataOffset+200, allocated) }() // into it: waits
+	time.Sleep(20 * time.Millisecond)
+	note("released")
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	d.stopFill()
+	want := []string{"write at 4096", "write at 4096", "released", "fill", "write at 4096"}
+	if !slices.Equal(order[:len(want)], want) {
+		t.Errorf("writes in the order %q, want %q", order, want)
+	}
+
+	for _, tc := range []struct {
+		err     error
+		refused bool
+	}{{syscall.EIO, false}, {syscall.EINVAL, true}} {
+		d.emptied(journalDataOffset)
+		syncFills(d)
+		d.pwrite = func(b []byte, off int64) (int, error) {
+			if off >= 2*directBlock {
+				return 0, tc.err
+			}
+			return pwrite(b, off)
+		}
+		err := d.writeAt(make([]byte, 100), journalDataOffset, allocated) // its fill fails
+		if err == nil {
+			err = d.writeAt(make([]byte, 100), journalDataOffset+100, allocated)
+		}
+		if errors.Is(err, errDirectRefused) != tc.refused || (err != nil) != tc.refused || fillingOf(d) {
+			t.Errorf("after a fill failed with %v: the next write %v, filling %v; want it refused: %v", tc.err, err, fillingOf(d), tc.refused)
 		}
 	}
 }
@@ -324,6 +407,7 @@ func TestJournalFallsBackFromRefusedDirectWrites(t *testing.T) {
 			j.logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})
 			refusals := 0
 			d := j.direct
+			syncFills(d)
 			refuse := func() {
 				d.pwrite = func([]byte, int64) (int, error) { refusals++; return 0, syscall.EINVAL }
 			}
@@ -369,8 +453,8 @@ func TestJournalTriesDirectWritesFirst(t *testing.T) {
 			if (err == nil) != (failure == nil) || (j.direct != nil) != (failure == nil) {
 				t.Fatalf("tryDirect: %v, writes directly %v; want %v", err, j.direct != nil, failure == nil)
 			}
-			if failure == nil && d.zeroed != journalDataOffset {
-				t.Errorf("the first write zeroed up to %d: want no zeros before the first record", d.zeroed)
+			if failure == nil && zeroedOf(d) != journalDataOffset {
+				t.Errorf("the first write zeroed up to %d: want no zeros before the first record", zeroedOf(d))
 			}
 			if _, serr := df.Stat(); (failure != nil) != errors.Is(serr, os.ErrClosed) {
 				t.Errorf("the descriptor after tryDirect: %v", serr)
@@ -430,4 +514,18 @@ func BenchmarkJournalCommit(b *testing.B) {
 			}
 		})
 	}
+}
+
+// zeroedOf is d.zeroed, read as its fills write it.
+func zeroedOf(d *directWriter) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.zeroed
+}
+
+// fillingOf is d.filling, read as its fills write it.
+func fillingOf(d *directWriter) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.filling
 }

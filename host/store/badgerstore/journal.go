@@ -146,13 +146,14 @@ func (j *journal) useDirectWrites(path string) {
 
 // tryDirect has the journal write through d from now on if d's first write succeeds:
 // the header, as reset wrote and synced it, in its block of its own (a block already
-// written, so the write needs no zeros ahead of it, and a process that commits nothing
-// pays little for it). Otherwise it closes d.
+// written, so the write needs no zeros ahead of it, and it starts no fill: a process
+// that commits nothing pays little for it). Otherwise it closes d.
 func (j *journal) tryDirect(d *directWriter) error {
-	if err := d.writeAt(journalHeader(j.epoch), 0, j.allocated); err != nil {
+	if err := d.writeAt(journalHeader(j.epoch), 0, 0); err != nil {
 		_ = d.close()
 		return err
 	}
+	d.logger = j.logger
 	j.direct = d
 	return nil
 }
@@ -547,6 +548,9 @@ func (j *journal) restart() error {
 // reset empties the journal under a new epoch and preallocates it.
 func (j *journal) reset(prealloc int64) error {
 	j.epoch = newEpoch(j.epoch)
+	if j.direct != nil {
+		j.direct.stopFill() // no zeros written into the file once truncated
+	}
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("reset journal: %w", err)
 	}
