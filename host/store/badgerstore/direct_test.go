@@ -54,7 +54,7 @@ func TestJournalModesReplay(t *testing.T) {
 	record := func(key string, n int) []write { return []write{set(key, noise(n))} }
 	// The second record ends where the first block of records ends (a value of 128
 	// bytes or more has a length of two bytes, as the second's).
-	lenOf := func(ws []write) int64 { return int64(len(appendRecord(nil, 0, [][]write{ws}))) }
+	lenOf := func(ws []write) int64 { return int64(len(testRecord(nil, 0, [][]write{ws}))) }
 	first := record("a", 10)
 	second := record("b", int(directBlock-lenOf(first)-lenOf(record("b", 200))+200))
 	before := [][]write{first, second, record("c", 1), record("d", 5000), record("e", 9000)}

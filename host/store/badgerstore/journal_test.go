@@ -100,7 +100,7 @@ func TestJournalReplay(t *testing.T) {
 			[]commit{{[]write{set("a", "1")}, ok}},
 			func(t *testing.T, path string, end int) {
 				data := readFile(t, path)[:end]
-				data = appendRecord(data, 0, [][]write{{set("old", "x")}})
+				data = testRecord(data, 0, [][]write{{set("old", "x")}})
 				writeTestFile(t, path, string(data))
 			},
 			[][]string{{"a=1"}}},
@@ -134,7 +134,7 @@ func TestJournalReplay(t *testing.T) {
 					t.Fatalf("commit: %v (discarded %v)", err, discarded)
 				}
 				if err != nil {
-					record := int64(len(appendRecord(nil, j.epoch, [][]write{c.writes})))
+					record := int64(len(testRecord(nil, j.epoch, [][]write{c.writes})))
 					if rest := readFile(t, j.f.Name())[start : start+record]; slices.ContainsFunc(rest, func(b byte) bool { return b != 0 }) {
 						t.Errorf("the refused commit's record is not zeroed whole: %q", rest)
 					}
@@ -162,7 +162,7 @@ func TestJournalTornAtEveryByte(t *testing.T) {
 		}
 	}
 	data := readFile(t, j.f.Name())[:j.off]
-	last := int(j.off) - len(appendRecord(nil, j.epoch, [][]write{{set("key", "value"), del("a")}}))
+	last := int(j.off) - len(testRecord(nil, j.epoch, [][]write{{set("key", "value"), del("a")}}))
 	for cut := last; cut < len(data); cut++ {
 		if got := replayedBytes(t, data[:cut]); len(got) != 1 {
 			t.Fatalf("cut at %d of %d: replayed %q, want the first record alone", cut, len(data), got)
@@ -217,7 +217,7 @@ func TestJournalBreaks(t *testing.T) {
 func TestReplayFailsOnReadErrors(t *testing.T) {
 	t.Parallel()
 	data := append(journalHeader(3), make([]byte, journalDataOffset-journalHeaderSize)...)
-	data = appendRecord(data, 3, [][]write{{set("a", "1")}})
+	data = testRecord(data, 3, [][]write{{set("a", "1")}})
 	eio := errors.New("input/output error")
 	for _, at := range []int{10, journalDataOffset + 3, len(data) - 1} {
 		r := io.MultiReader(bytes.NewReader(data[:at]), iotest.ErrReader(eio))
@@ -262,7 +262,7 @@ func readFile(t *testing.T, path string) []byte {
 // records followed by any bytes replays at least its records.
 func FuzzReplayJournal(f *testing.F) {
 	valid := append(journalHeader(7), make([]byte, journalDataOffset-journalHeaderSize)...)
-	valid = appendRecord(valid, 7, [][]write{{set("a", "1"), del("b")}})
+	valid = testRecord(valid, 7, [][]write{{set("a", "1"), del("b")}})
 	f.Add(valid, []byte{})
 	f.Add(valid, []byte{3, 0, 0, 0, 1, 2, 3, 4, 0, 1})
 	f.Add([]byte{}, []byte{0xff})
@@ -660,7 +660,7 @@ func TestJournalSyncOrder(t *testing.T) {
 	if err := j.commitWith(badger, func() {}, []write{set("b", "2")}); err != nil {
 		t.Fatal(err)
 	}
-	second := journalDataOffset + 2*int64(len(appendRecord(nil, 0, [][]write{{set("a", "1")}})))
+	second := journalDataOffset + 2*int64(len(testRecord(nil, 0, [][]write{{set("a", "1")}})))
 	synced := fmt.Sprintf("sync journal, epoch %d", first)
 	want := []string{synced, "badger commit", synced, "badger commit",
 		fmt.Sprintf("sync files, journal at %d", second), fmt.Sprintf("sync journal, epoch %d", j.epoch)}
@@ -727,8 +727,8 @@ func TestJournalStopsAtItsLastRecord(t *testing.T) {
 	if err := j.checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	next := j.off + int64(len(appendRecord(nil, j.epoch, [][]write{{set("k", "v")}})))
-	forged := appendRecord(nil, j.epoch, [][]write{{set("forged", "!")}})
+	next := j.off + int64(len(testRecord(nil, j.epoch, [][]write{{set("k", "v")}})))
+	forged := testRecord(nil, j.epoch, [][]write{{set("forged", "!")}})
 	if _, err := j.f.WriteAt(forged, next); err != nil { // where the next record ends
 		t.Fatal(err)
 	}
@@ -1233,4 +1233,11 @@ func TestFreshStoreOpensWithoutACheckpoint(t *testing.T) {
 	if s.journal.sealedBelow != 0 {
 		t.Errorf("sealedBelow = %d, want 0: the first checkpoint syncs every value-log file", s.journal.sealedBelow)
 	}
+}
+
+// testRecord is appendRecord's record, compressed as the journal writes it.
+func testRecord(buf []byte, epoch uint64, writes [][]write) []byte {
+	var scratch []byte
+	rec, _ := appendRecord(buf, epoch, writes, &scratch)
+	return rec
 }
