@@ -67,6 +67,9 @@ type globals struct {
 	// memTableBytes is --memtable-bytes: the Badger store's memtable size the operator
 	// chose, 0 to let memTableSize choose (checkMemTableBytes).
 	memTableBytes int64
+	// memory is the memory the process may use as the collector's pacer reads it
+	// (gcMemory, with main's mounts read once); nil (tests): read afresh when needed.
+	memory func() uint64
 
 	stdout, stderr io.Writer
 	// newCompleter returns the operator config's language model, or nil when the config
@@ -318,7 +321,11 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
-		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, func() uint64 { return gcMemory(os.ReadFile, mountsOnce(os.ReadFile)) })...)
+		memory := g.memory
+		if memory == nil {
+			memory = func() uint64 { return gcMemory(os.ReadFile, mountsOnce(os.ReadFile)) }
+		}
+		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, memory)...)
 		log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)
 	}
 	cfg, err := g.loadConfig()

@@ -66,7 +66,8 @@ func main() {
 		os.Exit(code)
 	}
 	mounts := mountsOnce(os.ReadFile)
-	paceGC(os.Getenv, func() uint64 { return gcMemory(os.ReadFile, mounts) }) // for the life of the process
+	memory := func() uint64 { return gcMemory(os.ReadFile, mounts) }
+	paceGC(os.Getenv, memory) // for the life of the process
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at
 	// once, whatever it is waiting on; what was committed stays (apflow resume).
@@ -76,7 +77,8 @@ func main() {
 		<-ctx.Done()
 		stop() // restore the default action for the next signal
 	}()
-	os.Exit(execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr, newCompleter: newCompleter, memory: memory}
+	os.Exit(executeWith(ctx, g, os.Args[1:], os.Stdin))
 }
 
 // execute runs the command line and returns the exit status.
