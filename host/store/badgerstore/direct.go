@@ -91,8 +91,9 @@ type directWriter struct {
 	// filling is set while a fill runs, writing zeros from zeroed on; stop asks it to
 	// end after its piece.
 	filling, stop bool
-	// fillErr is the error that ended a fill: no more start, and a refusal (an
-	// alignment the disk does not take) refuses the next write before it is tried.
+	// fillErr is the error that ended a fill: no more start (until retryFills, for one
+	// that is not a refusal), and a refusal (an alignment the disk does not take)
+	// refuses the next write before it is tried.
 	fillErr error
 }
 
@@ -254,12 +255,23 @@ func (d *directWriter) fill(from, to int64) {
 	if err != nil && !isDirectRefused(err) {
 		// The journal's own writes say so when they fail too; until then its records
 		// convert the blocks they write, as they would without the zeros.
-		d.logger.Warn("the task store's journal could not write zeros ahead of its records; it writes no more until it is emptied", "error", err)
+		d.logger.Warn("the task store's journal could not write zeros ahead of its records; it writes no more until its next checkpoint", "error", err)
 	}
 	d.mu.Lock()
 	d.filling, d.fillErr = false, err
 	d.mu.Unlock()
 	d.filled.Broadcast()
+}
+
+// retryFills lets fills start again after one failed other than by a refusal (a
+// transient error of the disk), which otherwise turns them off until the file is
+// emptied.
+func (d *directWriter) retryFills() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fillErr != nil && !isDirectRefused(d.fillErr) {
+		d.fillErr = nil
+	}
 }
 
 // stopFill ends the fill running, if any, after its piece, and returns once it ended.

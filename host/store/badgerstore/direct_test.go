@@ -254,10 +254,12 @@ func TestDirectWriterZeroesAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	syncFills(d)
-	var fills []int64
+	var fills, aheads []int64
+	var end int64 // of the write being made
 	spawn := d.spawn
 	d.spawn = func(fill func()) {
 		from := zeroedOf(d)
+		aheads = append(aheads, from-end)
 		spawn(fill)
 		fills = append(fills, zeroedOf(d)-from)
 	}
@@ -266,6 +268,7 @@ func TestDirectWriterZeroesAhead(t *testing.T) {
 		t.Fatalf("the header's write: %v, fills %v; want none", err, fills)
 	}
 	for off := int64(journalDataOffset); off < allocated-100; off += 1000 {
+		end = roundUpBlock(off + 100)
 		if err := d.writeAt(make([]byte, 100), off, allocated); err != nil {
 			t.Fatal(err)
 		}
@@ -276,6 +279,13 @@ func TestDirectWriterZeroesAhead(t *testing.T) {
 	want := []int64{zeroChunkMin, 2 * zeroChunkMin, 4 * zeroChunkMin, 8 * zeroChunkMin, zeroChunkMax}
 	if len(fills) < len(want) || !slices.Equal(fills[:len(want)], want) || slices.Max(fills) > zeroChunkMax {
 		t.Errorf("zero fills of %v bytes, want them doubling from %d to %d", fills, zeroChunkMin, zeroChunkMax)
+	}
+	// Each fill after the first starts while zeros are left ahead of the last write,
+	// less than half of its chunk: the next records need not wait for it.
+	for i, ahead := range aheads[1:] {
+		if chunk := min(int64(zeroChunkMin)<<(i+1), zeroChunkMax); ahead <= 0 || ahead >= chunk/2 {
+			t.Errorf("fill %d started with %d bytes zeroed ahead of the last write, want some, less than half its chunk of %d", i+2, ahead, chunk)
+		}
 	}
 	if max := int64(allocated) / directBlock * directBlock; zeroedOf(d) != max {
 		t.Errorf("zeroed up to %d, want the allocation's last whole block %d", zeroedOf(d), max)
@@ -350,6 +360,63 @@ func TestDirectWriterWaitsForItsFill(t *testing.T) {
 		if errors.Is(err, errDirectRefused) != tc.refused || (err != nil) != tc.refused || fillingOf(d) {
 			t.Errorf("after a fill failed with %v: the next write %v, filling %v; want it refused: %v", tc.err, err, fillingOf(d), tc.refused)
 		}
+		// A checkpoint's restart lets fills try again after an error of the disk, not
+		// after a refusal.
+		d.retryFills()
+		d.pwrite = pwrite
+		before := zeroedOf(d)
+		err = d.writeAt(make([]byte, 100), journalDataOffset+200, allocated)
+		if filled := zeroedOf(d) > before; err != nil && !tc.refused || filled == tc.refused {
+			t.Errorf("after a fill failed with %v and a retry: the next write %v, zeros written ahead %v; want them: %v", tc.err, err, filled, !tc.refused)
+		}
+	}
+}
+
+// TestJournalResetStopsItsFill: a journal emptied (reset, at Open and Close) while a fill
+// runs is left empty: the fill ends before the file is truncated, and writes nothing
+// into it after.
+func TestJournalResetStopsItsFill(t *testing.T) {
+	t.Parallel()
+	j := newModeJournal(t, true)
+	d := j.direct
+	release := make(chan struct{})
+	d.pwrite = func(b []byte, off int64) (int, error) {
+		if off >= 2*directBlock { // the fill's: the record stays in the first data block
+			<-release
+		}
+		return d.f.WriteAt(b, off)
+	}
+	commitAll(t, j, "a") // starts a fill, held
+	reset := make(chan error)
+	go func() { reset <- j.reset(0) }()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if err := <-reset; err != nil {
+		t.Fatal(err)
+	}
+	d.stopFill()
+	if info, err := j.f.Stat(); err != nil || info.Size() != journalHeaderSize {
+		t.Errorf("after the reset the journal holds %d bytes (%v), want its header's %d", info.Size(), err, journalHeaderSize)
+	}
+}
+
+// TestJournalCheckpointRetriesFills: a checkpoint lets fills start again after one
+// failed with an error of the disk.
+func TestJournalCheckpointRetriesFills(t *testing.T) {
+	t.Parallel()
+	j := newModeJournal(t, true)
+	j.syncFiles = func(string) error { return nil }
+	d := j.direct
+	d.mu.Lock()
+	d.fillErr = syscall.EIO
+	d.mu.Unlock()
+	if err := j.checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fillErr != nil {
+		t.Errorf("after a checkpoint the fills stay off: %v", d.fillErr)
 	}
 }
 

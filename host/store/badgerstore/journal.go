@@ -89,8 +89,9 @@ type journal struct {
 	buf       []byte
 	packed    []byte // a record's compressed writes (appendRecord)
 	// logical is where the next record would go if no record were compressed: what
-	// checkpoints go by, so that compression does not leave more to replay.
-	logical int64
+	// checkpoints go by, so that compression does not leave more to replay;
+	// logicalBefore is what it was before the last record (fail).
+	logical, logicalBefore int64
 	// direct writes the file where the file system takes direct writes (direct.go),
 	// each durable once written; nil: through f and the page cache, made durable by
 	// syncData.
@@ -354,6 +355,7 @@ func (j *journal) append(writes [][]write) (int64, error) {
 func (j *journal) write(writes [][]write) (int64, error) {
 	var raw int64
 	j.buf, raw = appendRecord(j.buf[:0], j.epoch, writes, &j.packed)
+	j.logicalBefore = j.logical
 	j.logical += recordHeaderSize + raw
 	n := int64(len(j.buf))
 	j.buf = append(j.buf, make([]byte, recordTerminator)...)
@@ -375,7 +377,7 @@ func (j *journal) write(writes [][]write) (int64, error) {
 // no replay applies it, nor reads a record in its bytes), breaks the journal and returns
 // the error.
 func (j *journal) fail(start, n int64, err error) error {
-	j.off = start
+	j.off, j.logical = start, j.logicalBefore
 	verr := j.writeAt(make([]byte, n), start)
 	if verr == nil {
 		verr = j.syncData()
@@ -542,6 +544,9 @@ func (j *journal) restart() error {
 		return j.reset(journalPrealloc)
 	}
 	j.epoch = newEpoch(j.epoch)
+	if j.direct != nil {
+		j.direct.retryFills() // after a fill that failed, the next epoch tries again
+	}
 	if err := j.writeAt(journalHeader(j.epoch), 0); err != nil {
 		return fmt.Errorf("restart journal: %w", err)
 	}
@@ -660,7 +665,7 @@ func packRecord(buf []byte, at int, scratch *[]byte) []byte {
 		*scratch = make([]byte, n)
 	}
 	packed := s2.Encode((*scratch)[:cap(*scratch)], writes)
-	if cap(*scratch) > journalBufKeep {
+	if cap(*scratch) > s2.MaxEncodedLen(journalBufKeep) {
 		*scratch = nil // a large create's is not kept for the small records of a run
 	}
 	if len(packed)+1+binary.MaxVarintLen64 > len(writes)-len(writes)/8 {

@@ -43,6 +43,7 @@ func TestJournalPacksRecords(t *testing.T) {
 		{"a round of tasks", many(32), true},
 		{"a create's chunk", many(700), true},
 		{"incompressible", []write{set("n", noise(20_000))}, false},
+		{"saving less than an eighth", []write{set("n", strings.Repeat("v", 200)+noise(1_800))}, false}, // 1,817 bytes of 2,005
 	}
 	j := newTestJournal(t)
 	var want [][]string
@@ -64,11 +65,17 @@ func TestJournalPacksRecords(t *testing.T) {
 		t.Fatalf("replayed %d records, want the %d committed, as committed", len(got), len(want))
 	}
 	// The last packed record ("a create's chunk"), torn anywhere.
-	last := int(j.off) - len(testRecord(nil, j.epoch, [][]write{tests[len(tests)-1].writes}))
-	lastPacked := last - len(testRecord(nil, j.epoch, [][]write{tests[len(tests)-2].writes}))
-	for cut := lastPacked; cut < last; cut += 97 {
-		if got := replayedBytes(t, data[:cut]); len(got) != len(tests)-2 {
-			t.Fatalf("cut at %d, in a packed record: replayed %d records, want %d", cut, len(got), len(tests)-2)
+	end := len(data)
+	for k := len(tests) - 1; k > 4; k-- {
+		end -= len(testRecord(nil, j.epoch, [][]write{tests[k].writes}))
+	}
+	start := end - len(testRecord(nil, j.epoch, [][]write{tests[4].writes}))
+	if tests[4].name != "a create's chunk" || data[start+recordHeaderSize] != writePacked {
+		t.Fatalf("record 5 at %d is not the packed create's chunk", start)
+	}
+	for cut := start; cut < end; cut += 97 {
+		if got := replayedBytes(t, data[:cut]); len(got) != 4 {
+			t.Fatalf("cut at %d, in a packed record: replayed %d records, want 4", cut, len(got))
 		}
 	}
 }

@@ -202,6 +202,9 @@ func recoverStore(db *badger.DB, opts Options, logs valueLogFiles, logsErr error
 		if opts.NoSync { // openJournal left it empty, and durably so
 			// Without its header too: nothing this process writes is synced, and the
 			// next process's first checkpoint must sync every file (journal.sealedBelow).
+			if j.direct != nil {
+				j.direct.stopFill() // none runs (Open's write starts none), and none ever will
+			}
 			err := j.f.Truncate(0)
 			if err == nil {
 				err = datasync(j.f)
