@@ -89,9 +89,8 @@ type journal struct {
 	buf       []byte
 	packed    []byte // a record's compressed writes (appendRecord)
 	// logical is where the next record would go if no record were compressed: what
-	// checkpoints go by, so that compression does not leave more to replay;
-	// logicalBefore is what it was before the last record (fail).
-	logical, logicalBefore int64
+	// checkpoints go by, so that compression does not leave more to replay.
+	logical int64
 	// direct writes the file where the file system takes direct writes (direct.go),
 	// each durable once written; nil: through f and the page cache, made durable by
 	// syncData.
@@ -355,7 +354,6 @@ func (j *journal) append(writes [][]write) (int64, error) {
 func (j *journal) write(writes [][]write) (int64, error) {
 	var raw int64
 	j.buf, raw = appendRecord(j.buf[:0], j.epoch, writes, &j.packed)
-	j.logicalBefore = j.logical
 	j.logical += recordHeaderSize + raw
 	n := int64(len(j.buf))
 	j.buf = append(j.buf, make([]byte, recordTerminator)...)
@@ -377,7 +375,7 @@ func (j *journal) write(writes [][]write) (int64, error) {
 // no replay applies it, nor reads a record in its bytes), breaks the journal and returns
 // the error.
 func (j *journal) fail(start, n int64, err error) error {
-	j.off, j.logical = start, j.logicalBefore
+	j.off = start
 	verr := j.writeAt(make([]byte, n), start)
 	if verr == nil {
 		verr = j.syncData()
