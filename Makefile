@@ -8,7 +8,7 @@ STATICCHECK := bin/tools/staticcheck
 PLUGDIR := build/plugins
 DEMO_HOME ?= $(CURDIR)/build/demo-home
 
-.PHONY: help setup build generate-eval test test-cluster-engine test-short bench bench-e2e bench-scale bench-ab demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
+.PHONY: help setup build generate-eval test test-cluster-engine test-short fuzz bench bench-e2e bench-scale bench-ab demo demo-multilang demo-schedule demo-patterns cluster-demo lint clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,20 @@ test-cluster-engine: ## the engine's whole test suite again, each engine a clust
 
 test-short: plugins ## quick tests (no multi-language kits, -short)
 	$(GO) test -short -count=1 ./...
+
+# Every fuzz target of the module in turn (go test -fuzz takes one at a time), FUZZTIME each.
+# An input that widens coverage is first minimized, for up to FUZZMINIMIZE runs; go test
+# prints 0 execs/sec meanwhile, which is not a hang. A failing input is written under the
+# package's testdata/fuzz, where go test then runs it as a test.
+FUZZTIME     ?= 20s
+FUZZMINIMIZE ?= 500x
+fuzz: plugins kits ## fuzz every parser of outside input: each Fuzz target for FUZZTIME (20s)
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' host cmd sdk plugins examples | sort); do \
+	  for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+	    echo "== $$target (./$$(dirname $$file))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./$$(dirname $$file); \
+	  done; \
+	done
 
 # Each line is one table of docs/performance.md; compare figures within one run.
 BENCH = $(GO) test -run '^$$' -count=1
