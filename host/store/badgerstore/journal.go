@@ -616,19 +616,7 @@ func appendRecord(buf []byte, epoch uint64, writes [][]write, scratch *[]byte) (
 	start := len(buf)
 	buf = append(buf, make([]byte, recordHeaderSize)...)
 	for _, ws := range writes {
-		for _, w := range ws {
-			if w.del {
-				buf = append(buf, writeDelete)
-				buf = binary.AppendUvarint(buf, uint64(len(w.key)))
-				buf = append(buf, w.key...)
-				continue
-			}
-			buf = append(buf, writeSet)
-			buf = binary.AppendUvarint(buf, uint64(len(w.key)))
-			buf = append(buf, w.key...)
-			buf = binary.AppendUvarint(buf, uint64(len(w.value)))
-			buf = append(buf, w.value...)
-		}
+		buf = appendWrites(buf, ws)
 	}
 	raw = int64(len(buf) - start - recordHeaderSize)
 	buf = packRecord(buf, start+recordHeaderSize, scratch)
@@ -636,6 +624,25 @@ func appendRecord(buf []byte, epoch uint64, writes [][]write, scratch *[]byte) (
 	binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(buf[start+4:], recordCRC(epoch, payload))
 	return buf, raw
+}
+
+// appendWrites appends ws to buf as a record's payload holds them before compression
+// (decodeRecord reads them back).
+func appendWrites(buf []byte, ws []write) []byte {
+	for _, w := range ws {
+		if w.del {
+			buf = append(buf, writeDelete)
+			buf = binary.AppendUvarint(buf, uint64(len(w.key)))
+			buf = append(buf, w.key...)
+			continue
+		}
+		buf = append(buf, writeSet)
+		buf = binary.AppendUvarint(buf, uint64(len(w.key)))
+		buf = append(buf, w.key...)
+		buf = binary.AppendUvarint(buf, uint64(len(w.value)))
+		buf = append(buf, w.value...)
+	}
+	return buf
 }
 
 // Compressed payloads. A record's payload whose writes take packMin bytes or more is

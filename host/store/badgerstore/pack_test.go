@@ -80,21 +80,6 @@ func TestJournalPacksRecords(t *testing.T) {
 	}
 }
 
-// appendWrites is the writes part of a record as appendRecord lays it out before
-// compression.
-func appendWrites(buf []byte, ws []write) []byte {
-	var scratch []byte
-	rec, raw := appendRecord(nil, 0, [][]write{ws}, &scratch)
-	if int(raw) == len(rec)-recordHeaderSize {
-		return append(buf, rec[recordHeaderSize:]...)
-	}
-	w, err := unpackRecord(rec[recordHeaderSize:], &scratch)
-	if err != nil {
-		panic(err)
-	}
-	return append(buf, w...)
-}
-
 // TestJournalCheckpointsByUncompressedSize: a journal checkpoints once its records,
 // uncompressed, reach checkpointAt, however little of the file they take, so that
 // compression leaves no more to replay after a crash.
