@@ -76,6 +76,7 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'HookOverhead' -benchtime 300x ./host/hooks/
 	$(BENCH) -bench 'Update|JournalCommit' -benchtime 3000x ./host/store/badgerstore/
 	$(BENCH) -bench 'DeleteTree10k' -benchtime 3x ./host/store/badgerstore/
+	$(BENCH) -bench 'QueueLogsWide' -benchtime 100x -benchmem ./host/store/badgerstore/
 	$(BENCH) -bench 'MarshalJSON' -benchtime 200000x -benchmem ./host/task/
 	$(BENCH) -bench 'TreeJSON' -benchtime 10x ./cmd/apflow/
 	$(BENCH) -bench 'RunsPage100k' -benchtime 5x ./host/store/badgerstore/

@@ -263,3 +263,26 @@ func BenchmarkDeleteTree10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQueueLogsWide appends one line to each of 1,000 tasks in one QueueLogs call,
+// as a wide tree's round does with the last lines of its outcomes: each task's first
+// line, durably. ns/op is a round's.
+func BenchmarkQueueLogsWide(b *testing.B) {
+	s := setup(b, Options{})
+	b.ReportAllocs()
+	n := 0
+	line := store.LogLine{Time: time.Unix(1_800_000_000, 0).UTC(), Source: "executor", Level: "info", Message: "echo called: executor=echo task=01a250dd-b26e-7ecf-a466-25dea4a29883"}
+	bounds := store.LogBounds{MaxLines: 1000, MaxBytes: 1 << 20}
+	for b.Loop() {
+		appends := make([]store.LogAppend, 1000)
+		for i := range appends {
+			n++
+			appends[i] = store.LogAppend{TaskID: fmt.Sprintf("t%08d", n), Lines: []store.LogLine{line}}
+		}
+		for _, r := range s.QueueLogs(b.Context(), appends, bounds)() {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+	}
+}

@@ -15,22 +15,26 @@ import (
 
 var _ store.TaskLogs = (*Store)(nil)
 
-// Tasks' log lines (store.TaskLogs) are keys L <task> <seq asc> whose value is the line
-// as JSON (Seq in the key), and one head per task, l <task>: the next Seq, the number of
-// lines kept and their bytes (8 bytes each). An append writes its lines, the deletes of
-// the lines it trims and the head in one commit; the committer is the only writer, so
-// the head is always exactly what the task keeps.
+// Tasks' log lines (store.TaskLogs). Each task that logged has a head, l <task>: the next
+// Seq, the number of lines kept and their bytes (8 bytes each), and, while the head stays
+// under Options.ValueThreshold (so that it lives in the LSM tree, not the value log) and
+// logInlineMax, the kept lines themselves, inline. A task that logs more keeps its lines as keys
+// L <task> <seq asc> whose value is the line as JSON (Seq in the key), and a head of the
+// three numbers alone: its lines are spilled. A short task's log (one or two lines at
+// the default threshold) is then one entry where it was two. An append writes its lines,
+// the deletes of the lines it trims and the head in one commit; the committer is the
+// only writer, so the head is always exactly what the task keeps.
 //
-// A task's lines are those below its head's next Seq: Delete deletes the heads of the
-// tasks it deletes in its own commit, then their lines (reclaimLogs, which skips an id
-// created again meanwhile). Lines that were not deleted (that failed, the process died
-// in between, or the id was taken again first) are then no task's: a task created later
-// with the same id starts at Seq 1 without a head, its appends overwrite them as they go
-// (and delete those of lines they do not keep), and its reads stop below its own next
-// Seq.
+// A task's lines are the last of those below its head's next Seq, as many as the head
+// counts: Delete deletes the heads of the tasks it deletes in its own commit, then their
+// lines (reclaimLogs, which skips an id created again meanwhile). Lines that were not
+// deleted (that failed, the process died in between, or the id was taken again first)
+// are then no task's: a task created later with the same id starts at Seq 1 without a
+// head, keeps its lines inline or overwrites the old ones as it spills and appends, and
+// reads only from its first kept Seq to below its next.
 const (
 	prefixLogLine byte = 'L' // L <task> <seq asc> → log line JSON
-	prefixLogHead byte = 'l' // l <task>           → next seq, lines, bytes (8 bytes each)
+	prefixLogHead byte = 'l' // l <task>           → next seq, lines, bytes (8 bytes each), inline lines
 )
 
 func logTaskPrefix(id string) []byte { return appendString([]byte{prefixLogLine}, id) }
@@ -39,17 +43,83 @@ func logLineKey(id string, seq int64) []byte { return appendAsc(logTaskPrefix(id
 
 func logHeadKey(id string) []byte { return appendString([]byte{prefixLogHead}, id) }
 
-// logHead is what a task's log holds.
+// logInlineMax bounds a head that holds its lines where the value threshold does not
+// (in memory, where it is large): the head is rewritten at each append.
+const logInlineMax = 1024
+
+// logHead is what a task's log holds: its lines inline (their JSON without Seq, and
+// their sizes, oldest first) unless spilled.
 type logHead struct {
 	next, lines, bytes int64
+	spilled            bool
+	inline             []inlineLine
+}
+
+// inlineLine is a line a head holds: its Size and its JSON.
+type inlineLine struct {
+	size int64
+	json []byte
 }
 
 func (h logHead) encode() []byte {
-	b := binary.BigEndian.AppendUint64(nil, uint64(h.next))
+	n := 24
+	for _, l := range h.inline {
+		n += 2*binary.MaxVarintLen64 + len(l.json)
+	}
+	b := make([]byte, 0, n)
+	b = binary.BigEndian.AppendUint64(b, uint64(h.next))
 	b = binary.BigEndian.AppendUint64(b, uint64(h.lines))
-	return binary.BigEndian.AppendUint64(b, uint64(h.bytes))
+	b = binary.BigEndian.AppendUint64(b, uint64(h.bytes))
+	if h.spilled {
+		return b
+	}
+	for _, l := range h.inline {
+		b = binary.AppendUvarint(b, uint64(l.size))
+		b = binary.AppendUvarint(b, uint64(len(l.json)))
+		b = append(b, l.json...)
+	}
+	return b
 }
 
+// decodeLogHead decodes the head of task id: 24 bytes, spilled when it counts lines,
+// or 24 bytes and as many inline lines as it counts. The inline lines alias v.
+func decodeLogHead(id string, v []byte) (logHead, error) {
+	if len(v) < 24 {
+		return logHead{}, fmt.Errorf("log head of task %s: stored value of %d bytes, want at least 24", id, len(v))
+	}
+	h := logHead{next: int64(binary.BigEndian.Uint64(v)), lines: int64(binary.BigEndian.Uint64(v[8:])), bytes: int64(binary.BigEndian.Uint64(v[16:]))}
+	if h.next < 1 || h.lines < 0 || h.lines >= h.next || h.bytes < 0 {
+		return logHead{}, fmt.Errorf("log head of task %s: next %d, lines %d, bytes %d", id, h.next, h.lines, h.bytes)
+	}
+	rest := v[24:]
+	if len(rest) == 0 {
+		h.spilled = h.lines > 0
+		return h, nil
+	}
+	total := int64(0)
+	for len(rest) > 0 {
+		size, n := binary.Uvarint(rest)
+		if n <= 0 || size > store.MaxLogLineBytes {
+			return logHead{}, fmt.Errorf("log head of task %s: bad size of inline line %d", id, len(h.inline)+1)
+		}
+		rest = rest[n:]
+		length, n := binary.Uvarint(rest)
+		if n <= 0 || length > uint64(len(rest)-n) {
+			return logHead{}, fmt.Errorf("log head of task %s: bad length of inline line %d", id, len(h.inline)+1)
+		}
+		rest = rest[n:]
+		h.inline = append(h.inline, inlineLine{size: int64(size), json: rest[:length]})
+		total += int64(size)
+		rest = rest[length:]
+	}
+	if int64(len(h.inline)) != h.lines || total != h.bytes {
+		return logHead{}, fmt.Errorf("log head of task %s: %d inline lines of %d bytes, want %d of %d", id, len(h.inline), total, h.lines, h.bytes)
+	}
+	return h, nil
+}
+
+// readLogHead reads the head of task id (a fresh one when it has none). Its inline lines
+// are copies, valid after txn.
 func readLogHead(txn *badger.Txn, id string) (logHead, error) {
 	item, err := txn.Get(logHeadKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -58,16 +128,15 @@ func readLogHead(txn *badger.Txn, id string) (logHead, error) {
 	if err != nil {
 		return logHead{}, fmt.Errorf("read the log head of task %s: %w", id, err)
 	}
-	var h logHead
-	err = item.Value(func(v []byte) error {
-		if len(v) != 24 {
-			return fmt.Errorf("log head of task %s: stored value of %d bytes, want 24", id, len(v))
-		}
-		h = logHead{int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:])), int64(binary.BigEndian.Uint64(v[16:]))}
-		return nil
-	})
-	return h, err
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return logHead{}, fmt.Errorf("read the log head of task %s: %w", id, err)
+	}
+	return decodeLogHead(id, v)
 }
+
+// first is the Seq of the oldest line h keeps.
+func (h logHead) first() int64 { return h.next - h.lines }
 
 func decodeLogLine(id string, key, v []byte) (store.LogLine, error) {
 	var l store.LogLine
@@ -183,9 +252,14 @@ func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogB
 	if err != nil {
 		return preparedAppend{}, err
 	}
-	p := preparedAppend{taskID: taskID, first: new(int64), count: 1 + 2*int64(len(lines))}
+	// Besides a write and a trim's delete a line, the head, under the value threshold,
+	// and the spill of the lines it held: as many as their JSON, 80 bytes at least, and
+	// two varints each, fit under the threshold.
+	limit := min(s.c.threshold, logInlineMax)
+	spilled := limit / 80
+	p := preparedAppend{taskID: taskID, first: new(int64), count: 1 + 2*int64(len(lines)) + spilled}
 	key := len(logLineKey(taskID, 0))
-	p.bytes = s.c.estimateLen(len(logHeadKey(taskID)), 24)
+	p.bytes = s.c.estimateLen(len(logHeadKey(taskID)), int(limit)) + spilled*s.c.estimateLen(key, 0) + limit
 	values := make([][]byte, len(lines))
 	for i, l := range lines {
 		if values[i], err = json.Marshal(l); err != nil {
@@ -200,51 +274,83 @@ func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogB
 			return nil, err
 		}
 		*first = h.next
-		// The sizes of the lines kept and then of the new ones, oldest first; only as
-		// many kept lines are read as the trim may drop.
-		newBytes := int64(0)
-		for _, l := range lines {
-			newBytes += l.Size()
+		if h.spilled {
+			return appendSpilled(txn, taskID, h, lines, values, b)
 		}
-		total := store.LogBounds{MaxLines: int(h.lines) + len(lines), MaxBytes: h.bytes + newBytes}
-		var ws []write
-		if total.MaxLines > b.MaxLines || total.MaxBytes > b.MaxBytes {
-			if ws, h, err = trimKept(txn, taskID, h, int64(len(lines)), newBytes, b); err != nil {
-				return nil, err
-			}
-		}
-		var sizes []int64
-		for _, l := range lines {
-			sizes = append(sizes, l.Size())
-		}
-		// Kept lines that survived count first; drop the oldest new ones still over.
-		drop := 0
-		for drop < len(lines) && (h.lines+int64(len(lines)-drop) > int64(b.MaxLines) || h.bytes+newBytes > b.MaxBytes) {
-			newBytes -= sizes[drop]
-			drop++
-		}
-		for i := range drop { // a line a deleted task left under the id may hold its Seq
-			ws = append(ws, write{key: logLineKey(taskID, h.next+int64(i)), del: true})
-		}
-		for i := drop; i < len(lines); i++ {
-			ws = append(ws, write{key: logLineKey(taskID, h.next+int64(i)), value: values[i]})
-		}
-		h = logHead{next: h.next + int64(len(lines)), lines: h.lines + int64(len(lines)-drop), bytes: h.bytes + newBytes}
-		return append(ws, write{key: logHeadKey(taskID), value: h.encode()}), nil
+		return appendInline(taskID, h, lines, values, b, limit), nil
 	}
 	return p, nil
 }
 
-// trimKept returns the deletes of the oldest kept lines of id that must go for the kept
-// lines plus n new lines of newBytes to fit b (all of them, when the new ones alone do
-// not), and the head without them.
+// appendInline is the writes of an append to a head that holds its lines: the head with
+// the lines kept, the oldest dropped to fit b, if it stays under limit bytes; else each of
+// them spilled to a key of its own and the head without them.
+func appendInline(taskID string, h logHead, lines []store.LogLine, values [][]byte, b store.LogBounds, limit int64) []write {
+	all := append(make([]inlineLine, 0, len(h.inline)+len(lines)), h.inline...)
+	size := h.bytes
+	for i, l := range lines {
+		all = append(all, inlineLine{size: l.Size(), json: values[i]})
+		size += l.Size()
+	}
+	drop := 0
+	for drop < len(all) && (len(all)-drop > b.MaxLines || size > b.MaxBytes) {
+		size -= all[drop].size
+		drop++
+	}
+	kept := all[drop:]
+	out := logHead{next: h.next + int64(len(lines)), lines: int64(len(kept)), bytes: size, inline: kept}
+	if v := out.encode(); int64(len(v)) < limit {
+		return []write{{key: logHeadKey(taskID), value: v}}
+	}
+	ws := make([]write, 0, len(kept)+1)
+	for i, l := range kept {
+		ws = append(ws, write{key: logLineKey(taskID, out.first()+int64(i)), value: l.json})
+	}
+	out.spilled, out.inline = true, nil
+	return append(ws, write{key: logHeadKey(taskID), value: out.encode()})
+}
+
+// appendSpilled is the writes of an append to a task whose lines are spilled: the new
+// lines, the deletes of the oldest kept ones that must go for them to fit b (and of the
+// oldest new ones, when they alone do not), and the head.
+func appendSpilled(txn *badger.Txn, taskID string, h logHead, lines []store.LogLine, values [][]byte, b store.LogBounds) ([]write, error) {
+	newBytes := int64(0)
+	for _, l := range lines {
+		newBytes += l.Size()
+	}
+	var ws []write
+	if h.lines+int64(len(lines)) > int64(b.MaxLines) || h.bytes+newBytes > b.MaxBytes {
+		var err error
+		if ws, h, err = trimKept(txn, taskID, h, int64(len(lines)), newBytes, b); err != nil {
+			return nil, err
+		}
+	}
+	// Kept lines that survived count first; drop the oldest new ones still over.
+	drop := 0
+	for drop < len(lines) && (h.lines+int64(len(lines)-drop) > int64(b.MaxLines) || h.bytes+newBytes > b.MaxBytes) {
+		newBytes -= lines[drop].Size()
+		drop++
+	}
+	for i := range drop { // a line a deleted task left under the id may hold its Seq
+		ws = append(ws, write{key: logLineKey(taskID, h.next+int64(i)), del: true})
+	}
+	for i := drop; i < len(lines); i++ {
+		ws = append(ws, write{key: logLineKey(taskID, h.next+int64(i)), value: values[i]})
+	}
+	h = logHead{next: h.next + int64(len(lines)), lines: h.lines + int64(len(lines)-drop), bytes: h.bytes + newBytes, spilled: true}
+	return append(ws, write{key: logHeadKey(taskID), value: h.encode()}), nil
+}
+
+// trimKept returns the deletes of the oldest kept lines of id, spilled, that must go
+// for the kept lines plus n new lines of newBytes to fit b (all of them, when the new
+// ones alone do not), and the head without them.
 func trimKept(txn *badger.Txn, id string, h logHead, n, newBytes int64, b store.LogBounds) ([]write, logHead, error) {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = logTaskPrefix(id)
 	it := txn.NewIterator(opts)
 	defer it.Close()
 	var ws []write
-	for it.Rewind(); it.Valid() && h.lines > 0 && (h.lines+n > int64(b.MaxLines) || h.bytes+newBytes > b.MaxBytes); it.Next() {
+	for it.Seek(logLineKey(id, h.first())); it.Valid() && h.lines > 0 && (h.lines+n > int64(b.MaxLines) || h.bytes+newBytes > b.MaxBytes); it.Next() {
 		item := it.Item()
 		var l store.LogLine
 		err := item.Value(func(v []byte) error {
@@ -277,12 +383,16 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 		if err != nil || h.next <= after+1 {
 			return err
 		}
+		if !h.spilled {
+			out, more, err = inlineLines(taskID, h, after, limit)
+			return err
+		}
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = logTaskPrefix(taskID)
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		end := logLineKey(taskID, h.next) // lines from there on are no task's (above)
-		for it.Seek(logLineKey(taskID, after+1)); it.Valid() && bytes.Compare(it.Item().Key(), end) < 0; it.Next() {
+		for it.Seek(logLineKey(taskID, max(after+1, h.first()))); it.Valid() && bytes.Compare(it.Item().Key(), end) < 0; it.Next() {
 			if len(out) == limit {
 				more = true
 				return nil
@@ -302,6 +412,28 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 		return nil
 	})
 	return out, more, err
+}
+
+// inlineLines returns the lines h holds after Seq after, at most limit, and whether more
+// follow.
+func inlineLines(taskID string, h logHead, after int64, limit int) ([]store.LogLine, bool, error) {
+	var out []store.LogLine
+	for i, l := range h.inline {
+		seq := h.first() + int64(i)
+		if seq <= after {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		var line store.LogLine
+		if err := json.Unmarshal(l.json, &line); err != nil {
+			return nil, false, fmt.Errorf("log line %d of task %s: %w", seq, taskID, err)
+		}
+		line.Seq = seq
+		out = append(out, line)
+	}
+	return out, false, nil
 }
 
 // reclaimLogs deletes every line of the tasks ids (the room of those Delete left below
