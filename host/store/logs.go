@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -97,7 +98,9 @@ type LogAppended struct {
 }
 
 // CheckLogAppend checks an append before any backend writes it and returns the lines as
-// backends store them (times in UTC at microsecond precision).
+// backends store them: times in UTC at microsecond precision, and strings valid UTF-8
+// (each run of bytes that is not replaced by U+FFFD), so that a line's Size is the same
+// stored and read back.
 func CheckLogAppend(taskID string, lines []LogLine, b LogBounds) ([]LogLine, error) {
 	if err := CheckKeyString("task id", taskID); err != nil {
 		return nil, fmt.Errorf("append logs: %w", err)
@@ -118,6 +121,9 @@ func CheckLogAppend(taskID string, lines []LogLine, b LogBounds) ([]LogLine, err
 		}
 		l.Seq = 0
 		l.Time = l.Time.UTC().Truncate(time.Microsecond)
+		l.Message = strings.ToValidUTF8(l.Message, "\uFFFD")
+		l.Source = strings.ToValidUTF8(l.Source, "\uFFFD")
+		l.Level = strings.ToValidUTF8(l.Level, "\uFFFD")
 		out[i] = l
 	}
 	return out, nil

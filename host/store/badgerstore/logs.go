@@ -88,12 +88,18 @@ func decodeLogHead(id string, v []byte) (logHead, error) {
 		return logHead{}, fmt.Errorf("log head of task %s: stored value of %d bytes, want at least 24", id, len(v))
 	}
 	h := logHead{next: int64(binary.BigEndian.Uint64(v)), lines: int64(binary.BigEndian.Uint64(v[8:])), bytes: int64(binary.BigEndian.Uint64(v[16:]))}
-	if h.next < 1 || h.lines < 0 || h.lines >= h.next || h.bytes < 0 {
+	if h.next < 1 || h.lines < 0 || h.lines >= h.next {
 		return logHead{}, fmt.Errorf("log head of task %s: next %d, lines %d, bytes %d", id, h.next, h.lines, h.bytes)
 	}
 	rest := v[24:]
 	if len(rest) == 0 {
+		// Earlier builds counted a line that was not valid UTF-8 by its bytes before JSON
+		// replaced them, and took back more when they trimmed it: their count could fall
+		// below what they kept, even below 0. It only bounds the next trims.
 		h.spilled = h.lines > 0
+		if !h.spilled || h.bytes < 0 {
+			h.bytes = 0
+		}
 		return h, nil
 	}
 	total := int64(0)

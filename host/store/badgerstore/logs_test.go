@@ -351,12 +351,17 @@ func TestLogsOfAnEarlierFormat(t *testing.T) {
 		}
 		return v
 	}
-	// Task "old": lines 2 and 3 kept (1 trimmed); task "empty": 4 lines, all trimmed.
+	// Task "old": lines 2 and 3 kept (1 trimmed); task "empty": 4 lines, all trimmed;
+	// "drifted" and "drifted empty": counts of bytes below what they keep, as earlier
+	// builds left after trimming a line that was not valid UTF-8.
 	ws := []write{
 		{key: logLineKey("old", 2), value: line("two")},
 		{key: logLineKey("old", 3), value: line("three")},
 		{key: logHeadKey("old"), value: logHead{next: 4, lines: 2, bytes: 8, spilled: true}.encode()},
 		{key: logHeadKey("empty"), value: logHead{next: 5, spilled: true}.encode()},
+		{key: logLineKey("drifted", 1), value: line("one")},
+		{key: logHeadKey("drifted"), value: logHead{next: 2, lines: 1, bytes: -798, spilled: true}.encode()},
+		{key: logHeadKey("drifted empty"), value: logHead{next: 3, bytes: 5, spilled: true}.encode()},
 	}
 	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) { return ws, nil }); err != nil {
 		t.Fatal(err)
@@ -377,6 +382,14 @@ func TestLogsOfAnEarlierFormat(t *testing.T) {
 	checkLogs(t, s, "empty", 5, []string{"five"})
 	if head, lines := logKeys(t, s, "empty"); head <= 24 || lines != 0 {
 		t.Errorf("task empty: a head of %d bytes and %d line keys, want its line inline", head, lines)
+	}
+	for _, id := range []string{"drifted", "drifted empty"} {
+		if _, err := s.AppendLogs(ctx, id, []store.LogLine{{Message: "ok", Level: "info"}}, store.LogBounds{MaxLines: 1, MaxBytes: 100}); err != nil {
+			t.Fatalf("task %s: %v", id, err)
+		}
+		if lines := readAllLogs(t, s, id); len(lines) != 1 || lines[0].Message != "ok" {
+			t.Errorf("task %s: lines %+v, want the one appended", id, lines)
+		}
 	}
 }
 
@@ -433,6 +446,12 @@ func FuzzLogHead(f *testing.F) {
 		again, err := decodeLogHead("f", h.encode())
 		if err != nil {
 			t.Fatalf("a decoded head %+v encodes to one that does not decode: %v", h, err)
+		}
+		if !h.spilled { // an append to it leaves a head that decodes
+			ws := appendInline("f", h, []store.LogLine{{Message: "x"}}, [][]byte{[]byte(`{"message":"x"}`)}, store.LogBounds{MaxLines: 3, MaxBytes: 1 << 20}, 1<<20)
+			if _, err := decodeLogHead("f", ws[len(ws)-1].value); err != nil {
+				t.Fatalf("an append to head %+v leaves one that does not decode: %v", h, err)
+			}
 		}
 		same := again.next == h.next && again.lines == h.lines && again.bytes == h.bytes && again.spilled == h.spilled && len(again.inline) == len(h.inline)
 		for i := 0; same && i < len(h.inline); i++ {

@@ -28,6 +28,7 @@ var logCases = []storeCase[LogStore]{
 	{"Paging", testLogsPaging},
 	{"TrimToLines", testLogsTrimLines},
 	{"TrimToBytes", testLogsTrimBytes},
+	{"InvalidUTF8", testLogsInvalidUTF8},
 	{"TasksAreSeparate", testLogsSeparate},
 	{"Delete", testLogsDelete},
 	{"GoWithTheirTask", testLogsGoWithTheirTask},
@@ -176,6 +177,23 @@ func testLogsTrimBytes(t *testing.T, s LogStore) {
 	logWant(t, logRead(t, s, "a", 0), 0)
 	logAppend(t, s, "a", b, logLines(1, "f"))
 	logWant(t, logRead(t, s, "a", 0), 6, "f")
+}
+
+// testLogsInvalidUTF8: a message that is not valid UTF-8 is stored with U+FFFD for each
+// run of bad bytes, and counts against MaxBytes as stored: the trims after it stay exact.
+func testLogsInvalidUTF8(t *testing.T, s LogStore) {
+	b := store.LogBounds{MaxLines: 1, MaxBytes: 1 << 20}
+	logAppend(t, s, "a", b, logLines(1, strings.Repeat("\xff", 400)))
+	logWant(t, logRead(t, s, "a", 0), 1, "\uFFFD")
+	logAppend(t, s, "a", b, logLines(1, "ok"))
+	logWant(t, logRead(t, s, "a", 0), 2, "ok")
+	b = store.LogBounds{MaxLines: 100, MaxBytes: 5}
+	logAppend(t, s, "b", b, logLines(1, "x\xff\xfey")) // "x\uFFFDy", 5 bytes
+	logWant(t, logRead(t, s, "b", 0), 1, "x\uFFFDy")
+	logAppend(t, s, "b", b, logLines(1, "z"))
+	logWant(t, logRead(t, s, "b", 0), 2, "z")
+	logAppend(t, s, "b", b, logLines(1, "1234"))
+	logWant(t, logRead(t, s, "b", 0), 2, "z", "1234")
 }
 
 func testLogsSeparate(t *testing.T, s LogStore) {
