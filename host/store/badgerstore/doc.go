@@ -40,7 +40,7 @@
 //	V <scope> <plugin> <key>                    plugin key-value entry (store.KV): expiry, value
 //	W <scope> <plugin>                          usage of one key-value space: bytes, keys
 //	l <task>                                    a task's log head: next seq, lines, bytes; its lines too while they are few (logs.go)
-//	L <task> <seq>                              a line of a task's log whose lines did not fit its head, JSON
+//	L <task> <seq>                              a line of a task's log that outgrew its head (or an earlier build's), JSON
 //
 // Every index entry's value is a small header (id, created_at, seq, user, tree, parent,
 // name, executor; binary, about 65 bytes: header.encode), so List and Count filter and
