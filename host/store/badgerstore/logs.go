@@ -15,15 +15,15 @@ import (
 
 var _ store.TaskLogs = (*Store)(nil)
 
-// Tasks' log lines (store.TaskLogs). Each task that logged has a head, l <task>: the next
-// Seq, the number of lines kept and their bytes (8 bytes each), and, while the head stays
-// under Options.ValueThreshold (so that it lives in the LSM tree, not the value log) and
-// logInlineMax, the kept lines themselves, inline. A task that logs more keeps its lines as keys
-// L <task> <seq asc> whose value is the line as JSON (Seq in the key), and a head of the
-// three numbers alone: its lines are spilled. A short task's log (one or two lines at
-// the default threshold) is then one entry where it was two. An append writes its lines,
-// the deletes of the lines it trims and the head in one commit; the committer is the
-// only writer, so the head is always exactly what the task keeps.
+// Tasks' log lines (store.TaskLogs). Each task that logged has a head, l <task>: the
+// next Seq, the number of lines kept and their bytes (8 bytes each), and, while the head
+// stays under Options.ValueThreshold (so that it lives in the LSM tree, not the value
+// log) and logInlineMax, the kept lines themselves, inline. A task that logs more keeps
+// its lines as keys L <task> <seq asc> whose value is the line as JSON (Seq in the key),
+// and a head of the three numbers alone: its lines are spilled. A short task's log (one
+// or two lines at the default threshold) is then one entry where it was two. An append
+// writes its lines, the deletes of the lines it trims and the head in one commit; the
+// committer is the only writer, so the head is always exactly what the task keeps.
 //
 // A task's lines are the last of those below its head's next Seq, as many as the head
 // counts: Delete deletes the heads of the tasks it deletes in its own commit, then their
