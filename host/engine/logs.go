@@ -305,9 +305,9 @@ func (l *taskLogs) stored(rootID, id string, chunk []store.LogLine, first int64,
 		l.log.Warn("storing a task's log lines failed; they are lost", "task", id, "lines", len(chunk), "error", err)
 		return
 	}
-	for i := range chunk { // as stored
+	for i := range chunk {
+		chunk[i] = chunk[i].AsStored()
 		chunk[i].Seq = first + int64(i)
-		chunk[i].Time = chunk[i].Time.UTC().Truncate(time.Microsecond)
 	}
 	l.publish(rootID, id, chunk)
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // loggingCatalog wraps a catalog: before a task's executor runs, it logs the task's
-// params.log lines (each "level message") through the request's logger.
+// params.log lines (each "level message") through the request's logger, each "<ff>" in
+// a message as the byte 0xFF, which is not UTF-8 (and which params, JSON, cannot carry).
 type loggingCatalog struct{ executor.Catalog }
 
 type loggingHandle struct{ executor.Handle }
@@ -34,6 +35,7 @@ func (h loggingHandle) Execute(ctx context.Context, req *executor.Request) (*exe
 	lines, _ := req.Task.Params["log"].([]any)
 	for _, l := range lines {
 		level, msg, _ := strings.Cut(l.(string), " ")
+		msg = strings.ReplaceAll(msg, "<ff>", "\xff")
 		req.Logger.With("stream", "apflow.log").Log(hclog.LevelFromString(level), msg, "n", 1)
 	}
 	return h.Handle.Execute(ctx, req)
@@ -184,6 +186,33 @@ func TestTaskLogsEvents(t *testing.T) {
 				t.Fatalf("stored lines %v", got)
 			}
 		})
+	}
+}
+
+// TestTaskLogsEventsAsStored: the lines a task_log event carries are the lines as stored,
+// a message that is not valid UTF-8 included.
+func TestTaskLogsEventsAsStored(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, st, withLogging)
+	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info a<ff><ff>b", "info c"}}})
+	ch, stop := v.e.Subscribe(root)
+	defer stop()
+	v.run(root, RunOptions{})
+	var published []store.LogLine
+	for ev := range ch {
+		published = append(published, ev.Logs...)
+		if ev.Type == EventRunEnd {
+			break
+		}
+	}
+	stored, _, err := st.Logs(context.Background(), "r", 0, store.MaxLogRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(published) != 2 || fmt.Sprint(published) != fmt.Sprint(stored) || !strings.HasPrefix(stored[0].Message, "a\uFFFDb") {
+		t.Fatalf("published %+v\nstored    %+v", published, stored)
 	}
 }
 

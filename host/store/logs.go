@@ -97,10 +97,19 @@ type LogAppended struct {
 	Err   error
 }
 
+// AsStored returns l as every backend stores it: its time in UTC at microsecond
+// precision, and its strings valid UTF-8 (U+FFFD for each run of bytes that is not), so
+// that its Size is the same stored and read back. Seq is left as it is.
+func (l LogLine) AsStored() LogLine {
+	l.Time = l.Time.UTC().Truncate(time.Microsecond)
+	l.Message = strings.ToValidUTF8(l.Message, "\uFFFD")
+	l.Source = strings.ToValidUTF8(l.Source, "\uFFFD")
+	l.Level = strings.ToValidUTF8(l.Level, "\uFFFD")
+	return l
+}
+
 // CheckLogAppend checks an append before any backend writes it and returns the lines as
-// backends store them: times in UTC at microsecond precision, and strings valid UTF-8
-// (each run of bytes that is not replaced by U+FFFD), so that a line's Size is the same
-// stored and read back.
+// backends store them (AsStored, Seq 0).
 func CheckLogAppend(taskID string, lines []LogLine, b LogBounds) ([]LogLine, error) {
 	if err := CheckKeyString("task id", taskID); err != nil {
 		return nil, fmt.Errorf("append logs: %w", err)
@@ -120,11 +129,7 @@ func CheckLogAppend(taskID string, lines []LogLine, b LogBounds) ([]LogLine, err
 			return nil, fmt.Errorf("append logs of task %s: line %d has %d bytes, at most %d", taskID, i, len(l.Message), MaxLogLineBytes)
 		}
 		l.Seq = 0
-		l.Time = l.Time.UTC().Truncate(time.Microsecond)
-		l.Message = strings.ToValidUTF8(l.Message, "\uFFFD")
-		l.Source = strings.ToValidUTF8(l.Source, "\uFFFD")
-		l.Level = strings.ToValidUTF8(l.Level, "\uFFFD")
-		out[i] = l
+		out[i] = l.AsStored()
 	}
 	return out, nil
 }
