@@ -103,9 +103,11 @@ func (l *taskLogs) hookTee(rootID string, t *task.Task) executor.LogTee {
 	return func(id string, base hclog.Logger) hclog.Logger { return l.logger(base, rootID, t, "hook "+id) }
 }
 
-// add queues one captured line. A task's waiting lines beyond its line bound are
-// dropped oldest first (the append would trim them anyway).
+// add queues one captured line, as it will be stored (store.LogLine.AsStored) and cut
+// to store.MaxLogLineBytes. A task's waiting lines beyond its line bound are dropped
+// oldest first (the append would trim them anyway).
 func (l *taskLogs) add(rootID, taskID string, line store.LogLine) {
+	line = line.AsStored()
 	if len(line.Message) > store.MaxLogLineBytes {
 		cut := store.MaxLogLineBytes - len("…")
 		for cut > 0 && line.Message[cut]&0xC0 == 0x80 {

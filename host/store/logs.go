@@ -98,14 +98,20 @@ type LogAppended struct {
 }
 
 // AsStored returns l as every backend stores it: its time in UTC at microsecond
-// precision, and its strings valid UTF-8 (U+FFFD for each run of bytes that is not), so
-// that its Size is the same stored and read back. Seq is left as it is.
+// precision, and its strings valid UTF-8 without NUL (U+FFFD for each run of bytes that
+// is not UTF-8, and for each NUL, which PostgreSQL's text refuses), so that its Size is
+// the same stored and read back. Seq is left as it is. A message may come out longer
+// than it went in (U+FFFD is 3 bytes): MaxLogLineBytes bounds the stored form.
 func (l LogLine) AsStored() LogLine {
 	l.Time = l.Time.UTC().Truncate(time.Microsecond)
-	l.Message = strings.ToValidUTF8(l.Message, "\uFFFD")
-	l.Source = strings.ToValidUTF8(l.Source, "\uFFFD")
-	l.Level = strings.ToValidUTF8(l.Level, "\uFFFD")
+	l.Message = storedString(l.Message)
+	l.Source = storedString(l.Source)
+	l.Level = storedString(l.Level)
 	return l
+}
+
+func storedString(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // CheckLogAppend checks an append before any backend writes it and returns the lines as
@@ -125,11 +131,12 @@ func CheckLogAppend(taskID string, lines []LogLine, b LogBounds) ([]LogLine, err
 	}
 	out := make([]LogLine, len(lines))
 	for i, l := range lines {
+		l = l.AsStored()
 		if len(l.Message) > MaxLogLineBytes {
-			return nil, fmt.Errorf("append logs of task %s: line %d has %d bytes, at most %d", taskID, i, len(l.Message), MaxLogLineBytes)
+			return nil, fmt.Errorf("append logs of task %s: line %d has %d bytes stored, at most %d", taskID, i, len(l.Message), MaxLogLineBytes)
 		}
 		l.Seq = 0
-		out[i] = l.AsStored()
+		out[i] = l
 	}
 	return out, nil
 }

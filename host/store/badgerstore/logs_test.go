@@ -384,6 +384,10 @@ func TestLogsOfAnEarlierFormat(t *testing.T) {
 		t.Errorf("task empty: a head of %d bytes and %d line keys, want its line inline", head, lines)
 	}
 	for _, id := range []string{"drifted", "drifted empty"} {
+		var h logHead
+		if err := s.db.View(func(txn *badger.Txn) (err error) { h, err = readLogHead(txn, id); return err }); err != nil || h.bytes != 0 {
+			t.Fatalf("task %s: a head counting %d bytes (%v), want 0", id, h.bytes, err)
+		}
 		if _, err := s.AppendLogs(ctx, id, []store.LogLine{{Message: "ok", Level: "info"}}, store.LogBounds{MaxLines: 1, MaxBytes: 100}); err != nil {
 			t.Fatalf("task %s: %v", id, err)
 		}

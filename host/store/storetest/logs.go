@@ -194,6 +194,13 @@ func testLogsInvalidUTF8(t *testing.T, s LogStore) {
 	logWant(t, logRead(t, s, "b", 0), 2, "z")
 	logAppend(t, s, "b", b, logLines(1, "1234"))
 	logWant(t, logRead(t, s, "b", 0), 2, "z", "1234")
+	// NUL, which PostgreSQL's text refuses, goes the same way.
+	logAppend(t, s, "c", logBounds, logLines(1, "x\x00y"))
+	logWant(t, logRead(t, s, "c", 0), 1, "x\uFFFDy")
+	// The bound of a line is of its stored form.
+	if _, err := s.AppendLogs(ctx(t), "c", logLines(1, strings.Repeat("\xffa", store.MaxLogLineBytes/2)), logBounds); err == nil {
+		t.Fatalf("AppendLogs of a line of %d bytes stored: no error", 2*store.MaxLogLineBytes)
+	}
 }
 
 func testLogsSeparate(t *testing.T, s LogStore) {
