@@ -322,8 +322,8 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
 	if log.IsDebug() {
 		memory := g.memory
-		if memory == nil {
-			memory = func() uint64 { return gcMemory(os.ReadFile, mountsOnce(os.ReadFile)) }
+		if memory == nil { // globals built without it (tests)
+			memory = processMemory()
 		}
 		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, memory)...)
 		log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)

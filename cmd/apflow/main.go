@@ -65,8 +65,7 @@ func main() {
 	if code, ok := serveAsCompileWorker(); ok {
 		os.Exit(code)
 	}
-	mounts := mountsOnce(os.ReadFile)
-	memory := func() uint64 { return gcMemory(os.ReadFile, mounts) }
+	memory := processMemory()
 	paceGC(os.Getenv, memory) // for the life of the process
 	// The first SIGINT or SIGTERM cancels ctx: the command stops what it is doing (running
 	// tasks get a grace period, then go back to pending). A second one ends the process at

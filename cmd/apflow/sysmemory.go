@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -56,6 +57,13 @@ func mountsOnce(read func(string) ([]byte, error)) func() []cgroupMount {
 		b, _ := read(procSelfMountInfo) // none: the usual mount points
 		return cgroupMounts(b)
 	})
+}
+
+// processMemory returns the memory the process may use as the collector's pacer reads it
+// (gcMemory, its cgroups' mounts read once, at the first call).
+func processMemory() func() uint64 {
+	mounts := mountsOnce(os.ReadFile)
+	return func() uint64 { return gcMemory(os.ReadFile, mounts) }
 }
 
 // cgroupMount is a mount of a cgroup hierarchy: its cgroup root, mounted at point.
