@@ -51,9 +51,12 @@ const logInlineMax = 1024
 // their sizes, oldest first) unless spilled.
 type logHead struct {
 	next, lines, bytes int64
-	spilled            bool
 	inline             []inlineLine
 }
+
+// spilled reports whether h's lines are under keys of their own: it counts lines and
+// holds none.
+func (h logHead) spilled() bool { return h.lines > 0 && len(h.inline) == 0 }
 
 // inlineLine is a line a head holds: its Size and its JSON.
 type inlineLine struct {
@@ -70,9 +73,6 @@ func (h logHead) encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(h.next))
 	b = binary.BigEndian.AppendUint64(b, uint64(h.lines))
 	b = binary.BigEndian.AppendUint64(b, uint64(h.bytes))
-	if h.spilled {
-		return b
-	}
 	for _, l := range h.inline {
 		b = binary.AppendUvarint(b, uint64(l.size))
 		b = binary.AppendUvarint(b, uint64(len(l.json)))
@@ -96,8 +96,7 @@ func decodeLogHead(id string, v []byte) (logHead, error) {
 		// Earlier builds counted a line that was not valid UTF-8 by its bytes before JSON
 		// replaced them, and took back more when they trimmed it: their count could fall
 		// below what they kept, even below 0. It only bounds the next trims.
-		h.spilled = h.lines > 0
-		if !h.spilled || h.bytes < 0 {
+		if h.lines == 0 || h.bytes < 0 {
 			h.bytes = 0
 		}
 		return h, nil
@@ -280,7 +279,7 @@ func (s *Store) prepareAppend(taskID string, lines []store.LogLine, b store.LogB
 			return nil, err
 		}
 		*first = h.next
-		if h.spilled {
+		if h.spilled() {
 			return appendSpilled(txn, taskID, h, lines, values, b)
 		}
 		return appendInline(taskID, h, lines, values, b, limit), nil
@@ -312,7 +311,7 @@ func appendInline(taskID string, h logHead, lines []store.LogLine, values [][]by
 	for i, l := range kept {
 		ws = append(ws, write{key: logLineKey(taskID, out.first()+int64(i)), value: l.json})
 	}
-	out.spilled, out.inline = true, nil
+	out.inline = nil
 	return append(ws, write{key: logHeadKey(taskID), value: out.encode()})
 }
 
@@ -343,7 +342,7 @@ func appendSpilled(txn *badger.Txn, taskID string, h logHead, lines []store.LogL
 	for i := drop; i < len(lines); i++ {
 		ws = append(ws, write{key: logLineKey(taskID, h.next+int64(i)), value: values[i]})
 	}
-	h = logHead{next: h.next + int64(len(lines)), lines: h.lines + int64(len(lines)-drop), bytes: h.bytes + newBytes, spilled: true}
+	h = logHead{next: h.next + int64(len(lines)), lines: h.lines + int64(len(lines)-drop), bytes: h.bytes + newBytes}
 	return append(ws, write{key: logHeadKey(taskID), value: h.encode()}), nil
 }
 
@@ -389,7 +388,7 @@ func (s *Store) Logs(ctx context.Context, taskID string, after int64, limit int)
 		if err != nil || h.next <= after+1 {
 			return err
 		}
-		if !h.spilled {
+		if !h.spilled() {
 			out, more, err = inlineLines(taskID, h, after, limit)
 			return err
 		}

@@ -357,11 +357,11 @@ func TestLogsOfAnEarlierFormat(t *testing.T) {
 	ws := []write{
 		{key: logLineKey("old", 2), value: line("two")},
 		{key: logLineKey("old", 3), value: line("three")},
-		{key: logHeadKey("old"), value: logHead{next: 4, lines: 2, bytes: 8, spilled: true}.encode()},
-		{key: logHeadKey("empty"), value: logHead{next: 5, spilled: true}.encode()},
+		{key: logHeadKey("old"), value: logHead{next: 4, lines: 2, bytes: 8}.encode()},
+		{key: logHeadKey("empty"), value: logHead{next: 5}.encode()},
 		{key: logLineKey("drifted", 1), value: line("one")},
-		{key: logHeadKey("drifted"), value: logHead{next: 2, lines: 1, bytes: -798, spilled: true}.encode()},
-		{key: logHeadKey("drifted empty"), value: logHead{next: 3, bytes: 5, spilled: true}.encode()},
+		{key: logHeadKey("drifted"), value: logHead{next: 2, lines: 1, bytes: -798}.encode()},
+		{key: logHeadKey("drifted empty"), value: logHead{next: 3, bytes: 5}.encode()},
 	}
 	if err := s.submit(ctx, func(*badger.Txn) ([]write, error) { return ws, nil }); err != nil {
 		t.Fatal(err)
@@ -440,7 +440,7 @@ func TestLogsSkipWhatAnEarlierTaskLeft(t *testing.T) {
 // decodes encodes to a value that decodes to the same head.
 func FuzzLogHead(f *testing.F) {
 	f.Add(logHead{next: 1}.encode())
-	f.Add(logHead{next: 9, lines: 3, bytes: 30, spilled: true}.encode())
+	f.Add(logHead{next: 9, lines: 3, bytes: 30}.encode())
 	f.Add(logHead{next: 3, lines: 2, bytes: 7, inline: []inlineLine{{3, []byte(`{"message":"abc"}`)}, {4, []byte(`{}`)}}}.encode())
 	f.Fuzz(func(t *testing.T, v []byte) {
 		h, err := decodeLogHead("f", v)
@@ -451,13 +451,13 @@ func FuzzLogHead(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a decoded head %+v encodes to one that does not decode: %v", h, err)
 		}
-		if !h.spilled { // an append to it leaves a head that decodes
+		if !h.spilled() { // an append to it leaves a head that decodes
 			ws := appendInline("f", h, []store.LogLine{{Message: "x"}}, [][]byte{[]byte(`{"message":"x"}`)}, store.LogBounds{MaxLines: 3, MaxBytes: 1 << 20}, 1<<20)
 			if _, err := decodeLogHead("f", ws[len(ws)-1].value); err != nil {
 				t.Fatalf("an append to head %+v leaves one that does not decode: %v", h, err)
 			}
 		}
-		same := again.next == h.next && again.lines == h.lines && again.bytes == h.bytes && again.spilled == h.spilled && len(again.inline) == len(h.inline)
+		same := again.next == h.next && again.lines == h.lines && again.bytes == h.bytes && again.spilled() == h.spilled() && len(again.inline) == len(h.inline)
 		for i := 0; same && i < len(h.inline); i++ {
 			same = again.inline[i].size == h.inline[i].size && bytes.Equal(again.inline[i].json, h.inline[i].json)
 		}
