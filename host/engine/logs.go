@@ -307,8 +307,7 @@ func (l *taskLogs) stored(rootID, id string, chunk []store.LogLine, first int64,
 		l.log.Warn("storing a task's log lines failed; they are lost", "task", id, "lines", len(chunk), "error", err)
 		return
 	}
-	for i := range chunk {
-		chunk[i] = chunk[i].AsStored()
+	for i := range chunk { // as stored: add took each line AsStored
 		chunk[i].Seq = first + int64(i)
 	}
 	l.publish(rootID, id, chunk)
