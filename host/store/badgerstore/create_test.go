@@ -39,13 +39,14 @@ func bigTree(prefix string, n int) []*task.Task {
 }
 
 // markers counts the stored markers of chunked creates.
-func markers(t *testing.T, s *Store) int {
-	t.Helper()
+func markers(t *testing.T, s *Store) int { return countKeys(t, s, []byte{prefixCreate}) }
+
+// countKeys counts the stored keys under prefix.
+func countKeys(tb testing.TB, s *Store, prefix []byte) int {
+	tb.Helper()
 	n := 0
 	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{prefixCreate}
-		it := txn.NewIterator(opts)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			n++
@@ -53,7 +54,7 @@ func markers(t *testing.T, s *Store) int {
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return n
 }

@@ -76,24 +76,7 @@ func TestWideTreeWrites(t *testing.T) {
 }
 
 // undoRecords counts the stored undo records of big writes.
-func undoRecords(t *testing.T, s *Store) int {
-	t.Helper()
-	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{prefixUndo}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+func undoRecords(t *testing.T, s *Store) int { return countKeys(t, s, []byte{prefixUndo}) }
 
 // TestBigWrites deletes and updates a whole tree whose writes exceed one transaction:
 // committed in chunks, all or nothing, with no undo record left.
