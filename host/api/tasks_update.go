@@ -239,7 +239,10 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 	case "result":
 		t.Result, err = decodeAny(raw)
 	case "inputs":
-		err = obj(&t.Inputs)
+		var own map[string]any
+		if err = obj(&own); err == nil {
+			t.SetOwnInputs(own)
+		}
 	case "params":
 		if err = obj(&t.Params); err == nil {
 			if _, perr := retry.FromParams(t.Params); perr != nil {

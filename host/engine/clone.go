@@ -342,14 +342,18 @@ func asLink(c, orig *task.Task) {
 	c.Status, c.Progress = orig.Status, orig.Progress
 	c.StartedAt, c.CompletedAt = orig.StartedAt, orig.CompletedAt
 	c.Inputs, c.Params, c.Schemas, c.Result, c.Error = nil, nil, nil, nil, ""
+	c.OwnInputs = nil
 }
 
-// asCopy makes c a runnable copy of o, reset to pending; copying a link (o) copies what
-// it stands for (orig).
+// asCopy makes c a runnable copy of o, reset to pending, with o's own inputs (not what
+// its last run injected into them: docs/semantics.md rule 16); copying a link (o) copies
+// what it stands for (orig).
 func asCopy(c, o, orig *task.Task) {
 	c.OriginType = task.OriginCopy
+	c.SetOwnInputs(cloneObject(o.OwnOrInputs()))
 	if o.OriginType == task.OriginLink {
-		c.Inputs, c.Params, c.Schemas = cloneObject(orig.Inputs), cloneObject(orig.Params), cloneObject(orig.Schemas)
+		c.SetOwnInputs(cloneObject(orig.OwnOrInputs()))
+		c.Params, c.Schemas = cloneObject(orig.Params), cloneObject(orig.Schemas)
 		c.Limits = orig.Limits
 	}
 	c.Status = task.Pending
@@ -495,7 +499,7 @@ func (r resetFields) apply(c *task.Task, root bool) {
 		c.Name = *r.name
 	}
 	if r.setInputs {
-		c.Inputs = cloneObject(r.inputs)
+		c.SetOwnInputs(cloneObject(r.inputs))
 	}
 	if r.setParams {
 		c.Params = cloneObject(r.params)

@@ -217,7 +217,7 @@ func (c *coordinator) prepareQueue(i int32) {
 		if t.Status != task.Pending {
 			return nil // cancelled meanwhile: not queued
 		}
-		t.Inputs = injected(t)
+		injected(t)
 		if t.Retry != nil {
 			t.Retry.NextAttemptAt = time.Time{} // queued: no longer waiting
 		}

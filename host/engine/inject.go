@@ -22,16 +22,18 @@ type settled struct {
 	method string
 }
 
-// inject returns t's inputs after dependency result injection, exactly the reference
-// algorithm (docs/semantics.md rule 11): for each dependency in declared order whose task is completed
-// with a non-null result, the result ({"result": X} unwrapped to X) is merged into a
-// shallow copy of t.Inputs. deps[k] is what the run keeps of the task of
-// t.Dependencies[k] (the zero value when unknown). The returned map shares dependency
-// values with the dependency tasks; callers that hand it to code that may modify it must
-// deep-copy it.
-func inject(t *task.Task, deps []settled, info infoFunc) map[string]any {
-	base := make(map[string]any, len(t.Inputs)+len(deps))
-	for k, v := range t.Inputs {
+// inject returns t's inputs after dependency result injection, the reference algorithm
+// (docs/semantics.md rule 11): for each dependency in declared order whose task is
+// completed with a non-null result, the result ({"result": X} unwrapped to X) is merged
+// into a shallow copy of t's own inputs (task.Task.OwnOrInputs: never what an earlier
+// attempt injected), and merged reports whether any was. deps[k] is what the run keeps
+// of the task of t.Dependencies[k] (the zero value when unknown). The returned map shares
+// dependency values with the dependency tasks; callers that hand it to code that may
+// modify it must deep-copy it.
+func inject(t *task.Task, deps []settled, info infoFunc) (inputs map[string]any, merged bool) {
+	own := t.OwnOrInputs()
+	base := make(map[string]any, len(own)+len(deps))
+	for k, v := range own {
 		base[k] = v
 	}
 	var inProps map[string]bool
@@ -51,8 +53,9 @@ func inject(t *task.Task, deps []settled, info infoFunc) map[string]any {
 			inProps, inLoaded = inputProperties(t, info), true
 		}
 		merge(base, r, d.InjectKey(), t, inProps, outputProperties(dep.method, info))
+		merged = true
 	}
-	return base
+	return base, merged
 }
 
 // merge is the reference's merge step. inProps/outProps are nil when the corresponding

@@ -84,7 +84,7 @@ func TestInject(t *testing.T) {
 					deps[k] = settled{status: d.Status, result: d.Result, method: d.Method()}
 				}
 			}
-			got := inject(tk, deps, info)
+			got, _ := inject(tk, deps, info)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("inject = %v, want %v", got, tc.want)
 			}

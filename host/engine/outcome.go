@@ -171,7 +171,8 @@ func (o *outcome) apply(t *task.Task) error {
 	t.Usage = o.usage
 	t.HookErrors = o.hookErrors
 	if o.inputsChanged {
-		t.Inputs, t.InputsBeforeHooks = o.inputs, o.inputsBefore
+		t.SetAttemptInputs(o.inputs)
+		t.InputsBeforeHooks = o.inputsBefore
 	}
 	if waits, err := o.recordAttempt(t); waits || err != nil {
 		return err

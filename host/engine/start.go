@@ -34,7 +34,6 @@ func (c *coordinator) prepareStart(i int32) {
 			return err
 		}
 		inputs = injected(t)
-		t.Inputs = inputs
 		return nil
 	}, func(stored *task.Task, err error) {
 		if err != nil || stored.Status != task.InProgress {
@@ -97,10 +96,11 @@ func (c *coordinator) prepareStart(i int32) {
 	}
 }
 
-// launch marks ready node i in flight and returns the function that gives the task's
-// inputs with its dependencies' results injected (docs/semantics.md rule 11). Its write
-// calls it on the stored task (the node keeps no inputs, snapshot.go), with what the
-// dependencies' views hold now.
+// launch marks ready node i in flight and returns the function that sets the task's
+// inputs to its own with its dependencies' results injected (docs/semantics.md rule 11),
+// keeping the own ones (task.Task.SetAttemptInputs), and returns them. Its write calls it
+// on the stored task (the node keeps no inputs, snapshot.go), with what the dependencies'
+// views hold now.
 func (c *coordinator) launch(i int32) func(*task.Task) map[string]any {
 	g := c.graph
 	n := g.nodes[i]
@@ -120,5 +120,13 @@ func (c *coordinator) launch(i int32) func(*task.Task) map[string]any {
 	// whatever goroutine the store runs it.
 	infos := c.infos
 	info := func(method string) *executor.Info { return infos[method] }
-	return func(t *task.Task) map[string]any { return inject(t, deps, info) }
+	return func(t *task.Task) map[string]any {
+		inputs, merged := inject(t, deps, info)
+		if merged {
+			t.SetAttemptInputs(inputs)
+		} else {
+			t.SetOwnInputs(inputs) // the own inputs, copied: an earlier attempt's are dropped
+		}
+		return inputs
+	}
 }

@@ -284,7 +284,8 @@ func (e *Engine) persistInputs(id string, before, inputs map[string]any) {
 		if t.Status != task.InProgress {
 			return nil
 		}
-		t.Inputs, t.InputsBeforeHooks = inputs, before
+		t.SetAttemptInputs(inputs)
+		t.InputsBeforeHooks = before
 		return nil
 	})
 	if err != nil && !errors.Is(err, errNotClaimed) {

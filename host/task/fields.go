@@ -66,6 +66,7 @@ var wireFields = []struct {
 	})},
 	{"usage", putUsage},
 	{"inputs_before_hooks", putObject(func(t *Task) map[string]any { return t.InputsBeforeHooks })},
+	{"own_inputs", putObject(func(t *Task) map[string]any { return t.OwnInputs })},
 	{"hook_errors", putJSON(func(t *Task) any {
 		if t.HookErrors == nil {
 			return nil

@@ -83,8 +83,9 @@ func (t *Task) Cancel(msg string, now time.Time) error {
 
 // Reset puts a task back to pending for re-execution (failed, cancelled, completed) or
 // after a crash (in_progress): result, error, progress, usage and timestamps of the run
-// are cleared; the definition (inputs as last persisted, params, schemas, dependencies)
-// is kept. A re-execution starts a new attempt history; a crash recovery keeps it, so
+// are cleared, and the inputs are the task's own again (OwnOrInputs: no dependency's
+// result or hook's edit of the run is kept); the rest of the definition (params, schemas,
+// dependencies) is kept. A re-execution starts a new attempt history; a crash recovery keeps it, so
 // that the run's attempts go on counting.
 func (t *Task) Reset(now time.Time) error {
 	if err := CheckTransition(t.Status, Pending); err != nil {
@@ -102,6 +103,7 @@ func (t *Task) Reset(now time.Time) error {
 	t.Usage = nil
 	t.HookErrors = nil
 	t.InputsBeforeHooks = nil
+	t.restoreOwnInputs()
 	t.UpdatedAt = now
 	return nil
 }

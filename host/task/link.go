@@ -6,15 +6,15 @@ package task
 // read of a task) both go through them.
 
 // WithOriginalData returns a copy of link t carrying its original o's definition and
-// result: inputs, params, schemas and result. It is what the link stands for as a
-// dependency: its dependents get o's result, injected exactly as from o. The copy keeps
+// result: inputs (and own inputs), params, schemas and result. It is what the link stands
+// for as a dependency: its dependents get o's result, injected exactly as from o. The copy keeps
 // t's identity, place and lifecycle (status, error, progress, timestamps), so a link in a
 // run stays the completed task it was made as and is never executed.
 //
 // The copy shares maps and values with t and o: treat it as read-only.
 func (t *Task) WithOriginalData(o *Task) *Task {
 	c := *t
-	c.Inputs, c.Params, c.Schemas, c.Result = o.Inputs, o.Params, o.Schemas, o.Result
+	c.Inputs, c.OwnInputs, c.Params, c.Schemas, c.Result = o.Inputs, o.OwnInputs, o.Params, o.Schemas, o.Result
 	return &c
 }
 

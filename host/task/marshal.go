@@ -53,6 +53,7 @@ type wire struct {
 	Limits            *Limits        `json:"limits"`
 	Usage             *Usage         `json:"usage"`
 	InputsBeforeHooks map[string]any `json:"inputs_before_hooks"`
+	OwnInputs         map[string]any `json:"own_inputs"`
 	HookErrors        []string       `json:"hook_errors"`
 	Seq               int            `json:"seq"`
 	Run               *runWire       `json:"run"`
@@ -191,7 +192,7 @@ func (t *Task) UnmarshalJSON(data []byte) error {
 		HasReferences: w.HasReferences, ScheduleType: str(w.ScheduleType),
 		ScheduleExpression: str(w.ScheduleExpression), ScheduleEnabled: w.ScheduleEnabled,
 		RunCount: w.RunCount, ScheduleTimezone: str(w.ScheduleTimezone), Plugin: str(w.Plugin), Attempts: w.Attempts, Usage: w.Usage,
-		InputsBeforeHooks: w.InputsBeforeHooks, HookErrors: w.HookErrors, Seq: w.Seq,
+		InputsBeforeHooks: w.InputsBeforeHooks, OwnInputs: w.OwnInputs, HookErrors: w.HookErrors, Seq: w.Seq,
 	}
 	if w.MaxRuns != nil {
 		t.MaxRuns = *w.MaxRuns

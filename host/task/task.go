@@ -116,6 +116,11 @@ type Task struct {
 	// dependency injection) when the hooks changed them; Inputs are then what the
 	// executor got. nil when no pre-hook changed the inputs of the current attempt.
 	InputsBeforeHooks map[string]any `json:"inputs_before_hooks"`
+	// OwnInputs are the task's own inputs, as submitted or last updated, while Inputs
+	// hold what an attempt made of them (dependency results injected, pre-hooks' edits);
+	// nil when Inputs are the own inputs. Each attempt starts from them, and a reset or a
+	// copy returns to them (docs/semantics.md rules 11, 15, 16): see OwnOrInputs.
+	OwnInputs map[string]any `json:"own_inputs"`
 	// HookErrors records failures of pre/post hooks on the last run; a failing hook never
 	// changes the task's status.
 	HookErrors []string `json:"hook_errors"`
@@ -162,6 +167,7 @@ func (t *Task) Clone() *Task {
 	c.Dependencies = append([]Dependency(nil), t.Dependencies...)
 	c.Inputs = cloneMap(t.Inputs)
 	c.InputsBeforeHooks = cloneMap(t.InputsBeforeHooks)
+	c.OwnInputs = cloneMap(t.OwnInputs)
 	c.Params = cloneMap(t.Params)
 	c.Schemas = cloneMap(t.Schemas)
 	c.Result = CloneValue(t.Result)

@@ -51,7 +51,7 @@ func canonicalize(t *task.Task) bool {
 			return false
 		}
 	}
-	for _, m := range []map[string]any{t.Inputs, t.Params, t.Schemas, t.InputsBeforeHooks} {
+	for _, m := range []map[string]any{t.Inputs, t.Params, t.Schemas, t.InputsBeforeHooks, t.OwnInputs} {
 		if m != nil && !canonicalValue(m) {
 			return false
 		}

@@ -16,7 +16,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 	t.Parallel()
 	// canonicalize lists the fields the wire form changes; a new field must be reviewed
 	// there (and here).
-	if n := reflect.TypeOf(task.Task{}).NumField(); n != 41 {
+	if n := reflect.TypeOf(task.Task{}).NumField(); n != 42 {
 		t.Fatalf("task.Task has %d fields; review canonicalize for the new ones", n)
 	}
 	now := time.Now() // monotonic reading, nanoseconds, local zone
@@ -38,6 +38,7 @@ func TestCanonicalMatchesDecode(t *testing.T) {
 		x.Usage = &task.Usage{DurationMS: 0.001}
 		x.HookErrors = []string{}
 		x.InputsBeforeHooks = map[string]any{"n": json.Number("1")}
+		x.OwnInputs = map[string]any{} // empty, not null: Inputs are not the own inputs
 		x.Run = &task.RunMarker{TaskID: "sub", Full: true, StartedAt: now}
 		x.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: now, History: []task.Attempt{
 			{Attempt: 1, StartedAt: now, EndedAt: now.Add(time.Nanosecond), DurationMS: 0.5, Error: "boom", Kind: "trap"}}}

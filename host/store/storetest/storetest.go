@@ -190,6 +190,7 @@ func testCreateGet(t *testing.T, s store.Store) {
 	full.NextRunAt = base.Add(time.Hour)
 	full.HookErrors = []string{"pre-hook x failed"}
 	full.InputsBeforeHooks = map[string]any{"n": json.Number("1"), "s": "before"}
+	full.OwnInputs = map[string]any{} // empty, not null: Inputs are not the own inputs
 	full.Plugin = "sha256:abc"
 	full.Retry = &task.RetryState{MaxAttempts: 3, NextAttemptAt: base.Add(time.Minute), History: []task.Attempt{
 		{Attempt: 1, StartedAt: base, EndedAt: base.Add(1500 * time.Microsecond), DurationMS: 1.5, Error: "HTTP 503", Kind: "error_result"},

@@ -136,6 +136,7 @@ function body(t, plugin) {
   const out = [h("dl", { class: "facts" }, ...facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))];
   if (t.error) out.push(h("section", { "aria-labelledby": "err-title" }, h("h2", { id: "err-title" }, "Error"), h("pre", { class: "error-text", tabindex: "0" }, t.error)));
   out.push(h("section", {}, h("h2", {}, "Inputs"), h("p", { class: "muted" }, "As the executor got them: dependencies' results injected, pre-hooks applied."), jsonBlock(t.inputs, "inputs")));
+  if (t.own_inputs) out.push(h("section", { id: "own-inputs" }, h("h2", {}, "Own inputs"), h("p", { class: "muted" }, "As submitted or last updated: what each run starts from."), jsonBlock(t.own_inputs, "own inputs")));
   if (t.inputs_before_hooks) out.push(h("section", { id: "inputs-before-hooks" }, h("h2", {}, "Inputs before the pre-hooks"), h("p", { class: "muted" }, "What the pre-hooks got (dependencies' results injected); they changed it into the inputs above."), jsonBlock(t.inputs_before_hooks, "inputs before the pre-hooks")));
   out.push(h("section", {}, h("h2", {}, "Result"), jsonBlock(t.result, "result")));
   if (t.usage) out.push(h("section", {}, h("h2", {}, "Usage"), usage(t.usage)));
