@@ -87,6 +87,7 @@ func TestTasksCountSearch(t *testing.T) {
 		{"executor of a child", map[string]any{"executor": "sleep", "root_only": true}, map[string]float64{"total": 0}},
 		{"name and time", map[string]any{"name": "nightly", "created_before": "2026-12-02"}, map[string]float64{"pending": 1, "total": 1}},
 		{"statuses and executor", map[string]any{"statuses": []string{"completed"}, "executor": "echo"}, map[string]float64{"completed": 1, "total": 1}},
+		{"a status twice", map[string]any{"statuses": []string{"completed", "pending", "completed"}, "executor": "echo"}, map[string]float64{"completed": 1, "pending": 1, "total": 2}},
 		{"created_after", map[string]any{"created_after": "2026-12-02T00:00:00Z"}, map[string]float64{"pending": 1, "completed": 1, "total": 2}},
 		{"one tree", map[string]any{"task_tree_id": "r1"}, map[string]float64{"pending": 2, "total": 2}},
 		{"one tree, one executor", map[string]any{"task_tree_id": "r1", "executor": "sleep"}, map[string]float64{"pending": 1, "total": 1}},

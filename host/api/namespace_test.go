@@ -212,6 +212,13 @@ func TestOwnerQualifiedIDsActOnOwnTasks(t *testing.T) {
 	if got.ID != "alice/t1" || got.Name != "renamed" {
 		t.Fatalf("update = %+v", got)
 	}
+	for _, tree := range []string{"t1", "alice/t1"} {
+		var counts map[string]any
+		e.ok(t, alice, "tasks.count", map[string]any{"task_tree_id": tree}, &counts)
+		if counts["total"] != 1.0 || counts["task_tree_id"] != "alice/t1" {
+			t.Fatalf("count of tree %s = %v, want alice/t1's one task", tree, counts)
+		}
+	}
 	var copies taskView
 	e.ok(t, alice, "tasks.clone", map[string]any{"task_id": "t1"}, &copies)
 	if !strings.HasPrefix(copies.ID, "alice/") || len(copies.ID) != len("alice/")+36 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -379,10 +380,15 @@ func (s *Server) tasksCount(ctx context.Context, c *call) (any, error) {
 	if len(p.Statuses) > 0 {
 		statuses = statuses[:0:0]
 		for _, st := range p.Statuses {
-			statuses = append(statuses, task.Status(st))
+			if !slices.Contains(statuses, task.Status(st)) { // each counted once: they add up to total
+				statuses = append(statuses, task.Status(st))
+			}
 		}
 	}
 	user := s.userFilter(ctx, p.UserID)
+	if p.TaskTreeID != "" {
+		p.TaskTreeID = callerFrom(ctx).qualify(p.TaskTreeID) // as every task id a caller gives
+	}
 	f.UserID, f.RootOnly, f.TreeID = user, p.RootOnly, p.TaskTreeID
 	counts, err := s.cfg.Store.CountByStatus(ctx, f) // one snapshot: the counts add up
 	if err != nil {
