@@ -49,8 +49,9 @@ func signedTrigger(r *http.Request) bool {
 }
 
 // handleWebhookTrigger serves POST /webhook/trigger/{task_id}?async=true|false: an
-// external scheduler (cron, a CI job) starts a full re-run of the tree of a stored task,
-// as tasks.execute with "full" does. The caller authenticates with either
+// external scheduler (cron, a CI job) starts a full re-run of a stored task, as
+// tasks.execute with "full" does: its whole tree for a root, else its part of the tree
+// (docs/semantics.md rule 15), as a schedule on it does. The caller authenticates with either
 //
 //   - a signature: X-Webhook-Timestamp (Unix seconds, within Config.WebhookWindow of the
 //     server's clock) and X-Webhook-Signature (hex HMAC-SHA256 with Config.WebhookSecret
@@ -104,8 +105,7 @@ func (s *Server) handleWebhookTrigger(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, out)
 }
 
-// trigger starts a full re-run of the tree of task id, as tasks.execute with "full"
-// does, for POST /webhook/trigger and tasks.webhook.trigger: the answer of an async
+// trigger starts a full re-run of task id, as tasks.execute with "full" does, for POST /webhook/trigger and tasks.webhook.trigger: the answer of an async
 // trigger at once, else the run's outcome once it ended (see handleWebhookTrigger). A
 // tree already running answers {success: false, status: "already_running", …}. When
 // ctx ends first, the error is ctx's and the run goes on.
