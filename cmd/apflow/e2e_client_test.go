@@ -113,6 +113,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		{"tree", alice, []string{"tasks", "tree", "cli-root"}, []string{"✓ report (alice/cli-root) completed", "  ✓ a "}},
 		{"children", alice, []string{"tasks", "children", "cli-root"}, []string{"a ", "b "}},
 		{"rerun full", alice, []string{"tasks", "rerun", "--full", "cli-root"}, []string{"3 tasks: 3 completed"}},
+		{"rerun --json", alice, []string{"tasks", "rerun", "--json", "-q", "--full", "cli-root"}, []string{`"task": {`, `"children": [`}},
 		{"clone", alice, []string{"tasks", "clone", "cli-root"}, []string{"report", "pending"}},
 		{"plugins", alice, []string{"plugins", "list"}, []string{"echo", "spin", "aggregate_results_executor"}},
 		{"plugins stats", alice, []string{"plugins", "stats"}, []string{"PLUGIN", "CALLS", "echo "}},

@@ -121,13 +121,51 @@ func (g *globals) again(cmd string) string {
 	case g.storeURL != "":
 		line += " --store …"
 	case g.dataDir != defaultDataDir():
-		dir := g.dataDir
-		if abs, err := filepath.Abs(dir); err == nil {
-			dir = abs // the command may run from another directory
-		}
-		line += " --data-dir " + shellQuote(dir)
+		line += " --data-dir " + shellQuote(absPath(g.dataDir))
 	}
 	return line
+}
+
+// resumeLine is the command that continues a run this command interrupted: again's
+// "apflow resume", with the flags given that decide how its tasks run (the plugins, the
+// config and its grants, the default limits), or "" when nothing was stored.
+func (g *globals) resumeLine() string {
+	line := g.again("resume")
+	if line == "" {
+		return ""
+	}
+	add := func(name, v string) { line += " --" + name + " " + shellQuote(v) }
+	if g.pluginsDir != "" {
+		add("plugins", absPath(g.pluginsDir))
+	}
+	if g.configPath != "" {
+		add("config", absPath(g.configPath))
+	}
+	if g.cacheDir != envOr("APFLOW_CACHE_DIR", defaultCacheDir()) {
+		add("cache-dir", absPath(g.cacheDir))
+	}
+	if g.concurrency != 0 {
+		add("concurrency", strconv.Itoa(g.concurrency))
+	}
+	if g.taskTimeout != 0 {
+		add("task-timeout", g.taskTimeout.String())
+	}
+	if g.memoryPages != 0 {
+		add("memory-pages", strconv.FormatUint(uint64(g.memoryPages), 10))
+	}
+	if g.maxResult != 0 {
+		add("max-result-bytes", strconv.FormatInt(g.maxResult, 10))
+	}
+	return line
+}
+
+// absPath is path made absolute where it can be: a command printed for later may run
+// from another directory.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // shellQuote quotes s for a POSIX shell when it holds anything but letters, digits and
@@ -216,14 +254,44 @@ func (g *globals) checkEphemeral() error {
 }
 
 func (g *globals) logger() hclog.Logger {
-	level := hclog.LevelFromString(g.logLevel)
-	if strings.EqualFold(g.logLevel, "off") {
-		level = hclog.Off
-	}
-	if level == hclog.NoLevel {
-		level = hclog.Warn
+	level, ok := logLevel(g.logLevel)
+	if !ok {
+		level = hclog.Warn // checkValues refused it; tests may build globals without
 	}
 	return hclog.New(&hclog.LoggerOptions{Name: "apflow", Level: level, Output: g.stderr})
+}
+
+// logLevel reads a --log-level value: trace, debug, info, warn, error or off, in any case.
+func logLevel(s string) (hclog.Level, bool) {
+	if strings.EqualFold(s, "off") {
+		return hclog.Off, true
+	}
+	level := hclog.LevelFromString(s)
+	return level, level != hclog.NoLevel
+}
+
+// checkValues refuses global flag values no command can use, rather than running with
+// a default instead of what was asked: an unknown log level, negative limits, a lease
+// that never lasts.
+func (g *globals) checkValues() error {
+	_, levelOK := logLevel(g.logLevel)
+	switch {
+	case !levelOK:
+		return invalidf("--log-level %q (or $APFLOW_LOG_LEVEL): want trace, debug, info, warn, error or off", g.logLevel)
+	case g.concurrency < 0:
+		return invalidf("--concurrency %d: want 1 or more (0: the config's, else the engine's default)", g.concurrency)
+	case g.taskTimeout < 0:
+		return invalidf("--task-timeout %s: want a positive duration (0: the config's, else 30s)", g.taskTimeout)
+	case g.maxResult < 0:
+		return invalidf("--max-result-bytes %d: want 1 or more (0: the config's, else 16 MiB)", g.maxResult)
+	case g.compileTimeout <= 0:
+		return invalidf("--compile-timeout %s: want a positive duration", g.compileTimeout)
+	case g.lease <= 0:
+		return invalidf("--lease %s: want a positive duration", g.lease)
+	case g.heartbeat < 0:
+		return invalidf("--heartbeat %s: want a positive duration (0: a quarter of --lease)", g.heartbeat)
+	}
+	return nil
 }
 
 // loadConfig reads the operator config and applies the command-line overrides.

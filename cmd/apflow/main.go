@@ -100,6 +100,9 @@ func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader
 		if err := g.checkServerFlags(cmd); err != nil {
 			return err
 		}
+		if err := g.checkValues(); err != nil {
+			return err
+		}
 		return g.checkMemTableBytes(cmd)
 	}
 	root.SetIn(stdin)

@@ -193,6 +193,13 @@ func TestRerunAfterFixUnblocksDependents(t *testing.T) {
 	if root.Status != task.Completed || root.Attempts != 1 {
 		t.Fatalf("root after rerun: status %s attempts %d", root.Status, root.Attempts)
 	}
+	// --json: stdout holds the final tree alone, as apflow run's.
+	code, stdout, stderr = apflow(t, "", append([]string{"tasks", "rerun", "--json", "--full", "root-2"}, base...)...)
+	var node task.TreeNode
+	if err := json.Unmarshal([]byte(stdout), &node); code != exitOK || err != nil || node.Task.ID != "root-2" ||
+		node.Task.Status != task.Completed || len(node.Children) != 3 || !strings.Contains(stderr, "4 tasks: 4 completed") {
+		t.Fatalf("rerun --json: exit %d, %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout, stderr)
+	}
 }
 
 // builtFile returns the absolute path of a file a make target builds (rel is relative
@@ -280,5 +287,23 @@ func TestHooksFromConfig(t *testing.T) {
 	joined := strings.Join(root.Task.HookErrors, "\n")
 	if !strings.Contains(joined, "fail") || !strings.Contains(joined, "missing") {
 		t.Fatalf("hook_errors = %q", root.Task.HookErrors)
+	}
+}
+
+func TestResumeNothingToRun(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		stdout, stderr string
+	}{
+		{"text", nil, "nothing to run\n", ""},
+		{"--json: stdout holds JSON alone", []string{"--json"}, "[]\n", "nothing to run\n"},
+	} {
+		code, stdout, stderr := apflow(t, "", append([]string{"resume", "--data-dir", dataDir, "--plugins", plugins}, tc.args...)...)
+		if code != exitOK || stdout != tc.stdout || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want stdout %q, stderr with %q", tc.name, code, stdout, stderr, tc.stdout, tc.stderr)
+		}
 	}
 }

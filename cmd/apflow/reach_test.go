@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -36,6 +37,37 @@ func TestAgain(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.g.again("tasks get r1"); got != tt.want {
 				t.Fatalf("again() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResumeLine(t *testing.T) {
+	t.Setenv("APFLOW_SERVER", "")
+	t.Setenv("APFLOW_CACHE_DIR", "")
+	rel, err := filepath.Abs("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := defaultCacheDir()
+	tests := []struct {
+		name string
+		g    globals
+		want string
+	}{
+		{"defaults", globals{dataDir: defaultDataDir(), cacheDir: cache}, "apflow resume"},
+		{"what decides how tasks run", globals{dataDir: "/tmp/d", cacheDir: "/tmp/c", pluginsDir: "p", configPath: "/etc/apflow cfg.json",
+			concurrency: 3, taskTimeout: 1500 * time.Millisecond, memoryPages: 512, maxResult: 1024},
+			"apflow resume --data-dir /tmp/d --plugins " + shellQuote(rel) + " --config '/etc/apflow cfg.json' --cache-dir /tmp/c" +
+				" --concurrency 3 --task-timeout 1.5s --memory-pages 512 --max-result-bytes 1024"},
+		{"store: never its URL", globals{dataDir: "/x", cacheDir: cache, storeURL: "postgres://u:secret@127.0.0.1/db", pluginsDir: "/pl"},
+			"apflow resume --store … --plugins /pl"},
+		{"ephemeral: nothing to resume", globals{dataDir: "/tmp/d", cacheDir: cache, ephemeral: true, pluginsDir: "/pl"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.g.resumeLine(); got != tt.want {
+				t.Fatalf("resumeLine() = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -151,7 +151,10 @@ func (g *globals) finish(trees []*task.TreeNode, began time.Time, watched, jsonO
 		}
 	}
 	if interrupted {
-		return &exitError{code: exitInterrupted, msg: fmt.Sprintf("interrupted: unfinished tasks are pending; continue with: apflow resume --data-dir %s", g.dataDir)}
+		if line := g.resumeLine(); line != "" {
+			return &exitError{code: exitInterrupted, msg: "interrupted: unfinished tasks are pending; continue with: " + line}
+		}
+		return &exitError{code: exitInterrupted, msg: "interrupted: nothing was stored (--ephemeral)"}
 	}
 	for _, t := range all {
 		if t.Status != task.Completed {
@@ -255,14 +258,18 @@ func (r *remoteSource) clone(ctx context.Context, id string) ([]*task.Task, erro
 	return []*task.Task{&one}, nil
 }
 
-func (r *remoteSource) rerun(ctx context.Context, id string, full bool, out io.Writer) error {
+func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quiet bool) error {
+	out := r.g.stdout
+	if jsonOut {
+		out = r.g.stderr
+	}
 	began := time.Now()
 	var rootID string
 	err := r.c.ExecuteStream(ctx, map[string]any{"task_id": id, "full": full, "use_streaming": true}, func(f client.Frame) error {
 		if rootID == "" {
 			rootID, _ = f["root_task_id"].(string)
 		}
-		if tid, ok := f["task_id"].(string); ok && f.Type() != "final" && f.Type() != "" && f.Type() != "task_log" {
+		if tid, ok := f["task_id"].(string); ok && !quiet && f.Type() != "final" && f.Type() != "" && f.Type() != "task_log" {
 			fmt.Fprintf(out, "%s %s %v\n", time.Now().Format("15:04:05"), tid, f["status"])
 		}
 		return nil
@@ -277,7 +284,7 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full bool, out io.W
 	if err != nil {
 		return err
 	}
-	return r.g.finish([]*task.TreeNode{tree}, began, true, false, false, remoteLogTail(r.c))
+	return r.g.finish([]*task.TreeNode{tree}, began, true, jsonOut, false, remoteLogTail(r.c))
 }
 
 func (g *globals) remotePluginViews(ctx context.Context) ([]pluginView, map[string]string, error) {

@@ -418,6 +418,11 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 		return err
 	}
 	if len(rootIDs) == 0 {
+		if jsonOut { // stdout holds JSON alone: no trees
+			fmt.Fprintln(g.stderr, "nothing to run")
+			fmt.Fprintln(g.stdout, "[]")
+			return nil
+		}
 		fmt.Fprintln(g.stdout, "nothing to run")
 		return nil
 	}
@@ -699,7 +704,7 @@ are not retried (use apflow tasks rerun for that). Exit status as for apflow run
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final trees as JSON on stdout")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the final trees as JSON on stdout: one tree as its node ({\"task\", \"children\"}), several as an array of them, none as []; progress and summary go to stderr")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress, only the summary")
 	return cmd
 }

@@ -37,3 +37,41 @@ func TestServerFlagScope(t *testing.T) {
 		})
 	}
 }
+
+// TestFlagValuesRefused: a flag value no command can use is refused (exit 2, naming the
+// flag) rather than replaced by a default.
+func TestFlagValuesRefused(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	base := []string{"tasks", "list", "--data-dir", dataDir, "--plugins", plugins}
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr; "" for a value accepted
+	}{
+		{"unknown log level", []string{"--log-level", "bogus"}, `--log-level "bogus"`},
+		{"log level in capitals", []string{"--log-level", "DEBUG"}, ""},
+		{"log level off", []string{"--log-level", "off"}, ""},
+		{"negative concurrency", []string{"--concurrency", "-1"}, "--concurrency -1"},
+		{"negative task timeout", []string{"--task-timeout", "-5s"}, "--task-timeout -5s"},
+		{"negative result bound", []string{"--max-result-bytes", "-1"}, "--max-result-bytes -1"},
+		{"zero compile timeout", []string{"--compile-timeout", "0s"}, "--compile-timeout 0s"},
+		{"zero lease", []string{"--lease", "0s"}, "--lease 0s"},
+		{"list: page too large", []string{"--limit", "5000"}, "--limit 5000: want 1 to 1000"},
+		{"list: page empty", []string{"--limit", "0"}, "--limit 0"},
+		{"list: negative offset", []string{"--offset", "-5"}, "--offset -5"},
+		{"list: largest page", []string{"--limit", "1000"}, ""},
+	}
+	for _, tc := range tests {
+		code, _, stderr := apflow(t, "", append(append([]string{}, base...), tc.args...)...)
+		if tc.want == "" {
+			if code != exitOK {
+				t.Errorf("%s: exit %d\n%s", tc.name, code, stderr)
+			}
+			continue
+		}
+		if code != exitInvalid || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, want %d with %q in:\n%s", tc.name, code, exitInvalid, tc.want, stderr)
+		}
+	}
+}

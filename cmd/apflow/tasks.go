@@ -25,10 +25,15 @@ type taskSource interface {
 	children(ctx context.Context, id string) ([]*task.Task, error)
 	cancel(ctx context.Context, id, msg string) ([]*task.Task, error)
 	clone(ctx context.Context, id string) ([]*task.Task, error)
-	// rerun re-executes the tree of id (or the part needed for id) and waits for it.
-	rerun(ctx context.Context, id string, full bool, out io.Writer) error
+	// rerun re-executes the tree of id (or the part needed for id) and waits for it,
+	// showing its progress unless quiet, and the final tree as JSON on stdout when
+	// jsonOut (progress and summary then go to stderr), as apflow run does.
+	rerun(ctx context.Context, id string, full, jsonOut, quiet bool) error
 	// logs returns a page of id's stored log lines after the cursor after.
 	logs(ctx context.Context, id string, after int64, limit int) (logsPage, error)
+	// runs reports whether a run in progress may still change task id, or, when none
+	// can, why not.
+	runs(ctx context.Context, id string) (ok bool, why string, err error)
 	close()
 }
 
@@ -73,6 +78,12 @@ func newTasksCmd(g *globals) *cobra.Command {
 			f.Status = task.Status(status)
 			if status != "" && !f.Status.Valid() {
 				return &exitError{code: exitInvalid, msg: fmt.Sprintf("--status %q: want pending, in_progress, completed, failed or cancelled", status)}
+			}
+			if f.Limit < 1 || f.Limit > store.MaxLimit {
+				return invalidf("--limit %d: want 1 to %d", f.Limit, store.MaxLimit)
+			}
+			if f.Offset < 0 {
+				return invalidf("--offset %d: want 0 or more", f.Offset)
 			}
 			f.RootOnly = !all
 			return printTasks(src.list(ctx, f))
@@ -122,7 +133,7 @@ func newTasksCmd(g *globals) *cobra.Command {
 		}),
 	}
 	cancel.Flags().StringVar(&msg, "message", "", "the cancelled tasks' error (default \"Cancelled by user\")")
-	var full bool
+	var full, quiet bool
 	rerun := &cobra.Command{
 		Use:   "rerun ID",
 		Short: "Re-run failed, cancelled and blocked tasks of a tree (and what depends on them)",
@@ -131,10 +142,11 @@ them, to pending and runs them; completed tasks keep their results unless --full
 task that is not a root, only the part of the tree that task needs is re-run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
-			return src.rerun(ctx, args[0], full, g.stdout)
+			return src.rerun(ctx, args[0], full, jsonOut, quiet)
 		}),
 	}
 	rerun.Flags().BoolVar(&full, "full", false, "re-run completed tasks too")
+	rerun.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress, only the summary")
 	clone := &cobra.Command{
 		Use: "clone ID", Short: "Copy a task and its subtree as new pending tasks", Args: cobra.ExactArgs(1),
 		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
@@ -202,7 +214,7 @@ func (l *localSource) clone(ctx context.Context, id string) ([]*task.Task, error
 	return l.h.engine.Clone(ctx, id, engine.CloneOptions{})
 }
 
-func (l *localSource) rerun(ctx context.Context, id string, full bool, out io.Writer) error {
+func (l *localSource) rerun(ctx context.Context, id string, full, jsonOut, quiet bool) error {
 	t, err := l.h.store.Get(ctx, id)
 	if err != nil {
 		return err
@@ -217,7 +229,11 @@ func (l *localSource) rerun(ctx context.Context, id string, full bool, out io.Wr
 		}
 		rootID = root
 	}
-	return l.g.follow(ctx, l.h, "rerun "+id, out, false, false, nil, func() ([]string, error) {
+	out := l.g.stdout
+	if jsonOut {
+		out = l.g.stderr
+	}
+	return l.g.follow(ctx, l.h, "rerun "+id, out, jsonOut, quiet, nil, func() ([]string, error) {
 		if _, err := l.h.engine.Start(ctx, id, opts); err != nil {
 			return nil, err
 		}

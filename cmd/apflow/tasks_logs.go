@@ -39,10 +39,12 @@ func newTasksLogsCmd(g *globals, with func(fn func(ctx context.Context, src task
 first: time, attempt, source, level and message (--json: one JSON object per line). A task
 keeps its newest lines within the operator's task_logs bounds (default 1,000 lines, 1 MiB),
 across attempts and re-runs. --follow prints new lines as they are stored until the task
-has ended (a running task's lines are stored within a fraction of a second).`,
+has ended (a running task's lines are stored within a fraction of a second), or at once
+when no run can change it: its tree has no run in progress, or the data dir is this
+command's alone (a local Badger store: follow a server's task with --server).`,
 		Args: cobra.ExactArgs(1),
 		RunE: with(func(ctx context.Context, src taskSource, args []string) error {
-			return printLogs(ctx, src, args[0], g.stdout, *jsonOut, follow)
+			return printLogs(ctx, src, args[0], g.stdout, g.stderr, *jsonOut, follow)
 		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the task has ended")
@@ -50,8 +52,9 @@ has ended (a running task's lines are stored within a fraction of a second).`,
 }
 
 // printLogs prints the lines of task id, and with follow the new ones until the task
-// has ended and its last lines are printed.
-func printLogs(ctx context.Context, src taskSource, id string, w io.Writer, jsonOut, follow bool) error {
+// has ended and its last lines are printed, or no run can change it any more (said on
+// stderr).
+func printLogs(ctx context.Context, src taskSource, id string, w, stderr io.Writer, jsonOut, follow bool) error {
 	after := int64(0)
 	for {
 		p, err := src.logs(ctx, id, after, store.MaxLogRead)
@@ -69,6 +72,12 @@ func printLogs(ctx context.Context, src taskSource, id string, w io.Writer, json
 			continue
 		case !follow || p.Status.Terminal():
 			return nil
+		}
+		if runs, why, err := src.runs(ctx, id); err != nil || !runs {
+			if err == nil {
+				fmt.Fprintf(stderr, "not following task %s (%s): %s\n", p.TaskID, p.Status, why)
+			}
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -114,6 +123,42 @@ func storeLogs(ctx context.Context, st store.Store, id string, after int64, limi
 		p.Next = lines[n-1].Seq
 	}
 	return p, nil
+}
+
+// runs implements taskSource: only a run of the task's tree, in this process, can
+// change it while this command holds the data dir (a local Badger store); in a cluster,
+// any node's.
+func (l *localSource) runs(ctx context.Context, id string) (bool, string, error) {
+	if l.g.storeDSN() == "" {
+		return false, "this command holds the data dir, so nothing runs its tree meanwhile (follow a server's task with --server)", nil
+	}
+	t, err := l.h.store.Get(ctx, id)
+	if err != nil {
+		return false, "", err
+	}
+	for _, ri := range l.h.engine.Running() {
+		if ri.RootID == t.TreeID() {
+			return true, "", nil
+		}
+	}
+	return false, noRunOfTree, nil
+}
+
+// noRunOfTree is why a task whose tree has no run in progress is not followed.
+const noRunOfTree = "no run of its tree is in progress"
+
+// runs implements taskSource with tasks.running.status.
+func (r *remoteSource) runs(ctx context.Context, id string) (bool, string, error) {
+	var st []struct {
+		Running bool `json:"is_running"`
+	}
+	if err := r.c.Call(ctx, "tasks.running.status", map[string]any{"task_ids": []string{id}}, &st); err != nil {
+		return false, "", err
+	}
+	if len(st) == 1 && st[0].Running {
+		return true, "", nil
+	}
+	return false, noRunOfTree, nil
 }
 
 func (r *remoteSource) logs(ctx context.Context, id string, after int64, limit int) (logsPage, error) {

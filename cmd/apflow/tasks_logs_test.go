@@ -49,7 +49,13 @@ func TestTaskLogsCLI(t *testing.T) {
 			}
 		}
 	}
-	code, stdout, stderr := apflow(t, "", append([]string{"tasks", "logs", "n", "--json"}, base...)...)
+	// --follow of a task nothing can run (r is blocked, and this command holds the data
+	// dir) prints what is stored and returns, saying why.
+	code, stdout, stderr := apflow(t, "", append([]string{"tasks", "logs", "r", "--follow"}, base...)...)
+	if code != 0 || stdout != "" || !strings.Contains(stderr, "not following task r (pending): this command holds the data dir") {
+		t.Fatalf("logs --follow of a blocked task: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = apflow(t, "", append([]string{"tasks", "logs", "n", "--json"}, base...)...)
 	if code != 0 {
 		t.Fatalf("logs --json: exit %d\n%s", code, stderr)
 	}
