@@ -18,9 +18,15 @@ import (
 // mapping outside the Go heap: pages the guest never writes cost no memory, the
 // collector does not count the guest's memory in its goal (a Go guest's instance has 16
 // MiB), and a closed instance's memory goes back to the system when it closes instead of
-// at a later collection. A first mapping the system refuses falls back to the Go heap; a
-// growth it refuses is out of memory for the guest. A mapping is unmapped, and reading
-// it then faults, so:
+// at a later collection. The first mapping reserves the address space the memory may
+// ever need (reserve: the operator's ceiling of a task's memory, within the module's
+// maximum), so that the memory grows in place: no copy, and no second region that the
+// old one would have to outlive until the call ends (with a region per doubling, a guest
+// growing to its limit held about twice the limit). Where the system refuses the
+// reservation (a limit on the address space, ulimit -v), the first mapping is what
+// wazero asks for and growths move. A first mapping the system refuses falls back to the
+// Go heap; a growth it refuses is out of memory for the guest. A mapping is unmapped,
+// and reading it then faults, so:
 //   - everything read out of guest memory is copied before the call ends (guestBytes,
 //     Module.readPacked, logWriter);
 //   - no region is unmapped while a call may run on it: between enter and leave (the
@@ -33,6 +39,7 @@ import (
 type limitedMemory struct {
 	cur      region        // the memory: its bytes are the guest's (len) and the reservation (cap)
 	maxBytes uint64        // the module's declared maximum (or 4 GiB)
+	reserve  uint64        // the address space the first mapping reserves (within maxBytes); 0: none
 	limit    atomic.Uint64 // current limit in bytes
 	refused  atomic.Bool   // a growth was refused since the last reset
 	// unmapped is set with refused when the system refused to map a growth within the
@@ -68,11 +75,7 @@ func (r region) free() {
 // of address space or commit would stop the whole process; a first region cannot fail
 // (wazero takes no nil), and falls back.
 func (m *limitedMemory) region(size uint64, growth bool) (r region, ok bool) {
-	mapFn := m.mapRegion
-	if mapFn == nil {
-		mapFn = mapRegion
-	}
-	if b := mapFn(size); b != nil {
+	if b := m.mapFn()(size); b != nil {
 		return region{b: b, mapped: true}, true
 	}
 	if growth && m.cur.mapped {
@@ -81,11 +84,26 @@ func (m *limitedMemory) region(size uint64, growth bool) (r region, ok bool) {
 	return region{b: make([]byte, size)}, true
 }
 
+// mapFn is the function that maps regions: mapRegion, or a test's.
+func (m *limitedMemory) mapFn() func(size uint64) []byte {
+	if m.mapRegion != nil {
+		return m.mapRegion
+	}
+	return mapRegion
+}
+
 // allocator returns the experimental.MemoryAllocator that hands m to wazero. An instance
 // has at most one memory, so the allocator is called at most once.
 func (m *limitedMemory) allocator() experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(capBytes, maxBytes uint64) experimental.LinearMemory {
 		m.maxBytes = maxBytes
+		if reserve := min(m.reserve, maxBytes); reserve > capBytes {
+			// Never the heap for a reservation: only a mapping leaves its pages unmade.
+			if b := m.mapFn()(reserve); b != nil {
+				m.cur = region{b: b[:0], mapped: true}
+				return m
+			}
+		}
 		// The minimum is checked against the limit before instantiation, so the initial
 		// Reallocate (to the minimum) always succeeds.
 		m.cur, _ = m.region(capBytes, false)

@@ -198,3 +198,57 @@ func TestMemoryWhenNotMapped(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryGrowsInItsReservation: a memory with a reservation grows in place up to it,
+// its region never moving (so no old region is held until the call ends: a guest growing
+// to its limit holds the limit, not about twice it), and refuses a growth past its limit.
+func TestMemoryGrowsInItsReservation(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linear memory is mapped apart on Linux only")
+	}
+	maps := 0
+	m := &limitedMemory{reserve: 64 * pageSize, mapRegion: func(size uint64) []byte { maps++; return mapRegion(size) }}
+	m.setLimit(32)
+	m.allocator().Allocate(pageSize, 1<<32)
+	first := &m.Reallocate(pageSize)[0]
+	*first = 5
+	m.enter()
+	for pages := uint64(2); pages <= 32; pages *= 2 {
+		b := m.Reallocate(pages * pageSize)
+		if len(b) != int(pages)*pageSize || &b[0] != first || b[0] != 5 || b[len(b)-1] != 0 {
+			t.Fatalf("grown to %d pages: %d bytes, moved %v, kept %d", pages, len(b), &b[0] != first, b[0])
+		}
+	}
+	if len(m.retired) != 0 || maps != 1 {
+		t.Fatalf("%d regions retired, %d mapped: the memory moved", len(m.retired), maps)
+	}
+	if m.Reallocate(33*pageSize) != nil || !m.refused.Load() {
+		t.Fatal("a growth past the limit was not refused")
+	}
+	m.leave()
+	m.Free()
+}
+
+// TestMemoryReservationRefused: where the system refuses the reservation (ulimit -v),
+// the memory is what wazero asks for, and moves as it grows.
+func TestMemoryReservationRefused(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("linear memory is mapped apart on Linux only")
+	}
+	m := &limitedMemory{reserve: 64 * pageSize, mapRegion: func(size uint64) []byte {
+		if size == 64*pageSize {
+			return nil
+		}
+		return mapRegion(size)
+	}}
+	m.setLimit(8)
+	m.allocator().Allocate(pageSize, 1<<32)
+	m.Reallocate(pageSize)[0] = 5
+	if !m.cur.mapped || cap(m.cur.b) != pageSize {
+		t.Fatalf("first region: mapped %v, %d bytes", m.cur.mapped, cap(m.cur.b))
+	}
+	if b := m.Reallocate(4 * pageSize); len(b) != 4*pageSize || b[0] != 5 {
+		t.Fatal("the memory did not grow")
+	}
+	m.Free()
+}
