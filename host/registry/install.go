@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/executor"
@@ -53,10 +52,6 @@ func (r *Registry) validate(ctx context.Context, name string, wasm []byte) (*san
 	if reason != "" {
 		_ = mod.Close(ctx)
 		return nil, apferr.New(apferr.InvalidParams, reason).WithData(map[string]any{"field": "id", "plugin": id})
-	}
-	if strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
-		_ = mod.Close(ctx)
-		return nil, apferr.New(apferr.InvalidParams, fmt.Sprintf("plugin id %q cannot be a file name", id))
 	}
 	return mod, nil
 }

@@ -277,11 +277,13 @@ func (m *Module) invoke(gctx context.Context, cs *callState, in *instance, fn ap
 	if err != nil {
 		return nil, m.guestError(gctx, cs, in, "", err)
 	}
-	return m.readPacked(in, res[0], maxResult, "result")
+	return m.readPacked(in, res[0], maxResult, "result", "max_result_bytes")
 }
 
 // readPacked copies the buffer a packed (ptr<<32 | len) value designates. 0 gives nil.
-func (m *Module) readPacked(in *instance, packed uint64, maxBytes int64, what string) ([]byte, error) {
+// A buffer over maxBytes is refused, naming what it is and the bound (as the operator
+// knows it).
+func (m *Module) readPacked(in *instance, packed uint64, maxBytes int64, what, bound string) ([]byte, error) {
 	in.stdout.finish()
 	in.stderr.finish()
 	if packed == 0 {
@@ -289,7 +291,7 @@ func (m *Module) readPacked(in *instance, packed uint64, maxBytes int64, what st
 	}
 	ptr, n := uint32(packed>>32), uint32(packed)
 	if int64(n) > maxBytes {
-		return nil, m.errorf(KindResult, nil, "%s of %s exceeds max_result_bytes %s", what, formatBytes(int64(n)), formatBytes(maxBytes))
+		return nil, m.errorf(KindResult, nil, "%s of %s exceeds %s %s", what, formatBytes(int64(n)), bound, formatBytes(maxBytes))
 	}
 	buf, ok := in.mod.Memory().Read(ptr, n)
 	if !ok {
@@ -372,7 +374,7 @@ func (m *Module) callGetters(ctx context.Context, limits task.Limits, names []st
 		if err != nil {
 			return nil, m.guestError(gctx, cs, in, name, err)
 		}
-		doc, err := m.readPacked(in, res[0], limits.MaxResultBytes, name+" result")
+		doc, err := m.readPacked(in, res[0], limits.MaxResultBytes, name+" result", "the bound of a module's metadata and schemas,")
 		if err != nil {
 			return nil, err
 		}

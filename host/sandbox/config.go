@@ -23,6 +23,11 @@ const (
 
 	// MaxTimeoutMS is the default ceiling of a task's timeout_ms: 1 hour.
 	MaxTimeoutMS = 3_600_000
+	// MaxMetadataBytes bounds each document a module describes itself with (metadata,
+	// input and output schema, hook config), whatever max_result_bytes allows a task: a
+	// description is read by every load, held for the module's life and shown by
+	// apflow plugins inspect.
+	MaxMetadataBytes = 1 << 20
 	// MaxMemoryPages is the default ceiling of a task's memory_pages: 16384 pages (1 GiB).
 	MaxMemoryPages = 16384
 	// MaxResultBytes is the default ceiling of a task's max_result_bytes: 256 MiB.

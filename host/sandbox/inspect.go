@@ -142,7 +142,7 @@ const (
 		"--export-memory, do not use --import-memory)"
 	fixRoles = "export execute and get_input_schema for an executor, or a hook function " +
 		"(pre_hook, post_hook, on_tree_*) for a hook (docs/abi.md)"
-	fixLoad = "the module's own metadata or schemas were refused: see docs/abi.md#metadata and " +
+	fixLoad = "the module's own metadata or schemas were refused: see docs/abi.md#exports-of-every-plugin and " +
 		"call get_metadata / get_input_schema natively in the kit's tests"
 )
 

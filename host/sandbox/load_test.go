@@ -73,6 +73,7 @@ func TestLoadRejects(t *testing.T) {
 		{"hugemem", "declares a minimum memory of 60000 pages (3.7 GiB), above the memory limit of 16384 pages (1 GiB)"},
 		{"initloop", "rejected at load: instantiation failed: timed out after 300ms"},
 		{"badschema", "input schema does not compile"},
+		{"bigschema", "get_input_schema result of 2.1 MB exceeds the bound of a module's metadata and schemas, 1 MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

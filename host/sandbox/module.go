@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -72,6 +73,29 @@ type metadata struct {
 	// Kind lists the roles the module plays ("executor", "hook"); nil means the
 	// exports decide (docs/abi.md#metadata-kind).
 	Kind []string `json:"kind"`
+}
+
+// checkDescription refuses what a module may not describe itself with: an id that is no
+// file name (a plugin is installed as <id>.wasm), and control characters, which would
+// drive the terminal of whoever lists or inspects the module, in its one-line fields
+// (id, name, version, tags) or, but for line breaks and tabs, its description.
+func checkDescription(info *executor.Info) error {
+	if strings.ContainsAny(info.ID, `/\`) || info.ID == "." || info.ID == ".." {
+		return fmt.Errorf("plugin id %q cannot be a file name (a plugin is installed as <id>.wasm)", info.ID)
+	}
+	fields := []struct{ name, text string }{{"id", info.ID}, {"name", info.Name}, {"version", info.Version}}
+	for _, tag := range info.Tags {
+		fields = append(fields, struct{ name, text string }{"tag", tag})
+	}
+	for _, f := range fields {
+		if strings.IndexFunc(f.text, unicode.IsControl) >= 0 {
+			return fmt.Errorf("get_metadata's %s %q holds a control character", f.name, f.text)
+		}
+	}
+	if strings.IndexFunc(info.Description, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0 {
+		return fmt.Errorf("get_metadata's description %q holds a control character other than a line break or a tab", info.Description)
+	}
+	return nil
 }
 
 // Load compiles wasm (once per content hash; the persistent cache makes a restart cheap),
@@ -311,7 +335,8 @@ func applyRoles(roles []string, ex exportFacts) (executor bool, hooks []string, 
 // readMetadata calls the metadata getters in a throwaway instance and fills m.info.
 func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) error {
 	cfg := &m.rt.cfg
-	limits := task.Limits{TimeoutMS: cfg.LoadTimeout.Milliseconds(), MemoryPages: cfg.Max.MemoryPages, MaxResultBytes: cfg.Max.MaxResultBytes}
+	limits := task.Limits{TimeoutMS: cfg.LoadTimeout.Milliseconds(), MemoryPages: cfg.Max.MemoryPages,
+		MaxResultBytes: min(cfg.Max.MaxResultBytes, MaxMetadataBytes)}
 	getters := []string{"get_metadata", "get_input_schema", "get_output_schema", "get_hook_config"}
 	docs, err := m.callGetters(ctx, limits, getters)
 	if err != nil {
@@ -345,6 +370,9 @@ func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) e
 	info.Kind = kindOf(isExec)
 	if info.ID == "" {
 		return fmt.Errorf("has no id: get_metadata sets none and the file name is empty")
+	}
+	if err := checkDescription(info); err != nil {
+		return err
 	}
 	info.OutputSchema = docs["get_output_schema"]
 	if isExec {

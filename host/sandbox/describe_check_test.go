@@ -1,0 +1,43 @@
+package sandbox
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apflow-wasm/apflow/host/executor"
+)
+
+// TestCheckDescription: a module may not name itself with what is no file name, nor
+// carry control characters (a terminal's escape sequences) into what apflow prints.
+func TestCheckDescription(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		info executor.Info
+		want string // in the error; "" for none
+	}{
+		{"plain", executor.Info{ID: "text_stats", Name: "Text stats", Version: "1.0.0", Tags: []string{"text"},
+			Description: "Counts words.\n\tAnd lines."}, ""},
+		{"spaces and dots in the id", executor.Info{ID: "my plugin.v2"}, ""},
+		{"a path", executor.Info{ID: "../evil"}, `plugin id "../evil" cannot be a file name`},
+		{"a backslash", executor.Info{ID: `a\b`}, "cannot be a file name"},
+		{"dot dot", executor.Info{ID: ".."}, "cannot be a file name"},
+		{"escape in the id", executor.Info{ID: "x\x1b[31m"}, `get_metadata's id "x\x1b[31m" holds a control character`},
+		{"escape in the name", executor.Info{ID: "x", Name: "\x1b]0;title\a"}, "get_metadata's name"},
+		{"newline in the version", executor.Info{ID: "x", Version: "1\n2"}, "get_metadata's version"},
+		{"escape in a tag", executor.Info{ID: "x", Tags: []string{"ok", "\x1b[2J"}}, "get_metadata's tag"},
+		{"escape in the description", executor.Info{ID: "x", Description: "fine\x1b[2J"}, "description"},
+		{"C1 control in the name", executor.Info{ID: "x", Name: "a\u009bb"}, "get_metadata's name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkDescription(&tc.info)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one with %q", err, tc.want)
+			}
+		})
+	}
+}
