@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,10 @@ func TestCLIAgainstServer(t *testing.T) {
 	t.Parallel()
 	bin := apflowbin.Build(t)
 	dataDir, plugins := setup(t)
+	// A file that does not load: plugins list shows it from the server too.
+	if err := os.WriteFile(filepath.Join(plugins, "broken.wasm"), []byte("not wasm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	const secret = "client-mode-secret-for-tests"
 	srv := startServe(t, bin, dataDir, plugins, secret)
 	alice := mintToken(t, bin, secret, "alice", false)
@@ -115,7 +120,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		{"rerun full", alice, []string{"tasks", "rerun", "--full", "cli-root"}, []string{"3 tasks: 3 completed"}},
 		{"rerun --json", alice, []string{"tasks", "rerun", "--json", "-q", "--full", "cli-root"}, []string{`"task": {`, `"children": [`}},
 		{"clone", alice, []string{"tasks", "clone", "cli-root"}, []string{"report", "pending"}},
-		{"plugins", alice, []string{"plugins", "list"}, []string{"echo", "spin", "aggregate_results_executor"}},
+		{"plugins", alice, []string{"plugins", "list"}, []string{"echo", "spin", "aggregate_results_executor", "not loaded: broken.wasm: "}},
 		{"plugins stats", alice, []string{"plugins", "stats"}, []string{"PLUGIN", "CALLS", "echo "}},
 		{"admin sees alice's tasks", admin, []string{"tasks", "list"}, []string{"cli-root"}},
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/cmd/apflow/internal/progress"
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/client"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -298,7 +299,11 @@ func (g *globals) remotePluginViews(ctx context.Context) ([]pluginView, map[stri
 	for _, info := range answer.Executors {
 		views = append(views, viewOf(info))
 	}
-	return views, nil, nil
+	problems, err := g.client().PluginProblems(ctx)
+	if apferr.CodeOf(err) == apferr.MethodNotFound {
+		return views, nil, nil // the server manages no plugins directory
+	}
+	return views, problems, err
 }
 
 func (g *globals) remoteAddPlugin(ctx context.Context, name string, wasm []byte) (*executor.Info, error) {

@@ -26,6 +26,9 @@ type Plugins interface {
 	Remove(ctx context.Context, id string) error
 	// List describes the loaded plugins.
 	List() []*executor.Info
+	// Problems names the files of the plugins directory that failed to load, and why
+	// (an older version of the plugin may go on serving).
+	Problems() map[string]string
 }
 
 // requirePlugins answers 404 when no registry is configured.
@@ -133,7 +136,7 @@ func (s *Server) handlePluginList(c echo.Context) error {
 	for _, in := range infos {
 		out = append(out, viewExecutor(in))
 	}
-	return writeJSON(c, http.StatusOK, map[string]any{"plugins": out, "count": len(out)})
+	return writeJSON(c, http.StatusOK, map[string]any{"plugins": out, "count": len(out), "problems": s.cfg.Plugins.Problems()})
 }
 
 // findPlugin resolves :id as an executor id or a content hash.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -47,8 +48,15 @@ func (h testHandle) Release()             {}
 
 // testCatalog is a mutable catalog; it is also the Plugins registry of the tests.
 type testCatalog struct {
-	mu sync.Mutex
-	m  map[string]*testExec
+	mu       sync.Mutex
+	m        map[string]*testExec
+	problems map[string]string // what Problems answers
+}
+
+func (c *testCatalog) Problems() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.problems)
 }
 
 func (c *testCatalog) Lookup(id string) (executor.Handle, error) {

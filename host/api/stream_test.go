@@ -205,6 +205,18 @@ func TestPlugins(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("get plugin: %d", resp.StatusCode)
 	}
+	// The list names the files that failed to load (an older version may go on serving).
+	e.cat.mu.Lock()
+	e.cat.problems = map[string]string{"raw.wasm": "does not compile"}
+	e.cat.mu.Unlock()
+	code, list := e.getPath(t, "", "/plugins")
+	var listed struct {
+		Count    int               `json:"count"`
+		Problems map[string]string `json:"problems"`
+	}
+	if err := json.Unmarshal(list, &listed); code != http.StatusOK || err != nil || listed.Count != 5 || listed.Problems["raw.wasm"] != "does not compile" {
+		t.Fatalf("GET /plugins: %d %s", code, list)
+	}
 	// The uploaded executor runs.
 	var res map[string]any
 	e.ok(t, "", "tasks.execute", map[string]any{"tasks": []map[string]any{{"name": "p", "schemas": map[string]any{"method": "raw"}}}}, &res)

@@ -28,6 +28,8 @@ type Local interface {
 	Remove(ctx context.Context, id string) error
 	// List describes the registered plugins; Hash is each one's sha256, hex.
 	List() []*executor.Info
+	// Problems names the files that failed to load, and why.
+	Problems() map[string]string
 }
 
 // Shared is the cluster's database (host/store/pgstore.Store).
@@ -129,6 +131,9 @@ func (s *Syncer) Remove(ctx context.Context, id string) error {
 
 // List describes the plugins registered on this node.
 func (s *Syncer) List() []*executor.Info { return s.opts.Local.List() }
+
+// Problems names this node's plugin files that failed to load (Local.Problems).
+func (s *Syncer) Problems() map[string]string { return s.opts.Local.Problems() }
 
 // Run makes a pass (Sync) at once, at every value from notices and every poll
 // interval, until ctx ends; a failed pass is logged and the next one tries again.

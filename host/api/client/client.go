@@ -216,6 +216,30 @@ func (c *Client) UploadPlugin(ctx context.Context, name string, wasm []byte) (*e
 	return &info, nil
 }
 
+// PluginProblems returns the files of the server's plugins directory that failed to
+// load, and why (GET /plugins).
+func (c *Client) PluginProblems(ctx context.Context) (map[string]string, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, "/plugins", nil, "")
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errorBody(resp)
+	}
+	var list struct {
+		Problems map[string]string `json:"problems"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("decode the plugin list: %w", err)
+	}
+	return list.Problems, nil
+}
+
 // RemovePlugin unloads a plugin by executor id or hash (DELETE /plugins/:id).
 func (c *Client) RemovePlugin(ctx context.Context, id string) error {
 	req, err := c.newRequest(ctx, http.MethodDelete, "/plugins/"+url.PathEscape(id), nil, "")
