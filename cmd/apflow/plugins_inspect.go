@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/apflow-wasm/apflow/host/builtin"
 	"github.com/apflow-wasm/apflow/host/sandbox"
 )
 
@@ -64,6 +65,7 @@ func (g *globals) inspectFile(ctx context.Context, path string, jsonOut bool) er
 	if err != nil {
 		return err
 	}
+	refuseReserved(in)
 	out := moduleInspection{Inspection: in, CompiledBytes: dirSize(cache)}
 	if jsonOut {
 		err = writeJSON(g.stdout, out)
@@ -74,6 +76,25 @@ func (g *globals) inspectFile(ctx context.Context, path string, jsonOut bool) er
 		err = fmt.Errorf("%s does not conform to the plugin ABI: %d problem(s)", path, len(in.Problems))
 	}
 	return err
+}
+
+// refuseReserved adds the problem the registry would find in a module whose id is a
+// built-in executor's, which no plugin may take: it would not be installed.
+func refuseReserved(in *sandbox.Inspection) {
+	if in.Description == nil || in.Description.Info == nil {
+		return
+	}
+	id := in.Description.Info.ID
+	for _, b := range builtin.Catalog().List() {
+		if b.ID == id {
+			in.Problems = append(in.Problems, sandbox.Problem{
+				Problem: fmt.Sprintf("plugin id %q is reserved for a built-in executor", id),
+				Fix:     "give the module another id in get_metadata",
+			})
+			in.Description = nil // as for every module that does not conform
+			return
+		}
+	}
 }
 
 // dirSize is the total size of the regular files under dir, but for the rewritten

@@ -112,6 +112,8 @@ func TestPluginsInspectFile(t *testing.T) {
 			[]string{`"compiled_bytes": `, `"id": "echo"`, `"input_schema"`}},
 		{"../../host/sandbox/testdata/asabort.wasm", false, exitFailed,
 			[]string{"does not conform to the plugin ABI (3 problem(s))", "imports env.abort", "--use abort=", "3 problem(s)"}},
+		{"testdata/builtinid.wasm", false, exitFailed,
+			[]string{"does not conform", `plugin id "aggregate_results_executor" is reserved for a built-in executor`}},
 		{"../../host/sandbox/testdata/command.wasm", true, exitFailed,
 			[]string{`"problem": "does not export alloc`, "-buildmode=c-shared"}},
 	}
