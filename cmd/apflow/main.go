@@ -115,6 +115,7 @@ func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}
+	usageErrorsInvalid(root)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -131,12 +132,35 @@ func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "error:", withReason(err))
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		return exitInvalid // cobra's own, for the root: its commands are found before any Args runs
+	}
 	if e := apferr.As(err); e != nil {
 		if e.Code == apferr.InvalidParams || e.Code == apferr.TreeValidation {
 			return exitInvalid
 		}
 	}
 	return exitFailed
+}
+
+// usageErrorsInvalid makes a command line that c or a command below it cannot take (its
+// arguments, an unknown or malformed flag, an unknown subcommand) end with exit status
+// 2, as an invalid tree does, so that a script tells it from a task that failed (1).
+func usageErrorsInvalid(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("error: %v (see %s --help)", err, c.CommandPath())}
+	})
+	if args := c.Args; args != nil {
+		c.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("error: %v (see %s --help)", err, c.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageErrorsInvalid(sub)
+	}
 }
 
 // refuseUnknownSubcommands makes a command group (a command with subcommands and no action
@@ -155,7 +179,7 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
 			msg += "; did you mean " + strings.Join(s, " or ") + "?"
 		}
-		return fmt.Errorf("%s (see %s --help)", msg, c.CommandPath())
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("error: %s (see %s --help)", msg, c.CommandPath())}
 	}
 }
 

@@ -128,3 +128,21 @@ func TestSummaryHints(t *testing.T) {
 		})
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 200) // 400 bytes
+	tests := []struct{ name, in, want string }{
+		{"plain", "boom", "boom"},
+		{"line breaks and tabs", "a\nb\r\nc\td", "a b  c d"},
+		{"a terminal's escapes, shown", "x\x1b[2Jy\x07", `x\u001b[2Jy\u0007`},
+		{"C1 control", "a\u009bb", `a\u009bb`},
+		{"cut on a rune", long, strings.Repeat("é", 148) + "..."},
+		{"300 bytes kept", strings.Repeat("a", 300), strings.Repeat("a", 300)},
+	}
+	for _, tc := range tests {
+		if got := oneLine(tc.in); got != tc.want {
+			t.Errorf("%s: oneLine(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
+		}
+	}
+}

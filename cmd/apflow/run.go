@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -51,7 +53,8 @@ With --idempotency-key, running the same file again with the same key (within
 only if its run never started; the same key with another tree is refused (exit status 2).
 
 Exit status: 0 when every task completed, 1 when any failed, was cancelled or is blocked,
-2 when the file is not a valid tree (or not a regular file), 130 when interrupted
+2 when the file is not a valid tree (or not a regular file) or the command line is not
+one apflow takes (as for every command), 130 when interrupted
 (continue with apflow resume). Ctrl-C ends the command at any point; a second Ctrl-C
 ends it at once, without the grace period for running tasks.`,
 		Args: cobra.ExactArgs(1),
@@ -619,12 +622,30 @@ func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showRe
 	}
 }
 
+// oneLine is s for one line of a terminal: line breaks and tabs become spaces, other
+// control characters (with which a plugin's text could drive the terminal) are shown as
+// \uXXXX, and what passes 300 bytes is cut, ending in "...".
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 300 {
-		s = s[:297] + "..."
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
 	}
-	return s
+	out := b.String()
+	if len(out) <= 300 {
+		return out
+	}
+	cut := 297
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return out[:cut] + "..."
 }
 
 // loadTrees reads the whole trees of the given roots.

@@ -75,3 +75,24 @@ func TestFlagValuesRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrorsExitInvalid: a command line apflow cannot take ends with exit status 2,
+// never the 1 of a task that failed.
+func TestUsageErrorsExitInvalid(t *testing.T) {
+	t.Parallel()
+	dataDir, _ := setup(t)
+	for _, args := range [][]string{
+		{"run"},
+		{"run", "a.json", "b.json"},
+		{"tasks", "bogus"},
+		{"bogus"},
+		{"tasks", "list", "--limit", "x"},
+		{"tasks", "list", "--no-such-flag"},
+		{"tasks", "get"},
+	} {
+		code, _, stderr := apflow(t, "", append(args, "--data-dir", dataDir)...)
+		if code != exitInvalid || !strings.Contains(stderr, "error: ") {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitInvalid, stderr)
+		}
+	}
+}
