@@ -23,7 +23,9 @@
 // # Pitfalls
 //
 // An id is looked up as <dir>/<id>.wasm first (the file name registry.Add gives a
-// plugin), loaded alone when it declares that id. Otherwise every plugin of the
+// plugin), loaded alone when it declares that id: where another file of the directory
+// declares the same id and sorts before it, the registry, and so a task, uses that other
+// file instead (apflow plugins list shows <id>.wasm as not loaded). Otherwise every plugin of the
 // directory is loaded (without the metadata cache, which needs a data dir), which for a
 // directory of Go plugins takes seconds to minutes; give the .wasm file to load only it.
 package pluginrun
