@@ -101,6 +101,10 @@ func eventFrame(ev engine.Event, protocol string) map[string]any {
 		}
 	case engine.EventTaskLog:
 		return logFrame(ev, protocol)
+	case engine.EventLost:
+		return map[string]any{"type": "events_lost", "protocol": protocol, "root_task_id": ev.RootID, "lost": ev.Lost,
+			"timestamp": task.FormatTime(ev.Time), "final": false,
+			"message": fmt.Sprintf("this stream fell behind and lost %d events: tasks.tree has the current state", ev.Lost)}
 	default:
 		return nil
 	}

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/apflow-wasm/apflow/host/engine"
 )
 
 // readSSE reads data frames until stream_end or EOF.
@@ -331,5 +333,15 @@ func TestDiscoveryMetricsHealth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+}
+
+// TestEventFrameOfLostEvents: a stream that lost events says so, with how many.
+func TestEventFrameOfLostEvents(t *testing.T) {
+	t.Parallel()
+	f := eventFrame(engine.Event{Type: engine.EventLost, RootID: "r", Lost: 76, Time: time.Now()}, "jsonrpc")
+	if f["type"] != "events_lost" || f["lost"] != 76 || f["root_task_id"] != "r" || f["final"] != false ||
+		!strings.Contains(f["message"].(string), "lost 76 events") {
+		t.Fatalf("frame %v", f)
 	}
 }

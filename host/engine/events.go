@@ -18,6 +18,11 @@ const (
 	EventTaskProgress = "task_progress" // a running task reported progress
 	EventRunEnd       = "run_end"       // the run ended; always delivered to its subscribers
 	EventTaskLog      = "task_log"      // log lines of a task were stored (Event.Logs)
+	// EventLost tells one subscriber that it fell behind and lost Event.Lost events
+	// before this one (never run_end): what it shows of the run may be stale, and the
+	// store has the state. It reaches every subscriber that lost events, whatever types
+	// it asked for.
+	EventLost = "events_lost"
 )
 
 // eventTypes are the Event* constants, the types Subscribe accepts.
@@ -39,16 +44,39 @@ type Event struct {
 	Result *RunResult `json:"result,omitempty"`
 	// Logs are the lines of a task_log event, as stored (Seq set). Shared: read only.
 	Logs []store.LogLine `json:"logs,omitempty"`
+	// Lost is how many events an events_lost event says its subscriber lost.
+	Lost int `json:"lost,omitempty"`
 }
 
 // subscriberBuffer is the number of events a subscriber may fall behind before it loses
-// events (never run_end).
+// events (never run_end), which an events_lost event then counts.
 const subscriberBuffer = 1024
 
 type subscriber struct {
 	rootID string
 	types  []string // the event types it receives; nil for all
 	ch     chan Event
+	lost   int // events lost since the last events_lost it got; guarded by broker.mu
+}
+
+// send gives ev to s without blocking, telling it first of the events it lost (EventLost)
+// when there is room for both; an event that finds no room is lost, and counted.
+func (s *subscriber) send(ev Event) bool {
+	if s.lost > 0 {
+		if len(s.ch)+2 > cap(s.ch) {
+			s.lost++
+			return false
+		}
+		s.ch <- Event{Type: EventLost, RootID: ev.RootID, Time: ev.Time, Lost: s.lost}
+		s.lost = 0
+	}
+	select {
+	case s.ch <- ev:
+		return true
+	default:
+		s.lost++
+		return false
+	}
 }
 
 // wants reports whether s receives events of type typ.
@@ -75,8 +103,10 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 // Subscribe returns the events of the run of rootID ("" = every run) of the given types
 // (none: every type) and a function that ends the subscription (and closes the
 // channel). Publishing never blocks: a subscriber that falls behind by more than its
-// buffer loses its oldest events, but the final run_end of a run is always delivered (to
-// a subscriber of run_end). Events nobody subscribed to are not built: a subscriber that
+// buffer loses the events that find it full, and once it has room again gets an
+// events_lost event (EventLost) counting them before the next one; the final run_end of
+// a run is always delivered (to a subscriber of run_end), making room by dropping the
+// oldest event held. Events nobody subscribed to are not built: a subscriber that
 // only waits for run_end spares the engine a task snapshot per status change and
 // progress report (on a single node: in cluster mode every type is built while anyone
 // listens). types are the Event* constants: Subscribe panics on another name, which
@@ -164,13 +194,8 @@ func (b *broker) deliver(ev Event) {
 		if (s.rootID != "" && s.rootID != ev.RootID) || !s.wants(ev.Type) {
 			continue
 		}
-		select {
-		case s.ch <- ev:
-			continue
-		default:
-		}
-		if ev.Type != EventRunEnd {
-			continue // a slow subscriber loses this event
+		if s.send(ev) || ev.Type != EventRunEnd {
+			continue // sent, or lost and counted
 		}
 		// Make room for run_end by dropping the oldest event. Only publishers send, under
 		// b.mu, so after one receive there is room.
