@@ -129,6 +129,11 @@ func TestUpdate(t *testing.T) {
 	if got.Name != "renamed" || got.Priority != 0 || got.Inputs["z"] != float64(3) {
 		t.Fatalf("update = %+v", got)
 	}
+	// A whole number is an integer however it is written, as JSON Schema has it.
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-a", "priority": json.RawMessage("1.0")}, &got)
+	if got.Priority != 1 {
+		t.Fatalf("update of priority 1.0 = %+v", got)
+	}
 	tests := []struct {
 		name   string
 		params map[string]any

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/schema"
 )
 
@@ -160,4 +161,48 @@ func taskItemSchemas(v any) []map[string]any {
 	}
 	walk(v, false)
 	return out
+}
+
+// TestDecodeParamsWholeNumbers: a whole number written with a fraction or an exponent is
+// an integer, as JSON Schema has it; any other mismatch names the JSON type wanted.
+func TestDecodeParamsWholeNumbers(t *testing.T) {
+	t.Parallel()
+	type params struct {
+		Limit    int            `json:"limit"`
+		Priority *int           `json:"priority"`
+		Inputs   map[string]any `json:"inputs"`
+	}
+	tests := []struct {
+		name, raw string
+		limit     int
+		field     string // of the error; "" for none
+		expected  string
+	}{
+		{"plain", `{"limit": 2}`, 2, "", ""},
+		{"with a fraction", `{"limit": 2.0, "priority": 1e0}`, 2, "", ""},
+		{"an exponent", `{"limit": 1e3}`, 1000, "", ""},
+		{"inputs kept as written", `{"limit": 2.0, "inputs": {"x": 2.0}}`, 2, "", ""},
+		{"not whole", `{"limit": 2.5}`, 0, "limit", "integer"},
+		{"a string", `{"limit": "2"}`, 0, "limit", "integer"},
+		{"an object for a number", `{"priority": {}}`, 0, "priority", "integer"},
+	}
+	for _, tc := range tests {
+		var p params
+		err := decodeParams(json.RawMessage(tc.raw), &p)
+		if tc.field == "" {
+			if err != nil || p.Limit != tc.limit || (p.Inputs != nil && p.Inputs["x"] != json.Number("2.0")) {
+				t.Errorf("%s: limit %d, err %v; want %d", tc.name, p.Limit, err, tc.limit)
+			}
+			continue
+		}
+		e := apferr.As(err)
+		if e == nil {
+			t.Errorf("%s: err %v, want invalid params", tc.name, err)
+			continue
+		}
+		d, _ := e.Data.(map[string]any)
+		if d["field"] != tc.field || d["expected"] != tc.expected {
+			t.Errorf("%s: error data %v, want field %s, expected %s", tc.name, d, tc.field, tc.expected)
+		}
+	}
 }

@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -109,16 +113,85 @@ func (m *method) validate(params json.RawMessage) error {
 
 // decodeParams decodes validated params into v (numbers in maps as json.Number).
 func decodeParams(params json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(params))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return apferr.InvalidParam(te.Field, "wrong type", te.Type.String(), te.Value)
+	err := decodeJSON(params, v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+		// A whole number written with a fraction or an exponent (2.0, 1e3) is an integer
+		// to JSON Schema, which the params passed: decode it as one.
+		if whole, ok := wholeNumbers(params); ok {
+			err = decodeJSON(whole, v)
 		}
-		return apferr.InvalidParam("", err.Error(), nil, nil)
 	}
+	if err == nil {
+		return nil
+	}
+	if errors.As(err, &te) {
+		return apferr.InvalidParam(te.Field, "wrong type", jsonType(te.Type), te.Value)
+	}
+	return apferr.InvalidParam("", err.Error(), nil, nil)
+}
+
+// decodeJSON decodes raw into v, numbers as json.Number where v holds any.
+func decodeJSON(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// wholeNumbers returns params (an object) with each of its members that is a whole
+// number, exact in a float64, written as an integer (2.0 as 2, 1e3 as 1000), and whether
+// any was. Nested values (a task's inputs) are left as written.
+func wholeNumbers(params []byte) ([]byte, bool) {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(params, &doc) != nil {
+		return nil, false
+	}
+	changed := false
+	for k, v := range doc {
+		s := string(bytes.TrimSpace(v))
+		if !strings.ContainsAny(s, ".eE") {
+			continue
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+			doc[k] = json.RawMessage(strconv.FormatInt(int64(f), 10))
+			changed = true
+		}
+	}
+	out, err := json.Marshal(doc)
+	return out, changed && err == nil
+}
+
+// wholeInt decodes raw, a JSON number whose value is whole (2, 2.0, 1e3), into dst.
+func wholeInt(raw json.RawMessage, dst *int) error {
+	f, err := strconv.ParseFloat(string(bytes.TrimSpace(raw)), 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return fmt.Errorf("want an integer, got %s", bytes.TrimSpace(raw))
+	}
+	*dst = int(f)
 	return nil
+}
+
+// jsonType names a Go type of a params struct as JSON does.
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Pointer:
+		return jsonType(t.Elem())
+	}
+	return t.String()
 }
 
 // readRequest reads the body of a JSON request (JSON-RPC, A2A) as readBody, at most

@@ -231,7 +231,7 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 	case "name":
 		err = str(&t.Name)
 	case "priority":
-		err = json.Unmarshal(raw, &t.Priority)
+		err = wholeInt(raw, &t.Priority)
 	case "progress":
 		err = json.Unmarshal(raw, &t.Progress)
 	case "error":
@@ -278,10 +278,10 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 		if null {
 			t.MaxRuns = 0
 		} else {
-			err = json.Unmarshal(raw, &t.MaxRuns)
+			err = wholeInt(raw, &t.MaxRuns)
 		}
 	case "run_count":
-		err = json.Unmarshal(raw, &t.RunCount)
+		err = wholeInt(raw, &t.RunCount)
 	default:
 		return apferr.InvalidParam(k, "this field cannot be updated", nil, nil)
 	}
