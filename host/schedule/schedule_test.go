@@ -133,6 +133,11 @@ func TestNextRun(t *testing.T) {
 		{"ended", base(func(t *task.Task) { t.ScheduleEndAt = time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC) }), time.Time{}},
 		{"runs used up", base(func(t *task.Task) { t.MaxRuns, t.RunCount = 3, 3 }), time.Time{}},
 		{"runs left", base(func(t *task.Task) { t.MaxRuns, t.RunCount = 3, 2 }), time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)},
+		{"interval", base(func(t *task.Task) { t.ScheduleType, t.ScheduleExpression = "interval", "7" }), now.Add(7 * time.Second)},
+		{"interval, start later: the first run at the start", base(func(t *task.Task) {
+			t.ScheduleType, t.ScheduleExpression = "interval", "7"
+			t.ScheduleStartAt = now.Add(30 * time.Second)
+		}), now.Add(30 * time.Second)},
 	}
 	for _, tt := range tests {
 		got, err := NextRun(tt.t, now)

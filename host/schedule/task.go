@@ -59,11 +59,14 @@ func NextRun(t *task.Task, now time.Time) (time.Time, error) {
 	if t.MaxRuns > 0 && t.RunCount >= t.MaxRuns {
 		return time.Time{}, nil
 	}
-	from := now
+	next := s.Next(now)
 	if start := t.ScheduleStartAt; !start.IsZero() && start.After(now) {
-		from = start.Add(-time.Nanosecond) // a run at the start instant counts
+		if _, ok := s.(interval); ok {
+			next = start // an interval's runs count from the first, at the start
+		} else {
+			next = s.Next(start.Add(-time.Nanosecond)) // a run at the start instant counts
+		}
 	}
-	next := s.Next(from)
 	if !t.ScheduleEndAt.IsZero() && next.After(t.ScheduleEndAt) {
 		return time.Time{}, nil
 	}

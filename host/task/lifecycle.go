@@ -65,10 +65,14 @@ func (t *Task) Fail(msg string, result any, now time.Time) error {
 }
 
 // Cancel moves a pending or in_progress task to cancelled with a message (default
-// "Cancelled by user"). Any result is discarded.
+// "Cancelled by user"). Any result is discarded, and a task waiting for its next attempt
+// waits no more (its attempt history is kept).
 func (t *Task) Cancel(msg string, now time.Time) error {
 	if err := CheckTransition(t.Status, Cancelled); err != nil {
 		return err
+	}
+	if t.Retry != nil {
+		t.Retry.NextAttemptAt = time.Time{}
 	}
 	if msg == "" {
 		msg = "Cancelled by user"

@@ -93,4 +93,13 @@ func TestLifecycleFields(t *testing.T) {
 	if tk.Status != Cancelled || tk.Error != "Cancelled by user" || tk.Result != nil || !tk.CompletedAt.Equal(t1) {
 		t.Fatalf("after Cancel: %+v", tk)
 	}
+
+	// A task waiting for its next attempt waits no more once cancelled.
+	tk = &Task{Status: Pending, Retry: &RetryState{MaxAttempts: 3, NextAttemptAt: t1, History: []Attempt{{Attempt: 1}}}}
+	if err := tk.Cancel("", t1); err != nil {
+		t.Fatal(err)
+	}
+	if !tk.Retry.NextAttemptAt.IsZero() || len(tk.Retry.History) != 1 {
+		t.Fatalf("retry after Cancel: %+v", tk.Retry)
+	}
 }
