@@ -29,7 +29,7 @@ func TestOwnInputs(t *testing.T) {
 			v.wantStatus("p", task.Failed)
 			return "c"
 		}, own},
-		{"re-run of the consumer alone, its dependency's result changed", func(t *testing.T, v *env) string {
+		{"full re-run, the dependency's result changed", func(t *testing.T, v *env) string {
 			setParam(t, v, "p", "out", map[string]any{"other": "v2"})
 			v.run("r", RunOptions{Full: true})
 			return "c"

@@ -87,16 +87,22 @@ func (t *Task) Cancel(msg string, now time.Time) error {
 
 // Reset puts a task back to pending for re-execution (failed, cancelled, completed) or
 // after a crash (in_progress): result, error, progress, usage and timestamps of the run
-// are cleared, and the inputs are the task's own again (OwnOrInputs: no dependency's
-// result or hook's edit of the run is kept); the rest of the definition (params, schemas,
-// dependencies) is kept. A re-execution starts a new attempt history; a crash recovery keeps it, so
-// that the run's attempts go on counting.
+// are cleared; the definition (params, schemas, dependencies) is kept. A re-execution
+// starts a new attempt history and from the task's own inputs (OwnOrInputs: nothing an
+// earlier run injected). A task put back from in_progress (a crash, a claim that
+// expired, a retry's wait) keeps the attempt history, so that the run's attempts go on
+// counting, and the inputs its dependencies' results were injected into, without the
+// pre-hooks' edits: a node that claims it again in a cluster runs it with those, and the
+// hooks apply again.
 func (t *Task) Reset(now time.Time) error {
 	if err := CheckTransition(t.Status, Pending); err != nil {
 		return err
 	}
 	if t.Status.Terminal() {
 		t.Retry = nil
+		t.restoreOwnInputs()
+	} else if t.InputsBeforeHooks != nil {
+		t.Inputs = t.InputsBeforeHooks
 	}
 	t.Status = Pending
 	t.Result = nil
@@ -107,7 +113,6 @@ func (t *Task) Reset(now time.Time) error {
 	t.Usage = nil
 	t.HookErrors = nil
 	t.InputsBeforeHooks = nil
-	t.restoreOwnInputs()
 	t.UpdatedAt = now
 	return nil
 }
