@@ -20,13 +20,16 @@ import (
 // MiB), and a closed instance's memory goes back to the system when it closes instead of
 // at a later collection. The first mapping reserves the address space the memory may
 // ever need (reserve: the operator's ceiling of a task's memory, within the module's
-// maximum), so that the memory grows in place: no copy, and no second region that the
-// old one would have to outlive until the call ends (with a region per doubling, a guest
-// growing to its limit held about twice the limit). Where the system refuses the
-// reservation (a limit on the address space, ulimit -v), the first mapping is what
-// wazero asks for and growths move. A first mapping the system refuses falls back to the
-// Go heap; a growth it refuses is out of memory for the guest. A mapping is unmapped,
-// and reading it then faults, so:
+// maximum), inaccessible, and each growth makes its new pages usable (commitRegion), so
+// that the memory grows in place: no copy, and no second region that the old one would
+// have to outlive until the call ends (with a region per doubling, a guest growing to its
+// limit held about twice the limit). Neither the system's commit accounting nor the
+// process's memory counts a reserved page before its growth. Where the process's address
+// space is bounded (ulimit -v: reservations would spend what the Go heap may need) there
+// is no reservation, and where the system refuses one, the first mapping is what wazero
+// asks for and growths move. A first mapping the system refuses falls back to the Go
+// heap; a growth it refuses is out of memory for the guest. A mapping is unmapped, and
+// reading it then faults, so:
 //   - everything read out of guest memory is copied before the call ends (guestBytes,
 //     Module.readPacked, logWriter);
 //   - no region is unmapped while a call may run on it: between enter and leave (the
@@ -45,9 +48,9 @@ type limitedMemory struct {
 	// unmapped is set with refused when the system refused to map a growth within the
 	// limit (its address space or commit exhausted), not the limit.
 	unmapped atomic.Bool
-	// mapRegion maps size bytes, or returns nil (nil: the platform's mapRegion); tests
-	// replace it.
-	mapRegion func(size uint64) []byte
+	// mapRegion maps size bytes, or returns nil (nil: the platform's mapRegion), and
+	// reserveRegion reserves them (nil: the platform's reserveRegion); tests replace them.
+	mapRegion, reserveRegion func(size uint64) []byte
 
 	mu      sync.Mutex
 	busy    bool     // a call may run on cur (enter..leave)
@@ -56,10 +59,12 @@ type limitedMemory struct {
 }
 
 // region is memory made for a limitedMemory: a mapping, or a Go slice when mapped is
-// false.
+// false. A reserved mapping's bytes are usable up to committed only.
 type region struct {
-	b      []byte
-	mapped bool
+	b         []byte
+	mapped    bool
+	reserved  bool
+	committed uint64
 }
 
 // free gives back r if it is a mapping; a Go slice is left to the collector.
@@ -98,9 +103,12 @@ func (m *limitedMemory) allocator() experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(capBytes, maxBytes uint64) experimental.LinearMemory {
 		m.maxBytes = maxBytes
 		if reserve := min(m.reserve, maxBytes); reserve > capBytes {
-			// Never the heap for a reservation: only a mapping leaves its pages unmade.
-			if b := m.mapFn()(reserve); b != nil {
-				m.cur = region{b: b[:0], mapped: true}
+			reserveFn := m.reserveRegion
+			if reserveFn == nil {
+				reserveFn = reserveRegion
+			}
+			if b := reserveFn(reserve); b != nil {
+				m.cur = region{b: b[:0], mapped: true, reserved: true}
 				return m
 			}
 		}
@@ -127,6 +135,14 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 	}
 	if size <= uint64(cap(m.cur.b)) {
 		// Bytes between len and cap were never exposed to the guest and are still zero.
+		if m.cur.reserved && size > m.cur.committed {
+			if !commitRegion(m.cur.b[:cap(m.cur.b)], m.cur.committed, size) {
+				m.unmapped.Store(true)
+				m.refused.Store(true)
+				return nil
+			}
+			m.cur.committed = size
+		}
 		m.cur.b = m.cur.b[:size]
 		return m.cur.b
 	}

@@ -206,8 +206,10 @@ func TestMemoryGrowsInItsReservation(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("linear memory is mapped apart on Linux only")
 	}
-	maps := 0
-	m := &limitedMemory{reserve: 64 * pageSize, mapRegion: func(size uint64) []byte { maps++; return mapRegion(size) }}
+	maps, reserves := 0, 0
+	m := &limitedMemory{reserve: 64 * pageSize,
+		mapRegion:     func(size uint64) []byte { maps++; return mapRegion(size) },
+		reserveRegion: func(size uint64) []byte { reserves++; return reserveRegion(size) }}
 	m.setLimit(32)
 	m.allocator().Allocate(pageSize, 1<<32)
 	first := &m.Reallocate(pageSize)[0]
@@ -219,8 +221,8 @@ func TestMemoryGrowsInItsReservation(t *testing.T) {
 			t.Fatalf("grown to %d pages: %d bytes, moved %v, kept %d", pages, len(b), &b[0] != first, b[0])
 		}
 	}
-	if len(m.retired) != 0 || maps != 1 {
-		t.Fatalf("%d regions retired, %d mapped: the memory moved", len(m.retired), maps)
+	if len(m.retired) != 0 || maps != 0 || reserves != 1 || m.cur.committed != 32*pageSize {
+		t.Fatalf("%d regions retired, %d mapped, %d reserved, %d bytes usable: the memory moved", len(m.retired), maps, reserves, m.cur.committed)
 	}
 	if m.Reallocate(33*pageSize) != nil || !m.refused.Load() {
 		t.Fatal("a growth past the limit was not refused")
@@ -235,12 +237,7 @@ func TestMemoryReservationRefused(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("linear memory is mapped apart on Linux only")
 	}
-	m := &limitedMemory{reserve: 64 * pageSize, mapRegion: func(size uint64) []byte {
-		if size == 64*pageSize {
-			return nil
-		}
-		return mapRegion(size)
-	}}
+	m := &limitedMemory{reserve: 64 * pageSize, reserveRegion: func(uint64) []byte { return nil }}
 	m.setLimit(8)
 	m.allocator().Allocate(pageSize, 1<<32)
 	m.Reallocate(pageSize)[0] = 5

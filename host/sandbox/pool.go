@@ -192,9 +192,7 @@ func (m *Module) instantiate(ctx context.Context, limitPages uint32, cr clockRan
 				formatPages(m.minPages), formatPages(limitPages))}
 	}
 	in := &instance{
-		// No task's limit is above the operator's ceiling: the memory grows in place up to
-		// it (limitedMemory).
-		mem:    &limitedMemory{reserve: uint64(m.rt.cfg.Max.MemoryPages) * pageSize},
+		mem:    &limitedMemory{reserve: m.rt.memReserve},
 		stdout: newLogWriter("stdout", hclog.Info, false),
 		stderr: newLogWriter("stderr", hclog.Warn, true),
 		cr:     cr,

@@ -36,6 +36,11 @@ type Runtime struct {
 	life    context.Context
 	endLife context.CancelFunc
 
+	// memReserve is the address space each instance's memory reserves, to grow in place
+	// (limitedMemory): the ceiling of a task's memory, or nothing where the process's
+	// address space is bounded.
+	memReserve uint64
+
 	// hostFuncs maps "module\x00name" to the signature every import must have.
 	hostFuncs map[string]api.FunctionDefinition
 
@@ -129,6 +134,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		poisoned:  map[string]error{},
 		rewrites:  rewriteCache{dir: rewriteDir(cfg.CacheDir), compiler: compilerTag()},
 		hostFuncs: map[string]api.FunctionDefinition{},
+	}
+	if !addressSpaceLimited() {
+		r.memReserve = uint64(cfg.Max.MemoryPages) * pageSize
 	}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
 		_ = r.Close(ctx)
