@@ -60,22 +60,36 @@ type subscriber struct {
 }
 
 // send gives ev to s without blocking, telling it first of the events it lost (EventLost)
-// when there is room for both; an event that finds no room is lost, and counted.
-func (s *subscriber) send(ev Event) bool {
-	if s.lost > 0 {
-		if len(s.ch)+2 > cap(s.ch) {
-			s.lost++
-			return false
-		}
-		s.ch <- Event{Type: EventLost, RootID: ev.RootID, Time: ev.Time, Lost: s.lost}
-		s.lost = 0
-	}
-	select {
-	case s.ch <- ev:
-		return true
-	default:
+// when there is room for both; an event that finds no room is lost, and counted. Only
+// publishers send, under broker.mu.
+func (s *subscriber) send(ev Event) {
+	if len(s.ch)+1+min(s.lost, 1) > cap(s.ch) {
 		s.lost++
-		return false
+		return
+	}
+	s.tellLost(ev.Time)
+	s.ch <- ev
+}
+
+// sendEnd gives run_end to s, which must have it: the oldest events held are dropped,
+// and counted as lost, to make room for it and for the events_lost before it.
+func (s *subscriber) sendEnd(ev Event) {
+	for len(s.ch) > 0 && len(s.ch)+1+min(s.lost, 1) > cap(s.ch) {
+		select {
+		case old := <-s.ch:
+			s.lost += max(old.Lost, 1) // an events_lost dropped counts what it told
+		default:
+		}
+	}
+	s.tellLost(ev.Time)
+	s.ch <- ev
+}
+
+// tellLost sends s the events_lost of what it lost, if anything; there is room.
+func (s *subscriber) tellLost(at time.Time) {
+	if s.lost > 0 {
+		s.ch <- Event{Type: EventLost, RootID: s.rootID, Time: at, Lost: s.lost}
+		s.lost = 0
 	}
 }
 
@@ -194,18 +208,10 @@ func (b *broker) deliver(ev Event) {
 		if (s.rootID != "" && s.rootID != ev.RootID) || !s.wants(ev.Type) {
 			continue
 		}
-		if s.send(ev) || ev.Type != EventRunEnd {
-			continue // sent, or lost and counted
-		}
-		// Make room for run_end by dropping the oldest event. Only publishers send, under
-		// b.mu, so after one receive there is room.
-		select {
-		case <-s.ch:
-		default:
-		}
-		select {
-		case s.ch <- ev:
-		default:
+		if ev.Type == EventRunEnd {
+			s.sendEnd(ev)
+		} else {
+			s.send(ev)
 		}
 	}
 }

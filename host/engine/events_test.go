@@ -47,3 +47,28 @@ func TestSubscriberToldOfLostEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestRunEndAfterLostEvents: run_end reaches a subscriber that fell behind, after the
+// events_lost counting what it lost, the oldest events held among them.
+func TestRunEndAfterLostEvents(t *testing.T) {
+	t.Parallel()
+	b := newBroker()
+	s := &subscriber{rootID: "r", ch: make(chan Event, subscriberBuffer)}
+	b.subs[s] = struct{}{}
+	const published = subscriberBuffer + 50
+	for range published {
+		b.publish(Event{Type: EventTaskProgress, RootID: "r", TaskID: "t"})
+	}
+	b.publish(Event{Type: EventRunEnd, RootID: "r"})
+	var got []Event
+	for len(s.ch) > 0 {
+		got = append(got, <-s.ch)
+	}
+	n := len(got)
+	if got[n-1].Type != EventRunEnd || got[n-2].Type != EventLost {
+		t.Fatalf("last events %q, %q; want events_lost, then run_end", got[n-2].Type, got[n-1].Type)
+	}
+	if kept := n - 2; kept+got[n-2].Lost != published {
+		t.Fatalf("%d progress events kept and %d told lost, want %d in all", kept, got[n-2].Lost, published)
+	}
+}
