@@ -261,10 +261,14 @@ func (g *globals) logger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "apflow", Level: level, Output: g.stderr})
 }
 
-// logLevel reads a --log-level value: trace, debug, info, warn, error or off, in any case.
+// logLevel reads a --log-level value: trace, debug, info, warn (or warning), error or
+// off, in any case.
 func logLevel(s string) (hclog.Level, bool) {
-	if strings.EqualFold(s, "off") {
+	switch {
+	case strings.EqualFold(s, "off"):
 		return hclog.Off, true
+	case strings.EqualFold(s, "warning"):
+		return hclog.Warn, true
 	}
 	level := hclog.LevelFromString(s)
 	return level, level != hclog.NoLevel

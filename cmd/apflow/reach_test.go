@@ -145,4 +145,8 @@ func TestOneLine(t *testing.T) {
 			t.Errorf("%s: oneLine(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
 		}
 	}
+	// Lines of a log keep their line feeds and tabs; nothing else drives the terminal.
+	if got, want := printable("a\n\tb\r\x1b[2Jc"), `a`+"\n\t"+`b\u000d\u001b[2Jc`; got != want {
+		t.Errorf("printable = %q, want %q", got, want)
+	}
 }

@@ -628,22 +628,37 @@ func printSummary(w io.Writer, tasks []*task.Task, elapsed time.Duration, showRe
 	}
 }
 
+// printable is s for a terminal: control characters other than line feeds and tabs
+// (with which a plugin's text could drive the terminal) are shown as \uXXXX.
+func printable(s string) string {
+	if strings.IndexFunc(s, isDriving) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isDriving(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// isDriving reports whether r is a control character other than a line feed or a tab (a
+// carriage return could overwrite what a line showed).
+func isDriving(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }
+
 // oneLine is s for one line of a terminal: line breaks and tabs become spaces, other
 // control characters (with which a plugin's text could drive the terminal) are shown as
 // \uXXXX, and what passes 300 bytes is cut, ending in "...".
 func oneLine(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			b.WriteByte(' ')
-		case unicode.IsControl(r):
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			b.WriteRune(r)
+	out := printable(strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
 		}
-	}
-	out := b.String()
+		return r
+	}, s))
 	if len(out) <= 300 {
 		return out
 	}

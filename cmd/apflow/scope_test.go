@@ -52,6 +52,7 @@ func TestFlagValuesRefused(t *testing.T) {
 		{"unknown log level", []string{"--log-level", "bogus"}, `--log-level "bogus"`},
 		{"log level in capitals", []string{"--log-level", "DEBUG"}, ""},
 		{"log level off", []string{"--log-level", "off"}, ""},
+		{"log level warning", []string{"--log-level", "warning"}, ""},
 		{"negative concurrency", []string{"--concurrency", "-1"}, "--concurrency -1"},
 		{"negative task timeout", []string{"--task-timeout", "-5s"}, "--task-timeout -5s"},
 		{"negative result bound", []string{"--max-result-bytes", "-1"}, "--max-result-bytes -1"},

@@ -56,6 +56,7 @@ command's alone (a local Badger store: follow a server's task with --server).`,
 // stderr).
 func printLogs(ctx context.Context, src taskSource, id string, w, stderr io.Writer, jsonOut, follow bool) error {
 	after := int64(0)
+	why := "" // set once no run can change the task: the lines still stored are read, then the command ends
 	for {
 		p, err := src.logs(ctx, id, after, store.MaxLogRead)
 		if err != nil {
@@ -72,12 +73,17 @@ func printLogs(ctx context.Context, src taskSource, id string, w, stderr io.Writ
 			continue
 		case !follow || p.Status.Terminal():
 			return nil
+		case why != "":
+			fmt.Fprintf(stderr, "not following task %s (%s): %s\n", p.TaskID, p.Status, why)
+			return nil
 		}
-		if runs, why, err := src.runs(ctx, id); err != nil || !runs {
-			if err == nil {
-				fmt.Fprintf(stderr, "not following task %s (%s): %s\n", p.TaskID, p.Status, why)
-			}
+		runs, w, err := src.runs(ctx, id)
+		if err != nil {
 			return err
+		}
+		if !runs {
+			why = w
+			continue // the lines stored since the last read, and the status as it ended
 		}
 		select {
 		case <-ctx.Done():
@@ -96,7 +102,7 @@ func writeLogLine(w io.Writer, l store.LogLine, jsonOut bool) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s  #%d  %-5s  %s  %s\n", l.Time.Local().Format("15:04:05.000"), l.Attempt, l.Level, l.Source, l.Message)
+	_, err := fmt.Fprintf(w, "%s  #%d  %-5s  %s  %s\n", l.Time.Local().Format("15:04:05.000"), l.Attempt, l.Level, l.Source, printable(l.Message))
 	return err
 }
 
