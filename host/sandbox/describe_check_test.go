@@ -17,7 +17,7 @@ func TestCheckDescription(t *testing.T) {
 		want string // in the error; "" for none
 	}{
 		{"plain", executor.Info{ID: "text_stats", Name: "Text stats", Version: "1.0.0", Tags: []string{"text"},
-			Description: "Counts words.\n\tAnd lines."}, ""},
+			Description: "Counts words.\r\n\tAnd lines."}, ""},
 		{"spaces and dots in the id", executor.Info{ID: "my plugin.v2"}, ""},
 		{"a path", executor.Info{ID: "../evil"}, `plugin id "../evil" cannot be a file name`},
 		{"a backslash", executor.Info{ID: `a\b`}, "cannot be a file name"},

@@ -78,7 +78,7 @@ type metadata struct {
 // checkDescription refuses what a module may not describe itself with: an id that is no
 // file name (a plugin is installed as <id>.wasm), and control characters, which would
 // drive the terminal of whoever lists or inspects the module, in its one-line fields
-// (id, name, version, tags) or, but for line breaks and tabs, its description.
+// (id, name, version, tags) or, but for line breaks (CRLF too) and tabs, its description.
 func checkDescription(info *executor.Info) error {
 	if strings.ContainsAny(info.ID, `/\`) || info.ID == "." || info.ID == ".." {
 		return fmt.Errorf("plugin id %q cannot be a file name (a plugin is installed as <id>.wasm)", info.ID)
@@ -92,7 +92,7 @@ func checkDescription(info *executor.Info) error {
 			return fmt.Errorf("get_metadata's %s %q holds a control character", f.name, f.text)
 		}
 	}
-	if strings.IndexFunc(info.Description, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0 {
+	if strings.IndexFunc(info.Description, func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune("\n\r\t", r) }) >= 0 {
 		return fmt.Errorf("get_metadata's description %q holds a control character other than a line break or a tab", info.Description)
 	}
 	return nil
