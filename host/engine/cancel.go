@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -208,7 +209,7 @@ func endingRun(fn func(*task.Task) error) func(*task.Task) error {
 // tree's lease in a cluster so that no run starts meanwhile; elsewhere is true, and
 // nothing is done, when another node runs the tree.
 func (e *Engine) cancelNotRunning(ctx context.Context, t *task.Task, treeID, msg string) (out []*task.Task, elsewhere bool, err error) {
-	release, held, err := e.holdIdle(ctx, treeID)
+	release, lease, held, err := e.holdIdle(ctx, treeID)
 	if err != nil {
 		return nil, false, fmt.Errorf("cancel %s: %w", t.ID, err)
 	}
@@ -216,7 +217,7 @@ func (e *Engine) cancelNotRunning(ctx context.Context, t *task.Task, treeID, msg
 		return nil, true, nil
 	}
 	defer release()
-	out, err = e.cancelIdle(ctx, t, treeID, msg)
+	out, err = e.cancelIdle(ctx, t, treeID, msg, lease)
 	return out, false, err
 }
 
@@ -283,8 +284,11 @@ func (e *Engine) cancelledSince(ctx context.Context, requested *task.Task, befor
 }
 
 // cancelIdle cancels tasks of a tree that no engine runs and marks their dependents
-// blocked, in one transaction.
-func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg string) ([]*task.Task, error) {
+// blocked, in one transaction. In a cluster (lease, the tree's, held) it also drops the
+// cancelled tasks' queue entries and claims: a run whose coordinator died leaves tasks
+// executing on other nodes, which are told and stop them, as for a coordinator's cancel
+// (cancelRemote).
+func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg string, lease *cluster.Lease) ([]*task.Task, error) {
 	tasks, err := e.cfg.Store.Tree(ctx, treeID)
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: load tree: %w", t.ID, err)
@@ -333,7 +337,7 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 			}
 			out = append(out, stored)
 			e.events.publishTask(e.rootIDOfGraph(g), stored)
-		})
+		}).dequeue = lease != nil
 	}
 	// Mark blocked, transitively, the pending dependents that can no longer run.
 	for len(queue) > 0 {
@@ -371,7 +375,12 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 			}
 		})
 	}
-	b.commit(ctx, storeWriter{e.cfg.Store})
+	var w writer = storeWriter{e.cfg.Store}
+	if lease != nil {
+		var acks []int64 // none: this is no run's round
+		w = clusterWriter{d: e.m.d, lease: *lease, acks: &acks}
+	}
+	b.commit(ctx, w)
 	if firstErr != nil {
 		return out, fmt.Errorf("cancel %s: %w", t.ID, firstErr)
 	}

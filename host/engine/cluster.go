@@ -187,22 +187,22 @@ func (e *Engine) releaseLease(treeID string, l *cluster.Lease) {
 // update, a delete, a cancel outside a run), so that no node starts a run of it
 // meanwhile. held is set, and nothing taken, when a node runs the tree. Single-node
 // engines take nothing (e.mu is enough). release gives the lease back.
-func (e *Engine) holdIdle(ctx context.Context, treeID string) (release func(), held *cluster.HeldError, err error) {
+func (e *Engine) holdIdle(ctx context.Context, treeID string) (release func(), lease *cluster.Lease, held *cluster.HeldError, err error) {
 	if e.m == nil {
-		return func() {}, nil, nil
+		return func() {}, nil, nil, nil
 	}
 	l, err := e.m.d.AcquireTree(ctx, treeID, treeID)
 	if errors.As(err, &held) {
-		return nil, held, nil
+		return nil, nil, held, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	return func() {
 		if err := e.m.d.ReleaseTree(context.Background(), l); err != nil {
 			e.cfg.Logger.Warn("releasing a tree lease failed; it expires by itself", "tree", treeID, "error", err)
 		}
-	}, nil, nil
+	}, &l, nil, nil
 }
 
 // prepareQueue is prepareStart in cluster mode: ready node i gets its dependency results

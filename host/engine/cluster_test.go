@@ -518,3 +518,44 @@ func TestClusterTakeOverWhileWaiting(t *testing.T) {
 	}
 	b.wantStatus("tw-d", task.Completed)
 }
+
+// TestClusterCancelAfterCoordinatorDies: a cancel sent while the node coordinating the
+// run is dead, and no other has taken the run over, still stops the tasks other nodes
+// execute: their claims are dropped, and the nodes told.
+func TestClusterCancelAfterCoordinatorDies(t *testing.T) {
+	t.Parallel()
+	var dsn string
+	stA, nodeA, dsn := clusterNodeLease(t, dsn, "node-a", 2*time.Second, 250*time.Millisecond)
+	a := setupStore(t, stA, withCluster(nodeA), withConcurrency(1))
+	stB, nodeB, _ := clusterNodeLease(t, dsn, "node-b", 2*time.Second, 250*time.Millisecond)
+	b := setupStore(t, stB, withCluster(nodeB), withConcurrency(4))
+	block := map[string]any{"block": true}
+	a.create(spec{id: "d"}, spec{id: "d-1", parent: "d", params: block}, spec{id: "d-2", parent: "d", params: block},
+		spec{id: "d-3", parent: "d", params: block})
+	if _, err := a.e.Start(t.Context(), "d", RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	executing := func() int {
+		b.cat.mu.Lock()
+		defer b.cat.mu.Unlock()
+		return b.cat.running
+	}
+	waitFor(t, "node b executing two tasks", func() bool { return executing() == 2 })
+	_ = stA.Close() // node a dies: it writes and releases nothing more
+
+	if _, err := b.e.Cancel(t.Context(), "d", "stop"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node b's executions stopped", func() bool { return executing() == 0 })
+	b.cat.mu.Lock()
+	stopped := len(b.cat.cancelled)
+	b.cat.mu.Unlock()
+	if stopped != 2 {
+		t.Fatalf("%d of node b's executions saw their context cancelled, want 2", stopped)
+	}
+	for _, id := range []string{"d", "d-1", "d-2", "d-3"} {
+		if got := b.get(id); got.Status != task.Cancelled {
+			t.Errorf("%s is %s, want cancelled", id, got.Status)
+		}
+	}
+}

@@ -42,7 +42,7 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 	if r := e.runs[t.TreeID()]; r != nil {
 		return nil, running(r.rootID)
 	}
-	release, held, err := e.holdIdle(ctx, t.TreeID())
+	release, _, held, err := e.holdIdle(ctx, t.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", id, err)
 	}
@@ -95,7 +95,7 @@ func (e *Engine) Delete(ctx context.Context, id string, check func(subtree []*ta
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	release, held, err := e.holdIdle(ctx, t.TreeID())
+	release, _, held, err := e.holdIdle(ctx, t.TreeID())
 	if err != nil {
 		return nil, fmt.Errorf("delete %s: %w", id, err)
 	}
