@@ -113,16 +113,21 @@ func delayTree(prefix string, n int, ms int) []map[string]any {
 
 // run stores tasks through node via and starts their run there, without waiting for
 // its end (tasks.execute waits; its answer is not needed, and via may be killed).
-func (c *clusterEnv) run(t *testing.T, via *clusterNode, tasks []map[string]any) {
+func (c *clusterEnv) run(t *testing.T, via *clusterNode, tasks []map[string]any) <-chan json.RawMessage {
 	t.Helper()
 	via.mustCall(t, "", "tasks.create", tasks, nil)
 	root := tasks[0]["id"].(string)
-	go func() { _, _ = via.callNoFatal("", "tasks.execute", map[string]any{"task_id": root}) }()
+	answer := make(chan json.RawMessage, 1) // the waiting tasks.execute's answer
+	go func() {
+		res, _ := via.callNoFatal("", "tasks.execute", map[string]any{"task_id": root})
+		answer <- res
+	}()
 	c.waitFor(t, "the run of "+root+" to start on "+via.id, func() bool {
 		var owner string
 		err := c.db.QueryRow(context.Background(), "SELECT node_id FROM apflow_tree_leases WHERE root_id = $1", root).Scan(&owner)
 		return err == nil && owner == via.id
 	})
+	return answer
 }
 
 // waitFor polls cond until it holds, failing the test after e2eWait.
@@ -580,6 +585,39 @@ func TestClusterPausedNodeWritesNothing(t *testing.T) {
 			t.Errorf("task %s, executing on the paused node: attempts %d, want 2", id, done[id].Attempts)
 		}
 	}
+}
+
+// TestClusterWaitingExecuteFollowsATakeover: a client waiting on tasks.execute at the
+// node that started the run hears of the run's real end when that node loses the run
+// (paused past its lease, then resumed while another node runs it), not that it did not
+// run.
+func TestClusterWaitingExecuteFollowsATakeover(t *testing.T) {
+	c := setupCluster(t, 3, 3)
+	paused := c.nodes[0]
+	answer := c.run(t, paused, delayTree("m", 30, 600))
+	c.waitFor(t, paused.id+" to hold claims", func() bool { return len(c.claimsOf(t, paused.id)) > 0 })
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = paused.cmd.Process.Signal(syscall.SIGCONT) })
+	c.waitFor(t, "another node to take the run over", func() bool {
+		var owner string
+		err := c.db.QueryRow(context.Background(), "SELECT node_id FROM apflow_tree_leases WHERE root_id = 'm-root'").Scan(&owner)
+		return err == nil && owner != paused.id
+	})
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-answer:
+		var a map[string]any
+		if json.Unmarshal(res, &a) != nil || a["status"] != "completed" {
+			t.Errorf("the waiting tasks.execute answered %s, want the run's end: completed\n%s", res, c.logs())
+		}
+	case <-time.After(e2eWait):
+		t.Fatalf("the waiting tasks.execute never answered\n%s", c.logs())
+	}
+	c.waitRootCompleted(t, "m-root")
 }
 
 // TestClusterCancelReachesTheExecutingNode cancels, through node3, a task that node2

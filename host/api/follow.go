@@ -49,6 +49,11 @@ type follower struct {
 // its lease) while another node takes the run over, so run_end ends such a follower only
 // once the run is no longer in progress.
 func (s *Server) followRun(f follower) followEnd {
+	if s.cfg.Cluster != nil {
+		// The run this request started may end here only in part (a lost lease) and go
+		// on on another node: follow it as a run started elsewhere.
+		f.done = nil
+	}
 	var keep, check <-chan time.Time
 	if f.keepAlive != nil {
 		t := time.NewTicker(s.cfg.KeepAlive)

@@ -236,21 +236,34 @@ func startedAnswer(tg target) map[string]any {
 	return out
 }
 
-// awaitEnd waits for the end of a run (done closed) and answers its final result. A
-// caller that goes away gets an error (the run goes on); a server shutting down
-// answers the current status.
+// awaitEnd waits for the end of a run (done closed) and answers its final result. In a
+// cluster, a run this node stopped coordinating (its lease lost, the database out of
+// reach) goes on elsewhere: the answer waits for its end there. A caller that goes away
+// gets an error (the run goes on); a server shutting down answers the current status.
 func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) (any, error) {
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("tasks.execute of %s: %w (the run goes on)", tg.rootID, ctx.Err())
-	case <-s.closing:
-		res := s.finalResult(ctx, tg)
-		res["message"] = s.shutdownMessage()
-		return res, nil
+	var poll <-chan time.Time
+	for {
+		select {
+		case <-done:
+			done = nil
+		case <-poll:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("tasks.execute of %s: %w (the run goes on)", tg.rootID, ctx.Err())
+		case <-s.closing:
+			res := s.finalResult(ctx, tg)
+			res["message"] = s.shutdownMessage()
+			return res, nil
+		}
+		if s.cfg.Cluster == nil || !s.followedRunGoesOn(tg.rootID) {
+			return s.finalResult(ctx, tg), nil
+		}
+		poll = time.After(runMovedPoll)
 	}
-	return s.finalResult(ctx, tg), nil
 }
+
+// runMovedPoll is how often a tasks.execute waiting on a run that another node took over
+// asks whether it has ended.
+const runMovedPoll = time.Second
 
 // shutdownMessage is what a caller still waiting on a run hears when the server shuts
 // down: where the run goes on (docs/semantics.md, rule 18).
