@@ -134,6 +134,8 @@ func TestUpdate(t *testing.T) {
 	if got.Priority != 1 {
 		t.Fatalf("update of priority 1.0 = %+v", got)
 	}
+	// max_runs 0 is unlimited, as a submission's.
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-a", "max_runs": 0}, nil)
 	tests := []struct {
 		name   string
 		params map[string]any
