@@ -244,7 +244,9 @@ func (r *relay) receive(ctx context.Context) {
 func (r *relay) refresh(ctx context.Context) {
 	f, err := r.d.Followers(ctx)
 	if err != nil {
-		r.log.Warn("reading the runs other nodes follow failed", "error", err)
+		if ctx.Err() == nil { // not this node closing
+			r.log.Warn("reading the runs other nodes follow failed", "error", err)
+		}
 		return
 	}
 	r.mu.Lock()
