@@ -261,6 +261,20 @@ func (g *globals) logger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "apflow", Level: level, Output: g.stderr})
 }
 
+// checkClusterFlags refuses the flags of a cluster node given without a cluster
+// (--store or $APFLOW_STORE), which would be ignored.
+func (g *globals) checkClusterFlags(cmd *cobra.Command) error {
+	if g.storeDSN() != "" {
+		return nil
+	}
+	for _, name := range []string{"node-id", "lease", "heartbeat"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			return invalidf("--%s sets this node's part in a cluster, which needs --store (or $APFLOW_STORE): drop --%s, or give --store", name, name)
+		}
+	}
+	return nil
+}
+
 // logLevel reads a --log-level value: trace, debug, info, warn (or warning), error or
 // off, in any case.
 func logLevel(s string) (hclog.Level, bool) {

@@ -103,6 +103,9 @@ func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader
 		if err := g.checkValues(); err != nil {
 			return err
 		}
+		if err := g.checkClusterFlags(cmd); err != nil {
+			return err
+		}
 		return g.checkMemTableBytes(cmd)
 	}
 	root.SetIn(stdin)

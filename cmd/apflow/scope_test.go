@@ -99,3 +99,16 @@ func TestUsageErrorsExitInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterFlagsNeedAStore: the flags of a cluster node are refused without a cluster,
+// where they would do nothing.
+func TestClusterFlagsNeedAStore(t *testing.T) {
+	t.Setenv("APFLOW_STORE", "")
+	dataDir, _ := setup(t)
+	for _, flag := range [][]string{{"--node-id", "n1"}, {"--lease", "5s"}, {"--heartbeat", "1s"}} {
+		code, _, stderr := apflow(t, "", append([]string{"tasks", "list", "--data-dir", dataDir}, flag...)...)
+		if code != exitInvalid || !strings.Contains(stderr, flag[0]+" sets this node's part in a cluster") {
+			t.Errorf("%v: exit %d\n%s", flag, code, stderr)
+		}
+	}
+}

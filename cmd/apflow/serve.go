@@ -54,6 +54,9 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			if f := cmd.Flags().Lookup("webhook-secret"); f.Changed {
 				webhookSecret = f.Value.String()
 			}
+			if drain < 0 {
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --drain must not be negative, got %s", drain)}
+			}
 			if webhookWindow <= 0 {
 				return &exitError{code: exitInvalid, msg: fmt.Sprintf("--webhook-window must be positive, got %s", webhookWindow)}
 			}
