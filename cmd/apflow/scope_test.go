@@ -92,6 +92,7 @@ func TestUsageErrorsExitInvalid(t *testing.T) {
 		{"tasks", "get"},
 		{"run", "--max-tree-bytes", "0", "a.json"},
 		{"run", "--ephemeral", "--idempotency-key", "k", "a.json"},
+		{"serve", "--drain", "-1s"},
 	} {
 		code, _, stderr := apflow(t, "", append(args, "--data-dir", dataDir)...)
 		if code != exitInvalid || stderr == "" {
