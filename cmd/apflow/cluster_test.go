@@ -679,7 +679,21 @@ func TestClusterEventsOnAnyNode(t *testing.T) {
 	c := setupCluster(t, 2, 1)
 	owner, other := c.nodes[0], c.nodes[1]
 	c.run(t, owner, delayTree("ev", 4, 1500))
+	atOwner := owner.openSSE(t, "", http.MethodGet, "/events?root_task_id=ev-root", nil)
 	frames := collect(t, other.openSSE(t, "", http.MethodGet, "/events?root_task_id=ev-root", nil))
+	// The coordinator's stream carries the log lines of the tasks the other node ran too,
+	// though they come relayed, after the run's end there.
+	logged := map[string]bool{}
+	for _, f := range collect(t, atOwner) {
+		if f.typ() == "task_log" {
+			logged[f.str("task_id")] = true
+		}
+	}
+	for i := range 4 {
+		if id := fmt.Sprintf("ev-%d", i); !logged[id] {
+			t.Errorf("the coordinator's stream has no task_log frame of %s (it has %v)", id, logged)
+		}
+	}
 	seen := map[string][]string{}
 	for _, f := range frames {
 		seen[f.str("task_id")] = append(seen[f.str("task_id")], f.typ())

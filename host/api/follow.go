@@ -105,20 +105,54 @@ func (s *Server) followRun(f follower) followEnd {
 			return shuttingDown
 		}
 	}
+	// The events already queued go out before the end. In a cluster, those other nodes
+	// published before the run ended (the log lines of the tasks they ran) may still be on
+	// their way: they get until relayQuiet passes without one, within relayLate.
+	var quiet, late <-chan time.Time
+	if s.cfg.Cluster != nil {
+		late = time.After(relayLate)
+	}
 	for {
+		var ev engine.Event
+		var ok bool
 		select {
-		case ev, ok := <-f.events:
-			if !ok {
+		case ev, ok = <-f.events:
+		default:
+			if late == nil {
 				return runEnded
 			}
-			if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
-				return followerLeft
+			if quiet == nil {
+				quiet = time.After(relayQuiet)
 			}
-		default:
+			select {
+			case ev, ok = <-f.events:
+			case <-quiet:
+				return runEnded
+			case <-late:
+				return runEnded
+			case <-f.leave:
+				return followerLeft
+			case <-s.closing:
+				return shuttingDown
+			}
+		}
+		if !ok {
 			return runEnded
 		}
+		if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
+			return followerLeft
+		}
+		quiet = nil // the quiet period starts again at the next wait
 	}
 }
+
+// In a cluster, how long a follower waits, once its run has ended, for events other
+// nodes relay: until relayQuiet passes without one, within relayLate. Another node's
+// events come in its relay's batches, a few tens of milliseconds apart.
+const (
+	relayQuiet = 300 * time.Millisecond
+	relayLate  = 2 * time.Second
+)
 
 // followedRunGoesOn asks, within a second, whether the run of rootID is in progress.
 func (s *Server) followedRunGoesOn(rootID string) bool {
