@@ -195,9 +195,10 @@ func errorBody(resp *http.Response) error {
 	return apferr.Errorf(apferr.Internal, "HTTP %d: %.200s", resp.StatusCode, raw)
 }
 
-// UploadPlugin sends a WebAssembly module to POST /plugins and returns its description.
-func (c *Client) UploadPlugin(ctx context.Context, name string, wasm []byte) (*executor.Info, error) {
-	req, err := c.newRequest(ctx, http.MethodPost, "/plugins?name="+url.QueryEscape(name), bytes.NewReader(wasm), "application/wasm")
+// do sends a request and returns its response when its status is want, else the error
+// its body describes. The caller closes the response's body.
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ctype string, want int) (*http.Response, error) {
+	req, err := c.newRequest(ctx, method, path, body, ctype)
 	if err != nil {
 		return nil, err
 	}
@@ -205,10 +206,20 @@ func (c *Client) UploadPlugin(ctx context.Context, name string, wasm []byte) (*e
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
+	if resp.StatusCode != want {
+		defer resp.Body.Close()
 		return nil, errorBody(resp)
 	}
+	return resp, nil
+}
+
+// UploadPlugin sends a WebAssembly module to POST /plugins and returns its description.
+func (c *Client) UploadPlugin(ctx context.Context, name string, wasm []byte) (*executor.Info, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/plugins?name="+url.QueryEscape(name), bytes.NewReader(wasm), "application/wasm", http.StatusCreated)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
 	var info executor.Info
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
 		return nil, fmt.Errorf("decode plugin info: %w", err)
@@ -219,18 +230,11 @@ func (c *Client) UploadPlugin(ctx context.Context, name string, wasm []byte) (*e
 // PluginProblems returns the files of the server's plugins directory that failed to
 // load, and why (GET /plugins).
 func (c *Client) PluginProblems(ctx context.Context) (map[string]string, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, "/plugins", nil, "")
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(ctx, http.MethodGet, "/plugins", nil, "", http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, errorBody(resp)
-	}
 	var list struct {
 		Problems map[string]string `json:"problems"`
 	}
@@ -242,36 +246,21 @@ func (c *Client) PluginProblems(ctx context.Context) (map[string]string, error) 
 
 // RemovePlugin unloads a plugin by executor id or hash (DELETE /plugins/:id).
 func (c *Client) RemovePlugin(ctx context.Context, id string) error {
-	req, err := c.newRequest(ctx, http.MethodDelete, "/plugins/"+url.PathEscape(id), nil, "")
+	resp, err := c.do(ctx, http.MethodDelete, "/plugins/"+url.PathEscape(id), nil, "", http.StatusOK)
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return errorBody(resp)
-	}
-	return nil
+	return resp.Body.Close()
 }
 
 // Metrics returns the server's GET /metrics document (Prometheus text format), at most
 // 16 MiB of it.
 func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, "/metrics", nil, "")
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(ctx, http.MethodGet, "/metrics", nil, "", http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, errorBody(resp)
-	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("read /metrics: %w", err)
