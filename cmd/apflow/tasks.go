@@ -76,6 +76,9 @@ func newTasksCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: with(func(ctx context.Context, src taskSource, _ []string) error {
 			f.Status = task.Status(status)
+			if status == "blocked" {
+				return invalidf("--status blocked: a blocked task is pending, its error saying which dependency blocks it; list them with --status pending")
+			}
 			if status != "" && !f.Status.Valid() {
 				return &exitError{code: exitInvalid, msg: fmt.Sprintf("--status %q: want pending, in_progress, completed, failed or cancelled", status)}
 			}
