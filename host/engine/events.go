@@ -72,17 +72,29 @@ func (s *subscriber) send(ev Event) {
 }
 
 // sendEnd gives run_end to s, which must have it: the oldest events held are dropped,
-// and counted as lost, to make room for it and for the events_lost before it.
+// and counted as lost, to make room for it and for the events_lost before it; a run_end
+// held (another run's, for a subscriber to every run) is kept and sent again first.
 func (s *subscriber) sendEnd(ev Event) {
-	for len(s.ch) > 0 && len(s.ch)+1+min(s.lost, 1) > cap(s.ch) {
+	var ends []Event
+	for len(s.ch) > 0 && len(s.ch)+1+len(ends)+min(s.lost, 1) > cap(s.ch) {
 		select {
 		case old := <-s.ch:
-			s.lost += max(old.Lost, 1) // an events_lost dropped counts what it told
+			switch {
+			case old.Type == EventRunEnd:
+				ends = append(ends, old)
+			default:
+				s.lost += max(old.Lost, 1) // an events_lost dropped counts what it told
+			}
 		default:
 		}
 	}
 	s.tellLost(ev.Time)
-	s.ch <- ev
+	for _, end := range append(ends, ev) {
+		select {
+		case s.ch <- end:
+		default: // a buffer of nothing but other runs' ends: cannot be
+		}
+	}
 }
 
 // tellLost sends s the events_lost of what it lost, if anything; there is room.
@@ -107,8 +119,8 @@ type broker struct {
 	// ended, in cluster mode, holds by run and task the last attempt whose end was
 	// delivered, so a start or progress of that attempt arriving later from another
 	// node is dropped. Kept only for runs with a subscriber here (every run, while a
-	// subscriber of every run lives); cleared when the run starts and ends, and when
-	// its last subscriber leaves.
+	// subscriber of every run lives); cleared when the run starts again, and when its
+	// last subscriber leaves.
 	ended map[string]map[string]int
 }
 
@@ -239,11 +251,15 @@ func (b *broker) publishTask(rootID string, t *task.Task) {
 }
 
 // stale reports whether ev is the start or progress of a task attempt whose end was
-// delivered already (it came late from another node), and keeps b.ended. b.mu is held.
+// delivered already (it came late from another node), and keeps b.ended: from a run's
+// start until its followers leave, so that what comes late after run_end, while
+// followers wait for other nodes' last log lines, is dropped too. b.mu is held.
 func (b *broker) stale(ev Event) bool {
 	switch {
-	case ev.Type == EventRunStart || ev.Type == EventRunEnd:
+	case ev.Type == EventRunStart:
 		delete(b.ended, ev.RootID)
+		return false
+	case ev.Type == EventRunEnd:
 		return false
 	case ev.Task == nil || !b.followedLocked(ev.RootID):
 		return false

@@ -72,3 +72,26 @@ func TestRunEndAfterLostEvents(t *testing.T) {
 		t.Fatalf("%d progress events kept and %d told lost, want %d in all", kept, got[n-2].Lost, published)
 	}
 }
+
+// TestRunEndOfAnotherRunKept: making room for one run's end never drops another run's,
+// which a subscriber to every run waits for.
+func TestRunEndOfAnotherRunKept(t *testing.T) {
+	t.Parallel()
+	b := newBroker()
+	s := &subscriber{ch: make(chan Event, subscriberBuffer)} // every run
+	b.subs[s] = struct{}{}
+	b.publish(Event{Type: EventRunEnd, RootID: "a"})
+	for range subscriberBuffer + 10 {
+		b.publish(Event{Type: EventTaskProgress, RootID: "b", TaskID: "t"})
+	}
+	b.publish(Event{Type: EventRunEnd, RootID: "b"})
+	ends := map[string]bool{}
+	for len(s.ch) > 0 {
+		if ev := <-s.ch; ev.Type == EventRunEnd {
+			ends[ev.RootID] = true
+		}
+	}
+	if !ends["a"] || !ends["b"] {
+		t.Fatalf("run ends delivered: %v, want a's and b's", ends)
+	}
+}

@@ -122,16 +122,23 @@ func TestBrokerDropsLateStarts(t *testing.T) {
 		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 1)},
 		{Type: EventTaskProgress, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 1)},
 		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 2)},
+		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.Completed, Task: at(task.Completed, 2)},
 		{Type: EventRunEnd, RootID: "r"},
+		// Late after the run's end, while followers wait for other nodes' last lines.
+		{Type: EventTaskProgress, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 2)},
+		// A new run of the tree starts afresh.
+		{Type: EventRunStart, RootID: "r"},
+		{Type: EventTaskStatus, RootID: "r", TaskID: "x", Status: task.InProgress, Task: at(task.InProgress, 1)},
 	} {
 		b.deliver(ev)
 	}
 	var got []string
-	for range 4 {
+	for len(ch) > 0 {
 		ev := <-ch
 		got = append(got, fmt.Sprintf("%s/%s", ev.Type, ev.Status))
 	}
-	want := []string{"run_start/", "task_status/failed", "task_status/in_progress", "run_end/"}
+	want := []string{"run_start/", "task_status/failed", "task_status/in_progress", "task_status/completed", "run_end/",
+		"run_start/", "task_status/in_progress"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("delivered %v, want %v", got, want)
 	}
