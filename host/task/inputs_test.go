@@ -27,6 +27,7 @@ func TestResetInputs(t *testing.T) {
 		{"failed, nothing injected", Failed, own, nil, nil, own, nil},
 		{"in_progress: the injected inputs, without the hooks'", InProgress, hooked, injected, own, injected, own},
 		{"in_progress, no hook", InProgress, injected, nil, own, injected, own},
+		{"pending (blocked, once put back from in_progress): its own again", Pending, injected, nil, own, own, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,8 +88,8 @@ func (t *Task) Cancel(msg string, now time.Time) error {
 // Reset puts a task back to pending for re-execution (failed, cancelled, completed) or
 // after a crash (in_progress): result, error, progress, usage and timestamps of the run
 // are cleared; the definition (params, schemas, dependencies) is kept. A re-execution
-// starts a new attempt history and from the task's own inputs (OwnOrInputs: nothing an
-// earlier run injected). A task put back from in_progress (a crash, a claim that
+// starts a new attempt history, and it and a pending task reset (a blocked one) start
+// from the task's own inputs (OwnOrInputs: nothing an earlier run injected). A task put back from in_progress (a crash, a claim that
 // expired, a retry's wait) keeps the attempt history, so that the run's attempts go on
 // counting, and the inputs its dependencies' results were injected into, without the
 // pre-hooks' edits: a node that claims it again in a cluster runs it with those, and the
@@ -100,8 +100,11 @@ func (t *Task) Reset(now time.Time) error {
 	}
 	if t.Status.Terminal() {
 		t.Retry = nil
+	}
+	switch {
+	case t.Status != InProgress:
 		t.restoreOwnInputs()
-	} else if t.InputsBeforeHooks != nil {
+	case t.InputsBeforeHooks != nil:
 		t.Inputs = t.InputsBeforeHooks
 	}
 	t.Status = Pending
