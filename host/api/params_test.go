@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
@@ -171,6 +172,9 @@ func TestDecodeParamsWholeNumbers(t *testing.T) {
 		Limit    int            `json:"limit"`
 		Priority *int           `json:"priority"`
 		Inputs   map[string]any `json:"inputs"`
+		Hook     struct {
+			MaxRetries int `json:"max_retries"`
+		} `json:"hook"`
 	}
 	tests := []struct {
 		name, raw string
@@ -182,6 +186,7 @@ func TestDecodeParamsWholeNumbers(t *testing.T) {
 		{"with a fraction", `{"limit": 2.0, "priority": 1e0}`, 2, "", ""},
 		{"an exponent", `{"limit": 1e3}`, 1000, "", ""},
 		{"inputs kept as written", `{"limit": 2.0, "inputs": {"x": 2.0}}`, 2, "", ""},
+		{"nested", `{"limit": 2, "hook": {"max_retries": 3.0}}`, 2, "", ""},
 		{"not whole", `{"limit": 2.5}`, 0, "limit", "integer"},
 		{"a string", `{"limit": "2"}`, 0, "limit", "integer"},
 		{"an object for a number", `{"priority": {}}`, 0, "priority", "integer"},
@@ -190,7 +195,8 @@ func TestDecodeParamsWholeNumbers(t *testing.T) {
 		var p params
 		err := decodeParams(json.RawMessage(tc.raw), &p)
 		if tc.field == "" {
-			if err != nil || p.Limit != tc.limit || (p.Inputs != nil && p.Inputs["x"] != json.Number("2.0")) {
+			if err != nil || p.Limit != tc.limit || (p.Inputs != nil && p.Inputs["x"] != json.Number("2.0")) ||
+				(strings.Contains(tc.raw, "max_retries") && p.Hook.MaxRetries != 3) {
 				t.Errorf("%s: limit %d, err %v; want %d", tc.name, p.Limit, err, tc.limit)
 			}
 			continue

@@ -115,12 +115,17 @@ func (m *method) validate(params json.RawMessage) error {
 func decodeParams(params json.RawMessage, v any) error {
 	err := decodeJSON(params, v)
 	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+	for range maxWholeFixes {
 		// A whole number written with a fraction or an exponent (2.0, 1e3) is an integer
 		// to JSON Schema, which the params passed: decode it as one.
-		if whole, ok := wholeNumbers(params); ok {
-			err = decodeJSON(whole, v)
+		if !errors.As(err, &te) || !strings.HasPrefix(te.Value, "number") {
+			break
 		}
+		fixed, ok := wholeAt(params, te.Field)
+		if !ok {
+			break
+		}
+		params, err = fixed, decodeJSON(fixed, v)
 	}
 	if err == nil {
 		return nil
@@ -131,6 +136,9 @@ func decodeParams(params json.RawMessage, v any) error {
 	return apferr.InvalidParam("", err.Error(), nil, nil)
 }
 
+// maxWholeFixes bounds how many whole numbers decodeParams rewrites in one params.
+const maxWholeFixes = 16
+
 // decodeJSON decodes raw into v, numbers as json.Number where v holds any.
 func decodeJSON(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -138,28 +146,32 @@ func decodeJSON(raw []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// wholeNumbers returns params (an object) with each of its members that is a whole
-// number, exact in a float64, written as an integer (2.0 as 2, 1e3 as 1000), and whether
-// any was. Nested values (a task's inputs) are left as written.
-func wholeNumbers(params []byte) ([]byte, bool) {
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(params, &doc) != nil {
+// wholeAt returns params with the number at path (dotted object keys, as
+// json.UnmarshalTypeError names a field) written as an integer (2.0 as 2, 1e3 as 1000),
+// when it is whole and exact in a float64; false otherwise. Nothing else changes.
+func wholeAt(params []byte, path string) ([]byte, bool) {
+	var doc map[string]any
+	if path == "" || decodeJSON(params, &doc) != nil {
 		return nil, false
 	}
-	changed := false
-	for k, v := range doc {
-		s := string(bytes.TrimSpace(v))
-		if !strings.ContainsAny(s, ".eE") {
-			continue
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err == nil && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
-			doc[k] = json.RawMessage(strconv.FormatInt(int64(f), 10))
-			changed = true
+	m, keys := doc, strings.Split(path, ".")
+	for _, k := range keys[:len(keys)-1] {
+		if m, _ = m[k].(map[string]any); m == nil {
+			return nil, false
 		}
 	}
+	last := keys[len(keys)-1]
+	n, ok := m[last].(json.Number)
+	if !ok {
+		return nil, false
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return nil, false
+	}
+	m[last] = json.Number(strconv.FormatInt(int64(f), 10))
 	out, err := json.Marshal(doc)
-	return out, changed && err == nil
+	return out, err == nil
 }
 
 // wholeInt decodes raw, a JSON number whose value is whole (2, 2.0, 1e3), into dst.
