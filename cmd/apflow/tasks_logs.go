@@ -77,12 +77,12 @@ func printLogs(ctx context.Context, src taskSource, id string, w, stderr io.Writ
 			fmt.Fprintf(stderr, "not following task %s (%s): %s\n", p.TaskID, p.Status, why)
 			return nil
 		}
-		runs, w, err := src.runs(ctx, id)
+		runs, reason, err := src.runs(ctx, id)
 		if err != nil {
 			return err
 		}
 		if !runs {
-			why = w
+			why = reason
 			continue // the lines stored since the last read, and the status as it ended
 		}
 		select {

@@ -225,7 +225,9 @@ func (r *relay) flush(ctx context.Context) {
 func (r *relay) receive(ctx context.Context) {
 	got, err := r.d.ReceiveEvents(ctx, r.acks)
 	if err != nil {
-		r.log.Warn("receiving run events from other nodes failed", "error", err)
+		if ctx.Err() == nil { // not this node closing
+			r.log.Warn("receiving run events from other nodes failed", "error", err)
+		}
 		return
 	}
 	r.acks = r.acks[:0]
