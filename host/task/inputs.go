@@ -29,8 +29,8 @@ func (t *Task) SetAttemptInputs(inputs map[string]any) {
 	t.Inputs = inputs
 }
 
-// SetOwnInputs replaces the task's own inputs (tasks.update): what an earlier attempt
-// made of the old ones is dropped.
+// SetOwnInputs makes inputs the task's own, Inputs included (tasks.update, a copy, an
+// attempt that injected nothing): what an earlier attempt made of the old ones is dropped.
 func (t *Task) SetOwnInputs(inputs map[string]any) {
 	t.Inputs, t.OwnInputs = inputs, nil
 }
