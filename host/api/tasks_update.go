@@ -164,6 +164,9 @@ func reschedule(t *task.Task, fields map[string]json.RawMessage, now time.Time) 
 			return apferr.InvalidParam(fe.Field, fe.Err.Error(), nil, nil)
 		}
 	}
+	if field, reason := schedule.NeverRuns(t, now); field != "" {
+		return apferr.InvalidParam(field, fmt.Sprintf("task %s: %s", t.ID, reason), "a schedule with a run after now", nil)
+	}
 	if _, ok := fields["next_run_at"]; ok {
 		return nil
 	}

@@ -22,6 +22,17 @@ func TestUpdateReschedules(t *testing.T) {
 	if got["next_run_at"] != "2026-12-03T00:00:00.000000Z" {
 		t.Errorf("next_run_at %v, want 09:00 in Tokyo tomorrow (2026-12-03T00:00:00Z)", got["next_run_at"])
 	}
+	// An enabled schedule that would never run is refused, naming the field.
+	for field, params := range map[string]map[string]any{
+		"schedule_expression": {"schedule_type": "once", "schedule_expression": "2026-12-01T09:00:00Z"},
+		"schedule_end_at":     {"schedule_end_at": "2026-12-01T00:00:00Z"},
+	} {
+		params["task_id"] = "s"
+		err := e.fails(t, "", "tasks.update", params, int(apferr.InvalidParams))
+		if data, _ := err.Data.(map[string]any); data["field"] != field {
+			t.Errorf("update %v: error %v, want the field %s named", params, err.Data, field)
+		}
+	}
 	for field, value := range map[string]any{"schedule_expression": "9am", "schedule_timezone": "Mars/Olympus"} {
 		err := e.fails(t, "", "tasks.update", map[string]any{"task_id": "s", field: value}, int(apferr.InvalidParams))
 		if data, _ := err.Data.(map[string]any); data["field"] != field {

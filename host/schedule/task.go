@@ -45,6 +45,28 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// NeverRuns names the field that keeps an enabled schedule from ever running again
+// after now, and why: a once time or a schedule_end_at that passed, or an end before any
+// occurrence. A schedule whose max_runs are used up is exhausted, not refused: "" for it,
+// as for a disabled schedule, one that runs again, or one that cannot be read (Of says
+// why).
+func NeverRuns(t *task.Task, now time.Time) (field, reason string) {
+	if !t.ScheduleEnabled || t.ScheduleType == "" || (t.MaxRuns > 0 && t.RunCount >= t.MaxRuns) {
+		return "", ""
+	}
+	if next, err := NextRun(t, now); err != nil || !next.IsZero() {
+		return "", ""
+	}
+	switch {
+	case !t.ScheduleEndAt.IsZero() && !t.ScheduleEndAt.After(now):
+		return "schedule_end_at", "is past: the enabled schedule would never run (disable it, or move the end)"
+	case t.ScheduleType == "once":
+		return "schedule_expression", "the once time is past: the enabled schedule would never run (disable it, or move the time)"
+	default:
+		return "schedule_end_at", "comes before the schedule's next occurrence: the enabled schedule would never run"
+	}
+}
+
 // NextRun is when an enabled schedule runs next after now: the first run at or after
 // schedule_start_at and after now, within schedule_end_at, while run_count is below
 // max_runs. It is the zero time for a disabled or exhausted schedule.

@@ -20,6 +20,7 @@ const (
 	classDepRef
 	classDepCycle
 	classPriority
+	classSchedule
 	classExecutor
 	classInputs
 	classExists
@@ -37,6 +38,7 @@ var codes = [numClasses]apferr.Code{
 	classDepRef:      apferr.InvalidDependency,
 	classDepCycle:    apferr.CircularDependency,
 	classPriority:    apferr.InvalidParams,
+	classSchedule:    apferr.InvalidParams,
 	classExecutor:    apferr.ExecutorNotFound,
 	classInputs:      apferr.InvalidParams,
 	classExists:      apferr.InvalidParams,

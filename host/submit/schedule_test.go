@@ -54,3 +54,23 @@ func TestSchedulePolicyChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestScheduleThatNeverRunsRefused: an enabled schedule with no run after now (a once
+// time or an end that passed) is refused naming the task and the field; a disabled one,
+// kept for later, is taken.
+func TestScheduleThatNeverRunsRefused(t *testing.T) {
+	t.Parallel()
+	opts, _ := setup(t) // the clock: 2026-03-01 12:00 UTC
+	_, err := Prepare(context.Background(), []byte(`[
+		{"name": "past-once", "schemas": {"method": "count"}, "schedule_type": "once", "schedule_expression": "2026-02-01T09:00:00Z", "schedule_enabled": true},
+		{"name": "ended", "parent_id": "x", "schemas": {"method": "count"}, "schedule_type": "daily", "schedule_expression": "09:00", "schedule_enabled": true, "schedule_end_at": "2026-02-01T00:00:00Z"}
+	]`), opts)
+	_, ps := problemsOf(t, err)
+	expectProblems(t, ps,
+		want{code: apferr.InvalidParams, task: "past-once", field: "schedule_expression", reason: "once time is past"},
+		want{code: apferr.InvalidParams, task: "ended", field: "schedule_end_at", reason: "is past"})
+	if _, err := Prepare(context.Background(), []byte(`[{"name": "kept", "schemas": {"method": "count"}, "inputs": {"count": 1},
+		"schedule_type": "once", "schedule_expression": "2026-02-01T09:00:00Z", "schedule_enabled": false}]`), opts); err != nil {
+		t.Fatalf("a disabled past schedule: %v", err)
+	}
+}

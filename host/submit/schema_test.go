@@ -165,7 +165,7 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 		{"retry unknown key", `[{"name": "a", "params": {"retry": {"tries": 2}}, ` + m + `}]`, false},
 		{"retry bad entry", `[{"name": "a", "params": {"retry": {"retry_on": ["often"]}}, ` + m + `}]`, false},
 		{"retry not object", `[{"name": "a", "params": {"retry": 3}, ` + m + `}]`, false},
-		{"schedule", `[{"name": "a", "schedule_type": "cron", "schedule_expression": "0 * * * *", "schedule_enabled": true, "schedule_start_at": "2026-01-01T00:00:00Z", "schedule_end_at": "2026-01-02", "max_runs": 3, ` + m + `}]`, true},
+		{"schedule", `[{"name": "a", "schedule_type": "cron", "schedule_expression": "0 * * * *", "schedule_enabled": true, "schedule_start_at": "2126-01-01T00:00:00Z", "schedule_end_at": "2126-01-02", "max_runs": 3, ` + m + `}]`, true},
 		{"schedule time zone", `[{"name": "a", "schedule_type": "weekly", "schedule_expression": "mon,fri@08:00", "schedule_timezone": "Europe/Paris", ` + m + `}]`, true},
 		{"schedule time zone number", `[{"name": "a", "schedule_timezone": 2, ` + m + `}]`, false},
 		{"schedule unknown type", `[{"name": "a", "schedule_type": "hourly", ` + m + `}]`, false},

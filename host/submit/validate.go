@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/schema"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -71,6 +72,7 @@ func ValidateTree(ctx context.Context, sub *Submission, opts Options) (*Tree, er
 	v.parents()
 	v.dependencies()
 	v.priorities()
+	v.schedules()
 	if err := v.executors(); err != nil {
 		return nil, err
 	}
@@ -334,6 +336,22 @@ func (v *validator) priorities() {
 		if s.Priority != nil && (*s.Priority < task.MinPriority || *s.Priority > task.MaxPriority) {
 			v.add(classPriority, s, "priority", "Value out of range: 0 is the most urgent, 3 the least",
 				fmt.Sprintf("%d-%d", task.MinPriority, task.MaxPriority), *s.Priority)
+		}
+	}
+}
+
+// schedules refuses an enabled schedule that would never run (schedule.NeverRuns).
+func (v *validator) schedules() {
+	now := v.opts.Now()
+	for _, s := range v.specs {
+		if !s.ScheduleEnabled || s.ScheduleType == "" || s.ScheduleExpression == "" {
+			continue
+		}
+		t := &task.Task{ScheduleType: s.ScheduleType, ScheduleExpression: s.ScheduleExpression,
+			ScheduleEnabled: true, ScheduleStartAt: s.ScheduleStartAt, ScheduleEndAt: s.ScheduleEndAt,
+			ScheduleTimezone: s.ScheduleTimezone, MaxRuns: s.MaxRuns}
+		if field, reason := schedule.NeverRuns(t, now); field != "" {
+			v.add(classSchedule, s, field, reason, "a schedule with a run after now", nil)
 		}
 	}
 }
