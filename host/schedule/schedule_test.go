@@ -190,3 +190,38 @@ func TestCronRepeatedWallTimeRunsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestNeverRuns: an enabled schedule with no run after now names the field that keeps it
+// from running; one that runs, a disabled one and an exhausted one name none.
+func TestNeverRuns(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	once := func(at string, f func(*task.Task)) *task.Task {
+		t := &task.Task{ScheduleEnabled: true, ScheduleType: "once", ScheduleExpression: at}
+		if f != nil {
+			f(t)
+		}
+		return t
+	}
+	tests := []struct {
+		name  string
+		t     *task.Task
+		field string
+	}{
+		{"once later", once("2026-12-03T09:00:00Z", nil), ""},
+		{"once past", once("2026-12-01T09:00:00Z", nil), "schedule_expression"},
+		{"once past, disabled", once("2026-12-01T09:00:00Z", func(t *task.Task) { t.ScheduleEnabled = false }), ""},
+		{"once past, runs used up", once("2026-12-01T09:00:00Z", func(t *task.Task) { t.MaxRuns, t.RunCount = 1, 1 }), ""},
+		{"start after the once time", once("2026-12-03T09:00:00Z", func(t *task.Task) {
+			t.ScheduleStartAt = time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+		}), "schedule_start_at"},
+		{"end past", &task.Task{ScheduleEnabled: true, ScheduleType: "daily", ScheduleExpression: "09:00",
+			ScheduleEndAt: now.Add(-time.Hour)}, "schedule_end_at"},
+		{"end before the next occurrence", &task.Task{ScheduleEnabled: true, ScheduleType: "daily", ScheduleExpression: "09:00",
+			ScheduleEndAt: now.Add(time.Hour)}, "schedule_end_at"},
+	}
+	for _, tt := range tests {
+		if field, reason := NeverRuns(tt.t, now); field != tt.field || (field != "" && reason == "") {
+			t.Errorf("%s: NeverRuns = %q, %q; want the field %q", tt.name, field, reason, tt.field)
+		}
+	}
+}

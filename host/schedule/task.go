@@ -57,13 +57,16 @@ func NeverRuns(t *task.Task, now time.Time) (field, reason string) {
 	if next, err := NextRun(t, now); err != nil || !next.IsZero() {
 		return "", ""
 	}
+	s, _ := Of(t) // NextRun read it
 	switch {
 	case !t.ScheduleEndAt.IsZero() && !t.ScheduleEndAt.After(now):
 		return "schedule_end_at", "is past: the enabled schedule would never run (disable it, or move the end)"
-	case t.ScheduleType == "once":
+	case s.Next(now).IsZero():
 		return "schedule_expression", "the once time is past: the enabled schedule would never run (disable it, or move the time)"
-	default:
+	case !t.ScheduleEndAt.IsZero():
 		return "schedule_end_at", "comes before the schedule's next occurrence: the enabled schedule would never run"
+	default:
+		return "schedule_start_at", "comes after the once time: the enabled schedule would never run"
 	}
 }
 
