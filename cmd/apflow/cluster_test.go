@@ -919,3 +919,22 @@ func TestClusterSharesUploadedPlugins(t *testing.T) {
 		t.Errorf("node2's plugins directory still has %s.wasm: %v", id, err)
 	}
 }
+
+// TestClusterLogsFollowATreeWithItsOwnID: tasks logs --follow through the cluster's
+// store follows, to its last line, a task whose tree has an id of its own (not its
+// root's) while its run goes on.
+func TestClusterLogsFollowATreeWithItsOwnID(t *testing.T) {
+	c := setupCluster(t, 1, 2)
+	tasks := delayTree("tf", 1, 3000)
+	for _, x := range tasks {
+		x["task_tree_id"] = "tree-of-tf"
+	}
+	c.run(t, c.nodes[0], tasks)
+	code, stdout, stderr := apflow(t, "", "tasks", "logs", "tf-0", "--follow", "--store", c.dsn, "--data-dir", t.TempDir())
+	if code != exitOK || strings.Contains(stderr, "not following") || !strings.Contains(stdout, "done") {
+		t.Errorf("logs --follow: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if x := c.tasks(t)["tf-0"]; x.Status != "completed" {
+		t.Errorf("tf-0 is %s when --follow ended, want completed", x.Status)
+	}
+}

@@ -143,7 +143,7 @@ func (l *localSource) runs(ctx context.Context, id string) (bool, string, error)
 		return false, "", err
 	}
 	for _, ri := range l.h.engine.Running() {
-		if ri.RootID == t.TreeID() {
+		if ri.TreeID == t.TreeID() {
 			return true, "", nil
 		}
 	}
