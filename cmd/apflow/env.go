@@ -159,6 +159,15 @@ func (g *globals) resumeLine() string {
 	return line
 }
 
+// textOut is where a command's progress and summary go: stdout, or stderr when stdout
+// holds its JSON alone (--json).
+func (g *globals) textOut(jsonOut bool) io.Writer {
+	if jsonOut {
+		return g.stderr
+	}
+	return g.stdout
+}
+
 // absPath is path made absolute where it can be: a command printed for later may run
 // from another directory.
 func absPath(path string) string {

@@ -136,10 +136,7 @@ func replayOf(f client.Frame) (rootID string, at time.Time, ok bool) {
 // (watched), else the stored run's (runSpan): a keyed repeat of a tree that ran before
 // watched nothing, and how long it looked says nothing of the run.
 func (g *globals) finish(trees []*task.TreeNode, began time.Time, watched, jsonOut, interrupted bool, tail logTail) error {
-	summaryOut := g.stdout
-	if jsonOut {
-		summaryOut = g.stderr
-	}
+	summaryOut := g.textOut(jsonOut)
 	all := flatten(trees)
 	elapsed := time.Since(began)
 	if span, ok := runSpan(all); ok && !watched && !interrupted {
@@ -260,10 +257,7 @@ func (r *remoteSource) clone(ctx context.Context, id string) ([]*task.Task, erro
 }
 
 func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quiet bool) error {
-	out := r.g.stdout
-	if jsonOut {
-		out = r.g.stderr
-	}
+	out := r.g.textOut(jsonOut)
 	began := time.Now()
 	var rootID string
 	err := r.c.ExecuteStream(ctx, map[string]any{"task_id": id, "full": full, "use_streaming": true}, func(f client.Frame) error {

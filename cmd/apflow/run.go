@@ -73,10 +73,7 @@ ends it at once, without the grace period for running tasks.`,
 			if err != nil {
 				return &exitError{code: exitInvalid, msg: err.Error()}
 			}
-			out := g.stdout
-			if jsonOut {
-				out = g.stderr
-			}
+			out := g.textOut(jsonOut)
 			if err := key.check(cmd); err != nil {
 				return err
 			}
@@ -427,12 +424,10 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 		return err
 	}
 	if len(rootIDs) == 0 {
-		if jsonOut { // stdout holds JSON alone: no trees
-			fmt.Fprintln(g.stderr, "nothing to run")
-			fmt.Fprintln(g.stdout, "[]")
-			return nil
+		fmt.Fprintln(g.textOut(jsonOut), "nothing to run")
+		if jsonOut {
+			fmt.Fprintln(g.stdout, "[]") // no trees
 		}
-		fmt.Fprintln(g.stdout, "nothing to run")
 		return nil
 	}
 	var view progress.View = nopView{}
@@ -727,10 +722,7 @@ are not retried (use apflow tasks rerun for that). Exit status as for apflow run
 				return err
 			}
 			defer h.shutdown()
-			out := g.stdout
-			if jsonOut {
-				out = g.stderr
-			}
+			out := g.textOut(jsonOut)
 			return g.follow(ctx, h, "resume", out, jsonOut, quiet, nil, func() ([]string, error) {
 				if err := h.engine.Recover(ctx); err != nil {
 					return nil, err

@@ -232,10 +232,7 @@ func (l *localSource) rerun(ctx context.Context, id string, full, jsonOut, quiet
 		}
 		rootID = root
 	}
-	out := l.g.stdout
-	if jsonOut {
-		out = l.g.stderr
-	}
+	out := l.g.textOut(jsonOut)
 	return l.g.follow(ctx, l.h, "rerun "+id, out, jsonOut, quiet, nil, func() ([]string, error) {
 		if _, err := l.h.engine.Start(ctx, id, opts); err != nil {
 			return nil, err
