@@ -67,6 +67,7 @@ func (s *Server) followRun(f follower) followEnd {
 	}
 	done := f.done
 	var grace <-chan time.Time
+	warned := false // followedRunGoesOn said once that it cannot tell
 	for ended := false; !ended; {
 		select {
 		case ev, ok := <-f.events:
@@ -74,7 +75,7 @@ func (s *Server) followRun(f follower) followEnd {
 			case !ok:
 				ended = true
 			case ev.Type == engine.EventRunEnd:
-				ended = f.done != nil || !partEnded(ev) && !s.followedRunGoesOn(f.rootID)
+				ended = f.done != nil || !partEnded(ev) && !s.followedRunGoesOn(f.rootID, &warned)
 			default:
 				if fr := eventFrame(ev, "jsonrpc"); fr != nil && !f.emit(fr) {
 					return followerLeft
@@ -86,11 +87,11 @@ func (s *Server) followRun(f follower) followEnd {
 		case <-grace:
 			// A follower that did not start the run asks again: a takeover may have been
 			// starting when it last looked.
-			if ended = f.done != nil || !s.followedRunGoesOn(f.rootID); !ended {
+			if ended = f.done != nil || !s.followedRunGoesOn(f.rootID, &warned); !ended {
 				grace = nil
 			}
 		case <-check:
-			if grace == nil && !s.followedRunGoesOn(f.rootID) {
+			if grace == nil && !s.followedRunGoesOn(f.rootID, &warned) {
 				// The run ended: its last events may still be on their way from
 				// another node, behind run_end.
 				grace = time.After(runEndGrace)
@@ -154,11 +155,12 @@ const (
 	relayLate  = 2 * time.Second
 )
 
-// followedRunGoesOn asks, within a second, whether the run of rootID is in progress.
-func (s *Server) followedRunGoesOn(rootID string) bool {
+// followedRunGoesOn asks, within a second, whether the run of rootID is in progress
+// (rootRunning, whose warned it takes).
+func (s *Server) followedRunGoesOn(rootID string, warned *bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return s.rootRunning(ctx, rootID)
+	return s.rootRunning(ctx, rootID, warned)
 }
 
 // partEnded reports whether a run_end ends only one coordinator's part of the run: it was

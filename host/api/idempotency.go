@@ -159,7 +159,7 @@ func (s *Server) executeKeyed(ctx context.Context, p executeParams, key string) 
 // any, go on).
 func (s *Server) followRunning(ctx context.Context, p executeParams, tg target) (any, error) {
 	events, unsub := s.cfg.Engine.Subscribe(tg.rootID)
-	if !s.rootRunning(ctx, tg.rootID) {
+	if !s.rootRunning(ctx, tg.rootID, nil) {
 		unsub()
 		res := s.finalResult(ctx, tg)
 		if p.UseStreaming {

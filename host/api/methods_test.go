@@ -230,7 +230,7 @@ func TestAlreadyRunningCancelRunning(t *testing.T) {
 	}
 	e.ok(t, "", "tasks.create", slow, nil)
 	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "s-root", "webhook_config": map[string]any{"url": "http://127.0.0.1:1/hook", "max_retries": 0}}, nil)
-	waitFor(t, func() bool { return e.srv.rootRunning(t.Context(), "s-root") })
+	waitFor(t, func() bool { return e.srv.rootRunning(t.Context(), "s-root", nil) })
 	var res map[string]any
 	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "s-root"}, &res)
 	if res["status"] != "already_running" || res["success"] != false {
@@ -256,7 +256,7 @@ func TestAlreadyRunningCancelRunning(t *testing.T) {
 	if len(cancelled) != 2 || cancelled[0]["status"] != "cancelled" || cancelled[1]["status"] != "error" {
 		t.Fatalf("cancel = %v", cancelled)
 	}
-	waitFor(t, func() bool { return !e.srv.rootRunning(t.Context(), "s-root") })
+	waitFor(t, func() bool { return !e.srv.rootRunning(t.Context(), "s-root", nil) })
 	e.ok(t, "", "tasks.cancel", map[string]any{"task_ids": "s-root"}, &cancelled)
 	if cancelled[0]["status"] != "failed" || !strings.Contains(cancelled[0]["message"].(string), "already") {
 		t.Fatalf("cancel of a terminal task = %v", cancelled)

@@ -161,11 +161,17 @@ func (s *Server) follow(c echo.Context, w *sse, tg target, done <-chan struct{},
 // rootRunning reports whether a run of the tree rooted at rootID is in progress. When
 // the engine cannot tell (in a cluster, the database is unreachable), it answers yes:
 // a follower keeps following and asks again, rather than ending a stream of a run that
-// goes on.
-func (s *Server) rootRunning(ctx context.Context, rootID string) bool {
+// goes on. It logs that it cannot tell, every time when warned is nil, else the first
+// time for the caller that asks again and again.
+func (s *Server) rootRunning(ctx context.Context, rootID string, warned *bool) bool {
 	active, err := s.cfg.Engine.RunActive(ctx, rootID)
 	if err != nil {
-		s.log.Warn("cannot tell whether a followed run is in progress; still following", "root", rootID, "error", err)
+		if warned == nil || !*warned {
+			s.log.Warn("cannot tell whether a followed run is in progress; still following", "root", rootID, "error", err)
+		}
+		if warned != nil {
+			*warned = true
+		}
 		return true
 	}
 	return active
@@ -216,7 +222,7 @@ func (s *Server) handleEvents(c echo.Context) error {
 	events, unsub := s.cfg.Engine.Subscribe(root.ID)
 	defer unsub()
 	w := startSSE(c)
-	if !s.rootRunning(ctx, root.ID) {
+	if !s.rootRunning(ctx, root.ID, nil) {
 		w.data(s.finalFrame(ctx, tg, "jsonrpc"))
 		w.data(map[string]any{"type": "stream_end", "root_task_id": root.ID})
 		return nil

@@ -172,7 +172,7 @@ func TestWebhook4xxStops(t *testing.T) {
 	defer hook.Close()
 	e := setup(t, privateWebhooks)
 	e.ok(t, "", "tasks.execute", map[string]any{"tasks": tree("w4"), "webhook_config": map[string]any{"url": hook.URL}}, nil)
-	waitFor(t, func() bool { return !e.srv.rootRunning(t.Context(), "w4-root") && calls.Load() >= 1 })
+	waitFor(t, func() bool { return !e.srv.rootRunning(t.Context(), "w4-root", nil) && calls.Load() >= 1 })
 	time.Sleep(100 * time.Millisecond)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("%d calls after a 403, want 1", n)

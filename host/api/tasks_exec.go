@@ -255,25 +255,11 @@ func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) 
 			res["message"] = s.shutdownMessage()
 			return res, nil
 		}
-		if s.cfg.Cluster == nil || !s.runMoved(tg.rootID, &warned) {
+		if s.cfg.Cluster == nil || !s.followedRunGoesOn(tg.rootID, &warned) {
 			return s.finalResult(ctx, tg), nil
 		}
 		poll = time.After(runMovedPoll)
 	}
-}
-
-// runMoved reports whether the run of rootID, which this node no longer coordinates,
-// goes on (on another node, or once the database answers again): whether the engine says
-// so, or cannot tell, which it logs the first time (*warned).
-func (s *Server) runMoved(rootID string, warned *bool) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	active, err := s.cfg.Engine.RunActive(ctx, rootID)
-	if err != nil && !*warned {
-		*warned = true
-		s.log.Warn("cannot tell whether a run goes on elsewhere; its waiting caller keeps waiting", "root", rootID, "error", err)
-	}
-	return active || err != nil
 }
 
 // runMovedPoll is how often a tasks.execute waiting on a run that another node took over

@@ -70,7 +70,7 @@ func TestUpdateScheduleWhileRunning(t *testing.T) {
 	}, nil)
 	// With a webhook the call answers at once and the run goes on.
 	e.ok(t, "", "tasks.execute", map[string]any{"task_id": "sr", "webhook_config": map[string]any{"url": "http://127.0.0.1:1/hook", "max_retries": 0}}, nil)
-	waitFor(t, func() bool { return e.srv.rootRunning(t.Context(), "sr") })
+	waitFor(t, func() bool { return e.srv.rootRunning(t.Context(), "sr", nil) })
 	var got map[string]any
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "sr", "schedule_enabled": false}, &got)
 	if got["schedule_enabled"] != false || got["next_run_at"] != nil {

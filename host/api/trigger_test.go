@@ -143,7 +143,7 @@ func TestWebhookTriggerRuns(t *testing.T) {
 	waitFor(t, func() bool {
 		var root taskView
 		e.ok(t, alice, "tasks.get", map[string]any{"task_id": "t-root"}, &root)
-		return root.Status == "completed" && !e.srv.rootRunning(t.Context(), "alice/t-root")
+		return root.Status == "completed" && !e.srv.rootRunning(t.Context(), "alice/t-root", nil)
 	})
 
 	code, out = e.trigger(t, "/webhook/trigger/t-root?async=false", alice, "", nil)
@@ -173,7 +173,7 @@ func TestWebhookTriggerRuns(t *testing.T) {
 	if code, _ = e.trigger(t, "/webhook/trigger/s-root", alice, "", nil); code != http.StatusOK {
 		t.Fatalf("trigger s-root: HTTP %d", code)
 	}
-	waitFor(t, func() bool { return e.srv.rootRunning(t.Context(), "alice/s-root") })
+	waitFor(t, func() bool { return e.srv.rootRunning(t.Context(), "alice/s-root", nil) })
 	if code, out = e.trigger(t, "/webhook/trigger/s-root", alice, "", nil); code != http.StatusConflict || out["status"] != "already_running" {
 		t.Errorf("trigger of a running tree: HTTP %d %v, want 409 already_running", code, out)
 	}

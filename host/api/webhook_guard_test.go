@@ -187,7 +187,7 @@ func TestWebhookSSRFThroughAPI(t *testing.T) {
 		t.Fatalf("execute = %v", res)
 	}
 	waitFor(t, func() bool {
-		return !e.srv.rootRunning(t.Context(), "dns-root") && strings.Contains(logs.String(), "webhook delivery failed")
+		return !e.srv.rootRunning(t.Context(), "dns-root", nil) && strings.Contains(logs.String(), "webhook delivery failed")
 	})
 	time.Sleep(50 * time.Millisecond)
 	if got := logs.String(); !strings.Contains(got, "internal address refused") || strings.Count(got, "webhook delivery failed") != 1 {
