@@ -345,16 +345,17 @@ func asLink(c, orig *task.Task) {
 	c.OwnInputs = nil
 }
 
-// asCopy makes c a runnable copy of o, reset to pending, with o's own inputs (not what
-// its last run injected into them: docs/semantics.md rule 16); copying a link (o) copies
-// what it stands for (orig).
+// asCopy makes c, a deep copy of o, a runnable copy of o, reset to pending, with o's own
+// inputs (not what its last run injected into them: docs/semantics.md rule 16); copying
+// a link (o) copies what it stands for (orig).
 func asCopy(c, o, orig *task.Task) {
 	c.OriginType = task.OriginCopy
-	c.SetOwnInputs(cloneObject(o.OwnOrInputs()))
 	if o.OriginType == task.OriginLink {
 		c.SetOwnInputs(cloneObject(orig.OwnOrInputs()))
 		c.Params, c.Schemas = cloneObject(orig.Params), cloneObject(orig.Schemas)
 		c.Limits = orig.Limits
+	} else {
+		c.SetOwnInputs(c.OwnOrInputs())
 	}
 	c.Status = task.Pending
 	c.Result, c.Error, c.Progress = nil, "", 0
