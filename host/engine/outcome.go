@@ -171,8 +171,7 @@ func (o *outcome) apply(t *task.Task) error {
 	t.Usage = o.usage
 	t.HookErrors = o.hookErrors
 	if o.inputsChanged {
-		t.SetAttemptInputs(o.inputs)
-		t.InputsBeforeHooks = o.inputsBefore
+		t.SetHookedInputs(o.inputsBefore, o.inputs)
 	}
 	if waits, err := o.recordAttempt(t); waits || err != nil {
 		return err

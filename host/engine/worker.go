@@ -284,8 +284,7 @@ func (e *Engine) persistInputs(id string, before, inputs map[string]any) {
 		if t.Status != task.InProgress {
 			return nil
 		}
-		t.SetAttemptInputs(inputs)
-		t.InputsBeforeHooks = before
+		t.SetHookedInputs(before, inputs)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errNotClaimed) {

@@ -29,6 +29,13 @@ func (t *Task) SetAttemptInputs(inputs map[string]any) {
 	t.Inputs = inputs
 }
 
+// SetHookedInputs records what the current attempt's pre-hooks made of its inputs: the
+// inputs they got (before) are kept beside, as InputsBeforeHooks.
+func (t *Task) SetHookedInputs(before, inputs map[string]any) {
+	t.SetAttemptInputs(inputs)
+	t.InputsBeforeHooks = before
+}
+
 // SetOwnInputs makes inputs the task's own, Inputs included (tasks.update, a copy, an
 // attempt that injected nothing): what an earlier attempt made of the old ones is dropped.
 func (t *Task) SetOwnInputs(inputs map[string]any) {
