@@ -84,13 +84,15 @@ func NextRun(t *task.Task, now time.Time) (time.Time, error) {
 	if t.MaxRuns > 0 && t.RunCount >= t.MaxRuns {
 		return time.Time{}, nil
 	}
-	next := s.Next(now)
-	if start := t.ScheduleStartAt; !start.IsZero() && start.After(now) {
-		if _, ok := s.(interval); ok {
-			next = start // an interval's runs count from the first, at the start
-		} else {
-			next = s.Next(start.Add(-time.Nanosecond)) // a run at the start instant counts
-		}
+	var next time.Time
+	_, isInterval := s.(interval)
+	switch start := t.ScheduleStartAt; {
+	case start.IsZero() || !start.After(now):
+		next = s.Next(now)
+	case isInterval:
+		next = start // an interval's runs count from the first, at the start
+	default:
+		next = s.Next(start.Add(-time.Nanosecond)) // a run at the start instant counts
 	}
 	if !t.ScheduleEndAt.IsZero() && next.After(t.ScheduleEndAt) {
 		return time.Time{}, nil
