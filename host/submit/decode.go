@@ -73,6 +73,12 @@ type Spec struct {
 	MaxRuns            int
 }
 
+// setSchedule gives t the schedule fields of s.
+func (s *Spec) setSchedule(t *task.Task) {
+	t.ScheduleType, t.ScheduleExpression, t.ScheduleEnabled = s.ScheduleType, s.ScheduleExpression, s.ScheduleEnabled
+	t.ScheduleStartAt, t.ScheduleEndAt, t.ScheduleTimezone, t.MaxRuns = s.ScheduleStartAt, s.ScheduleEndAt, s.ScheduleTimezone, s.MaxRuns
+}
+
 // DepRef is one dependency item as given.
 type DepRef struct {
 	// Ref is the id or name of the task depended on.

@@ -50,11 +50,9 @@ func (t *Tree) Task(i int) *task.Task {
 		Status: task.Pending, Priority: task.DefaultPriority,
 		Inputs: s.Inputs, Params: s.Params, Schemas: s.Schemas,
 		CreatedAt: t.now, UpdatedAt: t.now, OriginType: task.OriginCreate,
-		ScheduleType: s.ScheduleType, ScheduleExpression: s.ScheduleExpression,
-		ScheduleEnabled: s.ScheduleEnabled, ScheduleStartAt: s.ScheduleStartAt,
-		ScheduleEndAt: s.ScheduleEndAt, ScheduleTimezone: s.ScheduleTimezone, MaxRuns: s.MaxRuns,
 		Limits: s.Limits, Seq: i, HasChildren: t.hasChildren[i],
 	}
+	s.setSchedule(tk)
 	if tk.Inputs == nil {
 		tk.Inputs = map[string]any{}
 	}

@@ -347,9 +347,8 @@ func (v *validator) schedules() {
 		if !s.ScheduleEnabled || s.ScheduleType == "" || s.ScheduleExpression == "" {
 			continue
 		}
-		t := &task.Task{ScheduleType: s.ScheduleType, ScheduleExpression: s.ScheduleExpression,
-			ScheduleEnabled: true, ScheduleStartAt: s.ScheduleStartAt, ScheduleEndAt: s.ScheduleEndAt,
-			ScheduleTimezone: s.ScheduleTimezone, MaxRuns: s.MaxRuns}
+		t := &task.Task{}
+		s.setSchedule(t)
 		if field, reason := schedule.NeverRuns(t, now); field != "" {
 			v.add(classSchedule, s, field, reason, "a schedule with a run after now", nil)
 		}
