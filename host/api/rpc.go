@@ -165,23 +165,33 @@ func wholeAt(params []byte, path string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	i, ok := wholeNumber(string(n))
+	if !ok {
 		return nil, false
 	}
-	m[last] = json.Number(strconv.FormatInt(int64(f), 10))
+	m[last] = json.Number(strconv.FormatInt(i, 10))
 	out, err := json.Marshal(doc)
 	return out, err == nil
 }
 
 // wholeInt decodes raw, a JSON number whose value is whole (2, 2.0, 1e3), into dst.
 func wholeInt(raw json.RawMessage, dst *int) error {
-	f, err := strconv.ParseFloat(string(bytes.TrimSpace(raw)), 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+	i, ok := wholeNumber(string(bytes.TrimSpace(raw)))
+	if !ok {
 		return fmt.Errorf("want an integer, got %s", bytes.TrimSpace(raw))
 	}
-	*dst = int(f)
+	*dst = int(i)
 	return nil
+}
+
+// wholeNumber reads a JSON number whose value is whole and exact in a float64, however
+// it is written (2, 2.0, 1e3).
+func wholeNumber(s string) (int64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 // jsonType names a Go type of a params struct as JSON does.
