@@ -72,6 +72,7 @@ bench: plugins kits ## run the benchmarks recorded in docs/performance.md
 	$(BENCH) -bench 'DashboardTree10k' -benchtime 3x ./cmd/apflow/
 	$(BENCH) -bench 'RoundTripRaw|ExecuteNoop|AcquirePooled|InstantiateFresh' -benchtime 20000x -benchmem ./host/sandbox/
 	$(BENCH) -bench 'LoadColdCache' -benchtime 3x ./host/sandbox/
+	$(BENCH) -bench 'LoadWarmCache|InstantiateEcho' -benchtime 30x -benchmem ./host/sandbox/
 	$(BENCH) -bench 'Open|ProcessStart' -benchtime 10x ./host/registry/
 	$(BENCH) -bench 'HookOverhead' -benchtime 300x ./host/hooks/
 	$(BENCH) -bench 'Update|JournalCommit' -benchtime 3000x ./host/store/badgerstore/

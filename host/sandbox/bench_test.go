@@ -97,7 +97,11 @@ func BenchmarkAcquirePooled(b *testing.B) {
 // BenchmarkInstantiateFresh creates and closes an instance of the same module.
 func BenchmarkInstantiateFresh(b *testing.B) {
 	rt := setup(b, Config{})
-	m := load(b, rt, "noop")
+	instantiateLoop(b, load(b, rt, "noop"))
+}
+
+// instantiateLoop creates and closes an instance of m at each iteration.
+func instantiateLoop(b *testing.B, m *Module) {
 	ctx := withCallState(context.Background(), callStateFrom(context.Background()))
 	for b.Loop() {
 		in, err := m.instantiate(ctx, DefaultMemoryPages, clockRandom{})
@@ -108,33 +112,10 @@ func BenchmarkInstantiateFresh(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadWarmCache is a restart: a new Runtime on a populated cache directory
-// loading a module (no compilation), including its metadata calls.
-func BenchmarkLoadWarmCache(b *testing.B) {
-	dir := b.TempDir()
-	wasm := wasmFile(b, "echo")
-	warm := setup(b, Config{CacheDir: dir})
-	load(b, warm, "echo")
-	ctx := context.Background()
-	for b.Loop() {
-		rt, err := New(ctx, Config{CacheDir: dir})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := rt.Load(ctx, wasm, "echo.wasm"); err != nil {
-			b.Fatal(err)
-		}
-		_ = rt.Close(ctx)
-	}
-}
-
-// BenchmarkLoadColdCache is a plugin author's first run after an edit: a new Runtime on
-// an empty cache directory loading a module, so that it is validated, rewritten,
-// compiled and instantiated for its metadata. The echo executor of each language:
-// the WAT fixture always, the kits' Go, Rust and C builds when `make kits` made them
-// (build/plugins).
-func BenchmarkLoadColdCache(b *testing.B) {
-	ctx := context.Background()
+// echoModules are the echo executor of each language: the WAT fixture always, the
+// kits' Go, Rust and C builds when `make kits` made them (build/plugins). A module
+// missing is skipped.
+func echoModules(b *testing.B, run func(b *testing.B, name string, wasm []byte)) {
 	modules := []struct{ name, path string }{{"wat", filepath.Join("testdata", "echo.wasm")}}
 	for _, lang := range []string{"go", "rust", "c"} {
 		modules = append(modules, struct{ name, path string }{lang, filepath.Join("..", "..", "build", "plugins", "echo_"+lang+".wasm")})
@@ -145,22 +126,70 @@ func BenchmarkLoadColdCache(b *testing.B) {
 			if err != nil {
 				b.Skipf("no %s module (make kits): %v", mod.name, err)
 			}
-			for b.Loop() {
-				dir, err := os.MkdirTemp(b.TempDir(), "cache-")
-				if err != nil {
-					b.Fatal(err)
-				}
-				rt, err := New(ctx, Config{CacheDir: dir})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := rt.Load(ctx, wasm, filepath.Base(mod.path)); err != nil {
-					b.Fatal(err)
-				}
-				_ = rt.Close(ctx)
-			}
+			run(b, filepath.Base(mod.path), wasm)
 		})
 	}
+}
+
+// BenchmarkLoadWarmCache is a restart: a new Runtime on a populated cache directory
+// loading a module (no compilation), including its metadata calls: what a process or a
+// server's first request pays to load a plugin it has run before. The echo of each
+// language (echoModules).
+func BenchmarkLoadWarmCache(b *testing.B) {
+	ctx := context.Background()
+	echoModules(b, func(b *testing.B, name string, wasm []byte) {
+		dir := b.TempDir()
+		warm := setup(b, Config{CacheDir: dir})
+		if _, err := warm.Load(ctx, wasm, name); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			loadIn(b, dir, name, wasm)
+		}
+	})
+}
+
+// loadIn loads wasm in a new Runtime on the cache directory dir, and closes it.
+func loadIn(b *testing.B, dir, name string, wasm []byte) {
+	ctx := context.Background()
+	rt, err := New(ctx, Config{CacheDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := rt.Load(ctx, wasm, name); err != nil {
+		b.Fatal(err)
+	}
+	_ = rt.Close(ctx)
+}
+
+// BenchmarkInstantiateEcho creates and closes an instance of the echo of each language
+// (echoModules), as a pool does for each new instance: its memory, its data segments
+// copied in, its start function.
+func BenchmarkInstantiateEcho(b *testing.B) {
+	echoModules(b, func(b *testing.B, name string, wasm []byte) {
+		rt := setup(b, Config{})
+		m, err := rt.Load(context.Background(), wasm, name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = m.Close(context.Background()) })
+		instantiateLoop(b, m)
+	})
+}
+
+// BenchmarkLoadColdCache is a plugin author's first run after an edit: a new Runtime on
+// an empty cache directory loading a module, so that it is validated, rewritten,
+// compiled and instantiated for its metadata. The echo of each language (echoModules).
+func BenchmarkLoadColdCache(b *testing.B) {
+	echoModules(b, func(b *testing.B, name string, wasm []byte) {
+		for b.Loop() {
+			dir, err := os.MkdirTemp(b.TempDir(), "cache-")
+			if err != nil {
+				b.Fatal(err)
+			}
+			loadIn(b, dir, name, wasm)
+		}
+	})
 }
 
 // BenchmarkRunawayStop measures how long after its 20ms limit an infinite loop is

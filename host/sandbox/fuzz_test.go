@@ -100,7 +100,7 @@ func FuzzLimitStack(f *testing.F) {
 			}
 			return
 		}
-		out, rewriteErr := limitStack(wasm)
+		out, rewriteErr := rewrite(wasm)
 		orig, err := wz.CompileModule(ctx, wasm)
 		if err != nil {
 			if m, err := rt.Load(ctx, wasm, "fuzz.wasm"); KindOf(err) != KindInvalid {
@@ -142,6 +142,37 @@ func FuzzRewriteParses(f *testing.F) {
 		again, againErr := limitStack(capped)
 		if (err == nil) != (againErr == nil) || !bytes.Equal(out, again) {
 			t.Fatalf("two rewrites of the same bytes differ: %v, %v", err, againErr)
+		}
+		if merged, again := mergeData(wasm), mergeData(wasm); !bytes.Equal(merged, again) {
+			t.Fatalf("two merges of the same bytes differ")
+		}
+	})
+}
+
+// FuzzMergeData reads each three bytes of its input as a data segment (a step from the
+// last one's offset, from 64 bytes back to 191 on, its length and its byte) of a module
+// with one page of memory: the module and its merge (mergeData) instantiate to the same
+// memory, or both fail (a segment out of bounds). Overlapping segments, which the merge
+// leaves, and gaps it fills and does not fill all come up.
+func FuzzMergeData(f *testing.F) {
+	for _, seed := range []string{"\x40\x02\x01\x52\x01\x02", "\x00\x10\x01\x48\x10\x02\x10\x00\x03", "\xff\xff\xff"} {
+		f.Add([]byte(seed))
+	}
+	ctx := context.Background()
+	wz := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(coreFeatures))
+	f.Cleanup(func() { _ = wz.Close(ctx) })
+	f.Fuzz(func(t *testing.T, layout []byte) {
+		var segs []segment
+		at := int64(65_536 - 4_096)
+		for i := 0; i+2 < len(layout); i += 3 {
+			at = max(0, at+int64(layout[i])-64)
+			segs = append(segs, segment{offset: uint32(at), init: bytes.Repeat(layout[i+2:i+3], int(layout[i+1])%32)})
+		}
+		orig := dataModule(1, segs, false)
+		want, werr := memoryOf(t, wz, orig)
+		got, gerr := memoryOf(t, wz, mergeData(orig))
+		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("the module instantiates to %d bytes (%v), its merge to %d (%v), or they differ", len(want), werr, len(got), gerr)
 		}
 	})
 }

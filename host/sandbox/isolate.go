@@ -53,7 +53,7 @@ func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, st
 		fmt.Fprintln(stderr, err)
 		return workerInvalid
 	}
-	metered, err := limitStack(wasm)
+	metered, err := rewrite(wasm)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return workerInvalid

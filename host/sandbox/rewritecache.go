@@ -15,7 +15,7 @@ import (
 )
 
 // The rewrite cache: the module as rewritten (capTables, then limitStack with its stack
-// budget and interrupt checks), kept on disk next to wazero's compilation cache and keyed
+// budget and interrupt checks, then mergeData), kept on disk next to wazero's compilation cache and keyed
 // by the sha256 of the module as written. A module seen before is compiled from its entry
 // without validating it as written (compiling the original with the interpreter, which
 // cost 0.46–0.60 s for a Go module, docs/performance.md) and without rewriting it again.
@@ -50,8 +50,8 @@ import (
 // verify it). Writes go to a temporary file renamed into place, so a reader never sees a
 // half-written entry, and concurrent writers of one key write the same bytes.
 
-// rewriteFormat is the version of the rewrite: change it whenever capTables, limitStack
-// or the interrupt checks produce different bytes for the same module, or the entry's
+// rewriteFormat is the version of the rewrite: change it whenever capTables, limitStack,
+// the interrupt checks or mergeData produce different bytes for the same module, or the entry's
 // layout changes.
 //
 //   - 2: the name section follows the moved bodies (names.go);
@@ -63,7 +63,8 @@ import (
 //   - 6: the entry's check is a CRC-32C, no longer a sha256.
 //   - 7: the entry records its compiler (compilerTag), and is kept in a directory of
 //     its compiler's (path).
-const rewriteFormat = 7
+//   - 8: data segments merged (data.go).
+const rewriteFormat = 8
 
 // rewriteMagic starts every entry.
 const rewriteMagic = "apflow-rewrite\x00\x00"

@@ -324,7 +324,7 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
 // capped module validated as written, then the stack budget and the interrupt checks
-// instrumented (limitStack), then compiled. A runtime with a compile worker has the
+// instrumented and the data segments merged (rewrite), then compiled. A runtime with a compile worker has the
 // worker do all of that first (compileInWorker), and compiles the rewrite the worker
 // sends back from the cache it filled: wazero then reads only the rewrite, which the
 // worker's wazero has read already.
@@ -368,7 +368,7 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	return cm, nil
 }
 
-// checkAndRewrite validates capped as written and returns its rewrite (limitStack): both
+// checkAndRewrite validates capped as written and returns its rewrite (rewrite): both
 // done in a compile worker, which also compiles the rewrite into the cache
 // (compileInWorker), or in this process when the runtime has no worker or its worker
 // cannot start (logged: the module then compiles here, without the worker's bounds).
@@ -383,7 +383,18 @@ func (r *Runtime) checkAndRewrite(ctx context.Context, capped []byte) ([]byte, e
 	if err := r.validate(ctx, capped); err != nil {
 		return nil, err
 	}
-	return limitStack(capped)
+	return rewrite(capped)
+}
+
+// rewrite returns capped, a module validated as written, as the host compiles it: its
+// stack budget and interrupt checks instrumented (limitStack), then its data segments
+// merged (mergeData).
+func rewrite(capped []byte) ([]byte, error) {
+	metered, err := limitStack(capped)
+	if err != nil {
+		return nil, err
+	}
+	return mergeData(metered), nil
 }
 
 // rewriteDir is the rewrite cache's directory for a compilation cache dir ("" for none).
