@@ -61,10 +61,10 @@ func mergeData(wasm []byte) []byte {
 	if !ok || len(merged) == len(segs) {
 		return wasm
 	}
-	s := secs[data]
-	out := make([]byte, 0, len(wasm)+maxDataGap*(len(segs)-len(merged)))
+	s, body := secs[data], dataSection(merged)
+	out := make([]byte, 0, len(wasm)-len(s.body)+len(body)+5)
 	out = append(out, wasm[:s.at]...)
-	out = appendSection(out, secData, dataSection(merged))
+	out = appendSection(out, secData, body)
 	return append(out, wasm[s.end:]...)
 }
 
@@ -73,6 +73,10 @@ func mergeData(wasm []byte) []byte {
 // of memory for each: 64 zeros cost about as much, and take the Go echo's segments from
 // 39,906 to 13 (390 at 24 bytes, 37,685 at 16) for 714 KB of zeros.
 const maxDataGap = 64
+
+// minSegmentLen is the fewest bytes an active segment at an i32.const offset takes:
+// its flag, the opcode, the offset, the end and its length.
+const minSegmentLen = 5
 
 // segment is an active data segment of memory 0: its offset and its bytes.
 type segment struct {
@@ -88,7 +92,7 @@ func (s segment) end() uint64 { return uint64(s.offset) + uint64(len(s.init)) }
 func activeSegments(body []byte) (segs []segment, ok bool) {
 	r := &reader{b: body}
 	n := r.count()
-	segs = make([]segment, 0, n)
+	segs = make([]segment, 0, min(n, uint32(len(body)/minSegmentLen))) // a count it cannot hold fails below
 	for range n {
 		if r.u32() != 0 || r.byte() != opI32Const {
 			return nil, false
@@ -104,12 +108,11 @@ func activeSegments(body []byte) (segs []segment, ok bool) {
 	return segs, r.err == nil && r.pos == len(r.b)
 }
 
-// mergeSegments sorts segs by offset and merges each run whose gaps are at most
-// maxDataGap bytes into one segment, filling at most zeros bytes of gaps in all (so
+// mergeSegments sorts segs by offset (in place) and merges each run whose gaps are at
+// most maxDataGap bytes into one segment, filling at most zeros bytes of gaps in all (so
 // that the merge cannot make a module's data much larger than it is). ok is false when
 // two segments overlap.
 func mergeSegments(segs []segment, zeros uint64) (merged []segment, ok bool) {
-	segs = slices.Clone(segs)
 	slices.SortStableFunc(segs, func(a, b segment) int { return cmp.Compare(a.offset, b.offset) })
 	for i := 1; i < len(segs); i++ {
 		if uint64(segs[i].offset) < segs[i-1].end() {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -174,17 +175,45 @@ func TestMergeDataOutOfBounds(t *testing.T) {
 	ctx := context.Background()
 	wz := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(coreFeatures))
 	defer wz.Close(ctx)
-	// The last segment runs past the one page: instantiation fails before and after.
-	segs := []segment{{offset: 65_530, init: []byte{1}}, {offset: 65_532, init: []byte{1, 2, 3, 4, 5}}}
-	orig := dataModule(1, segs, false)
-	merged := mergeData(orig)
-	if dataSegments(t, merged) != 1 {
-		t.Fatalf("the segments were not merged")
+	// Each layout has a segment past the one page: instantiation fails before and after
+	// the merge.
+	tests := []struct {
+		name string
+		segs []segment
+	}{
+		{"the last segment runs past the page", []segment{{offset: 65_530, init: []byte{1}}, {offset: 65_532, init: []byte{1, 2, 3, 4, 5}}}},
+		{"an empty segment past the page, last", []segment{{offset: 65_530, init: []byte{1}}, {offset: 65_540}}},
+		{"an empty segment past the page, between two", []segment{{offset: 65_500, init: []byte{1}}, {offset: 65_537}, {offset: 65_520, init: []byte{2}}}},
+		{"a negative offset (0xFFFFFFF8)", []segment{{offset: 0xFFFF_FFF8, init: []byte{1}}, {offset: 0xFFFF_FFFA, init: []byte{2, 3}}}},
+		{"a segment past 4 GiB", []segment{{offset: 0xFFFF_FFF0, init: bytes.Repeat([]byte{1}, 32)}, {offset: 10, init: []byte{2}}}},
 	}
-	for _, wasm := range [][]byte{orig, merged} {
-		if _, err := memoryOf(t, wz, wasm); err == nil {
-			t.Fatalf("a segment out of bounds was instantiated")
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			orig := dataModule(1, tt.segs, false)
+			merged := mergeData(orig)
+			for _, wasm := range [][]byte{orig, merged} {
+				if _, err := memoryOf(t, wz, wasm); err == nil {
+					t.Fatalf("a segment out of bounds was instantiated (merged into %d segments)", dataSegments(t, merged))
+				}
+			}
+		})
+	}
+}
+
+func TestMergeDataAllocatesWhatItWrites(t *testing.T) {
+	// 200,000 empty segments at offset 0 merge into one: the merge's result is a small
+	// module, and what it allocates stays near the module's own size.
+	orig := dataModule(1, make([]segment, 200_000), false)
+	var stats runtime.MemStats
+	runtime.ReadMemStats(&stats)
+	before := stats.TotalAlloc
+	merged := mergeData(orig)
+	runtime.ReadMemStats(&stats)
+	if dataSegments(t, merged) != 1 || cap(merged) > len(merged)+8 {
+		t.Fatalf("%d segments in %d bytes (capacity %d)", dataSegments(t, merged), len(merged), cap(merged))
+	}
+	if got := stats.TotalAlloc - before; got > 8*uint64(len(orig)) {
+		t.Fatalf("merging a %d-byte module allocated %d bytes", len(orig), got)
 	}
 }
 

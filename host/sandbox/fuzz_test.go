@@ -155,7 +155,8 @@ func FuzzRewriteParses(f *testing.F) {
 // memory, or both fail (a segment out of bounds). Overlapping segments, which the merge
 // leaves, and gaps it fills and does not fill all come up.
 func FuzzMergeData(f *testing.F) {
-	for _, seed := range []string{"\x40\x02\x01\x52\x01\x02", "\x00\x10\x01\x48\x10\x02\x10\x00\x03", "\xff\xff\xff"} {
+	for _, seed := range []string{"\x40\x02\x01\x52\x01\x02", "\x00\x10\x01\x48\x10\x02\x10\x00\x03", "\xff\xff\xff",
+		strings.Repeat("\xff\x1f\x01", 23)} { // the last one past the page
 		f.Add([]byte(seed))
 	}
 	ctx := context.Background()
