@@ -34,5 +34,6 @@ func serveAsCompileWorker() (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	return sandbox.CompileWorkerMain(context.Background(), dir, os.Stdin, os.Stdout, os.Stderr), true
+	threads := sandbox.CompileWorkerThreads(os.Getenv)
+	return sandbox.CompileWorkerMain(context.Background(), dir, threads, os.Stdin, os.Stdout, os.Stderr), true
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 // CompileWorkerEnv is the environment variable that makes a process a compile worker
@@ -35,7 +37,7 @@ const maxWorkerStderr = 4 << 10
 // the compilation cache in cacheDir, then writes the rewrite to stdout, for the host to
 // compile from the cache without rewriting it again. A module that does not validate is
 // reported on stderr, as Load would word it.
-func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
+func CompileWorkerMain(ctx context.Context, cacheDir string, threads int, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	defer func() {
 		if p := recover(); p != nil { // worded as compileRecovered words it in a host
 			fmt.Fprintf(stderr, "compiling the module failed, a defect of the host or a refusal of the system: %v\n", p)
@@ -65,7 +67,7 @@ func CompileWorkerMain(ctx context.Context, cacheDir string, stdin io.Reader, st
 	}
 	wz := wazero.NewRuntimeWithConfig(ctx, compilerConfig(cache))
 	defer wz.Close(ctx)
-	cm, err := wz.CompileModule(ctx, metered) // writes the cache before it returns
+	cm, err := wz.CompileModule(withCompileThreads(ctx, threads), metered) // writes the cache before it returns
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return workerInvalid
@@ -112,7 +114,8 @@ func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) ([]byte, e
 	defer cancel()
 	defer context.AfterFunc(r.life, cancel)()
 	cmd := exec.CommandContext(wctx, argv[0], argv[1:]...)
-	cmd.Env = append(cmd.Environ(), CompileWorkerEnv+"="+r.cfg.CacheDir)
+	cmd.Env = append(cmd.Environ(), CompileWorkerEnv+"="+r.cfg.CacheDir,
+		CompileThreadsEnv+"="+strconv.Itoa(experimental.GetCompilationWorkers(ctx)))
 	cmd.Stdin = bytes.NewReader(capped)
 	var metered bytes.Buffer
 	cmd.Stdout = &metered

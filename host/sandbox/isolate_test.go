@@ -17,7 +17,7 @@ import (
 // apflow binary is.
 func TestMain(m *testing.M) {
 	if dir, ok := os.LookupEnv(CompileWorkerEnv); ok {
-		os.Exit(CompileWorkerMain(context.Background(), dir, os.Stdin, os.Stdout, os.Stderr))
+		os.Exit(CompileWorkerMain(context.Background(), dir, CompileWorkerThreads(os.Getenv), os.Stdin, os.Stdout, os.Stderr))
 	}
 	if dir, ok := os.LookupEnv(hostLoadsEnv); ok {
 		os.Exit(hostLoads(dir))

@@ -49,6 +49,9 @@ type Runtime struct {
 	// rewritten counts modules validated as written and rewritten (not read back from
 	// the rewrite cache).
 	rewritten atomic.Int64
+	// compilesInFlight counts the compiles running (compileChecked), which share the
+	// cores among their goroutines (threads.go).
+	compilesInFlight atomic.Int64
 
 	mu       sync.Mutex
 	compiled map[string]*compiledEntry // by sha256 hex
@@ -343,6 +346,9 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	if r.testBeforeCompile != nil {
 		r.testBeforeCompile()
 	}
+	r.compilesInFlight.Add(1)
+	defer r.compilesInFlight.Add(-1)
+	ctx = withCompileThreads(ctx, r.compileThreads())
 	if metered, ok := r.rewrites.get(hash); ok {
 		if cm, err := r.wz.CompileModule(ctx, metered); err == nil {
 			return cm, nil
