@@ -149,10 +149,11 @@ func BenchmarkLoadWarmCache(b *testing.B) {
 	})
 }
 
-// loadIn loads wasm in a new Runtime on the cache directory dir, and closes it.
+// loadIn loads wasm in a new Runtime on the cache directory dir, with this test binary
+// as its compile worker, and closes it.
 func loadIn(b *testing.B, dir, name string, wasm []byte) {
 	ctx := context.Background()
-	rt, err := New(ctx, Config{CacheDir: dir})
+	rt, err := New(ctx, Config{CacheDir: dir, CompileWorker: []string{os.Args[0]}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -178,8 +179,10 @@ func BenchmarkInstantiateEcho(b *testing.B) {
 }
 
 // BenchmarkLoadColdCache is a plugin author's first run after an edit: a new Runtime on
-// an empty cache directory loading a module, so that it is validated, rewritten,
-// compiled and instantiated for its metadata. The echo of each language (echoModules).
+// an empty cache directory loading a module, so that it is validated, rewritten and
+// compiled by a compile worker (this test binary, TestMain), as apflow does, then read
+// from the cache and instantiated for its metadata. The echo of each language
+// (echoModules).
 func BenchmarkLoadColdCache(b *testing.B) {
 	echoModules(b, func(b *testing.B, name string, wasm []byte) {
 		for b.Loop() {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental"
 )
 
 // CompileWorkerEnv is the environment variable that makes a process a compile worker
@@ -115,7 +114,7 @@ func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) ([]byte, e
 	defer context.AfterFunc(r.life, cancel)()
 	cmd := exec.CommandContext(wctx, argv[0], argv[1:]...)
 	cmd.Env = append(cmd.Environ(), CompileWorkerEnv+"="+r.cfg.CacheDir,
-		CompileThreadsEnv+"="+strconv.Itoa(experimental.GetCompilationWorkers(ctx)))
+		CompileThreadsEnv+"="+strconv.Itoa(r.compileThreads()))
 	cmd.Stdin = bytes.NewReader(capped)
 	var metered bytes.Buffer
 	cmd.Stdout = &metered

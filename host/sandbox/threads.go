@@ -8,22 +8,27 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// A module's functions are compiled by several goroutines at once (wazero's
-// experimental.WithCompilationWorkers), as many as the cores this process may use
+// A compile worker compiles a module's functions on several goroutines at once
+// (wazero's experimental.WithCompilationWorkers), as many as the cores the host may use
 // (GOMAXPROCS), shared among the compiles in flight: a plugin author's edit, the one
 // module compiling, has every core, and a registry compiling a directory, one module a
 // core (registry/scan.go), keeps one goroutine a module. A Go module's first compile
 // took 0.6 of the time with two (docs/performance.md, thirty-ninth pass). Each
 // goroutine has a compiler of its own, so a compile's memory grows with them; a
-// compile worker's is its own process's, freed when it exits.
+// worker's is its own process's, freed when it exits.
+//
+// The host itself compiles on one goroutine (where it has no worker, or a module's
+// native code left the cache): wazero runs the others without recovering their panics,
+// so a defect of its compiler there would end the host, where on the calling goroutine
+// it refuses the module (compileRecovered). In a worker it ends the worker, and the
+// host refuses the module with its message.
 
 // CompileThreadsEnv is the environment variable that tells a compile worker how many
 // goroutines compile its module (CompileWorkerThreads reads it).
 const CompileThreadsEnv = "APFLOW_COMPILE_THREADS"
 
 // maxCompileThreads bounds a compile's goroutines, whatever GOMAXPROCS or a worker's
-// environment says: past a few, the memory of their compilers grows faster than the time
-// falls.
+// environment says: each holds a compiler's memory.
 const maxCompileThreads = 8
 
 // compileThreads is how many goroutines a compile starting now gets: GOMAXPROCS shared

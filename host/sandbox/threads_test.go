@@ -52,8 +52,8 @@ func TestCompileWorkerThreads(t *testing.T) {
 
 // TestCompileWithThreads loads a module whose first compile runs in a worker, started
 // through a shell that records the goroutines it is told to compile with, and one
-// compiled in this process: the worker is told the cores this compile has, and a module
-// compiled with them runs.
+// compiled in this process (on one goroutine): the worker is told the cores this
+// compile has, and the modules run.
 func TestCompileWithThreads(t *testing.T) {
 	if got := experimental.GetCompilationWorkers(withCompileThreads(context.Background(), 2)); got != 2 {
 		t.Fatalf("withCompileThreads(2) gives wazero %d goroutines", got)
