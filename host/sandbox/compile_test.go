@@ -76,7 +76,7 @@ func TestCompilePanicRefusesTheModule(t *testing.T) {
 	t.Parallel()
 	rt := setup(t, Config{})
 	entered, release := make(chan struct{}), make(chan struct{})
-	rt.testBeforeCompile = func() {
+	rt.testBeforeCompile = func(context.Context) {
 		close(entered)
 		<-release
 		panic("a defect")

@@ -63,8 +63,9 @@ type Runtime struct {
 	// module a guest still runs in, nor be closed under a compile. Add happens under mu
 	// while not closed, so it never races with Close's Wait.
 	calls sync.WaitGroup
-	// testBeforeCompile, when a test sets it, runs at the start of each compileChecked.
-	testBeforeCompile func()
+	// testBeforeCompile, when a test sets it, runs at the start of each compileChecked,
+	// given the context this process compiles under.
+	testBeforeCompile func(ctx context.Context)
 	// shutdownOnce closes wz, cache and validator after the last call; shutdownErr is
 	// what that returned.
 	shutdownOnce sync.Once
@@ -343,8 +344,9 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 // from it, skipping validation and rewrite (rewritecache.go says why that is sound); an
 // unusable entry falls back to the full path, which replaces it.
 func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) (wazero.CompiledModule, error) {
+	ctx = withCompileThreads(ctx, 1) // whatever a caller's context asks (threads.go)
 	if r.testBeforeCompile != nil {
-		r.testBeforeCompile()
+		r.testBeforeCompile(ctx)
 	}
 	r.compilesInFlight.Add(1)
 	defer r.compilesInFlight.Add(-1)

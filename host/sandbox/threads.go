@@ -18,7 +18,8 @@ import (
 // worker's is its own process's, freed when it exits.
 //
 // The host itself compiles on one goroutine (where it has no worker, or a module's
-// native code left the cache): wazero runs the others without recovering their panics,
+// native code left the cache), whatever a caller's context asks: wazero runs the
+// others without recovering their panics,
 // so a defect of its compiler there would end the host, where on the calling goroutine
 // it refuses the module (compileRecovered). In a worker it ends the worker, and the
 // host refuses the module with its message.

@@ -76,3 +76,18 @@ func TestCompileWithThreads(t *testing.T) {
 		t.Fatalf("the worker was told %q goroutines, want %s", got, want)
 	}
 }
+
+// TestHostCompilesOnOneGoroutine: the host's own compiles run on one goroutine, even
+// under a caller's context that asks wazero for more (threads.go says why).
+func TestHostCompilesOnOneGoroutine(t *testing.T) {
+	rt := setup(t, Config{})
+	got := make(chan int, 1)
+	rt.testBeforeCompile = func(ctx context.Context) { got <- experimental.GetCompilationWorkers(ctx) }
+	ctx := experimental.WithCompilationWorkers(context.Background(), 4)
+	if _, err := rt.Load(ctx, wasmFile(t, "echo"), "echo.wasm"); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-got; n != 1 {
+		t.Fatalf("the host compiled with %d goroutines, want 1", n)
+	}
+}
