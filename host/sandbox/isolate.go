@@ -32,10 +32,11 @@ const maxWorkerStderr = 4 << 10
 // as Config.CompileWorker runs when CompileWorkerEnv is set (the value is cacheDir) and
 // exits with the status it returns. It reads the module from stdin (a module with its
 // tables capped, not yet checked), checks and validates it as written, rewrites it and
-// compiles the rewrite with the Runtime's own settings, which writes its native code to
-// the compilation cache in cacheDir, then writes the rewrite to stdout, for the host to
-// compile from the cache without rewriting it again. A module that does not validate is
-// reported on stderr, as Load would word it.
+// compiles the rewrite with the Runtime's own settings, on threads goroutines
+// (threads.go), which writes its native code to the compilation cache in cacheDir,
+// then writes the rewrite to stdout, for the host to compile from the cache without
+// rewriting it again. A module that does not validate is reported on stderr, as Load
+// would word it.
 func CompileWorkerMain(ctx context.Context, cacheDir string, threads int, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	defer func() {
 		if p := recover(); p != nil { // worded as compileRecovered words it in a host

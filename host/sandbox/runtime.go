@@ -328,10 +328,10 @@ func (r *Runtime) compileRecovered(ctx context.Context, hash string, orig []byte
 
 // compileChecked rewrites wasm and compiles the result: tables capped (capTables), the
 // capped module validated as written, then the stack budget and the interrupt checks
-// instrumented and the data segments merged (rewrite), then compiled. A runtime with a compile worker has the
-// worker do all of that first (compileInWorker), and compiles the rewrite the worker
-// sends back from the cache it filled: wazero then reads only the rewrite, which the
-// worker's wazero has read already.
+// instrumented and the data segments merged (rewrite), then compiled. A runtime with a
+// compile worker has the worker do all of that first (compileInWorker), and compiles
+// the rewrite the worker sends back from the cache it filled: wazero then reads only
+// the rewrite, which the worker's wazero has read already.
 // Validating before limitStack matters: it adds a local to every function and globals
 // to the module, so indices out of range in the original would name them once
 // rewritten, letting a guest lower the stack level restored after its calls, forge its

@@ -19,10 +19,9 @@ import (
 //
 // The host itself compiles on one goroutine (where it has no worker, or a module's
 // native code left the cache), whatever a caller's context asks: wazero runs the
-// others without recovering their panics,
-// so a defect of its compiler there would end the host, where on the calling goroutine
-// it refuses the module (compileRecovered). In a worker it ends the worker, and the
-// host refuses the module with its message.
+// others without recovering their panics, so a defect of its compiler there would end
+// the host, where on the calling goroutine it refuses the module (compileRecovered). In
+// a worker it ends the worker, and the host refuses the module with its message.
 
 // CompileThreadsEnv is the environment variable that tells a compile worker how many
 // goroutines compile its module (CompileWorkerThreads reads it).
