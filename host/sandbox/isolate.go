@@ -109,6 +109,8 @@ func (r *Runtime) compileInWorker(ctx context.Context, capped []byte) ([]byte, e
 	if err := checkBounds(capped); err != nil { // refused here, without a process
 		return nil, err
 	}
+	r.compilesInFlight.Add(1)
+	defer r.compilesInFlight.Add(-1)
 	argv := r.cfg.CompileWorker
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.CompileTimeout)
 	defer cancel()

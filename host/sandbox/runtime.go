@@ -49,8 +49,8 @@ type Runtime struct {
 	// rewritten counts modules validated as written and rewritten (not read back from
 	// the rewrite cache).
 	rewritten atomic.Int64
-	// compilesInFlight counts the compiles running (compileChecked), whose compile
-	// workers share the cores among their goroutines (threads.go).
+	// compilesInFlight counts the compile workers running (compileInWorker), which share
+	// the cores among their goroutines (threads.go).
 	compilesInFlight atomic.Int64
 
 	mu       sync.Mutex
@@ -348,8 +348,6 @@ func (r *Runtime) compileChecked(ctx context.Context, hash string, wasm []byte) 
 	if r.testBeforeCompile != nil {
 		r.testBeforeCompile(ctx)
 	}
-	r.compilesInFlight.Add(1)
-	defer r.compilesInFlight.Add(-1)
 	if metered, ok := r.rewrites.get(hash); ok {
 		if cm, err := r.wz.CompileModule(ctx, metered); err == nil {
 			return cm, nil

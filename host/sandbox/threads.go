@@ -10,7 +10,7 @@ import (
 
 // A compile worker compiles a module's functions on several goroutines at once
 // (wazero's experimental.WithCompilationWorkers), as many as the cores the host may use
-// (GOMAXPROCS), shared among the compiles in flight: a plugin author's edit, the one
+// (GOMAXPROCS), shared among the workers in flight: a plugin author's edit, the one
 // module compiling, has every core, and a registry compiling a directory, one module a
 // core (registry/scan.go), keeps one goroutine a module. A Go module's first compile
 // took 0.6 of the time with two (docs/performance.md, thirty-ninth pass). Each
@@ -31,8 +31,8 @@ const CompileThreadsEnv = "APFLOW_COMPILE_THREADS"
 // environment says: each holds a compiler's memory.
 const maxCompileThreads = 8
 
-// compileThreads is how many goroutines a compile starting now gets: GOMAXPROCS shared
-// among the compiles in flight, this one included.
+// compileThreads is how many goroutines a compile worker starting now gets: GOMAXPROCS
+// shared among the workers in flight, this one included.
 func (r *Runtime) compileThreads() int {
 	return shareCores(runtime.GOMAXPROCS(0), int(r.compilesInFlight.Load()))
 }
