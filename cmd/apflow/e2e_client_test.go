@@ -137,6 +137,24 @@ func TestCLIAgainstServer(t *testing.T) {
 		}
 	}
 
+	// A remote cancel lists every task it cancelled, as a local one does: those of a
+	// pending copy of the tree.
+	code, stdout, stderr = cli(t, alice, "tasks", "clone", "--json", "cli-root")
+	var copies []task.Task
+	if code != exitOK || json.Unmarshal([]byte(stdout), &copies) != nil || len(copies) != 3 {
+		t.Fatalf("tasks clone --json: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = cli(t, alice, "tasks", "cancel", "--json", copies[0].ID)
+	var cancelled []task.Task
+	if code != exitOK || json.Unmarshal([]byte(stdout), &cancelled) != nil || len(cancelled) != 3 {
+		t.Fatalf("tasks cancel --json of a 3-task tree: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, c := range cancelled {
+		if c.Status != task.Cancelled || c.TaskTreeID != copies[0].ID && c.ID != copies[0].ID {
+			t.Errorf("cancelled %s: status %s, tree %s; want cancelled, in %s", c.ID, c.Status, c.TaskTreeID, copies[0].ID)
+		}
+	}
+
 	bob := mintToken(t, bin, secret, "bob", false)
 	if code, _, stderr := cli(t, bob, "tasks", "get", "cli-root"); code == 0 || !strings.Contains(stderr, "not found") {
 		t.Fatalf("bob must not see alice's task: exit %d, stderr %s", code, stderr)

@@ -219,9 +219,10 @@ func (r *remoteSource) cancel(ctx context.Context, id, msg string) ([]*task.Task
 		params["error_message"] = msg
 	}
 	var answers []struct {
-		TaskID  string `json:"task_id"`
-		Status  string `json:"status"`
-		Message string `json:"message"`
+		TaskID    string   `json:"task_id"`
+		Status    string   `json:"status"`
+		Message   string   `json:"message"`
+		Cancelled []string `json:"cancelled_task_ids"`
 	}
 	if err := r.c.Call(ctx, "tasks.cancel", params, &answers); err != nil {
 		return nil, err
@@ -231,11 +232,36 @@ func (r *remoteSource) cancel(ctx context.Context, id, msg string) ([]*task.Task
 		if a.Status == "error" || a.Status == "not_found" {
 			return nil, fmt.Errorf("cancel %s: %s", a.TaskID, a.Message)
 		}
-		t, err := r.get(ctx, a.TaskID)
+		tasks, err := r.cancelled(ctx, a.TaskID, a.Cancelled)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, tasks...)
+	}
+	return out, nil
+}
+
+// cancelled returns the tasks a cancel of id changed, as stored now: those of ids, read
+// with one call from the tree that holds id (a cancel reaches dependents outside id's
+// subtree), or id alone when ids is empty (nothing changed: the task had ended).
+func (r *remoteSource) cancelled(ctx context.Context, id string, ids []string) ([]*task.Task, error) {
+	t, err := r.get(ctx, id)
+	if err != nil || len(ids) == 0 {
+		return []*task.Task{t}, err
+	}
+	tree, err := remoteTree(ctx, r.c, t.TreeID())
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*task.Task{}
+	for _, x := range flatten([]*task.TreeNode{tree}) {
+		byID[x.ID] = x
+	}
+	out := make([]*task.Task, 0, len(ids))
+	for _, cid := range ids {
+		if x, ok := byID[cid]; ok {
+			out = append(out, x)
+		}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -255,6 +256,9 @@ func TestAlreadyRunningCancelRunning(t *testing.T) {
 	e.ok(t, "", "tasks.running.cancel", map[string]any{"task_ids": []string{"s-root", "nope"}, "error_message": "stop"}, &cancelled)
 	if len(cancelled) != 2 || cancelled[0]["status"] != "cancelled" || cancelled[1]["status"] != "error" {
 		t.Fatalf("cancel = %v", cancelled)
+	}
+	if ids, _ := cancelled[0]["cancelled_task_ids"].([]any); len(ids) != 2 || !slices.Contains(ids, any("s-root")) || !slices.Contains(ids, any("s-a")) {
+		t.Fatalf("cancel of the root names the tasks it cancelled: %v", cancelled[0])
 	}
 	waitFor(t, func() bool { return !e.srv.rootRunning(t.Context(), "s-root", nil) })
 	e.ok(t, "", "tasks.cancel", map[string]any{"task_ids": "s-root"}, &cancelled)

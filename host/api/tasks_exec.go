@@ -401,7 +401,11 @@ func (s *Server) tasksCancel(ctx context.Context, c *call) (any, error) {
 			r["status"], r["message"] = "error", err.Error()
 			continue
 		}
-		r["status"], r["message"], r["cancelled_count"] = "cancelled", msg, len(changed)
+		ids := make([]string, len(changed))
+		for i, x := range changed {
+			ids[i] = x.ID
+		}
+		r["status"], r["message"], r["cancelled_count"], r["cancelled_task_ids"] = "cancelled", msg, len(changed), ids
 	}
 	return out, nil
 }
