@@ -118,6 +118,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		{"tree", alice, []string{"tasks", "tree", "cli-root"}, []string{"✓ report (alice/cli-root) completed", "  ✓ a "}},
 		{"children", alice, []string{"tasks", "children", "cli-root"}, []string{"a ", "b "}},
 		{"rerun full", alice, []string{"tasks", "rerun", "--full", "cli-root"}, []string{"3 tasks: 3 completed"}},
+		{"rerun of a completed tree", alice, []string{"tasks", "rerun", "cli-root"}, []string{"nothing to run: all 3 tasks had completed", "result of report:"}},
 		{"rerun --json", alice, []string{"tasks", "rerun", "--json", "-q", "--full", "cli-root"}, []string{`"task": {`, `"children": [`}},
 		{"clone", alice, []string{"tasks", "clone", "cli-root"}, []string{"report", "pending"}},
 		{"plugins", alice, []string{"plugins", "list"}, []string{"echo", "spin", "aggregate_results_executor", "not loaded: broken.wasm: "}},

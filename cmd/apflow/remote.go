@@ -154,12 +154,20 @@ func (g *globals) finish(trees []*task.TreeNode, began time.Time, watched, jsonO
 		}
 		return &exitError{code: exitInterrupted, msg: "interrupted: nothing was stored (--ephemeral)"}
 	}
-	for _, t := range all {
-		if t.Status != task.Completed {
-			return &exitError{code: exitFailed}
-		}
+	if !allCompleted(all) {
+		return &exitError{code: exitFailed}
 	}
 	return nil
+}
+
+// allCompleted reports whether every task of tasks is completed.
+func allCompleted(tasks []*task.Task) bool {
+	for _, t := range tasks {
+		if t.Status != task.Completed {
+			return false
+		}
+	}
+	return true
 }
 
 func remoteTree(ctx context.Context, c *client.Client, id string) (*task.TreeNode, error) {
@@ -286,12 +294,16 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quie
 	out := r.g.textOut(jsonOut)
 	began := time.Now()
 	var rootID string
+	changes := 0 // frames of a task's status: none when the re-run found nothing to do
 	err := r.c.ExecuteStream(ctx, map[string]any{"task_id": id, "full": full, "use_streaming": true}, func(f client.Frame) error {
 		if rootID == "" {
 			rootID, _ = f["root_task_id"].(string)
 		}
-		if tid, ok := f["task_id"].(string); ok && !quiet && f.Type() != "final" && f.Type() != "" && f.Type() != "task_log" {
-			fmt.Fprintf(out, "%s %s %v\n", time.Now().Format("15:04:05"), tid, f["status"])
+		if tid, ok := f["task_id"].(string); ok && f.Type() != "final" && f.Type() != "" && f.Type() != "task_log" {
+			changes++
+			if !quiet {
+				fmt.Fprintf(out, "%s %s %v\n", time.Now().Format("15:04:05"), tid, f["status"])
+			}
 		}
 		return nil
 	})
@@ -304,6 +316,10 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quie
 	tree, err := remoteTree(ctx, r.c, rootID)
 	if err != nil {
 		return err
+	}
+	if all := flatten([]*task.TreeNode{tree}); changes == 0 && !jsonOut && allCompleted(all) {
+		printCompleted(r.g.stdout, []*task.Task{tree.Task}, len(all), 0, time.Since(began), r.g.again)
+		return nil
 	}
 	return r.g.finish([]*task.TreeNode{tree}, began, true, jsonOut, false, remoteLogTail(r.c))
 }

@@ -72,13 +72,20 @@ func TestPrintCompletedMatchesPrintSummary(t *testing.T) {
 		t.Fatalf("completedRuns = %v, %d; want the runs that completed, 5 tasks", ok, total)
 	}
 	var fast, full bytes.Buffer
-	printCompleted(&fast, roots, total, 1500*time.Millisecond, (&globals{}).again)
+	printCompleted(&fast, roots, total, 5, 1500*time.Millisecond, (&globals{}).again)
 	printSummary(&full, flatten(trees), 1500*time.Millisecond, true, nil, (&globals{}).again)
 	if fast.String() != full.String() {
 		t.Fatalf("from the reports:\n%s\nfrom the trees:\n%s", fast.String(), full.String())
 	}
 	if want := "5 tasks: 5 completed in 1.5s\nresult of name a:"; !bytes.HasPrefix(fast.Bytes(), []byte(want)) {
 		t.Fatalf("summary starts %q, want %q", fast.String(), want)
+	}
+	// Runs that executed nothing (a re-run of completed trees) say so, not how long
+	// they took.
+	var none bytes.Buffer
+	printCompleted(&none, roots, total, 0, 1500*time.Millisecond, (&globals{}).again)
+	if want := "nothing to run: all 5 tasks had completed (tasks rerun --full runs them again)\nresult of name a:"; !bytes.HasPrefix(none.Bytes(), []byte(want)) {
+		t.Fatalf("summary of runs that executed nothing starts %q, want %q", none.String(), want)
 	}
 }
 

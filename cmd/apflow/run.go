@@ -479,7 +479,7 @@ func (g *globals) follow(ctx context.Context, h *host, name string, out io.Write
 	if roots, total, ok := completedRuns(rootIDs, ended); ok && !jsonOut && !interrupted {
 		// Every task completed: the engine's reports say all the summary shows, so the
 		// trees are not read back.
-		printCompleted(g.stdout, roots, total, time.Since(began), g.again)
+		printCompleted(g.stdout, roots, total, executedIn(ended), time.Since(began), g.again)
 		return nil
 	}
 	final, err := loadTrees(context.Background(), h.store, rootIDs)
@@ -546,10 +546,24 @@ func completedRuns(rootIDs []string, ended map[string]*engine.RunResult) (roots 
 	return roots, total, len(roots) > 0
 }
 
+// executedIn returns how many tasks the runs of ended executed.
+func executedIn(ended map[string]*engine.RunResult) int64 {
+	var n int64
+	for _, res := range ended {
+		n += res.Executed
+	}
+	return n
+}
+
 // printCompleted is printSummary for runs whose total tasks all completed
-// (completedRuns): the counts line and each root's result.
-func printCompleted(w io.Writer, roots []*task.Task, total int, elapsed time.Duration, again func(cmd string) string) {
-	fmt.Fprintf(w, "%s in %s\n", progress.SummaryOfCounts(map[task.Status]int{task.Completed: total}, 0), elapsed.Round(time.Millisecond))
+// (completedRuns), executed of them in these runs: the counts line, or that nothing ran
+// when none was executed (a re-run of a completed tree), and each root's result.
+func printCompleted(w io.Writer, roots []*task.Task, total int, executed int64, elapsed time.Duration, again func(cmd string) string) {
+	if executed == 0 {
+		fmt.Fprintf(w, "nothing to run: all %d tasks had completed (tasks rerun --full runs them again)\n", total)
+	} else {
+		fmt.Fprintf(w, "%s in %s\n", progress.SummaryOfCounts(map[task.Status]int{task.Completed: total}, 0), elapsed.Round(time.Millisecond))
+	}
 	for _, r := range roots {
 		printRootResult(w, r, again)
 	}

@@ -118,7 +118,11 @@ type RunResult struct {
 	// Counts counts the tree's tasks by status at the end of the run.
 	Counts map[task.Status]int `json:"counts"`
 	// Blocked counts pending tasks carrying the blocked marker.
-	Blocked  int           `json:"blocked"`
+	Blocked int `json:"blocked"`
+	// Executed counts the tasks the run executed to an end (in cluster mode, those that
+	// ended on any node during it): 0 when it found nothing to do, as a re-run of a
+	// completed tree without Full.
+	Executed int64         `json:"executed"`
 	Duration time.Duration `json:"duration"`
 	// Interrupted is true when Close stopped the run before it ended.
 	Interrupted bool `json:"interrupted,omitempty"`

@@ -490,18 +490,27 @@ func TestRerunSemantics(t *testing.T) {
 				spec{id: "d", deps: req("c")},
 			)
 			v.cat.failOnce["c"] = true
-			v.run(root, RunOptions{})
+			first := v.run(root, RunOptions{})
 			v.wantStatus("c", task.Failed)
 			v.wantStatus("d", task.Pending)
-			v.run(root, tc.opts)
+			res := v.run(root, tc.opts)
+			again := int64(0)
 			for id, want := range tc.wantExecs {
 				if got := v.cat.executions[id]; got != want {
 					t.Errorf("%s executed %d times, want %d", id, got, want)
 				}
+				again += int64(want)
+			}
+			if first.Executed != 3 || res.Executed != again-3 {
+				t.Errorf("the runs executed %d, then %d tasks, want 3, then %d", first.Executed, res.Executed, again-3)
 			}
 			if tc.opts.TaskID == "" {
 				for id := range tc.wantExecs {
 					v.wantStatus(id, task.Completed)
+				}
+				// The tree completed: a re-run finds nothing to do.
+				if res := v.run(root, RunOptions{}); res.Executed != 0 || res.Counts[task.Completed] != 5 {
+					t.Errorf("a re-run of the completed tree executed %d tasks (counts %v), want none", res.Executed, res.Counts)
 				}
 			}
 		})

@@ -27,7 +27,7 @@ func (c *coordinator) finish(ctx context.Context) {
 		c.commit(ctx)
 	}
 	res := RunResult{RootID: r.rootID, Counts: map[task.Status]int{}, Duration: e.cfg.Now().Sub(r.started),
-		Interrupted: interrupted, Err: c.fatal}
+		Interrupted: interrupted, Err: c.fatal, Executed: r.finished.Load()}
 	if c.graph != nil {
 		for _, n := range c.graph.nodes {
 			res.Counts[n.v.status]++
