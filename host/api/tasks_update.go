@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
@@ -113,6 +114,9 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 		if err != nil {
 			return err
 		}
+	}
+	if limitsTwice(fields) {
+		return taskParam(t, apferr.InvalidParam("limits", "limits given twice; give them once, in params.limits", "params.limits only", "both"))
 	}
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
@@ -252,6 +256,21 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 				fe := perr.(*retry.FieldError)
 				return apferr.InvalidParam(fe.Field, fe.Reason, nil, nil)
 			}
+			if l, found, probs := task.TakeParamsLimits(t.Params); found {
+				if len(probs) > 0 {
+					return taskParam(t, limitsError("params.limits", probs))
+				}
+				t.Limits = l
+			}
+		}
+	case "limits":
+		var v any
+		if v, err = decodeAny(raw); err == nil {
+			l, probs := task.ParseLimits(v)
+			if len(probs) > 0 {
+				return taskParam(t, limitsError("limits", probs))
+			}
+			t.Limits = l
 		}
 	case "schemas":
 		err = obj(&t.Schemas)
@@ -292,6 +311,51 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 		return apferr.InvalidParam(k, err.Error(), nil, nil)
 	}
 	return nil
+}
+
+// limitsTwice reports whether an update gives limits both at the top and in params (a
+// params.limits of null counts as not given, as in a submission).
+func limitsTwice(fields map[string]json.RawMessage) bool {
+	if _, ok := fields["limits"]; !ok {
+		return false
+	}
+	var p map[string]json.RawMessage
+	if json.Unmarshal(fields["params"], &p) != nil {
+		return false
+	}
+	l, ok := p["limits"]
+	return ok && !bytes.Equal(bytes.TrimSpace(l), []byte("null"))
+}
+
+// limitsError is the error of a limits object's problems (task.ParseLimits) given as
+// field: the first problem's field, and every problem in the message.
+func limitsError(field string, probs []task.LimitProblem) *apferr.Error {
+	name := func(p task.LimitProblem) string {
+		if p.Field == "" {
+			return field
+		}
+		return field + "." + p.Field
+	}
+	reasons := make([]string, len(probs))
+	for i, p := range probs {
+		reasons[i] = name(p) + ": " + p.Reason
+	}
+	first := probs[0]
+	e := apferr.InvalidParam(name(first), first.Reason, first.Expected, first.Actual)
+	if len(probs) > 1 {
+		e.Message = "Invalid params: " + strings.Join(reasons, "; ")
+	}
+	return e
+}
+
+// taskParam names t in e, an invalid-params error of an update of t: in its message and
+// its data's task_id.
+func taskParam(t *task.Task, e *apferr.Error) error {
+	e.Message = strings.Replace(e.Message, "Invalid params: ", fmt.Sprintf("Invalid params: task %s: ", t.ID), 1)
+	if d, ok := e.Data.(map[string]any); ok {
+		d["task_id"] = t.ID
+	}
+	return e
 }
 
 func depNotPending(t *task.Task) error {

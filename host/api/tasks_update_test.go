@@ -2,6 +2,7 @@ package api
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +108,59 @@ func TestUpdateKeepsInjectionKeys(t *testing.T) {
 		if !slices.Equal(got.Dependencies, tt.want) {
 			t.Errorf("update %d: dependencies %+v, want %+v", i, got.Dependencies, tt.want)
 		}
+	}
+}
+
+// TestUpdateLimits: limits given to tasks.update, in params.limits or at the top, become
+// the task's limits, as in a submission; a problem in them is refused naming the task and
+// the field, every problem in the message, and nothing is written.
+func TestUpdateLimits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		params    map[string]any
+		want      task.Limits
+		wantField string // an error naming this field, when not empty
+	}{
+		{name: "in params", params: map[string]any{"params": map[string]any{"limits": map[string]any{"timeout_ms": 200}, "k": 1}},
+			want: task.Limits{TimeoutMS: 200}},
+		{name: "at the top", params: map[string]any{"limits": map[string]any{"memory_pages": 64, "max_result_bytes": 1000}},
+			want: task.Limits{MemoryPages: 64, MaxResultBytes: 1000}},
+		{name: "null clears them", params: map[string]any{"limits": nil}},
+		{name: "params without limits keep them", params: map[string]any{"params": map[string]any{"k": 2}},
+			want: task.Limits{TimeoutMS: 5000}},
+		{name: "unknown limit", params: map[string]any{"params": map[string]any{"limits": map[string]any{"foo": 1}}},
+			wantField: "params.limits.foo"},
+		{name: "negative", params: map[string]any{"limits": map[string]any{"timeout_ms": -1, "zzz": 1}},
+			wantField: "limits.timeout_ms"},
+		{name: "too much memory", params: map[string]any{"limits": map[string]any{"memory_pages": task.MaxMemoryPages + 1}},
+			wantField: "limits.memory_pages"},
+		{name: "not an object", params: map[string]any{"params": map[string]any{"limits": "fast"}},
+			wantField: "params.limits"},
+		{name: "given twice", params: map[string]any{"limits": map[string]any{"timeout_ms": 1}, "params": map[string]any{"limits": map[string]any{"timeout_ms": 2}}},
+			wantField: "limits"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, setupOpts{})
+			e.ok(t, "", "tasks.create", []map[string]any{{"id": "l", "name": "l", "schemas": map[string]any{"method": "echo"},
+				"params": map[string]any{"limits": map[string]any{"timeout_ms": 5000}}}}, nil)
+			tc.params["task_id"] = "l"
+			var got task.Task
+			if tc.wantField == "" {
+				e.ok(t, "", "tasks.update", tc.params, &got)
+			} else {
+				err := e.fails(t, "", "tasks.update", tc.params, int(apferr.InvalidParams))
+				if data, _ := err.Data.(map[string]any); data["field"] != tc.wantField || data["task_id"] != "l" || !strings.Contains(err.Message, "task l: ") {
+					t.Errorf("error %q %v, want the field %s and the task named", err.Message, err.Data, tc.wantField)
+				}
+				tc.want = task.Limits{TimeoutMS: 5000} // unchanged
+			}
+			e.ok(t, "", "tasks.get", map[string]any{"task_id": "l"}, &got)
+			if got.Limits != tc.want || got.Params["limits"] != nil {
+				t.Errorf("stored limits %+v, params %v; want %+v and no params.limits", got.Limits, got.Params, tc.want)
+			}
+		})
 	}
 }

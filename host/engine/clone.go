@@ -486,6 +486,7 @@ type resetFields struct {
 	priority             *int
 	inputs, params       map[string]any
 	setInputs, setParams bool
+	limits               *task.Limits // params.limits, moved out of params
 }
 
 // apply overrides the fields of copy c (root: the root copy).
@@ -504,6 +505,9 @@ func (r resetFields) apply(c *task.Task, root bool) {
 	}
 	if r.setParams {
 		c.Params = cloneObject(r.params)
+	}
+	if r.limits != nil {
+		c.Limits = *r.limits
 	}
 }
 
@@ -543,6 +547,14 @@ func parseResetFields(m map[string]any) (resetFields, error) {
 			if _, err := retry.FromParams(obj); err != nil {
 				fe := err.(*retry.FieldError)
 				return r, apferr.InvalidParam(field+"."+strings.TrimPrefix(fe.Field, "params."), fe.Reason, nil, v)
+			}
+			obj = cloneObject(obj)
+			if l, found, probs := task.TakeParamsLimits(obj); found {
+				if len(probs) > 0 {
+					p := probs[0]
+					return r, apferr.InvalidParam(strings.TrimSuffix(field+".limits."+p.Field, "."), p.Reason, p.Expected, p.Actual)
+				}
+				r.limits = &l
 			}
 			r.params, r.setParams = obj, true
 		case "status":

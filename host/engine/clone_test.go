@@ -220,6 +220,7 @@ func TestCloneResetFieldsAndDryRun(t *testing.T) {
 		}
 	}
 	reset := map[string]any{"name": "renamed", "priority": json.Number("0"), "inputs": map[string]any{"k": "v"},
+		"params": map[string]any{"p": "q", "limits": map[string]any{"timeout_ms": json.Number("100")}},
 		"status": "pending", "progress": json.Number("0"), "result": nil, "error": nil, "started_at": nil, "completed_at": nil}
 	copies, err := v.e.Clone(context.Background(), "r-root", CloneOptions{ResetFields: reset, UserID: "carol"})
 	if err != nil {
@@ -228,6 +229,10 @@ func TestCloneResetFieldsAndDryRun(t *testing.T) {
 	root := copies[0]
 	if root.Name != "renamed" || root.Inputs["k"] != "v" {
 		t.Fatalf("root overrides not applied: %+v", root)
+	}
+	// params.limits become the copy's limits, as in a submission.
+	if st := v.get(root.ID); st.Limits != (task.Limits{TimeoutMS: 100}) || st.Params["p"] != "q" || st.Params["limits"] != nil {
+		t.Fatalf("stored root copy: limits %+v, params %v; want timeout_ms 100 and params without limits", st.Limits, st.Params)
 	}
 	for _, c := range copies {
 		if c.Priority != 0 || c.UserID != "carol" || c.Status != task.Pending {
@@ -274,6 +279,7 @@ func TestCloneRefusals(t *testing.T) {
 		{"reset priority range", "x-mid", CloneOptions{ResetFields: map[string]any{"priority": json.Number("7")}}, apferr.InvalidParams},
 		{"reset empty name", "x-mid", CloneOptions{ResetFields: map[string]any{"name": " "}}, apferr.InvalidParams},
 		{"reset inputs not object", "x-mid", CloneOptions{ResetFields: map[string]any{"inputs": "x"}}, apferr.InvalidParams},
+		{"reset unknown limit", "x-mid", CloneOptions{ResetFields: map[string]any{"params": map[string]any{"limits": map[string]any{"foo": json.Number("1")}}}}, apferr.InvalidParams},
 		{"cross-user link", "o-root", CloneOptions{Mode: CloneLink, UserID: "bob"}, apferr.Unauthorized},
 		{"unknown task", "nope", CloneOptions{}, apferr.TaskNotFound},
 	}

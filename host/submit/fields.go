@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -340,36 +338,13 @@ func (d *fieldDecoder) params() {
 }
 
 func (d *fieldDecoder) limits(field string, v any) task.Limits {
-	var l task.Limits
-	m, ok := v.(map[string]any)
-	if !ok {
-		d.problem(field, "must be an object", "{timeout_ms, memory_pages, max_result_bytes}", summarize(v))
-		return l
-	}
-	for k, raw := range m {
-		f := field + "." + k
-		if raw == nil {
-			continue
+	l, probs := task.ParseLimits(v)
+	for _, p := range probs {
+		f := field
+		if p.Field != "" {
+			f += "." + p.Field
 		}
-		n, err := toInt(raw)
-		if err != nil || n < 0 {
-			d.problem(f, "must be a non-negative integer", "integer >= 0", summarize(raw))
-			continue
-		}
-		switch k {
-		case "timeout_ms":
-			l.TimeoutMS = n
-		case "max_result_bytes":
-			l.MaxResultBytes = n
-		case "memory_pages":
-			if n > MaxMemoryPages {
-				d.problem(f, fmt.Sprintf("at most %d pages (4 GiB)", MaxMemoryPages), fmt.Sprintf("0-%d", MaxMemoryPages), n)
-				continue
-			}
-			l.MemoryPages = uint32(n)
-		default:
-			d.problem(f, "unknown limit", "timeout_ms, memory_pages or max_result_bytes", k)
-		}
+		d.problem(f, p.Reason, p.Expected, summarize(p.Actual))
 	}
 	return l
 }
@@ -433,21 +408,12 @@ func decodeValue(raw []byte) (any, error) {
 
 var errNotInt = errors.New("not an integer")
 
-// toInt converts a decoded JSON number to an int64. As in JSON Schema, a number with a
-// zero fraction (2.0, 2e0) is an integer; other fractions are refused.
+// toInt converts a decoded JSON number to an int64 (task.WholeNumber).
 func toInt(v any) (int64, error) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, errNotInt
+	if n, ok := task.WholeNumber(v); ok {
+		return n, nil
 	}
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i, nil
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-		return 0, errNotInt
-	}
-	return int64(f), nil
+	return 0, errNotInt
 }
 
 // summarize returns v for scalars (strings shortened) and the JSON type name otherwise,

@@ -24,9 +24,6 @@ const (
 	// MaxNameLen and MaxIDLen bound task names and ids, in characters.
 	MaxNameLen = 255
 	MaxIDLen   = 255
-	// MaxMemoryPages is the largest memory_pages limit a task may ask for (4 GiB of
-	// 64 KiB WebAssembly pages).
-	MaxMemoryPages = 65536
 )
 
 // Options configure decoding and validation. The zero value decodes and checks the
