@@ -67,18 +67,26 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code != exitInvalid || !strings.Contains(stderr, "nope") {
 		t.Fatalf("invalid tree over the server: exit %d, stderr %s", code, stderr)
 	}
+	// Trees a local run refuses are refused the same way, before their ids become names
+	// for the server: two tasks with one id, an id that is not a string.
+	for tree, want := range map[string]string{
+		`[{"id": "r", "name": "r", "schemas": {"method": "echo"}, "dependencies": ["x"]},
+		  {"id": "x", "name": "first", "parent_id": "r", "schemas": {"method": "echo"}},
+		  {"id": "x", "name": "second", "parent_id": "r", "schemas": {"method": "echo"}}]`: `duplicate id "x"`,
+		`[{"id": 5, "name": "x", "schemas": {"method": "echo"}}]`: "id: must be a string",
+	} {
+		before := countRootsOf(t, cli, alice)
+		if code, _, stderr := cli(t, alice, "run", writeTree(t, tree)); code != exitInvalid || !strings.Contains(stderr, want) {
+			t.Errorf("run --server of a tree a local run refuses: exit %d, stderr %s; want exit %d and %q", code, stderr, exitInvalid, want)
+		}
+		if after := countRootsOf(t, cli, alice); after != before {
+			t.Errorf("a refused tree stored %d roots", after-before)
+		}
+	}
 
 	// --idempotency-key goes to the server: the repeat of a failed run answers it and
 	// stores nothing; the same key with another tree is refused.
-	countRoots := func() int {
-		t.Helper()
-		code, out, errOut := cli(t, alice, "tasks", "list", "--json")
-		var roots []task.Task
-		if code != exitOK || json.Unmarshal([]byte(out), &roots) != nil {
-			t.Fatalf("tasks list --json: exit %d\n%s\n%s", code, out, errOut)
-		}
-		return len(roots)
-	}
+	countRoots := func() int { return countRootsOf(t, cli, alice) }
 	keyedTree := writeTree(t, failingTree)
 	code, stdout, stderr = cli(t, alice, "run", "--idempotency-key", "cli-key", keyedTree)
 	before := countRoots()
@@ -166,4 +174,15 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code, _, stderr := cli(t, "not-a-token", "tasks", "list"); code == 0 || !strings.Contains(stderr, "401") && !strings.Contains(strings.ToLower(stderr), "unauthorized") {
 		t.Fatalf("a bad token must be refused: exit %d, stderr %s", code, stderr)
 	}
+}
+
+// countRootsOf counts the roots token's user sees, through cli (TestCLIAgainstServer's).
+func countRootsOf(t *testing.T, cli func(*testing.T, string, ...string) (int, string, string), token string) int {
+	t.Helper()
+	code, out, errOut := cli(t, token, "tasks", "list", "--json")
+	var roots []task.Task
+	if code != exitOK || json.Unmarshal([]byte(out), &roots) != nil {
+		t.Fatalf("tasks list --json: exit %d\n%s\n%s", code, out, errOut)
+	}
+	return len(roots)
 }

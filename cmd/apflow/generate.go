@@ -167,7 +167,7 @@ func (g *globals) generateRemote(ctx context.Context, req generate.Request, f ge
 		return err
 	}
 	if f.run {
-		return g.runRemote(ctx, data, g.stdout, false, f.quiet, "")
+		return g.runRemote(ctx, "generated tree", data, g.stdout, false, f.quiet, "")
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/api/client"
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
 	"github.com/spf13/cobra"
 )
@@ -48,14 +49,22 @@ func (g *globals) client() *client.Client {
 	return client.New(g.server, g.token, &http.Client{})
 }
 
-// runRemote submits and runs a tree on the server, following its progress over SSE.
-func (g *globals) runRemote(ctx context.Context, data []byte, out io.Writer, jsonOut, quiet bool, key string) error {
+// runRemote submits and runs a tree (read from name) on the server, following its
+// progress over SSE. The tree's structure is checked here first, as a local run checks
+// it (submit.PrepareTree without the executors, which the server checks): the ids the
+// file gives are rewritten into names for the server (localizeIDs), and a tree that a
+// local run refuses (duplicate ids, an id that is not a string, a cycle) must not reach
+// the server rewritten into one it accepts.
+func (g *globals) runRemote(ctx context.Context, name string, data []byte, out io.Writer, jsonOut, quiet bool, key string) error {
 	var tasks json.RawMessage = data
 	var wrapped struct {
 		Tasks json.RawMessage `json:"tasks"`
 	}
 	if json.Unmarshal(data, &wrapped) == nil && len(wrapped.Tasks) > 0 {
 		tasks = wrapped.Tasks
+	}
+	if _, err := submit.PrepareTree(ctx, tasks, decodeOptions(g)); err != nil {
+		return invalidSubmission(name, err)
 	}
 	if !g.keepIDs {
 		var err error

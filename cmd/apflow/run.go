@@ -78,7 +78,7 @@ ends it at once, without the grace period for running tasks.`,
 				return err
 			}
 			if g.server != "" {
-				return g.runRemote(cmd.Context(), data, out, jsonOut, quiet, key.key)
+				return g.runRemote(cmd.Context(), args[0], data, out, jsonOut, quiet, key.key)
 			}
 			return g.runLocal(cmd.Context(), args[0], data, out, jsonOut, quiet, key)
 		},
