@@ -42,6 +42,8 @@ func TestEnvelope(t *testing.T) {
 		{name: "missing field", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.delete","params":{},"id":1}`, status: 200, code: -32602, field: "task_id"},
 		{name: "missing one of aliases", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.get","params":{},"id":1}`, status: 200, code: -32602, field: "task_id"},
 		{name: "missing one of three", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.execute","params":{},"id":1}`, status: 200, code: -32602, field: "task_id"},
+		{name: "two of three", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.execute","params":{"task_id":"r","tasks":[{"name":"a"}]},"id":1}`, status: 200, code: -32602, field: "task_id"},
+		{name: "two aliases", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.execute","params":{"task_id":"r","id":"g"},"id":1}`, status: 200, code: -32602, field: "task_id"},
 		{name: "missing one of cancel's", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.cancel","params":{},"id":1}`, status: 200, code: -32602, field: "task_ids"},
 		{name: "array params refused", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.get","params":["x"],"id":1}`, status: 200, code: -32602},
 		{name: "success", path: "/tasks", body: `{"jsonrpc":"2.0","method":"tasks.list","id":"a"}`, status: 200},

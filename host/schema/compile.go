@@ -104,7 +104,7 @@ func (s *Schema) Validate(v any) (err error) {
 	}
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		return &Error{root: ve}
+		return &Error{root: ve, schema: s.s}
 	}
 	return err
 }

@@ -35,10 +35,10 @@ func (p Problem) Field(root string) string {
 	return strings.Join(parts, ".")
 }
 
-// Property is the property a "required" or "additionalProperties" failure is about
-// (the first one it names), else "".
+// Property is the property a "required", "additionalProperties" or "oneOf" failure is
+// about (the first one it names), else "".
 func (p Problem) Property() string {
-	if p.Keyword != "required" && p.Keyword != "additionalProperties" {
+	if p.Keyword != "required" && p.Keyword != "additionalProperties" && p.Keyword != "oneOf" {
 		return ""
 	}
 	i := strings.IndexByte(p.Message, '\'')
@@ -69,7 +69,8 @@ func Describe(problems []Problem, root string) string {
 
 // Error is a document's failure to satisfy a schema.
 type Error struct {
-	root *jsonschema.ValidationError
+	root   *jsonschema.ValidationError
+	schema *jsonschema.Schema // the schema root failed, to name a oneOf's alternatives
 }
 
 // Error lists every problem, fields named from the document's top level.
@@ -84,7 +85,7 @@ func (e *Error) Problems() []Problem { return e.Forgiving(nil) }
 // failed only for excused reasons. An empty result means the document passes once the
 // excused problems are set aside. forgive nil excuses nothing.
 func (e *Error) Forgiving(forgive func(Problem) bool) []Problem {
-	out, _ := leaves(e.root, forgive)
+	out, _ := leaves(e.root, forgive, e.schema)
 	sort.SliceStable(out, func(i, j int) bool {
 		fi, fj := out[i].Field(""), out[j].Field("")
 		if fi != fj {
@@ -97,10 +98,13 @@ func (e *Error) Forgiving(forgive func(Problem) bool) []Problem {
 
 // leaves returns the unexcused leaves under ve and whether ve as a whole is excused.
 // Its depth is the schema's nesting depth.
-func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Problem, bool) {
+func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool, root *jsonschema.Schema) ([]Problem, bool) {
 	kw := lastSegment(ve.KeywordLocation)
 	if len(ve.Causes) == 0 {
 		p := Problem{Path: pointerSegments(ve.InstanceLocation), Keyword: kw, Message: ve.Message}
+		if kw == "oneOf" {
+			p.Message = oneOfSeveral(ve, root)
+		}
 		if forgive != nil && forgive(p) {
 			return nil, true
 		}
@@ -111,7 +115,7 @@ func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool) ([]Probl
 	var byAlternative [][]Problem // each alternative's problems (alternatives only)
 	all, some := true, false
 	for _, c := range ve.Causes {
-		ps, ok := leaves(c, forgive)
+		ps, ok := leaves(c, forgive, root)
 		all = all && ok
 		some = some || ok
 		if alternatives && onlyWrongType(ps, ve.InstanceLocation) {
@@ -166,6 +170,57 @@ func oneOfRequired(alternatives [][]Problem, loc string) (Problem, bool) {
 	}
 	return Problem{Path: at, Keyword: "required",
 		Message: "missing properties: one of " + strings.Join(names, ", ")}, true
+}
+
+// oneOfSeveral is the message of a oneOf that more than one alternative satisfied. When
+// those alternatives each require properties (oneOf [{required: [task_id]}, {required:
+// [tasks]}]), it names them: "only one of 'task_id', 'tasks' may be given", whose
+// Property is the first; otherwise it is the validator's ("valid against schemas at
+// indexes 0 and 2").
+func oneOfSeveral(ve *jsonschema.ValidationError, root *jsonschema.Schema) string {
+	var i, j int
+	if _, err := fmt.Sscanf(ve.Message, "valid against schemas at indexes %d and %d", &i, &j); err != nil {
+		return ve.Message
+	}
+	s := schemaAt(root, strings.TrimSuffix(ve.KeywordLocation, "/oneOf"))
+	if s == nil || i < 0 || j < 0 || i >= len(s.OneOf) || j >= len(s.OneOf) {
+		return ve.Message
+	}
+	var names []string
+	for _, alt := range []*jsonschema.Schema{s.OneOf[i], s.OneOf[j]} {
+		if len(alt.Required) == 0 {
+			return ve.Message
+		}
+		for _, r := range alt.Required {
+			if q := "'" + r + "'"; !slices.Contains(names, q) {
+				names = append(names, q)
+			}
+		}
+	}
+	return "only one of " + strings.Join(names, ", ") + " may be given"
+}
+
+// schemaAt returns the subschema of s at a keyword location made of properties, items
+// and $ref steps, or nil for any other step.
+func schemaAt(s *jsonschema.Schema, ptr string) *jsonschema.Schema {
+	segs := pointerSegments(ptr)
+	for k := 0; k < len(segs) && s != nil; k++ {
+		switch segs[k] {
+		case "properties":
+			if k+1 == len(segs) {
+				return nil
+			}
+			k++
+			s = s.Properties[segs[k]]
+		case "items":
+			s, _ = s.Items.(*jsonschema.Schema)
+		case "$ref":
+			s = s.Ref
+		default:
+			return nil
+		}
+	}
+	return s
 }
 
 // onlyWrongType reports whether ps are all "type" failures of the value at loc itself:

@@ -135,6 +135,13 @@ func TestAlternativeRequiredNamedTogether(t *testing.T) {
 			"(top level): missing properties: one of 'a', 'b'", "a"},
 		{"another failure stays apart", `{"anyOf": [{"required": ["a"]}, {"properties": {"b": {"type": "string"}}, "required": ["b"]}]}`, `{"b": 1}`,
 			"(top level): missing properties: 'a'; b: expected string, but got number", "a"},
+		// oneOf satisfied twice names the two alternatives' properties, not their indexes.
+		{"oneOf given twice", `{"oneOf": [{"required": ["task_id"]}, {"required": ["id"]}, {"required": ["tasks"]}]}`,
+			`{"task_id": "r", "tasks": []}`, "(top level): only one of 'task_id', 'tasks' may be given", "task_id"},
+		{"oneOf given twice, nested", `{"properties": {"o": {"oneOf": [{"required": ["b"]}, {"required": ["a"]}]}}}`,
+			`{"o": {"a": 1, "b": 2}}`, "o: only one of 'b', 'a' may be given", "b"},
+		{"oneOf given twice without required keeps the indexes", `{"oneOf": [{"type": "object"}, {"minProperties": 1}]}`,
+			`{"a": 1}`, "(top level): valid against schemas at indexes 0 and 1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
