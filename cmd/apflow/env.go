@@ -329,7 +329,8 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	}
 	cfg, err := config.Load(path, optional)
 	if err != nil {
-		return nil, err
+		// Bad input, as a bad flag is (exit status 2): not a failed task.
+		return nil, &exitError{code: exitInvalid, msg: err.Error()}
 	}
 	if g.concurrency > 0 {
 		cfg.Concurrency = g.concurrency
@@ -344,6 +345,23 @@ func (g *globals) loadConfig() (*config.Config, error) {
 		cfg.Limits.MaxResultBytes = g.maxResult
 	}
 	return cfg, nil
+}
+
+// checkPluginsDir refuses a --plugins directory that does not exist: the registry would
+// create it empty, and a mistyped path would show as executors that are not registered.
+// The default, <data-dir>/plugins, is created when missing.
+func (g *globals) checkPluginsDir() error {
+	if g.pluginsDir == "" {
+		return nil
+	}
+	st, err := os.Stat(g.pluginsDir)
+	if err == nil && !st.IsDir() {
+		err = errors.New("not a directory")
+	}
+	if err != nil {
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("--plugins %s: %v; give an existing directory, or leave --plugins out for <data-dir>/plugins", g.pluginsDir, err)}
+	}
+	return nil
 }
 
 // pluginsPath is the local plugins directory.
@@ -425,6 +443,9 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	cfg, err := g.loadConfig()
 	if err != nil {
+		return nil, err
+	}
+	if err := g.checkPluginsDir(); err != nil {
 		return nil, err
 	}
 	if !g.ephemeral {

@@ -64,6 +64,8 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 		name       string
 		tree       string
 		json       bool
+		config     string // a config file's content, "missing" for a path that does not exist
+		plugins    string // a plugins directory's name that does not exist, instead of setup's
 		wantCode   int
 		wantStdout []string // substrings
 		wantStderr []string
@@ -84,14 +86,33 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 			wantCode: exitInvalid, wantStderr: []string{`task "r"`, "schemas.method", "nope"}},
 		{name: "malformed JSON gives line and column", tree: "[\n {\"name\": }\n]",
 			wantCode: exitInvalid, wantStderr: []string{"line 2"}},
+		// Bad input around the tree is refused as a bad tree is, not as a failed task.
+		{name: "a config file that is not one", tree: goodTree, config: `{"concurrency": "x"}`,
+			wantCode: exitInvalid, wantStderr: []string{"concurrency"}},
+		{name: "a config file that is missing", tree: goodTree, config: "missing",
+			wantCode: exitInvalid, wantStderr: []string{"no such file"}},
+		{name: "a plugins directory that is missing", tree: goodTree, plugins: "missing",
+			wantCode: exitInvalid, wantStderr: []string{"--plugins", "no such file"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dataDir, plugins := setup(t)
+			if tc.plugins != "" {
+				plugins = filepath.Join(t.TempDir(), tc.plugins)
+			}
 			args := []string{"run", "--data-dir", dataDir, "--plugins", plugins, writeTree(t, tc.tree)}
 			if tc.json {
 				args = append(args, "--json")
+			}
+			if tc.config != "" {
+				path := filepath.Join(t.TempDir(), "config.json")
+				if tc.config != "missing" {
+					if err := os.WriteFile(path, []byte(tc.config), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				args = append(args, "--config", path)
 			}
 			code, stdout, stderr := apflow(t, "", args...)
 			if code != tc.wantCode {
