@@ -58,3 +58,38 @@ func checkDeleteOne(id string, doomed map[string]bool, g DeleteGraph) error {
 	}
 	return nil
 }
+
+// EmptiedParents returns the parents that a Delete of doomed (CheckDelete's ids) leaves
+// without a child: each parent of a doomed task that is stored, not doomed itself, and
+// whose children are all doomed, once, in the order found. Delete clears their has_children in
+// its transaction. parentOf returns a doomed task's parent id ("" for a root).
+func EmptiedParents(doomed []string, parentOf func(id string) string, g DeleteGraph) ([]string, error) {
+	in := make(map[string]bool, len(doomed))
+	for _, id := range doomed {
+		in[id] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range doomed {
+		p := parentOf(id)
+		if p == "" || in[p] || seen[p] {
+			continue
+		}
+		seen[p] = true
+		exists, err := g.Exists(p) // a parent_id may name a task that is gone
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			continue
+		}
+		other, err := g.ChildOutside(p, in)
+		if err != nil {
+			return nil, err
+		}
+		if other == "" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -299,6 +299,10 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 		if doomed, err = store.CheckDelete(ids, g); err != nil {
 			return nil, err
 		}
+		emptied, err := store.EmptiedParents(doomed, func(id string) string { return g.tasks[id].ParentID }, g)
+		if err != nil {
+			return nil, err
+		}
 		var ws []write
 		for _, id := range doomed {
 			s.cache.drop(id)
@@ -307,6 +311,11 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 				ws = append(ws, write{key: e.key, del: true})
 			}
 			ws = append(ws, write{key: logHeadKey(id), del: true})
+		}
+		for _, id := range emptied {
+			if ws, err = s.clearHasChildren(txn, id, ws); err != nil {
+				return nil, err
+			}
 		}
 		return ws, nil
 	})
@@ -318,6 +327,26 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 			"tasks", len(doomed), "error", err)
 	}
 	return nil
+}
+
+// clearHasChildren appends to ws the writes that store task id, a parent a Delete leaves
+// without children, with has_children false (store.EmptiedParents).
+func (s *Store) clearHasChildren(txn *badger.Txn, id string, ws []write) ([]write, error) {
+	cur, err := s.readStored(txn, id)
+	if err != nil {
+		return nil, err
+	}
+	next := cur.Clone()
+	next.HasChildren = false
+	v, err := marshalTask(next)
+	if err != nil {
+		return nil, err
+	}
+	old, entries := changeEntries(cur, next)
+	if _, _, err := s.settle(next, v); err != nil {
+		return nil, err
+	}
+	return appendDiff(ws, old, encoded{id: id, value: v, entries: entries}), nil
 }
 
 // deleteGraph is the store.DeleteGraph of a Delete's transaction. It keeps the tasks it

@@ -87,8 +87,22 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 		return s.admit(ctx)
 	}
 	return s.write(ctx, func(st *state) (change, error) {
-		del, err := store.CheckDelete(ids, deleteGraph{st})
-		return change{del: del}, err
+		g := deleteGraph{st}
+		del, err := store.CheckDelete(ids, g)
+		if err != nil {
+			return change{}, err
+		}
+		emptied, err := store.EmptiedParents(del, func(id string) string { return st.tasks[id].ParentID }, g)
+		if err != nil {
+			return change{}, err
+		}
+		c := change{del: del}
+		for _, id := range emptied {
+			p := st.tasks[id].Clone()
+			p.HasChildren = false
+			c.put = append(c.put, p)
+		}
+		return c, nil
 	})
 }
 

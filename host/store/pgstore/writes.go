@@ -125,7 +125,12 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 			if err := checkDelete(ctx, tx, ids); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, "DELETE FROM apflow_tasks WHERE id = ANY($1)", ids); err != nil {
+			// The parents left without a child lose has_children (store.EmptiedParents); the
+			// UPDATE sees the rows as before the DELETE, so children in ids do not count.
+			if _, err := tx.Exec(ctx, `WITH gone AS (DELETE FROM apflow_tasks WHERE id = ANY($1) RETURNING parent_id)
+				UPDATE apflow_tasks p SET body = jsonb_set(p.body::jsonb, '{has_children}', 'false')::json
+				WHERE p.id IN (SELECT parent_id FROM gone) AND NOT p.id = ANY($1)
+				AND NOT EXISTS (SELECT 1 FROM apflow_tasks c WHERE c.parent_id = p.id AND NOT c.id = ANY($1))`, ids); err != nil {
 				return fmt.Errorf("delete tasks: %w", err)
 			}
 			return deleteLogs(ctx, tx, ids) // a task's lines go with it (store.TaskLogs)

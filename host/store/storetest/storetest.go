@@ -75,6 +75,7 @@ var cases = []struct {
 	{"Dependents", testDependents},
 	{"DependentsOrder", testDependentsOrder},
 	{"DeleteTree", testDeleteTree},
+	{"DeleteLastChildClearsHasChildren", testDeleteLastChild},
 	{"DeleteRefusesOrphans", testDeleteRefuses},
 	{"DeleteMissing", testDeleteMissing},
 	{"CancelledContext", testCancelledContext},
@@ -1014,6 +1015,39 @@ func testDeleteTree(t *testing.T, s store.Store) {
 	if n, _ := s.Count(ctx(t), store.Filter{Status: task.Pending}); n != 4 {
 		t.Fatalf("Count(pending) after delete = %d, want 4", n)
 	}
+}
+
+// testDeleteLastChild: a Delete that takes a parent's last children clears the
+// parent's has_children in its transaction; one that leaves a child keeps it.
+func testDeleteLastChild(t *testing.T, s store.Store) {
+	ts := tree("")
+	ts[3].Dependencies = nil // c depends on nothing: a, b and c can go one by one
+	create(t, s, ts...)
+	hasChildren := func(want bool) {
+		t.Helper()
+		r, err := s.Get(ctx(t), "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.HasChildren != want {
+			t.Fatalf("r.has_children = %v, want %v", r.HasChildren, want)
+		}
+	}
+	for _, step := range []struct {
+		ids  []string
+		want bool
+	}{{[]string{"a"}, true}, {[]string{"b", "c"}, false}} {
+		if err := s.Delete(ctx(t), step.ids); err != nil {
+			t.Fatal(err)
+		}
+		hasChildren(step.want)
+	}
+	// The root is otherwise as it was, and still listed as a root.
+	got, _, err := s.List(ctx(t), store.Filter{RootOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "roots", got, "r")
 }
 
 func testDeleteRefuses(t *testing.T, s store.Store) {
