@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,4 +186,45 @@ func countRootsOf(t *testing.T, cli func(*testing.T, string, ...string) (int, st
 		t.Fatalf("tasks list --json: exit %d\n%s\n%s", code, out, errOut)
 	}
 	return len(roots)
+}
+
+// TestCLIRunWhileTheServerShutsDown: apflow run --server whose server shuts down before
+// the run ends says so, with the server's message, and exits as an interrupted run
+// does, rather than failing on the server it can no longer reach.
+func TestCLIRunWhileTheServerShutsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs apflow serve")
+	}
+	t.Parallel()
+	bin := apflowbin.Build(t)
+	dataDir, plugins := setup(t)
+	srv := startServe(t, bin, dataDir, plugins, "", "--drain", "50ms")
+	tree := writeTree(t, fmt.Sprintf(`[{"name": "slow", "schemas": {"method": "spin"}, "inputs": {"pad": %q}}]`, slowPad))
+	cmd := exec.Command(bin, "run", tree, "--server", srv.url)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(e2eWait)
+	for {
+		var running map[string]any
+		srv.mustCall(t, "", "tasks.running.count", map[string]any{}, &running)
+		if running["count"] != 0.0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never started\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.stop(t, syscall.SIGTERM, e2eWait)
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != exitInterrupted || !strings.Contains(errOut.String(), "interrupted: server is shutting down") {
+		t.Fatalf("exit %d, want %d with the server's message\nstdout:\n%s\nstderr:\n%s", code, exitInterrupted, out.String(), errOut.String())
+	}
 }

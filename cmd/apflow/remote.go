@@ -81,8 +81,12 @@ func (g *globals) runRemote(ctx context.Context, name string, data []byte, out i
 	if key != "" {
 		params["idempotency_key"] = key
 	}
-	noticed := false // the server said the key's tree was submitted before
+	noticed := false   // the server said the key's tree was submitted before
+	var stopped string // the server's message when it shut down before the run ended
 	err := c.ExecuteStream(ctx, params, func(f client.Frame) error {
+		if f.Type() == "error" {
+			stopped, _ = f["message"].(string)
+		}
 		if root, at, ok := replayOf(f); ok && !noticed {
 			noticed = true
 			fmt.Fprint(out, repeatNotice(key, root, at))
@@ -114,6 +118,9 @@ func (g *globals) runRemote(ctx context.Context, name string, data []byte, out i
 	}
 	if rootID == "" {
 		return fmt.Errorf("server answered no root_task_id")
+	}
+	if stopped != "" {
+		return &exitError{code: exitInterrupted, msg: fmt.Sprintf("run of %s interrupted: %s", rootID, stopped)}
 	}
 	tree, err := remoteTree(ctx, c, rootID)
 	if err != nil {

@@ -267,12 +267,13 @@ func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) 
 const runMovedPoll = time.Second
 
 // shutdownMessage is what a caller still waiting on a run hears when the server shuts
-// down: where the run goes on (docs/semantics.md, rule 18).
+// down: the status it gets is the task's now, and where the run goes on if the
+// shutdown's drain does not see it end (docs/semantics.md, rule 18).
 func (s *Server) shutdownMessage() string {
 	if s.cfg.Cluster != nil {
-		return "server is shutting down; the cluster's other nodes, or this one when it starts again, resume the run"
+		return "server is shutting down; the status is the task's now: tasks running may still end during the shutdown's drain, and the cluster's other nodes, or this one when it starts again, resume what is left of the run"
 	}
-	return "server is shutting down; the run is kept and resumes when a server starts again on this data dir"
+	return "server is shutting down; the status is the task's now: tasks running may still end during the shutdown's drain, and what is left of the run resumes when a server starts again on this data dir"
 }
 
 // finalResult is the answer of a finished tasks.execute: the real root id and the final
