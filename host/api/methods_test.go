@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/apferr"
 )
 
 func TestCreateGetTree(t *testing.T) {
@@ -303,5 +305,34 @@ func TestSystem(t *testing.T) {
 	e.ok(t, "", "system.executors", nil, &ex)
 	if ex.Count != 3 || ex.Executors[0].ID != "echo" {
 		t.Fatalf("executors = %+v", ex)
+	}
+}
+
+// TestAliasesNamingDifferentTasks: a method that takes one task id under several names
+// (task_id, id, root_id, parent_id) refuses them naming different tasks, rather than
+// silently choosing one; the same id under two names is that task.
+func TestAliasesNamingDifferentTasks(t *testing.T) {
+	t.Parallel()
+	e := setup(t, setupOpts{})
+	e.ok(t, "", "tasks.create", tree("al"), nil)
+	for _, tc := range []struct {
+		method string
+		params map[string]any
+		field  string
+	}{
+		{"tasks.get", map[string]any{"task_id": "al-root", "id": "al-a"}, "id"},
+		{"tasks.children", map[string]any{"parent_id": "al-root", "task_id": "al-a"}, "parent_id"},
+		{"tasks.tree", map[string]any{"root_id": "al-root", "task_id": "al-a"}, "root_id"},
+		{"tasks.logs", map[string]any{"task_id": "al-root", "id": "al-a"}, "id"},
+	} {
+		err := e.fails(t, "", tc.method, tc.params, int(apferr.InvalidParams))
+		if data, _ := err.Data.(map[string]any); data["field"] != tc.field || !strings.Contains(err.Message, "name different tasks") {
+			t.Errorf("%s %v: error %q %v, want the field %s named", tc.method, tc.params, err.Message, err.Data, tc.field)
+		}
+	}
+	var got taskView
+	e.ok(t, "", "tasks.get", map[string]any{"task_id": "al-a", "id": "al-a"}, &got)
+	if got.ID != "al-a" {
+		t.Fatalf("tasks.get of one id under two names = %s", got.ID)
 	}
 }

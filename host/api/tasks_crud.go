@@ -147,13 +147,24 @@ type idParams struct {
 	ParentID string `json:"parent_id"`
 }
 
-func (p idParams) first() string {
-	for _, v := range []string{p.TaskID, p.ID, p.RootID, p.ParentID} {
-		if v != "" {
-			return v
+// one returns the task id the params name, under any of their aliases: task_id, id,
+// root_id, parent_id. Aliases that name different tasks are refused, naming both, rather
+// than one of them silently chosen; none is refused as task_id missing.
+func (p idParams) one() (string, error) {
+	var name, id string
+	for _, a := range []struct{ name, v string }{{"task_id", p.TaskID}, {"id", p.ID}, {"root_id", p.RootID}, {"parent_id", p.ParentID}} {
+		switch {
+		case a.v == "" || a.v == id:
+		case id == "":
+			name, id = a.name, a.v
+		default:
+			return "", apferr.InvalidParam(a.name, fmt.Sprintf("%s %q and %s %q name different tasks; give one", name, id, a.name, a.v), "one task id", a.v)
 		}
 	}
-	return ""
+	if id == "" {
+		return "", apferr.InvalidParam("task_id", "task_id is required", "a task id", nil)
+	}
+	return id, nil
 }
 
 func (s *Server) taskFromParams(ctx context.Context, c *call) (*task.Task, error) {
@@ -161,9 +172,9 @@ func (s *Server) taskFromParams(ctx context.Context, c *call) (*task.Task, error
 	if err := decodeParams(c.params, &p); err != nil {
 		return nil, err
 	}
-	id := p.first()
-	if id == "" {
-		return nil, apferr.InvalidParam("task_id", "task_id is required", "a task id", nil)
+	id, err := p.one()
+	if err != nil {
+		return nil, err
 	}
 	return s.visibleTask(ctx, id)
 }

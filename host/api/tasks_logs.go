@@ -41,9 +41,9 @@ func (s *Server) tasksLogs(ctx context.Context, c *call) (any, error) {
 	if err := decodeParams(c.params, &p); err != nil {
 		return nil, err
 	}
-	id := p.first()
-	if id == "" {
-		return nil, apferr.InvalidParam("task_id", "task_id is required", "a task id", nil)
+	id, err := p.one()
+	if err != nil {
+		return nil, err
 	}
 	after, limit := int64(0), defaultLogLimit
 	if p.After != nil {
