@@ -88,31 +88,56 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // FromParams reads a task's policy, params.retry (absent or null: an empty layer). Its
-// error is a *FieldError naming the field under "params.retry".
+// error is a *FieldError naming the field under "params.retry": the first of
+// FromParamsAll's problems.
 func FromParams(params map[string]any) (Spec, error) {
 	return Parse(params["retry"], "params.retry")
+}
+
+// FromParamsAll is FromParams with every problem of params.retry, in field order.
+func FromParamsAll(params map[string]any) (Spec, []*FieldError) {
+	return ParseAll(params["retry"], "params.retry")
 }
 
 // Parse reads one layer from decoded JSON (maps, slices, json.Number or float64
 // numbers). field is the path of v in the caller's document, used in errors. nil (JSON
 // null) is an empty layer. On error the layer is empty: nothing of an invalid policy
-// applies. The error is a *FieldError.
+// applies. The error is a *FieldError, the first of ParseAll's problems.
 func Parse(v any, field string) (Spec, error) {
-	s, err := parse(v, field)
-	if err != nil {
-		return Spec{}, err
+	s, probs := ParseAll(v, field)
+	if len(probs) > 0 {
+		return Spec{}, probs[0]
 	}
 	return s, nil
 }
 
-func parse(v any, field string) (Spec, error) {
+// ParseAll is Parse with every problem, in field order; the layer is empty when there
+// is one.
+func ParseAll(v any, field string) (Spec, []*FieldError) {
+	var p parser
+	s := p.spec(v, field)
+	if len(p.probs) > 0 {
+		return Spec{}, p.probs
+	}
+	return s, nil
+}
+
+// parser collects the problems of a layer, going on past each one.
+type parser struct{ probs []*FieldError }
+
+func (p *parser) bad(err error) {
+	p.probs = append(p.probs, err.(*FieldError))
+}
+
+func (p *parser) spec(v any, field string) Spec {
 	var s Spec
 	if v == nil {
-		return s, nil
+		return s
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return s, &FieldError{field, "must be an object"}
+		p.bad(&FieldError{field, "must be an object"})
+		return s
 	}
 	for _, k := range sortedKeys(m) {
 		f := field + "." + k
@@ -120,31 +145,27 @@ func parse(v any, field string) (Spec, error) {
 		case "max_attempts":
 			n, err := integer(m[k], f, 1, MaxAttemptsLimit)
 			if err != nil {
-				return s, err
+				p.bad(err)
+				continue
 			}
 			i := int(n)
 			s.MaxAttempts = &i
 		case "backoff":
-			if err := parseBackoff(&s, m[k], f); err != nil {
-				return s, err
-			}
+			p.backoff(&s, m[k], f)
 		case "retry_on":
-			on, err := parseRetryOn(m[k], f)
-			if err != nil {
-				return s, err
-			}
-			s.RetryOn = on
+			s.RetryOn = p.retryOn(m[k], f)
 		default:
-			return s, &FieldError{f, "unknown field (known: max_attempts, backoff, retry_on)"}
+			p.bad(&FieldError{f, "unknown field (known: max_attempts, backoff, retry_on)"})
 		}
 	}
-	return s, nil
+	return s
 }
 
-func parseBackoff(s *Spec, v any, field string) error {
+func (p *parser) backoff(s *Spec, v any, field string) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return &FieldError{field, "must be an object"}
+		p.bad(&FieldError{field, "must be an object"})
+		return
 	}
 	for _, k := range sortedKeys(m) {
 		f := field + "." + k
@@ -152,7 +173,8 @@ func parseBackoff(s *Spec, v any, field string) error {
 		case "initial_ms", "max_ms":
 			n, err := integer(m[k], f, 0, MaxDelayMS)
 			if err != nil {
-				return err
+				p.bad(err)
+				continue
 			}
 			if k == "initial_ms" {
 				s.InitialMS = &n
@@ -162,46 +184,51 @@ func parseBackoff(s *Spec, v any, field string) error {
 		case "multiplier":
 			x, err := number(m[k], f, 1, MaxMultiplier)
 			if err != nil {
-				return err
+				p.bad(err)
+				continue
 			}
 			s.Multiplier = &x
 		case "jitter":
 			x, err := number(m[k], f, 0, 1)
 			if err != nil {
-				return err
+				p.bad(err)
+				continue
 			}
 			s.Jitter = &x
 		default:
-			return &FieldError{f, "unknown field (known: initial_ms, multiplier, max_ms, jitter)"}
+			p.bad(&FieldError{f, "unknown field (known: initial_ms, multiplier, max_ms, jitter)"})
 		}
 	}
 	if s.InitialMS != nil && s.MaxMS != nil && *s.MaxMS < *s.InitialMS {
-		return &FieldError{field + ".max_ms", fmt.Sprintf("%d is below initial_ms %d", *s.MaxMS, *s.InitialMS)}
+		p.bad(&FieldError{field + ".max_ms", fmt.Sprintf("%d is below initial_ms %d", *s.MaxMS, *s.InitialMS)})
 	}
-	return nil
 }
 
-func parseRetryOn(v any, field string) ([]string, error) {
+func (p *parser) retryOn(v any, field string) []string {
 	list, ok := v.([]any)
 	if !ok {
-		return nil, &FieldError{field, "must be an array of strings"}
+		p.bad(&FieldError{field, "must be an array of strings"})
+		return nil
 	}
 	if len(list) == 0 || len(list) > maxRetryOn {
-		return nil, &FieldError{field, fmt.Sprintf("must list 1 to %d entries", maxRetryOn)}
+		p.bad(&FieldError{field, fmt.Sprintf("must list 1 to %d entries", maxRetryOn)})
+		return nil
 	}
-	out := make([]string, len(list))
+	out := make([]string, 0, len(list))
 	for i, e := range list {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		str, ok := e.(string)
 		if !ok {
-			return nil, &FieldError{f, "must be a string"}
+			p.bad(&FieldError{f, "must be a string"})
+			continue
 		}
 		if err := checkEntry(str); err != nil {
-			return nil, &FieldError{f, err.Error()}
+			p.bad(&FieldError{f, err.Error()})
+			continue
 		}
-		out[i] = str
+		out = append(out, str)
 	}
-	return out, nil
+	return out
 }
 
 // checkEntry checks one retry_on entry: a failure kind, code:<code> or match:<regexp>.

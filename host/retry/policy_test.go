@@ -70,6 +70,26 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseAllReportsEveryProblem: a policy with several problems has each one named,
+// in field order, and Parse's error is the first.
+func TestParseAllReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	doc := `{"max_attempts": 0, "backoff": {"jitter": 2, "initial_ms": -1}, "retry_on": ["timeout", "sometimes", 5], "zz": 1}`
+	s, probs := ParseAll(decode(t, doc), "params.retry")
+	var fields []string
+	for _, p := range probs {
+		fields = append(fields, p.Field)
+	}
+	want := []string{"params.retry.backoff.initial_ms", "params.retry.backoff.jitter", "params.retry.max_attempts",
+		"params.retry.retry_on[1]", "params.retry.retry_on[2]", "params.retry.zz"}
+	if fmt.Sprint(fields) != fmt.Sprint(want) || fmt.Sprint(s) != fmt.Sprint(Spec{}) {
+		t.Fatalf("ParseAll = %+v, problems at %v; want an empty layer and problems at %v", s, fields, want)
+	}
+	if _, err := Parse(decode(t, doc), "params.retry"); err != probs[0] && err.Error() != probs[0].Error() {
+		t.Fatalf("Parse error %v, want the first problem %v", err, probs[0])
+	}
+}
+
 func TestResolveLayers(t *testing.T) {
 	t.Parallel()
 	task, _ := Parse(decode(t, `{"max_attempts": 5}`), "t")

@@ -317,8 +317,8 @@ func (d *fieldDecoder) params() {
 				delete(p, "executor_id")
 			}
 		}
-		if _, err := retry.FromParams(p); err != nil {
-			fe := err.(*retry.FieldError)
+		_, probs := retry.FromParamsAll(p)
+		for _, fe := range probs {
 			d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", summarize(p["retry"]))
 		}
 	}
