@@ -125,17 +125,58 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 			if err := checkDelete(ctx, tx, ids); err != nil {
 				return err
 			}
-			// The parents left without a child lose has_children (store.EmptiedParents); the
-			// UPDATE sees the rows as before the DELETE, so children in ids do not count.
-			if _, err := tx.Exec(ctx, `WITH gone AS (DELETE FROM apflow_tasks WHERE id = ANY($1) RETURNING parent_id)
-				UPDATE apflow_tasks p SET body = jsonb_set(p.body::jsonb, '{has_children}', 'false')::json
-				WHERE p.id IN (SELECT parent_id FROM gone) AND NOT p.id = ANY($1)
-				AND NOT EXISTS (SELECT 1 FROM apflow_tasks c WHERE c.parent_id = p.id AND NOT c.id = ANY($1))`, ids); err != nil {
+			if err := clearEmptiedParents(ctx, tx, ids); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "DELETE FROM apflow_tasks WHERE id = ANY($1)", ids); err != nil {
 				return fmt.Errorf("delete tasks: %w", err)
 			}
 			return deleteLogs(ctx, tx, ids) // a task's lines go with it (store.TaskLogs)
 		})
 	})
+}
+
+// clearEmptiedParents stores with has_children false the parents that the Delete of ids
+// (checked) leaves without a child: store.EmptiedParents' rule (stored, not deleted, no
+// child outside ids), in one query that locks them. Each is decoded, changed and encoded
+// as every write of a task is, so that its body keeps its text.
+func clearEmptiedParents(ctx context.Context, tx pgx.Tx, ids []string) error {
+	rows, err := tx.Query(ctx, `SELECT p.id, p.body::text FROM apflow_tasks p
+		WHERE p.id IN (SELECT parent_id FROM apflow_tasks WHERE id = ANY($1)) AND NOT p.id = ANY($1)
+		AND NOT EXISTS (SELECT 1 FROM apflow_tasks c WHERE c.parent_id = p.id AND NOT c.id = ANY($1))
+		ORDER BY p.id FOR UPDATE OF p`, ids)
+	if err != nil {
+		return fmt.Errorf("delete tasks: read their parents: %w", err)
+	}
+	var parents []*task.Task
+	for rows.Next() {
+		var id, body string
+		if err := rows.Scan(&id, &body); err != nil {
+			rows.Close()
+			return fmt.Errorf("delete tasks: read their parents: %w", err)
+		}
+		t, err := decode(id, []byte(body))
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		parents = append(parents, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("delete tasks: read their parents: %w", err)
+	}
+	for _, t := range parents {
+		t.HasChildren = false
+		r, err := encode(t)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE apflow_tasks SET body = $2 WHERE id = $1", t.ID, string(r.body)); err != nil {
+			return fmt.Errorf("delete tasks: clear has_children of %s: %w", t.ID, err)
+		}
+	}
+	return nil
 }
 
 // checkDelete locks the tasks of ids, reads what store.CheckDelete asks of them in one

@@ -1022,6 +1022,9 @@ func testDeleteTree(t *testing.T, s store.Store) {
 func testDeleteLastChild(t *testing.T, s store.Store) {
 	ts := tree("")
 	ts[3].Dependencies = nil // c depends on nothing: a, b and c can go one by one
+	// The parent's other fields stay as they were written, spelling and all.
+	inputs := map[string]any{"n": json.Number("1e2"), "s": "a\x00b"}
+	ts[0].Inputs = inputs
 	create(t, s, ts...)
 	hasChildren := func(want bool) {
 		t.Helper()
@@ -1031,6 +1034,9 @@ func testDeleteLastChild(t *testing.T, s store.Store) {
 		}
 		if r.HasChildren != want {
 			t.Fatalf("r.has_children = %v, want %v", r.HasChildren, want)
+		}
+		if fmt.Sprint(r.Inputs) != fmt.Sprint(inputs) {
+			t.Fatalf("r.inputs = %v, want %v", r.Inputs, inputs)
 		}
 	}
 	for _, step := range []struct {
