@@ -164,6 +164,14 @@ func TestCLIAgainstServer(t *testing.T) {
 			t.Errorf("cancelled %s: status %s, tree %s; want cancelled, in %s", c.ID, c.Status, c.TaskTreeID, copies[0].ID)
 		}
 	}
+	// A tree whose id is not its root's.
+	srv.mustCall(t, alice, "tasks.create", []map[string]any{
+		{"id": "tr", "name": "tr", "task_tree_id": "custom", "schemas": map[string]any{"method": "echo"}},
+		{"id": "tc", "name": "tc", "parent_id": "tr", "schemas": map[string]any{"method": "echo"}}}, nil)
+	code, stdout, stderr = cli(t, alice, "tasks", "cancel", "--json", "tr")
+	if code != exitOK || json.Unmarshal([]byte(stdout), &cancelled) != nil || len(cancelled) != 2 {
+		t.Fatalf("tasks cancel --json of a tree with its own id: exit %d\n%s\n%s", code, stdout, stderr)
+	}
 
 	bob := mintToken(t, bin, secret, "bob", false)
 	if code, _, stderr := cli(t, bob, "tasks", "get", "cli-root"); code == 0 || !strings.Contains(stderr, "not found") {

@@ -265,15 +265,15 @@ func (r *remoteSource) cancel(ctx context.Context, id, msg string) ([]*task.Task
 	return out, nil
 }
 
-// cancelled returns the tasks a cancel of id changed, as stored now: those of ids, read
-// with one call from the tree that holds id (a cancel reaches dependents outside id's
-// subtree), or id alone when ids is empty (nothing changed: the task had ended).
+// cancelled returns the tasks a cancel of id changed, as stored now: id alone unless id
+// is a root, whose cancel reaches every task of its tree not ended (ids), read with one
+// call of its tree.
 func (r *remoteSource) cancelled(ctx context.Context, id string, ids []string) ([]*task.Task, error) {
 	t, err := r.get(ctx, id)
-	if err != nil || len(ids) == 0 {
+	if err != nil || !t.IsRoot() || len(ids) == 0 {
 		return []*task.Task{t}, err
 	}
-	tree, err := remoteTree(ctx, r.c, t.TreeID())
+	tree, err := remoteTree(ctx, r.c, t.ID)
 	if err != nil {
 		return nil, err
 	}
