@@ -115,9 +115,6 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 			return err
 		}
 	}
-	if limitsTwice(fields) {
-		return taskParam(t, apferr.InvalidParam("limits", "limits given twice; give them once, in params.limits", "params.limits only", "both"))
-	}
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)
@@ -130,6 +127,9 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 		if err := setField(t, k, fields[k], deps); err != nil {
 			return err
 		}
+	}
+	if err := placeLimits(t, fields); err != nil {
+		return err
 	}
 	if err := reschedule(t, fields, now); err != nil {
 		return err
@@ -256,22 +256,8 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 				fe := perr.(*retry.FieldError)
 				return apferr.InvalidParam(fe.Field, fe.Reason, nil, nil)
 			}
-			if l, found, probs := task.TakeParamsLimits(t.Params); found {
-				if len(probs) > 0 {
-					return taskParam(t, limitsError("params.limits", probs))
-				}
-				t.Limits = l
-			}
 		}
-	case "limits":
-		var v any
-		if v, err = decodeAny(raw); err == nil {
-			l, probs := task.ParseLimits(v)
-			if len(probs) > 0 {
-				return taskParam(t, limitsError("limits", probs))
-			}
-			t.Limits = l
-		}
+	case "limits": // placeLimits
 	case "schemas":
 		err = obj(&t.Schemas)
 	case "dependencies":
@@ -313,39 +299,30 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 	return nil
 }
 
-// limitsTwice reports whether an update gives limits both at the top and in params (a
-// params.limits of null counts as not given, as in a submission).
-func limitsTwice(fields map[string]json.RawMessage) bool {
-	if _, ok := fields["limits"]; !ok {
-		return false
+// placeLimits sets t's limits from an update's limits or params.limits, moved out of
+// the params setField wrote, by the rule a submission follows (task.PlaceLimits); an
+// update that gives neither keeps them. Its error names the task, and every problem.
+func placeLimits(t *task.Task, fields map[string]json.RawMessage) error {
+	raw, given := fields["limits"]
+	var top any
+	if given {
+		top, _ = decodeAny(raw) // the schema checked it is an object or null
 	}
-	var p map[string]json.RawMessage
-	if json.Unmarshal(fields["params"], &p) != nil {
-		return false
+	var params map[string]any
+	if _, ok := fields["params"]; ok {
+		params = t.Params
 	}
-	l, ok := p["limits"]
-	return ok && !bytes.Equal(bytes.TrimSpace(l), []byte("null"))
-}
-
-// limitsError is the error of a limits object's problems (task.ParseLimits) given as
-// field: the first problem's field, and every problem in the message.
-func limitsError(field string, probs []task.LimitProblem) *apferr.Error {
-	name := func(p task.LimitProblem) string {
-		if p.Field == "" {
-			return field
-		}
-		return field + "." + p.Field
+	l, set, probs := task.PlaceLimits(top, given, params)
+	if len(probs) > 0 {
+		first := probs[0]
+		e := apferr.InvalidParam(first.Field, first.Reason, first.Expected, first.Actual)
+		e.Message = "Invalid params: " + task.DescribeLimitProblems(probs)
+		return taskParam(t, e)
 	}
-	reasons := make([]string, len(probs))
-	for i, p := range probs {
-		reasons[i] = name(p) + ": " + p.Reason
+	if set {
+		t.Limits = l
 	}
-	first := probs[0]
-	e := apferr.InvalidParam(name(first), first.Reason, first.Expected, first.Actual)
-	if len(probs) > 1 {
-		e.Message = "Invalid params: " + strings.Join(reasons, "; ")
-	}
-	return e
+	return nil
 }
 
 // taskParam names t in e, an invalid-params error of an update of t: in its message and

@@ -121,6 +121,7 @@ func TestUpdateLimits(t *testing.T) {
 		params    map[string]any
 		want      task.Limits
 		wantField string // an error naming this field, when not empty
+		wantAlso  string // another problem the error's message lists
 	}{
 		{name: "in params", params: map[string]any{"params": map[string]any{"limits": map[string]any{"timeout_ms": 200}, "k": 1}},
 			want: task.Limits{TimeoutMS: 200}},
@@ -132,13 +133,19 @@ func TestUpdateLimits(t *testing.T) {
 		{name: "unknown limit", params: map[string]any{"params": map[string]any{"limits": map[string]any{"foo": 1}}},
 			wantField: "params.limits.foo"},
 		{name: "negative", params: map[string]any{"limits": map[string]any{"timeout_ms": -1, "zzz": 1}},
-			wantField: "limits.timeout_ms"},
+			wantField: "limits.timeout_ms", wantAlso: "limits.zzz: unknown limit"},
 		{name: "too much memory", params: map[string]any{"limits": map[string]any{"memory_pages": task.MaxMemoryPages + 1}},
 			wantField: "limits.memory_pages"},
 		{name: "not an object", params: map[string]any{"params": map[string]any{"limits": "fast"}},
 			wantField: "params.limits"},
 		{name: "given twice", params: map[string]any{"limits": map[string]any{"timeout_ms": 1}, "params": map[string]any{"limits": map[string]any{"timeout_ms": 2}}},
 			wantField: "limits"},
+		// A null counts as not given, as in a submission.
+		{name: "at the top, params.limits null", params: map[string]any{"limits": map[string]any{"timeout_ms": 123}, "params": map[string]any{"limits": nil, "k": 1}},
+			want: task.Limits{TimeoutMS: 123}},
+		{name: "in params, the top null", params: map[string]any{"limits": nil, "params": map[string]any{"limits": map[string]any{"timeout_ms": 9}}},
+			want: task.Limits{TimeoutMS: 9}},
+		{name: "params.limits null clears them", params: map[string]any{"params": map[string]any{"limits": nil}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,8 +159,11 @@ func TestUpdateLimits(t *testing.T) {
 				e.ok(t, "", "tasks.update", tc.params, &got)
 			} else {
 				err := e.fails(t, "", "tasks.update", tc.params, int(apferr.InvalidParams))
-				if data, _ := err.Data.(map[string]any); data["field"] != tc.wantField || data["task_id"] != "l" || !strings.Contains(err.Message, "task l: ") {
+				if data, _ := err.Data.(map[string]any); data["field"] != tc.wantField || data["task_id"] != "l" || !strings.Contains(err.Message, "task l: "+tc.wantField+": ") {
 					t.Errorf("error %q %v, want the field %s and the task named", err.Message, err.Data, tc.wantField)
+				}
+				if !strings.Contains(err.Message, tc.wantAlso) {
+					t.Errorf("error %q lacks %q", err.Message, tc.wantAlso)
 				}
 				tc.want = task.Limits{TimeoutMS: 5000} // unchanged
 			}

@@ -549,11 +549,14 @@ func parseResetFields(m map[string]any) (resetFields, error) {
 				return r, apferr.InvalidParam(field+"."+strings.TrimPrefix(fe.Field, "params."), fe.Reason, nil, v)
 			}
 			obj = cloneObject(obj)
-			if l, found, probs := task.TakeParamsLimits(obj); found {
-				if len(probs) > 0 {
-					p := probs[0]
-					return r, apferr.InvalidParam(strings.TrimSuffix(field+".limits."+p.Field, "."), p.Reason, p.Expected, p.Actual)
-				}
+			l, set, probs := task.PlaceLimits(nil, false, obj)
+			if len(probs) > 0 {
+				p := probs[0]
+				e := apferr.InvalidParam("reset_fields."+p.Field, p.Reason, p.Expected, p.Actual)
+				e.Message = "Invalid params: reset_fields." + strings.ReplaceAll(task.DescribeLimitProblems(probs), "; params.", "; reset_fields.params.")
+				return r, e
+			}
+			if set {
 				r.limits = &l
 			}
 			r.params, r.setParams = obj, true

@@ -125,8 +125,8 @@ func (c *Case) check(dir string) error {
 			}
 		}
 	}
-	if c.Limits != nil && c.Limits.MemoryPages > 1<<16 {
-		return fmt.Errorf("limits.memory_pages %d is above the wasm32 maximum of 65536", c.Limits.MemoryPages)
+	if c.Limits != nil && c.Limits.MemoryPages > task.MaxMemoryPages {
+		return fmt.Errorf("limits.memory_pages %d is above the wasm32 maximum of %d", c.Limits.MemoryPages, task.MaxMemoryPages)
 	}
 	if c.Limits != nil && (c.Limits.TimeoutMS < 0 || c.Limits.MaxResultBytes < 0) {
 		return fmt.Errorf("limits must not be negative")

@@ -84,8 +84,8 @@ func ParseLimits(spec string) (task.Limits, error) {
 		case "timeout_ms":
 			l.TimeoutMS = n
 		case "memory_pages":
-			if n > 1<<16 {
-				return l, fmt.Errorf("limits %q: memory_pages %d is above the wasm32 maximum of 65536", spec, n)
+			if n > task.MaxMemoryPages {
+				return l, fmt.Errorf("limits %q: memory_pages %d is above the wasm32 maximum of %d", spec, n, task.MaxMemoryPages)
 			}
 			l.MemoryPages = uint32(n)
 		case "max_result_bytes":

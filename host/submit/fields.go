@@ -322,31 +322,12 @@ func (d *fieldDecoder) params() {
 			d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", summarize(p["retry"]))
 		}
 	}
-	top, hasTop := d.value("limits")
-	inParams, hasParams := p["limits"]
-	if hasParams {
-		delete(p, "limits")
+	top, given := d.fields["limits"]
+	l, _, probs := task.PlaceLimits(top, given, p)
+	for _, pr := range probs {
+		d.problem(pr.Field, pr.Reason, pr.Expected, pr.Actual)
 	}
-	switch {
-	case hasTop && hasParams && inParams != nil:
-		d.problem("limits", "limits given twice; give them once, in params.limits", "params.limits only", "both")
-	case hasParams && inParams != nil:
-		d.spec.Limits = d.limits("params.limits", inParams)
-	case hasTop:
-		d.spec.Limits = d.limits("limits", top)
-	}
-}
-
-func (d *fieldDecoder) limits(field string, v any) task.Limits {
-	l, probs := task.ParseLimits(v)
-	for _, p := range probs {
-		f := field
-		if p.Field != "" {
-			f += "." + p.Field
-		}
-		d.problem(f, p.Reason, p.Expected, summarize(p.Actual))
-	}
-	return l
+	d.spec.Limits = l
 }
 
 func (d *fieldDecoder) schedule() {

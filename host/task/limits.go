@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // MaxMemoryPages is the largest memory_pages limit a task may ask for: 4 GiB of 64 KiB
@@ -32,7 +33,7 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return l, []LimitProblem{{Reason: "must be an object", Expected: "{timeout_ms, memory_pages, max_result_bytes}", Actual: jsonType(v)}}
+		return l, []LimitProblem{{Reason: "must be an object", Expected: "{timeout_ms, memory_pages, max_result_bytes}", Actual: shown(v)}}
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -47,7 +48,7 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 		}
 		n, ok := WholeNumber(raw)
 		if !ok || n < 0 {
-			probs = append(probs, LimitProblem{Field: k, Reason: "must be a non-negative integer", Expected: "integer >= 0", Actual: raw})
+			probs = append(probs, LimitProblem{Field: k, Reason: "must be a non-negative integer", Expected: "integer >= 0", Actual: shown(raw)})
 			continue
 		}
 		switch k {
@@ -69,17 +70,49 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 	return l, probs
 }
 
-// TakeParamsLimits moves params.limits out of params into limits (docs/tree-format.md):
-// it returns them, whether params held the key, and their problems. params keeps
-// everything else. A null params.limits is no limits.
-func TakeParamsLimits(params map[string]any) (l Limits, found bool, probs []LimitProblem) {
-	v, found := params["limits"]
-	if !found {
-		return l, false, nil
+// PlaceLimits applies the one rule of where a task's limits are given
+// (docs/tree-format.md): in params.limits, which it moves out of params, or at the top
+// (top, given: the field was present), not both. A null counts as not given, except
+// that an explicit null, with nothing else given, is limits of none. set is false when
+// neither says anything (a submission then has no limits, an update keeps them).
+// Problems name fields in full ("params.limits.timeout_ms"); on a problem, set is false.
+func PlaceLimits(top any, given bool, params map[string]any) (l Limits, set bool, probs []LimitProblem) {
+	inParams, inParamsGiven := params["limits"]
+	delete(params, "limits") // a no-op on a nil map
+	var field string
+	var v any
+	switch {
+	case top != nil && inParams != nil:
+		return l, false, []LimitProblem{{Field: "limits", Reason: "limits given twice; give them once, in params.limits",
+			Expected: "params.limits only", Actual: "both"}}
+	case inParams != nil:
+		field, v = "params.limits", inParams
+	case top != nil:
+		field, v = "limits", top
+	default:
+		return l, given || inParamsGiven, nil
 	}
-	delete(params, "limits")
 	l, probs = ParseLimits(v)
-	return l, true, probs
+	for i := range probs {
+		if probs[i].Field == "" {
+			probs[i].Field = field
+		} else {
+			probs[i].Field = field + "." + probs[i].Field
+		}
+	}
+	if len(probs) > 0 {
+		return Limits{}, false, probs
+	}
+	return l, true, nil
+}
+
+// DescribeLimitProblems joins problems of PlaceLimits as "field: reason; …".
+func DescribeLimitProblems(probs []LimitProblem) string {
+	parts := make([]string, len(probs))
+	for i, p := range probs {
+		parts[i] = p.Field + ": " + p.Reason
+	}
+	return strings.Join(parts, "; ")
 }
 
 // WholeNumber returns v, a decoded JSON number (json.Number or float64), as an integer.
@@ -109,18 +142,20 @@ func floatWhole(f float64) (int64, bool) {
 	return int64(f), true
 }
 
-// jsonType names the JSON type of a decoded value, for problems that must not carry a
+// shown is v as a problem shows it: a scalar as it is (a string shortened to 80
+// characters), an object or array by its JSON type, so that a problem never carries a
 // large value.
-func jsonType(v any) string {
-	switch v.(type) {
+func shown(v any) any {
+	switch x := v.(type) {
 	case string:
-		return "string"
-	case bool:
-		return "boolean"
+		if r := []rune(x); len(r) > 80 {
+			return string(r[:80]) + "…"
+		}
+		return x
+	case bool, json.Number, float64, nil:
+		return x
 	case []any:
 		return "array"
-	case json.Number, float64:
-		return "number"
 	}
 	return "object"
 }
