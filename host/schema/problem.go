@@ -173,10 +173,10 @@ func oneOfRequired(alternatives [][]Problem, loc string) (Problem, bool) {
 }
 
 // oneOfSeveral is the message of a oneOf that more than one alternative satisfied. When
-// those alternatives each require properties (oneOf [{required: [task_id]}, {required:
-// [tasks]}]), it names them: "only one of 'task_id', 'tasks' may be given", whose
-// Property is the first; otherwise it is the validator's ("valid against schemas at
-// indexes 0 and 2").
+// those alternatives each require one property, not the same (oneOf [{required:
+// [task_id]}, {required: [tasks]}]), it names them: "only one of 'task_id', 'tasks' may
+// be given", whose Property is the first; otherwise it is the validator's ("valid
+// against schemas at indexes 0 and 2").
 func oneOfSeveral(ve *jsonschema.ValidationError, root *jsonschema.Schema) string {
 	var i, j int
 	if _, err := fmt.Sscanf(ve.Message, "valid against schemas at indexes %d and %d", &i, &j); err != nil {
@@ -188,14 +188,15 @@ func oneOfSeveral(ve *jsonschema.ValidationError, root *jsonschema.Schema) strin
 	}
 	var names []string
 	for _, alt := range []*jsonschema.Schema{s.OneOf[i], s.OneOf[j]} {
-		if len(alt.Required) == 0 {
-			return ve.Message
+		if len(alt.Required) != 1 {
+			return ve.Message // "one of" would not be true
 		}
-		for _, r := range alt.Required {
-			if q := "'" + r + "'"; !slices.Contains(names, q) {
-				names = append(names, q)
-			}
+		if q := "'" + alt.Required[0] + "'"; !slices.Contains(names, q) {
+			names = append(names, q)
 		}
+	}
+	if len(names) < 2 {
+		return ve.Message // both require the same property: they differ elsewhere
 	}
 	return "only one of " + strings.Join(names, ", ") + " may be given"
 }

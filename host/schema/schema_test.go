@@ -142,6 +142,11 @@ func TestAlternativeRequiredNamedTogether(t *testing.T) {
 			`{"o": {"a": 1, "b": 2}}`, "o: only one of 'b', 'a' may be given", "b"},
 		{"oneOf given twice without required keeps the indexes", `{"oneOf": [{"type": "object"}, {"minProperties": 1}]}`,
 			`{"a": 1}`, "(top level): valid against schemas at indexes 0 and 1", ""},
+		{"oneOf of the same required property keeps the indexes",
+			`{"oneOf": [{"required": ["url"]}, {"required": ["url"], "properties": {"mode": {"const": "x"}}}]}`,
+			`{"url": "u"}`, "(top level): valid against schemas at indexes 0 and 1", ""},
+		{"oneOf of properties required together keeps the indexes", `{"oneOf": [{"required": ["a", "b"]}, {"required": ["c"]}]}`,
+			`{"a": 1, "b": 2, "c": 3}`, "(top level): valid against schemas at indexes 0 and 1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
