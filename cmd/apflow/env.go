@@ -347,19 +347,24 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// checkPluginsDir refuses a --plugins directory that does not exist: the registry would
-// create it empty, and a mistyped path would show as executors that are not registered.
-// The default, <data-dir>/plugins, is created when missing.
+// checkPluginsDir refuses a --plugins path that is not a directory, and warns of one
+// that does not exist, which the registry creates empty: a new node or a first
+// `plugins add` fills it, but a mistyped path would otherwise show only as executors
+// that are not registered.
 func (g *globals) checkPluginsDir() error {
 	if g.pluginsDir == "" {
 		return nil
 	}
 	st, err := os.Stat(g.pluginsDir)
-	if err == nil && !st.IsDir() {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		g.logger().Warn("the --plugins directory does not exist; it is created empty", "dir", g.pluginsDir)
+		return nil
+	case err == nil && !st.IsDir():
 		err = errors.New("not a directory")
 	}
 	if err != nil {
-		return &exitError{code: exitInvalid, msg: fmt.Sprintf("--plugins %s: %v; give an existing directory, or leave --plugins out for <data-dir>/plugins", g.pluginsDir, err)}
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("--plugins %s: %v", g.pluginsDir, err)}
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 		tree       string
 		json       bool
 		config     string // a config file's content, "missing" for a path that does not exist
-		plugins    string // a plugins directory's name that does not exist, instead of setup's
+		plugins    string // instead of setup's plugins dir: "missing", or "file" (a file, not a directory)
 		wantCode   int
 		wantStdout []string // substrings
 		wantStderr []string
@@ -91,8 +91,10 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 			wantCode: exitInvalid, wantStderr: []string{"concurrency"}},
 		{name: "a config file that is missing", tree: goodTree, config: "missing",
 			wantCode: exitInvalid, wantStderr: []string{"no such file"}},
-		{name: "a plugins directory that is missing", tree: goodTree, plugins: "missing",
-			wantCode: exitInvalid, wantStderr: []string{"--plugins", "no such file"}},
+		{name: "a plugins directory that is missing is named", tree: goodTree, plugins: "missing",
+			wantCode: exitInvalid, wantStderr: []string{"--plugins directory does not exist", `executor "echo" is not registered`}},
+		{name: "a plugins path that is a file", tree: goodTree, plugins: "file",
+			wantCode: exitInvalid, wantStderr: []string{"--plugins", "not a directory"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,6 +102,11 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 			dataDir, plugins := setup(t)
 			if tc.plugins != "" {
 				plugins = filepath.Join(t.TempDir(), tc.plugins)
+				if tc.plugins == "file" {
+					if err := os.WriteFile(plugins, nil, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 			args := []string{"run", "--data-dir", dataDir, "--plugins", plugins, writeTree(t, tc.tree)}
 			if tc.json {
