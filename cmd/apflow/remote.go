@@ -84,8 +84,8 @@ func (g *globals) runRemote(ctx context.Context, name string, data []byte, out i
 	noticed := false   // the server said the key's tree was submitted before
 	var stopped string // the server's message when it shut down before the run ended
 	err := c.ExecuteStream(ctx, params, func(f client.Frame) error {
-		if f.Type() == "error" {
-			stopped, _ = f["message"].(string)
+		if msg, ok := shutdownOf(f); ok {
+			stopped = msg
 		}
 		if root, at, ok := replayOf(f); ok && !noticed {
 			noticed = true
@@ -120,13 +120,29 @@ func (g *globals) runRemote(ctx context.Context, name string, data []byte, out i
 		return fmt.Errorf("server answered no root_task_id")
 	}
 	if stopped != "" {
-		return &exitError{code: exitInterrupted, msg: fmt.Sprintf("run of %s interrupted: %s", rootID, stopped)}
+		return interruptedBy(rootID, stopped)
 	}
 	tree, err := remoteTree(ctx, c, rootID)
 	if err != nil {
 		return err
 	}
 	return g.finish([]*task.TreeNode{tree}, began, watched, jsonOut, false, remoteLogTail(c))
+}
+
+// shutdownOf returns the message of a stream's error frame: the server shut down before
+// the run ended (api's shutdownMessage).
+func shutdownOf(f client.Frame) (string, bool) {
+	if f.Type() != "error" {
+		return "", false
+	}
+	msg, _ := f["message"].(string)
+	return msg, true
+}
+
+// interruptedBy is the exit of a command following the run of rootID on a server that
+// shut down before the run ended, saying so with the server's message.
+func interruptedBy(rootID, msg string) error {
+	return &exitError{code: exitInterrupted, msg: fmt.Sprintf("run of %s interrupted: %s", rootID, msg)}
 }
 
 // replayOf reports whether a frame of a keyed tasks.execute is the call's answer (the
@@ -311,9 +327,14 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quie
 	began := time.Now()
 	var rootID string
 	changes := 0 // frames of a task's status: none when the re-run found nothing to do
+	var stopped string
 	err := r.c.ExecuteStream(ctx, map[string]any{"task_id": id, "full": full, "use_streaming": true}, func(f client.Frame) error {
 		if rootID == "" {
 			rootID, _ = f["root_task_id"].(string)
+		}
+		if msg, ok := shutdownOf(f); ok {
+			stopped = msg
+			return nil
 		}
 		if tid, ok := f["task_id"].(string); ok && f.Type() != "final" && f.Type() != "" && f.Type() != "task_log" {
 			changes++
@@ -328,6 +349,9 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quie
 	}
 	if rootID == "" {
 		rootID = id
+	}
+	if stopped != "" {
+		return interruptedBy(rootID, stopped)
 	}
 	tree, err := remoteTree(ctx, r.c, rootID)
 	if err != nil {

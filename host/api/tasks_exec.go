@@ -252,7 +252,7 @@ func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) 
 			return nil, fmt.Errorf("tasks.execute of %s: %w (the run goes on)", tg.rootID, ctx.Err())
 		case <-s.closing:
 			res := s.finalResult(ctx, tg)
-			res["message"] = s.shutdownMessage()
+			res["message"] = s.shutdownMessage() + "; the status is the task's now"
 			return res, nil
 		}
 		if s.cfg.Cluster == nil || !s.followedRunGoesOn(tg.rootID, &warned) {
@@ -266,14 +266,15 @@ func (s *Server) awaitEnd(ctx context.Context, tg target, done <-chan struct{}) 
 // asks whether it has ended.
 const runMovedPoll = time.Second
 
-// shutdownMessage is what a caller still waiting on a run hears when the server shuts
-// down: the status it gets is the task's now, and where the run goes on if the
-// shutdown's drain does not see it end (docs/semantics.md, rule 18).
+// shutdownMessage is what a caller still following a run hears when the server shuts
+// down: tasks running may still end during the drain, and where the rest of the run goes
+// on (docs/semantics.md, rule 18). A waiting tasks.execute adds that the status it
+// answers is the task's at that moment.
 func (s *Server) shutdownMessage() string {
 	if s.cfg.Cluster != nil {
-		return "server is shutting down; the status is the task's now: tasks running may still end during the shutdown's drain, and the cluster's other nodes, or this one when it starts again, resume what is left of the run"
+		return "server is shutting down: tasks running may still end during its drain, and the cluster's other nodes, or this one when it starts again, resume what is left of the run"
 	}
-	return "server is shutting down; the status is the task's now: tasks running may still end during the shutdown's drain, and what is left of the run resumes when a server starts again on this data dir"
+	return "server is shutting down: tasks running may still end during its drain, and what is left of the run resumes when a server starts again on this data dir"
 }
 
 // finalResult is the answer of a finished tasks.execute: the real root id and the final
