@@ -3,8 +3,9 @@ package task
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,8 +15,9 @@ import (
 // (docs/configuration.md) caps it further when the task runs.
 const MaxMemoryPages = 65536
 
-// LimitProblem is one problem of a limits object (ParseLimits). Field is the key within
-// the object ("timeout_ms"), or empty when the object itself is wrong.
+// LimitProblem is one problem of a task's limits. Field is where: from ParseLimits, the
+// key within the object ("timeout_ms", empty when the object itself is wrong); from
+// PlaceLimits, the whole path ("params.limits.timeout_ms").
 type LimitProblem struct {
 	Field            string
 	Reason           string
@@ -35,13 +37,8 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 	if !ok {
 		return l, []LimitProblem{{Reason: "must be an object", Expected: "{timeout_ms, memory_pages, max_result_bytes}", Actual: shown(v)}}
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var probs []LimitProblem
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		raw := m[k]
 		if raw == nil {
 			continue
