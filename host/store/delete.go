@@ -61,8 +61,9 @@ func checkDeleteOne(id string, doomed map[string]bool, g DeleteGraph) error {
 
 // EmptiedParents returns the parents that a Delete of doomed (CheckDelete's ids) leaves
 // without a child: each parent of a doomed task that is stored, not doomed itself, and
-// whose children are all doomed, once, in the order found. Delete clears their has_children in
-// its transaction. parentOf returns a doomed task's parent id ("" for a root).
+// whose children are all doomed, once, in the order found. Delete clears their
+// has_children in its transaction. parentOf returns a doomed task's parent id ("" for a
+// root).
 func EmptiedParents(doomed []string, parentOf func(id string) string, g DeleteGraph) ([]string, error) {
 	in := make(map[string]bool, len(doomed))
 	for _, id := range doomed {

@@ -140,7 +140,9 @@ type Store interface {
 	UpdateMany(ctx context.Context, muts []Mutation) ([]*task.Task, error)
 	// Delete removes the given tasks in one transaction. It refuses (code CannotDelete),
 	// deleting nothing, when a task outside ids is a child or dependent of one inside,
-	// and fails with TaskNotFound, deleting nothing, when an id does not exist.
+	// and fails with TaskNotFound, deleting nothing, when an id does not exist. A parent
+	// it leaves without a child gets has_children false in the same transaction
+	// (EmptiedParents).
 	Delete(ctx context.Context, ids []string) error
 	// Close releases the store. Pending commits are flushed first. Every later call
 	// fails (ErrClosed); Close itself may be called again and returns nil.
