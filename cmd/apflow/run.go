@@ -55,8 +55,9 @@ only if its run never started; the same key with another tree is refused (exit s
 Exit status: 0 when every task completed, 1 when any failed, was cancelled or is blocked,
 2 when the file is not a valid tree (or not a regular file), or the command line or
 the config file is not one apflow takes (as for every command), 130 when interrupted
-(continue with apflow resume; with --server, also when the server shuts down first). Ctrl-C ends the command at any point; a second Ctrl-C
-ends it at once, without the grace period for running tasks.`,
+(continue with apflow resume; with --server, also when the server shuts down first).
+Ctrl-C ends the command at any point; a second Ctrl-C ends it at once, without the
+grace period for running tasks.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if g.maxTreeBytes < 1 {
