@@ -485,6 +485,11 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		KV:             st,
 		Logger:         log.Named("sandbox"),
 	})
+	var bad *sandbox.ConfigError
+	if errors.As(err, &bad) {
+		return nil, &exitError{code: exitInvalid, msg: err.Error() +
+			" (limits and max_limits of the config file, --task-timeout, --memory-pages, --max-result-bytes)"}
+	}
 	if err != nil {
 		return nil, err
 	}

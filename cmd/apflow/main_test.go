@@ -65,6 +65,7 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 		tree       string
 		json       bool
 		config     string // a config file's content, "missing" for a path that does not exist
+		flags      []string
 		plugins    string // instead of setup's plugins dir: "missing", or "file" (a file, not a directory)
 		wantCode   int
 		wantStdout []string // substrings
@@ -91,6 +92,10 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 			wantCode: exitInvalid, wantStderr: []string{"concurrency"}},
 		{name: "a config file that is missing", tree: goodTree, config: "missing",
 			wantCode: exitInvalid, wantStderr: []string{"no such file"}},
+		{name: "ceilings alone lower the built-in defaults", tree: goodTree, config: `{"max_limits": {"timeout_ms": 10000, "memory_pages": 64}}`,
+			wantCode: exitOK, wantStdout: []string{"3 tasks: 3 completed"}},
+		{name: "a default above its ceiling names where it comes from", tree: goodTree, flags: []string{"--task-timeout", "2h"},
+			wantCode: exitInvalid, wantStderr: []string{"default timeout_ms 7200000 is above the maximum", "--task-timeout"}},
 		{name: "a plugins directory that is missing is named", tree: goodTree, plugins: "missing",
 			wantCode: exitInvalid, wantStderr: []string{"--plugins directory does not exist", `executor "echo" is not registered`}},
 		{name: "a plugins path that is a file", tree: goodTree, plugins: "file",
@@ -112,6 +117,7 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 			if tc.json {
 				args = append(args, "--json")
 			}
+			args = append(args, tc.flags...)
 			if tc.config != "" {
 				path := filepath.Join(t.TempDir(), "config.json")
 				if tc.config != "missing" {

@@ -135,30 +135,36 @@ func (c Config) withDefaults() (Config, error) {
 			*v = d
 		}
 	}
-	def(&c.Defaults.TimeoutMS, DefaultTimeoutMS)
-	def(&c.Defaults.MaxResultBytes, DefaultMaxResultBytes)
 	def(&c.Max.TimeoutMS, MaxTimeoutMS)
 	def(&c.Max.MaxResultBytes, MaxResultBytes)
-	if c.Defaults.MemoryPages == 0 {
-		c.Defaults.MemoryPages = DefaultMemoryPages
-	}
 	if c.Max.MemoryPages == 0 {
 		c.Max.MemoryPages = MaxMemoryPages
 	}
 	if c.Max.MemoryPages > wasm32Pages {
-		return c, fmt.Errorf("sandbox config: max memory_pages %d is above the wasm32 maximum of %d pages (4 GiB)", c.Max.MemoryPages, wasm32Pages)
+		return c, &ConfigError{fmt.Sprintf("max memory_pages %d is above the wasm32 maximum of %d pages (4 GiB)", c.Max.MemoryPages, wasm32Pages)}
 	}
 	if c.Max.TimeoutMS > math.MaxInt64/int64(time.Millisecond) {
-		return c, fmt.Errorf("sandbox config: max timeout_ms %d is too large (at most %d)", c.Max.TimeoutMS, math.MaxInt64/int64(time.Millisecond))
+		return c, &ConfigError{fmt.Sprintf("max timeout_ms %d is too large (at most %d)", c.Max.TimeoutMS, math.MaxInt64/int64(time.Millisecond))}
 	}
-	if c.Defaults.TimeoutMS > c.Max.TimeoutMS {
-		return c, fmt.Errorf("sandbox config: default timeout_ms %d is above the maximum %d", c.Defaults.TimeoutMS, c.Max.TimeoutMS)
+	// The operator's defaults must lie within the ceilings; a built-in default above a
+	// ceiling the operator lowered is lowered to it (docs/configuration.md): setting
+	// only max_limits.timeout_ms to 10 s gives tasks 10 s.
+	for _, l := range []struct {
+		name         string
+		v            *int64
+		builtin, max int64
+	}{{"timeout_ms", &c.Defaults.TimeoutMS, DefaultTimeoutMS, c.Max.TimeoutMS},
+		{"max_result_bytes", &c.Defaults.MaxResultBytes, DefaultMaxResultBytes, c.Max.MaxResultBytes}} {
+		if *l.v <= 0 {
+			*l.v = min(l.builtin, l.max)
+		} else if *l.v > l.max {
+			return c, &ConfigError{fmt.Sprintf("default %s %d is above the maximum %d", l.name, *l.v, l.max)}
+		}
 	}
-	if c.Defaults.MemoryPages > c.Max.MemoryPages {
-		return c, fmt.Errorf("sandbox config: default memory_pages %d is above the maximum %d", c.Defaults.MemoryPages, c.Max.MemoryPages)
-	}
-	if c.Defaults.MaxResultBytes > c.Max.MaxResultBytes {
-		return c, fmt.Errorf("sandbox config: default max_result_bytes %d is above the maximum %d", c.Defaults.MaxResultBytes, c.Max.MaxResultBytes)
+	if c.Defaults.MemoryPages == 0 {
+		c.Defaults.MemoryPages = min(DefaultMemoryPages, c.Max.MemoryPages)
+	} else if c.Defaults.MemoryPages > c.Max.MemoryPages {
+		return c, &ConfigError{fmt.Sprintf("default memory_pages %d is above the maximum %d", c.Defaults.MemoryPages, c.Max.MemoryPages)}
 	}
 	if c.PoolSize <= 0 {
 		c.PoolSize = DefaultPoolSize
@@ -246,3 +252,9 @@ func trimUnit(v float64, unit string) string {
 	}
 	return s + " " + unit
 }
+
+// ConfigError is a Config whose limits contradict each other or the wasm32 bounds: the
+// operator's to fix (the CLI exits as for a bad config file).
+type ConfigError struct{ msg string }
+
+func (e *ConfigError) Error() string { return "sandbox config: " + e.msg }

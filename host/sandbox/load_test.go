@@ -154,6 +154,17 @@ func TestConfigValidation(t *testing.T) {
 			t.Fatalf("New(%+v) succeeded", cfg)
 		}
 	}
+	// A ceiling below a built-in default lowers the default; nothing else has to change.
+	for _, max := range []Config{{Max: taskLimits(10000, 0, 0)}, {Max: taskLimits(0, 64, 0)}, {Max: taskLimits(0, 0, 1000)}} {
+		cfg, err := max.withDefaults()
+		if err != nil {
+			t.Fatalf("ceilings %+v alone: %v", max.Max, err)
+		}
+		if d := cfg.Defaults; d.TimeoutMS > cfg.Max.TimeoutMS || d.MemoryPages > cfg.Max.MemoryPages || d.MaxResultBytes > cfg.Max.MaxResultBytes ||
+			(max.Max.TimeoutMS > 0 && d.TimeoutMS != max.Max.TimeoutMS) || (max.Max.MemoryPages > 0 && d.MemoryPages != max.Max.MemoryPages) {
+			t.Fatalf("ceilings %+v: defaults %+v", max.Max, d)
+		}
+	}
 	var rt Runtime
 	rt.cfg, _ = Config{}.withDefaults()
 	got := rt.Effective(taskLimits(0, 1<<20, 5))
