@@ -154,6 +154,22 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
+// TestExpectedError: what --update expects of a failed case survives a rebuild of the
+// plugin: no hash, no stack trace.
+func TestExpectedError(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"plugin bad_c (sha256 43e31146e119…): trapped: unreachable\nwasm stack trace:\n\tbad_c.run()", "trapped: unreachable"},
+		{"plugin echo (sha256 9f86d081884c…): invalid input: inputs.n: expected integer", "invalid input: inputs.n: expected integer"},
+		{"boom", "boom"},
+		{"plugin of mine failed): for reasons", "plugin of mine failed): for reasons"},
+	} {
+		if got := expectedError(tc.in); got != tc.want {
+			t.Errorf("expectedError(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestReadCasesDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -180,7 +180,7 @@ func Update(f *CasesFile, results []*CaseResult) int {
 		}
 		switch {
 		case o.Failed():
-			msg := o.Error
+			msg := expectedError(o.Error)
 			e.Error, e.Result, e.ResultSubset, e.ResultSchema = &msg, nil, nil, nil
 			res.Case.schema = nil
 		case e.ResultSubset == nil && e.ResultSchema == nil:
@@ -191,6 +191,20 @@ func Update(f *CasesFile, results []*CaseResult) int {
 		n++
 	}
 	return n
+}
+
+// expectedError is the part of a failed call's error that Update expects (a case's
+// error is a substring): without the host's "plugin ID (sha256 …): " prefix, whose hash
+// changes with every build of the plugin, and without a trap's stack trace, which
+// follows its first line.
+func expectedError(msg string) string {
+	if rest, ok := strings.CutPrefix(msg, "plugin "); ok {
+		if i := strings.Index(rest, "): "); i >= 0 && strings.Contains(rest[:i], " (sha256 ") {
+			msg = rest[i+len("): "):]
+		}
+	}
+	first, _, _ := strings.Cut(msg, "\n")
+	return first
 }
 
 // WriteFile writes f back to its Path (see Marshal).
