@@ -89,18 +89,23 @@ func newTaskLogs(st store.Store, b store.LogBounds, now func() time.Time, log hc
 	return l
 }
 
-// logger returns base, also capturing into t's log what is logged through it, as
-// source ("executor" or "hook <id>") of t's attempt t.NextAttempt() (the number in its retry history).
-func (l *taskLogs) logger(base hclog.Logger, rootID string, t *task.Task, source string) hclog.Logger {
+// logger returns base, also capturing into task taskID's log what is logged through it,
+// as source ("executor" or "hook <id>") of its attempt number attempt (as in its retry
+// history).
+func (l *taskLogs) logger(base hclog.Logger, rootID, taskID string, attempt int, source string) hclog.Logger {
 	if l.st == nil {
 		return base
 	}
-	return &captureLogger{Logger: base, sink: l, rootID: rootID, taskID: t.ID, attempt: t.NextAttempt(), source: source}
+	return &captureLogger{Logger: base, sink: l, rootID: rootID, taskID: taskID, attempt: attempt, source: source}
 }
 
-// hookTee is the executor.LogTee of t's pre- and post-hooks.
-func (l *taskLogs) hookTee(rootID string, t *task.Task) executor.LogTee {
-	return func(id string, base hclog.Logger) hclog.Logger { return l.logger(base, rootID, t, "hook "+id) }
+// hookTee is the executor.LogTee of the hooks of t's attempt number attempt: the one
+// about to run for pre-hooks (t.NextAttempt), the one that ended for post-hooks
+// (t.EndedAttempt).
+func (l *taskLogs) hookTee(rootID string, t *task.Task, attempt int) executor.LogTee {
+	return func(id string, base hclog.Logger) hclog.Logger {
+		return l.logger(base, rootID, t.ID, attempt, "hook "+id)
+	}
 }
 
 // add queues one captured line, as it will be stored (store.LogLine.AsStored) and cut

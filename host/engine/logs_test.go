@@ -120,21 +120,39 @@ func TestTaskLogs(t *testing.T) {
 
 // TestTaskLogsOfHooks: pre- and post-hook lines are kept with their task, named by hook;
 // post-hook lines at the latest when the engine closes.
+// A post-hook's lines belong to the attempt that ended, which a task with a retry policy
+// has in its history by then.
 func TestTaskLogsOfHooks(t *testing.T) {
 	t.Parallel()
-	st := memstore.New()
-	t.Cleanup(func() { _ = st.Close() })
-	v := setupStore(t, st, withLogging, withHooks(logHooks{}))
-	root := v.create(spec{id: "r", params: map[string]any{"log": []any{"info run"}}})
-	v.run(root, RunOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := v.e.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"1 hook audit info pre r", "1 executor info run stream=apflow.log n=1", "1 hook audit warn post r"}
-	if got := logsOf(t, st, "r"); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	for _, c := range []struct {
+		name   string
+		params map[string]any
+		want   []string
+	}{
+		{"no retry policy", map[string]any{"log": []any{"info run"}},
+			[]string{"1 hook audit info pre r", "1 executor info run stream=apflow.log n=1", "1 hook audit warn post r"}},
+		{"a retry policy, first attempt", map[string]any{"log": []any{"info run"}, "retry": quick(2)},
+			[]string{"1 hook audit info pre r", "1 executor info run stream=apflow.log n=1", "1 hook audit warn post r"}},
+		{"a retry policy, second attempt", map[string]any{"log": []any{"info run"}, "fail_times": 1, "retry": quick(2)},
+			[]string{"1 hook audit info pre r", "1 executor info run stream=apflow.log n=1",
+				"2 hook audit info pre r", "2 executor info run stream=apflow.log n=1", "2 hook audit warn post r"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st := memstore.New()
+			t.Cleanup(func() { _ = st.Close() })
+			v := setupStore(t, st, withLogging, withHooks(logHooks{}))
+			root := v.create(spec{id: "r", params: c.params})
+			v.run(root, RunOptions{})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := v.e.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := logsOf(t, st, "r"); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Fatalf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
 	}
 }
 

@@ -133,7 +133,7 @@ func (c *coordinator) storedAfter(n *node) func(*task.Task, error) {
 func (c *coordinator) post(i int32, t *task.Task, inputs map[string]any) {
 	e, r := c.engine, c.run
 	go func() {
-		errs := e.cfg.Hooks.Post(executor.WithLogTee(asCaller(e.killCtx, t), e.logs.hookTee(r.rootID, t)), t.Clone(), task.CloneValue(inputs).(map[string]any), task.CloneValue(t.Result))
+		errs := e.cfg.Hooks.Post(executor.WithLogTee(asCaller(e.killCtx, t), e.logs.hookTee(r.rootID, t, t.EndedAttempt())), t.Clone(), task.CloneValue(inputs).(map[string]any), task.CloneValue(t.Result))
 		if len(errs) > 0 {
 			msgs := make([]string, len(errs))
 			for k, err := range errs {

@@ -110,7 +110,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		if in == nil {
 			in = map[string]any{}
 		}
-		changed, errs := e.cfg.Hooks.Pre(executor.WithLogTee(asCaller(ctx, t), e.logs.hookTee(rootID, t)), t.Clone(), in)
+		changed, errs := e.cfg.Hooks.Pre(executor.WithLogTee(asCaller(ctx, t), e.logs.hookTee(rootID, t, t.NextAttempt())), t.Clone(), in)
 		for _, err := range errs {
 			out.hookErrors = append(out.hookErrors, "pre-hook: "+err.Error())
 			e.cfg.Logger.Warn("pre-hook failed", "task", t.ID, "error", err)
@@ -144,7 +144,7 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		Inputs:    raw,
 		Validated: true, // just above, after the pre-hooks
 		Limits:    effectiveLimits(e.cfg.Limits, t.Limits),
-		Logger:    e.logs.logger(e.cfg.Logger.With("task", t.ID, "executor", t.Method()), rootID, t, "executor"),
+		Logger:    e.logs.logger(e.cfg.Logger.With("task", t.ID, "executor", t.Method()), rootID, t.ID, t.NextAttempt(), "executor"),
 		Progress: func(p float64) {
 			now := e.cfg.Now()
 			mu.Lock()

@@ -41,6 +41,15 @@ func (t *Task) NextAttempt() int {
 	return len(t.Retry.History) + 1
 }
 
+// EndedAttempt is the number of the task's attempt that ended last, once it has ended:
+// the last of its retry history, or 1 when it keeps none.
+func (t *Task) EndedAttempt() int {
+	if t.Retry == nil || len(t.Retry.History) == 0 {
+		return 1
+	}
+	return len(t.Retry.History)
+}
+
 // WaitingRetry reports whether the task is pending after a failed attempt, waiting for
 // its next one (at Retry.NextAttemptAt).
 func (t *Task) WaitingRetry() bool { return IsWaitingRetry(t.Status, t.Retry) }
