@@ -206,21 +206,25 @@ func TestNeverRuns(t *testing.T) {
 		name  string
 		t     *task.Task
 		field string
+		want  string // in the reason
 	}{
-		{"once later", once("2026-12-03T09:00:00Z", nil), ""},
-		{"once past", once("2026-12-01T09:00:00Z", nil), "schedule_expression"},
-		{"once past, disabled", once("2026-12-01T09:00:00Z", func(t *task.Task) { t.ScheduleEnabled = false }), ""},
-		{"once past, runs used up", once("2026-12-01T09:00:00Z", func(t *task.Task) { t.MaxRuns, t.RunCount = 1, 1 }), ""},
+		{"once later", once("2026-12-03T09:00:00Z", nil), "", ""},
+		{"once past", once("2026-12-01T09:00:00Z", nil), "schedule_expression", "once time is past"},
+		{"once past, disabled", once("2026-12-01T09:00:00Z", func(t *task.Task) { t.ScheduleEnabled = false }), "", ""},
+		{"once past, runs used up", once("2026-12-01T09:00:00Z", func(t *task.Task) { t.MaxRuns, t.RunCount = 1, 1 }), "", ""},
+		// A cron date that never comes is not a once time.
+		{"cron on February 30", &task.Task{ScheduleEnabled: true, ScheduleType: "cron", ScheduleExpression: "0 0 30 2 *"},
+			"schedule_expression", "no occurrence after now"},
 		{"start after the once time", once("2026-12-03T09:00:00Z", func(t *task.Task) {
 			t.ScheduleStartAt = time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
-		}), "schedule_start_at"},
+		}), "schedule_start_at", "once time"},
 		{"end past", &task.Task{ScheduleEnabled: true, ScheduleType: "daily", ScheduleExpression: "09:00",
-			ScheduleEndAt: now.Add(-time.Hour)}, "schedule_end_at"},
+			ScheduleEndAt: now.Add(-time.Hour)}, "schedule_end_at", "is past"},
 		{"end before the next occurrence", &task.Task{ScheduleEnabled: true, ScheduleType: "daily", ScheduleExpression: "09:00",
-			ScheduleEndAt: now.Add(time.Hour)}, "schedule_end_at"},
+			ScheduleEndAt: now.Add(time.Hour)}, "schedule_end_at", "next occurrence"},
 	}
 	for _, tt := range tests {
-		if field, reason := NeverRuns(tt.t, now); field != tt.field || (field != "" && reason == "") {
+		if field, reason := NeverRuns(tt.t, now); field != tt.field || (field != "" && reason == "") || !strings.Contains(reason, tt.want) {
 			t.Errorf("%s: NeverRuns = %q, %q; want the field %q", tt.name, field, reason, tt.field)
 		}
 	}

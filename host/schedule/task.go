@@ -61,12 +61,16 @@ func NeverRuns(t *task.Task, now time.Time) (field, reason string) {
 	switch {
 	case !t.ScheduleEndAt.IsZero() && !t.ScheduleEndAt.After(now):
 		return "schedule_end_at", "is past: the enabled schedule would never run (disable it, or move the end)"
-	case s.Next(now).IsZero():
+	case s.Next(now).IsZero() && t.ScheduleType == "once":
 		return "schedule_expression", "the once time is past: the enabled schedule would never run (disable it, or move the time)"
+	case s.Next(now).IsZero():
+		return "schedule_expression", "has no occurrence after now (a date that never comes, such as February 30): the enabled schedule would never run"
 	case !t.ScheduleEndAt.IsZero():
 		return "schedule_end_at", "comes before the schedule's next occurrence: the enabled schedule would never run"
-	default:
+	case t.ScheduleType == "once":
 		return "schedule_start_at", "comes after the once time: the enabled schedule would never run"
+	default:
+		return "schedule_start_at", "comes after the schedule's last occurrence: the enabled schedule would never run"
 	}
 }
 
