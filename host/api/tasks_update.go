@@ -138,9 +138,7 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 		if _, err := schedule.PolicyOf(t); err != nil {
 			var fe *schedule.FieldError
 			errors.As(err, &fe)
-			e := apferr.InvalidParam(fe.Field, fmt.Sprintf("task %s: %v", t.ID, fe.Err), "a schedule policy (docs/schedules.md)", nil)
-			e.Data.(map[string]any)["task_id"] = t.ID
-			return e
+			return taskParam(t, apferr.InvalidParam(fe.Field, fe.Err.Error(), "a schedule policy (docs/schedules.md)", nil))
 		}
 	}
 	t.UpdatedAt = now
@@ -159,24 +157,24 @@ func reschedule(t *task.Task, fields map[string]json.RawMessage, now time.Time) 
 		return nil
 	}
 	if t.ScheduleEnabled && (t.ScheduleType == "" || t.ScheduleExpression == "") {
-		return apferr.InvalidParam("schedule_enabled", "an enabled schedule needs schedule_type and schedule_expression", "schedule_type and schedule_expression set", true)
+		return taskParam(t, apferr.InvalidParam("schedule_enabled", "an enabled schedule needs schedule_type and schedule_expression", "schedule_type and schedule_expression set", true))
 	}
 	if t.ScheduleType != "" && t.ScheduleExpression != "" {
 		if _, err := schedule.Of(t); err != nil {
 			var fe *schedule.FieldError
 			errors.As(err, &fe)
-			return apferr.InvalidParam(fe.Field, fe.Err.Error(), nil, nil)
+			return taskParam(t, apferr.InvalidParam(fe.Field, fe.Err.Error(), nil, nil))
 		}
 	}
 	if field, reason := schedule.NeverRuns(t, now); field != "" {
-		return apferr.InvalidParam(field, fmt.Sprintf("task %s: %s", t.ID, reason), "a schedule with a run after now", nil)
+		return taskParam(t, apferr.InvalidParam(field, reason, "a schedule with a run after now", nil))
 	}
 	if _, ok := fields["next_run_at"]; ok {
 		return nil
 	}
 	next, err := schedule.NextRun(t, now)
 	if err != nil {
-		return apferr.InvalidParam("schedule_expression", err.Error(), nil, nil)
+		return taskParam(t, apferr.InvalidParam("schedule_expression", err.Error(), nil, nil))
 	}
 	t.NextRunAt = next
 	return nil
@@ -254,7 +252,7 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 		if err = obj(&t.Params); err == nil {
 			if _, perr := retry.FromParams(t.Params); perr != nil {
 				fe := perr.(*retry.FieldError)
-				return apferr.InvalidParam(fe.Field, fe.Reason, nil, nil)
+				return taskParam(t, apferr.InvalidParam(fe.Field, fe.Reason, nil, nil))
 			}
 		}
 	case "limits": // placeLimits

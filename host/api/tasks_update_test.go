@@ -30,14 +30,14 @@ func TestUpdateReschedules(t *testing.T) {
 	} {
 		params["task_id"] = "s"
 		err := e.fails(t, "", "tasks.update", params, int(apferr.InvalidParams))
-		if data, _ := err.Data.(map[string]any); data["field"] != field {
-			t.Errorf("update %v: error %v, want the field %s named", params, err.Data, field)
+		if data, _ := err.Data.(map[string]any); data["field"] != field || data["task_id"] != "s" || !strings.Contains(err.Message, "task s: ") {
+			t.Errorf("update %v: error %q %v, want the task and the field %s named", params, err.Message, err.Data, field)
 		}
 	}
 	for field, value := range map[string]any{"schedule_expression": "9am", "schedule_timezone": "Mars/Olympus"} {
 		err := e.fails(t, "", "tasks.update", map[string]any{"task_id": "s", field: value}, int(apferr.InvalidParams))
-		if data, _ := err.Data.(map[string]any); data["field"] != field {
-			t.Errorf("update of %s: error %v, want the field named", field, err.Data)
+		if data, _ := err.Data.(map[string]any); data["field"] != field || data["task_id"] != "s" || !strings.Contains(err.Message, "task s: ") {
+			t.Errorf("update of %s: error %q %v, want the task and the field named", field, err.Message, err.Data)
 		}
 	}
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "s", "schedule_enabled": false}, &got)
