@@ -194,3 +194,14 @@ func TestReadCasesDirectory(t *testing.T) {
 		t.Fatalf("empty dir: %v", err)
 	}
 }
+
+// TestDurationNeverInExponentForm: a call's time reads as a plain number of
+// milliseconds, three significant digits, whatever its size.
+func TestDurationNeverInExponentForm(t *testing.T) {
+	t.Parallel()
+	for ms, want := range map[float64]string{0.195: "0.195 ms", 12.44: "12.4 ms", 99.96: "100 ms", 3010.4: "3010 ms", 125000: "125000 ms"} {
+		if got := duration(ms); got != want {
+			t.Errorf("duration(%v) = %q, want %q", ms, got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -31,7 +32,7 @@ func (o *Outcome) WriteLog(w io.Writer) {
 
 func (o *Outcome) usageLine() string {
 	u := o.Usage
-	parts := []string{fmt.Sprintf("%.3g ms", u.DurationMS)}
+	parts := []string{duration(u.DurationMS)}
 	if u.PeakMemoryPages > 0 {
 		parts = append(parts, fmt.Sprintf("peak memory %d pages (%s)", u.PeakMemoryPages, kib(int64(u.PeakMemoryPages)*65536)))
 	}
@@ -42,6 +43,15 @@ func (o *Outcome) usageLine() string {
 		parts = append(parts, fmt.Sprintf("%d host calls", u.HostCalls))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// duration writes a call's time in milliseconds with three significant digits, never
+// in exponent form: 0.195 ms, 12.4 ms, 3010 ms.
+func duration(ms float64) string {
+	if ms >= 100 {
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	}
+	return strconv.FormatFloat(ms, 'g', 3, 64) + " ms"
 }
 
 func kib(n int64) string {
