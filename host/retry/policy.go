@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -286,7 +287,7 @@ func number(v any, field string, lo, hi float64) (float64, error) {
 		return 0, &FieldError{field, "must be a number"}
 	}
 	if math.IsNaN(x) || x < lo || x > hi {
-		return 0, &FieldError{field, fmt.Sprintf("%v is outside %v..%v", x, lo, hi)}
+		return 0, &FieldError{field, fmt.Sprintf("%s is outside %s..%s", plain(x), plain(lo), plain(hi))}
 	}
 	return x, nil
 }
@@ -378,3 +379,6 @@ func (p Policy) Retries(f Failure) bool {
 	}
 	return false
 }
+
+// plain writes a number as a person would, never in exponent form: 604800000, 1.5.
+func plain(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }

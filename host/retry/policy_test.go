@@ -90,6 +90,15 @@ func TestParseAllReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestBoundsReadAsNumbers: a value out of range names the range without exponents.
+func TestBoundsReadAsNumbers(t *testing.T) {
+	t.Parallel()
+	_, err := Parse(decode(t, `{"backoff": {"initial_ms": 1e12}}`), "params.retry")
+	if err == nil || strings.Contains(err.Error(), "e+") || !strings.Contains(err.Error(), fmt.Sprint(MaxDelayMS)) {
+		t.Fatalf("error %v, want the range in plain numbers", err)
+	}
+}
+
 func TestResolveLayers(t *testing.T) {
 	t.Parallel()
 	task, _ := Parse(decode(t, `{"max_attempts": 5}`), "t")
