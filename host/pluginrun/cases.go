@@ -3,9 +3,11 @@ package pluginrun
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -70,17 +72,26 @@ type Expect struct {
 // directory fixture file names are relative to.
 func ParseCases(path string, data []byte) (*CasesFile, error) {
 	f := &CasesFile{Path: path}
+	var raw []json.RawMessage
 	trimmed := bytes.TrimSpace(data)
 	if bytes.HasPrefix(trimmed, []byte("{")) {
 		var w struct {
-			Cases []*Case `json:"cases"`
+			Cases []json.RawMessage `json:"cases"`
 		}
 		if err := decodeStrict(data, &w); err != nil {
-			return nil, fmt.Errorf("%s: not a cases file (a JSON array of cases, or {\"cases\": [...]}): %w", path, err)
+			return nil, fmt.Errorf("%s: not a cases file (a JSON array of cases, or {\"cases\": [...]}): %s", path, readableJSONError(err))
 		}
-		f.Cases, f.wrapped = w.Cases, true
-	} else if err := decodeStrict(data, &f.Cases); err != nil {
-		return nil, fmt.Errorf("%s: not a cases file (a JSON array of cases, or {\"cases\": [...]}): %w", path, err)
+		raw, f.wrapped = w.Cases, true
+	} else if err := decodeStrict(data, &raw); err != nil {
+		return nil, fmt.Errorf("%s: not a cases file (a JSON array of cases, or {\"cases\": [...]}): %s", path, readableJSONError(err))
+	}
+	// Each case on its own, so that a problem names its case.
+	for i, r := range raw {
+		var c *Case
+		if err := decodeStrict(r, &c); err != nil {
+			return nil, fmt.Errorf("%s: case %s: %s", path, caseLabel(r, i), readableJSONError(err))
+		}
+		f.Cases = append(f.Cases, c)
 	}
 	if len(f.Cases) == 0 {
 		return nil, fmt.Errorf("%s: no cases", path)
@@ -103,6 +114,44 @@ func ParseCases(path string, data []byte) (*CasesFile, error) {
 		seen[c.Name] = true
 	}
 	return f, nil
+}
+
+// caseLabel names the case raw, at index i, in a problem: its name when it has one.
+func caseLabel(raw json.RawMessage, i int) string {
+	var named struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(raw, &named) == nil && named.Name != "" {
+		return named.Name
+	}
+	return fmt.Sprint(i)
+}
+
+// readableJSONError says what encoding/json found wrong in a cases file in the file's
+// terms: the field and the JSON it wants, not Go's types.
+func readableJSONError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		want := "an object"
+		switch te.Type.Kind() {
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "an integer"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		}
+		if te.Field == "" {
+			return fmt.Sprintf("must be %s, not %s", want, te.Value)
+		}
+		return fmt.Sprintf("%s: must be %s, not %s", te.Field, want, te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // check validates a case and prepares its fixture and schema.

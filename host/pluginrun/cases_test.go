@@ -22,7 +22,11 @@ func TestParseCases(t *testing.T) {
 		{name: "no cases", doc: `[]`, errPart: "no cases"},
 		{name: "no name", doc: `[{"expect":{}}]`, errPart: "case 0: name is required"},
 		{name: "same name", doc: `[{"name":"a"},{"name":"a"}]`, errPart: "case a: the name is used twice"},
-		{name: "unknown field", doc: `[{"name":"a","expected":{}}]`, errPart: `unknown field "expected"`},
+		{name: "unknown field", doc: `[{"name":"a","expected":{}}]`, errPart: `case a: unknown field "expected"`},
+		// A wrong type names the case and the field in the file's terms, not Go's.
+		{name: "wrong type", doc: `[{"name":"a"},{"name":"kv","grants":{"kv":true}}]`, errPart: "case kv: grants.kv: must be an object, not bool"},
+		{name: "wrong type, no name", doc: `[{"limits":{"timeout_ms":"5"}}]`, errPart: "case 0: limits.timeout_ms: must be an integer, not string"},
+		{name: "not a case", doc: `[{"name":"a"}, 5]`, errPart: "case 1: must be an object, not number"},
 		{name: "unknown expectation", doc: `[{"name":"a","expect":{"status":1}}]`, errPart: `unknown field "status"`},
 		{name: "bad hook", doc: `[{"name":"a","hook":"around"}]`, errPart: `hook "around"`},
 		{name: "error and result", doc: `[{"name":"a","expect":{"error":"x","result":{}}}]`, errPart: "exclude each other"},
