@@ -112,6 +112,7 @@ func (r *Runtime) LoadDescribed(d *Description, name string, source func() ([]by
 	}
 	m.pool.m = m
 	r.described.Add(1)
+	r.warnUnusableGrants(m)
 	return m, nil
 }
 

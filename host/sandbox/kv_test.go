@@ -200,3 +200,31 @@ func TestKVNotForHooks(t *testing.T) {
 	}
 	wantCode(t, "hook's kv_get", got, KVCodeNotGranted, "executors only")
 }
+
+// TestGrantsAKindCannotUseAreNamed: a kv grant on a hook and a repository grant on an
+// executor would do nothing; the load warns of each, naming the plugin, and of nothing
+// when the grant fits.
+func TestGrantsAKindCannotUseAreNamed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, module string
+		grants       Grants
+		warn         string // in the log; "" for none
+	}{
+		{"kv on a hook", "hook", Grants{KV: &KVGrant{}}, "the kv grant of this plugin does nothing"},
+		{"repository on an executor", "echo", Grants{Repository: true}, "the repository grant of this plugin does nothing"},
+		{"kv on an executor", "echo", Grants{KV: &KVGrant{}}, ""},
+		{"repository on a hook", "hook", Grants{Repository: true}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log, buf := newLogger()
+			rt := setup(t, Config{Logger: log, Grants: func(string) Grants { return tc.grants }})
+			load(t, rt, tc.module)
+			got := buf.String()
+			if tc.warn == "" && strings.Contains(got, "does nothing") || tc.warn != "" && !strings.Contains(got, tc.warn) {
+				t.Fatalf("log:\n%s\nwant %q", got, tc.warn)
+			}
+		})
+	}
+}

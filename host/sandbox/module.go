@@ -158,7 +158,22 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, hash, fileID string) (*
 	ok = true
 	r.loads.Add(1)
 	r.cfg.Logger.Debug("plugin loaded", "plugin", m.info.ID, "sha256", hash, "kind", m.info.Kind)
+	r.warnUnusableGrants(m)
 	return m, nil
+}
+
+// warnUnusableGrants warns of a grant the operator gave a plugin that its kind cannot
+// use, which would otherwise do nothing without a word: kv to a module with no executor
+// (a hook's kv calls are refused), repository to one with no hook (only hooks call
+// store_call).
+func (r *Runtime) warnUnusableGrants(m *Module) {
+	g := r.grants(m.info.ID)
+	if g.KV != nil && !m.IsExecutor() {
+		r.cfg.Logger.Warn("the kv grant of this plugin does nothing: it is not an executor, and hooks have no kv (docs/kv.md)", "plugin", m.info.ID)
+	}
+	if g.Repository && len(m.hooks) == 0 {
+		r.cfg.Logger.Warn("the repository grant of this plugin does nothing: only hooks call store_call (docs/configuration.md)", "plugin", m.info.ID)
+	}
 }
 
 // abiError is one way a module breaks the ABI, with the fix [Runtime.Inspect] shows
