@@ -305,7 +305,7 @@ func (s *Server) finalResult(ctx context.Context, tg target) map[string]any {
 		if t.Blocked() {
 			out["message"] = "Task is blocked: " + strings.TrimPrefix(t.Error, task.BlockedPrefix)
 		} else {
-			out["message"] = "Task did not run"
+			out["message"] = "Task is pending: no run of its tree is in progress"
 		}
 	default:
 		out["message"] = "Task execution in progress"
