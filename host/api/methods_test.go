@@ -159,6 +159,11 @@ func TestUpdate(t *testing.T) {
 	for _, tt := range tests {
 		e.fails(t, "", "tasks.update", tt.params, tt.code)
 	}
+	// An unknown reference and a cycle are reported together.
+	both := e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-a", "dependencies": []any{"u-root", "nope"}}, -32011)
+	if !strings.Contains(both.Message, "nope") || !strings.Contains(both.Message, "cycle") {
+		t.Fatalf("an unknown reference beside a cycle: %q, want both named", both.Message)
+	}
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-a", "dependencies": []any{map[string]any{"id": "u-b", "required": false}}}, &got)
 	if len(got.Deps) != 1 || got.Deps[0].ID != "u-b" || got.Deps[0].Required {
 		t.Fatalf("deps = %+v", got.Deps)

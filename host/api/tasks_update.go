@@ -410,11 +410,10 @@ func (s *Server) checkDependencies(ctx context.Context, t *task.Task, raw json.R
 		}
 		deps = append(deps, task.Dependency{ID: target.ID, Required: req, Key: updatedKey(t, ref.Key, ref.Name, target.ID)})
 	}
-	if len(probs) == 0 {
-		if cycle := findCycle(tree, t.ID, deps); cycle != nil {
-			probs = append(probs, apferr.Problem{Code: apferr.CircularDependency, TaskID: t.ID, TaskName: t.Name,
-				Field: "dependencies", Reason: "the new dependencies close a cycle", Cycle: cycle})
-		}
+	// The references that resolved are checked for a cycle too: every problem at once.
+	if cycle := findCycle(tree, t.ID, deps); cycle != nil {
+		probs = append(probs, apferr.Problem{Code: apferr.CircularDependency, TaskID: t.ID, TaskName: t.Name,
+			Field: "dependencies", Reason: "the new dependencies close a cycle", Cycle: cycle})
 	}
 	for _, x := range tree {
 		if x.Status != task.InProgress {
