@@ -21,8 +21,9 @@ const DefaultCalendarName = "APFlow Tasks"
 type Options struct {
 	// Name is the calendar's name (X-WR-CALNAME); "" means DefaultCalendarName.
 	Name string
-	// BaseURL, when set, gives each event a URL (<BaseURL>/tasks/<id>), and its host name
-	// is the domain of the UIDs ("apflow" otherwise).
+	// BaseURL, when set, gives each event a URL, the task's page in the dashboard of the
+	// server at BaseURL (<BaseURL>/ui/#/task/<id>), and its host name is the domain of
+	// the UIDs ("apflow" otherwise).
 	BaseURL string
 	// Now stamps the events (DTSTAMP).
 	Now time.Time
@@ -120,7 +121,7 @@ func event(t *task.Task, loc *time.Location, now time.Time, domain, base string)
 		ls = append(ls, "X-APFLOW-APPROXIMATE:TRUE")
 	}
 	if base != "" {
-		ls = append(ls, "URL:"+base+"/tasks/"+url.PathEscape(t.ID))
+		ls = append(ls, "URL:"+base+"/ui/#/task/"+url.PathEscape(t.ID))
 	}
 	return append(ls, "END:VEVENT")
 }
