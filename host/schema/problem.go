@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
@@ -102,8 +104,11 @@ func leaves(ve *jsonschema.ValidationError, forgive func(Problem) bool, root *js
 	kw := lastSegment(ve.KeywordLocation)
 	if len(ve.Causes) == 0 {
 		p := Problem{Path: pointerSegments(ve.InstanceLocation), Keyword: kw, Message: ve.Message}
-		if kw == "oneOf" {
+		switch kw {
+		case "oneOf":
 			p.Message = oneOfSeveral(ve, root)
+		case "maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf":
+			p.Message = plainNumbers(p.Message)
 		}
 		if forgive != nil && forgive(p) {
 			return nil, true
@@ -199,6 +204,21 @@ func oneOfSeveral(ve *jsonschema.ValidationError, root *jsonschema.Schema) strin
 		return ve.Message // both require the same property: they differ elsewhere
 	}
 	return "only one of " + strings.Join(names, ", ") + " may be given"
+}
+
+// exponent matches a number the validator wrote in exponent form (1.047552e+06).
+var exponent = regexp.MustCompile(`-?[0-9]+(\.[0-9]+)?e[+-][0-9]+`)
+
+// plainNumbers rewrites the numbers of a bound's message without exponents: "must be <=
+// 1047552 but found 2000000", not "1.047552e+06".
+func plainNumbers(msg string) string {
+	return exponent.ReplaceAllStringFunc(msg, func(n string) string {
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return n
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	})
 }
 
 // schemaAt returns the subschema of s at a keyword location made of properties, items

@@ -162,6 +162,16 @@ func TestAlternativeRequiredNamedTogether(t *testing.T) {
 	}
 }
 
+// TestBoundsInPlainNumbers: a bound's message writes its numbers as given, never in
+// exponent form.
+func TestBoundsInPlainNumbers(t *testing.T) {
+	t.Parallel()
+	got := Describe(invalid(t, `{"properties": {"n": {"maximum": 1047552}}}`, `{"n": 2000000}`).Problems(), "")
+	if strings.Contains(got, "e+") || !strings.Contains(got, "1047552") || !strings.Contains(got, "2000000") {
+		t.Fatalf("got %q, want the bound and the value in plain numbers", got)
+	}
+}
+
 func TestForgiving(t *testing.T) {
 	t.Parallel()
 	topRequired := func(p Problem) bool { return p.Keyword == "required" && len(p.Path) == 0 }
