@@ -483,3 +483,36 @@ func TestLogsConformance(t *testing.T) {
 		return s
 	})
 }
+
+// TestDeleteSiblingsAtOnce: two Deletes of a parent's last two children at the same time
+// leave the parent without has_children, whichever commits last.
+func TestDeleteSiblingsAtOnce(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t, Options{})
+	ctx := t.Context()
+	for i := range 20 {
+		r := &task.Task{ID: fmt.Sprintf("r%d", i), Name: "r", Status: task.Pending, HasChildren: true, Inputs: map[string]any{}}
+		r.TaskTreeID = r.ID
+		kids := []*task.Task{r}
+		for _, k := range []string{"b", "c"} {
+			kids = append(kids, &task.Task{ID: fmt.Sprintf("%s%d", k, i), Name: k, ParentID: r.ID, TaskTreeID: r.ID, Status: task.Pending, Inputs: map[string]any{}})
+		}
+		if err := s.Create(ctx, kids); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, k := range kids[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Delete(ctx, []string{k.ID}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got, err := s.Get(ctx, r.ID); err != nil || got.HasChildren {
+			t.Fatalf("%s after both children were deleted at once: has_children %v (%v)", r.ID, got != nil && got.HasChildren, err)
+		}
+	}
+}

@@ -122,6 +122,15 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	}
 	return s.use(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// The tasks and their parents are locked first, in one statement in id order
+			// (as the committer locks its rows): two Deletes of a parent's last children
+			// then take turns, and the second sees the first's rows gone when it looks
+			// for parents left without a child (clearEmptiedParents).
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM apflow_tasks
+				WHERE id = ANY($1) OR id IN (SELECT parent_id FROM apflow_tasks WHERE id = ANY($1))
+				ORDER BY id FOR UPDATE`, ids); err != nil {
+				return fmt.Errorf("delete tasks: lock them and their parents: %w", err)
+			}
 			if err := checkDelete(ctx, tx, ids); err != nil {
 				return err
 			}
