@@ -250,9 +250,10 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 		}
 	case "params":
 		if err = obj(&t.Params); err == nil {
-			if _, perr := retry.FromParams(t.Params); perr != nil {
-				fe := perr.(*retry.FieldError)
-				return taskParam(t, apferr.InvalidParam(fe.Field, fe.Reason, nil, nil))
+			if _, probs := retry.FromParamsAll(t.Params); len(probs) > 0 {
+				e := apferr.InvalidParam(probs[0].Field, probs[0].Reason, nil, nil)
+				e.Message = "Invalid params: " + retry.Describe(probs)
+				return taskParam(t, e)
 			}
 		}
 	case "limits": // placeLimits

@@ -57,6 +57,13 @@ func TestUpdateChecksSchedulePolicy(t *testing.T) {
 		t.Errorf("error data %v, want field params.schedule_missed and task_id s", err.Data)
 	}
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "s", "params": map[string]any{"schedule_overlap": "wait"}}, nil)
+	// A retry policy's problems are all named, with the task.
+	err = e.fails(t, "", "tasks.update", map[string]any{"task_id": "s", "params": map[string]any{
+		"retry": map[string]any{"max_attempts": 0, "backoff": map[string]any{"jitter": 2}}}}, int(apferr.InvalidParams))
+	if data, _ := err.Data.(map[string]any); data["task_id"] != "s" || !strings.Contains(err.Message, "params.retry.max_attempts") ||
+		!strings.Contains(err.Message, "params.retry.backoff.jitter") {
+		t.Errorf("error %q %v, want the task and both problems named", err.Message, err.Data)
+	}
 }
 
 // TestUpdateScheduleWhileRunning: a schedule can be changed (here, paused) while its tree

@@ -544,9 +544,10 @@ func parseResetFields(m map[string]any) (resetFields, error) {
 				r.inputs, r.setInputs = obj, true
 				break
 			}
-			if _, err := retry.FromParams(obj); err != nil {
-				fe := err.(*retry.FieldError)
-				return r, apferr.InvalidParam(field+"."+strings.TrimPrefix(fe.Field, "params."), fe.Reason, nil, v)
+			if _, probs := retry.FromParamsAll(obj); len(probs) > 0 {
+				e := apferr.InvalidParam("reset_fields."+probs[0].Field, probs[0].Reason, nil, nil)
+				e.Message = "Invalid params: reset_fields." + strings.ReplaceAll(retry.Describe(probs), "; params.", "; reset_fields.params.")
+				return r, e
 			}
 			obj = cloneObject(obj)
 			l, set, probs := task.PlaceLimits(nil, false, obj)

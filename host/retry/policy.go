@@ -95,6 +95,15 @@ func FromParams(params map[string]any) (Spec, error) {
 	return Parse(params["retry"], "params.retry")
 }
 
+// Describe joins problems as "field: reason; …".
+func Describe(probs []*FieldError) string {
+	msgs := make([]string, len(probs))
+	for i, p := range probs {
+		msgs[i] = p.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
 // FromParamsAll is FromParams with every problem of params.retry, in field order.
 func FromParamsAll(params map[string]any) (Spec, []*FieldError) {
 	return ParseAll(params["retry"], "params.retry")
@@ -263,7 +272,7 @@ func integer(v any, field string, lo, hi int64) (int64, error) {
 		return 0, err
 	}
 	if x != math.Trunc(x) {
-		return 0, &FieldError{field, fmt.Sprintf("must be a whole number, not %v", x)}
+		return 0, &FieldError{field, fmt.Sprintf("must be a whole number, not %s", plain(x))}
 	}
 	return int64(x), nil
 }
