@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -71,6 +72,25 @@ func (r *Repository) updateTask(ctx context.Context, req *request) (*task.Task, 
 	return t, nil
 }
 
+// paramsSetter checks new params as tasks.update does (their retry policy, and their
+// limits, which move out of params into the task's: task.PlaceLimits) and returns the
+// function that writes them.
+func paramsSetter(m map[string]any) (func(*task.Task), error) {
+	if _, probs := retry.FromParamsAll(m); len(probs) > 0 {
+		return nil, errors.New(retry.Describe(probs))
+	}
+	l, set, probs := task.PlaceLimits(nil, false, m)
+	if len(probs) > 0 {
+		return nil, errors.New(task.DescribeLimitProblems(probs))
+	}
+	return func(t *task.Task) {
+		t.Params = m
+		if set {
+			t.Limits = l
+		}
+	}, nil
+}
+
 // fieldSetter checks one field's new value and returns the function that writes it.
 func fieldSetter(k string, raw json.RawMessage) (func(*task.Task), error) {
 	if why, ok := refused[k]; ok {
@@ -116,7 +136,7 @@ func fieldSetter(k string, raw json.RawMessage) (func(*task.Task), error) {
 			m = obj
 		}
 		if k == "params" {
-			return func(t *task.Task) { t.Params = m }, nil
+			return paramsSetter(m)
 		}
 		return func(t *task.Task) { t.Schemas = m }, nil
 	}
