@@ -174,8 +174,12 @@ func (g *globals) pluginRunner(ctx context.Context) (*pluginrun.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger(), CacheDir: cache, LLM: model,
+	r, err := pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger(), CacheDir: cache, LLM: model,
 		CompileWorker: compileWorker(), CompileTimeout: g.compileTimeout})
+	if err != nil {
+		return nil, sandboxConfigExit(err)
+	}
+	return r, nil
 }
 
 // openPlugin loads ref; a plugin that does not load is exit status 2.

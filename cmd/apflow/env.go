@@ -347,6 +347,18 @@ func (g *globals) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
+// sandboxConfigExit is err, from making a sandbox runtime, as the command's exit: limits
+// that contradict each other (sandbox.ConfigError) are bad input, exit status 2, with
+// where to look; other errors are returned as they are.
+func sandboxConfigExit(err error) error {
+	var bad *sandbox.ConfigError
+	if errors.As(err, &bad) {
+		return &exitError{code: exitInvalid, msg: err.Error() +
+			" (limits and max_limits of the config file, --task-timeout, --memory-pages, --max-result-bytes)"}
+	}
+	return err
+}
+
 // checkPluginsDir refuses a --plugins path that is not a directory, and warns of one
 // that does not exist, which the registry creates empty: a new node or a first
 // `plugins add` fills it, but a mistyped path would otherwise show only as executors
@@ -357,6 +369,8 @@ func (g *globals) checkPluginsDir() error {
 	}
 	st, err := os.Stat(g.pluginsDir)
 	switch {
+	case errors.Is(err, os.ErrNotExist) && g.ephemeral:
+		return nil // checkEphemeral refuses it: --ephemeral creates nothing
 	case errors.Is(err, os.ErrNotExist):
 		g.logger().Warn("the --plugins directory does not exist; it is created empty", "dir", g.pluginsDir)
 		return nil
@@ -485,13 +499,8 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 		KV:             st,
 		Logger:         log.Named("sandbox"),
 	})
-	var bad *sandbox.ConfigError
-	if errors.As(err, &bad) {
-		return nil, &exitError{code: exitInvalid, msg: err.Error() +
-			" (limits and max_limits of the config file, --task-timeout, --memory-pages, --max-result-bytes)"}
-	}
 	if err != nil {
-		return nil, err
+		return nil, sandboxConfigExit(err)
 	}
 	pluginsDir := g.pluginsPath()
 	builtins := builtin.Catalog()

@@ -56,7 +56,7 @@ func (g *globals) inspectFile(ctx context.Context, path string, jsonOut bool) er
 		Logger: g.logger().Named("sandbox"),
 	})
 	if err != nil {
-		return err
+		return sandboxConfigExit(err)
 	}
 	in, err := rt.Inspect(ctx, wasm, filepath.Base(path))
 	if cerr := rt.Close(ctx); err == nil && cerr != nil {
