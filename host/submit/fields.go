@@ -137,7 +137,7 @@ func (d *fieldDecoder) str(key string) (string, bool) {
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		d.problem(key, "must be a string", "string", summarize(v))
+		d.problem(key, "must be a string", "string", task.Summarize(v))
 		return "", false
 	}
 	return s, true
@@ -150,7 +150,7 @@ func (d *fieldDecoder) object(key string) (map[string]any, bool) {
 	}
 	m, isObj := v.(map[string]any)
 	if !isObj {
-		d.problem(key, "must be an object", "object", summarize(v))
+		d.problem(key, "must be an object", "object", task.Summarize(v))
 		return nil, false
 	}
 	return m, true
@@ -163,7 +163,7 @@ func (d *fieldDecoder) boolean(key string) (bool, bool) {
 	}
 	b, isBool := v.(bool)
 	if !isBool {
-		d.problem(key, "must be a boolean", "boolean", summarize(v))
+		d.problem(key, "must be a boolean", "boolean", task.Summarize(v))
 		return false, false
 	}
 	return b, true
@@ -176,7 +176,7 @@ func (d *fieldDecoder) integer(key, expected string) (int64, bool) {
 	}
 	n, err := toInt(v)
 	if err != nil {
-		d.problem(key, "must be an integer", expected, summarize(v))
+		d.problem(key, "must be an integer", expected, task.Summarize(v))
 		return 0, false
 	}
 	return n, true
@@ -207,7 +207,7 @@ func (d *fieldDecoder) dependencies() {
 	}
 	items, isArr := v.([]any)
 	if !isArr {
-		d.problem("dependencies", "must be an array", "array of dependency items", summarize(v))
+		d.problem("dependencies", "must be an array", "array of dependency items", task.Summarize(v))
 		return
 	}
 	for i, item := range items {
@@ -225,14 +225,14 @@ func (d *fieldDecoder) dependencies() {
 			bad := false
 			for _, k := range slices.Sorted(maps.Keys(it)) {
 				if !isDependencyMember(k) {
-					d.problem(field+"."+k, `unknown member of a dependency (known: "id", "name", "required", "key", "type")`, "no such member", summarize(it[k]))
+					d.problem(field+"."+k, `unknown member of a dependency (known: "id", "name", "required", "key", "type")`, "no such member", task.Summarize(it[k]))
 					bad = true
 				}
 			}
 			if r, present := it["required"]; present && r != nil {
 				b, isBool := r.(bool)
 				if !isBool {
-					d.problem(field+".required", "must be a boolean", "boolean", summarize(r))
+					d.problem(field+".required", "must be a boolean", "boolean", task.Summarize(r))
 					bad = true
 				}
 				dep.Required = b
@@ -240,7 +240,7 @@ func (d *fieldDecoder) dependencies() {
 			if k, present := it["key"]; present && k != nil {
 				s, isStr := k.(string)
 				if !isStr || s == "" || utf8.RuneCountInString(s) > MaxIDLen {
-					d.problem(field+".key", fmt.Sprintf("must be a non-empty string of at most %d characters", MaxIDLen), "string", summarize(k))
+					d.problem(field+".key", fmt.Sprintf("must be a non-empty string of at most %d characters", MaxIDLen), "string", task.Summarize(k))
 					bad = true
 				}
 				dep.Key = s
@@ -251,26 +251,26 @@ func (d *fieldDecoder) dependencies() {
 			case hasID && id != nil:
 				s, isStr := id.(string)
 				if !isStr || s == "" {
-					d.problem(field+".id", "must be a non-empty string", "string", summarize(id))
+					d.problem(field+".id", "must be a non-empty string", "string", task.Summarize(id))
 					continue
 				}
 				dep.Ref = s
 			case hasName && name != nil:
 				s, isStr := name.(string)
 				if !isStr || s == "" {
-					d.problem(field+".name", "must be a non-empty string", "string", summarize(name))
+					d.problem(field+".name", "must be a non-empty string", "string", task.Summarize(name))
 					continue
 				}
 				dep.Ref, dep.ByName = s, true
 			default:
-				d.problem(field, "a dependency object needs \"id\" or \"name\"", shapes, summarize(it))
+				d.problem(field, "a dependency object needs \"id\" or \"name\"", shapes, task.Summarize(it))
 				continue
 			}
 			if !bad {
 				d.spec.Dependencies = append(d.spec.Dependencies, dep)
 			}
 		default:
-			d.problem(field, "not a dependency item", shapes, summarize(item))
+			d.problem(field, "not a dependency item", shapes, task.Summarize(item))
 		}
 	}
 }
@@ -292,7 +292,7 @@ func (d *fieldDecoder) schemas() {
 	}
 	if m, ok := s["method"]; ok && m != nil {
 		if str, isStr := m.(string); !isStr || str == "" {
-			d.problem("schemas.method", "must be a non-empty string (an executor id)", "string", summarize(m))
+			d.problem("schemas.method", "must be a non-empty string (an executor id)", "string", task.Summarize(m))
 			delete(s, "method")
 		}
 	}
@@ -300,7 +300,7 @@ func (d *fieldDecoder) schemas() {
 		switch is.(type) {
 		case map[string]any, bool:
 		default:
-			d.problem("schemas.input_schema", "must be a JSON Schema (an object or a boolean)", "object", summarize(is))
+			d.problem("schemas.input_schema", "must be a JSON Schema (an object or a boolean)", "object", task.Summarize(is))
 			delete(s, "input_schema")
 		}
 	}
@@ -313,13 +313,13 @@ func (d *fieldDecoder) params() {
 	if p != nil {
 		if e, ok := p["executor_id"]; ok && e != nil {
 			if str, isStr := e.(string); !isStr || str == "" {
-				d.problem("params.executor_id", "must be a non-empty string (an executor id)", "string", summarize(e))
+				d.problem("params.executor_id", "must be a non-empty string (an executor id)", "string", task.Summarize(e))
 				delete(p, "executor_id")
 			}
 		}
 		_, probs := retry.FromParamsAll(p)
 		for _, fe := range probs {
-			d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", summarize(p["retry"]))
+			d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", task.Summarize(p["retry"]))
 		}
 	}
 	top, given := d.fields["limits"]
@@ -395,39 +395,4 @@ func toInt(v any) (int64, error) {
 		return n, nil
 	}
 	return 0, errNotInt
-}
-
-// summarize returns v for scalars (strings shortened) and the JSON type name otherwise,
-// so that a problem never carries a large value.
-func summarize(v any) any {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case string:
-		if len(x) > 80 {
-			r := []rune(x)
-			if len(r) > 80 {
-				return string(r[:80]) + "…"
-			}
-		}
-		return x
-	case json.Number:
-		if len(x) > 40 {
-			return string(x[:40]) + "…"
-		}
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return string(x)
-	case bool:
-		return x
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -35,7 +35,7 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return l, []LimitProblem{{Reason: "must be an object", Expected: "{timeout_ms, memory_pages, max_result_bytes}", Actual: shown(v)}}
+		return l, []LimitProblem{{Reason: "must be an object", Expected: "{timeout_ms, memory_pages, max_result_bytes}", Actual: Summarize(v)}}
 	}
 	var probs []LimitProblem
 	for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -45,7 +45,7 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 		}
 		n, ok := WholeNumber(raw)
 		if !ok || n < 0 {
-			probs = append(probs, LimitProblem{Field: k, Reason: "must be a non-negative integer", Expected: "integer >= 0", Actual: shown(raw)})
+			probs = append(probs, LimitProblem{Field: k, Reason: "must be a non-negative integer", Expected: "integer >= 0", Actual: Summarize(raw)})
 			continue
 		}
 		switch k {
@@ -137,22 +137,4 @@ func floatWhole(f float64) (int64, bool) {
 		return 0, false
 	}
 	return int64(f), true
-}
-
-// shown is v as a problem shows it: a scalar as it is (a string shortened to 80
-// characters), an object or array by its JSON type, so that a problem never carries a
-// large value.
-func shown(v any) any {
-	switch x := v.(type) {
-	case string:
-		if r := []rune(x); len(r) > 80 {
-			return string(r[:80]) + "…"
-		}
-		return x
-	case bool, json.Number, float64, nil:
-		return x
-	case []any:
-		return "array"
-	}
-	return "object"
 }
