@@ -78,6 +78,9 @@ func TestCallExitStatusAndOutput(t *testing.T) {
 		{name: "bad limits", args: []string{"call", pluginrunTestdata + "strict.wasm", "--limits", "cpu=1"}, code: 2, stderr: "unknown limit"},
 		{name: "record without grant", args: []string{"call", pluginrunTestdata + "strict.wasm", "--record", fixture}, code: 2, stderr: "--grant http=HOST"},
 		{name: "missing module", args: []string{"call", "nope.wasm"}, code: 2, stderr: "nope.wasm"},
+		// Limits that contradict the ceilings are bad input, as in run.
+		{name: "default above its ceiling", args: []string{"call", "--task-timeout", "2h", pluginrunTestdata + "strict.wasm", "--input", `{"name":"Ada"}`},
+			code: 2, stderr: "--task-timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

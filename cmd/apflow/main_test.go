@@ -70,6 +70,7 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 		wantCode   int
 		wantStdout []string // substrings
 		wantStderr []string
+		notStderr  string // must not be in stderr
 	}{
 		{name: "all completed", tree: goodTree, wantCode: exitOK,
 			wantStdout: []string{"✓ a completed", "✓ b completed", "✓ report completed", "3 tasks: 3 completed"}},
@@ -98,6 +99,8 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 			wantCode: exitInvalid, wantStderr: []string{"default timeout_ms 7200000 is above the maximum", "--task-timeout"}},
 		{name: "a plugins directory that is missing is named", tree: goodTree, plugins: "missing",
 			wantCode: exitInvalid, wantStderr: []string{"--plugins directory does not exist", `executor "echo" is not registered`}},
+		{name: "ephemeral with a plugins directory that is missing", tree: goodTree, plugins: "missing", flags: []string{"--ephemeral"},
+			wantCode: exitInvalid, wantStderr: []string{"--ephemeral creates nothing"}, notStderr: "is created empty"},
 		{name: "a plugins path that is a file", tree: goodTree, plugins: "file",
 			wantCode: exitInvalid, wantStderr: []string{"--plugins", "not a directory"}},
 	}
@@ -140,6 +143,9 @@ func TestRunExitStatusAndOutput(t *testing.T) {
 				if !strings.Contains(stderr, s) {
 					t.Errorf("stderr lacks %q:\n%s", s, stderr)
 				}
+			}
+			if tc.notStderr != "" && strings.Contains(stderr, tc.notStderr) {
+				t.Errorf("stderr has %q:\n%s", tc.notStderr, stderr)
 			}
 			if tc.json {
 				var root task.TreeNode

@@ -97,6 +97,10 @@ func TestBoundsReadAsNumbers(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "e+") || !strings.Contains(err.Error(), fmt.Sprint(MaxDelayMS)) {
 		t.Fatalf("error %v, want the range in plain numbers", err)
 	}
+	_, err = Parse(decode(t, `{"backoff": {"initial_ms": 1500000.5}}`), "params.retry")
+	if err == nil || !strings.Contains(err.Error(), "not 1500000.5") {
+		t.Fatalf("error %v, want the fraction in plain numbers", err)
+	}
 }
 
 func TestResolveLayers(t *testing.T) {
