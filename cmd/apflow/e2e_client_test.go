@@ -130,7 +130,7 @@ func TestCLIAgainstServer(t *testing.T) {
 		{"rerun of a completed tree", alice, []string{"tasks", "rerun", "cli-root"}, []string{"nothing to run: all 3 tasks had completed", "result of report:"}},
 		{"rerun --json", alice, []string{"tasks", "rerun", "--json", "-q", "--full", "cli-root"}, []string{`"task": {`, `"children": [`}},
 		{"clone", alice, []string{"tasks", "clone", "cli-root"}, []string{"report", "pending"}},
-		{"plugins", alice, []string{"plugins", "list"}, []string{"echo", "spin", "aggregate_results_executor", "not loaded: broken.wasm: "}},
+		{"plugins", alice, []string{"plugins", "list"}, []string{"SHA256\n", "echo", "spin", "aggregate_results_executor", "not loaded: broken.wasm: "}},
 		{"plugins stats", alice, []string{"plugins", "stats"}, []string{"PLUGIN", "CALLS", "echo "}},
 		{"admin sees alice's tasks", admin, []string{"tasks", "list"}, []string{"cli-root"}},
 	}

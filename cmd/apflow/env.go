@@ -485,55 +485,12 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 			_ = h.close(context.Background())
 		}
 	}()
-	if h.completer, err = g.completer(cfg); err != nil {
-		return nil, err
-	}
-	h.runtime, err = sandbox.New(ctx, sandbox.Config{
-		LLM:            h.completer, // plugins with the llm grant reach it through llm_complete
-		CacheDir:       g.wasmCacheDir(),
-		CompileWorker:  compileWorker(),
-		CompileTimeout: g.compileTimeout,
-		Defaults:       cfg.Limits,
-		Max:            cfg.MaxLimits,
-		Grants:         cfg.Grants,
-		KV:             st,
-		Logger:         log.Named("sandbox"),
-	})
-	if err != nil {
-		return nil, sandboxConfigExit(err)
-	}
-	pluginsDir := g.pluginsPath()
-	builtins := builtin.Catalog()
-	var reserved []string
-	for _, info := range builtins.List() {
-		reserved = append(reserved, info.ID)
-	}
 	_, isPG := st.(*pgstore.Store)
 	// A server on its own store answers at once and compiles in the background; a
 	// cluster node joins only once its plugins are compiled (see below).
-	background := role == roleServer && !isPG
-	h.registry, err = registry.Open(ctx, registry.Options{
-		Runtime: h.runtime, Dir: pluginsDir, Logger: log, Reserved: reserved, PluginLimits: cfg.PluginLimits,
-		Background: background, Progress: g.compileProgress(role, log),
-	})
-	if err != nil {
+	if err := g.loadPlugins(ctx, h, role, role == roleServer && !isPG); err != nil {
 		return nil, err
 	}
-	if !g.listsProblems && !background {
-		g.warnProblems(h.registry)
-	}
-	if h.completer != nil {
-		// generate_executor checks its trees as tasks.create would: the host's store and
-		// full catalog (set below, read only when the executor runs).
-		builtins = builtin.Catalog(builtin.WithGenerate(h.completer, h.registry,
-			func(ctx context.Context, data []byte, userID string, ns task.Namespace) error {
-				_, err := api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, 0)(ctx, data, api.Owner{UserID: userID, Namespace: ns})
-				return err
-			}))
-	}
-	h.catalog = executor.Chain(builtins, h.registry)
-	h.plugins = h.registry
-	h.taskSchemas = schema.NewTaskCache(0)
 	// The node joins once its plugins, the cluster's included, are compiled, right
 	// before its engine starts heartbeating: joined earlier, it would show as dead for
 	// as long as compiling takes, and claim tasks it has no plugin for yet.
@@ -583,6 +540,83 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	}
 	ok = true
 	return h, nil
+}
+
+// openPluginHost opens the host of a plugins command. With a PostgreSQL store it is a
+// client of the cluster, whose plugins are kept in the database. On the embedded store
+// it is only the sandbox and the plugins directory: listing, adding or removing plugins
+// creates no task store and works while a server holds the data dir's.
+func (g *globals) openPluginHost(ctx context.Context) (*host, error) {
+	if g.storeDSN() != "" || g.ephemeral {
+		return g.openHost(ctx, roleClient)
+	}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := g.checkPluginsDir(); err != nil {
+		return nil, err
+	}
+	h := &host{log: g.logger(), cfg: cfg}
+	if err := g.loadPlugins(ctx, h, roleClient, false); err != nil {
+		_ = h.close(context.Background())
+		return nil, err
+	}
+	return h, nil
+}
+
+// loadPlugins starts h's sandbox and loads the plugins directory into h.registry and
+// h.catalog (the built-in executors before the plugins). h's log, cfg and kv are set;
+// kv may be nil (a host that runs no task). background compiles the directory's modules
+// after it returns (a server on its own store).
+func (g *globals) loadPlugins(ctx context.Context, h *host, role hostRole, background bool) error {
+	var err error
+	if h.completer, err = g.completer(h.cfg); err != nil {
+		return err
+	}
+	h.runtime, err = sandbox.New(ctx, sandbox.Config{
+		LLM:            h.completer, // plugins with the llm grant reach it through llm_complete
+		CacheDir:       g.wasmCacheDir(),
+		CompileWorker:  compileWorker(),
+		CompileTimeout: g.compileTimeout,
+		Defaults:       h.cfg.Limits,
+		Max:            h.cfg.MaxLimits,
+		Grants:         h.cfg.Grants,
+		KV:             h.kv,
+		Logger:         h.log.Named("sandbox"),
+	})
+	if err != nil {
+		return sandboxConfigExit(err)
+	}
+	pluginsDir := g.pluginsPath()
+	builtins := builtin.Catalog()
+	var reserved []string
+	for _, info := range builtins.List() {
+		reserved = append(reserved, info.ID)
+	}
+	h.registry, err = registry.Open(ctx, registry.Options{
+		Runtime: h.runtime, Dir: pluginsDir, Logger: h.log, Reserved: reserved, PluginLimits: h.cfg.PluginLimits,
+		Background: background, Progress: g.compileProgress(role, h.log),
+	})
+	if err != nil {
+		return err
+	}
+	if !g.listsProblems && !background {
+		g.warnProblems(h.registry)
+	}
+	if h.completer != nil {
+		// generate_executor checks its trees as tasks.create would: the host's store and
+		// full catalog (set below, read only when the executor runs).
+		builtins = builtin.Catalog(builtin.WithGenerate(h.completer, h.registry,
+			func(ctx context.Context, data []byte, userID string, ns task.Namespace) error {
+				_, err := api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, 0)(ctx, data, api.Owner{UserID: userID, Namespace: ns})
+				return err
+			}))
+	}
+	h.catalog = executor.Chain(builtins, h.registry)
+	h.plugins = h.registry
+	h.taskSchemas = schema.NewTaskCache(0)
+	return nil
 }
 
 // taskStore is what a host keeps tasks, idempotency keys and plugins' key-value entries

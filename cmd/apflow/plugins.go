@@ -110,7 +110,7 @@ func (g *globals) pluginViews(ctx context.Context) ([]pluginView, map[string]str
 	if g.server != "" {
 		return g.remotePluginViews(ctx)
 	}
-	h, err := g.openHost(ctx, roleClient)
+	h, err := g.openPluginHost(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,7 +146,7 @@ func (g *globals) addPlugin(ctx context.Context, name string, wasm []byte) (*exe
 	if g.server != "" {
 		return g.remoteAddPlugin(ctx, name, wasm)
 	}
-	h, err := g.openHost(ctx, roleClient)
+	h, err := g.openPluginHost(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (g *globals) removePlugin(ctx context.Context, id string) error {
 	if g.server != "" {
 		return g.remoteRemovePlugin(ctx, id)
 	}
-	h, err := g.openHost(ctx, roleClient)
+	h, err := g.openPluginHost(ctx)
 	if err != nil {
 		return err
 	}
@@ -224,9 +224,20 @@ func (g *globals) listPlugins(ctx context.Context, jsonOut bool) error {
 		return writeJSON(g.stdout, map[string]any{"plugins": views, "problems": problems})
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tVERSION\tSHA256\tFILE")
+	// A server's plugin files are its own: their paths mean nothing here, so the list
+	// of a server has no FILE column.
+	withFile := g.server == ""
+	header := "ID\tKIND\tVERSION\tSHA256"
+	if withFile {
+		header += "\tFILE"
+	}
+	fmt.Fprintln(tw, header)
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.ID, kindLabel(v), v.Version, cut(v.Hash, 13), v.File)
+		row := fmt.Sprintf("%s\t%s\t%s\t%s", v.ID, kindLabel(v), v.Version, cut(v.Hash, 13))
+		if withFile {
+			row += "\t" + v.File
+		}
+		fmt.Fprintln(tw, row)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -89,7 +89,7 @@ func (g *globals) poolFigures(ctx context.Context) ([]registry.PoolFigures, erro
 		}
 		return pools, nil
 	}
-	h, err := g.openHost(ctx, roleClient)
+	h, err := g.openPluginHost(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/store/badgerstore"
 )
 
 // TestPluginsListKindsAndProblems: a hook-only module is of kind "hook", and a file that
@@ -150,4 +152,43 @@ func dirNames(t *testing.T, dir string) string {
 		names = append(names, e.Name())
 	}
 	return strings.Join(names, ",")
+}
+
+// TestPluginCommandsLeaveTheTaskStoreAlone: on the embedded store, the plugins commands
+// work while another process (a server) holds the data dir's task store, and a fresh
+// data dir gets no task store from them.
+func TestPluginCommandsLeaveTheTaskStoreAlone(t *testing.T) {
+	t.Parallel()
+	dataDir, plugins := setup(t)
+	held, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(dataDir, "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = held.Close() })
+	base := []string{"--data-dir", dataDir, "--plugins", plugins}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"list", []string{"plugins", "list"}, "echo"},
+		{"inspect", []string{"plugins", "inspect", "echo"}, `"id": "echo"`},
+		{"stats", []string{"plugins", "stats"}, "echo"},
+		{"add", []string{"plugins", "add", "../../host/hooks/testdata/set_a.wasm"}, "added set_a"},
+		{"remove", []string{"plugins", "remove", "set_a"}, "removed set_a"},
+	}
+	for _, tc := range tests { // in order: remove takes out what add put in
+		code, stdout, stderr := apflow(t, "", append(tc.args, base...)...)
+		if code != exitOK || !strings.Contains(stdout, tc.want) {
+			t.Fatalf("%s while the store is held: exit %d, want %q\nstdout:\n%s\nstderr:\n%s", tc.name, code, tc.want, stdout, stderr)
+		}
+	}
+
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	if code, stdout, stderr := apflow(t, "", "plugins", "list", "--data-dir", fresh, "--plugins", plugins); code != exitOK {
+		t.Fatalf("plugins list on a fresh data dir: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(fresh, "db")); !os.IsNotExist(err) {
+		t.Fatalf("plugins list created a task store in a fresh data dir (stat: %v)", err)
+	}
 }
