@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -110,6 +112,52 @@ type KV interface {
 	KVUsage(ctx context.Context, sp KVSpace) (KVUsage, error)
 	// PurgeKV deletes every entry expired at now, in every space, and returns how many.
 	PurgeKV(ctx context.Context, now time.Time) (int, error)
+	// KVSpaces returns every space that holds entries (expired ones not yet purged
+	// included) with its usage, ordered by plugin, then scope.
+	KVSpaces(ctx context.Context) ([]KVSpaceUsage, error)
+	// KVDropSpace deletes every entry of sp, expired or not, and returns what it held.
+	// A drop of a space with no entries holds nothing and is not an error.
+	KVDropSpace(ctx context.Context, sp KVSpace) (KVUsage, error)
+}
+
+// KVSpaceUsage is one space of KVSpaces and what it holds. Its JSON form, that of the
+// API's /kv/spaces routes (docs/api.md), is flat: {"plugin", "user", "keys", "bytes"}.
+type KVSpaceUsage struct {
+	Space KVSpace
+	Usage KVUsage
+}
+
+// kvSpaceJSON is the JSON form of KVSpaceUsage.
+type kvSpaceJSON struct {
+	Plugin string `json:"plugin"`
+	User   string `json:"user"`
+	Keys   int64  `json:"keys"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (su KVSpaceUsage) MarshalJSON() ([]byte, error) {
+	return json.Marshal(kvSpaceJSON{Plugin: su.Space.Plugin, User: su.Space.Scope, Keys: su.Usage.Keys, Bytes: su.Usage.Bytes})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (su *KVSpaceUsage) UnmarshalJSON(b []byte) error {
+	var j kvSpaceJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*su = KVSpaceUsage{Space: KVSpace{Scope: j.User, Plugin: j.Plugin}, Usage: KVUsage{Bytes: j.Bytes, Keys: j.Keys}}
+	return nil
+}
+
+// SortKVSpaces orders spaces as KVSpaces returns them: by plugin, then scope.
+func SortKVSpaces(spaces []KVSpaceUsage) {
+	slices.SortFunc(spaces, func(a, b KVSpaceUsage) int {
+		if c := strings.Compare(a.Space.Plugin, b.Space.Plugin); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Space.Scope, b.Space.Scope)
+	})
 }
 
 // KVQuotaError is the error of a KVSet that would take a space past its quota.

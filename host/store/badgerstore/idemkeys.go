@@ -116,22 +116,24 @@ func (s *Store) LookupKey(ctx context.Context, scope, key string, now time.Time)
 	return rec, true, nil
 }
 
-// purgeBatch is how many expired records one commit of PurgeKeys (or PurgeKV) deletes.
+// purgeBatch is how many records one commit of PurgeKeys, PurgeKV or KVDropSpace
+// deletes.
 const purgeBatch = 1000
 
-// expiredKeys lists the keys under prefix whose value expired says is expired, in one
-// read transaction (the purges re-check each in the commit that deletes it).
-func (s *Store) expiredKeys(prefix byte, expired func(v []byte) (bool, error)) ([][]byte, error) {
+// keysWhere lists the keys under prefix whose value pick picks (for the purges: is
+// expired), in one read transaction; the purges re-check each in the commit that
+// deletes it.
+func (s *Store) keysWhere(prefix []byte, pick func(v []byte) (bool, error)) ([][]byte, error) {
 	var keys [][]byte
 	err := s.view(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{prefix}
+		opts.Prefix = prefix
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			err := it.Item().Value(func(v []byte) error {
-				gone, err := expired(v)
-				if gone {
+				picked, err := pick(v)
+				if picked {
 					keys = append(keys, it.Item().KeyCopy(nil))
 				}
 				return err
@@ -152,7 +154,7 @@ func (s *Store) PurgeKeys(ctx context.Context, now time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	expired, err := s.expiredKeys(prefixIdemKey, func(v []byte) (bool, error) {
+	expired, err := s.keysWhere([]byte{prefixIdemKey}, func(v []byte) (bool, error) {
 		rec, err := decodeKey(v)
 		return err == nil && !rec.Live(now), err
 	})

@@ -281,7 +281,7 @@ func (s *Store) PurgeKV(ctx context.Context, now time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	expired, err := s.expiredKeys(prefixKV, func(v []byte) (bool, error) {
+	expired, err := s.keysWhere([]byte{prefixKV}, func(v []byte) (bool, error) {
 		e, err := decodeKV("", v)
 		return err == nil && !e.Live(now), err
 	})
@@ -346,4 +346,96 @@ func parseKVKey(k []byte) (store.KVSpace, string, error) {
 	}
 	key, _, err := readString(rest)
 	return store.KVSpace{Scope: scope, Plugin: plugin}, key, err
+}
+
+// KVSpaces implements store.KV: the usage keys, one per space that holds entries.
+func (s *Store) KVSpaces(ctx context.Context) ([]store.KVSpaceUsage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []store.KVSpaceUsage
+	err := s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte{prefixKVUsage}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			scope, rest, err := readString(it.Item().Key()[1:])
+			if err != nil {
+				return fmt.Errorf("kv usage key %q: %w", it.Item().Key(), err)
+			}
+			plugin, _, err := readString(rest)
+			if err != nil {
+				return fmt.Errorf("kv usage key %q: %w", it.Item().Key(), err)
+			}
+			sp := store.KVSpace{Scope: scope, Plugin: plugin}
+			u, err := readKVUsage(txn, sp)
+			if err != nil {
+				return err
+			}
+			out = append(out, store.KVSpaceUsage{Space: sp, Usage: u})
+		}
+		return nil
+	})
+	store.SortKVSpaces(out)
+	return out, err
+}
+
+// KVDropSpace implements store.KV: it lists the space's entries and deletes them in
+// commits of purgeBatch, each with the space's usage, until a listing finds none (an
+// entry set while it runs is deleted by the next round).
+func (s *Store) KVDropSpace(ctx context.Context, sp store.KVSpace) (store.KVUsage, error) {
+	var dropped store.KVUsage
+	for {
+		if err := ctx.Err(); err != nil {
+			return dropped, err
+		}
+		keys, err := s.keysWhere(kvSpacePrefix(sp), func([]byte) (bool, error) { return true, nil })
+		if err != nil || len(keys) == 0 {
+			return dropped, err
+		}
+		for len(keys) > 0 {
+			batch := keys[:min(purgeBatch, len(keys))]
+			keys = keys[len(batch):]
+			var freed store.KVUsage
+			err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
+				freed = store.KVUsage{}
+				ws, err := dropWrites(txn, sp, batch, &freed)
+				if err != nil {
+					return nil, err
+				}
+				u, err := readKVUsage(txn, sp)
+				if err != nil {
+					return nil, err
+				}
+				return append(ws, usageWrite(sp, store.KVUsage{Bytes: u.Bytes - freed.Bytes, Keys: u.Keys - freed.Keys})), nil
+			})
+			if err != nil {
+				return dropped, err
+			}
+			dropped = store.KVUsage{Bytes: dropped.Bytes + freed.Bytes, Keys: dropped.Keys + freed.Keys}
+		}
+	}
+}
+
+// dropWrites returns the deletes of the entries of sp under keys still stored in txn,
+// and adds what they hold to freed.
+func dropWrites(txn *badger.Txn, sp store.KVSpace, keys [][]byte, freed *store.KVUsage) ([]write, error) {
+	var ws []write
+	for _, k := range keys {
+		_, key, err := parseKVKey(k)
+		if err != nil {
+			return nil, err
+		}
+		e, ok, err := readKV(txn, sp, key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			ws = append(ws, write{key: k, del: true})
+			freed.Bytes += e.Size()
+			freed.Keys++
+		}
+	}
+	return ws, nil
 }

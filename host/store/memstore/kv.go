@@ -186,3 +186,31 @@ func (s *Store) PurgeKV(ctx context.Context, now time.Time) (int, error) {
 	})
 	return n, err
 }
+
+// KVSpaces implements store.KV.
+func (s *Store) KVSpaces(ctx context.Context) ([]store.KVSpaceUsage, error) {
+	var out []store.KVSpaceUsage
+	err := s.kvOp(ctx, func(spaces map[store.KVSpace]*kvSpace) error {
+		for sp, x := range spaces {
+			if x.usage.Keys > 0 {
+				out = append(out, store.KVSpaceUsage{Space: sp, Usage: x.usage})
+			}
+		}
+		return nil
+	})
+	store.SortKVSpaces(out)
+	return out, err
+}
+
+// KVDropSpace implements store.KV.
+func (s *Store) KVDropSpace(ctx context.Context, sp store.KVSpace) (store.KVUsage, error) {
+	var u store.KVUsage
+	err := s.kvOp(ctx, func(spaces map[store.KVSpace]*kvSpace) error {
+		if x := spaces[sp]; x != nil {
+			u = x.usage
+			delete(spaces, sp)
+		}
+		return nil
+	})
+	return u, err
+}

@@ -281,3 +281,49 @@ func (s *Store) PurgeKV(ctx context.Context, now time.Time) (int, error) {
 	}
 	return total, nil
 }
+
+// KVSpaces implements store.KV: the usage rows of spaces that hold entries (an emptied
+// space keeps its row, see saveUsage).
+func (s *Store) KVSpaces(ctx context.Context) ([]store.KVSpaceUsage, error) {
+	var out []store.KVSpaceUsage
+	err := s.use(ctx, func() error {
+		rows, err := s.pool.Query(ctx, `SELECT scope, plugin, bytes, keys FROM apflow_kv_usage WHERE keys > 0`)
+		if err != nil {
+			return fmt.Errorf("list kv spaces: %w", err)
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.KVSpaceUsage, error) {
+			var su store.KVSpaceUsage
+			err := r.Scan(&su.Space.Scope, &su.Space.Plugin, &su.Usage.Bytes, &su.Usage.Keys)
+			return su, err
+		})
+		if err != nil {
+			return fmt.Errorf("list kv spaces: %w", err)
+		}
+		return nil
+	})
+	store.SortKVSpaces(out) // in byte order, whatever the database's collation
+	return out, err
+}
+
+// KVDropSpace implements store.KV: one transaction under the space's lock.
+func (s *Store) KVDropSpace(ctx context.Context, sp store.KVSpace) (store.KVUsage, error) {
+	var freed store.KVUsage
+	err := s.use(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := lockUsage(ctx, tx, sp); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, `WITH gone AS (DELETE FROM apflow_kv
+				WHERE scope = $1 AND plugin = $2 RETURNING octet_length(key) + octet_length(value) AS n)
+				SELECT coalesce(sum(n), 0), count(*) FROM gone`, sp.Scope, sp.Plugin).
+				Scan(&freed.Bytes, &freed.Keys); err != nil {
+				return fmt.Errorf("drop kv space %s: %w", sp, err)
+			}
+			return saveUsage(ctx, tx, sp, store.KVUsage{})
+		})
+	})
+	if err != nil {
+		return store.KVUsage{}, err
+	}
+	return freed, nil
+}

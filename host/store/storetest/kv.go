@@ -38,6 +38,8 @@ var kvCases = []storeCase[KVStore]{
 	{"ConcurrentClaims", testKVConcurrentClaims},
 	{"Checks", testKVChecks},
 	{"Purge", testKVPurge},
+	{"SpacesAndDrop", testKVSpacesAndDrop},
+	{"DropManyEntries", testKVDropMany},
 }
 
 var (
@@ -451,4 +453,89 @@ func testKVPurge(t *testing.T, s KVStore) {
 	if n, err := s.PurgeKV(ctx(t), base.Add(time.Minute)); err != nil || n != 0 {
 		t.Fatalf("second PurgeKV = %d, %v; want 0", n, err)
 	}
+}
+
+func kvSpaces(t *testing.T, s KVStore) []store.KVSpaceUsage {
+	t.Helper()
+	spaces, err := s.KVSpaces(ctx(t))
+	if err != nil {
+		t.Fatalf("KVSpaces: %v", err)
+	}
+	return spaces
+}
+
+func kvDrop(t *testing.T, s KVStore, sp store.KVSpace, want store.KVUsage) {
+	t.Helper()
+	u, err := s.KVDropSpace(ctx(t), sp)
+	if err != nil || u != want {
+		t.Fatalf("KVDropSpace(%s) = %+v, %v; want %+v", sp, u, err, want)
+	}
+}
+
+func testKVSpacesAndDrop(t *testing.T, s KVStore) {
+	if spaces := kvSpaces(t, s); len(spaces) != 0 {
+		t.Fatalf("KVSpaces of an empty store = %+v", spaces)
+	}
+	alice := store.KVSpace{Scope: "alice", Plugin: "cache"}
+	pre := store.KVSpace{Plugin: "cach"}
+	other := store.KVSpace{Plugin: "other"}
+	kvSet(t, s, kvA, "k", "v", 0, base)
+	kvSet(t, s, kvA, "old", "vv", time.Minute, base) // expired below, not purged
+	kvSet(t, s, alice, "k", "alice's", 0, base)
+	kvSet(t, s, pre, "k", "v", 0, base)
+	kvSet(t, s, other, "gone", "x", 0, base)
+	if _, err := s.KVDelete(ctx(t), other, "gone", base); err != nil {
+		t.Fatal(err)
+	}
+	want := []store.KVSpaceUsage{
+		{Space: pre, Usage: store.KVUsage{Bytes: 2, Keys: 1}},
+		{Space: kvA, Usage: store.KVUsage{Bytes: 2 + 5, Keys: 2}},
+		{Space: alice, Usage: store.KVUsage{Bytes: 1 + 7, Keys: 1}},
+	}
+	if spaces := kvSpaces(t, s); !slices.Equal(spaces, want) {
+		t.Fatalf("KVSpaces = %+v, want %+v (by plugin, then scope; emptied spaces left out)", spaces, want)
+	}
+
+	later := base.Add(time.Hour)
+	kvDrop(t, s, kvA, store.KVUsage{Bytes: 7, Keys: 2}) // the expired entry counts
+	kvWant(t, s, kvA, "k", later, "")
+	kvUsage(t, s, kvA, store.KVUsage{})
+	if keys, _ := kvList(t, s, kvA, "", "", 10, base); len(keys) != 0 {
+		t.Fatalf("KVList of a dropped space = %q", keys)
+	}
+	kvWant(t, s, alice, "k", later, "alice's")
+	kvWant(t, s, pre, "k", later, "v")
+	if spaces := kvSpaces(t, s); !slices.Equal(spaces, []store.KVSpaceUsage{want[0], want[2]}) {
+		t.Fatalf("KVSpaces after a drop = %+v", spaces)
+	}
+	kvDrop(t, s, kvA, store.KVUsage{})
+	kvDrop(t, s, store.KVSpace{Plugin: "never"}, store.KVUsage{})
+
+	// A dropped space starts again empty: its quota counts from nothing.
+	tight := store.KVQuota{MaxBytes: 1 << 20, MaxKeys: 1}
+	if stored, err := s.KVSet(ctx(t), store.KVSetRequest{Space: kvA, Entry: store.KVEntry{Key: "new", Value: []byte("v")}, Quota: tight, Now: later}); err != nil || !stored {
+		t.Fatalf("KVSet after the drop = %v, %v", stored, err)
+	}
+	kvUsage(t, s, kvA, store.KVUsage{Bytes: 4, Keys: 1})
+}
+
+// testKVDropMany drops a space of more entries than one commit of some backends deletes.
+func testKVDropMany(t *testing.T, s KVStore) {
+	const n = 1100
+	quota := store.KVQuota{MaxBytes: 1 << 20, MaxKeys: 2 * n}
+	var bytes int64
+	for i := range n {
+		e := store.KVEntry{Key: fmt.Sprintf("k%04d", i), Value: []byte("v")}
+		if _, err := s.KVSet(ctx(t), store.KVSetRequest{Space: kvA, Entry: e, Quota: quota, Now: base}); err != nil {
+			t.Fatal(err)
+		}
+		bytes += e.Size()
+	}
+	kvSet(t, s, store.KVSpace{Plugin: "cache2"}, "k0000", "stays", 0, base)
+	kvDrop(t, s, kvA, store.KVUsage{Bytes: bytes, Keys: n})
+	kvUsage(t, s, kvA, store.KVUsage{})
+	if keys, _ := kvList(t, s, kvA, "", "", 10, base); len(keys) != 0 {
+		t.Fatalf("KVList after dropping %d entries = %q", n, keys)
+	}
+	kvWant(t, s, store.KVSpace{Plugin: "cache2"}, "k0000", base, "stays")
 }
