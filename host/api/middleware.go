@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -215,6 +216,22 @@ func (s *Server) httpError(err error, c echo.Context) {
 }
 
 // writeREST answers a non-JSON-RPC route with an apflow error and a fitting HTTP status.
+// pathParam returns the path parameter name as the client meant it. Echo routes on the
+// request's escaped path when it has one (a %2F in it, say) and gives its parameters
+// escaped then: "a%20b%2Fc" for the plugin id "a b/c". Otherwise the path is already
+// decoded, and unescaping it again would take "100%25" for "100%" and refuse it.
+func pathParam(c echo.Context, name string) (string, error) {
+	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v, nil
+	}
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return "", apferr.InvalidParam(name, "not a valid URL-escaped path segment", "a URL-escaped "+name, v)
+	}
+	return u, nil
+}
+
 func writeREST(c echo.Context, err error) {
 	je := jsonrpc.FromError(err)
 	status := http.StatusInternalServerError

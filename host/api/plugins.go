@@ -40,10 +40,11 @@ func (s *Server) requirePlugins(c echo.Context) bool {
 	return true
 }
 
-// requireAdmin refuses non-admin callers when authentication is on.
-func requireAdmin(c echo.Context) bool {
+// requireAdmin refuses non-admin callers when authentication is on; what names what
+// they asked for ("plugin management").
+func requireAdmin(c echo.Context, what string) bool {
 	if !callerFrom(c.Request().Context()).admin {
-		writeREST(c, apferr.New(apferr.Unauthorized, "plugin management needs the admin role"))
+		writeREST(c, apferr.New(apferr.Unauthorized, what+" needs the admin role"))
 		return false
 	}
 	return true
@@ -53,7 +54,7 @@ func requireAdmin(c echo.Context) bool {
 // "name" query parameter) or as the "file" part of a multipart form (name from the
 // "name" field, else the file name without .wasm).
 func (s *Server) handlePluginUpload(c echo.Context) error {
-	if !s.requirePlugins(c) || !requireAdmin(c) {
+	if !s.requirePlugins(c) || !requireAdmin(c, "plugin management") {
 		return nil
 	}
 	r := c.Request()
@@ -157,21 +158,31 @@ func (s *Server) handlePluginGet(c echo.Context) error {
 	if !s.requirePlugins(c) {
 		return nil
 	}
-	in := s.findPlugin(c.Param("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		writeREST(c, err)
+		return nil
+	}
+	in := s.findPlugin(id)
 	if in == nil {
-		writeREST(c, pluginNotFound(c.Param("id")))
+		writeREST(c, pluginNotFound(id))
 		return nil
 	}
 	return writeJSON(c, http.StatusOK, viewExecutor(in))
 }
 
 func (s *Server) handlePluginDelete(c echo.Context) error {
-	if !s.requirePlugins(c) || !requireAdmin(c) {
+	if !s.requirePlugins(c) || !requireAdmin(c, "plugin management") {
 		return nil
 	}
-	in := s.findPlugin(c.Param("id"))
+	id, err := pathParam(c, "id")
+	if err != nil {
+		writeREST(c, err)
+		return nil
+	}
+	in := s.findPlugin(id)
 	if in == nil {
-		writeREST(c, pluginNotFound(c.Param("id")))
+		writeREST(c, pluginNotFound(id))
 		return nil
 	}
 	if err := s.cfg.Plugins.Remove(c.Request().Context(), in.ID); err != nil {

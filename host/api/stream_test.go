@@ -207,6 +207,19 @@ func TestPlugins(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("get plugin: %d", resp.StatusCode)
 	}
+	// An id that needs escaping in the path is found by its escaped form, whether or
+	// not the router sees the path escaped (it does when it holds a %2F).
+	if status, body = e.postRaw(t, "/plugins?name=100%25+a%2Fb", "", "application/wasm", wasm); status != http.StatusCreated {
+		t.Fatalf("upload of %q: %d %s", "100% a/b", status, body)
+	}
+	if status, body = e.postRaw(t, "/plugins?name=100%25", "", "application/wasm", wasm); status != http.StatusCreated {
+		t.Fatalf("upload of %q: %d %s", "100%", status, body)
+	}
+	for path, id := range map[string]string{"/plugins/100%25%20a%2Fb": "100% a/b", "/plugins/100%25": "100%"} {
+		if code, body := e.getPath(t, "", path); code != http.StatusOK || !bytes.Contains(body, []byte(`"id":"`+id+`"`)) {
+			t.Fatalf("GET %s: %d %s", path, code, body)
+		}
+	}
 	// The list names the files that failed to load (an older version may go on serving).
 	e.cat.mu.Lock()
 	e.cat.problems = map[string]string{"raw.wasm": "does not compile"}
@@ -216,7 +229,7 @@ func TestPlugins(t *testing.T) {
 		Count    int               `json:"count"`
 		Problems map[string]string `json:"problems"`
 	}
-	if err := json.Unmarshal(list, &listed); code != http.StatusOK || err != nil || listed.Count != 5 || listed.Problems["raw.wasm"] != "does not compile" {
+	if err := json.Unmarshal(list, &listed); code != http.StatusOK || err != nil || listed.Count != 7 || listed.Problems["raw.wasm"] != "does not compile" {
 		t.Fatalf("GET /plugins: %d %s", code, list)
 	}
 	// The uploaded executor runs.

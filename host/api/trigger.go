@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,7 +83,7 @@ func (s *Server) handleWebhookTrigger(c echo.Context) error {
 			return nil
 		}
 	}
-	id, err := url.PathUnescape(c.Param("*"))
+	id, err := pathParam(c, "*")
 	if err != nil || id == "" {
 		writeREST(c, apferr.InvalidParam("task_id", "the path must be /webhook/trigger/{task_id}", "a task id", c.Param("*")))
 		return nil
