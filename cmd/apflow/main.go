@@ -8,6 +8,7 @@
 //	apflow call MODULE.wasm|ID       call a plugin once, outside any tree, nothing stored
 //	apflow test MODULE.wasm CASES    run a plugin's test cases (language-neutral)
 //	apflow hooks list                the configured hooks
+//	apflow kv spaces|drop            plugins' key-value spaces: what each holds, drop one
 //	apflow cluster status            the nodes, runs and queue of a PostgreSQL cluster
 //
 // Exit status: 0 when every task completed, 1 when a task failed, was cancelled or is
@@ -112,7 +113,8 @@ func executeWith(ctx context.Context, g *globals, args []string, stdin io.Reader
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(mark(annotRemote, newRunCmd(g), newGenerateCmd(g), newTasksCmd(g), newPluginsCmd(g))...)
+	root.AddCommand(mark(annotRemote, newRunCmd(g), newGenerateCmd(g), newTasksCmd(g), newKVCmd(g))...)
+	root.AddCommand(mark(annotRemote, mark(annotNoBadger, newPluginsCmd(g))...)...)
 	root.AddCommand(newResumeCmd(g), newHooksCmd(g), newServeCmd(g))
 	root.AddCommand(mark(annotNoBadger, newTokenCmd(g), newClusterCmd(g), newCallCmd(g), newTestCmd(g))...)
 	for _, c := range root.Commands() {

@@ -88,6 +88,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				WebhookWindow:       webhookWindow,
 				Keys:                h.keys,
 				KeyTTL:              keyTTL,
+				KVSpaces:            h.kv,
 			}
 			if h.node != nil {
 				acfg.Cluster = h.node

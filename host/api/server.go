@@ -41,6 +41,9 @@ type Config struct {
 	Prepare PrepareFunc
 	// Plugins enables the /plugins routes when not nil.
 	Plugins Plugins
+	// KVSpaces enables the /kv/spaces routes, which list and drop plugins' key-value
+	// spaces (docs/kv.md), when not nil; pass the store itself.
+	KVSpaces KVSpaces
 	// Generator answers tasks.generate; nil makes the method answer that no language
 	// model is configured (-32603, data.reason "llm_not_configured").
 	Generator Generator
@@ -302,6 +305,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/plugins", s.handlePluginList)
 	e.GET("/plugins/:id", s.handlePluginGet)
 	e.DELETE("/plugins/:id", s.handlePluginDelete)
+	e.GET("/kv/spaces", s.handleKVSpaces)
+	e.DELETE("/kv/spaces/:plugin", s.handleKVDrop)
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/metrics", s.handleMetrics)

@@ -18,6 +18,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/api/jsonrpc"
 	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/store"
 )
 
 // Client talks to one apflow server. It is safe for concurrent use.
@@ -251,6 +252,46 @@ func (c *Client) RemovePlugin(ctx context.Context, id string) error {
 		return err
 	}
 	return resp.Body.Close()
+}
+
+// KVSpaces returns the server's key-value spaces that hold entries (GET /kv/spaces),
+// those of plugin alone when it is not "".
+func (c *Client) KVSpaces(ctx context.Context, plugin string) ([]store.KVSpaceUsage, error) {
+	path := "/kv/spaces"
+	if plugin != "" {
+		path += "?plugin=" + url.QueryEscape(plugin)
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil, "", http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Spaces []store.KVSpaceUsage `json:"spaces"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		return nil, fmt.Errorf("decode the kv spaces: %w", err)
+	}
+	return list.Spaces, nil
+}
+
+// DropKVSpace deletes every entry of sp on the server (DELETE /kv/spaces/{plugin}) and
+// returns what it held.
+func (c *Client) DropKVSpace(ctx context.Context, sp store.KVSpace) (store.KVUsage, error) {
+	path := "/kv/spaces/" + url.PathEscape(sp.Plugin)
+	if sp.Scope != "" {
+		path += "?user=" + url.QueryEscape(sp.Scope)
+	}
+	resp, err := c.do(ctx, http.MethodDelete, path, nil, "", http.StatusOK)
+	if err != nil {
+		return store.KVUsage{}, err
+	}
+	defer resp.Body.Close()
+	var dropped store.KVSpaceUsage
+	if err := json.NewDecoder(resp.Body).Decode(&dropped); err != nil {
+		return store.KVUsage{}, fmt.Errorf("decode the dropped kv space: %w", err)
+	}
+	return dropped.Usage, nil
 }
 
 // Metrics returns the server's GET /metrics document (Prometheus text format), at most
