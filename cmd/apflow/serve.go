@@ -22,6 +22,7 @@ const version = "0.1.0"
 
 func newServeCmd(g *globals) *cobra.Command {
 	var addr, baseURL string
+	var allowedHosts []string
 	var drain time.Duration
 	var webhookAllowPrivate, ui bool
 	var webhookWindow time.Duration
@@ -37,7 +38,10 @@ JSON-RPC 2.0 protocol on POST /tasks, with SSE streaming, plugin upload, A2A, /h
 /metrics, and the web dashboard at /ui/ (unless --ui=false). With --jwt-secret (or $APFLOW_JWT_SECRET) every endpoint requires an HS256 bearer
 token (mint one with apflow token). With --webhook-secret (or $APFLOW_WEBHOOK_SECRET),
 POST /webhook/trigger/{task_id} takes HMAC-signed triggers from external schedulers, and
-refuses unsigned ones without a token. Unless --scheduler=false, it runs scheduled tasks
+refuses unsigned ones without a token. Without a secret it refuses requests that another
+site's page makes a browser send, and Host names other than its IP addresses, localhost
+and those of --allowed-host and --base-url (docs/api.md, "Without authentication").
+Unless --scheduler=false, it runs scheduled tasks
 when their next_run_at comes (docs/schedules.md). On SIGINT/SIGTERM it stops taking requests, lets
 running tasks finish for --drain, and puts the rest back to pending for the next start.`,
 		Args: cobra.NoArgs,
@@ -82,6 +86,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				Logger:       h.log.Named("api"),
 				Version:      version,
 				BaseURL:      baseURL,
+				AllowedHosts: allowedHosts,
 
 				WebhookAllowPrivate: webhookAllowPrivate,
 				WebhookSecret:       []byte(webhookSecret),
@@ -156,6 +161,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
 	cmd.Flags().BoolVar(&ui, "ui", true, "serve the web dashboard at /ui/ (its pages use the API with the user's token)")
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
+	cmd.Flags().StringSliceVar(&allowedHosts, "allowed-host", nil, "a host name this server answers without authentication, besides its IP addresses and localhost (repeat, or separate with commas)")
 	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
 	cmd.Flags().String("webhook-secret", "", "the HMAC-SHA256 key of signed POST /webhook/trigger/{task_id} requests (or $APFLOW_WEBHOOK_SECRET); with it, unsigned triggers need a bearer token")
 	cmd.Flags().DurationVar(&webhookWindow, "webhook-window", api.DefaultWebhookWindow, "how far a signed trigger's X-Webhook-Timestamp may be from the server's clock")

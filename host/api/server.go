@@ -54,8 +54,12 @@ type Config struct {
 	// Version is reported by system.health and the agent card.
 	Version string
 	// BaseURL is the public URL of the server, for the agent card; empty uses the
-	// request's host.
+	// request's host. Without authentication its host is one of AllowedHosts.
 	BaseURL string
+	// AllowedHosts are the names, besides IP literals, localhost and *.localhost, that
+	// a server without authentication answers in a request's Host header: its guard
+	// against DNS rebinding (openguard.go). With authentication it answers any.
+	AllowedHosts []string
 	// MaxBodyBytes bounds JSON request bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// MaxPluginBytes bounds plugin uploads (default DefaultMaxPluginBytes).
@@ -172,6 +176,7 @@ type Server struct {
 	log      hclog.Logger
 	echo     *echo.Echo
 	verifier *auth.Verifier // nil: authentication off
+	hosts    hostGuard      // without authentication, the Host names answered
 	methods  map[string]*method
 	metrics  *metrics
 	// stopObserving ends the executor calls' reports to metrics (Engine.ObserveExecutors).
@@ -205,6 +210,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.verifier = v
 	}
+	hosts, err := newHostGuard(cfg.AllowedHosts, cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	s.hosts = hosts
 	s.metrics = newMetrics()
 	ms, err := s.buildMethods()
 	if err != nil {
