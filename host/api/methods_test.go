@@ -155,9 +155,27 @@ func TestUpdate(t *testing.T) {
 		{"unknown dependency", map[string]any{"task_id": "u-a", "dependencies": []any{"nope"}}, -32011},
 		{"self dependency", map[string]any{"task_id": "u-a", "dependencies": []any{"u-a"}}, -32002},
 		{"cycle", map[string]any{"task_id": "u-a", "dependencies": []any{"u-root"}}, -32002},
+		// A pending task's fields follow its status (docs/semantics.md rule 2).
+		{"progress is stamped", map[string]any{"task_id": "u-a", "progress": 0.9}, -32602},
+		{"started_at is stamped", map[string]any{"task_id": "u-a", "started_at": "2020-01-01T00:00:00Z"}, -32602},
+		{"completed_at is stamped", map[string]any{"task_id": "u-a", "completed_at": "2020-01-01T00:00:00Z"}, -32602},
+		{"a pending task has no result", map[string]any{"task_id": "u-a", "result": map[string]any{"stale": true}}, -32602},
+		{"a pending task has no error", map[string]any{"task_id": "u-a", "error": "blocked: required dependency zz failed"}, -32602},
+		{"nor with a name beside it", map[string]any{"task_id": "u-a", "name": "x", "error": "e"}, -32602},
 	}
 	for _, tt := range tests {
 		e.fails(t, "", "tasks.update", tt.params, tt.code)
+	}
+	var unchanged map[string]any
+	e.ok(t, "", "tasks.get", map[string]any{"task_id": "u-a"}, &unchanged)
+	for k, want := range map[string]any{"name": "renamed", "error": nil, "result": nil, "started_at": nil, "completed_at": nil, "progress": float64(0)} {
+		if unchanged[k] != want {
+			t.Errorf("refused updates wrote %s: %v", k, unchanged[k])
+		}
+	}
+	stamped := e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-a", "started_at": "2020-01-01T00:00:00Z"}, -32602)
+	if !strings.Contains(stamped.Message, "task u-a") || !strings.Contains(stamped.Message, "stamped by the task's lifecycle") {
+		t.Errorf("a refusal of started_at: %q, want the task and the reason", stamped.Message)
 	}
 	// An unknown reference and a cycle are reported together.
 	both := e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-a", "dependencies": []any{"u-root", "nope"}}, -32011)
@@ -172,6 +190,12 @@ func TestUpdate(t *testing.T) {
 	if got.Status != "cancelled" || got.Error == nil || *got.Error != "no" {
 		t.Fatalf("cancel via update = %+v", got)
 	}
+	// A cancelled task's message may change; it may not be emptied.
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-b", "error": "not needed"}, &got)
+	if got.Error == nil || *got.Error != "not needed" {
+		t.Fatalf("message of a cancelled task = %+v", got)
+	}
+	e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-b", "error": nil}, -32602)
 	e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-b", "dependencies": []any{}}, -32602)
 }
 

@@ -124,6 +124,9 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 		if used[k] || k == "status" {
 			continue
 		}
+		if err := outcomeField(t, k, fields[k]); err != nil {
+			return taskParam(t, err)
+		}
 		if err := setField(t, k, fields[k], deps); err != nil {
 			return err
 		}
@@ -142,6 +145,25 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 		}
 	}
 	t.UpdatedAt = now
+	return nil
+}
+
+// outcomeField refuses a write of field k that would break the rule that a task's
+// fields follow its status (docs/semantics.md rule 2), given without a status change:
+// progress and the timestamps are stamped by the lifecycle alone, a result belongs to a
+// completed or failed task, an error (not empty) to a failed or cancelled one.
+func outcomeField(t *task.Task, k string, raw json.RawMessage) *apferr.Error {
+	null := bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+	switch {
+	case k == "progress" || k == "started_at" || k == "completed_at":
+		return apferr.InvalidParam(k, k+" is stamped by the task's lifecycle (started, completed, failed, cancelled, reset) and cannot be written", nil, nil)
+	case k == "result" && t.Status != task.Completed && t.Status != task.Failed:
+		return apferr.InvalidParam(k, fmt.Sprintf("a %s task has no result; give result with status completed or failed (from in_progress), or on a task that is one", t.Status), nil, nil)
+	case k == "error" && t.Status != task.Failed && t.Status != task.Cancelled:
+		return apferr.InvalidParam(k, fmt.Sprintf("a %s task has no error; give error with status cancelled (its message), or on a failed or cancelled task", t.Status), nil, nil)
+	case k == "error" && (null || bytes.Equal(bytes.TrimSpace(raw), []byte(`""`))):
+		return apferr.InvalidParam(k, fmt.Sprintf("a %s task keeps an error message; give one that is not empty", t.Status), "a message", nil)
+	}
 	return nil
 }
 

@@ -339,7 +339,31 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 			e.events.publishTask(e.rootIDOfGraph(g), stored)
 		}).dequeue = lease != nil
 	}
-	// Mark blocked, transitively, the pending dependents that can no longer run.
+	e.blockDependents(g, &b, settled, queue, now, nil)
+	if endsRun && !markerGoes {
+		b.add(g.nodes[i].v.id, clearMarker, func(_ *task.Task, err error) {
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
+	}
+	var w writer = storeWriter{e.cfg.Store}
+	if lease != nil {
+		var acks []int64 // none: this is no run's round
+		w = clusterWriter{d: e.m.d, lease: *lease, acks: &acks}
+	}
+	b.commit(ctx, w)
+	if firstErr != nil {
+		return out, fmt.Errorf("cancel %s: %w", t.ID, firstErr)
+	}
+	return out, nil
+}
+
+// blockDependents adds to b the blocked markers (docs/semantics.md rule 13) of the
+// pending dependents, transitively, of the nodes in queue, which settled maps to what
+// their dependents see of them ("cancelled", "failed"; "blocked" for those marked here).
+// failed, when not nil, is told of a marker's write that failed.
+func (e *Engine) blockDependents(g *graph, b *batch, settled map[int32]string, queue []int32, now time.Time, failed func(error)) {
 	for len(queue) > 0 {
 		j := queue[0]
 		queue = queue[1:]
@@ -362,29 +386,15 @@ func (e *Engine) cancelIdle(ctx context.Context, t *task.Task, treeID, msg strin
 				}
 				return nil
 			}, func(stored *task.Task, err error) {
-				if err == nil {
+				switch {
+				case err == nil:
 					e.events.publishTask(e.rootIDOfGraph(g), stored)
+				case failed != nil:
+					failed(err)
 				}
 			})
 		}
 	}
-	if endsRun && !markerGoes {
-		b.add(g.nodes[i].v.id, clearMarker, func(_ *task.Task, err error) {
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-		})
-	}
-	var w writer = storeWriter{e.cfg.Store}
-	if lease != nil {
-		var acks []int64 // none: this is no run's round
-		w = clusterWriter{d: e.m.d, lease: *lease, acks: &acks}
-	}
-	b.commit(ctx, w)
-	if firstErr != nil {
-		return out, fmt.Errorf("cancel %s: %w", t.ID, firstErr)
-	}
-	return out, nil
 }
 
 func (e *Engine) rootIDOfGraph(g *graph) string {

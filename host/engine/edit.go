@@ -20,7 +20,9 @@ import (
 //
 // change runs inside store.Store.Update: it sees the task as stored, and when it returns
 // an error nothing is written and that error is returned unchanged. It must not call the
-// engine (the lock is held).
+// engine (the lock is held). A change that cancels the task cancels it alone (Cancel of a
+// root cancels its tree) and, as Cancel does, marks blocked its pending dependents that
+// can no longer run (docs/semantics.md rule 13), in a second commit.
 //
 // Update refuses, with an *apferr.Error of code InvalidParams naming the task and the
 // field (data: task_id, field, reason) and writing nothing, a change that makes the task
@@ -50,7 +52,8 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 		return nil, running(held.RootID)
 	}
 	defer release()
-	return e.cfg.Store.Update(ctx, id, func(t *task.Task) error {
+	cancelled := false
+	stored, err := e.cfg.Store.Update(ctx, id, func(t *task.Task) error {
 		if t.Frozen() {
 			return apferr.New(apferr.InvalidParams,
 				fmt.Sprintf("Task %s is a%s %s (frozen) and cannot be changed; clone it in copy mode to edit it", t.ID, article(t.OriginType), t.OriginType)).
@@ -65,8 +68,41 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 				fmt.Sprintf("Task %s: status in_progress cannot be set by an update; execute the task to start it", t.ID)).
 				WithData(map[string]any{"task_id": t.ID, "field": "status", "reason": "only a run starts a task", "current_status": string(was)})
 		}
+		cancelled = t.Status == task.Cancelled && was != task.Cancelled
 		return nil
 	})
+	if err != nil || !cancelled {
+		return stored, err
+	}
+	// Cancelled as tasks.cancel would cancel it: its pending dependents that can no
+	// longer run are marked blocked (rule 13), still under the lock, in a commit of
+	// their own (a run recomputes the markers anyway).
+	if err := e.blockDependentsOf(ctx, stored); err != nil {
+		return stored, fmt.Errorf("update %s: mark its dependents blocked: %w", id, err)
+	}
+	return stored, nil
+}
+
+// blockDependentsOf marks blocked the pending dependents of t, which was just cancelled.
+func (e *Engine) blockDependentsOf(ctx context.Context, t *task.Task) error {
+	tasks, err := e.cfg.Store.Tree(ctx, t.TreeID())
+	if err != nil {
+		return fmt.Errorf("load tree: %w", err)
+	}
+	g := newGraph(tasks)
+	i, ok := g.lookup(t.ID)
+	if !ok {
+		return store.NotFound(t.ID)
+	}
+	var b batch
+	var firstErr error
+	e.blockDependents(g, &b, map[int32]string{i: string(task.Cancelled)}, []int32{i}, e.cfg.Now(), func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+	})
+	b.commit(ctx, storeWriter{e.cfg.Store})
+	return firstErr
 }
 
 // article is the indefinite article before an origin type ("a link", "an archive").

@@ -438,6 +438,28 @@ func TestCancelIdleTreeBlocksDependents(t *testing.T) {
 	}
 }
 
+// TestUpdateToCancelledBlocksDependents: an update that cancels a task of an idle tree
+// marks its dependents blocked as Cancel does, and cancels that task alone.
+func TestUpdateToCancelledBlocksDependents(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	v.create(spec{id: "root"}, spec{id: "a"}, spec{id: "b", deps: req("a")}, spec{id: "c", deps: opt("b")}, spec{id: "d", deps: opt("a")})
+	if _, err := v.e.Update(context.Background(), "a", func(x *task.Task) error { return x.Cancel("by update", time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	v.wantStatus("a", task.Cancelled)
+	for id, want := range map[string]string{
+		"b":    "blocked: required dependency a cancelled",
+		"c":    "blocked: optional dependency b blocked",
+		"d":    "",
+		"root": "",
+	} {
+		if x := v.wantStatus(id, task.Pending); x.Error != want {
+			t.Errorf("%s error = %q, want %q", id, x.Error, want)
+		}
+	}
+}
+
 func TestAlreadyRunning(t *testing.T) {
 	t.Parallel()
 	v := setup(t)
@@ -514,6 +536,35 @@ func TestRerunSemantics(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRerunAfterAResetRunsDownstream: a completed task put back to pending (by
+// tasks.update) runs again at the tree's next run, and so does everything downstream of
+// it, whose results came from its old one; tasks beside it keep theirs.
+func TestRerunAfterAResetRunsDownstream(t *testing.T) {
+	t.Parallel()
+	v := setup(t)
+	root := v.create(
+		spec{id: "root", deps: req("b")},
+		spec{id: "a"},
+		spec{id: "b", deps: req("a")},
+		spec{id: "side"},
+	)
+	v.run(root, RunOptions{})
+	v.wantStatus("root", task.Completed)
+	if _, err := v.e.Update(context.Background(), "a", func(x *task.Task) error { return x.Reset(time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+	res := v.run(root, RunOptions{})
+	for id, want := range map[string]int{"a": 2, "b": 2, "root": 2, "side": 1} {
+		if got := v.cat.executions[id]; got != want {
+			t.Errorf("%s executed %d times, want %d", id, got, want)
+		}
+		v.wantStatus(id, task.Completed)
+	}
+	if res.Executed != 3 {
+		t.Errorf("the re-run executed %d tasks, want 3", res.Executed)
 	}
 }
 

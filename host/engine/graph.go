@@ -185,7 +185,8 @@ func (g *graph) scopeFor(i int32) []bool {
 // resetSet returns the tasks of the scope to put back to pending before a run (docs/semantics.md rule 15):
 // failed, cancelled, blocked and orphaned in_progress tasks, completed ones too when full,
 // the explicitly requested target when terminal, and everything downstream of those
-// inside the scope. target is -1 for a whole-tree run. With resume only orphaned
+// and of the pending tasks (one reset by tasks.update, say: what its dependents did with
+// its old result is stale) inside the scope. target is -1 for a whole-tree run. With resume only orphaned
 // in_progress tasks are reset (crash recovery continues the interrupted run).
 //
 // Frozen tasks (links and archives, docs/semantics.md rule 16) are never in the set, even
@@ -204,7 +205,7 @@ func (g *graph) resetSet(scope []bool, full, resume bool, target int32) []int32 
 		st := n.v.status
 		seed := st == task.InProgress
 		if !resume {
-			seed = seed || st == task.Failed || st == task.Cancelled || n.v.blocked() ||
+			seed = seed || st == task.Failed || st == task.Cancelled || st == task.Pending ||
 				(full && st == task.Completed) || (int32(i) == target && st.Terminal())
 		}
 		if seed {
