@@ -46,7 +46,10 @@ Exit status: 0 on success (with --run: every task completed), 1 when the model f
 (the last problems are listed).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := generate.Request{Requirement: args[0], Mode: generate.Mode(f.mode), MaxRounds: f.maxRounds}
+			req := generate.Request{Requirement: args[0], Mode: generate.Mode(f.mode)}
+			if cmd.Flags().Changed("max-rounds") {
+				req.MaxRounds = generate.Rounds(f.maxRounds)
+			}
 			if g.server != "" {
 				return g.generateRemote(cmd.Context(), req, f)
 			}
@@ -54,7 +57,7 @@ Exit status: 0 on success (with --run: every task completed), 1 when the model f
 		},
 	}
 	cmd.Flags().StringVar(&f.mode, "mode", "single", "single (one answer) or multi (analyse, design, fill inputs, review with repair rounds)")
-	cmd.Flags().IntVar(&f.maxRounds, "max-rounds", 0, "repair rounds of --mode multi (0: 3, at most 10)")
+	cmd.Flags().IntVar(&f.maxRounds, "max-rounds", generate.DefaultMaxRounds, "repair rounds of --mode multi (0: none, at most 10)")
 	cmd.Flags().BoolVar(&f.save, "save", false, "also store the tree in the data dir (or on --server)")
 	cmd.Flags().BoolVar(&f.run, "run", false, "store the tree and run it with live progress, as apflow run")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write the tree to this file instead of stdout")
@@ -139,8 +142,8 @@ func (g *globals) generateRemote(ctx context.Context, req generate.Request, f ge
 		return &exitError{code: exitInvalid, msg: fmt.Sprintf("--mode %q: expected single or multi", req.Mode)}
 	}
 	params := map[string]any{"requirement": req.Requirement, "generation_mode": mode, "save": f.save && !f.run}
-	if req.MaxRounds != 0 {
-		params["max_rounds"] = req.MaxRounds
+	if req.MaxRounds != nil {
+		params["max_rounds"] = *req.MaxRounds
 	}
 	var res struct {
 		Tasks      json.RawMessage `json:"tasks"`

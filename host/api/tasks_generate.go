@@ -26,7 +26,7 @@ type generateParams struct {
 	LLMProvider    string `json:"llm_provider"`
 	Model          string `json:"model"`
 	GenerationMode string `json:"generation_mode"`
-	MaxRounds      int    `json:"max_rounds"`
+	MaxRounds      *int   `json:"max_rounds"`
 }
 
 // generationModes maps apflow's generation_mode values to generate's modes.

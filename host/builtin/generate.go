@@ -22,7 +22,7 @@ const generateInputSchema = `{
   "properties": {
     "requirement": {"type": "string", "minLength": 1, "description": "What the task tree must do, in words"},
     "mode": {"type": "string", "enum": ["single", "multi"], "description": "single: one answer; multi: analyse, design, fill inputs, review with repair rounds (default single)"},
-    "max_rounds": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Repair rounds of multi mode (0: the default, 3)"}
+    "max_rounds": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Repair rounds of multi mode (default 3; 0: none)"}
   },
   "required": ["requirement"]
 }`
@@ -121,7 +121,7 @@ func runGenerate(ctx context.Context, g generator, check CheckFunc, req *executo
 	var in struct {
 		Requirement string `json:"requirement"`
 		Mode        string `json:"mode"`
-		MaxRounds   int    `json:"max_rounds"`
+		MaxRounds   *int   `json:"max_rounds"`
 	}
 	if t := bytes.TrimSpace(req.Inputs); len(t) > 0 {
 		if err := json.Unmarshal(t, &in); err != nil {

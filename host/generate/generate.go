@@ -87,9 +87,10 @@ type Request struct {
 	Requirement string
 	// Mode is Single or Multi; "" means Single.
 	Mode Mode
-	// MaxRounds bounds the repair rounds of Multi mode (0: DefaultMaxRounds; at most
-	// MaxMaxRounds). Single mode refuses a value other than 0.
-	MaxRounds int
+	// MaxRounds bounds the repair rounds of Multi mode: nil is DefaultMaxRounds, 0 asks
+	// for none (the first tree is checked and kept or refused), at most MaxMaxRounds.
+	// Single mode has none and refuses a value other than 0.
+	MaxRounds *int
 	// UserID, when not empty, is set as every task's user_id before the tree is checked,
 	// replacing any the model gave.
 	UserID string
@@ -122,16 +123,22 @@ func checkRequest(r Request) (Request, error) {
 	default:
 		return r, apferr.InvalidParam("mode", "unknown generation mode", "single or multi", string(r.Mode))
 	}
-	switch {
-	case r.MaxRounds < 0 || r.MaxRounds > MaxMaxRounds:
-		return r, apferr.InvalidParam("max_rounds", "max_rounds is out of range", fmt.Sprintf("0-%d", MaxMaxRounds), r.MaxRounds)
-	case r.Mode == Single && r.MaxRounds != 0:
-		return r, apferr.InvalidParam("max_rounds", "single mode has no repair rounds", "0 or mode multi", r.MaxRounds)
-	case r.MaxRounds == 0:
-		r.MaxRounds = DefaultMaxRounds
+	rounds := DefaultMaxRounds
+	if r.MaxRounds != nil {
+		rounds = *r.MaxRounds
 	}
+	switch {
+	case rounds < 0 || rounds > MaxMaxRounds:
+		return r, apferr.InvalidParam("max_rounds", "max_rounds is out of range", fmt.Sprintf("0-%d", MaxMaxRounds), rounds)
+	case r.Mode == Single && r.MaxRounds != nil && rounds != 0:
+		return r, apferr.InvalidParam("max_rounds", "single mode has no repair rounds", "0 or mode multi", rounds)
+	}
+	r.MaxRounds = &rounds
 	return r, nil
 }
+
+// Rounds returns an int's address, for Request.MaxRounds.
+func Rounds(n int) *int { return &n }
 
 // Generate asks the model for a tree meeting req.Requirement and returns it once it
 // passes Config.Validate. It fails with a *NoValidTreeError when the answers run out
@@ -235,7 +242,7 @@ func (s *session) multi(ctx context.Context, req Request) (*Result, error) {
 	}
 	for round := 0; ; round++ {
 		tasks, problems, err := s.check(ctx, answer)
-		if err != nil || problems == nil || round == req.MaxRounds {
+		if err != nil || problems == nil || round == *req.MaxRounds {
 			return s.finish(tasks, problems, err)
 		}
 		if answer, err = s.ask(ctx, "review", reviewPrompt(describeProblems(problems))); err != nil {

@@ -69,7 +69,9 @@ func TestGenerate(t *testing.T) {
 		{name: "schema-invalid inputs repaired", req: Request{Requirement: "r", Mode: Multi}, steps: append(phases(badInputs), step{content: fixedInputs}), rounds: 2, calls: 4},
 		{name: "malformed JSON repaired", req: Request{Requirement: "r", Mode: Multi}, steps: append(phases("```json\n[{\"name\": \"a\",]\n```"), step{content: goodTree}), rounds: 2, calls: 4},
 		{name: "malformed JSON single", req: Request{Requirement: "r"}, steps: []step{{content: "I cannot do that."}}, rounds: 1, calls: 1, wantErr: ErrNoValidTree, problems: []string{"answer: the answer holds no JSON array"}},
-		{name: "never converges", req: Request{Requirement: "r", Mode: Multi, MaxRounds: 2}, steps: append(phases(cycleTree), step{content: unknownTree}, step{content: cycleTree}), rounds: 3, calls: 5, wantErr: ErrNoValidTree, problems: []string{"cycle"}},
+		{name: "never converges", req: Request{Requirement: "r", Mode: Multi, MaxRounds: Rounds(2)}, steps: append(phases(cycleTree), step{content: unknownTree}, step{content: cycleTree}), rounds: 3, calls: 5, wantErr: ErrNoValidTree, problems: []string{"cycle"}},
+		{name: "no repair rounds asked", req: Request{Requirement: "r", Mode: Multi, MaxRounds: Rounds(0)}, steps: phases(cycleTree), rounds: 1, calls: 3, wantErr: ErrNoValidTree, problems: []string{"cycle"}},
+		{name: "single mode takes 0", req: Request{Requirement: "r", MaxRounds: Rounds(0)}, steps: []step{{content: goodTree}}, rounds: 1, calls: 1},
 		{name: "cut answer single", req: Request{Requirement: "r"}, steps: []step{{content: goodTree, stop: "max_tokens"}}, rounds: 1, calls: 1, wantErr: ErrNoValidTree, problems: []string{"the answer was cut at 8192 tokens"}},
 		{name: "cut answer repaired", req: Request{Requirement: "r", Mode: Multi}, steps: append(phases(goodTree)[:2], step{content: "[{", stop: "length"}, step{content: goodTree}), rounds: 2, calls: 4},
 		{name: "deadline", req: Request{Requirement: "r", Mode: Multi}, steps: []step{{content: "ok"}, {err: context.DeadlineExceeded}}, calls: 2, wantErr: context.DeadlineExceeded},
@@ -181,8 +183,8 @@ func TestGenerateRejectsBadRequests(t *testing.T) {
 	}{
 		{Request{}, "requirement"},
 		{Request{Requirement: "r", Mode: "both"}, "mode"},
-		{Request{Requirement: "r", Mode: Multi, MaxRounds: 11}, "max_rounds"},
-		{Request{Requirement: "r", MaxRounds: 2}, "max_rounds"},
+		{Request{Requirement: "r", Mode: Multi, MaxRounds: Rounds(11)}, "max_rounds"},
+		{Request{Requirement: "r", MaxRounds: Rounds(2)}, "max_rounds"},
 	}
 	for _, c := range cases {
 		g, fake := setup(t, setupOpts{})
