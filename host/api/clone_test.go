@@ -104,8 +104,8 @@ func TestCloneModes(t *testing.T) {
 			e.fails(t, "", "tasks.execute", map[string]any{"task_id": out[0]["id"], "full": true}, -32005)
 			var r map[string]any
 			e.ok(t, "", "tasks.execute", map[string]any{"task_id": out[0]["id"]}, &r)
-			if r["status"] != "completed" {
-				t.Fatalf("execute of links = %v", r)
+			if r["status"] != "completed" || r["result"] == nil || mustJSONString(t, r["result"]) != mustJSONString(t, node.Task["result"]) {
+				t.Fatalf("execute of links = %v, want the original's result %v", r, node.Task["result"])
 			}
 			if get(t, "cm-a")["has_references"] != true {
 				t.Fatal("original not marked has_references")

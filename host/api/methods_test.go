@@ -162,6 +162,10 @@ func TestUpdate(t *testing.T) {
 		{"a pending task has no result", map[string]any{"task_id": "u-a", "result": map[string]any{"stale": true}}, -32602},
 		{"a pending task has no error", map[string]any{"task_id": "u-a", "error": "blocked: required dependency zz failed"}, -32602},
 		{"nor with a name beside it", map[string]any{"task_id": "u-a", "name": "x", "error": "e"}, -32602},
+		// A task keeps an executor that is registered.
+		{"unknown executor", map[string]any{"task_id": "u-a", "name": "x", "schemas": map[string]any{"method": "nope"}}, -32003},
+		{"unknown executor_id", map[string]any{"task_id": "u-a", "params": map[string]any{"executor_id": "nope"}}, -32003},
+		{"no executor left", map[string]any{"task_id": "u-a", "schemas": nil}, -32602},
 	}
 	for _, tt := range tests {
 		e.fails(t, "", "tasks.update", tt.params, tt.code)

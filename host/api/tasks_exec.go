@@ -288,6 +288,7 @@ func (s *Server) finalResult(ctx context.Context, tg target) map[string]any {
 		out["message"] = err.Error()
 		return out
 	}
+	t = s.resolveLinks(ctx, []*task.Task{t})[0] // a link answers its original's outcome, as reads do
 	out["status"] = t.Status
 	out["progress"] = t.Progress
 	out["result"] = t.Result

@@ -61,12 +61,46 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 		if newDeps != nil && t.Status != task.Pending {
 			return depNotPending(t)
 		}
-		return applyUpdate(t, fields, status, newDeps, now)
+		if err := applyUpdate(t, fields, status, newDeps, now); err != nil {
+			return err
+		}
+		return s.checkMethod(t, fields)
 	})
 	if err == nil && store.Armed(out) {
 		s.scheduleChanged()
 	}
 	return out, err
+}
+
+// checkMethod refuses, when an update changes schemas or params, a task left without a
+// registered executor (-32003 naming the task and the field), as a submission would be:
+// it could only fail when it runs. Its inputs are checked against the executor's schema
+// right before it runs, as every task's are.
+func (s *Server) checkMethod(t *task.Task, fields map[string]json.RawMessage) error {
+	_, schemas := fields["schemas"]
+	_, params := fields["params"]
+	if !schemas && !params {
+		return nil
+	}
+	field := "schemas.method"
+	if id, ok := t.Params["executor_id"].(string); ok && id != "" {
+		field = "params.executor_id"
+	}
+	id := t.Method()
+	if id == "" {
+		return apferr.New(apferr.InvalidParams, fmt.Sprintf("Invalid params: task %s: %s: every task needs an executor id", t.ID, field)).
+			WithData(map[string]any{"task_id": t.ID, "field": field, "reason": "every task needs an executor id"})
+	}
+	h, err := s.cfg.Catalog.Lookup(id)
+	if err != nil {
+		if apferr.CodeOf(err) == apferr.ExecutorNotFound {
+			return apferr.New(apferr.ExecutorNotFound, fmt.Sprintf("Task %s: %s: executor %q is not registered", t.ID, field, id)).
+				WithData(map[string]any{"task_id": t.ID, "field": field, "executor_id": id})
+		}
+		return fmt.Errorf("look up executor %q of task %s: %w", id, t.ID, err)
+	}
+	h.Release()
+	return nil
 }
 
 // scheduleOnly reports whether an update changes nothing but a task's schedule
