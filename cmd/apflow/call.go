@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/apflow-wasm/apflow/host/hooks"
 	"github.com/apflow-wasm/apflow/host/pluginrun"
 	"github.com/apflow-wasm/apflow/host/submit"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -174,8 +175,9 @@ func (g *globals) pluginRunner(ctx context.Context) (*pluginrun.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, Logger: g.logger(), CacheDir: cache, LLM: model,
-		CompileWorker: compileWorker(), CompileTimeout: g.compileTimeout})
+	// A hook runs under the hooks' own limit, as it will in production (docs/hooks.md).
+	r, err := pluginrun.New(ctx, pluginrun.Options{Defaults: defaults, HookTimeoutMS: hooks.DefaultTimeoutMS,
+		Logger: g.logger(), CacheDir: cache, LLM: model, CompileWorker: compileWorker(), CompileTimeout: g.compileTimeout})
 	if err != nil {
 		return nil, sandboxConfigExit(err)
 	}

@@ -74,6 +74,11 @@ func TestCallExitStatusAndOutput(t *testing.T) {
 			code: 0, stdout: "1"},
 		{name: "hook of an executor", args: []string{"call", pluginrunTestdata + "strict.wasm", "--hook", "pre"},
 			code: 2, stderr: "strict is not a hook"},
+		// A hook runs under the hooks' limit of production (2 s), not a task's (30 s).
+		{name: "a hook's limit", args: []string{"call", "../../host/hooks/testdata/loop.wasm", "--hook", "pre", "--input", `{"task":{"id":"t1"}}`},
+			code: 1, stderr: "timed out after 2s"},
+		{name: "a hook's limit given", args: []string{"call", "../../host/hooks/testdata/loop.wasm", "--hook", "pre", "--input", `{"task":{"id":"t1"}}`, "--limits", "timeout_ms=300"},
+			code: 1, stderr: "timed out after 300ms"},
 		{name: "bad grant", args: []string{"call", pluginrunTestdata + "strict.wasm", "--grant", "disk"}, code: 2, stderr: "unknown capability"},
 		{name: "bad limits", args: []string{"call", pluginrunTestdata + "strict.wasm", "--limits", "cpu=1"}, code: 2, stderr: "unknown limit"},
 		{name: "record without grant", args: []string{"call", pluginrunTestdata + "strict.wasm", "--record", fixture}, code: 2, stderr: "--grant http=HOST"},

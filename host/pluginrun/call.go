@@ -136,9 +136,13 @@ func (r *Runner) callHook(ctx context.Context, t *Target, c Call, logs *logCaptu
 	if t.hook == nil {
 		return fmt.Errorf("%w: %s is not a hook (it exports none of the hook functions)", ErrNoSuchExport, t.Info.ID)
 	}
+	limits := c.Limits
+	if limits.TimeoutMS == 0 {
+		limits.TimeoutMS = r.hookTimeout
+	}
 	start := time.Now()
 	res, err := t.hook.CallHook(ctx, &sandbox.HookCall{
-		Export: c.Hook + "_hook", Input: c.Input, Limits: c.Limits, Logger: logs.log,
+		Export: c.Hook + "_hook", Input: c.Input, Limits: limits, Logger: logs.log,
 	})
 	out.Usage = task.Usage{DurationMS: float64(time.Since(start).Microseconds()) / 1000, BytesIn: int64(len(c.Input)), BytesOut: int64(len(res))}
 	if err != nil {

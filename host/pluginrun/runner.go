@@ -30,6 +30,11 @@ type Options struct {
 	// Defaults are the limits of a call that sets none (zero fields: the sandbox's
 	// defaults); Max their ceilings (zero fields: the sandbox's maxima).
 	Defaults, Max task.Limits
+	// HookTimeoutMS is the wall-time limit of a hook call whose Call.Limits set none:
+	// give the one hooks run under in production (hooks.DefaultTimeoutMS, unless the
+	// operator's hook_limits say otherwise), so that a hook too slow to deploy fails
+	// here too. Zero leaves hook calls to Defaults.
+	HookTimeoutMS int64
 	// Logger receives the runtime's and registry's own lines; nil discards them.
 	Logger hclog.Logger
 	// CacheDir is the persistent compilation cache to use (the user's, shared with
@@ -48,10 +53,11 @@ type Options struct {
 // Runner calls plugins one call at a time in its own sandbox runtime, with the grants of
 // the call in progress.
 type Runner struct {
-	rt  *sandbox.Runtime
-	log hclog.Logger
-	mu  sync.Mutex              // one call at a time
-	cur atomic.Pointer[callEnv] // the grants and kv store of the call in progress
+	rt          *sandbox.Runtime
+	log         hclog.Logger
+	hookTimeout int64                   // Options.HookTimeoutMS
+	mu          sync.Mutex              // one call at a time
+	cur         atomic.Pointer[callEnv] // the grants and kv store of the call in progress
 }
 
 // callEnv is what the runtime's grants and kv lookups answer during one call.
@@ -67,7 +73,7 @@ func New(ctx context.Context, opts Options) (*Runner, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	r := &Runner{log: log}
+	r := &Runner{log: log, hookTimeout: opts.HookTimeoutMS}
 	rt, err := sandbox.New(ctx, sandbox.Config{
 		CacheDir: opts.CacheDir, CompileWorker: opts.CompileWorker, CompileTimeout: opts.CompileTimeout,
 		Defaults: opts.Defaults, Max: opts.Max, Logger: log.Named("sandbox"),
