@@ -358,7 +358,7 @@ func TestClusterSharesAWideTree(t *testing.T) {
 	}
 	_, metrics := c.nodes[1].do(t, "", "GET", "/metrics", nil, "")
 	for _, want := range []string{"apflow_cluster_nodes_alive 3\n", `apflow_node_tasks_executing{node="node2"} `,
-		`apflow_cluster_node_claims{node="node1"} `, "apflow_cluster_tasks_queued "} {
+		`apflow_cluster_node_claims{node="node1"} `, "apflow_cluster_tasks_queued ", `apflow_plugin_calls_total{plugin="delay",`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("node2 /metrics lacks %q:\n%s", want, metrics)
 		}

@@ -94,6 +94,7 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 				Keys:                h.keys,
 				KeyTTL:              keyTTL,
 				KVSpaces:            h.kv,
+				Metrics:             []api.MetricsWriter{h.registry}, // the plugins' pool counters
 			}
 			if h.node != nil {
 				acfg.Cluster = h.node

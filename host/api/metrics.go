@@ -21,9 +21,9 @@ import (
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
-// MetricsWriter adds lines in the Prometheus text format to GET /metrics. The plugin
-// registry or the engine may implement it; the server calls it for Config.Metrics and
-// for Config.Plugins when it implements it.
+// MetricsWriter adds lines in the Prometheus text format to GET /metrics: the plugin
+// registry's pool counters, a scheduler's figures. The server calls those of
+// Config.Metrics.
 type MetricsWriter interface {
 	WriteMetrics(w io.Writer) error
 }
@@ -215,11 +215,7 @@ func (s *Server) handleMetrics(c echo.Context) error {
 			s.log.Warn("metrics: cluster status", "error", err)
 		}
 	}
-	writers := append([]MetricsWriter(nil), s.cfg.Metrics...)
-	if mw, ok := s.cfg.Plugins.(MetricsWriter); ok && s.cfg.Plugins != nil {
-		writers = append(writers, mw)
-	}
-	for _, mw := range writers {
+	for _, mw := range s.cfg.Metrics {
 		if err := mw.WriteMetrics(w); err != nil {
 			s.log.Warn("metrics writer failed", "error", err)
 		}

@@ -94,7 +94,9 @@ type Config struct {
 	// WebhookBackoff is the first retry delay of a webhook delivery, doubled on each
 	// retry (default 1s).
 	WebhookBackoff time.Duration
-	// Metrics are extra writers for GET /metrics.
+	// Metrics are extra writers for GET /metrics: the plugin registry's pool counters
+	// (whether Plugins is the registry or a cluster's syncer in front of it), a
+	// scheduler's figures.
 	Metrics []MetricsWriter
 	// Cluster is this server's node of a cluster (several servers sharing a PostgreSQL
 	// store), or nil for a single server. /healthz then names the node, and /metrics
