@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -937,4 +939,38 @@ func TestClusterLogsFollowATreeWithItsOwnID(t *testing.T) {
 	if x := c.tasks(t)["tf-0"]; x.Status != "completed" {
 		t.Errorf("tf-0 is %s when --follow ended, want completed", x.Status)
 	}
+}
+
+// TestClusterRunInterruptedLeavesItsRunToTheCluster: apflow run --store interrupted
+// says that the cluster's live nodes take its run over (not that its tasks wait for a
+// resume), and one does and finishes it.
+func TestClusterRunInterruptedLeavesItsRunToTheCluster(t *testing.T) {
+	c := setupCluster(t, 1, 4)
+	data, err := json.Marshal(delayTree("ri", 4, 1500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := writeTree(t, string(data))
+	cmd := exec.Command(c.bin, "run", "-q", "--keep-ids", "--store", c.dsn, "--node-id", "runner", "--lease", clusterLease,
+		"--heartbeat", clusterHeartbeat, "--plugins", c.plugins, "--config", c.config, "--data-dir", t.TempDir(), tree)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, "a task of ri-root to run", func() bool {
+		return c.count(t, "SELECT count(*) FROM apflow_claims") > 0
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("run --store interrupted: %v, want exit %d\n%s", err, exitInterrupted, stderr.String())
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "the cluster's live nodes take the run over") ||
+		!strings.Contains(msg, "apflow tasks tree ri-root --store") || strings.Contains(msg, "unfinished tasks are pending") {
+		t.Fatalf("run --store interrupted says:\n%s", msg)
+	}
+	c.waitRootCompleted(t, "ri-root")
 }

@@ -181,7 +181,13 @@ func (g *globals) finish(trees []*task.TreeNode, began time.Time, watched, jsonO
 		}
 	}
 	if interrupted {
-		if line := g.resumeLine(); line != "" {
+		line := g.resumeLine()
+		if line != "" && g.storeDSN() != "" && g.server == "" && len(trees) > 0 {
+			// This process left the cluster: a live node takes the run over at once.
+			return &exitError{code: exitInterrupted, msg: fmt.Sprintf("interrupted: the cluster's live nodes take the run over "+
+				"and finish it (follow it with apflow tasks tree %s --store …); with no node running, continue it with: %s", trees[0].Task.ID, line)}
+		}
+		if line != "" {
 			return &exitError{code: exitInterrupted, msg: "interrupted: unfinished tasks are pending; continue with: " + line}
 		}
 		return &exitError{code: exitInterrupted, msg: "interrupted: nothing was stored (--ephemeral)"}
