@@ -317,6 +317,8 @@ func (g *globals) checkValues() error {
 		return invalidf("--lease %s: want a positive duration", g.lease)
 	case g.heartbeat < 0:
 		return invalidf("--heartbeat %s: want a positive duration (0: a quarter of --lease)", g.heartbeat)
+	case g.heartbeat >= g.lease:
+		return invalidf("--heartbeat %s: want less than --lease %s, so that a node renews its leases before they run out", g.heartbeat, g.lease)
 	}
 	return nil
 }

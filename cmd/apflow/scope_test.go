@@ -58,6 +58,7 @@ func TestFlagValuesRefused(t *testing.T) {
 		{"negative result bound", []string{"--max-result-bytes", "-1"}, "--max-result-bytes -1"},
 		{"zero compile timeout", []string{"--compile-timeout", "0s"}, "--compile-timeout 0s"},
 		{"zero lease", []string{"--lease", "0s"}, "--lease 0s"},
+		{"heartbeat not under the lease", []string{"--heartbeat", "10s", "--lease", "8s"}, "--heartbeat 10s: want less than --lease 8s"},
 		{"list: page too large", []string{"--limit", "5000"}, "--limit 5000: want 1 to 1000"},
 		{"list: page empty", []string{"--limit", "0"}, "--limit 0"},
 		{"list: negative offset", []string{"--offset", "-5"}, "--offset -5"},
