@@ -13,7 +13,7 @@ import (
 
 // inboxRetention is how long an event waits in the inbox of a node that does not read it
 // (it died) before any node may delete it, and how long a node may stay silent before
-// its follows are deleted.
+// its follows, and its row when it holds no lease or claim, are deleted.
 const inboxRetention = "1 hour"
 
 // Follow implements cluster.Driver: one transaction replaces this node's rows of
@@ -128,9 +128,11 @@ func (n *Node) ReceiveEvents(ctx context.Context, done []int64) ([]cluster.Inbou
 }
 
 // purgeDead deletes, at most once a minute, the events waiting longer than
-// inboxRetention in any inbox and the follows of nodes not heard from for as long (they
-// died without leaving). Rows another node is purging are skipped, so two nodes never
-// wait for each other.
+// inboxRetention in any inbox, and the follows and node rows of nodes not heard from for
+// as long (they died without leaving; a process's default id, host and pid, never joins
+// again), a row only when no lease or claim names its node. Rows another node is purging
+// are skipped, so two nodes never wait for each other. A node that was only paused writes
+// its row again at its next heartbeat.
 func (n *Node) purgeDead(ctx context.Context) {
 	now := time.Now()
 	if last := n.purged.Load(); last != 0 && now.Sub(time.Unix(0, last)) < time.Minute {
@@ -144,6 +146,10 @@ func (n *Node) purgeDead(ctx context.Context) {
 			FOR UPDATE SKIP LOCKED)`)
 		b.Queue(`DELETE FROM apflow_follows f WHERE NOT EXISTS (
 			SELECT 1 FROM apflow_nodes m WHERE m.node_id = f.node_id AND m.heartbeat_at > now() - interval '` + inboxRetention + `')`)
+		b.Queue(`DELETE FROM apflow_nodes m WHERE m.node_id IN (
+			SELECT node_id FROM apflow_nodes WHERE heartbeat_at < now() - interval '` + inboxRetention + `' FOR UPDATE SKIP LOCKED)
+			AND NOT EXISTS (SELECT 1 FROM apflow_tree_leases l WHERE l.node_id = m.node_id)
+			AND NOT EXISTS (SELECT 1 FROM apflow_claims c WHERE c.node_id = m.node_id)`)
 		return n.s.pool.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

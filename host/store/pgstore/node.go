@@ -155,8 +155,12 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 		var heldTrees, heldClaims []int64
 		// Leases are locked in key order, as rounds lock them (clusterwrites.go), so a
 		// heartbeat and a round never wait for each other in a cycle.
+		// The row is written again if it is gone: purged while this node was paused
+		// (purgeDead), the node shows in the cluster's status again.
 		err := n.s.pool.QueryRow(ctx, `WITH node AS (
-				UPDATE apflow_nodes SET heartbeat_at = now(), executing = $2 WHERE node_id = $1),
+				INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency, lease_seconds, executing)
+				VALUES ($1, $8, $9, $10, $3, $2)
+				ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now(), executing = $2),
 			g AS (SELECT * FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
 				AS g(tree_id, token, tasks, finished)),
 			mine AS (
@@ -168,7 +172,8 @@ func (n *Node) Heartbeat(ctx context.Context, runs []cluster.RunGauge, claimed [
 				FROM mine, g WHERE l.tree_id = mine.tree_id AND g.tree_id = mine.tree_id
 				RETURNING l.token)
 			SELECT coalesce(array_agg(token), '{}') FROM renewed`,
-			n.id, len(claimed), n.lease.Seconds(), trees, tokens, tasks, finished).Scan(&heldTrees)
+			n.id, len(claimed), n.lease.Seconds(), trees, tokens, tasks, finished,
+			n.version, SchemaVersion(), n.concurrency).Scan(&heldTrees)
 		if err != nil {
 			return err
 		}

@@ -448,3 +448,49 @@ func countRows(t *testing.T, s *Store, query string) int {
 	}
 	return n
 }
+
+// TestDeadNodesAreForgotten: the row of a node silent for longer than inboxRetention
+// is deleted when it holds no lease (a process's default id never joins again), kept
+// while a lease names it; a node that was only paused writes its row again.
+func TestDeadNodesAreForgotten(t *testing.T) {
+	t.Parallel()
+	s, a, b := clusterSetup(t, 5*time.Second)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := s.pool.Exec(t.Context(), sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"ghost", "ghost-with-lease", "recently-dead"} {
+		exec(`INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency) VALUES ($1, 'v', 1, 1)`, id)
+	}
+	exec(`UPDATE apflow_nodes SET heartbeat_at = now() - interval '2 hours' WHERE node_id IN ('ghost', 'ghost-with-lease', 'b')`)
+	exec(`UPDATE apflow_nodes SET heartbeat_at = now() - interval '10 minutes' WHERE node_id = 'recently-dead'`)
+	exec(`INSERT INTO apflow_tree_leases (tree_id, root_id, node_id, token, expires_at) VALUES ('t', 't', 'ghost-with-lease', 1, now())`)
+	a.purgeDead(t.Context())
+	rows := func() []string {
+		var ids []string
+		r, err := s.pool.Query(t.Context(), `SELECT node_id FROM apflow_nodes ORDER BY node_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	if got, want := rows(), []string{"a", "ghost-with-lease", "recently-dead"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("nodes after the purge: %v, want %v (b was silent for 2 hours too)", got, want)
+	}
+	// b was only paused: its next heartbeat writes its row again.
+	if _, err := b.Heartbeat(t.Context(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(); !reflect.DeepEqual(got, []string{"a", "b", "ghost-with-lease", "recently-dead"}) {
+		t.Fatalf("nodes after b's heartbeat: %v", got)
+	}
+}
