@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -96,8 +97,14 @@ func (l *taskLogs) logger(base hclog.Logger, rootID, taskID string, attempt int,
 	if l.st == nil {
 		return base
 	}
-	return &captureLogger{Logger: base, sink: l, rootID: rootID, taskID: taskID, attempt: attempt, source: source}
+	return &captureLogger{Logger: base, sink: l, rootID: rootID, taskID: taskID, attempt: attempt, source: source,
+		forwarded: new(atomic.Int64)}
 }
+
+// maxForwardedLines bounds the lines of one task attempt's executor (or of one hook)
+// that reach the host's log: a plugin writing without end must not flood it. Its task
+// log keeps its lines up to the store's bounds.
+const maxForwardedLines = 50
 
 // hookTee is the executor.LogTee of the hooks of t's attempt number attempt: the one
 // about to run for pre-hooks (t.NextAttempt), the one that ended for post-hooks
@@ -346,20 +353,31 @@ func (l *taskLogs) close(ctx context.Context) {
 	l.flushAll(ctx, true)
 }
 
-// captureLogger is an hclog.Logger that forwards to the engine's logger and also queues
-// every line (whatever the engine logger's level) for the task's log.
+// captureLogger is an hclog.Logger that queues every line (whatever the engine logger's
+// level) for the task's log and forwards the first maxForwardedLines to the engine's
+// logger.
 type captureLogger struct {
 	hclog.Logger
 	sink           *taskLogs
 	rootID, taskID string
 	attempt        int
 	source         string
-	implied        []any // args added by With on this logger
+	implied        []any         // args added by With on this logger
+	forwarded      *atomic.Int64 // lines forwarded, shared with the loggers With and Named make
 }
 
 func (c *captureLogger) Log(level hclog.Level, msg string, args ...any) {
 	c.capture(level, msg, args)
-	c.Logger.Log(level, msg, args...)
+	if level < c.Logger.GetLevel() {
+		return // not shown by the engine's logger: not counted
+	}
+	switch n := c.forwarded.Add(1); {
+	case n <= maxForwardedLines:
+		c.Logger.Log(level, msg, args...)
+	case n == maxForwardedLines+1:
+		c.Logger.Warn(fmt.Sprintf("more lines than %d: the rest go to the task's log only (apflow tasks logs %s)",
+			maxForwardedLines, c.taskID), "source", c.source)
+	}
 }
 func (c *captureLogger) Trace(msg string, args ...any) { c.Log(hclog.Trace, msg, args...) }
 func (c *captureLogger) Debug(msg string, args ...any) { c.Log(hclog.Debug, msg, args...) }

@@ -14,6 +14,7 @@ import (
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // loggingCatalog wraps a catalog: before a task's executor runs, it logs the task's
@@ -115,6 +116,37 @@ func TestTaskLogs(t *testing.T) {
 				t.Fatalf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestHostLogBoundedPerAttempt: a plugin that logs without end floods its task's log
+// (up to the store's bounds) but not the host's: after maxForwardedLines, one line says
+// where the rest go. Lines the host's logger does not show are not counted.
+func TestHostLogBoundedPerAttempt(t *testing.T) {
+	t.Parallel()
+	var host logbuf.Buffer
+	lines := make([]any, 0, 2*maxForwardedLines+40)
+	for i := range 40 {
+		lines = append(lines, fmt.Sprintf("debug hidden %d", i)) // below the host's level
+	}
+	for i := range 2 * maxForwardedLines {
+		lines = append(lines, fmt.Sprintf("warn line %d", i))
+	}
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	v := setupStore(t, st, withLogging, func(c *Config) {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Output: &host, Level: hclog.Info})
+	})
+	v.run(v.create(spec{id: "r", params: map[string]any{"log": lines}}), RunOptions{})
+	out := host.String()
+	if n := strings.Count(out, "]  line "); n != maxForwardedLines {
+		t.Errorf("the host's log has %d of the plugin's lines, want %d:\n%s", n, maxForwardedLines, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("more lines than %d: the rest go to the task's log only (apflow tasks logs r)", maxForwardedLines)) {
+		t.Errorf("the host's log does not say where the rest went:\n%s", out)
+	}
+	if got := logsOf(t, st, "r"); len(got) != len(lines) {
+		t.Errorf("the task's log has %d lines, want all %d", len(got), len(lines))
 	}
 }
 
