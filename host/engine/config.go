@@ -27,6 +27,10 @@ const DefaultConcurrency = 64
 // Hooks are the task and tree hooks the engine calls (docs/semantics.md rule 19). Implementations
 // must be safe for concurrent use. Hook failures are reported as errors and recorded on
 // the task (Task.HookErrors); they never change a task's status.
+//
+// The engine records the errors Pre and Post return in the task's hook_errors and does
+// not log them: the implementation logs what its operator needs (hooks.Runner logs each
+// failure, and a hook that is not loaded once, not once a task).
 type Hooks interface {
 	// Pre runs after dependency injection, before the executor. It returns the inputs
 	// the executor gets (nil: unchanged) and the errors of failing hooks.

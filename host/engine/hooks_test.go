@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/apflow-wasm/apflow/host/llm"
 	"github.com/apflow-wasm/apflow/host/task"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // recHooks records hook calls: Pre adds "pre": true to the inputs and fails for task
@@ -56,6 +60,24 @@ func (h *recHooks) TreeEvent(ctx context.Context, kind string, root *task.Task, 
 	h.caller(ctx, "tree")
 	h.trees = append(h.trees, kind+":"+root.ID+":"+msg)
 	h.last = tree
+}
+
+// TestHookErrorsRecordedNotLogged: a hook's failure is the task's hook_errors; the
+// engine does not log it as well (the Hooks implementation logs what its operator
+// needs: once for a hook that is not loaded, not once a task).
+func TestHookErrorsRecordedNotLogged(t *testing.T) {
+	t.Parallel()
+	var log logbuf.Buffer
+	v := setup(t, withHooks(&recHooks{}), func(c *Config) {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Output: &log, Level: hclog.Trace})
+	})
+	v.run(v.create(spec{id: "root"}, spec{id: "bad"}), RunOptions{})
+	if bad := v.get("bad"); !reflect.DeepEqual(bad.HookErrors, []string{"pre-hook: hook exploded"}) {
+		t.Fatalf("hook errors = %v", bad.HookErrors)
+	}
+	if strings.Contains(log.String(), "hook exploded") {
+		t.Fatalf("the engine logged the hook's error:\n%s", log.String())
+	}
 }
 
 func TestHooks(t *testing.T) {

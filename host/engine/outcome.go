@@ -138,7 +138,6 @@ func (c *coordinator) post(i int32, t *task.Task, inputs map[string]any) {
 			msgs := make([]string, len(errs))
 			for k, err := range errs {
 				msgs[k] = "post-hook: " + err.Error()
-				e.cfg.Logger.Warn("post-hook failed", "task", t.ID, "error", err)
 			}
 			_, err := e.cfg.Store.Update(context.Background(), t.ID, func(st *task.Task) error {
 				if st.Status == task.Completed {

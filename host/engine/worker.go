@@ -113,7 +113,6 @@ func (e *Engine) execute(ctx context.Context, rootID string, t *task.Task, h exe
 		changed, errs := e.cfg.Hooks.Pre(executor.WithLogTee(asCaller(ctx, t), e.logs.hookTee(rootID, t, t.NextAttempt())), t.Clone(), in)
 		for _, err := range errs {
 			out.hookErrors = append(out.hookErrors, "pre-hook: "+err.Error())
-			e.cfg.Logger.Warn("pre-hook failed", "task", t.ID, "error", err)
 		}
 		if changed == nil {
 			changed = in

@@ -36,6 +36,9 @@ func (r *Registry) Lookup(id string) (executor.Handle, error) {
 // Hook pins the current version of a hook module.
 func (r *Registry) Hook(id string) (*HookHandle, error) {
 	v, err := r.acquire(id)
+	if apferr.CodeOf(err) == apferr.ExecutorNotFound {
+		return nil, fmt.Errorf("no plugin of the plugins directory has the id %q (apflow plugins list shows the ids, and the files that did not load)", id)
+	}
 	if err != nil {
 		return nil, err
 	}
