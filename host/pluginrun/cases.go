@@ -306,9 +306,13 @@ func (f *CasesFile) Marshal() ([]byte, error) {
 	if f.wrapped {
 		v = map[string]any{"cases": f.Cases}
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	// Written as a person would: "<" and ">" as they are, not \u003c and \u003e.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }

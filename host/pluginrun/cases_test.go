@@ -117,7 +117,7 @@ func TestUpdate(t *testing.T) {
 	doc := `{"cases": [
 	  {"name": "stale", "input": {"a": 2}, "expect": {"result": {"a": 1}}},
 	  {"name": "new", "input": {"a": 3}},
-	  {"name": "wrong error", "input": {"error": "boom"}, "expect": {"error": "bang"}},
+	  {"name": "wrong error", "input": {"error": "x < 1 & y > 2"}, "expect": {"error": "bang"}},
 	  {"name": "subset", "input": {"a": 2}, "expect": {"result_subset": {"a": 1}}},
 	  {"name": "logs", "input": {"a": 2}, "expect": {"result": {"a": 1}, "logs": ["nothing like it"]}}
 	]}`
@@ -138,6 +138,9 @@ func TestUpdate(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if !strings.HasPrefix(string(data), `{`+"\n"+`  "cases": [`) {
 		t.Fatalf("the file lost its form:\n%s", data)
+	}
+	if !strings.Contains(string(data), `"x < 1 & y > 2"`) {
+		t.Fatalf("the updated error is not written as it reads:\n%s", data)
 	}
 	again, err := ParseCases(path, data)
 	if err != nil {
@@ -167,6 +170,10 @@ func TestExpectedError(t *testing.T) {
 		{"plugin echo (sha256 9f86d081884c…): invalid input: inputs.n: expected integer", "invalid input: inputs.n: expected integer"},
 		{"boom", "boom"},
 		{"plugin of mine failed): for reasons", "plugin of mine failed): for reasons"},
+		// A source location moves with any edit above it.
+		{"plugin slug (sha256 1f2e…): panicked: thread '<unnamed>' panicked at 'empty title', src/lib.rs:12:20 (trapped: unreachable)",
+			"panicked: thread '<unnamed>' panicked at 'empty title'"},
+		{"plugin c (sha256 1f2e…): Assertion failed: n > 0 (main.c: execute: 12) (trapped: unreachable)", "Assertion failed: n > 0"},
 	} {
 		if got := expectedError(tc.in); got != tc.want {
 			t.Errorf("expectedError(%q) = %q, want %q", tc.in, got, tc.want)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/apflow-wasm/apflow/host/schema"
@@ -195,8 +196,10 @@ func Update(f *CasesFile, results []*CaseResult) int {
 
 // expectedError is the part of a failed call's error that Update expects (a case's
 // error is a substring): without the host's "plugin ID (sha256 …): " prefix, whose hash
-// changes with every build of the plugin, and without a trap's stack trace, which
-// follows its first line.
+// changes with every build of the plugin, without a trap's stack trace, which follows
+// its first line, and ending before a panic's or a failed assert's source location
+// (Rust's ", src/lib.rs:12:20", C's " (main.c: execute: 12)"), which moves with any
+// edit above it.
 func expectedError(msg string) string {
 	if rest, ok := strings.CutPrefix(msg, "plugin "); ok {
 		if i := strings.Index(rest, "): "); i >= 0 && strings.Contains(rest[:i], " (sha256 ") {
@@ -204,8 +207,15 @@ func expectedError(msg string) string {
 		}
 	}
 	first, _, _ := strings.Cut(msg, "\n")
+	if loc := sourceLocation.FindStringIndex(first); loc != nil {
+		first = first[:loc[0]]
+	}
 	return first
 }
+
+// sourceLocation is a Rust panic's location (", src/lib.rs:12:20") or a C assert's
+// (" (main.c: execute: 12)") in a guest's error.
+var sourceLocation = regexp.MustCompile(`, [^\s,']+\.rs:\d+:\d+| \([^()\s]+\.[ch]: [^()]*: \d+\)`)
 
 // WriteFile writes f back to its Path (see Marshal).
 func (f *CasesFile) WriteFile() error {
