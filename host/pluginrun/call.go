@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/apflow-wasm/apflow/host/executor"
 	"github.com/apflow-wasm/apflow/host/sandbox"
@@ -140,11 +139,9 @@ func (r *Runner) callHook(ctx context.Context, t *Target, c Call, logs *logCaptu
 	if limits.TimeoutMS == 0 {
 		limits.TimeoutMS = r.hookTimeout
 	}
-	start := time.Now()
 	res, err := t.hook.CallHook(ctx, &sandbox.HookCall{
-		Export: c.Hook + "_hook", Input: c.Input, Limits: limits, Logger: logs.log,
+		Export: c.Hook + "_hook", Input: c.Input, Limits: limits, Logger: logs.log, Usage: &out.Usage,
 	})
-	out.Usage = task.Usage{DurationMS: float64(time.Since(start).Microseconds()) / 1000, BytesIn: int64(len(c.Input)), BytesOut: int64(len(res))}
 	if err != nil {
 		out.failed(err)
 		return nil

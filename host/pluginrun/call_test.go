@@ -115,6 +115,10 @@ func TestCallHook(t *testing.T) {
 	if o.Failed() || compact(t, o.Result) != `{"v":1}` {
 		t.Fatalf("post hook outcome = %+v", o)
 	}
+	// Its usage is measured as an executor's: its config_get is a host call.
+	if u := o.Usage; u.HostCalls < 1 || u.PeakMemoryPages == 0 || u.BytesIn != 2 || u.BytesOut != int64(len(o.Result)) || u.DurationMS <= 0 {
+		t.Fatalf("post hook usage = %+v", u)
+	}
 	if _, err := r.Call(ctx, tg, Call{Hook: "around"}); err == nil {
 		t.Fatal("hook around accepted")
 	}

@@ -38,6 +38,9 @@ type HookCall struct {
 	Logger hclog.Logger
 	// Repository serves store_call; nil makes store_call answer an error.
 	Repository Repository
+	// Usage, when not nil, receives what the call used (as a task's usage: duration,
+	// bytes in and out, host calls, peak memory), whether it succeeded or not.
+	Usage *task.Usage
 }
 
 // callState is what host functions need to know about the call they serve. It travels
@@ -170,10 +173,13 @@ func (m *Module) CallHook(ctx context.Context, call *HookCall) (json.RawMessage,
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
-	out, _, err := m.call(ctx, callSpec{
+	out, usage, err := m.call(ctx, callSpec{
 		export: call.Export, input: input, limits: m.rt.cfg.effective(call.Limits),
 		logger: call.Logger, repo: call.Repository,
 	})
+	if call.Usage != nil {
+		*call.Usage = usage
+	}
 	return out, err
 }
 
