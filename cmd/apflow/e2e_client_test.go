@@ -115,6 +115,11 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code, _, stderr = cli(t, alice, "run", "--idempotency-key", "cli-key", writeTree(t, goodTree)); code != exitInvalid || !strings.Contains(stderr, "idempotency_key") {
 		t.Fatalf("keyed run of another tree: exit %d, stderr %s", code, stderr)
 	}
+	// A tree the server refuses is named by its file, as a local run names it.
+	unknown := writeTree(t, `[{"name": "r", "schemas": {"method": "nope"}}]`)
+	if code, _, stderr = cli(t, alice, "run", unknown); code != exitInvalid || !strings.HasPrefix(stderr, unknown+": invalid task tree") {
+		t.Fatalf("run --server of a tree naming an unknown executor: exit %d, stderr %s", code, stderr)
+	}
 
 	tests := []struct {
 		name  string

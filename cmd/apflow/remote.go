@@ -114,7 +114,7 @@ func (g *globals) runRemote(ctx context.Context, name string, data []byte, out i
 	})
 	view.Close()
 	if err != nil {
-		return invalidSubmission("tree", err)
+		return invalidSubmission(name, err)
 	}
 	if rootID == "" {
 		return fmt.Errorf("server answered no root_task_id")
