@@ -236,3 +236,14 @@ func TestCallLLM(t *testing.T) {
 		})
 	}
 }
+
+// TestLogLineNumbers: a line's numbers read as logged, not as floats (1.048576e+06).
+func TestLogLineNumbers(t *testing.T) {
+	t.Parallel()
+	c := newLogCapture()
+	c.log.Warn("guest output truncated", "stream", "stdout", "limit_bytes", 1<<20, "ratio", 0.5)
+	lines := c.lines()
+	if len(lines) != 1 || lines[0].String() != "warn  guest output truncated limit_bytes=1048576 ratio=0.5 stream=stdout" {
+		t.Fatalf("lines = %q", lines)
+	}
+}

@@ -57,7 +57,9 @@ func (c *logCapture) lines() []LogLine {
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
 		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.UseNumber() // 1048576, not 1.048576e+06
+		if err := dec.Decode(&m); err != nil {
 			out = append(out, LogLine{Level: "info", Message: sc.Text()})
 			continue
 		}

@@ -190,11 +190,11 @@ func (m *Module) materialise(ctx context.Context) (wazero.CompiledModule, error)
 		return nil, err
 	}
 	if err := checkImports(compiled, m.rt.hostFuncs); err != nil {
-		return fail(invalid(nil, "%v", err))
+		return fail(invalid(nil, "%s", withFix(err)))
 	}
 	ex, err := checkExports(compiled)
 	if err != nil {
-		return fail(invalid(nil, "%v", err))
+		return fail(invalid(nil, "%s", withFix(err)))
 	}
 	isExec, hooks, err := applyRoles(m.roles, ex)
 	if err != nil {

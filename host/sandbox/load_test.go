@@ -74,6 +74,9 @@ func TestLoadRejects(t *testing.T) {
 		{"initloop", "rejected at load: instantiation failed: timed out after 300ms"},
 		{"badschema", "input schema does not compile"},
 		{"bigschema", "get_input_schema result of 2.1 MB exceeds the bound of a module's metadata and schemas, 1 MiB"},
+		// An ABI problem says what to do, as apflow plugins inspect does.
+		{"command", "is a WASI command (exports _start, not _initialize): its runtime is never set up, so its exports trap; to fix: the module was built as a command"},
+		{"badimport_env", "; to fix: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

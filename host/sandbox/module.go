@@ -137,11 +137,11 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, hash, fileID string) (*
 		}
 	}()
 	if err := checkImports(compiled, r.hostFuncs); err != nil {
-		return nil, invalid("%v", err)
+		return nil, invalid("%s", withFix(err))
 	}
 	ex, err := checkExports(compiled)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, invalid("%s", withFix(err))
 	}
 	m.minPages, m.hooks = ex.minPages, ex.hooks
 	// A placeholder id until the metadata is read, so that errors name the file.
@@ -184,6 +184,16 @@ func (e *abiError) Error() string { return e.msg }
 
 func abiErr(fix, format string, args ...any) error {
 	return &abiError{msg: fmt.Sprintf(format, args...), fix: fix}
+}
+
+// withFix is err's message, and for an ABI problem its fix: what a load error says, so
+// that an author who never ran apflow plugins inspect reads what to do.
+func withFix(err error) string {
+	var abi *abiError
+	if errors.As(err, &abi) && abi.fix != "" {
+		return abi.msg + "; to fix: " + abi.fix
+	}
+	return err.Error()
 }
 
 // checkImports accepts only functions of wasi_snapshot_preview1 and apflow that the host

@@ -188,7 +188,11 @@ func SummaryOfCounts(byStatus map[task.Status]int, blocked int) string {
 	if blocked > 0 {
 		parts = append(parts, fmt.Sprintf("%d blocked", blocked))
 	}
-	return fmt.Sprintf("%d tasks: %s", total, strings.Join(parts, ", "))
+	noun := "tasks"
+	if total == 1 {
+		noun = "task"
+	}
+	return fmt.Sprintf("%d %s: %s", total, noun, strings.Join(parts, ", "))
 }
 
 // countLine counts items by status (blocked apart: state reports an item's status and

@@ -89,6 +89,7 @@ func TestSummaryOfCountsIsSummary(t *testing.T) {
 		want     string
 	}{
 		{"all completed", map[task.Status]int{task.Completed: 10001}, 0, "10001 tasks: 10001 completed"},
+		{"one task", map[task.Status]int{task.Completed: 1}, 0, "1 task: 1 completed"},
 		{"statuses in their order, blocked last", map[task.Status]int{task.Failed: 1, task.Pending: 1, task.Completed: 1}, 1,
 			"4 tasks: 1 pending, 1 completed, 1 failed, 1 blocked"},
 		{"zero counts left out", map[task.Status]int{task.Cancelled: 0, task.Completed: 2}, 0, "2 tasks: 2 completed"},
