@@ -7,8 +7,9 @@ import (
 	"github.com/apflow-wasm/apflow/host/executor"
 )
 
-// TestCheckDescription: a module may not name itself with what is no file name, nor
-// carry control characters (a terminal's escape sequences) into what apflow prints.
+// TestCheckDescription: a module may not name itself with what is no file name, carry
+// control characters (a terminal's escape sequences) into what apflow prints, nor ask
+// for a capability that does not exist.
 func TestCheckDescription(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -28,6 +29,10 @@ func TestCheckDescription(t *testing.T) {
 		{"escape in a tag", executor.Info{ID: "x", Tags: []string{"ok", "\x1b[2J"}}, "get_metadata's tag"},
 		{"escape in the description", executor.Info{ID: "x", Description: "fine\x1b[2J"}, "description"},
 		{"C1 control in the name", executor.Info{ID: "x", Name: "a\u009bb"}, "get_metadata's name"},
+		// A capability asked for is one an operator can grant: a typo is refused.
+		{"capabilities", executor.Info{ID: "x", Capabilities: []string{"http", "kv", "repository", "config", "clock", "random", "llm"}}, ""},
+		{"a capability misspelt", executor.Info{ID: "x", Capabilities: []string{"http", "htp"}}, `capabilities name "htp", which is not a capability`},
+		{"log and progress, which every plugin has", executor.Info{ID: "x", Capabilities: []string{"log", "progress"}}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -95,8 +95,18 @@ func checkDescription(info *executor.Info) error {
 	if strings.IndexFunc(info.Description, func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune("\n\r\t", r) }) >= 0 {
 		return fmt.Errorf("get_metadata's description %q holds a control character other than a line break or a tab", info.Description)
 	}
+	for _, c := range info.Capabilities {
+		if !slices.Contains(capabilityNames, c) {
+			return fmt.Errorf("get_metadata's capabilities name %q, which is not a capability (want some of %s)", c, strings.Join(capabilityNames, ", "))
+		}
+	}
 	return nil
 }
+
+// capabilityNames are the capabilities a plugin's metadata may ask for: those an
+// operator grants (docs/configuration.md, "Grants"), and log and progress, which every
+// plugin has.
+var capabilityNames = []string{"clock", "config", "http", "kv", "llm", "log", "progress", "random", "repository"}
 
 // Load compiles wasm (once per content hash; the persistent cache makes a restart cheap),
 // checks its exports and imports against the ABI, instantiates it once under the
