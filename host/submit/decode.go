@@ -108,7 +108,7 @@ func Decode(data []byte, opts Options) (*Submission, error) {
 		line, col := position(data, int64(off))
 		return nil, apferr.New(apferr.InvalidParams, fmt.Sprintf(
 			"submission nests arrays/objects deeper than %d levels (line %d, column %d)", opts.MaxDepth, line, col)).
-			WithData(map[string]any{"reason": "nesting too deep", "max_depth": opts.MaxDepth, "line": line, "column": col})
+			WithData(map[string]any{"field": "tasks", "reason": "nesting too deep", "max_depth": opts.MaxDepth, "line": line, "column": col})
 	}
 	if !json.Valid(data) { // the syntax of the whole input, before anything is decoded
 		var top json.RawMessage
@@ -200,7 +200,7 @@ func DecodeReader(r io.Reader, opts Options) (*Submission, error) {
 
 func tooLarge(size int64, limit int) *apferr.Error {
 	what := "more than"
-	data := map[string]any{"reason": "submission too large", "max_bytes": limit}
+	data := map[string]any{"field": "tasks", "reason": "submission too large", "max_bytes": limit}
 	if size >= 0 {
 		what = fmt.Sprintf("%d bytes,", size)
 		data["size"] = size

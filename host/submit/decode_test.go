@@ -202,6 +202,12 @@ func TestDepthLimit(t *testing.T) {
 			if isDepth == tc.ok {
 				t.Errorf("depth error %v, want depth rejection %v", err, !tc.ok)
 			}
+			// An invalid-params error names its field, as every -32602 does.
+			if isDepth {
+				if d, _ := ae.Data.(map[string]any); d["field"] != "tasks" {
+					t.Errorf("depth error's data %v: want field tasks", ae.Data)
+				}
+			}
 		})
 	}
 }
