@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apflow-wasm/apflow/sdk/go/internal/registry"
@@ -303,11 +304,12 @@ func (m *Module) CallHook(host Host, p HookPoint, input []byte) []byte {
 }
 
 // protect runs fn and turns a panic into an *Error with code "panic"; the stack goes to
-// the task's log at error level.
+// the task's log at error level, one line of the message after the other (as a field
+// it would be quoted onto one line, its line breaks escaped).
 func protect(ctx *Context, fn func() (any, error)) (out any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			ctx.Log.Error(fmt.Sprintf("panic: %v", r), "stack", string(debug.Stack()))
+			ctx.Log.Error(fmt.Sprintf("panic: %v\n%s", r, strings.TrimRight(string(debug.Stack()), "\n")))
 			out, err = nil, NewError(CodePanic, fmt.Sprintf("panic: %v", r), nil)
 		}
 	}()

@@ -133,8 +133,9 @@ func TestExecutePanicLogsStack(t *testing.T) {
 	h.Execute(map[string]any{"name": "x", "mode": "panic"})
 	logs := h.Host.Logs()
 	last := logs[len(logs)-1]
-	if last.Level != apflow.LevelError || !strings.Contains(last.Msg, "panic: the greeter exploded") || !strings.Contains(last.Msg, "stack=") {
-		t.Errorf("last log line = %+v, want the panic with its stack at error level", last)
+	if last.Level != apflow.LevelError || !strings.HasPrefix(last.Msg, "panic: the greeter exploded\ngoroutine ") ||
+		strings.Contains(last.Msg, `\n`) || !strings.Contains(last.Msg, "\n\t") {
+		t.Errorf("last log line = %+v, want the panic, then its stack line by line, at error level", last)
 	}
 }
 
