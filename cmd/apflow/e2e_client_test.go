@@ -241,3 +241,46 @@ func TestCLIRunWhileTheServerShutsDown(t *testing.T) {
 		t.Fatalf("exit %d, want %d with the server's message\nstdout:\n%s\nstderr:\n%s", code, exitInterrupted, out.String(), errOut.String())
 	}
 }
+
+// TestCLIRunWhenTheServerDies: a server killed while apflow run --server follows its
+// run leaves the client saying that the connection was lost, that the run goes on, and
+// how to follow it (not a bare "unexpected EOF").
+func TestCLIRunWhenTheServerDies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs apflow serve")
+	}
+	t.Parallel()
+	bin := apflowbin.Build(t)
+	dataDir, plugins := setup(t)
+	srv := startServe(t, bin, dataDir, plugins, "")
+	tree := writeTree(t, fmt.Sprintf(`[{"id": "dies-root", "name": "slow", "schemas": {"method": "spin"}, "inputs": {"pad": %q}}]`, slowPad))
+	cmd := exec.Command(bin, "run", "--keep-ids", tree, "--server", srv.url)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(e2eWait)
+	for {
+		var running map[string]any
+		srv.mustCall(t, "", "tasks.running.count", map[string]any{}, &running)
+		if running["count"] != 0.0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never started\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.stop(t, syscall.SIGKILL, e2eWait)
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	want := "lost the connection to " + srv.url + " while following the run of dies-root"
+	if code != exitFailed || !strings.Contains(errOut.String(), want) ||
+		!strings.Contains(errOut.String(), "follow it with: apflow tasks tree dies-root --server "+srv.url) {
+		t.Fatalf("exit %d, want %d saying %q and how to follow the run\nstdout:\n%s\nstderr:\n%s", code, exitFailed, want, out.String(), errOut.String())
+	}
+}

@@ -45,6 +45,15 @@ func (g *globals) checkServerFlags(cmd *cobra.Command) error {
 	return nil
 }
 
+// lostServer is the error of a run whose server went away while the run was followed
+// (it crashed, or the network failed; a server that shuts down says so first): the run
+// goes on, and how to follow it.
+func (g *globals) lostServer(rootID string, err error) error {
+	return fmt.Errorf("lost the connection to %s while following the run of %s (%v): the run goes on there "+
+		"(or on another node of its cluster, or when the server starts again); follow it with: apflow tasks tree %s --server %s",
+		g.server, rootID, err, rootID, g.server)
+}
+
 func (g *globals) client() *client.Client {
 	return client.New(g.server, g.token, &http.Client{})
 }
@@ -113,6 +122,9 @@ func (g *globals) runRemote(ctx context.Context, name string, data []byte, out i
 		return nil
 	})
 	view.Close()
+	if err != nil && rootID != "" && apferr.As(err) == nil && ctx.Err() == nil {
+		return g.lostServer(rootID, err)
+	}
 	if err != nil {
 		return invalidSubmission(name, err)
 	}
