@@ -362,6 +362,9 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quie
 		}
 		return nil
 	})
+	if err != nil && rootID != "" && apferr.As(err) == nil && ctx.Err() == nil {
+		return r.g.lostServer(rootID, err)
+	}
 	if err != nil {
 		return err
 	}
