@@ -213,24 +213,7 @@ func TestCLIRunWhileTheServerShutsDown(t *testing.T) {
 	dataDir, plugins := setup(t)
 	srv := startServe(t, bin, dataDir, plugins, "", "--drain", "50ms")
 	tree := writeTree(t, fmt.Sprintf(`[{"name": "slow", "schemas": {"method": "spin"}, "inputs": {"pad": %q}}]`, slowPad))
-	cmd := exec.Command(bin, "run", tree, "--server", srv.url)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(e2eWait)
-	for {
-		var running map[string]any
-		srv.mustCall(t, "", "tasks.running.count", map[string]any{}, &running)
-		if running["count"] != 0.0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the run never started\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, out, errOut := followedRun(t, bin, srv, "run", tree)
 	srv.stop(t, syscall.SIGTERM, e2eWait)
 	err := cmd.Wait()
 	code := 0
@@ -254,24 +237,7 @@ func TestCLIRunWhenTheServerDies(t *testing.T) {
 	dataDir, plugins := setup(t)
 	srv := startServe(t, bin, dataDir, plugins, "")
 	tree := writeTree(t, fmt.Sprintf(`[{"id": "dies-root", "name": "slow", "schemas": {"method": "spin"}, "inputs": {"pad": %q}}]`, slowPad))
-	cmd := exec.Command(bin, "run", "--keep-ids", tree, "--server", srv.url)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(e2eWait)
-	for {
-		var running map[string]any
-		srv.mustCall(t, "", "tasks.running.count", map[string]any{}, &running)
-		if running["count"] != 0.0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the run never started\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, out, errOut := followedRun(t, bin, srv, "run", "--keep-ids", tree)
 	srv.stop(t, syscall.SIGKILL, e2eWait)
 	err := cmd.Wait()
 	code := 0
@@ -282,5 +248,29 @@ func TestCLIRunWhenTheServerDies(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errOut.String(), want) ||
 		!strings.Contains(errOut.String(), "follow it with: apflow tasks tree dies-root --server "+srv.url) {
 		t.Fatalf("exit %d, want %d saying %q and how to follow the run\nstdout:\n%s\nstderr:\n%s", code, exitFailed, want, out.String(), errOut.String())
+	}
+}
+
+// followedRun starts the binary with args and --server srv (a run it follows), and
+// returns once the server runs a task; the caller waits for the command.
+func followedRun(t *testing.T, bin string, srv *serveProc, args ...string) (cmd *exec.Cmd, out, errOut *bytes.Buffer) {
+	t.Helper()
+	cmd = exec.Command(bin, append(args, "--server", srv.url)...)
+	out, errOut = &bytes.Buffer{}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(e2eWait)
+	for {
+		var running map[string]any
+		srv.mustCall(t, "", "tasks.running.count", map[string]any{}, &running)
+		if running["count"] != 0.0 {
+			return cmd, out, errOut
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never started\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
