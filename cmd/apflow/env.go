@@ -454,14 +454,7 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 // openHost opens the local data dir, or the cluster's database with --store.
 func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	log := g.logger()
-	if log.IsDebug() {
-		memory := g.memory
-		if memory == nil { // globals built without it (tests)
-			memory = processMemory()
-		}
-		kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, memory)...)
-		log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)
-	}
+	g.logProcess(log)
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, err
@@ -544,6 +537,19 @@ func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
 	return h, nil
 }
 
+// logProcess logs, at debug level, the process's memory limit and collector policy.
+func (g *globals) logProcess(log hclog.Logger) {
+	if !log.IsDebug() {
+		return
+	}
+	memory := g.memory
+	if memory == nil { // globals built without it (tests)
+		memory = processMemory()
+	}
+	kv := append([]any{"memory_limit", memoryLimit()}, gcPolicy(os.Getenv, memory)...)
+	log.Debug("process", append(kv, "gc_percent_now", gcPercentNow())...)
+}
+
 // openPluginHost opens the host of a plugins command. With a PostgreSQL store it is a
 // client of the cluster, whose plugins are kept in the database. On the embedded store
 // it is only the sandbox and the plugins directory: listing, adding or removing plugins
@@ -552,6 +558,8 @@ func (g *globals) openPluginHost(ctx context.Context) (*host, error) {
 	if g.storeDSN() != "" || g.ephemeral {
 		return g.openHost(ctx, roleClient)
 	}
+	log := g.logger()
+	g.logProcess(log)
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, err
@@ -559,7 +567,7 @@ func (g *globals) openPluginHost(ctx context.Context) (*host, error) {
 	if err := g.checkPluginsDir(); err != nil {
 		return nil, err
 	}
-	h := &host{log: g.logger(), cfg: cfg}
+	h := &host{log: log, cfg: cfg}
 	if err := g.loadPlugins(ctx, h, roleClient, false); err != nil {
 		_ = h.close(context.Background())
 		return nil, err
