@@ -58,6 +58,11 @@ var _ cluster.Driver = (*Node)(nil)
 
 // Join registers this process as a node of the cluster on s's database and returns once
 // it listens for notices. Call Leave, then Close, when the node stops.
+//
+// A node id is one process's at a time. Join refuses an id whose node heartbeats; when
+// the id's last heartbeat is recent but does not move (its process died and was
+// restarted at once, as a supervisor does), Join waits for that process's lease to run
+// out, at most one lease, and logs that it waits.
 func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 	if opts.ID == "" {
 		return nil, errors.New("cluster node: NodeOptions.ID is required")
@@ -74,26 +79,7 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 	n := &Node{s: s, id: opts.ID, version: opts.Version, concurrency: opts.Concurrency,
 		lease: opts.Lease, heartbeat: opts.Heartbeat, schema: SchemaVersion(), notices: make(chan cluster.Notice, 256),
 		plugins: make(chan struct{}, 1)}
-	err := s.use(ctx, func() error {
-		var live bool
-		err := s.pool.QueryRow(ctx, `SELECT heartbeat_at > now() - make_interval(secs => $2)
-			FROM apflow_nodes WHERE node_id = $1`, n.id, n.lease.Seconds()).Scan(&live)
-		if err == nil && live {
-			return fmt.Errorf("a live node already has the id %q: give each node its own --node-id", n.id)
-		}
-		_, err = s.pool.Exec(ctx, `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency, lease_seconds)
-			VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (node_id) DO UPDATE SET started_at = now(), heartbeat_at = now(),
-				version = $2, schema_version = $3, concurrency = $4, executing = 0, lease_seconds = $5`,
-			n.id, n.version, SchemaVersion(), n.concurrency, n.lease.Seconds())
-		if err != nil {
-			return err
-		}
-		// What a former process of this id followed, or was sent, is not this one's.
-		_, err = s.pool.Exec(ctx, `WITH f AS (DELETE FROM apflow_follows WHERE node_id = $1)
-			DELETE FROM apflow_event_inbox WHERE node_id = $1`, n.id)
-		return err
-	})
+	err := n.register(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("join the cluster as %s: %w", n.id, err)
 	}
@@ -113,6 +99,72 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 		return nil, fmt.Errorf("join the cluster as %s: listen for notices: %w", n.id, err)
 	}
 	return n, nil
+}
+
+// register writes this node's row, once no live process holds its id (see Join).
+func (n *Node) register(ctx context.Context) error {
+	var seen time.Time // the former process's last heartbeat, once read
+	moves := 0
+	for {
+		last, left, err := n.tryRegister(ctx)
+		if err != nil || left <= 0 {
+			return err
+		}
+		switch {
+		case seen.IsZero():
+			n.s.opts.Logger.Info("a former process of this node id heartbeat recently: waiting for its lease to run out",
+				"node", n.id, "last_heartbeat", last.Format(time.RFC3339Nano), "wait_at_most", left.Round(time.Millisecond))
+		case !last.Equal(seen):
+			// One move may be the last heartbeat of a process killed while the database
+			// still held it; a second is a live node's.
+			if moves++; moves > 1 {
+				return fmt.Errorf("a live node already has the id %q (it heartbeat while this process waited): give each node its own --node-id", n.id)
+			}
+		}
+		seen = last
+		t := time.NewTimer(min(left, 250*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// tryRegister writes this node's row unless another process of its id heartbeat within
+// that process's lease; then it returns that heartbeat and how long its lease has left.
+func (n *Node) tryRegister(ctx context.Context) (last time.Time, left time.Duration, err error) {
+	err = n.s.use(ctx, func() error {
+		var mine bool
+		err := n.s.pool.QueryRow(ctx, `INSERT INTO apflow_nodes (node_id, version, schema_version, concurrency, lease_seconds)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (node_id) DO UPDATE SET started_at = now(), heartbeat_at = now(),
+				version = $2, schema_version = $3, concurrency = $4, executing = 0, lease_seconds = $5
+			WHERE apflow_nodes.heartbeat_at <= now() - make_interval(secs => coalesce(apflow_nodes.lease_seconds, $5))
+			RETURNING true`,
+			n.id, n.version, SchemaVersion(), n.concurrency, n.lease.Seconds()).Scan(&mine)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var secs float64
+			err = n.s.pool.QueryRow(ctx, `SELECT heartbeat_at,
+				extract(epoch FROM heartbeat_at + make_interval(secs => coalesce(lease_seconds, $2)) - now())
+				FROM apflow_nodes WHERE node_id = $1`, n.id, n.lease.Seconds()).Scan(&last, &secs)
+			if errors.Is(err, pgx.ErrNoRows) { // purged meanwhile: try again at once
+				left = time.Millisecond
+				return nil
+			}
+			left = max(time.Duration(secs*float64(time.Second)), time.Millisecond)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		// What a former process of this id followed, or was sent, is not this one's.
+		_, err = n.s.pool.Exec(ctx, `WITH f AS (DELETE FROM apflow_follows WHERE node_id = $1)
+			DELETE FROM apflow_event_inbox WHERE node_id = $1`, n.id)
+		return err
+	})
+	return last, left, err
 }
 
 // NodeID implements cluster.Driver.

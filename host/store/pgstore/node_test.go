@@ -1,12 +1,16 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/apflow-wasm/apflow/host/cluster"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -492,5 +496,50 @@ func TestDeadNodesAreForgotten(t *testing.T) {
 	}
 	if got := rows(); !reflect.DeepEqual(got, []string{"a", "b", "ghost-with-lease", "recently-dead"}) {
 		t.Fatalf("nodes after b's heartbeat: %v", got)
+	}
+}
+
+// TestJoinUnderAnIDAlreadySeen: a node id is one process's at a time. A process restarted
+// at once under the id of one that died waits for the dead one's lease to run out; a
+// second process under the id of a node that heartbeats is refused.
+func TestJoinUnderAnIDAlreadySeen(t *testing.T) {
+	t.Parallel()
+	const lease = 2 * time.Second
+	tests := []struct {
+		name      string
+		heartbeat bool   // whether the former process goes on heartbeating
+		want      string // in Join's error; "" for none
+	}{
+		{"a process that died", false, ""},
+		{"a live node", true, `a live node already has the id "n"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer // written by Join's goroutine only
+			s, dsn := setup(t, Options{})
+			former := join(t, s, "n", lease)
+			if tc.heartbeat {
+				ctx, stop := context.WithCancel(t.Context())
+				defer stop()
+				go func() {
+					for ctx.Err() == nil {
+						_, _ = former.Heartbeat(ctx, nil, nil)
+						time.Sleep(lease / 8)
+					}
+				}()
+			}
+			s2 := open(t, Options{DSN: dsn, Logger: hclog.New(&hclog.LoggerOptions{Output: &logs})})
+			n, err := Join(t.Context(), s2, NodeOptions{ID: "n", Lease: lease, Heartbeat: lease / 4})
+			if err == nil {
+				t.Cleanup(func() { _ = n.Leave(context.Background()) })
+			}
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Join: %v, want an error holding %q", err, tc.want)
+			}
+			if !strings.Contains(logs.String(), "waiting for its lease to run out") {
+				t.Errorf("Join did not say it waited; its log:\n%s", logs.String())
+			}
+		})
 	}
 }
