@@ -380,6 +380,9 @@ func (e *Engine) blockDependents(g *graph, b *batch, settled map[int32]string, q
 			reason := blockedReason(dep, settled[j])
 			settled[d] = "blocked"
 			queue = append(queue, d)
+			if nd.v.err == reason {
+				continue
+			}
 			b.add(nd.v.id, func(t *task.Task) error {
 				if t.Status == task.Pending {
 					t.Error, t.UpdatedAt = reason, now

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -21,8 +22,10 @@ import (
 // change runs inside store.Store.Update: it sees the task as stored, and when it returns
 // an error nothing is written and that error is returned unchanged. It must not call the
 // engine (the lock is held). A change that cancels the task cancels it alone (Cancel of a
-// root cancels its tree) and, as Cancel does, marks blocked its pending dependents that
-// can no longer run (docs/semantics.md rule 13), in a second commit.
+// root cancels its tree). A change of the task's status or dependencies brings its
+// tree's blocked markers (docs/semantics.md rule 13) up to date in a second commit: a
+// task cancelled or failed blocks its pending dependents, as Cancel does, and one put
+// back to pending unblocks them.
 //
 // Update refuses, with an *apferr.Error of code InvalidParams naming the task and the
 // field (data: task_id, field, reason) and writing nothing, a change that makes the task
@@ -52,14 +55,14 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 		return nil, running(held.RootID)
 	}
 	defer release()
-	cancelled := false
+	reblock := false
 	stored, err := e.cfg.Store.Update(ctx, id, func(t *task.Task) error {
 		if t.Frozen() {
 			return apferr.New(apferr.InvalidParams,
 				fmt.Sprintf("Task %s is a%s %s (frozen) and cannot be changed; clone it in copy mode to edit it", t.ID, article(t.OriginType), t.OriginType)).
 				WithData(map[string]any{"task_id": t.ID, "field": "origin_type", "reason": "links and archived tasks are frozen", "origin_type": string(t.OriginType)})
 		}
-		was := t.Status
+		was, wasDeps := t.Status, slices.Clone(t.Dependencies)
 		if err := change(t); err != nil {
 			return err
 		}
@@ -68,39 +71,64 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 				fmt.Sprintf("Task %s: status in_progress cannot be set by an update; execute the task to start it", t.ID)).
 				WithData(map[string]any{"task_id": t.ID, "field": "status", "reason": "only a run starts a task", "current_status": string(was)})
 		}
-		cancelled = t.Status == task.Cancelled && was != task.Cancelled
+		reblock = t.Status != was || !slices.Equal(t.Dependencies, wasDeps)
 		return nil
 	})
-	if err != nil || !cancelled {
+	if err != nil || !reblock {
 		return stored, err
 	}
-	// Cancelled as tasks.cancel would cancel it: its pending dependents that can no
-	// longer run are marked blocked (rule 13), still under the lock, in a commit of
-	// their own (a run recomputes the markers anyway).
-	if err := e.blockDependentsOf(ctx, stored); err != nil {
-		return stored, fmt.Errorf("update %s: mark its dependents blocked: %w", id, err)
+	// A status or dependencies changed: the tree's blocked markers (rule 13) follow,
+	// still under the lock, in a commit of their own (a run recomputes them anyway).
+	if err := e.reblock(ctx, stored.TreeID()); err != nil {
+		return stored, fmt.Errorf("update %s: bring its tree's blocked markers up to date: %w", id, err)
 	}
 	return stored, nil
 }
 
-// blockDependentsOf marks blocked the pending dependents of t, which was just cancelled.
-func (e *Engine) blockDependentsOf(ctx context.Context, t *task.Task) error {
-	tasks, err := e.cfg.Store.Tree(ctx, t.TreeID())
+// reblock brings the blocked markers (docs/semantics.md rule 13) of the idle tree treeID
+// in line with its tasks' statuses: the pending dependents, transitively, of its failed
+// and cancelled tasks are marked, and a pending task marked blocked that no longer
+// is has its marker cleared.
+func (e *Engine) reblock(ctx context.Context, treeID string) error {
+	tasks, err := e.cfg.Store.Tree(ctx, treeID)
 	if err != nil {
 		return fmt.Errorf("load tree: %w", err)
 	}
 	g := newGraph(tasks)
-	i, ok := g.lookup(t.ID)
-	if !ok {
-		return store.NotFound(t.ID)
+	settled := map[int32]string{}
+	var queue []int32
+	for i, n := range g.nodes {
+		if s := n.v.status; s == task.Failed || s == task.Cancelled {
+			settled[int32(i)] = string(s)
+			queue = append(queue, int32(i))
+		}
 	}
 	var b batch
 	var firstErr error
-	e.blockDependents(g, &b, map[int32]string{i: string(task.Cancelled)}, []int32{i}, e.cfg.Now(), func(err error) {
+	failed := func(err error) {
 		if firstErr == nil {
 			firstErr = err
 		}
-	})
+	}
+	now := e.cfg.Now()
+	e.blockDependents(g, &b, settled, queue, now, failed)
+	for i, n := range g.nodes {
+		if _, blocked := settled[int32(i)]; blocked || !task.IsBlocked(n.v.status, n.v.err) {
+			continue
+		}
+		b.add(n.v.id, func(t *task.Task) error {
+			if t.Blocked() {
+				t.Error, t.UpdatedAt = "", now
+			}
+			return nil
+		}, func(stored *task.Task, err error) {
+			if err != nil {
+				failed(err)
+				return
+			}
+			e.events.publishTask(e.rootIDOfGraph(g), stored)
+		})
+	}
 	b.commit(ctx, storeWriter{e.cfg.Store})
 	return firstErr
 }

@@ -460,6 +460,53 @@ func TestUpdateToCancelledBlocksDependents(t *testing.T) {
 	}
 }
 
+// TestUpdateKeepsBlockedMarkersCurrent: an update that changes a task's status or
+// dependencies brings the tree's blocked markers (rule 13) up to date at once, not only
+// at its next run: a task cancelled blocks its dependents, one put back to pending or
+// no longer depended on unblocks them.
+func TestUpdateKeepsBlockedMarkersCurrent(t *testing.T) {
+	t.Parallel()
+	cancel := func(x *task.Task) error { return x.Cancel("by update", time.Now()) }
+	reset := func(x *task.Task) error { return x.Reset(time.Now()) }
+	noDeps := func(x *task.Task) error { x.Dependencies = nil; return nil }
+	type update struct {
+		id     string
+		change func(*task.Task) error
+	}
+	tests := []struct {
+		name    string
+		updates []update
+		want    map[string]string // pending task -> its error
+	}{
+		{"cancelled", []update{{"a", cancel}}, map[string]string{
+			"b": "blocked: required dependency a cancelled", "c": "blocked: optional dependency b blocked", "d": ""}},
+		{"cancelled, then pending again", []update{{"a", cancel}, {"a", reset}}, map[string]string{
+			"a": "", "b": "", "c": "", "d": ""}},
+		{"cancelled, then no longer depended on", []update{{"a", cancel}, {"b", noDeps}}, map[string]string{
+			"b": "", "c": "", "d": ""}},
+		{"two cancelled, one pending again", []update{{"a", cancel}, {"d", cancel}, {"a", reset}}, map[string]string{
+			"a": "", "b": "", "c": "blocked: required dependency d cancelled"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := setup(t)
+			v.create(spec{id: "root"}, spec{id: "a"}, spec{id: "b", deps: req("a")},
+				spec{id: "c", deps: append(opt("b"), req("d")...)}, spec{id: "d"})
+			for _, u := range tc.updates {
+				if _, err := v.e.Update(context.Background(), u.id, u.change); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for id, want := range tc.want {
+				if x := v.wantStatus(id, task.Pending); x.Error != want {
+					t.Errorf("%s error = %q, want %q", id, x.Error, want)
+				}
+			}
+		})
+	}
+}
+
 func TestAlreadyRunning(t *testing.T) {
 	t.Parallel()
 	v := setup(t)
