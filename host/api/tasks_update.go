@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
-	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
@@ -165,7 +164,7 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 			return err
 		}
 	}
-	if err := placeLimits(t, fields); err != nil {
+	if err := checkParams(t, fields); err != nil {
 		return err
 	}
 	if err := reschedule(t, fields, now); err != nil {
@@ -305,14 +304,8 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 			t.SetOwnInputs(own)
 		}
 	case "params":
-		if err = obj(&t.Params); err == nil {
-			if _, probs := retry.FromParamsAll(t.Params); len(probs) > 0 {
-				e := apferr.InvalidParam(probs[0].Field, probs[0].Reason, nil, nil)
-				e.Message = "Invalid params: " + retry.Describe(probs)
-				return taskParam(t, e)
-			}
-		}
-	case "limits": // placeLimits
+		err = obj(&t.Params) // checked with the limits: checkParams
+	case "limits": // checkParams
 	case "schemas":
 		err = obj(&t.Schemas)
 	case "dependencies":
@@ -354,10 +347,11 @@ func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependenc
 	return nil
 }
 
-// placeLimits sets t's limits from an update's limits or params.limits, moved out of
-// the params setField wrote, by the rule a submission follows (task.PlaceLimits); an
-// update that gives neither keeps them. Its error names the task, and every problem.
-func placeLimits(t *task.Task, fields map[string]json.RawMessage) error {
+// checkParams checks the params setField wrote as a submission does (task.CheckParams)
+// and sets t's limits from an update's limits or params.limits, moved out of those
+// params; an update that gives neither keeps them. Its error names the task, and every
+// problem.
+func checkParams(t *task.Task, fields map[string]json.RawMessage) error {
 	raw, given := fields["limits"]
 	var top any
 	if given {
@@ -367,11 +361,11 @@ func placeLimits(t *task.Task, fields map[string]json.RawMessage) error {
 	if _, ok := fields["params"]; ok {
 		params = t.Params
 	}
-	l, set, probs := task.PlaceLimits(top, given, params)
+	l, set, probs := task.CheckParams(top, given, params)
 	if len(probs) > 0 {
 		first := probs[0]
 		e := apferr.InvalidParam(first.Field, first.Reason, first.Expected, first.Actual)
-		e.Message = "Invalid params: " + task.DescribeLimitProblems(probs)
+		e.Message = "Invalid params: " + task.DescribeProblems(probs)
 		return taskParam(t, e)
 	}
 	if set {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
-	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/store"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -544,17 +543,12 @@ func parseResetFields(m map[string]any) (resetFields, error) {
 				r.inputs, r.setInputs = obj, true
 				break
 			}
-			if _, probs := retry.FromParamsAll(obj); len(probs) > 0 {
-				e := apferr.InvalidParam("reset_fields."+probs[0].Field, probs[0].Reason, nil, nil)
-				e.Message = "Invalid params: reset_fields." + strings.ReplaceAll(retry.Describe(probs), "; params.", "; reset_fields.params.")
-				return r, e
-			}
 			obj = cloneObject(obj)
-			l, set, probs := task.PlaceLimits(nil, false, obj)
+			l, set, probs := task.CheckParams(nil, false, obj)
 			if len(probs) > 0 {
 				p := probs[0]
 				e := apferr.InvalidParam("reset_fields."+p.Field, p.Reason, p.Expected, p.Actual)
-				e.Message = "Invalid params: reset_fields." + strings.ReplaceAll(task.DescribeLimitProblems(probs), "; params.", "; reset_fields.params.")
+				e.Message = "Invalid params: reset_fields." + strings.ReplaceAll(task.DescribeProblems(probs), "; params.", "; reset_fields.params.")
 				return r, e
 			}
 			if set {

@@ -277,15 +277,17 @@ func TestCopyHasNoAttempts(t *testing.T) {
 	}
 }
 
-// TestCopyChecksRetryPolicy: a copy's reset_fields.params is checked like a
-// submission's, naming the field.
-func TestCopyChecksRetryPolicy(t *testing.T) {
+// TestCopyChecksParams: a copy's reset_fields.params is checked like a submission's
+// (task.CheckParams), naming the field under reset_fields, every problem in the message.
+func TestCopyChecksParams(t *testing.T) {
 	t.Parallel()
 	v := setup(t)
 	v.create(spec{id: "x"})
 	_, err := v.e.Clone(context.Background(), "x", CloneOptions{ResetFields: map[string]any{
-		"params": map[string]any{"retry": map[string]any{"max_attempts": 0}}}})
-	if err == nil || !strings.Contains(err.Error(), "reset_fields.params.retry.max_attempts") {
-		t.Fatalf("Clone error = %v, want one naming reset_fields.params.retry.max_attempts", err)
+		"params": map[string]any{"executor_id": 5, "retry": map[string]any{"max_attempts": 0}}}})
+	for _, want := range []string{"reset_fields.params.executor_id", "reset_fields.params.retry.max_attempts"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Clone error = %v, want one naming %s", err, want)
+		}
 	}
 }

@@ -65,13 +65,15 @@ func TestRepositoryOps(t *testing.T) {
 		{"update priority string", `{"op":"update_task","id":"a","fields":{"priority":"1"}}`, nil, `field "priority": must be an integer 0..3, got "1"`},
 		{"update empty name", `{"op":"update_task","id":"a","fields":{"name":""}}`, nil, `field "name": must be 1..255 characters, got 0`},
 		{"update params not object", `{"op":"update_task","id":"a","fields":{"params":[1]}}`, nil, `field "params": must be an object or null`},
-		// params are checked as tasks.update checks them: their limits and retry policy.
+		// params are checked as tasks.update checks them: their limits, retry policy and executor_id.
 		{"update params limits", `{"op":"update_task","id":"b","fields":{"params":{"p":1,"limits":{"timeout_ms":250}}}}`,
 			[]string{`"params":{"p":1}`, `"limits":{"timeout_ms":250}`}, ""},
 		{"update params bad limits", `{"op":"update_task","id":"a","fields":{"params":{"limits":{"timeout_ms":-5,"bogus":1}}}}`, nil,
 			`field "params": params.limits.bogus: unknown limit; params.limits.timeout_ms: must be a non-negative integer`},
 		{"update params bad retry", `{"op":"update_task","id":"a","fields":{"params":{"retry":{"max_attempts":"lots"}}}}`, nil,
 			`field "params": params.retry.max_attempts: must be a number`},
+		{"update params bad executor_id", `{"op":"update_task","id":"a","fields":{"params":{"executor_id":7}}}`, nil,
+			`field "params": params.executor_id: must be a non-empty string (an executor id)`},
 		{"update inputs refused", `{"op":"update_task","id":"a","fields":{"inputs":{}}}`, nil, `update_task a: field "inputs": cannot be updated by a hook: inputs change only through a pre-hook`},
 		{"update status refused", `{"op":"update_task","id":"a","fields":{"status":"completed"}}`, nil, `field "status": cannot be updated by a hook`},
 		{"update identity refused", `{"op":"update_task","id":"a","fields":{"user_id":"x"}}`, nil, `field "user_id": cannot be updated by a hook: identity fields never change`},

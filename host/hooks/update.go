@@ -10,7 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -72,16 +71,12 @@ func (r *Repository) updateTask(ctx context.Context, req *request) (*task.Task, 
 	return t, nil
 }
 
-// paramsSetter checks new params as tasks.update does (their retry policy, and their
-// limits, which move out of params into the task's: task.PlaceLimits) and returns the
-// function that writes them.
+// paramsSetter checks new params as tasks.update does (task.CheckParams: their limits
+// move out of params into the task's) and returns the function that writes them.
 func paramsSetter(m map[string]any) (func(*task.Task), error) {
-	if _, probs := retry.FromParamsAll(m); len(probs) > 0 {
-		return nil, errors.New(retry.Describe(probs))
-	}
-	l, set, probs := task.PlaceLimits(nil, false, m)
+	l, set, probs := task.CheckParams(nil, false, m)
 	if len(probs) > 0 {
-		return nil, errors.New(task.DescribeLimitProblems(probs))
+		return nil, errors.New(task.DescribeProblems(probs))
 	}
 	return func(t *task.Task) {
 		t.Params = m

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
-	"github.com/apflow-wasm/apflow/host/retry"
 	"github.com/apflow-wasm/apflow/host/schedule"
 	"github.com/apflow-wasm/apflow/host/task"
 )
@@ -306,24 +305,11 @@ func (d *fieldDecoder) schemas() {
 	}
 }
 
-// params checks params.executor_id and moves params.limits (or the top-level limits
-// field) into Spec.Limits.
+// params checks params (task.CheckParams) and moves params.limits (or the top-level
+// limits field) into Spec.Limits.
 func (d *fieldDecoder) params() {
-	p := d.spec.Params
-	if p != nil {
-		if e, ok := p["executor_id"]; ok && e != nil {
-			if str, isStr := e.(string); !isStr || str == "" {
-				d.problem("params.executor_id", "must be a non-empty string (an executor id)", "string", task.Summarize(e))
-				delete(p, "executor_id")
-			}
-		}
-		_, probs := retry.FromParamsAll(p)
-		for _, fe := range probs {
-			d.problem(fe.Field, fe.Reason, "a retry policy (docs/retries.md)", task.Summarize(p["retry"]))
-		}
-	}
 	top, given := d.fields["limits"]
-	l, _, probs := task.PlaceLimits(top, given, p)
+	l, _, probs := task.CheckParams(top, given, d.spec.Params)
 	for _, pr := range probs {
 		d.problem(pr.Field, pr.Reason, pr.Expected, pr.Actual)
 	}

@@ -15,10 +15,10 @@ import (
 // (docs/configuration.md) caps it further when the task runs.
 const MaxMemoryPages = 65536
 
-// LimitProblem is one problem of a task's limits. Field is where: from ParseLimits, the
-// key within the object ("timeout_ms", empty when the object itself is wrong); from
-// PlaceLimits, the whole path ("params.limits.timeout_ms").
-type LimitProblem struct {
+// FieldProblem is one problem of a task's params or limits. Field is where: from
+// ParseLimits, the key within the object ("timeout_ms", empty when the object itself is
+// wrong); from PlaceLimits and CheckParams, the whole path ("params.limits.timeout_ms").
+type FieldProblem struct {
 	Field            string
 	Reason           string
 	Expected, Actual any
@@ -28,16 +28,16 @@ type LimitProblem struct {
 // float64): {timeout_ms, memory_pages, max_result_bytes}, each a non-negative integer
 // or null (no override). It returns every problem, in key order; a key with a problem
 // is left out of the limits. nil is no limits at all.
-func ParseLimits(v any) (Limits, []LimitProblem) {
+func ParseLimits(v any) (Limits, []FieldProblem) {
 	var l Limits
 	if v == nil {
 		return l, nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return l, []LimitProblem{{Reason: "must be an object", Expected: "{timeout_ms, memory_pages, max_result_bytes}", Actual: Summarize(v)}}
+		return l, []FieldProblem{{Reason: "must be an object", Expected: "{timeout_ms, memory_pages, max_result_bytes}", Actual: Summarize(v)}}
 	}
-	var probs []LimitProblem
+	var probs []FieldProblem
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		raw := m[k]
 		if raw == nil {
@@ -45,7 +45,7 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 		}
 		n, ok := WholeNumber(raw)
 		if !ok || n < 0 {
-			probs = append(probs, LimitProblem{Field: k, Reason: "must be a non-negative integer", Expected: "integer >= 0", Actual: Summarize(raw)})
+			probs = append(probs, FieldProblem{Field: k, Reason: "must be a non-negative integer", Expected: "integer >= 0", Actual: Summarize(raw)})
 			continue
 		}
 		switch k {
@@ -55,13 +55,13 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 			l.MaxResultBytes = n
 		case "memory_pages":
 			if n > MaxMemoryPages {
-				probs = append(probs, LimitProblem{Field: k, Reason: fmt.Sprintf("at most %d pages (4 GiB)", MaxMemoryPages),
+				probs = append(probs, FieldProblem{Field: k, Reason: fmt.Sprintf("at most %d pages (4 GiB)", MaxMemoryPages),
 					Expected: fmt.Sprintf("0-%d", MaxMemoryPages), Actual: n})
 				continue
 			}
 			l.MemoryPages = uint32(n)
 		default:
-			probs = append(probs, LimitProblem{Field: k, Reason: "unknown limit", Expected: "timeout_ms, memory_pages or max_result_bytes", Actual: k})
+			probs = append(probs, FieldProblem{Field: k, Reason: "unknown limit", Expected: "timeout_ms, memory_pages or max_result_bytes", Actual: k})
 		}
 	}
 	return l, probs
@@ -73,14 +73,14 @@ func ParseLimits(v any) (Limits, []LimitProblem) {
 // that an explicit null, with nothing else given, is limits of none. set is false when
 // neither says anything (a submission then has no limits, an update keeps them).
 // Problems name fields in full ("params.limits.timeout_ms"); on a problem, set is false.
-func PlaceLimits(top any, given bool, params map[string]any) (l Limits, set bool, probs []LimitProblem) {
+func PlaceLimits(top any, given bool, params map[string]any) (l Limits, set bool, probs []FieldProblem) {
 	inParams, inParamsGiven := params["limits"]
 	delete(params, "limits") // a no-op on a nil map
 	var field string
 	var v any
 	switch {
 	case top != nil && inParams != nil:
-		return l, false, []LimitProblem{{Field: "limits", Reason: "limits given twice; give them once, in params.limits",
+		return l, false, []FieldProblem{{Field: "limits", Reason: "limits given twice; give them once, in params.limits",
 			Expected: "params.limits only", Actual: "both"}}
 	case inParams != nil:
 		field, v = "params.limits", inParams
@@ -103,8 +103,8 @@ func PlaceLimits(top any, given bool, params map[string]any) (l Limits, set bool
 	return l, true, nil
 }
 
-// DescribeLimitProblems joins problems of PlaceLimits as "field: reason; …".
-func DescribeLimitProblems(probs []LimitProblem) string {
+// DescribeProblems joins problems of PlaceLimits or CheckParams as "field: reason; …".
+func DescribeProblems(probs []FieldProblem) string {
 	parts := make([]string, len(probs))
 	for i, p := range probs {
 		parts[i] = p.Field + ": " + p.Reason
