@@ -128,7 +128,8 @@ func printInspection(w io.Writer, path string, in moduleInspection) error {
 		fmt.Fprintf(w, "verdict:   does not conform to the plugin ABI (%d problem(s))\n", len(in.Problems))
 	}
 	for i, p := range in.Problems {
-		fmt.Fprintf(w, "  %d. %s\n     fix: %s\n", i+1, p.Problem, p.Fix)
+		// A problem of several lines (a wasm stack trace) stays under its number.
+		fmt.Fprintf(w, "  %d. %s\n     fix: %s\n", i+1, strings.ReplaceAll(p.Problem, "\n", "\n     "), p.Fix)
 	}
 	if d := in.Description; d != nil {
 		info := d.Info

@@ -75,8 +75,12 @@ type callState struct {
 	// (the AssemblyScript kit's abort handler logs it, then traps), and abortAt the
 	// hostCalls count of that log: it explains a trap only when no host call came after
 	// it. Only the guest's goroutine touches them.
-	abort   string
-	abortAt int64
+	abort string
+	// describing is set for the calls Load makes to read the module's metadata and
+	// schemas: their failure is the load's, which its caller reports, so it is logged
+	// at debug level only.
+	describing bool
+	abortAt    int64
 	// llmIn and llmOut sum the tokens of the call's llm_complete calls; only the
 	// guest's goroutine touches them.
 	llmIn, llmOut int64
@@ -167,7 +171,7 @@ func (m *Module) CallHook(ctx context.Context, call *HookCall) (json.RawMessage,
 		found = found || h == call.Export
 	}
 	if !found {
-		return nil, m.errorf(KindInvalid, nil, "does not export hook %s", call.Export)
+		return nil, m.errorf(KindInvalid, nil, "does not implement hook %s (it does not export it, or its get_hook_config leaves it out)", call.Export)
 	}
 	input := call.Input
 	if len(input) == 0 {
@@ -336,10 +340,13 @@ func (m *Module) guestError(gctx context.Context, cs *callState, in *instance, d
 	if during != "" {
 		msg = "in " + during + ": " + msg
 	}
-	if kind == KindCancelled {
+	switch {
+	case kind == KindCancelled:
 		// The caller stopped the call (task cancelled, host shutting down): not a fault.
 		cs.logger.Info("plugin call cancelled", "error", msg)
-	} else {
+	case cs.describing:
+		cs.logger.Debug("plugin call failed", "error", msg)
+	default:
 		cs.logger.Error("plugin call failed", "error", msg)
 	}
 	return &Error{Plugin: m.info.ID, Hash: m.hash, Kind: kind, Msg: msg, Err: ctxErr(kind, err)}
@@ -360,7 +367,7 @@ func panicText(p string) string {
 // those absent or returning 0).
 func (m *Module) callGetters(ctx context.Context, limits task.Limits, names []string) (map[string]json.RawMessage, error) {
 	timeout := time.Duration(limits.TimeoutMS) * time.Millisecond
-	cs := &callState{m: m, parent: ctx, timeout: timeout, logger: m.rt.cfg.Logger.With("plugin", m.info.ID)}
+	cs := &callState{m: m, parent: ctx, timeout: timeout, logger: m.rt.cfg.Logger.With("plugin", m.info.ID), describing: true}
 	tctx, cancel := m.rt.callContext(ctx, timeout)
 	defer cancel()
 	gctx := withCallState(tctx, cs)

@@ -94,7 +94,7 @@ func (r *Runtime) Inspect(ctx context.Context, wasm []byte, name string) (*Inspe
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Kind == KindInvalid {
-			in.Problems = []Problem{{Problem: e.Msg, Fix: fixLoad}}
+			in.Problems = []Problem{{Problem: e.Msg, Fix: loadFix(e)}}
 			return in, nil
 		}
 		return nil, err
@@ -144,7 +144,23 @@ const (
 		"(pre_hook, post_hook, on_tree_*) for a hook (docs/abi.md)"
 	fixLoad = "the module's own metadata or schemas were refused: see docs/abi.md#exports-of-every-plugin and " +
 		"call get_metadata / get_input_schema natively in the kit's tests"
+	fixFailed = "the module failed as it was loaded (in _initialize, get_metadata or a schema function): " +
+		"fix what it says (a Go module that registers nothing says so); its stderr, logged with this " +
+		"report, shows where, and the kit's tests can call get_metadata / get_input_schema natively"
 )
+
+// loadFix is the fix of a load that refused the module: what it returned (fixLoad), or
+// its failure as it was loaded: a panic, a trap, an exit, a timeout (fixFailed).
+func loadFix(e *Error) string {
+	var inner *Error
+	if errors.As(e.Err, &inner) {
+		switch inner.Kind {
+		case KindPanic, KindTrap, KindExit, KindTimeout, KindOutOfMemory:
+			return fixFailed
+		}
+	}
+	return fixLoad
+}
 
 // fixMissing is the fix of a missing ABI export: a command module (it exports _start and
 // not _initialize) was built with the wrong flags; anything else lacks the kit.

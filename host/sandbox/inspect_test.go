@@ -30,6 +30,13 @@ func TestInspect(t *testing.T) {
 			fixes:    []string{"export the module's own memory", "--use abort=", "export the module's own memory"}},
 		{name: "badimport_sig.wasm", wasm: wasmFile(t, "badimport_sig"), imports: 1,
 			problems: []string{"with signature"}, fixes: []string{"rebuild with the current kit"}},
+		// A module refused by what it says of itself, and one that fails as it is loaded.
+		{name: "badschema.wasm", wasm: wasmFile(t, "badschema"), imports: 0,
+			problems: []string{"input schema does not compile"}, fixes: []string{"metadata or schemas were refused"}},
+		{name: "metatrap.wasm", wasm: wasmFile(t, "metatrap"),
+			problems: []string{"rejected at load: in get_metadata: trapped"}, fixes: []string{"failed as it was loaded"}},
+		{name: "initloop.wasm", wasm: wasmFile(t, "initloop"),
+			problems: []string{"rejected at load: instantiation failed: timed out"}, fixes: []string{"failed as it was loaded"}},
 		{name: "garbage.wasm", wasm: []byte("not wasm"),
 			problems: []string{"does not compile"}, fixes: []string{"wasm32-wasi"}},
 	}

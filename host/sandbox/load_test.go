@@ -3,9 +3,11 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -215,4 +217,19 @@ func TestLoadRacingClose(t *testing.T) {
 			t.Fatalf("Ready = %v, want KindClosed", err)
 		}
 	})
+}
+
+// TestLoadFailureIsTheLoadersToReport: a module that traps while it is loaded fails
+// Load with the reason; the failed call is logged at debug level only, since the
+// loader reports the error (a registry's "not loaded", plugins inspect's problem).
+func TestLoadFailureIsTheLoadersToReport(t *testing.T) {
+	t.Parallel()
+	log, buf := newLogger()
+	rt := setup(t, Config{Logger: log})
+	_, err := rt.Load(context.Background(), wasmFile(t, "metatrap"), "metatrap.wasm")
+	mustContain(t, "error", fmt.Sprint(err), "rejected at load: in get_metadata: trapped: unreachable")
+	mustContain(t, "log", buf.String(), "[DEBUG] task: plugin call failed")
+	if strings.Contains(buf.String(), "[ERROR]") {
+		t.Errorf("a failed load logged an error itself:\n%s", buf.String())
+	}
 }
