@@ -223,7 +223,7 @@ func TestMetrics(t *testing.T) {
 			tk.StartedAt, tk.CompletedAt, tk.Usage = started, started.Add(1500*time.Millisecond), tc.usage
 			errs := v.runner.Post(context.Background(), tk, map[string]any{}, map[string]any{"ok": true})
 			if tc.wantErr == "" && len(errs) > 0 || tc.wantErr != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.wantErr)) {
-				t.Fatalf("errors = %v, want %q", errs, tc.wantErr)
+				t.Fatalf("errors = %v, want %q\n%s", errs, tc.wantErr, v.logs.String())
 			}
 			if !strings.Contains(v.logs.String(), "metric=task.duration "+tc.wantLog) {
 				t.Fatalf("no metric log line with %s in:\n%s", tc.wantLog, v.logs.String())

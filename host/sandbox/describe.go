@@ -16,7 +16,7 @@ import (
 // derives from a module changes (a new field, a new rule such as the metadata kind), so a
 // description persisted by an older host is refused by [Runtime.LoadDescribed] and the
 // module is loaded again.
-const DescriptionFormat = 2 // 2: info carries the metadata's retry policy
+const DescriptionFormat = 3 // 2: info carries the metadata's retry policy; 3: get_hook_config's hooks
 
 // Description is everything Load learned about a module by compiling it and calling its
 // metadata getters: its info (metadata and schemas), roles, hooks and declared minimum
@@ -200,9 +200,20 @@ func (m *Module) materialise(ctx context.Context) (wazero.CompiledModule, error)
 	if err != nil {
 		return fail(invalid(nil, "%v", err))
 	}
-	if isExec != m.IsExecutor() || !slices.Equal(hooks, m.hooks) || ex.minPages != m.minPages {
+	// The described hooks are those of the exports that get_hook_config listed: a subset.
+	if isExec != m.IsExecutor() || !subset(m.hooks, hooks) || ex.minPages != m.minPages {
 		return fail(invalid(nil, "the module does not match its description (executor %t, hooks %v, minimum %d pages; described %t, %v, %d)",
 			isExec, hooks, ex.minPages, m.IsExecutor(), m.hooks, m.minPages))
 	}
 	return compiled, nil
+}
+
+// subset reports whether every element of a is in b.
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,9 @@ func TestMetadataKind(t *testing.T) {
 		{file: "kind_both", isExec: true, kind: "wasm", hooks: []string{"pre_hook"}},
 		{file: "kind_unknown", wantErr: `metadata kind lists unknown role "executer"`},
 		{file: "kind_empty", wantErr: "metadata kind is empty"},
-		{file: "kind_nohook", wantErr: `metadata kind lists "hook" but the module exports none of`},
+		{file: "kind_nohook", wantErr: `metadata kind lists "hook" but the module exports (or its get_hook_config lists) none of`},
+		// get_hook_config lists the hook functions the module implements, of those it exports.
+		{file: "hook_listed", kind: "hook", hooks: []string{"post_hook", "on_tree_started"}},
 		// No kind: the exports decide.
 		{file: "hook", kind: "hook", hooks: []string{"pre_hook", "post_hook", "on_tree_started"}},
 		{file: "echo", isExec: true, kind: "wasm"},
@@ -60,6 +63,40 @@ func TestMetadataKind(t *testing.T) {
 	}
 }
 
+// TestHookConfigHooks: the hooks get_hook_config lists are the module's hook functions,
+// among those it exports; a name that is no hook function or not exported is refused.
+func TestHookConfigHooks(t *testing.T) {
+	t.Parallel()
+	exported := []string{"pre_hook", "post_hook", "on_tree_failed"}
+	tests := []struct {
+		name    string
+		hooks   []string
+		want    []string
+		wantErr string
+	}{
+		{"none listed: every export", nil, exported, ""},
+		{"a subset, in ABI order", []string{"on_tree_failed", "pre_hook"}, []string{"pre_hook", "on_tree_failed"}, ""},
+		{"an empty list: none", []string{}, nil, ""},
+		{"not a hook function", []string{"prehook"}, nil, `lists hook "prehook", which is not a hook function`},
+		{"not exported", []string{"on_tree_created"}, nil, `lists hook "on_tree_created", which the module does not export`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := hookConfig{Hooks: tc.hooks}.implemented(exported)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("implemented = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
 // describedFixture loads testdata/<name>.wasm in a throwaway runtime and returns its description
 // after a JSON round trip, as a cache would hand it back.
 func describedFixture(t *testing.T, name string) *Description {
@@ -87,7 +124,7 @@ func countingSource(t *testing.T, name string, reads *atomic.Int64) func() ([]by
 
 func TestLoadDescribedDefersCompilation(t *testing.T) {
 	t.Parallel()
-	tests := []string{"echo", "hook", "kind_hook", "kind_both", "noop"}
+	tests := []string{"echo", "hook", "kind_hook", "kind_both", "noop", "hook_listed"}
 	for _, name := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -137,7 +174,7 @@ func TestLoadDescribedRefusesBadDescriptions(t *testing.T) {
 		change func(d *Description)
 		want   string
 	}{
-		{"other format", func(d *Description) { d.Format = DescriptionFormat + 1 }, "format 3, this host reads format 2"},
+		{"other format", func(d *Description) { d.Format = DescriptionFormat + 1 }, "format 4, this host reads format 3"},
 		{"bad hash", func(d *Description) { d.Hash = "xyz" }, "is not a sha256"},
 		{"no info", func(d *Description) { d.Info = nil }, "info is missing"},
 		{"info of another hash", func(d *Description) { d.Info.Hash = Hash([]byte("x")) }, "names another hash"},

@@ -357,7 +357,7 @@ func applyRoles(roles []string, ex exportFacts) (executor bool, hooks []string, 
 			executor = true
 		case roleHook:
 			if len(ex.hooks) == 0 {
-				return false, nil, fmt.Errorf("metadata kind lists %q but the module exports none of %s", roleHook, strings.Join(hookExports, ", "))
+				return false, nil, fmt.Errorf("metadata kind lists %q but the module exports (or its get_hook_config lists) none of %s", roleHook, strings.Join(hookExports, ", "))
 			}
 			hooks = ex.hooks
 		default:
@@ -397,7 +397,18 @@ func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) e
 		}
 		m.roles = meta.Kind
 	}
-	isExec, hooks, err := applyRoles(m.roles, exportFacts{executor: isExec, hooks: m.hooks, minPages: m.minPages})
+	exported := m.hooks
+	if hc := docs["get_hook_config"]; hc != nil {
+		var conf hookConfig
+		if err := json.Unmarshal(hc, &conf); err != nil {
+			return fmt.Errorf("get_hook_config returned invalid JSON: %v", err)
+		}
+		if exported, err = conf.implemented(m.hooks); err != nil {
+			return err
+		}
+		m.hookFor = conf.Executors
+	}
+	isExec, hooks, err := applyRoles(m.roles, exportFacts{executor: isExec, hooks: exported, minPages: m.minPages})
 	if err != nil {
 		return err
 	}
@@ -418,17 +429,42 @@ func (m *Module) readMetadata(ctx context.Context, isExec bool, fileID string) e
 		}
 		info.Compiled = compiled
 	}
-	if hc := docs["get_hook_config"]; hc != nil {
-		var conf struct {
-			Executors []string `json:"executors"`
-		}
-		if err := json.Unmarshal(hc, &conf); err != nil {
-			return fmt.Errorf("get_hook_config returned invalid JSON: %v", err)
-		}
-		m.hookFor = conf.Executors
-	}
 	m.info = info
 	return nil
+}
+
+// hookConfig is what get_hook_config returns (docs/abi.md#hooks).
+type hookConfig struct {
+	// Executors are the executor ids whose tasks the task hooks run around; nil: every
+	// task.
+	Executors []string `json:"executors"`
+	// Hooks are the hook functions the module implements, for a kit that exports every
+	// one of them whatever the module implements (Go's); nil: every one it exports.
+	Hooks []string `json:"hooks"`
+}
+
+// implemented returns the hook exports of the module that it implements: those of
+// exported that c.Hooks lists, or all of them when it lists none. A name that is no hook
+// function, or one the module does not export, is an error.
+func (c hookConfig) implemented(exported []string) ([]string, error) {
+	if c.Hooks == nil {
+		return exported, nil
+	}
+	for _, h := range c.Hooks {
+		switch {
+		case !slices.Contains(hookExports, h):
+			return nil, fmt.Errorf("get_hook_config lists hook %q, which is not a hook function (one of %s)", h, strings.Join(hookExports, ", "))
+		case !slices.Contains(exported, h):
+			return nil, fmt.Errorf("get_hook_config lists hook %q, which the module does not export", h)
+		}
+	}
+	var out []string
+	for _, h := range exported {
+		if slices.Contains(c.Hooks, h) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // kindOf is the executor.Info kind of a module: "wasm" for an executor, else "hook".

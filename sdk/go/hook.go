@@ -116,9 +116,28 @@ type TreeNode struct {
 	Children []*TreeNode `json:"children"`
 }
 
-// hookConfig is the get_hook_config document.
+// hookConfig is the get_hook_config document. Hooks lists the hook functions h
+// implements: package hook exports all six, and the host calls only these.
 type hookConfig struct {
-	Executors []string `json:"executors"`
+	Executors []string    `json:"executors,omitempty"`
+	Hooks     []HookPoint `json:"hooks"`
+}
+
+// implemented lists the hook functions h sets, in ABI order.
+func (h *Hook) implemented() []HookPoint {
+	var out []HookPoint
+	for _, f := range []struct {
+		p   HookPoint
+		set bool
+	}{
+		{PreHook, h.Pre != nil}, {PostHook, h.Post != nil}, {OnTreeCreated, h.OnTreeCreated != nil},
+		{OnTreeStarted, h.OnTreeStarted != nil}, {OnTreeCompleted, h.OnTreeCompleted != nil}, {OnTreeFailed, h.OnTreeFailed != nil},
+	} {
+		if f.set {
+			out = append(out, f.p)
+		}
+	}
+	return out
 }
 
 // hookInput is the union of every hook export's input document.

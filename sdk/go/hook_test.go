@@ -103,7 +103,8 @@ func TestHookModule(t *testing.T) {
 	if !reflect.DeepEqual(meta["kind"], []any{"hook"}) || meta["id"] != "audit" {
 		t.Errorf("metadata = %v", meta)
 	}
-	if string(h.Module.HookConfig()) != `{"executors":["rest_executor"]}` {
+	// The host calls only the hook functions the hook sets, though package hook exports all six.
+	if string(h.Module.HookConfig()) != `{"executors":["rest_executor"],"hooks":["pre_hook","post_hook","on_tree_created","on_tree_failed"]}` {
 		t.Errorf("hook config = %s", h.Module.HookConfig())
 	}
 	if res := h.ExecuteRaw([]byte(`{}`)); res.Code() != apflow.CodeNoExecutor {
@@ -119,7 +120,8 @@ func TestExecutorAndHookModule(t *testing.T) {
 	m, err := apflow.NewModule(apflow.Executor[struct{}, struct{}]{
 		ID: "both", Capabilities: []string{"http"},
 		Run: func(*apflow.Context, struct{}) (struct{}, error) { return struct{}{}, nil },
-	}, &apflow.Hook{Capabilities: []string{"repository", "http"}})
+	}, &apflow.Hook{Capabilities: []string{"repository", "http"},
+		OnTreeStarted: func(*apflow.Context, *apflow.Task) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,19 @@ func TestExecutorAndHookModule(t *testing.T) {
 		t.Errorf("metadata = %+v", meta)
 	}
 	if m.CallHook(&apflowtest.Host{}, apflow.PreHook, []byte(`{}`)) != nil {
-		t.Error("a hook without callbacks must answer nothing")
+		t.Error("a hook function the hook does not set must answer nothing")
+	}
+	if string(m.HookConfig()) != `{"hooks":["on_tree_started"]}` {
+		t.Errorf("hook config = %s", m.HookConfig())
+	}
+}
+
+// TestHookWithoutFunctions: a hook that sets no function is refused, naming it.
+func TestHookWithoutFunctions(t *testing.T) {
+	t.Parallel()
+	_, err := apflow.NewModule(nil, &apflow.Hook{ID: "idle"})
+	if err == nil || !strings.Contains(err.Error(), "hook idle sets none of Pre, Post") {
+		t.Fatalf("NewModule = %v, want the hook refused", err)
 	}
 }
 

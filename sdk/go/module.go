@@ -93,13 +93,15 @@ func NewModule(exec ExecutorSpec, hook *Hook) (*Module, error) {
 			}
 		}
 		m.meta.Kind = append(m.meta.Kind, "hook")
-		if len(h.Executors) > 0 {
-			b, err := json.Marshal(hookConfig{Executors: h.Executors})
-			if err != nil {
-				return nil, fmt.Errorf("hook config: %w", err)
-			}
-			m.hookConf = b
+		points := h.implemented()
+		if len(points) == 0 {
+			return nil, fmt.Errorf("hook %s sets none of Pre, Post, OnTreeCreated, OnTreeStarted, OnTreeCompleted, OnTreeFailed", m.meta.ID)
 		}
+		b, err := json.Marshal(hookConfig{Executors: h.Executors, Hooks: points})
+		if err != nil {
+			return nil, fmt.Errorf("hook config: %w", err)
+		}
+		m.hookConf = b
 	}
 	if m.exec == nil && m.hook == nil {
 		return nil, fmt.Errorf("a module needs an executor or a hook")
