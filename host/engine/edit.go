@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/store"
@@ -78,17 +79,24 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 		return stored, err
 	}
 	// A status or dependencies changed: the tree's blocked markers (rule 13) follow,
-	// still under the lock, in a commit of their own (a run recomputes them anyway).
+	// still under the lock, in a commit of their own. The change is committed whatever
+	// becomes of them (a run recomputes them anyway): their failure is only logged.
 	if err := e.reblock(ctx, stored.TreeID()); err != nil {
-		return stored, fmt.Errorf("update %s: bring its tree's blocked markers up to date: %w", id, err)
+		e.cfg.Logger.Warn("an update was written, but its tree's blocked markers were not brought up to date; the tree's next run does it",
+			"task", id, "error", err)
+		return stored, nil
+	}
+	if fresh, err := e.cfg.Store.Get(ctx, id); err == nil { // with its own marker as reblock left it
+		stored = fresh
 	}
 	return stored, nil
 }
 
 // reblock brings the blocked markers (docs/semantics.md rule 13) of the idle tree treeID
 // in line with its tasks' statuses: the pending dependents, transitively, of its failed
-// and cancelled tasks are marked, and a pending task marked blocked that no longer
-// is has its marker cleared.
+// and cancelled tasks are marked, and a pending task marked blocked by a dependency
+// that no longer blocks it has its marker cleared. A run's "cannot run" markers stay:
+// only a run knows what it could not start.
 func (e *Engine) reblock(ctx context.Context, treeID string) error {
 	tasks, err := e.cfg.Store.Tree(ctx, treeID)
 	if err != nil {
@@ -113,11 +121,11 @@ func (e *Engine) reblock(ctx context.Context, treeID string) error {
 	now := e.cfg.Now()
 	e.blockDependents(g, &b, settled, queue, now, failed)
 	for i, n := range g.nodes {
-		if _, blocked := settled[int32(i)]; blocked || !task.IsBlocked(n.v.status, n.v.err) {
+		if _, blocked := settled[int32(i)]; blocked || !dependencyMarker(n.v.status, n.v.err) {
 			continue
 		}
 		b.add(n.v.id, func(t *task.Task) error {
-			if t.Blocked() {
+			if dependencyMarker(t.Status, t.Error) {
 				t.Error, t.UpdatedAt = "", now
 			}
 			return nil
@@ -220,4 +228,11 @@ func subtree(tasks []*task.Task, rootID string) []*task.Task {
 		out = append(out, kids[out[i].ID]...)
 	}
 	return out
+}
+
+// dependencyMarker reports whether a task is blocked by a dependency that failed, was
+// cancelled or is blocked (blockedReason), not marked by a run that could not start it.
+func dependencyMarker(s task.Status, err string) bool {
+	return task.IsBlocked(s, err) && (strings.HasPrefix(err, task.BlockedPrefix+"required dependency ") ||
+		strings.HasPrefix(err, task.BlockedPrefix+"optional dependency "))
 }

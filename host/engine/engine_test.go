@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"reflect"
 	"slices"
@@ -505,6 +506,60 @@ func TestUpdateKeepsBlockedMarkersCurrent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUpdateAnswersAsReblockLeftIt: Update answers the task as stored after its tree's
+// markers followed it; a run's "cannot run" marker stays; and a failure to bring the
+// markers up to date, after the change was written, is no failure of the update.
+func TestUpdateAnswersAsReblockLeftIt(t *testing.T) {
+	t.Parallel()
+	cancel := func(x *task.Task) error { return x.Cancel("by update", time.Now()) }
+	t.Run("the answer", func(t *testing.T) {
+		t.Parallel()
+		v := setup(t)
+		v.create(spec{id: "root"}, spec{id: "a"}, spec{id: "b", deps: req("a")})
+		if _, err := v.e.Update(context.Background(), "a", cancel); err != nil {
+			t.Fatal(err)
+		}
+		got, err := v.e.Update(context.Background(), "b", func(x *task.Task) error { x.Dependencies = nil; return nil })
+		if err != nil || got.Error != "" {
+			t.Fatalf("Update = %+v, %v; want b answered unblocked", got, err)
+		}
+	})
+	t.Run("a run's cannot-run marker", func(t *testing.T) {
+		t.Parallel()
+		v := setup(t)
+		v.create(spec{id: "root", deps: req("x")}, spec{id: "x"}, spec{id: "d"})
+		const marker = task.BlockedPrefix + "dependency x cannot run" // as a run that could not start x leaves it
+		if _, err := v.st.Update(context.Background(), "root", func(x *task.Task) error { x.Error = marker; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		before := v.get("root")
+		if _, err := v.e.Update(context.Background(), "d", cancel); err != nil {
+			t.Fatal(err)
+		}
+		if after := v.get("root"); after.Error != before.Error {
+			t.Errorf("root's marker %q became %q after an unrelated update", before.Error, after.Error)
+		}
+	})
+	t.Run("markers not written", func(t *testing.T) {
+		t.Parallel()
+		ms := memstore.New()
+		v := setupStore(t, ms)
+		v.create(spec{id: "root"}, spec{id: "a"}, spec{id: "b", deps: req("a")})
+		v.e.cfg.Store = treeFails{ms}
+		got, err := v.e.Update(context.Background(), "a", cancel)
+		if err != nil || got.Status != task.Cancelled {
+			t.Fatalf("Update = %+v, %v; want the cancel answered, written", got, err)
+		}
+	})
+}
+
+// treeFails is a store whose Tree fails.
+type treeFails struct{ store.Store }
+
+func (treeFails) Tree(context.Context, string) ([]*task.Task, error) {
+	return nil, errors.New("database gone")
 }
 
 func TestAlreadyRunning(t *testing.T) {
