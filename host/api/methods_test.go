@@ -162,6 +162,8 @@ func TestUpdate(t *testing.T) {
 		{"a pending task has no result", map[string]any{"task_id": "u-a", "result": map[string]any{"stale": true}}, -32602},
 		{"a pending task has no error", map[string]any{"task_id": "u-a", "error": "blocked: required dependency zz failed"}, -32602},
 		{"nor with a name beside it", map[string]any{"task_id": "u-a", "name": "x", "error": "e"}, -32602},
+		// An outcome the new status does not take is refused, not dropped.
+		{"a cancel takes no result", map[string]any{"task_id": "u-a", "status": "cancelled", "result": 1}, -32602},
 		// A task keeps an executor that is registered.
 		{"unknown executor", map[string]any{"task_id": "u-a", "name": "x", "schemas": map[string]any{"method": "nope"}}, -32003},
 		{"unknown executor_id", map[string]any{"task_id": "u-a", "params": map[string]any{"executor_id": "nope"}}, -32003},
@@ -193,6 +195,13 @@ func TestUpdate(t *testing.T) {
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-b", "status": "cancelled", "error": "no"}, &got)
 	if got.Status != "cancelled" || got.Error == nil || *got.Error != "no" {
 		t.Fatalf("cancel via update = %+v", got)
+	}
+	// A reset takes neither result nor error: refused, naming the field, not dropped.
+	for _, k := range []string{"result", "error"} {
+		err := e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-b", "status": "pending", k: "x"}, -32602)
+		if d, _ := err.Data.(map[string]any); d["field"] != k {
+			t.Errorf("a reset with %s: %v, want it refused naming %s", k, err.Data, k)
+		}
 	}
 	// A cancelled task's message may change; it may not be emptied.
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-b", "error": "not needed"}, &got)

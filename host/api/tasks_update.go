@@ -48,6 +48,12 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 	if raw, ok := fields["status"]; ok {
 		_ = json.Unmarshal(raw, &status)
 	}
+	// The executor the update leaves the task is looked up before the write, not in it: a
+	// lookup may compile the plugin, and the store's writes would wait for it.
+	method, err := s.checkMethodAhead(t, fields)
+	if err != nil {
+		return nil, err
+	}
 	now := s.cfg.Now()
 	update := s.cfg.Engine.Update
 	if scheduleOnly(fields) {
@@ -63,12 +69,30 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 		if err := applyUpdate(t, fields, status, newDeps, now); err != nil {
 			return err
 		}
-		return s.checkMethod(t, fields)
+		if t.Method() != method { // the stored task changed since it was read
+			return s.checkMethod(t, fields)
+		}
+		return nil
 	})
 	if err == nil && store.Armed(out) {
 		s.scheduleChanged()
 	}
 	return out, err
+}
+
+// checkMethodAhead checks, as checkMethod does, the executor an update of schemas or
+// params leaves t (as read) with, and returns its id; without such an update, or when a
+// field does not decode (applyUpdate then says so), it returns t's own.
+func (s *Server) checkMethodAhead(t *task.Task, fields map[string]json.RawMessage) (string, error) {
+	probe := &task.Task{ID: t.ID, Schemas: t.Schemas, Params: t.Params}
+	for _, k := range []string{"schemas", "params"} {
+		if raw, ok := fields[k]; ok {
+			if err := setField(probe, k, raw, nil); err != nil {
+				return t.Method(), nil
+			}
+		}
+	}
+	return probe.Method(), s.checkMethod(probe, fields)
 }
 
 // checkMethod refuses, when an update changes schemas or params, a task left without a
@@ -119,13 +143,15 @@ func scheduleOnly(fields map[string]json.RawMessage) bool {
 func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.Status, deps []task.Dependency, now time.Time) error {
 	used := map[string]bool{}
 	if status != "" && status != t.Status {
+		// The outcome the new status takes; a result or error it does not take is
+		// checked below against the task's new status (outcomeField), and refused.
 		var result any
 		var msg string
-		if raw, ok := fields["result"]; ok {
+		if raw, ok := fields["result"]; ok && (status == task.Completed || status == task.Failed) {
 			result, _ = decodeAny(raw)
 			used["result"] = true
 		}
-		if raw, ok := fields["error"]; ok {
+		if raw, ok := fields["error"]; ok && (status == task.Failed || status == task.Cancelled) {
 			_ = json.Unmarshal(raw, &msg)
 			used["error"] = true
 		}

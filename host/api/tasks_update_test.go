@@ -1,12 +1,18 @@
 package api
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apflow-wasm/apflow/host/apferr"
+	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/executor"
+	"github.com/apflow-wasm/apflow/host/store"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 	"github.com/apflow-wasm/apflow/host/task"
 )
 
@@ -179,5 +185,61 @@ func TestUpdateLimits(t *testing.T) {
 				t.Errorf("stored limits %+v, params %v; want %+v and no params.limits", got.Limits, got.Params, tc.want)
 			}
 		})
+	}
+}
+
+// txnStore marks the time a Store.Update's function runs: the store's write.
+type txnStore struct {
+	store.Store
+	in atomic.Bool
+}
+
+func (s *txnStore) Update(ctx context.Context, id string, fn func(*task.Task) error) (*task.Task, error) {
+	return s.Store.Update(ctx, id, func(t *task.Task) error {
+		s.in.Store(true)
+		defer s.in.Store(false)
+		return fn(t)
+	})
+}
+
+// txnCatalog counts the lookups made during a store's write.
+type txnCatalog struct {
+	*testCatalog
+	st     *txnStore
+	inside atomic.Int32
+}
+
+func (c *txnCatalog) Lookup(id string) (executor.Handle, error) {
+	if c.st.in.Load() {
+		c.inside.Add(1)
+	}
+	return c.testCatalog.Lookup(id)
+}
+
+// TestUpdateLooksUpTheExecutorBeforeTheWrite: tasks.update of schemas or params checks
+// the executor it leaves the task before the store's write, not in it (a lookup may
+// compile the plugin, and every write of the store would wait for it).
+func TestUpdateLooksUpTheExecutorBeforeTheWrite(t *testing.T) {
+	t.Parallel()
+	st := &txnStore{Store: memstore.New()}
+	cat := &txnCatalog{testCatalog: newTestCatalog(), st: st}
+	e := setup(t, setupOpts{mutate: func(c *Config) {
+		eng, err := engine.New(engine.Config{Store: st, Catalog: cat, Concurrency: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Store, c.Engine, c.Catalog, c.Prepare = st, eng, cat, SubmitPrepare(cat, st, nil, nil, 0)
+	}})
+	var a task.Task
+	e.ok(t, "", "tasks.create", map[string]any{"name": "a", "schemas": map[string]any{"method": "echo"}}, &a)
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": a.ID, "params": map[string]any{"executor_id": "fail"}}, nil)
+	e.fails(t, "", "tasks.update", map[string]any{"task_id": a.ID, "params": nil, "schemas": map[string]any{"method": "nope"}}, int(apferr.ExecutorNotFound))
+	if n := cat.inside.Load(); n != 0 {
+		t.Errorf("%d executor lookups ran inside the store's write", n)
+	}
+	var got task.Task
+	e.ok(t, "", "tasks.get", map[string]any{"task_id": a.ID}, &got)
+	if got.Method() != "fail" {
+		t.Errorf("method after the updates = %q, want fail (the refused one not written)", got.Method())
 	}
 }
