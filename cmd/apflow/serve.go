@@ -130,6 +130,9 @@ running tasks finish for --drain, and puts the rest back to pending for the next
 			auth := "off"
 			if secret != "" {
 				auth = "HS256 bearer tokens"
+				if len(allowedHosts) > 0 {
+					h.log.Warn("--allowed-host does nothing with authentication on: a server with --jwt-secret answers any Host (docs/api.md, \"Without authentication\")")
+				}
 			}
 			node := ""
 			if h.node != nil {

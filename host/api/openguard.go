@@ -33,9 +33,9 @@ type hostGuard struct {
 func newHostGuard(allowed []string, baseURL string) (hostGuard, error) {
 	g := hostGuard{names: map[string]bool{}}
 	for _, h := range allowed {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if h == "" || strings.ContainsAny(h, ":/ ") {
-			return g, apferr.InvalidParam("allowed_hosts", fmt.Sprintf("allowed host %q: want a host name, without scheme, port or path", h), "a host name", h)
+		h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+		if h == "" || strings.ContainsAny(h, ":/ *") {
+			return g, apferr.InvalidParam("allowed_hosts", fmt.Sprintf("allowed host %q: want a host name, without scheme, port, path or wildcard", h), "a host name", h)
 		}
 		g.names[h] = true
 	}
@@ -44,7 +44,7 @@ func newHostGuard(allowed []string, baseURL string) (hostGuard, error) {
 		if err != nil || u.Hostname() == "" {
 			return g, apferr.InvalidParam("base_url", fmt.Sprintf("base URL %q: want an absolute URL such as https://apflow.example.com", baseURL), "an absolute URL", baseURL)
 		}
-		g.names[strings.ToLower(u.Hostname())] = true
+		g.names[strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")] = true
 	}
 	return g, nil
 }

@@ -93,7 +93,7 @@ func TestOpenServerGuard(t *testing.T) {
 		t.Fatalf("an authenticated request to any Host: %d", resp.StatusCode)
 	}
 
-	for _, bad := range []string{"http://x", "x:80", "a b"} {
+	for _, bad := range []string{"http://x", "x:80", "a b", "*.example.com"} {
 		if _, err := newHostGuard([]string{bad}, ""); err == nil {
 			t.Errorf("allowed host %q accepted", bad)
 		}
@@ -101,4 +101,17 @@ func TestOpenServerGuard(t *testing.T) {
 	if _, err := newHostGuard(nil, "::not a url"); err == nil {
 		t.Error("a base URL without a host accepted")
 	}
+	// A name given fully qualified matches the Host with or without its final dot.
+	g, err := newHostGuard([]string{"apflow.lan."}, "https://pub.example.com./")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"apflow.lan", "apflow.lan.:80", "pub.example.com", "pub.example.com."} {
+		if !g.allows(host) {
+			t.Errorf("Host %q refused by a guard of apflow.lan. and pub.example.com.", host)
+		}
+	}
+	// With authentication there is no guard, and nothing of it to refuse at start.
+	// (setup fails the test if New refuses them.)
+	setup(t, setupOpts{auth: true, mutate: func(c *Config) { c.AllowedHosts, c.BaseURL = []string{"*.x"}, "apflow.example.com" }})
 }

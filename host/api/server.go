@@ -212,11 +212,13 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.verifier = v
 	}
-	hosts, err := newHostGuard(cfg.AllowedHosts, cfg.BaseURL)
-	if err != nil {
-		return nil, err
+	if s.verifier == nil { // the guard of a server without authentication (openguard.go)
+		hosts, err := newHostGuard(cfg.AllowedHosts, cfg.BaseURL)
+		if err != nil {
+			return nil, err
+		}
+		s.hosts = hosts
 	}
-	s.hosts = hosts
 	s.metrics = newMetrics()
 	ms, err := s.buildMethods()
 	if err != nil {
