@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -74,8 +77,9 @@ func (g *globals) withKVSpaces(ctx context.Context, fn func(api.KVSpaces) error)
 		return fn(remoteKVSpaces{g.client()})
 	}
 	if g.storeDSN() == "" {
-		if err := os.MkdirAll(g.dataDir, 0o755); err != nil {
-			return fmt.Errorf("create data dir: %w", err)
+		// A data dir without a store holds no space: nothing is created to say so.
+		if _, err := os.Stat(filepath.Join(g.dataDir, "db")); errors.Is(err, fs.ErrNotExist) {
+			return fn(noKVSpaces{})
 		}
 	}
 	st, err := g.openStore(ctx, g.logger().Named("store"))
@@ -87,6 +91,15 @@ func (g *globals) withKVSpaces(ctx context.Context, fn func(api.KVSpaces) error)
 		err = cerr
 	}
 	return err
+}
+
+// noKVSpaces are the spaces of a data dir that has no store yet: none.
+type noKVSpaces struct{}
+
+func (noKVSpaces) KVSpaces(context.Context) ([]store.KVSpaceUsage, error) { return nil, nil }
+
+func (noKVSpaces) KVDropSpace(context.Context, store.KVSpace) (store.KVUsage, error) {
+	return store.KVUsage{}, nil
 }
 
 // remoteKVSpaces is a server's spaces through its API.

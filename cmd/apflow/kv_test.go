@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,6 +118,15 @@ func TestKVCommands(t *testing.T) {
 		return out
 	}
 	entry := store.KVUsage{Keys: 1, Bytes: 4}
+
+	// A data dir that does not exist yet holds no space, and is not made to say so.
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	if got := spaces(t, "--data-dir", fresh); len(got) != 0 {
+		t.Fatalf("spaces of a fresh data dir: %v", got)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("kv spaces made the fresh data dir: %v", err)
+	}
 
 	code, stdout, stderr := apflow(t, "", append([]string{"kv", "spaces", "--plugin", "cache"}, local...)...)
 	if code != exitOK || !strings.Contains(stdout, "PLUGIN  USER   KEYS  BYTES\ncache   -      1     4\ncache   alice  1     4\ncache   bob    1     4\n") {

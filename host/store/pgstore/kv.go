@@ -310,8 +310,16 @@ func (s *Store) KVDropSpace(ctx context.Context, sp store.KVSpace) (store.KVUsag
 	var freed store.KVUsage
 	err := s.use(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := lockUsage(ctx, tx, sp); err != nil {
-				return err
+			// A space that was never written has no usage row, and no entries: nothing is
+			// written for it (lockUsage would add its row).
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM apflow_kv_usage WHERE scope = $1 AND plugin = $2 FOR UPDATE`,
+				sp.Scope, sp.Plugin).Scan(&one)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("lock kv usage of %s: %w", sp, err)
 			}
 			if err := tx.QueryRow(ctx, `WITH gone AS (DELETE FROM apflow_kv
 				WHERE scope = $1 AND plugin = $2 RETURNING octet_length(key) + octet_length(value) AS n)

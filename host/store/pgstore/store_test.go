@@ -476,6 +476,21 @@ func TestKVConformance(t *testing.T) {
 	})
 }
 
+// TestKVDropOfANameNeverWritten: dropping a space nothing was written to (a mistyped
+// plugin id) frees nothing and leaves no row behind.
+func TestKVDropOfANameNeverWritten(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t, Options{})
+	u, err := s.KVDropSpace(t.Context(), store.KVSpace{Scope: "alice", Plugin: "typo"})
+	if err != nil || u != (store.KVUsage{}) {
+		t.Fatalf("KVDropSpace = %+v, %v; want nothing freed", u, err)
+	}
+	var n int
+	if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM apflow_kv_usage WHERE plugin = 'typo'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d usage rows of the dropped name (%v), want none", n, err)
+	}
+}
+
 func TestLogsConformance(t *testing.T) {
 	t.Parallel()
 	storetest.RunLogs(t, func(t *testing.T) *Store {
