@@ -107,3 +107,23 @@ func TestParseLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestAddGrantKnowsEveryCapability: every capability a plugin may ask for is one
+// --grant gives, or one it explains it does not (config has --config; repository and the
+// capabilities every plugin has need no grant), never an unknown one.
+func TestAddGrantKnowsEveryCapability(t *testing.T) {
+	t.Parallel()
+	for _, name := range sandbox.CapabilityNames() {
+		if name == "log" || name == "progress" {
+			continue
+		}
+		spec := name
+		if name == "http" {
+			spec = "http=example.com"
+		}
+		var g sandbox.Grants
+		if err := AddGrant(&g, spec); err != nil && strings.Contains(err.Error(), "unknown capability") {
+			t.Errorf("--grant %s: %v", spec, err)
+		}
+	}
+}

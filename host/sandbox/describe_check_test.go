@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,5 +46,20 @@ func TestCheckDescription(t *testing.T) {
 				t.Fatalf("error %v, want one with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCapabilityNamesAreTheGrants: the capabilities a module may ask for are what an
+// operator can grant (the fields of Grants), and log and progress, which every plugin has.
+func TestCapabilityNamesAreTheGrants(t *testing.T) {
+	t.Parallel()
+	want := []string{"log", "progress"}
+	for f := range reflect.TypeFor[Grants]().Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		want = append(want, name)
+	}
+	slices.Sort(want)
+	if got := CapabilityNames(); !slices.Equal(got, want) {
+		t.Errorf("capability names %v, want %v (the grants, log and progress)", got, want)
 	}
 }

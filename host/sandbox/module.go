@@ -104,9 +104,12 @@ func checkDescription(info *executor.Info) error {
 }
 
 // capabilityNames are the capabilities a plugin's metadata may ask for: those an
-// operator grants (docs/configuration.md, "Grants"), and log and progress, which every
-// plugin has.
+// operator grants (the fields of Grants, docs/configuration.md, "Grants"), and log and
+// progress, which every plugin has. TestCapabilityNamesAreTheGrants keeps them the same.
 var capabilityNames = []string{"clock", "config", "http", "kv", "llm", "log", "progress", "random", "repository"}
+
+// CapabilityNames returns the capabilities a plugin's metadata may ask for (sorted).
+func CapabilityNames() []string { return slices.Clone(capabilityNames) }
 
 // Load compiles wasm (once per content hash; the persistent cache makes a restart cheap),
 // checks its exports and imports against the ABI, instantiates it once under the
