@@ -294,34 +294,9 @@ func (s *Store) PurgeKV(ctx context.Context, now time.Time) (int, error) {
 		expired = expired[len(batch):]
 		deleted := 0
 		err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-			deleted = 0
-			freed := map[store.KVSpace]store.KVUsage{}
-			var ws []write
-			for _, k := range batch {
-				sp, key, err := parseKVKey(k)
-				if err != nil {
-					return nil, err
-				}
-				e, ok, err := readKV(txn, sp, key)
-				if err != nil {
-					return nil, err
-				}
-				if !ok || e.Live(now) {
-					continue
-				}
-				ws = append(ws, write{key: k, del: true})
-				f := freed[sp]
-				freed[sp] = store.KVUsage{Bytes: f.Bytes + e.Size(), Keys: f.Keys + 1}
-			}
-			for sp, f := range freed {
-				u, err := readKVUsage(txn, sp)
-				if err != nil {
-					return nil, err
-				}
-				ws = append(ws, usageWrite(sp, store.KVUsage{Bytes: u.Bytes - f.Bytes, Keys: u.Keys - f.Keys}))
-			}
+			ws, freed, err := deleteWrites(txn, batch, func(e store.KVEntry) bool { return !e.Live(now) })
 			deleted = len(ws) - len(freed)
-			return ws, nil
+			return ws, err
 		})
 		if err != nil {
 			return n, err
@@ -399,16 +374,9 @@ func (s *Store) KVDropSpace(ctx context.Context, sp store.KVSpace) (store.KVUsag
 			keys = keys[len(batch):]
 			var freed store.KVUsage
 			err := s.submit(ctx, func(txn *badger.Txn) ([]write, error) {
-				freed = store.KVUsage{}
-				ws, err := dropWrites(txn, sp, batch, &freed)
-				if err != nil {
-					return nil, err
-				}
-				u, err := readKVUsage(txn, sp)
-				if err != nil {
-					return nil, err
-				}
-				return append(ws, usageWrite(sp, store.KVUsage{Bytes: u.Bytes - freed.Bytes, Keys: u.Keys - freed.Keys})), nil
+				ws, f, err := deleteWrites(txn, batch, func(store.KVEntry) bool { return true })
+				freed = f[sp]
+				return ws, err
 			})
 			if err != nil {
 				return dropped, err
@@ -418,24 +386,33 @@ func (s *Store) KVDropSpace(ctx context.Context, sp store.KVSpace) (store.KVUsag
 	}
 }
 
-// dropWrites returns the deletes of the entries of sp under keys still stored in txn,
-// and adds what they hold to freed.
-func dropWrites(txn *badger.Txn, sp store.KVSpace, keys [][]byte, freed *store.KVUsage) ([]write, error) {
+// deleteWrites returns the deletes of the entries under keys still stored in txn that
+// drop selects, then the usage writes of their spaces, and what each space freed.
+func deleteWrites(txn *badger.Txn, keys [][]byte, drop func(store.KVEntry) bool) ([]write, map[store.KVSpace]store.KVUsage, error) {
 	var ws []write
+	freed := map[store.KVSpace]store.KVUsage{}
 	for _, k := range keys {
-		_, key, err := parseKVKey(k)
+		sp, key, err := parseKVKey(k)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		e, ok, err := readKV(txn, sp, key)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if ok {
-			ws = append(ws, write{key: k, del: true})
-			freed.Bytes += e.Size()
-			freed.Keys++
+		if !ok || !drop(e) {
+			continue
 		}
+		ws = append(ws, write{key: k, del: true})
+		f := freed[sp]
+		freed[sp] = store.KVUsage{Bytes: f.Bytes + e.Size(), Keys: f.Keys + 1}
 	}
-	return ws, nil
+	for sp, f := range freed {
+		u, err := readKVUsage(txn, sp)
+		if err != nil {
+			return nil, nil, err
+		}
+		ws = append(ws, usageWrite(sp, store.KVUsage{Bytes: u.Bytes - f.Bytes, Keys: u.Keys - f.Keys}))
+	}
+	return ws, freed, nil
 }
