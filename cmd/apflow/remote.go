@@ -45,10 +45,14 @@ func (g *globals) checkServerFlags(cmd *cobra.Command) error {
 	return nil
 }
 
-// lostServer is the error of a run whose server went away while the run was followed
-// (it crashed, or the network failed; a server that shuts down says so first): the run
-// goes on, and how to follow it.
-func (g *globals) lostServer(rootID string, err error) error {
+// lostServer returns the error of a run whose server went away while the run was
+// followed (it crashed, or the network failed; a server that shuts down says so first):
+// the run goes on, and how to follow it. It returns nil when err is no such loss: no
+// error, a run not known yet, an answer of the server, or this process stopping.
+func (g *globals) lostServer(ctx context.Context, rootID string, err error) error {
+	if err == nil || rootID == "" || apferr.As(err) != nil || ctx.Err() != nil {
+		return nil
+	}
 	return fmt.Errorf("lost the connection to %s while following the run of %s (%v): the run goes on there "+
 		"(or on another node of its cluster, or when the server starts again); follow it with: apflow tasks tree %s --server %s",
 		g.server, rootID, err, rootID, g.server)
@@ -122,8 +126,8 @@ func (g *globals) runRemote(ctx context.Context, name string, data []byte, out i
 		return nil
 	})
 	view.Close()
-	if err != nil && rootID != "" && apferr.As(err) == nil && ctx.Err() == nil {
-		return g.lostServer(rootID, err)
+	if lost := g.lostServer(ctx, rootID, err); lost != nil {
+		return lost
 	}
 	if err != nil {
 		return invalidSubmission(name, err)
@@ -362,8 +366,8 @@ func (r *remoteSource) rerun(ctx context.Context, id string, full, jsonOut, quie
 		}
 		return nil
 	})
-	if err != nil && rootID != "" && apferr.As(err) == nil && ctx.Err() == nil {
-		return r.g.lostServer(rootID, err)
+	if lost := r.g.lostServer(ctx, rootID, err); lost != nil {
+		return lost
 	}
 	if err != nil {
 		return err

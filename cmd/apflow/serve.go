@@ -15,20 +15,25 @@ import (
 	"github.com/apflow-wasm/apflow/host/api/auth"
 	"github.com/apflow-wasm/apflow/host/dashboard"
 	"github.com/apflow-wasm/apflow/host/idempotency"
+	"github.com/apflow-wasm/apflow/host/scheduler"
 )
 
 // version is reported by system.health and the agent card.
 const version = "0.1.0"
 
+// serveOptions are apflow serve's flags and secrets.
+type serveOptions struct {
+	addr, baseURL                string
+	secret, webhookSecret        string // --jwt-secret, --webhook-secret, or their variables
+	allowedHosts                 []string
+	drain, webhookWindow, keyTTL time.Duration
+	webhookAllowPrivate, ui      bool
+	maxBody                      int64
+	sched                        schedulerFlags
+}
+
 func newServeCmd(g *globals) *cobra.Command {
-	var addr, baseURL string
-	var allowedHosts []string
-	var drain time.Duration
-	var webhookAllowPrivate, ui bool
-	var webhookWindow time.Duration
-	var keyTTL time.Duration
-	var maxBody int64
-	var sched schedulerFlags
+	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the apflow JSON-RPC API over HTTP",
@@ -46,133 +51,158 @@ when their next_run_at comes (docs/schedules.md). On SIGINT/SIGTERM it stops tak
 running tasks finish for --drain, and puts the rest back to pending for the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if keyTTL <= 0 {
-				return &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --idempotency-ttl must be positive, not %s", keyTTL)}
-			}
-			secret := os.Getenv("APFLOW_JWT_SECRET")
+			o.secret = os.Getenv("APFLOW_JWT_SECRET")
 			if f := cmd.Flags().Lookup("jwt-secret"); f.Changed {
-				secret = f.Value.String()
+				o.secret = f.Value.String()
 			}
-			webhookSecret := os.Getenv("APFLOW_WEBHOOK_SECRET")
+			o.webhookSecret = os.Getenv("APFLOW_WEBHOOK_SECRET")
 			if f := cmd.Flags().Lookup("webhook-secret"); f.Changed {
-				webhookSecret = f.Value.String()
+				o.webhookSecret = f.Value.String()
 			}
-			if drain < 0 {
-				return &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --drain must not be negative, got %s", drain)}
+			switch {
+			case o.keyTTL <= 0:
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --idempotency-ttl must be positive, not %s", o.keyTTL)}
+			case o.drain < 0:
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("serve: --drain must not be negative, got %s", o.drain)}
+			case o.webhookWindow <= 0:
+				return &exitError{code: exitInvalid, msg: fmt.Sprintf("--webhook-window must be positive, got %s", o.webhookWindow)}
 			}
-			if webhookWindow <= 0 {
-				return &exitError{code: exitInvalid, msg: fmt.Sprintf("--webhook-window must be positive, got %s", webhookWindow)}
-			}
-			h, err := g.openHost(ctx, roleServer)
-			if err != nil {
-				return err
-			}
-			sch, err := sched.build(h)
-			if err != nil {
-				_ = h.close(context.Background())
-				return err
-			}
-			watchCtx, stopWatch := context.WithCancel(context.Background())
-			go h.registry.Watch(watchCtx)
-			acfg := api.Config{
-				Store:        h.store,
-				Engine:       h.engine,
-				Catalog:      h.catalog,
-				Prepare:      api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, int(maxBody)),
-				MaxBodyBytes: maxBody,
-				Plugins:      h.plugins,
-				JWTSecret:    []byte(secret),
-				Logger:       h.log.Named("api"),
-				Version:      version,
-				BaseURL:      baseURL,
-				AllowedHosts: allowedHosts,
-
-				WebhookAllowPrivate: webhookAllowPrivate,
-				WebhookSecret:       []byte(webhookSecret),
-				WebhookWindow:       webhookWindow,
-				Keys:                h.keys,
-				KeyTTL:              keyTTL,
-				KVSpaces:            h.kv,
-				Metrics:             []api.MetricsWriter{h.registry}, // the plugins' pool counters
-			}
-			if h.node != nil {
-				acfg.Cluster = h.node
-			}
-			acfg.RequestBody = g.memTableAdvice(maxBody, h.log.Named("api"))
-			if gen := h.generator(acfg.Prepare); gen != nil {
-				acfg.Generator = gen
-			}
-			if ui {
-				if acfg.Dashboard, err = dashboard.Handler(); err != nil {
-					stopWatch()
-					_ = h.close(context.Background())
-					return err
-				}
-			}
-			if sch != nil {
-				acfg.Metrics = append(acfg.Metrics, sch)
-				acfg.ScheduleChanged = sch.Wake
-			}
-			srv, err := api.New(acfg)
-			if err != nil {
-				stopWatch()
-				_ = h.close(context.Background())
-				return err
-			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				stopWatch()
-				_ = h.close(context.Background())
-				return fmt.Errorf("listen on %s: %w", addr, err)
-			}
-			stopScheduler := runScheduler(sch)
-			auth := "off"
-			if secret != "" {
-				auth = "HS256 bearer tokens"
-				if len(allowedHosts) > 0 {
-					h.log.Warn("--allowed-host does nothing with authentication on: a server with --jwt-secret answers any Host (docs/api.md, \"Without authentication\")")
-				}
-			}
-			node := ""
-			if h.node != nil {
-				node = ", cluster node " + h.node.NodeID()
-			}
-			fmt.Fprintf(g.stdout, "apflow %s serving on http://%s (plugins %s, auth %s%s)\n", version, ln.Addr(), h.registry.Dir(), auth, node)
-			if ui {
-				fmt.Fprintf(g.stdout, "dashboard: http://%s/ui/\n", ln.Addr())
-			}
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
-			var serveErr error
-			select {
-			case <-ctx.Done():
-			case serveErr = <-served:
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), drain)
-			defer cancel()
-			stopWatch()
-			stopScheduler() // before the engine closes: no run starts during the drain
-			err = errors.Join(srv.Shutdown(sctx), h.close(sctx))
-			if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-				return serveErr
-			}
-			return err
+			return g.serve(cmd.Context(), &o)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8000", "address to listen on")
-	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest JSON request body, and so the largest tree tasks.create and tasks.execute take (about 90 bytes per small task)")
+	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:8000", "address to listen on")
+	cmd.Flags().Int64Var(&o.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest JSON request body, and so the largest tree tasks.create and tasks.execute take (about 90 bytes per small task)")
 	cmd.Flags().String("jwt-secret", "", "enable JWT auth with this HS256 secret (or $APFLOW_JWT_SECRET)")
-	cmd.Flags().BoolVar(&ui, "ui", true, "serve the web dashboard at /ui/ (its pages use the API with the user's token)")
-	cmd.Flags().StringVar(&baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
-	cmd.Flags().StringSliceVar(&allowedHosts, "allowed-host", nil, "a host name this server answers without authentication, besides its IP addresses and localhost (repeat, or separate with commas)")
-	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
+	cmd.Flags().BoolVar(&o.ui, "ui", true, "serve the web dashboard at /ui/ (its pages use the API with the user's token)")
+	cmd.Flags().StringVar(&o.baseURL, "base-url", "", "public URL of the server, for the A2A agent card")
+	cmd.Flags().StringSliceVar(&o.allowedHosts, "allowed-host", nil, "a host name this server answers without authentication, besides its IP addresses and localhost (repeat, or separate with commas)")
+	cmd.Flags().DurationVar(&o.drain, "drain", 30*time.Second, "on shutdown, how long running tasks get to finish")
 	cmd.Flags().String("webhook-secret", "", "the HMAC-SHA256 key of signed POST /webhook/trigger/{task_id} requests (or $APFLOW_WEBHOOK_SECRET); with it, unsigned triggers need a bearer token")
-	cmd.Flags().DurationVar(&webhookWindow, "webhook-window", api.DefaultWebhookWindow, "how far a signed trigger's X-Webhook-Timestamp may be from the server's clock")
-	cmd.Flags().DurationVar(&keyTTL, "idempotency-ttl", idempotency.DefaultTTL, "how long an idempotency_key of tasks.create and tasks.execute holds; expired keys are free again and purged")
-	sched.register(cmd)
-	cmd.Flags().BoolVar(&webhookAllowPrivate, "webhook-allow-private", false, "let tasks.execute webhooks reach loopback, private, link-local, multicast and unspecified addresses (refused by default)")
+	cmd.Flags().DurationVar(&o.webhookWindow, "webhook-window", api.DefaultWebhookWindow, "how far a signed trigger's X-Webhook-Timestamp may be from the server's clock")
+	cmd.Flags().DurationVar(&o.keyTTL, "idempotency-ttl", idempotency.DefaultTTL, "how long an idempotency_key of tasks.create and tasks.execute holds; expired keys are free again and purged")
+	o.sched.register(cmd)
+	cmd.Flags().BoolVar(&o.webhookAllowPrivate, "webhook-allow-private", false, "let tasks.execute webhooks reach loopback, private, link-local, multicast and unspecified addresses (refused by default)")
 	return cmd
+}
+
+// serve opens the host, serves the API until ctx ends or the listener fails, then
+// shuts down: requests first, then the host, within --drain.
+func (g *globals) serve(ctx context.Context, o *serveOptions) error {
+	h, err := g.openHost(ctx, roleServer)
+	if err != nil {
+		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	srv, sch, ln, err := g.startServer(watchCtx, h, o)
+	if err != nil {
+		stopWatch()
+		_ = h.close(context.Background())
+		return err
+	}
+	stopScheduler := runScheduler(sch)
+	g.announce(h, o, ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.drain)
+	defer cancel()
+	stopWatch()
+	stopScheduler() // before the engine closes: no run starts during the drain
+	err = errors.Join(srv.Shutdown(sctx), h.close(sctx))
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return err
+}
+
+// startServer builds the scheduler and the API server of h, starts watching the plugins
+// directory until watchCtx ends, and listens on --addr.
+func (g *globals) startServer(watchCtx context.Context, h *host, o *serveOptions) (*api.Server, *scheduler.Scheduler, net.Listener, error) {
+	sch, err := o.sched.build(h)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	go h.registry.Watch(watchCtx)
+	acfg, err := g.apiConfig(h, o, sch)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srv, err := api.New(acfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	return srv, sch, ln, nil
+}
+
+// apiConfig is the API server's configuration of h.
+func (g *globals) apiConfig(h *host, o *serveOptions, sch *scheduler.Scheduler) (api.Config, error) {
+	acfg := api.Config{
+		Store:        h.store,
+		Engine:       h.engine,
+		Catalog:      h.catalog,
+		Prepare:      api.SubmitPrepare(h.catalog, h.store, nil, h.taskSchemas, int(o.maxBody)),
+		MaxBodyBytes: o.maxBody,
+		Plugins:      h.plugins,
+		JWTSecret:    []byte(o.secret),
+		Logger:       h.log.Named("api"),
+		Version:      version,
+		BaseURL:      o.baseURL,
+		AllowedHosts: o.allowedHosts,
+
+		WebhookAllowPrivate: o.webhookAllowPrivate,
+		WebhookSecret:       []byte(o.webhookSecret),
+		WebhookWindow:       o.webhookWindow,
+		Keys:                h.keys,
+		KeyTTL:              o.keyTTL,
+		KVSpaces:            h.kv,
+		Metrics:             []api.MetricsWriter{h.registry}, // the plugins' pool counters
+	}
+	if h.node != nil {
+		acfg.Cluster = h.node
+	}
+	acfg.RequestBody = g.memTableAdvice(o.maxBody, h.log.Named("api"))
+	if gen := h.generator(acfg.Prepare); gen != nil {
+		acfg.Generator = gen
+	}
+	if o.ui {
+		d, err := dashboard.Handler()
+		if err != nil {
+			return api.Config{}, err
+		}
+		acfg.Dashboard = d
+	}
+	if sch != nil {
+		acfg.Metrics = append(acfg.Metrics, sch)
+		acfg.ScheduleChanged = sch.Wake
+	}
+	return acfg, nil
+}
+
+// announce prints where the server listens, and warns of a flag that does nothing.
+func (g *globals) announce(h *host, o *serveOptions, addr net.Addr) {
+	auth := "off"
+	if o.secret != "" {
+		auth = "HS256 bearer tokens"
+		if len(o.allowedHosts) > 0 {
+			h.log.Warn("--allowed-host does nothing with authentication on: a server with --jwt-secret answers any Host (docs/api.md, \"Without authentication\")")
+		}
+	}
+	node := ""
+	if h.node != nil {
+		node = ", cluster node " + h.node.NodeID()
+	}
+	fmt.Fprintf(g.stdout, "apflow %s serving on http://%s (plugins %s, auth %s%s)\n", version, addr, h.registry.Dir(), auth, node)
+	if o.ui {
+		fmt.Fprintf(g.stdout, "dashboard: http://%s/ui/\n", addr)
+	}
 }
 
 func newTokenCmd(g *globals) *cobra.Command {
