@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/apflow-wasm/apflow/host/apferr"
 	"github.com/apflow-wasm/apflow/host/sandbox"
+	"github.com/apflow-wasm/apflow/internal/logbuf"
 )
 
 // process opens a registry over dir with the metadata cache in metaDir and a runtime of
@@ -141,6 +144,40 @@ func TestMetadataCacheFallsBackToLoad(t *testing.T) {
 				t.Fatalf("third start: stats %+v, want everything from the cache", s)
 			}
 		})
+	}
+}
+
+// TestMetadataCacheOfAnotherRelease: descriptions another release wrote (another
+// DescriptionFormat) are dropped and the modules loaded again, quietly: after an
+// upgrade that is expected, not a warning.
+func TestMetadataCacheOfAnotherRelease(t *testing.T) {
+	t.Parallel()
+	dir, metaDir := warmSetup(t, map[string]string{"swap.wasm": "swap_v1.wasm"})
+	p := descPath(metaDir, "swap_v1.wasm", t)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(fmt.Sprintf(`"format":%d`, sandbox.DescriptionFormat)), []byte(`"format":1`), 1)
+	writeFile(t, p, b)
+	ctx := context.Background()
+	rt, err := sandbox.New(ctx, sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	logs := &logbuf.Buffer{}
+	r, err := Open(ctx, Options{Runtime: rt, Dir: dir, MetadataDir: metaDir,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(ctx) })
+	if s := rt.Stats(); s.Loads != 1 {
+		t.Fatalf("stats %+v, want the module loaded again", s)
+	}
+	if !strings.Contains(logs.String(), "another release's") || strings.Contains(logs.String(), "[WARN]") {
+		t.Errorf("want one debug line, no warning:\n%s", logs.String())
 	}
 }
 

@@ -310,7 +310,13 @@ func (r *Registry) loadDescribed(name, path string, fs *fileState) *sandbox.Modu
 		return nil
 	}
 	mod, err := r.opts.Runtime.LoadDescribed(d, name, func() ([]byte, error) { return ReadModule(path) })
-	if err != nil {
+	switch {
+	case err != nil && d.Format != sandbox.DescriptionFormat:
+		// Another apflow release described it: expected once after an upgrade.
+		r.log.Debug("cached plugin metadata is another release's, loading the module", "file", name, "format", d.Format)
+		r.meta.drop(fs.hash)
+		return nil
+	case err != nil:
 		r.log.Warn("cached plugin metadata unusable, loading the module", "file", name, "error", err)
 		r.meta.drop(fs.hash)
 		return nil
