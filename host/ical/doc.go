@@ -9,8 +9,9 @@
 //     well-formed document (FuzzFoldEscape).
 //   - A task's UID is derived from its id alone: exporting again updates the same
 //     event in a calendar that imported it.
-//   - Every TZID used is described by a VTIMEZONE built from the Go time zone database
-//     (its offset changes in the two years from the first event), as RFC 5545 asks.
+//   - Every TZID used is described by a VTIMEZONE built from the Go time zone database,
+//     as RFC 5545 asks: its offset changes as yearly RRULEs when they follow weekday
+//     rules, else each change in the two years from the first event.
 //
 // Pitfalls: the recurrence of a cron schedule is translated field by field; where cron
 // runs when either day-of-month or day-of-week matches, RRULE requires both, so such an

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zones of the tests on any machine
 	"unicode/utf8"
 
 	"github.com/apflow-wasm/apflow/host/schedule"
@@ -126,4 +127,47 @@ func FuzzFoldEscape(f *testing.F) {
 			t.Fatalf("Unfold(Fold(%q)) = %q", line, Unfold(folded))
 		}
 	})
+}
+
+// TestVTimezone: a zone whose changes follow weekday rules is described by yearly
+// RRULEs, valid however long its events recur; one without changes by its offset alone;
+// one whose changes follow no such rule by each change of the next two years.
+func TestVTimezone(t *testing.T) {
+	t.Parallel()
+	from := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		zone  string
+		want  []string // in the component, in order
+		rules int      // RRULE lines
+	}{
+		{"Europe/Paris", []string{"DTSTART:20270328T020000", "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+			"DTSTART:20271031T030000", "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"}, 2},
+		{"America/New_York", []string{"RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU", "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"}, 2},
+		{"Australia/Sydney", []string{"BEGIN:DAYLIGHT", "TZOFFSETTO:+1100", "RRULE:FREQ=YEARLY;BYMONTH=4;BYDAY=1SU",
+			"RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=1SU"}, 2},
+		{"Asia/Tokyo", []string{"DTSTART:19700101T000000", "TZOFFSETTO:+0900", "END:STANDARD\nEND:VTIMEZONE"}, 0},
+		// Morocco leaves its offset for Ramadan, which moves through the year.
+		{"Africa/Casablanca", []string{"TZOFFSETTO:+0000", "TZOFFSETTO:+0100"}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.zone, func(t *testing.T) {
+			t.Parallel()
+			loc, err := time.LoadLocation(tc.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(vtimezone(loc, from), "\n")
+			rest := got
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("no %q (in order) in:\n%s", w, got)
+				}
+				rest = rest[i+len(w):]
+			}
+			if n := strings.Count(got, "RRULE:"); n != tc.rules {
+				t.Errorf("%d RRULE lines, want %d:\n%s", n, tc.rules, got)
+			}
+		})
+	}
 }
