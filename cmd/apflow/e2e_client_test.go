@@ -201,53 +201,64 @@ func countRootsOf(t *testing.T, cli func(*testing.T, string, ...string) (int, st
 	return len(roots)
 }
 
-// TestCLIRunWhileTheServerShutsDown: apflow run --server whose server shuts down before
-// the run ends says so, with the server's message, and exits as an interrupted run
-// does, rather than failing on the server it can no longer reach.
-func TestCLIRunWhileTheServerShutsDown(t *testing.T) {
+// TestCLIFollowedRunLosesItsServer: apflow run --server and apflow tasks rerun --server
+// whose server goes away before the run ends say what happened. A server that shuts down
+// says so, and the client exits as an interrupted run does; a server killed leaves the
+// client saying that the connection was lost, that the run goes on, and how to follow it
+// (not a bare "unexpected EOF").
+func TestCLIFollowedRunLosesItsServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs apflow serve")
 	}
 	t.Parallel()
 	bin := apflowbin.Build(t)
-	dataDir, plugins := setup(t)
-	srv := startServe(t, bin, dataDir, plugins, "", "--drain", "50ms")
-	tree := writeTree(t, fmt.Sprintf(`[{"name": "slow", "schemas": {"method": "spin"}, "inputs": {"pad": %q}}]`, slowPad))
-	cmd, out, errOut := followedRun(t, bin, srv, "run", tree)
-	srv.stop(t, syscall.SIGTERM, e2eWait)
-	err := cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+	tests := []struct {
+		name   string
+		rerun  bool // tasks rerun of a stored tree, else run of a file
+		signal syscall.Signal
+		code   int
+		want   []string // in stderr; ROOT and URL stand for the run's root and the server
+	}{
+		{"run, server shuts down", false, syscall.SIGTERM, exitInterrupted, []string{"interrupted: server is shutting down"}},
+		{"rerun, server shuts down", true, syscall.SIGTERM, exitInterrupted, []string{"interrupted: server is shutting down"}},
+		{"run, server killed", false, syscall.SIGKILL, exitFailed, []string{"lost the connection to URL while following the run of ROOT",
+			"follow it with: apflow tasks tree ROOT --server URL"}},
+		{"rerun, server killed", true, syscall.SIGKILL, exitFailed, []string{"lost the connection to URL while following the run of ROOT",
+			"follow it with: apflow tasks tree ROOT --server URL"}},
 	}
-	if code != exitInterrupted || !strings.Contains(errOut.String(), "interrupted: server is shutting down") {
-		t.Fatalf("exit %d, want %d with the server's message\nstdout:\n%s\nstderr:\n%s", code, exitInterrupted, out.String(), errOut.String())
-	}
-}
-
-// TestCLIRunWhenTheServerDies: a server killed while apflow run --server follows its
-// run leaves the client saying that the connection was lost, that the run goes on, and
-// how to follow it (not a bare "unexpected EOF").
-func TestCLIRunWhenTheServerDies(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and runs apflow serve")
-	}
-	t.Parallel()
-	bin := apflowbin.Build(t)
-	dataDir, plugins := setup(t)
-	srv := startServe(t, bin, dataDir, plugins, "")
-	tree := writeTree(t, fmt.Sprintf(`[{"id": "dies-root", "name": "slow", "schemas": {"method": "spin"}, "inputs": {"pad": %q}}]`, slowPad))
-	cmd, out, errOut := followedRun(t, bin, srv, "run", "--keep-ids", tree)
-	srv.stop(t, syscall.SIGKILL, e2eWait)
-	err := cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	want := "lost the connection to " + srv.url + " while following the run of dies-root"
-	if code != exitFailed || !strings.Contains(errOut.String(), want) ||
-		!strings.Contains(errOut.String(), "follow it with: apflow tasks tree dies-root --server "+srv.url) {
-		t.Fatalf("exit %d, want %d saying %q and how to follow the run\nstdout:\n%s\nstderr:\n%s", code, exitFailed, want, out.String(), errOut.String())
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dataDir, plugins := setup(t)
+			srv := startServe(t, bin, dataDir, plugins, "", "--drain", "50ms")
+			const root = "lost-root"
+			slow := map[string]any{"id": root, "name": "slow", "schemas": map[string]any{"method": "spin"}, "inputs": map[string]any{"pad": slowPad}}
+			args := []string{"tasks", "rerun", root}
+			if tc.rerun {
+				srv.mustCall(t, "", "tasks.create", []map[string]any{slow}, nil)
+			} else {
+				b, _ := json.Marshal([]map[string]any{slow})
+				args = []string{"run", "--keep-ids", writeTree(t, string(b))}
+			}
+			cmd, out, errOut := followedRun(t, bin, srv, args...)
+			srv.stop(t, tc.signal, e2eWait)
+			err := cmd.Wait()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			for _, w := range tc.want {
+				if w = strings.NewReplacer("ROOT", root, "URL", srv.url).Replace(w); !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr lacks %q", w)
+				}
+			}
+			if t.Failed() {
+				t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+			}
+		})
 	}
 }
 
