@@ -451,15 +451,22 @@ func (g *globals) completer(cfg *config.Config) (llm.Completer, error) {
 	return c, nil
 }
 
-// openHost opens the local data dir, or the cluster's database with --store.
-func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
+// prepareHost is what opening any host starts with: the logger (the process's memory
+// policy logged), the operator config, and a check of the plugins directory.
+func (g *globals) prepareHost() (hclog.Logger, *config.Config, error) {
 	log := g.logger()
 	g.logProcess(log)
 	cfg, err := g.loadConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := g.checkPluginsDir(); err != nil {
+	return log, cfg, g.checkPluginsDir()
+}
+
+// openHost opens the local data dir, or the cluster's database with --store.
+func (g *globals) openHost(ctx context.Context, role hostRole) (*host, error) {
+	log, cfg, err := g.prepareHost()
+	if err != nil {
 		return nil, err
 	}
 	if !g.ephemeral {
@@ -558,13 +565,8 @@ func (g *globals) openPluginHost(ctx context.Context) (*host, error) {
 	if g.storeDSN() != "" || g.ephemeral {
 		return g.openHost(ctx, roleClient)
 	}
-	log := g.logger()
-	g.logProcess(log)
-	cfg, err := g.loadConfig()
+	log, cfg, err := g.prepareHost()
 	if err != nil {
-		return nil, err
-	}
-	if err := g.checkPluginsDir(); err != nil {
 		return nil, err
 	}
 	h := &host{log: log, cfg: cfg}
