@@ -33,20 +33,35 @@ type hostGuard struct {
 func newHostGuard(allowed []string, baseURL string) (hostGuard, error) {
 	g := hostGuard{names: map[string]bool{}}
 	for _, h := range allowed {
-		h = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
-		if h == "" || strings.ContainsAny(h, ":/ *") {
+		h = hostName(strings.TrimSpace(h))
+		if h == "" || strings.ContainsAny(h, ":/ *[]") {
 			return g, apferr.InvalidParam("allowed_hosts", fmt.Sprintf("allowed host %q: want a host name, without scheme, port, path or wildcard", h), "a host name", h)
 		}
 		g.names[h] = true
 	}
 	if baseURL != "" {
-		u, err := url.Parse(baseURL)
-		if err != nil || u.Hostname() == "" {
-			return g, apferr.InvalidParam("base_url", fmt.Sprintf("base URL %q: want an absolute URL such as https://apflow.example.com", baseURL), "an absolute URL", baseURL)
+		u, err := parseBaseURL(baseURL)
+		if err != nil {
+			return g, err
 		}
-		g.names[strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")] = true
+		g.names[hostName(u.Hostname())] = true
 	}
 	return g, nil
+}
+
+// parseBaseURL checks Config.BaseURL: an absolute http or https URL with a host.
+func parseBaseURL(base string) (*url.URL, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return nil, apferr.InvalidParam("base_url", fmt.Sprintf("base URL %q: want an absolute http or https URL such as https://apflow.example.com", base), "an absolute URL", base)
+	}
+	return u, nil
+}
+
+// hostName is a host name as the guard compares it: lower case, without brackets or a
+// final dot.
+func hostName(h string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
 }
 
 // allows reports whether a request for host (the Host header, with or without port)
@@ -56,7 +71,7 @@ func (g hostGuard) allows(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		name = h
 	}
-	name = strings.ToLower(strings.TrimSuffix(strings.Trim(name, "[]"), "."))
+	name = hostName(name)
 	switch {
 	case net.ParseIP(name) != nil, name == "localhost", strings.HasSuffix(name, ".localhost"):
 		return true

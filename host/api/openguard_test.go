@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/apflow-wasm/apflow/host/engine"
+	"github.com/apflow-wasm/apflow/host/store/memstore"
 )
 
 // TestOpenServerGuard: a server without authentication refuses what a page of another
@@ -111,7 +114,22 @@ func TestOpenServerGuard(t *testing.T) {
 			t.Errorf("Host %q refused by a guard of apflow.lan. and pub.example.com.", host)
 		}
 	}
-	// With authentication there is no guard, and nothing of it to refuse at start.
-	// (setup fails the test if New refuses them.)
-	setup(t, setupOpts{auth: true, mutate: func(c *Config) { c.AllowedHosts, c.BaseURL = []string{"*.x"}, "apflow.example.com" }})
+	// With authentication there is no guard: its names are not checked (setup fails the
+	// test if New refuses them); the base URL, which the agent card gives, always is.
+	setup(t, setupOpts{auth: true, mutate: func(c *Config) { c.AllowedHosts = []string{"*.x"} }})
+	st, cat := memstore.New(), newTestCatalog()
+	t.Cleanup(func() { _ = st.Close() })
+	eng, err := engine.New(engine.Config{Store: st, Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, auth := range []bool{false, true} {
+		cfg := Config{Store: st, Engine: eng, Catalog: cat, Prepare: SubmitPrepare(cat, st, nil, nil, 0), BaseURL: "apflow.example.com"}
+		if auth {
+			cfg.JWTSecret = []byte("0123456789abcdef0123456789abcdef")
+		}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "base URL") {
+			t.Errorf("a base URL without a scheme (auth %v): %v, want it refused", auth, err)
+		}
+	}
 }

@@ -212,6 +212,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.verifier = v
 	}
+	if cfg.BaseURL != "" {
+		if _, err := parseBaseURL(cfg.BaseURL); err != nil {
+			return nil, err
+		}
+	}
 	if s.verifier == nil { // the guard of a server without authentication (openguard.go)
 		hosts, err := newHostGuard(cfg.AllowedHosts, cfg.BaseURL)
 		if err != nil {
