@@ -196,12 +196,22 @@ func TestUpdate(t *testing.T) {
 	if got.Status != "cancelled" || got.Error == nil || *got.Error != "no" {
 		t.Fatalf("cancel via update = %+v", got)
 	}
-	// A reset takes neither result nor error: refused, naming the field, not dropped.
+	// A reset takes neither result nor error: refused, naming the field, not dropped;
+	// null, as a client sending the whole task back gives them, is no value.
 	for _, k := range []string{"result", "error"} {
 		err := e.fails(t, "", "tasks.update", map[string]any{"task_id": "u-b", "status": "pending", k: "x"}, -32602)
 		if d, _ := err.Data.(map[string]any); d["field"] != k {
 			t.Errorf("a reset with %s: %v, want it refused naming %s", k, err.Data, k)
 		}
+	}
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-b", "status": "pending", "result": nil, "error": nil}, &got)
+	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-b", "status": "cancelled", "error": "no"}, &got)
+	// A task whose executor comes from params alone: a bad executor_id is named as such.
+	var byParams taskView
+	e.ok(t, "", "tasks.create", map[string]any{"name": "p", "params": map[string]any{"executor_id": "echo"}}, &byParams)
+	bad := e.fails(t, "", "tasks.update", map[string]any{"task_id": byParams.ID, "params": map[string]any{"executor_id": 7}}, -32602)
+	if d, _ := bad.Data.(map[string]any); d["field"] != "params.executor_id" {
+		t.Errorf("executor_id 7: %s %v, want it named", bad.Message, bad.Data)
 	}
 	// A cancelled task's message may change; it may not be emptied.
 	e.ok(t, "", "tasks.update", map[string]any{"task_id": "u-b", "error": "not needed"}, &got)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -81,9 +82,16 @@ func (s *Server) tasksUpdate(ctx context.Context, c *call) (any, error) {
 }
 
 // checkMethodAhead checks, as checkMethod does, the executor an update of schemas or
-// params leaves t (as read) with, and returns its id; without such an update, or when a
-// field does not decode (applyUpdate then says so), it returns t's own.
+// params leaves t (as read) with, and returns its id. It looks nothing up, and returns
+// t's own, when the update changes neither field, when t is frozen, or when the new
+// fields do not decode or the new params have a problem: the write refuses those, with
+// its own errors, first.
 func (s *Server) checkMethodAhead(t *task.Task, fields map[string]json.RawMessage) (string, error) {
+	_, schemas := fields["schemas"]
+	_, params := fields["params"]
+	if !schemas && !params || t.Frozen() {
+		return t.Method(), nil
+	}
 	probe := &task.Task{ID: t.ID, Schemas: t.Schemas, Params: t.Params}
 	for _, k := range []string{"schemas", "params"} {
 		if raw, ok := fields[k]; ok {
@@ -91,6 +99,9 @@ func (s *Server) checkMethodAhead(t *task.Task, fields map[string]json.RawMessag
 				return t.Method(), nil
 			}
 		}
+	}
+	if _, _, probs := task.CheckParams(nil, false, maps.Clone(probe.Params)); len(probs) > 0 {
+		return t.Method(), nil
 	}
 	return probe.Method(), s.checkMethod(probe, fields)
 }
@@ -144,14 +155,15 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 	used := map[string]bool{}
 	if status != "" && status != t.Status {
 		// The outcome the new status takes; a result or error it does not take is
-		// checked below against the task's new status (outcomeField), and refused.
+		// checked below against the task's new status (outcomeField), and refused,
+		// unless null (a client sending a whole task back).
 		var result any
 		var msg string
-		if raw, ok := fields["result"]; ok && (status == task.Completed || status == task.Failed) {
+		if raw, ok := fields["result"]; ok && (takesResult(status) || isNull(raw)) {
 			result, _ = decodeAny(raw)
 			used["result"] = true
 		}
-		if raw, ok := fields["error"]; ok && (status == task.Failed || status == task.Cancelled) {
+		if raw, ok := fields["error"]; ok && (takesError(status) || isNull(raw)) {
 			_ = json.Unmarshal(raw, &msg)
 			used["error"] = true
 		}
@@ -207,18 +219,27 @@ func applyUpdate(t *task.Task, fields map[string]json.RawMessage, status task.St
 	return nil
 }
 
+// takesResult and takesError report whether a task of status s has a result (completed,
+// failed) and an error message (failed, cancelled): docs/semantics.md rule 2.
+func takesResult(s task.Status) bool { return s == task.Completed || s == task.Failed }
+
+func takesError(s task.Status) bool { return s == task.Failed || s == task.Cancelled }
+
+// isNull reports whether a field's value is JSON null.
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
 // outcomeField refuses a write of field k that would break the rule that a task's
 // fields follow its status (docs/semantics.md rule 2), given without a status change:
 // progress and the timestamps are stamped by the lifecycle alone, a result belongs to a
 // completed or failed task, an error (not empty) to a failed or cancelled one.
 func outcomeField(t *task.Task, k string, raw json.RawMessage) *apferr.Error {
-	null := bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+	null := isNull(raw)
 	switch {
 	case k == "progress" || k == "started_at" || k == "completed_at":
 		return apferr.InvalidParam(k, k+" is stamped by the task's lifecycle (started, completed, failed, cancelled, reset) and cannot be written", nil, nil)
-	case k == "result" && t.Status != task.Completed && t.Status != task.Failed:
+	case k == "result" && !takesResult(t.Status):
 		return apferr.InvalidParam(k, fmt.Sprintf("a %s task has no result; give result with status completed or failed (from in_progress), or on a task that is one", t.Status), nil, nil)
-	case k == "error" && t.Status != task.Failed && t.Status != task.Cancelled:
+	case k == "error" && !takesError(t.Status):
 		return apferr.InvalidParam(k, fmt.Sprintf("a %s task has no error; give error with status cancelled (its message), or on a failed or cancelled task", t.Status), nil, nil)
 	case k == "error" && (null || bytes.Equal(bytes.TrimSpace(raw), []byte(`""`))):
 		return apferr.InvalidParam(k, fmt.Sprintf("a %s task keeps an error message; give one that is not empty", t.Status), "a message", nil)
@@ -272,7 +293,7 @@ func decodeAny(raw json.RawMessage) (any, error) {
 // setField writes one non-status field. Types were checked by the schema; the decode
 // errors below only guard against a schema that drifted.
 func setField(t *task.Task, k string, raw json.RawMessage, deps []task.Dependency) error {
-	null := bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+	null := isNull(raw)
 	str := func(dst *string) error {
 		if null {
 			*dst = ""
