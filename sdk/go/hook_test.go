@@ -138,12 +138,23 @@ func TestExecutorAndHookModule(t *testing.T) {
 	}
 }
 
-// TestHookWithoutFunctions: a hook that sets no function is refused, naming it.
+// TestHookWithoutFunctions: a hook that sets no function is refused, naming it, in a
+// hook module; beside an executor it is no hook, and the executor loads as before.
 func TestHookWithoutFunctions(t *testing.T) {
 	t.Parallel()
 	_, err := apflow.NewModule(nil, &apflow.Hook{ID: "idle"})
 	if err == nil || !strings.Contains(err.Error(), "hook idle sets none of Pre, Post") {
 		t.Fatalf("NewModule = %v, want the hook refused", err)
+	}
+	m, err := apflow.NewModule(apflow.Executor[struct{}, struct{}]{
+		ID:  "exec",
+		Run: func(*apflow.Context, struct{}) (struct{}, error) { return struct{}{}, nil },
+	}, &apflow.Hook{Capabilities: []string{"repository"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta := m.Metadata(); !reflect.DeepEqual(meta.Kind, []string{"executor"}) || m.HasHook() || m.HookConfig() != nil {
+		t.Errorf("kind %v, hook %v, hook config %s; want an executor alone", meta.Kind, m.HasHook(), m.HookConfig())
 	}
 }
 

@@ -92,16 +92,19 @@ func NewModule(exec ExecutorSpec, hook *Hook) (*Module, error) {
 				m.meta.Capabilities = append(slices.Clip(m.meta.Capabilities), c)
 			}
 		}
-		m.meta.Kind = append(m.meta.Kind, "hook")
-		points := h.implemented()
-		if len(points) == 0 {
+		switch points := h.implemented(); {
+		case len(points) > 0:
+			m.meta.Kind = append(m.meta.Kind, "hook")
+			b, err := json.Marshal(hookConfig{Executors: h.Executors, Hooks: points})
+			if err != nil {
+				return nil, fmt.Errorf("hook config: %w", err)
+			}
+			m.hookConf = b
+		case m.exec == nil:
 			return nil, fmt.Errorf("hook %s sets none of Pre, Post, OnTreeCreated, OnTreeStarted, OnTreeCompleted, OnTreeFailed", m.meta.ID)
+		default:
+			m.hook = nil // beside an executor, a hook that sets nothing is no hook
 		}
-		b, err := json.Marshal(hookConfig{Executors: h.Executors, Hooks: points})
-		if err != nil {
-			return nil, fmt.Errorf("hook config: %w", err)
-		}
-		m.hookConf = b
 	}
 	if m.exec == nil && m.hook == nil {
 		return nil, fmt.Errorf("a module needs an executor or a hook")
@@ -184,8 +187,8 @@ func (m *Module) OutputSchema() []byte {
 	return m.exec.outputSchema
 }
 
-// HookConfig returns the get_hook_config document, or nil when the hook runs around every
-// task (or there is no hook).
+// HookConfig returns the get_hook_config document (the hook functions the hook sets,
+// and the executors it runs around when it names some), or nil when there is no hook.
 func (m *Module) HookConfig() []byte { return m.hookConf }
 
 // HasExecutor and HasHook report the module's roles.
