@@ -23,10 +23,10 @@ import (
 // change runs inside store.Store.Update: it sees the task as stored, and when it returns
 // an error nothing is written and that error is returned unchanged. It must not call the
 // engine (the lock is held). A change that cancels the task cancels it alone (Cancel of a
-// root cancels its tree). A change of the task's status or dependencies brings its
-// tree's blocked markers (docs/semantics.md rule 13) up to date in a second commit: a
-// task cancelled or failed blocks its pending dependents, as Cancel does, and one put
-// back to pending unblocks them.
+// root cancels its tree). A change that makes the task failed or cancelled, or no longer
+// one, or changes its dependencies, brings its tree's blocked markers (docs/semantics.md
+// rule 13) up to date in a second commit: a task cancelled blocks its pending
+// dependents, as Cancel does, and one put back to pending unblocks them.
 //
 // Update refuses, with an *apferr.Error of code InvalidParams naming the task and the
 // field (data: task_id, field, reason) and writing nothing, a change that makes the task
@@ -72,7 +72,10 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 				fmt.Sprintf("Task %s: status in_progress cannot be set by an update; execute the task to start it", t.ID)).
 				WithData(map[string]any{"task_id": t.ID, "field": "status", "reason": "only a run starts a task", "current_status": string(was)})
 		}
-		reblock = t.Status != was || !slices.Equal(t.Dependencies, wasDeps)
+		// Only a failed or cancelled task blocks others: markers change when a task
+		// becomes one or stops being one, or when dependencies change.
+		blocks := func(s task.Status) bool { return s == task.Failed || s == task.Cancelled }
+		reblock = t.Status != was && (blocks(was) || blocks(t.Status)) || !slices.Equal(t.Dependencies, wasDeps)
 		return nil
 	})
 	if err != nil || !reblock {
@@ -94,9 +97,8 @@ func (e *Engine) Update(ctx context.Context, id string, change func(*task.Task) 
 
 // reblock brings the blocked markers (docs/semantics.md rule 13) of the idle tree treeID
 // in line with its tasks' statuses: the pending dependents, transitively, of its failed
-// and cancelled tasks are marked, and a pending task marked blocked by a dependency
-// that no longer blocks it has its marker cleared. A run's "cannot run" markers stay:
-// only a run knows what it could not start.
+// and cancelled tasks are marked, and a pending task whose marker is stale (staleMarker)
+// has it cleared.
 func (e *Engine) reblock(ctx context.Context, treeID string) error {
 	tasks, err := e.cfg.Store.Tree(ctx, treeID)
 	if err != nil {
@@ -121,11 +123,12 @@ func (e *Engine) reblock(ctx context.Context, treeID string) error {
 	now := e.cfg.Now()
 	e.blockDependents(g, &b, settled, queue, now, failed)
 	for i, n := range g.nodes {
-		if _, blocked := settled[int32(i)]; blocked || !dependencyMarker(n.v.status, n.v.err) {
+		if _, blocked := settled[int32(i)]; blocked || !staleMarker(n) {
 			continue
 		}
+		marker := n.v.err
 		b.add(n.v.id, func(t *task.Task) error {
-			if dependencyMarker(t.Status, t.Error) {
+			if t.Status == task.Pending && t.Error == marker {
 				t.Error, t.UpdatedAt = "", now
 			}
 			return nil
@@ -230,9 +233,19 @@ func subtree(tasks []*task.Task, rootID string) []*task.Task {
 	return out
 }
 
-// dependencyMarker reports whether a task is blocked by a dependency that failed, was
-// cancelled or is blocked (blockedReason), not marked by a run that could not start it.
-func dependencyMarker(s task.Status, err string) bool {
-	return task.IsBlocked(s, err) && (strings.HasPrefix(err, task.BlockedPrefix+"required dependency ") ||
-		strings.HasPrefix(err, task.BlockedPrefix+"optional dependency "))
+// staleMarker reports whether the blocked marker of node n is one an update may clear
+// when nothing blocks n: a marker naming a dependency that failed, was cancelled or is
+// blocked (blockedReason), or a run's "cannot run" marker (stuckReason) naming a
+// dependency n no longer has. Other run markers stay: only a run knows what it could not
+// start.
+func staleMarker(n *node) bool {
+	err := n.v.err
+	if !task.IsBlocked(n.v.status, err) {
+		return false
+	}
+	if strings.HasPrefix(err, task.BlockedPrefix+"required dependency ") || strings.HasPrefix(err, task.BlockedPrefix+"optional dependency ") {
+		return true
+	}
+	id, ok := strings.CutSuffix(strings.TrimPrefix(err, task.BlockedPrefix+"dependency "), " cannot run")
+	return ok && !slices.ContainsFunc(n.v.deps, func(d task.Dependency) bool { return d.ID == id })
 }

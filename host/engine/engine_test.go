@@ -541,6 +541,11 @@ func TestUpdateAnswersAsReblockLeftIt(t *testing.T) {
 		if after := v.get("root"); after.Error != before.Error {
 			t.Errorf("root's marker %q became %q after an unrelated update", before.Error, after.Error)
 		}
+		// Once root no longer depends on x, the marker naming x goes.
+		got, err := v.e.Update(context.Background(), "root", func(x *task.Task) error { x.Dependencies = nil; return nil })
+		if err != nil || got.Error != "" {
+			t.Errorf("root without its dependency on x: %+v, %v; want its marker gone", got, err)
+		}
 	})
 	t.Run("markers not written", func(t *testing.T) {
 		t.Parallel()
