@@ -139,15 +139,19 @@ func TestVTimezone(t *testing.T) {
 		zone  string
 		want  []string // in the component, in order
 		rules int      // RRULE lines
+		from  time.Time
 	}{
 		{"Europe/Paris", []string{"DTSTART:20270328T020000", "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
-			"DTSTART:20271031T030000", "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"}, 2},
-		{"America/New_York", []string{"RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU", "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"}, 2},
+			"DTSTART:20271031T030000", "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"}, 2, time.Time{}},
+		{"America/New_York", []string{"RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU", "RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"}, 2, time.Time{}},
 		{"Australia/Sydney", []string{"BEGIN:DAYLIGHT", "TZOFFSETTO:+1100", "RRULE:FREQ=YEARLY;BYMONTH=4;BYDAY=1SU",
-			"RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=1SU"}, 2},
-		{"Asia/Tokyo", []string{"DTSTART:19700101T000000", "TZOFFSETTO:+0900", "END:STANDARD\nEND:VTIMEZONE"}, 0},
+			"RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=1SU"}, 2, time.Time{}},
+		{"Asia/Tokyo", []string{"DTSTART:19700101T000000", "TZOFFSETTO:+0900", "END:STANDARD\nEND:VTIMEZONE"}, 0, time.Time{}},
 		// Morocco leaves its offset for Ramadan, which moves through the year.
-		{"Africa/Casablanca", []string{"TZOFFSETTO:+0000", "TZOFFSETTO:+0100"}, 0},
+		{"Africa/Casablanca", []string{"TZOFFSETTO:+0000", "TZOFFSETTO:+0100"}, 0, time.Time{}},
+		// No change in the first year, one in the second (Moscow went to +03 in 2014).
+		{"Europe/Moscow", []string{"TZOFFSETTO:+0400", "DTSTART:20141026T020000", "TZOFFSETTO:+0300"}, 0,
+			time.Date(2012, 12, 1, 12, 0, 0, 0, time.UTC)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.zone, func(t *testing.T) {
@@ -156,7 +160,11 @@ func TestVTimezone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := strings.Join(vtimezone(loc, from), "\n")
+			at := from
+			if !tc.from.IsZero() {
+				at = tc.from
+			}
+			got := strings.Join(vtimezone(loc, at), "\n")
 			rest := got
 			for _, w := range tc.want {
 				i := strings.Index(rest, w)

@@ -18,21 +18,22 @@ func vtimezone(loc *time.Location, from time.Time) []string {
 	ls = append(ls, observance(from.In(loc).IsDST(), "19700101T000000", off, off, name, "")...)
 	first := transitions(loc, from, from.AddDate(1, 0, 0))
 	rules := make([]string, len(first))
+	yearly := len(first) > 0 // a year without a change may precede one that follows no rule
 	for i, c := range first {
 		rule, ok := yearlyRule(loc, c)
 		if !ok {
-			rules = nil
+			yearly = false
 			break
 		}
 		rules[i] = rule
 	}
 	changes := first
-	if rules == nil {
+	if !yearly {
 		changes = transitions(loc, from, from.AddDate(2, 0, 0))
 	}
 	for i, c := range changes {
 		rule := ""
-		if rules != nil {
+		if yearly {
 			rule = rules[i]
 		}
 		ls = append(ls, observance(c.dst, c.local().Format("20060102T150405"), c.from, c.to, c.name, rule)...)
