@@ -62,7 +62,7 @@ var _ cluster.Driver = (*Node)(nil)
 // A node id is one process's at a time. Join refuses an id whose node heartbeats; when
 // the id's last heartbeat is recent but does not move (its process died and was
 // restarted at once, as a supervisor does), Join waits for that process's lease to run
-// out, at most one lease, and logs that it waits.
+// out, at most one of its leases, and logs that it waits.
 func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 	if opts.ID == "" {
 		return nil, errors.New("cluster node: NodeOptions.ID is required")
@@ -96,6 +96,11 @@ func Join(ctx context.Context, s *Store, opts NodeOptions) (*Node, error) {
 	if err != nil {
 		stop()
 		n.wg.Wait()
+		// The row goes, so that a process started again at once does not wait for this one.
+		_ = s.use(context.Background(), func() error {
+			_, derr := s.pool.Exec(context.Background(), `DELETE FROM apflow_nodes WHERE node_id = $1`, n.id)
+			return derr
+		})
 		return nil, fmt.Errorf("join the cluster as %s: listen for notices: %w", n.id, err)
 	}
 	return n, nil
