@@ -76,14 +76,19 @@ func readKVUsage(txn *badger.Txn, sp store.KVSpace) (store.KVUsage, error) {
 		return store.KVUsage{}, fmt.Errorf("read kv usage of %s: %w", sp, err)
 	}
 	var u store.KVUsage
-	err = item.Value(func(v []byte) error {
-		if len(v) != 16 {
-			return fmt.Errorf("kv usage of %s: stored value of %d bytes, want 16", sp, len(v))
-		}
-		u = store.KVUsage{Bytes: int64(binary.BigEndian.Uint64(v)), Keys: int64(binary.BigEndian.Uint64(v[8:]))}
-		return nil
+	err = item.Value(func(v []byte) (err error) {
+		u, err = decodeKVUsage(sp, v)
+		return err
 	})
 	return u, err
+}
+
+// decodeKVUsage decodes the stored usage of sp.
+func decodeKVUsage(sp store.KVSpace, v []byte) (store.KVUsage, error) {
+	if len(v) != 16 {
+		return store.KVUsage{}, fmt.Errorf("kv usage of %s: stored value of %d bytes, want 16", sp, len(v))
+	}
+	return store.KVUsage{Bytes: int64(binary.BigEndian.Uint64(v)), Keys: int64(binary.BigEndian.Uint64(v[8:]))}, nil
 }
 
 // usageWrite is the write that records u as sp's usage (a delete when it is empty).
@@ -311,16 +316,22 @@ func parseKVKey(k []byte) (store.KVSpace, string, error) {
 	if len(k) == 0 || k[0] != prefixKV {
 		return store.KVSpace{}, "", fmt.Errorf("not a kv entry key: %q", k)
 	}
-	scope, rest, err := readString(k[1:])
-	if err != nil {
-		return store.KVSpace{}, "", err
-	}
-	plugin, rest, err := readString(rest)
+	sp, rest, err := readSpace(k[1:])
 	if err != nil {
 		return store.KVSpace{}, "", err
 	}
 	key, _, err := readString(rest)
-	return store.KVSpace{Scope: scope, Plugin: plugin}, key, err
+	return sp, key, err
+}
+
+// readSpace reads the space that starts an entry's or a usage's key (after its prefix).
+func readSpace(b []byte) (store.KVSpace, []byte, error) {
+	scope, rest, err := readString(b)
+	if err != nil {
+		return store.KVSpace{}, nil, err
+	}
+	plugin, rest, err := readString(rest)
+	return store.KVSpace{Scope: scope, Plugin: plugin}, rest, err
 }
 
 // KVSpaces implements store.KV: the usage keys, one per space that holds entries.
@@ -335,17 +346,13 @@ func (s *Store) KVSpaces(ctx context.Context) ([]store.KVSpaceUsage, error) {
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			scope, rest, err := readString(it.Item().Key()[1:])
+			item := it.Item()
+			sp, _, err := readSpace(item.Key()[1:])
 			if err != nil {
-				return fmt.Errorf("kv usage key %q: %w", it.Item().Key(), err)
+				return fmt.Errorf("kv usage key %q: %w", item.Key(), err)
 			}
-			plugin, _, err := readString(rest)
-			if err != nil {
-				return fmt.Errorf("kv usage key %q: %w", it.Item().Key(), err)
-			}
-			sp := store.KVSpace{Scope: scope, Plugin: plugin}
-			u, err := readKVUsage(txn, sp)
-			if err != nil {
+			var u store.KVUsage
+			if err := item.Value(func(v []byte) (err error) { u, err = decodeKVUsage(sp, v); return err }); err != nil {
 				return err
 			}
 			out = append(out, store.KVSpaceUsage{Space: sp, Usage: u})
