@@ -119,13 +119,7 @@ func spacesOf(ctx context.Context, kv api.KVSpaces, plugin string) ([]store.KVSp
 	if err != nil {
 		return nil, fmt.Errorf("list kv spaces: %w", err)
 	}
-	out := all[:0]
-	for _, su := range all {
-		if plugin == "" || su.Space.Plugin == plugin {
-			out = append(out, su)
-		}
-	}
-	return out, nil
+	return store.KVSpacesOf(all, plugin), nil
 }
 
 // dropSpaces drops plugin's space of user, or every space of plugin, and returns what

@@ -38,13 +38,7 @@ func (s *Server) handleKVSpaces(c echo.Context) error {
 		writeREST(c, err)
 		return nil
 	}
-	plugin := c.QueryParam("plugin")
-	out := []store.KVSpaceUsage{}
-	for _, su := range spaces {
-		if plugin == "" || su.Space.Plugin == plugin {
-			out = append(out, su)
-		}
-	}
+	out := store.KVSpacesOf(spaces, c.QueryParam("plugin"))
 	return writeJSON(c, http.StatusOK, map[string]any{"spaces": out, "count": len(out)})
 }
 

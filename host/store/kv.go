@@ -150,6 +150,18 @@ func (su *KVSpaceUsage) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// KVSpacesOf returns the spaces of plugin among spaces, in their order; all of them when
+// plugin is "". It never returns nil.
+func KVSpacesOf(spaces []KVSpaceUsage, plugin string) []KVSpaceUsage {
+	out := []KVSpaceUsage{}
+	for _, su := range spaces {
+		if plugin == "" || su.Space.Plugin == plugin {
+			out = append(out, su)
+		}
+	}
+	return out
+}
+
 // SortKVSpaces orders spaces as KVSpaces returns them: by plugin, then scope.
 func SortKVSpaces(spaces []KVSpaceUsage) {
 	slices.SortFunc(spaces, func(a, b KVSpaceUsage) int {
