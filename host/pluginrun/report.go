@@ -34,11 +34,8 @@ func (o *Outcome) usageLine() string {
 	u := o.Usage
 	parts := []string{duration(u.DurationMS)}
 	if u.PeakMemoryPages > 0 {
-		pages := "pages"
-		if u.PeakMemoryPages == 1 {
-			pages = "page"
-		}
-		parts = append(parts, fmt.Sprintf("peak memory %d %s (%s)", u.PeakMemoryPages, pages, kib(int64(u.PeakMemoryPages)*65536)))
+		parts = append(parts, fmt.Sprintf("peak memory %d %s (%s)", u.PeakMemoryPages,
+			plural(int(u.PeakMemoryPages), "page", "pages"), kib(int64(u.PeakMemoryPages)*65536)))
 	}
 	parts = append(parts, fmt.Sprintf("%d bytes in", u.BytesIn), fmt.Sprintf("%d bytes out", u.BytesOut))
 	if u.HostCalls == 1 {

@@ -95,15 +95,6 @@ func FromParams(params map[string]any) (Spec, error) {
 	return Parse(params["retry"], "params.retry")
 }
 
-// Describe joins problems as "field: reason; …".
-func Describe(probs []*FieldError) string {
-	msgs := make([]string, len(probs))
-	for i, p := range probs {
-		msgs[i] = p.Error()
-	}
-	return strings.Join(msgs, "; ")
-}
-
 // FromParamsAll is FromParams with every problem of params.retry, in field order.
 func FromParamsAll(params map[string]any) (Spec, []*FieldError) {
 	return ParseAll(params["retry"], "params.retry")

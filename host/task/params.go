@@ -20,11 +20,10 @@ func CheckParams(top any, given bool, params map[string]any) (l Limits, set bool
 			delete(params, "executor_id")
 		}
 	}
-	if _, rp := retry.FromParamsAll(params); len(rp) > 0 {
-		for _, fe := range rp {
-			probs = append(probs, FieldProblem{Field: fe.Field, Reason: fe.Reason,
-				Expected: "a retry policy (docs/retries.md)", Actual: Summarize(params["retry"])})
-		}
+	_, rp := retry.FromParamsAll(params)
+	for _, fe := range rp {
+		probs = append(probs, FieldProblem{Field: fe.Field, Reason: fe.Reason,
+			Expected: "a retry policy (docs/retries.md)", Actual: Summarize(params["retry"])})
 	}
 	l, set, lp := PlaceLimits(top, given, params)
 	return l, set, append(probs, lp...)
