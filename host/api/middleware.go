@@ -221,7 +221,6 @@ func (s *Server) httpError(err error, c echo.Context) {
 	_ = c.JSON(code, restError{jsonrpc.NewError(rpcCode, msg, nil)})
 }
 
-// writeREST answers a non-JSON-RPC route with an apflow error and a fitting HTTP status.
 // pathParam returns the path parameter name as the client meant it. Echo routes on the
 // request's escaped path when it has one (a %2F in it, say) and gives its parameters
 // escaped then: "a%20b%2Fc" for the plugin id "a b/c". Otherwise the path is already
@@ -238,6 +237,7 @@ func pathParam(c echo.Context, name string) (string, error) {
 	return u, nil
 }
 
+// writeREST answers a non-JSON-RPC route with an apflow error and a fitting HTTP status.
 func writeREST(c echo.Context, err error) {
 	je := jsonrpc.FromError(err)
 	status := http.StatusInternalServerError

@@ -75,12 +75,12 @@ type callState struct {
 	// (the AssemblyScript kit's abort handler logs it, then traps), and abortAt the
 	// hostCalls count of that log: it explains a trap only when no host call came after
 	// it. Only the guest's goroutine touches them.
-	abort string
+	abort   string
+	abortAt int64
 	// describing is set for the calls Load makes to read the module's metadata and
 	// schemas: their failure is the load's, which its caller reports, so it is logged
 	// at debug level only.
 	describing bool
-	abortAt    int64
 	// llmIn and llmOut sum the tokens of the call's llm_complete calls; only the
 	// guest's goroutine touches them.
 	llmIn, llmOut int64

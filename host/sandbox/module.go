@@ -455,7 +455,7 @@ func (c hookConfig) implemented(exported []string) ([]string, error) {
 	}
 	for _, h := range c.Hooks {
 		switch {
-		case !slices.Contains(hookExports, h):
+		case !isHookExport(h):
 			return nil, fmt.Errorf("get_hook_config lists hook %q, which is not a hook function (one of %s)", h, strings.Join(hookExports, ", "))
 		case !slices.Contains(exported, h):
 			return nil, fmt.Errorf("get_hook_config lists hook %q, which the module does not export", h)
